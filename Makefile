@@ -1,0 +1,40 @@
+# perfmodel: two commands do all the set-up on a fresh machine.
+#   make report   -> quarterly evaluation of the shipped sample data under reports/
+#   make test     -> the whole test suite (unit, property, golden, CLI, notebooks)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PERIOD ?= 2025Q2
+FRAMEWORK ?= station_four_dimension
+
+.PHONY: venv report test lint bench sample clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/perfmodel report --period $(PERIOD) --framework $(FRAMEWORK) \
+	    --observations data_samples/station_observations.csv.gz \
+	    --units data_samples/units.csv --out reports
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+sample: $(STAMP)
+	$(BIN)/perfmodel sample --out data_samples --stations 120 --months 24 --seed 20250101
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,623 @@
+"""The :class:`Evaluation`: one framework, one period, one dataset — every stage kept.
+
+The pipeline (each step a small function of its own module)::
+
+    clean observations ─ roll up (rollup) ─ points & counts ─ denominate ─ impute
+      ─ treat outliers ─ thresholds ─ orient + normalise ─ aggregate the tree
+      ─ difficulty, bonus items, negative list ─ grade + rank ─ rank change
+
+Like COINr's "coin", an evaluation keeps every stage's output in
+:attr:`Evaluation.stages` and the settings that produced it in
+:attr:`Evaluation.settings`, so :meth:`Evaluation.regen` can re-run it with one
+choice changed, and a report can show any stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from perfmodel.aggregate import aggregate_tree, availability
+from perfmodel.framework import GRADES, Framework, Indicator, load_framework
+from perfmodel.grading import NOT_GRADED, cap_grades, grade_by_cutoffs, grade_by_quota, rank_scores
+from perfmodel.normalise import normalise, orient, orient_bounds
+from perfmodel.periods import months_in, parse_period, period_label, previous
+from perfmodel.rollup import roll_up
+
+__all__ = ["Settings", "Evaluation", "evaluate", "evaluate_files", "EvaluationError"]
+
+ALL_UNITS = "全部"
+
+
+class EvaluationError(ValueError):
+    """The evaluation cannot be run as asked; the message says why and what to change."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Choices that override the framework for one evaluation (``None`` = framework's).
+
+    Attributes
+    ----------
+    peer_group
+        Units-table column whose values form peer groups for ranks, grades and
+        within-group normalisation; ``"none"`` for one group of all units.
+    normalisation
+        ``minmax``, ``zscore``, ``rank``, ``goalposts`` or ``target``.
+    aggregation
+        ``arithmetic`` or ``geometric``.
+    imputation
+        ``none``, ``group_mean`` or ``carry_forward``.
+    winsorise
+        Apply COINr's skew/kurtosis outlier rule before normalising.
+    grading
+        ``cutoffs`` or ``quota``.
+    weights
+        Replacement weights by node id.
+    compare_previous
+        Also evaluate the previous period for rank changes.
+    """
+
+    peer_group: str | None = None
+    normalisation: str | None = None
+    aggregation: str | None = None
+    imputation: str | None = None
+    winsorise: bool | None = None
+    grading: str | None = None
+    weights: Mapping[str, float] = field(default_factory=dict)
+    compare_previous: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in asdict(self).items()}
+
+
+class Evaluation:
+    """Run and record the scoring pipeline for one framework, period and dataset.
+
+    Parameters
+    ----------
+    framework
+        The indicator system (a :class:`~perfmodel.framework.Framework`, a shipped
+        id or a YAML path).
+    observations
+        Clean observations (as produced by :func:`perfmodel.validation.validate_observations`);
+        months outside the period are used only for carry-forward imputation and the
+        previous period.
+    units
+        Clean units table.
+    period
+        ``2025Q2``, ``2025-04`` or ``2025``.
+    settings
+        Overrides of the framework's choices.
+    quarantine
+        Rows rejected by validation, kept with the evaluation for its data-quality section.
+    inputs
+        Names → paths of the input files (for provenance).
+
+    Examples
+    --------
+    >>> ev = evaluate_files("data_samples/station_observations.csv.gz",
+    ...     "data_samples/units.csv", "station_four_dimension", "2025Q2")  # doctest: +SKIP
+    >>> ev.scores[["unit_id", "score", "rank", "grade"]].head()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        framework: Framework | str | Path,
+        observations: pd.DataFrame,
+        units: pd.DataFrame,
+        period: str | pd.Period,
+        settings: Settings | None = None,
+        *,
+        quarantine: pd.DataFrame | None = None,
+        inputs: Mapping[str, Path] | None = None,
+    ) -> None:
+        self.framework = (
+            framework if isinstance(framework, Framework) else load_framework(framework)
+        )
+        self.observations = observations
+        self.units = units
+        self.period = parse_period(period)
+        self.settings = settings or Settings()
+        self.quarantine = quarantine if quarantine is not None else pd.DataFrame()
+        self.inputs = dict(inputs or {})
+        self.stages: dict[str, pd.DataFrame] = {}
+        self.log: list[dict[str, Any]] = []
+        self.previous: Evaluation | None = None
+        self.n_input: dict[str, int] = {}
+
+    # ------------------------------------------------------------ settings
+    @property
+    def peer_column(self) -> str | None:
+        chosen = self.settings.peer_group
+        if chosen is None:
+            chosen = self.framework.peer_group
+        if chosen in (None, "none", ""):
+            return None
+        if chosen not in self.units.columns:
+            raise EvaluationError(
+                f"peer group column {chosen!r} is not in the units table; "
+                f"choose one of {', '.join(map(str, self.units.columns))} or 'none'"
+            )
+        return chosen
+
+    def _choice(self, name: str, default: Any) -> Any:
+        value = getattr(self.settings, name)
+        return default if value is None else value
+
+    def regen(self, **changes: Any) -> Evaluation:
+        """A new evaluation of the same data with some settings changed, already run.
+
+        Examples
+        --------
+        >>> geo = ev.regen(aggregation="geometric")  # doctest: +SKIP
+        """
+        new = Evaluation(
+            self.framework,
+            self.observations,
+            self.units,
+            self.period,
+            replace(self.settings, **changes),
+            quarantine=self.quarantine,
+            inputs=self.inputs,
+        )
+        return new.run()
+
+    def _record(self, step: str, frame: pd.DataFrame, **params: Any) -> pd.DataFrame:
+        self.stages[step] = frame
+        self.log.append({"step": step, **params})
+        return frame
+
+    # ------------------------------------------------------------ pipeline
+    @property
+    def scored_units(self) -> pd.DataFrame:
+        level = self.framework.level
+        units = self.units[self.units["level"] == level]
+        if self.framework.role is not None and "role" in units.columns:
+            units = units[units["role"] == self.framework.role]
+        return units.set_index("unit_id", drop=False).rename_axis(None)
+
+    def run(self) -> Evaluation:
+        """Run every stage; returns ``self``."""
+        fw = self.framework
+        units = self.scored_units
+        if units.empty:
+            raise EvaluationError(
+                f"no units of level {fw.level!r}"
+                + (f" and role {fw.role!r}" if fw.role else "")
+                + " in the units table; check the units file's 'level' and 'role' columns"
+            )
+        months = [str(m) for m in months_in(self.period)]
+        obs = self.observations[self.observations["unit_id"].isin(units.index)]
+        in_period = obs[obs["period"].isin(months)]
+        if in_period.empty:
+            available = sorted(self.observations["period"].unique())
+            span = f"{available[0]} to {available[-1]}" if available else "none"
+            raise EvaluationError(
+                f"no usable observations for period {period_label(self.period)} "
+                f"(months {months[0]} to {months[-1]}); the data cover {span}"
+            )
+        self._record("raw", in_period.reset_index(drop=True), months=months)
+
+        kinds = fw.input_indicators()
+        rolled = roll_up(obs, kinds, self.period)
+        self._record("rolled", rolled, rule="rates from summed numerators and denominators")
+        natural = rolled.pivot(index="unit_id", columns="indicator", values="value")
+        natural = natural.reindex(index=units.index)
+
+        indicators = fw.indicators()
+        values = pd.DataFrame(index=units.index)
+        for ind in indicators:
+            values[ind.id] = self._indicator_values(ind, natural)
+        self._record("values", values)
+
+        denominated = self._denominate(values, indicators, units)
+        self._record("denominated", denominated)
+
+        imputed, imputed_mask = self._impute(denominated, units)
+        self._record("imputed", imputed, method=self._choice("imputation", fw.missing.imputation))
+
+        treated = self._treat(imputed)
+        self._record("treated", treated, winsorise=self._choice("winsorise", fw.treatment.winsorise))
+
+        breaches = self._thresholds(treated, indicators)
+        self.stages["breaches"] = breaches
+
+        normalised = self._normalise(treated, indicators, units)
+        zeroed = breaches[breaches["consequence"] == "zero"]
+        lo = fw.normalisation.range[0]
+        for row in zeroed.itertuples():
+            normalised.loc[row.unit_id, row.indicator] = lo
+        self._record("normalised", normalised, method=self._choice("normalisation", fw.normalisation.method))
+
+        weights = {**self._temporary_weights(indicators, months), **self.settings.weights}
+        aggregated = aggregate_tree(
+            normalised,
+            fw,
+            self._choice("aggregation", fw.aggregation.method),
+            weights=weights,
+        )
+        coverage = availability(normalised.notna(), fw)
+        aggregated["availability"] = coverage
+        self._record("aggregated", aggregated, method=self._choice("aggregation", fw.aggregation.method))
+
+        self.stages["imputed_cells"] = _mask_to_long(imputed_mask, "imputed")
+        scores = self._finalise(aggregated, natural, breaches, units, in_period)
+        self._record("scores", scores)
+        if self.settings.compare_previous:
+            self._compare_previous()
+        return self
+
+    # ------------------------------------------------------------ steps
+    @staticmethod
+    def _indicator_values(ind: Indicator, natural: pd.DataFrame) -> pd.Series:
+        if ind.kind != "points":
+            if ind.id in natural.columns:
+                return natural[ind.id]
+            return pd.Series(np.nan, index=natural.index)
+        cases = [c for c in ind.points if c in natural.columns]
+        if not cases:
+            return pd.Series(np.nan, index=natural.index)
+        counts = natural[cases]
+        seen = counts.notna().any(axis=1)
+        points = counts.fillna(0.0).mul(pd.Series({c: ind.points[c] for c in cases})).sum(axis=1)
+        return points.where(seen)
+
+    @staticmethod
+    def _denominate(values: pd.DataFrame, indicators: list[Indicator], units: pd.DataFrame) -> pd.DataFrame:
+        out = values.copy()
+        for ind in indicators:
+            if ind.denominator is None:
+                continue
+            if ind.denominator not in units.columns:
+                raise EvaluationError(
+                    f"indicator {ind.id!r} is divided by units column {ind.denominator!r}, "
+                    "which the units table does not have"
+                )
+            base = pd.to_numeric(units[ind.denominator], errors="coerce").where(lambda s: s > 0)
+            out[ind.id] = values[ind.id] / base * ind.per
+        return out
+
+    def _impute(self, values: pd.DataFrame, units: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        fw = self.framework
+        method = self._choice("imputation", fw.missing.imputation)
+        missing = values.isna()
+        if method == "none":
+            return values, missing & False
+        if method == "group_mean":
+            column = fw.missing.group or self.peer_column
+            keys = units[column] if column else pd.Series(ALL_UNITS, index=units.index)
+            filled = values.fillna(values.groupby(keys).transform("mean"))
+        elif method == "carry_forward":
+            filled = values.copy()
+            for age in range(1, fw.missing.max_age + 1):
+                earlier = Evaluation(
+                    fw, self.observations, self.units, previous(self.period, age),
+                    replace(self.settings, imputation="none", compare_previous=False),
+                )
+                try:
+                    history = earlier._history_values()
+                except EvaluationError:
+                    continue
+                filled = filled.fillna(history.reindex_like(filled))
+        else:
+            raise EvaluationError(f"unknown imputation {method!r}")
+        return filled, missing & filled.notna()
+
+    def _history_values(self) -> pd.DataFrame:
+        units = self.scored_units
+        obs = self.observations[self.observations["unit_id"].isin(units.index)]
+        months = [str(m) for m in months_in(self.period)]
+        if not obs["period"].isin(months).any():
+            raise EvaluationError("no data")
+        rolled = roll_up(obs, self.framework.input_indicators(), self.period)
+        natural = rolled.pivot(index="unit_id", columns="indicator", values="value").reindex(units.index)
+        values = pd.DataFrame({i.id: self._indicator_values(i, natural) for i in self.framework.indicators()})
+        return self._denominate(values, self.framework.indicators(), units)
+
+    def _treat(self, values: pd.DataFrame) -> pd.DataFrame:
+        fw = self.framework
+        if not self._choice("winsorise", fw.treatment.winsorise):
+            return values
+        from perfmodel.treat import treat_outliers
+
+        result = treat_outliers(
+            values, skew=fw.treatment.skew, kurtosis=fw.treatment.kurtosis,
+            max_points=fw.treatment.max_points,
+        )
+        self.stages["treatment_log"] = result.log
+        return result.values
+
+    @staticmethod
+    def _thresholds(values: pd.DataFrame, indicators: list[Indicator]) -> pd.DataFrame:
+        rows = []
+        for ind in indicators:
+            if ind.threshold is None:
+                continue
+            for unit_id, value in values[ind.id].items():
+                if ind.threshold.breached(value):
+                    rows.append(
+                        {
+                            "unit_id": unit_id,
+                            "indicator": ind.id,
+                            "name": ind.name.zh,
+                            "value": value,
+                            "min": ind.threshold.min,
+                            "max": ind.threshold.max,
+                            "consequence": ind.threshold.consequence,
+                            "grade_cap": ind.threshold.grade_cap,
+                        }
+                    )
+        columns = ["unit_id", "indicator", "name", "value", "min", "max", "consequence", "grade_cap"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def _normalise(self, values: pd.DataFrame, indicators: list[Indicator], units: pd.DataFrame) -> pd.DataFrame:
+        fw = self.framework
+        method = self._choice("normalisation", fw.normalisation.method)
+        directions = {i.id: i.direction for i in indicators}
+        targets = {i.id: i.target for i in indicators if i.target is not None}
+        oriented = orient(values, directions, targets)
+        self.stages["oriented"] = oriented
+        lo, hi = fw.normalisation.range
+        within = fw.normalisation.within
+        if within is not None and within not in units.columns:
+            raise EvaluationError(f"normalisation.within column {within!r} is not in the units table")
+        groups = units[within] if within else None
+        goalposts = None
+        if method == "goalposts":
+            lacking = [i.id for i in indicators if i.goalposts is None]
+            if lacking:
+                raise EvaluationError(
+                    f"normalisation 'goalposts' needs goalposts on: {', '.join(lacking)}"
+                )
+            goalposts = {i.id: orient_bounds(*i.goalposts, i.direction, i.target) for i in indicators}
+            groups = None
+        oriented_targets = None
+        if method == "target":
+            oriented_targets = {i.id: (0.0 if i.direction == "target" else
+                                       (-i.target if i.direction == "lower" else i.target))
+                                for i in indicators if i.target is not None}
+        return normalise(
+            oriented, method, lo=lo, hi=hi, groups=groups, goalposts=goalposts, targets=oriented_targets
+        )
+
+    @staticmethod
+    def _temporary_weights(indicators: list[Indicator], months: list[str]) -> dict[str, float]:
+        """Zero weight for temporary indicators outside their validity window (R6)."""
+        return {
+            i.id: 0.0
+            for i in indicators
+            if i.temporary is not None and not any(i.temporary.active(m) for m in months)
+        }
+
+    def _finalise(
+        self,
+        aggregated: pd.DataFrame,
+        natural: pd.DataFrame,
+        breaches: pd.DataFrame,
+        units: pd.DataFrame,
+        in_period: pd.DataFrame,
+    ) -> pd.DataFrame:
+        fw = self.framework
+        min_avail = fw.missing.min_availability
+        raw = aggregated["score"].where(aggregated["availability"] >= min_avail - 1e-12)
+        flags: dict[str, list[str]] = {u: [] for u in units.index}
+        for unit_id in raw.index[raw.isna()]:
+            flags[unit_id].append(
+                f"数据不足(覆盖{aggregated.loc[unit_id, 'availability']:.0%}<{min_avail:.0%})"
+            )
+
+        coefficient = pd.Series(1.0, index=units.index)
+        if fw.difficulty is not None:
+            by = fw.difficulty.by
+            if by not in units.columns:
+                raise EvaluationError(f"difficulty.by column {by!r} is not in the units table")
+            mapped = units[by].map(fw.difficulty.coefficients)
+            for unit_id in mapped.index[mapped.isna()]:
+                flags[unit_id].append(f"无难度系数({units.loc[unit_id, by]})")
+            coefficient = mapped.fillna(1.0).astype(float)
+        adjusted = raw * coefficient
+        if fw.difficulty is not None and fw.difficulty.cap is not None:
+            adjusted = adjusted.clip(upper=fw.difficulty.cap)
+
+        bonus = pd.Series(0.0, index=units.index)
+        for item in fw.bonus:
+            count = _counts(natural, item.indicator)
+            points = count * item.points_per_unit
+            if item.cap is not None:
+                points = points.clip(upper=item.cap)
+            bonus += points
+        deduction = pd.Series(0.0, index=units.index)
+        caps = pd.Series(None, index=units.index, dtype=object)
+        hits = []
+        for item in fw.negative_list:
+            count = _counts(natural, item.indicator)
+            for unit_id in count.index[count > 0]:
+                hits.append(
+                    {"unit_id": unit_id, "item": item.id, "name": item.name.zh,
+                     "count": count[unit_id], "consequence": item.consequence,
+                     "points": item.points * count[unit_id] if item.consequence == "deduct" else 0.0,
+                     "grade_cap": item.grade_cap}
+                )
+                label = "一票警示" if item.consequence == "warning" else item.consequence
+                flags[unit_id].append(f"负面清单:{item.name.zh}×{count[unit_id]:g}({label})")
+            if item.consequence == "deduct":
+                deduction += count * item.points
+            if item.consequence == "grade_cap":
+                caps = _combine_caps(caps, pd.Series(np.where(count > 0, item.grade_cap, None), index=count.index))
+        self.stages["negative_hits"] = pd.DataFrame(
+            hits, columns=["unit_id", "item", "name", "count", "consequence", "points", "grade_cap"]
+        )
+        for row in breaches.itertuples():
+            flags[row.unit_id].append(f"未达硬性指标:{row.name}({row.value:.3g})")
+            if row.consequence == "grade_cap":
+                caps = _combine_caps(caps, pd.Series({row.unit_id: row.grade_cap}))
+
+        score = adjusted + bonus - deduction
+        peer = units[self.peer_column] if self.peer_column else pd.Series(ALL_UNITS, index=units.index)
+        grading = fw.grading
+        method = self._choice("grading", grading.method)
+        grade_groups = units[grading.within] if grading.within in units.columns else None
+        if self.settings.peer_group is not None:
+            grade_groups = peer if self.peer_column else None
+        if method == "quota":
+            grades = grade_by_quota(score, grading.quotas, grade_groups)
+        else:
+            grades = grade_by_cutoffs(score, grading.cutoffs)
+        grades = cap_grades(grades, caps)
+
+        late = in_period.groupby("unit_id")["late"].sum() if "late" in in_period.columns else None
+        if late is not None:
+            for unit_id, n in late[late > 0].items():
+                if unit_id in flags:
+                    flags[unit_id].append(f"迟报{int(n)}条")
+
+        out = pd.DataFrame(
+            {
+                "unit_id": units.index,
+                "name": units["name"] if "name" in units.columns else units.index,
+                "period": period_label(self.period),
+                "peer_group": peer.astype(str),
+                "score": score,
+                "rank": rank_scores(score, peer),
+                "rank_overall": rank_scores(score),
+                "grade": grades,
+            },
+            index=units.index,
+        )
+        for dim in [n.id for n in fw.tree]:
+            out[dim] = aggregated[dim]
+        out["raw_score"] = raw
+        out["difficulty"] = coefficient
+        out["bonus"] = bonus
+        out["deduction"] = deduction
+        out["availability"] = aggregated["availability"]
+        out["flags"] = ["; ".join(flags[u]) for u in units.index]
+        out = out.sort_values(["peer_group", "rank", "unit_id"], na_position="last")
+        return out.reset_index(drop=True)
+
+    def _compare_previous(self) -> None:
+        before = Evaluation(
+            self.framework, self.observations, self.units, previous(self.period),
+            replace(self.settings, compare_previous=False),
+        )
+        scores = self.stages["scores"]
+        try:
+            before.run()
+        except EvaluationError:
+            scores["previous_rank"] = np.nan
+            scores["rank_change"] = np.nan
+            scores["previous_grade"] = None
+            return
+        self.previous = before
+        prev = before.scores.set_index("unit_id")
+        scores["previous_rank"] = scores["unit_id"].map(prev["rank"])
+        scores["rank_change"] = scores["previous_rank"] - scores["rank"]
+        scores["previous_grade"] = scores["unit_id"].map(prev["grade"])
+
+    # ------------------------------------------------------------ results
+    @property
+    def scores(self) -> pd.DataFrame:
+        """One row per unit: score, rank (within peer group), grade, dimensions, flags."""
+        if "scores" not in self.stages:
+            raise EvaluationError("the evaluation has not been run; call run() first")
+        return self.stages["scores"]
+
+    def grade_counts(self) -> pd.DataFrame:
+        """Units per peer group and grade."""
+        table = pd.crosstab(self.scores["peer_group"], self.scores["grade"])
+        order = [g for g in (*GRADES, NOT_GRADED) if g in table.columns]
+        return table[order]
+
+    def summary(self) -> dict[str, Any]:
+        """Key numbers of the run, for logs and the CLI."""
+        scores = self.scores
+        return {
+            "framework": self.framework.id,
+            "period": period_label(self.period),
+            "units": len(scores),
+            "scored": int(scores["score"].notna().sum()),
+            "observations_used": len(self.stages["raw"]),
+            "quarantined_rows": len(self.quarantine),
+            "grades": scores["grade"].value_counts().to_dict(),
+        }
+
+    def parameters(self) -> dict[str, Any]:
+        """Everything that determines the result besides the data."""
+        return {
+            "framework": self.framework.id,
+            "framework_version": self.framework.version,
+            "period": period_label(self.period),
+            "settings": self.settings.to_dict(),
+        }
+
+
+def _counts(natural: pd.DataFrame, indicator: str) -> pd.Series:
+    """Period counts of a bonus or negative-list indicator; absent means none recorded."""
+    if indicator not in natural.columns:
+        return pd.Series(0.0, index=natural.index)
+    return natural[indicator].fillna(0.0)
+
+
+def _combine_caps(current: pd.Series, new: pd.Series) -> pd.Series:
+    from perfmodel.grading import worse_grade
+
+    out = current.copy()
+    for unit_id, cap in new.items():
+        if isinstance(cap, str):
+            existing = out.get(unit_id)
+            out[unit_id] = worse_grade(cap, existing) if isinstance(existing, str) else cap
+    return out
+
+
+def _mask_to_long(mask: pd.DataFrame, name: str) -> pd.DataFrame:
+    stacked = mask.stack()
+    stacked = stacked[stacked]
+    return stacked.reset_index().rename(columns={"level_0": "unit_id", "level_1": "indicator", 0: name})
+
+
+def evaluate(
+    framework: Framework | str | Path,
+    observations: pd.DataFrame,
+    units: pd.DataFrame,
+    period: str,
+    **settings: Any,
+) -> Evaluation:
+    """Run an evaluation on clean frames with optional settings overrides."""
+    return Evaluation(framework, observations, units, period, Settings(**settings)).run()
+
+
+def evaluate_files(
+    observations: str | Path,
+    units: str | Path,
+    framework: Framework | str | Path,
+    period: str,
+    **settings: Any,
+) -> Evaluation:
+    """Read and validate the input files, then run the evaluation.
+
+    Rows rejected by validation are kept in :attr:`Evaluation.quarantine`.
+    """
+    from perfmodel.validation import read_inputs
+
+    fw = framework if isinstance(framework, Framework) else load_framework(framework)
+    units_result, obs_result = read_inputs(observations, units, fw)
+    quarantine = pd.concat(
+        [q for q in (units_result.quarantine, obs_result.quarantine) if len(q)], ignore_index=True
+    ) if len(units_result.quarantine) or len(obs_result.quarantine) else obs_result.quarantine
+    ev = Evaluation(
+        fw,
+        obs_result.data,
+        units_result.data,
+        period,
+        Settings(**settings),
+        quarantine=quarantine,
+        inputs={"observations": Path(observations), "units": Path(units)},
+    )
+    ev.n_input = {"observations": obs_result.n_input, "units": units_result.n_input}
+    return ev.run()

@@ -1,0 +1,610 @@
+"""Indicator systems as data: the :class:`Framework` model, YAML loading and policy rules.
+
+A framework is a tree of dimensions and indicators with weights, plus the rules
+that turn indicator values into a score, a grade and a rank. It is written in
+YAML (schema in ``docs/framework.md``) and validated on load; every error names
+the offending node by its path in the tree, for example
+``framework 'my.yaml', node tree › enforcement › case_rate: weight must be ...``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from perfmodel.periods import PeriodError, parse_month
+
+__all__ = [
+    "GRADES",
+    "GRADE_NAMES_EN",
+    "SUBJECTIVE_SOURCES",
+    "FrameworkError",
+    "Name",
+    "Threshold",
+    "Temporary",
+    "Indicator",
+    "Dimension",
+    "Framework",
+    "NodeInfo",
+    "load_framework",
+    "shipped_frameworks",
+    "framework_path",
+]
+
+GRADES: tuple[str, ...] = ("优秀", "良好", "合格", "不合格")
+"""Grades from best to worst (R12)."""
+
+GRADE_NAMES_EN: dict[str, str] = {"优秀": "excellent", "良好": "good", "合格": "pass", "不合格": "fail"}
+
+SUBJECTIVE_SOURCES: tuple[str, ...] = ("supervisor", "peer", "self")
+"""Sources counted as subjective evaluation by default (R8)."""
+
+WEIGHT_TOLERANCE = 1e-6
+
+
+class FrameworkError(ValueError):
+    """A framework file that cannot be used; the message names the node and the fix."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Name(_Model):
+    """A bilingual name."""
+
+    zh: str
+    en: str
+
+
+class Threshold(_Model):
+    """A hard threshold on an indicator's period value (R9), e.g. 三实信息采集率 ≥ 95 %.
+
+    ``consequence``: ``flag`` only marks the breach; ``grade_cap`` limits the unit's
+    grade to ``grade_cap`` at best; ``zero`` sets the indicator's normalised score to
+    the bottom of the scale.
+    """
+
+    min: float | None = None
+    max: float | None = None
+    consequence: Literal["flag", "grade_cap", "zero"] = "flag"
+    grade_cap: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Threshold:
+        if self.min is None and self.max is None:
+            raise ValueError("a threshold needs 'min' or 'max'")
+        if self.consequence == "grade_cap" and self.grade_cap not in GRADES:
+            raise ValueError(f"consequence grade_cap needs grade_cap: one of {', '.join(GRADES)}")
+        return self
+
+    def breached(self, value: float) -> bool:
+        """Whether ``value`` breaks the threshold (missing values do not)."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return False
+        return (self.min is not None and value < self.min) or (
+            self.max is not None and value > self.max
+        )
+
+
+class Temporary(_Model):
+    """Validity window of a temporary special indicator (R6), months inclusive."""
+
+    valid_from: str
+    valid_to: str
+    reason: str | None = None
+
+    @field_validator("valid_from", "valid_to")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        try:
+            return str(parse_month(value))
+        except PeriodError as exc:
+            raise ValueError(str(exc)) from None
+
+    def active(self, month: object) -> bool:
+        """Whether the indicator counts in ``month``."""
+        month = parse_month(month)
+        return parse_month(self.valid_from) <= month <= parse_month(self.valid_to)
+
+
+class Indicator(_Model):
+    """A leaf of the tree: one measured indicator."""
+
+    id: str
+    name: Name
+    weight: float = Field(ge=0)
+    direction: Literal["higher", "lower", "target"] = "higher"
+    target: float | None = None
+    kind: Literal["rate", "count", "duration", "score", "points"]
+    source: Literal["system", "supervisor", "peer", "self", "citizen"] = "system"
+    unit: str | None = None
+    range: tuple[float, float] | None = None
+    layer: str | None = None
+    quadrant: str | None = None
+    preventable: bool | None = None
+    threshold: Threshold | None = None
+    temporary: Temporary | None = None
+    denominator: str | None = None
+    per: float = Field(default=1.0, gt=0)
+    points: dict[str, float] | None = None
+    goalposts: tuple[float, float] | None = None
+    training_topic: str | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Indicator:
+        if self.direction == "target" and self.target is None:
+            raise ValueError("direction 'target' needs a 'target' value")
+        if self.kind == "points" and not self.points:
+            raise ValueError("kind 'points' needs 'points': a mapping of case type to points")
+        if self.kind != "points" and self.points:
+            raise ValueError("'points' is only allowed with kind 'points'")
+        if self.range is not None and self.range[0] > self.range[1]:
+            raise ValueError("range must be [low, high] with low <= high")
+        if self.goalposts is not None and self.goalposts[0] >= self.goalposts[1]:
+            raise ValueError(
+                "goalposts must be [low, high] in increasing order, e.g. [0.6, 1.0]; "
+                "the direction says which end is best"
+            )
+        return self
+
+    @property
+    def is_subjective(self) -> bool:
+        return self.source in SUBJECTIVE_SOURCES
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Indicator ids whose observations feed this indicator."""
+        return tuple(self.points) if self.points else (self.id,)
+
+
+class Dimension(_Model):
+    """An inner node: a weighted group of sub-dimensions or indicators."""
+
+    id: str
+    name: Name
+    weight: float = Field(ge=0)
+    children: tuple[Dimension | Indicator, ...]
+    training_topic: str | None = None
+    description: str | None = None
+
+
+class Normalisation(_Model):
+    method: Literal["minmax", "zscore", "rank", "goalposts", "target"] = "minmax"
+    range: tuple[float, float] = (0.0, 100.0)
+    within: str | None = None
+
+
+class Aggregation(_Model):
+    method: Literal["arithmetic", "geometric"] = "arithmetic"
+    respread_missing: bool = True
+    geometric_floor: float = Field(default=1.0, gt=0)
+
+
+class Missing(_Model):
+    imputation: Literal["none", "group_mean", "carry_forward"] = "none"
+    group: str | None = None
+    max_age: int = Field(default=1, ge=1)
+    min_availability: float = Field(default=0.5, ge=0, le=1)
+
+
+class Treatment(_Model):
+    winsorise: bool = False
+    skew: float = 2.0
+    kurtosis: float = 3.5
+    max_points: int = Field(default=6, ge=0)
+    log: bool = False
+
+
+class Difficulty(_Model):
+    by: str
+    coefficients: dict[str, float]
+    cap: float | None = None
+
+
+class BonusItem(_Model):
+    id: str
+    name: Name
+    indicator: str
+    points_per_unit: float = Field(gt=0)
+    cap: float | None = Field(default=None, gt=0)
+
+
+class NegativeItem(_Model):
+    id: str
+    name: Name
+    indicator: str
+    consequence: Literal["warning", "deduct", "grade_cap"] = "warning"
+    points: float = Field(default=0.0, ge=0)
+    grade_cap: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> NegativeItem:
+        if self.consequence == "grade_cap" and self.grade_cap not in GRADES:
+            raise ValueError(f"consequence grade_cap needs grade_cap: one of {', '.join(GRADES)}")
+        if self.consequence == "deduct" and self.points <= 0:
+            raise ValueError("consequence 'deduct' needs points > 0")
+        return self
+
+
+class Grading(_Model):
+    method: Literal["cutoffs", "quota"] = "cutoffs"
+    cutoffs: dict[str, float] = {"优秀": 85.0, "良好": 75.0, "合格": 60.0}
+    quotas: dict[str, float] = {"优秀": 0.15, "良好": 0.35, "合格": 0.40}
+    within: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Grading:
+        for key in (*self.cutoffs, *self.quotas):
+            if key not in GRADES[:-1]:
+                raise ValueError(f"unknown grade {key!r}; use {', '.join(GRADES[:-1])}")
+        cut = [self.cutoffs[g] for g in GRADES[:-1] if g in self.cutoffs]
+        if any(a < b for a, b in zip(cut, cut[1:], strict=False)):
+            raise ValueError("cutoffs must decrease from 优秀 to 合格")
+        if sum(self.quotas.values()) > 1 + WEIGHT_TOLERANCE:
+            raise ValueError("quotas must add up to at most 1")
+        return self
+
+
+class Policy(_Model):
+    max_temporary_weight: float = Field(default=0.20, ge=0, le=1)
+    max_subjective_weight: float = Field(default=0.30, ge=0, le=1)
+    subjective_sources: tuple[Literal["system", "supervisor", "peer", "self", "citizen"], ...] = (
+        SUBJECTIVE_SOURCES
+    )
+
+
+class Reporting(_Model):
+    deadline_day: int = Field(default=27, ge=1, le=31)
+    deadline_month_offset: int = Field(default=1, ge=0, le=3)
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """A node of the tree with its place: path, depth and effective weight."""
+
+    node: Dimension | Indicator
+    path: tuple[str, ...]
+    parent: str | None
+    effective_weight: float
+
+    @property
+    def id(self) -> str:
+        return self.node.id
+
+    @property
+    def depth(self) -> int:
+        return len(self.path)
+
+
+class Framework(_Model):
+    """An indicator system: the weight tree and every rule applied to it."""
+
+    id: str
+    name: Name
+    level: Literal["station", "officer"]
+    role: str | None = None
+    version: str = "1"
+    description: str | None = None
+    requirements: tuple[str, ...] = ()
+    peer_group: str | None = None
+    normalisation: Normalisation = Normalisation()
+    aggregation: Aggregation = Aggregation()
+    missing: Missing = Missing()
+    treatment: Treatment = Treatment()
+    difficulty: Difficulty | None = None
+    bonus: tuple[BonusItem, ...] = ()
+    negative_list: tuple[NegativeItem, ...] = ()
+    grading: Grading = Grading()
+    policy: Policy = Policy()
+    reporting: Reporting = Reporting()
+    tree: tuple[Dimension | Indicator, ...]
+
+    # ------------------------------------------------------------------ walking
+    def walk(self) -> Iterator[NodeInfo]:
+        """Every node, depth first, with its path and effective (product) weight."""
+
+        def visit(nodes, path, parent, weight):
+            for node in nodes:
+                info = NodeInfo(node, (*path, node.id), parent, weight * node.weight)
+                yield info
+                if isinstance(node, Dimension):
+                    yield from visit(node.children, info.path, node.id, info.effective_weight)
+
+        yield from visit(self.tree, (), None, 1.0)
+
+    def indicators(self) -> list[Indicator]:
+        """The leaves, in tree order."""
+        return [i.node for i in self.walk() if isinstance(i.node, Indicator)]
+
+    def dimensions(self) -> list[Dimension]:
+        """The inner nodes, in tree order."""
+        return [i.node for i in self.walk() if isinstance(i.node, Dimension)]
+
+    def node(self, node_id: str) -> NodeInfo:
+        for info in self.walk():
+            if info.id == node_id:
+                return info
+        raise KeyError(node_id)
+
+    def effective_weights(self) -> dict[str, float]:
+        """Each indicator's share of the total score (product of weights on its path)."""
+        return {i.id: i.effective_weight for i in self.walk() if isinstance(i.node, Indicator)}
+
+    def input_indicators(self) -> dict[str, str]:
+        """Every indicator id that may appear in observations, with its kind.
+
+        Tree indicators, the case types of points indicators (counts), and the
+        counts behind bonus items and negative-list items.
+        """
+        kinds: dict[str, str] = {}
+        for ind in self.indicators():
+            if ind.kind == "points":
+                for case_type in ind.inputs:
+                    kinds[case_type] = "count"
+            else:
+                kinds[ind.id] = ind.kind
+        for item in (*self.bonus, *self.negative_list):
+            kinds.setdefault(item.indicator, "count")
+        return kinds
+
+    def indicator_meta(self) -> dict[str, Indicator]:
+        return {ind.id: ind for ind in self.indicators()}
+
+    def source_weights(self) -> dict[str, float]:
+        """Stated weight per source (system, supervisor, peer, self, citizen)."""
+        out: dict[str, float] = {}
+        for info in self.walk():
+            if isinstance(info.node, Indicator):
+                out[info.node.source] = out.get(info.node.source, 0.0) + info.effective_weight
+        return out
+
+    def temporary_weight(self) -> float:
+        return sum(
+            info.effective_weight
+            for info in self.walk()
+            if isinstance(info.node, Indicator) and info.node.temporary is not None
+        )
+
+    def subjective_weight(self) -> float:
+        return sum(
+            w for source, w in self.source_weights().items() if source in self.policy.subjective_sources
+        )
+
+    def weight_table(self):
+        """The weight tree as a tidy DataFrame (one row per node) for reports."""
+        import pandas as pd
+
+        rows = []
+        for info in self.walk():
+            node = info.node
+            is_ind = isinstance(node, Indicator)
+            rows.append(
+                {
+                    "id": node.id,
+                    "name_zh": node.name.zh,
+                    "name_en": node.name.en,
+                    "level": info.depth,
+                    "parent": info.parent,
+                    "type": "indicator" if is_ind else "dimension",
+                    "weight": node.weight,
+                    "effective_weight": info.effective_weight,
+                    "direction": node.direction if is_ind else None,
+                    "kind": node.kind if is_ind else None,
+                    "source": node.source if is_ind else None,
+                    "threshold": _describe_threshold(node.threshold) if is_ind else None,
+                    "temporary": (
+                        f"{node.temporary.valid_from}–{node.temporary.valid_to}"
+                        if is_ind and node.temporary
+                        else None
+                    ),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    # --------------------------------------------------------------- validation
+    @model_validator(mode="after")
+    def _check_tree(self) -> Framework:
+        problems: list[str] = []
+        _check_weights(self.tree, ("tree",), problems)
+        seen: dict[str, tuple[str, ...]] = {}
+        for info in self.walk():
+            if info.id in seen:
+                problems.append(
+                    f"node {' › '.join(info.path)}: duplicate id {info.id!r} "
+                    f"(already used at {' › '.join(seen[info.id])}); ids must be unique"
+                )
+            seen[info.id] = info.path
+        tree_ids = set(seen)
+        for case_type in (c for ind in self.indicators() if ind.points for c in ind.points):
+            if case_type in tree_ids:
+                problems.append(
+                    f"points case type {case_type!r} is also a node id; give the case type its own id"
+                )
+        for item in (*self.bonus, *self.negative_list):
+            if item.indicator in tree_ids:
+                problems.append(
+                    f"bonus/negative item {item.id!r} counts indicator {item.indicator!r}, which is a "
+                    "weighted tree node; bonus and negative-list counts must be separate indicators"
+                )
+        if self.normalisation.method == "goalposts":
+            lacking = [i.id for i in self.indicators() if i.goalposts is None]
+            if lacking:
+                problems.append(
+                    f"normalisation 'goalposts' needs goalposts on every indicator; missing on: "
+                    f"{', '.join(lacking)}"
+                )
+        if self.normalisation.method == "target":
+            lacking = [i.id for i in self.indicators() if i.target is None]
+            if lacking:
+                problems.append(
+                    f"normalisation 'target' needs a target on every indicator; missing on: "
+                    f"{', '.join(lacking)}"
+                )
+        temporary = self.temporary_weight()
+        if temporary > self.policy.max_temporary_weight + WEIGHT_TOLERANCE:
+            names = [i.id for i in self.indicators() if i.temporary]
+            problems.append(
+                f"temporary indicators ({', '.join(names)}) carry {temporary:.1%} of the total weight; "
+                f"policy allows at most {self.policy.max_temporary_weight:.0%} (R6): lower their weights"
+            )
+        subjective = self.subjective_weight()
+        if subjective > self.policy.max_subjective_weight + WEIGHT_TOLERANCE:
+            problems.append(
+                f"subjective sources ({', '.join(self.policy.subjective_sources)}) carry "
+                f"{subjective:.1%} of the total weight; the framework's limit is "
+                f"{self.policy.max_subjective_weight:.0%} (policy.max_subjective_weight, R8)"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _describe_threshold(threshold: Threshold | None) -> str | None:
+    if threshold is None:
+        return None
+    parts = []
+    if threshold.min is not None:
+        parts.append(f"≥ {threshold.min:g}")
+    if threshold.max is not None:
+        parts.append(f"≤ {threshold.max:g}")
+    consequence = threshold.consequence
+    if consequence == "grade_cap":
+        consequence = f"grade at most {threshold.grade_cap}"
+    return f"{' and '.join(parts)} ({consequence})"
+
+
+def _check_weights(nodes, path: tuple[str, ...], problems: list[str]) -> None:
+    total = sum(node.weight for node in nodes)
+    if not nodes:
+        problems.append(f"node {' › '.join(path)}: has no children")
+        return
+    if abs(total - 1.0) > WEIGHT_TOLERANCE:
+        listing = ", ".join(f"{n.id}={n.weight:g}" for n in nodes)
+        problems.append(
+            f"node {' › '.join(path)}: child weights add up to {total:.6g}, not 1 ({listing}); "
+            "rescale them so they sum to 1"
+        )
+    for node in nodes:
+        if isinstance(node, Dimension):
+            _check_weights(node.children, (*path, node.id), problems)
+
+
+# ------------------------------------------------------------------ loading
+_NODE_KEYS_DIMENSION = set(Dimension.model_fields)
+_NODE_KEYS_INDICATOR = set(Indicator.model_fields)
+
+
+def _build_node(raw: Any, path: tuple[str, ...], source: str) -> Dimension | Indicator:
+    if not isinstance(raw, Mapping):
+        raise FrameworkError(
+            f"framework {source!r}, node {' › '.join(path)}: expected a mapping with id, name, weight"
+        )
+    node_id = str(raw.get("id", f"#{path[-1]}"))
+    here = (*path[:-1], node_id)
+    if "children" in raw:
+        children = raw["children"]
+        if not isinstance(children, list):
+            raise FrameworkError(f"framework {source!r}, node {' › '.join(here)}: children must be a list")
+        built = tuple(_build_node(c, (*here, str(i)), source) for i, c in enumerate(children))
+        model, data = Dimension, {**raw, "children": built}
+    else:
+        model, data = Indicator, dict(raw)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise FrameworkError(_explain(exc, source, here)) from None
+
+
+def _did_you_mean(key: str) -> str:
+    """`` (did you mean 'weight'?)`` for a misspelt key, or an empty string."""
+    known = sorted({field for model in _Model.__subclasses__() for field in model.model_fields})
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _explain(exc: ValidationError, source: str, path: tuple[str, ...]) -> str:
+    messages = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if p != "children")
+        where = f"node {' › '.join(path)}" if path else "top level"
+        if err["type"] == "extra_forbidden":
+            messages.append(
+                f"{where}: unknown key {loc!r}{_did_you_mean(str(err['loc'][-1]))}; "
+                "check its spelling against docs/framework.md"
+            )
+        elif err["type"] == "missing":
+            messages.append(f"{where}: missing required key {loc!r}")
+        else:
+            field = f" key {loc!r}:" if loc else ""
+            messages.append(f"{where}:{field} {err['msg'].removeprefix('Value error, ')}")
+    return f"framework {source!r}, " + "; ".join(messages)
+
+
+def framework_from_dict(raw: Mapping[str, Any], source: str = "<dict>") -> Framework:
+    """Build and validate a :class:`Framework` from parsed YAML."""
+    if not isinstance(raw, Mapping):
+        raise FrameworkError(f"framework {source!r}: the file must hold a mapping at the top level")
+    if "tree" not in raw or not isinstance(raw["tree"], list):
+        raise FrameworkError(f"framework {source!r}, top level: 'tree' must be a list of dimensions")
+    tree = tuple(_build_node(node, ("tree", str(i)), source) for i, node in enumerate(raw["tree"]))
+    try:
+        return Framework.model_validate({**raw, "tree": tree})
+    except ValidationError as exc:
+        raise FrameworkError(_explain(exc, source, ())) from None
+
+
+def shipped_frameworks() -> dict[str, Path]:
+    """Ids and paths of the frameworks shipped in ``perfmodel/frameworks``."""
+    folder = resources.files("perfmodel") / "frameworks"
+    out = {}
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".yaml"):
+            out[entry.name.removesuffix(".yaml")] = Path(str(entry))
+    return out
+
+
+def framework_path(id_or_path: str | Path) -> Path:
+    """Resolve a shipped framework id or a file path."""
+    path = Path(id_or_path)
+    if path.suffix in {".yaml", ".yml"} or path.exists():
+        if not path.exists():
+            raise FrameworkError(f"framework file {str(path)!r} does not exist")
+        return path
+    shipped = shipped_frameworks()
+    if str(id_or_path) in shipped:
+        return shipped[str(id_or_path)]
+    raise FrameworkError(
+        f"unknown framework {str(id_or_path)!r}: give a YAML file path or one of: {', '.join(shipped)}"
+    )
+
+
+def load_framework(id_or_path: str | Path) -> Framework:
+    """Load and validate a framework from a shipped id or a YAML file.
+
+    Raises
+    ------
+    FrameworkError
+        With a message that names the file and the offending node.
+
+    Examples
+    --------
+    >>> fw = load_framework("station_four_dimension")
+    >>> round(sum(d.weight for d in fw.tree), 6)
+    1.0
+    """
+    path = framework_path(id_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise FrameworkError(f"framework {str(path)!r} is not valid YAML: {exc}") from None
+    return framework_from_dict(raw, source=str(path))

@@ -1,0 +1,137 @@
+"""Roll monthly observations up to an evaluation period (month, quarter or year).
+
+Each indicator kind has its own rule, so that a quarter's value is the value the
+quarter would have had if it were measured directly:
+
+========  ==============================================================
+kind      period value
+========  ==============================================================
+rate      Σ numerator / Σ denominator over the months (not the mean of
+          monthly rates); the mean of monthly values only when some month
+          lacks its numerator/denominator (recorded as the method)
+count     Σ monthly counts; prorated to the full period when months are
+          missing (recorded)
+duration  mean of monthly values, weighted by the monthly number of cases
+          (``denominator``) when given
+score     mean of ratings (several raters in a month are averaged first)
+========  ==============================================================
+
+``months_present`` is recorded for every unit × indicator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from perfmodel.periods import months_in
+
+__all__ = ["roll_up", "ROLLUP_COLUMNS"]
+
+ROLLUP_COLUMNS = [
+    "unit_id",
+    "indicator",
+    "value",
+    "numerator",
+    "denominator",
+    "months_present",
+    "n_months",
+    "method",
+]
+
+
+def _monthly(obs: pd.DataFrame) -> pd.DataFrame:
+    """One row per unit × indicator × month: raters averaged, volumes summed."""
+    flagged = obs.assign(
+        _no_num=obs["numerator"].isna(), _no_den=obs["denominator"].isna()
+    )
+    grouped = flagged.groupby(["unit_id", "indicator", "period"], sort=True, observed=True)
+    monthly = grouped.agg(
+        value=("value", "mean"),
+        numerator=("numerator", "sum"),
+        denominator=("denominator", "sum"),
+        no_num=("_no_num", "any"),
+        no_den=("_no_den", "any"),
+    ).reset_index()
+    monthly.loc[monthly["no_num"], "numerator"] = np.nan
+    monthly.loc[monthly["no_den"], "denominator"] = np.nan
+    return monthly.drop(columns=["no_num", "no_den"])
+
+
+def roll_up(
+    observations: pd.DataFrame, kinds: Mapping[str, str], period: pd.Period | str
+) -> pd.DataFrame:
+    """Roll clean monthly observations up to ``period``.
+
+    Parameters
+    ----------
+    observations
+        Clean observations (columns ``period``, ``unit_id``, ``indicator``,
+        ``value``, ``numerator``, ``denominator``); rows outside the period are
+        ignored.
+    kinds
+        Indicator id → kind (``rate``, ``count``, ``duration``, ``score``).
+    period
+        The evaluation period.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long table with :data:`ROLLUP_COLUMNS`, one row per unit × indicator
+        observed in the period.
+
+    Examples
+    --------
+    >>> obs = pd.DataFrame({"period": ["2025-04", "2025-05"], "unit_id": ["A", "A"],
+    ...     "indicator": ["r", "r"], "value": [0.5, 1.0],
+    ...     "numerator": [1.0, 9.0], "denominator": [2.0, 9.0]})
+    >>> float(roll_up(obs, {"r": "rate"}, "2025Q2")["value"].iloc[0])  # 10/11, not 0.75
+    0.9090909090909091
+    """
+    months = [str(m) for m in months_in(period)]
+    n_months = len(months)
+    in_period = observations[observations["period"].isin(months)]
+    if in_period.empty:
+        return pd.DataFrame(columns=ROLLUP_COLUMNS)
+    monthly = _monthly(in_period)
+    monthly["kind"] = monthly["indicator"].map(kinds).fillna("score")
+    has_volume = monthly["numerator"].notna() & monthly["denominator"].notna()
+    monthly["_num"] = monthly["numerator"].fillna(0.0)
+    monthly["_den"] = monthly["denominator"].fillna(0.0)
+    monthly["_wvalue"] = monthly["value"] * monthly["_den"]
+    monthly["_all_volume"] = has_volume
+    groups = monthly.groupby(["unit_id", "indicator"], sort=True)
+    out = groups.agg(
+        kind=("kind", "first"),
+        mean_value=("value", "mean"),
+        sum_value=("value", "sum"),
+        numerator=("_num", "sum"),
+        denominator=("_den", "sum"),
+        weighted_value=("_wvalue", "sum"),
+        all_volume=("_all_volume", "all"),
+        months_present=("period", "nunique"),
+    ).reset_index()
+    out["n_months"] = n_months
+    kind = out["kind"]
+    is_rate = kind == "rate"
+    rate_by_volume = is_rate & out["all_volume"] & (out["denominator"] > 0)
+    is_count = kind.isin(["count", "points"])
+    weighted_duration = (kind == "duration") & out["all_volume"] & (out["denominator"] > 0)
+    prorate = n_months / out["months_present"]
+
+    out["value"] = out["mean_value"]
+    out.loc[rate_by_volume, "value"] = out["numerator"] / out["denominator"]
+    out.loc[is_count, "value"] = out["sum_value"] * prorate
+    out.loc[weighted_duration, "value"] = out["weighted_value"] / out["denominator"]
+
+    out["method"] = "mean"
+    out.loc[is_rate, "method"] = "mean_of_monthly_rates"
+    out.loc[rate_by_volume, "method"] = "sum_numerator_over_sum_denominator"
+    out.loc[is_count, "method"] = "sum"
+    out.loc[is_count & (out["months_present"] < n_months), "method"] = "sum_prorated"
+    out.loc[weighted_duration, "method"] = "case_weighted_mean"
+    no_volume = ~out["all_volume"]
+    out.loc[no_volume, ["numerator", "denominator"]] = np.nan
+    return out[ROLLUP_COLUMNS].reset_index(drop=True)

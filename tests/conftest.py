@@ -1,0 +1,24 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+GOLDEN_DIR = REPO_ROOT.parent / "shared" / "golden"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The project's root folder."""
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    """``../shared/golden`` beside the project; skips cleanly when absent."""
+    if not GOLDEN_DIR.is_dir():
+        pytest.skip(f"golden reference data not found at {GOLDEN_DIR} (expected ../shared/golden)")
+    return GOLDEN_DIR
