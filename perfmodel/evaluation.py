@@ -204,7 +204,7 @@ class Evaluation:
             )
         self._record("raw", in_period.reset_index(drop=True), months=months)
 
-        kinds = fw.input_indicators()
+        kinds = fw.rollup_kinds()
         rolled = roll_up(obs, kinds, self.period)
         self._record("rolled", rolled, rule="rates from summed numerators and denominators")
         natural = rolled.pivot(index="unit_id", columns="indicator", values="value")
@@ -315,7 +315,7 @@ class Evaluation:
         months = [str(m) for m in months_in(self.period)]
         if not obs["period"].isin(months).any():
             raise EvaluationError("no data")
-        rolled = roll_up(obs, self.framework.input_indicators(), self.period)
+        rolled = roll_up(obs, self.framework.rollup_kinds(), self.period)
         natural = rolled.pivot(index="unit_id", columns="indicator", values="value").reindex(units.index)
         values = pd.DataFrame({i.id: self._indicator_values(i, natural) for i in self.framework.indicators()})
         return self._denominate(values, self.framework.indicators(), units)

@@ -357,6 +357,20 @@ class Framework(_Model):
             kinds.setdefault(item.indicator, "count")
         return kinds
 
+    def event_indicators(self) -> set[str]:
+        """Inputs that count events (case types, bonus and negative-list items).
+
+        A month without a row for them means no event, so their period value is the
+        plain sum, never prorated for missing months.
+        """
+        events = {c for ind in self.indicators() if ind.points for c in ind.points}
+        return events | {item.indicator for item in (*self.bonus, *self.negative_list)}
+
+    def rollup_kinds(self) -> dict[str, str]:
+        """Input indicator → roll-up rule (kinds, with ``event`` for event counts)."""
+        events = self.event_indicators()
+        return {k: ("event" if k in events else v) for k, v in self.input_indicators().items()}
+
     def indicator_meta(self) -> dict[str, Indicator]:
         return {ind.id: ind for ind in self.indicators()}
 
@@ -420,8 +434,9 @@ class Framework(_Model):
         for info in self.walk():
             if info.id in seen:
                 problems.append(
-                    f"node {' › '.join(info.path)}: duplicate id {info.id!r} "
-                    f"(already used at {' › '.join(seen[info.id])}); ids must be unique"
+                    f"node {' › '.join(('tree', *info.path))}: duplicate id {info.id!r} "
+                    f"(already used at {' › '.join(('tree', *seen[info.id]))}); "
+                    "ids must be unique: rename one of them"
                 )
             seen[info.id] = info.path
         tree_ids = set(seen)

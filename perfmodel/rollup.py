@@ -11,6 +11,8 @@ rate      Σ numerator / Σ denominator over the months (not the mean of
           lacks its numerator/denominator (recorded as the method)
 count     Σ monthly counts; prorated to the full period when months are
           missing (recorded)
+event     Σ monthly counts of events (case types, bonus and negative-list
+          items): a month without a row had none, so never prorated
 duration  mean of monthly values, weighted by the monthly number of cases
           (``denominator``) when given
 score     mean of ratings (several raters in a month are averaged first)
@@ -72,7 +74,8 @@ def roll_up(
         ``value``, ``numerator``, ``denominator``); rows outside the period are
         ignored.
     kinds
-        Indicator id → kind (``rate``, ``count``, ``duration``, ``score``).
+        Indicator id → roll-up rule (``rate``, ``count``, ``event``, ``duration``,
+        ``score``); see :meth:`perfmodel.framework.Framework.rollup_kinds`.
     period
         The evaluation period.
 
@@ -102,6 +105,7 @@ def roll_up(
     monthly["_den"] = monthly["denominator"].fillna(0.0)
     monthly["_wvalue"] = monthly["value"] * monthly["_den"]
     monthly["_all_volume"] = has_volume
+    monthly["_all_cases"] = monthly["denominator"].notna()
     groups = monthly.groupby(["unit_id", "indicator"], sort=True)
     out = groups.agg(
         kind=("kind", "first"),
@@ -111,27 +115,30 @@ def roll_up(
         denominator=("_den", "sum"),
         weighted_value=("_wvalue", "sum"),
         all_volume=("_all_volume", "all"),
+        all_cases=("_all_cases", "all"),
         months_present=("period", "nunique"),
     ).reset_index()
     out["n_months"] = n_months
     kind = out["kind"]
     is_rate = kind == "rate"
     rate_by_volume = is_rate & out["all_volume"] & (out["denominator"] > 0)
-    is_count = kind.isin(["count", "points"])
-    weighted_duration = (kind == "duration") & out["all_volume"] & (out["denominator"] > 0)
+    is_count = kind == "count"
+    is_event = kind == "event"
+    weighted_duration = (kind == "duration") & out["all_cases"] & (out["denominator"] > 0)
     prorate = n_months / out["months_present"]
 
     out["value"] = out["mean_value"]
     out.loc[rate_by_volume, "value"] = out["numerator"] / out["denominator"]
     out.loc[is_count, "value"] = out["sum_value"] * prorate
+    out.loc[is_event, "value"] = out["sum_value"]
     out.loc[weighted_duration, "value"] = out["weighted_value"] / out["denominator"]
 
     out["method"] = "mean"
     out.loc[is_rate, "method"] = "mean_of_monthly_rates"
     out.loc[rate_by_volume, "method"] = "sum_numerator_over_sum_denominator"
-    out.loc[is_count, "method"] = "sum"
+    out.loc[is_count | is_event, "method"] = "sum"
     out.loc[is_count & (out["months_present"] < n_months), "method"] = "sum_prorated"
     out.loc[weighted_duration, "method"] = "case_weighted_mean"
-    no_volume = ~out["all_volume"]
-    out.loc[no_volume, ["numerator", "denominator"]] = np.nan
+    out.loc[~out["all_volume"], "numerator"] = np.nan
+    out.loc[~(out["all_volume"] | weighted_duration), "denominator"] = np.nan
     return out[ROLLUP_COLUMNS].reset_index(drop=True)

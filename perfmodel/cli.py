@@ -1,0 +1,321 @@
+"""The ``perfmodel`` command line.
+
+Commands: ``sample``, ``frameworks``, ``validate``, ``score``, ``report``.
+Errors print one line with the cause and a hint, never a traceback (unless
+``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["main", "build_parser"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OBSERVATIONS = Path("data_samples/station_observations.csv.gz")
+DEFAULT_UNITS = Path("data_samples/units.csv")
+
+
+class CliError(Exception):
+    """An error to show the user as one line plus a hint."""
+
+    def __init__(self, message: str, hint: str = "", code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.code = code
+
+
+# ---------------------------------------------------------------- commands
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from perfmodel.simulate import generate_sample
+
+    paths = generate_sample(
+        Path(args.out), stations=args.stations, months=args.months, seed=args.seed, start=args.start
+    )
+    print(f"wrote {len(paths)} files to {args.out}:")
+    for name, path in paths.items():
+        print(f"  {name}: {path}")
+    return EXIT_OK
+
+
+def _cmd_frameworks(args: argparse.Namespace) -> int:
+    from perfmodel.framework import load_framework, shipped_frameworks
+
+    if args.action == "show":
+        if not args.id:
+            raise CliError("'frameworks show' needs a framework id", "run 'perfmodel frameworks' to list them", EXIT_USAGE)
+        fw = load_framework(args.id)
+        print(f"{fw.id}: {fw.name.zh} / {fw.name.en}")
+        print(f"level: {fw.level}" + (f", role: {fw.role}" if fw.role else ""))
+        if fw.requirements:
+            print(f"requirements: {', '.join(fw.requirements)}")
+        if fw.description:
+            print(fw.description.strip())
+        print()
+        table = fw.weight_table()
+        for row in table.itertuples():
+            indent = "  " * (row.level - 1)
+            extra = []
+            if row.type == "indicator":
+                extra.append(f"{row.kind}, {row.direction}, {row.source}")
+                if row.threshold:
+                    extra.append(f"threshold {row.threshold}")
+                if row.temporary:
+                    extra.append(f"temporary {row.temporary}")
+            detail = f"  [{'; '.join(extra)}]" if extra else ""
+            print(
+                f"{indent}{row.id}  {row.name_zh}  weight {row.weight:g} "
+                f"(total {row.effective_weight:.1%}){detail}"
+            )
+        print()
+        print(f"peer group: {fw.peer_group or 'none'}; normalisation: {fw.normalisation.method}; "
+              f"aggregation: {fw.aggregation.method}; grading: {fw.grading.method}")
+        print(f"subjective weight {fw.subjective_weight():.1%} (limit {fw.policy.max_subjective_weight:.0%}); "
+              f"temporary weight {fw.temporary_weight():.1%} (limit {fw.policy.max_temporary_weight:.0%})")
+        return EXIT_OK
+    for fid, path in shipped_frameworks().items():
+        fw = load_framework(path)
+        print(f"{fid:34s} {fw.level:8s} {fw.name.zh}  ({fw.name.en})")
+    return EXIT_OK
+
+
+def _write_quarantine(result, path: Path) -> None:
+    from perfmodel.io import write_table
+
+    write_table(result, path)
+
+
+def _print_summary(label: str, result) -> None:
+    used = len(result.data)
+    print(f"{label}: {result.n_input} rows read, {used} accepted, {len(result.quarantine)} quarantined")
+    for row in result.summary().itertuples(index=False):
+        print(f"  {row.reason:26s} {row.n:6d}  {row.explanation}")
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from perfmodel.framework import load_framework
+    from perfmodel.validation import read_inputs
+
+    framework = load_framework(args.framework)
+    units_result, obs_result = read_inputs(Path(args.observations), Path(args.units), framework)
+    _print_summary(f"units ({args.units})", units_result)
+    _print_summary(f"observations ({args.observations})", obs_result)
+    late = int(obs_result.data["late"].sum()) if "late" in obs_result.data.columns else 0
+    if late:
+        print(f"  late submissions (kept, flagged): {late}")
+    if units_result.ok and obs_result.ok:
+        print("no problems found")
+        return EXIT_OK
+    written = []
+    if args.quarantine:
+        combined = pd.concat([units_result.quarantine, obs_result.quarantine], ignore_index=True)
+        _write_quarantine(combined, Path(args.quarantine))
+        written.append(Path(args.quarantine))
+    else:
+        for result, source in ((units_result, args.units), (obs_result, args.observations)):
+            if not result.ok:
+                target = _quarantine_path(Path(source))
+                _write_quarantine(result.quarantine, target)
+                written.append(target)
+    print("quarantine written to " + ", ".join(str(p) for p in written))
+    return EXIT_FAILED
+
+
+def _quarantine_path(source: Path) -> Path:
+    name = source.name
+    for suffix in (".csv.gz", ".csv", ".tsv", ".xlsx", ".parquet"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return source.with_name(f"{name}.quarantine.csv")
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    keys = ("peer_group", "normalisation", "aggregation", "imputation", "grading")
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from perfmodel.evaluation import evaluate_files
+    from perfmodel.io import write_table
+
+    ev = evaluate_files(args.observations, args.units, args.framework, args.period, **_settings(args))
+    out = Path(args.out)
+    write_table(ev.scores, out)
+    summary = ev.summary()
+    print(
+        f"{summary['framework']} {summary['period']}: {summary['scored']} of {summary['units']} units scored "
+        f"from {summary['observations_used']} observations; scores written to {out}"
+    )
+    print("grades: " + ", ".join(f"{g} {n}" for g, n in summary["grades"].items()))
+    if len(ev.quarantine):
+        target = out.with_name(out.stem + ".quarantine.csv")
+        write_table(ev.quarantine, target)
+        print(f"warning: {len(ev.quarantine)} input rows were quarantined and not used; see {target}",
+              file=sys.stderr)
+        if args.strict:
+            return EXIT_FAILED
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from perfmodel.framework import load_framework
+    from perfmodel.periods import period_label
+    from perfmodel.report.runner import run_notebook
+
+    notebook = _find_notebook(args.notebook)
+    framework = load_framework(args.framework)
+    observations = Path(args.observations).resolve()
+    units = Path(args.units).resolve()
+    for label, path in (("observations", observations), ("units", units)):
+        if not path.exists():
+            raise CliError(f"{label} file {path} does not exist",
+                           "run 'make sample' or pass --observations/--units")
+    period = period_label(args.period)
+    out_dir = (Path(args.out) / framework.id / period).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parameters = {
+        "observations": str(observations),
+        "units": str(units),
+        "framework": args.framework,
+        "period": period,
+        "lang": args.lang,
+        "output_dir": str(out_dir),
+    }
+    if args.peer_group:
+        parameters["peer_group"] = args.peer_group
+    run = run_notebook(notebook, out_dir, parameters, cwd=out_dir)
+    print(f"report written to {run.html or out_dir}")
+    return EXIT_OK
+
+
+def _find_notebook(name: str) -> Path:
+    candidate = Path(name)
+    if candidate.suffix == ".ipynb" and candidate.exists():
+        return candidate.resolve()
+    for folder in (Path.cwd() / "notebooks", REPO_ROOT / "notebooks"):
+        path = folder / f"{candidate.stem}.ipynb"
+        if path.exists():
+            return path
+    raise CliError(f"notebook {name!r} not found", "give a path to an .ipynb file or a name in notebooks/")
+
+
+# ---------------------------------------------------------------- parser
+def _add_inputs(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--observations", required=required, default=None if required else str(DEFAULT_OBSERVATIONS),
+                        help="observations file (.csv, .csv.gz, .xlsx, .parquet)")
+    parser.add_argument("--units", required=required, default=None if required else str(DEFAULT_UNITS),
+                        help="units file (.csv, .xlsx, .parquet)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="perfmodel", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("sample", help="generate synthetic stations and officers with known truth")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--stations", type=int, default=120)
+    p.add_argument("--months", type=int, default=24)
+    p.add_argument("--seed", type=int, default=20250101)
+    p.add_argument("--start", default="2024-01", help="first month (YYYY-MM)")
+    p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("frameworks", help="list shipped frameworks, or show one")
+    p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    p.add_argument("id", nargs="?")
+    p.set_defaults(func=_cmd_frameworks)
+
+    p = sub.add_parser("validate", help="check input files; write rejected rows to a quarantine file")
+    _add_inputs(p)
+    p.add_argument("--framework", required=True, help="shipped framework id or YAML file")
+    p.add_argument("--quarantine", help="write all rejected rows to this file")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("score", help="score, grade and rank units for one period")
+    _add_inputs(p)
+    p.add_argument("--framework", required=True, help="shipped framework id or YAML file")
+    p.add_argument("--period", required=True, help="2025Q2, 2025-04 or 2025")
+    p.add_argument("--out", required=True, help="output file: .csv, .xlsx or .parquet")
+    p.add_argument("--peer-group", help="units column for peer groups, or 'none'")
+    p.add_argument("--normalisation", choices=["minmax", "zscore", "rank", "goalposts", "target"])
+    p.add_argument("--aggregation", choices=["arithmetic", "geometric"])
+    p.add_argument("--imputation", choices=["none", "group_mean", "carry_forward"])
+    p.add_argument("--grading", choices=["cutoffs", "quota"])
+    p.add_argument("--strict", action="store_true", help="exit 1 when any input row was quarantined")
+    p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser("report", help="run a report notebook with papermill and export HTML")
+    p.add_argument("--period", required=True)
+    p.add_argument("--framework", default="station_four_dimension")
+    _add_inputs(p, required=False)
+    p.add_argument("--notebook", default="quarterly_evaluation")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    p.add_argument("--peer-group")
+    p.add_argument("--out", default="reports")
+    p.set_defaults(func=_cmd_report)
+    return parser
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from perfmodel.evaluation import EvaluationError
+    from perfmodel.framework import FrameworkError
+    from perfmodel.periods import PeriodError
+
+    errors: list[type[BaseException]] = [FrameworkError, EvaluationError, PeriodError]
+    try:
+        from perfmodel.io import InputError
+
+        errors.append(InputError)
+    except ImportError:  # pragma: no cover - during partial installs only
+        pass
+    try:
+        from perfmodel.report.runner import ReportExecutionError, ReportParameterError
+
+        errors += [ReportParameterError, ReportExecutionError]
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``perfmodel`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CliError as exc:
+        _fail(str(exc), exc.hint)
+        return exc.code
+    except _known_errors() as exc:
+        if args.debug:
+            raise
+        _fail(str(exc), "")
+        return EXIT_FAILED
+    except FileNotFoundError as exc:
+        if args.debug:
+            raise
+        _fail(f"file not found: {exc.filename}", "check the path")
+        return EXIT_FAILED
+    except Exception as exc:
+        if args.debug:
+            raise
+        _fail(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug for the traceback")
+        return EXIT_FAILED
+
+
+def _fail(message: str, hint: str) -> None:
+    print(f"perfmodel: error: {message}", file=sys.stderr)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,453 @@
+"""Content of the quarterly evaluation report: tables, figures and explanatory text.
+
+The notebook ``notebooks/quarterly_evaluation.ipynb`` only calls these functions
+and displays what they return, so every number in the report is computed (and
+tested) here. Texts exist in Chinese (``zh``) and English (``en``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from perfmodel.evaluation import Evaluation
+from perfmodel.framework import GRADES, Framework, Indicator
+from perfmodel.grading import NOT_GRADED
+
+__all__ = [
+    "TEXT",
+    "group_order",
+    "headline",
+    "quality_tables",
+    "ranking_table",
+    "grade_table",
+    "breach_table",
+    "negative_table",
+    "rank_change_table",
+    "weight_tree_table",
+    "methodology_markdown",
+    "figure_score_distribution",
+    "figure_dimension_profiles",
+    "figure_rank_changes",
+    "figure_grade_counts",
+    "write_tables",
+    "styled",
+]
+
+GRADE_COLOURS = {"优秀": "#1b7837", "良好": "#7fbf7b", "合格": "#f4a582", "不合格": "#b2182b", NOT_GRADED: "#bbbbbb"}
+
+TEXT = {
+    "zh": {
+        "unit_id": "单位编号", "name": "单位名称", "peer_group": "同类组", "score": "综合得分",
+        "rank": "组内排名", "rank_overall": "全局排名", "grade": "等级", "flags": "提示",
+        "previous_rank": "上期排名", "rank_change": "排名变化", "previous_grade": "上期等级",
+        "raw_score": "加权得分", "difficulty": "难度系数", "bonus": "加分", "deduction": "扣分",
+        "availability": "数据覆盖", "reason": "原因", "n": "行数", "explanation": "说明",
+        "file": "文件", "late_rows": "迟报条数", "max_days_late": "最长迟报天数",
+        "indicator": "指标", "coverage": "有数据单位占比", "mean_months": "平均月数",
+        "value": "实际值", "threshold": "标准", "consequence": "后果", "item": "负面清单事项",
+        "count": "次数", "points": "扣分",
+        "dist_title": "各同类组综合得分分布", "dist_x": "同类组", "dist_y": "综合得分",
+        "profile_title": "各单位分维度得分(按同类组、排名排序)", "profile_x": "维度", "profile_y": "单位",
+        "change_title": "排名变化:上期与本期组内排名", "change_x": "上期组内排名", "change_y": "本期组内排名",
+        "grades_title": "各同类组等级分布", "grades_x": "同类组", "grades_y": "单位数",
+        "colorbar": "维度得分(0–100)",
+    },
+    "en": {
+        "unit_id": "Unit", "name": "Name", "peer_group": "Peer group", "score": "Score",
+        "rank": "Rank in group", "rank_overall": "Overall rank", "grade": "Grade", "flags": "Flags",
+        "previous_rank": "Previous rank", "rank_change": "Rank change", "previous_grade": "Previous grade",
+        "raw_score": "Weighted score", "difficulty": "Difficulty", "bonus": "Bonus", "deduction": "Deduction",
+        "availability": "Data coverage", "reason": "Reason", "n": "Rows", "explanation": "Explanation",
+        "file": "File", "late_rows": "Late rows", "max_days_late": "Max days late",
+        "indicator": "Indicator", "coverage": "Share of units with data", "mean_months": "Mean months",
+        "value": "Value", "threshold": "Standard", "consequence": "Consequence", "item": "Negative-list item",
+        "count": "Count", "points": "Points deducted",
+        "dist_title": "Score distribution by peer group", "dist_x": "Peer group", "dist_y": "Score",
+        "profile_title": "Dimension scores per unit (by peer group and rank)", "profile_x": "Dimension",
+        "profile_y": "Unit",
+        "change_title": "Rank change: previous vs current rank in group", "change_x": "Previous rank in group",
+        "change_y": "Current rank in group",
+        "grades_title": "Grades by peer group", "grades_x": "Peer group", "grades_y": "Units",
+        "colorbar": "Dimension score (0–100)",
+    },
+}
+
+_ZH_NUMERALS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+
+
+def group_order(values: Iterable[object]) -> list[str]:
+    """Peer groups in a natural order: 一类, 二类, 三类 …, then the rest alphabetically.
+
+    Examples
+    --------
+    >>> group_order(["三类", "一类", "二类"])
+    ['一类', '二类', '三类']
+    """
+
+    def key(value: str) -> tuple[int, float, str]:
+        match = re.match(r"^([一二三四五六七八九十])类", value)
+        if match:
+            return (0, _ZH_NUMERALS[match.group(1)], value)
+        match = re.match(r"^(\d+)", value)
+        if match:
+            return (1, float(match.group(1)), value)
+        return (2, 0.0, value)
+
+    return sorted({str(v) for v in values}, key=key)
+
+
+def _t(lang: str) -> dict[str, str]:
+    return TEXT["en" if lang == "en" else "zh"]
+
+
+def _name(node, lang: str) -> str:
+    return node.name.en if lang == "en" else node.name.zh
+
+
+def _dimension_names(fw: Framework, lang: str) -> dict[str, str]:
+    return {node.id: _name(node, lang) for node in fw.tree}
+
+
+def headline(ev: Evaluation, lang: str = "zh") -> str:
+    """A short Markdown paragraph: what was evaluated and the key numbers."""
+    fw, scores = ev.framework, ev.scores
+    s = ev.summary()
+    counts = scores["grade"].value_counts()
+    grade_text = "、".join(f"{g} {int(counts.get(g, 0))}" for g in (*GRADES, NOT_GRADED) if counts.get(g, 0))
+    n_groups = scores["peer_group"].nunique()
+    if lang == "en":
+        grade_text = ", ".join(f"{g} {int(counts.get(g, 0))}" for g in (*GRADES, NOT_GRADED) if counts.get(g, 0))
+        return (
+            f"**{fw.name.en}**, period **{s['period']}**: {s['scored']} of {s['units']} units scored "
+            f"from {s['observations_used']:,} monthly observations; {s['quarantined_rows']:,} input rows "
+            f"were rejected by validation (see *Data quality*). Units are ranked and graded within "
+            f"{n_groups} peer group(s) ({fw.peer_group or 'all units'}). Grades: {grade_text}."
+        )
+    return (
+        f"**{fw.name.zh}**,考核期 **{s['period']}**:共 {s['units']} 个单位,{s['scored']} 个完成评分,"
+        f"使用月度数据 {s['observations_used']:,} 条;校验中有 {s['quarantined_rows']:,} 行输入被隔离"
+        f"(见“数据质量”)。单位在 {n_groups} 个同类组({fw.peer_group or '全部单位'})内排名、评定等级。"
+        f"等级分布:{grade_text}。"
+    )
+
+
+def quality_tables(ev: Evaluation, lang: str = "zh") -> dict[str, pd.DataFrame]:
+    """Data-quality tables: quarantine by reason, late submissions by unit, indicator coverage."""
+    t = _t(lang)
+    from perfmodel.validation import REASONS
+
+    q = ev.quarantine
+    if len(q):
+        by_reason = (
+            q.groupby(["file", "reason"]).size().rename("n").reset_index().sort_values("n", ascending=False)
+        )
+        by_reason["explanation"] = by_reason["reason"].map(REASONS).fillna("")
+        by_reason["file"] = by_reason["file"].map(lambda p: Path(str(p)).name)
+    else:
+        by_reason = pd.DataFrame(columns=["file", "reason", "n", "explanation"])
+    raw = ev.stages["raw"]
+    if "late" in raw.columns and raw["late"].any():
+        late_rows = raw[raw["late"]]
+        late = late_rows.groupby("unit_id").agg(late_rows=("late", "size"), max_days_late=("days_late", "max"))
+        late = late.reset_index().sort_values(["late_rows", "max_days_late"], ascending=False)
+    else:
+        late = pd.DataFrame(columns=["unit_id", "late_rows", "max_days_late"])
+    rolled = ev.stages["rolled"]
+    n_units = len(ev.scores)
+    coverage = rolled.groupby("indicator").agg(units=("unit_id", "nunique"), mean_months=("months_present", "mean"))
+    inputs = ev.framework.input_indicators()
+    coverage = coverage.reindex(list(inputs)).fillna({"units": 0})
+    coverage["coverage"] = coverage["units"] / n_units
+    coverage = coverage.reset_index().rename(columns={"index": "indicator"})[["indicator", "coverage", "mean_months"]]
+    rename = {k: t[k] for k in ("file", "reason", "n", "explanation", "unit_id", "late_rows", "max_days_late",
+                                "indicator", "coverage", "mean_months")}
+    return {
+        "quarantine": by_reason.rename(columns=rename),
+        "late": late.rename(columns=rename),
+        "coverage": coverage.rename(columns=rename),
+    }
+
+
+def ranking_table(ev: Evaluation, lang: str = "zh", group: str | None = None) -> pd.DataFrame:
+    """The ranking with grades (optionally one peer group), with readable column names."""
+    t = _t(lang)
+    scores = ev.scores
+    if group is not None:
+        scores = scores[scores["peer_group"] == group]
+    dims = _dimension_names(ev.framework, lang)
+    columns = ["rank", "unit_id", "name", "score", "grade", *dims, "rank_change", "flags"]
+    columns = [c for c in columns if c in scores.columns]
+    table = scores[columns].rename(columns={**{k: t[k] for k in t if k in columns}, **dims})
+    return table.reset_index(drop=True)
+
+
+def grade_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
+    """Units per peer group and grade, groups in natural order."""
+    table = ev.grade_counts()
+    table = table.reindex(group_order(table.index))
+    table.index.name = _t(lang)["peer_group"]
+    return table
+
+
+def breach_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
+    """Hard-threshold breaches (R9): unit, indicator, value, standard, consequence."""
+    t = _t(lang)
+    b = ev.stages["breaches"].copy()
+    if b.empty:
+        return pd.DataFrame(columns=[t["unit_id"], t["indicator"], t["value"], t["threshold"], t["consequence"]])
+    meta = ev.framework.indicator_meta()
+    b["indicator"] = b["indicator"].map(lambda i: _name(meta[i], lang))
+    b["threshold"] = np.where(b["min"].notna(), "≥ " + b["min"].astype(str), "≤ " + b["max"].astype(str))
+    b["consequence"] = np.where(b["consequence"] == "grade_cap", "等级封顶:" + b["grade_cap"].fillna(""),
+                                b["consequence"])
+    return b[["unit_id", "indicator", "value", "threshold", "consequence"]].rename(columns=t)
+
+
+def negative_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
+    """Negative-list hits (R13): unit, item, count, consequence."""
+    t = _t(lang)
+    hits = ev.stages["negative_hits"]
+    table = hits[["unit_id", "name", "count", "consequence", "points"]].rename(
+        columns={"unit_id": t["unit_id"], "name": t["item"], "count": t["count"],
+                 "consequence": t["consequence"], "points": t["points"]})
+    return table
+
+
+def rank_change_table(ev: Evaluation, lang: str = "zh", top: int = 10) -> pd.DataFrame:
+    """The largest rises and falls in group rank against the previous period."""
+    t = _t(lang)
+    s = ev.scores.dropna(subset=["rank_change"])
+    if s.empty:
+        return pd.DataFrame(columns=[t["unit_id"], t["name"], t["peer_group"], t["previous_rank"], t["rank"],
+                                     t["rank_change"]])
+    movers = pd.concat([s.nlargest(top, "rank_change"), s.nsmallest(top, "rank_change")]).drop_duplicates("unit_id")
+    movers = movers.sort_values("rank_change", ascending=False)
+    columns = ["unit_id", "name", "peer_group", "previous_rank", "rank", "rank_change", "previous_grade", "grade"]
+    return movers[columns].rename(columns=t).reset_index(drop=True)
+
+
+def weight_tree_table(fw: Framework, lang: str = "zh") -> pd.DataFrame:
+    """The weight tree for the methodology section."""
+    table = fw.weight_table()
+    name = table["name_en"] if lang == "en" else table["name_zh"]
+    indent = table["level"].map(lambda d: "\u3000" * (d - 1))
+    out = pd.DataFrame(
+        {
+            ("Node" if lang == "en" else "节点"): indent + name,
+            ("Weight" if lang == "en" else "权重"): table["weight"],
+            ("Share of total" if lang == "en" else "占总分"): table["effective_weight"],
+            ("Direction" if lang == "en" else "方向"): table["direction"].fillna(""),
+            ("Source" if lang == "en" else "来源"): table["source"].fillna(""),
+            ("Hard threshold" if lang == "en" else "硬性标准"): table["threshold"].fillna(""),
+        }
+    )
+    return out
+
+
+def _indicator_rule(ind: Indicator) -> str:
+    parts = [f"{ind.kind}"]
+    if ind.goalposts:
+        parts.append(f"goalposts {ind.goalposts[0]:g}–{ind.goalposts[1]:g}")
+    if ind.denominator:
+        parts.append(f"per {ind.per:g} {ind.denominator}")
+    return ", ".join(parts)
+
+
+def methodology_markdown(ev: Evaluation, lang: str = "zh") -> str:
+    """The rules of the framework, generated from it, as Markdown."""
+    fw = ev.framework
+    settings = ev.log
+    norm = next((s["method"] for s in settings if s["step"] == "normalised"), fw.normalisation.method)
+    agg = next((s["method"] for s in settings if s["step"] == "aggregated"), fw.aggregation.method)
+    lo, hi = fw.normalisation.range
+    grading = fw.grading
+    if grading.method == "quota":
+        rule_zh = "按比例评定:" + "、".join(f"{g} 前{q:.0%}" for g, q in grading.quotas.items()) + ",其余为不合格"
+        rule_en = "by quota: " + ", ".join(f"{g} {q:.0%}" for g, q in grading.quotas.items()) + ", the rest 不合格"
+    else:
+        rule_zh = "按分数线评定:" + "、".join(f"{g} ≥ {c:g}" for g, c in grading.cutoffs.items())
+        rule_en = "by cut-offs: " + ", ".join(f"{g} ≥ {c:g}" for g, c in grading.cutoffs.items())
+    diff = fw.difficulty
+    bonus = "; ".join(f"{b.name.zh} +{b.points_per_unit:g}/次" + (f"(上限{b.cap:g})" if b.cap else "")
+                      for b in fw.bonus)
+    negative = "; ".join(
+        f"{n.name.zh}: " + {"warning": "一票警示", "deduct": f"每次扣{n.points:g}分",
+                            "grade_cap": f"等级最高为{n.grade_cap}"}[n.consequence]
+        for n in fw.negative_list)
+    if lang == "en":
+        lines = [
+            f"- **Roll-up**: monthly data → {ev.summary()['period']}; rates = Σ numerators / Σ denominators, "
+            "counts summed, durations and ratings averaged.",
+            f"- **Normalisation**: `{norm}` to {lo:g}–{hi:g}; every indicator is first turned into "
+            "'higher is better' (lower-is-better indicators are reversed).",
+            f"- **Aggregation**: weighted `{agg}` mean, level by level; missing indicators' weight is spread "
+            f"over the others; units with less than {fw.missing.min_availability:.0%} of the weight observed "
+            "are not scored.",
+            f"- **Difficulty coefficients**: {dict(diff.coefficients) if diff else 'none'}"
+            + (f" by `{diff.by}`, multiplying the weighted score." if diff else "."),
+            f"- **Bonus items**: {bonus or 'none'}. **Negative list**: {negative or 'none'}.",
+            f"- **Grades** within `{grading.within or 'all units'}`: {rule_en}. Threshold breaches and "
+            "negative-list items can cap a grade.",
+            f"- **Ranks**: within peer group `{fw.peer_group or 'all'}`, 1 = best, ties share the best rank.",
+        ]
+    else:
+        lines = [
+            f"- **期间汇总**:月度数据汇总为 {ev.summary()['period']};比率类指标按分子之和÷分母之和计算"
+            "(不是月度比率的平均),数量类求和,时长和评分取平均。",
+            f"- **标准化**:方法 `{norm}`,区间 {lo:g}–{hi:g};先统一为“越大越好”(越小越好的指标取反)。",
+            f"- **加权汇总**:逐层加权{'算术' if agg == 'arithmetic' else '几何'}平均;缺失指标的权重分摊给同层其他指标;"
+            f"数据覆盖不足 {fw.missing.min_availability:.0%} 权重的单位不评分(标注“数据不足”)。",
+            "- **难度系数**:"
+            + (f"按 `{diff.by}` 乘以系数 " + "、".join(f"{k} ×{v:g}" for k, v in diff.coefficients.items())
+               if diff else "无") + "。",
+            f"- **加分项**:{bonus or '无'}。**负面清单**:{negative or '无'}。",
+            f"- **等级**:在 `{grading.within or '全部单位'}` 内{rule_zh};未达硬性指标或触发负面清单可封顶等级。",
+            f"- **排名**:在同类组 `{fw.peer_group or '全部'}` 内排名,1 为最好,并列取最好名次。",
+        ]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- figures
+def _ordered_groups(ev: Evaluation) -> list[str]:
+    return group_order(ev.scores["peer_group"].unique())
+
+
+def figure_score_distribution(ev: Evaluation, lang: str = "zh") -> plt.Figure:
+    """Box plots of scores per peer group with every unit as a dot coloured by grade."""
+    t = _t(lang)
+    scores = ev.scores.dropna(subset=["score"])
+    groups = _ordered_groups(ev)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    data = [scores.loc[scores["peer_group"] == g, "score"].to_numpy() for g in groups]
+    ax.boxplot(data, tick_labels=groups, widths=0.5, showfliers=False)
+    rng = np.random.default_rng(0)
+    for i, g in enumerate(groups, start=1):
+        sub = scores[scores["peer_group"] == g]
+        x = i + rng.uniform(-0.15, 0.15, len(sub))
+        ax.scatter(x, sub["score"], c=sub["grade"].map(GRADE_COLOURS), s=18, alpha=0.85, zorder=3)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=GRADE_COLOURS[g], label=g) for g in GRADES]
+    ax.legend(handles=handles, title=t["grade"], loc="best", fontsize=8)
+    ax.set_title(t["dist_title"])
+    ax.set_xlabel(t["dist_x"])
+    ax.set_ylabel(t["dist_y"])
+    return fig
+
+
+def figure_dimension_profiles(ev: Evaluation, lang: str = "zh", max_units: int = 60) -> plt.Figure:
+    """Heat map of dimension scores per unit, units sorted by peer group and rank.
+
+    With more than ``max_units`` units, the best and worst ``max_units // 2`` by
+    overall rank are shown (the full table is in the report's tables).
+    """
+    t = _t(lang)
+    dims = _dimension_names(ev.framework, lang)
+    s = ev.scores.dropna(subset=["score"]).copy()
+    if len(s) > max_units:
+        s = pd.concat([s.nsmallest(max_units // 2, "rank_overall"), s.nlargest(max_units // 2, "rank_overall")])
+    order = {g: i for i, g in enumerate(_ordered_groups(ev))}
+    s = s.assign(_g=s["peer_group"].map(order)).sort_values(["_g", "rank"])
+    matrix = s[list(dims)].to_numpy(dtype=float)
+    height = max(3.0, 0.22 * len(s) + 1.5)
+    fig, ax = plt.subplots(figsize=(7.5, height))
+    image = ax.imshow(matrix, aspect="auto", cmap="RdYlGn", vmin=0, vmax=100)
+    ax.set_xticks(range(len(dims)), list(dims.values()))
+    labels = [f"{n}({g})" for n, g in zip(s["name"], s["peer_group"], strict=True)]
+    ax.set_yticks(range(len(s)), labels, fontsize=7)
+    colorbar = fig.colorbar(image, ax=ax, fraction=0.04)
+    colorbar.set_label(t["colorbar"])
+    ax.set_title(t["profile_title"])
+    ax.set_xlabel(t["profile_x"])
+    ax.set_ylabel(t["profile_y"])
+    return fig
+
+
+def figure_rank_changes(ev: Evaluation, lang: str = "zh") -> plt.Figure:
+    """Previous vs current group rank; points above the diagonal improved."""
+    t = _t(lang)
+    s = ev.scores.dropna(subset=["rank", "previous_rank"])
+    fig, ax = plt.subplots(figsize=(6, 6))
+    groups = _ordered_groups(ev)
+    colours = plt.get_cmap("tab10")
+    for i, g in enumerate(groups):
+        sub = s[s["peer_group"] == g]
+        ax.scatter(sub["previous_rank"], sub["rank"], s=20, alpha=0.8, color=colours(i % 10), label=g)
+    top = float(max(s["rank"].max(), s["previous_rank"].max())) if len(s) else 1.0
+    ax.plot([1, top], [1, top], color="grey", lw=1, ls="--")
+    ax.invert_xaxis()
+    ax.invert_yaxis()
+    if len(groups) > 1:
+        ax.legend(title=t["peer_group"], fontsize=8)
+    ax.set_title(t["change_title"])
+    ax.set_xlabel(t["change_x"])
+    ax.set_ylabel(t["change_y"])
+    return fig
+
+
+def figure_grade_counts(ev: Evaluation, lang: str = "zh") -> plt.Figure:
+    """Stacked bars: units per grade in each peer group."""
+    t = _t(lang)
+    table = grade_table(ev, lang)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bottom = np.zeros(len(table))
+    for grade in table.columns:
+        ax.bar(table.index, table[grade], bottom=bottom, color=GRADE_COLOURS.get(grade, "#999"), label=grade)
+        bottom += table[grade].to_numpy()
+    ax.legend(title=t["grade"], fontsize=8)
+    ax.set_title(t["grades_title"])
+    ax.set_xlabel(t["grades_x"])
+    ax.set_ylabel(t["grades_y"])
+    return fig
+
+
+# ---------------------------------------------------------------- outputs
+def write_tables(ev: Evaluation, out_dir: str | Path) -> dict[str, Path]:
+    """Write the score tables: ``scores.csv`` and a multi-sheet ``scores.xlsx``.
+
+    The XLSX holds the scores, every stage's wide values, breaches, negative-list
+    hits, the quarantine and the weight tree. Output is deterministic.
+    """
+    from perfmodel.io import write_table
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"scores_csv": write_table(ev.scores, out_dir / "scores.csv")}
+    if len(ev.quarantine):
+        paths["quarantine_csv"] = write_table(ev.quarantine, out_dir / "quarantine.csv")
+    sheets = {
+        "scores": ev.scores,
+        "indicator_values": ev.stages["denominated"].rename_axis("unit_id").reset_index(),
+        "normalised": ev.stages["normalised"].rename_axis("unit_id").reset_index(),
+        "breaches": ev.stages["breaches"],
+        "negative_list": ev.stages["negative_hits"],
+        "quarantine": ev.quarantine,
+        "weights": ev.framework.weight_table(),
+    }
+    xlsx = out_dir / "scores.xlsx"
+    with pd.ExcelWriter(xlsx, engine="openpyxl") as writer:
+        for sheet, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=sheet, index=False)
+    paths["scores_xlsx"] = xlsx
+    return paths
+
+
+def styled(frame: pd.DataFrame, percent: Iterable[str] = (), digits: int = 1):
+    """A pandas ``Styler`` for the HTML report: numbers rounded, percentages, no index.
+
+    Whole-number columns (ranks, counts) are shown without decimals.
+    """
+    percent = list(percent)
+    formats: dict[str, object] = {}
+    for column in frame.columns:
+        series = frame[column]
+        if column in percent:
+            formats[column] = "{:.0%}"
+        elif pd.api.types.is_float_dtype(series):
+            whole = series.dropna().eq(series.dropna().round()).all()
+            formats[column] = "{:.0f}" if whole and series.abs().max() >= 1 else f"{{:.{digits}f}}"
+    return frame.style.format(formats, na_rep="–").hide(axis="index")

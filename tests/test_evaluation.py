@@ -1,0 +1,169 @@
+"""End-to-end scoring against values computed by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from perfmodel.evaluation import Evaluation, EvaluationError, Settings, evaluate
+from perfmodel.framework import framework_from_dict
+
+TOY = {
+    "id": "toy",
+    "name": {"zh": "测试", "en": "Toy"},
+    "level": "station",
+    "normalisation": {"method": "minmax", "range": [0, 100]},
+    "grading": {"method": "cutoffs", "cutoffs": {"优秀": 85, "良好": 75, "合格": 60}},
+    "missing": {"min_availability": 0.5},
+    "tree": [
+        {"id": "D1", "name": {"zh": "一", "en": "one"}, "weight": 0.6, "children": [
+            {"id": "r", "name": {"zh": "率", "en": "rate"}, "weight": 0.5, "kind": "rate"},
+            {"id": "d", "name": {"zh": "时长", "en": "days"}, "weight": 0.5, "kind": "duration",
+             "direction": "lower"},
+        ]},
+        {"id": "D2", "name": {"zh": "二", "en": "two"}, "weight": 0.4, "children": [
+            {"id": "s", "name": {"zh": "评分", "en": "rating"}, "weight": 1.0, "kind": "score",
+             "source": "citizen"},
+        ]},
+    ],
+}
+MONTHS = ["2025-04", "2025-05", "2025-06"]
+
+
+def toy_data():
+    units = pd.DataFrame({"unit_id": ["A", "B", "C"], "name": ["甲", "乙", "丙"], "level": "station"})
+    rows = []
+    rates = {"A": [(8, 10), (9, 10), (10, 10)], "B": [(1, 2), (1, 2), (5, 6)], "C": [(5, 10)] * 3}
+    days = {"A": 2.0, "B": 4.0, "C": 3.0}
+    ratings = {"A": [80, 90], "B": [70, 70], "C": [60, 60]}
+    for u in "ABC":
+        for m, (num, den) in zip(MONTHS, rates[u], strict=True):
+            rows.append((m, u, "r", num / den, num, den, None))
+            rows.append((m, u, "d", days[u], np.nan, np.nan, None))
+            for k, rating in enumerate(ratings[u]):
+                rows.append((m, u, "s", rating, np.nan, np.nan, f"R{k}"))
+    obs = pd.DataFrame(rows, columns=["period", "unit_id", "indicator", "value", "numerator", "denominator",
+                                      "rater_id"])
+    obs["late"] = False
+    return units, obs
+
+
+def test_toy_scores_match_hand_computation():
+    # r: A 27/30=0.9, B 7/10=0.7, C 0.5 -> 100, 50, 0
+    # d (lower): A 2, B 4, C 3 -> 100, 0, 50 ; D1 = A 100, B 25, C 25
+    # s: A 85, B 70, C 60 -> 100, 40, 0 ; score = .6 D1 + .4 D2 -> A 100, B 31, C 15
+    units, obs = toy_data()
+    ev = evaluate(framework_from_dict(TOY), obs, units, "2025Q2", compare_previous=False)
+    s = ev.scores.set_index("unit_id")
+    assert s.loc[["A", "B", "C"], "score"].tolist() == pytest.approx([100.0, 31.0, 15.0])
+    assert s.loc[["A", "B", "C"], "D1"].tolist() == pytest.approx([100.0, 25.0, 25.0])
+    assert s.loc[["A", "B", "C"], "rank"].tolist() == [1, 2, 3]
+    assert s.loc[["A", "B", "C"], "grade"].tolist() == ["优秀", "不合格", "不合格"]
+    assert ev.stages["normalised"].loc["B", "r"] == pytest.approx(50.0)
+
+
+def test_every_stage_is_kept_and_regen_changes_one_choice():
+    units, obs = toy_data()
+    ev = evaluate(framework_from_dict(TOY), obs, units, "2025Q2", compare_previous=False)
+    for stage in ("raw", "rolled", "values", "denominated", "imputed", "treated", "normalised", "aggregated"):
+        assert stage in ev.stages
+    geo = ev.regen(aggregation="geometric")
+    # geometric with floor 1: B's D1 = sqrt(50 * 1) = 7.07...
+    assert geo.stages["aggregated"].loc["B", "D1"] == pytest.approx(np.sqrt(50.0))
+    assert ev.scores.set_index("unit_id").loc["B", "score"] == pytest.approx(31.0)
+
+
+def test_missing_indicator_weight_is_respread_and_coverage_recorded():
+    units, obs = toy_data()
+    obs = obs[~((obs.unit_id == "C") & (obs.indicator == "d"))]
+    ev = evaluate(framework_from_dict(TOY), obs, units, "2025Q2", compare_previous=False)
+    agg = ev.stages["aggregated"]
+    assert agg.loc["C", "availability"] == pytest.approx(0.7)
+    # d re-normalised over A, B only: A 100, B 0; C's D1 = its r score alone = 0
+    assert agg.loc["C", "D1"] == pytest.approx(0.0)
+
+
+def test_units_below_availability_are_not_graded_but_kept():
+    units, obs = toy_data()
+    obs = obs[~((obs.unit_id == "C") & (obs.indicator.isin(["r", "d"])))]
+    ev = evaluate(framework_from_dict(TOY), obs, units, "2025Q2", compare_previous=False)
+    c = ev.scores.set_index("unit_id").loc["C"]
+    assert np.isnan(c["score"]) and c["grade"] == "未评定" and "数据不足" in c["flags"]
+    assert len(ev.scores) == 3
+
+
+def test_period_without_data_is_a_clear_error():
+    units, obs = toy_data()
+    with pytest.raises(EvaluationError, match="no usable observations for period 2024Q1"):
+        evaluate(framework_from_dict(TOY), obs, units, "2024Q1")
+
+
+def test_rank_change_against_previous_quarter():
+    units, obs = toy_data()
+    earlier = obs.copy()
+    earlier["period"] = earlier["period"].map({"2025-04": "2025-01", "2025-05": "2025-02", "2025-06": "2025-03"})
+    # previous quarter: swap A and C ratings so C led
+    earlier.loc[(earlier.indicator == "s") & (earlier.unit_id == "C"), "value"] = 100
+    earlier.loc[(earlier.indicator == "r") & (earlier.unit_id == "C"), ["value", "numerator"]] = [1.0, 10]
+    ev = evaluate(framework_from_dict(TOY), pd.concat([earlier, obs]), units, "2025Q2")
+    s = ev.scores.set_index("unit_id")
+    assert s.loc["C", "previous_rank"] < s.loc["C", "rank"]
+    assert (s["rank_change"] == s["previous_rank"] - s["rank"]).all()
+
+
+def test_thresholds_bonus_negative_list_and_difficulty():
+    fw = dict(TOY)
+    fw["tree"] = [dict(TOY["tree"][0]), dict(TOY["tree"][1])]
+    fw["tree"][0]["children"] = [
+        {**TOY["tree"][0]["children"][0], "threshold": {"min": 0.6, "consequence": "grade_cap", "grade_cap": "合格"}},
+        TOY["tree"][0]["children"][1],
+    ]
+    fw["difficulty"] = {"by": "station_class", "coefficients": {"一类": 1.1, "二类": 1.0}}
+    fw["bonus"] = [{"id": "hard", "name": {"zh": "攻坚", "en": "hard"}, "indicator": "hard_cases",
+                    "points_per_unit": 2, "cap": 5}]
+    fw["negative_list"] = [{"id": "err", "name": {"zh": "执法过错", "en": "error"}, "indicator": "errors",
+                            "consequence": "deduct", "points": 3}]
+    units, obs = toy_data()
+    units["station_class"] = ["二类", "一类", "二类"]
+    extra = pd.DataFrame([
+        ("2025-04", "B", "hard_cases", 4.0, np.nan, np.nan, None),  # 8 points, capped at 5
+        ("2025-05", "C", "errors", 1.0, np.nan, np.nan, None),
+    ], columns=obs.columns[:-1]).assign(late=False)
+    ev = evaluate(framework_from_dict(fw), pd.concat([obs, extra]), units, "2025Q2", compare_previous=False)
+    s = ev.scores.set_index("unit_id")
+    assert s.loc["B", "score"] == pytest.approx(31.0 * 1.1 + 5)
+    assert s.loc["C", "score"] == pytest.approx(15.0 - 3)
+    assert s.loc["C", "deduction"] == 3
+    breaches = ev.stages["breaches"]
+    assert breaches["unit_id"].tolist() == ["C"]  # C's rate 0.5 < 0.6
+    assert "未达硬性指标" in s.loc["C", "flags"]
+
+
+def test_grade_cap_from_threshold_limits_best_unit():
+    fw = dict(TOY)
+    fw["tree"] = [dict(TOY["tree"][0]), TOY["tree"][1]]
+    fw["tree"][0]["children"] = [
+        {**TOY["tree"][0]["children"][0], "threshold": {"min": 0.95, "consequence": "grade_cap", "grade_cap": "合格"}},
+        TOY["tree"][0]["children"][1],
+    ]
+    units, obs = toy_data()
+    ev = evaluate(framework_from_dict(fw), obs, units, "2025Q2", compare_previous=False)
+    assert ev.scores.set_index("unit_id").loc["A", "grade"] == "合格"  # score 100 but rate 0.9 < 0.95
+
+
+def test_permuting_rows_leaves_scores_unchanged():
+    units, obs = toy_data()
+    fw = framework_from_dict(TOY)
+    a = evaluate(fw, obs, units, "2025Q2", compare_previous=False).scores
+    b = evaluate(fw, obs.sample(frac=1, random_state=7), units.sample(frac=1, random_state=3), "2025Q2",
+                 compare_previous=False).scores
+    pd.testing.assert_frame_equal(a.sort_values("unit_id").reset_index(drop=True),
+                                  b.sort_values("unit_id").reset_index(drop=True))
+
+
+def test_unknown_peer_group_column_is_a_clear_error():
+    units, obs = toy_data()
+    ev = Evaluation(framework_from_dict(TOY), obs, units, "2025Q2", Settings(peer_group="nonexistent"))
+    with pytest.raises(EvaluationError, match="peer group column 'nonexistent'"):
+        ev.run()
