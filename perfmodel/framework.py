@@ -35,6 +35,7 @@ __all__ = [
     "Framework",
     "NodeInfo",
     "load_framework",
+    "framework_from_dict",
     "shipped_frameworks",
     "framework_path",
 ]
@@ -109,6 +110,15 @@ class Temporary(_Model):
             return str(parse_month(value))
         except PeriodError as exc:
             raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _order(self) -> Temporary:
+        if parse_month(self.valid_from) > parse_month(self.valid_to):
+            raise ValueError(
+                f"valid_from {self.valid_from} is after valid_to {self.valid_to}; "
+                "the window would never be active"
+            )
+        return self
 
     def active(self, month: object) -> bool:
         """Whether the indicator counts in ``month``."""
