@@ -107,7 +107,7 @@ def aggregate_tree(
         Override the framework's ``aggregation`` settings.
     weights
         Optional replacement weights by node id (for sensitivity analysis);
-        nodes not named keep their framework weight.
+        nodes not named keep their framework weight. Unknown ids raise ``KeyError``.
 
     Returns
     -------
@@ -120,6 +120,12 @@ def aggregate_tree(
     respread = settings.respread_missing if respread is None else respread
     floor = settings.geometric_floor if floor is None else floor
     weights = dict(weights or {})
+    unknown = sorted(set(weights) - {info.id for info in framework.walk()})
+    if unknown:
+        raise KeyError(
+            f"weights given for node(s) not in framework {framework.id!r}: {', '.join(unknown)}; "
+            "use the node ids of the framework's tree"
+        )
     values = normalised.astype(float).copy()
     out: dict[str, pd.Series] = {}
 

@@ -14,6 +14,7 @@ choice changed, and a report can show any stage.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -218,6 +219,7 @@ class Evaluation:
 
         denominated = self._denominate(values, indicators, units)
         self._record("denominated", denominated)
+        self.stages["denominator_problems"] = denominated.attrs.get("denominator_problems", pd.DataFrame())
 
         imputed, imputed_mask = self._impute(denominated, units)
         self._record("imputed", imputed, method=self._choice("imputation", fw.missing.imputation))
@@ -270,44 +272,51 @@ class Evaluation:
 
     @staticmethod
     def _denominate(values: pd.DataFrame, indicators: list[Indicator], units: pd.DataFrame) -> pd.DataFrame:
-        out = values.copy()
-        for ind in indicators:
-            if ind.denominator is None:
-                continue
-            if ind.denominator not in units.columns:
-                raise EvaluationError(
-                    f"indicator {ind.id!r} is divided by units column {ind.denominator!r}, "
-                    "which the units table does not have"
-                )
-            base = pd.to_numeric(units[ind.denominator], errors="coerce").where(lambda s: s > 0)
-            out[ind.id] = values[ind.id] / base * ind.per
+        from perfmodel.denominate import denominate, denominator_problems
+
+        denominators = {i.id: i.denominator for i in indicators if i.denominator is not None}
+        if not denominators:
+            return values
+        per = {i.id: i.per for i in indicators if i.denominator is not None}
+        absent = sorted({c for c in denominators.values() if c not in units.columns})
+        if absent:
+            raise EvaluationError(
+                f"indicators are divided by units column(s) {', '.join(absent)}, "
+                "which the units table does not have"
+            )
+        numeric = units.assign(**{c: pd.to_numeric(units[c], errors="coerce") for c in set(denominators.values())})
+        problems = denominator_problems(values, denominators, numeric)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = denominate(values, denominators, numeric, per)
+        out.attrs["denominator_problems"] = problems
         return out
 
     def _impute(self, values: pd.DataFrame, units: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        from perfmodel.impute import impute
+
         fw = self.framework
         method = self._choice("imputation", fw.missing.imputation)
-        missing = values.isna()
-        if method == "none":
-            return values, missing & False
+        groups = history = None
         if method == "group_mean":
             column = fw.missing.group or self.peer_column
-            keys = units[column] if column else pd.Series(ALL_UNITS, index=units.index)
-            filled = values.fillna(values.groupby(keys).transform("mean"))
-        elif method == "carry_forward":
-            filled = values.copy()
+            groups = units[column] if column else pd.Series(ALL_UNITS, index=units.index)
+        if method == "carry_forward":
+            history = []
             for age in range(1, fw.missing.max_age + 1):
                 earlier = Evaluation(
                     fw, self.observations, self.units, previous(self.period, age),
                     replace(self.settings, imputation="none", compare_previous=False),
                 )
                 try:
-                    history = earlier._history_values()
+                    history.append(earlier._history_values())
                 except EvaluationError:
-                    continue
-                filled = filled.fillna(history.reindex_like(filled))
-        else:
-            raise EvaluationError(f"unknown imputation {method!r}")
-        return filled, missing & filled.notna()
+                    history.append(pd.DataFrame(index=values.index, columns=values.columns, dtype=float))
+        result = impute(
+            values, method, groups=groups, history=history or (), max_age=fw.missing.max_age
+        )
+        self.stages["imputation_log"] = result.log
+        return result.values, result.imputed
 
     def _history_values(self) -> pd.DataFrame:
         units = self.scored_units
@@ -321,15 +330,18 @@ class Evaluation:
         return self._denominate(values, self.framework.indicators(), units)
 
     def _treat(self, values: pd.DataFrame) -> pd.DataFrame:
+        from perfmodel.treat import treat
+
         fw = self.framework
         if not self._choice("winsorise", fw.treatment.winsorise):
             return values
-        from perfmodel.treat import treat_outliers
-
-        result = treat_outliers(
-            values, skew=fw.treatment.skew, kurtosis=fw.treatment.kurtosis,
-            max_points=fw.treatment.max_points,
-        )
+        if fw.treatment.log:
+            columns = list(values.columns)
+            result = treat(values, skew_threshold=fw.treatment.skew, kurtosis_threshold=fw.treatment.kurtosis,
+                           max_points=fw.treatment.max_points, log_fallback=True, columns=columns)
+        else:
+            result = treat(values, skew_threshold=fw.treatment.skew, kurtosis_threshold=fw.treatment.kurtosis,
+                           max_points=fw.treatment.max_points)
         self.stages["treatment_log"] = result.log
         return result.values
 

@@ -72,12 +72,22 @@ def orient_bounds(
 
     For a ``target`` indicator the best is 0 (on target) and the worst is the
     larger distance of the two bounds from the target.
+
+    Examples
+    --------
+    >>> orient_bounds(2.0, 8.0, "lower")
+    (-8.0, -2.0)
+    >>> orient_bounds(0.0, 10.0, "target", target=4.0)
+    (-6.0, 0.0)
     """
     if direction == "higher":
         return float(low), float(high)
     if direction == "lower":
         return -float(high), -float(low)
-    assert target is not None
+    if direction != "target":
+        raise ValueError(f"unknown direction {direction!r}; use 'higher', 'lower' or 'target'")
+    if target is None:
+        raise ValueError("direction 'target' needs a target value to orient the bounds")
     return -max(abs(low - target), abs(high - target)), 0.0
 
 
@@ -88,7 +98,7 @@ class _Normaliser:
         self.lo = lo
         self.hi = hi
 
-    def fit(self, X: pd.DataFrame, y: object = None) -> _Normaliser:  # noqa: ARG002
+    def fit(self, X: pd.DataFrame, y: object = None) -> _Normaliser:
         return self
 
     def fit_transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -97,9 +107,16 @@ class _Normaliser:
     def _scale(self, unit_interval: pd.DataFrame) -> pd.DataFrame:
         return self.lo + unit_interval * (self.hi - self.lo)
 
-    def _check_fitted(self, attribute: str) -> None:
+    def _check_fitted(self, attribute: str, X: pd.DataFrame) -> None:
+        """Raise unless fitted, and fitted on every column of ``X``."""
         if not hasattr(self, attribute):
             raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit() first")
+        unseen = [c for c in X.columns if c not in getattr(self, attribute).index]
+        if unseen:
+            raise ValueError(
+                f"{type(self).__name__} was not fitted on column(s) {', '.join(map(str, unseen))}; "
+                "fit it on data that has them"
+            )
 
     def get_params(self) -> dict[str, object]:
         return {k: v for k, v in vars(self).items() if not k.endswith("_")}
@@ -117,13 +134,13 @@ class MinMax(_Normaliser):
     [0.0, 25.0, 100.0]
     """
 
-    def fit(self, X: pd.DataFrame, y: object = None) -> MinMax:  # noqa: ARG002
+    def fit(self, X: pd.DataFrame, y: object = None) -> MinMax:
         self.data_min_ = X.min()
         self.data_max_ = X.max()
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        self._check_fitted("data_min_")
+        self._check_fitted("data_min_", X)
         span = (self.data_max_ - self.data_min_).replace(0.0, np.nan)
         unit = (X - self.data_min_) / span
         for column in span.index[span.isna() & self.data_min_.notna()]:
@@ -142,13 +159,13 @@ class ZScore(_Normaliser):
         self.loc = loc
         self.scale = scale
 
-    def fit(self, X: pd.DataFrame, y: object = None) -> ZScore:  # noqa: ARG002
+    def fit(self, X: pd.DataFrame, y: object = None) -> ZScore:
         self.mean_ = X.mean()
         self.sd_ = X.std(ddof=1)
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        self._check_fitted("mean_")
+        self._check_fitted("mean_", X)
         sd = self.sd_.replace(0.0, np.nan)
         z = ((X - self.mean_) / sd).where(sd.notna() | X.isna(), 0.0)
         return self.loc + self.scale * z
@@ -183,16 +200,22 @@ class Goalposts(_Normaliser):
         super().__init__(lo, hi)
         self.bounds = dict(bounds)
 
-    def fit(self, X: pd.DataFrame, y: object = None) -> Goalposts:  # noqa: ARG002
+    def fit(self, X: pd.DataFrame, y: object = None) -> Goalposts:
         missing = [c for c in X.columns if c not in self.bounds]
         if missing:
             raise ValueError(f"no goalposts for indicator(s): {', '.join(map(str, missing))}")
         self.worst_ = pd.Series({c: self.bounds[c][0] for c in X.columns}, dtype=float)
         self.best_ = pd.Series({c: self.bounds[c][1] for c in X.columns}, dtype=float)
+        bad = self.worst_.index[~(self.best_ > self.worst_)]
+        if len(bad):
+            raise ValueError(
+                f"goalposts must be (worst, best) in oriented units with best > worst; check: "
+                f"{', '.join(f'{c}={self.bounds[c]}' for c in bad)} (see orient_bounds)"
+            )
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        self._check_fitted("worst_")
+        self._check_fitted("worst_", X)
         unit = ((X - self.worst_) / (self.best_ - self.worst_)).clip(0.0, 1.0)
         return self._scale(unit)
 
@@ -207,13 +230,16 @@ class DistanceToTarget(_Normaliser):
         super().__init__(lo, hi)
         self.targets = dict(targets)
 
-    def fit(self, X: pd.DataFrame, y: object = None) -> DistanceToTarget:  # noqa: ARG002
+    def fit(self, X: pd.DataFrame, y: object = None) -> DistanceToTarget:
+        missing = [c for c in X.columns if c not in self.targets]
+        if missing:
+            raise ValueError(f"no target for indicator(s): {', '.join(map(str, missing))}")
         self.data_min_ = X.min()
         self.target_ = pd.Series({c: self.targets[c] for c in X.columns}, dtype=float)
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        self._check_fitted("data_min_")
+        self._check_fitted("data_min_", X)
         span = (self.target_ - self.data_min_).where(lambda s: s > 0)
         unit = ((X - self.data_min_) / span).clip(0.0, 1.0)
         unit = unit.where(span.notna() | X.isna(), 1.0)
@@ -280,7 +306,8 @@ def normalise(
     """
     if groups is None:
         return _make(method, lo, hi, goalposts, targets).fit_transform(X)
-    keys = groups.reindex(X.index).fillna("(none)")
+    keys = groups.reindex(X.index).astype(object)
+    keys = keys.where(keys.notna(), "(none)")
     parts = [
         _make(method, lo, hi, goalposts, targets).fit_transform(X.loc[members])
         for _, members in keys.groupby(keys, sort=True).groups.items()

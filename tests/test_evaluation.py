@@ -167,3 +167,22 @@ def test_unknown_peer_group_column_is_a_clear_error():
     ev = Evaluation(framework_from_dict(TOY), obs, units, "2025Q2", Settings(peer_group="nonexistent"))
     with pytest.raises(EvaluationError, match="peer group column 'nonexistent'"):
         ev.run()
+
+
+def test_group_mean_and_carry_forward_imputation_in_the_pipeline():
+    units, obs = toy_data()
+    units["station_class"] = ["x", "x", "x"]
+    earlier = obs[(obs.unit_id == "C") & (obs.indicator == "d")].copy()
+    earlier["period"] = earlier["period"].map({"2025-04": "2025-01", "2025-05": "2025-02", "2025-06": "2025-03"})
+    earlier["value"] = 5.0
+    gap = obs[~((obs.unit_id == "C") & (obs.indicator == "d"))]
+    fw = framework_from_dict({**TOY, "peer_group": "station_class"})
+    by_group = evaluate(fw, gap, units, "2025Q2", imputation="group_mean", compare_previous=False)
+    assert by_group.stages["imputed"].loc["C", "d"] == pytest.approx(3.0)  # mean of A 2 and B 4
+    carried = evaluate(fw, pd.concat([earlier, gap]), units, "2025Q2", imputation="carry_forward",
+                       compare_previous=False)
+    assert carried.stages["imputed"].loc["C", "d"] == pytest.approx(5.0)
+    log = carried.stages["imputation_log"]
+    assert len(log) == 1 and log.iloc[0]["method"] == "carry_forward"
+    nothing = evaluate(fw, gap, units, "2025Q2", imputation="none", compare_previous=False)
+    assert np.isnan(nothing.stages["imputed"].loc["C", "d"])
