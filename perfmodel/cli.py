@@ -191,7 +191,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     }
     if args.peer_group:
         parameters["peer_group"] = args.peer_group
-    run = run_notebook(notebook, out_dir, parameters, cwd=out_dir)
+    run = run_notebook(
+        notebook,
+        out_dir,
+        parameters,
+        cwd=out_dir,
+        inputs={"observations": observations, "units": units},
+        html_lang="en" if args.lang == "en" else "zh-CN",
+    )
     print(f"report written to {run.html or out_dir}")
     return EXIT_OK
 
