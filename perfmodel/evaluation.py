@@ -58,6 +58,10 @@ class Settings:
         Apply COINr's skew/kurtosis outlier rule before normalising.
     grading
         ``cutoffs`` or ``quota``.
+    calibration
+        ``none`` (raw values), ``casemix`` (observed/expected given context) or
+        ``full`` (case-mix, small-numbers shrinkage and rater calibration); see
+        :mod:`perfmodel.calibrate`.
     weights
         Replacement weights by node id.
     compare_previous
@@ -70,6 +74,7 @@ class Settings:
     imputation: str | None = None
     winsorise: bool | None = None
     grading: str | None = None
+    calibration: str = "none"
     weights: Mapping[str, float] = field(default_factory=dict)
     compare_previous: bool = True
 
@@ -227,7 +232,14 @@ class Evaluation:
         treated = self._treat(imputed)
         self._record("treated", treated, winsorise=self._choice("winsorise", fw.treatment.winsorise))
 
-        breaches = self._thresholds(treated, indicators)
+        if self.settings.calibration != "none":
+            from perfmodel.calibrate.pipeline import calibrate
+
+            result = calibrate(self, treated, mode=self.settings.calibration)
+            self.stages.update(result.stages)
+            treated = self._record("calibrated", result.values, mode=self.settings.calibration)
+
+        breaches = self._thresholds(self.stages["treated"], indicators)
         self.stages["breaches"] = breaches
 
         normalised = self._normalise(treated, indicators, units)

@@ -265,6 +265,23 @@ class Grading(_Model):
         return self
 
 
+class Calibration(_Model):
+    """Context the units do not control, and how indicators are adjusted for it (R4, R5, R8).
+
+    ``covariates`` are units-table columns (or derived columns such as
+    ``log_workload``) entered in every indicator's case-mix model unless
+    ``formulas`` gives an indicator its own right-hand side. ``exclude`` lists
+    indicators never adjusted. ``shrinkage`` pulls small-volume rates towards
+    their peer mean; ``raters`` removes rater leniency from multi-rater scores.
+    """
+
+    covariates: tuple[str, ...] = ()
+    formulas: dict[str, str] = {}
+    exclude: tuple[str, ...] = ()
+    shrinkage: bool = True
+    raters: bool = True
+
+
 class Policy(_Model):
     max_temporary_weight: float = Field(default=0.20, ge=0, le=1)
     max_subjective_weight: float = Field(default=0.30, ge=0, le=1)
@@ -312,6 +329,7 @@ class Framework(_Model):
     missing: Missing = Missing()
     treatment: Treatment = Treatment()
     difficulty: Difficulty | None = None
+    calibration: Calibration = Calibration()
     bonus: tuple[BonusItem, ...] = ()
     negative_list: tuple[NegativeItem, ...] = ()
     grading: Grading = Grading()
