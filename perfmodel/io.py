@@ -1,0 +1,409 @@
+"""Reading and writing tables: CSV, Excel and Parquet, with Chinese header aliases.
+
+:func:`read_table` turns a file into a frame with canonical column names and every
+value kept exactly as read (text for CSV, TSV and Excel), plus a ``source_row``
+column holding the row number a person sees when the file is opened in a
+spreadsheet (the header is row 1, the first data row is row 2). Nothing is
+converted, trimmed or dropped here; judging the values is the job of
+:mod:`perfmodel.validation`.
+
+:func:`write_table` writes CSV (UTF-8 with a byte-order mark so that Excel shows
+Chinese correctly), Excel or Parquet, and neutralises text that a spreadsheet
+would run as a formula.
+
+The data contract (columns, aliases, row numbers) is in ``docs/data-contract.md``.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+import zlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "InputError",
+    "OBSERVATION_ALIASES",
+    "UNIT_ALIASES",
+    "SUPPORTED_EXTENSIONS",
+    "normalise_header",
+    "canonical_columns",
+    "aliases_of",
+    "read_table",
+    "write_table",
+    "guard_formulas",
+]
+
+
+class InputError(ValueError):
+    """A file that cannot be read as a table; the message names the file and the fix."""
+
+
+SUPPORTED_EXTENSIONS: tuple[str, ...] = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".xlsx", ".parquet")
+"""File name endings :func:`read_table` and :func:`write_table` understand."""
+
+_HEADER_SCAN_ROWS = 20
+"""How many leading non-blank rows are searched for the header row."""
+
+
+def normalise_header(header: object) -> str:
+    """The key a header is matched on: trimmed, case-folded, inner spaces as ``_``.
+
+    Examples
+    --------
+    >>> normalise_header("  Unit ID ")
+    'unit_id'
+    >>> normalise_header("单位编号")
+    '单位编号'
+    """
+    return re.sub(r"[\s\-]+", "_", str(header).strip()).casefold()
+
+
+def _alias_table(groups: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for canonical, aliases in groups.items():
+        for alias in (canonical, *aliases):
+            table[normalise_header(alias)] = canonical
+    return table
+
+
+OBSERVATION_ALIASES: dict[str, str] = _alias_table(
+    {
+        "period": ("month", "期间", "月份", "统计月份", "考核月份"),
+        "unit_id": ("unit", "unit_code", "单位编号", "单位代码"),
+        "indicator": ("indicator_id", "指标", "指标编号", "指标代码"),
+        "value": ("数值", "指标值"),
+        "numerator": ("分子",),
+        "denominator": ("分母",),
+        "rater_id": ("rater", "评分人", "评分人编号"),
+        "submitted_at": ("submitted", "提交时间", "上报时间"),
+    }
+)
+"""Normalised header (see :func:`normalise_header`) → canonical observation column."""
+
+UNIT_ALIASES: dict[str, str] = _alias_table(
+    {
+        "unit_id": ("unit", "unit_code", "单位编号", "单位代码"),
+        "name": ("单位名称", "名称", "姓名"),
+        "level": ("层级",),
+        "parent_id": ("parent", "上级单位", "上级单位编号", "所属派出所"),
+        "station_class": ("所类", "派出所类别"),
+        "station_type": ("所别", "派出所类型"),
+        "area_type": ("区域类型",),
+        "district": ("分局", "辖区"),
+        "population": ("辖区人口", "人口"),
+        "incident_volume": ("警情量",),
+        "officers": ("警力", "民警数"),
+        "role": ("岗位",),
+        "gender": ("性别",),
+        "age_band": ("年龄段",),
+        "tenure_band": ("警龄段",),
+    }
+)
+"""Normalised header (see :func:`normalise_header`) → canonical unit column."""
+
+
+def aliases_of(canonical: str, aliases: Mapping[str, str]) -> list[str]:
+    """Every accepted header for ``canonical``, the canonical name first.
+
+    Examples
+    --------
+    >>> aliases_of("value", OBSERVATION_ALIASES)
+    ['value', '数值', '指标值']
+    """
+    found = [alias for alias, target in aliases.items() if target == canonical]
+    return sorted(found, key=lambda alias: alias != canonical)
+
+
+def canonical_columns(
+    headers: Iterable[object], aliases: Mapping[str, str], *, source: str = "<table>"
+) -> list[str]:
+    """Canonical names for ``headers``; unknown headers are kept (trimmed).
+
+    Raises
+    ------
+    InputError
+        When two headers end up with the same name, e.g. ``月份`` and ``期间``
+        (both mean ``period``).
+    """
+    names: list[str] = []
+    origin: dict[str, list[str]] = {}
+    for header in headers:
+        key = normalise_header(header)
+        name = aliases.get(key, str(header).strip())
+        names.append(name)
+        origin.setdefault(aliases.get(key, key), []).append(str(header))
+    clashes = {name: heads for name, heads in origin.items() if len(heads) > 1}
+    if clashes:
+        parts = [
+            f"{' and '.join(repr(h) for h in heads)} all mean {name!r}"
+            if len(heads) > 2
+            else f"{heads[0]!r} and {heads[1]!r} both mean {name!r}"
+            for name, heads in clashes.items()
+        ]
+        raise InputError(
+            f"{source}: duplicate columns: {'; '.join(parts)}. Keep one of each and rename "
+            "or delete the others (header matching ignores case and surrounding spaces)."
+        )
+    return names
+
+
+# ----------------------------------------------------------------------------- reading
+def _format(path: Path) -> str:
+    name = path.name.lower()
+    for ext in sorted(SUPPORTED_EXTENSIONS, key=len, reverse=True):
+        if name.endswith(ext):
+            return ext
+    hint = " (save it as .xlsx)" if name.endswith((".xls", ".xlsm", ".ods")) else ""
+    raise InputError(
+        f"{path}: unsupported file type {path.suffix or '(no extension)'!r}{hint}; "
+        f"supported: {', '.join(SUPPORTED_EXTENSIONS)}"
+    )
+
+
+_READ_ERRORS = (
+    ValueError,
+    OSError,
+    KeyError,
+    EOFError,
+    UnicodeError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
+
+
+def _read_grid(path: Path, fmt: str, sheet: int | str) -> pd.DataFrame:
+    """The file as a grid of cells without a header: row ``i`` is spreadsheet row ``i + 1``."""
+    if fmt in {".csv", ".csv.gz", ".tsv", ".tsv.gz"}:
+        options = {
+            "sep": "\t" if fmt.startswith(".tsv") else ",",
+            "header": None,
+            "dtype": str,
+            "keep_default_na": False,
+            "na_values": [""],
+            "skip_blank_lines": False,
+        }
+        try:
+            return pd.read_csv(path, encoding="utf-8-sig", **options)
+        except UnicodeDecodeError:
+            # Chinese Excel on Windows saves CSV as GBK; GB18030 is its superset.
+            return pd.read_csv(path, encoding="gb18030", **options)
+    return pd.read_excel(path, sheet_name=sheet, header=None, dtype=str)
+
+
+def _header_position(grid: pd.DataFrame, aliases: Mapping[str, str]) -> int:
+    """Position of the header row: the first non-blank row naming a known column.
+
+    Title lines above the header (common in exported spreadsheets) are skipped.
+    When no row in the first few names a known column, the first non-blank row
+    is the header.
+    """
+    filled = np.flatnonzero(grid.notna().any(axis=1).to_numpy())
+    if len(filled) == 0:
+        return -1
+    for position in filled[:_HEADER_SCAN_ROWS]:
+        cells = grid.iloc[position].dropna()
+        if any(normalise_header(cell) in aliases for cell in cells):
+            return int(position)
+    return int(filled[0])
+
+
+def _table_from_grid(
+    grid: pd.DataFrame, aliases: Mapping[str, str], source: str
+) -> tuple[pd.DataFrame, list[int]]:
+    header_at = _header_position(grid, aliases)
+    if header_at < 0:
+        raise InputError(f"{source}: the file is empty; it needs a header row and data rows")
+    headers = grid.iloc[header_at]
+    body = grid.iloc[header_at + 1 :]
+    keep = [c for c in grid.columns if pd.notna(headers[c]) or body[c].notna().any()]
+    labels = [
+        headers[c] if pd.notna(headers[c]) else f"column_{_column_letter(i)}"
+        for i, c in enumerate(grid.columns)
+        if c in keep
+    ]
+    table = body[keep].copy()
+    table.columns = canonical_columns(labels, aliases, source=source)
+    table = table.reset_index(drop=True)
+    rows = np.arange(header_at + 2, header_at + 2 + len(table), dtype=np.int64)
+    return _with_source_row(table, rows), list(range(1, header_at + 1))
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _with_source_row(table: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    if "source_row" in table.columns:
+        # A file written by perfmodel: keep the earlier numbering under another name.
+        table = table.rename(columns={"source_row": "source_row_in_file"})
+    table["source_row"] = rows
+    return table
+
+
+def read_table(
+    path: str | Path, *, aliases: Mapping[str, str], sheet: int | str = 0
+) -> pd.DataFrame:
+    """Read a CSV (``.csv``, ``.csv.gz``), TSV, Excel (``.xlsx``) or Parquet file.
+
+    Parameters
+    ----------
+    path
+        The file.
+    aliases
+        Normalised header → canonical column, e.g. :data:`OBSERVATION_ALIASES`.
+    sheet
+        Excel only: sheet name or position (default: the first sheet).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Canonical column names (unknown columns kept under their trimmed header);
+        values as read: text for CSV, TSV and Excel (blank cells missing, nothing
+        else converted), the stored types for Parquet. ``source_row`` is the row
+        number seen in a spreadsheet (header row 1, first data row 2; title lines
+        above the header and blank rows count too). ``attrs["source"]`` holds the
+        path and ``attrs["skipped_rows"]`` the title rows above the header.
+
+    Raises
+    ------
+    InputError
+        The file is missing, of an unsupported type, unreadable, empty, or two of
+        its headers mean the same column.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.exists():
+        raise InputError(f"{source}: file not found; check the path and the file name")
+    if path.is_dir():
+        raise InputError(f"{source}: is a folder, not a file")
+    fmt = _format(path)
+    if path.stat().st_size == 0:
+        raise InputError(f"{source}: the file is empty (0 bytes)")
+    try:
+        if fmt == ".parquet":
+            frame = pd.read_parquet(path)
+            if len(frame.columns) == 0:
+                raise InputError(f"{source}: the file is empty; it has no columns")
+            frame.columns = canonical_columns(frame.columns, aliases, source=source)
+            rows = np.arange(2, len(frame) + 2, dtype=np.int64)
+            table, skipped = _with_source_row(frame.reset_index(drop=True), rows), []
+        else:
+            grid = _read_grid(path, fmt, sheet)
+            table, skipped = _table_from_grid(grid, aliases, source)
+    except pd.errors.EmptyDataError:
+        raise InputError(
+            f"{source}: the file is empty; it needs a header row and data rows"
+        ) from None
+    except InputError:
+        raise
+    except _READ_ERRORS as exc:
+        kind = {".xlsx": "an Excel .xlsx workbook", ".parquet": "a Parquet file"}.get(
+            fmt, "a comma- or tab-separated text file"
+        )
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"{source}: cannot be read ({detail}); check that it is {kind} and not damaged, "
+            "or export it again"
+        ) from exc
+    table.attrs["source"] = source
+    table.attrs["skipped_rows"] = skipped
+    return table
+
+
+# ----------------------------------------------------------------------------- writing
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _needs_guard(value: object) -> bool:
+    return (
+        isinstance(value, str)
+        and value.startswith(_FORMULA_START)
+        and not _PLAIN_NUMBER.match(value)
+    )
+
+
+def guard_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` in which no text cell can run as a spreadsheet formula.
+
+    Text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
+    prefixed with ``'`` (OWASP "CSV injection"). Numbers, and text that is a plain
+    number such as ``-5`` or ``+0.5``, are left alone. Column headers are guarded
+    the same way.
+
+    Examples
+    --------
+    >>> guard_formulas(pd.DataFrame({"a": ["=1+1", "-5", "ok"], "b": [-1, 2, 3]}))["a"].tolist()
+    ["'=1+1", '-5', 'ok']
+    """
+    out = df.copy()
+    for column in out.columns:
+        series = out[column]
+        if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+            continue
+        mask = series.map(_needs_guard, na_action="ignore").fillna(False).astype(bool)
+        if mask.any():
+            if not pd.api.types.is_object_dtype(series):
+                series = series.astype(object)
+            series = series.where(~mask, "'" + series[mask].astype(str))
+            out[column] = series
+    out.columns = ["'" + c if _needs_guard(c) else c for c in out.columns]
+    return out
+
+
+def _parquet_ready(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for column in out.columns:
+        series = out[column]
+        if pd.api.types.is_object_dtype(series) and pd.api.types.infer_dtype(
+            series, skipna=True
+        ) not in {"string", "empty"}:
+            out[column] = series.map(str, na_action="ignore").astype("string")
+    return out
+
+
+def _excel_ready(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for column in out.columns:
+        series = out[column]
+        if isinstance(series.dtype, pd.PeriodDtype):
+            out[column] = series.astype(str)
+        elif isinstance(series.dtype, pd.DatetimeTZDtype):
+            out[column] = series.dt.tz_localize(None)
+    return out
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``df`` as CSV/TSV (optionally gzipped), Excel or Parquet, chosen by extension.
+
+    CSV and TSV are UTF-8 with a byte-order mark, so that Excel shows Chinese text.
+    CSV, TSV and Excel output is protected against formula injection
+    (:func:`guard_formulas`); Parquet is written as is. The index is not written.
+    Missing parent folders are created.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    path = Path(path)
+    fmt = _format(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == ".parquet":
+        _parquet_ready(df).to_parquet(path, index=False)
+    elif fmt == ".xlsx":
+        _excel_ready(guard_formulas(df)).to_excel(path, index=False)
+    else:
+        sep = "\t" if fmt.startswith(".tsv") else ","
+        guard_formulas(df).to_csv(path, index=False, sep=sep, encoding="utf-8-sig")
+    return path

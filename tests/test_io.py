@@ -1,0 +1,321 @@
+"""Reading and writing tables: formats, aliases, row numbers, file errors, formula guard."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from perfmodel.io import (
+    OBSERVATION_ALIASES,
+    SUPPORTED_EXTENSIONS,
+    UNIT_ALIASES,
+    InputError,
+    aliases_of,
+    guard_formulas,
+    normalise_header,
+    read_table,
+    write_table,
+)
+
+OBS = OBSERVATION_ALIASES
+
+
+def write_text(path, text, encoding="utf-8"):
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+# ----------------------------------------------------------------------------- reading CSV
+def test_csv_values_are_kept_as_text_exactly(tmp_path):
+    path = write_text(
+        tmp_path / "obs.csv",
+        "period,unit_id,indicator,value\n2025-04,0012,case_compliance_rate,0.930\n2025/4, S01 ,x,1e3\n",
+    )
+    table = read_table(path, aliases=OBS)
+    assert list(table.columns) == ["period", "unit_id", "indicator", "value", "source_row"]
+    assert table["unit_id"].tolist() == ["0012", " S01 "]
+    assert table["value"].tolist() == ["0.930", "1e3"]
+    assert table["period"].tolist() == ["2025-04", "2025/4"]
+    assert table["source_row"].tolist() == [2, 3]
+    assert table["source_row"].dtype == np.int64
+    assert table.attrs["source"] == str(path)
+
+
+def test_blank_cells_are_missing_but_na_text_is_kept(tmp_path):
+    path = write_text(tmp_path / "obs.csv", "period,unit_id,value\n2025-04,,NA\n")
+    table = read_table(path, aliases=OBS)
+    assert pd.isna(table.loc[0, "unit_id"])
+    assert table.loc[0, "value"] == "NA"
+
+
+def test_blank_lines_count_in_row_numbers(tmp_path):
+    path = write_text(tmp_path / "obs.csv", "period,unit_id\n2025-04,S01\n\n2025-05,S02\n")
+    table = read_table(path, aliases=OBS)
+    assert table["source_row"].tolist() == [2, 3, 4]
+    assert table.loc[1, ["period", "unit_id"]].isna().all()
+    assert table.loc[2, "unit_id"] == "S02"
+
+
+def test_title_lines_above_the_header_are_skipped_and_rows_numbered_as_in_the_sheet(tmp_path):
+    path = write_text(
+        tmp_path / "obs.csv",
+        "2025年4月派出所考核数据,,\n,,\n期间,单位编号,数值\n2025-04,S01,0.9\n",
+    )
+    table = read_table(path, aliases=OBS)
+    assert list(table.columns) == ["period", "unit_id", "value", "source_row"]
+    assert table["source_row"].tolist() == [4]
+    assert table.attrs["skipped_rows"] == [1, 2]
+
+
+def test_multiline_cell_is_one_spreadsheet_row(tmp_path):
+    path = write_text(tmp_path / "obs.csv", 'unit_id,note\nS01,"line one\nline two"\nS02,x\n')
+    table = read_table(path, aliases=OBS)
+    assert table["source_row"].tolist() == [2, 3]
+    assert table.loc[0, "note"] == "line one\nline two"
+
+
+def test_gbk_encoded_csv_is_read(tmp_path):
+    path = write_text(
+        tmp_path / "obs.csv", "期间,单位编号,指标,数值\n2025-04,S01,案件规范率,0.9\n", "gbk"
+    )
+    table = read_table(path, aliases=OBS)
+    assert table.loc[0, "indicator"] == "案件规范率"
+
+
+def test_tsv_and_gzip(tmp_path):
+    tsv = write_text(tmp_path / "obs.tsv", "period\tunit_id\n2025-04\tS01\n")
+    gz = tmp_path / "obs.csv.gz"
+    with gzip.open(gz, "wt", encoding="utf-8") as handle:
+        handle.write("period,unit_id\n2025-04,S01\n")
+    for path in (tsv, gz):
+        table = read_table(path, aliases=OBS)
+        assert table[["period", "unit_id"]].values.tolist() == [["2025-04", "S01"]]
+
+
+# ----------------------------------------------------------------------------- headers
+def test_chinese_headers_and_case_and_spaces(tmp_path):
+    path = write_text(
+        tmp_path / "obs.csv",
+        " 统计月份 ,单位代码,指标编号,指标值,分子,分母,评分人,上报时间,  Remarks \n"
+        "2025-04,S01,a,0.9,9,10,R1,2025-05-01,x\n",
+    )
+    table = read_table(path, aliases=OBS)
+    assert list(table.columns) == [
+        "period",
+        "unit_id",
+        "indicator",
+        "value",
+        "numerator",
+        "denominator",
+        "rater_id",
+        "submitted_at",
+        "Remarks",
+        "source_row",
+    ]
+    upper = write_text(tmp_path / "upper.csv", "PERIOD,  Unit ID ,Indicator\n2025-04,S01,a\n")
+    assert list(read_table(upper, aliases=OBS).columns)[:3] == ["period", "unit_id", "indicator"]
+
+
+def test_unit_aliases(tmp_path):
+    path = write_text(
+        tmp_path / "units.csv",
+        "单位编号,单位名称,层级,上级单位,所类,所别,区域类型,分局,辖区人口,警情量,警力,岗位,性别\n"
+        "S01,东城所,派出所,,一类,社区,城区,东城分局,50000,1200,40,,\n",
+    )
+    columns = list(read_table(path, aliases=UNIT_ALIASES).columns)
+    assert columns == [
+        "unit_id",
+        "name",
+        "level",
+        "parent_id",
+        "station_class",
+        "station_type",
+        "area_type",
+        "district",
+        "population",
+        "incident_volume",
+        "officers",
+        "role",
+        "gender",
+        "source_row",
+    ]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "期间,月份,单位编号",
+        "period, Period ,unit_id",
+        "unit_id,单位代码,period",
+        "note,NOTE,period",
+    ],
+)
+def test_two_headers_for_one_column_are_an_error(tmp_path, header):
+    path = write_text(tmp_path / "obs.csv", header + "\n1,2,3\n")
+    first, second = (h for h in header.split(",")[:2])
+    with pytest.raises(InputError, match="duplicate columns") as info:
+        read_table(path, aliases=OBS)
+    assert repr(first) in str(info.value) and repr(second) in str(info.value)
+    assert "obs.csv" in str(info.value)
+
+
+def test_aliases_listing_and_normalisation():
+    assert aliases_of("period", OBS) == ["period", "month", "期间", "月份", "统计月份", "考核月份"]
+    assert normalise_header(" Submitted  At ") == "submitted_at"
+    assert OBS[normalise_header("提交时间")] == "submitted_at"
+    assert UNIT_ALIASES[normalise_header("民警数")] == "officers"
+
+
+# ----------------------------------------------------------------------------- file errors
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        read_table(tmp_path / "nope.csv", aliases=OBS)
+
+
+@pytest.mark.parametrize("name", ["obs.json", "obs", "obs.xls"])
+def test_unsupported_extension_lists_supported_ones(tmp_path, name):
+    path = write_text(tmp_path / name, "x")
+    with pytest.raises(InputError, match="unsupported file type") as info:
+        read_table(path, aliases=OBS)
+    for ext in SUPPORTED_EXTENSIONS:
+        assert ext in str(info.value)
+    if name.endswith(".xls"):
+        assert "save it as .xlsx" in str(info.value)
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", ",,\n,,\n"])
+def test_empty_file(tmp_path, content):
+    path = write_text(tmp_path / "obs.csv", content)
+    with pytest.raises(InputError, match="empty"):
+        read_table(path, aliases=OBS)
+
+
+def test_header_only_file_gives_no_rows(tmp_path):
+    table = read_table(write_text(tmp_path / "obs.csv", "period,unit_id\n"), aliases=OBS)
+    assert len(table) == 0 and list(table.columns) == ["period", "unit_id", "source_row"]
+
+
+@pytest.mark.parametrize("name", ["obs.xlsx", "obs.parquet", "obs.csv.gz"])
+def test_corrupt_file(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"this is not a real file \x00\x01\x02" * 10)
+    with pytest.raises(InputError, match="cannot be read") as info:
+        read_table(path, aliases=OBS)
+    assert name in str(info.value)
+
+
+def test_ragged_csv_is_a_file_error(tmp_path):
+    path = write_text(
+        tmp_path / "obs.csv", "period,unit_id\n2025-04,S01\n2025-05,S02,extra,cells\n"
+    )
+    with pytest.raises(InputError, match="cannot be read"):
+        read_table(path, aliases=OBS)
+
+
+# ----------------------------------------------------------------------------- Excel and Parquet
+def test_excel_numbers_dates_title_rows_and_row_numbers(tmp_path):
+    path = tmp_path / "obs.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet["A1"] = "2025年4月考核数据"
+    sheet.append(["期间", "单位编号", "数值", "提交时间"])
+    sheet.append(["2025-04", "0012", 0.93, pd.Timestamp("2025-05-27 10:00").to_pydatetime()])
+    sheet.append([])
+    sheet.append(["2025-04", 12, 1.0, None])
+    book.save(path)
+    table = read_table(path, aliases=OBS)
+    assert table["source_row"].tolist() == [3, 4, 5]
+    assert table["unit_id"].tolist()[::2] == ["0012", "12"]
+    assert table["value"].tolist()[::2] == ["0.93", "1"]
+    assert table.loc[0, "submitted_at"] == "2025-05-27 10:00:00"
+
+
+def test_parquet_keeps_stored_types(tmp_path):
+    frame = pd.DataFrame({"期间": ["2025-04"], "unit_id": ["S01"], "value": [0.5]})
+    path = write_table(frame, tmp_path / "obs.parquet")
+    table = read_table(path, aliases=OBS)
+    assert list(table.columns) == ["period", "unit_id", "value", "source_row"]
+    assert table["value"].dtype == np.float64
+    assert table["source_row"].tolist() == [2]
+
+
+def test_a_source_row_column_in_the_file_is_kept_under_another_name(tmp_path):
+    path = write_text(tmp_path / "obs.csv", "unit_id,source_row\nS01,17\n")
+    table = read_table(path, aliases=OBS)
+    assert table["source_row"].tolist() == [2]
+    assert table["source_row_in_file"].tolist() == ["17"]
+
+
+# ----------------------------------------------------------------------------- writing
+FRAME = pd.DataFrame(
+    {
+        "unit_id": ["0012", "S02", "S03"],
+        "name": ["东城所", '=HYPERLINK("http://x")', "@SUM(A1)"],
+        "note": ["+1+1", "-5", "-cmd|' /C calc'!A0"],
+        "value": [-1.5, 2.0, 0.25],
+        "count": [-3, 0, 7],
+    }
+)
+
+
+@pytest.mark.parametrize("ext", [".csv", ".csv.gz", ".tsv", ".xlsx", ".parquet"])
+def test_round_trip_keeps_text_and_numbers(tmp_path, ext):
+    clean = FRAME.assign(name=["东城所", "西城所", "南城所"], note=["a", "-5", "+0.5"])
+    path = write_table(clean, tmp_path / f"out{ext}")
+    table = read_table(path, aliases=UNIT_ALIASES).drop(columns="source_row")
+    assert table["unit_id"].tolist() == ["0012", "S02", "S03"]
+    assert table["name"].tolist() == ["东城所", "西城所", "南城所"]
+    assert table["note"].tolist() == ["a", "-5", "+0.5"]
+    assert [float(v) for v in table["value"]] == [-1.5, 2.0, 0.25]
+    assert [int(float(v)) for v in table["count"]] == [-3, 0, 7]
+
+
+def test_csv_is_utf8_with_bom(tmp_path):
+    path = write_table(FRAME, tmp_path / "out.csv")
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    assert "东城所" in raw.decode("utf-8-sig")
+
+
+def test_formula_guard_in_csv(tmp_path):
+    path = write_table(FRAME, tmp_path / "out.csv")
+    table = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+    assert table["name"].tolist() == ["东城所", '\'=HYPERLINK("http://x")', "'@SUM(A1)"]
+    assert table["note"].tolist() == ["'+1+1", "-5", "'-cmd|' /C calc'!A0"]
+    assert table["value"].tolist() == ["-1.5", "2.0", "0.25"]
+    assert table["count"].tolist() == ["-3", "0", "7"]
+
+
+def test_formula_guard_in_excel_writes_no_formula(tmp_path):
+    path = write_table(FRAME, tmp_path / "out.xlsx")
+    sheet = openpyxl.load_workbook(path).active
+    cells = [cell for row in sheet.iter_rows() for cell in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert sheet["B3"].value == '\'=HYPERLINK("http://x")'
+    assert sheet["D2"].value == -1.5 and sheet["E2"].value == -3
+
+
+def test_formula_guard_leaves_parquet_and_the_input_alone(tmp_path):
+    path = write_table(FRAME, tmp_path / "out.parquet")
+    assert pd.read_parquet(path)["name"].tolist() == FRAME["name"].tolist()
+    guarded = guard_formulas(FRAME)
+    assert FRAME.loc[1, "name"].startswith("=")
+    assert guarded.loc[1, "name"].startswith("'=")
+
+
+def test_formula_guard_covers_headers_and_mixed_columns():
+    frame = pd.DataFrame({"=bad": ["x", 1], "mixed": pd.Series(["=1", -2], dtype=object)})
+    guarded = guard_formulas(frame)
+    assert list(guarded.columns) == ["'=bad", "mixed"]
+    assert guarded["mixed"].tolist() == ["'=1", -2]
+
+
+def test_write_table_creates_folders_and_rejects_unknown_types(tmp_path):
+    path = write_table(FRAME, tmp_path / "a" / "b" / "out.csv")
+    assert path.exists()
+    with pytest.raises(InputError, match="unsupported file type"):
+        write_table(FRAME, tmp_path / "out.json")
