@@ -437,7 +437,10 @@ class Evaluation:
             )
 
         coefficient = pd.Series(1.0, index=units.index)
-        if fw.difficulty is not None:
+        # Calibrated values already compare each unit with what its context predicts;
+        # multiplying by a declared class coefficient as well would count it twice.
+        declared_difficulty = fw.difficulty is not None and self.settings.calibration == "none"
+        if declared_difficulty:
             by = fw.difficulty.by
             if by not in units.columns:
                 raise EvaluationError(f"difficulty.by column {by!r} is not in the units table")
@@ -446,7 +449,7 @@ class Evaluation:
                 flags[unit_id].append(f"无难度系数({units.loc[unit_id, by]})")
             coefficient = mapped.fillna(1.0).astype(float)
         adjusted = raw * coefficient
-        if fw.difficulty is not None and fw.difficulty.cap is not None:
+        if declared_difficulty and fw.difficulty.cap is not None:
             adjusted = adjusted.clip(upper=fw.difficulty.cap)
 
         bonus = pd.Series(0.0, index=units.index)
@@ -631,6 +634,10 @@ def evaluate_files(
 
     fw = framework if isinstance(framework, Framework) else load_framework(framework)
     units_result, obs_result = read_inputs(observations, units, fw)
+    for result in (units_result, obs_result):  # a missing required column rejects every row
+        missing = result.quarantine[result.quarantine["reason"] == "missing_column"] if len(result.quarantine) else []
+        if len(missing):
+            raise EvaluationError(f"{missing['message'].iloc[0]}; no row of the file can be used")
     quarantine = pd.concat(
         [q for q in (units_result.quarantine, obs_result.quarantine) if len(q)], ignore_index=True
     ) if len(units_result.quarantine) or len(obs_result.quarantine) else obs_result.quarantine

@@ -1,0 +1,251 @@
+"""Difficulty coefficients (难度系数, R4): declared per class and estimated from data.
+
+The seeds ask for station classes (一类/二类/三类) by jurisdiction population and
+incident volume, each with a difficulty coefficient that multiplies the score.
+Declared coefficients are step functions: a station with one resident more than
+the class threshold jumps to the next coefficient (a cliff edge), while two
+very different stations inside a class get the same one.
+
+The model-based alternative here is smooth: the composite score is regressed
+on continuous context (a :class:`~perfmodel.calibrate.casemix.CaseMixModel`,
+Gaussian by default) and each unit's **expected score** is the score an average
+unit would get in its context. The **implied coefficient** is
+
+``implied = overall mean score / expected score``
+
+so that ``score x implied`` is the indirectly standardised score: above 1 for
+units whose context predicts a low score, below 1 for easy contexts. It is on
+the same multiplicative scale as the declared coefficients and can be set side
+by side with them (:func:`difficulty_table`, :func:`class_coefficients`).
+
+The declared class column (``difficulty.by``) is never a covariate, so there is
+no jump at class boundaries. Note that the expected score absorbs every
+difference that goes with context, including real performance differences that
+happen to be associated with it; see the calibration notes in the docs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+
+from perfmodel.calibrate.casemix import CaseMixModel
+from perfmodel.calibrate.peers import context_frame
+from perfmodel.framework import Framework
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from perfmodel.evaluation import Evaluation
+
+__all__ = [
+    "DEFAULT_DIFFICULTY_COVARIATES",
+    "class_coefficients",
+    "declared_difficulty",
+    "difficulty_table",
+    "expected_scores",
+    "model_formula",
+]
+
+DEFAULT_DIFFICULTY_COVARIATES: tuple[str, ...] = ("log_workload", "log_population", "log_incident_rate")
+
+NO_COVARIATES = (
+    "no context covariates are available for the difficulty model; declare them in the "
+    "framework's calibration.covariates or pass covariates=."
+)
+MISSING_COVARIATE = (
+    "covariate {column!r} is not in the units table nor a derived context column "
+    "(log_population, workload_per_officer, log_workload, incidents_per_1000, log_incident_rate, "
+    "officers_per_10000); fix calibration.covariates in the framework or add the column."
+)
+
+
+def _is_categorical(series: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
+def model_formula(outcome: str, covariates: Sequence[str], data: pd.DataFrame) -> str:
+    """``outcome ~ a + C(b) + …``: text and boolean covariates become categories.
+
+    Covariates that are constant in ``data`` are left out (they carry no
+    information and would make the model singular).
+    """
+    terms = []
+    for column in covariates:
+        if column not in data.columns:
+            raise ValueError(MISSING_COVARIATE.format(column=column))
+        values = data[column].dropna()
+        if values.nunique() < 2:
+            continue
+        terms.append(f"C({column})" if _is_categorical(data[column]) else column)
+    return f"{outcome} ~ " + (" + ".join(terms) if terms else "1")
+
+
+def declared_difficulty(framework: Framework, units: pd.DataFrame) -> pd.Series:
+    """The declared difficulty coefficient of every unit (index ``unit_id``).
+
+    1 for every unit when the framework declares no difficulty; missing for a
+    unit whose class has no coefficient (the evaluation uses 1 and flags it).
+    """
+    ids = units["unit_id"].astype(object).to_numpy() if "unit_id" in units.columns else units.index
+    if framework.difficulty is None:
+        return pd.Series(1.0, index=pd.Index(ids, name="unit_id"), name="declared_coefficient")
+    by = framework.difficulty.by
+    if by not in units.columns:
+        raise ValueError(
+            f"difficulty.by column {by!r} of framework {framework.id!r} is not in the units table; "
+            f"available: {list(units.columns)}"
+        )
+    mapped = units[by].astype(object).map(framework.difficulty.coefficients).astype(float)
+    return pd.Series(mapped.to_numpy(), index=pd.Index(ids, name="unit_id"), name="declared_coefficient")
+
+
+def expected_scores(
+    scores: pd.Series,
+    units: pd.DataFrame,
+    covariates: Sequence[str],
+    family: Literal["gaussian", "gamma"] = "gaussian",
+) -> tuple[pd.DataFrame, CaseMixModel]:
+    """Model-based expected score of every unit given its context.
+
+    Parameters
+    ----------
+    scores : pandas.Series
+        Score per unit id (e.g. ``ev.scores.set_index("unit_id")["raw_score"]``).
+    units : pandas.DataFrame
+        Units table (derived context columns are added by
+        :func:`~perfmodel.calibrate.peers.context_frame`).
+    covariates : sequence of str
+        Context columns; text columns enter as categories.
+    family : {"gaussian", "gamma"}
+        Identity-link linear model, or gamma with log link (multiplicative
+        context effects; scores must be > 0).
+
+    Returns
+    -------
+    (table, model)
+        ``table``: ``unit_id``, ``observed``, ``expected``, ``implied_coefficient``
+        (overall mean / expected), ``standardised`` (observed x implied); units
+        with a missing score or covariate are left out. ``model``: the fitted
+        :class:`CaseMixModel`.
+    """
+    if not covariates:
+        raise ValueError(NO_COVARIATES)
+    context = context_frame(units)
+    ids = context["unit_id"].astype(object) if "unit_id" in context.columns else context.index
+    context.index = pd.Index(ids, name="unit_id")
+    data = context.assign(score=scores.reindex(context.index).astype(float))
+    for column in covariates:
+        if column not in data.columns:
+            raise ValueError(MISSING_COVARIATE.format(column=column))
+    data = data.dropna(subset=["score", *covariates])
+    formula = model_formula("score", covariates, data)
+    model = CaseMixModel(formula, family=family).fit(data)
+    expected = model.predict(data)
+    overall = float(data["score"].mean())
+    implied = overall / expected
+    table = pd.DataFrame(
+        {
+            "unit_id": data.index.to_numpy(),
+            "observed": data["score"].to_numpy(),
+            "expected": expected.to_numpy(),
+            "implied_coefficient": implied.to_numpy(),
+            "standardised": (data["score"] * implied).to_numpy(),
+        }
+    )
+    return table, model
+
+
+def difficulty_table(
+    ev: Evaluation,
+    covariates: Sequence[str] | None = None,
+    *,
+    score: str = "raw_score",
+    family: Literal["gaussian", "gamma"] = "gaussian",
+) -> pd.DataFrame:
+    """Declared and model-based difficulty side by side, one row per unit.
+
+    Parameters
+    ----------
+    ev : Evaluation
+        A run evaluation (normally with ``calibration="none"``, so that the
+        score still carries its context).
+    covariates : sequence of str, optional
+        Continuous context; default the framework's ``calibration.covariates``
+        without the declared class column (``difficulty.by``), or
+        :data:`DEFAULT_DIFFICULTY_COVARIATES` when the framework declares none.
+    score : str
+        Column of ``ev.scores`` to model (default ``raw_score``: the weighted
+        score before difficulty, bonus and deductions).
+    family : {"gaussian", "gamma"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit_id``, ``name``, ``class`` (the declared class, when the framework
+        declares difficulty), ``declared_coefficient``, ``score``,
+        ``expected_score``, ``implied_coefficient``, ``workload_per_officer``,
+        ``population``; sorted by implied coefficient (hardest context first).
+    """
+    fw = ev.framework
+    units = ev.scored_units
+    by = fw.difficulty.by if fw.difficulty is not None else None
+    if covariates is None:
+        covariates = tuple(c for c in fw.calibration.covariates if c != by)
+        if not covariates:
+            context = context_frame(units)
+            covariates = tuple(c for c in DEFAULT_DIFFICULTY_COVARIATES if c in context.columns)
+    scores = ev.scores.set_index("unit_id")[score]
+    table, _ = expected_scores(scores, units, covariates, family=family)
+    table = table.set_index("unit_id")
+    context = context_frame(units)
+    context.index = pd.Index(context["unit_id"].astype(object), name="unit_id")
+    out = pd.DataFrame(index=context.index)
+    out["name"] = context["name"] if "name" in context.columns else out.index
+    if by is not None:
+        out["class"] = context[by]
+    out["declared_coefficient"] = declared_difficulty(fw, units).reindex(out.index)
+    out["score"] = scores.reindex(out.index)
+    out["expected_score"] = table["expected"]
+    out["implied_coefficient"] = table["implied_coefficient"]
+    for column in ("workload_per_officer", "population"):
+        if column in context.columns:
+            out[column] = context[column]
+    out = out.sort_values(["implied_coefficient"], ascending=False, na_position="last")
+    return out.reset_index()
+
+
+def class_coefficients(table: pd.DataFrame, by: str = "class") -> pd.DataFrame:
+    """Per declared class: the declared coefficient and the spread of implied ones.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`difficulty_table`.
+    by : str
+        Class column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``<by>``, ``n_units``, ``declared_coefficient``, ``implied_mean``,
+        ``implied_min``, ``implied_max``. A wide min–max range inside a class is
+        what the declared step function cannot express.
+    """
+    if by not in table.columns:
+        raise ValueError(
+            f"column {by!r} is not in the table; the framework declares no difficulty classes, "
+            "so there is nothing to compare per class."
+        )
+    grouped = table.groupby(by, sort=True)
+    out = pd.DataFrame(
+        {
+            "n_units": grouped.size(),
+            "declared_coefficient": grouped["declared_coefficient"].first(),
+            "implied_mean": grouped["implied_coefficient"].mean(),
+            "implied_min": grouped["implied_coefficient"].min(),
+            "implied_max": grouped["implied_coefficient"].max(),
+        }
+    )
+    return out.rename_axis(by).reset_index().replace([np.inf, -np.inf], np.nan)

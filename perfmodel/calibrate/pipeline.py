@@ -1,0 +1,963 @@
+"""Calibration step of the evaluation: case-mix, small-numbers shrinkage and rater leniency.
+
+:func:`calibrate` is called by :meth:`perfmodel.evaluation.Evaluation.run` when
+``Settings.calibration`` is not ``"none"``; it receives the treated indicator
+values (wide, natural units) and returns the calibrated values in the same
+units, plus tidy tables kept in ``ev.stages``.
+
+Modes
+-----
+``casemix``
+    Every indicator is compared with what a unit *in its context* is expected
+    to show. A GLM per indicator (:class:`~perfmodel.calibrate.casemix.CaseMixModel`)
+    is fitted on the units of the evaluation with the framework's
+    ``calibration.covariates`` (units-table columns or the derived context of
+    :func:`~perfmodel.calibrate.peers.context_frame`; text columns enter as
+    categories; ``calibration.formulas`` gives an indicator its own right-hand
+    side):
+
+    * rate with numerator/denominator — binomial with extra-binomial weights;
+      adjusted on the logit scale (see below);
+    * rate in [0, 1] without counts — binomial (fractional logit); logit scale;
+    * other rate (e.g. a relative change) — gaussian; observed − expected + mean;
+    * count, points — poisson with negative-binomial weights and a
+      log(denominator) offset when the indicator declares a denominator;
+      observed / expected x mean;
+    * duration — gamma with log link; observed / expected x mean;
+    * score, rating — gaussian; observed − expected + mean.
+
+    Units differ in performance far more than binomial or Poisson noise, so
+    with plain GLM weights (trials, expected counts) the few largest units
+    would dominate the context coefficients. Rates are therefore fitted with
+    Williams' (1982) extra-binomial weights ``n / (1 + (n − 1) rho)`` and counts
+    with negative-binomial weights ``1 / (1 + alpha mu)``, ``rho`` and
+    ``alpha`` estimated by moments from the Pearson residuals (column
+    ``overdispersion`` of ``casemix_models``); with no excess variation they
+    reduce to the ordinary fits.
+
+    For log-link families the adjusted value is the indirectly standardised
+    value ``O/E x overall``. For rates it is the same comparison made on the
+    model's own (logit) scale, ``expit(logit(observed) − logit(expected) +
+    logit(overall))``, because ``O/E x overall`` of a rate near 100 % can exceed
+    1 and compresses differences in the failures that matter (pass
+    ``rate_scale="ratio"`` for the classical ``O/E x overall``). The
+    ``casemix`` stage keeps observed, expected, O/E, ``standardised``
+    (O/E x overall) and the adjusted value for every unit × indicator.
+``full``
+    ``casemix``, preceded by rater calibration of multi-rater scores
+    (:mod:`~perfmodel.calibrate.raters`: each unit's value minus the mean
+    leniency of the raters it had; crossed random effects with statsmodels
+    MixedLM, or two-way fixed effects when raters + ratees exceed 600) and
+    followed by empirical-Bayes shrinkage of
+    rates with numerators and denominators
+    (:class:`~perfmodel.calibrate.shrinkage.BetaBinomialShrinkage`, one prior per
+    peer group): the case-mix adjusted rate times the unit's denominator is
+    shrunk towards its peer group's mean in proportion to how few cases it rests
+    on. Either step is skipped when the framework sets ``calibration.raters`` or
+    ``calibration.shrinkage`` to false.
+
+Preventable and non-preventable cases (R5)
+------------------------------------------
+Indicators marked ``preventable: false`` (cases a station cannot control, such
+as roving offenders) are case-mix adjusted like every other indicator and keep
+the (already reduced) weight the framework gives them. ``nonpreventable="exclude"``
+removes them from the score instead (their value becomes missing and the
+aggregation re-spreads their weight); listing an indicator in
+``calibration.exclude`` leaves it unadjusted.
+
+Nothing is skipped silently: an indicator left unadjusted (excluded, too few
+units, no variation, model failure), units without context, and every fallback
+are recorded in the ``calibration_log`` stage and logged with :mod:`logging`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from perfmodel.calibrate.casemix import CaseMixModel
+from perfmodel.calibrate.difficulty import model_formula
+from perfmodel.calibrate.peers import DERIVED_CONTEXT, context_frame
+from perfmodel.calibrate.raters import (
+    RaterModel,
+    calibrate_ratings,
+    central_tendency,
+    halo,
+    rated_indicators,
+    self_enhancement,
+)
+from perfmodel.calibrate.reliability import icc_from_components, krippendorff_alpha, ratings_matrix
+from perfmodel.calibrate.shrinkage import BetaBinomialShrinkage
+from perfmodel.framework import Framework, Indicator
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from perfmodel.evaluation import Evaluation
+
+__all__ = [
+    "CASEMIX_COLUMNS",
+    "DEFAULT_COVARIATES",
+    "MODES",
+    "UNITS_CONTEXT",
+    "CalibrationResult",
+    "calibrate",
+    "calibrate_values",
+    "context_r2",
+    "indicator_family",
+    "truth_recovery",
+]
+
+logger = logging.getLogger("perfmodel.calibrate")
+
+MODES: tuple[str, ...] = ("casemix", "full")
+UNITS_CONTEXT: tuple[str, ...] = (
+    "population", "incident_volume", "officers", "area_type", "station_type", "station_class",
+    "district", "parent_id", "role", "gender", "age_band", "tenure_band",
+)
+"""Context columns of the units-table contract: a covariate among them (or derived from them)
+that a units file lacks is dropped with a log entry; any other unknown name is an error."""
+DEFAULT_COVARIATES: tuple[str, ...] = ("log_workload", "log_population", "area_type")
+"""Used, with a logged note, when the framework declares no ``calibration.covariates``."""
+
+CASEMIX_COLUMNS = [
+    "unit_id", "indicator", "family", "observed", "expected", "ratio", "standardised",
+    "adjusted", "difference", "std_residual", "denominator", "in_fit",
+]
+MODEL_COLUMNS = [
+    "indicator", "family", "formula", "exposure", "n", "n_params", "dispersion", "overdispersion",
+    "deviance",
+    "overall", "adjusted_scale", "preventable", "summary",
+]
+LOG_COLUMNS = ["indicator", "step", "action", "n_units", "reason"]
+SHRINK_COLUMNS = [
+    "unit_id", "indicator", "group", "numerator", "denominator", "raw", "shrunk", "prior_mean",
+    "reliability", "lower", "upper",
+]
+RELIABILITY_COLUMNS = ["indicator", "measure", "estimate", "n_targets", "n_raters", "note"]
+
+BAD_MODE = "calibration mode {mode!r} is not valid; use one of {allowed} (or 'none' in Settings)."
+_EPS = 1e-6
+
+
+@dataclass
+class CalibrationResult:
+    """What :func:`calibrate` returns.
+
+    Attributes
+    ----------
+    values : pandas.DataFrame
+        Calibrated indicator values: same index and columns as the input, natural units.
+    stages : dict of str to pandas.DataFrame
+        ``casemix``, ``casemix_models``, ``casemix_coefficients``, ``shrinkage``,
+        ``rater_effects``, ``rater_central_tendency``, ``rater_halo``,
+        ``self_enhancement``, ``reliability`` and ``calibration_log``.
+    models : dict
+        Indicator id → fitted :class:`~perfmodel.calibrate.casemix.CaseMixModel`.
+    rater_models : dict
+        Indicator id → fitted :class:`~perfmodel.calibrate.raters.RaterModel`.
+    mode : str
+    """
+
+    values: pd.DataFrame
+    stages: dict[str, pd.DataFrame]
+    models: dict[str, CaseMixModel] = field(default_factory=dict)
+    rater_models: dict[str, RaterModel] = field(default_factory=dict)
+    mode: str = "casemix"
+
+    @property
+    def log(self) -> pd.DataFrame:
+        """The ``calibration_log`` stage: what was adjusted, skipped or excluded, and why."""
+        return self.stages["calibration_log"]
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, indicator: str | None, step: str, action: str, reason: str, n_units: int | None = None) -> None:
+        self.rows.append(
+            {"indicator": indicator, "step": step, "action": action, "n_units": n_units, "reason": reason}
+        )
+        level = logging.WARNING if action in ("skipped", "partial", "dropped", "fallback") else logging.INFO
+        logger.log(level, "%s %s %s: %s", step, indicator or "", action, reason)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=LOG_COLUMNS)
+
+
+# --------------------------------------------------------------------------- families
+def indicator_family(indicator: Indicator, values: pd.Series, has_counts: bool) -> str:
+    """GLM family used to case-mix adjust an indicator (see the module docstring).
+
+    Parameters
+    ----------
+    indicator : Indicator
+        Framework indicator.
+    values : pandas.Series
+        Its period values (natural units).
+    has_counts : bool
+        Whether numerators and denominators are available.
+
+    Returns
+    -------
+    str
+        ``"binomial"``, ``"poisson"``, ``"gamma"`` or ``"gaussian"``.
+    """
+    v = values.dropna()
+    if indicator.kind == "rate":
+        in_unit_interval = bool(len(v)) and bool(((v >= 0) & (v <= 1)).all())
+        declared = indicator.range is None or (indicator.range[0] >= 0 and indicator.range[1] <= 1)
+        return "binomial" if (has_counts or (declared and in_unit_interval)) else "gaussian"
+    if indicator.kind in ("count", "points"):
+        return "poisson" if bool(((v >= 0)).all()) else "gaussian"
+    if indicator.kind == "duration":
+        return "gamma" if bool((v > 0).all()) else "gaussian"
+    return "gaussian"
+
+
+# --------------------------------------------------------------------------- case-mix
+@dataclass
+class _Fit:
+    table: pd.DataFrame
+    model: CaseMixModel
+    row: dict[str, Any]
+
+
+def _counts(rolled: pd.DataFrame, indicator: str, index: pd.Index) -> tuple[pd.Series, pd.Series]:
+    sub = rolled[rolled["indicator"] == indicator]
+    if sub.empty or "denominator" not in sub.columns:
+        empty = pd.Series(np.nan, index=index)
+        return empty, empty
+    sub = sub.set_index("unit_id")
+    num = pd.to_numeric(sub["numerator"], errors="coerce").reindex(index)
+    den = pd.to_numeric(sub["denominator"], errors="coerce").reindex(index)
+    return num, den
+
+
+def _adjust_binomial(
+    observed: np.ndarray, expected: np.ndarray, overall: float, trials: np.ndarray, scale: str
+) -> np.ndarray:
+    if scale == "ratio":
+        return observed / expected * overall
+    # continuity at 0 % and 100 %: (x + 1/2) / (n + 1), or a small margin without counts
+    n = np.where(np.isfinite(trials) & (trials > 0), trials, np.nan)
+    at_edge = (observed <= 0) | (observed >= 1)
+    corrected = np.where(
+        at_edge & np.isfinite(n), (observed * n + 0.5) / (n + 1.0), np.clip(observed, 1e-3, 1 - 1e-3)
+    )
+    obs = np.where(at_edge, corrected, observed)
+    exp_ = np.clip(expected, _EPS, 1 - _EPS)
+    ref = float(np.clip(overall, _EPS, 1 - _EPS))
+    return special.expit(special.logit(obs) - special.logit(exp_) + special.logit(ref))
+
+
+_MAX_ITER = 25
+
+
+def _fit_binomial(formula: str, rows: pd.DataFrame) -> tuple[CaseMixModel, float]:
+    """Binomial GLM with Williams' extra-binomial weights ``n / (1 + (n − 1) rho)``.
+
+    Unit-level rates vary far more than binomial noise (the units differ in
+    performance); with plain binomial weights the largest units dominate the
+    fit. Williams (1982): the variance of a unit's count is
+    ``n p (1 − p) (1 + (n − 1) rho)``; ``rho`` is estimated by moments from the
+    Pearson residuals and the model refitted with effective trials until
+    ``rho`` settles. ``rho = 0`` gives the ordinary binomial fit.
+    """
+    n = rows["_n"].to_numpy(dtype=float)
+    x = rows["_x"].to_numpy(dtype=float)
+    p_obs = x / n
+    lhs_formula = "_xeff ~ " + formula.split("~", 1)[1].strip()
+    rho = 0.0
+    model = None
+    for _ in range(_MAX_ITER):
+        n_eff = n / (1.0 + (n - 1.0) * rho)
+        model = CaseMixModel(lhs_formula, "binomial", denominator="_neff").fit(
+            rows.assign(_neff=n_eff, _xeff=p_obs * n_eff)
+        )
+        p_hat = np.clip(np.asarray(model.result_.fittedvalues, dtype=float), _EPS, 1 - _EPS)
+        pearson = np.sum((x - n * p_hat) ** 2 / (n * p_hat * (1 - p_hat)))
+        df = len(n) - len(model.result_.params)
+        new = max(0.0, (pearson - df) / max(float(np.sum(n - 1.0)), _EPS))
+        if abs(new - rho) <= 1e-4 * max(rho, 1e-4):
+            rho = new
+            break
+        rho = new
+    assert model is not None
+    return model, rho
+
+
+def _fit_poisson(formula: str, rows: pd.DataFrame, has_exposure: bool) -> tuple[CaseMixModel, float]:
+    """Poisson GLM with negative-binomial (NB2) weights ``1 / (1 + alpha mu)``.
+
+    The counts and the exposure of a unit are both multiplied by its weight,
+    which leaves its expected rate unchanged and scales its contribution to
+    the estimating equations; ``alpha`` is estimated by moments from the
+    Pearson residuals (``Var = mu (1 + alpha mu)``) and the fit repeated until
+    it settles. ``alpha = 0`` is the ordinary Poisson fit.
+    """
+    y = rows["_y"].to_numpy(dtype=float)
+    exposure = rows["_exposure"].to_numpy(dtype=float) if has_exposure else np.ones(len(rows))
+    lhs_formula = "_yw ~ " + formula.split("~", 1)[1].strip()
+    alpha = 0.0
+    weight = np.ones(len(rows))
+    model = None
+    for _ in range(_MAX_ITER):
+        model = CaseMixModel(lhs_formula, "poisson", exposure="_ew").fit(
+            rows.assign(_yw=y * weight, _ew=exposure * weight)
+        )
+        mu = np.clip(model.predict(rows.assign(_ew=exposure)).to_numpy(dtype=float), _EPS, None)
+        pearson = np.sum((y - mu) ** 2 / mu)
+        df = len(y) - len(model.result_.params)
+        new = max(0.0, (pearson - df) / max(float(np.sum(mu)), _EPS))
+        weight = 1.0 / (1.0 + new * mu)
+        if abs(new - alpha) <= 1e-4 * max(alpha, 1e-4):
+            alpha = new
+            break
+        alpha = new
+    assert model is not None
+    return model, alpha
+
+
+def _overall(family: str, rows: pd.DataFrame, has_counts: bool, has_exposure: bool) -> float:
+    """Reference value of the indicator: pooled rate, count per exposure, or mean."""
+    if family == "binomial" and has_counts:
+        return float(rows["_x"].sum() / rows["_n"].sum())
+    if family == "poisson" and has_exposure:
+        return float(rows["_y"].sum() / rows["_exposure"].sum())
+    return float(rows["_y"].mean())
+
+
+def _fit_indicator(
+    indicator: Indicator,
+    y: pd.Series,
+    context: pd.DataFrame,
+    rolled: pd.DataFrame,
+    rhs: str | Sequence[str],
+    *,
+    rate_scale: str,
+    min_units: int,
+    log: _Log,
+) -> _Fit | None:
+    """Fit one indicator's case-mix model; ``None`` (with a log entry) when it cannot be."""
+    ind_id = indicator.id
+    _, den = _counts(rolled, ind_id, y.index)
+    has_counts = bool((den > 0).sum() >= min_units)
+    family = indicator_family(indicator, y, has_counts)
+    natural = {"rate": "binomial", "count": "poisson", "points": "poisson", "duration": "gamma"}
+    if natural.get(indicator.kind, family) != family:
+        log.add(ind_id, "casemix", "fallback",
+                f"{indicator.kind} values outside the {natural[indicator.kind]} family's range "
+                f"(e.g. zero durations, negative counts, rates outside [0, 1]); {family} model used")
+    data = context.assign(_y=y.astype(float))
+    covariates = list(rhs) if not isinstance(rhs, str) else []
+    needed = ["_y", *covariates]
+    if isinstance(rhs, str):
+        names = set(re.findall(r"[^\W\d]\w*", rhs))
+        needed += [c for c in context.columns if c in names]
+    exposure = None
+    if family == "poisson" and indicator.denominator is not None:
+        if indicator.denominator not in context.columns:
+            log.add(ind_id, "casemix", "skipped",
+                    f"denominator column {indicator.denominator!r} is not in the units table")
+            return None
+        exposure = "_exposure"
+        data["_exposure"] = pd.to_numeric(context[indicator.denominator], errors="coerce")
+        data["_y"] = data["_y"] * data["_exposure"] / indicator.per
+        needed.append("_exposure")
+    usable = data.dropna(subset=needed)
+    if exposure is not None:
+        usable = usable[usable["_exposure"] > 0]
+    missing_context = int(y.notna().sum() - len(usable))
+    if missing_context > 0:
+        log.add(ind_id, "casemix", "partial",
+                f"{missing_context} unit(s) with a value lack a covariate; they keep their raw value",
+                missing_context)
+    if family == "binomial" and has_counts:
+        usable = usable.assign(_n=den.reindex(usable.index))
+        fit_rows = usable[usable["_n"] > 0].copy()
+        fit_rows["_x"] = (fit_rows["_y"] * fit_rows["_n"]).clip(lower=0.0, upper=fit_rows["_n"])
+    else:
+        fit_rows = usable.copy()
+    if len(fit_rows) < min_units:
+        log.add(ind_id, "casemix", "skipped",
+                f"only {len(fit_rows)} unit(s) with a value and complete context; at least "
+                f"{min_units} are needed", len(fit_rows))
+        return None
+    if fit_rows["_y"].nunique() < 2:
+        log.add(ind_id, "casemix", "skipped", "every unit has the same value; nothing to adjust",
+                len(fit_rows))
+        return None
+    if isinstance(rhs, str):
+        formula = f"_y ~ {rhs}"
+    else:
+        formula = model_formula("_y", covariates, fit_rows)
+    try:
+        if family == "binomial" and has_counts:
+            model, overdispersion = _fit_binomial(formula, fit_rows)
+        elif family == "poisson":
+            model, overdispersion = _fit_poisson(formula, fit_rows, exposure is not None)
+        else:
+            model, overdispersion = CaseMixModel(formula, family).fit(fit_rows), np.nan  # type: ignore[arg-type]
+    except Exception as exc:  # any fitting failure leaves the indicator unadjusted, logged
+        log.add(ind_id, "casemix", "skipped", f"{family} model failed: {exc}", len(fit_rows))
+        return None
+    n_params = len(model.result_.params)
+    if len(fit_rows) < 3 * n_params:
+        log.add(ind_id, "casemix", "skipped",
+                f"{len(fit_rows)} unit(s) for {n_params} parameters; at least 3 units per "
+                "parameter are needed for a stable expected value", len(fit_rows))
+        return None
+
+    # expected values on the indicator's scale for every usable unit
+    predict_frame = usable.copy()
+    if family == "binomial" and has_counts:
+        predict_frame["_neff"] = 1.0  # probabilities
+    if family == "poisson":
+        predict_frame["_ew"] = usable["_exposure"] if exposure is not None else 1.0
+    expected = model.predict(predict_frame).to_numpy(dtype=float)
+    observed = usable["_y"].to_numpy(dtype=float)
+    overall = _overall(family, fit_rows, has_counts, exposure is not None)
+    trials = den.reindex(usable.index).to_numpy(dtype=float)
+    per = indicator.per
+    if exposure is not None:  # back to the indicator's units (per `per` of the denominator)
+        exposure_values = usable["_exposure"].to_numpy(dtype=float)
+        observed = observed / exposure_values * per
+        expected = expected / exposure_values * per
+        overall = overall * per
+        trials = exposure_values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(expected > 0, observed / expected, np.nan)
+    standardised = ratio * overall
+    if family == "binomial":
+        adjusted = _adjust_binomial(observed, expected, overall, trials, rate_scale)
+        scale = "logit" if rate_scale == "logit" else "ratio"
+    elif family in ("poisson", "gamma"):
+        adjusted = standardised
+        scale = "ratio"
+    else:
+        adjusted = observed - expected + overall
+        scale = "additive"
+    resid = pd.Series(
+        np.asarray(model.result_.resid_pearson, dtype=float) / np.sqrt(max(model.dispersion_, _EPS)),
+        index=fit_rows.index,
+    )
+    table = pd.DataFrame(
+        {
+            "unit_id": usable.index.to_numpy(),
+            "indicator": ind_id,
+            "family": family,
+            "observed": observed,
+            "expected": expected,
+            "ratio": ratio,
+            "standardised": standardised,
+            "adjusted": adjusted,
+            "difference": observed - expected,
+            "std_residual": resid.reindex(usable.index).to_numpy(),
+            "denominator": trials,
+            "in_fit": usable.index.isin(fit_rows.index),
+        }
+    )
+    shown = f"{ind_id} ~ {formula.split('~', 1)[1].strip()}"
+    row = {
+        "indicator": ind_id,
+        "family": family,
+        "formula": shown,
+        "exposure": indicator.denominator if exposure is not None else None,
+        "n": model.n_obs_,
+        "n_params": n_params,
+        "dispersion": model.dispersion_,
+        "overdispersion": overdispersion,
+        "deviance": float(model.result_.deviance),
+        "overall": overall,
+        "adjusted_scale": scale,
+        "preventable": indicator.preventable,
+        "summary": model.summary().as_text(),
+    }
+    weights = {"binomial": " with extra-binomial weights", "poisson": " with NB2 weights"}
+    log.add(ind_id, "casemix", "adjusted",
+            f"{family} model{weights.get(family, '') if has_counts or family == 'poisson' else ''}: "
+            f"{shown}", len(fit_rows))
+    return _Fit(table, model, row)
+
+
+def _covariates(framework: Framework, context: pd.DataFrame, override: Sequence[str] | None, log: _Log) -> list[str]:
+    if override is not None:
+        chosen = list(override)
+    elif framework.calibration.covariates:
+        chosen = list(framework.calibration.covariates)
+    else:
+        chosen = [c for c in DEFAULT_COVARIATES if c in context.columns]
+        log.add(None, "casemix", "default",
+                f"framework {framework.id!r} declares no calibration.covariates; using {chosen}")
+    absent = [c for c in chosen if c not in context.columns or context[c].isna().all()]
+    unknown = [c for c in absent if c not in DERIVED_CONTEXT and c not in UNITS_CONTEXT]
+    if unknown:
+        raise ValueError(
+            f"calibration covariate(s) {unknown} are neither units-table columns nor derived context "
+            f"columns; available: {sorted(map(str, context.columns))}; derived: {list(DERIVED_CONTEXT)}. "
+            f"Fix calibration.covariates in framework {framework.id!r} or add the column(s) to the "
+            "units file."
+        )
+    if absent:
+        chosen = [c for c in chosen if c not in absent]
+        log.add(None, "casemix", "dropped",
+                f"covariate(s) {absent} cannot be computed from this units table (column absent or "
+                f"empty); the models use {chosen or 'no covariates'}")
+    return chosen
+
+
+# --------------------------------------------------------------------------- shrinkage
+def _shrink(
+    fit: _Fit, values: pd.Series, groups: pd.Series | None, log: _Log, min_group: int = 5
+) -> tuple[pd.Series, pd.DataFrame] | None:
+    table = fit.table
+    ind_id = fit.row["indicator"]
+    rows = table[np.isfinite(table["denominator"]) & (table["denominator"] > 0)]
+    rows = rows[rows["unit_id"].map(values).notna()]
+    if len(rows) < 2:
+        log.add(ind_id, "shrinkage", "skipped", "fewer than 2 units with a denominator", len(rows))
+        return None
+    n = rows["denominator"].to_numpy(dtype=float)
+    rate = values.reindex(rows["unit_id"]).to_numpy(dtype=float)
+    data = pd.DataFrame(
+        {"unit_id": rows["unit_id"].to_numpy(), "numerator": np.clip(rate, 0, 1) * n, "denominator": n}
+    )
+    column = None
+    if groups is not None:
+        g = groups.reindex(data["unit_id"]).astype(object).to_numpy()
+        sizes = pd.Series(g).value_counts()
+        if pd.isna(g).any() or (sizes < min_group).any():
+            log.add(ind_id, "shrinkage", "pooled",
+                    f"some peer groups have fewer than {min_group} units with data (or none); "
+                    "one prior for all units is used", len(data))
+        else:
+            data["group"] = g
+            column = "group"
+    try:
+        shrinker = BetaBinomialShrinkage(groups=column).fit(data)
+        if column is not None and not np.isfinite(shrinker.prior_["concentration"]).all():
+            pooled = BetaBinomialShrinkage().fit(data.drop(columns=[column]))
+            if np.isfinite(pooled.prior_["concentration"]).all():
+                degenerate = shrinker.prior_.loc[
+                    ~np.isfinite(shrinker.prior_["concentration"]), "group"
+                ].tolist()
+                log.add(ind_id, "shrinkage", "pooled",
+                        f"in peer group(s) {degenerate} the rates vary no more than binomial "
+                        "noise (a prior of no between-unit variation); one prior for all units "
+                        "is used instead", len(data))
+                shrinker, column = pooled, None
+    except ValueError as exc:
+        log.add(ind_id, "shrinkage", "skipped", str(exc), len(data))
+        return None
+    out = shrinker.table_.copy()
+    if column is None:
+        out["group"] = "全部"
+    out["indicator"] = ind_id
+    if not np.isfinite(shrinker.prior_["concentration"]).all():
+        log.add(ind_id, "shrinkage", "note",
+                "rates vary no more than binomial noise: every unit is set to the (group) mean, "
+                "so this indicator no longer separates units", len(data))
+    log.add(ind_id, "shrinkage", "shrunk",
+            f"beta-binomial prior per {'peer group' if column else 'all units'}; median reliability "
+            f"{out['reliability'].median():.2f}", len(data))
+    shrunk = pd.Series(out["shrunk"].to_numpy(), index=out["unit_id"].to_numpy())
+    return shrunk, out[SHRINK_COLUMNS]
+
+
+# --------------------------------------------------------------------------- raters
+def _rater_step(
+    ev: Evaluation, values: pd.DataFrame, exclude: Sequence[str], method: str, log: _Log
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, RaterModel], list[dict[str, Any]]]:
+    fw = ev.framework
+    raw = ev.stages.get("raw", pd.DataFrame())
+    stages: dict[str, pd.DataFrame] = {}
+    reliability: list[dict[str, Any]] = []
+    out = values.copy()
+    if raw.empty or "rater_id" not in raw.columns:
+        log.add(None, "raters", "skipped", "the observations have no rater_id column")
+        return out, stages, {}, reliability
+    candidates = [i for i in rated_indicators(fw, raw) if i in values.columns]
+    for ind in fw.indicators():
+        if ind.kind == "score" and ind.is_subjective and ind.id not in candidates:
+            reason = (
+                "self-ratings: rater = ratee, leniency cannot be separated from performance "
+                "(see the self_enhancement stage)" if ind.source == "self"
+                else "fewer than 2 distinct raters in the observations"
+            )
+            log.add(ind.id, "raters", "skipped", reason)
+    chosen = [i for i in candidates if i not in exclude]
+    for ind_id in sorted(set(candidates) - set(chosen)):
+        log.add(ind_id, "raters", "excluded", "listed in calibration.exclude")
+    models: dict[str, RaterModel] = {}
+    effects_all, diag_ct, diag_halo = [], [], []
+    for ind_id in chosen:
+        try:
+            effects, shift, _, fitted = calibrate_ratings(raw, [ind_id], method)  # type: ignore[arg-type]
+        except ValueError as exc:
+            log.add(ind_id, "raters", "skipped", str(exc))
+            continue
+        model = fitted[ind_id]
+        models[ind_id] = model
+        effects_all.append(effects)
+        shift_by_unit = shift.set_index("unit_id")["rater_effect"]
+        delta = shift_by_unit.reindex(out.index).fillna(0.0)
+        out[ind_id] = out[ind_id] - delta.where(out[ind_id].notna())
+        log.add(ind_id, "raters", "calibrated",
+                f"{model.method_} crossed rater × ratee model: {len(model.effects_)} raters, "
+                f"{model.n_components_} connected part(s); rater SD "
+                f"{np.sqrt(model.variance_['rater']):.2f} points"
+                + ("" if model.converged_ else "; REML did not fully converge"), len(shift))
+        ratings = raw[(raw["indicator"] == ind_id) & raw["rater_id"].notna()]
+        ratings = ratings[ratings["rater_id"].astype(object) != ratings["unit_id"].astype(object)]
+        k = float(ratings.groupby(["unit_id", "period"]).size().mean())
+        comps = icc_from_components(
+            model.variance_["ratee"], model.variance_["rater"], model.variance_["residual"], k
+        )
+        n_targets = int(ratings["unit_id"].nunique())
+        n_raters = int(ratings["rater_id"].nunique())
+        for key, note in (
+            ("agreement", "ICC(2,1)-type: one rater, leniency counts as error"),
+            ("consistency", "ICC(3,1)-type: one rater, leniency removed"),
+            ("agreement_k", f"ICC(2,k)-type: mean of k = {k:.2f} raters per unit-month"),
+        ):
+            reliability.append({"indicator": ind_id, "measure": f"icc_{key}", "estimate": comps[key],
+                                "n_targets": n_targets, "n_raters": n_raters, "note": note})
+        matrix = ratings_matrix(ratings, target=["unit_id", "period"])
+        reliability.append({
+            "indicator": ind_id, "measure": "krippendorff_alpha", "estimate": krippendorff_alpha(matrix),
+            "n_targets": len(matrix), "n_raters": n_raters,
+            "note": "interval metric; unit-months rated by 2+ raters"})
+        diag_ct.append(central_tendency(ratings))
+        diag_halo.append(ratings)
+    if effects_all:
+        stages["rater_effects"] = pd.concat(effects_all, ignore_index=True)
+        stages["rater_central_tendency"] = pd.concat(diag_ct, ignore_index=True)
+        stages["rater_halo"] = halo(pd.concat(diag_halo, ignore_index=True))
+    stages["self_enhancement"] = self_enhancement(raw, fw)
+    return out, stages, models, reliability
+
+
+# --------------------------------------------------------------------------- entry points
+def calibrate_values(
+    framework: Framework,
+    values: pd.DataFrame,
+    units: pd.DataFrame,
+    rolled: pd.DataFrame | None = None,
+    *,
+    covariates: Sequence[str] | None = None,
+    rate_scale: Literal["logit", "ratio"] = "logit",
+    nonpreventable: Literal["adjust", "exclude"] = "adjust",
+    min_units: int = 10,
+) -> CalibrationResult:
+    """Case-mix adjust a wide table of indicator values (the ``casemix`` mode, without an Evaluation).
+
+    Parameters
+    ----------
+    framework : Framework
+        Gives each indicator's kind, denominator and ``calibration`` settings.
+    values : pandas.DataFrame
+        Index unit ids, one column per indicator, natural units.
+    units : pandas.DataFrame
+        Units table with ``unit_id`` and the context columns.
+    rolled : pandas.DataFrame, optional
+        Long period values with ``unit_id``, ``indicator``, ``numerator``,
+        ``denominator`` (``ev.stages["rolled"]``); rates without it are fitted
+        as fractional-logit models.
+    covariates : sequence of str, optional
+        Overrides ``framework.calibration.covariates``.
+    rate_scale : {"logit", "ratio"}
+        Scale of the adjusted value of rates (see the module docstring).
+    nonpreventable : {"adjust", "exclude"}
+        What happens to indicators marked ``preventable: false``.
+    min_units : int
+        Fewest units with a value and complete context for a model.
+
+    Returns
+    -------
+    CalibrationResult
+    """
+    if rate_scale not in ("logit", "ratio"):
+        raise ValueError(f"rate_scale={rate_scale!r} is not valid; use 'logit' or 'ratio'.")
+    if nonpreventable not in ("adjust", "exclude"):
+        raise ValueError(f"nonpreventable={nonpreventable!r} is not valid; use 'adjust' or 'exclude'.")
+    log = _Log()
+    return _casemix(framework, values, units, rolled, covariates, rate_scale, nonpreventable,
+                    min_units, log, shrink_groups=None, shrink=False)
+
+
+def _casemix(
+    framework: Framework,
+    values: pd.DataFrame,
+    units: pd.DataFrame,
+    rolled: pd.DataFrame | None,
+    covariates: Sequence[str] | None,
+    rate_scale: str,
+    nonpreventable: str,
+    min_units: int,
+    log: _Log,
+    *,
+    shrink_groups: pd.Series | None,
+    shrink: bool,
+) -> CalibrationResult:
+    context = context_frame(units)
+    if "unit_id" in context.columns:
+        context.index = pd.Index(context["unit_id"].astype(object), name="unit_id")
+    context = context.reindex(values.index)
+    chosen = _covariates(framework, context, covariates, log)
+    rolled = rolled if rolled is not None else pd.DataFrame(columns=["unit_id", "indicator"])
+    cal = framework.calibration
+    out = values.astype(float).copy()
+    tables, rows, coefficients, shrink_tables = [], [], [], []
+    models: dict[str, CaseMixModel] = {}
+    for ind in framework.indicators():
+        if ind.id not in out.columns:
+            continue
+        if ind.preventable is False and nonpreventable == "exclude":
+            out[ind.id] = np.nan
+            log.add(ind.id, "casemix", "excluded",
+                    "non-preventable indicator (preventable: false) removed from the score; its "
+                    "weight is re-spread over the other indicators")
+            continue
+        if ind.id in cal.exclude:
+            log.add(ind.id, "casemix", "excluded", "listed in calibration.exclude; raw value kept")
+            continue
+        y = out[ind.id]
+        if y.notna().sum() == 0:
+            log.add(ind.id, "casemix", "skipped", "no unit has a value", 0)
+            continue
+        rhs: str | Sequence[str] = cal.formulas.get(ind.id, chosen)
+        if not rhs:
+            log.add(ind.id, "casemix", "skipped", "no context covariates are available")
+            continue
+        fit = _fit_indicator(ind, y, context, rolled, rhs, rate_scale=rate_scale,
+                             min_units=min_units, log=log)
+        if fit is None:
+            continue
+        models[ind.id] = fit.model
+        tables.append(fit.table)
+        rows.append(fit.row)
+        coefficients.append(fit.model.to_frame().assign(indicator=ind.id))
+        adjusted = pd.Series(fit.table["adjusted"].to_numpy(), index=fit.table["unit_id"].to_numpy())
+        out[ind.id] = adjusted.reindex(out.index).where(adjusted.reindex(out.index).notna(), y)
+        if shrink and fit.row["family"] == "binomial" and fit.table["denominator"].notna().any():
+            done = _shrink(fit, out[ind.id], shrink_groups, log)
+            if done is not None:
+                shrunk, frame = done
+                out.loc[shrunk.index, ind.id] = shrunk.to_numpy()
+                shrink_tables.append(frame)
+    stages = {
+        "casemix": (pd.concat(tables, ignore_index=True)[CASEMIX_COLUMNS] if tables
+                    else pd.DataFrame(columns=CASEMIX_COLUMNS)),
+        "casemix_models": pd.DataFrame(rows, columns=MODEL_COLUMNS),
+        "casemix_coefficients": (
+            pd.concat(coefficients, ignore_index=True) if coefficients else pd.DataFrame()
+        ),
+        "shrinkage": (pd.concat(shrink_tables, ignore_index=True) if shrink_tables
+                      else pd.DataFrame(columns=SHRINK_COLUMNS)),
+        "calibration_log": log.frame(),
+    }
+    if len(stages["casemix_coefficients"]):
+        cols = ["indicator", *[c for c in stages["casemix_coefficients"].columns if c != "indicator"]]
+        stages["casemix_coefficients"] = stages["casemix_coefficients"][cols]
+    return CalibrationResult(values=out, stages=stages, models=models, mode="casemix")
+
+
+def calibrate(
+    ev: Evaluation,
+    values: pd.DataFrame,
+    mode: str = "casemix",
+    *,
+    covariates: Sequence[str] | None = None,
+    rater_method: Literal["mixedlm", "fixed", "auto"] = "auto",
+    rate_scale: Literal["logit", "ratio"] = "logit",
+    nonpreventable: Literal["adjust", "exclude"] = "adjust",
+    min_units: int = 10,
+) -> CalibrationResult:
+    """Calibrate an evaluation's indicator values (the hook of ``Evaluation.run``).
+
+    Parameters
+    ----------
+    ev : Evaluation
+        The running evaluation: its framework, scored units, ``stages["raw"]``
+        (clean observations of the period, with ``rater_id``) and
+        ``stages["rolled"]`` (numerators and denominators) are used.
+    values : pandas.DataFrame
+        Treated indicator values (index unit ids, one column per indicator).
+    mode : {"casemix", "full"}
+        See the module docstring.
+    covariates : sequence of str, optional
+        Overrides ``framework.calibration.covariates``.
+    rater_method : {"auto", "mixedlm", "fixed"}
+        Rater model in ``full`` mode (:class:`~perfmodel.calibrate.raters.RaterModel`):
+        crossed random effects (MixedLM) when raters + ratees number at most 600,
+        two-way fixed effects above (``"auto"``), or either one always.
+    rate_scale : {"logit", "ratio"}
+        Scale of the adjusted value of rates.
+    nonpreventable : {"adjust", "exclude"}
+        Treatment of ``preventable: false`` indicators (R5).
+    min_units : int
+        Fewest units with a value and complete context for a case-mix model.
+
+    Returns
+    -------
+    CalibrationResult
+        ``.values`` has the index and columns of ``values``; ``.stages`` the
+        tidy tables listed in :class:`CalibrationResult`.
+    """
+    if mode not in MODES:
+        raise ValueError(BAD_MODE.format(mode=mode, allowed=list(MODES)))
+    if rate_scale not in ("logit", "ratio"):
+        raise ValueError(f"rate_scale={rate_scale!r} is not valid; use 'logit' or 'ratio'.")
+    if nonpreventable not in ("adjust", "exclude"):
+        raise ValueError(f"nonpreventable={nonpreventable!r} is not valid; use 'adjust' or 'exclude'.")
+    fw = ev.framework
+    log = _Log()
+    work = values.astype(float).copy()
+    rater_stages: dict[str, pd.DataFrame] = {}
+    rater_models: dict[str, RaterModel] = {}
+    reliability: list[dict[str, Any]] = []
+    if mode == "full":
+        if fw.calibration.raters:
+            work, rater_stages, rater_models, reliability = _rater_step(
+                ev, work, fw.calibration.exclude, rater_method, log
+            )
+        else:
+            log.add(None, "raters", "skipped", "calibration.raters is false in the framework")
+        if not fw.calibration.shrinkage:
+            log.add(None, "shrinkage", "skipped", "calibration.shrinkage is false in the framework")
+    shrink = mode == "full" and fw.calibration.shrinkage
+    groups = None
+    if shrink and ev.peer_column is not None:
+        groups = ev.scored_units[ev.peer_column]
+        groups.index = pd.Index(ev.scored_units["unit_id"].astype(object), name="unit_id")
+    result = _casemix(
+        fw, work, ev.scored_units, ev.stages.get("rolled"), covariates, rate_scale, nonpreventable,
+        min_units, log, shrink_groups=groups, shrink=shrink,
+    )
+    stages = dict(result.stages)
+    stages.update(rater_stages)
+    shrink_table = stages["shrinkage"]
+    for ind_id, sub in shrink_table.groupby("indicator", sort=False):
+        reliability.append({
+            "indicator": ind_id, "measure": "shrinkage_reliability_median",
+            "estimate": float(sub["reliability"].median()), "n_targets": len(sub), "n_raters": np.nan,
+            "note": f"n / (n + prior concentration); min {sub['reliability'].min():.2f}"})
+    stages["reliability"] = pd.DataFrame(reliability, columns=RELIABILITY_COLUMNS)
+    stages["calibration_log"] = log.frame()
+    for key in ("rater_effects", "rater_central_tendency", "rater_halo", "self_enhancement"):
+        stages.setdefault(key, pd.DataFrame())
+    return CalibrationResult(
+        values=result.values.reindex(index=values.index, columns=values.columns),
+        stages=stages,
+        models=result.models,
+        rater_models=rater_models,
+        mode=mode,
+    )
+
+
+# --------------------------------------------------------------------------- truth checks
+def context_r2(score: pd.Series, units: pd.DataFrame, covariates: Sequence[str]) -> dict[str, float]:
+    """R² (and adjusted R²) of a score regressed on context by least squares.
+
+    Parameters
+    ----------
+    score : pandas.Series
+        Score per unit id.
+    units : pandas.DataFrame
+        Units table; derived context columns are added.
+    covariates : sequence of str
+        Context columns; text columns enter as categories.
+
+    Returns
+    -------
+    dict
+        ``r2``, ``adj_r2``, ``n``, ``n_params``.
+    """
+    import statsmodels.formula.api as smf
+
+    context = context_frame(units)
+    if "unit_id" in context.columns:
+        context.index = pd.Index(context["unit_id"].astype(object), name="unit_id")
+    data = context.assign(_score=score.reindex(context.index).astype(float))
+    data = data.dropna(subset=["_score", *covariates])
+    formula = model_formula("_score", covariates, data)
+    fit = smf.ols(formula, data=data).fit()
+    return {"r2": float(fit.rsquared), "adj_r2": float(fit.rsquared_adj), "n": int(fit.nobs),
+            "n_params": len(fit.params)}
+
+
+def _residual(score: pd.Series, units: pd.DataFrame, covariates: Sequence[str]) -> pd.Series:
+    import statsmodels.formula.api as smf
+
+    context = context_frame(units)
+    if "unit_id" in context.columns:
+        context.index = pd.Index(context["unit_id"].astype(object), name="unit_id")
+    data = context.assign(_score=score.reindex(context.index).astype(float))
+    data = data.dropna(subset=["_score", *covariates])
+    fit = smf.ols(model_formula("_score", covariates, data), data=data).fit()
+    return fit.resid + data["_score"].mean()
+
+
+def truth_recovery(
+    scores: dict[str, pd.Series],
+    truth: pd.Series,
+    units: pd.DataFrame,
+    covariates: Sequence[str],
+    *,
+    ceiling: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """How well scores rank units by their true performance, and how much they lean on context.
+
+    Parameters
+    ----------
+    scores : dict of str to pandas.Series
+        Label (e.g. ``"raw"``, ``"calibrated"``) → score per unit id.
+    truth : pandas.Series
+        True performance per unit id (e.g. ``truth_units`` with ``node == "overall"``).
+    units : pandas.DataFrame
+        Units table with the context columns.
+    covariates : sequence of str
+        Context for the R² (e.g. ``["log_workload", "log_population", "area_type", "district"]``).
+    ceiling : sequence of str, optional
+        Calibration covariates: adds a row ``truth_net_of_context``, the truth
+        with its own least-squares dependence on these covariates removed. A
+        context adjustment cannot tell true performance that goes with context
+        from the context's effect, so this row's Spearman is about the best a
+        calibrated score can reach.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per score plus ``truth``: ``spearman`` and ``kendall`` (rank
+        correlation with the truth), ``r2_context`` and ``adj_r2_context`` (R² of
+        the score on context; the ``truth`` row shows how much of the truth
+        itself goes with context, the level a perfectly calibrated score would
+        show) and ``n``.
+    """
+    from scipy import stats
+
+    rows = []
+    candidates = {**scores, "truth": truth}
+    if ceiling is not None:
+        candidates["truth_net_of_context"] = _residual(truth, units, ceiling)
+    for label, score in candidates.items():
+        both = pd.concat({"s": score.astype(float), "t": truth.astype(float)}, axis=1).dropna()
+        r2 = context_r2(score, units, covariates)
+        rows.append(
+            {
+                "score": label,
+                "spearman": float(stats.spearmanr(both["s"], both["t"]).statistic),
+                "kendall": float(stats.kendalltau(both["s"], both["t"]).statistic),
+                "r2_context": r2["r2"],
+                "adj_r2_context": r2["adj_r2"],
+                "n": len(both),
+            }
+        )
+    return pd.DataFrame(rows)

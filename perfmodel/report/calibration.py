@@ -1,0 +1,383 @@
+"""Calibration section of the reports: tables and figures, in Chinese or English.
+
+Every function takes an :class:`~perfmodel.evaluation.Evaluation` (or frames it
+produced) and returns a table or a matplotlib figure; notebooks only display
+them (``save_figure(fig, path)`` for the files). The case-mix, rater and
+reliability items need an evaluation run with ``calibration="casemix"`` or
+``"full"``; the difficulty table and the funnel plots of raw proportions work on
+any evaluation.
+
+* :func:`funnel_results` / :func:`figure_funnel` — funnel plot per rate
+  indicator (case-mix adjusted O/E when available, raw proportions otherwise),
+  with additive over-dispersion as in the NHS SHMI.
+* :func:`difficulty_tables` / :func:`figure_difficulty` — declared vs
+  model-based difficulty coefficients (R4).
+* :func:`figure_expected_observed` — observed against expected per unit.
+* :func:`figure_rater_leniency` — rater effects with confidence intervals (R8).
+* :func:`reliability_table`, :func:`casemix_model_table`, :func:`calibration_log_table`.
+* :func:`truth_table`, :func:`figure_truth_comparison`,
+  :func:`figure_context_dependence` — for teaching on synthetic data with known truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from perfmodel.calibrate.difficulty import class_coefficients, difficulty_table
+from perfmodel.calibrate.funnel import FunnelResult, funnel_analysis
+from perfmodel.calibrate.peers import context_frame
+from perfmodel.evaluation import Evaluation
+
+__all__ = [
+    "TEXT",
+    "calibration_log_table",
+    "casemix_model_table",
+    "difficulty_tables",
+    "figure_context_dependence",
+    "figure_difficulty",
+    "figure_expected_observed",
+    "figure_funnel",
+    "figure_rater_leniency",
+    "figure_truth_comparison",
+    "funnel_results",
+    "reliability_table",
+    "truth_table",
+]
+
+TEXT: dict[str, dict[str, str]] = {
+    "zh": {
+        "funnel_title": "漏斗图:{name}", "funnel_x_ratio": "期望例数(E)", "funnel_y_ratio": "实际/期望(O/E)",
+        "funnel_x_prop": "分母(例数)", "funnel_y_prop": "比率", "target": "参照值",
+        "limits": "{level}控制限", "diff_title": "难度系数:规定值(按类别)与模型估计值(按情境连续变化)",
+        "diff_x": "人均警情(起/人·月)", "diff_y": "难度系数", "declared": "规定系数", "implied": "模型隐含系数",
+        "eo_title": "实际值与情境期望值:{name}", "eo_x": "情境期望值", "eo_y": "实际值", "eo_line": "实际 = 期望",
+        "rater_title": "评分人宽严程度:{name}", "rater_x": "评分人效应(分;>0 偏宽,<0 偏严)", "rater_y": "评分人",
+        "truth_title": "与真实绩效的一致性", "truth_x": "真实绩效(潜变量)", "truth_y": "综合得分",
+        "ctx_title": "得分与工作负荷的关系", "ctx_x": "人均警情(对数)", "ctx_y": "综合得分(标准化)",
+        "unit_id": "单位编号", "name": "单位名称", "class": "类别", "declared_coefficient": "规定系数",
+        "score": "加权得分", "expected_score": "情境期望得分", "implied_coefficient": "模型隐含系数",
+        "workload_per_officer": "人均警情", "population": "辖区人口", "n_units": "单位数",
+        "implied_mean": "隐含系数均值", "implied_min": "隐含系数最小值", "implied_max": "隐含系数最大值",
+        "indicator": "指标", "measure": "指标项", "estimate": "估计值", "n_targets": "被评对象数",
+        "n_raters": "评分人数", "note": "说明", "family": "模型族", "formula": "模型公式", "n": "样本数",
+        "dispersion": "离散度", "overdispersion": "超离散参数", "overall": "总体水平",
+        "adjusted_scale": "调整尺度", "step": "步骤", "action": "处理", "reason": "原因",
+        "spearman": "与真实绩效的Spearman相关", "kendall": "Kendall相关", "r2_context": "情境解释的R²",
+        "r2_calibration_covariates": "校准协变量解释的R²", "truth_net_of_context": "扣除情境后的真实绩效",
+        "adj_r2_context": "调整R²", "raw": "原始得分", "casemix": "情境校准", "full": "完全校准",
+        "truth": "真实绩效", "none": "原始得分",
+    },
+    "en": {
+        "funnel_title": "Funnel plot: {name}", "funnel_x_ratio": "Expected count (E)",
+        "funnel_y_ratio": "Observed / expected (O/E)", "funnel_x_prop": "Denominator (cases)",
+        "funnel_y_prop": "Proportion", "target": "Reference", "limits": "{level} limits",
+        "diff_title": "Difficulty: declared per class vs model-based (smooth in context)",
+        "diff_x": "Incidents per officer per month", "diff_y": "Difficulty coefficient",
+        "declared": "Declared coefficient", "implied": "Model-implied coefficient",
+        "eo_title": "Observed vs expected given context: {name}", "eo_x": "Expected given context",
+        "eo_y": "Observed", "eo_line": "observed = expected",
+        "rater_title": "Rater leniency: {name}", "rater_x": "Rater effect (points; > 0 lenient, < 0 harsh)",
+        "rater_y": "Rater",
+        "truth_title": "Agreement with true performance", "truth_x": "True performance (latent)",
+        "truth_y": "Composite score",
+        "ctx_title": "Score against workload", "ctx_x": "Incidents per officer (log)",
+        "ctx_y": "Composite score (standardised)",
+        "unit_id": "Unit", "name": "Name", "class": "Class", "declared_coefficient": "Declared",
+        "score": "Weighted score", "expected_score": "Expected given context",
+        "implied_coefficient": "Model-implied", "workload_per_officer": "Incidents per officer",
+        "population": "Population", "n_units": "Units", "implied_mean": "Implied (mean)",
+        "implied_min": "Implied (min)", "implied_max": "Implied (max)",
+        "indicator": "Indicator", "measure": "Measure", "estimate": "Estimate", "n_targets": "Rated objects",
+        "n_raters": "Raters", "note": "Note", "family": "Family", "formula": "Formula", "n": "n",
+        "dispersion": "Dispersion", "overdispersion": "Over-dispersion", "overall": "Overall level",
+        "adjusted_scale": "Adjusted on", "step": "Step", "action": "Action", "reason": "Reason",
+        "spearman": "Spearman with truth", "kendall": "Kendall with truth", "r2_context": "R² on context",
+        "r2_calibration_covariates": "R² on calibration covariates",
+        "truth_net_of_context": "Truth net of context",
+        "adj_r2_context": "Adjusted R²", "raw": "Raw score", "casemix": "Case-mix calibrated",
+        "full": "Fully calibrated", "truth": "Truth", "none": "Raw score",
+    },
+}
+
+NEEDS_CALIBRATION = (
+    "the evaluation has no {stage!r} stage; run it with calibration='casemix' or 'full' "
+    "(perfmodel score … --calibration full) to get the calibration tables."
+)
+
+
+def _t(lang: str) -> dict[str, str]:
+    return TEXT["en" if lang == "en" else "zh"]
+
+
+def _indicator_name(ev: Evaluation, indicator: str, lang: str) -> str:
+    meta = ev.framework.indicator_meta().get(indicator)
+    if meta is None:
+        return indicator
+    return meta.name.en if lang == "en" else meta.name.zh
+
+
+def _stage(ev: Evaluation, stage: str) -> pd.DataFrame:
+    if stage not in ev.stages:
+        raise ValueError(NEEDS_CALIBRATION.format(stage=stage))
+    return ev.stages[stage]
+
+
+def _rename(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    t = _t(lang)
+    return frame.rename(columns={c: t.get(c, c) for c in frame.columns})
+
+
+# --------------------------------------------------------------------------- funnel plots
+def funnel_results(
+    ev: Evaluation, levels: Sequence[float] = (0.95, 0.998), overdispersion: str = "additive"
+) -> dict[str, FunnelResult]:
+    """Funnel analysis of every rate indicator with numerators and denominators.
+
+    With a ``casemix`` stage the funnel compares observed with case-mix expected
+    successes (``kind="ratio"``: O = rate x n, E = expected rate x n);
+    otherwise raw proportions against the pooled rate (``kind="proportion"``,
+    normal limits on the arcsine scale).
+    Over-dispersion between units is allowed for by default (additive random
+    effects, DerSimonian–Laird, 10 % winsorised), so only units that differ
+    more than ordinary units differ from each other are flagged.
+
+    Returns
+    -------
+    dict
+        Indicator id → :class:`~perfmodel.calibrate.funnel.FunnelResult`.
+    """
+    out: dict[str, FunnelResult] = {}
+    rates = [i.id for i in ev.framework.indicators() if i.kind == "rate"]
+    casemix = ev.stages.get("casemix")
+    for ind in rates:
+        if casemix is not None and len(casemix):
+            sub = casemix[(casemix["indicator"] == ind) & (casemix["family"] == "binomial")]
+            sub = sub[np.isfinite(sub["denominator"]) & (sub["denominator"] > 0)]
+            if len(sub) >= 3:
+                data = pd.DataFrame(
+                    {
+                        "unit_id": sub["unit_id"].to_numpy(),
+                        "O": np.round(sub["observed"] * sub["denominator"]).to_numpy(),
+                        "E": (sub["expected"] * sub["denominator"]).to_numpy(),
+                    }
+                )
+                out[ind] = funnel_analysis(data, observed="O", expected="E", kind="ratio",
+                                           levels=levels, overdispersion=overdispersion)
+                continue
+        rolled = ev.stages.get("rolled")
+        if rolled is None:
+            continue
+        sub = rolled[(rolled["indicator"] == ind) & rolled["denominator"].notna()]
+        sub = sub[sub["denominator"] > 0]
+        if len(sub) >= 3:
+            data = pd.DataFrame(
+                {
+                    "unit_id": sub["unit_id"].to_numpy(),
+                    "x": np.round(sub["numerator"].to_numpy(dtype=float)),
+                    "n": sub["denominator"].to_numpy(dtype=float),
+                }
+            )
+            # normal (arcsine) limits: exact binomial limits cannot be drawn on a continuous
+            # grid of denominators
+            out[ind] = funnel_analysis(data, observed="x", denominator="n", kind="proportion",
+                                       levels=levels, overdispersion=overdispersion, method="normal")
+    return out
+
+
+def figure_funnel(ev: Evaluation, indicator: str, result: FunnelResult, lang: str = "zh") -> plt.Figure:
+    """The funnel plot of one indicator (from :func:`funnel_results`)."""
+    t = _t(lang)
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    ratio = result.kind == "ratio"
+    result.plot(
+        ax,
+        title=t["funnel_title"].format(name=_indicator_name(ev, indicator, lang)),
+        xlabel=t["funnel_x_ratio"] if ratio else t["funnel_x_prop"],
+        ylabel=t["funnel_y_ratio"] if ratio else t["funnel_y_prop"],
+        level_labels={lv: t["limits"].format(level=f"{lv:.1%}".replace(".0%", "%")) for lv in result.levels},
+        target_label=t["target"],
+    )
+    return fig
+
+
+# --------------------------------------------------------------------------- difficulty
+def difficulty_tables(
+    ev: Evaluation, lang: str = "zh", covariates: Sequence[str] | None = None
+) -> dict[str, pd.DataFrame]:
+    """Declared and model-based difficulty, per unit and per declared class.
+
+    Use an evaluation with ``calibration="none"``: the model explains the
+    uncalibrated score by continuous context (see
+    :func:`perfmodel.calibrate.difficulty.difficulty_table`).
+
+    Returns
+    -------
+    dict
+        ``units`` (one row per unit, hardest context first) and ``classes``
+        (declared coefficient against the range of implied ones; empty when the
+        framework declares no classes), with translated headers.
+    """
+    table = difficulty_table(ev, covariates)
+    classes = class_coefficients(table) if "class" in table.columns else pd.DataFrame()
+    return {"units": _rename(table, lang), "classes": _rename(classes, lang)}
+
+
+def figure_difficulty(ev: Evaluation, lang: str = "zh", covariates: Sequence[str] | None = None) -> plt.Figure:
+    """Implied coefficient against load per officer, with the declared step function."""
+    t = _t(lang)
+    table = difficulty_table(ev, covariates)
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    x = table["workload_per_officer"] if "workload_per_officer" in table.columns else table.index
+    classes = table["class"].astype(str) if "class" in table.columns else pd.Series("", index=table.index)
+    palette = plt.get_cmap("tab10")
+    for i, (label, sub) in enumerate(table.groupby(classes, sort=True)):
+        colour = palette(i % 10)
+        ax.scatter(x[sub.index], sub["implied_coefficient"], s=20, color=colour, alpha=0.8,
+                   label=f"{t['implied']} · {label}" if label else t["implied"])
+        declared = sub["declared_coefficient"].dropna()
+        if len(declared):
+            ax.hlines(declared.iloc[0], x[sub.index].min(), x[sub.index].max(), colors=[colour],
+                      linestyles="--", lw=1.6, label=f"{t['declared']} · {label}")
+    ax.axhline(1.0, color="0.5", lw=0.8)
+    ax.set_title(t["diff_title"])
+    ax.set_xlabel(t["diff_x"])
+    ax.set_ylabel(t["diff_y"])
+    ax.legend(fontsize=7.5, ncol=2)
+    return fig
+
+
+# --------------------------------------------------------------------------- case-mix
+def figure_expected_observed(ev: Evaluation, indicator: str, lang: str = "zh") -> plt.Figure:
+    """Observed value against the value expected given the unit's context."""
+    t = _t(lang)
+    casemix = _stage(ev, "casemix")
+    sub = casemix[casemix["indicator"] == indicator]
+    if sub.empty:
+        raise ValueError(
+            f"indicator {indicator!r} was not case-mix adjusted; see ev.stages['calibration_log'] "
+            "for the reason."
+        )
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    size = sub["denominator"].fillna(sub["denominator"].median() if sub["denominator"].notna().any() else 30)
+    size = 12 + 60 * np.sqrt(size / size.max()) if size.max() > 0 else 20
+    ax.scatter(sub["expected"], sub["observed"], s=size, alpha=0.6, color="#1F77B4", edgecolor="white")
+    lo = float(np.nanmin([sub["expected"].min(), sub["observed"].min()]))
+    hi = float(np.nanmax([sub["expected"].max(), sub["observed"].max()]))
+    pad = 0.03 * (hi - lo)
+    ax.plot([lo, hi], [lo, hi], color="0.3", lw=1, label=t["eo_line"])
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_aspect("equal")
+    ax.set_title(t["eo_title"].format(name=_indicator_name(ev, indicator, lang)))
+    ax.set_xlabel(t["eo_x"])
+    ax.set_ylabel(t["eo_y"])
+    ax.legend(loc="upper left")
+    return fig
+
+
+def casemix_model_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
+    """One row per adjusted indicator: family, formula, n, dispersion, overall level."""
+    models = _stage(ev, "casemix_models")
+    table = models.drop(columns=["summary"]).copy()
+    table["indicator"] = [_indicator_name(ev, i, lang) for i in table["indicator"]]
+    return _rename(table, lang)
+
+
+def calibration_log_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
+    """What calibration did to each indicator, and why anything was left unadjusted."""
+    log = _stage(ev, "calibration_log").copy()
+    log["indicator"] = [_indicator_name(ev, i, lang) if isinstance(i, str) else "" for i in log["indicator"]]
+    return _rename(log, lang)
+
+
+# --------------------------------------------------------------------------- raters
+def figure_rater_leniency(ev: Evaluation, indicator: str | None = None, lang: str = "zh",
+                          max_raters: int = 40) -> plt.Figure:
+    """Rater effects with their confidence intervals, most lenient at the top."""
+    t = _t(lang)
+    effects = _stage(ev, "rater_effects")
+    if effects.empty:
+        raise ValueError("no rater effects were estimated; see ev.stages['calibration_log'].")
+    indicator = indicator or str(effects["indicator"].iloc[0])
+    sub = effects[effects["indicator"] == indicator].sort_values("effect")
+    if len(sub) > max_raters:  # the most extreme raters at both ends
+        half = max_raters // 2
+        sub = pd.concat([sub.head(half), sub.tail(max_raters - half)])
+    fig, ax = plt.subplots(figsize=(7, max(3.0, 0.22 * len(sub) + 1.2)))
+    y = np.arange(len(sub))
+    clear = (sub["ci_low"] > 0) | (sub["ci_high"] < 0)
+    colours = np.where(sub["effect"] > 0, "#1b7837", "#b2182b")
+    colours = np.where(clear, colours, "#999999")
+    ax.barh(y, sub["effect"], color=colours, height=0.6)
+    ax.errorbar(sub["effect"], y, xerr=[sub["effect"] - sub["ci_low"], sub["ci_high"] - sub["effect"]],
+                fmt="none", ecolor="0.2", elinewidth=0.8, capsize=2)
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels(sub["rater_id"].astype(str), fontsize=7.5)
+    ax.set_title(t["rater_title"].format(name=_indicator_name(ev, indicator, lang)))
+    ax.set_xlabel(t["rater_x"])
+    ax.set_ylabel(t["rater_y"])
+    return fig
+
+
+def reliability_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
+    """Inter-rater reliability and shrinkage reliability per indicator."""
+    table = _stage(ev, "reliability").copy()
+    table["indicator"] = [_indicator_name(ev, i, lang) for i in table["indicator"]]
+    return _rename(table, lang)
+
+
+# --------------------------------------------------------------------------- truth (teaching)
+def truth_table(recovery: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """:func:`perfmodel.calibrate.pipeline.truth_recovery` with translated labels."""
+    t = _t(lang)
+    table = recovery.copy()
+    table["score"] = [t.get(s, s) for s in table["score"]]
+    return _rename(table, lang)
+
+
+def figure_truth_comparison(scores: Mapping[str, pd.Series], truth: pd.Series, lang: str = "zh") -> plt.Figure:
+    """One panel per score: the score against the true performance, with Spearman's rho."""
+    t = _t(lang)
+    fig, axes = plt.subplots(1, len(scores), figsize=(4.2 * len(scores), 4.2), layout="constrained")
+    axes = np.atleast_1d(axes)
+    for ax, (label, score) in zip(axes, scores.items(), strict=True):
+        both = pd.concat({"s": score.astype(float), "t": truth.astype(float)}, axis=1).dropna()
+        rho = stats.spearmanr(both["s"], both["t"]).statistic
+        ax.scatter(both["t"], both["s"], s=14, alpha=0.7, color="#1F77B4")
+        ax.set_title(f"{t.get(label, label)} (ρ = {rho:.2f})")
+        ax.set_xlabel(t["truth_x"])
+        ax.set_ylabel(t["truth_y"])
+    fig.suptitle(t["truth_title"])
+    return fig
+
+
+def figure_context_dependence(
+    scores: Mapping[str, pd.Series], units: pd.DataFrame, lang: str = "zh"
+) -> plt.Figure:
+    """Standardised scores against log load per officer, one colour per score, with trend lines."""
+    t = _t(lang)
+    context = context_frame(units)
+    context.index = pd.Index(context["unit_id"].astype(object), name="unit_id")
+    x = context["log_workload"]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    palette = plt.get_cmap("tab10")
+    for i, (label, score) in enumerate(scores.items()):
+        both = pd.concat({"x": x, "s": score.astype(float)}, axis=1).dropna()
+        z = (both["s"] - both["s"].mean()) / both["s"].std()
+        colour = palette(i % 10)
+        slope, intercept = np.polyfit(both["x"], z, 1)
+        ax.scatter(both["x"], z, s=12, alpha=0.5, color=colour)
+        grid = np.linspace(both["x"].min(), both["x"].max(), 50)
+        ax.plot(grid, intercept + slope * grid, color=colour, lw=2,
+                label=f"{t.get(label, label)}: {slope:+.2f} sd / log")
+    ax.set_title(t["ctx_title"])
+    ax.set_xlabel(t["ctx_x"])
+    ax.set_ylabel(t["ctx_y"])
+    ax.legend()
+    return fig
