@@ -1,0 +1,150 @@
+"""``perfmodel audit``: run the fairness and policy audit and write its tables.
+
+Wired into :mod:`perfmodel.cli` with::
+
+    from perfmodel.audit import cli as audit_cli
+    audit_cli.add_parser(sub)          # sub = parser.add_subparsers(...)
+
+Usage::
+
+    perfmodel audit --observations data_samples/station_observations.csv.gz \\
+        --units data_samples/units.csv --framework station_four_dimension --period 2025Q2 \\
+        --by station_type,area_type [--legitimate incidents_per_officer] \\
+        [--context population,incident_volume,area_type] [--out reports/audit]
+
+Every table of :func:`~perfmodel.audit.run_audit` is written as
+``<out>/<framework>/<period>/<table>.csv`` (UTF-8 with BOM, formula-safe) and
+all of them as sheets of one ``audit.xlsx``; the findings are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["add_parser", "run", "write_audit", "parse_reference", "ERR_REFERENCE_ARG"]
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+ERR_REFERENCE_ARG = (
+    "--reference must look like attribute=group (for example area_type=城区核心), got {value!r}"
+)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``audit`` command to ``subparsers`` (from ``ArgumentParser.add_subparsers``).
+
+    Returns the new parser; its default ``func`` is :func:`run`.
+    """
+    p = subparsers.add_parser(
+        "audit",
+        help="fairness and policy audit: groups, adverse impact, effective weights, robustness",
+        description=__doc__.splitlines()[0],
+    )
+    p.add_argument("--observations", required=True, help="observations file (.csv, .csv.gz, .xlsx, .parquet)")
+    p.add_argument("--units", required=True, help="units file (.csv, .xlsx, .parquet)")
+    p.add_argument("--framework", required=True, help="shipped framework id or YAML file")
+    p.add_argument("--period", required=True, help="2025Q2, 2025-04 or 2025")
+    p.add_argument("--by", default=None,
+                   help="unit attributes to audit, comma-separated; join a combination with '+' "
+                        "(e.g. station_type,area_type+station_class); default: all usual attributes")
+    p.add_argument("--legitimate", default=None,
+                   help="legitimate factors for conditional parity, comma-separated "
+                        "(default for stations: incidents_per_officer); '' to skip")
+    p.add_argument("--context", default=None,
+                   help="context variables for context neutrality, comma-separated "
+                        "(default for stations: population,incident_volume,area_type); '' to skip")
+    p.add_argument("--reference", action="append", default=[], metavar="ATTRIBUTE=GROUP",
+                   help="reference group of an attribute (repeatable); default: the largest group")
+    p.add_argument("--peer-group", help="units column for peer groups, or 'none'")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    p.add_argument("--min-n", type=int, default=5, help="suppress groups with fewer units (default 5)")
+    p.add_argument("--n-boot", type=int, default=200,
+                   help="bootstrap replicates for grade robustness (default 200; 0 to skip)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="reports/audit", help="output folder (default reports/audit)")
+    p.set_defaults(func=run)
+    return p
+
+
+def parse_reference(values: list[str]) -> dict[str, str]:
+    """``["area_type=城区核心"]`` → ``{"area_type": "城区核心"}``."""
+    from perfmodel.audit._frame import AuditError
+
+    out = {}
+    for value in values:
+        attribute, sep, group = value.partition("=")
+        if not sep or not attribute.strip() or not group.strip():
+            raise AuditError(ERR_REFERENCE_ARG.format(value=value))
+        out[attribute.strip()] = group.strip()
+    return out
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    base = name[:31]
+    candidate, k = base, 1
+    while candidate in used:
+        k += 1
+        candidate = f"{base[:28]}_{k}"
+    used.add(candidate)
+    return candidate
+
+
+def write_audit(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> dict[str, Path]:
+    """Write every table as CSV and all of them as sheets of ``audit.xlsx``; return the paths."""
+    from perfmodel.io import guard_formulas, write_table
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {name: write_table(table, out / f"{name}.csv") for name, table in tables.items()}
+    xlsx = out / "audit.xlsx"
+    used: set[str] = set()
+    with pd.ExcelWriter(xlsx, engine="openpyxl") as writer:
+        for name, table in tables.items():
+            guard_formulas(table).to_excel(writer, sheet_name=_sheet_name(name, used), index=False)
+    paths["xlsx"] = xlsx
+    return paths
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``perfmodel audit`` from parsed arguments; return the exit code.
+
+    Audit errors (an unknown column, a reference group that does not exist …)
+    are printed as one line with ``perfmodel: error:`` and give exit code 1;
+    other errors propagate to :func:`perfmodel.cli.main`, which reports them.
+    """
+    from perfmodel.audit._frame import AuditError
+    from perfmodel.audit.fairness import run_audit
+    from perfmodel.evaluation import evaluate_files
+    from perfmodel.periods import period_label
+
+    settings = {"peer_group": args.peer_group} if getattr(args, "peer_group", None) else {}
+    try:
+        reference = parse_reference(args.reference or [])
+        ev = evaluate_files(args.observations, args.units, args.framework, args.period, **settings)
+        tables = run_audit(
+            ev, by=args.by, legitimate=_optional_list(args.legitimate), context=_optional_list(args.context),
+            lang=args.lang, reference=reference, min_n=args.min_n, n_boot=args.n_boot, seed=args.seed,
+        )
+    except AuditError as exc:
+        print(f"perfmodel: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    out_dir = Path(args.out) / ev.framework.id / period_label(ev.period)
+    paths = write_audit(tables, out_dir)
+    findings = tables["findings"]
+    print(f"audit of {ev.framework.id} {period_label(ev.period)}: {len(ev.scores)} units, "
+          f"{len(findings)} finding(s); {len(paths) - 1} tables written to {out_dir} (and audit.xlsx)")
+    for row in findings.itertuples():
+        where = " ".join(str(x) for x in (row.attribute, row.group) if x)
+        print(f"  [{row.check}] {where + ': ' if where else ''}{row.verdict}")
+    return EXIT_OK
+
+
+def _optional_list(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
