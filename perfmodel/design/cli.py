@@ -1,0 +1,294 @@
+"""``perfmodel lab …``: the indicator design lab on the command line.
+
+Sub-commands:
+
+``sensitivity``
+    Monte Carlo uncertainty analysis (rank intervals, grade probabilities) and,
+    with ``--sobol N``, first-order and total Sobol' indices.
+``redundancy``
+    Correlations, Cronbach's alpha, PCA, VIF, discriminating power, the effect of
+    removing each indicator, merge suggestions and the reporting burden.
+``compare``
+    Several designs on the same units: rank agreement, grade transitions,
+    biggest movers; optionally alternative weightings and a flexible-pool variant.
+``gaming``
+    Added by :func:`perfmodel.design.gaming.add_gaming_parser` when available.
+
+Every command writes CSV tables (UTF-8 with BOM) and one ``tables.xlsx`` workbook
+to ``--out`` and never prompts. The main ``perfmodel`` parser attaches these with
+:func:`add_parser`; :func:`run` executes a parsed command and returns the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["add_parser", "run", "write_tables", "parse_changes"]
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+# ---------------------------------------------------------------- output
+def write_tables(tables: Mapping[str, pd.DataFrame], out_dir: str | Path, *, xlsx: bool = True) -> dict[str, Path]:
+    """Write each table as ``<name>.csv`` and all of them as sheets of ``tables.xlsx``.
+
+    CSV files are UTF-8 with a byte-order mark (Excel shows Chinese text); text
+    that would start a spreadsheet formula is guarded (:func:`perfmodel.io.guard_formulas`).
+
+    Returns
+    -------
+    dict
+        Table name (and ``workbook``) → path written.
+    """
+    from perfmodel.io import guard_formulas, write_table
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {name: write_table(frame, out / f"{name}.csv") for name, frame in tables.items()}
+    if xlsx and tables:
+        book = out / "tables.xlsx"
+        with pd.ExcelWriter(book, engine="openpyxl") as writer:
+            for name, frame in tables.items():
+                guard_formulas(frame).to_excel(writer, sheet_name=name[:31], index=False)
+        paths["workbook"] = book
+    return paths
+
+
+def parse_changes(text: str) -> dict[str, float]:
+    """Parse ``"a=+0.05,b=-0.05"`` into ``{"a": 0.05, "b": -0.05}``.
+
+    Examples
+    --------
+    >>> parse_changes("callback_satisfaction=+0.05, housekeeping_score=-0.05")
+    {'callback_satisfaction': 0.05, 'housekeeping_score': -0.05}
+    """
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise ValueError(
+                f"cannot read {part!r}: write indicator=change pairs separated by commas, "
+                "e.g. callback_satisfaction=+0.05,housekeeping_score=-0.05"
+            ) from None
+    return out
+
+
+def _load(observations: str, units: str, framework: Any, period: str, settings: dict[str, Any]):
+    from perfmodel.evaluation import evaluate_files
+
+    return evaluate_files(observations, units, framework, period, compare_previous=False, **settings)
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {"peer_group": args.peer_group} if getattr(args, "peer_group", None) else {}
+
+
+def _report(paths: Mapping[str, Path]) -> None:
+    print("wrote: " + ", ".join(str(p) for p in paths.values()))
+
+
+# ---------------------------------------------------------------- commands
+def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from perfmodel.design.sensitivity import UncertaintySpec, sobol, uncertainty
+
+    ev = _load(args.observations, args.units, args.framework, args.period, _settings(args))
+    choices: dict[str, Any] = {}
+    for name in ("normalisation", "aggregation", "imputation"):
+        if getattr(args, name):
+            choices[name] = getattr(args, name)
+    if args.calibration:
+        choices["calibration"] = [False, True]
+    spec = UncertaintySpec(
+        weights=args.weights, weight_range=args.weight_range, concentration=args.concentration,
+        choices=choices, drop=args.drop,
+    )
+    progress = not args.no_progress
+    result = uncertainty(ev, spec, draws=args.draws, seed=args.seed, progress=progress)
+    tables = result.tables()
+    if args.sobol:
+        indices = sobol(ev, spec, n=args.sobol, seed=args.seed, bootstrap=args.bootstrap, progress=progress)
+        tables["sobol_indices"] = indices.indices
+        tables["sobol_by_unit"] = indices.by_unit
+    paths = write_tables(tables, args.out)
+    summary = tables["by_unit"]
+    width = (summary["rank_p95"] - summary["rank_p05"]).median()
+    print(f"{ev.framework.id} {args.period}: {len(result)} replicates, {len(summary)} units; "
+          f"median width of the 5–95 % rank interval {width:.1f} ranks")
+    for note in result.notes:
+        print(f"note: {note}")
+    if args.sobol:
+        top = tables["sobol_indices"].sort_values("ST", ascending=False).iloc[0]
+        print(f"largest total-effect index: {top['factor']} (S_T = {top['ST']:.2f})")
+    _report(paths)
+    return EXIT_OK
+
+
+def _cmd_redundancy(args: argparse.Namespace) -> int:
+    from perfmodel.design.redundancy import redundancy_report
+    from perfmodel.design.weights import weight_table
+
+    ev = _load(args.observations, args.units, args.framework, args.period, _settings(args))
+    report = redundancy_report(ev, threshold=args.threshold)
+    tables = report.tables()
+    tables["weights"] = weight_table(ev).reset_index()
+    paths = write_tables(tables, args.out)
+    merges = report.merges[report.merges["action"] == "merge"]
+    print(f"{ev.framework.id} {args.period}: {len(ev.framework.indicators())} indicators; "
+          f"{len(merges)} merge suggestion(s) at |r| ≥ {args.threshold:g}")
+    for row in merges.itertuples():
+        print(f"  {row.indicator_a} + {row.indicator_b} (r = {row.r:.2f}) → {row.merged_id} {row.merged_name_zh}")
+    _report(paths)
+    return EXIT_OK
+
+
+def _parse_design(text: str, default_observations: str | None) -> tuple[str, str, str]:
+    name, sep, rest = text.partition("=")
+    if not sep:
+        name, rest = Path(text).stem, text
+    framework, at, observations = rest.partition("@")
+    if not at:
+        if default_observations is None:
+            raise ValueError(
+                f"design {text!r} has no observations: write NAME=FRAMEWORK@OBSERVATIONS "
+                "or give --observations for all designs"
+            )
+        observations = default_observations
+    return name, framework, observations
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from perfmodel.design.compare import compare_designs, flexible_pool_variant, weighting_variants
+    from perfmodel.evaluation import Evaluation
+
+    designs = [_parse_design(d, args.observations) for d in args.design]
+    evaluations: dict[str, Evaluation] = {}
+    for name, framework, observations in designs:
+        evaluations[name] = _load(observations, args.units, framework, args.period, _settings(args))
+    base_name, _, base_observations = designs[0]
+    base = evaluations[base_name]
+    if args.flexible:
+        flex = flexible_pool_variant(base.framework, parse_changes(args.flexible), pool=args.pool)
+        evaluations[f"{base_name}_flex"] = _load(base_observations, args.units, flex, args.period, _settings(args))
+    if args.weightings:
+        for method, ev in weighting_variants(base, args.weightings).items():
+            if method != "stated":
+                evaluations[f"{base_name}:{method}"] = ev
+    if len(evaluations) < 2:
+        raise ValueError("compare needs at least two designs: repeat --design, or add --flexible or --weightings")
+    comparison = compare_designs(evaluations, k=args.k, lang=args.lang)
+    paths = write_tables(comparison.tables(), args.out)
+    print(comparison.agreement.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    _report(paths)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- parser
+def _inputs(p: argparse.ArgumentParser, *, framework: bool = True) -> None:
+    p.add_argument("--observations", required=framework, help="observations file (.csv, .csv.gz, .xlsx, .parquet)")
+    p.add_argument("--units", required=True, help="units file (.csv, .xlsx, .parquet)")
+    if framework:
+        p.add_argument("--framework", required=True, help="shipped framework id or YAML file")
+    p.add_argument("--period", required=True, help="2025Q2, 2025-04 or 2025")
+    p.add_argument("--peer-group", help="units column for peer groups, or 'none'")
+    p.add_argument("--out", required=True, help="output folder for the CSV tables and tables.xlsx")
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``lab`` with its sub-commands to an ``argparse`` sub-parsers object.
+
+    Each sub-command sets ``func`` to the function that runs it; :func:`run`
+    dispatches on ``lab_command`` as well, so either may be called.
+    """
+    lab = subparsers.add_parser("lab", help="indicator design lab: sensitivity, redundancy, design comparison")
+    lab.set_defaults(func=run)
+    sub = lab.add_subparsers(dest="lab_command", required=True)
+
+    p = sub.add_parser("sensitivity", help="uncertainty analysis (rank intervals) and Sobol' indices")
+    _inputs(p)
+    p.add_argument("--draws", type=int, default=500, help="Monte Carlo replicates (default 500)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--weights", choices=["uniform", "dirichlet", "none"], default="uniform")
+    p.add_argument("--weight-range", type=float, default=0.25, help="uniform: ±fraction (default 0.25)")
+    p.add_argument("--concentration", type=float, default=50.0, help="dirichlet concentration (default 50)")
+    p.add_argument("--normalisation", nargs="+", choices=["minmax", "zscore", "rank", "goalposts", "target"],
+                   help="normalisations to vary over")
+    p.add_argument("--aggregation", nargs="+", choices=["arithmetic", "geometric"])
+    p.add_argument("--imputation", nargs="+", choices=["none", "group_mean", "carry_forward"])
+    p.add_argument("--calibration", action="store_true", help="vary calibration on/off")
+    p.add_argument("--drop", action="store_true", help="leave out one indicator at a time (or none)")
+    p.add_argument("--sobol", type=int, metavar="N", help="also compute Sobol' indices with base sample N")
+    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the index CIs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+    p = sub.add_parser("redundancy", help="redundancy, coherence, merge suggestions, reporting burden")
+    _inputs(p)
+    p.add_argument("--threshold", type=float, default=0.8, help="|r| for merge suggestions (default 0.8)")
+    p.set_defaults(func=run)
+
+    p = sub.add_parser("compare", help="compare designs on the same units")
+    _inputs(p, framework=False)
+    p.add_argument("--design", action="append", required=True, metavar="NAME=FRAMEWORK[@OBSERVATIONS]",
+                   help="a design to compare (repeat); the first is the baseline")
+    p.add_argument("--flexible", metavar="IND=CHANGE,...",
+                   help="add a flexible-pool variant of the baseline (R19), e.g. a=+0.05,b=-0.05")
+    p.add_argument("--pool", type=float, default=0.20, help="largest share of weight moved (default 0.20)")
+    p.add_argument("--weightings", nargs="+", choices=["equal", "equal_flat", "pca", "entropy", "critic", "balanced"],
+                   help="add the baseline under alternative weightings")
+    p.add_argument("--k", type=int, default=10, help="top-k for the overlap (default 10)")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    p.set_defaults(func=run)
+
+    try:
+        from perfmodel.design.gaming import add_gaming_parser
+    except ImportError:
+        pass
+    else:
+        add_gaming_parser(sub)
+    return lab
+
+
+_COMMANDS = {
+    "sensitivity": _cmd_sensitivity,
+    "redundancy": _cmd_redundancy,
+    "compare": _cmd_compare,
+}
+
+
+def _lab_errors() -> tuple[type[BaseException], ...]:
+    from perfmodel.design.aggregators import AggregationError
+    from perfmodel.design.compare import FlexiblePoolError
+    from perfmodel.design.sensitivity import SensitivityError
+    from perfmodel.design.weights import WeightingError
+
+    return (SensitivityError, WeightingError, AggregationError, FlexiblePoolError, ValueError, KeyError)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed ``lab`` command; returns 0 on success, 1 on failure (one-line message)."""
+    command = getattr(args, "lab_command", None)
+    if command == "gaming":
+        from perfmodel.design.gaming import run_gaming
+
+        return run_gaming(args)
+    if command not in _COMMANDS:
+        print(f"perfmodel: error: unknown lab command {command!r}; use {', '.join(_COMMANDS)}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        return _COMMANDS[command](args)
+    except _lab_errors() as exc:
+        if getattr(args, "debug", False):
+            raise
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"perfmodel: error: {message}", file=sys.stderr)
+        return EXIT_FAILED
