@@ -16,6 +16,7 @@ The data contract (columns, aliases, row numbers) is in ``docs/data-contract.md`
 
 from __future__ import annotations
 
+import datetime
 import re
 import zipfile
 import zlib
@@ -35,6 +36,7 @@ __all__ = [
     "aliases_of",
     "read_table",
     "write_table",
+    "write_workbook",
     "guard_formulas",
 ]
 
@@ -407,3 +409,43 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
         sep = "\t" if fmt.startswith(".tsv") else ","
         guard_formulas(df).to_csv(path, index=False, sep=sep, encoding="utf-8-sig")
     return path
+
+
+def _sheet_names(names: Iterable[str]) -> list[str]:
+    """Excel sheet names: at most 31 characters, without ``[]:*?/\\``, unique."""
+    used: set[str] = set()
+    out = []
+    for name in names:
+        base = re.sub(r"[\[\]:*?/\\]", "_", str(name))[:31] or "sheet"
+        candidate, k = base, 1
+        while candidate in used:
+            k += 1
+            candidate = f"{base[:28]}_{k}"
+        used.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
+    """Write several tables as the sheets of one Excel workbook.
+
+    Sheet names are made valid for Excel (31 characters, no ``[]:*?/\\``,
+    unique); cells are guarded against formula injection (:func:`guard_formulas`);
+    the index is not written. The workbook's creation time is fixed, so only its
+    "modified" stamp differs between two runs on the same data.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for sheet, frame in zip(_sheet_names(sheets), sheets.values(), strict=True):
+            _excel_ready(guard_formulas(frame)).to_excel(writer, sheet_name=sheet, index=False)
+        writer.book.properties.created = _WORKBOOK_CREATED
+    return path
+
+
+_WORKBOOK_CREATED = datetime.datetime(2000, 1, 1)

@@ -19,6 +19,7 @@ from perfmodel.io import (
     normalise_header,
     read_table,
     write_table,
+    write_workbook,
 )
 
 OBS = OBSERVATION_ALIASES
@@ -319,3 +320,16 @@ def test_write_table_creates_folders_and_rejects_unknown_types(tmp_path):
     assert path.exists()
     with pytest.raises(InputError, match="unsupported file type"):
         write_table(FRAME, tmp_path / "out.json")
+
+
+def test_workbook_sheet_names_are_valid_and_unique_and_cells_guarded(tmp_path):
+    long_name = "effective_weights_by_source_and_indicator"
+    sheets = {long_name: FRAME, long_name + "_2": FRAME.head(1), "a/b:c?": FRAME.head(2)}
+    path = write_workbook(sheets, tmp_path / "book.xlsx")
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == [long_name[:31], long_name[:28] + "_2", "a_b_c_"]
+    assert book.properties.created.year == 2000
+    first = book[long_name[:31]]
+    assert not [c.coordinate for row in first.iter_rows() for c in row if c.data_type == "f"]
+    back = pd.read_excel(path, sheet_name=None)
+    assert [len(frame) for frame in back.values()] == [3, 1, 2]

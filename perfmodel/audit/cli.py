@@ -84,29 +84,13 @@ def parse_reference(values: list[str]) -> dict[str, str]:
     return out
 
 
-def _sheet_name(name: str, used: set[str]) -> str:
-    base = name[:31]
-    candidate, k = base, 1
-    while candidate in used:
-        k += 1
-        candidate = f"{base[:28]}_{k}"
-    used.add(candidate)
-    return candidate
-
-
 def write_audit(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> dict[str, Path]:
     """Write every table as CSV and all of them as sheets of ``audit.xlsx``; return the paths."""
-    from perfmodel.io import guard_formulas, write_table
+    from perfmodel.io import write_table, write_workbook
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = {name: write_table(table, out / f"{name}.csv") for name, table in tables.items()}
-    xlsx = out / "audit.xlsx"
-    used: set[str] = set()
-    with pd.ExcelWriter(xlsx, engine="openpyxl") as writer:
-        for name, table in tables.items():
-            guard_formulas(table).to_excel(writer, sheet_name=_sheet_name(name, used), index=False)
-    paths["xlsx"] = xlsx
+    paths["xlsx"] = write_workbook(tables, out / "audit.xlsx")
     return paths
 
 

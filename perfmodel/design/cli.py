@@ -46,17 +46,12 @@ def write_tables(tables: Mapping[str, pd.DataFrame], out_dir: str | Path, *, xls
     dict
         Table name (and ``workbook``) → path written.
     """
-    from perfmodel.io import guard_formulas, write_table
+    from perfmodel.io import write_table, write_workbook
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = {name: write_table(frame, out / f"{name}.csv") for name, frame in tables.items()}
     if xlsx and tables:
-        book = out / "tables.xlsx"
-        with pd.ExcelWriter(book, engine="openpyxl") as writer:
-            for name, frame in tables.items():
-                guard_formulas(frame).to_excel(writer, sheet_name=name[:31], index=False)
-        paths["workbook"] = book
+        paths["workbook"] = write_workbook(tables, out / "tables.xlsx")
     return paths
 
 
