@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from perfmodel.aggregate import aggregate_tree, availability
-from perfmodel.framework import GRADES, Framework, Indicator, load_framework
+from perfmodel.framework import GRADES, Framework, Indicator, NegativeItem, load_framework
 from perfmodel.grading import NOT_GRADED, cap_grades, grade_by_cutoffs, grade_by_quota, rank_scores
 from perfmodel.normalise import normalise, orient, orient_bounds
 from perfmodel.periods import months_in, parse_period, period_label, previous
@@ -471,8 +471,9 @@ class Evaluation:
                      "points": item.points * count[unit_id] if item.consequence == "deduct" else 0.0,
                      "grade_cap": item.grade_cap}
                 )
-                label = "一票警示" if item.consequence == "warning" else item.consequence
-                flags[unit_id].append(f"负面清单:{item.name.zh}×{count[unit_id]:g}({label})")
+                flags[unit_id].append(
+                    f"负面清单:{item.name.zh}×{count[unit_id]:g}({_negative_label(item)})"
+                )
             if item.consequence == "deduct":
                 deduction += count * item.points
             if item.consequence == "grade_cap":
@@ -589,6 +590,15 @@ def _counts(natural: pd.DataFrame, indicator: str) -> pd.Series:
     if indicator not in natural.columns:
         return pd.Series(0.0, index=natural.index)
     return natural[indicator].fillna(0.0)
+
+
+def _negative_label(item: NegativeItem) -> str:
+    """What a negative-list hit does, in the words of the flags column."""
+    if item.consequence == "deduct":
+        return f"每次扣{item.points:g}分"
+    if item.consequence == "grade_cap":
+        return f"等级最高{item.grade_cap}"
+    return "一票警示"
 
 
 def _combine_caps(current: pd.Series, new: pd.Series) -> pd.Series:

@@ -36,6 +36,7 @@ from perfmodel.periods import PeriodError, parse_month, reporting_deadline
 
 __all__ = [
     "REASONS",
+    "REASONS_ZH",
     "LEVELS",
     "UNIT_NUMERIC_COLUMNS",
     "RATE_TOLERANCE",
@@ -85,6 +86,34 @@ REASONS: dict[str, str] = {
     "units file. Correct the parent_id or add the station.",
 }
 """Reason code → what it means and how to fix it."""
+
+REASONS_ZH: dict[str, str] = {
+    "missing_column": "缺少必需的列,整个文件无法使用。请补上该列,或把表头改为可接受的名称"
+    "(见 docs/data-contract.md)。",
+    "blank_row": "空行。请删除。",
+    "missing_key": "期间、单位编号或指标为空。请填写。",
+    "bad_period": "期间不是月份。请写成 YYYY-MM,如 2025-04。",
+    "unknown_unit": "单位编号不在已接受的单位中(单位表中没有,或在单位表中被拒)。请在单位表中补上,"
+    "或更正编号。",
+    "level_mismatch": "单位层级与考核方案不符(派出所/民警)。请删除这些行或换用相应层级的方案。",
+    "unknown_indicator": "该指标不在考核方案中。请更正指标编号(会提示相近的编号)或删除该行。",
+    "non_numeric": "此处应为数字,单元格中却是文字。请填写纯数字,如 0.93(不带 %、不带千位分隔符)。",
+    "missing_value": "数值为空或标为缺失,且没有可计算它的分子和分母。请填写数值,或删除该行。",
+    "duplicate_row": "与前面某行完全相同;保留第一行。请删除重复行。",
+    "duplicate_key": "同一期间×单位×指标(×评分人)有多行不同数值;无法判断哪行正确,全部暂不使用。请只保留一行。",
+    "rate_out_of_range": "比率应在 0–1 之间(或在方案为其规定的范围内,如压降率 [-1, 1])。"
+    "1–100 之间的数值像是百分数:请除以 100。",
+    "numerator_gt_denominator": "分子大于分母,比率将超过 100%。请核对两个数。",
+    "negative_count": "数量(或分子、分母、单位表中的数值列)为负数。请核对。",
+    "zero_denominator": "分母为 0,比率无定义。请删除该行,或更正分母。",
+    "inconsistent_rate": "数值与 分子÷分母 不一致。请更正,或把数值留空以按 分子÷分母 计算。",
+    "out_of_range": "数值超出方案为该指标规定的范围。请核对数值及其计量单位。",
+    "bad_timestamp": "提交时间不是日期时间。请写成 YYYY-MM-DD HH:MM:SS。",
+    "duplicate_unit": "单位编号在单位表中出现多次;全部暂不使用。每个单位只保留一行。",
+    "bad_level": "层级应为 station 或 officer(也接受 派出所 / 民警)。请更正。",
+    "unknown_parent": "民警的上级编号(parent_id)必须是单位表中已接受的派出所编号。请更正或补上该派出所。",
+}
+"""Reason code → the same explanation in Chinese, for Chinese reports."""
 
 LEVELS: dict[str, str] = {
     "station": "station",

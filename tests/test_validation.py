@@ -17,6 +17,7 @@ from perfmodel.io import OBSERVATION_ALIASES, UNIT_ALIASES, InputError, read_tab
 from perfmodel.periods import reporting_deadline
 from perfmodel.validation import (
     REASONS,
+    REASONS_ZH,
     ValidationResult,
     read_inputs,
     validate_observations,
@@ -285,6 +286,8 @@ def test_every_reason_code_is_tested_and_explained():
     tested |= {"duplicate_row", "duplicate_key", "missing_column", "duplicate_unit"}
     assert tested == set(REASONS)
     assert all(len(text) > 20 for text in REASONS.values())
+    assert set(REASONS_ZH) == set(REASONS)
+    assert all(len(text) > 5 for text in REASONS_ZH.values())
 
 
 def test_quarantine_keeps_the_fields_as_written(tmp_path):

@@ -37,6 +37,11 @@ __all__ = [
     "figure_grade_counts",
     "write_tables",
     "styled",
+    "consequence_label",
+    "calibration_comparison",
+    "calibration_markdown",
+    "context_r2",
+    "provenance_table",
 ]
 
 GRADE_COLOURS = {"优秀": "#1b7837", "良好": "#7fbf7b", "合格": "#f4a582", "不合格": "#b2182b", NOT_GRADED: "#bbbbbb"}
@@ -57,6 +62,9 @@ TEXT = {
         "change_title": "排名变化:上期与本期组内排名", "change_x": "上期组内排名", "change_y": "本期组内排名",
         "grades_title": "各同类组等级分布", "grades_x": "同类组", "grades_y": "单位数",
         "colorbar": "维度得分(0–100)",
+        "raw": "未校准", "calibrated": "校准后", "grade_raw": "未校准等级", "grade_calibrated": "校准后等级",
+        "score_raw": "未校准得分", "score_calibrated": "校准后得分", "rank_raw": "未校准组内排名",
+        "rank_calibrated": "校准后组内排名", "measure": "度量", "item_name": "项目", "detail": "内容",
     },
     "en": {
         "unit_id": "Unit", "name": "Name", "peer_group": "Peer group", "score": "Score",
@@ -75,8 +83,22 @@ TEXT = {
         "change_y": "Current rank in group",
         "grades_title": "Grades by peer group", "grades_x": "Peer group", "grades_y": "Units",
         "colorbar": "Dimension score (0–100)",
+        "raw": "Uncalibrated", "calibrated": "Calibrated", "grade_raw": "Grade (uncalibrated)",
+        "grade_calibrated": "Grade (calibrated)", "score_raw": "Score (uncalibrated)",
+        "score_calibrated": "Score (calibrated)", "rank_raw": "Rank (uncalibrated)",
+        "rank_calibrated": "Rank (calibrated)", "measure": "Measure", "item_name": "Item", "detail": "Detail",
     },
 }
+
+DIRECTIONS = {
+    "zh": {"higher": "越大越好", "lower": "越小越好", "target": "接近目标值"},
+    "en": {"higher": "higher is better", "lower": "lower is better", "target": "closest to target"},
+}
+SOURCES = {
+    "zh": {"system": "系统数据", "supervisor": "上级评价", "peer": "同事互评", "self": "自评", "citizen": "群众评价"},
+    "en": {"system": "system", "supervisor": "supervisor", "peer": "peer", "self": "self", "citizen": "citizen"},
+}
+"""Labels of an indicator's direction and source in the report's languages."""
 
 _ZH_NUMERALS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 
@@ -114,6 +136,36 @@ def _dimension_names(fw: Framework, lang: str) -> dict[str, str]:
     return {node.id: _name(node, lang) for node in fw.tree}
 
 
+def consequence_label(consequence: str, grade_cap: object = None, points: float | None = None,
+                      lang: str = "zh") -> str:
+    """A threshold's or negative-list item's consequence in words.
+
+    Examples
+    --------
+    >>> consequence_label("grade_cap", "合格")
+    '等级最高为合格'
+    >>> consequence_label("deduct", points=2, lang="en")
+    'deduct 2 points each'
+    """
+    if lang == "en":
+        labels = {"grade_cap": f"grade at most {grade_cap}", "deduct": f"deduct {points:g} points each"
+                  if points is not None else "deduct points", "warning": "warning",
+                  "flag": "flagged", "zero": "indicator scored zero"}
+    else:
+        labels = {"grade_cap": f"等级最高为{grade_cap}", "deduct": f"每次扣{points:g}分"
+                  if points is not None else "扣分", "warning": "一票警示", "flag": "标注",
+                  "zero": "该指标记零分"}
+    return labels.get(consequence, consequence)
+
+
+def _threshold_text(ind: Indicator, lang: str) -> str:
+    th = ind.threshold
+    if th is None:
+        return ""
+    parts = ([f"≥ {th.min:g}"] if th.min is not None else []) + ([f"≤ {th.max:g}"] if th.max is not None else [])
+    return f"{' & '.join(parts)}({consequence_label(th.consequence, th.grade_cap, lang=lang)})"
+
+
 def headline(ev: Evaluation, lang: str = "zh") -> str:
     """A short Markdown paragraph: what was evaluated and the key numbers."""
     fw, scores = ev.framework, ev.scores
@@ -140,14 +192,14 @@ def headline(ev: Evaluation, lang: str = "zh") -> str:
 def quality_tables(ev: Evaluation, lang: str = "zh") -> dict[str, pd.DataFrame]:
     """Data-quality tables: quarantine by reason, late submissions by unit, indicator coverage."""
     t = _t(lang)
-    from perfmodel.validation import REASONS
+    from perfmodel.validation import REASONS, REASONS_ZH
 
     q = ev.quarantine
     if len(q):
         by_reason = (
             q.groupby(["file", "reason"]).size().rename("n").reset_index().sort_values("n", ascending=False)
         )
-        by_reason["explanation"] = by_reason["reason"].map(REASONS).fillna("")
+        by_reason["explanation"] = by_reason["reason"].map(REASONS if lang == "en" else REASONS_ZH).fillna("")
         by_reason["file"] = by_reason["file"].map(lambda p: Path(str(p)).name)
     else:
         by_reason = pd.DataFrame(columns=["file", "reason", "n", "explanation"])
@@ -203,16 +255,23 @@ def breach_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
         return pd.DataFrame(columns=[t["unit_id"], t["indicator"], t["value"], t["threshold"], t["consequence"]])
     meta = ev.framework.indicator_meta()
     b["indicator"] = b["indicator"].map(lambda i: _name(meta[i], lang))
-    b["threshold"] = np.where(b["min"].notna(), "≥ " + b["min"].astype(str), "≤ " + b["max"].astype(str))
-    b["consequence"] = np.where(b["consequence"] == "grade_cap", "等级封顶:" + b["grade_cap"].fillna(""),
-                                b["consequence"])
+    b["threshold"] = [f"≥ {lo:g}" if pd.notna(lo) else f"≤ {hi:g}" for lo, hi in zip(b["min"], b["max"], strict=True)]
+    b["consequence"] = [consequence_label(c, cap, lang=lang) for c, cap in zip(b["consequence"], b["grade_cap"],
+                                                                               strict=True)]
+    b["value"] = b["value"].map(lambda v: f"{v:.3f}")
     return b[["unit_id", "indicator", "value", "threshold", "consequence"]].rename(columns=t)
 
 
 def negative_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """Negative-list hits (R13): unit, item, count, consequence."""
     t = _t(lang)
-    hits = ev.stages["negative_hits"]
+    hits = ev.stages["negative_hits"].copy()
+    meta = {item.id: item for item in ev.framework.negative_list}
+    hits["name"] = [_name(meta[i], lang) if i in meta else n for i, n in zip(hits["item"], hits["name"], strict=True)]
+    hits["consequence"] = [
+        consequence_label(meta[i].consequence, meta[i].grade_cap, meta[i].points, lang) if i in meta else c
+        for i, c in zip(hits["item"], hits["consequence"], strict=True)
+    ]
     table = hits[["unit_id", "name", "count", "consequence", "points"]].rename(
         columns={"unit_id": t["unit_id"], "name": t["item"], "count": t["count"],
                  "consequence": t["consequence"], "points": t["points"]})
@@ -237,14 +296,17 @@ def weight_tree_table(fw: Framework, lang: str = "zh") -> pd.DataFrame:
     table = fw.weight_table()
     name = table["name_en"] if lang == "en" else table["name_zh"]
     indent = table["level"].map(lambda d: "\u3000" * (d - 1))
+    meta = fw.indicator_meta()
+    key = "en" if lang == "en" else "zh"
     out = pd.DataFrame(
         {
             ("Node" if lang == "en" else "节点"): indent + name,
             ("Weight" if lang == "en" else "权重"): table["weight"],
             ("Share of total" if lang == "en" else "占总分"): table["effective_weight"],
-            ("Direction" if lang == "en" else "方向"): table["direction"].fillna(""),
-            ("Source" if lang == "en" else "来源"): table["source"].fillna(""),
-            ("Hard threshold" if lang == "en" else "硬性标准"): table["threshold"].fillna(""),
+            ("Direction" if lang == "en" else "方向"): table["direction"].map(DIRECTIONS[key]).fillna(""),
+            ("Source" if lang == "en" else "来源"): table["source"].map(SOURCES[key]).fillna(""),
+            ("Hard threshold" if lang == "en" else "硬性标准"): table["id"].map(
+                lambda i: _threshold_text(meta[i], lang) if i in meta else ""),
         }
     )
     return out
@@ -398,7 +460,7 @@ def figure_grade_counts(ev: Evaluation, lang: str = "zh") -> plt.Figure:
     for grade in table.columns:
         ax.bar(table.index, table[grade], bottom=bottom, color=GRADE_COLOURS.get(grade, "#999"), label=grade)
         bottom += table[grade].to_numpy()
-    ax.legend(title=t["grade"], fontsize=8)
+    ax.legend(title=t["grade"], fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title(t["grades_title"])
     ax.set_xlabel(t["grades_x"])
     ax.set_ylabel(t["grades_y"])
@@ -412,7 +474,7 @@ def write_tables(ev: Evaluation, out_dir: str | Path) -> dict[str, Path]:
     The XLSX holds the scores, every stage's wide values, breaches, negative-list
     hits, the quarantine and the weight tree. Output is deterministic.
     """
-    from perfmodel.io import write_table
+    from perfmodel.io import write_table, write_workbook
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -428,11 +490,7 @@ def write_tables(ev: Evaluation, out_dir: str | Path) -> dict[str, Path]:
         "quarantine": ev.quarantine,
         "weights": ev.framework.weight_table(),
     }
-    xlsx = out_dir / "scores.xlsx"
-    with pd.ExcelWriter(xlsx, engine="openpyxl") as writer:
-        for sheet, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=sheet, index=False)
-    paths["scores_xlsx"] = xlsx
+    paths["scores_xlsx"] = write_workbook(sheets, out_dir / "scores.xlsx")
     return paths
 
 
@@ -450,4 +508,99 @@ def styled(frame: pd.DataFrame, percent: Iterable[str] = (), digits: int = 1):
         elif pd.api.types.is_float_dtype(series):
             whole = series.dropna().eq(series.dropna().round()).all()
             formats[column] = "{:.0f}" if whole and series.abs().max() >= 1 else f"{{:.{digits}f}}"
-    return frame.style.format(formats, na_rep="–").hide(axis="index")
+    wrapping = [c for c in frame.columns if str(c) in _WRAPPING_COLUMNS]
+    styler = frame.style.format(formats, na_rep="–").hide(axis="index")
+    styler = styler.set_table_styles([{"selector": "td, th", "props": "white-space: nowrap;"}])
+    if wrapping:
+        long_text = [{"selector": "td", "props": "white-space: normal; min-width: 18em;"}]
+        styler = styler.set_table_styles({c: long_text for c in wrapping}, overwrite=False)
+    return styler
+
+
+_WRAPPING_COLUMNS = {TEXT[lang][key] for lang in TEXT for key in ("flags", "explanation", "detail")}
+"""Columns of long text that may wrap in HTML tables; everything else stays on one line."""
+
+
+# ---------------------------------------------------------------- calibration and provenance
+CONTEXT_COLUMNS = ("population", "incident_volume", "officers", "area_type", "station_type")
+"""Units-table columns describing context a unit does not control (used when present)."""
+
+
+def calibration_comparison(raw: Evaluation, calibrated: Evaluation, lang: str = "zh") -> pd.DataFrame:
+    """Each unit's uncalibrated and calibrated score, group rank and grade.
+
+    Units whose grade changes come first, the largest score changes first.
+    """
+    t = _t(lang)
+    keep = ["unit_id", "name", "peer_group", "score", "rank", "grade"]
+    both = raw.scores[keep].merge(
+        calibrated.scores[["unit_id", "score", "rank", "grade"]], on="unit_id", suffixes=("_raw", "_calibrated")
+    )
+    both["_changed"] = both["grade_raw"] != both["grade_calibrated"]
+    both["_shift"] = (both["score_calibrated"] - both["score_raw"]).abs()
+    both = both.sort_values(["_changed", "_shift"], ascending=False).drop(columns=["_changed", "_shift"])
+    columns = ["unit_id", "name", "peer_group", "score_raw", "score_calibrated", "rank_raw", "rank_calibrated",
+               "grade_raw", "grade_calibrated"]
+    return both[columns].rename(columns=t).reset_index(drop=True)
+
+
+def context_r2(ev: Evaluation, context: Iterable[str] = CONTEXT_COLUMNS) -> float:
+    """R² of the composite score on the context columns present in the units table."""
+    from perfmodel.audit import context_neutrality
+
+    present = [c for c in context if c in ev.units.columns and ev.units[c].nunique() > 1]
+    if not present:
+        return float("nan")
+    table = context_neutrality(ev, context=present)
+    return float(table.loc[table["measure"] == "r2", "estimate"].iloc[0])
+
+
+def calibration_markdown(raw: Evaluation, calibrated: Evaluation, lang: str = "zh") -> str:
+    """What calibration changed: grades, rank agreement and dependence on context, in words."""
+    from scipy.stats import spearmanr
+
+    both = raw.scores[["unit_id", "score", "grade"]].merge(
+        calibrated.scores[["unit_id", "score", "grade"]], on="unit_id", suffixes=("_raw", "_cal")
+    ).dropna(subset=["score_raw", "score_cal"])
+    changed = int((both["grade_raw"] != both["grade_cal"]).sum())
+    rho = float(spearmanr(both["score_raw"], both["score_cal"]).statistic) if len(both) > 2 else float("nan")
+    r2_raw, r2_cal = context_r2(raw), context_r2(calibrated)
+    mode = calibrated.settings.calibration
+    if lang == "en":
+        return (
+            f"Calibration `{mode}` compares each unit with what its context (workload, population, area type…) "
+            f"predicts, instead of with one ruler for all (R4, R5). **{changed}** of {len(both)} units change "
+            f"grade; the Spearman correlation of uncalibrated and calibrated scores is **{rho:.2f}**. "
+            f"Context explains **{r2_raw:.0%}** of the variance of uncalibrated scores and **{r2_cal:.0%}** "
+            "after calibration: the lower, the less a score depends on circumstances the unit does not control. "
+            "Part of what context explains can be real performance (better-resourced stations may also be "
+            "better run), so calibration is a second view, not a verdict."
+        )
+    return (
+        f"校准方式 `{mode}`:把每个单位与其情境(工作负荷、人口、城乡类型等)所预测的水平相比,而不是“一把尺子量到底”"
+        f"(R4、R5)。{len(both)} 个单位中有 **{changed}** 个等级发生变化;校准前后得分的 Spearman 相关为 **{rho:.2f}**。"
+        f"情境因素可解释未校准得分方差的 **{r2_raw:.0%}**,校准后为 **{r2_cal:.0%}**:越低,得分越少取决于单位无法控制的条件。"
+        "情境所解释的部分也可能包含真实的绩效差异(资源充足的所也可能管理得更好),因此校准结果是第二视角,而非定论。"
+    )
+
+
+def provenance_table(
+    inputs: dict[str, str | Path], parameters: dict[str, object], lang: str = "zh"
+) -> pd.DataFrame:
+    """Where the numbers come from: input hashes, parameters, package versions, git commit.
+
+    The same facts are written to ``provenance.json`` beside the report by
+    :func:`perfmodel.report.runner.run_notebook`.
+    """
+    from perfmodel.report.provenance import build_provenance
+
+    record = build_provenance(inputs, parameters)
+    rows = [(f"{name}: {Path(str(info['path'])).name}", f"SHA-256 {info['sha256']} ({info['size_bytes']:,} B)")
+            for name, info in record["inputs"].items()]
+    rows += [(str(k), str(v)) for k, v in record["parameters"].items() if v is not None]
+    git = record["git"] or {}
+    rows.append(("git", f"{git.get('commit', '–')}" + (" (+ uncommitted changes)" if git.get("dirty") else "")))
+    rows.append(("Python", record["python"]["version"]))
+    rows += [(name, version) for name, version in record["packages"].items() if version]
+    t = _t(lang)
+    return pd.DataFrame(rows, columns=[t["item_name"], t["detail"]])

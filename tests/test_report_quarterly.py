@@ -1,0 +1,168 @@
+"""The quarterly report: its tables and texts, and the notebook end to end under papermill."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from perfmodel.evaluation import evaluate_files
+from perfmodel.framework import framework_path
+from perfmodel.report import quarterly as q
+from perfmodel.report.runner import notebook_parameters, run_notebook
+from perfmodel.simulate import generate_sample
+
+FRAMEWORK = "station_four_dimension"
+PERIOD = "2025Q2"
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "quarterly_evaluation.ipynb"
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """30 stations, 2025-01 … 2025-06, with planted defects (so a quarantine exists)."""
+    out = tmp_path_factory.mktemp("quarterly_sample")
+    return generate_sample(out, stations=30, months=6, seed=5, start="2025-01", frameworks=[FRAMEWORK])
+
+
+@pytest.fixture(scope="module")
+def raw(sample):
+    return evaluate_files(sample["station_observations"], sample["units"], FRAMEWORK, PERIOD)
+
+
+@pytest.fixture(scope="module")
+def calibrated(raw):
+    return raw.regen(calibration="full")
+
+
+# ------------------------------------------------------------------ tables and texts
+def test_consequences_are_said_in_words():
+    assert q.consequence_label("grade_cap", "合格") == "等级最高为合格"
+    assert q.consequence_label("deduct", points=2) == "每次扣2分"
+    assert q.consequence_label("deduct", points=2, lang="en") == "deduct 2 points each"
+    assert q.consequence_label("warning", lang="en") == "warning"
+
+
+def test_breach_table_shows_three_decimals_and_the_standard(raw):
+    table = q.breach_table(raw, "zh")
+    breaches = raw.stages["breaches"]
+    assert len(table) == len(breaches)
+    if len(table):
+        assert table["实际值"].tolist() == [f"{v:.3f}" for v in breaches["value"]]
+        assert set(table["标准"]) == {"≥ 0.95"}  # 三实信息采集率 ≥ 95 % in the framework
+        assert set(table["后果"]) == {"等级最高为合格"}
+
+
+def test_negative_table_translates_consequences_and_keeps_points(raw):
+    hits = raw.stages["negative_hits"]
+    table = q.negative_table(raw, "en")
+    assert len(table) == len(hits)
+    assert table["Points deducted"].sum() == pytest.approx(hits["points"].sum())
+    assert not table["Consequence"].isin(["grade_cap", "deduct"]).any()
+
+
+def test_weight_tree_in_words_and_shares_add_up(raw):
+    tree = q.weight_tree_table(raw.framework, "zh")
+    indicators = tree[tree["方向"] != ""]
+    assert set(indicators["方向"]) <= {"越大越好", "越小越好", "接近目标值"}
+    assert indicators["占总分"].sum() == pytest.approx(1.0)
+    assert (tree["硬性标准"] != "").sum() == 1
+
+
+def test_quarantine_is_explained_in_the_report_language(raw):
+    zh = q.quality_tables(raw, "zh")["quarantine"]
+    en = q.quality_tables(raw, "en")["quarantine"]
+    assert zh["行数"].sum() == len(raw.quarantine) == en["Rows"].sum()
+    assert zh["说明"].str.contains("[\u4e00-\u9fff]").all()
+    assert not en["Explanation"].str.contains("[\u4e00-\u9fff]").any()
+
+
+def test_calibration_comparison_puts_changed_grades_first(raw, calibrated):
+    table = q.calibration_comparison(raw, calibrated, "en")
+    assert len(table) == len(raw.scores)
+    changed = table["Grade (uncalibrated)"] != table["Grade (calibrated)"]
+    n_changed = int(changed.sum())
+    assert changed.iloc[:n_changed].all() and not changed.iloc[n_changed:].any()
+    merged = raw.scores.merge(calibrated.scores, on="unit_id")
+    assert n_changed == int((merged["grade_x"] != merged["grade_y"]).sum())
+    assert f"**{n_changed}** of {len(raw.scores)} units change grade" in q.calibration_markdown(
+        raw, calibrated, "en")
+
+
+def test_calibration_removes_dependence_on_context(raw, calibrated):
+    """The simulator plants context effects; case-mix calibration should remove most of them."""
+    assert q.context_r2(calibrated) < q.context_r2(raw)
+
+
+def test_provenance_table_hashes_the_inputs(sample):
+    inputs = {"observations": sample["station_observations"], "framework": framework_path(FRAMEWORK)}
+    table = q.provenance_table(inputs, {"period": PERIOD, "peer_group": None}, "en")
+    digest = hashlib.sha256(Path(sample["station_observations"]).read_bytes()).hexdigest()
+    details = dict(zip(table["Item"], table["Detail"], strict=True))
+    assert digest in details["observations: station_observations.csv.gz"]
+    assert details["period"] == PERIOD and "peer_group" not in details
+    assert {"pandas", "statsmodels", "git"} <= set(details)
+
+
+def test_long_text_columns_wrap_and_others_do_not():
+    frame = pd.DataFrame({"单位名称": ["中山路派出所"], "提示": ["负面清单:执法过错×1(等级最高为合格)"]})
+    html = q.styled(frame).to_html()
+    assert "white-space: nowrap" in html
+    assert "white-space: normal" in html and ".col1" in html
+
+
+def test_score_tables_are_reproducible(raw, tmp_path):
+    first = q.write_tables(raw, tmp_path / "a")
+    second = q.write_tables(raw, tmp_path / "b")
+    assert first["scores_csv"].read_bytes() == second["scores_csv"].read_bytes()
+    a = pd.read_excel(first["scores_xlsx"], sheet_name=None)
+    b = pd.read_excel(second["scores_xlsx"], sheet_name=None)
+    assert list(a) == list(b)
+    for sheet in a:
+        pd.testing.assert_frame_equal(a[sheet], b[sheet])
+
+
+# ------------------------------------------------------------------ the notebook
+def test_notebook_declares_the_report_parameters():
+    specs = notebook_parameters(NOTEBOOK)
+    expected = ["observations", "units", "framework", "period", "lang", "output_dir", "peer_group",
+                "calibration", "fairness_report"]
+    assert list(specs) == expected
+    assert specs["calibration"].default == "none"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize(("lang", "calibration"), [("zh", "none"), ("en", "casemix")])
+def test_notebook_writes_a_complete_report(sample, tmp_path, lang, calibration):
+    out = tmp_path / "report"
+    run = run_notebook(NOTEBOOK, out, {
+        "observations": str(sample["station_observations"]), "units": str(sample["units"]),
+        "framework": FRAMEWORK, "period": PERIOD, "lang": lang, "output_dir": str(out),
+        "calibration": calibration,
+    }, timeout=300, html_lang="zh-CN" if lang == "zh" else "en")
+    executed = nbformat.read(run.executed_notebook, as_version=4)
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+    html = run.html.read_text(encoding="utf-8")
+    assert "PosixPath" not in html and "Traceback" not in html
+    sections = (["数据质量", "等级与排名", "情境校准", "公平性", "方法说明", "数据来源与可复现性"] if lang == "zh"
+                else ["Data quality", "Grades and ranking", "Calibration", "Fairness", "Methodology",
+                      "Provenance"])
+    for heading in sections:
+        assert heading in html, heading
+    for figure in ("grade_counts", "score_distribution", "dimension_profiles", "rank_changes"):
+        assert (out / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
+    assert list((out / "figures").glob("funnel_*.png")), "one funnel plot per rate indicator"
+    # the notebook only displays what the library computes: its scores are the API's scores
+    api = evaluate_files(sample["station_observations"], sample["units"], FRAMEWORK, PERIOD,
+                         calibration=calibration).scores
+    written = pd.read_csv(out / "scores.csv", encoding="utf-8-sig")
+    assert written["unit_id"].tolist() == api["unit_id"].tolist()
+    assert written["score"].to_numpy() == pytest.approx(api["score"].to_numpy(), nan_ok=True)
+    quarantine = pd.read_csv(out / "quarantine.csv", encoding="utf-8-sig")
+    used = len(evaluate_files(sample["station_observations"], sample["units"], FRAMEWORK, PERIOD).observations)
+    n_input = len(pd.read_csv(sample["station_observations"], dtype=str))
+    assert used + len(quarantine) == n_input
