@@ -1,26 +1,41 @@
 """The ``perfmodel`` command line.
 
-Commands: ``sample``, ``frameworks``, ``validate``, ``score``, ``report``.
-Errors print one line with the cause and a hint, never a traceback (unless
-``--debug``).
+Commands: ``sample``, ``frameworks``, ``validate``, ``score``, ``report``,
+``audit`` (:mod:`perfmodel.audit.cli`) and ``lab`` (:mod:`perfmodel.design.cli`).
+Errors print one line with the cause (naming the file, row and column when the
+input is at fault) and a hint, never a traceback (unless ``--debug``).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-__all__ = ["main", "build_parser"]
+from perfmodel.audit import cli as audit_cli
+from perfmodel.design import cli as lab_cli
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from perfmodel.evaluation import Evaluation
+    from perfmodel.report.runner import NotebookParameter
+
+__all__ = ["main", "build_parser", "report_folder", "available_notebooks"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OBSERVATIONS = Path("data_samples/station_observations.csv.gz")
 DEFAULT_UNITS = Path("data_samples/units.csv")
+QUARTERLY_NOTEBOOK = "quarterly_evaluation"
+CALIBRATION_MODES = ("none", "casemix", "full")
+"""Values of :attr:`perfmodel.evaluation.Settings.calibration` (``none`` plus
+:data:`perfmodel.calibrate.pipeline.MODES`, not imported here to keep start-up fast)."""
+EXAMPLES_SHOWN = 1
+"""Quarantine messages printed per reason (each names the file, row and column)."""
 
 
 class CliError(Exception):
@@ -97,6 +112,13 @@ def _print_summary(label: str, result) -> None:
     print(f"{label}: {result.n_input} rows read, {used} accepted, {len(result.quarantine)} quarantined")
     for row in result.summary().itertuples(index=False):
         print(f"  {row.reason:26s} {row.n:6d}  {row.explanation}")
+        for message in _examples(result.quarantine, row.reason):
+            print(f"      e.g. {message}")
+
+
+def _examples(quarantine: pd.DataFrame, reason: str, n: int = EXAMPLES_SHOWN) -> list[str]:
+    """The first ``n`` quarantine messages of a reason (they name file, row and column)."""
+    return quarantine.loc[quarantine["reason"] == reason, "message"].head(n).astype(str).tolist()
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -138,7 +160,7 @@ def _quarantine_path(source: Path) -> Path:
 
 
 def _settings(args: argparse.Namespace) -> dict:
-    keys = ("peer_group", "normalisation", "aggregation", "imputation", "grading")
+    keys = ("peer_group", "normalisation", "aggregation", "imputation", "grading", "calibration")
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
 
@@ -155,20 +177,33 @@ def _cmd_score(args: argparse.Namespace) -> int:
         f"from {summary['observations_used']} observations; scores written to {out}"
     )
     print("grades: " + ", ".join(f"{g} {n}" for g, n in summary["grades"].items()))
+    if ev.settings.calibration != "none":
+        print(_calibration_summary(ev))
     if len(ev.quarantine):
         target = out.with_name(out.stem + ".quarantine.csv")
         write_table(ev.quarantine, target)
-        print(f"warning: {len(ev.quarantine)} input rows were quarantined and not used; see {target}",
-              file=sys.stderr)
+        first = ev.quarantine["message"].iloc[0]
+        print(f"warning: {len(ev.quarantine)} input rows were quarantined and not used "
+              f"(first: {first}); see {target}", file=sys.stderr)
         if args.strict:
             return EXIT_FAILED
     return EXIT_OK
 
 
+def _calibration_summary(ev: Evaluation) -> str:
+    """One line: how many indicators the calibration step adjusted and which it left raw."""
+    log = ev.stages["calibration_log"]
+    casemix = log[log["step"] == "casemix"]
+    adjusted = casemix.loc[casemix["action"] == "adjusted", "indicator"].nunique()
+    left = sorted(casemix.loc[casemix["action"].isin(["skipped", "excluded"]), "indicator"].dropna().unique())
+    line = f"calibration {ev.settings.calibration}: {adjusted} indicator(s) case-mix adjusted"
+    return line + (f"; left unadjusted: {', '.join(left)}" if left else "")
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from perfmodel.framework import load_framework
     from perfmodel.periods import period_label
-    from perfmodel.report.runner import run_notebook
+    from perfmodel.report.runner import notebook_parameters, run_notebook
 
     notebook = _find_notebook(args.notebook)
     framework = load_framework(args.framework)
@@ -179,8 +214,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             raise CliError(f"{label} file {path} does not exist",
                            "run 'make sample' or pass --observations/--units")
     period = period_label(args.period)
-    out_dir = (Path(args.out) / framework.id / period).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = report_folder(Path(args.out), framework.id, period, notebook)
     parameters = {
         "observations": str(observations),
         "units": str(units),
@@ -189,8 +223,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         "lang": args.lang,
         "output_dir": str(out_dir),
     }
-    if args.peer_group:
-        parameters["peer_group"] = args.peer_group
+    chosen = {"peer_group": args.peer_group, "calibration": args.calibration}
+    parameters.update(_optional_parameters(notebook, notebook_parameters(notebook), chosen))
+    out_dir.mkdir(parents=True, exist_ok=True)
     run = run_notebook(
         notebook,
         out_dir,
@@ -203,15 +238,76 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def report_folder(out: Path, framework_id: str, period: str, notebook: Path) -> Path:
+    """Where a report goes: ``<out>/<framework>/<period>/``, other notebooks one level down.
+
+    The quarterly report owns ``<out>/<framework>/<period>/report.html``; any other
+    notebook writes into ``<out>/<framework>/<period>/<notebook name>/`` so that it
+    never overwrites it (the quarterly report links to these subfolders).
+
+    Parameters
+    ----------
+    out
+        The ``--out`` folder.
+    framework_id, period
+        Framework id and period label (``2025Q2``).
+    notebook
+        The notebook to run; its file name without ``.ipynb`` names the subfolder.
+
+    Returns
+    -------
+    pathlib.Path
+        The absolute output folder (not created).
+    """
+    folder = out / framework_id / period
+    if notebook.stem != QUARTERLY_NOTEBOOK:
+        folder = folder / notebook.stem
+    return folder.resolve()
+
+
+def _optional_parameters(
+    notebook: Path, declared: Mapping[str, NotebookParameter], chosen: Mapping[str, str | None]
+) -> dict[str, str]:
+    """The options the user set, as notebook parameters; an option the notebook lacks is an error.
+
+    Options left unset are not passed, so the notebook's own defaults apply.
+    """
+    given = {name: value for name, value in chosen.items() if value is not None}
+    lacking = [name for name in given if name not in declared]
+    if lacking:
+        options = ", ".join("--" + name.replace("_", "-") for name in lacking)
+        raise CliError(
+            f"notebook {notebook.name} has no parameter {', '.join(map(repr, lacking))}, so {options} "
+            f"cannot be applied; it accepts: {', '.join(declared) or '(none)'}",
+            f"run without {options}, or add the parameter to the notebook's 'parameters' cell",
+            EXIT_USAGE,
+        )
+    return given
+
+
+def _notebook_folders() -> tuple[Path, Path]:
+    """Where notebooks are looked up by name, first match wins."""
+    return Path.cwd() / "notebooks", REPO_ROOT / "notebooks"
+
+
+def available_notebooks() -> list[str]:
+    """Names (without ``.ipynb``) of the notebooks ``report --notebook NAME`` can find."""
+    return sorted({path.stem for folder in _notebook_folders() for path in folder.glob("*.ipynb")})
+
+
 def _find_notebook(name: str) -> Path:
     candidate = Path(name)
     if candidate.suffix == ".ipynb" and candidate.exists():
         return candidate.resolve()
-    for folder in (Path.cwd() / "notebooks", REPO_ROOT / "notebooks"):
+    for folder in _notebook_folders():
         path = folder / f"{candidate.stem}.ipynb"
         if path.exists():
             return path
-    raise CliError(f"notebook {name!r} not found", "give a path to an .ipynb file or a name in notebooks/")
+    names = available_notebooks()
+    raise CliError(
+        f"notebook {name!r} not found; available: {', '.join(names) or '(none)'}",
+        "give one of these names or a path to an .ipynb file",
+    )
 
 
 # ---------------------------------------------------------------- parser
@@ -256,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--aggregation", choices=["arithmetic", "geometric"])
     p.add_argument("--imputation", choices=["none", "group_mean", "carry_forward"])
     p.add_argument("--grading", choices=["cutoffs", "quota"])
+    _add_calibration(p)
     p.add_argument("--strict", action="store_true", help="exit 1 when any input row was quarantined")
     p.set_defaults(func=_cmd_score)
 
@@ -265,10 +362,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inputs(p, required=False)
     p.add_argument("--notebook", default="quarterly_evaluation")
     p.add_argument("--lang", choices=["zh", "en"], default="zh")
-    p.add_argument("--peer-group")
-    p.add_argument("--out", default="reports")
+    p.add_argument("--peer-group", help="units column for peer groups, or 'none' (if the notebook takes it)")
+    _add_calibration(p, notebook=True)
+    p.add_argument("--out", default="reports",
+                   help="output folder; the report goes to <out>/<framework>/<period>/, "
+                        "a notebook other than quarterly_evaluation to a subfolder named after it")
     p.set_defaults(func=_cmd_report)
+
+    audit_cli.add_parser(sub)
+    lab_cli.add_parser(sub)
     return parser
+
+
+def _add_calibration(parser: argparse.ArgumentParser, *, notebook: bool = False) -> None:
+    """Add ``--calibration none|casemix|full``; unset, it is not passed on (scoring: none)."""
+    extra = "; passed to the notebook as parameter 'calibration'" if notebook else ""
+    parser.add_argument(
+        "--calibration", choices=CALIBRATION_MODES,
+        help="none: raw values; casemix: observed vs expected given the unit's context; "
+             f"full: case-mix, small-numbers shrinkage and rater calibration{extra}",
+    )
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
@@ -278,15 +391,21 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
     errors: list[type[BaseException]] = [FrameworkError, EvaluationError, PeriodError]
     try:
+        from perfmodel.audit._frame import AuditError
+
+        errors.append(AuditError)
+    except ImportError:  # pragma: no cover - during partial installs only
+        pass
+    try:
         from perfmodel.io import InputError
 
         errors.append(InputError)
     except ImportError:  # pragma: no cover - during partial installs only
         pass
     try:
-        from perfmodel.report.runner import ReportExecutionError, ReportParameterError
+        from perfmodel.report.runner import ReportError
 
-        errors += [ReportParameterError, ReportExecutionError]
+        errors.append(ReportError)
     except ImportError:  # pragma: no cover
         pass
     return tuple(errors)
