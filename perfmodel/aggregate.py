@@ -148,12 +148,16 @@ def aggregate_tree(
     return pd.DataFrame(out, index=values.index)[order]
 
 
-def availability(present: pd.DataFrame, framework: Framework) -> pd.Series:
+def availability(
+    present: pd.DataFrame, framework: Framework, weights: Mapping[str, float] | None = None
+) -> pd.Series:
     """Share of each unit's total (effective) weight whose indicator is observed.
 
-    ``present`` is a boolean wide frame (units × indicators).
+    ``present`` is a boolean wide frame (units × indicators); ``weights`` are the
+    replacement node weights the aggregation used (a temporary indicator outside
+    its window has weight 0 and so does not count as missing).
     """
-    weights = framework.effective_weights()
+    weights = framework.effective_weights(weights)
     w = pd.Series(weights, dtype=float)
     observed = present.reindex(columns=w.index, fill_value=False).astype(float)
     return observed.mul(w, axis=1).sum(axis=1) / w.sum()

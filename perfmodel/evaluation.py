@@ -256,7 +256,7 @@ class Evaluation:
             self._choice("aggregation", fw.aggregation.method),
             weights=weights,
         )
-        coverage = availability(normalised.notna(), fw)
+        coverage = availability(normalised.notna(), fw, weights)
         aggregated["availability"] = coverage
         self._record("aggregated", aggregated, method=self._choice("aggregation", fw.aggregation.method))
 

@@ -273,6 +273,10 @@ class Calibration(_Model):
     ``formulas`` gives an indicator its own right-hand side. ``exclude`` lists
     indicators never adjusted. ``shrinkage`` pulls small-volume rates towards
     their peer mean; ``raters`` removes rater leniency from multi-rater scores.
+    ``nonpreventable`` says how ``preventable: false`` indicators enter a
+    calibrated evaluation (R5): ``adjust`` them for context like the others
+    (they keep their declared, usually reduced, weight), or ``exclude`` them from
+    the score (their weight is re-spread over the other indicators).
     """
 
     covariates: tuple[str, ...] = ()
@@ -280,6 +284,7 @@ class Calibration(_Model):
     exclude: tuple[str, ...] = ()
     shrinkage: bool = True
     raters: bool = True
+    nonpreventable: Literal["adjust", "exclude"] = "adjust"
 
 
 class Policy(_Model):
@@ -338,12 +343,17 @@ class Framework(_Model):
     tree: tuple[Dimension | Indicator, ...]
 
     # ------------------------------------------------------------------ walking
-    def walk(self) -> Iterator[NodeInfo]:
-        """Every node, depth first, with its path and effective (product) weight."""
+    def walk(self, overrides: Mapping[str, float] | None = None) -> Iterator[NodeInfo]:
+        """Every node, depth first, with its path and effective (product) weight.
+
+        ``overrides`` replaces the weights of the nodes it names (node id → weight).
+        """
+        overrides = overrides or {}
 
         def visit(nodes, path, parent, weight):
             for node in nodes:
-                info = NodeInfo(node, (*path, node.id), parent, weight * node.weight)
+                own = overrides.get(node.id, node.weight)
+                info = NodeInfo(node, (*path, node.id), parent, weight * own)
                 yield info
                 if isinstance(node, Dimension):
                     yield from visit(node.children, info.path, node.id, info.effective_weight)
@@ -364,9 +374,13 @@ class Framework(_Model):
                 return info
         raise KeyError(node_id)
 
-    def effective_weights(self) -> dict[str, float]:
-        """Each indicator's share of the total score (product of weights on its path)."""
-        return {i.id: i.effective_weight for i in self.walk() if isinstance(i.node, Indicator)}
+    def effective_weights(self, overrides: Mapping[str, float] | None = None) -> dict[str, float]:
+        """Each indicator's share of the total score (product of weights on its path).
+
+        ``overrides`` replaces the weights of the nodes it names, as in
+        :func:`perfmodel.aggregate.aggregate_tree`.
+        """
+        return {i.id: i.effective_weight for i in self.walk(overrides) if isinstance(i.node, Indicator)}
 
     def input_indicators(self) -> dict[str, str]:
         """Every indicator id that may appear in observations, with its kind.

@@ -186,3 +186,23 @@ def test_group_mean_and_carry_forward_imputation_in_the_pipeline():
     assert len(log) == 1 and log.iloc[0]["method"] == "carry_forward"
     nothing = evaluate(fw, gap, units, "2025Q2", imputation="none", compare_previous=False)
     assert np.isnan(nothing.stages["imputed"].loc["C", "d"])
+
+
+def test_a_temporary_indicator_outside_its_window_does_not_count_as_missing():
+    """R6: outside its window a temporary indicator has weight 0, so complete data are 100 % available."""
+    fw = dict(TOY)
+    fw["tree"] = [dict(TOY["tree"][0]), TOY["tree"][1]]
+    fw["tree"][0]["children"] = [
+        {**TOY["tree"][0]["children"][0], "weight": 0.4},
+        {**TOY["tree"][0]["children"][1], "weight": 0.4},
+        {"id": "fraud", "name": {"zh": "电诈", "en": "fraud"}, "weight": 0.2, "kind": "rate",
+         "temporary": {"valid_from": "2025-01", "valid_to": "2025-02"}},
+    ]
+    units, obs = toy_data()
+    ev = evaluate(framework_from_dict(fw), obs, units, "2025Q2", compare_previous=False)
+    assert ev.scores["availability"].tolist() == pytest.approx([1.0, 1.0, 1.0])
+    # with the same weights inside the window the missing indicator is missing: 1 - 0.6 * 0.2
+    to_q1 = {"2025-04": "2025-01", "2025-05": "2025-02", "2025-06": "2025-03"}
+    ev_q1 = evaluate(framework_from_dict(fw), obs.assign(period=obs["period"].map(to_q1)), units, "2025Q1",
+                     compare_previous=False)
+    assert ev_q1.scores["availability"].tolist() == pytest.approx([0.88, 0.88, 0.88])
