@@ -41,6 +41,7 @@ def rank_scores(scores: pd.Series, groups: pd.Series | None = None) -> pd.Series
 
     Examples
     --------
+    >>> import numpy as np
     >>> rank_scores(pd.Series([70.0, 90.0, 70.0, np.nan])).tolist()
     [2.0, 1.0, 2.0, nan]
     """

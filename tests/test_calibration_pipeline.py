@@ -322,3 +322,15 @@ def test_declared_difficulty_is_not_applied_on_top_of_calibration(data):
     first_class = raw["unit_id"].map(units.set_index("unit_id")["station_class"]) == "一类"
     assert (raw.loc[first_class, "difficulty"] == 1.2).all()
     assert (calibrated["difficulty"] == 1.0).all()
+
+
+def test_the_framework_declares_how_non_preventable_cases_enter(data):
+    """R5: ``calibration.nonpreventable: exclude`` in the framework drops roving-offender cases."""
+    units, obs, _, _ = data
+    declared = evaluate(make_framework(nonpreventable="exclude"), obs, units, "2025Q2",
+                        compare_previous=False, calibration="casemix")
+    default = evaluate(make_framework(), obs, units, "2025Q2", compare_previous=False, calibration="casemix")
+    assert declared.stages["calibrated"]["roving"].isna().all()
+    assert default.stages["calibrated"]["roving"].notna().all()
+    log = declared.stages["calibration_log"]
+    assert ((log["indicator"] == "roving") & (log["action"] == "excluded")).sum() == 1

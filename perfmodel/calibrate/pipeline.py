@@ -653,7 +653,7 @@ def calibrate_values(
     *,
     covariates: Sequence[str] | None = None,
     rate_scale: Literal["logit", "ratio"] = "logit",
-    nonpreventable: Literal["adjust", "exclude"] = "adjust",
+    nonpreventable: Literal["adjust", "exclude"] | None = None,
     min_units: int = 10,
 ) -> CalibrationResult:
     """Case-mix adjust a wide table of indicator values (the ``casemix`` mode, without an Evaluation).
@@ -674,8 +674,9 @@ def calibrate_values(
         Overrides ``framework.calibration.covariates``.
     rate_scale : {"logit", "ratio"}
         Scale of the adjusted value of rates (see the module docstring).
-    nonpreventable : {"adjust", "exclude"}
-        What happens to indicators marked ``preventable: false``.
+    nonpreventable : {"adjust", "exclude"}, optional
+        What happens to indicators marked ``preventable: false``; default: the
+        framework's ``calibration.nonpreventable``.
     min_units : int
         Fewest units with a value and complete context for a model.
 
@@ -685,6 +686,7 @@ def calibrate_values(
     """
     if rate_scale not in ("logit", "ratio"):
         raise ValueError(f"rate_scale={rate_scale!r} is not valid; use 'logit' or 'ratio'.")
+    nonpreventable = nonpreventable or framework.calibration.nonpreventable
     if nonpreventable not in ("adjust", "exclude"):
         raise ValueError(f"nonpreventable={nonpreventable!r} is not valid; use 'adjust' or 'exclude'.")
     log = _Log()
@@ -777,7 +779,7 @@ def calibrate(
     covariates: Sequence[str] | None = None,
     rater_method: Literal["mixedlm", "fixed", "auto"] = "auto",
     rate_scale: Literal["logit", "ratio"] = "logit",
-    nonpreventable: Literal["adjust", "exclude"] = "adjust",
+    nonpreventable: Literal["adjust", "exclude"] | None = None,
     min_units: int = 10,
 ) -> CalibrationResult:
     """Calibrate an evaluation's indicator values (the hook of ``Evaluation.run``).
@@ -800,8 +802,9 @@ def calibrate(
         two-way fixed effects above (``"auto"``), or either one always.
     rate_scale : {"logit", "ratio"}
         Scale of the adjusted value of rates.
-    nonpreventable : {"adjust", "exclude"}
-        Treatment of ``preventable: false`` indicators (R5).
+    nonpreventable : {"adjust", "exclude"}, optional
+        Treatment of ``preventable: false`` indicators (R5); default: the
+        framework's ``calibration.nonpreventable``.
     min_units : int
         Fewest units with a value and complete context for a case-mix model.
 
@@ -815,9 +818,10 @@ def calibrate(
         raise ValueError(BAD_MODE.format(mode=mode, allowed=list(MODES)))
     if rate_scale not in ("logit", "ratio"):
         raise ValueError(f"rate_scale={rate_scale!r} is not valid; use 'logit' or 'ratio'.")
+    fw = ev.framework
+    nonpreventable = nonpreventable or fw.calibration.nonpreventable
     if nonpreventable not in ("adjust", "exclude"):
         raise ValueError(f"nonpreventable={nonpreventable!r} is not valid; use 'adjust' or 'exclude'.")
-    fw = ev.framework
     log = _Log()
     work = values.astype(float).copy()
     rater_stages: dict[str, pd.DataFrame] = {}
