@@ -16,21 +16,18 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
-import platform
 import time
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _results import load_average, machine, record
 
 from perfmodel.design.sensitivity import UncertaintySpec, uncertainty
 from perfmodel.evaluation import evaluate
 from perfmodel.framework import framework_from_dict
 
 N_UNITS, N_DIMENSIONS, PER_DIMENSION, N_DRAWS = 10_000, 5, 6, 1_000
-RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTION = "## bench_sensitivity.py — weight uncertainty, 10,000 units × 30 indicators × 1,000 draws"
 RESULTS_HEADING = "Latest run (`python benchmarks/bench_sensitivity.py --record`):"
 
@@ -79,19 +76,6 @@ def data(fw, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
     return units, obs
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
-            f"numpy {np.__version__}, pandas {pd.__version__}, {platform.system()} {platform.release()}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--record", action="store_true", help="append the result to benchmarks/RESULTS.md")
@@ -116,7 +100,7 @@ def main() -> None:
     tracemalloc.stop()
 
     width = summary["rank_p95"] - summary["rank_p05"]
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load = load_average()
     lines = [
         f"date: {datetime.date.today().isoformat()}",
         f"units × indicators × draws: {N_UNITS:,} × {N_DIMENSIONS * PER_DIMENSION} × {args.draws:,}",
@@ -129,24 +113,7 @@ def main() -> None:
     ]
     print("\n".join(lines))
     if args.record:
-        record(lines)
-
-
-def record(lines: list[str]) -> None:
-    """Replace the results list of this benchmark's section in RESULTS.md (other sections untouched)."""
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + SECTION + "\n"
-        start = text.find(SECTION)
-    following = text.find("\n## ", start + len(SECTION))
-    end = len(text) if following < 0 else following + 1
-    section = text[start:end]
-    marker = section.find(RESULTS_HEADING)
-    head = section if marker < 0 else section[:marker]
-    body = RESULTS_HEADING + "\n\n" + "\n".join(f"- {line}" for line in lines) + "\n"
-    new_section = head.rstrip("\n") + "\n\n" + body + ("\n" if following >= 0 else "")
-    RESULTS.write_text(text[:start] + new_section + text[end:], encoding="utf-8")
+        record(SECTION, RESULTS_HEADING, lines)
 
 
 if __name__ == "__main__":
