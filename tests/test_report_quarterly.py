@@ -107,10 +107,12 @@ def test_provenance_table_hashes_the_inputs(sample):
 
 
 def test_long_text_columns_wrap_and_others_do_not():
-    frame = pd.DataFrame({"单位名称": ["中山路派出所"], "提示": ["负面清单:执法过错×1(等级最高为合格)"]})
+    flags = "负面清单:执法过错×1(等级最高为合格); 未达硬性指标:三实信息采集率(0.938)"
+    frame = pd.DataFrame({"单位名称": ["中山路派出所", "城关派出所"], "提示": [flags, ""], "得分": [1.0, 2.0]})
     html = q.styled(frame).to_html()
     assert "white-space: nowrap" in html
-    assert "white-space: normal" in html and ".col1" in html
+    assert "td.col1" in html and "white-space: normal" in html
+    assert "td.col0" not in html and "td.col2" not in html
 
 
 def test_score_tables_are_reproducible(raw, tmp_path):

@@ -497,7 +497,9 @@ def write_tables(ev: Evaluation, out_dir: str | Path) -> dict[str, Path]:
 def styled(frame: pd.DataFrame, percent: Iterable[str] = (), digits: int = 1):
     """A pandas ``Styler`` for the HTML report: numbers rounded, percentages, no index.
 
-    Whole-number columns (ranks, counts) are shown without decimals.
+    Whole-number columns (ranks, counts) are shown without decimals. Cells stay
+    on one line, except columns of long text (verdicts, flags, explanations),
+    which wrap.
     """
     percent = list(percent)
     formats: dict[str, object] = {}
@@ -508,7 +510,7 @@ def styled(frame: pd.DataFrame, percent: Iterable[str] = (), digits: int = 1):
         elif pd.api.types.is_float_dtype(series):
             whole = series.dropna().eq(series.dropna().round()).all()
             formats[column] = "{:.0f}" if whole and series.abs().max() >= 1 else f"{{:.{digits}f}}"
-    wrapping = [c for c in frame.columns if str(c) in _WRAPPING_COLUMNS]
+    wrapping = [c for c in frame.columns if _is_long_text(frame[c])]
     styler = frame.style.format(formats, na_rep="–").hide(axis="index")
     styler = styler.set_table_styles([{"selector": "td, th", "props": "white-space: nowrap;"}])
     if wrapping:
@@ -517,8 +519,11 @@ def styled(frame: pd.DataFrame, percent: Iterable[str] = (), digits: int = 1):
     return styler
 
 
-_WRAPPING_COLUMNS = {TEXT[lang][key] for lang in TEXT for key in ("flags", "explanation", "detail")}
-"""Columns of long text that may wrap in HTML tables; everything else stays on one line."""
+def _is_long_text(column: pd.Series, longest: int = 30) -> bool:
+    """Text columns with entries longer than ``longest`` characters wrap in HTML tables."""
+    if pd.api.types.is_numeric_dtype(column) or column.empty:
+        return False
+    return bool(column.dropna().astype(str).str.len().max() > longest) if column.notna().any() else False
 
 
 # ---------------------------------------------------------------- calibration and provenance
