@@ -88,6 +88,8 @@ from perfmodel.periods import parse_month, reporting_deadline
 __all__ = [
     "AREA_TYPES",
     "CLASS_RULES",
+    "COLLABORATION_COLUMNS",
+    "CollaborationEffects",
     "DEFECT_COLUMNS",
     "DEFECT_TYPES",
     "DEFAULT_REPORT_FRAMEWORK",
@@ -102,6 +104,7 @@ __all__ = [
     "UNIT_COLUMNS",
     "generate_sample",
     "simulate",
+    "simulate_collaborations",
     "write_sample",
 ]
 
@@ -123,6 +126,8 @@ TRUTH_VALUE_COLUMNS: list[str] = ["framework", "period", "unit_id", "indicator",
 DEFECT_COLUMNS: list[str] = [
     "framework", "row", "period", "unit_id", "indicator", "rater_id", "defect", "original",
 ]
+COLLABORATION_COLUMNS: list[str] = ["case_id", "period", "station", "officer_id", "contribution_share"]
+"""Columns of the collaborations table (R17): one row per case × participating officer."""
 
 DEFECT_TYPES: tuple[str, ...] = (
     "numerator_exceeds_denominator",
@@ -239,6 +244,42 @@ class Effects:
 EFFECTS = Effects()
 
 
+@dataclass(frozen=True)
+class CollaborationEffects:
+    """How collaborative cases (R17) are generated, with a planted team effect.
+
+    Officer *i* of station *s* earns on average ``λ_i = mean_credit + t_s + a_i``
+    case credits a month from collaborative cases (a case is worth one credit,
+    split by contribution shares). The station (team) effects ``t_s`` and the
+    individual effects ``a_i`` are normal draws standardised to sd
+    :attr:`team_sd` and :attr:`individual_sd`, so ``team_share`` of the variance of
+    the officers' expected credit belongs to the team. Each case has ``slots``
+    equal parts drawn from the station's officers with probability
+    ``λ_i / Σ λ``; an officer's contribution share is the number of parts drawn
+    for them ÷ ``slots`` (so shares are multiples of 1/``slots``), which makes
+    the expected monthly credit exactly ``λ_i``.
+    """
+
+    mean_credit: float = 0.8
+    persistent_sd: float = 0.24
+    team_share: float = 0.4
+    slots: int = 4
+    min_credit: float = 0.05
+
+    @property
+    def team_sd(self) -> float:
+        """Sd of the station (team) effect on monthly credit."""
+        return self.persistent_sd * float(np.sqrt(self.team_share))
+
+    @property
+    def individual_sd(self) -> float:
+        """Sd of the individual effect on monthly credit."""
+        return self.persistent_sd * float(np.sqrt(1 - self.team_share))
+
+
+COLLABORATION_EFFECTS = CollaborationEffects()
+
+
 @dataclass
 class Sample:
     """A simulated dataset with its truth.
@@ -263,6 +304,10 @@ class Sample:
         position in the framework's observations table (file line ``row + 2``).
     parameters
         Everything needed to regenerate the sample.
+    collaborations
+        :data:`COLLABORATION_COLUMNS`: collaborative cases and their
+        participants (R17), when asked for (``simulate(..., collaborations=True)``);
+        see :class:`CollaborationEffects`.
     """
 
     units: pd.DataFrame
@@ -271,6 +316,7 @@ class Sample:
     truth_values: pd.DataFrame
     defects: pd.DataFrame
     parameters: dict = field(default_factory=dict)
+    collaborations: pd.DataFrame | None = None
 
 
 # ----------------------------------------------------------------------------- randomness
@@ -1275,6 +1321,74 @@ def _inject_defects(
     return out, defects.sort_values("row", kind="stable").reset_index(drop=True)[DEFECT_COLUMNS]
 
 
+# ----------------------------------------------------------------------------- collaborations
+def simulate_collaborations(
+    units: pd.DataFrame,
+    months: Sequence[pd.Period | str],
+    *,
+    seed: int = 0,
+    effects: CollaborationEffects | None = None,
+) -> pd.DataFrame:
+    """Collaborative cases of the officers in ``units``, with a planted team effect (R17).
+
+    Parameters
+    ----------
+    units
+        Units table; its officers (``level == "officer"``) take part in the cases
+        of their station (``parent_id``).
+    months
+        Months to simulate.
+    seed
+        Seed of the random stream ``collaborations`` (independent of all other streams).
+    effects
+        Generating process; :data:`COLLABORATION_EFFECTS` by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`COLLABORATION_COLUMNS`, sorted by period, case and officer; the
+        shares of every case add up to 1.
+    """
+    fx = effects or COLLABORATION_EFFECTS
+    officers = units[units["level"] == "officer"]
+    officer_ids = officers["unit_id"].astype(str).to_numpy()
+    station_of = officers["parent_id"].astype(str).to_numpy()
+    stations = list(dict.fromkeys(station_of))
+    index = {s: i for i, s in enumerate(stations)}
+    labels = [str(parse_month(m)) for m in months]
+    rng = _rng(seed, "collaborations")
+    team = fx.team_sd * _standardise(rng.normal(0, 1, len(stations)))
+    individual = fx.individual_sd * _standardise(rng.normal(0, 1, len(officer_ids)))
+    credit = np.maximum(
+        fx.mean_credit + team[[index[s] for s in station_of]] + individual, fx.min_credit
+    )
+    frames = []
+    for station in stations:
+        members = np.flatnonzero(station_of == station)
+        expected = credit[members]
+        cases = rng.poisson(expected.sum(), len(labels))
+        parts = rng.multinomial(fx.slots, expected / expected.sum(), size=int(cases.sum()))
+        case, member = np.nonzero(parts)
+        month = np.repeat(np.arange(len(labels)), cases)[case]
+        number = (np.arange(int(cases.sum())) - np.repeat(np.cumsum(cases) - cases, cases))[case] + 1
+        period = np.asarray(labels, dtype=object)[month]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "case_id": [f"{station}-{p.replace('-', '')}-{n:03d}" for p, n in zip(period, number, strict=True)],
+                    "period": period,
+                    "station": station,
+                    "officer_id": officer_ids[members[member]],
+                    "contribution_share": parts[case, member] / fx.slots,
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in COLLABORATION_COLUMNS})
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["period", "case_id", "officer_id"], kind="stable").reset_index(drop=True)
+
+
 # ----------------------------------------------------------------------------- public API
 def _framework_hash(fw: Framework) -> str:
     return hashlib.sha256(fw.model_dump_json().encode("utf-8")).hexdigest()
@@ -1321,6 +1435,7 @@ def simulate(
     missing_rate: float = 0.0,
     volumes: Mapping[str, float] | None = None,
     effects: Effects | None = None,
+    collaborations: bool = False,
 ) -> Sample:
     """Simulate stations and officers with known truth, observed through ``frameworks``.
 
@@ -1350,6 +1465,9 @@ def simulate(
         duration or citizen score at an average station, overriding the defaults.
     effects
         Effect sizes; :class:`Effects` by default.
+    collaborations
+        Also simulate collaborative cases (:func:`simulate_collaborations`, with
+        :data:`COLLABORATION_EFFECTS`) into ``Sample.collaborations``.
 
     Returns
     -------
@@ -1404,6 +1522,7 @@ def simulate(
         truth_values=pd.concat(truth_values, ignore_index=True),
         defects=pd.concat(defects, ignore_index=True),
         parameters=parameters,
+        collaborations=simulate_collaborations(world.units, months, seed=int(seed)) if collaborations else None,
     )
 
 
@@ -1431,7 +1550,8 @@ def write_sample(sample: Sample, out_dir: str | Path) -> dict[str, Path]:
     Layout: ``units.csv``; ``observations/<framework_id>.csv.gz`` (one per
     framework); ``station_observations.csv.gz`` (a copy of the
     ``station_four_dimension`` observations, when simulated); ``truth_units.csv``;
-    ``truth_values.csv.gz``; ``defects.csv``; ``parameters.json``.
+    ``truth_values.csv.gz``; ``defects.csv``; ``parameters.json``; and
+    ``collaborations.csv`` when the sample has collaborations.
 
     Returns
     -------
@@ -1448,6 +1568,8 @@ def write_sample(sample: Sample, out_dir: str | Path) -> dict[str, Path]:
     paths["truth_units"] = _write(out / "truth_units.csv", _csv_bytes(sample.truth_units))
     paths["truth_values"] = _write(out / "truth_values.csv.gz", _csv_bytes(sample.truth_values))
     paths["defects"] = _write(out / "defects.csv", _csv_bytes(sample.defects))
+    if sample.collaborations is not None:
+        paths["collaborations"] = _write(out / "collaborations.csv", _csv_bytes(sample.collaborations))
     text = json.dumps(sample.parameters, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     paths["parameters"] = _write(out / "parameters.json", text.encode("utf-8"))
     return paths
@@ -1490,7 +1612,7 @@ def generate_sample(
         loaded.append(fw)
         path = Path(shipped_frameworks().get(str(item), item))
         files[fw.id] = {"file": path.name, "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
-    sample = simulate(loaded, n_stations=stations, n_months=months, seed=seed, start=start)
+    sample = simulate(loaded, n_stations=stations, n_months=months, seed=seed, start=start, collaborations=True)
     for entry in sample.parameters["frameworks"]:
         entry.update(files.get(entry["id"], {}))
     sample.parameters["command"] = (
