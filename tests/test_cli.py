@@ -382,6 +382,19 @@ def test_audit_errors_are_one_line(sample, clean_observations, tmp_path, capsys)
     assert "no_value.csv row 2, column 'value'" in line
     assert not (tmp_path / FRAMEWORK).exists()
 
+    code, _, err = run(capsys, "audit", *files, "--by", "area_type+stationclass", "--out", tmp_path)
+    assert code == 1
+    line, = error_lines(err)
+    assert "--by names 'stationclass', not a column of the units table" in line
+    assert not (tmp_path / FRAMEWORK).exists()
+
+
+def test_audit_says_which_checks_did_not_run(sample, tmp_path, capsys):
+    files = inputs(sample["station_observations"], sample["units"])
+    code, _, err = run(capsys, "audit", *files, "--by", "area_type", "--n-boot", "0", "--out", tmp_path)
+    assert code == 0
+    assert "not run: [grade_robustness]" in err
+
 
 def test_lab_sensitivity_and_redundancy_write_tables(sample, tmp_path, capsys):
     files = inputs(sample["station_observations"], sample["units"])

@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         reference = parse_reference(args.reference or [])
         ev = evaluate_files(args.observations, args.units, args.framework, args.period, **settings)
+        _check_columns(args.by, ev.units.columns)
         tables = run_audit(
             ev, by=args.by, legitimate=_optional_list(args.legitimate), context=_optional_list(args.context),
             lang=args.lang, reference=reference, min_n=args.min_n, n_boot=args.n_boot, seed=args.seed,
@@ -125,7 +126,25 @@ def run(args: argparse.Namespace) -> int:
     for row in findings.itertuples():
         where = " ".join(str(x) for x in (row.attribute, row.group) if x)
         print(f"  [{row.check}] {where + ': ' if where else ''}{row.verdict}")
+    notes = tables["notes"]
+    for row in notes[notes["status"].isin(["skipped", "未运行"])].itertuples():
+        print(f"  not run: [{row.check}] {row.note}", file=sys.stderr)
     return EXIT_OK
+
+
+def _check_columns(by: str | None, columns: pd.Index) -> None:
+    """Every attribute named in ``--by`` must be a units-table column."""
+    from perfmodel.audit._frame import AuditError
+
+    if not by:
+        return
+    named = {part.strip() for spec in by.split(",") for part in spec.split("+") if part.strip()}
+    missing = sorted(named - set(columns))
+    if missing:
+        raise AuditError(
+            f"--by names {', '.join(repr(m) for m in missing)}, not a column of the units table; "
+            f"available: {', '.join(map(str, columns))}"
+        )
 
 
 def _optional_list(value: str | None) -> list[str] | None:
