@@ -112,8 +112,9 @@ def aggregate_tree(
     Returns
     -------
     pandas.DataFrame
-        One column per dimension (inner node) and ``score`` for the root, indexed
-        like ``normalised``.
+        One column per top-level node (dimension, or an indicator placed at the
+        top of the tree), then the deeper dimensions, and ``score`` for the root,
+        indexed like ``normalised``.
     """
     settings = framework.aggregation
     method = method or settings.method
@@ -142,9 +143,12 @@ def aggregate_tree(
         return values[node.id]
 
     root = pd.DataFrame({n.id: value_of(n) for n in framework.tree})
+    for node in framework.tree:  # an indicator at the top of the tree is its own top-level score
+        out.setdefault(node.id, root[node.id])
     root_weights = {n.id: weights.get(n.id, n.weight) for n in framework.tree}
     out["score"] = weighted_mean(root, root_weights, method, respread=respread, floor=floor)
-    order = [d.id for d in framework.dimensions()] + ["score"]
+    top = [n.id for n in framework.tree]
+    order = top + [d.id for d in framework.dimensions() if d.id not in top] + ["score"]
     return pd.DataFrame(out, index=values.index)[order]
 
 

@@ -30,7 +30,7 @@ from perfmodel.normalise import normalise, orient, orient_bounds
 from perfmodel.periods import months_in, parse_period, period_label, previous
 from perfmodel.rollup import roll_up
 
-__all__ = ["Settings", "Evaluation", "evaluate", "evaluate_files", "EvaluationError"]
+__all__ = ["Settings", "Evaluation", "evaluate", "evaluate_files", "read_evaluation_inputs", "EvaluationError"]
 
 ALL_UNITS = "全部"
 
@@ -629,6 +629,36 @@ def evaluate(
     return Evaluation(framework, observations, units, period, Settings(**settings)).run()
 
 
+def read_evaluation_inputs(
+    observations: str | Path, units: str | Path, framework: Framework | str | Path
+) -> tuple[Framework, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    """Read and validate the input files once, for one or several evaluations.
+
+    Returns
+    -------
+    (framework, observations, units, quarantine, n_input)
+        The loaded framework, the clean observations and units, the rows rejected
+        by validation (both files, one table) and the number of input rows per file.
+
+    Raises
+    ------
+    EvaluationError
+        When a file lacks a required column, so that no row of it can be used.
+    """
+    from perfmodel.validation import read_inputs
+
+    fw = framework if isinstance(framework, Framework) else load_framework(framework)
+    units_result, obs_result = read_inputs(observations, units, fw)
+    for result in (units_result, obs_result):  # a missing required column rejects every row
+        missing = result.quarantine[result.quarantine["reason"] == "missing_column"] if len(result.quarantine) else []
+        if len(missing):
+            raise EvaluationError(f"{missing['message'].iloc[0]}; no row of the file can be used")
+    parts = [q for q in (units_result.quarantine, obs_result.quarantine) if len(q)]
+    quarantine = pd.concat(parts, ignore_index=True) if parts else obs_result.quarantine
+    n_input = {"observations": obs_result.n_input, "units": units_result.n_input}
+    return fw, obs_result.data, units_result.data, quarantine, n_input
+
+
 def evaluate_files(
     observations: str | Path,
     units: str | Path,
@@ -640,25 +670,17 @@ def evaluate_files(
 
     Rows rejected by validation are kept in :attr:`Evaluation.quarantine`.
     """
-    from perfmodel.validation import read_inputs
-
-    fw = framework if isinstance(framework, Framework) else load_framework(framework)
-    units_result, obs_result = read_inputs(observations, units, fw)
-    for result in (units_result, obs_result):  # a missing required column rejects every row
-        missing = result.quarantine[result.quarantine["reason"] == "missing_column"] if len(result.quarantine) else []
-        if len(missing):
-            raise EvaluationError(f"{missing['message'].iloc[0]}; no row of the file can be used")
-    quarantine = pd.concat(
-        [q for q in (units_result.quarantine, obs_result.quarantine) if len(q)], ignore_index=True
-    ) if len(units_result.quarantine) or len(obs_result.quarantine) else obs_result.quarantine
+    fw, clean_observations, clean_units, quarantine, n_input = read_evaluation_inputs(
+        observations, units, framework
+    )
     ev = Evaluation(
         fw,
-        obs_result.data,
-        units_result.data,
+        clean_observations,
+        clean_units,
         period,
         Settings(**settings),
         quarantine=quarantine,
         inputs={"observations": Path(observations), "units": Path(units)},
     )
-    ev.n_input = {"observations": obs_result.n_input, "units": units_result.n_input}
+    ev.n_input = n_input
     return ev.run()

@@ -206,3 +206,18 @@ def test_a_temporary_indicator_outside_its_window_does_not_count_as_missing():
     ev_q1 = evaluate(framework_from_dict(fw), obs.assign(period=obs["period"].map(to_q1)), units, "2025Q1",
                      compare_previous=False)
     assert ev_q1.scores["availability"].tolist() == pytest.approx([0.88, 0.88, 0.88])
+
+
+def test_indicators_may_sit_at_the_top_of_the_tree():
+    """A flat framework (no dimensions): each indicator is its own top-level column."""
+    flat = {"id": "flat", "name": {"zh": "平", "en": "flat"}, "level": "station",
+            "normalisation": {"method": "minmax", "range": [0, 100]},
+            "tree": [TOY["tree"][0]["children"][0], {**TOY["tree"][1]["children"][0], "weight": 0.5}]}
+    flat["tree"][0] = {**flat["tree"][0], "weight": 0.5}
+    units, obs = toy_data()
+    ev = evaluate(framework_from_dict(flat), obs[obs["indicator"] != "d"], units, "2025Q2",
+                  compare_previous=False)
+    s = ev.scores.set_index("unit_id")
+    # r: 100, 50, 0 (as in the toy); s: 100, 40, 0 -> mean 100, 45, 0
+    assert s.loc[["A", "B", "C"], "r"].tolist() == pytest.approx([100.0, 50.0, 0.0])
+    assert s.loc[["A", "B", "C"], "score"].tolist() == pytest.approx([100.0, 45.0, 0.0])

@@ -173,13 +173,10 @@ def read_monitoring_inputs(
         The loaded framework, the clean observations and units, and the rows
         rejected by validation (both files).
     """
-    from perfmodel.validation import read_inputs
+    from perfmodel.evaluation import read_evaluation_inputs
 
-    fw = framework if isinstance(framework, Framework) else load_framework(framework)
-    units_result, obs_result = read_inputs(observations, units, fw)
-    parts = [q for q in (units_result.quarantine, obs_result.quarantine) if len(q)]
-    quarantine = pd.concat(parts, ignore_index=True) if parts else obs_result.quarantine
-    return fw, obs_result.data, units_result.data, quarantine
+    fw, clean_observations, clean_units, quarantine, _ = read_evaluation_inputs(observations, units, framework)
+    return fw, clean_observations, clean_units, quarantine
 
 
 def _has_data(observations: pd.DataFrame, period: str) -> bool:
