@@ -512,7 +512,7 @@ def styled(frame: pd.DataFrame, percent: Iterable[str] = (), digits: int = 1):
             formats[column] = "{:.0f}" if whole and series.abs().max() >= 1 else f"{{:.{digits}f}}"
     wrapping = [c for c in frame.columns if _is_long_text(frame[c])]
     styler = frame.style.format(formats, na_rep="–").hide(axis="index")
-    styler = styler.set_table_styles([{"selector": "td, th", "props": "white-space: nowrap;"}])
+    styler = styler.set_table_styles([{"selector": "td", "props": "white-space: nowrap;"}])
     if wrapping:
         long_text = [{"selector": "td", "props": "white-space: normal; min-width: 18em;"}]
         styler = styler.set_table_styles({c: long_text for c in wrapping}, overwrite=False)
