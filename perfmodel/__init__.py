@@ -27,6 +27,8 @@ import importlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+from perfmodel._lazy import lazy_exports
+
 FALLBACK_VERSION = "0+unknown"
 """``__version__`` when the package metadata is not available (run from a bare checkout)."""
 
@@ -156,17 +158,11 @@ def _submodules() -> set[str]:
     return {m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")}
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name or a sub-module on first access and cache it in the package."""
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    elif not name.startswith("_") and name in _submodules():
-        value = importlib.import_module(f"{__name__}.{name}")
-    else:
+def _submodule(name: str) -> Any:
+    """A public sub-module or sub-package, imported on first access."""
+    if name.startswith("_") or name not in _submodules():
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value
-    return value
+    return importlib.import_module(f"{__name__}.{name}")
 
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__, *_submodules()})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), fallback=_submodule, extra_names=_submodules)

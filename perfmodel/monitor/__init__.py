@@ -25,8 +25,7 @@ statsmodels nor matplotlib.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from perfmodel._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # series: monthly bulletin, annual summary, deadline compliance (R11)
@@ -130,14 +129,4 @@ _EXPORTS.update({
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

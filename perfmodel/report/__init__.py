@@ -19,8 +19,9 @@ pay for importing nbformat/papermill (about 2 s) inside its kernel.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from perfmodel._lazy import lazy_exports
 
 __all__ = [
     "CJK_FONT_FAMILY",
@@ -102,14 +103,4 @@ if TYPE_CHECKING:
     from perfmodel.report.style import apply_report_style, save_figure
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _MODULE_OF, globals())
