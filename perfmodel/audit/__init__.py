@@ -36,35 +36,40 @@ Examples
 [{'item': 'system', 'stated': 0.7}, {'item': 'supervisor', 'stated': 0.3}]
 """
 
-from perfmodel.audit._frame import AuditError, unit_table
-from perfmodel.audit.fairness import (
-    FOUR_FIFTHS_NOTE,
-    adverse_impact,
-    conditional_parity,
-    context_neutrality,
-    disaggregate,
-    fairness_summary_markdown,
-    figure_group_means,
-    figure_impact_ratios,
-    run_audit,
-)
-from perfmodel.audit.policy import (
-    PolicyLimits,
-    effective_weights,
-    figure_weights,
-    inflated_weight_example,
-    stated_weights,
-    variance_shares,
-    weight_policy,
-)
-from perfmodel.audit.raters import rater_bias, ratings_table
-from perfmodel.audit.robustness import (
-    bootstrap_grades,
-    figure_rank_intervals,
-    non_robust_units,
-    rank_stability,
-    resample_observations,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from perfmodel._lazy import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    "AuditError": "_frame",
+    "FOUR_FIFTHS_NOTE": "fairness",
+    "PolicyLimits": "policy",
+    "adverse_impact": "fairness",
+    "bootstrap_grades": "robustness",
+    "conditional_parity": "fairness",
+    "context_neutrality": "fairness",
+    "disaggregate": "fairness",
+    "effective_weights": "policy",
+    "fairness_summary_markdown": "fairness",
+    "figure_group_means": "fairness",
+    "figure_impact_ratios": "fairness",
+    "figure_rank_intervals": "robustness",
+    "figure_weights": "policy",
+    "inflated_weight_example": "policy",
+    "non_robust_units": "robustness",
+    "rank_stability": "robustness",
+    "rater_bias": "raters",
+    "ratings_table": "raters",
+    "resample_observations": "robustness",
+    "run_audit": "fairness",
+    "stated_weights": "policy",
+    "unit_table": "_frame",
+    "variance_shares": "policy",
+    "weight_policy": "policy",
+}
+"""Public name → the module that defines it; imported on first use (``import perfmodel.audit`` stays light)."""
 
 __all__ = [
     "AuditError",
@@ -93,3 +98,36 @@ __all__ = [
     "variance_shares",
     "weight_policy",
 ]
+
+if TYPE_CHECKING:
+    from perfmodel.audit._frame import AuditError, unit_table
+    from perfmodel.audit.fairness import (
+        FOUR_FIFTHS_NOTE,
+        adverse_impact,
+        conditional_parity,
+        context_neutrality,
+        disaggregate,
+        fairness_summary_markdown,
+        figure_group_means,
+        figure_impact_ratios,
+        run_audit,
+    )
+    from perfmodel.audit.policy import (
+        PolicyLimits,
+        effective_weights,
+        figure_weights,
+        inflated_weight_example,
+        stated_weights,
+        variance_shares,
+        weight_policy,
+    )
+    from perfmodel.audit.raters import rater_bias, ratings_table
+    from perfmodel.audit.robustness import (
+        bootstrap_grades,
+        figure_rank_intervals,
+        non_robust_units,
+        rank_stability,
+        resample_observations,
+    )
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
