@@ -13,12 +13,18 @@ from perfmodel.evaluation import Evaluation
 from perfmodel.framework import framework_from_dict, load_framework, shipped_frameworks
 from perfmodel.monitor.cockpit import (
     AXES,
+    AXIS_NAMES,
+    Cockpit,
     CockpitError,
+    axes_description,
     axis_scores,
     cockpit_axes,
+    cockpit_summary,
     figure_cockpit_overview,
     figure_officer_profile,
     figure_officer_profiles,
+    negative_records,
+    negative_table,
     officer_cockpit,
     peer_percentiles,
     profile_table,
@@ -199,3 +205,74 @@ def test_figures_are_labelled_and_saved(tmp_path, cockpit, lang):
         assert save_figure(fig, tmp_path / f"{name}.png").stat().st_size > 5_000
     table = profile_table(cockpit, lang, chosen)
     assert len(table) == 3 and ("工作量 百分位" if lang == "zh" else "Workload percentile") in table.columns
+
+
+def test_a_role_without_negative_list_hits_gets_a_cockpit():
+    fw = load_framework("officer_emergency")
+    sample = simulate([fw], n_stations=10, n_months=3, seed=1, defect_rate=0.0)
+    cockpit = officer_cockpit(Evaluation(fw, sample.observations[fw.id], sample.units, "2024Q1").run())
+    assert (cockpit.ledger["kind"] != "negative").all()  # the case this test is about
+    assert (cockpit.profiles["negative_hits"] == 0).all() and (cockpit.profiles["negative_items"] == "").all()
+    assert negative_records({fw.id: cockpit}).empty
+
+
+# ---------------------------------------------------------------- report helpers
+def _hand_cockpit(fw_id: str, profiles: pd.DataFrame, ledger: pd.DataFrame) -> Cockpit:
+    fw = load_framework(fw_id)
+    return Cockpit(fw, "2025Q2", cockpit_axes(fw), profiles, ledger)
+
+
+PROFILES = pd.DataFrame({
+    "unit_id": ["A", "B", "C", "D"], "name": ["甲", "乙", "丙", "丁"], "station": ["S1", "S1", "S2", "S2"],
+    "workload_pct": [10.0, 20.0, np.nan, 60.0], "quality_pct": [12.5, 30.0, 5.0, 10.0],
+    "satisfaction_pct": [24.9, 10.0, 5.0, 10.0], "negative_hits": [0.0, 2.0, 0.0, 1.0],
+})
+LEDGER = pd.DataFrame({
+    "unit_id": ["A", "B", "B", "D"], "kind": ["case", "negative", "negative", "negative"],
+    "indicator": ["case_points", "enforcement_error", "petition_complaint", "enforcement_error"],
+    "item": ["x", "y", "z", "y"], "name": ["办案", "执法过错", "信访投诉", "执法过错"],
+    "count": [3.0, 1.0, 1.0, 1.0], "points": [30.0, 0.0, 0.0, 0.0],
+    "consequence": [None, "warning", "warning", "warning"],
+})
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_summary_counts_officers_behind_on_every_axis_by_hand(lang):
+    cockpit = _hand_cockpit(COMMUNITY, PROFILES, LEDGER)
+    summary = cockpit_summary(cockpit, lang)
+    # A is below 25 on all three; B not on quality; C's missing workload does not count as below; D not on workload
+    assert summary["n_behind"] == 1 and summary["n_negative"] == 2 and summary["n_officers"] == 4
+    assert cockpit_summary(cockpit, lang, threshold=70.0)["n_behind"] == 3  # C still not: a missing axis
+    name = cockpit.framework.name
+    assert summary["framework"] == (name.zh if lang == "zh" else name.en)
+    assert summary["axes"] == axes_description(cockpit, lang)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_axes_description_names_every_axis_and_its_indicators(lang):
+    fw = load_framework(COMMUNITY)
+    axes = {"workload": ("case_points",), "quality": (), "satisfaction": cockpit_axes(fw)["satisfaction"]}
+    text = axes_description(Cockpit(fw, "2025Q2", axes, PROFILES, LEDGER), lang)
+    parts = text.split("; ")
+    names = AXIS_NAMES[lang]
+    node = fw.node("case_points").node
+    assert parts[0] == f"{names['workload']}: {node.name.zh if lang == 'zh' else node.name.en}"
+    assert parts[1] == f"{names['quality']}: –"
+    assert parts[2].startswith(names["satisfaction"]) and len(parts) == 3
+
+
+def test_negative_records_of_several_cockpits_by_hand():
+    first = _hand_cockpit(COMMUNITY, PROFILES, LEDGER)
+    other = _hand_cockpit("officer_traffic", PROFILES.assign(unit_id=["E", "F", "G", "H"]),
+                          LEDGER.assign(unit_id=["E", "E", "F", "H"], kind=["negative", "case", "case", "case"]))
+    records = negative_records({"a": first, "b": other})
+    assert records["unit_id"].tolist() == ["B", "B", "D", "E"]
+    assert records["framework"].tolist() == ["a", "a", "a", "b"]
+    assert records["officer_name"].tolist() == ["乙", "乙", "丁", "甲"]
+    assert records["station"].tolist() == ["S1", "S1", "S2", "S1"]
+    assert records["name"].tolist() == ["执法过错", "信访投诉", "执法过错", "办案"]
+    assert records["unit_id"].nunique() == 3
+    zh, en = negative_table(records, "zh"), negative_table(records, "en")
+    assert list(zh.columns) == ["民警编号", "姓名", "派出所", "事项", "次数", "后果"]
+    assert list(en.columns) == ["Officer", "Name", "Station", "Item", "Count", "Consequence"]
+    assert negative_records({}).empty and "unit_id" in negative_records({}).columns

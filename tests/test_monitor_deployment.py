@@ -14,10 +14,14 @@ from perfmodel.framework import load_framework
 from perfmodel.monitor.deployment import (
     DeploymentError,
     area_summary,
+    area_table,
+    demand_weights,
     dispersion,
     figure_load_before_after,
     figure_police_density,
+    moves_table,
     reallocate,
+    shortfall_table,
     staffing_table,
 )
 from perfmodel.report.style import apply_report_style, save_figure
@@ -183,3 +187,42 @@ def test_figures_and_effect_table(tmp_path, simulated, lang):
                        tmp_path / "density.png").stat().st_size > 5_000
     effect = result.effect(lang)
     assert len(effect) == 4 and effect.iloc[0, 2] <= effect.iloc[0, 1]
+
+
+# ---------------------------------------------------------------- report helpers
+def test_demand_weights_mix_incidents_and_population():
+    weights = demand_weights(0.25)
+    assert weights == {"incident_volume": 0.25, "population": 0.75}
+    units = _units([10, 10], [100, 300], [30_000, 10_000])
+    # S1: 0.25 × 100/400 + 0.75 × 30k/40k = 0.625 of 20 officers
+    assert staffing_table(units, demand_weights=weights)["demand"].tolist() == pytest.approx([12.5, 7.5])
+    for bad in (-0.1, 1.5):
+        with pytest.raises(DeploymentError, match="incident_weight must be between 0 and 1"):
+            demand_weights(bad)
+
+
+def test_sd_reduction_and_report_tables_by_hand():
+    table = staffing_table(_units([10, 10, 10], [100, 300, 200]), demand_weights=INCIDENTS_ONLY)
+    # demand 5, 15, 10 for 10 officers each: loads 0.5, 1.5, 1.0; gaps +5, −5, 0
+    short = shortfall_table(table, top=2)
+    assert short["unit_id"].tolist() == ["S2", "S3"] and short["gap"].tolist() == pytest.approx([-5.0, 0.0])
+    result = reallocate(table, max_moves=3)
+    before, after = result.before["sd_officers"], result.after["sd_officers"]
+    assert result.sd_reduction == pytest.approx(1 - after / before) and 0 < result.sd_reduction <= 1
+    full = reallocate(table, max_moves=10)
+    assert full.sd_reduction == pytest.approx(1.0)  # 5, 15, 10 officers: every load 1
+    assert reallocate(table, max_moves=0).sd_reduction == 0.0
+    even = staffing_table(_units([10, 10], [100, 100]), demand_weights=INCIDENTS_ONLY)
+    assert reallocate(even).sd_reduction == 0.0  # nothing uneven, nothing to reduce
+    moves = moves_table(full, "en", top=1)
+    assert moves.values.tolist() == [["S1", "S2", 5]] and list(moves.columns) == ["From", "To", "Officers"]
+    assert list(moves_table(full, "zh").columns) == ["调出", "调入", "人数"]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_area_table_keeps_the_summary_under_localised_names(simulated, lang):
+    summary = area_summary(simulated)
+    table = area_table(summary, lang)
+    assert table.shape == summary.shape
+    np.testing.assert_allclose(table.iloc[:, -1], summary["gap"])
+    assert table.columns[0] == ("区域类型" if lang == "zh" else "Area type")

@@ -13,6 +13,7 @@ from perfmodel.monitor.team import (
     anova_components,
     collaboration_summary,
     credit_split,
+    credit_table,
     figure_team_credit,
     figure_variance_shares,
     monthly_credit,
@@ -138,6 +139,20 @@ def test_credit_split_by_hand():
     assert quarter["S1-M1"] == 0.75 and quarter["S2-M1"] == 0.0  # case C is in July
     with pytest.raises(CollaborationError, match="no value for case.*'C'"):
         credit_split(clean, UNITS, case_credit={"A": 1.0, "B": 2.0})
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_credit_table_lists_the_officers_of_the_stations_with_most_team_credit(lang):
+    clean = validate_collaborations(GOOD, UNITS)
+    credits = credit_split(clean, UNITS, case_credit={"A": 1.0, "B": 2.0, "C": 4.0})
+    teams = team_credit(clean, case_credit={"A": 1.0, "B": 2.0, "C": 4.0})  # S2: 4, S1: 3
+    top = credit_table(credits, teams, lang, top=1)
+    assert top.iloc[:, 0].tolist() == ["S2-M1", "S2-M2"]  # every officer of S2, also the one without a case
+    assert top.iloc[:, -1].tolist() == [1.0, 0.0]  # share of S2's team credit: 4 of 4, 0 of 4
+    assert top.columns[-1] == ("占团队积分" if lang == "zh" else "Share of team credit")
+    assert len(top.columns) == 7 and top.columns[0] == ("民警编号" if lang == "zh" else "Officer")
+    both = credit_table(credits, teams, lang, top=3)
+    assert sorted(both.iloc[:, 0]) == sorted(UNITS.loc[UNITS["level"] == "officer", "unit_id"])
 
 
 def test_individual_credits_add_up_to_team_credit_on_simulated_cases(world_units):

@@ -12,11 +12,15 @@ from perfmodel.evaluation import Evaluation
 from perfmodel.framework import framework_from_dict, load_framework
 from perfmodel.monitor.cockpit import peer_percentiles
 from perfmodel.monitor.training import (
+    LEVEL_NAMES,
     NEEDS_COLUMNS,
     NO_TOPIC,
     TrainingError,
+    bureau_training_needs,
     figure_training_plan,
+    needs_excerpt,
     node_scores,
+    plan_table,
     training_needs,
     training_plan,
     training_topic,
@@ -181,3 +185,43 @@ def test_plan_figure_is_labelled_and_saved(tmp_path, stations, lang):
     apply_report_style()
     plan = training_plan([training_needs(stations[0])], lang)
     assert save_figure(figure_training_plan(plan, lang), tmp_path / "plan.png").stat().st_size > 5_000
+
+
+# ---------------------------------------------------------------- several evaluations, report tables
+def test_bureau_needs_are_every_evaluations_needs_one_after_the_other(stations):
+    ev, _ = stations
+    fw = load_framework("officer_traffic")
+    sample = simulate([fw], n_stations=20, n_months=3, seed=3, defect_rate=0.0)
+    officers = Evaluation(fw, sample.observations[fw.id], sample.units, "2024Q1").run()
+    needs = bureau_training_needs([ev, officers], level="dimension", threshold=30, top=1)
+    parts = [training_needs(e, level="dimension", threshold=30, top=1) for e in (ev, officers)]
+    assert list(dict.fromkeys(needs["framework"])) == [STATION, "officer_traffic"]
+    pd.testing.assert_frame_equal(needs, pd.concat(parts, ignore_index=True))
+    assert needs.groupby("unit_id").size().max() == 1 and (needs["percentile"] < 30).all()
+    assert training_plan([needs]).equals(training_plan(parts))
+    empty = bureau_training_needs([])
+    assert empty.empty and list(empty.columns) == NEEDS_COLUMNS
+
+
+def test_bureau_needs_can_compare_calibrated_scores(stations):
+    ev, _ = stations
+    calibrated = bureau_training_needs([ev], calibration="casemix")
+    pd.testing.assert_frame_equal(calibrated, training_needs(ev.regen(calibration="casemix")))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_excerpt_and_plan_table_for_the_report(lang):
+    needs = pd.DataFrame({
+        "framework": ["s", "s", "o"], "level": ["station", "station", "officer"],
+        "unit_id": ["S1", "S2", "S1-M1"], "name": ["一所", "二所", "甲"],
+        "peer_group": ["g"] * 3, "node_name": ["调解", "取证", "时效"], "node_name_en": ["Mediation", "Evidence", "Speed"],
+        "score": [10.0, 20.0, 30.0], "peer_median": [50.0] * 3, "percentile": [5.0, 10.0, 15.0], "topic": ["t"] * 3,
+    })
+    excerpt = needs_excerpt(needs, lang, rows=5, framework="s")
+    assert excerpt["unit_id"].tolist() == ["S1", "S2"]
+    assert excerpt.columns[3] == ("node_name" if lang == "zh" else "node_name_en") and len(excerpt.columns) == 8
+    assert needs_excerpt(needs, lang, rows=2)["unit_id"].tolist() == ["S1", "S2"]
+    plan = training_plan([needs], lang)
+    table = plan_table(plan, lang)
+    assert len(table) == len(plan) and table.columns[0] == ("培训主题" if lang == "zh" else "Topic")
+    assert set(LEVEL_NAMES) == {"indicator", "dimension", "top"}

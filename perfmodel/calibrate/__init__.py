@@ -14,7 +14,8 @@
 * :mod:`~perfmodel.calibrate.reliability` — ICCs (Shrout–Fleiss / McGraw–Wong) and
   Krippendorff's alpha.
 * :mod:`~perfmodel.calibrate.pipeline` — the evaluation's calibration step
-  (``Settings(calibration="casemix" | "full")``) and truth-recovery checks.
+  (``Settings(calibration="casemix" | "full")``) and truth-recovery checks on
+  simulated cases with known truth, over one seed or several.
 """
 
 from perfmodel.calibrate.casemix import CaseMixModel, indirect_standardisation
@@ -42,11 +43,18 @@ from perfmodel.calibrate.peers import (
     most_similar_units,
 )
 from perfmodel.calibrate.pipeline import (
+    CalibrationCase,
     CalibrationResult,
     calibrate,
     calibrate_values,
     context_r2,
+    evaluate_case,
+    raw_scores,
+    robustness_summary,
+    seed_robustness,
+    simulate_calibration_case,
     truth_recovery,
+    truth_recovery_table,
 )
 from perfmodel.calibrate.raters import (
     RaterModel,
@@ -71,6 +79,7 @@ from perfmodel.calibrate.shrinkage import (
 
 __all__ = [
     "BetaBinomialShrinkage",
+    "CalibrationCase",
     "CalibrationResult",
     "KMeansPeerGroups",
     "RaterModel",
@@ -86,6 +95,7 @@ __all__ = [
     "declared_difficulty",
     "declared_peer_groups",
     "difficulty_table",
+    "evaluate_case",
     "expected_scores",
     "halo",
     "icc",
@@ -93,8 +103,13 @@ __all__ = [
     "krippendorff_alpha",
     "most_similar_units",
     "ratings_matrix",
+    "raw_scores",
+    "robustness_summary",
+    "seed_robustness",
     "self_enhancement",
+    "simulate_calibration_case",
     "truth_recovery",
+    "truth_recovery_table",
     "CaseMixModel",
     "FunnelPlot",
     "FunnelResult",

@@ -17,7 +17,9 @@
 * :mod:`~perfmodel.monitor.training` — weakest areas relative to peers mapped to
   the framework's training topics, and the bureau-level training plan;
 * :mod:`~perfmodel.monitor.deployment` — officers per station against
-  workload-based demand, and a constrained reallocation that evens out load.
+  workload-based demand, and a constrained reallocation that evens out load;
+* :mod:`~perfmodel.monitor.development` — the development report's inputs (role
+  frameworks' observations, collaborations) and the team-share comparison.
 
 Names are imported on first use, so ``import perfmodel.monitor`` loads neither
 statsmodels nor matplotlib.
@@ -78,12 +80,16 @@ _EXPORTS.update({
     # cockpit: per-officer workload / quality / satisfaction profile and case points (R14, R13)
     "Cockpit": "cockpit",
     "CockpitError": "cockpit",
+    "axes_description": "cockpit",
     "axis_scores": "cockpit",
     "case_ledger": "cockpit",
     "cockpit_axes": "cockpit",
+    "cockpit_summary": "cockpit",
     "figure_cockpit_overview": "cockpit",
     "figure_officer_profile": "cockpit",
     "figure_officer_profiles": "cockpit",
+    "negative_records": "cockpit",
+    "negative_table": "cockpit",
     "officer_cockpit": "cockpit",
     "peer_groups": "cockpit",
     "peer_percentiles": "cockpit",
@@ -95,6 +101,7 @@ _EXPORTS.update({
     "anova_components": "team",
     "collaboration_summary": "team",
     "credit_split": "team",
+    "credit_table": "team",
     "figure_team_credit": "team",
     "figure_variance_shares": "team",
     "monthly_credit": "team",
@@ -108,8 +115,11 @@ _EXPORTS.update({
     "variance_table": "team",
     # training: weakest areas relative to peers → training topics, bureau plan (R15)
     "TrainingError": "training",
+    "bureau_training_needs": "training",
     "figure_training_plan": "training",
+    "needs_excerpt": "training",
     "node_scores": "training",
+    "plan_table": "training",
     "training_needs": "training",
     "training_plan": "training",
     "training_topic": "training",
@@ -118,11 +128,24 @@ _EXPORTS.update({
     "DeploymentError": "deployment",
     "Reallocation": "deployment",
     "area_summary": "deployment",
+    "area_table": "deployment",
+    "demand_weights": "deployment",
     "dispersion": "deployment",
     "figure_load_before_after": "deployment",
     "figure_police_density": "deployment",
+    "moves_table": "deployment",
     "reallocate": "deployment",
+    "shortfall_table": "deployment",
     "staffing_table": "deployment",
+    # development: the development report's inputs and team-share comparison (R14, R15, R17)
+    "TeamShares": "development",
+    "collaborations_of": "development",
+    "find_observations": "development",
+    "observation_folders": "development",
+    "officer_evaluations": "development",
+    "officer_scores": "development",
+    "officer_truth": "development",
+    "team_shares": "development",
 })
 # ---------------------------------------------------------------------------------------------
 

@@ -41,12 +41,16 @@ __all__ = [
     "AXIS_NAMES",
     "Cockpit",
     "CockpitError",
+    "axes_description",
     "case_ledger",
     "cockpit_axes",
+    "cockpit_summary",
     "axis_scores",
     "figure_cockpit_overview",
     "figure_officer_profile",
     "figure_officer_profiles",
+    "negative_records",
+    "negative_table",
     "officer_cockpit",
     "peer_groups",
     "peer_percentiles",
@@ -73,6 +77,8 @@ _TEXT = {
         "overview_x": "工作量百分位", "overview_y": "质量效率百分位", "colorbar": "群众满意度百分位",
         "negative_marker": "有负面清单记录", "profiles_title": "民警效能画像",
         "points": "积分", "bonus": "加分", "negative": "负面",
+        "officer_name": "姓名", "item": "事项", "count": "次数", "consequence": "后果", "officer": "民警编号",
+        "station_short": "派出所",
     },
     "en": {
         "unit_id": "Officer", "name": "Name", "station": "Station", "peer_group": "Peer group",
@@ -84,6 +90,8 @@ _TEXT = {
         "overview_x": "Workload percentile", "overview_y": "Quality & efficiency percentile",
         "colorbar": "Citizen satisfaction percentile", "negative_marker": "negative-list record",
         "profiles_title": "Officer profiles", "points": "points", "bonus": "bonus", "negative": "negative",
+        "officer_name": "Name", "item": "Item", "count": "Count", "consequence": "Consequence", "officer": "Officer",
+        "station_short": "Station",
     },
 }
 
@@ -347,7 +355,7 @@ def officer_cockpit(
     ledger = case_ledger(ev)
     totals = ledger.pivot_table(index="unit_id", columns="kind", values="points", aggfunc="sum")
     hits = ledger[ledger["kind"] == "negative"]
-    described = (hits.assign(text=hits["name"] + "×" + hits["count"].map("{:g}".format))
+    described = (hits.assign(text=hits["name"].astype(str) + "×" + hits["count"].map("{:g}".format).astype(str))
                  .groupby("unit_id")["text"].agg("; ".join))
     final = ev.scores.set_index("unit_id")
     profiles = pd.DataFrame(
@@ -399,6 +407,80 @@ def profile_table(cockpit: Cockpit, lang: str = "zh", unit_ids: Sequence[str] | 
 
 
 # ---------------------------------------------------------------- figures
+def axes_description(cockpit: Cockpit, lang: str = "zh") -> str:
+    """Which indicators make up each axis, e.g. ``工作量: 办案积分; 质量效率: …``.
+
+    An axis without indicators shows ``–``.
+    """
+    names = AXIS_NAMES["en" if lang == "en" else "zh"]
+    fw = cockpit.framework
+
+    def label(indicator: str) -> str:
+        node = fw.node(indicator).node
+        return node.name.en if lang == "en" else node.name.zh
+
+    return "; ".join(f"{names[axis]}: " + (", ".join(map(label, ids)) or "–") for axis, ids in cockpit.axes.items())
+
+
+def cockpit_summary(cockpit: Cockpit, lang: str = "zh", threshold: float = 25.0) -> dict[str, object]:
+    """Key numbers of one cockpit, for the text of a report.
+
+    Returns
+    -------
+    dict
+        ``framework`` (its name in ``lang``), ``axes`` (:func:`axes_description`),
+        ``n_officers``, ``n_behind`` (officers below the ``threshold`` percentile
+        on every axis; a missing axis percentile does not count as below) and
+        ``n_negative`` (officers with at least one negative-list hit).
+    """
+    profiles = cockpit.profiles
+    behind = (profiles[[f"{axis}_pct" for axis in AXES]] < threshold).all(axis=1)
+    name = cockpit.framework.name
+    return {
+        "framework": name.en if lang == "en" else name.zh,
+        "axes": axes_description(cockpit, lang),
+        "n_officers": len(profiles),
+        "n_behind": int(behind.sum()),
+        "n_negative": int((profiles["negative_hits"] > 0).sum()),
+    }
+
+
+_NEGATIVE_COLUMNS = ["framework", "unit_id", "officer_name", "station", "name", "count", "consequence"]
+
+
+def negative_records(cockpits: Mapping[str, Cockpit]) -> pd.DataFrame:
+    """Negative-list records (负面清单) of every cockpit, one row per officer × item.
+
+    Parameters
+    ----------
+    cockpits
+        Framework id → cockpit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``framework``, ``unit_id``, ``officer_name``, ``station``, ``name`` (the
+        item), ``count`` and ``consequence``, in the order of ``cockpits`` and
+        their ledgers.
+    """
+    frames = []
+    for fid, cockpit in cockpits.items():
+        hits = cockpit.ledger[cockpit.ledger["kind"] == "negative"]
+        people = cockpit.profiles.set_index("unit_id")
+        frames.append(hits.assign(framework=fid, officer_name=hits["unit_id"].map(people["name"]),
+                                  station=hits["unit_id"].map(people["station"]))[_NEGATIVE_COLUMNS])
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_NEGATIVE_COLUMNS)
+
+
+def negative_table(records: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """:func:`negative_records` as a report table with localised column names (framework left out)."""
+    t = _t(lang)
+    labels = {"unit_id": t["officer"], "officer_name": t["officer_name"], "station": t["station_short"],
+              "name": t["item"], "count": t["count"], "consequence": t["consequence"]}
+    return records[list(labels)].rename(columns=labels)
+
+
 def _draw_profile(ax: plt.Axes, row: pd.Series, lang: str) -> None:
     t, names = _t(lang), AXIS_NAMES["en" if lang == "en" else "zh"]
     values = [row[f"{a}_pct"] for a in AXES]

@@ -38,10 +38,14 @@ __all__ = [
     "DeploymentError",
     "Reallocation",
     "area_summary",
+    "area_table",
+    "demand_weights",
     "dispersion",
     "figure_load_before_after",
     "figure_police_density",
+    "moves_table",
     "reallocate",
+    "shortfall_table",
     "staffing_table",
 ]
 
@@ -59,6 +63,20 @@ def _row_label(units: pd.DataFrame, index) -> str:
     if "source_row" in units.columns:
         return f"row {int(units.loc[index, 'source_row'])}"
     return f"unit {units.loc[index, 'unit_id']!r}"
+
+
+def demand_weights(incident_weight: float) -> dict[str, float]:
+    """Demand weights mixing the incident share (``incident_weight``) and the population share (the rest).
+
+    Examples
+    --------
+    >>> demand_weights(0.75)
+    {'incident_volume': 0.75, 'population': 0.25}
+    """
+    if not 0 <= incident_weight <= 1:
+        raise DeploymentError(f"incident_weight must be between 0 and 1 (the incidents' part of the demand), "
+                              f"got {incident_weight!r}")
+    return {"incident_volume": incident_weight, "population": 1 - incident_weight}
 
 
 def staffing_table(
@@ -200,6 +218,12 @@ class Reallocation:
     constraints: dict[str, object]
     n_moves: int
 
+    @property
+    def sd_reduction(self) -> float:
+        """Relative fall of the officer-weighted sd of load, ``1 − after / before`` (0 when nothing was uneven)."""
+        before = self.before["sd_officers"]
+        return 1 - self.after["sd_officers"] / before if before > 0 else 0.0
+
     def effect(self, lang: str = "zh") -> pd.DataFrame:
         """Before/after dispersion measures as a report table."""
         names = ({"sd_officers": "负荷标准差(按民警加权)", "cv_stations": "负荷变异系数(派出所间)",
@@ -315,6 +339,33 @@ def reallocate(
         constraints={"min_staff": min_staff, "max_moves": max_moves, "within": within},
         n_moves=len(moves),
     )
+
+
+def area_table(summary: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """:func:`area_summary` with localised column names, for a report."""
+    zh = lang != "en"
+    return summary.rename(columns={
+        "area_type": "区域类型" if zh else "Area type", "stations": "派出所" if zh else "Stations",
+        "officers": "民警" if zh else "Officers", "population": "人口" if zh else "Population",
+        "incidents": "月均警情" if zh else "Monthly incidents", "demand": "需求警力" if zh else "Demand",
+        "incidents_per_officer": "人均警情" if zh else "Incidents per officer",
+        "police_per_10k": "每万人警力" if zh else "Police per 10k", "load": "相对负荷" if zh else "Load",
+        "gap": "余缺" if zh else "Surplus (+) / gap (−)"})
+
+
+def shortfall_table(table: pd.DataFrame, top: int = 8) -> pd.DataFrame:
+    """The ``top`` stations of :func:`staffing_table` with the largest shortfall (lowest ``gap``)."""
+    columns = ["unit_id", "name", "area_type", "officers", "demand", "gap", "incidents_per_officer",
+               "police_per_10k", "load"]
+    return table.sort_values("gap").head(top)[[c for c in columns if c in table.columns]]
+
+
+def moves_table(result: Reallocation, lang: str = "zh", top: int = 15) -> pd.DataFrame:
+    """The ``top`` largest moves of a reallocation (most officers first), with localised column names."""
+    zh = lang != "en"
+    moves = result.moves.sort_values("officers", ascending=False).head(top)
+    return moves.rename(columns={"from_station": "调出" if zh else "From", "to_station": "调入" if zh else "To",
+                                 "officers": "人数" if zh else "Officers"})
 
 
 # ---------------------------------------------------------------- figures

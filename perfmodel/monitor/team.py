@@ -46,6 +46,7 @@ __all__ = [
     "anova_components",
     "collaboration_summary",
     "credit_split",
+    "credit_table",
     "figure_team_credit",
     "figure_variance_shares",
     "monthly_credit",
@@ -793,6 +794,37 @@ def variance_table(results: Sequence[VarianceShare], lang: str = "zh") -> pd.Dat
             ("收敛" if zh else "Converged"): r.converged,
         })
     return pd.DataFrame(rows)
+
+
+def credit_table(credits: pd.DataFrame, teams: pd.DataFrame, lang: str = "zh", top: int = 3) -> pd.DataFrame:
+    """Individual credit of the officers of the ``top`` stations with the most team credit, for a report.
+
+    Parameters
+    ----------
+    credits
+        :func:`credit_split` output (with units, so every officer is listed).
+    teams
+        :func:`team_credit` output (sorted by team credit, highest first).
+    lang
+        Language of the column names.
+    top
+        Stations shown.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The :func:`credit_split` columns with localised names; the last column is
+        the officer's share of the team credit (a fraction, to show as a percentage).
+    """
+    zh = lang != "en"
+    labels = {
+        "officer_id": "民警编号" if zh else "Officer", "name": "姓名" if zh else "Name",
+        "station": "派出所" if zh else "Station", "n_cases": "参与案件" if zh else "Cases",
+        "credit": "个人积分" if zh else "Individual credit", "team_credit": "团队积分" if zh else "Team credit",
+        "team_share": "占团队积分" if zh else "Share of team credit",
+    }
+    shown = credits[credits["station"].isin(teams["station"].head(top))]
+    return shown[list(labels)].rename(columns=labels)
 
 
 # ---------------------------------------------------------------- figures

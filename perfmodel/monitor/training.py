@@ -31,11 +31,15 @@ from perfmodel.framework import Dimension, Framework
 from perfmodel.monitor.cockpit import peer_groups, peer_percentiles
 
 __all__ = [
+    "LEVEL_NAMES",
     "NEEDS_COLUMNS",
     "NO_TOPIC",
     "TrainingError",
+    "bureau_training_needs",
     "figure_training_plan",
+    "needs_excerpt",
     "node_scores",
+    "plan_table",
     "training_needs",
     "training_plan",
     "training_topic",
@@ -46,6 +50,13 @@ Level = Literal["indicator", "dimension", "top"]
 
 NO_TOPIC = {"zh": "(未声明培训主题)", "en": "(no training topic declared)"}
 """Label of needs whose node and ancestors declare no ``training_topic``."""
+
+LEVEL_NAMES: dict[str, dict[str, str]] = {
+    "indicator": {"zh": "指标", "en": "indicator"},
+    "dimension": {"zh": "维度", "en": "dimension"},
+    "top": {"zh": "一级维度", "en": "top-level dimension"},
+}
+"""What a node of each comparison level is called in a report."""
 
 NEEDS_COLUMNS: list[str] = [
     "framework", "level", "unit_id", "name", "station", "peer_group", "node", "node_name",
@@ -205,6 +216,39 @@ def training_needs(
     return out[NEEDS_COLUMNS].reset_index(drop=True)
 
 
+def bureau_training_needs(
+    evaluations: Sequence[Evaluation],
+    *,
+    calibration: str = "none",
+    level: Level = "indicator",
+    threshold: float = 25.0,
+    top: int = 2,
+) -> pd.DataFrame:
+    """:func:`training_needs` of several evaluations (stations and every officer role), optionally calibrated.
+
+    Parameters
+    ----------
+    evaluations
+        Run evaluations.
+    calibration
+        ``none`` uses them as they are; ``casemix`` or ``full`` re-runs each with
+        that calibration first, so that no unit is sent to training for the
+        difficulty of its area.
+    level, threshold, top
+        As for :func:`training_needs`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The needs of every evaluation, one after the other (:data:`NEEDS_COLUMNS`;
+        ``framework`` tells them apart); ``[needs]`` is the input of :func:`training_plan`.
+    """
+    chosen = [ev if calibration == "none" else ev.regen(calibration=calibration) for ev in evaluations]
+    needs = [training_needs(ev, level=level, threshold=threshold, top=top) for ev in chosen]
+    needs = [n for n in needs if len(n)]
+    return pd.concat(needs, ignore_index=True) if needs else pd.DataFrame(columns=NEEDS_COLUMNS)
+
+
 def training_plan(needs: Sequence[pd.DataFrame], lang: str = "zh", max_listed: int = 8) -> pd.DataFrame:
     """The bureau-level training plan: one row per topic.
 
@@ -251,6 +295,34 @@ def training_plan(needs: Sequence[pd.DataFrame], lang: str = "zh", max_listed: i
         })
     plan = pd.DataFrame(rows).sort_values(["n_total", "topic"], ascending=[False, True])
     return plan.reset_index(drop=True)
+
+
+def plan_table(plan: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """:func:`training_plan` with localised column names, for a report."""
+    zh = lang != "en"
+    labels = {
+        "topic": "培训主题" if zh else "Topic", "n_stations": "派出所" if zh else "Stations",
+        "n_officers": "民警" if zh else "Officers", "n_total": "合计" if zh else "Total",
+        "units": "名单" if zh else "Who", "indicators": "薄弱指标" if zh else "Weak indicators",
+        "frameworks": "考核体系" if zh else "Frameworks",
+    }
+    return plan.rename(columns=labels)
+
+
+def needs_excerpt(
+    needs: pd.DataFrame, lang: str = "zh", rows: int = 12, framework: str | None = None
+) -> pd.DataFrame:
+    """The first ``rows`` training needs (of one framework, if given), in the columns a reader needs.
+
+    ``unit_id``, ``name``, ``peer_group``, the node's name (``node_name`` in
+    Chinese, ``node_name_en`` in English), ``score``, ``peer_median``,
+    ``percentile`` and ``topic``.
+    """
+    if framework is not None:
+        needs = needs[needs["framework"] == framework]
+    columns = ["unit_id", "name", "peer_group", "node_name_en" if lang == "en" else "node_name", "score",
+               "peer_median", "percentile", "topic"]
+    return needs.head(rows)[columns]
 
 
 def figure_training_plan(plan: pd.DataFrame, lang: str = "zh", top: int = 15) -> plt.Figure:

@@ -16,7 +16,10 @@ any evaluation.
 * :func:`figure_rater_leniency` — rater effects with confidence intervals (R8).
 * :func:`reliability_table`, :func:`casemix_model_table`, :func:`calibration_log_table`.
 * :func:`truth_table`, :func:`figure_truth_comparison`,
-  :func:`figure_context_dependence` — for teaching on synthetic data with known truth.
+  :func:`figure_context_dependence`, :func:`effects_table` — for teaching on
+  synthetic data with known truth.
+* :func:`expected_observed_indicators`, :func:`rater_indicators`,
+  :func:`self_enhancement_summary` — what a calibrated evaluation has to show.
 """
 
 from __future__ import annotations
@@ -32,12 +35,15 @@ from perfmodel.calibrate.difficulty import class_coefficients, difficulty_table
 from perfmodel.calibrate.funnel import FunnelResult, funnel_analysis
 from perfmodel.calibrate.peers import context_frame
 from perfmodel.evaluation import Evaluation
+from perfmodel.simulate import EFFECTS, Effects
 
 __all__ = [
     "TEXT",
     "calibration_log_table",
     "casemix_model_table",
     "difficulty_tables",
+    "effects_table",
+    "expected_observed_indicators",
     "figure_context_dependence",
     "figure_difficulty",
     "figure_expected_observed",
@@ -45,7 +51,9 @@ __all__ = [
     "figure_rater_leniency",
     "figure_truth_comparison",
     "funnel_results",
+    "rater_indicators",
     "reliability_table",
+    "self_enhancement_summary",
     "truth_table",
 ]
 
@@ -280,6 +288,11 @@ def figure_expected_observed(ev: Evaluation, indicator: str, lang: str = "zh") -
     return fig
 
 
+def expected_observed_indicators(ev: Evaluation, n: int = 2) -> list[str]:
+    """The first ``n`` case-mix adjusted indicators (for :func:`figure_expected_observed`)."""
+    return _stage(ev, "casemix_models")["indicator"].head(n).tolist()
+
+
 def casemix_model_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """One row per adjusted indicator: family, formula, n, dispersion, overall level."""
     models = _stage(ev, "casemix_models")
@@ -325,6 +338,21 @@ def figure_rater_leniency(ev: Evaluation, indicator: str | None = None, lang: st
     return fig
 
 
+def rater_indicators(ev: Evaluation) -> list[str]:
+    """Indicators with estimated rater effects (for :func:`figure_rater_leniency`); empty without any."""
+    effects = ev.stages.get("rater_effects", pd.DataFrame())
+    return effects["indicator"].unique().tolist() if len(effects) else []
+
+
+def self_enhancement_summary(ev: Evaluation) -> pd.DataFrame:
+    """Summary statistics (count, mean, sd, quartiles) of self minus others per rated indicator.
+
+    Empty when the evaluation has no ``self_enhancement`` stage or it is empty.
+    """
+    enhancement = ev.stages.get("self_enhancement", pd.DataFrame())
+    return enhancement.describe().reset_index() if len(enhancement) else pd.DataFrame()
+
+
 def reliability_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """Inter-rater reliability and shrinkage reliability per indicator."""
     table = _stage(ev, "reliability").copy()
@@ -339,6 +367,21 @@ def truth_table(recovery: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     table = recovery.copy()
     table["score"] = [t.get(s, s) for s in table["score"]]
     return _rename(table, lang)
+
+
+def effects_table(effects: Effects = EFFECTS) -> pd.DataFrame:
+    """Effect sizes of the uncontrollable context in the simulator (latent sd units), one row each.
+
+    Load per officer, urban-rural fringe, district difficulty, supervisor leniency
+    (rating points) and the correlation of true performance with resources.
+    """
+    return pd.DataFrame({
+        "effect": ["load per officer (per sd of log load)", "urban-rural fringe", "district difficulty (per sd)",
+                   "supervisor leniency (points, lenient/harsh raters)",
+                   "true performance vs resources (correlation)"],
+        "size": [effects.load, effects.fringe, effects.district, effects.supervisor_leniency,
+                 effects.theta_resource_corr],
+    })
 
 
 def figure_truth_comparison(scores: Mapping[str, pd.Series], truth: pd.Series, lang: str = "zh") -> plt.Figure:
