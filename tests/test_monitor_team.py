@@ -141,6 +141,19 @@ def test_credit_split_by_hand():
         credit_split(clean, UNITS, case_credit={"A": 1.0, "B": 2.0})
 
 
+def test_a_case_worked_with_another_station_credits_each_officers_own_team():
+    """R17: cross-unit collaboration — S2-M2 helps on S1's case A; each home team's shares add up to 1."""
+    cross = pd.concat([GOOD, pd.DataFrame({
+        "case_id": ["D", "D"], "period": ["2025-05", "2025-05"], "station": ["S1", "S1"],
+        "officer_id": ["S1-M2", "S2-M2"], "contribution_share": [0.6, 0.4]})], ignore_index=True)
+    credits = credit_split(validate_collaborations(cross, UNITS), UNITS).set_index("officer_id")
+    # S2: S2-M1 1.0 (case C) + S2-M2 0.4 (case D) = 1.4; S1: 0.75 + 1.1 + 0.75 = 2.6
+    assert credits.loc["S2-M2", "credit"] == pytest.approx(0.4)
+    assert credits.loc["S2-M2", "team_credit"] == pytest.approx(1.4)
+    assert credits.loc["S1-M2", "team_credit"] == pytest.approx(2.6)
+    assert credits.groupby("station")["team_share"].sum().tolist() == pytest.approx([1.0, 1.0])
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_credit_table_lists_the_officers_of_the_stations_with_most_team_credit(lang):
     clean = validate_collaborations(GOOD, UNITS)

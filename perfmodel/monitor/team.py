@@ -321,8 +321,10 @@ def credit_split(
     pandas.DataFrame
         ``officer_id``, ``name``, ``station`` (home station; without units, the
         station of most of the officer's cases), ``n_cases``, ``credit``,
-        ``team_credit`` (team credit of the home station) and ``team_share``
-        (credit ÷ team credit), sorted by station and credit.
+        ``team_credit`` (the credit of the home station's officers, from any
+        station's cases — equal to :func:`team_credit` when no case crosses
+        stations) and ``team_share`` (credit ÷ team credit; the shares of a
+        station add up to 1), sorted by station and credit.
     """
     rows = _in_period(collab, period)
     weighted = rows.assign(credit=rows["contribution_share"] * _case_credit(rows, case_credit))
@@ -340,8 +342,9 @@ def credit_split(
         out = pd.DataFrame({"officer_id": station.index, "name": None, "station": station.to_numpy()})
     out = out.join(per, on="officer_id")
     out[["n_cases", "credit"]] = out[["n_cases", "credit"]].fillna(0.0)
-    teams = team_credit(rows, case_credit=case_credit).set_index("station")["team_credit"]
-    out["team_credit"] = out["station"].map(teams).fillna(0.0)
+    # The team is the officer's home station: a case worked with officers of another
+    # station credits each officer's own team by their share, so shares add up to 1.
+    out["team_credit"] = out.groupby("station")["credit"].transform("sum")
     out["team_share"] = (out["credit"] / out["team_credit"]).where(out["team_credit"] > 0)
     out = out.sort_values(["station", "credit", "officer_id"], ascending=[True, False, True])
     return out.reset_index(drop=True)
