@@ -14,6 +14,7 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 from statsmodels.stats.multitest import multipletests
 
+from perfmodel.design import cli as design_cli
 from perfmodel.design import gaming as gm
 from perfmodel.design.gaming import (
     DISCLAIMER,
@@ -506,7 +507,7 @@ def _write_inputs(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_cli_gaming_command(tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="perfmodel lab")
-    gm.add_gaming_parser(parser.add_subparsers(dest="lab_command"))
+    design_cli.add_gaming_parser(parser.add_subparsers(dest="lab_command"))
     obs_path, units_path = _write_inputs(tmp_path)
     out = tmp_path / "out"
     args = parser.parse_args(

@@ -114,7 +114,7 @@ _EXPORTS: dict[str, str] = {
     "PooledHeaping": "gaming",
     "ThresholdSpec": "gaming",
     "WindowTest": "gaming",
-    "add_gaming_parser": "gaming",
+    "add_gaming_parser": "cli",
     "benjamini_hochberg": "gaming",
     "bunching": "gaming",
     "default_window": "gaming",
@@ -299,6 +299,7 @@ if TYPE_CHECKING:
         mazziotta_pareto,
         power_mean,
     )
+    from perfmodel.design.cli import add_gaming_parser
     from perfmodel.design.compare import (
         DesignComparison,
         FlexiblePoolError,
@@ -327,7 +328,6 @@ if TYPE_CHECKING:
         PooledHeaping,
         ThresholdSpec,
         WindowTest,
-        add_gaming_parser,
         benjamini_hochberg,
         bunching,
         checks_table,

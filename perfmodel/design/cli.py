@@ -12,7 +12,7 @@ Sub-commands:
     Several designs on the same units: rank agreement, grade transitions,
     biggest movers; optionally alternative weightings and a flexible-pool variant.
 ``gaming``
-    Added by :func:`perfmodel.design.gaming.add_gaming_parser` when available.
+    Added by :func:`add_gaming_parser`; runs :func:`perfmodel.design.gaming.run_gaming`.
 
 Every command writes CSV tables (UTF-8 with BOM) and one ``tables.xlsx`` workbook
 to ``--out`` and never prompts. The main ``perfmodel`` parser attaches these with
@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["add_parser", "run", "write_tables", "parse_changes"]
+__all__ = ["add_parser", "add_gaming_parser", "run", "write_tables", "parse_changes"]
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -198,6 +198,39 @@ def _inputs(p: argparse.ArgumentParser, *, framework: bool = True) -> None:
     p.add_argument("--out", required=True, help="output folder for the CSV tables and tables.xlsx")
 
 
+def add_gaming_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``gaming`` sub-command to an ``argparse`` sub-parsers object."""
+    p = subparsers.add_parser(
+        "gaming",
+        help="look for gaming and data distortion (leads for verification, not verdicts)",
+        description=(
+            "Heaping at hard thresholds, series too smooth for their volume, level shifts, "
+            "repeated figures and last-digit preference, unit by unit. The flags are leads for "
+            "verification, not verdicts."
+        ),
+    )
+    p.add_argument("--observations", required=True, help="observations file (.csv, .csv.gz, .xlsx, .parquet)")
+    p.add_argument("--units", required=True, help="units file (.csv, .xlsx, .parquet)")
+    p.add_argument("--framework", required=True, help="shipped framework id or YAML file")
+    when = p.add_mutually_exclusive_group(required=True)
+    when.add_argument("--period", help="month, quarter or year to examine, e.g. 2025 (a year gives the series checks enough months)")
+    when.add_argument("--all-periods", action="store_true", help="examine every month in the file")
+    p.add_argument("--history", type=int, default=None, metavar="MONTHS",
+                   help="with --period: examine the MONTHS months ending with the period instead")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--q-level", type=float, default=0.1, help="Benjamini-Hochberg level for leads (default 0.1)")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_run_gaming)
+    return p
+
+
+def _run_gaming(args: argparse.Namespace) -> int:
+    from perfmodel.design.gaming import run_gaming
+
+    return run_gaming(args)
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``lab`` with its sub-commands to an ``argparse`` sub-parsers object.
 
@@ -244,12 +277,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=["zh", "en"], default="zh")
     p.set_defaults(func=run)
 
-    try:
-        from perfmodel.design.gaming import add_gaming_parser
-    except ImportError:
-        pass
-    else:
-        add_gaming_parser(sub)
+    add_gaming_parser(sub)
     return lab
 
 

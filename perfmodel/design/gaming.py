@@ -97,7 +97,6 @@ __all__ = [
     "PooledHeaping",
     "ThresholdSpec",
     "WindowTest",
-    "add_gaming_parser",
     "benjamini_hochberg",
     "bunching",
     "default_window",
@@ -1954,32 +1953,6 @@ def figure_bunching(result: BunchingResult, *, lang: str = "zh", title: str | No
 
 
 # ============================================================================ command line
-def add_gaming_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``gaming`` sub-command to an ``argparse`` sub-parsers object."""
-    p = subparsers.add_parser(
-        "gaming",
-        help="look for gaming and data distortion (leads for verification, not verdicts)",
-        description=(
-            "Heaping at hard thresholds, series too smooth for their volume, level shifts, "
-            "repeated figures and last-digit preference, unit by unit. " + DISCLAIMER["en"]
-        ),
-    )
-    p.add_argument("--observations", required=True, help="observations file (.csv, .csv.gz, .xlsx, .parquet)")
-    p.add_argument("--units", required=True, help="units file (.csv, .xlsx, .parquet)")
-    p.add_argument("--framework", required=True, help="shipped framework id or YAML file")
-    when = p.add_mutually_exclusive_group(required=True)
-    when.add_argument("--period", help="month, quarter or year to examine, e.g. 2025 (a year gives the series checks enough months)")
-    when.add_argument("--all-periods", action="store_true", help="examine every month in the file")
-    p.add_argument("--history", type=int, default=None, metavar="MONTHS",
-                   help="with --period: examine the MONTHS months ending with the period instead")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--q-level", type=float, default=0.1, help="Benjamini-Hochberg level for leads (default 0.1)")
-    p.add_argument("--lang", choices=["zh", "en"], default="zh")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=run_gaming)
-    return p
-
-
 def run_gaming(args: argparse.Namespace) -> int:
     """Run the ``gaming`` sub-command; returns the exit code (0 ok, 1 failed).
 
