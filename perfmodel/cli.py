@@ -18,6 +18,7 @@ import pandas as pd
 
 from perfmodel.audit import cli as audit_cli
 from perfmodel.design import cli as lab_cli
+from perfmodel.errors import PerfmodelError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from perfmodel.evaluation import Evaluation
@@ -38,12 +39,11 @@ EXAMPLES_SHOWN = 1
 """Quarantine messages printed per reason (each names the file, row and column)."""
 
 
-class CliError(Exception):
-    """An error to show the user as one line plus a hint."""
+class CliError(PerfmodelError):
+    """An error to show the user as one line plus a hint, with its exit code."""
 
     def __init__(self, message: str, hint: str = "", code: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.hint = hint
+        super().__init__(message, hint)
         self.code = code
 
 
@@ -384,56 +384,21 @@ def _add_calibration(parser: argparse.ArgumentParser, *, notebook: bool = False)
     )
 
 
-def _known_errors() -> tuple[type[BaseException], ...]:
-    from perfmodel.evaluation import EvaluationError
-    from perfmodel.framework import FrameworkError
-    from perfmodel.periods import PeriodError
-
-    errors: list[type[BaseException]] = [FrameworkError, EvaluationError, PeriodError]
-    try:
-        from perfmodel.audit._frame import AuditError
-
-        errors.append(AuditError)
-    except ImportError:  # pragma: no cover - during partial installs only
-        pass
-    try:
-        from perfmodel.io import InputError
-
-        errors.append(InputError)
-    except ImportError:  # pragma: no cover - during partial installs only
-        pass
-    try:
-        from perfmodel.report.runner import ReportError
-
-        errors.append(ReportError)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(errors)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``perfmodel`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except CliError as exc:
-        _fail(str(exc), exc.hint)
-        return exc.code
-    except _known_errors() as exc:
+    except PerfmodelError as exc:
         if args.debug:
             raise
-        _fail(str(exc), "")
-        return EXIT_FAILED
+        _fail(str(exc), exc.hint)
+        return getattr(exc, "code", EXIT_FAILED)
     except FileNotFoundError as exc:
         if args.debug:
             raise
         _fail(f"file not found: {exc.filename}", "check the path")
-        return EXIT_FAILED
-    except Exception as exc:
-        if args.debug:
-            raise
-        _fail(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug for the traceback")
         return EXIT_FAILED
 
 

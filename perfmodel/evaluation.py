@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from perfmodel.aggregate import aggregate_tree, availability
+from perfmodel.errors import PerfmodelError
 from perfmodel.framework import GRADES, Framework, Indicator, NegativeItem, load_framework
 from perfmodel.grading import NOT_GRADED, cap_grades, grade_by_cutoffs, grade_by_quota, rank_scores
 from perfmodel.normalise import normalise, orient, orient_bounds
@@ -35,7 +36,7 @@ __all__ = ["Settings", "Evaluation", "evaluate", "evaluate_files", "read_evaluat
 ALL_UNITS = "全部"
 
 
-class EvaluationError(ValueError):
+class EvaluationError(PerfmodelError, ValueError):
     """The evaluation cannot be run as asked; the message says why and what to change."""
 
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from perfmodel.errors import PerfmodelError
 from perfmodel.periods import PeriodError, parse_month
 
 __all__ = [
@@ -51,7 +52,7 @@ SUBJECTIVE_SOURCES: tuple[str, ...] = ("supervisor", "peer", "self")
 WEIGHT_TOLERANCE = 1e-6
 
 
-class FrameworkError(ValueError):
+class FrameworkError(PerfmodelError, ValueError):
     """A framework file that cannot be used; the message names the node and the fix."""
 
 

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from perfmodel.errors import PerfmodelError
+
 __all__ = [
     "InputError",
     "OBSERVATION_ALIASES",
@@ -41,7 +43,7 @@ __all__ = [
 ]
 
 
-class InputError(ValueError):
+class InputError(PerfmodelError, ValueError):
     """A file that cannot be read as a table; the message names the file and the fix."""
 
 

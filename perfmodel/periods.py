@@ -12,6 +12,8 @@ import re
 
 import pandas as pd
 
+from perfmodel.errors import PerfmodelError
+
 __all__ = [
     "PeriodError",
     "parse_month",
@@ -34,7 +36,7 @@ _YEAR = re.compile(r"^\s*(\d{4})\s*年?\s*$")
 _ZH_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4}
 
 
-class PeriodError(ValueError):
+class PeriodError(PerfmodelError, ValueError):
     """A period string that cannot be understood."""
 
 

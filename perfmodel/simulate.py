@@ -75,6 +75,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from perfmodel.errors import PerfmodelError
 from perfmodel.framework import (
     Dimension,
     Framework,
@@ -192,7 +193,7 @@ _THRESHOLD_MARGIN_SD = 1.8
 that breaches are the exception (about one unit in eight, context included)."""
 
 
-class SimulationError(ValueError):
+class SimulationError(PerfmodelError, ValueError):
     """Arguments or frameworks that cannot be simulated; the message says how to fix them."""
 
 

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from perfmodel.errors import PerfmodelError
+
 __all__ = [
     "AuditError",
     "Lang",
@@ -121,7 +123,7 @@ DERIVED_COLUMNS: Mapping[str, tuple[str, str]] = {
 """Columns :func:`unit_table` adds when their inputs exist: name → (numerator, denominator)."""
 
 
-class AuditError(ValueError):
+class AuditError(PerfmodelError, ValueError):
     """An audit that cannot run as asked; the message says why and what to change."""
 
 

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from perfmodel.aggregate import weighted_mean
+from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Name
 from perfmodel.grading import rank_scores
@@ -53,7 +54,7 @@ __all__ = [
 ]
 
 
-class AggregationError(ValueError):
+class AggregationError(PerfmodelError, ValueError):
     """An aggregation that cannot be computed as asked."""
 
 

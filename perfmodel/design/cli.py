@@ -288,15 +288,6 @@ _COMMANDS = {
 }
 
 
-def _lab_errors() -> tuple[type[BaseException], ...]:
-    from perfmodel.design.aggregators import AggregationError
-    from perfmodel.design.compare import FlexiblePoolError
-    from perfmodel.design.sensitivity import SensitivityError
-    from perfmodel.design.weights import WeightingError
-
-    return (SensitivityError, WeightingError, AggregationError, FlexiblePoolError, ValueError, KeyError)
-
-
 def run(args: argparse.Namespace) -> int:
     """Run a parsed ``lab`` command; returns 0 on success, 1 on failure (one-line message)."""
     command = getattr(args, "lab_command", None)
@@ -307,11 +298,4 @@ def run(args: argparse.Namespace) -> int:
     if command not in _COMMANDS:
         print(f"perfmodel: error: unknown lab command {command!r}; use {', '.join(_COMMANDS)}", file=sys.stderr)
         return EXIT_FAILED
-    try:
-        return _COMMANDS[command](args)
-    except _lab_errors() as exc:
-        if getattr(args, "debug", False):
-            raise
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"perfmodel: error: {message}", file=sys.stderr)
-        return EXIT_FAILED
+    return _COMMANDS[command](args)

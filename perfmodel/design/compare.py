@@ -36,6 +36,7 @@ from scipy import stats
 
 from perfmodel.design.sensitivity import GRADE_LABELS, stated_weights
 from perfmodel.design.weights import alternative_weights, effective_from_nodes, node_weights
+from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation, evaluate
 from perfmodel.framework import Framework, FrameworkError, framework_from_dict, load_framework
 
@@ -62,7 +63,7 @@ FLEXIBLE_POOL = 0.20
 """Share of the total weight a unit may move under the flexible indicator pool (R19)."""
 
 
-class FlexiblePoolError(ValueError):
+class FlexiblePoolError(PerfmodelError, ValueError):
     """A flexible-pool variant that moves too much weight or breaks policy."""
 
 

@@ -62,6 +62,7 @@ import pandas as pd
 from scipy import special, stats
 from scipy.stats import qmc
 
+from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation, EvaluationError, Settings
 from perfmodel.framework import GRADES, Framework
 from perfmodel.grading import NOT_GRADED
@@ -153,7 +154,7 @@ def choice_available(name: str) -> bool:
         return False
 
 
-class SensitivityError(ValueError):
+class SensitivityError(PerfmodelError, ValueError):
     """An analysis that cannot be run as asked; the message says what to change."""
 
 

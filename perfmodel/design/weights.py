@@ -37,6 +37,7 @@ import pandas as pd
 from scipy.optimize import linprog
 
 from perfmodel.design.sensitivity import stated_weights
+from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Dimension, Framework
 from perfmodel.normalise import normalise
@@ -60,7 +61,7 @@ __all__ = [
 ]
 
 
-class WeightingError(ValueError):
+class WeightingError(PerfmodelError, ValueError):
     """Weights that cannot be computed from the data given; the message says why."""
 
 

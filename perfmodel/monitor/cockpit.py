@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from perfmodel.aggregate import weighted_mean
+from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Framework
 from perfmodel.grading import rank_scores
@@ -98,7 +99,7 @@ _TEXT = {
 _SUBJECTIVE = ("supervisor", "peer", "self")
 
 
-class CockpitError(ValueError):
+class CockpitError(PerfmodelError, ValueError):
     """A cockpit that cannot be built as asked; the message says what to change."""
 
 

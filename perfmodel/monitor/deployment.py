@@ -31,6 +31,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from perfmodel.errors import PerfmodelError
 from perfmodel.simulate import AREA_TYPES
 
 __all__ = [
@@ -55,7 +56,7 @@ DEFAULT_DEMAND_WEIGHTS: Mapping[str, float] = {"incident_volume": 0.7, "populati
 _STATION_COLUMNS = ("unit_id", "level", "officers", "population", "incident_volume")
 
 
-class DeploymentError(ValueError):
+class DeploymentError(PerfmodelError, ValueError):
     """Input the deployment view cannot use; the message names the station and column."""
 
 

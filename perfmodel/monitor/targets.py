@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from perfmodel.errors import PerfmodelError
 from perfmodel.periods import PeriodError, parse_period
 
 __all__ = [
@@ -99,7 +100,7 @@ _TARGET_KEYS = {"indicator", "name", "unit", "direction", "baseline", "target", 
                 "path", "milestones", "note"}
 
 
-class TargetError(ValueError):
+class TargetError(PerfmodelError, ValueError):
     """A targets file or observed series that cannot be used; the message says where and how to fix it."""
 
 

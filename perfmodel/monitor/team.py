@@ -34,6 +34,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from perfmodel.errors import PerfmodelError
 from perfmodel.io import normalise_header, read_table
 from perfmodel.periods import PeriodError, months_in, parse_month
 from perfmodel.simulate import COLLABORATION_COLUMNS
@@ -95,7 +96,7 @@ _TEXT = {
 }
 
 
-class CollaborationError(ValueError):
+class CollaborationError(PerfmodelError, ValueError):
     """A collaborations table or analysis request that cannot be used; the message says why."""
 
 

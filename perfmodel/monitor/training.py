@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
+from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Dimension, Framework
 from perfmodel.monitor.cockpit import peer_groups, peer_percentiles
@@ -65,7 +66,7 @@ NEEDS_COLUMNS: list[str] = [
 """Columns of :func:`training_needs`."""
 
 
-class TrainingError(ValueError):
+class TrainingError(PerfmodelError, ValueError):
     """A training-needs request that cannot be met; the message says what to change."""
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import matplotlib
 from matplotlib import font_manager
 
+from perfmodel.errors import PerfmodelError
+
 __all__ = [
     "CJK_FONT_FAMILY",
     "CJKFontNotFoundError",
@@ -41,7 +43,7 @@ LATIN_FALLBACK_FAMILY = "DejaVu Sans"
 _lock = threading.Lock()
 
 
-class CJKFontNotFoundError(FileNotFoundError):
+class CJKFontNotFoundError(PerfmodelError, FileNotFoundError):
     """The Noto Sans SC font file could not be found."""
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import nbformat
 
+from perfmodel.errors import PerfmodelError
 from perfmodel.report.provenance import build_provenance, jsonable, write_provenance
 
 __all__ = [
@@ -62,7 +63,7 @@ HIDDEN_CELL_TAGS = frozenset({PARAMETERS_TAG, INJECTED_TAG, PAPERMILL_ERROR_TAG,
 # ------------------------------------------------------------------------ errors
 
 
-class ReportError(Exception):
+class ReportError(PerfmodelError):
     """Base class of report-running errors."""
 
 
