@@ -61,11 +61,13 @@ def test_redundancy_and_compare(sample, tmp_path, capsys):
 
 
 def test_errors_are_one_line_with_exit_code_1(sample, tmp_path, capsys):
-    code = _run(
+    from perfmodel.cli import main
+
+    code = main([
         "lab", "compare", "--units", str(sample["units"]), "--period", "2025Q2", "--out", str(tmp_path),
         "--design", f"four=station_four_dimension@{sample['station_observations']}",
         "--flexible", "callback_satisfaction=+0.25,case_compliance_rate=-0.15,mediation_success_rate=-0.10",
-    )
+    ])
     err = capsys.readouterr().err
     assert code == 1
     assert err.startswith("perfmodel: error:") and "at most 20%" in err and "Traceback" not in err
