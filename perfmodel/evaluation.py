@@ -18,13 +18,13 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
 
 from perfmodel.aggregate import aggregate_tree, availability
-from perfmodel.errors import PerfmodelError
+from perfmodel.errors import OptionError, PerfmodelError, check_choice
 from perfmodel.framework import GRADES, Framework, Indicator, NegativeItem, load_framework
 from perfmodel.grading import NOT_GRADED, cap_grades, grade_by_cutoffs, grade_by_quota, rank_scores
 from perfmodel.normalise import normalise, orient, orient_bounds
@@ -79,8 +79,50 @@ class Settings:
     weights: Mapping[str, float] = field(default_factory=dict)
     compare_previous: bool = True
 
+    def __post_init__(self) -> None:
+        """Refuse any option outside its allowed values, naming them (a typo never falls back)."""
+        for name, allowed in _setting_choices().items():
+            value = getattr(self, name)
+            if value is not None:
+                check_choice(name, value, allowed)
+        for name in ("winsorise", "compare_previous"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, bool | np.bool_):
+                raise OptionError(f"{name}={value!r} is not allowed; choose True or False")
+        if self.peer_group is not None and not isinstance(self.peer_group, str):
+            raise OptionError(f"peer_group={self.peer_group!r} must be a units-table column name or 'none'")
+        if not isinstance(self.weights, Mapping):
+            raise OptionError(f"weights={self.weights!r} must map node ids to weights")
+        for node_id, weight in self.weights.items():
+            if isinstance(weight, bool) or not isinstance(weight, int | float | np.number) or not (
+                np.isfinite(weight) and weight >= 0
+            ):
+                raise OptionError(
+                    f"weights[{node_id!r}]={weight!r} is not allowed; a weight must be a finite number >= 0"
+                )
+
     def to_dict(self) -> dict[str, Any]:
         return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in asdict(self).items()}
+
+
+CALIBRATION_MODES: tuple[str, ...] = ("none", "casemix", "full")
+"""``Settings.calibration`` values (``none`` and :data:`perfmodel.calibrate.pipeline.MODES`)."""
+
+
+def _setting_choices() -> dict[str, tuple[str, ...]]:
+    """Allowed values of the text settings, read from the framework schema (one source)."""
+    from perfmodel.framework import Aggregation, Grading, Missing, Normalisation
+
+    def allowed(model: type, field_name: str) -> tuple[str, ...]:
+        return get_args(model.model_fields[field_name].annotation)
+
+    return {
+        "normalisation": allowed(Normalisation, "method"),
+        "aggregation": allowed(Aggregation, "method"),
+        "imputation": allowed(Missing, "imputation"),
+        "grading": allowed(Grading, "method"),
+        "calibration": CALIBRATION_MODES,
+    }
 
 
 class Evaluation:
@@ -199,6 +241,8 @@ class Evaluation:
                 + (f" and role {fw.role!r}" if fw.role else "")
                 + " in the units table; check the units file's 'level' and 'role' columns"
             )
+        if self.settings.calibration != "none":
+            _check_covariates(fw, self.units)
         months = [str(m) for m in months_in(self.period)]
         obs = self.observations[self.observations["unit_id"].isin(units.index)]
         in_period = obs[obs["period"].isin(months)]
@@ -584,6 +628,32 @@ class Evaluation:
             "period": period_label(self.period),
             "settings": self.settings.to_dict(),
         }
+
+
+def _check_covariates(fw: Framework, units: pd.DataFrame) -> None:
+    """Refuse calibration covariates that are neither units columns nor known context.
+
+    A covariate of the units-table contract or derived from it (``log_workload`` …)
+    that this units file lacks is only dropped, with a log entry, by the calibration;
+    any other name is a misspelling and stops the evaluation before anything runs.
+    """
+    import difflib
+
+    from perfmodel.calibrate.peers import DERIVED_CONTEXT
+    from perfmodel.calibrate.pipeline import UNITS_CONTEXT
+
+    known = [*map(str, units.columns), *DERIVED_CONTEXT, *UNITS_CONTEXT]
+    for name in fw.calibration.covariates:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, list(dict.fromkeys(known)), n=1, cutoff=0.6)
+        raise EvaluationError(
+            f"framework {fw.id!r}: calibration covariate {name!r} is neither a units-table column "
+            f"nor a derived context column"
+            + (f" (did you mean {close[0]!r}?)" if close else "")
+            + f"; units columns: {', '.join(map(str, units.columns))}; derived: {', '.join(DERIVED_CONTEXT)}. "
+            "Fix calibration.covariates in the framework or add the column to the units file."
+        )
 
 
 def _counts(natural: pd.DataFrame, indicator: str) -> pd.Series:

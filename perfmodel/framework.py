@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.periods import PeriodError, parse_month
@@ -36,6 +45,7 @@ __all__ = [
     "Framework",
     "NodeInfo",
     "load_framework",
+    "read_framework_yaml",
     "framework_from_dict",
     "shipped_frameworks",
     "framework_path",
@@ -51,13 +61,55 @@ SUBJECTIVE_SOURCES: tuple[str, ...] = ("supervisor", "peer", "self")
 
 WEIGHT_TOLERANCE = 1e-6
 
+ID_PATTERN = re.compile(r"[a-z0-9_]+")
+"""Every id of a framework (its own, nodes, case types, bonus and negative-list items and
+the inputs they count): ids become file names, folder names and column names."""
+
+MAX_FRAMEWORK_BYTES = 1_000_000
+"""Largest framework file read (the shipped ones are under 20 KB)."""
+
+GEOMETRIC_FLOOR_SHARE = 0.01
+"""Default ``aggregation.geometric_floor``: this share of the normalisation range above its low end."""
+
 
 class FrameworkError(PerfmodelError, ValueError):
     """A framework file that cannot be used; the message names the node and the fix."""
 
 
+def _check_id(value: str) -> str:
+    if not ID_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"id {value!r} may hold only lowercase letters a-z, digits and '_' (ids name output "
+            f"files and columns), e.g. {_suggest_id(value)!r}"
+        )
+    return value
+
+
+def _suggest_id(value: str) -> str:
+    """A valid id close to ``value`` for the error message."""
+    return re.sub(r"[^a-z0-9_]+", "_", value.casefold()).strip("_") or "my_id"
+
+
+Id = Annotated[str, AfterValidator(_check_id)]
+"""A framework id: ``[a-z0-9_]+``."""
+
+
+def _check_interval(value: tuple[float, float] | None) -> tuple[float, float] | None:
+    if value is not None and not value[0] < value[1]:
+        raise ValueError(
+            f"[{value[0]:g}, {value[1]:g}] must be [low, high] in increasing order (low < high), "
+            "e.g. [0, 100]; the direction, not the order, says which end is best"
+        )
+    return value
+
+
+Interval = Annotated[tuple[float, float], AfterValidator(_check_interval)]
+"""``[low, high]`` with finite ends and low < high."""
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: no number of a framework may be NaN or infinite
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Name(_Model):
@@ -128,17 +180,23 @@ class Temporary(_Model):
 
 
 class Indicator(_Model):
-    """A leaf of the tree: one measured indicator."""
+    """A leaf of the tree: one measured indicator.
 
-    id: str
+    ``aliases`` are other names of the indicator in the bureau's exports (zh or en);
+    observations may name the indicator by its id, its zh or en name or an alias
+    (see :meth:`Framework.indicator_lookup`).
+    """
+
+    id: Id
     name: Name
+    aliases: tuple[str, ...] = ()
     weight: float = Field(ge=0)
     direction: Literal["higher", "lower", "target"] = "higher"
     target: float | None = None
     kind: Literal["rate", "count", "duration", "score", "points"]
     source: Literal["system", "supervisor", "peer", "self", "citizen"] = "system"
     unit: str | None = None
-    range: tuple[float, float] | None = None
+    range: Interval | None = None
     layer: str | None = None
     quadrant: str | None = None
     preventable: bool | None = None
@@ -146,8 +204,8 @@ class Indicator(_Model):
     temporary: Temporary | None = None
     denominator: str | None = None
     per: float = Field(default=1.0, gt=0)
-    points: dict[str, float] | None = None
-    goalposts: tuple[float, float] | None = None
+    points: dict[Id, float] | None = None
+    goalposts: Interval | None = None
     training_topic: str | None = None
     description: str | None = None
 
@@ -159,13 +217,13 @@ class Indicator(_Model):
             raise ValueError("kind 'points' needs 'points': a mapping of case type to points")
         if self.kind != "points" and self.points:
             raise ValueError("'points' is only allowed with kind 'points'")
-        if self.range is not None and self.range[0] > self.range[1]:
-            raise ValueError("range must be [low, high] with low <= high")
-        if self.goalposts is not None and self.goalposts[0] >= self.goalposts[1]:
+        if self.kind == "points" and self.aliases:
             raise ValueError(
-                "goalposts must be [low, high] in increasing order, e.g. [0.6, 1.0]; "
-                "the direction says which end is best"
+                "'aliases' are not allowed with kind 'points': observations carry its case types, "
+                "not the indicator itself"
             )
+        if any(not alias.strip() for alias in self.aliases):
+            raise ValueError("aliases must not be empty")
         return self
 
     @property
@@ -181,7 +239,7 @@ class Indicator(_Model):
 class Dimension(_Model):
     """An inner node: a weighted group of sub-dimensions or indicators."""
 
-    id: str
+    id: Id
     name: Name
     weight: float = Field(ge=0)
     children: tuple[Dimension | Indicator, ...]
@@ -191,21 +249,34 @@ class Dimension(_Model):
 
 class Normalisation(_Model):
     method: Literal["minmax", "zscore", "rank", "goalposts", "target"] = "minmax"
-    range: tuple[float, float] = (0.0, 100.0)
+    range: Interval = (0.0, 100.0)
     within: str | None = None
 
 
 class Aggregation(_Model):
+    """How scores are combined up the tree.
+
+    ``geometric_floor`` not given: :data:`GEOMETRIC_FLOOR_SHARE` of the normalisation
+    range above its low end (1 on 0–100, 0.01 on 0–1), filled in by :class:`Framework`.
+    """
+
     method: Literal["arithmetic", "geometric"] = "arithmetic"
     respread_missing: bool = True
     geometric_floor: float = Field(default=1.0, gt=0)
 
 
 class Missing(_Model):
+    """Missing-data rules.
+
+    ``min_months``: a unit needs data in at least this many months of the period to be
+    graded; ``None`` means every month of the period.
+    """
+
     imputation: Literal["none", "group_mean", "carry_forward"] = "none"
     group: str | None = None
     max_age: int = Field(default=1, ge=1)
     min_availability: float = Field(default=0.5, ge=0, le=1)
+    min_months: int | None = Field(default=None, ge=1)
 
 
 class Treatment(_Model):
@@ -218,22 +289,22 @@ class Treatment(_Model):
 
 class Difficulty(_Model):
     by: str
-    coefficients: dict[str, float]
-    cap: float | None = None
+    coefficients: dict[str, Annotated[float, Field(gt=0)]]
+    cap: float | None = Field(default=None, gt=0)
 
 
 class BonusItem(_Model):
-    id: str
+    id: Id
     name: Name
-    indicator: str
+    indicator: Id
     points_per_unit: float = Field(gt=0)
     cap: float | None = Field(default=None, gt=0)
 
 
 class NegativeItem(_Model):
-    id: str
+    id: Id
     name: Name
-    indicator: str
+    indicator: Id
     consequence: Literal["warning", "deduct", "grade_cap"] = "warning"
     points: float = Field(default=0.0, ge=0)
     grade_cap: str | None = None
@@ -322,7 +393,7 @@ class NodeInfo:
 class Framework(_Model):
     """An indicator system: the weight tree and every rule applied to it."""
 
-    id: str
+    id: Id
     name: Name
     level: Literal["station", "officer"]
     role: str | None = None
@@ -468,10 +539,111 @@ class Framework(_Model):
             )
         return pd.DataFrame(rows)
 
+    # ------------------------------------------------------- indicator names
+    def _spellings(self) -> Iterator[tuple[str, str]]:
+        """(spelling, input indicator id) for every name observations may use."""
+        inputs = self.input_indicators()
+        for input_id in inputs:
+            yield input_id, input_id
+        for ind in self.indicators():
+            if ind.id in inputs:  # a points indicator is fed by its case types instead
+                for spelling in (ind.name.zh, ind.name.en, *ind.aliases):
+                    yield spelling, ind.id
+        for item in (*self.bonus, *self.negative_list):
+            yield item.name.zh, item.indicator
+            yield item.name.en, item.indicator
+
+    def _lookup_table(self) -> tuple[dict[str, str], dict[str, set[str]]]:
+        from perfmodel.io import normalise_header  # lazy: io imports pandas
+
+        table: dict[str, str] = {}
+        clashes: dict[str, set[str]] = {}
+        for spelling, input_id in self._spellings():
+            key = normalise_header(spelling)
+            if table.setdefault(key, input_id) != input_id:
+                clashes.setdefault(key, {table[key]}).add(input_id)
+        return table, clashes
+
+    def indicator_lookup(self) -> dict[str, str]:
+        """Every accepted spelling of an input indicator, normalised, → the indicator id.
+
+        Observations may name an indicator by its id, its ``name.zh`` or ``name.en``, or
+        one of its ``aliases``; case types of points indicators and the counts behind
+        bonus and negative-list items by their id, and the latter also by the item's
+        zh or en name. Spellings are keys as :func:`perfmodel.io.normalise_header`
+        makes them (trimmed, case-folded, inner spaces and hyphens as ``_``): look a
+        cell up with ``lookup[normalise_header(cell)]``. A spelling that would name
+        two indicators is refused when the framework loads, so the mapping is never
+        ambiguous.
+
+        Examples
+        --------
+        >>> fw = load_framework("station_four_dimension")
+        >>> lookup = fw.indicator_lookup()
+        >>> lookup["case_compliance_rate"], lookup["案件规范率"]
+        ('case_compliance_rate', 'case_compliance_rate')
+        """
+        return self._lookup_table()[0]
+
+    def suggest_indicator(self, text: str, n: int = 3) -> list[str]:
+        """Ids of the input indicators whose spellings are closest to ``text``, best first.
+
+        For "did you mean" messages: the normalised ``text`` is compared with every
+        spelling of :meth:`indicator_lookup` by :func:`difflib.get_close_matches`,
+        character by character, so a one-character slip in a Chinese name is found
+        as well as one in an English id. Empty when nothing is close.
+
+        Examples
+        --------
+        >>> fw = load_framework("station_four_dimension")
+        >>> fw.suggest_indicator("案件规苑率")
+        ['case_compliance_rate']
+        """
+        from perfmodel.io import normalise_header
+
+        table = self.indicator_lookup()
+        close = difflib.get_close_matches(normalise_header(text), list(table), n=4 * n, cutoff=0.6)
+        return list(dict.fromkeys(table[c] for c in close))[:n]
+
     # --------------------------------------------------------------- validation
+    @model_validator(mode="before")
+    @classmethod
+    def _default_geometric_floor(cls, data: Any) -> Any:
+        """Fill in ``aggregation.geometric_floor`` from the normalisation range when not given."""
+        if not isinstance(data, Mapping):
+            return data
+        aggregation = data.get("aggregation", {})
+        if isinstance(aggregation, Aggregation):
+            if "geometric_floor" in aggregation.model_fields_set:
+                return data
+            aggregation = aggregation.model_dump(exclude_unset=True)
+        if not isinstance(aggregation, Mapping) or "geometric_floor" in aggregation:
+            return data
+        normalisation = data.get("normalisation", {})
+        if isinstance(normalisation, Normalisation):
+            span = normalisation.range
+        elif isinstance(normalisation, Mapping):
+            span = normalisation.get("range", Normalisation().range)
+        else:
+            return data
+        try:
+            low, high = (float(x) for x in span)
+        except (TypeError, ValueError):
+            return data  # the range's own check reports it
+        if not (math.isfinite(low) and math.isfinite(high) and 0 <= low < high):
+            return data
+        floor = low + GEOMETRIC_FLOOR_SHARE * (high - low)
+        return {**data, "aggregation": {**aggregation, "geometric_floor": floor}}
+
     @model_validator(mode="after")
     def _check_tree(self) -> Framework:
         problems: list[str] = []
+        _check_geometric(self, problems)
+        for spelling, ids in sorted(self._lookup_table()[1].items()):
+            problems.append(
+                f"indicator name or alias {spelling!r} would name {' and '.join(sorted(ids))}; "
+                "observations could not tell them apart: rename or remove one of them"
+            )
         _check_weights(self.tree, ("tree",), problems)
         seen: dict[str, tuple[str, ...]] = {}
         for info in self.walk():
@@ -527,6 +699,27 @@ class Framework(_Model):
         return self
 
 
+def _check_geometric(fw: Framework, problems: list[str]) -> None:
+    """The geometric floor lies in the normalisation range; geometric means need low >= 0."""
+    low, high = fw.normalisation.range
+    floor = fw.aggregation.geometric_floor
+    if low < 0:
+        if fw.aggregation.method == "geometric":
+            problems.append(
+                f"aggregation 'geometric' needs normalised values >= 0, but normalisation.range "
+                f"is [{low:g}, {high:g}]: use a range with low >= 0 or aggregation 'arithmetic'"
+            )
+        return
+    if not low <= floor < high:
+        suggested = low + GEOMETRIC_FLOOR_SHARE * (high - low)
+        problems.append(
+            f"aggregation.geometric_floor {floor:g} is outside normalisation.range "
+            f"[{low:g}, {high:g}]: values below the floor are raised to it, so a floor at or "
+            f"above the top gives every unit the same score; use a floor in [{low:g}, {high:g}) "
+            f"or leave it out for the default {suggested:g} (1 % of the range above its low end)"
+        )
+
+
 def _describe_threshold(threshold: Threshold | None) -> str | None:
     if threshold is None:
         return None
@@ -558,6 +751,83 @@ def _check_weights(nodes, path: tuple[str, ...], problems: list[str]) -> None:
 
 
 # ------------------------------------------------------------------ loading
+class _YamlRefused(Exception):
+    """Raised inside the loader; :func:`read_framework_yaml` adds the file name."""
+
+    def __init__(self, mark: yaml.Mark, message: str) -> None:
+        super().__init__(message)
+        self.line = mark.line + 1
+        self.message = message
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A safe loader that refuses duplicate mapping keys, anchors and aliases.
+
+    The last of two equal keys silently winning hides a typo, and nested aliases
+    ("billion laughs") expand a 1 KB file into gigabytes; a framework needs neither.
+    """
+
+    def compose_node(self, parent, index):  # PyYAML hooks
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            sign = "*" if isinstance(event, yaml.AliasEvent) else "&"
+            raise _YamlRefused(
+                event.start_mark,
+                f"YAML anchors and aliases ({sign}{event.anchor}) are not allowed in a framework; "
+                "write the repeated part out in full",
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise _YamlRefused(
+                    key_node.start_mark,
+                    f"duplicate key {key!r} (first on line {seen[key]}); the second would silently "
+                    "replace the first: keep one of them",
+                )
+            try:
+                seen[key] = line
+            except TypeError:  # an unhashable key: let PyYAML report it
+                break
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_framework_yaml(path: str | Path) -> Any:
+    """Parse a framework file safely: size-capped, no duplicate keys, no anchors or aliases.
+
+    Raises
+    ------
+    FrameworkError
+        Naming the file (and the line) when the file is too large, not UTF-8, not
+        valid YAML, repeats a key or uses an anchor or alias.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if size > MAX_FRAMEWORK_BYTES:
+        raise FrameworkError(
+            f"framework {str(path)!r} is {size:,} bytes; a framework file may hold at most "
+            f"{MAX_FRAMEWORK_BYTES:,} bytes (the shipped ones hold under 20 KB): check that this "
+            "is the framework file"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise FrameworkError(
+            f"framework {str(path)!r} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "save it as UTF-8"
+        ) from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # _StrictLoader is a SafeLoader
+    except _YamlRefused as exc:
+        raise FrameworkError(f"framework {str(path)!r}, line {exc.line}: {exc.message}") from None
+    except yaml.YAMLError as exc:
+        raise FrameworkError(f"framework {str(path)!r} is not valid YAML: {exc}") from None
+
+
 _NODE_KEYS_DIMENSION = set(Dimension.model_fields)
 _NODE_KEYS_INDICATOR = set(Indicator.model_fields)
 
@@ -661,8 +931,4 @@ def load_framework(id_or_path: str | Path) -> Framework:
     1.0
     """
     path = framework_path(id_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise FrameworkError(f"framework {str(path)!r} is not valid YAML: {exc}") from None
-    return framework_from_dict(raw, source=str(path))
+    return framework_from_dict(read_framework_yaml(path), source=str(path))
