@@ -94,6 +94,18 @@ def _cmd_frameworks(args: argparse.Namespace) -> int:
               f"aggregation: {fw.aggregation.method}; grading: {fw.grading.method}")
         print(f"subjective weight {fw.subjective_weight():.1%} (limit {fw.policy.max_subjective_weight:.0%}); "
               f"temporary weight {fw.temporary_weight():.1%} (limit {fw.policy.max_temporary_weight:.0%})")
+        print()
+        print("input ids the observations' indicator column may carry (names and aliases are accepted too):")
+        for ind in fw.indicators():
+            if ind.points:
+                for case_type, points in ind.points.items():
+                    print(f"  {case_type}  [count; case type of {ind.id}, {points:g} points]")
+            else:
+                aliases = f"; aliases: {', '.join(ind.aliases)}" if ind.aliases else ""
+                print(f"  {ind.id}  {ind.name.zh} / {ind.name.en}  [{ind.kind}{aliases}]")
+        for label, items in (("bonus item", fw.bonus), ("negative list", fw.negative_list)):
+            for item in items:
+                print(f"  {item.indicator}  [count; {label} {item.id}: {item.name.zh} / {item.name.en}]")
         return EXIT_OK
     for fid, path in shipped_frameworks().items():
         fw = load_framework(path)

@@ -67,6 +67,11 @@ class Settings:
         Replacement weights by node id.
     compare_previous
         Also evaluate the previous period for rank changes.
+
+    Raises
+    ------
+    perfmodel.errors.OptionError
+        When an option given is outside its allowed values; the message names them.
     """
 
     peer_group: str | None = None
@@ -83,7 +88,7 @@ class Settings:
         """Refuse any option outside its allowed values, naming them (a typo never falls back)."""
         for name, allowed in _setting_choices().items():
             value = getattr(self, name)
-            if value is not None:
+            if value is not None or name == "calibration":  # calibration has no framework default
                 check_choice(name, value, allowed)
         for name in ("winsorise", "compare_previous"):
             value = getattr(self, name)

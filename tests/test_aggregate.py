@@ -24,8 +24,8 @@ def _name(text: str) -> dict[str, str]:
 def toy_framework(method: str = "arithmetic") -> Framework:
     """Two dimensions, four indicators, one of each direction plus a rate.
 
-    A (0.6): a1 (0.5, higher, [0, 100]) · a2 (0.5, lower, [0, 60] minutes)
-    B (0.4): b1 (0.25, target 95, [80, 100]) · b2 (0.75, higher, [0, 1])
+    a (0.6): a1 (0.5, higher, [0, 100]) · a2 (0.5, lower, [0, 60] minutes)
+    b (0.4): b1 (0.25, target 95, [80, 100]) · b2 (0.75, higher, [0, 1])
     """
     return framework_from_dict(
         {
@@ -35,8 +35,8 @@ def toy_framework(method: str = "arithmetic") -> Framework:
             "aggregation": {"method": method},
             "tree": [
                 {
-                    "id": "A",
-                    "name": _name("A"),
+                    "id": "a",
+                    "name": _name("a"),
                     "weight": 0.6,
                     "children": [
                         {
@@ -57,8 +57,8 @@ def toy_framework(method: str = "arithmetic") -> Framework:
                     ],
                 },
                 {
-                    "id": "B",
-                    "name": _name("B"),
+                    "id": "b",
+                    "name": _name("b"),
                     "weight": 0.4,
                     "children": [
                         {
@@ -153,7 +153,7 @@ def scores() -> pd.DataFrame:
 
 def test_aggregate_tree_arithmetic_by_hand(scores) -> None:
     out = aggregate_tree(scores, toy_framework())
-    assert out.columns.tolist() == ["A", "B", "score"]
+    assert out.columns.tolist() == ["a", "b", "score"]
     # S1: A = (100 + 50)/2 = 75; B = 0.25·20 + 0.75·40 = 35; score = 0.6·75 + 0.4·35 = 59
     assert out.loc["S1"].tolist() == pytest.approx([75.0, 35.0, 59.0])
 
@@ -161,8 +161,8 @@ def test_aggregate_tree_arithmetic_by_hand(scores) -> None:
 def test_aggregate_tree_geometric_by_hand(scores) -> None:
     out = aggregate_tree(scores, toy_framework("geometric"))
     # S2: A = √(100·25) = 50; B = 16^¼ · 81^¾ = 2 · 27 = 54; score = 50^0.6 · 54^0.4
-    assert out.loc["S2", "A"] == pytest.approx(50.0)
-    assert out.loc["S2", "B"] == pytest.approx(54.0)
+    assert out.loc["S2", "a"] == pytest.approx(50.0)
+    assert out.loc["S2", "b"] == pytest.approx(54.0)
     assert out.loc["S2", "score"] == pytest.approx(
         math.exp(0.6 * math.log(50) + 0.4 * math.log(54))
     )
@@ -172,8 +172,8 @@ def test_aggregate_tree_overrides(scores) -> None:
     fw = toy_framework()
     # method override and weight override (B's children swapped)
     out = aggregate_tree(scores, fw, weights={"b1": 0.75, "b2": 0.25})
-    assert out.loc["S1", "B"] == pytest.approx(0.75 * 20 + 0.25 * 40)
-    assert aggregate_tree(scores, fw, "geometric").loc["S2", "A"] == pytest.approx(50.0)
+    assert out.loc["S1", "b"] == pytest.approx(0.75 * 20 + 0.25 * 40)
+    assert aggregate_tree(scores, fw, "geometric").loc["S2", "a"] == pytest.approx(50.0)
     with pytest.raises(KeyError, match="not in framework"):
         aggregate_tree(scores, fw, weights={"b3": 1.0})
 
@@ -183,10 +183,10 @@ def test_aggregate_tree_missing_values(scores) -> None:
     scores.loc["S1", "b1"] = NAN
     fw = toy_framework()
     spread = aggregate_tree(scores, fw)
-    assert spread.loc["S1", "B"] == pytest.approx(40.0)  # only b2 observed
+    assert spread.loc["S1", "b"] == pytest.approx(40.0)  # only b2 observed
     strict = aggregate_tree(scores, fw, respread=False)
-    assert np.isnan(strict.loc["S1", "B"]) and np.isnan(strict.loc["S1", "score"])
-    assert strict.loc["S1", "A"] == pytest.approx(75.0)
+    assert np.isnan(strict.loc["S1", "b"]) and np.isnan(strict.loc["S1", "score"])
+    assert strict.loc["S1", "a"] == pytest.approx(75.0)
     present = scores.notna()
     # b1 carries 0.4·0.25 = 10 % of the total weight
     assert availability(present, fw).tolist() == pytest.approx([0.9, 1.0])
@@ -257,7 +257,7 @@ def test_improving_an_indicator_never_lowers_the_units_score(
 @settings(max_examples=40, deadline=None)
 @given(
     raw_frames(),
-    st.sampled_from(["root", "A", "B"]),
+    st.sampled_from(["root", "a", "b"]),
     st.floats(1e-3, 1e3),
     st.sampled_from(["arithmetic", "geometric"]),
 )

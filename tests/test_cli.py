@@ -209,13 +209,13 @@ def test_score_toy_framework_matches_hand_computation(tmp_path, capsys):
     assert code == 0 and err == ""
     # rate r (rolled from numerators/denominators): A 27/30 = .9, B 7/10 = .7, C 15/30 = .5
     #   -> min-max 100, 50, 0
-    # duration d (lower is better): A 2, B 4, C 3 -> 100, 0, 50;  D1 = (r + d) / 2: 100, 25, 25
-    # rating s (mean of two raters): A 85, B 70, C 60 -> 100, 40, 0 = D2
-    # score = 0.6 D1 + 0.4 D2: A 100, B 15 + 16 = 31, C 15 + 0 = 15
+    # duration d (lower is better): A 2, B 4, C 3 -> 100, 0, 50;  d1 = (r + d) / 2: 100, 25, 25
+    # rating s (mean of two raters): A 85, B 70, C 60 -> 100, 40, 0 = d2
+    # score = 0.6 d1 + 0.4 d2: A 100, B 15 + 16 = 31, C 15 + 0 = 15
     scores = pd.read_csv(out, encoding="utf-8-sig").set_index("unit_id").loc[["A", "B", "C"]]
     assert scores["score"].tolist() == pytest.approx([100.0, 31.0, 15.0])
-    assert scores["D1"].tolist() == pytest.approx([100.0, 25.0, 25.0])
-    assert scores["D2"].tolist() == pytest.approx([100.0, 40.0, 0.0])
+    assert scores["d1"].tolist() == pytest.approx([100.0, 25.0, 25.0])
+    assert scores["d2"].tolist() == pytest.approx([100.0, 40.0, 0.0])
     assert scores["rank"].tolist() == [1, 2, 3]
     assert scores["grade"].tolist() == ["优秀", "不合格", "不合格"]  # cut-offs 85 / 75 / 60
     assert "toy 2025Q2: 3 of 3 units scored from 36 observations" in printed
@@ -224,8 +224,8 @@ def test_score_toy_framework_matches_hand_computation(tmp_path, capsys):
     geometric = tmp_path / "geo.csv"
     assert run(capsys, "score", *inputs(observations, units, framework), "--out", geometric,
                "--aggregation", "geometric")[0] == 0
-    # geometric mean with a floor of 1 for zeros: B's D1 = sqrt(50 * 1)
-    assert pd.read_csv(geometric).set_index("unit_id").loc["B", "D1"] == pytest.approx(50.0 ** 0.5)
+    # geometric mean with a floor of 1 for zeros: B's d1 = sqrt(50 * 1)
+    assert pd.read_csv(geometric).set_index("unit_id").loc["B", "d1"] == pytest.approx(50.0 ** 0.5)
 
 
 CONTEXT_TOY = {
@@ -235,7 +235,7 @@ CONTEXT_TOY = {
     "normalisation": {"method": "minmax", "range": [0, 100]},
     "grading": {"method": "cutoffs", "cutoffs": {"优秀": 85, "良好": 75, "合格": 60}},
     "calibration": {"covariates": ["area_type"]},
-    "tree": [{"id": "D", "name": {"zh": "维度", "en": "Dimension"}, "weight": 1.0, "children": [
+    "tree": [{"id": "dim", "name": {"zh": "维度", "en": "Dimension"}, "weight": 1.0, "children": [
         {"id": "s", "name": {"zh": "评分", "en": "Rating"}, "weight": 1.0, "kind": "score", "range": [0, 200]},
     ]}],
 }

@@ -120,7 +120,7 @@ def test_movers_are_explained_by_the_dimension_that_changed():
     table = movers(a, b, n=3, lang="en")
     gains, losses = table[table["change"] > 0], table[table["change"] < 0]
     assert len(gains) == 3 and len(losses) == 3
-    assert (table["driver"] == "D2").all()  # D1 is untouched, so its contributions do not change
+    assert (table["driver"] == "d2").all()  # D1 is untouched, so its contributions do not change
     assert (gains["driver_change"] > 0).all() and (losses["driver_change"] < 0).all()
     assert gains["unit_id"].iloc[0] == "U00"  # best on c, worst on d: last before, first after
     assert gains["rank_a"].iloc[0] == n and gains["rank_b"].iloc[0] == 1

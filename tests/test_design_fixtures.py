@@ -35,9 +35,9 @@ def toy_framework(**overrides: Any) -> Framework:
         "grading": {"method": "cutoffs", "cutoffs": {"优秀": 80, "良好": 60, "合格": 40}},
         "missing": {"min_availability": 0.3},
         "tree": [
-            {"id": "D1", "name": name("D1"), "weight": 0.6,
+            {"id": "d1", "name": name("d1"), "weight": 0.6,
              "children": [indicator("a", 0.5), indicator("b", 0.5, direction="lower")]},
-            {"id": "D2", "name": name("D2"), "weight": 0.4,
+            {"id": "d2", "name": name("d2"), "weight": 0.4,
              "children": [indicator("c", 0.3), indicator("d", 0.7)]},
         ],
     }

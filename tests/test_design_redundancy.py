@@ -55,10 +55,10 @@ def test_identical_indicators_give_one_principal_component_and_alpha_one():
     values = _values(d=lambda v, rng: v["c"])
     ev = toy_evaluation(n=30, values=values)
     pca, loadings = pca_by_dimension(ev)
-    assert pca.set_index("dimension").loc["D2", "pc1_share"] == pytest.approx(1.0)
+    assert pca.set_index("dimension").loc["d2", "pc1_share"] == pytest.approx(1.0)
     assert (loadings.set_index("indicator").loc[["c", "d"], "loading"] > 0).all()
     alpha, _ = reliability(ev)
-    assert alpha.set_index("dimension").loc["D2", "alpha"] == pytest.approx(1.0)
+    assert alpha.set_index("dimension").loc["d2", "alpha"] == pytest.approx(1.0)
 
 
 def test_discrimination_flags_an_indicator_without_spread():
@@ -102,9 +102,9 @@ def test_merge_suggestion_names_the_seed_merge_of_patrol_indicators():
 
 def test_reporting_burden_counts_rows_per_unit_and_month_by_source():
     fw = toy_framework(tree=[
-        {"id": "D1", "name": name("D1"), "weight": 0.7,
+        {"id": "d1", "name": name("d1"), "weight": 0.7,
          "children": [indicator("a", 0.5), indicator("b", 0.5, source="citizen")]},
-        {"id": "D2", "name": name("D2"), "weight": 0.3,
+        {"id": "d2", "name": name("d2"), "weight": 0.3,
          "children": [indicator("c", 0.5, source="supervisor"), indicator("d", 0.5)]},
     ])
     ev = toy_evaluation(fw, n=10, missing=[(0, "a"), (1, "a")])
@@ -137,5 +137,5 @@ def test_redundancy_report_bundles_every_table():
                            "pca_loadings", "vif", "discrimination", "removal", "merges", "burden"}
     assert len(tables["correlations"]) == 2  # one pair in each two-indicator dimension
     parent = tables["parent_correlations"].set_index("indicator")
-    assert parent.loc["a", "dimension"] == "D1"
+    assert parent.loc["a", "dimension"] == "d1"
     assert (parent["r_dimension"] > 0).all()

@@ -119,7 +119,7 @@ def test_uniform_weights_stay_within_their_range_and_keep_sibling_totals():
     ev = toy_evaluation()
     r = 0.25
     table = uncertainty(ev, UncertaintySpec(weight_range=r), draws=400, seed=5, progress=False).parameters
-    assert np.allclose(table["w:D1"] + table["w:D2"], 1.0)
+    assert np.allclose(table["w:d1"] + table["w:d2"], 1.0)
     assert np.allclose(table["w:c"] + table["w:d"], 1.0)
     ratio = (table["w:d"] / table["w:c"]) / (0.7 / 0.3)
     lo, hi = (1 - r) / (1 + r), (1 + r) / (1 - r)
@@ -148,12 +148,12 @@ def test_scenario_dropping_an_indicator_equals_regen_with_zero_weight():
 
 def test_aggregate_draws_single_row_equals_aggregate_tree_for_a_deeper_tree():
     fw = toy_framework(tree=[
-        {"id": "T", "name": name("T"), "weight": 0.7, "children": [
-            {"id": "S", "name": name("S"), "weight": 0.4,
+        {"id": "t", "name": name("t"), "weight": 0.7, "children": [
+            {"id": "s", "name": name("s"), "weight": 0.4,
              "children": [indicator("a", 0.5), indicator("b", 0.5)]},
             indicator("c", 0.6),
         ]},
-        {"id": "U", "name": name("U"), "weight": 0.3, "children": [indicator("d", 1.0)]},
+        {"id": "u", "name": name("u"), "weight": 0.3, "children": [indicator("d", 1.0)]},
     ])
     ev = toy_evaluation(fw, missing=[(1, "a"), (2, "b"), (2, "a")])
     X = ev.stages["normalised"][["a", "b", "c", "d"]].to_numpy().T
@@ -251,7 +251,7 @@ def test_sobol_on_an_evaluation(monkeypatch):
     assert (res.indices.set_index("factor").loc[["weights", "normalisation", "drop"], "ST"] > 0).all()
     assert set(res.by_unit["factor"]) == set(factors)
     by_set = sobol(ev, UncertaintySpec(weight_factors="by_set"), n=8, bootstrap=0, progress=False)
-    assert by_set.indices["factor"].tolist() == ["weights:(root)", "weights:D1", "weights:D2"]
+    assert by_set.indices["factor"].tolist() == ["weights:(root)", "weights:d1", "weights:d2"]
     assert res.uncertainty()["n_replicates"].iloc[0] == 64  # the A and B blocks
 
 

@@ -132,7 +132,7 @@ def test_balanced_weights_give_a_duplicated_indicator_half_the_weight_each():
 def test_equal_weights_in_the_tree_and_per_indicator():
     fw = toy_framework()
     tree = equal_weights(fw, "tree")
-    assert tree == {"D1": 0.5, "D2": 0.5, "a": 0.5, "b": 0.5, "c": 0.5, "d": 0.5}
+    assert tree == {"d1": 0.5, "d2": 0.5, "a": 0.5, "b": 0.5, "c": 0.5, "d": 0.5}
     flat = effective_from_nodes(fw, equal_weights(fw, "flat"))
     assert flat.tolist() == pytest.approx([0.25] * 4)
 
@@ -163,5 +163,5 @@ def test_flat_alternative_weights_in_the_tree_equal_the_flat_weighted_mean():
 def test_within_dimension_weights_keep_the_stated_dimension_weights():
     ev = toy_evaluation(n=15)
     nodes = alternative_weights(ev, "entropy", scope="within")
-    assert nodes["D1"] == 0.6 and nodes["D2"] == 0.4
+    assert nodes["d1"] == 0.6 and nodes["d2"] == 0.4
     assert nodes["a"] + nodes["b"] == pytest.approx(1.0)

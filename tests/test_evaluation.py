@@ -17,12 +17,12 @@ TOY = {
     "grading": {"method": "cutoffs", "cutoffs": {"优秀": 85, "良好": 75, "合格": 60}},
     "missing": {"min_availability": 0.5},
     "tree": [
-        {"id": "D1", "name": {"zh": "一", "en": "one"}, "weight": 0.6, "children": [
+        {"id": "d1", "name": {"zh": "一", "en": "one"}, "weight": 0.6, "children": [
             {"id": "r", "name": {"zh": "率", "en": "rate"}, "weight": 0.5, "kind": "rate"},
             {"id": "d", "name": {"zh": "时长", "en": "days"}, "weight": 0.5, "kind": "duration",
              "direction": "lower"},
         ]},
-        {"id": "D2", "name": {"zh": "二", "en": "two"}, "weight": 0.4, "children": [
+        {"id": "d2", "name": {"zh": "二", "en": "two"}, "weight": 0.4, "children": [
             {"id": "s", "name": {"zh": "评分", "en": "rating"}, "weight": 1.0, "kind": "score",
              "source": "citizen"},
         ]},
@@ -57,7 +57,7 @@ def test_toy_scores_match_hand_computation():
     ev = evaluate(framework_from_dict(TOY), obs, units, "2025Q2", compare_previous=False)
     s = ev.scores.set_index("unit_id")
     assert s.loc[["A", "B", "C"], "score"].tolist() == pytest.approx([100.0, 31.0, 15.0])
-    assert s.loc[["A", "B", "C"], "D1"].tolist() == pytest.approx([100.0, 25.0, 25.0])
+    assert s.loc[["A", "B", "C"], "d1"].tolist() == pytest.approx([100.0, 25.0, 25.0])
     assert s.loc[["A", "B", "C"], "rank"].tolist() == [1, 2, 3]
     assert s.loc[["A", "B", "C"], "grade"].tolist() == ["优秀", "不合格", "不合格"]
     assert ev.stages["normalised"].loc["B", "r"] == pytest.approx(50.0)
@@ -70,7 +70,7 @@ def test_every_stage_is_kept_and_regen_changes_one_choice():
         assert stage in ev.stages
     geo = ev.regen(aggregation="geometric")
     # geometric with floor 1: B's D1 = sqrt(50 * 1) = 7.07...
-    assert geo.stages["aggregated"].loc["B", "D1"] == pytest.approx(np.sqrt(50.0))
+    assert geo.stages["aggregated"].loc["B", "d1"] == pytest.approx(np.sqrt(50.0))
     assert ev.scores.set_index("unit_id").loc["B", "score"] == pytest.approx(31.0)
 
 
@@ -81,7 +81,7 @@ def test_missing_indicator_weight_is_respread_and_coverage_recorded():
     agg = ev.stages["aggregated"]
     assert agg.loc["C", "availability"] == pytest.approx(0.7)
     # d re-normalised over A, B only: A 100, B 0; C's D1 = its r score alone = 0
-    assert agg.loc["C", "D1"] == pytest.approx(0.0)
+    assert agg.loc["C", "d1"] == pytest.approx(0.0)
 
 
 def test_units_below_availability_are_not_graded_but_kept():

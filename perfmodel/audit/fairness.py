@@ -1056,6 +1056,7 @@ def figure_group_means(table: pd.DataFrame, lang: Lang = "zh"):
     The reference group is drawn in black with a dashed vertical line at its
     mean; flagged groups in red; suppressed groups are named without a point.
     """
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     attributes = list(dict.fromkeys(table["attribute"]))
@@ -1096,6 +1097,7 @@ def figure_impact_ratios(table: pd.DataFrame, lang: Lang = "zh", threshold: floa
     One panel per attribute with at least two groups shown; bars of flagged
     groups (significant adverse impact) have a red edge.
     """
+    check_lang(lang)
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 

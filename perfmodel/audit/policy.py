@@ -653,6 +653,7 @@ def inflated_weight_example(*, n_units: int = 60, seed: int = 0, period: str = "
 # ============================================================================ figure
 def figure_weights(table: pd.DataFrame, lang: Lang = "zh"):
     """Stated versus effective weights as paired horizontal bars (from :func:`effective_weights`)."""
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     zh = lang == "zh"

@@ -412,6 +412,7 @@ def figure_rank_intervals(table: pd.DataFrame, lang: Lang = "zh", peer_group: st
     Units are listed by peer group and rank, groups separated by a line and
     named on the right; intervals of grades that are not robust are red.
     """
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     from perfmodel.report.quarterly import group_order

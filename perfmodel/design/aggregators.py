@@ -35,6 +35,7 @@ from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Name
 from perfmodel.grading import rank_scores
 from perfmodel.normalise import normalise, orient
+from perfmodel.text import check_lang
 
 __all__ = [
     "AggregationError",
@@ -283,6 +284,7 @@ class Composite:
 
     def describe(self, lang: str = "zh") -> str:
         """One line naming the components and their weights."""
+        check_lang(lang)
         total = sum(self.components.values())
         parts = " + ".join(f"{w / total:.0%} {c}" for c, w in self.components.items())
         label = (self.name.zh if lang == "zh" else self.name.en) if self.name else self.id

@@ -39,6 +39,7 @@ from perfmodel.design.weights import alternative_weights, effective_from_nodes, 
 from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation, evaluate
 from perfmodel.framework import Framework, FrameworkError, framework_from_dict, load_framework
+from perfmodel.text import check_lang
 
 __all__ = [
     "FlexiblePoolError",
@@ -363,6 +364,7 @@ def movers(a: Evaluation, b: Evaluation, *, n: int = 10, lang: str = "zh") -> pd
     contribution changed most in the direction of the move; otherwise it is the
     unit's strongest (for a gain) or weakest (for a loss) dimension under ``b``.
     """
+    check_lang(lang)
     oa, ob = _overall(a), _overall(b)
     both = oa.merge(ob.drop(columns="name"), left_index=True, right_index=True, suffixes=("_a", "_b"))
     both = both.dropna(subset=["rank_overall_a", "rank_overall_b"])
@@ -463,6 +465,7 @@ def compare_designs(
     >>> cmp = compare_designs(evs)  # doctest: +SKIP
     >>> cmp.agreement  # doctest: +SKIP
     """
+    check_lang(lang)
     evaluations = dict(evaluations)
     if len(evaluations) < 2:
         raise ValueError("compare_designs needs at least two designs")
@@ -499,6 +502,7 @@ def figure_bump(comparison: DesignComparison, lang: str = "zh", *, highlight: in
     and labelled; the others are grey. With more than ``max_units`` units only
     the most variable ones are drawn.
     """
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     zh = lang != "en"

@@ -86,6 +86,7 @@ from scipy.special import betaln, gammaln, i0e
 
 from perfmodel.framework import Framework, load_framework
 from perfmodel.periods import months_in, parse_month, parse_period, period_label
+from perfmodel.text import check_lang
 
 __all__ = [
     "CHECKS",
@@ -682,6 +683,7 @@ class PooledHeaping:
 
     def summary(self, lang: str = "en") -> str:
         """One plain-language sentence with the numbers."""
+        check_lang(lang)
         if lang == "zh":
             return (
                 f"{self.units}个单位阈值附近的{self.months}个单位月中,{self.observed}个落在刚好达标一侧,"
@@ -801,6 +803,7 @@ class BunchingResult:
 
     def summary(self, lang: str = "en") -> str:
         """One plain-language sentence with the estimates."""
+        check_lang(lang)
         lo, hi = self.excess_ci
         mlo, mhi = self.missing_ci
         level = f"{self.ci:.0%}"
@@ -1750,6 +1753,7 @@ def detect_gaming(
     GamingReport
         Leads for verification (third-party checks, R16), not verdicts.
     """
+    check_lang(lang)
     if not 0 < q_level < 1:
         raise ValueError(f"q_level must be between 0 and 1, got {q_level}")
     fw = framework if isinstance(framework, Framework) or framework is None else load_framework(framework)
@@ -1917,6 +1921,7 @@ def figure_bunching(result: BunchingResult, *, lang: str = "zh", title: str | No
     line: the polynomial counterfactual; shaded: the hole (failing side) and the
     heap (passing side) left out of the fit; dashed: the threshold.
     """
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     zh = lang == "zh"

@@ -30,6 +30,7 @@ import pandas as pd
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Framework, Indicator, Name
 from perfmodel.periods import months_in
+from perfmodel.text import check_lang
 
 __all__ = [
     "MergeRule",
@@ -475,6 +476,7 @@ def figure_correlation_heatmap(ev: Evaluation, lang: str = "zh", *, method: str 
     followed by the dimensions, so within-dimension redundancy and weak links to
     the parent stand out.
     """
+    check_lang(lang)
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 

@@ -68,6 +68,7 @@ from perfmodel.framework import GRADES, Framework
 from perfmodel.grading import NOT_GRADED
 from perfmodel.normalise import NORMALISERS
 from perfmodel.periods import months_in
+from perfmodel.text import check_lang
 
 __all__ = [
     "CHOICE_VALUES",
@@ -1300,6 +1301,7 @@ FACTOR_NAMES = {
 
 def factor_label(factor: str, lang: str = "zh") -> str:
     """Display name of a factor (``weights:<set>`` keeps the set id)."""
+    check_lang(lang)
     names = FACTOR_NAMES["en" if lang == "en" else "zh"]
     head, _, rest = factor.partition(":")
     return f"{names.get(head, head)}:{rest}" if rest else names.get(head, head)
@@ -1312,6 +1314,7 @@ def figure_rank_intervals(result: UncertaintyResult, lang: str = "zh", *, max_un
     With more than ``max_units`` units in all, each group shows its best and worst
     units in proportion.
     """
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     from perfmodel.report.quarterly import group_order
@@ -1352,6 +1355,7 @@ def figure_rank_intervals(result: UncertaintyResult, lang: str = "zh", *, max_un
 
 def figure_sobol(indices: pd.DataFrame, lang: str = "zh"):
     """Bars of first-order and total Sobol' indices per factor, with bootstrap CIs."""
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     t = _FIG_TEXT["en" if lang == "en" else "zh"]

@@ -49,6 +49,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from perfmodel.text import check_lang
+
 __all__ = [
     "DEFAULT_CASE_TYPES",
     "SCORING_DESIGNS",
@@ -490,6 +492,7 @@ _OUTCOMES = {
 
 def outcome_table(result: GamingSimulation, lang: str = "zh") -> pd.DataFrame:
     """The per-design outcomes with readable headers (one row per design)."""
+    check_lang(lang)
     zh = lang == "zh"
     table = result.summary[["zh" if zh else "en", *_OUTCOMES]].copy()
     return table.rename(columns={"zh": "考核设计", "en": "design", **{k: v[0 if zh else 1] for k, v in _OUTCOMES.items()}})
@@ -497,6 +500,7 @@ def outcome_table(result: GamingSimulation, lang: str = "zh") -> pd.DataFrame:
 
 def figure_design_outcomes(result: GamingSimulation, lang: str = "zh") -> object:
     """Two bar panels per design: share of effort on easy cases, harm-weighted clearance."""
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     zh = lang == "zh"
@@ -527,6 +531,7 @@ def figure_design_outcomes(result: GamingSimulation, lang: str = "zh") -> object
 
 def figure_effort(result: GamingSimulation, lang: str = "zh") -> object:
     """Stacked bars: how each design splits officers' hours over case types."""
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     zh = lang == "zh"

@@ -36,6 +36,7 @@ from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Framework
 from perfmodel.grading import rank_scores
+from perfmodel.text import check_lang
 
 __all__ = [
     "AXES",
@@ -397,6 +398,7 @@ def select_officers(cockpit: Cockpit, n: int = 6) -> list[str]:
 
 def profile_table(cockpit: Cockpit, lang: str = "zh", unit_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """The profiles as a report table with localised column names."""
+    check_lang(lang)
     t, names = _t(lang), AXIS_NAMES["en" if lang == "en" else "zh"]
     frame = cockpit.profiles
     if unit_ids is not None:
@@ -413,6 +415,7 @@ def axes_description(cockpit: Cockpit, lang: str = "zh") -> str:
 
     An axis without indicators shows ``–``.
     """
+    check_lang(lang)
     names = AXIS_NAMES["en" if lang == "en" else "zh"]
     fw = cockpit.framework
 
@@ -434,6 +437,7 @@ def cockpit_summary(cockpit: Cockpit, lang: str = "zh", threshold: float = 25.0)
         on every axis; a missing axis percentile does not count as below) and
         ``n_negative`` (officers with at least one negative-list hit).
     """
+    check_lang(lang)
     profiles = cockpit.profiles
     behind = (profiles[[f"{axis}_pct" for axis in AXES]] < threshold).all(axis=1)
     name = cockpit.framework.name
@@ -476,6 +480,7 @@ def negative_records(cockpits: Mapping[str, Cockpit]) -> pd.DataFrame:
 
 def negative_table(records: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`negative_records` as a report table with localised column names (framework left out)."""
+    check_lang(lang)
     t = _t(lang)
     labels = {"unit_id": t["officer"], "officer_name": t["officer_name"], "station": t["station_short"],
               "name": t["item"], "count": t["count"], "consequence": t["consequence"]}
@@ -506,6 +511,7 @@ def _draw_profile(ax: plt.Axes, row: pd.Series, lang: str) -> None:
 
 def figure_officer_profile(cockpit: Cockpit, unit_id: str, lang: str = "zh") -> plt.Figure:
     """Compact profile of one officer: the three axis percentiles against the peer median."""
+    check_lang(lang)
     t = _t(lang)
     fig, ax = plt.subplots(figsize=(5.0, 2.4))
     _draw_profile(ax, cockpit.profile(unit_id), lang)
@@ -518,6 +524,7 @@ def figure_officer_profiles(
     cockpit: Cockpit, unit_ids: Sequence[str], lang: str = "zh", ncols: int = 3
 ) -> plt.Figure:
     """Small multiples of :func:`figure_officer_profile` for several officers."""
+    check_lang(lang)
     if not unit_ids:
         raise CockpitError("no officers to draw; pass at least one unit_id")
     t = _t(lang)
@@ -541,6 +548,7 @@ def figure_cockpit_overview(cockpit: Cockpit, lang: str = "zh") -> plt.Figure:
     Officers with a negative-list record are ringed in red. The dashed lines at 50
     split the peer group into four quadrants.
     """
+    check_lang(lang)
     t = _t(lang)
     p = cockpit.profiles.dropna(subset=["workload_pct", "quality_pct"])
     fig, ax = plt.subplots(figsize=(6.5, 5.5))

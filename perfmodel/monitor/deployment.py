@@ -33,6 +33,7 @@ import pandas as pd
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.simulate import AREA_TYPES
+from perfmodel.text import check_lang
 
 __all__ = [
     "DEFAULT_DEMAND_WEIGHTS",
@@ -227,6 +228,7 @@ class Reallocation:
 
     def effect(self, lang: str = "zh") -> pd.DataFrame:
         """Before/after dispersion measures as a report table."""
+        check_lang(lang)
         names = ({"sd_officers": "负荷标准差(按民警加权)", "cv_stations": "负荷变异系数(派出所间)",
                   "max_min": "最高/最低负荷之比", "share_overloaded": "负荷超均值20%的民警占比"}
                  if lang != "en" else
@@ -344,6 +346,7 @@ def reallocate(
 
 def area_table(summary: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`area_summary` with localised column names, for a report."""
+    check_lang(lang)
     zh = lang != "en"
     return summary.rename(columns={
         "area_type": "区域类型" if zh else "Area type", "stations": "派出所" if zh else "Stations",
@@ -363,6 +366,7 @@ def shortfall_table(table: pd.DataFrame, top: int = 8) -> pd.DataFrame:
 
 def moves_table(result: Reallocation, lang: str = "zh", top: int = 15) -> pd.DataFrame:
     """The ``top`` largest moves of a reallocation (most officers first), with localised column names."""
+    check_lang(lang)
     zh = lang != "en"
     moves = result.moves.sort_values("officers", ascending=False).head(top)
     return moves.rename(columns={"from_station": "调出" if zh else "From", "to_station": "调入" if zh else "To",
@@ -372,6 +376,7 @@ def moves_table(result: Reallocation, lang: str = "zh", top: int = 15) -> pd.Dat
 # ---------------------------------------------------------------- figures
 def figure_load_before_after(result: Reallocation, lang: str = "zh") -> plt.Figure:
     """Workload per officer of every station before and after the suggested moves."""
+    check_lang(lang)
     zh = lang != "en"
     table = result.table.sort_values("load").reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(9, 4.5))
@@ -393,6 +398,7 @@ def figure_load_before_after(result: Reallocation, lang: str = "zh") -> plt.Figu
 
 def figure_police_density(summary: pd.DataFrame, lang: str = "zh", by: str = "area_type") -> plt.Figure:
     """Police per 10,000 residents and incidents per officer by area type, side by side."""
+    check_lang(lang)
     zh = lang != "en"
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained")
     labels = summary[by].astype(str)

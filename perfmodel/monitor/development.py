@@ -45,6 +45,7 @@ from perfmodel.monitor.team import (
     variance_decomposition,
     variance_table,
 )
+from perfmodel.text import check_lang
 
 __all__ = [
     "OBSERVATION_EXTENSIONS",
@@ -207,6 +208,7 @@ def overview(station_ev: Evaluation, officer_evs: Mapping[str, Evaluation], lang
         name in ``lang``), ``n_officers`` (officers over all role frameworks) and
         ``n_roles`` (role frameworks evaluated).
     """
+    check_lang(lang)
     name = station_ev.framework.name
     return {
         "n_stations": len(station_ev.scores),
@@ -304,16 +306,19 @@ class TeamShares:
 
     def labels(self, lang: str = "zh") -> list[str]:
         """Report labels of the outcomes."""
+        check_lang(lang)
         return [OUTCOMES[key]["en" if lang == "en" else "zh"] for key in self.outcomes]
 
     def table(self, lang: str = "zh") -> pd.DataFrame:
         """:func:`~perfmodel.monitor.team.variance_table` with the outcomes' labels in the first column."""
+        check_lang(lang)
         table = variance_table(self.results, lang)
         table.iloc[:, 0] = self.labels(lang)
         return table
 
     def figure(self, lang: str = "zh") -> plt.Figure:
         """:func:`~perfmodel.monitor.team.figure_variance_shares` with planted values and the interval."""
+        check_lang(lang)
         intervals = {0: self.interval} if self.interval is not None else None
         return figure_variance_shares(self.results, lang, self.labels(lang), self.planted, intervals)
 

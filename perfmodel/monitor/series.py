@@ -37,6 +37,7 @@ from perfmodel.framework import GRADES, Framework, load_framework
 from perfmodel.grading import NOT_GRADED
 from perfmodel.periods import months_in, parse_month, parse_period, period_label, reporting_deadline
 from perfmodel.rollup import ROLLUP_COLUMNS, roll_up
+from perfmodel.text import check_lang
 
 __all__ = [
     "COMPLIANCE_STATUSES",
@@ -116,6 +117,7 @@ LABELS: dict[str, dict[str, str]] = {
 
 def label(key: str, lang: str = "zh") -> str:
     """The report label of ``key`` in ``lang`` (``zh`` or ``en``); the key itself if unknown."""
+    check_lang(lang)
     return LABELS["en" if lang == "en" else "zh"].get(key, key)
 
 
@@ -667,6 +669,7 @@ def bulletin_table(
     group: str | None = None,
 ) -> pd.DataFrame:
     """The month's ranking with month-on-month changes (and data-submission status), labelled."""
+    check_lang(lang)
     month = period_label(month)
     s = series.scores[series.scores["period"] == month]
     if s.empty:
@@ -688,6 +691,7 @@ def figure_score_trends(
     series: PeriodSeries, lang: str = "zh", highlight: Sequence[str] = (), names: Mapping[str, str] | None = None
 ):
     """Median monthly score per peer group with its interquartile band; ``highlight`` units as lines."""
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     from perfmodel.report.quarterly import group_order
@@ -721,6 +725,7 @@ def figure_score_trends(
 
 def figure_month_changes(series: PeriodSeries, month: str, lang: str = "zh", top: int = 15):
     """Horizontal bars of the month's score changes: the ``top`` largest rises and falls."""
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     t = _labels(lang)
@@ -742,6 +747,7 @@ def figure_month_changes(series: PeriodSeries, month: str, lang: str = "zh", top
 
 def figure_compliance(compliance: pd.DataFrame, lang: str = "zh"):
     """Stacked bars per data month: units on time, late, missing, without timestamps."""
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     t = _labels(lang)
@@ -766,6 +772,7 @@ def figure_compliance(compliance: pd.DataFrame, lang: str = "zh"):
 def figure_grade_history(history: pd.DataFrame, names: Mapping[str, str] | None = None, lang: str = "zh",
                          max_units: int = 60):
     """Grade of every unit in every period as coloured cells (rows: units, columns: periods)."""
+    check_lang(lang)
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
@@ -793,6 +800,7 @@ def figure_grade_history(history: pd.DataFrame, names: Mapping[str, str] | None 
 def bulletin_headline(series: PeriodSeries, month: str, compliance: pd.DataFrame | None = None,
                       warnings: pd.DataFrame | None = None, lang: str = "zh") -> str:
     """A short Markdown paragraph with the month's key numbers."""
+    check_lang(lang)
     month = period_label(month)
     s = series.scores[series.scores["period"] == month]
     scored = s.dropna(subset=["score"])
@@ -829,6 +837,7 @@ def bulletin_headline(series: PeriodSeries, month: str, compliance: pd.DataFrame
 def compliance_table(compliance: pd.DataFrame, month: str | None = None, lang: str = "zh",
                      names: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Unit-months that were not on time (optionally one month), with readable headers."""
+    check_lang(lang)
     c = compliance if month is None else compliance[compliance["period"] == period_label(month)]
     c = c[c["status"] != "on_time"].sort_values(["period", "status", "days_late"], ascending=[True, True, False])
     t = _labels(lang)
@@ -844,6 +853,7 @@ def compliance_table(compliance: pd.DataFrame, month: str | None = None, lang: s
 
 def annual_headline(summary: AnnualSummary, compliance: pd.DataFrame | None = None, lang: str = "zh") -> str:
     """A short Markdown paragraph with the year's key numbers."""
+    check_lang(lang)
     year = summary.annual.scores
     counts = year["grade"].value_counts()
     grades = [g for g in (*GRADES, NOT_GRADED) if counts.get(g, 0)]
@@ -869,6 +879,7 @@ def annual_headline(summary: AnnualSummary, compliance: pd.DataFrame | None = No
 
 def annual_report_table(summary: AnnualSummary, lang: str = "zh", group: str | None = None) -> pd.DataFrame:
     """The annual table (quarters, year, mean of quarters) of one peer group, with readable headers."""
+    check_lang(lang)
     table = summary.table if group is None else summary.table[summary.table["peer_group"] == group]
     t = _labels(lang)
     rename = {c: t[c] for c in ("unit_id", "name", "peer_group", "quarter_mean", "excellent_quarters",
@@ -885,6 +896,7 @@ def annual_report_table(summary: AnnualSummary, lang: str = "zh", group: str | N
 
 def indicator_names(framework: Framework, lang: str = "zh") -> dict[str, str]:
     """Names of every input indicator: tree indicators, case types, bonus and negative-list counts."""
+    check_lang(lang)
     en = lang == "en"
     names: dict[str, str] = {}
     for ind in framework.indicators():
@@ -901,6 +913,7 @@ def indicator_names(framework: Framework, lang: str = "zh") -> dict[str, str]:
 
 def reconciliation_table(reconciliation: pd.DataFrame, framework: Framework, lang: str = "zh") -> pd.DataFrame:
     """:func:`rollup_reconciliation` with indicator names and readable headers."""
+    check_lang(lang)
     t = _labels(lang)
     names = indicator_names(framework, lang)
     table = reconciliation.assign(indicator=reconciliation["indicator"].map(lambda i: names.get(i, i)),

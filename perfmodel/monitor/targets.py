@@ -57,6 +57,7 @@ from scipy import stats
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.periods import PeriodError, parse_period
+from perfmodel.text import check_lang
 
 __all__ = [
     "DEFAULT_PROGRESS",
@@ -132,6 +133,7 @@ class Target:
 
     def name(self, lang: str = "zh") -> str:
         """The target's name in ``lang``."""
+        check_lang(lang)
         return self.name_en if lang == "en" else self.name_zh
 
     def resolved(self, baseline: float) -> tuple[float, float]:
@@ -684,6 +686,7 @@ def _clip(target: Target, values: Sequence[float] | float) -> np.ndarray:
 
 def status_label(status: str, lang: str = "zh") -> str:
     """Readable text of a status in ``lang``."""
+    check_lang(lang)
     return _STATUS_TEXT["en" if lang == "en" else "zh"].get(status, status)
 
 
@@ -762,6 +765,7 @@ def figure_targets(
     columns: int = 2,
 ):
     """Small multiples, one per target: observations, staged path, milestones, forecast band, target."""
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     zh = lang != "en"
@@ -804,6 +808,7 @@ def figure_targets(
 
 def figure_progress_overview(table: pd.DataFrame, lang: str = "zh"):
     """Bars: share of the baseline-to-target distance covered, against where the staged path is."""
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     zh = lang != "en"
@@ -833,6 +838,7 @@ def _format_value(value: float | None, unit: str, lang: str) -> str:
 
 def targets_table(targets: TargetSet, lang: str = "zh") -> pd.DataFrame:
     """The targets as declared: baseline, staged milestones, target and deadline, with notes."""
+    check_lang(lang)
     zh = lang != "en"
     rows = []
     for t in targets.targets:
@@ -854,6 +860,7 @@ def targets_table(targets: TargetSet, lang: str = "zh") -> pd.DataFrame:
 
 def progress_report_table(table: pd.DataFrame, level: float = 0.9, lang: str = "zh") -> pd.DataFrame:
     """:func:`progress_table` for the report: values formatted in their units, status in words."""
+    check_lang(lang)
     zh = lang != "en"
     rows = []
     for r in table.itertuples(index=False):

@@ -38,6 +38,7 @@ from perfmodel.errors import PerfmodelError
 from perfmodel.io import normalise_header, read_table
 from perfmodel.periods import PeriodError, months_in, parse_month
 from perfmodel.simulate import COLLABORATION_COLUMNS
+from perfmodel.text import check_lang
 
 __all__ = [
     "COLLABORATION_ALIASES",
@@ -780,6 +781,7 @@ def team_share_interval(
 
 def variance_table(results: Sequence[VarianceShare], lang: str = "zh") -> pd.DataFrame:
     """One row per decomposition: components, team share and sizes, for a report."""
+    check_lang(lang)
     zh = lang != "en"
     rows = []
     for r in results:
@@ -820,6 +822,7 @@ def credit_table(credits: pd.DataFrame, teams: pd.DataFrame, lang: str = "zh", t
         The :func:`credit_split` columns with localised names; the last column is
         the officer's share of the team credit (a fraction, to show as a percentage).
     """
+    check_lang(lang)
     zh = lang != "en"
     labels = {
         "officer_id": "民警编号" if zh else "Officer", "name": "姓名" if zh else "Name",
@@ -838,6 +841,7 @@ def figure_team_credit(credits: pd.DataFrame, lang: str = "zh", top: int = 15) -
     ``credits`` is :func:`credit_split` output; the ``top`` stations with the most
     team credit are shown.
     """
+    check_lang(lang)
     t = _t(lang)
     teams = (credits.groupby("station")["credit"].sum().sort_values(ascending=False).head(top))
     fig, ax = plt.subplots(figsize=(9, 4.5))
@@ -868,6 +872,7 @@ def figure_variance_shares(
     ``planted`` maps a result's position to a known true team share (a black
     tick), ``intervals`` to a (low, high) interval of the team share (a whisker).
     """
+    check_lang(lang)
     t = _t(lang)
     labels = list(labels) if labels is not None else [r.outcome for r in results]
     fig, ax = plt.subplots(figsize=(8, 0.8 * len(results) + 1.8))

@@ -30,6 +30,7 @@ from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Dimension, Framework
 from perfmodel.monitor.cockpit import peer_groups, peer_percentiles
+from perfmodel.text import check_lang
 
 __all__ = [
     "LEVEL_NAMES",
@@ -270,6 +271,7 @@ def training_plan(needs: Sequence[pd.DataFrame], lang: str = "zh", max_listed: i
         needing the topic), ``units`` (who, by name and id), ``indicators`` (the
         weak nodes behind the topic) and ``frameworks``; most-needed topics first.
     """
+    check_lang(lang)
     frames = [n for n in needs if len(n)]
     if not frames:
         return pd.DataFrame(columns=["topic", "n_stations", "n_officers", "n_total", "units", "indicators",
@@ -300,6 +302,7 @@ def training_plan(needs: Sequence[pd.DataFrame], lang: str = "zh", max_listed: i
 
 def plan_table(plan: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`training_plan` with localised column names, for a report."""
+    check_lang(lang)
     zh = lang != "en"
     labels = {
         "topic": "培训主题" if zh else "Topic", "n_stations": "派出所" if zh else "Stations",
@@ -319,6 +322,7 @@ def needs_excerpt(
     Chinese, ``node_name_en`` in English), ``score``, ``peer_median``,
     ``percentile`` and ``topic``.
     """
+    check_lang(lang)
     if framework is not None:
         needs = needs[needs["framework"] == framework]
     columns = ["unit_id", "name", "peer_group", "node_name_en" if lang == "en" else "node_name", "score",
@@ -328,6 +332,7 @@ def needs_excerpt(
 
 def figure_training_plan(plan: pd.DataFrame, lang: str = "zh", top: int = 15) -> plt.Figure:
     """Horizontal stacked bars: stations and officers needing each of the ``top`` topics."""
+    check_lang(lang)
     zh = lang != "en"
     shown = plan.head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(8.5, 0.38 * len(shown) + 1.8))

@@ -35,6 +35,7 @@ from scipy import stats
 from perfmodel.framework import Framework
 from perfmodel.monitor.series import indicator_names
 from perfmodel.periods import parse_month
+from perfmodel.text import check_lang
 
 __all__ = [
     "Decomposition",
@@ -194,6 +195,7 @@ def decompose(
 
 def month_window(months: Sequence[int], lang: str = "zh") -> str:
     """Calendar months as text, wrapping the year: [11, 12, 1, 2] → ``11月–2月``."""
+    check_lang(lang)
     if not months:
         return ""
     names = _MONTH_EN if lang == "en" else _MONTH_ZH
@@ -354,6 +356,7 @@ def special_indicator_candidates(
         case volume peaks), ``p, amplitude, window`` (text), ``months``,
         ``valid_from_month``, ``valid_to_month``, ``weight_room``.
     """
+    check_lang(lang)
     room = np.nan
     if framework is not None:
         room = max(0.0, framework.policy.max_temporary_weight - framework.temporary_weight())
@@ -451,6 +454,7 @@ def district_gaps(
 # ----------------------------------------------------------------------------- figures
 def figure_decomposition(dec: Decomposition, title: str, lang: str = "zh", unit_label: str = ""):
     """The four STL panels of one series: observed, trend, seasonal, remainder."""
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     zh = lang != "en"
@@ -475,6 +479,7 @@ def figure_seasonal_profiles(seasonality: pd.DataFrame, lang: str = "zh", max_ro
     harder (a lower value of a "higher is better" indicator, a higher one of a
     "lower is better" indicator, more cases).
     """
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     zh = lang != "en"
@@ -499,6 +504,7 @@ def figure_seasonal_profiles(seasonality: pd.DataFrame, lang: str = "zh", max_ro
 
 def figure_district_gaps(gaps: pd.DataFrame, lang: str = "zh"):
     """Mean monthly score gap of every district to the bureau, persistent under-performers in red."""
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     zh = lang != "en"
@@ -517,6 +523,7 @@ def figure_district_gaps(gaps: pd.DataFrame, lang: str = "zh"):
 # ----------------------------------------------------------------------------- report tables
 def seasonality_report_table(seasonality: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`seasonality_table` with readable headers (strength, p-value, swing, pressure months)."""
+    check_lang(lang)
     zh = lang != "en"
     return pd.DataFrame({
         ("指标" if zh else "Indicator"): seasonality["name"] if zh else seasonality["name_en"],
@@ -531,6 +538,7 @@ def seasonality_report_table(seasonality: pd.DataFrame, lang: str = "zh") -> pd.
 
 def candidates_table(candidates: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`special_indicator_candidates` with readable headers."""
+    check_lang(lang)
     zh = lang != "en"
     return pd.DataFrame({
         ("指标" if zh else "Indicator"): candidates["name"],
@@ -547,6 +555,7 @@ def candidates_table(candidates: pd.DataFrame, lang: str = "zh") -> pd.DataFrame
 def district_table(gaps: pd.DataFrame, lang: str = "zh", dimension_names: Mapping[str, str] | None = None
                    ) -> pd.DataFrame:
     """:func:`district_gaps` with readable headers."""
+    check_lang(lang)
     zh = lang != "en"
     table = pd.DataFrame({
         ("分局" if zh else "District"): gaps["district"],

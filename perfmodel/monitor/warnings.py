@@ -49,6 +49,7 @@ from scipy import integrate, optimize, stats
 
 from perfmodel.calibrate.shrinkage import NormalNormalShrinkage
 from perfmodel.periods import parse_month
+from perfmodel.text import check_lang
 
 __all__ = [
     "SUGGESTIONS",
@@ -347,6 +348,7 @@ def decline_warnings(prepared: pd.DataFrame, rules: WarningRules = DEFAULT_RULES
         :data:`WARNING_COLUMNS`, one row per alarm month; ``size`` is the drop in
         score points, ``threshold`` the drop that was needed.
     """
+    check_lang(lang)
     m = rules.decline_months
     c = decline_threshold(rules.alpha, m)
     p = _runs(prepared, m, "relative")
@@ -392,6 +394,7 @@ def leader_flags(prepared: pd.DataFrame, rules: WarningRules = DEFAULT_RULES, *,
     lucky months do not make it a leader). Groups smaller than ``min_group`` are
     skipped. One row per month in which a unit completes (or extends) such a run.
     """
+    check_lang(lang)
     p = prepared.sort_values(["unit_id", "month"]).copy()
     size = p.groupby(["period", "peer_group"])[column].transform("size")
     rank = p.groupby(["period", "peer_group"])[column].rank(ascending=False, method="min")
@@ -440,6 +443,7 @@ def last_place_flags(
         shrunk within each year and group before ranking, so that a small unit is
         not flagged for one unlucky year's noise.
     """
+    check_lang(lang)
     missing = [c for c in ("unit_id", "period", score, group) if c not in annual.columns]
     if missing:
         raise ValueError(f"the annual table lacks column(s) {', '.join(missing)}")
@@ -622,6 +626,7 @@ def early_warnings(
     lang: str = "zh",
 ) -> pd.DataFrame:
     """Decline warnings (by the three-month rule or a control chart) and leader flags, one table."""
+    check_lang(lang)
     if method == "rules":
         declines = decline_warnings(prepared, rules, lang)
     elif method in ("cusum", "ewma"):
@@ -667,6 +672,7 @@ def _period_number(period: object) -> int:
 def warning_counts(warnings: pd.DataFrame, names: Mapping[str, str] | None = None, lang: str = "zh"
                    ) -> pd.DataFrame:
     """Episodes (:func:`merge_episodes`) per unit and rule, with readable headers."""
+    check_lang(lang)
     zh = lang != "en"
     rule_names = {"decline": "连续下滑" if zh else "Three-month decline",
                   "control_chart": "控制图信号" if zh else "Control-chart signal",
@@ -688,6 +694,7 @@ def warning_table(warnings: pd.DataFrame, names: Mapping[str, str] | None = None
 
     With ``period``, only the episodes still signalling in that period.
     """
+    check_lang(lang)
     w = merge_episodes(warnings)
     if period is not None:
         w = w[w["period"] == period]
@@ -890,6 +897,7 @@ def leader_characteristics(
 def figure_warning_trajectories(prepared: pd.DataFrame, units: Sequence[str], lang: str = "zh",
                                 names: Mapping[str, str] | None = None):
     """Relative scores (score − peer-group mean) of the warned units, raw and shrunk."""
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     zh = lang != "en"
@@ -914,6 +922,7 @@ def figure_warning_trajectories(prepared: pd.DataFrame, units: Sequence[str], la
 
 def figure_control_chart(chart: pd.DataFrame, unit: str, lang: str = "zh", name: str | None = None):
     """One unit's CUSUM or EWMA path with its decision limit and signals."""
+    check_lang(lang)
     import matplotlib.pyplot as plt
 
     zh = lang != "en"
@@ -937,6 +946,7 @@ def figure_control_chart(chart: pd.DataFrame, unit: str, lang: str = "zh", name:
 # ----------------------------------------------------------------------------- report text
 def characteristics_table(oc: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`operating_characteristics` with readable row names and headers."""
+    check_lang(lang)
     zh = lang != "en"
     kinds = {"regular": "稳定单位(普通噪声)" if zh else "Stable units, regular noise",
              "noisy": "稳定单位(小单位,噪声×2.5)" if zh else "Stable small units (noise ×2.5)",
@@ -954,6 +964,7 @@ def characteristics_table(oc: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
 
 def methodology_markdown(rules: WarningRules = DEFAULT_RULES, method: str = "rules", lang: str = "zh") -> str:
     """How the warnings are computed, with the stated false-alarm levels, as Markdown."""
+    check_lang(lang)
     c = decline_threshold(rules.alpha, rules.decline_months)
     if lang == "en":
         lines = [

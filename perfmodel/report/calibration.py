@@ -36,6 +36,7 @@ from perfmodel.calibrate.funnel import FunnelResult, funnel_analysis
 from perfmodel.calibrate.peers import context_frame
 from perfmodel.evaluation import Evaluation
 from perfmodel.simulate import EFFECTS, Effects
+from perfmodel.text import check_lang
 
 __all__ = [
     "TEXT",
@@ -199,6 +200,7 @@ def funnel_results(
 
 def figure_funnel(ev: Evaluation, indicator: str, result: FunnelResult, lang: str = "zh") -> plt.Figure:
     """The funnel plot of one indicator (from :func:`funnel_results`)."""
+    check_lang(lang)
     t = _t(lang)
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     ratio = result.kind == "ratio"
@@ -230,6 +232,7 @@ def difficulty_tables(
         (declared coefficient against the range of implied ones; empty when the
         framework declares no classes), with translated headers.
     """
+    check_lang(lang)
     table = difficulty_table(ev, covariates)
     classes = class_coefficients(table) if "class" in table.columns else pd.DataFrame()
     return {"units": _rename(table, lang), "classes": _rename(classes, lang)}
@@ -237,6 +240,7 @@ def difficulty_tables(
 
 def figure_difficulty(ev: Evaluation, lang: str = "zh", covariates: Sequence[str] | None = None) -> plt.Figure:
     """Implied coefficient against load per officer, with the declared step function."""
+    check_lang(lang)
     t = _t(lang)
     table = difficulty_table(ev, covariates)
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
@@ -262,6 +266,7 @@ def figure_difficulty(ev: Evaluation, lang: str = "zh", covariates: Sequence[str
 # --------------------------------------------------------------------------- case-mix
 def figure_expected_observed(ev: Evaluation, indicator: str, lang: str = "zh") -> plt.Figure:
     """Observed value against the value expected given the unit's context."""
+    check_lang(lang)
     t = _t(lang)
     casemix = _stage(ev, "casemix")
     sub = casemix[casemix["indicator"] == indicator]
@@ -295,6 +300,7 @@ def expected_observed_indicators(ev: Evaluation, n: int = 2) -> list[str]:
 
 def casemix_model_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """One row per adjusted indicator: family, formula, n, dispersion, overall level."""
+    check_lang(lang)
     models = _stage(ev, "casemix_models")
     table = models.drop(columns=["summary"]).copy()
     table["indicator"] = [_indicator_name(ev, i, lang) for i in table["indicator"]]
@@ -303,6 +309,7 @@ def casemix_model_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
 
 def calibration_log_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """What calibration did to each indicator, and why anything was left unadjusted."""
+    check_lang(lang)
     log = _stage(ev, "calibration_log").copy()
     log["indicator"] = [_indicator_name(ev, i, lang) if isinstance(i, str) else "" for i in log["indicator"]]
     return _rename(log, lang)
@@ -312,6 +319,7 @@ def calibration_log_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
 def figure_rater_leniency(ev: Evaluation, indicator: str | None = None, lang: str = "zh",
                           max_raters: int = 40) -> plt.Figure:
     """Rater effects with their confidence intervals, most lenient at the top."""
+    check_lang(lang)
     t = _t(lang)
     effects = _stage(ev, "rater_effects")
     if effects.empty:
@@ -355,6 +363,7 @@ def self_enhancement_summary(ev: Evaluation) -> pd.DataFrame:
 
 def reliability_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """Inter-rater reliability and shrinkage reliability per indicator."""
+    check_lang(lang)
     table = _stage(ev, "reliability").copy()
     table["indicator"] = [_indicator_name(ev, i, lang) for i in table["indicator"]]
     return _rename(table, lang)
@@ -363,6 +372,7 @@ def reliability_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
 # --------------------------------------------------------------------------- truth (teaching)
 def truth_table(recovery: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`perfmodel.calibrate.pipeline.truth_recovery` with translated labels."""
+    check_lang(lang)
     t = _t(lang)
     table = recovery.copy()
     table["score"] = [t.get(s, s) for s in table["score"]]
@@ -386,6 +396,7 @@ def effects_table(effects: Effects = EFFECTS) -> pd.DataFrame:
 
 def figure_truth_comparison(scores: Mapping[str, pd.Series], truth: pd.Series, lang: str = "zh") -> plt.Figure:
     """One panel per score: the score against the true performance, with Spearman's rho."""
+    check_lang(lang)
     t = _t(lang)
     fig, axes = plt.subplots(1, len(scores), figsize=(4.2 * len(scores), 4.2), layout="constrained")
     axes = np.atleast_1d(axes)
@@ -404,6 +415,7 @@ def figure_context_dependence(
     scores: Mapping[str, pd.Series], units: pd.DataFrame, lang: str = "zh"
 ) -> plt.Figure:
     """Standardised scores against log load per officer, one colour per score, with trend lines."""
+    check_lang(lang)
     t = _t(lang)
     context = context_frame(units)
     context.index = pd.Index(context["unit_id"].astype(object), name="unit_id")

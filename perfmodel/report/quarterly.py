@@ -18,6 +18,7 @@ import pandas as pd
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import GRADES, Framework, Indicator
 from perfmodel.grading import NOT_GRADED
+from perfmodel.text import check_lang
 
 __all__ = [
     "TEXT",
@@ -147,6 +148,7 @@ def consequence_label(consequence: str, grade_cap: object = None, points: float 
     >>> consequence_label("deduct", points=2, lang="en")
     'deduct 2 points each'
     """
+    check_lang(lang)
     if lang == "en":
         labels = {"grade_cap": f"grade at most {grade_cap}", "deduct": f"deduct {points:g} points each"
                   if points is not None else "deduct points", "warning": "warning",
@@ -168,6 +170,7 @@ def _threshold_text(ind: Indicator, lang: str) -> str:
 
 def headline(ev: Evaluation, lang: str = "zh") -> str:
     """A short Markdown paragraph: what was evaluated and the key numbers."""
+    check_lang(lang)
     fw, scores = ev.framework, ev.scores
     s = ev.summary()
     counts = scores["grade"].value_counts()
@@ -191,6 +194,7 @@ def headline(ev: Evaluation, lang: str = "zh") -> str:
 
 def quality_tables(ev: Evaluation, lang: str = "zh") -> dict[str, pd.DataFrame]:
     """Data-quality tables: quarantine by reason, late submissions by unit, indicator coverage."""
+    check_lang(lang)
     t = _t(lang)
     from perfmodel.validation import REASONS, REASONS_ZH
 
@@ -228,6 +232,7 @@ def quality_tables(ev: Evaluation, lang: str = "zh") -> dict[str, pd.DataFrame]:
 
 def ranking_table(ev: Evaluation, lang: str = "zh", group: str | None = None) -> pd.DataFrame:
     """The ranking with grades (optionally one peer group), with readable column names."""
+    check_lang(lang)
     t = _t(lang)
     scores = ev.scores
     if group is not None:
@@ -241,6 +246,7 @@ def ranking_table(ev: Evaluation, lang: str = "zh", group: str | None = None) ->
 
 def grade_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """Units per peer group and grade, groups in natural order."""
+    check_lang(lang)
     table = ev.grade_counts()
     table = table.reindex(group_order(table.index))
     table.index.name = _t(lang)["peer_group"]
@@ -249,6 +255,7 @@ def grade_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
 
 def breach_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """Hard-threshold breaches (R9): unit, indicator, value, standard, consequence."""
+    check_lang(lang)
     t = _t(lang)
     b = ev.stages["breaches"].copy()
     if b.empty:
@@ -264,6 +271,7 @@ def breach_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
 
 def negative_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """Negative-list hits (R13): unit, item, count, consequence."""
+    check_lang(lang)
     t = _t(lang)
     hits = ev.stages["negative_hits"].copy()
     meta = {item.id: item for item in ev.framework.negative_list}
@@ -280,6 +288,7 @@ def negative_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
 
 def rank_change_table(ev: Evaluation, lang: str = "zh", top: int = 10) -> pd.DataFrame:
     """The largest rises and falls in group rank against the previous period."""
+    check_lang(lang)
     t = _t(lang)
     s = ev.scores.dropna(subset=["rank_change"])
     if s.empty:
@@ -293,6 +302,7 @@ def rank_change_table(ev: Evaluation, lang: str = "zh", top: int = 10) -> pd.Dat
 
 def weight_tree_table(fw: Framework, lang: str = "zh") -> pd.DataFrame:
     """The weight tree for the methodology section."""
+    check_lang(lang)
     table = fw.weight_table()
     name = table["name_en"] if lang == "en" else table["name_zh"]
     indent = table["level"].map(lambda d: "\u3000" * (d - 1))
@@ -323,6 +333,7 @@ def _indicator_rule(ind: Indicator) -> str:
 
 def methodology_markdown(ev: Evaluation, lang: str = "zh") -> str:
     """The rules of the framework, generated from it, as Markdown."""
+    check_lang(lang)
     fw = ev.framework
     settings = ev.log
     norm = next((s["method"] for s in settings if s["step"] == "normalised"), fw.normalisation.method)
@@ -382,6 +393,7 @@ def _ordered_groups(ev: Evaluation) -> list[str]:
 
 def figure_score_distribution(ev: Evaluation, lang: str = "zh") -> plt.Figure:
     """Box plots of scores per peer group with every unit as a dot coloured by grade."""
+    check_lang(lang)
     t = _t(lang)
     scores = ev.scores.dropna(subset=["score"])
     groups = _ordered_groups(ev)
@@ -407,6 +419,7 @@ def figure_dimension_profiles(ev: Evaluation, lang: str = "zh", max_units: int =
     With more than ``max_units`` units, the best and worst ``max_units // 2`` by
     overall rank are shown (the full table is in the report's tables).
     """
+    check_lang(lang)
     t = _t(lang)
     dims = _dimension_names(ev.framework, lang)
     s = ev.scores.dropna(subset=["score"]).copy()
@@ -431,6 +444,7 @@ def figure_dimension_profiles(ev: Evaluation, lang: str = "zh", max_units: int =
 
 def figure_rank_changes(ev: Evaluation, lang: str = "zh") -> plt.Figure:
     """Previous vs current group rank; points above the diagonal improved."""
+    check_lang(lang)
     t = _t(lang)
     s = ev.scores.dropna(subset=["rank", "previous_rank"])
     fig, ax = plt.subplots(figsize=(6, 6))
@@ -453,6 +467,7 @@ def figure_rank_changes(ev: Evaluation, lang: str = "zh") -> plt.Figure:
 
 def figure_grade_counts(ev: Evaluation, lang: str = "zh") -> plt.Figure:
     """Stacked bars: units per grade in each peer group."""
+    check_lang(lang)
     t = _t(lang)
     table = grade_table(ev, lang)
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -536,6 +551,7 @@ def calibration_comparison(raw: Evaluation, calibrated: Evaluation, lang: str = 
 
     Units whose grade changes come first, the largest score changes first.
     """
+    check_lang(lang)
     t = _t(lang)
     keep = ["unit_id", "name", "peer_group", "score", "rank", "grade"]
     both = raw.scores[keep].merge(
@@ -562,6 +578,7 @@ def context_r2(ev: Evaluation, context: Iterable[str] = CONTEXT_COLUMNS) -> floa
 
 def calibration_markdown(raw: Evaluation, calibrated: Evaluation, lang: str = "zh") -> str:
     """What calibration changed: grades, rank agreement and dependence on context, in words."""
+    check_lang(lang)
     from scipy.stats import spearmanr
 
     both = raw.scores[["unit_id", "score", "grade"]].merge(
@@ -597,6 +614,7 @@ def provenance_table(
     The same facts are written to ``provenance.json`` beside the report by
     :func:`perfmodel.report.runner.run_notebook`.
     """
+    check_lang(lang)
     from perfmodel.report.provenance import build_provenance
 
     record = build_provenance(inputs, parameters)
