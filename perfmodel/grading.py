@@ -221,9 +221,9 @@ def quota_grading(
     for _, members in order[finite.notna()].groupby(keys[finite.notna()], sort=False):
         capacity = quota_capacities(quotas, len(members))
         ranked = members.sort_values(columns, ascending=False, kind="mergesort")
-        classes = ranked.groupby(columns, sort=False, dropna=False)
         position, room = 0, dict(capacity)
-        for _, tied in sorted(classes, key=lambda item: item[1].index.map(ranked.index.get_loc).min()):
+        # groups in order of first appearance in the sorted frame: best class first
+        for _, tied in ranked.groupby(columns, sort=False):
             size = len(tied)
             while position < len(GRADES) - 1 and room[GRADES[position]] < size:
                 if 0 < room[GRADES[position]]:
