@@ -634,6 +634,8 @@ class Evaluation:
             "observations_used": len(self.stages["raw"]),
             "quarantined_rows": len(self.quarantine),
             "grades": scores["grade"].value_counts().to_dict(),
+            # units not graded (incomplete_data, low_availability, non_finite_score) and quota-tie decisions
+            "grading_notes": self.stages["grading_notes"].groupby("code")["unit_id"].nunique().to_dict(),
         }
 
     def parameters(self) -> dict[str, Any]:

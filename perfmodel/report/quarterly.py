@@ -534,6 +534,7 @@ def write_tables(ev: Evaluation, out_dir: str | Path) -> dict[str, Path]:
         "normalised": ev.stages["normalised"].rename_axis("unit_id").reset_index(),
         "breaches": ev.stages["breaches"],
         "negative_list": ev.stages["negative_hits"],
+        "grading_notes": ev.stages["grading_notes"],
         "quarantine": ev.quarantine,
         "weights": ev.framework.weight_table(),
     }
