@@ -24,9 +24,18 @@ import numpy as np
 import pandas as pd
 
 from perfmodel.aggregate import aggregate_tree, availability
+from perfmodel.coverage import INCOMPLETE, incomplete_label, required_months, unit_months
 from perfmodel.errors import OptionError, PerfmodelError, check_choice
 from perfmodel.framework import GRADES, Framework, Indicator, NegativeItem, load_framework
-from perfmodel.grading import NOT_GRADED, cap_grades, grade_by_cutoffs, grade_by_quota, rank_scores
+from perfmodel.grading import (
+    NOT_GRADED,
+    cap_grades,
+    finite_scores,
+    grade_by_cutoffs,
+    quota_grading,
+    rank_scores,
+    tie_break_keys,
+)
 from perfmodel.normalise import normalise, orient, orient_bounds
 from perfmodel.periods import months_in, parse_period, period_label, previous
 from perfmodel.rollup import roll_up
@@ -259,6 +268,8 @@ class Evaluation:
                 f"(months {months[0]} to {months[-1]}); the data cover {span}"
             )
         self._record("raw", in_period.reset_index(drop=True), months=months)
+        incomplete = self._check_coverage(in_period, units, months)
+
 
         kinds = fw.rollup_kinds()
         rolled = roll_up(obs, kinds, self.period)
@@ -270,6 +281,7 @@ class Evaluation:
         values = pd.DataFrame(index=units.index)
         for ind in indicators:
             values[ind.id] = self._indicator_values(ind, natural)
+        values.loc[incomplete] = np.nan  # a unit with too few months takes no part in the others' scoring
         self._record("values", values)
 
         denominated = self._denominate(values, indicators, units)
@@ -277,6 +289,9 @@ class Evaluation:
         self.stages["denominator_problems"] = denominated.attrs.get("denominator_problems", pd.DataFrame())
 
         imputed, imputed_mask = self._impute(denominated, units)
+        imputed.loc[incomplete], imputed_mask.loc[incomplete] = np.nan, False
+        log = self.stages["imputation_log"]
+        self.stages["imputation_log"] = log[~log["unit"].isin(incomplete)].reset_index(drop=True)
         self._record("imputed", imputed, method=self._choice("imputation", fw.missing.imputation))
 
         treated = self._treat(imputed)
@@ -318,6 +333,24 @@ class Evaluation:
         return self
 
     # ------------------------------------------------------------ steps
+    def _check_coverage(self, in_period: pd.DataFrame, units: pd.DataFrame, months: list[str]) -> pd.Index:
+        """Units with fewer months of data than required (:mod:`perfmodel.coverage`).
+
+        Records ``stages["unit_months"]``; such units are flagged 数据不完整 and not
+        graded. Raises when no unit has enough months, since nothing could be graded.
+        """
+        fw = self.framework
+        required = required_months(fw, len(months))
+        coverage = unit_months(in_period, units.index, months, fw.input_indicators(), required)
+        self.stages["unit_months"] = coverage
+        if not coverage["complete"].any():
+            raise EvaluationError(
+                f"no unit has data in {required} of the {len(months)} months of {period_label(self.period)} "
+                f"(the most any unit has is {int(coverage['months'].max())}); evaluate a period the data "
+                "cover, or declare fewer months in the framework's missing.min_months"
+            )
+        return coverage.index[~coverage["complete"]]
+
     @staticmethod
     def _indicator_values(ind: Indicator, natural: pd.DataFrame) -> pd.Series:
         if ind.kind != "points":
@@ -479,12 +512,21 @@ class Evaluation:
     ) -> pd.DataFrame:
         fw = self.framework
         min_avail = fw.missing.min_availability
-        raw = aggregated["score"].where(aggregated["availability"] >= min_avail - 1e-12)
+        coverage = self.stages["unit_months"].reindex(units.index)
+        complete = coverage["complete"].fillna(True).astype(bool)
+        available = aggregated["availability"] >= min_avail - 1e-12
+        raw = aggregated["score"].where(available & complete)
         flags: dict[str, list[str]] = {u: [] for u in units.index}
-        for unit_id in raw.index[raw.isna()]:
+        notes: list[tuple[str, str, str]] = []  # (unit_id, code, detail): why a unit was not graded, ties
+        for unit_id, row in coverage[~complete].iterrows():
+            flags[unit_id].append(incomplete_label(int(row["months"]), int(row["of"]), int(row["required"])))
+            notes.append((unit_id, INCOMPLETE, f"{int(row['months'])}/{int(row['of'])} months, "
+                                               f"{int(row['required'])} required"))
+        for unit_id in raw.index[~available & complete]:
             flags[unit_id].append(
                 f"数据不足(覆盖{aggregated.loc[unit_id, 'availability']:.0%}<{min_avail:.0%})"
             )
+            notes.append((unit_id, "low_availability", f"{aggregated.loc[unit_id, 'availability']:.0%}"))
 
         coefficient = pd.Series(1.0, index=units.index)
         # Calibrated values already compare each unit with what its context predicts;
@@ -537,6 +579,11 @@ class Evaluation:
                 caps = _combine_caps(caps, pd.Series({row.unit_id: row.grade_cap}))
 
         score = adjusted + bonus - deduction
+        # an absurd input (a count of 1e308) can make a score infinite: never grade or rank it
+        for unit_id in score.index[available & complete & ~np.isfinite(score)]:
+            flags[unit_id].append(f"得分非有限值({score[unit_id]}),不评定")
+            notes.append((unit_id, "non_finite_score", str(score[unit_id])))
+        score = finite_scores(score)
         peer = units[self.peer_column] if self.peer_column else pd.Series(ALL_UNITS, index=units.index)
         grading = fw.grading
         method = self._choice("grading", grading.method)
@@ -544,10 +591,23 @@ class Evaluation:
         if self.settings.peer_group is not None:
             grade_groups = peer if self.peer_column else None
         if method == "quota":
-            grades = grade_by_quota(score, grading.quotas, grade_groups)
+            top_level = {node.id: self.settings.weights.get(node.id, node.weight) for node in fw.tree}
+            hits_per_unit = sum((_counts(natural, item.indicator) for item in fw.negative_list),
+                                pd.Series(0.0, index=units.index))
+            keys = tie_break_keys(grading.tie_break, aggregated, top_level, hits_per_unit)
+            quota = quota_grading(score, grading.quotas, grade_groups, keys)
+            grades = quota.grades
+            chain = "、".join(grading.tie_break) or "无"
+            for unit_id in score.index[quota.tie_broken]:
+                flags[unit_id].append(f"同分,按并列规则({chain})评定")
+                notes.append((unit_id, "quota_tie_broken", chain))
+            for unit_id in score.index[quota.tie_lowered]:
+                flags[unit_id].append("并列规则后仍同分、比例名额不足,取较低等级")
+                notes.append((unit_id, "quota_tie_lowered", grades[unit_id]))
         else:
             grades = grade_by_cutoffs(score, grading.cutoffs)
         grades = cap_grades(grades, caps)
+        self.stages["grading_notes"] = pd.DataFrame(notes, columns=["unit_id", "code", "detail"])
 
         late = in_period.groupby("unit_id")["late"].sum() if "late" in in_period.columns else None
         if late is not None:
@@ -623,6 +683,8 @@ class Evaluation:
             "observations_used": len(self.stages["raw"]),
             "quarantined_rows": len(self.quarantine),
             "grades": scores["grade"].value_counts().to_dict(),
+            # units not graded (incomplete_data, low_availability, non_finite_score) and quota-tie decisions
+            "grading_notes": self.stages["grading_notes"].groupby("code")["unit_id"].nunique().to_dict(),
         }
 
     def parameters(self) -> dict[str, Any]:

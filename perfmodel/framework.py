@@ -323,12 +323,24 @@ class Grading(_Model):
     cutoffs: dict[str, float] = {"优秀": 85.0, "良好": 75.0, "合格": 60.0}
     quotas: dict[str, float] = {"优秀": 0.15, "良好": 0.35, "合格": 0.40}
     within: str | None = None
+    tie_break: tuple[str, ...] = ("heaviest_dimension", "fewer_negative_hits")
+    """Quota ties at a boundary are decided by these keys in turn (perfmodel.grading.TIE_BREAKS)."""
 
     @model_validator(mode="after")
     def _check(self) -> Grading:
         for key in (*self.cutoffs, *self.quotas):
             if key not in GRADES[:-1]:
                 raise ValueError(f"unknown grade {key!r}; use {', '.join(GRADES[:-1])}")
+        for key in self.tie_break:
+            if key not in ("heaviest_dimension", "fewer_negative_hits") and not (
+                key.startswith("dimension:") and len(key) > len("dimension:")
+            ):
+                raise ValueError(
+                    f"tie_break: unknown key {key!r}; use heaviest_dimension, fewer_negative_hits "
+                    "or dimension:<id>"
+                )
+        if len(set(self.tie_break)) < len(self.tie_break):
+            raise ValueError("tie_break: a key is listed twice; list each key once")
         cut = [self.cutoffs[g] for g in GRADES[:-1] if g in self.cutoffs]
         if any(a < b for a, b in zip(cut, cut[1:], strict=False)):
             raise ValueError("cutoffs must decrease from 优秀 to 合格")

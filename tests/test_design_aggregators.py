@@ -46,6 +46,17 @@ def test_copeland_on_three_units_by_hand():
     assert copeland(X, {"i": 0.2, "j": 0.2, "k": 0.6}).tolist() == [-2.0, 2.0, 0.0]
 
 
+def test_copeland_mathematical_ties_are_not_decided_by_rounding():
+    """Issue 10: with weights 0.1, 0.2, 0.3 winning on i and j (0.1 + 0.2) against k (0.3) is a tie,
+    but 0.1 + 0.2 = 0.30000000000000004 > 0.3 in binary, so A beat B."""
+    X = pd.DataFrame({"i": [1.0, 0.0], "j": [1.0, 0.0], "k": [0.0, 1.0]}, index=["A", "B"])
+    assert copeland(X, {"i": 0.1, "j": 0.2, "k": 0.3}).tolist() == [0.0, 0.0]
+    # the same tie with the weights in another order and scale
+    assert copeland(X, {"i": 20.0, "j": 10.0, "k": 30.0}).tolist() == [0.0, 0.0]
+    # a real, small margin still counts: 0.1 + 0.2 against 0.2999
+    assert copeland(X, {"i": 0.1, "j": 0.2, "k": 0.2999}).tolist() == [1.0, -1.0]
+
+
 def test_copeland_treats_ties_as_half_and_chunks_consistently():
     X = pd.DataFrame({"i": [1.0, 1.0], "j": [2.0, 2.0]})
     assert copeland(X).tolist() == [0.0, 0.0]

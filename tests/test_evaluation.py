@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from perfmodel.evaluation import Evaluation, EvaluationError, Settings, evaluate
-from perfmodel.framework import framework_from_dict
+from perfmodel.framework import FrameworkError, framework_from_dict
 
 TOY = {
     "id": "toy",
@@ -221,3 +221,103 @@ def test_indicators_may_sit_at_the_top_of_the_tree():
     # r: 100, 50, 0 (as in the toy); s: 100, 40, 0 -> mean 100, 45, 0
     assert s.loc[["A", "B", "C"], "r"].tolist() == pytest.approx([100.0, 50.0, 0.0])
     assert s.loc[["A", "B", "C"], "score"].tolist() == pytest.approx([100.0, 45.0, 0.0])
+
+
+# ------------------------------------------------------------ extremes, ties and per-unit coverage
+QUOTA_TOY = {**TOY, "grading": {"method": "quota", "quotas": {"优秀": 0.25, "良好": 0.5, "合格": 0.25}}}
+
+
+def _with_copy_of(units: pd.DataFrame, obs: pd.DataFrame, source: str, new: str) -> tuple[pd.DataFrame, ...]:
+    """The data plus unit ``new``, an exact copy of ``source`` (so that their scores tie exactly)."""
+    unit = units[units["unit_id"] == source].assign(unit_id=new, name="丁")
+    rows = obs[obs["unit_id"] == source].assign(unit_id=new)
+    return pd.concat([units, unit], ignore_index=True), pd.concat([obs, rows], ignore_index=True)
+
+
+def test_tied_units_at_a_quota_boundary_take_the_lower_grade_and_it_is_recorded():
+    """Issue 10: tied units shared the better grade, exceeding the quota (A and D were both 优秀)."""
+    units, obs = _with_copy_of(*toy_data(), "A", "D")
+    ev = evaluate(framework_from_dict(QUOTA_TOY), obs, units, "2025Q2", compare_previous=False)
+    s = ev.scores.set_index("unit_id")
+    # 4 units: places 优秀 1, 良好 2, 合格 1. A and D tie on score, heaviest dimension (D1) and
+    # negative hits (none): both take 良好; B 合格 (良好 is full), C 不合格
+    assert s.loc[["A", "D", "B", "C"], "grade"].tolist() == ["良好", "良好", "合格", "不合格"]
+    assert s.loc[["A", "D"], "rank"].tolist() == [1, 1]  # ranks still share the best place
+    notes = ev.stages["grading_notes"]
+    assert sorted(notes.loc[notes["code"] == "quota_tie_lowered", "unit_id"]) == ["A", "D"]
+    assert "取较低等级" in s.loc["A", "flags"]
+
+
+def test_tie_break_chain_of_the_framework_separates_tied_scores():
+    # A and D tie on score only if the chain is not consulted; a negative-list hit for D breaks it
+    fw = {**QUOTA_TOY, "negative_list": [{"id": "w", "name": {"zh": "警示", "en": "warn"},
+                                          "indicator": "warned", "consequence": "warning"}]}
+    units, obs = _with_copy_of(*toy_data(), "A", "D")
+    hit = pd.DataFrame([("2025-05", "D", "warned", 1.0, np.nan, np.nan, None)], columns=obs.columns[:-1])
+    ev = evaluate(framework_from_dict(fw), pd.concat([obs, hit.assign(late=False)]), units, "2025Q2",
+                  compare_previous=False)
+    s = ev.scores.set_index("unit_id")
+    assert s.loc[["A", "D"], "grade"].tolist() == ["优秀", "良好"]
+    assert set(ev.stages["grading_notes"].query("code == 'quota_tie_broken'")["unit_id"]) == {"A", "D"}
+    with pytest.raises(FrameworkError, match="dimension:nope"):
+        evaluate(framework_from_dict({**fw, "grading": {**fw["grading"], "tie_break": ["dimension:nope"]}}),
+                 obs, units, "2025Q2", compare_previous=False)
+
+
+@pytest.mark.parametrize("item", [
+    {"id": "e", "name": {"zh": "过错", "en": "e"}, "indicator": "errors", "consequence": "deduct", "points": 3},
+    {"id": "b", "name": {"zh": "加分", "en": "b"}, "indicator": "errors", "points_per_unit": 3},
+])
+def test_a_count_of_1e308_gives_no_grade_and_no_rank(item):
+    """Issue 10: a count of 1e308 gave a -inf (or inf) score that was still graded and ranked last (first)."""
+    key = "negative_list" if "consequence" in item else "bonus"
+    units, obs = toy_data()
+    extreme = pd.DataFrame([("2025-05", "B", "errors", 1e308, np.nan, np.nan, None)], columns=obs.columns[:-1])
+    ev = evaluate(framework_from_dict({**TOY, key: [item]}), pd.concat([obs, extreme.assign(late=False)]),
+                  units, "2025Q2", compare_previous=False)
+    s = ev.scores.set_index("unit_id")
+    assert np.isnan(s.loc["B", "score"]) and np.isnan(s.loc["B", "rank"]) and np.isnan(s.loc["B", "rank_overall"])
+    assert s.loc["B", "grade"] == "未评定" and "得分非有限值" in s.loc["B", "flags"]
+    assert ev.stages["grading_notes"].query("code == 'non_finite_score'")["unit_id"].tolist() == ["B"]
+    assert s.loc[["A", "C"], "rank"].tolist() == [1, 2]
+
+
+def test_a_unit_with_one_month_of_three_is_flagged_and_not_graded_others_unaffected():
+    """Issue 10: a quarter with one month of data was scored and ranked with no flag."""
+    units, obs = toy_data()
+    short = obs[(obs["unit_id"] != "C") | (obs["period"] == "2025-04")]
+    quota = {**TOY, "grading": {"method": "quota", "quotas": {"优秀": 0.5, "良好": 0.5}}}
+    ev = evaluate(framework_from_dict(quota), short, units, "2025Q2", compare_previous=False)
+    s = ev.scores.set_index("unit_id")
+    assert np.isnan(s.loc["C", "score"]) and np.isnan(s.loc["C", "rank"]) and s.loc["C", "grade"] == "未评定"
+    assert "数据不完整(1/3个月有数据,需3个月)" in s.loc["C", "flags"]
+    assert "数据不足" not in s.loc["C", "flags"]
+    assert ev.stages["unit_months"]["months"].to_dict() == {"A": 3, "B": 3, "C": 1}
+    notes = ev.stages["grading_notes"]
+    assert notes.query("code == 'incomplete_data'")["unit_id"].tolist() == ["C"]
+    assert ev.summary()["grading_notes"] == {"incomplete_data": 1}
+    # the others are scored as if C were not there (minmax over A and B only) ...
+    alone = evaluate(framework_from_dict(quota), obs[obs["unit_id"] != "C"], units[units["unit_id"] != "C"],
+                     "2025Q2", compare_previous=False).scores.set_index("unit_id")
+    assert s.loc[["A", "B"], "score"].tolist() == pytest.approx(alone.loc[["A", "B"], "score"].tolist())
+    # ... and quotas count graded units only: of 2, one 优秀 and one 良好 (of 3 it would be 2 优秀)
+    assert s.loc[["A", "B"], "grade"].tolist() == ["优秀", "良好"]
+
+
+def test_min_months_declared_by_the_framework_is_read():
+    from types import SimpleNamespace
+
+    units, obs = toy_data()
+    short = obs[(obs["unit_id"] != "C") | (obs["period"] != "2025-06")]  # C: 2 of 3 months
+    fw = framework_from_dict(TOY)
+    missing = SimpleNamespace(**fw.missing.model_dump(), min_months=2)
+    ev = evaluate(fw.model_copy(update={"missing": missing}), short, units, "2025Q2", compare_previous=False)
+    assert ev.scores.set_index("unit_id").loc["C", "grade"] != "未评定"
+    strict = evaluate(fw, short, units, "2025Q2", compare_previous=False)
+    assert strict.scores.set_index("unit_id").loc["C", "grade"] == "未评定"
+
+
+def test_no_unit_with_enough_months_is_a_clear_error():
+    units, obs = toy_data()
+    with pytest.raises(EvaluationError, match="no unit has data in 3 of the 3 months of 2025Q2"):
+        evaluate(framework_from_dict(TOY), obs[obs["period"] == "2025-04"], units, "2025Q2")

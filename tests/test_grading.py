@@ -1,9 +1,26 @@
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from perfmodel.grading import NOT_GRADED, cap_grades, grade_by_cutoffs, grade_by_quota, rank_scores
+from perfmodel.framework import FrameworkError, Grading
+from perfmodel.grading import (
+    DEFAULT_TIE_BREAK,
+    NOT_GRADED,
+    cap_grades,
+    grade_by_cutoffs,
+    grade_by_quota,
+    quota_capacities,
+    quota_grading,
+    rank_scores,
+    tie_break_keys,
+)
+
+ORDER = {"优秀": 0, "良好": 1, "合格": 2, "不合格": 3}
 
 
 def test_ranks_descending_with_ties_sharing_best_rank():
@@ -38,10 +55,74 @@ def test_quota_by_hand_in_two_groups():
     assert grades.tolist() == ["优秀", "良好", "合格", "不合格", "优秀", "合格"]
 
 
-def test_ties_at_quota_boundary_share_the_better_grade():
+def test_ties_at_quota_boundary_take_the_lower_grade_with_room():
+    # capacities 1, 1, 1 of 4: the two tied at 8 fit neither 良好 nor 合格 (one place each)
     s = pd.Series([10.0, 8.0, 8.0, 1.0])
-    grades = grade_by_quota(s, {"优秀": 0.25, "良好": 0.25, "合格": 0.25})
-    assert grades.tolist() == ["优秀", "良好", "良好", "不合格"]
+    result = quota_grading(s, {"优秀": 0.25, "良好": 0.25, "合格": 0.25})
+    assert result.grades.tolist() == ["优秀", "不合格", "不合格", "不合格"]
+    assert result.tie_lowered.tolist() == [False, True, True, False]
+    # with two places of 良好 the tie fits there
+    assert grade_by_quota(s, {"优秀": 0.25, "良好": 0.5, "合格": 0.25}).tolist() == ["优秀", "良好", "良好", "合格"]
+
+
+def test_ten_tied_of_twelve_do_not_all_get_excellent():
+    """Issue 10: with ties, 10 of 12 units got 优秀 against a 15 % quota (2 places)."""
+    s = pd.Series([90.0] * 10 + [50.0, 40.0])
+    quotas = {"优秀": 0.15, "良好": 0.35, "合格": 0.40}
+    grades = grade_by_quota(s, quotas)
+    # capacities of 12: 优秀 round(1.8)=2, 良好 round(6)-2=4, 合格 round(10.8)-6=5; a tie of 10 fits none
+    assert quota_capacities(quotas, 12) == {"优秀": 2, "良好": 4, "合格": 5}
+    assert (grades == "优秀").sum() == 0
+    assert grades.tolist() == ["不合格"] * 12
+
+
+def test_tie_break_chain_decides_before_the_lower_grade():
+    # three tied for two 优秀 places; the first key separates one, the second key the other two
+    s = pd.Series([9.0, 9.0, 9.0, 5.0, 4.0, 3.0, 2.0, 1.0, 0.5, 0.1])
+    keys = pd.DataFrame({"heaviest_dimension": [70.0, 80.0, 80.0, 0, 0, 0, 0, 0, 0, 0],
+                         "fewer_negative_hits": [0.0, -1.0, 0.0, 0, 0, 0, 0, 0, 0, 0]})
+    result = quota_grading(s, {"优秀": 0.2, "良好": 0.3, "合格": 0.3}, tie_keys=keys)
+    # capacities 2, 3, 3: unit 2 (best key 1 and key 2), then unit 1 (key 1 80, one hit) are 优秀
+    assert result.grades.tolist()[:4] == ["良好", "优秀", "优秀", "良好"]
+    assert result.tie_broken.tolist()[:3] == [True, True, True]
+    assert not result.tie_lowered.any()
+
+
+def test_missing_tie_key_counts_as_worst():
+    s = pd.Series([9.0, 9.0, 1.0, 0.0])
+    keys = pd.DataFrame({"k": [np.nan, 1.0, 0.0, 0.0]})
+    assert grade_by_quota(s, {"优秀": 0.25, "良好": 0.25, "合格": 0.25}, tie_keys=keys).tolist()[:2] == ["良好", "优秀"]
+
+
+def test_non_finite_scores_are_not_ranked_or_graded():
+    s = pd.Series([90.0, -np.inf, np.inf, np.nan, 10.0])
+    assert rank_scores(s).tolist()[:1] == [1.0] and rank_scores(s)[4] == 2.0
+    assert rank_scores(s)[[1, 2, 3]].isna().all()
+    assert grade_by_cutoffs(s, {"优秀": 85, "良好": 75, "合格": 60}).tolist() == [
+        "优秀", NOT_GRADED, NOT_GRADED, NOT_GRADED, "不合格"]
+    # quotas counted over the two finite scores only: 优秀 round(0.5 * 2) = 1
+    assert grade_by_quota(s, {"优秀": 0.5, "良好": 0.5}).tolist() == [
+        "优秀", NOT_GRADED, NOT_GRADED, NOT_GRADED, "良好"]
+
+
+def test_tie_break_keys_from_a_framework_tree():
+    aggregated = pd.DataFrame({"D1": [10.0, 20.0], "D2": [5.0, 1.0], "score": [1.0, 1.0]}, index=["a", "b"])
+    keys = tie_break_keys(["heaviest_dimension", "fewer_negative_hits", "dimension:D2"], aggregated,
+                          {"D1": 0.4, "D2": 0.6}, pd.Series({"a": 2.0}))
+    assert keys["heaviest_dimension"].tolist() == [5.0, 1.0]  # D2 weighs more
+    assert keys["fewer_negative_hits"].tolist() == [-2.0, 0.0]
+    assert keys["dimension:D2"].tolist() == [5.0, 1.0]
+    with pytest.raises(FrameworkError, match="dimension:D9.*D1, D2"):
+        tie_break_keys(["dimension:D9"], aggregated, {"D1": 0.4, "D2": 0.6}, pd.Series(dtype=float))
+
+
+def test_tie_break_is_declared_and_validated_in_the_framework():
+    assert Grading().tie_break == DEFAULT_TIE_BREAK
+    assert Grading(tie_break=["dimension:law", "fewer_negative_hits"]).tie_break[0] == "dimension:law"
+    with pytest.raises(ValidationError, match="unknown key 'best_looking'"):
+        Grading(tie_break=["best_looking"])
+    with pytest.raises(ValidationError, match="listed twice"):
+        Grading(tie_break=["heaviest_dimension", "heaviest_dimension"])
 
 
 def test_caps_only_lower_grades():
@@ -66,3 +147,55 @@ def test_rank_permutation_invariance(values):
     s = pd.Series(values)
     perm = s.sample(frac=1, random_state=1)
     assert rank_scores(perm).sort_index().tolist() == rank_scores(s).tolist()
+
+
+# many ties: scores from a small set; quotas in twentieths so the expected limits are exact fractions
+tied_scores = st.lists(st.sampled_from([0.0, 10.0, 10.0, 55.5, 70.0, 100.0]), min_size=1, max_size=40)
+quota_sets = st.tuples(st.integers(0, 20), st.integers(0, 20), st.integers(0, 20)).filter(lambda q: sum(q) <= 20)
+
+
+def _expected_capacities(quotas: tuple[int, int, int], n: int) -> list[int]:
+    """Places per grade computed independently: differences of cumulative limits rounded half up."""
+    limits, total = [], Fraction(0)
+    for q in quotas:
+        total += Fraction(q, 20)
+        limits.append(int(total * n + Fraction(1, 2)))  # floor(x + 1/2) for x >= 0
+    return [b - a for a, b in zip([0, *limits[:-1]], limits, strict=True)]
+
+
+@given(tied_scores, quota_sets, st.lists(st.sampled_from("xy"), min_size=40, max_size=40), st.randoms())
+def test_quota_property_no_grade_over_quota_monotone_and_permutation_invariant(values, q, labels, rnd):
+    s = pd.Series(values, index=[f"u{i}" for i in range(len(values))])
+    groups = pd.Series(labels[: len(values)], index=s.index)
+    quotas = dict(zip(("优秀", "良好", "合格"), (x / 20 for x in q), strict=True))
+    grades = grade_by_quota(s, quotas, groups)
+    for _, members in s.groupby(groups):
+        counts = grades[members.index].value_counts()
+        for grade, places in zip(("优秀", "良好", "合格"), _expected_capacities(q, len(members)), strict=True):
+            assert counts.get(grade, 0) <= places
+        codes = grades[members.index].map(ORDER)
+        for a in members.index:
+            for b in members.index:
+                if members[a] > members[b]:
+                    assert codes[a] <= codes[b]
+                if members[a] == members[b]:
+                    assert codes[a] == codes[b]  # no tie-break keys: tied units share a grade
+    order = list(s.index)
+    rnd.shuffle(order)
+    shuffled = grade_by_quota(s[order], quotas, groups[order])
+    assert shuffled.reindex(s.index).tolist() == grades.tolist()
+
+
+@given(tied_scores, st.lists(st.sampled_from([0.0, 1.0, np.nan]), min_size=40, max_size=40), quota_sets)
+def test_quota_property_with_tie_keys_is_monotone_in_score_then_key(values, key, q):
+    s = pd.Series(values)
+    keys = pd.DataFrame({"k": key[: len(values)]})
+    quotas = dict(zip(("优秀", "良好", "合格"), (x / 20 for x in q), strict=True))
+    codes = grade_by_quota(s, quotas, tie_keys=keys).map(ORDER)
+    filled = keys["k"].fillna(-np.inf)
+    for a in s.index:
+        for b in s.index:
+            if s[a] > s[b] or (s[a] == s[b] and filled[a] > filled[b]):
+                assert codes[a] <= codes[b]
+    for grade, places in zip(("优秀", "良好", "合格"), _expected_capacities(q, len(s)), strict=True):
+        assert (codes == ORDER[grade]).sum() <= places

@@ -79,6 +79,33 @@ def test_quarantine_is_explained_in_the_report_language(raw):
     assert not en["Explanation"].str.contains("[\u4e00-\u9fff]").any()
 
 
+def test_incomplete_units_are_listed_with_their_months_and_ties_said_in_a_sentence(sample):
+    """Issue 10: a unit with one month of the quarter is listed in the data-quality section, not graded."""
+    from perfmodel.evaluation import Evaluation, read_evaluation_inputs
+
+    fw, obs, units, quarantine, _ = read_evaluation_inputs(sample["station_observations"], sample["units"],
+                                                           FRAMEWORK)
+    station = sorted(obs["unit_id"].unique())[0]
+    obs = obs[(obs["unit_id"] != station) | (obs["period"] == "2025-04")]
+    ev = Evaluation(fw, obs, units, PERIOD, quarantine=quarantine).run()
+    table = q.quality_tables(ev, "zh")["incomplete"]
+    assert table["单位编号"].tolist() == [station]
+    assert table[["有数据月数", "至少需要月数"]].iloc[0].tolist() == [1, 3]
+    assert q.quality_tables(ev, "en")["incomplete"].columns.tolist() == ["Unit", "Name", "Months with data",
+                                                                        "Months required"]
+    assert ev.scores.set_index("unit_id").loc[station, "grade"] == "未评定"
+    assert q.grading_notes_markdown(ev, "zh").startswith("1 个单位数据月数不足(数据不完整)")
+    assert "1 unit(s) had fewer months of data than required" in q.grading_notes_markdown(ev, "en")
+
+
+def test_grading_notes_sentence_counts_tie_decisions(raw):
+    notes = raw.stages["grading_notes"]
+    lowered = notes.loc[notes["code"] == "quota_tie_lowered", "unit_id"].nunique()
+    text = q.grading_notes_markdown(raw, "en")
+    assert (f"{lowered} unit(s) still tied" in text) == (lowered > 0)
+    assert q.quality_tables(raw, "zh")["incomplete"].empty  # the sample has every month
+
+
 def test_calibration_comparison_puts_changed_grades_first(raw, calibrated):
     table = q.calibration_comparison(raw, calibrated, "en")
     assert len(table) == len(raw.scores)

@@ -188,6 +188,10 @@ def copeland(
     For units ``a`` and ``b`` the concordance of ``a`` over ``b`` is the weight of
     the indicators on which ``a`` is better plus half the weight of ties (over the
     indicators both have); ``a`` beats ``b`` when it exceeds half of that total.
+    Weights are added in floating point, so the two sides are compared with a
+    tolerance (relative 1e-9, absolute 1e-12 of the total weight): with weights
+    0.1, 0.2 and 0.3, winning on the first two against the third is a tie, as it
+    is mathematically, not a win decided by rounding (0.1 + 0.2 > 0.3 in binary).
 
     Examples
     --------
@@ -208,8 +212,9 @@ def copeland(
             a, b = block[:, [k]], values[None, :, k]
             better += w[k] * (a > b)
             worse += w[k] * (a < b)
-        wins = (better > worse).sum(axis=1)
-        losses = (better < worse).sum(axis=1)
+        tied = np.isclose(better, worse, rtol=1e-9, atol=1e-12 * max(w.sum(), 1.0))
+        wins = ((better > worse) & ~tied).sum(axis=1)
+        losses = ((better < worse) & ~tied).sum(axis=1)
         score[start:start + chunk] = wins - losses
     return pd.Series(score, index=X.index)
 

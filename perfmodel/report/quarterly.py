@@ -25,6 +25,7 @@ __all__ = [
     "group_order",
     "headline",
     "quality_tables",
+    "grading_notes_markdown",
     "ranking_table",
     "grade_table",
     "breach_table",
@@ -57,7 +58,7 @@ TEXT = {
         "file": "文件", "late_rows": "迟报条数", "max_days_late": "最长迟报天数",
         "indicator": "指标", "coverage": "有数据单位占比", "mean_months": "平均月数",
         "value": "实际值", "threshold": "标准", "consequence": "后果", "item": "负面清单事项",
-        "count": "次数", "points": "扣分",
+        "count": "次数", "points": "扣分", "months": "有数据月数", "required": "至少需要月数",
         "dist_title": "各同类组综合得分分布", "dist_x": "同类组", "dist_y": "综合得分",
         "profile_title": "各单位分维度得分(按同类组、排名排序)", "profile_x": "维度", "profile_y": "单位",
         "change_title": "排名变化:上期与本期组内排名", "change_x": "上期组内排名", "change_y": "本期组内排名",
@@ -76,7 +77,8 @@ TEXT = {
         "file": "File", "late_rows": "Late rows", "max_days_late": "Max days late",
         "indicator": "Indicator", "coverage": "Share of units with data", "mean_months": "Mean months",
         "value": "Value", "threshold": "Standard", "consequence": "Consequence", "item": "Negative-list item",
-        "count": "Count", "points": "Points deducted",
+        "count": "Count", "points": "Points deducted", "months": "Months with data",
+        "required": "Months required",
         "dist_title": "Score distribution by peer group", "dist_x": "Peer group", "dist_y": "Score",
         "profile_title": "Dimension scores per unit (by peer group and rank)", "profile_x": "Dimension",
         "profile_y": "Unit",
@@ -193,7 +195,8 @@ def headline(ev: Evaluation, lang: str = "zh") -> str:
 
 
 def quality_tables(ev: Evaluation, lang: str = "zh") -> dict[str, pd.DataFrame]:
-    """Data-quality tables: quarantine by reason, late submissions by unit, indicator coverage."""
+    """Data-quality tables: quarantine by reason, late submissions by unit, indicator coverage,
+    and units not graded for incomplete data (fewer months of data than required, 数据不完整)."""
     check_lang(lang)
     t = _t(lang)
     from perfmodel.validation import REASONS, REASONS_ZH
@@ -221,13 +224,58 @@ def quality_tables(ev: Evaluation, lang: str = "zh") -> dict[str, pd.DataFrame]:
     coverage = coverage.reindex(list(inputs)).fillna({"units": 0})
     coverage["coverage"] = coverage["units"] / n_units
     coverage = coverage.reset_index().rename(columns={"index": "indicator"})[["indicator", "coverage", "mean_months"]]
+    months = ev.stages["unit_months"]
+    short = months[~months["complete"]].rename_axis("unit_id").reset_index()
+    short["name"] = short["unit_id"].map(ev.scores.set_index("unit_id")["name"])
+    incomplete = short[["unit_id", "name", "months", "required"]].sort_values(["months", "unit_id"])
     rename = {k: t[k] for k in ("file", "reason", "n", "explanation", "unit_id", "late_rows", "max_days_late",
-                                "indicator", "coverage", "mean_months")}
+                                "indicator", "coverage", "mean_months", "name", "months", "required")}
     return {
         "quarantine": by_reason.rename(columns=rename),
         "late": late.rename(columns=rename),
         "coverage": coverage.rename(columns=rename),
+        "incomplete": incomplete.rename(columns=rename).reset_index(drop=True),
     }
+
+
+def grading_notes_markdown(ev: Evaluation, lang: str = "zh") -> str:
+    """One sentence on units not graded for incomplete data or non-finite scores, and on quota ties.
+
+    Empty when nothing of the kind happened. The counts come from
+    ``ev.stages["grading_notes"]`` (codes ``incomplete_data``, ``non_finite_score``,
+    ``quota_tie_broken``, ``quota_tie_lowered``).
+    """
+    check_lang(lang)
+    notes = ev.stages.get("grading_notes", pd.DataFrame(columns=["unit_id", "code"]))
+    n = {code: int(notes.loc[notes["code"] == code, "unit_id"].nunique())
+         for code in ("incomplete_data", "non_finite_score", "quota_tie_broken", "quota_tie_lowered")}
+    chain = ", ".join(ev.framework.grading.tie_break)
+    if lang == "en":
+        parts = []
+        if n["incomplete_data"]:
+            parts.append(f"{n['incomplete_data']} unit(s) had fewer months of data than required (数据不完整)")
+        if n["non_finite_score"]:
+            parts.append(f"{n['non_finite_score']} unit(s) had a non-finite score")
+        text = (" and ".join(parts) + "; they are neither ranked nor graded and take no quota place. "
+                if parts else "")
+        if n["quota_tie_broken"]:
+            text += (f"{n['quota_tie_broken']} unit(s) tied on score at a grade boundary were separated by the "
+                     f"tie-break chain ({chain}). ")
+        if n["quota_tie_lowered"]:
+            text += (f"{n['quota_tie_lowered']} unit(s) still tied after the chain took the lower grade, so that "
+                     "no grade exceeds its quota. ")
+        return text.strip()
+    parts = []
+    if n["incomplete_data"]:
+        parts.append(f"{n['incomplete_data']} 个单位数据月数不足(数据不完整)")
+    if n["non_finite_score"]:
+        parts.append(f"{n['non_finite_score']} 个单位得分非有限值")
+    text = ("、".join(parts) + ",不排名、不评定等级,也不占比例名额。" if parts else "")
+    if n["quota_tie_broken"]:
+        text += f"{n['quota_tie_broken']} 个单位在等级边界同分,按并列规则({chain})区分。"
+    if n["quota_tie_lowered"]:
+        text += f"{n['quota_tie_lowered']} 个单位在并列规则后仍同分,为不超出比例取较低等级。"
+    return text
 
 
 def ranking_table(ev: Evaluation, lang: str = "zh", group: str | None = None) -> pd.DataFrame:
@@ -502,6 +550,7 @@ def write_tables(ev: Evaluation, out_dir: str | Path) -> dict[str, Path]:
         "normalised": ev.stages["normalised"].rename_axis("unit_id").reset_index(),
         "breaches": ev.stages["breaches"],
         "negative_list": ev.stages["negative_hits"],
+        "grading_notes": ev.stages["grading_notes"],
         "quarantine": ev.quarantine,
         "weights": ev.framework.weight_table(),
     }
