@@ -258,3 +258,76 @@ def test_same_key_same_tokens_across_runs(sample: dict[str, Path], key_file: Pat
                          "--out", str(tmp_path / name / "scores.csv"), "--pseudonymise", str(key_file)]) == 0
     assert (tmp_path / "one" / "scores.csv").read_bytes() == (tmp_path / "two" / "scores.csv").read_bytes()
     assert math.isfinite(pd.read_csv(tmp_path / "one" / "scores.csv")["score"].iloc[0])
+
+
+# ============================================================================ officer names
+@pytest.fixture(scope="module")
+def officers():
+    """Community officers of 12 stations, one quarter."""
+    from perfmodel.evaluation import Evaluation
+    from perfmodel.framework import load_framework
+    from perfmodel.simulate import simulate
+
+    fw = load_framework("officer_community_policing")
+    sample = simulate([fw], n_stations=12, n_months=6, seed=5, defect_rate=0.0)
+    ev = Evaluation(fw, sample.observations[fw.id], sample.units, "2024Q2").run()
+    names = set(sample.units.loc[sample.units["level"] == "officer", "name"].dropna().astype(str))
+    return ev, names
+
+
+def officer_tables(ev, show_names: bool) -> dict[str, pd.DataFrame]:
+    """Every officer table the development report shows, built with or without names."""
+    from perfmodel.monitor import cockpit, training
+
+    c = cockpit.officer_cockpit(ev, show_names=show_names)
+    records = cockpit.negative_records({"x": c})
+    needs = training.bureau_training_needs([ev], show_names=show_names)
+    tables = {"profiles": c.profiles, "profile_table": cockpit.profile_table(c, "en"),
+              "needs": needs, "plan": training.training_plan([needs], "en")}
+    if len(records):
+        tables["negative_table"] = cockpit.negative_table(records, "en")
+    return tables
+
+
+def names_in(table: pd.DataFrame, names: set[str]) -> set[str]:
+    cells = {str(v) for v in table.astype(str).to_numpy().ravel()}
+    return {n for n in names if n in cells or any(n in c for c in cells)}
+
+
+def test_officer_tables_show_ids_only_by_default(officers):
+    ev, names = officers
+    assert len(names) > 20
+    for label, table in officer_tables(ev, show_names=False).items():
+        assert not names_in(table, names), label
+
+
+def test_officer_names_shown_on_request(officers):
+    ev, names = officers
+    tables = officer_tables(ev, show_names=True)
+    for label in ("profiles", "profile_table", "needs", "plan"):
+        assert names_in(tables[label], names), label
+
+
+def test_officer_profile_figure_titles_name_no_one_by_default(officers):
+    import matplotlib.pyplot as plt
+
+    from perfmodel.monitor import cockpit
+
+    ev, names = officers
+    c = cockpit.officer_cockpit(ev)
+    chosen = cockpit.select_officers(c, 2)
+    fig = cockpit.figure_officer_profiles(c, chosen, "en")
+    titles = " ".join(ax.get_title() for ax in fig.axes)
+    plt.close(fig)
+    assert chosen[0] in titles and not {n for n in names if n in titles}
+
+
+def test_credit_split_names_only_on_request():
+    from perfmodel.monitor.team import credit_split
+
+    units = pd.DataFrame({"unit_id": ["S1", "S1-M1"], "name": ["桥东派出所", "张三"], "level": ["station", "officer"],
+                          "parent_id": [None, "S1"]})
+    collab = pd.DataFrame({"case_id": ["A"], "period": ["2025-01"], "station": ["S1"], "officer_id": ["S1-M1"],
+                           "contribution_share": [1.0]})
+    assert credit_split(collab, units)["name"].isna().all()
+    assert credit_split(collab, units, show_names=True)["name"].tolist() == ["张三"]
