@@ -1128,7 +1128,7 @@ def figure_impact_ratios(table: pd.DataFrame, lang: Lang = "zh", threshold: floa
     shown = table[table["role"] != "suppressed"]
     attributes = [a for a in dict.fromkeys(shown["attribute"])
                   if shown.loc[shown["attribute"] == a, "group"].nunique() >= 2] or list(
-        dict.fromkeys(shown["attribute"]))[:1]
+        dict.fromkeys(shown["attribute"]))[:1] or list(dict.fromkeys(table["attribute"]))[:1]
     zh = lang == "zh"
     height = 2.5 * max(1, len(attributes)) + 1.4
     fig, axes = plt.subplots(len(attributes), 1, figsize=(8, height), squeeze=False)
