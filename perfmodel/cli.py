@@ -19,7 +19,7 @@ import pandas as pd
 from perfmodel.audit import cli as audit_cli
 from perfmodel.design import cli as lab_cli
 from perfmodel.errors import PerfmodelError
-from perfmodel.privacy import add_pseudonymise_option, with_pseudonymised_inputs
+from perfmodel.privacy import add_pseudonymise_option, officer_names_shown, with_pseudonymised_inputs
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from perfmodel.evaluation import Evaluation
@@ -174,7 +174,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
     ev = evaluate_files(args.observations, args.units, args.framework, args.period, **_settings(args))
     out = Path(args.out)
-    write_table(ev.scores, out)
+    write_table(officer_names_shown(ev.scores, args.show_names or ev.framework.level != "officer"), out)
     summary = ev.summary()
     print(
         f"{summary['framework']} {summary['period']}: {summary['scored']} of {summary['units']} units scored "
@@ -360,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grading", choices=["cutoffs", "quota"])
     _add_calibration(p)
     p.add_argument("--strict", action="store_true", help="exit 1 when any input row was quarantined")
+    p.add_argument("--show-names", action="store_true",
+                   help="officer frameworks: write the officers' names too (default: ids only)")
     add_pseudonymise_option(p)
     p.set_defaults(func=_cmd_score)
 

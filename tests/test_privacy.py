@@ -331,3 +331,72 @@ def test_credit_split_names_only_on_request():
                            "contribution_share": [1.0]})
     assert credit_split(collab, units)["name"].isna().all()
     assert credit_split(collab, units, show_names=True)["name"].tolist() == ["张三"]
+
+
+def test_grade_robustness_names_officers_only_on_request(officers):
+    from perfmodel.audit.robustness import bootstrap_grades
+
+    ev, names = officers
+    assert not names_in(bootstrap_grades(ev, n_boot=2, seed=1), names)
+    assert names_in(bootstrap_grades(ev, n_boot=2, seed=1, show_names=True), names)
+
+
+# ============================================================================ pseudonymised commands
+def test_validate_quarantine_quotes_pseudonyms_only(sample: dict[str, Path], key_file: Path, tmp_path: Path,
+                                                    capsys):
+    target = tmp_path / "rejected.csv"
+    code = cli.main(["validate", "--observations", str(sample["station_observations"]), "--units",
+                     str(sample["units"]), "--framework", FRAMEWORK, "--quarantine", str(target),
+                     "--pseudonymise", str(key_file)])
+    printed = capsys.readouterr()
+    assert code == 1 and target.exists()  # the sample has planted defects
+    assert str(sample["units"]) in printed.out  # the summary names the user's files, not the copies
+    text = target.read_text(encoding="utf-8-sig") + printed.out + printed.err
+    leaks = {s for s in secrets_of(sample["units"]) if s in text}
+    assert not leaks, sorted(leaks)[:10]
+    assert "U-" in text
+
+
+def test_report_notebook_reads_pseudonymised_copies_deleted_afterwards(
+        sample: dict[str, Path], key_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from perfmodel.report import runner
+
+    seen = {}
+
+    def fake_run(notebook, out_dir, parameters, **options):
+        for name in ("observations", "units"):
+            path = Path(parameters[name])
+            seen[name] = (path, path.read_text(encoding="utf-8"))
+        return type("Run", (), {"html": Path(out_dir) / "report.html"})()
+
+    monkeypatch.setattr(runner, "run_notebook", fake_run)
+    out = tmp_path / "reports"
+    assert cli.main(["report", "--period", PERIOD, "--observations", str(sample["station_observations"]),
+                     "--units", str(sample["units"]), "--out", str(out), "--pseudonymise", str(key_file)]) == 0
+    secrets = secrets_of(sample["units"])
+    for name, (path, text) in seen.items():
+        assert not path.exists(), name  # the private copies are gone
+        assert out.resolve() not in path.parents  # and never were in the output folder
+        assert not {s for s in secrets if s in text}, name
+    units = read_table(sample["units"], aliases=UNIT_ALIASES)
+    token = Pseudonymiser(key_file.read_bytes()).token(units["unit_id"].iloc[0])
+    assert token in seen["units"][1] and token in seen["observations"][1]
+    assert key_file.read_bytes().hex() not in "".join(p.read_bytes().hex() for p in out.rglob("*") if p.is_file())
+
+
+def test_officer_scores_file_has_ids_only_unless_asked(tmp_path: Path):
+    from perfmodel.framework import load_framework
+    from perfmodel.simulate import simulate
+
+    fw = load_framework("officer_community_policing")
+    sample = simulate([fw], n_stations=6, n_months=3, seed=2, defect_rate=0.0, start="2025-04")
+    units, observations = tmp_path / "units.csv", tmp_path / "obs.csv"
+    sample.units.to_csv(units, index=False)
+    sample.observations[fw.id].to_csv(observations, index=False)
+    common = ["score", "--observations", str(observations), "--units", str(units), "--framework", fw.id,
+              "--period", "2025Q2"]
+    assert cli.main([*common, "--out", str(tmp_path / "ids.csv")]) == 0
+    assert cli.main([*common, "--out", str(tmp_path / "named.csv"), "--show-names"]) == 0
+    assert "name" not in pd.read_csv(tmp_path / "ids.csv").columns
+    named = pd.read_csv(tmp_path / "named.csv")
+    assert set(named["name"]) <= set(sample.units["name"]) and named["name"].notna().all()

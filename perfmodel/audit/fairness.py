@@ -1242,6 +1242,7 @@ def run_audit(
     n_boot: int = 200,
     seed: int = 0,
     limits: Any = None,
+    show_names: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Run every applicable audit check on an evaluation; one tidy table per check.
 
@@ -1275,6 +1276,9 @@ def run_audit(
         Seed of every resampling.
     limits
         :class:`~perfmodel.audit.policy.PolicyLimits` for the weight policy.
+    show_names
+        Officers' names in the grade-robustness table (stations are always
+        named); ids only by default.
 
     Returns
     -------
@@ -1350,7 +1354,8 @@ def run_audit(
         if table is not None:
             results[key] = table
     if n_boot > 0:
-        table = attempt("grade_robustness", lambda: bootstrap_grades(ev, n_boot=n_boot, seed=seed, lang=lang))
+        table = attempt("grade_robustness", lambda: bootstrap_grades(ev, n_boot=n_boot, seed=seed, lang=lang,
+                                                                       show_names=show_names))
         if table is not None:
             results["grade_robustness"] = table
             results["grades_not_robust"] = non_robust_units(table)
