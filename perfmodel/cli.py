@@ -19,7 +19,11 @@ import pandas as pd
 from perfmodel.audit import cli as audit_cli
 from perfmodel.design import cli as lab_cli
 from perfmodel.errors import PerfmodelError
-from perfmodel.privacy import add_pseudonymise_option, officer_names_shown, with_pseudonymised_inputs
+from perfmodel.privacy import (
+    add_pseudonymise_option,
+    officer_names_shown,
+    with_pseudonymised_inputs,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from perfmodel.evaluation import Evaluation
