@@ -249,7 +249,7 @@ class Pseudonymiser:
     def __init__(self, key: bytes) -> None:
         if len(key) < MIN_KEY_BYTES:
             raise PseudonymisationError(f"a pseudonymisation key needs at least {MIN_KEY_BYTES} bytes")
-        self._key = key
+        self._mac = hmac.new(key, digestmod=hashlib.sha256)
         self._seen: dict[str, dict[str, str]] = {kind: {} for kind in _PREFIX}
         self._cache: dict[tuple[str, str], str] = {}
 
@@ -263,7 +263,9 @@ class Pseudonymiser:
         cached = self._cache.get((kind, text))
         if cached is not None:
             return cached
-        digest = hmac.new(self._key, f"{kind}\x1f{text}".encode(), hashlib.sha256).digest()
+        mac = self._mac.copy()  # HMAC-SHA-256(key, kind ‖ 0x1f ‖ text), key schedule computed once
+        mac.update(f"{kind}\x1f{text}".encode())
+        digest = mac.digest()[: -(-TOKEN_CHARS * 5 // 8) + 1]  # base32 needs only these bytes
         token = _PREFIX[kind] + base64.b32encode(digest).decode("ascii")[:TOKEN_CHARS]
         earlier = self._seen[kind].setdefault(token, text)
         if earlier != text:
@@ -275,9 +277,11 @@ class Pseudonymiser:
 
     def column(self, values: pd.Series, kind: str = "id") -> pd.Series:
         """Tokens of a column (distinct values hashed once)."""
-        uniques = pd.unique(values.to_numpy(dtype=object))
-        mapping = {v: self.token(v, kind) for v in uniques if not _missing(v)}
-        return values.astype(object).map(lambda v: v if _missing(v) else mapping[v])
+        present = values.dropna()
+        mapping = {v: self.token(v, kind) for v in pd.unique(present.to_numpy(dtype=object))}
+        out = values.astype(object).copy()
+        out[present.index] = present.astype(object).map(mapping).to_numpy(dtype=object)
+        return out
 
 
 def _missing(value: object) -> bool:
