@@ -19,6 +19,11 @@ import pandas as pd
 from perfmodel.audit import cli as audit_cli
 from perfmodel.design import cli as lab_cli
 from perfmodel.errors import PerfmodelError
+from perfmodel.privacy import (
+    add_pseudonymise_option,
+    officer_names_shown,
+    with_pseudonymised_inputs,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from perfmodel.evaluation import Evaluation
@@ -133,14 +138,15 @@ def _examples(quarantine: pd.DataFrame, reason: str, n: int = EXAMPLES_SHOWN) ->
     return quarantine.loc[quarantine["reason"] == reason, "message"].head(n).astype(str).tolist()
 
 
+@with_pseudonymised_inputs
 def _cmd_validate(args: argparse.Namespace) -> int:
     from perfmodel.framework import load_framework
     from perfmodel.validation import read_inputs
 
     framework = load_framework(args.framework)
     units_result, obs_result = read_inputs(Path(args.observations), Path(args.units), framework)
-    _print_summary(f"units ({args.units})", units_result)
-    _print_summary(f"observations ({args.observations})", obs_result)
+    _print_summary(f"units ({args.input_paths['units']})", units_result)
+    _print_summary(f"observations ({args.input_paths['observations']})", obs_result)
     late = int(obs_result.data["late"].sum()) if "late" in obs_result.data.columns else 0
     if late:
         print(f"  late submissions (kept, flagged): {late}")
@@ -153,7 +159,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         _write_quarantine(combined, Path(args.quarantine))
         written.append(Path(args.quarantine))
     else:
-        for result, source in ((units_result, args.units), (obs_result, args.observations)):
+        for result, source in ((units_result, args.input_paths["units"]),
+                               (obs_result, args.input_paths["observations"])):
             if not result.ok:
                 target = _quarantine_path(Path(source))
                 _write_quarantine(result.quarantine, target)
@@ -176,13 +183,14 @@ def _settings(args: argparse.Namespace) -> dict:
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
 
+@with_pseudonymised_inputs
 def _cmd_score(args: argparse.Namespace) -> int:
     from perfmodel.evaluation import evaluate_files
     from perfmodel.io import write_table
 
     ev = evaluate_files(args.observations, args.units, args.framework, args.period, **_settings(args))
     out = Path(args.out)
-    write_table(ev.scores, out)
+    write_table(officer_names_shown(ev.scores, args.show_names or ev.framework.level != "officer"), out)
     summary = ev.summary()
     print(
         f"{summary['framework']} {summary['period']}: {summary['scored']} of {summary['units']} units scored "
@@ -212,6 +220,7 @@ def _calibration_summary(ev: Evaluation) -> str:
     return line + (f"; left unadjusted: {', '.join(left)}" if left else "")
 
 
+@with_pseudonymised_inputs
 def _cmd_report(args: argparse.Namespace) -> int:
     from perfmodel.framework import load_framework
     from perfmodel.periods import period_label
@@ -352,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inputs(p)
     p.add_argument("--framework", required=True, help="shipped framework id or YAML file")
     p.add_argument("--quarantine", help="write all rejected rows to this file")
+    add_pseudonymise_option(p)
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("score", help="score, grade and rank units for one period")
@@ -366,6 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grading", choices=["cutoffs", "quota"])
     _add_calibration(p)
     p.add_argument("--strict", action="store_true", help="exit 1 when any input row was quarantined")
+    p.add_argument("--show-names", action="store_true",
+                   help="officer frameworks: write the officers' names too (default: ids only)")
+    add_pseudonymise_option(p)
     p.set_defaults(func=_cmd_score)
 
     p = sub.add_parser("report", help="run a report notebook with papermill and export HTML")
@@ -379,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports",
                    help="output folder; the report goes to <out>/<framework>/<period>/, "
                         "a notebook other than quarterly_evaluation to a subfolder named after it")
+    add_pseudonymise_option(p)
     p.set_defaults(func=_cmd_report)
 
     audit_cli.add_parser(sub)

@@ -73,11 +73,14 @@ def test_hedges_g_small_sample_correction_with_unequal_groups():
 
 
 def test_small_groups_are_suppressed_not_zero():
-    frame = pd.DataFrame({"g": ["big"] * 8 + ["tiny"] * 3, "score": np.arange(11.0),
-                          "grade": ["优秀"] * 8 + ["合格"] * 3})
+    frame = pd.DataFrame({"g": ["big"] * 8 + ["tiny"] * 3 + ["mid"] * 6, "score": np.arange(17.0),
+                          "grade": ["优秀"] * 8 + ["合格"] * 9})
     out = disaggregate(frame, by="g", lang="en").set_index("group")
+    # big − (all 17 − big) would give tiny's n = 3 and its grades, so mid is suppressed as well
+    assert out.loc["mid", "suppressed"] == "complementary" and np.isnan(out.loc["mid", "n"])
     tiny = out.loc["tiny"]
-    assert tiny["role"] == "suppressed" and tiny["n"] == 3
+    assert tiny["role"] == "suppressed" and tiny["suppressed"] == "small_group"
+    assert np.isnan(tiny["n"]) and "3" not in tiny["verdict"]  # the count would name the officers
     assert np.isnan(tiny["estimate"]) and np.isnan(tiny["share_合格"]) and not tiny["flagged"]
     assert "suppressed" in tiny["verdict"]
     assert out.loc["big", "share_优秀"] == 1.0 and out.loc["big", "share_合格"] == 0.0

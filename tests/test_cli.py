@@ -362,7 +362,11 @@ def test_audit_writes_its_tables(sample, tmp_path, capsys):
     area = pd.read_csv(sample["units"]).set_index("unit_id")["area_type"]
     means = scores.groupby(scores["unit_id"].map(area))["score"].mean()
     groups = pd.read_csv(folder / "disaggregated.csv", encoding="utf-8-sig")
-    assert groups["n"].sum() == len(scores)  # every station in exactly one area
+    counts = scores["unit_id"].map(area).value_counts()
+    shown = groups[groups["role"] != "suppressed"]
+    assert shown.set_index("group")["n"].to_dict() == {g: counts[g] for g in shown["group"]}
+    unseen = len(scores) - shown["n"].sum()  # the suppressed areas together: none or at least min_n = 5
+    assert unseen == counts.drop(shown["group"]).sum() and (unseen == 0 or unseen >= 5)
     reference = groups[groups["role"] == "reference"].iloc[0]
     assert reference["estimate"] == pytest.approx(means[reference["group"]])
 

@@ -163,7 +163,10 @@ def test_credit_table_lists_the_officers_of_the_stations_with_most_team_credit(l
     assert top.iloc[:, 0].tolist() == ["S2-M1", "S2-M2"]  # every officer of S2, also the one without a case
     assert top.iloc[:, -1].tolist() == [1.0, 0.0]  # share of S2's team credit: 4 of 4, 0 of 4
     assert top.columns[-1] == ("占团队积分" if lang == "zh" else "Share of team credit")
-    assert len(top.columns) == 7 and top.columns[0] == ("民警编号" if lang == "zh" else "Officer")
+    assert len(top.columns) == 6 and top.columns[0] == ("民警编号" if lang == "zh" else "Officer")  # ids only
+    named = credit_table(credit_split(clean, UNITS, case_credit={"A": 1.0, "B": 2.0, "C": 4.0}, show_names=True),
+                         teams, lang, top=1)
+    assert len(named.columns) == 7 and named.columns[1] == ("姓名" if lang == "zh" else "Name")
     both = credit_table(credits, teams, lang, top=3)
     assert sorted(both.iloc[:, 0]) == sorted(UNITS.loc[UNITS["level"] == "officer", "unit_id"])
 

@@ -4,7 +4,7 @@ Every check takes an :class:`~perfmodel.evaluation.Evaluation` (or a per-unit
 frame) and returns a tidy :class:`pandas.DataFrame` with ``n``, ``estimate``,
 an uncertainty (``se`` and/or ``ci_low``/``ci_high``) and a one-line
 ``verdict`` in Chinese (``lang="zh"``) or English (``lang="en"``). Small groups
-are suppressed (shown with their n, without estimates), p-values come with a
+are suppressed (named, without count or estimate; see :mod:`perfmodel.privacy`), p-values come with a
 multiple-testing correction, and the reference group can be chosen.
 
 =============================  ==============================================================

@@ -26,6 +26,8 @@ from typing import Any
 
 import pandas as pd
 
+from perfmodel.privacy import add_pseudonymise_option, with_pseudonymised_inputs
+
 __all__ = ["add_parser", "run", "write_audit", "parse_reference", "ERR_REFERENCE_ARG"]
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -67,6 +69,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="bootstrap replicates for grade robustness (default 200; 0 to skip)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="reports/audit", help="output folder (default reports/audit)")
+    add_pseudonymise_option(p)
     p.set_defaults(func=run)
     return p
 
@@ -94,6 +97,7 @@ def write_audit(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> dict[st
     return paths
 
 
+@with_pseudonymised_inputs
 def run(args: argparse.Namespace) -> int:
     """Run ``perfmodel audit`` from parsed arguments; return the exit code.
 

@@ -7,8 +7,8 @@ and a one-line ``verdict``:
     Mean score (or mean grade) per group with a t interval, Hedges' g (or
     Cliff's δ for grades) against a reference group, Welch (or Mann–Whitney)
     p-values corrected for multiple groups, and the grade distribution. Groups
-    with fewer than ``min_n`` units are *suppressed*: shown, with their n, but
-    without estimates.
+    with fewer than ``min_n`` units are *suppressed*: named, but without any
+    count or estimate (see :mod:`perfmodel.privacy`).
 :func:`adverse_impact`
     For each cumulative grade cut (≥优秀, ≥良好, ≥合格): the share of each group
     reaching it, the impact ratio against the most favoured group (the
@@ -71,6 +71,7 @@ from perfmodel.audit._frame import (
     welch,
 )
 from perfmodel.framework import GRADES
+from perfmodel.privacy import COMPLEMENTARY, blank_suppressed, suppression_plan
 
 __all__ = [
     "GRADE_POINTS",
@@ -136,7 +137,8 @@ FOUR_FIFTHS_NOTE: Mapping[str, str] = {
 
 _TEXT: Mapping[str, Mapping[str, str]] = {
     "zh": {
-        "suppressed": "仅 {n} 个单位(少于 {min_n}),不报告估计值",
+        "suppressed": "少于 {min_n} 个单位,不报告人数和估计值",
+        "complementary": "为防止由合计反推出更小组的结果,本组一并不报告",
         "reference": "参照组:均值 {mean}({lvl} CI {ci})",
         "diff_sig": "均值比参照组“{ref}”{dir} {diff}({measure} = {g},{size}),校正后 {p}:差异显著",
         "diff_ns": "均值比参照组“{ref}”{dir} {diff}({measure} = {g}),校正后 {p}:未发现显著差异",
@@ -168,7 +170,8 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "auc_none": "获评“{grade}”的单位只有 {k} 个,无法做 {cv} 折交叉验证",
     },
     "en": {
-        "suppressed": "Only {n} units (fewer than {min_n}): estimates suppressed",
+        "suppressed": "Fewer than {min_n} units: count and estimates suppressed",
+        "complementary": "Suppressed as well, so that a smaller suppressed group cannot be worked out from the totals",
         "reference": "Reference group: mean {mean} ({lvl} CI {ci})",
         "diff_sig": "Mean {diff} {dir} reference '{ref}' ({measure} = {g}, {size}), adjusted {p}: "
                     "significant difference",
@@ -283,8 +286,11 @@ def disaggregate(
     reference
         Group every other group is compared with; default the largest.
     min_n
-        Groups with fewer units are suppressed: shown with their ``n`` and role
-        ``suppressed`` but no estimates (never as zeros).
+        Groups with fewer units are suppressed: shown with role ``suppressed``
+        and a reason code in ``suppressed``, without count or estimates (never
+        as zeros); more groups are suppressed when needed so that a small group
+        cannot be derived from the totals (:func:`perfmodel.privacy.suppression_plan`).
+        Grade shares are also hidden for groups with fewer than ``min_n`` graded units.
     level
         Confidence level of the intervals.
     correction
@@ -332,8 +338,11 @@ def disaggregate(
     sd[n < 2] = np.nan
     ref = choose_reference(pd.Series(n, index=names), reference, min_n, attribute)
     r = names.index(ref)
-    role = np.where(n < min_n, "suppressed", "compared").astype(object)
-    role[r] = "reference"
+    plan = suppression_plan(pd.Series(n, index=names), min_n, keep=[ref])
+    hidden = np.isin(np.asarray(names, dtype=object), list(plan))
+    role = np.where(hidden, "suppressed", "compared").astype(object)
+    if not hidden[r]:
+        role[r] = "reference"
     compared, shown = role == "compared", role != "suppressed"
 
     if kind == "continuous":
@@ -360,8 +369,10 @@ def disaggregate(
         "flagged": compared & (p_adjusted < alpha),
     }
     if "grade" in frame.columns:
-        columns.update(_grade_shares(frame["grade"], codes, k, shown))
-    table = pd.DataFrame(columns)
+        graded = np.bincount(codes[frame["grade"].notna().to_numpy()], minlength=k)
+        share_plan = suppression_plan(pd.Series(graded, index=names), min_n, keep=[ref])
+        columns.update(_grade_shares(frame["grade"], codes, k, shown & ~np.isin(names, list(share_plan))))
+    table = blank_suppressed(pd.DataFrame(columns), plan, keep=("attribute", "effect_measure"))
     digits = 1 if kind == "continuous" else 2
     table["verdict"] = [
         _disaggregate_verdict(row, ref, min_n, measure, lang, level, digits) for row in records(table)
@@ -374,6 +385,12 @@ def disaggregate(
 
 
 _ROLE_ORDER = {"reference": 0, "favoured": 0, "compared": 1, "suppressed": 2}
+
+
+def _suppressed_verdict(row: Any, min_n: int, lang: Lang) -> str:
+    """Why a row shows nothing; never its count (see :func:`perfmodel.privacy.suppression_plan`)."""
+    key = "complementary" if getattr(row, "suppressed", None) == COMPLEMENTARY else "suppressed"
+    return _TEXT[lang][key].format(min_n=min_n)
 
 
 def _grade_shares(grades: pd.Series, codes: np.ndarray, k: int, shown: np.ndarray) -> dict[str, np.ndarray]:
@@ -413,7 +430,7 @@ def _disaggregate_verdict(
     row: Any, ref: str, min_n: int, measure: str, lang: Lang, level: float, digits: int
 ) -> str:
     if row.role == "suppressed":
-        return _TEXT[lang]["suppressed"].format(n=row.n, min_n=min_n)
+        return _suppressed_verdict(row, min_n, lang)
     if row.role == "reference":
         return _TEXT[lang]["reference"].format(
             mean=fmt(row.estimate, digits), ci=fmt_ci(row.ci_low, row.ci_high, digits), lvl=fmt_pct(level)
@@ -499,7 +516,9 @@ def adverse_impact(
     alpha
         Significance level after correction.
     min_n
-        Groups with fewer graded units are suppressed (no rate, no test).
+        Groups with fewer graded units are suppressed: no count, rate or test,
+        only the label, role ``suppressed`` and the reason in ``suppressed``
+        (complementary suppression as in :func:`disaggregate`).
     level
         Confidence level of the impact ratio's interval (Katz log method, with
         0.5 added to every cell when a count is zero).
@@ -550,7 +569,8 @@ def adverse_impact(
     k = len(names)
     z = stats.norm.ppf(0.5 + level / 2)
     n = np.bincount(codes[graded], minlength=k)
-    eligible = n >= min_n
+    plan = suppression_plan(pd.Series(n, index=names), min_n)
+    eligible = ~np.isin(np.asarray(names, dtype=object), list(plan))
     total_n = int(n.sum())
     rows: dict[str, list[Any]] = {c: [] for c in (
         "cut", "cut_grade", "group", "role", "n", "selected", "rate", "favoured_group", "favoured_rate",
@@ -590,7 +610,7 @@ def adverse_impact(
                 ("shortfall", m * pooled - a if shown else np.nan), ("to_clear", clear),
             ):
                 rows[column].append(value)
-    out = pd.DataFrame(rows)
+    out = blank_suppressed(pd.DataFrame(rows), plan, keep=("cut", "cut_grade"))
     out["attribute"] = attribute
     out["p_adjusted"] = adjust_pvalues(out["p_value"].to_numpy(dtype=float), correction)
     out["below_threshold"] = out["estimate"] < threshold
@@ -609,7 +629,7 @@ def adverse_impact(
 def _impact_verdict(row: Any, threshold: float, min_n: int, lang: Lang) -> str:
     words = _TEXT[lang]
     if row.role == "suppressed":
-        return words["suppressed"].format(n=row.n, min_n=min_n)
+        return _suppressed_verdict(row, min_n, lang)
     if not np.isfinite(row.favoured_rate) or row.favoured_rate == 0:
         return words["no_selection"].format(cut=row.cut)
     if row.role == "favoured":
@@ -768,7 +788,9 @@ def conditional_parity(
     seed
         Seed of the bootstrap.
     min_n
-        Groups with fewer units (with complete data) are not compared.
+        Groups with fewer units (with complete data) are not compared, nor
+        groups suppressed by the complementary rule of
+        :func:`perfmodel.privacy.suppression_plan`.
     level, correction, alpha
         Confidence level; correction of p-values across groups (per component);
         significance level for ``flagged``.
@@ -807,10 +829,11 @@ def conditional_parity(
     z = stats.norm.ppf(0.5 + level / 2)
     rng = np.random.default_rng(seed)
 
+    plan = suppression_plan(counts, min_n, keep=[ref])
     rows: list[dict[str, Any]] = []
     with single_blas_thread():
         for group in sorted(counts.index):
-            if group == ref or counts[group] < min_n:
+            if group == ref or group in plan or ref in plan:
                 continue
             rows.extend(_parity_rows(group, ref, attribute, labels, y_all, design, stratum, n_boot, rng))
 
@@ -1080,7 +1103,8 @@ def figure_group_means(table: pd.DataFrame, lang: Lang = "zh"):
         for y in hidden:
             ax.text(0.01, y, "数据过少,不显示" if zh else "too few units, not shown", va="center",
                     fontsize=8.5, color="#888888", transform=ax.get_yaxis_transform())
-        ax.set_yticks(ypos, [f"{g} (n={n})" for g, n in zip(part["group"], part["n"], strict=True)])
+        ax.set_yticks(ypos, [f"{g} (n={n:.0f})" if pd.notna(n) else f"{g} (n < {table.attrs.get('min_n', 5)})"
+                             for g, n in zip(part["group"], part["n"], strict=True)])
         ax.set_ylim(-0.6, len(part) - 0.4)
         ax.set_title(attribute)
         ax.set_xlabel("均值及 95% 置信区间" if zh else "Mean and 95% confidence interval")
@@ -1106,7 +1130,7 @@ def figure_impact_ratios(table: pd.DataFrame, lang: Lang = "zh", threshold: floa
     shown = table[table["role"] != "suppressed"]
     attributes = [a for a in dict.fromkeys(shown["attribute"])
                   if shown.loc[shown["attribute"] == a, "group"].nunique() >= 2] or list(
-        dict.fromkeys(shown["attribute"]))[:1]
+        dict.fromkeys(shown["attribute"]))[:1] or list(dict.fromkeys(table["attribute"]))[:1]
     zh = lang == "zh"
     height = 2.5 * max(1, len(attributes)) + 1.4
     fig, axes = plt.subplots(len(attributes), 1, figsize=(8, height), squeeze=False)
@@ -1220,6 +1244,7 @@ def run_audit(
     n_boot: int = 200,
     seed: int = 0,
     limits: Any = None,
+    show_names: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Run every applicable audit check on an evaluation; one tidy table per check.
 
@@ -1253,6 +1278,9 @@ def run_audit(
         Seed of every resampling.
     limits
         :class:`~perfmodel.audit.policy.PolicyLimits` for the weight policy.
+    show_names
+        Officers' names in the grade-robustness table (stations are always
+        named); ids only by default.
 
     Returns
     -------
@@ -1328,7 +1356,8 @@ def run_audit(
         if table is not None:
             results[key] = table
     if n_boot > 0:
-        table = attempt("grade_robustness", lambda: bootstrap_grades(ev, n_boot=n_boot, seed=seed, lang=lang))
+        table = attempt("grade_robustness", lambda: bootstrap_grades(ev, n_boot=n_boot, seed=seed, lang=lang,
+                                                                       show_names=show_names))
         if table is not None:
             results["grade_robustness"] = table
             results["grades_not_robust"] = non_robust_units(table)

@@ -63,6 +63,7 @@ from perfmodel.audit._frame import (
     single_blas_thread,
     unit_table,
 )
+from perfmodel.privacy import SMALL_GROUP
 
 __all__ = ["ERR_NO_RATINGS", "ERR_RATINGS_COLUMNS", "ratings_table", "rater_bias"]
 
@@ -199,7 +200,8 @@ def rater_bias(
         ``p_value``, ``flagged`` and ``verdict``. Then one row per rater ×
         non-reference group (``scope = "rater"``): ``role`` (compared /
         suppressed / not_identified), ``n`` and ``n_reference`` (the rater's
-        ratings of the group and of the reference), ``estimate`` (the rater's
+        ratings of the group and of the reference; missing for suppressed
+        rows, whose reason is in ``suppressed``), ``estimate`` (the rater's
         gap minus the average gap of the connected, unflagged raters, points;
         negative = harsher on the group), ``se``, ``ci_low``, ``ci_high``,
         ``statistic`` (t), ``df``, ``p_value``, ``p_adjusted``, ``flagged`` and
@@ -278,6 +280,8 @@ def _gap_table(meta, estimates, counts, attribute, ref, z, correction, alpha) ->
         row = {"scope": "rater", "attribute": attribute, "rater_id": rater, "group": group, "reference": ref,
                "role": role, "n": int(counts.loc[rater, group]), "n_reference": int(counts.loc[rater, ref]),
                "estimate": estimate, "se": se, "df": df}
+        if role == "suppressed":  # no counts for a suppressed cell (perfmodel.privacy)
+            row.update(n=np.nan, n_reference=np.nan, suppressed=SMALL_GROUP)
         if role == "compared" and np.isfinite(se) and se > 0:
             t = estimate / se
             row.update(statistic=t, p_value=float(2 * stats.t.sf(abs(t), df)),
@@ -285,7 +289,8 @@ def _gap_table(meta, estimates, counts, attribute, ref, z, correction, alpha) ->
         elif role == "compared":
             row["role"] = "not_identified"
         rows.append(row)
-    table = pd.DataFrame(rows, columns=[c for c in _COLUMNS if c not in ("p_adjusted", "flagged", "verdict")])
+    table = pd.DataFrame(rows, columns=[*(c for c in _COLUMNS if c not in ("p_adjusted", "flagged", "verdict")),
+                                        "suppressed"])
     table["p_adjusted"] = adjust_pvalues(table["p_value"].to_numpy(dtype=float), correction)
     table["flagged"] = table["p_adjusted"] < alpha
     return table

@@ -195,6 +195,7 @@ def bootstrap_grades(
     level: float = 0.90,
     max_change: float = 0.2,
     lang: Lang = "zh",
+    show_names: bool = False,
 ) -> pd.DataFrame:
     """Bootstrap rank intervals and grade-change probabilities for every unit.
 
@@ -222,6 +223,10 @@ def bootstrap_grades(
         Largest probability of a grade change for a grade to count as robust.
     lang
         Language of ``verdict``.
+    show_names
+        Officers' names in ``name``; by default ``name`` is blank for an
+        officer framework (ids only, :mod:`perfmodel.privacy`). Stations are
+        always named.
 
     Returns
     -------
@@ -245,6 +250,7 @@ def bootstrap_grades(
     layout = _Layout(ev)
     rng = np.random.default_rng(seed)
     observed = ev.scores.set_index("unit_id")
+    named = "name" in observed.columns and (show_names or ev.framework.level != "officer")
     units = observed.index
     ranks = np.full((n_boot, len(units)), np.nan)
     scores = np.full((n_boot, len(units)), np.nan)
@@ -274,7 +280,7 @@ def bootstrap_grades(
         grade = observed.loc[unit, "grade"]
         score = observed.loc[unit, "score"]
         row: dict[str, Any] = {
-            "unit_id": unit, "name": observed.loc[unit, "name"], "peer_group": observed.loc[unit, "peer_group"],
+            "unit_id": unit, "name": observed.loc[unit, "name"] if named else None, "peer_group": observed.loc[unit, "peer_group"],
             "grade": grade, "n": int(ok[:, j].sum()), "estimate": observed.loc[unit, rank], "score": score,
         }
         if len(r) and np.isfinite(score):
@@ -435,7 +441,8 @@ def figure_rank_intervals(table: pd.DataFrame, lang: Lang = "zh", peer_group: st
             ax.axhline(bottom - 0.5, color="#999999", linewidth=0.6)
         ax.text(1.01, (top + bottom) / 2, str(group), transform=ax.get_yaxis_transform(), va="center",
                 ha="left", fontsize=9)
-    ax.set_yticks(y, [f"{n} ({g})" for n, g in zip(part["name"], part["grade"], strict=True)], fontsize=8)
+    who = [n if isinstance(n, str) and n else u for n, u in zip(part["name"], part["unit_id"], strict=True)]
+    ax.set_yticks(y, [f"{n} ({g})" for n, g in zip(who, part["grade"], strict=True)], fontsize=8)
     ax.set_ylim(-0.6, len(part) - 0.4)
     ax.set_xlabel("组内排名(1 = 最好)" if zh else "Rank in peer group (1 = best)")
     ax.set_ylabel("单位(等级)" if zh else "Unit (grade)")

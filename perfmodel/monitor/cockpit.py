@@ -327,6 +327,7 @@ def officer_cockpit(
     *,
     axes: Mapping[str, Sequence[str]] | None = None,
     peer_group: str | None = None,
+    show_names: bool = False,
 ) -> Cockpit:
     """Build the cockpit from an evaluation that has been run.
 
@@ -341,6 +342,10 @@ def officer_cockpit(
         Units column splitting the role's officers further (e.g. ``area_type``);
         ``None`` uses the evaluation's peer group (if any), ``"none"`` compares all
         officers of the role.
+    show_names
+        Officers' names in column ``name`` (and in every table and figure made
+        from the cockpit). By default an officer cockpit shows ids only
+        (:mod:`perfmodel.privacy`); a station cockpit always shows station names.
 
     Returns
     -------
@@ -363,13 +368,15 @@ def officer_cockpit(
     profiles = pd.DataFrame(
         {
             "unit_id": units.index,
-            "name": units["name"] if "name" in units.columns else units.index,
+            "name": units["name"] if "name" in units.columns else None,
             "station": units["parent_id"] if "parent_id" in units.columns else None,
             "peer_group": groups,
             "n_peers": groups.map(groups.value_counts()),
         },
         index=units.index,
     )
+    if not (show_names or fw.level != "officer") or "name" not in units.columns:
+        profiles = profiles.drop(columns="name")
     profiles = profiles.join(scores).join(pct)
     profiles["score"] = final["score"]
     profiles["rank"] = rank_scores(profiles["score"], groups)
@@ -403,8 +410,8 @@ def profile_table(cockpit: Cockpit, lang: str = "zh", unit_ids: Sequence[str] | 
     frame = cockpit.profiles
     if unit_ids is not None:
         frame = frame.set_index("unit_id").loc[list(unit_ids)].reset_index()
-    columns = ["unit_id", "name", "station", "peer_group", *[f"{a}_pct" for a in AXES], "score", "rank",
-               "grade", "case_points", "bonus_points", "negative_items"]
+    columns = [c for c in ["unit_id", "name", "station", "peer_group", *[f"{a}_pct" for a in AXES], "score", "rank",
+                           "grade", "case_points", "bonus_points", "negative_items"] if c in frame.columns]
     labels = {c: t.get(c, c) for c in columns} | {f"{a}_pct": f"{names[a]} {t['pct']}" for a in AXES}
     return frame[columns].rename(columns=labels)
 
@@ -472,19 +479,31 @@ def negative_records(cockpits: Mapping[str, Cockpit]) -> pd.DataFrame:
     for fid, cockpit in cockpits.items():
         hits = cockpit.ledger[cockpit.ledger["kind"] == "negative"]
         people = cockpit.profiles.set_index("unit_id")
-        frames.append(hits.assign(framework=fid, officer_name=hits["unit_id"].map(people["name"]),
+        names = hits["unit_id"].map(people["name"]) if "name" in people.columns else None
+        frames.append(hits.assign(framework=fid, officer_name=names,
                                   station=hits["unit_id"].map(people["station"]))[_NEGATIVE_COLUMNS])
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_NEGATIVE_COLUMNS)
 
 
 def negative_table(records: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
-    """:func:`negative_records` as a report table with localised column names (framework left out)."""
+    """:func:`negative_records` as a report table with localised column names (framework left out).
+
+    The officers' names appear only when the cockpits were built with ``show_names=True``.
+    """
     check_lang(lang)
     t = _t(lang)
     labels = {"unit_id": t["officer"], "officer_name": t["officer_name"], "station": t["station_short"],
               "name": t["item"], "count": t["count"], "consequence": t["consequence"]}
+    if records["officer_name"].isna().all():
+        del labels["officer_name"]
     return records[list(labels)].rename(columns=labels)
+
+
+def _who(row: pd.Series) -> str:
+    """``name(id)`` when the cockpit shows names, else the id."""
+    name = row.get("name")
+    return f"{name}({row['unit_id']})" if isinstance(name, str) and name else str(row["unit_id"])
 
 
 def _draw_profile(ax: plt.Axes, row: pd.Series, lang: str) -> None:
@@ -503,7 +522,7 @@ def _draw_profile(ax: plt.Axes, row: pd.Series, lang: str) -> None:
     ax.set_yticks(y, [names[a] for a in AXES])
     negative = f" · {t['negative']} {row['negative_hits']:g}" if row["negative_hits"] else ""
     ax.set_title(
-        f"{row['name']}({row['unit_id']})\n{t['points']} {row['case_points']:g} · "
+        f"{_who(row)}\n{t['points']} {row['case_points']:g} · "
         f"{t['bonus']} {row['bonus_points']:g}{negative}",
         fontsize=10,
     )

@@ -302,6 +302,7 @@ def credit_split(
     *,
     period: str | pd.Period | None = None,
     case_credit: float | Mapping[str, float] | pd.Series = 1.0,
+    show_names: bool = False,
 ) -> pd.DataFrame:
     """Individual credit per officer: the sum of contribution share × case credit.
 
@@ -317,6 +318,9 @@ def credit_split(
     case_credit
         Credit of a case: one number, or a mapping case_id → credit (e.g. the
         case's points).
+    show_names
+        Fill ``name`` from the units table; by default it is blank (officer
+        ids only, :mod:`perfmodel.privacy`).
 
     Returns
     -------
@@ -334,7 +338,7 @@ def credit_split(
     if units is not None:
         home, _ = _officers_and_stations(units)
         out = pd.DataFrame({"officer_id": home.index, "station": home.to_numpy()})
-        if "name" in units.columns:
+        if "name" in units.columns and show_names:
             names = pd.Series(units["name"].to_numpy(), index=units["unit_id"].astype(str))
             out.insert(1, "name", out["officer_id"].map(names))
         else:
@@ -831,6 +835,8 @@ def credit_table(credits: pd.DataFrame, teams: pd.DataFrame, lang: str = "zh", t
         "team_share": "占团队积分" if zh else "Share of team credit",
     }
     shown = credits[credits["station"].isin(teams["station"].head(top))]
+    if shown["name"].isna().all():  # names only when credit_split was asked for them
+        del labels["name"]
     return shown[list(labels)].rename(columns=labels)
 
 

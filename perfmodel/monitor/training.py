@@ -175,6 +175,7 @@ def training_needs(
     threshold: float = 25.0,
     top: int = 2,
     exclude_sources: Sequence[str] = ("self",),
+    show_names: bool = False,
 ) -> pd.DataFrame:
     """The training-needs list of one evaluation (R15).
 
@@ -192,6 +193,9 @@ def training_needs(
         As for :func:`weakest_nodes`.
     exclude_sources
         Indicator sources never counted as needs (indicator level only).
+    show_names
+        Fill ``name`` with officers' names; by default it is blank for officers
+        (ids only, :mod:`perfmodel.privacy`). Stations are always named.
 
     Returns
     -------
@@ -207,7 +211,8 @@ def training_needs(
     out = weak.assign(
         framework=fw.id,
         level=fw.level,
-        name=weak["unit_id"].map(units["name"]) if "name" in units.columns else weak["unit_id"],
+        name=(weak["unit_id"].map(units["name"]) if "name" in units.columns and (show_names or fw.level != "officer")
+              else None),
         station=(weak["unit_id"].map(units["parent_id"]) if fw.level == "officer" else weak["unit_id"]),
         peer_group=weak["unit_id"].map(groups),
         node_name=weak["node"].map(lambda n: fw.node(n).node.name.zh),
@@ -225,6 +230,7 @@ def bureau_training_needs(
     level: Level = "indicator",
     threshold: float = 25.0,
     top: int = 2,
+    show_names: bool = False,
 ) -> pd.DataFrame:
     """:func:`training_needs` of several evaluations (stations and every officer role), optionally calibrated.
 
@@ -236,7 +242,7 @@ def bureau_training_needs(
         ``none`` uses them as they are; ``casemix`` or ``full`` re-runs each with
         that calibration first, so that no unit is sent to training for the
         difficulty of its area.
-    level, threshold, top
+    level, threshold, top, show_names
         As for :func:`training_needs`.
 
     Returns
@@ -246,7 +252,7 @@ def bureau_training_needs(
         ``framework`` tells them apart); ``[needs]`` is the input of :func:`training_plan`.
     """
     chosen = [ev if calibration == "none" else ev.regen(calibration=calibration) for ev in evaluations]
-    needs = [training_needs(ev, level=level, threshold=threshold, top=top) for ev in chosen]
+    needs = [training_needs(ev, level=level, threshold=threshold, top=top, show_names=show_names) for ev in chosen]
     needs = [n for n in needs if len(n)]
     return pd.concat(needs, ignore_index=True) if needs else pd.DataFrame(columns=NEEDS_COLUMNS)
 
@@ -282,7 +288,8 @@ def training_plan(needs: Sequence[pd.DataFrame], lang: str = "zh", max_listed: i
     rows = []
     for topic, part in data.groupby("topic", sort=False):
         people = part.drop_duplicates("unit_id")
-        listed = [f"{n}({u})" for n, u in zip(people["name"], people["unit_id"], strict=True)]
+        listed = [f"{n}({u})" if isinstance(n, str) and n else str(u)
+                  for n, u in zip(people["name"], people["unit_id"], strict=True)]
         more = len(listed) - max_listed
         who = "、".join(listed[:max_listed]) if zh else ", ".join(listed[:max_listed])
         if more > 0:
