@@ -11,7 +11,7 @@ import pytest
 
 from perfmodel.io import (
     OBSERVATION_ALIASES,
-    SUPPORTED_EXTENSIONS,
+    READABLE_EXTENSIONS,
     UNIT_ALIASES,
     InputError,
     aliases_of,
@@ -177,14 +177,14 @@ def test_missing_file(tmp_path):
         read_table(tmp_path / "nope.csv", aliases=OBS)
 
 
-@pytest.mark.parametrize("name", ["obs.json", "obs", "obs.xls"])
+@pytest.mark.parametrize("name", ["obs.json", "obs", "obs.ods"])
 def test_unsupported_extension_lists_supported_ones(tmp_path, name):
     path = write_text(tmp_path / name, "x")
     with pytest.raises(InputError, match="unsupported file type") as info:
         read_table(path, aliases=OBS)
-    for ext in SUPPORTED_EXTENSIONS:
+    for ext in READABLE_EXTENSIONS:
         assert ext in str(info.value)
-    if name.endswith(".xls"):
+    if name.endswith(".ods"):
         assert "save it as .xlsx" in str(info.value)
 
 
