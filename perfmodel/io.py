@@ -346,25 +346,74 @@ def _excel_grids(
 
     Returns the grids and whether the workbook has more than one sheet.
     """
-    engine = _excel_engine(path, source)
-    with pd.ExcelFile(path, engine=engine) as book:
+    if _excel_engine(path, source) == "xlrd":
+        return _xls_grids(path, source, sheet)
+    with pd.ExcelFile(path, engine="openpyxl") as book:
         names = [str(name) for name in book.sheet_names]
-        if sheet is None:
-            chosen = names
-        elif isinstance(sheet, int) and not isinstance(sheet, bool) and 0 <= sheet < len(names):
-            chosen = [names[sheet]]
-        elif str(sheet) in names:
-            chosen = [str(sheet)]
-        else:
-            raise InputError(
-                f"{source}: has no sheet {sheet!r}; its sheets are "
-                + ", ".join(repr(n) for n in names)
-                + " (--sheet takes one of these names)"
-            )
         grids = {
-            name: pd.read_excel(book, sheet_name=name, header=None, dtype=str) for name in chosen
+            name: pd.read_excel(book, sheet_name=name, header=None, dtype=str)
+            for name in _chosen_sheets(names, sheet, source)
         }
     return grids, len(names) > 1
+
+
+def _chosen_sheets(names: list[str], sheet: int | str | None, source: str) -> list[str]:
+    """The sheets to read: all of ``names``, or the one ``sheet`` names (a name or position)."""
+    if sheet is None:
+        return names
+    if isinstance(sheet, int) and not isinstance(sheet, bool) and 0 <= sheet < len(names):
+        return [names[sheet]]
+    if str(sheet) in names:
+        return [str(sheet)]
+    raise InputError(
+        f"{source}: has no sheet {sheet!r}; its sheets are "
+        + ", ".join(repr(n) for n in names)
+        + " (--sheet takes one of these names)"
+    )
+
+
+def _xls_grids(
+    path: Path, source: str, sheet: int | str | None
+) -> tuple[dict[str, pd.DataFrame], bool]:
+    """The sheets of a legacy ``.xls`` workbook (BIFF, Excel 97-2003) as grids of text cells.
+
+    Read with xlrd directly (pandas deprecates its xlrd engine). Cells become
+    text as for ``.xlsx``: whole numbers without ``.0``, dates as
+    ``YYYY-MM-DD HH:MM:SS``, error cells as their code (``#DIV/0!``), blanks missing.
+    """
+    import xlrd
+
+    with xlrd.open_workbook(str(path), on_demand=True) as book:
+        names = [str(name) for name in book.sheet_names()]
+        grids = {}
+        for name in _chosen_sheets(names, sheet, source):
+            cells = book.sheet_by_name(name)
+            grids[name] = pd.DataFrame(
+                [
+                    [_xls_text(cells.cell(r, c), book.datemode) for c in range(cells.ncols)]
+                    for r in range(cells.nrows)
+                ],
+                dtype=object,
+            )
+    return grids, len(names) > 1
+
+
+def _xls_text(cell: object, datemode: int) -> str | None:
+    """One xlrd cell as the text :func:`read_table` keeps (None when blank)."""
+    import xlrd
+
+    kind, value = cell.ctype, cell.value
+    if kind in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+        return None
+    if kind == xlrd.XL_CELL_NUMBER:
+        return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else str(value)
+    if kind == xlrd.XL_CELL_DATE:
+        return str(pd.Timestamp(xlrd.xldate_as_datetime(value, datemode)))
+    if kind == xlrd.XL_CELL_BOOLEAN:
+        return str(bool(value))
+    if kind == xlrd.XL_CELL_ERROR:
+        return xlrd.error_text_from_code.get(value, "#ERROR")
+    return str(value) or None
 
 
 def _header_position(

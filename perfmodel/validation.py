@@ -295,9 +295,23 @@ def _bool(values: pd.Series | np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=bool)
 
 
+SHOWN_CHARS = 60
+"""Cell texts longer than this are cut (with '…') where a message quotes them."""
+
+
+def _short(value: object) -> str:
+    """``value`` as text for a message: at most :data:`SHOWN_CHARS` characters."""
+    text = str(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+
+
 def _cells(text: pd.Series, at: np.ndarray) -> np.ndarray:
-    """The texts at positions ``at`` as an object array of ``str`` ('' when missing)."""
-    return text.iloc[at].astype(object).fillna("").astype(str).to_numpy(dtype=object)
+    """The texts at ``at``, for messages: ``str`` ('' when missing), long texts cut (:func:`_short`)."""
+    cells = text.iloc[at].astype(object).fillna("").astype(str).to_numpy(dtype=object)
+    long = np.array([len(c) > SHOWN_CHARS for c in cells], dtype=bool)
+    if long.any():
+        cells[long] = [_short(c) for c in cells[long]]
+    return cells
 
 
 def _quoted(text: pd.Series, at: np.ndarray) -> np.ndarray:
@@ -554,7 +568,8 @@ class _Checks:
         where = _file_label(self.source) + " " + self.origin.places(held)
         column_text = "column '" + column + "'"
         if self.origin.cells is not None:
-            column_text = column_text + " (cell " + self.origin.cells[held].astype(object) + ")"
+            cells = self.origin.cells[held].astype(object)
+            column_text = np.where(cells == "", column_text, column_text + " (cell " + cells + ")")
         message = where + ", " + column_text + ": " + detail + also
         out = pd.DataFrame({"file": pd.Series([self.source] * len(held), dtype=object)})
         if self.origin.sheets is not None:
@@ -715,19 +730,19 @@ def _check_duplicate_units(checks: _Checks, unit: pd.Series) -> None:
     if not duplicate.any():
         return
     positions = np.flatnonzero(duplicate)
-    rows_of = (
-        pd.Series(checks.rows[positions].astype(str))
-        .groupby(unit.iloc[positions].to_numpy(dtype=object))
-        .agg(", ".join)
-    )
+    if checks.origin.sheets is None:  # "rows 2, 4"
+        places, lead = checks.rows[positions].astype(str), "rows "
+    else:  # "sheet 'A' row 2, sheet 'B' row 4"
+        places, lead = checks.origin.places(positions), ""
+    rows_of = pd.Series(places).groupby(unit.iloc[positions].to_numpy(dtype=object)).agg(", ".join)
 
     def detail(at: np.ndarray) -> np.ndarray:
         ids = unit.iloc[at].to_numpy(dtype=object)
         listing = pd.Series(ids).map(rows_of).to_numpy(dtype=object)
         return (
             "unit_id '"
-            + ids
-            + "' appears in rows "
+            + pd.Series(ids).map(_short).to_numpy(dtype=object)
+            + f"' appears in {lead}"
             + listing
             + " — keep one row per unit and delete or renumber the others"
         )
@@ -802,12 +817,12 @@ def _check_parents(checks: _Checks, unit: pd.Series, level: np.ndarray, parent: 
             return "the officer's parent_id is blank — fill in the unit_id of the officer's station"
         if p in rejected:
             row, reason = rejected[p]
-            return f"parent station '{p}' was itself rejected (row {row}: {reason}) — fix that row first"
+            return f"parent station '{_short(p)}' was itself rejected (row {row}: {reason}) — fix that row first"
         if p in listed:
-            return f"parent '{p}' is not a station — give the unit_id of the officer's station"
-        return (
-            f"parent '{p}' is not a station in this file — add the station or correct the parent_id"
-        )
+            return (
+                f"parent '{_short(p)}' is not a station — give the unit_id of the officer's station"
+            )
+        return f"parent '{_short(p)}' is not a station in this file — add the station or correct the parent_id"
 
     def detail(at: np.ndarray) -> np.ndarray:
         values = parent.iloc[at].to_numpy(dtype=object, na_value=None)
@@ -1031,7 +1046,7 @@ def _indicator_hint(framework: Framework, lookup: Mapping[str, str]) -> Callable
     zh = {ind.id: ind.name.zh for ind in framework.indicators()}
 
     def hint(value: str) -> str:
-        head = f"'{value}' is not an indicator of framework '{framework.id}'"
+        head = f"'{_short(value)}' is not an indicator of framework '{framework.id}'"
         named = lookup.get(indicator_spelling(value))
         if named:
             return (
@@ -1090,8 +1105,10 @@ def _check_unit(
         def explain(u: str) -> str:
             if u in rejected:
                 row, reason = rejected[u]
-                return f"unit '{u}' was rejected from {units_file} (row {row}: {reason}) — fix it there first"
-            return f"unit '{u}' is not in {units_file} — add it there or correct the unit_id"
+                return f"unit '{_short(u)}' was rejected from {units_file} (row {row}: {reason}) — fix it there first"
+            return (
+                f"unit '{_short(u)}' is not in {units_file} — add it there or correct the unit_id"
+            )
 
         hints = _per_unique(text.where(unknown), explain)
         checks.add("unknown_unit", "unit_id", unknown, lambda at: hints[at])
@@ -1104,7 +1121,7 @@ def _check_unit(
     )
 
     def detail(at: np.ndarray) -> np.ndarray:
-        levels = [level_of[u] for u in _cells(text, at)]
+        levels = [level_of[u] for u in text.iloc[at]]
         article = np.array(
             [f"an {v}" if v[0] in "aeiou" else f"a {v}" for v in levels], dtype=object
         )
@@ -1427,9 +1444,9 @@ def _clash_detail(
     label = (
         sub["period"].astype(str)
         + " × "
-        + sub["unit_id"].astype(str)
+        + sub["unit_id"].astype(str).map(_short)
         + " × "
-        + sub["indicator"].astype(str)
+        + sub["indicator"].astype(str).map(_short)
     )
     rater = sub["rater_id"]
     label = label.where(rater.isna(), label + " × rater " + rater.astype(str)).to_numpy(
@@ -1562,7 +1579,7 @@ def _long_from_wide(
     rows = origin.rows[source_pos]
     cells = np.array(
         [
-            f"{letters.get(columns[k], '?')}{row} '{columns[k]}'" if not b else f"row {row}"
+            "" if b else f"{letters.get(columns[k], '?')}{row} '{_short(columns[k])}'"
             for k, row, b in zip(slot, rows, is_blank, strict=True)
         ],
         dtype=object,
