@@ -27,6 +27,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -185,22 +186,11 @@ _READ_ERRORS = (
     KeyError,
     EOFError,
     UnicodeError,
-    IndexError,
-    AssertionError,
-    TypeError,
     zipfile.BadZipFile,
     zlib.error,
     csv.Error,
-    struct.error,
 )
 """What the parsers raise on a damaged or mislabelled file."""
-
-
-def _read_errors() -> tuple[type[BaseException], ...]:
-    """:data:`_READ_ERRORS` plus xlrd's own (plain ``Exception`` subclasses)."""
-    import xlrd
-
-    return (*_READ_ERRORS, xlrd.XLRDError, xlrd.compdoc.CompDocError)
 
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
@@ -348,12 +338,18 @@ def _excel_grids(
     """
     if _excel_engine(path, source) == "xlrd":
         return _xls_grids(path, source, sheet)
-    with pd.ExcelFile(path, engine="openpyxl") as book:
-        names = [str(name) for name in book.sheet_names]
-        grids = {
-            name: pd.read_excel(book, sheet_name=name, header=None, dtype=str)
-            for name in _chosen_sheets(names, sheet, source)
-        }
+    # openpyxl reports damaged XML inside the zip with the XML parser's errors, and
+    # with lookup, type and attribute errors on missing or malformed parts.
+    damaged = (ElementTree.ParseError, KeyError, IndexError, TypeError, AttributeError)
+    try:
+        with pd.ExcelFile(path, engine="openpyxl") as book:
+            names = [str(name) for name in book.sheet_names]
+            grids = {
+                name: pd.read_excel(book, sheet_name=name, header=None, dtype=str)
+                for name in _chosen_sheets(names, sheet, source)
+            }
+    except damaged as exc:
+        raise ValueError(f"damaged .xlsx workbook: {exc or type(exc).__name__}") from exc
     return grids, len(names) > 1
 
 
@@ -383,18 +379,24 @@ def _xls_grids(
     """
     import xlrd
 
-    with xlrd.open_workbook(str(path), on_demand=True) as book:
-        names = [str(name) for name in book.sheet_names()]
-        grids = {}
-        for name in _chosen_sheets(names, sheet, source):
-            cells = book.sheet_by_name(name)
-            grids[name] = pd.DataFrame(
-                [
-                    [_xls_text(cells.cell(r, c), book.datemode) for c in range(cells.ncols)]
-                    for r in range(cells.nrows)
-                ],
-                dtype=object,
-            )
+    # xlrd reports a damaged workbook with its own errors, and with assertions and
+    # index or struct errors from deep in the BIFF parser; all mean "damaged file".
+    damaged = (xlrd.XLRDError, xlrd.compdoc.CompDocError, AssertionError, IndexError, struct.error)
+    try:
+        with xlrd.open_workbook(str(path), on_demand=True) as book:
+            names = [str(name) for name in book.sheet_names()]
+            grids = {}
+            for name in _chosen_sheets(names, sheet, source):
+                cells = book.sheet_by_name(name)
+                grids[name] = pd.DataFrame(
+                    [
+                        [_xls_text(cells.cell(r, c), book.datemode) for c in range(cells.ncols)]
+                        for r in range(cells.nrows)
+                    ],
+                    dtype=object,
+                )
+    except damaged as exc:
+        raise ValueError(f"damaged .xls workbook: {exc or type(exc).__name__}") from exc
     return grids, len(names) > 1
 
 
@@ -590,7 +592,7 @@ def read_table(
         ) from None
     except InputError:
         raise
-    except _read_errors() as exc:
+    except _READ_ERRORS as exc:
         kind = {
             ".xlsx": "an Excel .xlsx workbook",
             ".xls": "an Excel .xls workbook",

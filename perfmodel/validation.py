@@ -1315,7 +1315,17 @@ def _one_timestamp(text: str) -> pd.Timestamp:
         return pd.NaT
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert(LOCAL_TIMEZONE).tz_localize(None)
-    return stamp
+    return stamp if TIMESTAMP_WINDOW[0] <= stamp < TIMESTAMP_WINDOW[1] else pd.NaT
+
+
+TIMESTAMP_WINDOW = (pd.Timestamp("1900-01-01"), pd.Timestamp("2200-01-01"))
+"""Accepted submission times; others (year 0 from '/1', year 9999) are ``bad_timestamp``."""
+
+
+def _in_window(stamps: pd.Series) -> pd.Series:
+    """Naive timestamps as ``datetime64[ns]``; those outside :data:`TIMESTAMP_WINDOW` missing."""
+    inside = _bool((stamps >= TIMESTAMP_WINDOW[0]) & (stamps < TIMESTAMP_WINDOW[1]))
+    return stamps.where(inside).astype("datetime64[ns]")
 
 
 def _parse_timestamps(column: pd.Series | None, text: pd.Series) -> pd.Series:
@@ -1325,12 +1335,12 @@ def _parse_timestamps(column: pd.Series | None, text: pd.Series) -> pd.Series:
     once per distinct value.
     """
     if column is not None and pd.api.types.is_datetime64_any_dtype(column):
-        return _naive_local(column).astype("datetime64[ns]").reset_index(drop=True)
+        return _in_window(_naive_local(column)).reset_index(drop=True)
     try:
         parsed = _naive_local(pd.to_datetime(text, format="ISO8601", errors="coerce"))
     except (ValueError, TypeError):  # offsets mixed with local times: parse one by one below
         parsed = pd.Series(pd.NaT, index=text.index)
-    parsed = parsed.astype("datetime64[ns]")
+    parsed = _in_window(parsed)
     retry = _bool(parsed.isna()) & _bool(text.notna())
     if retry.any():
         again = _per_unique(text.where(retry), _one_timestamp)

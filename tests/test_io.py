@@ -413,7 +413,7 @@ def test_legacy_xls_workbook_is_read_every_sheet():
     assert first["value"].tolist() == ["0.89", "0.88", "0.87", "95"]
 
 
-@pytest.mark.parametrize("name", ["obs_html_as_xls.xls"])
+@pytest.mark.parametrize("name", ["obs_html_as_xls.refused.xls"])
 def test_web_page_saved_as_xls_is_refused_with_the_fix(name):
     with pytest.raises(
         InputError, match="web page \\(HTML\\) with an Excel file name; open it in Excel"

@@ -119,11 +119,11 @@ def text_files() -> None:
     write(
         "obs_cr_inside_cell.csv",
         (
-            "period,unit_id,indicator,value,remark\r\n"
-            '2025-04,S01,case_compliance_rate,0.9,"line one\rline two"\r\n'
-            '2025-04,S02,case_compliance_rate,"0.5\r=cmd|\' /C calc\'!A0",x\r\n'
-            '2025-04,S03,case_compliance_rate,0.8,"a\r\nb\nc"\r\n'
-        ).encode(),
+            b"period,unit_id,indicator,value,remark\r\n"
+            b'2025-04,S01,case_compliance_rate,0.9,"line one\rline two"\r\n'
+            b'2025-04,S02,case_compliance_rate,"0.5\r=cmd|\' /C calc\'!A0",x\r\n'
+            b'2025-04,S03,case_compliance_rate,0.8,"a\r\nb\nc"\r\n'
+        ),
     )
     formulas = [
         [*HEADER, "remark"],
@@ -161,7 +161,7 @@ def text_files() -> None:
     write("obs_indicator_names.csv", csv_text(names).encode())
     # A web page that a reporting system saved as .xls (very common).
     write(
-        "obs_html_as_xls.xls",
+        "obs_html_as_xls.refused.xls",
         "<html><body><table><tr><td>月份</td><td>单位编号</td></tr>"
         "<tr><td>2025-04</td><td>S01</td></tr></table></body></html>".encode(),
     )
