@@ -280,14 +280,23 @@ def _csv_grid(path: Path, fmt: str, source: str, aliases: Mapping[str, str]) -> 
     raw = path.read_bytes()
     if fmt.endswith(".gz"):
         raw = gzip.decompress(raw)
-    text, _ = _decode(raw, source)
+    text, encoding = _decode(raw, source)
+    default = "\t" if fmt.startswith(".tsv") else ","
+    separator = _sniff_separator(text, default, aliases)
     if "\x00" in text:
         # The C parser ends a cell at NUL; keep the character visible instead.
         text = text.replace("\x00", "\N{SYMBOL FOR NULL}")
-    default = "\t" if fmt.startswith(".tsv") else ","
-    separator = _sniff_separator(text, default, aliases)
+    elif encoding.startswith("utf-8"):
+        # UTF-8 bytes parse faster than the decoded text (they were decoded once to check them).
+        return _parse_csv(io.BytesIO(raw), separator, encoding)
+    return _parse_csv(io.StringIO(text), separator, None)
+
+
+def _parse_csv(handle: io.IOBase, separator: str, encoding: str | None) -> pd.DataFrame:
+    """Cells as text, blank cells missing, blank lines kept (they count in row numbers)."""
     return pd.read_csv(
-        io.StringIO(text),
+        handle,
+        encoding=encoding,
         sep=separator,
         header=None,
         dtype=str,

@@ -713,7 +713,7 @@ def validate_units(
     for name, values in origin.columns().items():
         data[name] = values
     result = _finish_units(checks, checks.result(data))
-    return _with_notes(result, raw, _sheet_notes(raw.attrs.get("sheets", [])))
+    return _with_notes(result, raw, [])
 
 
 def _finish_units(checks: _Checks, result: ValidationResult) -> ValidationResult:
@@ -866,7 +866,7 @@ def validate_observations(
     """
     frame, origin = _prepare(raw, OBSERVATION_ALIASES, source)
     lookup = indicator_lookup(framework)
-    notes = _sheet_notes(raw.attrs.get("sheets", []))
+    notes: list[str] = []
     frame, origin = _long_from_wide(
         frame, origin, lookup, framework, source, raw.attrs.get("letters", {}), notes
     )
@@ -1480,30 +1480,28 @@ def _clash_detail(
 
 
 # ----------------------------------------------------------------------------- file-level notes
-def _sheet_notes(sheets: list[dict[str, object]]) -> list[str]:
-    """One line per sheet of a workbook of several sheets (or with a sheet not read)."""
-    if len(sheets) < 2 and all(sheet["read"] for sheet in sheets):
-        return []
-    return [
-        f"sheet '{sheet['sheet']}': {sheet['rows']} rows read"
-        if sheet["read"]
-        else f"sheet '{sheet['sheet']}': not read ({sheet['why']})"
-        for sheet in sheets
-    ]
-
-
 def _with_notes(result: ValidationResult, raw: pd.DataFrame, notes: list[str]) -> ValidationResult:
-    """``result`` with the workbook's sheets and the file-level notes; per-sheet counts added."""
+    """``result`` with the workbook's sheets and the file-level notes.
+
+    A workbook of several sheets (or with a sheet not read) gets one line per
+    sheet first: rows read and quarantined, or why it was not read.
+    """
     result.sheets = list(raw.attrs.get("sheets", []))
-    if "sheet" in result.quarantine.columns and len(result.quarantine):
-        held = result.quarantine["sheet"].value_counts()
-        notes = [
-            f"{line}, {held[name]} quarantined"
-            if line.endswith("rows read") and (name := line.split("'")[1]) in held.index
-            else line
-            for line in notes
-        ]
-    result.notes = notes
+    lines = []
+    if len(result.sheets) > 1 or not all(sheet["read"] for sheet in result.sheets):
+        held = (
+            result.quarantine["sheet"].value_counts().to_dict()
+            if "sheet" in result.quarantine.columns
+            else {}
+        )
+        for sheet in result.sheets:
+            name = sheet["sheet"]
+            if not sheet["read"]:
+                lines.append(f"sheet '{name}': not read ({sheet['why']})")
+            else:
+                tail = f", {held[name]} quarantined" if held.get(name) else ""
+                lines.append(f"sheet '{name}': {sheet['rows']} rows read{tail}")
+    result.notes = lines + notes
     return result
 
 
