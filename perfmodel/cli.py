@@ -157,7 +157,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _quarantine_path(source: Path) -> Path:
     name = source.name
-    for suffix in (".csv.gz", ".csv", ".tsv", ".xlsx", ".parquet"):
+    for suffix in (".csv.gz", ".csv", ".tsv", ".xlsx", ".xls", ".parquet"):
         if name.endswith(suffix):
             name = name[: -len(suffix)]
             break
@@ -320,9 +320,9 @@ def _find_notebook(name: str) -> Path:
 # ---------------------------------------------------------------- parser
 def _add_inputs(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument("--observations", required=required, default=None if required else str(DEFAULT_OBSERVATIONS),
-                        help="observations file (.csv, .csv.gz, .xlsx, .parquet)")
+                        help="observations file (.csv, .csv.gz, .xlsx, .xls, .parquet)")
     parser.add_argument("--units", required=required, default=None if required else str(DEFAULT_UNITS),
-                        help="units file (.csv, .xlsx, .parquet)")
+                        help="units file (.csv, .xlsx, .xls, .parquet)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,9 +3,10 @@
 :func:`read_table` turns a file into a frame with canonical column names and every
 value kept exactly as read (text for CSV, TSV and Excel), plus a ``source_row``
 column holding the row number a person sees when the file is opened in a
-spreadsheet (the header is row 1, the first data row is row 2). Nothing is
-converted, trimmed or dropped here; judging the values is the job of
-:mod:`perfmodel.validation`.
+spreadsheet (the header is row 1, the first data row is row 2). Every sheet of
+a workbook that has a header is read (``source_sheet``); the encoding and the
+separator of a text file are detected. Nothing is converted, trimmed or dropped
+here; judging the values is the job of :mod:`perfmodel.validation`.
 
 :func:`write_table` writes CSV (UTF-8 with a byte-order mark so that Excel shows
 Chinese correctly), Excel or Parquet, and neutralises text that a spreadsheet

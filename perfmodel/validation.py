@@ -1618,7 +1618,7 @@ def read_inputs(
     Parameters
     ----------
     observations, units
-        File paths (CSV, .csv.gz, TSV, .xlsx, Parquet) or frames already read.
+        File paths (CSV, .csv.gz, TSV, .xlsx, .xls, Parquet) or frames already read.
     framework
         A :class:`~perfmodel.framework.Framework`, a shipped framework id or a YAML path.
     sheet
