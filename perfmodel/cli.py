@@ -40,6 +40,7 @@ QUARTERLY_NOTEBOOK = "quarterly_evaluation"
 CALIBRATION_MODES = ("none", "casemix", "full")
 """Values of :attr:`perfmodel.evaluation.Settings.calibration` (``none`` plus
 :data:`perfmodel.calibrate.pipeline.MODES`, not imported here to keep start-up fast)."""
+SHEET_HELP = "observations workbook: read only this sheet (default: every sheet with a header)"
 EXAMPLES_SHOWN = 1
 """Quarantine messages printed per reason (each names the file, row and column)."""
 
@@ -127,6 +128,8 @@ def _write_quarantine(result, path: Path) -> None:
 def _print_summary(label: str, result) -> None:
     used = len(result.data)
     print(f"{label}: {result.n_input} rows read, {used} accepted, {len(result.quarantine)} quarantined")
+    for note in result.notes:  # rows per sheet, sheets not read, wide export reshaped …
+        print(f"  {note}")
     for row in result.summary().itertuples(index=False):
         print(f"  {row.reason:26s} {row.n:6d}  {row.explanation}")
         for message in _examples(result.quarantine, row.reason):
@@ -144,7 +147,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from perfmodel.validation import read_inputs
 
     framework = load_framework(args.framework)
-    units_result, obs_result = read_inputs(Path(args.observations), Path(args.units), framework)
+    units_result, obs_result = read_inputs(
+        Path(args.observations), Path(args.units), framework, sheet=args.sheet
+    )
     _print_summary(f"units ({args.input_paths['units']})", units_result)
     _print_summary(f"observations ({args.input_paths['observations']})", obs_result)
     late = int(obs_result.data["late"].sum()) if "late" in obs_result.data.columns else 0
@@ -171,7 +176,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _quarantine_path(source: Path) -> Path:
     name = source.name
-    for suffix in (".csv.gz", ".csv", ".tsv", ".xlsx", ".parquet"):
+    for suffix in (".csv.gz", ".csv", ".tsv", ".xlsx", ".xls", ".parquet"):
         if name.endswith(suffix):
             name = name[: -len(suffix)]
             break
@@ -188,7 +193,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from perfmodel.evaluation import evaluate_files
     from perfmodel.io import write_table
 
-    ev = evaluate_files(args.observations, args.units, args.framework, args.period, **_settings(args))
+    ev = evaluate_files(
+        args.observations, args.units, args.framework, args.period, sheet=args.sheet, **_settings(args)
+    )
     out = Path(args.out)
     write_table(officer_names_shown(ev.scores, args.show_names or ev.framework.level != "officer"), out)
     summary = ev.summary()
@@ -334,9 +341,9 @@ def _find_notebook(name: str) -> Path:
 # ---------------------------------------------------------------- parser
 def _add_inputs(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument("--observations", required=required, default=None if required else str(DEFAULT_OBSERVATIONS),
-                        help="observations file (.csv, .csv.gz, .xlsx, .parquet)")
+                        help="observations file (.csv, .csv.gz, .xlsx, .xls, .parquet)")
     parser.add_argument("--units", required=required, default=None if required else str(DEFAULT_UNITS),
-                        help="units file (.csv, .xlsx, .parquet)")
+                        help="units file (.csv, .xlsx, .xls, .parquet)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -361,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inputs(p)
     p.add_argument("--framework", required=True, help="shipped framework id or YAML file")
     p.add_argument("--quarantine", help="write all rejected rows to this file")
+    p.add_argument("--sheet", help=SHEET_HELP)
     add_pseudonymise_option(p)
     p.set_defaults(func=_cmd_validate)
 
@@ -369,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--framework", required=True, help="shipped framework id or YAML file")
     p.add_argument("--period", required=True, help="2025Q2, 2025-04 or 2025")
     p.add_argument("--out", required=True, help="output file: .csv, .xlsx or .parquet")
+    p.add_argument("--sheet", help=SHEET_HELP)
     p.add_argument("--peer-group", help="units column for peer groups, or 'none'")
     p.add_argument("--normalisation", choices=["minmax", "zscore", "rank", "goalposts", "target"])
     p.add_argument("--aggregation", choices=["arithmetic", "geometric"])

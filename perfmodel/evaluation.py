@@ -768,7 +768,11 @@ def evaluate(
 
 
 def read_evaluation_inputs(
-    observations: str | Path, units: str | Path, framework: Framework | str | Path
+    observations: str | Path,
+    units: str | Path,
+    framework: Framework | str | Path,
+    *,
+    sheet: int | str | None = None,
 ) -> tuple[Framework, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """Read and validate the input files once, for one or several evaluations.
 
@@ -786,7 +790,7 @@ def read_evaluation_inputs(
     from perfmodel.validation import read_inputs
 
     fw = framework if isinstance(framework, Framework) else load_framework(framework)
-    units_result, obs_result = read_inputs(observations, units, fw)
+    units_result, obs_result = read_inputs(observations, units, fw, sheet=sheet)
     for result in (units_result, obs_result):  # a missing required column rejects every row
         missing = result.quarantine[result.quarantine["reason"] == "missing_column"] if len(result.quarantine) else []
         if len(missing):
@@ -802,14 +806,17 @@ def evaluate_files(
     units: str | Path,
     framework: Framework | str | Path,
     period: str,
+    *,
+    sheet: int | str | None = None,
     **settings: Any,
 ) -> Evaluation:
     """Read and validate the input files, then run the evaluation.
 
     Rows rejected by validation are kept in :attr:`Evaluation.quarantine`.
+    ``sheet`` picks one sheet of an observations workbook (default: all).
     """
     fw, clean_observations, clean_units, quarantine, n_input = read_evaluation_inputs(
-        observations, units, framework
+        observations, units, framework, sheet=sheet
     )
     ev = Evaluation(
         fw,

@@ -3,9 +3,10 @@
 :func:`read_table` turns a file into a frame with canonical column names and every
 value kept exactly as read (text for CSV, TSV and Excel), plus a ``source_row``
 column holding the row number a person sees when the file is opened in a
-spreadsheet (the header is row 1, the first data row is row 2). Nothing is
-converted, trimmed or dropped here; judging the values is the job of
-:mod:`perfmodel.validation`.
+spreadsheet (the header is row 1, the first data row is row 2). Every sheet of
+a workbook that has a header is read (``source_sheet``); the encoding and the
+separator of a text file are detected. Nothing is converted, trimmed or dropped
+here; judging the values is the job of :mod:`perfmodel.validation`.
 
 :func:`write_table` writes CSV (UTF-8 with a byte-order mark so that Excel shows
 Chinese correctly), Excel or Parquet, and neutralises text that a spreadsheet
@@ -16,12 +17,18 @@ The data contract (columns, aliases, row numbers) is in ``docs/data-contract.md`
 
 from __future__ import annotations
 
+import csv
 import datetime
+import gzip
+import io
 import re
+import struct
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -33,6 +40,8 @@ __all__ = [
     "OBSERVATION_ALIASES",
     "UNIT_ALIASES",
     "SUPPORTED_EXTENSIONS",
+    "READABLE_EXTENSIONS",
+    "SEPARATORS",
     "normalise_header",
     "canonical_columns",
     "aliases_of",
@@ -48,7 +57,10 @@ class InputError(PerfmodelError, ValueError):
 
 
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".xlsx", ".parquet")
-"""File name endings :func:`read_table` and :func:`write_table` understand."""
+"""File name endings :func:`write_table` writes (and :func:`read_table` reads)."""
+
+READABLE_EXTENSIONS: tuple[str, ...] = (*SUPPORTED_EXTENSIONS, ".xls")
+"""File name endings :func:`read_table` reads: :data:`SUPPORTED_EXTENSIONS` and legacy ``.xls``."""
 
 _HEADER_SCAN_ROWS = 20
 """How many leading non-blank rows are searched for the header row."""
@@ -157,15 +169,15 @@ def canonical_columns(
 
 
 # ----------------------------------------------------------------------------- reading
-def _format(path: Path) -> str:
+def _format(path: Path, allowed: tuple[str, ...] = SUPPORTED_EXTENSIONS) -> str:
     name = path.name.lower()
-    for ext in sorted(SUPPORTED_EXTENSIONS, key=len, reverse=True):
+    for ext in sorted(allowed, key=len, reverse=True):
         if name.endswith(ext):
             return ext
     hint = " (save it as .xlsx)" if name.endswith((".xls", ".xlsm", ".ods")) else ""
     raise InputError(
         f"{path}: unsupported file type {path.suffix or '(no extension)'!r}{hint}; "
-        f"supported: {', '.join(SUPPORTED_EXTENSIONS)}"
+        f"supported: {', '.join(allowed)}"
     )
 
 
@@ -177,34 +189,253 @@ _READ_ERRORS = (
     UnicodeError,
     zipfile.BadZipFile,
     zlib.error,
+    csv.Error,
 )
+"""What the parsers raise on a damaged or mislabelled file."""
 
 
-def _read_grid(path: Path, fmt: str, sheet: int | str) -> pd.DataFrame:
-    """The file as a grid of cells without a header: row ``i`` is spreadsheet row ``i + 1``."""
-    if fmt in {".csv", ".csv.gz", ".tsv", ".tsv.gz"}:
-        options = {
-            "sep": "\t" if fmt.startswith(".tsv") else ",",
-            "header": None,
-            "dtype": str,
-            "keep_default_na": False,
-            "na_values": [""],
-            "skip_blank_lines": False,
-        }
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+"""Byte-order marks and the codec that reads them (the longer UTF-32 marks first)."""
+
+SEPARATORS: tuple[str, ...] = (",", ";", "\t", "|")
+"""Field separators that :func:`read_table` detects in text files."""
+
+_SNIFF_CHARS = 65536
+"""How much of a text file the separator is detected on."""
+
+
+def _decode(raw: bytes, source: str) -> tuple[str, str]:
+    """The text of a CSV file and the encoding it was read with.
+
+    A byte-order mark decides (UTF-8, UTF-16 LE/BE, UTF-32). Without one, text in
+    which every other byte is NUL is UTF-16 without a mark (LE when the NULs come
+    second); otherwise UTF-8, then GB18030 (the superset of GBK that Chinese
+    Excel on Windows writes).
+    """
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            encodings = [codec]
+            break
+    else:
+        sample = raw[:4096]
+        half = max(len(sample) // 2, 1)
+        nul_even, nul_odd = sample[0::2].count(0), sample[1::2].count(0)
+        if nul_odd > 0.4 * half and nul_even < 0.05 * half:
+            encodings = ["utf-16-le"]
+        elif nul_even > 0.4 * half and nul_odd < 0.05 * half:
+            encodings = ["utf-16-be"]
+        else:
+            encodings = ["utf-8", "gb18030"]
+    for encoding in encodings:
         try:
-            return pd.read_csv(path, encoding="utf-8-sig", **options)
+            return raw.decode(encoding), encoding
         except UnicodeDecodeError:
-            # Chinese Excel on Windows saves CSV as GBK; GB18030 is its superset.
-            return pd.read_csv(path, encoding="gb18030", **options)
-    return pd.read_excel(path, sheet_name=sheet, header=None, dtype=str)
+            continue
+    tried = " or ".join(e.upper() for e in encodings)
+    raise InputError(
+        f"{source}: the text cannot be decoded as {tried}; save it again as 'CSV UTF-8' "
+        "(in Excel: File → Save As → CSV UTF-8), or as .xlsx"
+    )
 
 
-def _header_position(grid: pd.DataFrame, aliases: Mapping[str, str]) -> int:
+def _sniff_separator(text: str, default: str, aliases: Mapping[str, str]) -> str:
+    """The field separator of a text table, judged on its first lines.
+
+    Each candidate of :data:`SEPARATORS` splits the sample (quotes respected);
+    the one whose header-like rows name the most known columns wins, then the
+    one that gives the most rows of one common width above 1. When no candidate
+    splits anything, ``default`` (by the file extension).
+    """
+    sample = text[:_SNIFF_CHARS]
+    if len(text) > _SNIFF_CHARS and "\n" in sample:
+        sample = sample[: sample.rindex("\n")]
+    best, best_score = default, (0, 0, 0)
+    for separator in SEPARATORS:
+        try:
+            rows = [r for r in csv.reader(io.StringIO(sample), delimiter=separator) if any(r)]
+        except csv.Error:
+            continue
+        rows = rows[:200]
+        if not rows:
+            continue
+        known = max(
+            sum(normalise_header(cell) in aliases for cell in row)
+            for row in rows[:_HEADER_SCAN_ROWS]
+        )
+        widths = Counter(len(row) for row in rows)
+        width, count = widths.most_common(1)[0]
+        score = (known, count, width) if width > 1 else (known, 0, 0)
+        if score > best_score or (score == best_score and separator == default):
+            best, best_score = separator, score
+    return best
+
+
+def _csv_grid(path: Path, fmt: str, source: str, aliases: Mapping[str, str]) -> pd.DataFrame:
+    """A text table as a grid of text cells; encoding and separator detected."""
+    raw = path.read_bytes()
+    if fmt.endswith(".gz"):
+        raw = gzip.decompress(raw)
+    text, encoding = _decode(raw, source)
+    default = "\t" if fmt.startswith(".tsv") else ","
+    separator = _sniff_separator(text, default, aliases)
+    if "\x00" in text:
+        # The C parser ends a cell at NUL; keep the character visible instead.
+        text = text.replace("\x00", "\N{SYMBOL FOR NULL}")
+    elif encoding.startswith("utf-8"):
+        # UTF-8 bytes parse faster than the decoded text (they were decoded once to check them).
+        return _parse_csv(io.BytesIO(raw), separator, encoding)
+    return _parse_csv(io.StringIO(text), separator, None)
+
+
+def _parse_csv(handle: io.IOBase, separator: str, encoding: str | None) -> pd.DataFrame:
+    """Cells as text, blank cells missing, blank lines kept (they count in row numbers)."""
+    return pd.read_csv(
+        handle,
+        encoding=encoding,
+        sep=separator,
+        header=None,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+        skip_blank_lines=False,
+        engine="c",
+    )
+
+
+_EXCEL_MAGIC = {b"PK\x03\x04": "openpyxl", b"\xd0\xcf\x11\xe0": "xlrd"}
+"""First bytes of a workbook → reader: .xlsx is a zip file, .xls an OLE2 compound file."""
+
+
+def _excel_engine(path: Path, source: str) -> str:
+    """The reader for a workbook, chosen by its content (a renamed .xls is still read).
+
+    Raises
+    ------
+    InputError
+        The file is not a workbook at all, e.g. a web page or text table that a
+        reporting system saved with an Excel extension.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(512)
+    engine = _EXCEL_MAGIC.get(head[:4])
+    if engine:
+        return engine
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if start.startswith((b"<", b"\xff\xfe<", b"\xfe\xff\x00<")):
+        what = "a web page (HTML) with an Excel file name"
+    elif head and b"\x00" not in head[:64]:
+        what = "a text file with an Excel file name"
+    else:
+        what = "not an Excel workbook"
+    raise InputError(
+        f"{source}: cannot be read: it is {what}; open it in Excel and save it as .xlsx "
+        "(or as CSV UTF-8), then read that file"
+    )
+
+
+def _excel_grids(
+    path: Path, source: str, sheet: int | str | None
+) -> tuple[dict[str, pd.DataFrame], bool]:
+    """Each sheet of a workbook as a grid of text cells, in workbook order.
+
+    Returns the grids and whether the workbook has more than one sheet.
+    """
+    if _excel_engine(path, source) == "xlrd":
+        return _xls_grids(path, source, sheet)
+    # openpyxl reports damaged XML inside the zip with the XML parser's errors, and
+    # with lookup, type and attribute errors on missing or malformed parts.
+    damaged = (ElementTree.ParseError, KeyError, IndexError, TypeError, AttributeError)
+    try:
+        with pd.ExcelFile(path, engine="openpyxl") as book:
+            names = [str(name) for name in book.sheet_names]
+            grids = {
+                name: pd.read_excel(book, sheet_name=name, header=None, dtype=str)
+                for name in _chosen_sheets(names, sheet, source)
+            }
+    except damaged as exc:
+        raise ValueError(f"damaged .xlsx workbook: {exc or type(exc).__name__}") from exc
+    return grids, len(names) > 1
+
+
+def _chosen_sheets(names: list[str], sheet: int | str | None, source: str) -> list[str]:
+    """The sheets to read: all of ``names``, or the one ``sheet`` names (a name or position)."""
+    if sheet is None:
+        return names
+    if isinstance(sheet, int) and not isinstance(sheet, bool) and 0 <= sheet < len(names):
+        return [names[sheet]]
+    if str(sheet) in names:
+        return [str(sheet)]
+    raise InputError(
+        f"{source}: has no sheet {sheet!r}; its sheets are "
+        + ", ".join(repr(n) for n in names)
+        + " (--sheet takes one of these names)"
+    )
+
+
+def _xls_grids(
+    path: Path, source: str, sheet: int | str | None
+) -> tuple[dict[str, pd.DataFrame], bool]:
+    """The sheets of a legacy ``.xls`` workbook (BIFF, Excel 97-2003) as grids of text cells.
+
+    Read with xlrd directly (pandas deprecates its xlrd engine). Cells become
+    text as for ``.xlsx``: whole numbers without ``.0``, dates as
+    ``YYYY-MM-DD HH:MM:SS``, error cells as their code (``#DIV/0!``), blanks missing.
+    """
+    import xlrd
+
+    # xlrd reports a damaged workbook with its own errors, and with assertions and
+    # index or struct errors from deep in the BIFF parser; all mean "damaged file".
+    damaged = (xlrd.XLRDError, xlrd.compdoc.CompDocError, AssertionError, IndexError, struct.error)
+    try:
+        with xlrd.open_workbook(str(path), on_demand=True) as book:
+            names = [str(name) for name in book.sheet_names()]
+            grids = {}
+            for name in _chosen_sheets(names, sheet, source):
+                cells = book.sheet_by_name(name)
+                grids[name] = pd.DataFrame(
+                    [
+                        [_xls_text(cells.cell(r, c), book.datemode) for c in range(cells.ncols)]
+                        for r in range(cells.nrows)
+                    ],
+                    dtype=object,
+                )
+    except damaged as exc:
+        raise ValueError(f"damaged .xls workbook: {exc or type(exc).__name__}") from exc
+    return grids, len(names) > 1
+
+
+def _xls_text(cell: object, datemode: int) -> str | None:
+    """One xlrd cell as the text :func:`read_table` keeps (None when blank)."""
+    import xlrd
+
+    kind, value = cell.ctype, cell.value
+    if kind in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+        return None
+    if kind == xlrd.XL_CELL_NUMBER:
+        return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else str(value)
+    if kind == xlrd.XL_CELL_DATE:
+        return str(pd.Timestamp(xlrd.xldate_as_datetime(value, datemode)))
+    if kind == xlrd.XL_CELL_BOOLEAN:
+        return str(bool(value))
+    if kind == xlrd.XL_CELL_ERROR:
+        return xlrd.error_text_from_code.get(value, "#ERROR")
+    return str(value) or None
+
+
+def _header_position(
+    grid: pd.DataFrame, aliases: Mapping[str, str], *, strict: bool = False
+) -> int:
     """Position of the header row: the first non-blank row naming a known column.
 
     Title lines above the header (common in exported spreadsheets) are skipped.
-    When no row in the first few names a known column, the first non-blank row
-    is the header.
+    When no row among the first few names a known column, the first non-blank
+    row is the header (with ``strict``: -1, no header). -1 for an empty grid.
     """
     filled = np.flatnonzero(grid.notna().any(axis=1).to_numpy())
     if len(filled) == 0:
@@ -213,13 +444,14 @@ def _header_position(grid: pd.DataFrame, aliases: Mapping[str, str]) -> int:
         cells = grid.iloc[position].dropna()
         if any(normalise_header(cell) in aliases for cell in cells):
             return int(position)
-    return int(filled[0])
+    return -1 if strict else int(filled[0])
 
 
 def _table_from_grid(
-    grid: pd.DataFrame, aliases: Mapping[str, str], source: str
+    grid: pd.DataFrame, aliases: Mapping[str, str], source: str, header_at: int | None = None
 ) -> tuple[pd.DataFrame, list[int]]:
-    header_at = _header_position(grid, aliases)
+    if header_at is None:
+        header_at = _header_position(grid, aliases)
     if header_at < 0:
         raise InputError(f"{source}: the file is empty; it needs a header row and data rows")
     headers = grid.iloc[header_at]
@@ -234,10 +466,15 @@ def _table_from_grid(
     table.columns = canonical_columns(labels, aliases, source=source)
     table = table.reset_index(drop=True)
     rows = np.arange(header_at + 2, header_at + 2 + len(table), dtype=np.int64)
-    return _with_source_row(table, rows), list(range(1, header_at + 1))
+    positions = [i for i, c in enumerate(grid.columns) if c in keep]
+    letters = {name: _column_letter(i) for name, i in zip(table.columns, positions, strict=True)}
+    table = _with_source_row(table, rows)
+    table.attrs = {"letters": letters}
+    return table, list(range(1, header_at + 1))
 
 
 def _column_letter(index: int) -> str:
+    """The spreadsheet letter of a column position: 0 → A, 26 → AA."""
     letters = ""
     index += 1
     while index:
@@ -254,10 +491,55 @@ def _with_source_row(table: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     return table
 
 
+def _workbook_table(
+    grids: dict[str, pd.DataFrame], aliases: Mapping[str, str], source: str, name_sheets: bool
+) -> tuple[pd.DataFrame, list[int], list[dict[str, object]]]:
+    """Every sheet with a header, stacked in workbook order, and what happened to each sheet.
+
+    A sheet is read when one of its first rows names a known column; the others
+    are listed as not read, with the reason. When no sheet has a known header,
+    the first non-empty sheet is read with its first non-blank row as the
+    header, so that validation can say which columns are missing.
+    """
+    found = {name: _header_position(grid, aliases, strict=True) for name, grid in grids.items()}
+    if all(at < 0 for at in found.values()):
+        for name, grid in grids.items():
+            found[name] = _header_position(grid, aliases)
+            if found[name] >= 0:
+                break
+    parts: list[pd.DataFrame] = []
+    sheets: list[dict[str, object]] = []
+    skipped: list[int] = []
+    letters: dict[str, str] = {}
+    for name, grid in grids.items():
+        if found[name] < 0:
+            why = (
+                f"no header naming a known column in its first {_HEADER_SCAN_ROWS} rows"
+                if grid.notna().to_numpy().any()
+                else "empty"
+            )
+            sheets.append({"sheet": name, "rows": 0, "read": False, "why": why})
+            continue
+        label = f"{source} sheet {name!r}" if name_sheets else source
+        table, above = _table_from_grid(grid, aliases, label, found[name])
+        for column, letter in table.attrs.pop("letters").items():
+            letters.setdefault(column, letter)
+        if name_sheets:
+            table["source_sheet"] = name
+        parts.append(table)
+        skipped = skipped or above
+        sheets.append({"sheet": name, "rows": len(table), "read": True, "why": ""})
+    if not parts:
+        raise InputError(f"{source}: the file is empty; it needs a header row and data rows")
+    table = pd.concat(parts, ignore_index=True, sort=False) if len(parts) > 1 else parts[0]
+    table.attrs = {"letters": letters}
+    return table, skipped, sheets
+
+
 def read_table(
-    path: str | Path, *, aliases: Mapping[str, str], sheet: int | str = 0
+    path: str | Path, *, aliases: Mapping[str, str], sheet: int | str | None = None
 ) -> pd.DataFrame:
-    """Read a CSV (``.csv``, ``.csv.gz``), TSV, Excel (``.xlsx``) or Parquet file.
+    """Read a CSV (``.csv``, ``.csv.gz``), TSV, Excel (``.xlsx``, ``.xls``) or Parquet file.
 
     Parameters
     ----------
@@ -266,7 +548,8 @@ def read_table(
     aliases
         Normalised header → canonical column, e.g. :data:`OBSERVATION_ALIASES`.
     sheet
-        Excel only: sheet name or position (default: the first sheet).
+        Excel only: read only this sheet (name or position). By default every
+        sheet whose header names a known column is read, in workbook order.
 
     Returns
     -------
@@ -275,14 +558,19 @@ def read_table(
         values as read: text for CSV, TSV and Excel (blank cells missing, nothing
         else converted), the stored types for Parquet. ``source_row`` is the row
         number seen in a spreadsheet (header row 1, first data row 2; title lines
-        above the header and blank rows count too). ``attrs["source"]`` holds the
-        path and ``attrs["skipped_rows"]`` the title rows above the header.
+        above the header and blank rows count too). A workbook of several sheets
+        also gives ``source_sheet``, the sheet each row comes from.
+        ``attrs["source"]`` holds the path, ``attrs["skipped_rows"]`` the title
+        rows above the (first) header, ``attrs["sheets"]`` one entry per sheet of
+        a workbook (``sheet``, ``rows``, ``read``, ``why`` it was not read),
+        ``attrs["letters"]`` each column's spreadsheet letter, and
+        ``attrs["encoding"]``/``attrs["separator"]`` how a text file was read.
 
     Raises
     ------
     InputError
         The file is missing, of an unsupported type, unreadable, empty, or two of
-        its headers mean the same column.
+        its headers mean the same column, or ``sheet`` is not in the workbook.
     """
     path = Path(path)
     source = str(path)
@@ -290,9 +578,10 @@ def read_table(
         raise InputError(f"{source}: file not found; check the path and the file name")
     if path.is_dir():
         raise InputError(f"{source}: is a folder, not a file")
-    fmt = _format(path)
+    fmt = _format(path, READABLE_EXTENSIONS)
     if path.stat().st_size == 0:
         raise InputError(f"{source}: the file is empty (0 bytes)")
+    sheets: list[dict[str, object]] = []
     try:
         if fmt == ".parquet":
             frame = pd.read_parquet(path)
@@ -301,8 +590,11 @@ def read_table(
             frame.columns = canonical_columns(frame.columns, aliases, source=source)
             rows = np.arange(2, len(frame) + 2, dtype=np.int64)
             table, skipped = _with_source_row(frame.reset_index(drop=True), rows), []
+        elif fmt in {".xlsx", ".xls"}:
+            grids, several = _excel_grids(path, source, sheet)
+            table, skipped, sheets = _workbook_table(grids, aliases, source, several)
         else:
-            grid = _read_grid(path, fmt, sheet)
+            grid = _csv_grid(path, fmt, source, aliases)
             table, skipped = _table_from_grid(grid, aliases, source)
     except pd.errors.EmptyDataError:
         raise InputError(
@@ -311,16 +603,18 @@ def read_table(
     except InputError:
         raise
     except _READ_ERRORS as exc:
-        kind = {".xlsx": "an Excel .xlsx workbook", ".parquet": "a Parquet file"}.get(
-            fmt, "a comma- or tab-separated text file"
-        )
+        kind = {
+            ".xlsx": "an Excel .xlsx workbook",
+            ".xls": "an Excel .xls workbook",
+            ".parquet": "a Parquet file",
+        }.get(fmt, "a comma-, semicolon- or tab-separated text file")
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
-            f"{source}: cannot be read ({detail}); check that it is {kind} and not damaged, "
-            "or export it again"
+            f"{source}: cannot be read ({detail[:200]}); check that it is {kind} and not "
+            "damaged, or export it again"
         ) from exc
-    table.attrs["source"] = source
-    table.attrs["skipped_rows"] = skipped
+    letters = table.attrs.get("letters", {})
+    table.attrs = {"source": source, "skipped_rows": skipped, "sheets": sheets, "letters": letters}
     return table
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +29,10 @@ from perfmodel.framework import Framework, load_framework
 from perfmodel.io import (
     OBSERVATION_ALIASES,
     UNIT_ALIASES,
+    InputError,
     aliases_of,
     canonical_columns,
+    normalise_header,
     read_table,
 )
 from perfmodel.periods import PeriodError, parse_month, reporting_deadline
@@ -40,10 +43,13 @@ __all__ = [
     "LEVELS",
     "UNIT_NUMERIC_COLUMNS",
     "RATE_TOLERANCE",
+    "MAX_MAGNITUDE",
     "ValidationResult",
     "validate_units",
     "validate_observations",
     "read_inputs",
+    "indicator_lookup",
+    "indicator_spelling",
 ]
 
 REASONS: dict[str, str] = {
@@ -60,6 +66,10 @@ REASONS: dict[str, str] = {
     "(a close match is suggested) or remove the row.",
     "non_numeric": "A number was expected but the cell holds text. Enter a plain number such "
     "as 0.93 (no '%', no thousands separators).",
+    "non_finite": "The number is infinite ('inf', '-inf', 'Infinity', or too large for a "
+    "computer to hold, such as 1e999). Enter the real figure.",
+    "absurd_value": "The number's size is beyond any real figure (more than 1e12 in magnitude, "
+    "see docs/data-contract.md): a typing or export error. Enter the real figure.",
     "missing_value": "The value is blank or marked missing, and no numerator and denominator "
     "are given to compute it. Enter the figure, or leave the row out.",
     "duplicate_row": "An exact copy of an earlier row; the first copy is kept. Delete the copy.",
@@ -98,6 +108,9 @@ REASONS_ZH: dict[str, str] = {
     "level_mismatch": "单位层级与考核方案不符(派出所/民警)。请删除这些行或换用相应层级的方案。",
     "unknown_indicator": "该指标不在考核方案中。请更正指标编号(会提示相近的编号)或删除该行。",
     "non_numeric": "此处应为数字,单元格中却是文字。请填写纯数字,如 0.93(不带 %、不带千位分隔符)。",
+    "non_finite": "数值为无穷大(inf、-inf、Infinity,或超出计算机可表示范围,如 1e999)。请填写实际数值。",
+    "absurd_value": "数值的绝对值超过 1e12,不可能是真实数据(见 docs/data-contract.md),多为录入或导出错误。"
+    "请填写实际数值。",
     "missing_value": "数值为空或标为缺失,且没有可计算它的分子和分母。请填写数值,或删除该行。",
     "duplicate_row": "与前面某行完全相同;保留第一行。请删除重复行。",
     "duplicate_key": "同一期间×单位×指标(×评分人)有多行不同数值;无法判断哪行正确,全部暂不使用。请只保留一行。",
@@ -128,6 +141,16 @@ UNIT_NUMERIC_COLUMNS: tuple[str, ...] = ("population", "incident_volume", "offic
 
 RATE_TOLERANCE = 1e-6
 """Largest accepted difference between a value and numerator / denominator."""
+
+MAX_MAGNITUDE = 1e12
+"""Largest magnitude of any accepted number (value, numerator, denominator, unit context).
+
+No figure a police unit reports comes near it (China has 1.4e9 residents), so a
+larger number is a typing, export or overflow error, or an attack. Far below it
+floating-point arithmetic is safe: squares stay below 1e24, sums over millions
+of rows below 1e19, and whole numbers are exact (up to 2**53 ≈ 9e15), so no
+score can become infinite or lose its ranking through one input.
+"""
 
 try:  # the text dtype of pandas 3 ("str"), available since pandas 2.3
     TEXT_DTYPE = pd.StringDtype(na_value=np.nan)
@@ -196,6 +219,13 @@ class ValidationResult:
     rejected_units
         Units results only: each rejected unit_id → ``(row, reason)`` of its first
         rejected row, so that observations can say why a unit is unknown.
+    sheets
+        A workbook's sheets, in order: ``sheet``, ``rows`` read, ``read`` (whether
+        it was read) and ``why`` not (see :func:`perfmodel.io.read_table`).
+    notes
+        What a person should know about the file as a whole, one line each: rows
+        per sheet and sheets not read, a wide export reshaped, indicators named by
+        name rather than id.
     """
 
     data: pd.DataFrame
@@ -203,6 +233,8 @@ class ValidationResult:
     n_input: int
     source: str = ""
     rejected_units: dict[str, tuple[int, str]] = field(default_factory=dict, repr=False)
+    sheets: list[dict[str, object]] = field(default_factory=list, repr=False)
+    notes: list[str] = field(default_factory=list, repr=False)
 
     def summary(self) -> pd.DataFrame:
         """Quarantined rows per reason: ``reason``, ``n``, ``explanation``; most frequent first."""
@@ -263,9 +295,23 @@ def _bool(values: pd.Series | np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=bool)
 
 
+SHOWN_CHARS = 60
+"""Cell texts longer than this are cut (with '…') where a message quotes them."""
+
+
+def _short(value: object) -> str:
+    """``value`` as text for a message: at most :data:`SHOWN_CHARS` characters."""
+    text = str(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+
+
 def _cells(text: pd.Series, at: np.ndarray) -> np.ndarray:
-    """The texts at positions ``at`` as an object array of ``str`` ('' when missing)."""
-    return text.iloc[at].astype(object).fillna("").astype(str).to_numpy(dtype=object)
+    """The texts at ``at``, for messages: ``str`` ('' when missing), long texts cut (:func:`_short`)."""
+    cells = text.iloc[at].astype(object).fillna("").astype(str).to_numpy(dtype=object)
+    long = np.array([len(c) > SHOWN_CHARS for c in cells], dtype=bool)
+    if long.any():
+        cells[long] = [_short(c) for c in cells[long]]
+    return cells
 
 
 def _quoted(text: pd.Series, at: np.ndarray) -> np.ndarray:
@@ -296,19 +342,53 @@ def _per_unique(
     return results[codes]
 
 
-def _numbers(text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parse numbers: ``(values, blank, bad)``.
+def _numbers(text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Parse numbers: ``(values, blank, bad, infinite)``.
 
-    ``blank``: missing, or a text such as 'NA' that marks a number as missing
-    (:data:`MISSING_TOKENS`); ``bad``: text that is not a finite number.
+    ``blank``: missing, or a text such as 'NA' or 'nan' that marks a number as
+    missing (:data:`MISSING_TOKENS`); ``infinite``: a number too large to hold
+    ('inf', '-Infinity', '1e999'); ``bad``: other text that is not a number.
+    ``values`` is NaN on all of these rows.
     """
     values = _to_float(text)
     failed = ~np.isfinite(values) & _bool(text.notna())
     blank = np.array(_bool(text.isna()))
     blank[failed] = _bool(text[failed].str.casefold().isin(MISSING_TOKENS))
-    bad = failed & ~blank
+    infinite = np.isinf(values) & ~blank
+    bad = failed & ~blank & ~infinite
     values[failed] = np.nan
-    return values, blank, bad
+    return values, blank, bad, infinite
+
+
+def _check_extremes(
+    checks: _Checks, name: str, text: pd.Series, values: np.ndarray, infinite: np.ndarray
+) -> None:
+    """Quarantine infinite numbers and numbers beyond :data:`MAX_MAGNITUDE` in ``name``."""
+    checks.add(
+        "non_finite",
+        name,
+        infinite,
+        lambda at: (
+            name
+            + " "
+            + _quoted(text, at)
+            + " is infinite (or too large for a computer to hold) — enter the real figure"
+        ),
+    )
+    with np.errstate(invalid="ignore"):
+        absurd = np.abs(values) > MAX_MAGNITUDE
+    checks.add(
+        "absurd_value",
+        name,
+        absurd,
+        lambda at: (
+            name
+            + " "
+            + _quoted(text, at)
+            + f" is beyond any real figure (magnitude above {MAX_MAGNITUDE:.0e}) — "
+            "it is a typing or export error; enter the real figure"
+        ),
+    )
 
 
 def _float_or_nan(text: str) -> float:
@@ -369,6 +449,41 @@ class _Issue:
     detail: Detail
 
 
+@dataclass
+class _Origin:
+    """Where each row of a table comes from, as a person finds it in the file.
+
+    ``rows``: spreadsheet row numbers; ``sheets``: the sheet of each row (a
+    workbook of several sheets), else None; ``cells``: for a reshaped wide export,
+    the cell each value was in (e.g. ``D5 '案件规范率'``), else None.
+    """
+
+    rows: np.ndarray
+    sheets: np.ndarray | None = None
+    cells: np.ndarray | None = None
+
+    def take(self, positions: np.ndarray) -> _Origin:
+        """The origin of the rows at ``positions``."""
+        pick = [None if a is None else a[positions] for a in (self.sheets, self.cells)]
+        return _Origin(self.rows[positions], *pick)
+
+    def places(self, at: np.ndarray) -> np.ndarray:
+        """'row 5', or "sheet '2025-04' row 5" in a workbook of several sheets."""
+        rows = "row " + self.rows[at].astype(str).astype(object)
+        if self.sheets is None:
+            return rows
+        return "sheet '" + self.sheets[at].astype(str).astype(object) + "' " + rows
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The origin as data columns: source_row, and source_sheet / source_cell when known."""
+        out: dict[str, np.ndarray] = {"source_row": self.rows}
+        if self.sheets is not None:
+            out["source_sheet"] = self.sheets
+        if self.cells is not None:
+            out["source_cell"] = self.cells
+        return out
+
+
 class _Checks:
     """The problems found in one table, in order of precedence, and the split they give.
 
@@ -376,9 +491,10 @@ class _Checks:
     same row are mentioned at the end of its message.
     """
 
-    def __init__(self, frame: pd.DataFrame, rows: np.ndarray, source: str):
+    def __init__(self, frame: pd.DataFrame, origin: _Origin, source: str):
         self.frame = frame
-        self.rows = rows
+        self.origin = origin
+        self.rows = origin.rows
         self.source = source
         self.n = len(frame)
         self.issues: list[_Issue] = []
@@ -449,17 +565,21 @@ class _Checks:
                 also[slot[other]] += f"; {issue.reason} in column '{issue.column}'"
         pieces = pd.Series(also, dtype=object).str[2:].to_numpy(dtype=object)
         also = np.where(also == "", "", " (also: " + pieces + ")").astype(object)
-        where = _file_label(self.source) + " row " + self.rows[held].astype(str).astype(object)
-        message = where + ", column '" + column + "': " + detail + also
-        out = pd.DataFrame(
-            {
-                "file": pd.Series([self.source] * len(held), dtype=object),
-                "row": self.rows[held].astype(np.int64),
-                "column": column,
-                "reason": reason,
-                "message": message,
-            }
-        )
+        where = _file_label(self.source) + " " + self.origin.places(held)
+        column_text = "column '" + column + "'"
+        if self.origin.cells is not None:
+            cells = self.origin.cells[held].astype(object)
+            column_text = np.where(cells == "", column_text, column_text + " (cell " + cells + ")")
+        message = where + ", " + column_text + ": " + detail + also
+        out = pd.DataFrame({"file": pd.Series([self.source] * len(held), dtype=object)})
+        if self.origin.sheets is not None:
+            out["sheet"] = self.origin.sheets[held].astype(object)
+        out["row"] = self.rows[held].astype(np.int64)
+        if self.origin.cells is not None:
+            out["cell"] = self.origin.cells[held].astype(object)
+        out["column"] = column
+        out["reason"] = reason
+        out["message"] = message
         for name in self.frame.columns:
             if name not in out.columns:
                 text = _as_text(self.frame[name].iloc[held], strip=False)
@@ -469,11 +589,12 @@ class _Checks:
 
 def _prepare(
     raw: pd.DataFrame, aliases: Mapping[str, str], source: str
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Canonical columns, rows sorted in file order, and each row's spreadsheet row number.
+) -> tuple[pd.DataFrame, _Origin]:
+    """Canonical columns, rows sorted in file order, and where each row comes from.
 
     Rows without ``source_row`` are numbered as if written to a spreadsheet with
-    a header: 2, 3, ….
+    a header: 2, 3, …. Rows of a workbook of several sheets (``source_sheet``)
+    are in sheet order, then row order.
     """
     frame = raw.copy()
     frame.columns = canonical_columns(frame.columns, aliases, source=_file_label(source))
@@ -481,11 +602,17 @@ def _prepare(
     if "source_row" in frame.columns:
         given = pd.to_numeric(frame["source_row"], errors="coerce")
         given = given.to_numpy(dtype=float, na_value=np.nan)
-        if np.isfinite(given).all():
+        if np.isfinite(given).all() and (np.abs(given) < 2**62).all():
             rows = given.astype(np.int64)
         frame = frame.drop(columns="source_row")
-    order = np.argsort(rows, kind="stable")
-    return frame.iloc[order].reset_index(drop=True), rows[order]
+    sheets = None
+    if "source_sheet" in frame.columns:
+        sheets = frame.pop("source_sheet").astype(str).to_numpy(dtype=object)
+        order = np.lexsort((rows, pd.factorize(sheets)[0]))
+    else:
+        order = np.argsort(rows, kind="stable")
+    origin = _Origin(rows, sheets).take(order)
+    return frame.iloc[order].reset_index(drop=True), origin
 
 
 def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
@@ -552,8 +679,8 @@ def validate_units(
         source_row. ``rejected_units`` (also ``data.attrs["rejected_units"]``)
         maps each rejected unit_id to the row and reason of its rejection.
     """
-    frame, rows = _prepare(raw, UNIT_ALIASES, source)
-    checks = _Checks(frame, rows, source)
+    frame, origin = _prepare(raw, UNIT_ALIASES, source)
+    checks = _Checks(frame, origin, source)
     missing = [name for name in ("unit_id", "level") if name not in frame.columns]
     if missing:
         return _finish_units(
@@ -583,8 +710,10 @@ def validate_units(
     for name in frame.columns:
         if name not in data.columns:
             data[name] = _blank_as_missing(frame[name])
-    data["source_row"] = rows
-    return _finish_units(checks, checks.result(data))
+    for name, values in origin.columns().items():
+        data[name] = values
+    result = _finish_units(checks, checks.result(data))
+    return _with_notes(result, raw, [])
 
 
 def _finish_units(checks: _Checks, result: ValidationResult) -> ValidationResult:
@@ -601,19 +730,19 @@ def _check_duplicate_units(checks: _Checks, unit: pd.Series) -> None:
     if not duplicate.any():
         return
     positions = np.flatnonzero(duplicate)
-    rows_of = (
-        pd.Series(checks.rows[positions].astype(str))
-        .groupby(unit.iloc[positions].to_numpy(dtype=object))
-        .agg(", ".join)
-    )
+    if checks.origin.sheets is None:  # "rows 2, 4"
+        places, lead = checks.rows[positions].astype(str), "rows "
+    else:  # "sheet 'A' row 2, sheet 'B' row 4"
+        places, lead = checks.origin.places(positions), ""
+    rows_of = pd.Series(places).groupby(unit.iloc[positions].to_numpy(dtype=object)).agg(", ".join)
 
     def detail(at: np.ndarray) -> np.ndarray:
         ids = unit.iloc[at].to_numpy(dtype=object)
         listing = pd.Series(ids).map(rows_of).to_numpy(dtype=object)
         return (
             "unit_id '"
-            + ids
-            + "' appears in rows "
+            + pd.Series(ids).map(_short).to_numpy(dtype=object)
+            + f"' appears in {lead}"
             + listing
             + " — keep one row per unit and delete or renumber the others"
         )
@@ -650,8 +779,9 @@ def _check_context_numbers(
         if name not in frame.columns:
             continue
         text = _as_text(frame[name])
-        values, _, bad = _numbers(text)
+        values, _, bad, infinite = _numbers(text)
         checks.add("non_numeric", name, bad, _not_a_number(text, example="50000"))
+        _check_extremes(checks, name, text, values, infinite)
         numeric[name] = values
     for name, values in numeric.items():
         text = _as_text(frame[name])
@@ -687,12 +817,12 @@ def _check_parents(checks: _Checks, unit: pd.Series, level: np.ndarray, parent: 
             return "the officer's parent_id is blank — fill in the unit_id of the officer's station"
         if p in rejected:
             row, reason = rejected[p]
-            return f"parent station '{p}' was itself rejected (row {row}: {reason}) — fix that row first"
+            return f"parent station '{_short(p)}' was itself rejected (row {row}: {reason}) — fix that row first"
         if p in listed:
-            return f"parent '{p}' is not a station — give the unit_id of the officer's station"
-        return (
-            f"parent '{p}' is not a station in this file — add the station or correct the parent_id"
-        )
+            return (
+                f"parent '{_short(p)}' is not a station — give the unit_id of the officer's station"
+            )
+        return f"parent '{_short(p)}' is not a station in this file — add the station or correct the parent_id"
 
     def detail(at: np.ndarray) -> np.ndarray:
         values = parent.iloc[at].to_numpy(dtype=object, na_value=None)
@@ -734,23 +864,30 @@ def validate_observations(
         absent), deadline, late, days_late (0 when on time or unknown),
         source_row, then other columns as read.
     """
-    frame, rows = _prepare(raw, OBSERVATION_ALIASES, source)
-    checks = _Checks(frame, rows, source)
+    frame, origin = _prepare(raw, OBSERVATION_ALIASES, source)
+    lookup = indicator_lookup(framework)
+    notes: list[str] = []
+    frame, origin = _long_from_wide(
+        frame, origin, lookup, framework, source, raw.attrs.get("letters", {}), notes
+    )
+    checks = _Checks(frame, origin, source)
     missing = [name for name in ("period", "unit_id", "indicator") if name not in frame.columns]
     if "value" not in frame.columns and not {"numerator", "denominator"} <= set(frame.columns):
         missing.append("value")
     if missing:
-        return _reject_all(
+        result = _reject_all(
             checks, missing, OBSERVATION_ALIASES, "observations", OBSERVATION_COLUMNS
         )
+        return _with_notes(result, raw, notes)
 
     text = {name: _text_column(frame, name) for name in _OBSERVATION_INPUTS}
+    text["indicator"] = _resolve_indicators(text["indicator"], lookup, framework, notes)
     blank_row = _blank_rows(frame)
     checks.add("blank_row", "period", blank_row, "the row is empty — delete it")
     for name, hint in _KEY_HINTS.items():
         checks.add("missing_key", name, _bool(text[name].isna()) & ~blank_row, hint)
     period = _check_period(checks, text["period"])
-    _check_indicator(checks, text["indicator"], framework)
+    _check_indicator(checks, text["indicator"], framework, lookup)
     _check_unit(checks, text["unit_id"], units, framework)
     value, numerator, denominator, given = _check_numbers(checks, text, framework, blank_row)
     submitted = _check_timestamp(checks, frame, text["submitted_at"])
@@ -788,13 +925,15 @@ def validate_observations(
             "deadline": deadline,
             "late": late,
             "days_late": np.where(late, days, 0.0),
-            "source_row": rows,
+            "source_row": origin.rows,
         }
     )
     for name in frame.columns:
         if name not in data.columns:
             data[name] = _blank_as_missing(frame[name])
-    return checks.result(data)
+    for name, values in origin.columns().items():
+        data[name] = values
+    return _with_notes(checks.result(data), raw, notes)
 
 
 _KEY_HINTS = {
@@ -827,31 +966,110 @@ def _check_period(checks: _Checks, text: pd.Series) -> pd.Series:
     return period
 
 
-def _indicator_hint(framework: Framework) -> Callable[[str], str]:
+def indicator_spelling(text: object) -> str:
+    """The key an indicator's name is matched on: NFKC (full-width → half-width), trimmed,
+    case-folded, inner spaces and hyphens as ``_`` (see :func:`perfmodel.io.normalise_header`).
+
+    Examples
+    --------
+    >>> indicator_spelling(" Case-Compliance Rate ")
+    'case_compliance_rate'
+    >>> indicator_spelling("案件规范率（％）")
+    '案件规范率(%)'
+    """
+    return normalise_header(unicodedata.normalize("NFKC", str(text)))
+
+
+def indicator_lookup(framework: Framework) -> dict[str, str]:
+    """Every accepted spelling of an indicator (see :func:`indicator_spelling`) → its id.
+
+    An observation may name an indicator by its id, its Chinese or English name,
+    or an ``aliases:`` entry of the framework. Uses ``framework.indicator_lookup()``
+    when the framework provides it. Input ids (case types of points indicators,
+    counts behind bonus and negative-list items) always map to themselves; a name
+    shared by two indicators maps to neither (the id must be written).
+    """
+    if hasattr(framework, "indicator_lookup"):
+        spellings = [(text, ind_id) for text, ind_id in framework.indicator_lookup().items()]
+    else:
+        spellings = [
+            (text, ind.id)
+            for ind in framework.indicators()
+            for text in (ind.id, ind.name.zh, ind.name.en, *getattr(ind, "aliases", ()))
+        ]
+    targets: dict[str, set[str]] = {}
+    for text, ind_id in spellings:
+        targets.setdefault(indicator_spelling(text), set()).add(ind_id)
+    lookup = {key: ids.pop() for key, ids in targets.items() if len(ids) == 1}
+    lookup.update({indicator_spelling(i): i for i in framework.input_indicators()})
+    return lookup
+
+
+def _resolve_indicators(
+    text: pd.Series, lookup: Mapping[str, str], framework: Framework, notes: list[str]
+) -> pd.Series:
+    """Indicator ids for indicators written by id, name or alias; other texts unchanged."""
+    inputs = framework.input_indicators()
+
+    def resolve(value: str) -> str:
+        found = lookup.get(indicator_spelling(value))
+        return found if found in inputs else value
+
+    resolved = pd.Series(_per_unique(text, resolve), index=text.index, dtype=TEXT_DTYPE)
+    renamed = _bool(resolved.notna() & (resolved != text))
+    if renamed.any():
+        pairs = pd.unique(pd.Series(list(zip(text[renamed], resolved[renamed], strict=True))))
+        shown = ", ".join(f"'{a}' → {b}" for a, b in pairs[:3]) + (", …" if len(pairs) > 3 else "")
+        notes.append(
+            f"{int(renamed.sum())} rows name their indicator by name or alias; read as ids ({shown})"
+        )
+    return resolved
+
+
+def suggest_indicator(framework: Framework, text: str, lookup: Mapping[str, str]) -> list[str]:
+    """Input indicator ids whose id, name or alias is spelt most like ``text`` (best first).
+
+    Uses ``framework.suggest_indicator`` when the framework provides it; otherwise
+    :func:`difflib.get_close_matches` on :func:`indicator_spelling` keys, which
+    works for Chinese names as for English ones (案件规范 → case_compliance_rate).
+    """
+    if hasattr(framework, "suggest_indicator"):
+        return list(framework.suggest_indicator(text))
+    inputs = framework.input_indicators()
+    keys = [key for key, ind_id in lookup.items() if ind_id in inputs]
+    close = difflib.get_close_matches(indicator_spelling(text), keys, n=5, cutoff=0.6)
+    return list(dict.fromkeys(lookup[key] for key in close))
+
+
+def _indicator_hint(framework: Framework, lookup: Mapping[str, str]) -> Callable[[str], str]:
     ids = list(framework.input_indicators())
-    names: dict[str, str] = {}
-    for ind in framework.indicators():
-        names[ind.name.zh.strip().casefold()] = ind.id
-        names[ind.name.en.strip().casefold()] = ind.id
+    zh = {ind.id: ind.name.zh for ind in framework.indicators()}
 
     def hint(value: str) -> str:
-        head = f"'{value}' is not an indicator of framework '{framework.id}'"
-        by_name = names.get(value.casefold())
-        if by_name:
-            return f"{head} — it is the name of indicator '{by_name}'; write the id '{by_name}'"
-        close = difflib.get_close_matches(value, ids, n=1, cutoff=0.6)
+        head = f"'{_short(value)}' is not an indicator of framework '{framework.id}'"
+        named = lookup.get(indicator_spelling(value))
+        if named:
+            return (
+                f"{head} — it names indicator '{named}', which is computed from other inputs "
+                "and is not reported directly; give its inputs instead (see "
+                f"'perfmodel frameworks show {framework.id}')"
+            )
+        close = suggest_indicator(framework, value, lookup)
         if close:
-            return f"{head} — did you mean '{close[0]}'?"
+            label = f"'{close[0]}'" + (f" ({zh[close[0]]})" if close[0] in zh else "")
+            return f"{head} — did you mean {label}?"
         listing = ", ".join(ids[:10]) + (", …" if len(ids) > 10 else "")
-        return f"{head} — use one of its indicator ids ({listing})"
+        return f"{head} — use one of its indicator ids ({listing}) or their names"
 
     return hint
 
 
-def _check_indicator(checks: _Checks, text: pd.Series, framework: Framework) -> None:
+def _check_indicator(
+    checks: _Checks, text: pd.Series, framework: Framework, lookup: Mapping[str, str]
+) -> None:
     unknown = _bool(text.notna()) & ~_bool(text.isin(list(framework.input_indicators())))
     if unknown.any():
-        hints = _per_unique(text.where(unknown), _indicator_hint(framework))
+        hints = _per_unique(text.where(unknown), _indicator_hint(framework, lookup))
         checks.add("unknown_indicator", "indicator", unknown, lambda at: hints[at])
 
 
@@ -887,8 +1105,10 @@ def _check_unit(
         def explain(u: str) -> str:
             if u in rejected:
                 row, reason = rejected[u]
-                return f"unit '{u}' was rejected from {units_file} (row {row}: {reason}) — fix it there first"
-            return f"unit '{u}' is not in {units_file} — add it there or correct the unit_id"
+                return f"unit '{_short(u)}' was rejected from {units_file} (row {row}: {reason}) — fix it there first"
+            return (
+                f"unit '{_short(u)}' is not in {units_file} — add it there or correct the unit_id"
+            )
 
         hints = _per_unique(text.where(unknown), explain)
         checks.add("unknown_unit", "unit_id", unknown, lambda at: hints[at])
@@ -901,7 +1121,7 @@ def _check_unit(
     )
 
     def detail(at: np.ndarray) -> np.ndarray:
-        levels = [level_of[u] for u in _cells(text, at)]
+        levels = [level_of[u] for u in text.iloc[at]]
         article = np.array(
             [f"an {v}" if v[0] in "aeiou" else f"a {v}" for v in levels], dtype=object
         )
@@ -927,9 +1147,12 @@ def _check_numbers(
     """
     parsed = {}
     for name in ("value", "numerator", "denominator"):
-        values, blank, bad = _numbers(text[name])
-        parsed[name] = (values, blank)
+        values, blank, bad, infinite = _numbers(text[name])
         checks.add("non_numeric", name, bad, _not_a_number(text[name]))
+        _check_extremes(checks, name, text[name], values, infinite)
+        with np.errstate(invalid="ignore"):
+            values = np.where(np.abs(values) > MAX_MAGNITUDE, np.nan, values)
+        parsed[name] = (values, blank)
     (given, value_blank), (num, _), (den, _) = (
         parsed["value"],
         parsed["numerator"],
@@ -1092,7 +1315,17 @@ def _one_timestamp(text: str) -> pd.Timestamp:
         return pd.NaT
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert(LOCAL_TIMEZONE).tz_localize(None)
-    return stamp
+    return stamp if TIMESTAMP_WINDOW[0] <= stamp < TIMESTAMP_WINDOW[1] else pd.NaT
+
+
+TIMESTAMP_WINDOW = (pd.Timestamp("1900-01-01"), pd.Timestamp("2200-01-01"))
+"""Accepted submission times; others (year 0 from '/1', year 9999) are ``bad_timestamp``."""
+
+
+def _in_window(stamps: pd.Series) -> pd.Series:
+    """Naive timestamps as ``datetime64[ns]``; those outside :data:`TIMESTAMP_WINDOW` missing."""
+    inside = _bool((stamps >= TIMESTAMP_WINDOW[0]) & (stamps < TIMESTAMP_WINDOW[1]))
+    return stamps.where(inside).astype("datetime64[ns]")
 
 
 def _parse_timestamps(column: pd.Series | None, text: pd.Series) -> pd.Series:
@@ -1102,12 +1335,12 @@ def _parse_timestamps(column: pd.Series | None, text: pd.Series) -> pd.Series:
     once per distinct value.
     """
     if column is not None and pd.api.types.is_datetime64_any_dtype(column):
-        return _naive_local(column).astype("datetime64[ns]").reset_index(drop=True)
+        return _in_window(_naive_local(column)).reset_index(drop=True)
     try:
         parsed = _naive_local(pd.to_datetime(text, format="ISO8601", errors="coerce"))
     except (ValueError, TypeError):  # offsets mixed with local times: parse one by one below
         parsed = pd.Series(pd.NaT, index=text.index)
-    parsed = parsed.astype("datetime64[ns]")
+    parsed = _in_window(parsed)
     retry = _bool(parsed.isna()) & _bool(text.notna())
     if retry.any():
         again = _per_unique(text.where(retry), _one_timestamp)
@@ -1175,15 +1408,15 @@ def _check_duplicates(
     copy[at] = content.duplicated(keep="first").to_numpy()
     if copy.any():
         group = content.groupby(list(content.columns), dropna=False, sort=False).ngroup().to_numpy()
-        first_row = np.zeros(checks.n, dtype=np.int64)
-        first_row[at] = pd.Series(checks.rows[at]).groupby(group).transform("min").to_numpy()
+        first = np.zeros(checks.n, dtype=np.int64)
+        first[at] = pd.Series(at).groupby(group).transform("min").to_numpy()
         checks.add(
             "duplicate_row",
             "value",
             copy,
             lambda rows: (
-                "the row is an exact copy of row "
-                + first_row[rows].astype(str).astype(object)
+                "the row is an exact copy of "
+                + checks.origin.places(first[rows])
                 + " — delete this copy"
             ),
         )
@@ -1207,8 +1440,12 @@ def _clash_detail(
         _cells(text["numerator"], at_clash) + "/" + _cells(text["denominator"], at_clash),
     )
     figures = np.where(figures == "/", "blank", figures)
+    if checks.origin.sheets is None:  # "rows 2, 4, 5"
+        places, lead = checks.rows[at_clash].astype(str), "rows "
+    else:  # "sheet '4月' row 2, sheet '5月' row 3"
+        places, lead = checks.origin.places(at_clash), ""
     listing = (
-        pd.DataFrame({"group": group, "row": checks.rows[at_clash].astype(str), "figure": figures})
+        pd.DataFrame({"group": group, "row": places, "figure": figures})
         .groupby("group", sort=False)
         .agg(rows=("row", ", ".join), figures=("figure", ", ".join))
     )
@@ -1217,9 +1454,9 @@ def _clash_detail(
     label = (
         sub["period"].astype(str)
         + " × "
-        + sub["unit_id"].astype(str)
+        + sub["unit_id"].astype(str).map(_short)
         + " × "
-        + sub["indicator"].astype(str)
+        + sub["indicator"].astype(str).map(_short)
     )
     rater = sub["rater_id"]
     label = label.where(rater.isna(), label + " × rater " + rater.astype(str)).to_numpy(
@@ -1232,7 +1469,7 @@ def _clash_detail(
         s = slot[at]
         return (
             label[s]
-            + " is given in rows "
+            + f" is given in {lead}"
             + rows_text[s]
             + " with different figures ("
             + figures_text[s]
@@ -1242,11 +1479,136 @@ def _clash_detail(
     return detail
 
 
+# ----------------------------------------------------------------------------- file-level notes
+def _with_notes(result: ValidationResult, raw: pd.DataFrame, notes: list[str]) -> ValidationResult:
+    """``result`` with the workbook's sheets and the file-level notes.
+
+    A workbook of several sheets (or with a sheet not read) gets one line per
+    sheet first: rows read and quarantined, or why it was not read.
+    """
+    result.sheets = list(raw.attrs.get("sheets", []))
+    lines = []
+    if len(result.sheets) > 1 or not all(sheet["read"] for sheet in result.sheets):
+        held = (
+            result.quarantine["sheet"].value_counts().to_dict()
+            if "sheet" in result.quarantine.columns
+            else {}
+        )
+        for sheet in result.sheets:
+            name = sheet["sheet"]
+            if not sheet["read"]:
+                lines.append(f"sheet '{name}': not read ({sheet['why']})")
+            else:
+                tail = f", {held[name]} quarantined" if held.get(name) else ""
+                lines.append(f"sheet '{name}': {sheet['rows']} rows read{tail}")
+    result.notes = lines + notes
+    return result
+
+
+# ----------------------------------------------------------------------------- wide exports
+def _long_from_wide(
+    frame: pd.DataFrame,
+    origin: _Origin,
+    lookup: Mapping[str, str],
+    framework: Framework,
+    source: str,
+    letters: Mapping[str, str],
+    notes: list[str],
+) -> tuple[pd.DataFrame, _Origin]:
+    """A wide export (one column per indicator) as long observations; other tables unchanged.
+
+    A table is wide when it has no ``indicator`` column and some headers name
+    input indicators of the framework (by id, name or alias). It is reshaped when
+    that is unambiguous: no ``value``, ``numerator`` or ``denominator`` column,
+    and no two headers naming the same indicator. Each cell under an indicator
+    header becomes one row (its origin keeps the row and the cell, e.g. ``D5``);
+    the other columns (period, unit_id, remarks …) are repeated on each. A row
+    blank in every cell stays one blank row.
+
+    Raises
+    ------
+    InputError
+        The table looks wide but cannot be reshaped without guessing; the message
+        gives the exact way to reshape it.
+    """
+    inputs = framework.input_indicators()
+    if "indicator" in frame.columns:
+        return frame, origin
+    wide = {
+        column: lookup.get(indicator_spelling(column))
+        for column in frame.columns
+        if column not in _OBSERVATION_INPUTS
+    }
+    wide = {column: ind for column, ind in wide.items() if ind in inputs}
+    if not wide:
+        return frame, origin
+    keep = [column for column in frame.columns if column not in wide]
+    label = _file_label(source)
+    recipe = (
+        "reshape it to one row per unit × month × indicator (columns period, unit_id, "
+        "indicator, value), e.g. in Python: pandas.read_excel(FILE).melt(id_vars="
+        f"{keep!r}, value_vars={list(wide)!r}, var_name='indicator', value_name='value')"
+    )
+    clash = {
+        ind: [c for c, i in wide.items() if i == ind]
+        for ind in set(wide.values())
+        if list(wide.values()).count(ind) > 1
+    }
+    if clash:
+        ind, columns = next(iter(sorted(clash.items())))
+        raise InputError(
+            f"{label}: looks like a wide export (one column per indicator), but columns "
+            f"{' and '.join(repr(c) for c in columns)} both name indicator '{ind}'; keep one "
+            f"of them and read the file again, or {recipe}"
+        )
+    given = [c for c in ("value", "numerator", "denominator") if c in frame.columns]
+    if given:
+        raise InputError(
+            f"{label}: has no 'indicator' column but has both a '{given[0]}' column and "
+            f"columns named after indicators ({', '.join(repr(c) for c in wide)}), so it is "
+            f"neither long nor wide; add an 'indicator' column, or {recipe}"
+        )
+    blank = _blank_rows(frame)
+    n_rows, n_wide = len(frame), len(wide)
+    per_row = np.where(blank, 1, n_wide)
+    source_pos = np.repeat(np.arange(n_rows), per_row)
+    slot = np.concatenate([np.arange(k) for k in per_row]) if n_rows else np.zeros(0, int)
+    columns = list(wide)
+    long = frame[keep].iloc[source_pos].reset_index(drop=True)
+    picked = frame[columns].to_numpy(dtype=object)[source_pos, slot] if n_rows else []
+    long.insert(
+        min(2, len(keep)),
+        "indicator",
+        pd.Series(np.array(columns, dtype=object)[slot], dtype=object),
+    )
+    long.insert(min(3, len(keep) + 1), "value", pd.Series(picked, dtype=object))
+    is_blank = blank[source_pos]
+    long.loc[is_blank, "indicator"] = None
+    rows = origin.rows[source_pos]
+    cells = np.array(
+        [
+            "" if b else f"{letters.get(columns[k], '?')}{row} '{_short(columns[k])}'"
+            for k, row, b in zip(slot, rows, is_blank, strict=True)
+        ],
+        dtype=object,
+    )
+    out_origin = origin.take(source_pos)
+    out_origin.cells = cells
+    notes.append(
+        f"wide export: {n_rows} rows × {n_wide} indicator columns "
+        f"({', '.join(columns[:5])}{', …' if n_wide > 5 else ''}) read as {len(long)} "
+        "observation rows, one per cell"
+    )
+    return long, out_origin
+
+
 # ----------------------------------------------------------------------------- reading both
 def read_inputs(
     observations: str | Path | pd.DataFrame,
     units: str | Path | pd.DataFrame,
     framework: Framework | str | Path,
+    *,
+    sheet: int | str | None = None,
 ) -> tuple[ValidationResult, ValidationResult]:
     """Read and validate a units file and an observations file.
 
@@ -1256,9 +1618,12 @@ def read_inputs(
     Parameters
     ----------
     observations, units
-        File paths (CSV, .csv.gz, TSV, .xlsx, Parquet) or frames already read.
+        File paths (CSV, .csv.gz, TSV, .xlsx, .xls, Parquet) or frames already read.
     framework
         A :class:`~perfmodel.framework.Framework`, a shipped framework id or a YAML path.
+    sheet
+        An observations workbook: read only this sheet (name or position); by
+        default every sheet with an observation header.
 
     Returns
     -------
@@ -1267,7 +1632,9 @@ def read_inputs(
     if not isinstance(framework, Framework):
         framework = load_framework(framework)
     units_raw, units_source = _load(units, UNIT_ALIASES, "units")
-    observations_raw, observations_source = _load(observations, OBSERVATION_ALIASES, "observations")
+    observations_raw, observations_source = _load(
+        observations, OBSERVATION_ALIASES, "observations", sheet
+    )
     denominators = [ind.denominator for ind in framework.indicators() if ind.denominator]
     units_result = validate_units(units_raw, source=units_source, numeric_columns=denominators)
     observations_result = validate_observations(
@@ -1277,9 +1644,12 @@ def read_inputs(
 
 
 def _load(
-    table: str | Path | pd.DataFrame, aliases: Mapping[str, str], kind: str
+    table: str | Path | pd.DataFrame,
+    aliases: Mapping[str, str],
+    kind: str,
+    sheet: int | str | None = None,
 ) -> tuple[pd.DataFrame, str]:
     if isinstance(table, pd.DataFrame):
         return table, str(table.attrs.get("source", f"<{kind}>"))
-    frame = read_table(table, aliases=aliases)
+    frame = read_table(table, aliases=aliases, sheet=sheet)
     return frame, frame.attrs["source"]

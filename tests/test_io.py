@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import numpy as np
 import openpyxl
@@ -11,7 +12,7 @@ import pytest
 
 from perfmodel.io import (
     OBSERVATION_ALIASES,
-    SUPPORTED_EXTENSIONS,
+    READABLE_EXTENSIONS,
     UNIT_ALIASES,
     InputError,
     aliases_of,
@@ -177,14 +178,14 @@ def test_missing_file(tmp_path):
         read_table(tmp_path / "nope.csv", aliases=OBS)
 
 
-@pytest.mark.parametrize("name", ["obs.json", "obs", "obs.xls"])
+@pytest.mark.parametrize("name", ["obs.json", "obs", "obs.ods"])
 def test_unsupported_extension_lists_supported_ones(tmp_path, name):
     path = write_text(tmp_path / name, "x")
     with pytest.raises(InputError, match="unsupported file type") as info:
         read_table(path, aliases=OBS)
-    for ext in SUPPORTED_EXTENSIONS:
+    for ext in READABLE_EXTENSIONS:
         assert ext in str(info.value)
-    if name.endswith(".xls"):
+    if name.endswith(".ods"):
         assert "save it as .xlsx" in str(info.value)
 
 
@@ -333,3 +334,148 @@ def test_workbook_sheet_names_are_valid_and_unique_and_cells_guarded(tmp_path):
     assert not [c.coordinate for row in first.iter_rows() for c in row if c.data_type == "f"]
     back = pd.read_excel(path, sheet_name=None)
     assert [len(frame) for frame in back.values()] == [3, 1, 2]
+
+
+# ----------------------------------------------------------------------------- issue 10: nothing left out
+ADVERSARIAL = Path(__file__).parent / "data" / "adversarial"
+
+
+def _month_workbook(path, months, *, extra_sheets=()):
+    """A workbook with one sheet per month (title line, Chinese header, two rows each)."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for month in months:
+        sheet = book.create_sheet(month)
+        sheet.append([f"{month} 考核数据"])
+        sheet.append(["月份", "单位编号", "指标", "数值"])
+        sheet.append([month, "S01", "case_compliance_rate", 0.9])
+        sheet.append([month, "S02", "case_compliance_rate", 0.8])
+    for name, rows in extra_sheets:
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_every_sheet_with_a_header_is_read_with_its_sheet_and_row(tmp_path):
+    # issue 10: a workbook with one sheet per month read only its first sheet
+    path = _month_workbook(tmp_path / "obs.xlsx", ["2025-04", "2025-05", "2025-06"])
+    table = read_table(path, aliases=OBS)
+    assert len(table) == 6
+    assert table["period"].tolist() == ["2025-04"] * 2 + ["2025-05"] * 2 + ["2025-06"] * 2
+    assert table["source_sheet"].tolist() == table["period"].tolist()
+    assert table["source_row"].tolist() == [3, 4] * 3
+    assert [(s["sheet"], s["rows"], s["read"]) for s in table.attrs["sheets"]] == [
+        ("2025-04", 2, True),
+        ("2025-05", 2, True),
+        ("2025-06", 2, True),
+    ]
+
+
+def test_sheets_without_a_header_are_reported_not_silently_skipped(tmp_path):
+    path = _month_workbook(
+        tmp_path / "obs.xlsx",
+        ["2025-04"],
+        extra_sheets=[("说明", [["本表由系统导出"], ["联系人"]]), ("空白", [])],
+    )
+    table = read_table(path, aliases=OBS)
+    assert len(table) == 2
+    status = {s["sheet"]: (s["read"], s["why"]) for s in table.attrs["sheets"]}
+    assert status["2025-04"] == (True, "")
+    assert status["说明"][0] is False and "no header naming a known column" in status["说明"][1]
+    assert status["空白"] == (False, "empty")
+
+
+def test_sheet_option_picks_one_sheet_and_names_the_sheets_when_wrong(tmp_path):
+    path = _month_workbook(tmp_path / "obs.xlsx", ["2025-04", "2025-05"])
+    assert read_table(path, aliases=OBS, sheet="2025-05")["period"].tolist() == ["2025-05"] * 2
+    assert read_table(path, aliases=OBS, sheet=1)["period"].tolist() == ["2025-05"] * 2
+    with pytest.raises(
+        InputError, match=r"has no sheet '2025-07'; its sheets are '2025-04', '2025-05'"
+    ):
+        read_table(path, aliases=OBS, sheet="2025-07")
+
+
+def test_single_sheet_workbook_has_no_sheet_column(tmp_path):
+    path = _month_workbook(tmp_path / "obs.xlsx", ["2025-04"])
+    assert "source_sheet" not in read_table(path, aliases=OBS).columns
+
+
+def test_legacy_xls_workbook_is_read_every_sheet():
+    # issue 10: .xls was refused. The fixture is a real BIFF8 workbook written by
+    # xlwt (tests/data/adversarial/make_input_corpus.py says how).
+    table = read_table(ADVERSARIAL / "obs_legacy_months.xls", aliases=OBS)
+    assert table["source_sheet"].tolist() == ["2025-04"] * 4 + ["2025-05"] * 3
+    assert table["source_row"].tolist() == [3, 4, 5, 6, 3, 4, 5]
+    first = table.iloc[:4]
+    assert first["unit_id"].tolist() == ["S01", "S02", "S03", "12"]  # 12, not 12.0
+    assert first["value"].tolist() == ["0.89", "0.88", "0.87", "95"]
+
+
+@pytest.mark.parametrize("name", ["obs_html_as_xls.refused.xls"])
+def test_web_page_saved_as_xls_is_refused_with_the_fix(name):
+    with pytest.raises(
+        InputError, match="web page \\(HTML\\) with an Excel file name; open it in Excel"
+    ):
+        read_table(ADVERSARIAL / name, aliases=OBS)
+
+
+def test_xls_content_in_an_xlsx_name_is_still_read(tmp_path):
+    copy = tmp_path / "renamed.xlsx"
+    copy.write_bytes((ADVERSARIAL / "obs_legacy_months.xls").read_bytes())
+    assert len(read_table(copy, aliases=OBS)) == 7
+
+
+ENCODED_TABLE = "月份{s}单位编号{s}指标{s}数值\r\n2025-04{s}S01{s}案件规范率{s}0.93\r\n2025-04{s}S02{s}x{s}1,5\r\n"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"),
+    [
+        ("utf-8", b""),
+        ("utf-8", b"\xef\xbb\xbf"),
+        ("utf-16-le", b"\xff\xfe"),
+        ("utf-16-be", b"\xfe\xff"),
+        ("utf-16-le", b""),  # no byte-order mark: told by the NUL bytes
+        ("gbk", b""),
+        ("gb18030", b""),
+    ],
+)
+@pytest.mark.parametrize("separator", [",", ";", "\t"])
+def test_encodings_and_separators_are_detected(tmp_path, encoding, bom, separator):
+    # issue 10: UTF-16 and ';'-separated files got misleading errors
+    text = ENCODED_TABLE.format(s=separator)
+    if separator == ",":
+        text = text.replace("1,5", '"1,5"')
+    path = tmp_path / "obs.csv"
+    path.write_bytes(bom + text.encode(encoding))
+    table = read_table(path, aliases=OBS)
+    assert list(table.columns) == ["period", "unit_id", "indicator", "value", "source_row"]
+    assert table["indicator"].tolist() == ["案件规范率", "x"]
+    assert table["value"].tolist() == ["0.93", "1,5"]
+    assert table["source_row"].tolist() == [2, 3]
+
+
+def test_separator_inside_quotes_does_not_fool_the_detection(tmp_path):
+    path = write_text(
+        tmp_path / "obs.csv",
+        'period;unit_id;indicator;value;remark\n2025-04;S01;x;0.9;"a, b, c, d, e"\n',
+    )
+    table = read_table(path, aliases=OBS)
+    assert table["remark"].tolist() == ["a, b, c, d, e"]
+
+
+def test_undecodable_text_is_an_input_error_naming_the_fix(tmp_path):
+    path = tmp_path / "obs.csv"
+    path.write_bytes(b"\xff\xfe" + b"p\x00,\x00\x00")  # UTF-16 with an odd byte out
+    with pytest.raises(
+        InputError, match="cannot be decoded as UTF-16; save it again as 'CSV UTF-8'"
+    ):
+        read_table(path, aliases=OBS)
+
+
+def test_nul_bytes_are_kept_visible_not_cut(tmp_path):
+    path = tmp_path / "obs.csv"
+    path.write_bytes(b"period,unit_id\n2025-04,S0\x001\n")
+    assert read_table(path, aliases=OBS)["unit_id"].tolist() == ["S0\u24001"]

@@ -146,13 +146,46 @@ OBSERVATION_CASES = [
         "2025-04,S02,case_compliance_rat,0.9,,,,",
         "unknown_indicator",
         "indicator",
-        ["'case_compliance_rat' is not an indicator", "did you mean 'case_compliance_rate'?"],
+        [
+            "'case_compliance_rat' is not an indicator",
+            "did you mean 'case_compliance_rate' (案件规范率)?",
+        ],
     ),
-    (
-        "2025-04,S02,案件规范率,0.9,,,,",
+    (  # a near miss in Chinese: a character left out of the name
+        "2025-04,S02,案件规范,0.9,,,,",
         "unknown_indicator",
         "indicator",
-        ["it is the name of indicator 'case_compliance_rate'"],
+        ["'案件规范' is not an indicator", "did you mean 'case_compliance_rate' (案件规范率)?"],
+    ),
+    (
+        "2025-04,S02,enforcement_errors,inf,,,,",
+        "non_finite",
+        "value",
+        ["value 'inf' is infinite", "enter the real figure"],
+    ),
+    (
+        "2025-04,S02,enforcement_errors,1e999,,,,",
+        "non_finite",
+        "value",
+        ["value '1e999' is infinite"],
+    ),
+    (
+        "2025-04,S02,case_compliance_rate,,-Infinity,10,,",
+        "non_finite",
+        "numerator",
+        ["numerator '-Infinity' is infinite"],
+    ),
+    (  # issue 10: a count of 1e308 gave a -inf score that was still graded
+        "2025-04,S02,enforcement_errors,1e308,,,,",
+        "absurd_value",
+        "value",
+        ["value '1e308' is beyond any real figure (magnitude above 1e+12)"],
+    ),
+    (
+        "2025-04,S02,case_compliance_rate,,5,2e12,,",
+        "absurd_value",
+        "denominator",
+        ["denominator '2e12' is beyond any real figure"],
     ),
     (
         "2025-04,S02,case_compliance_rate,abc,,,,",
@@ -483,6 +516,8 @@ def test_deadline_follows_the_framework(tmp_path):
 UNIT_HEADER = "unit_id,name,level,parent_id,population\n"
 UNIT_GOOD = "S01,东城所,station,,50000\n"
 UNIT_CASES = [
+    ("S02,x,station,,inf", "non_finite", "population", ["population 'inf' is infinite"]),
+    ("S02,x,station,,1e13", "absurd_value", "population", ["population '1e13' is beyond"]),
     (",无名所,station,,1", "missing_key", "unit_id", ["the unit_id is blank"]),
     (
         "S02,x,squad,,1",
