@@ -305,13 +305,11 @@ def test_a_unit_with_one_month_of_three_is_flagged_and_not_graded_others_unaffec
 
 
 def test_min_months_declared_by_the_framework_is_read():
-    from types import SimpleNamespace
-
     units, obs = toy_data()
     short = obs[(obs["unit_id"] != "C") | (obs["period"] != "2025-06")]  # C: 2 of 3 months
     fw = framework_from_dict(TOY)
-    missing = SimpleNamespace(**fw.missing.model_dump(), min_months=2)
-    ev = evaluate(fw.model_copy(update={"missing": missing}), short, units, "2025Q2", compare_previous=False)
+    lenient = framework_from_dict({**TOY, "missing": {**TOY.get("missing", {}), "min_months": 2}})
+    ev = evaluate(lenient, short, units, "2025Q2", compare_previous=False)
     assert ev.scores.set_index("unit_id").loc["C", "grade"] != "未评定"
     strict = evaluate(fw, short, units, "2025Q2", compare_previous=False)
     assert strict.scores.set_index("unit_id").loc["C", "grade"] == "未评定"
