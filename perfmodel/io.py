@@ -23,6 +23,7 @@ import gzip
 import io
 import re
 import struct
+import unicodedata
 import zipfile
 import zlib
 from collections import Counter
@@ -67,7 +68,8 @@ _HEADER_SCAN_ROWS = 20
 
 
 def normalise_header(header: object) -> str:
-    """The key a header is matched on: trimmed, case-folded, inner spaces as ``_``.
+    """The key a header or name is matched on: NFKC (full-width → half-width), trimmed,
+    case-folded, inner spaces and hyphens as ``_``.
 
     Examples
     --------
@@ -75,8 +77,11 @@ def normalise_header(header: object) -> str:
     'unit_id'
     >>> normalise_header("单位编号")
     '单位编号'
+    >>> normalise_header("案件规范率（％）")
+    '案件规范率(%)'
     """
-    return re.sub(r"[\s\-]+", "_", str(header).strip()).casefold()
+    text = unicodedata.normalize("NFKC", str(header))
+    return re.sub(r"[\s\-]+", "_", text.strip()).casefold()
 
 
 def _alias_table(groups: Mapping[str, Iterable[str]]) -> dict[str, str]:

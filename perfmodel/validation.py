@@ -15,9 +15,7 @@ Reason codes and their explanations are in :data:`REASONS` and in
 
 from __future__ import annotations
 
-import difflib
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +47,6 @@ __all__ = [
     "validate_observations",
     "read_inputs",
     "indicator_lookup",
-    "indicator_spelling",
 ]
 
 REASONS: dict[str, str] = {
@@ -966,43 +963,11 @@ def _check_period(checks: _Checks, text: pd.Series) -> pd.Series:
     return period
 
 
-def indicator_spelling(text: object) -> str:
-    """The key an indicator's name is matched on: NFKC (full-width → half-width), trimmed,
-    case-folded, inner spaces and hyphens as ``_`` (see :func:`perfmodel.io.normalise_header`).
-
-    Examples
-    --------
-    >>> indicator_spelling(" Case-Compliance Rate ")
-    'case_compliance_rate'
-    >>> indicator_spelling("案件规范率（％）")
-    '案件规范率(%)'
-    """
-    return normalise_header(unicodedata.normalize("NFKC", str(text)))
-
-
 def indicator_lookup(framework: Framework) -> dict[str, str]:
-    """Every accepted spelling of an indicator (see :func:`indicator_spelling`) → its id.
-
-    An observation may name an indicator by its id, its Chinese or English name,
-    or an ``aliases:`` entry of the framework. Uses ``framework.indicator_lookup()``
-    when the framework provides it. Input ids (case types of points indicators,
-    counts behind bonus and negative-list items) always map to themselves; a name
-    shared by two indicators maps to neither (the id must be written).
-    """
-    if hasattr(framework, "indicator_lookup"):
-        spellings = [(text, ind_id) for text, ind_id in framework.indicator_lookup().items()]
-    else:
-        spellings = [
-            (text, ind.id)
-            for ind in framework.indicators()
-            for text in (ind.id, ind.name.zh, ind.name.en, *getattr(ind, "aliases", ()))
-        ]
-    targets: dict[str, set[str]] = {}
-    for text, ind_id in spellings:
-        targets.setdefault(indicator_spelling(text), set()).add(ind_id)
-    lookup = {key: ids.pop() for key, ids in targets.items() if len(ids) == 1}
-    lookup.update({indicator_spelling(i): i for i in framework.input_indicators()})
-    return lookup
+    """Every accepted spelling of an input indicator (see :func:`perfmodel.io.normalise_header`)
+    → its id: :meth:`perfmodel.framework.Framework.indicator_lookup`, which refuses a spelling
+    shared by two indicators when the framework loads."""
+    return framework.indicator_lookup()
 
 
 def _resolve_indicators(
@@ -1012,7 +977,7 @@ def _resolve_indicators(
     inputs = framework.input_indicators()
 
     def resolve(value: str) -> str:
-        found = lookup.get(indicator_spelling(value))
+        found = lookup.get(normalise_header(value))
         return found if found in inputs else value
 
     resolved = pd.Series(_per_unique(text, resolve), index=text.index, dtype=TEXT_DTYPE)
@@ -1026,35 +991,20 @@ def _resolve_indicators(
     return resolved
 
 
-def suggest_indicator(framework: Framework, text: str, lookup: Mapping[str, str]) -> list[str]:
-    """Input indicator ids whose id, name or alias is spelt most like ``text`` (best first).
-
-    Uses ``framework.suggest_indicator`` when the framework provides it; otherwise
-    :func:`difflib.get_close_matches` on :func:`indicator_spelling` keys, which
-    works for Chinese names as for English ones (案件规范 → case_compliance_rate).
-    """
-    if hasattr(framework, "suggest_indicator"):
-        return list(framework.suggest_indicator(text))
-    inputs = framework.input_indicators()
-    keys = [key for key, ind_id in lookup.items() if ind_id in inputs]
-    close = difflib.get_close_matches(indicator_spelling(text), keys, n=5, cutoff=0.6)
-    return list(dict.fromkeys(lookup[key] for key in close))
-
-
 def _indicator_hint(framework: Framework, lookup: Mapping[str, str]) -> Callable[[str], str]:
     ids = list(framework.input_indicators())
     zh = {ind.id: ind.name.zh for ind in framework.indicators()}
 
     def hint(value: str) -> str:
         head = f"'{_short(value)}' is not an indicator of framework '{framework.id}'"
-        named = lookup.get(indicator_spelling(value))
+        named = lookup.get(normalise_header(value))
         if named:
             return (
                 f"{head} — it names indicator '{named}', which is computed from other inputs "
                 "and is not reported directly; give its inputs instead (see "
                 f"'perfmodel frameworks show {framework.id}')"
             )
-        close = suggest_indicator(framework, value, lookup)
+        close = framework.suggest_indicator(value)
         if close:
             label = f"'{close[0]}'" + (f" ({zh[close[0]]})" if close[0] in zh else "")
             return f"{head} — did you mean {label}?"
@@ -1535,7 +1485,7 @@ def _long_from_wide(
     if "indicator" in frame.columns:
         return frame, origin
     wide = {
-        column: lookup.get(indicator_spelling(column))
+        column: lookup.get(normalise_header(column))
         for column in frame.columns
         if column not in _OBSERVATION_INPUTS
     }

@@ -75,7 +75,12 @@ class Asem:
         self.normalised = normalise(
             orient(self.treatment.values, directions), "minmax", lo=0, hi=100
         )
-        self.aggregates = aggregate_tree(self.normalised, self.framework, "arithmetic")
+        # framework ids are lowercase ([a-z0-9_]); COINr's codes are mixed case, so map there and back
+        published_code = {code.lower(): code for code in [*self.codes, *self.agg_meta["Code"]]}
+        aggregates = aggregate_tree(
+            self.normalised.rename(columns=str.lower), self.framework, "arithmetic"
+        )
+        self.aggregates = aggregates.rename(columns=published_code)
 
 
 def asem_framework(meta: pd.DataFrame, agg_meta: pd.DataFrame) -> Framework:
@@ -84,13 +89,13 @@ def asem_framework(meta: pd.DataFrame, agg_meta: pd.DataFrame) -> Framework:
 
     def node(code: str, children: list[dict]) -> dict:
         name = names.get(code, code)
-        return {"id": code, "name": {"zh": name, "en": name}, "weight": 1.0, "children": children}
+        return {"id": code.lower(), "name": {"zh": name, "en": name}, "weight": 1.0, "children": children}
 
     def build(frame: pd.DataFrame, depth: int) -> list[dict]:
         if depth < 0:
             leaves = [
                 {
-                    "id": row.IndCode,
+                    "id": row.IndCode.lower(),
                     "name": {"zh": row.IndName, "en": row.IndName},
                     "weight": row.IndWeight,
                     "direction": "higher" if row.Direction > 0 else "lower",

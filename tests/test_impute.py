@@ -128,7 +128,7 @@ def test_framework_denominators() -> None:
                             "denominator": "residents",
                             "per": 10000,
                         },
-                        {**indicator, "id": "rate", "weight": 0.5},
+                        {**indicator, "name": {"zh": "比率", "en": "rate"}, "id": "rate", "weight": 0.5},
                     ],
                 }
             ],

@@ -14,10 +14,15 @@ import pytest
 
 from perfmodel import cli
 from perfmodel.evaluation import evaluate_files
-from perfmodel.framework import load_framework
-from perfmodel.io import InputError
+from perfmodel.framework import (
+    framework_from_dict,
+    load_framework,
+    read_framework_yaml,
+    shipped_frameworks,
+)
+from perfmodel.io import InputError, normalise_header
 from perfmodel.simulate import generate_sample
-from perfmodel.validation import indicator_lookup, indicator_spelling, read_inputs
+from perfmodel.validation import indicator_lookup, read_inputs
 
 FRAMEWORK = load_framework("station_four_dimension")
 UNITS = "unit_id,name,level\nS01,东城所,station\nS02,西城所,station\nS03,北城所,station\n"
@@ -266,40 +271,29 @@ def test_name_and_id_rows_for_one_key_are_duplicates(tmp_path):
     assert result.quarantine["reason"].tolist() == ["duplicate_key", "duplicate_key"]
 
 
-def test_framework_aliases_are_accepted(tmp_path, monkeypatch):
-    indicator = type(FRAMEWORK.indicators()[0])
-    monkeypatch.setattr(
-        indicator,
-        "aliases",
-        property(lambda self: ("办案规范率",) if self.id == "case_compliance_rate" else ()),
-        raising=False,
-    )
-    assert indicator_lookup(FRAMEWORK)[indicator_spelling("办案规范率")] == "case_compliance_rate"
+def _with_alias(node: dict, indicator: str, alias: str) -> dict:
+    """A copy of a framework tree node with ``alias`` declared on ``indicator``."""
+    node = dict(node)
+    if node.get("id") == indicator:
+        node["aliases"] = [alias]
+    if "children" in node:
+        node["children"] = [_with_alias(child, indicator, alias) for child in node["children"]]
+    return node
+
+
+def test_framework_aliases_are_accepted(tmp_path):
+    raw = read_framework_yaml(shipped_frameworks()["station_four_dimension"])
+    raw["tree"] = [_with_alias(node, "case_compliance_rate", "办案规范率") for node in raw["tree"]]
+    framework = framework_from_dict(raw)
+    assert indicator_lookup(framework)[normalise_header("办案规范率")] == "case_compliance_rate"
     path = tmp_path / "obs.csv"
     path.write_text(
         "period,unit_id,indicator,value\n2025-04,S01,办案规范率,0.9\n", encoding="utf-8"
     )
-    _, result = read_inputs(path, units_file(tmp_path), FRAMEWORK)
+    _, result = read_inputs(path, units_file(tmp_path), framework)
     assert result.data["indicator"].tolist() == ["case_compliance_rate"]
-
-
-def test_framework_lookup_is_preferred_when_the_framework_has_one(monkeypatch):
-    monkeypatch.setattr(
-        type(FRAMEWORK),
-        "indicator_lookup",
-        lambda self: {"jxl": "case_compliance_rate", "案件规范率": "case_compliance_rate"},
-        raising=False,
-    )
-    lookup = indicator_lookup(FRAMEWORK)
-    assert lookup["jxl"] == "case_compliance_rate"
-    assert lookup["discipline_score"] == "discipline_score"  # input ids always map to themselves
-    assert "纪律作风" not in lookup  # names come from the framework's own lookup then
-
-
-def test_a_name_shared_by_two_indicators_is_not_guessed(monkeypatch):
-    indicator = type(FRAMEWORK.indicators()[0])
-    monkeypatch.setattr(indicator, "aliases", property(lambda self: ("率",)), raising=False)
-    assert indicator_spelling("率") not in indicator_lookup(FRAMEWORK)
+    _, plain = read_inputs(path, units_file(tmp_path), FRAMEWORK)  # without the alias: refused
+    assert plain.quarantine["reason"].tolist() == ["unknown_indicator"]
 
 
 # ----------------------------------------------------------------------------- extremes
