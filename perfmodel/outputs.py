@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import json
 import os
 import shutil
@@ -273,7 +274,7 @@ def _recover_and_clean(final: Path) -> None:
     backup = parent / _BACKUP.format(name=name)
     if not os.path.lexists(final) and backup.is_dir() and not backup.is_symlink():
         os.rename(backup, final)
-    for leftover in parent.glob(_STAGING.format(name=name, pid="*")):
+    for leftover in parent.glob(glob.escape(_STAGING.format(name=name, pid="")) + "*"):
         _remove(leftover)
     if os.path.lexists(backup):
         _remove(backup)
@@ -287,10 +288,12 @@ def _replaceable(final: Path) -> bool:
         return False
     if is_perfmodel_folder(final):
         return True
-    return all(
-        is_perfmodel_folder(entry) or (entry.name.startswith(".") and ".tmp-" in entry.name)
-        for entry in final.iterdir()
-    )
+    return all(is_perfmodel_folder(entry) or _run_artefact(entry.name) for entry in final.iterdir())
+
+
+def _run_artefact(name: str) -> bool:
+    """Whether ``name`` is a staging, backup, failed-run or lock entry of a run inside a folder."""
+    return name.startswith(".") and (".tmp-" in name or name.endswith((".old", ".failed", ".lock")))
 
 
 def _listing(folder: Path) -> list[str]:

@@ -128,7 +128,10 @@ def run(args: argparse.Namespace) -> int:
     except AuditError as exc:
         print(f"perfmodel: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    from perfmodel.outputs import check_inside
+
     out_dir = Path(args.out) / ev.framework.id / period_label(ev.period)
+    check_inside(out_dir, args.out, what="audit")
     given = [Path(p) for p in (args.observations, args.units, args.framework) if Path(p).is_file()]
     paths = write_audit(tables, out_dir, inputs=given)
     findings = tables["findings"]
