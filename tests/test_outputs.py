@@ -464,6 +464,19 @@ def test_report_folder_stays_inside_out(tmp_path, framework_id):
     assert inside == (tmp_path / "reports").resolve() / FRAMEWORK / PERIOD / "fairness_audit"
 
 
+def test_a_framework_id_cannot_move_the_report_out_of_out(tmp_path, monkeypatch, capsys, sample_pair):
+    obs, units = sample_pair
+    text = (REPO / "perfmodel" / "frameworks" / f"{FRAMEWORK}.yaml").read_text(encoding="utf-8")
+    custom = tmp_path / "escape.yaml"
+    custom.write_text(text.replace(f"id: {FRAMEWORK}", "id: ../../../escape", 1), encoding="utf-8")
+    calls = []
+    monkeypatch.setattr(runner, "run_notebook", lambda *a, **k: calls.append(a))
+    code, _, err = run(capsys, "report", "--period", PERIOD, "--framework", custom, "--observations", obs,
+                       "--units", units, "--out", tmp_path / "deep" / "r")
+    assert code != 0 and calls == [] and "Traceback" not in err
+    assert not (tmp_path / "escape").exists() and not (tmp_path / "deep" / "escape").exists()
+
+
 def test_check_inside_sees_through_symlinks(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "fw").symlink_to(tmp_path)
