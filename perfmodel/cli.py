@@ -9,6 +9,8 @@ input is at fault) and a hint, never a traceback (unless ``--debug``).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,6 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = ["main", "build_parser", "report_folder", "available_notebooks"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130
+"""Exit code after Ctrl-C (128 + SIGINT), as shells report it."""
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OBSERVATIONS = Path("data_samples/station_observations.csv.gz")
@@ -119,10 +123,28 @@ def _cmd_frameworks(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write_quarantine(result, path: Path) -> None:
-    from perfmodel.io import write_table
+def _run_inputs(args: argparse.Namespace) -> list[Path]:
+    """The input files of a command (observations, units, a framework given as a file).
 
-    write_table(result, path)
+    With ``--pseudonymise`` these are the original files, not their pseudonymised copies.
+    """
+    given = getattr(args, "input_paths", None) or vars(args)
+    found = [Path(given[name]) for name in ("observations", "units") if given.get(name)]
+    framework = getattr(args, "framework", None)
+    if framework and Path(framework).is_file():
+        found.append(Path(framework))
+    return found
+
+
+def _write_output(frame: pd.DataFrame, path: Path, inputs: Sequence[Path]) -> Path:
+    """Write one output table, refusing an input or a file perfmodel did not write."""
+    from perfmodel.io import write_table
+    from perfmodel.outputs import claim_file, record_file
+
+    target = claim_file(path, inputs=inputs)
+    write_table(frame, target)
+    record_file(target)
+    return path
 
 
 def _print_summary(label: str, result) -> None:
@@ -150,26 +172,26 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     units_result, obs_result = read_inputs(
         Path(args.observations), Path(args.units), framework, sheet=args.sheet
     )
-    _print_summary(f"units ({args.input_paths['units']})", units_result)
-    _print_summary(f"observations ({args.input_paths['observations']})", obs_result)
+    originals = args.input_paths
+    written = []  # files first, printing after: `validate … | head` still writes them
+    if not (units_result.ok and obs_result.ok):
+        if args.quarantine:
+            combined = pd.concat([units_result.quarantine, obs_result.quarantine], ignore_index=True)
+            written.append(_write_output(combined, Path(args.quarantine), _run_inputs(args)))
+        else:
+            for result, source in ((units_result, originals["units"]),
+                                   (obs_result, originals["observations"])):
+                if not result.ok:
+                    target = _quarantine_path(Path(source))
+                    written.append(_write_output(result.quarantine, target, _run_inputs(args)))
+    _print_summary(f"units ({originals['units']})", units_result)
+    _print_summary(f"observations ({originals['observations']})", obs_result)
     late = int(obs_result.data["late"].sum()) if "late" in obs_result.data.columns else 0
     if late:
         print(f"  late submissions (kept, flagged): {late}")
-    if units_result.ok and obs_result.ok:
+    if not written:
         print("no problems found")
         return EXIT_OK
-    written = []
-    if args.quarantine:
-        combined = pd.concat([units_result.quarantine, obs_result.quarantine], ignore_index=True)
-        _write_quarantine(combined, Path(args.quarantine))
-        written.append(Path(args.quarantine))
-    else:
-        for result, source in ((units_result, args.input_paths["units"]),
-                               (obs_result, args.input_paths["observations"])):
-            if not result.ok:
-                target = _quarantine_path(Path(source))
-                _write_quarantine(result.quarantine, target)
-                written.append(target)
     print("quarantine written to " + ", ".join(str(p) for p in written))
     return EXIT_FAILED
 
@@ -191,13 +213,20 @@ def _settings(args: argparse.Namespace) -> dict:
 @with_pseudonymised_inputs
 def _cmd_score(args: argparse.Namespace) -> int:
     from perfmodel.evaluation import evaluate_files
-    from perfmodel.io import write_table
+    from perfmodel.outputs import claim_file
 
+    inputs = _run_inputs(args)
+    out = Path(args.out)
+    target = out.with_name(out.stem + ".quarantine.csv")
+    for path in (out, target):  # refuse before the work, not after
+        claim_file(path, inputs=inputs)
     ev = evaluate_files(
         args.observations, args.units, args.framework, args.period, sheet=args.sheet, **_settings(args)
     )
-    out = Path(args.out)
-    write_table(officer_names_shown(ev.scores, args.show_names or ev.framework.level != "officer"), out)
+    shown = officer_names_shown(ev.scores, args.show_names or ev.framework.level != "officer")
+    _write_output(shown, out, inputs)
+    if len(ev.quarantine):
+        _write_output(ev.quarantine, target, inputs)
     summary = ev.summary()
     print(
         f"{summary['framework']} {summary['period']}: {summary['scored']} of {summary['units']} units scored "
@@ -207,8 +236,6 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if ev.settings.calibration != "none":
         print(_calibration_summary(ev))
     if len(ev.quarantine):
-        target = out.with_name(out.stem + ".quarantine.csv")
-        write_table(ev.quarantine, target)
         first = ev.quarantine["message"].iloc[0]
         print(f"warning: {len(ev.quarantine)} input rows were quarantined and not used "
               f"(first: {first}); see {target}", file=sys.stderr)
@@ -229,9 +256,10 @@ def _calibration_summary(ev: Evaluation) -> str:
 
 @with_pseudonymised_inputs
 def _cmd_report(args: argparse.Namespace) -> int:
-    from perfmodel.framework import load_framework
+    from perfmodel.framework import framework_path, load_framework
+    from perfmodel.outputs import atomic_folder
     from perfmodel.periods import period_label
-    from perfmodel.report.runner import notebook_parameters, run_notebook
+    from perfmodel.report.runner import HTML_NAME, notebook_parameters, run_notebook
 
     notebook = _find_notebook(args.notebook)
     framework = load_framework(args.framework)
@@ -241,28 +269,34 @@ def _cmd_report(args: argparse.Namespace) -> int:
         if not path.exists():
             raise CliError(f"{label} file {path} does not exist",
                            "run 'make sample' or pass --observations/--units")
+    framework_file = framework_path(args.framework).resolve()
     period = period_label(args.period)
     out_dir = report_folder(Path(args.out), framework.id, period, notebook)
-    parameters = {
-        "observations": str(observations),
-        "units": str(units),
-        "framework": args.framework,
-        "period": period,
-        "lang": args.lang,
-        "output_dir": str(out_dir),
-    }
+    quarterly = notebook.stem == QUARTERLY_NOTEBOOK
+    inputs = {"observations": observations, "units": units, "framework": framework_file}
+    # provenance hashes the files the user gave (not pseudonymised copies) and says what was done
+    recorded = {**inputs, **{name: Path(path).resolve() for name, path in args.input_paths.items()}}
+    extra = {"privacy": args.privacy} if args.privacy else None
     chosen = {"peer_group": args.peer_group, "calibration": args.calibration}
-    parameters.update(_optional_parameters(notebook, notebook_parameters(notebook), chosen))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    run = run_notebook(
-        notebook,
-        out_dir,
-        parameters,
-        cwd=out_dir,
-        inputs={"observations": observations, "units": units},
-        html_lang="en" if args.lang == "en" else "zh-CN",
-    )
-    print(f"report written to {run.html or out_dir}")
+    optional = _optional_parameters(notebook, notebook_parameters(notebook), chosen)
+    with atomic_folder(out_dir, inputs=[notebook, *inputs.values(), *recorded.values()],
+                       lock=out_dir if quarterly else out_dir.parent,
+                       keep_subruns=quarterly, keep_failed=True) as staging:
+        # Paths relative to the report folder: valid from the staging folder and the final one
+        # (siblings), and no absolute path (user names, machine layout) lands in the outputs.
+        relative = {name: os.path.relpath(path, staging) for name, path in inputs.items()}
+        parameters = {
+            "observations": relative["observations"],
+            "units": relative["units"],
+            "framework": relative["framework"] if Path(args.framework).is_file() else args.framework,
+            "period": period,
+            "lang": args.lang,
+            "output_dir": ".",
+            **optional,
+        }
+        run = run_notebook(notebook, staging, parameters, cwd=staging, inputs=recorded,
+                           html_lang="en" if args.lang == "en" else "zh-CN", provenance_extra=extra)
+    print(f"report written to {out_dir / HTML_NAME if run.html else out_dir}")
     return EXIT_OK
 
 
@@ -286,11 +320,24 @@ def report_folder(out: Path, framework_id: str, period: str, notebook: Path) -> 
     -------
     pathlib.Path
         The absolute output folder (not created).
+
+    Raises
+    ------
+    perfmodel.outputs.OutputError
+        The folder would lie outside ``out`` (a framework id such as ``../../x``
+        or an absolute path), whatever checks the framework loader made.
     """
-    folder = out / framework_id / period
+    from perfmodel.outputs import check_inside
+
+    root = out.resolve()
+    folder = root / framework_id / period
     if notebook.stem != QUARTERLY_NOTEBOOK:
         folder = folder / notebook.stem
-    return folder.resolve()
+    check_inside(folder, root, what="report")
+    if len(Path(os.path.abspath(folder)).relative_to(root).parts) < 2:
+        raise CliError(f"report folder {folder} is not <out>/<framework>/<period>/",
+                       "framework ids and periods must be plain names without '.', '..' or '/'")
+    return Path(os.path.abspath(folder))
 
 
 def _optional_parameters(
@@ -425,6 +472,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("perfmodel: interrupted; the previous output, if any, is left as it was", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`perfmodel validate … | head`); the files are already written.
+        # Python's advice: point stdout at devnull so the flush at exit does not fail again.
+        with contextlib.suppress(OSError, ValueError):  # stdout may not be a real file
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except PerfmodelError as exc:
         if args.debug:
             raise

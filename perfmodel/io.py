@@ -50,6 +50,7 @@ __all__ = [
     "write_table",
     "write_workbook",
     "guard_formulas",
+    "guard_text",
 ]
 
 
@@ -626,23 +627,53 @@ def read_table(
 # ----------------------------------------------------------------------------- writing
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_LINE_BREAKS = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+"""Characters that end a line for some reader (``str.splitlines``, Excel, pandas) or
+that Excel refuses in a cell: every C0 control except tab, DEL, NEL and the Unicode
+line and paragraph separators."""
 
 
-def _needs_guard(value: object) -> bool:
-    return (
-        isinstance(value, str)
-        and value.startswith(_FORMULA_START)
-        and not _PLAIN_NUMBER.match(value)
-    )
+def _picture(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if code < 0x20:
+        return chr(0x2400 + code)  # the Unicode "control picture": \r -> ␍, \n -> ␊
+    return "\u2421" if code == 0x7F else "\u2424"
+
+
+def guard_text(value: str) -> str:
+    """``value`` made safe for one spreadsheet cell.
+
+    First every line break and control character is replaced by its visible
+    Unicode control picture (``\\r`` → ``␍``, ``\\n`` → ``␊``; other breaks → ``␤``),
+    so no reader can split the cell into a new row. Then text that a spreadsheet
+    would run as a formula -- starting with ``=``, ``+``, ``-``, ``@`` or a tab --
+    is prefixed with ``'`` (OWASP "CSV injection"), unless it is a plain number
+    such as ``-5``.
+
+    Examples
+    --------
+    >>> guard_text("=1+1"), guard_text("-5"), guard_text("0.5\\r=cmd")
+    ("'=1+1", '-5', '0.5␍=cmd')
+    """
+    text = _LINE_BREAKS.sub(_picture, value)
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def _guard_cell(value: object) -> object:
+    return guard_text(value) if isinstance(value, str) else value
 
 
 def guard_formulas(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` in which no text cell can run as a spreadsheet formula.
+    """A copy of ``df`` in which no text cell can start a row or run as a formula.
 
-    Text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
-    prefixed with ``'`` (OWASP "CSV injection"). Numbers, and text that is a plain
-    number such as ``-5`` or ``+0.5``, are left alone. Column headers are guarded
-    the same way.
+    Every text cell and column header goes through :func:`guard_text`: line
+    breaks become visible symbols, then text starting with ``=``, ``+``, ``-``,
+    ``@`` or a tab is prefixed with ``'``. Numbers (also negative ones), and text
+    that is a plain number such as ``-5`` or ``+0.5``, are left alone. This is the
+    one guard every CSV and Excel writer of perfmodel uses.
 
     Examples
     --------
@@ -650,17 +681,12 @@ def guard_formulas(df: pd.DataFrame) -> pd.DataFrame:
     ["'=1+1", '-5', 'ok']
     """
     out = df.copy()
-    for column in out.columns:
-        series = out[column]
-        if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
-            continue
-        mask = series.map(_needs_guard, na_action="ignore").fillna(False).astype(bool)
-        if mask.any():
-            if not pd.api.types.is_object_dtype(series):
-                series = series.astype(object)
-            series = series.where(~mask, "'" + series[mask].astype(str))
-            out[column] = series
-    out.columns = ["'" + c if _needs_guard(c) else c for c in out.columns]
+    for position in range(out.shape[1]):
+        series = out.iloc[:, position]
+        text_like = pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)
+        if text_like or isinstance(series.dtype, pd.CategoricalDtype):
+            out.isetitem(position, series.astype(object).map(_guard_cell, na_action="ignore"))
+    out.columns = [_guard_cell(c) for c in out.columns]
     return out
 
 
@@ -686,12 +712,61 @@ def _excel_ready(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+_FIXED_TIME = datetime.datetime(2000, 1, 1)
+"""The creation and modification stamp of every workbook, so reruns give identical bytes."""
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_CORE_STAMP = re.compile(r"(<dcterms:(created|modified)\b[^>]*>)[^<]*(</dcterms:\2>)")
+
+
+def _fixed_zip(data: bytes) -> bytes:
+    """``data`` (an .xlsx) with fixed member times and fixed document stamps."""
+    stamp = _FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "docProps/core.xml":
+                content = _CORE_STAMP.sub(rf"\g<1>{stamp}\g<3>", content.decode("utf-8")).encode("utf-8")
+            fixed = zipfile.ZipInfo(info.filename, date_time=_ZIP_TIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o600 << 16
+            target.writestr(fixed, content)
+    return buffer.getvalue()
+
+
+def _workbook_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for sheet, frame in zip(_sheet_names(sheets), sheets.values(), strict=True):
+            _excel_ready(guard_formulas(frame)).to_excel(writer, sheet_name=sheet, index=False)
+        writer.book.properties.created = _FIXED_TIME
+        writer.book.properties.modified = _FIXED_TIME
+    return _fixed_zip(buffer.getvalue())
+
+
+def _table_bytes(df: pd.DataFrame, fmt: str) -> bytes:
+    if fmt == ".parquet":
+        buffer = io.BytesIO()
+        _parquet_ready(df).to_parquet(buffer, index=False)
+        return buffer.getvalue()
+    if fmt == ".xlsx":
+        return _workbook_bytes({"Sheet1": df})
+    sep = "\t" if fmt.startswith(".tsv") else ","
+    text = guard_formulas(df).to_csv(index=False, sep=sep, lineterminator="\n")
+    data = text.encode("utf-8-sig")
+    return gzip.compress(data, mtime=0) if fmt.endswith(".gz") else data
+
+
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     """Write ``df`` as CSV/TSV (optionally gzipped), Excel or Parquet, chosen by extension.
 
     CSV and TSV are UTF-8 with a byte-order mark, so that Excel shows Chinese text.
-    CSV, TSV and Excel output is protected against formula injection
-    (:func:`guard_formulas`); Parquet is written as is. The index is not written.
+    CSV, TSV and Excel output goes through :func:`guard_formulas` (no cell can
+    start a new row or run as a formula); Parquet is written as is. The index is
+    not written. The same frame always gives the same bytes (fixed gzip and
+    workbook time stamps). The file is replaced atomically and a symlink at
+    ``path`` is replaced, never followed (:func:`perfmodel.outputs.write_bytes`).
     Missing parent folders are created.
 
     Returns
@@ -699,17 +774,10 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     pathlib.Path
         The written file.
     """
+    from perfmodel.outputs import write_bytes
+
     path = Path(path)
-    fmt = _format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == ".parquet":
-        _parquet_ready(df).to_parquet(path, index=False)
-    elif fmt == ".xlsx":
-        _excel_ready(guard_formulas(df)).to_excel(path, index=False)
-    else:
-        sep = "\t" if fmt.startswith(".tsv") else ","
-        guard_formulas(df).to_csv(path, index=False, sep=sep, encoding="utf-8-sig")
-    return path
+    return write_bytes(path, _table_bytes(df, _format(path)))
 
 
 def _sheet_names(names: Iterable[str]) -> list[str]:
@@ -731,22 +799,16 @@ def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> Path
     """Write several tables as the sheets of one Excel workbook.
 
     Sheet names are made valid for Excel (31 characters, no ``[]:*?/\\``,
-    unique); cells are guarded against formula injection (:func:`guard_formulas`);
-    the index is not written. The workbook's creation time is fixed, so only its
-    "modified" stamp differs between two runs on the same data.
+    unique); cells go through :func:`guard_formulas`; the index is not written.
+    The workbook's created and modified stamps and its zip entry times are fixed,
+    so the same tables always give the same bytes. Written atomically, like
+    :func:`write_table`.
 
     Returns
     -------
     pathlib.Path
         The written file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for sheet, frame in zip(_sheet_names(sheets), sheets.values(), strict=True):
-            _excel_ready(guard_formulas(frame)).to_excel(writer, sheet_name=sheet, index=False)
-        writer.book.properties.created = _WORKBOOK_CREATED
-    return path
+    from perfmodel.outputs import write_bytes
 
-
-_WORKBOOK_CREATED = datetime.datetime(2000, 1, 1)
+    return write_bytes(Path(path), _workbook_bytes(sheets))

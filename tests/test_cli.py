@@ -462,6 +462,11 @@ def notebook_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     return calls
 
 
+def staged_in(run_folder: Path, final: Path) -> bool:
+    """Whether a notebook ran in the temporary sibling folder that is swapped in as ``final``."""
+    return run_folder.parent == final.parent and run_folder.name.startswith(f".{final.name}.tmp-")
+
+
 def _report(capsys, sample, out: Path, *options: object) -> tuple[int, str, str]:
     return run(capsys, "report", "--period", PERIOD, "--observations", sample["station_observations"],
                "--units", sample["units"], "--out", out, *options)
@@ -475,16 +480,18 @@ def test_report_folders_and_calibration_parameter(sample, tmp_path, capsys, note
     code, printed, _ = _report(capsys, sample, out, "--notebook", quarterly, "--peer-group", "none")
     assert code == 0
     call = notebook_calls.pop()
-    assert call["out_dir"] == (out / FRAMEWORK / PERIOD).resolve()
+    final = (out / FRAMEWORK / PERIOD).resolve()
+    assert staged_in(call["out_dir"], final)
     assert call["parameters"]["peer_group"] == "none" and "calibration" not in call["parameters"]
-    assert call["parameters"]["output_dir"] == str(call["out_dir"])
-    assert f"report written to {call['out_dir'] / 'report.html'}" in printed
+    assert call["parameters"]["output_dir"] == "."  # the kernel runs in the (staging) folder
+    assert f"report written to {final / 'report.html'}" in printed
+    assert final.is_dir() and not call["out_dir"].exists()  # swapped into place
 
     code, _, _ = _report(capsys, sample, out, "--notebook", extra, "--calibration", "casemix",
                          "--peer-group", "station_type")
     assert code == 0
     call = notebook_calls.pop()
-    assert call["out_dir"] == (out / FRAMEWORK / PERIOD / "station_extra").resolve()
+    assert staged_in(call["out_dir"], (out / FRAMEWORK / PERIOD / "station_extra").resolve())
     assert call["parameters"]["calibration"] == "casemix" and call["parameters"]["peer_group"] == "station_type"
 
     # a notebook without the parameter: not run, the user is told what it accepts
@@ -498,7 +505,7 @@ def test_other_shipped_notebooks_go_to_a_subfolder(sample, tmp_path, capsys, not
     names = cli.available_notebooks()
     other = next(n for n in names if n != cli.QUARTERLY_NOTEBOOK)
     assert _report(capsys, sample, tmp_path, "--notebook", other)[0] == 0
-    assert notebook_calls[-1]["out_dir"] == (tmp_path / FRAMEWORK / PERIOD / other).resolve()
+    assert staged_in(notebook_calls[-1]["out_dir"], (tmp_path / FRAMEWORK / PERIOD / other).resolve())
 
 
 def test_unknown_notebook_lists_available_names(sample, tmp_path, capsys, notebook_calls, repo_root):

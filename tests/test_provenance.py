@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import platform
 import re
 import subprocess
@@ -151,7 +152,8 @@ def test_build_provenance_content(inputs):
         entry = record["inputs"][name]
         assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
         assert entry["size_bytes"] == len(path.read_bytes())
-        assert entry["path"] == str(path)
+        assert entry["path"] == Path(os.path.relpath(path)).as_posix()  # relative to the working folder
+        assert not Path(entry["path"]).is_absolute()
     assert record["parameters"] == {
         "period": "2025Q2",
         "n": 3,

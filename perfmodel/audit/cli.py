@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -87,14 +88,23 @@ def parse_reference(values: list[str]) -> dict[str, str]:
     return out
 
 
-def write_audit(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> dict[str, Path]:
-    """Write every table as CSV and all of them as sheets of ``audit.xlsx``; return the paths."""
+def write_audit(
+    tables: dict[str, pd.DataFrame], out_dir: str | Path, *, inputs: Iterable[str | Path] = ()
+) -> dict[str, Path]:
+    """Write every table as CSV and all of them as sheets of ``audit.xlsx``; return the paths.
+
+    The folder is replaced as a whole, only when every file is written
+    (:func:`perfmodel.outputs.atomic_folder`); it may not be or hold one of ``inputs``.
+    """
     from perfmodel.io import write_table, write_workbook
+    from perfmodel.outputs import atomic_folder
 
     out = Path(out_dir)
-    paths = {name: write_table(table, out / f"{name}.csv") for name, table in tables.items()}
-    paths["xlsx"] = write_workbook(tables, out / "audit.xlsx")
-    return paths
+    with atomic_folder(out, inputs=inputs) as staging:
+        for name, table in tables.items():
+            write_table(table, staging / f"{name}.csv")
+        write_workbook(tables, staging / "audit.xlsx")
+    return {**{name: out / f"{name}.csv" for name in tables}, "xlsx": out / "audit.xlsx"}
 
 
 @with_pseudonymised_inputs
@@ -122,8 +132,12 @@ def run(args: argparse.Namespace) -> int:
     except AuditError as exc:
         print(f"perfmodel: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    from perfmodel.outputs import check_inside
+
     out_dir = Path(args.out) / ev.framework.id / period_label(ev.period)
-    paths = write_audit(tables, out_dir)
+    check_inside(out_dir, args.out, what="audit")
+    given = [Path(p) for p in (args.observations, args.units, args.framework) if Path(p).is_file()]
+    paths = write_audit(tables, out_dir, inputs=given)
     findings = tables["findings"]
     print(f"audit of {ev.framework.id} {period_label(ev.period)}: {len(ev.scores)} units, "
           f"{len(findings)} finding(s); {len(paths) - 1} tables written to {out_dir} (and audit.xlsx)")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +35,16 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 
 # ---------------------------------------------------------------- output
-def write_tables(tables: Mapping[str, pd.DataFrame], out_dir: str | Path, *, xlsx: bool = True) -> dict[str, Path]:
+def write_tables(
+    tables: Mapping[str, pd.DataFrame], out_dir: str | Path, *, xlsx: bool = True,
+    inputs: Iterable[str | Path] = (),
+) -> dict[str, Path]:
     """Write each table as ``<name>.csv`` and all of them as sheets of ``tables.xlsx``.
 
     CSV files are UTF-8 with a byte-order mark (Excel shows Chinese text); text
     that would start a spreadsheet formula is guarded (:func:`perfmodel.io.guard_formulas`).
+    ``out_dir`` is replaced as a whole, only when every file is written
+    (:func:`perfmodel.outputs.atomic_folder`); it may not be or hold one of ``inputs``.
 
     Returns
     -------
@@ -47,11 +52,16 @@ def write_tables(tables: Mapping[str, pd.DataFrame], out_dir: str | Path, *, xls
         Table name (and ``workbook``) → path written.
     """
     from perfmodel.io import write_table, write_workbook
+    from perfmodel.outputs import atomic_folder
 
     out = Path(out_dir)
-    paths = {name: write_table(frame, out / f"{name}.csv") for name, frame in tables.items()}
-    if xlsx and tables:
-        paths["workbook"] = write_workbook(tables, out / "tables.xlsx")
+    paths = {name: out / f"{name}.csv" for name in tables}
+    with atomic_folder(out, inputs=inputs) as staging:
+        for name, frame in tables.items():
+            write_table(frame, staging / f"{name}.csv")
+        if xlsx and tables:
+            write_workbook(tables, staging / "tables.xlsx")
+            paths["workbook"] = out / "tables.xlsx"
     return paths
 
 
@@ -88,6 +98,12 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return {"peer_group": args.peer_group} if getattr(args, "peer_group", None) else {}
 
 
+def _given_inputs(args: argparse.Namespace) -> list[Path]:
+    """The input files named on the command line (outputs may not replace them)."""
+    names = [getattr(args, key, None) for key in ("observations", "units", "framework")]
+    return [Path(name) for name in names if isinstance(name, str) and Path(name).is_file()]
+
+
 def _report(paths: Mapping[str, Path]) -> None:
     print("wrote: " + ", ".join(str(p) for p in paths.values()))
 
@@ -114,7 +130,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
         indices = sobol(ev, spec, n=args.sobol, seed=args.seed, bootstrap=args.bootstrap, progress=progress)
         tables["sobol_indices"] = indices.indices
         tables["sobol_by_unit"] = indices.by_unit
-    paths = write_tables(tables, args.out)
+    paths = write_tables(tables, args.out, inputs=_given_inputs(args))
     summary = tables["by_unit"]
     width = (summary["rank_p95"] - summary["rank_p05"]).median()
     print(f"{ev.framework.id} {args.period}: {len(result)} replicates, {len(summary)} units; "
@@ -136,7 +152,7 @@ def _cmd_redundancy(args: argparse.Namespace) -> int:
     report = redundancy_report(ev, threshold=args.threshold)
     tables = report.tables()
     tables["weights"] = weight_table(ev).reset_index()
-    paths = write_tables(tables, args.out)
+    paths = write_tables(tables, args.out, inputs=_given_inputs(args))
     merges = report.merges[report.merges["action"] == "merge"]
     print(f"{ev.framework.id} {args.period}: {len(ev.framework.indicators())} indicators; "
           f"{len(merges)} merge suggestion(s) at |r| ≥ {args.threshold:g}")
@@ -181,7 +197,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if len(evaluations) < 2:
         raise ValueError("compare needs at least two designs: repeat --design, or add --flexible or --weightings")
     comparison = compare_designs(evaluations, k=args.k, lang=args.lang)
-    paths = write_tables(comparison.tables(), args.out)
+    paths = write_tables(comparison.tables(), args.out, inputs=_given_inputs(args))
     print(comparison.agreement.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     _report(paths)
     return EXIT_OK

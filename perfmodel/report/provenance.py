@@ -27,6 +27,8 @@ __all__ = [
     "git_commit",
     "jsonable",
     "package_versions",
+    "relative_path",
+    "run_time",
     "write_provenance",
 ]
 
@@ -206,6 +208,25 @@ def _package_repo_dir() -> Path:
     return Path(perfmodel.__file__).resolve().parent.parent
 
 
+def relative_path(path: str | os.PathLike[str], start: str | os.PathLike[str] | None = None) -> str:
+    """``path`` relative to ``start`` (default: the working folder), with ``/`` separators.
+
+    Provenance records never hold absolute paths: they would reveal user and
+    machine names, and would differ between two checkouts of the same project.
+
+    Examples
+    --------
+    >>> relative_path("/data/obs.csv", "/data/reports")
+    '../obs.csv'
+    """
+    base = os.path.abspath(start if start is not None else os.getcwd())
+    try:
+        relative = os.path.relpath(os.path.abspath(path), base)
+    except ValueError:  # another drive on Windows: no relative path exists
+        return Path(os.path.abspath(path)).as_posix()
+    return Path(relative).as_posix()
+
+
 def build_provenance(
     inputs: Mapping[str, str | os.PathLike[str]],
     parameters: Mapping[str, Any],
@@ -216,8 +237,10 @@ def build_provenance(
     Parameters
     ----------
     inputs
-        Name -> path of every input file. Each is recorded with its path (as given),
-        SHA-256 and size in bytes. A missing file raises :class:`FileNotFoundError`.
+        Name -> path of every input file (a custom framework YAML file included).
+        Each is recorded with its path relative to the working folder
+        (:func:`relative_path`), SHA-256 and size in bytes. A missing file raises
+        :class:`FileNotFoundError`.
     parameters
         Run parameters, recorded as given (converted by :func:`jsonable`).
     extra
@@ -229,7 +252,7 @@ def build_provenance(
         Keys: ``schema``, ``inputs``, ``parameters``, ``packages``, ``python``,
         ``platform``, ``git`` (commit of the perfmodel checkout, ``None`` outside git),
         ``extra`` and ``timestamp_utc`` -- the only field that changes between two runs
-        on the same inputs.
+        on the same inputs (fixed by ``SOURCE_DATE_EPOCH``, see :func:`run_time`).
     """
     input_records: dict[str, dict[str, Any]] = {}
     for name, raw_path in inputs.items():
@@ -237,7 +260,7 @@ def build_provenance(
         if not path.is_file():
             raise FileNotFoundError(f"provenance input {name!r}: no such file {path}")
         input_records[str(name)] = {
-            "path": os.fspath(raw_path),
+            "path": relative_path(raw_path),
             "sha256": file_sha256(path),
             "size_bytes": path.stat().st_size,
         }
@@ -249,7 +272,7 @@ def build_provenance(
         "python": {
             "version": platform.python_version(),
             "implementation": platform.python_implementation(),
-            "executable": sys.executable,
+            "executable": relative_path(sys.executable),
         },
         "platform": {
             "system": platform.system(),
@@ -259,17 +282,25 @@ def build_provenance(
         },
         "git": git_commit(_package_repo_dir()),
         "extra": jsonable(dict(extra or {}), _where="extra"),
-        "timestamp_utc": datetime.now(UTC)
-        .replace(microsecond=0)
-        .isoformat()
-        .replace("+00:00", "Z"),
+        "timestamp_utc": run_time().isoformat().replace("+00:00", "Z"),
     }
 
 
+def run_time() -> datetime:
+    """The time a run is recorded at: now (UTC, whole seconds), or ``SOURCE_DATE_EPOCH``.
+
+    ``SOURCE_DATE_EPOCH`` (seconds since 1970, the reproducible-builds convention)
+    fixes the recorded time, so that two runs give byte-identical provenance too.
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), UTC)
+    return datetime.now(UTC).replace(microsecond=0)
+
+
 def write_provenance(path: str | os.PathLike[str], provenance: Mapping[str, Any]) -> Path:
-    """Write *provenance* as UTF-8 JSON (sorted keys, 2-space indent, non-ASCII kept)."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    """Write *provenance* as UTF-8 JSON (sorted keys, 2-space indent, non-ASCII kept), atomically."""
+    from perfmodel.outputs import write_bytes
+
     text = json.dumps(jsonable(provenance), sort_keys=True, indent=2, ensure_ascii=False)
-    out.write_text(text + "\n", encoding="utf-8")
-    return out
+    return write_bytes(Path(path), (text + "\n").encode("utf-8"))

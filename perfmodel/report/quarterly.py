@@ -7,6 +7,7 @@ tested) here. Texts exist in Chinese (``zh``) and English (``en``).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -576,6 +577,8 @@ def styled(frame: pd.DataFrame, percent: Iterable[str] = (), digits: int = 1):
             formats[column] = "{:.0f}" if whole and series.abs().max() >= 1 else f"{{:.{digits}f}}"
     wrapping = [c for c in frame.columns if _is_long_text(frame[c])]
     styler = frame.style.format(formats, na_rep="–").hide(axis="index")
+    # Table ids from the content, not pandas' random uuid: reruns give identical HTML.
+    styler = styler.set_uuid(hashlib.sha256(frame.to_csv().encode("utf-8")).hexdigest()[:10])
     styler = styler.set_table_styles([{"selector": "td", "props": "white-space: nowrap;"}])
     if wrapping:
         long_text = [{"selector": "td", "props": "white-space: normal; min-width: 18em;"}]

@@ -32,6 +32,7 @@ from typing import Any
 import nbformat
 
 from perfmodel.errors import PerfmodelError
+from perfmodel.outputs import write_bytes
 from perfmodel.report.provenance import build_provenance, jsonable, write_provenance
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "ReportParameterError",
     "check_kernel",
     "export_html_report",
+    "normalise_executed",
     "notebook_parameters",
     "run_notebook",
     "validate_parameters",
@@ -516,9 +518,59 @@ def export_html_report(
     if not re.search(r"<meta\s+charset=\"?utf-8", body, flags=re.IGNORECASE):
         body = body.replace("<head>", '<head>\n<meta charset="utf-8" />', 1)
     body = _mark_numeric_cells(body)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(body, encoding="utf-8")
-    return out
+    return write_bytes(out, body.encode("utf-8"))
+
+
+# ------------------------------------------------------------------ determinism
+
+#: pandas gives every ``Styler`` a random 5-hex ``uuid`` used in its table and CSS ids.
+_STYLER_UUID = re.compile(r'<table id="T_([0-9a-f]{5})"')
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+_RUN_METADATA = ("start_time", "end_time", "duration")
+
+
+def _text(value: Any) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+def normalise_executed(nb: nbformat.NotebookNode, *, notebook_name: str, executed_name: str) -> None:
+    """Remove what differs between two runs of the same notebook on the same inputs.
+
+    Papermill's start and end times and durations, nbclient's execution timing,
+    the absolute input/output paths papermill records, the memory addresses in
+    ``repr`` texts (``<… at 0x7f…>``) and the random ids pandas gives each
+    ``Styler`` table (renumbered ``T_s1``, ``T_s2``… in order of appearance) and
+    the random cell ids papermill and nbformat add (``cell-<position>``) are
+    replaced in place by fixed values, so the executed notebook and its HTML
+    export are byte-identical between reruns. The run time is in the provenance.
+    """
+    meta = nb.metadata.get("papermill")
+    if meta is not None:
+        for key in _RUN_METADATA:
+            meta.pop(key, None)
+        meta["input_path"] = notebook_name
+        meta["output_path"] = executed_name
+        meta.pop("environment_variables", None)
+    renumbered: dict[str, str] = {}
+    for position, cell in enumerate(nb.cells):
+        if "id" in cell:  # papermill and nbformat's upgrade to 4.5 give cells random ids
+            tags = cell.get("metadata", {}).get("tags", [])
+            cell["id"] = INJECTED_TAG if INJECTED_TAG in tags else f"cell-{position}"
+        cell_meta = cell.get("metadata", {})
+        cell_meta.pop("execution", None)
+        for key in _RUN_METADATA:
+            cell_meta.get("papermill", {}).pop(key, None)
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "text/html" in data:
+                html = _text(data["text/html"])
+                for uuid in _STYLER_UUID.findall(html):
+                    renumbered.setdefault(uuid, f"s{len(renumbered) + 1}")
+                for uuid, fixed in renumbered.items():
+                    html = html.replace(f"T_{uuid}", f"T_{fixed}")
+                data["text/html"] = html
+            if "text/plain" in data:
+                data["text/plain"] = _ADDRESS.sub(" at 0x0>", _text(data["text/plain"]))
 
 
 # ----------------------------------------------------------------------- running
@@ -641,6 +693,7 @@ def run_notebook(
     timeout: float | None = None,
     inputs: Mapping[str, str | os.PathLike[str]] | None = None,
     html_lang: str = "zh-CN",
+    provenance_extra: Mapping[str, Any] | None = None,
 ) -> NotebookRun:
     """Execute a parameterised notebook, export ``report.html`` and write provenance.
 
@@ -668,6 +721,9 @@ def run_notebook(
         notebook itself is always recorded as input ``"notebook"``.
     html_lang
         Language tag of the HTML report (``lang`` attribute), e.g. ``"en"``.
+    provenance_extra
+        Further facts for the provenance record's ``"extra"`` (e.g. that the
+        inputs were pseudonymised, with the key's fingerprint).
 
     Raises
     ------
@@ -719,6 +775,7 @@ def run_notebook(
             },
             "effective_parameters": _effective_parameters(specs, clean),
             "timeout_seconds": cell_timeout,
+            **dict(provenance_extra or {}),
         },
     )
 
@@ -742,6 +799,10 @@ def run_notebook(
             raise _execution_error(exc, executed, nb_path) from exc
         raise
 
+    nb = nbformat.read(executed, as_version=4)
+    normalise_executed(nb, notebook_name=nb_path.name, executed_name=executed.name)
+    text = nbformat.writes(nb)
+    write_bytes(executed, (text if text.endswith("\n") else text + "\n").encode("utf-8"))
     html = None
     if export_html:
         html = export_html_report(executed, html_path, lang=html_lang)
