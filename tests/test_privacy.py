@@ -364,8 +364,8 @@ def test_report_notebook_reads_pseudonymised_copies_deleted_afterwards(
     seen = {}
 
     def fake_run(notebook, out_dir, parameters, **options):
-        for name in ("observations", "units"):
-            path = Path(parameters[name])
+        for name in ("observations", "units"):  # relative to the report folder the kernel runs in
+            path = (Path(out_dir) / parameters[name]).resolve()
             seen[name] = (path, path.read_text(encoding="utf-8"))
         return type("Run", (), {"html": Path(out_dir) / "report.html"})()
 

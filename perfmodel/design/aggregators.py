@@ -72,6 +72,10 @@ def _weights(X: pd.DataFrame, weights: Mapping[str, float] | pd.Series | None) -
 
 
 # ---------------------------------------------------------------- power means
+TINY_EXPONENT = 1e-12
+"""Below this |p| the power mean equals the geometric mean to double precision; it is computed as one."""
+
+
 def power_mean(
     X: pd.DataFrame,
     weights: Mapping[str, float] | pd.Series | None = None,
@@ -108,8 +112,10 @@ def power_mean(
         x = np.where(present, values, 1.0)
         if abs(p) >= 1e-3:
             result = ((x**p * wp).sum(axis=1) / total) ** (1 / p)
-        else:  # exp(log1p(Σ w expm1(p ln x) / Σ w) / p): the same mean, stable as p → 0
+        elif abs(p) >= TINY_EXPONENT:  # exp(log1p(Σ w expm1(p ln x) / Σ w) / p): stable as p → 0
             result = np.exp(np.log1p((np.expm1(p * np.log(x)) * wp).sum(axis=1) / total) / p)
+        else:  # the limit p → 0: the geometric mean of x (p ln x would underflow)
+            result = np.exp((np.log(x) * wp).sum(axis=1) / total)
     return pd.Series(np.where(total > 0, result, np.nan), index=X.index)
 
 
