@@ -27,6 +27,8 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 from hostile import build_hostile_sample, hostile_names
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 from perfmodel.report import quarterly as q
@@ -84,6 +86,33 @@ def test_md_shows_every_attack_as_text_and_never_as_markup(attack):
     assert injected(html) == []
     text = visible_text(html)
     assert text.count(attack) == 5, text
+
+
+_MARKUP = "<>&\"'`*_[]()!#|\\~-+.=:/{}$^"
+_NAMES = st.text(alphabet=st.one_of(st.sampled_from(_MARKUP), st.characters(blacklist_categories=("Cs", "Cc"))),
+                 max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=_NAMES)
+def test_any_name_shows_exactly_as_its_text_inside_template_markup(name):
+    html = render_markdown(md("## {name}\n\n**{name}** and <code>{name}</code>", name=name))
+    soup = BeautifulSoup(html, "html.parser")
+    # only the template's elements, and only nbconvert's heading anchor has attributes
+    assert {tag.name for tag in soup.find_all(True)} <= {"h2", "a", "p", "strong", "code"}
+    assert all(set(tag.attrs) <= {"id", "class", "href"} for tag in soup.find_all(True))
+    assert all(a["href"].startswith("#") for a in soup.find_all("a"))
+
+    def same(text: str) -> str:  # Markdown collapses and trims white space, nothing else
+        return " ".join(text.split())
+
+    for anchor in soup.select("a.anchor-link"):  # nbconvert's "¶" link beside each heading
+        anchor.decompose()
+    expected = same(name)
+    if expected:
+        assert same(soup.h2.get_text()) == expected
+        assert same(soup.strong.get_text()) == expected
+    assert same(soup.code.get_text()) == expected
 
 
 def test_md_keeps_the_template_markup_and_the_number_formats():

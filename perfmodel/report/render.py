@@ -107,7 +107,8 @@ def url(value: object) -> SafeURL:
 def escape_markdown(value: object) -> str:
     r"""Text of *value* that a Markdown renderer shows literally and never as markup.
 
-    Line breaks become spaces (a value cannot start a new block).
+    Line breaks become spaces (a value cannot start a new block), and white space
+    at either end is dropped (it would stop ``**{name}**`` from being bold).
 
     Examples
     --------
@@ -117,7 +118,7 @@ def escape_markdown(value: object) -> str:
     if isinstance(value, SafeMarkdown):
         return str(value)
     out = []
-    for char in str(value):
+    for char in str(value).strip():
         if char in _ENTITIES:
             out.append(_ENTITIES[char])
         elif char in _MARKDOWN_PUNCTUATION:
