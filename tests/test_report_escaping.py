@@ -274,6 +274,17 @@ def test_notebooks_build_report_text_only_through_the_render_path(notebook):
     assert problems == []
 
 
+def test_the_package_renders_html_only_in_the_render_module():
+    """No module but render.py builds HTML tables or IPython display objects (grep-level check)."""
+    package = Path(__file__).resolve().parents[1] / "perfmodel"
+    pattern = re.compile(r"\.style\.|\.to_html\(|from IPython\.display import|\bStyler\(")
+    offenders = [f"{path.relative_to(package)}:{number}: {line.strip()}"
+                 for path in sorted(package.rglob("*.py")) if path.name != "render.py"
+                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+                 if pattern.search(line)]
+    assert offenders == []
+
+
 # ------------------------------------------------------------------ every notebook on the hostile sample
 def _parameters(name: str, hostile: dict[str, Path], out: Path, lang: str) -> dict[str, object]:
     base = {"observations": str(hostile["station_observations"]), "units": str(hostile["units"]),
