@@ -138,11 +138,6 @@ class _EscapingFormatter(string.Formatter):
             return str(value)
         return escape_markdown(format(value, format_spec))
 
-    def convert_field(self, value: Any, conversion: str | None) -> Any:
-        if conversion == "r":
-            return repr(value)
-        return super().convert_field(value, conversion)
-
 
 _FORMATTER = _EscapingFormatter()
 
