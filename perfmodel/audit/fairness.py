@@ -72,6 +72,7 @@ from perfmodel.audit._frame import (
 )
 from perfmodel.framework import GRADES
 from perfmodel.privacy import COMPLEMENTARY, blank_suppressed, suppression_plan
+from perfmodel.report.render import SafeMarkdown, join, md, url
 
 __all__ = [
     "GRADE_POINTS",
@@ -1460,12 +1461,12 @@ _SUMMARY = {
 }
 
 
-def _finding_text(row: Any, words: Mapping[str, str]) -> str:
+def _finding_text(row: Any, words: Mapping[str, str]) -> SafeMarkdown:
     if row.attribute and row.group:
-        return words["item"].format(group=row.group, attribute=row.attribute, verdict=row.verdict)
+        return md(words["item"], group=row.group, attribute=row.attribute, verdict=row.verdict)
     if row.attribute or row.group:
-        return words["item_attribute"].format(attribute=row.attribute or row.group, verdict=row.verdict)
-    return str(row.verdict)
+        return md(words["item_attribute"], attribute=row.attribute or row.group, verdict=row.verdict)
+    return md("{verdict}", verdict=row.verdict)
 
 
 def fairness_summary_markdown(
@@ -1476,8 +1477,11 @@ def fairness_summary_markdown(
     link: str = "fairness_audit/report.html",
     max_items: int = 3,
     **options: Any,
-) -> str:
+) -> SafeMarkdown:
     """A short paragraph for the quarterly report, linking to the full fairness report.
+
+    Group and attribute names and verdicts are data: they are escaped (see
+    :mod:`perfmodel.report.render`).
 
     Parameters
     ----------
@@ -1497,7 +1501,7 @@ def fairness_summary_markdown(
 
     Returns
     -------
-    str
+    SafeMarkdown
         Markdown: what was checked, how many findings and the main ones, the link.
     """
     lang = check_lang(lang)
@@ -1508,16 +1512,17 @@ def fairness_summary_markdown(
     for key in ("disaggregated", "adverse_impact"):
         if key in audit:
             attributes.extend(a for a in audit[key]["attribute"].unique() if a not in attributes)
-    attrs = ("、" if lang == "zh" else ", ").join(attributes) or "–"
-    extra = (words["extra_parity"] if "conditional_parity" in audit else "") + (
-        words["extra_robust"] if "grade_robustness" in audit else "")
-    parts = [words["intro"].format(attrs=attrs, extra=extra)]
+    attrs = join("、" if lang == "zh" else ", ", attributes) if attributes else "–"
+    extra = md((words["extra_parity"] if "conditional_parity" in audit else "") + (
+        words["extra_robust"] if "grade_robustness" in audit else ""))
+    parts = [md(words["intro"], attrs=attrs, extra=extra)]
     findings = audit.get("findings", pd.DataFrame(columns=_FINDING_COLUMNS))
     if findings.empty:
-        parts.append(words["none"])
+        parts.append(md(words["none"]))
     else:
         items = [_finding_text(row, words) for row in records(findings.head(max_items))]
-        listing = words["sep"].join(items) + (words["more"] if len(findings) > max_items else "")
-        parts.append(words["some"].format(k=len(findings), items=listing))
-    parts.append(words["link"].format(link=link))
-    return " ".join(parts) if lang == "en" else "".join(parts)
+        listing = md("{items}{more}", items=join(words["sep"], items),
+                     more=md(words["more"] if len(findings) > max_items else ""))
+        parts.append(md(words["some"], k=len(findings), items=listing))
+    parts.append(md(words["link"], link=url(link)))
+    return join(" " if lang == "en" else "", parts)

@@ -49,6 +49,7 @@ from scipy import integrate, optimize, stats
 
 from perfmodel.calibrate.shrinkage import NormalNormalShrinkage
 from perfmodel.periods import parse_month
+from perfmodel.report.render import SafeMarkdown, md
 from perfmodel.text import check_lang
 
 __all__ = [
@@ -962,8 +963,13 @@ def characteristics_table(oc: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     })
 
 
-def methodology_markdown(rules: WarningRules = DEFAULT_RULES, method: str = "rules", lang: str = "zh") -> str:
-    """How the warnings are computed, with the stated false-alarm levels, as Markdown."""
+def methodology_markdown(rules: WarningRules = DEFAULT_RULES, method: str = "rules",
+                         lang: str = "zh") -> SafeMarkdown:
+    """How the warnings are computed, with the stated false-alarm levels, as Markdown.
+
+    The text holds only numbers of *rules* and the name of a known *method*, no
+    name from the data, so it is trusted as it is.
+    """
     check_lang(lang)
     c = decline_threshold(rules.alpha, rules.decline_months)
     if lang == "en":
@@ -988,7 +994,7 @@ def methodology_markdown(rules: WarningRules = DEFAULT_RULES, method: str = "rul
                 f"score against the unit's level in its first {rules.baseline_months} months; limits set for an "
                 f"in-control average run length of {rules.arl0:g} months (a stated false-alarm rate of "
                 f"{1 / rules.arl0:.1%} per unit-month), computed by the Brook–Evans Markov chain.")
-        return "\n".join(lines)
+        return md("\n".join(lines))
     lines = [
         "- **风险调整**:每月把单位得分与同类组当月均值(期望得分)比较,去除季节因素和全组共同波动。",
         f"- **单位噪声**:用单位自身相邻月份差值估计其月度波动,并与同类组的波动加权合并(先验权重 {rules.prior_df:g} 个月),"
@@ -1004,4 +1010,4 @@ def methodology_markdown(rules: WarningRules = DEFAULT_RULES, method: str = "rul
             f"- **控制图({method.upper()})**:单侧图,统计量为标准化的“实际−期望”得分相对于单位前 "
             f"{rules.baseline_months} 个月水平的偏离;控制限按受控平均链长 {rules.arl0:g} 个月设定"
             f"(声明误报率每单位每月 {1 / rules.arl0:.1%}),由 Brook–Evans 马尔可夫链计算。")
-    return "\n".join(lines)
+    return md("\n".join(lines))

@@ -7,7 +7,6 @@ tested) here. Texts exist in Chinese (``zh``) and English (``en``).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,6 +18,7 @@ import pandas as pd
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import GRADES, Framework, Indicator
 from perfmodel.grading import NOT_GRADED
+from perfmodel.report.render import SafeMarkdown, join, md, table
 from perfmodel.text import check_lang
 
 __all__ = [
@@ -171,27 +171,32 @@ def _threshold_text(ind: Indicator, lang: str) -> str:
     return f"{' & '.join(parts)}({consequence_label(th.consequence, th.grade_cap, lang=lang)})"
 
 
-def headline(ev: Evaluation, lang: str = "zh") -> str:
-    """A short Markdown paragraph: what was evaluated and the key numbers."""
+def headline(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
+    """A short Markdown paragraph: what was evaluated and the key numbers (names escaped)."""
     check_lang(lang)
     fw, scores = ev.framework, ev.scores
     s = ev.summary()
     counts = scores["grade"].value_counts()
-    grade_text = "、".join(f"{g} {int(counts.get(g, 0))}" for g in (*GRADES, NOT_GRADED) if counts.get(g, 0))
-    n_groups = scores["peer_group"].nunique()
+    grades = [f"{g} {int(counts.get(g, 0))}" for g in (*GRADES, NOT_GRADED) if counts.get(g, 0)]
+    values = {
+        "name": _name(fw, lang), "period": s["period"], "scored": s["scored"], "units": s["units"],
+        "used": s["observations_used"], "quarantined": s["quarantined_rows"],
+        "groups": scores["peer_group"].nunique(),
+        "peer_group": fw.peer_group or ("all units" if lang == "en" else "全部单位"),
+        "grades": ", ".join(grades) if lang == "en" else "、".join(grades),
+    }
     if lang == "en":
-        grade_text = ", ".join(f"{g} {int(counts.get(g, 0))}" for g in (*GRADES, NOT_GRADED) if counts.get(g, 0))
-        return (
-            f"**{fw.name.en}**, period **{s['period']}**: {s['scored']} of {s['units']} units scored "
-            f"from {s['observations_used']:,} monthly observations; {s['quarantined_rows']:,} input rows "
-            f"were rejected by validation (see *Data quality*). Units are ranked and graded within "
-            f"{n_groups} peer group(s) ({fw.peer_group or 'all units'}). Grades: {grade_text}."
+        return md(
+            "**{name}**, period **{period}**: {scored} of {units} units scored from {used:,} monthly "
+            "observations; {quarantined:,} input rows were rejected by validation (see *Data quality*). "
+            "Units are ranked and graded within {groups} peer group(s) ({peer_group}). Grades: {grades}.",
+            **values,
         )
-    return (
-        f"**{fw.name.zh}**,考核期 **{s['period']}**:共 {s['units']} 个单位,{s['scored']} 个完成评分,"
-        f"使用月度数据 {s['observations_used']:,} 条;校验中有 {s['quarantined_rows']:,} 行输入被隔离"
-        f"(见“数据质量”)。单位在 {n_groups} 个同类组({fw.peer_group or '全部单位'})内排名、评定等级。"
-        f"等级分布:{grade_text}。"
+    return md(
+        "**{name}**,考核期 **{period}**:共 {units} 个单位,{scored} 个完成评分,使用月度数据 {used:,} 条;"
+        "校验中有 {quarantined:,} 行输入被隔离(见“数据质量”)。单位在 {groups} 个同类组({peer_group})内排名、"
+        "评定等级。等级分布:{grades}。",
+        **values,
     )
 
 
@@ -239,7 +244,7 @@ def quality_tables(ev: Evaluation, lang: str = "zh") -> dict[str, pd.DataFrame]:
     }
 
 
-def grading_notes_markdown(ev: Evaluation, lang: str = "zh") -> str:
+def grading_notes_markdown(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     """One sentence on units not graded for incomplete data or non-finite scores, and on quota ties.
 
     Empty when nothing of the kind happened. The counts come from
@@ -265,7 +270,7 @@ def grading_notes_markdown(ev: Evaluation, lang: str = "zh") -> str:
         if n["quota_tie_lowered"]:
             text += (f"{n['quota_tie_lowered']} unit(s) still tied after the chain took the lower grade, so that "
                      "no grade exceeds its quota. ")
-        return text.strip()
+        return md("{text}", text=text.strip()) if text else SafeMarkdown("")
     parts = []
     if n["incomplete_data"]:
         parts.append(f"{n['incomplete_data']} 个单位数据月数不足(数据不完整)")
@@ -276,7 +281,7 @@ def grading_notes_markdown(ev: Evaluation, lang: str = "zh") -> str:
         text += f"{n['quota_tie_broken']} 个单位在等级边界同分,按并列规则({chain})区分。"
     if n["quota_tie_lowered"]:
         text += f"{n['quota_tie_lowered']} 个单位在并列规则后仍同分,为不超出比例取较低等级。"
-    return text
+    return md("{text}", text=text) if text else SafeMarkdown("")
 
 
 def ranking_table(ev: Evaluation, lang: str = "zh", group: str | None = None) -> pd.DataFrame:
@@ -380,59 +385,71 @@ def _indicator_rule(ind: Indicator) -> str:
     return ", ".join(parts)
 
 
-def methodology_markdown(ev: Evaluation, lang: str = "zh") -> str:
-    """The rules of the framework, generated from it, as Markdown."""
+def methodology_markdown(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
+    """The rules of the framework, generated from it, as Markdown (every name escaped)."""
     check_lang(lang)
     fw = ev.framework
     settings = ev.log
-    norm = next((s["method"] for s in settings if s["step"] == "normalised"), fw.normalisation.method)
-    agg = next((s["method"] for s in settings if s["step"] == "aggregated"), fw.aggregation.method)
+    en = lang == "en"
     lo, hi = fw.normalisation.range
     grading = fw.grading
     if grading.method == "quota":
-        rule_zh = "按比例评定:" + "、".join(f"{g} 前{q:.0%}" for g, q in grading.quotas.items()) + ",其余为不合格"
-        rule_en = "by quota: " + ", ".join(f"{g} {q:.0%}" for g, q in grading.quotas.items()) + ", the rest 不合格"
+        quotas = [md("{g} 前{q:.0%}" if not en else "{g} {q:.0%}", g=g, q=q) for g, q in grading.quotas.items()]
+        rule = md("by quota: {q}, the rest 不合格" if en else "按比例评定:{q},其余为不合格",
+                  q=join(", " if en else "、", quotas))
     else:
-        rule_zh = "按分数线评定:" + "、".join(f"{g} ≥ {c:g}" for g, c in grading.cutoffs.items())
-        rule_en = "by cut-offs: " + ", ".join(f"{g} ≥ {c:g}" for g, c in grading.cutoffs.items())
+        cutoffs = [md("{g} ≥ {c:g}", g=g, c=c) for g, c in grading.cutoffs.items()]
+        rule = md("by cut-offs: {c}" if en else "按分数线评定:{c}", c=join(", " if en else "、", cutoffs))
     diff = fw.difficulty
-    bonus = "; ".join(f"{b.name.zh} +{b.points_per_unit:g}/次" + (f"(上限{b.cap:g})" if b.cap else "")
-                      for b in fw.bonus)
-    negative = "; ".join(
-        f"{n.name.zh}: " + {"warning": "一票警示", "deduct": f"每次扣{n.points:g}分",
-                            "grade_cap": f"等级最高为{n.grade_cap}"}[n.consequence]
-        for n in fw.negative_list)
-    if lang == "en":
+    bonus = join("; ", [md("{name} +{points:g}/次", name=b.name.zh, points=b.points_per_unit)
+                        if not b.cap else
+                        md("{name} +{points:g}/次(上限{cap:g})", name=b.name.zh, points=b.points_per_unit, cap=b.cap)
+                        for b in fw.bonus])
+    negative = join("; ", [md("{name}: {consequence}", name=n.name.zh,
+                              consequence=consequence_label(n.consequence, n.grade_cap, n.points, "zh"))
+                           for n in fw.negative_list])
+    coefficients = join("、" if not en else ", ",
+                        [md("{k} ×{v:g}", k=k, v=v) for k, v in diff.coefficients.items()] if diff else [])
+    values = {
+        "period": ev.summary()["period"],
+        "norm": next((s["method"] for s in settings if s["step"] == "normalised"), fw.normalisation.method),
+        "agg": next((s["method"] for s in settings if s["step"] == "aggregated"), fw.aggregation.method),
+        "lo": lo, "hi": hi, "min_availability": fw.missing.min_availability, "rule": rule,
+        "by": diff.by if diff else "", "coefficients": coefficients,
+        "bonus": bonus or ("none" if en else "无"), "negative": negative or ("none" if en else "无"),
+        "within": grading.within or ("all units" if en else "全部单位"),
+        "peer_group": fw.peer_group or ("all" if en else "全部"),
+    }
+    if en:
         lines = [
-            f"- **Roll-up**: monthly data → {ev.summary()['period']}; rates = Σ numerators / Σ denominators, "
+            "- **Roll-up**: monthly data → {period}; rates = Σ numerators / Σ denominators, "
             "counts summed, durations and ratings averaged.",
-            f"- **Normalisation**: `{norm}` to {lo:g}–{hi:g}; every indicator is first turned into "
+            "- **Normalisation**: <code>{norm}</code> to {lo:g}–{hi:g}; every indicator is first turned into "
             "'higher is better' (lower-is-better indicators are reversed).",
-            f"- **Aggregation**: weighted `{agg}` mean, level by level; missing indicators' weight is spread "
-            f"over the others; units with less than {fw.missing.min_availability:.0%} of the weight observed "
+            "- **Aggregation**: weighted <code>{agg}</code> mean, level by level; missing indicators' weight is "
+            "spread over the others; units with less than {min_availability:.0%} of the weight observed "
             "are not scored.",
-            f"- **Difficulty coefficients**: {dict(diff.coefficients) if diff else 'none'}"
-            + (f" by `{diff.by}`, multiplying the weighted score." if diff else "."),
-            f"- **Bonus items**: {bonus or 'none'}. **Negative list**: {negative or 'none'}.",
-            f"- **Grades** within `{grading.within or 'all units'}`: {rule_en}. Threshold breaches and "
+            ("- **Difficulty coefficients**: {coefficients} by <code>{by}</code>, multiplying the weighted score."
+             if diff else "- **Difficulty coefficients**: none."),
+            "- **Bonus items**: {bonus}. **Negative list**: {negative}.",
+            "- **Grades** within <code>{within}</code>: {rule}. Threshold breaches and "
             "negative-list items can cap a grade.",
-            f"- **Ranks**: within peer group `{fw.peer_group or 'all'}`, 1 = best, ties share the best rank.",
+            "- **Ranks**: within peer group <code>{peer_group}</code>, 1 = best, ties share the best rank.",
         ]
     else:
         lines = [
-            f"- **期间汇总**:月度数据汇总为 {ev.summary()['period']};比率类指标按分子之和÷分母之和计算"
+            "- **期间汇总**:月度数据汇总为 {period};比率类指标按分子之和÷分母之和计算"
             "(不是月度比率的平均),数量类求和,时长和评分取平均。",
-            f"- **标准化**:方法 `{norm}`,区间 {lo:g}–{hi:g};先统一为“越大越好”(越小越好的指标取反)。",
-            f"- **加权汇总**:逐层加权{'算术' if agg == 'arithmetic' else '几何'}平均;缺失指标的权重分摊给同层其他指标;"
-            f"数据覆盖不足 {fw.missing.min_availability:.0%} 权重的单位不评分(标注“数据不足”)。",
-            "- **难度系数**:"
-            + (f"按 `{diff.by}` 乘以系数 " + "、".join(f"{k} ×{v:g}" for k, v in diff.coefficients.items())
-               if diff else "无") + "。",
-            f"- **加分项**:{bonus or '无'}。**负面清单**:{negative or '无'}。",
-            f"- **等级**:在 `{grading.within or '全部单位'}` 内{rule_zh};未达硬性指标或触发负面清单可封顶等级。",
-            f"- **排名**:在同类组 `{fw.peer_group or '全部'}` 内排名,1 为最好,并列取最好名次。",
+            "- **标准化**:方法 <code>{norm}</code>,区间 {lo:g}–{hi:g};先统一为“越大越好”(越小越好的指标取反)。",
+            "- **加权汇总**:逐层加权" + ("算术" if values["agg"] == "arithmetic" else "几何")
+            + "平均;缺失指标的权重分摊给同层其他指标;"
+            "数据覆盖不足 {min_availability:.0%} 权重的单位不评分(标注“数据不足”)。",
+            ("- **难度系数**:按 <code>{by}</code> 乘以系数 {coefficients}。" if diff else "- **难度系数**:无。"),
+            "- **加分项**:{bonus}。**负面清单**:{negative}。",
+            "- **等级**:在 <code>{within}</code> 内{rule};未达硬性指标或触发负面清单可封顶等级。",
+            "- **排名**:在同类组 <code>{peer_group}</code> 内排名,1 为最好,并列取最好名次。",
         ]
-    return "\n".join(lines)
+    return md("\n".join(lines), **values)
 
 
 # ---------------------------------------------------------------- figures
@@ -560,37 +577,12 @@ def write_tables(ev: Evaluation, out_dir: str | Path) -> dict[str, Path]:
 
 
 def styled(frame: pd.DataFrame, percent: Iterable[str] = (), digits: int = 1):
-    """A pandas ``Styler`` for the HTML report: numbers rounded, percentages, no index.
+    """A pandas ``Styler`` for the HTML report; the same as :func:`perfmodel.report.render.table`.
 
-    Whole-number columns (ranks, counts) are shown without decimals. Cells stay
-    on one line, except columns of long text (verdicts, flags, explanations),
-    which wrap.
+    Kept under this name for notebooks written before the render module; every cell
+    and label is HTML-escaped and the table id is fixed.
     """
-    percent = list(percent)
-    formats: dict[str, object] = {}
-    for column in frame.columns:
-        series = frame[column]
-        if column in percent:
-            formats[column] = "{:.0%}"
-        elif pd.api.types.is_float_dtype(series):
-            whole = series.dropna().eq(series.dropna().round()).all()
-            formats[column] = "{:.0f}" if whole and series.abs().max() >= 1 else f"{{:.{digits}f}}"
-    wrapping = [c for c in frame.columns if _is_long_text(frame[c])]
-    styler = frame.style.format(formats, na_rep="–").hide(axis="index")
-    # Table ids from the content, not pandas' random uuid: reruns give identical HTML.
-    styler = styler.set_uuid(hashlib.sha256(frame.to_csv().encode("utf-8")).hexdigest()[:10])
-    styler = styler.set_table_styles([{"selector": "td", "props": "white-space: nowrap;"}])
-    if wrapping:
-        long_text = [{"selector": "td", "props": "white-space: normal; min-width: 18em;"}]
-        styler = styler.set_table_styles({c: long_text for c in wrapping}, overwrite=False)
-    return styler
-
-
-def _is_long_text(column: pd.Series, longest: int = 30) -> bool:
-    """Text columns with entries longer than ``longest`` characters wrap in HTML tables."""
-    if pd.api.types.is_numeric_dtype(column) or column.empty:
-        return False
-    return bool(column.dropna().astype(str).str.len().max() > longest) if column.notna().any() else False
+    return table(frame, percent=percent, digits=digits)
 
 
 # ---------------------------------------------------------------- calibration and provenance
@@ -628,7 +620,7 @@ def context_r2(ev: Evaluation, context: Iterable[str] = CONTEXT_COLUMNS) -> floa
     return float(table.loc[table["measure"] == "r2", "estimate"].iloc[0])
 
 
-def calibration_markdown(raw: Evaluation, calibrated: Evaluation, lang: str = "zh") -> str:
+def calibration_markdown(raw: Evaluation, calibrated: Evaluation, lang: str = "zh") -> SafeMarkdown:
     """What calibration changed: grades, rank agreement and dependence on context, in words."""
     check_lang(lang)
     from scipy.stats import spearmanr
@@ -639,22 +631,25 @@ def calibration_markdown(raw: Evaluation, calibrated: Evaluation, lang: str = "z
     changed = int((both["grade_raw"] != both["grade_cal"]).sum())
     rho = float(spearmanr(both["score_raw"], both["score_cal"]).statistic) if len(both) > 2 else float("nan")
     r2_raw, r2_cal = context_r2(raw), context_r2(calibrated)
-    mode = calibrated.settings.calibration
+    values = {"mode": calibrated.settings.calibration, "changed": changed, "n": len(both), "rho": rho,
+              "r2_raw": r2_raw, "r2_cal": r2_cal}
     if lang == "en":
-        return (
-            f"Calibration `{mode}` compares each unit with what its context (workload, population, area type…) "
-            f"predicts, instead of with one ruler for all (R4, R5). **{changed}** of {len(both)} units change "
-            f"grade; the Spearman correlation of uncalibrated and calibrated scores is **{rho:.2f}**. "
-            f"Context explains **{r2_raw:.0%}** of the variance of uncalibrated scores and **{r2_cal:.0%}** "
+        return md(
+            "Calibration <code>{mode}</code> compares each unit with what its context (workload, population, area type…) "
+            "predicts, instead of with one ruler for all (R4, R5). **{changed}** of {n} units change "
+            "grade; the Spearman correlation of uncalibrated and calibrated scores is **{rho:.2f}**. "
+            "Context explains **{r2_raw:.0%}** of the variance of uncalibrated scores and **{r2_cal:.0%}** "
             "after calibration: the lower, the less a score depends on circumstances the unit does not control. "
             "Part of what context explains can be real performance (better-resourced stations may also be "
-            "better run), so calibration is a second view, not a verdict."
+            "better run), so calibration is a second view, not a verdict.",
+            **values,
         )
-    return (
-        f"校准方式 `{mode}`:把每个单位与其情境(工作负荷、人口、城乡类型等)所预测的水平相比,而不是“一把尺子量到底”"
-        f"(R4、R5)。{len(both)} 个单位中有 **{changed}** 个等级发生变化;校准前后得分的 Spearman 相关为 **{rho:.2f}**。"
-        f"情境因素可解释未校准得分方差的 **{r2_raw:.0%}**,校准后为 **{r2_cal:.0%}**:越低,得分越少取决于单位无法控制的条件。"
-        "情境所解释的部分也可能包含真实的绩效差异(资源充足的所也可能管理得更好),因此校准结果是第二视角,而非定论。"
+    return md(
+        "校准方式 <code>{mode}</code>:把每个单位与其情境(工作负荷、人口、城乡类型等)所预测的水平相比,而不是“一把尺子量到底”"
+        "(R4、R5)。{n} 个单位中有 **{changed}** 个等级发生变化;校准前后得分的 Spearman 相关为 **{rho:.2f}**。"
+        "情境因素可解释未校准得分方差的 **{r2_raw:.0%}**,校准后为 **{r2_cal:.0%}**:越低,得分越少取决于单位无法控制的条件。"
+        "情境所解释的部分也可能包含真实的绩效差异(资源充足的所也可能管理得更好),因此校准结果是第二视角,而非定论。",
+        **values,
     )
 
 

@@ -475,6 +475,21 @@ def _mark_numeric_cells(html: str) -> str:
     return str(soup)
 
 
+#: Content-Security-Policy of every report: no script runs, no plug-in loads, no form
+#: posts and no ``<base>`` redirects links. A report needs none of these (the export
+#: template drops require.js, MathJax and mermaid, figures are inline PNGs), so this is
+#: a second wall behind escaping (:mod:`perfmodel.report.render`): should a name ever
+#: reach the page as markup, a browser still runs none of it. Styles and images stay
+#: allowed (inline CSS, ``data:`` images).
+REPORT_CSP = "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'"
+
+
+def _add_content_security_policy(html: str) -> str:
+    """Put :data:`REPORT_CSP` first in ``<head>`` (before anything that could load)."""
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{REPORT_CSP}" />'
+    return re.sub(r"<head\b[^>]*>", lambda m: f"{m.group(0)}\n{meta}", html, count=1)
+
+
 def export_html_report(
     executed_notebook: str | os.PathLike[str],
     html_path: str | os.PathLike[str],
@@ -488,7 +503,8 @@ def export_html_report(
     ``papermill-error-cell-tag`` or ``remove-cell`` are left out; outputs (text,
     tables, embedded PNG figures) and markdown are kept. The page declares UTF-8 and
     *lang*, and uses :data:`REPORT_CSS` (CJK font stack, zebra-striped tables with
-    right-aligned numbers). The title is *title*, else the notebook's ``title``
+    right-aligned numbers). A Content-Security-Policy (:data:`REPORT_CSP`) forbids
+    every script. The title is *title*, else the notebook's ``title``
     metadata, else the file stem.
     """
     from nbconvert import HTMLExporter
@@ -517,7 +533,7 @@ def export_html_report(
     body = re.sub(r"<html\b[^>]*>", f'<html lang="{lang}">', body, count=1)
     if not re.search(r"<meta\s+charset=\"?utf-8", body, flags=re.IGNORECASE):
         body = body.replace("<head>", '<head>\n<meta charset="utf-8" />', 1)
-    body = _mark_numeric_cells(body)
+    body = _add_content_security_policy(_mark_numeric_cells(body))
     return write_bytes(out, body.encode("utf-8"))
 
 
