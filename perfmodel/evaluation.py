@@ -36,13 +36,13 @@ from perfmodel.grading import (
     rank_scores,
     tie_break_keys,
 )
+from perfmodel.groups import ALL_UNITS
 from perfmodel.normalise import normalise, orient, orient_bounds
 from perfmodel.periods import months_in, parse_period, period_label, previous
 from perfmodel.rollup import roll_up
 
 __all__ = ["Settings", "Evaluation", "evaluate", "evaluate_files", "read_evaluation_inputs", "EvaluationError"]
 
-ALL_UNITS = "全部"
 
 
 class EvaluationError(PerfmodelError, ValueError):

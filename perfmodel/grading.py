@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from perfmodel.framework import GRADES, FrameworkError
+from perfmodel.groups import ALL_UNITS
 
 __all__ = [
     "NOT_GRADED",
@@ -58,7 +59,7 @@ _ORDER = {grade: i for i, grade in enumerate(GRADES)}
 
 def _groups(scores: pd.Series, groups: pd.Series | None) -> pd.Series:
     if groups is None:
-        return pd.Series("全部", index=scores.index)
+        return pd.Series(ALL_UNITS, index=scores.index)
     return groups.reindex(scores.index).astype(object).where(lambda g: g.notna(), "(none)")
 
 

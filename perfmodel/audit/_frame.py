@@ -29,6 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from perfmodel.errors import PerfmodelError
+from perfmodel.groups import group_order
 
 __all__ = [
     "AuditError",
@@ -234,7 +235,6 @@ def group_codes(frame: pd.DataFrame, by: str | Sequence[str]) -> tuple[str, np.n
         values = frame[column].to_numpy(dtype=object)
         text = np.array([MISSING_GROUP if pd.isna(v) else str(v) for v in values], dtype=object)
         labels = text if labels is None else labels + GROUP_SEPARATOR + text
-    from perfmodel.report.quarterly import group_order
 
     names, codes = np.unique(labels.astype(str), return_inverse=True)
     ordered = group_order(names)  # 一类, 二类, 三类 … in their natural order, the rest alphabetically

@@ -71,6 +71,7 @@ from perfmodel.audit._frame import (
     welch,
 )
 from perfmodel.framework import GRADES
+from perfmodel.groups import group_order
 from perfmodel.privacy import COMPLEMENTARY, blank_suppressed, suppression_plan
 from perfmodel.report.render import SafeMarkdown, join, md, url
 
@@ -1126,7 +1127,6 @@ def figure_impact_ratios(table: pd.DataFrame, lang: Lang = "zh", threshold: floa
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from perfmodel.report.quarterly import group_order
 
     shown = table[table["role"] != "suppressed"]
     attributes = [a for a in dict.fromkeys(shown["attribute"])

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from perfmodel import groups
 from perfmodel.audit._frame import (
     AuditError,
     Lang,
@@ -35,6 +36,7 @@ from perfmodel.audit._frame import (
     fmt_pct,
     records,
 )
+from perfmodel.groups import group_order
 from perfmodel.periods import months_in
 
 __all__ = [
@@ -60,7 +62,7 @@ ERR_ALL_FAILED = (
     "every one of the {n_boot} bootstrap evaluations failed (first error: {error}); "
     "check that the evaluation runs on its own data"
 )
-ALL_UNITS = {"zh": "全部", "en": "all"}
+ALL_UNITS = {"zh": groups.ALL_UNITS, "en": "all"}
 
 _TEXT = {
     "zh": {
@@ -421,7 +423,6 @@ def figure_rank_intervals(table: pd.DataFrame, lang: Lang = "zh", peer_group: st
     check_lang(lang)
     import matplotlib.pyplot as plt
 
-    from perfmodel.report.quarterly import group_order
 
     zh = lang == "zh"
     part = table.dropna(subset=["rank_low"])

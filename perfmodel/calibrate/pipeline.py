@@ -96,6 +96,7 @@ from perfmodel.calibrate.raters import (
 from perfmodel.calibrate.reliability import icc_from_components, krippendorff_alpha, ratings_matrix
 from perfmodel.calibrate.shrinkage import BetaBinomialShrinkage
 from perfmodel.framework import Framework, Indicator
+from perfmodel.groups import ALL_UNITS
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from perfmodel.evaluation import Evaluation
@@ -566,7 +567,7 @@ def _shrink(
         return None
     out = shrinker.table_.copy()
     if column is None:
-        out["group"] = "全部"
+        out["group"] = ALL_UNITS
     out["indicator"] = ind_id
     if not np.isfinite(shrinker.prior_["concentration"]).all():
         log.add(ind_id, "shrinkage", "note",

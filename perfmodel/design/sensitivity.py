@@ -66,6 +66,7 @@ from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation, EvaluationError, Settings
 from perfmodel.framework import GRADES, Framework
 from perfmodel.grading import NOT_GRADED
+from perfmodel.groups import ALL_UNITS, group_order
 from perfmodel.normalise import NORMALISERS
 from perfmodel.periods import months_in
 from perfmodel.text import check_lang
@@ -710,9 +711,9 @@ def _plain(value: Any) -> Any:
 def _grade_group_labels(ev: Evaluation, units: pd.DataFrame, scores: pd.DataFrame) -> pd.Series:
     """The groups quota grades are given within, as :class:`Evaluation` chooses them."""
     within = ev.framework.grading.within
-    labels = units[within] if within in units.columns else pd.Series("全部", index=units.index)
+    labels = units[within] if within in units.columns else pd.Series(ALL_UNITS, index=units.index)
     if ev.settings.peer_group is not None:
-        labels = scores["peer_group"] if ev.peer_column else pd.Series("全部", index=units.index)
+        labels = scores["peer_group"] if ev.peer_column else pd.Series(ALL_UNITS, index=units.index)
     return labels
 
 
@@ -1317,7 +1318,6 @@ def figure_rank_intervals(result: UncertaintyResult, lang: str = "zh", *, max_un
     check_lang(lang)
     import matplotlib.pyplot as plt
 
-    from perfmodel.report.quarterly import group_order
 
     t = _FIG_TEXT["en" if lang == "en" else "zh"]
     table = result.by_unit().dropna(subset=["median_rank"])

@@ -35,6 +35,7 @@ import pandas as pd
 from perfmodel.evaluation import Evaluation, EvaluationError, Settings
 from perfmodel.framework import GRADES, Framework, load_framework
 from perfmodel.grading import NOT_GRADED
+from perfmodel.groups import group_order
 from perfmodel.periods import months_in, parse_month, parse_period, period_label, reporting_deadline
 from perfmodel.report.render import SafeMarkdown, join, md
 from perfmodel.rollup import ROLLUP_COLUMNS, roll_up
@@ -695,7 +696,6 @@ def figure_score_trends(
     check_lang(lang)
     import matplotlib.pyplot as plt
 
-    from perfmodel.report.quarterly import group_order
 
     t = _labels(lang)
     s = series.scores.dropna(subset=["score"])

@@ -7,7 +7,6 @@ tested) here. Texts exist in Chinese (``zh``) and English (``en``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pandas as pd
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import GRADES, Framework, Indicator
 from perfmodel.grading import NOT_GRADED
+from perfmodel.groups import group_order  # re-exported: public here before perfmodel.groups
 from perfmodel.report.render import SafeMarkdown, join, md, table
 from perfmodel.text import check_lang
 
@@ -103,30 +103,6 @@ SOURCES = {
     "en": {"system": "system", "supervisor": "supervisor", "peer": "peer", "self": "self", "citizen": "citizen"},
 }
 """Labels of an indicator's direction and source in the report's languages."""
-
-_ZH_NUMERALS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
-
-
-def group_order(values: Iterable[object]) -> list[str]:
-    """Peer groups in a natural order: 一类, 二类, 三类 …, then the rest alphabetically.
-
-    Examples
-    --------
-    >>> group_order(["三类", "一类", "二类"])
-    ['一类', '二类', '三类']
-    """
-
-    def key(value: str) -> tuple[int, float, str]:
-        match = re.match(r"^([一二三四五六七八九十])类", value)
-        if match:
-            return (0, _ZH_NUMERALS[match.group(1)], value)
-        match = re.match(r"^(\d+)", value)
-        if match:
-            return (1, float(match.group(1)), value)
-        return (2, 0.0, value)
-
-    return sorted({str(v) for v in values}, key=key)
-
 
 def _t(lang: str) -> dict[str, str]:
     return TEXT["en" if lang == "en" else "zh"]

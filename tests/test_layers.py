@@ -1,0 +1,360 @@
+"""The layers of ``perfmodel`` (issue 12), checked by reading every import.
+
+Each module of ``perfmodel/`` sits in one layer; a module may import modules of
+its own layer or of layers below, never above, and the modules never import each
+other in a cycle. :data:`LAYERS` below is the map, and the documentation: it is
+the table in ``docs/architecture.md`` ("Module map").
+
+How imports are read: every ``import x`` and ``from x import y`` anywhere in a
+module (module level, inside functions and classes, inside ``if TYPE_CHECKING:``),
+with relative imports resolved, is an edge importer → imported module
+(``from perfmodel import groups`` is an edge to ``perfmodel.groups``; ``from
+perfmodel.audit import run_audit`` one to the package ``perfmodel.audit``). Two
+kinds of edge are exempt from the layer rule: the ``if TYPE_CHECKING:`` block of a
+package ``__init__.py``, which only declares the package's lazy exports (PEP 562:
+resolved on attribute access, never at import), and the implicit import of
+parent packages. ``TYPE_CHECKING`` edges elsewhere count for the layer rule (a
+step typed on ``Evaluation`` depends on it) but not for cycles, since they never
+run.
+
+Known upward edges that need real refactoring are listed in
+:data:`KNOWN_UPWARD_EDGES`, each with its reason. The list only shrinks: the test
+fails on a new upward edge and on a listed edge that no longer exists (delete its
+line when you remove the edge).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "perfmodel"
+
+LAYERS: dict[str, int] = {
+    # 1 common: no perfmodel import above it; numpy/pandas/scipy at most
+    "__init__.py": 1,  # version and the lazy-export table only
+    "_lazy.py": 1,
+    "errors.py": 1,
+    "text.py": 1,
+    "groups.py": 1,
+    # 2 framework, periods and io
+    "framework.py": 2,
+    "periods.py": 2,
+    "io.py": 2,
+    "outputs.py": 2,
+    "privacy.py": 2,
+    # 3 construction steps, in pipeline order
+    "validation.py": 3,
+    "rollup.py": 3,
+    "denominate.py": 3,
+    "impute.py": 3,
+    "treat.py": 3,
+    "normalise.py": 3,
+    "aggregate.py": 3,
+    "grading.py": 3,
+    "coverage.py": 3,
+    # 4 calibration step
+    "calibrate/": 4,
+    # 5 evaluation: runs the steps
+    "evaluation.py": 5,
+    # 6 analyses of evaluations
+    "audit/": 6,
+    "design/": 6,
+    "monitor/": 6,
+    "simulate.py": 6,
+    # 7 report layer: figures, text, rendering, notebook runs
+    "report/": 7,
+    # 8 command line
+    "cli.py": 8,
+    "audit/cli.py": 8,
+    "design/cli.py": 8,
+}
+"""Path under ``perfmodel/`` → layer. A key ending in ``/`` is a folder; the
+longest key that matches a module decides its layer."""
+
+LAYER_NAMES = {
+    1: "common",
+    2: "framework/periods/io",
+    3: "construction steps",
+    4: "calibration step",
+    5: "evaluation",
+    6: "analyses",
+    7: "report",
+    8: "cli",
+}
+
+_SPLIT_PIPELINE = "calibrate/pipeline.py is both the calibration step and the truth-recovery harness; split step.py / truth.py"
+_MARKDOWN_IN_ANALYSIS = "the analysis writes Markdown itself; move its text to the report layer"
+KNOWN_UPWARD_EDGES: dict[tuple[str, str], str] = {
+    ("perfmodel.calibrate.difficulty", "perfmodel.evaluation"): (
+        "the difficulty step is typed on Evaluation; make it a pure function of values, units and peer groups"
+    ),
+    ("perfmodel.calibrate.pipeline", "perfmodel.evaluation"): _SPLIT_PIPELINE,
+    ("perfmodel.calibrate.pipeline", "perfmodel.simulate"): _SPLIT_PIPELINE,
+    ("perfmodel.audit.fairness", "perfmodel.report.render"): _MARKDOWN_IN_ANALYSIS,
+    ("perfmodel.monitor.series", "perfmodel.report.render"): _MARKDOWN_IN_ANALYSIS,
+    ("perfmodel.monitor.warnings", "perfmodel.report.render"): _MARKDOWN_IN_ANALYSIS,
+}
+"""Upward edges (importer, imported) that exist today, each with what removes it."""
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One import statement of one perfmodel module of another."""
+
+    importer: str
+    imported: str
+    file: str
+    line: int
+    type_only: bool
+    lazy_export: bool
+
+    def describe(self) -> str:
+        lo, hi = layer_of(self.importer), layer_of(self.imported)
+        kind = " (TYPE_CHECKING)" if self.type_only else ""
+        return (
+            f"{self.file}:{self.line}: {self.importer} (layer {lo} {LAYER_NAMES[lo]}) imports "
+            f"{self.imported} (layer {hi} {LAYER_NAMES[hi]}){kind}"
+        )
+
+
+def module_files(package: Path = PACKAGE) -> dict[str, Path]:
+    """Dotted module name → file, for every ``.py`` file of the package."""
+    out = {}
+    for path in sorted(package.rglob("*.py")):
+        parts = list(path.relative_to(package.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+MODULES = module_files()
+
+
+def layer_key(module: str, modules: dict[str, Path] = MODULES, package: Path = PACKAGE) -> str | None:
+    """The :data:`LAYERS` key that decides ``module``'s layer (the longest match), or None."""
+    rel = modules[module].relative_to(package).as_posix()
+    matches = [key for key in LAYERS if rel == key or (key.endswith("/") and rel.startswith(key))]
+    return max(matches, key=len) if matches else None
+
+
+def layer_of(module: str) -> int:
+    key = layer_key(module)
+    assert key is not None, f"{module} is in no layer; add it to LAYERS in {Path(__file__).name}"
+    return LAYERS[key]
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _resolve(name: str, modules: dict[str, Path]) -> str | None:
+    """The perfmodel module that ``name`` (a module or module.attribute) lives in."""
+    while name and name not in modules:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def _imports(tree: ast.Module, package: str) -> list[tuple[ast.stmt, list[tuple[str, str]]]]:
+    """Each import statement with its (module or base, imported name) pairs, relative imports resolved."""
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.append((node, [(alias.name, "") for alias in node.names]))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                parts = parts[: len(parts) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            out.append((node, [(base, alias.name) for alias in node.names]))
+    return out
+
+
+def _type_checking_lines(tree: ast.Module) -> set[int]:
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.body:
+                lines.update(inner.lineno for inner in ast.walk(child) if hasattr(inner, "lineno"))
+    return lines
+
+
+def import_edges(modules: dict[str, Path] = MODULES, package_dir: Path = PACKAGE) -> list[Edge]:
+    """Every import of a perfmodel module by a perfmodel module, with where it is written.
+
+    ``from perfmodel.audit import run_audit`` gives two edges: to the package (its
+    ``__init__`` runs) and to the module that defines ``run_audit`` according to
+    the package's lazy-export declarations (loaded on first use).
+    """
+    parsed = {m: ast.parse(p.read_text(encoding="utf-8"), filename=str(p)) for m, p in modules.items()}
+    lazy: dict[tuple[str, str], str] = {}  # (package, name) -> defining module
+    for module, tree in parsed.items():
+        if modules[module].name == "__init__.py":
+            type_only = _type_checking_lines(tree)
+            for node, pairs in _imports(tree, module):
+                if node.lineno in type_only:
+                    for base, name in pairs:
+                        lazy[(module, name)] = base
+    edges = []
+    for module, tree in parsed.items():
+        path = modules[module]
+        is_package = path.name == "__init__.py"
+        package = module if is_package else module.rpartition(".")[0]
+        type_only_lines = _type_checking_lines(tree)
+        seen: set[tuple[str, int]] = set()
+        for node, pairs in _imports(tree, package):
+            targets = []
+            for base, name in pairs:
+                targets.append(f"{base}.{name}" if name else base)
+                if (base, name) in lazy:
+                    targets.append(lazy[(base, name)])
+            for target in targets:
+                if not (target == "perfmodel" or target.startswith("perfmodel.")):
+                    continue
+                imported = _resolve(target, modules)
+                if imported is None or imported == module or (imported, node.lineno) in seen:
+                    continue
+                seen.add((imported, node.lineno))
+                type_only = node.lineno in type_only_lines
+                edges.append(
+                    Edge(
+                        importer=module,
+                        imported=imported,
+                        file=path.relative_to(package_dir.parent).as_posix(),
+                        line=node.lineno,
+                        type_only=type_only,
+                        lazy_export=type_only and is_package,
+                    )
+                )
+    return edges
+
+
+def upward_edges(edges: list[Edge]) -> list[Edge]:
+    return [e for e in edges if not e.lazy_export and layer_of(e.imported) > layer_of(e.importer)]
+
+
+def import_cycles(edges: list[Edge], ignore: set[tuple[str, str]]) -> list[list[str]]:
+    """Strongly connected groups (of two or more modules) of the runtime import graph."""
+    graph: dict[str, set[str]] = {}
+    for e in edges:
+        if not e.type_only and (e.importer, e.imported) not in ignore:
+            graph.setdefault(e.importer, set()).add(e.imported)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:  # Tarjan; the graph has ~70 nodes, recursion is fine
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                group.append(top)
+                if top == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return groups
+
+
+EDGES = import_edges()
+
+
+def test_every_module_is_in_exactly_one_layer() -> None:
+    unmapped = [m for m in MODULES if layer_key(m) is None]
+    assert not unmapped, f"modules in no layer (add them to LAYERS in {Path(__file__).name}): {unmapped}"
+
+
+def test_every_layer_key_names_existing_modules() -> None:
+    used = {layer_key(m) for m in MODULES}
+    stale = sorted(set(LAYERS) - used)
+    assert not stale, f"LAYERS keys that match no module (remove or rename them): {stale}"
+
+
+def test_reader_sees_function_level_relative_and_type_checking_imports() -> None:
+    found = {(e.importer, e.imported, e.type_only) for e in EDGES}
+    # function-level: the calibration hook inside Evaluation
+    assert ("perfmodel.evaluation", "perfmodel.calibrate.pipeline", False) in found
+    # TYPE_CHECKING-only
+    assert ("perfmodel.calibrate.difficulty", "perfmodel.evaluation", True) in found
+    # `from perfmodel import groups` resolves to the module
+    assert ("perfmodel.audit.robustness", "perfmodel.groups", False) in found
+    # a lazy export resolves to the package and to the module that defines the name
+    assert ("perfmodel.report.quarterly", "perfmodel.audit", False) in found
+    assert ("perfmodel.report.quarterly", "perfmodel.audit.fairness", False) in found
+
+
+def test_relative_imports_are_resolved(tmp_path: Path) -> None:
+    pkg = tmp_path / "perfmodel"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("", encoding="utf-8")
+    (pkg / "errors.py").write_text("", encoding="utf-8")
+    (pkg / "sub" / "__init__.py").write_text("from . import b\n", encoding="utf-8")
+    (pkg / "sub" / "b.py").write_text(
+        "def f():\n    from ..errors import X\n    from .c import y\n", encoding="utf-8"
+    )
+    (pkg / "sub" / "c.py").write_text("", encoding="utf-8")
+    found = {(e.importer, e.imported) for e in import_edges(module_files(pkg), pkg)}
+    assert found == {
+        ("perfmodel.sub", "perfmodel.sub.b"),
+        ("perfmodel.sub.b", "perfmodel.errors"),
+        ("perfmodel.sub.b", "perfmodel.sub.c"),
+    }
+
+
+def test_no_new_upward_import() -> None:
+    new = [e for e in upward_edges(EDGES) if (e.importer, e.imported) not in KNOWN_UPWARD_EDGES]
+    assert not new, (
+        "upward imports (a module may import only its own layer or layers below; move the "
+        "imported helper down, or the importer up):\n" + "\n".join(e.describe() for e in new)
+    )
+
+
+def test_known_upward_edges_still_exist() -> None:
+    present = {(e.importer, e.imported) for e in upward_edges(EDGES)}
+    gone = sorted(set(KNOWN_UPWARD_EDGES) - present)
+    assert not gone, f"these known upward edges are gone; delete them from KNOWN_UPWARD_EDGES: {gone}"
+
+
+def test_no_import_cycle() -> None:
+    cycles = import_cycles(EDGES, ignore=set(KNOWN_UPWARD_EDGES))
+    detail = [
+        "\n".join(e.describe() for e in EDGES if e.importer in group and e.imported in group and not e.type_only)
+        for group in cycles
+    ]
+    assert not cycles, "import cycles:\n" + "\n\n".join(detail)
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    a_b = Edge("m.a", "m.b", "a.py", 1, False, False)
+    b_a = Edge("m.b", "m.a", "b.py", 1, False, False)
+    assert import_cycles([a_b, b_a], ignore=set()) == [["m.a", "m.b"]]
+    assert import_cycles([a_b, b_a], ignore={("m.b", "m.a")}) == []
+
+
+@pytest.mark.parametrize("edge", sorted(KNOWN_UPWARD_EDGES))
+def test_known_upward_edges_have_a_reason(edge: tuple[str, str]) -> None:
+    assert KNOWN_UPWARD_EDGES[edge].strip(), f"{edge}: say what removes this edge"
