@@ -8,6 +8,7 @@ up to the call of :func:`perfmodel.report.runner.run_notebook`.
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -514,3 +515,32 @@ def test_unknown_notebook_lists_available_names(sample, tmp_path, capsys, notebo
     line, = error_lines(err)
     shipped = sorted(p.stem for p in (repo_root / "notebooks").glob("*.ipynb"))
     assert shipped and f"available: {', '.join(shipped)}" in line
+
+
+# ----------------------------------------------------------------------------- CLI that behaves (issue 11)
+def test_version_prints_package_version(capsys):
+    import perfmodel
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"perfmodel {perfmodel.__version__}\n"
+
+
+def _actions(parser: argparse.ArgumentParser, path: str):
+    """Every (command path, action) of a parser and, recursively, of its sub-commands."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _actions(child, f"{path} {name}")
+        else:
+            yield path, action
+
+
+def test_every_option_of_every_command_has_help_text():
+    seen = list(_actions(cli.build_parser(), "perfmodel"))
+    commands = {path for path, _ in seen}
+    assert {"perfmodel report", "perfmodel audit", "perfmodel lab sensitivity", "perfmodel lab gaming"} <= commands
+    lacking = [f"{path} {'/'.join(action.option_strings) or action.dest}"
+               for path, action in seen if not (action.help or "").strip()]
+    assert lacking == []
