@@ -257,6 +257,7 @@ def _calibration_summary(ev: Evaluation) -> str:
 
 @with_pseudonymised_inputs
 def _cmd_report(args: argparse.Namespace) -> int:
+    from perfmodel.evaluation import read_evaluation_inputs
     from perfmodel.framework import framework_path, load_framework
     from perfmodel.outputs import atomic_folder
     from perfmodel.periods import period_label
@@ -270,6 +271,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         if not path.exists():
             raise CliError(f"{label} file {path} does not exist",
                            "run 'make sample' or pass --observations/--units")
+    read_evaluation_inputs(observations, units, framework)  # a wrong framework/data pair stops here
     framework_file = framework_path(args.framework).resolve()
     period = period_label(args.period)
     out_dir = report_folder(Path(args.out), framework.id, period, notebook)
