@@ -40,7 +40,10 @@ from perfmodel.normalise import normalise, orient, orient_bounds
 from perfmodel.periods import months_in, parse_period, period_label, previous
 from perfmodel.rollup import roll_up
 
-__all__ = ["Settings", "Evaluation", "evaluate", "evaluate_files", "read_evaluation_inputs", "EvaluationError"]
+__all__ = [
+    "Settings", "Evaluation", "evaluate", "evaluate_files", "read_evaluation_inputs",
+    "check_data_fits_framework", "EvaluationError",
+]
 
 ALL_UNITS = "全部"
 

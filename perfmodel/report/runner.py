@@ -47,6 +47,7 @@ __all__ = [
     "ReportParameterError",
     "check_kernel",
     "export_html_report",
+    "kernel_manager_config",
     "normalise_executed",
     "notebook_parameters",
     "run_notebook",
