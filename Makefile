@@ -19,8 +19,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The sample file of the framework (data_samples/observations/<framework>.csv.gz) when there is
+# one, else the default sample: `make report PERIOD=2025Q3 FRAMEWORK=station_quadrant` works.
+OBSERVATIONS ?= $(firstword $(wildcard data_samples/observations/$(FRAMEWORK).csv.gz) \
+	data_samples/station_observations.csv.gz)
 REPORT_INPUTS := --period $(PERIOD) --framework $(FRAMEWORK) \
-	--observations data_samples/station_observations.csv.gz --units data_samples/units.csv --out reports
+	--observations $(OBSERVATIONS) --units data_samples/units.csv --out reports
 
 # The quarterly report links to the fairness audit of the same evaluation, so both are made.
 report: $(STAMP)

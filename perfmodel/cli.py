@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from perfmodel import __version__
 from perfmodel.audit import cli as audit_cli
 from perfmodel.design import cli as lab_cli
 from perfmodel.errors import PerfmodelError
@@ -256,6 +257,7 @@ def _calibration_summary(ev: Evaluation) -> str:
 
 @with_pseudonymised_inputs
 def _cmd_report(args: argparse.Namespace) -> int:
+    from perfmodel.evaluation import read_evaluation_inputs
     from perfmodel.framework import framework_path, load_framework
     from perfmodel.outputs import atomic_folder
     from perfmodel.periods import period_label
@@ -269,6 +271,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         if not path.exists():
             raise CliError(f"{label} file {path} does not exist",
                            "run 'make sample' or pass --observations/--units")
+    read_evaluation_inputs(observations, units, framework)  # a wrong framework/data pair stops here
     framework_file = framework_path(args.framework).resolve()
     period = period_label(args.period)
     out_dir = report_folder(Path(args.out), framework.id, period, notebook)
@@ -396,19 +399,23 @@ def _add_inputs(parser: argparse.ArgumentParser, required: bool = True) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="perfmodel", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                        help="print the version of perfmodel and exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("sample", help="generate synthetic stations and officers with known truth")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--stations", type=int, default=120)
-    p.add_argument("--months", type=int, default=24)
-    p.add_argument("--seed", type=int, default=20250101)
+    p.add_argument("--stations", type=int, default=120, help="number of stations (default 120)")
+    p.add_argument("--months", type=int, default=24, help="number of months from --start (default 24)")
+    p.add_argument("--seed", type=int, default=20250101,
+                   help="random seed; the same arguments give byte-identical files (default 20250101)")
     p.add_argument("--start", default="2024-01", help="first month (YYYY-MM)")
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("frameworks", help="list shipped frameworks, or show one")
-    p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
-    p.add_argument("id", nargs="?")
+    p.add_argument("action", nargs="?", choices=["list", "show"], default="list",
+                   help="list the shipped frameworks (default), or show one")
+    p.add_argument("id", nargs="?", help="with 'show': a shipped framework id or YAML file")
     p.set_defaults(func=_cmd_frameworks)
 
     p = sub.add_parser("validate", help="check input files; write rejected rows to a quarantine file")
@@ -426,10 +433,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output file: .csv, .xlsx or .parquet")
     p.add_argument("--sheet", help=SHEET_HELP)
     p.add_argument("--peer-group", help="units column for peer groups, or 'none'")
-    p.add_argument("--normalisation", choices=["minmax", "zscore", "rank", "goalposts", "target"])
-    p.add_argument("--aggregation", choices=["arithmetic", "geometric"])
-    p.add_argument("--imputation", choices=["none", "group_mean", "carry_forward"])
-    p.add_argument("--grading", choices=["cutoffs", "quota"])
+    p.add_argument("--normalisation", choices=["minmax", "zscore", "rank", "goalposts", "target"],
+                   help="override the framework's normalisation of indicator values")
+    p.add_argument("--aggregation", choices=["arithmetic", "geometric"],
+                   help="override the framework's aggregation of scores")
+    p.add_argument("--imputation", choices=["none", "group_mean", "carry_forward"],
+                   help="override the framework's treatment of missing values")
+    p.add_argument("--grading", choices=["cutoffs", "quota"],
+                   help="override the framework's grading: fixed score cut-offs or grade quotas")
     _add_calibration(p)
     p.add_argument("--strict", action="store_true", help="exit 1 when any input row was quarantined")
     p.add_argument("--show-names", action="store_true",
@@ -438,11 +449,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_score)
 
     p = sub.add_parser("report", help="run a report notebook with papermill and export HTML")
-    p.add_argument("--period", required=True)
-    p.add_argument("--framework", default="station_four_dimension")
+    p.add_argument("--period", required=True, help="2025Q2, 2025-04 or 2025")
+    p.add_argument("--framework", default="station_four_dimension",
+                   help="shipped framework id or YAML file (default station_four_dimension)")
     _add_inputs(p, required=False)
-    p.add_argument("--notebook", default="quarterly_evaluation")
-    p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    p.add_argument("--notebook", default=QUARTERLY_NOTEBOOK,
+                   help=f"notebook name in notebooks/ or an .ipynb file (default {QUARTERLY_NOTEBOOK})")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh", help="report language (default zh)")
     p.add_argument("--peer-group", help="units column for peer groups, or 'none' (if the notebook takes it)")
     _add_calibration(p, notebook=True)
     p.add_argument("--out", default="reports",

@@ -41,7 +41,10 @@ from perfmodel.normalise import normalise, orient, orient_bounds
 from perfmodel.periods import months_in, parse_period, period_label, previous
 from perfmodel.rollup import roll_up
 
-__all__ = ["Settings", "Evaluation", "evaluate", "evaluate_files", "read_evaluation_inputs", "EvaluationError"]
+__all__ = [
+    "Settings", "Evaluation", "evaluate", "evaluate_files", "read_evaluation_inputs",
+    "check_data_fits_framework", "EvaluationError",
+]
 
 
 
@@ -795,10 +798,63 @@ def read_evaluation_inputs(
         missing = result.quarantine[result.quarantine["reason"] == "missing_column"] if len(result.quarantine) else []
         if len(missing):
             raise EvaluationError(f"{missing['message'].iloc[0]}; no row of the file can be used")
+    check_data_fits_framework(fw, obs_result.data["indicator"], obs_result.quarantine, observations)
     parts = [q for q in (units_result.quarantine, obs_result.quarantine) if len(q)]
     quarantine = pd.concat(parts, ignore_index=True) if parts else obs_result.quarantine
     n_input = {"observations": obs_result.n_input, "units": units_result.n_input}
     return fw, obs_result.data, units_result.data, quarantine, n_input
+
+
+MISFIT_SHARE = 0.5
+"""A file fits another framework when more than this share of its rows name indicators the
+framework does not use *and* it holds less than this share of the framework's input ids."""
+
+
+def check_data_fits_framework(
+    fw: Framework, accepted: pd.Series, quarantine: pd.DataFrame, source: str | Path
+) -> None:
+    """Stop when an observations file was collected for another framework.
+
+    Such a file scores no unit, or a few on a handful of indicators, and fails later with
+    errors that do not say why. A file that merely carries some extra indicators, or lacks
+    some, passes.
+
+    Parameters
+    ----------
+    fw
+        The framework asked for.
+    accepted
+        The ``indicator`` column of the rows validation accepted.
+    quarantine
+        The rows validation rejected (reason ``unknown_indicator`` for foreign indicators).
+    source
+        The observations file, named in the message.
+
+    Raises
+    ------
+    EvaluationError
+        Naming the file, the framework, how many rows and indicators fit, and the shipped
+        frameworks whose indicators the file holds.
+    """
+    from perfmodel.framework import shipped_frameworks
+
+    foreign = quarantine.loc[quarantine["reason"] == "unknown_indicator", "indicator"] if len(quarantine) else []
+    rows = len(accepted) + len(quarantine)
+    expected = set(fw.input_indicators())
+    held = expected & set(accepted.astype(str))
+    if len(foreign) <= MISFIT_SHARE * rows or len(held) >= MISFIT_SHARE * len(expected):
+        return
+    ids = held | set(pd.Series(foreign).astype(str))
+    fitting = [fid for fid, path in shipped_frameworks().items()
+               if fid != fw.id and ids <= set(load_framework(path).input_indicators())]
+    raise EvaluationError(
+        f"observations file {source} does not fit framework {fw.id!r}: {len(foreign)} of its {rows} rows "
+        f"name indicators the framework does not use, and it holds {len(held)} of the framework's "
+        f"{len(expected)} indicators"
+        + (f"; its indicators are those of framework {' / '.join(map(repr, fitting))}" if fitting else ""),
+        "pass the framework the data were collected for (--framework), or this framework's observations "
+        f"(see 'perfmodel frameworks show {fw.id}' for its indicator ids)",
+    )
 
 
 def evaluate_files(

@@ -8,7 +8,10 @@ up to the call of :func:`perfmodel.report.runner.run_notebook`.
 
 from __future__ import annotations
 
+import argparse
+import os
 import re
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -514,3 +517,86 @@ def test_unknown_notebook_lists_available_names(sample, tmp_path, capsys, notebo
     line, = error_lines(err)
     shipped = sorted(p.stem for p in (repo_root / "notebooks").glob("*.ipynb"))
     assert shipped and f"available: {', '.join(shipped)}" in line
+
+
+# ----------------------------------------------------------------------------- CLI that behaves (issue 11)
+def test_version_prints_package_version(capsys):
+    import perfmodel
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"perfmodel {perfmodel.__version__}\n"
+
+
+def _actions(parser: argparse.ArgumentParser, path: str):
+    """Every (command path, action) of a parser and, recursively, of its sub-commands."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _actions(child, f"{path} {name}")
+        else:
+            yield path, action
+
+
+def test_every_option_of_every_command_has_help_text():
+    seen = list(_actions(cli.build_parser(), "perfmodel"))
+    commands = {path for path, _ in seen}
+    assert {"perfmodel report", "perfmodel audit", "perfmodel lab sensitivity", "perfmodel lab gaming"} <= commands
+    lacking = [f"{path} {'/'.join(action.option_strings) or action.dest}"
+               for path, action in seen if not (action.help or "").strip()]
+    assert lacking == []
+
+
+def test_report_accepts_a_relative_framework_file(sample, tmp_path, capsys, notebook_calls, monkeypatch):
+    """``report --framework my.yaml`` from the file's folder, as ``score`` accepts it (issue 11)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "my.yaml").write_bytes(shipped_frameworks()[FRAMEWORK].read_bytes())
+    monkeypatch.chdir(work)
+    code, _, err = run(capsys, "score", *inputs(sample["station_observations"], sample["units"], "my.yaml"),
+                       "--out", "scores.csv")
+    assert code == 0, err
+    code, printed, err = run(capsys, "report", "--period", PERIOD, "--framework", "my.yaml",
+                             "--observations", sample["station_observations"], "--units", sample["units"],
+                             "--out", "reports")
+    assert code == 0, err
+    call, = notebook_calls
+    given = call["parameters"]["framework"]
+    assert not Path(given).is_absolute()  # no machine layout in the outputs
+    # the kernel runs in the staging folder: the path must lead from there to the user's file
+    assert Path(os.path.normpath(call["out_dir"] / given)) == (work / "my.yaml").resolve()
+    assert f"report written to {(work / 'reports' / FRAMEWORK / PERIOD).resolve()}" in printed
+
+
+def test_observations_of_another_framework_stop_with_one_line(sample, tmp_path, capsys, notebook_calls):
+    """A wrong framework/data combination stops before any work, naming file and frameworks."""
+    for command in (["score", "--out", tmp_path / "s.csv"], ["report", "--out", tmp_path / "r"]):
+        code, _, err = run(capsys, *command, "--period", PERIOD, "--framework", "station_quadrant",
+                           "--observations", sample["station_observations"], "--units", sample["units"])
+        assert code == 1
+        line, = error_lines(err)
+        assert f"observations file {sample['station_observations']} does not fit framework 'station_quadrant'" in line
+        assert "holds 3 of the framework's 15 indicators" in line  # three ids are shared by both
+        assert f"its indicators are those of framework '{FRAMEWORK}'" in line
+    assert notebook_calls == [] and not (tmp_path / "s.csv").exists()
+
+
+def test_readme_example_with_another_framework_scores_its_own_sample(repo_root, tmp_path, capsys):
+    """``make report PERIOD=2025Q3 FRAMEWORK=station_quadrant`` feeds the quadrant's sample file."""
+    observations = Path("data_samples") / "observations" / "station_quadrant.csv.gz"
+    for framework, fed in (("station_quadrant", observations),  # else the default sample:
+                           ("my_framework.yaml", Path("data_samples") / "station_observations.csv.gz")):
+        planned = subprocess.run(["make", "-n", "report", "PERIOD=2025Q3", f"FRAMEWORK={framework}"],
+                                 cwd=repo_root, capture_output=True, text=True, check=True).stdout
+        assert f"--framework {framework} --observations {fed} " in planned  # both report commands
+        assert planned.count(f"--observations {fed} ") == 2
+    observations = repo_root / observations
+    out = tmp_path / "scores.csv"
+    code, printed, err = run(capsys, "score", "--period", "2025Q3", "--framework", "station_quadrant",
+                             "--observations", observations, "--units", repo_root / "data_samples" / "units.csv",
+                             "--out", out)
+    assert code == 0, err
+    assert "station_quadrant 2025Q3: 120 of 120 units scored" in printed
+    scores = pd.read_csv(out)
+    assert len(scores) == 120 and scores["score"].notna().all()

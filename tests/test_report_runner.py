@@ -356,3 +356,30 @@ def test_cell_timeout_names_the_cell(tmp_path):
     assert "CellTimeoutError" in message
     assert "In [3] (cell #2 of slow.ipynb), which starts with: import time" in message
     assert (tmp_path / "slow.ipynb").is_file()
+
+
+@pytest.mark.notebook
+def test_kernel_starts_without_transport_warning(tmp_path, capfd):
+    """ipykernel warns on stderr when it talks to papermill over unencrypted TCP (issue 11)."""
+    params = new_code_cell("x = 1")
+    params.metadata["tags"] = ["parameters"]
+    path = tmp_path / "tiny.ipynb"
+    nb = new_notebook(cells=[params, new_code_cell("print('x is', x)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nbformat.write(nb, path)
+    run = run_notebook(path, tmp_path / "out", {"x": 2}, timeout=60, export_html=False)
+    assert "x is 2" in _stdout(run.executed_notebook)
+    err = capfd.readouterr().err
+    assert "without encryption" not in err
+    assert "Kernel is running over TCP" not in err
+
+
+def test_kernel_config_falls_back_to_ipc_without_curve(monkeypatch):
+    """Without CurveZMQ in pyzmq, POSIX kernels talk over Unix sockets instead of plain TCP."""
+    import zmq
+
+    if zmq.has("curve"):  # pyzmq wheels bundle libsodium: the kernel traffic is encrypted
+        assert runner.kernel_manager_config()["KernelManager"]["transport_encryption"] == "required"
+    monkeypatch.setattr(zmq, "has", lambda feature: False)
+    expected = {"transport": "ipc"} if os.name == "posix" else {}
+    assert dict(runner.kernel_manager_config().get("KernelManager", {})) == expected

@@ -64,11 +64,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--reference", action="append", default=[], metavar="ATTRIBUTE=GROUP",
                    help="reference group of an attribute (repeatable); default: the largest group")
     p.add_argument("--peer-group", help="units column for peer groups, or 'none'")
-    p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh",
+                   help="language of the written tables' labels (default zh)")
     p.add_argument("--min-n", type=int, default=5, help="suppress groups with fewer units (default 5)")
     p.add_argument("--n-boot", type=int, default=200,
                    help="bootstrap replicates for grade robustness (default 200; 0 to skip)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed of the bootstrap, for repeatable results (default 0)")
     p.add_argument("--out", default="reports/audit", help="output folder (default reports/audit)")
     add_pseudonymise_option(p)
     p.set_defaults(func=run)

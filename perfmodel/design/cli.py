@@ -235,8 +235,10 @@ def add_gaming_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="with --period: examine the MONTHS months ending with the period instead")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--q-level", type=float, default=0.1, help="Benjamini-Hochberg level for leads (default 0.1)")
-    p.add_argument("--lang", choices=["zh", "en"], default="zh")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lang", choices=["zh", "en"], default="zh",
+                   help="language of the written tables' labels (default zh)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed of the bootstrap and tie-breaking, for repeatable results (default 0)")
     p.set_defaults(func=_run_gaming)
     return p
 
@@ -260,14 +262,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("sensitivity", help="uncertainty analysis (rank intervals) and Sobol' indices")
     _inputs(p)
     p.add_argument("--draws", type=int, default=500, help="Monte Carlo replicates (default 500)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--weights", choices=["uniform", "dirichlet", "none"], default="uniform")
+    p.add_argument("--seed", type=int, default=1, help="random seed of the draws (default 1)")
+    p.add_argument("--weights", choices=["uniform", "dirichlet", "none"], default="uniform",
+                   help="how weights vary: uniform ±--weight-range, dirichlet around the framework's "
+                        "weights, or none (default uniform)")
     p.add_argument("--weight-range", type=float, default=0.25, help="uniform: ±fraction (default 0.25)")
     p.add_argument("--concentration", type=float, default=50.0, help="dirichlet concentration (default 50)")
     p.add_argument("--normalisation", nargs="+", choices=["minmax", "zscore", "rank", "goalposts", "target"],
                    help="normalisations to vary over")
-    p.add_argument("--aggregation", nargs="+", choices=["arithmetic", "geometric"])
-    p.add_argument("--imputation", nargs="+", choices=["none", "group_mean", "carry_forward"])
+    p.add_argument("--aggregation", nargs="+", choices=["arithmetic", "geometric"],
+                   help="aggregations to vary over")
+    p.add_argument("--imputation", nargs="+", choices=["none", "group_mean", "carry_forward"],
+                   help="imputations of missing values to vary over")
     p.add_argument("--calibration", action="store_true", help="vary calibration on/off")
     p.add_argument("--drop", action="store_true", help="leave out one indicator at a time (or none)")
     p.add_argument("--sobol", type=int, metavar="N", help="also compute Sobol' indices with base sample N")
@@ -290,7 +296,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--weightings", nargs="+", choices=["equal", "equal_flat", "pca", "entropy", "critic", "balanced"],
                    help="add the baseline under alternative weightings")
     p.add_argument("--k", type=int, default=10, help="top-k for the overlap (default 10)")
-    p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh",
+                   help="language of the written tables' labels (default zh)")
     p.set_defaults(func=run)
 
     add_gaming_parser(sub)

@@ -47,6 +47,7 @@ __all__ = [
     "ReportParameterError",
     "check_kernel",
     "export_html_report",
+    "kernel_manager_config",
     "normalise_executed",
     "notebook_parameters",
     "run_notebook",
@@ -352,6 +353,40 @@ def _inline_matplotlib_env() -> Iterator[None]:
     finally:
         if saved is not None:
             os.environ["MPLBACKEND"] = saved
+
+
+def kernel_manager_config(kernel_name: str = "python3") -> Any:
+    """Configuration that keeps the kernel's traffic off plain TCP.
+
+    ipykernel warns on every start ("Kernel is running over TCP without encryption")
+    unless the kernel manager provisions CurveZMQ keys or the kernel talks over IPC
+    (Unix sockets). With a kernel spec that declares ``supported_encryption: curve``
+    (ipykernel >= 7) and a pyzmq built with CurveZMQ, encryption is required; otherwise,
+    on POSIX systems, the IPC transport is used; elsewhere nothing can be done and the
+    defaults stay (the warning then stays too).
+
+    Parameters
+    ----------
+    kernel_name
+        Jupyter kernel whose spec is read.
+
+    Returns
+    -------
+    traitlets.config.Config
+        Settings for ``KernelManager``, passed to papermill as ``config=``.
+    """
+    import zmq
+    from jupyter_client.kernelspec import KernelSpecManager
+    from traitlets.config import Config
+
+    spec = KernelSpecManager().get_kernel_spec(kernel_name)
+    declared = (spec.metadata or {}).get("supported_encryption") or []
+    declared = [declared] if isinstance(declared, str) else declared
+    if zmq.has("curve") and "curve" in {str(item).strip().lower() for item in declared}:
+        return Config({"KernelManager": {"transport_encryption": "required"}})
+    if os.name == "posix":
+        return Config({"KernelManager": {"transport": "ipc"}})
+    return Config()
 
 
 # ---------------------------------------------------------------------- HTML
@@ -806,6 +841,7 @@ def run_notebook(
                 progress_bar=False,
                 log_output=False,
                 execution_timeout=cell_timeout,
+                config=kernel_manager_config(kernel_name),
             )
     except PapermillExecutionError as exc:
         raise _execution_error(exc, executed, nb_path) from exc
