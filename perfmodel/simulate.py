@@ -75,6 +75,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from perfmodel.columns import NUMERIC_CONTEXT
 from perfmodel.errors import PerfmodelError
 from perfmodel.framework import (
     Dimension,
@@ -610,9 +611,8 @@ def _units_table(
         **profile,
     )
     units = pd.concat([stations, people], ignore_index=True).reindex(columns=UNIT_COLUMNS)
-    numeric = ("population", "incident_volume", "officers")
     for column in UNIT_COLUMNS:
-        units[column] = units[column].astype(np.int64 if column in numeric else "string")
+        units[column] = units[column].astype(np.int64 if column in NUMERIC_CONTEXT else "string")
     return units
 
 

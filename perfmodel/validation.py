@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from perfmodel.columns import NUMERIC_CONTEXT
 from perfmodel.framework import Framework, load_framework
 from perfmodel.io import (
     OBSERVATION_ALIASES,
@@ -133,7 +134,7 @@ LEVELS: dict[str, str] = {
 }
 """Accepted spellings of a unit's level (matched ignoring case and spaces) → level."""
 
-UNIT_NUMERIC_COLUMNS: tuple[str, ...] = ("population", "incident_volume", "officers")
+UNIT_NUMERIC_COLUMNS: tuple[str, ...] = NUMERIC_CONTEXT
 """Context columns of the units file that must be numbers when present."""
 
 RATE_TOLERANCE = 1e-6

@@ -40,6 +40,8 @@ LAYERS: dict[str, int] = {
     "errors.py": 1,
     "text.py": 1,
     "groups.py": 1,
+    "columns.py": 1,
+    "multiple_testing.py": 1,
     # 2 framework, periods and io
     "framework.py": 2,
     "periods.py": 2,

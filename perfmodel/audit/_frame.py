@@ -10,8 +10,9 @@ share, so that each formula exists once:
   row per scored unit with its score, grade and every units-table attribute;
 - :func:`group_labels` and :func:`choose_reference` define groups (one attribute
   or a combination) and the reference group (default: the largest);
-- :func:`hedges_g`, :func:`welch`, :func:`t_interval`, :func:`auc_se` and
-  :func:`adjust_pvalues` are vectorised over groups.
+- :func:`hedges_g`, :func:`welch`, :func:`t_interval` and :func:`auc_se` are
+  vectorised over groups; :func:`adjust_pvalues` and :func:`holm` live in
+  :mod:`perfmodel.multiple_testing` and are re-exported here.
 
 Error messages are module constants (``ERR_*``) so that tests can assert their text.
 """
@@ -30,6 +31,7 @@ from scipy import stats
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.groups import group_order
+from perfmodel.multiple_testing import Correction, adjust_pvalues, holm
 
 __all__ = [
     "AuditError",
@@ -80,10 +82,6 @@ __all__ = [
 
 Lang = Literal["zh", "en"]
 """Language of verdicts and notes: Chinese (``zh``) or English (``en``)."""
-
-Correction = Literal["holm", "fdr_bh", "none"]
-"""Multiple-testing correction: Holm (family-wise error), Benjamini–Hochberg (false
-discovery rate) or none."""
 
 AuditData = Any  # an Evaluation or a per-unit DataFrame (kept loose to avoid an import cycle)
 
@@ -337,47 +335,6 @@ def auc_se(auc, n_pos, n_neg) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         var = (a * (1 - a) + (n1 - 1) * (q1 - a**2) + (n2 - 1) * (q2 - a**2)) / (n1 * n2)
     return np.sqrt(np.maximum(var, 0.0))
-
-
-def holm(p: np.ndarray) -> np.ndarray:
-    """Holm's step-down adjusted p-values: max over j ≤ i of (m − j + 1)·p_(j), capped at 1.
-
-    The same numbers as ``statsmodels.stats.multitest.multipletests(p, method="holm")``
-    (the tests check it), computed directly because that function forces a
-    full garbage collection on every call, which dominates repeated audits.
-    """
-    p = np.asarray(p, dtype=float)
-    m = len(p)
-    order = np.argsort(p, kind="stable")
-    adjusted = np.minimum(1.0, np.maximum.accumulate(p[order] * np.arange(m, 0, -1)))
-    out = np.empty(m)
-    out[order] = adjusted
-    return out
-
-
-def adjust_pvalues(p: Sequence[float] | np.ndarray, correction: Correction) -> np.ndarray:
-    """Multiple-testing adjusted p-values; ``nan`` entries are left out of the family.
-
-    ``holm`` uses :func:`holm`; ``fdr_bh`` uses statsmodels' Benjamini–Hochberg
-    :func:`~statsmodels.stats.multitest.fdrcorrection`.
-
-    Examples
-    --------
-    >>> adjust_pvalues([0.01, np.nan, 0.04], "holm").round(3).tolist()
-    [0.02, nan, 0.04]
-    """
-    p = np.asarray(p, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    if correction == "none" or not ok.any():
-        out[ok] = p[ok]
-    elif correction == "holm":
-        out[ok] = holm(p[ok])
-    else:
-        from statsmodels.stats.multitest import fdrcorrection
-
-        out[ok] = fdrcorrection(p[ok], alpha=0.05, method="indep")[1]
-    return out
 
 
 def effect_size_word(effect: float, lang: Lang, measure: str = "hedges_g") -> str:

@@ -70,6 +70,7 @@ from perfmodel.audit._frame import (
     unit_table,
     welch,
 )
+from perfmodel.columns import NUMERIC_CONTEXT, OFFICER_CONTEXT, STATION_CONTEXT
 from perfmodel.framework import GRADES
 from perfmodel.groups import group_order
 from perfmodel.privacy import COMPLEMENTARY, blank_suppressed, suppression_plan
@@ -1167,8 +1168,8 @@ def figure_impact_ratios(table: pd.DataFrame, lang: Lang = "zh", threshold: floa
 
 # ============================================================================ the whole audit
 DEFAULT_BY: Mapping[str, tuple[str, ...]] = {
-    "station": ("station_type", "area_type", "station_class", "district"),
-    "officer": ("role", "gender", "age_band", "tenure_band"),
+    "station": (*STATION_CONTEXT, "district"),
+    "officer": OFFICER_CONTEXT,
 }
 """Attributes audited by default, per framework level (those present with ≥ 2 groups)."""
 
@@ -1179,10 +1180,11 @@ DEFAULT_LEGITIMATE: Mapping[str, tuple[str, ...]] = {
 """Legitimate factors controlled for by default (workload per officer for stations)."""
 
 DEFAULT_CONTEXT: Mapping[str, tuple[str, ...]] = {
-    "station": ("population", "incident_volume", "area_type"),
+    "station": (*(c for c in NUMERIC_CONTEXT if c != "officers"), "area_type"),
     "officer": (),
 }
-"""Context variables tested by default for context neutrality."""
+"""Context variables tested by default for context neutrality (``officers`` is left
+out: staffing is controlled for through the legitimate factor ``incidents_per_officer``)."""
 
 _NOTES = {
     "zh": {

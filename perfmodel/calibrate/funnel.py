@@ -69,7 +69,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
+
+from perfmodel.multiple_testing import bh_qvalues
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
@@ -1052,7 +1053,7 @@ class FunnelPlot:
             p = _chisq_p_value(o, target * n)
         else:
             p = _exact_p_value(self.kind, o, n, target, self.discrete)
-        q = multipletests(p, method="fdr_bh")[1]
+        q = bh_qvalues(p)
 
         value = o / n
         size_name = "expected" if self.kind == "ratio" else "denominator"

@@ -30,6 +30,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from perfmodel.columns import NUMERIC_CONTEXT
+
 __all__ = [
     "CONTEXT_COLUMNS",
     "DEFAULT_PEER_VARIABLES",
@@ -43,7 +45,7 @@ __all__ = [
     "standardise_context",
 ]
 
-CONTEXT_COLUMNS: tuple[str, ...] = ("population", "incident_volume", "officers")
+CONTEXT_COLUMNS: tuple[str, ...] = NUMERIC_CONTEXT
 """Numeric units-table columns from which the derived context is computed."""
 
 DERIVED_CONTEXT: Mapping[str, str] = {

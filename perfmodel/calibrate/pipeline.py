@@ -95,6 +95,7 @@ from perfmodel.calibrate.raters import (
 )
 from perfmodel.calibrate.reliability import icc_from_components, krippendorff_alpha, ratings_matrix
 from perfmodel.calibrate.shrinkage import BetaBinomialShrinkage
+from perfmodel.columns import CONTEXT_COLUMNS
 from perfmodel.framework import Framework, Indicator
 from perfmodel.groups import ALL_UNITS
 
@@ -125,10 +126,7 @@ __all__ = [
 logger = logging.getLogger("perfmodel.calibrate")
 
 MODES: tuple[str, ...] = ("casemix", "full")
-UNITS_CONTEXT: tuple[str, ...] = (
-    "population", "incident_volume", "officers", "area_type", "station_type", "station_class",
-    "district", "parent_id", "role", "gender", "age_band", "tenure_band",
-)
+UNITS_CONTEXT: tuple[str, ...] = CONTEXT_COLUMNS
 """Context columns of the units-table contract: a covariate among them (or derived from them)
 that a units file lacks is dropped with a log entry; any other unknown name is an error."""
 DEFAULT_COVARIATES: tuple[str, ...] = ("log_workload", "log_population", "area_type")

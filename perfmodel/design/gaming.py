@@ -85,6 +85,7 @@ from scipy import stats
 from scipy.special import betaln, gammaln, i0e
 
 from perfmodel.framework import Framework, load_framework
+from perfmodel.multiple_testing import bh_qvalues
 from perfmodel.periods import months_in, parse_month, parse_period, period_label
 from perfmodel.text import check_lang
 
@@ -1552,24 +1553,8 @@ def round_percent_checks(monthly: pd.DataFrame, *, step: float = 0.05, min_month
 
 
 # ============================================================================ combining
-def benjamini_hochberg(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Benjamini–Hochberg q-values (step-up adjusted p-values), in input order.
-
-    Examples
-    --------
-    >>> benjamini_hochberg([0.01, 0.04, 0.03, 0.5]).round(3).tolist()
-    [0.04, 0.053, 0.053, 0.5]
-    """
-    p = np.asarray(p_values, dtype=float)
-    m = len(p)
-    if m == 0:
-        return p.copy()
-    order = np.argsort(p, kind="stable")
-    ranked = p[order] * m / np.arange(1, m + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(q, 1.0)
-    return out
+benjamini_hochberg = bh_qvalues
+"""Benjamini–Hochberg q-values; the public name of :func:`perfmodel.multiple_testing.bh_qvalues`."""
 
 
 def harmonic_mean_p(p_values: Sequence[float] | np.ndarray) -> float:
@@ -1786,7 +1771,7 @@ def detect_gaming(
         parts.append(round_percent_checks(monthly, min_months=min_months))
     parts = [p for p in parts if not p.empty]
     tests = pd.concat(parts, ignore_index=True) if parts else _frame([])
-    tests["q_value"] = benjamini_hochberg(tests["p_value"].to_numpy())
+    tests["q_value"] = bh_qvalues(tests["p_value"].to_numpy())
     tests["flagged"] = tests["q_value"] <= q_level
     tests["evidence"] = tests["evidence_zh" if lang == "zh" else "evidence_en"]
     ranking = _unit_table(tests, lang)

@@ -34,6 +34,7 @@ from scipy import stats
 
 from perfmodel.framework import Framework
 from perfmodel.monitor.series import indicator_names
+from perfmodel.multiple_testing import bh_qvalues
 from perfmodel.periods import parse_month
 from perfmodel.text import check_lang
 
@@ -441,12 +442,7 @@ def district_gaps(
     out = pd.DataFrame(rows)
     if out.empty:
         return out
-    from statsmodels.stats.multitest import multipletests
-
-    valid = out["p"].notna()
-    out["q"] = np.nan
-    if valid.any():
-        out.loc[valid, "q"] = multipletests(out.loc[valid, "p"], method="fdr_bh")[1]
+    out["q"] = bh_qvalues(out["p"].to_numpy(dtype=float))
     out["persistent"] = (out["share_below"] >= min_share_below) & (out["q"] < q_level)
     return out.sort_values("mean_gap").reset_index(drop=True)
 

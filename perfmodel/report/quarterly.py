@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from perfmodel.columns import NUMERIC_CONTEXT
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import GRADES, Framework, Indicator
 from perfmodel.grading import NOT_GRADED
@@ -562,8 +563,11 @@ def styled(frame: pd.DataFrame, percent: Iterable[str] = (), digits: int = 1):
 
 
 # ---------------------------------------------------------------- calibration and provenance
-CONTEXT_COLUMNS = ("population", "incident_volume", "officers", "area_type", "station_type")
-"""Units-table columns describing context a unit does not control (used when present)."""
+CONTEXT_COLUMNS = (*NUMERIC_CONTEXT, "area_type", "station_type")
+"""Units-table columns describing context a unit does not control (used when present).
+
+Of :data:`perfmodel.columns.STATION_CONTEXT`, ``station_class`` is left out: it bands
+stations by population and incident volume, which are already in."""
 
 
 def calibration_comparison(raw: Evaluation, calibrated: Evaluation, lang: str = "zh") -> pd.DataFrame:
