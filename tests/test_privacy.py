@@ -400,3 +400,14 @@ def test_officer_scores_file_has_ids_only_unless_asked(tmp_path: Path):
     assert "name" not in pd.read_csv(tmp_path / "ids.csv").columns
     named = pd.read_csv(tmp_path / "named.csv")
     assert set(named["name"]) <= set(sample.units["name"]) and named["name"].notna().all()
+
+
+def test_quarterly_report_tables_list_officers_by_id_unless_asked(officers):
+    from perfmodel.report import quarterly as q
+
+    ev, names = officers
+    shown = {"ranking": q.ranking_table(ev, "zh"), "movers": q.rank_change_table(ev, "zh")}
+    for label, table in shown.items():
+        cells = set(table.astype(str).to_numpy().ravel())
+        assert not cells & names, label
+    assert set(q.ranking_table(ev, "zh", show_names=True).astype(str).to_numpy().ravel()) & names

@@ -19,6 +19,7 @@ from perfmodel.evaluation import Evaluation
 from perfmodel.framework import GRADES, Framework, Indicator
 from perfmodel.grading import NOT_GRADED
 from perfmodel.groups import group_order  # re-exported: public here before perfmodel.groups
+from perfmodel.privacy import officer_names_shown
 from perfmodel.report.render import SafeMarkdown, join, md, table
 from perfmodel.text import check_lang
 
@@ -261,11 +262,21 @@ def grading_notes_markdown(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     return md("{text}", text=text) if text else SafeMarkdown("")
 
 
-def ranking_table(ev: Evaluation, lang: str = "zh", group: str | None = None) -> pd.DataFrame:
-    """The ranking with grades (optionally one peer group), with readable column names."""
+def _scores_shown(ev: Evaluation, show_names: bool) -> pd.DataFrame:
+    """``ev.scores``, without the officers' names unless asked for (stations keep theirs)."""
+    return officer_names_shown(ev.scores, show_names or ev.framework.level != "officer")
+
+
+def ranking_table(
+    ev: Evaluation, lang: str = "zh", group: str | None = None, *, show_names: bool = False
+) -> pd.DataFrame:
+    """The ranking with grades (optionally one peer group), with readable column names.
+
+    Officers are listed by id unless ``show_names`` (see :mod:`perfmodel.privacy`).
+    """
     check_lang(lang)
     t = _t(lang)
-    scores = ev.scores
+    scores = _scores_shown(ev, show_names)
     if group is not None:
         scores = scores[scores["peer_group"] == group]
     dims = _dimension_names(ev.framework, lang)
@@ -317,17 +328,21 @@ def negative_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     return table
 
 
-def rank_change_table(ev: Evaluation, lang: str = "zh", top: int = 10) -> pd.DataFrame:
-    """The largest rises and falls in group rank against the previous period."""
+def rank_change_table(ev: Evaluation, lang: str = "zh", top: int = 10, *, show_names: bool = False) -> pd.DataFrame:
+    """The largest rises and falls in group rank against the previous period.
+
+    Officers are listed by id unless ``show_names`` (see :mod:`perfmodel.privacy`).
+    """
     check_lang(lang)
     t = _t(lang)
-    s = ev.scores.dropna(subset=["rank_change"])
+    s = _scores_shown(ev, show_names).dropna(subset=["rank_change"])
     if s.empty:
         return pd.DataFrame(columns=[t["unit_id"], t["name"], t["peer_group"], t["previous_rank"], t["rank"],
                                      t["rank_change"]])
     movers = pd.concat([s.nlargest(top, "rank_change"), s.nsmallest(top, "rank_change")]).drop_duplicates("unit_id")
     movers = movers.sort_values("rank_change", ascending=False)
     columns = ["unit_id", "name", "peer_group", "previous_rank", "rank", "rank_change", "previous_grade", "grade"]
+    columns = [c for c in columns if c in movers.columns]
     return movers[columns].rename(columns=t).reset_index(drop=True)
 
 
