@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perfmodel.awards import (
     LEADERSHIP_REVIEW,
+    METHODS,
     AwardError,
     allocate_awards,
     apportion,
     leadership_review,
 )
+from perfmodel.cli import AWARD_METHODS, main
 from perfmodel.errors import OptionError
+from perfmodel.evaluation import evaluate_files
 from perfmodel.framework import GRADES, Award, FrameworkError, framework_from_dict, load_framework
+from perfmodel.simulate import generate_sample
 
-METHODS = ("largest_remainder", "dhondt")
 MULTIPLIERS = {"优秀": 1.5, "良好": 1.2, "合格": 1.0, "不合格": 0.0}
 
 weights_st = st.lists(
@@ -71,7 +77,7 @@ def test_zero_total_and_errors() -> None:
 
 # ---------------------------------------------------------------- stated properties
 @settings(max_examples=200, deadline=None)
-@given(weights=weights_st, total=st.integers(0, 60), method=st.sampled_from(METHODS))
+@given(weights=weights_st, total=st.integers(0, 60), method=st.sampled_from(tuple(METHODS)))
 def test_total_is_exact_and_zero_weights_get_nothing(weights, total, method) -> None:
     slots = apportion(weights, total, method)
     assert slots.sum() == total
@@ -80,7 +86,7 @@ def test_total_is_exact_and_zero_weights_get_nothing(weights, total, method) -> 
 
 
 @settings(max_examples=200, deadline=None)
-@given(weights=weights_st, total=st.integers(0, 60), method=st.sampled_from(METHODS))
+@given(weights=weights_st, total=st.integers(0, 60), method=st.sampled_from(tuple(METHODS)))
 def test_larger_weight_never_gets_fewer(weights, total, method) -> None:
     # For D'Hondt: a larger party never gets fewer seats; for Hamilton the same holds.
     slots = apportion(weights, total, method)
@@ -99,7 +105,7 @@ def test_hamilton_stays_within_one_of_quota(weights, total) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(weights=weights_st, total=st.integers(0, 60), method=st.sampled_from(METHODS), data=st.data())
+@given(weights=weights_st, total=st.integers(0, 60), method=st.sampled_from(tuple(METHODS)), data=st.data())
 def test_permutation_invariance_with_order(weights, total, method, data) -> None:
     n = len(weights)
     order = np.arange(n)
@@ -124,7 +130,7 @@ def _scores(grades, scores=None) -> pd.DataFrame:
 
 
 @settings(max_examples=150, deadline=None)
-@given(grades=grades_st, slots=st.integers(0, 40), method=st.sampled_from(METHODS),
+@given(grades=grades_st, slots=st.integers(0, 40), method=st.sampled_from(tuple(METHODS)),
        level=st.sampled_from(["collective", "individual"]), seed=st.integers(0, 10_000))
 def test_allocation_properties(grades, slots, method, level, seed) -> None:
     if slots and all(g == "不合格" for g in grades):
@@ -219,3 +225,70 @@ def test_framework_awards_block_loads_and_checks() -> None:
             framework_from_dict(_framework([award]), source="awards.yaml")
     with pytest.raises(FrameworkError, match="awards: ids"):
         framework_from_dict(_framework(block * 2))
+
+
+# ---------------------------------------------------------------- command line
+AWARDS_BLOCK = [
+    {"id": "unit_commendation", "name": {"zh": "集体嘉奖", "en": "unit commendation"},
+     "level": "collective", "slots": 3},
+    {"id": "merit_third_class", "name": {"zh": "个人三等功", "en": "third-class merit"},
+     "level": "individual", "slots": 25, "multipliers": {"优秀": 2.0, "良好": 1.5, "合格": 1.0, "不合格": 0}},
+]
+
+
+@pytest.fixture(scope="module")
+def award_sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """12 stations over 2024-2025 scored by station_four_dimension plus an awards block."""
+    folder = tmp_path_factory.mktemp("awards")
+    framework = folder / "with_awards.yaml"
+    raw = load_framework("station_four_dimension").model_dump(mode="json", exclude_none=True)
+    framework.write_text(yaml.safe_dump({**raw, "awards": AWARDS_BLOCK}, allow_unicode=True), encoding="utf-8")
+    paths = generate_sample(folder / "data", stations=12, months=24, seed=7, start="2024-01",
+                            frameworks=[framework])
+    return {**paths, "framework": framework}
+
+
+def test_cli_awards_end_to_end(award_sample, tmp_path, capsys) -> None:
+    out = tmp_path / "awards.csv"
+    args = ["awards", "--observations", str(award_sample["station_observations"]),
+            "--units", str(award_sample["units"]), "--framework", str(award_sample["framework"]),
+            "--period", "2025"]
+    assert main([*args, "--out", str(out)]) == 0
+    table = pd.read_csv(out, keep_default_na=False)
+    totals = table.groupby("award")["slots"].sum().to_dict()
+    assert totals == {"unit_commendation": 3, "merit_third_class": 25}
+    assert (table.loc[table["grade"] == "不合格", "slots"] == 0).all()
+    # individual base is the units table's headcount; collective base is 1
+    units = pd.read_csv(award_sample["units"]).set_index("unit_id")["officers"]
+    merit = table[table["award"] == "merit_third_class"].set_index("unit_id")
+    assert merit["base"].to_dict() == units[merit.index].astype(float).to_dict()
+    assert (table.loc[table["award"] == "unit_commendation", "base"] == 1).all()
+    # the flag matches leadership_review on the two years' own evaluations
+    fw = load_framework(award_sample["framework"])
+    obs, units_file = award_sample["station_observations"], award_sample["units"]
+    now = evaluate_files(obs, units_file, fw, "2025").scores
+    before = evaluate_files(obs, units_file, fw, "2024").scores
+    expected = leadership_review(now, before)
+    flagged = set(merit.index[merit["flag"] == LEADERSHIP_REVIEW])
+    assert flagged == set(expected[expected].index)
+    assert flagged, "the seed should give a unit last in its peer group in 2024 and 2025"
+    assert "unit_commendation" in capsys.readouterr().out
+    dhondt = tmp_path / "dhondt.csv"
+    assert main([*args, "--out", str(dhondt), "--method", "dhondt"]) == 0
+    assert pd.read_csv(dhondt).groupby("award")["slots"].sum().to_dict() == totals
+    # the output never overwrites an input
+    assert main([*args, "--out", str(award_sample["units"])]) != 0
+
+
+def test_cli_awards_refuses_framework_without_awards_and_quarters(award_sample, tmp_path, capsys) -> None:
+    base = ["awards", "--observations", str(award_sample["station_observations"]),
+            "--units", str(award_sample["units"]), "--out", str(tmp_path / "a.csv")]
+    assert main([*base, "--framework", "station_four_dimension", "--period", "2025"]) == 1
+    assert "declares no awards" in capsys.readouterr().err
+    assert main([*base, "--framework", str(award_sample["framework"]), "--period", "2025Q2"]) == 2
+    assert "annual" in capsys.readouterr().err
+    assert not (tmp_path / "a.csv").exists()
+
+
+def test_cli_award_methods_match_the_module() -> None:
+    assert AWARD_METHODS == tuple(METHODS)

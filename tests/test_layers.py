@@ -56,6 +56,7 @@ LAYERS: dict[str, int] = {
     "aggregate.py": 3,
     "grading.py": 3,
     "coverage.py": 3,
+    "awards.py": 3,
     # 4 calibration step
     "calibrate/": 4,
     # 5 evaluation: runs the steps
