@@ -17,16 +17,18 @@ a better grade never gets fewer slots than one of a worse grade.
 
 Units last in their peer group in two consecutive years get the flag
 :data:`LEADERSHIP_REVIEW` (领导班子约谈/调整) beside their allocation
-(:func:`leadership_review`).
+(:func:`leadership_review`, the rule of
+:func:`perfmodel.monitor.warnings.last_place_flags`).
 
-Layer 3 (see ``docs/architecture.md``): works on numbers and score frames, no
-evaluation or report import.
+Layer 6 (analyses, see ``docs/architecture.md``): works on numbers and score
+frames; reuses the monitor's last-place rule; no evaluation or report import.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from fractions import Fraction
 from typing import Literal
 
@@ -36,6 +38,7 @@ import pandas as pd
 from perfmodel.errors import PerfmodelError, check_choice
 from perfmodel.framework import Award
 from perfmodel.grading import NOT_GRADED
+from perfmodel.monitor.warnings import DEFAULT_RULES, WarningRules, last_place_flags
 
 __all__ = [
     "METHODS",
@@ -181,45 +184,49 @@ def apportion(
     return slots
 
 
-def leadership_review(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.Series:
-    """Units last in their peer group in both of two consecutive annual evaluations.
+def leadership_review(
+    current: pd.DataFrame, previous: pd.DataFrame | None, rules: WarningRules = DEFAULT_RULES
+) -> pd.Series:
+    """Units last in their peer group in both of two consecutive annual evaluations (R12).
+
+    The rule is the package's one rule for "last two years running",
+    :func:`perfmodel.monitor.warnings.last_place_flags` (methodology §5.2.4),
+    applied to the two years' scores: a unit is last when it has the unique
+    lowest score in its (year, peer group) cell of at least ``rules.min_group``
+    (3) scored units, i.e. the unique largest ``rank`` within ``peer_group``;
+    units tied for last are not flagged, nor are unscored units. Each year uses
+    its own peer groups.
 
     Parameters
     ----------
     current, previous
         Score frames (:attr:`perfmodel.evaluation.Evaluation.scores`) of the year and
-        the year before, with ``unit_id``, ``peer_group`` and ``rank`` (1 = best,
-        within the peer group; unranked units have NaN). ``previous`` may be
-        ``None`` (no earlier year): nobody is flagged.
+        the year before, with ``unit_id``, ``period``, ``peer_group`` and ``score``.
+        ``previous`` may be ``None`` (no earlier year): nobody is flagged.
+    rules
+        Warning rules; ``min_group`` is used (``last_years`` is 2 here).
 
     Returns
     -------
     pandas.Series
-        Boolean, indexed by the ``unit_id`` of ``current``: last in its peer group
-        (its rank equals the group's largest rank, so units tied for last are all
-        last) in each year, each year's own peer group. A group with a single
-        ranked unit has no last place; unranked units are never last.
+        Boolean, indexed by the ``unit_id`` of ``current``.
 
     Examples
     --------
-    >>> now = pd.DataFrame({"unit_id": ["a", "b"], "peer_group": ["g", "g"], "rank": [1.0, 2.0]})
-    >>> leadership_review(now, now).tolist()
-    [False, True]
+    >>> year = pd.DataFrame({"unit_id": ["a", "b", "c"], "peer_group": "g", "score": [90.0, 80.0, 70.0]})
+    >>> leadership_review(year.assign(period="2025"), year.assign(period="2024")).tolist()
+    [False, False, True]
     """
-    last_now = _last(current)
+    flagged = pd.Series(False, index=pd.Index(current["unit_id"].astype(str), name="unit_id"))
     if previous is None:
-        return last_now & False
-    last_before = _last(previous)
-    return last_now & last_now.index.to_series().map(last_before).fillna(False).astype(bool)
-
-
-def _last(scores: pd.DataFrame) -> pd.Series:
-    ranks = pd.to_numeric(scores["rank"], errors="coerce")
-    groups = scores["peer_group"].astype(str)
-    worst = ranks.groupby(groups).transform("max")
-    ranked = ranks.notna().groupby(groups).transform("sum")
-    last = (ranks == worst) & (ranked >= 2)
-    return pd.Series(last.to_numpy(dtype=bool), index=pd.Index(scores["unit_id"], name="unit_id"))
+        return flagged
+    columns = ["unit_id", "period", "score", "peer_group"]
+    annual = pd.concat([previous[columns], current[columns]], ignore_index=True)
+    annual["unit_id"] = annual["unit_id"].astype(str)
+    hits = last_place_flags(annual, replace(rules, last_years=2))
+    year = str(current["period"].iloc[0])[:4] if len(current) else ""
+    last = set(hits.loc[hits["period"].astype(str) == year, "unit_id"])
+    return pd.Series(flagged.index.isin(last), index=flagged.index)
 
 
 def allocate_awards(
@@ -235,8 +242,9 @@ def allocate_awards(
     Parameters
     ----------
     scores
-        One row per unit with ``unit_id`` and ``grade``; ``score``, ``peer_group``
-        and ``rank`` are used when present (tie order; leadership review).
+        One row per unit with ``unit_id``, ``period``, ``peer_group``, ``score`` and
+        ``grade`` (:attr:`perfmodel.evaluation.Evaluation.scores`); the score orders
+        exact ties and, with ``previous``, decides the leadership review.
     awards
         Award kinds (a framework's ``awards``).
     headcount
@@ -285,12 +293,11 @@ def allocate_awards(
                 "is missing or not a number >= 0; individual awards are apportioned per officer",
                 f"fill in {HEADCOUNT_COLUMN!r} for every unit",
             )
-    score = pd.to_numeric(frame["score"], errors="coerce") if "score" in frame else pd.Series(np.nan, index=frame.index)
+    score = pd.to_numeric(frame["score"], errors="coerce")
     # tie order: higher score first (missing last), then unit id
     tie = frame.assign(_s=-score.fillna(-np.inf), _u=units).sort_values(["_s", "_u"], kind="mergesort")
     order = pd.Series(np.arange(len(frame)), index=tie.index).sort_index().to_numpy(dtype=float)
-    flag = units.map(leadership_review(frame, previous)) if "rank" in frame else pd.Series(False, index=frame.index)
-    peer = frame["peer_group"] if "peer_group" in frame else pd.Series("", index=frame.index)
+    flag = units.map(leadership_review(frame, previous))
     tables = []
     for award in awards:
         multiplier = frame["grade"].map(award.multipliers).fillna(0.0).astype(float)  # NOT_GRADED → 0
@@ -302,7 +309,7 @@ def allocate_awards(
             raise AwardError(f"award {award.id!r}: {exc}", exc.hint) from None
         tables.append(pd.DataFrame({
             "award": award.id, "award_zh": award.name.zh, "level": award.level,
-            "unit_id": units, "peer_group": peer, "grade": frame["grade"].fillna(NOT_GRADED),
+            "unit_id": units, "peer_group": frame["peer_group"], "grade": frame["grade"].fillna(NOT_GRADED),
             "multiplier": multiplier, "base": base, "weight": weight, "slots": slots,
             "flag": np.where(flag.fillna(False).astype(bool), LEADERSHIP_REVIEW, ""),
         }))

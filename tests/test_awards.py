@@ -125,7 +125,7 @@ def _scores(grades, scores=None) -> pd.DataFrame:
         "grade": grades,
         "score": scores if scores is not None else np.linspace(90, 50, n),
         "peer_group": "g",
-        "rank": np.arange(1, n + 1, dtype=float),
+        "period": "2025",
     })
 
 
@@ -182,24 +182,26 @@ def test_ungraded_units_get_nothing_and_errors_name_the_award_and_unit() -> None
 
 # ---------------------------------------------------------------- leadership review
 def test_leadership_review_two_year_toy() -> None:
-    # group A: a last in 2024 and 2025 → flagged; b last only in 2025; c last only in 2024.
-    # group B: d and e tie for last in both years → both flagged; f alone in group C: no last place.
-    y2024 = pd.DataFrame({
-        "unit_id": ["a", "b", "c", "x", "d", "e", "y", "f"],
-        "peer_group": ["A", "A", "A", "A", "B", "B", "B", "C"],
-        "rank": [3, 1, 3, 2, 2, 2, 1, 1.0],
-    })
-    y2025 = pd.DataFrame({
-        "unit_id": ["a", "b", "c", "x", "d", "e", "y", "f"],
-        "peer_group": ["A", "A", "A", "A", "B", "B", "B", "C"],
-        "rank": [4, 4, 1, 2, 2, 2, 1, 1.0],
-    })
+    # A: a is the unique lowest in 2024 (50) and 2025 (45) → flagged.
+    # D: c last in 2024 only, b last in 2025 only → neither.
+    # B: d and e tie for last in both years → neither (last means the unique lowest).
+    # C: only two units, below the minimum group of 3 → no last place.
+    # E: k last in 2024, unscored in 2025 → not flagged.
+    units = ["a", "b2", "c2", "x", "b", "c", "z", "d", "e", "y", "f", "g", "k", "m", "n"]
+    groups = ["A"] * 4 + ["D"] * 3 + ["B"] * 3 + ["C"] * 2 + ["E"] * 3
+    y2024 = pd.DataFrame({"unit_id": units, "peer_group": groups, "period": "2024",
+                          "score": [50, 90, 55, 70, 80, 40, 70, 50, 50, 90, 10, 90, 20, 60, 70.0]})
+    y2025 = pd.DataFrame({"unit_id": units, "peer_group": groups, "period": "2025",
+                          "score": [45, 60, 80, 70, 30, 90, 70, 50, 50, 90, 10, 90, np.nan, 60, 70.0]})
     flags = leadership_review(y2025, y2024)
-    assert sorted(flags[flags].index) == ["a", "d", "e"]
+    assert flags.index.tolist() == units
+    assert flags[flags].index.tolist() == ["a"]
     assert not leadership_review(y2025, None).any()
+    # the same rule as the monitor's annual last-place warning (one rule in the package)
     award = Award(id="group", name={"zh": "集体嘉奖", "en": "unit"}, level="collective", slots=2)
-    out = allocate_awards(y2025.assign(grade="合格", score=np.nan), [award], previous=y2024)
-    assert sorted(out.loc[out["flag"] == LEADERSHIP_REVIEW, "unit_id"]) == ["a", "d", "e"]
+    out = allocate_awards(y2025.assign(grade="合格"), [award], previous=y2024)
+    assert out.loc[out["flag"] == LEADERSHIP_REVIEW, "unit_id"].tolist() == ["a"]
+    assert (out.loc[out["unit_id"] != "a", "flag"] == "").all()
 
 
 # ---------------------------------------------------------------- framework schema
@@ -283,7 +285,7 @@ def test_cli_awards_end_to_end(award_sample, tmp_path, capsys) -> None:
 def test_cli_awards_refuses_framework_without_awards_and_quarters(award_sample, tmp_path, capsys) -> None:
     base = ["awards", "--observations", str(award_sample["station_observations"]),
             "--units", str(award_sample["units"]), "--out", str(tmp_path / "a.csv")]
-    assert main([*base, "--framework", "station_four_dimension", "--period", "2025"]) == 1
+    assert main([*base, "--framework", "station_balanced_scorecard", "--period", "2025"]) == 1
     assert "declares no awards" in capsys.readouterr().err
     assert main([*base, "--framework", str(award_sample["framework"]), "--period", "2025Q2"]) == 2
     assert "annual" in capsys.readouterr().err

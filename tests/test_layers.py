@@ -56,12 +56,12 @@ LAYERS: dict[str, int] = {
     "aggregate.py": 3,
     "grading.py": 3,
     "coverage.py": 3,
-    "awards.py": 3,
     # 4 calibration step
     "calibrate/": 4,
     # 5 evaluation: runs the steps
     "evaluation.py": 5,
     # 6 analyses of evaluations
+    "awards.py": 6,
     "audit/": 6,
     "design/": 6,
     "monitor/": 6,
