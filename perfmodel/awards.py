@@ -27,7 +27,7 @@ frames; reuses the monitor's last-place rule; no evaluation or report import.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from fractions import Fraction
 from typing import Literal
@@ -36,9 +36,10 @@ import numpy as np
 import pandas as pd
 
 from perfmodel.errors import PerfmodelError, check_choice
-from perfmodel.framework import Award
+from perfmodel.framework import GRADES, Award
 from perfmodel.grading import NOT_GRADED
 from perfmodel.monitor.warnings import DEFAULT_RULES, WarningRules, last_place_flags
+from perfmodel.text import check_lang
 
 __all__ = [
     "METHODS",
@@ -48,6 +49,8 @@ __all__ = [
     "apportion",
     "allocate_awards",
     "leadership_review",
+    "slots_by_grade",
+    "award_table",
 ]
 
 METHODS: dict[str, str] = {
@@ -235,16 +238,15 @@ def allocate_awards(
     *,
     headcount: pd.Series | None = None,
     method: Literal["largest_remainder", "dhondt"] = "largest_remainder",
-    previous: pd.DataFrame | None = None,
+    review: Collection[str] = (),
 ) -> pd.DataFrame:
     """Apportion each award kind's slots to the units by grade (R12).
 
     Parameters
     ----------
     scores
-        One row per unit with ``unit_id``, ``period``, ``peer_group``, ``score`` and
-        ``grade`` (:attr:`perfmodel.evaluation.Evaluation.scores`); the score orders
-        exact ties and, with ``previous``, decides the leadership review.
+        One row per unit with ``unit_id``, ``peer_group``, ``score`` and ``grade``
+        (:attr:`perfmodel.evaluation.Evaluation.scores`); the score orders exact ties.
     awards
         Award kinds (a framework's ``awards``).
     headcount
@@ -253,8 +255,10 @@ def allocate_awards(
         awards always have base 1.
     method
         ``largest_remainder`` or ``dhondt`` (:func:`apportion`).
-    previous
-        The year before's scores, for :func:`leadership_review`; ``None``: no flags.
+    review
+        Ids of the units flagged for leadership review (:func:`leadership_review`,
+        or the annual report's shrunk :func:`~perfmodel.monitor.warnings.last_place_flags`);
+        their rows carry the flag :data:`LEADERSHIP_REVIEW`.
 
     Returns
     -------
@@ -297,7 +301,7 @@ def allocate_awards(
     # tie order: higher score first (missing last), then unit id
     tie = frame.assign(_s=-score.fillna(-np.inf), _u=units).sort_values(["_s", "_u"], kind="mergesort")
     order = pd.Series(np.arange(len(frame)), index=tie.index).sort_index().to_numpy(dtype=float)
-    flag = units.map(leadership_review(frame, previous))
+    flag = units.isin({str(u) for u in review})
     tables = []
     for award in awards:
         multiplier = frame["grade"].map(award.multipliers).fillna(0.0).astype(float)  # NOT_GRADED → 0
@@ -311,10 +315,50 @@ def allocate_awards(
             "award": award.id, "award_zh": award.name.zh, "level": award.level,
             "unit_id": units, "peer_group": frame["peer_group"], "grade": frame["grade"].fillna(NOT_GRADED),
             "multiplier": multiplier, "base": base, "weight": weight, "slots": slots,
-            "flag": np.where(flag.fillna(False).astype(bool), LEADERSHIP_REVIEW, ""),
+            "flag": np.where(flag, LEADERSHIP_REVIEW, ""),
         }))
     columns = ["award", "award_zh", "level", "unit_id", "peer_group", "grade", "multiplier", "base",
                "weight", "slots", "flag"]
     if not tables:
         return pd.DataFrame(columns=columns)
     return pd.concat(tables, ignore_index=True)[columns]
+
+
+def slots_by_grade(allocation: pd.DataFrame) -> pd.DataFrame:
+    """Slots of each award kind per grade: one row per award, one column per grade, best first.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"unit_id": ["a", "b"], "peer_group": "g", "score": [90.0, 70.0],
+    ...                       "grade": ["优秀", "合格"]})
+    >>> award = Award(id="merit", name={"zh": "嘉奖", "en": "merit"}, level="collective", slots=3)
+    >>> slots_by_grade(allocate_awards(frame, [award])).to_dict("index")
+    {'merit': {'优秀': 2, '合格': 1}}
+    """
+    grades = [g for g in (*GRADES, NOT_GRADED) if g in set(allocation["grade"])]
+    wide = allocation.pivot_table(index="award", columns="grade", values="slots", aggfunc="sum", sort=False)
+    return wide.reindex(columns=grades).fillna(0).astype(int).rename_axis(columns=None)
+
+
+def award_table(allocation: pd.DataFrame, names: Mapping[str, str] | None = None, lang: str = "zh") -> pd.DataFrame:
+    """One row per unit: its grade, its slots of each award kind and the review flag, for reports.
+
+    Units are in the order of ``allocation`` (an evaluation's scores: by peer
+    group and rank); award columns are the awards' names in ``lang``.
+    """
+    check_lang(lang)
+    zh = lang == "zh"
+    label = dict(zip(allocation["award"], allocation["award_zh"] if zh else allocation["award"], strict=False))
+    wide = allocation.pivot_table(index="unit_id", columns="award", values="slots", aggfunc="sum", sort=False)
+    first = allocation.drop_duplicates("unit_id").set_index("unit_id")
+    out = pd.DataFrame({
+        "单位" if zh else "unit": first.index,
+        "名称" if zh else "name": [(names or {}).get(u, "") for u in first.index],
+        "同类组" if zh else "peer group": first["peer_group"].to_numpy(),
+        "等次" if zh else "grade": first["grade"].to_numpy(),
+    })
+    for award in dict.fromkeys(allocation["award"]):
+        out[label[award]] = wide.loc[first.index, award].astype(int).to_numpy()
+    review = "领导班子约谈/调整" if zh else "leadership review"
+    out[review] = np.where(first["flag"].to_numpy() == LEADERSHIP_REVIEW, "是" if zh else "yes", "")
+    return out

@@ -249,10 +249,15 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 def _cmd_awards(args: argparse.Namespace) -> int:
     """Apportion the framework's award slots by grade; flag units last two years running (R12)."""
-    from perfmodel.awards import HEADCOUNT_COLUMN, LEADERSHIP_REVIEW, allocate_awards
+    from perfmodel.awards import (
+        HEADCOUNT_COLUMN,
+        LEADERSHIP_REVIEW,
+        allocate_awards,
+        leadership_review,
+        slots_by_grade,
+    )
     from perfmodel.evaluation import evaluate_files
-    from perfmodel.framework import GRADES, load_framework
-    from perfmodel.grading import NOT_GRADED
+    from perfmodel.framework import load_framework
     from perfmodel.outputs import claim_file
     from perfmodel.periods import parse_period
 
@@ -262,22 +267,22 @@ def _cmd_awards(args: argparse.Namespace) -> int:
     framework = load_framework(args.framework)
     if not framework.awards:
         raise CliError(f"framework {framework.id!r} declares no awards",
-                       "add an 'awards:' block to the framework (docs/framework.md, 'Awards')")
+                       "add an 'awards:' block to the framework (docs/framework.md, 'awards')")
     inputs, out = _run_inputs(args), Path(args.out)
     claim_file(out, inputs=inputs)  # refuse before the work, not after
     ev = evaluate_files(args.observations, args.units, framework, args.period)
     units = ev.units.set_index("unit_id")
     headcount = units[HEADCOUNT_COLUMN] if framework.level == "station" and HEADCOUNT_COLUMN in units else None
     previous = ev.previous.scores if ev.previous is not None else None
+    review = leadership_review(ev.scores, previous)
     table = allocate_awards(ev.scores, framework.awards, headcount=headcount, method=args.method,
-                            previous=previous)
+                            review=review.index[review])
     _write_output(table, out, inputs)
+    by_grade = slots_by_grade(table)
     for award in framework.awards:
-        rows = table[table["award"] == award.id]
-        by_grade = rows.groupby("grade")["slots"].sum()
         print(f"{award.id} ({award.name.zh}, {award.level}): {award.slots} slots ({args.method}); "
-              + ", ".join(f"{g} {by_grade[g]}" for g in (*GRADES, NOT_GRADED) if g in by_grade))
-    flagged = sorted(table.loc[table["flag"] == LEADERSHIP_REVIEW, "unit_id"].unique())
+              + ", ".join(f"{grade} {n}" for grade, n in by_grade.loc[award.id].items()))
+    flagged = sorted(review.index[review])
     print(f"{LEADERSHIP_REVIEW}: {', '.join(flagged) if flagged else 'none'}; written to {out}")
     return EXIT_OK
 

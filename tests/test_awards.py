@@ -199,7 +199,7 @@ def test_leadership_review_two_year_toy() -> None:
     assert not leadership_review(y2025, None).any()
     # the same rule as the monitor's annual last-place warning (one rule in the package)
     award = Award(id="group", name={"zh": "集体嘉奖", "en": "unit"}, level="collective", slots=2)
-    out = allocate_awards(y2025.assign(grade="合格"), [award], previous=y2024)
+    out = allocate_awards(y2025.assign(grade="合格"), [award], review=flags.index[flags])
     assert out.loc[out["flag"] == LEADERSHIP_REVIEW, "unit_id"].tolist() == ["a"]
     assert (out.loc[out["unit_id"] != "a", "flag"] == "").all()
 
