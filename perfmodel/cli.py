@@ -1,6 +1,6 @@
 """The ``perfmodel`` command line.
 
-Commands: ``sample``, ``frameworks``, ``validate``, ``score``, ``report``,
+Commands: ``sample``, ``frameworks``, ``validate``, ``score``, ``awards``, ``report``,
 ``audit`` (:mod:`perfmodel.audit.cli`) and ``lab`` (:mod:`perfmodel.design.cli`).
 Errors print one line with the cause (naming the file, row and column when the
 input is at fault) and a hint, never a traceback (unless ``--debug``).
@@ -45,6 +45,8 @@ QUARTERLY_NOTEBOOK = "quarterly_evaluation"
 CALIBRATION_MODES = ("none", "casemix", "full")
 """Values of :attr:`perfmodel.evaluation.Settings.calibration` (``none`` plus
 :data:`perfmodel.calibrate.pipeline.MODES`, not imported here to keep start-up fast)."""
+AWARD_METHODS = ("largest_remainder", "dhondt")
+"""Keys of :data:`perfmodel.awards.METHODS` (not imported here to keep start-up fast)."""
 SHEET_HELP = "observations workbook: read only this sheet (default: every sheet with a header)"
 EXAMPLES_SHOWN = 1
 """Quarantine messages printed per reason (each names the file, row and column)."""
@@ -242,6 +244,46 @@ def _cmd_score(args: argparse.Namespace) -> int:
               f"(first: {first}); see {target}", file=sys.stderr)
         if args.strict:
             return EXIT_FAILED
+    return EXIT_OK
+
+
+def _cmd_awards(args: argparse.Namespace) -> int:
+    """Apportion the framework's award slots by grade; flag units last two years running (R12)."""
+    from perfmodel.awards import (
+        HEADCOUNT_COLUMN,
+        LEADERSHIP_REVIEW,
+        allocate_awards,
+        leadership_review,
+        slots_by_grade,
+    )
+    from perfmodel.evaluation import evaluate_files
+    from perfmodel.framework import load_framework
+    from perfmodel.outputs import claim_file
+    from perfmodel.periods import parse_period
+
+    if not parse_period(args.period).freqstr.startswith("Y"):
+        raise CliError(f"--period {args.period}: award quotas are annual", "give a year, e.g. --period 2025",
+                       EXIT_USAGE)
+    framework = load_framework(args.framework)
+    if not framework.awards:
+        raise CliError(f"framework {framework.id!r} declares no awards",
+                       "add an 'awards:' block to the framework (docs/framework.md, 'awards')")
+    inputs, out = _run_inputs(args), Path(args.out)
+    claim_file(out, inputs=inputs)  # refuse before the work, not after
+    ev = evaluate_files(args.observations, args.units, framework, args.period)
+    units = ev.units.set_index("unit_id")
+    headcount = units[HEADCOUNT_COLUMN] if framework.level == "station" and HEADCOUNT_COLUMN in units else None
+    previous = ev.previous.scores if ev.previous is not None else None
+    review = leadership_review(ev.scores, previous)
+    table = allocate_awards(ev.scores, framework.awards, headcount=headcount, method=args.method,
+                            review=review.index[review])
+    _write_output(table, out, inputs)
+    by_grade = slots_by_grade(table)
+    for award in framework.awards:
+        print(f"{award.id} ({award.name.zh}, {award.level}): {award.slots} slots ({args.method}); "
+              + ", ".join(f"{grade} {n}" for grade, n in by_grade.loc[award.id].items()))
+    flagged = sorted(review.index[review])
+    print(f"{LEADERSHIP_REVIEW}: {', '.join(flagged) if flagged else 'none'}; written to {out}")
     return EXIT_OK
 
 
@@ -447,6 +489,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="officer frameworks: write the officers' names too (default: ids only)")
     add_pseudonymise_option(p)
     p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser("awards", help="apportion the framework's award slots to units by grade (R12)")
+    _add_inputs(p)
+    p.add_argument("--framework", required=True,
+                   help="shipped framework id or YAML file with an 'awards:' block")
+    p.add_argument("--period", required=True, help="a year, e.g. 2025 (the year before is used for the "
+                                                   "leadership-review flag)")
+    p.add_argument("--out", required=True, help="output table: .csv, .xlsx or .parquet")
+    p.add_argument("--method", choices=AWARD_METHODS, default=AWARD_METHODS[0],
+                   help="apportionment: largest_remainder (Hamilton, default) or dhondt (highest averages)")
+    p.set_defaults(func=_cmd_awards)
 
     p = sub.add_parser("report", help="run a report notebook with papermill and export HTML")
     p.add_argument("--period", required=True, help="2025Q2, 2025-04 or 2025")

@@ -42,6 +42,7 @@ __all__ = [
     "Temporary",
     "Indicator",
     "Dimension",
+    "Award",
     "Framework",
     "NodeInfo",
     "load_framework",
@@ -371,6 +372,40 @@ class Calibration(_Model):
     nonpreventable: Literal["adjust", "exclude"] = "adjust"
 
 
+class Award(_Model):
+    """An award kind whose slots are apportioned to units by grade (R12), see :mod:`perfmodel.awards`.
+
+    ``level``: ``collective`` awards go to a unit as a whole (集体嘉奖, weight
+    ``multiplier``); ``individual`` awards go to its officers (个人三等功/嘉奖, weight
+    ``multiplier × headcount``). ``slots`` is the bureau's total; ``multipliers``
+    names every grade and may not rise from 优秀 to 不合格 (better units get higher quotas).
+    """
+
+    id: Id
+    name: Name
+    level: Literal["collective", "individual"]
+    slots: int = Field(ge=0)
+    multipliers: dict[str, Annotated[float, Field(ge=0)]] = {"优秀": 1.5, "良好": 1.2, "合格": 1.0, "不合格": 0.0}
+
+    @model_validator(mode="after")
+    def _check(self) -> Award:
+        if set(self.multipliers) != set(GRADES):
+            raise ValueError(
+                f"award {self.id!r}: multipliers must name every grade ({', '.join(GRADES)}) once; "
+                f"got {', '.join(self.multipliers) or 'none'}"
+            )
+        values = [self.multipliers[g] for g in GRADES]
+        if any(a < b for a, b in zip(values, values[1:], strict=False)):
+            raise ValueError(
+                f"award {self.id!r}: multipliers must not increase from 优秀 to 不合格 "
+                f"({', '.join(f'{g} {v:g}' for g, v in zip(GRADES, values, strict=True))}): "
+                "a better grade may not get a lower quota (R12)"
+            )
+        if self.slots and not any(values):
+            raise ValueError(f"award {self.id!r}: every multiplier is 0, so its {self.slots} slots could go to nobody")
+        return self
+
+
 class Policy(_Model):
     max_temporary_weight: float = Field(default=0.20, ge=0, le=1)
     max_subjective_weight: float = Field(default=0.30, ge=0, le=1)
@@ -422,6 +457,7 @@ class Framework(_Model):
     bonus: tuple[BonusItem, ...] = ()
     negative_list: tuple[NegativeItem, ...] = ()
     grading: Grading = Grading()
+    awards: tuple[Award, ...] = ()
     policy: Policy = Policy()
     reporting: Reporting = Reporting()
     tree: tuple[Dimension | Indicator, ...]
@@ -678,6 +714,9 @@ class Framework(_Model):
                     f"bonus/negative item {item.id!r} counts indicator {item.indicator!r}, which is a "
                     "weighted tree node; bonus and negative-list counts must be separate indicators"
                 )
+        award_ids = [award.id for award in self.awards]
+        if len(set(award_ids)) < len(award_ids):
+            problems.append(f"awards: ids {', '.join(sorted(award_ids))} repeat one; give each award its own id")
         if self.normalisation.method == "goalposts":
             lacking = [i.id for i in self.indicators() if i.goalposts is None]
             if lacking:

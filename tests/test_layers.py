@@ -63,6 +63,7 @@ LAYERS: dict[str, int] = {
     # 5 evaluation: runs the steps
     "evaluation.py": 5,
     # 6 analyses of evaluations
+    "awards.py": 6,
     "audit/": 6,
     "design/": 6,
     "monitor/": 6,

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from perfmodel.cli import main, report_folder
+from perfmodel.framework import load_framework
 from perfmodel.report.runner import notebook_parameters, run_notebook
 from perfmodel.simulate import generate_sample
 
@@ -86,6 +87,9 @@ def test_annual_summary(sample, tmp_path):
     assert len(table) == 30 and {"2025Q1 grade", "annual_grade", "quarter_mean"} <= set(table.columns)
     html = run.html.read_text(encoding="utf-8")
     assert "年度绩效总结" in html and "一致性核对" in html and "季节" in html and "连续两年" in html
+    awards = pd.read_csv(tmp_path / "awards.csv")  # the framework's awards block, apportioned (R12)
+    totals = {award.id: award.slots for award in load_framework("station_four_dimension").awards}
+    assert awards.groupby("award")["slots"].sum().to_dict() == totals and "表彰名额" in html
 
 
 @pytest.mark.notebook
