@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from perfmodel.text import check_lang
 
-__all__ = ["Column", "COLUMNS", "FORMATS", "column_header", "column_info"]
+__all__ = ["Column", "COLUMNS", "FORMATS", "LABELS", "column_header", "column_info", "label"]
 
 
 class Column(NamedTuple):
@@ -73,7 +73,7 @@ COLUMNS: dict[str, Column] = {
                           "previous rank minus current rank; positive is an improvement", "名", "places", "rank"),
     "previous_grade": Column("上期等级", "Previous grade", "上一期的等级", "grade in the previous period"),
     # breaches, negative list, grading notes
-    "indicator": Column("指标", "Indicator", "指标编号", "indicator id"),
+    "indicator": Column("指标", "Indicator", "指标的代码(见框架的指标列表)", "the indicator's code (see the framework's list)"),
     "value": Column("实际值", "Value", "指标的实际值(比率为小数,0.93 即 93%)",
                     "the indicator's value (rates as fractions: 0.93 is 93%)", kind="number"),
     "min": Column("下限", "Minimum", "硬性指标要求的最低值", "lowest value the hard threshold allows", kind="number"),
@@ -150,3 +150,32 @@ def column_header(code: str, lang: str = "zh") -> str:
     """
     info = column_info(code, lang)
     return info[0] if info else code
+
+
+LABELS: dict[str, dict[str, dict[str, str]]] = {
+    "direction": {
+        "zh": {"higher": "越大越好", "lower": "越小越好", "target": "接近目标值"},
+        "en": {"higher": "higher is better", "lower": "lower is better", "target": "closest to target"},
+    },
+    "source": {
+        "zh": {"system": "系统数据", "supervisor": "上级评价", "peer": "同事互评", "self": "自评", "citizen": "群众评价"},
+        "en": {"system": "system", "supervisor": "supervisor", "peer": "peer", "self": "self", "citizen": "citizen"},
+    },
+    "kind": {
+        "zh": {"rate": "比率", "count": "计数", "duration": "时长", "score": "评分", "points": "积分"},
+        "en": {"rate": "rate", "count": "count", "duration": "duration", "score": "score", "points": "points"},
+    },
+}
+"""Codes of an indicator's direction, source and kind → text in each language."""
+
+
+def label(field: str, code: str, lang: str = "zh") -> str:
+    """The text of code ``code`` of ``field`` (``direction``, ``source``, ``kind``) in ``lang``.
+
+    Examples
+    --------
+    >>> label("direction", "lower"), label("kind", "rate", "en")
+    ('越小越好', 'rate')
+    """
+    check_lang(lang)
+    return LABELS[field][lang].get(code, code)

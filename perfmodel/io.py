@@ -863,7 +863,8 @@ def _apply_format(sheet, frame: pd.DataFrame, spec: SheetFormat) -> None:
             showInputMessage=bool(rule.prompt), showErrorMessage=True,
             prompt=rule.prompt or None, error=rule.error or None,
         )
-        check.add(rule.cells)
+        for cells in rule.cells.split():
+            check.add(cells)
         sheet.add_data_validation(check)
 
 

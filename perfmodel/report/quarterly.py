@@ -16,6 +16,7 @@ import pandas as pd
 
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import GRADES, Framework, Indicator
+from perfmodel.glossary import LABELS
 from perfmodel.grading import NOT_GRADED
 from perfmodel.groups import group_order  # re-exported: public here before perfmodel.groups
 from perfmodel.report.render import SafeMarkdown, join, md, table
@@ -94,14 +95,8 @@ TEXT = {
     },
 }
 
-DIRECTIONS = {
-    "zh": {"higher": "越大越好", "lower": "越小越好", "target": "接近目标值"},
-    "en": {"higher": "higher is better", "lower": "lower is better", "target": "closest to target"},
-}
-SOURCES = {
-    "zh": {"system": "系统数据", "supervisor": "上级评价", "peer": "同事互评", "self": "自评", "citizen": "群众评价"},
-    "en": {"system": "system", "supervisor": "supervisor", "peer": "peer", "self": "self", "citizen": "citizen"},
-}
+DIRECTIONS = LABELS["direction"]
+SOURCES = LABELS["source"]
 """Labels of an indicator's direction and source in the report's languages."""
 
 def _t(lang: str) -> dict[str, str]:
