@@ -252,8 +252,9 @@ def template_sheets(
         The framework the data are for.
     units
         Validated units (``ValidationResult.data``): with ``period``, the data
-        sheet gets one row per unit of the framework's level × month × input
-        indicator, and the unit column a drop-down.
+        sheet gets one row per unit the framework scores (its level, and its
+        role when it has one) × month × input indicator, and the unit column a
+        drop-down.
     period
         ``2025Q2``, ``2025-04`` or ``2025``: the months offered (drop-down) and pre-filled.
     lang
@@ -272,6 +273,8 @@ def template_sheets(
     unit_rows = pd.DataFrame(columns=["unit_id", "name"])
     if units is not None:
         chosen = units[units["level"] == framework.level] if "level" in units.columns else units
+        if framework.role is not None and "role" in chosen.columns:  # the units the framework scores
+            chosen = chosen[chosen["role"] == framework.role]
         unit_rows = pd.DataFrame({
             "unit_id": chosen["unit_id"].astype(str).to_numpy(),
             "name": (chosen["name"] if "name" in chosen.columns else chosen["unit_id"]).astype(object).to_numpy(),
