@@ -27,7 +27,13 @@ import pandas as pd
 
 from perfmodel.framework import Framework, Indicator
 from perfmodel.glossary import column_header, column_info, label
-from perfmodel.io import OBSERVATION_ALIASES, SheetFormat, Validation, normalise_header, write_workbook
+from perfmodel.io import (
+    OBSERVATION_ALIASES,
+    SheetFormat,
+    Validation,
+    normalise_header,
+    write_workbook,
+)
 from perfmodel.periods import months_in, period_label, reporting_deadline
 from perfmodel.text import check_lang
 from perfmodel.validation import MAX_MAGNITUDE

@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
     "errors.py": 1,
     "text.py": 1,
     "groups.py": 1,
+    "glossary.py": 1,  # column headers and meanings, zh/en
     # 2 framework, periods and io
     "framework.py": 2,
     "periods.py": 2,
@@ -56,6 +57,7 @@ LAYERS: dict[str, int] = {
     "aggregate.py": 3,
     "grading.py": 3,
     "coverage.py": 3,
+    "template.py": 3,  # data-entry workbook (framework, io, validation limits)
     # 4 calibration step
     "calibrate/": 4,
     # 5 evaluation: runs the steps
