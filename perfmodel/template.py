@@ -77,19 +77,20 @@ def template_columns(framework: Framework) -> list[str]:
     """Observation columns (codes) the template for ``framework`` has, in order.
 
     ``numerator`` and ``denominator`` when the framework has a rate; ``rater_id``
-    when an indicator is rated by people (any source but ``system``).
+    when a score is given by people (a ``score`` indicator whose source is not
+    ``system``, e.g. a supervisor's rating).
 
     Examples
     --------
     >>> from perfmodel.framework import load_framework
     >>> template_columns(load_framework("station_four_dimension"))
-    ['period', 'unit_id', 'indicator', 'value', 'numerator', 'denominator', 'submitted_at']
+    ['period', 'unit_id', 'indicator', 'value', 'numerator', 'denominator', 'rater_id', 'submitted_at']
     """
     kinds = framework.input_indicators()
     columns = ["period", "unit_id", "indicator", "value"]
     if "rate" in kinds.values():
         columns += ["numerator", "denominator"]
-    if any(ind.source != "system" for ind in framework.indicators()):
+    if any(ind.kind == "score" and ind.source != "system" for ind in framework.indicators()):
         columns.append("rater_id")
     return [*columns, "submitted_at"]
 
