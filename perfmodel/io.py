@@ -817,7 +817,9 @@ def display_width(text: object) -> int:
 def _shown(series: pd.Series, number_format: str | None) -> pd.Series:
     """The cells of a column as Excel shows them (for fitting the width)."""
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        decimals = len(number_format.split(".")[1].rstrip("%")) if number_format and "." in number_format else 2
+        if not number_format or number_format == "General":  # Excel shows up to 10 digits
+            return series.astype(float).map(lambda v: f"{v:.10g}", na_action="ignore")
+        decimals = len(number_format.split(".")[1].rstrip("%")) if "." in number_format else 0
         scale = 100.0 if number_format and number_format.endswith("%") else 1.0
         suffix = "%" if scale == 100.0 else ""
         return (series.astype(float) * scale).map(lambda v: f"{v:,.{decimals}f}{suffix}", na_action="ignore")
