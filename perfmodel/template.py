@@ -216,7 +216,7 @@ def _instructions(framework: Framework, columns: list[str], months: list[str], l
             ("比率", "填小数:0.93 表示 93%;或填分子和分母,数值留空"),
             ("事件计数", "案件类型、加分和负面清单事项:没有发生填 0"),
             ("多名评分人", "每名评分人复制一行,并填写评分人"),
-            ("指标", f"见“{indicators}”工作表:各指标的类别、计量单位、方向、取值范围和来源"),
+            ("指标说明", f"见“{indicators}”工作表:各指标的类别、计量单位、方向、取值范围和来源"),
             ("上报截止", f"每月数据须在其后第 {offset} 个月的 {day} 日 24 时前上报"
                          f"(如 {example} 的数据截止 {due} 23:59:59);迟报的数据保留并标注为迟报"),
             ("填好后", f"perfmodel validate --framework {framework.id} --observations 本文件.xlsx --units 单位表"),
