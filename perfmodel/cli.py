@@ -12,7 +12,7 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -139,13 +139,22 @@ def _run_inputs(args: argparse.Namespace) -> list[Path]:
     return found
 
 
-def _write_output(frame: pd.DataFrame, path: Path, inputs: Sequence[Path]) -> Path:
-    """Write one output table, refusing an input or a file perfmodel did not write."""
+def _write_output(
+    frame: pd.DataFrame, path: Path, inputs: Sequence[Path], write: Callable[[Path], object] | None = None
+) -> Path:
+    """Write one output table, refusing an input or a file perfmodel did not write.
+
+    ``write(target)`` writes the file instead of :func:`perfmodel.io.write_table`
+    (a formatted workbook, a template); the guard is the same.
+    """
     from perfmodel.io import write_table
     from perfmodel.outputs import claim_file, record_file
 
     target = claim_file(path, inputs=inputs)
-    write_table(frame, target)
+    if write is None:
+        write_table(frame, target)
+    else:
+        write(target)
     record_file(target)
     return path
 
@@ -227,7 +236,13 @@ def _cmd_score(args: argparse.Namespace) -> int:
         args.observations, args.units, args.framework, args.period, sheet=args.sheet, **_settings(args)
     )
     shown = officer_names_shown(ev.scores, args.show_names or ev.framework.level != "officer")
-    _write_output(shown, out, inputs)
+    workbook = None
+    if out.name.lower().endswith(".xlsx"):  # for reading: headers in --lang, formats, notes sheet
+        from perfmodel.report.workbook import write_score_workbook
+
+        def workbook(target: Path) -> None:
+            write_score_workbook(shown, ev.framework, target, lang=args.lang)
+    _write_output(shown, out, inputs, workbook)
     if len(ev.quarantine):
         _write_output(ev.quarantine, target, inputs)
     summary = ev.summary()
@@ -284,6 +299,30 @@ def _cmd_awards(args: argparse.Namespace) -> int:
               + ", ".join(f"{grade} {n}" for grade, n in by_grade.loc[award.id].items()))
     flagged = sorted(review.index[review])
     print(f"{LEADERSHIP_REVIEW}: {', '.join(flagged) if flagged else 'none'}; written to {out}")
+    return EXIT_OK
+
+
+def _cmd_template(args: argparse.Namespace) -> int:
+    from perfmodel.framework import load_framework
+    from perfmodel.io import UNIT_ALIASES, read_table, write_workbook
+    from perfmodel.template import template_sheets
+    from perfmodel.validation import validate_units
+
+    out = Path(args.out)
+    if not out.name.lower().endswith(".xlsx"):
+        raise CliError(f"--out {out}: a template is an Excel workbook", "give a file name ending in .xlsx", EXIT_USAGE)
+    framework = load_framework(args.framework)
+    units = None
+    if args.units:
+        result = validate_units(read_table(args.units, aliases=UNIT_ALIASES), source=str(args.units))
+        units = result.data
+        if not result.ok:
+            print(f"warning: {len(result.quarantine)} rows of {args.units} were rejected and left out "
+                  "(run 'perfmodel validate' to see why)", file=sys.stderr)
+    sheets, formats = template_sheets(framework, units=units, period=args.period, lang=args.lang)
+    _write_output(pd.DataFrame(), out, _run_inputs(args), lambda target: write_workbook(sheets, target, formats))
+    filled = sum(len(frame) for name, frame in sheets.items() if formats[name].validations)
+    print(f"template for {framework.id} written to {out}" + (f" ({filled} rows to fill)" if filled else ""))
     return EXIT_OK
 
 
@@ -473,6 +512,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--framework", required=True, help="shipped framework id or YAML file")
     p.add_argument("--period", required=True, help="2025Q2, 2025-04 or 2025")
     p.add_argument("--out", required=True, help="output file: .csv, .xlsx or .parquet")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh",
+                   help="language of an .xlsx output's headers, grades and notes sheet (default zh); "
+                        ".csv and .parquet keep the column codes")
     p.add_argument("--sheet", help=SHEET_HELP)
     p.add_argument("--peer-group", help="units column for peer groups, or 'none'")
     p.add_argument("--normalisation", choices=["minmax", "zscore", "rank", "goalposts", "target"],
@@ -500,6 +542,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=AWARD_METHODS, default=AWARD_METHODS[0],
                    help="apportionment: largest_remainder (Hamilton, default) or dhondt (highest averages)")
     p.set_defaults(func=_cmd_awards)
+    p = sub.add_parser("template", help="write an Excel data-entry workbook for a framework")
+    p.add_argument("--framework", required=True, help="shipped framework id or YAML file")
+    p.add_argument("--out", required=True, help="the workbook to write (.xlsx); an input file is never overwritten")
+    p.add_argument("--units", help="units file: with --period, one row per unit × month × indicator to fill")
+    p.add_argument("--period", help="2025Q2, 2025-04 or 2025: the months offered in the drop-down and pre-filled")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh",
+                   help="language of headers, sheet names and instructions (default zh)")
+    p.set_defaults(func=_cmd_template)
 
     p = sub.add_parser("report", help="run a report notebook with papermill and export HTML")
     p.add_argument("--period", required=True, help="2025Q2, 2025-04 or 2025")

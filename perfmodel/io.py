@@ -28,6 +28,7 @@ import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -49,6 +50,9 @@ __all__ = [
     "read_table",
     "write_table",
     "write_workbook",
+    "SheetFormat",
+    "Validation",
+    "display_width",
     "guard_formulas",
     "guard_text",
 ]
@@ -735,11 +739,157 @@ def _fixed_zip(data: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def _workbook_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
+@dataclass(frozen=True)
+class Validation:
+    """A data-validation rule on cells of one sheet (a drop-down list or a number range).
+
+    Parameters
+    ----------
+    cells
+        Excel ranges, space separated (``"C2:C1048576"``, ``"D2:D40 D80:D90"``).
+    kind
+        ``"list"`` (a drop-down of the values ``formula1`` names) or ``"decimal"``
+        (a number between ``formula1`` and ``formula2``).
+    formula1, formula2
+        A list: a range such as ``'参考'!$A$2:$A$11`` or quoted ``"a,b"``; a decimal:
+        the bounds as numbers.
+    prompt, error
+        Text shown when the cell is selected, and when a wrong entry is refused.
+    """
+
+    cells: str
+    kind: str
+    formula1: str
+    formula2: str | None = None
+    prompt: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class SheetFormat:
+    """How one sheet of :func:`write_workbook` looks; every field is optional.
+
+    Parameters
+    ----------
+    number_formats
+        Column header (as written) → Excel number format, e.g. ``"0.0"``,
+        ``"0.0%"``, ``"0"``. The stored values keep full precision.
+    fills
+        Column header → {cell text → RGB colour (``"C6EFCE"``)}: background of
+        the cells holding that text (grade colours).
+    text_columns
+        Columns stored with the text format ``@`` so Excel keeps what is typed
+        (``2025-04`` stays text, ``0012`` keeps its zeros).
+    freeze, autofilter, fit_widths
+        Freeze the header row; filter buttons on the header; column widths from
+        the content (:func:`display_width`).
+    hidden
+        Hide the sheet (reference lists for drop-downs).
+    validations
+        :class:`Validation` rules.
+    """
+
+    number_formats: Mapping[str, str] = field(default_factory=dict)
+    fills: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    text_columns: tuple[str, ...] = ()
+    freeze: bool = True
+    autofilter: bool = True
+    fit_widths: bool = True
+    hidden: bool = False
+    validations: tuple[Validation, ...] = ()
+
+
+_MAX_WIDTH = 60
+"""Widest column :func:`write_workbook` fits to content (characters); longer text is cut off on screen."""
+
+
+def display_width(text: object) -> int:
+    """Columns ``text`` takes on screen: East Asian wide and full-width characters count two.
+
+    Examples
+    --------
+    >>> display_width("PS001"), display_width("综合得分"), display_width("A级")
+    (5, 8, 3)
+    """
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(text))
+
+
+def _shown(series: pd.Series, number_format: str | None) -> pd.Series:
+    """The cells of a column as Excel shows them (for fitting the width)."""
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        if not number_format or number_format == "General":  # Excel shows up to 10 digits
+            return series.astype(float).map(lambda v: f"{v:.10g}", na_action="ignore")
+        decimals = len(number_format.split(".")[1].rstrip("%")) if "." in number_format else 0
+        scale = 100.0 if number_format and number_format.endswith("%") else 1.0
+        suffix = "%" if scale == 100.0 else ""
+        return (series.astype(float) * scale).map(lambda v: f"{v:,.{decimals}f}{suffix}", na_action="ignore")
+    return series.astype(object).map(str, na_action="ignore")
+
+
+def _apply_format(sheet, frame: pd.DataFrame, spec: SheetFormat) -> None:
+    """Formats of ``spec`` on an openpyxl worksheet that holds ``frame`` (header in row 1)."""
+    from openpyxl.styles import PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    rows = len(frame)
+    for position, column in enumerate(frame.columns, start=1):
+        letter = get_column_letter(position)
+        cells = [sheet.cell(row=r, column=position) for r in range(2, rows + 2)]
+        number_format = spec.number_formats.get(column)
+        if column in spec.text_columns:
+            number_format = "@"
+        if number_format:
+            for cell in cells:
+                cell.number_format = number_format
+        colours = spec.fills.get(column, {})
+        if colours:
+            fills = {text: PatternFill("solid", start_color=rgb, end_color=rgb) for text, rgb in colours.items()}
+            for cell in cells:
+                if isinstance(cell.value, str) and cell.value in fills:
+                    cell.fill = fills[cell.value]
+        if spec.fit_widths:
+            shown = _shown(frame.iloc[:, position - 1], spec.number_formats.get(column)).dropna()
+            widest = max([display_width(column), *(display_width(v) for v in shown.unique())])
+            sheet.column_dimensions[letter].width = min(widest + 2, _MAX_WIDTH)
+    if spec.freeze:
+        sheet.freeze_panes = "A2"
+    if spec.autofilter and len(frame.columns):
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(frame.columns))}{rows + 1}"
+    if spec.hidden:
+        sheet.sheet_state = "hidden"
+    for rule in spec.validations:
+        check = DataValidation(
+            type=rule.kind, formula1=rule.formula1, formula2=rule.formula2,
+            operator="between" if rule.kind == "decimal" else None, allow_blank=True,
+            showInputMessage=bool(rule.prompt), showErrorMessage=True,
+            prompt=rule.prompt or None, error=rule.error or None,
+        )
+        for cells in rule.cells.split():
+            check.add(cells)
+        sheet.add_data_validation(check)
+
+
+def _workbook_bytes(
+    sheets: Mapping[str, pd.DataFrame], formats: Mapping[str, SheetFormat] | None = None
+) -> bytes:
+    formats = formats or {}
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        for sheet, frame in zip(_sheet_names(sheets), sheets.values(), strict=True):
-            _excel_ready(guard_formulas(frame)).to_excel(writer, sheet_name=sheet, index=False)
+        for sheet, (key, frame) in zip(_sheet_names(sheets), sheets.items(), strict=True):
+            guarded = guard_formulas(frame)
+            _excel_ready(guarded).to_excel(writer, sheet_name=sheet, index=False)
+            if key in formats:
+                spec = formats[key]
+                guarded_spec = SheetFormat(
+                    number_formats={guard_text(str(k)): v for k, v in spec.number_formats.items()},
+                    fills={guard_text(str(k)): {guard_text(t): c for t, c in v.items()}
+                           for k, v in spec.fills.items()},
+                    text_columns=tuple(guard_text(str(c)) for c in spec.text_columns),
+                    freeze=spec.freeze, autofilter=spec.autofilter, fit_widths=spec.fit_widths,
+                    hidden=spec.hidden, validations=spec.validations,
+                )
+                _apply_format(writer.sheets[sheet], guarded, guarded_spec)
         writer.book.properties.created = _FIXED_TIME
         writer.book.properties.modified = _FIXED_TIME
     return _fixed_zip(buffer.getvalue())
@@ -795,7 +945,11 @@ def _sheet_names(names: Iterable[str]) -> list[str]:
     return out
 
 
-def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
+def write_workbook(
+    sheets: Mapping[str, pd.DataFrame],
+    path: str | Path,
+    formats: Mapping[str, SheetFormat] | None = None,
+) -> Path:
     """Write several tables as the sheets of one Excel workbook.
 
     Sheet names are made valid for Excel (31 characters, no ``[]:*?/\\``,
@@ -804,6 +958,18 @@ def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> Path
     so the same tables always give the same bytes. Written atomically, like
     :func:`write_table`.
 
+    Parameters
+    ----------
+    sheets
+        Sheet name → table, in workbook order.
+    path
+        The ``.xlsx`` file.
+    formats
+        Sheet name (a key of ``sheets``) → :class:`SheetFormat`: number formats,
+        fills, frozen header, filters, fitted widths, hidden sheets, data
+        validation. Sheets without one are written plain. Formats change how
+        values look, never the stored values.
+
     Returns
     -------
     pathlib.Path
@@ -811,4 +977,4 @@ def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> Path
     """
     from perfmodel.outputs import write_bytes
 
-    return write_bytes(Path(path), _workbook_bytes(sheets))
+    return write_bytes(Path(path), _workbook_bytes(sheets, formats))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+import openpyxl
 import pandas as pd
 import pytest
 from test_audit_generator import planted_data, write_files
@@ -93,6 +94,8 @@ def test_cli_writes_csv_and_xlsx(tmp_path, capsys):
     assert (out / "disaggregated.csv").exists() and (out / "adverse_impact.csv").exists()
     sheets = pd.read_excel(out / "audit.xlsx", sheet_name=None)
     assert {"findings", "disaggregated", "adverse_impact", "weight_policy", "notes"} <= set(sheets)
+    book = openpyxl.load_workbook(out / "audit.xlsx")  # frozen header and filter buttons on every sheet
+    assert all(ws.freeze_panes == "A2" and ws.auto_filter.ref for ws in book.worksheets)
     groups = pd.read_csv(out / "disaggregated.csv", encoding="utf-8-sig")
     assert set(groups["group"]) == {"城区核心", "城乡结合部", "农村"}
     printed = capsys.readouterr().out

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import nbformat
+import openpyxl
 import pandas as pd
 import pytest
 import yaml
@@ -410,6 +411,8 @@ def test_lab_sensitivity_and_redundancy_write_tables(sample, tmp_path, capsys):
     assert code == 0 and "12 replicates, 20 units" in printed
     by_unit = pd.read_csv(tmp_path / "s" / "by_unit.csv", encoding="utf-8-sig").set_index("unit_id")
     assert (tmp_path / "s" / "replicates.csv").exists() and (tmp_path / "s" / "tables.xlsx").exists()
+    book = openpyxl.load_workbook(tmp_path / "s" / "tables.xlsx")  # lab workbooks: frozen header, filters
+    assert all(ws.freeze_panes == "A2" and ws.auto_filter.ref for ws in book.worksheets)
     assert ((by_unit["rank_p05"] <= by_unit["median_rank"]) & (by_unit["median_rank"] <= by_unit["rank_p95"])).all()
     grade_columns = [c for c in by_unit.columns if c.startswith("P(")]
     assert by_unit[grade_columns].sum(axis=1).tolist() == pytest.approx([1.0] * len(by_unit))

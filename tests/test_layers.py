@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "groups.py": 1,
     "columns.py": 1,
     "multiple_testing.py": 1,
+    "glossary.py": 1,  # column headers and meanings, zh/en
     # 2 framework, periods and io
     "framework.py": 2,
     "periods.py": 2,
@@ -58,6 +59,7 @@ LAYERS: dict[str, int] = {
     "aggregate.py": 3,
     "grading.py": 3,
     "coverage.py": 3,
+    "template.py": 3,  # data-entry workbook (framework, io, validation limits)
     # 4 calibration step
     "calibrate/": 4,
     # 5 evaluation: runs the steps

@@ -98,14 +98,14 @@ def write_audit(
     The folder is replaced as a whole, only when every file is written
     (:func:`perfmodel.outputs.atomic_folder`); it may not be or hold one of ``inputs``.
     """
-    from perfmodel.io import write_table, write_workbook
+    from perfmodel.io import SheetFormat, write_table, write_workbook
     from perfmodel.outputs import atomic_folder
 
     out = Path(out_dir)
     with atomic_folder(out, inputs=inputs) as staging:
         for name, table in tables.items():
             write_table(table, staging / f"{name}.csv")
-        write_workbook(tables, staging / "audit.xlsx")
+        write_workbook(tables, staging / "audit.xlsx", {name: SheetFormat() for name in tables})
     return {**{name: out / f"{name}.csv" for name in tables}, "xlsx": out / "audit.xlsx"}
 
 

@@ -51,7 +51,7 @@ def write_tables(
     dict
         Table name (and ``workbook``) → path written.
     """
-    from perfmodel.io import write_table, write_workbook
+    from perfmodel.io import SheetFormat, write_table, write_workbook
     from perfmodel.outputs import atomic_folder
 
     out = Path(out_dir)
@@ -60,7 +60,7 @@ def write_tables(
         for name, frame in tables.items():
             write_table(frame, staging / f"{name}.csv")
         if xlsx and tables:
-            write_workbook(tables, staging / "tables.xlsx")
+            write_workbook(tables, staging / "tables.xlsx", {name: SheetFormat() for name in tables})
             paths["workbook"] = out / "tables.xlsx"
     return paths
 

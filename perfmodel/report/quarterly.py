@@ -17,6 +17,7 @@ import pandas as pd
 from perfmodel.columns import NUMERIC_CONTEXT
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import GRADES, Framework, Indicator
+from perfmodel.glossary import LABELS
 from perfmodel.grading import NOT_GRADED
 from perfmodel.groups import group_order  # re-exported: public here before perfmodel.groups
 from perfmodel.privacy import officer_names_shown
@@ -96,14 +97,8 @@ TEXT = {
     },
 }
 
-DIRECTIONS = {
-    "zh": {"higher": "越大越好", "lower": "越小越好", "target": "接近目标值"},
-    "en": {"higher": "higher is better", "lower": "lower is better", "target": "closest to target"},
-}
-SOURCES = {
-    "zh": {"system": "系统数据", "supervisor": "上级评价", "peer": "同事互评", "self": "自评", "citizen": "群众评价"},
-    "en": {"system": "system", "supervisor": "supervisor", "peer": "peer", "self": "self", "citizen": "citizen"},
-}
+DIRECTIONS = LABELS["direction"]
+SOURCES = LABELS["source"]
 """Labels of an indicator's direction and source in the report's languages."""
 
 def _t(lang: str) -> dict[str, str]:
@@ -541,21 +536,26 @@ def figure_grade_counts(ev: Evaluation, lang: str = "zh") -> plt.Figure:
 
 
 # ---------------------------------------------------------------- outputs
-def write_tables(ev: Evaluation, out_dir: str | Path) -> dict[str, Path]:
+def write_tables(ev: Evaluation, out_dir: str | Path, lang: str = "zh") -> dict[str, Path]:
     """Write the score tables: ``scores.csv`` and a multi-sheet ``scores.xlsx``.
 
-    The XLSX holds the scores, every stage's wide values, breaches, negative-list
-    hits, the quarantine and the weight tree. Output is deterministic.
+    The CSV holds the scores as data (codes as headers). The XLSX is for reading
+    (:func:`perfmodel.report.workbook.score_workbook`): headers in ``lang``, an
+    all-units sheet and one per peer group, the wide indicator values and
+    normalised scores, breaches, negative-list hits, grading notes, the
+    quarantine and the weight tree, and a notes sheet saying what each column
+    means. Output is deterministic.
     """
-    from perfmodel.io import write_table, write_workbook
+    from perfmodel.io import write_table
+    from perfmodel.report.workbook import write_score_workbook
 
+    check_lang(lang)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"scores_csv": write_table(ev.scores, out_dir / "scores.csv")}
     if len(ev.quarantine):
         paths["quarantine_csv"] = write_table(ev.quarantine, out_dir / "quarantine.csv")
-    sheets = {
-        "scores": ev.scores,
+    tables = {
         "indicator_values": ev.stages["denominated"].rename_axis("unit_id").reset_index(),
         "normalised": ev.stages["normalised"].rename_axis("unit_id").reset_index(),
         "breaches": ev.stages["breaches"],
@@ -564,7 +564,9 @@ def write_tables(ev: Evaluation, out_dir: str | Path) -> dict[str, Path]:
         "quarantine": ev.quarantine,
         "weights": ev.framework.weight_table(),
     }
-    paths["scores_xlsx"] = write_workbook(sheets, out_dir / "scores.xlsx")
+    paths["scores_xlsx"] = write_score_workbook(
+        ev.scores, ev.framework, out_dir / "scores.xlsx", lang=lang, tables=tables
+    )
     return paths
 
 

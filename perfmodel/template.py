@@ -1,0 +1,372 @@
+"""Data-entry workbooks: a template to fill in for a framework, read back by ``validate``.
+
+:func:`template_sheets` builds the sheets of an ``.xlsx`` template and
+:func:`write_template` writes it with :func:`perfmodel.io.write_workbook` (the one
+workbook writer: formula guard, identical bytes on every run). The workbook has
+
+- an instructions sheet (说明 / instructions): how to fill it, one line per column,
+  the deadline rule and what to run afterwards;
+- an indicators sheet: every input indicator with its kind, unit, direction,
+  declared range, source and whether numerator and denominator are needed;
+- the data sheet: the observation columns the framework needs (headers that
+  :data:`perfmodel.io.OBSERVATION_ALIASES` accepts), and, given units and a
+  period, one row per unit × month × input indicator to fill; drop-downs for
+  months, units and indicator ids, and number validation of value, numerator
+  and denominator (within the declared range, or 0–1 for a rate);
+- a hidden sheet with the drop-down lists.
+
+No cell outside the data sheet names an observation column, so
+:func:`perfmodel.io.read_table` reads the data sheet only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from perfmodel.framework import Framework, Indicator
+from perfmodel.glossary import column_header, column_info, label
+from perfmodel.io import (
+    OBSERVATION_ALIASES,
+    SheetFormat,
+    Validation,
+    normalise_header,
+    write_workbook,
+)
+from perfmodel.periods import months_in, period_label, reporting_deadline
+from perfmodel.text import check_lang
+from perfmodel.validation import MAX_MAGNITUDE
+
+__all__ = ["template_columns", "template_sheets", "write_template"]
+
+_LAST_ROW = 1_048_576
+"""Last row of an Excel sheet: drop-downs cover every row a user may add."""
+
+_HEADERS = {"zh": {"period": "月份", "value": "数值"}, "en": {}}
+"""Template headers that differ from :mod:`perfmodel.glossary` (they must be accepted aliases)."""
+
+_TEXT = {
+    "zh": {
+        "data": "数据", "instructions": "说明", "indicators": "指标说明", "lists": "下拉列表",
+        "item": "事项", "detail": "内容", "unit_name": "单位名称(参考)", "indicator_name": "指标名称(参考)",
+        "ind_id": "代码", "ind_name": "名称", "ind_kind": "类别", "ind_unit": "计量单位", "ind_dir": "方向",
+        "ind_range": "取值范围", "ind_ratio": "分子/分母", "ind_source": "来源", "ind_role": "用途",
+        "list_ind": "指标代码列表", "list_month": "月份列表", "list_unit": "单位列表",
+        "ratio_yes": "需要:填分子和分母(数值可留空)", "ratio_no": "不需要",
+        "role_tree": "考核指标", "role_case": "{parent}的案件类型(计数)", "role_bonus": "加分事项:{name}",
+        "role_negative": "负面清单事项:{name}", "no_range": "无", "rate_range": "0–1(小数)",
+        "count_range": "≥ 0 的整数",
+    },
+    "en": {
+        "data": "data", "instructions": "instructions", "indicators": "indicator list", "lists": "lists",
+        "item": "Item", "detail": "Detail", "unit_name": "Unit name (reference)",
+        "indicator_name": "Indicator name (reference)",
+        "ind_id": "Id", "ind_name": "Name", "ind_kind": "Kind", "ind_unit": "Measure", "ind_dir": "Direction",
+        "ind_range": "Range", "ind_ratio": "Numerator/denominator", "ind_source": "Source", "ind_role": "Role",
+        "list_ind": "Indicator ids", "list_month": "Months", "list_unit": "Unit ids",
+        "ratio_yes": "needed: fill numerator and denominator (value may stay blank)", "ratio_no": "not needed",
+        "role_tree": "scored indicator", "role_case": "case type of {parent} (count)", "role_bonus": "bonus item: {name}",
+        "role_negative": "negative-list item: {name}", "no_range": "none", "rate_range": "0–1 (fraction)",
+        "count_range": "whole number ≥ 0",
+    },
+}
+
+
+def template_columns(framework: Framework) -> list[str]:
+    """Observation columns (codes) the template for ``framework`` has, in order.
+
+    ``numerator`` and ``denominator`` when the framework has a rate; ``rater_id``
+    when a score is given by people (a ``score`` indicator whose source is not
+    ``system``, e.g. a supervisor's rating).
+
+    Examples
+    --------
+    >>> from perfmodel.framework import load_framework
+    >>> template_columns(load_framework("station_four_dimension"))
+    ['period', 'unit_id', 'indicator', 'value', 'numerator', 'denominator', 'rater_id', 'submitted_at']
+    """
+    kinds = framework.input_indicators()
+    columns = ["period", "unit_id", "indicator", "value"]
+    if "rate" in kinds.values():
+        columns += ["numerator", "denominator"]
+    if any(ind.kind == "score" and ind.source != "system" for ind in framework.indicators()):
+        columns.append("rater_id")
+    return [*columns, "submitted_at"]
+
+
+def _header(code: str, lang: str) -> str:
+    header = _HEADERS[lang].get(code) or column_header(code, lang)
+    assert OBSERVATION_ALIASES.get(normalise_header(header)) == code, header  # read back as `code`
+    return header
+
+
+_MEANINGS = {
+    "zh": {"period": "数据所属月份,格式 2025-04", "submitted_at": "数据上报的时间(可不填),用于判断是否迟报"},
+    "en": {"period": "the month the figure is for, as 2025-04",
+           "submitted_at": "when the figure was reported (optional), checked against the deadline"},
+}
+"""Meanings of columns in the template where they differ from :mod:`perfmodel.glossary`."""
+
+
+def _meaning(code: str, lang: str) -> str:
+    info = column_info(code, lang)
+    return _MEANINGS[lang].get(code) or (info[1] if info else "")
+
+
+def _safe(text: object) -> object:
+    """Text outside the data sheet that would be taken for an observation header, quoted."""
+    if isinstance(text, str) and normalise_header(text) in OBSERVATION_ALIASES:
+        return f"“{text}”"
+    return text
+
+
+def _bounds(kind: str, ind: Indicator | None) -> tuple[float, float]:
+    """The accepted values of an input: the declared range, else 0–1 for rates, ≥ 0 for counts."""
+    if ind is not None and ind.range is not None:
+        return float(ind.range[0]), float(ind.range[1])
+    if kind == "rate":
+        return 0.0, 1.0
+    if kind == "count":
+        return 0.0, MAX_MAGNITUDE
+    return -MAX_MAGNITUDE, MAX_MAGNITUDE
+
+
+def _inputs(framework: Framework, lang: str) -> list[dict[str, object]]:
+    """One entry per input indicator: id, name, kind, the tree indicator and its role."""
+    t = _TEXT[lang]
+    meta = framework.indicator_meta()
+    out: dict[str, dict[str, object]] = {}
+    for ind in framework.indicators():
+        name = ind.name.en if lang == "en" else ind.name.zh
+        if ind.kind == "points":
+            for case in ind.inputs:
+                out.setdefault(case, {"id": case, "name": f"{name}: {case}", "kind": "count", "ind": None,
+                                      "role": t["role_case"].format(parent=name)})
+        else:
+            out[ind.id] = {"id": ind.id, "name": name, "kind": ind.kind, "ind": meta[ind.id], "role": t["role_tree"]}
+    for key, items in (("role_bonus", framework.bonus), ("role_negative", framework.negative_list)):
+        for item in items:
+            name = item.name.en if lang == "en" else item.name.zh
+            out.setdefault(item.indicator, {"id": item.indicator, "name": name, "kind": "count", "ind": None,
+                                            "role": t[key].format(name=name)})
+    return list(out.values())
+
+
+def _indicator_table(entries: list[dict[str, object]], lang: str) -> pd.DataFrame:
+    t = _TEXT[lang]
+    rows = []
+    for e in entries:
+        ind: Indicator | None = e["ind"]  # type: ignore[assignment]
+        kind = str(e["kind"])
+        if ind is not None and ind.range is not None:
+            shown_range = (f"from {ind.range[0]:g} to {ind.range[1]:g}" if lang == "en"
+                           else f"{ind.range[0]:g} 至 {ind.range[1]:g}")
+        else:
+            shown_range = {"rate": t["rate_range"], "count": t["count_range"]}.get(kind, t["no_range"])
+        rows.append({
+            t["ind_id"]: e["id"], t["ind_name"]: e["name"], t["ind_kind"]: label("kind", kind, lang),
+            t["ind_unit"]: (ind.unit if ind is not None and ind.unit else ""),
+            t["ind_dir"]: label("direction", ind.direction, lang) if ind is not None else "",
+            t["ind_range"]: shown_range,
+            t["ind_ratio"]: t["ratio_yes"] if kind == "rate" else t["ratio_no"],
+            t["ind_source"]: label("source", ind.source, lang) if ind is not None else label("source", "system", lang),
+            t["ind_role"]: e["role"],
+        })
+    return pd.DataFrame(rows)
+
+
+def _instructions(framework: Framework, columns: list[str], months: list[str], lang: str) -> pd.DataFrame:
+    t = _TEXT[lang]
+    name = framework.name.en if lang == "en" else framework.name.zh
+    day, offset = framework.reporting.deadline_day, framework.reporting.deadline_month_offset
+    example = months[0] if months else "2025-04"
+    due = reporting_deadline(example, day, offset).strftime("%Y-%m-%d")
+    data, indicators = t["data"], t["indicators"]
+    if lang == "en":
+        lines = [
+            ("Purpose", f"monthly data of framework '{name}' ({framework.id})"),
+            ("How to fill", f"sheet '{data}': one row per unit, month and indicator; fill the value (or, for a "
+                            "rate, numerator and denominator); do not change the header row; rows may be added; "
+                            "use the filter button of the header to find your unit's rows"),
+        ]
+        for code in columns:
+            lines.append((f"column '{_header(code, lang)}'", _meaning(code, lang)))
+        lines += [
+            (f"column '{t['unit_name']}' / '{t['indicator_name']}'", "for reading only; not needed when read back"),
+            ("Rates", "as fractions: 0.93 means 93%; or numerator and denominator with the value left blank"),
+            ("Counts of events", "case types, bonus and negative-list items: enter 0 when nothing happened"),
+            ("Several raters", "copy the row once per rater and fill the rater column"),
+            ("Indicators", f"sheet '{indicators}': each indicator's kind, unit, direction, range and source"),
+            ("Deadline", f"a month's data are due by day {day} of the month {offset} month(s) later "
+                         f"(e.g. {example}: {due} 23:59:59); later rows are kept and flagged as late"),
+            ("Afterwards", f"perfmodel validate --framework {framework.id} --observations THIS_FILE.xlsx "
+                           "--units UNITS_FILE"),
+        ]
+    else:
+        lines = [
+            ("用途", f"考核框架“{name}”({framework.id})的月度数据填报"),
+            ("填法", f"在“{data}”工作表中每行填一个单位、一个月、一个指标的数值(比率也可填分子和分母);"
+                     "不要修改表头;可以增加行;用表头的筛选按钮找出本单位的行"),
+        ]
+        for code in columns:
+            lines.append((f"“{_header(code, lang)}”列", _meaning(code, lang)))
+        lines += [
+            (f"“{t['unit_name']}”“{t['indicator_name']}”列", "仅供参考,读取时不需要"),
+            ("比率", "填小数:0.93 表示 93%;或填分子和分母,数值留空"),
+            ("事件计数", "案件类型、加分和负面清单事项:没有发生填 0"),
+            ("多名评分人", "每名评分人复制一行,并填写评分人"),
+            ("指标说明", f"见“{indicators}”工作表:各指标的类别、计量单位、方向、取值范围和来源"),
+            ("上报截止", f"每月数据须在其后第 {offset} 个月的 {day} 日 24 时前上报"
+                         f"(如 {example} 的数据截止 {due} 23:59:59);迟报的数据保留并标注为迟报"),
+            ("填好后", f"perfmodel validate --framework {framework.id} --observations 本文件.xlsx --units 单位表"),
+        ]
+    return pd.DataFrame(lines, columns=[t["item"], t["detail"]]).map(_safe)
+
+
+def _runs(rows: list[int], letter: str) -> str:
+    """Excel ranges covering ``rows`` of column ``letter`` (consecutive rows merged)."""
+    parts, start = [], None
+    for i, row in enumerate(rows):
+        if start is None:
+            start = row
+        if i + 1 == len(rows) or rows[i + 1] != row + 1:
+            parts.append(f"{letter}{start}" if start == row else f"{letter}{start}:{letter}{row}")
+            start = None
+    return " ".join(parts)
+
+
+def _number_rule(cells: str, low: float, high: float, lang: str) -> Validation:
+    if lang == "en":
+        prompt, error = f"a number from {low:g} to {high:g}", f"enter a number from {low:g} to {high:g}"
+    else:
+        prompt, error = f"填 {low:g} 到 {high:g} 之间的数", f"请填 {low:g} 到 {high:g} 之间的数"
+    return Validation(cells, "decimal", f"{low!r}", f"{high!r}", prompt=prompt, error=error)
+
+
+def template_sheets(
+    framework: Framework,
+    *,
+    units: pd.DataFrame | None = None,
+    period: str | None = None,
+    lang: str = "zh",
+) -> tuple[dict[str, pd.DataFrame], dict[str, SheetFormat]]:
+    """The sheets and formats of a data-entry template for ``framework``.
+
+    Parameters
+    ----------
+    framework
+        The framework the data are for.
+    units
+        Validated units (``ValidationResult.data``): with ``period``, the data
+        sheet gets one row per unit the framework scores (its level, and its
+        role when it has one) × month × input indicator, and the unit column a
+        drop-down.
+    period
+        ``2025Q2``, ``2025-04`` or ``2025``: the months offered (drop-down) and pre-filled.
+    lang
+        ``zh`` or ``en``: headers, sheet names and instructions.
+
+    Returns
+    -------
+    sheets, formats
+        For :func:`perfmodel.io.write_workbook`.
+    """
+    check_lang(lang)
+    t = _TEXT[lang]
+    columns = template_columns(framework)
+    entries = _inputs(framework, lang)
+    months = [str(m) for m in months_in(period_label(period))] if period else []
+    unit_rows = pd.DataFrame(columns=["unit_id", "name"])
+    if units is not None:
+        chosen = units[units["level"] == framework.level] if "level" in units.columns else units
+        if framework.role is not None and "role" in chosen.columns:  # the units the framework scores
+            chosen = chosen[chosen["role"] == framework.role]
+        unit_rows = pd.DataFrame({
+            "unit_id": chosen["unit_id"].astype(str).to_numpy(),
+            "name": (chosen["name"] if "name" in chosen.columns else chosen["unit_id"]).astype(object).to_numpy(),
+        })
+    # data sheet: input columns plus two reference columns after unit and indicator
+    order = ["period", "unit_id", "unit_name", "indicator", "indicator_name", *columns[3:]]
+    rows = []
+    if months and len(unit_rows):
+        # month, then indicator, then unit: each indicator's cells are one block per month, so
+        # its number validation is a few ranges (a unit finds its rows with the filter button)
+        for month in months:
+            for e in entries:
+                for unit, unit_name in unit_rows.itertuples(index=False):
+                    rows.append({"period": month, "unit_id": unit, "unit_name": unit_name,
+                                 "indicator": e["id"], "indicator_name": e["name"]})
+    data = pd.DataFrame(rows, columns=order).astype(object)
+    headers = {code: _header(code, lang) for code in columns}
+    headers.update(unit_name=t["unit_name"], indicator_name=t["indicator_name"])
+    data.columns = [headers[c] for c in order]
+    letter = {code: chr(ord("A") + i) for i, code in enumerate(order)}
+    # drop-down lists, on a hidden sheet
+    lists_sheet = t["lists"]
+    lists = {t["list_ind"]: [e["id"] for e in entries], t["list_month"]: months,
+             t["list_unit"]: unit_rows["unit_id"].tolist()}
+    longest = max(len(v) for v in lists.values())
+    lists_frame = pd.DataFrame({_safe(k): v + [None] * (longest - len(v)) for k, v in lists.items()}).map(_safe)
+    quoted = f"'{lists_sheet}'"
+    last = len(data) + 1
+    rules = [Validation(f"{letter['indicator']}2:{letter['indicator']}{_LAST_ROW}", "list",
+                        f"{quoted}!$A$2:$A${len(entries) + 1}",
+                        prompt="从下拉列表选择指标代码" if lang == "zh" else "choose an indicator id",
+                        error="不是本框架的指标代码" if lang == "zh" else "not an indicator id of this framework")]
+    if months:
+        rules.append(Validation(f"{letter['period']}2:{letter['period']}{_LAST_ROW}", "list",
+                                f"{quoted}!$B$2:$B${len(months) + 1}",
+                                prompt="从下拉列表选择月份" if lang == "zh" else "choose a month",
+                                error="不是本期的月份" if lang == "zh" else "not a month of this period"))
+    if len(unit_rows):
+        rules.append(Validation(f"{letter['unit_id']}2:{letter['unit_id']}{_LAST_ROW}", "list",
+                                f"{quoted}!$C$2:$C${len(unit_rows) + 1}",
+                                prompt="从下拉列表选择单位" if lang == "zh" else "choose a unit",
+                                error="不在单位表中" if lang == "zh" else "not in the units file"))
+    kinds = {str(e["id"]): (str(e["kind"]), e["ind"]) for e in entries}
+    by_bounds: dict[tuple[float, float], list[int]] = {}
+    for position, indicator in enumerate(rows):
+        bounds = _bounds(*kinds[str(indicator["indicator"])])
+        by_bounds.setdefault(bounds, []).append(position + 2)
+    for (low, high), at in sorted(by_bounds.items()):
+        rules.append(_number_rule(_runs(at, letter["value"]), low, high, lang))
+    rules.append(_number_rule(f"{letter['value']}{last + 1}:{letter['value']}{_LAST_ROW}",
+                              -MAX_MAGNITUDE, MAX_MAGNITUDE, lang))
+    for code in ("numerator", "denominator"):
+        if code in letter:
+            rules.append(_number_rule(f"{letter[code]}2:{letter[code]}{_LAST_ROW}", 0.0, MAX_MAGNITUDE, lang))
+    text_columns = tuple(headers[c] for c in ("period", "unit_id", "indicator", "rater_id") if c in headers)
+    sheets = {
+        t["instructions"]: _instructions(framework, columns, months, lang),
+        t["indicators"]: _indicator_table(entries, lang).map(_safe),
+        t["data"]: data,
+        lists_sheet: lists_frame,
+    }
+    sheets[t["indicators"]].columns = [_safe(c) for c in sheets[t["indicators"]].columns]
+    formats = {
+        t["instructions"]: SheetFormat(autofilter=False),
+        t["indicators"]: SheetFormat(),
+        t["data"]: SheetFormat(text_columns=text_columns, validations=tuple(rules)),
+        lists_sheet: SheetFormat(hidden=True, autofilter=False),
+    }
+    return sheets, formats
+
+
+def write_template(
+    framework: Framework,
+    path: str | Path,
+    *,
+    units: pd.DataFrame | None = None,
+    period: str | None = None,
+    lang: str = "zh",
+) -> Path:
+    """Write the :func:`template_sheets` workbook to ``path`` (an ``.xlsx``).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    sheets, formats = template_sheets(framework, units=units, period=period, lang=lang)
+    return write_workbook(sheets, path, formats)
