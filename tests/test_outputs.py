@@ -261,50 +261,62 @@ def test_a_new_run_leaves_no_file_of_an_earlier_run(tmp_path):
 WRITER = textwrap.dedent(
     """
     import sys, pandas as pd
+    import perfmodel.io as io
     from perfmodel.design.cli import write_tables
-    frame = pd.DataFrame({"text": ["新的一轮"] * 3000, "n": range(3000)})
-    tables = {f"t{i:02d}": frame for i in range(40)}
-    print("go", flush=True)
-    write_tables(tables, sys.argv[1], xlsx=False)
+
+    real_write = io.write_table
+
+    def write_when_told(frame, path):  # the test decides how many files get written before the kill
+        print("ready", flush=True)
+        sys.stdin.readline()
+        return real_write(frame, path)
+
+    io.write_table = write_when_told
+    frame = pd.DataFrame({"text": ["新的一轮"] * 300, "n": range(300)})
+    write_tables({f"t{i:02d}": frame for i in range(40)}, sys.argv[1], xlsx=False)
+    print("done", flush=True)
     """
 )
+TABLES = 40
 
 
-def _start_writer(out: Path) -> tuple[subprocess.Popen, float]:
-    """Start a run writing 40 tables into ``out``; return it once it starts writing, and the time."""
+def _start_writer(out: Path) -> subprocess.Popen:
+    """Start a run that writes 40 tables into ``out``, each only when the test sends a line."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen([sys.executable, "-c", WRITER, str(out)], env=env, stdout=subprocess.PIPE)
-    assert process.stdout.readline() == b"go\n"
-    return process, time.perf_counter()
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(out)], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+
+def _let_write(process: subprocess.Popen, files: int) -> None:
+    """Let the run write ``files`` files, then wait until it is about to write the next one."""
+    for _ in range(files + 1):
+        assert process.stdout.readline() == b"ready\n"
+        if _ < files:
+            process.stdin.write(b"\n")
+            process.stdin.flush()
 
 
 def test_killed_runs_leave_the_previous_output_byte_identical(tmp_path):
-    """Issue 10 #7, 10 trials: SIGKILL at a random moment while a run writes its files."""
+    """Issue 10 #7, 10 trials: SIGKILL after a random number of the run's files are written."""
     out = tmp_path / "lab"
-    write_tables({f"t{i:02d}": pd.DataFrame({"text": ["旧"], "n": [i]}) for i in range(40)}, out, xlsx=False)
+    old = {f"t{i:02d}": pd.DataFrame({"text": ["旧"], "n": [i]}) for i in range(TABLES)}
+    write_tables(old, out, xlsx=False)
     previous = snapshot(out)
-    process, started = _start_writer(tmp_path / "complete")
-    process.wait()
-    writing = time.perf_counter() - started
-    complete = snapshot(tmp_path / "complete")
     rng = random.Random(10)
-    interrupted = 0
     for _ in range(10):
-        process, started = _start_writer(out)
-        time.sleep(max(0.0, rng.uniform(0.0, 1.0) * writing - (time.perf_counter() - started)))
+        process = _start_writer(out)
+        _let_write(process, rng.randrange(TABLES))  # 0 … 39 files written, the run not finished
         process.send_signal(signal.SIGKILL)
         process.wait()
-        now = snapshot(out)
-        assert now in (previous, complete), "a partial run is visible"
-        if now == previous:
-            interrupted += 1
-        else:  # the run finished before the kill; make the old state the previous output again
-            write_tables({f"t{i:02d}": pd.DataFrame({"text": ["旧"], "n": [i]}) for i in range(40)}, out,
-                         xlsx=False)
-            assert snapshot(out) == previous
-    assert interrupted >= 5  # most kills landed inside a run
-    write_tables({"t": pd.DataFrame({"x": [1]})}, out)  # the next run cleans up after killed ones
-    assert siblings(out) == []
+        assert snapshot(out) == previous, "a killed run changed the previous output"
+    complete = _start_writer(out)  # the same run left alone replaces it whole
+    _let_write(complete, TABLES - 1)
+    complete.stdin.write(b"\n")
+    complete.stdin.flush()
+    assert complete.stdout.readline() == b"done\n"
+    complete.wait()
+    assert snapshot(out) != previous and len(snapshot(out)) == len(previous)
+    assert siblings(out) == []  # and it cleaned up after the killed ones
 
 
 def test_disk_full_keeps_the_previous_output(tmp_path, monkeypatch):
