@@ -148,6 +148,7 @@ def column_header(code: str, lang: str = "zh") -> str:
     >>> column_header("rank"), column_header("rank", "en"), column_header("other")
     ('组内排名', 'Rank in group', 'other')
     """
+    check_lang(lang)
     info = column_info(code, lang)
     return info[0] if info else code
 

@@ -368,5 +368,6 @@ def write_template(
     pathlib.Path
         The written file.
     """
+    check_lang(lang)
     sheets, formats = template_sheets(framework, units=units, period=period, lang=lang)
     return write_workbook(sheets, path, formats)

@@ -175,5 +175,6 @@ def write_score_workbook(
     pathlib.Path
         The written file.
     """
+    check_lang(lang)
     sheets, formats = score_workbook(scores, framework, lang=lang, tables=tables)
     return write_workbook(sheets, path, formats)
