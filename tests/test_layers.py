@@ -62,6 +62,7 @@ LAYERS: dict[str, int] = {
     "evaluation.py": 5,
     # 6 analyses of evaluations
     "audit/": 6,
+    "audit/defaults.py": 6,
     "design/": 6,
     "monitor/": 6,
     "simulate.py": 6,
