@@ -58,7 +58,7 @@ def three_paths(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(fairness, "run_audit", spy)
     try:
-        paragraph = fairness.fairness_summary_markdown(ev, "en", link=quarterly["fairness_report"])
+        paragraph = fairness.fairness_summary_markdown(ev, quarterly["lang"], link=quarterly["fairness_report"])
     finally:
         mp.undo()
 
@@ -81,7 +81,7 @@ def test_quarterly_report_fairness_report_and_cli_count_the_same_findings(three_
     paragraph, quarterly, notebook, cli = three_paths
     assert len(quarterly["findings"]) == len(notebook["findings"]) == len(cli) > 0
     assert _keys(quarterly["findings"]) == _keys(notebook["findings"]) == _keys(cli)
-    stated = re.search(r"(\d+) findings need attention", paragraph)
+    stated = re.search(r"(\d+) (?:findings need attention|项需要关注)", paragraph)
     assert stated and int(stated.group(1)) == len(cli)
 
 
