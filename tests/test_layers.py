@@ -67,6 +67,7 @@ LAYERS: dict[str, int] = {
     # 6 analyses of evaluations
     "awards.py": 6,
     "audit/": 6,
+    "audit/defaults.py": 6,
     "design/": 6,
     "monitor/": 6,
     "simulate.py": 6,

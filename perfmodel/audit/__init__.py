@@ -24,7 +24,9 @@ check                          question
 =============================  ==============================================================
 
 :func:`run_audit` runs all that apply; :func:`fairness_summary_markdown` writes
-the paragraph for the quarterly report. Errors are :class:`AuditError` with
+the paragraph for the quarterly report. Both, the fairness report and
+``perfmodel audit`` take their defaults from :data:`AUDIT_DEFAULTS`
+(:mod:`perfmodel.audit.defaults`). Errors are :class:`AuditError` with
 messages kept as ``ERR_*`` constants of the modules.
 
 Examples
@@ -43,6 +45,8 @@ from typing import TYPE_CHECKING
 from perfmodel._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
+    "AUDIT_DEFAULTS": "defaults",
+    "AuditDefaults": "defaults",
     "AuditError": "_frame",
     "FOUR_FIFTHS_NOTE": "fairness",
     "PolicyLimits": "policy",
@@ -72,6 +76,8 @@ _EXPORTS: dict[str, str] = {
 """Public name → the module that defines it; imported on first use (``import perfmodel.audit`` stays light)."""
 
 __all__ = [
+    "AUDIT_DEFAULTS",
+    "AuditDefaults",
     "AuditError",
     "FOUR_FIFTHS_NOTE",
     "PolicyLimits",
@@ -101,6 +107,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from perfmodel.audit._frame import AuditError, unit_table
+    from perfmodel.audit.defaults import AUDIT_DEFAULTS, AuditDefaults
     from perfmodel.audit.fairness import (
         FOUR_FIFTHS_NOTE,
         adverse_impact,

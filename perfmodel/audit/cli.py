@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from perfmodel.audit.defaults import AUDIT_DEFAULTS
 from perfmodel.privacy import add_pseudonymise_option, with_pseudonymised_inputs
 
 __all__ = ["add_parser", "run", "write_audit", "parse_reference", "ERR_REFERENCE_ARG"]
@@ -52,25 +53,28 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--units", required=True, help="units file (.csv, .xlsx, .parquet)")
     p.add_argument("--framework", required=True, help="shipped framework id or YAML file")
     p.add_argument("--period", required=True, help="2025Q2, 2025-04 or 2025")
+    d = AUDIT_DEFAULTS  # the one set of defaults, shared with the reports; None below means "use it"
     p.add_argument("--by", default=None,
                    help="unit attributes to audit, comma-separated; join a combination with '+' "
-                        "(e.g. station_type,area_type+station_class); default: all usual attributes")
+                        "(e.g. station_type,area_type+station_class); default for stations: "
+                        f"{','.join(d.by['station'])} (those with two or more groups)")
     p.add_argument("--legitimate", default=None,
                    help="legitimate factors for conditional parity, comma-separated "
-                        "(default for stations: incidents_per_officer); '' to skip")
+                        f"(default for stations: {','.join(d.legitimate['station'])}); '' to skip")
     p.add_argument("--context", default=None,
                    help="context variables for context neutrality, comma-separated "
-                        "(default for stations: population,incident_volume,area_type); '' to skip")
+                        f"(default for stations: {','.join(d.context['station'])}); '' to skip")
     p.add_argument("--reference", action="append", default=[], metavar="ATTRIBUTE=GROUP",
                    help="reference group of an attribute (repeatable); default: the largest group")
     p.add_argument("--peer-group", help="units column for peer groups, or 'none'")
     p.add_argument("--lang", choices=["zh", "en"], default="zh",
                    help="language of the written tables' labels (default zh)")
-    p.add_argument("--min-n", type=int, default=5, help="suppress groups with fewer units (default 5)")
-    p.add_argument("--n-boot", type=int, default=200,
-                   help="bootstrap replicates for grade robustness (default 200; 0 to skip)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="random seed of the bootstrap, for repeatable results (default 0)")
+    p.add_argument("--min-n", type=int, default=None,
+                   help=f"suppress groups with fewer units (default {d.min_n})")
+    p.add_argument("--n-boot", type=int, default=None,
+                   help=f"bootstrap replicates for grade robustness (default {d.n_boot}; 0 to skip)")
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"random seed of the bootstrap, for repeatable results (default {d.seed})")
     p.add_argument("--out", default="reports/audit", help="output folder (default reports/audit)")
     add_pseudonymise_option(p)
     p.set_defaults(func=run)

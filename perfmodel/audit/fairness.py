@@ -70,7 +70,13 @@ from perfmodel.audit._frame import (
     unit_table,
     welch,
 )
-from perfmodel.columns import NUMERIC_CONTEXT, OFFICER_CONTEXT, STATION_CONTEXT
+from perfmodel.audit.defaults import (
+    AUDIT_DEFAULTS,
+    MIN_GROUPS,
+    context_units_needed,
+    too_few_groups_note,
+    too_few_units_note,
+)
 from perfmodel.framework import GRADES
 from perfmodel.groups import group_order
 from perfmodel.privacy import COMPLEMENTARY, blank_suppressed, suppression_plan
@@ -1167,24 +1173,14 @@ def figure_impact_ratios(table: pd.DataFrame, lang: Lang = "zh", threshold: floa
 
 
 # ============================================================================ the whole audit
-DEFAULT_BY: Mapping[str, tuple[str, ...]] = {
-    "station": (*STATION_CONTEXT, "district"),
-    "officer": OFFICER_CONTEXT,
-}
-"""Attributes audited by default, per framework level (those present with ≥ 2 groups)."""
+DEFAULT_BY: Mapping[str, tuple[str, ...]] = AUDIT_DEFAULTS.by
+"""Attributes audited by default, per framework level (:attr:`AuditDefaults.by`)."""
 
-DEFAULT_LEGITIMATE: Mapping[str, tuple[str, ...]] = {
-    "station": ("incidents_per_officer",),
-    "officer": (),
-}
-"""Legitimate factors controlled for by default (workload per officer for stations)."""
+DEFAULT_LEGITIMATE: Mapping[str, tuple[str, ...]] = AUDIT_DEFAULTS.legitimate
+"""Legitimate factors controlled for by default (:attr:`AuditDefaults.legitimate`)."""
 
-DEFAULT_CONTEXT: Mapping[str, tuple[str, ...]] = {
-    "station": (*(c for c in NUMERIC_CONTEXT if c != "officers"), "area_type"),
-    "officer": (),
-}
-"""Context variables tested by default for context neutrality (``officers`` is left
-out: staffing is controlled for through the legitimate factor ``incidents_per_officer``)."""
+DEFAULT_CONTEXT: Mapping[str, tuple[str, ...]] = AUDIT_DEFAULTS.context
+"""Context variables tested by default (:attr:`AuditDefaults.context`)."""
 
 _NOTES = {
     "zh": {
@@ -1241,15 +1237,23 @@ def run_audit(
     context: str | Sequence[str] | None = None,
     lang: Lang = "zh",
     reference: Mapping[str, str] | None = None,
-    min_n: int = 5,
-    alpha: float = 0.05,
-    correction: Correction = "holm",
-    n_boot: int = 200,
-    seed: int = 0,
+    min_n: int | None = None,
+    alpha: float | None = None,
+    correction: Correction | None = None,
+    n_boot: int | None = None,
+    seed: int | None = None,
     limits: Any = None,
     show_names: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Run every applicable audit check on an evaluation; one tidy table per check.
+
+    Every option left at ``None`` takes its value from
+    :data:`~perfmodel.audit.defaults.AUDIT_DEFAULTS`, the one set of defaults
+    shared by the quarterly report, the fairness report and ``perfmodel audit``.
+    A group comparison is skipped, with a note in words, unless at least
+    :data:`~perfmodel.audit.defaults.MIN_GROUPS` groups have ``min_n`` units;
+    context neutrality unless enough units have complete context
+    (:func:`~perfmodel.audit.defaults.context_units_needed`).
 
     Parameters
     ----------
@@ -1273,12 +1277,13 @@ def run_audit(
         default the largest group.
     min_n, alpha, correction
         Small-group threshold, significance level and multiple-testing
-        correction used by every check.
+        correction used by every check (default ``AUDIT_DEFAULTS``: 5, 0.05, holm).
     n_boot
         Bootstrap replicates for grade robustness and the effective weights'
-        intervals (0 skips the grade bootstrap, the slowest check).
+        intervals (default ``AUDIT_DEFAULTS.n_boot``; 0 skips the grade
+        bootstrap, the slowest check).
     seed
-        Seed of every resampling.
+        Seed of every resampling (default ``AUDIT_DEFAULTS.seed``).
     limits
         :class:`~perfmodel.audit.policy.PolicyLimits` for the weight policy.
     show_names
@@ -1300,12 +1305,15 @@ def run_audit(
     from perfmodel.audit.robustness import bootstrap_grades, non_robust_units, rank_stability
 
     lang = check_lang(lang)
+    options = AUDIT_DEFAULTS.resolve(min_n=min_n, alpha=alpha, correction=correction, n_boot=n_boot, seed=seed)
+    min_n, alpha, correction = check_min_n(options.min_n), options.alpha, options.correction
+    n_boot, seed = options.n_boot, options.seed
     words = _NOTES[lang]
     frame = unit_table(ev)
     level = ev.framework.level
     specs = _by_specs(by, frame, level)
-    legit = _defaults(legitimate, DEFAULT_LEGITIMATE.get(level, ()), frame)
-    ctx = _defaults(context, DEFAULT_CONTEXT.get(level, ()), frame)
+    legit = _defaults(legitimate, options.legitimate.get(level, ()), frame)
+    ctx = _defaults(context, options.context.get(level, ()), frame)
     reference = dict(reference or {})
     common = {"min_n": min_n, "alpha": alpha, "correction": correction, "lang": lang}
     results: dict[str, pd.DataFrame] = {}
@@ -1320,10 +1328,17 @@ def run_audit(
         notes.append({"check": name, "status": words["ran"], "note": ""})
         return table
 
+    def skip(name: str, note: str) -> None:
+        notes.append({"check": name, "status": words["skipped"], "note": note})
+
     def per_grouping(name: str, function, **kwargs) -> None:
         tables = []
         for spec in specs:
             attribute = GROUP_SEPARATOR.join(spec)
+            enough = _groups_with_enough_units(frame, spec, min_n, graded=function is adverse_impact)
+            if enough is not None and enough < MIN_GROUPS:
+                skip(f"{name}: {attribute}", too_few_groups_note(attribute, enough, min_n, lang))
+                continue
             chosen = {} if function is adverse_impact else {"reference": reference.get(attribute)}
             table = attempt(f"{name}: {attribute}", lambda s=spec, r=chosen: function(
                 ev if function is rater_bias else frame, by=s, **r, **kwargs))
@@ -1338,10 +1353,13 @@ def run_audit(
     per_grouping("adverse_impact", adverse_impact, **common)
     if legit:
         per_grouping("conditional_parity", conditional_parity, legitimate=legit, seed=seed,
-                     n_boot=max(n_boot, 50), **common)
+                     n_boot=max(n_boot, options.min_parity_boot), **common)
     else:
         notes.append({"check": "conditional_parity", "status": words["skipped"], "note": words["no_legitimate"]})
-    if ctx:
+    shortfall = _context_shortfall(frame, ctx, lang) if ctx else None
+    if shortfall:
+        skip("context_neutrality", shortfall)
+    elif ctx:
         table = attempt("context_neutrality", lambda: context_neutrality(frame, context=ctx, seed=seed,
                                                                         alpha=alpha, lang=lang))
         if table is not None:
@@ -1379,6 +1397,29 @@ def run_audit(
     ordered.update(results)
     ordered["notes"] = pd.DataFrame(notes, columns=["check", "status", "note"])
     return ordered
+
+
+def _groups_with_enough_units(frame: pd.DataFrame, spec: Sequence[str], min_n: int, *, graded: bool) -> int | None:
+    """How many groups of ``spec`` have ``min_n`` units (graded units if ``graded``); ``None`` if unknown.
+
+    Unknown (a column missing, no grade column) leaves the check to raise its own error.
+    """
+    if any(column not in frame.columns for column in spec) or (graded and "grade" not in frame.columns):
+        return None
+    _, labels = group_labels(frame, list(spec))
+    if graded:
+        labels = labels[frame["grade"].isin(GRADES).to_numpy()]
+    return int((labels.value_counts() >= min_n).sum())
+
+
+def _context_shortfall(frame: pd.DataFrame, context: Sequence[str], lang: Lang) -> str | None:
+    """The note saying context neutrality has too few units, or ``None`` when it has enough."""
+    if "score" not in frame.columns or any(c not in frame.columns for c in context):
+        return None  # the check itself names what is missing
+    complete = frame["score"].notna() & frame[list(context)].notna().all(axis=1)
+    design, _ = _design(frame[complete], list(context))
+    n, terms = int(complete.sum()), max(1, design.shape[1])
+    return too_few_units_note(n, terms, lang) if n < context_units_needed(terms) else None
 
 
 def _concat(tables: list[pd.DataFrame]) -> pd.DataFrame:
@@ -1493,7 +1534,9 @@ def fairness_summary_markdown(
         ``zh`` or ``en``.
     audit
         Results of :func:`run_audit` if already computed; otherwise the audit is
-        run here without the grade bootstrap (``n_boot=0``) to stay quick.
+        run here with the library defaults (:data:`~perfmodel.audit.defaults.AUDIT_DEFAULTS`,
+        grade bootstrap included), so the paragraph counts the same findings as
+        the fairness report and ``perfmodel audit``.
     link
         Relative link to the fairness audit report.
     max_items
@@ -1509,7 +1552,7 @@ def fairness_summary_markdown(
     lang = check_lang(lang)
     words = _SUMMARY[lang]
     if audit is None:
-        audit = run_audit(ev, lang=lang, **{"n_boot": 0, **options})
+        audit = run_audit(ev, lang=lang, **options)
     attributes = []
     for key in ("disaggregated", "adverse_impact"):
         if key in audit:
