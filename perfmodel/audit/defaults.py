@@ -32,6 +32,7 @@ from types import MappingProxyType
 from typing import Any
 
 from perfmodel.columns import NUMERIC_CONTEXT, OFFICER_CONTEXT, STATION_CONTEXT
+from perfmodel.text import check_lang
 
 __all__ = [
     "AuditDefaults",
@@ -162,11 +163,13 @@ def too_few_groups_note(attribute: str, enough: int, min_n: int, lang: str) -> s
     >>> too_few_groups_note("area_type", 1, 5, "en")
     "Too few data for this analysis: it needs at least 5 units in each of 2 groups; only 1 group(s) of 'area_type' have 5 or more units"
     """
+    check_lang(lang)
     return _WORDS[lang]["groups"].format(groups=MIN_GROUPS, min_n=min_n, attribute=attribute, enough=enough)
 
 
 def too_few_units_note(n: int, terms: int, lang: str) -> str:
     """Why context neutrality was skipped: units needed for ``terms`` terms, units present."""
+    check_lang(lang)
     words = _WORDS[lang]
     return words["units"].format(needed=context_units_needed(terms), what=words["what"], floor=MIN_CONTEXT_UNITS,
                                  per_term=CONTEXT_UNITS_PER_TERM, terms=terms, n=n)
