@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from framework_builders import indicator_node as _indicator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,17 +34,6 @@ from perfmodel.text import LANGS, check_lang
 
 REPO = Path(__file__).resolve().parents[1]
 
-
-def _indicator(node_id: str, weight: float, **extra) -> dict:
-    return {
-        "id": node_id,
-        "name": {"zh": f"指标{node_id}", "en": f"Indicator {node_id}"},
-        "weight": weight,
-        "kind": "rate",
-        "range": [0, 1],
-        "goalposts": [0.5, 1.0],
-        **extra,
-    }
 
 
 def _valid() -> dict:

@@ -8,31 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from framework_builders import dimension_node as _dimension
+from framework_builders import indicator_node as _indicator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perfmodel.framework import FrameworkError, framework_from_dict, load_framework
-
-
-def _indicator(node_id: str, weight: float, **extra) -> dict:
-    return {
-        "id": node_id,
-        "name": {"zh": f"指标{node_id}", "en": f"Indicator {node_id}"},
-        "weight": weight,
-        "kind": "rate",
-        "range": [0, 1],
-        "goalposts": [0.5, 1.0],
-        **extra,
-    }
-
-
-def _dimension(node_id: str, weight: float, children: list[dict]) -> dict:
-    return {
-        "id": node_id,
-        "name": {"zh": f"维度{node_id}", "en": f"Dimension {node_id}"},
-        "weight": weight,
-        "children": children,
-    }
 
 
 def _valid() -> dict:
