@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from test_audit_generator import write_files
 
-from perfmodel.report.runner import notebook_parameters, run_notebook
+from perfmodel.report.runner import notebook_parameters, run_notebook, validate_parameters
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "fairness_audit.ipynb"
 REQUIRED = ["observations", "units", "framework", "period", "lang", "output_dir", "peer_group"]
@@ -19,7 +19,11 @@ def test_parameters_cell_declares_the_report_parameters():
     assert list(specs)[: len(REQUIRED)] == REQUIRED
     assert specs["peer_group"].default is None
     assert {"by", "legitimate", "context"} <= set(specs)
-    assert all(specs[name].type is str for name in ("by", "legitimate", "context"))
+    # None: the library's AUDIT_DEFAULTS decide; a comma-separated string overrides them
+    assert all(specs[name].default is None for name in ("by", "legitimate", "context"))
+    chosen = validate_parameters(specs, {**{n: "x" for n in REQUIRED}, "by": "area_type,district"},
+                                 notebook=NOTEBOOK.name)
+    assert chosen["by"] == "area_type,district"
 
 
 @pytest.mark.notebook
