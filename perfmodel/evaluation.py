@@ -710,9 +710,9 @@ def _check_covariates(fw: Framework, units: pd.DataFrame) -> None:
     import difflib
 
     from perfmodel.calibrate.peers import DERIVED_CONTEXT
-    from perfmodel.calibrate.pipeline import UNITS_CONTEXT
+    from perfmodel.columns import CONTEXT_COLUMNS
 
-    known = [*map(str, units.columns), *DERIVED_CONTEXT, *UNITS_CONTEXT]
+    known = [*map(str, units.columns), *DERIVED_CONTEXT, *CONTEXT_COLUMNS]
     for name in fw.calibration.covariates:
         if name in known:
             continue
