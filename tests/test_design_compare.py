@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from test_design_fixtures import toy_evaluation, toy_framework
+from design_builders import toy_evaluation, toy_framework
 
 from perfmodel.design.compare import (
     FlexiblePoolError,

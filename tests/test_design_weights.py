@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from design_builders import toy_evaluation, toy_framework
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_design_fixtures import toy_evaluation, toy_framework
 
 from perfmodel.aggregate import weighted_mean
 from perfmodel.design.weights import (
