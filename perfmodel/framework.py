@@ -31,6 +31,7 @@ from pydantic import (
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.periods import PeriodError, parse_month
+from perfmodel.weights import effective_weights
 
 __all__ = [
     "GRADES",
@@ -468,17 +469,18 @@ class Framework(_Model):
 
         ``overrides`` replaces the weights of the nodes it names (node id → weight).
         """
-        overrides = overrides or {}
+        products = effective_weights(self, overrides, normalise=False, dimensions=True)
 
-        def visit(nodes, path, parent, weight):
+        def visit(
+            nodes: tuple[Dimension | Indicator, ...], path: tuple[str, ...], parent: str | None
+        ) -> Iterator[NodeInfo]:
             for node in nodes:
-                own = overrides.get(node.id, node.weight)
-                info = NodeInfo(node, (*path, node.id), parent, weight * own)
+                info = NodeInfo(node, (*path, node.id), parent, products[node.id])
                 yield info
                 if isinstance(node, Dimension):
-                    yield from visit(node.children, info.path, node.id, info.effective_weight)
+                    yield from visit(node.children, info.path, node.id)
 
-        yield from visit(self.tree, (), None, 1.0)
+        yield from visit(self.tree, (), None)
 
     def indicators(self) -> list[Indicator]:
         """The leaves, in tree order."""
@@ -495,12 +497,14 @@ class Framework(_Model):
         raise KeyError(node_id)
 
     def effective_weights(self, overrides: Mapping[str, float] | None = None) -> dict[str, float]:
-        """Each indicator's share of the total score (product of weights on its path).
+        """Each indicator's share of the total score (product of the weights on its path).
 
         ``overrides`` replaces the weights of the nodes it names, as in
-        :func:`perfmodel.aggregate.aggregate_tree`.
+        :func:`perfmodel.aggregate.aggregate_tree`; the weights are multiplied as
+        given (a valid framework's siblings sum to 1). See
+        :func:`perfmodel.weights.effective_weights`, which this calls.
         """
-        return {i.id: i.effective_weight for i in self.walk(overrides) if isinstance(i.node, Indicator)}
+        return effective_weights(self, overrides, normalise=False)
 
     def input_indicators(self) -> dict[str, str]:
         """Every indicator id that may appear in observations, with its kind.
