@@ -245,7 +245,7 @@ def variance_share_array(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     cw = cov @ w
     total = cw @ w
     with np.errstate(invalid="ignore", divide="ignore"):
-        return w * cw / np.expand_dims(total, -1)  # type: ignore[no-any-return]  # numpy ops on ndarray
+        return w * cw / np.expand_dims(total, -1)
 
 
 def variance_shares(X: pd.DataFrame, weights: Mapping[str, float] | pd.Series) -> pd.Series:
