@@ -1,6 +1,6 @@
 # perfmodel: two commands do all the set-up on a fresh machine.
 #   make report   -> quarterly evaluation of the shipped sample data under reports/
-#   make test     -> the whole test suite (unit, property, golden, CLI, notebooks)
+#   make test     -> mypy on the core layers, then the whole test suite (unit, property, golden, CLI, notebooks)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -31,7 +31,9 @@ report: $(STAMP)
 	$(BIN)/perfmodel report $(REPORT_INPUTS)
 	$(BIN)/perfmodel report --notebook fairness_audit $(REPORT_INPUTS)
 
+# mypy first (the core layers, [tool.mypy] in pyproject.toml): a type error stops before the long run
 test: $(STAMP)
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)

@@ -19,8 +19,12 @@ the others (see :class:`perfmodel.evaluation.Evaluation`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from perfmodel.framework import Framework
 
 __all__ = ["INCOMPLETE", "required_months", "unit_months", "incomplete_label"]
 
@@ -28,7 +32,7 @@ INCOMPLETE = "incomplete_data"
 """Code of the flag given to a unit with fewer months of data than required."""
 
 
-def required_months(framework: object, n_months: int) -> int:
+def required_months(framework: Framework, n_months: int) -> int:
     """Months of data a unit needs in a period of ``n_months`` months.
 
     Reads ``framework.missing.min_months`` when the framework has it (``None``

@@ -40,6 +40,7 @@ from perfmodel.groups import ALL_UNITS
 from perfmodel.normalise import normalise, orient, orient_bounds
 from perfmodel.periods import months_in, parse_period, period_label, previous
 from perfmodel.rollup import roll_up
+from perfmodel.weights import stated_weights
 
 __all__ = [
     "Settings", "Evaluation", "evaluate", "evaluate_files", "read_evaluation_inputs",
@@ -317,7 +318,7 @@ class Evaluation:
             normalised.loc[row.unit_id, row.indicator] = lo
         self._record("normalised", normalised, method=self._choice("normalisation", fw.normalisation.method))
 
-        weights = {**self._temporary_weights(indicators, months), **self.settings.weights}
+        weights = self.stated_weights()
         aggregated = aggregate_tree(
             normalised,
             fw,
@@ -496,14 +497,14 @@ class Evaluation:
             oriented, method, lo=lo, hi=hi, groups=groups, goalposts=goalposts, targets=oriented_targets
         )
 
-    @staticmethod
-    def _temporary_weights(indicators: list[Indicator], months: list[str]) -> dict[str, float]:
-        """Zero weight for temporary indicators outside their validity window (R6)."""
-        return {
-            i.id: 0.0
-            for i in indicators
-            if i.temporary is not None and not any(i.temporary.active(m) for m in months)
-        }
+    def stated_weights(self) -> dict[str, float]:
+        """Node weights as this evaluation applies them (:func:`perfmodel.weights.stated_weights`).
+
+        The framework's weights, temporary indicators outside their validity window
+        at zero (R6), the ``weights`` setting on top.
+        """
+        months = [str(m) for m in months_in(self.period)]
+        return stated_weights(self.framework, self.settings.weights, months)
 
     def _finalise(
         self,

@@ -31,11 +31,13 @@ from pydantic import (
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.periods import PeriodError, parse_month
+from perfmodel.weights import effective_weights
 
 __all__ = [
     "GRADES",
     "GRADE_NAMES_EN",
     "SUBJECTIVE_SOURCES",
+    "Source",
     "FrameworkError",
     "Name",
     "Threshold",
@@ -57,7 +59,10 @@ GRADES: tuple[str, ...] = ("优秀", "良好", "合格", "不合格")
 
 GRADE_NAMES_EN: dict[str, str] = {"优秀": "excellent", "良好": "good", "合格": "pass", "不合格": "fail"}
 
-SUBJECTIVE_SOURCES: tuple[str, ...] = ("supervisor", "peer", "self")
+Source = Literal["system", "supervisor", "peer", "self", "citizen"]
+"""Where an indicator's values come from."""
+
+SUBJECTIVE_SOURCES: tuple[Source, ...] = ("supervisor", "peer", "self")
 """Sources counted as subjective evaluation by default (R8)."""
 
 WEIGHT_TOLERANCE = 1e-6
@@ -195,7 +200,7 @@ class Indicator(_Model):
     direction: Literal["higher", "lower", "target"] = "higher"
     target: float | None = None
     kind: Literal["rate", "count", "duration", "score", "points"]
-    source: Literal["system", "supervisor", "peer", "self", "citizen"] = "system"
+    source: Source = "system"
     unit: str | None = None
     range: Interval | None = None
     layer: str | None = None
@@ -409,9 +414,7 @@ class Award(_Model):
 class Policy(_Model):
     max_temporary_weight: float = Field(default=0.20, ge=0, le=1)
     max_subjective_weight: float = Field(default=0.30, ge=0, le=1)
-    subjective_sources: tuple[Literal["system", "supervisor", "peer", "self", "citizen"], ...] = (
-        SUBJECTIVE_SOURCES
-    )
+    subjective_sources: tuple[Source, ...] = SUBJECTIVE_SOURCES
 
 
 class Reporting(_Model):
@@ -468,17 +471,18 @@ class Framework(_Model):
 
         ``overrides`` replaces the weights of the nodes it names (node id → weight).
         """
-        overrides = overrides or {}
+        products = effective_weights(self, overrides, normalise=False, dimensions=True)
 
-        def visit(nodes, path, parent, weight):
+        def visit(
+            nodes: tuple[Dimension | Indicator, ...], path: tuple[str, ...], parent: str | None
+        ) -> Iterator[NodeInfo]:
             for node in nodes:
-                own = overrides.get(node.id, node.weight)
-                info = NodeInfo(node, (*path, node.id), parent, weight * own)
+                info = NodeInfo(node, (*path, node.id), parent, products[node.id])
                 yield info
                 if isinstance(node, Dimension):
-                    yield from visit(node.children, info.path, node.id, info.effective_weight)
+                    yield from visit(node.children, info.path, node.id)
 
-        yield from visit(self.tree, (), None, 1.0)
+        yield from visit(self.tree, (), None)
 
     def indicators(self) -> list[Indicator]:
         """The leaves, in tree order."""
@@ -495,12 +499,14 @@ class Framework(_Model):
         raise KeyError(node_id)
 
     def effective_weights(self, overrides: Mapping[str, float] | None = None) -> dict[str, float]:
-        """Each indicator's share of the total score (product of weights on its path).
+        """Each indicator's share of the total score (product of the weights on its path).
 
         ``overrides`` replaces the weights of the nodes it names, as in
-        :func:`perfmodel.aggregate.aggregate_tree`.
+        :func:`perfmodel.aggregate.aggregate_tree`; the weights are multiplied as
+        given (a valid framework's siblings sum to 1). See
+        :func:`perfmodel.weights.effective_weights`, which this calls.
         """
-        return {i.id: i.effective_weight for i in self.walk(overrides) if isinstance(i.node, Indicator)}
+        return effective_weights(self, overrides, normalise=False)
 
     def input_indicators(self) -> dict[str, str]:
         """Every indicator id that may appear in observations, with its kind.
@@ -515,9 +521,13 @@ class Framework(_Model):
                     kinds[case_type] = "count"
             else:
                 kinds[ind.id] = ind.kind
-        for item in (*self.bonus, *self.negative_list):
+        for item in self.count_items():
             kinds.setdefault(item.indicator, "count")
         return kinds
+
+    def count_items(self) -> tuple[BonusItem | NegativeItem, ...]:
+        """The bonus and negative-list items: each counts an input indicator of its own."""
+        return (*self.bonus, *self.negative_list)
 
     def event_indicators(self) -> set[str]:
         """Inputs that count events (case types, bonus and negative-list items).
@@ -526,7 +536,7 @@ class Framework(_Model):
         plain sum, never prorated for missing months.
         """
         events = {c for ind in self.indicators() if ind.points for c in ind.points}
-        return events | {item.indicator for item in (*self.bonus, *self.negative_list)}
+        return events | {item.indicator for item in self.count_items()}
 
     def rollup_kinds(self) -> dict[str, str]:
         """Input indicator → roll-up rule (kinds, with ``event`` for event counts)."""
@@ -563,7 +573,7 @@ class Framework(_Model):
         rows = []
         for info in self.walk():
             node = info.node
-            is_ind = isinstance(node, Indicator)
+            ind = node if isinstance(node, Indicator) else None
             rows.append(
                 {
                     "id": node.id,
@@ -571,16 +581,16 @@ class Framework(_Model):
                     "name_en": node.name.en,
                     "level": info.depth,
                     "parent": info.parent,
-                    "type": "indicator" if is_ind else "dimension",
+                    "type": "dimension" if ind is None else "indicator",
                     "weight": node.weight,
                     "effective_weight": info.effective_weight,
-                    "direction": node.direction if is_ind else None,
-                    "kind": node.kind if is_ind else None,
-                    "source": node.source if is_ind else None,
-                    "threshold": _describe_threshold(node.threshold) if is_ind else None,
+                    "direction": None if ind is None else ind.direction,
+                    "kind": None if ind is None else ind.kind,
+                    "source": None if ind is None else ind.source,
+                    "threshold": None if ind is None else _describe_threshold(ind.threshold),
                     "temporary": (
-                        f"{node.temporary.valid_from}–{node.temporary.valid_to}"
-                        if is_ind and node.temporary
+                        f"{ind.temporary.valid_from}–{ind.temporary.valid_to}"
+                        if ind is not None and ind.temporary
                         else None
                     ),
                 }
@@ -597,7 +607,7 @@ class Framework(_Model):
             if ind.id in inputs:  # a points indicator is fed by its case types instead
                 for spelling in (ind.name.zh, ind.name.en, *ind.aliases):
                     yield spelling, ind.id
-        for item in (*self.bonus, *self.negative_list):
+        for item in self.count_items():
             yield item.name.zh, item.indicator
             yield item.name.en, item.indicator
 
@@ -708,7 +718,7 @@ class Framework(_Model):
                 problems.append(
                     f"points case type {case_type!r} is also a node id; give the case type its own id"
                 )
-        for item in (*self.bonus, *self.negative_list):
+        for item in self.count_items():
             if item.indicator in tree_ids:
                 problems.append(
                     f"bonus/negative item {item.id!r} counts indicator {item.indicator!r}, which is a "
@@ -779,7 +789,7 @@ def _describe_threshold(threshold: Threshold | None) -> str | None:
         parts.append(f"≥ {threshold.min:g}")
     if threshold.max is not None:
         parts.append(f"≤ {threshold.max:g}")
-    consequence = threshold.consequence
+    consequence: str = threshold.consequence
     if consequence == "grade_cap":
         consequence = f"grade at most {threshold.grade_cap}"
     return f"{' and '.join(parts)} ({consequence})"
@@ -895,7 +905,8 @@ def _build_node(raw: Any, path: tuple[str, ...], source: str) -> Dimension | Ind
         if not isinstance(children, list):
             raise FrameworkError(f"framework {source!r}, node {' › '.join(here)}: children must be a list")
         built = tuple(_build_node(c, (*here, str(i)), source) for i, c in enumerate(children))
-        model, data = Dimension, {**raw, "children": built}
+        model: type[Dimension] | type[Indicator] = Dimension
+        data = {**raw, "children": built}
     else:
         model, data = Indicator, dict(raw)
     try:

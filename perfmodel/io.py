@@ -30,12 +30,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
 
 from perfmodel.errors import PerfmodelError
+
+if TYPE_CHECKING:
+    from xlrd.sheet import Cell as XlrdCell
 
 __all__ = [
     "InputError",
@@ -420,7 +424,7 @@ def _xls_grids(
     return grids, len(names) > 1
 
 
-def _xls_text(cell: object, datemode: int) -> str | None:
+def _xls_text(cell: XlrdCell, datemode: int) -> str | None:
     """One xlrd cell as the text :func:`read_table` keeps (None when blank)."""
     import xlrd
 
@@ -592,6 +596,7 @@ def read_table(
     if path.stat().st_size == 0:
         raise InputError(f"{source}: the file is empty (0 bytes)")
     sheets: list[dict[str, object]] = []
+    skipped: list[int]  # title rows above the header (attrs["skipped_rows"])
     try:
         if fmt == ".parquet":
             frame = pd.read_parquet(path)
@@ -865,8 +870,8 @@ def _apply_format(sheet, frame: pd.DataFrame, spec: SheetFormat) -> None:
             showInputMessage=bool(rule.prompt), showErrorMessage=True,
             prompt=rule.prompt or None, error=rule.error or None,
         )
-        for cells in rule.cells.split():
-            check.add(cells)
+        for cell_range in rule.cells.split():
+            check.add(cell_range)
         sheet.add_data_validation(check)
 
 

@@ -101,6 +101,10 @@ class _Normaliser:
     def fit(self, X: pd.DataFrame, y: object = None) -> _Normaliser:
         return self
 
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Each normaliser maps ``X`` to ``[lo, hi]`` its own way."""
+        raise NotImplementedError
+
     def fit_transform(self, X: pd.DataFrame) -> pd.DataFrame:
         return self.fit(X).transform(X)
 

@@ -39,6 +39,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from perfmodel.errors import PerfmodelError
 
@@ -420,6 +421,7 @@ def _fsync_folder(folder: Path) -> None:
 def _point_to(exc: BaseException, old: Path, new: Path) -> None:
     """Make the paths in ``exc``'s message (and ``notebook_path``) name the kept folder."""
     exc.args = tuple(a.replace(str(old), str(new)) if isinstance(a, str) else a for a in exc.args)
-    path = getattr(exc, "notebook_path", None)
+    path = getattr(exc, "notebook_path", None)  # report errors carry the executed notebook's path
     if isinstance(path, Path) and _inside(path, old):
-        exc.notebook_path = new / path.relative_to(old)
+        carrier: Any = exc  # an exception of the report layer, which this layer does not import
+        carrier.notebook_path = new / path.relative_to(old)

@@ -327,10 +327,11 @@ def pseudonymise_inputs(
     present, every column named ``*_id`` (``station_id``, ``officer_id`` …)
     and every other text column whose non-blank values are all unit or parent
     ids of the units table (``district`` when stations name their district as
-    parent). A reference made of bare numbers is recognised only by its name. Ids are matched after removing surrounding blanks, so the same unit gets
-    the same token in every table and column (joins keep working). Call it on
-    the tables as read (canonical headers, before validation) so that
-    quarantine messages quote pseudonyms too.
+    parent). A reference made of bare numbers is recognised only by its name. Ids
+    are matched after removing surrounding blanks, so the same unit gets the same
+    token in every table and column (joins keep working). Call it on the tables
+    as read (canonical headers, before validation) so that quarantine messages
+    quote pseudonyms too.
 
     Parameters
     ----------
@@ -426,7 +427,7 @@ def pseudonymised_files(
     units_tok, observations_tok = pseudonymise_inputs(units_raw, observations_raw, key)
     folder = Path(tempfile.mkdtemp(prefix="perfmodel-pseudonymised-"))
     try:
-        paths = []
+        paths: list[Path] = []
         for table, original in ((observations_tok, Path(observations)), (units_tok, Path(units))):
             target = folder / _copy_name(original)
             if paths and target == paths[0]:

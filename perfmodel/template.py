@@ -324,7 +324,7 @@ def template_sheets(
                                 f"{quoted}!$C$2:$C${len(unit_rows) + 1}",
                                 prompt="从下拉列表选择单位" if lang == "zh" else "choose a unit",
                                 error="不在单位表中" if lang == "zh" else "not in the units file"))
-    kinds = {str(e["id"]): (str(e["kind"]), e["ind"]) for e in entries}
+    kinds = {str(e["id"]): (str(e["kind"]), e["ind"] if isinstance(e["ind"], Indicator) else None) for e in entries}
     by_bounds: dict[tuple[float, float], list[int]] = {}
     for position, indicator in enumerate(rows):
         bounds = _bounds(*kinds[str(indicator["indicator"])])

@@ -152,7 +152,8 @@ def _winsorise_array(
 ) -> _Winsorised:
     values = x.astype(float).copy()
     changed = np.zeros(values.size, dtype=bool)
-    steps, sides = 0, []
+    steps = 0
+    sides: list[str] = []
     while steps < max_points and is_outlying(values, skew_threshold, kurtosis_threshold):
         high = skewness(values) >= 0
         extreme = np.nanmax(values) if high else np.nanmin(values)

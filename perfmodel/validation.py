@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numpy.typing import DTypeLike
 
 from perfmodel.columns import NUMERIC_CONTEXT
 from perfmodel.framework import Framework, load_framework
@@ -303,6 +304,11 @@ def _short(value: object) -> str:
     return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
 
 
+def _named_cells(name: str, text: pd.Series, tail: str) -> Callable[[np.ndarray], np.ndarray]:
+    """A :data:`Detail` naming column ``name`` and its cells at the flagged rows, then ``tail``."""
+    return lambda at: name + " " + _cells(text, at) + tail
+
+
 def _cells(text: pd.Series, at: np.ndarray) -> np.ndarray:
     """The texts at ``at``, for messages: ``str`` ('' when missing), long texts cut (:func:`_short`)."""
     cells = text.iloc[at].astype(object).fillna("").astype(str).to_numpy(dtype=object)
@@ -325,7 +331,7 @@ def _per_unique(
     text: pd.Series,
     func: Callable[[str], object],
     *,
-    dtype: object = object,
+    dtype: DTypeLike = object,
     missing: object = None,
 ) -> np.ndarray:
     """``func`` applied once per distinct non-missing value of ``text``, spread over the rows.
@@ -645,7 +651,8 @@ def _reject_all(
         f"'{name}' (accepted headers: {', '.join(aliases_of(name, aliases))})" for name in missing
     ]
     noun = "column" if len(missing) == 1 else "columns"
-    detail = f"the {kind} file has no {noun} {' and '.join(parts)} — add the {noun} or rename the {'header' if len(missing) == 1 else 'headers'}"
+    headers = "header" if len(missing) == 1 else "headers"
+    detail = f"the {kind} file has no {noun} {' and '.join(parts)} — add the {noun} or rename the {headers}"
     if missing == ["value"]:
         detail = detail.replace(" — add", ", nor both 'numerator' and 'denominator' — add")
     checks.add("missing_column", missing[0], np.ones(checks.n, dtype=bool), detail)
@@ -787,9 +794,7 @@ def _check_context_numbers(
             "negative_count",
             name,
             values < 0,
-            lambda at, text=text, name=name: (
-                name + " " + _cells(text, at) + " is negative — check the figure"
-            ),
+            _named_cells(name, text, " is negative — check the figure"),
         )
     return numeric
 
@@ -1148,12 +1153,7 @@ def _check_numbers(
             "negative_count",
             name,
             values < 0,
-            lambda at, name=name: (
-                name
-                + " "
-                + _cells(text[name], at)
-                + " is negative — the counts behind a rate cannot be; check the figure"
-            ),
+            _named_cells(name, text[name], " is negative — the counts behind a rate cannot be; check the figure"),
         )
     checks.add(
         "zero_denominator",

@@ -8,9 +8,9 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from audit_builders import planted_data, station_frames
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
-from test_audit_generator import planted_data, station_frames
 
 from perfmodel.audit import (
     AuditError,

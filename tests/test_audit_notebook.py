@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_audit_generator import write_files
+from audit_builders import write_files
 
 from perfmodel.report.runner import notebook_parameters, run_notebook, validate_parameters
 

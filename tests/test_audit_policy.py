@@ -1,4 +1,4 @@
-"""Weight policy and effective weights: hand-checked shares, policy rules, stated ≠ effective."""
+"""Weight policy and variance shares: hand-checked shares, policy rules, stated ≠ variance share."""
 
 from __future__ import annotations
 
@@ -7,21 +7,17 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from perfmodel.audit import (
     AuditError,
     PolicyLimits,
-    effective_weights,
     inflated_weight_example,
-    stated_weights,
-    variance_shares,
+    stated_vs_variance_shares,
     weight_policy,
 )
 from perfmodel.audit.policy import ERR_NO_VARIANCE, ERR_WEIGHT_INPUT
 from perfmodel.evaluation import evaluate
-from perfmodel.framework import framework_from_dict, load_framework
+from perfmodel.framework import framework_from_dict
 
 
 def leaf(id_, weight, source="system", **extra):
@@ -53,59 +49,25 @@ def observations(values: dict[str, list[float]], months=("2025-04", "2025-05", "
     return obs, units
 
 
-# ----------------------------------------------------------------------------- effective weights
-def test_variance_shares_by_hand():
-    # C = .5 X1 + .5 X2; Var X1 = 10000/3, Var X2 = 400/3, Cov = 0 → shares 10000:400 = 25/26 : 1/26
-    X = pd.DataFrame({"a": [0, 0, 100, 100.0], "b": [40, 60, 40, 60.0]})
-    shares = variance_shares(X, {"a": 0.5, "b": 0.5})
-    assert shares.tolist() == pytest.approx([25 / 26, 1 / 26])
-    # a correlated pair: X2 = X1 / 2 → Var C = (.5 + .25)² Var X1, share_a = .5·(.75)/(.75²) = 2/3
-    X = pd.DataFrame({"a": [0, 40, 100.0], "b": [0, 20, 50.0]})
-    assert variance_shares(X, {"a": 0.5, "b": 0.5}).tolist() == pytest.approx([2 / 3, 1 / 3])
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.integers(min_value=3, max_value=30), st.integers(min_value=2, max_value=6), st.integers(0, 10_000))
-def test_variance_shares_sum_to_one(n, p, seed):
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame(rng.uniform(0, 100, (n, p)), columns=[f"x{j}" for j in range(p)])
-    w = dict(zip(X.columns, rng.dirichlet(np.ones(p)), strict=True))
-    assert variance_shares(X, w).sum() == pytest.approx(1.0)
-
-
-def test_effective_weights_of_an_evaluation_match_the_hand_example():
+# ----------------------------------------------------------------------------- variance shares
+def test_variance_shares_of_an_evaluation_match_the_hand_example():
     fw = framework([leaf("a", 0.5), leaf("b", 0.5, source="citizen")])
     obs, units = observations({"a": [0, 0, 1, 1], "b": [0.4, 0.6, 0.4, 0.6]})
     ev = evaluate(fw, obs, units, "2025Q2", compare_previous=False)
-    table = effective_weights(ev, n_boot=0).set_index("item")
+    table = stated_vs_variance_shares(ev, n_boot=0).set_index("item")
     assert table["stated"].tolist() == pytest.approx([0.5, 0.5])
     assert table["estimate"].tolist() == pytest.approx([25 / 26, 1 / 26])
     assert table.loc["a", "ratio"] == pytest.approx(50 / 26)
     assert table.loc["a", "flagged"] and table.loc["b", "flagged"]
     assert table.loc["b", "sd"] == pytest.approx(np.std([40, 60, 40, 60], ddof=1))
-    by_source = effective_weights(ev, level="source", n_boot=0).set_index("item")
+    by_source = stated_vs_variance_shares(ev, level="source", n_boot=0).set_index("item")
     assert by_source.loc["citizen", "estimate"] == pytest.approx(1 / 26)
 
 
-def test_stated_weights_follow_overrides_and_temporary_windows():
-    fw = load_framework("station_four_dimension")
-    w = stated_weights(fw)
-    assert w["case_compliance_rate"] == pytest.approx(0.30 * 0.6)
-    assert w.sum() == pytest.approx(1.0)
-    # doubling a dimension's weight renormalises at its level: .6 / (.6 + .25 + .2 + .25)
-    w2 = stated_weights(fw, {"enforcement_quality": 0.6})
-    assert w2["case_compliance_rate"] == pytest.approx(0.6 / 1.3 * 0.6)
-    temp = framework([leaf("a", 0.85), leaf("t", 0.15, temporary={"valid_from": "2025-10",
-                                                                   "valid_to": "2026-01"})])
-    assert stated_weights(temp, months=["2025-04"])["t"] == 0.0
-    assert stated_weights(temp, months=["2025-04"])["a"] == pytest.approx(1.0)
-    assert stated_weights(temp, months=["2025-11"])["t"] == pytest.approx(0.15)
-
-
-# ----------------------------------------------------------------------------- stated vs effective
+# ----------------------------------------------------------------------------- stated vs variance share
 def test_inflated_example_shows_a_30_percent_rating_driving_most_of_the_ranking():
     ev = inflated_weight_example(n_units=60, seed=0)
-    sources = effective_weights(ev, level="source", n_boot=100, seed=1).set_index("item")
+    sources = stated_vs_variance_shares(ev, level="source", n_boot=100, seed=1).set_index("item")
     assert sources.loc["supervisor", "stated"] == pytest.approx(0.30)
     assert sources.loc["supervisor", "estimate"] > 0.55
     assert sources.loc["supervisor", "ci_low"] > 0.30  # markedly more than stated, not noise
@@ -144,4 +106,4 @@ def test_weight_policy_errors_are_explained():
     obs, units = observations({"a": [0.5, 0.5, 0.5], "b": [0.2, 0.2, 0.2]})
     ev = evaluate(fw, obs, units, "2025Q2", compare_previous=False)
     with pytest.raises(AuditError, match=re.escape(ERR_NO_VARIANCE.format(n=3))):
-        effective_weights(ev)
+        stated_vs_variance_shares(ev)

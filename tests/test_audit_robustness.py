@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from test_audit_generator import planted_data
+from audit_builders import planted_data
 
 from perfmodel.audit import (
     AuditError,

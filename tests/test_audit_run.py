@@ -7,7 +7,7 @@ import argparse
 import openpyxl
 import pandas as pd
 import pytest
-from test_audit_generator import planted_data, write_files
+from audit_builders import planted_data, write_files
 
 from perfmodel.audit import cli as audit_cli
 from perfmodel.audit import fairness_summary_markdown, run_audit

@@ -20,7 +20,7 @@ import openpyxl
 import pandas as pd
 import pytest
 import yaml
-from test_evaluation import TOY, toy_data
+from evaluation_builders import TOY, toy_data
 
 from perfmodel import cli
 from perfmodel.framework import load_framework, shipped_frameworks

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from design_builders import toy_evaluation
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_design_fixtures import toy_evaluation
 
 from perfmodel.design.aggregators import (
     AggregationError,

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from test_design_fixtures import toy_evaluation, toy_framework
+from design_builders import toy_evaluation, toy_framework
 
 from perfmodel.design.compare import (
     FlexiblePoolError,
@@ -22,8 +22,8 @@ from perfmodel.design.compare import (
     transition_matrix,
     weight_shift,
 )
-from perfmodel.design.weights import effective_from_nodes
 from perfmodel.framework import load_framework
+from perfmodel.weights import effective_weights
 
 
 def _fake(scores: list[float], grades: list[str] | None = None) -> SimpleNamespace:
@@ -68,7 +68,7 @@ def test_flexible_pool_variant_moves_exactly_the_requested_weight():
     fw = load_framework("station_four_dimension")
     changes = {"callback_satisfaction": 0.08, "mediation_success_rate": 0.02, "case_compliance_rate": -0.10}
     flex = flexible_pool_variant(fw, changes)
-    before, after = effective_from_nodes(fw), effective_from_nodes(flex)
+    before, after = pd.Series(effective_weights(fw)), pd.Series(effective_weights(flex))
     for ind, delta in changes.items():
         assert after[ind] == pytest.approx(before[ind] + delta)
     untouched = after.index.difference(list(changes))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_design_fixtures import indicator, name, toy_evaluation, toy_framework
+from design_builders import indicator, name, toy_evaluation, toy_framework
 
 from perfmodel.design.redundancy import (
     alpha_if_deleted,

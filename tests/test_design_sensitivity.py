@@ -8,10 +8,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from design_builders import indicator, name, toy_evaluation, toy_framework
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from test_design_fixtures import indicator, name, toy_evaluation, toy_framework
 
 from perfmodel.aggregate import aggregate_tree
 from perfmodel.design import sensitivity as sens

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from evaluation_builders import TOY, toy_data
 from framework_builders import indicator_node as _indicator
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -349,8 +350,6 @@ def test_valid_settings_are_accepted_and_regen_checks_its_changes():
                       winsorise=True, grading="quota", calibration="full", weights={"d1": 0.5},
                       peer_group="none", compare_previous=False)
     assert chosen.grading == "quota" and Settings().grading is None
-    from test_evaluation import TOY, toy_data
-
     units, obs = toy_data()
     ev = evaluate(framework_from_dict(TOY), obs, units, "2025Q2", compare_previous=False)
     with pytest.raises(OptionError, match="grading='quotas'"):
@@ -413,8 +412,6 @@ def test_lang_fr_is_refused_by_report_and_monitor_helpers():
 
 # ---------------------------------------------------------------- covariates (defect 8)
 def test_misspelt_covariate_is_named_when_the_evaluation_starts():
-    from test_evaluation import TOY, toy_data
-
     units, obs = toy_data()
     units["area_type"] = ["城区", "农村", "城区"]
     fw = framework_from_dict(TOY).model_copy(
@@ -431,8 +428,6 @@ def test_misspelt_covariate_is_named_when_the_evaluation_starts():
 
 
 def test_covariate_of_the_contract_that_the_units_lack_is_not_an_error():
-    from test_evaluation import TOY, toy_data
-
     from perfmodel.evaluation import _check_covariates
 
     units, _ = toy_data()

@@ -9,13 +9,13 @@ How imports are read: every ``import x`` and ``from x import y`` anywhere in a
 module (module level, inside functions and classes, inside ``if TYPE_CHECKING:``),
 with relative imports resolved, is an edge importer → imported module
 (``from perfmodel import groups`` is an edge to ``perfmodel.groups``; ``from
-perfmodel.audit import run_audit`` one to the package ``perfmodel.audit``). Two
-kinds of edge are exempt from the layer rule: the ``if TYPE_CHECKING:`` block of a
-package ``__init__.py``, which only declares the package's lazy exports (PEP 562:
-resolved on attribute access, never at import), and the implicit import of
-parent packages. ``TYPE_CHECKING`` edges elsewhere count for the layer rule (a
-step typed on ``Evaluation`` depends on it) but not for cycles, since they never
-run.
+perfmodel.audit import run_audit`` one to the package ``perfmodel.audit`` and one
+to the module its stub says defines ``run_audit``). Two kinds of edge are exempt
+from the layer rule: the imports of a package's ``__init__.pyi`` stub, which only
+declare the package's lazy exports (SPEC 1, :mod:`perfmodel._lazy`: resolved on
+attribute access, never at import), and the implicit import of parent packages.
+``TYPE_CHECKING`` edges count for the layer rule (a step typed on ``Evaluation``
+depends on it) but not for cycles, since they never run; nor do stub edges.
 
 Known upward edges that need real refactoring are listed in
 :data:`KNOWN_UPWARD_EDGES`, each with its reason. The list only shrinks: the test
@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     # 1 common: no perfmodel import above it; numpy/pandas/scipy at most
     "__init__.py": 1,  # version and the lazy-export table only
     "_lazy.py": 1,
+    "weights.py": 1,  # stated weights, effective weights, variance shares
     "errors.py": 1,
     "text.py": 1,
     "groups.py": 1,
@@ -198,22 +199,26 @@ def import_edges(modules: dict[str, Path] = MODULES, package_dir: Path = PACKAGE
 
     ``from perfmodel.audit import run_audit`` gives two edges: to the package (its
     ``__init__`` runs) and to the module that defines ``run_audit`` according to
-    the package's lazy-export declarations (loaded on first use).
+    the package's ``__init__.pyi`` stub (loaded on first use). The stub's own
+    imports are edges too, marked ``lazy_export`` (and ``type_only``: they never run).
     """
     parsed = {m: ast.parse(p.read_text(encoding="utf-8"), filename=str(p)) for m, p in modules.items()}
     lazy: dict[tuple[str, str], str] = {}  # (package, name) -> defining module
-    for module, tree in parsed.items():
-        if modules[module].name == "__init__.py":
-            type_only = _type_checking_lines(tree)
-            for node, pairs in _imports(tree, module):
-                if node.lineno in type_only:
-                    for base, name in pairs:
-                        lazy[(module, name)] = base
     edges = []
+    for module, path in modules.items():
+        stub = path.with_suffix(".pyi")
+        if path.name != "__init__.py" or not stub.is_file():
+            continue
+        for node, pairs in _imports(ast.parse(stub.read_text(encoding="utf-8"), filename=str(stub)), module):
+            for base, name in pairs:
+                lazy[(module, name)] = base
+                imported = _resolve(f"{base}.{name}", modules)
+                if imported is not None and imported != module:
+                    file = stub.relative_to(package_dir.parent).as_posix()
+                    edges.append(Edge(module, imported, file, node.lineno, type_only=True, lazy_export=True))
     for module, tree in parsed.items():
         path = modules[module]
-        is_package = path.name == "__init__.py"
-        package = module if is_package else module.rpartition(".")[0]
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
         type_only_lines = _type_checking_lines(tree)
         seen: set[tuple[str, int]] = set()
         for node, pairs in _imports(tree, package):
@@ -237,7 +242,7 @@ def import_edges(modules: dict[str, Path] = MODULES, package_dir: Path = PACKAGE
                         file=path.relative_to(package_dir.parent).as_posix(),
                         line=node.lineno,
                         type_only=type_only,
-                        lazy_export=type_only and is_package,
+                        lazy_export=False,
                     )
                 )
     return edges
@@ -311,6 +316,11 @@ def test_reader_sees_function_level_relative_and_type_checking_imports() -> None
     # a lazy export resolves to the package and to the module that defines the name
     assert ("perfmodel.report.quarterly", "perfmodel.audit", False) in found
     assert ("perfmodel.report.quarterly", "perfmodel.audit.fairness", False) in found
+    # the package stub's declarations are edges that never run and are exempt from the layer rule
+    stub_edges = [e for e in EDGES if e.file == "perfmodel/__init__.pyi"]
+    assert ("perfmodel", "perfmodel.evaluation") in {(e.importer, e.imported) for e in stub_edges}
+    assert all(e.lazy_export and e.type_only for e in stub_edges)
+    assert not [e for e in upward_edges(EDGES) if e.lazy_export]
 
 
 def test_relative_imports_are_resolved(tmp_path: Path) -> None:
@@ -328,6 +338,22 @@ def test_relative_imports_are_resolved(tmp_path: Path) -> None:
         ("perfmodel.sub", "perfmodel.sub.b"),
         ("perfmodel.sub.b", "perfmodel.errors"),
         ("perfmodel.sub.b", "perfmodel.sub.c"),
+    }
+
+
+def test_names_declared_in_a_package_stub_resolve_to_their_module(tmp_path: Path) -> None:
+    pkg = tmp_path / "perfmodel"
+    (pkg / "audit").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("", encoding="utf-8")
+    (pkg / "audit" / "__init__.py").write_text("", encoding="utf-8")
+    (pkg / "audit" / "__init__.pyi").write_text("from .run import run_audit as run_audit\n", encoding="utf-8")
+    (pkg / "audit" / "run.py").write_text("", encoding="utf-8")
+    (pkg / "report.py").write_text("from perfmodel.audit import run_audit\n", encoding="utf-8")
+    found = {(e.importer, e.imported, e.lazy_export) for e in import_edges(module_files(pkg), pkg)}
+    assert found == {
+        ("perfmodel.audit", "perfmodel.audit.run", True),
+        ("perfmodel.report", "perfmodel.audit", False),
+        ("perfmodel.report", "perfmodel.audit.run", False),
     }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import nbformat
@@ -29,13 +28,12 @@ def _run(sample, out, lang, **extra):
     parameters = {"observations": str(sample["station_observations"]), "units": str(sample["units"]),
                   "framework": "station_four_dimension", "period": "2024Q4", "lang": lang,
                   "output_dir": str(out), **extra}
-    start = time.perf_counter()
     run = run_notebook(NOTEBOOK, out, parameters, timeout=120, html_lang="zh-CN" if lang == "zh" else "en")
     executed = nbformat.read(run.executed_notebook, as_version=4)
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
-    return run.html.read_text(encoding="utf-8"), time.perf_counter() - start
+    return run.html.read_text(encoding="utf-8")
 
 
 def test_parameters_cell_declares_the_report_parameters():
@@ -49,8 +47,7 @@ def test_parameters_cell_declares_the_report_parameters():
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_notebook_runs_and_writes_every_section(tmp_path, sample, lang):
     out = tmp_path / "report"
-    html, seconds = _run(sample, out, lang)
-    assert seconds < 60
+    html = _run(sample, out, lang)
     for figure in FIGURES:
         assert (out / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
     for table in TABLES:

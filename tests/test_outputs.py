@@ -384,10 +384,10 @@ def test_a_second_concurrent_run_fails_at_once_and_a_dead_runs_lock_does_not_blo
             if ready.exists():
                 break
             time.sleep(0.05)
-        start = time.perf_counter()
+        # The holder keeps the lock until it is killed below: a second run that waited for the
+        # lock would get it only then and raise nothing, so the error itself shows it did not wait.
         with pytest.raises(OutputError, match=rf"another perfmodel run \(process {holder.pid}\)"):
             write_tables({"t": pd.DataFrame({"x": [1]})}, out)
-        assert time.perf_counter() - start < 2
     finally:
         holder.kill()
         holder.wait()

@@ -160,8 +160,9 @@ def too_few_groups_note(attribute: str, enough: int, min_n: int, lang: str) -> s
     ``enough`` is how many groups have ``min_n`` units or more; no group's own
     count is named (small counts are suppressed, see :mod:`perfmodel.privacy`).
 
-    >>> too_few_groups_note("area_type", 1, 5, "en")
-    "Too few data for this analysis: it needs at least 5 units in each of 2 groups; only 1 group(s) of 'area_type' have 5 or more units"
+    >>> print(too_few_groups_note("area_type", 1, 5, "en"))  # doctest: +NORMALIZE_WHITESPACE
+    Too few data for this analysis: it needs at least 5 units in each of 2 groups;
+    only 1 group(s) of 'area_type' have 5 or more units
     """
     check_lang(lang)
     return _WORDS[lang]["groups"].format(groups=MIN_GROUPS, min_n=min_n, attribute=attribute, enough=enough)

@@ -1300,7 +1300,7 @@ def run_audit(
         ``rater_bias`` (those that apply) and ``notes`` (what ran, what was
         skipped and why, and the limits of the four-fifths rule).
     """
-    from perfmodel.audit.policy import effective_weights, weight_policy
+    from perfmodel.audit.policy import stated_vs_variance_shares, weight_policy
     from perfmodel.audit.raters import rater_bias
     from perfmodel.audit.robustness import bootstrap_grades, non_robust_units, rank_stability
 
@@ -1369,8 +1369,8 @@ def run_audit(
     boot = max(n_boot, 0)
     for key, compute in (
         ("weight_policy", lambda: weight_policy(ev, limits=limits, n_boot=boot, seed=seed, lang=lang)),
-        ("effective_weights", lambda: effective_weights(ev, n_boot=boot, seed=seed, lang=lang)),
-        ("effective_weights_by_source", lambda: effective_weights(ev, level="source", n_boot=boot, seed=seed,
+        ("effective_weights", lambda: stated_vs_variance_shares(ev, n_boot=boot, seed=seed, lang=lang)),
+        ("effective_weights_by_source", lambda: stated_vs_variance_shares(ev, level="source", n_boot=boot, seed=seed,
                                                                   lang=lang)),
     ):
         table = attempt(key, compute)

@@ -1,10 +1,11 @@
-"""Weight policy and effective weights: what the framework says versus what drives the score.
+"""Weight policy and variance shares: what the framework says versus what drives the score.
 
 A framework *states* weights; the ranking is driven by how much each indicator
 actually *varies* between units. An indicator on which every unit scores about
 the same hardly moves anyone's rank however large its weight, and a widely
-spread rating can dominate with a modest one. The *effective weight* of
-indicator j is its share of the variance of the composite,
+spread rating can dominate with a modest one. The *variance share* of
+indicator j (:func:`perfmodel.weights.variance_shares`) is its share of the
+variance of the composite,
 
     s_j = w_j · Cov(X_j, C) / Var(C),    C = Σ_k w_k X_k,
 
@@ -16,13 +17,13 @@ whose shares add up to 60 % drives 60 % of the differences between units.
 indicators ≤ 20 % (R6), subjective evaluation ≤ 30 % (R8), self + superior
 ratings ≤ 80 % of all rating-based evaluation (R8, seed 003) and a minimum
 citizen share (35 %, R8, seed 001) — for the stated weights and, given an
-evaluation, for the effective ones. :func:`inflated_weight_example` builds an
+evaluation, for the variance shares. :func:`inflated_weight_example` builds an
 evaluation where the two disagree markedly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -38,17 +39,16 @@ from perfmodel.audit._frame import (
     fmt_pct,
     records,
 )
-from perfmodel.framework import Dimension, Framework, Indicator
+from perfmodel.framework import Framework, Indicator
 from perfmodel.periods import months_in
+from perfmodel.weights import effective_weights, variance_share_array
 
 __all__ = [
     "PolicyLimits",
     "SOURCE_NAMES",
     "ERR_WEIGHT_INPUT",
     "ERR_NO_VARIANCE",
-    "stated_weights",
-    "variance_shares",
-    "effective_weights",
+    "stated_vs_variance_shares",
     "weight_policy",
     "inflated_weight_example",
     "figure_weights",
@@ -179,84 +179,6 @@ class PolicyLimits:
 
 
 # ============================================================================ weights
-def stated_weights(
-    framework: Framework,
-    overrides: Mapping[str, float] | None = None,
-    months: Sequence[object] | None = None,
-) -> pd.Series:
-    """Each indicator's stated share of the score, as the aggregation applies it.
-
-    Children's weights are normalised within their parent (as
-    :func:`~perfmodel.aggregate.weighted_mean` does) and multiplied down the
-    tree. ``overrides`` replaces node weights by id (an evaluation's
-    ``settings.weights``); given ``months``, temporary indicators valid in none
-    of them get weight 0 (R6), as in the evaluation.
-
-    Examples
-    --------
-    >>> from perfmodel.framework import load_framework
-    >>> w = stated_weights(load_framework("station_four_dimension"))
-    >>> round(float(w["case_compliance_rate"]), 3), round(float(w.sum()), 6)
-    (0.18, 1.0)
-    """
-    weights = dict(overrides or {})
-    if months is not None:
-        for ind in framework.indicators():
-            if ind.temporary is not None and not any(ind.temporary.active(m) for m in months):
-                weights[ind.id] = 0.0
-    out: dict[str, float] = {}
-
-    def visit(nodes: Sequence[Dimension | Indicator], share: float) -> None:
-        raw = np.array([weights.get(node.id, node.weight) for node in nodes], dtype=float)
-        total = raw.sum()
-        for node, w in zip(nodes, raw, strict=True):
-            part = share * (w / total if total > 0 else 0.0)
-            if isinstance(node, Dimension):
-                visit(node.children, part)
-            else:
-                out[node.id] = part
-
-    visit(framework.tree, 1.0)
-    return pd.Series(out, dtype=float)
-
-
-def _shares(X: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Variance shares for one data matrix (n × p) or a stack of them (B × n × p)."""
-    centred = X - X.mean(axis=-2, keepdims=True)
-    cov = np.einsum("...ni,...nj->...ij", centred, centred) / (X.shape[-2] - 1)
-    cw = cov @ w
-    total = cw @ w
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return w * cw / np.expand_dims(total, -1)
-
-
-def variance_shares(X: pd.DataFrame, weights: Mapping[str, float] | pd.Series) -> pd.Series:
-    """Each column's share of the variance of the weighted composite ``C = X @ w``.
-
-    s_j = w_j · Cov(X_j, C) / Var(C); the shares sum to 1. Rows with a missing
-    value in a weighted column are left out.
-
-    Parameters
-    ----------
-    X
-        Units × indicators (normalised values).
-    weights
-        Weight per column; columns without a weight are ignored.
-
-    Examples
-    --------
-    >>> X = pd.DataFrame({"a": [0, 0, 100, 100.0], "b": [40, 60, 40, 60.0]})
-    >>> variance_shares(X, {"a": 0.5, "b": 0.5}).round(4).tolist()  # 25/26 and 1/26
-    [0.9615, 0.0385]
-    """
-    w = pd.Series(weights, dtype=float)
-    data = X[list(w.index)].astype(float)
-    data = data[data.loc[:, w > 0].notna().all(axis=1)].fillna(0.0)
-    if len(data) < 2:
-        return pd.Series(np.nan, index=w.index)
-    return pd.Series(_shares(data.to_numpy(), w.to_numpy()), index=w.index)
-
-
 @dataclass(frozen=True)
 class _Draws:
     ids: list[str]
@@ -271,8 +193,7 @@ class _Draws:
 def _draws(ev: Any, n_boot: int, seed: int) -> _Draws:
     """Stated weights, variance shares and their bootstrap replicates (units resampled)."""
     fw: Framework = ev.framework
-    months = [str(m) for m in months_in(ev.period)]
-    w = stated_weights(fw, ev.settings.weights, months)
+    w = pd.Series(effective_weights(fw, ev.stated_weights()), dtype=float)
     normalised = ev.stages["normalised"].reindex(columns=w.index).astype(float)
     complete = normalised.loc[:, w > 0].notna().all(axis=1)
     X = normalised[complete].fillna(0.0).to_numpy()
@@ -280,12 +201,12 @@ def _draws(ev: Any, n_boot: int, seed: int) -> _Draws:
     composite = X @ w.to_numpy() if n else np.array([])
     if n < 3 or np.var(composite) <= 1e-12:
         raise AuditError(ERR_NO_VARIANCE.format(n=n))
-    point = _shares(X, w.to_numpy())
+    point = variance_share_array(X, w.to_numpy())
     rng = np.random.default_rng(seed)
     boot = np.empty((0, len(w)))
     if n_boot > 0:
         idx = rng.integers(0, n, size=(n_boot, n))
-        boot = _shares(X[idx], w.to_numpy())
+        boot = variance_share_array(X[idx], w.to_numpy())
         boot = boot[np.isfinite(boot).all(axis=1)]
     return _Draws(list(w.index), w.to_numpy(), point, boot, n, X, composite)
 
@@ -310,7 +231,7 @@ def _membership(fw: Framework, ids: list[str], level: WeightLevel) -> pd.DataFra
     return frame
 
 
-def effective_weights(
+def stated_vs_variance_shares(
     ev: Any,
     *,
     level: WeightLevel = "indicator",
@@ -319,7 +240,13 @@ def effective_weights(
     ci: float = 0.95,
     lang: Lang = "zh",
 ) -> pd.DataFrame:
-    """Stated versus effective weight of each indicator, source or top-level dimension.
+    """Stated weight versus variance share of each indicator, source or top-level dimension.
+
+    The stated weight is the item's share of the score
+    (:func:`perfmodel.weights.effective_weights` of the evaluation's
+    :meth:`~perfmodel.evaluation.Evaluation.stated_weights`); the variance share
+    (:func:`perfmodel.weights.variance_shares`) is its share of the variance of
+    the composite across units, which is what orders the units.
 
     Parameters
     ----------
@@ -345,7 +272,7 @@ def effective_weights(
     pandas.DataFrame
         One row per item: ``level``, ``item`` (id), ``name``, ``source``
         (indicators), ``n``, ``stated`` (stated share of the score),
-        ``estimate`` (effective weight = share of the composite's variance),
+        ``estimate`` (variance share: share of the composite's variance),
         ``se``, ``ci_low``, ``ci_high``, ``ratio`` (effective / stated), ``sd``
         (indicators: spread of the normalised values) and ``corr``
         (indicators: correlation with the composite), ``flagged`` (effective
@@ -393,7 +320,7 @@ def effective_weights(
     out = pd.DataFrame(rows)
     out["flagged"] = _far_apart(out["stated"], out["estimate"])
     out["verdict"] = [_weight_verdict(r.stated, r.estimate, r.flagged, lang) for r in records(out)]
-    return finish(out, "effective_weights", _WEIGHT_COLUMNS, level=level, n_boot=n_boot, seed=seed)
+    return finish(out, "stated_vs_variance_shares", _WEIGHT_COLUMNS, level=level, n_boot=n_boot, seed=seed)
 
 
 def _far_apart(stated: pd.Series, effective: pd.Series) -> pd.Series:
@@ -466,7 +393,7 @@ def weight_policy(
     else:
         raise AuditError(ERR_WEIGHT_INPUT.format(kind=type(subject).__name__))
     limits = (limits or PolicyLimits()).resolve(fw)
-    stated = stated_weights(fw, ev.settings.weights if ev is not None else None)
+    stated = pd.Series(effective_weights(fw, ev.settings.weights if ev is not None else None), dtype=float)
     meta = fw.indicator_meta()
     source = pd.Series({i: meta[i].source for i in stated.index})
     temporary = pd.Series({i: meta[i].temporary is not None for i in stated.index})
@@ -592,7 +519,7 @@ def inflated_weight_example(*, n_units: int = 60, seed: int = 0, period: str = "
     Three system rates (70 % of the stated weight) on which stations differ by
     a few points only, and a supervisor rating (30 %, within the subjective
     limit) given by three raters a month that spreads stations over most of
-    its scale. :func:`effective_weights` shows the rating driving roughly two
+    its scale. :func:`stated_vs_variance_shares` shows the rating driving roughly two
     thirds of the score differences; :func:`weight_policy` shows the
     subjective share passing on paper and failing in effect.
 
@@ -613,7 +540,7 @@ def inflated_weight_example(*, n_units: int = 60, seed: int = 0, period: str = "
     Examples
     --------
     >>> ev = inflated_weight_example(n_units=40, seed=1)
-    >>> shares = effective_weights(ev, level="source", n_boot=0).set_index("item")
+    >>> shares = stated_vs_variance_shares(ev, level="source", n_boot=0).set_index("item")
     >>> float(shares.loc["supervisor", "stated"]), bool(shares.loc["supervisor", "estimate"] > 0.5)
     (0.3, True)
     """
@@ -652,7 +579,7 @@ def inflated_weight_example(*, n_units: int = 60, seed: int = 0, period: str = "
 
 # ============================================================================ figure
 def figure_weights(table: pd.DataFrame, lang: Lang = "zh"):
-    """Stated versus effective weights as paired horizontal bars (from :func:`effective_weights`)."""
+    """Stated versus effective weights as paired horizontal bars (from :func:`stated_vs_variance_shares`)."""
     check_lang(lang)
     import matplotlib.pyplot as plt
 

@@ -36,6 +36,7 @@ from perfmodel.framework import Name
 from perfmodel.grading import rank_scores
 from perfmodel.normalise import normalise, orient
 from perfmodel.text import check_lang
+from perfmodel.weights import effective_weights
 
 __all__ = [
     "AggregationError",
@@ -266,11 +267,8 @@ def compare_aggregations(
     pandas.DataFrame
         unit_id, then ``score:<method>`` and ``rank:<method>`` for each method.
     """
-    from perfmodel.design.sensitivity import stated_weights
-    from perfmodel.design.weights import effective_from_nodes
-
     fw = ev.framework
-    eff = effective_from_nodes(fw, weights if weights is not None else stated_weights(ev))
+    eff = pd.Series(effective_weights(fw, weights if weights is not None else ev.stated_weights()), dtype=float)
     X = ev.stages["normalised"].reindex(columns=list(eff.index)).astype(float)
     out = pd.DataFrame({"unit_id": X.index})
     for method in methods:

@@ -34,12 +34,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from perfmodel.design.sensitivity import GRADE_LABELS, stated_weights
-from perfmodel.design.weights import alternative_weights, effective_from_nodes, node_weights
+from perfmodel.design.sensitivity import GRADE_LABELS
+from perfmodel.design.weights import alternative_weights
 from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation, evaluate
 from perfmodel.framework import Framework, FrameworkError, framework_from_dict, load_framework
 from perfmodel.text import check_lang
+from perfmodel.weights import effective_weights, node_weights
 
 __all__ = [
     "FlexiblePoolError",
@@ -137,9 +138,9 @@ def sibling_observations(observations: str | Path) -> dict[str, Path]:
 # ---------------------------------------------------------------- flexible pool (R19)
 def _effective(design: Framework | Evaluation | Mapping[str, float]) -> pd.Series:
     if isinstance(design, Evaluation):
-        return effective_from_nodes(design.framework, stated_weights(design))
+        return pd.Series(effective_weights(design.framework, design.stated_weights()), dtype=float)
     if isinstance(design, Framework):
-        return effective_from_nodes(design)
+        return pd.Series(effective_weights(design), dtype=float)
     return pd.Series(design, dtype=float)
 
 
@@ -184,7 +185,7 @@ def flexible_pool_example(framework: Framework, amount: float = 0.10) -> dict[st
     >>> flexible_pool_example(load_framework("station_four_dimension"), 0.05)
     {'case_compliance_rate': -0.05, 'hazard_rectification_rate': 0.05}
     """
-    effective = effective_from_nodes(framework)
+    effective = pd.Series(effective_weights(framework), dtype=float)
     meta = framework.indicator_meta()
     donor = effective.idxmax()
     candidates = [i for i in effective.index if i != donor and meta[i].temporary is None
@@ -239,7 +240,7 @@ def flexible_pool_variant(
     >>> round(weight_shift(fw, flex), 3)
     0.05
     """
-    effective = effective_from_nodes(framework)
+    effective = pd.Series(effective_weights(framework), dtype=float)
     unknown = sorted(set(changes) - set(effective.index))
     if unknown:
         raise FlexiblePoolError(
@@ -342,7 +343,7 @@ def dimension_contributions(ev: Evaluation) -> pd.DataFrame:
         Index unit_id, one column per top-level dimension.
     """
     fw = ev.framework
-    weights = stated_weights(ev)
+    weights = ev.stated_weights()
     dims = [n.id for n in fw.tree]
     w = pd.Series({d: weights[d] for d in dims}, dtype=float)
     w = w / w.sum()

@@ -68,7 +68,6 @@ from perfmodel.framework import GRADES, Framework
 from perfmodel.grading import NOT_GRADED
 from perfmodel.groups import ALL_UNITS, group_order
 from perfmodel.normalise import NORMALISERS
-from perfmodel.periods import months_in
 from perfmodel.text import check_lang
 
 __all__ = [
@@ -88,7 +87,6 @@ __all__ = [
     "sobol_analysis",
     "saltelli_design",
     "sobol_estimates",
-    "stated_weights",
     "aggregate_draws",
     "FACTOR_NAMES",
     "factor_label",
@@ -187,20 +185,6 @@ class _Tree:
 
     def is_leaf(self, node_id: str) -> bool:
         return node_id not in self.children
-
-
-def stated_weights(ev: Evaluation) -> dict[str, float]:
-    """Node weights as the evaluation applies them.
-
-    The framework's weights, with temporary indicators outside their validity
-    window at zero (R6) and the evaluation's ``weights`` overrides on top.
-    """
-    fw = ev.framework
-    weights = {info.id: float(info.node.weight) for info in fw.walk()}
-    months = [str(m) for m in months_in(ev.period)]
-    weights.update(Evaluation._temporary_weights(fw.indicators(), months))
-    weights.update({k: float(v) for k, v in ev.settings.weights.items()})
-    return weights
 
 
 def _power_transform(method: str, X: np.ndarray, floor: float) -> np.ndarray:
@@ -408,7 +392,7 @@ class _Sampler:
         self.ev = ev
         self.spec = spec
         self.tree = tree
-        self.stated = stated_weights(ev)
+        self.stated = ev.stated_weights()
         self.choices = _resolve_choices(ev, spec.choices)
         self.drop_options = _drop_options(ev, spec.drop, self.stated)
         self.factors: list[_Factor] = []
@@ -1039,7 +1023,7 @@ def scenarios(
     >>> res = scenarios(ev, [{"drop": "callback_satisfaction"}, {"aggregation": "geometric"}])  # doctest: +SKIP
     """
     tree = _Tree.of(ev.framework)
-    stated = stated_weights(ev)
+    stated = ev.stated_weights()
     names = sorted({k for row in rows for k in row} - {"weights", "drop", "aggregation"})
     choices = _resolve_choices(ev, {n: tuple({_plain(r.get(n)) for r in rows if n in r}) for n in names})
     base = ev.settings

@@ -22,8 +22,8 @@ one:
   solved with :func:`scipy.optimize.linprog`, with bounds on each indicator's
   share of the unit's score (the constrained form).
 
-:func:`node_weights` turns indicator weights into node weights for
-``ev.regen(weights=...)``; :func:`alternative_weights` does both for an
+:func:`perfmodel.weights.node_weights` turns indicator weights into node weights
+for ``ev.regen(weights=...)``; :func:`alternative_weights` does both for an
 evaluation, flat or within each dimension.
 """
 
@@ -36,11 +36,10 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linprog
 
-from perfmodel.design.sensitivity import stated_weights
-from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Dimension, Framework
 from perfmodel.normalise import normalise
+from perfmodel.weights import WeightingError, effective_weights, node_weights
 
 __all__ = [
     "WeightingError",
@@ -53,16 +52,10 @@ __all__ = [
     "critic_weights",
     "balanced_weights",
     "benefit_of_the_doubt",
-    "node_weights",
-    "effective_from_nodes",
     "alternative_weights",
     "weight_table",
     "weighting_data",
 ]
-
-
-class WeightingError(PerfmodelError, ValueError):
-    """Weights that cannot be computed from the data given; the message says why."""
 
 
 def _complete(X: pd.DataFrame, method: str) -> pd.DataFrame:
@@ -387,60 +380,6 @@ def benefit_of_the_doubt(
     )
 
 
-# ---------------------------------------------------------------- tree integration
-def effective_from_nodes(framework: Framework, weights: Mapping[str, float] | None = None) -> pd.Series:
-    """Effective indicator weights (products down the tree, siblings normalised) of node weights."""
-    weights = dict(weights or {})
-    out: dict[str, float] = {}
-
-    def visit(nodes, above: float) -> None:
-        w = np.array([weights.get(n.id, n.weight) for n in nodes], dtype=float)
-        total = w.sum()
-        for node, wi in zip(nodes, w, strict=True):
-            share = above * (wi / total if total > 0 else 0.0)
-            if isinstance(node, Dimension):
-                visit(node.children, share)
-            else:
-                out[node.id] = share
-
-    visit(framework.tree, 1.0)
-    return pd.Series(out, dtype=float)
-
-
-def node_weights(framework: Framework, effective: Mapping[str, float]) -> dict[str, float]:
-    """Node weights whose effective indicator weights are ``effective`` (normalised to 1).
-
-    Each dimension gets the sum of its indicators' weights and each node its share
-    within its parent, so ``aggregate_tree`` with these weights equals the flat
-    weighted mean with ``effective`` when no value is missing. Indicators not
-    named get weight 0; a dimension whose indicators all have weight 0 gets 0 and
-    equal child weights.
-    """
-    unknown = sorted(set(effective) - {i.id for i in framework.indicators()})
-    if unknown:
-        raise WeightingError(f"weights for unknown indicator(s): {', '.join(unknown)}")
-    total_all = sum(effective.values())
-    if total_all <= 0:
-        raise WeightingError("effective weights must have a positive sum")
-    out: dict[str, float] = {}
-
-    def mass(node) -> float:
-        if isinstance(node, Dimension):
-            return sum(mass(c) for c in node.children)
-        return float(effective.get(node.id, 0.0)) / total_all
-
-    def visit(nodes) -> None:
-        masses = [mass(n) for n in nodes]
-        total = sum(masses)
-        for node, m in zip(nodes, masses, strict=True):
-            out[node.id] = m / total if total > 0 else 1 / len(nodes)
-            if isinstance(node, Dimension):
-                visit(node.children)
-
-    visit(framework.tree)
-    return out
-
-
 WEIGHTINGS = {
     "pca": pca_weights,
     "entropy": entropy_weights,
@@ -479,7 +418,7 @@ def alternative_weights(ev: Evaluation, method: str, *, scope: str = "flat") -> 
     """
     fw = ev.framework
     if method == "stated":
-        return stated_weights(ev)
+        return ev.stated_weights()
     if method == "equal":
         return equal_weights(fw, "tree")
     if method == "equal_flat":
@@ -494,7 +433,7 @@ def alternative_weights(ev: Evaluation, method: str, *, scope: str = "flat") -> 
         return node_weights(fw, func(X).to_dict())
     if scope != "within":
         raise WeightingError(f"scope={scope!r}: use 'flat' or 'within'")
-    out = stated_weights(ev)
+    out = ev.stated_weights()
     for dim in fw.dimensions():
         leaves = [c.id for c in dim.children if not isinstance(c, Dimension)]
         if len(leaves) < 2:
@@ -508,5 +447,5 @@ def weight_table(ev: Evaluation, methods: Sequence[str] = ("stated", "equal", "p
     """Effective indicator weights under each method (rows: indicators, columns: methods)."""
     table = {}
     for method in methods:
-        table[method] = effective_from_nodes(ev.framework, alternative_weights(ev, method, scope=scope))
+        table[method] = pd.Series(effective_weights(ev.framework, alternative_weights(ev, method, scope=scope)))
     return pd.DataFrame(table).rename_axis("indicator")

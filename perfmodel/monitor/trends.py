@@ -346,9 +346,10 @@ def special_indicator_candidates(
     :func:`seasonality_table`) and pressure months that form one window of at
     most ``max_window`` consecutive months (wrapping the year), and a seasonal
     swing (``amplitude``) of at least ``min_amplitude`` of the indicator's level,
-    so that a significant but negligible season is not proposed. The weight still available for temporary indicators is the
-    framework's ``policy.max_temporary_weight`` (20 % in the seeds) minus the
-    weight of the temporary indicators it already has.
+    so that a significant but negligible season is not proposed. The weight still
+    available for temporary indicators is the framework's
+    ``policy.max_temporary_weight`` (20 % in the seeds) minus the weight of the
+    temporary indicators it already has.
 
     Returns
     -------

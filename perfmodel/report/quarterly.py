@@ -632,8 +632,9 @@ def calibration_markdown(raw: Evaluation, calibrated: Evaluation, lang: str = "z
               "r2_raw": r2_raw, "r2_cal": r2_cal}
     if lang == "en":
         return md(
-            "Calibration <code>{mode}</code> compares each unit with what its context (workload, population, area type…) "
-            "predicts, instead of with one ruler for all (R4, R5). **{changed}** of {n} units change "
+            "Calibration <code>{mode}</code> compares each unit with what its context "
+            "(workload, population, area type…) predicts, instead of with one ruler for all (R4, R5). "
+            "**{changed}** of {n} units change "
             "grade; the Spearman correlation of uncalibrated and calibrated scores is **{rho:.2f}**. "
             "Context explains **{r2_raw:.0%}** of the variance of uncalibrated scores and **{r2_cal:.0%}** "
             "after calibration: the lower, the less a score depends on circumstances the unit does not control. "
@@ -642,9 +643,11 @@ def calibration_markdown(raw: Evaluation, calibrated: Evaluation, lang: str = "z
             **values,
         )
     return md(
-        "校准方式 <code>{mode}</code>:把每个单位与其情境(工作负荷、人口、城乡类型等)所预测的水平相比,而不是“一把尺子量到底”"
+        "校准方式 <code>{mode}</code>:把每个单位与其情境(工作负荷、人口、城乡类型等)"
+        "所预测的水平相比,而不是“一把尺子量到底”"
         "(R4、R5)。{n} 个单位中有 **{changed}** 个等级发生变化;校准前后得分的 Spearman 相关为 **{rho:.2f}**。"
-        "情境因素可解释未校准得分方差的 **{r2_raw:.0%}**,校准后为 **{r2_cal:.0%}**:越低,得分越少取决于单位无法控制的条件。"
+        "情境因素可解释未校准得分方差的 **{r2_raw:.0%}**,校准后为 **{r2_cal:.0%}**:"
+        "越低,得分越少取决于单位无法控制的条件。"
         "情境所解释的部分也可能包含真实的绩效差异(资源充足的所也可能管理得更好),因此校准结果是第二视角,而非定论。",
         **values,
     )

@@ -1,6 +1,7 @@
 """Small evaluations for the design-lab tests, built by hand so expectations are known.
 
-This module holds helpers only (no tests); the ``test_design_*`` files import them.
+This module holds helpers only (no tests); the ``test_design_*`` files import them
+(shared test helpers live in ``tests/*_builders.py``, never in a ``test_*`` module).
 """
 
 from __future__ import annotations
