@@ -63,9 +63,9 @@ _EXPORTS: dict[str, str] = {
     "generate_sample": "simulate",
     "write_sample": "simulate",
     # calibration (Settings(calibration="casemix" | "full") runs it inside an evaluation)
-    "CalibrationResult": "calibrate.pipeline",
-    "calibrate_values": "calibrate.pipeline",
-    "truth_recovery": "calibrate.pipeline",
+    "CalibrationResult": "calibrate.step",
+    "calibrate_values": "calibrate.step",
+    "truth_recovery": "calibrate.truth",
     # fairness and policy audit
     "AuditError": "audit",
     "run_audit": "audit",
@@ -126,7 +126,8 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from perfmodel.audit import AuditError, run_audit
-    from perfmodel.calibrate.pipeline import CalibrationResult, calibrate_values, truth_recovery
+    from perfmodel.calibrate.step import CalibrationResult, calibrate_values
+    from perfmodel.calibrate.truth import truth_recovery
     from perfmodel.design.compare import compare_designs, run_designs
     from perfmodel.design.gaming import detect_gaming
     from perfmodel.design.redundancy import redundancy_report

@@ -13,17 +13,24 @@
   effects), self-enhancement, central tendency, halo (R8).
 * :mod:`~perfmodel.calibrate.reliability` — ICCs (Shrout–Fleiss / McGraw–Wong) and
   Krippendorff's alpha.
-* :mod:`~perfmodel.calibrate.pipeline` — the evaluation's calibration step
-  (``Settings(calibration="casemix" | "full")``) and truth-recovery checks on
-  simulated cases with known truth, over one seed or several.
+* :mod:`~perfmodel.calibrate.step` — the evaluation's calibration step
+  (``Settings(calibration="casemix" | "full")``), a pure function of values,
+  units and peer groups.
+* :mod:`~perfmodel.calibrate.truth` — truth-recovery studies on simulated cases
+  with known truth, over one seed or several (an analysis: its names are
+  imported on first use, since it builds whole evaluations).
 """
 
+from typing import TYPE_CHECKING
+
+from perfmodel._lazy import lazy_exports
 from perfmodel.calibrate.casemix import CaseMixModel, indirect_standardisation
 from perfmodel.calibrate.difficulty import (
     class_coefficients,
     declared_difficulty,
     difficulty_table,
     expected_scores,
+    r2_on_context,
 )
 from perfmodel.calibrate.funnel import (
     FunnelPlot,
@@ -41,20 +48,6 @@ from perfmodel.calibrate.peers import (
     context_frame,
     declared_peer_groups,
     most_similar_units,
-)
-from perfmodel.calibrate.pipeline import (
-    CalibrationCase,
-    CalibrationResult,
-    calibrate,
-    calibrate_values,
-    context_r2,
-    evaluate_case,
-    raw_scores,
-    robustness_summary,
-    seed_robustness,
-    simulate_calibration_case,
-    truth_recovery,
-    truth_recovery_table,
 )
 from perfmodel.calibrate.raters import (
     RaterModel,
@@ -76,9 +69,40 @@ from perfmodel.calibrate.shrinkage import (
     dersimonian_laird,
     reml_tau2,
 )
+from perfmodel.calibrate.step import CalibrationResult, calibrate, calibrate_values
+
+_TRUTH_EXPORTS: dict[str, str] = {
+    name: "truth"
+    for name in (
+        "TRUTH_CONTEXT",
+        "CalibrationCase",
+        "evaluate_case",
+        "raw_scores",
+        "robustness_summary",
+        "seed_robustness",
+        "simulate_calibration_case",
+        "truth_recovery",
+        "truth_recovery_table",
+    )
+}
+"""The truth studies (layer 6) are imported on first use, never by ``import perfmodel.calibrate``."""
+
+if TYPE_CHECKING:
+    from perfmodel.calibrate.truth import (
+        TRUTH_CONTEXT,
+        CalibrationCase,
+        evaluate_case,
+        raw_scores,
+        robustness_summary,
+        seed_robustness,
+        simulate_calibration_case,
+        truth_recovery,
+        truth_recovery_table,
+    )
 
 __all__ = [
     "BetaBinomialShrinkage",
+    "TRUTH_CONTEXT",
     "CalibrationCase",
     "CalibrationResult",
     "KMeansPeerGroups",
@@ -91,7 +115,6 @@ __all__ = [
     "class_coefficients",
     "compare_with_neighbours",
     "context_frame",
-    "context_r2",
     "declared_difficulty",
     "declared_peer_groups",
     "difficulty_table",
@@ -102,6 +125,7 @@ __all__ = [
     "icc_from_components",
     "krippendorff_alpha",
     "most_similar_units",
+    "r2_on_context",
     "ratings_matrix",
     "raw_scores",
     "robustness_summary",
@@ -124,3 +148,5 @@ __all__ = [
     "level_label",
     "reml_tau2",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _TRUTH_EXPORTS, globals())
