@@ -96,8 +96,6 @@ LAYER_NAMES = {
 _MARKDOWN_IN_ANALYSIS = "the analysis writes Markdown itself; move its text to the report layer"
 KNOWN_UPWARD_EDGES: dict[tuple[str, str], str] = {
     ("perfmodel.audit.fairness", "perfmodel.report.render"): _MARKDOWN_IN_ANALYSIS,
-    ("perfmodel.monitor.series", "perfmodel.report.render"): _MARKDOWN_IN_ANALYSIS,
-    ("perfmodel.monitor.warnings", "perfmodel.report.render"): _MARKDOWN_IN_ANALYSIS,
 }
 """Upward edges (importer, imported) that exist today, each with what removes it."""
 

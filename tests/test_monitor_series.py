@@ -12,6 +12,7 @@ from perfmodel.evaluation import EvaluationError, evaluate
 from perfmodel.framework import framework_from_dict, load_framework
 from perfmodel.monitor import series as ms
 from perfmodel.periods import months_in
+from perfmodel.report import monitor as rm
 from perfmodel.rollup import roll_up
 from perfmodel.simulate import simulate
 
@@ -276,4 +277,19 @@ def test_report_tables_and_figures_are_labelled(sample, tmp_path):
     }
     for name, fig in figures.items():
         assert save_figure(fig, tmp_path / f"{name}.png").stat().st_size > 5_000
-    assert "2025" in ms.annual_headline(summary, lang="en")
+    assert "2025" in rm.annual_headline(summary, lang="en")
+
+
+def test_bulletin_headline_states_the_months_numbers(sample):
+    """The headline (report layer) says the numbers of the series, counted here by hand."""
+    fw, obs, units = sample
+    series = ms.monthly_series(fw, obs, units, "2025-06", n_months=6)
+    month = series.scores[series.scores["period"] == "2025-06"]
+    change = month["score_change"].dropna()
+    text = str(rm.bulletin_headline(series, "2025-06", lang="en"))
+    scored = int(month["score"].notna().sum())
+    assert f"{scored} of {len(month)} units scored" in text
+    assert f"{int((change > 0).sum())} units improved and {int((change < 0).sum())} fell" in text
+    # values are Markdown-escaped by render.md: the decimal point comes as "\\."
+    assert "median score " + f"{month['score'].median():.1f}".replace(".", "\\.") in text
+    assert "on time" not in text  # no compliance table given: nothing said about it

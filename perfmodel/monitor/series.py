@@ -37,7 +37,6 @@ from perfmodel.framework import GRADES, Framework, load_framework
 from perfmodel.grading import NOT_GRADED
 from perfmodel.groups import group_order
 from perfmodel.periods import months_in, parse_month, parse_period, period_label, reporting_deadline
-from perfmodel.report.render import SafeMarkdown, join, md
 from perfmodel.rollup import ROLLUP_COLUMNS, roll_up
 from perfmodel.text import check_lang
 
@@ -48,10 +47,8 @@ __all__ = [
     "PeriodSeries",
     "add_changes",
     "annual_summary",
-    "annual_headline",
     "annual_report_table",
     "annual_table",
-    "bulletin_headline",
     "bulletin_table",
     "combine_rollups",
     "compliance_summary",
@@ -797,45 +794,7 @@ def figure_grade_history(history: pd.DataFrame, names: Mapping[str, str] | None 
     return fig
 
 
-# ----------------------------------------------------------------------------- report text
-def bulletin_headline(series: PeriodSeries, month: str, compliance: pd.DataFrame | None = None,
-                      warnings: pd.DataFrame | None = None, lang: str = "zh") -> SafeMarkdown:
-    """A short Markdown paragraph with the month's key numbers (names escaped)."""
-    check_lang(lang)
-    month = period_label(month)
-    s = series.scores[series.scores["period"] == month]
-    scored = s.dropna(subset=["score"])
-    change = scored["score_change"].dropna()
-    up, down = int((change > 0).sum()), int((change < 0).sum())
-    on_time = np.nan
-    if compliance is not None:
-        c = compliance[compliance["period"] == month]
-        due = c["status"].isin(["on_time", "late", "missing"])
-        on_time = float((c["status"] == "on_time").sum() / due.sum()) if due.any() else np.nan
-    n_warn = 0 if warnings is None else int(((warnings["period"] == month) & warnings["rule"].isin(
-        ["decline", "control_chart"])).sum())
-    n_lead = 0 if warnings is None else int(((warnings["period"] == month) & (warnings["rule"] == "leader")).sum())
-    fw = series.framework
-    values = {"name": fw.name.en if lang == "en" else fw.name.zh, "month": month, "scored": len(scored),
-              "units": len(s), "median": scored["score"].median(), "up": up, "down": down,
-              "change": change.median(), "on_time": on_time, "n_warn": n_warn, "n_lead": n_lead}
-    if lang == "en":
-        text = ("**{name}**, month **{month}**: {scored} of {units} units scored; median score {median:.1f}. "
-                "Against the previous month {up} units improved and {down} fell (median change {change:+.1f} points).")
-        if np.isfinite(on_time):
-            text += " Data submitted on time (by the 27th of the next month): {on_time:.0%} of units."
-        if warnings is not None:
-            text += " New early warnings this month: {n_warn}; units leading their group for three months: {n_lead}."
-        return md(text, **values)
-    text = ("**{name}**,月份 **{month}**:{units} 个单位中 {scored} 个完成评分,综合得分中位数 {median:.1f}。"
-            "与上月相比,{up} 个单位上升、{down} 个单位下降(变化中位数 {change:+.1f} 分)。")
-    if np.isfinite(on_time):
-        text += "按时报送(次月27日前)的单位占 {on_time:.0%}。"
-    if warnings is not None:
-        text += "本月新增早期预警 {n_warn} 个;连续三个月组内领先的单位 {n_lead} 个。"
-    return md(text, **values)
-
-
+# ----------------------------------------------------------------------------- report tables
 def compliance_table(compliance: pd.DataFrame, month: str | None = None, lang: str = "zh",
                      names: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Unit-months that were not on time (optionally one month), with readable headers."""
@@ -851,37 +810,6 @@ def compliance_table(compliance: pd.DataFrame, month: str | None = None, lang: s
         t["deadline"]: c["deadline"].dt.strftime("%Y-%m-%d"), t["days_late"]: c["days_late"],
     })
     return table.reset_index(drop=True)
-
-
-def annual_headline(summary: AnnualSummary, compliance: pd.DataFrame | None = None,
-                    lang: str = "zh") -> SafeMarkdown:
-    """A short Markdown paragraph with the year's key numbers (names escaped)."""
-    check_lang(lang)
-    year = summary.annual.scores
-    counts = year["grade"].value_counts()
-    grades = [g for g in (*GRADES, NOT_GRADED) if counts.get(g, 0)]
-    quarters = summary.quarters.periods
-    on_time = np.nan
-    if compliance is not None:
-        due = compliance["status"].isin(["on_time", "late", "missing"])
-        on_time = float((compliance["status"] == "on_time").sum() / due.sum()) if due.any() else np.nan
-    fw = summary.quarters.framework
-    en = lang == "en"
-    values = {"name": fw.name.en if en else fw.name.zh, "year": summary.year,
-              "scored": int(year["score"].notna().sum()), "units": len(year),
-              "quarters": join(", " if en else "、", quarters),
-              "grades": join(", " if en else "、", [md("{g} {n}", g=g, n=int(counts[g])) for g in grades]),
-              "on_time": on_time}
-    if en:
-        text = ("**{name}**, year **{year}**: {scored} of {units} units scored over the year; quarters evaluated: "
-                "{quarters}. Annual grades: {grades}.")
-        if np.isfinite(on_time):
-            text += " Monthly data on time: {on_time:.0%} of unit-months."
-        return md(text, **values)
-    text = "**{name}**,年度 **{year}**:{units} 个单位中 {scored} 个完成年度评分;已考评季度:{quarters}。年度等级:{grades}。"
-    if np.isfinite(on_time):
-        text += "全年按时报送的单位-月占 {on_time:.0%}。"
-    return md(text, **values)
 
 
 def annual_report_table(summary: AnnualSummary, lang: str = "zh", group: str | None = None) -> pd.DataFrame:
