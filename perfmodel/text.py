@@ -1,4 +1,17 @@
-"""Languages of perfmodel's text: reports, tables and figures are written in Chinese or English.
+"""Languages and the message catalogue: every word a reader sees, in Chinese and English.
+
+Data hold codes (a flag's code, a reason code, a grade); words come at display
+time from one catalogue, ``perfmodel/data/messages.toml``. Each message has a
+dotted key (``flag.late_reports``) and a ``zh`` and an ``en`` template in
+:meth:`str.format` syntax; :func:`say` fills one in::
+
+    [flag.late_reports]
+    zh = "迟报{rows}条"
+    en = "{rows} rows reported late"
+
+A test checks that every message has both languages with the same
+placeholders, and that every key the package asks for with a literal string
+exists.
 
 Every public function that takes ``lang`` calls :func:`check_lang` first, so
 ``lang="fr"`` is refused with the allowed values instead of silently falling
@@ -7,12 +20,49 @@ back to one of the languages.
 
 from __future__ import annotations
 
+import string
+import tomllib
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import Any, NamedTuple
+
 from perfmodel.errors import check_choice
 
-__all__ = ["LANGS", "check_lang"]
+__all__ = ["LANGS", "Message", "MessageError", "catalogue", "check_lang", "has_message", "say"]
 
 LANGS: tuple[str, ...] = ("zh", "en")
 """The languages of perfmodel's text: Chinese (the default) and English."""
+
+CATALOGUE_FILE = "messages.toml"
+"""The catalogue's file name inside the package's ``data`` folder."""
+
+
+class MessageError(KeyError):
+    """A message key that is not in the catalogue, or values that do not fill its template.
+
+    Not a :class:`~perfmodel.errors.PerfmodelError`: the catalogue ships with the
+    package, so a missing message is a bug in perfmodel, not something the user can fix.
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
+class Message(NamedTuple):
+    """One catalogue entry: the same message in each language."""
+
+    zh: str
+    en: str
+
+    def placeholders(self, lang: str) -> frozenset[str]:
+        """Names of the ``{fields}`` of the template in ``lang``."""
+        template = getattr(self, lang)
+        return frozenset(
+            field.split(".")[0].split("[")[0]
+            for _, field, _, _ in string.Formatter().parse(template)
+            if field
+        )
 
 
 def check_lang(lang: object) -> str:
@@ -29,3 +79,68 @@ def check_lang(lang: object) -> str:
     """
     check_choice("lang", lang, LANGS)
     return lang  # type: ignore[return-value]
+
+
+def _flatten(table: Mapping[str, Any], prefix: str, out: dict[str, Message]) -> None:
+    for name, value in table.items():
+        key = f"{prefix}{name}"
+        if not isinstance(value, Mapping):
+            raise MessageError(f"{CATALOGUE_FILE}: {key!r} is a bare value; a message is a table with zh and en")
+        if set(LANGS) <= set(value):
+            extra = sorted(set(value) - set(LANGS))
+            if extra:
+                raise MessageError(f"{CATALOGUE_FILE}: message {key!r} has unknown fields {extra}; only zh and en")
+            out[key] = Message(**{lang: str(value[lang]) for lang in LANGS})
+        elif set(LANGS) & set(value):
+            raise MessageError(f"{CATALOGUE_FILE}: message {key!r} lacks a language; give both zh and en")
+        else:
+            _flatten(value, f"{key}.", out)
+
+
+@cache
+def catalogue() -> Mapping[str, Message]:
+    """Every message of the catalogue, by dotted key (read once)."""
+    text = resources.files("perfmodel").joinpath("data", CATALOGUE_FILE).read_text(encoding="utf-8")
+    out: dict[str, Message] = {}
+    _flatten(tomllib.loads(text), "", out)
+    return out
+
+
+def has_message(key: str) -> bool:
+    """Whether the catalogue has a message ``key``."""
+    return key in catalogue()
+
+
+def say(key: str, lang: str = "zh", /, **values: Any) -> str:
+    """The message ``key`` in ``lang``, with ``values`` filled in.
+
+    Parameters
+    ----------
+    key
+        Dotted key of the message, e.g. ``"flag.late_reports"``.
+    lang
+        ``"zh"`` or ``"en"``.
+    **values
+        The template's placeholders.
+
+    Raises
+    ------
+    MessageError
+        If the key is not in the catalogue or a placeholder has no value.
+
+    Examples
+    --------
+    >>> say("lang.name", "en")
+    'English'
+    """
+    check_lang(lang)
+    try:
+        message = catalogue()[key]
+    except KeyError:
+        near = sorted(k for k in catalogue() if k.split(".")[0] == key.split(".")[0])[:8]
+        nearby = f"; messages in that section: {', '.join(near)}" if near else ""
+        raise MessageError(f"no message {key!r} in {CATALOGUE_FILE}{nearby}") from None
+    missing = message.placeholders(lang) - set(values)
+    if missing:
+        raise MessageError(f"message {key!r} needs {sorted(missing)}; got {sorted(values)}")
+    return getattr(message, lang).format(**values)
