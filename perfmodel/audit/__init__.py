@@ -23,8 +23,11 @@ check                          question
 :func:`rater_bias`             Do raters rate some groups differently from other raters?
 =============================  ==============================================================
 
-:func:`run_audit` runs all that apply; :func:`fairness_summary_markdown` writes
-the paragraph for the quarterly report. Both, the fairness report and
+:func:`run_audit` (:mod:`perfmodel.audit.run`) runs all that apply and returns an
+:class:`AuditResult`; :func:`fairness_summary_markdown` writes the paragraph for
+the quarterly report and :func:`figure_group_means` / :func:`figure_impact_ratios`
+draw the group checks (both in the report layer, :mod:`perfmodel.report.audit`,
+and re-exported here). Both, the fairness report and
 ``perfmodel audit`` take their defaults from :data:`AUDIT_DEFAULTS`
 (:mod:`perfmodel.audit.defaults`). Errors are :class:`AuditError` with
 messages kept as ``ERR_*`` constants of the modules.
@@ -40,7 +43,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from perfmodel._lazy import lazy_exports
 
@@ -48,6 +51,8 @@ _EXPORTS: dict[str, str] = {
     "AUDIT_DEFAULTS": "defaults",
     "AuditDefaults": "defaults",
     "AuditError": "_frame",
+    "AuditNote": "run",
+    "AuditResult": "run",
     "FOUR_FIFTHS_NOTE": "fairness",
     "PolicyLimits": "policy",
     "adverse_impact": "fairness",
@@ -56,9 +61,6 @@ _EXPORTS: dict[str, str] = {
     "context_neutrality": "fairness",
     "disaggregate": "fairness",
     "effective_weights": "policy",
-    "fairness_summary_markdown": "fairness",
-    "figure_group_means": "fairness",
-    "figure_impact_ratios": "fairness",
     "figure_rank_intervals": "robustness",
     "figure_weights": "policy",
     "inflated_weight_example": "policy",
@@ -67,7 +69,7 @@ _EXPORTS: dict[str, str] = {
     "rater_bias": "raters",
     "ratings_table": "raters",
     "resample_observations": "robustness",
-    "run_audit": "fairness",
+    "run_audit": "run",
     "stated_weights": "policy",
     "unit_table": "_frame",
     "variance_shares": "policy",
@@ -75,10 +77,24 @@ _EXPORTS: dict[str, str] = {
 }
 """Public name → the module that defines it; imported on first use (``import perfmodel.audit`` stays light)."""
 
+_REPORT_EXPORTS: frozenset[str] = frozenset({"fairness_summary_markdown", "figure_group_means", "figure_impact_ratios"})
+"""Names defined in the report layer (:mod:`perfmodel.report.audit`), re-exported here on first use."""
+
+
+def _from_report(name: str) -> Any:
+    if name not in _REPORT_EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module("perfmodel.report.audit"), name)
+
+
 __all__ = [
     "AUDIT_DEFAULTS",
     "AuditDefaults",
     "AuditError",
+    "AuditNote",
+    "AuditResult",
     "FOUR_FIFTHS_NOTE",
     "PolicyLimits",
     "adverse_impact",
@@ -114,10 +130,6 @@ if TYPE_CHECKING:
         conditional_parity,
         context_neutrality,
         disaggregate,
-        fairness_summary_markdown,
-        figure_group_means,
-        figure_impact_ratios,
-        run_audit,
     )
     from perfmodel.audit.policy import (
         PolicyLimits,
@@ -136,5 +148,12 @@ if TYPE_CHECKING:
         rank_stability,
         resample_observations,
     )
+    from perfmodel.audit.run import AuditNote, AuditResult, run_audit
+    from perfmodel.report.audit import (
+        fairness_summary_markdown,
+        figure_group_means,
+        figure_impact_ratios,
+    )
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), fallback=_from_report,
+                                    extra_names=lambda: set(_REPORT_EXPORTS))
