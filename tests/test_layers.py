@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     # 1 common: no perfmodel import above it; numpy/pandas/scipy at most
     "__init__.py": 1,  # version and the lazy-export table only
     "_lazy.py": 1,
+    "_rng.py": 1,  # rng arguments: int, Generator or None
     "errors.py": 1,
     "text.py": 1,
     "groups.py": 1,

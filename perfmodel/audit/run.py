@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from perfmodel._rng import seed_of
 from perfmodel.audit._frame import (
     GROUP_SEPARATOR,
     AuditError,
@@ -273,7 +274,7 @@ def run_audit(
     from perfmodel.audit.robustness import bootstrap_grades, non_robust_units, rank_stability
 
     lang = check_lang(lang)
-    seed = rng if rng is None or isinstance(rng, int | np.integer) else int(np.random.default_rng(rng).integers(2**31 - 1))
+    seed = None if rng is None else seed_of(rng)
     options = AUDIT_DEFAULTS.resolve(min_n=min_n, alpha=alpha, correction=correction, n_boot=n_boot, seed=seed)
     min_n, alpha, correction = check_min_n(options.min_n), options.alpha, options.correction
     n_boot, seed = options.n_boot, options.seed

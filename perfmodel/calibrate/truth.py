@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from perfmodel._rng import seed_of
 from perfmodel.calibrate.difficulty import model_formula, r2_on_context
 from perfmodel.calibrate.peers import context_frame
 from perfmodel.framework import Framework
@@ -187,7 +188,7 @@ def simulate_calibration_case(
     from perfmodel.simulate import simulate
     from perfmodel.validation import validate_observations, validate_units
 
-    seed = rng if isinstance(rng, int | np.integer) else int(np.random.default_rng(rng).integers(2**31 - 1))
+    seed = seed_of(rng)
     fw = framework if isinstance(framework, Framework) else load_framework(framework)
     months = months_in(parse_period(period))
     sample = simulate([fw], n_stations=stations, n_months=len(months), start=str(months[0]), seed=seed,

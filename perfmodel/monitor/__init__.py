@@ -40,7 +40,7 @@ _EXPORTS: dict[str, str] = {
     "deadline_compliance": "series",
     "evaluate_periods": "series",
     "grade_history": "series",
-    "monthly_series": "series",
+    "monthly_scores": "series",
     "read_monitoring_inputs": "series",
     "rollup_reconciliation": "series",
     # warnings: early warnings and control charts (R14, R12)

@@ -5,7 +5,7 @@ ranked every quarter and summarised every year, and the business data of a month
 are due by the 27th of the following month. This module runs the existing
 :class:`~perfmodel.evaluation.Evaluation` once per period and stacks the results:
 
-* :func:`evaluate_periods`, :func:`monthly_series` — one evaluation per month (or
+* :func:`evaluate_periods`, :func:`monthly_scores` — one evaluation per month (or
   any list of periods), stacked into long tables of scores, indicator values and
   roll-ups, with month-on-month changes (:func:`add_changes`);
 * :func:`deadline_compliance`, :func:`compliance_summary` — whether each unit's
@@ -62,7 +62,7 @@ __all__ = [
     "grade_history",
     "indicator_names",
     "label",
-    "monthly_series",
+    "monthly_scores",
     "read_monitoring_inputs",
     "reconciliation_table",
     "rollup_reconciliation",
@@ -263,7 +263,7 @@ def _month_range(start: pd.Period, end: pd.Period) -> list[str]:
     return [str(m) for m in pd.period_range(start, end, freq="M")]
 
 
-def monthly_series(
+def monthly_scores(
     framework: Framework | str | Path,
     observations: pd.DataFrame,
     units: pd.DataFrame,
@@ -288,7 +288,7 @@ def monthly_series(
 
     Examples
     --------
-    >>> series = monthly_series("station_four_dimension", obs, units, "2025-06", n_months=12)  # doctest: +SKIP
+    >>> series = monthly_scores("station_four_dimension", obs, units, "2025-06", n_months=12)  # doctest: +SKIP
     >>> series.scores[["period", "unit_id", "score", "score_change", "rank_change"]]  # doctest: +SKIP
     """
     available = sorted(observations["period"].dropna().unique())

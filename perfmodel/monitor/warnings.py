@@ -145,7 +145,7 @@ def _check_scores(scores: pd.DataFrame, score: str, group: str) -> None:
     if missing:
         raise ValueError(
             f"the score table lacks column(s) {', '.join(missing)}; pass a long table of monthly scores "
-            "such as perfmodel.monitor.series.monthly_series(...).scores"
+            "such as perfmodel.monitor.series.monthly_scores(...).scores"
         )
     bad = [p for p in scores["period"].unique() if not _is_month(p)]
     if bad:
