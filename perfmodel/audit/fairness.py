@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from perfmodel._rng import seed_of
 from perfmodel.audit._frame import (
     ERR_NOT_NUMERIC,
     AuditData,
@@ -235,7 +236,7 @@ def disaggregate(
     outcome_type: OutcomeType = "auto",
     reference: str | None = None,
     min_n: int = 5,
-    level: float = 0.95,
+    confidence: float = 0.95,
     correction: Correction = "holm",
     alpha: float = 0.05,
     lang: Lang = "zh",
@@ -265,8 +266,8 @@ def disaggregate(
         as zeros); more groups are suppressed when needed so that a small group
         cannot be derived from the totals (:func:`perfmodel.privacy.suppression_plan`).
         Grade shares are also hidden for groups with fewer than ``min_n`` graded units.
-    level
-        Confidence level of the intervals.
+    confidence
+        Coverage of the intervals.
     correction
         Multiple-testing correction of the p-values across the compared groups.
     alpha
@@ -295,7 +296,7 @@ def disaggregate(
     """
     lang = check_lang(lang)
     min_n = check_min_n(min_n)
-    level = check_level(level)
+    level = check_level(confidence)
     correction = check_correction(correction)
     frame = unit_table(data)
     require_columns(frame, [outcome])
@@ -452,7 +453,7 @@ def adverse_impact(
     correction: Correction = "holm",
     alpha: float = 0.05,
     min_n: int = 5,
-    level: float = 0.95,
+    confidence: float = 0.95,
     lang: Lang = "zh",
 ) -> pd.DataFrame:
     """Adverse impact of grades: selection rates, impact ratios, Fisher tests, shortfalls.
@@ -493,8 +494,8 @@ def adverse_impact(
         Groups with fewer graded units are suppressed: no count, rate or test,
         only the label, role ``suppressed`` and the reason in ``suppressed``
         (complementary suppression as in :func:`disaggregate`).
-    level
-        Confidence level of the impact ratio's interval (Katz log method, with
+    confidence
+        Coverage of the impact ratio's interval (Katz log method, with
         0.5 added to every cell when a count is zero).
     lang
         Language of ``verdict`` and of ``attrs["note"]``.
@@ -525,7 +526,7 @@ def adverse_impact(
     """
     lang = check_lang(lang)
     min_n = check_min_n(min_n)
-    level = check_level(level)
+    level = check_level(confidence)
     correction = check_correction(correction)
     frame = unit_table(data)
     require_columns(frame, [grade])
@@ -716,9 +717,9 @@ def conditional_parity(
     reference: str | None = None,
     bins: int = 3,
     n_boot: int = 200,
-    seed: int = 0,
+    rng: int | np.random.Generator | None = 0,
     min_n: int = 5,
-    level: float = 0.95,
+    confidence: float = 0.95,
     correction: Correction = "holm",
     alpha: float = 0.05,
     lang: Lang = "zh",
@@ -759,14 +760,14 @@ def conditional_parity(
         Quantile bins per numeric factor for the stratified comparison.
     n_boot
         Bootstrap replicates for the decomposition's SEs.
-    seed
-        Seed of the bootstrap.
+    rng
+        Randomness of the bootstrap: an int seed or a generator.
     min_n
         Groups with fewer units (with complete data) are not compared, nor
         groups suppressed by the complementary rule of
         :func:`perfmodel.privacy.suppression_plan`.
-    level, correction, alpha
-        Confidence level; correction of p-values across groups (per component);
+    confidence, correction, alpha
+        Coverage of the intervals; correction of p-values across groups (per component);
         significance level for ``flagged``.
     lang
         Language of ``verdict``.
@@ -784,7 +785,7 @@ def conditional_parity(
     """
     lang = check_lang(lang)
     min_n = check_min_n(min_n)
-    level = check_level(level)
+    level = check_level(confidence)
     correction = check_correction(correction)
     legit = as_list(legitimate)
     if not legit:
@@ -801,6 +802,7 @@ def conditional_parity(
     stratum = _strata(frame, legit, bins)
     legit_text = "、".join(legit) if lang == "zh" else ", ".join(legit)
     z = stats.norm.ppf(0.5 + level / 2)
+    seed = seed_of(rng)
     rng = np.random.default_rng(seed)
 
     plan = suppression_plan(counts, min_n, keep=[ref])
@@ -906,9 +908,9 @@ def context_neutrality(
     grade: str = "grade",
     top_grade: str = "优秀",
     cv: int = 5,
-    seed: int = 0,
+    rng: int | np.random.Generator | None = 0,
     alpha: float = 0.05,
-    level: float = 0.95,
+    confidence: float = 0.95,
     lang: Lang = "zh",
 ) -> pd.DataFrame:
     """How much of the score context the unit does not control predicts.
@@ -938,10 +940,10 @@ def context_neutrality(
         Grade column and the grade predicted for the AUC.
     cv
         Folds of the cross-validation (fewer when the top grade is rarer).
-    seed
-        Seed of the fold assignment.
-    alpha, level
-        Significance level for ``flagged``; confidence level of intervals.
+    rng
+        Randomness of the fold assignment: an int seed or a generator.
+    alpha, confidence
+        Significance level for ``flagged``; coverage of the intervals.
     lang
         Language of ``verdict``.
 
@@ -957,7 +959,8 @@ def context_neutrality(
     import statsmodels.api as sm
 
     lang = check_lang(lang)
-    level = check_level(level)
+    level = check_level(confidence)
+    seed = seed_of(rng)
     variables = as_list(context)
     if not variables:
         raise AuditError(ERR_NO_CONTEXT)

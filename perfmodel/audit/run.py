@@ -321,7 +321,7 @@ def run_audit(
     per_grouping("disaggregated", disaggregate, **common)
     per_grouping("adverse_impact", adverse_impact, **common)
     if legit:
-        per_grouping("conditional_parity", conditional_parity, legitimate=legit, seed=seed,
+        per_grouping("conditional_parity", conditional_parity, legitimate=legit, rng=seed,
                      n_boot=max(n_boot, options.min_parity_boot), **common)
     else:
         skip("conditional_parity", "no_legitimate")
@@ -329,7 +329,7 @@ def run_audit(
     if shortfall:
         skip("context_neutrality", "too_few_units", **shortfall)
     elif ctx:
-        table = attempt("context_neutrality", lambda: context_neutrality(frame, context=ctx, seed=seed,
+        table = attempt("context_neutrality", lambda: context_neutrality(frame, context=ctx, rng=seed,
                                                                         alpha=alpha, lang=lang))
         if table is not None:
             results["context_neutrality"] = table
