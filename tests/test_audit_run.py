@@ -156,3 +156,40 @@ def test_cli_reports_audit_errors_in_one_line(tmp_path, capsys):
                    "--reference", "oops", "--out", str(tmp_path / "out")])
     assert args.func(args) == 1
     assert capsys.readouterr().err.strip() == "perfmodel: error: " + ERR_REFERENCE_ARG.format(value="oops")
+
+
+def test_group_figures_draw_one_panel_per_attribute_or_on_the_given_axes(audit):
+    """Figures of the report layer: a new figure with a panel per attribute, or one attribute on ax=."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from perfmodel.errors import OptionError
+    from perfmodel.report.audit import figure_group_means, figure_impact_ratios
+
+    _, result = audit
+    groups = result.checks["disaggregated"]
+    attributes = list(dict.fromkeys(groups["attribute"]))
+    ax = figure_group_means(groups, lang="en")
+    panels = ax.figure.get_axes()
+    assert len(panels) == len(attributes) and ax is panels[0] and ax.get_title() == attributes[0]
+    shown = groups[(groups["attribute"] == attributes[0]) & (groups["role"] != "suppressed")]
+    assert len(ax.containers) == len(shown)  # one error bar per group shown
+    plt.close(ax.figure)
+
+    with pytest.raises(OptionError, match="select one attribute first"):
+        figure_group_means(groups, ax=plt.subplots()[1])
+    fig, own = plt.subplots()
+    one = groups[groups["attribute"] == "area_type"]
+    assert figure_group_means(one, ax=own, lang="en") is own and not fig._suptitle
+    assert len(own.containers) == len(one[one["role"] != "suppressed"])
+
+    impact = result.checks["adverse_impact"]
+    area = impact[(impact["attribute"] == "area_type") & (impact["role"] != "suppressed")]
+    fig, own = plt.subplots()
+    assert figure_impact_ratios(impact[impact["attribute"] == "area_type"], ax=own, lang="en") is own
+    bars = sum(len(c) for c in own.containers)
+    assert bars == area["group"].nunique() * area["cut"].nunique()  # a bar per group and grade cut
+    assert own.get_legend() is not None
+    plt.close("all")

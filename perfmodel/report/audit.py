@@ -74,6 +74,7 @@ def figure_group_means(table: pd.DataFrame, *, ax: Axes | None = None, lang: Lan
     check_lang(lang)
     apply_report_style()
     attributes = list(dict.fromkeys(table["attribute"]))
+    own_figure = ax is None
     axes = _panels(attributes, ax, [max(1.2, 0.45 * (table["attribute"] == a).sum() + 0.8) for a in attributes])
     fig = axes[0].figure
     zh = lang == "zh"
@@ -99,9 +100,10 @@ def figure_group_means(table: pd.DataFrame, *, ax: Axes | None = None, lang: Lan
         ax.set_title(attribute)
         ax.set_xlabel("均值及 95% 置信区间" if zh else "Mean and 95% confidence interval")
         ax.set_ylabel("组" if zh else "Group")
-    fig.suptitle("各组得分均值(黑色为参照组,红色为显著差异)" if zh
-                 else "Group means (black: reference; red: significant difference)")
-    fig.tight_layout()
+    if own_figure:  # on a caller's Axes, the caller's figure keeps its own title and layout
+        fig.suptitle("各组得分均值(黑色为参照组,红色为显著差异)" if zh
+                     else "Group means (black: reference; red: significant difference)")
+        fig.tight_layout()
     return axes[0]
 
 
@@ -139,6 +141,7 @@ def figure_impact_ratios(
         dict.fromkeys(shown["attribute"]))[:1] or list(dict.fromkeys(table["attribute"]))[:1]
     zh = lang == "zh"
     height = 2.5 * max(1, len(attributes)) + 1.4
+    own_figure = ax is None
     axes = _panels(attributes, ax, None, height=height)
     fig = axes[0].figure
     cuts = list(dict.fromkeys(shown["cut"]))
@@ -163,6 +166,9 @@ def figure_impact_ratios(
         ax.set_xlabel("组" if zh else "Group")
         ax.set_ylabel("影响比" if zh else "Impact ratio")
     handles = [Patch(color=palette[i % len(palette)], label=cut) for i, cut in enumerate(cuts)]
+    if not own_figure:  # on a caller's Axes: the legend goes on it, the figure is the caller's
+        axes[0].legend(handles=handles, title="等级线" if zh else "Grade cut", ncols=len(cuts), fontsize=8)
+        return axes[0]
     fig.suptitle("各组达到各等级的比例 ÷ 最高组的比例(虚线:五分之四警示线;红框:显著的不利影响)" if zh
                  else "Rate of reaching each grade ÷ the most favoured group's rate\n"
                       "(dashed: four-fifths line; red edge: significant adverse impact)")
