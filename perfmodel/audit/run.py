@@ -18,6 +18,7 @@ The paragraph of the quarterly report and the figures are in
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -33,6 +34,7 @@ from perfmodel.audit._frame import (
     Correction,
     Lang,
     as_list,
+    check_correction,
     check_lang,
     check_min_n,
     fmt,
@@ -276,7 +278,7 @@ def run_audit(
     lang = check_lang(lang)
     seed = None if rng is None else seed_of(rng)
     options = AUDIT_DEFAULTS.resolve(min_n=min_n, alpha=alpha, correction=correction, n_boot=n_boot, seed=seed)
-    min_n, alpha, correction = check_min_n(options.min_n), options.alpha, options.correction
+    min_n, alpha, correction = check_min_n(options.min_n), options.alpha, check_correction(options.correction)
     n_boot, seed = options.n_boot, options.seed
     frame = unit_table(ev)
     level = ev.framework.level
@@ -309,8 +311,8 @@ def run_audit(
                 skip(f"{name}: {attribute}", "too_few_groups", **too_few_groups_values(attribute, enough, min_n))
                 continue
             chosen = {} if function is adverse_impact else {"reference": reference.get(attribute)}
-            table = attempt(f"{name}: {attribute}", lambda s=spec, r=chosen: function(
-                ev if function is rater_bias else frame, by=s, **r, **kwargs))
+            data = ev if function is rater_bias else frame
+            table = attempt(f"{name}: {attribute}", functools.partial(function, data, by=spec, **chosen, **kwargs))
             if table is not None:
                 tables.append(table)
         if tables:

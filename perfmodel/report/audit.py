@@ -9,7 +9,7 @@ them and writes the paragraph the quarterly report includes
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from perfmodel.report.style import apply_report_style
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
     from perfmodel.evaluation import Evaluation
 
@@ -76,7 +77,7 @@ def figure_group_means(table: pd.DataFrame, *, ax: Axes | None = None, lang: Lan
     attributes = list(dict.fromkeys(table["attribute"]))
     own_figure = ax is None
     axes = _panels(attributes, ax, [max(1.2, 0.45 * (table["attribute"] == a).sum() + 0.8) for a in attributes])
-    fig = axes[0].figure
+    fig = cast("Figure", axes[0].figure)
     zh = lang == "zh"
     for ax, attribute in zip(axes, attributes, strict=True):
         part = table[table["attribute"] == attribute].reset_index(drop=True)
@@ -143,7 +144,7 @@ def figure_impact_ratios(
     height = 2.5 * max(1, len(attributes)) + 1.4
     own_figure = ax is None
     axes = _panels(attributes, ax, None, height=height)
-    fig = axes[0].figure
+    fig = cast("Figure", axes[0].figure)
     cuts = list(dict.fromkeys(shown["cut"]))
     width = 0.8 / max(1, len(cuts))
     palette = ["#1b7837", "#7fbf7b", "#f4a582", "#92c5de"]
@@ -256,7 +257,7 @@ def fairness_summary_markdown(
     words = _SUMMARY[lang]
     if audit is None:
         audit = run_audit(ev, lang=lang, **options)
-    attributes = []
+    attributes: list[str] = []
     for key in ("disaggregated", "adverse_impact"):
         if key in audit:
             attributes.extend(a for a in audit.checks[key]["attribute"].unique() if a not in attributes)

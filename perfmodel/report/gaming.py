@@ -5,13 +5,14 @@ The analysis is :mod:`perfmodel.design.gaming`; this module draws its results.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from perfmodel.report.style import apply_report_style
 from perfmodel.text import check_lang
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
     from perfmodel.design.gaming.bunching import BunchingResult
 
@@ -76,5 +77,5 @@ def figure_bunching(
     )
     ax.set_title(title or default)
     ax.legend(loc="upper left", fontsize=8.5)
-    ax.figure.tight_layout()
+    cast("Figure", ax.figure).tight_layout()
     return ax
