@@ -10,7 +10,7 @@ neither pandas nor the modelling and plotting libraries::
                                   "station_four_dimension", "2025Q2")
     ev.scores                                   # score, rank, grade per unit
     ev.regen(calibration="full").scores         # the same data, calibrated
-    perfmodel.run_audit(ev)["findings"]         # fairness and policy audit
+    perfmodel.run_audit(ev).findings            # fairness and policy audit
 
 The sub-packages are reachable as attributes too (``perfmodel.calibrate``,
 ``perfmodel.audit``, ``perfmodel.design``, ``perfmodel.report`` …), also

@@ -28,11 +28,8 @@ from .evaluation import (
 # synthetic data with known truth
 from .simulate import Sample as Sample, generate_sample as generate_sample, write_sample as write_sample
 # calibration (Settings(calibration="casemix" | "full") runs it inside an evaluation)
-from .calibrate.pipeline import (
-    CalibrationResult as CalibrationResult,
-    calibrate_values as calibrate_values,
-    truth_recovery as truth_recovery,
-)
+from .calibrate.step import CalibrationResult as CalibrationResult, calibrate_values as calibrate_values
+from .calibrate.truth import truth_recovery as truth_recovery
 # fairness and policy audit
 from .audit import AuditError as AuditError, run_audit as run_audit
 # indicator design lab

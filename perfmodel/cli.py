@@ -44,7 +44,7 @@ DEFAULT_UNITS = Path("data_samples/units.csv")
 QUARTERLY_NOTEBOOK = "quarterly_evaluation"
 CALIBRATION_MODES = ("none", "casemix", "full")
 """Values of :attr:`perfmodel.evaluation.Settings.calibration` (``none`` plus
-:data:`perfmodel.calibrate.pipeline.MODES`, not imported here to keep start-up fast)."""
+:data:`perfmodel.calibrate.step.MODES`, not imported here to keep start-up fast)."""
 AWARD_METHODS = ("largest_remainder", "dhondt")
 """Keys of :data:`perfmodel.awards.METHODS` (not imported here to keep start-up fast)."""
 SHEET_HELP = "observations workbook: read only this sheet (default: every sheet with a header)"

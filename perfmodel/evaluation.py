@@ -124,7 +124,7 @@ class Settings:
 
 
 CALIBRATION_MODES: tuple[str, ...] = ("none", "casemix", "full")
-"""``Settings.calibration`` values (``none`` and :data:`perfmodel.calibrate.pipeline.MODES`)."""
+"""``Settings.calibration`` values (``none`` and :data:`perfmodel.calibrate.step.MODES`)."""
 
 
 def _setting_choices() -> dict[str, tuple[str, ...]]:
@@ -302,9 +302,15 @@ class Evaluation:
         self._record("treated", treated, winsorise=self._choice("winsorise", fw.treatment.winsorise))
 
         if self.settings.calibration != "none":
-            from perfmodel.calibrate.pipeline import calibrate
+            from perfmodel.calibrate.step import calibrate
 
-            result = calibrate(self, treated, mode=self.settings.calibration)
+            scored = self.scored_units
+            groups = None
+            if self.peer_column is not None:
+                groups = pd.Series(scored[self.peer_column].to_numpy(), name=self.peer_column,
+                                   index=pd.Index(scored["unit_id"].astype(object), name="unit_id"))
+            result = calibrate(fw, self.stages.get("raw"), scored, treated, rolled=self.stages.get("rolled"),
+                               peer_groups=groups, mode=self.settings.calibration)
             self.stages.update(result.stages)
             treated = self._record("calibrated", result.values, mode=self.settings.calibration)
 

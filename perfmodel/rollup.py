@@ -24,13 +24,20 @@ score     mean of ratings (several raters in a month are averaged first)
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from perfmodel.periods import months_in
+from perfmodel.periods import months_in, parse_month
 
-__all__ = ["roll_up", "ROLLUP_COLUMNS"]
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from perfmodel.framework import Framework
+
+__all__ = ["roll_up", "ROLLUP_COLUMNS", "month_labels", "monthly_values"]
+
+_INTEGER_TOL = 1e-9
+"""How close a numerator or denominator must be to an integer to count as a count."""
 
 ROLLUP_COLUMNS = [
     "unit_id",
@@ -142,3 +149,64 @@ def roll_up(
     out.loc[~out["all_volume"], "numerator"] = np.nan
     out.loc[~(out["all_volume"] | weighted_duration), "denominator"] = np.nan
     return out[ROLLUP_COLUMNS].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- monthly values
+def month_labels(periods: pd.Series) -> np.ndarray:
+    """``YYYY-MM`` text of every period (each distinct value parsed once)."""
+    codes, uniques = pd.factorize(periods.astype(str))
+    labels = np.array([str(parse_month(u)) for u in uniques], dtype=object)
+    return labels[codes] if len(labels) else np.array([], dtype=object)
+
+
+def monthly_values(observations: pd.DataFrame, framework: Framework | None = None) -> pd.DataFrame:
+    """Each unit's value of each indicator in each month: one row per unit × indicator × month.
+
+    The monthly (not period) values the gaming checks read; sorted by unit,
+    indicator and month. (The monthly *scores* are
+    :func:`perfmodel.monitor.series.monthly_scores`: one evaluation per month.)
+
+    Several rows of a month (several raters) are combined: values averaged,
+    numerators and denominators summed (missing if any row lacks them).
+
+    Returns
+    -------
+    DataFrame
+        ``unit_id``, ``indicator``, ``kind`` (from the framework; ``"unknown"`` for
+        indicators it does not list), ``period``, ``value``, ``numerator``,
+        ``denominator``, ``has_counts`` (integer numerator and positive denominator).
+    """
+    needed = {"period", "unit_id", "indicator", "value"}
+    missing = needed - set(observations.columns)
+    if missing:
+        raise ValueError(
+            f"observations lack column(s) {', '.join(sorted(missing))}; monthly values need the "
+            "clean long table (period, unit_id, indicator, value[, numerator, denominator])"
+        )
+    frame = pd.DataFrame(
+        {
+            "unit_id": observations["unit_id"].astype(str).to_numpy(),
+            "indicator": observations["indicator"].astype(str).to_numpy(),
+            "period": month_labels(observations["period"]),
+            "value": pd.to_numeric(observations["value"], errors="coerce").to_numpy(dtype=float),
+        }
+    )
+    for column in ("numerator", "denominator"):
+        source = observations[column] if column in observations.columns else np.nan
+        frame[column] = pd.to_numeric(pd.Series(source, index=observations.index), errors="coerce").to_numpy(dtype=float)
+    frame["_no_counts"] = frame["numerator"].isna() | frame["denominator"].isna()
+    grouped = frame.groupby(["unit_id", "indicator", "period"], sort=True)
+    monthly = grouped.agg(
+        value=("value", "mean"),
+        numerator=("numerator", "sum"),
+        denominator=("denominator", "sum"),
+        no_counts=("_no_counts", "any"),
+    ).reset_index()
+    monthly.loc[monthly["no_counts"], ["numerator", "denominator"]] = np.nan
+    kinds = framework.input_indicators() if framework is not None else {}
+    monthly.insert(2, "kind", [kinds.get(i, "unknown") for i in monthly["indicator"]])
+    num, den = monthly["numerator"].to_numpy(), monthly["denominator"].to_numpy()
+    with np.errstate(invalid="ignore"):
+        integer = (np.abs(num - np.round(num)) < _INTEGER_TOL) & (np.abs(den - np.round(den)) < _INTEGER_TOL)
+    monthly["has_counts"] = ~monthly["no_counts"] & integer & (den > 0) & (num >= 0) & (num <= den)
+    return monthly.drop(columns="no_counts")

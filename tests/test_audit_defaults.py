@@ -17,10 +17,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from perfmodel.audit import AUDIT_DEFAULTS, fairness
+from perfmodel.audit import AUDIT_DEFAULTS
+from perfmodel.audit import run as audit_run
 from perfmodel.audit.defaults import MIN_CONTEXT_UNITS, MIN_GROUPS
 from perfmodel.cli import main
 from perfmodel.evaluation import evaluate_files
+from perfmodel.report import audit as report_audit
 from perfmodel.report.runner import notebook_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,18 +56,18 @@ def three_paths(tmp_path_factory):
         seen["tables"] = run_audit(*args, **kwargs)
         return seen["tables"]
 
-    run_audit = fairness.run_audit
+    run_audit = audit_run.run_audit
     mp = pytest.MonkeyPatch()
-    mp.setattr(fairness, "run_audit", spy)
+    mp.setattr(report_audit, "run_audit", spy)
     try:
-        paragraph = fairness.fairness_summary_markdown(ev, quarterly["lang"], link=quarterly["fairness_report"])
+        paragraph = report_audit.fairness_summary_markdown(ev, quarterly["lang"], link=quarterly["fairness_report"])
     finally:
         mp.undo()
 
     # 2. the fairness notebook's call, with its parameters cell's defaults
     options = AUDIT_DEFAULTS.resolve(n_boot=report["n_boot"], seed=report["seed"])
     notebook = run_audit(ev, by=report["by"], legitimate=report["legitimate"], context=report["context"],
-                         lang=report["lang"], n_boot=options.n_boot, seed=options.seed)
+                         lang=report["lang"], n_boot=options.n_boot, rng=options.seed)
 
     # 3. perfmodel audit with no option beyond the inputs
     out = tmp_path_factory.mktemp("audit")
@@ -79,8 +81,8 @@ def three_paths(tmp_path_factory):
 
 def test_quarterly_report_fairness_report_and_cli_count_the_same_findings(three_paths):
     paragraph, quarterly, notebook, cli = three_paths
-    assert len(quarterly["findings"]) == len(notebook["findings"]) == len(cli) > 0
-    assert _keys(quarterly["findings"]) == _keys(notebook["findings"]) == _keys(cli)
+    assert len(quarterly.findings) == len(notebook.findings) == len(cli) > 0
+    assert _keys(quarterly.findings) == _keys(notebook.findings) == _keys(cli)
     stated = re.search(r"(\d+) (?:findings need attention|项需要关注)", paragraph)
     assert stated and int(stated.group(1)) == len(cli)
 
@@ -88,9 +90,9 @@ def test_quarterly_report_fairness_report_and_cli_count_the_same_findings(three_
 def test_the_three_paths_audit_the_default_attributes_with_the_default_bootstrap(three_paths):
     _, quarterly, notebook, _ = three_paths
     audited = [a for a in AUDIT_DEFAULTS.by["station"]]
-    for tables in (quarterly, notebook):
-        assert list(dict.fromkeys(tables["disaggregated"]["attribute"])) == audited
-        assert tables["grade_robustness"].attrs["n_boot"] == AUDIT_DEFAULTS.n_boot
+    for result in (quarterly, notebook):
+        assert list(dict.fromkeys(result.checks["disaggregated"]["attribute"])) == audited
+        assert result.checks["grade_robustness"].attrs["n_boot"] == AUDIT_DEFAULTS.n_boot
 
 
 def test_cli_and_notebook_leave_every_default_to_the_library():
@@ -123,8 +125,8 @@ def six_stations(tmp_path_factory):
 def test_six_stations_skip_every_comparison_and_say_what_they_would_need(six_stations, lang):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        tables = fairness.run_audit(six_stations, lang=lang, n_boot=20)
-    notes = tables["notes"]
+        result = audit_run.run_audit(six_stations, lang=lang, n_boot=20)
+    notes = result.notes_frame()
     skipped = notes[notes["status"] == ("skipped" if lang == "en" else "未运行")]
     min_n = AUDIT_DEFAULTS.min_n
     for check in GROUP_CHECKS:
@@ -136,25 +138,25 @@ def test_six_stations_skip_every_comparison_and_say_what_they_would_need(six_sta
                 assert f"at least {min_n} units in each of {MIN_GROUPS} groups" in note
             else:
                 assert note.startswith("数据太少") and f"至少 {MIN_GROUPS} 个组、每组至少 {min_n} 个单位" in note
-        assert check not in tables
+        assert check not in result
     (context,) = skipped.loc[skipped["check"] == "context_neutrality", "note"]
     assert str(MIN_CONTEXT_UNITS) in context
     assert ("there are 6" if lang == "en" else "现有 6 个") in context
-    assert "context_neutrality" not in tables
-    assert not set(tables["findings"]["check"]) & {*GROUP_CHECKS, "context_neutrality"}
+    assert "context_neutrality" not in result
+    assert not set(result.findings["check"]) & {*GROUP_CHECKS, "context_neutrality"}
 
 
 def test_groups_are_counted_against_the_minimum_at_its_boundary():
     frame = pd.DataFrame({"area_type": ["城区"] * 5 + ["农村"] * 4, "grade": ["优秀"] * 5 + ["合格"] * 3 + [None]})
-    assert fairness._groups_with_enough_units(frame, ["area_type"], 5, graded=False) == 1
-    assert fairness._groups_with_enough_units(frame, ["area_type"], 4, graded=False) == MIN_GROUPS
-    assert fairness._groups_with_enough_units(frame, ["area_type"], 4, graded=True) == 1  # one 农村 unit ungraded
-    assert fairness._groups_with_enough_units(frame, ["missing"], 4, graded=False) is None
+    assert audit_run._groups_with_enough_units(frame, ["area_type"], 5, graded=False) == 1
+    assert audit_run._groups_with_enough_units(frame, ["area_type"], 4, graded=False) == MIN_GROUPS
+    assert audit_run._groups_with_enough_units(frame, ["area_type"], 4, graded=True) == 1  # one 农村 unit ungraded
+    assert audit_run._groups_with_enough_units(frame, ["missing"], 4, graded=False) is None
 
 
 def test_every_group_finding_rests_on_at_least_the_minimum_of_units(three_paths):
     _, quarterly, _, _ = three_paths
     for check in ("disaggregated", "adverse_impact", "conditional_parity"):
-        table = quarterly[check]
+        table = quarterly.checks[check]
         flagged = table[table["flagged"].fillna(False).astype(bool)]
         assert (flagged["n"] >= AUDIT_DEFAULTS.min_n).all(), check

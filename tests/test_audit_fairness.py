@@ -232,7 +232,7 @@ def test_gap_explained_by_a_legitimate_factor_is_not_flagged():
     workload = np.where(rural, rng.normal(40, 8, n), rng.normal(60, 8, n))
     score = 30 + 0.6 * workload + rng.normal(0, 4, n)  # depends on workload only
     frame = pd.DataFrame({"area": np.where(rural, "农村", "城区"), "score": score, "workload": workload})
-    parity = conditional_parity(frame, by="area", legitimate="workload", n_boot=200, seed=1)
+    parity = conditional_parity(frame, by="area", legitimate="workload", n_boot=200, rng=1)
     rows = parity.set_index("component")
     assert rows.loc["raw", "estimate"] < -8 and rows.loc["raw", "p_value"] < 1e-6
     assert rows.loc["explained", "estimate"] == pytest.approx(0.6 * (workload[rural].mean()

@@ -8,8 +8,8 @@ import pytest
 
 from perfmodel.calibrate import (
     CalibrationCase,
-    context_r2,
     evaluate_case,
+    r2_on_context,
     raw_scores,
     robustness_summary,
     seed_robustness,
@@ -17,7 +17,7 @@ from perfmodel.calibrate import (
     truth_recovery,
     truth_recovery_table,
 )
-from perfmodel.calibrate.pipeline import TRUTH_CONTEXT
+from perfmodel.calibrate.truth import TRUTH_CONTEXT
 from perfmodel.evaluation import evaluate
 from perfmodel.framework import load_framework
 from perfmodel.periods import months_in
@@ -30,7 +30,7 @@ PERIOD = "2025Q2"
 
 @pytest.fixture(scope="module")
 def case() -> CalibrationCase:
-    return simulate_calibration_case(FRAMEWORK, PERIOD, stations=40, seed=3)
+    return simulate_calibration_case(FRAMEWORK, PERIOD, stations=40, rng=3)
 
 
 @pytest.fixture(scope="module")
@@ -54,21 +54,21 @@ def test_case_truth_is_the_simulators_overall_latent():
     sample = simulate([fw], n_stations=25, n_months=3, start="2025-04", seed=5, officers_per_station=0,
                       defect_rate=0.0, confounding=True)
     expected = sample.truth_units[sample.truth_units["node"] == "overall"].set_index("unit_id")["true_latent"]
-    got = simulate_calibration_case(fw, PERIOD, stations=25, seed=5)
+    got = simulate_calibration_case(fw, PERIOD, stations=25, rng=5)
     pd.testing.assert_series_equal(got.truth.sort_index(), expected.sort_index(), check_names=False)
     assert len(got.observations) == len(sample.observations[fw.id])  # clean data: no row rejected
 
 
 def test_same_seed_same_case_and_another_seed_another(case):
-    again = simulate_calibration_case(FRAMEWORK, PERIOD, stations=40, seed=3)
+    again = simulate_calibration_case(FRAMEWORK, PERIOD, stations=40, rng=3)
     pd.testing.assert_frame_equal(again.observations, case.observations)
     pd.testing.assert_series_equal(again.truth, case.truth)
-    other = simulate_calibration_case(FRAMEWORK, PERIOD, stations=40, seed=4)
+    other = simulate_calibration_case(FRAMEWORK, PERIOD, stations=40, rng=4)
     assert not np.allclose(other.truth.sort_index().to_numpy(), case.truth.sort_index().to_numpy())
 
 
 def test_officer_framework_case_scores_the_role_officers_only():
-    officers = simulate_calibration_case("officer_traffic", PERIOD, stations=10, seed=2)
+    officers = simulate_calibration_case("officer_traffic", PERIOD, stations=10, rng=2)
     assert (officers.units["level"] == "officer").sum() == 60  # six officers per station
     assert len(officers.truth) == 10  # one traffic officer per station (role pattern)
     assert (officers.scored_units["level"] == "officer").all()
@@ -101,7 +101,7 @@ def test_truth_recovery_table_adds_the_r2_on_the_calibration_covariates(case, ev
     assert columns.index("r2_calibration_covariates") == columns.index("r2_context") + 1
     own = table.set_index("score")["r2_calibration_covariates"]
     for label, score in [*scores.items(), ("truth", case.truth)]:
-        assert own[label] == pytest.approx(context_r2(score, case.scored_units, list(TRUTH_CONTEXT))["r2"])
+        assert own[label] == pytest.approx(r2_on_context(score, case.scored_units, list(TRUTH_CONTEXT))["r2"])
     # fewer covariates can only explain less
     assert (table["r2_calibration_covariates"] <= table["r2_context"] + 1e-12).all()
 
@@ -113,7 +113,7 @@ def test_seed_table_has_a_row_per_seed_equal_to_truth_recovery_run_directly():
         fw = load_framework(FRAMEWORK)
         sample = simulate([fw], n_stations=30, n_months=3, start="2025-04", seed=seed, officers_per_station=0,
                           defect_rate=0.0, confounding=True)
-        case = simulate_calibration_case(fw, PERIOD, stations=30, seed=seed)
+        case = simulate_calibration_case(fw, PERIOD, stations=30, rng=seed)
         truth = sample.truth_units.query("node == 'overall'").set_index("unit_id")["true_latent"]
         scores = {mode: evaluate(fw, case.observations, case.units, PERIOD, compare_previous=False,
                                  calibration=mode).scores.set_index("unit_id")["raw_score"]

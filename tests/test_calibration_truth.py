@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from perfmodel.calibrate.pipeline import truth_recovery
+from perfmodel.calibrate.truth import truth_recovery
 from perfmodel.evaluation import evaluate
 from perfmodel.framework import framework_from_dict, load_framework
 

@@ -30,9 +30,9 @@ def test_contract_by_hand() -> None:
 
 def test_named_variants_keep_their_values() -> None:
     """Each former copy now derives from perfmodel.columns and still holds what it held."""
-    from perfmodel.audit.fairness import DEFAULT_BY, DEFAULT_CONTEXT
+    from perfmodel.audit.run import DEFAULT_BY, DEFAULT_CONTEXT
     from perfmodel.calibrate.peers import CONTEXT_COLUMNS as PEERS_CONTEXT
-    from perfmodel.calibrate.pipeline import UNITS_CONTEXT
+    from perfmodel.calibrate.step import UNITS_CONTEXT
     from perfmodel.report.quarterly import CONTEXT_COLUMNS as REPORT_CONTEXT
     from perfmodel.simulate import UNIT_COLUMNS
     from perfmodel.validation import UNIT_NUMERIC_COLUMNS

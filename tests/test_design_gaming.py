@@ -21,10 +21,12 @@ from perfmodel.design.gaming import (
     ThresholdSpec,
     benjamini_hochberg,
     bunching,
+    checks,
     detect_gaming,
     harmonic_mean_p,
+    heaping,
     last_digit_test,
-    monthly_series,
+    monthly_values,
     pooled_heaping_test,
     select_months,
     threshold_checks,
@@ -104,8 +106,8 @@ def test_poisson_binomial_tail_against_enumeration_and_binomial():
             for bits in itertools.product([0, 1], repeat=len(probs))
             if sum(bits) >= x
         )
-        assert gm._poisson_binomial_sf(x, probs) == pytest.approx(brute)
-    assert gm._poisson_binomial_sf(7, np.full(12, 0.4)) == pytest.approx(stats.binom.sf(6, 12, 0.4))
+        assert heaping._poisson_binomial_sf(x, probs) == pytest.approx(brute)
+    assert heaping._poisson_binomial_sf(7, np.full(12, 0.4)) == pytest.approx(stats.binom.sf(6, 12, 0.4))
 
 
 # ====================================================================== threshold heaping
@@ -115,7 +117,7 @@ def test_censored_mean_is_the_pooled_rate_without_censoring_and_ignores_moves_in
     k = rng.binomial(n.astype(int), 0.9).astype(float)
     codes = np.repeat([0, 1, 2], 10)
     none = np.full(30, -1.0)
-    mu = gm._censored_mean(k, n, none, none, codes, 0.0)
+    mu = heaping._censored_mean(k, n, none, none, codes, 0.0)
     for c in range(3):
         assert mu[codes == c][0] == pytest.approx(k[codes == c].sum() / n[codes == c].sum(), abs=1e-6)
     # Censor [0.88, 0.93): moving counts within that window leaves the estimate unchanged.
@@ -123,7 +125,7 @@ def test_censored_mean_is_the_pooled_rate_without_censoring_and_ignores_moves_in
     inside = (k >= lo) & (k < hi)
     moved = np.where(inside, hi - 1, k)
     np.testing.assert_allclose(
-        gm._censored_mean(k, n, lo, hi, codes, 0.02), gm._censored_mean(moved, n, lo, hi, codes, 0.02)
+        heaping._censored_mean(k, n, lo, hi, codes, 0.02), heaping._censored_mean(moved, n, lo, hi, codes, 0.02)
     )
 
 
@@ -134,8 +136,8 @@ def test_threshold_test_is_symmetric_for_maximum_thresholds():
     mirrored = gamed.assign(
         numerator=gamed["denominator"] - gamed["numerator"], value=1 - gamed["value"]
     )
-    up = threshold_checks(monthly_series(gamed), [ThresholdSpec(RATE, 0.95, "min", 0.02)])
-    down = threshold_checks(monthly_series(mirrored), [ThresholdSpec(RATE, 0.05, "max", 0.02)])
+    up = threshold_checks(monthly_values(gamed), [ThresholdSpec(RATE, 0.95, "min", 0.02)])
+    down = threshold_checks(monthly_values(mirrored), [ThresholdSpec(RATE, 0.05, "max", 0.02)])
     np.testing.assert_allclose(up["p_value"], down["p_value"], rtol=1e-6)
     np.testing.assert_allclose(up["observed"], down["observed"])
 
@@ -175,7 +177,7 @@ def test_few_false_flags_without_gaming():
     q_level, datasets, with_flags, flagged_units, units = 0.1, 0, 0, 0, 0
     for process, seed in itertools.product(("binomial", "beta"), range(12)):
         obs = simulate_rate_panel(60, 24, process=process, seed=9000 + seed)
-        report = detect_gaming(obs, STATION, q_level=q_level, n_boot=20)
+        report = detect_gaming(obs, STATION, alpha=q_level, n_boot=20)
         datasets += 1
         with_flags += bool(report.flagged_units())
         flagged_units += len(report.flagged_units())
@@ -188,11 +190,11 @@ def test_few_false_flags_without_gaming():
 def test_pooled_heaping_test_null_and_gamed():
     obs = simulate_rate_panel(120, 24, seed=21)
     spec = threshold_specs(STATION)[0]
-    clean = pooled_heaping_test(monthly_series(obs, STATION), spec)
+    clean = pooled_heaping_test(monthly_values(obs, STATION), spec)
     level = obs.groupby("unit_id")["numerator"].sum() / obs.groupby("unit_id")["denominator"].sum()
     gamers = level[(level - 0.95).abs() <= 0.03].index[:18]
     gamed = pooled_heaping_test(
-        monthly_series(plant_threshold_gaming(obs, gamers, 0.95, 0.03, 1.0, seed=2), STATION), spec
+        monthly_values(plant_threshold_gaming(obs, gamers, 0.95, 0.03, 1.0, seed=2), STATION), spec
     )
     assert clean.p_value > 0.05
     assert gamed.p_value < 1e-4 and gamed.excess > 20
@@ -208,7 +210,7 @@ def test_value_only_rates_are_tested_with_the_normal_model():
     obs = pd.concat(frames, ignore_index=True)
     gamers = [f"V{i:02d}" for i in range(6)]
     gamed = plant_threshold_gaming(obs, gamers, 0.95, 0.025, 1.0, seed=3)
-    tests = threshold_checks(monthly_series(gamed, _framework()), threshold_specs(_framework()))
+    tests = threshold_checks(monthly_values(gamed, _framework()), threshold_specs(_framework()))
     p = tests.set_index("unit_id")["p_value"]
     assert roc_auc_score(p.index.isin(gamers), -np.log(p)) >= 0.9
     assert p[gamers].median() < 0.01 < p.drop(gamers).median()
@@ -228,12 +230,12 @@ def _moved_sample(seed: int, gamed: bool) -> tuple[np.ndarray, int]:
 
 def test_bunching_recovers_known_excess_mass():
     values, moved = _moved_sample(4, gamed=True)
-    result = bunching(values, 0.95, window=0.02, exclude=(0.02, 0.01), n_boot=400, seed=1)
+    result = bunching(values, 0.95, window=0.02, exclude=(0.02, 0.01), n_boot=400, rng=1)
     assert result.excess_ci[0] <= moved <= result.excess_ci[1]
     assert result.missing_ci[0] <= moved <= result.missing_ci[1]
     assert result.excess_ci[0] > 0.5 * moved
     clean, _ = _moved_sample(4, gamed=False)
-    null = bunching(clean, 0.95, window=0.02, exclude=(0.02, 0.01), n_boot=400, seed=1)
+    null = bunching(clean, 0.95, window=0.02, exclude=(0.02, 0.01), n_boot=400, rng=1)
     assert null.excess_ci[0] <= 0 <= null.excess_ci[1]
     # bins: the threshold is a bin edge and the regions are where they should be
     bins = result.bins
@@ -245,8 +247,8 @@ def test_bunching_recovers_known_excess_mass():
 
 def test_bunching_for_a_maximum_is_the_mirror_image():
     values, _ = _moved_sample(6, gamed=True)
-    up = bunching(values, 0.95, window=0.02, n_boot=50, seed=2)
-    down = bunching(-values, -0.95, side="max", window=0.02, n_boot=50, seed=2)
+    up = bunching(values, 0.95, window=0.02, n_boot=50, rng=2)
+    down = bunching(-values, -0.95, side="max", window=0.02, n_boot=50, rng=2)
     assert down.excess == pytest.approx(up.excess)
     assert down.missing == pytest.approx(up.missing)
     np.testing.assert_allclose(np.sort(down.bins["left"].to_numpy()), np.sort(-up.bins["right"].to_numpy()))
@@ -257,7 +259,7 @@ def test_lattice_spreading_removes_spikes_of_small_denominators():
     rng = np.random.default_rng(0)
     n = rng.choice([20, 40, 60, 80], size=20_000)
     k = rng.binomial(n, 1 / (1 + np.exp(-rng.normal(2.2, 0.6, n.size))))
-    kwargs = {"window": 0.02, "exclude": (0.02, 0.01), "upper": 1.0, "n_boot": 200, "seed": 1}
+    kwargs = {"window": 0.02, "exclude": (0.02, 0.01), "upper": 1.0, "n_boot": 200, "rng": 1}
     spread = bunching(k / n, 0.95, numerators=k, denominators=n, **kwargs)
     point = bunching(k / n, 0.95, **kwargs)
     assert point.excess_ci[0] > 1000  # a spurious heap
@@ -319,7 +321,7 @@ def test_digit_checks_find_the_units_that_round():
         done = rng.binomial(cases.astype(int), 0.9).astype(float)
         frames.append(_series_frame(unit, "patrols", values=patrols))
         frames.append(_series_frame(unit, "info_rate", numerators=done, denominators=cases))
-    tests = gm.digit_checks(monthly_series(pd.concat(frames, ignore_index=True), _framework()))
+    tests = gm.digit_checks(monthly_values(pd.concat(frames, ignore_index=True), _framework()))
     rounding = tests[tests["check"] == "round_numbers"].set_index("unit_id")
     assert (rounding["n"] == 48).all() and (rounding["indicator"] == "*").all()
     q = pd.Series(benjamini_hochberg(rounding["p_value"].to_numpy()), index=rounding.index)
@@ -337,7 +339,7 @@ def test_under_dispersion_flags_series_smoother_than_their_volume():
          _series_frame("B", "info_rate", numerators=honest, denominators=n)],
         ignore_index=True,
     )
-    tests = gm.dispersion_checks(monthly_series(obs, _framework())).set_index("unit_id")
+    tests = gm.dispersion_checks(monthly_values(obs, _framework())).set_index("unit_id")
     assert tests.loc["A", "p_value"] < 1e-6 and tests.loc["A", "statistic"] < 0.1
     assert tests.loc["B", "p_value"] > 0.01
     assert tests.loc["B", "expected"] == 23  # degrees of freedom
@@ -353,7 +355,7 @@ def test_level_shift_is_found_at_the_break():
          _series_frame("B", "info_rate", numerators=steady, denominators=n)],
         ignore_index=True,
     )
-    tests = gm.level_shift_checks(monthly_series(obs, _framework())).set_index("unit_id")
+    tests = gm.level_shift_checks(monthly_values(obs, _framework())).set_index("unit_id")
     assert tests.loc["A", "p_value"] < 1e-4
     assert "2024-12" in tests.loc["A", "evidence_en"] and "2024-12" in tests.loc["A", "evidence_zh"]
     assert tests.loc["A", "observed"] == pytest.approx(0.1, abs=0.03)
@@ -361,7 +363,7 @@ def test_level_shift_is_found_at_the_break():
 
 
 def test_repeated_figures():
-    assert gm._binomial_match(1, 0.3) == pytest.approx(0.3**2 + 0.7**2)
+    assert checks._binomial_match(1, 0.3) == pytest.approx(0.3**2 + 0.7**2)
     rng = np.random.default_rng(7)
     n = rng.integers(180, 220, 12).astype(float)
     k = rng.binomial(n.astype(int), 0.9).astype(float)
@@ -377,7 +379,7 @@ def test_repeated_figures():
         ignore_index=True,
     )
     fw = _framework()
-    tests = gm.repeat_checks(monthly_series(obs, fw), bounds={"score": (0, 100)}).set_index("unit_id")
+    tests = gm.repeat_checks(monthly_values(obs, fw), bounds={"score": (0, 100)}).set_index("unit_id")
     # Independent expectation: 8 possible starts × P(a month repeats the one before)^4.
     mu = k.sum() / n.sum()
     match = np.sum(stats.binom.pmf(np.arange(201), 200, mu) ** 2)
@@ -386,7 +388,7 @@ def test_repeated_figures():
     assert "181/200" in tests.loc["A", "evidence_en"]
     assert tests.loc["B", "p_value"] > 0.05
     assert "C" not in tests.index
-    without_bounds = gm.repeat_checks(monthly_series(obs, fw)).set_index("unit_id")
+    without_bounds = gm.repeat_checks(monthly_values(obs, fw)).set_index("unit_id")
     assert without_bounds.loc["C", "p_value"] < 0.05
 
 
@@ -396,7 +398,7 @@ def test_round_percentages_against_other_units():
         _series_frame(f"R{i}", "info_rate", values=np.round(rng.uniform(0.85, 0.99, 12), 4)) for i in range(20)
     ]
     frames.append(_series_frame("TYPED", "info_rate", values=[0.95, 0.9, 0.95, 0.96, 0.95, 0.85] * 2))
-    tests = gm.round_percent_checks(monthly_series(pd.concat(frames), _framework())).set_index("unit_id")
+    tests = gm.round_percent_checks(monthly_values(pd.concat(frames), _framework())).set_index("unit_id")
     assert tests.loc["TYPED", "observed"] == 10
     assert tests.loc["TYPED", "p_value"] < 1e-6
     assert tests.drop("TYPED")["p_value"].min() > 0.01
@@ -417,7 +419,7 @@ def test_report_tables(report):
     assert set(gm.TEST_COLUMNS) - {"evidence_zh", "evidence_en"} < set(tests.columns)
     assert {"q_value", "flagged", "score", "evidence", "name"} <= set(tests.columns)
     assert (tests["q_value"] >= tests["p_value"] - 1e-12).all()
-    assert (tests["flagged"] == (tests["q_value"] <= report.q_level)).all()
+    assert (tests["flagged"] == (tests["q_value"] <= report.alpha)).all()
     assert (tests["evidence"] == tests["evidence_en"]).all()
     assert tests["evidence_zh"].str.len().gt(10).all() and tests["evidence_en"].str.len().gt(10).all()
     assert tests["score"].is_monotonic_decreasing
@@ -455,9 +457,16 @@ def test_bunching_figure(report):
 
     matplotlib.use("Agg")
     apply_report_style()
-    fig = gm.figure_bunching(report.bunching[RATE], lang="zh")
-    ax = fig.get_axes()[0]
+    ax = gm.figure_bunching(report.bunching[RATE], lang="zh")
     assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    bins = report.bunching[RATE].bins
+    assert sum(len(bars) for bars in ax.containers) == len(bins)  # one bar per bin
+    matplotlib.pyplot.close(ax.figure)
+    # on a given Axes: draws there, makes no figure of its own
+    fig, (left, right) = matplotlib.pyplot.subplots(1, 2)
+    assert gm.figure_bunching(report.bunching[RATE], ax=right, lang="en") is right
+    assert sum(len(bars) for bars in right.containers) == len(bins)
+    assert not left.containers and right.get_ylabel() == "unit-months"
     matplotlib.pyplot.close(fig)
 
 
@@ -465,8 +474,8 @@ def test_detect_gaming_arguments():
     obs = simulate_rate_panel(10, 12, seed=1)
     with pytest.raises(ValueError, match="unknown check"):
         detect_gaming(obs, STATION, checks=["astrology"])
-    with pytest.raises(ValueError, match="q_level"):
-        detect_gaming(obs, STATION, q_level=1.5)
+    with pytest.raises(ValueError, match="alpha"):
+        detect_gaming(obs, STATION, alpha=1.5)
     with pytest.raises(ValueError, match="no observations in 2030Q1"):
         detect_gaming(obs, STATION, period="2030Q1")
     only = detect_gaming(obs, STATION, checks=["level_shift"], n_boot=10)

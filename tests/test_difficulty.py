@@ -101,7 +101,7 @@ def test_difficulty_table_on_an_evaluation():
                         "value": 95 - 12 * np.log(workload) + rng.normal(0, 3, 30),
                         "numerator": np.nan, "denominator": np.nan, "rater_id": None})
     ev = evaluate(fw, obs, units, "2025-04", compare_previous=False)
-    table = difficulty_table(ev)
+    table = difficulty_table(fw, ev.scored_units, ev.scores.set_index("unit_id")["raw_score"])
     assert list(table.columns[:4]) == ["unit_id", "name", "class", "declared_coefficient"]
     assert len(table) == 30 and table["implied_coefficient"].is_monotonic_decreasing
     # the class itself is never a covariate (no step at class boundaries)

@@ -17,10 +17,9 @@ attribute access, never at import), and the implicit import of parent packages.
 ``TYPE_CHECKING`` edges count for the layer rule (a step typed on ``Evaluation``
 depends on it) but not for cycles, since they never run; nor do stub edges.
 
-Known upward edges that need real refactoring are listed in
-:data:`KNOWN_UPWARD_EDGES`, each with its reason. The list only shrinks: the test
-fails on a new upward edge and on a listed edge that no longer exists (delete its
-line when you remove the edge).
+:data:`KNOWN_UPWARD_EDGES` listed the upward edges that needed real refactoring,
+each with its reason; it only shrank, and is empty now. The test fails on any
+upward edge, and on a listed edge that no longer exists.
 """
 
 from __future__ import annotations
@@ -29,8 +28,6 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parents[1] / "perfmodel"
 
 LAYERS: dict[str, int] = {
@@ -38,6 +35,7 @@ LAYERS: dict[str, int] = {
     "__init__.py": 1,  # version and the lazy-export table only
     "_lazy.py": 1,
     "weights.py": 1,  # stated weights, effective weights, variance shares
+    "_rng.py": 1,  # rng arguments: int, Generator or None
     "errors.py": 1,
     "text.py": 1,
     "groups.py": 1,
@@ -63,6 +61,7 @@ LAYERS: dict[str, int] = {
     "template.py": 3,  # data-entry workbook (framework, io, validation limits)
     # 4 calibration step
     "calibrate/": 4,
+    "calibrate/truth.py": 6,  # truth-recovery studies: simulate and evaluate whole cases (an analysis)
     # 5 evaluation: runs the steps
     "evaluation.py": 5,
     # 6 analyses of evaluations
@@ -93,19 +92,12 @@ LAYER_NAMES = {
     8: "cli",
 }
 
-_SPLIT_PIPELINE = "calibrate/pipeline.py is both the calibration step and the truth-recovery harness; split step.py / truth.py"
-_MARKDOWN_IN_ANALYSIS = "the analysis writes Markdown itself; move its text to the report layer"
-KNOWN_UPWARD_EDGES: dict[tuple[str, str], str] = {
-    ("perfmodel.calibrate.difficulty", "perfmodel.evaluation"): (
-        "the difficulty step is typed on Evaluation; make it a pure function of values, units and peer groups"
-    ),
-    ("perfmodel.calibrate.pipeline", "perfmodel.evaluation"): _SPLIT_PIPELINE,
-    ("perfmodel.calibrate.pipeline", "perfmodel.simulate"): _SPLIT_PIPELINE,
-    ("perfmodel.audit.fairness", "perfmodel.report.render"): _MARKDOWN_IN_ANALYSIS,
-    ("perfmodel.monitor.series", "perfmodel.report.render"): _MARKDOWN_IN_ANALYSIS,
-    ("perfmodel.monitor.warnings", "perfmodel.report.render"): _MARKDOWN_IN_ANALYSIS,
-}
-"""Upward edges (importer, imported) that exist today, each with what removes it."""
+KNOWN_UPWARD_EDGES: dict[tuple[str, str], str] = {}
+"""Upward edges (importer, imported) that exist today, each with what removes it.
+
+Empty since issue 12 split the grab-bag modules (calibrate step/truth, audit run
+and report text, monitor text): nothing imports upward, and
+:func:`test_no_upward_edge_is_tolerated` keeps it so."""
 
 
 @dataclass(frozen=True)
@@ -307,15 +299,13 @@ def test_every_layer_key_names_existing_modules() -> None:
 
 def test_reader_sees_function_level_relative_and_type_checking_imports() -> None:
     found = {(e.importer, e.imported, e.type_only) for e in EDGES}
-    # function-level: the calibration hook inside Evaluation
-    assert ("perfmodel.evaluation", "perfmodel.calibrate.pipeline", False) in found
+    # function-level: the calibration step inside Evaluation
+    assert ("perfmodel.evaluation", "perfmodel.calibrate.step", False) in found
     # TYPE_CHECKING-only
-    assert ("perfmodel.calibrate.difficulty", "perfmodel.evaluation", True) in found
+    assert ("perfmodel.calibrate.truth", "perfmodel.evaluation", True) in found
     # `from perfmodel import groups` resolves to the module
     assert ("perfmodel.audit.robustness", "perfmodel.groups", False) in found
-    # a lazy export resolves to the package and to the module that defines the name
-    assert ("perfmodel.report.quarterly", "perfmodel.audit", False) in found
-    assert ("perfmodel.report.quarterly", "perfmodel.audit.fairness", False) in found
+    # (a lazy export resolving to its module: test_names_declared_in_a_package_stub_resolve_to_their_module)
     # the package stub's declarations are edges that never run and are exempt from the layer rule
     stub_edges = [e for e in EDGES if e.file == "perfmodel/__init__.pyi"]
     assert ("perfmodel", "perfmodel.evaluation") in {(e.importer, e.imported) for e in stub_edges}
@@ -333,7 +323,8 @@ def test_relative_imports_are_resolved(tmp_path: Path) -> None:
         "def f():\n    from ..errors import X\n    from .c import y\n", encoding="utf-8"
     )
     (pkg / "sub" / "c.py").write_text("", encoding="utf-8")
-    found = {(e.importer, e.imported) for e in import_edges(module_files(pkg), pkg)}
+    edges = import_edges(module_files(pkg), pkg)
+    found = {(e.importer, e.imported) for e in edges}
     assert found == {
         ("perfmodel.sub", "perfmodel.sub.b"),
         ("perfmodel.sub.b", "perfmodel.errors"),
@@ -371,6 +362,22 @@ def test_known_upward_edges_still_exist() -> None:
     assert not gone, f"these known upward edges are gone; delete them from KNOWN_UPWARD_EDGES: {gone}"
 
 
+def test_no_upward_edge_is_tolerated() -> None:
+    """The list of tolerated upward edges is empty and stays so: fix an upward import, never list it."""
+    assert KNOWN_UPWARD_EDGES == {}, "KNOWN_UPWARD_EDGES only shrinks; it reached empty in issue 12"
+
+
+def test_an_upward_edge_is_found_and_described() -> None:
+    """The check itself, on a made-up edge from the common layer to the report layer."""
+    edge = Edge("perfmodel.groups", "perfmodel.report.render", "perfmodel/groups.py", 3, False, False)
+    down = Edge("perfmodel.report.render", "perfmodel.groups", "perfmodel/report/render.py", 3, False, False)
+    declared = Edge("perfmodel.audit", "perfmodel.report.audit", "perfmodel/audit/__init__.py", 9, True, True)
+    assert upward_edges([edge, down, declared]) == [edge]
+    assert edge.describe() == (
+        "perfmodel/groups.py:3: perfmodel.groups (layer 1 common) imports perfmodel.report.render (layer 7 report)"
+    )
+
+
 def test_no_import_cycle() -> None:
     cycles = import_cycles(EDGES, ignore=set(KNOWN_UPWARD_EDGES))
     detail = [
@@ -385,8 +392,3 @@ def test_cycle_finder_finds_a_cycle() -> None:
     b_a = Edge("m.b", "m.a", "b.py", 1, False, False)
     assert import_cycles([a_b, b_a], ignore=set()) == [["m.a", "m.b"]]
     assert import_cycles([a_b, b_a], ignore={("m.b", "m.a")}) == []
-
-
-@pytest.mark.parametrize("edge", sorted(KNOWN_UPWARD_EDGES))
-def test_known_upward_edges_have_a_reason(edge: tuple[str, str]) -> None:
-    assert KNOWN_UPWARD_EDGES[edge].strip(), f"{edge}: say what removes this edge"

@@ -12,6 +12,7 @@ from perfmodel.evaluation import EvaluationError, evaluate
 from perfmodel.framework import framework_from_dict, load_framework
 from perfmodel.monitor import series as ms
 from perfmodel.periods import months_in
+from perfmodel.report import monitor as rm
 from perfmodel.rollup import roll_up
 from perfmodel.simulate import simulate
 
@@ -26,7 +27,7 @@ def sample():
 # ----------------------------------------------------------------------------- monthly series
 def test_monthly_series_equals_one_evaluation_per_month(sample):
     fw, obs, units = sample
-    series = ms.monthly_series(fw, obs, units, "2024-09", n_months=4)
+    series = ms.monthly_scores(fw, obs, units, "2024-09", n_months=4)
     assert series.periods == ["2024-06", "2024-07", "2024-08", "2024-09"]
     direct = evaluate(fw, obs, units, "2024-08", compare_previous=False).scores.set_index("unit_id")
     mine = series.scores[series.scores["period"] == "2024-08"].set_index("unit_id")
@@ -71,7 +72,7 @@ def test_periods_without_data_are_skipped_and_none_is_an_error(sample):
     with pytest.raises(EvaluationError, match="none of the periods"):
         ms.evaluate_periods(fw, obs, units, ["2019-01"])
     with pytest.raises(ValueError, match="after end"):
-        ms.monthly_series(fw, obs, units, "2024-03", start="2024-05")
+        ms.monthly_scores(fw, obs, units, "2024-03", start="2024-05")
 
 
 # ----------------------------------------------------------------------------- deadline compliance
@@ -222,7 +223,7 @@ def test_scores_of_months_quarters_and_year_agree_where_scoring_is_linear():
                 rows.append((f"2025-{m:02d}", unit, ind, num / 50, float(num), 50.0))
     obs = pd.DataFrame(rows, columns=["period", "unit_id", "indicator", "value", "numerator", "denominator"])
     fw = framework_from_dict(LINEAR)
-    monthly = ms.monthly_series(fw, obs, units).scores.pivot(index="unit_id", columns="period", values="score")
+    monthly = ms.monthly_scores(fw, obs, units).scores.pivot(index="unit_id", columns="period", values="score")
     summary = ms.annual_summary(fw, obs, units, 2025)
     quarterly = summary.quarters.scores.pivot(index="unit_id", columns="period", values="score")
     for q in range(1, 5):
@@ -259,7 +260,7 @@ def test_report_tables_and_figures_are_labelled(sample, tmp_path):
 
     apply_report_style()
     fw, obs, units = sample
-    series = ms.monthly_series(fw, obs, units, "2025-06", n_months=6)
+    series = ms.monthly_scores(fw, obs, units, "2025-06", n_months=6)
     compliance = ms.deadline_compliance(obs, fw, units=series.scores["unit_id"].unique(), months=series.periods)
     table = ms.bulletin_table(series, "2025-06", compliance, "zh")
     assert {"组内排名", "环比变化(分)", "报送情况"} <= set(table.columns)
@@ -276,4 +277,19 @@ def test_report_tables_and_figures_are_labelled(sample, tmp_path):
     }
     for name, fig in figures.items():
         assert save_figure(fig, tmp_path / f"{name}.png").stat().st_size > 5_000
-    assert "2025" in ms.annual_headline(summary, lang="en")
+    assert "2025" in rm.annual_headline(summary, lang="en")
+
+
+def test_bulletin_headline_states_the_months_numbers(sample):
+    """The headline (report layer) says the numbers of the series, counted here by hand."""
+    fw, obs, units = sample
+    series = ms.monthly_scores(fw, obs, units, "2025-06", n_months=6)
+    month = series.scores[series.scores["period"] == "2025-06"]
+    change = month["score_change"].dropna()
+    text = str(rm.bulletin_headline(series, "2025-06", lang="en"))
+    scored = int(month["score"].notna().sum())
+    assert f"{scored} of {len(month)} units scored" in text
+    assert f"{int((change > 0).sum())} units improved and {int((change < 0).sum())} fell" in text
+    # values are Markdown-escaped by render.md: the decimal point comes as "\\."
+    assert "median score " + f"{month['score'].median():.1f}".replace(".", "\\.") in text
+    assert "on time" not in text  # no compliance table given: nothing said about it

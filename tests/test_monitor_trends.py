@@ -99,7 +99,7 @@ def test_candidates_respect_the_temporary_weight_cap():
 def test_generated_telecom_fraud_peak_is_found():
     """The package's generator lowers telecom-fraud indicators and raises their case volume in
     November–February; the trend analysis must find that window from monthly evaluations."""
-    from perfmodel.monitor.series import monthly_series
+    from perfmodel.monitor.series import monthly_scores
     from perfmodel.simulate import simulate
 
     fw = framework_from_dict({
@@ -113,7 +113,7 @@ def test_generated_telecom_fraud_peak_is_found():
              "weight": 0.5, "kind": "rate", "range": [0, 1], "goalposts": [0.7, 1.0]}]}]})
     for seed in (0, 1):
         sample = simulate([fw], n_stations=40, n_months=36, seed=seed, defect_rate=0.0, officers_per_station=0)
-        series = monthly_series(fw, sample.observations[fw.id], sample.units)
+        series = monthly_scores(fw, sample.observations[fw.id], sample.units)
         volume = mt.seasonality_table(mt.indicator_series(series.values, series.rolled, measure="volume"), fw,
                                       measure="volume").set_index("indicator")
         assert volume.loc["telecom_fraud_clearance_rate", "pressure_months"] == FRAUD_MONTHS

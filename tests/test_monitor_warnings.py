@@ -200,14 +200,14 @@ def test_stable_generated_stations_raise_few_warnings():
     """End to end on the package's generator: stations with no trend and no month-to-month drift,
     scored month by month through the Evaluation; only measurement noise and context remain."""
     from perfmodel.framework import load_framework
-    from perfmodel.monitor.series import monthly_series
+    from perfmodel.monitor.series import monthly_scores
     from perfmodel.simulate import EFFECTS, simulate
 
     fw = load_framework("station_four_dimension")
     effects = dataclasses.replace(EFFECTS, station_trend_sd=0.0, ar_sd=0.0)
     sample = simulate([fw], n_stations=60, n_months=30, seed=11, defect_rate=0.0, effects=effects,
                       officers_per_station=0)
-    prepared = mw.prepare_scores(monthly_series(fw, sample.observations[fw.id], sample.units).scores)
+    prepared = mw.prepare_scores(monthly_scores(fw, sample.observations[fw.id], sample.units).scores)
     rate = len(mw.decline_warnings(prepared)) / (60 * (30 - RULES.decline_months))
     assert rate <= 2.5 * RULES.alpha
 

@@ -208,7 +208,7 @@ def test_quarterly_texts_escape_framework_and_group_names(hostile_ev, lang):
 
 
 def test_fairness_summary_escapes_groups_and_checks_the_link(hostile_ev):
-    from perfmodel.audit import fairness_summary_markdown
+    from perfmodel.report.audit import fairness_summary_markdown
 
     text = fairness_summary_markdown(hostile_ev, "en", link="fairness_audit/report.html",
                                      by=["station_class", "area_type"])

@@ -24,8 +24,10 @@ check                                question
 :func:`rater_bias`                   Do raters rate some groups differently from other raters?
 ===================================  ==============================================================
 
-:func:`run_audit` runs all that apply; :func:`fairness_summary_markdown` writes
-the paragraph for the quarterly report. Both, the fairness report and
+:func:`run_audit` (:mod:`perfmodel.audit.run`) runs all that apply and returns an
+:class:`AuditResult`; :func:`fairness_summary_markdown` writes the paragraph for
+the quarterly report and :func:`figure_group_means` / :func:`figure_impact_ratios`
+draw the group checks (both in the report layer, :mod:`perfmodel.report.audit`). Both, the fairness report and
 ``perfmodel audit`` take their defaults from :data:`AUDIT_DEFAULTS`
 (:mod:`perfmodel.audit.defaults`). Errors are :class:`AuditError` with
 messages kept as ``ERR_*`` constants of the modules.

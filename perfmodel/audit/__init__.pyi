@@ -9,11 +9,8 @@ from .fairness import (
     conditional_parity as conditional_parity,
     context_neutrality as context_neutrality,
     disaggregate as disaggregate,
-    fairness_summary_markdown as fairness_summary_markdown,
-    figure_group_means as figure_group_means,
-    figure_impact_ratios as figure_impact_ratios,
-    run_audit as run_audit,
 )
+from .run import AuditNote as AuditNote, AuditResult as AuditResult, run_audit as run_audit
 from .policy import (
     PolicyLimits as PolicyLimits,
     figure_weights as figure_weights,

@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     other errors propagate to :func:`perfmodel.cli.main`, which reports them.
     """
     from perfmodel.audit._frame import AuditError
-    from perfmodel.audit.fairness import run_audit
+    from perfmodel.audit.run import run_audit
     from perfmodel.evaluation import evaluate_files
     from perfmodel.periods import period_label
 
@@ -131,9 +131,9 @@ def run(args: argparse.Namespace) -> int:
         reference = parse_reference(args.reference or [])
         ev = evaluate_files(args.observations, args.units, args.framework, args.period, **settings)
         _check_columns(args.by, ev.units.columns)
-        tables = run_audit(
+        result = run_audit(
             ev, by=args.by, legitimate=_optional_list(args.legitimate), context=_optional_list(args.context),
-            lang=args.lang, reference=reference, min_n=args.min_n, n_boot=args.n_boot, seed=args.seed,
+            lang=args.lang, reference=reference, min_n=args.min_n, n_boot=args.n_boot, rng=args.seed,
         )
     except AuditError as exc:
         print(f"perfmodel: error: {exc}", file=sys.stderr)
@@ -143,16 +143,15 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) / ev.framework.id / period_label(ev.period)
     check_inside(out_dir, args.out, what="audit")
     given = [Path(p) for p in (args.observations, args.units, args.framework) if Path(p).is_file()]
-    paths = write_audit(tables, out_dir, inputs=given)
-    findings = tables["findings"]
+    paths = write_audit(result.tables(), out_dir, inputs=given)
+    findings = result.findings
     print(f"audit of {ev.framework.id} {period_label(ev.period)}: {len(ev.scores)} units, "
           f"{len(findings)} finding(s); {len(paths) - 1} tables written to {out_dir} (and audit.xlsx)")
     for row in findings.itertuples():
         where = " ".join(str(x) for x in (row.attribute, row.group) if x)
         print(f"  [{row.check}] {where + ': ' if where else ''}{row.verdict}")
-    notes = tables["notes"]
-    for row in notes[notes["status"].isin(["skipped", "未运行"])].itertuples():
-        print(f"  not run: [{row.check}] {row.note}", file=sys.stderr)
+    for note in result.skipped():
+        print(f"  not run: [{note.check}] {note.text(args.lang)}", file=sys.stderr)
     return EXIT_OK
 
 

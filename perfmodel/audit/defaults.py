@@ -1,16 +1,16 @@
 """The one set of defaults of the fairness audit, and the minimum data each check needs.
 
 The quarterly report's fairness paragraph
-(:func:`~perfmodel.audit.fairness.fairness_summary_markdown`), the fairness
+(:func:`~perfmodel.report.audit.fairness_summary_markdown`), the fairness
 report (``notebooks/fairness_audit.ipynb``) and ``perfmodel audit`` all call
-:func:`~perfmodel.audit.fairness.run_audit`; an option they leave at ``None``
+:func:`~perfmodel.audit.run.run_audit`; an option they leave at ``None``
 takes its value from :data:`AUDIT_DEFAULTS` here, so the three run the same
 checks on the same attributes and count the same findings. Change a default
 here, and only here.
 
 The ``MIN_*`` constants are the least data a check needs to say anything; below
-them :func:`~perfmodel.audit.fairness.run_audit` skips the check with a note
-that says so in words (see :func:`too_few_groups_note` and
+them :func:`~perfmodel.audit.run.run_audit` skips the check with a note
+that says so (codes `audit.note.too_few_groups` and `audit.note.too_few_units`; see :func:`too_few_groups_note` and
 :func:`too_few_units_note`).
 
 Examples
@@ -32,7 +32,7 @@ from types import MappingProxyType
 from typing import Any
 
 from perfmodel.columns import NUMERIC_CONTEXT, OFFICER_CONTEXT, STATION_CONTEXT
-from perfmodel.text import check_lang
+from perfmodel.text import say
 
 __all__ = [
     "AuditDefaults",
@@ -42,7 +42,9 @@ __all__ = [
     "CONTEXT_UNITS_PER_TERM",
     "context_units_needed",
     "too_few_groups_note",
+    "too_few_groups_values",
     "too_few_units_note",
+    "too_few_units_values",
 ]
 
 
@@ -52,7 +54,7 @@ def _frozen(mapping: Mapping[str, tuple[str, ...]]) -> Mapping[str, tuple[str, .
 
 @dataclass(frozen=True)
 class AuditDefaults:
-    """Default options of :func:`~perfmodel.audit.fairness.run_audit`.
+    """Default options of :func:`~perfmodel.audit.run.run_audit`.
 
     Attributes
     ----------
@@ -136,22 +138,15 @@ def context_units_needed(terms: int) -> int:
     return max(MIN_CONTEXT_UNITS, CONTEXT_UNITS_PER_TERM * terms)
 
 
-_WORDS = {
-    "zh": {
-        "groups": "数据太少,未做此项分析:需要至少 {groups} 个组、每组至少 {min_n} 个单位;"
-                  "“{attribute}”只有 {enough} 个组达到 {min_n} 个单位",
-        "units": "数据太少,未做此项分析:需要至少 {needed} 个{what}的单位"
-                 "(至少 {floor} 个,且回归每一项至少 {per_term} 个,共 {terms} 项);现有 {n} 个",
-        "what": "背景数据完整",
-    },
-    "en": {
-        "groups": "Too few data for this analysis: it needs at least {min_n} units in each of {groups} groups; "
-                  "only {enough} group(s) of '{attribute}' have {min_n} or more units",
-        "units": "Too few data for this analysis: it needs at least {needed} units with {what} "
-                 "(at least {floor}, and {per_term} per regression term, {terms} terms); there are {n}",
-        "what": "complete context data",
-    },
-}
+def too_few_groups_values(attribute: str, enough: int, min_n: int) -> dict[str, Any]:
+    """The values of the note ``audit.note.too_few_groups`` (see :func:`too_few_groups_note`)."""
+    return {"groups": MIN_GROUPS, "min_n": min_n, "attribute": attribute, "enough": enough}
+
+
+def too_few_units_values(n: int, terms: int) -> dict[str, Any]:
+    """The values of the note ``audit.note.too_few_units`` (see :func:`too_few_units_note`)."""
+    return {"needed": context_units_needed(terms), "floor": MIN_CONTEXT_UNITS, "per_term": CONTEXT_UNITS_PER_TERM,
+            "terms": terms, "n": n}
 
 
 def too_few_groups_note(attribute: str, enough: int, min_n: int, lang: str) -> str:
@@ -164,13 +159,9 @@ def too_few_groups_note(attribute: str, enough: int, min_n: int, lang: str) -> s
     Too few data for this analysis: it needs at least 5 units in each of 2 groups;
     only 1 group(s) of 'area_type' have 5 or more units
     """
-    check_lang(lang)
-    return _WORDS[lang]["groups"].format(groups=MIN_GROUPS, min_n=min_n, attribute=attribute, enough=enough)
+    return say("audit.note.too_few_groups", lang, **too_few_groups_values(attribute, enough, min_n))
 
 
 def too_few_units_note(n: int, terms: int, lang: str) -> str:
     """Why context neutrality was skipped: units needed for ``terms`` terms, units present."""
-    check_lang(lang)
-    words = _WORDS[lang]
-    return words["units"].format(needed=context_units_needed(terms), what=words["what"], floor=MIN_CONTEXT_UNITS,
-                                 per_term=CONTEXT_UNITS_PER_TERM, terms=terms, n=n)
+    return say("audit.note.too_few_units", lang, **too_few_units_values(n, terms))

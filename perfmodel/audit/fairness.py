@@ -23,24 +23,24 @@ and a one-line ``verdict``:
     adjusted R², partial R² per variable and the cross-validated AUC of
     predicting the top grade.
 
-:func:`run_audit` runs every applicable check (also the weight-policy,
-robustness and rater checks of the sibling modules) and
-:func:`fairness_summary_markdown` writes the paragraph the quarterly report
-includes.
+:func:`perfmodel.audit.run.run_audit` runs every applicable check (also the
+weight-policy, robustness and rater checks of the sibling modules); the figures
+and the paragraph the quarterly report includes are in :mod:`perfmodel.report.audit`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from perfmodel._rng import seed_of
 from perfmodel.audit._frame import (
     ERR_NOT_NUMERIC,
-    GROUP_SEPARATOR,
     AuditData,
     AuditError,
     Correction,
@@ -70,17 +70,9 @@ from perfmodel.audit._frame import (
     unit_table,
     welch,
 )
-from perfmodel.audit.defaults import (
-    AUDIT_DEFAULTS,
-    MIN_GROUPS,
-    context_units_needed,
-    too_few_groups_note,
-    too_few_units_note,
-)
 from perfmodel.framework import GRADES
-from perfmodel.groups import group_order
 from perfmodel.privacy import COMPLEMENTARY, blank_suppressed, suppression_plan
-from perfmodel.report.render import SafeMarkdown, join, md, url
+from perfmodel.text import LANGS, say
 
 __all__ = [
     "GRADE_POINTS",
@@ -94,13 +86,6 @@ __all__ = [
     "adverse_impact",
     "conditional_parity",
     "context_neutrality",
-    "figure_group_means",
-    "figure_impact_ratios",
-    "DEFAULT_BY",
-    "DEFAULT_LEGITIMATE",
-    "DEFAULT_CONTEXT",
-    "run_audit",
-    "fairness_summary_markdown",
 ]
 
 OutcomeType = Literal["auto", "continuous", "ordinal"]
@@ -122,26 +107,7 @@ ERR_NO_LEGITIMATE = (
 ERR_NO_CONTEXT = "name at least one context variable (for example context=['population', 'area_type'])"
 ERR_CUT = "unknown grade cut {cut!r}; use grades above the lowest: {grades}"
 
-FOUR_FIFTHS_NOTE: Mapping[str, str] = {
-    "zh": (
-        "“五分之四规则”只是一条经验警示线:某组达到某一等级的比例不足最高组的 80% 时提示可能存在不利影响。"
-        "它本身既不是统计检验,也不是法律结论:组很小时,一两个单位的等级变化就能让比值越过 0.8,"
-        "而大组中很小的差距也可能统计显著。因此表中同时给出 Fisher 精确检验(经多重比较校正)、"
-        "实际差额(比按总体比例预期少几个单位)以及需要改变等级的单位数;只有比值低于 0.8、差异显著、"
-        "差额有实际意义时才应视为需要解释的问题,并结合工作量等合理因素(条件均等分析)判断原因。"
-    ),
-    "en": (
-        "The four-fifths rule is a rule of thumb: a group whose rate of reaching a grade is below 80% of "
-        "the most favoured group's rate is flagged for possible adverse impact. It is neither a "
-        "statistical test nor a legal finding on its own: in small groups one or two units changing "
-        "grade can move the ratio across 0.8, while in large groups a small gap can be statistically "
-        "significant. The table therefore also gives Fisher's exact test (corrected for multiple "
-        "comparisons), the practical shortfall (how many fewer units than expected at the overall "
-        "rate) and how many units would have to change grade; treat a result as a problem to explain "
-        "only when the ratio is below 0.8, the difference is significant and the shortfall matters, "
-        "and check legitimate factors such as workload (conditional parity) before drawing conclusions."
-    ),
-}
+FOUR_FIFTHS_NOTE: Mapping[str, str] = MappingProxyType({lang: say("audit.note.four_fifths", lang) for lang in LANGS})
 """What the four-fifths rule can and cannot say (attached to :func:`adverse_impact` results)."""
 
 _TEXT: Mapping[str, Mapping[str, str]] = {
@@ -270,7 +236,7 @@ def disaggregate(
     outcome_type: OutcomeType = "auto",
     reference: str | None = None,
     min_n: int = 5,
-    level: float = 0.95,
+    confidence: float = 0.95,
     correction: Correction = "holm",
     alpha: float = 0.05,
     lang: Lang = "zh",
@@ -300,8 +266,8 @@ def disaggregate(
         as zeros); more groups are suppressed when needed so that a small group
         cannot be derived from the totals (:func:`perfmodel.privacy.suppression_plan`).
         Grade shares are also hidden for groups with fewer than ``min_n`` graded units.
-    level
-        Confidence level of the intervals.
+    confidence
+        Coverage of the intervals.
     correction
         Multiple-testing correction of the p-values across the compared groups.
     alpha
@@ -330,7 +296,7 @@ def disaggregate(
     """
     lang = check_lang(lang)
     min_n = check_min_n(min_n)
-    level = check_level(level)
+    level = check_level(confidence)
     correction = check_correction(correction)
     frame = unit_table(data)
     require_columns(frame, [outcome])
@@ -487,7 +453,7 @@ def adverse_impact(
     correction: Correction = "holm",
     alpha: float = 0.05,
     min_n: int = 5,
-    level: float = 0.95,
+    confidence: float = 0.95,
     lang: Lang = "zh",
 ) -> pd.DataFrame:
     """Adverse impact of grades: selection rates, impact ratios, Fisher tests, shortfalls.
@@ -528,8 +494,8 @@ def adverse_impact(
         Groups with fewer graded units are suppressed: no count, rate or test,
         only the label, role ``suppressed`` and the reason in ``suppressed``
         (complementary suppression as in :func:`disaggregate`).
-    level
-        Confidence level of the impact ratio's interval (Katz log method, with
+    confidence
+        Coverage of the impact ratio's interval (Katz log method, with
         0.5 added to every cell when a count is zero).
     lang
         Language of ``verdict`` and of ``attrs["note"]``.
@@ -560,7 +526,7 @@ def adverse_impact(
     """
     lang = check_lang(lang)
     min_n = check_min_n(min_n)
-    level = check_level(level)
+    level = check_level(confidence)
     correction = check_correction(correction)
     frame = unit_table(data)
     require_columns(frame, [grade])
@@ -751,9 +717,9 @@ def conditional_parity(
     reference: str | None = None,
     bins: int = 3,
     n_boot: int = 200,
-    seed: int = 0,
+    rng: int | np.random.Generator | None = 0,
     min_n: int = 5,
-    level: float = 0.95,
+    confidence: float = 0.95,
     correction: Correction = "holm",
     alpha: float = 0.05,
     lang: Lang = "zh",
@@ -794,14 +760,14 @@ def conditional_parity(
         Quantile bins per numeric factor for the stratified comparison.
     n_boot
         Bootstrap replicates for the decomposition's SEs.
-    seed
-        Seed of the bootstrap.
+    rng
+        Randomness of the bootstrap: an int seed or a generator.
     min_n
         Groups with fewer units (with complete data) are not compared, nor
         groups suppressed by the complementary rule of
         :func:`perfmodel.privacy.suppression_plan`.
-    level, correction, alpha
-        Confidence level; correction of p-values across groups (per component);
+    confidence, correction, alpha
+        Coverage of the intervals; correction of p-values across groups (per component);
         significance level for ``flagged``.
     lang
         Language of ``verdict``.
@@ -819,7 +785,7 @@ def conditional_parity(
     """
     lang = check_lang(lang)
     min_n = check_min_n(min_n)
-    level = check_level(level)
+    level = check_level(confidence)
     correction = check_correction(correction)
     legit = as_list(legitimate)
     if not legit:
@@ -836,6 +802,7 @@ def conditional_parity(
     stratum = _strata(frame, legit, bins)
     legit_text = "、".join(legit) if lang == "zh" else ", ".join(legit)
     z = stats.norm.ppf(0.5 + level / 2)
+    seed = seed_of(rng)
     rng = np.random.default_rng(seed)
 
     plan = suppression_plan(counts, min_n, keep=[ref])
@@ -941,9 +908,9 @@ def context_neutrality(
     grade: str = "grade",
     top_grade: str = "优秀",
     cv: int = 5,
-    seed: int = 0,
+    rng: int | np.random.Generator | None = 0,
     alpha: float = 0.05,
-    level: float = 0.95,
+    confidence: float = 0.95,
     lang: Lang = "zh",
 ) -> pd.DataFrame:
     """How much of the score context the unit does not control predicts.
@@ -973,10 +940,10 @@ def context_neutrality(
         Grade column and the grade predicted for the AUC.
     cv
         Folds of the cross-validation (fewer when the top grade is rarer).
-    seed
-        Seed of the fold assignment.
-    alpha, level
-        Significance level for ``flagged``; confidence level of intervals.
+    rng
+        Randomness of the fold assignment: an int seed or a generator.
+    alpha, confidence
+        Significance level for ``flagged``; coverage of the intervals.
     lang
         Language of ``verdict``.
 
@@ -992,7 +959,8 @@ def context_neutrality(
     import statsmodels.api as sm
 
     lang = check_lang(lang)
-    level = check_level(level)
+    level = check_level(confidence)
+    seed = seed_of(rng)
     variables = as_list(context)
     if not variables:
         raise AuditError(ERR_NO_CONTEXT)
@@ -1079,495 +1047,3 @@ def _context_auc(top: np.ndarray, X: np.ndarray, top_grade: str, cv: int, seed: 
     p_value = float(stats.mannwhitneyu(predicted[top], predicted[~top], alternative="greater").pvalue)
     return {**row, "estimate": auc, "se": float(auc_se(auc, k_pos, k_neg)), "p_value": p_value,
             "flagged": bool(p_value < alpha and auc > 0.5), "verdict": ""}
-
-
-# ============================================================================ figures
-def figure_group_means(table: pd.DataFrame, lang: Lang = "zh"):
-    """Group means with confidence intervals, one panel per attribute (from :func:`disaggregate`).
-
-    The reference group is drawn in black with a dashed vertical line at its
-    mean; flagged groups in red; suppressed groups are named without a point.
-    """
-    check_lang(lang)
-    import matplotlib.pyplot as plt
-
-    attributes = list(dict.fromkeys(table["attribute"]))
-    heights = [max(1.2, 0.45 * (table["attribute"] == a).sum() + 0.8) for a in attributes]
-    fig, axes = plt.subplots(len(attributes), 1, figsize=(8, sum(heights) + 0.6), squeeze=False,
-                             gridspec_kw={"height_ratios": heights})
-    zh = lang == "zh"
-    for ax, attribute in zip(axes[:, 0], attributes, strict=True):
-        part = table[table["attribute"] == attribute].reset_index(drop=True)
-        ypos = np.arange(len(part))[::-1]
-        hidden = []
-        for y, row in zip(ypos, part.itertuples(), strict=True):
-            if row.role == "suppressed":
-                hidden.append(y)
-                continue
-            colour = "#222222" if row.role == "reference" else "#b2182b" if row.flagged else "#2166ac"
-            ax.errorbar(row.estimate, y, xerr=[[row.estimate - row.ci_low], [row.ci_high - row.estimate]],
-                        fmt="o", color=colour, capsize=3)
-            if row.role == "reference":
-                ax.axvline(row.estimate, color="#222222", linestyle="--", linewidth=0.8)
-        for y in hidden:
-            ax.text(0.01, y, "数据过少,不显示" if zh else "too few units, not shown", va="center",
-                    fontsize=8.5, color="#888888", transform=ax.get_yaxis_transform())
-        ax.set_yticks(ypos, [f"{g} (n={n:.0f})" if pd.notna(n) else f"{g} (n < {table.attrs.get('min_n', 5)})"
-                             for g, n in zip(part["group"], part["n"], strict=True)])
-        ax.set_ylim(-0.6, len(part) - 0.4)
-        ax.set_title(attribute)
-        ax.set_xlabel("均值及 95% 置信区间" if zh else "Mean and 95% confidence interval")
-        ax.set_ylabel("组" if zh else "Group")
-    fig.suptitle("各组得分均值(黑色为参照组,红色为显著差异)" if zh
-                 else "Group means (black: reference; red: significant difference)")
-    fig.tight_layout()
-    return fig
-
-
-def figure_impact_ratios(table: pd.DataFrame, lang: Lang = "zh", threshold: float = 0.8):
-    """Impact ratios by group and grade cut with the four-fifths line (from :func:`adverse_impact`).
-
-    One panel per attribute with at least two groups shown; bars of flagged
-    groups (significant adverse impact) have a red edge.
-    """
-    check_lang(lang)
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
-
-
-    shown = table[table["role"] != "suppressed"]
-    attributes = [a for a in dict.fromkeys(shown["attribute"])
-                  if shown.loc[shown["attribute"] == a, "group"].nunique() >= 2] or list(
-        dict.fromkeys(shown["attribute"]))[:1] or list(dict.fromkeys(table["attribute"]))[:1]
-    zh = lang == "zh"
-    height = 2.5 * max(1, len(attributes)) + 1.4
-    fig, axes = plt.subplots(len(attributes), 1, figsize=(8, height), squeeze=False)
-    cuts = list(dict.fromkeys(shown["cut"]))
-    width = 0.8 / max(1, len(cuts))
-    palette = ["#1b7837", "#7fbf7b", "#f4a582", "#92c5de"]
-    for ax, attribute in zip(axes[:, 0], attributes, strict=True):
-        part = shown[shown["attribute"] == attribute]
-        groups = group_order(part["group"].unique())
-        x = np.arange(len(groups))
-        for i, cut in enumerate(cuts):
-            rows = part[part["cut"] == cut].set_index("group").reindex(groups)
-            ax.bar(x + (i - (len(cuts) - 1) / 2) * width, rows["estimate"].fillna(0), width,
-                   color=palette[i % len(palette)],
-                   edgecolor=["#b2182b" if f is True else "none" for f in rows["flagged"]], linewidth=2)
-        ax.axhline(threshold, color="#b2182b", linestyle="--", linewidth=1)
-        ax.text(1.005, threshold, f"{threshold:g}", color="#b2182b", va="center", ha="left",
-                transform=ax.get_yaxis_transform())
-        ax.set_xticks(x, groups)
-        top = part["estimate"].max(skipna=True)
-        ax.set_ylim(0, max(1.1, (top if np.isfinite(top) else 1.0) + 0.1))
-        ax.set_title(attribute)
-        ax.set_xlabel("组" if zh else "Group")
-        ax.set_ylabel("影响比" if zh else "Impact ratio")
-    handles = [Patch(color=palette[i % len(palette)], label=cut) for i, cut in enumerate(cuts)]
-    fig.suptitle("各组达到各等级的比例 ÷ 最高组的比例(虚线:五分之四警示线;红框:显著的不利影响)" if zh
-                 else "Rate of reaching each grade ÷ the most favoured group's rate\n"
-                      "(dashed: four-fifths line; red edge: significant adverse impact)")
-    fig.tight_layout(rect=(0, 0.65 / height, 1, 1))
-    fig.legend(handles=handles, title="等级线" if zh else "Grade cut", ncols=len(cuts), loc="lower center")
-    return fig
-
-
-# ============================================================================ the whole audit
-DEFAULT_BY: Mapping[str, tuple[str, ...]] = AUDIT_DEFAULTS.by
-"""Attributes audited by default, per framework level (:attr:`AuditDefaults.by`)."""
-
-DEFAULT_LEGITIMATE: Mapping[str, tuple[str, ...]] = AUDIT_DEFAULTS.legitimate
-"""Legitimate factors controlled for by default (:attr:`AuditDefaults.legitimate`)."""
-
-DEFAULT_CONTEXT: Mapping[str, tuple[str, ...]] = AUDIT_DEFAULTS.context
-"""Context variables tested by default (:attr:`AuditDefaults.context`)."""
-
-_NOTES = {
-    "zh": {
-        "ran": "已完成", "skipped": "未运行",
-        "no_legitimate": "未指定合理因素(legitimate),未做条件均等分析",
-        "no_context": "未指定背景变量(context),未做背景中立性分析",
-        "no_boot": "n_boot = 0,未做等级稳健性重抽样",
-        "no_previous": "没有上期评价,未做排名稳定性分析",
-        "no_by": "没有可分组的单位属性(至少需要两个组)",
-        "four_fifths": FOUR_FIFTHS_NOTE["zh"],
-        "robust_count": "{k} 个单位的等级不稳健(重抽样中等级改变的概率超过 {p})",
-        "unstable": "排名与上期相关较弱(Spearman {r})",
-    },
-    "en": {
-        "ran": "ran", "skipped": "skipped",
-        "no_legitimate": "No legitimate factors given; conditional parity not run",
-        "no_context": "No context variables given; context neutrality not run",
-        "no_boot": "n_boot = 0; grade robustness not run",
-        "no_previous": "No previous evaluation; rank stability not run",
-        "no_by": "No unit attribute with at least two groups to audit",
-        "four_fifths": FOUR_FIFTHS_NOTE["en"],
-        "robust_count": "{k} units have a grade that is not robust (changes in more than {p} of resamples)",
-        "unstable": "Ranks correlate weakly with the previous period (Spearman {r})",
-    },
-}
-
-
-def _by_specs(by: str | Sequence[str | Sequence[str]] | None, frame: pd.DataFrame, level: str) -> list[list[str]]:
-    """Groupings to audit: ``"a,b+c"`` → [[a], [b, c]]; default: :data:`DEFAULT_BY` present."""
-    if by is None:
-        specs = [[c] for c in DEFAULT_BY.get(level, ()) if c in frame.columns]
-        return [s for s in specs if frame[s[0]].dropna().nunique() >= 2]
-    items = by.split(",") if isinstance(by, str) else list(by)
-    specs = []
-    for item in items:
-        spec = [p.strip() for p in item.split("+")] if isinstance(item, str) else [str(p) for p in item]
-        spec = [p for p in spec if p]
-        if spec:
-            specs.append(spec)
-    return specs
-
-
-def _defaults(values: str | Sequence[str] | None, defaults: Sequence[str], frame: pd.DataFrame) -> list[str]:
-    if values is None:
-        return [c for c in defaults if c in frame.columns and frame[c].notna().any()]
-    return as_list(values)
-
-
-def run_audit(
-    ev: Any,
-    *,
-    by: str | Sequence[str | Sequence[str]] | None = None,
-    legitimate: str | Sequence[str] | None = None,
-    context: str | Sequence[str] | None = None,
-    lang: Lang = "zh",
-    reference: Mapping[str, str] | None = None,
-    min_n: int | None = None,
-    alpha: float | None = None,
-    correction: Correction | None = None,
-    n_boot: int | None = None,
-    seed: int | None = None,
-    limits: Any = None,
-    show_names: bool = False,
-) -> dict[str, pd.DataFrame]:
-    """Run every applicable audit check on an evaluation; one tidy table per check.
-
-    Every option left at ``None`` takes its value from
-    :data:`~perfmodel.audit.defaults.AUDIT_DEFAULTS`, the one set of defaults
-    shared by the quarterly report, the fairness report and ``perfmodel audit``.
-    A group comparison is skipped, with a note in words, unless at least
-    :data:`~perfmodel.audit.defaults.MIN_GROUPS` groups have ``min_n`` units;
-    context neutrality unless enough units have complete context
-    (:func:`~perfmodel.audit.defaults.context_units_needed`).
-
-    Parameters
-    ----------
-    ev
-        A run :class:`~perfmodel.evaluation.Evaluation`.
-    by
-        Groupings: a list of attributes (each audited separately), with
-        combinations as ``"area_type+station_class"`` or a nested list; a
-        comma-separated string also works. Default: :data:`DEFAULT_BY` for the
-        framework's level, where present with at least two groups.
-    legitimate
-        Factors for :func:`conditional_parity` (default
-        :data:`DEFAULT_LEGITIMATE`; ``[]`` to skip).
-    context
-        Variables for :func:`context_neutrality` (default
-        :data:`DEFAULT_CONTEXT`; ``[]`` to skip).
-    lang
-        Language of verdicts and notes.
-    reference
-        Reference group per grouping name (e.g. ``{"area_type": "城区核心"}``);
-        default the largest group.
-    min_n, alpha, correction
-        Small-group threshold, significance level and multiple-testing
-        correction used by every check (default ``AUDIT_DEFAULTS``: 5, 0.05, holm).
-    n_boot
-        Bootstrap replicates for grade robustness and the effective weights'
-        intervals (default ``AUDIT_DEFAULTS.n_boot``; 0 skips the grade
-        bootstrap, the slowest check).
-    seed
-        Seed of every resampling (default ``AUDIT_DEFAULTS.seed``).
-    limits
-        :class:`~perfmodel.audit.policy.PolicyLimits` for the weight policy.
-    show_names
-        Officers' names in the grade-robustness table (stations are always
-        named); ids only by default.
-
-    Returns
-    -------
-    dict of str to pandas.DataFrame
-        ``findings`` (every flagged result, one line each), ``disaggregated``,
-        ``adverse_impact``, ``conditional_parity``, ``context_neutrality``,
-        ``weight_policy``, ``effective_weights``, ``effective_weights_by_source``,
-        ``grade_robustness``, ``grades_not_robust``, ``rank_stability``,
-        ``rater_bias`` (those that apply) and ``notes`` (what ran, what was
-        skipped and why, and the limits of the four-fifths rule).
-    """
-    from perfmodel.audit.policy import stated_vs_variance_shares, weight_policy
-    from perfmodel.audit.raters import rater_bias
-    from perfmodel.audit.robustness import bootstrap_grades, non_robust_units, rank_stability
-
-    lang = check_lang(lang)
-    options = AUDIT_DEFAULTS.resolve(min_n=min_n, alpha=alpha, correction=correction, n_boot=n_boot, seed=seed)
-    min_n, alpha, correction = check_min_n(options.min_n), options.alpha, options.correction
-    n_boot, seed = options.n_boot, options.seed
-    words = _NOTES[lang]
-    frame = unit_table(ev)
-    level = ev.framework.level
-    specs = _by_specs(by, frame, level)
-    legit = _defaults(legitimate, options.legitimate.get(level, ()), frame)
-    ctx = _defaults(context, options.context.get(level, ()), frame)
-    reference = dict(reference or {})
-    common = {"min_n": min_n, "alpha": alpha, "correction": correction, "lang": lang}
-    results: dict[str, pd.DataFrame] = {}
-    notes: list[dict[str, str]] = []
-
-    def attempt(name: str, compute) -> pd.DataFrame | None:
-        try:
-            table = compute()
-        except AuditError as exc:
-            notes.append({"check": name, "status": words["skipped"], "note": str(exc)})
-            return None
-        notes.append({"check": name, "status": words["ran"], "note": ""})
-        return table
-
-    def skip(name: str, note: str) -> None:
-        notes.append({"check": name, "status": words["skipped"], "note": note})
-
-    def per_grouping(name: str, function, **kwargs) -> None:
-        tables = []
-        for spec in specs:
-            attribute = GROUP_SEPARATOR.join(spec)
-            enough = _groups_with_enough_units(frame, spec, min_n, graded=function is adverse_impact)
-            if enough is not None and enough < MIN_GROUPS:
-                skip(f"{name}: {attribute}", too_few_groups_note(attribute, enough, min_n, lang))
-                continue
-            chosen = {} if function is adverse_impact else {"reference": reference.get(attribute)}
-            table = attempt(f"{name}: {attribute}", lambda s=spec, r=chosen: function(
-                ev if function is rater_bias else frame, by=s, **r, **kwargs))
-            if table is not None:
-                tables.append(table)
-        if tables:
-            results[name] = _concat(tables)
-
-    if not specs:
-        notes.append({"check": "disaggregate", "status": words["skipped"], "note": words["no_by"]})
-    per_grouping("disaggregated", disaggregate, **common)
-    per_grouping("adverse_impact", adverse_impact, **common)
-    if legit:
-        per_grouping("conditional_parity", conditional_parity, legitimate=legit, seed=seed,
-                     n_boot=max(n_boot, options.min_parity_boot), **common)
-    else:
-        notes.append({"check": "conditional_parity", "status": words["skipped"], "note": words["no_legitimate"]})
-    shortfall = _context_shortfall(frame, ctx, lang) if ctx else None
-    if shortfall:
-        skip("context_neutrality", shortfall)
-    elif ctx:
-        table = attempt("context_neutrality", lambda: context_neutrality(frame, context=ctx, seed=seed,
-                                                                        alpha=alpha, lang=lang))
-        if table is not None:
-            results["context_neutrality"] = table
-    else:
-        notes.append({"check": "context_neutrality", "status": words["skipped"], "note": words["no_context"]})
-    boot = max(n_boot, 0)
-    for key, compute in (
-        ("weight_policy", lambda: weight_policy(ev, limits=limits, n_boot=boot, seed=seed, lang=lang)),
-        ("effective_weights", lambda: stated_vs_variance_shares(ev, n_boot=boot, seed=seed, lang=lang)),
-        ("effective_weights_by_source", lambda: stated_vs_variance_shares(ev, level="source", n_boot=boot, seed=seed,
-                                                                  lang=lang)),
-    ):
-        table = attempt(key, compute)
-        if table is not None:
-            results[key] = table
-    if n_boot > 0:
-        table = attempt("grade_robustness", lambda: bootstrap_grades(ev, n_boot=n_boot, seed=seed, lang=lang,
-                                                                       show_names=show_names))
-        if table is not None:
-            results["grade_robustness"] = table
-            results["grades_not_robust"] = non_robust_units(table)
-    else:
-        notes.append({"check": "grade_robustness", "status": words["skipped"], "note": words["no_boot"]})
-    if getattr(ev, "previous", None) is not None:
-        table = attempt("rank_stability", lambda: rank_stability(ev, lang=lang))
-        if table is not None:
-            results["rank_stability"] = table
-    else:
-        notes.append({"check": "rank_stability", "status": words["skipped"], "note": words["no_previous"]})
-    per_grouping("rater_bias", rater_bias, **common)
-    notes.append({"check": "adverse_impact", "status": "note", "note": words["four_fifths"]})
-
-    ordered = {"findings": _findings(results, lang)}
-    ordered.update(results)
-    ordered["notes"] = pd.DataFrame(notes, columns=["check", "status", "note"])
-    return ordered
-
-
-def _groups_with_enough_units(frame: pd.DataFrame, spec: Sequence[str], min_n: int, *, graded: bool) -> int | None:
-    """How many groups of ``spec`` have ``min_n`` units (graded units if ``graded``); ``None`` if unknown.
-
-    Unknown (a column missing, no grade column) leaves the check to raise its own error.
-    """
-    if any(column not in frame.columns for column in spec) or (graded and "grade" not in frame.columns):
-        return None
-    _, labels = group_labels(frame, list(spec))
-    if graded:
-        labels = labels[frame["grade"].isin(GRADES).to_numpy()]
-    return int((labels.value_counts() >= min_n).sum())
-
-
-def _context_shortfall(frame: pd.DataFrame, context: Sequence[str], lang: Lang) -> str | None:
-    """The note saying context neutrality has too few units, or ``None`` when it has enough."""
-    if "score" not in frame.columns or any(c not in frame.columns for c in context):
-        return None  # the check itself names what is missing
-    complete = frame["score"].notna() & frame[list(context)].notna().all(axis=1)
-    design, _ = _design(frame[complete], list(context))
-    n, terms = int(complete.sum()), max(1, design.shape[1])
-    return too_few_units_note(n, terms, lang) if n < context_units_needed(terms) else None
-
-
-def _concat(tables: list[pd.DataFrame]) -> pd.DataFrame:
-    attrs = dict(tables[0].attrs)
-    out = pd.concat([t for t in tables if len(t)] or tables[:1], ignore_index=True)
-    out.attrs = attrs
-    return out
-
-
-_FINDING_COLUMNS = ["check", "attribute", "group", "verdict"]
-
-
-def _findings(results: Mapping[str, pd.DataFrame], lang: Lang) -> pd.DataFrame:
-    """Every flagged result as one line: which check, which grouping and group, the verdict."""
-    rows: list[dict[str, Any]] = []
-
-    def add(check: str, table: pd.DataFrame, group_column: str = "group") -> None:
-        if "flagged" not in table.columns:
-            return
-        for row in table[table["flagged"].fillna(False).astype(bool)].itertuples():
-            rows.append({"check": check, "attribute": getattr(row, "attribute", ""),
-                         "group": getattr(row, group_column, ""), "verdict": row.verdict})
-
-    for check in ("disaggregated", "adverse_impact", "conditional_parity"):
-        if check in results:
-            add(check, results[check])
-    if "context_neutrality" in results:
-        table = results["context_neutrality"]
-        add("context_neutrality", table[table["measure"].isin(["r2", "partial_r2", "auc"])], "variable")
-    if "rater_bias" in results:
-        table = results["rater_bias"].copy()
-        table["group"] = (table["rater_id"].fillna("").astype(str) + " " + table["group"].fillna("").astype(str)).str.strip()
-        add("rater_bias", table)
-    for check in ("weight_policy", "effective_weights_by_source"):
-        if check in results:
-            key = "description" if check == "weight_policy" else "name"
-            add(check, results[check].assign(attribute="", group=results[check][key]))
-    if "grade_robustness" in results:
-        table = results["grade_robustness"]
-        fragile = int((table["p_grade_change"].notna() & ~table["robust"].astype(bool)).sum())
-        if fragile:
-            rows.append({"check": "grade_robustness", "attribute": "", "group": "",
-                         "verdict": _NOTES[lang]["robust_count"].format(
-                             k=fragile, p=fmt_pct(table.attrs.get("max_change", 0.2)))})
-    if "rank_stability" in results:
-        table = results["rank_stability"]
-        overall = table[(table["measure"] == "spearman")].head(1)
-        if len(overall) and overall["estimate"].iloc[0] < 0.4:
-            rows.append({"check": "rank_stability", "attribute": "", "group": overall["peer_group"].iloc[0],
-                         "verdict": _NOTES[lang]["unstable"].format(r=fmt(overall["estimate"].iloc[0], 2))})
-    return pd.DataFrame(rows, columns=_FINDING_COLUMNS)
-
-
-_SUMMARY = {
-    "zh": {
-        "intro": "**公平性审计。** 按{attrs}分组检查了得分与等级分布、等级的不利影响(五分之四规则,辅以 Fisher 精确检验和多重比较校正)"
-                 "{extra},以及权重政策与实际权重。",
-        "extra_parity": "、控制工作量等合理因素后的差距",
-        "extra_robust": "、等级的稳健性",
-        "none": "未发现需要关注的问题。",
-        "some": "发现 {k} 项需要关注,主要是:{items}。",
-        "more": "等",
-        "link": "详见[公平性审计报告]({link})。",
-        "sep": ";",
-        "item": "{group}({attribute}):{verdict}",
-        "item_attribute": "{attribute}:{verdict}",
-    },
-    "en": {
-        "intro": "**Fairness audit.** Scores and grade distributions by {attrs}, adverse impact of grades "
-                 "(four-fifths rule with Fisher's exact test and a multiple-testing correction){extra}, "
-                 "and the weight policy with effective weights were checked.",
-        "extra_parity": ", gaps after legitimate factors such as workload",
-        "extra_robust": ", robustness of grades",
-        "none": "Nothing needing attention was found.",
-        "some": "{k} findings need attention, chiefly: {items}.",
-        "more": " and more",
-        "link": "See the [fairness audit report]({link}).",
-        "sep": "; ",
-        "item": "{group} ({attribute}): {verdict}",
-        "item_attribute": "{attribute}: {verdict}",
-    },
-}
-
-
-def _finding_text(row: Any, words: Mapping[str, str]) -> SafeMarkdown:
-    if row.attribute and row.group:
-        return md(words["item"], group=row.group, attribute=row.attribute, verdict=row.verdict)
-    if row.attribute or row.group:
-        return md(words["item_attribute"], attribute=row.attribute or row.group, verdict=row.verdict)
-    return md("{verdict}", verdict=row.verdict)
-
-
-def fairness_summary_markdown(
-    ev: Any,
-    lang: Lang = "zh",
-    *,
-    audit: Mapping[str, pd.DataFrame] | None = None,
-    link: str = "fairness_audit/report.html",
-    max_items: int = 3,
-    **options: Any,
-) -> SafeMarkdown:
-    """A short paragraph for the quarterly report, linking to the full fairness report.
-
-    Group and attribute names and verdicts are data: they are escaped (see
-    :mod:`perfmodel.report.render`).
-
-    Parameters
-    ----------
-    ev
-        The evaluation the quarterly report shows.
-    lang
-        ``zh`` or ``en``.
-    audit
-        Results of :func:`run_audit` if already computed; otherwise the audit is
-        run here with the library defaults (:data:`~perfmodel.audit.defaults.AUDIT_DEFAULTS`,
-        grade bootstrap included), so the paragraph counts the same findings as
-        the fairness report and ``perfmodel audit``.
-    link
-        Relative link to the fairness audit report.
-    max_items
-        How many findings to name.
-    **options
-        Passed to :func:`run_audit` when ``audit`` is not given.
-
-    Returns
-    -------
-    SafeMarkdown
-        Markdown: what was checked, how many findings and the main ones, the link.
-    """
-    lang = check_lang(lang)
-    words = _SUMMARY[lang]
-    if audit is None:
-        audit = run_audit(ev, lang=lang, **options)
-    attributes = []
-    for key in ("disaggregated", "adverse_impact"):
-        if key in audit:
-            attributes.extend(a for a in audit[key]["attribute"].unique() if a not in attributes)
-    attrs = join("、" if lang == "zh" else ", ", attributes) if attributes else "–"
-    extra = md((words["extra_parity"] if "conditional_parity" in audit else "") + (
-        words["extra_robust"] if "grade_robustness" in audit else ""))
-    parts = [md(words["intro"], attrs=attrs, extra=extra)]
-    findings = audit.get("findings", pd.DataFrame(columns=_FINDING_COLUMNS))
-    if findings.empty:
-        parts.append(md(words["none"]))
-    else:
-        items = [_finding_text(row, words) for row in records(findings.head(max_items))]
-        listing = md("{items}{more}", items=join(words["sep"], items),
-                     more=md(words["more"] if len(findings) > max_items else ""))
-        parts.append(md(words["some"], k=len(findings), items=listing))
-    parts.append(md(words["link"], link=url(link)))
-    return join(" " if lang == "en" else "", parts)

@@ -13,9 +13,12 @@
   effects), self-enhancement, central tendency, halo (R8).
 * :mod:`~perfmodel.calibrate.reliability` — ICCs (Shrout–Fleiss / McGraw–Wong) and
   Krippendorff's alpha.
-* :mod:`~perfmodel.calibrate.pipeline` — the evaluation's calibration step
-  (``Settings(calibration="casemix" | "full")``) and truth-recovery checks on
-  simulated cases with known truth, over one seed or several.
+* :mod:`~perfmodel.calibrate.step` — the evaluation's calibration step
+  (``Settings(calibration="casemix" | "full")``), a pure function of values,
+  units and peer groups.
+* :mod:`~perfmodel.calibrate.truth` — truth-recovery studies on simulated cases
+  with known truth, over one seed or several (an analysis: its names are
+  imported on first use, since it builds whole evaluations).
 """
 
 from perfmodel._lazy import attach_stub

@@ -7,6 +7,7 @@ from .difficulty import (
     declared_difficulty as declared_difficulty,
     difficulty_table as difficulty_table,
     expected_scores as expected_scores,
+    r2_on_context as r2_on_context,
 )
 from .funnel import (
     FunnelPlot as FunnelPlot,
@@ -25,12 +26,11 @@ from .peers import (
     declared_peer_groups as declared_peer_groups,
     most_similar_units as most_similar_units,
 )
-from .pipeline import (
+from .step import CalibrationResult as CalibrationResult, calibrate as calibrate, calibrate_values as calibrate_values
+# truth-recovery studies (an analysis on simulated cases; imported on first use like every name)
+from .truth import (
+    TRUTH_CONTEXT as TRUTH_CONTEXT,
     CalibrationCase as CalibrationCase,
-    CalibrationResult as CalibrationResult,
-    calibrate as calibrate,
-    calibrate_values as calibrate_values,
-    context_r2 as context_r2,
     evaluate_case as evaluate_case,
     raw_scores as raw_scores,
     robustness_summary as robustness_summary,

@@ -27,7 +27,7 @@ happen to be associated with it; see the calibration notes in the docs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -36,9 +36,6 @@ from perfmodel.calibrate.casemix import CaseMixModel
 from perfmodel.calibrate.peers import context_frame
 from perfmodel.framework import Framework
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from perfmodel.evaluation import Evaluation
-
 __all__ = [
     "DEFAULT_DIFFICULTY_COVARIATES",
     "class_coefficients",
@@ -46,6 +43,7 @@ __all__ = [
     "difficulty_table",
     "expected_scores",
     "model_formula",
+    "r2_on_context",
 ]
 
 DEFAULT_DIFFICULTY_COVARIATES: tuple[str, ...] = ("log_workload", "log_population", "log_incident_rate")
@@ -80,6 +78,41 @@ def model_formula(outcome: str, covariates: Sequence[str], data: pd.DataFrame) -
             continue
         terms.append(f"C({column})" if _is_categorical(data[column]) else column)
     return f"{outcome} ~ " + (" + ".join(terms) if terms else "1")
+
+
+def r2_on_context(scores: pd.Series, units: pd.DataFrame, covariates: Sequence[str]) -> dict[str, float]:
+    """How much of a score its context explains: R² of the score regressed on context by least squares.
+
+    The one home of "R² on context": the quarterly report's calibration
+    paragraph and the truth-recovery studies both use it.
+
+    Parameters
+    ----------
+    scores : pandas.Series
+        Score per unit id.
+    units : pandas.DataFrame
+        Units table with ``unit_id``; the derived context columns of
+        :func:`~perfmodel.calibrate.peers.context_frame` are added.
+    covariates : sequence of str
+        Context columns; text and boolean columns enter as categories, columns
+        constant over the units with a score are left out.
+
+    Returns
+    -------
+    dict
+        ``r2``, ``adj_r2``, ``n`` (units with a score and every covariate) and
+        ``n_params`` (coefficients, intercept included).
+    """
+    import statsmodels.formula.api as smf
+
+    context = context_frame(units)
+    if "unit_id" in context.columns:
+        context.index = pd.Index(context["unit_id"].astype(object), name="unit_id")
+    data = context.assign(_score=scores.reindex(context.index).astype(float))
+    data = data.dropna(subset=["_score", *covariates])
+    fit = smf.ols(model_formula("_score", covariates, data), data=data).fit()
+    return {"r2": float(fit.rsquared), "adj_r2": float(fit.rsquared_adj), "n": int(fit.nobs),
+            "n_params": len(fit.params)}
 
 
 def declared_difficulty(framework: Framework, units: pd.DataFrame) -> pd.Series:
@@ -158,26 +191,30 @@ def expected_scores(
 
 
 def difficulty_table(
-    ev: Evaluation,
+    framework: Framework,
+    units: pd.DataFrame,
+    scores: pd.Series,
     covariates: Sequence[str] | None = None,
     *,
-    score: str = "raw_score",
     family: Literal["gaussian", "gamma"] = "gaussian",
 ) -> pd.DataFrame:
     """Declared and model-based difficulty side by side, one row per unit.
 
     Parameters
     ----------
-    ev : Evaluation
-        A run evaluation (normally with ``calibration="none"``, so that the
-        score still carries its context).
+    framework : Framework
+        Declares the difficulty classes and coefficients and the calibration covariates.
+    units : pandas.DataFrame
+        Units table of the scored units (``ev.scored_units``).
+    scores : pandas.Series
+        Score per unit id to model, normally the weighted score before
+        difficulty, bonus and deductions
+        (``ev.scores.set_index("unit_id")["raw_score"]`` of an evaluation run
+        with ``calibration="none"``, so that the score still carries its context).
     covariates : sequence of str, optional
         Continuous context; default the framework's ``calibration.covariates``
         without the declared class column (``difficulty.by``), or
         :data:`DEFAULT_DIFFICULTY_COVARIATES` when the framework declares none.
-    score : str
-        Column of ``ev.scores`` to model (default ``raw_score``: the weighted
-        score before difficulty, bonus and deductions).
     family : {"gaussian", "gamma"}
 
     Returns
@@ -188,15 +225,13 @@ def difficulty_table(
         ``expected_score``, ``implied_coefficient``, ``workload_per_officer``,
         ``population``; sorted by implied coefficient (hardest context first).
     """
-    fw = ev.framework
-    units = ev.scored_units
+    fw = framework
     by = fw.difficulty.by if fw.difficulty is not None else None
     if covariates is None:
         covariates = tuple(c for c in fw.calibration.covariates if c != by)
         if not covariates:
             context = context_frame(units)
             covariates = tuple(c for c in DEFAULT_DIFFICULTY_COVARIATES if c in context.columns)
-    scores = ev.scores.set_index("unit_id")[score]
     table, _ = expected_scores(scores, units, covariates, family=family)
     table = table.set_index("unit_id")
     context = context_frame(units)

@@ -102,7 +102,7 @@ from .gaming import (
     ThresholdSpec as ThresholdSpec,
     WindowTest as WindowTest,
 )
-from .cli import add_gaming_parser as add_gaming_parser
+from .cli import add_gaming_parser as add_gaming_parser, run_gaming as run_gaming
 from .gaming import (
     benjamini_hochberg as benjamini_hochberg,
     bunching as bunching,
@@ -111,17 +111,15 @@ from .gaming import (
     digit_checks as digit_checks,
     dispersion_checks as dispersion_checks,
     checks_table as checks_table,
-    figure_bunching as figure_bunching,
     harmonic_mean_p as harmonic_mean_p,
     leads_table as leads_table,
     units_table as units_table,
     last_digit_test as last_digit_test,
     level_shift_checks as level_shift_checks,
-    monthly_series as monthly_series,
+    monthly_values as monthly_values,
     pooled_heaping_test as pooled_heaping_test,
     repeat_checks as repeat_checks,
     round_percent_checks as round_percent_checks,
-    run_gaming as run_gaming,
     select_months as select_months,
     threshold_checks as threshold_checks,
     threshold_specs as threshold_specs,

@@ -12,7 +12,7 @@ Sub-commands:
     Several designs on the same units: rank agreement, grade transitions,
     biggest movers; optionally alternative weightings and a flexible-pool variant.
 ``gaming``
-    Added by :func:`add_gaming_parser`; runs :func:`perfmodel.design.gaming.run_gaming`.
+    Added by :func:`add_gaming_parser`; runs :func:`run_gaming`.
 
 Every command writes CSV tables (UTF-8 with BOM) and one ``tables.xlsx`` workbook
 to ``--out`` and never prompts. The main ``perfmodel`` parser attaches these with
@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["add_parser", "add_gaming_parser", "run", "write_tables", "parse_changes"]
+__all__ = ["add_parser", "add_gaming_parser", "run", "run_gaming", "write_tables", "parse_changes"]
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -239,14 +239,47 @@ def add_gaming_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="language of the written tables' labels (default zh)")
     p.add_argument("--seed", type=int, default=0,
                    help="random seed of the bootstrap and tie-breaking, for repeatable results (default 0)")
-    p.set_defaults(func=_run_gaming)
+    p.set_defaults(func=run_gaming)
     return p
 
 
-def _run_gaming(args: argparse.Namespace) -> int:
-    from perfmodel.design.gaming import run_gaming
+def run_gaming(args: argparse.Namespace) -> int:
+    """Run the ``gaming`` sub-command; returns the exit code (0 ok, 1 failed).
 
-    return run_gaming(args)
+    Reads and validates the inputs (rows failing validation are reported and left
+    out), runs :func:`detect_gaming` and writes :meth:`GamingReport.write`'s files
+    to ``--out``. Errors print one line (the traceback with ``--debug``).
+    """
+    from perfmodel.design.gaming.detect import detect_gaming
+    from perfmodel.framework import load_framework
+    from perfmodel.validation import read_inputs
+
+    try:
+        framework = load_framework(args.framework)
+        for label, path in (("observations", args.observations), ("units", args.units)):
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"{label} file {path} does not exist; check --{label}")
+        units_result, obs_result = read_inputs(Path(args.observations), Path(args.units), framework)
+        period = None if args.all_periods else args.period
+        report = detect_gaming(
+            obs_result.data, framework, units=units_result.data, period=period,
+            history_months=args.history, alpha=args.q_level, rng=args.seed, lang=args.lang,
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"perfmodel: error: {exc}", file=sys.stderr)
+        return 1
+    if not obs_result.ok:
+        print(
+            f"warning: {len(obs_result.quarantine)} observation rows failed validation and were not "
+            "examined; run 'perfmodel validate' for the reasons",
+            file=sys.stderr,
+        )
+    paths = report.write(args.out)
+    print(report.summary())
+    print(("写出文件: " if args.lang == "zh" else "wrote: ") + ", ".join(str(p) for p in paths.values()))
+    return 0
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -315,8 +348,6 @@ def run(args: argparse.Namespace) -> int:
     """Run a parsed ``lab`` command; returns 0 on success, 1 on failure (one-line message)."""
     command = getattr(args, "lab_command", None)
     if command == "gaming":
-        from perfmodel.design.gaming import run_gaming
-
         return run_gaming(args)
     if command not in _COMMANDS:
         print(f"perfmodel: error: unknown lab command {command!r}; use {', '.join(_COMMANDS)}", file=sys.stderr)

@@ -129,7 +129,7 @@ _SETTINGS_FIELDS = {f.name for f in fields(Settings)}
 FLAG_VALUES: dict[str, dict[bool, Any]] = {"calibration": {False: "none", True: "full"}}
 """Choices that may also be given as on/off flags, and the settings the flags stand for."""
 
-PENDING_CHOICES: dict[str, str] = {"calibration": "perfmodel.calibrate.pipeline"}
+PENDING_CHOICES: dict[str, str] = {"calibration": "perfmodel.calibrate.step"}
 """Choices accepted before the pipeline can use them: name → module that implements them.
 
 A pending choice is sampled and recorded like any other, but while

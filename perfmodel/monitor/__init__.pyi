@@ -12,7 +12,7 @@ from .series import (
     deadline_compliance as deadline_compliance,
     evaluate_periods as evaluate_periods,
     grade_history as grade_history,
-    monthly_series as monthly_series,
+    monthly_scores as monthly_scores,
     read_monitoring_inputs as read_monitoring_inputs,
     rollup_reconciliation as rollup_reconciliation,
 )

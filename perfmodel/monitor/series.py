@@ -5,7 +5,7 @@ ranked every quarter and summarised every year, and the business data of a month
 are due by the 27th of the following month. This module runs the existing
 :class:`~perfmodel.evaluation.Evaluation` once per period and stacks the results:
 
-* :func:`evaluate_periods`, :func:`monthly_series` — one evaluation per month (or
+* :func:`evaluate_periods`, :func:`monthly_scores` — one evaluation per month (or
   any list of periods), stacked into long tables of scores, indicator values and
   roll-ups, with month-on-month changes (:func:`add_changes`);
 * :func:`deadline_compliance`, :func:`compliance_summary` — whether each unit's
@@ -37,7 +37,6 @@ from perfmodel.framework import GRADES, Framework, load_framework
 from perfmodel.grading import NOT_GRADED
 from perfmodel.groups import group_order
 from perfmodel.periods import months_in, parse_month, parse_period, period_label, reporting_deadline
-from perfmodel.report.render import SafeMarkdown, join, md
 from perfmodel.rollup import ROLLUP_COLUMNS, roll_up
 from perfmodel.text import check_lang
 
@@ -48,10 +47,8 @@ __all__ = [
     "PeriodSeries",
     "add_changes",
     "annual_summary",
-    "annual_headline",
     "annual_report_table",
     "annual_table",
-    "bulletin_headline",
     "bulletin_table",
     "combine_rollups",
     "compliance_summary",
@@ -65,7 +62,7 @@ __all__ = [
     "grade_history",
     "indicator_names",
     "label",
-    "monthly_series",
+    "monthly_scores",
     "read_monitoring_inputs",
     "reconciliation_table",
     "rollup_reconciliation",
@@ -266,7 +263,7 @@ def _month_range(start: pd.Period, end: pd.Period) -> list[str]:
     return [str(m) for m in pd.period_range(start, end, freq="M")]
 
 
-def monthly_series(
+def monthly_scores(
     framework: Framework | str | Path,
     observations: pd.DataFrame,
     units: pd.DataFrame,
@@ -291,7 +288,7 @@ def monthly_series(
 
     Examples
     --------
-    >>> series = monthly_series("station_four_dimension", obs, units, "2025-06", n_months=12)  # doctest: +SKIP
+    >>> series = monthly_scores("station_four_dimension", obs, units, "2025-06", n_months=12)  # doctest: +SKIP
     >>> series.scores[["period", "unit_id", "score", "score_change", "rank_change"]]  # doctest: +SKIP
     """
     available = sorted(observations["period"].dropna().unique())
@@ -797,45 +794,7 @@ def figure_grade_history(history: pd.DataFrame, names: Mapping[str, str] | None 
     return fig
 
 
-# ----------------------------------------------------------------------------- report text
-def bulletin_headline(series: PeriodSeries, month: str, compliance: pd.DataFrame | None = None,
-                      warnings: pd.DataFrame | None = None, lang: str = "zh") -> SafeMarkdown:
-    """A short Markdown paragraph with the month's key numbers (names escaped)."""
-    check_lang(lang)
-    month = period_label(month)
-    s = series.scores[series.scores["period"] == month]
-    scored = s.dropna(subset=["score"])
-    change = scored["score_change"].dropna()
-    up, down = int((change > 0).sum()), int((change < 0).sum())
-    on_time = np.nan
-    if compliance is not None:
-        c = compliance[compliance["period"] == month]
-        due = c["status"].isin(["on_time", "late", "missing"])
-        on_time = float((c["status"] == "on_time").sum() / due.sum()) if due.any() else np.nan
-    n_warn = 0 if warnings is None else int(((warnings["period"] == month) & warnings["rule"].isin(
-        ["decline", "control_chart"])).sum())
-    n_lead = 0 if warnings is None else int(((warnings["period"] == month) & (warnings["rule"] == "leader")).sum())
-    fw = series.framework
-    values = {"name": fw.name.en if lang == "en" else fw.name.zh, "month": month, "scored": len(scored),
-              "units": len(s), "median": scored["score"].median(), "up": up, "down": down,
-              "change": change.median(), "on_time": on_time, "n_warn": n_warn, "n_lead": n_lead}
-    if lang == "en":
-        text = ("**{name}**, month **{month}**: {scored} of {units} units scored; median score {median:.1f}. "
-                "Against the previous month {up} units improved and {down} fell (median change {change:+.1f} points).")
-        if np.isfinite(on_time):
-            text += " Data submitted on time (by the 27th of the next month): {on_time:.0%} of units."
-        if warnings is not None:
-            text += " New early warnings this month: {n_warn}; units leading their group for three months: {n_lead}."
-        return md(text, **values)
-    text = ("**{name}**,月份 **{month}**:{units} 个单位中 {scored} 个完成评分,综合得分中位数 {median:.1f}。"
-            "与上月相比,{up} 个单位上升、{down} 个单位下降(变化中位数 {change:+.1f} 分)。")
-    if np.isfinite(on_time):
-        text += "按时报送(次月27日前)的单位占 {on_time:.0%}。"
-    if warnings is not None:
-        text += "本月新增早期预警 {n_warn} 个;连续三个月组内领先的单位 {n_lead} 个。"
-    return md(text, **values)
-
-
+# ----------------------------------------------------------------------------- report tables
 def compliance_table(compliance: pd.DataFrame, month: str | None = None, lang: str = "zh",
                      names: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Unit-months that were not on time (optionally one month), with readable headers."""
@@ -851,37 +810,6 @@ def compliance_table(compliance: pd.DataFrame, month: str | None = None, lang: s
         t["deadline"]: c["deadline"].dt.strftime("%Y-%m-%d"), t["days_late"]: c["days_late"],
     })
     return table.reset_index(drop=True)
-
-
-def annual_headline(summary: AnnualSummary, compliance: pd.DataFrame | None = None,
-                    lang: str = "zh") -> SafeMarkdown:
-    """A short Markdown paragraph with the year's key numbers (names escaped)."""
-    check_lang(lang)
-    year = summary.annual.scores
-    counts = year["grade"].value_counts()
-    grades = [g for g in (*GRADES, NOT_GRADED) if counts.get(g, 0)]
-    quarters = summary.quarters.periods
-    on_time = np.nan
-    if compliance is not None:
-        due = compliance["status"].isin(["on_time", "late", "missing"])
-        on_time = float((compliance["status"] == "on_time").sum() / due.sum()) if due.any() else np.nan
-    fw = summary.quarters.framework
-    en = lang == "en"
-    values = {"name": fw.name.en if en else fw.name.zh, "year": summary.year,
-              "scored": int(year["score"].notna().sum()), "units": len(year),
-              "quarters": join(", " if en else "、", quarters),
-              "grades": join(", " if en else "、", [md("{g} {n}", g=g, n=int(counts[g])) for g in grades]),
-              "on_time": on_time}
-    if en:
-        text = ("**{name}**, year **{year}**: {scored} of {units} units scored over the year; quarters evaluated: "
-                "{quarters}. Annual grades: {grades}.")
-        if np.isfinite(on_time):
-            text += " Monthly data on time: {on_time:.0%} of unit-months."
-        return md(text, **values)
-    text = "**{name}**,年度 **{year}**:{units} 个单位中 {scored} 个完成年度评分;已考评季度:{quarters}。年度等级:{grades}。"
-    if np.isfinite(on_time):
-        text += "全年按时报送的单位-月占 {on_time:.0%}。"
-    return md(text, **values)
 
 
 def annual_report_table(summary: AnnualSummary, lang: str = "zh", group: str | None = None) -> pd.DataFrame:

@@ -49,7 +49,6 @@ from scipy import integrate, optimize, stats
 
 from perfmodel.calibrate.shrinkage import NormalNormalShrinkage
 from perfmodel.periods import parse_month
-from perfmodel.report.render import SafeMarkdown, md
 from perfmodel.text import check_lang
 
 __all__ = [
@@ -73,7 +72,6 @@ __all__ = [
     "leader_characteristics",
     "merge_episodes",
     "warning_counts",
-    "methodology_markdown",
     "operating_characteristics",
     "prepare_scores",
     "simulate_monitoring",
@@ -147,7 +145,7 @@ def _check_scores(scores: pd.DataFrame, score: str, group: str) -> None:
     if missing:
         raise ValueError(
             f"the score table lacks column(s) {', '.join(missing)}; pass a long table of monthly scores "
-            "such as perfmodel.monitor.series.monthly_series(...).scores"
+            "such as perfmodel.monitor.series.monthly_scores(...).scores"
         )
     bad = [p for p in scores["period"].unique() if not _is_month(p)]
     if bad:
@@ -961,53 +959,3 @@ def characteristics_table(oc: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
         ("声明的误报率" if zh else "Stated false-alarm rate"): oc["stated"],
         ("检出延迟中位数(月)" if zh else "Median delay (months)"): oc["median_delay"],
     })
-
-
-def methodology_markdown(rules: WarningRules = DEFAULT_RULES, method: str = "rules",
-                         lang: str = "zh") -> SafeMarkdown:
-    """How the warnings are computed, with the stated false-alarm levels, as Markdown.
-
-    The text holds only numbers of *rules* and the name of a known *method*, no
-    name from the data, so it is trusted as it is.
-    """
-    check_lang(lang)
-    c = decline_threshold(rules.alpha, rules.decline_months)
-    if lang == "en":
-        lines = [
-            "- **Risk adjustment**: each month a unit's score is compared with the mean of its peer group "
-            "that month (the *expected* score), which removes the season and anything that moved the whole group.",
-            "- **Noise per unit**: the month-to-month noise of the relative score, from the unit's own months "
-            f"pooled with its group's (a moderated variance, prior weight {rules.prior_df:g} months).",
-            "- **Shrinkage**: empirical-Bayes scores pull noisy (small) units towards their group's mean in "
-            "proportion to their noise, so a lucky month does not make a leader.",
-            f"- **Decline (R14)**: {rules.decline_months} consecutive monthly declines *and* a total drop of at "
-            f"least {c:.2f} × √2 noise sd. For a stable unit with normal noise the chance of this in a given month "
-            f"is exactly {rules.alpha:.0%} (the stated false-alarm rate). Suggestion: mentoring (师徒结对).",
-            f"- **Leading (R14)**: ranked first in the peer group on the shrunk score for {rules.lead_months} "
-            "consecutive months. Suggestion: priority training or rotation.",
-            f"- **Last place (R12)**: last in the peer group for {rules.last_years} consecutive years (annual "
-            "scores, shrunk by their standard errors). Consequence: leadership review.",
-        ]
-        if method in ("cusum", "ewma"):
-            lines.append(
-                f"- **Control chart ({method.upper()})**: one-sided, on the standardised observed-minus-expected "
-                f"score against the unit's level in its first {rules.baseline_months} months; limits set for an "
-                f"in-control average run length of {rules.arl0:g} months (a stated false-alarm rate of "
-                f"{1 / rules.arl0:.1%} per unit-month), computed by the Brook–Evans Markov chain.")
-        return md("\n".join(lines))
-    lines = [
-        "- **风险调整**:每月把单位得分与同类组当月均值(期望得分)比较,去除季节因素和全组共同波动。",
-        f"- **单位噪声**:用单位自身相邻月份差值估计其月度波动,并与同类组的波动加权合并(先验权重 {rules.prior_df:g} 个月),"
-        "避免月份少时估计不稳。",
-        "- **收缩估计**:经验贝叶斯方法按噪声大小把小单位的得分向同类组均值收缩,偶然的好月份不会造就“领先”。",
-        f"- **连续下滑(R14)**:连续 {rules.decline_months} 个月下降,且累计降幅至少为噪声标准差的 {c:.2f}×√2 倍。"
-        f"对噪声服从正态分布的稳定单位,任一月份触发的概率恰为 {rules.alpha:.0%}(声明的误报率)。建议:师徒结对帮带。",
-        f"- **连续领先(R14)**:按收缩后得分连续 {rules.lead_months} 个月位列同类组第一。建议:优先培训或轮岗交流。",
-        f"- **连续末位(R12)**:连续 {rules.last_years} 年年度得分(按标准误收缩后)位列同类组最后。后果:领导班子约谈或岗位调整。",
-    ]
-    if method in ("cusum", "ewma"):
-        lines.append(
-            f"- **控制图({method.upper()})**:单侧图,统计量为标准化的“实际−期望”得分相对于单位前 "
-            f"{rules.baseline_months} 个月水平的偏离;控制限按受控平均链长 {rules.arl0:g} 个月设定"
-            f"(声明误报率每单位每月 {1 / rules.arl0:.1%}),由 Brook–Evans 马尔可夫链计算。")
-    return md("\n".join(lines))

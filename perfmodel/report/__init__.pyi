@@ -28,3 +28,15 @@ from .runner import (
     run_notebook as run_notebook,
     validate_parameters as validate_parameters,
 )
+# the analyses' figures and text (the analyses themselves return data only)
+from .audit import (
+    fairness_summary_markdown as fairness_summary_markdown,
+    figure_group_means as figure_group_means,
+    figure_impact_ratios as figure_impact_ratios,
+)
+from .gaming import figure_bunching as figure_bunching
+from .monitor import (
+    annual_headline as annual_headline,
+    bulletin_headline as bulletin_headline,
+    warnings_methodology_markdown as warnings_methodology_markdown,
+)

@@ -216,6 +216,11 @@ def figure_funnel(ev: Evaluation, indicator: str, result: FunnelResult, lang: st
 
 
 # --------------------------------------------------------------------------- difficulty
+def _difficulty_table(ev: Evaluation, covariates: Sequence[str] | None) -> pd.DataFrame:
+    """:func:`~perfmodel.calibrate.difficulty.difficulty_table` of an evaluation's weighted score before difficulty."""
+    return difficulty_table(ev.framework, ev.scored_units, ev.scores.set_index("unit_id")["raw_score"], covariates)
+
+
 def difficulty_tables(
     ev: Evaluation, lang: str = "zh", covariates: Sequence[str] | None = None
 ) -> dict[str, pd.DataFrame]:
@@ -233,7 +238,7 @@ def difficulty_tables(
         framework declares no classes), with translated headers.
     """
     check_lang(lang)
-    table = difficulty_table(ev, covariates)
+    table = _difficulty_table(ev, covariates)
     classes = class_coefficients(table) if "class" in table.columns else pd.DataFrame()
     return {"units": _rename(table, lang), "classes": _rename(classes, lang)}
 
@@ -242,7 +247,7 @@ def figure_difficulty(ev: Evaluation, lang: str = "zh", covariates: Sequence[str
     """Implied coefficient against load per officer, with the declared step function."""
     check_lang(lang)
     t = _t(lang)
-    table = difficulty_table(ev, covariates)
+    table = _difficulty_table(ev, covariates)
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     x = table["workload_per_officer"] if "workload_per_officer" in table.columns else table.index
     classes = table["class"].astype(str) if "class" in table.columns else pd.Series("", index=table.index)
@@ -371,7 +376,7 @@ def reliability_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- truth (teaching)
 def truth_table(recovery: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
-    """:func:`perfmodel.calibrate.pipeline.truth_recovery` with translated labels."""
+    """:func:`perfmodel.calibrate.truth.truth_recovery` with translated labels."""
     check_lang(lang)
     t = _t(lang)
     table = recovery.copy()

@@ -46,7 +46,6 @@ __all__ = [
     "consequence_label",
     "calibration_comparison",
     "calibration_markdown",
-    "context_r2",
     "provenance_table",
 ]
 
@@ -606,15 +605,14 @@ def calibration_comparison(raw: Evaluation, calibrated: Evaluation, lang: str = 
     return both[columns].rename(columns=t).reset_index(drop=True)
 
 
-def context_r2(ev: Evaluation, context: Iterable[str] = CONTEXT_COLUMNS) -> float:
-    """R² of the composite score on the context columns present in the units table."""
-    from perfmodel.audit import context_neutrality
+def _score_r2_on_context(ev: Evaluation, context: Iterable[str] = CONTEXT_COLUMNS) -> float:
+    """R² of the composite score on the context columns that vary in the units table (NaN when none does)."""
+    from perfmodel.calibrate.difficulty import r2_on_context
 
     present = [c for c in context if c in ev.units.columns and ev.units[c].nunique() > 1]
     if not present:
         return float("nan")
-    table = context_neutrality(ev, context=present)
-    return float(table.loc[table["measure"] == "r2", "estimate"].iloc[0])
+    return r2_on_context(ev.scores.set_index("unit_id")["score"], ev.scored_units, present)["r2"]
 
 
 def calibration_markdown(raw: Evaluation, calibrated: Evaluation, lang: str = "zh") -> SafeMarkdown:
@@ -627,7 +625,7 @@ def calibration_markdown(raw: Evaluation, calibrated: Evaluation, lang: str = "z
     ).dropna(subset=["score_raw", "score_cal"])
     changed = int((both["grade_raw"] != both["grade_cal"]).sum())
     rho = float(spearmanr(both["score_raw"], both["score_cal"]).statistic) if len(both) > 2 else float("nan")
-    r2_raw, r2_cal = context_r2(raw), context_r2(calibrated)
+    r2_raw, r2_cal = _score_r2_on_context(raw), _score_r2_on_context(calibrated)
     values = {"mode": calibrated.settings.calibration, "changed": changed, "n": len(both), "rho": rho,
               "r2_raw": r2_raw, "r2_cal": r2_cal}
     if lang == "en":

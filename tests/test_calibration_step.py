@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from perfmodel.calibrate.pipeline import (
+from perfmodel.calibrate.step import (
     CASEMIX_COLUMNS,
     calibrate,
     calibrate_values,
@@ -232,9 +232,29 @@ def test_modes_and_errors(data):
     assert "rater_effects" not in ev.stages or ev.stages["rater_effects"].empty
     assert ev.stages["shrinkage"].empty
     with pytest.raises(ValueError, match="calibration mode 'both'"):
-        calibrate(ev, ev.stages["treated"], mode="both")
+        calibrate(ev.framework, ev.stages["raw"], ev.scored_units, ev.stages["treated"], mode="both")
     with pytest.raises(ValueError, match="'crime_index'"):
-        calibrate(ev, ev.stages["treated"], covariates=["crime_index"])
+        calibrate(ev.framework, ev.stages["raw"], ev.scored_units, ev.stages["treated"], covariates=["crime_index"])
+
+
+def test_the_step_is_a_function_of_values_and_gives_the_evaluations_numbers(data):
+    """Called with the evaluation's inputs (no Evaluation), the step reproduces the calibrated stage."""
+    units, obs, _, _ = data
+    ev = evaluate(make_framework(), obs, units, "2025Q2", compare_previous=False, calibration="full",
+                  peer_group="area_type")
+    scored = ev.scored_units
+    groups = pd.Series(scored["area_type"].to_numpy(), index=pd.Index(scored["unit_id"].astype(object)))
+    result = calibrate(ev.framework, ev.stages["raw"], scored, ev.stages["treated"], rolled=ev.stages["rolled"],
+                       peer_groups=groups, mode="full")
+    pd.testing.assert_frame_equal(result.values, ev.stages["calibrated"], check_names=False, check_freq=False)
+    # without peer groups the shrinkage uses one prior over all units: other numbers, same shape
+    pooled = calibrate(ev.framework, ev.stages["raw"], scored, ev.stages["treated"], rolled=ev.stages["rolled"],
+                       mode="full")
+    assert set(pooled.stages["shrinkage"]["group"]) <= {"全部"}
+    # without observations rater calibration is skipped, and says so
+    no_raters = calibrate(ev.framework, None, scored, ev.stages["treated"], rolled=ev.stages["rolled"], mode="full")
+    log = no_raters.stages["calibration_log"]
+    assert ((log["step"] == "raters") & (log["action"] == "skipped")).any()
 
 
 def test_indicator_family_fallbacks():
