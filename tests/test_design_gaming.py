@@ -35,6 +35,7 @@ from perfmodel.design.gaming import (
 )
 from perfmodel.design.simulate_gaming import plant_threshold_gaming, simulate_rate_panel
 from perfmodel.framework import framework_from_dict, load_framework
+from perfmodel.report.gaming import figure_bunching
 
 STATION = load_framework("station_four_dimension")
 RATE = "three_real_info_rate"
@@ -457,14 +458,14 @@ def test_bunching_figure(report):
 
     matplotlib.use("Agg")
     apply_report_style()
-    ax = gm.figure_bunching(report.bunching[RATE], lang="zh")
+    ax = figure_bunching(report.bunching[RATE], lang="zh")
     assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
     bins = report.bunching[RATE].bins
     assert sum(len(bars) for bars in ax.containers) == len(bins)  # one bar per bin
     matplotlib.pyplot.close(ax.figure)
     # on a given Axes: draws there, makes no figure of its own
     fig, (left, right) = matplotlib.pyplot.subplots(1, 2)
-    assert gm.figure_bunching(report.bunching[RATE], ax=right, lang="en") is right
+    assert figure_bunching(report.bunching[RATE], ax=right, lang="en") is right
     assert sum(len(bars) for bars in right.containers) == len(bins)
     assert not left.containers and right.get_ylabel() == "unit-months"
     matplotlib.pyplot.close(fig)
@@ -531,7 +532,7 @@ def test_cli_gaming_command(tmp_path, capsys):
         ["gaming", "--observations", str(tmp_path / "missing.csv"), "--units", str(units_path),
          "--framework", "station_four_dimension", "--period", "2024", "--out", str(out)]
     )
-    assert gm.run_gaming(args) == 1
+    assert design_cli.run_gaming(args) == 1
     assert "missing.csv" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parser.parse_args(["gaming", "--observations", "a", "--units", "b", "--framework", "x", "--out", "o"])
