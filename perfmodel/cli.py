@@ -42,9 +42,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OBSERVATIONS = Path("data_samples/station_observations.csv.gz")
 DEFAULT_UNITS = Path("data_samples/units.csv")
 QUARTERLY_NOTEBOOK = "quarterly_evaluation"
-CALIBRATION_MODES = ("none", "casemix", "full")
-"""Values of :attr:`perfmodel.evaluation.Settings.calibration` (``none`` plus
-:data:`perfmodel.calibrate.pipeline.MODES`, not imported here to keep start-up fast)."""
 AWARD_METHODS = ("largest_remainder", "dhondt")
 """Keys of :data:`perfmodel.awards.METHODS` (not imported here to keep start-up fast)."""
 SHEET_HELP = "observations workbook: read only this sheet (default: every sheet with a header)"
@@ -574,6 +571,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_calibration(parser: argparse.ArgumentParser, *, notebook: bool = False) -> None:
     """Add ``--calibration none|casemix|full``; unset, it is not passed on (scoring: none)."""
+    from perfmodel.evaluation import CALIBRATION_MODES
+
     extra = "; passed to the notebook as parameter 'calibration'" if notebook else ""
     parser.add_argument(
         "--calibration", choices=CALIBRATION_MODES,
