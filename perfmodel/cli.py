@@ -178,8 +178,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from perfmodel.validation import read_inputs
 
     framework = load_framework(args.framework)
-    units_result, obs_result = read_inputs(
-        Path(args.observations), Path(args.units), framework, sheet=args.sheet
+    obs_result, units_result = read_inputs(
+        framework, Path(args.observations), Path(args.units), sheet=args.sheet
     )
     originals = args.input_paths
     written = []  # files first, printing after: `validate … | head` still writes them
@@ -230,7 +230,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     for path in (out, target):  # refuse before the work, not after
         claim_file(path, inputs=inputs)
     ev = evaluate_files(
-        args.observations, args.units, args.framework, args.period, sheet=args.sheet, **_settings(args)
+        args.framework, args.observations, args.units, args.period, sheet=args.sheet, **_settings(args)
     )
     shown = officer_names_shown(ev.scores, args.show_names or ev.framework.level != "officer")
     workbook = None
@@ -282,7 +282,7 @@ def _cmd_awards(args: argparse.Namespace) -> int:
                        "add an 'awards:' block to the framework (docs/framework.md, 'awards')")
     inputs, out = _run_inputs(args), Path(args.out)
     claim_file(out, inputs=inputs)  # refuse before the work, not after
-    ev = evaluate_files(args.observations, args.units, framework, args.period)
+    ev = evaluate_files(framework, args.observations, args.units, args.period)
     units = ev.units.set_index("unit_id")
     headcount = units[HEADCOUNT_COLUMN] if framework.level == "station" and HEADCOUNT_COLUMN in units else None
     previous = ev.previous.scores if ev.previous is not None else None
@@ -349,7 +349,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         if not path.exists():
             raise CliError(f"{label} file {path} does not exist",
                            "run 'make sample' or pass --observations/--units")
-    read_evaluation_inputs(observations, units, framework)  # a wrong framework/data pair stops here
+    read_evaluation_inputs(framework, observations, units)  # a wrong framework/data pair stops here
     framework_file = framework_path(args.framework).resolve()
     period = period_label(args.period)
     out_dir = report_folder(Path(args.out), framework.id, period, notebook)

@@ -167,8 +167,8 @@ class Evaluation:
 
     Examples
     --------
-    >>> ev = evaluate_files("data_samples/station_observations.csv.gz",
-    ...     "data_samples/units.csv", "station_four_dimension", "2025Q2")  # doctest: +SKIP
+    >>> ev = evaluate_files("station_four_dimension", "data_samples/station_observations.csv.gz",
+    ...     "data_samples/units.csv", "2025Q2")  # doctest: +SKIP
     >>> ev.scores[["unit_id", "score", "rank", "grade"]].head()  # doctest: +SKIP
     """
 
@@ -771,9 +771,9 @@ def evaluate(
 
 
 def read_evaluation_inputs(
+    framework: Framework | str | Path,
     observations: str | Path,
     units: str | Path,
-    framework: Framework | str | Path,
     *,
     sheet: int | str | None = None,
 ) -> tuple[Framework, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, int]]:
@@ -789,11 +789,13 @@ def read_evaluation_inputs(
     ------
     EvaluationError
         When a file lacks a required column, so that no row of it can be used.
+    OptionError
+        When the arguments come in the old order ``(observations, units, framework)``.
     """
-    from perfmodel.validation import read_inputs
+    from perfmodel.validation import read_inputs, resolve_input_order
 
-    fw = framework if isinstance(framework, Framework) else load_framework(framework)
-    units_result, obs_result = read_inputs(observations, units, fw, sheet=sheet)
+    fw = resolve_input_order(framework, observations, units, caller="read_evaluation_inputs")
+    obs_result, units_result = read_inputs(fw, observations, units, sheet=sheet)
     for result in (units_result, obs_result):  # a missing required column rejects every row
         missing = result.quarantine[result.quarantine["reason"] == "missing_column"] if len(result.quarantine) else []
         if len(missing):
@@ -858,9 +860,9 @@ def check_data_fits_framework(
 
 
 def evaluate_files(
+    framework: Framework | str | Path,
     observations: str | Path,
     units: str | Path,
-    framework: Framework | str | Path,
     period: str,
     *,
     sheet: int | str | None = None,
@@ -869,10 +871,15 @@ def evaluate_files(
     """Read and validate the input files, then run the evaluation.
 
     Rows rejected by validation are kept in :attr:`Evaluation.quarantine`.
-    ``sheet`` picks one sheet of an observations workbook (default: all).
+    ``sheet`` picks one sheet of an observations workbook (default: all). The arguments
+    come in the house order ``(framework, observations, units, period)``; the old order
+    ``(observations, units, framework, period)`` raises :class:`~perfmodel.errors.OptionError`.
     """
+    from perfmodel.validation import resolve_input_order
+
+    fw = resolve_input_order(framework, observations, units, caller="evaluate_files")
     fw, clean_observations, clean_units, quarantine, n_input = read_evaluation_inputs(
-        observations, units, framework, sheet=sheet
+        fw, observations, units, sheet=sheet
     )
     ev = Evaluation(
         fw,

@@ -268,8 +268,8 @@ def test_cli_awards_end_to_end(award_sample, tmp_path, capsys) -> None:
     # the flag matches leadership_review on the two years' own evaluations
     fw = load_framework(award_sample["framework"])
     obs, units_file = award_sample["station_observations"], award_sample["units"]
-    now = evaluate_files(obs, units_file, fw, "2025").scores
-    before = evaluate_files(obs, units_file, fw, "2024").scores
+    now = evaluate_files(fw, obs, units_file, "2025").scores
+    before = evaluate_files(fw, obs, units_file, "2024").scores
     expected = leadership_review(now, before)
     flagged = set(merit.index[merit["flag"] == LEADERSHIP_REVIEW])
     assert flagged == set(expected[expected].index)

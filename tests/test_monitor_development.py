@@ -53,8 +53,8 @@ def sample(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def evaluated(sample):
     evs, absent = officer_evaluations(sample / "station_observations.csv.gz", sample / "units.csv", ROLES, PERIOD)
-    station = evaluate_files(sample / "station_observations.csv.gz", sample / "units.csv",
-                             "station_four_dimension", PERIOD)
+    station = evaluate_files("station_four_dimension", sample / "station_observations.csv.gz",
+                             sample / "units.csv", PERIOD)
     return station, evs, absent
 
 
@@ -99,7 +99,7 @@ def test_role_frameworks_are_evaluated_from_the_sample_layout(sample, evaluated)
     _, evs, absent = evaluated
     assert list(evs) == ROLES and absent == []
     for fid, ev in evs.items():
-        direct = evaluate_files(sample / "observations" / f"{fid}.csv.gz", sample / "units.csv", fid, PERIOD)
+        direct = evaluate_files(fid, sample / "observations" / f"{fid}.csv.gz", sample / "units.csv", PERIOD)
         pd.testing.assert_frame_equal(ev.scores, direct.scores)
         assert (ev.scored_units["level"] == "officer").all() and len(ev.scores) == 20  # one officer per station
 

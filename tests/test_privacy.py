@@ -154,9 +154,9 @@ def test_tokens_are_keyed_stable_and_join_consistent():
     obs = pd.DataFrame({"unit_id": [" PS1-M1", "PS2"], "rater_id": ["PS1-M1", None], "value": ["1", "2"],
                         "station_id": ["PS1", "PS2"]})
     key = b"k" * MIN_KEY_BYTES
-    u1, o1 = pseudonymise_inputs(units, obs, key)
-    u2, o2 = pseudonymise_inputs(units, obs, key)
-    u3, _ = pseudonymise_inputs(units, obs, b"K" * MIN_KEY_BYTES)
+    o1, u1 = pseudonymise_inputs(observations=obs, units=units, key=key)
+    o2, u2 = pseudonymise_inputs(observations=obs, units=units, key=key)
+    _, u3 = pseudonymise_inputs(observations=obs, units=units, key=b"K" * MIN_KEY_BYTES)
     pd.testing.assert_frame_equal(u1, u2)
     pd.testing.assert_frame_equal(o1, o2)
     assert not set(u1["unit_id"]) & set(u3["unit_id"])  # another key, other tokens

@@ -46,7 +46,7 @@ def run(tmp_path, body, header=OBS_HEADER, units=UNITS_CSV, framework=FRAMEWORK)
     """Validate ``header + body`` as obs.csv against units.csv; returns the observations result."""
     obs = write(tmp_path / "obs.csv", header + body)
     unit_file = write(tmp_path / "units.csv", units)
-    units_result, result = read_inputs(obs, unit_file, framework)
+    result, units_result = read_inputs(framework, obs, unit_file)
     assert units_result.n_input == len(units_result.data) + len(units_result.quarantine)
     return result
 
@@ -715,15 +715,15 @@ RAW_UNITS = pd.DataFrame(
 
 @pytest.mark.parametrize("ext", [".csv", ".csv.gz", ".xlsx", ".parquet"])
 def test_formats_give_the_same_clean_data(tmp_path, ext):
-    reference_units, reference = read_inputs(
+    reference, reference_units = read_inputs(
+        FRAMEWORK,
         write_table(RAW_OBS, tmp_path / "ref" / "obs.csv"),
         write_table(RAW_UNITS, tmp_path / "ref" / "units.csv"),
-        FRAMEWORK,
     )
-    units, result = read_inputs(
+    result, units = read_inputs(
+        FRAMEWORK,
         write_table(RAW_OBS, tmp_path / f"obs{ext}"),
         write_table(RAW_UNITS, tmp_path / f"units{ext}"),
-        FRAMEWORK,
     )
     pd.testing.assert_frame_equal(result.data, reference.data)
     pd.testing.assert_frame_equal(units.data, reference_units.data)
@@ -745,14 +745,14 @@ def test_formats_give_the_same_clean_data(tmp_path, ext):
 
 
 def test_read_inputs_accepts_frames_and_framework_ids():
-    units, result = read_inputs(RAW_OBS, RAW_UNITS, "station_four_dimension")
+    result, units = read_inputs("station_four_dimension", RAW_OBS, RAW_UNITS)
     assert units.ok and result.n_input == len(RAW_OBS)
     assert result.quarantine["file"].unique().tolist() == ["<observations>"]
 
 
 def test_read_inputs_reports_file_errors(tmp_path):
     with pytest.raises(InputError, match="file not found"):
-        read_inputs(tmp_path / "obs.csv", tmp_path / "units.csv", FRAMEWORK)
+        read_inputs(FRAMEWORK, tmp_path / "obs.csv", tmp_path / "units.csv")
 
 
 # ----------------------------------------------------------------------------- invariants

@@ -27,7 +27,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def ev(sample):
-    return evaluate_files(sample["station_observations"], sample["units"], FRAMEWORK, PERIOD)
+    return evaluate_files(FRAMEWORK, sample["station_observations"], sample["units"], PERIOD)
 
 
 def test_display_width_counts_wide_characters_twice():

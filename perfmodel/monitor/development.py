@@ -165,7 +165,7 @@ def officer_evaluations(
         if path is None:
             absent.append(fid)
         else:
-            evaluations[fid] = evaluate_files(path, units, fid, period, **settings)
+            evaluations[fid] = evaluate_files(fid, path, units, period, **settings)
     return evaluations, absent
 
 
