@@ -62,7 +62,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from perfmodel.simulate import generate_sample
 
     paths = generate_sample(
-        Path(args.out), stations=args.stations, months=args.months, seed=args.seed, start=args.start
+        Path(args.out), stations=args.stations, months=args.months, rng=args.seed, start=args.start
     )
     print(f"wrote {len(paths)} files to {args.out}:")
     for name, path in paths.items():

@@ -245,7 +245,7 @@ def award_sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     framework = folder / "with_awards.yaml"
     raw = load_framework("station_four_dimension").model_dump(mode="json", exclude_none=True)
     framework.write_text(yaml.safe_dump({**raw, "awards": AWARDS_BLOCK}, allow_unicode=True), encoding="utf-8")
-    paths = generate_sample(folder / "data", stations=12, months=24, seed=7, start="2024-01",
+    paths = generate_sample(folder / "data", stations=12, months=24, rng=7, start="2024-01",
                             frameworks=[framework])
     return {**paths, "framework": framework}
 

@@ -14,7 +14,7 @@ from perfmodel.simulate import generate_sample
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     out = tmp_path_factory.mktemp("lab_sample")
-    return generate_sample(out, stations=18, months=6, seed=3, start="2025-01",
+    return generate_sample(out, stations=18, months=6, rng=3, start="2025-01",
                            frameworks=["station_four_dimension", "station_three_layer"])
 
 

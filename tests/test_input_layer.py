@@ -97,7 +97,7 @@ def monthly(tmp_path_factory):
     """A simulated quarter saved as a workbook with one sheet per month, plus a notes sheet."""
     out = tmp_path_factory.mktemp("monthly")
     paths = generate_sample(
-        out, stations=8, months=3, seed=3, start="2025-04", frameworks=["station_four_dimension"]
+        out, stations=8, months=3, rng=3, start="2025-04", frameworks=["station_four_dimension"]
     )
     observations = pd.read_csv(paths["station_observations"], dtype=str, keep_default_na=False)
     observations = observations[observations["period"].isin(["2025-04", "2025-05", "2025-06"])]
@@ -303,7 +303,7 @@ def test_count_of_1e308_is_quarantined_and_every_score_stays_finite(tmp_path):
         tmp_path,
         stations=8,
         months=3,
-        seed=3,
+        rng=3,
         start="2025-04",
         frameworks=["station_four_dimension"],
     )

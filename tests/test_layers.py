@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "groups.py": 1,
     "columns.py": 1,
     "multiple_testing.py": 1,
+    "randomness.py": 1,  # the rng convention (numpy only)
     "glossary.py": 1,  # column headers and meanings, zh/en
     # 2 framework, periods and io
     "framework.py": 2,

@@ -165,7 +165,7 @@ def test_area_summary_is_ratios_of_totals():
 
 @pytest.fixture(scope="module")
 def simulated():
-    sample = simulate([load_framework("station_four_dimension")], n_stations=60, n_months=1, seed=8,
+    sample = simulate([load_framework("station_four_dimension")], stations=60, months=1, rng=8,
                       officers_per_station=0)
     return staffing_table(sample.units)
 

@@ -43,7 +43,7 @@ ROLES = ["officer_traffic", "officer_emergency"]
 def sample(tmp_path_factory) -> Path:
     """A simulated sample in the layout ``perfmodel sample`` writes: 20 stations, 2 roles, 12 months."""
     frameworks = [load_framework(f) for f in ("station_four_dimension", *ROLES)]
-    data = simulate(frameworks, n_stations=20, n_months=12, start="2024-01", seed=4, defect_rate=0.0,
+    data = simulate(frameworks, stations=20, months=12, start="2024-01", rng=4, defect_rate=0.0,
                     collaborations=True)
     folder = tmp_path_factory.mktemp("sample")
     write_sample(data, folder)
@@ -179,7 +179,7 @@ def _same(got, expected) -> None:
 @pytest.fixture(scope="module")
 def shares(sample, evaluated, cockpits):
     collab, _ = collaborations_of(sample / "units.csv", evaluated[0].units)
-    return team_shares(collab, evaluated[0].units, PERIOD, months=12, cockpits=cockpits, folder=sample), collab
+    return team_shares(collab, evaluated[0].units, PERIOD, months=12, cockpits=cockpits, folder=sample, rng=0), collab
 
 
 def test_team_shares_compare_credit_scores_and_planted_truth(sample, evaluated, cockpits, shares):
@@ -192,7 +192,7 @@ def test_team_shares_compare_credit_scores_and_planted_truth(sample, evaluated, 
     panel = monthly_credit(collab, units, months=[f"2024-{m:02d}" for m in range(1, 13)])
     direct = variance_decomposition(panel, "credit", "station", "officer_id", period="period")
     _same(result.credit, direct)
-    assert result.interval == team_share_interval(panel, "credit", "station", "officer_id", period="period")
+    assert result.interval == team_share_interval(panel, "credit", "station", "officer_id", period="period", rng=0)
     _same(result.check, anova_components(panel, "credit", "station", "officer_id", period="period"))
     low, high = result.interval
     assert 0 <= low <= high <= 1

@@ -25,7 +25,7 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "quarterly_evalua
 def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """30 stations, 2025-01 … 2025-06, with planted defects (so a quarantine exists)."""
     out = tmp_path_factory.mktemp("quarterly_sample")
-    return generate_sample(out, stations=30, months=6, seed=5, start="2025-01", frameworks=[FRAMEWORK])
+    return generate_sample(out, stations=30, months=6, rng=5, start="2025-01", frameworks=[FRAMEWORK])
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ FRAMEWORK, PERIOD = "station_four_dimension", "2025Q2"
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("workbook_sample")
-    return generate_sample(out, stations=24, months=6, seed=7, start="2025-01", frameworks=[FRAMEWORK])
+    return generate_sample(out, stations=24, months=6, rng=7, start="2025-01", frameworks=[FRAMEWORK])
 
 
 @pytest.fixture(scope="module")

@@ -29,10 +29,10 @@ from perfmodel.calibrate.funnel import (
     FunnelPlot,
     FunnelResult,
     OverdispersionEstimate,
+    confidence_label,
     estimate_overdispersion,
     funnel_analysis,
     funnel_limits,
-    level_label,
 )
 from perfmodel.calibrate.peers import (
     KMeansPeerGroups,
@@ -121,6 +121,6 @@ __all__ = [
     "funnel_analysis",
     "funnel_limits",
     "indirect_standardisation",
-    "level_label",
+    "confidence_label",
     "reml_tau2",
 ]

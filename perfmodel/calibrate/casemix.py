@@ -33,6 +33,8 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from statsmodels.tools.sm_exceptions import MissingDataError
 
+from perfmodel.errors import check_confidence
+
 __all__ = ["CaseMixModel", "indirect_standardisation"]
 
 Family = Literal["binomial", "poisson", "gaussian", "gamma"]
@@ -405,13 +407,13 @@ class CaseMixModel:
         """The statsmodels summary of the fitted GLM (``print`` it or call ``.as_text()``)."""
         return self._check_fitted().summary()
 
-    def to_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+    def to_frame(self, confidence: float = 0.95) -> pd.DataFrame:
         """Tidy coefficient table.
 
         Parameters
         ----------
-        alpha : float, default 0.05
-            1 - confidence level of the intervals.
+        confidence : float, default 0.95
+            Coverage of the intervals ``conf_low``, ``conf_high``.
 
         Returns
         -------
@@ -420,7 +422,7 @@ class CaseMixModel:
             ``conf_low``, ``conf_high`` (on the link scale).
         """
         res = self._check_fitted()
-        ci = res.conf_int(alpha=alpha)
+        ci = res.conf_int(alpha=1.0 - check_confidence(confidence))
         return pd.DataFrame(
             {
                 "term": res.params.index.astype(str),

@@ -234,7 +234,11 @@ def add_gaming_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--history", type=int, default=None, metavar="MONTHS",
                    help="with --period: examine the MONTHS months ending with the period instead")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--q-level", type=float, default=0.1, help="Benjamini-Hochberg level for leads (default 0.1)")
+    # --alpha is the house name of a significance/FDR level; --q-level is its old name, kept as a
+    # deprecated alias. dest stays q_level while run_gaming (design/gaming.py) reads args.q_level.
+    p.add_argument("--alpha", "--q-level", dest="q_level", type=float, default=0.1,
+                   help="Benjamini-Hochberg false discovery rate for leads: a test is a lead when its "
+                        "q-value is at most this (default 0.1; --q-level is the deprecated old name)")
     p.add_argument("--lang", choices=["zh", "en"], default="zh",
                    help="language of the written tables' labels (default zh)")
     p.add_argument("--seed", type=int, default=0,

@@ -45,6 +45,7 @@ from perfmodel.monitor.team import (
     variance_decomposition,
     variance_table,
 )
+from perfmodel.randomness import RngLike
 from perfmodel.text import check_lang
 
 __all__ = [
@@ -283,7 +284,7 @@ class TeamShares:
     planted
         Position in ``results`` → team share planted by the simulator (simulated data only).
     interval
-        90 % bootstrap interval (over stations) of the collaborative credit's team
+        Bootstrap interval (over stations, coverage ``team_shares(confidence=…)``) of the collaborative credit's team
         share; ``None`` when the monthly panel is not balanced.
     check
         ANOVA estimates of the collaborative credit (the check on the MixedLM fit);
@@ -331,7 +332,8 @@ def team_shares(
     months: int = 12,
     cockpits: Mapping[str, Cockpit] | None = None,
     folder: str | Path | None = None,
-    seed: int = 0,
+    confidence: float = 0.95,
+    rng: RngLike = None,
 ) -> TeamShares:
     """Team share of collaborative credit, officer scores and (simulated) true performance.
 
@@ -353,8 +355,9 @@ def team_shares(
         Data folder: a simulated sample there adds the ``officer_performance``
         outcome (its ``truth_units.csv``) and the planted team shares
         (:func:`~perfmodel.monitor.team.planted_team_shares`).
-    seed
-        Seed of the bootstrap interval.
+    confidence, rng
+        Coverage and random numbers (an int seed, a Generator or None) of the
+        bootstrap interval of the collaborative credit's team share.
 
     Returns
     -------
@@ -364,7 +367,7 @@ def team_shares(
     args = ("credit", "station", "officer_id")
     results, outcomes = [variance_decomposition(panel, *args, period="period")], ["collaboration_credit"]
     try:
-        interval = team_share_interval(panel, *args, period="period", seed=seed)
+        interval = team_share_interval(panel, *args, period="period", confidence=confidence, rng=rng)
     except CollaborationError:  # unbalanced panel: no ANOVA bootstrap
         interval = None
     check = anova_components(panel, *args, period="period") if interval is not None else None

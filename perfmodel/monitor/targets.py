@@ -55,8 +55,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from perfmodel.errors import PerfmodelError
+from perfmodel.errors import PerfmodelError, check_confidence
 from perfmodel.periods import PeriodError, parse_period
+from perfmodel.randomness import RngLike, as_generator
 from perfmodel.text import check_lang
 
 __all__ = [
@@ -493,13 +494,13 @@ def planned_value(target: Target, time: float | np.ndarray, baseline: float | No
 # ----------------------------------------------------------------------------- forecasting
 @dataclass(frozen=True)
 class Forecast:
-    """A forecast at ``time`` with a prediction interval at ``level``."""
+    """A forecast at ``time`` with a prediction interval at ``confidence``."""
 
     time: float
     mean: float
     lower: float
     upper: float
-    level: float
+    confidence: float
     method: str
     sd: float
     df: float = field(default=np.inf)
@@ -518,7 +519,7 @@ def forecast(
     at: float | Sequence[float],
     *,
     method: Literal["ols", "holt"] = "ols",
-    level: float = 0.9,
+    confidence: float = 0.95,
 ) -> list[Forecast]:
     """Forecast the series at future times from its observed trend.
 
@@ -537,7 +538,7 @@ def forecast(
         data it is too narrow: on 12 quarterly points of a known linear trend, the
         90 % interval 20 quarters ahead covered about half of the outcomes (OLS:
         89 %). Prefer ``ols`` for deadlines years away.
-    level
+    confidence
         Coverage of the prediction interval.
 
     Raises
@@ -550,11 +551,10 @@ def forecast(
     t = np.asarray(times, dtype=float)
     y = np.asarray(values, dtype=float)
     targets = np.atleast_1d(np.asarray(at, dtype=float))
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be between 0 and 1, got {level}")
+    confidence = check_confidence(confidence)
     order = np.argsort(t)
     t, y = t[order], y[order]
-    alpha = 1.0 - level
+    alpha = 1.0 - confidence
     if method == "ols":
         if len(t) < 3:
             raise ValueError(f"an OLS trend forecast needs at least 3 observations, got {len(t)}")
@@ -562,7 +562,7 @@ def forecast(
         exog = np.column_stack([np.ones_like(targets), targets])
         frame = fit.get_prediction(exog).summary_frame(alpha=alpha)
         sd = np.sqrt(fit.scale + frame["mean_se"].to_numpy() ** 2)
-        return [Forecast(float(x), float(m), float(lo), float(hi), level, "ols", float(s), float(fit.df_resid))
+        return [Forecast(float(x), float(m), float(lo), float(hi), confidence, "ols", float(s), float(fit.df_resid))
                 for x, m, lo, hi, s in zip(targets, frame["mean"], frame["obs_ci_lower"], frame["obs_ci_upper"],
                                            sd, strict=True)]
     if method == "holt":
@@ -581,7 +581,7 @@ def forecast(
         out = []
         for x, h in zip(targets, horizon, strict=True):
             row = frame.iloc[h - 1]
-            out.append(Forecast(float(x), float(row["mean"]), float(row["pi_lower"]), float(row["pi_upper"]), level,
+            out.append(Forecast(float(x), float(row["mean"]), float(row["pi_lower"]), float(row["pi_upper"]), confidence,
                                 "holt", float((row["pi_upper"] - row["pi_lower"]) / (2 * z))))
         return out
     raise ValueError(f"method must be 'ols' or 'holt', got {method!r}")
@@ -594,7 +594,7 @@ def progress_table(
     *,
     as_of: str | int | None = None,
     method: Literal["ols", "holt"] = "ols",
-    level: float = 0.9,
+    confidence: float = 0.95,
     tolerance: float = 0.02,
 ) -> pd.DataFrame:
     """Progress of every target: how far, where it should be, status, forecast at the deadline.
@@ -605,7 +605,7 @@ def progress_table(
         :func:`read_progress` output.
     as_of
         Ignore observations after the end of this period (``2025``, ``2025Q2``).
-    method, level
+    method, confidence
         Forecast method and prediction-interval coverage (:func:`forecast`).
     tolerance
         Share of the baseline-to-target distance a unit may lag the staged path
@@ -651,7 +651,7 @@ def progress_table(
         deadline_time = t.deadline + 1.0
         fc = None
         try:
-            fc = forecast(own["time"], own["value"], deadline_time, method=method, level=level)[0]
+            fc = forecast(own["time"], own["value"], deadline_time, method=method, confidence=confidence)[0]
         except ValueError:
             fc = None
         if t.meets(float(latest["value"]), goal):
@@ -705,7 +705,7 @@ def synthetic_progress(
     *,
     start: str = "2023Q1",
     end: str = "2025Q4",
-    seed: int = 2025,
+    rng: RngLike = None,
     noise: float = 0.04,
     starts: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
@@ -714,15 +714,15 @@ def synthetic_progress(
     Each indicator starts near its baseline (or a made-up value from ``starts``
     when the baseline is taken from the data) and moves towards its target at a
     random pace between 0.4 and 1.3 times the staged path's average speed, with
-    noise of ``noise`` × the baseline-to-target distance. Same arguments, same
-    series.
+    noise of ``noise`` × the baseline-to-target distance. Same arguments and an
+    int ``rng``, same series (the shipped sample: ``rng=2025``).
 
     Returns
     -------
     pandas.DataFrame
         ``indicator, period, value, source`` (``synthetic``).
     """
-    rng = np.random.default_rng(seed)
+    rng = as_generator(rng)
     quarters = pd.period_range(parse_period(start), parse_period(end), freq="Q")
     starts = {**_SYNTHETIC_STARTS, **dict(starts or {})}
     rows = []
@@ -760,7 +760,7 @@ def figure_targets(
     table: pd.DataFrame,
     *,
     method: Literal["ols", "holt"] = "ols",
-    level: float = 0.9,
+    confidence: float = 0.95,
     lang: str = "zh",
     columns: int = 2,
 ):
@@ -783,12 +783,12 @@ def figure_targets(
                    label="观测值" if zh else "Observed")
         grid = np.linspace(own["time"].iloc[-1], t.deadline + 1.0, 30)
         try:
-            fcs = forecast(own["time"], own["value"], grid, method=method, level=level)
+            fcs = forecast(own["time"], own["value"], grid, method=method, confidence=confidence)
             lower, upper = _clip(t, [f.lower for f in fcs]), _clip(t, [f.upper for f in fcs])
             ax.plot(_date(grid), _clip(t, [f.mean for f in fcs]), color="#d6604d", lw=1.4,
                     label="预测" if zh else "Forecast")
             ax.fill_between(_date(grid), lower, upper, color="#d6604d", alpha=0.18,
-                            label=(f"{level:.0%} 预测区间" if zh else f"{level:.0%} prediction interval"))
+                            label=(f"{confidence:.0%} 预测区间" if zh else f"{confidence:.0%} prediction interval"))
         except ValueError:
             pass
         _year_axis(ax)
@@ -858,7 +858,7 @@ def targets_table(targets: TargetSet, lang: str = "zh") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def progress_report_table(table: pd.DataFrame, level: float = 0.9, lang: str = "zh") -> pd.DataFrame:
+def progress_report_table(table: pd.DataFrame, confidence: float = 0.95, lang: str = "zh") -> pd.DataFrame:
     """:func:`progress_table` for the report: values formatted in their units, status in words."""
     check_lang(lang)
     zh = lang != "en"
@@ -875,7 +875,7 @@ def progress_report_table(table: pd.DataFrame, level: float = 0.9, lang: str = "
             ("完成进度" if zh else "Progress"): r.progress,
             ("计划进度" if zh else "Planned progress"): r.planned_progress,
             ("状态" if zh else "Status"): status_label(r.status, lang),
-            (f"截止时预测 [{level:.0%} 区间]" if zh else f"Forecast at deadline [{level:.0%} interval]"): interval,
+            (f"截止时预测 [{confidence:.0%} 区间]" if zh else f"Forecast at deadline [{confidence:.0%} interval]"): interval,
             ("达成概率" if zh else "Probability of meeting it"): r.probability,
         })
     return pd.DataFrame(rows)

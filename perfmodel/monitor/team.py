@@ -34,9 +34,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from perfmodel.errors import PerfmodelError
+from perfmodel.errors import PerfmodelError, check_confidence
 from perfmodel.io import normalise_header, read_table
 from perfmodel.periods import PeriodError, months_in, parse_month
+from perfmodel.randomness import RngLike, as_generator
 from perfmodel.simulate import COLLABORATION_COLUMNS
 from perfmodel.text import check_lang
 
@@ -760,26 +761,28 @@ def team_share_interval(
     *,
     period: str | None = None,
     n_boot: int = 1000,
-    level: float = 0.90,
-    seed: int = 0,
+    confidence: float = 0.95,
+    rng: RngLike = None,
 ) -> tuple[float, float]:
     """Bootstrap interval of the team share, resampling whole teams (balanced data).
 
     Each replicate draws as many teams as there are, with replacement, and
     recomputes the ANOVA estimates (:func:`anova_components`); negative
-    components count as zero. Returns the ``(1 − level) / 2`` and
-    ``(1 + level) / 2`` quantiles of the replicates' team shares.
+    components count as zero. Returns the ``(1 − confidence) / 2`` and
+    ``(1 + confidence) / 2`` quantiles of the replicates' team shares. ``rng``: an int
+    seed, a Generator or None (:mod:`perfmodel.randomness`).
     """
+    confidence = check_confidence(confidence)
     data = _prepared(frame, outcome, team, individual, period)
     stats = _team_statistics(data, individual is not None, period is not None)
-    rng = np.random.default_rng(seed)
+    rng = as_generator(rng)
     a = len(stats.mean)
     shares = np.empty(n_boot)
     for k in range(n_boot):
         parts = _components(stats, rng.integers(0, a, a))
         team_var, individual_var = max(parts["team"], 0.0), max(parts["individual"], 0.0)
         shares[k] = team_var / (team_var + individual_var) if team_var + individual_var > 0 else np.nan
-    low, high = np.nanquantile(shares, [(1 - level) / 2, (1 + level) / 2])
+    low, high = np.nanquantile(shares, [(1 - confidence) / 2, (1 + confidence) / 2])
     return float(low), float(high)
 
 

@@ -385,7 +385,7 @@ def district_gaps(
     by: str = "district",
     score: str = "score",
     min_share_below: float = 0.75,
-    q_level: float = 0.05,
+    alpha: float = 0.05,
     dimensions: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Districts whose units score below the bureau month after month.
@@ -395,7 +395,7 @@ def district_gaps(
     negative in at least ``min_share_below`` of the months and the mean gap is
     significantly below zero: a one-sided t-test whose sample size is reduced
     for the gaps' lag-1 autocorrelation (n_eff = n (1 − ρ) / (1 + ρ)), with
-    Benjamini–Hochberg q-values across districts below ``q_level``.
+    Benjamini–Hochberg q-values across districts below ``alpha`` (the false discovery rate).
 
     Parameters
     ----------
@@ -443,7 +443,7 @@ def district_gaps(
     if out.empty:
         return out
     out["q"] = bh_qvalues(out["p"].to_numpy(dtype=float))
-    out["persistent"] = (out["share_below"] >= min_share_below) & (out["q"] < q_level)
+    out["persistent"] = (out["share_below"] >= min_share_below) & (out["q"] < alpha)
     return out.sort_values("mean_gap").reset_index(drop=True)
 
 

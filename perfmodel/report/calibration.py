@@ -143,7 +143,7 @@ def _rename(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- funnel plots
 def funnel_results(
-    ev: Evaluation, levels: Sequence[float] = (0.95, 0.998), overdispersion: str = "additive"
+    ev: Evaluation, confidence: Sequence[float] = (0.95, 0.998), overdispersion: str = "additive"
 ) -> dict[str, FunnelResult]:
     """Funnel analysis of every rate indicator with numerators and denominators.
 
@@ -176,7 +176,7 @@ def funnel_results(
                     }
                 )
                 out[ind] = funnel_analysis(data, observed="O", expected="E", kind="ratio",
-                                           levels=levels, overdispersion=overdispersion)
+                                           confidence=confidence, overdispersion=overdispersion)
                 continue
         rolled = ev.stages.get("rolled")
         if rolled is None:
@@ -194,7 +194,7 @@ def funnel_results(
             # normal (arcsine) limits: exact binomial limits cannot be drawn on a continuous
             # grid of denominators
             out[ind] = funnel_analysis(data, observed="x", denominator="n", kind="proportion",
-                                       levels=levels, overdispersion=overdispersion, method="normal")
+                                       confidence=confidence, overdispersion=overdispersion, method="normal")
     return out
 
 
@@ -209,7 +209,7 @@ def figure_funnel(ev: Evaluation, indicator: str, result: FunnelResult, lang: st
         title=t["funnel_title"].format(name=_indicator_name(ev, indicator, lang)),
         xlabel=t["funnel_x_ratio"] if ratio else t["funnel_x_prop"],
         ylabel=t["funnel_y_ratio"] if ratio else t["funnel_y_prop"],
-        level_labels={lv: t["limits"].format(level=f"{lv:.1%}".replace(".0%", "%")) for lv in result.levels},
+        confidence_labels={lv: t["limits"].format(level=f"{lv:.1%}".replace(".0%", "%")) for lv in result.confidence},
         target_label=t["target"],
     )
     return fig
