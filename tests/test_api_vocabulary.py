@@ -8,13 +8,15 @@ and set the report style themselves.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from perfmodel.errors import OptionError
+from perfmodel.errors import OptionError, check_confidence
 from perfmodel.evaluation import evaluate_files, read_evaluation_inputs
 from perfmodel.framework import load_framework
 from perfmodel.privacy import MIN_KEY_BYTES, pseudonymise_inputs
+from perfmodel.randomness import as_generator, seed_from
 from perfmodel.validation import read_inputs
 
 FRAMEWORK = "station_four_dimension"
@@ -80,3 +82,115 @@ def test_pseudonymise_inputs_is_keyword_only_and_returns_observations_first():
     o, u = pseudonymise_inputs(observations=obs, units=units, key=key)
     assert list(o.columns) == ["unit_id", "value"] and "name" in u.columns
     assert o.loc[0, "unit_id"] == u.loc[0, "unit_id"] != "PS1"
+
+
+# ----------------------------------------------------------------------------- rng
+def _simulated(rng):
+    from perfmodel.simulate import simulate
+
+    return simulate([load_framework(FRAMEWORK)], stations=3, months=1, officers_per_station=0, rng=rng,
+                    defect_rate=0.0).observations[FRAMEWORK].astype(str).to_numpy()
+
+
+def _team_interval(rng):
+    from perfmodel.monitor.team import team_share_interval
+
+    gen = np.random.default_rng(0)
+    panel = pd.DataFrame({"station": np.repeat(["a", "b", "c", "d"], 6),
+                          "officer_id": np.tile(np.repeat(["1", "2", "3"], 2), 4),
+                          "period": np.tile(["m1", "m2"], 12)})
+    panel["officer_id"] = panel["station"] + panel["officer_id"]
+    panel["credit"] = np.repeat(gen.normal(0, 1, 4), 6) + gen.normal(0, 0.5, 24)
+    return team_share_interval(panel, "credit", "station", "officer_id", period="period", n_boot=50, rng=rng)
+
+
+def _bootstrap_weights(rng):
+    from perfmodel.audit.policy import effective_weights, inflated_weight_example
+
+    ev = inflated_weight_example(n_units=20, rng=1)
+    return effective_weights(ev, level="source", n_boot=30, rng=rng)["ci_low"].to_numpy()
+
+
+def _synthetic(rng):
+    from perfmodel.monitor.targets import load_targets, synthetic_progress
+
+    return synthetic_progress(load_targets(), rng=rng)["value"].to_numpy()
+
+
+DRAWERS = [_simulated, _team_interval, _bootstrap_weights, _synthetic]
+
+
+@pytest.mark.parametrize("draw", DRAWERS)
+def test_same_int_same_result_and_a_generator_is_accepted(draw):
+    first, again = draw(5), draw(5)
+    np.testing.assert_equal(np.asarray(first, dtype=object), np.asarray(again, dtype=object))
+    from_generator = draw(np.random.default_rng(5))  # accepted; a stream of its own
+    assert len(np.asarray(from_generator, dtype=object)) == len(np.asarray(first, dtype=object))
+
+
+@pytest.mark.parametrize("draw", DRAWERS)
+@pytest.mark.parametrize("bad", [1.5, "1", -1, True, np.random.RandomState(0)])
+def test_a_bad_rng_is_an_option_error(draw, bad):
+    with pytest.raises(OptionError, match="rng="):
+        draw(bad)
+
+
+def test_as_generator_passes_a_generator_through_and_seeds_an_int():
+    gen = np.random.default_rng(1)
+    assert as_generator(gen) is gen
+    assert as_generator(7).random() == np.random.default_rng(7).random()
+    assert seed_from(11) == 11 and 0 <= seed_from(np.random.default_rng(2)) < 2**32
+
+
+def test_old_keyword_names_still_work_with_a_deprecation_warning():
+    from perfmodel.audit.policy import inflated_weight_example, weight_policy
+
+    ev = inflated_weight_example(n_units=20, rng=1)
+    with pytest.warns(DeprecationWarning, match=r"weight_policy\(seed=…\) is deprecated; use rng="):
+        old = weight_policy(ev, n_boot=20, seed=3, lang="en")
+    pd.testing.assert_frame_equal(old, weight_policy(ev, n_boot=20, rng=3, lang="en"))
+    with pytest.raises(TypeError, match="both seed="):
+        weight_policy(ev, n_boot=20, seed=3, rng=3)
+
+
+# ----------------------------------------------------------------------------- confidence / alpha
+@pytest.mark.parametrize("bad", [0, 1, 95, -0.1, "0.95", True])
+def test_confidence_outside_0_1_is_an_option_error(bad):
+    with pytest.raises(OptionError, match="strictly between 0 and 1"):
+        check_confidence(bad)
+
+
+def test_confidence_sets_the_interval_width():
+    from perfmodel.audit._frame import t_interval
+
+    lo90, hi90 = t_interval(10.0, 2.0, 5, confidence=0.90)
+    lo95, hi95 = t_interval(10.0, 2.0, 5)  # house default 0.95
+    # hand computed: t(4) quantiles 2.131847 (0.95) and 2.776445 (0.975); sd/sqrt(n) = 0.894427
+    assert hi90 - 10.0 == pytest.approx(2.131847 * 0.894427, rel=1e-5)
+    assert hi95 - 10.0 == pytest.approx(2.776445 * 0.894427, rel=1e-5)
+    assert lo95 < lo90 < 10.0 < hi90 < hi95
+
+
+def test_no_public_signature_uses_level_ci_or_q_level_for_a_probability():
+    """Outside the modules being split, a coverage is 'confidence' and a significance 'alpha'."""
+    import ast
+    from pathlib import Path
+
+    skip = ("design/gaming.py", "design/simulate_gaming.py", "audit/fairness.py", "calibrate/pipeline.py",
+            "calibrate/difficulty.py", "monitor/series.py", "monitor/warnings.py",
+            "design/sensitivity.py")  # the engine's module; its seed/confidence belong to that helper
+    root = Path(__file__).resolve().parents[1] / "perfmodel"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.relative_to(root).as_posix().endswith(skip):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                args = node.args.args + node.args.kwonlyargs
+                defaults = [None] * (len(node.args.args) - len(node.args.defaults)) + node.args.defaults
+                defaults += node.args.kw_defaults
+                for arg, default in zip(args, defaults, strict=True):
+                    probability = isinstance(default, ast.Constant) and isinstance(default.value, float)
+                    if arg.arg in {"level", "ci", "q_level", "levels", "seed"} and (probability or arg.arg == "seed"):
+                        found.append(f"{path.relative_to(root)}:{node.lineno} {node.name}({arg.arg}=)")
+    assert not found, found
