@@ -89,7 +89,7 @@ def _simulated(rng):
     from perfmodel.simulate import simulate
 
     return simulate([load_framework(FRAMEWORK)], stations=3, months=1, officers_per_station=0, rng=rng,
-                    defect_rate=0.0).observations[FRAMEWORK].astype(str).to_numpy()
+                    defect_rate=0.0).observations[FRAMEWORK].to_csv(index=False).splitlines()
 
 
 def _team_interval(rng):
