@@ -161,7 +161,7 @@ def _print_summary(label: str, result) -> None:
     print(f"{label}: {result.n_input} rows read, {used} accepted, {len(result.quarantine)} quarantined")
     for note in result.notes:  # rows per sheet, sheets not read, wide export reshaped …
         print(f"  {note}")
-    for row in result.summary().itertuples(index=False):
+    for row in result.to_frame().itertuples(index=False):
         print(f"  {row.reason:26s} {row.n:6d}  {row.explanation}")
         for message in _examples(result.quarantine, row.reason):
             print(f"      e.g. {message}")
@@ -242,7 +242,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     _write_output(shown, out, inputs, workbook)
     if len(ev.quarantine):
         _write_output(ev.quarantine, target, inputs)
-    summary = ev.summary()
+    summary = ev.key_figures()
     print(
         f"{summary['framework']} {summary['period']}: {summary['scored']} of {summary['units']} units scored "
         f"from {summary['observations_used']} observations; scores written to {out}"

@@ -675,8 +675,12 @@ class Evaluation:
         order = [g for g in (*GRADES, NOT_GRADED) if g in table.columns]
         return table[order]
 
-    def summary(self) -> dict[str, Any]:
-        """Key numbers of the run, for logs and the CLI."""
+    def key_figures(self) -> dict[str, Any]:
+        """Key numbers of the run as a dict, for logs, JSON and the CLI.
+
+        ``framework``, ``period`` (label), ``units``, ``scored``, ``observations_used``,
+        ``quarantined_rows``, ``grades`` (grade → units) and ``grading_notes`` (code → units).
+        """
         scores = self.scores
         return {
             "framework": self.framework.id,
@@ -689,6 +693,30 @@ class Evaluation:
             # units not graded (incomplete_data, low_availability, non_finite_score) and quota-tie decisions
             "grading_notes": self.stages["grading_notes"].groupby("code")["unit_id"].nunique().to_dict(),
         }
+
+    def summary(self) -> str:
+        """The run in a few readable lines (framework, period, units scored, grades, quarantine)."""
+        k = self.key_figures()
+        lines = [
+            f"Evaluation {k['framework']} {k['period']}",
+            f"  units {k['units']}, scored {k['scored']}, from {k['observations_used']} observations "
+            f"({k['quarantined_rows']} input rows quarantined)",
+            "  grades: " + (", ".join(f"{g} {n}" for g, n in k["grades"].items()) or "none"),
+        ]
+        if k["grading_notes"]:
+            lines.append("  not graded or decided by note: "
+                         + ", ".join(f"{code} {n}" for code, n in k["grading_notes"].items()))
+        settings = {name: value for name, value in self.settings.to_dict().items() if value not in (None, {}, False)}
+        lines.append("  settings: " + (", ".join(f"{n}={v}" for n, v in settings.items()) or "framework defaults"))
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The main table: score, rank and grade per unit (a copy of :attr:`scores`)."""
+        return self.scores.copy()
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Name → table: ``scores``, ``grade_counts`` and ``quarantine`` (rows rejected by validation)."""
+        return {"scores": self.to_frame(), "grade_counts": self.grade_counts(), "quarantine": self.quarantine.copy()}
 
     def parameters(self) -> dict[str, Any]:
         """Everything that determines the result besides the data."""

@@ -237,7 +237,20 @@ class ValidationResult:
     sheets: list[dict[str, object]] = field(default_factory=list, repr=False)
     notes: list[str] = field(default_factory=list, repr=False)
 
-    def summary(self) -> pd.DataFrame:
+    def summary(self) -> str:
+        """Rows read, accepted and quarantined, then one line per reason (most frequent first)."""
+        name = self.source or "input"
+        lines = [f"{name}: {self.n_input} rows read, {len(self.data)} accepted, "
+                 f"{len(self.quarantine)} quarantined"]
+        lines += [f"  {note}" for note in self.notes]
+        lines += [f"  {row.reason}: {row.n} — {row.explanation}" for row in self.to_frame().itertuples(index=False)]
+        return "\n".join(lines)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Name → table: ``data`` (accepted rows), ``quarantine`` (rejected rows), ``reasons``."""
+        return {"data": self.data, "quarantine": self.quarantine, "reasons": self.to_frame()}
+
+    def to_frame(self) -> pd.DataFrame:
         """Quarantined rows per reason: ``reason``, ``n``, ``explanation``; most frequent first."""
         counts = self.quarantine["reason"].value_counts()
         table = pd.DataFrame(

@@ -21,7 +21,7 @@ from perfmodel.validation import read_inputs
 
 FRAMEWORK = "station_four_dimension"
 UNITS = "unit_id,name,level\nS01,东城所,station\nS02,西城所,station\n"
-OBSERVATIONS = "period,unit_id,indicator,value\n2025-04,S01,case_clearance_rate,0.5\n"
+OBSERVATIONS = "period,unit_id,indicator,value\n2025-04,S01,enforcement_errors,1\n"
 
 
 @pytest.fixture
@@ -194,3 +194,68 @@ def test_no_public_signature_uses_level_ci_or_q_level_for_a_probability():
                     if arg.arg in {"level", "ci", "q_level", "levels", "seed"} and (probability or arg.arg == "seed"):
                         found.append(f"{path.relative_to(root)}:{node.lineno} {node.name}({arg.arg}=)")
     assert not found, found
+
+
+# ----------------------------------------------------------------------------- results objects
+SPLIT_MODULES = ("design/gaming.py", "design/simulate_gaming.py", "audit/fairness.py", "calibrate/pipeline.py",
+                 "calibrate/difficulty.py", "monitor/series.py", "monitor/warnings.py")
+
+
+def test_every_results_class_has_summary_str_and_to_frame():
+    """A class with summary() or tables() returns text from summary() and has to_frame()."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "perfmodel"
+    problems = []
+    for path in sorted(root.rglob("*.py")):
+        if path.relative_to(root).as_posix().endswith(SPLIT_MODULES):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            methods = {m.name: m for m in node.body if isinstance(m, ast.FunctionDef)}
+            if not ({"summary", "tables"} & set(methods)):
+                continue
+            where = f"{path.relative_to(root)}::{node.name}"
+            summary = methods.get("summary")
+            if summary is None or ast.unparse(summary.returns or ast.Constant(None)) != "str":
+                problems.append(f"{where}: summary() -> str missing")
+            if "to_frame" not in methods:
+                problems.append(f"{where}: to_frame() missing")
+    assert not problems, problems
+
+
+@pytest.fixture(scope="module")
+def small_evaluation(tmp_path_factory):
+    from perfmodel.simulate import generate_sample
+
+    folder = tmp_path_factory.mktemp("sample")
+    paths = generate_sample(folder, stations=12, months=6, rng=4, start="2025-01", frameworks=[FRAMEWORK])
+    return evaluate_files(FRAMEWORK, paths["station_observations"], paths["units"], "2025Q2")
+
+
+def test_evaluation_summary_is_text_and_key_figures_the_dict(small_evaluation):
+    ev = small_evaluation
+    figures = ev.key_figures()
+    text = ev.summary()
+    assert isinstance(text, str) and text.startswith(f"Evaluation {FRAMEWORK} {figures['period']}")
+    assert f"scored {figures['scored']}" in text
+    assert sum(figures["grades"].values()) == figures["scored"] <= figures["units"] == 12
+    pd.testing.assert_frame_equal(ev.to_frame(), ev.scores)
+    assert ev.to_frame() is not ev.scores  # a copy: editing it leaves the evaluation alone
+    assert set(ev.tables()) == {"scores", "grade_counts", "quarantine"}
+    assert int(ev.tables()["grade_counts"].to_numpy().sum()) == figures["units"]
+
+
+def test_validation_result_summary_counts_every_row(files):
+    obs, units = files
+    obs.write_text(OBSERVATIONS + "2025-13,S01,enforcement_errors,1\n2025-04,S09,enforcement_errors,1\n",
+                   encoding="utf-8")
+    obs_result, _ = read_inputs(FRAMEWORK, obs, units)
+    text = obs_result.summary()
+    assert "3 rows read, 1 accepted, 2 quarantined" in text
+    table = obs_result.to_frame()
+    assert table["n"].sum() == 2 and set(table["reason"]) == {"bad_period", "unknown_unit"}
+    assert all(f"{r.reason}: {r.n}" in text for r in table.itertuples())
+    assert set(obs_result.tables()) == {"data", "quarantine", "reasons"}

@@ -95,7 +95,7 @@ def test_clean_rows_are_typed(tmp_path):
     assert data["value"].dtype == np.float64 and data["late"].dtype == bool
     assert pd.api.types.is_datetime64_dtype(data["submitted_at"])
     assert result.quarantine.columns.tolist()[:5] == ["file", "row", "column", "reason", "message"]
-    assert result.summary().empty
+    assert result.to_frame().empty
 
 
 def test_unit_ids_are_compared_as_text(tmp_path):
@@ -309,7 +309,7 @@ def test_observation_reason(tmp_path, row, reason, column, fragments):
     for fragment in fragments:
         assert fragment in problem["message"]
     assert result.data["source_row"].tolist() == [2]
-    assert result.summary().to_dict("records") == [
+    assert result.to_frame().to_dict("records") == [
         {"reason": reason, "n": 1, "explanation": REASONS[reason]}
     ]
 
@@ -934,7 +934,7 @@ def test_empty_input():
     raw = pd.DataFrame({name: pd.Series(dtype=object) for name in COLUMNS})
     result = validate_observations(raw, UNITS, FRAMEWORK, source="obs.csv")
     assert result.n_input == 0 and result.ok and result.data.empty
-    assert result.summary().columns.tolist() == ["reason", "n", "explanation"]
+    assert result.to_frame().columns.tolist() == ["reason", "n", "explanation"]
 
 
 def test_summary_is_sorted_by_count():
@@ -947,7 +947,7 @@ def test_summary_is_sorted_by_count():
         }
     )
     result = validate_observations(raw, UNITS, FRAMEWORK, source="obs.csv")
-    summary = result.summary()
+    summary = result.to_frame()
     assert summary[["reason", "n"]].values.tolist() == [["bad_period", 2], ["unknown_unit", 1]]
     assert summary["explanation"].iloc[0] == REASONS["bad_period"]
     assert not result.ok

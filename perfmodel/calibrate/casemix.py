@@ -136,6 +136,18 @@ def indirect_standardisation(
     )
 
 
+class _SummaryText(str):
+    """Text that still answers ``.as_text()``, the call of the statsmodels ``Summary``
+    that :meth:`CaseMixModel.summary` returned before issue 12.
+
+    Only ``calibrate/pipeline.py`` still calls ``summary().as_text()``; delete this class
+    when it calls ``summary()``.
+    """
+
+    def as_text(self) -> str:
+        return str(self)
+
+
 class CaseMixModel:
     """Risk-adjustment GLM with per-unit observed/expected comparison.
 
@@ -403,9 +415,9 @@ class CaseMixModel:
         return self.result_
 
     # -- results -----------------------------------------------------------------------
-    def summary(self) -> Any:
-        """The statsmodels summary of the fitted GLM (``print`` it or call ``.as_text()``)."""
-        return self._check_fitted().summary()
+    def summary(self) -> str:
+        """The statsmodels summary of the fitted GLM, as text."""
+        return _SummaryText(self._check_fitted().summary().as_text())
 
     def to_frame(self, confidence: float = 0.95) -> pd.DataFrame:
         """Tidy coefficient table.

@@ -443,7 +443,20 @@ class DesignComparison:
             frames.append(s.assign(design=design))
         return pd.concat(frames, ignore_index=True)[["design", "unit_id", "name", "rank"]]
 
+    def summary(self) -> str:
+        """The designs compared and their rank agreement with the baseline, as text."""
+        lines = [f"{len(self.evaluations)} designs on {len(self.scores)} units; baseline {self.baseline!r}"]
+        for row in self.agreement.itertuples(index=False):
+            lines.append(f"  {row.design_a} vs {row.design_b}: n {row.n}, Kendall tau-b {row.kendall_tau:.3f}, "
+                         f"Spearman {row.spearman:.3f}, top-{row.k} overlap {row.top_k_overlap:.0%}")
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The main table: score, rank and grade of every unit under every design (:attr:`scores`)."""
+        return self.scores
+
     def tables(self) -> dict[str, pd.DataFrame]:
+        """Name → table, for export."""
         return {"design_scores": self.scores, "rank_agreement": self.agreement,
                 "grade_transitions": self.transitions, "movers": self.movers}
 

@@ -434,6 +434,20 @@ class RedundancyReport:
     merges: pd.DataFrame
     burden: pd.DataFrame
 
+    def summary(self) -> str:
+        """How many pairs, blocks and indicators each check points at, as text."""
+        return "\n".join([
+            "Redundancy and coherence",
+            f"  {len(self.merges)} same-dimension pair(s) correlated enough to consider merging",
+            f"  {len(self.correlations)} indicator pair(s) correlated, {len(self.alpha)} block(s) with Cronbach's alpha",
+            f"  {len(self.vif)} indicator(s) with a variance inflation factor, "
+            f"{len(self.removal)} leave-one-out removal(s) analysed",
+        ])
+
+    def to_frame(self) -> pd.DataFrame:
+        """The main table: pairs within a dimension that could be merged (:attr:`merges`)."""
+        return self.merges
+
     def tables(self) -> dict[str, pd.DataFrame]:
         """Name → table, for export."""
         return {f.name: getattr(self, f.name) for f in fields(self)}

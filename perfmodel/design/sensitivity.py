@@ -850,6 +850,24 @@ class UncertaintyResult:
             changes["weights"] = weights
         return self.evaluation.regen(**changes, compare_previous=False)
 
+    def summary(self) -> str:
+        """Replicates, choices varied, rank shift and units whose grade is uncertain, as text."""
+        by_unit = self.by_unit()
+        shift = self.rank_shift()
+        modal = by_unit[[c for c in by_unit.columns if c.startswith("P(")]].max(axis=1)
+        lines = [f"Uncertainty analysis of {self.evaluation.framework.id}: {len(self)} replicates, "
+                 f"{len(self.units)} units",
+                 "  choices varied: " + (", ".join(self.choice_names) or "none")
+                 + ("; weights" if self.weights_varied else ""),
+                 f"  mean absolute rank shift per replicate: median {shift.median():.2f}, max {shift.max():.2f}",
+                 f"  units whose most likely grade has probability below 0.8: {int((modal < 0.8).sum())}"]
+        lines += [f"  note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The main table: :meth:`by_unit` (stated result, rank interval, grade probabilities)."""
+        return self.by_unit()
+
     def tables(self) -> dict[str, pd.DataFrame]:
         """Tables for export: ``by_unit`` and ``replicates`` (parameters with rank shift)."""
         replicates = self.parameters.assign(mean_abs_rank_shift=self.rank_shift().to_numpy())
@@ -913,7 +931,20 @@ class SobolResult:
         blocks = self.runs.parameters["block"].to_numpy()
         return self.runs.by_unit(np.flatnonzero(np.isin(blocks, ["A", "B"])))
 
+    def summary(self) -> str:
+        """First-order and total indices per factor, as text."""
+        lines = [f"Sobol' indices of {self.output} (N = {self.n}, {len(self.runs)} runs)"]
+        for row in self.indices.itertuples():
+            factor = getattr(row, "factor", row.Index)
+            lines.append(f"  {factor}: S1 {row.S1:.3f}, ST {row.ST:.3f}")
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The main table: :attr:`indices`."""
+        return self.indices
+
     def tables(self) -> dict[str, pd.DataFrame]:
+        """Name → table, for export."""
         return {"sobol_indices": self.indices, "sobol_by_unit": self.by_unit,
                 "by_unit": self.uncertainty(), "replicates": self.runs.tables()["replicates"]}
 

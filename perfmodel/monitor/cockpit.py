@@ -386,7 +386,7 @@ def officer_cockpit(
     profiles["negative_hits"] = hits.groupby("unit_id")["count"].sum().reindex(units.index).fillna(0.0)
     profiles["negative_items"] = described.reindex(units.index).fillna("")
     profiles = profiles.sort_values(["peer_group", "rank", "unit_id"], na_position="last")
-    return Cockpit(fw, ev.summary()["period"], chosen, profiles.reset_index(drop=True), ledger)
+    return Cockpit(fw, ev.key_figures()["period"], chosen, profiles.reset_index(drop=True), ledger)
 
 
 def select_officers(cockpit: Cockpit, n: int = 6) -> list[str]:

@@ -291,6 +291,8 @@ class TeamShares:
         ``None`` when ``interval`` is.
     n_months
         Months of collaborative credit analysed.
+    confidence
+        Coverage of ``interval``.
     """
 
     results: tuple[VarianceShare, ...]
@@ -299,6 +301,7 @@ class TeamShares:
     interval: tuple[float, float] | None = None
     check: VarianceShare | None = None
     n_months: int = 0
+    confidence: float = 0.95
 
     @property
     def credit(self) -> VarianceShare:
@@ -309,6 +312,22 @@ class TeamShares:
         """Report labels of the outcomes."""
         check_lang(lang)
         return [OUTCOMES[key]["en" if lang == "en" else "zh"] for key in self.outcomes]
+
+    def summary(self) -> str:
+        """Team share of each outcome, with the interval and planted values, as text."""
+        lines = [f"Team share of lasting differences ({self.n_months} months of collaborative credit)"]
+        for i, (key, r) in enumerate(zip(self.outcomes, self.results, strict=True)):
+            line = f"  {key}: {r.team_share:.1%} ({r.method})"
+            if i == 0 and self.interval is not None:
+                line += f", {self.confidence:.0%} interval {self.interval[0]:.1%}–{self.interval[1]:.1%}"
+            if i in self.planted:
+                line += f", planted {self.planted[i]:.1%}"
+            lines.append(line)
+        return "\n".join(lines)
+
+    def to_frame(self, lang: str = "zh") -> pd.DataFrame:
+        """The main table (:meth:`table`): one row per outcome."""
+        return self.table(lang)
 
     def table(self, lang: str = "zh") -> pd.DataFrame:
         """:func:`~perfmodel.monitor.team.variance_table` with the outcomes' labels in the first column."""
@@ -382,4 +401,5 @@ def team_shares(
             outcomes.append(key)
     planted_values = planted_team_shares(folder) if folder is not None else {}
     planted = {i: planted_values[key] for i, key in enumerate(outcomes) if key in planted_values}
-    return TeamShares(tuple(results), tuple(outcomes), planted, interval, check, int(panel["period"].nunique()))
+    return TeamShares(tuple(results), tuple(outcomes), planted, interval, check, int(panel["period"].nunique()),
+                      confidence)

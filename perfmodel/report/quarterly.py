@@ -148,7 +148,7 @@ def headline(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     """A short Markdown paragraph: what was evaluated and the key numbers (names escaped)."""
     check_lang(lang)
     fw, scores = ev.framework, ev.scores
-    s = ev.summary()
+    s = ev.key_figures()
     counts = scores["grade"].value_counts()
     grades = [f"{g} {int(counts.get(g, 0))}" for g in (*GRADES, NOT_GRADED) if counts.get(g, 0)]
     values = {
@@ -398,7 +398,7 @@ def methodology_markdown(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     coefficients = join("、" if not en else ", ",
                         [md("{k} ×{v:g}", k=k, v=v) for k, v in diff.coefficients.items()] if diff else [])
     values = {
-        "period": ev.summary()["period"],
+        "period": ev.key_figures()["period"],
         "norm": next((s["method"] for s in settings if s["step"] == "normalised"), fw.normalisation.method),
         "agg": next((s["method"] for s in settings if s["step"] == "aggregated"), fw.aggregation.method),
         "lo": lo, "hi": hi, "min_availability": fw.missing.min_availability, "rule": rule,
