@@ -74,6 +74,10 @@ LAYERS: dict[str, int] = {
     "simulate.py": 6,
     # 7 report layer: figures, text, rendering, notebook runs
     "report/": 7,
+    # ... except the figure style, which every figure_* function applies itself (issue 12):
+    # matplotlib and perfmodel.errors only, so analyses may import it
+    "report/style.py": 2,
+    "report/fonts.py": 2,
     # 8 command line
     "cli.py": 8,
     "audit/cli.py": 8,

@@ -198,9 +198,9 @@ def test_figures_are_labelled_and_saved(tmp_path, cockpit, lang):
     apply_report_style()
     chosen = select_officers(cockpit, 3)
     for name, fig in (
-        ("one", figure_officer_profile(cockpit, chosen[0], lang)),
-        ("many", figure_officer_profiles(cockpit, chosen, lang, ncols=2)),
-        ("overview", figure_cockpit_overview(cockpit, lang)),
+        ("one", figure_officer_profile(cockpit, chosen[0], lang=lang)),
+        ("many", figure_officer_profiles(cockpit, chosen, lang=lang, ncols=2)),
+        ("overview", figure_cockpit_overview(cockpit, lang=lang)),
     ):
         assert save_figure(fig, tmp_path / f"{name}.png").stat().st_size > 5_000
     table = profile_table(cockpit, lang, chosen)

@@ -320,9 +320,9 @@ def test_figures_are_labelled_and_saved(tmp_path, world_units, lang):
     apply_report_style()
     collab = simulate_collaborations(world_units, ["2024-01", "2024-02"], rng=1)
     credits = credit_split(collab, world_units)
-    assert save_figure(figure_team_credit(credits, lang), tmp_path / "credit.png").stat().st_size > 5_000
+    assert save_figure(figure_team_credit(credits, lang=lang), tmp_path / "credit.png").stat().st_size > 5_000
     panel = monthly_credit(collab, world_units)
     results = [anova_components(panel, "credit", "station", "officer_id"),
                VarianceShare("score", "mixedlm", 1.0, 2.0, float("nan"), 10, 60, 60)]
-    fig = figure_variance_shares(results, lang, ["a", "b"], planted={0: 0.4}, intervals={0: (0.2, 0.6)})
+    fig = figure_variance_shares(results, lang=lang, labels=["a", "b"], planted={0: 0.4}, intervals={0: (0.2, 0.6)})
     assert save_figure(fig, tmp_path / "shares.png").stat().st_size > 5_000

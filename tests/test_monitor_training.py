@@ -184,7 +184,7 @@ def test_plan_counts_distinct_stations_and_officers_per_topic():
 def test_plan_figure_is_labelled_and_saved(tmp_path, stations, lang):
     apply_report_style()
     plan = training_plan([training_needs(stations[0])], lang)
-    assert save_figure(figure_training_plan(plan, lang), tmp_path / "plan.png").stat().st_size > 5_000
+    assert save_figure(figure_training_plan(plan, lang=lang), tmp_path / "plan.png").stat().st_size > 5_000
 
 
 # ---------------------------------------------------------------- several evaluations, report tables

@@ -316,7 +316,7 @@ def test_officer_profile_figure_titles_name_no_one_by_default(officers):
     ev, names = officers
     c = cockpit.officer_cockpit(ev)
     chosen = cockpit.select_officers(c, 2)
-    fig = cockpit.figure_officer_profiles(c, chosen, "en")
+    fig = cockpit.figure_officer_profiles(c, chosen, lang="en")
     titles = " ".join(ax.get_title() for ax in fig.axes)
     plt.close(fig)
     assert chosen[0] in titles and not {n for n in names if n in titles}

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,9 @@ from perfmodel.errors import check_confidence, renamed_keywords
 from perfmodel.framework import Dimension, Framework, Indicator
 from perfmodel.periods import months_in
 from perfmodel.randomness import RngLike, as_generator
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "PolicyLimits",
@@ -220,7 +223,6 @@ def stated_weights(
     visit(framework.tree, 1.0)
     return pd.Series(out, dtype=float)
 
-
 def _shares(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Variance shares for one data matrix (n × p) or a stack of them (B × n × p)."""
     centred = X - X.mean(axis=-2, keepdims=True)
@@ -229,7 +231,6 @@ def _shares(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     total = cw @ w
     with np.errstate(invalid="ignore", divide="ignore"):
         return w * cw / np.expand_dims(total, -1)
-
 
 def variance_shares(X: pd.DataFrame, weights: Mapping[str, float] | pd.Series) -> pd.Series:
     """Each column's share of the variance of the weighted composite ``C = X @ w``.
@@ -268,7 +269,6 @@ class _Draws:
     X: np.ndarray
     composite: np.ndarray
 
-
 def _draws(ev: Any, n_boot: int, rng: RngLike) -> _Draws:
     """Stated weights, variance shares and their bootstrap replicates (units resampled)."""
     fw: Framework = ev.framework
@@ -289,7 +289,6 @@ def _draws(ev: Any, n_boot: int, rng: RngLike) -> _Draws:
         boot = _shares(X[idx], w.to_numpy())
         boot = boot[np.isfinite(boot).all(axis=1)]
     return _Draws(list(w.index), w.to_numpy(), point, boot, n, X, composite)
-
 
 def _membership(fw: Framework, ids: list[str], level: WeightLevel) -> pd.DataFrame:
     """Indicators × items (0/1) for grouping indicators by source or top-level dimension."""
@@ -398,11 +397,9 @@ def effective_weights(
     out["verdict"] = [_weight_verdict(r.stated, r.estimate, r.flagged, lang) for r in records(out)]
     return finish(out, "effective_weights", _WEIGHT_COLUMNS, level=level, n_boot=n_boot, seed=rng if isinstance(rng, int) else None)
 
-
 def _far_apart(stated: pd.Series, effective: pd.Series) -> pd.Series:
     ratio = effective / stated.where(stated > 0)
     return ((ratio >= 1.5) | (ratio <= 2 / 3)) & ((effective - stated).abs() >= 0.05)
-
 
 def _weight_verdict(stated: float, effective: float, flagged: bool, lang: Lang) -> str:
     words = _TEXT[lang]
@@ -522,7 +519,6 @@ def weight_policy(
     out["verdict"] = [_policy_verdict(r, confidence, lang) for r in records(out)]
     return finish(out, "weight_policy", _POLICY_COLUMNS, limits=limits)
 
-
 def _ratio(w: np.ndarray, numerator: np.ndarray, denominator: np.ndarray | None) -> float:
     top = float(w[numerator].sum())
     if denominator is None:
@@ -530,13 +526,11 @@ def _ratio(w: np.ndarray, numerator: np.ndarray, denominator: np.ndarray | None)
     bottom = float(w[denominator].sum())
     return top / bottom if bottom > 0 else np.nan
 
-
 def _passes(value: float, kind: str, limit: float) -> bool:
     if not np.isfinite(value):
         return True
     tolerance = 1e-9
     return value <= limit + tolerance if kind == "max" else value >= limit - tolerance
-
 
 def _policy_verdict(row: Any, confidence: float, lang: Lang) -> str:
     words = _TEXT[lang]
@@ -588,7 +582,6 @@ _EXAMPLE_FRAMEWORK: dict[str, Any] = {
         ]},
     ],
 }
-
 
 def inflated_weight_example(*, n_units: int = 60, rng: RngLike = None, period: str = "2025Q2") -> Any:
     """An evaluation whose 30 % supervisor rating drives most of the ranking.
@@ -655,15 +648,24 @@ def inflated_weight_example(*, n_units: int = 60, rng: RngLike = None, period: s
 
 
 # ============================================================================ figure
-def figure_weights(table: pd.DataFrame, lang: Lang = "zh"):
-    """Stated versus effective weights as paired horizontal bars (from :func:`effective_weights`)."""
+
+
+def figure_weights(table: pd.DataFrame, *, ax: Axes | None = None, lang: Lang = "zh") -> Axes:
+    """Stated versus effective weights as paired horizontal bars (from :func:`effective_weights`).
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     import matplotlib.pyplot as plt
 
     zh = lang == "zh"
     part = table.reset_index(drop=True)
     y = np.arange(len(part))[::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.42 * len(part) + 2.0))
+    ax = report_axes(ax, figsize=(8, 0.42 * len(part) + 2.0))
+    fig = ax.figure
     ax.barh(y + 0.2, part["stated"], 0.4, color="#bbbbbb", label="名义权重" if zh else "Stated weight")
     err = None
     if part["ci_low"].notna().all():
@@ -681,4 +683,4 @@ def figure_weights(table: pd.DataFrame, lang: Lang = "zh"):
     ax.set_title("名义权重与实际权重(红色:相差悬殊)" if zh else "Stated vs effective weights (red: far apart)")
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncols=2)
-    return fig
+    return ax

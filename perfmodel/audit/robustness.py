@@ -18,7 +18,7 @@ quarter measures noise.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,9 @@ from perfmodel.errors import check_confidence, renamed_keywords
 from perfmodel.groups import group_order
 from perfmodel.periods import months_in
 from perfmodel.randomness import RngLike, as_generator
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "ERR_NO_PREVIOUS",
@@ -139,7 +142,6 @@ class _Layout:
             new = _resample_raters(new, rng)
         return pd.concat([new.drop(columns="_rated"), self.outside], ignore_index=True)
 
-
 def _resample_raters(rows: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     """Within each unit × month × rated indicator, draw its ratings again with replacement."""
     rows = rows.reset_index(drop=True)
@@ -159,12 +161,10 @@ def _resample_raters(rows: pd.DataFrame, rng: np.random.Generator) -> pd.DataFra
             )
     return rows
 
-
 def _scatter(values: np.ndarray, target: np.ndarray, source: np.ndarray) -> np.ndarray:
     out = values.copy()
     out[target] = values[source]
     return out
-
 
 def resample_observations(ev: Any, *, rng: RngLike = None, resample: Resample = "both") -> pd.DataFrame:
     """One bootstrap resample of an evaluation's observations.
@@ -313,7 +313,6 @@ def bootstrap_grades(
     return finish(out, "bootstrap_grades", _BOOT_COLUMNS, n_boot=n_boot, failed=failed, resample=resample,
                   seed=rng if isinstance(rng, int) else None, max_change=max_change, rank=rank)
 
-
 def _boot_verdict(row: Any, confidence: float, lang: Lang) -> str:
     words = _TEXT[lang]
     if not np.isfinite(row.p_grade_change):
@@ -322,7 +321,6 @@ def _boot_verdict(row: Any, confidence: float, lang: Lang) -> str:
                   lvl=fmt_pct(confidence), grade=row.grade, p=fmt_pct(row.p_grade_change),
                   other=row.likely_other_grade)
     return words["robust" if row.robust else "fragile"].format(**values)
-
 
 def non_robust_units(table: pd.DataFrame) -> pd.DataFrame:
     """The units of a :func:`bootstrap_grades` table whose grade is not robust, least robust first."""
@@ -385,7 +383,6 @@ def rank_stability(
     out = pd.DataFrame(rows)
     return finish(out, "rank_stability", _STABILITY_COLUMNS, top_k=top_k)
 
-
 def _stability_rows(scope: str, part: pd.DataFrame, top_k: int, z: float, confidence: float, lang: Lang):
     words = _TEXT[lang]
     n = len(part)
@@ -419,15 +416,20 @@ def _stability_rows(scope: str, part: pd.DataFrame, top_k: int, z: float, confid
 
 
 # ============================================================================ figure
-def figure_rank_intervals(table: pd.DataFrame, lang: Lang = "zh", peer_group: str | None = None,
-                          max_units: int = 60):
+
+
+def figure_rank_intervals(table: pd.DataFrame, *, ax: Axes | None = None, lang: Lang = "zh", peer_group: str | None = None, max_units: int = 60) -> Axes:
     """Observed rank and bootstrap interval per unit (from :func:`bootstrap_grades`).
 
     Units are listed by peer group and rank, groups separated by a line and
     named on the right; intervals of grades that are not robust are red.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
     """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
-    import matplotlib.pyplot as plt
 
 
     zh = lang == "zh"
@@ -438,7 +440,8 @@ def figure_rank_intervals(table: pd.DataFrame, lang: Lang = "zh", peer_group: st
     part = part.assign(_group=part["peer_group"].map(order)).sort_values(["_group", "estimate", "unit_id"])
     part = part.head(max_units).reset_index(drop=True)
     y = np.arange(len(part))[::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.25 * len(part) + 1.5))
+    ax = report_axes(ax, figsize=(8, 0.25 * len(part) + 1.5))
+    fig = ax.figure
     colours = np.where(part["robust"].astype(bool), "#2166ac", "#b2182b")
     ax.hlines(y, part["rank_low"], part["rank_high"], colors=colours, linewidth=2)
     ax.scatter(part["estimate"], y, c=colours, zorder=3, s=14)
@@ -455,4 +458,4 @@ def figure_rank_intervals(table: pd.DataFrame, lang: Lang = "zh", peer_group: st
     ax.set_ylabel("单位(等级)" if zh else "Unit (grade)")
     ax.set_title("排名的重抽样区间(红色:等级不稳健)" if zh else "Bootstrap rank intervals (red: grade not robust)")
     fig.tight_layout()
-    return fig
+    return ax

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,9 @@ from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Framework, Indicator, Name
 from perfmodel.periods import months_in
 from perfmodel.text import check_lang
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "MergeRule",
@@ -114,11 +118,9 @@ def cronbach_alpha(X: pd.DataFrame | np.ndarray) -> float:
         return float("nan")
     return float(k / (k - 1) * (1 - data.var(ddof=1).sum() / total))
 
-
 def alpha_if_deleted(X: pd.DataFrame) -> pd.Series:
     """Cronbach's alpha of ``X`` without each column in turn."""
     return pd.Series({c: cronbach_alpha(X.drop(columns=c)) for c in X.columns}, dtype=float)
-
 
 def dimension_members(framework: Framework) -> dict[str, list[str]]:
     """Parent node id → the indicators directly under it (``score`` for top-level indicators)."""
@@ -127,7 +129,6 @@ def dimension_members(framework: Framework) -> dict[str, list[str]]:
         if isinstance(info.node, Indicator):
             out.setdefault(info.parent or "score", []).append(info.id)
     return out
-
 
 def _normalised(ev: Evaluation) -> pd.DataFrame:
     ids = [i.id for i in ev.framework.indicators()]
@@ -152,7 +153,6 @@ def correlations(ev: Evaluation, method: str = "pearson") -> pd.DataFrame:
             rows.append({"dimension": dim, "indicator_a": a, "indicator_b": b, "r": r, "n": len(both)})
     return pd.DataFrame(rows, columns=["dimension", "indicator_a", "indicator_b", "r", "n"])
 
-
 def parent_correlations(ev: Evaluation, method: str = "pearson") -> pd.DataFrame:
     """Each indicator's correlation with its parent dimension and with the overall score.
 
@@ -173,7 +173,6 @@ def parent_correlations(ev: Evaluation, method: str = "pearson") -> pd.DataFrame
             "r_score": X[info.id].corr(agg["score"], method=method),
         })
     return pd.DataFrame(rows)
-
 
 def correlation_matrix(ev: Evaluation, method: str = "pearson") -> pd.DataFrame:
     """All indicators and dimensions against each other (for a heat map)."""
@@ -207,13 +206,11 @@ def reliability(ev: Evaluation) -> tuple[pd.DataFrame, pd.DataFrame]:
     return (pd.DataFrame(dims),
             pd.DataFrame(items, columns=["dimension", "indicator", "alpha_if_deleted", "change"]))
 
-
 def _standardised_complete(block: pd.DataFrame) -> pd.DataFrame:
     data = block.dropna()
     sd = data.std(ddof=1)
     data = data.loc[:, sd > 0]
     return (data - data.mean()) / data.std(ddof=1)
-
 
 def pca_by_dimension(ev: Evaluation) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Principal components of each dimension's indicators (correlation matrix).
@@ -245,7 +242,6 @@ def pca_by_dimension(ev: Evaluation) -> tuple[pd.DataFrame, pd.DataFrame]:
         loads += [{"dimension": dim, "indicator": c, "loading": v} for c, v in zip(Z.columns, first, strict=True)]
     return pd.DataFrame(summary), pd.DataFrame(loads, columns=["dimension", "indicator", "loading"])
 
-
 def _vif_block(block: pd.DataFrame) -> pd.Series:
     from statsmodels.stats.outliers_influence import variance_inflation_factor
     from statsmodels.tools.tools import add_constant
@@ -262,7 +258,6 @@ def _vif_block(block: pd.DataFrame) -> pd.Series:
         for k, c in enumerate(keep, start=1):
             out[c] = variance_inflation_factor(exog, k)
     return out
-
 
 def vif(ev: Evaluation) -> pd.DataFrame:
     """Variance inflation factors (statsmodels), within each dimension and across all indicators.
@@ -452,7 +447,6 @@ class RedundancyReport:
         """Name → table, for export."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
-
 def redundancy_report(ev: Evaluation, *, threshold: float = 0.8, mode_share: float = 0.5) -> RedundancyReport:
     """Run every check of this module on one evaluation.
 
@@ -483,15 +477,21 @@ def redundancy_report(ev: Evaluation, *, threshold: float = 0.8, mode_share: flo
 
 
 # ---------------------------------------------------------------- figures
-def figure_correlation_heatmap(ev: Evaluation, lang: str = "zh", *, method: str = "pearson"):
+
+
+def figure_correlation_heatmap(ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh", method: str = "pearson") -> Axes:
     """Heat map of correlations between indicators and dimensions, grouped by dimension.
 
     Indicators are ordered as in the tree with each dimension's block outlined,
     followed by the dimensions, so within-dimension redundancy and weak links to
     the parent stand out.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
     """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
     zh = lang != "en"
@@ -503,7 +503,8 @@ def figure_correlation_heatmap(ev: Evaluation, lang: str = "zh", *, method: str 
     names = {info.id: (info.node.name.zh if zh else info.node.name.en) for info in fw.walk()}
     labels = [names.get(c, c) for c in matrix.columns]
     size = len(labels)
-    fig, ax = plt.subplots(figsize=(0.42 * size + 3.2, 0.42 * size + 2.2))
+    ax = report_axes(ax, figsize=(0.42 * size + 3.2, 0.42 * size + 2.2))
+    fig = ax.figure
     image = ax.imshow(matrix.to_numpy(float), cmap="RdBu_r", vmin=-1, vmax=1)
     if size <= 24:
         for (i, j), value in np.ndenumerate(matrix.to_numpy(float)):
@@ -524,4 +525,4 @@ def figure_correlation_heatmap(ev: Evaluation, lang: str = "zh", *, method: str 
     ax.set_title("指标与维度相关矩阵(方框:同一维度)" if zh else "Correlations of indicators and dimensions (boxes: same dimension)")
     ax.set_xlabel("指标 / 维度" if zh else "Indicator / dimension")
     ax.set_ylabel("指标 / 维度" if zh else "Indicator / dimension")
-    return fig
+    return ax

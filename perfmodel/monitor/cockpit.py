@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -37,6 +38,10 @@ from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Framework
 from perfmodel.grading import rank_scores
 from perfmodel.text import check_lang
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "AXES",
@@ -99,10 +104,8 @@ _TEXT = {
 
 _SUBJECTIVE = ("supervisor", "peer", "self")
 
-
 class CockpitError(PerfmodelError, ValueError):
     """A cockpit that cannot be built as asked; the message says what to change."""
-
 
 def _t(lang: str) -> dict[str, str]:
     return _TEXT["en" if lang == "en" else "zh"]
@@ -134,7 +137,6 @@ def cockpit_axes(framework: Framework) -> dict[str, tuple[str, ...]]:
             axes["quality"].append(ind.id)
     return {axis: tuple(ids) for axis, ids in axes.items()}
 
-
 def _checked_axes(
     axes: Mapping[str, Sequence[str]] | None, framework: Framework
 ) -> dict[str, tuple[str, ...]]:
@@ -162,7 +164,6 @@ def _checked_axes(
                 )
             seen[ind] = axis
     return {axis: tuple(axes.get(axis, ())) for axis in AXES}
-
 
 def axis_scores(
     normalised: pd.DataFrame, framework: Framework, axes: Mapping[str, Sequence[str]] | None = None
@@ -196,7 +197,6 @@ def axis_scores(
             continue
         out[axis] = weighted_mean(normalised[ids], {i: weights[i] for i in ids})
     return out
-
 
 def peer_percentiles(values: pd.DataFrame | pd.Series, groups: pd.Series | None = None):
     """Mid-rank percentile of every value within its group, ``100 × (rank − 0.5) / n``.
@@ -302,7 +302,6 @@ class Cockpit:
             )
         return found.iloc[0]
 
-
 def peer_groups(ev: Evaluation, peer_group: str | None = None) -> pd.Series:
     """Peer group of every evaluated unit: its role (or level), optionally split by a column.
 
@@ -320,7 +319,6 @@ def peer_groups(ev: Evaluation, peer_group: str | None = None) -> pd.Series:
             f"{', '.join(map(str, units.columns))} or 'none'"
         )
     return base + " · " + units[column].astype(str)
-
 
 def officer_cockpit(
     ev: Evaluation,
@@ -388,7 +386,6 @@ def officer_cockpit(
     profiles = profiles.sort_values(["peer_group", "rank", "unit_id"], na_position="last")
     return Cockpit(fw, ev.key_figures()["period"], chosen, profiles.reset_index(drop=True), ledger)
 
-
 def select_officers(cockpit: Cockpit, n: int = 6) -> list[str]:
     """Officers to show in a report: the ``n - n // 2`` best and the ``n // 2`` lowest scores.
 
@@ -401,7 +398,6 @@ def select_officers(cockpit: Cockpit, n: int = 6) -> list[str]:
     top = scored.head(n - n // 2)["unit_id"].tolist()
     bottom = [u for u in scored.tail(n // 2)["unit_id"].tolist() if u not in top]
     return top + bottom
-
 
 def profile_table(cockpit: Cockpit, lang: str = "zh", unit_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """The profiles as a report table with localised column names."""
@@ -432,7 +428,6 @@ def axes_description(cockpit: Cockpit, lang: str = "zh") -> str:
 
     return "; ".join(f"{names[axis]}: " + (", ".join(map(label, ids)) or "–") for axis, ids in cockpit.axes.items())
 
-
 def cockpit_summary(cockpit: Cockpit, lang: str = "zh", threshold: float = 25.0) -> dict[str, object]:
     """Key numbers of one cockpit, for the text of a report.
 
@@ -459,7 +454,6 @@ def cockpit_summary(cockpit: Cockpit, lang: str = "zh", threshold: float = 25.0)
 
 _NEGATIVE_COLUMNS = ["framework", "unit_id", "officer_name", "station", "name", "count", "consequence"]
 
-
 def negative_records(cockpits: Mapping[str, Cockpit]) -> pd.DataFrame:
     """Negative-list records (负面清单) of every cockpit, one row per officer × item.
 
@@ -485,7 +479,6 @@ def negative_records(cockpits: Mapping[str, Cockpit]) -> pd.DataFrame:
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_NEGATIVE_COLUMNS)
 
-
 def negative_table(records: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`negative_records` as a report table with localised column names (framework left out).
 
@@ -499,12 +492,10 @@ def negative_table(records: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
         del labels["officer_name"]
     return records[list(labels)].rename(columns=labels)
 
-
 def _who(row: pd.Series) -> str:
     """``name(id)`` when the cockpit shows names, else the id."""
     name = row.get("name")
     return f"{name}({row['unit_id']})" if isinstance(name, str) and name else str(row["unit_id"])
-
 
 def _draw_profile(ax: plt.Axes, row: pd.Series, lang: str) -> None:
     t, names = _t(lang), AXIS_NAMES["en" if lang == "en" else "zh"]
@@ -528,27 +519,37 @@ def _draw_profile(ax: plt.Axes, row: pd.Series, lang: str) -> None:
     )
 
 
-def figure_officer_profile(cockpit: Cockpit, unit_id: str, lang: str = "zh") -> plt.Figure:
-    """Compact profile of one officer: the three axis percentiles against the peer median."""
+def figure_officer_profile(cockpit: Cockpit, unit_id: str, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """Compact profile of one officer: the three axis percentiles against the peer median.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
-    fig, ax = plt.subplots(figsize=(5.0, 2.4))
+    ax = report_axes(ax, figsize=(5.0, 2.4))
     _draw_profile(ax, cockpit.profile(unit_id), lang)
     ax.set_xlabel(t["profile_x"])
     ax.set_ylabel(t["profile_y"])
-    return fig
+    return ax
 
 
-def figure_officer_profiles(
-    cockpit: Cockpit, unit_ids: Sequence[str], lang: str = "zh", ncols: int = 3
-) -> plt.Figure:
-    """Small multiples of :func:`figure_officer_profile` for several officers."""
+def figure_officer_profiles(cockpit: Cockpit, unit_ids: Sequence[str], *, fig: Figure | None = None, lang: str = "zh", ncols: int = 3) -> Figure:
+    """Small multiples of :func:`figure_officer_profile` for several officers.
+
+    Several axes: drawn on ``fig`` (an empty figure; default: a new one) after applying the
+    report style (CJK font); returns the figure.
+    """
+    from perfmodel.report.style import report_subplots
+
     check_lang(lang)
     if not unit_ids:
         raise CockpitError("no officers to draw; pass at least one unit_id")
     t = _t(lang)
     nrows = -(-len(unit_ids) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 2.5 * nrows), squeeze=False,
+    fig, axes = report_subplots(fig, nrows, ncols, figsize=(4.2 * ncols, 2.5 * nrows), squeeze=False,
                              sharex=True, layout="constrained")
     for ax, unit_id in zip(axes.flat, unit_ids, strict=False):
         _draw_profile(ax, cockpit.profile(unit_id), lang)
@@ -561,16 +562,22 @@ def figure_officer_profiles(
     return fig
 
 
-def figure_cockpit_overview(cockpit: Cockpit, lang: str = "zh") -> plt.Figure:
+def figure_cockpit_overview(cockpit: Cockpit, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
     """Every officer: workload vs quality percentile, coloured by satisfaction percentile.
 
     Officers with a negative-list record are ringed in red. The dashed lines at 50
     split the peer group into four quadrants.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
     """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     p = cockpit.profiles.dropna(subset=["workload_pct", "quality_pct"])
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    ax = report_axes(ax, figsize=(6.5, 5.5))
+    fig = ax.figure
     points = ax.scatter(p["workload_pct"], p["quality_pct"], c=p["satisfaction_pct"], cmap="RdYlGn",
                         vmin=0, vmax=100, s=28, edgecolor="none")
     flagged = p[p["negative_hits"] > 0]
@@ -588,4 +595,4 @@ def figure_cockpit_overview(cockpit: Cockpit, lang: str = "zh") -> plt.Figure:
     ax.set_title(f"{t['overview_title']}\n{name} · {cockpit.period}")
     ax.set_xlabel(t["overview_x"])
     ax.set_ylabel(t["overview_y"])
-    return fig
+    return ax

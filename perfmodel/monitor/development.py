@@ -27,8 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.axes import Axes
 
 from perfmodel.evaluation import Evaluation, evaluate_files
 from perfmodel.monitor.cockpit import Cockpit
@@ -336,11 +336,12 @@ class TeamShares:
         table.iloc[:, 0] = self.labels(lang)
         return table
 
-    def figure(self, lang: str = "zh") -> plt.Figure:
+    def figure(self, lang: str = "zh") -> Axes:
         """:func:`~perfmodel.monitor.team.figure_variance_shares` with planted values and the interval."""
         check_lang(lang)
         intervals = {0: self.interval} if self.interval is not None else None
-        return figure_variance_shares(self.results, lang, self.labels(lang), self.planted, intervals)
+        return figure_variance_shares(self.results, lang=lang, labels=self.labels(lang), planted=self.planted,
+                                      intervals=intervals, confidence=self.confidence)
 
 
 def team_shares(

@@ -49,7 +49,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -59,6 +59,10 @@ from perfmodel.errors import PerfmodelError, check_confidence
 from perfmodel.periods import PeriodError, parse_period
 from perfmodel.randomness import RngLike, as_generator
 from perfmodel.text import check_lang
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "DEFAULT_PROGRESS",
@@ -100,7 +104,6 @@ _STATUS_TEXT = {
 _TOP_KEYS = {"id", "name", "source", "description", "targets"}
 _TARGET_KEYS = {"indicator", "name", "unit", "direction", "baseline", "target", "target_change", "deadline",
                 "path", "milestones", "note"}
-
 
 class TargetError(PerfmodelError, ValueError):
     """A targets file or observed series that cannot be used; the message says where and how to fix it."""
@@ -180,7 +183,6 @@ def _where(source: str, index: int | None = None, indicator: object = None) -> s
     label = f" ({indicator!r})" if indicator else ""
     return f"{source}, target {index + 1}{label}"
 
-
 def _unknown_keys(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(raw) - allowed)
     if unknown:
@@ -190,7 +192,6 @@ def _unknown_keys(raw: Mapping[str, Any], allowed: set[str], where: str) -> None
             hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         raise TargetError(f"{where}: unknown key(s) {', '.join(hints)}; allowed keys: {', '.join(sorted(allowed))}")
 
-
 def _number(value: object, where: str, name: str, *, allow_none: bool = False) -> float | None:
     if value is None and allow_none:
         return None
@@ -198,12 +199,10 @@ def _number(value: object, where: str, name: str, *, allow_none: bool = False) -
         raise TargetError(f"{where}: {name} must be a number, got {value!r}")
     return float(value)
 
-
 def _year(value: object, where: str, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1900 <= value <= 2200:
         raise TargetError(f"{where}: {name} must be a year such as 2026, got {value!r}")
     return int(value)
-
 
 def _target_from_dict(raw: Any, index: int, source: str) -> Target:
     if not isinstance(raw, Mapping):
@@ -265,7 +264,6 @@ def _target_from_dict(raw: Any, index: int, source: str) -> Target:
     _check_values(out, where)
     return out
 
-
 def _milestones(raw: Any, where: str, first: int, last: int) -> tuple[Milestone, ...]:
     if not isinstance(raw, Sequence) or isinstance(raw, str):
         raise TargetError(f"{where}: milestones must be a list of {{year, value}} mappings")
@@ -284,7 +282,6 @@ def _milestones(raw: Any, where: str, first: int, last: int) -> tuple[Milestone,
     if years != sorted(set(years)):
         raise TargetError(f"{where}: milestone years must be increasing and not repeated, got {years}")
     return tuple(out)
-
 
 def _check_values(t: Target, where: str) -> None:
     values = {"baseline.value": t.baseline_value, "target": t.target,
@@ -310,7 +307,6 @@ def _check_values(t: Target, where: str) -> None:
                 "milestone must lie between the previous one and the target"
             )
 
-
 def targets_from_dict(raw: Mapping[str, Any], source: str = "<targets>") -> TargetSet:
     """Validate a parsed targets file (see the module docstring for the schema)."""
     if not isinstance(raw, Mapping):
@@ -331,7 +327,6 @@ def targets_from_dict(raw: Mapping[str, Any], source: str = "<targets>") -> Targ
     return TargetSet(id=str(raw.get("id") or Path(source).stem), name_zh=str(name.get("zh", "")),
                      name_en=str(name.get("en", name.get("zh", ""))), source=str(raw.get("source") or ""),
                      targets=targets)
-
 
 def load_targets(path: str | Path | None = None) -> TargetSet:
     """Read and validate a targets YAML file (default: the shipped seed-004 targets)."""
@@ -358,7 +353,6 @@ def to_time(period: object) -> float:
     days = 366 if end.is_leap_year else 365
     return end.year + (end - start_of_year).days / days
 
-
 def _date(time: float | np.ndarray) -> pd.DatetimeIndex:
     """Decimal years (:func:`to_time`) as dates, for plotting."""
     t = np.atleast_1d(np.asarray(time, dtype=float))
@@ -366,7 +360,6 @@ def _date(time: float | np.ndarray) -> pd.DatetimeIndex:
     starts = pd.to_datetime([f"{y}-01-01" for y in years])
     lengths = np.where([pd.Timestamp(year=y, month=1, day=1).is_leap_year for y in years], 366, 365)
     return starts + pd.to_timedelta((t - years) * lengths, unit="D")
-
 
 def _year_axis(ax) -> None:
     """Year bands on the x axis: ticks at 1 January, each year's label centred in its band."""
@@ -377,7 +370,6 @@ def _year_axis(ax) -> None:
     ax.xaxis.set_minor_locator(mdates.MonthLocator(bymonth=7, bymonthday=1))
     ax.xaxis.set_minor_formatter(mdates.DateFormatter("%Y"))
     ax.tick_params(axis="x", which="minor", length=0)
-
 
 def read_progress(data: str | Path | pd.DataFrame | None, targets: TargetSet) -> pd.DataFrame:
     """Read and validate an observed series of the targets' indicators.
@@ -463,7 +455,6 @@ def _baseline(target: Target, observed: pd.DataFrame) -> float:
         )
     return float(in_year.sort_values("time")["value"].iloc[-1])
 
-
 def _path_points(target: Target, baseline: float) -> tuple[np.ndarray, np.ndarray]:
     _, goal = target.resolved(baseline)
     years = [target.baseline_year]
@@ -475,7 +466,6 @@ def _path_points(target: Target, baseline: float) -> tuple[np.ndarray, np.ndarra
     years.append(target.deadline)
     values.append(goal)
     return np.array(years, dtype=float) + 1.0, np.array(values, dtype=float)
-
 
 def planned_value(target: Target, time: float | np.ndarray, baseline: float | None = None) -> np.ndarray:
     """Where the staged path says the indicator should be at ``time`` (decimal years).
@@ -511,7 +501,6 @@ class Forecast:
             return float(self.mean >= value)
         dist = stats.t(self.df) if np.isfinite(self.df) else stats.norm()
         return float(1.0 - dist.cdf((value - self.mean) / self.sd))
-
 
 def forecast(
     times: Sequence[float] | np.ndarray,
@@ -677,12 +666,10 @@ def progress_table(
                "forecast_lower", "forecast_upper", "probability", "n", "note"]
     return pd.DataFrame(rows).reindex(columns=columns)
 
-
 def _clip(target: Target, values: Sequence[float] | float) -> np.ndarray:
     """Values kept within 0–1 for shares (a trend line does not know a share stops at 100 %)."""
     array = np.asarray(values, dtype=float)
     return np.clip(array, 0.0, 1.0) if target.unit == "share" else array
-
 
 def status_label(status: str, lang: str = "zh") -> str:
     """Readable text of a status in ``lang``."""
@@ -698,7 +685,6 @@ _SYNTHETIC_STARTS = {
     "complaint_rate": 12.0,
 }
 """Made-up starting values for targets whose baseline seed 004 does not give (synthetic data only)."""
-
 
 def synthetic_progress(
     targets: TargetSet,
@@ -754,24 +740,20 @@ def _unit_text(unit: str, lang: str) -> str:
     return (en if lang == "en" else zh).get(unit, unit)
 
 
-def figure_targets(
-    targets: TargetSet,
-    observed: pd.DataFrame,
-    table: pd.DataFrame,
-    *,
-    method: Literal["ols", "holt"] = "ols",
-    confidence: float = 0.95,
-    lang: str = "zh",
-    columns: int = 2,
-):
-    """Small multiples, one per target: observations, staged path, milestones, forecast band, target."""
+def figure_targets(targets: TargetSet, observed: pd.DataFrame, table: pd.DataFrame, *, fig: Figure | None = None, method: Literal["ols", "holt"] = "ols", confidence: float = 0.95, lang: str = "zh", columns: int = 2) -> Figure:
+    """Small multiples, one per target: observations, staged path, milestones, forecast band, target.
+
+    Several axes: drawn on ``fig`` (an empty figure; default: a new one) after applying the
+    report style (CJK font); returns the figure.
+    """
+    from perfmodel.report.style import report_subplots
+
     check_lang(lang)
-    import matplotlib.pyplot as plt
 
     zh = lang != "en"
     shown = [t for t in targets.targets if table.set_index("indicator").loc[t.indicator, "status"] != "no_data"]
     rows = max(1, math.ceil(len(shown) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.3 * rows), squeeze=False)
+    fig, axes = report_subplots(fig, rows, columns, figsize=(5.2 * columns, 3.3 * rows), squeeze=False)
     info = table.set_index("indicator")
     for ax, t in zip(axes.ravel(), shown, strict=False):
         own = observed[observed["indicator"] == t.indicator].sort_values("time")
@@ -806,15 +788,20 @@ def figure_targets(
     return fig
 
 
-def figure_progress_overview(table: pd.DataFrame, lang: str = "zh"):
-    """Bars: share of the baseline-to-target distance covered, against where the staged path is."""
+def figure_progress_overview(table: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """Bars: share of the baseline-to-target distance covered, against where the staged path is.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
-    import matplotlib.pyplot as plt
 
     zh = lang != "en"
     t = table[table["status"] != "no_data"].iloc[::-1]
     colours = {"achieved": "#1b7837", "on_track": "#7fbf7b", "at_risk": "#f4a582", "off_track": "#b2182b"}
-    fig, ax = plt.subplots(figsize=(8, max(3.0, 0.45 * len(t) + 1.2)))
+    ax = report_axes(ax, figsize=(8, max(3.0, 0.45 * len(t) + 1.2)))
     names = t["name"] if zh else t["name_en"]
     ax.barh(names, t["progress"] * 100, color=t["status"].map(colours))
     ax.scatter(t["planned_progress"] * 100, names, marker="|", s=300, color="black",
@@ -824,7 +811,7 @@ def figure_progress_overview(table: pd.DataFrame, lang: str = "zh"):
     ax.set_title("目标完成进度(基线到目标的距离已完成 %)" if zh else "Progress: % of the baseline-to-target distance")
     ax.set_xlabel("已完成进度 %" if zh else "Progress %")
     ax.set_ylabel("目标" if zh else "Target")
-    return fig
+    return ax
 
 
 # ----------------------------------------------------------------------------- report tables
@@ -834,7 +821,6 @@ def _format_value(value: float | None, unit: str, lang: str) -> str:
     if unit == "share":
         return f"{value:.0%}" if abs(value * 100 - round(value * 100)) < 1e-9 else f"{value:.1%}"
     return f"{value:.4g}"
-
 
 def targets_table(targets: TargetSet, lang: str = "zh") -> pd.DataFrame:
     """The targets as declared: baseline, staged milestones, target and deadline, with notes."""
@@ -856,7 +842,6 @@ def targets_table(targets: TargetSet, lang: str = "zh") -> pd.DataFrame:
             ("依据" if zh else "Source"): t.note,
         })
     return pd.DataFrame(rows)
-
 
 def progress_report_table(table: pd.DataFrame, confidence: float = 0.95, lang: str = "zh") -> pd.DataFrame:
     """:func:`progress_table` for the report: values formatted in their units, status in words."""

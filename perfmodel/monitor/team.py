@@ -29,6 +29,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -40,6 +41,9 @@ from perfmodel.periods import PeriodError, months_in, parse_month
 from perfmodel.randomness import RngLike, as_generator
 from perfmodel.simulate import COLLABORATION_COLUMNS
 from perfmodel.text import check_lang
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "COLLABORATION_ALIASES",
@@ -86,21 +90,19 @@ _TEXT = {
         "credit_title": "团队积分与个人积分(团队积分最高的派出所)", "credit_x": "派出所",
         "credit_y": "协作案件积分", "variance_title": "持续差异中属于团队的份额",
         "variance_x": "占持续差异(团队 + 个人)的比例", "variance_y": "分析对象", "team": "团队(派出所)",
-        "individual": "个人", "planted": "设定真值", "interval": "90% 区间",
+        "individual": "个人", "planted": "设定真值", "interval": "{pct} 区间",
     },
     "en": {
         "credit_title": "Team and individual credit (stations with the most team credit)",
         "credit_x": "Station", "credit_y": "Collaborative case credit",
         "variance_title": "Share of lasting differences that belongs to the team",
         "variance_x": "Share of lasting differences (team + individual)", "variance_y": "Outcome", "team": "Team (station)",
-        "individual": "Individual", "planted": "planted truth", "interval": "90% interval",
+        "individual": "Individual", "planted": "planted truth", "interval": "{pct} interval",
     },
 }
 
-
 class CollaborationError(PerfmodelError, ValueError):
     """A collaborations table or analysis request that cannot be used; the message says why."""
-
 
 def _t(lang: str) -> dict[str, str]:
     return _TEXT["en" if lang == "en" else "zh"]
@@ -113,19 +115,16 @@ def _rows_text(rows: Sequence[int]) -> str:
     return f"row{'s' if len(rows) > 1 else ''} {shown}" + (f" and {len(rows) - _MAX_LISTED} more"
                                                             if len(rows) > _MAX_LISTED else "")
 
-
 def _listed(values: Sequence[object]) -> str:
     values = list(dict.fromkeys(map(str, values)))
     shown = ", ".join(repr(v) for v in values[:_MAX_LISTED])
     return shown + (f" and {len(values) - _MAX_LISTED} more" if len(values) > _MAX_LISTED else "")
-
 
 def _officers_and_stations(units: pd.DataFrame) -> tuple[pd.Series, set[str]]:
     level = units["level"].astype(str)
     officers = units[level == "officer"]
     home = pd.Series(officers["parent_id"].astype(str).to_numpy(), index=officers["unit_id"].astype(str))
     return home, set(units.loc[level == "station", "unit_id"].astype(str))
-
 
 def validate_collaborations(
     frame: pd.DataFrame,
@@ -267,7 +266,6 @@ def validate_collaborations(
         }
     )
 
-
 def read_collaborations(
     path: str | Path, units: pd.DataFrame | None = None, *, tolerance: float = SHARE_TOLERANCE
 ) -> pd.DataFrame:
@@ -283,7 +281,6 @@ def _in_period(collab: pd.DataFrame, period: str | pd.Period | None) -> pd.DataF
     months = {str(m) for m in months_in(period)}
     return collab[collab["period"].isin(months)]
 
-
 def _case_credit(collab: pd.DataFrame, case_credit: float | Mapping[str, float] | pd.Series) -> pd.Series:
     if isinstance(case_credit, int | float):
         return pd.Series(float(case_credit), index=collab.index)
@@ -295,7 +292,6 @@ def _case_credit(collab: pd.DataFrame, case_credit: float | Mapping[str, float] 
             "give a credit for every case or one number for all"
         )
     return credit
-
 
 def credit_split(
     collab: pd.DataFrame,
@@ -356,7 +352,6 @@ def credit_split(
     out = out.sort_values(["station", "credit", "officer_id"], ascending=[True, False, True])
     return out.reset_index(drop=True)
 
-
 def team_credit(
     collab: pd.DataFrame,
     *,
@@ -383,7 +378,6 @@ def team_credit(
     return out.reset_index(drop=True)[["station", "n_cases", "n_officers", "team_credit",
                                         "mean_participants"]]
 
-
 def trailing_months(period: str | pd.Period, n: int = 12) -> list[str]:
     """The ``n`` months ending with the last month of ``period``, oldest first.
 
@@ -394,7 +388,6 @@ def trailing_months(period: str | pd.Period, n: int = 12) -> list[str]:
     """
     last = months_in(period)[-1]
     return [str(last - k) for k in range(n - 1, -1, -1)]
-
 
 def collaboration_summary(collab: pd.DataFrame, *, period: str | pd.Period | None = None) -> dict[str, float]:
     """Key numbers of the collaborations in a period.
@@ -413,7 +406,6 @@ def collaboration_summary(collab: pd.DataFrame, *, period: str | pd.Period | Non
         "n_officers": int(rows["officer_id"].nunique()),
         "mean_participants": len(rows) / n_cases if n_cases else float("nan"),
     }
-
 
 def monthly_credit(
     collab: pd.DataFrame,
@@ -453,7 +445,6 @@ def monthly_credit(
     out = credit.reindex(grid, fill_value=0.0).reset_index()
     out.insert(1, "station", out["officer_id"].map(home))
     return out
-
 
 def planted_team_shares(folder: str | Path) -> dict[str, float]:
     """The team shares planted in a sample written by :mod:`perfmodel.simulate`.
@@ -539,7 +530,6 @@ class VarianceShare:
                  if not np.isnan(v)]
         return max(self.team, 0.0) / sum(parts) if sum(parts) > 0 else float("nan")
 
-
 def _prepared(frame: pd.DataFrame, outcome: str, team: str, individual: str | None,
               period: str | None = None, adjust_for: Sequence[str] = ()) -> pd.DataFrame:
     if period is not None and individual is None:
@@ -572,7 +562,6 @@ def _prepared(frame: pd.DataFrame, outcome: str, team: str, individual: str | No
         raise CollaborationError(f"need at least two teams (values of {team!r}) to separate team from "
                                  "individual variance")
     return data.reset_index(drop=True)
-
 
 def variance_decomposition(
     frame: pd.DataFrame,
@@ -648,7 +637,6 @@ def variance_decomposition(
         n_observations=len(data), converged=bool(fit.converged) and not trouble,
     )
 
-
 def _balanced_error(what: str) -> CollaborationError:
     return CollaborationError(
         f"ANOVA estimates need balanced data: {what}; use variance_decomposition for unbalanced data"
@@ -665,7 +653,6 @@ class _TeamStatistics:
     ss_residual: np.ndarray | None
     b: int                        # officers per team (1 for one-way)
     n: int                        # rows per officer (one-way: rows per team)
-
 
 def _team_statistics(data: pd.DataFrame, individual: bool, period: bool) -> _TeamStatistics:
     """Sums of squares per team; raises when the design is not balanced."""
@@ -698,7 +685,6 @@ def _team_statistics(data: pd.DataFrame, individual: bool, period: bool) -> _Tea
                            by_team((data["y"] - cell - shock + team_mean) ** 2),
                            int(per_team.iloc[0]), int(per_individual.iloc[0]))
 
-
 def _components(stats: _TeamStatistics, teams: np.ndarray | None = None) -> dict[str, float]:
     """ANOVA estimates from the statistics of the teams ``teams`` (all by default)."""
     pick = np.arange(len(stats.mean)) if teams is None else teams
@@ -716,7 +702,6 @@ def _components(stats: _TeamStatistics, teams: np.ndarray | None = None) -> dict
     mse = stats.ss_residual[pick].sum() / (a * (b - 1) * (n - 1))
     return {"team": (ms_team - ms_individual - ms_period + mse) / (b * n),
             "individual": (ms_individual - mse) / n, "team_period": (ms_period - mse) / b, "residual": mse}
-
 
 def anova_components(
     frame: pd.DataFrame, outcome: str, team: str, individual: str | None = None, *, period: str | None = None
@@ -752,7 +737,6 @@ def anova_components(
         n_observations=len(data),
     )
 
-
 def team_share_interval(
     frame: pd.DataFrame,
     outcome: str,
@@ -785,7 +769,6 @@ def team_share_interval(
     low, high = np.nanquantile(shares, [(1 - confidence) / 2, (1 + confidence) / 2])
     return float(low), float(high)
 
-
 def variance_table(results: Sequence[VarianceShare], lang: str = "zh") -> pd.DataFrame:
     """One row per decomposition: components, team share and sizes, for a report."""
     check_lang(lang)
@@ -807,7 +790,6 @@ def variance_table(results: Sequence[VarianceShare], lang: str = "zh") -> pd.Dat
             ("收敛" if zh else "Converged"): r.converged,
         })
     return pd.DataFrame(rows)
-
 
 def credit_table(credits: pd.DataFrame, teams: pd.DataFrame, lang: str = "zh", top: int = 3) -> pd.DataFrame:
     """Individual credit of the officers of the ``top`` stations with the most team credit, for a report.
@@ -844,16 +826,23 @@ def credit_table(credits: pd.DataFrame, teams: pd.DataFrame, lang: str = "zh", t
 
 
 # ---------------------------------------------------------------- figures
-def figure_team_credit(credits: pd.DataFrame, lang: str = "zh", top: int = 15) -> plt.Figure:
+
+
+def figure_team_credit(credits: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh", top: int = 15) -> Axes:
     """Stacked bars: each station's team credit split into its officers' individual credit.
 
     ``credits`` is :func:`credit_split` output; the ``top`` stations with the most
     team credit are shown.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
     """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     teams = (credits.groupby("station")["credit"].sum().sort_values(ascending=False).head(top))
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    ax = report_axes(ax, figsize=(9, 4.5))
     cmap = plt.get_cmap("tab20")
     for x, station in enumerate(teams.index):
         parts = credits[credits["station"] == station].sort_values("credit", ascending=False)
@@ -865,26 +854,26 @@ def figure_team_credit(credits: pd.DataFrame, lang: str = "zh", top: int = 15) -
     ax.set_title(t["credit_title"])
     ax.set_xlabel(t["credit_x"])
     ax.set_ylabel(t["credit_y"])
-    return fig
+    return ax
 
 
-def figure_variance_shares(
-    results: Sequence[VarianceShare],
-    lang: str = "zh",
-    labels: Sequence[str] | None = None,
-    planted: Mapping[int, float] | None = None,
-    intervals: Mapping[int, tuple[float, float]] | None = None,
-) -> plt.Figure:
+def figure_variance_shares(results: Sequence[VarianceShare], *, ax: Axes | None = None, lang: str = "zh", labels: Sequence[str] | None = None, planted: Mapping[int, float] | None = None, intervals: Mapping[int, tuple[float, float]] | None = None, confidence: float = 0.95) -> Axes:
     """Team versus individual share of the persistent differences, one bar per outcome.
 
     Period shocks and noise are left out (they are in :func:`variance_table`).
     ``planted`` maps a result's position to a known true team share (a black
-    tick), ``intervals`` to a (low, high) interval of the team share (a whisker).
+    tick), ``intervals`` to a (low, high) interval of the team share (a whisker) of coverage
+    ``confidence`` (named in the legend).
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
     """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     labels = list(labels) if labels is not None else [r.outcome for r in results]
-    fig, ax = plt.subplots(figsize=(8, 0.8 * len(results) + 1.8))
+    ax = report_axes(ax, figsize=(8, 0.8 * len(results) + 1.8))
     planted, intervals = dict(planted or {}), dict(intervals or {})
     for y, r in enumerate(results):
         share = 0.0 if np.isnan(r.team_share) else r.team_share
@@ -894,7 +883,7 @@ def figure_variance_shares(
         if y in intervals:
             low, high = intervals[y]
             ax.plot([low, high], [y, y], color="#333333", lw=1.2,
-                    label=t["interval"] if y == min(intervals) else None)
+                    label=t["interval"].format(pct=f"{confidence:.0%}") if y == min(intervals) else None)
             for end in (low, high):
                 ax.plot([end, end], [y - 0.12, y + 0.12], color="#333333", lw=1.2)
         if y in planted:
@@ -907,4 +896,4 @@ def figure_variance_shares(
     ax.set_title(t["variance_title"])
     ax.set_xlabel(t["variance_x"])
     ax.set_ylabel(t["variance_y"])
-    return fig
+    return ax

@@ -19,9 +19,8 @@ station is not sent to training for the difficulty of its area.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
@@ -31,6 +30,9 @@ from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Dimension, Framework
 from perfmodel.monitor.cockpit import peer_groups, peer_percentiles
 from perfmodel.text import check_lang
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "LEVEL_NAMES",
@@ -66,10 +68,8 @@ NEEDS_COLUMNS: list[str] = [
 ]
 """Columns of :func:`training_needs`."""
 
-
 class TrainingError(PerfmodelError, ValueError):
     """A training-needs request that cannot be met; the message says what to change."""
-
 
 def training_topic(framework: Framework, node_id: str) -> tuple[str | None, str | None]:
     """The training topic of a node and the id of the node that declares it.
@@ -91,7 +91,6 @@ def training_topic(framework: Framework, node_id: str) -> tuple[str | None, str 
         if topic:
             return topic, ancestor
     return None, None
-
 
 def node_scores(
     ev: Evaluation, level: Level = "indicator", *, exclude_sources: Sequence[str] = ("self",)
@@ -116,7 +115,6 @@ def node_scores(
     else:
         raise TrainingError(f"level must be 'indicator', 'dimension' or 'top', not {level!r}")
     return frame.reindex(index=ev.scored_units.index, columns=columns).astype(float)
-
 
 def weakest_nodes(
     scores: pd.DataFrame,
@@ -165,7 +163,6 @@ def weakest_nodes(
     long["order"] = long.groupby("unit_id").cumcount() + 1
     long = long[long["order"] <= top].drop(columns="_pos")
     return long.reset_index(drop=True)
-
 
 def training_needs(
     ev: Evaluation,
@@ -222,7 +219,6 @@ def training_needs(
     )
     return out[NEEDS_COLUMNS].reset_index(drop=True)
 
-
 def bureau_training_needs(
     evaluations: Sequence[Evaluation],
     *,
@@ -255,7 +251,6 @@ def bureau_training_needs(
     needs = [training_needs(ev, level=level, threshold=threshold, top=top, show_names=show_names) for ev in chosen]
     needs = [n for n in needs if len(n)]
     return pd.concat(needs, ignore_index=True) if needs else pd.DataFrame(columns=NEEDS_COLUMNS)
-
 
 def training_plan(needs: Sequence[pd.DataFrame], lang: str = "zh", max_listed: int = 8) -> pd.DataFrame:
     """The bureau-level training plan: one row per topic.
@@ -306,7 +301,6 @@ def training_plan(needs: Sequence[pd.DataFrame], lang: str = "zh", max_listed: i
     plan = pd.DataFrame(rows).sort_values(["n_total", "topic"], ascending=[False, True])
     return plan.reset_index(drop=True)
 
-
 def plan_table(plan: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`training_plan` with localised column names, for a report."""
     check_lang(lang)
@@ -318,7 +312,6 @@ def plan_table(plan: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
         "frameworks": "考核体系" if zh else "Frameworks",
     }
     return plan.rename(columns=labels)
-
 
 def needs_excerpt(
     needs: pd.DataFrame, lang: str = "zh", rows: int = 12, framework: str | None = None
@@ -337,12 +330,18 @@ def needs_excerpt(
     return needs.head(rows)[columns]
 
 
-def figure_training_plan(plan: pd.DataFrame, lang: str = "zh", top: int = 15) -> plt.Figure:
-    """Horizontal stacked bars: stations and officers needing each of the ``top`` topics."""
+def figure_training_plan(plan: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh", top: int = 15) -> Axes:
+    """Horizontal stacked bars: stations and officers needing each of the ``top`` topics.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     zh = lang != "en"
     shown = plan.head(top).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(8.5, 0.38 * len(shown) + 1.8))
+    ax = report_axes(ax, figsize=(8.5, 0.38 * len(shown) + 1.8))
     y = np.arange(len(shown))
     ax.barh(y, shown["n_stations"], color="#4d7ea8", label="派出所" if zh else "stations")
     ax.barh(y, shown["n_officers"], left=shown["n_stations"], color="#f4a582",
@@ -353,4 +352,4 @@ def figure_training_plan(plan: pd.DataFrame, lang: str = "zh", top: int = 15) ->
     ax.set_title("培训需求:各主题需要培训的单位数" if zh else "Training needs: units needing each topic")
     ax.set_xlabel("需要培训的派出所与民警数" if zh else "Stations and officers needing the topic")
     ax.set_ylabel("培训主题" if zh else "Training topic")
-    return fig
+    return ax

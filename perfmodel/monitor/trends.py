@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,10 @@ from perfmodel.monitor.series import indicator_names
 from perfmodel.multiple_testing import bh_qvalues
 from perfmodel.periods import parse_month
 from perfmodel.text import check_lang
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "Decomposition",
@@ -143,7 +147,6 @@ class Decomposition:
         """Standard deviation of the remainder (the month-to-month noise)."""
         return float(self.frame["remainder"].std(ddof=1))
 
-
 def decompose(
     series: pd.Series, *, period: int = 12, robust: bool = False, seasonal: int = 13, seasonal_deg: int = 0
 ) -> Decomposition:
@@ -193,7 +196,6 @@ def decompose(
     return Decomposition(name=str(series.name), frame=frame, seasonal_strength=float(seasonal_strength),
                          trend_strength=float(trend_strength), profile=profile)
 
-
 def month_window(months: Sequence[int], lang: str = "zh") -> str:
     """Calendar months as text, wrapping the year: [11, 12, 1, 2] → ``11月–2月``."""
     check_lang(lang)
@@ -206,7 +208,6 @@ def month_window(months: Sequence[int], lang: str = "zh") -> str:
     return "、".join(names[m] for m in sorted(months)) if lang != "en" else ", ".join(
         names[m] for m in sorted(months))
 
-
 def _circular_order(months: Sequence[int]) -> list[int]:
     """Months ordered so that a window crossing the year end stays together (11, 12, 1, 2)."""
     chosen = sorted(set(months))
@@ -217,10 +218,8 @@ def _circular_order(months: Sequence[int]) -> list[int]:
     start = (widest + 1) % len(chosen)
     return chosen[start:] + chosen[:start]
 
-
 def _is_contiguous(ordered: Sequence[int]) -> bool:
     return all((b - a) % 12 == 1 for a, b in zip(ordered, ordered[1:], strict=False))
-
 
 def seasonality_table(
     series: pd.DataFrame,
@@ -293,7 +292,6 @@ def seasonality_table(
     out = pd.DataFrame(rows, columns=columns)
     return out.sort_values("p").reset_index(drop=True)
 
-
 def _month_effects(observed: pd.Series) -> tuple[float, pd.Series, pd.Series]:
     """Regression of a monthly series on a linear trend and calendar-month effects.
 
@@ -329,7 +327,6 @@ def _month_effects(observed: pd.Series) -> tuple[float, pd.Series, pd.Series]:
     t_values = pd.Series((means - means.mean()).to_numpy() / se, index=index).reindex(range(1, 13))
     t_values.attrs["df"] = df
     return p, effects.fillna(0.0), t_values
-
 
 def special_indicator_candidates(
     seasonality: pd.DataFrame,
@@ -448,14 +445,21 @@ def district_gaps(
 
 
 # ----------------------------------------------------------------------------- figures
-def figure_decomposition(dec: Decomposition, title: str, lang: str = "zh", unit_label: str = ""):
-    """The four STL panels of one series: observed, trend, seasonal, remainder."""
+
+
+def figure_decomposition(dec: Decomposition, title: str, *, fig: Figure | None = None, lang: str = "zh", unit_label: str = "") -> Figure:
+    """The four STL panels of one series: observed, trend, seasonal, remainder.
+
+    Several axes: drawn on ``fig`` (an empty figure; default: a new one) after applying the
+    report style (CJK font); returns the figure.
+    """
+    from perfmodel.report.style import report_subplots
+
     check_lang(lang)
-    import matplotlib.pyplot as plt
 
     zh = lang != "en"
     names = (("观测值", "趋势", "季节", "残差") if zh else ("Observed", "Trend", "Seasonal", "Remainder"))
-    fig, axes = plt.subplots(4, 1, figsize=(8.5, 7.0), sharex=True)
+    fig, axes = report_subplots(fig, 4, 1, figsize=(8.5, 7.0), sharex=True)
     x = dec.frame.index.to_timestamp()
     for ax, column, name in zip(axes, ("observed", "trend", "seasonal", "remainder"), names, strict=True):
         ax.plot(x, dec.frame[column], lw=1.4)
@@ -468,22 +472,27 @@ def figure_decomposition(dec: Decomposition, title: str, lang: str = "zh", unit_
     return fig
 
 
-def figure_seasonal_profiles(seasonality: pd.DataFrame, lang: str = "zh", max_rows: int = 15):
+def figure_seasonal_profiles(seasonality: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh", max_rows: int = 15) -> Axes:
     """Heat map: each indicator's seasonal effect by calendar month, in % of its level.
 
     The sign is oriented so that red always marks a month the season makes
     harder (a lower value of a "higher is better" indicator, a higher one of a
     "lower is better" indicator, more cases).
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
     """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
-    import matplotlib.pyplot as plt
 
     zh = lang != "en"
     rows = seasonality.head(max_rows)
     matrix = np.vstack(rows["effect"].to_list()) * 100 if len(rows) else np.zeros((0, 12))
     labels = [(n if zh else e) + (" *" if p < 0.05 else "")
               for n, e, p in zip(rows["name"], rows["name_en"], rows["p"], strict=True)]
-    fig, ax = plt.subplots(figsize=(8.5, max(2.5, 0.35 * len(rows) + 1.5)))
+    ax = report_axes(ax, figsize=(8.5, max(2.5, 0.35 * len(rows) + 1.5)))
+    fig = ax.figure
     limit = float(np.nanmax(np.abs(matrix))) if matrix.size else 1.0
     image = ax.imshow(matrix, aspect="auto", cmap="RdBu", vmin=-limit, vmax=limit)
     month_names = _MONTH_EN if not zh else _MONTH_ZH
@@ -495,17 +504,22 @@ def figure_seasonal_profiles(seasonality: pd.DataFrame, lang: str = "zh", max_ro
     ax.set_title("各指标季节效应(* 季节性显著)" if zh else "Seasonal effect by calendar month (* significant)")
     ax.set_xlabel("日历月" if zh else "Calendar month")
     ax.set_ylabel("指标" if zh else "Indicator")
-    return fig
+    return ax
 
 
-def figure_district_gaps(gaps: pd.DataFrame, lang: str = "zh"):
-    """Mean monthly score gap of every district to the bureau, persistent under-performers in red."""
+def figure_district_gaps(gaps: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """Mean monthly score gap of every district to the bureau, persistent under-performers in red.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
-    import matplotlib.pyplot as plt
 
     zh = lang != "en"
     g = gaps.sort_values("mean_gap")
-    fig, ax = plt.subplots(figsize=(7.5, max(3.0, 0.32 * len(g) + 1.2)))
+    ax = report_axes(ax, figsize=(7.5, max(3.0, 0.32 * len(g) + 1.2)))
     colours = np.where(g["persistent"], "#b2182b", "#8c96a0")
     ax.barh(g["district"].astype(str), g["mean_gap"], color=colours)
     ax.axvline(0, color="grey", lw=0.8)
@@ -513,7 +527,7 @@ def figure_district_gaps(gaps: pd.DataFrame, lang: str = "zh"):
                  else "District gap to the bureau's monthly mean score (red: persistently behind)")
     ax.set_xlabel("平均差距(分)" if zh else "Mean gap (points)")
     ax.set_ylabel("分局" if zh else "District")
-    return fig
+    return ax
 
 
 # ----------------------------------------------------------------------------- report tables
@@ -531,7 +545,6 @@ def seasonality_report_table(seasonality: pd.DataFrame, lang: str = "zh") -> pd.
             (_MONTH_EN if not zh else _MONTH_ZH).get),
     })
 
-
 def candidates_table(candidates: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`special_indicator_candidates` with readable headers."""
     check_lang(lang)
@@ -546,7 +559,6 @@ def candidates_table(candidates: pd.DataFrame, lang: str = "zh") -> pd.DataFrame
         ("季节波幅(占水平)" if zh else "Seasonal swing (share of level)"): candidates["amplitude"],
         ("临时指标剩余权重上限" if zh else "Temporary weight still available"): candidates["weight_room"],
     })
-
 
 def district_table(gaps: pd.DataFrame, lang: str = "zh", dimension_names: Mapping[str, str] | None = None
                    ) -> pd.DataFrame:

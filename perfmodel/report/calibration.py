@@ -25,6 +25,7 @@ any evaluation.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -37,6 +38,10 @@ from perfmodel.calibrate.peers import context_frame
 from perfmodel.evaluation import Evaluation
 from perfmodel.simulate import EFFECTS, Effects
 from perfmodel.text import check_lang
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "TEXT",
@@ -118,10 +123,8 @@ NEEDS_CALIBRATION = (
     "(perfmodel score … --calibration full) to get the calibration tables."
 )
 
-
 def _t(lang: str) -> dict[str, str]:
     return TEXT["en" if lang == "en" else "zh"]
-
 
 def _indicator_name(ev: Evaluation, indicator: str, lang: str) -> str:
     meta = ev.framework.indicator_meta().get(indicator)
@@ -129,12 +132,10 @@ def _indicator_name(ev: Evaluation, indicator: str, lang: str) -> str:
         return indicator
     return meta.name.en if lang == "en" else meta.name.zh
 
-
 def _stage(ev: Evaluation, stage: str) -> pd.DataFrame:
     if stage not in ev.stages:
         raise ValueError(NEEDS_CALIBRATION.format(stage=stage))
     return ev.stages[stage]
-
 
 def _rename(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     t = _t(lang)
@@ -198,11 +199,17 @@ def funnel_results(
     return out
 
 
-def figure_funnel(ev: Evaluation, indicator: str, result: FunnelResult, lang: str = "zh") -> plt.Figure:
-    """The funnel plot of one indicator (from :func:`funnel_results`)."""
+def figure_funnel(ev: Evaluation, indicator: str, result: FunnelResult, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """The funnel plot of one indicator (from :func:`funnel_results`).
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    ax = report_axes(ax, figsize=(7.5, 4.5))
     ratio = result.kind == "ratio"
     result.plot(
         ax,
@@ -212,7 +219,7 @@ def figure_funnel(ev: Evaluation, indicator: str, result: FunnelResult, lang: st
         confidence_labels={lv: t["limits"].format(level=f"{lv:.1%}".replace(".0%", "%")) for lv in result.confidence},
         target_label=t["target"],
     )
-    return fig
+    return ax
 
 
 # --------------------------------------------------------------------------- difficulty
@@ -238,12 +245,18 @@ def difficulty_tables(
     return {"units": _rename(table, lang), "classes": _rename(classes, lang)}
 
 
-def figure_difficulty(ev: Evaluation, lang: str = "zh", covariates: Sequence[str] | None = None) -> plt.Figure:
-    """Implied coefficient against load per officer, with the declared step function."""
+def figure_difficulty(ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh", covariates: Sequence[str] | None = None) -> Axes:
+    """Implied coefficient against load per officer, with the declared step function.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     table = difficulty_table(ev, covariates)
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    ax = report_axes(ax, figsize=(7.5, 4.5))
     x = table["workload_per_officer"] if "workload_per_officer" in table.columns else table.index
     classes = table["class"].astype(str) if "class" in table.columns else pd.Series("", index=table.index)
     palette = plt.get_cmap("tab10")
@@ -260,12 +273,20 @@ def figure_difficulty(ev: Evaluation, lang: str = "zh", covariates: Sequence[str
     ax.set_xlabel(t["diff_x"])
     ax.set_ylabel(t["diff_y"])
     ax.legend(fontsize=7.5, ncol=2)
-    return fig
+    return ax
 
 
 # --------------------------------------------------------------------------- case-mix
-def figure_expected_observed(ev: Evaluation, indicator: str, lang: str = "zh") -> plt.Figure:
-    """Observed value against the value expected given the unit's context."""
+
+
+def figure_expected_observed(ev: Evaluation, indicator: str, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """Observed value against the value expected given the unit's context.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     casemix = _stage(ev, "casemix")
@@ -275,7 +296,7 @@ def figure_expected_observed(ev: Evaluation, indicator: str, lang: str = "zh") -
             f"indicator {indicator!r} was not case-mix adjusted; see ev.stages['calibration_log'] "
             "for the reason."
         )
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax = report_axes(ax, figsize=(5.5, 5))
     size = sub["denominator"].fillna(sub["denominator"].median() if sub["denominator"].notna().any() else 30)
     size = 12 + 60 * np.sqrt(size / size.max()) if size.max() > 0 else 20
     ax.scatter(sub["expected"], sub["observed"], s=size, alpha=0.6, color="#1F77B4", edgecolor="white")
@@ -290,13 +311,11 @@ def figure_expected_observed(ev: Evaluation, indicator: str, lang: str = "zh") -
     ax.set_xlabel(t["eo_x"])
     ax.set_ylabel(t["eo_y"])
     ax.legend(loc="upper left")
-    return fig
-
+    return ax
 
 def expected_observed_indicators(ev: Evaluation, n: int = 2) -> list[str]:
     """The first ``n`` case-mix adjusted indicators (for :func:`figure_expected_observed`)."""
     return _stage(ev, "casemix_models")["indicator"].head(n).tolist()
-
 
 def casemix_model_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """One row per adjusted indicator: family, formula, n, dispersion, overall level."""
@@ -305,7 +324,6 @@ def casemix_model_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     table = models.drop(columns=["summary"]).copy()
     table["indicator"] = [_indicator_name(ev, i, lang) for i in table["indicator"]]
     return _rename(table, lang)
-
 
 def calibration_log_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """What calibration did to each indicator, and why anything was left unadjusted."""
@@ -316,9 +334,16 @@ def calibration_log_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- raters
-def figure_rater_leniency(ev: Evaluation, indicator: str | None = None, lang: str = "zh",
-                          max_raters: int = 40) -> plt.Figure:
-    """Rater effects with their confidence intervals, most lenient at the top."""
+
+
+def figure_rater_leniency(ev: Evaluation, indicator: str | None = None, *, ax: Axes | None = None, lang: str = "zh", max_raters: int = 40) -> Axes:
+    """Rater effects with their confidence intervals, most lenient at the top.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     effects = _stage(ev, "rater_effects")
@@ -329,7 +354,7 @@ def figure_rater_leniency(ev: Evaluation, indicator: str | None = None, lang: st
     if len(sub) > max_raters:  # the most extreme raters at both ends
         half = max_raters // 2
         sub = pd.concat([sub.head(half), sub.tail(max_raters - half)])
-    fig, ax = plt.subplots(figsize=(7, max(3.0, 0.22 * len(sub) + 1.2)))
+    ax = report_axes(ax, figsize=(7, max(3.0, 0.22 * len(sub) + 1.2)))
     y = np.arange(len(sub))
     clear = (sub["ci_low"] > 0) | (sub["ci_high"] < 0)
     colours = np.where(sub["effect"] > 0, "#1b7837", "#b2182b")
@@ -343,14 +368,12 @@ def figure_rater_leniency(ev: Evaluation, indicator: str | None = None, lang: st
     ax.set_title(t["rater_title"].format(name=_indicator_name(ev, indicator, lang)))
     ax.set_xlabel(t["rater_x"])
     ax.set_ylabel(t["rater_y"])
-    return fig
-
+    return ax
 
 def rater_indicators(ev: Evaluation) -> list[str]:
     """Indicators with estimated rater effects (for :func:`figure_rater_leniency`); empty without any."""
     effects = ev.stages.get("rater_effects", pd.DataFrame())
     return effects["indicator"].unique().tolist() if len(effects) else []
-
 
 def self_enhancement_summary(ev: Evaluation) -> pd.DataFrame:
     """Summary statistics (count, mean, sd, quartiles) of self minus others per rated indicator.
@@ -359,7 +382,6 @@ def self_enhancement_summary(ev: Evaluation) -> pd.DataFrame:
     """
     enhancement = ev.stages.get("self_enhancement", pd.DataFrame())
     return enhancement.describe().reset_index() if len(enhancement) else pd.DataFrame()
-
 
 def reliability_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """Inter-rater reliability and shrinkage reliability per indicator."""
@@ -378,7 +400,6 @@ def truth_table(recovery: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     table["score"] = [t.get(s, s) for s in table["score"]]
     return _rename(table, lang)
 
-
 def effects_table(effects: Effects = EFFECTS) -> pd.DataFrame:
     """Effect sizes of the uncontrollable context in the simulator (latent sd units), one row each.
 
@@ -394,11 +415,17 @@ def effects_table(effects: Effects = EFFECTS) -> pd.DataFrame:
     })
 
 
-def figure_truth_comparison(scores: Mapping[str, pd.Series], truth: pd.Series, lang: str = "zh") -> plt.Figure:
-    """One panel per score: the score against the true performance, with Spearman's rho."""
+def figure_truth_comparison(scores: Mapping[str, pd.Series], truth: pd.Series, *, fig: Figure | None = None, lang: str = "zh") -> Figure:
+    """One panel per score: the score against the true performance, with Spearman's rho.
+
+    Several axes: drawn on ``fig`` (an empty figure; default: a new one) after applying the
+    report style (CJK font); returns the figure.
+    """
+    from perfmodel.report.style import report_subplots
+
     check_lang(lang)
     t = _t(lang)
-    fig, axes = plt.subplots(1, len(scores), figsize=(4.2 * len(scores), 4.2), layout="constrained")
+    fig, axes = report_subplots(fig, 1, len(scores), figsize=(4.2 * len(scores), 4.2), layout="constrained")
     axes = np.atleast_1d(axes)
     for ax, (label, score) in zip(axes, scores.items(), strict=True):
         both = pd.concat({"s": score.astype(float), "t": truth.astype(float)}, axis=1).dropna()
@@ -411,16 +438,20 @@ def figure_truth_comparison(scores: Mapping[str, pd.Series], truth: pd.Series, l
     return fig
 
 
-def figure_context_dependence(
-    scores: Mapping[str, pd.Series], units: pd.DataFrame, lang: str = "zh"
-) -> plt.Figure:
-    """Standardised scores against log load per officer, one colour per score, with trend lines."""
+def figure_context_dependence(scores: Mapping[str, pd.Series], units: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """Standardised scores against log load per officer, one colour per score, with trend lines.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     context = context_frame(units)
     context.index = pd.Index(context["unit_id"].astype(object), name="unit_id")
     x = context["log_workload"]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax = report_axes(ax, figsize=(7, 4.5))
     palette = plt.get_cmap("tab10")
     for i, (label, score) in enumerate(scores.items()):
         both = pd.concat({"x": x, "s": score.astype(float)}, axis=1).dropna()
@@ -435,4 +466,4 @@ def figure_context_dependence(
     ax.set_xlabel(t["ctx_x"])
     ax.set_ylabel(t["ctx_y"])
     ax.legend()
-    return fig
+    return ax

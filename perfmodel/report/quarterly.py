@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,6 +24,9 @@ from perfmodel.groups import group_order  # re-exported: public here before perf
 from perfmodel.privacy import officer_names_shown
 from perfmodel.report.render import SafeMarkdown, join, md, table
 from perfmodel.text import check_lang
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "TEXT",
@@ -104,14 +108,11 @@ SOURCES = LABELS["source"]
 def _t(lang: str) -> dict[str, str]:
     return TEXT["en" if lang == "en" else "zh"]
 
-
 def _name(node, lang: str) -> str:
     return node.name.en if lang == "en" else node.name.zh
 
-
 def _dimension_names(fw: Framework, lang: str) -> dict[str, str]:
     return {node.id: _name(node, lang) for node in fw.tree}
-
 
 def consequence_label(consequence: str, grade_cap: object = None, points: float | None = None,
                       lang: str = "zh") -> str:
@@ -135,14 +136,12 @@ def consequence_label(consequence: str, grade_cap: object = None, points: float 
                   "zero": "该指标记零分"}
     return labels.get(consequence, consequence)
 
-
 def _threshold_text(ind: Indicator, lang: str) -> str:
     th = ind.threshold
     if th is None:
         return ""
     parts = ([f"≥ {th.min:g}"] if th.min is not None else []) + ([f"≤ {th.max:g}"] if th.max is not None else [])
     return f"{' & '.join(parts)}({consequence_label(th.consequence, th.grade_cap, lang=lang)})"
-
 
 def headline(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     """A short Markdown paragraph: what was evaluated and the key numbers (names escaped)."""
@@ -171,7 +170,6 @@ def headline(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
         "评定等级。等级分布:{grades}。",
         **values,
     )
-
 
 def quality_tables(ev: Evaluation, lang: str = "zh") -> dict[str, pd.DataFrame]:
     """Data-quality tables: quarantine by reason, late submissions by unit, indicator coverage,
@@ -216,7 +214,6 @@ def quality_tables(ev: Evaluation, lang: str = "zh") -> dict[str, pd.DataFrame]:
         "incomplete": incomplete.rename(columns=rename).reset_index(drop=True),
     }
 
-
 def grading_notes_markdown(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     """One sentence on units not graded for incomplete data or non-finite scores, and on quota ties.
 
@@ -256,11 +253,9 @@ def grading_notes_markdown(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
         text += f"{n['quota_tie_lowered']} 个单位在并列规则后仍同分,为不超出比例取较低等级。"
     return md("{text}", text=text) if text else SafeMarkdown("")
 
-
 def _scores_shown(ev: Evaluation, show_names: bool) -> pd.DataFrame:
     """``ev.scores``, without the officers' names unless asked for (stations keep theirs)."""
     return officer_names_shown(ev.scores, show_names or ev.framework.level != "officer")
-
 
 def ranking_table(
     ev: Evaluation, lang: str = "zh", group: str | None = None, *, show_names: bool = False
@@ -280,7 +275,6 @@ def ranking_table(
     table = scores[columns].rename(columns={**{k: t[k] for k in t if k in columns}, **dims})
     return table.reset_index(drop=True)
 
-
 def grade_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """Units per peer group and grade, groups in natural order."""
     check_lang(lang)
@@ -288,7 +282,6 @@ def grade_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     table = table.reindex(group_order(table.index))
     table.index.name = _t(lang)["peer_group"]
     return table
-
 
 def breach_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """Hard-threshold breaches (R9): unit, indicator, value, standard, consequence."""
@@ -304,7 +297,6 @@ def breach_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
                                                                                strict=True)]
     b["value"] = b["value"].map(lambda v: f"{v:.3f}")
     return b[["unit_id", "indicator", "value", "threshold", "consequence"]].rename(columns=t)
-
 
 def negative_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """Negative-list hits (R13): unit, item, count, consequence."""
@@ -322,7 +314,6 @@ def negative_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
                  "consequence": t["consequence"], "points": t["points"]})
     return table
 
-
 def rank_change_table(ev: Evaluation, lang: str = "zh", top: int = 10, *, show_names: bool = False) -> pd.DataFrame:
     """The largest rises and falls in group rank against the previous period.
 
@@ -339,7 +330,6 @@ def rank_change_table(ev: Evaluation, lang: str = "zh", top: int = 10, *, show_n
     columns = ["unit_id", "name", "peer_group", "previous_rank", "rank", "rank_change", "previous_grade", "grade"]
     columns = [c for c in columns if c in movers.columns]
     return movers[columns].rename(columns=t).reset_index(drop=True)
-
 
 def weight_tree_table(fw: Framework, lang: str = "zh") -> pd.DataFrame:
     """The weight tree for the methodology section."""
@@ -362,7 +352,6 @@ def weight_tree_table(fw: Framework, lang: str = "zh") -> pd.DataFrame:
     )
     return out
 
-
 def _indicator_rule(ind: Indicator) -> str:
     parts = [f"{ind.kind}"]
     if ind.goalposts:
@@ -370,7 +359,6 @@ def _indicator_rule(ind: Indicator) -> str:
     if ind.denominator:
         parts.append(f"per {ind.per:g} {ind.denominator}")
     return ", ".join(parts)
-
 
 def methodology_markdown(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     """The rules of the framework, generated from it, as Markdown (every name escaped)."""
@@ -444,13 +432,19 @@ def _ordered_groups(ev: Evaluation) -> list[str]:
     return group_order(ev.scores["peer_group"].unique())
 
 
-def figure_score_distribution(ev: Evaluation, lang: str = "zh") -> plt.Figure:
-    """Box plots of scores per peer group with every unit as a dot coloured by grade."""
+def figure_score_distribution(ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """Box plots of scores per peer group with every unit as a dot coloured by grade.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     scores = ev.scores.dropna(subset=["score"])
     groups = _ordered_groups(ev)
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax = report_axes(ax, figsize=(8, 4.5))
     data = [scores.loc[scores["peer_group"] == g, "score"].to_numpy() for g in groups]
     ax.boxplot(data, tick_labels=groups, widths=0.5, showfliers=False)
     rng = np.random.default_rng(0)
@@ -463,15 +457,20 @@ def figure_score_distribution(ev: Evaluation, lang: str = "zh") -> plt.Figure:
     ax.set_title(t["dist_title"])
     ax.set_xlabel(t["dist_x"])
     ax.set_ylabel(t["dist_y"])
-    return fig
+    return ax
 
 
-def figure_dimension_profiles(ev: Evaluation, lang: str = "zh", max_units: int = 60) -> plt.Figure:
+def figure_dimension_profiles(ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh", max_units: int = 60) -> Axes:
     """Heat map of dimension scores per unit, units sorted by peer group and rank.
 
     With more than ``max_units`` units, the best and worst ``max_units // 2`` by
     overall rank are shown (the full table is in the report's tables).
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
     """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     dims = _dimension_names(ev.framework, lang)
@@ -482,7 +481,8 @@ def figure_dimension_profiles(ev: Evaluation, lang: str = "zh", max_units: int =
     s = s.assign(_g=s["peer_group"].map(order)).sort_values(["_g", "rank"])
     matrix = s[list(dims)].to_numpy(dtype=float)
     height = max(3.0, 0.22 * len(s) + 1.5)
-    fig, ax = plt.subplots(figsize=(7.5, height))
+    ax = report_axes(ax, figsize=(7.5, height))
+    fig = ax.figure
     image = ax.imshow(matrix, aspect="auto", cmap="RdYlGn", vmin=0, vmax=100)
     ax.set_xticks(range(len(dims)), list(dims.values()))
     labels = [f"{n}({g})" for n, g in zip(s["name"], s["peer_group"], strict=True)]
@@ -492,15 +492,21 @@ def figure_dimension_profiles(ev: Evaluation, lang: str = "zh", max_units: int =
     ax.set_title(t["profile_title"])
     ax.set_xlabel(t["profile_x"])
     ax.set_ylabel(t["profile_y"])
-    return fig
+    return ax
 
 
-def figure_rank_changes(ev: Evaluation, lang: str = "zh") -> plt.Figure:
-    """Previous vs current group rank; points above the diagonal improved."""
+def figure_rank_changes(ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """Previous vs current group rank; points above the diagonal improved.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     s = ev.scores.dropna(subset=["rank", "previous_rank"])
-    fig, ax = plt.subplots(figsize=(6, 6))
+    ax = report_axes(ax, figsize=(6, 6))
     groups = _ordered_groups(ev)
     colours = plt.get_cmap("tab10")
     for i, g in enumerate(groups):
@@ -515,15 +521,21 @@ def figure_rank_changes(ev: Evaluation, lang: str = "zh") -> plt.Figure:
     ax.set_title(t["change_title"])
     ax.set_xlabel(t["change_x"])
     ax.set_ylabel(t["change_y"])
-    return fig
+    return ax
 
 
-def figure_grade_counts(ev: Evaluation, lang: str = "zh") -> plt.Figure:
-    """Stacked bars: units per grade in each peer group."""
+def figure_grade_counts(ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """Stacked bars: units per grade in each peer group.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     table = grade_table(ev, lang)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    ax = report_axes(ax, figsize=(7, 4))
     bottom = np.zeros(len(table))
     for grade in table.columns:
         ax.bar(table.index, table[grade], bottom=bottom, color=GRADE_COLOURS.get(grade, "#999"), label=grade)
@@ -532,7 +544,7 @@ def figure_grade_counts(ev: Evaluation, lang: str = "zh") -> plt.Figure:
     ax.set_title(t["grades_title"])
     ax.set_xlabel(t["grades_x"])
     ax.set_ylabel(t["grades_y"])
-    return fig
+    return ax
 
 
 # ---------------------------------------------------------------- outputs
@@ -569,7 +581,6 @@ def write_tables(ev: Evaluation, out_dir: str | Path, lang: str = "zh") -> dict[
     )
     return paths
 
-
 def styled(frame: pd.DataFrame, percent: Iterable[str] = (), digits: int = 1):
     """A pandas ``Styler`` for the HTML report; the same as :func:`perfmodel.report.render.table`.
 
@@ -585,7 +596,6 @@ CONTEXT_COLUMNS = (*NUMERIC_CONTEXT, "area_type", "station_type")
 
 Of :data:`perfmodel.columns.STATION_CONTEXT`, ``station_class`` is left out: it bands
 stations by population and incident volume, which are already in."""
-
 
 def calibration_comparison(raw: Evaluation, calibrated: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """Each unit's uncalibrated and calibrated score, group rank and grade.
@@ -605,7 +615,6 @@ def calibration_comparison(raw: Evaluation, calibrated: Evaluation, lang: str = 
                "grade_raw", "grade_calibrated"]
     return both[columns].rename(columns=t).reset_index(drop=True)
 
-
 def context_r2(ev: Evaluation, context: Iterable[str] = CONTEXT_COLUMNS) -> float:
     """R² of the composite score on the context columns present in the units table."""
     from perfmodel.audit import context_neutrality
@@ -615,7 +624,6 @@ def context_r2(ev: Evaluation, context: Iterable[str] = CONTEXT_COLUMNS) -> floa
         return float("nan")
     table = context_neutrality(ev, context=present)
     return float(table.loc[table["measure"] == "r2", "estimate"].iloc[0])
-
 
 def calibration_markdown(raw: Evaluation, calibrated: Evaluation, lang: str = "zh") -> SafeMarkdown:
     """What calibration changed: grades, rank agreement and dependence on context, in words."""
@@ -648,7 +656,6 @@ def calibration_markdown(raw: Evaluation, calibrated: Evaluation, lang: str = "z
         "情境所解释的部分也可能包含真实的绩效差异(资源充足的所也可能管理得更好),因此校准结果是第二视角,而非定论。",
         **values,
     )
-
 
 def provenance_table(
     inputs: dict[str, str | Path], parameters: dict[str, object], lang: str = "zh"
