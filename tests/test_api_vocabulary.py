@@ -259,3 +259,117 @@ def test_validation_result_summary_counts_every_row(files):
     assert table["n"].sum() == 2 and set(table["reason"]) == {"bad_period", "unknown_unit"}
     assert all(f"{r.reason}: {r.n}" in text for r in table.itertuples())
     assert set(obs_result.tables()) == {"data", "quarantine", "reasons"}
+
+
+# ----------------------------------------------------------------------------- figure functions
+FIGURE_MODULES = ["perfmodel.report.quarterly", "perfmodel.report.calibration", "perfmodel.audit.robustness",
+                  "perfmodel.audit.policy", "perfmodel.design.compare", "perfmodel.design.redundancy",
+                  "perfmodel.design.sensitivity", "perfmodel.monitor.cockpit", "perfmodel.monitor.targets",
+                  "perfmodel.monitor.training", "perfmodel.monitor.deployment", "perfmodel.monitor.trends",
+                  "perfmodel.monitor.team"]
+
+
+def _figure_functions():
+    import importlib
+    import inspect
+
+    for module_name in FIGURE_MODULES:
+        module = importlib.import_module(module_name)
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if name.startswith("figure_") and function.__module__ == module_name:
+                yield f"{module_name}.{name}", function
+
+
+def test_every_figure_function_takes_ax_or_fig_and_lang_by_keyword():
+    import inspect
+
+    seen = 0
+    for where, function in _figure_functions():
+        seen += 1
+        params = inspect.signature(function).parameters
+        target = "ax" if "ax" in params else "fig"
+        assert params[target].kind is inspect.Parameter.KEYWORD_ONLY and params[target].default is None, where
+        assert params["lang"].kind is inspect.Parameter.KEYWORD_ONLY, where
+        expected = "Axes" if target == "ax" else "Figure"
+        assert inspect.signature(function).return_annotation == expected, where
+    assert seen >= 29
+
+
+FRESH_PROCESS = r"""
+import json, warnings
+import matplotlib
+matplotlib.use("Agg")
+import pandas as pd
+from perfmodel.audit.policy import figure_weights
+
+warnings.simplefilter("error")  # a missing glyph warns; here it fails
+table = pd.DataFrame({"name": ["案件办理", "群众评价"], "stated": [0.6, 0.4], "estimate": [0.3, 0.7],
+                      "ci_low": [0.2, 0.6], "ci_high": [0.4, 0.8], "flagged": [True, True],
+                      "level": ["source", "source"]})
+ax = figure_weights(table, lang="zh")
+ax.figure.canvas.draw()
+texts = [ax.title, ax.xaxis.label, ax.yaxis.label, *ax.get_yticklabels()]
+print(json.dumps({"fonts": sorted({t.get_fontname() for t in texts}),
+                  "strings": [t.get_text() for t in texts]}))
+"""
+
+
+def test_a_figure_function_in_a_fresh_process_draws_chinese_with_the_bundled_font():
+    """No apply_report_style() first: the figure function applies it itself."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from perfmodel.report.fonts import CJK_FONT_FAMILY
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run = subprocess.run([sys.executable, "-c", FRESH_PROCESS], capture_output=True, text=True, env=env,
+                         check=False, timeout=120)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["fonts"] == [CJK_FONT_FAMILY]
+    assert "名义权重与实际权重(红色:相差悬殊)" in result["strings"] and "案件办理" in result["strings"]
+
+
+def test_a_figure_function_draws_on_the_given_axes_and_makes_no_figure():
+    import matplotlib.pyplot as plt
+
+    from perfmodel.audit.policy import figure_weights
+
+    table = pd.DataFrame({"name": ["a", "b"], "stated": [0.5, 0.5], "estimate": [0.4, 0.6], "ci_low": [np.nan] * 2,
+                          "ci_high": [np.nan] * 2, "flagged": [False, False], "level": ["indicator"] * 2})
+    fig, (left, right) = plt.subplots(1, 2)
+    before = plt.get_fignums()
+    returned = figure_weights(table, ax=right, lang="en")
+    assert returned is right and plt.get_fignums() == before
+    assert len(right.patches) == 4 and not left.patches  # two pairs of bars, all on the right
+    plt.close(fig)
+
+
+def test_several_axes_functions_draw_on_the_given_figure():
+    import matplotlib.pyplot as plt
+
+    from perfmodel.report.calibration import figure_truth_comparison
+
+    truth = pd.Series([1.0, 2.0, 3.0], index=["u1", "u2", "u3"])
+    scores = {"none": truth * 2, "full": truth + 1}
+    fig = plt.figure()
+    before = plt.get_fignums()
+    returned = figure_truth_comparison(scores, truth, fig=fig, lang="en")
+    assert returned is fig and plt.get_fignums() == before and len(fig.axes) == 2
+    plt.close(fig)
+
+
+def test_save_figure_takes_the_axes_a_figure_function_returns(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from perfmodel.report.style import save_figure
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    ax.set(title="t", xlabel="x", ylabel="y")
+    path = save_figure(ax, tmp_path / "a.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plt.close(fig)
