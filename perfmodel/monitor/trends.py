@@ -269,10 +269,10 @@ def seasonality_table(
             continue
         ind = meta.get(column)
         sign = -1.0 if measure == "volume" or (ind is not None and ind.direction == "lower") else 1.0
-        p, effects, t_values = _month_effects(dec.frame["observed"])
+        p, effects, t_values, df = _month_effects(dec.frame["observed"])
         level = abs(float(dec.frame["observed"].mean())) or 1.0
         effect = sign * effects / level
-        critical = stats.t.ppf(1 - alpha, t_values.attrs["df"]) if t_values.attrs["df"] > 0 else np.inf
+        critical = stats.t.ppf(1 - alpha, df) if df > 0 else np.inf
         pressure = [int(m) for m in t_values.index[sign * t_values <= -critical]] if p < alpha else []
         rows.append({
             "indicator": column,
@@ -292,12 +292,12 @@ def seasonality_table(
     out = pd.DataFrame(rows, columns=columns)
     return out.sort_values("p").reset_index(drop=True)
 
-def _month_effects(observed: pd.Series) -> tuple[float, pd.Series, pd.Series]:
+def _month_effects(observed: pd.Series) -> tuple[float, pd.Series, pd.Series, int]:
     """Regression of a monthly series on a linear trend and calendar-month effects.
 
     Returns the F-test p-value of the month effects, the effects (deviation of
     each calendar month from the average month, trend removed) and their
-    t-values (``attrs["df"]``: residual degrees of freedom).
+    t-values, and the residual degrees of freedom of those t-values.
     """
     y = observed.to_numpy(dtype=float)
     months = observed.index.month.to_numpy()
@@ -315,9 +315,7 @@ def _month_effects(observed: pd.Series) -> tuple[float, pd.Series, pd.Series]:
     means = pd.Series(beta[1:], index=index)
     effects = (means - means.mean()).reindex(range(1, 13))
     if df <= 0 or rss_full <= 0:
-        zero = pd.Series(np.nan, index=range(1, 13))
-        zero.attrs["df"] = 0
-        return 1.0, effects.fillna(0.0), zero
+        return 1.0, effects.fillna(0.0), pd.Series(np.nan, index=range(1, 13)), 0
     sigma2 = rss_full / df
     f_stat = ((rss_reduced - rss_full) / (k - 1)) / sigma2
     p = float(stats.f.sf(f_stat, k - 1, df))
@@ -325,8 +323,7 @@ def _month_effects(observed: pd.Series) -> tuple[float, pd.Series, pd.Series]:
     contrast = np.eye(k) - 1.0 / k
     se = np.sqrt(np.diag(contrast @ covariance @ contrast.T))
     t_values = pd.Series((means - means.mean()).to_numpy() / se, index=index).reindex(range(1, 13))
-    t_values.attrs["df"] = df
-    return p, effects.fillna(0.0), t_values
+    return p, effects.fillna(0.0), t_values, df
 
 def special_indicator_candidates(
     seasonality: pd.DataFrame,
