@@ -130,6 +130,11 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
         indices = sobol(ev, spec, n=args.sobol, seed=args.seed, bootstrap=args.bootstrap, progress=progress)
         tables["sobol_indices"] = indices.indices
         tables["sobol_by_unit"] = indices.by_unit
+    # the run's provenance: what repeats it (the seed above all), next to its tables
+    tables["run_parameters"] = pd.DataFrame({
+        "parameter": ["framework", "period", "seed", "draws", "sobol", "bootstrap"],
+        "value": [ev.framework.id, args.period, args.seed, args.draws, args.sobol, args.bootstrap],
+    }).astype({"value": str})
     paths = write_tables(tables, args.out, inputs=_given_inputs(args))
     summary = tables["by_unit"]
     width = (summary["rank_p95"] - summary["rank_p05"]).median()
