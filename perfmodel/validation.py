@@ -50,6 +50,7 @@ __all__ = [
     "validate_observations",
     "read_inputs",
     "resolve_input_order",
+    "check_input_order",
     "indicator_lookup",
 ]
 
@@ -1610,6 +1611,29 @@ def resolve_input_order(
     """
     order = f"{caller}(framework, observations, units, …)"
     hint = "pass the framework first: a Framework, a shipped framework id or a YAML path"
+    check_input_order(framework, observations, units, caller=caller)
+    if not isinstance(framework, (Framework, str, Path)):
+        raise OptionError(
+            f"{caller}: framework must be a Framework, a shipped id or a YAML path, not "
+            f"{type(framework).__name__}; the order is {order}",
+            hint,
+        )
+    return framework if isinstance(framework, Framework) else load_framework(framework)
+
+
+def check_input_order(framework: object, observations: object, units: object, *, caller: str) -> None:
+    """Refuse a data file or table as ``framework``, and a framework or YAML file as data.
+
+    The check of :func:`resolve_input_order` without loading anything; for callers
+    whose framework argument is several ids (``monitor.development.officer_evaluations``).
+
+    Raises
+    ------
+    OptionError
+        Naming the argument, what it holds and the house order.
+    """
+    order = f"{caller}(framework, observations, units, …)"
+    hint = "pass the framework first: a Framework, a shipped framework id or a YAML path"
 
     def is_data(value: object) -> bool:
         return isinstance(value, pd.DataFrame) or (
@@ -1628,13 +1652,6 @@ def resolve_input_order(
         if is_framework(value):
             shown = "a Framework" if isinstance(value, Framework) else repr(str(value))
             raise OptionError(f"{caller}: the {name} argument is {shown}, a framework; the order is {order}", hint)
-    if not isinstance(framework, (Framework, str, Path)):
-        raise OptionError(
-            f"{caller}: framework must be a Framework, a shipped id or a YAML path, not "
-            f"{type(framework).__name__}; the order is {order}",
-            hint,
-        )
-    return framework if isinstance(framework, Framework) else load_framework(framework)
 
 
 def read_inputs(

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from perfmodel.errors import OptionError
 from perfmodel.evaluation import evaluate_files
 from perfmodel.framework import load_framework
 from perfmodel.monitor.cockpit import officer_cockpit
@@ -52,7 +53,7 @@ def sample(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def evaluated(sample):
-    evs, absent = officer_evaluations(sample / "station_observations.csv.gz", sample / "units.csv", ROLES, PERIOD)
+    evs, absent = officer_evaluations(ROLES, sample / "station_observations.csv.gz", sample / "units.csv", PERIOD)
     station = evaluate_files("station_four_dimension", sample / "station_observations.csv.gz",
                              sample / "units.csv", PERIOD)
     return station, evs, absent
@@ -108,13 +109,15 @@ def test_flat_layout_and_absent_frameworks(tmp_path, sample, evaluated):
     for name in ("units.csv", "station_observations.csv.gz"):
         shutil.copy(sample / name, tmp_path / name)
     shutil.copy(sample / "observations" / "officer_traffic.csv.gz", tmp_path / "officer_traffic.csv.gz")
-    evs, absent = officer_evaluations(tmp_path / "station_observations.csv.gz", tmp_path / "units.csv",
-                                      "officer_diving, officer_traffic,officer_emergency,officer_traffic", PERIOD)
+    evs, absent = officer_evaluations("officer_diving, officer_traffic,officer_emergency,officer_traffic",
+                                      tmp_path / "station_observations.csv.gz", tmp_path / "units.csv", PERIOD)
     assert list(evs) == ["officer_traffic"] and absent == ["officer_diving", "officer_emergency"]
     pd.testing.assert_frame_equal(evs["officer_traffic"].scores, evaluated[1]["officer_traffic"].scores)
-    none, missing = officer_evaluations(tmp_path / "station_observations.csv.gz", tmp_path / "units.csv", ROLES,
+    none, missing = officer_evaluations(ROLES, tmp_path / "station_observations.csv.gz", tmp_path / "units.csv",
                                         PERIOD, folders=[tmp_path / "elsewhere"])
     assert none == {} and missing == ROLES
+    with pytest.raises(OptionError, match=r"officer_evaluations: the framework argument is .*station_observations"):
+        officer_evaluations(tmp_path / "station_observations.csv.gz", tmp_path / "units.csv", ROLES, PERIOD)
 
 
 def test_collaborations_beside_the_units_or_at_a_given_path(tmp_path, sample, evaluated):

@@ -47,6 +47,7 @@ from perfmodel.monitor.team import (
 )
 from perfmodel.randomness import RngLike
 from perfmodel.text import check_lang
+from perfmodel.validation import check_input_order
 
 __all__ = [
     "OBSERVATION_EXTENSIONS",
@@ -128,9 +129,9 @@ def find_observations(framework_id: str, folders: Sequence[str | Path]) -> Path 
 
 
 def officer_evaluations(
+    frameworks: str | Sequence[str],
     observations: str | Path,
     units: str | Path,
-    frameworks: str | Sequence[str],
     period: str,
     folders: Sequence[str | Path] | None = None,
     **settings: object,
@@ -139,12 +140,12 @@ def officer_evaluations(
 
     Parameters
     ----------
+    frameworks
+        Role framework ids, as a sequence or comma-separated text.
     observations
         The station observations file (it locates the default folders).
     units
         The units file (stations and officers).
-    frameworks
-        Role framework ids, as a sequence or comma-separated text.
     period
         Evaluation period, e.g. ``2025Q2``.
     folders
@@ -157,7 +158,13 @@ def officer_evaluations(
     (dict, list)
         Framework id → run evaluation, in the order given; and the ids for which
         no observations file was found.
+
+    Raises
+    ------
+    OptionError
+        For the order before issue 12, ``(observations, units, frameworks, period)``.
     """
+    check_input_order(frameworks, observations, units, caller="officer_evaluations")
     searched = observation_folders(observations) if folders is None else list(folders)
     evaluations: dict[str, Evaluation] = {}
     absent: list[str] = []
