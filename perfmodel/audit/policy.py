@@ -223,6 +223,7 @@ def stated_weights(
     visit(framework.tree, 1.0)
     return pd.Series(out, dtype=float)
 
+
 def _shares(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Variance shares for one data matrix (n × p) or a stack of them (B × n × p)."""
     centred = X - X.mean(axis=-2, keepdims=True)
@@ -231,6 +232,7 @@ def _shares(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     total = cw @ w
     with np.errstate(invalid="ignore", divide="ignore"):
         return w * cw / np.expand_dims(total, -1)
+
 
 def variance_shares(X: pd.DataFrame, weights: Mapping[str, float] | pd.Series) -> pd.Series:
     """Each column's share of the variance of the weighted composite ``C = X @ w``.
@@ -269,6 +271,7 @@ class _Draws:
     X: np.ndarray
     composite: np.ndarray
 
+
 def _draws(ev: Any, n_boot: int, rng: RngLike) -> _Draws:
     """Stated weights, variance shares and their bootstrap replicates (units resampled)."""
     fw: Framework = ev.framework
@@ -289,6 +292,7 @@ def _draws(ev: Any, n_boot: int, rng: RngLike) -> _Draws:
         boot = _shares(X[idx], w.to_numpy())
         boot = boot[np.isfinite(boot).all(axis=1)]
     return _Draws(list(w.index), w.to_numpy(), point, boot, n, X, composite)
+
 
 def _membership(fw: Framework, ids: list[str], level: WeightLevel) -> pd.DataFrame:
     """Indicators × items (0/1) for grouping indicators by source or top-level dimension."""
@@ -397,9 +401,11 @@ def effective_weights(
     out["verdict"] = [_weight_verdict(r.stated, r.estimate, r.flagged, lang) for r in records(out)]
     return finish(out, "effective_weights", _WEIGHT_COLUMNS, level=level, n_boot=n_boot, seed=rng if isinstance(rng, int) else None)
 
+
 def _far_apart(stated: pd.Series, effective: pd.Series) -> pd.Series:
     ratio = effective / stated.where(stated > 0)
     return ((ratio >= 1.5) | (ratio <= 2 / 3)) & ((effective - stated).abs() >= 0.05)
+
 
 def _weight_verdict(stated: float, effective: float, flagged: bool, lang: Lang) -> str:
     words = _TEXT[lang]
@@ -519,6 +525,7 @@ def weight_policy(
     out["verdict"] = [_policy_verdict(r, confidence, lang) for r in records(out)]
     return finish(out, "weight_policy", _POLICY_COLUMNS, limits=limits)
 
+
 def _ratio(w: np.ndarray, numerator: np.ndarray, denominator: np.ndarray | None) -> float:
     top = float(w[numerator].sum())
     if denominator is None:
@@ -526,11 +533,13 @@ def _ratio(w: np.ndarray, numerator: np.ndarray, denominator: np.ndarray | None)
     bottom = float(w[denominator].sum())
     return top / bottom if bottom > 0 else np.nan
 
+
 def _passes(value: float, kind: str, limit: float) -> bool:
     if not np.isfinite(value):
         return True
     tolerance = 1e-9
     return value <= limit + tolerance if kind == "max" else value >= limit - tolerance
+
 
 def _policy_verdict(row: Any, confidence: float, lang: Lang) -> str:
     words = _TEXT[lang]
@@ -582,6 +591,7 @@ _EXAMPLE_FRAMEWORK: dict[str, Any] = {
         ]},
     ],
 }
+
 
 def inflated_weight_example(*, n_units: int = 60, rng: RngLike = None, period: str = "2025Q2") -> Any:
     """An evaluation whose 30 % supervisor rating drives most of the ranking.
@@ -648,8 +658,6 @@ def inflated_weight_example(*, n_units: int = 60, rng: RngLike = None, period: s
 
 
 # ============================================================================ figure
-
-
 def figure_weights(table: pd.DataFrame, *, ax: Axes | None = None, lang: Lang = "zh") -> Axes:
     """Stated versus effective weights as paired horizontal bars (from :func:`effective_weights`).
 

@@ -142,6 +142,7 @@ class _Layout:
             new = _resample_raters(new, rng)
         return pd.concat([new.drop(columns="_rated"), self.outside], ignore_index=True)
 
+
 def _resample_raters(rows: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     """Within each unit × month × rated indicator, draw its ratings again with replacement."""
     rows = rows.reset_index(drop=True)
@@ -161,10 +162,12 @@ def _resample_raters(rows: pd.DataFrame, rng: np.random.Generator) -> pd.DataFra
             )
     return rows
 
+
 def _scatter(values: np.ndarray, target: np.ndarray, source: np.ndarray) -> np.ndarray:
     out = values.copy()
     out[target] = values[source]
     return out
+
 
 def resample_observations(ev: Any, *, rng: RngLike = None, resample: Resample = "both") -> pd.DataFrame:
     """One bootstrap resample of an evaluation's observations.
@@ -313,6 +316,7 @@ def bootstrap_grades(
     return finish(out, "bootstrap_grades", _BOOT_COLUMNS, n_boot=n_boot, failed=failed, resample=resample,
                   seed=rng if isinstance(rng, int) else None, max_change=max_change, rank=rank)
 
+
 def _boot_verdict(row: Any, confidence: float, lang: Lang) -> str:
     words = _TEXT[lang]
     if not np.isfinite(row.p_grade_change):
@@ -321,6 +325,7 @@ def _boot_verdict(row: Any, confidence: float, lang: Lang) -> str:
                   lvl=fmt_pct(confidence), grade=row.grade, p=fmt_pct(row.p_grade_change),
                   other=row.likely_other_grade)
     return words["robust" if row.robust else "fragile"].format(**values)
+
 
 def non_robust_units(table: pd.DataFrame) -> pd.DataFrame:
     """The units of a :func:`bootstrap_grades` table whose grade is not robust, least robust first."""
@@ -383,6 +388,7 @@ def rank_stability(
     out = pd.DataFrame(rows)
     return finish(out, "rank_stability", _STABILITY_COLUMNS, top_k=top_k)
 
+
 def _stability_rows(scope: str, part: pd.DataFrame, top_k: int, z: float, confidence: float, lang: Lang):
     words = _TEXT[lang]
     n = len(part)
@@ -416,8 +422,6 @@ def _stability_rows(scope: str, part: pd.DataFrame, top_k: int, z: float, confid
 
 
 # ============================================================================ figure
-
-
 def figure_rank_intervals(table: pd.DataFrame, *, ax: Axes | None = None, lang: Lang = "zh", peer_group: str | None = None, max_units: int = 60) -> Axes:
     """Observed rank and bootstrap interval per unit (from :func:`bootstrap_grades`).
 

@@ -66,6 +66,7 @@ __all__ = [
 FLEXIBLE_POOL = 0.20
 """Share of the total weight a unit may move under the flexible indicator pool (R19)."""
 
+
 class FlexiblePoolError(PerfmodelError, ValueError):
     """A flexible-pool variant that moves too much weight or breaks policy."""
 
@@ -109,6 +110,7 @@ def run_designs(
         out[label] = evaluate(fw, obs, units, period, **settings)
     return out
 
+
 def weighting_variants(
     ev: Evaluation,
     methods: Sequence[str] = ("stated", "equal", "pca", "entropy", "critic", "balanced"),
@@ -120,6 +122,7 @@ def weighting_variants(
         m: ev.regen(weights=alternative_weights(ev, m, scope=scope), compare_previous=False)
         for m in methods
     }
+
 
 def sibling_observations(observations: str | Path) -> dict[str, Path]:
     """Framework id → observations file in the ``observations/`` folder beside ``observations``.
@@ -142,6 +145,7 @@ def _effective(design: Framework | Evaluation | Mapping[str, float]) -> pd.Serie
         return effective_from_nodes(design)
     return pd.Series(design, dtype=float)
 
+
 def weight_shift(a: Framework | Evaluation | Mapping[str, float],
                  b: Framework | Evaluation | Mapping[str, float]) -> float:
     """Share of the total weight placed differently: ``½ Σ |w_a − w_b|`` over indicators.
@@ -157,6 +161,7 @@ def weight_shift(a: Framework | Evaluation | Mapping[str, float],
     ids = ea.index.union(eb.index)
     return round(float(0.5 * (ea.reindex(ids, fill_value=0) - eb.reindex(ids, fill_value=0)).abs().sum()), 12)
 
+
 def check_flexible_pool(base: Framework | Evaluation, variant: Framework | Evaluation,
                         pool: float = FLEXIBLE_POOL) -> float:
     """Return the weight ``variant`` moves relative to ``base``; raise if above ``pool``."""
@@ -167,6 +172,7 @@ def check_flexible_pool(base: Framework | Evaluation, variant: Framework | Evalu
             f"allows at most {pool:.0%}: reduce the adjustments"
         )
     return moved
+
 
 def flexible_pool_example(framework: Framework, amount: float = 0.10) -> dict[str, float]:
     """A simple flexible-pool proposal: move ``amount`` of weight between two indicators.
@@ -191,6 +197,7 @@ def flexible_pool_example(framework: Framework, amount: float = 0.10) -> dict[st
     recipient = effective[candidates].idxmin()
     amount = min(amount, float(effective[donor]))
     return {donor: -amount, recipient: amount}
+
 
 def flexible_pool_variant(
     framework: Framework,
@@ -285,6 +292,7 @@ def flexible_pool_variant(
 def _overall(ev: Evaluation) -> pd.DataFrame:
     return ev.scores.set_index("unit_id")[["name", "score", "rank_overall", "grade"]]
 
+
 def top_k_overlap(a: pd.Series, b: pd.Series, k: int) -> float:
     """Share of the ``k`` best units by score ``a`` that are also among the ``k`` best by ``b``.
 
@@ -296,6 +304,7 @@ def top_k_overlap(a: pd.Series, b: pd.Series, k: int) -> float:
 
     k = min(k, a.notna().sum(), b.notna().sum())
     return len(best(a) & best(b)) / k if k else float("nan")
+
 
 def rank_agreement(evaluations: Mapping[str, Evaluation], *, k: int = 10) -> pd.DataFrame:
     """Pairwise agreement of the designs' scores over the units scored by both.
@@ -312,6 +321,7 @@ def rank_agreement(evaluations: Mapping[str, Evaluation], *, k: int = 10) -> pd.
                      "top_k_overlap": top_k_overlap(both["a"], both["b"], k), "k": min(k, len(both))})
     return pd.DataFrame(rows, columns=["design_a", "design_b", "n", "kendall_tau", "spearman",
                                        "top_k_overlap", "k"])
+
 
 def transition_matrix(a: Evaluation, b: Evaluation) -> pd.DataFrame:
     """Units by grade under design ``a`` (rows) and design ``b`` (columns), common units."""
@@ -342,8 +352,10 @@ def dimension_contributions(ev: Evaluation) -> pd.DataFrame:
     values = ev.stages["aggregated"][dims].astype(float)
     return (values - values.mean()) * w
 
+
 def _dimension_names(ev: Evaluation, lang: str) -> dict[str, str]:
     return {n.id: (n.name.zh if lang == "zh" else n.name.en) for n in ev.framework.tree}
+
 
 def movers(a: Evaluation, b: Evaluation, *, n: int = 10, lang: str = "zh") -> pd.DataFrame:
     """Units that gain or lose most in overall rank from design ``a`` to design ``b``.
@@ -451,6 +463,7 @@ class DesignComparison:
         return {"design_scores": self.scores, "rank_agreement": self.agreement,
                 "grade_transitions": self.transitions, "movers": self.movers}
 
+
 def compare_designs(
     evaluations: Mapping[str, Evaluation],
     *,
@@ -498,8 +511,6 @@ def compare_designs(
 
 
 # ---------------------------------------------------------------- figures
-
-
 def figure_bump(comparison: DesignComparison, *, ax: Axes | None = None, lang: str = "zh", highlight: int = 6, max_units: int = 60) -> Axes:
     """Bump chart: each unit's overall rank under each design, one line per unit.
 

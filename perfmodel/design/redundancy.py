@@ -118,9 +118,11 @@ def cronbach_alpha(X: pd.DataFrame | np.ndarray) -> float:
         return float("nan")
     return float(k / (k - 1) * (1 - data.var(ddof=1).sum() / total))
 
+
 def alpha_if_deleted(X: pd.DataFrame) -> pd.Series:
     """Cronbach's alpha of ``X`` without each column in turn."""
     return pd.Series({c: cronbach_alpha(X.drop(columns=c)) for c in X.columns}, dtype=float)
+
 
 def dimension_members(framework: Framework) -> dict[str, list[str]]:
     """Parent node id → the indicators directly under it (``score`` for top-level indicators)."""
@@ -129,6 +131,7 @@ def dimension_members(framework: Framework) -> dict[str, list[str]]:
         if isinstance(info.node, Indicator):
             out.setdefault(info.parent or "score", []).append(info.id)
     return out
+
 
 def _normalised(ev: Evaluation) -> pd.DataFrame:
     ids = [i.id for i in ev.framework.indicators()]
@@ -153,6 +156,7 @@ def correlations(ev: Evaluation, method: str = "pearson") -> pd.DataFrame:
             rows.append({"dimension": dim, "indicator_a": a, "indicator_b": b, "r": r, "n": len(both)})
     return pd.DataFrame(rows, columns=["dimension", "indicator_a", "indicator_b", "r", "n"])
 
+
 def parent_correlations(ev: Evaluation, method: str = "pearson") -> pd.DataFrame:
     """Each indicator's correlation with its parent dimension and with the overall score.
 
@@ -173,6 +177,7 @@ def parent_correlations(ev: Evaluation, method: str = "pearson") -> pd.DataFrame
             "r_score": X[info.id].corr(agg["score"], method=method),
         })
     return pd.DataFrame(rows)
+
 
 def correlation_matrix(ev: Evaluation, method: str = "pearson") -> pd.DataFrame:
     """All indicators and dimensions against each other (for a heat map)."""
@@ -206,11 +211,13 @@ def reliability(ev: Evaluation) -> tuple[pd.DataFrame, pd.DataFrame]:
     return (pd.DataFrame(dims),
             pd.DataFrame(items, columns=["dimension", "indicator", "alpha_if_deleted", "change"]))
 
+
 def _standardised_complete(block: pd.DataFrame) -> pd.DataFrame:
     data = block.dropna()
     sd = data.std(ddof=1)
     data = data.loc[:, sd > 0]
     return (data - data.mean()) / data.std(ddof=1)
+
 
 def pca_by_dimension(ev: Evaluation) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Principal components of each dimension's indicators (correlation matrix).
@@ -242,6 +249,7 @@ def pca_by_dimension(ev: Evaluation) -> tuple[pd.DataFrame, pd.DataFrame]:
         loads += [{"dimension": dim, "indicator": c, "loading": v} for c, v in zip(Z.columns, first, strict=True)]
     return pd.DataFrame(summary), pd.DataFrame(loads, columns=["dimension", "indicator", "loading"])
 
+
 def _vif_block(block: pd.DataFrame) -> pd.Series:
     from statsmodels.stats.outliers_influence import variance_inflation_factor
     from statsmodels.tools.tools import add_constant
@@ -258,6 +266,7 @@ def _vif_block(block: pd.DataFrame) -> pd.Series:
         for k, c in enumerate(keep, start=1):
             out[c] = variance_inflation_factor(exog, k)
     return out
+
 
 def vif(ev: Evaluation) -> pd.DataFrame:
     """Variance inflation factors (statsmodels), within each dimension and across all indicators.
@@ -447,6 +456,7 @@ class RedundancyReport:
         """Name → table, for export."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+
 def redundancy_report(ev: Evaluation, *, threshold: float = 0.8, mode_share: float = 0.5) -> RedundancyReport:
     """Run every check of this module on one evaluation.
 
@@ -477,8 +487,6 @@ def redundancy_report(ev: Evaluation, *, threshold: float = 0.8, mode_share: flo
 
 
 # ---------------------------------------------------------------- figures
-
-
 def figure_correlation_heatmap(ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh", method: str = "pearson") -> Axes:
     """Heat map of correlations between indicators and dimensions, grouped by dimension.
 

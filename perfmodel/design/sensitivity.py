@@ -146,6 +146,7 @@ choice is passed to :meth:`~perfmodel.evaluation.Evaluation.regen`
 automatically. Add entries here for other settings under construction.
 """
 
+
 def choice_available(name: str) -> bool:
     """Whether the pipeline can act on choice ``name`` (see :data:`PENDING_CHOICES`)."""
     if name not in _SETTINGS_FIELDS:
@@ -157,6 +158,7 @@ def choice_available(name: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:
         return False
+
 
 class SensitivityError(PerfmodelError, ValueError):
     """An analysis that cannot be run as asked; the message says what to change."""
@@ -190,6 +192,7 @@ class _Tree:
     def is_leaf(self, node_id: str) -> bool:
         return node_id not in self.children
 
+
 def stated_weights(ev: Evaluation) -> dict[str, float]:
     """Node weights as the evaluation applies them.
 
@@ -203,6 +206,7 @@ def stated_weights(ev: Evaluation) -> dict[str, float]:
     weights.update({k: float(v) for k, v in ev.settings.weights.items()})
     return weights
 
+
 def _power_transform(method: str, X: np.ndarray, floor: float) -> np.ndarray:
     if method == "arithmetic":
         return X
@@ -210,8 +214,10 @@ def _power_transform(method: str, X: np.ndarray, floor: float) -> np.ndarray:
         return np.log(np.maximum(X, floor))
     raise SensitivityError(f"unknown aggregation {method!r}; use 'arithmetic' or 'geometric'")
 
+
 def _back_transform(method: str, mean: np.ndarray) -> np.ndarray:
     return np.exp(mean) if method == "geometric" else mean
+
 
 def _effective_weights(tree: _Tree, W: np.ndarray) -> np.ndarray | None:
     """(replicates × indicators) effective weights, or ``None`` if a sibling set sums to 0."""
@@ -233,6 +239,7 @@ def _effective_weights(tree: _Tree, W: np.ndarray) -> np.ndarray | None:
 
     push(ROOT, np.ones(W.shape[0]))
     return effective[:, [tree.column[i] for i in tree.indicators]]
+
 
 def aggregate_draws(
     X: np.ndarray,
@@ -282,6 +289,7 @@ def aggregate_draws(
     if effective is not None:
         return _back_transform(method, effective @ values)
     return _aggregate_levels(tree, values, present, W, method, respread, floor)
+
 
 def _aggregate_levels(
     tree: _Tree,
@@ -396,6 +404,7 @@ class _Factor:
     name: str
     columns: tuple[int, ...]
 
+
 class _Sampler:
     """Turns rows of ``U`` (numbers in [0, 1)) into replicate parameters."""
 
@@ -478,12 +487,15 @@ class _Sampler:
             W[:, kids] = scaled
         return W
 
+
 def _base_aggregation(ev: Evaluation) -> str:
     return ev.settings.aggregation or ev.framework.aggregation.method
+
 
 def _pick(options: Sequence[Any], u: np.ndarray) -> list[Any]:
     index = np.minimum((u * len(options)).astype(int), len(options) - 1)
     return [options[i] for i in index]
+
 
 def _resolve_choices(ev: Evaluation, choices: Mapping[str, Sequence[Any] | None]) -> dict[str, tuple]:
     out: dict[str, tuple] = {}
@@ -510,6 +522,7 @@ def _resolve_choices(ev: Evaluation, choices: Mapping[str, Sequence[Any] | None]
             )
         out[name] = options
     return out
+
 
 def _drop_options(ev: Evaluation, drop: bool | Sequence[str], stated: Mapping[str, float]) -> tuple[str, ...]:
     effective = _effective_weights(
@@ -544,6 +557,7 @@ class _Prepared:
     grade_groups: list[np.ndarray]
     grading: str
 
+
 def _progress(iterable: Iterable, total: int, desc: str, show: bool) -> Iterable:
     """``tqdm`` progress bar when installed and wanted; the plain iterable otherwise."""
     if not show:
@@ -570,6 +584,7 @@ def _quiet_pipeline_logs() -> Iterator[None]:
     finally:
         logger.setLevel(previous)
 
+
 def _group_indices(labels: pd.Series) -> list[np.ndarray]:
     keys = labels.astype(object).where(labels.notna(), "(none)").to_numpy()
     return [np.flatnonzero(keys == k) for k in pd.unique(keys)]
@@ -577,6 +592,7 @@ def _group_indices(labels: pd.Series) -> list[np.ndarray]:
 
 _PREPARED: weakref.WeakKeyDictionary[Evaluation, dict[tuple, _Prepared]] = weakref.WeakKeyDictionary()
 """Pipeline combinations already evaluated, per analysed evaluation (shared by all analyses of it)."""
+
 
 class _Engine:
     """Scores, ranks and grades of all replicates of a parameter table."""
@@ -684,14 +700,17 @@ class _Engine:
         codes = np.where(codes < len(GRADES), np.maximum(codes, prep.cap_code), codes)
         return score, ranks, codes.astype(np.int8)
 
+
 def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
 
 def _plain(value: Any) -> Any:
     """Python scalars for settings read back from a table (numpy bools, NaN for None)."""
     if isinstance(value, np.generic):
         value = value.item()
     return None if _is_missing(value) else value
+
 
 def _grade_group_labels(ev: Evaluation, units: pd.DataFrame, scores: pd.DataFrame) -> pd.Series:
     """The groups quota grades are given within, as :class:`Evaluation` chooses them."""
@@ -701,11 +720,13 @@ def _grade_group_labels(ev: Evaluation, units: pd.DataFrame, scores: pd.DataFram
         labels = scores["peer_group"] if ev.peer_column else pd.Series(ALL_UNITS, index=units.index)
     return labels
 
+
 def _ranks(score: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
     ranks = np.full(score.shape, np.nan, dtype=np.float32)
     for idx in groups:
         ranks[:, idx] = stats.rankdata(-score[:, idx], method="min", axis=1, nan_policy="omit")
     return ranks
+
 
 def _grade_by_cutoffs(score: np.ndarray, cutoffs: Mapping[str, float]) -> np.ndarray:
     codes = np.full(score.shape, len(GRADES) - 1, dtype=np.int8)
@@ -715,6 +736,7 @@ def _grade_by_cutoffs(score: np.ndarray, cutoffs: Mapping[str, float]) -> np.nda
             codes[score >= cutoffs[grade]] = code
     codes[np.isnan(score)] = len(GRADES)
     return codes
+
 
 def _grade_by_quota(
     score: np.ndarray, ranks: np.ndarray, groups: list[np.ndarray], quotas: Mapping[str, float]
@@ -855,6 +877,7 @@ class UncertaintyResult:
         replicates = self.parameters.assign(mean_abs_rank_shift=self.rank_shift().to_numpy())
         return {"by_unit": self.by_unit(), "replicates": replicates}
 
+
 def _nan_quantiles(values: np.ndarray, qs: Sequence[float]) -> list[np.ndarray]:
     """Column quantiles ignoring NaN, numpy's default ("linear") definition.
 
@@ -873,6 +896,7 @@ def _nan_quantiles(values: np.ndarray, qs: Sequence[float]) -> list[np.ndarray]:
         value = low + (pos - lo) * (high - low)
         out.append(np.where(n > 0, value, np.nan))
     return out
+
 
 def _mean_abs_shift(ranks: np.ndarray, stated: np.ndarray) -> np.ndarray:
     shift = np.abs(ranks.astype(float) - stated[None, :])
@@ -927,6 +951,7 @@ class SobolResult:
         """Name → table, for export."""
         return {"sobol_indices": self.indices, "sobol_by_unit": self.by_unit,
                 "by_unit": self.uncertainty(), "replicates": self.runs.tables()["replicates"]}
+
 
 def default_choices(ev: Evaluation) -> tuple[dict[str, tuple], list[str]]:
     """Discrete choices a standard analysis of ``ev`` varies, and notes on what was left out.
@@ -984,6 +1009,7 @@ def _run(
         ev, table, scores, ranks, grades, names, weights_varied=sampler.varies_weights, notes=notes,
     )
 
+
 def uncertainty(
     ev: Evaluation,
     spec: UncertaintySpec | None = None,
@@ -1027,6 +1053,7 @@ def uncertainty(
     sampler = _Sampler(ev, spec, _Tree.of(ev.framework))
     U = np.random.default_rng(seed).random((draws, sampler.n_columns))
     return _run(ev, sampler, sampler.parameters(U), chunk_size=chunk_size, progress=progress)
+
 
 def scenarios(
     ev: Evaluation,
@@ -1124,6 +1151,7 @@ def saltelli_design(
         labels += [f"AB:{g}"] * len(A)
     return np.vstack(parts), np.array(labels, dtype=object)
 
+
 def _estimate(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Saltelli (2010) S_i and Jansen (1999) S_Ti; fA, fB (…, N, m), fAB (G, …, N, m)."""
     variance = np.concatenate([fA, fB], axis=-2).var(axis=-2)
@@ -1131,6 +1159,7 @@ def _estimate(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray) -> tuple[np.ndarr
         first = (fB * (fAB - fA)).mean(axis=-2) / variance
         total = 0.5 * ((fA - fAB) ** 2).mean(axis=-2) / variance
     return first, total
+
 
 def sobol_estimates(
     y: np.ndarray,
@@ -1179,6 +1208,7 @@ def sobol_estimates(
     return out[["factor", *[c for c in ("S1", "S1_low", "S1_high", "ST", "ST_low", "ST_high")
                             if c in out.columns]]]
 
+
 def sobol_analysis(
     func: Callable[[np.ndarray], np.ndarray],
     n_columns: int,
@@ -1210,6 +1240,7 @@ def sobol_analysis(
     n_used = len(U) // (g + 2)
     names = list(names) if names is not None else [f"x{k + 1}" for k in range(g)]
     return sobol_estimates(func(U), n_used, names, bootstrap=bootstrap, confidence=confidence, seed=seed)
+
 
 def sobol(
     ev: Evaluation,
@@ -1257,6 +1288,7 @@ def sobol(
     return SobolResult(indices=indices, by_unit=by_unit, runs=runs, n=n_used,
                        output="mean_abs_rank_shift")
 
+
 def _indices_by_unit(runs: UncertaintyResult, n: int, names: Sequence[str]) -> pd.DataFrame:
     y = runs.ranks.astype(float).reshape(len(names) + 2, n, -1)
     y = y - y[:2].mean(axis=(0, 1))
@@ -1301,6 +1333,7 @@ FACTOR_NAMES = {
            "drop": "Dropping one indicator", "grading": "Grading", "peer_group": "Peer groups"},
 }
 """Display names of the uncertainty factors."""
+
 
 def factor_label(factor: str, lang: str = "zh") -> str:
     """Display name of a factor (``weights:<set>`` keeps the set id)."""

@@ -104,8 +104,10 @@ _TEXT = {
 
 _SUBJECTIVE = ("supervisor", "peer", "self")
 
+
 class CockpitError(PerfmodelError, ValueError):
     """A cockpit that cannot be built as asked; the message says what to change."""
+
 
 def _t(lang: str) -> dict[str, str]:
     return _TEXT["en" if lang == "en" else "zh"]
@@ -137,6 +139,7 @@ def cockpit_axes(framework: Framework) -> dict[str, tuple[str, ...]]:
             axes["quality"].append(ind.id)
     return {axis: tuple(ids) for axis, ids in axes.items()}
 
+
 def _checked_axes(
     axes: Mapping[str, Sequence[str]] | None, framework: Framework
 ) -> dict[str, tuple[str, ...]]:
@@ -164,6 +167,7 @@ def _checked_axes(
                 )
             seen[ind] = axis
     return {axis: tuple(axes.get(axis, ())) for axis in AXES}
+
 
 def axis_scores(
     normalised: pd.DataFrame, framework: Framework, axes: Mapping[str, Sequence[str]] | None = None
@@ -197,6 +201,7 @@ def axis_scores(
             continue
         out[axis] = weighted_mean(normalised[ids], {i: weights[i] for i in ids})
     return out
+
 
 def peer_percentiles(values: pd.DataFrame | pd.Series, groups: pd.Series | None = None):
     """Mid-rank percentile of every value within its group, ``100 × (rank − 0.5) / n``.
@@ -302,6 +307,7 @@ class Cockpit:
             )
         return found.iloc[0]
 
+
 def peer_groups(ev: Evaluation, peer_group: str | None = None) -> pd.Series:
     """Peer group of every evaluated unit: its role (or level), optionally split by a column.
 
@@ -319,6 +325,7 @@ def peer_groups(ev: Evaluation, peer_group: str | None = None) -> pd.Series:
             f"{', '.join(map(str, units.columns))} or 'none'"
         )
     return base + " · " + units[column].astype(str)
+
 
 def officer_cockpit(
     ev: Evaluation,
@@ -386,6 +393,7 @@ def officer_cockpit(
     profiles = profiles.sort_values(["peer_group", "rank", "unit_id"], na_position="last")
     return Cockpit(fw, ev.key_figures()["period"], chosen, profiles.reset_index(drop=True), ledger)
 
+
 def select_officers(cockpit: Cockpit, n: int = 6) -> list[str]:
     """Officers to show in a report: the ``n - n // 2`` best and the ``n // 2`` lowest scores.
 
@@ -398,6 +406,7 @@ def select_officers(cockpit: Cockpit, n: int = 6) -> list[str]:
     top = scored.head(n - n // 2)["unit_id"].tolist()
     bottom = [u for u in scored.tail(n // 2)["unit_id"].tolist() if u not in top]
     return top + bottom
+
 
 def profile_table(cockpit: Cockpit, lang: str = "zh", unit_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """The profiles as a report table with localised column names."""
@@ -428,6 +437,7 @@ def axes_description(cockpit: Cockpit, lang: str = "zh") -> str:
 
     return "; ".join(f"{names[axis]}: " + (", ".join(map(label, ids)) or "–") for axis, ids in cockpit.axes.items())
 
+
 def cockpit_summary(cockpit: Cockpit, lang: str = "zh", threshold: float = 25.0) -> dict[str, object]:
     """Key numbers of one cockpit, for the text of a report.
 
@@ -454,6 +464,7 @@ def cockpit_summary(cockpit: Cockpit, lang: str = "zh", threshold: float = 25.0)
 
 _NEGATIVE_COLUMNS = ["framework", "unit_id", "officer_name", "station", "name", "count", "consequence"]
 
+
 def negative_records(cockpits: Mapping[str, Cockpit]) -> pd.DataFrame:
     """Negative-list records (负面清单) of every cockpit, one row per officer × item.
 
@@ -479,6 +490,7 @@ def negative_records(cockpits: Mapping[str, Cockpit]) -> pd.DataFrame:
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_NEGATIVE_COLUMNS)
 
+
 def negative_table(records: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`negative_records` as a report table with localised column names (framework left out).
 
@@ -492,10 +504,12 @@ def negative_table(records: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
         del labels["officer_name"]
     return records[list(labels)].rename(columns=labels)
 
+
 def _who(row: pd.Series) -> str:
     """``name(id)`` when the cockpit shows names, else the id."""
     name = row.get("name")
     return f"{name}({row['unit_id']})" if isinstance(name, str) and name else str(row["unit_id"])
+
 
 def _draw_profile(ax: plt.Axes, row: pd.Series, lang: str) -> None:
     t, names = _t(lang), AXIS_NAMES["en" if lang == "en" else "zh"]

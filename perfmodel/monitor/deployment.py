@@ -60,13 +60,16 @@ DEFAULT_DEMAND_WEIGHTS: Mapping[str, float] = {"incident_volume": 0.7, "populati
 
 _STATION_COLUMNS = ("unit_id", "level", "officers", "population", "incident_volume")
 
+
 class DeploymentError(PerfmodelError, ValueError):
     """Input the deployment view cannot use; the message names the station and column."""
+
 
 def _row_label(units: pd.DataFrame, index) -> str:
     if "source_row" in units.columns:
         return f"row {int(units.loc[index, 'source_row'])}"
     return f"unit {units.loc[index, 'unit_id']!r}"
+
 
 def demand_weights(incident_weight: float) -> dict[str, float]:
     """Demand weights mixing the incident share (``incident_weight``) and the population share (the rest).
@@ -80,6 +83,7 @@ def demand_weights(incident_weight: float) -> dict[str, float]:
         raise DeploymentError(f"incident_weight must be between 0 and 1 (the incidents' part of the demand), "
                               f"got {incident_weight!r}")
     return {"incident_volume": incident_weight, "population": 1 - incident_weight}
+
 
 def staffing_table(
     units: pd.DataFrame, *, demand_weights: Mapping[str, float] = DEFAULT_DEMAND_WEIGHTS
@@ -149,6 +153,7 @@ def staffing_table(
     out["load"] = demand / officers
     return out.reset_index(drop=True)
 
+
 def dispersion(load: pd.Series | np.ndarray, officers: pd.Series | np.ndarray) -> dict[str, float]:
     """How unevenly workload per officer is spread.
 
@@ -169,6 +174,7 @@ def dispersion(load: pd.Series | np.ndarray, officers: pd.Series | np.ndarray) -
         "max_min": float(load.max() / load.min()) if load.min() > 0 else float("inf"),
         "share_overloaded": float(officers[load > 1.2].sum() / officers.sum()),
     }
+
 
 def area_summary(table: pd.DataFrame, by: str = "area_type") -> pd.DataFrame:
     """Totals per group (default urban core / fringe / rural) of :func:`staffing_table`.
@@ -238,6 +244,7 @@ class Reallocation:
             ("调整后" if lang != "en" else "After"): [self.after[k] for k in self.before],
         })
 
+
 def _floors(table: pd.DataFrame, min_staff: int | Mapping[str, int]) -> np.ndarray:
     if isinstance(min_staff, Mapping):
         floor = table["unit_id"].map(pd.Series(min_staff, dtype=float))
@@ -252,6 +259,7 @@ def _floors(table: pd.DataFrame, min_staff: int | Mapping[str, int]) -> np.ndarr
         raise DeploymentError("min_staff must be at least 1 officer per station")
     return np.minimum(floor.to_numpy(), table["officers"].to_numpy())
 
+
 def _best_pairs(members: np.ndarray, gain: np.ndarray, cost: np.ndarray) -> list[tuple[float, int, int]]:
     """Candidate best moves among ``members``: (change in variance, donor, receiver).
 
@@ -265,6 +273,7 @@ def _best_pairs(members: np.ndarray, gain: np.ndarray, cost: np.ndarray) -> list
     best_receiver = others_d[np.argmax(gain[others_d])]
     return [(float(cost[best_donor] - gain[receiver]), int(best_donor), int(receiver)),
             (float(cost[donor] - gain[best_receiver]), int(donor), int(best_receiver))]
+
 
 def reallocate(
     table: pd.DataFrame,
@@ -338,6 +347,7 @@ def reallocate(
         n_moves=len(moves),
     )
 
+
 def area_table(summary: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`area_summary` with localised column names, for a report."""
     check_lang(lang)
@@ -350,11 +360,13 @@ def area_table(summary: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
         "police_per_10k": "每万人警力" if zh else "Police per 10k", "load": "相对负荷" if zh else "Load",
         "gap": "余缺" if zh else "Surplus (+) / gap (−)"})
 
+
 def shortfall_table(table: pd.DataFrame, top: int = 8) -> pd.DataFrame:
     """The ``top`` stations of :func:`staffing_table` with the largest shortfall (lowest ``gap``)."""
     columns = ["unit_id", "name", "area_type", "officers", "demand", "gap", "incidents_per_officer",
                "police_per_10k", "load"]
     return table.sort_values("gap").head(top)[[c for c in columns if c in table.columns]]
+
 
 def moves_table(result: Reallocation, lang: str = "zh", top: int = 15) -> pd.DataFrame:
     """The ``top`` largest moves of a reallocation (most officers first), with localised column names."""
@@ -366,8 +378,6 @@ def moves_table(result: Reallocation, lang: str = "zh", top: int = 15) -> pd.Dat
 
 
 # ---------------------------------------------------------------- figures
-
-
 def figure_load_before_after(result: Reallocation, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
     """Workload per officer of every station before and after the suggested moves.
 

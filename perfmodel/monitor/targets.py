@@ -105,6 +105,7 @@ _TOP_KEYS = {"id", "name", "source", "description", "targets"}
 _TARGET_KEYS = {"indicator", "name", "unit", "direction", "baseline", "target", "target_change", "deadline",
                 "path", "milestones", "note"}
 
+
 class TargetError(PerfmodelError, ValueError):
     """A targets file or observed series that cannot be used; the message says where and how to fix it."""
 
@@ -183,6 +184,7 @@ def _where(source: str, index: int | None = None, indicator: object = None) -> s
     label = f" ({indicator!r})" if indicator else ""
     return f"{source}, target {index + 1}{label}"
 
+
 def _unknown_keys(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(raw) - allowed)
     if unknown:
@@ -192,6 +194,7 @@ def _unknown_keys(raw: Mapping[str, Any], allowed: set[str], where: str) -> None
             hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         raise TargetError(f"{where}: unknown key(s) {', '.join(hints)}; allowed keys: {', '.join(sorted(allowed))}")
 
+
 def _number(value: object, where: str, name: str, *, allow_none: bool = False) -> float | None:
     if value is None and allow_none:
         return None
@@ -199,10 +202,12 @@ def _number(value: object, where: str, name: str, *, allow_none: bool = False) -
         raise TargetError(f"{where}: {name} must be a number, got {value!r}")
     return float(value)
 
+
 def _year(value: object, where: str, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1900 <= value <= 2200:
         raise TargetError(f"{where}: {name} must be a year such as 2026, got {value!r}")
     return int(value)
+
 
 def _target_from_dict(raw: Any, index: int, source: str) -> Target:
     if not isinstance(raw, Mapping):
@@ -264,6 +269,7 @@ def _target_from_dict(raw: Any, index: int, source: str) -> Target:
     _check_values(out, where)
     return out
 
+
 def _milestones(raw: Any, where: str, first: int, last: int) -> tuple[Milestone, ...]:
     if not isinstance(raw, Sequence) or isinstance(raw, str):
         raise TargetError(f"{where}: milestones must be a list of {{year, value}} mappings")
@@ -282,6 +288,7 @@ def _milestones(raw: Any, where: str, first: int, last: int) -> tuple[Milestone,
     if years != sorted(set(years)):
         raise TargetError(f"{where}: milestone years must be increasing and not repeated, got {years}")
     return tuple(out)
+
 
 def _check_values(t: Target, where: str) -> None:
     values = {"baseline.value": t.baseline_value, "target": t.target,
@@ -307,6 +314,7 @@ def _check_values(t: Target, where: str) -> None:
                 "milestone must lie between the previous one and the target"
             )
 
+
 def targets_from_dict(raw: Mapping[str, Any], source: str = "<targets>") -> TargetSet:
     """Validate a parsed targets file (see the module docstring for the schema)."""
     if not isinstance(raw, Mapping):
@@ -327,6 +335,7 @@ def targets_from_dict(raw: Mapping[str, Any], source: str = "<targets>") -> Targ
     return TargetSet(id=str(raw.get("id") or Path(source).stem), name_zh=str(name.get("zh", "")),
                      name_en=str(name.get("en", name.get("zh", ""))), source=str(raw.get("source") or ""),
                      targets=targets)
+
 
 def load_targets(path: str | Path | None = None) -> TargetSet:
     """Read and validate a targets YAML file (default: the shipped seed-004 targets)."""
@@ -353,6 +362,7 @@ def to_time(period: object) -> float:
     days = 366 if end.is_leap_year else 365
     return end.year + (end - start_of_year).days / days
 
+
 def _date(time: float | np.ndarray) -> pd.DatetimeIndex:
     """Decimal years (:func:`to_time`) as dates, for plotting."""
     t = np.atleast_1d(np.asarray(time, dtype=float))
@@ -360,6 +370,7 @@ def _date(time: float | np.ndarray) -> pd.DatetimeIndex:
     starts = pd.to_datetime([f"{y}-01-01" for y in years])
     lengths = np.where([pd.Timestamp(year=y, month=1, day=1).is_leap_year for y in years], 366, 365)
     return starts + pd.to_timedelta((t - years) * lengths, unit="D")
+
 
 def _year_axis(ax) -> None:
     """Year bands on the x axis: ticks at 1 January, each year's label centred in its band."""
@@ -370,6 +381,7 @@ def _year_axis(ax) -> None:
     ax.xaxis.set_minor_locator(mdates.MonthLocator(bymonth=7, bymonthday=1))
     ax.xaxis.set_minor_formatter(mdates.DateFormatter("%Y"))
     ax.tick_params(axis="x", which="minor", length=0)
+
 
 def read_progress(data: str | Path | pd.DataFrame | None, targets: TargetSet) -> pd.DataFrame:
     """Read and validate an observed series of the targets' indicators.
@@ -455,6 +467,7 @@ def _baseline(target: Target, observed: pd.DataFrame) -> float:
         )
     return float(in_year.sort_values("time")["value"].iloc[-1])
 
+
 def _path_points(target: Target, baseline: float) -> tuple[np.ndarray, np.ndarray]:
     _, goal = target.resolved(baseline)
     years = [target.baseline_year]
@@ -466,6 +479,7 @@ def _path_points(target: Target, baseline: float) -> tuple[np.ndarray, np.ndarra
     years.append(target.deadline)
     values.append(goal)
     return np.array(years, dtype=float) + 1.0, np.array(values, dtype=float)
+
 
 def planned_value(target: Target, time: float | np.ndarray, baseline: float | None = None) -> np.ndarray:
     """Where the staged path says the indicator should be at ``time`` (decimal years).
@@ -501,6 +515,7 @@ class Forecast:
             return float(self.mean >= value)
         dist = stats.t(self.df) if np.isfinite(self.df) else stats.norm()
         return float(1.0 - dist.cdf((value - self.mean) / self.sd))
+
 
 def forecast(
     times: Sequence[float] | np.ndarray,
@@ -666,10 +681,12 @@ def progress_table(
                "forecast_lower", "forecast_upper", "probability", "n", "note"]
     return pd.DataFrame(rows).reindex(columns=columns)
 
+
 def _clip(target: Target, values: Sequence[float] | float) -> np.ndarray:
     """Values kept within 0–1 for shares (a trend line does not know a share stops at 100 %)."""
     array = np.asarray(values, dtype=float)
     return np.clip(array, 0.0, 1.0) if target.unit == "share" else array
+
 
 def status_label(status: str, lang: str = "zh") -> str:
     """Readable text of a status in ``lang``."""
@@ -685,6 +702,7 @@ _SYNTHETIC_STARTS = {
     "complaint_rate": 12.0,
 }
 """Made-up starting values for targets whose baseline seed 004 does not give (synthetic data only)."""
+
 
 def synthetic_progress(
     targets: TargetSet,
@@ -822,6 +840,7 @@ def _format_value(value: float | None, unit: str, lang: str) -> str:
         return f"{value:.0%}" if abs(value * 100 - round(value * 100)) < 1e-9 else f"{value:.1%}"
     return f"{value:.4g}"
 
+
 def targets_table(targets: TargetSet, lang: str = "zh") -> pd.DataFrame:
     """The targets as declared: baseline, staged milestones, target and deadline, with notes."""
     check_lang(lang)
@@ -842,6 +861,7 @@ def targets_table(targets: TargetSet, lang: str = "zh") -> pd.DataFrame:
             ("依据" if zh else "Source"): t.note,
         })
     return pd.DataFrame(rows)
+
 
 def progress_report_table(table: pd.DataFrame, confidence: float = 0.95, lang: str = "zh") -> pd.DataFrame:
     """:func:`progress_table` for the report: values formatted in their units, status in words."""

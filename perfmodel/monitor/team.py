@@ -101,8 +101,10 @@ _TEXT = {
     },
 }
 
+
 class CollaborationError(PerfmodelError, ValueError):
     """A collaborations table or analysis request that cannot be used; the message says why."""
+
 
 def _t(lang: str) -> dict[str, str]:
     return _TEXT["en" if lang == "en" else "zh"]
@@ -115,16 +117,19 @@ def _rows_text(rows: Sequence[int]) -> str:
     return f"row{'s' if len(rows) > 1 else ''} {shown}" + (f" and {len(rows) - _MAX_LISTED} more"
                                                             if len(rows) > _MAX_LISTED else "")
 
+
 def _listed(values: Sequence[object]) -> str:
     values = list(dict.fromkeys(map(str, values)))
     shown = ", ".join(repr(v) for v in values[:_MAX_LISTED])
     return shown + (f" and {len(values) - _MAX_LISTED} more" if len(values) > _MAX_LISTED else "")
+
 
 def _officers_and_stations(units: pd.DataFrame) -> tuple[pd.Series, set[str]]:
     level = units["level"].astype(str)
     officers = units[level == "officer"]
     home = pd.Series(officers["parent_id"].astype(str).to_numpy(), index=officers["unit_id"].astype(str))
     return home, set(units.loc[level == "station", "unit_id"].astype(str))
+
 
 def validate_collaborations(
     frame: pd.DataFrame,
@@ -266,6 +271,7 @@ def validate_collaborations(
         }
     )
 
+
 def read_collaborations(
     path: str | Path, units: pd.DataFrame | None = None, *, tolerance: float = SHARE_TOLERANCE
 ) -> pd.DataFrame:
@@ -281,6 +287,7 @@ def _in_period(collab: pd.DataFrame, period: str | pd.Period | None) -> pd.DataF
     months = {str(m) for m in months_in(period)}
     return collab[collab["period"].isin(months)]
 
+
 def _case_credit(collab: pd.DataFrame, case_credit: float | Mapping[str, float] | pd.Series) -> pd.Series:
     if isinstance(case_credit, int | float):
         return pd.Series(float(case_credit), index=collab.index)
@@ -292,6 +299,7 @@ def _case_credit(collab: pd.DataFrame, case_credit: float | Mapping[str, float] 
             "give a credit for every case or one number for all"
         )
     return credit
+
 
 def credit_split(
     collab: pd.DataFrame,
@@ -352,6 +360,7 @@ def credit_split(
     out = out.sort_values(["station", "credit", "officer_id"], ascending=[True, False, True])
     return out.reset_index(drop=True)
 
+
 def team_credit(
     collab: pd.DataFrame,
     *,
@@ -378,6 +387,7 @@ def team_credit(
     return out.reset_index(drop=True)[["station", "n_cases", "n_officers", "team_credit",
                                         "mean_participants"]]
 
+
 def trailing_months(period: str | pd.Period, n: int = 12) -> list[str]:
     """The ``n`` months ending with the last month of ``period``, oldest first.
 
@@ -388,6 +398,7 @@ def trailing_months(period: str | pd.Period, n: int = 12) -> list[str]:
     """
     last = months_in(period)[-1]
     return [str(last - k) for k in range(n - 1, -1, -1)]
+
 
 def collaboration_summary(collab: pd.DataFrame, *, period: str | pd.Period | None = None) -> dict[str, float]:
     """Key numbers of the collaborations in a period.
@@ -406,6 +417,7 @@ def collaboration_summary(collab: pd.DataFrame, *, period: str | pd.Period | Non
         "n_officers": int(rows["officer_id"].nunique()),
         "mean_participants": len(rows) / n_cases if n_cases else float("nan"),
     }
+
 
 def monthly_credit(
     collab: pd.DataFrame,
@@ -445,6 +457,7 @@ def monthly_credit(
     out = credit.reindex(grid, fill_value=0.0).reset_index()
     out.insert(1, "station", out["officer_id"].map(home))
     return out
+
 
 def planted_team_shares(folder: str | Path) -> dict[str, float]:
     """The team shares planted in a sample written by :mod:`perfmodel.simulate`.
@@ -530,6 +543,7 @@ class VarianceShare:
                  if not np.isnan(v)]
         return max(self.team, 0.0) / sum(parts) if sum(parts) > 0 else float("nan")
 
+
 def _prepared(frame: pd.DataFrame, outcome: str, team: str, individual: str | None,
               period: str | None = None, adjust_for: Sequence[str] = ()) -> pd.DataFrame:
     if period is not None and individual is None:
@@ -562,6 +576,7 @@ def _prepared(frame: pd.DataFrame, outcome: str, team: str, individual: str | No
         raise CollaborationError(f"need at least two teams (values of {team!r}) to separate team from "
                                  "individual variance")
     return data.reset_index(drop=True)
+
 
 def variance_decomposition(
     frame: pd.DataFrame,
@@ -637,6 +652,7 @@ def variance_decomposition(
         n_observations=len(data), converged=bool(fit.converged) and not trouble,
     )
 
+
 def _balanced_error(what: str) -> CollaborationError:
     return CollaborationError(
         f"ANOVA estimates need balanced data: {what}; use variance_decomposition for unbalanced data"
@@ -653,6 +669,7 @@ class _TeamStatistics:
     ss_residual: np.ndarray | None
     b: int                        # officers per team (1 for one-way)
     n: int                        # rows per officer (one-way: rows per team)
+
 
 def _team_statistics(data: pd.DataFrame, individual: bool, period: bool) -> _TeamStatistics:
     """Sums of squares per team; raises when the design is not balanced."""
@@ -685,6 +702,7 @@ def _team_statistics(data: pd.DataFrame, individual: bool, period: bool) -> _Tea
                            by_team((data["y"] - cell - shock + team_mean) ** 2),
                            int(per_team.iloc[0]), int(per_individual.iloc[0]))
 
+
 def _components(stats: _TeamStatistics, teams: np.ndarray | None = None) -> dict[str, float]:
     """ANOVA estimates from the statistics of the teams ``teams`` (all by default)."""
     pick = np.arange(len(stats.mean)) if teams is None else teams
@@ -702,6 +720,7 @@ def _components(stats: _TeamStatistics, teams: np.ndarray | None = None) -> dict
     mse = stats.ss_residual[pick].sum() / (a * (b - 1) * (n - 1))
     return {"team": (ms_team - ms_individual - ms_period + mse) / (b * n),
             "individual": (ms_individual - mse) / n, "team_period": (ms_period - mse) / b, "residual": mse}
+
 
 def anova_components(
     frame: pd.DataFrame, outcome: str, team: str, individual: str | None = None, *, period: str | None = None
@@ -737,6 +756,7 @@ def anova_components(
         n_observations=len(data),
     )
 
+
 def team_share_interval(
     frame: pd.DataFrame,
     outcome: str,
@@ -769,6 +789,7 @@ def team_share_interval(
     low, high = np.nanquantile(shares, [(1 - confidence) / 2, (1 + confidence) / 2])
     return float(low), float(high)
 
+
 def variance_table(results: Sequence[VarianceShare], lang: str = "zh") -> pd.DataFrame:
     """One row per decomposition: components, team share and sizes, for a report."""
     check_lang(lang)
@@ -790,6 +811,7 @@ def variance_table(results: Sequence[VarianceShare], lang: str = "zh") -> pd.Dat
             ("收敛" if zh else "Converged"): r.converged,
         })
     return pd.DataFrame(rows)
+
 
 def credit_table(credits: pd.DataFrame, teams: pd.DataFrame, lang: str = "zh", top: int = 3) -> pd.DataFrame:
     """Individual credit of the officers of the ``top`` stations with the most team credit, for a report.
@@ -826,8 +848,6 @@ def credit_table(credits: pd.DataFrame, teams: pd.DataFrame, lang: str = "zh", t
 
 
 # ---------------------------------------------------------------- figures
-
-
 def figure_team_credit(credits: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh", top: int = 15) -> Axes:
     """Stacked bars: each station's team credit split into its officers' individual credit.
 

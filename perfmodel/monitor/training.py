@@ -68,8 +68,10 @@ NEEDS_COLUMNS: list[str] = [
 ]
 """Columns of :func:`training_needs`."""
 
+
 class TrainingError(PerfmodelError, ValueError):
     """A training-needs request that cannot be met; the message says what to change."""
+
 
 def training_topic(framework: Framework, node_id: str) -> tuple[str | None, str | None]:
     """The training topic of a node and the id of the node that declares it.
@@ -91,6 +93,7 @@ def training_topic(framework: Framework, node_id: str) -> tuple[str | None, str 
         if topic:
             return topic, ancestor
     return None, None
+
 
 def node_scores(
     ev: Evaluation, level: Level = "indicator", *, exclude_sources: Sequence[str] = ("self",)
@@ -115,6 +118,7 @@ def node_scores(
     else:
         raise TrainingError(f"level must be 'indicator', 'dimension' or 'top', not {level!r}")
     return frame.reindex(index=ev.scored_units.index, columns=columns).astype(float)
+
 
 def weakest_nodes(
     scores: pd.DataFrame,
@@ -163,6 +167,7 @@ def weakest_nodes(
     long["order"] = long.groupby("unit_id").cumcount() + 1
     long = long[long["order"] <= top].drop(columns="_pos")
     return long.reset_index(drop=True)
+
 
 def training_needs(
     ev: Evaluation,
@@ -219,6 +224,7 @@ def training_needs(
     )
     return out[NEEDS_COLUMNS].reset_index(drop=True)
 
+
 def bureau_training_needs(
     evaluations: Sequence[Evaluation],
     *,
@@ -251,6 +257,7 @@ def bureau_training_needs(
     needs = [training_needs(ev, level=level, threshold=threshold, top=top, show_names=show_names) for ev in chosen]
     needs = [n for n in needs if len(n)]
     return pd.concat(needs, ignore_index=True) if needs else pd.DataFrame(columns=NEEDS_COLUMNS)
+
 
 def training_plan(needs: Sequence[pd.DataFrame], lang: str = "zh", max_listed: int = 8) -> pd.DataFrame:
     """The bureau-level training plan: one row per topic.
@@ -301,6 +308,7 @@ def training_plan(needs: Sequence[pd.DataFrame], lang: str = "zh", max_listed: i
     plan = pd.DataFrame(rows).sort_values(["n_total", "topic"], ascending=[False, True])
     return plan.reset_index(drop=True)
 
+
 def plan_table(plan: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`training_plan` with localised column names, for a report."""
     check_lang(lang)
@@ -312,6 +320,7 @@ def plan_table(plan: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
         "frameworks": "考核体系" if zh else "Frameworks",
     }
     return plan.rename(columns=labels)
+
 
 def needs_excerpt(
     needs: pd.DataFrame, lang: str = "zh", rows: int = 12, framework: str | None = None

@@ -147,6 +147,7 @@ class Decomposition:
         """Standard deviation of the remainder (the month-to-month noise)."""
         return float(self.frame["remainder"].std(ddof=1))
 
+
 def decompose(
     series: pd.Series, *, period: int = 12, robust: bool = False, seasonal: int = 13, seasonal_deg: int = 0
 ) -> Decomposition:
@@ -196,6 +197,7 @@ def decompose(
     return Decomposition(name=str(series.name), frame=frame, seasonal_strength=float(seasonal_strength),
                          trend_strength=float(trend_strength), profile=profile)
 
+
 def month_window(months: Sequence[int], lang: str = "zh") -> str:
     """Calendar months as text, wrapping the year: [11, 12, 1, 2] → ``11月–2月``."""
     check_lang(lang)
@@ -208,6 +210,7 @@ def month_window(months: Sequence[int], lang: str = "zh") -> str:
     return "、".join(names[m] for m in sorted(months)) if lang != "en" else ", ".join(
         names[m] for m in sorted(months))
 
+
 def _circular_order(months: Sequence[int]) -> list[int]:
     """Months ordered so that a window crossing the year end stays together (11, 12, 1, 2)."""
     chosen = sorted(set(months))
@@ -218,8 +221,10 @@ def _circular_order(months: Sequence[int]) -> list[int]:
     start = (widest + 1) % len(chosen)
     return chosen[start:] + chosen[:start]
 
+
 def _is_contiguous(ordered: Sequence[int]) -> bool:
     return all((b - a) % 12 == 1 for a, b in zip(ordered, ordered[1:], strict=False))
+
 
 def seasonality_table(
     series: pd.DataFrame,
@@ -292,6 +297,7 @@ def seasonality_table(
     out = pd.DataFrame(rows, columns=columns)
     return out.sort_values("p").reset_index(drop=True)
 
+
 def _month_effects(observed: pd.Series) -> tuple[float, pd.Series, pd.Series, int]:
     """Regression of a monthly series on a linear trend and calendar-month effects.
 
@@ -324,6 +330,7 @@ def _month_effects(observed: pd.Series) -> tuple[float, pd.Series, pd.Series, in
     se = np.sqrt(np.diag(contrast @ covariance @ contrast.T))
     t_values = pd.Series((means - means.mean()).to_numpy() / se, index=index).reindex(range(1, 13))
     return p, effects.fillna(0.0), t_values, df
+
 
 def special_indicator_candidates(
     seasonality: pd.DataFrame,
@@ -442,8 +449,6 @@ def district_gaps(
 
 
 # ----------------------------------------------------------------------------- figures
-
-
 def figure_decomposition(dec: Decomposition, title: str, *, fig: Figure | None = None, lang: str = "zh", unit_label: str = "") -> Figure:
     """The four STL panels of one series: observed, trend, seasonal, remainder.
 
@@ -542,6 +547,7 @@ def seasonality_report_table(seasonality: pd.DataFrame, lang: str = "zh") -> pd.
             (_MONTH_EN if not zh else _MONTH_ZH).get),
     })
 
+
 def candidates_table(candidates: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`special_indicator_candidates` with readable headers."""
     check_lang(lang)
@@ -556,6 +562,7 @@ def candidates_table(candidates: pd.DataFrame, lang: str = "zh") -> pd.DataFrame
         ("季节波幅(占水平)" if zh else "Seasonal swing (share of level)"): candidates["amplitude"],
         ("临时指标剩余权重上限" if zh else "Temporary weight still available"): candidates["weight_room"],
     })
+
 
 def district_table(gaps: pd.DataFrame, lang: str = "zh", dimension_names: Mapping[str, str] | None = None
                    ) -> pd.DataFrame:

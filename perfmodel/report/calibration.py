@@ -123,8 +123,10 @@ NEEDS_CALIBRATION = (
     "(perfmodel score … --calibration full) to get the calibration tables."
 )
 
+
 def _t(lang: str) -> dict[str, str]:
     return TEXT["en" if lang == "en" else "zh"]
+
 
 def _indicator_name(ev: Evaluation, indicator: str, lang: str) -> str:
     meta = ev.framework.indicator_meta().get(indicator)
@@ -132,10 +134,12 @@ def _indicator_name(ev: Evaluation, indicator: str, lang: str) -> str:
         return indicator
     return meta.name.en if lang == "en" else meta.name.zh
 
+
 def _stage(ev: Evaluation, stage: str) -> pd.DataFrame:
     if stage not in ev.stages:
         raise ValueError(NEEDS_CALIBRATION.format(stage=stage))
     return ev.stages[stage]
+
 
 def _rename(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     t = _t(lang)
@@ -277,8 +281,6 @@ def figure_difficulty(ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh
 
 
 # --------------------------------------------------------------------------- case-mix
-
-
 def figure_expected_observed(ev: Evaluation, indicator: str, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
     """Observed value against the value expected given the unit's context.
 
@@ -313,9 +315,11 @@ def figure_expected_observed(ev: Evaluation, indicator: str, *, ax: Axes | None 
     ax.legend(loc="upper left")
     return ax
 
+
 def expected_observed_indicators(ev: Evaluation, n: int = 2) -> list[str]:
     """The first ``n`` case-mix adjusted indicators (for :func:`figure_expected_observed`)."""
     return _stage(ev, "casemix_models")["indicator"].head(n).tolist()
+
 
 def casemix_model_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """One row per adjusted indicator: family, formula, n, dispersion, overall level."""
@@ -324,6 +328,7 @@ def casemix_model_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     table = models.drop(columns=["summary"]).copy()
     table["indicator"] = [_indicator_name(ev, i, lang) for i in table["indicator"]]
     return _rename(table, lang)
+
 
 def calibration_log_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """What calibration did to each indicator, and why anything was left unadjusted."""
@@ -334,8 +339,6 @@ def calibration_log_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- raters
-
-
 def figure_rater_leniency(ev: Evaluation, indicator: str | None = None, *, ax: Axes | None = None, lang: str = "zh", max_raters: int = 40) -> Axes:
     """Rater effects with their confidence intervals, most lenient at the top.
 
@@ -370,10 +373,12 @@ def figure_rater_leniency(ev: Evaluation, indicator: str | None = None, *, ax: A
     ax.set_ylabel(t["rater_y"])
     return ax
 
+
 def rater_indicators(ev: Evaluation) -> list[str]:
     """Indicators with estimated rater effects (for :func:`figure_rater_leniency`); empty without any."""
     effects = ev.stages.get("rater_effects", pd.DataFrame())
     return effects["indicator"].unique().tolist() if len(effects) else []
+
 
 def self_enhancement_summary(ev: Evaluation) -> pd.DataFrame:
     """Summary statistics (count, mean, sd, quartiles) of self minus others per rated indicator.
@@ -382,6 +387,7 @@ def self_enhancement_summary(ev: Evaluation) -> pd.DataFrame:
     """
     enhancement = ev.stages.get("self_enhancement", pd.DataFrame())
     return enhancement.describe().reset_index() if len(enhancement) else pd.DataFrame()
+
 
 def reliability_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """Inter-rater reliability and shrinkage reliability per indicator."""
@@ -399,6 +405,7 @@ def truth_table(recovery: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     table = recovery.copy()
     table["score"] = [t.get(s, s) for s in table["score"]]
     return _rename(table, lang)
+
 
 def effects_table(effects: Effects = EFFECTS) -> pd.DataFrame:
     """Effect sizes of the uncontrollable context in the simulator (latent sd units), one row each.

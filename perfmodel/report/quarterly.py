@@ -108,11 +108,14 @@ SOURCES = LABELS["source"]
 def _t(lang: str) -> dict[str, str]:
     return TEXT["en" if lang == "en" else "zh"]
 
+
 def _name(node, lang: str) -> str:
     return node.name.en if lang == "en" else node.name.zh
 
+
 def _dimension_names(fw: Framework, lang: str) -> dict[str, str]:
     return {node.id: _name(node, lang) for node in fw.tree}
+
 
 def consequence_label(consequence: str, grade_cap: object = None, points: float | None = None,
                       lang: str = "zh") -> str:
@@ -136,12 +139,14 @@ def consequence_label(consequence: str, grade_cap: object = None, points: float 
                   "zero": "该指标记零分"}
     return labels.get(consequence, consequence)
 
+
 def _threshold_text(ind: Indicator, lang: str) -> str:
     th = ind.threshold
     if th is None:
         return ""
     parts = ([f"≥ {th.min:g}"] if th.min is not None else []) + ([f"≤ {th.max:g}"] if th.max is not None else [])
     return f"{' & '.join(parts)}({consequence_label(th.consequence, th.grade_cap, lang=lang)})"
+
 
 def headline(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     """A short Markdown paragraph: what was evaluated and the key numbers (names escaped)."""
@@ -170,6 +175,7 @@ def headline(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
         "评定等级。等级分布:{grades}。",
         **values,
     )
+
 
 def quality_tables(ev: Evaluation, lang: str = "zh") -> dict[str, pd.DataFrame]:
     """Data-quality tables: quarantine by reason, late submissions by unit, indicator coverage,
@@ -214,6 +220,7 @@ def quality_tables(ev: Evaluation, lang: str = "zh") -> dict[str, pd.DataFrame]:
         "incomplete": incomplete.rename(columns=rename).reset_index(drop=True),
     }
 
+
 def grading_notes_markdown(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     """One sentence on units not graded for incomplete data or non-finite scores, and on quota ties.
 
@@ -253,9 +260,11 @@ def grading_notes_markdown(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
         text += f"{n['quota_tie_lowered']} 个单位在并列规则后仍同分,为不超出比例取较低等级。"
     return md("{text}", text=text) if text else SafeMarkdown("")
 
+
 def _scores_shown(ev: Evaluation, show_names: bool) -> pd.DataFrame:
     """``ev.scores``, without the officers' names unless asked for (stations keep theirs)."""
     return officer_names_shown(ev.scores, show_names or ev.framework.level != "officer")
+
 
 def ranking_table(
     ev: Evaluation, lang: str = "zh", group: str | None = None, *, show_names: bool = False
@@ -275,6 +284,7 @@ def ranking_table(
     table = scores[columns].rename(columns={**{k: t[k] for k in t if k in columns}, **dims})
     return table.reset_index(drop=True)
 
+
 def grade_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """Units per peer group and grade, groups in natural order."""
     check_lang(lang)
@@ -282,6 +292,7 @@ def grade_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     table = table.reindex(group_order(table.index))
     table.index.name = _t(lang)["peer_group"]
     return table
+
 
 def breach_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """Hard-threshold breaches (R9): unit, indicator, value, standard, consequence."""
@@ -297,6 +308,7 @@ def breach_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
                                                                                strict=True)]
     b["value"] = b["value"].map(lambda v: f"{v:.3f}")
     return b[["unit_id", "indicator", "value", "threshold", "consequence"]].rename(columns=t)
+
 
 def negative_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """Negative-list hits (R13): unit, item, count, consequence."""
@@ -314,6 +326,7 @@ def negative_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
                  "consequence": t["consequence"], "points": t["points"]})
     return table
 
+
 def rank_change_table(ev: Evaluation, lang: str = "zh", top: int = 10, *, show_names: bool = False) -> pd.DataFrame:
     """The largest rises and falls in group rank against the previous period.
 
@@ -330,6 +343,7 @@ def rank_change_table(ev: Evaluation, lang: str = "zh", top: int = 10, *, show_n
     columns = ["unit_id", "name", "peer_group", "previous_rank", "rank", "rank_change", "previous_grade", "grade"]
     columns = [c for c in columns if c in movers.columns]
     return movers[columns].rename(columns=t).reset_index(drop=True)
+
 
 def weight_tree_table(fw: Framework, lang: str = "zh") -> pd.DataFrame:
     """The weight tree for the methodology section."""
@@ -352,6 +366,7 @@ def weight_tree_table(fw: Framework, lang: str = "zh") -> pd.DataFrame:
     )
     return out
 
+
 def _indicator_rule(ind: Indicator) -> str:
     parts = [f"{ind.kind}"]
     if ind.goalposts:
@@ -359,6 +374,7 @@ def _indicator_rule(ind: Indicator) -> str:
     if ind.denominator:
         parts.append(f"per {ind.per:g} {ind.denominator}")
     return ", ".join(parts)
+
 
 def methodology_markdown(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     """The rules of the framework, generated from it, as Markdown (every name escaped)."""
@@ -581,6 +597,7 @@ def write_tables(ev: Evaluation, out_dir: str | Path, lang: str = "zh") -> dict[
     )
     return paths
 
+
 def styled(frame: pd.DataFrame, percent: Iterable[str] = (), digits: int = 1):
     """A pandas ``Styler`` for the HTML report; the same as :func:`perfmodel.report.render.table`.
 
@@ -596,6 +613,7 @@ CONTEXT_COLUMNS = (*NUMERIC_CONTEXT, "area_type", "station_type")
 
 Of :data:`perfmodel.columns.STATION_CONTEXT`, ``station_class`` is left out: it bands
 stations by population and incident volume, which are already in."""
+
 
 def calibration_comparison(raw: Evaluation, calibrated: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """Each unit's uncalibrated and calibrated score, group rank and grade.
@@ -615,6 +633,7 @@ def calibration_comparison(raw: Evaluation, calibrated: Evaluation, lang: str = 
                "grade_raw", "grade_calibrated"]
     return both[columns].rename(columns=t).reset_index(drop=True)
 
+
 def context_r2(ev: Evaluation, context: Iterable[str] = CONTEXT_COLUMNS) -> float:
     """R² of the composite score on the context columns present in the units table."""
     from perfmodel.audit import context_neutrality
@@ -624,6 +643,7 @@ def context_r2(ev: Evaluation, context: Iterable[str] = CONTEXT_COLUMNS) -> floa
         return float("nan")
     table = context_neutrality(ev, context=present)
     return float(table.loc[table["measure"] == "r2", "estimate"].iloc[0])
+
 
 def calibration_markdown(raw: Evaluation, calibrated: Evaluation, lang: str = "zh") -> SafeMarkdown:
     """What calibration changed: grades, rank agreement and dependence on context, in words."""
@@ -656,6 +676,7 @@ def calibration_markdown(raw: Evaluation, calibrated: Evaluation, lang: str = "z
         "情境所解释的部分也可能包含真实的绩效差异(资源充足的所也可能管理得更好),因此校准结果是第二视角,而非定论。",
         **values,
     )
+
 
 def provenance_table(
     inputs: dict[str, str | Path], parameters: dict[str, object], lang: str = "zh"
