@@ -220,7 +220,7 @@ def test_team_share_table_and_figure_carry_the_labels(tmp_path, shares, lang):
 def test_without_cockpits_or_sample_only_the_credit_is_decomposed(evaluated, shares):
     _, collab = shares
     units = evaluated[0].units
-    alone = team_shares(collab, units, PERIOD, months=6)
+    alone = team_shares(collab, units, PERIOD, months=6, rng=0)
     assert alone.outcomes == ("collaboration_credit",) and alone.planted == {} and alone.n_months == 6
     # an officer missing from the units leaves one station with five officers: no balanced ANOVA check
     officer = units.loc[units["level"] == "officer", "unit_id"].iloc[0]
