@@ -373,3 +373,23 @@ def test_save_figure_takes_the_axes_a_figure_function_returns(tmp_path):
     path = save_figure(ax, tmp_path / "a.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- command line
+def test_calibration_modes_have_one_home_and_the_cli_offers_them():
+    from perfmodel import cli
+    from perfmodel.evaluation import CALIBRATION_MODES
+
+    assert not hasattr(cli, "CALIBRATION_MODES")
+    score = cli.build_parser()._subparsers._group_actions[0].choices["score"]
+    option = next(a for a in score._actions if "--calibration" in a.option_strings)
+    assert tuple(option.choices) == CALIBRATION_MODES == ("none", "casemix", "full")
+
+
+@pytest.mark.parametrize("flag", ["--alpha", "--q-level"])
+def test_gaming_lab_takes_alpha_and_still_the_old_q_level(flag):
+    from perfmodel import cli
+
+    args = cli.build_parser().parse_args(["lab", "gaming", "--observations", "o.csv", "--units", "u.csv",
+                                          "--framework", FRAMEWORK, "--period", "2025", "--out", "x", flag, "0.05"])
+    assert args.q_level == 0.05
