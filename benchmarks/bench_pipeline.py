@@ -95,7 +95,7 @@ def main() -> None:
         load = load_average()
         before = peak_rss()
         t0 = time.perf_counter()
-        units_result, obs_result = read_inputs(obs_path, units_path, fw)
+        obs_result, units_result = read_inputs(fw, obs_path, units_path)
         validate = time.perf_counter() - t0
         t0 = time.perf_counter()
         ev = evaluate(fw, obs_result.data, units_result.data, "2025Q2")

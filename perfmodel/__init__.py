@@ -6,8 +6,8 @@ neither pandas nor the modelling and plotting libraries::
 
     import perfmodel
 
-    ev = perfmodel.evaluate_files("observations.csv", "units.csv",
-                                  "station_four_dimension", "2025Q2")
+    ev = perfmodel.evaluate_files("station_four_dimension", "observations.csv",
+                                  "units.csv", "2025Q2")
     ev.scores                                   # score, rank, grade per unit
     ev.regen(calibration="full").scores         # the same data, calibrated
     perfmodel.run_audit(ev).findings            # fairness and policy audit

@@ -42,9 +42,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OBSERVATIONS = Path("data_samples/station_observations.csv.gz")
 DEFAULT_UNITS = Path("data_samples/units.csv")
 QUARTERLY_NOTEBOOK = "quarterly_evaluation"
-CALIBRATION_MODES = ("none", "casemix", "full")
-"""Values of :attr:`perfmodel.evaluation.Settings.calibration` (``none`` plus
-:data:`perfmodel.calibrate.step.MODES`, not imported here to keep start-up fast)."""
 AWARD_METHODS = ("largest_remainder", "dhondt")
 """Keys of :data:`perfmodel.awards.METHODS` (not imported here to keep start-up fast)."""
 SHEET_HELP = "observations workbook: read only this sheet (default: every sheet with a header)"
@@ -65,7 +62,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from perfmodel.simulate import generate_sample
 
     paths = generate_sample(
-        Path(args.out), stations=args.stations, months=args.months, seed=args.seed, start=args.start
+        Path(args.out), stations=args.stations, months=args.months, rng=args.seed, start=args.start
     )
     print(f"wrote {len(paths)} files to {args.out}:")
     for name, path in paths.items():
@@ -164,7 +161,7 @@ def _print_summary(label: str, result) -> None:
     print(f"{label}: {result.n_input} rows read, {used} accepted, {len(result.quarantine)} quarantined")
     for note in result.notes:  # rows per sheet, sheets not read, wide export reshaped …
         print(f"  {note}")
-    for row in result.summary().itertuples(index=False):
+    for row in result.to_frame().itertuples(index=False):
         print(f"  {row.reason:26s} {row.n:6d}  {row.explanation}")
         for message in _examples(result.quarantine, row.reason):
             print(f"      e.g. {message}")
@@ -181,8 +178,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from perfmodel.validation import read_inputs
 
     framework = load_framework(args.framework)
-    units_result, obs_result = read_inputs(
-        Path(args.observations), Path(args.units), framework, sheet=args.sheet
+    obs_result, units_result = read_inputs(
+        framework, Path(args.observations), Path(args.units), sheet=args.sheet
     )
     originals = args.input_paths
     written = []  # files first, printing after: `validate … | head` still writes them
@@ -233,7 +230,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     for path in (out, target):  # refuse before the work, not after
         claim_file(path, inputs=inputs)
     ev = evaluate_files(
-        args.observations, args.units, args.framework, args.period, sheet=args.sheet, **_settings(args)
+        args.framework, args.observations, args.units, args.period, sheet=args.sheet, **_settings(args)
     )
     shown = officer_names_shown(ev.scores, args.show_names or ev.framework.level != "officer")
     workbook = None
@@ -245,7 +242,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     _write_output(shown, out, inputs, workbook)
     if len(ev.quarantine):
         _write_output(ev.quarantine, target, inputs)
-    summary = ev.summary()
+    summary = ev.key_figures()
     print(
         f"{summary['framework']} {summary['period']}: {summary['scored']} of {summary['units']} units scored "
         f"from {summary['observations_used']} observations; scores written to {out}"
@@ -285,7 +282,7 @@ def _cmd_awards(args: argparse.Namespace) -> int:
                        "add an 'awards:' block to the framework (docs/framework.md, 'awards')")
     inputs, out = _run_inputs(args), Path(args.out)
     claim_file(out, inputs=inputs)  # refuse before the work, not after
-    ev = evaluate_files(args.observations, args.units, framework, args.period)
+    ev = evaluate_files(framework, args.observations, args.units, args.period)
     units = ev.units.set_index("unit_id")
     headcount = units[HEADCOUNT_COLUMN] if framework.level == "station" and HEADCOUNT_COLUMN in units else None
     previous = ev.previous.scores if ev.previous is not None else None
@@ -352,7 +349,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         if not path.exists():
             raise CliError(f"{label} file {path} does not exist",
                            "run 'make sample' or pass --observations/--units")
-    read_evaluation_inputs(observations, units, framework)  # a wrong framework/data pair stops here
+    read_evaluation_inputs(framework, observations, units)  # a wrong framework/data pair stops here
     framework_file = framework_path(args.framework).resolve()
     period = period_label(args.period)
     out_dir = report_folder(Path(args.out), framework.id, period, notebook)
@@ -574,6 +571,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_calibration(parser: argparse.ArgumentParser, *, notebook: bool = False) -> None:
     """Add ``--calibration none|casemix|full``; unset, it is not passed on (scoring: none)."""
+    from perfmodel.evaluation import CALIBRATION_MODES
+
     extra = "; passed to the notebook as parameter 'calibration'" if notebook else ""
     parser.add_argument(
         "--calibration", choices=CALIBRATION_MODES,

@@ -11,7 +11,15 @@ where callers relied on it before, so ``except ValueError`` goes on working.
 
 from __future__ import annotations
 
-__all__ = ["PerfmodelError", "OptionError", "check_choice"]
+import functools
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+__all__ = ["PerfmodelError", "OptionError", "check_choice", "check_confidence", "renamed_keywords"]
 
 
 class PerfmodelError(Exception):
@@ -62,3 +70,69 @@ def check_choice(name: str, value: object, allowed: tuple | list | frozenset | s
     if value not in allowed:
         choices = ", ".join(repr(a) for a in allowed)
         raise OptionError(f"{name}={value!r} is not allowed; choose one of: {choices}")
+
+
+def check_confidence(value: object, name: str = "confidence") -> float:
+    """Return ``value`` as a float if it is strictly between 0 and 1, else raise :class:`OptionError`.
+
+    The one check of an interval coverage (``confidence``, e.g. 0.95) and of a
+    significance or false-discovery level (``alpha``, e.g. 0.05).
+
+    Examples
+    --------
+    >>> check_confidence(0.9)
+    0.9
+    >>> check_confidence(95)
+    Traceback (most recent call last):
+    ...
+    perfmodel.errors.OptionError: confidence=95 is not allowed; it must be strictly between 0 and 1 (for example 0.95)
+    """
+    example = "0.05" if name == "alpha" else "0.95"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < float(value) < 1:
+        raise OptionError(
+            f"{name}={value!r} is not allowed; it must be strictly between 0 and 1 (for example {example})"
+        )
+    return float(value)
+
+
+def renamed_keywords(**old_to_new: str) -> Callable[[_F], _F]:
+    """Accept a keyword's old name for a while, with a :class:`DeprecationWarning`.
+
+    SPEC 7's transition for ``seed`` → ``rng``, used for the issue-12 renames (``seed`` →
+    ``rng``, ``ci``/``level`` → ``confidence``) of functions that callers outside the
+    package may still call by the old name. Giving both names is a ``TypeError``. Calls
+    from inside perfmodel (modules not yet converted in issue 12) are translated without
+    a warning: the warning is for users' code.
+
+    Examples
+    --------
+    >>> @renamed_keywords(seed="rng")
+    ... def draw(*, rng=None):
+    ...     return rng
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     draw(seed=3)
+    3
+    """
+
+    def decorate(function: _F) -> _F:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for old, new in old_to_new.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise TypeError(f"{function.__name__}() got both {old}= (old name) and {new}=")
+                    caller = sys._getframe(1).f_globals.get("__name__", "")
+                    if not caller.startswith("perfmodel."):
+                        warnings.warn(
+                            f"{function.__name__}({old}=…) is deprecated; use {new}=… (issue 12)",
+                            DeprecationWarning,
+                            stacklevel=2,
+                        )
+                    kwargs[new] = kwargs.pop(old)
+            return function(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

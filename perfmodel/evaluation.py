@@ -168,8 +168,8 @@ class Evaluation:
 
     Examples
     --------
-    >>> ev = evaluate_files("data_samples/station_observations.csv.gz",
-    ...     "data_samples/units.csv", "station_four_dimension", "2025Q2")  # doctest: +SKIP
+    >>> ev = evaluate_files("station_four_dimension", "data_samples/station_observations.csv.gz",
+    ...     "data_samples/units.csv", "2025Q2")  # doctest: +SKIP
     >>> ev.scores[["unit_id", "score", "rank", "grade"]].head()  # doctest: +SKIP
     """
 
@@ -682,8 +682,12 @@ class Evaluation:
         order = [g for g in (*GRADES, NOT_GRADED) if g in table.columns]
         return table[order]
 
-    def summary(self) -> dict[str, Any]:
-        """Key numbers of the run, for logs and the CLI."""
+    def key_figures(self) -> dict[str, Any]:
+        """Key numbers of the run as a dict, for logs, JSON and the CLI.
+
+        ``framework``, ``period`` (label), ``units``, ``scored``, ``observations_used``,
+        ``quarantined_rows``, ``grades`` (grade → units) and ``grading_notes`` (code → units).
+        """
         scores = self.scores
         return {
             "framework": self.framework.id,
@@ -696,6 +700,30 @@ class Evaluation:
             # units not graded (incomplete_data, low_availability, non_finite_score) and quota-tie decisions
             "grading_notes": self.stages["grading_notes"].groupby("code")["unit_id"].nunique().to_dict(),
         }
+
+    def summary(self) -> str:
+        """The run in a few readable lines (framework, period, units scored, grades, quarantine)."""
+        k = self.key_figures()
+        lines = [
+            f"Evaluation {k['framework']} {k['period']}",
+            f"  units {k['units']}, scored {k['scored']}, from {k['observations_used']} observations "
+            f"({k['quarantined_rows']} input rows quarantined)",
+            "  grades: " + (", ".join(f"{g} {n}" for g, n in k["grades"].items()) or "none"),
+        ]
+        if k["grading_notes"]:
+            lines.append("  not graded or decided by note: "
+                         + ", ".join(f"{code} {n}" for code, n in k["grading_notes"].items()))
+        settings = {name: value for name, value in self.settings.to_dict().items() if value not in (None, {}, False)}
+        lines.append("  settings: " + (", ".join(f"{n}={v}" for n, v in settings.items()) or "framework defaults"))
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The main table: score, rank and grade per unit (a copy of :attr:`scores`)."""
+        return self.scores.copy()
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Name → table: ``scores``, ``grade_counts`` and ``quarantine`` (rows rejected by validation)."""
+        return {"scores": self.to_frame(), "grade_counts": self.grade_counts(), "quarantine": self.quarantine.copy()}
 
     def parameters(self) -> dict[str, Any]:
         """Everything that determines the result besides the data."""
@@ -778,9 +806,9 @@ def evaluate(
 
 
 def read_evaluation_inputs(
+    framework: Framework | str | Path,
     observations: str | Path,
     units: str | Path,
-    framework: Framework | str | Path,
     *,
     sheet: int | str | None = None,
 ) -> tuple[Framework, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, int]]:
@@ -796,11 +824,13 @@ def read_evaluation_inputs(
     ------
     EvaluationError
         When a file lacks a required column, so that no row of it can be used.
+    OptionError
+        When the arguments come in the old order ``(observations, units, framework)``.
     """
-    from perfmodel.validation import read_inputs
+    from perfmodel.validation import read_inputs, resolve_input_order
 
-    fw = framework if isinstance(framework, Framework) else load_framework(framework)
-    units_result, obs_result = read_inputs(observations, units, fw, sheet=sheet)
+    fw = resolve_input_order(framework, observations, units, caller="read_evaluation_inputs")
+    obs_result, units_result = read_inputs(fw, observations, units, sheet=sheet)
     for result in (units_result, obs_result):  # a missing required column rejects every row
         missing = result.quarantine[result.quarantine["reason"] == "missing_column"] if len(result.quarantine) else []
         if len(missing):
@@ -865,9 +895,9 @@ def check_data_fits_framework(
 
 
 def evaluate_files(
+    framework: Framework | str | Path,
     observations: str | Path,
     units: str | Path,
-    framework: Framework | str | Path,
     period: str,
     *,
     sheet: int | str | None = None,
@@ -876,10 +906,15 @@ def evaluate_files(
     """Read and validate the input files, then run the evaluation.
 
     Rows rejected by validation are kept in :attr:`Evaluation.quarantine`.
-    ``sheet`` picks one sheet of an observations workbook (default: all).
+    ``sheet`` picks one sheet of an observations workbook (default: all). The arguments
+    come in the house order ``(framework, observations, units, period)``; the old order
+    ``(observations, units, framework, period)`` raises :class:`~perfmodel.errors.OptionError`.
     """
+    from perfmodel.validation import resolve_input_order
+
+    fw = resolve_input_order(framework, observations, units, caller="evaluate_files")
     fw, clean_observations, clean_units, quarantine, n_input = read_evaluation_inputs(
-        observations, units, framework, sheet=sheet
+        fw, observations, units, sheet=sheet
     )
     ev = Evaluation(
         fw,

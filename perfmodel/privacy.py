@@ -318,7 +318,7 @@ def _is_number(text: str) -> bool:
 
 
 def pseudonymise_inputs(
-    units: pd.DataFrame, observations: pd.DataFrame, key: bytes | Pseudonymiser
+    *, observations: pd.DataFrame, units: pd.DataFrame, key: bytes | Pseudonymiser
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Units and observations tables with every id and name replaced by its keyed token.
 
@@ -335,21 +335,22 @@ def pseudonymise_inputs(
 
     Parameters
     ----------
-    units, observations
+    observations, units
         Tables with canonical column names (from :func:`perfmodel.io.read_table`).
+        Keyword-only: both are frames, so a swapped positional call could not be caught.
     key
         The key's bytes (at least :data:`MIN_KEY_BYTES`) or a :class:`Pseudonymiser`.
 
     Returns
     -------
-    (units, observations)
+    (observations, units)
         Copies; other columns and ``attrs`` unchanged.
 
     Examples
     --------
     >>> units = pd.DataFrame({"unit_id": ["PS1", "M1"], "name": ["桥东", "张三"], "parent_id": [None, "PS1"]})
     >>> obs = pd.DataFrame({"unit_id": ["M1"], "value": ["1"]})
-    >>> u, o = pseudonymise_inputs(units, obs, b"0123456789abcdef")
+    >>> o, u = pseudonymise_inputs(observations=obs, units=units, key=b"0123456789abcdef")
     >>> u.loc[1, "parent_id"] == u.loc[0, "unit_id"], o.loc[0, "unit_id"] == u.loc[1, "unit_id"]
     (True, True)
     """
@@ -367,7 +368,7 @@ def pseudonymise_inputs(
                 copy[column] = pseudo.column(copy[column], "id")
         copy.attrs = dict(table.attrs)
         out.append(copy)
-    return out[0], out[1]
+    return out[1], out[0]
 
 
 def _copy_name(path: Path) -> str:
@@ -424,7 +425,7 @@ def pseudonymised_files(
     key = read_key(key_file)
     units_raw = read_table(units, aliases=UNIT_ALIASES)
     observations_raw = read_table(observations, aliases=OBSERVATION_ALIASES)
-    units_tok, observations_tok = pseudonymise_inputs(units_raw, observations_raw, key)
+    observations_tok, units_tok = pseudonymise_inputs(observations=observations_raw, units=units_raw, key=key)
     folder = Path(tempfile.mkdtemp(prefix="perfmodel-pseudonymised-"))
     try:
         paths: list[Path] = []

@@ -54,8 +54,8 @@ same attributes has the same data.
 Examples
 --------
 >>> from perfmodel.framework import load_framework
->>> s = simulate([load_framework("station_four_dimension")], n_stations=8, n_months=3,
-...              officers_per_station=2, seed=1)
+>>> s = simulate([load_framework("station_four_dimension")], stations=8, months=3,
+...              officers_per_station=2, rng=1)
 >>> sorted(s.observations)
 ['station_four_dimension']
 >>> int((s.units["level"] == "station").sum())
@@ -76,7 +76,7 @@ import numpy as np
 import pandas as pd
 
 from perfmodel.columns import NUMERIC_CONTEXT
-from perfmodel.errors import PerfmodelError
+from perfmodel.errors import PerfmodelError, renamed_keywords
 from perfmodel.framework import (
     Dimension,
     Framework,
@@ -86,6 +86,7 @@ from perfmodel.framework import (
     shipped_frameworks,
 )
 from perfmodel.periods import parse_month, reporting_deadline
+from perfmodel.randomness import RngLike, seed_from
 
 __all__ = [
     "AREA_TYPES",
@@ -1327,7 +1328,7 @@ def simulate_collaborations(
     units: pd.DataFrame,
     months: Sequence[pd.Period | str],
     *,
-    seed: int = 0,
+    rng: RngLike = None,
     effects: CollaborationEffects | None = None,
 ) -> pd.DataFrame:
     """Collaborative cases of the officers in ``units``, with a planted team effect (R17).
@@ -1339,8 +1340,9 @@ def simulate_collaborations(
         of their station (``parent_id``).
     months
         Months to simulate.
-    seed
-        Seed of the random stream ``collaborations`` (independent of all other streams).
+    rng
+        Seed of the random stream ``collaborations`` (independent of all other streams): an
+        int, a Generator (an int seed is drawn from it) or None (fresh entropy).
     effects
         Generating process; :data:`COLLABORATION_EFFECTS` by default.
 
@@ -1357,7 +1359,7 @@ def simulate_collaborations(
     stations = list(dict.fromkeys(station_of))
     index = {s: i for i, s in enumerate(stations)}
     labels = [str(parse_month(m)) for m in months]
-    rng = _rng(seed, "collaborations")
+    rng = _rng(seed_from(rng), "collaborations")
     team = fx.team_sd * _standardise(rng.normal(0, 1, len(stations)))
     individual = fx.individual_sd * _standardise(rng.normal(0, 1, len(officer_ids)))
     credit = np.maximum(
@@ -1405,8 +1407,8 @@ def _version() -> str:
 
 
 def _check_arguments(
-    frameworks: Sequence[Framework], n_stations: int, n_months: int, officers_per_station: int,
-    seed: int, defect_rate: float, missing_rate: float,
+    frameworks: Sequence[Framework], stations: int, months: int, officers_per_station: int,
+    defect_rate: float, missing_rate: float,
 ) -> None:
     if not frameworks:
         raise SimulationError("no frameworks given; pass at least one Framework (see load_framework)")
@@ -1414,8 +1416,8 @@ def _check_arguments(
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
         raise SimulationError(f"framework id(s) given twice: {', '.join(repeated)}; pass each framework once")
-    for name, value, low in (("n_stations", n_stations, 1), ("n_months", n_months, 1),
-                             ("officers_per_station", officers_per_station, 0), ("seed", seed, 0)):
+    for name, value, low in (("stations", stations, 1), ("months", months, 1),
+                             ("officers_per_station", officers_per_station, 0)):
         if not isinstance(value, (int, np.integer)) or value < low:
             raise SimulationError(f"{name} must be an integer >= {low}, got {value!r}")
     for name, value in (("defect_rate", defect_rate), ("missing_rate", missing_rate)):
@@ -1423,14 +1425,15 @@ def _check_arguments(
             raise SimulationError(f"{name} must be a share between 0 and 0.5, got {value!r}")
 
 
+@renamed_keywords(n_stations="stations", n_months="months", seed="rng")
 def simulate(
     frameworks: Sequence[Framework],
     *,
-    n_stations: int = 120,
-    n_months: int = 24,
+    stations: int = 120,
+    months: int = 24,
     start: str = "2024-01",
     officers_per_station: int = 6,
-    seed: int = 0,
+    rng: RngLike = None,
     confounding: bool = True,
     defect_rate: float = 0.002,
     missing_rate: float = 0.0,
@@ -1444,14 +1447,17 @@ def simulate(
     ----------
     frameworks
         The indicator systems to observe; each gets its own observations table.
-    n_stations, n_months, start
-        Size of the jurisdiction and the months covered (``start`` as ``YYYY-MM``).
+    stations, months, start
+        Number of stations and of months covered (``start`` as ``YYYY-MM``).
     officers_per_station
         Officers simulated per station; their roles repeat community policing,
         criminal investigation, traffic, emergency, community policing, criminal
         investigation (:data:`ROLES`).
-    seed
-        Seed of every random stream; same arguments give identical frames.
+    rng
+        Every random stream is derived from one integer seed: ``rng`` itself when it is an
+        int (same arguments give identical frames), else one drawn from it
+        (:func:`perfmodel.randomness.seed_from`). The seed used is recorded in
+        ``Sample.parameters["seed"]``.
     confounding
         Whether uncontrollable context (load, fringe, district, area type,
         season, rater leniency) affects the observations. With ``False`` only the
@@ -1479,9 +1485,13 @@ def simulate(
     SimulationError
         For impossible arguments, repeated framework ids, or an officer role the
         simulation has no officers for.
+    OptionError
+        For an ``rng`` that is not an int >= 0, a Generator or None.
     """
     frameworks = list(frameworks)
-    _check_arguments(frameworks, n_stations, n_months, officers_per_station, seed, defect_rate, missing_rate)
+    _check_arguments(frameworks, stations, months, officers_per_station, defect_rate, missing_rate)
+    seed = seed_from(rng)
+    n_stations, n_months = stations, months
     first = parse_month(start)
     months = list(pd.period_range(first, periods=n_months, freq="M"))
     fx = effects or EFFECTS
@@ -1504,8 +1514,8 @@ def simulate(
     parameters = {
         "generator": "perfmodel.simulate.simulate",
         "perfmodel_version": _version(),
-        "seed": int(seed),
-        "n_stations": n_stations,
+        "seed": seed,
+        "n_stations": n_stations,  # recorded under the names of the first samples' parameters.json
         "n_months": n_months,
         "start": str(first),
         "officers_per_station": officers_per_station,
@@ -1523,7 +1533,7 @@ def simulate(
         truth_values=pd.concat(truth_values, ignore_index=True),
         defects=pd.concat(defects, ignore_index=True),
         parameters=parameters,
-        collaborations=simulate_collaborations(world.units, months, seed=int(seed)) if collaborations else None,
+        collaborations=simulate_collaborations(world.units, months, rng=seed) if collaborations else None,
     )
 
 
@@ -1581,7 +1591,7 @@ def generate_sample(
     *,
     stations: int = 120,
     months: int = 24,
-    seed: int = 20250101,
+    rng: RngLike = None,
     start: str = "2024-01",
     frameworks: Sequence[str | Path | Framework] | None = None,
 ) -> dict[str, Path]:
@@ -1591,8 +1601,9 @@ def generate_sample(
     ----------
     out_dir
         Output folder (created if needed).
-    stations, months, seed, start
-        As ``n_stations``, ``n_months``, ``seed`` and ``start`` of :func:`simulate`.
+    stations, months, rng, start
+        As for :func:`simulate`. ``perfmodel sample`` passes ``--seed`` (default 20250101);
+        the seed used is written into ``parameters.json`` with the command that repeats it.
     frameworks
         Framework ids, YAML paths or :class:`Framework` objects; by default every
         framework shipped in ``perfmodel/frameworks``.
@@ -1613,7 +1624,8 @@ def generate_sample(
         loaded.append(fw)
         path = Path(shipped_frameworks().get(str(item), item))
         files[fw.id] = {"file": path.name, "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
-    sample = simulate(loaded, n_stations=stations, n_months=months, seed=seed, start=start, collaborations=True)
+    seed = seed_from(rng)
+    sample = simulate(loaded, stations=stations, months=months, rng=seed, start=start, collaborations=True)
     for entry in sample.parameters["frameworks"]:
         entry.update(files.get(entry["id"], {}))
     sample.parameters["command"] = (

@@ -25,9 +25,11 @@ import pandas as pd
 from numpy.typing import DTypeLike
 
 from perfmodel.columns import NUMERIC_CONTEXT
+from perfmodel.errors import OptionError
 from perfmodel.framework import Framework, load_framework
 from perfmodel.io import (
     OBSERVATION_ALIASES,
+    SUPPORTED_EXTENSIONS,
     UNIT_ALIASES,
     InputError,
     aliases_of,
@@ -48,6 +50,8 @@ __all__ = [
     "validate_units",
     "validate_observations",
     "read_inputs",
+    "resolve_input_order",
+    "check_input_order",
     "indicator_lookup",
 ]
 
@@ -235,7 +239,20 @@ class ValidationResult:
     sheets: list[dict[str, object]] = field(default_factory=list, repr=False)
     notes: list[str] = field(default_factory=list, repr=False)
 
-    def summary(self) -> pd.DataFrame:
+    def summary(self) -> str:
+        """Rows read, accepted and quarantined, then one line per reason (most frequent first)."""
+        name = self.source or "input"
+        lines = [f"{name}: {self.n_input} rows read, {len(self.data)} accepted, "
+                 f"{len(self.quarantine)} quarantined"]
+        lines += [f"  {note}" for note in self.notes]
+        lines += [f"  {row.reason}: {row.n} — {row.explanation}" for row in self.to_frame().itertuples(index=False)]
+        return "\n".join(lines)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Name → table: ``data`` (accepted rows), ``quarantine`` (rejected rows), ``reasons``."""
+        return {"data": self.data, "quarantine": self.quarantine, "reasons": self.to_frame()}
+
+    def to_frame(self) -> pd.DataFrame:
         """Quarantined rows per reason: ``reason``, ``n``, ``explanation``; most frequent first."""
         counts = self.quarantine["reason"].value_counts()
         table = pd.DataFrame(
@@ -1554,34 +1571,122 @@ def _long_from_wide(
 
 
 # ----------------------------------------------------------------------------- reading both
+_DATA_SUFFIXES = (*SUPPORTED_EXTENSIONS, ".xls", ".gz", ".txt")
+_FRAMEWORK_SUFFIXES = (".yaml", ".yml")
+
+
+def resolve_input_order(
+    framework: Framework | str | Path,
+    observations: object,
+    units: object,
+    *,
+    caller: str,
+) -> Framework:
+    """Load ``framework`` after checking the arguments come in the house order.
+
+    The house order is ``(framework, observations, units, period, …)``. Before issue 12,
+    ``read_inputs``, ``read_evaluation_inputs`` and ``evaluate_files`` took
+    ``(observations, units, framework)``; a call in that order hands a data file to the
+    framework loader, or a framework to the file reader. Both are refused here with a
+    message that gives the order.
+
+    Parameters
+    ----------
+    framework
+        A :class:`~perfmodel.framework.Framework`, a shipped framework id or a YAML path.
+    observations, units
+        The caller's data arguments (paths or frames); only their kind is checked.
+    caller
+        The public function's name, quoted in the message.
+
+    Returns
+    -------
+    Framework
+
+    Raises
+    ------
+    OptionError
+        When ``framework`` is a table or a data file, or ``observations``/``units`` is a
+        framework or a YAML file.
+    """
+    order = f"{caller}(framework, observations, units, …)"
+    hint = "pass the framework first: a Framework, a shipped framework id or a YAML path"
+    check_input_order(framework, observations, units, caller=caller)
+    if not isinstance(framework, (Framework, str, Path)):
+        raise OptionError(
+            f"{caller}: framework must be a Framework, a shipped id or a YAML path, not "
+            f"{type(framework).__name__}; the order is {order}",
+            hint,
+        )
+    return framework if isinstance(framework, Framework) else load_framework(framework)
+
+
+def check_input_order(framework: object, observations: object, units: object, *, caller: str) -> None:
+    """Refuse a data file or table as ``framework``, and a framework or YAML file as data.
+
+    The check of :func:`resolve_input_order` without loading anything; for callers
+    whose framework argument is several ids (``monitor.development.officer_evaluations``).
+
+    Raises
+    ------
+    OptionError
+        Naming the argument, what it holds and the house order.
+    """
+    order = f"{caller}(framework, observations, units, …)"
+    hint = "pass the framework first: a Framework, a shipped framework id or a YAML path"
+
+    def is_data(value: object) -> bool:
+        return isinstance(value, pd.DataFrame) or (
+            isinstance(value, (str, Path)) and str(value).lower().endswith(_DATA_SUFFIXES)
+        )
+
+    def is_framework(value: object) -> bool:
+        return isinstance(value, Framework) or (
+            isinstance(value, (str, Path)) and str(value).lower().endswith(_FRAMEWORK_SUFFIXES)
+        )
+
+    if is_data(framework):
+        shown = "a table" if isinstance(framework, pd.DataFrame) else repr(str(framework))
+        raise OptionError(f"{caller}: the framework argument is {shown}, a data file; the order is {order}", hint)
+    for name, value in (("observations", observations), ("units", units)):
+        if is_framework(value):
+            shown = "a Framework" if isinstance(value, Framework) else repr(str(value))
+            raise OptionError(f"{caller}: the {name} argument is {shown}, a framework; the order is {order}", hint)
+
+
 def read_inputs(
+    framework: Framework | str | Path,
     observations: str | Path | pd.DataFrame,
     units: str | Path | pd.DataFrame,
-    framework: Framework | str | Path,
     *,
     sheet: int | str | None = None,
 ) -> tuple[ValidationResult, ValidationResult]:
-    """Read and validate a units file and an observations file.
+    """Read and validate an observations file and a units file.
 
     Units are validated first (the framework's denominator columns must be
     numbers), then observations against the accepted units.
 
     Parameters
     ----------
-    observations, units
-        File paths (CSV, .csv.gz, TSV, .xlsx, .xls, Parquet) or frames already read.
     framework
         A :class:`~perfmodel.framework.Framework`, a shipped framework id or a YAML path.
+    observations, units
+        File paths (CSV, .csv.gz, TSV, .xlsx, .xls, Parquet) or frames already read.
     sheet
         An observations workbook: read only this sheet (name or position); by
         default every sheet with an observation header.
 
     Returns
     -------
-    (units_result, observations_result)
+    (observations_result, units_result)
+
+    Raises
+    ------
+    OptionError
+        When the arguments come in the old order ``(observations, units, framework)``
+        (see :func:`resolve_input_order`).
     """
-    if not isinstance(framework, Framework):
-        framework = load_framework(framework)
+    framework = resolve_input_order(framework, observations, units, caller="read_inputs")
     units_raw, units_source = _load(units, UNIT_ALIASES, "units")
     observations_raw, observations_source = _load(
         observations, OBSERVATION_ALIASES, "observations", sheet
@@ -1591,7 +1696,7 @@ def read_inputs(
     observations_result = validate_observations(
         observations_raw, units_result, framework, source=observations_source
     )
-    return units_result, observations_result
+    return observations_result, units_result
 
 
 def _load(

@@ -46,7 +46,7 @@ def three_paths(tmp_path_factory):
     """Findings of the quarterly paragraph, the fairness notebook and the CLI on the shipped sample."""
     quarterly, report = _defaults("quarterly_evaluation.ipynb"), _defaults("fairness_audit.ipynb")
     assert (quarterly["framework"], quarterly["period"]) == (report["framework"], report["period"])
-    ev = evaluate_files(SAMPLE_OBSERVATIONS, SAMPLE_UNITS, quarterly["framework"], quarterly["period"],
+    ev = evaluate_files(quarterly["framework"], SAMPLE_OBSERVATIONS, SAMPLE_UNITS, quarterly["period"],
                         calibration=quarterly["calibration"])
 
     # 1. the quarterly notebook: fairness_summary_markdown(ev, lang, link=…), which runs the audit itself
@@ -115,8 +115,8 @@ def test_cli_and_notebook_leave_every_default_to_the_library():
 def six_stations(tmp_path_factory):
     from perfmodel.simulate import generate_sample
 
-    paths = generate_sample(tmp_path_factory.mktemp("six"), stations=6, months=3, start="2025-04")
-    ev = evaluate_files(paths["station_observations"], paths["units"], "station_four_dimension", "2025Q2")
+    paths = generate_sample(tmp_path_factory.mktemp("six"), stations=6, months=3, rng=20250101, start="2025-04")
+    ev = evaluate_files("station_four_dimension", paths["station_observations"], paths["units"], "2025Q2")
     assert len(ev.scores) == 6
     return ev
 

@@ -66,13 +66,13 @@ def test_variance_shares_of_an_evaluation_match_the_hand_example():
 
 # ----------------------------------------------------------------------------- stated vs variance share
 def test_inflated_example_shows_a_30_percent_rating_driving_most_of_the_ranking():
-    ev = inflated_weight_example(n_units=60, seed=0)
-    sources = stated_vs_variance_shares(ev, level="source", n_boot=100, seed=1).set_index("item")
+    ev = inflated_weight_example(n_units=60, rng=0)
+    sources = stated_vs_variance_shares(ev, level="source", n_boot=100, rng=1).set_index("item")
     assert sources.loc["supervisor", "stated"] == pytest.approx(0.30)
     assert sources.loc["supervisor", "estimate"] > 0.55
     assert sources.loc["supervisor", "ci_low"] > 0.30  # markedly more than stated, not noise
     assert sources["estimate"].sum() == pytest.approx(1.0)
-    policy = weight_policy(ev, n_boot=100, seed=1).set_index("rule")
+    policy = weight_policy(ev, n_boot=100, rng=1).set_index("rule")
     subjective = policy.loc["subjective_share"]
     assert subjective["passes"] and not subjective["passes_effective"] and subjective["flagged"]
     assert "30.0%" in subjective["verdict"] and f"{subjective['effective']:.1%}" in subjective["verdict"]

@@ -57,7 +57,7 @@ def noisy():
 
 # ----------------------------------------------------------------------------- resampling
 def test_resampled_months_come_from_the_same_unit_and_keep_the_period_shape(noisy):
-    new = resample_observations(noisy, seed=3, resample="months")
+    new = resample_observations(noisy, rng=3, resample="months")
     months = ["2025-04", "2025-05", "2025-06"]
     inside = new[new["period"].isin(months)]
     original = noisy.observations[noisy.observations["period"].isin(months)]
@@ -73,7 +73,7 @@ def test_resampled_months_come_from_the_same_unit_and_keep_the_period_shape(nois
 
 
 def test_resampled_raters_stay_within_their_unit_month_and_indicator(noisy):
-    new = resample_observations(noisy, seed=5, resample="raters")
+    new = resample_observations(noisy, rng=5, resample="raters")
     key = ["unit_id", "period", "indicator"]
     original = noisy.stages["raw"]
     rated = original[original["rater_id"].notna()]
@@ -89,7 +89,7 @@ def test_resampled_raters_stay_within_their_unit_month_and_indicator(noisy):
 # ----------------------------------------------------------------------------- bootstrap
 def test_identical_months_and_raters_give_certain_ranks_and_grades():
     ev = simple_evaluation({"2025Q2": [10, 30, 55, 70, 90, 95]}, raters=2)
-    table = bootstrap_grades(ev, n_boot=8, seed=1).set_index("unit_id")
+    table = bootstrap_grades(ev, n_boot=8, rng=1).set_index("unit_id")
     assert (table["rank_low"] == table["estimate"]).all() and (table["rank_high"] == table["estimate"]).all()
     assert (table["p_grade_change"] == 0).all() and table["robust"].all()
     assert (table["se"] == 0).all() and table["n"].eq(8).all()
@@ -97,14 +97,14 @@ def test_identical_months_and_raters_give_certain_ranks_and_grades():
 
 
 def test_bootstrap_is_seeded_and_noise_widens_intervals(noisy):
-    a = bootstrap_grades(noisy, n_boot=10, seed=7)
-    b = bootstrap_grades(noisy, n_boot=10, seed=7)
+    a = bootstrap_grades(noisy, n_boot=10, rng=7)
+    b = bootstrap_grades(noisy, n_boot=10, rng=7)
     pd.testing.assert_frame_equal(a, b)
     inside = (a["rank_low"] <= a["estimate"]) & (a["estimate"] <= a["rank_high"])
     assert inside.mean() >= 0.8  # the observed rank lies in its own 90 % interval for most units
     assert (a["rank_high"] - a["rank_low"]).mean() > 0
     fw, obs, units = planted_data(seed=4, n_units=24, noise=4.0)
-    louder = bootstrap_grades(evaluate(fw, obs, units, "2025Q2", compare_previous=False), n_boot=10, seed=7)
+    louder = bootstrap_grades(evaluate(fw, obs, units, "2025Q2", compare_previous=False), n_boot=10, rng=7)
     assert (louder["rank_high"] - louder["rank_low"]).mean() > (a["rank_high"] - a["rank_low"]).mean()
     assert louder["p_grade_change"].mean() > a["p_grade_change"].mean()
     fragile = non_robust_units(louder)

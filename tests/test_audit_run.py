@@ -10,11 +10,11 @@ import pytest
 from audit_builders import planted_data, write_files
 
 from perfmodel.audit import AuditNote, AuditResult, run_audit
-from perfmodel.report.audit import fairness_summary_markdown
 from perfmodel.audit import cli as audit_cli
 from perfmodel.audit._frame import AuditError
 from perfmodel.audit.cli import ERR_REFERENCE_ARG, parse_reference
 from perfmodel.evaluation import evaluate
+from perfmodel.report.audit import fairness_summary_markdown
 
 MINUTES = 12.0
 

@@ -245,7 +245,7 @@ def award_sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     framework = folder / "with_awards.yaml"
     raw = load_framework("station_four_dimension").model_dump(mode="json", exclude_none=True)
     framework.write_text(yaml.safe_dump({**raw, "awards": AWARDS_BLOCK}, allow_unicode=True), encoding="utf-8")
-    paths = generate_sample(folder / "data", stations=12, months=24, seed=7, start="2024-01",
+    paths = generate_sample(folder / "data", stations=12, months=24, rng=7, start="2024-01",
                             frameworks=[framework])
     return {**paths, "framework": framework}
 
@@ -268,8 +268,8 @@ def test_cli_awards_end_to_end(award_sample, tmp_path, capsys) -> None:
     # the flag matches leadership_review on the two years' own evaluations
     fw = load_framework(award_sample["framework"])
     obs, units_file = award_sample["station_observations"], award_sample["units"]
-    now = evaluate_files(obs, units_file, fw, "2025").scores
-    before = evaluate_files(obs, units_file, fw, "2024").scores
+    now = evaluate_files(fw, obs, units_file, "2025").scores
+    before = evaluate_files(fw, obs, units_file, "2024").scores
     expected = leadership_review(now, before)
     flagged = set(merit.index[merit["flag"] == LEADERSHIP_REVIEW])
     assert flagged == set(expected[expected].index)

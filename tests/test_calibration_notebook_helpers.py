@@ -51,7 +51,7 @@ def test_case_covers_the_period_with_clean_confounded_data(case):
 def test_case_truth_is_the_simulators_overall_latent():
     """The same arguments of simulate itself give the truth the case carries."""
     fw = load_framework(FRAMEWORK)
-    sample = simulate([fw], n_stations=25, n_months=3, start="2025-04", seed=5, officers_per_station=0,
+    sample = simulate([fw], stations=25, months=3, start="2025-04", rng=5, officers_per_station=0,
                       defect_rate=0.0, confounding=True)
     expected = sample.truth_units[sample.truth_units["node"] == "overall"].set_index("unit_id")["true_latent"]
     got = simulate_calibration_case(fw, PERIOD, stations=25, rng=5)
@@ -111,7 +111,7 @@ def test_seed_table_has_a_row_per_seed_equal_to_truth_recovery_run_directly():
     assert table["seed"].tolist() == [11, 12]
     for seed in (11, 12):
         fw = load_framework(FRAMEWORK)
-        sample = simulate([fw], n_stations=30, n_months=3, start="2025-04", seed=seed, officers_per_station=0,
+        sample = simulate([fw], stations=30, months=3, start="2025-04", rng=seed, officers_per_station=0,
                           defect_rate=0.0, confounding=True)
         case = simulate_calibration_case(fw, PERIOD, stations=30, rng=seed)
         truth = sample.truth_units.query("node == 'overall'").set_index("unit_id")["true_latent"]

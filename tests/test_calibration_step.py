@@ -274,7 +274,7 @@ def test_report_helpers_draw_labelled_figures(full_ev, tmp_path):
     funnels = rc.funnel_results(full_ev)
     assert set(funnels) == {"clear", "roving"} and funnels["clear"].kind == "ratio"
     save_figure(rc.figure_funnel(full_ev, "clear", funnels["clear"]), tmp_path / "funnel.png")
-    save_figure(rc.figure_rater_leniency(full_ev, "leader", "en"), tmp_path / "raters.png")
+    save_figure(rc.figure_rater_leniency(full_ev, "leader", lang="en"), tmp_path / "raters.png")
     save_figure(rc.figure_expected_observed(full_ev, "minutes"), tmp_path / "eo.png")
     assert len(rc.reliability_table(full_ev, "en")) >= 5
     assert "Family" in rc.casemix_model_table(full_ev, "en").columns

@@ -46,7 +46,7 @@ def test_simulator_calibrated_composite_is_closer_to_truth(seed):
     from perfmodel.validation import validate_observations, validate_units
 
     fw = load_framework("station_four_dimension")
-    sample = simulate([fw], n_stations=100, n_months=3, start="2025-04", seed=seed,
+    sample = simulate([fw], stations=100, months=3, start="2025-04", rng=seed,
                       officers_per_station=0, defect_rate=0.0, confounding=True)
     units = validate_units(sample.units, source="units").data
     obs = validate_observations(sample.observations[fw.id], units, fw, source="obs").data

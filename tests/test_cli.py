@@ -54,7 +54,7 @@ def error_lines(err: str) -> list[str]:
 def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """20 stations (plus their officers), 2025-01 … 2025-06, with planted defects."""
     out = tmp_path_factory.mktemp("cli_sample")
-    return generate_sample(out, stations=20, months=6, seed=11, start="2025-01", frameworks=[FRAMEWORK])
+    return generate_sample(out, stations=20, months=6, rng=11, start="2025-01", frameworks=[FRAMEWORK])
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from perfmodel.simulate import generate_sample
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     out = tmp_path_factory.mktemp("lab_sample")
-    return generate_sample(out, stations=18, months=6, seed=3, start="2025-01",
+    return generate_sample(out, stations=18, months=6, rng=3, start="2025-01",
                            frameworks=["station_four_dimension", "station_three_layer"])
 
 
@@ -43,6 +43,21 @@ def test_sensitivity_writes_tables_and_sobol_indices(sample, tmp_path, capsys):
     assert len(replicates) == 40 and {"normalisation", "drop", "w:case_compliance_rate"} <= set(replicates.columns)
     assert set(pd.read_csv(tmp_path / "sobol_indices.csv")["factor"]) == {"weights", "normalisation", "drop"}
     assert "median width" in capsys.readouterr().out
+    run = pd.read_csv(tmp_path / "run_parameters.csv").set_index("parameter")["value"]
+    assert run["seed"] == "1" and run["draws"] == "40"  # --seed's default, recorded
+
+
+def test_sensitivity_with_the_same_seed_repeats_and_another_seed_does_not(sample, tmp_path):
+    def replicates(seed: str, folder: str) -> pd.DataFrame:
+        assert _run("lab", "sensitivity", *_inputs(sample), "--out", str(tmp_path / folder), "--draws", "12",
+                    "--seed", seed, "--no-progress") == 0
+        run = pd.read_csv(tmp_path / folder / "run_parameters.csv").set_index("parameter")["value"]
+        assert run["seed"] == seed
+        return pd.read_csv(tmp_path / folder / "replicates.csv")
+
+    first, again, other = replicates("5", "a"), replicates("5", "b"), replicates("6", "c")
+    pd.testing.assert_frame_equal(first, again)
+    assert not first.equals(other)
 
 
 def test_redundancy_and_compare(sample, tmp_path, capsys):

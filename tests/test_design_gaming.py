@@ -545,7 +545,7 @@ def test_gaming_lab_notebook_runs(tmp_path, repo_root):
     from perfmodel.report.runner import run_notebook
     from perfmodel.simulate import simulate
 
-    sample = simulate([STATION], n_stations=30, n_months=18, officers_per_station=1, seed=3, defect_rate=0.0)
+    sample = simulate([STATION], stations=30, months=18, officers_per_station=1, rng=3, defect_rate=0.0)
     obs = sample.observations[STATION.id].copy()
     for column in ("value", "numerator", "denominator"):
         obs[column] = pd.to_numeric(obs[column])

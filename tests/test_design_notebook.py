@@ -33,7 +33,7 @@ def test_gaming_section_is_reserved_and_hidden_from_the_report():
 @pytest.mark.notebook
 def test_notebook_runs_on_a_small_sample(tmp_path, monkeypatch):
     monkeypatch.setattr(prov, "_git_dirty", lambda work_tree: None)  # never run git on the shared checkout
-    paths = generate_sample(tmp_path / "data", stations=20, months=6, seed=11, start="2025-01",
+    paths = generate_sample(tmp_path / "data", stations=20, months=6, rng=11, start="2025-01",
                             frameworks=["station_four_dimension", "station_three_layer"])
     out = tmp_path / "report"
     run = run_notebook(NOTEBOOK, out, {

@@ -17,6 +17,7 @@ from perfmodel.design.weights import (
     alternative_weights,
     balanced_weights,
     benefit_of_the_doubt,
+    composite_correlations,
     critic_weights,
     entropy_weights,
     equal_weights,
@@ -124,8 +125,11 @@ def test_balanced_weights_give_a_duplicated_indicator_half_the_weight_each():
     X = pd.DataFrame({"x1": z, "x2": z, "x3": rng.normal(size=300)})
     w = balanced_weights(X)
     assert w.tolist() == pytest.approx([0.25, 0.25, 0.5], abs=1e-4)
-    r = w.attrs["correlations"]
+    r = composite_correlations(X, w)
     assert r.max() - r.min() < 1e-4
+    # hand check: x1 = x2 = z and x3 independent, so the composite is 0.5 z + 0.5 x3 (standardised)
+    # and each correlates with it at about 0.5 / sqrt(0.25 + 0.25) = 0.707
+    assert r.tolist() == pytest.approx([0.7071] * 3, abs=0.03)
 
 
 def test_equal_weights_in_the_tree_and_per_indicator():

@@ -257,7 +257,7 @@ def test_a_unit_with_one_month_of_three_is_flagged_and_not_graded_others_unaffec
     assert ev.stages["unit_months"]["months"].to_dict() == {"A": 3, "B": 3, "C": 1}
     notes = ev.stages["grading_notes"]
     assert notes.query("code == 'incomplete_data'")["unit_id"].tolist() == ["C"]
-    assert ev.summary()["grading_notes"] == {"incomplete_data": 1}
+    assert ev.key_figures()["grading_notes"] == {"incomplete_data": 1}
     # the others are scored as if C were not there (minmax over A and B only) ...
     alone = evaluate(framework_from_dict(quota), obs[obs["unit_id"] != "C"], units[units["unit_id"] != "C"],
                      "2025Q2", compare_previous=False).scores.set_index("unit_id")

@@ -14,10 +14,10 @@ from scipy import stats
 
 from perfmodel.calibrate import (
     FunnelPlot,
+    confidence_label,
     estimate_overdispersion,
     funnel_analysis,
     funnel_limits,
-    level_label,
 )
 from perfmodel.calibrate import funnel as fn
 
@@ -54,8 +54,8 @@ def brute_force_binomial_limits(n: int, theta: float, level: float) -> dict[str,
 @pytest.mark.parametrize("expected", [0.7, 5.0, 20.0, 123.4])
 @pytest.mark.parametrize("level", [0.95, 0.998])
 def test_chisq_poisson_limits_match_formula(expected: float, level: float) -> None:
-    lab = level_label(level)
-    got = funnel_limits([expected], kind="ratio", method="chisq", levels=[level])
+    lab = confidence_label(level)
+    got = funnel_limits([expected], kind="ratio", method="chisq", confidence=[level])
     a = (1 - level) / 2
     lower = stats.chi2.ppf(a, 2 * expected) / 2 / expected
     upper = stats.chi2.ppf(1 - a, 2 * (expected + 1)) / 2 / expected
@@ -65,7 +65,7 @@ def test_chisq_poisson_limits_match_formula(expected: float, level: float) -> No
 
 def test_chisq_rate_limits_scale_with_target() -> None:
     rate = 0.02
-    got = funnel_limits([500.0], kind="rate", target=rate, method="chisq", levels=[0.95])
+    got = funnel_limits([500.0], kind="rate", target=rate, method="chisq", confidence=[0.95])
     e = rate * 500.0
     assert got["lower_95"].iloc[0] == pytest.approx(rate * stats.chi2.ppf(0.025, 2 * e) / (2 * e))
     assert got["upper_95"].iloc[0] == pytest.approx(
@@ -85,13 +85,13 @@ def test_exact_rate_limits_are_ratio_limits_times_target() -> None:
 @pytest.mark.parametrize("theta", [0.1, 0.35, 0.8])
 def test_exact_binomial_limits_match_brute_force(n: int, theta: float) -> None:
     for level in (0.95, 0.998):
-        lab = level_label(level)
+        lab = confidence_label(level)
         expected = brute_force_binomial_limits(n, theta, level)
         quant = funnel_limits(
-            [n], kind="proportion", target=theta, levels=[level], discrete="quantile"
+            [n], kind="proportion", target=theta, confidence=[level], discrete="quantile"
         )
         sym = funnel_limits(
-            [n], kind="proportion", target=theta, levels=[level], discrete="symmetric"
+            [n], kind="proportion", target=theta, confidence=[level], discrete="symmetric"
         )
         assert quant[f"lower_{lab}"].iloc[0] == pytest.approx(
             max(expected["lower"], 0.0), abs=1e-10
@@ -111,7 +111,7 @@ def test_symmetric_exact_limits_flag_exactly_the_unlikely_counts(n: int, theta: 
     a = (1 - level) / 2
     data = pd.DataFrame({"unit_id": range(n + 1), "x": range(n + 1), "n": n})
     table = funnel_analysis(
-        data, observed="x", denominator="n", kind="proportion", target=theta, levels=[level]
+        data, observed="x", denominator="n", kind="proportion", target=theta, confidence=[level]
     ).table
     y = np.arange(n + 1)
     unlikely = (stats.binom.cdf(y, n, theta) < a) | (stats.binom.sf(y - 1, n, theta) < a)
@@ -124,7 +124,7 @@ def test_symmetric_exact_poisson_limits_flag_exactly_the_unlikely_counts(mu: flo
     a = (1 - level) / 2
     counts = np.arange(0, int(mu * 4 + 15))
     data = pd.DataFrame({"unit_id": counts, "o": counts, "e": mu})
-    table = funnel_analysis(data, observed="o", expected="e", levels=[level]).table
+    table = funnel_analysis(data, observed="o", expected="e", confidence=[level]).table
     unlikely = (stats.poisson.cdf(counts, mu) < a) | (stats.poisson.sf(counts - 1, mu) < a)
     np.testing.assert_array_equal(table["outside_95"].to_numpy(), unlikely)
 
@@ -154,10 +154,10 @@ def test_quantile_rule_flags_full_count_at_high_target_symmetric_does_not() -> N
 def test_normal_limits_on_sqrt_and_log_scales() -> None:
     e = np.array([4.0, 25.0, 400.0])
     z = stats.norm.ppf(0.975)
-    sq = funnel_limits(e, kind="ratio", method="normal", transform="sqrt", levels=[0.95])
+    sq = funnel_limits(e, kind="ratio", method="normal", transform="sqrt", confidence=[0.95])
     np.testing.assert_allclose(sq["lower_95"], np.clip(1 - z / (2 * np.sqrt(e)), 0, None) ** 2)
     np.testing.assert_allclose(sq["upper_95"], (1 + z / (2 * np.sqrt(e))) ** 2)
-    lg = funnel_limits(e, kind="ratio", method="normal", transform="log", levels=[0.95])
+    lg = funnel_limits(e, kind="ratio", method="normal", transform="log", confidence=[0.95])
     np.testing.assert_allclose(lg["lower_95"], np.exp(-z / np.sqrt(e)))
     np.testing.assert_allclose(lg["upper_95"], np.exp(z / np.sqrt(e)))
 
@@ -165,7 +165,7 @@ def test_normal_limits_on_sqrt_and_log_scales() -> None:
 def test_normal_limits_for_proportions_use_arcsine_scale() -> None:
     n, theta = np.array([10.0, 100.0]), 0.3
     z = stats.norm.ppf(0.999)
-    got = funnel_limits(n, kind="proportion", target=theta, method="normal", levels=[0.998])
+    got = funnel_limits(n, kind="proportion", target=theta, method="normal", confidence=[0.998])
     centre = np.arcsin(np.sqrt(theta))
     np.testing.assert_allclose(
         got["lower_998"], np.sin(np.clip(centre - z / (2 * np.sqrt(n)), 0, None)) ** 2
@@ -176,9 +176,9 @@ def test_normal_limits_for_proportions_use_arcsine_scale() -> None:
 def test_overdispersed_limits_formulae() -> None:
     e = np.array([10.0, 100.0])
     z = stats.norm.ppf(0.999)
-    add = funnel_limits(e, kind="ratio", transform="log", tau2=0.04, levels=[0.998])
+    add = funnel_limits(e, kind="ratio", transform="log", tau2=0.04, confidence=[0.998])
     np.testing.assert_allclose(add["upper_998"], np.exp(z * np.sqrt(1 / e + 0.04)))
-    mult = funnel_limits(e, kind="ratio", transform="log", phi=4.0, levels=[0.998])
+    mult = funnel_limits(e, kind="ratio", transform="log", phi=4.0, confidence=[0.998])
     np.testing.assert_allclose(mult["upper_998"], np.exp(z * 2.0 / np.sqrt(e)))
 
 
@@ -265,7 +265,7 @@ def test_p_values_agree_with_limits(options: dict[str, str]) -> None:
     data = pd.DataFrame({"unit_id": range(300), "o": o, "e": e})
     t = funnel_analysis(data, observed="o", expected="e", **options).table
     for level in (0.95, 0.998):
-        lab = level_label(level)
+        lab = confidence_label(level)
         np.testing.assert_array_equal(t[f"outside_{lab}"], t["p_value"] < 1 - level)
 
 
@@ -362,7 +362,7 @@ def test_record_level_data_are_totalled_per_unit() -> None:
 
 def test_output_columns_are_documented() -> None:
     data = pd.DataFrame({"unit_id": range(5), "o": [3, 5, 8, 2, 9], "e": [4.0, 5, 6, 3, 7]})
-    res = FunnelPlot("o", "e", levels=(0.9, 0.95, 0.998)).fit(data)
+    res = FunnelPlot("o", "e", confidence=(0.9, 0.95, 0.998)).fit(data)
     assert list(res.table_.columns) == [
         "unit_id",
         "observed",
@@ -436,8 +436,8 @@ def test_numerator_above_denominator_is_rejected() -> None:
 
 def test_bad_options_and_values() -> None:
     data = _ratio_data()
-    with pytest.raises(ValueError, match=re.escape(fn.BAD_LEVELS.format(levels=(0.95, 1.2)))):
-        funnel_analysis(data, observed="o", expected="e", levels=(0.95, 1.2))
+    with pytest.raises(ValueError, match=re.escape(fn.BAD_CONFIDENCE.format(confidence=(0.95, 1.2)))):
+        funnel_analysis(data, observed="o", expected="e", confidence=(0.95, 1.2))
     with pytest.raises(ValueError, match="kind='odds' is not valid"):
         funnel_analysis(data, observed="o", expected="e", kind="odds")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=re.escape(fn.MISSING_VALUES.format(column="e", count=1))):
@@ -464,7 +464,7 @@ def test_plot_draws_labelled_limits_and_highlights_outliers() -> None:
     data = pd.DataFrame({"unit_id": [f"s{i}" for i in range(30)], "o": o, "e": e})
     res = funnel_analysis(data, observed="o", expected="e")
     ax = res.plot(
-        title="LOS funnel", xlabel="E", ylabel="O/E", level_labels={0.95: "inner", 0.998: "outer"}
+        title="LOS funnel", xlabel="E", ylabel="O/E", confidence_labels={0.95: "inner", 0.998: "outer"}
     )
     try:
         labels = [line.get_label() for line in ax.get_lines()]
@@ -498,7 +498,7 @@ def test_plot_with_chinese_labels_renders_without_missing_glyphs() -> None:
                 title="漏斗图：投诉比",
                 xlabel="期望数",
                 ylabel="实际/期望",
-                level_labels={0.95: "95% 控制限", 0.998: "99.8% 控制限"},
+                confidence_labels={0.95: "95% 控制限", 0.998: "99.8% 控制限"},
                 target_label="目标",
             )
             fig.savefig(io.BytesIO(), format="png")  # glyph warnings would be errors here

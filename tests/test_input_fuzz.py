@@ -226,9 +226,9 @@ def test_adversarial_corpus_file_is_read_or_refused_and_accounted_for(tmp_path, 
     obs_file, units_file = (path, units) if path.name.startswith("obs_") else (observations, path)
     if ".refused." in path.name:
         with pytest.raises(PerfmodelError, match=path.name):
-            read_inputs(obs_file, units_file, FRAMEWORK)
+            read_inputs(FRAMEWORK, obs_file, units_file)
         return
-    units_result, obs_result = read_inputs(obs_file, units_file, FRAMEWORK)
+    obs_result, units_result = read_inputs(FRAMEWORK, obs_file, units_file)
     accounted(units_result, str(units_file))
     accounted(obs_result, str(obs_file))
     assert len(obs_result.data) + len(units_result.data) > 0, "nothing of the file was read"

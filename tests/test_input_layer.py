@@ -69,7 +69,7 @@ def test_quarantine_message_names_file_sheet_row_and_column(tmp_path):
             ],
         },
     )
-    _, result = read_inputs(obs, units_file(tmp_path), FRAMEWORK)
+    result, _ = read_inputs(FRAMEWORK, obs, units_file(tmp_path))
     conserved(result)
     assert result.n_input == 3 and len(result.data) == 2
     problem = result.quarantine.iloc[0]
@@ -85,7 +85,7 @@ def test_the_same_row_in_two_sheets_names_both_sheets(tmp_path):
         tmp_path / "obs.xlsx",
         {"a": [HEADER, [*row, 0.9], [*row, 0.9]], "b": [HEADER, [*row, 0.8]]},
     )
-    _, result = read_inputs(obs, units_file(tmp_path), FRAMEWORK)
+    result, _ = read_inputs(FRAMEWORK, obs, units_file(tmp_path))
     conserved(result)
     messages = result.quarantine.set_index(["sheet", "row"])["message"]
     assert "exact copy of sheet 'a' row 2" in messages[("a", 3)]
@@ -97,7 +97,7 @@ def monthly(tmp_path_factory):
     """A simulated quarter saved as a workbook with one sheet per month, plus a notes sheet."""
     out = tmp_path_factory.mktemp("monthly")
     paths = generate_sample(
-        out, stations=8, months=3, seed=3, start="2025-04", frameworks=["station_four_dimension"]
+        out, stations=8, months=3, rng=3, start="2025-04", frameworks=["station_four_dimension"]
     )
     observations = pd.read_csv(paths["station_observations"], dtype=str, keep_default_na=False)
     observations = observations[observations["period"].isin(["2025-04", "2025-05", "2025-06"])]
@@ -180,7 +180,7 @@ def test_wide_export_is_reshaped_with_rows_and_cells_kept(tmp_path):
         ["", "", "", "", "", ""],
         ["2025-04", "S02", "", "93%", "", "97"],
     )
-    _, result = read_inputs(path, units_file(tmp_path), FRAMEWORK)
+    result, _ = read_inputs(FRAMEWORK, path, units_file(tmp_path))
     conserved(result)
     assert result.n_input == 3 + 1 + 3  # one row per cell; the blank row stays one row
     data = result.data
@@ -233,7 +233,7 @@ def test_wide_export_is_reshaped_with_rows_and_cells_kept(tmp_path):
 def test_ambiguous_wide_export_is_refused_with_the_reshape(tmp_path, header, fragment):
     path = wide_file(tmp_path, header, ["2025-04", "S01", "0.9", "0.9"])
     with pytest.raises(InputError) as info:
-        read_inputs(path, units_file(tmp_path), FRAMEWORK)
+        read_inputs(FRAMEWORK, path, units_file(tmp_path))
     message = str(info.value)
     assert message.startswith("wide.csv: ") and fragment in message
     assert ".melt(id_vars=" in message and "var_name='indicator', value_name='value')" in message
@@ -250,7 +250,7 @@ def test_indicators_are_accepted_by_id_zh_name_en_name_and_full_width(tmp_path):
         "2025-04,S02,case_compliance_rate,0.7\n",
         encoding="utf-8",
     )
-    _, result = read_inputs(path, units_file(tmp_path), FRAMEWORK)
+    result, _ = read_inputs(FRAMEWORK, path, units_file(tmp_path))
     assert result.ok
     assert result.data["indicator"].tolist() == [
         "case_compliance_rate",
@@ -267,7 +267,7 @@ def test_name_and_id_rows_for_one_key_are_duplicates(tmp_path):
         "period,unit_id,indicator,value\n2025-04,S01,案件规范率,0.9\n2025-04,S01,case_compliance_rate,0.8\n",
         encoding="utf-8",
     )
-    _, result = read_inputs(path, units_file(tmp_path), FRAMEWORK)
+    result, _ = read_inputs(FRAMEWORK, path, units_file(tmp_path))
     assert result.quarantine["reason"].tolist() == ["duplicate_key", "duplicate_key"]
 
 
@@ -290,9 +290,9 @@ def test_framework_aliases_are_accepted(tmp_path):
     path.write_text(
         "period,unit_id,indicator,value\n2025-04,S01,办案规范率,0.9\n", encoding="utf-8"
     )
-    _, result = read_inputs(path, units_file(tmp_path), framework)
+    result, _ = read_inputs(framework, path, units_file(tmp_path))
     assert result.data["indicator"].tolist() == ["case_compliance_rate"]
-    _, plain = read_inputs(path, units_file(tmp_path), FRAMEWORK)  # without the alias: refused
+    plain, _ = read_inputs(FRAMEWORK, path, units_file(tmp_path))  # without the alias: refused
     assert plain.quarantine["reason"].tolist() == ["unknown_indicator"]
 
 
@@ -303,7 +303,7 @@ def test_count_of_1e308_is_quarantined_and_every_score_stays_finite(tmp_path):
         tmp_path,
         stations=8,
         months=3,
-        seed=3,
+        rng=3,
         start="2025-04",
         frameworks=["station_four_dimension"],
     )
@@ -315,7 +315,7 @@ def test_count_of_1e308_is_quarantined_and_every_score_stays_finite(tmp_path):
     observations.loc[first, "value"] = "1e308"
     path = tmp_path / "obs.csv"
     observations.to_csv(path, index=False)
-    ev = evaluate_files(path, paths["units"], "station_four_dimension", "2025Q2")
+    ev = evaluate_files("station_four_dimension", path, paths["units"], "2025Q2")
     held = ev.quarantine[ev.quarantine["reason"] == "absurd_value"]
     assert held["row"].tolist() == [first + 2]
     assert np.isfinite(ev.scores["score"].dropna().to_numpy(dtype=float)).all()

@@ -35,12 +35,12 @@ LAYERS: dict[str, int] = {
     "__init__.py": 1,  # version and the lazy-export table only
     "_lazy.py": 1,
     "weights.py": 1,  # stated weights, effective weights, variance shares
-    "_rng.py": 1,  # rng arguments: int, Generator or None
     "errors.py": 1,
     "text.py": 1,
     "groups.py": 1,
     "columns.py": 1,
     "multiple_testing.py": 1,
+    "randomness.py": 1,  # the rng convention (numpy only)
     "glossary.py": 1,  # column headers and meanings, zh/en
     # 2 framework, periods and io
     "framework.py": 2,
@@ -73,6 +73,10 @@ LAYERS: dict[str, int] = {
     "simulate.py": 6,
     # 7 report layer: figures, text, rendering, notebook runs
     "report/": 7,
+    # ... except the figure style, which every figure_* function applies itself (issue 12):
+    # matplotlib and perfmodel.errors only, so analyses may import it
+    "report/style.py": 2,
+    "report/fonts.py": 2,
     # 8 command line
     "cli.py": 8,
     "audit/cli.py": 8,

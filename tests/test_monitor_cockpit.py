@@ -40,7 +40,7 @@ COMMUNITY = "officer_community_policing"
 def community():
     """Community officers of 30 stations, one quarter, realistic context and defects removed."""
     fw = load_framework(COMMUNITY)
-    sample = simulate([fw], n_stations=30, n_months=6, seed=11, defect_rate=0.0)
+    sample = simulate([fw], stations=30, months=6, rng=11, defect_rate=0.0)
     ev = Evaluation(fw, sample.observations[fw.id], sample.units, "2024Q2").run()
     return ev, sample
 
@@ -174,7 +174,7 @@ def test_finer_peer_groups_split_the_role(community):
 def test_satisfaction_axis_recovers_true_citizen_evaluation():
     """Without confounding, the satisfaction percentile ranks officers by their true citizen-facing performance."""
     fw = load_framework(COMMUNITY)
-    sample = simulate([fw], n_stations=30, n_months=12, seed=5, confounding=False, defect_rate=0.0)
+    sample = simulate([fw], stations=30, months=12, rng=5, confounding=False, defect_rate=0.0)
     cockpit = officer_cockpit(Evaluation(fw, sample.observations[fw.id], sample.units, "2024").run())
     truth = sample.truth_units.query("node == 'citizen_evaluation'").set_index("unit_id")["true_latent"]
     profiles = cockpit.profiles.set_index("unit_id")
@@ -198,9 +198,9 @@ def test_figures_are_labelled_and_saved(tmp_path, cockpit, lang):
     apply_report_style()
     chosen = select_officers(cockpit, 3)
     for name, fig in (
-        ("one", figure_officer_profile(cockpit, chosen[0], lang)),
-        ("many", figure_officer_profiles(cockpit, chosen, lang, ncols=2)),
-        ("overview", figure_cockpit_overview(cockpit, lang)),
+        ("one", figure_officer_profile(cockpit, chosen[0], lang=lang)),
+        ("many", figure_officer_profiles(cockpit, chosen, lang=lang, ncols=2)),
+        ("overview", figure_cockpit_overview(cockpit, lang=lang)),
     ):
         assert save_figure(fig, tmp_path / f"{name}.png").stat().st_size > 5_000
     table = profile_table(cockpit, lang, chosen)
@@ -209,7 +209,7 @@ def test_figures_are_labelled_and_saved(tmp_path, cockpit, lang):
 
 def test_a_role_without_negative_list_hits_gets_a_cockpit():
     fw = load_framework("officer_emergency")
-    sample = simulate([fw], n_stations=10, n_months=3, seed=1, defect_rate=0.0)
+    sample = simulate([fw], stations=10, months=3, rng=1, defect_rate=0.0)
     cockpit = officer_cockpit(Evaluation(fw, sample.observations[fw.id], sample.units, "2024Q1").run())
     assert (cockpit.ledger["kind"] != "negative").all()  # the case this test is about
     assert (cockpit.profiles["negative_hits"] == 0).all() and (cockpit.profiles["negative_items"] == "").all()

@@ -165,7 +165,7 @@ def test_area_summary_is_ratios_of_totals():
 
 @pytest.fixture(scope="module")
 def simulated():
-    sample = simulate([load_framework("station_four_dimension")], n_stations=60, n_months=1, seed=8,
+    sample = simulate([load_framework("station_four_dimension")], stations=60, months=1, rng=8,
                       officers_per_station=0)
     return staffing_table(sample.units)
 
@@ -182,8 +182,8 @@ def test_simulated_rural_stations_have_fewer_police_and_fewer_incidents_per_offi
 def test_figures_and_effect_table(tmp_path, simulated, lang):
     apply_report_style()
     result = reallocate(simulated, max_moves=15, within="district")
-    assert save_figure(figure_load_before_after(result, lang), tmp_path / "load.png").stat().st_size > 5_000
-    assert save_figure(figure_police_density(area_summary(simulated), lang),
+    assert save_figure(figure_load_before_after(result, lang=lang), tmp_path / "load.png").stat().st_size > 5_000
+    assert save_figure(figure_police_density(area_summary(simulated), lang=lang),
                        tmp_path / "density.png").stat().st_size > 5_000
     effect = result.effect(lang)
     assert len(effect) == 4 and effect.iloc[0, 2] <= effect.iloc[0, 1]

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from perfmodel.errors import OptionError
 from perfmodel.evaluation import evaluate_files
 from perfmodel.framework import load_framework
 from perfmodel.monitor.cockpit import officer_cockpit
@@ -43,7 +44,7 @@ ROLES = ["officer_traffic", "officer_emergency"]
 def sample(tmp_path_factory) -> Path:
     """A simulated sample in the layout ``perfmodel sample`` writes: 20 stations, 2 roles, 12 months."""
     frameworks = [load_framework(f) for f in ("station_four_dimension", *ROLES)]
-    data = simulate(frameworks, n_stations=20, n_months=12, start="2024-01", seed=4, defect_rate=0.0,
+    data = simulate(frameworks, stations=20, months=12, start="2024-01", rng=4, defect_rate=0.0,
                     collaborations=True)
     folder = tmp_path_factory.mktemp("sample")
     write_sample(data, folder)
@@ -52,9 +53,9 @@ def sample(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def evaluated(sample):
-    evs, absent = officer_evaluations(sample / "station_observations.csv.gz", sample / "units.csv", ROLES, PERIOD)
-    station = evaluate_files(sample / "station_observations.csv.gz", sample / "units.csv",
-                             "station_four_dimension", PERIOD)
+    evs, absent = officer_evaluations(ROLES, sample / "station_observations.csv.gz", sample / "units.csv", PERIOD)
+    station = evaluate_files("station_four_dimension", sample / "station_observations.csv.gz",
+                             sample / "units.csv", PERIOD)
     return station, evs, absent
 
 
@@ -99,7 +100,7 @@ def test_role_frameworks_are_evaluated_from_the_sample_layout(sample, evaluated)
     _, evs, absent = evaluated
     assert list(evs) == ROLES and absent == []
     for fid, ev in evs.items():
-        direct = evaluate_files(sample / "observations" / f"{fid}.csv.gz", sample / "units.csv", fid, PERIOD)
+        direct = evaluate_files(fid, sample / "observations" / f"{fid}.csv.gz", sample / "units.csv", PERIOD)
         pd.testing.assert_frame_equal(ev.scores, direct.scores)
         assert (ev.scored_units["level"] == "officer").all() and len(ev.scores) == 20  # one officer per station
 
@@ -108,13 +109,15 @@ def test_flat_layout_and_absent_frameworks(tmp_path, sample, evaluated):
     for name in ("units.csv", "station_observations.csv.gz"):
         shutil.copy(sample / name, tmp_path / name)
     shutil.copy(sample / "observations" / "officer_traffic.csv.gz", tmp_path / "officer_traffic.csv.gz")
-    evs, absent = officer_evaluations(tmp_path / "station_observations.csv.gz", tmp_path / "units.csv",
-                                      "officer_diving, officer_traffic,officer_emergency,officer_traffic", PERIOD)
+    evs, absent = officer_evaluations("officer_diving, officer_traffic,officer_emergency,officer_traffic",
+                                      tmp_path / "station_observations.csv.gz", tmp_path / "units.csv", PERIOD)
     assert list(evs) == ["officer_traffic"] and absent == ["officer_diving", "officer_emergency"]
     pd.testing.assert_frame_equal(evs["officer_traffic"].scores, evaluated[1]["officer_traffic"].scores)
-    none, missing = officer_evaluations(tmp_path / "station_observations.csv.gz", tmp_path / "units.csv", ROLES,
+    none, missing = officer_evaluations(ROLES, tmp_path / "station_observations.csv.gz", tmp_path / "units.csv",
                                         PERIOD, folders=[tmp_path / "elsewhere"])
     assert none == {} and missing == ROLES
+    with pytest.raises(OptionError, match=r"officer_evaluations: the framework argument is .*station_observations"):
+        officer_evaluations(tmp_path / "station_observations.csv.gz", tmp_path / "units.csv", ROLES, PERIOD)
 
 
 def test_collaborations_beside_the_units_or_at_a_given_path(tmp_path, sample, evaluated):
@@ -179,7 +182,7 @@ def _same(got, expected) -> None:
 @pytest.fixture(scope="module")
 def shares(sample, evaluated, cockpits):
     collab, _ = collaborations_of(sample / "units.csv", evaluated[0].units)
-    return team_shares(collab, evaluated[0].units, PERIOD, months=12, cockpits=cockpits, folder=sample), collab
+    return team_shares(collab, evaluated[0].units, PERIOD, months=12, cockpits=cockpits, folder=sample, rng=0), collab
 
 
 def test_team_shares_compare_credit_scores_and_planted_truth(sample, evaluated, cockpits, shares):
@@ -192,7 +195,7 @@ def test_team_shares_compare_credit_scores_and_planted_truth(sample, evaluated, 
     panel = monthly_credit(collab, units, months=[f"2024-{m:02d}" for m in range(1, 13)])
     direct = variance_decomposition(panel, "credit", "station", "officer_id", period="period")
     _same(result.credit, direct)
-    assert result.interval == team_share_interval(panel, "credit", "station", "officer_id", period="period")
+    assert result.interval == team_share_interval(panel, "credit", "station", "officer_id", period="period", rng=0)
     _same(result.check, anova_components(panel, "credit", "station", "officer_id", period="period"))
     low, high = result.interval
     assert 0 <= low <= high <= 1
@@ -217,7 +220,7 @@ def test_team_share_table_and_figure_carry_the_labels(tmp_path, shares, lang):
 def test_without_cockpits_or_sample_only_the_credit_is_decomposed(evaluated, shares):
     _, collab = shares
     units = evaluated[0].units
-    alone = team_shares(collab, units, PERIOD, months=6)
+    alone = team_shares(collab, units, PERIOD, months=6, rng=0)
     assert alone.outcomes == ("collaboration_credit",) and alone.planted == {} and alone.n_months == 6
     # an officer missing from the units leaves one station with five officers: no balanced ANOVA check
     officer = units.loc[units["level"] == "officer", "unit_id"].iloc[0]

@@ -21,7 +21,7 @@ TABLES = ["cockpit_officer_emergency", "team_credit_officers", "team_variance", 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> dict[str, Path]:
-    return generate_sample(tmp_path_factory.mktemp("sample"), stations=30, months=12, seed=7)
+    return generate_sample(tmp_path_factory.mktemp("sample"), stations=30, months=12, rng=7)
 
 
 def _run(sample, out, lang, **extra):

@@ -21,7 +21,7 @@ REQUIRED = ["observations", "units", "framework", "period", "lang", "output_dir"
 def sample(tmp_path_factory) -> dict[str, Path]:
     """30 stations over 24 months (2024-01 to 2025-12)."""
     folder = tmp_path_factory.mktemp("monitor_sample")
-    return generate_sample(folder, stations=30, months=24, seed=7, frameworks=["station_four_dimension"])
+    return generate_sample(folder, stations=30, months=24, rng=7, frameworks=["station_four_dimension"])
 
 
 def _errors(notebook: Path) -> list:
@@ -33,7 +33,7 @@ def _errors(notebook: Path) -> list:
 @pytest.mark.parametrize("name, extra", [
     ("monthly_bulletin", {"calibration": str, "warning_method": str, "history_months": int}),
     ("annual_summary", {"calibration": str, "district_column": str}),
-    ("reform_targets", {"forecast_method": str, "level": float}),
+    ("reform_targets", {"forecast_method": str, "confidence": float}),
 ])
 def test_parameters_cells_take_the_report_parameters(name, extra):
     specs = notebook_parameters(NOTEBOOKS / f"{name}.ipynb")

@@ -20,7 +20,7 @@ from perfmodel.simulate import simulate
 @pytest.fixture(scope="module")
 def sample():
     fw = load_framework("station_four_dimension")
-    s = simulate([fw], n_stations=24, n_months=24, seed=3, defect_rate=0.0, officers_per_station=0)
+    s = simulate([fw], stations=24, months=24, rng=3, defect_rate=0.0, officers_per_station=0)
     return fw, s.observations[fw.id], s.units
 
 

@@ -61,7 +61,7 @@ def test_shipped_sample_is_labelled_synthetic_and_reproducible():
     assert text.startswith("# SYNTHETIC DATA")
     ts = mtg.load_targets()
     shipped = mtg.read_progress(None, ts)
-    regenerated = mtg.read_progress(mtg.synthetic_progress(ts, seed=2025), ts)
+    regenerated = mtg.read_progress(mtg.synthetic_progress(ts, rng=2025), ts)
     pd.testing.assert_frame_equal(shipped, regenerated)
     assert set(shipped["indicator"]) == set(ts.indicators)
 
@@ -165,7 +165,7 @@ def test_ols_forecast_is_unbiased_and_its_interval_covers_at_the_stated_rate():
         rng = np.random.default_rng(seed)
         y = 0.5 + 0.04 * (QUARTERS - 2023) + rng.normal(0, 0.01, len(QUARTERS))
         outcome = truth + rng.normal(0, 0.01)
-        f = mtg.forecast(QUARTERS, y, 2030.0, level=0.9)[0]
+        f = mtg.forecast(QUARTERS, y, 2030.0, confidence=0.9)[0]
         errors.append(f.mean - truth)
         covered.append(f.lower <= outcome <= f.upper)
     errors = np.array(errors)
@@ -195,7 +195,7 @@ def test_holt_forecast_tracks_a_known_trend():
 
 def test_probability_of_meeting_a_target_follows_the_forecast():
     y = 0.5 + 0.04 * (QUARTERS - 2023) + np.random.default_rng(3).normal(0, 0.01, len(QUARTERS))
-    f = mtg.forecast(QUARTERS, y, 2030.0)[0]
+    f = mtg.forecast(QUARTERS, y, 2030.0, confidence=0.9)[0]
     assert f.probability_at_least(f.mean) == pytest.approx(0.5)
     assert f.probability_at_least(f.upper) == pytest.approx(0.05, abs=1e-6)  # 90 % interval: 5 % above
 

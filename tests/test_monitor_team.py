@@ -53,7 +53,7 @@ GOOD = pd.DataFrame({
 @pytest.fixture(scope="module")
 def world_units():
     """Units of 150 stations × 6 officers (the context only; observations are not needed)."""
-    return simulate([load_framework("station_four_dimension")], n_stations=150, n_months=1, seed=2).units
+    return simulate([load_framework("station_four_dimension")], stations=150, months=1, rng=2).units
 
 
 # ---------------------------------------------------------------- validation
@@ -172,7 +172,7 @@ def test_credit_table_lists_the_officers_of_the_stations_with_most_team_credit(l
 
 
 def test_individual_credits_add_up_to_team_credit_on_simulated_cases(world_units):
-    collab = simulate_collaborations(world_units, ["2024-01", "2024-02", "2024-03"], seed=4)
+    collab = simulate_collaborations(world_units, ["2024-01", "2024-02", "2024-03"], rng=4)
     clean = validate_collaborations(collab, world_units)
     credits = credit_split(clean, world_units)
     per_station = credits.groupby("station")["credit"].sum()
@@ -252,10 +252,11 @@ def test_unbalanced_data_are_refused_by_anova_but_not_by_mixedlm():
 
 def test_planted_team_share_is_recovered_from_simulated_collaborations(world_units):
     months = [str(m) for m in pd.period_range("2024-01", periods=24, freq="M")]
-    collab = simulate_collaborations(world_units, months, seed=9)
+    collab = simulate_collaborations(world_units, months, rng=9)
     panel = monthly_credit(validate_collaborations(collab, world_units), world_units)
     result = variance_decomposition(panel, "credit", "station", "officer_id", period="period")
-    low, high = team_share_interval(panel, "credit", "station", "officer_id", period="period", n_boot=300)
+    low, high = team_share_interval(panel, "credit", "station", "officer_id", period="period", n_boot=300,
+                                    confidence=0.90, rng=0)
     planted = COLLABORATION_EFFECTS.team_share
     assert result.converged
     assert abs(result.team_share - planted) < 0.12
@@ -266,7 +267,7 @@ def test_planted_team_share_is_recovered_from_simulated_collaborations(world_uni
 
 def test_no_planted_team_effect_gives_a_small_team_share(world_units):
     months = [str(m) for m in pd.period_range("2024-01", periods=24, freq="M")]
-    collab = simulate_collaborations(world_units, months, seed=9, effects=CollaborationEffects(team_share=0.0))
+    collab = simulate_collaborations(world_units, months, rng=9, effects=CollaborationEffects(team_share=0.0))
     panel = monthly_credit(collab, world_units)
     assert anova_components(panel, "credit", "station", "officer_id", period="period").team_share < 0.12
 
@@ -276,7 +277,7 @@ def test_team_month_shocks_are_not_taken_for_a_team_effect(world_units):
     months = [str(m) for m in pd.period_range("2024-01", periods=12, freq="M")]
     shares = {False: [], True: []}
     for seed in range(6):
-        panel = monthly_credit(simulate_collaborations(world_units, months, seed=seed), world_units)
+        panel = monthly_credit(simulate_collaborations(world_units, months, rng=seed), world_units)
         for with_period in shares:
             result = anova_components(panel, "credit", "station", "officer_id",
                                       period="period" if with_period else None)
@@ -309,7 +310,7 @@ def test_bad_decomposition_requests_are_explained():
 
 
 def test_planted_shares_are_read_only_from_simulated_samples(tmp_path):
-    generate_sample(tmp_path, stations=3, months=2, seed=1, frameworks=["station_four_dimension"])
+    generate_sample(tmp_path, stations=3, months=2, rng=1, frameworks=["station_four_dimension"])
     assert planted_team_shares(tmp_path) == {"collaboration_credit": 0.4, "officer_performance": 0.3}
     assert planted_team_shares(tmp_path / "elsewhere") == {}
 
@@ -317,11 +318,11 @@ def test_planted_shares_are_read_only_from_simulated_samples(tmp_path):
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_figures_are_labelled_and_saved(tmp_path, world_units, lang):
     apply_report_style()
-    collab = simulate_collaborations(world_units, ["2024-01", "2024-02"], seed=1)
+    collab = simulate_collaborations(world_units, ["2024-01", "2024-02"], rng=1)
     credits = credit_split(collab, world_units)
-    assert save_figure(figure_team_credit(credits, lang), tmp_path / "credit.png").stat().st_size > 5_000
+    assert save_figure(figure_team_credit(credits, lang=lang), tmp_path / "credit.png").stat().st_size > 5_000
     panel = monthly_credit(collab, world_units)
     results = [anova_components(panel, "credit", "station", "officer_id"),
                VarianceShare("score", "mixedlm", 1.0, 2.0, float("nan"), 10, 60, 60)]
-    fig = figure_variance_shares(results, lang, ["a", "b"], planted={0: 0.4}, intervals={0: (0.2, 0.6)})
+    fig = figure_variance_shares(results, lang=lang, labels=["a", "b"], planted={0: 0.4}, intervals={0: (0.2, 0.6)})
     assert save_figure(fig, tmp_path / "shares.png").stat().st_size > 5_000

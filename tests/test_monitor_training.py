@@ -112,7 +112,7 @@ def test_bad_arguments_are_explained():
 @pytest.fixture(scope="module")
 def stations():
     fw = load_framework(STATION)
-    sample = simulate([fw], n_stations=80, n_months=12, seed=6, confounding=False, defect_rate=0.0,
+    sample = simulate([fw], stations=80, months=12, rng=6, confounding=False, defect_rate=0.0,
                       officers_per_station=0)
     return Evaluation(fw, sample.observations[fw.id], sample.units, "2024").run(), sample
 
@@ -130,7 +130,7 @@ def test_needs_carry_the_framework_topics_and_peer_groups(stations):
 
 def test_self_ratings_are_not_needs_unless_asked():
     fw = load_framework("officer_traffic")
-    sample = simulate([fw], n_stations=20, n_months=3, seed=3, defect_rate=0.0)
+    sample = simulate([fw], stations=20, months=3, rng=3, defect_rate=0.0)
     ev = Evaluation(fw, sample.observations[fw.id], sample.units, "2024Q1").run()
     assert "self_rating" not in node_scores(ev).columns
     assert "self_rating" in node_scores(ev, exclude_sources=()).columns
@@ -184,14 +184,14 @@ def test_plan_counts_distinct_stations_and_officers_per_topic():
 def test_plan_figure_is_labelled_and_saved(tmp_path, stations, lang):
     apply_report_style()
     plan = training_plan([training_needs(stations[0])], lang)
-    assert save_figure(figure_training_plan(plan, lang), tmp_path / "plan.png").stat().st_size > 5_000
+    assert save_figure(figure_training_plan(plan, lang=lang), tmp_path / "plan.png").stat().st_size > 5_000
 
 
 # ---------------------------------------------------------------- several evaluations, report tables
 def test_bureau_needs_are_every_evaluations_needs_one_after_the_other(stations):
     ev, _ = stations
     fw = load_framework("officer_traffic")
-    sample = simulate([fw], n_stations=20, n_months=3, seed=3, defect_rate=0.0)
+    sample = simulate([fw], stations=20, months=3, rng=3, defect_rate=0.0)
     officers = Evaluation(fw, sample.observations[fw.id], sample.units, "2024Q1").run()
     needs = bureau_training_needs([ev, officers], level="dimension", threshold=30, top=1)
     parts = [training_needs(e, level="dimension", threshold=30, top=1) for e in (ev, officers)]

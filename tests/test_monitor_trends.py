@@ -112,7 +112,7 @@ def test_generated_telecom_fraud_peak_is_found():
             {"id": "case_compliance_rate", "name": {"zh": "案件规范率", "en": "Case compliance"},
              "weight": 0.5, "kind": "rate", "range": [0, 1], "goalposts": [0.7, 1.0]}]}]})
     for seed in (0, 1):
-        sample = simulate([fw], n_stations=40, n_months=36, seed=seed, defect_rate=0.0, officers_per_station=0)
+        sample = simulate([fw], stations=40, months=36, rng=seed, defect_rate=0.0, officers_per_station=0)
         series = monthly_scores(fw, sample.observations[fw.id], sample.units)
         volume = mt.seasonality_table(mt.indicator_series(series.values, series.rolled, measure="volume"), fw,
                                       measure="volume").set_index("indicator")

@@ -205,7 +205,7 @@ def test_stable_generated_stations_raise_few_warnings():
 
     fw = load_framework("station_four_dimension")
     effects = dataclasses.replace(EFFECTS, station_trend_sd=0.0, ar_sd=0.0)
-    sample = simulate([fw], n_stations=60, n_months=30, seed=11, defect_rate=0.0, effects=effects,
+    sample = simulate([fw], stations=60, months=30, rng=11, defect_rate=0.0, effects=effects,
                       officers_per_station=0)
     prepared = mw.prepare_scores(monthly_scores(fw, sample.observations[fw.id], sample.units).scores)
     rate = len(mw.decline_warnings(prepared)) / (60 * (30 - RULES.decline_months))

@@ -193,7 +193,7 @@ def sample_pair(tmp_path_factory):
     from perfmodel.simulate import generate_sample
 
     folder = tmp_path_factory.mktemp("outputs_sample")
-    paths = generate_sample(folder, stations=12, months=6, seed=3, start="2025-01", frameworks=[FRAMEWORK])
+    paths = generate_sample(folder, stations=12, months=6, rng=3, start="2025-01", frameworks=[FRAMEWORK])
     obs = folder / "obs.csv"
     pd.read_csv(paths["station_observations"], dtype=str).to_csv(obs, index=False)
     return obs, Path(paths["units"])

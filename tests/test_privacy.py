@@ -119,7 +119,7 @@ def test_rater_bias_suppressed_cells_have_no_counts():
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("privacy_sample")
-    return generate_sample(out, stations=20, months=6, seed=11, start="2025-01", frameworks=[FRAMEWORK])
+    return generate_sample(out, stations=20, months=6, rng=11, start="2025-01", frameworks=[FRAMEWORK])
 
 
 @pytest.fixture(scope="module")
@@ -154,9 +154,9 @@ def test_tokens_are_keyed_stable_and_join_consistent():
     obs = pd.DataFrame({"unit_id": [" PS1-M1", "PS2"], "rater_id": ["PS1-M1", None], "value": ["1", "2"],
                         "station_id": ["PS1", "PS2"]})
     key = b"k" * MIN_KEY_BYTES
-    u1, o1 = pseudonymise_inputs(units, obs, key)
-    u2, o2 = pseudonymise_inputs(units, obs, key)
-    u3, _ = pseudonymise_inputs(units, obs, b"K" * MIN_KEY_BYTES)
+    o1, u1 = pseudonymise_inputs(observations=obs, units=units, key=key)
+    o2, u2 = pseudonymise_inputs(observations=obs, units=units, key=key)
+    _, u3 = pseudonymise_inputs(observations=obs, units=units, key=b"K" * MIN_KEY_BYTES)
     pd.testing.assert_frame_equal(u1, u2)
     pd.testing.assert_frame_equal(o1, o2)
     assert not set(u1["unit_id"]) & set(u3["unit_id"])  # another key, other tokens
@@ -269,7 +269,7 @@ def officers():
     from perfmodel.simulate import simulate
 
     fw = load_framework("officer_community_policing")
-    sample = simulate([fw], n_stations=12, n_months=6, seed=5, defect_rate=0.0)
+    sample = simulate([fw], stations=12, months=6, rng=5, defect_rate=0.0)
     ev = Evaluation(fw, sample.observations[fw.id], sample.units, "2024Q2").run()
     names = set(sample.units.loc[sample.units["level"] == "officer", "name"].dropna().astype(str))
     return ev, names
@@ -316,7 +316,7 @@ def test_officer_profile_figure_titles_name_no_one_by_default(officers):
     ev, names = officers
     c = cockpit.officer_cockpit(ev)
     chosen = cockpit.select_officers(c, 2)
-    fig = cockpit.figure_officer_profiles(c, chosen, "en")
+    fig = cockpit.figure_officer_profiles(c, chosen, lang="en")
     titles = " ".join(ax.get_title() for ax in fig.axes)
     plt.close(fig)
     assert chosen[0] in titles and not {n for n in names if n in titles}
@@ -337,8 +337,8 @@ def test_grade_robustness_names_officers_only_on_request(officers):
     from perfmodel.audit.robustness import bootstrap_grades
 
     ev, names = officers
-    assert not names_in(bootstrap_grades(ev, n_boot=2, seed=1), names)
-    assert names_in(bootstrap_grades(ev, n_boot=2, seed=1, show_names=True), names)
+    assert not names_in(bootstrap_grades(ev, n_boot=2, rng=1), names)
+    assert names_in(bootstrap_grades(ev, n_boot=2, rng=1, show_names=True), names)
 
 
 # ============================================================================ pseudonymised commands
@@ -389,7 +389,7 @@ def test_officer_scores_file_has_ids_only_unless_asked(tmp_path: Path):
     from perfmodel.simulate import simulate
 
     fw = load_framework("officer_community_policing")
-    sample = simulate([fw], n_stations=6, n_months=3, seed=2, defect_rate=0.0, start="2025-04")
+    sample = simulate([fw], stations=6, months=3, rng=2, defect_rate=0.0, start="2025-04")
     units, observations = tmp_path / "units.csv", tmp_path / "obs.csv"
     sample.units.to_csv(units, index=False)
     sample.observations[fw.id].to_csv(observations, index=False)

@@ -193,7 +193,7 @@ def hostile(tmp_path_factory) -> dict[str, Path]:
 def hostile_ev(hostile):
     from perfmodel.evaluation import evaluate_files
 
-    return evaluate_files(hostile["station_observations"], hostile["units"], hostile["framework"], "2025Q2")
+    return evaluate_files(hostile["framework"], hostile["station_observations"], hostile["units"], "2025Q2")
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -25,12 +25,12 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "quarterly_evalua
 def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """30 stations, 2025-01 … 2025-06, with planted defects (so a quarantine exists)."""
     out = tmp_path_factory.mktemp("quarterly_sample")
-    return generate_sample(out, stations=30, months=6, seed=5, start="2025-01", frameworks=[FRAMEWORK])
+    return generate_sample(out, stations=30, months=6, rng=5, start="2025-01", frameworks=[FRAMEWORK])
 
 
 @pytest.fixture(scope="module")
 def raw(sample):
-    return evaluate_files(sample["station_observations"], sample["units"], FRAMEWORK, PERIOD)
+    return evaluate_files(FRAMEWORK, sample["station_observations"], sample["units"], PERIOD)
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +84,8 @@ def test_incomplete_units_are_listed_with_their_months_and_ties_said_in_a_senten
     """Issue 10: a unit with one month of the quarter is listed in the data-quality section, not graded."""
     from perfmodel.evaluation import Evaluation, read_evaluation_inputs
 
-    fw, obs, units, quarantine, _ = read_evaluation_inputs(sample["station_observations"], sample["units"],
-                                                           FRAMEWORK)
+    fw, obs, units, quarantine, _ = read_evaluation_inputs(FRAMEWORK, sample["station_observations"],
+                                                           sample["units"])
     station = sorted(obs["unit_id"].unique())[0]
     obs = obs[(obs["unit_id"] != station) | (obs["period"] == "2025-04")]
     ev = Evaluation(fw, obs, units, PERIOD, quarantine=quarantine).run()
@@ -201,12 +201,12 @@ def test_notebook_writes_a_complete_report(sample, tmp_path, lang, calibration):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
     assert list((out / "figures").glob("funnel_*.png")), "one funnel plot per rate indicator"
     # the notebook only displays what the library computes: its scores are the API's scores
-    api = evaluate_files(sample["station_observations"], sample["units"], FRAMEWORK, PERIOD,
+    api = evaluate_files(FRAMEWORK, sample["station_observations"], sample["units"], PERIOD,
                          calibration=calibration).scores
     written = pd.read_csv(out / "scores.csv", encoding="utf-8-sig")
     assert written["unit_id"].tolist() == api["unit_id"].tolist()
     assert written["score"].to_numpy() == pytest.approx(api["score"].to_numpy(), nan_ok=True)
     quarantine = pd.read_csv(out / "quarantine.csv", encoding="utf-8-sig")
-    used = len(evaluate_files(sample["station_observations"], sample["units"], FRAMEWORK, PERIOD).observations)
+    used = len(evaluate_files(FRAMEWORK, sample["station_observations"], sample["units"], PERIOD).observations)
     n_input = len(pd.read_csv(sample["station_observations"], dtype=str))
     assert used + len(quarantine) == n_input

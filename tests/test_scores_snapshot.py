@@ -45,7 +45,7 @@ SCORE_TOLERANCE = 1e-9
 def current_scores(framework_id: str) -> pd.DataFrame:
     """Scores of one shipped framework on the sample, both periods, snapshot columns."""
     observations = SAMPLE / "observations" / f"{framework_id}.csv.gz"
-    fw, obs, units, quarantine, _ = read_evaluation_inputs(observations, SAMPLE / "units.csv", framework_id)
+    fw, obs, units, quarantine, _ = read_evaluation_inputs(framework_id, observations, SAMPLE / "units.csv")
     frames = []
     for period in PERIODS:
         scores = Evaluation(fw, obs, units, period, Settings(), quarantine=quarantine).run().scores

@@ -31,7 +31,7 @@ from perfmodel.simulate import (
 )
 
 STATION = "station_four_dimension"
-SMALL = {"n_stations": 12, "n_months": 4, "officers_per_station": 6}
+SMALL = {"stations": 12, "months": 4, "officers_per_station": 6}
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +47,13 @@ def investigators_fw():
 @pytest.fixture(scope="module")
 def clean(station_fw, investigators_fw):
     """A small clean sample (no defects) of a station and an officer framework."""
-    return simulate([station_fw, investigators_fw], seed=11, defect_rate=0, **SMALL)
+    return simulate([station_fw, investigators_fw], rng=11, defect_rate=0, **SMALL)
 
 
 @pytest.fixture(scope="module")
 def realism(station_fw):
     """120 stations × 12 months, with and without confounding (same seed)."""
-    kwargs = {"n_stations": 120, "n_months": 12, "officers_per_station": 0, "seed": 5, "defect_rate": 0}
+    kwargs = {"stations": 120, "months": 12, "officers_per_station": 0, "rng": 5, "defect_rate": 0}
     return {
         flag: simulate([station_fw], confounding=flag, **kwargs) for flag in (True, False)
     }
@@ -65,7 +65,7 @@ def _kinds(fw):
 
 # ----------------------------------------------------------------------------- determinism
 def test_same_seed_gives_identical_frames(station_fw, investigators_fw, clean):
-    again = simulate([station_fw, investigators_fw], seed=11, defect_rate=0, **SMALL)
+    again = simulate([station_fw, investigators_fw], rng=11, defect_rate=0, **SMALL)
     pd.testing.assert_frame_equal(clean.units, again.units)
     for fid, obs in clean.observations.items():
         pd.testing.assert_frame_equal(obs, again.observations[fid])
@@ -75,7 +75,7 @@ def test_same_seed_gives_identical_frames(station_fw, investigators_fw, clean):
 
 
 def test_different_seed_gives_different_data(station_fw, clean):
-    other = simulate([station_fw], seed=12, defect_rate=0, **SMALL)
+    other = simulate([station_fw], rng=12, defect_rate=0, **SMALL)
     assert not clean.units["population"].equals(other.units["population"])
     mine = clean.observations[STATION]["value"].to_numpy()
     theirs = other.observations[STATION]["value"].to_numpy()
@@ -83,13 +83,13 @@ def test_different_seed_gives_different_data(station_fw, clean):
 
 
 def test_framework_data_do_not_depend_on_other_frameworks(station_fw, clean):
-    alone = simulate([station_fw], seed=11, defect_rate=0, **SMALL)
+    alone = simulate([station_fw], rng=11, defect_rate=0, **SMALL)
     pd.testing.assert_frame_equal(alone.observations[STATION], clean.observations[STATION])
 
 
 def test_an_indicator_shared_by_two_frameworks_has_the_same_data(station_fw):
     quadrant = load_framework("station_quadrant")
-    sample = simulate([station_fw, quadrant], seed=6, defect_rate=0, **SMALL)
+    sample = simulate([station_fw, quadrant], rng=6, defect_rate=0, **SMALL)
     columns = ["period", "unit_id", "value", "numerator", "denominator"]
     for indicator in ("hazard_rectification_rate", "window_processing_days", "housekeeping_score"):
         mine, theirs = (
@@ -101,10 +101,10 @@ def test_an_indicator_shared_by_two_frameworks_has_the_same_data(station_fw):
 
 
 def test_written_files_are_byte_identical_and_complete(tmp_path, station_fw, investigators_fw):
-    sample = simulate([station_fw, investigators_fw], seed=3, defect_rate=0.01, **SMALL)
+    sample = simulate([station_fw, investigators_fw], rng=3, defect_rate=0.01, **SMALL)
     first = write_sample(sample, tmp_path / "a")
     second = write_sample(
-        simulate([station_fw, investigators_fw], seed=3, defect_rate=0.01, **SMALL), tmp_path / "b"
+        simulate([station_fw, investigators_fw], rng=3, defect_rate=0.01, **SMALL), tmp_path / "b"
     )
     assert {p.relative_to(tmp_path / "a").as_posix() for p in first.values()} == {
         "units.csv", "observations/station_four_dimension.csv.gz",
@@ -121,7 +121,7 @@ def test_written_files_are_byte_identical_and_complete(tmp_path, station_fw, inv
 
 
 def test_written_observations_read_back_to_the_same_rows(tmp_path, station_fw):
-    sample = simulate([station_fw], seed=4, defect_rate=0.02, **SMALL)
+    sample = simulate([station_fw], rng=4, defect_rate=0.02, **SMALL)
     paths = write_sample(sample, tmp_path)
     with gzip.open(paths[f"observations/{STATION}"], "rt", encoding="utf-8") as handle:
         back = pd.read_csv(handle, dtype=str, keep_default_na=False)
@@ -237,8 +237,8 @@ def test_bonus_and_negative_items_are_rare_counts(realism):
 
 def test_temporary_indicator_is_observed_only_in_its_window():
     quadrant = load_framework("station_quadrant")
-    sample = simulate([quadrant], n_stations=6, n_months=8, start="2025-09", officers_per_station=0,
-                      seed=2, defect_rate=0)
+    sample = simulate([quadrant], stations=6, months=8, start="2025-09", officers_per_station=0,
+                      rng=2, defect_rate=0)
     obs = sample.observations[quadrant.id]
     months = set(obs.loc[obs["indicator"] == "telecom_fraud_prevention_coverage", "period"])
     assert months == {"2025-12", "2026-01", "2026-02"}
@@ -378,7 +378,7 @@ def test_raters_differ_in_leniency_only_with_confounding(realism):
 # ----------------------------------------------------------------------------- defects
 @pytest.fixture(scope="module")
 def dirty(station_fw, investigators_fw):
-    return simulate([station_fw, investigators_fw], seed=11, defect_rate=0.03, **SMALL)
+    return simulate([station_fw, investigators_fw], rng=11, defect_rate=0.03, **SMALL)
 
 
 def test_defects_table_matches_the_injected_rows_exactly(clean, dirty):
@@ -463,7 +463,7 @@ def _user_framework():
 
 def test_user_framework_is_simulated_from_attributes_alone():
     fw = _user_framework()
-    sample = simulate([fw], n_stations=20, n_months=6, officers_per_station=0, seed=9, defect_rate=0)
+    sample = simulate([fw], stations=20, months=6, officers_per_station=0, rng=9, defect_rate=0)
     obs = sample.observations[fw.id]
     by = {ind: rows for ind, rows in obs.groupby("indicator")}
     assert set(by) == {"complaint_rate", "target_ratio", "growth", "thefts", "citizen_score", "visit_days"}
@@ -482,7 +482,7 @@ def test_user_framework_is_simulated_from_attributes_alone():
 @given(seed=st.integers(0, 2**32 - 1), stations=st.integers(1, 8), months=st.integers(1, 5))
 def test_rates_are_valid_fractions_for_any_seed_and_size(seed, stations, months):
     fw = _user_framework()
-    sample = simulate([fw], n_stations=stations, n_months=months, officers_per_station=0, seed=seed,
+    sample = simulate([fw], stations=stations, months=months, officers_per_station=0, rng=seed,
                       defect_rate=0)
     rates = sample.observations[fw.id].query("indicator in ['complaint_rate', 'target_ratio']")
     assert (rates["numerator"] <= rates["denominator"]).all()
@@ -493,17 +493,17 @@ def test_rates_are_valid_fractions_for_any_seed_and_size(seed, stations, months)
 def test_clear_errors_for_impossible_requests(station_fw, investigators_fw):
     with pytest.raises(SimulationError, match="given twice"):
         simulate([station_fw, station_fw])
-    with pytest.raises(SimulationError, match="n_stations"):
-        simulate([station_fw], n_stations=0)
+    with pytest.raises(SimulationError, match="stations"):
+        simulate([station_fw], stations=0)
     with pytest.raises(SimulationError, match="officers_per_station"):
-        simulate([investigators_fw], n_stations=3, officers_per_station=1)
+        simulate([investigators_fw], stations=3, officers_per_station=1)
     odd = framework_from_dict({**investigators_fw.model_dump(mode="json", exclude_none=True), "role": "diver"})
     with pytest.raises(SimulationError, match="role 'diver'"):
-        simulate([odd], n_stations=2)
+        simulate([odd], stations=2)
 
 
 def test_generate_sample_writes_the_sample_files(tmp_path):
-    paths = generate_sample(tmp_path, stations=4, months=2, seed=1, frameworks=[STATION])
+    paths = generate_sample(tmp_path, stations=4, months=2, rng=1, frameworks=[STATION])
     units = pd.read_csv(paths["units"])
     assert len(units) == 4 + 4 * 6
     params = json.loads(paths["parameters"].read_text(encoding="utf-8"))
@@ -513,7 +513,7 @@ def test_generate_sample_writes_the_sample_files(tmp_path):
 
 
 def test_missing_unit_months_report_nothing_but_keep_their_truth(station_fw):
-    sample = simulate([station_fw], n_stations=20, n_months=6, officers_per_station=0, seed=8,
+    sample = simulate([station_fw], stations=20, months=6, officers_per_station=0, rng=8,
                       defect_rate=0, missing_rate=0.2)
     obs = sample.observations[STATION]
     reported = set(zip(obs["unit_id"], obs["period"], strict=True))
@@ -528,7 +528,7 @@ def test_the_shipped_sample_is_what_its_command_generates(repo_root, tmp_path):
     shipped = repo_root / "data_samples"
     params = json.loads((shipped / "parameters.json").read_text(encoding="utf-8"))
     paths = generate_sample(tmp_path, stations=params["n_stations"], months=params["n_months"],
-                            seed=params["seed"], start=params["start"])
+                            rng=params["seed"], start=params["start"])
     assert paths, "nothing generated"
     for path in paths.values():
         relative = Path(path).relative_to(tmp_path)

@@ -21,7 +21,7 @@ PERIOD = "2025Q2"
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("template_sample")
-    return generate_sample(out, stations=8, months=6, seed=3, start="2025-01",
+    return generate_sample(out, stations=8, months=6, rng=3, start="2025-01",
                            frameworks=["station_four_dimension", "officer_traffic"])
 
 

@@ -46,7 +46,7 @@ def run(tmp_path, body, header=OBS_HEADER, units=UNITS_CSV, framework=FRAMEWORK)
     """Validate ``header + body`` as obs.csv against units.csv; returns the observations result."""
     obs = write(tmp_path / "obs.csv", header + body)
     unit_file = write(tmp_path / "units.csv", units)
-    units_result, result = read_inputs(obs, unit_file, framework)
+    result, units_result = read_inputs(framework, obs, unit_file)
     assert units_result.n_input == len(units_result.data) + len(units_result.quarantine)
     return result
 
@@ -95,7 +95,7 @@ def test_clean_rows_are_typed(tmp_path):
     assert data["value"].dtype == np.float64 and data["late"].dtype == bool
     assert pd.api.types.is_datetime64_dtype(data["submitted_at"])
     assert result.quarantine.columns.tolist()[:5] == ["file", "row", "column", "reason", "message"]
-    assert result.summary().empty
+    assert result.to_frame().empty
 
 
 def test_unit_ids_are_compared_as_text(tmp_path):
@@ -309,7 +309,7 @@ def test_observation_reason(tmp_path, row, reason, column, fragments):
     for fragment in fragments:
         assert fragment in problem["message"]
     assert result.data["source_row"].tolist() == [2]
-    assert result.summary().to_dict("records") == [
+    assert result.to_frame().to_dict("records") == [
         {"reason": reason, "n": 1, "explanation": REASONS[reason]}
     ]
 
@@ -715,15 +715,15 @@ RAW_UNITS = pd.DataFrame(
 
 @pytest.mark.parametrize("ext", [".csv", ".csv.gz", ".xlsx", ".parquet"])
 def test_formats_give_the_same_clean_data(tmp_path, ext):
-    reference_units, reference = read_inputs(
+    reference, reference_units = read_inputs(
+        FRAMEWORK,
         write_table(RAW_OBS, tmp_path / "ref" / "obs.csv"),
         write_table(RAW_UNITS, tmp_path / "ref" / "units.csv"),
-        FRAMEWORK,
     )
-    units, result = read_inputs(
+    result, units = read_inputs(
+        FRAMEWORK,
         write_table(RAW_OBS, tmp_path / f"obs{ext}"),
         write_table(RAW_UNITS, tmp_path / f"units{ext}"),
-        FRAMEWORK,
     )
     pd.testing.assert_frame_equal(result.data, reference.data)
     pd.testing.assert_frame_equal(units.data, reference_units.data)
@@ -745,14 +745,14 @@ def test_formats_give_the_same_clean_data(tmp_path, ext):
 
 
 def test_read_inputs_accepts_frames_and_framework_ids():
-    units, result = read_inputs(RAW_OBS, RAW_UNITS, "station_four_dimension")
+    result, units = read_inputs("station_four_dimension", RAW_OBS, RAW_UNITS)
     assert units.ok and result.n_input == len(RAW_OBS)
     assert result.quarantine["file"].unique().tolist() == ["<observations>"]
 
 
 def test_read_inputs_reports_file_errors(tmp_path):
     with pytest.raises(InputError, match="file not found"):
-        read_inputs(tmp_path / "obs.csv", tmp_path / "units.csv", FRAMEWORK)
+        read_inputs(FRAMEWORK, tmp_path / "obs.csv", tmp_path / "units.csv")
 
 
 # ----------------------------------------------------------------------------- invariants
@@ -934,7 +934,7 @@ def test_empty_input():
     raw = pd.DataFrame({name: pd.Series(dtype=object) for name in COLUMNS})
     result = validate_observations(raw, UNITS, FRAMEWORK, source="obs.csv")
     assert result.n_input == 0 and result.ok and result.data.empty
-    assert result.summary().columns.tolist() == ["reason", "n", "explanation"]
+    assert result.to_frame().columns.tolist() == ["reason", "n", "explanation"]
 
 
 def test_summary_is_sorted_by_count():
@@ -947,7 +947,7 @@ def test_summary_is_sorted_by_count():
         }
     )
     result = validate_observations(raw, UNITS, FRAMEWORK, source="obs.csv")
-    summary = result.summary()
+    summary = result.to_frame()
     assert summary[["reason", "n"]].values.tolist() == [["bad_period", 2], ["unknown_unit", 1]]
     assert summary["explanation"].iloc[0] == REASONS["bad_period"]
     assert not result.ok

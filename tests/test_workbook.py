@@ -22,12 +22,12 @@ FRAMEWORK, PERIOD = "station_four_dimension", "2025Q2"
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("workbook_sample")
-    return generate_sample(out, stations=24, months=6, seed=7, start="2025-01", frameworks=[FRAMEWORK])
+    return generate_sample(out, stations=24, months=6, rng=7, start="2025-01", frameworks=[FRAMEWORK])
 
 
 @pytest.fixture(scope="module")
 def ev(sample):
-    return evaluate_files(sample["station_observations"], sample["units"], FRAMEWORK, PERIOD)
+    return evaluate_files(FRAMEWORK, sample["station_observations"], sample["units"], PERIOD)
 
 
 def test_display_width_counts_wide_characters_twice():

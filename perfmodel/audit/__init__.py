@@ -35,7 +35,7 @@ messages kept as ``ERR_*`` constants of the modules.
 Examples
 --------
 >>> from perfmodel.audit import inflated_weight_example, stated_vs_variance_shares
->>> ev = inflated_weight_example(n_units=40, seed=1)
+>>> ev = inflated_weight_example(n_units=40, rng=1)
 >>> table = stated_vs_variance_shares(ev, level="source", n_boot=0)
 >>> table[["item", "stated"]].to_dict("records")
 [{'item': 'system', 'stated': 0.7}, {'item': 'supervisor', 'stated': 0.3}]

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from perfmodel.errors import PerfmodelError
+from perfmodel.errors import PerfmodelError, check_confidence
 from perfmodel.groups import group_order
 from perfmodel.multiple_testing import Correction, adjust_pvalues, holm
 
@@ -44,7 +44,6 @@ __all__ = [
     "ERR_REFERENCE",
     "ERR_REFERENCE_SMALL",
     "ERR_MIN_N",
-    "ERR_LEVEL",
     "ERR_CORRECTION",
     "ERR_NOT_NUMERIC",
     "ERR_DATA",
@@ -99,7 +98,6 @@ ERR_REFERENCE_SMALL = (
     "choose a larger reference group or lower min_n"
 )
 ERR_MIN_N = "min_n must be an integer of at least 2, got {min_n!r}"
-ERR_LEVEL = "level must be a confidence level between 0 and 1 (for example 0.95), got {level!r}"
 ERR_CORRECTION = "correction must be 'holm', 'fdr_bh' or 'none', got {correction!r}"
 ERR_NOT_NUMERIC = (
     "column {column!r} must hold numbers for this check, but it holds {dtype} values; "
@@ -134,11 +132,9 @@ def check_lang(lang: str) -> Lang:
     return lang  # type: ignore[return-value]
 
 
-def check_level(level: float) -> float:
-    """Return a valid confidence level (strictly between 0 and 1)."""
-    if not isinstance(level, (int, float)) or not 0 < level < 1:
-        raise AuditError(ERR_LEVEL.format(level=level))
-    return float(level)
+check_level = check_confidence
+"""Old name of :func:`perfmodel.errors.check_confidence`, kept only for ``audit/fairness.py``
+until that module (being split, issue 12) calls ``check_confidence``; delete it then."""
 
 
 def check_min_n(min_n: int) -> int:
@@ -279,7 +275,7 @@ def choose_reference(
 
 
 # ----------------------------------------------------------------------------- statistics
-def t_interval(mean, sd, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+def t_interval(mean, sd, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Student-t confidence interval of a mean: mean ± t(n − 1) · sd / √n (vectorised).
 
     Cells with fewer than 2 values get ``nan``.
@@ -287,7 +283,7 @@ def t_interval(mean, sd, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray
     mean, sd, n = (np.asarray(x, dtype=float) for x in (mean, sd, n))
     with np.errstate(invalid="ignore", divide="ignore"):
         df = np.where(n >= 2, n - 1, np.nan)
-        half = stats.t.ppf(0.5 + level / 2, df) * sd / np.sqrt(n)
+        half = stats.t.ppf(0.5 + confidence / 2, df) * sd / np.sqrt(n)
     return mean - half, mean + half
 
 

@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     settings = {"peer_group": args.peer_group} if getattr(args, "peer_group", None) else {}
     try:
         reference = parse_reference(args.reference or [])
-        ev = evaluate_files(args.observations, args.units, args.framework, args.period, **settings)
+        ev = evaluate_files(args.framework, args.observations, args.units, args.period, **settings)
         _check_columns(args.by, ev.units.columns)
         result = run_audit(
             ev, by=args.by, legitimate=_optional_list(args.legitimate), context=_optional_list(args.context),

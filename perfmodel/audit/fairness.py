@@ -38,7 +38,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from perfmodel._rng import seed_of
 from perfmodel.audit._frame import (
     ERR_NOT_NUMERIC,
     AuditData,
@@ -72,6 +71,7 @@ from perfmodel.audit._frame import (
 )
 from perfmodel.framework import GRADES
 from perfmodel.privacy import COMPLEMENTARY, blank_suppressed, suppression_plan
+from perfmodel.randomness import seed_from
 from perfmodel.text import LANGS, say
 
 __all__ = [
@@ -802,7 +802,7 @@ def conditional_parity(
     stratum = _strata(frame, legit, bins)
     legit_text = "、".join(legit) if lang == "zh" else ", ".join(legit)
     z = stats.norm.ppf(0.5 + level / 2)
-    seed = seed_of(rng)
+    seed = seed_from(rng)
     rng = np.random.default_rng(seed)
 
     plan = suppression_plan(counts, min_n, keep=[ref])
@@ -960,7 +960,7 @@ def context_neutrality(
 
     lang = check_lang(lang)
     level = check_level(confidence)
-    seed = seed_of(rng)
+    seed = seed_from(rng)
     variables = as_list(context)
     if not variables:
         raise AuditError(ERR_NO_CONTEXT)

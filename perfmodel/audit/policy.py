@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -34,14 +34,18 @@ from perfmodel.audit._frame import (
     AuditError,
     Lang,
     check_lang,
-    check_level,
     finish,
     fmt_pct,
     records,
 )
+from perfmodel.errors import check_confidence, renamed_keywords
 from perfmodel.framework import Framework, Indicator
 from perfmodel.periods import months_in
+from perfmodel.randomness import RngLike, as_generator
 from perfmodel.weights import effective_weights, variance_share_array
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "PolicyLimits",
@@ -190,7 +194,7 @@ class _Draws:
     composite: np.ndarray
 
 
-def _draws(ev: Any, n_boot: int, seed: int) -> _Draws:
+def _draws(ev: Any, n_boot: int, rng: RngLike) -> _Draws:
     """Stated weights, variance shares and their bootstrap replicates (units resampled)."""
     fw: Framework = ev.framework
     w = pd.Series(effective_weights(fw, ev.stated_weights()), dtype=float)
@@ -202,10 +206,10 @@ def _draws(ev: Any, n_boot: int, seed: int) -> _Draws:
     if n < 3 or np.var(composite) <= 1e-12:
         raise AuditError(ERR_NO_VARIANCE.format(n=n))
     point = variance_share_array(X, w.to_numpy())
-    rng = np.random.default_rng(seed)
+    generator = as_generator(rng)
     boot = np.empty((0, len(w)))
     if n_boot > 0:
-        idx = rng.integers(0, n, size=(n_boot, n))
+        idx = generator.integers(0, n, size=(n_boot, n))
         boot = variance_share_array(X[idx], w.to_numpy())
         boot = boot[np.isfinite(boot).all(axis=1)]
     return _Draws(list(w.index), w.to_numpy(), point, boot, n, X, composite)
@@ -231,13 +235,14 @@ def _membership(fw: Framework, ids: list[str], level: WeightLevel) -> pd.DataFra
     return frame
 
 
+@renamed_keywords(seed="rng", ci="confidence")
 def stated_vs_variance_shares(
     ev: Any,
     *,
     level: WeightLevel = "indicator",
     n_boot: int = 200,
-    seed: int = 0,
-    ci: float = 0.95,
+    rng: RngLike = None,
+    confidence: float = 0.95,
     lang: Lang = "zh",
 ) -> pd.DataFrame:
     """Stated weight versus variance share of each indicator, source or top-level dimension.
@@ -260,10 +265,11 @@ def stated_vs_variance_shares(
     n_boot
         Bootstrap replicates (units resampled) for the SEs and percentile
         intervals; 0 for none.
-    seed
-        Seed of the bootstrap.
-    ci
-        Confidence level of the intervals.
+    rng
+        Random numbers of the bootstrap: an int seed, a Generator or None
+        (:mod:`perfmodel.randomness`).
+    confidence
+        Coverage of the percentile intervals.
     lang
         Language of names and verdicts.
 
@@ -286,15 +292,15 @@ def stated_vs_variance_shares(
     deductions; with geometric aggregation it is a first-order approximation.
     """
     lang = check_lang(lang)
-    ci = check_level(ci)
-    draws = _draws(ev, n_boot, seed)
+    confidence = check_confidence(confidence)
+    draws = _draws(ev, n_boot, rng)
     fw: Framework = ev.framework
     members = _membership(fw, draws.ids, level)
     M = members.to_numpy()
     stated = draws.stated @ M
     estimate = draws.point @ M
     boot = draws.boot @ M if len(draws.boot) else np.empty((0, M.shape[1]))
-    tail = (1 - ci) / 2
+    tail = (1 - confidence) / 2
     se = boot.std(axis=0, ddof=1) if len(boot) > 1 else np.full(M.shape[1], np.nan)
     low = np.quantile(boot, tail, axis=0) if len(boot) else np.full(M.shape[1], np.nan)
     high = np.quantile(boot, 1 - tail, axis=0) if len(boot) else np.full(M.shape[1], np.nan)
@@ -320,7 +326,8 @@ def stated_vs_variance_shares(
     out = pd.DataFrame(rows)
     out["flagged"] = _far_apart(out["stated"], out["estimate"])
     out["verdict"] = [_weight_verdict(r.stated, r.estimate, r.flagged, lang) for r in records(out)]
-    return finish(out, "stated_vs_variance_shares", _WEIGHT_COLUMNS, level=level, n_boot=n_boot, seed=seed)
+    return finish(out, "stated_vs_variance_shares", _WEIGHT_COLUMNS, level=level, n_boot=n_boot,
+                  seed=rng if isinstance(rng, int) else None)
 
 
 def _far_apart(stated: pd.Series, effective: pd.Series) -> pd.Series:
@@ -339,13 +346,14 @@ def _weight_verdict(stated: float, effective: float, flagged: bool, lang: Lang) 
 
 
 # ============================================================================ policy
+@renamed_keywords(seed="rng", ci="confidence")
 def weight_policy(
     subject: Any,
     *,
     limits: PolicyLimits | None = None,
     n_boot: int = 200,
-    seed: int = 0,
-    ci: float = 0.95,
+    rng: RngLike = None,
+    confidence: float = 0.95,
     lang: Lang = "zh",
 ) -> pd.DataFrame:
     """Check stated (and, for an evaluation, effective) weights against policy limits.
@@ -358,8 +366,8 @@ def weight_policy(
         the evaluation's weight overrides).
     limits
         :class:`PolicyLimits`; defaults take the framework's own policy.
-    n_boot, seed, ci
-        Bootstrap of the effective shares (evaluations only).
+    n_boot, rng, confidence
+        Bootstrap of the effective shares (evaluations only), as for :func:`effective_weights`.
     lang
         Language of descriptions and verdicts.
 
@@ -385,7 +393,7 @@ def weight_policy(
     (0.175, True)
     """
     lang = check_lang(lang)
-    ci = check_level(ci)
+    confidence = check_confidence(confidence)
     if isinstance(subject, Framework):
         fw, ev = subject, None
     elif hasattr(subject, "framework") and hasattr(subject, "stages"):
@@ -410,8 +418,8 @@ def weight_policy(
         "self_superior_share": ("guideline", "max", limits.max_self_superior),
         "citizen_share": ("guideline", "min", limits.min_citizen),
     }
-    draws = _draws(ev, n_boot, seed) if ev is not None else None
-    tail = (1 - ci) / 2
+    draws = _draws(ev, n_boot, rng) if ev is not None else None
+    tail = (1 - confidence) / 2
     rows = []
     for rule, (basis, kind, limit) in rules.items():
         numerator, denominator = masks[rule]
@@ -442,7 +450,7 @@ def weight_policy(
         out["passes_effective"] = None
     fails_effective = out["passes_effective"].map(lambda v: v is False or v is np.False_)
     out["flagged"] = ~out["passes"].astype(bool) | fails_effective.astype(bool)
-    out["verdict"] = [_policy_verdict(r, ci, lang) for r in records(out)]
+    out["verdict"] = [_policy_verdict(r, confidence, lang) for r in records(out)]
     return finish(out, "weight_policy", _POLICY_COLUMNS, limits=limits)
 
 
@@ -461,7 +469,7 @@ def _passes(value: float, kind: str, limit: float) -> bool:
     return value <= limit + tolerance if kind == "max" else value >= limit - tolerance
 
 
-def _policy_verdict(row: Any, ci: float, lang: Lang) -> str:
+def _policy_verdict(row: Any, confidence: float, lang: Lang) -> str:
     words = _TEXT[lang]
     if row.n == 0:
         return words["none"] if row.kind == "max" or row.passes else words["none_min"].format(
@@ -473,7 +481,7 @@ def _policy_verdict(row: Any, ci: float, lang: Lang) -> str:
     if np.isfinite(row.effective):
         interval = ""
         if np.isfinite(row.ci_low) and np.isfinite(row.ci_high):
-            interval = words["ci"].format(lvl=fmt_pct(ci), lo=fmt_pct(row.ci_low), hi=fmt_pct(row.ci_high))
+            interval = words["ci"].format(lvl=fmt_pct(confidence), lo=fmt_pct(row.ci_low), hi=fmt_pct(row.ci_high))
         values = {"eff": fmt_pct(row.effective, 1), "ci": interval}
         if not row.passes_effective:
             breach = words["eff_over" if row.kind == "max" else "eff_under"]
@@ -513,7 +521,7 @@ _EXAMPLE_FRAMEWORK: dict[str, Any] = {
 }
 
 
-def inflated_weight_example(*, n_units: int = 60, seed: int = 0, period: str = "2025Q2") -> Any:
+def inflated_weight_example(*, n_units: int = 60, rng: RngLike = None, period: str = "2025Q2") -> Any:
     """An evaluation whose 30 % supervisor rating drives most of the ranking.
 
     Three system rates (70 % of the stated weight) on which stations differ by
@@ -527,8 +535,8 @@ def inflated_weight_example(*, n_units: int = 60, seed: int = 0, period: str = "
     ----------
     n_units
         Stations simulated.
-    seed
-        Seed of the data.
+    rng
+        Random numbers of the data (an int seed gives the same evaluation every time).
     period
         Quarter evaluated; the data cover it and the quarter before.
 
@@ -539,7 +547,7 @@ def inflated_weight_example(*, n_units: int = 60, seed: int = 0, period: str = "
 
     Examples
     --------
-    >>> ev = inflated_weight_example(n_units=40, seed=1)
+    >>> ev = inflated_weight_example(n_units=40, rng=1)
     >>> shares = stated_vs_variance_shares(ev, level="source", n_boot=0).set_index("item")
     >>> float(shares.loc["supervisor", "stated"]), bool(shares.loc["supervisor", "estimate"] > 0.5)
     (0.3, True)
@@ -549,7 +557,7 @@ def inflated_weight_example(*, n_units: int = 60, seed: int = 0, period: str = "
     from perfmodel.periods import parse_period, previous
 
     fw = framework_from_dict(_EXAMPLE_FRAMEWORK, source="inflated_weight_example")
-    rng = np.random.default_rng(seed)
+    rng = as_generator(rng)
     current = parse_period(period)
     months = [str(m) for m in (*months_in(previous(current)), *months_in(current))]
     ids = [f"S{i + 1:03d}" for i in range(n_units)]
@@ -578,15 +586,22 @@ def inflated_weight_example(*, n_units: int = 60, seed: int = 0, period: str = "
 
 
 # ============================================================================ figure
-def figure_weights(table: pd.DataFrame, lang: Lang = "zh"):
-    """Stated versus effective weights as paired horizontal bars (from :func:`stated_vs_variance_shares`)."""
+def figure_weights(table: pd.DataFrame, *, ax: Axes | None = None, lang: Lang = "zh") -> Axes:
+    """Stated weights versus variance shares as paired horizontal bars (from :func:`stated_vs_variance_shares`).
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     import matplotlib.pyplot as plt
 
     zh = lang == "zh"
     part = table.reset_index(drop=True)
     y = np.arange(len(part))[::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.42 * len(part) + 2.0))
+    ax = report_axes(ax, figsize=(8, 0.42 * len(part) + 2.0))
+    fig = ax.figure
     ax.barh(y + 0.2, part["stated"], 0.4, color="#bbbbbb", label="名义权重" if zh else "Stated weight")
     err = None
     if part["ci_low"].notna().all():
@@ -604,4 +619,4 @@ def figure_weights(table: pd.DataFrame, lang: Lang = "zh"):
     ax.set_title("名义权重与实际权重(红色:相差悬殊)" if zh else "Stated vs effective weights (red: far apart)")
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncols=2)
-    return fig
+    return ax

@@ -49,7 +49,6 @@ from perfmodel.audit._frame import (
     adjust_pvalues,
     check_correction,
     check_lang,
-    check_level,
     check_min_n,
     choose_reference,
     finish,
@@ -63,6 +62,7 @@ from perfmodel.audit._frame import (
     single_blas_thread,
     unit_table,
 )
+from perfmodel.errors import check_confidence
 from perfmodel.privacy import SMALL_GROUP
 
 __all__ = ["ERR_NO_RATINGS", "ERR_RATINGS_COLUMNS", "ratings_table", "rater_bias"]
@@ -161,7 +161,7 @@ def rater_bias(
     reference: str | None = None,
     model: Model = "fixed",
     min_n: int = 5,
-    level: float = 0.95,
+    confidence: float = 0.95,
     correction: Correction = "holm",
     alpha: float = 0.05,
     lang: Lang = "zh",
@@ -186,8 +186,8 @@ def rater_bias(
     min_n
         A rater's gap for a group is reported only with at least ``min_n``
         ratings of that group and of the reference group.
-    level, correction, alpha
-        Confidence level; correction of the per-rater p-values (across all
+    confidence, correction, alpha
+        Interval coverage (default 0.95); correction of the per-rater p-values (across all
         raters and groups); significance level for ``flagged``.
     lang
         Language of ``verdict``.
@@ -208,7 +208,7 @@ def rater_bias(
         ``verdict``.
     """
     lang = check_lang(lang)
-    level = check_level(level)
+    confidence = check_confidence(confidence)
     min_n = check_min_n(min_n)
     correction = check_correction(correction)
     if isinstance(data, pd.DataFrame):
@@ -245,7 +245,7 @@ def rater_bias(
         else:
             test, estimate = _fit_mixed(y, unit_code, labels, ref, indicators, cell_x, rater_x)
     component = _components(ratings)
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = stats.norm.ppf(0.5 + confidence / 2)
     excluded: set[tuple[str, str]] = set()
     for _ in range(_MAX_ROUNDS):
         contrasts, meta = _contrasts(cells, counts, ref, min_n, component, excluded)
@@ -255,7 +255,7 @@ def rater_bias(
         if flagged == excluded:
             break
         excluded = flagged
-    table["verdict"] = [_gap_verdict(r, min_n, level, lang) for r in records(table)]
+    table["verdict"] = [_gap_verdict(r, min_n, confidence, lang) for r in records(table)]
     reported = table.loc[table["role"] == "compared", "estimate"]
     head = {
         "scope": "interaction", "attribute": attribute, "rater_id": None, "group": None, "reference": ref,
@@ -443,7 +443,7 @@ def _independent(X: np.ndarray) -> np.ndarray:
     return np.sort(pivots[:rank])
 
 
-def _gap_verdict(row: Any, min_n: int, level: float, lang: Lang) -> str:
+def _gap_verdict(row: Any, min_n: int, confidence: float, lang: Lang) -> str:
     words = _TEXT[lang]
     if row.role == "suppressed":
         return words["small"].format(rater=row.rater_id, group=row.group, min_n=min_n)
@@ -451,7 +451,7 @@ def _gap_verdict(row: Any, min_n: int, level: float, lang: Lang) -> str:
         return words["gap_none"].format(rater=row.rater_id)
     values = dict(rater=row.rater_id, group=row.group, ref=row.reference, gap=fmt(abs(row.estimate)),
                   dir=words["lower" if row.estimate < 0 else "higher"], ci=fmt_ci(row.ci_low, row.ci_high),
-                  p=fmt_p(row.p_adjusted), lvl=fmt_pct(level))
+                  p=fmt_p(row.p_adjusted), lvl=fmt_pct(confidence))
     if not row.flagged:
         values["gap"] = fmt(row.estimate)
     return words["gap_sig" if row.flagged else "gap_ns"].format(**values)

@@ -18,7 +18,7 @@ quarter measures noise.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -29,15 +29,19 @@ from perfmodel.audit._frame import (
     AuditError,
     Lang,
     check_lang,
-    check_level,
     finish,
     fmt,
     fmt_p,
     fmt_pct,
     records,
 )
+from perfmodel.errors import check_confidence, renamed_keywords
 from perfmodel.groups import group_order
 from perfmodel.periods import months_in
+from perfmodel.randomness import RngLike, as_generator
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "ERR_NO_PREVIOUS",
@@ -165,7 +169,7 @@ def _scatter(values: np.ndarray, target: np.ndarray, source: np.ndarray) -> np.n
     return out
 
 
-def resample_observations(ev: Any, *, seed: int = 0, resample: Resample = "both") -> pd.DataFrame:
+def resample_observations(ev: Any, *, rng: RngLike = None, resample: Resample = "both") -> pd.DataFrame:
     """One bootstrap resample of an evaluation's observations.
 
     For every unit, its months in the period are drawn with replacement from
@@ -178,23 +182,24 @@ def resample_observations(ev: Any, *, seed: int = 0, resample: Resample = "both"
     ----------
     ev
         A run :class:`~perfmodel.evaluation.Evaluation`.
-    seed
-        Seed of this resample.
+    rng
+        Random numbers of this resample: an int seed, a Generator or None.
     resample
         ``months``, ``raters`` or ``both``.
     """
-    return _Layout(ev).draw(np.random.default_rng(seed), resample)
+    return _Layout(ev).draw(as_generator(rng), resample)
 
 
 # ============================================================================ bootstrap
+@renamed_keywords(seed="rng", level="confidence")
 def bootstrap_grades(
     ev: Any,
     *,
     n_boot: int = 200,
-    seed: int = 0,
+    rng: RngLike = None,
     resample: Resample = "both",
     rank: RankColumn = "rank",
-    level: float = 0.90,
+    confidence: float = 0.90,
     max_change: float = 0.2,
     lang: Lang = "zh",
     show_names: bool = False,
@@ -213,14 +218,18 @@ def bootstrap_grades(
         A run :class:`~perfmodel.evaluation.Evaluation`.
     n_boot
         Replicates (default 200; each is a full evaluation).
-    seed
-        Seed of the resampling.
+    rng
+        Random numbers of the resampling: an int seed, a Generator or None.
     resample
         What to resample: ``months``, ``raters`` or ``both``.
     rank
         ``rank`` (within peer group, as graded) or ``rank_overall``.
-    level
-        Coverage of the rank interval (0.90 → 5th to 95th percentile).
+    confidence
+        Coverage of the rank interval (0.90 → 5th to 95th percentile). The one exception
+        to the house default of 0.95: rank intervals of composite indicators are
+        reported as 5th–95th percentiles (OECD/JRC Handbook on Constructing Composite
+        Indicators, 2008, §6; Saisana, Saltelli & Tarantola 2005), as
+        :func:`perfmodel.design.sensitivity.uncertainty` does.
     max_change
         Largest probability of a grade change for a grade to count as robust.
     lang
@@ -241,16 +250,16 @@ def bootstrap_grades(
         score), ``ci_low``/``ci_high`` (percentile interval of the score),
         ``p_grade_change`` (share of replicates giving another grade),
         ``likely_other_grade``, ``robust`` and ``verdict``. ``attrs`` records
-        ``n_boot``, ``failed`` replicates, ``resample`` and ``seed``.
+        ``n_boot``, ``failed`` replicates, ``resample`` and ``seed`` (the int ``rng``, else None).
     """
     from perfmodel.evaluation import Evaluation, EvaluationError
 
     lang = check_lang(lang)
-    level = check_level(level)
+    confidence = check_confidence(confidence)
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
         raise AuditError(ERR_N_BOOT.format(n_boot=n_boot))
     layout = _Layout(ev)
-    rng = np.random.default_rng(seed)
+    generator = as_generator(rng)
     observed = ev.scores.set_index("unit_id")
     named = "name" in observed.columns and (show_names or ev.framework.level != "officer")
     units = observed.index
@@ -260,7 +269,7 @@ def bootstrap_grades(
     settings = replace(ev.settings, compare_previous=False)
     failed, first_error = 0, ""
     for b in range(n_boot):
-        data = layout.draw(rng, resample)
+        data = layout.draw(generator, resample)
         try:
             rerun = Evaluation(ev.framework, data, ev.units, ev.period, settings).run()
         except EvaluationError as exc:
@@ -273,7 +282,7 @@ def bootstrap_grades(
     if failed == n_boot:
         raise AuditError(ERR_ALL_FAILED.format(n_boot=n_boot, error=first_error))
 
-    tail = (1 - level) / 2
+    tail = (1 - confidence) / 2
     ok = ~np.isnan(ranks)
     rows = []
     for j, unit in enumerate(units):
@@ -303,17 +312,17 @@ def bootstrap_grades(
         if column not in out.columns:
             out[column] = np.nan
     out["robust"] = out["p_grade_change"] <= max_change
-    out["verdict"] = [_boot_verdict(row, level, lang) for row in records(out)]
+    out["verdict"] = [_boot_verdict(row, confidence, lang) for row in records(out)]
     return finish(out, "bootstrap_grades", _BOOT_COLUMNS, n_boot=n_boot, failed=failed, resample=resample,
-                  seed=seed, max_change=max_change, rank=rank)
+                  seed=rng if isinstance(rng, int) else None, max_change=max_change, rank=rank)
 
 
-def _boot_verdict(row: Any, level: float, lang: Lang) -> str:
+def _boot_verdict(row: Any, confidence: float, lang: Lang) -> str:
     words = _TEXT[lang]
     if not np.isfinite(row.p_grade_change):
         return words["not_scored"]
     values = dict(rank=fmt(row.estimate, 0), lo=fmt(row.rank_low, 0), hi=fmt(row.rank_high, 0),
-                  lvl=fmt_pct(level), grade=row.grade, p=fmt_pct(row.p_grade_change),
+                  lvl=fmt_pct(confidence), grade=row.grade, p=fmt_pct(row.p_grade_change),
                   other=row.likely_other_grade)
     return words["robust" if row.robust else "fragile"].format(**values)
 
@@ -329,7 +338,7 @@ def rank_stability(
     ev: Any,
     *,
     top_k: int = 10,
-    level: float = 0.95,
+    confidence: float = 0.95,
     lang: Lang = "zh",
 ) -> pd.DataFrame:
     """Rank stability between the evaluation and its previous period (``ev.previous``).
@@ -349,8 +358,8 @@ def rank_stability(
         A run Evaluation with ``ev.previous`` (``compare_previous=True``).
     top_k
         Size of the top group compared (at most the number of units).
-    level
-        Confidence level of the intervals.
+    confidence
+        Coverage of the intervals.
     lang
         Language of ``verdict``.
 
@@ -363,7 +372,7 @@ def rank_stability(
         Fisher-z transform), ``ci_low``, ``ci_high``, ``p_value`` and ``verdict``.
     """
     lang = check_lang(lang)
-    level = check_level(level)
+    confidence = check_confidence(confidence)
     if getattr(ev, "previous", None) is None:
         raise AuditError(ERR_NO_PREVIOUS)
     now = ev.scores.set_index("unit_id")
@@ -372,15 +381,15 @@ def rank_stability(
     scopes = [(ALL_UNITS[lang], joined)] + [(str(g), part) for g, part in joined.groupby("peer_group", sort=True)]
     if joined["peer_group"].nunique() <= 1:
         scopes = scopes[:1]
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = stats.norm.ppf(0.5 + confidence / 2)
     rows = []
     for scope, part in scopes:
-        rows.extend(_stability_rows(scope, part, top_k, z, level, lang))
+        rows.extend(_stability_rows(scope, part, top_k, z, confidence, lang))
     out = pd.DataFrame(rows)
     return finish(out, "rank_stability", _STABILITY_COLUMNS, top_k=top_k)
 
 
-def _stability_rows(scope: str, part: pd.DataFrame, top_k: int, z: float, level: float, lang: Lang):
+def _stability_rows(scope: str, part: pd.DataFrame, top_k: int, z: float, confidence: float, lang: Lang):
     words = _TEXT[lang]
     n = len(part)
     base = {"peer_group": scope, "n": n}
@@ -400,7 +409,7 @@ def _stability_rows(scope: str, part: pd.DataFrame, top_k: int, z: float, level:
         rows.append({**base, "measure": measure, "estimate": r, "se": se, "ci_low": lo, "ci_high": hi,
                      "p_value": p, "verdict": words[measure].format(
                          r=fmt(r, 2), lo=fmt(lo, 2), hi=fmt(hi, 2), p=fmt_p(p), n=n, word=word,
-                         lvl=fmt_pct(level))})
+                         lvl=fmt_pct(confidence))})
     k = max(1, min(top_k, int(np.ceil(n / 4))))
     current = set(part["score"].rank(ascending=False, method="first").nsmallest(k).index)
     earlier = set(part["previous"].rank(ascending=False, method="first").nsmallest(k).index)
@@ -413,15 +422,18 @@ def _stability_rows(scope: str, part: pd.DataFrame, top_k: int, z: float, level:
 
 
 # ============================================================================ figure
-def figure_rank_intervals(table: pd.DataFrame, lang: Lang = "zh", peer_group: str | None = None,
-                          max_units: int = 60):
+def figure_rank_intervals(table: pd.DataFrame, *, ax: Axes | None = None, lang: Lang = "zh", peer_group: str | None = None, max_units: int = 60) -> Axes:
     """Observed rank and bootstrap interval per unit (from :func:`bootstrap_grades`).
 
     Units are listed by peer group and rank, groups separated by a line and
     named on the right; intervals of grades that are not robust are red.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
     """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
-    import matplotlib.pyplot as plt
 
 
     zh = lang == "zh"
@@ -432,7 +444,8 @@ def figure_rank_intervals(table: pd.DataFrame, lang: Lang = "zh", peer_group: st
     part = part.assign(_group=part["peer_group"].map(order)).sort_values(["_group", "estimate", "unit_id"])
     part = part.head(max_units).reset_index(drop=True)
     y = np.arange(len(part))[::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.25 * len(part) + 1.5))
+    ax = report_axes(ax, figsize=(8, 0.25 * len(part) + 1.5))
+    fig = ax.figure
     colours = np.where(part["robust"].astype(bool), "#2166ac", "#b2182b")
     ax.hlines(y, part["rank_low"], part["rank_high"], colors=colours, linewidth=2)
     ax.scatter(part["estimate"], y, c=colours, zorder=3, s=14)
@@ -449,4 +462,4 @@ def figure_rank_intervals(table: pd.DataFrame, lang: Lang = "zh", peer_group: st
     ax.set_ylabel("单位(等级)" if zh else "Unit (grade)")
     ax.set_title("排名的重抽样区间(红色:等级不稳健)" if zh else "Bootstrap rank intervals (red: grade not robust)")
     fig.tight_layout()
-    return fig
+    return ax

@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from perfmodel._rng import seed_of
 from perfmodel.audit._frame import (
     GROUP_SEPARATOR,
     AuditError,
@@ -57,6 +56,7 @@ from perfmodel.audit.fairness import (
     disaggregate,
 )
 from perfmodel.framework import GRADES
+from perfmodel.randomness import seed_from
 from perfmodel.text import say
 
 __all__ = [
@@ -276,7 +276,7 @@ def run_audit(
     from perfmodel.audit.robustness import bootstrap_grades, non_robust_units, rank_stability
 
     lang = check_lang(lang)
-    seed = None if rng is None else seed_of(rng)
+    seed = None if rng is None else seed_from(rng)
     options = AUDIT_DEFAULTS.resolve(min_n=min_n, alpha=alpha, correction=correction, n_boot=n_boot, seed=seed)
     min_n, alpha, correction = check_min_n(options.min_n), options.alpha, check_correction(options.correction)
     n_boot, seed = options.n_boot, options.seed

@@ -16,7 +16,7 @@ from .funnel import (
     estimate_overdispersion as estimate_overdispersion,
     funnel_analysis as funnel_analysis,
     funnel_limits as funnel_limits,
-    level_label as level_label,
+    confidence_label as confidence_label,
 )
 from .peers import (
     KMeansPeerGroups as KMeansPeerGroups,

@@ -33,6 +33,8 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from statsmodels.tools.sm_exceptions import MissingDataError
 
+from perfmodel.errors import check_confidence
+
 __all__ = ["CaseMixModel", "indirect_standardisation"]
 
 Family = Literal["binomial", "poisson", "gaussian", "gamma"]
@@ -132,6 +134,18 @@ def indirect_standardisation(
         },
         index=index,
     )
+
+
+class _SummaryText(str):
+    """Text that still answers ``.as_text()``, the call of the statsmodels ``Summary``
+    that :meth:`CaseMixModel.summary` returned before issue 12.
+
+    Only ``calibrate/pipeline.py`` still calls ``summary().as_text()``; delete this class
+    when it calls ``summary()``.
+    """
+
+    def as_text(self) -> str:
+        return str(self)
 
 
 class CaseMixModel:
@@ -401,17 +415,17 @@ class CaseMixModel:
         return self.result_
 
     # -- results -----------------------------------------------------------------------
-    def summary(self) -> Any:
-        """The statsmodels summary of the fitted GLM (``print`` it or call ``.as_text()``)."""
-        return self._check_fitted().summary()
+    def summary(self) -> str:
+        """The statsmodels summary of the fitted GLM, as text."""
+        return _SummaryText(self._check_fitted().summary().as_text())
 
-    def to_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+    def to_frame(self, confidence: float = 0.95) -> pd.DataFrame:
         """Tidy coefficient table.
 
         Parameters
         ----------
-        alpha : float, default 0.05
-            1 - confidence level of the intervals.
+        confidence : float, default 0.95
+            Coverage of the intervals ``conf_low``, ``conf_high``.
 
         Returns
         -------
@@ -420,7 +434,7 @@ class CaseMixModel:
             ``conf_low``, ``conf_high`` (on the link scale).
         """
         res = self._check_fitted()
-        ci = res.conf_int(alpha=alpha)
+        ci = res.conf_int(alpha=1.0 - check_confidence(confidence))
         return pd.DataFrame(
             {
                 "term": res.params.index.astype(str),

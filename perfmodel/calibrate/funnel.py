@@ -3,7 +3,7 @@
 A funnel plot compares each unit's indicator (a standardised ratio O/E, a
 proportion or a rate) with a common target, against a measure of the unit's
 precision (expected count E, or denominator n).  Control limits at the chosen
-levels form a funnel around the target; units outside the limits are flagged.
+confidence form a funnel around the target; units outside the limits are flagged.
 
 Methods
 -------
@@ -82,7 +82,7 @@ __all__ = [
     "estimate_overdispersion",
     "funnel_analysis",
     "funnel_limits",
-    "level_label",
+    "confidence_label",
 ]
 
 Kind = Literal["ratio", "proportion", "rate"]
@@ -139,8 +139,8 @@ DEGENERATE_TARGET = (
     "the target {what} is {target!r}, so every unit's expected count is {edge}; a funnel "
     "plot cannot separate units. Check the {column!r} column."
 )
-BAD_LEVELS = (
-    "levels={levels!r} is not valid: give one or more distinct values strictly between 0 and 1."
+BAD_CONFIDENCE = (
+    "confidence={confidence!r} is not valid: give one or more distinct values strictly between 0 and 1."
 )
 BAD_TRIM = "trim={trim!r} is not valid: it must be >= 0 and < 0.5 (0.10 means 10% at each end)."
 TOO_FEW_UNITS = (
@@ -164,18 +164,18 @@ def _check_option(name: str, value: object, allowed: Sequence[str]) -> None:
         raise ValueError(BAD_OPTION.format(name=name, value=value, allowed=list(allowed)))
 
 
-def _validate_levels(levels: Sequence[float] | float) -> tuple[float, ...]:
-    values = (levels,) if np.isscalar(levels) else tuple(levels)  # type: ignore[arg-type]
+def _validate_confidence(confidence: Sequence[float] | float) -> tuple[float, ...]:
+    values = (confidence,) if np.isscalar(confidence) else tuple(confidence)  # type: ignore[arg-type]
     try:
         out = tuple(sorted(float(v) for v in values))
     except (TypeError, ValueError):
-        raise ValueError(BAD_LEVELS.format(levels=levels)) from None
+        raise ValueError(BAD_CONFIDENCE.format(confidence=confidence)) from None
     if not out or any(not 0.0 < v < 1.0 for v in out) or len(set(out)) != len(out):
-        raise ValueError(BAD_LEVELS.format(levels=levels))
+        raise ValueError(BAD_CONFIDENCE.format(confidence=confidence))
     return out
 
 
-def level_label(level: float) -> str:
+def confidence_label(level: float) -> str:
     """Column suffix for a control-limit level: 0.95 → ``"95"``, 0.998 → ``"998"``.
 
     Parameters
@@ -382,7 +382,7 @@ def funnel_limits(
     *,
     kind: Kind,
     target: float | None = None,
-    levels: Sequence[float] = (0.95, 0.998),
+    confidence: Sequence[float] = (0.95, 0.998),
     method: Method = "exact",
     transform: Transform | None = None,
     discrete: Discrete = "symmetric",
@@ -402,8 +402,10 @@ def funnel_limits(
     target : float, optional
         Centre of the funnel.  Defaults to 1 for ratios; required for
         proportions (in (0, 1)) and rates (> 0).
-    levels : sequence of float, default (0.95, 0.998)
-        Two-sided coverage of each pair of limits.
+    confidence : sequence of float, default (0.95, 0.998)
+        Two-sided coverage of each pair of limits. The two defaults are Spiegelhalter's
+        (2005, "Funnel plots for comparing institutional performance"): about 2 and 3
+        standard deviations, the exception to the house default of one 0.95.
     method : {"exact", "chisq", "normal"}, default "exact"
         How unadjusted limits are computed (see the module docstring).
     transform : {"log", "sqrt", "arcsine"}, optional
@@ -423,11 +425,11 @@ def funnel_limits(
     -------
     pandas.DataFrame
         Columns ``size`` and, per level, ``lower_<lvl>`` and ``upper_<lvl>``
-        (e.g. ``lower_95``, ``upper_998``; see :func:`level_label`).
+        (e.g. ``lower_95``, ``upper_998``; see :func:`confidence_label`).
 
     Examples
     --------
-    >>> funnel_limits([10, 100], kind="ratio", method="chisq", levels=[0.998]).round(3)
+    >>> funnel_limits([10, 100], kind="ratio", method="chisq", confidence=[0.998]).round(3)
         size  lower_998  upper_998
     0   10.0      0.296      2.413
     1  100.0      0.719      1.349
@@ -436,7 +438,7 @@ def funnel_limits(
     _check_option("method", method, METHODS)
     _check_option("discrete", discrete, DISCRETE_RULES)
     transform_ = _resolve_transform(kind, transform)
-    levels_ = _validate_levels(levels)
+    confidence_ = _validate_confidence(confidence)
     if method == "chisq" and kind == "proportion":
         raise ValueError(CHISQ_NOT_FOR_PROPORTION)
     target_ = _validate_target(kind, target)
@@ -450,11 +452,11 @@ def funnel_limits(
     if kind == "proportion" and method == "exact" and not _is_whole(x):
         raise ValueError(NOT_WHOLE.format(column="size", extra=" (denominators)", alt=""))
     out = pd.DataFrame({"size": x})
-    for level in levels_:
+    for level in confidence_:
         lo, hi = _limits_on_value_scale(
             kind, transform_, method, discrete, x, target_, level, phi=phi, tau2=tau2
         )
-        lab = level_label(level)
+        lab = confidence_label(level)
         out[f"lower_{lab}"] = lo
         out[f"upper_{lab}"] = hi
     if isinstance(size, pd.Series):
@@ -584,8 +586,8 @@ class FunnelResult:
         The options used.
     trim : float
         Trimming proportion at each end.
-    levels : tuple of float
-        Control-limit levels.
+    confidence : tuple of float
+        Coverage of each pair of control limits.
     target : float
         Centre of the funnel (1 for ratios; pooled ΣO/Σn by default otherwise).
     phi : float
@@ -609,7 +611,7 @@ class FunnelResult:
     trim_method: str
     trim: float
     discrete: str
-    levels: tuple[float, ...]
+    confidence: tuple[float, ...]
     target: float
     phi: float
     tau2: float
@@ -626,13 +628,13 @@ class FunnelResult:
         """Return a copy of the per-unit table."""
         return self.table.copy()
 
-    def outliers(self, level: float | None = None) -> pd.DataFrame:
-        """Units outside the limits at ``level`` (default: the widest level)."""
-        level = max(self.levels) if level is None else level
-        col = f"outside_{level_label(level)}"
+    def outliers(self, confidence: float | None = None) -> pd.DataFrame:
+        """Units outside the limits of coverage ``confidence`` (default: the widest limits)."""
+        level = max(self.confidence) if confidence is None else confidence
+        col = f"outside_{confidence_label(level)}"
         if col not in self.table:
             raise ValueError(
-                f"level {level!r} was not computed; available levels: {list(self.levels)}."
+                f"limits of coverage {level!r} were not computed; available: {list(self.confidence)}."
             )
         return self.table.loc[self.table[col]].copy()
 
@@ -647,7 +649,7 @@ class FunnelResult:
             size,
             kind=self.kind,  # type: ignore[arg-type]
             target=self.target,
-            levels=self.levels,
+            confidence=self.confidence,
             method=self.method,  # type: ignore[arg-type]
             transform=self.transform,  # type: ignore[arg-type]
             discrete=self.discrete,  # type: ignore[arg-type]
@@ -709,8 +711,8 @@ class FunnelResult:
                 f"  over-dispersion adjustment: {self.overdispersion} requested, none detected; "
                 "unadjusted limits used"
             )
-        for level in self.levels:
-            lab = level_label(level)
+        for level in self.confidence:
+            lab = confidence_label(level)
             out = t[f"outside_{lab}"]
             above = int((out & (t["value"] > t[f"upper_{lab}"])).sum())
             below = int((out & (t["value"] < t[f"lower_{lab}"])).sum())
@@ -719,8 +721,8 @@ class FunnelResult:
             )
         flagged = self.outliers()
         if len(flagged):
-            lab = level_label(max(self.levels))
-            lines.append(f"  units outside {_pct(max(self.levels))} limits:")
+            lab = confidence_label(max(self.confidence))
+            lines.append(f"  units outside {_pct(max(self.confidence))} limits:")
             for _, row in flagged.sort_values("p_value").iterrows():
                 side = "above" if row["value"] > row[f"upper_{lab}"] else "below"
                 lines.append(
@@ -733,7 +735,7 @@ class FunnelResult:
         return self.summary()
 
     def __repr__(self) -> str:
-        widest = f"outside_{level_label(max(self.levels))}"
+        widest = f"outside_{confidence_label(max(self.confidence))}"
         return (
             f"FunnelResult(kind={self.kind!r}, units={len(self.table)}, "
             f"{widest}={int(self.table[widest].sum())}, phi={self.phi:.4g}, "
@@ -747,7 +749,7 @@ class FunnelResult:
         title: str | None = None,
         xlabel: str | None = None,
         ylabel: str | None = None,
-        level_labels: Mapping[float, str] | None = None,
+        confidence_labels: Mapping[float, str] | None = None,
         target_label: str | None = None,
         label_outliers: bool = True,
         log_x: bool = False,
@@ -761,7 +763,7 @@ class FunnelResult:
         title, xlabel, ylabel : str, optional
             Texts (any language: for Chinese call
             ``perfmodel.report.fonts.use_cjk_font()`` first).  English defaults.
-        level_labels : mapping of level to str, optional
+        confidence_labels : mapping of level to str, optional
             Legend text of each pair of limit lines (default ``"95% limits"``).
         target_label : str, optional
             Legend text of the target line (default ``"Target"``).
@@ -783,16 +785,16 @@ class FunnelResult:
         grid = self.limits()
         styles = ["--", "-", ":", "-."]
         colours = ["#1F77B4", "#9467BD", "#2CA02C", "#8C564B"]
-        for i, level in enumerate(sorted(self.levels)):
-            lab = level_label(level)
-            text = (level_labels or {}).get(level, f"{_pct(level)} limits")
+        for i, level in enumerate(sorted(self.confidence)):
+            lab = confidence_label(level)
+            text = (confidence_labels or {}).get(level, f"{_pct(level)} limits")
             if self.adjusted:
-                text = text if level_labels else f"{text} (over-dispersed)"
+                text = text if confidence_labels else f"{text} (over-dispersed)"
             style, colour = styles[i % len(styles)], colours[i % len(colours)]
             ax.plot(grid["size"], grid[f"lower_{lab}"], style, color=colour, lw=1.2, label=text)
             ax.plot(grid["size"], grid[f"upper_{lab}"], style, color=colour, lw=1.2)
         ax.axhline(self.target, color="0.3", lw=1.0, label=target_label or "Target")
-        widest = f"outside_{level_label(max(self.levels))}"
+        widest = f"outside_{confidence_label(max(self.confidence))}"
         inside = t.loc[~t[widest]]
         outside = t.loc[t[widest]]
         ax.scatter(inside[size_col], inside["value"], s=22, color="0.45", zorder=3)
@@ -842,7 +844,7 @@ class FunnelPlot:
     unit : str or None, default "unit_id"
         Unit-id column; rows of the same unit are summed.  ``None``: each row is a
         unit identified by the index.
-    levels : sequence of float, default (0.95, 0.998)
+    confidence : sequence of float, default (0.95, 0.998)
     overdispersion : {"none", "multiplicative", "additive"}, default "none"
     trim_method : {"none", "winsorise", "truncate"}, default "winsorise"
     trim : float, default 0.10
@@ -870,7 +872,7 @@ class FunnelPlot:
         *,
         kind: Kind = "ratio",
         unit: str | None = "unit_id",
-        levels: Sequence[float] = (0.95, 0.998),
+        confidence: Sequence[float] = (0.95, 0.998),
         overdispersion: Overdispersion = "none",
         trim_method: TrimMethod = "winsorise",
         trim: float = 0.10,
@@ -884,7 +886,7 @@ class FunnelPlot:
         self.denominator = denominator
         self.kind = kind
         self.unit = unit
-        self.levels = levels
+        self.confidence = confidence
         self.overdispersion = overdispersion
         self.trim_method = trim_method
         self.trim = trim
@@ -901,7 +903,7 @@ class FunnelPlot:
         _check_option("trim_method", self.trim_method, TRIM_METHODS)
         _check_option("discrete", self.discrete, DISCRETE_RULES)
         transform = _resolve_transform(self.kind, self.transform)
-        levels = _validate_levels(self.levels)
+        confidence = _validate_confidence(self.confidence)
         trim = _validate_trim(self.trim)
         if self.method == "chisq" and self.kind == "proportion":
             raise ValueError(CHISQ_NOT_FOR_PROPORTION)
@@ -927,7 +929,7 @@ class FunnelPlot:
                     )
                 )
             size_col = self.denominator
-        return size_col, transform, levels, trim
+        return size_col, transform, confidence, trim
 
     def _aggregate(
         self, data: pd.DataFrame, size_col: str
@@ -1006,7 +1008,7 @@ class FunnelPlot:
         FunnelPlot
             ``self``, with :attr:`result_` and convenience attributes set.
         """
-        size_col, transform, levels, trim = self._check_params()
+        size_col, transform, confidence, trim = self._check_params()
         unit_name, ids, o, n = self._aggregate(data, size_col)
 
         if self.kind == "ratio":
@@ -1068,7 +1070,7 @@ class FunnelPlot:
             "p_value": p,
             "q_value": q,
         }
-        for level in levels:
+        for level in confidence:
             lo, hi = _limits_on_value_scale(
                 self.kind,
                 transform,
@@ -1080,7 +1082,7 @@ class FunnelPlot:
                 phi=phi_applied,
                 tau2=tau2_applied,
             )
-            lab = level_label(level)
+            lab = confidence_label(level)
             columns[f"lower_{lab}"] = lo
             columns[f"upper_{lab}"] = hi
             columns[f"outside_{lab}"] = (value < lo) | (value > hi)
@@ -1096,7 +1098,7 @@ class FunnelPlot:
             trim_method=self.trim_method,
             trim=trim,
             discrete=self.discrete,
-            levels=levels,
+            confidence=confidence,
             target=target,
             phi=float(phi),
             tau2=float(tau2),
@@ -1137,7 +1139,7 @@ def funnel_analysis(
     denominator: str | None = None,
     kind: Kind = "ratio",
     unit: str | None = "unit_id",
-    levels: Sequence[float] = (0.95, 0.998),
+    confidence: Sequence[float] = (0.95, 0.998),
     overdispersion: Overdispersion = "none",
     trim_method: TrimMethod = "winsorise",
     trim: float = 0.10,
@@ -1161,7 +1163,7 @@ def funnel_analysis(
     kind : {"ratio", "proportion", "rate"}, default "ratio"
     unit : str or None, default "unit_id"
         Unit-id column (``None``: one unit per row, ids from the index).
-    levels : sequence of float, default (0.95, 0.998)
+    confidence : sequence of float, default (0.95, 0.998)
     overdispersion : {"none", "multiplicative", "additive"}, default "none"
     trim_method : {"none", "winsorise", "truncate"}, default "winsorise"
         How extreme z-scores are handled when estimating over-dispersion.
@@ -1209,7 +1211,7 @@ def funnel_analysis(
         denominator,
         kind=kind,
         unit=unit,
-        levels=levels,
+        confidence=confidence,
         overdispersion=overdispersion,
         trim_method=trim_method,
         trim=trim,

@@ -49,6 +49,7 @@ import pandas as pd
 from scipy import sparse, stats
 from scipy.sparse.csgraph import connected_components
 
+from perfmodel.errors import check_confidence
 from perfmodel.framework import Framework
 
 __all__ = [
@@ -119,7 +120,7 @@ class RaterModel:
         number) and fixed effects above.
     rating, rater, ratee : str
         Column names of the rating, the rater id and the rated unit.
-    level : float
+    confidence : float
         Coverage of the confidence intervals of the rater effects.
 
     Attributes
@@ -151,13 +152,13 @@ class RaterModel:
         rating: str = "value",
         rater: str = "rater_id",
         ratee: str = "unit_id",
-        level: float = 0.95,
+        confidence: float = 0.95,
     ) -> None:
         self.method = method
         self.rating = rating
         self.rater = rater
         self.ratee = ratee
-        self.level = level
+        self.confidence = confidence
 
     # ------------------------------------------------------------------ data
     def _prepare(self, ratings: pd.DataFrame) -> pd.DataFrame:
@@ -187,8 +188,7 @@ class RaterModel:
             raise ValueError(
                 f"method={self.method!r} is not valid; use 'mixedlm', 'fixed' or 'auto'."
             )
-        if not 0 < self.level < 1:
-            raise ValueError(f"level={self.level!r} must be strictly between 0 and 1.")
+        check_confidence(self.confidence)
         frame = self._prepare(ratings)
         r_code, r_labels = _codes(frame["rater"])
         u_code, u_labels = _codes(frame["ratee"])
@@ -213,7 +213,7 @@ class RaterModel:
             rater_eff, rater_se, ratee_eff, ratee_se = self._fit_fixed(
                 y, r_code, u_code, len(r_labels), len(u_labels), rater_component
             )
-        z = stats.norm.ppf(0.5 + self.level / 2)
+        z = stats.norm.ppf(0.5 + self.confidence / 2)
         n_r = np.bincount(r_code, minlength=len(r_labels))
         n_ratees = frame.groupby("rater")["ratee"].nunique().reindex(r_labels).to_numpy()
         self.effects_ = pd.DataFrame(
@@ -428,7 +428,7 @@ def calibrate_ratings(
     indicators: Sequence[str],
     method: Literal["mixedlm", "fixed", "auto"] = "mixedlm",
     *,
-    level: float = 0.95,
+    confidence: float = 0.95,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, RaterModel]]:
     """Fit a :class:`RaterModel` per indicator on clean observations.
 
@@ -441,7 +441,7 @@ def calibrate_ratings(
     indicators : sequence of str
         Indicator ids to calibrate (see :func:`rated_indicators`).
     method : {"mixedlm", "fixed", "auto"}
-    level : float
+    confidence : float
 
     Returns
     -------
@@ -466,7 +466,7 @@ def calibrate_ratings(
     for indicator in indicators:
         sub = ratings[(ratings["indicator"] == indicator) & ratings["rater_id"].notna()]
         sub = sub[sub["rater_id"].astype(object) != sub["unit_id"].astype(object)]
-        model = RaterModel(method, level=level).fit(sub)
+        model = RaterModel(method, confidence=confidence).fit(sub)
         models[indicator] = model
         effects.append(model.effects_.assign(indicator=indicator, method=model.method_))
         done = model.transform(sub)

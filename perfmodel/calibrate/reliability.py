@@ -48,6 +48,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from perfmodel.errors import check_confidence
+
 __all__ = [
     "ICC_FORMS",
     "icc",
@@ -70,7 +72,6 @@ TOO_SMALL = (
     "the ratings table has {n} complete target(s) and {k} rater(s); ICCs need at least 2 targets "
     "rated by the same 2 or more raters. {hint}"
 )
-BAD_LEVEL = "level={level!r} must be strictly between 0 and 1."
 BAD_METRIC = "metric={metric!r} is not valid; use one of {allowed}."
 RATIO_NEGATIVE = "metric='ratio' needs ratings >= 0; found {count} negative value(s)."
 NOT_NUMERIC = "ratings must be numeric; convert them with pd.to_numeric (found dtype {dtype})."
@@ -123,12 +124,6 @@ def _as_table(table: pd.DataFrame | np.ndarray | Sequence[Sequence[float]]) -> n
     return x
 
 
-def _check_level(level: float) -> float:
-    if not 0.0 < float(level) < 1.0:
-        raise ValueError(BAD_LEVEL.format(level=level))
-    return float(level)
-
-
 # --------------------------------------------------------------------------- ICC
 def _mean_squares(x: np.ndarray) -> dict[str, float]:
     n, k = x.shape
@@ -150,7 +145,7 @@ def _mean_squares(x: np.ndarray) -> dict[str, float]:
 def icc(
     table: pd.DataFrame | np.ndarray | Sequence[Sequence[float]],
     *,
-    level: float = 0.95,
+    confidence: float = 0.95,
     missing: str = "omit",
 ) -> pd.DataFrame:
     """The six Shrout–Fleiss / McGraw–Wong intraclass correlations of a ratings table.
@@ -159,8 +154,8 @@ def icc(
     ----------
     table : DataFrame or array-like
         Targets in rows, raters in columns (see :func:`ratings_matrix`).
-    level : float, default 0.95
-        Confidence level of the intervals.
+    confidence : float, default 0.95
+        Coverage of the intervals.
     missing : {"omit", "raise"}, default "omit"
         Targets with a missing rating are dropped (``"omit"``; the number used
         is reported in ``n_targets``) or make the call fail (``"raise"``). For
@@ -183,7 +178,7 @@ def icc(
     >>> icc(sf).set_index("form")["icc"].round(2).tolist()
     [0.17, 0.29, 0.71, 0.44, 0.62, 0.91]
     """
-    level = _check_level(level)
+    confidence = check_confidence(confidence)
     x = _as_table(table)
     if missing not in ("omit", "raise"):
         raise ValueError(f"missing={missing!r} is not valid; use 'omit' or 'raise'.")
@@ -206,7 +201,7 @@ def icc(
         )
     ms = _mean_squares(x)
     bms, wms, jms, ems = ms["BMS"], ms["WMS"], ms["JMS"], ms["EMS"]
-    alpha = 1.0 - level
+    alpha = 1.0 - confidence
     q = 1.0 - alpha / 2.0
 
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from perfmodel.errors import check_confidence
+
 __all__ = [
     "BetaBinomialShrinkage",
     "NormalNormalShrinkage",
@@ -76,7 +78,6 @@ ALL_TRIALS_ONE = (
     "every unit in group {group!r} has denominator 1, so between-unit variation cannot be "
     "separated from binomial noise; aggregate over a longer period."
 )
-BAD_LEVEL = "level={level!r} must be strictly between 0 and 1."
 NOT_FITTED = "this {name} is not fitted yet; call .fit(data) first."
 EMPTY_DATA = "the data have no rows; shrinkage needs at least 2 units."
 SHAPE_MISMATCH = "estimates and variances must be one-dimensional and of the same length."
@@ -258,12 +259,6 @@ def _check_option(name: str, value: object, allowed: Sequence[str]) -> None:
         raise ValueError(BAD_OPTION.format(name=name, value=value, allowed=list(allowed)))
 
 
-def _check_level(level: float) -> float:
-    if not 0.0 < float(level) < 1.0:
-        raise ValueError(BAD_LEVEL.format(level=level))
-    return float(level)
-
-
 def _require(
     data: pd.DataFrame, columns: Sequence[tuple[str, str]], numeric: Sequence[str]
 ) -> None:
@@ -365,7 +360,7 @@ class BetaBinomialShrinkage(_Shrinker):
         Unit-id column; rows of a unit are summed.
     groups : str, optional
         Peer-group column; a separate prior is fitted in each group.
-    level : float, default 0.95
+    confidence : float, default 0.95
         Coverage of the equal-tailed posterior interval.
 
     Attributes
@@ -386,14 +381,14 @@ class BetaBinomialShrinkage(_Shrinker):
         denominator: str = "denominator",
         unit: str = "unit_id",
         groups: str | None = None,
-        level: float = 0.95,
+        confidence: float = 0.95,
     ) -> None:
         self.method = method
         self.numerator = numerator
         self.denominator = denominator
         self.unit = unit
         self.groups = groups
-        self.level = level
+        self.confidence = confidence
 
     def _describe(self) -> str:
         return f"method={self.method!r}" + (f", groups={self.groups!r}" if self.groups else "")
@@ -453,7 +448,7 @@ class BetaBinomialShrinkage(_Shrinker):
             ``self``.
         """
         _check_option("method", self.method, ("mom", "ml"))
-        _check_level(self.level)
+        check_confidence(self.confidence)
         units = self._units(data)
         rows = []
         for group, sub in units.groupby("group", sort=False):
@@ -496,7 +491,7 @@ class BetaBinomialShrinkage(_Shrinker):
             ``numerator``, ``denominator``, ``raw`` (x/n), ``shrunk`` (posterior
             mean), ``prior_mean``, ``reliability`` (n / (n + alpha + beta), in
             [0, 1]), ``lower`` / ``upper`` (equal-tailed posterior interval at
-            ``level``).
+            ``confidence``).
         """
         self._check_fitted()
         units = self._units(data)
@@ -512,7 +507,7 @@ class BetaBinomialShrinkage(_Shrinker):
         shrunk = np.where(finite, (x + mean * conc_f) / (n + conc_f), mean)
         a_post = x + mean * conc_f
         b_post = n - x + (1.0 - mean) * conc_f
-        tail = (1.0 - self.level) / 2.0
+        tail = (1.0 - self.confidence) / 2.0
         with np.errstate(invalid="ignore"):
             lower = np.where(finite, stats.beta.ppf(tail, a_post, b_post), mean)
             upper = np.where(finite, stats.beta.ppf(1.0 - tail, a_post, b_post), mean)
@@ -549,7 +544,7 @@ class NormalNormalShrinkage(_Shrinker):
         Unit-id column (one row per unit).
     groups : str, optional
         Peer-group column; ``mu`` and ``tau^2`` are estimated per group.
-    level : float, default 0.95
+    confidence : float, default 0.95
         Coverage of the posterior interval ``shrunk +/- z sqrt(reliability) se``.
 
     Attributes
@@ -569,14 +564,14 @@ class NormalNormalShrinkage(_Shrinker):
         se: str = "se",
         unit: str = "unit_id",
         groups: str | None = None,
-        level: float = 0.95,
+        confidence: float = 0.95,
     ) -> None:
         self.method = method
         self.estimate = estimate
         self.se = se
         self.unit = unit
         self.groups = groups
-        self.level = level
+        self.confidence = confidence
 
     def _describe(self) -> str:
         return f"method={self.method!r}" + (f", groups={self.groups!r}" if self.groups else "")
@@ -619,7 +614,7 @@ class NormalNormalShrinkage(_Shrinker):
             ``self``.
         """
         _check_option("method", self.method, ("reml", "dl"))
-        _check_level(self.level)
+        check_confidence(self.confidence)
         units = self._units(data)
         rows = []
         for group, sub in units.groupby("group", sort=False):
@@ -662,7 +657,7 @@ class NormalNormalShrinkage(_Shrinker):
         reliability = tau2 / (tau2 + se**2)
         shrunk = mean + reliability * (y - mean)
         post_sd = np.sqrt(reliability) * se
-        z = stats.norm.ppf(1.0 - (1.0 - self.level) / 2.0)
+        z = stats.norm.ppf(1.0 - (1.0 - self.confidence) / 2.0)
         out = pd.DataFrame({self.unit: units[self.unit].to_numpy()})
         if self.groups is not None:
             out["group"] = units["group"].to_numpy()

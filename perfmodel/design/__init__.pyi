@@ -49,6 +49,7 @@ from .weights import (
     alternative_weights as alternative_weights,
     balanced_weights as balanced_weights,
     benefit_of_the_doubt as benefit_of_the_doubt,
+    composite_correlations as composite_correlations,
     critic_weights as critic_weights,
     entropy_weights as entropy_weights,
     equal_weights as equal_weights,

@@ -88,10 +88,10 @@ def parse_changes(text: str) -> dict[str, float]:
     return out
 
 
-def _load(observations: str, units: str, framework: Any, period: str, settings: dict[str, Any]):
+def _load(framework: Any, observations: str, units: str, period: str, settings: dict[str, Any]):
     from perfmodel.evaluation import evaluate_files
 
-    return evaluate_files(observations, units, framework, period, compare_previous=False, **settings)
+    return evaluate_files(framework, observations, units, period, compare_previous=False, **settings)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -112,7 +112,7 @@ def _report(paths: Mapping[str, Path]) -> None:
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from perfmodel.design.sensitivity import UncertaintySpec, sobol, uncertainty
 
-    ev = _load(args.observations, args.units, args.framework, args.period, _settings(args))
+    ev = _load(args.framework, args.observations, args.units, args.period, _settings(args))
     choices: dict[str, Any] = {}
     for name in ("normalisation", "aggregation", "imputation"):
         if getattr(args, name):
@@ -130,6 +130,11 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
         indices = sobol(ev, spec, n=args.sobol, seed=args.seed, bootstrap=args.bootstrap, progress=progress)
         tables["sobol_indices"] = indices.indices
         tables["sobol_by_unit"] = indices.by_unit
+    # the run's provenance: what repeats it (the seed above all), next to its tables
+    tables["run_parameters"] = pd.DataFrame({
+        "parameter": ["framework", "period", "seed", "draws", "sobol", "bootstrap"],
+        "value": [ev.framework.id, args.period, args.seed, args.draws, args.sobol, args.bootstrap],
+    }).astype({"value": str})
     paths = write_tables(tables, args.out, inputs=_given_inputs(args))
     summary = tables["by_unit"]
     width = (summary["rank_p95"] - summary["rank_p05"]).median()
@@ -148,7 +153,7 @@ def _cmd_redundancy(args: argparse.Namespace) -> int:
     from perfmodel.design.redundancy import redundancy_report
     from perfmodel.design.weights import weight_table
 
-    ev = _load(args.observations, args.units, args.framework, args.period, _settings(args))
+    ev = _load(args.framework, args.observations, args.units, args.period, _settings(args))
     report = redundancy_report(ev, threshold=args.threshold)
     tables = report.tables()
     tables["weights"] = weight_table(ev).reset_index()
@@ -184,12 +189,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     designs = [_parse_design(d, args.observations) for d in args.design]
     evaluations: dict[str, Evaluation] = {}
     for name, framework, observations in designs:
-        evaluations[name] = _load(observations, args.units, framework, args.period, _settings(args))
+        evaluations[name] = _load(framework, observations, args.units, args.period, _settings(args))
     base_name, _, base_observations = designs[0]
     base = evaluations[base_name]
     if args.flexible:
         flex = flexible_pool_variant(base.framework, parse_changes(args.flexible), pool=args.pool)
-        evaluations[f"{base_name}_flex"] = _load(base_observations, args.units, flex, args.period, _settings(args))
+        evaluations[f"{base_name}_flex"] = _load(flex, base_observations, args.units, args.period, _settings(args))
     if args.weightings:
         for method, ev in weighting_variants(base, args.weightings).items():
             if method != "stated":
@@ -234,7 +239,11 @@ def add_gaming_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--history", type=int, default=None, metavar="MONTHS",
                    help="with --period: examine the MONTHS months ending with the period instead")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--q-level", type=float, default=0.1, help="Benjamini-Hochberg level for leads (default 0.1)")
+    # --alpha is the house name of a significance/FDR level; --q-level is its old name, kept as a
+    # deprecated alias. dest stays q_level while run_gaming (design/gaming.py) reads args.q_level.
+    p.add_argument("--alpha", "--q-level", dest="q_level", type=float, default=0.1,
+                   help="Benjamini-Hochberg false discovery rate for leads: a test is a lead when its "
+                        "q-value is at most this (default 0.1; --q-level is the deprecated old name)")
     p.add_argument("--lang", choices=["zh", "en"], default="zh",
                    help="language of the written tables' labels (default zh)")
     p.add_argument("--seed", type=int, default=0,

@@ -28,7 +28,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,9 @@ from perfmodel.evaluation import Evaluation, evaluate
 from perfmodel.framework import Framework, FrameworkError, framework_from_dict, load_framework
 from perfmodel.text import check_lang
 from perfmodel.weights import effective_weights, node_weights
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "FlexiblePoolError",
@@ -444,7 +447,20 @@ class DesignComparison:
             frames.append(s.assign(design=design))
         return pd.concat(frames, ignore_index=True)[["design", "unit_id", "name", "rank"]]
 
+    def summary(self) -> str:
+        """The designs compared and their rank agreement with the baseline, as text."""
+        lines = [f"{len(self.evaluations)} designs on {len(self.scores)} units; baseline {self.baseline!r}"]
+        for row in self.agreement.itertuples(index=False):
+            lines.append(f"  {row.design_a} vs {row.design_b}: n {row.n}, Kendall tau-b {row.kendall_tau:.3f}, "
+                         f"Spearman {row.spearman:.3f}, top-{row.k} overlap {row.top_k_overlap:.0%}")
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The main table: score, rank and grade of every unit under every design (:attr:`scores`)."""
+        return self.scores
+
     def tables(self) -> dict[str, pd.DataFrame]:
+        """Name → table, for export."""
         return {"design_scores": self.scores, "rank_agreement": self.agreement,
                 "grade_transitions": self.transitions, "movers": self.movers}
 
@@ -496,13 +512,18 @@ def compare_designs(
 
 
 # ---------------------------------------------------------------- figures
-def figure_bump(comparison: DesignComparison, lang: str = "zh", *, highlight: int = 6, max_units: int = 60):
+def figure_bump(comparison: DesignComparison, *, ax: Axes | None = None, lang: str = "zh", highlight: int = 6, max_units: int = 60) -> Axes:
     """Bump chart: each unit's overall rank under each design, one line per unit.
 
     The ``highlight`` units whose rank varies most across designs are coloured
     and labelled; the others are grey. With more than ``max_units`` units only
     the most variable ones are drawn.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
     """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     import matplotlib.pyplot as plt
 
@@ -516,7 +537,7 @@ def figure_bump(comparison: DesignComparison, lang: str = "zh", *, highlight: in
         wide = wide.loc[spread.index[:max_units]]
     top = list(spread.index[:highlight])
     x = np.arange(wide.shape[1])
-    fig, ax = plt.subplots(figsize=(max(6.5, 1.6 * wide.shape[1] + 2.5), 0.14 * len(wide) + 4))
+    ax = report_axes(ax, figsize=(max(6.5, 1.6 * wide.shape[1] + 2.5), 0.14 * len(wide) + 4))
     colours = plt.get_cmap("tab10")
     for unit_id, ranks in wide.iterrows():
         if unit_id in top:
@@ -535,4 +556,4 @@ def figure_bump(comparison: DesignComparison, lang: str = "zh", *, highlight: in
                  else "Overall rank under each design (coloured: units that move most)")
     ax.set_xlabel("考核方案" if zh else "Design")
     ax.set_ylabel("总排名(1 = 最好)" if zh else "Overall rank (1 = best)")
-    return fig
+    return ax

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,9 @@ from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Framework, Indicator, Name
 from perfmodel.periods import months_in
 from perfmodel.text import check_lang
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "MergeRule",
@@ -434,6 +438,20 @@ class RedundancyReport:
     merges: pd.DataFrame
     burden: pd.DataFrame
 
+    def summary(self) -> str:
+        """How many pairs, blocks and indicators each check points at, as text."""
+        return "\n".join([
+            "Redundancy and coherence",
+            f"  {len(self.merges)} same-dimension pair(s) correlated enough to consider merging",
+            f"  {len(self.correlations)} indicator pair(s) correlated, {len(self.alpha)} block(s) with Cronbach's alpha",
+            f"  {len(self.vif)} indicator(s) with a variance inflation factor, "
+            f"{len(self.removal)} leave-one-out removal(s) analysed",
+        ])
+
+    def to_frame(self) -> pd.DataFrame:
+        """The main table: pairs within a dimension that could be merged (:attr:`merges`)."""
+        return self.merges
+
     def tables(self) -> dict[str, pd.DataFrame]:
         """Name → table, for export."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -469,15 +487,19 @@ def redundancy_report(ev: Evaluation, *, threshold: float = 0.8, mode_share: flo
 
 
 # ---------------------------------------------------------------- figures
-def figure_correlation_heatmap(ev: Evaluation, lang: str = "zh", *, method: str = "pearson"):
+def figure_correlation_heatmap(ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh", method: str = "pearson") -> Axes:
     """Heat map of correlations between indicators and dimensions, grouped by dimension.
 
     Indicators are ordered as in the tree with each dimension's block outlined,
     followed by the dimensions, so within-dimension redundancy and weak links to
     the parent stand out.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
     """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
     zh = lang != "en"
@@ -489,7 +511,8 @@ def figure_correlation_heatmap(ev: Evaluation, lang: str = "zh", *, method: str 
     names = {info.id: (info.node.name.zh if zh else info.node.name.en) for info in fw.walk()}
     labels = [names.get(c, c) for c in matrix.columns]
     size = len(labels)
-    fig, ax = plt.subplots(figsize=(0.42 * size + 3.2, 0.42 * size + 2.2))
+    ax = report_axes(ax, figsize=(0.42 * size + 3.2, 0.42 * size + 2.2))
+    fig = ax.figure
     image = ax.imshow(matrix.to_numpy(float), cmap="RdBu_r", vmin=-1, vmax=1)
     if size <= 24:
         for (i, j), value in np.ndenumerate(matrix.to_numpy(float)):
@@ -510,4 +533,4 @@ def figure_correlation_heatmap(ev: Evaluation, lang: str = "zh", *, method: str 
     ax.set_title("指标与维度相关矩阵(方框:同一维度)" if zh else "Correlations of indicators and dimensions (boxes: same dimension)")
     ax.set_xlabel("指标 / 维度" if zh else "Indicator / dimension")
     ax.set_ylabel("指标 / 维度" if zh else "Indicator / dimension")
-    return fig
+    return ax

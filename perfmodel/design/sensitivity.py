@@ -55,7 +55,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -69,6 +69,10 @@ from perfmodel.grading import NOT_GRADED
 from perfmodel.groups import ALL_UNITS, group_order
 from perfmodel.normalise import NORMALISERS
 from perfmodel.text import check_lang
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "CHOICE_VALUES",
@@ -834,6 +838,24 @@ class UncertaintyResult:
             changes["weights"] = weights
         return self.evaluation.regen(**changes, compare_previous=False)
 
+    def summary(self) -> str:
+        """Replicates, choices varied, rank shift and units whose grade is uncertain, as text."""
+        by_unit = self.by_unit()
+        shift = self.rank_shift()
+        modal = by_unit[[c for c in by_unit.columns if c.startswith("P(")]].max(axis=1)
+        lines = [f"Uncertainty analysis of {self.evaluation.framework.id}: {len(self)} replicates, "
+                 f"{len(self.units)} units",
+                 "  choices varied: " + (", ".join(self.choice_names) or "none")
+                 + ("; weights" if self.weights_varied else ""),
+                 f"  mean absolute rank shift per replicate: median {shift.median():.2f}, max {shift.max():.2f}",
+                 f"  units whose most likely grade has probability below 0.8: {int((modal < 0.8).sum())}"]
+        lines += [f"  note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The main table: :meth:`by_unit` (stated result, rank interval, grade probabilities)."""
+        return self.by_unit()
+
     def tables(self) -> dict[str, pd.DataFrame]:
         """Tables for export: ``by_unit`` and ``replicates`` (parameters with rank shift)."""
         replicates = self.parameters.assign(mean_abs_rank_shift=self.rank_shift().to_numpy())
@@ -897,7 +919,20 @@ class SobolResult:
         blocks = self.runs.parameters["block"].to_numpy()
         return self.runs.by_unit(np.flatnonzero(np.isin(blocks, ["A", "B"])))
 
+    def summary(self) -> str:
+        """First-order and total indices per factor, as text."""
+        lines = [f"Sobol' indices of {self.output} (N = {self.n}, {len(self.runs)} runs)"]
+        for row in self.indices.itertuples():
+            factor = getattr(row, "factor", row.Index)
+            lines.append(f"  {factor}: S1 {row.S1:.3f}, ST {row.ST:.3f}")
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The main table: :attr:`indices`."""
+        return self.indices
+
     def tables(self) -> dict[str, pd.DataFrame]:
+        """Name → table, for export."""
         return {"sobol_indices": self.indices, "sobol_by_unit": self.by_unit,
                 "by_unit": self.uncertainty(), "replicates": self.runs.tables()["replicates"]}
 
@@ -1292,15 +1327,19 @@ def factor_label(factor: str, lang: str = "zh") -> str:
     return f"{names.get(head, head)}:{rest}" if rest else names.get(head, head)
 
 
-def figure_rank_intervals(result: UncertaintyResult, lang: str = "zh", *, max_units: int = 40):
+def figure_rank_intervals(result: UncertaintyResult, *, fig: Figure | None = None, lang: str = "zh", max_units: int = 40) -> Figure:
     """Median rank and 5–95 % interval of every unit, one panel per peer group.
 
     Units are sorted by stated rank; the stated rank is drawn as a hollow marker.
     With more than ``max_units`` units in all, each group shows its best and worst
     units in proportion.
+
+    Several axes: drawn on ``fig`` (an empty figure; default: a new one) after applying the
+    report style (CJK font); returns the figure.
     """
+    from perfmodel.report.style import report_subplots
+
     check_lang(lang)
-    import matplotlib.pyplot as plt
 
 
     t = _FIG_TEXT["en" if lang == "en" else "zh"]
@@ -1315,7 +1354,7 @@ def figure_rank_intervals(result: UncertaintyResult, lang: str = "zh", *, max_un
             sub = pd.concat([sub.head(keep // 2), sub.tail(keep - keep // 2)])
         panels.append((g, sub))
     rows = max(len(sub) for _, sub in panels)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 1.5, 0.26 * rows + 1.8),
+    fig, axes = report_subplots(fig, 1, len(panels), figsize=(4.2 * len(panels) + 1.5, 0.26 * rows + 1.8),
                              squeeze=False, sharey=False)
     from matplotlib.ticker import MaxNLocator
 
@@ -1337,15 +1376,20 @@ def figure_rank_intervals(result: UncertaintyResult, lang: str = "zh", *, max_un
     return fig
 
 
-def figure_sobol(indices: pd.DataFrame, lang: str = "zh"):
-    """Bars of first-order and total Sobol' indices per factor, with bootstrap CIs."""
+def figure_sobol(indices: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """Bars of first-order and total Sobol' indices per factor, with bootstrap CIs.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
-    import matplotlib.pyplot as plt
 
     t = _FIG_TEXT["en" if lang == "en" else "zh"]
     table = indices.sort_values("ST", ascending=False).reset_index(drop=True)
     x = np.arange(len(table))
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(table) + 2), 4.2))
+    ax = report_axes(ax, figsize=(max(6.0, 1.3 * len(table) + 2), 4.2))
     for offset, key, colour in ((-0.2, "S1", "#74add1"), (0.2, "ST", "#d73027")):
         values = table[key].to_numpy(float)
         err = None
@@ -1359,4 +1403,4 @@ def figure_sobol(indices: pd.DataFrame, lang: str = "zh"):
     ax.set_xlabel(t["sobol_x"])
     ax.set_ylabel(t["sobol_y"])
     ax.legend()
-    return fig
+    return ax

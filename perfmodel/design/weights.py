@@ -44,6 +44,7 @@ from perfmodel.weights import WeightingError, effective_weights, node_weights
 __all__ = [
     "WeightingError",
     "BoDResult",
+    "composite_correlations",
     "WEIGHTINGS",
     "equal_weights",
     "pca_weights",
@@ -225,8 +226,8 @@ def balanced_weights(
     when indicators are equally inter-correlated or one is duplicated) every
     ``r_j`` ends equal; when an indicator correlates with the others so strongly
     that it stays above the rest even at weight 0, it gets weight 0. The achieved
-    correlations are in ``result.attrs["correlations"]``. Indicators without
-    variance get weight 0.
+    correlations are :func:`composite_correlations` of ``X`` and the result.
+    Indicators without variance get weight 0.
 
     Examples
     --------
@@ -247,11 +248,8 @@ def balanced_weights(
     R = np.corrcoef(use.to_numpy(dtype=float), rowvar=False)
     k = R.shape[0]
 
-    def correlations(w: np.ndarray) -> np.ndarray:
-        return R @ w / np.sqrt(max(w @ R @ w, 1e-300))
-
     def spread(w: np.ndarray) -> float:
-        r = correlations(w)
+        r = _composite_r(R, w)
         return float(np.sum((r - r.mean()) ** 2))
 
     result = minimize(
@@ -263,9 +261,31 @@ def balanced_weights(
         raise WeightingError(f"correlation-balanced weights: the optimisation failed ({result.message})")
     w = np.clip(result.x, 0.0, None)
     w = w / w.sum()
-    out = pd.Series(w, index=use.columns).reindex(X.columns, fill_value=0.0)
-    out.attrs["correlations"] = pd.Series(correlations(w), index=use.columns)
-    return out
+    return pd.Series(w, index=use.columns).reindex(X.columns, fill_value=0.0)
+
+
+def _composite_r(R: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Correlation of each standardised indicator with Σ w_j z_j, from their correlation matrix R."""
+    return R @ w / np.sqrt(max(w @ R @ w, 1e-300))
+
+
+def composite_correlations(X: pd.DataFrame, weights: pd.Series) -> pd.Series:
+    """Pearson correlation of each indicator with the composite Σ w_j z_j of standardised indicators.
+
+    The quantity :func:`balanced_weights` equalises. Indicators without variance are
+    left out (``NaN``), as are rows with a missing value.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [2.0, 1.0, 4.0, 3.0]})
+    >>> composite_correlations(X, pd.Series({"a": 1.0, "b": 0.0})).round(2).tolist()
+    [1.0, 0.6]
+    """
+    data = _complete(X, "composite correlation")
+    use = data.drop(columns=_constant(data))
+    R = np.atleast_2d(np.corrcoef(use.to_numpy(dtype=float), rowvar=False))
+    w = weights.reindex(use.columns).fillna(0.0).to_numpy(dtype=float)
+    return pd.Series(_composite_r(R, w), index=use.columns).reindex(X.columns)
 
 
 # ---------------------------------------------------------------- benefit of the doubt

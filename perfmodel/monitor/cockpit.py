@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -37,6 +38,10 @@ from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Framework
 from perfmodel.grading import rank_scores
 from perfmodel.text import check_lang
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "AXES",
@@ -386,7 +391,7 @@ def officer_cockpit(
     profiles["negative_hits"] = hits.groupby("unit_id")["count"].sum().reindex(units.index).fillna(0.0)
     profiles["negative_items"] = described.reindex(units.index).fillna("")
     profiles = profiles.sort_values(["peer_group", "rank", "unit_id"], na_position="last")
-    return Cockpit(fw, ev.summary()["period"], chosen, profiles.reset_index(drop=True), ledger)
+    return Cockpit(fw, ev.key_figures()["period"], chosen, profiles.reset_index(drop=True), ledger)
 
 
 def select_officers(cockpit: Cockpit, n: int = 6) -> list[str]:
@@ -528,27 +533,37 @@ def _draw_profile(ax: plt.Axes, row: pd.Series, lang: str) -> None:
     )
 
 
-def figure_officer_profile(cockpit: Cockpit, unit_id: str, lang: str = "zh") -> plt.Figure:
-    """Compact profile of one officer: the three axis percentiles against the peer median."""
+def figure_officer_profile(cockpit: Cockpit, unit_id: str, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """Compact profile of one officer: the three axis percentiles against the peer median.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
-    fig, ax = plt.subplots(figsize=(5.0, 2.4))
+    ax = report_axes(ax, figsize=(5.0, 2.4))
     _draw_profile(ax, cockpit.profile(unit_id), lang)
     ax.set_xlabel(t["profile_x"])
     ax.set_ylabel(t["profile_y"])
-    return fig
+    return ax
 
 
-def figure_officer_profiles(
-    cockpit: Cockpit, unit_ids: Sequence[str], lang: str = "zh", ncols: int = 3
-) -> plt.Figure:
-    """Small multiples of :func:`figure_officer_profile` for several officers."""
+def figure_officer_profiles(cockpit: Cockpit, unit_ids: Sequence[str], *, fig: Figure | None = None, lang: str = "zh", ncols: int = 3) -> Figure:
+    """Small multiples of :func:`figure_officer_profile` for several officers.
+
+    Several axes: drawn on ``fig`` (an empty figure; default: a new one) after applying the
+    report style (CJK font); returns the figure.
+    """
+    from perfmodel.report.style import report_subplots
+
     check_lang(lang)
     if not unit_ids:
         raise CockpitError("no officers to draw; pass at least one unit_id")
     t = _t(lang)
     nrows = -(-len(unit_ids) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 2.5 * nrows), squeeze=False,
+    fig, axes = report_subplots(fig, nrows, ncols, figsize=(4.2 * ncols, 2.5 * nrows), squeeze=False,
                              sharex=True, layout="constrained")
     for ax, unit_id in zip(axes.flat, unit_ids, strict=False):
         _draw_profile(ax, cockpit.profile(unit_id), lang)
@@ -561,16 +576,22 @@ def figure_officer_profiles(
     return fig
 
 
-def figure_cockpit_overview(cockpit: Cockpit, lang: str = "zh") -> plt.Figure:
+def figure_cockpit_overview(cockpit: Cockpit, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
     """Every officer: workload vs quality percentile, coloured by satisfaction percentile.
 
     Officers with a negative-list record are ringed in red. The dashed lines at 50
     split the peer group into four quadrants.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
     """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     p = cockpit.profiles.dropna(subset=["workload_pct", "quality_pct"])
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    ax = report_axes(ax, figsize=(6.5, 5.5))
+    fig = ax.figure
     points = ax.scatter(p["workload_pct"], p["quality_pct"], c=p["satisfaction_pct"], cmap="RdYlGn",
                         vmin=0, vmax=100, s=28, edgecolor="none")
     flagged = p[p["negative_hits"] > 0]
@@ -588,4 +609,4 @@ def figure_cockpit_overview(cockpit: Cockpit, lang: str = "zh") -> plt.Figure:
     ax.set_title(f"{t['overview_title']}\n{name} · {cockpit.period}")
     ax.set_xlabel(t["overview_x"])
     ax.set_ylabel(t["overview_y"])
-    return fig
+    return ax

@@ -26,14 +26,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.simulate import AREA_TYPES
 from perfmodel.text import check_lang
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "DEFAULT_DEMAND_WEIGHTS",
@@ -374,12 +378,18 @@ def moves_table(result: Reallocation, lang: str = "zh", top: int = 15) -> pd.Dat
 
 
 # ---------------------------------------------------------------- figures
-def figure_load_before_after(result: Reallocation, lang: str = "zh") -> plt.Figure:
-    """Workload per officer of every station before and after the suggested moves."""
+def figure_load_before_after(result: Reallocation, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """Workload per officer of every station before and after the suggested moves.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     zh = lang != "en"
     table = result.table.sort_values("load").reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    ax = report_axes(ax, figsize=(9, 4.5))
     x = np.arange(len(table))
     ax.scatter(x, table["load"], s=14, color="#b2182b", label="调整前" if zh else "before")
     ax.scatter(x, table["load_after"], s=14, color="#1b7837", label="调整后" if zh else "after")
@@ -393,14 +403,20 @@ def figure_load_before_after(result: Reallocation, lang: str = "zh") -> plt.Figu
     )
     ax.set_xlabel("派出所(按调整前负荷排序)" if zh else "Station (sorted by load before)")
     ax.set_ylabel("相对负荷(1 = 全局平均)" if zh else "Relative load (1 = bureau average)")
-    return fig
+    return ax
 
 
-def figure_police_density(summary: pd.DataFrame, lang: str = "zh", by: str = "area_type") -> plt.Figure:
-    """Police per 10,000 residents and incidents per officer by area type, side by side."""
+def figure_police_density(summary: pd.DataFrame, *, fig: Figure | None = None, lang: str = "zh", by: str = "area_type") -> Figure:
+    """Police per 10,000 residents and incidents per officer by area type, side by side.
+
+    Several axes: drawn on ``fig`` (an empty figure; default: a new one) after applying the
+    report style (CJK font); returns the figure.
+    """
+    from perfmodel.report.style import report_subplots
+
     check_lang(lang)
     zh = lang != "en"
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained")
+    fig, axes = report_subplots(fig, 1, 2, figsize=(9, 3.8), layout="constrained")
     labels = summary[by].astype(str)
     axes[0].bar(labels, summary["police_per_10k"], color="#4d7ea8")
     axes[0].set_title("每万人警力" if zh else "Police per 10,000 residents")

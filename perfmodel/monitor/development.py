@@ -27,8 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.axes import Axes
 
 from perfmodel.evaluation import Evaluation, evaluate_files
 from perfmodel.monitor.cockpit import Cockpit
@@ -45,7 +45,9 @@ from perfmodel.monitor.team import (
     variance_decomposition,
     variance_table,
 )
+from perfmodel.randomness import RngLike
 from perfmodel.text import check_lang
+from perfmodel.validation import check_input_order
 
 __all__ = [
     "OBSERVATION_EXTENSIONS",
@@ -127,9 +129,9 @@ def find_observations(framework_id: str, folders: Sequence[str | Path]) -> Path 
 
 
 def officer_evaluations(
+    frameworks: str | Sequence[str],
     observations: str | Path,
     units: str | Path,
-    frameworks: str | Sequence[str],
     period: str,
     folders: Sequence[str | Path] | None = None,
     **settings: object,
@@ -138,12 +140,12 @@ def officer_evaluations(
 
     Parameters
     ----------
+    frameworks
+        Role framework ids, as a sequence or comma-separated text.
     observations
         The station observations file (it locates the default folders).
     units
         The units file (stations and officers).
-    frameworks
-        Role framework ids, as a sequence or comma-separated text.
     period
         Evaluation period, e.g. ``2025Q2``.
     folders
@@ -156,7 +158,13 @@ def officer_evaluations(
     (dict, list)
         Framework id → run evaluation, in the order given; and the ids for which
         no observations file was found.
+
+    Raises
+    ------
+    OptionError
+        For the order before issue 12, ``(observations, units, frameworks, period)``.
     """
+    check_input_order(frameworks, observations, units, caller="officer_evaluations")
     searched = observation_folders(observations) if folders is None else list(folders)
     evaluations: dict[str, Evaluation] = {}
     absent: list[str] = []
@@ -165,7 +173,7 @@ def officer_evaluations(
         if path is None:
             absent.append(fid)
         else:
-            evaluations[fid] = evaluate_files(path, units, fid, period, **settings)
+            evaluations[fid] = evaluate_files(fid, path, units, period, **settings)
     return evaluations, absent
 
 
@@ -283,13 +291,15 @@ class TeamShares:
     planted
         Position in ``results`` → team share planted by the simulator (simulated data only).
     interval
-        90 % bootstrap interval (over stations) of the collaborative credit's team
+        Bootstrap interval (over stations, coverage ``team_shares(confidence=…)``) of the collaborative credit's team
         share; ``None`` when the monthly panel is not balanced.
     check
         ANOVA estimates of the collaborative credit (the check on the MixedLM fit);
         ``None`` when ``interval`` is.
     n_months
         Months of collaborative credit analysed.
+    confidence
+        Coverage of ``interval``.
     """
 
     results: tuple[VarianceShare, ...]
@@ -298,6 +308,7 @@ class TeamShares:
     interval: tuple[float, float] | None = None
     check: VarianceShare | None = None
     n_months: int = 0
+    confidence: float = 0.95
 
     @property
     def credit(self) -> VarianceShare:
@@ -309,6 +320,22 @@ class TeamShares:
         check_lang(lang)
         return [OUTCOMES[key]["en" if lang == "en" else "zh"] for key in self.outcomes]
 
+    def summary(self) -> str:
+        """Team share of each outcome, with the interval and planted values, as text."""
+        lines = [f"Team share of lasting differences ({self.n_months} months of collaborative credit)"]
+        for i, (key, r) in enumerate(zip(self.outcomes, self.results, strict=True)):
+            line = f"  {key}: {r.team_share:.1%} ({r.method})"
+            if i == 0 and self.interval is not None:
+                line += f", {self.confidence:.0%} interval {self.interval[0]:.1%}–{self.interval[1]:.1%}"
+            if i in self.planted:
+                line += f", planted {self.planted[i]:.1%}"
+            lines.append(line)
+        return "\n".join(lines)
+
+    def to_frame(self, lang: str = "zh") -> pd.DataFrame:
+        """The main table (:meth:`table`): one row per outcome."""
+        return self.table(lang)
+
     def table(self, lang: str = "zh") -> pd.DataFrame:
         """:func:`~perfmodel.monitor.team.variance_table` with the outcomes' labels in the first column."""
         check_lang(lang)
@@ -316,11 +343,12 @@ class TeamShares:
         table.iloc[:, 0] = self.labels(lang)
         return table
 
-    def figure(self, lang: str = "zh") -> plt.Figure:
+    def figure(self, lang: str = "zh") -> Axes:
         """:func:`~perfmodel.monitor.team.figure_variance_shares` with planted values and the interval."""
         check_lang(lang)
         intervals = {0: self.interval} if self.interval is not None else None
-        return figure_variance_shares(self.results, lang, self.labels(lang), self.planted, intervals)
+        return figure_variance_shares(self.results, lang=lang, labels=self.labels(lang), planted=self.planted,
+                                      intervals=intervals, confidence=self.confidence)
 
 
 def team_shares(
@@ -331,7 +359,8 @@ def team_shares(
     months: int = 12,
     cockpits: Mapping[str, Cockpit] | None = None,
     folder: str | Path | None = None,
-    seed: int = 0,
+    confidence: float = 0.95,
+    rng: RngLike = None,
 ) -> TeamShares:
     """Team share of collaborative credit, officer scores and (simulated) true performance.
 
@@ -353,8 +382,9 @@ def team_shares(
         Data folder: a simulated sample there adds the ``officer_performance``
         outcome (its ``truth_units.csv``) and the planted team shares
         (:func:`~perfmodel.monitor.team.planted_team_shares`).
-    seed
-        Seed of the bootstrap interval.
+    confidence, rng
+        Coverage and random numbers (an int seed, a Generator or None) of the
+        bootstrap interval of the collaborative credit's team share.
 
     Returns
     -------
@@ -364,7 +394,7 @@ def team_shares(
     args = ("credit", "station", "officer_id")
     results, outcomes = [variance_decomposition(panel, *args, period="period")], ["collaboration_credit"]
     try:
-        interval = team_share_interval(panel, *args, period="period", seed=seed)
+        interval = team_share_interval(panel, *args, period="period", confidence=confidence, rng=rng)
     except CollaborationError:  # unbalanced panel: no ANOVA bootstrap
         interval = None
     check = anova_components(panel, *args, period="period") if interval is not None else None
@@ -379,4 +409,5 @@ def team_shares(
             outcomes.append(key)
     planted_values = planted_team_shares(folder) if folder is not None else {}
     planted = {i: planted_values[key] for i, key in enumerate(outcomes) if key in planted_values}
-    return TeamShares(tuple(results), tuple(outcomes), planted, interval, check, int(panel["period"].nunique()))
+    return TeamShares(tuple(results), tuple(outcomes), planted, interval, check, int(panel["period"].nunique()),
+                      confidence)

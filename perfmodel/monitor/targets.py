@@ -49,15 +49,20 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from perfmodel.errors import PerfmodelError
+from perfmodel.errors import PerfmodelError, check_confidence
 from perfmodel.periods import PeriodError, parse_period
+from perfmodel.randomness import RngLike, as_generator
 from perfmodel.text import check_lang
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "DEFAULT_PROGRESS",
@@ -493,13 +498,13 @@ def planned_value(target: Target, time: float | np.ndarray, baseline: float | No
 # ----------------------------------------------------------------------------- forecasting
 @dataclass(frozen=True)
 class Forecast:
-    """A forecast at ``time`` with a prediction interval at ``level``."""
+    """A forecast at ``time`` with a prediction interval at ``confidence``."""
 
     time: float
     mean: float
     lower: float
     upper: float
-    level: float
+    confidence: float
     method: str
     sd: float
     df: float = field(default=np.inf)
@@ -518,7 +523,7 @@ def forecast(
     at: float | Sequence[float],
     *,
     method: Literal["ols", "holt"] = "ols",
-    level: float = 0.9,
+    confidence: float = 0.95,
 ) -> list[Forecast]:
     """Forecast the series at future times from its observed trend.
 
@@ -537,7 +542,7 @@ def forecast(
         data it is too narrow: on 12 quarterly points of a known linear trend, the
         90 % interval 20 quarters ahead covered about half of the outcomes (OLS:
         89 %). Prefer ``ols`` for deadlines years away.
-    level
+    confidence
         Coverage of the prediction interval.
 
     Raises
@@ -550,11 +555,10 @@ def forecast(
     t = np.asarray(times, dtype=float)
     y = np.asarray(values, dtype=float)
     targets = np.atleast_1d(np.asarray(at, dtype=float))
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be between 0 and 1, got {level}")
+    confidence = check_confidence(confidence)
     order = np.argsort(t)
     t, y = t[order], y[order]
-    alpha = 1.0 - level
+    alpha = 1.0 - confidence
     if method == "ols":
         if len(t) < 3:
             raise ValueError(f"an OLS trend forecast needs at least 3 observations, got {len(t)}")
@@ -562,7 +566,7 @@ def forecast(
         exog = np.column_stack([np.ones_like(targets), targets])
         frame = fit.get_prediction(exog).summary_frame(alpha=alpha)
         sd = np.sqrt(fit.scale + frame["mean_se"].to_numpy() ** 2)
-        return [Forecast(float(x), float(m), float(lo), float(hi), level, "ols", float(s), float(fit.df_resid))
+        return [Forecast(float(x), float(m), float(lo), float(hi), confidence, "ols", float(s), float(fit.df_resid))
                 for x, m, lo, hi, s in zip(targets, frame["mean"], frame["obs_ci_lower"], frame["obs_ci_upper"],
                                            sd, strict=True)]
     if method == "holt":
@@ -581,7 +585,7 @@ def forecast(
         out = []
         for x, h in zip(targets, horizon, strict=True):
             row = frame.iloc[h - 1]
-            out.append(Forecast(float(x), float(row["mean"]), float(row["pi_lower"]), float(row["pi_upper"]), level,
+            out.append(Forecast(float(x), float(row["mean"]), float(row["pi_lower"]), float(row["pi_upper"]), confidence,
                                 "holt", float((row["pi_upper"] - row["pi_lower"]) / (2 * z))))
         return out
     raise ValueError(f"method must be 'ols' or 'holt', got {method!r}")
@@ -594,7 +598,7 @@ def progress_table(
     *,
     as_of: str | int | None = None,
     method: Literal["ols", "holt"] = "ols",
-    level: float = 0.9,
+    confidence: float = 0.95,
     tolerance: float = 0.02,
 ) -> pd.DataFrame:
     """Progress of every target: how far, where it should be, status, forecast at the deadline.
@@ -605,7 +609,7 @@ def progress_table(
         :func:`read_progress` output.
     as_of
         Ignore observations after the end of this period (``2025``, ``2025Q2``).
-    method, level
+    method, confidence
         Forecast method and prediction-interval coverage (:func:`forecast`).
     tolerance
         Share of the baseline-to-target distance a unit may lag the staged path
@@ -651,7 +655,7 @@ def progress_table(
         deadline_time = t.deadline + 1.0
         fc = None
         try:
-            fc = forecast(own["time"], own["value"], deadline_time, method=method, level=level)[0]
+            fc = forecast(own["time"], own["value"], deadline_time, method=method, confidence=confidence)[0]
         except ValueError:
             fc = None
         if t.meets(float(latest["value"]), goal):
@@ -705,7 +709,7 @@ def synthetic_progress(
     *,
     start: str = "2023Q1",
     end: str = "2025Q4",
-    seed: int = 2025,
+    rng: RngLike = None,
     noise: float = 0.04,
     starts: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
@@ -714,15 +718,15 @@ def synthetic_progress(
     Each indicator starts near its baseline (or a made-up value from ``starts``
     when the baseline is taken from the data) and moves towards its target at a
     random pace between 0.4 and 1.3 times the staged path's average speed, with
-    noise of ``noise`` × the baseline-to-target distance. Same arguments, same
-    series.
+    noise of ``noise`` × the baseline-to-target distance. Same arguments and an
+    int ``rng``, same series (the shipped sample: ``rng=2025``).
 
     Returns
     -------
     pandas.DataFrame
         ``indicator, period, value, source`` (``synthetic``).
     """
-    rng = np.random.default_rng(seed)
+    rng = as_generator(rng)
     quarters = pd.period_range(parse_period(start), parse_period(end), freq="Q")
     starts = {**_SYNTHETIC_STARTS, **dict(starts or {})}
     rows = []
@@ -754,24 +758,20 @@ def _unit_text(unit: str, lang: str) -> str:
     return (en if lang == "en" else zh).get(unit, unit)
 
 
-def figure_targets(
-    targets: TargetSet,
-    observed: pd.DataFrame,
-    table: pd.DataFrame,
-    *,
-    method: Literal["ols", "holt"] = "ols",
-    level: float = 0.9,
-    lang: str = "zh",
-    columns: int = 2,
-):
-    """Small multiples, one per target: observations, staged path, milestones, forecast band, target."""
+def figure_targets(targets: TargetSet, observed: pd.DataFrame, table: pd.DataFrame, *, fig: Figure | None = None, method: Literal["ols", "holt"] = "ols", confidence: float = 0.95, lang: str = "zh", columns: int = 2) -> Figure:
+    """Small multiples, one per target: observations, staged path, milestones, forecast band, target.
+
+    Several axes: drawn on ``fig`` (an empty figure; default: a new one) after applying the
+    report style (CJK font); returns the figure.
+    """
+    from perfmodel.report.style import report_subplots
+
     check_lang(lang)
-    import matplotlib.pyplot as plt
 
     zh = lang != "en"
     shown = [t for t in targets.targets if table.set_index("indicator").loc[t.indicator, "status"] != "no_data"]
     rows = max(1, math.ceil(len(shown) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.3 * rows), squeeze=False)
+    fig, axes = report_subplots(fig, rows, columns, figsize=(5.2 * columns, 3.3 * rows), squeeze=False)
     info = table.set_index("indicator")
     for ax, t in zip(axes.ravel(), shown, strict=False):
         own = observed[observed["indicator"] == t.indicator].sort_values("time")
@@ -783,12 +783,12 @@ def figure_targets(
                    label="观测值" if zh else "Observed")
         grid = np.linspace(own["time"].iloc[-1], t.deadline + 1.0, 30)
         try:
-            fcs = forecast(own["time"], own["value"], grid, method=method, level=level)
+            fcs = forecast(own["time"], own["value"], grid, method=method, confidence=confidence)
             lower, upper = _clip(t, [f.lower for f in fcs]), _clip(t, [f.upper for f in fcs])
             ax.plot(_date(grid), _clip(t, [f.mean for f in fcs]), color="#d6604d", lw=1.4,
                     label="预测" if zh else "Forecast")
             ax.fill_between(_date(grid), lower, upper, color="#d6604d", alpha=0.18,
-                            label=(f"{level:.0%} 预测区间" if zh else f"{level:.0%} prediction interval"))
+                            label=(f"{confidence:.0%} 预测区间" if zh else f"{confidence:.0%} prediction interval"))
         except ValueError:
             pass
         _year_axis(ax)
@@ -806,15 +806,20 @@ def figure_targets(
     return fig
 
 
-def figure_progress_overview(table: pd.DataFrame, lang: str = "zh"):
-    """Bars: share of the baseline-to-target distance covered, against where the staged path is."""
+def figure_progress_overview(table: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """Bars: share of the baseline-to-target distance covered, against where the staged path is.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
-    import matplotlib.pyplot as plt
 
     zh = lang != "en"
     t = table[table["status"] != "no_data"].iloc[::-1]
     colours = {"achieved": "#1b7837", "on_track": "#7fbf7b", "at_risk": "#f4a582", "off_track": "#b2182b"}
-    fig, ax = plt.subplots(figsize=(8, max(3.0, 0.45 * len(t) + 1.2)))
+    ax = report_axes(ax, figsize=(8, max(3.0, 0.45 * len(t) + 1.2)))
     names = t["name"] if zh else t["name_en"]
     ax.barh(names, t["progress"] * 100, color=t["status"].map(colours))
     ax.scatter(t["planned_progress"] * 100, names, marker="|", s=300, color="black",
@@ -824,7 +829,7 @@ def figure_progress_overview(table: pd.DataFrame, lang: str = "zh"):
     ax.set_title("目标完成进度(基线到目标的距离已完成 %)" if zh else "Progress: % of the baseline-to-target distance")
     ax.set_xlabel("已完成进度 %" if zh else "Progress %")
     ax.set_ylabel("目标" if zh else "Target")
-    return fig
+    return ax
 
 
 # ----------------------------------------------------------------------------- report tables
@@ -858,7 +863,7 @@ def targets_table(targets: TargetSet, lang: str = "zh") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def progress_report_table(table: pd.DataFrame, level: float = 0.9, lang: str = "zh") -> pd.DataFrame:
+def progress_report_table(table: pd.DataFrame, confidence: float = 0.95, lang: str = "zh") -> pd.DataFrame:
     """:func:`progress_table` for the report: values formatted in their units, status in words."""
     check_lang(lang)
     zh = lang != "en"
@@ -875,7 +880,7 @@ def progress_report_table(table: pd.DataFrame, level: float = 0.9, lang: str = "
             ("完成进度" if zh else "Progress"): r.progress,
             ("计划进度" if zh else "Planned progress"): r.planned_progress,
             ("状态" if zh else "Status"): status_label(r.status, lang),
-            (f"截止时预测 [{level:.0%} 区间]" if zh else f"Forecast at deadline [{level:.0%} interval]"): interval,
+            (f"截止时预测 [{confidence:.0%} 区间]" if zh else f"Forecast at deadline [{confidence:.0%} interval]"): interval,
             ("达成概率" if zh else "Probability of meeting it"): r.probability,
         })
     return pd.DataFrame(rows)

@@ -29,16 +29,21 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from perfmodel.errors import PerfmodelError
+from perfmodel.errors import PerfmodelError, check_confidence
 from perfmodel.io import normalise_header, read_table
 from perfmodel.periods import PeriodError, months_in, parse_month
+from perfmodel.randomness import RngLike, as_generator
 from perfmodel.simulate import COLLABORATION_COLUMNS
 from perfmodel.text import check_lang
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "COLLABORATION_ALIASES",
@@ -85,14 +90,14 @@ _TEXT = {
         "credit_title": "团队积分与个人积分(团队积分最高的派出所)", "credit_x": "派出所",
         "credit_y": "协作案件积分", "variance_title": "持续差异中属于团队的份额",
         "variance_x": "占持续差异(团队 + 个人)的比例", "variance_y": "分析对象", "team": "团队(派出所)",
-        "individual": "个人", "planted": "设定真值", "interval": "90% 区间",
+        "individual": "个人", "planted": "设定真值", "interval": "{pct} 区间",
     },
     "en": {
         "credit_title": "Team and individual credit (stations with the most team credit)",
         "credit_x": "Station", "credit_y": "Collaborative case credit",
         "variance_title": "Share of lasting differences that belongs to the team",
         "variance_x": "Share of lasting differences (team + individual)", "variance_y": "Outcome", "team": "Team (station)",
-        "individual": "Individual", "planted": "planted truth", "interval": "90% interval",
+        "individual": "Individual", "planted": "planted truth", "interval": "{pct} interval",
     },
 }
 
@@ -760,26 +765,28 @@ def team_share_interval(
     *,
     period: str | None = None,
     n_boot: int = 1000,
-    level: float = 0.90,
-    seed: int = 0,
+    confidence: float = 0.95,
+    rng: RngLike = None,
 ) -> tuple[float, float]:
     """Bootstrap interval of the team share, resampling whole teams (balanced data).
 
     Each replicate draws as many teams as there are, with replacement, and
     recomputes the ANOVA estimates (:func:`anova_components`); negative
-    components count as zero. Returns the ``(1 − level) / 2`` and
-    ``(1 + level) / 2`` quantiles of the replicates' team shares.
+    components count as zero. Returns the ``(1 − confidence) / 2`` and
+    ``(1 + confidence) / 2`` quantiles of the replicates' team shares. ``rng``: an int
+    seed, a Generator or None (:mod:`perfmodel.randomness`).
     """
+    confidence = check_confidence(confidence)
     data = _prepared(frame, outcome, team, individual, period)
     stats = _team_statistics(data, individual is not None, period is not None)
-    rng = np.random.default_rng(seed)
+    rng = as_generator(rng)
     a = len(stats.mean)
     shares = np.empty(n_boot)
     for k in range(n_boot):
         parts = _components(stats, rng.integers(0, a, a))
         team_var, individual_var = max(parts["team"], 0.0), max(parts["individual"], 0.0)
         shares[k] = team_var / (team_var + individual_var) if team_var + individual_var > 0 else np.nan
-    low, high = np.nanquantile(shares, [(1 - level) / 2, (1 + level) / 2])
+    low, high = np.nanquantile(shares, [(1 - confidence) / 2, (1 + confidence) / 2])
     return float(low), float(high)
 
 
@@ -841,16 +848,21 @@ def credit_table(credits: pd.DataFrame, teams: pd.DataFrame, lang: str = "zh", t
 
 
 # ---------------------------------------------------------------- figures
-def figure_team_credit(credits: pd.DataFrame, lang: str = "zh", top: int = 15) -> plt.Figure:
+def figure_team_credit(credits: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh", top: int = 15) -> Axes:
     """Stacked bars: each station's team credit split into its officers' individual credit.
 
     ``credits`` is :func:`credit_split` output; the ``top`` stations with the most
     team credit are shown.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
     """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     teams = (credits.groupby("station")["credit"].sum().sort_values(ascending=False).head(top))
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    ax = report_axes(ax, figsize=(9, 4.5))
     cmap = plt.get_cmap("tab20")
     for x, station in enumerate(teams.index):
         parts = credits[credits["station"] == station].sort_values("credit", ascending=False)
@@ -862,26 +874,26 @@ def figure_team_credit(credits: pd.DataFrame, lang: str = "zh", top: int = 15) -
     ax.set_title(t["credit_title"])
     ax.set_xlabel(t["credit_x"])
     ax.set_ylabel(t["credit_y"])
-    return fig
+    return ax
 
 
-def figure_variance_shares(
-    results: Sequence[VarianceShare],
-    lang: str = "zh",
-    labels: Sequence[str] | None = None,
-    planted: Mapping[int, float] | None = None,
-    intervals: Mapping[int, tuple[float, float]] | None = None,
-) -> plt.Figure:
+def figure_variance_shares(results: Sequence[VarianceShare], *, ax: Axes | None = None, lang: str = "zh", labels: Sequence[str] | None = None, planted: Mapping[int, float] | None = None, intervals: Mapping[int, tuple[float, float]] | None = None, confidence: float = 0.95) -> Axes:
     """Team versus individual share of the persistent differences, one bar per outcome.
 
     Period shocks and noise are left out (they are in :func:`variance_table`).
     ``planted`` maps a result's position to a known true team share (a black
-    tick), ``intervals`` to a (low, high) interval of the team share (a whisker).
+    tick), ``intervals`` to a (low, high) interval of the team share (a whisker) of coverage
+    ``confidence`` (named in the legend).
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
     """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     labels = list(labels) if labels is not None else [r.outcome for r in results]
-    fig, ax = plt.subplots(figsize=(8, 0.8 * len(results) + 1.8))
+    ax = report_axes(ax, figsize=(8, 0.8 * len(results) + 1.8))
     planted, intervals = dict(planted or {}), dict(intervals or {})
     for y, r in enumerate(results):
         share = 0.0 if np.isnan(r.team_share) else r.team_share
@@ -891,7 +903,7 @@ def figure_variance_shares(
         if y in intervals:
             low, high = intervals[y]
             ax.plot([low, high], [y, y], color="#333333", lw=1.2,
-                    label=t["interval"] if y == min(intervals) else None)
+                    label=t["interval"].format(pct=f"{confidence:.0%}") if y == min(intervals) else None)
             for end in (low, high):
                 ax.plot([end, end], [y - 0.12, y + 0.12], color="#333333", lw=1.2)
         if y in planted:
@@ -904,4 +916,4 @@ def figure_variance_shares(
     ax.set_title(t["variance_title"])
     ax.set_xlabel(t["variance_x"])
     ax.set_ylabel(t["variance_y"])
-    return fig
+    return ax

@@ -19,9 +19,8 @@ station is not sent to training for the difficulty of its area.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
@@ -31,6 +30,9 @@ from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Dimension, Framework
 from perfmodel.monitor.cockpit import peer_groups, peer_percentiles
 from perfmodel.text import check_lang
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "LEVEL_NAMES",
@@ -337,12 +339,18 @@ def needs_excerpt(
     return needs.head(rows)[columns]
 
 
-def figure_training_plan(plan: pd.DataFrame, lang: str = "zh", top: int = 15) -> plt.Figure:
-    """Horizontal stacked bars: stations and officers needing each of the ``top`` topics."""
+def figure_training_plan(plan: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh", top: int = 15) -> Axes:
+    """Horizontal stacked bars: stations and officers needing each of the ``top`` topics.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     zh = lang != "en"
     shown = plan.head(top).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(8.5, 0.38 * len(shown) + 1.8))
+    ax = report_axes(ax, figsize=(8.5, 0.38 * len(shown) + 1.8))
     y = np.arange(len(shown))
     ax.barh(y, shown["n_stations"], color="#4d7ea8", label="派出所" if zh else "stations")
     ax.barh(y, shown["n_officers"], left=shown["n_stations"], color="#f4a582",
@@ -353,4 +361,4 @@ def figure_training_plan(plan: pd.DataFrame, lang: str = "zh", top: int = 15) ->
     ax.set_title("培训需求:各主题需要培训的单位数" if zh else "Training needs: units needing each topic")
     ax.set_xlabel("需要培训的派出所与民警数" if zh else "Stations and officers needing the topic")
     ax.set_ylabel("培训主题" if zh else "Training topic")
-    return fig
+    return ax

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,10 @@ from perfmodel.monitor.series import indicator_names
 from perfmodel.multiple_testing import bh_qvalues
 from perfmodel.periods import parse_month
 from perfmodel.text import check_lang
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "Decomposition",
@@ -270,10 +274,10 @@ def seasonality_table(
             continue
         ind = meta.get(column)
         sign = -1.0 if measure == "volume" or (ind is not None and ind.direction == "lower") else 1.0
-        p, effects, t_values = _month_effects(dec.frame["observed"])
+        p, effects, t_values, df = _month_effects(dec.frame["observed"])
         level = abs(float(dec.frame["observed"].mean())) or 1.0
         effect = sign * effects / level
-        critical = stats.t.ppf(1 - alpha, t_values.attrs["df"]) if t_values.attrs["df"] > 0 else np.inf
+        critical = stats.t.ppf(1 - alpha, df) if df > 0 else np.inf
         pressure = [int(m) for m in t_values.index[sign * t_values <= -critical]] if p < alpha else []
         rows.append({
             "indicator": column,
@@ -294,12 +298,12 @@ def seasonality_table(
     return out.sort_values("p").reset_index(drop=True)
 
 
-def _month_effects(observed: pd.Series) -> tuple[float, pd.Series, pd.Series]:
+def _month_effects(observed: pd.Series) -> tuple[float, pd.Series, pd.Series, int]:
     """Regression of a monthly series on a linear trend and calendar-month effects.
 
     Returns the F-test p-value of the month effects, the effects (deviation of
     each calendar month from the average month, trend removed) and their
-    t-values (``attrs["df"]``: residual degrees of freedom).
+    t-values, and the residual degrees of freedom of those t-values.
     """
     y = observed.to_numpy(dtype=float)
     months = observed.index.month.to_numpy()
@@ -317,9 +321,7 @@ def _month_effects(observed: pd.Series) -> tuple[float, pd.Series, pd.Series]:
     means = pd.Series(beta[1:], index=index)
     effects = (means - means.mean()).reindex(range(1, 13))
     if df <= 0 or rss_full <= 0:
-        zero = pd.Series(np.nan, index=range(1, 13))
-        zero.attrs["df"] = 0
-        return 1.0, effects.fillna(0.0), zero
+        return 1.0, effects.fillna(0.0), pd.Series(np.nan, index=range(1, 13)), 0
     sigma2 = rss_full / df
     f_stat = ((rss_reduced - rss_full) / (k - 1)) / sigma2
     p = float(stats.f.sf(f_stat, k - 1, df))
@@ -327,8 +329,7 @@ def _month_effects(observed: pd.Series) -> tuple[float, pd.Series, pd.Series]:
     contrast = np.eye(k) - 1.0 / k
     se = np.sqrt(np.diag(contrast @ covariance @ contrast.T))
     t_values = pd.Series((means - means.mean()).to_numpy() / se, index=index).reindex(range(1, 13))
-    t_values.attrs["df"] = df
-    return p, effects.fillna(0.0), t_values
+    return p, effects.fillna(0.0), t_values, df
 
 
 def special_indicator_candidates(
@@ -386,7 +387,7 @@ def district_gaps(
     by: str = "district",
     score: str = "score",
     min_share_below: float = 0.75,
-    q_level: float = 0.05,
+    alpha: float = 0.05,
     dimensions: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Districts whose units score below the bureau month after month.
@@ -396,7 +397,7 @@ def district_gaps(
     negative in at least ``min_share_below`` of the months and the mean gap is
     significantly below zero: a one-sided t-test whose sample size is reduced
     for the gaps' lag-1 autocorrelation (n_eff = n (1 − ρ) / (1 + ρ)), with
-    Benjamini–Hochberg q-values across districts below ``q_level``.
+    Benjamini–Hochberg q-values across districts below ``alpha`` (the false discovery rate).
 
     Parameters
     ----------
@@ -444,19 +445,24 @@ def district_gaps(
     if out.empty:
         return out
     out["q"] = bh_qvalues(out["p"].to_numpy(dtype=float))
-    out["persistent"] = (out["share_below"] >= min_share_below) & (out["q"] < q_level)
+    out["persistent"] = (out["share_below"] >= min_share_below) & (out["q"] < alpha)
     return out.sort_values("mean_gap").reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- figures
-def figure_decomposition(dec: Decomposition, title: str, lang: str = "zh", unit_label: str = ""):
-    """The four STL panels of one series: observed, trend, seasonal, remainder."""
+def figure_decomposition(dec: Decomposition, title: str, *, fig: Figure | None = None, lang: str = "zh", unit_label: str = "") -> Figure:
+    """The four STL panels of one series: observed, trend, seasonal, remainder.
+
+    Several axes: drawn on ``fig`` (an empty figure; default: a new one) after applying the
+    report style (CJK font); returns the figure.
+    """
+    from perfmodel.report.style import report_subplots
+
     check_lang(lang)
-    import matplotlib.pyplot as plt
 
     zh = lang != "en"
     names = (("观测值", "趋势", "季节", "残差") if zh else ("Observed", "Trend", "Seasonal", "Remainder"))
-    fig, axes = plt.subplots(4, 1, figsize=(8.5, 7.0), sharex=True)
+    fig, axes = report_subplots(fig, 4, 1, figsize=(8.5, 7.0), sharex=True)
     x = dec.frame.index.to_timestamp()
     for ax, column, name in zip(axes, ("observed", "trend", "seasonal", "remainder"), names, strict=True):
         ax.plot(x, dec.frame[column], lw=1.4)
@@ -469,22 +475,27 @@ def figure_decomposition(dec: Decomposition, title: str, lang: str = "zh", unit_
     return fig
 
 
-def figure_seasonal_profiles(seasonality: pd.DataFrame, lang: str = "zh", max_rows: int = 15):
+def figure_seasonal_profiles(seasonality: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh", max_rows: int = 15) -> Axes:
     """Heat map: each indicator's seasonal effect by calendar month, in % of its level.
 
     The sign is oriented so that red always marks a month the season makes
     harder (a lower value of a "higher is better" indicator, a higher one of a
     "lower is better" indicator, more cases).
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
     """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
-    import matplotlib.pyplot as plt
 
     zh = lang != "en"
     rows = seasonality.head(max_rows)
     matrix = np.vstack(rows["effect"].to_list()) * 100 if len(rows) else np.zeros((0, 12))
     labels = [(n if zh else e) + (" *" if p < 0.05 else "")
               for n, e, p in zip(rows["name"], rows["name_en"], rows["p"], strict=True)]
-    fig, ax = plt.subplots(figsize=(8.5, max(2.5, 0.35 * len(rows) + 1.5)))
+    ax = report_axes(ax, figsize=(8.5, max(2.5, 0.35 * len(rows) + 1.5)))
+    fig = ax.figure
     limit = float(np.nanmax(np.abs(matrix))) if matrix.size else 1.0
     image = ax.imshow(matrix, aspect="auto", cmap="RdBu", vmin=-limit, vmax=limit)
     month_names = _MONTH_EN if not zh else _MONTH_ZH
@@ -496,17 +507,22 @@ def figure_seasonal_profiles(seasonality: pd.DataFrame, lang: str = "zh", max_ro
     ax.set_title("各指标季节效应(* 季节性显著)" if zh else "Seasonal effect by calendar month (* significant)")
     ax.set_xlabel("日历月" if zh else "Calendar month")
     ax.set_ylabel("指标" if zh else "Indicator")
-    return fig
+    return ax
 
 
-def figure_district_gaps(gaps: pd.DataFrame, lang: str = "zh"):
-    """Mean monthly score gap of every district to the bureau, persistent under-performers in red."""
+def figure_district_gaps(gaps: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """Mean monthly score gap of every district to the bureau, persistent under-performers in red.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
-    import matplotlib.pyplot as plt
 
     zh = lang != "en"
     g = gaps.sort_values("mean_gap")
-    fig, ax = plt.subplots(figsize=(7.5, max(3.0, 0.32 * len(g) + 1.2)))
+    ax = report_axes(ax, figsize=(7.5, max(3.0, 0.32 * len(g) + 1.2)))
     colours = np.where(g["persistent"], "#b2182b", "#8c96a0")
     ax.barh(g["district"].astype(str), g["mean_gap"], color=colours)
     ax.axvline(0, color="grey", lw=0.8)
@@ -514,7 +530,7 @@ def figure_district_gaps(gaps: pd.DataFrame, lang: str = "zh"):
                  else "District gap to the bureau's monthly mean score (red: persistently behind)")
     ax.set_xlabel("平均差距(分)" if zh else "Mean gap (points)")
     ax.set_ylabel("分局" if zh else "District")
-    return fig
+    return ax
 
 
 # ----------------------------------------------------------------------------- report tables

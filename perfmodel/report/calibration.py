@@ -25,6 +25,7 @@ any evaluation.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -37,6 +38,10 @@ from perfmodel.calibrate.peers import context_frame
 from perfmodel.evaluation import Evaluation
 from perfmodel.simulate import EFFECTS, Effects
 from perfmodel.text import check_lang
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "TEXT",
@@ -143,7 +148,7 @@ def _rename(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- funnel plots
 def funnel_results(
-    ev: Evaluation, levels: Sequence[float] = (0.95, 0.998), overdispersion: str = "additive"
+    ev: Evaluation, confidence: Sequence[float] = (0.95, 0.998), overdispersion: str = "additive"
 ) -> dict[str, FunnelResult]:
     """Funnel analysis of every rate indicator with numerators and denominators.
 
@@ -176,7 +181,7 @@ def funnel_results(
                     }
                 )
                 out[ind] = funnel_analysis(data, observed="O", expected="E", kind="ratio",
-                                           levels=levels, overdispersion=overdispersion)
+                                           confidence=confidence, overdispersion=overdispersion)
                 continue
         rolled = ev.stages.get("rolled")
         if rolled is None:
@@ -194,25 +199,31 @@ def funnel_results(
             # normal (arcsine) limits: exact binomial limits cannot be drawn on a continuous
             # grid of denominators
             out[ind] = funnel_analysis(data, observed="x", denominator="n", kind="proportion",
-                                       levels=levels, overdispersion=overdispersion, method="normal")
+                                       confidence=confidence, overdispersion=overdispersion, method="normal")
     return out
 
 
-def figure_funnel(ev: Evaluation, indicator: str, result: FunnelResult, lang: str = "zh") -> plt.Figure:
-    """The funnel plot of one indicator (from :func:`funnel_results`)."""
+def figure_funnel(ev: Evaluation, indicator: str, result: FunnelResult, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """The funnel plot of one indicator (from :func:`funnel_results`).
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    ax = report_axes(ax, figsize=(7.5, 4.5))
     ratio = result.kind == "ratio"
     result.plot(
         ax,
         title=t["funnel_title"].format(name=_indicator_name(ev, indicator, lang)),
         xlabel=t["funnel_x_ratio"] if ratio else t["funnel_x_prop"],
         ylabel=t["funnel_y_ratio"] if ratio else t["funnel_y_prop"],
-        level_labels={lv: t["limits"].format(level=f"{lv:.1%}".replace(".0%", "%")) for lv in result.levels},
+        confidence_labels={lv: t["limits"].format(level=f"{lv:.1%}".replace(".0%", "%")) for lv in result.confidence},
         target_label=t["target"],
     )
-    return fig
+    return ax
 
 
 # --------------------------------------------------------------------------- difficulty
@@ -243,12 +254,18 @@ def difficulty_tables(
     return {"units": _rename(table, lang), "classes": _rename(classes, lang)}
 
 
-def figure_difficulty(ev: Evaluation, lang: str = "zh", covariates: Sequence[str] | None = None) -> plt.Figure:
-    """Implied coefficient against load per officer, with the declared step function."""
+def figure_difficulty(ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh", covariates: Sequence[str] | None = None) -> Axes:
+    """Implied coefficient against load per officer, with the declared step function.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     table = _difficulty_table(ev, covariates)
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    ax = report_axes(ax, figsize=(7.5, 4.5))
     x = table["workload_per_officer"] if "workload_per_officer" in table.columns else table.index
     classes = table["class"].astype(str) if "class" in table.columns else pd.Series("", index=table.index)
     palette = plt.get_cmap("tab10")
@@ -265,12 +282,18 @@ def figure_difficulty(ev: Evaluation, lang: str = "zh", covariates: Sequence[str
     ax.set_xlabel(t["diff_x"])
     ax.set_ylabel(t["diff_y"])
     ax.legend(fontsize=7.5, ncol=2)
-    return fig
+    return ax
 
 
 # --------------------------------------------------------------------------- case-mix
-def figure_expected_observed(ev: Evaluation, indicator: str, lang: str = "zh") -> plt.Figure:
-    """Observed value against the value expected given the unit's context."""
+def figure_expected_observed(ev: Evaluation, indicator: str, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """Observed value against the value expected given the unit's context.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     casemix = _stage(ev, "casemix")
@@ -280,7 +303,7 @@ def figure_expected_observed(ev: Evaluation, indicator: str, lang: str = "zh") -
             f"indicator {indicator!r} was not case-mix adjusted; see ev.stages['calibration_log'] "
             "for the reason."
         )
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax = report_axes(ax, figsize=(5.5, 5))
     size = sub["denominator"].fillna(sub["denominator"].median() if sub["denominator"].notna().any() else 30)
     size = 12 + 60 * np.sqrt(size / size.max()) if size.max() > 0 else 20
     ax.scatter(sub["expected"], sub["observed"], s=size, alpha=0.6, color="#1F77B4", edgecolor="white")
@@ -295,7 +318,7 @@ def figure_expected_observed(ev: Evaluation, indicator: str, lang: str = "zh") -
     ax.set_xlabel(t["eo_x"])
     ax.set_ylabel(t["eo_y"])
     ax.legend(loc="upper left")
-    return fig
+    return ax
 
 
 def expected_observed_indicators(ev: Evaluation, n: int = 2) -> list[str]:
@@ -321,9 +344,14 @@ def calibration_log_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- raters
-def figure_rater_leniency(ev: Evaluation, indicator: str | None = None, lang: str = "zh",
-                          max_raters: int = 40) -> plt.Figure:
-    """Rater effects with their confidence intervals, most lenient at the top."""
+def figure_rater_leniency(ev: Evaluation, indicator: str | None = None, *, ax: Axes | None = None, lang: str = "zh", max_raters: int = 40) -> Axes:
+    """Rater effects with their confidence intervals, most lenient at the top.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     effects = _stage(ev, "rater_effects")
@@ -334,7 +362,7 @@ def figure_rater_leniency(ev: Evaluation, indicator: str | None = None, lang: st
     if len(sub) > max_raters:  # the most extreme raters at both ends
         half = max_raters // 2
         sub = pd.concat([sub.head(half), sub.tail(max_raters - half)])
-    fig, ax = plt.subplots(figsize=(7, max(3.0, 0.22 * len(sub) + 1.2)))
+    ax = report_axes(ax, figsize=(7, max(3.0, 0.22 * len(sub) + 1.2)))
     y = np.arange(len(sub))
     clear = (sub["ci_low"] > 0) | (sub["ci_high"] < 0)
     colours = np.where(sub["effect"] > 0, "#1b7837", "#b2182b")
@@ -348,7 +376,7 @@ def figure_rater_leniency(ev: Evaluation, indicator: str | None = None, lang: st
     ax.set_title(t["rater_title"].format(name=_indicator_name(ev, indicator, lang)))
     ax.set_xlabel(t["rater_x"])
     ax.set_ylabel(t["rater_y"])
-    return fig
+    return ax
 
 
 def rater_indicators(ev: Evaluation) -> list[str]:
@@ -399,11 +427,17 @@ def effects_table(effects: Effects = EFFECTS) -> pd.DataFrame:
     })
 
 
-def figure_truth_comparison(scores: Mapping[str, pd.Series], truth: pd.Series, lang: str = "zh") -> plt.Figure:
-    """One panel per score: the score against the true performance, with Spearman's rho."""
+def figure_truth_comparison(scores: Mapping[str, pd.Series], truth: pd.Series, *, fig: Figure | None = None, lang: str = "zh") -> Figure:
+    """One panel per score: the score against the true performance, with Spearman's rho.
+
+    Several axes: drawn on ``fig`` (an empty figure; default: a new one) after applying the
+    report style (CJK font); returns the figure.
+    """
+    from perfmodel.report.style import report_subplots
+
     check_lang(lang)
     t = _t(lang)
-    fig, axes = plt.subplots(1, len(scores), figsize=(4.2 * len(scores), 4.2), layout="constrained")
+    fig, axes = report_subplots(fig, 1, len(scores), figsize=(4.2 * len(scores), 4.2), layout="constrained")
     axes = np.atleast_1d(axes)
     for ax, (label, score) in zip(axes, scores.items(), strict=True):
         both = pd.concat({"s": score.astype(float), "t": truth.astype(float)}, axis=1).dropna()
@@ -416,16 +450,20 @@ def figure_truth_comparison(scores: Mapping[str, pd.Series], truth: pd.Series, l
     return fig
 
 
-def figure_context_dependence(
-    scores: Mapping[str, pd.Series], units: pd.DataFrame, lang: str = "zh"
-) -> plt.Figure:
-    """Standardised scores against log load per officer, one colour per score, with trend lines."""
+def figure_context_dependence(scores: Mapping[str, pd.Series], units: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """Standardised scores against log load per officer, one colour per score, with trend lines.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     context = context_frame(units)
     context.index = pd.Index(context["unit_id"].astype(object), name="unit_id")
     x = context["log_workload"]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax = report_axes(ax, figsize=(7, 4.5))
     palette = plt.get_cmap("tab10")
     for i, (label, score) in enumerate(scores.items()):
         both = pd.concat({"x": x, "s": score.astype(float)}, axis=1).dropna()
@@ -440,4 +478,4 @@ def figure_context_dependence(
     ax.set_xlabel(t["ctx_x"])
     ax.set_ylabel(t["ctx_y"])
     ax.legend()
-    return fig
+    return ax

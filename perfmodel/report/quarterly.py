@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,6 +24,9 @@ from perfmodel.groups import group_order  # re-exported: public here before perf
 from perfmodel.privacy import officer_names_shown
 from perfmodel.report.render import SafeMarkdown, join, md, table
 from perfmodel.text import check_lang
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "TEXT",
@@ -147,7 +151,7 @@ def headline(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     """A short Markdown paragraph: what was evaluated and the key numbers (names escaped)."""
     check_lang(lang)
     fw, scores = ev.framework, ev.scores
-    s = ev.summary()
+    s = ev.key_figures()
     counts = scores["grade"].value_counts()
     grades = [f"{g} {int(counts.get(g, 0))}" for g in (*GRADES, NOT_GRADED) if counts.get(g, 0)]
     values = {
@@ -397,7 +401,7 @@ def methodology_markdown(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     coefficients = join("、" if not en else ", ",
                         [md("{k} ×{v:g}", k=k, v=v) for k, v in diff.coefficients.items()] if diff else [])
     values = {
-        "period": ev.summary()["period"],
+        "period": ev.key_figures()["period"],
         "norm": next((s["method"] for s in settings if s["step"] == "normalised"), fw.normalisation.method),
         "agg": next((s["method"] for s in settings if s["step"] == "aggregated"), fw.aggregation.method),
         "lo": lo, "hi": hi, "min_availability": fw.missing.min_availability, "rule": rule,
@@ -443,13 +447,19 @@ def _ordered_groups(ev: Evaluation) -> list[str]:
     return group_order(ev.scores["peer_group"].unique())
 
 
-def figure_score_distribution(ev: Evaluation, lang: str = "zh") -> plt.Figure:
-    """Box plots of scores per peer group with every unit as a dot coloured by grade."""
+def figure_score_distribution(ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """Box plots of scores per peer group with every unit as a dot coloured by grade.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     scores = ev.scores.dropna(subset=["score"])
     groups = _ordered_groups(ev)
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax = report_axes(ax, figsize=(8, 4.5))
     data = [scores.loc[scores["peer_group"] == g, "score"].to_numpy() for g in groups]
     ax.boxplot(data, tick_labels=groups, widths=0.5, showfliers=False)
     rng = np.random.default_rng(0)
@@ -462,15 +472,20 @@ def figure_score_distribution(ev: Evaluation, lang: str = "zh") -> plt.Figure:
     ax.set_title(t["dist_title"])
     ax.set_xlabel(t["dist_x"])
     ax.set_ylabel(t["dist_y"])
-    return fig
+    return ax
 
 
-def figure_dimension_profiles(ev: Evaluation, lang: str = "zh", max_units: int = 60) -> plt.Figure:
+def figure_dimension_profiles(ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh", max_units: int = 60) -> Axes:
     """Heat map of dimension scores per unit, units sorted by peer group and rank.
 
     With more than ``max_units`` units, the best and worst ``max_units // 2`` by
     overall rank are shown (the full table is in the report's tables).
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
     """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     dims = _dimension_names(ev.framework, lang)
@@ -481,7 +496,8 @@ def figure_dimension_profiles(ev: Evaluation, lang: str = "zh", max_units: int =
     s = s.assign(_g=s["peer_group"].map(order)).sort_values(["_g", "rank"])
     matrix = s[list(dims)].to_numpy(dtype=float)
     height = max(3.0, 0.22 * len(s) + 1.5)
-    fig, ax = plt.subplots(figsize=(7.5, height))
+    ax = report_axes(ax, figsize=(7.5, height))
+    fig = ax.figure
     image = ax.imshow(matrix, aspect="auto", cmap="RdYlGn", vmin=0, vmax=100)
     ax.set_xticks(range(len(dims)), list(dims.values()))
     labels = [f"{n}({g})" for n, g in zip(s["name"], s["peer_group"], strict=True)]
@@ -491,15 +507,21 @@ def figure_dimension_profiles(ev: Evaluation, lang: str = "zh", max_units: int =
     ax.set_title(t["profile_title"])
     ax.set_xlabel(t["profile_x"])
     ax.set_ylabel(t["profile_y"])
-    return fig
+    return ax
 
 
-def figure_rank_changes(ev: Evaluation, lang: str = "zh") -> plt.Figure:
-    """Previous vs current group rank; points above the diagonal improved."""
+def figure_rank_changes(ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """Previous vs current group rank; points above the diagonal improved.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     s = ev.scores.dropna(subset=["rank", "previous_rank"])
-    fig, ax = plt.subplots(figsize=(6, 6))
+    ax = report_axes(ax, figsize=(6, 6))
     groups = _ordered_groups(ev)
     colours = plt.get_cmap("tab10")
     for i, g in enumerate(groups):
@@ -514,15 +536,21 @@ def figure_rank_changes(ev: Evaluation, lang: str = "zh") -> plt.Figure:
     ax.set_title(t["change_title"])
     ax.set_xlabel(t["change_x"])
     ax.set_ylabel(t["change_y"])
-    return fig
+    return ax
 
 
-def figure_grade_counts(ev: Evaluation, lang: str = "zh") -> plt.Figure:
-    """Stacked bars: units per grade in each peer group."""
+def figure_grade_counts(ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+    """Stacked bars: units per grade in each peer group.
+
+    Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
+    returns the axes.
+    """
+    from perfmodel.report.style import report_axes
+
     check_lang(lang)
     t = _t(lang)
     table = grade_table(ev, lang)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    ax = report_axes(ax, figsize=(7, 4))
     bottom = np.zeros(len(table))
     for grade in table.columns:
         ax.bar(table.index, table[grade], bottom=bottom, color=GRADE_COLOURS.get(grade, "#999"), label=grade)
@@ -531,7 +559,7 @@ def figure_grade_counts(ev: Evaluation, lang: str = "zh") -> plt.Figure:
     ax.set_title(t["grades_title"])
     ax.set_xlabel(t["grades_x"])
     ax.set_ylabel(t["grades_y"])
-    return fig
+    return ax
 
 
 # ---------------------------------------------------------------- outputs

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure, SubFigure
 
 from perfmodel.report.fonts import use_cjk_font
 
-__all__ = ["REPORT_RC", "apply_report_style", "save_figure"]
+__all__ = ["REPORT_RC", "apply_report_style", "report_axes", "report_subplots", "save_figure"]
 
 #: rcParams applied by :func:`apply_report_style` (on top of the CJK font settings).
 REPORT_RC: Mapping[str, Any] = {
@@ -61,6 +61,47 @@ def apply_report_style() -> str:
     family = use_cjk_font()
     matplotlib.rcParams.update(REPORT_RC)
     return family
+
+
+def report_axes(ax: Axes | None = None, *, figsize: tuple[float, float] | None = None) -> Axes:
+    """The axes a figure function draws on, after applying the report style.
+
+    Every ``figure_*`` function of perfmodel starts here, so that it draws Chinese
+    text with the bundled CJK font whether or not the caller applied the style.
+
+    Parameters
+    ----------
+    ax
+        The caller's axes (drawn on as they are), or None for a new figure.
+    figsize
+        Size of the new figure (ignored when ``ax`` is given).
+    """
+    apply_report_style()
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def report_subplots(
+    fig: Figure | None, *args: Any, figsize: tuple[float, float] | None = None, layout: str | None = None,
+    **kwargs: Any,
+) -> tuple[Figure, Any]:
+    """:func:`matplotlib.pyplot.subplots` for figure functions that need several axes.
+
+    Applies the report style, then makes the grid on ``fig`` (the caller's figure,
+    which should be empty) or on a new figure of size ``figsize``. Returns
+    ``(figure, axes)`` as ``plt.subplots`` does.
+    """
+    apply_report_style()
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        return plt.subplots(*args, figsize=figsize, layout=layout, **kwargs)
+    if layout is not None:
+        fig.set_layout_engine(layout)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def _data_axes(fig: Figure | SubFigure) -> list[Axes]:
@@ -120,7 +161,7 @@ def _check_labels(fig: Figure, *, title_required: bool) -> None:
 
 
 def save_figure(
-    fig: Figure,
+    fig: Figure | Axes,
     path: str | os.PathLike[str],
     *,
     title_required: bool = True,
@@ -134,7 +175,10 @@ def save_figure(
 
     The file is written with fixed PNG metadata so saving the same figure twice gives
     identical bytes. Parent folders are created. Only ``.png`` paths are accepted.
+    An ``Axes`` (what the ``figure_*`` functions return) saves the figure it is in.
     """
+    if isinstance(fig, Axes):
+        fig = fig.figure
     if not isinstance(fig, Figure):
         raise TypeError(f"save_figure expects a matplotlib Figure, got {type(fig).__name__}")
     out = Path(path)

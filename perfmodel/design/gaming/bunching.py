@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from perfmodel._rng import seed_of
 from perfmodel.design.gaming.data import _RATE_WINDOW
+from perfmodel.randomness import seed_from
 from perfmodel.text import check_lang
 
 __all__ = [
@@ -285,7 +285,7 @@ def bunching(
     counts = mass.sum(axis=0)
     counterfactual, excess, missing = estimate(counts)
 
-    seed = seed_of(rng)
+    seed = seed_from(rng)
     rng = np.random.default_rng(seed)
     if grp is not None:
         codes, _ = pd.factorize(pd.Series(grp))

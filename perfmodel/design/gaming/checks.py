@@ -18,10 +18,10 @@ import pandas as pd
 from scipy import stats
 from scipy.special import i0e
 
-from perfmodel._rng import seed_of
 from perfmodel.design.gaming.data import _EPS, _fmt, _fmt_p, _frame, _row, _series
 from perfmodel.design.gaming.heaping import _pooled_rho
 from perfmodel.multiple_testing import bh_qvalues
+from perfmodel.randomness import seed_from
 
 __all__ = [
     "DigitTest",
@@ -169,7 +169,7 @@ def level_shift_checks(
     shift can be a real change (new leadership, a re-drawn jurisdiction, a new
     definition): verify before judging.
     """
-    rng = np.random.default_rng(seed_of(rng))
+    rng = np.random.default_rng(seed_from(rng))
     rows = []
     for g in _series(monthly):
         ok = np.isfinite(g.value)
@@ -344,7 +344,7 @@ def last_digit_test(
     if expected >= 3:
         p_uniform, method = float(stats.chi2.sf(chi2, 9)), "chi2"
     else:
-        sim = np.random.default_rng(seed_of(rng)).multinomial(n, np.full(10, 0.1), size=n_sim)
+        sim = np.random.default_rng(seed_from(rng)).multinomial(n, np.full(10, 0.1), size=n_sim)
         sim_chi2 = np.sum((sim - expected) ** 2 / expected, axis=1)
         p_uniform = float((1 + np.sum(sim_chi2 >= chi2 - 1e-12)) / (n_sim + 1))
         method = "exact (simulated multinomial)"
@@ -392,7 +392,7 @@ def digit_checks(
     ``indicator`` column is ``"*"`` (all count series of the unit).
     """
     data = _count_columns(monthly, min_spread)
-    seed = seed_of(rng)
+    seed = seed_from(rng)
     rows = []
     for i, (unit, g) in enumerate(data.groupby("unit_id", sort=True)):
         if len(g) < min_digits:

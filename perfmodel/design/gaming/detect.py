@@ -16,7 +16,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from perfmodel._rng import seed_of
 from perfmodel.design.gaming.bunching import BunchingResult, WindowTest, bunching, window_test
 from perfmodel.design.gaming.checks import (
     DigitTest,
@@ -40,6 +39,7 @@ from perfmodel.errors import OptionError
 from perfmodel.framework import Framework, load_framework
 from perfmodel.multiple_testing import bh_qvalues
 from perfmodel.periods import period_label
+from perfmodel.randomness import seed_from
 from perfmodel.rollup import monthly_values
 from perfmodel.text import check_lang
 
@@ -230,7 +230,7 @@ def detect_gaming(
     check_lang(lang)
     if not 0 < alpha < 1:
         raise OptionError(f"alpha must be between 0 and 1, got {alpha}")
-    seed = seed_of(rng)
+    seed = seed_from(rng)
     fw = framework if isinstance(framework, Framework) or framework is None else load_framework(framework)
     chosen = set(CHECKS) if checks is None else set(checks)
     unknown = chosen - set(CHECKS)
