@@ -394,7 +394,7 @@ def test_gaming_lab_takes_alpha_and_still_the_old_q_level(flag):
 
     args = cli.build_parser().parse_args(["lab", "gaming", "--observations", "o.csv", "--units", "u.csv",
                                           "--framework", FRAMEWORK, "--period", "2025", "--out", "x", flag, "0.05"])
-    assert args.q_level == 0.05
+    assert args.alpha == 0.05
 
 
 @given(st.integers(min_value=0, max_value=2**63 - 1))

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from perfmodel.errors import PerfmodelError, check_confidence
+from perfmodel.errors import PerfmodelError
 from perfmodel.groups import group_order
 from perfmodel.multiple_testing import Correction, adjust_pvalues, holm
 
@@ -51,7 +51,6 @@ __all__ = [
     "GROUP_SEPARATOR",
     "DERIVED_COLUMNS",
     "check_lang",
-    "check_level",
     "check_min_n",
     "check_correction",
     "as_list",
@@ -132,9 +131,6 @@ def check_lang(lang: str) -> Lang:
     return lang  # type: ignore[return-value]
 
 
-check_level = check_confidence
-"""Old name of :func:`perfmodel.errors.check_confidence`, kept only for ``audit/fairness.py``
-until that module (being split, issue 12) calls ``check_confidence``; delete it then."""
 
 
 def check_min_n(min_n: int) -> int:

@@ -50,7 +50,6 @@ from perfmodel.audit._frame import (
     ceil_int,
     check_correction,
     check_lang,
-    check_level,
     check_min_n,
     choose_reference,
     effect_size_word,
@@ -69,6 +68,7 @@ from perfmodel.audit._frame import (
     unit_table,
     welch,
 )
+from perfmodel.errors import check_confidence
 from perfmodel.framework import GRADES
 from perfmodel.privacy import COMPLEMENTARY, blank_suppressed, suppression_plan
 from perfmodel.randomness import seed_from
@@ -296,7 +296,7 @@ def disaggregate(
     """
     lang = check_lang(lang)
     min_n = check_min_n(min_n)
-    level = check_level(confidence)
+    level = check_confidence(confidence)
     correction = check_correction(correction)
     frame = unit_table(data)
     require_columns(frame, [outcome])
@@ -526,7 +526,7 @@ def adverse_impact(
     """
     lang = check_lang(lang)
     min_n = check_min_n(min_n)
-    level = check_level(confidence)
+    level = check_confidence(confidence)
     correction = check_correction(correction)
     frame = unit_table(data)
     require_columns(frame, [grade])
@@ -785,7 +785,7 @@ def conditional_parity(
     """
     lang = check_lang(lang)
     min_n = check_min_n(min_n)
-    level = check_level(confidence)
+    level = check_confidence(confidence)
     correction = check_correction(correction)
     legit = as_list(legitimate)
     if not legit:
@@ -959,7 +959,7 @@ def context_neutrality(
     import statsmodels.api as sm
 
     lang = check_lang(lang)
-    level = check_level(confidence)
+    level = check_confidence(confidence)
     seed = seed_from(rng)
     variables = as_list(context)
     if not variables:

@@ -339,16 +339,16 @@ def run_audit(
         skip("context_neutrality", "no_context")
     boot = max(n_boot, 0)
     for key, compute in (
-        ("weight_policy", lambda: weight_policy(ev, limits=limits, n_boot=boot, seed=seed, lang=lang)),
-        ("effective_weights", lambda: stated_vs_variance_shares(ev, n_boot=boot, seed=seed, lang=lang)),
-        ("effective_weights_by_source", lambda: stated_vs_variance_shares(ev, level="source", n_boot=boot, seed=seed,
+        ("weight_policy", lambda: weight_policy(ev, limits=limits, n_boot=boot, rng=seed, lang=lang)),
+        ("effective_weights", lambda: stated_vs_variance_shares(ev, n_boot=boot, rng=seed, lang=lang)),
+        ("effective_weights_by_source", lambda: stated_vs_variance_shares(ev, level="source", n_boot=boot, rng=seed,
                                                                   lang=lang)),
     ):
         table = attempt(key, compute)
         if table is not None:
             results[key] = table
     if n_boot > 0:
-        table = attempt("grade_robustness", lambda: bootstrap_grades(ev, n_boot=n_boot, seed=seed, lang=lang,
+        table = attempt("grade_robustness", lambda: bootstrap_grades(ev, n_boot=n_boot, rng=seed, lang=lang,
                                                                        show_names=show_names))
         if table is not None:
             results["grade_robustness"] = table

@@ -136,18 +136,6 @@ def indirect_standardisation(
     )
 
 
-class _SummaryText(str):
-    """Text that still answers ``.as_text()``, the call of the statsmodels ``Summary``
-    that :meth:`CaseMixModel.summary` returned before issue 12.
-
-    Only ``calibrate/pipeline.py`` still calls ``summary().as_text()``; delete this class
-    when it calls ``summary()``.
-    """
-
-    def as_text(self) -> str:
-        return str(self)
-
-
 class CaseMixModel:
     """Risk-adjustment GLM with per-unit observed/expected comparison.
 
@@ -417,7 +405,7 @@ class CaseMixModel:
     # -- results -----------------------------------------------------------------------
     def summary(self) -> str:
         """The statsmodels summary of the fitted GLM, as text."""
-        return _SummaryText(self._check_fitted().summary().as_text())
+        return self._check_fitted().summary().as_text()
 
     def to_frame(self, confidence: float = 0.95) -> pd.DataFrame:
         """Tidy coefficient table.

@@ -476,7 +476,7 @@ def _fit_indicator(
         "overall": overall,
         "adjusted_scale": scale,
         "preventable": indicator.preventable,
-        "summary": model.summary().as_text(),
+        "summary": model.summary(),
     }
     weights = {"binomial": " with extra-binomial weights", "poisson": " with NB2 weights"}
     log.add(ind_id, "casemix", "adjusted",

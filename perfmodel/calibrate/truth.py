@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from perfmodel._rng import seed_of
 from perfmodel.calibrate.difficulty import model_formula, r2_on_context
 from perfmodel.calibrate.peers import context_frame
 from perfmodel.framework import Framework
+from perfmodel.randomness import seed_from
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from perfmodel.evaluation import Evaluation
@@ -188,10 +188,10 @@ def simulate_calibration_case(
     from perfmodel.simulate import simulate
     from perfmodel.validation import validate_observations, validate_units
 
-    seed = seed_of(rng)
+    seed = seed_from(rng)
     fw = framework if isinstance(framework, Framework) else load_framework(framework)
     months = months_in(parse_period(period))
-    sample = simulate([fw], n_stations=stations, n_months=len(months), start=str(months[0]), seed=seed,
+    sample = simulate([fw], stations=stations, months=len(months), start=str(months[0]), rng=seed,
                       officers_per_station=0 if fw.level == "station" else 6, defect_rate=0.0,
                       confounding=True)
     units = validate_units(sample.units, source="simulated units").data

@@ -240,8 +240,8 @@ def add_gaming_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="with --period: examine the MONTHS months ending with the period instead")
     p.add_argument("--out", required=True, help="output folder")
     # --alpha is the house name of a significance/FDR level; --q-level is its old name, kept as a
-    # deprecated alias. dest stays q_level while run_gaming (design/gaming.py) reads args.q_level.
-    p.add_argument("--alpha", "--q-level", dest="q_level", type=float, default=0.1,
+    # deprecated alias.
+    p.add_argument("--alpha", "--q-level", dest="alpha", type=float, default=0.1,
                    help="Benjamini-Hochberg false discovery rate for leads: a test is a lead when its "
                         "q-value is at most this (default 0.1; --q-level is the deprecated old name)")
     p.add_argument("--lang", choices=["zh", "en"], default="zh",
@@ -268,11 +268,11 @@ def run_gaming(args: argparse.Namespace) -> int:
         for label, path in (("observations", args.observations), ("units", args.units)):
             if not Path(path).is_file():
                 raise FileNotFoundError(f"{label} file {path} does not exist; check --{label}")
-        units_result, obs_result = read_inputs(Path(args.observations), Path(args.units), framework)
+        obs_result, units_result = read_inputs(framework, Path(args.observations), Path(args.units))
         period = None if args.all_periods else args.period
         report = detect_gaming(
             obs_result.data, framework, units=units_result.data, period=period,
-            history_months=args.history, alpha=args.q_level, rng=args.seed, lang=args.lang,
+            history_months=args.history, alpha=args.alpha, rng=args.seed, lang=args.lang,
         )
     except (ValueError, FileNotFoundError) as exc:
         if getattr(args, "debug", False):

@@ -176,7 +176,7 @@ def read_monitoring_inputs(
     """
     from perfmodel.evaluation import read_evaluation_inputs
 
-    fw, clean_observations, clean_units, quarantine, _ = read_evaluation_inputs(observations, units, framework)
+    fw, clean_observations, clean_units, quarantine, _ = read_evaluation_inputs(framework, observations, units)
     return fw, clean_observations, clean_units, quarantine
 
 
