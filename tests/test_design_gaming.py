@@ -132,8 +132,8 @@ def test_censored_mean_is_the_pooled_rate_without_censoring_and_ignores_moves_in
 
 def test_threshold_test_is_symmetric_for_maximum_thresholds():
     """A ceiling (rate ≤ T) on k/n is the floor (rate ≥ 1 − T) on (n − k)/n."""
-    obs = simulate_rate_panel(30, 18, seed=5)
-    gamed = plant_threshold_gaming(obs, ["U001", "U002", "U003"], 0.95, 0.03, 1.0, seed=1)
+    obs = simulate_rate_panel(30, 18, rng=5)
+    gamed = plant_threshold_gaming(obs, ["U001", "U002", "U003"], 0.95, 0.03, 1.0, rng=1)
     mirrored = gamed.assign(
         numerator=gamed["denominator"] - gamed["numerator"], value=1 - gamed["value"]
     )
@@ -145,7 +145,7 @@ def test_threshold_test_is_symmetric_for_maximum_thresholds():
 
 def _gaming_scenario(process: str, seed: int, landing: float) -> tuple[float, float, float]:
     """AUC of the unit score, precision and recall of the flagged units (120 units × 24 months)."""
-    obs = simulate_rate_panel(120, 24, process=process, seed=seed)
+    obs = simulate_rate_panel(120, 24, process=process, rng=seed)
     units = sorted(obs["unit_id"].unique())
     level = obs.groupby("unit_id")["numerator"].sum() / obs.groupby("unit_id")["denominator"].sum()
     # Gaming units: 15 % of all units, drawn among those with motive and opportunity
@@ -177,7 +177,7 @@ def test_few_false_flags_without_gaming():
     """Clean data, many seeds and both generating processes: flags stay at the BH level."""
     q_level, datasets, with_flags, flagged_units, units = 0.1, 0, 0, 0, 0
     for process, seed in itertools.product(("binomial", "beta"), range(12)):
-        obs = simulate_rate_panel(60, 24, process=process, seed=9000 + seed)
+        obs = simulate_rate_panel(60, 24, process=process, rng=9000 + seed)
         report = detect_gaming(obs, STATION, alpha=q_level, n_boot=20)
         datasets += 1
         with_flags += bool(report.flagged_units())
@@ -189,13 +189,13 @@ def test_few_false_flags_without_gaming():
 
 
 def test_pooled_heaping_test_null_and_gamed():
-    obs = simulate_rate_panel(120, 24, seed=21)
+    obs = simulate_rate_panel(120, 24, rng=21)
     spec = threshold_specs(STATION)[0]
     clean = pooled_heaping_test(monthly_values(obs, STATION), spec)
     level = obs.groupby("unit_id")["numerator"].sum() / obs.groupby("unit_id")["denominator"].sum()
     gamers = level[(level - 0.95).abs() <= 0.03].index[:18]
     gamed = pooled_heaping_test(
-        monthly_values(plant_threshold_gaming(obs, gamers, 0.95, 0.03, 1.0, seed=2), STATION), spec
+        monthly_values(plant_threshold_gaming(obs, gamers, 0.95, 0.03, 1.0, rng=2), STATION), spec
     )
     assert clean.p_value > 0.05
     assert gamed.p_value < 1e-4 and gamed.excess > 20
@@ -210,7 +210,7 @@ def test_value_only_rates_are_tested_with_the_normal_model():
         frames.append(_series_frame(f"V{i:02d}", "info_rate", values=np.round(rng.normal(mean, 0.015, 24), 4)))
     obs = pd.concat(frames, ignore_index=True)
     gamers = [f"V{i:02d}" for i in range(6)]
-    gamed = plant_threshold_gaming(obs, gamers, 0.95, 0.025, 1.0, seed=3)
+    gamed = plant_threshold_gaming(obs, gamers, 0.95, 0.025, 1.0, rng=3)
     tests = threshold_checks(monthly_values(gamed, _framework()), threshold_specs(_framework()))
     p = tests.set_index("unit_id")["p_value"]
     assert roc_auc_score(p.index.isin(gamers), -np.log(p)) >= 0.9
@@ -408,8 +408,8 @@ def test_round_percentages_against_other_units():
 # ====================================================================== the report
 @pytest.fixture(scope="module")
 def report() -> gm.GamingReport:
-    obs = simulate_rate_panel(40, 18, seed=31)
-    gamed = plant_threshold_gaming(obs, ["U001", "U002", "U003", "U004"], 0.95, 0.03, 1.0, seed=4)
+    obs = simulate_rate_panel(40, 18, rng=31)
+    gamed = plant_threshold_gaming(obs, ["U001", "U002", "U003", "U004"], 0.95, 0.03, 1.0, rng=4)
     units = pd.DataFrame({"unit_id": sorted(obs["unit_id"].unique())})
     units["name"] = units["unit_id"].str.replace("U", "派出所")
     return detect_gaming(gamed, STATION, units=units, n_boot=50, lang="en")
@@ -472,7 +472,7 @@ def test_bunching_figure(report):
 
 
 def test_detect_gaming_arguments():
-    obs = simulate_rate_panel(10, 12, seed=1)
+    obs = simulate_rate_panel(10, 12, rng=1)
     with pytest.raises(ValueError, match="unknown check"):
         detect_gaming(obs, STATION, checks=["astrology"])
     with pytest.raises(ValueError, match="alpha"):
@@ -484,7 +484,7 @@ def test_detect_gaming_arguments():
 
 
 def test_select_months():
-    obs = simulate_rate_panel(2, 24, seed=1)  # 2024-01 .. 2025-12
+    obs = simulate_rate_panel(2, 24, rng=1)  # 2024-01 .. 2025-12
     assert sorted(select_months(obs, "2025Q2")["period"].unique()) == ["2025-04", "2025-05", "2025-06"]
     history = select_months(obs, "2025Q2", history_months=12)["period"].unique()
     assert sorted(history)[0] == "2024-07" and sorted(history)[-1] == "2025-06" and len(history) == 12
@@ -507,7 +507,7 @@ def test_threshold_specs():
 
 # ====================================================================== command line
 def _write_inputs(tmp_path: Path) -> tuple[Path, Path]:
-    obs = simulate_rate_panel(20, 12, seed=2)
+    obs = simulate_rate_panel(20, 12, rng=2)
     obs_path, units_path = tmp_path / "obs.csv", tmp_path / "units.csv"
     obs.to_csv(obs_path, index=False)
     units = pd.DataFrame({"unit_id": sorted(obs["unit_id"].unique())})
@@ -550,7 +550,7 @@ def test_gaming_lab_notebook_runs(tmp_path, repo_root):
     for column in ("value", "numerator", "denominator"):
         obs[column] = pd.to_numeric(obs[column])
     stations = sorted(sample.units.loc[sample.units["level"] == "station", "unit_id"])
-    obs = plant_threshold_gaming(obs, stations[:5], 0.95, 0.03, 1.0, seed=1, indicator=RATE)
+    obs = plant_threshold_gaming(obs, stations[:5], 0.95, 0.03, 1.0, rng=1, indicator=RATE)
     write_table(obs, tmp_path / "obs.csv")
     write_table(sample.units, tmp_path / "units.csv")
     out = tmp_path / "report"
@@ -569,3 +569,19 @@ def test_gaming_lab_notebook_runs(tmp_path, repo_root):
     for name in ("bunching_three_real_info_rate.png", "design_outcomes.png", "design_effort.png"):
         assert (out / "figures" / name).is_file()
     assert (out / "gaming_leads.csv").is_file() and (out / "gaming_simulation.csv").is_file()
+
+
+def test_gaming_results_give_their_main_table():
+    """to_frame() of the gaming results: the ranked units, the bins, the pooled test as one row."""
+    obs = simulate_rate_panel(n_units=30, n_months=12, rng=5)
+    report = detect_gaming(obs, STATION, n_boot=20, rng=1)
+    units = report.to_frame()
+    assert units.equals(report.units) and units is not report.units
+    assert set(report.tables()) == {"units", "tests", "leads"}
+    assert report.tables()["leads"]["flagged"].all()
+    for pooled in report.pooled.values():
+        row = pooled.to_frame().iloc[0]
+        assert row["excess"] == pytest.approx(row["observed"] - row["expected"])
+        assert row["p_value"] == pooled.p_value
+    for result in report.bunching.values():
+        assert result.to_frame().equals(result.bins)

@@ -28,7 +28,7 @@ HARM_MARGIN = 0.02
 @pytest.fixture(scope="module")
 def runs() -> dict[int, pd.DataFrame]:
     """Per-design summaries for three seeds (seed 1 is the reference run)."""
-    return {seed: simulate_gaming(seed=seed).summary.set_index("design") for seed in (1, 2, 3)}
+    return {seed: simulate_gaming(rng=seed).summary.set_index("design") for seed in (1, 2, 3)}
 
 
 # ------------------------------------------------------------------ qualitative effect of designs
@@ -64,16 +64,16 @@ def test_summary_columns_and_ranges(runs):
 
 
 def test_same_seed_same_result_and_other_seed_differs():
-    a = simulate_gaming(n_officers=40, n_months=6, seed=5).summary
-    b = simulate_gaming(n_officers=40, n_months=6, seed=5).summary
-    c = simulate_gaming(n_officers=40, n_months=6, seed=6).summary
+    a = simulate_gaming(n_officers=40, n_months=6, rng=5).summary
+    b = simulate_gaming(n_officers=40, n_months=6, rng=5).summary
+    c = simulate_gaming(n_officers=40, n_months=6, rng=6).summary
     pd.testing.assert_frame_equal(a, b)
     assert not np.allclose(a["easy_effort"], c["easy_effort"])
 
 
 def test_without_rationality_effort_follows_workload():
     """β = 0: every design splits each month's hours in proportion to the hours its cases need."""
-    result = simulate_gaming(rationality=0.0, speed_effect=0.0, n_officers=300, seed=3)
+    result = simulate_gaming(rationality=0.0, speed_effect=0.0, n_officers=300, rng=3)
     effort = result.effort.pivot(index="design", columns="case_type", values="effort_share")
     # Independent expectation over Poisson arrivals: each officer-month works min(140, ΣD) hours,
     # split as D_j / ΣD; the reported share pools hours over officer-months.
@@ -92,7 +92,7 @@ def test_without_rationality_effort_follows_workload():
 
 
 def test_effort_shares_sum_to_one_and_hours_never_exceed_capacity():
-    result = simulate_gaming(n_officers=50, n_months=5, burn_in=1, hours=120, seed=2)
+    result = simulate_gaming(n_officers=50, n_months=5, burn_in=1, hours=120, rng=2)
     sums = result.effort.groupby("design")["effort_share"].sum()
     np.testing.assert_allclose(sums, 1.0)
     hours = result.officers.filter(like="hours_").sum(axis=1)
@@ -109,7 +109,7 @@ def test_custom_design_is_followed():
         "flat_points": SCORING_DESIGNS["flat_points"],
         "disputes": ScoringDesign("disputes", "只考核调解", "disputes only", disputes_only),
     }
-    effort = simulate_gaming(designs, n_officers=80, seed=4).effort
+    effort = simulate_gaming(designs, n_officers=80, rng=4).effort
     share = effort.pivot(index="design", columns="case_type", values="effort_share")["dispute"]
     assert share["disputes"] > share["flat_points"]
     demand = {c.id: c.arrivals * c.hours for c in DEFAULT_CASE_TYPES}
@@ -157,12 +157,12 @@ def test_gini_known_values_and_invariance():
 # ------------------------------------------------------------------ planting gaming
 @pytest.fixture
 def panel() -> pd.DataFrame:
-    return simulate_rate_panel(20, 12, seed=3)
+    return simulate_rate_panel(20, 12, rng=3)
 
 
 def test_plant_moves_only_short_months_of_chosen_units(panel):
     units = ["U001", "U002", "U003", "U004", "U005"]
-    gamed = plant_threshold_gaming(panel, units, 0.95, 0.03, 1.0, seed=1)
+    gamed = plant_threshold_gaming(panel, units, 0.95, 0.03, 1.0, rng=1)
     moved = gamed.attrs["planted"]
     changed = panel.index[(panel["numerator"] != gamed["numerator"]).to_numpy()]
     assert set(changed) <= set(moved)
@@ -179,20 +179,20 @@ def test_plant_moves_only_short_months_of_chosen_units(panel):
     assert len(moved) == int(short.sum()) > 0
     # the input is not modified
     assert not panel.equals(gamed)
-    pd.testing.assert_frame_equal(panel, simulate_rate_panel(20, 12, seed=3))
+    pd.testing.assert_frame_equal(panel, simulate_rate_panel(20, 12, rng=3))
 
 
 def test_plant_share_zero_and_landing(panel):
-    untouched = plant_threshold_gaming(panel, ["U001"], 0.95, 0.03, 0.0, seed=1)
+    untouched = plant_threshold_gaming(panel, ["U001"], 0.95, 0.03, 0.0, rng=1)
     pd.testing.assert_frame_equal(untouched, panel)
     units = [f"U{i:03d}" for i in range(1, 21)]
-    landed = plant_threshold_gaming(panel, units, 0.95, 0.03, 1.0, seed=1, landing=0.02)
+    landed = plant_threshold_gaming(panel, units, 0.95, 0.03, 1.0, rng=1, landing=0.02)
     moved = landed.loc[landed.attrs["planted"], "value"]
     assert moved.between(0.95, 0.97 + 1 / panel["denominator"].min()).all()
 
 
 def test_plant_max_side_moves_values_down(panel):
-    gamed = plant_threshold_gaming(panel, ["U001", "U002", "U003"], 0.96, 0.02, 1.0, seed=2, side="max")
+    gamed = plant_threshold_gaming(panel, ["U001", "U002", "U003"], 0.96, 0.02, 1.0, rng=2, side="max")
     before = panel.loc[gamed.attrs["planted"], "value"]
     after = gamed.loc[gamed.attrs["planted"], "value"]
     assert ((before > 0.96) & (before <= 0.98 + 1e-12)).all()
@@ -201,17 +201,17 @@ def test_plant_max_side_moves_values_down(panel):
 
 def test_plant_without_counts_and_ambiguous_indicator(panel):
     values = panel.drop(columns=["numerator", "denominator"])
-    gamed = plant_threshold_gaming(values, ["U001", "U002"], 0.95, 0.04, 1.0, seed=1)
+    gamed = plant_threshold_gaming(values, ["U001", "U002"], 0.95, 0.04, 1.0, rng=1)
     after = gamed.loc[gamed.attrs["planted"], "value"]
     assert after.between(0.95, 0.96).all()
     mixed = pd.concat([panel, panel.assign(indicator="other")], ignore_index=True)
     with pytest.raises(ValueError, match="pass indicator="):
-        plant_threshold_gaming(mixed, ["U001"], 0.95, 0.03, 1.0, seed=1)
+        plant_threshold_gaming(mixed, ["U001"], 0.95, 0.03, 1.0, rng=1)
 
 
 def test_rate_panel_processes():
     for process in ("binomial", "beta"):
-        frame = simulate_rate_panel(10, 6, process=process, seed=1)
+        frame = simulate_rate_panel(10, 6, process=process, rng=1)
         assert len(frame) == 60
         assert (frame["numerator"] <= frame["denominator"]).all()
         np.testing.assert_allclose(frame["value"], frame["numerator"] / frame["denominator"])
@@ -226,7 +226,7 @@ def test_outcome_table_and_figures():
 
     matplotlib.use("Agg")
     apply_report_style()
-    result = simulate_gaming(n_officers=30, n_months=4, burn_in=1, seed=1)
+    result = simulate_gaming(n_officers=30, n_months=4, burn_in=1, rng=1)
     table = sg.outcome_table(result, "en")
     assert list(table.columns[:3]) == ["design", "effort on easy cases", "livelihood cases neglected"]
     for make in (sg.figure_design_outcomes, sg.figure_effort):

@@ -230,7 +230,7 @@ def test_control_chart_signals_a_step_down_and_restarts():
 def test_decline_rule_keeps_its_stated_rate_when_scores_are_shrunk():
     """Shrinkage (used for leaders) must not change the decline rule, whose 1 % is derived unshrunk."""
     for seed in range(3):
-        scores, _ = mw.simulate_monitoring(seed=seed, declining=2)
+        scores, _ = mw.simulate_monitoring(rng=seed, declining=2)
         shrunk = mw.decline_warnings(mw.prepare_scores(scores, shrink=True))
         plain = mw.decline_warnings(mw.prepare_scores(scores, shrink=False))
         pd.testing.assert_frame_equal(shrunk, plain)

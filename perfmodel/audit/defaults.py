@@ -32,7 +32,7 @@ from types import MappingProxyType
 from typing import Any
 
 from perfmodel.columns import NUMERIC_CONTEXT, OFFICER_CONTEXT, STATION_CONTEXT
-from perfmodel.text import say
+from perfmodel.text import check_lang, say
 
 __all__ = [
     "AuditDefaults",
@@ -159,9 +159,11 @@ def too_few_groups_note(attribute: str, enough: int, min_n: int, lang: str) -> s
     Too few data for this analysis: it needs at least 5 units in each of 2 groups;
     only 1 group(s) of 'area_type' have 5 or more units
     """
+    check_lang(lang)
     return say("audit.note.too_few_groups", lang, **too_few_groups_values(attribute, enough, min_n))
 
 
 def too_few_units_note(n: int, terms: int, lang: str) -> str:
     """Why context neutrality was skipped: units needed for ``terms`` terms, units present."""
+    check_lang(lang)
     return say("audit.note.too_few_units", lang, **too_few_units_values(n, terms))

@@ -112,6 +112,7 @@ class AuditNote:
 
     def text(self, lang: str = "zh") -> str:
         """The note in words (``""`` when there is none)."""
+        check_lang(lang)
         return say(self.code, lang, **self.values) if self.code else ""
 
 
@@ -155,7 +156,8 @@ class AuditResult:
 
     def notes_frame(self, lang: str | None = None) -> pd.DataFrame:
         """The notes in words: ``check``, ``status``, ``note`` (the ``notes`` table ``perfmodel audit`` writes)."""
-        lang = check_lang(lang or self.lang)
+        lang = self.lang if lang is None else lang
+        check_lang(lang)
         rows = [(n.check, say(f"audit.status.{n.status}", lang), n.text(lang)) for n in self.notes]
         return pd.DataFrame(rows, columns=NOTE_COLUMNS)
 
@@ -165,11 +167,14 @@ class AuditResult:
 
     def tables(self, lang: str | None = None) -> dict[str, pd.DataFrame]:
         """Every table, for writing: ``findings``, each check's table, and ``notes`` in words."""
+        lang = self.lang if lang is None else lang
+        check_lang(lang)
         return {"findings": self.findings, **self.checks, "notes": self.notes_frame(lang)}
 
     def summary(self, lang: str | None = None) -> str:
         """What the audit found, as plain text: counts, then one line per finding and per skipped check."""
-        lang = check_lang(lang or self.lang)
+        lang = self.lang if lang is None else lang
+        check_lang(lang)
         ran = sum(note.status == "ran" for note in self.notes)
         lines = [say("audit.summary.head", lang, units=self.n_units, findings=len(self.findings), ran=ran,
                      skipped=len(self.skipped()))]

@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from perfmodel.randomness import RngLike, as_generator, seed_from
 from perfmodel.text import check_lang
 
 __all__ = [
@@ -381,7 +382,7 @@ def simulate_gaming(
     rationality: float = 4.0,
     speed_effect: float = 0.15,
     burn_in: int = 2,
-    seed: int = 1,
+    rng: RngLike = None,
 ) -> GamingSimulation:
     """Simulate officers choosing cases under each scoring design.
 
@@ -403,7 +404,8 @@ def simulate_gaming(
         Hours needed scale with ``exp(−speed_effect · θ)``.
     burn_in
         First months left out of the outcome measures (officers are still learning).
-    seed
+    rng
+        An int seed, a ``numpy.random.Generator`` or ``None`` (:mod:`perfmodel.randomness`).
         All designs share the officers' skills and the arrivals (common random
         numbers), so differences between designs are not sampling noise.
 
@@ -422,6 +424,7 @@ def simulate_gaming(
     if n_officers < 2 or n_months <= burn_in:
         raise ValueError("need at least 2 officers and more months than burn_in")
     table = CaseTable(tuple(case_types))
+    seed = seed_from(rng)
     rng = np.random.default_rng(seed)
     skill = rng.standard_normal(n_officers)
     arrivals = rng.poisson(table.arrivals, size=(n_officers, n_months, len(table.types)))
@@ -564,7 +567,7 @@ def plant_threshold_gaming(
     threshold: float,
     window: float,
     share: float,
-    seed: int,
+    rng: RngLike,
     *,
     indicator: str | None = None,
     side: Literal["min", "max"] = "min",
@@ -590,8 +593,8 @@ def plant_threshold_gaming(
     threshold, window, share
         The threshold, how far short a value may be to be moved, and the chance
         that such a month is moved.
-    seed
-        Seed of the random choices.
+    rng
+        Random choices: an int seed, a ``numpy.random.Generator`` or ``None``.
     indicator
         The indicator to manipulate; required when the frame holds several.
     side
@@ -623,7 +626,7 @@ def plant_threshold_gaming(
         short = (value >= threshold - window - 1e-12) & (value < threshold - 1e-12)
     else:
         short = (value <= threshold + window + 1e-12) & (value > threshold + 1e-12)
-    rng = np.random.default_rng(seed)
+    rng = as_generator(rng)
     chosen = target & short & pd.Series(rng.random(len(out)) < share, index=out.index)
     idx = out.index[chosen.to_numpy()]
     has_counts = {"numerator", "denominator"} <= set(out.columns)
@@ -660,7 +663,7 @@ def simulate_rate_panel(
     threshold: float = 0.95,
     process: Literal["binomial", "beta"] = "binomial",
     start: str = "2024-01",
-    seed: int = 0,
+    rng: RngLike = None,
 ) -> pd.DataFrame:
     """A monthly rate panel whose unit means straddle a hard threshold (no gaming).
 
@@ -668,12 +671,13 @@ def simulate_rate_panel(
     denominators Poisson around a lognormal unit size, numerators binomial.
     ``process="beta"``: unit means Beta-distributed, month rates drawn from a
     Beta around the unit mean (over-dispersion), denominators negative binomial
-    (some small units), numerators binomial given the month rate.
+    (some small units), numerators binomial given the month rate. ``rng``: an int
+    seed, a ``numpy.random.Generator`` or ``None``.
 
     Returns long observations: ``period``, ``unit_id``, ``indicator``, ``value``,
     ``numerator``, ``denominator``.
     """
-    rng = np.random.default_rng(seed)
+    rng = as_generator(rng)
     if process == "binomial":
         mean = 1 / (1 + np.exp(-(np.log(threshold / (1 - threshold)) + rng.normal(0, 0.5, n_units))))
         size = np.exp(rng.normal(np.log(120), 0.5, n_units))

@@ -334,6 +334,7 @@ class TeamShares:
 
     def to_frame(self, lang: str = "zh") -> pd.DataFrame:
         """The main table (:meth:`table`): one row per outcome."""
+        check_lang(lang)
         return self.table(lang)
 
     def table(self, lang: str = "zh") -> pd.DataFrame:

@@ -49,6 +49,7 @@ from scipy import integrate, optimize, stats
 
 from perfmodel.calibrate.shrinkage import NormalNormalShrinkage
 from perfmodel.periods import parse_month
+from perfmodel.randomness import RngLike, as_generator
 from perfmodel.text import check_lang
 
 __all__ = [
@@ -733,7 +734,7 @@ def simulate_monitoring(
     decline_start: int = 24,
     leaders: bool = False,
     leader_lead: float = 12.0,
-    seed: int = 0,
+    rng: RngLike = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Monthly scores of simulated units with known stability, noise, declines and leaders.
 
@@ -745,13 +746,16 @@ def simulate_monitoring(
     ``decline_start``; with ``leaders`` the first regular unit of each group sits
     ``leader_lead`` points above the group's best other true level.
 
+    ``rng`` is an int seed, a ``numpy.random.Generator`` or ``None``
+    (:mod:`perfmodel.randomness`).
+
     Returns
     -------
     (scores, truth)
         ``scores``: ``unit_id, period, peer_group, score``; ``truth``: ``unit_id,
         peer_group, noisy, declining, leader, level, noise_sd``.
     """
-    rng = np.random.default_rng(seed)
+    rng = as_generator(rng)
     n = n_groups * group_size
     group = np.repeat([f"G{g + 1}" for g in range(n_groups)], group_size)
     level = rng.normal(70.0, between_sd, n)
@@ -815,7 +819,7 @@ def operating_characteristics(
     start = int(simulation.get("decline_start", 24))
     length = int(simulation.get("decline_length", 6))
     for seed in seeds:
-        scores, truth = simulate_monitoring(seed=seed, **simulation)
+        scores, truth = simulate_monitoring(rng=seed, **simulation)
         prepared = prepare_scores(scores, rules=rules, shrink=False)
         if method == "rules":
             warnings_ = decline_warnings(prepared, rules)
@@ -874,7 +878,7 @@ def leader_characteristics(
     simulation = {"leaders": True, **simulation}
     counts = {c: np.zeros(6) for c in ("score", "shrunk")}
     for seed in seeds:
-        scores, truth = simulate_monitoring(seed=seed, **simulation)
+        scores, truth = simulate_monitoring(rng=seed, **simulation)
         prepared = prepare_scores(scores, rules=rules, shrink=True)
         info = truth.set_index("unit_id")
         for column in counts:

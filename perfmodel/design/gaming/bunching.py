@@ -68,6 +68,10 @@ class BunchingResult:
     seed: int
     cluster: bool
 
+    def to_frame(self) -> pd.DataFrame:
+        """The bins: observed and counterfactual mass and region (a copy of :attr:`bins`)."""
+        return self.bins.copy()
+
     @property
     def counterfactual_heap(self) -> float:
         """Counterfactual mass in the heap bins."""

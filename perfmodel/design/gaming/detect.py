@@ -103,6 +103,14 @@ class GamingReport:
     def disclaimer(self) -> str:
         return DISCLAIMER["zh" if self.lang == "zh" else "en"]
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per unit, ranked by combined evidence (a copy of :attr:`units`)."""
+        return self.units.copy()
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The units, every test and the leads (flagged tests), by name."""
+        return {"units": self.to_frame(), "tests": self.tests.copy(), "leads": self.leads()}
+
     def leads(self) -> pd.DataFrame:
         """Flagged rows only (``q ≤ alpha``): the leads to verify, strongest first."""
         return self.tests[self.tests["flagged"]].reset_index(drop=True)

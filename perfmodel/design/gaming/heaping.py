@@ -382,6 +382,14 @@ class PooledHeaping:
     def z(self) -> float:
         return self.excess / math.sqrt(self.variance) if self.variance > 0 else 0.0
 
+    def to_frame(self) -> pd.DataFrame:
+        """The test as one row: the counts, the excess, ``z`` and the p-value."""
+        return pd.DataFrame([{
+            "indicator": self.indicator, "threshold": self.threshold, "units": self.units,
+            "months": self.months, "observed": self.observed, "expected": self.expected,
+            "excess": self.excess, "variance": self.variance, "z": self.z, "p_value": self.p_value,
+        }])
+
     def summary(self, lang: str = "en") -> str:
         """One plain-language sentence with the numbers."""
         check_lang(lang)
