@@ -30,7 +30,7 @@ def _literal_keys() -> dict[str, str]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (
                 isinstance(node, ast.Call)
-                and getattr(node.func, "id", getattr(node.func, "attr", None)) in {"say", "has_message"}
+                and getattr(node.func, "id", getattr(node.func, "attr", None)) in {"say", "say_md", "has_message", "template"}
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)
