@@ -428,7 +428,7 @@ def axes_description(cockpit: Cockpit, lang: str = "zh") -> str:
 
     def label(indicator: str) -> str:
         node = fw.node(indicator).node
-        return node.name.en if lang == "en" else node.name.zh
+        return node.name.in_lang(lang)
 
     return "; ".join(f"{names[axis]}: " + (", ".join(map(label, ids)) or "–") for axis, ids in cockpit.axes.items())
 
@@ -449,7 +449,7 @@ def cockpit_summary(cockpit: Cockpit, lang: str = "zh", threshold: float = 25.0)
     behind = (profiles[[f"{axis}_pct" for axis in AXES]] < threshold).all(axis=1)
     name = cockpit.framework.name
     return {
-        "framework": name.en if lang == "en" else name.zh,
+        "framework": name.in_lang(lang),
         "axes": axes_description(cockpit, lang),
         "n_officers": len(profiles),
         "n_behind": int(behind.sum()),
@@ -584,7 +584,7 @@ def figure_cockpit_overview(cockpit: Cockpit, lang: str = "zh") -> plt.Figure:
     colorbar.set_label(t["colorbar"])
     if len(flagged):
         ax.legend(loc="lower left")
-    name = cockpit.framework.name.en if lang == "en" else cockpit.framework.name.zh
+    name = cockpit.framework.name.in_lang(lang)
     ax.set_title(f"{t['overview_title']}\n{name} · {cockpit.period}")
     ax.set_xlabel(t["overview_x"])
     ax.set_ylabel(t["overview_y"])

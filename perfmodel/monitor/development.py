@@ -212,7 +212,7 @@ def overview(station_ev: Evaluation, officer_evs: Mapping[str, Evaluation], lang
     name = station_ev.framework.name
     return {
         "n_stations": len(station_ev.scores),
-        "framework": name.en if lang == "en" else name.zh,
+        "framework": name.in_lang(lang),
         "n_officers": sum(len(ev.scores) for ev in officer_evs.values()),
         "n_roles": len(officer_evs),
     }

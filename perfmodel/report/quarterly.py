@@ -68,7 +68,7 @@ def _grade_words(grades: pd.Series, lang: str) -> pd.Series:
 
 
 def _name(node, lang: str) -> str:
-    return node.name.en if lang == "en" else node.name.zh
+    return node.name.in_lang(lang)
 
 
 def _dimension_names(fw: Framework, lang: str) -> dict[str, str]:

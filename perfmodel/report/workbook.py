@@ -53,7 +53,7 @@ def _describe(code: str, fw: Framework, lang: str, table: str) -> tuple[str, str
     nodes = {info.node.id: info.node for info in fw.walk()}
     if code in nodes and table in ("scores", "indicator_values", "normalised"):
         node = nodes[code]
-        name = node.name.en if lang == "en" else node.name.zh
+        name = node.name.in_lang(lang)
         if table in ("scores", "normalised"):
             meaning = "workbook.column.dimension" if table == "scores" else "workbook.column.normalised"
             return name, say(meaning, lang, name=name), say("column_unit.score", lang), "score"
