@@ -40,6 +40,7 @@ from perfmodel.audit._frame import (
 )
 from perfmodel.framework import Dimension, Framework, Indicator
 from perfmodel.periods import months_in
+from perfmodel.text import say
 
 __all__ = [
     "PolicyLimits",
@@ -378,7 +379,7 @@ def effective_weights(
         if level == "source":
             name = SOURCE_NAMES[item][0 if lang == "zh" else 1]
         else:
-            name = names[item].zh if lang == "zh" else names[item].en
+            name = names[item].in_lang(lang)
         row = {"level": level, "item": item, "name": name, "n": draws.n, "stated": stated[k],
                "estimate": estimate[k], "se": se[k], "ci_low": low[k], "ci_high": high[k],
                "ratio": estimate[k] / stated[k] if stated[k] > 0 else np.nan}
@@ -660,21 +661,21 @@ def figure_weights(table: pd.DataFrame, lang: Lang = "zh"):
     part = table.reset_index(drop=True)
     y = np.arange(len(part))[::-1]
     fig, ax = plt.subplots(figsize=(8, 0.42 * len(part) + 2.0))
-    ax.barh(y + 0.2, part["stated"], 0.4, color="#bbbbbb", label="名义权重" if zh else "Stated weight")
+    ax.barh(y + 0.2, part["stated"], 0.4, color="#bbbbbb", label=say("audit.policy.stated_weight", lang))
     err = None
     if part["ci_low"].notna().all():
         err = [(part["estimate"] - part["ci_low"]).clip(lower=0), (part["ci_high"] - part["estimate"]).clip(lower=0)]
     colours = ["#b2182b" if f else "#2166ac" for f in part["flagged"]]
     ax.barh(y - 0.2, part["estimate"], 0.4, xerr=err, color=colours, capsize=2,
             error_kw={"ecolor": "#444444", "elinewidth": 1},
-            label="实际权重(方差贡献,含置信区间)" if zh else "Effective weight (variance share, with CI)")
+            label=say("audit.policy.effective_weight_variance_share_with", lang))
     ax.set_yticks(y, part["name"])
     ax.axvline(0, color="#444444", linewidth=0.8)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
-    ax.set_xlabel("占综合得分的比例" if zh else "Share of the composite score")
+    ax.set_xlabel(say("audit.policy.share_of_the_composite_score", lang))
     ax.set_ylabel({"indicator": "指标", "source": "评价来源", "dimension": "维度"}[part["level"].iloc[0]] if zh
                   else part["level"].iloc[0].capitalize())
-    ax.set_title("名义权重与实际权重(红色:相差悬殊)" if zh else "Stated vs effective weights (red: far apart)")
+    ax.set_title(say("audit.policy.stated_vs_effective_weights_red", lang))
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncols=2)
     return fig

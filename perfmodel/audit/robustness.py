@@ -38,6 +38,7 @@ from perfmodel.audit._frame import (
 )
 from perfmodel.groups import group_order
 from perfmodel.periods import months_in
+from perfmodel.text import say
 
 __all__ = [
     "ERR_NO_PREVIOUS",
@@ -424,7 +425,6 @@ def figure_rank_intervals(table: pd.DataFrame, lang: Lang = "zh", peer_group: st
     import matplotlib.pyplot as plt
 
 
-    zh = lang == "zh"
     part = table.dropna(subset=["rank_low"])
     if peer_group is not None:
         part = part[part["peer_group"] == peer_group]
@@ -445,8 +445,8 @@ def figure_rank_intervals(table: pd.DataFrame, lang: Lang = "zh", peer_group: st
     who = [n if isinstance(n, str) and n else u for n, u in zip(part["name"], part["unit_id"], strict=True)]
     ax.set_yticks(y, [f"{n} ({g})" for n, g in zip(who, part["grade"], strict=True)], fontsize=8)
     ax.set_ylim(-0.6, len(part) - 0.4)
-    ax.set_xlabel("组内排名(1 = 最好)" if zh else "Rank in peer group (1 = best)")
-    ax.set_ylabel("单位(等级)" if zh else "Unit (grade)")
-    ax.set_title("排名的重抽样区间(红色:等级不稳健)" if zh else "Bootstrap rank intervals (red: grade not robust)")
+    ax.set_xlabel(say("audit.robustness.rank_in_peer_group_1", lang))
+    ax.set_ylabel(say("audit.robustness.unit_grade", lang))
+    ax.set_title(say("audit.robustness.bootstrap_rank_intervals_red_grade", lang))
     fig.tight_layout()
     return fig

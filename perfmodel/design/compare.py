@@ -39,7 +39,7 @@ from perfmodel.design.weights import alternative_weights, effective_from_nodes, 
 from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation, evaluate
 from perfmodel.framework import Framework, FrameworkError, framework_from_dict, load_framework
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, say
 
 __all__ = [
     "FlexiblePoolError",
@@ -351,7 +351,7 @@ def dimension_contributions(ev: Evaluation) -> pd.DataFrame:
 
 
 def _dimension_names(ev: Evaluation, lang: str) -> dict[str, str]:
-    return {n.id: (n.name.zh if lang == "zh" else n.name.en) for n in ev.framework.tree}
+    return {n.id: (n.name.in_lang(lang)) for n in ev.framework.tree}
 
 
 def movers(a: Evaluation, b: Evaluation, *, n: int = 10, lang: str = "zh") -> pd.DataFrame:
@@ -382,12 +382,12 @@ def movers(a: Evaluation, b: Evaluation, *, n: int = 10, lang: str = "zh") -> pd
             delta = cb.loc[unit_id, shared] - ca.loc[unit_id, shared]
             driver = delta.idxmax() if gain else delta.idxmin()
             amount = float(delta[driver])
-            note = "shared dimension" if lang == "en" else "同名维度贡献变化"
+            note = say("design.compare.shared_dimension", lang)
         else:
             contrib = cb.loc[unit_id]
             driver = contrib.idxmax() if gain else contrib.idxmin()
             amount = float(contrib[driver])
-            note = "strongest/weakest dimension under b" if lang == "en" else "新设计下最强/最弱维度"
+            note = say("design.compare.strongest_weakest_dimension_under_b", lang)
         rows.append({
             "unit_id": unit_id, "name": row["name"],
             "rank_a": row["rank_overall_a"], "rank_b": row["rank_overall_b"], "change": row["change"],
@@ -505,7 +505,6 @@ def figure_bump(comparison: DesignComparison, lang: str = "zh", *, highlight: in
     check_lang(lang)
     import matplotlib.pyplot as plt
 
-    zh = lang != "en"
     long = comparison.ranks_long()
     wide = long.pivot(index="unit_id", columns="design", values="rank")[list(comparison.evaluations)]
     names = long.drop_duplicates("unit_id").set_index("unit_id")["name"]
@@ -530,8 +529,7 @@ def figure_bump(comparison: DesignComparison, lang: str = "zh", *, highlight: in
     ax.set_ylim(float(np.nanmax(wide.to_numpy())) + 1, 0)
     ax.set_xticks(x, list(wide.columns), rotation=20, ha="right")
     ax.set_xlim(-0.3, x[-1] + 0.9)
-    ax.set_title("不同考核方案下的总排名(彩色:排名变动最大的单位)" if zh
-                 else "Overall rank under each design (coloured: units that move most)")
-    ax.set_xlabel("考核方案" if zh else "Design")
-    ax.set_ylabel("总排名(1 = 最好)" if zh else "Overall rank (1 = best)")
+    ax.set_title(say("design.compare.overall_rank_under_each_design", lang))
+    ax.set_xlabel(say("design.compare.design", lang))
+    ax.set_ylabel(say("design.compare.overall_rank_1_best", lang))
     return fig

@@ -30,7 +30,7 @@ import pandas as pd
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Framework, Indicator, Name
 from perfmodel.periods import months_in
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, say
 
 __all__ = [
     "MergeRule",
@@ -480,13 +480,12 @@ def figure_correlation_heatmap(ev: Evaluation, lang: str = "zh", *, method: str 
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    zh = lang != "en"
     fw = ev.framework
     members = dimension_members(fw)
     order = [i for group in members.values() for i in group]
     dims = [d.id for d in fw.dimensions()]
     matrix = correlation_matrix(ev, method).reindex(index=order + dims, columns=order + dims)
-    names = {info.id: (info.node.name.zh if zh else info.node.name.en) for info in fw.walk()}
+    names = {info.id: (info.node.name.in_lang(lang)) for info in fw.walk()}
     labels = [names.get(c, c) for c in matrix.columns]
     size = len(labels)
     fig, ax = plt.subplots(figsize=(0.42 * size + 3.2, 0.42 * size + 2.2))
@@ -506,8 +505,8 @@ def figure_correlation_heatmap(ev: Evaluation, lang: str = "zh", *, method: str 
     ax.set_xticks(range(size), labels, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(size), labels, fontsize=8)
     bar = fig.colorbar(image, ax=ax, fraction=0.04)
-    bar.set_label("相关系数 r" if zh else "Correlation r")
-    ax.set_title("指标与维度相关矩阵(方框:同一维度)" if zh else "Correlations of indicators and dimensions (boxes: same dimension)")
-    ax.set_xlabel("指标 / 维度" if zh else "Indicator / dimension")
-    ax.set_ylabel("指标 / 维度" if zh else "Indicator / dimension")
+    bar.set_label(say("design.redundancy.correlation_r", lang))
+    ax.set_title(say("design.redundancy.correlations_of_indicators_and_dimension", lang))
+    ax.set_xlabel(say("design.redundancy.indicator_dimension", lang))
+    ax.set_ylabel(say("design.redundancy.indicator_dimension", lang))
     return fig

@@ -105,7 +105,7 @@ class CockpitError(PerfmodelError, ValueError):
 
 
 def _t(lang: str) -> dict[str, str]:
-    return _TEXT["en" if lang == "en" else "zh"]
+    return _TEXT[lang]
 
 
 # ---------------------------------------------------------------- axes
@@ -406,7 +406,7 @@ def select_officers(cockpit: Cockpit, n: int = 6) -> list[str]:
 def profile_table(cockpit: Cockpit, lang: str = "zh", unit_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """The profiles as a report table with localised column names."""
     check_lang(lang)
-    t, names = _t(lang), AXIS_NAMES["en" if lang == "en" else "zh"]
+    t, names = _t(lang), AXIS_NAMES[lang]
     frame = cockpit.profiles
     if unit_ids is not None:
         frame = frame.set_index("unit_id").loc[list(unit_ids)].reset_index()
@@ -423,7 +423,7 @@ def axes_description(cockpit: Cockpit, lang: str = "zh") -> str:
     An axis without indicators shows ``–``.
     """
     check_lang(lang)
-    names = AXIS_NAMES["en" if lang == "en" else "zh"]
+    names = AXIS_NAMES[lang]
     fw = cockpit.framework
 
     def label(indicator: str) -> str:
@@ -507,7 +507,7 @@ def _who(row: pd.Series) -> str:
 
 
 def _draw_profile(ax: plt.Axes, row: pd.Series, lang: str) -> None:
-    t, names = _t(lang), AXIS_NAMES["en" if lang == "en" else "zh"]
+    t, names = _t(lang), AXIS_NAMES[lang]
     values = [row[f"{a}_pct"] for a in AXES]
     y = np.arange(len(AXES))[::-1]
     colours = ["#b2182b" if v < 25 else "#1b7837" if v > 75 else "#4d7ea8" for v in np.nan_to_num(values, nan=50)]

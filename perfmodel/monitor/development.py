@@ -307,7 +307,7 @@ class TeamShares:
     def labels(self, lang: str = "zh") -> list[str]:
         """Report labels of the outcomes."""
         check_lang(lang)
-        return [OUTCOMES[key]["en" if lang == "en" else "zh"] for key in self.outcomes]
+        return [OUTCOMES[key][lang] for key in self.outcomes]
 
     def table(self, lang: str = "zh") -> pd.DataFrame:
         """:func:`~perfmodel.monitor.team.variance_table` with the outcomes' labels in the first column."""

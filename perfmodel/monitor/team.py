@@ -38,7 +38,7 @@ from perfmodel.errors import PerfmodelError
 from perfmodel.io import normalise_header, read_table
 from perfmodel.periods import PeriodError, months_in, parse_month
 from perfmodel.simulate import COLLABORATION_COLUMNS
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, say
 
 __all__ = [
     "COLLABORATION_ALIASES",
@@ -102,7 +102,7 @@ class CollaborationError(PerfmodelError, ValueError):
 
 
 def _t(lang: str) -> dict[str, str]:
-    return _TEXT["en" if lang == "en" else "zh"]
+    return _TEXT[lang]
 
 
 # ---------------------------------------------------------------- validation
@@ -786,22 +786,21 @@ def team_share_interval(
 def variance_table(results: Sequence[VarianceShare], lang: str = "zh") -> pd.DataFrame:
     """One row per decomposition: components, team share and sizes, for a report."""
     check_lang(lang)
-    zh = lang != "en"
     rows = []
     for r in results:
         rows.append({
-            ("分析对象" if zh else "Outcome"): r.outcome,
-            ("方法" if zh else "Method"): r.method,
-            ("团队方差" if zh else "Team variance"): r.team,
-            ("个人方差" if zh else "Individual variance"): r.individual,
-            ("团队月度冲击方差" if zh else "Team-month variance"): r.team_period,
-            ("逐月波动方差" if zh else "Noise variance"): r.residual,
-            ("团队份额" if zh else "Team share"): r.team_share,
-            ("团队占总方差" if zh else "Team share of total"): r.team_share_total,
-            ("团队数" if zh else "Teams"): r.n_teams,
-            ("民警数" if zh else "Officers"): r.n_individuals,
-            ("观测数" if zh else "Observations"): r.n_observations,
-            ("收敛" if zh else "Converged"): r.converged,
+            (say("monitor.team.outcome", lang)): r.outcome,
+            (say("monitor.team.method", lang)): r.method,
+            (say("monitor.team.team_variance", lang)): r.team,
+            (say("monitor.team.individual_variance", lang)): r.individual,
+            (say("monitor.team.team_month_variance", lang)): r.team_period,
+            (say("monitor.team.noise_variance", lang)): r.residual,
+            (say("monitor.team.team_share", lang)): r.team_share,
+            (say("monitor.team.team_share_of_total", lang)): r.team_share_total,
+            (say("monitor.team.teams", lang)): r.n_teams,
+            (say("monitor.team.officers", lang)): r.n_individuals,
+            (say("monitor.team.observations", lang)): r.n_observations,
+            (say("monitor.team.converged", lang)): r.converged,
         })
     return pd.DataFrame(rows)
 
@@ -827,12 +826,11 @@ def credit_table(credits: pd.DataFrame, teams: pd.DataFrame, lang: str = "zh", t
         the officer's share of the team credit (a fraction, to show as a percentage).
     """
     check_lang(lang)
-    zh = lang != "en"
     labels = {
-        "officer_id": "民警编号" if zh else "Officer", "name": "姓名" if zh else "Name",
-        "station": "派出所" if zh else "Station", "n_cases": "参与案件" if zh else "Cases",
-        "credit": "个人积分" if zh else "Individual credit", "team_credit": "团队积分" if zh else "Team credit",
-        "team_share": "占团队积分" if zh else "Share of team credit",
+        "officer_id": say("monitor.team.officer", lang), "name": say("monitor.team.name", lang),
+        "station": say("monitor.team.station", lang), "n_cases": say("monitor.team.cases", lang),
+        "credit": say("monitor.team.individual_credit", lang), "team_credit": say("monitor.team.team_credit", lang),
+        "team_share": say("monitor.team.share_of_team_credit", lang),
     }
     shown = credits[credits["station"].isin(teams["station"].head(top))]
     if shown["name"].isna().all():  # names only when credit_split was asked for them

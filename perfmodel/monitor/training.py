@@ -30,7 +30,7 @@ from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Dimension, Framework
 from perfmodel.monitor.cockpit import peer_groups, peer_percentiles
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, say
 
 __all__ = [
     "LEVEL_NAMES",
@@ -284,7 +284,7 @@ def training_plan(needs: Sequence[pd.DataFrame], lang: str = "zh", max_listed: i
                                      "frameworks"])
     zh = lang != "en"
     data = pd.concat(frames, ignore_index=True)
-    data["topic"] = data["topic"].fillna(NO_TOPIC["zh" if zh else "en"])
+    data["topic"] = data["topic"].fillna(NO_TOPIC[lang])
     rows = []
     for topic, part in data.groupby("topic", sort=False):
         people = part.drop_duplicates("unit_id")
@@ -300,7 +300,7 @@ def training_plan(needs: Sequence[pd.DataFrame], lang: str = "zh", max_listed: i
             "n_officers": int((people["level"] == "officer").sum()),
             "n_total": len(people),
             "units": who,
-            "indicators": ("、" if zh else ", ").join(dict.fromkeys(part["node_name" if zh else "node_name_en"])),
+            "indicators": say("common.list_sep", lang).join(dict.fromkeys(part["node_name_en" if lang == "en" else "node_name"])),
             "frameworks": ", ".join(dict.fromkeys(part["framework"])),
         })
     plan = pd.DataFrame(rows).sort_values(["n_total", "topic"], ascending=[False, True])
@@ -310,12 +310,11 @@ def training_plan(needs: Sequence[pd.DataFrame], lang: str = "zh", max_listed: i
 def plan_table(plan: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`training_plan` with localised column names, for a report."""
     check_lang(lang)
-    zh = lang != "en"
     labels = {
-        "topic": "培训主题" if zh else "Topic", "n_stations": "派出所" if zh else "Stations",
-        "n_officers": "民警" if zh else "Officers", "n_total": "合计" if zh else "Total",
-        "units": "名单" if zh else "Who", "indicators": "薄弱指标" if zh else "Weak indicators",
-        "frameworks": "考核体系" if zh else "Frameworks",
+        "topic": say("monitor.training.topic", lang), "n_stations": say("common.stations", lang),
+        "n_officers": say("common.officers", lang), "n_total": say("monitor.training.total", lang),
+        "units": say("monitor.training.who", lang), "indicators": say("monitor.training.weak_indicators", lang),
+        "frameworks": say("monitor.training.frameworks", lang),
     }
     return plan.rename(columns=labels)
 
@@ -340,17 +339,16 @@ def needs_excerpt(
 def figure_training_plan(plan: pd.DataFrame, lang: str = "zh", top: int = 15) -> plt.Figure:
     """Horizontal stacked bars: stations and officers needing each of the ``top`` topics."""
     check_lang(lang)
-    zh = lang != "en"
     shown = plan.head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(8.5, 0.38 * len(shown) + 1.8))
     y = np.arange(len(shown))
-    ax.barh(y, shown["n_stations"], color="#4d7ea8", label="派出所" if zh else "stations")
+    ax.barh(y, shown["n_stations"], color="#4d7ea8", label=say("monitor.training.stations", lang))
     ax.barh(y, shown["n_officers"], left=shown["n_stations"], color="#f4a582",
-            label="民警" if zh else "officers")
+            label=say("monitor.training.officers", lang))
     ax.set_yticks(y, shown["topic"])
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="lower right")
-    ax.set_title("培训需求:各主题需要培训的单位数" if zh else "Training needs: units needing each topic")
-    ax.set_xlabel("需要培训的派出所与民警数" if zh else "Stations and officers needing the topic")
-    ax.set_ylabel("培训主题" if zh else "Training topic")
+    ax.set_title(say("monitor.training.training_needs_units_needing_each", lang))
+    ax.set_xlabel(say("monitor.training.stations_and_officers_needing_the", lang))
+    ax.set_ylabel(say("monitor.training.training_topic", lang))
     return fig

@@ -117,7 +117,7 @@ def headline(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
         "used": s["observations_used"], "quarantined": s["quarantined_rows"],
         "groups": scores["peer_group"].nunique(),
         "peer_group": fw.peer_group or say("report.quarterly.text.all_units", lang),
-        "grades": say("report.quarterly.text.list_sep", lang).join(grades),
+        "grades": say("common.list_sep", lang).join(grades),
     }
     return say_md("report.quarterly.text.headline", lang, **values)
 
@@ -315,7 +315,7 @@ def methodology_markdown(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     settings = ev.log
     lo, hi = fw.normalisation.range
     grading = fw.grading
-    sep = say("report.quarterly.text.list_sep", lang)
+    sep = say("common.list_sep", lang)
     if grading.method == "quota":
         quotas = [say_md("report.methodology.quota_item", lang, g=grade_label(g, lang), q=q)
                   for g, q in grading.quotas.items()]
