@@ -38,7 +38,7 @@ from perfmodel.audit._frame import (
 )
 from perfmodel.groups import group_order
 from perfmodel.periods import months_in
-from perfmodel.text import say
+from perfmodel.text import say, templates
 
 __all__ = [
     "ERR_NO_PREVIOUS",
@@ -65,33 +65,6 @@ ERR_ALL_FAILED = (
 )
 ALL_UNITS = {"zh": groups.ALL_UNITS, "en": "all"}
 
-_TEXT = {
-    "zh": {
-        "robust": "排名 {rank}({lvl} 区间 {lo}–{hi}),等级“{grade}”稳健(改变概率 {p})",
-        "fragile": "排名 {rank}({lvl} 区间 {lo}–{hi}),等级“{grade}”不稳健:重抽样中 {p} 会变为其他等级"
-                   "(最常见“{other}”)",
-        "not_scored": "本期未评分,无法评估稳健性",
-        "spearman": "与上期得分的 Spearman 等级相关 {r}({lvl} CI {lo}–{hi},{p},n = {n}):{word}",
-        "kendall": "Kendall τ = {r}({lvl} CI {lo}–{hi},{p}):{word}",
-        "top_k": "前 {k} 名中有 {m} 个与上期相同({share};随机排名预期约 {chance})",
-        "strong": "排名较稳定", "moderate": "排名中等稳定", "weak": "排名变动很大,可能主要反映随机波动",
-        "too_few": "两期都有得分的单位只有 {n} 个,无法计算",
-    },
-    "en": {
-        "robust": "Rank {rank} ({lvl} interval {lo}–{hi}); grade '{grade}' is robust (changes in {p})",
-        "fragile": "Rank {rank} ({lvl} interval {lo}–{hi}); grade '{grade}' is not robust: it changes in {p} "
-                   "of resamples (most often to '{other}')",
-        "not_scored": "Not scored this period; robustness cannot be assessed",
-        "spearman": "Spearman rank correlation with the previous period {r} ({lvl} CI {lo}–{hi}, {p}, "
-                    "n = {n}): {word}",
-        "kendall": "Kendall τ = {r} ({lvl} CI {lo}–{hi}, {p}): {word}",
-        "top_k": "{m} of the top {k} were also in the previous top {k} ({share}; about {chance} expected "
-                 "by chance)",
-        "strong": "ranks are fairly stable", "moderate": "ranks are moderately stable",
-        "weak": "ranks reshuffle a lot and may mostly reflect noise",
-        "too_few": "Only {n} units are scored in both periods; not computed",
-    },
-}
 
 _BOOT_COLUMNS = ["unit_id", "name", "peer_group", "grade", "n", "estimate", "rank_low", "rank_high",
                  "rank_median", "score", "se", "ci_low", "ci_high", "p_grade_change", "likely_other_grade",
@@ -310,7 +283,7 @@ def bootstrap_grades(
 
 
 def _boot_verdict(row: Any, level: float, lang: Lang) -> str:
-    words = _TEXT[lang]
+    words = templates("audit.robustness.verdict", lang)
     if not np.isfinite(row.p_grade_change):
         return words["not_scored"]
     values = dict(rank=fmt(row.estimate, 0), lo=fmt(row.rank_low, 0), hi=fmt(row.rank_high, 0),
@@ -382,7 +355,7 @@ def rank_stability(
 
 
 def _stability_rows(scope: str, part: pd.DataFrame, top_k: int, z: float, level: float, lang: Lang):
-    words = _TEXT[lang]
+    words = templates("audit.robustness.verdict", lang)
     n = len(part)
     base = {"peer_group": scope, "n": n}
     if n < 5:

@@ -36,11 +36,11 @@ from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Framework
 from perfmodel.grading import rank_scores
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, say, templates
 
 __all__ = [
     "AXES",
-    "AXIS_NAMES",
+    "axis_names",
     "Cockpit",
     "CockpitError",
     "axes_description",
@@ -63,39 +63,7 @@ __all__ = [
 AXES: tuple[str, ...] = ("workload", "quality", "satisfaction")
 """The three cockpit axes (R14)."""
 
-AXIS_NAMES: dict[str, dict[str, str]] = {
-    "zh": {"workload": "工作量", "quality": "质量效率", "satisfaction": "群众满意度"},
-    "en": {"workload": "Workload", "quality": "Quality & efficiency", "satisfaction": "Citizen satisfaction"},
-}
 
-_TEXT = {
-    "zh": {
-        "unit_id": "民警编号", "name": "姓名", "station": "所属派出所", "peer_group": "同类组",
-        "n_peers": "同类人数", "score": "综合得分", "rank": "组内排名", "grade": "等级",
-        "case_points": "办案积分", "bonus_points": "加分", "negative_hits": "负面清单次数",
-        "negative_items": "负面清单事项", "pct": "百分位",
-        "profile_x": "在同类民警中的百分位(50 = 中位)", "profile_y": "维度",
-        "median": "同类中位", "overview_title": "效能驾驶舱总览:工作量与质量效率",
-        "overview_x": "工作量百分位", "overview_y": "质量效率百分位", "colorbar": "群众满意度百分位",
-        "negative_marker": "有负面清单记录", "profiles_title": "民警效能画像",
-        "points": "积分", "bonus": "加分", "negative": "负面",
-        "officer_name": "姓名", "item": "事项", "count": "次数", "consequence": "后果", "officer": "民警编号",
-        "station_short": "派出所",
-    },
-    "en": {
-        "unit_id": "Officer", "name": "Name", "station": "Station", "peer_group": "Peer group",
-        "n_peers": "Peers", "score": "Score", "rank": "Rank in group", "grade": "Grade",
-        "case_points": "Case points", "bonus_points": "Bonus", "negative_hits": "Negative-list hits",
-        "negative_items": "Negative-list items", "pct": "percentile",
-        "profile_x": "Percentile among peer officers (50 = median)", "profile_y": "Dimension",
-        "median": "peer median", "overview_title": "Cockpit overview: workload and quality",
-        "overview_x": "Workload percentile", "overview_y": "Quality & efficiency percentile",
-        "colorbar": "Citizen satisfaction percentile", "negative_marker": "negative-list record",
-        "profiles_title": "Officer profiles", "points": "points", "bonus": "bonus", "negative": "negative",
-        "officer_name": "Name", "item": "Item", "count": "Count", "consequence": "Consequence", "officer": "Officer",
-        "station_short": "Station",
-    },
-}
 
 _SUBJECTIVE = ("supervisor", "peer", "self")
 
@@ -105,7 +73,20 @@ class CockpitError(PerfmodelError, ValueError):
 
 
 def _t(lang: str) -> dict[str, str]:
-    return _TEXT[lang]
+    """The cockpit's words in ``lang`` (``monitor.cockpit.text.*`` in the catalogue), by code."""
+    return templates("monitor.cockpit.text", lang)
+
+
+def axis_names(lang: str = "zh") -> dict[str, str]:
+    """Axis code (:data:`AXES`) → its name in ``lang``.
+
+    Examples
+    --------
+    >>> axis_names("en")["quality"]
+    'Quality & efficiency'
+    """
+    check_lang(lang)
+    return {axis: say(f"monitor.cockpit.axis.{axis}", lang) for axis in AXES}
 
 
 # ---------------------------------------------------------------- axes
@@ -406,7 +387,7 @@ def select_officers(cockpit: Cockpit, n: int = 6) -> list[str]:
 def profile_table(cockpit: Cockpit, lang: str = "zh", unit_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """The profiles as a report table with localised column names."""
     check_lang(lang)
-    t, names = _t(lang), AXIS_NAMES[lang]
+    t, names = _t(lang), axis_names(lang)
     frame = cockpit.profiles
     if unit_ids is not None:
         frame = frame.set_index("unit_id").loc[list(unit_ids)].reset_index()
@@ -423,7 +404,7 @@ def axes_description(cockpit: Cockpit, lang: str = "zh") -> str:
     An axis without indicators shows ``–``.
     """
     check_lang(lang)
-    names = AXIS_NAMES[lang]
+    names = axis_names(lang)
     fw = cockpit.framework
 
     def label(indicator: str) -> str:
@@ -507,7 +488,7 @@ def _who(row: pd.Series) -> str:
 
 
 def _draw_profile(ax: plt.Axes, row: pd.Series, lang: str) -> None:
-    t, names = _t(lang), AXIS_NAMES[lang]
+    t, names = _t(lang), axis_names(lang)
     values = [row[f"{a}_pct"] for a in AXES]
     y = np.arange(len(AXES))[::-1]
     colours = ["#b2182b" if v < 25 else "#1b7837" if v > 75 else "#4d7ea8" for v in np.nan_to_num(values, nan=50)]

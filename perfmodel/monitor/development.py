@@ -45,7 +45,7 @@ from perfmodel.monitor.team import (
     variance_decomposition,
     variance_table,
 )
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, say
 
 __all__ = [
     "OBSERVATION_EXTENSIONS",
@@ -65,13 +65,9 @@ __all__ = [
 OBSERVATION_EXTENSIONS: tuple[str, ...] = (".csv.gz", ".csv", ".tsv.gz", ".tsv", ".xlsx", ".parquet")
 """File endings tried for ``<framework_id><ending>``, in this order (compressed CSV first)."""
 
-OUTCOMES: dict[str, dict[str, str]] = {
-    "collaboration_credit": {"zh": "协作积分(月度)", "en": "Collaborative credit (monthly)"},
-    "officer_scores": {"zh": "民警综合得分", "en": "Officer scores"},
-    "officer_performance": {"zh": "民警真实绩效(模拟真值)", "en": "Officers' true performance (simulated)"},
-}
+OUTCOMES: tuple[str, ...] = ("collaboration_credit", "officer_scores", "officer_performance")
 """Outcomes of :func:`team_shares` (keys as in :func:`~perfmodel.monitor.team.planted_team_shares`)
-and their report labels."""
+(words: ``monitor.development.outcome.<code>``)."""
 
 _SCORE_COLUMNS = ["unit_id", "station", "peer_group", "score"]
 _TRUTH_COLUMNS = ("unit_id", "node", "true_latent")
@@ -307,7 +303,7 @@ class TeamShares:
     def labels(self, lang: str = "zh") -> list[str]:
         """Report labels of the outcomes."""
         check_lang(lang)
-        return [OUTCOMES[key][lang] for key in self.outcomes]
+        return [say(f"monitor.development.outcome.{key}", lang) for key in self.outcomes]
 
     def table(self, lang: str = "zh") -> pd.DataFrame:
         """:func:`~perfmodel.monitor.team.variance_table` with the outcomes' labels in the first column."""

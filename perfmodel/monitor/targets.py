@@ -57,7 +57,7 @@ from scipy import stats
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.periods import PeriodError, parse_period
-from perfmodel.text import check_lang, say
+from perfmodel.text import check_lang, has_message, say
 
 __all__ = [
     "DEFAULT_PROGRESS",
@@ -90,12 +90,6 @@ DEFAULT_PROGRESS = _DATA / "reform_progress_sample.csv"
 """A small **synthetic** observed series for the shipped targets (for demonstrations and tests)."""
 
 STATUSES: tuple[str, ...] = ("achieved", "on_track", "at_risk", "off_track", "no_data")
-_STATUS_TEXT = {
-    "zh": {"achieved": "已达成", "on_track": "按计划推进", "at_risk": "滞后但预计可达成",
-           "off_track": "滞后且预计难以达成", "no_data": "无数据"},
-    "en": {"achieved": "achieved", "on_track": "on track", "at_risk": "behind, forecast to make it",
-           "off_track": "behind, forecast to miss", "no_data": "no data"},
-}
 _TOP_KEYS = {"id", "name", "source", "description", "targets"}
 _TARGET_KEYS = {"indicator", "name", "unit", "direction", "baseline", "target", "target_change", "deadline",
                 "path", "milestones", "note"}
@@ -687,7 +681,8 @@ def _clip(target: Target, values: Sequence[float] | float) -> np.ndarray:
 def status_label(status: str, lang: str = "zh") -> str:
     """Readable text of a status in ``lang``."""
     check_lang(lang)
-    return _STATUS_TEXT[lang].get(status, status)
+    key = f"monitor.targets.status.{status}"
+    return say(key, lang) if has_message(key) else status
 
 
 # ----------------------------------------------------------------------------- synthetic series
@@ -747,11 +742,8 @@ def synthetic_progress(
 
 # ----------------------------------------------------------------------------- figures
 def _unit_text(unit: str, lang: str) -> str:
-    zh = {"share": "占比", "per_10000": "每万人", "working_days": "工作日", "index": "指数(基期=100)",
-          "per_10000_cases": "每万件"}
-    en = {"share": "share", "per_10000": "per 10,000", "working_days": "working days",
-          "index": "index (base = 100)", "per_10000_cases": "per 10,000 cases"}
-    return (en if lang == "en" else zh).get(unit, unit)
+    key = f"monitor.targets.unit.{unit}"
+    return say(key, lang) if has_message(key) else unit
 
 
 def figure_targets(
@@ -847,7 +839,7 @@ def targets_table(targets: TargetSet, lang: str = "zh") -> pd.DataFrame:
         stages = "; ".join(f"{m.year}: {_format_value(m.value, t.unit, lang)}" for m in t.milestones)
         rows.append({
             (say("monitor.targets.target", lang)): t.name(lang),
-            (say("monitor.targets.unit", lang)): _unit_text(t.unit, lang),
+            (say("monitor.targets.unit_header", lang)): _unit_text(t.unit, lang),
             (say("monitor.targets.better", lang)): ("越高越好" if t.direction == "higher" else "越低越好") if zh else t.direction,
             (say("monitor.targets.baseline", lang)): f"{_format_value(t.baseline_value, t.unit, lang)} ({t.baseline_year})",
             (say("monitor.targets.milestones", lang)): stages or (say("monitor.targets.linear_path", lang)),
@@ -874,7 +866,7 @@ def progress_report_table(table: pd.DataFrame, level: float = 0.9, lang: str = "
             (say("monitor.targets.goal", lang)): f"{fmt(r.target)} ({r.deadline})",
             (say("monitor.targets.progress_2", lang)): r.progress,
             (say("monitor.targets.planned_progress", lang)): r.planned_progress,
-            (say("monitor.targets.status", lang)): status_label(r.status, lang),
+            (say("monitor.targets.status_header", lang)): status_label(r.status, lang),
             (f"截止时预测 [{level:.0%} 区间]" if zh else f"Forecast at deadline [{level:.0%} interval]"): interval,
             (say("monitor.targets.probability_of_meeting_it", lang)): r.probability,
         })

@@ -38,7 +38,7 @@ from perfmodel.errors import PerfmodelError
 from perfmodel.io import normalise_header, read_table
 from perfmodel.periods import PeriodError, months_in, parse_month
 from perfmodel.simulate import COLLABORATION_COLUMNS
-from perfmodel.text import check_lang, say
+from perfmodel.text import check_lang, say, templates
 
 __all__ = [
     "COLLABORATION_ALIASES",
@@ -80,21 +80,6 @@ COLLABORATION_ALIASES: dict[str, str] = {
 
 _MAX_LISTED = 5
 
-_TEXT = {
-    "zh": {
-        "credit_title": "团队积分与个人积分(团队积分最高的派出所)", "credit_x": "派出所",
-        "credit_y": "协作案件积分", "variance_title": "持续差异中属于团队的份额",
-        "variance_x": "占持续差异(团队 + 个人)的比例", "variance_y": "分析对象", "team": "团队(派出所)",
-        "individual": "个人", "planted": "设定真值", "interval": "90% 区间",
-    },
-    "en": {
-        "credit_title": "Team and individual credit (stations with the most team credit)",
-        "credit_x": "Station", "credit_y": "Collaborative case credit",
-        "variance_title": "Share of lasting differences that belongs to the team",
-        "variance_x": "Share of lasting differences (team + individual)", "variance_y": "Outcome", "team": "Team (station)",
-        "individual": "Individual", "planted": "planted truth", "interval": "90% interval",
-    },
-}
 
 
 class CollaborationError(PerfmodelError, ValueError):
@@ -102,7 +87,8 @@ class CollaborationError(PerfmodelError, ValueError):
 
 
 def _t(lang: str) -> dict[str, str]:
-    return _TEXT[lang]
+    """The figures' words in ``lang`` (``monitor.team.text.*`` in the catalogue), by code."""
+    return templates("monitor.team.text", lang)
 
 
 # ---------------------------------------------------------------- validation

@@ -26,16 +26,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from perfmodel.errors import PerfmodelError
+from perfmodel.errors import PerfmodelError, check_choice
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Dimension, Framework
 from perfmodel.monitor.cockpit import peer_groups, peer_percentiles
 from perfmodel.text import check_lang, say
 
 __all__ = [
-    "LEVEL_NAMES",
+    "LEVELS",
+    "level_name",
     "NEEDS_COLUMNS",
-    "NO_TOPIC",
     "TrainingError",
     "bureau_training_needs",
     "figure_training_plan",
@@ -50,15 +50,22 @@ __all__ = [
 
 Level = Literal["indicator", "dimension", "top"]
 
-NO_TOPIC = {"zh": "(未声明培训主题)", "en": "(no training topic declared)"}
 """Label of needs whose node and ancestors declare no ``training_topic``."""
 
-LEVEL_NAMES: dict[str, dict[str, str]] = {
-    "indicator": {"zh": "指标", "en": "indicator"},
-    "dimension": {"zh": "维度", "en": "dimension"},
-    "top": {"zh": "一级维度", "en": "top-level dimension"},
-}
-"""What a node of each comparison level is called in a report."""
+LEVELS: tuple[str, ...] = ("indicator", "dimension", "top")
+"""The comparison levels of training needs."""
+
+
+def level_name(level: str, lang: str = "zh") -> str:
+    """What a node of comparison level ``level`` is called in a report (``monitor.training.level.<level>``).
+
+    Examples
+    --------
+    >>> level_name("top", "en")
+    'top-level dimension'
+    """
+    check_choice("level", level, LEVELS)
+    return say(f"monitor.training.level.{level}", lang)
 
 NEEDS_COLUMNS: list[str] = [
     "framework", "level", "unit_id", "name", "station", "peer_group", "node", "node_name",
@@ -284,7 +291,7 @@ def training_plan(needs: Sequence[pd.DataFrame], lang: str = "zh", max_listed: i
                                      "frameworks"])
     zh = lang != "en"
     data = pd.concat(frames, ignore_index=True)
-    data["topic"] = data["topic"].fillna(NO_TOPIC[lang])
+    data["topic"] = data["topic"].fillna(say("monitor.training.no_topic", lang))
     rows = []
     for topic, part in data.groupby("topic", sort=False):
         people = part.drop_duplicates("unit_id")
