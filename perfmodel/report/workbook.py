@@ -117,7 +117,7 @@ def score_workbook(
             if kind in FORMATS and pd.api.types.is_numeric_dtype(shown[column]):
                 number_formats[header] = FORMATS[kind]
             notes.setdefault((header, meaning, unit), []).append(sheet)
-        for column in ("grade", "previous_grade"):
+        for column in ("grade", "previous_grade", "grade_cap"):  # grade codes, shown in words
             if column in shown.columns:
                 shown[column] = shown[column].map(lambda g: grade_label(g, lang), na_action="ignore")
         shown.columns = headers
