@@ -760,7 +760,6 @@ def figure_targets(
     check_lang(lang)
     import matplotlib.pyplot as plt
 
-    zh = lang != "en"
     shown = [t for t in targets.targets if table.set_index("indicator").loc[t.indicator, "status"] != "no_data"]
     rows = max(1, math.ceil(len(shown) / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.3 * rows), squeeze=False)
@@ -780,13 +779,13 @@ def figure_targets(
             ax.plot(_date(grid), _clip(t, [f.mean for f in fcs]), color="#d6604d", lw=1.4,
                     label=say("monitor.targets.forecast", lang))
             ax.fill_between(_date(grid), lower, upper, color="#d6604d", alpha=0.18,
-                            label=(f"{level:.0%} 预测区间" if zh else f"{level:.0%} prediction interval"))
+                            label=say("monitor.targets.prediction_interval", lang, level=level))
         except ValueError:
             pass
         _year_axis(ax)
         ax.axhline(goal, color="#1b7837", lw=1, label=say("monitor.targets.target", lang))
         status = status_label(str(info.loc[t.indicator, "status"]), lang)
-        ax.set_title(f"{t.name(lang)}({status})" if zh else f"{t.name(lang)} ({status})", fontsize=10)
+        ax.set_title(say("monitor.targets.panel_title", lang, name=t.name(lang), status=status), fontsize=10)
         ax.set_xlabel(say("monitor.targets.year", lang))
         ax.set_ylabel(_unit_text(t.unit, lang))
     for ax in axes.ravel()[len(shown):]:
@@ -831,7 +830,6 @@ def _format_value(value: float | None, unit: str, lang: str) -> str:
 def targets_table(targets: TargetSet, lang: str = "zh") -> pd.DataFrame:
     """The targets as declared: baseline, staged milestones, target and deadline, with notes."""
     check_lang(lang)
-    zh = lang != "en"
     rows = []
     for t in targets.targets:
         goal = (_format_value(t.target, t.unit, lang) if t.target is not None
@@ -840,7 +838,7 @@ def targets_table(targets: TargetSet, lang: str = "zh") -> pd.DataFrame:
         rows.append({
             (say("monitor.targets.target", lang)): t.name(lang),
             (say("monitor.targets.unit_header", lang)): _unit_text(t.unit, lang),
-            (say("monitor.targets.better", lang)): ("越高越好" if t.direction == "higher" else "越低越好") if zh else t.direction,
+            (say("monitor.targets.better", lang)): say(f"monitor.targets.direction.{'higher' if t.direction == 'higher' else 'lower'}", lang),
             (say("monitor.targets.baseline", lang)): f"{_format_value(t.baseline_value, t.unit, lang)} ({t.baseline_year})",
             (say("monitor.targets.milestones", lang)): stages or (say("monitor.targets.linear_path", lang)),
             (say("monitor.targets.goal", lang)): goal,
@@ -867,7 +865,7 @@ def progress_report_table(table: pd.DataFrame, level: float = 0.9, lang: str = "
             (say("monitor.targets.progress_2", lang)): r.progress,
             (say("monitor.targets.planned_progress", lang)): r.planned_progress,
             (say("monitor.targets.status_header", lang)): status_label(r.status, lang),
-            (f"截止时预测 [{level:.0%} 区间]" if zh else f"Forecast at deadline [{level:.0%} interval]"): interval,
+            say("monitor.targets.forecast_at_deadline", lang, level=level): interval,
             (say("monitor.targets.probability_of_meeting_it", lang)): r.probability,
         })
     return pd.DataFrame(rows)

@@ -289,7 +289,6 @@ def training_plan(needs: Sequence[pd.DataFrame], lang: str = "zh", max_listed: i
     if not frames:
         return pd.DataFrame(columns=["topic", "n_stations", "n_officers", "n_total", "units", "indicators",
                                      "frameworks"])
-    zh = lang != "en"
     data = pd.concat(frames, ignore_index=True)
     data["topic"] = data["topic"].fillna(say("monitor.training.no_topic", lang))
     rows = []
@@ -298,9 +297,9 @@ def training_plan(needs: Sequence[pd.DataFrame], lang: str = "zh", max_listed: i
         listed = [f"{n}({u})" if isinstance(n, str) and n else str(u)
                   for n, u in zip(people["name"], people["unit_id"], strict=True)]
         more = len(listed) - max_listed
-        who = "、".join(listed[:max_listed]) if zh else ", ".join(listed[:max_listed])
+        who = say("common.list_sep", lang).join(listed[:max_listed])
         if more > 0:
-            who += f" 等共 {len(listed)} 个" if zh else f" and {more} more"
+            who += say("monitor.training.and_more", lang, total=len(listed))
         rows.append({
             "topic": topic,
             "n_stations": int((people["level"] == "station").sum()),

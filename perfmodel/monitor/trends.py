@@ -54,8 +54,6 @@ __all__ = [
     "special_indicator_candidates",
 ]
 
-_MONTH_ZH = {m: f"{m}月" for m in range(1, 13)}
-_MONTH_EN = {m: pd.Timestamp(2000, m, 1).strftime("%b") for m in range(1, 13)}
 
 
 # ----------------------------------------------------------------------------- series
@@ -194,17 +192,21 @@ def decompose(
                          trend_strength=float(trend_strength), profile=profile)
 
 
+def _month_name(month: int, lang: str) -> str:
+    """A calendar month's short name (``common.month.m<1–12>``: 3月, Mar)."""
+    return say(f"common.month.m{int(month)}", lang)
+
+
 def month_window(months: Sequence[int], lang: str = "zh") -> str:
     """Calendar months as text, wrapping the year: [11, 12, 1, 2] → ``11月–2月``."""
     check_lang(lang)
     if not months:
         return ""
-    names = _MONTH_EN if lang == "en" else _MONTH_ZH
+    names = {m: _month_name(m, lang) for m in range(1, 13)}
     ordered = _circular_order(months)
     if _is_contiguous(ordered):
         return names[ordered[0]] if len(ordered) == 1 else f"{names[ordered[0]]}–{names[ordered[-1]]}"
-    return "、".join(names[m] for m in sorted(months)) if lang != "en" else ", ".join(
-        names[m] for m in sorted(months))
+    return say("common.list_sep", lang).join(names[m] for m in sorted(months))
 
 
 def _circular_order(months: Sequence[int]) -> list[int]:
@@ -486,8 +488,7 @@ def figure_seasonal_profiles(seasonality: pd.DataFrame, lang: str = "zh", max_ro
     fig, ax = plt.subplots(figsize=(8.5, max(2.5, 0.35 * len(rows) + 1.5)))
     limit = float(np.nanmax(np.abs(matrix))) if matrix.size else 1.0
     image = ax.imshow(matrix, aspect="auto", cmap="RdBu", vmin=-limit, vmax=limit)
-    month_names = _MONTH_EN if not zh else _MONTH_ZH
-    ax.set_xticks(range(12), [month_names[m] for m in range(1, 13)])
+    ax.set_xticks(range(12), [_month_name(m, lang) for m in range(1, 13)])
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.grid(False)
     bar = fig.colorbar(image, ax=ax, fraction=0.04)
@@ -526,7 +527,7 @@ def seasonality_report_table(seasonality: pd.DataFrame, lang: str = "zh") -> pd.
         (say("monitor.trends.seasonal_swing_share_of_level", lang)): seasonality["amplitude"],
         (say("monitor.trends.pressure_months", lang)): seasonality["pressure_months"].map(lambda m: month_window(m, lang)),
         (say("monitor.trends.worst_month", lang)): seasonality["worst_month"].map(
-            (_MONTH_EN if not zh else _MONTH_ZH).get),
+            lambda m: _month_name(m, lang), na_action="ignore"),
     })
 
 
