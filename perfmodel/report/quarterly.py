@@ -126,14 +126,14 @@ def quality_tables(ev: Evaluation, lang: str = "zh") -> dict[str, pd.DataFrame]:
     """Data-quality tables: quarantine by reason, late submissions by unit, indicator coverage,
     and units not graded for incomplete data (fewer months of data than required, 数据不完整)."""
     check_lang(lang)
-    from perfmodel.validation import REASONS, REASONS_ZH
+    from perfmodel.validation import reason_text
 
     q = ev.quarantine
     if len(q):
         by_reason = (
             q.groupby(["file", "reason"]).size().rename("n").reset_index().sort_values("n", ascending=False)
         )
-        by_reason["explanation"] = by_reason["reason"].map(REASONS if lang == "en" else REASONS_ZH).fillna("")
+        by_reason["explanation"] = by_reason["reason"].map(lambda code: reason_text(code, lang))
         by_reason["file"] = by_reason["file"].map(lambda p: Path(str(p)).name)
     else:
         by_reason = pd.DataFrame(columns=["file", "reason", "n", "explanation"])
