@@ -602,7 +602,6 @@ def figure_weights(table: pd.DataFrame, lang: Lang = "zh"):
     check_lang(lang)
     import matplotlib.pyplot as plt
 
-    zh = lang == "zh"
     part = table.reset_index(drop=True)
     y = np.arange(len(part))[::-1]
     fig, ax = plt.subplots(figsize=(8, 0.42 * len(part) + 2.0))
@@ -618,8 +617,7 @@ def figure_weights(table: pd.DataFrame, lang: Lang = "zh"):
     ax.axvline(0, color="#444444", linewidth=0.8)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
     ax.set_xlabel(say("audit.policy.share_of_the_composite_score", lang))
-    ax.set_ylabel({"indicator": "指标", "source": "评价来源", "dimension": "维度"}[part["level"].iloc[0]] if zh
-                  else part["level"].iloc[0].capitalize())
+    ax.set_ylabel(say(f"audit.policy.level.{part['level'].iloc[0]}", lang))
     ax.set_title(say("audit.policy.stated_vs_effective_weights_red", lang))
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncols=2)

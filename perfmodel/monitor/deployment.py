@@ -229,15 +229,10 @@ class Reallocation:
     def effect(self, lang: str = "zh") -> pd.DataFrame:
         """Before/after dispersion measures as a report table."""
         check_lang(lang)
-        names = ({"sd_officers": "负荷标准差(按民警加权)", "cv_stations": "负荷变异系数(派出所间)",
-                  "max_min": "最高/最低负荷之比", "share_overloaded": "负荷超均值20%的民警占比"}
-                 if lang != "en" else
-                 {"sd_officers": "Sd of load (officer-weighted)", "cv_stations": "CV of load across stations",
-                  "max_min": "Highest / lowest load", "share_overloaded": "Officers at load > 1.2"})
         return pd.DataFrame({
-            (say("monitor.deployment.measure", lang)): [names[k] for k in self.before],
-            (say("monitor.deployment.before_2", lang)): list(self.before.values()),
-            (say("monitor.deployment.after_2", lang)): [self.after[k] for k in self.before],
+            (say("monitor.deployment.measure", lang)): [say(f"monitor.deployment.effect.{k}", lang) for k in self.before],
+            (say("monitor.deployment.before_header", lang)): list(self.before.values()),
+            (say("monitor.deployment.after_header", lang)): [self.after[k] for k in self.before],
         })
 
 
@@ -375,7 +370,6 @@ def moves_table(result: Reallocation, lang: str = "zh", top: int = 15) -> pd.Dat
 def figure_load_before_after(result: Reallocation, lang: str = "zh") -> plt.Figure:
     """Workload per officer of every station before and after the suggested moves."""
     check_lang(lang)
-    zh = lang != "en"
     table = result.table.sort_values("load").reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(9, 4.5))
     x = np.arange(len(table))
@@ -385,10 +379,7 @@ def figure_load_before_after(result: Reallocation, lang: str = "zh") -> plt.Figu
     ax.vlines(x[changed], table.loc[changed, "load"], table.loc[changed, "load_after"], color="grey", lw=0.8)
     ax.axhline(1.0, color="black", ls="--", lw=1)
     ax.legend()
-    ax.set_title(
-        f"每名民警的相对负荷:调整 {result.n_moves} 名民警前后" if zh
-         else f"Workload per officer before and after moving {result.n_moves} officers"
-    )
+    ax.set_title(say("monitor.deployment.load_title", lang, n=result.n_moves))
     ax.set_xlabel(say("monitor.deployment.station_sorted_by_load_before", lang))
     ax.set_ylabel(say("monitor.deployment.relative_load_1_bureau_average", lang))
     return fig

@@ -813,7 +813,7 @@ def figure_progress_overview(table: pd.DataFrame, lang: str = "zh"):
     ax.axvline(100, color="#1b7837", lw=1)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
     ax.set_title(say("monitor.targets.progress_of_the_baseline_to", lang))
-    ax.set_xlabel(say("monitor.targets.progress", lang))
+    ax.set_xlabel(say("monitor.targets.progress_axis", lang))
     ax.set_ylabel(say("monitor.targets.target", lang))
     return fig
 
@@ -862,7 +862,7 @@ def progress_report_table(table: pd.DataFrame, level: float = 0.9, lang: str = "
             (say("monitor.targets.baseline", lang)): fmt(r.baseline),
             (say("monitor.targets.latest", lang)): f"{fmt(r.latest)} ({r.latest_period})" if np.isfinite(r.latest) else "–",
             (say("monitor.targets.goal", lang)): f"{fmt(r.target)} ({r.deadline})",
-            (say("monitor.targets.progress_2", lang)): r.progress,
+            (say("monitor.targets.progress_header", lang)): r.progress,
             (say("monitor.targets.planned_progress", lang)): r.planned_progress,
             (say("monitor.targets.status_header", lang)): status_label(r.status, lang),
             say("monitor.targets.forecast_at_deadline", lang, level=level): interval,

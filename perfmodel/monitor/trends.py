@@ -455,8 +455,8 @@ def figure_decomposition(dec: Decomposition, title: str, lang: str = "zh", unit_
     check_lang(lang)
     import matplotlib.pyplot as plt
 
-    zh = lang != "en"
-    names = ((say("common.observed", lang), say("monitor.trends.trend", lang), say("monitor.trends.seasonal", lang), say("monitor.trends.remainder", lang)))
+    names = (say("common.observed", lang), say("monitor.trends.trend", lang), say("monitor.trends.seasonal", lang),
+             say("monitor.trends.remainder", lang))
     fig, axes = plt.subplots(4, 1, figsize=(8.5, 7.0), sharex=True)
     x = dec.frame.index.to_timestamp()
     for ax, column, name in zip(axes, ("observed", "trend", "seasonal", "remainder"), names, strict=True):
@@ -465,8 +465,7 @@ def figure_decomposition(dec: Decomposition, title: str, lang: str = "zh", unit_
             ax.axhline(0, color="grey", lw=0.8)
         ax.set_ylabel(name + (f"({unit_label})" if unit_label else ""), fontsize=9)
     fig.supxlabel(say("monitor.trends.month", lang))
-    fig.suptitle(title + (f" · 季节强度 {dec.seasonal_strength:.2f}" if zh
-                          else f" · seasonal strength {dec.seasonal_strength:.2f}"))
+    fig.suptitle(title + say("monitor.trends.strength_suffix", lang, strength=dec.seasonal_strength))
     return fig
 
 
