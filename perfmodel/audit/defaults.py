@@ -32,7 +32,7 @@ from types import MappingProxyType
 from typing import Any
 
 from perfmodel.columns import NUMERIC_CONTEXT, OFFICER_CONTEXT, STATION_CONTEXT
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, templates
 
 __all__ = [
     "AuditDefaults",
@@ -136,22 +136,6 @@ def context_units_needed(terms: int) -> int:
     return max(MIN_CONTEXT_UNITS, CONTEXT_UNITS_PER_TERM * terms)
 
 
-_WORDS = {
-    "zh": {
-        "groups": "数据太少,未做此项分析:需要至少 {groups} 个组、每组至少 {min_n} 个单位;"
-                  "“{attribute}”只有 {enough} 个组达到 {min_n} 个单位",
-        "units": "数据太少,未做此项分析:需要至少 {needed} 个{what}的单位"
-                 "(至少 {floor} 个,且回归每一项至少 {per_term} 个,共 {terms} 项);现有 {n} 个",
-        "what": "背景数据完整",
-    },
-    "en": {
-        "groups": "Too few data for this analysis: it needs at least {min_n} units in each of {groups} groups; "
-                  "only {enough} group(s) of '{attribute}' have {min_n} or more units",
-        "units": "Too few data for this analysis: it needs at least {needed} units with {what} "
-                 "(at least {floor}, and {per_term} per regression term, {terms} terms); there are {n}",
-        "what": "complete context data",
-    },
-}
 
 
 def too_few_groups_note(attribute: str, enough: int, min_n: int, lang: str) -> str:
@@ -164,12 +148,12 @@ def too_few_groups_note(attribute: str, enough: int, min_n: int, lang: str) -> s
     "Too few data for this analysis: it needs at least 5 units in each of 2 groups; only 1 group(s) of 'area_type' have 5 or more units"
     """
     check_lang(lang)
-    return _WORDS[lang]["groups"].format(groups=MIN_GROUPS, min_n=min_n, attribute=attribute, enough=enough)
+    return templates("audit.defaults.note", lang)["groups"].format(groups=MIN_GROUPS, min_n=min_n, attribute=attribute, enough=enough)
 
 
 def too_few_units_note(n: int, terms: int, lang: str) -> str:
     """Why context neutrality was skipped: units needed for ``terms`` terms, units present."""
     check_lang(lang)
-    words = _WORDS[lang]
+    words = templates("audit.defaults.note", lang)
     return words["units"].format(needed=context_units_needed(terms), what=words["what"], floor=MIN_CONTEXT_UNITS,
                                  per_term=CONTEXT_UNITS_PER_TERM, terms=terms, n=n)
