@@ -37,6 +37,7 @@ import pandas as pd
 
 from perfmodel.errors import PerfmodelError, check_choice
 from perfmodel.framework import GRADES, Award
+from perfmodel.glossary import grade_label
 from perfmodel.grading import NOT_GRADED
 from perfmodel.monitor.warnings import DEFAULT_RULES, WarningRules, last_place_flags
 from perfmodel.text import check_lang, say
@@ -355,7 +356,7 @@ def award_table(allocation: pd.DataFrame, names: Mapping[str, str] | None = None
         say("awards.unit", lang): first.index,
         say("awards.name", lang): [(names or {}).get(u, "") for u in first.index],
         say("awards.peer_group", lang): first["peer_group"].to_numpy(),
-        say("awards.grade", lang): first["grade"].to_numpy(),
+        say("awards.grade", lang): first["grade"].map(lambda g: grade_label(g, lang), na_action="ignore").to_numpy(),
     })
     for award in dict.fromkeys(allocation["award"]):
         out[label[award]] = wide.loc[first.index, award].astype(int).to_numpy()

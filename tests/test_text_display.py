@@ -137,3 +137,18 @@ def test_english_template_has_chinese_only_in_units_of_measure_from_the_framewor
     for name, sheet in sheets.items():
         cells = [*sheet.columns, *sheet.to_numpy().ravel()]
         assert [c for c in _cjk(cells) if c not in measures] == [], name
+
+
+def test_award_table_names_grades_and_review_flag_in_the_reader_language():
+    from perfmodel.awards import allocate_awards, award_table
+    from perfmodel.framework import Award
+
+    frame = pd.DataFrame({"unit_id": ["a", "b"], "peer_group": "一类", "score": [90.0, 70.0], "grade": ["优秀", "合格"]})
+    allocation = allocate_awards(frame, [Award(id="merit", name={"zh": "嘉奖", "en": "merit"}, level="collective",
+                                               slots=3)])
+    english = award_table(allocation, {"a": "甲所", "b": "乙所"}, "en")
+    assert list(english["grade"]) == ["Excellent", "Pass"]
+    assert _cjk(english.columns) == []
+    chinese = award_table(allocation, {"a": "甲所", "b": "乙所"}, "zh")
+    assert list(chinese["等次"]) == ["优秀", "合格"]
+    assert list(chinese.columns[:4]) == ["单位", "名称", "同类组", "等次"]

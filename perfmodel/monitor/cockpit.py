@@ -35,6 +35,7 @@ from perfmodel.aggregate import weighted_mean
 from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Framework
+from perfmodel.glossary import grade_label
 from perfmodel.grading import rank_scores
 from perfmodel.text import check_lang, say, templates
 
@@ -394,7 +395,10 @@ def profile_table(cockpit: Cockpit, lang: str = "zh", unit_ids: Sequence[str] | 
     columns = [c for c in ["unit_id", "name", "station", "peer_group", *[f"{a}_pct" for a in AXES], "score", "rank",
                            "grade", "case_points", "bonus_points", "negative_items"] if c in frame.columns]
     labels = {c: t.get(c, c) for c in columns} | {f"{a}_pct": f"{names[a]} {t['pct']}" for a in AXES}
-    return frame[columns].rename(columns=labels)
+    frame = frame[columns].copy()
+    if "grade" in columns:
+        frame["grade"] = frame["grade"].map(lambda g: grade_label(g, lang), na_action="ignore")
+    return frame.rename(columns=labels)
 
 
 # ---------------------------------------------------------------- figures
