@@ -349,7 +349,7 @@ def effect_size_word(effect: float, lang: Lang, measure: str = "hedges_g") -> st
     cuts = (0.147, 0.33, 0.474) if measure == "cliffs_delta" else (0.2, 0.5, 0.8)
     size = abs(effect)
     index = sum(size >= c for c in cuts)
-    return ((say("audit._frame.negligible", lang), say("audit._frame.small", lang), say("audit._frame.medium", lang), say("audit._frame.large", lang)))[index]
+    return say(f"audit.effect_size.{('negligible', 'small', 'medium', 'large')[index]}", lang)
 
 
 # ----------------------------------------------------------------------------- wording

@@ -230,9 +230,9 @@ class Reallocation:
         """Before/after dispersion measures as a report table."""
         check_lang(lang)
         return pd.DataFrame({
-            (say("monitor.deployment.measure", lang)): [say(f"monitor.deployment.effect.{k}", lang) for k in self.before],
-            (say("monitor.deployment.before_header", lang)): list(self.before.values()),
-            (say("monitor.deployment.after_header", lang)): [self.after[k] for k in self.before],
+            say("monitor.deployment.measure", lang): [say(f"monitor.deployment.effect.{k}", lang) for k in self.before],
+            say("monitor.deployment.before_header", lang): list(self.before.values()),
+            say("monitor.deployment.after_header", lang): [self.after[k] for k in self.before],
         })
 
 

@@ -833,17 +833,17 @@ def targets_table(targets: TargetSet, lang: str = "zh") -> pd.DataFrame:
     rows = []
     for t in targets.targets:
         goal = (_format_value(t.target, t.unit, lang) if t.target is not None
-                else f"{t.target_change:+.0%}" + (say("monitor.targets.vs_baseline", lang)))
+                else f"{t.target_change:+.0%}" + say("monitor.targets.vs_baseline", lang))
         stages = "; ".join(f"{m.year}: {_format_value(m.value, t.unit, lang)}" for m in t.milestones)
         rows.append({
-            (say("monitor.targets.target", lang)): t.name(lang),
-            (say("monitor.targets.unit_header", lang)): _unit_text(t.unit, lang),
-            (say("monitor.targets.better", lang)): say(f"monitor.targets.direction.{'higher' if t.direction == 'higher' else 'lower'}", lang),
-            (say("monitor.targets.baseline", lang)): f"{_format_value(t.baseline_value, t.unit, lang)} ({t.baseline_year})",
-            (say("monitor.targets.milestones", lang)): stages or (say("monitor.targets.linear_path", lang)),
-            (say("monitor.targets.goal", lang)): goal,
-            (say("monitor.targets.deadline", lang)): t.deadline,
-            (say("monitor.targets.source", lang)): t.note,
+            say("monitor.targets.target", lang): t.name(lang),
+            say("monitor.targets.unit_header", lang): _unit_text(t.unit, lang),
+            say("monitor.targets.better", lang): say(f"monitor.targets.direction.{'higher' if t.direction == 'higher' else 'lower'}", lang),
+            say("monitor.targets.baseline", lang): f"{_format_value(t.baseline_value, t.unit, lang)} ({t.baseline_year})",
+            say("monitor.targets.milestones", lang): stages or say("monitor.targets.linear_path", lang),
+            say("monitor.targets.goal", lang): goal,
+            say("monitor.targets.deadline", lang): t.deadline,
+            say("monitor.targets.source", lang): t.note,
         })
     return pd.DataFrame(rows)
 
@@ -858,14 +858,14 @@ def progress_report_table(table: pd.DataFrame, level: float = 0.9, lang: str = "
         interval = (f"{fmt(r.forecast)} [{fmt(r.forecast_lower)}, {fmt(r.forecast_upper)}]"
                     if np.isfinite(r.forecast) else "–")
         rows.append({
-            (say("monitor.targets.target", lang)): r.name if zh else r.name_en,
-            (say("monitor.targets.baseline", lang)): fmt(r.baseline),
-            (say("monitor.targets.latest", lang)): f"{fmt(r.latest)} ({r.latest_period})" if np.isfinite(r.latest) else "–",
-            (say("monitor.targets.goal", lang)): f"{fmt(r.target)} ({r.deadline})",
-            (say("monitor.targets.progress_header", lang)): r.progress,
-            (say("monitor.targets.planned_progress", lang)): r.planned_progress,
-            (say("monitor.targets.status_header", lang)): status_label(r.status, lang),
+            say("monitor.targets.target", lang): r.name if zh else r.name_en,
+            say("monitor.targets.baseline", lang): fmt(r.baseline),
+            say("monitor.targets.latest", lang): f"{fmt(r.latest)} ({r.latest_period})" if np.isfinite(r.latest) else "–",
+            say("monitor.targets.goal", lang): f"{fmt(r.target)} ({r.deadline})",
+            say("monitor.targets.progress_header", lang): r.progress,
+            say("monitor.targets.planned_progress", lang): r.planned_progress,
+            say("monitor.targets.status_header", lang): status_label(r.status, lang),
             say("monitor.targets.forecast_at_deadline", lang, level=level): interval,
-            (say("monitor.targets.probability_of_meeting_it", lang)): r.probability,
+            say("monitor.targets.probability_of_meeting_it", lang): r.probability,
         })
     return pd.DataFrame(rows)

@@ -775,18 +775,18 @@ def variance_table(results: Sequence[VarianceShare], lang: str = "zh") -> pd.Dat
     rows = []
     for r in results:
         rows.append({
-            (say("monitor.team.outcome", lang)): r.outcome,
-            (say("monitor.team.method", lang)): r.method,
-            (say("monitor.team.team_variance", lang)): r.team,
-            (say("monitor.team.individual_variance", lang)): r.individual,
-            (say("monitor.team.team_month_variance", lang)): r.team_period,
-            (say("monitor.team.noise_variance", lang)): r.residual,
-            (say("monitor.team.team_share", lang)): r.team_share,
-            (say("monitor.team.team_share_of_total", lang)): r.team_share_total,
-            (say("monitor.team.teams", lang)): r.n_teams,
-            (say("monitor.team.officers", lang)): r.n_individuals,
-            (say("monitor.team.observations", lang)): r.n_observations,
-            (say("monitor.team.converged", lang)): r.converged,
+            say("monitor.team.outcome", lang): r.outcome,
+            say("monitor.team.method", lang): r.method,
+            say("monitor.team.team_variance", lang): r.team,
+            say("monitor.team.individual_variance", lang): r.individual,
+            say("monitor.team.team_month_variance", lang): r.team_period,
+            say("monitor.team.noise_variance", lang): r.residual,
+            say("monitor.team.team_share", lang): r.team_share,
+            say("monitor.team.team_share_of_total", lang): r.team_share_total,
+            say("monitor.team.teams", lang): r.n_teams,
+            say("monitor.team.officers", lang): r.n_individuals,
+            say("monitor.team.observations", lang): r.n_observations,
+            say("monitor.team.converged", lang): r.converged,
         })
     return pd.DataFrame(rows)
 

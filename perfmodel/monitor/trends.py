@@ -520,12 +520,12 @@ def seasonality_report_table(seasonality: pd.DataFrame, lang: str = "zh") -> pd.
     check_lang(lang)
     zh = lang != "en"
     return pd.DataFrame({
-        (say("monitor.trends.indicator", lang)): seasonality["name"] if zh else seasonality["name_en"],
-        (say("monitor.trends.seasonal_strength", lang)): seasonality["seasonal_strength"],
-        (say("monitor.trends.seasonality_p_value", lang)): seasonality["p"],
-        (say("monitor.trends.seasonal_swing_share_of_level", lang)): seasonality["amplitude"],
-        (say("monitor.trends.pressure_months", lang)): seasonality["pressure_months"].map(lambda m: month_window(m, lang)),
-        (say("monitor.trends.worst_month", lang)): seasonality["worst_month"].map(
+        say("monitor.trends.indicator", lang): seasonality["name"] if zh else seasonality["name_en"],
+        say("monitor.trends.seasonal_strength", lang): seasonality["seasonal_strength"],
+        say("monitor.trends.seasonality_p_value", lang): seasonality["p"],
+        say("monitor.trends.seasonal_swing_share_of_level", lang): seasonality["amplitude"],
+        say("monitor.trends.pressure_months", lang): seasonality["pressure_months"].map(lambda m: month_window(m, lang)),
+        say("monitor.trends.worst_month", lang): seasonality["worst_month"].map(
             lambda m: _month_name(m, lang), na_action="ignore"),
     })
 
@@ -534,14 +534,14 @@ def candidates_table(candidates: pd.DataFrame, lang: str = "zh") -> pd.DataFrame
     """:func:`special_indicator_candidates` with readable headers."""
     check_lang(lang)
     return pd.DataFrame({
-        (say("monitor.trends.indicator", lang)): candidates["name"],
-        (say("monitor.trends.basis", lang)): candidates["measure"].map(
+        say("monitor.trends.indicator", lang): candidates["name"],
+        say("monitor.trends.basis", lang): candidates["measure"].map(
             {"value": say("monitor.trends.seasonal_dip_of_the_value", lang),
              "volume": say("monitor.trends.seasonal_peak_of_case_volume", lang)}),
-        (say("monitor.trends.suggested_window", lang)): candidates["window"],
-        (say("monitor.trends.seasonality_p_value", lang)): candidates["p"],
-        (say("monitor.trends.seasonal_swing_share_of_level", lang)): candidates["amplitude"],
-        (say("monitor.trends.temporary_weight_still_available", lang)): candidates["weight_room"],
+        say("monitor.trends.suggested_window", lang): candidates["window"],
+        say("monitor.trends.seasonality_p_value", lang): candidates["p"],
+        say("monitor.trends.seasonal_swing_share_of_level", lang): candidates["amplitude"],
+        say("monitor.trends.temporary_weight_still_available", lang): candidates["weight_room"],
     })
 
 
@@ -550,17 +550,17 @@ def district_table(gaps: pd.DataFrame, lang: str = "zh", dimension_names: Mappin
     """:func:`district_gaps` with readable headers."""
     check_lang(lang)
     table = pd.DataFrame({
-        (say("monitor.trends.district", lang)): gaps["district"],
-        (say("monitor.trends.units", lang)): gaps["units"],
-        (say("monitor.trends.months", lang)): gaps["months"],
-        (say("monitor.trends.mean_gap_points", lang)): gaps["mean_gap"],
-        (say("monitor.trends.share_of_months_below", lang)): gaps["share_below"],
-        (say("monitor.trends.q_value", lang)): gaps["q"],
-        (say("monitor.trends.persistently_behind", lang)): gaps["persistent"].map(
+        say("monitor.trends.district", lang): gaps["district"],
+        say("monitor.trends.units", lang): gaps["units"],
+        say("monitor.trends.months", lang): gaps["months"],
+        say("monitor.trends.mean_gap_points", lang): gaps["mean_gap"],
+        say("monitor.trends.share_of_months_below", lang): gaps["share_below"],
+        say("monitor.trends.q_value", lang): gaps["q"],
+        say("monitor.trends.persistently_behind", lang): gaps["persistent"].map(
             {True: say("common.yes", lang), False: say("monitor.trends.no", lang)}),
     })
     for column in gaps.columns:
         if column.startswith("gap_"):
             dim = column[4:]
-            table[(dimension_names or {}).get(dim, dim) + (say("monitor.trends.gap", lang))] = gaps[column]
+            table[(dimension_names or {}).get(dim, dim) + say("monitor.trends.gap", lang)] = gaps[column]
     return table
