@@ -10,6 +10,7 @@ peer-group names, the engine's ``flags``).
 from __future__ import annotations
 
 import re
+import typing
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -25,7 +26,7 @@ from perfmodel.report import quarterly as q
 from perfmodel.report.workbook import score_workbook
 from perfmodel.simulate import generate_sample
 from perfmodel.template import template_sheets
-from perfmodel.text import say, templates
+from perfmodel.text import has_message, say, templates
 
 FRAMEWORK = "station_four_dimension"
 CJK = re.compile(r"[\u4e00-\u9fff\u3001-\u303f\uff00-\uffef]")  # ideographs and CJK punctuation (not U+3000)
@@ -152,3 +153,50 @@ def test_award_table_names_grades_and_review_flag_in_the_reader_language():
     chinese = award_table(allocation, {"a": "甲所", "b": "乙所"}, "zh")
     assert list(chinese["等次"]) == ["优秀", "合格"]
     assert list(chinese.columns[:4]) == ["单位", "名称", "同类组", "等次"]
+
+
+# ------------------------------------------------------------------ every code has its words
+def _literal_values(model, field: str) -> tuple[str, ...]:
+    return typing.get_args(model.model_fields[field].annotation)
+
+
+def _code_registries() -> dict[str, tuple[str, ...]]:
+    """Section → the codes whose words it must hold (keys built at run time, so the literal-key test cannot see them)."""
+    from perfmodel.audit.policy import SOURCES
+    from perfmodel.framework import Indicator, NegativeItem, Threshold
+    from perfmodel.glossary import COLUMNS, LABEL_FIELDS
+    from perfmodel.monitor.cockpit import AXES
+    from perfmodel.monitor.development import OUTCOMES
+    from perfmodel.monitor.targets import STATUSES
+    from perfmodel.monitor.training import LEVELS
+    from perfmodel.report.workbook import SHEETS
+    from perfmodel.validation import REASONS
+
+    registries = {
+        "grade": (*GRADES, NOT_GRADED),
+        "column": tuple(COLUMNS),
+        "column_meaning": tuple(COLUMNS),
+        "consequence": tuple(dict.fromkeys((*_literal_values(Threshold, "consequence"),
+                                            *_literal_values(NegativeItem, "consequence")))),
+        "workbook.sheet": SHEETS,
+        "reason.validation": REASONS,
+        "audit.policy.source": SOURCES,
+        "audit.policy.level": ("indicator", "source", "dimension"),
+        "audit.effect_size": ("negligible", "small", "medium", "large"),
+        "monitor.cockpit.axis": AXES,
+        "monitor.development.outcome": OUTCOMES,
+        "monitor.targets.status": STATUSES,
+        "monitor.training.level": LEVELS,
+        "common.month": tuple(f"m{m}" for m in range(1, 13)),
+        "report.grading_notes": ("incomplete_data", "non_finite_score", "quota_tie_broken", "quota_tie_lowered"),
+    }
+    for field in LABEL_FIELDS:
+        registries[f"label.{field}"] = _literal_values(Indicator, field)
+    return registries
+
+
+@pytest.mark.parametrize(("section", "codes"), list(_code_registries().items()), ids=list(_code_registries()))
+def test_every_code_of_a_registry_has_its_words(section, codes):
+    assert codes, section
+    missing = [code for code in codes if not has_message(f"{section}.{code}")]
+    assert missing == [], f"{section}: no words for {missing}"
