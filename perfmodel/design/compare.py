@@ -359,7 +359,9 @@ def movers(a: Evaluation, b: Evaluation, *, n: int = 10, lang: str = "zh") -> pd
 
     Columns: unit_id, name, rank_a, rank_b, change (positive = better rank under
     ``b``), score_a, score_b, grade_a, grade_b, driver (dimension that explains
-    the move), driver_change (its change in contribution, score points), note.
+    the move), driver_change (its change in contribution, score points), basis (how
+    the driver was chosen, a code: ``shared_dimension`` or ``own_dimension``) and
+    note (the basis in words, ``design.compare.<basis>`` in ``lang``).
     When both designs share top-level dimensions the driver is the one whose
     contribution changed most in the direction of the move; otherwise it is the
     unit's strongest (for a gain) or weakest (for a loss) dimension under ``b``.
@@ -382,22 +384,22 @@ def movers(a: Evaluation, b: Evaluation, *, n: int = 10, lang: str = "zh") -> pd
             delta = cb.loc[unit_id, shared] - ca.loc[unit_id, shared]
             driver = delta.idxmax() if gain else delta.idxmin()
             amount = float(delta[driver])
-            note = say("design.compare.shared_dimension", lang)
+            basis = "shared_dimension"
         else:
             contrib = cb.loc[unit_id]
             driver = contrib.idxmax() if gain else contrib.idxmin()
             amount = float(contrib[driver])
-            note = say("design.compare.strongest_weakest_dimension_under_b", lang)
+            basis = "own_dimension"
         rows.append({
             "unit_id": unit_id, "name": row["name"],
             "rank_a": row["rank_overall_a"], "rank_b": row["rank_overall_b"], "change": row["change"],
             "score_a": row["score_a"], "score_b": row["score_b"],
             "grade_a": row["grade_a"], "grade_b": row["grade_b"],
             "driver": driver, "driver_name": names.get(driver, driver), "driver_change": amount,
-            "note": note,
+            "basis": basis, "note": say(f"design.compare.{basis}", lang),
         })
     columns = ["unit_id", "name", "rank_a", "rank_b", "change", "score_a", "score_b", "grade_a",
-               "grade_b", "driver", "driver_name", "driver_change", "note"]
+               "grade_b", "driver", "driver_name", "driver_change", "basis", "note"]
     return pd.DataFrame(rows, columns=columns)
 
 
