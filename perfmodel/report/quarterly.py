@@ -2,7 +2,11 @@
 
 The notebook ``notebooks/quarterly_evaluation.ipynb`` only calls these functions
 and displays what they return, so every number in the report is computed (and
-tested) here. Texts exist in Chinese (``zh``) and English (``en``).
+tested) here. Words come from the message catalogue (:mod:`perfmodel.text`):
+headers ``report.quarterly.<code>`` or ``column.<code>``, sentences
+``report.quarterly.text.*``, ``report.methodology.*`` and ``report.grading_notes.*``,
+figure labels ``figure.<name>.*``; grades are shown with
+:func:`perfmodel.glossary.grade_label` (official names in Chinese, English words in English).
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ __all__ = [
 ]
 
 GRADE_COLOURS = {"优秀": "#1b7837", "良好": "#7fbf7b", "合格": "#f4a582", "不合格": "#b2182b", NOT_GRADED: "#bbbbbb"}
+"""Grade code → colour of its dots and bars in the figures."""
+
 
 def _header(code: str, lang: str) -> str:
     """A table header: the report's own (``report.quarterly.<code>``) or the column's (``column.<code>``)."""
