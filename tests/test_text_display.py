@@ -200,3 +200,14 @@ def test_every_code_of_a_registry_has_its_words(section, codes):
     assert codes, section
     missing = [code for code in codes if not has_message(f"{section}.{code}")]
     assert missing == [], f"{section}: no words for {missing}"
+
+
+def test_robustness_verdicts_name_grades_in_the_reader_language(ev):
+    from perfmodel.audit.robustness import bootstrap_grades
+
+    english = bootstrap_grades(ev, n_boot=20, lang="en")
+    scored = english[english["p_grade_change"].notna()]
+    assert len(scored) and _cjk(scored["verdict"]) == []
+    assert scored["verdict"].str.contains("grade '(Excellent|Good|Pass|Fail)'").all()
+    chinese = bootstrap_grades(ev, n_boot=20, lang="zh")
+    assert chinese["verdict"].str.contains("等级“(优秀|良好|合格|不合格)”").loc[scored.index].all()

@@ -36,6 +36,7 @@ from perfmodel.audit._frame import (
     fmt_pct,
     records,
 )
+from perfmodel.glossary import grade_label
 from perfmodel.groups import group_order
 from perfmodel.periods import months_in
 from perfmodel.text import say, templates
@@ -287,8 +288,8 @@ def _boot_verdict(row: Any, level: float, lang: Lang) -> str:
     if not np.isfinite(row.p_grade_change):
         return words["not_scored"]
     values = dict(rank=fmt(row.estimate, 0), lo=fmt(row.rank_low, 0), hi=fmt(row.rank_high, 0),
-                  lvl=fmt_pct(level), grade=row.grade, p=fmt_pct(row.p_grade_change),
-                  other=row.likely_other_grade)
+                  lvl=fmt_pct(level), grade=grade_label(row.grade, lang), p=fmt_pct(row.p_grade_change),
+                  other=grade_label(row.likely_other_grade, lang))
     return words["robust" if row.robust else "fragile"].format(**values)
 
 
@@ -416,7 +417,7 @@ def figure_rank_intervals(table: pd.DataFrame, lang: Lang = "zh", peer_group: st
         ax.text(1.01, (top + bottom) / 2, str(group), transform=ax.get_yaxis_transform(), va="center",
                 ha="left", fontsize=9)
     who = [n if isinstance(n, str) and n else u for n, u in zip(part["name"], part["unit_id"], strict=True)]
-    ax.set_yticks(y, [f"{n} ({g})" for n, g in zip(who, part["grade"], strict=True)], fontsize=8)
+    ax.set_yticks(y, [f"{n} ({grade_label(g, lang)})" for n, g in zip(who, part["grade"], strict=True)], fontsize=8)
     ax.set_ylim(-0.6, len(part) - 0.4)
     ax.set_xlabel(say("audit.robustness.rank_in_peer_group_1", lang))
     ax.set_ylabel(say("audit.robustness.unit_grade", lang))
