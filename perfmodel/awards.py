@@ -37,9 +37,10 @@ import pandas as pd
 
 from perfmodel.errors import PerfmodelError, check_choice
 from perfmodel.framework import GRADES, Award
+from perfmodel.glossary import grade_label
 from perfmodel.grading import NOT_GRADED
 from perfmodel.monitor.warnings import DEFAULT_RULES, WarningRules, last_place_flags
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, say
 
 __all__ = [
     "METHODS",
@@ -352,13 +353,13 @@ def award_table(allocation: pd.DataFrame, names: Mapping[str, str] | None = None
     wide = allocation.pivot_table(index="unit_id", columns="award", values="slots", aggfunc="sum", sort=False)
     first = allocation.drop_duplicates("unit_id").set_index("unit_id")
     out = pd.DataFrame({
-        "单位" if zh else "unit": first.index,
-        "名称" if zh else "name": [(names or {}).get(u, "") for u in first.index],
-        "同类组" if zh else "peer group": first["peer_group"].to_numpy(),
-        "等次" if zh else "grade": first["grade"].to_numpy(),
+        say("awards.unit", lang): first.index,
+        say("awards.name", lang): [(names or {}).get(u, "") for u in first.index],
+        say("awards.peer_group", lang): first["peer_group"].to_numpy(),
+        say("awards.grade", lang): first["grade"].map(lambda g: grade_label(g, lang), na_action="ignore").to_numpy(),
     })
     for award in dict.fromkeys(allocation["award"]):
         out[label[award]] = wide.loc[first.index, award].astype(int).to_numpy()
-    review = "领导班子约谈/调整" if zh else "leadership review"
-    out[review] = np.where(first["flag"].to_numpy() == LEADERSHIP_REVIEW, "是" if zh else "yes", "")
+    review = say("awards.leadership_review", lang)
+    out[review] = np.where(first["flag"].to_numpy() == LEADERSHIP_REVIEW, say("common.yes", lang), "")
     return out

@@ -31,6 +31,7 @@ from pydantic import (
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.periods import PeriodError, parse_month
+from perfmodel.text import check_lang
 from perfmodel.weights import effective_weights
 
 __all__ = [
@@ -123,6 +124,16 @@ class Name(_Model):
 
     zh: str
     en: str
+
+    def in_lang(self, lang: str) -> str:
+        """The name in ``lang`` (``zh`` or ``en``).
+
+        Examples
+        --------
+        >>> Name(zh="派出所", en="Police station").in_lang("en")
+        'Police station'
+        """
+        return str(getattr(self, check_lang(lang)))
 
 
 class Threshold(_Model):

@@ -1,32 +1,23 @@
-"""What each column of perfmodel's tables means, in Chinese and English: one table.
+"""The columns of perfmodel's tables: which codes exist, how each is shown, and its words.
 
-:data:`COLUMNS` maps a column code (the name in the data) to its header, its
-meaning and its unit in each language, and to how it is shown in a workbook
-(:data:`FORMATS`). Workbook writers (:mod:`perfmodel.report.workbook`,
-:mod:`perfmodel.template`) take headers and the "说明/notes" sheet from here, so
-a header means the same wherever it appears.
+:data:`COLUMNS` maps a column code (the name in the data) to its display kind,
+and :data:`FORMATS` a display kind to an Excel number format: these are not
+words and stay in code. The words, a column's header, meaning and unit in each
+language, are messages of the catalogue (:mod:`perfmodel.text`,
+``perfmodel/data/messages.toml``): ``column.<code>``, ``column_meaning.<code>``
+and ``column_unit.<code>``; the words of an indicator's direction, source and
+kind codes are ``label.<field>.<code>``. Workbook writers
+(:mod:`perfmodel.report.workbook`, :mod:`perfmodel.template`) and the report
+take headers and the "说明/notes" sheet from here, so a header means the same
+wherever it appears.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from perfmodel.errors import check_choice
+from perfmodel.text import check_lang, has_message, say
 
-from perfmodel.text import check_lang
-
-__all__ = ["Column", "COLUMNS", "FORMATS", "LABELS", "column_header", "column_info", "label"]
-
-
-class Column(NamedTuple):
-    """One column: header, meaning and unit in Chinese and English, and its display kind."""
-
-    zh: str
-    en: str
-    meaning_zh: str
-    meaning_en: str
-    unit_zh: str = ""
-    unit_en: str = ""
-    kind: str = "text"
-
+__all__ = ["COLUMNS", "FORMATS", "LABEL_FIELDS", "column_header", "column_info", "grade_label", "label"]
 
 FORMATS: dict[str, str] = {
     "score": "0.0",
@@ -38,89 +29,31 @@ FORMATS: dict[str, str] = {
 }
 """Display kind → Excel number format (values are stored unrounded; ``text`` has none)."""
 
-_PTS = ("分", "points")
-_PCT = ("%", "%")
-
-COLUMNS: dict[str, Column] = {
+COLUMNS: dict[str, str] = {
     # scores
-    "unit_id": Column("单位编号", "Unit id", "单位(派出所或民警)的编号,与单位表一致",
-                      "the station or officer, as in the units table"),
-    "name": Column("单位名称", "Name", "单位或民警的名称", "station or officer name"),
-    "period": Column("考核期", "Period", "考核期间(季度、月或年)", "evaluation period (quarter, month or year)"),
-    "peer_group": Column("同类组", "Peer group", "与之比较排名的同类单位组", "group of comparable units ranked together"),
-    "score": Column("综合得分", "Score", "难度系数调整、加减分后的综合得分(0–100)",
-                    "overall score after difficulty, bonus and deductions (0–100)", *_PTS, "score"),
-    "rank": Column("组内排名", "Rank in group", "同类组内的名次,1 为最好", "rank within the peer group, 1 is best",
-                   "名", "place", "rank"),
-    "rank_overall": Column("全局排名", "Overall rank", "全部单位中的名次,1 为最好", "rank among all units, 1 is best",
-                           "名", "place", "rank"),
-    "grade": Column("等级", "Grade", "考核等级(优秀/良好/合格/不合格;未评定:数据不足)",
-                    "grade (excellent/good/pass/fail; not graded: too little data)"),
-    "raw_score": Column("加权得分", "Weighted score", "各维度加权汇总的得分(难度调整前)",
-                        "weighted sum of dimension scores (before difficulty)", *_PTS, "score"),
-    "difficulty": Column("难度系数", "Difficulty", "按单位类别给定的难度系数,乘以加权得分",
-                         "difficulty coefficient of the unit's class, multiplies the weighted score",
-                         "倍", "factor", "coefficient"),
-    "bonus": Column("加分", "Bonus", "加分项合计", "bonus points in total", *_PTS, "score"),
-    "deduction": Column("扣分", "Deduction", "负面清单扣分合计", "negative-list deductions in total", *_PTS, "score"),
-    "availability": Column("数据覆盖", "Data coverage", "有数据的指标权重占比", "share of indicator weight with data",
-                           *_PCT, "percent"),
-    "flags": Column("提示", "Flags", "需要注意的事项:负面清单、硬性指标、数据不完整等",
-                    "what needs attention: negative list, hard thresholds, incomplete data"),
-    "previous_rank": Column("上期排名", "Previous rank", "上一期的组内排名", "rank in group in the previous period",
-                            "名", "place", "rank"),
-    "rank_change": Column("排名变化", "Rank change", "上期排名减本期排名,正数为进步",
-                          "previous rank minus current rank; positive is an improvement", "名", "places", "rank"),
-    "previous_grade": Column("上期等级", "Previous grade", "上一期的等级", "grade in the previous period"),
+    "unit_id": "text", "name": "text", "period": "text", "peer_group": "text", "score": "score",
+    "rank": "rank", "rank_overall": "rank", "grade": "text", "raw_score": "score", "difficulty": "coefficient",
+    "bonus": "score", "deduction": "score", "availability": "percent", "flags": "text", "previous_rank": "rank",
+    "rank_change": "rank", "previous_grade": "text",
     # breaches, negative list, grading notes
-    "indicator": Column("指标", "Indicator", "指标的代码(见框架的指标列表)", "the indicator's code (see the framework's list)"),
-    "value": Column("实际值", "Value", "指标的实际值(比率为小数,0.93 即 93%)",
-                    "the indicator's value (rates as fractions: 0.93 is 93%)", kind="number"),
-    "min": Column("下限", "Minimum", "硬性指标要求的最低值", "lowest value the hard threshold allows", kind="number"),
-    "max": Column("上限", "Maximum", "硬性指标允许的最高值", "highest value the hard threshold allows", kind="number"),
-    "consequence": Column("后果", "Consequence", "未达标或命中负面清单的后果(代码)",
-                          "what follows from the breach or hit (code)"),
-    "grade_cap": Column("最高等级", "Grade cap", "该事项限定的最高等级", "highest grade the item allows"),
-    "item": Column("事项", "Item", "负面清单或加分事项编号", "negative-list or bonus item id"),
-    "count": Column("次数", "Count", "发生次数", "number of occurrences", "次", "times", "count"),
-    "points": Column("分值", "Points", "每次扣(加)的分数", "points per occurrence", *_PTS, "score"),
-    "code": Column("代码", "Code", "说明的代码", "code of the note"),
-    "detail": Column("详情", "Detail", "具体说明", "what happened"),
+    "indicator": "text", "value": "number", "min": "number", "max": "number", "consequence": "text",
+    "grade_cap": "text", "item": "text", "count": "count", "points": "score", "code": "text", "detail": "text",
     # quarantine
-    "file": Column("文件", "File", "出问题的输入文件", "the input file with the problem"),
-    "row": Column("行号", "Row", "在表格软件中看到的行号(表头为第 1 行)",
-                  "row number as seen in a spreadsheet (header is row 1)", kind="count"),
-    "column": Column("列", "Column", "出问题的列", "the column with the problem"),
-    "reason": Column("原因代码", "Reason", "被隔离的原因代码", "why the row was held back (code)"),
-    "message": Column("说明", "Message", "问题及修改方法", "the problem and how to fix it"),
-    "numerator": Column("分子", "Numerator", "比率的分子(如规范办理的案件数)",
-                        "the count behind a rate (e.g. cases handled correctly)", kind="number"),
-    "denominator": Column("分母", "Denominator", "比率的分母(如办理的案件数)",
-                          "the volume behind a rate (e.g. cases handled)", kind="number"),
-    "rater_id": Column("评分人", "Rater", "给出主观评分的人的编号", "who gave a subjective rating"),
-    "submitted_at": Column("上报时间", "Submitted at", "数据上报的时间,用于判断是否迟报",
-                           "when the figure was reported, checked against the deadline"),
+    "file": "text", "row": "count", "column": "text", "reason": "text", "message": "text",
+    "numerator": "number", "denominator": "number", "rater_id": "text", "submitted_at": "text",
     # weight tree
-    "id": Column("编号", "Id", "维度或指标编号", "dimension or indicator id"),
-    "name_zh": Column("中文名称", "Chinese name", "中文名称", "Chinese name"),
-    "name_en": Column("英文名称", "English name", "英文名称", "English name"),
-    "type": Column("类型", "Type", "维度或指标", "dimension or indicator"),
-    "level": Column("层级", "Level", "在指标树中的层级,1 为最上层", "depth in the indicator tree, 1 is the top",
-                    kind="count"),
-    "parent": Column("上级", "Parent", "上级维度编号", "the parent dimension"),
-    "weight": Column("权重", "Weight", "在上级中的权重", "weight within the parent", kind="number"),
-    "effective_weight": Column("总权重", "Total weight", "在综合得分中的实际权重", "weight in the overall score",
-                               *_PCT, "percent"),
-    "kind": Column("类别", "Kind", "指标类别:比率、计数、时长、评分、积分",
-                   "indicator kind: rate, count, duration, score, points"),
-    "direction": Column("方向", "Direction", "越大越好、越小越好或接近目标值",
-                        "higher is better, lower is better or closest to target"),
-    "source": Column("来源", "Source", "数据来源:系统、上级、同事、自评、群众",
-                     "source: system, supervisor, peer, self, citizen"),
-    "threshold": Column("硬性标准", "Threshold", "硬性指标的标准", "the hard threshold"),
-    "temporary": Column("临时指标", "Temporary", "临时指标的有效期", "when a temporary indicator is valid"),
+    "id": "text", "name_zh": "text", "name_en": "text", "type": "text", "level": "count", "parent": "text",
+    "weight": "number", "effective_weight": "percent", "kind": "text", "direction": "text", "source": "text",
+    "threshold": "text", "temporary": "text",
 }
-"""Column code → :class:`Column`. Add a row here when a table gains a column."""
+"""Column code → display kind (a key of :data:`FORMATS`, or ``text``).
+
+Add a row here, and ``column.<code>`` and ``column_meaning.<code>`` (and
+``column_unit.<code>`` if it has a unit) to the catalogue, when a table gains a
+column."""
+
+LABEL_FIELDS: tuple[str, ...] = ("direction", "source", "kind")
+"""Fields of an indicator whose codes have words (``label.<field>.<code>`` in the catalogue)."""
 
 
 def column_info(code: str, lang: str = "zh") -> tuple[str, str, str] | None:
@@ -132,12 +65,10 @@ def column_info(code: str, lang: str = "zh") -> tuple[str, str, str] | None:
     ('Score', 'overall score after difficulty, bonus and deductions (0–100)', 'points')
     """
     check_lang(lang)
-    col = COLUMNS.get(code)
-    if col is None:
+    if code not in COLUMNS:
         return None
-    if lang == "en":
-        return col.en, col.meaning_en, col.unit_en
-    return col.zh, col.meaning_zh, col.unit_zh
+    unit = say(f"column_unit.{code}", lang) if has_message(f"column_unit.{code}") else ""
+    return say(f"column.{code}", lang), say(f"column_meaning.{code}", lang), unit
 
 
 def column_header(code: str, lang: str = "zh") -> str:
@@ -149,29 +80,13 @@ def column_header(code: str, lang: str = "zh") -> str:
     ('组内排名', 'Rank in group', 'other')
     """
     check_lang(lang)
-    info = column_info(code, lang)
-    return info[0] if info else code
-
-
-LABELS: dict[str, dict[str, dict[str, str]]] = {
-    "direction": {
-        "zh": {"higher": "越大越好", "lower": "越小越好", "target": "接近目标值"},
-        "en": {"higher": "higher is better", "lower": "lower is better", "target": "closest to target"},
-    },
-    "source": {
-        "zh": {"system": "系统数据", "supervisor": "上级评价", "peer": "同事互评", "self": "自评", "citizen": "群众评价"},
-        "en": {"system": "system", "supervisor": "supervisor", "peer": "peer", "self": "self", "citizen": "citizen"},
-    },
-    "kind": {
-        "zh": {"rate": "比率", "count": "计数", "duration": "时长", "score": "评分", "points": "积分"},
-        "en": {"rate": "rate", "count": "count", "duration": "duration", "score": "score", "points": "points"},
-    },
-}
-"""Codes of an indicator's direction, source and kind → text in each language."""
+    return say(f"column.{code}", lang) if code in COLUMNS else code
 
 
 def label(field: str, code: str, lang: str = "zh") -> str:
-    """The text of code ``code`` of ``field`` (``direction``, ``source``, ``kind``) in ``lang``.
+    """The words of code ``code`` of ``field`` (``direction``, ``source``, ``kind``) in ``lang``.
+
+    Unknown codes are shown as they are.
 
     Examples
     --------
@@ -179,4 +94,22 @@ def label(field: str, code: str, lang: str = "zh") -> str:
     ('越小越好', 'rate')
     """
     check_lang(lang)
-    return LABELS[field][lang].get(code, code)
+    check_choice("field", field, LABEL_FIELDS)
+    key = f"label.{field}.{code}"
+    return say(key, lang) if has_message(key) else code
+
+
+def grade_label(grade: object, lang: str = "zh") -> object:
+    """A grade in words in ``lang``; values that are no grade (NaN, other text) are returned as they are.
+
+    Grades in data are the official names (优秀, 良好, 合格, 不合格, 未评定), which are
+    also their Chinese words; the catalogue has them as ``grade.<name>``.
+
+    Examples
+    --------
+    >>> grade_label("良好", "en"), grade_label("良好"), grade_label(None, "en")
+    ('Good', '良好', None)
+    """
+    check_lang(lang)
+    key = f"grade.{grade}"
+    return say(key, lang) if isinstance(grade, str) and has_message(key) else grade

@@ -35,7 +35,7 @@ from perfmodel.io import (
     write_workbook,
 )
 from perfmodel.periods import months_in, period_label, reporting_deadline
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, has_message, say, templates
 from perfmodel.validation import MAX_MAGNITUDE
 
 __all__ = ["template_columns", "template_sheets", "write_template"]
@@ -43,34 +43,7 @@ __all__ = ["template_columns", "template_sheets", "write_template"]
 _LAST_ROW = 1_048_576
 """Last row of an Excel sheet: drop-downs cover every row a user may add."""
 
-_HEADERS = {"zh": {"period": "月份", "value": "数值"}, "en": {}}
-"""Template headers that differ from :mod:`perfmodel.glossary` (they must be accepted aliases)."""
 
-_TEXT = {
-    "zh": {
-        "data": "数据", "instructions": "说明", "indicators": "指标说明", "lists": "下拉列表",
-        "item": "事项", "detail": "内容", "unit_name": "单位名称(参考)", "indicator_name": "指标名称(参考)",
-        "ind_id": "代码", "ind_name": "名称", "ind_kind": "类别", "ind_unit": "计量单位", "ind_dir": "方向",
-        "ind_range": "取值范围", "ind_ratio": "分子/分母", "ind_source": "来源", "ind_role": "用途",
-        "list_ind": "指标代码列表", "list_month": "月份列表", "list_unit": "单位列表",
-        "ratio_yes": "需要:填分子和分母(数值可留空)", "ratio_no": "不需要",
-        "role_tree": "考核指标", "role_case": "{parent}的案件类型(计数)", "role_bonus": "加分事项:{name}",
-        "role_negative": "负面清单事项:{name}", "no_range": "无", "rate_range": "0–1(小数)",
-        "count_range": "≥ 0 的整数",
-    },
-    "en": {
-        "data": "data", "instructions": "instructions", "indicators": "indicator list", "lists": "lists",
-        "item": "Item", "detail": "Detail", "unit_name": "Unit name (reference)",
-        "indicator_name": "Indicator name (reference)",
-        "ind_id": "Id", "ind_name": "Name", "ind_kind": "Kind", "ind_unit": "Measure", "ind_dir": "Direction",
-        "ind_range": "Range", "ind_ratio": "Numerator/denominator", "ind_source": "Source", "ind_role": "Role",
-        "list_ind": "Indicator ids", "list_month": "Months", "list_unit": "Unit ids",
-        "ratio_yes": "needed: fill numerator and denominator (value may stay blank)", "ratio_no": "not needed",
-        "role_tree": "scored indicator", "role_case": "case type of {parent} (count)", "role_bonus": "bonus item: {name}",
-        "role_negative": "negative-list item: {name}", "no_range": "none", "rate_range": "0–1 (fraction)",
-        "count_range": "whole number ≥ 0",
-    },
-}
 
 
 def template_columns(framework: Framework) -> list[str]:
@@ -96,22 +69,18 @@ def template_columns(framework: Framework) -> list[str]:
 
 
 def _header(code: str, lang: str) -> str:
-    header = _HEADERS[lang].get(code) or column_header(code, lang)
+    own = f"template.header.{code}"  # where the template's header differs from the glossary's
+    header = say(own, lang) if has_message(own) else column_header(code, lang)
     assert OBSERVATION_ALIASES.get(normalise_header(header)) == code, header  # read back as `code`
     return header
 
 
-_MEANINGS = {
-    "zh": {"period": "数据所属月份,格式 2025-04", "submitted_at": "数据上报的时间(可不填),用于判断是否迟报"},
-    "en": {"period": "the month the figure is for, as 2025-04",
-           "submitted_at": "when the figure was reported (optional), checked against the deadline"},
-}
-"""Meanings of columns in the template where they differ from :mod:`perfmodel.glossary`."""
-
-
 def _meaning(code: str, lang: str) -> str:
+    own = f"template.meaning.{code}"  # where the template's meaning differs from the glossary's
+    if has_message(own):
+        return say(own, lang)
     info = column_info(code, lang)
-    return _MEANINGS[lang].get(code) or (info[1] if info else "")
+    return info[1] if info else ""
 
 
 def _safe(text: object) -> object:
@@ -134,11 +103,11 @@ def _bounds(kind: str, ind: Indicator | None) -> tuple[float, float]:
 
 def _inputs(framework: Framework, lang: str) -> list[dict[str, object]]:
     """One entry per input indicator: id, name, kind, the tree indicator and its role."""
-    t = _TEXT[lang]
+    t = templates("template.words", lang)
     meta = framework.indicator_meta()
     out: dict[str, dict[str, object]] = {}
     for ind in framework.indicators():
-        name = ind.name.en if lang == "en" else ind.name.zh
+        name = ind.name.in_lang(lang)
         if ind.kind == "points":
             for case in ind.inputs:
                 out.setdefault(case, {"id": case, "name": f"{name}: {case}", "kind": "count", "ind": None,
@@ -147,21 +116,20 @@ def _inputs(framework: Framework, lang: str) -> list[dict[str, object]]:
             out[ind.id] = {"id": ind.id, "name": name, "kind": ind.kind, "ind": meta[ind.id], "role": t["role_tree"]}
     for key, items in (("role_bonus", framework.bonus), ("role_negative", framework.negative_list)):
         for item in items:
-            name = item.name.en if lang == "en" else item.name.zh
+            name = item.name.in_lang(lang)
             out.setdefault(item.indicator, {"id": item.indicator, "name": name, "kind": "count", "ind": None,
                                             "role": t[key].format(name=name)})
     return list(out.values())
 
 
 def _indicator_table(entries: list[dict[str, object]], lang: str) -> pd.DataFrame:
-    t = _TEXT[lang]
+    t = templates("template.words", lang)
     rows = []
     for e in entries:
         ind: Indicator | None = e["ind"]  # type: ignore[assignment]
         kind = str(e["kind"])
         if ind is not None and ind.range is not None:
-            shown_range = (f"from {ind.range[0]:g} to {ind.range[1]:g}" if lang == "en"
-                           else f"{ind.range[0]:g} 至 {ind.range[1]:g}")
+            shown_range = t["range"].format(low=ind.range[0], high=ind.range[1])
         else:
             shown_range = {"rate": t["rate_range"], "count": t["count_range"]}.get(kind, t["no_range"])
         rows.append({
@@ -177,50 +145,27 @@ def _indicator_table(entries: list[dict[str, object]], lang: str) -> pd.DataFram
 
 
 def _instructions(framework: Framework, columns: list[str], months: list[str], lang: str) -> pd.DataFrame:
-    t = _TEXT[lang]
-    name = framework.name.en if lang == "en" else framework.name.zh
+    t = templates("template.words", lang)
+    name = framework.name.in_lang(lang)
     day, offset = framework.reporting.deadline_day, framework.reporting.deadline_month_offset
     example = months[0] if months else "2025-04"
     due = reporting_deadline(example, day, offset).strftime("%Y-%m-%d")
     data, indicators = t["data"], t["indicators"]
-    if lang == "en":
-        lines = [
-            ("Purpose", f"monthly data of framework '{name}' ({framework.id})"),
-            ("How to fill", f"sheet '{data}': one row per unit, month and indicator; fill the value (or, for a "
-                            "rate, numerator and denominator); do not change the header row; rows may be added; "
-                            "use the filter button of the header to find your unit's rows"),
-        ]
-        for code in columns:
-            lines.append((f"column '{_header(code, lang)}'", _meaning(code, lang)))
-        lines += [
-            (f"column '{t['unit_name']}' / '{t['indicator_name']}'", "for reading only; not needed when read back"),
-            ("Rates", "as fractions: 0.93 means 93%; or numerator and denominator with the value left blank"),
-            ("Counts of events", "case types, bonus and negative-list items: enter 0 when nothing happened"),
-            ("Several raters", "copy the row once per rater and fill the rater column"),
-            ("Indicators", f"sheet '{indicators}': each indicator's kind, unit, direction, range and source"),
-            ("Deadline", f"a month's data are due by day {day} of the month {offset} month(s) later "
-                         f"(e.g. {example}: {due} 23:59:59); later rows are kept and flagged as late"),
-            ("Afterwards", f"perfmodel validate --framework {framework.id} --observations THIS_FILE.xlsx "
-                           "--units UNITS_FILE"),
-        ]
-    else:
-        lines = [
-            ("用途", f"考核框架“{name}”({framework.id})的月度数据填报"),
-            ("填法", f"在“{data}”工作表中每行填一个单位、一个月、一个指标的数值(比率也可填分子和分母);"
-                     "不要修改表头;可以增加行;用表头的筛选按钮找出本单位的行"),
-        ]
-        for code in columns:
-            lines.append((f"“{_header(code, lang)}”列", _meaning(code, lang)))
-        lines += [
-            (f"“{t['unit_name']}”“{t['indicator_name']}”列", "仅供参考,读取时不需要"),
-            ("比率", "填小数:0.93 表示 93%;或填分子和分母,数值留空"),
-            ("事件计数", "案件类型、加分和负面清单事项:没有发生填 0"),
-            ("多名评分人", "每名评分人复制一行,并填写评分人"),
-            ("指标说明", f"见“{indicators}”工作表:各指标的类别、计量单位、方向、取值范围和来源"),
-            ("上报截止", f"每月数据须在其后第 {offset} 个月的 {day} 日 24 时前上报"
-                         f"(如 {example} 的数据截止 {due} 23:59:59);迟报的数据保留并标注为迟报"),
-            ("填好后", f"perfmodel validate --framework {framework.id} --observations 本文件.xlsx --units 单位表"),
-        ]
+
+    def line(key: str, **values: object) -> tuple[str, str]:
+        return say(f"template.instructions.{key}_item", lang, **values), say(f"template.instructions.{key}", lang,
+                                                                             **values)
+
+    lines = [line("purpose", name=name, id=framework.id), line("how", data=data)]
+    for code in columns:
+        lines.append((say("template.instructions.column_item", lang, header=_header(code, lang)),
+                      _meaning(code, lang)))
+    lines += [
+        line("reference", unit_name=t["unit_name"], indicator_name=t["indicator_name"]),
+        line("rates"), line("counts"), line("raters"), line("indicators", indicators=indicators),
+        line("deadline", day=day, offset=offset, example=example, due=due),
+        line("after", id=framework.id),
+    ]
     return pd.DataFrame(lines, columns=[t["item"], t["detail"]]).map(_safe)
 
 
@@ -237,10 +182,8 @@ def _runs(rows: list[int], letter: str) -> str:
 
 
 def _number_rule(cells: str, low: float, high: float, lang: str) -> Validation:
-    if lang == "en":
-        prompt, error = f"a number from {low:g} to {high:g}", f"enter a number from {low:g} to {high:g}"
-    else:
-        prompt, error = f"填 {low:g} 到 {high:g} 之间的数", f"请填 {low:g} 到 {high:g} 之间的数"
+    prompt = say("template.validation.number_prompt", lang, low=low, high=high)
+    error = say("template.validation.number_error", lang, low=low, high=high)
     return Validation(cells, "decimal", f"{low!r}", f"{high!r}", prompt=prompt, error=error)
 
 
@@ -273,7 +216,7 @@ def template_sheets(
         For :func:`perfmodel.io.write_workbook`.
     """
     check_lang(lang)
-    t = _TEXT[lang]
+    t = templates("template.words", lang)
     columns = template_columns(framework)
     entries = _inputs(framework, lang)
     months = [str(m) for m in months_in(period_label(period))] if period else []
@@ -312,18 +255,18 @@ def template_sheets(
     last = len(data) + 1
     rules = [Validation(f"{letter['indicator']}2:{letter['indicator']}{_LAST_ROW}", "list",
                         f"{quoted}!$A$2:$A${len(entries) + 1}",
-                        prompt="从下拉列表选择指标代码" if lang == "zh" else "choose an indicator id",
-                        error="不是本框架的指标代码" if lang == "zh" else "not an indicator id of this framework")]
+                        prompt=say("template.validation.indicator_prompt", lang),
+                        error=say("template.validation.indicator_error", lang))]
     if months:
         rules.append(Validation(f"{letter['period']}2:{letter['period']}{_LAST_ROW}", "list",
                                 f"{quoted}!$B$2:$B${len(months) + 1}",
-                                prompt="从下拉列表选择月份" if lang == "zh" else "choose a month",
-                                error="不是本期的月份" if lang == "zh" else "not a month of this period"))
+                                prompt=say("template.validation.month_prompt", lang),
+                                error=say("template.validation.month_error", lang)))
     if len(unit_rows):
         rules.append(Validation(f"{letter['unit_id']}2:{letter['unit_id']}{_LAST_ROW}", "list",
                                 f"{quoted}!$C$2:$C${len(unit_rows) + 1}",
-                                prompt="从下拉列表选择单位" if lang == "zh" else "choose a unit",
-                                error="不在单位表中" if lang == "zh" else "not in the units file"))
+                                prompt=say("template.validation.unit_prompt", lang),
+                                error=say("template.validation.unit_error", lang)))
     kinds = {str(e["id"]): (str(e["kind"]), e["ind"] if isinstance(e["ind"], Indicator) else None) for e in entries}
     by_bounds: dict[tuple[float, float], list[int]] = {}
     for position, indicator in enumerate(rows):

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from perfmodel.errors import check_choice
 
-__all__ = ["LANGS", "Message", "MessageError", "catalogue", "check_lang", "has_message", "say"]
+__all__ = ["LANGS", "Message", "MessageError", "catalogue", "check_lang", "has_message", "say", "template", "templates"]
 
 LANGS: tuple[str, ...] = ("zh", "en")
 """The languages of perfmodel's text: Chinese (the default) and English."""
@@ -133,6 +133,30 @@ def say(key: str, lang: str = "zh", /, **values: Any) -> str:
     >>> say("lang.name", "en")
     'English'
     """
+    template(key, lang)  # checks lang and key
+    message = catalogue()[key]
+    missing = message.placeholders(lang) - set(values)
+    if missing:
+        raise MessageError(f"message {key!r} needs {sorted(missing)}; got {sorted(values)}")
+    return getattr(message, lang).format(**values)
+
+
+def template(key: str, lang: str = "zh", /) -> str:
+    """The unfilled template of message ``key`` in ``lang``.
+
+    For callers that fill it themselves, e.g. :func:`perfmodel.report.render.say_md`,
+    which escapes every value for Markdown.
+
+    Raises
+    ------
+    MessageError
+        If the key is not in the catalogue.
+
+    Examples
+    --------
+    >>> template("count.units", "en")
+    '{n} units'
+    """
     check_lang(lang)
     try:
         message = catalogue()[key]
@@ -140,7 +164,30 @@ def say(key: str, lang: str = "zh", /, **values: Any) -> str:
         near = sorted(k for k in catalogue() if k.split(".")[0] == key.split(".")[0])[:8]
         nearby = f"; messages in that section: {', '.join(near)}" if near else ""
         raise MessageError(f"no message {key!r} in {CATALOGUE_FILE}{nearby}") from None
-    missing = message.placeholders(lang) - set(values)
-    if missing:
-        raise MessageError(f"message {key!r} needs {sorted(missing)}; got {sorted(values)}")
-    return getattr(message, lang).format(**values)
+    return getattr(message, lang)
+
+
+def templates(section: str, lang: str = "zh", /) -> dict[str, str]:
+    """Every message under ``section`` in ``lang``: key after the section → unfilled template.
+
+    For modules that look words up by a code held in data (a column, a figure
+    label): ``templates("report.calibration", "en")["diff_x"]``. Fill a template
+    with :meth:`str.format` (or :func:`perfmodel.report.render.md` for Markdown).
+
+    Raises
+    ------
+    MessageError
+        If the catalogue has no message under ``section``.
+
+    Examples
+    --------
+    >>> templates("label.direction", "en")["lower"]
+    'lower is better'
+    """
+    check_lang(lang)
+    prefix = f"{section}."
+    out = {key[len(prefix):]: getattr(message, lang) for key, message in catalogue().items()
+           if key.startswith(prefix)}
+    if not out:
+        raise MessageError(f"no messages under {section!r} in {CATALOGUE_FILE}")
+    return out

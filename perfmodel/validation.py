@@ -9,8 +9,8 @@ altered silently. Checks run on whole columns at once (pandas masks; values with
 few distinct entries, such as periods and ids, are parsed once per distinct
 value), so a million rows validate in seconds.
 
-Reason codes and their explanations are in :data:`REASONS` and in
-``docs/data-contract.md``.
+Reason codes are in :data:`REASONS`; what each means and how to fix it in
+:func:`reason_text` (the message catalogue) and ``docs/data-contract.md``.
 """
 
 from __future__ import annotations
@@ -38,10 +38,11 @@ from perfmodel.io import (
     read_table,
 )
 from perfmodel.periods import PeriodError, parse_month, reporting_deadline
+from perfmodel.text import has_message, say
 
 __all__ = [
     "REASONS",
-    "REASONS_ZH",
+    "reason_text",
     "LEVELS",
     "UNIT_NUMERIC_COLUMNS",
     "RATE_TOLERANCE",
@@ -55,81 +56,45 @@ __all__ = [
     "indicator_lookup",
 ]
 
-REASONS: dict[str, str] = {
-    "missing_column": "A required column is absent, so no row can be used. Add the column, or "
-    "rename its header to one of the accepted names (see docs/data-contract.md).",
-    "blank_row": "The row is empty. Delete it.",
-    "missing_key": "The period, unit_id or indicator (units: unit_id) is blank. Fill it in.",
-    "bad_period": "The period is not a month. Write it as YYYY-MM, for example 2025-04.",
-    "unknown_unit": "The unit_id is not among the accepted units (absent from the units file, "
-    "or rejected there). Add or fix the unit in the units file, or correct the id.",
-    "level_mismatch": "The unit is a station where the framework scores officers, or the "
-    "reverse. Remove these rows or use a framework for that level.",
-    "unknown_indicator": "The indicator is not one the framework uses. Correct the id "
-    "(a close match is suggested) or remove the row.",
-    "non_numeric": "A number was expected but the cell holds text. Enter a plain number such "
-    "as 0.93 (no '%', no thousands separators).",
-    "non_finite": "The number is infinite ('inf', '-inf', 'Infinity', or too large for a "
-    "computer to hold, such as 1e999). Enter the real figure.",
-    "absurd_value": "The number's size is beyond any real figure (more than 1e12 in magnitude, "
-    "see docs/data-contract.md): a typing or export error. Enter the real figure.",
-    "missing_value": "The value is blank or marked missing, and no numerator and denominator "
-    "are given to compute it. Enter the figure, or leave the row out.",
-    "duplicate_row": "An exact copy of an earlier row; the first copy is kept. Delete the copy.",
-    "duplicate_key": "Several rows give different figures for the same period × unit × "
-    "indicator (× rater); all are held back because the right one is unknown. Keep one.",
-    "rate_out_of_range": "A rate must lie between 0 and 1, or within the range the framework "
-    "declares for it (e.g. [-1, 1] for a reduction rate). Values between 1 and 100 look like "
-    "percentages: divide them by 100.",
-    "numerator_gt_denominator": "The numerator is larger than the denominator, so the rate "
-    "would exceed 100 %. Check both figures.",
-    "negative_count": "A count (or a numerator, denominator or numeric context column) is "
-    "negative. Check the figure.",
-    "zero_denominator": "The denominator is 0, so the rate is undefined. Leave the row out, or "
-    "correct the denominator.",
-    "inconsistent_rate": "The value differs from numerator / denominator. Correct the figures, "
-    "or leave the value blank to use numerator / denominator.",
-    "out_of_range": "The value lies outside the range the framework declares for the "
-    "indicator. Check the figure and its unit.",
-    "bad_timestamp": "submitted_at is not a date and time. Write it as YYYY-MM-DD HH:MM:SS.",
-    "duplicate_unit": "The unit_id appears more than once in the units file; all copies are "
-    "held back. Keep one row per unit.",
-    "bad_level": "level must be 'station' or 'officer' (派出所 / 民警 are accepted). Correct it.",
-    "unknown_parent": "An officer's parent_id must be the unit_id of an accepted station in the "
-    "units file. Correct the parent_id or add the station.",
-}
-"""Reason code → what it means and how to fix it."""
+REASONS: tuple[str, ...] = (
+    "missing_column",
+    "blank_row",
+    "missing_key",
+    "bad_period",
+    "unknown_unit",
+    "level_mismatch",
+    "unknown_indicator",
+    "non_numeric",
+    "non_finite",
+    "absurd_value",
+    "missing_value",
+    "duplicate_row",
+    "duplicate_key",
+    "rate_out_of_range",
+    "numerator_gt_denominator",
+    "negative_count",
+    "zero_denominator",
+    "inconsistent_rate",
+    "out_of_range",
+    "bad_timestamp",
+    "duplicate_unit",
+    "bad_level",
+    "unknown_parent",
+)
+"""Quarantine reason codes; what each means and how to fix it: :func:`reason_text` (``reason.validation.<code>``)."""
 
-REASONS_ZH: dict[str, str] = {
-    "missing_column": "缺少必需的列,整个文件无法使用。请补上该列,或把表头改为可接受的名称"
-    "(见 docs/data-contract.md)。",
-    "blank_row": "空行。请删除。",
-    "missing_key": "期间、单位编号或指标为空。请填写。",
-    "bad_period": "期间不是月份。请写成 YYYY-MM,如 2025-04。",
-    "unknown_unit": "单位编号不在已接受的单位中(单位表中没有,或在单位表中被拒)。请在单位表中补上,"
-    "或更正编号。",
-    "level_mismatch": "单位层级与考核方案不符(派出所/民警)。请删除这些行或换用相应层级的方案。",
-    "unknown_indicator": "该指标不在考核方案中。请更正指标编号(会提示相近的编号)或删除该行。",
-    "non_numeric": "此处应为数字,单元格中却是文字。请填写纯数字,如 0.93(不带 %、不带千位分隔符)。",
-    "non_finite": "数值为无穷大(inf、-inf、Infinity,或超出计算机可表示范围,如 1e999)。请填写实际数值。",
-    "absurd_value": "数值的绝对值超过 1e12,不可能是真实数据(见 docs/data-contract.md),多为录入或导出错误。"
-    "请填写实际数值。",
-    "missing_value": "数值为空或标为缺失,且没有可计算它的分子和分母。请填写数值,或删除该行。",
-    "duplicate_row": "与前面某行完全相同;保留第一行。请删除重复行。",
-    "duplicate_key": "同一期间×单位×指标(×评分人)有多行不同数值;无法判断哪行正确,全部暂不使用。请只保留一行。",
-    "rate_out_of_range": "比率应在 0–1 之间(或在方案为其规定的范围内,如压降率 [-1, 1])。"
-    "1–100 之间的数值像是百分数:请除以 100。",
-    "numerator_gt_denominator": "分子大于分母,比率将超过 100%。请核对两个数。",
-    "negative_count": "数量(或分子、分母、单位表中的数值列)为负数。请核对。",
-    "zero_denominator": "分母为 0,比率无定义。请删除该行,或更正分母。",
-    "inconsistent_rate": "数值与 分子÷分母 不一致。请更正,或把数值留空以按 分子÷分母 计算。",
-    "out_of_range": "数值超出方案为该指标规定的范围。请核对数值及其计量单位。",
-    "bad_timestamp": "提交时间不是日期时间。请写成 YYYY-MM-DD HH:MM:SS。",
-    "duplicate_unit": "单位编号在单位表中出现多次;全部暂不使用。每个单位只保留一行。",
-    "bad_level": "层级应为 station 或 officer(也接受 派出所 / 民警)。请更正。",
-    "unknown_parent": "民警的上级编号(parent_id)必须是单位表中已接受的派出所编号。请更正或补上该派出所。",
-}
-"""Reason code → the same explanation in Chinese, for Chinese reports."""
+
+def reason_text(reason: str, lang: str = "en") -> str:
+    """What quarantine reason ``reason`` means and how to fix it, in ``lang``; "" for an unknown code.
+
+    Examples
+    --------
+    >>> reason_text("blank_row"), reason_text("blank_row", "zh")
+    ('The row is empty. Delete it.', '空行。请删除。')
+    """
+    key = f"reason.validation.{reason}"
+    return say(key, lang) if has_message(key) else ""
+
 
 LEVELS: dict[str, str] = {
     "station": "station",
@@ -213,7 +178,7 @@ class ValidationResult:
         Accepted rows, typed, in file order.
     quarantine
         Rejected rows: ``file``, ``row`` (as seen in a spreadsheet), ``column``,
-        ``reason`` (a key of :data:`REASONS`), ``message``, then the row's own
+        ``reason`` (one of :data:`REASONS`), ``message``, then the row's own
         fields as text.
     n_input
         Number of input rows; always ``len(data) + len(quarantine)``.
@@ -259,7 +224,7 @@ class ValidationResult:
             {"reason": counts.index.astype(str), "n": counts.to_numpy(dtype=np.int64)}
         )
         table = table.sort_values(["n", "reason"], ascending=[False, True], kind="stable")
-        table["explanation"] = table["reason"].map(REASONS)
+        table["explanation"] = table["reason"].map(reason_text)
         return table.reset_index(drop=True)
 
     @property

@@ -124,6 +124,8 @@ def test_movers_are_explained_by_the_dimension_that_changed():
     assert (gains["driver_change"] > 0).all() and (losses["driver_change"] < 0).all()
     assert gains["unit_id"].iloc[0] == "U00"  # best on c, worst on d: last before, first after
     assert gains["rank_a"].iloc[0] == n and gains["rank_b"].iloc[0] == 1
+    assert (table["basis"] == "shared_dimension").all()  # both designs have D1 and D2: a code, words in note
+    assert (table["note"] == "shared dimension").all()
 
 
 def test_compare_designs_collects_every_table():

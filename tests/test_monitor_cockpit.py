@@ -13,10 +13,10 @@ from perfmodel.evaluation import Evaluation
 from perfmodel.framework import framework_from_dict, load_framework, shipped_frameworks
 from perfmodel.monitor.cockpit import (
     AXES,
-    AXIS_NAMES,
     Cockpit,
     CockpitError,
     axes_description,
+    axis_names,
     axis_scores,
     cockpit_axes,
     cockpit_summary,
@@ -254,7 +254,7 @@ def test_axes_description_names_every_axis_and_its_indicators(lang):
     axes = {"workload": ("case_points",), "quality": (), "satisfaction": cockpit_axes(fw)["satisfaction"]}
     text = axes_description(Cockpit(fw, "2025Q2", axes, PROFILES, LEDGER), lang)
     parts = text.split("; ")
-    names = AXIS_NAMES[lang]
+    names = axis_names(lang)
     node = fw.node("case_points").node
     assert parts[0] == f"{names['workload']}: {node.name.zh if lang == 'zh' else node.name.en}"
     assert parts[1] == f"{names['quality']}: –"

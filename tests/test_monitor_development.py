@@ -16,7 +16,6 @@ from perfmodel.framework import load_framework
 from perfmodel.monitor.cockpit import officer_cockpit
 from perfmodel.monitor.development import (
     OBSERVATION_EXTENSIONS,
-    OUTCOMES,
     collaborations_of,
     find_observations,
     framework_ids,
@@ -35,6 +34,7 @@ from perfmodel.monitor.team import (
 )
 from perfmodel.report.style import apply_report_style, save_figure
 from perfmodel.simulate import COLLABORATION_EFFECTS, EFFECTS, simulate, write_sample
+from perfmodel.text import say
 
 PERIOD = "2024Q4"
 ROLES = ["officer_traffic", "officer_emergency"]
@@ -211,7 +211,7 @@ def test_team_share_table_and_figure_carry_the_labels(tmp_path, shares, lang):
     apply_report_style()
     result, _ = shares
     table = result.table(lang)
-    labels = [OUTCOMES[k][lang] for k in result.outcomes]
+    labels = [say(f"monitor.development.outcome.{k}", lang) for k in result.outcomes]
     assert table.iloc[:, 0].tolist() == labels == result.labels(lang)
     assert table.iloc[:, 6].tolist() == pytest.approx([r.team_share for r in result.results])
     assert save_figure(result.figure(lang), tmp_path / "shares.png").stat().st_size > 5_000

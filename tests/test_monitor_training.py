@@ -12,9 +12,8 @@ from perfmodel.evaluation import Evaluation
 from perfmodel.framework import framework_from_dict, load_framework
 from perfmodel.monitor.cockpit import peer_percentiles
 from perfmodel.monitor.training import (
-    LEVEL_NAMES,
+    LEVELS,
     NEEDS_COLUMNS,
-    NO_TOPIC,
     TrainingError,
     bureau_training_needs,
     figure_training_plan,
@@ -28,6 +27,7 @@ from perfmodel.monitor.training import (
 )
 from perfmodel.report.style import apply_report_style, save_figure
 from perfmodel.simulate import simulate
+from perfmodel.text import say
 
 STATION = "station_four_dimension"
 
@@ -174,9 +174,9 @@ def test_plan_counts_distinct_stations_and_officers_per_topic():
     assert (first["topic"], first["n_stations"], first["n_officers"], first["n_total"]) == ("矛盾纠纷调解", 2, 2, 4)
     assert first["units"] == "一所(S1)、二所(S2)、甲(S1-M1) 等共 4 个"
     assert first["indicators"] == "调解率、化解率、时效"
-    assert plan.iloc[1]["topic"] == NO_TOPIC["zh"] and plan.iloc[1]["n_total"] == 1
+    assert plan.iloc[1]["topic"] == say("monitor.training.no_topic", "zh") and plan.iloc[1]["n_total"] == 1
     english = training_plan([stations, officers], lang="en", max_listed=10)
-    assert english.iloc[1]["topic"] == NO_TOPIC["en"] and english.iloc[0]["indicators"] == "Mediation, Resolution, Speed"
+    assert english.iloc[1]["topic"] == say("monitor.training.no_topic", "en") and english.iloc[0]["indicators"] == "Mediation, Resolution, Speed"
     assert training_plan([]).empty
 
 
@@ -224,4 +224,4 @@ def test_excerpt_and_plan_table_for_the_report(lang):
     plan = training_plan([needs], lang)
     table = plan_table(plan, lang)
     assert len(table) == len(plan) and table.columns[0] == ("培训主题" if lang == "zh" else "Topic")
-    assert set(LEVEL_NAMES) == {"indicator", "dimension", "top"}
+    assert set(LEVELS) == {"indicator", "dimension", "top"}

@@ -23,14 +23,14 @@ def test_every_message_has_both_languages_with_the_same_placeholders():
         assert message.placeholders("zh") == message.placeholders("en"), key
 
 
-def _literal_keys() -> dict[str, str]:
-    """Every ``say("literal", …)`` / ``has_message("literal")`` key in the package → where it is."""
+def _literal_keys(functions: frozenset[str] = frozenset({"say", "say_md", "has_message", "template"})) -> dict[str, str]:
+    """Every ``say("literal", …)`` / ``has_message("literal")`` … key in the package → where it is."""
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (
                 isinstance(node, ast.Call)
-                and getattr(node.func, "id", getattr(node.func, "attr", None)) in {"say", "has_message"}
+                and getattr(node.func, "id", getattr(node.func, "attr", None)) in functions
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)
@@ -42,6 +42,13 @@ def _literal_keys() -> dict[str, str]:
 def test_every_literal_key_the_package_uses_is_in_the_catalogue():
     missing = {key: where for key, where in _literal_keys().items() if key not in catalogue()}
     assert not missing, f"keys asked for but not in messages.toml: {missing}"
+
+
+def test_every_literal_section_the_package_uses_has_messages():
+    sections = _literal_keys(frozenset({"templates"}))
+    assert sections, "no templates(section) call found: the scan is broken"
+    empty = {s: where for s, where in sections.items() if not any(k.startswith(f"{s}.") for k in catalogue())}
+    assert not empty, f"sections asked for but empty in messages.toml: {empty}"
 
 
 def test_say_fills_the_template_in_each_language():

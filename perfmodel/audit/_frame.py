@@ -32,6 +32,7 @@ from scipy import stats
 from perfmodel.errors import PerfmodelError
 from perfmodel.groups import group_order
 from perfmodel.multiple_testing import Correction, adjust_pvalues, holm
+from perfmodel.text import say
 
 __all__ = [
     "AuditError",
@@ -340,7 +341,7 @@ def effect_size_word(effect: float, lang: Lang, measure: str = "hedges_g") -> st
     cuts = (0.147, 0.33, 0.474) if measure == "cliffs_delta" else (0.2, 0.5, 0.8)
     size = abs(effect)
     index = sum(size >= c for c in cuts)
-    return (("微小", "小", "中等", "大") if lang == "zh" else ("negligible", "small", "medium", "large"))[index]
+    return say(f"audit.effect_size.{('negligible', 'small', 'medium', 'large')[index]}", lang)
 
 
 # ----------------------------------------------------------------------------- wording

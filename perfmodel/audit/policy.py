@@ -42,6 +42,7 @@ from perfmodel.errors import check_confidence, renamed_keywords
 from perfmodel.framework import Framework, Indicator
 from perfmodel.periods import months_in
 from perfmodel.randomness import RngLike, as_generator
+from perfmodel.text import say, templates
 from perfmodel.weights import effective_weights, variance_share_array
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PolicyLimits",
-    "SOURCE_NAMES",
+    "SOURCES",
     "ERR_WEIGHT_INPUT",
     "ERR_NO_VARIANCE",
     "stated_vs_variance_shares",
@@ -60,14 +61,8 @@ __all__ = [
 
 WeightLevel = Literal["indicator", "source", "dimension"]
 
-SOURCE_NAMES: Mapping[str, tuple[str, str]] = {
-    "system": ("系统数据", "system data"),
-    "supervisor": ("上级评价", "supervisor rating"),
-    "peer": ("同事互评", "peer rating"),
-    "self": ("自评", "self-rating"),
-    "citizen": ("群众评价", "citizen rating"),
-}
-"""Indicator sources with their Chinese and English names."""
+SOURCES: tuple[str, ...] = ("system", "supervisor", "peer", "self", "citizen")
+"""Indicator sources, in the order the audit lists them (words: ``audit.policy.source.<code>``)."""
 
 ERR_WEIGHT_INPUT = (
     "expected a Framework or an Evaluation, got {kind}; load one with "
@@ -78,56 +73,7 @@ ERR_NO_VARIANCE = (
     "indicator drives the ranking and effective weights are undefined"
 )
 
-_RULE_NAMES: Mapping[str, tuple[str, str]] = {
-    "temporary_share": ("临时专项指标权重合计", "Temporary special indicators, total weight"),
-    "subjective_share": ("主观评价权重合计", "Subjective evaluation, total weight"),
-    "self_superior_share": ("自评与上级评价占全部评价的比例", "Self + superior share of all rating-based evaluation"),
-    "citizen_share": ("群众评价权重", "Citizen evaluation weight"),
-}
 
-_TEXT: Mapping[str, Mapping[str, str]] = {
-    "zh": {
-        "ok_max": "名义 {stated},不超过上限 {limit}",
-        "bad_max": "名义 {stated},超过上限 {limit}",
-        "ok_min": "名义 {stated},达到下限 {limit}",
-        "bad_min": "名义 {stated},低于下限 {limit}",
-        "eff_same": ";实际驱动得分差异的 {eff}{ci},与名义相符",
-        "eff_ok": ";实际驱动得分差异的 {eff}{ci},符合要求",
-        "eff_also": ";实际驱动得分差异的 {eff}{ci},同样{breach}",
-        "eff_bad": ";但实际驱动得分差异的 {eff}{ci},{breach}",
-        "eff_over": "超过上限",
-        "eff_under": "低于下限",
-        "none": "框架中没有此类指标",
-        "ci": "({lvl} CI {lo}–{hi})",
-        "none_min": "框架中没有此类指标(0%),低于下限 {limit}",
-        "weight_far_more": "名义权重 {stated},实际驱动得分差异的 {eff}:远高于名义权重",
-        "weight_far_less": "名义权重 {stated},实际只驱动得分差异的 {eff}:远低于名义权重(各单位在此几乎无差别)",
-        "weight_ok": "名义权重 {stated},实际 {eff}:大致相符",
-        "weight_zero": "本期权重为 0(未启用)",
-        "guideline": "(参考标准)",
-    },
-    "en": {
-        "ok_max": "Stated {stated}, within the limit of {limit}",
-        "bad_max": "Stated {stated}, above the limit of {limit}",
-        "ok_min": "Stated {stated}, meets the minimum of {limit}",
-        "bad_min": "Stated {stated}, below the minimum of {limit}",
-        "eff_same": "; drives {eff} of the score differences{ci}, as stated",
-        "eff_ok": "; drives {eff} of the score differences{ci}, within policy",
-        "eff_also": "; drives {eff} of the score differences{ci}, also {breach}",
-        "eff_bad": "; but drives {eff} of the score differences{ci}, {breach}",
-        "eff_over": "above the limit",
-        "eff_under": "below the minimum",
-        "none": "The framework has no such indicators",
-        "ci": " ({lvl} CI {lo}–{hi})",
-        "none_min": "The framework has no such indicators (0%), below the minimum of {limit}",
-        "weight_far_more": "Stated weight {stated}, drives {eff} of the score differences: far more than stated",
-        "weight_far_less": "Stated weight {stated}, drives only {eff} of the score differences: far less than "
-                           "stated (units hardly differ on it)",
-        "weight_ok": "Stated weight {stated}, effective {eff}: roughly as stated",
-        "weight_zero": "Weight 0 in this period (not active)",
-        "guideline": " (guideline)",
-    },
-}
 
 _WEIGHT_COLUMNS = ["level", "item", "name", "source", "n", "stated", "estimate", "se", "ci_low", "ci_high",
                    "ratio", "sd", "corr", "flagged", "verdict"]
@@ -222,7 +168,7 @@ def _membership(fw: Framework, ids: list[str], level: WeightLevel) -> pd.DataFra
     meta = fw.indicator_meta()
     if level == "source":
         keys = {i: meta[i].source for i in ids}
-        order = [s for s in SOURCE_NAMES if s in keys.values()]
+        order = [s for s in SOURCES if s in keys.values()]
     else:
         keys = {}
         for info in fw.walk():
@@ -309,9 +255,9 @@ def stated_vs_variance_shares(
     rows = []
     for k, item in enumerate(members.columns):
         if level == "source":
-            name = SOURCE_NAMES[item][0 if lang == "zh" else 1]
+            name = say(f"audit.policy.source.{item}", lang)
         else:
-            name = names[item].zh if lang == "zh" else names[item].en
+            name = names[item].in_lang(lang)
         row = {"level": level, "item": item, "name": name, "n": draws.n, "stated": stated[k],
                "estimate": estimate[k], "se": se[k], "ci_low": low[k], "ci_high": high[k],
                "ratio": estimate[k] / stated[k] if stated[k] > 0 else np.nan}
@@ -336,7 +282,7 @@ def _far_apart(stated: pd.Series, effective: pd.Series) -> pd.Series:
 
 
 def _weight_verdict(stated: float, effective: float, flagged: bool, lang: Lang) -> str:
-    words = _TEXT[lang]
+    words = templates("audit.policy.verdict", lang)
     if stated <= 0:
         return words["weight_zero"]
     values = {"stated": fmt_pct(stated, 1), "eff": fmt_pct(effective, 1)}
@@ -426,7 +372,7 @@ def weight_policy(
         w = stated.to_numpy()
         value = _ratio(w, numerator, denominator)
         row: dict[str, Any] = {
-            "rule": rule, "description": _RULE_NAMES[rule][0 if lang == "zh" else 1], "basis": basis,
+            "rule": rule, "description": say(f"audit.policy.rule.{rule}", lang), "basis": basis,
             "kind": kind, "limit": limit, "n": int(numerator.sum()), "estimate": value,
             "passes": _passes(value, kind, limit),
         }
@@ -470,7 +416,7 @@ def _passes(value: float, kind: str, limit: float) -> bool:
 
 
 def _policy_verdict(row: Any, confidence: float, lang: Lang) -> str:
-    words = _TEXT[lang]
+    words = templates("audit.policy.verdict", lang)
     if row.n == 0:
         return words["none"] if row.kind == "max" or row.passes else words["none_min"].format(
             limit=fmt_pct(row.limit)) + (words["guideline"] if row.basis == "guideline" else "")
@@ -597,26 +543,24 @@ def figure_weights(table: pd.DataFrame, *, ax: Axes | None = None, lang: Lang = 
     check_lang(lang)
     import matplotlib.pyplot as plt
 
-    zh = lang == "zh"
     part = table.reset_index(drop=True)
     y = np.arange(len(part))[::-1]
     ax = report_axes(ax, figsize=(8, 0.42 * len(part) + 2.0))
     fig = ax.figure
-    ax.barh(y + 0.2, part["stated"], 0.4, color="#bbbbbb", label="名义权重" if zh else "Stated weight")
+    ax.barh(y + 0.2, part["stated"], 0.4, color="#bbbbbb", label=say("audit.policy.stated_weight", lang))
     err = None
     if part["ci_low"].notna().all():
         err = [(part["estimate"] - part["ci_low"]).clip(lower=0), (part["ci_high"] - part["estimate"]).clip(lower=0)]
     colours = ["#b2182b" if f else "#2166ac" for f in part["flagged"]]
     ax.barh(y - 0.2, part["estimate"], 0.4, xerr=err, color=colours, capsize=2,
             error_kw={"ecolor": "#444444", "elinewidth": 1},
-            label="实际权重(方差贡献,含置信区间)" if zh else "Effective weight (variance share, with CI)")
+            label=say("audit.policy.effective_weight_variance_share_with", lang))
     ax.set_yticks(y, part["name"])
     ax.axvline(0, color="#444444", linewidth=0.8)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
-    ax.set_xlabel("占综合得分的比例" if zh else "Share of the composite score")
-    ax.set_ylabel({"indicator": "指标", "source": "评价来源", "dimension": "维度"}[part["level"].iloc[0]] if zh
-                  else part["level"].iloc[0].capitalize())
-    ax.set_title("名义权重与实际权重(红色:相差悬殊)" if zh else "Stated vs effective weights (red: far apart)")
+    ax.set_xlabel(say("audit.policy.share_of_the_composite_score", lang))
+    ax.set_ylabel(say(f"audit.policy.level.{part['level'].iloc[0]}", lang))
+    ax.set_title(say("audit.policy.stated_vs_effective_weights_red", lang))
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncols=2)
     return ax

@@ -64,6 +64,7 @@ from perfmodel.audit._frame import (
 )
 from perfmodel.errors import check_confidence
 from perfmodel.privacy import SMALL_GROUP
+from perfmodel.text import templates
 
 __all__ = ["ERR_NO_RATINGS", "ERR_RATINGS_COLUMNS", "ratings_table", "rater_bias"]
 
@@ -80,37 +81,6 @@ ERR_RATINGS_COLUMNS = (
 _RATED_SOURCES = ("supervisor", "peer", "citizen")
 """Sources whose raters judge other units; self-ratings cannot be compared across raters."""
 
-_TEXT = {
-    "zh": {
-        "test_sig": "评价者与组别存在交互({stat},{p}):不同评价者对“{attribute}”各组的打分差别不一致"
-                    ",评价者之间的组间差距标准差 {spread} 分",
-        "spread_cut": ",评价者之间",
-        "test_ns": "未发现评价者与组别的交互({stat},{p}):各评价者对各组的相对打分大体一致",
-        "test_none": "评价者之间没有共同评价的单位,交互作用无法识别",
-        "gap_sig": "评价者 {rater} 给“{group}”的打分比其他评价者(相对参照组“{ref}”){dir} {gap} 分"
-                   "({lvl} CI {ci}),校正后 {p}:需要复核",
-        "gap_ns": "评价者 {rater} 对“{group}”的相对打分与其他评价者相差 {gap} 分({lvl} CI {ci}),"
-                  "校正后 {p}:未见偏差",
-        "gap_none": "评价者 {rater} 没有与其他评价者共同评价足够的单位,差距无法识别",
-        "small": "评价者 {rater} 对“{group}”或参照组的评分少于 {min_n} 条,不报告",
-        "lower": "低", "higher": "高",
-    },
-    "en": {
-        "test_sig": "Raters and groups interact ({stat}, {p}): raters differ in how they rate the groups of "
-                    "{attribute}; the raters' group gaps have a standard deviation of {spread} points",
-        "spread_cut": "; the raters'",
-        "test_ns": "No rater × group interaction ({stat}, {p}): raters rate the groups alike relative to "
-                   "each other",
-        "test_none": "Raters share no rated units; the interaction cannot be identified",
-        "gap_sig": "Rater {rater} rates '{group}' {gap} points {dir} than the other raters do (relative to "
-                   "reference '{ref}', {lvl} CI {ci}), adjusted {p}: review",
-        "gap_ns": "Rater {rater}'s relative rating of '{group}' differs from the other raters' by {gap} points "
-                  "({lvl} CI {ci}), adjusted {p}: no bias found",
-        "gap_none": "Rater {rater} shares too few units with other raters; the gap is not identified",
-        "small": "Rater {rater} gave fewer than {min_n} ratings to '{group}' or the reference; not reported",
-        "lower": "lower", "higher": "higher",
-    },
-}
 
 _COLUMNS = ["scope", "attribute", "rater_id", "group", "reference", "role", "n", "n_reference", "estimate",
             "se", "ci_low", "ci_high", "statistic", "df", "p_value", "p_adjusted", "flagged", "verdict"]
@@ -444,7 +414,7 @@ def _independent(X: np.ndarray) -> np.ndarray:
 
 
 def _gap_verdict(row: Any, min_n: int, confidence: float, lang: Lang) -> str:
-    words = _TEXT[lang]
+    words = templates("audit.raters.verdict", lang)
     if row.role == "suppressed":
         return words["small"].format(rater=row.rater_id, group=row.group, min_n=min_n)
     if row.role == "not_identified":
@@ -458,7 +428,7 @@ def _gap_verdict(row: Any, min_n: int, confidence: float, lang: Lang) -> str:
 
 
 def _test_verdict(head: dict[str, Any], test: dict[str, Any], attribute: str, model: Model, lang: Lang) -> str:
-    words = _TEXT[lang]
+    words = templates("audit.raters.verdict", lang)
     if not np.isfinite(test["statistic"]):
         return words["test_none"]
     if test["kind"] == "F":

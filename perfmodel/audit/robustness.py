@@ -36,9 +36,11 @@ from perfmodel.audit._frame import (
     records,
 )
 from perfmodel.errors import check_confidence, renamed_keywords
+from perfmodel.glossary import grade_label
 from perfmodel.groups import group_order
 from perfmodel.periods import months_in
 from perfmodel.randomness import RngLike, as_generator
+from perfmodel.text import say, templates
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -68,33 +70,6 @@ ERR_ALL_FAILED = (
 )
 ALL_UNITS = {"zh": groups.ALL_UNITS, "en": "all"}
 
-_TEXT = {
-    "zh": {
-        "robust": "排名 {rank}({lvl} 区间 {lo}–{hi}),等级“{grade}”稳健(改变概率 {p})",
-        "fragile": "排名 {rank}({lvl} 区间 {lo}–{hi}),等级“{grade}”不稳健:重抽样中 {p} 会变为其他等级"
-                   "(最常见“{other}”)",
-        "not_scored": "本期未评分,无法评估稳健性",
-        "spearman": "与上期得分的 Spearman 等级相关 {r}({lvl} CI {lo}–{hi},{p},n = {n}):{word}",
-        "kendall": "Kendall τ = {r}({lvl} CI {lo}–{hi},{p}):{word}",
-        "top_k": "前 {k} 名中有 {m} 个与上期相同({share};随机排名预期约 {chance})",
-        "strong": "排名较稳定", "moderate": "排名中等稳定", "weak": "排名变动很大,可能主要反映随机波动",
-        "too_few": "两期都有得分的单位只有 {n} 个,无法计算",
-    },
-    "en": {
-        "robust": "Rank {rank} ({lvl} interval {lo}–{hi}); grade '{grade}' is robust (changes in {p})",
-        "fragile": "Rank {rank} ({lvl} interval {lo}–{hi}); grade '{grade}' is not robust: it changes in {p} "
-                   "of resamples (most often to '{other}')",
-        "not_scored": "Not scored this period; robustness cannot be assessed",
-        "spearman": "Spearman rank correlation with the previous period {r} ({lvl} CI {lo}–{hi}, {p}, "
-                    "n = {n}): {word}",
-        "kendall": "Kendall τ = {r} ({lvl} CI {lo}–{hi}, {p}): {word}",
-        "top_k": "{m} of the top {k} were also in the previous top {k} ({share}; about {chance} expected "
-                 "by chance)",
-        "strong": "ranks are fairly stable", "moderate": "ranks are moderately stable",
-        "weak": "ranks reshuffle a lot and may mostly reflect noise",
-        "too_few": "Only {n} units are scored in both periods; not computed",
-    },
-}
 
 _BOOT_COLUMNS = ["unit_id", "name", "peer_group", "grade", "n", "estimate", "rank_low", "rank_high",
                  "rank_median", "score", "se", "ci_low", "ci_high", "p_grade_change", "likely_other_grade",
@@ -318,12 +293,12 @@ def bootstrap_grades(
 
 
 def _boot_verdict(row: Any, confidence: float, lang: Lang) -> str:
-    words = _TEXT[lang]
+    words = templates("audit.robustness.verdict", lang)
     if not np.isfinite(row.p_grade_change):
         return words["not_scored"]
     values = dict(rank=fmt(row.estimate, 0), lo=fmt(row.rank_low, 0), hi=fmt(row.rank_high, 0),
-                  lvl=fmt_pct(confidence), grade=row.grade, p=fmt_pct(row.p_grade_change),
-                  other=row.likely_other_grade)
+                  lvl=fmt_pct(confidence), grade=grade_label(row.grade, lang), p=fmt_pct(row.p_grade_change),
+                  other=grade_label(row.likely_other_grade, lang))
     return words["robust" if row.robust else "fragile"].format(**values)
 
 
@@ -390,7 +365,7 @@ def rank_stability(
 
 
 def _stability_rows(scope: str, part: pd.DataFrame, top_k: int, z: float, confidence: float, lang: Lang):
-    words = _TEXT[lang]
+    words = templates("audit.robustness.verdict", lang)
     n = len(part)
     base = {"peer_group": scope, "n": n}
     if n < 5:
@@ -436,7 +411,6 @@ def figure_rank_intervals(table: pd.DataFrame, *, ax: Axes | None = None, lang: 
     check_lang(lang)
 
 
-    zh = lang == "zh"
     part = table.dropna(subset=["rank_low"])
     if peer_group is not None:
         part = part[part["peer_group"] == peer_group]
@@ -456,10 +430,10 @@ def figure_rank_intervals(table: pd.DataFrame, *, ax: Axes | None = None, lang: 
         ax.text(1.01, (top + bottom) / 2, str(group), transform=ax.get_yaxis_transform(), va="center",
                 ha="left", fontsize=9)
     who = [n if isinstance(n, str) and n else u for n, u in zip(part["name"], part["unit_id"], strict=True)]
-    ax.set_yticks(y, [f"{n} ({g})" for n, g in zip(who, part["grade"], strict=True)], fontsize=8)
+    ax.set_yticks(y, [f"{n} ({grade_label(g, lang)})" for n, g in zip(who, part["grade"], strict=True)], fontsize=8)
     ax.set_ylim(-0.6, len(part) - 0.4)
-    ax.set_xlabel("组内排名(1 = 最好)" if zh else "Rank in peer group (1 = best)")
-    ax.set_ylabel("单位(等级)" if zh else "Unit (grade)")
-    ax.set_title("排名的重抽样区间(红色:等级不稳健)" if zh else "Bootstrap rank intervals (red: grade not robust)")
+    ax.set_xlabel(say("audit.robustness.rank_in_peer_group_1", lang))
+    ax.set_ylabel(say("audit.robustness.unit_grade", lang))
+    ax.set_title(say("audit.robustness.bootstrap_rank_intervals_red_grade", lang))
     fig.tight_layout()
     return ax

@@ -296,7 +296,7 @@ class Composite:
         check_lang(lang)
         total = sum(self.components.values())
         parts = " + ".join(f"{w / total:.0%} {c}" for c, w in self.components.items())
-        label = (self.name.zh if lang == "zh" else self.name.en) if self.name else self.id
+        label = (self.name.in_lang(lang)) if self.name else self.id
         return f"{label} = {self.method}({parts}; {self.normalisation})"
 
 

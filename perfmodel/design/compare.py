@@ -39,7 +39,7 @@ from perfmodel.design.weights import alternative_weights
 from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation, evaluate
 from perfmodel.framework import Framework, FrameworkError, framework_from_dict, load_framework
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, say
 from perfmodel.weights import effective_weights, node_weights
 
 if TYPE_CHECKING:
@@ -355,7 +355,7 @@ def dimension_contributions(ev: Evaluation) -> pd.DataFrame:
 
 
 def _dimension_names(ev: Evaluation, lang: str) -> dict[str, str]:
-    return {n.id: (n.name.zh if lang == "zh" else n.name.en) for n in ev.framework.tree}
+    return {n.id: (n.name.in_lang(lang)) for n in ev.framework.tree}
 
 
 def movers(a: Evaluation, b: Evaluation, *, n: int = 10, lang: str = "zh") -> pd.DataFrame:
@@ -363,7 +363,9 @@ def movers(a: Evaluation, b: Evaluation, *, n: int = 10, lang: str = "zh") -> pd
 
     Columns: unit_id, name, rank_a, rank_b, change (positive = better rank under
     ``b``), score_a, score_b, grade_a, grade_b, driver (dimension that explains
-    the move), driver_change (its change in contribution, score points), note.
+    the move), driver_change (its change in contribution, score points), basis (how
+    the driver was chosen, a code: ``shared_dimension`` or ``own_dimension``) and
+    note (the basis in words, ``design.compare.<basis>`` in ``lang``).
     When both designs share top-level dimensions the driver is the one whose
     contribution changed most in the direction of the move; otherwise it is the
     unit's strongest (for a gain) or weakest (for a loss) dimension under ``b``.
@@ -386,22 +388,22 @@ def movers(a: Evaluation, b: Evaluation, *, n: int = 10, lang: str = "zh") -> pd
             delta = cb.loc[unit_id, shared] - ca.loc[unit_id, shared]
             driver = delta.idxmax() if gain else delta.idxmin()
             amount = float(delta[driver])
-            note = "shared dimension" if lang == "en" else "同名维度贡献变化"
+            basis = "shared_dimension"
         else:
             contrib = cb.loc[unit_id]
             driver = contrib.idxmax() if gain else contrib.idxmin()
             amount = float(contrib[driver])
-            note = "strongest/weakest dimension under b" if lang == "en" else "新设计下最强/最弱维度"
+            basis = "own_dimension"
         rows.append({
             "unit_id": unit_id, "name": row["name"],
             "rank_a": row["rank_overall_a"], "rank_b": row["rank_overall_b"], "change": row["change"],
             "score_a": row["score_a"], "score_b": row["score_b"],
             "grade_a": row["grade_a"], "grade_b": row["grade_b"],
             "driver": driver, "driver_name": names.get(driver, driver), "driver_change": amount,
-            "note": note,
+            "basis": basis, "note": say(f"design.compare.{basis}", lang),
         })
     columns = ["unit_id", "name", "rank_a", "rank_b", "change", "score_a", "score_b", "grade_a",
-               "grade_b", "driver", "driver_name", "driver_change", "note"]
+               "grade_b", "driver", "driver_name", "driver_change", "basis", "note"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -527,7 +529,6 @@ def figure_bump(comparison: DesignComparison, *, ax: Axes | None = None, lang: s
     check_lang(lang)
     import matplotlib.pyplot as plt
 
-    zh = lang != "en"
     long = comparison.ranks_long()
     wide = long.pivot(index="unit_id", columns="design", values="rank")[list(comparison.evaluations)]
     names = long.drop_duplicates("unit_id").set_index("unit_id")["name"]
@@ -552,8 +553,7 @@ def figure_bump(comparison: DesignComparison, *, ax: Axes | None = None, lang: s
     ax.set_ylim(float(np.nanmax(wide.to_numpy())) + 1, 0)
     ax.set_xticks(x, list(wide.columns), rotation=20, ha="right")
     ax.set_xlim(-0.3, x[-1] + 0.9)
-    ax.set_title("不同考核方案下的总排名(彩色:排名变动最大的单位)" if zh
-                 else "Overall rank under each design (coloured: units that move most)")
-    ax.set_xlabel("考核方案" if zh else "Design")
-    ax.set_ylabel("总排名(1 = 最好)" if zh else "Overall rank (1 = best)")
+    ax.set_title(say("design.compare.overall_rank_under_each_design", lang))
+    ax.set_xlabel(say("design.compare.design", lang))
+    ax.set_ylabel(say("design.compare.overall_rank_1_best", lang))
     return ax

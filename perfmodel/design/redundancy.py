@@ -31,7 +31,7 @@ import pandas as pd
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Framework, Indicator, Name
 from perfmodel.periods import months_in
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, say
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -502,13 +502,12 @@ def figure_correlation_heatmap(ev: Evaluation, *, ax: Axes | None = None, lang: 
     check_lang(lang)
     from matplotlib.patches import Rectangle
 
-    zh = lang != "en"
     fw = ev.framework
     members = dimension_members(fw)
     order = [i for group in members.values() for i in group]
     dims = [d.id for d in fw.dimensions()]
     matrix = correlation_matrix(ev, method).reindex(index=order + dims, columns=order + dims)
-    names = {info.id: (info.node.name.zh if zh else info.node.name.en) for info in fw.walk()}
+    names = {info.id: (info.node.name.in_lang(lang)) for info in fw.walk()}
     labels = [names.get(c, c) for c in matrix.columns]
     size = len(labels)
     ax = report_axes(ax, figsize=(0.42 * size + 3.2, 0.42 * size + 2.2))
@@ -529,8 +528,8 @@ def figure_correlation_heatmap(ev: Evaluation, *, ax: Axes | None = None, lang: 
     ax.set_xticks(range(size), labels, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(size), labels, fontsize=8)
     bar = fig.colorbar(image, ax=ax, fraction=0.04)
-    bar.set_label("相关系数 r" if zh else "Correlation r")
-    ax.set_title("指标与维度相关矩阵(方框:同一维度)" if zh else "Correlations of indicators and dimensions (boxes: same dimension)")
-    ax.set_xlabel("指标 / 维度" if zh else "Indicator / dimension")
-    ax.set_ylabel("指标 / 维度" if zh else "Indicator / dimension")
+    bar.set_label(say("design.redundancy.correlation_r", lang))
+    ax.set_title(say("design.redundancy.correlations_of_indicators_and_dimension", lang))
+    ax.set_xlabel(say("design.redundancy.indicator_dimension", lang))
+    ax.set_ylabel(say("design.redundancy.indicator_dimension", lang))
     return ax

@@ -36,8 +36,9 @@ from perfmodel.aggregate import weighted_mean
 from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Framework
+from perfmodel.glossary import grade_label
 from perfmodel.grading import rank_scores
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, say, templates
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AXES",
-    "AXIS_NAMES",
+    "axis_names",
     "Cockpit",
     "CockpitError",
     "axes_description",
@@ -68,39 +69,7 @@ __all__ = [
 AXES: tuple[str, ...] = ("workload", "quality", "satisfaction")
 """The three cockpit axes (R14)."""
 
-AXIS_NAMES: dict[str, dict[str, str]] = {
-    "zh": {"workload": "工作量", "quality": "质量效率", "satisfaction": "群众满意度"},
-    "en": {"workload": "Workload", "quality": "Quality & efficiency", "satisfaction": "Citizen satisfaction"},
-}
 
-_TEXT = {
-    "zh": {
-        "unit_id": "民警编号", "name": "姓名", "station": "所属派出所", "peer_group": "同类组",
-        "n_peers": "同类人数", "score": "综合得分", "rank": "组内排名", "grade": "等级",
-        "case_points": "办案积分", "bonus_points": "加分", "negative_hits": "负面清单次数",
-        "negative_items": "负面清单事项", "pct": "百分位",
-        "profile_x": "在同类民警中的百分位(50 = 中位)", "profile_y": "维度",
-        "median": "同类中位", "overview_title": "效能驾驶舱总览:工作量与质量效率",
-        "overview_x": "工作量百分位", "overview_y": "质量效率百分位", "colorbar": "群众满意度百分位",
-        "negative_marker": "有负面清单记录", "profiles_title": "民警效能画像",
-        "points": "积分", "bonus": "加分", "negative": "负面",
-        "officer_name": "姓名", "item": "事项", "count": "次数", "consequence": "后果", "officer": "民警编号",
-        "station_short": "派出所",
-    },
-    "en": {
-        "unit_id": "Officer", "name": "Name", "station": "Station", "peer_group": "Peer group",
-        "n_peers": "Peers", "score": "Score", "rank": "Rank in group", "grade": "Grade",
-        "case_points": "Case points", "bonus_points": "Bonus", "negative_hits": "Negative-list hits",
-        "negative_items": "Negative-list items", "pct": "percentile",
-        "profile_x": "Percentile among peer officers (50 = median)", "profile_y": "Dimension",
-        "median": "peer median", "overview_title": "Cockpit overview: workload and quality",
-        "overview_x": "Workload percentile", "overview_y": "Quality & efficiency percentile",
-        "colorbar": "Citizen satisfaction percentile", "negative_marker": "negative-list record",
-        "profiles_title": "Officer profiles", "points": "points", "bonus": "bonus", "negative": "negative",
-        "officer_name": "Name", "item": "Item", "count": "Count", "consequence": "Consequence", "officer": "Officer",
-        "station_short": "Station",
-    },
-}
 
 _SUBJECTIVE = ("supervisor", "peer", "self")
 
@@ -110,7 +79,20 @@ class CockpitError(PerfmodelError, ValueError):
 
 
 def _t(lang: str) -> dict[str, str]:
-    return _TEXT["en" if lang == "en" else "zh"]
+    """The cockpit's words in ``lang`` (``monitor.cockpit.text.*`` in the catalogue), by code."""
+    return templates("monitor.cockpit.text", lang)
+
+
+def axis_names(lang: str = "zh") -> dict[str, str]:
+    """Axis code (:data:`AXES`) → its name in ``lang``.
+
+    Examples
+    --------
+    >>> axis_names("en")["quality"]
+    'Quality & efficiency'
+    """
+    check_lang(lang)
+    return {axis: say(f"monitor.cockpit.axis.{axis}", lang) for axis in AXES}
 
 
 # ---------------------------------------------------------------- axes
@@ -411,14 +393,17 @@ def select_officers(cockpit: Cockpit, n: int = 6) -> list[str]:
 def profile_table(cockpit: Cockpit, lang: str = "zh", unit_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """The profiles as a report table with localised column names."""
     check_lang(lang)
-    t, names = _t(lang), AXIS_NAMES["en" if lang == "en" else "zh"]
+    t, names = _t(lang), axis_names(lang)
     frame = cockpit.profiles
     if unit_ids is not None:
         frame = frame.set_index("unit_id").loc[list(unit_ids)].reset_index()
     columns = [c for c in ["unit_id", "name", "station", "peer_group", *[f"{a}_pct" for a in AXES], "score", "rank",
                            "grade", "case_points", "bonus_points", "negative_items"] if c in frame.columns]
     labels = {c: t.get(c, c) for c in columns} | {f"{a}_pct": f"{names[a]} {t['pct']}" for a in AXES}
-    return frame[columns].rename(columns=labels)
+    frame = frame[columns].copy()
+    if "grade" in columns:
+        frame["grade"] = frame["grade"].map(lambda g: grade_label(g, lang), na_action="ignore")
+    return frame.rename(columns=labels)
 
 
 # ---------------------------------------------------------------- figures
@@ -428,12 +413,12 @@ def axes_description(cockpit: Cockpit, lang: str = "zh") -> str:
     An axis without indicators shows ``–``.
     """
     check_lang(lang)
-    names = AXIS_NAMES["en" if lang == "en" else "zh"]
+    names = axis_names(lang)
     fw = cockpit.framework
 
     def label(indicator: str) -> str:
         node = fw.node(indicator).node
-        return node.name.en if lang == "en" else node.name.zh
+        return node.name.in_lang(lang)
 
     return "; ".join(f"{names[axis]}: " + (", ".join(map(label, ids)) or "–") for axis, ids in cockpit.axes.items())
 
@@ -454,7 +439,7 @@ def cockpit_summary(cockpit: Cockpit, lang: str = "zh", threshold: float = 25.0)
     behind = (profiles[[f"{axis}_pct" for axis in AXES]] < threshold).all(axis=1)
     name = cockpit.framework.name
     return {
-        "framework": name.en if lang == "en" else name.zh,
+        "framework": name.in_lang(lang),
         "axes": axes_description(cockpit, lang),
         "n_officers": len(profiles),
         "n_behind": int(behind.sum()),
@@ -512,7 +497,7 @@ def _who(row: pd.Series) -> str:
 
 
 def _draw_profile(ax: plt.Axes, row: pd.Series, lang: str) -> None:
-    t, names = _t(lang), AXIS_NAMES["en" if lang == "en" else "zh"]
+    t, names = _t(lang), axis_names(lang)
     values = [row[f"{a}_pct"] for a in AXES]
     y = np.arange(len(AXES))[::-1]
     colours = ["#b2182b" if v < 25 else "#1b7837" if v > 75 else "#4d7ea8" for v in np.nan_to_num(values, nan=50)]
@@ -605,7 +590,7 @@ def figure_cockpit_overview(cockpit: Cockpit, *, ax: Axes | None = None, lang: s
     colorbar.set_label(t["colorbar"])
     if len(flagged):
         ax.legend(loc="lower left")
-    name = cockpit.framework.name.en if lang == "en" else cockpit.framework.name.zh
+    name = cockpit.framework.name.in_lang(lang)
     ax.set_title(f"{t['overview_title']}\n{name} · {cockpit.period}")
     ax.set_xlabel(t["overview_x"])
     ax.set_ylabel(t["overview_y"])

@@ -33,7 +33,7 @@ import pandas as pd
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.simulate import AREA_TYPES
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, say
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -233,15 +233,10 @@ class Reallocation:
     def effect(self, lang: str = "zh") -> pd.DataFrame:
         """Before/after dispersion measures as a report table."""
         check_lang(lang)
-        names = ({"sd_officers": "负荷标准差(按民警加权)", "cv_stations": "负荷变异系数(派出所间)",
-                  "max_min": "最高/最低负荷之比", "share_overloaded": "负荷超均值20%的民警占比"}
-                 if lang != "en" else
-                 {"sd_officers": "Sd of load (officer-weighted)", "cv_stations": "CV of load across stations",
-                  "max_min": "Highest / lowest load", "share_overloaded": "Officers at load > 1.2"})
         return pd.DataFrame({
-            ("指标" if lang != "en" else "Measure"): [names[k] for k in self.before],
-            ("调整前" if lang != "en" else "Before"): list(self.before.values()),
-            ("调整后" if lang != "en" else "After"): [self.after[k] for k in self.before],
+            say("monitor.deployment.measure", lang): [say(f"monitor.deployment.effect.{k}", lang) for k in self.before],
+            say("monitor.deployment.before_header", lang): list(self.before.values()),
+            say("monitor.deployment.after_header", lang): [self.after[k] for k in self.before],
         })
 
 
@@ -351,14 +346,13 @@ def reallocate(
 def area_table(summary: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`area_summary` with localised column names, for a report."""
     check_lang(lang)
-    zh = lang != "en"
     return summary.rename(columns={
-        "area_type": "区域类型" if zh else "Area type", "stations": "派出所" if zh else "Stations",
-        "officers": "民警" if zh else "Officers", "population": "人口" if zh else "Population",
-        "incidents": "月均警情" if zh else "Monthly incidents", "demand": "需求警力" if zh else "Demand",
-        "incidents_per_officer": "人均警情" if zh else "Incidents per officer",
-        "police_per_10k": "每万人警力" if zh else "Police per 10k", "load": "相对负荷" if zh else "Load",
-        "gap": "余缺" if zh else "Surplus (+) / gap (−)"})
+        "area_type": say("monitor.deployment.area_type", lang), "stations": say("common.stations", lang),
+        "officers": say("common.officers", lang), "population": say("monitor.deployment.population", lang),
+        "incidents": say("monitor.deployment.monthly_incidents", lang), "demand": say("monitor.deployment.demand", lang),
+        "incidents_per_officer": say("monitor.deployment.incidents_per_officer", lang),
+        "police_per_10k": say("monitor.deployment.police_per_10k", lang), "load": say("monitor.deployment.load", lang),
+        "gap": say("monitor.deployment.surplus_gap", lang)})
 
 
 def shortfall_table(table: pd.DataFrame, top: int = 8) -> pd.DataFrame:
@@ -371,10 +365,9 @@ def shortfall_table(table: pd.DataFrame, top: int = 8) -> pd.DataFrame:
 def moves_table(result: Reallocation, lang: str = "zh", top: int = 15) -> pd.DataFrame:
     """The ``top`` largest moves of a reallocation (most officers first), with localised column names."""
     check_lang(lang)
-    zh = lang != "en"
     moves = result.moves.sort_values("officers", ascending=False).head(top)
-    return moves.rename(columns={"from_station": "调出" if zh else "From", "to_station": "调入" if zh else "To",
-                                 "officers": "人数" if zh else "Officers"})
+    return moves.rename(columns={"from_station": say("monitor.deployment.from", lang), "to_station": say("monitor.deployment.to", lang),
+                                 "officers": say("monitor.deployment.officers", lang)})
 
 
 # ---------------------------------------------------------------- figures
@@ -387,22 +380,18 @@ def figure_load_before_after(result: Reallocation, *, ax: Axes | None = None, la
     from perfmodel.report.style import report_axes
 
     check_lang(lang)
-    zh = lang != "en"
     table = result.table.sort_values("load").reset_index(drop=True)
     ax = report_axes(ax, figsize=(9, 4.5))
     x = np.arange(len(table))
-    ax.scatter(x, table["load"], s=14, color="#b2182b", label="调整前" if zh else "before")
-    ax.scatter(x, table["load_after"], s=14, color="#1b7837", label="调整后" if zh else "after")
+    ax.scatter(x, table["load"], s=14, color="#b2182b", label=say("monitor.deployment.before", lang))
+    ax.scatter(x, table["load_after"], s=14, color="#1b7837", label=say("monitor.deployment.after", lang))
     changed = table["change"] != 0
     ax.vlines(x[changed], table.loc[changed, "load"], table.loc[changed, "load_after"], color="grey", lw=0.8)
     ax.axhline(1.0, color="black", ls="--", lw=1)
     ax.legend()
-    ax.set_title(
-        f"每名民警的相对负荷:调整 {result.n_moves} 名民警前后" if zh
-         else f"Workload per officer before and after moving {result.n_moves} officers"
-    )
-    ax.set_xlabel("派出所(按调整前负荷排序)" if zh else "Station (sorted by load before)")
-    ax.set_ylabel("相对负荷(1 = 全局平均)" if zh else "Relative load (1 = bureau average)")
+    ax.set_title(say("monitor.deployment.load_title", lang, n=result.n_moves))
+    ax.set_xlabel(say("monitor.deployment.station_sorted_by_load_before", lang))
+    ax.set_ylabel(say("monitor.deployment.relative_load_1_bureau_average", lang))
     return ax
 
 
@@ -415,15 +404,14 @@ def figure_police_density(summary: pd.DataFrame, *, fig: Figure | None = None, l
     from perfmodel.report.style import report_subplots
 
     check_lang(lang)
-    zh = lang != "en"
     fig, axes = report_subplots(fig, 1, 2, figsize=(9, 3.8), layout="constrained")
     labels = summary[by].astype(str)
     axes[0].bar(labels, summary["police_per_10k"], color="#4d7ea8")
-    axes[0].set_title("每万人警力" if zh else "Police per 10,000 residents")
-    axes[0].set_ylabel("民警数 / 万人" if zh else "Officers per 10,000")
+    axes[0].set_title(say("monitor.deployment.police_per_10_000_residents", lang))
+    axes[0].set_ylabel(say("monitor.deployment.officers_per_10_000", lang))
     axes[1].bar(labels, summary["incidents_per_officer"], color="#f4a582")
-    axes[1].set_title("每名民警月均警情" if zh else "Monthly incidents per officer")
-    axes[1].set_ylabel("警情 / 民警 / 月" if zh else "Incidents per officer per month")
+    axes[1].set_title(say("monitor.deployment.monthly_incidents_per_officer", lang))
+    axes[1].set_ylabel(say("monitor.deployment.incidents_per_officer_per_month", lang))
     for ax in axes:
-        ax.set_xlabel("区域类型" if zh else "Area type")
+        ax.set_xlabel(say("monitor.deployment.area_type", lang))
     return fig

@@ -46,7 +46,7 @@ from perfmodel.monitor.team import (
     variance_table,
 )
 from perfmodel.randomness import RngLike
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, say
 from perfmodel.validation import check_input_order
 
 __all__ = [
@@ -67,13 +67,9 @@ __all__ = [
 OBSERVATION_EXTENSIONS: tuple[str, ...] = (".csv.gz", ".csv", ".tsv.gz", ".tsv", ".xlsx", ".parquet")
 """File endings tried for ``<framework_id><ending>``, in this order (compressed CSV first)."""
 
-OUTCOMES: dict[str, dict[str, str]] = {
-    "collaboration_credit": {"zh": "协作积分(月度)", "en": "Collaborative credit (monthly)"},
-    "officer_scores": {"zh": "民警综合得分", "en": "Officer scores"},
-    "officer_performance": {"zh": "民警真实绩效(模拟真值)", "en": "Officers' true performance (simulated)"},
-}
+OUTCOMES: tuple[str, ...] = ("collaboration_credit", "officer_scores", "officer_performance")
 """Outcomes of :func:`team_shares` (keys as in :func:`~perfmodel.monitor.team.planted_team_shares`)
-and their report labels."""
+(words: ``monitor.development.outcome.<code>``)."""
 
 _SCORE_COLUMNS = ["unit_id", "station", "peer_group", "score"]
 _TRUTH_COLUMNS = ("unit_id", "node", "true_latent")
@@ -220,7 +216,7 @@ def overview(station_ev: Evaluation, officer_evs: Mapping[str, Evaluation], lang
     name = station_ev.framework.name
     return {
         "n_stations": len(station_ev.scores),
-        "framework": name.en if lang == "en" else name.zh,
+        "framework": name.in_lang(lang),
         "n_officers": sum(len(ev.scores) for ev in officer_evs.values()),
         "n_roles": len(officer_evs),
     }
@@ -318,7 +314,7 @@ class TeamShares:
     def labels(self, lang: str = "zh") -> list[str]:
         """Report labels of the outcomes."""
         check_lang(lang)
-        return [OUTCOMES[key]["en" if lang == "en" else "zh"] for key in self.outcomes]
+        return [say(f"monitor.development.outcome.{key}", lang) for key in self.outcomes]
 
     def summary(self) -> str:
         """Team share of each outcome, with the interval and planted values, as text."""

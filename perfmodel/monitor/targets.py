@@ -58,7 +58,7 @@ from scipy import stats
 from perfmodel.errors import PerfmodelError, check_confidence
 from perfmodel.periods import PeriodError, parse_period
 from perfmodel.randomness import RngLike, as_generator
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, has_message, say
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -95,12 +95,6 @@ DEFAULT_PROGRESS = _DATA / "reform_progress_sample.csv"
 """A small **synthetic** observed series for the shipped targets (for demonstrations and tests)."""
 
 STATUSES: tuple[str, ...] = ("achieved", "on_track", "at_risk", "off_track", "no_data")
-_STATUS_TEXT = {
-    "zh": {"achieved": "已达成", "on_track": "按计划推进", "at_risk": "滞后但预计可达成",
-           "off_track": "滞后且预计难以达成", "no_data": "无数据"},
-    "en": {"achieved": "achieved", "on_track": "on track", "at_risk": "behind, forecast to make it",
-           "off_track": "behind, forecast to miss", "no_data": "no data"},
-}
 _TOP_KEYS = {"id", "name", "source", "description", "targets"}
 _TARGET_KEYS = {"indicator", "name", "unit", "direction", "baseline", "target", "target_change", "deadline",
                 "path", "milestones", "note"}
@@ -691,7 +685,8 @@ def _clip(target: Target, values: Sequence[float] | float) -> np.ndarray:
 def status_label(status: str, lang: str = "zh") -> str:
     """Readable text of a status in ``lang``."""
     check_lang(lang)
-    return _STATUS_TEXT["en" if lang == "en" else "zh"].get(status, status)
+    key = f"monitor.targets.status.{status}"
+    return say(key, lang) if has_message(key) else status
 
 
 # ----------------------------------------------------------------------------- synthetic series
@@ -751,11 +746,8 @@ def synthetic_progress(
 
 # ----------------------------------------------------------------------------- figures
 def _unit_text(unit: str, lang: str) -> str:
-    zh = {"share": "占比", "per_10000": "每万人", "working_days": "工作日", "index": "指数(基期=100)",
-          "per_10000_cases": "每万件"}
-    en = {"share": "share", "per_10000": "per 10,000", "working_days": "working days",
-          "index": "index (base = 100)", "per_10000_cases": "per 10,000 cases"}
-    return (en if lang == "en" else zh).get(unit, unit)
+    key = f"monitor.targets.unit.{unit}"
+    return say(key, lang) if has_message(key) else unit
 
 
 def figure_targets(targets: TargetSet, observed: pd.DataFrame, table: pd.DataFrame, *, fig: Figure | None = None, method: Literal["ols", "holt"] = "ols", confidence: float = 0.95, lang: str = "zh", columns: int = 2) -> Figure:
@@ -768,7 +760,6 @@ def figure_targets(targets: TargetSet, observed: pd.DataFrame, table: pd.DataFra
 
     check_lang(lang)
 
-    zh = lang != "en"
     shown = [t for t in targets.targets if table.set_index("indicator").loc[t.indicator, "status"] != "no_data"]
     rows = max(1, math.ceil(len(shown) / columns))
     fig, axes = report_subplots(fig, rows, columns, figsize=(5.2 * columns, 3.3 * rows), squeeze=False)
@@ -777,31 +768,31 @@ def figure_targets(targets: TargetSet, observed: pd.DataFrame, table: pd.DataFra
         own = observed[observed["indicator"] == t.indicator].sort_values("time")
         base, goal = float(info.loc[t.indicator, "baseline"]), float(info.loc[t.indicator, "target"])
         xs, ys = _path_points(t, base)
-        ax.plot(_date(xs), ys, color="grey", ls="--", lw=1.2, label="计划路径" if zh else "Staged path")
+        ax.plot(_date(xs), ys, color="grey", ls="--", lw=1.2, label=say("monitor.targets.staged_path", lang))
         ax.scatter(_date(xs[1:-1]), ys[1:-1], marker="D", color="grey", s=22, zorder=3)
         ax.scatter(_date(own["time"]), own["value"], color="#2166ac", s=14, zorder=4,
-                   label="观测值" if zh else "Observed")
+                   label=say("common.observed", lang))
         grid = np.linspace(own["time"].iloc[-1], t.deadline + 1.0, 30)
         try:
             fcs = forecast(own["time"], own["value"], grid, method=method, confidence=confidence)
             lower, upper = _clip(t, [f.lower for f in fcs]), _clip(t, [f.upper for f in fcs])
             ax.plot(_date(grid), _clip(t, [f.mean for f in fcs]), color="#d6604d", lw=1.4,
-                    label="预测" if zh else "Forecast")
+                    label=say("monitor.targets.forecast", lang))
             ax.fill_between(_date(grid), lower, upper, color="#d6604d", alpha=0.18,
-                            label=(f"{confidence:.0%} 预测区间" if zh else f"{confidence:.0%} prediction interval"))
+                            label=say("monitor.targets.prediction_interval", lang, level=confidence))
         except ValueError:
             pass
         _year_axis(ax)
-        ax.axhline(goal, color="#1b7837", lw=1, label="目标" if zh else "Target")
+        ax.axhline(goal, color="#1b7837", lw=1, label=say("monitor.targets.target", lang))
         status = status_label(str(info.loc[t.indicator, "status"]), lang)
-        ax.set_title(f"{t.name(lang)}({status})" if zh else f"{t.name(lang)} ({status})", fontsize=10)
-        ax.set_xlabel("年份" if zh else "Year")
+        ax.set_title(say("monitor.targets.panel_title", lang, name=t.name(lang), status=status), fontsize=10)
+        ax.set_xlabel(say("monitor.targets.year", lang))
         ax.set_ylabel(_unit_text(t.unit, lang))
     for ax in axes.ravel()[len(shown):]:
         ax.set_visible(False)
     handles, labels = axes.ravel()[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8, bbox_to_anchor=(0.5, -0.01))
-    fig.suptitle("改革目标进展与预测" if zh else "Reform targets: progress and forecast")
+    fig.suptitle(say("monitor.targets.reform_targets_progress_and_forecast", lang))
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))
     return fig
 
@@ -823,19 +814,19 @@ def figure_progress_overview(table: pd.DataFrame, *, ax: Axes | None = None, lan
     names = t["name"] if zh else t["name_en"]
     ax.barh(names, t["progress"] * 100, color=t["status"].map(colours))
     ax.scatter(t["planned_progress"] * 100, names, marker="|", s=300, color="black",
-               label="计划应达进度" if zh else "Where the staged path is")
+               label=say("monitor.targets.where_the_staged_path_is", lang))
     ax.axvline(100, color="#1b7837", lw=1)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
-    ax.set_title("目标完成进度(基线到目标的距离已完成 %)" if zh else "Progress: % of the baseline-to-target distance")
-    ax.set_xlabel("已完成进度 %" if zh else "Progress %")
-    ax.set_ylabel("目标" if zh else "Target")
+    ax.set_title(say("monitor.targets.progress_of_the_baseline_to", lang))
+    ax.set_xlabel(say("monitor.targets.progress_axis", lang))
+    ax.set_ylabel(say("monitor.targets.target", lang))
     return ax
 
 
 # ----------------------------------------------------------------------------- report tables
 def _format_value(value: float | None, unit: str, lang: str) -> str:
     if value is None or not np.isfinite(value):
-        return "由观测值确定" if lang != "en" else "from the data"
+        return say("monitor.targets.from_the_data", lang)
     if unit == "share":
         return f"{value:.0%}" if abs(value * 100 - round(value * 100)) < 1e-9 else f"{value:.1%}"
     return f"{value:.4g}"
@@ -844,21 +835,20 @@ def _format_value(value: float | None, unit: str, lang: str) -> str:
 def targets_table(targets: TargetSet, lang: str = "zh") -> pd.DataFrame:
     """The targets as declared: baseline, staged milestones, target and deadline, with notes."""
     check_lang(lang)
-    zh = lang != "en"
     rows = []
     for t in targets.targets:
         goal = (_format_value(t.target, t.unit, lang) if t.target is not None
-                else f"{t.target_change:+.0%}" + (" (相对基线)" if zh else " (vs baseline)"))
+                else f"{t.target_change:+.0%}" + say("monitor.targets.vs_baseline", lang))
         stages = "; ".join(f"{m.year}: {_format_value(m.value, t.unit, lang)}" for m in t.milestones)
         rows.append({
-            ("目标" if zh else "Target"): t.name(lang),
-            ("单位" if zh else "Unit"): _unit_text(t.unit, lang),
-            ("方向" if zh else "Better"): ("越高越好" if t.direction == "higher" else "越低越好") if zh else t.direction,
-            ("基线" if zh else "Baseline"): f"{_format_value(t.baseline_value, t.unit, lang)} ({t.baseline_year})",
-            ("阶段节点" if zh else "Milestones"): stages or ("线性推进" if zh else "linear path"),
-            ("目标值" if zh else "Goal"): goal,
-            ("截止年份" if zh else "Deadline"): t.deadline,
-            ("依据" if zh else "Source"): t.note,
+            say("monitor.targets.target", lang): t.name(lang),
+            say("monitor.targets.unit_header", lang): _unit_text(t.unit, lang),
+            say("monitor.targets.better", lang): say(f"monitor.targets.direction.{'higher' if t.direction == 'higher' else 'lower'}", lang),
+            say("monitor.targets.baseline", lang): f"{_format_value(t.baseline_value, t.unit, lang)} ({t.baseline_year})",
+            say("monitor.targets.milestones", lang): stages or say("monitor.targets.linear_path", lang),
+            say("monitor.targets.goal", lang): goal,
+            say("monitor.targets.deadline", lang): t.deadline,
+            say("monitor.targets.source", lang): t.note,
         })
     return pd.DataFrame(rows)
 
@@ -873,14 +863,14 @@ def progress_report_table(table: pd.DataFrame, confidence: float = 0.95, lang: s
         interval = (f"{fmt(r.forecast)} [{fmt(r.forecast_lower)}, {fmt(r.forecast_upper)}]"
                     if np.isfinite(r.forecast) else "–")
         rows.append({
-            ("目标" if zh else "Target"): r.name if zh else r.name_en,
-            ("基线" if zh else "Baseline"): fmt(r.baseline),
-            ("最新值" if zh else "Latest"): f"{fmt(r.latest)} ({r.latest_period})" if np.isfinite(r.latest) else "–",
-            ("目标值" if zh else "Goal"): f"{fmt(r.target)} ({r.deadline})",
-            ("完成进度" if zh else "Progress"): r.progress,
-            ("计划进度" if zh else "Planned progress"): r.planned_progress,
-            ("状态" if zh else "Status"): status_label(r.status, lang),
-            (f"截止时预测 [{confidence:.0%} 区间]" if zh else f"Forecast at deadline [{confidence:.0%} interval]"): interval,
-            ("达成概率" if zh else "Probability of meeting it"): r.probability,
+            say("monitor.targets.target", lang): r.name if zh else r.name_en,
+            say("monitor.targets.baseline", lang): fmt(r.baseline),
+            say("monitor.targets.latest", lang): f"{fmt(r.latest)} ({r.latest_period})" if np.isfinite(r.latest) else "–",
+            say("monitor.targets.goal", lang): f"{fmt(r.target)} ({r.deadline})",
+            say("monitor.targets.progress_header", lang): r.progress,
+            say("monitor.targets.planned_progress", lang): r.planned_progress,
+            say("monitor.targets.status_header", lang): status_label(r.status, lang),
+            say("monitor.targets.forecast_at_deadline", lang, level=confidence): interval,
+            say("monitor.targets.probability_of_meeting_it", lang): r.probability,
         })
     return pd.DataFrame(rows)

@@ -40,7 +40,7 @@ from perfmodel.io import normalise_header, read_table
 from perfmodel.periods import PeriodError, months_in, parse_month
 from perfmodel.randomness import RngLike, as_generator
 from perfmodel.simulate import COLLABORATION_COLUMNS
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, say, templates
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -85,21 +85,6 @@ COLLABORATION_ALIASES: dict[str, str] = {
 
 _MAX_LISTED = 5
 
-_TEXT = {
-    "zh": {
-        "credit_title": "团队积分与个人积分(团队积分最高的派出所)", "credit_x": "派出所",
-        "credit_y": "协作案件积分", "variance_title": "持续差异中属于团队的份额",
-        "variance_x": "占持续差异(团队 + 个人)的比例", "variance_y": "分析对象", "team": "团队(派出所)",
-        "individual": "个人", "planted": "设定真值", "interval": "{pct} 区间",
-    },
-    "en": {
-        "credit_title": "Team and individual credit (stations with the most team credit)",
-        "credit_x": "Station", "credit_y": "Collaborative case credit",
-        "variance_title": "Share of lasting differences that belongs to the team",
-        "variance_x": "Share of lasting differences (team + individual)", "variance_y": "Outcome", "team": "Team (station)",
-        "individual": "Individual", "planted": "planted truth", "interval": "{pct} interval",
-    },
-}
 
 
 class CollaborationError(PerfmodelError, ValueError):
@@ -107,7 +92,8 @@ class CollaborationError(PerfmodelError, ValueError):
 
 
 def _t(lang: str) -> dict[str, str]:
-    return _TEXT["en" if lang == "en" else "zh"]
+    """The figures' words in ``lang`` (``monitor.team.text.*`` in the catalogue), by code."""
+    return templates("monitor.team.text", lang)
 
 
 # ---------------------------------------------------------------- validation
@@ -793,22 +779,21 @@ def team_share_interval(
 def variance_table(results: Sequence[VarianceShare], lang: str = "zh") -> pd.DataFrame:
     """One row per decomposition: components, team share and sizes, for a report."""
     check_lang(lang)
-    zh = lang != "en"
     rows = []
     for r in results:
         rows.append({
-            ("分析对象" if zh else "Outcome"): r.outcome,
-            ("方法" if zh else "Method"): r.method,
-            ("团队方差" if zh else "Team variance"): r.team,
-            ("个人方差" if zh else "Individual variance"): r.individual,
-            ("团队月度冲击方差" if zh else "Team-month variance"): r.team_period,
-            ("逐月波动方差" if zh else "Noise variance"): r.residual,
-            ("团队份额" if zh else "Team share"): r.team_share,
-            ("团队占总方差" if zh else "Team share of total"): r.team_share_total,
-            ("团队数" if zh else "Teams"): r.n_teams,
-            ("民警数" if zh else "Officers"): r.n_individuals,
-            ("观测数" if zh else "Observations"): r.n_observations,
-            ("收敛" if zh else "Converged"): r.converged,
+            say("monitor.team.outcome", lang): r.outcome,
+            say("monitor.team.method", lang): r.method,
+            say("monitor.team.team_variance", lang): r.team,
+            say("monitor.team.individual_variance", lang): r.individual,
+            say("monitor.team.team_month_variance", lang): r.team_period,
+            say("monitor.team.noise_variance", lang): r.residual,
+            say("monitor.team.team_share", lang): r.team_share,
+            say("monitor.team.team_share_of_total", lang): r.team_share_total,
+            say("monitor.team.teams", lang): r.n_teams,
+            say("monitor.team.officers", lang): r.n_individuals,
+            say("monitor.team.observations", lang): r.n_observations,
+            say("monitor.team.converged", lang): r.converged,
         })
     return pd.DataFrame(rows)
 
@@ -834,12 +819,11 @@ def credit_table(credits: pd.DataFrame, teams: pd.DataFrame, lang: str = "zh", t
         the officer's share of the team credit (a fraction, to show as a percentage).
     """
     check_lang(lang)
-    zh = lang != "en"
     labels = {
-        "officer_id": "民警编号" if zh else "Officer", "name": "姓名" if zh else "Name",
-        "station": "派出所" if zh else "Station", "n_cases": "参与案件" if zh else "Cases",
-        "credit": "个人积分" if zh else "Individual credit", "team_credit": "团队积分" if zh else "Team credit",
-        "team_share": "占团队积分" if zh else "Share of team credit",
+        "officer_id": say("monitor.team.officer", lang), "name": say("monitor.team.name", lang),
+        "station": say("monitor.team.station", lang), "n_cases": say("monitor.team.cases", lang),
+        "credit": say("monitor.team.individual_credit", lang), "team_credit": say("monitor.team.team_credit", lang),
+        "team_share": say("monitor.team.share_of_team_credit", lang),
     }
     shown = credits[credits["station"].isin(teams["station"].head(top))]
     if shown["name"].isna().all():  # names only when credit_split was asked for them

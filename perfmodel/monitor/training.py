@@ -25,19 +25,19 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from perfmodel.errors import PerfmodelError
+from perfmodel.errors import PerfmodelError, check_choice
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import Dimension, Framework
 from perfmodel.monitor.cockpit import peer_groups, peer_percentiles
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, say
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = [
-    "LEVEL_NAMES",
+    "LEVELS",
+    "level_name",
     "NEEDS_COLUMNS",
-    "NO_TOPIC",
     "TrainingError",
     "bureau_training_needs",
     "figure_training_plan",
@@ -52,15 +52,22 @@ __all__ = [
 
 Level = Literal["indicator", "dimension", "top"]
 
-NO_TOPIC = {"zh": "(未声明培训主题)", "en": "(no training topic declared)"}
 """Label of needs whose node and ancestors declare no ``training_topic``."""
 
-LEVEL_NAMES: dict[str, dict[str, str]] = {
-    "indicator": {"zh": "指标", "en": "indicator"},
-    "dimension": {"zh": "维度", "en": "dimension"},
-    "top": {"zh": "一级维度", "en": "top-level dimension"},
-}
-"""What a node of each comparison level is called in a report."""
+LEVELS: tuple[str, ...] = ("indicator", "dimension", "top")
+"""The comparison levels of training needs."""
+
+
+def level_name(level: str, lang: str = "zh") -> str:
+    """What a node of comparison level ``level`` is called in a report (``monitor.training.level.<level>``).
+
+    Examples
+    --------
+    >>> level_name("top", "en")
+    'top-level dimension'
+    """
+    check_choice("level", level, LEVELS)
+    return say(f"monitor.training.level.{level}", lang)
 
 NEEDS_COLUMNS: list[str] = [
     "framework", "level", "unit_id", "name", "station", "peer_group", "node", "node_name",
@@ -284,25 +291,24 @@ def training_plan(needs: Sequence[pd.DataFrame], lang: str = "zh", max_listed: i
     if not frames:
         return pd.DataFrame(columns=["topic", "n_stations", "n_officers", "n_total", "units", "indicators",
                                      "frameworks"])
-    zh = lang != "en"
     data = pd.concat(frames, ignore_index=True)
-    data["topic"] = data["topic"].fillna(NO_TOPIC["zh" if zh else "en"])
+    data["topic"] = data["topic"].fillna(say("monitor.training.no_topic", lang))
     rows = []
     for topic, part in data.groupby("topic", sort=False):
         people = part.drop_duplicates("unit_id")
         listed = [f"{n}({u})" if isinstance(n, str) and n else str(u)
                   for n, u in zip(people["name"], people["unit_id"], strict=True)]
         more = len(listed) - max_listed
-        who = "、".join(listed[:max_listed]) if zh else ", ".join(listed[:max_listed])
+        who = say("common.list_sep", lang).join(listed[:max_listed])
         if more > 0:
-            who += f" 等共 {len(listed)} 个" if zh else f" and {more} more"
+            who += say("monitor.training.and_more", lang, total=len(listed))
         rows.append({
             "topic": topic,
             "n_stations": int((people["level"] == "station").sum()),
             "n_officers": int((people["level"] == "officer").sum()),
             "n_total": len(people),
             "units": who,
-            "indicators": ("、" if zh else ", ").join(dict.fromkeys(part["node_name" if zh else "node_name_en"])),
+            "indicators": say("common.list_sep", lang).join(dict.fromkeys(part["node_name_en" if lang == "en" else "node_name"])),
             "frameworks": ", ".join(dict.fromkeys(part["framework"])),
         })
     plan = pd.DataFrame(rows).sort_values(["n_total", "topic"], ascending=[False, True])
@@ -312,12 +318,11 @@ def training_plan(needs: Sequence[pd.DataFrame], lang: str = "zh", max_listed: i
 def plan_table(plan: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`training_plan` with localised column names, for a report."""
     check_lang(lang)
-    zh = lang != "en"
     labels = {
-        "topic": "培训主题" if zh else "Topic", "n_stations": "派出所" if zh else "Stations",
-        "n_officers": "民警" if zh else "Officers", "n_total": "合计" if zh else "Total",
-        "units": "名单" if zh else "Who", "indicators": "薄弱指标" if zh else "Weak indicators",
-        "frameworks": "考核体系" if zh else "Frameworks",
+        "topic": say("monitor.training.topic", lang), "n_stations": say("common.stations", lang),
+        "n_officers": say("common.officers", lang), "n_total": say("monitor.training.total", lang),
+        "units": say("monitor.training.who", lang), "indicators": say("monitor.training.weak_indicators", lang),
+        "frameworks": say("monitor.training.frameworks", lang),
     }
     return plan.rename(columns=labels)
 
@@ -348,17 +353,16 @@ def figure_training_plan(plan: pd.DataFrame, *, ax: Axes | None = None, lang: st
     from perfmodel.report.style import report_axes
 
     check_lang(lang)
-    zh = lang != "en"
     shown = plan.head(top).iloc[::-1]
     ax = report_axes(ax, figsize=(8.5, 0.38 * len(shown) + 1.8))
     y = np.arange(len(shown))
-    ax.barh(y, shown["n_stations"], color="#4d7ea8", label="派出所" if zh else "stations")
+    ax.barh(y, shown["n_stations"], color="#4d7ea8", label=say("monitor.training.stations", lang))
     ax.barh(y, shown["n_officers"], left=shown["n_stations"], color="#f4a582",
-            label="民警" if zh else "officers")
+            label=say("monitor.training.officers", lang))
     ax.set_yticks(y, shown["topic"])
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="lower right")
-    ax.set_title("培训需求:各主题需要培训的单位数" if zh else "Training needs: units needing each topic")
-    ax.set_xlabel("需要培训的派出所与民警数" if zh else "Stations and officers needing the topic")
-    ax.set_ylabel("培训主题" if zh else "Training topic")
+    ax.set_title(say("monitor.training.training_needs_units_needing_each", lang))
+    ax.set_xlabel(say("monitor.training.stations_and_officers_needing_the", lang))
+    ax.set_ylabel(say("monitor.training.training_topic", lang))
     return ax

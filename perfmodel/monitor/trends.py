@@ -36,7 +36,7 @@ from perfmodel.framework import Framework
 from perfmodel.monitor.series import indicator_names
 from perfmodel.multiple_testing import bh_qvalues
 from perfmodel.periods import parse_month
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, say
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -58,8 +58,6 @@ __all__ = [
     "special_indicator_candidates",
 ]
 
-_MONTH_ZH = {m: f"{m}月" for m in range(1, 13)}
-_MONTH_EN = {m: pd.Timestamp(2000, m, 1).strftime("%b") for m in range(1, 13)}
 
 
 # ----------------------------------------------------------------------------- series
@@ -198,17 +196,21 @@ def decompose(
                          trend_strength=float(trend_strength), profile=profile)
 
 
+def _month_name(month: int, lang: str) -> str:
+    """A calendar month's short name (``common.month.m<1–12>``: 3月, Mar)."""
+    return say(f"common.month.m{int(month)}", lang)
+
+
 def month_window(months: Sequence[int], lang: str = "zh") -> str:
     """Calendar months as text, wrapping the year: [11, 12, 1, 2] → ``11月–2月``."""
     check_lang(lang)
     if not months:
         return ""
-    names = _MONTH_EN if lang == "en" else _MONTH_ZH
+    names = {m: _month_name(m, lang) for m in range(1, 13)}
     ordered = _circular_order(months)
     if _is_contiguous(ordered):
         return names[ordered[0]] if len(ordered) == 1 else f"{names[ordered[0]]}–{names[ordered[-1]]}"
-    return "、".join(names[m] for m in sorted(months)) if lang != "en" else ", ".join(
-        names[m] for m in sorted(months))
+    return say("common.list_sep", lang).join(names[m] for m in sorted(months))
 
 
 def _circular_order(months: Sequence[int]) -> list[int]:
@@ -460,8 +462,8 @@ def figure_decomposition(dec: Decomposition, title: str, *, fig: Figure | None =
 
     check_lang(lang)
 
-    zh = lang != "en"
-    names = (("观测值", "趋势", "季节", "残差") if zh else ("Observed", "Trend", "Seasonal", "Remainder"))
+    names = (say("common.observed", lang), say("monitor.trends.trend", lang), say("monitor.trends.seasonal", lang),
+             say("monitor.trends.remainder", lang))
     fig, axes = report_subplots(fig, 4, 1, figsize=(8.5, 7.0), sharex=True)
     x = dec.frame.index.to_timestamp()
     for ax, column, name in zip(axes, ("observed", "trend", "seasonal", "remainder"), names, strict=True):
@@ -469,9 +471,8 @@ def figure_decomposition(dec: Decomposition, title: str, *, fig: Figure | None =
         if column in ("seasonal", "remainder"):
             ax.axhline(0, color="grey", lw=0.8)
         ax.set_ylabel(name + (f"({unit_label})" if unit_label else ""), fontsize=9)
-    fig.supxlabel("月份" if zh else "Month")
-    fig.suptitle(title + (f" · 季节强度 {dec.seasonal_strength:.2f}" if zh
-                          else f" · seasonal strength {dec.seasonal_strength:.2f}"))
+    fig.supxlabel(say("monitor.trends.month", lang))
+    fig.suptitle(title + say("monitor.trends.strength_suffix", lang, strength=dec.seasonal_strength))
     return fig
 
 
@@ -498,15 +499,14 @@ def figure_seasonal_profiles(seasonality: pd.DataFrame, *, ax: Axes | None = Non
     fig = ax.figure
     limit = float(np.nanmax(np.abs(matrix))) if matrix.size else 1.0
     image = ax.imshow(matrix, aspect="auto", cmap="RdBu", vmin=-limit, vmax=limit)
-    month_names = _MONTH_EN if not zh else _MONTH_ZH
-    ax.set_xticks(range(12), [month_names[m] for m in range(1, 13)])
+    ax.set_xticks(range(12), [_month_name(m, lang) for m in range(1, 13)])
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.grid(False)
     bar = fig.colorbar(image, ax=ax, fraction=0.04)
-    bar.set_label("季节效应(占平均水平 %,负=不利)" if zh else "Seasonal effect (% of level, negative = adverse)")
-    ax.set_title("各指标季节效应(* 季节性显著)" if zh else "Seasonal effect by calendar month (* significant)")
-    ax.set_xlabel("日历月" if zh else "Calendar month")
-    ax.set_ylabel("指标" if zh else "Indicator")
+    bar.set_label(say("monitor.trends.seasonal_effect_of_level_negative", lang))
+    ax.set_title(say("monitor.trends.seasonal_effect_by_calendar_month", lang))
+    ax.set_xlabel(say("monitor.trends.calendar_month", lang))
+    ax.set_ylabel(say("monitor.trends.indicator", lang))
     return ax
 
 
@@ -520,16 +520,14 @@ def figure_district_gaps(gaps: pd.DataFrame, *, ax: Axes | None = None, lang: st
 
     check_lang(lang)
 
-    zh = lang != "en"
     g = gaps.sort_values("mean_gap")
     ax = report_axes(ax, figsize=(7.5, max(3.0, 0.32 * len(g) + 1.2)))
     colours = np.where(g["persistent"], "#b2182b", "#8c96a0")
     ax.barh(g["district"].astype(str), g["mean_gap"], color=colours)
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_title("各分局与全局月度平均得分之差(红色:持续落后)" if zh
-                 else "District gap to the bureau's monthly mean score (red: persistently behind)")
-    ax.set_xlabel("平均差距(分)" if zh else "Mean gap (points)")
-    ax.set_ylabel("分局" if zh else "District")
+    ax.set_title(say("monitor.trends.district_gap_to_the_bureau", lang))
+    ax.set_xlabel(say("monitor.trends.mean_gap_points", lang))
+    ax.set_ylabel(say("monitor.trends.district", lang))
     return ax
 
 
@@ -539,29 +537,28 @@ def seasonality_report_table(seasonality: pd.DataFrame, lang: str = "zh") -> pd.
     check_lang(lang)
     zh = lang != "en"
     return pd.DataFrame({
-        ("指标" if zh else "Indicator"): seasonality["name"] if zh else seasonality["name_en"],
-        ("季节强度" if zh else "Seasonal strength"): seasonality["seasonal_strength"],
-        ("季节性检验 p 值" if zh else "Seasonality p-value"): seasonality["p"],
-        ("季节波幅(占水平)" if zh else "Seasonal swing (share of level)"): seasonality["amplitude"],
-        ("不利月份" if zh else "Pressure months"): seasonality["pressure_months"].map(lambda m: month_window(m, lang)),
-        ("最不利月份" if zh else "Worst month"): seasonality["worst_month"].map(
-            (_MONTH_EN if not zh else _MONTH_ZH).get),
+        say("monitor.trends.indicator", lang): seasonality["name"] if zh else seasonality["name_en"],
+        say("monitor.trends.seasonal_strength", lang): seasonality["seasonal_strength"],
+        say("monitor.trends.seasonality_p_value", lang): seasonality["p"],
+        say("monitor.trends.seasonal_swing_share_of_level", lang): seasonality["amplitude"],
+        say("monitor.trends.pressure_months", lang): seasonality["pressure_months"].map(lambda m: month_window(m, lang)),
+        say("monitor.trends.worst_month", lang): seasonality["worst_month"].map(
+            lambda m: _month_name(m, lang), na_action="ignore"),
     })
 
 
 def candidates_table(candidates: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`special_indicator_candidates` with readable headers."""
     check_lang(lang)
-    zh = lang != "en"
     return pd.DataFrame({
-        ("指标" if zh else "Indicator"): candidates["name"],
-        ("依据" if zh else "Basis"): candidates["measure"].map(
-            {"value": "指标值季节性下滑" if zh else "seasonal dip of the value",
-             "volume": "案件量季节性高峰" if zh else "seasonal peak of case volume"}),
-        ("建议有效期" if zh else "Suggested window"): candidates["window"],
-        ("季节性检验 p 值" if zh else "Seasonality p-value"): candidates["p"],
-        ("季节波幅(占水平)" if zh else "Seasonal swing (share of level)"): candidates["amplitude"],
-        ("临时指标剩余权重上限" if zh else "Temporary weight still available"): candidates["weight_room"],
+        say("monitor.trends.indicator", lang): candidates["name"],
+        say("monitor.trends.basis", lang): candidates["measure"].map(
+            {"value": say("monitor.trends.seasonal_dip_of_the_value", lang),
+             "volume": say("monitor.trends.seasonal_peak_of_case_volume", lang)}),
+        say("monitor.trends.suggested_window", lang): candidates["window"],
+        say("monitor.trends.seasonality_p_value", lang): candidates["p"],
+        say("monitor.trends.seasonal_swing_share_of_level", lang): candidates["amplitude"],
+        say("monitor.trends.temporary_weight_still_available", lang): candidates["weight_room"],
     })
 
 
@@ -569,19 +566,18 @@ def district_table(gaps: pd.DataFrame, lang: str = "zh", dimension_names: Mappin
                    ) -> pd.DataFrame:
     """:func:`district_gaps` with readable headers."""
     check_lang(lang)
-    zh = lang != "en"
     table = pd.DataFrame({
-        ("分局" if zh else "District"): gaps["district"],
-        ("单位数" if zh else "Units"): gaps["units"],
-        ("月数" if zh else "Months"): gaps["months"],
-        ("平均差距(分)" if zh else "Mean gap (points)"): gaps["mean_gap"],
-        ("低于全局的月份占比" if zh else "Share of months below"): gaps["share_below"],
-        ("q 值" if zh else "q-value"): gaps["q"],
-        ("持续落后" if zh else "Persistently behind"): gaps["persistent"].map(
-            {True: "是" if zh else "yes", False: "否" if zh else "no"}),
+        say("monitor.trends.district", lang): gaps["district"],
+        say("monitor.trends.units", lang): gaps["units"],
+        say("monitor.trends.months", lang): gaps["months"],
+        say("monitor.trends.mean_gap_points", lang): gaps["mean_gap"],
+        say("monitor.trends.share_of_months_below", lang): gaps["share_below"],
+        say("monitor.trends.q_value", lang): gaps["q"],
+        say("monitor.trends.persistently_behind", lang): gaps["persistent"].map(
+            {True: say("common.yes", lang), False: say("monitor.trends.no", lang)}),
     })
     for column in gaps.columns:
         if column.startswith("gap_"):
             dim = column[4:]
-            table[(dimension_names or {}).get(dim, dim) + ("差距" if zh else " gap")] = gaps[column]
+            table[(dimension_names or {}).get(dim, dim) + say("monitor.trends.gap", lang)] = gaps[column]
     return table

@@ -37,14 +37,13 @@ from perfmodel.calibrate.funnel import FunnelResult, funnel_analysis
 from perfmodel.calibrate.peers import context_frame
 from perfmodel.evaluation import Evaluation
 from perfmodel.simulate import EFFECTS, Effects
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, templates
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = [
-    "TEXT",
     "calibration_log_table",
     "casemix_model_table",
     "difficulty_tables",
@@ -63,60 +62,6 @@ __all__ = [
     "truth_table",
 ]
 
-TEXT: dict[str, dict[str, str]] = {
-    "zh": {
-        "funnel_title": "漏斗图:{name}", "funnel_x_ratio": "期望例数(E)", "funnel_y_ratio": "实际/期望(O/E)",
-        "funnel_x_prop": "分母(例数)", "funnel_y_prop": "比率", "target": "参照值",
-        "limits": "{level}控制限", "diff_title": "难度系数:规定值(按类别)与模型估计值(按情境连续变化)",
-        "diff_x": "人均警情(起/人·月)", "diff_y": "难度系数", "declared": "规定系数", "implied": "模型隐含系数",
-        "eo_title": "实际值与情境期望值:{name}", "eo_x": "情境期望值", "eo_y": "实际值", "eo_line": "实际 = 期望",
-        "rater_title": "评分人宽严程度:{name}", "rater_x": "评分人效应(分;>0 偏宽,<0 偏严)", "rater_y": "评分人",
-        "truth_title": "与真实绩效的一致性", "truth_x": "真实绩效(潜变量)", "truth_y": "综合得分",
-        "ctx_title": "得分与工作负荷的关系", "ctx_x": "人均警情(对数)", "ctx_y": "综合得分(标准化)",
-        "unit_id": "单位编号", "name": "单位名称", "class": "类别", "declared_coefficient": "规定系数",
-        "score": "加权得分", "expected_score": "情境期望得分", "implied_coefficient": "模型隐含系数",
-        "workload_per_officer": "人均警情", "population": "辖区人口", "n_units": "单位数",
-        "implied_mean": "隐含系数均值", "implied_min": "隐含系数最小值", "implied_max": "隐含系数最大值",
-        "indicator": "指标", "measure": "指标项", "estimate": "估计值", "n_targets": "被评对象数",
-        "n_raters": "评分人数", "note": "说明", "family": "模型族", "formula": "模型公式", "n": "样本数",
-        "dispersion": "离散度", "overdispersion": "超离散参数", "overall": "总体水平",
-        "adjusted_scale": "调整尺度", "step": "步骤", "action": "处理", "reason": "原因",
-        "spearman": "与真实绩效的Spearman相关", "kendall": "Kendall相关", "r2_context": "情境解释的R²",
-        "r2_calibration_covariates": "校准协变量解释的R²", "truth_net_of_context": "扣除情境后的真实绩效",
-        "adj_r2_context": "调整R²", "raw": "原始得分", "casemix": "情境校准", "full": "完全校准",
-        "truth": "真实绩效", "none": "原始得分",
-    },
-    "en": {
-        "funnel_title": "Funnel plot: {name}", "funnel_x_ratio": "Expected count (E)",
-        "funnel_y_ratio": "Observed / expected (O/E)", "funnel_x_prop": "Denominator (cases)",
-        "funnel_y_prop": "Proportion", "target": "Reference", "limits": "{level} limits",
-        "diff_title": "Difficulty: declared per class vs model-based (smooth in context)",
-        "diff_x": "Incidents per officer per month", "diff_y": "Difficulty coefficient",
-        "declared": "Declared coefficient", "implied": "Model-implied coefficient",
-        "eo_title": "Observed vs expected given context: {name}", "eo_x": "Expected given context",
-        "eo_y": "Observed", "eo_line": "observed = expected",
-        "rater_title": "Rater leniency: {name}", "rater_x": "Rater effect (points; > 0 lenient, < 0 harsh)",
-        "rater_y": "Rater",
-        "truth_title": "Agreement with true performance", "truth_x": "True performance (latent)",
-        "truth_y": "Composite score",
-        "ctx_title": "Score against workload", "ctx_x": "Incidents per officer (log)",
-        "ctx_y": "Composite score (standardised)",
-        "unit_id": "Unit", "name": "Name", "class": "Class", "declared_coefficient": "Declared",
-        "score": "Weighted score", "expected_score": "Expected given context",
-        "implied_coefficient": "Model-implied", "workload_per_officer": "Incidents per officer",
-        "population": "Population", "n_units": "Units", "implied_mean": "Implied (mean)",
-        "implied_min": "Implied (min)", "implied_max": "Implied (max)",
-        "indicator": "Indicator", "measure": "Measure", "estimate": "Estimate", "n_targets": "Rated objects",
-        "n_raters": "Raters", "note": "Note", "family": "Family", "formula": "Formula", "n": "n",
-        "dispersion": "Dispersion", "overdispersion": "Over-dispersion", "overall": "Overall level",
-        "adjusted_scale": "Adjusted on", "step": "Step", "action": "Action", "reason": "Reason",
-        "spearman": "Spearman with truth", "kendall": "Kendall with truth", "r2_context": "R² on context",
-        "r2_calibration_covariates": "R² on calibration covariates",
-        "truth_net_of_context": "Truth net of context",
-        "adj_r2_context": "Adjusted R²", "raw": "Raw score", "casemix": "Case-mix calibrated",
-        "full": "Fully calibrated", "truth": "Truth", "none": "Raw score",
-    },
-}
 
 NEEDS_CALIBRATION = (
     "the evaluation has no {stage!r} stage; run it with calibration='casemix' or 'full' "
@@ -125,14 +70,15 @@ NEEDS_CALIBRATION = (
 
 
 def _t(lang: str) -> dict[str, str]:
-    return TEXT["en" if lang == "en" else "zh"]
+    """The words of this report in ``lang`` (``report.calibration.*`` in the catalogue), by code."""
+    return templates("report.calibration", lang)
 
 
 def _indicator_name(ev: Evaluation, indicator: str, lang: str) -> str:
     meta = ev.framework.indicator_meta().get(indicator)
     if meta is None:
         return indicator
-    return meta.name.en if lang == "en" else meta.name.zh
+    return meta.name.in_lang(lang)
 
 
 def _stage(ev: Evaluation, stage: str) -> pd.DataFrame:

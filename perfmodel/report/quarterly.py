@@ -2,7 +2,11 @@
 
 The notebook ``notebooks/quarterly_evaluation.ipynb`` only calls these functions
 and displays what they return, so every number in the report is computed (and
-tested) here. Texts exist in Chinese (``zh``) and English (``en``).
+tested) here. Words come from the message catalogue (:mod:`perfmodel.text`):
+headers ``report.quarterly.<code>`` or ``column.<code>``, sentences
+``report.quarterly.text.*``, ``report.methodology.*`` and ``report.grading_notes.*``,
+figure labels ``figure.<name>.*``; grades are shown with
+:func:`perfmodel.glossary.grade_label` (official names in Chinese, English words in English).
 """
 
 from __future__ import annotations
@@ -18,18 +22,17 @@ import pandas as pd
 from perfmodel.columns import NUMERIC_CONTEXT
 from perfmodel.evaluation import Evaluation
 from perfmodel.framework import GRADES, Framework, Indicator
-from perfmodel.glossary import LABELS
+from perfmodel.glossary import column_header, grade_label, label
 from perfmodel.grading import NOT_GRADED
 from perfmodel.groups import group_order  # re-exported: public here before perfmodel.groups
 from perfmodel.privacy import officer_names_shown
-from perfmodel.report.render import SafeMarkdown, join, md, table
-from perfmodel.text import check_lang
+from perfmodel.report.render import SafeMarkdown, join, md, say_md, table
+from perfmodel.text import check_lang, has_message, say
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = [
-    "TEXT",
     "group_order",
     "headline",
     "quality_tables",
@@ -54,62 +57,27 @@ __all__ = [
 ]
 
 GRADE_COLOURS = {"优秀": "#1b7837", "良好": "#7fbf7b", "合格": "#f4a582", "不合格": "#b2182b", NOT_GRADED: "#bbbbbb"}
+"""Grade code → colour of its dots and bars in the figures."""
 
-TEXT = {
-    "zh": {
-        "unit_id": "单位编号", "name": "单位名称", "peer_group": "同类组", "score": "综合得分",
-        "rank": "组内排名", "rank_overall": "全局排名", "grade": "等级", "flags": "提示",
-        "previous_rank": "上期排名", "rank_change": "排名变化", "previous_grade": "上期等级",
-        "raw_score": "加权得分", "difficulty": "难度系数", "bonus": "加分", "deduction": "扣分",
-        "availability": "数据覆盖", "reason": "原因", "n": "行数", "explanation": "说明",
-        "file": "文件", "late_rows": "迟报条数", "max_days_late": "最长迟报天数",
-        "indicator": "指标", "coverage": "有数据单位占比", "mean_months": "平均月数",
-        "value": "实际值", "threshold": "标准", "consequence": "后果", "item": "负面清单事项",
-        "count": "次数", "points": "扣分", "months": "有数据月数", "required": "至少需要月数",
-        "dist_title": "各同类组综合得分分布", "dist_x": "同类组", "dist_y": "综合得分",
-        "profile_title": "各单位分维度得分(按同类组、排名排序)", "profile_x": "维度", "profile_y": "单位",
-        "change_title": "排名变化:上期与本期组内排名", "change_x": "上期组内排名", "change_y": "本期组内排名",
-        "grades_title": "各同类组等级分布", "grades_x": "同类组", "grades_y": "单位数",
-        "colorbar": "维度得分(0–100)",
-        "raw": "未校准", "calibrated": "校准后", "grade_raw": "未校准等级", "grade_calibrated": "校准后等级",
-        "score_raw": "未校准得分", "score_calibrated": "校准后得分", "rank_raw": "未校准组内排名",
-        "rank_calibrated": "校准后组内排名", "measure": "度量", "item_name": "项目", "detail": "内容",
-    },
-    "en": {
-        "unit_id": "Unit", "name": "Name", "peer_group": "Peer group", "score": "Score",
-        "rank": "Rank in group", "rank_overall": "Overall rank", "grade": "Grade", "flags": "Flags",
-        "previous_rank": "Previous rank", "rank_change": "Rank change", "previous_grade": "Previous grade",
-        "raw_score": "Weighted score", "difficulty": "Difficulty", "bonus": "Bonus", "deduction": "Deduction",
-        "availability": "Data coverage", "reason": "Reason", "n": "Rows", "explanation": "Explanation",
-        "file": "File", "late_rows": "Late rows", "max_days_late": "Max days late",
-        "indicator": "Indicator", "coverage": "Share of units with data", "mean_months": "Mean months",
-        "value": "Value", "threshold": "Standard", "consequence": "Consequence", "item": "Negative-list item",
-        "count": "Count", "points": "Points deducted", "months": "Months with data",
-        "required": "Months required",
-        "dist_title": "Score distribution by peer group", "dist_x": "Peer group", "dist_y": "Score",
-        "profile_title": "Dimension scores per unit (by peer group and rank)", "profile_x": "Dimension",
-        "profile_y": "Unit",
-        "change_title": "Rank change: previous vs current rank in group", "change_x": "Previous rank in group",
-        "change_y": "Current rank in group",
-        "grades_title": "Grades by peer group", "grades_x": "Peer group", "grades_y": "Units",
-        "colorbar": "Dimension score (0–100)",
-        "raw": "Uncalibrated", "calibrated": "Calibrated", "grade_raw": "Grade (uncalibrated)",
-        "grade_calibrated": "Grade (calibrated)", "score_raw": "Score (uncalibrated)",
-        "score_calibrated": "Score (calibrated)", "rank_raw": "Rank (uncalibrated)",
-        "rank_calibrated": "Rank (calibrated)", "measure": "Measure", "item_name": "Item", "detail": "Detail",
-    },
-}
 
-DIRECTIONS = LABELS["direction"]
-SOURCES = LABELS["source"]
-"""Labels of an indicator's direction and source in the report's languages."""
+def _header(code: str, lang: str) -> str:
+    """A table header: the report's own (``report.quarterly.<code>``) or the column's (``column.<code>``)."""
+    key = f"report.quarterly.{code}"
+    return say(key, lang) if has_message(key) else column_header(code, lang)
 
-def _t(lang: str) -> dict[str, str]:
-    return TEXT["en" if lang == "en" else "zh"]
+
+def _headers(codes: Iterable[str], lang: str) -> dict[str, str]:
+    """Column code → header in ``lang``, for :meth:`pandas.DataFrame.rename`."""
+    return {code: _header(code, lang) for code in codes}
+
+
+def _grade_words(grades: pd.Series, lang: str) -> pd.Series:
+    """:func:`~perfmodel.glossary.grade_label` of every grade code in ``grades``."""
+    return grades.map(lambda g: grade_label(g, lang), na_action="ignore")
 
 
 def _name(node, lang: str) -> str:
-    return node.name.en if lang == "en" else node.name.zh
+    return node.name.in_lang(lang)
 
 
 def _dimension_names(fw: Framework, lang: str) -> dict[str, str]:
@@ -128,15 +96,14 @@ def consequence_label(consequence: str, grade_cap: object = None, points: float 
     'deduct 2 points each'
     """
     check_lang(lang)
-    if lang == "en":
-        labels = {"grade_cap": f"grade at most {grade_cap}", "deduct": f"deduct {points:g} points each"
-                  if points is not None else "deduct points", "warning": "warning",
-                  "flag": "flagged", "zero": "indicator scored zero"}
-    else:
-        labels = {"grade_cap": f"等级最高为{grade_cap}", "deduct": f"每次扣{points:g}分"
-                  if points is not None else "扣分", "warning": "一票警示", "flag": "标注",
-                  "zero": "该指标记零分"}
-    return labels.get(consequence, consequence)
+    if consequence == "grade_cap":
+        return say("consequence.grade_cap", lang, cap=grade_label(grade_cap, lang))
+    if consequence == "deduct" and points is None:
+        return say("consequence.deduct_any", lang)
+    if consequence == "deduct":
+        return say("consequence.deduct", lang, points=points)
+    key = f"consequence.{consequence}"
+    return say(key, lang) if has_message(key) else consequence
 
 
 def _threshold_text(ind: Indicator, lang: str) -> str:
@@ -153,42 +120,29 @@ def headline(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     fw, scores = ev.framework, ev.scores
     s = ev.key_figures()
     counts = scores["grade"].value_counts()
-    grades = [f"{g} {int(counts.get(g, 0))}" for g in (*GRADES, NOT_GRADED) if counts.get(g, 0)]
+    grades = [f"{grade_label(g, lang)} {int(counts.get(g, 0))}" for g in (*GRADES, NOT_GRADED) if counts.get(g, 0)]
     values = {
         "name": _name(fw, lang), "period": s["period"], "scored": s["scored"], "units": s["units"],
         "used": s["observations_used"], "quarantined": s["quarantined_rows"],
         "groups": scores["peer_group"].nunique(),
-        "peer_group": fw.peer_group or ("all units" if lang == "en" else "全部单位"),
-        "grades": ", ".join(grades) if lang == "en" else "、".join(grades),
+        "peer_group": fw.peer_group or say("report.quarterly.text.all_units", lang),
+        "grades": say("common.list_sep", lang).join(grades),
     }
-    if lang == "en":
-        return md(
-            "**{name}**, period **{period}**: {scored} of {units} units scored from {used:,} monthly "
-            "observations; {quarantined:,} input rows were rejected by validation (see *Data quality*). "
-            "Units are ranked and graded within {groups} peer group(s) ({peer_group}). Grades: {grades}.",
-            **values,
-        )
-    return md(
-        "**{name}**,考核期 **{period}**:共 {units} 个单位,{scored} 个完成评分,使用月度数据 {used:,} 条;"
-        "校验中有 {quarantined:,} 行输入被隔离(见“数据质量”)。单位在 {groups} 个同类组({peer_group})内排名、"
-        "评定等级。等级分布:{grades}。",
-        **values,
-    )
+    return say_md("report.quarterly.text.headline", lang, **values)
 
 
 def quality_tables(ev: Evaluation, lang: str = "zh") -> dict[str, pd.DataFrame]:
     """Data-quality tables: quarantine by reason, late submissions by unit, indicator coverage,
     and units not graded for incomplete data (fewer months of data than required, 数据不完整)."""
     check_lang(lang)
-    t = _t(lang)
-    from perfmodel.validation import REASONS, REASONS_ZH
+    from perfmodel.validation import reason_text
 
     q = ev.quarantine
     if len(q):
         by_reason = (
             q.groupby(["file", "reason"]).size().rename("n").reset_index().sort_values("n", ascending=False)
         )
-        by_reason["explanation"] = by_reason["reason"].map(REASONS if lang == "en" else REASONS_ZH).fillna("")
+        by_reason["explanation"] = by_reason["reason"].map(lambda code: reason_text(code, lang))
         by_reason["file"] = by_reason["file"].map(lambda p: Path(str(p)).name)
     else:
         by_reason = pd.DataFrame(columns=["file", "reason", "n", "explanation"])
@@ -210,8 +164,8 @@ def quality_tables(ev: Evaluation, lang: str = "zh") -> dict[str, pd.DataFrame]:
     short = months[~months["complete"]].rename_axis("unit_id").reset_index()
     short["name"] = short["unit_id"].map(ev.scores.set_index("unit_id")["name"])
     incomplete = short[["unit_id", "name", "months", "required"]].sort_values(["months", "unit_id"])
-    rename = {k: t[k] for k in ("file", "reason", "n", "explanation", "unit_id", "late_rows", "max_days_late",
-                                "indicator", "coverage", "mean_months", "name", "months", "required")}
+    rename = _headers(("file", "reason", "n", "explanation", "unit_id", "late_rows", "max_days_late",
+                       "indicator", "coverage", "mean_months", "name", "months", "required"), lang)
     return {
         "quarantine": by_reason.rename(columns=rename),
         "late": late.rename(columns=rename),
@@ -232,31 +186,14 @@ def grading_notes_markdown(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     n = {code: int(notes.loc[notes["code"] == code, "unit_id"].nunique())
          for code in ("incomplete_data", "non_finite_score", "quota_tie_broken", "quota_tie_lowered")}
     chain = ", ".join(ev.framework.grading.tie_break)
-    if lang == "en":
-        parts = []
-        if n["incomplete_data"]:
-            parts.append(f"{n['incomplete_data']} unit(s) had fewer months of data than required (数据不完整)")
-        if n["non_finite_score"]:
-            parts.append(f"{n['non_finite_score']} unit(s) had a non-finite score")
-        text = (" and ".join(parts) + "; they are neither ranked nor graded and take no quota place. "
-                if parts else "")
-        if n["quota_tie_broken"]:
-            text += (f"{n['quota_tie_broken']} unit(s) tied on score at a grade boundary were separated by the "
-                     f"tie-break chain ({chain}). ")
-        if n["quota_tie_lowered"]:
-            text += (f"{n['quota_tie_lowered']} unit(s) still tied after the chain took the lower grade, so that "
-                     "no grade exceeds its quota. ")
-        return md("{text}", text=text.strip()) if text else SafeMarkdown("")
-    parts = []
-    if n["incomplete_data"]:
-        parts.append(f"{n['incomplete_data']} 个单位数据月数不足(数据不完整)")
-    if n["non_finite_score"]:
-        parts.append(f"{n['non_finite_score']} 个单位得分非有限值")
-    text = ("、".join(parts) + ",不排名、不评定等级,也不占比例名额。" if parts else "")
-    if n["quota_tie_broken"]:
-        text += f"{n['quota_tie_broken']} 个单位在等级边界同分,按并列规则({chain})区分。"
-    if n["quota_tie_lowered"]:
-        text += f"{n['quota_tie_lowered']} 个单位在并列规则后仍同分,为不超出比例取较低等级。"
+    parts = [say(f"report.grading_notes.{code}", lang, n=n[code])
+             for code in ("incomplete_data", "non_finite_score") if n[code]]
+    text = say("report.grading_notes.not_graded", lang, units=say("report.grading_notes.and", lang).join(parts)) \
+        if parts else ""
+    for code in ("quota_tie_broken", "quota_tie_lowered"):
+        if n[code]:
+            text += say(f"report.grading_notes.{code}", lang, n=n[code], chain=chain)
+    text = text.strip()
     return md("{text}", text=text) if text else SafeMarkdown("")
 
 
@@ -273,14 +210,14 @@ def ranking_table(
     Officers are listed by id unless ``show_names`` (see :mod:`perfmodel.privacy`).
     """
     check_lang(lang)
-    t = _t(lang)
     scores = _scores_shown(ev, show_names)
     if group is not None:
         scores = scores[scores["peer_group"] == group]
     dims = _dimension_names(ev.framework, lang)
     columns = ["rank", "unit_id", "name", "score", "grade", *dims, "rank_change", "flags"]
     columns = [c for c in columns if c in scores.columns]
-    table = scores[columns].rename(columns={**{k: t[k] for k in t if k in columns}, **dims})
+    table = scores[columns].assign(grade=_grade_words(scores["grade"], lang)) if "grade" in columns else scores[columns]
+    table = table.rename(columns={**_headers([c for c in columns if c not in dims], lang), **dims})
     return table.reset_index(drop=True)
 
 
@@ -289,17 +226,18 @@ def grade_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     check_lang(lang)
     table = ev.grade_counts()
     table = table.reindex(group_order(table.index))
-    table.index.name = _t(lang)["peer_group"]
+    table.index.name = _header("peer_group", lang)
+    table.columns = _grade_words(pd.Series(table.columns), lang)
     return table
 
 
 def breach_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """Hard-threshold breaches (R9): unit, indicator, value, standard, consequence."""
     check_lang(lang)
-    t = _t(lang)
+    t = _headers(("unit_id", "indicator", "value", "threshold", "consequence"), lang)
     b = ev.stages["breaches"].copy()
     if b.empty:
-        return pd.DataFrame(columns=[t["unit_id"], t["indicator"], t["value"], t["threshold"], t["consequence"]])
+        return pd.DataFrame(columns=list(t.values()))
     meta = ev.framework.indicator_meta()
     b["indicator"] = b["indicator"].map(lambda i: _name(meta[i], lang))
     b["threshold"] = [f"≥ {lo:g}" if pd.notna(lo) else f"≤ {hi:g}" for lo, hi in zip(b["min"], b["max"], strict=True)]
@@ -312,7 +250,7 @@ def breach_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
 def negative_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     """Negative-list hits (R13): unit, item, count, consequence."""
     check_lang(lang)
-    t = _t(lang)
+    t = _headers(("unit_id", "item", "count", "consequence", "points"), lang)
     hits = ev.stages["negative_hits"].copy()
     meta = {item.id: item for item in ev.framework.negative_list}
     hits["name"] = [_name(meta[i], lang) if i in meta else n for i, n in zip(hits["item"], hits["name"], strict=True)]
@@ -332,16 +270,19 @@ def rank_change_table(ev: Evaluation, lang: str = "zh", top: int = 10, *, show_n
     Officers are listed by id unless ``show_names`` (see :mod:`perfmodel.privacy`).
     """
     check_lang(lang)
-    t = _t(lang)
     s = _scores_shown(ev, show_names).dropna(subset=["rank_change"])
     if s.empty:
-        return pd.DataFrame(columns=[t["unit_id"], t["name"], t["peer_group"], t["previous_rank"], t["rank"],
-                                     t["rank_change"]])
+        return pd.DataFrame(columns=list(_headers(
+            ("unit_id", "name", "peer_group", "previous_rank", "rank", "rank_change"), lang).values()))
     movers = pd.concat([s.nlargest(top, "rank_change"), s.nsmallest(top, "rank_change")]).drop_duplicates("unit_id")
     movers = movers.sort_values("rank_change", ascending=False)
     columns = ["unit_id", "name", "peer_group", "previous_rank", "rank", "rank_change", "previous_grade", "grade"]
     columns = [c for c in columns if c in movers.columns]
-    return movers[columns].rename(columns=t).reset_index(drop=True)
+    movers = movers[columns].copy()
+    for column in ("previous_grade", "grade"):
+        if column in columns:
+            movers[column] = _grade_words(movers[column], lang)
+    return movers.rename(columns=_headers(columns, lang)).reset_index(drop=True)
 
 
 def weight_tree_table(fw: Framework, lang: str = "zh") -> pd.DataFrame:
@@ -351,15 +292,16 @@ def weight_tree_table(fw: Framework, lang: str = "zh") -> pd.DataFrame:
     name = table["name_en"] if lang == "en" else table["name_zh"]
     indent = table["level"].map(lambda d: "\u3000" * (d - 1))
     meta = fw.indicator_meta()
-    key = "en" if lang == "en" else "zh"
     out = pd.DataFrame(
         {
-            ("Node" if lang == "en" else "节点"): indent + name,
-            ("Weight" if lang == "en" else "权重"): table["weight"],
-            ("Share of total" if lang == "en" else "占总分"): table["effective_weight"],
-            ("Direction" if lang == "en" else "方向"): table["direction"].map(DIRECTIONS[key]).fillna(""),
-            ("Source" if lang == "en" else "来源"): table["source"].map(SOURCES[key]).fillna(""),
-            ("Hard threshold" if lang == "en" else "硬性标准"): table["id"].map(
+            say("report.weight_tree.node", lang): indent + name,
+            say("report.weight_tree.weight", lang): table["weight"],
+            say("report.weight_tree.share", lang): table["effective_weight"],
+            say("report.weight_tree.direction", lang): table["direction"].map(
+                lambda code: label("direction", code, lang), na_action="ignore").fillna(""),
+            say("report.weight_tree.source", lang): table["source"].map(
+                lambda code: label("source", code, lang), na_action="ignore").fillna(""),
+            say("report.weight_tree.threshold", lang): table["id"].map(
                 lambda i: _threshold_text(meta[i], lang) if i in meta else ""),
         }
     )
@@ -380,66 +322,43 @@ def methodology_markdown(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     check_lang(lang)
     fw = ev.framework
     settings = ev.log
-    en = lang == "en"
     lo, hi = fw.normalisation.range
     grading = fw.grading
+    sep = say("common.list_sep", lang)
     if grading.method == "quota":
-        quotas = [md("{g} 前{q:.0%}" if not en else "{g} {q:.0%}", g=g, q=q) for g, q in grading.quotas.items()]
-        rule = md("by quota: {q}, the rest 不合格" if en else "按比例评定:{q},其余为不合格",
-                  q=join(", " if en else "、", quotas))
+        quotas = [say_md("report.methodology.quota_item", lang, g=grade_label(g, lang), q=q)
+                  for g, q in grading.quotas.items()]
+        rule = say_md("report.methodology.quota_rule", lang, q=join(sep, quotas), rest=grade_label("不合格", lang))
     else:
-        cutoffs = [md("{g} ≥ {c:g}", g=g, c=c) for g, c in grading.cutoffs.items()]
-        rule = md("by cut-offs: {c}" if en else "按分数线评定:{c}", c=join(", " if en else "、", cutoffs))
+        cutoffs = [md("{g} ≥ {c:g}", g=grade_label(g, lang), c=c) for g, c in grading.cutoffs.items()]
+        rule = say_md("report.methodology.cutoff_rule", lang, c=join(sep, cutoffs))
     diff = fw.difficulty
-    bonus = join("; ", [md("{name} +{points:g}/次", name=b.name.zh, points=b.points_per_unit)
+    bonus = join("; ", [say_md("report.methodology.bonus_item", lang, name=_name(b, lang), points=b.points_per_unit)
                         if not b.cap else
-                        md("{name} +{points:g}/次(上限{cap:g})", name=b.name.zh, points=b.points_per_unit, cap=b.cap)
+                        say_md("report.methodology.bonus_item_cap", lang, name=_name(b, lang),
+                               points=b.points_per_unit, cap=b.cap)
                         for b in fw.bonus])
-    negative = join("; ", [md("{name}: {consequence}", name=n.name.zh,
-                              consequence=consequence_label(n.consequence, n.grade_cap, n.points, "zh"))
+    negative = join("; ", [md("{name}: {consequence}", name=_name(n, lang),
+                              consequence=consequence_label(n.consequence, n.grade_cap, n.points, lang))
                            for n in fw.negative_list])
-    coefficients = join("、" if not en else ", ",
-                        [md("{k} ×{v:g}", k=k, v=v) for k, v in diff.coefficients.items()] if diff else [])
-    values = {
-        "period": ev.key_figures()["period"],
-        "norm": next((s["method"] for s in settings if s["step"] == "normalised"), fw.normalisation.method),
-        "agg": next((s["method"] for s in settings if s["step"] == "aggregated"), fw.aggregation.method),
-        "lo": lo, "hi": hi, "min_availability": fw.missing.min_availability, "rule": rule,
-        "by": diff.by if diff else "", "coefficients": coefficients,
-        "bonus": bonus or ("none" if en else "无"), "negative": negative or ("none" if en else "无"),
-        "within": grading.within or ("all units" if en else "全部单位"),
-        "peer_group": fw.peer_group or ("all" if en else "全部"),
-    }
-    if en:
-        lines = [
-            "- **Roll-up**: monthly data → {period}; rates = Σ numerators / Σ denominators, "
-            "counts summed, durations and ratings averaged.",
-            "- **Normalisation**: <code>{norm}</code> to {lo:g}–{hi:g}; every indicator is first turned into "
-            "'higher is better' (lower-is-better indicators are reversed).",
-            "- **Aggregation**: weighted <code>{agg}</code> mean, level by level; missing indicators' weight is "
-            "spread over the others; units with less than {min_availability:.0%} of the weight observed "
-            "are not scored.",
-            ("- **Difficulty coefficients**: {coefficients} by <code>{by}</code>, multiplying the weighted score."
-             if diff else "- **Difficulty coefficients**: none."),
-            "- **Bonus items**: {bonus}. **Negative list**: {negative}.",
-            "- **Grades** within <code>{within}</code>: {rule}. Threshold breaches and "
-            "negative-list items can cap a grade.",
-            "- **Ranks**: within peer group <code>{peer_group}</code>, 1 = best, ties share the best rank.",
-        ]
-    else:
-        lines = [
-            "- **期间汇总**:月度数据汇总为 {period};比率类指标按分子之和÷分母之和计算"
-            "(不是月度比率的平均),数量类求和,时长和评分取平均。",
-            "- **标准化**:方法 <code>{norm}</code>,区间 {lo:g}–{hi:g};先统一为“越大越好”(越小越好的指标取反)。",
-            "- **加权汇总**:逐层加权" + ("算术" if values["agg"] == "arithmetic" else "几何")
-            + "平均;缺失指标的权重分摊给同层其他指标;"
-            "数据覆盖不足 {min_availability:.0%} 权重的单位不评分(标注“数据不足”)。",
-            ("- **难度系数**:按 <code>{by}</code> 乘以系数 {coefficients}。" if diff else "- **难度系数**:无。"),
-            "- **加分项**:{bonus}。**负面清单**:{negative}。",
-            "- **等级**:在 <code>{within}</code> 内{rule};未达硬性指标或触发负面清单可封顶等级。",
-            "- **排名**:在同类组 <code>{peer_group}</code> 内排名,1 为最好,并列取最好名次。",
-        ]
-    return md("\n".join(lines), **values)
+    coefficients = join(sep, [md("{k} ×{v:g}", k=k, v=v) for k, v in diff.coefficients.items()] if diff else [])
+    agg = next((s["method"] for s in settings if s["step"] == "aggregated"), fw.aggregation.method)
+    none = say("report.quarterly.text.none", lang)
+    lines = [
+        say_md("report.methodology.rollup", lang, period=ev.key_figures()["period"]),
+        say_md("report.methodology.normalisation", lang, lo=lo, hi=hi,
+               norm=next((s["method"] for s in settings if s["step"] == "normalised"), fw.normalisation.method)),
+        say_md("report.methodology.aggregation", lang, min_availability=fw.missing.min_availability,
+               agg_word=say_md(f"report.methodology.agg_method.{'arithmetic' if agg == 'arithmetic' else 'geometric'}",
+                               lang)),
+        say_md("report.methodology.difficulty", lang, by=diff.by, coefficients=coefficients) if diff
+        else say_md("report.methodology.no_difficulty", lang),
+        say_md("report.methodology.items", lang, bonus=bonus or none, negative=negative or none),
+        say_md("report.methodology.grades", lang, within=grading.within or say("report.quarterly.text.all_units", lang),
+               rule=rule),
+        say_md("report.methodology.ranks", lang, peer_group=fw.peer_group or say("report.quarterly.text.all", lang)),
+    ]
+    return join("\n", lines)
 
 
 # ---------------------------------------------------------------- figures
@@ -456,7 +375,6 @@ def figure_score_distribution(ev: Evaluation, *, ax: Axes | None = None, lang: s
     from perfmodel.report.style import report_axes
 
     check_lang(lang)
-    t = _t(lang)
     scores = ev.scores.dropna(subset=["score"])
     groups = _ordered_groups(ev)
     ax = report_axes(ax, figsize=(8, 4.5))
@@ -467,11 +385,12 @@ def figure_score_distribution(ev: Evaluation, *, ax: Axes | None = None, lang: s
         sub = scores[scores["peer_group"] == g]
         x = i + rng.uniform(-0.15, 0.15, len(sub))
         ax.scatter(x, sub["score"], c=sub["grade"].map(GRADE_COLOURS), s=18, alpha=0.85, zorder=3)
-    handles = [plt.Line2D([], [], marker="o", ls="", color=GRADE_COLOURS[g], label=g) for g in GRADES]
-    ax.legend(handles=handles, title=t["grade"], loc="best", fontsize=8)
-    ax.set_title(t["dist_title"])
-    ax.set_xlabel(t["dist_x"])
-    ax.set_ylabel(t["dist_y"])
+    handles = [plt.Line2D([], [], marker="o", ls="", color=GRADE_COLOURS[g], label=grade_label(g, lang))
+               for g in GRADES]
+    ax.legend(handles=handles, title=_header("grade", lang), loc="best", fontsize=8)
+    ax.set_title(say("figure.score_distribution.title", lang))
+    ax.set_xlabel(say("figure.score_distribution.x", lang))
+    ax.set_ylabel(say("figure.score_distribution.y", lang))
     return ax
 
 
@@ -487,7 +406,6 @@ def figure_dimension_profiles(ev: Evaluation, *, ax: Axes | None = None, lang: s
     from perfmodel.report.style import report_axes
 
     check_lang(lang)
-    t = _t(lang)
     dims = _dimension_names(ev.framework, lang)
     s = ev.scores.dropna(subset=["score"]).copy()
     if len(s) > max_units:
@@ -503,10 +421,10 @@ def figure_dimension_profiles(ev: Evaluation, *, ax: Axes | None = None, lang: s
     labels = [f"{n}({g})" for n, g in zip(s["name"], s["peer_group"], strict=True)]
     ax.set_yticks(range(len(s)), labels, fontsize=7)
     colorbar = fig.colorbar(image, ax=ax, fraction=0.04)
-    colorbar.set_label(t["colorbar"])
-    ax.set_title(t["profile_title"])
-    ax.set_xlabel(t["profile_x"])
-    ax.set_ylabel(t["profile_y"])
+    colorbar.set_label(say("figure.dimension_profiles.colorbar", lang))
+    ax.set_title(say("figure.dimension_profiles.title", lang))
+    ax.set_xlabel(say("figure.dimension_profiles.x", lang))
+    ax.set_ylabel(say("figure.dimension_profiles.y", lang))
     return ax
 
 
@@ -519,7 +437,6 @@ def figure_rank_changes(ev: Evaluation, *, ax: Axes | None = None, lang: str = "
     from perfmodel.report.style import report_axes
 
     check_lang(lang)
-    t = _t(lang)
     s = ev.scores.dropna(subset=["rank", "previous_rank"])
     ax = report_axes(ax, figsize=(6, 6))
     groups = _ordered_groups(ev)
@@ -532,10 +449,10 @@ def figure_rank_changes(ev: Evaluation, *, ax: Axes | None = None, lang: str = "
     ax.invert_xaxis()
     ax.invert_yaxis()
     if len(groups) > 1:
-        ax.legend(title=t["peer_group"], fontsize=8)
-    ax.set_title(t["change_title"])
-    ax.set_xlabel(t["change_x"])
-    ax.set_ylabel(t["change_y"])
+        ax.legend(title=_header("peer_group", lang), fontsize=8)
+    ax.set_title(say("figure.rank_changes.title", lang))
+    ax.set_xlabel(say("figure.rank_changes.x", lang))
+    ax.set_ylabel(say("figure.rank_changes.y", lang))
     return ax
 
 
@@ -548,17 +465,17 @@ def figure_grade_counts(ev: Evaluation, *, ax: Axes | None = None, lang: str = "
     from perfmodel.report.style import report_axes
 
     check_lang(lang)
-    t = _t(lang)
-    table = grade_table(ev, lang)
+    table = ev.grade_counts()
+    table = table.reindex(group_order(table.index))
     ax = report_axes(ax, figsize=(7, 4))
     bottom = np.zeros(len(table))
-    for grade in table.columns:
-        ax.bar(table.index, table[grade], bottom=bottom, color=GRADE_COLOURS.get(grade, "#999"), label=grade)
+    for grade, words in zip(table.columns, _grade_words(pd.Series(table.columns), lang), strict=True):
+        ax.bar(table.index, table[grade], bottom=bottom, color=GRADE_COLOURS.get(grade, "#999"), label=words)
         bottom += table[grade].to_numpy()
-    ax.legend(title=t["grade"], fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    ax.set_title(t["grades_title"])
-    ax.set_xlabel(t["grades_x"])
-    ax.set_ylabel(t["grades_y"])
+    ax.legend(title=_header("grade", lang), fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.set_title(say("figure.grade_counts.title", lang))
+    ax.set_xlabel(say("figure.grade_counts.x", lang))
+    ax.set_ylabel(say("figure.grade_counts.y", lang))
     return ax
 
 
@@ -620,7 +537,6 @@ def calibration_comparison(raw: Evaluation, calibrated: Evaluation, lang: str = 
     Units whose grade changes come first, the largest score changes first.
     """
     check_lang(lang)
-    t = _t(lang)
     keep = ["unit_id", "name", "peer_group", "score", "rank", "grade"]
     both = raw.scores[keep].merge(
         calibrated.scores[["unit_id", "score", "rank", "grade"]], on="unit_id", suffixes=("_raw", "_calibrated")
@@ -630,7 +546,10 @@ def calibration_comparison(raw: Evaluation, calibrated: Evaluation, lang: str = 
     both = both.sort_values(["_changed", "_shift"], ascending=False).drop(columns=["_changed", "_shift"])
     columns = ["unit_id", "name", "peer_group", "score_raw", "score_calibrated", "rank_raw", "rank_calibrated",
                "grade_raw", "grade_calibrated"]
-    return both[columns].rename(columns=t).reset_index(drop=True)
+    both = both[columns].copy()
+    for column in ("grade_raw", "grade_calibrated"):
+        both[column] = _grade_words(both[column], lang)
+    return both.rename(columns=_headers(columns, lang)).reset_index(drop=True)
 
 
 def _score_r2_on_context(ev: Evaluation, context: Iterable[str] = CONTEXT_COLUMNS) -> float:
@@ -656,27 +575,7 @@ def calibration_markdown(raw: Evaluation, calibrated: Evaluation, lang: str = "z
     r2_raw, r2_cal = _score_r2_on_context(raw), _score_r2_on_context(calibrated)
     values = {"mode": calibrated.settings.calibration, "changed": changed, "n": len(both), "rho": rho,
               "r2_raw": r2_raw, "r2_cal": r2_cal}
-    if lang == "en":
-        return md(
-            "Calibration <code>{mode}</code> compares each unit with what its context "
-            "(workload, population, area type…) predicts, instead of with one ruler for all (R4, R5). "
-            "**{changed}** of {n} units change "
-            "grade; the Spearman correlation of uncalibrated and calibrated scores is **{rho:.2f}**. "
-            "Context explains **{r2_raw:.0%}** of the variance of uncalibrated scores and **{r2_cal:.0%}** "
-            "after calibration: the lower, the less a score depends on circumstances the unit does not control. "
-            "Part of what context explains can be real performance (better-resourced stations may also be "
-            "better run), so calibration is a second view, not a verdict.",
-            **values,
-        )
-    return md(
-        "校准方式 <code>{mode}</code>:把每个单位与其情境(工作负荷、人口、城乡类型等)"
-        "所预测的水平相比,而不是“一把尺子量到底”"
-        "(R4、R5)。{n} 个单位中有 **{changed}** 个等级发生变化;校准前后得分的 Spearman 相关为 **{rho:.2f}**。"
-        "情境因素可解释未校准得分方差的 **{r2_raw:.0%}**,校准后为 **{r2_cal:.0%}**:"
-        "越低,得分越少取决于单位无法控制的条件。"
-        "情境所解释的部分也可能包含真实的绩效差异(资源充足的所也可能管理得更好),因此校准结果是第二视角,而非定论。",
-        **values,
-    )
+    return say_md("report.quarterly.text.calibration", lang, **values)
 
 
 def provenance_table(
@@ -698,5 +597,4 @@ def provenance_table(
     rows.append(("git", f"{git.get('commit', '–')}" + (" (+ uncommitted changes)" if git.get("dirty") else "")))
     rows.append(("Python", record["python"]["version"]))
     rows += [(name, version) for name, version in record["packages"].items() if version]
-    t = _t(lang)
-    return pd.DataFrame(rows, columns=[t["item_name"], t["detail"]])
+    return pd.DataFrame(rows, columns=[_header("item_name", lang), _header("detail", lang)])

@@ -40,7 +40,9 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["SafeMarkdown", "SafeURL", "escape_markdown", "md", "join", "url", "table", "reset_table_ids"]
+from perfmodel.text import template
+
+__all__ = ["SafeMarkdown", "SafeURL", "escape_markdown", "md", "say_md", "join", "url", "table", "reset_table_ids"]
 
 #: HTML metacharacters and the entities that replace them (a Markdown renderer keeps
 #: entities as they are, and the browser shows the character).
@@ -206,6 +208,20 @@ def md(template: str, /, **values: Any) -> SafeMarkdown:
         return SafeMarkdown(template)
     _check_template(template, values)
     return SafeMarkdown(_FORMATTER.vformat(template, (), values))
+
+
+def say_md(key: str, lang: str = "zh", /, **values: Any) -> SafeMarkdown:
+    """Catalogue message ``key`` in ``lang`` as Markdown: :func:`md` with the message as template.
+
+    The catalogue ships with perfmodel, so its templates are trusted like a literal
+    template; every value is escaped (see :mod:`perfmodel.text`).
+
+    Examples
+    --------
+    >>> say_md("count.units", "en", n=3)
+    '3 units'
+    """
+    return md(template(key, lang), **values)
 
 
 def join(separator: str, parts: Iterable[object]) -> SafeMarkdown:
