@@ -591,7 +591,7 @@ class Evaluation:
         self.stages["grading_notes"] = pd.DataFrame(notes, columns=["unit_id", "code", "detail"])
         self._late_reports(in_period, units, flags)
         self.stages["flags"] = flags.frame()
-        return self._scores_table(scored, aggregated, units, rank_labels, coefficient, bonus, deduction)
+        return self._scores_table(scored, aggregated, units, rank_labels, usable, coefficient, bonus, deduction)
 
     def _usable_units(
         self, aggregated: pd.DataFrame, units: pd.DataFrame, flags: FlagLog, notes: list[tuple[str, str, str]]
@@ -781,6 +781,7 @@ class Evaluation:
         aggregated: pd.DataFrame,
         units: pd.DataFrame,
         peer: pd.Series,
+        usable: pd.Series,
         coefficient: pd.Series,
         bonus: pd.Series,
         deduction: pd.Series,
@@ -802,7 +803,7 @@ class Evaluation:
         )
         for dim in [n.id for n in self.framework.tree]:
             out[dim] = aggregated[dim]
-        out["raw_score"] = aggregated["score"].where(self.scoring_rules.usable)
+        out["raw_score"] = aggregated["score"].where(usable)
         out["difficulty"] = coefficient
         out["bonus"] = bonus
         out["deduction"] = deduction

@@ -486,15 +486,15 @@ class _Engine:
             for start in range(0, len(rows), self.chunk_size)
         ]
         aggregation = self.ev.framework.aggregation
-        options = {"respread": aggregation.respread_missing, "floor": aggregation.geometric_floor}
+        respread, floor = aggregation.respread_missing, aggregation.geometric_floor
         for key, rows in _progress(chunks, len(chunks), "replicates", self.progress):
             values = key if isinstance(key, tuple) else (key,)
             combo = dict(zip(keys, values[: len(keys)], strict=True))
             method = values[-1]
             prep = self.prepared(combo)
             W = W_all[rows]
-            composite = aggregate_draws(prep.X, self.tree, W, method, **options)
-            tie_keys = tree_tie_keys(prep.rules, prep.X, self.tree, W, method, **options)
+            composite = aggregate_draws(prep.X, self.tree, W, method, respread=respread, floor=floor)
+            tie_keys = tree_tie_keys(prep.rules, prep.X, self.tree, W, method, respread=respread, floor=floor)
             scored = score_draws(composite, prep.rules, tie_keys)
             scores[rows], ranks[rows], grades[rows] = scored.score, scored.rank, scored.grade
         return scores, ranks, grades
