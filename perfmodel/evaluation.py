@@ -26,7 +26,7 @@ import pandas as pd
 from perfmodel.aggregate import aggregate_tree, availability
 from perfmodel.coverage import INCOMPLETE, required_months, unit_months
 from perfmodel.errors import OptionError, PerfmodelError, check_choice
-from perfmodel.flags import FlagLog, flag_text
+from perfmodel.flags import FlagLog, flag_codes
 from perfmodel.framework import GRADES, Framework, Indicator, load_framework
 from perfmodel.grading import (
     GRADE_CODES,
@@ -786,7 +786,11 @@ class Evaluation:
         bonus: pd.Series,
         deduction: pd.Series,
     ) -> pd.DataFrame:
-        """One row per unit: score, ranks, grade, top-level scores, the parts of the score, flags."""
+        """One row per unit: score, ranks, grade, top-level scores, the parts of the score, flags.
+
+        ``flags`` holds each unit's flag codes (:func:`perfmodel.flags.flag_codes`);
+        :func:`perfmodel.flags.flag_text` gives them in words.
+        """
         score = pd.Series(scored.score[0], index=units.index)
         out = pd.DataFrame(
             {
@@ -808,7 +812,7 @@ class Evaluation:
         out["bonus"] = bonus
         out["deduction"] = deduction
         out["availability"] = aggregated["availability"]
-        out["flags"] = flag_text(self.stages["flags"], self.framework, "zh", units=units.index).to_numpy()
+        out["flags"] = flag_codes(self.stages["flags"], units.index)
         out = out.sort_values(["peer_group", "rank", "unit_id"], na_position="last")
         return out.reset_index(drop=True)
 
@@ -834,7 +838,13 @@ class Evaluation:
     # ------------------------------------------------------------ results
     @property
     def scores(self) -> pd.DataFrame:
-        """One row per unit: score, rank (within peer group), grade, dimensions, flags."""
+        """One row per unit: score, rank (within peer group), grade, dimensions, flags.
+
+        ``flags`` holds codes joined by ``"; "`` (``negative_list:<item>; late_reports``);
+        ``stages["flags"]`` has one row per flag with its details, and
+        :func:`perfmodel.flags.flag_text` / :func:`perfmodel.flags.with_flag_text`
+        put them into words in Chinese or English.
+        """
         if "scores" not in self.stages:
             raise EvaluationError("the evaluation has not been run; call run() first")
         return self.stages["scores"]

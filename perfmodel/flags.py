@@ -42,7 +42,7 @@ import pandas as pd
 from perfmodel.framework import Framework
 from perfmodel.text import check_lang, say
 
-__all__ = ["FLAG_CODES", "FLAG_COLUMNS", "FlagLog", "flag_codes", "flag_phrase", "flag_text"]
+__all__ = ["FLAG_CODES", "FLAG_COLUMNS", "FlagLog", "flag_codes", "flag_phrase", "flag_text", "with_flag_text"]
 
 FLAG_CODES: dict[str, str] = {
     "incomplete_data": "fewer months with data than the framework requires: not graded",
@@ -204,3 +204,22 @@ def flag_text(
     order = list(dict.fromkeys(flags["unit_id"])) if units is None else list(units)
     return pd.Series([SEPARATOR.join(phrases.get(u, [])) for u in order], index=pd.Index(order, name="unit_id"),
                      dtype=object)
+
+
+def with_flag_text(scores: pd.DataFrame, flags: pd.DataFrame, framework: Framework, lang: str = "zh") -> pd.DataFrame:
+    """A copy of a scores table whose ``flags`` column holds the flags in words, for display.
+
+    Parameters
+    ----------
+    scores
+        :attr:`Evaluation.scores` or some of its rows (needs ``unit_id``).
+    flags
+        The evaluation's ``stages["flags"]``.
+    framework
+        The evaluation's framework.
+    lang
+        ``"zh"`` or ``"en"``.
+    """
+    text = flag_text(flags, framework, lang, units=scores["unit_id"].tolist())
+    return scores.assign(flags=text.to_numpy())
+
