@@ -634,14 +634,16 @@ def worse_grade(a: str, b: str | None) -> str:
 def cap_grades(grades: pd.Series, caps: pd.Series) -> pd.Series:
     """Limit each grade to its cap (``caps``: best grade allowed, or missing for none).
 
+    One draw of :func:`cap_grade_codes`; labels that are not grades are left as they are.
+
     Examples
     --------
     >>> cap_grades(pd.Series(["优秀", "不合格", "良好"]), pd.Series(["合格", "合格", None])).tolist()
     ['合格', '不合格', '良好']
     """
     caps = caps.reindex(grades.index)
-    return pd.Series(
-        [worse_grade(g, c if isinstance(c, str) else None) for g, c in zip(grades, caps, strict=True)],
-        index=grades.index,
-        dtype=object,
-    )
+    codes = np.array([_ORDER.get(g, _NOT_GRADED_CODE) if isinstance(g, str) else _NOT_GRADED_CODE
+                      for g in grades], dtype=np.int8)
+    limits = np.array([_ORDER.get(c, NO_CAP) if isinstance(c, str) else NO_CAP for c in caps], dtype=np.int8)
+    capped = _labels(cap_grade_codes(codes[None, :], limits)[0], grades.index)
+    return capped.where(codes < _NOT_GRADED_CODE, grades).astype(object)
