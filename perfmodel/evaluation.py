@@ -166,6 +166,15 @@ class Evaluation:
     inputs
         Names → paths of the input files (for provenance).
 
+    Attributes
+    ----------
+    stages
+        Every stage's output by name (``raw`` … ``aggregated``, ``flags``, ``scores``).
+    scoring_rules
+        The per-unit inputs of the scoring engine after aggregation
+        (:class:`~perfmodel.scoring.ScoringRules`), set by :meth:`run`; the
+        uncertainty analysis re-applies them to other weights.
+
     Examples
     --------
     >>> ev = evaluate_files("data_samples/station_observations.csv.gz",
