@@ -40,11 +40,11 @@ def framework():
     """Five equally weighted dimensions of six equally weighted rate indicators."""
     tree = [
         {
-            "id": f"D{d}",
+            "id": f"d{d}",
             "name": _name(f"维度{d}"),
             "weight": 1 / N_DIMENSIONS,
             "children": [
-                {"id": f"D{d}_{k}", "name": _name(f"指标{d}-{k}"), "weight": 1 / PER_DIMENSION, "kind": "score"}
+                {"id": f"d{d}_{k}", "name": _name(f"指标{d}-{k}"), "weight": 1 / PER_DIMENSION, "kind": "score"}
                 for k in range(PER_DIMENSION)
             ],
         }

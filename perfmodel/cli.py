@@ -222,6 +222,7 @@ def _settings(args: argparse.Namespace) -> dict:
 @with_pseudonymised_inputs
 def _cmd_score(args: argparse.Namespace) -> int:
     from perfmodel.evaluation import evaluate_files
+    from perfmodel.flags import with_flag_text
     from perfmodel.outputs import claim_file
 
     inputs = _run_inputs(args)
@@ -237,8 +238,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if out.name.lower().endswith(".xlsx"):  # for reading: headers in --lang, formats, notes sheet
         from perfmodel.report.workbook import write_score_workbook
 
-        def workbook(target: Path) -> None:
-            write_score_workbook(shown, ev.framework, target, lang=args.lang)
+        def workbook(target: Path) -> None:  # flags in words; the CSV keeps their codes
+            readable = with_flag_text(shown, ev.stages["flags"], ev.framework, args.lang)
+            write_score_workbook(readable, ev.framework, target, lang=args.lang)
     _write_output(shown, out, inputs, workbook)
     if len(ev.quarantine):
         _write_output(ev.quarantine, target, inputs)

@@ -11,7 +11,7 @@ The framework may declare ``missing.min_months``: the fewest such months a unit
 needs to be graded. Without it every month of the period is needed (3 for a
 quarter, 12 for a year, 1 for a month); a declared value above the number of
 months in the period is read as "every month". A unit below it is flagged
-数据不完整 with how many months it has, is not scored, ranked nor graded, and its
+``incomplete_data`` (数据不完整, :mod:`perfmodel.flags`) with how many months it has, is not scored, ranked nor graded, and its
 values take no part in imputation, treatment, normalisation or calibration of
 the others (see :class:`perfmodel.evaluation.Evaluation`).
 """
@@ -26,7 +26,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from perfmodel.framework import Framework
 
-__all__ = ["INCOMPLETE", "required_months", "unit_months", "incomplete_label"]
+__all__ = ["INCOMPLETE", "required_months", "unit_months"]
 
 INCOMPLETE = "incomplete_data"
 """Code of the flag given to a unit with fewer months of data than required."""
@@ -96,14 +96,3 @@ def unit_months(
         {"months": counts, "of": len(months), "required": required, "complete": counts >= required},
         index=index,
     )
-
-
-def incomplete_label(months: int, of: int, required: int) -> str:
-    """The flag text of a unit with incomplete data.
-
-    Examples
-    --------
-    >>> incomplete_label(1, 3, 3)
-    '数据不完整(1/3个月有数据,需3个月)'
-    """
-    return f"数据不完整({months}/{of}个月有数据,需{required}个月)"

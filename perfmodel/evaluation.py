@@ -15,7 +15,7 @@ choice changed, and a report can show any stage.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, get_args
@@ -24,22 +24,23 @@ import numpy as np
 import pandas as pd
 
 from perfmodel.aggregate import aggregate_tree, availability
-from perfmodel.coverage import INCOMPLETE, incomplete_label, required_months, unit_months
+from perfmodel.coverage import INCOMPLETE, required_months, unit_months
 from perfmodel.errors import OptionError, PerfmodelError, check_choice
-from perfmodel.framework import GRADES, Framework, Indicator, NegativeItem, load_framework
+from perfmodel.flags import FlagLog, flag_codes
+from perfmodel.framework import GRADES, Framework, Indicator, load_framework
 from perfmodel.grading import (
+    GRADE_CODES,
+    NO_CAP,
     NOT_GRADED,
-    cap_grades,
-    finite_scores,
-    grade_by_cutoffs,
-    quota_grading,
-    rank_scores,
-    tie_break_keys,
+    group_indices,
+    rank_draws,
+    tie_break_key_draws,
 )
 from perfmodel.groups import ALL_UNITS
 from perfmodel.normalise import normalise, orient, orient_bounds
 from perfmodel.periods import months_in, parse_period, period_label, previous
 from perfmodel.rollup import roll_up
+from perfmodel.scoring import ScoredDraws, ScoringRules, score_draws
 from perfmodel.weights import stated_weights
 
 __all__ = [
@@ -166,6 +167,15 @@ class Evaluation:
     inputs
         Names → paths of the input files (for provenance).
 
+    Attributes
+    ----------
+    stages
+        Every stage's output by name (``raw`` … ``aggregated``, ``flags``, ``scores``).
+    scoring_rules
+        The per-unit inputs of the scoring engine after aggregation
+        (:class:`~perfmodel.scoring.ScoringRules`), set by :meth:`run`; the
+        uncertainty analysis re-applies them to other weights.
+
     Examples
     --------
     >>> ev = evaluate_files("station_four_dimension", "data_samples/station_observations.csv.gz",
@@ -197,6 +207,7 @@ class Evaluation:
         self.log: list[dict[str, Any]] = []
         self.previous: Evaluation | None = None
         self.n_input: dict[str, int] = {}
+        self.scoring_rules: ScoringRules | None = None
 
     # ------------------------------------------------------------ settings
     @property
@@ -512,6 +523,7 @@ class Evaluation:
         months = [str(m) for m in months_in(self.period)]
         return stated_weights(self.framework, self.settings.weights, months)
 
+    # ------------------------------------------------------------ after aggregation
     def _finalise(
         self,
         aggregated: pd.DataFrame,
@@ -520,111 +532,282 @@ class Evaluation:
         units: pd.DataFrame,
         in_period: pd.DataFrame,
     ) -> pd.DataFrame:
-        fw = self.framework
-        min_avail = fw.missing.min_availability
+        """Turn the aggregated scores into the scores table: every rule after aggregation.
+
+        The per-unit inputs of the rules are gathered step by step into one
+        :class:`~perfmodel.scoring.ScoringRules` (kept as :attr:`scoring_rules`),
+        and :func:`perfmodel.scoring.score_draws` applies them to the composite
+        — the same engine the uncertainty analysis runs on thousands of weight
+        draws. The steps, in order:
+
+        1. :meth:`_usable_units` — enough months and enough weight observed;
+        2. :meth:`_difficulty` — the difficulty coefficient and its cap;
+        3. :meth:`_bonus` — bonus points;
+        4. :meth:`_negative_list` — deductions and grade caps of negative-list hits;
+        5. :meth:`_hard_threshold_caps` — grade caps of breached hard thresholds;
+        6. :meth:`_grading_groups` — the groups ranks and quotas apply within;
+        7. :meth:`_tie_break_keys` — the keys that decide quota ties;
+        8. the engine: adjusted score, bonus, deductions, ranks, grades, caps;
+        9. :meth:`_record_scoring_flags` — non-finite scores and quota ties;
+        10. :meth:`_late_reports` — rows reported late;
+        11. :meth:`_scores_table` — one row per unit.
+
+        Flags are recorded in ``stages["flags"]`` (:mod:`perfmodel.flags`),
+        reasons a unit was not graded and quota-tie decisions in
+        ``stages["grading_notes"]``.
+
+        Parameters
+        ----------
+        aggregated
+            ``stages["aggregated"]``: node scores, ``score`` and ``availability`` per unit.
+        natural
+            The period's rolled-up values in natural units (counts of bonus and
+            negative-list indicators among them).
+        breaches
+            ``stages["breaches"]``: hard thresholds breached.
+        units
+            The scored units, indexed by unit id.
+        in_period
+            The period's observations (for late reports).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The scores table (:attr:`scores`), sorted by peer group and rank.
+        """
+        flags = FlagLog()
+        notes: list[tuple[str, str, str]] = []  # (unit_id, code, detail): why a unit was not graded, ties
+        usable = self._usable_units(aggregated, units, flags, notes)
+        coefficient, difficulty_cap = self._difficulty(units, flags)
+        bonus = self._bonus(natural, units)
+        deduction, caps, hits = self._negative_list(natural, units, flags)
+        caps = self._hard_threshold_caps(breaches, caps, flags)
+        rank_labels, grade_labels = self._grading_groups(units)
+        grading = self.framework.grading
+        rules = ScoringRules(
+            units=units.index,
+            usable=usable.to_numpy(dtype=bool),
+            coefficient=coefficient.to_numpy(dtype=float),
+            difficulty_cap=difficulty_cap,
+            bonus=bonus.to_numpy(dtype=float),
+            deduction=deduction.to_numpy(dtype=float),
+            grade_cap=caps.to_numpy(dtype=np.int8),
+            negative_hits=hits.to_numpy(dtype=float),
+            rank_groups=tuple(group_indices(rank_labels)),
+            grade_groups=tuple(group_indices(grade_labels, len(units))),
+            method=self._choice("grading", grading.method),
+            cutoffs=dict(grading.cutoffs),
+            quotas=dict(grading.quotas),
+            tie_break=tuple(grading.tie_break),
+        )
+        self.scoring_rules = rules
+        keys = self._tie_break_keys(aggregated, rules) if rules.method == "quota" else None
+        scored = score_draws(aggregated["score"].to_numpy(dtype=float)[None, :], rules, keys)
+        self._record_scoring_flags(scored, rules, flags, notes)
+        self.stages["grading_notes"] = pd.DataFrame(notes, columns=["unit_id", "code", "detail"])
+        self._late_reports(in_period, units, flags)
+        self.stages["flags"] = flags.frame()
+        return self._scores_table(scored, aggregated, units, rank_labels, usable, coefficient, bonus, deduction)
+
+    def _usable_units(
+        self, aggregated: pd.DataFrame, units: pd.DataFrame, flags: FlagLog, notes: list[tuple[str, str, str]]
+    ) -> pd.Series:
+        """Units that may be scored: enough months of data and enough of their weight observed.
+
+        A unit with fewer months than :func:`perfmodel.coverage.required_months`
+        (``stages["unit_months"]``) is flagged ``incomplete_data``; one whose
+        observed share of weight (``availability``) is below
+        ``missing.min_availability`` is flagged ``low_availability``. Neither is
+        ranked or graded; both keep their row in the scores table.
+
+        Returns
+        -------
+        pandas.Series
+            Boolean per unit (index: unit ids).
+        """
+        min_avail = self.framework.missing.min_availability
         coverage = self.stages["unit_months"].reindex(units.index)
         complete = coverage["complete"].fillna(True).astype(bool)
         available = aggregated["availability"] >= min_avail - 1e-12
-        raw = aggregated["score"].where(available & complete)
-        flags: dict[str, list[str]] = {u: [] for u in units.index}
-        notes: list[tuple[str, str, str]] = []  # (unit_id, code, detail): why a unit was not graded, ties
         for unit_id, row in coverage[~complete].iterrows():
-            flags[unit_id].append(incomplete_label(int(row["months"]), int(row["of"]), int(row["required"])))
-            notes.append((unit_id, INCOMPLETE, f"{int(row['months'])}/{int(row['of'])} months, "
-                                               f"{int(row['required'])} required"))
-        for unit_id in raw.index[~available & complete]:
-            flags[unit_id].append(
-                f"数据不足(覆盖{aggregated.loc[unit_id, 'availability']:.0%}<{min_avail:.0%})"
-            )
-            notes.append((unit_id, "low_availability", f"{aggregated.loc[unit_id, 'availability']:.0%}"))
+            months, of, required = int(row["months"]), int(row["of"]), int(row["required"])
+            flags.add(unit_id, INCOMPLETE, count=months, of=of, limit=required)
+            notes.append((unit_id, INCOMPLETE, f"{months}/{of} months, {required} required"))
+        for unit_id in units.index[~available & complete]:
+            share = aggregated.loc[unit_id, "availability"]
+            flags.add(unit_id, "low_availability", value=share, limit=min_avail)
+            notes.append((unit_id, "low_availability", f"{share:.0%}"))
+        return available & complete
 
-        coefficient = pd.Series(1.0, index=units.index)
-        # Calibrated values already compare each unit with what its context predicts;
-        # multiplying by a declared class coefficient as well would count it twice.
-        declared_difficulty = fw.difficulty is not None and self.settings.calibration == "none"
-        if declared_difficulty:
-            by = fw.difficulty.by
-            if by not in units.columns:
-                raise EvaluationError(f"difficulty.by column {by!r} is not in the units table")
-            mapped = units[by].map(fw.difficulty.coefficients)
-            for unit_id in mapped.index[mapped.isna()]:
-                flags[unit_id].append(f"无难度系数({units.loc[unit_id, by]})")
-            coefficient = mapped.fillna(1.0).astype(float)
-        adjusted = raw * coefficient
-        if declared_difficulty and fw.difficulty.cap is not None:
-            adjusted = adjusted.clip(upper=fw.difficulty.cap)
+    def _difficulty(self, units: pd.DataFrame, flags: FlagLog) -> tuple[pd.Series, float | None]:
+        """Each unit's difficulty coefficient (framework ``difficulty``) and the cap after it.
 
+        The coefficient of the unit's class multiplies its composite; a class
+        without a coefficient gets 1 and the flag ``no_difficulty_coefficient``.
+        With calibration the coefficients are not applied (1 for all): calibrated
+        values already compare each unit with what its context predicts, and a
+        declared class coefficient as well would count it twice.
+
+        Returns
+        -------
+        (coefficient, cap)
+            Coefficient per unit, and the upper limit of the adjusted composite
+            (``difficulty.cap``, ``None`` when there is none or no coefficient applies).
+
+        Raises
+        ------
+        EvaluationError
+            When ``difficulty.by`` is not a units-table column.
+        """
+        difficulty = self.framework.difficulty
+        if difficulty is None or self.settings.calibration != "none":
+            return pd.Series(1.0, index=units.index), None
+        by = difficulty.by
+        if by not in units.columns:
+            raise EvaluationError(f"difficulty.by column {by!r} is not in the units table")
+        mapped = units[by].map(difficulty.coefficients)
+        for unit_id in mapped.index[mapped.isna()]:
+            flags.add(unit_id, "no_difficulty_coefficient", item=str(units.loc[unit_id, by]))
+        return mapped.fillna(1.0).astype(float), difficulty.cap
+
+    def _bonus(self, natural: pd.DataFrame, units: pd.DataFrame) -> pd.Series:
+        """Bonus points per unit: each bonus item's count × points, capped per item, summed."""
         bonus = pd.Series(0.0, index=units.index)
-        for item in fw.bonus:
-            count = _counts(natural, item.indicator)
-            points = count * item.points_per_unit
+        for item in self.framework.bonus:
+            points = _counts(natural, item.indicator) * item.points_per_unit
             if item.cap is not None:
                 points = points.clip(upper=item.cap)
             bonus += points
+        return bonus
+
+    def _negative_list(
+        self, natural: pd.DataFrame, units: pd.DataFrame, flags: FlagLog
+    ) -> tuple[pd.Series, pd.Series, pd.Series]:
+        """Deductions, grade caps and hit counts of the framework's negative list.
+
+        Every item recorded for a unit is flagged ``negative_list`` (item id and
+        count) and listed in ``stages["negative_hits"]``; a ``deduct`` item takes
+        ``points`` per hit off the score, a ``grade_cap`` item caps the grade, a
+        ``warning`` item only warns.
+
+        Returns
+        -------
+        (deduction, grade_cap, hits)
+            Points deducted, the code of the best grade allowed
+            (:data:`perfmodel.grading.NO_CAP` for none) and the summed hit
+            counts (the ``fewer_negative_hits`` tie-break), per unit.
+        """
         deduction = pd.Series(0.0, index=units.index)
-        caps = pd.Series(None, index=units.index, dtype=object)
-        hits = []
-        for item in fw.negative_list:
+        caps = pd.Series(NO_CAP, index=units.index, dtype=np.int8)
+        hits = pd.Series(0.0, index=units.index)
+        rows = []
+        for item in self.framework.negative_list:
             count = _counts(natural, item.indicator)
+            hits += count
             for unit_id in count.index[count > 0]:
-                hits.append(
-                    {"unit_id": unit_id, "item": item.id, "name": item.name.zh,
-                     "count": count[unit_id], "consequence": item.consequence,
-                     "points": item.points * count[unit_id] if item.consequence == "deduct" else 0.0,
-                     "grade_cap": item.grade_cap}
-                )
-                flags[unit_id].append(
-                    f"负面清单:{item.name.zh}×{count[unit_id]:g}({_negative_label(item)})"
-                )
+                n = count[unit_id]
+                with np.errstate(over="ignore"):
+                    points = item.points * n if item.consequence == "deduct" else 0.0
+                rows.append({"unit_id": unit_id, "item": item.id, "name": item.name.zh, "count": n,
+                             "consequence": item.consequence, "points": points, "grade_cap": item.grade_cap})
+                flags.add(unit_id, "negative_list", item=item.id, count=n)
             if item.consequence == "deduct":
                 deduction += count * item.points
             if item.consequence == "grade_cap":
-                caps = _combine_caps(caps, pd.Series(np.where(count > 0, item.grade_cap, None), index=count.index))
+                caps = _tighter_cap(caps, count.index[count > 0], item.grade_cap)
         self.stages["negative_hits"] = pd.DataFrame(
-            hits, columns=["unit_id", "item", "name", "count", "consequence", "points", "grade_cap"]
+            rows, columns=["unit_id", "item", "name", "count", "consequence", "points", "grade_cap"]
         )
-        for row in breaches.itertuples():
-            flags[row.unit_id].append(f"未达硬性指标:{row.name}({row.value:.3g})")
-            if row.consequence == "grade_cap":
-                caps = _combine_caps(caps, pd.Series({row.unit_id: row.grade_cap}))
+        return deduction, caps, hits
 
-        score = adjusted + bonus - deduction
-        # an absurd input (a count of 1e308) can make a score infinite: never grade or rank it
-        for unit_id in score.index[available & complete & ~np.isfinite(score)]:
-            flags[unit_id].append(f"得分非有限值({score[unit_id]}),不评定")
-            notes.append((unit_id, "non_finite_score", str(score[unit_id])))
-        score = finite_scores(score)
+    def _hard_threshold_caps(self, breaches: pd.DataFrame, caps: pd.Series, flags: FlagLog) -> pd.Series:
+        """Grade caps of breached hard thresholds (``stages["breaches"]``), on top of ``caps``.
+
+        Every breach is flagged ``hard_threshold`` (indicator id and value). A
+        ``zero`` breach already set the indicator to the bottom of the range
+        before aggregation; a ``grade_cap`` breach caps the grade here.
+        """
+        for row in breaches.itertuples():
+            flags.add(row.unit_id, "hard_threshold", item=row.indicator, value=row.value)
+            if row.consequence == "grade_cap":
+                caps = _tighter_cap(caps, [row.unit_id], row.grade_cap)
+        return caps
+
+    def _grading_groups(self, units: pd.DataFrame) -> tuple[pd.Series, pd.Series | None]:
+        """The groups ranks are given within (peer groups) and the groups quotas apply within.
+
+        Ranks: the peer group (``Settings.peer_group`` or the framework's), one
+        group :data:`~perfmodel.groups.ALL_UNITS` without. Quotas: the
+        framework's ``grading.within`` column, unless ``Settings.peer_group``
+        overrides it; ``None`` means one group of all units.
+        """
         peer = units[self.peer_column] if self.peer_column else pd.Series(ALL_UNITS, index=units.index)
-        grading = fw.grading
-        method = self._choice("grading", grading.method)
-        grade_groups = units[grading.within] if grading.within in units.columns else None
+        within = self.framework.grading.within
+        grade_groups = units[within] if within in units.columns else None
         if self.settings.peer_group is not None:
             grade_groups = peer if self.peer_column else None
-        if method == "quota":
-            top_level = {node.id: self.settings.weights.get(node.id, node.weight) for node in fw.tree}
-            hits_per_unit = sum((_counts(natural, item.indicator) for item in fw.negative_list),
-                                pd.Series(0.0, index=units.index))
-            keys = tie_break_keys(grading.tie_break, aggregated, top_level, hits_per_unit)
-            quota = quota_grading(score, grading.quotas, grade_groups, keys)
-            grades = quota.grades
-            chain = "、".join(grading.tie_break) or "无"
-            for unit_id in score.index[quota.tie_broken]:
-                flags[unit_id].append(f"同分,按并列规则({chain})评定")
-                notes.append((unit_id, "quota_tie_broken", chain))
-            for unit_id in score.index[quota.tie_lowered]:
-                flags[unit_id].append("并列规则后仍同分、比例名额不足,取较低等级")
-                notes.append((unit_id, "quota_tie_lowered", grades[unit_id]))
-        else:
-            grades = grade_by_cutoffs(score, grading.cutoffs)
-        grades = cap_grades(grades, caps)
-        self.stages["grading_notes"] = pd.DataFrame(notes, columns=["unit_id", "code", "detail"])
+        return peer, grade_groups
 
-        late = in_period.groupby("unit_id")["late"].sum() if "late" in in_period.columns else None
-        if late is not None:
-            for unit_id, n in late[late > 0].items():
-                if unit_id in flags:
-                    flags[unit_id].append(f"迟报{int(n)}条")
+    def _tie_break_keys(self, aggregated: pd.DataFrame, rules: ScoringRules) -> np.ndarray:
+        """The ``grading.tie_break`` keys of every unit (keys × 1 draw × units), higher is better.
 
+        ``heaviest_dimension`` reads the top-level node of the largest stated
+        weight (``Settings.weights`` over the framework's), ``dimension:<id>``
+        that node's score, ``fewer_negative_hits`` the summed negative-list counts.
+
+        Raises
+        ------
+        FrameworkError
+            When ``dimension:<id>`` names no node of the tree.
+        """
+        top = {node.id: np.array([self.settings.weights.get(node.id, node.weight)], dtype=float)
+               for node in self.framework.tree}
+        nodes = {c: aggregated[c].to_numpy(dtype=float)[None, :] for c in aggregated.columns}
+        return tie_break_key_draws(rules.tie_break, nodes, top, rules.negative_hits)
+
+    def _record_scoring_flags(
+        self, scored: ScoredDraws, rules: ScoringRules, flags: FlagLog, notes: list[tuple[str, str, str]]
+    ) -> None:
+        """Flag what the engine decided: non-finite scores, quota ties broken or lowered."""
+        units = rules.units
+        total = scored.total[0]
+        for k in np.flatnonzero(rules.usable & ~np.isfinite(total)):
+            flags.add(units[k], "non_finite_score", value=total[k])
+            notes.append((units[k], "non_finite_score", str(total[k])))
+        chain = "、".join(rules.tie_break) or "无"
+        for k in np.flatnonzero(scored.tie_broken[0]):
+            flags.add(units[k], "quota_tie_broken")
+            notes.append((units[k], "quota_tie_broken", chain))
+        for k in np.flatnonzero(scored.tie_lowered[0]):
+            flags.add(units[k], "quota_tie_lowered")
+            notes.append((units[k], "quota_tie_lowered", GRADE_CODES[scored.grade[0, k]]))
+
+    def _late_reports(self, in_period: pd.DataFrame, units: pd.DataFrame, flags: FlagLog) -> None:
+        """Flag ``late_reports`` (with the count) for units with rows marked late in the period."""
+        if "late" not in in_period.columns:
+            return
+        late = in_period.groupby("unit_id")["late"].sum()
+        for unit_id, n in late[late > 0].items():
+            if unit_id in units.index:
+                flags.add(unit_id, "late_reports", count=int(n))
+
+    def _scores_table(
+        self,
+        scored: ScoredDraws,
+        aggregated: pd.DataFrame,
+        units: pd.DataFrame,
+        peer: pd.Series,
+        usable: pd.Series,
+        coefficient: pd.Series,
+        bonus: pd.Series,
+        deduction: pd.Series,
+    ) -> pd.DataFrame:
+        """One row per unit: score, ranks, grade, top-level scores, the parts of the score, flags.
+
+        ``flags`` holds each unit's flag codes (:func:`perfmodel.flags.flag_codes`);
+        :func:`perfmodel.flags.flag_text` gives them in words.
+        """
+        score = pd.Series(scored.score[0], index=units.index)
         out = pd.DataFrame(
             {
                 "unit_id": units.index,
@@ -632,20 +815,20 @@ class Evaluation:
                 "period": period_label(self.period),
                 "peer_group": peer.astype(str),
                 "score": score,
-                "rank": rank_scores(score, peer),
-                "rank_overall": rank_scores(score),
-                "grade": grades,
+                "rank": scored.rank[0],
+                "rank_overall": rank_draws(scored.score, None)[0],
+                "grade": np.asarray(GRADE_CODES, dtype=object)[scored.grade[0]],
             },
             index=units.index,
         )
-        for dim in [n.id for n in fw.tree]:
+        for dim in [n.id for n in self.framework.tree]:
             out[dim] = aggregated[dim]
-        out["raw_score"] = raw
+        out["raw_score"] = aggregated["score"].where(usable)
         out["difficulty"] = coefficient
         out["bonus"] = bonus
         out["deduction"] = deduction
         out["availability"] = aggregated["availability"]
-        out["flags"] = ["; ".join(flags[u]) for u in units.index]
+        out["flags"] = flag_codes(self.stages["flags"], units.index)
         out = out.sort_values(["peer_group", "rank", "unit_id"], na_position="last")
         return out.reset_index(drop=True)
 
@@ -671,7 +854,13 @@ class Evaluation:
     # ------------------------------------------------------------ results
     @property
     def scores(self) -> pd.DataFrame:
-        """One row per unit: score, rank (within peer group), grade, dimensions, flags."""
+        """One row per unit: score, rank (within peer group), grade, dimensions, flags.
+
+        ``flags`` holds codes joined by ``"; "`` (``negative_list:<item>; late_reports``);
+        ``stages["flags"]`` has one row per flag with its details, and
+        :func:`perfmodel.flags.flag_text` / :func:`perfmodel.flags.with_flag_text`
+        put them into words in Chinese or English.
+        """
         if "scores" not in self.stages:
             raise EvaluationError("the evaluation has not been run; call run() first")
         return self.stages["scores"]
@@ -768,23 +957,14 @@ def _counts(natural: pd.DataFrame, indicator: str) -> pd.Series:
     return natural[indicator].fillna(0.0)
 
 
-def _negative_label(item: NegativeItem) -> str:
-    """What a negative-list hit does, in the words of the flags column."""
-    if item.consequence == "deduct":
-        return f"每次扣{item.points:g}分"
-    if item.consequence == "grade_cap":
-        return f"等级最高{item.grade_cap}"
-    return "一票警示"
-
-
-def _combine_caps(current: pd.Series, new: pd.Series) -> pd.Series:
-    from perfmodel.grading import worse_grade
-
-    out = current.copy()
-    for unit_id, cap in new.items():
-        if isinstance(cap, str):
-            existing = out.get(unit_id)
-            out[unit_id] = worse_grade(cap, existing) if isinstance(existing, str) else cap
+def _tighter_cap(caps: pd.Series, unit_ids: Sequence[str] | pd.Index, grade: str | None) -> pd.Series:
+    """``caps`` with the cap ``grade`` added for ``unit_ids`` (the worse of two caps holds)."""
+    if grade is None or not len(unit_ids):
+        return caps
+    out = caps.copy()
+    code = GRADES.index(grade)
+    for unit_id in unit_ids:
+        out[unit_id] = max(int(out[unit_id]), code)
     return out
 
 

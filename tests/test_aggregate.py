@@ -10,7 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfmodel.aggregate import aggregate_tree, availability, weighted_mean
+from perfmodel.aggregate import (
+    TreeIndex,
+    aggregate_draws,
+    aggregate_nodes,
+    aggregate_tree,
+    availability,
+    effective_weights_array,
+    node_weights,
+    weighted_mean,
+)
 from perfmodel.framework import Framework, framework_from_dict
 from perfmodel.normalise import normalise, orient, orient_bounds
 
@@ -190,6 +199,94 @@ def test_aggregate_tree_missing_values(scores) -> None:
     present = scores.notna()
     # b1 carries 0.4·0.25 = 10 % of the total weight
     assert availability(present, fw).tolist() == pytest.approx([0.9, 1.0])
+
+
+# ---------------------------------------------------------------- the array form, many draws
+def deep_framework() -> Framework:
+    """t (0.7): s (0.4): a (0.5), b (0.5) · c (0.6); u (0.3): d (1.0) — walk order t, s, a, b, c, u, d."""
+    def ind(i: str, w: float) -> dict:
+        return {"id": i, "name": _name(i), "weight": w, "kind": "score"}
+
+    return framework_from_dict({
+        "id": "deep", "name": _name("deep"), "level": "station",
+        "tree": [
+            {"id": "t", "name": _name("t"), "weight": 0.7, "children": [
+                {"id": "s", "name": _name("s"), "weight": 0.4, "children": [ind("a", 0.5), ind("b", 0.5)]},
+                ind("c", 0.6),
+            ]},
+            {"id": "u", "name": _name("u"), "weight": 0.3, "children": [ind("d", 1.0)]},
+        ],
+    })
+
+
+# rows a, b, c, d; unit 0 complete, unit 1 lacks a, unit 2 lacks a and b
+DEEP_X = np.array([[80.0, NAN, NAN], [40.0, 40.0, NAN], [50.0, 50.0, 50.0], [20.0, 20.0, 20.0]])
+STATED = [0.7, 0.4, 0.5, 0.5, 0.6, 0.3, 1.0]
+NO_A = [0.7, 0.4, 0.0, 0.5, 0.2, 0.3, 1.0]  # a weighs nothing, c 0.2
+
+
+def test_aggregate_nodes_by_hand_for_two_draws() -> None:
+    tree = TreeIndex.of(deep_framework())
+    assert tree.nodes == ("t", "s", "a", "b", "c", "u", "d") and tree.top == ("t", "u")
+    out = aggregate_nodes(DEEP_X, tree, np.array([STATED, NO_A]))
+    # draw 0: s = (80 + 40)/2 = 60, 40 (a missing), NaN; t = 0.4 s + 0.6·50 (c alone without s);
+    # score = 0.7 t + 0.3·20
+    np.testing.assert_allclose(out["s"][0], [60.0, 40.0, NAN])
+    np.testing.assert_allclose(out["t"][0], [54.0, 46.0, 50.0])
+    np.testing.assert_allclose(out["score"][0], [43.8, 38.2, 41.0], rtol=1e-12)
+    # draw 1: s = b = 40 for units 0 and 1; t = (0.4·40 + 0.2·50)/0.6 = 130/3
+    np.testing.assert_allclose(out["t"][1], [130 / 3, 130 / 3, 50.0], rtol=1e-12)
+    np.testing.assert_allclose(out["score"][1], [0.7 * 130 / 3 + 6, 0.7 * 130 / 3 + 6, 41.0], rtol=1e-12)
+    np.testing.assert_array_equal(out["u"], [[20.0] * 3] * 2)
+    # without respreading a missing child of positive weight makes its parents missing
+    strict = aggregate_nodes(DEEP_X, tree, np.array([STATED, NO_A]), respread=False)
+    assert np.isnan(strict["score"][0, 1]) and strict["score"][1, 1] == pytest.approx(0.7 * 130 / 3 + 6)
+
+
+def test_aggregate_nodes_geometric_by_hand() -> None:
+    out = aggregate_nodes(DEEP_X[:, :1], TreeIndex.of(deep_framework()), np.array([STATED]), "geometric")
+    s = math.sqrt(80 * 40)
+    t = s ** 0.4 * 50 ** 0.6
+    assert out["s"][0, 0] == pytest.approx(s, rel=1e-12)
+    assert out["score"][0, 0] == pytest.approx(t ** 0.7 * 20 ** 0.3, rel=1e-12)
+
+
+def test_one_draw_of_the_array_form_is_aggregate_tree_to_the_last_bit() -> None:
+    fw = deep_framework()
+    rng = np.random.default_rng(3)
+    X = rng.uniform(0, 100, size=(4, 50))
+    X[rng.random(X.shape) < 0.2] = NAN
+    frame = pd.DataFrame(X.T, columns=["a", "b", "c", "d"])
+    for method in ("arithmetic", "geometric"):
+        tree = aggregate_tree(frame, fw, method, weights={"c": 0.25})
+        nodes = aggregate_nodes(X, TreeIndex.of(fw), node_weights(fw, {"c": 0.25})[None, :], method)
+        for column in tree.columns:
+            np.testing.assert_array_equal(tree[column].to_numpy(), nodes[column][0])
+
+
+def test_effective_weights_are_products_of_sibling_shares() -> None:
+    tree = TreeIndex.of(deep_framework())
+    doubled = [1.4, 0.8, 1.0, 1.0, 1.2, 0.6, 5.0]  # every sibling set scaled: the same shares
+    got = effective_weights_array(tree, np.array([STATED, doubled]))
+    # a = 0.7·0.4·0.5, b the same, c = 0.7·0.6, d = 0.3
+    np.testing.assert_allclose(got, [[0.14, 0.14, 0.42, 0.3]] * 2, rtol=1e-12)
+    assert effective_weights_array(tree, np.array([[0.7, 0.4, 0.0, 0.0, 0.6, 0.3, 1.0]])) is None
+
+
+def test_fast_composite_agrees_with_the_levels_and_keeps_identical_units_tied() -> None:
+    tree = TreeIndex.of(deep_framework())
+    rng = np.random.default_rng(7)
+    X = rng.uniform(0, 100, size=(4, 501))
+    X[:, 500] = X[:, 0]  # unit 500 is a copy of unit 0, at the other end of the matrix
+    X[:, 250] = X[:, 3]
+    W = rng.uniform(0.1, 1.0, size=(300, 7))
+    for method in ("arithmetic", "geometric"):
+        fast = aggregate_draws(X, tree, W, method)
+        np.testing.assert_allclose(fast, aggregate_nodes(X, tree, W, method)["score"], rtol=1e-12)
+        np.testing.assert_array_equal(fast[:, 500], fast[:, 0])
+        np.testing.assert_array_equal(fast[:, 250], fast[:, 3])
+    with pytest.raises(ValueError, match="non-negative"):
+        aggregate_draws(X, tree, -W)
 
 
 # ---------------------------------------------------------------- properties

@@ -19,7 +19,6 @@ from perfmodel.design.sensitivity import (
     GRADE_LABELS,
     SensitivityError,
     UncertaintySpec,
-    aggregate_draws,
     saltelli_design,
     scenarios,
     sobol,
@@ -146,21 +145,67 @@ def test_scenario_dropping_an_indicator_equals_regen_with_zero_weight():
     np.testing.assert_allclose(res.scores[1], geometric["score"].to_numpy(), rtol=1e-12)
 
 
-def test_aggregate_draws_single_row_equals_aggregate_tree_for_a_deeper_tree():
-    fw = toy_framework(tree=[
-        {"id": "t", "name": name("t"), "weight": 0.7, "children": [
-            {"id": "s", "name": name("s"), "weight": 0.4,
-             "children": [indicator("a", 0.5), indicator("b", 0.5)]},
-            indicator("c", 0.6),
-        ]},
-        {"id": "u", "name": name("u"), "weight": 0.3, "children": [indicator("d", 1.0)]},
-    ])
-    ev = toy_evaluation(fw, missing=[(1, "a"), (2, "b"), (2, "a")])
-    X = ev.stages["normalised"][["a", "b", "c", "d"]].to_numpy().T
-    W = np.array([[info.node.weight for info in fw.walk()]])
-    for method in ("arithmetic", "geometric"):
-        expected = aggregate_tree(ev.stages["normalised"], fw, method)["score"].to_numpy()
-        np.testing.assert_allclose(aggregate_draws(X, fw, W, method)[0], expected, rtol=1e-12)
+def _quota_tie_evaluation():
+    """20 stations, two classes of 10 with the same pattern, quota grades within class, exact ties.
+
+    Equal weights everywhere and values in multiples of 12.5 between 0 and 100, so
+    min-max normalisation and every mean are exact. Per class (quota 2/3/3 places):
+    100 → 优秀; two at 75, one strong on d1 (the heaviest top-level node: the
+    first of equal weights) and one on d2 → the tie-break gives the d1 unit the
+    last place of 优秀, the other 良好; 62.5 → 良好; two identical units at 50,
+    one place of 良好 left → both 合格 (tie lowered); 37.5 → 合格; 25, 12.5, 0 → 不合格.
+    """
+    fw = toy_framework(
+        peer_group="station_class",
+        grading={"method": "quota", "quotas": {"优秀": 0.2, "良好": 0.3, "合格": 0.3},
+                 "within": "station_class"},
+        tree=[
+            {"id": "d1", "name": name("d1"), "weight": 0.5,
+             "children": [indicator("a", 0.5), indicator("b", 0.5, direction="lower")]},
+            {"id": "d2", "name": name("d2"), "weight": 0.5,
+             "children": [indicator("c", 0.5), indicator("d", 0.5)]},
+        ],
+    )
+    d1_d2 = [(100, 100), (100, 50), (50, 100), (62.5, 62.5), (50, 50), (50, 50), (37.5, 37.5),
+             (25, 25), (12.5, 12.5), (0, 0)]
+    rows = [(d1, 100 - d1, d2, d2) for d1, d2 in d1_d2 for _ in range(2)]  # b: lower is better
+    values = pd.DataFrame(rows, index=[f"U{i:02d}" for i in range(20)], columns=["a", "b", "c", "d"])
+    return toy_evaluation(fw, n=20, values=values)
+
+
+QUOTA_TIE_GRADES = ["优秀", "优秀", "良好", "良好", "合格", "合格", "合格", "不合格", "不合格", "不合格"]
+
+
+def test_replicates_of_the_stated_weights_equal_the_evaluation_exactly_with_quota_ties():
+    ev = _quota_tie_evaluation()
+    stated = ev.scores.set_index("unit_id").sort_index()
+    # the evaluation itself, by hand (both classes have the same pattern: units 2k and 2k+1)
+    assert stated["grade"].tolist() == [g for g in QUOTA_TIE_GRADES for _ in range(2)]
+    notes = ev.stages["grading_notes"]
+    assert sorted(notes.loc[notes["code"] == "quota_tie_broken", "unit_id"]) == ["U02", "U03", "U04", "U05"]
+    assert sorted(notes.loc[notes["code"] == "quota_tie_lowered", "unit_id"]) == ["U08", "U09", "U10", "U11"]
+    result = uncertainty(ev, UncertaintySpec(weights="none"), draws=4, seed=1, progress=False)
+    expected = stated.reindex(result.units)
+    for i in range(len(result)):
+        np.testing.assert_array_equal(result.scores[i], expected["score"].to_numpy())
+        np.testing.assert_array_equal(result.ranks[i], expected["rank"].to_numpy())
+        assert [GRADE_LABELS[k] for k in result.grades[i]] == expected["grade"].tolist()
+
+
+def test_quota_ties_under_drawn_weights_equal_a_rerun_through_the_pipeline():
+    """Identical units stay tied in every draw; the tie-break keys follow each draw's weights."""
+    ev = _quota_tie_evaluation()
+    result = uncertainty(ev, UncertaintySpec(weights="uniform", weight_range=0.5), draws=12, seed=4,
+                         progress=False)
+    lowered = 0
+    for i in range(len(result)):
+        rerun = result.replicate(i)
+        scores = rerun.scores.set_index("unit_id").reindex(result.units)
+        np.testing.assert_allclose(scores["score"].to_numpy(), result.scores[i], rtol=1e-12)
+        np.testing.assert_array_equal(scores["rank"].to_numpy(), result.ranks[i])
+        assert scores["grade"].tolist() == [GRADE_LABELS[k] for k in result.grades[i]]
+        lowered += (rerun.stages["grading_notes"]["code"] == "quota_tie_lowered").sum()
+    assert lowered > 0  # the identical pairs were still tied at a boundary in some draws
 
 
 def test_pending_choice_is_recorded_without_effect(monkeypatch):

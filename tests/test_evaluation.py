@@ -8,6 +8,7 @@ import pytest
 from evaluation_builders import TOY, toy_data
 
 from perfmodel.evaluation import Evaluation, EvaluationError, Settings, evaluate
+from perfmodel.flags import flag_text
 from perfmodel.framework import FrameworkError, framework_from_dict
 
 
@@ -51,7 +52,10 @@ def test_units_below_availability_are_not_graded_but_kept():
     obs = obs[~((obs.unit_id == "C") & (obs.indicator.isin(["r", "d"])))]
     ev = evaluate(framework_from_dict(TOY), obs, units, "2025Q2", compare_previous=False)
     c = ev.scores.set_index("unit_id").loc["C"]
-    assert np.isnan(c["score"]) and c["grade"] == "未评定" and "数据不足" in c["flags"]
+    assert np.isnan(c["score"]) and c["grade"] == "未评定" and c["flags"] == "low_availability"
+    # C has only s (weight 0.4) of 1.0: coverage 40 % < 50 %
+    assert flag_text(ev.stages["flags"], ev.framework, "zh")["C"] == "数据不足(覆盖40%<50%)"
+    assert flag_text(ev.stages["flags"], ev.framework, "en")["C"] == "too little data (coverage 40% < 50%)"
     assert len(ev.scores) == 3
 
 
@@ -99,7 +103,15 @@ def test_thresholds_bonus_negative_list_and_difficulty():
     assert s.loc["C", "deduction"] == 3
     breaches = ev.stages["breaches"]
     assert breaches["unit_id"].tolist() == ["C"]  # C's rate 0.5 < 0.6
-    assert "未达硬性指标" in s.loc["C", "flags"]
+    # flags as codes in the table, one row each with its details in stages["flags"], words at display time
+    assert s.loc["C", "flags"] == "negative_list:err; hard_threshold:r"
+    assert s.loc["A", "flags"] == "" and s.loc["B", "flags"] == ""
+    rows = ev.stages["flags"].set_index("code")
+    assert rows.loc["negative_list", ["unit_id", "item", "count"]].tolist() == ["C", "err", 1.0]
+    assert rows.loc["hard_threshold", ["unit_id", "item", "value"]].tolist() == ["C", "r", 0.5]
+    assert flag_text(ev.stages["flags"], ev.framework, "zh")["C"] == "负面清单:执法过错×1(每次扣3分); 未达硬性指标:率(0.5)"
+    assert flag_text(ev.stages["flags"], ev.framework, "en")["C"] == (
+        "negative list: error ×1 (3 points deducted each); hard threshold not met: rate (0.5)")
 
 
 def test_grade_cap_from_threshold_limits_best_unit():
@@ -207,7 +219,8 @@ def test_tied_units_at_a_quota_boundary_take_the_lower_grade_and_it_is_recorded(
     assert s.loc[["A", "D"], "rank"].tolist() == [1, 1]  # ranks still share the best place
     notes = ev.stages["grading_notes"]
     assert sorted(notes.loc[notes["code"] == "quota_tie_lowered", "unit_id"]) == ["A", "D"]
-    assert "取较低等级" in s.loc["A", "flags"]
+    assert s.loc["A", "flags"] == "quota_tie_lowered"
+    assert flag_text(ev.stages["flags"], ev.framework, "zh")["A"] == "并列规则后仍同分、比例名额不足,取较低等级"
 
 
 def test_tie_break_chain_of_the_framework_separates_tied_scores():
@@ -239,7 +252,9 @@ def test_a_count_of_1e308_gives_no_grade_and_no_rank(item):
                   units, "2025Q2", compare_previous=False)
     s = ev.scores.set_index("unit_id")
     assert np.isnan(s.loc["B", "score"]) and np.isnan(s.loc["B", "rank"]) and np.isnan(s.loc["B", "rank_overall"])
-    assert s.loc["B", "grade"] == "未评定" and "得分非有限值" in s.loc["B", "flags"]
+    assert s.loc["B", "grade"] == "未评定" and s.loc["B", "flags"].endswith("non_finite_score")
+    infinity = "-inf" if key == "negative_list" else "inf"
+    assert flag_text(ev.stages["flags"], ev.framework, "zh")["B"].endswith(f"得分非有限值({infinity}),不评定")
     assert ev.stages["grading_notes"].query("code == 'non_finite_score'")["unit_id"].tolist() == ["B"]
     assert s.loc[["A", "C"], "rank"].tolist() == [1, 2]
 
@@ -252,8 +267,10 @@ def test_a_unit_with_one_month_of_three_is_flagged_and_not_graded_others_unaffec
     ev = evaluate(framework_from_dict(quota), short, units, "2025Q2", compare_previous=False)
     s = ev.scores.set_index("unit_id")
     assert np.isnan(s.loc["C", "score"]) and np.isnan(s.loc["C", "rank"]) and s.loc["C", "grade"] == "未评定"
-    assert "数据不完整(1/3个月有数据,需3个月)" in s.loc["C", "flags"]
-    assert "数据不足" not in s.loc["C", "flags"]
+    assert s.loc["C", "flags"] == "incomplete_data"  # not also low_availability
+    assert flag_text(ev.stages["flags"], ev.framework, "zh")["C"] == "数据不完整(1/3个月有数据,需3个月)"
+    assert flag_text(ev.stages["flags"], ev.framework, "en")["C"] == (
+        "incomplete data (1 of 3 months with data, 3 required)")
     assert ev.stages["unit_months"]["months"].to_dict() == {"A": 3, "B": 3, "C": 1}
     notes = ev.stages["grading_notes"]
     assert notes.query("code == 'incomplete_data'")["unit_id"].tolist() == ["C"]

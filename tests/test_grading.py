@@ -10,11 +10,14 @@ from pydantic import ValidationError
 from perfmodel.framework import FrameworkError, Grading
 from perfmodel.grading import (
     DEFAULT_TIE_BREAK,
+    GRADE_CODES,
     NOT_GRADED,
     cap_grades,
     grade_by_cutoffs,
     grade_by_quota,
+    group_indices,
     quota_capacities,
+    quota_grade_draws,
     quota_grading,
     rank_scores,
     tie_break_keys,
@@ -199,3 +202,63 @@ def test_quota_property_with_tie_keys_is_monotone_in_score_then_key(values, key,
                 assert codes[a] <= codes[b]
     for grade, places in zip(("优秀", "良好", "合格"), _expected_capacities(q, len(s)), strict=True):
         assert (codes == ORDER[grade]).sum() <= places
+
+
+# ---------------------------------------------------------------- the array engine against the rule as written
+def _quota_by_the_rule(scores: list[float], keys: list[list[float]], quotas: dict[str, float]):
+    """The quota rule of the docs, one unit at a time: (grades, tie_broken, tie_lowered)."""
+    grades_order = ["优秀", "良好", "合格", "不合格"]
+    finite = [i for i, s in enumerate(scores) if np.isfinite(s)]
+
+    def key(i: int) -> tuple:
+        return (scores[i], *[k[i] if np.isfinite(k[i]) else -np.inf for k in keys])
+
+    ranked = sorted(finite, key=key, reverse=True)
+    classes: list[list[int]] = []
+    for i in ranked:
+        if classes and key(classes[-1][0]) == key(i):
+            classes[-1].append(i)
+        else:
+            classes.append([i])
+    room = quota_capacities(quotas, len(finite))
+    grades, lowered, position = {}, set(), 0
+    for members in classes:
+        while position < 3 and room[grades_order[position]] < len(members):
+            if room[grades_order[position]] > 0:
+                lowered |= set(members)
+            position += 1
+        for i in members:
+            grades[i] = grades_order[position]
+        if position < 3:
+            room[grades_order[position]] -= len(members)
+    broken = set()
+    for s in {scores[i] for i in finite}:
+        same = [i for i in finite if scores[i] == s]
+        if len({grades[i] for i in same}) > 1:
+            broken |= set(same)
+    n = len(scores)
+    return ([grades.get(i, NOT_GRADED) for i in range(n)], [i in broken - lowered for i in range(n)],
+            [i in lowered for i in range(n)])
+
+
+@given(
+    st.lists(st.lists(st.sampled_from([0.0, 10.0, 10.0, 55.5, 70.0, 100.0, np.nan, -np.inf]),
+                      min_size=12, max_size=12), min_size=1, max_size=5),
+    st.lists(st.lists(st.sampled_from([0.0, 1.0, 2.0, np.nan]), min_size=12, max_size=12), min_size=0, max_size=2),
+    quota_sets,
+    st.lists(st.sampled_from("xyz"), min_size=12, max_size=12),
+)
+def test_quota_grade_draws_follow_the_rule_in_every_draw_and_group(draws, keys, q, labels):
+    quotas = dict(zip(("优秀", "良好", "合格"), (x / 20 for x in q), strict=True))
+    score = np.array(draws)
+    groups = group_indices(pd.Series(labels))
+    # the same keys in every draw
+    key_array = np.broadcast_to(np.array(keys, dtype=float).reshape(len(keys), 1, 12), (len(keys), *score.shape))
+    out = quota_grade_draws(score, quotas, groups, key_array)
+    for d in range(len(score)):
+        for idx in groups:
+            grades, broken, lowered = _quota_by_the_rule(
+                score[d, idx].tolist(), [k[idx].tolist() for k in np.array(keys).reshape(len(keys), 12)], quotas)
+            assert [GRADE_CODES[c] for c in out.codes[d, idx]] == grades
+            assert out.tie_broken[d, idx].tolist() == broken
+            assert out.tie_lowered[d, idx].tolist() == lowered

@@ -57,6 +57,8 @@ LAYERS: dict[str, int] = {
     "normalise.py": 3,
     "aggregate.py": 3,
     "grading.py": 3,
+    "scoring.py": 3,  # the engine: difficulty, bonus, deductions, ranks, grades, caps over draws
+    "flags.py": 3,  # flag codes of the scores and their words (text catalogue)
     "coverage.py": 3,
     "template.py": 3,  # data-entry workbook (framework, io, validation limits)
     # 4 calibration step

@@ -24,16 +24,18 @@ exactly through the ordinary pipeline with :meth:`UncertaintyResult.replicate`.
 
 Discrete pipeline choices (normalisation, imputation, …) are few: each
 combination is evaluated once with :meth:`~perfmodel.evaluation.Evaluation.regen`
-and its normalised indicator matrix reused. Weights and aggregation are then
-applied to all replicates of that combination at once: with complete data the
+and its normalised indicator matrix and scoring rules reused. Weights and
+aggregation are then applied to all replicates of that combination at once by
+the array functions of :mod:`perfmodel.aggregate` (with complete data the
 composite of every replicate is one matrix product ``E @ X`` of the
 (replicates × indicators) effective weights and the (indicators × units)
-normalised values (logarithms for the geometric mean); with missing values each
-inner node is one matrix product over its children, so the weight respreading of
-:func:`perfmodel.aggregate.aggregate_tree` is reproduced exactly. Difficulty
-coefficients, bonus points, deductions, peer-group ranks, grades and grade caps
-are then applied as in :class:`~perfmodel.evaluation.Evaluation`. There is no
-Python loop over replicates.
+normalised values; with missing values each inner node is aggregated level by
+level, as for the evaluation itself). Difficulty coefficients, bonus points,
+deductions, peer-group ranks, grades (quota ties and their tie-break chain
+included) and grade caps are applied by :func:`perfmodel.scoring.score_draws`,
+the engine :class:`~perfmodel.evaluation.Evaluation` runs with its one draw:
+this module holds no copy of any scoring rule. There is no Python loop over
+replicates.
 
 Output used for the sensitivity indices
 ---------------------------------------
@@ -59,15 +61,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 from scipy.stats import qmc
 
+from perfmodel.aggregate import TreeIndex, aggregate_draws, effective_weights_array
 from perfmodel.errors import PerfmodelError
 from perfmodel.evaluation import Evaluation, EvaluationError, Settings
-from perfmodel.framework import GRADES, Framework
-from perfmodel.grading import NOT_GRADED
-from perfmodel.groups import ALL_UNITS, group_order
+from perfmodel.grading import GRADE_CODES
+from perfmodel.groups import group_order
 from perfmodel.normalise import NORMALISERS
+from perfmodel.scoring import ScoringRules, score_draws, tree_tie_keys
 from perfmodel.text import check_lang
 
 if TYPE_CHECKING:
@@ -98,11 +101,8 @@ __all__ = [
     "figure_sobol",
 ]
 
-ROOT = "(root)"
-"""Name of the top-level sibling set (the dimensions under the score)."""
-
-GRADE_LABELS: tuple[str, ...] = (*GRADES, NOT_GRADED)
-"""Grade codes 0–4 used in :attr:`UncertaintyResult.grades`."""
+GRADE_LABELS: tuple[str, ...] = GRADE_CODES
+"""Grade codes 0–4 used in :attr:`UncertaintyResult.grades` (:data:`perfmodel.grading.GRADE_CODES`)."""
 
 CHOICE_VALUES: dict[str, tuple[Any, ...]] = {
     "normalisation": ("minmax", "zscore", "rank"),
@@ -162,162 +162,6 @@ class SensitivityError(PerfmodelError, ValueError):
     """An analysis that cannot be run as asked; the message says what to change."""
 
 
-# ====================================================================== tree
-@dataclass(frozen=True)
-class _Tree:
-    """The framework's tree compiled to index arrays for vectorised aggregation."""
-
-    nodes: tuple[str, ...]
-    indicators: tuple[str, ...]
-    column: dict[str, int]
-    children: dict[str, tuple[str, ...]]
-    parent_sets: tuple[str, ...]
-
-    @classmethod
-    def of(cls, framework: Framework) -> _Tree:
-        nodes = tuple(info.id for info in framework.walk())
-        children: dict[str, tuple[str, ...]] = {ROOT: tuple(n.id for n in framework.tree)}
-        for dim in framework.dimensions():
-            children[dim.id] = tuple(c.id for c in dim.children)
-        return cls(
-            nodes=nodes,
-            indicators=tuple(i.id for i in framework.indicators()),
-            column={n: k for k, n in enumerate(nodes)},
-            children=children,
-            parent_sets=tuple(children),
-        )
-
-    def is_leaf(self, node_id: str) -> bool:
-        return node_id not in self.children
-
-
-def _power_transform(method: str, X: np.ndarray, floor: float) -> np.ndarray:
-    if method == "arithmetic":
-        return X
-    if method == "geometric":
-        return np.log(np.maximum(X, floor))
-    raise SensitivityError(f"unknown aggregation {method!r}; use 'arithmetic' or 'geometric'")
-
-
-def _back_transform(method: str, mean: np.ndarray) -> np.ndarray:
-    return np.exp(mean) if method == "geometric" else mean
-
-
-def _effective_weights(tree: _Tree, W: np.ndarray) -> np.ndarray | None:
-    """(replicates × indicators) effective weights, or ``None`` if a sibling set sums to 0."""
-    share = np.empty_like(W)
-    for parent in tree.parent_sets:
-        cols = [tree.column[c] for c in tree.children[parent]]
-        total = W[:, cols].sum(axis=1, keepdims=True)
-        if (total <= 0).any():
-            return None
-        share[:, cols] = W[:, cols] / total
-    effective = np.ones_like(W)
-
-    def push(parent: str, above: np.ndarray) -> None:
-        for child in tree.children[parent]:
-            k = tree.column[child]
-            effective[:, k] = above * share[:, k]
-            if not tree.is_leaf(child):
-                push(child, effective[:, k])
-
-    push(ROOT, np.ones(W.shape[0]))
-    return effective[:, [tree.column[i] for i in tree.indicators]]
-
-
-def aggregate_draws(
-    X: np.ndarray,
-    tree: _Tree | Framework,
-    W: np.ndarray,
-    method: str = "arithmetic",
-    *,
-    respread: bool = True,
-    floor: float = 1.0,
-) -> np.ndarray:
-    """Composite score of every unit under every row of node weights, vectorised.
-
-    Reproduces :func:`perfmodel.aggregate.aggregate_tree` (``score`` column) for
-    each row of ``W`` without a loop over rows.
-
-    Parameters
-    ----------
-    X
-        Normalised values, (indicators × units), rows in the framework's
-        indicator order; ``NaN`` for missing.
-    tree
-        The framework (or its compiled tree).
-    W
-        (replicates × nodes) non-negative node weights, columns in
-        ``Framework.walk()`` order. Weights are normalised within each sibling
-        set, as in ``aggregate_tree``.
-    method
-        ``arithmetic`` or ``geometric``.
-    respread, floor
-        As in :func:`perfmodel.aggregate.weighted_mean`.
-
-    Returns
-    -------
-    numpy.ndarray
-        (replicates × units) composite scores.
-    """
-    tree = tree if isinstance(tree, _Tree) else _Tree.of(tree)
-    W = np.asarray(W, dtype=float)
-    if (W < 0).any():
-        raise SensitivityError("weights must be non-negative")
-    present = ~np.isnan(X)
-    values = _power_transform(method, np.where(present, X, floor), floor)
-    values = np.where(present, values, 0.0)
-    relevant = [k for k, ind in enumerate(tree.indicators) if (W[:, tree.column[ind]] > 0).any()]
-    complete = present[relevant].all()
-    effective = _effective_weights(tree, W) if complete else None
-    if effective is not None:
-        return _back_transform(method, effective @ values)
-    return _aggregate_levels(tree, values, present, W, method, respread, floor)
-
-
-def _aggregate_levels(
-    tree: _Tree,
-    values: np.ndarray,
-    present: np.ndarray,
-    W: np.ndarray,
-    method: str,
-    respread: bool,
-    floor: float,
-) -> np.ndarray:
-    """Level-by-level aggregation with missing values (one matrix product per inner node)."""
-    leaf_row = {ind: k for k, ind in enumerate(tree.indicators)}
-
-    def node(parent: str) -> tuple[np.ndarray, np.ndarray]:
-        kids = tree.children[parent]
-        w = W[:, [tree.column[c] for c in kids]]
-        if all(tree.is_leaf(c) for c in kids):
-            rows = [leaf_row[c] for c in kids]
-            p = present[rows].astype(float)
-            num = w @ values[rows]
-            den = w @ p
-            missing = (w > 0).astype(float) @ (1.0 - p) > 0 if not respread else None
-        else:
-            num = den = 0.0
-            missing = np.zeros((W.shape[0], values.shape[1]), dtype=bool) if not respread else None
-            for j, child in enumerate(kids):
-                if tree.is_leaf(child):
-                    v, p = values[leaf_row[child]], present[leaf_row[child]]
-                else:
-                    mean, ok = node(child)
-                    v = np.where(ok, _power_transform(method, np.where(ok, mean, floor), floor), 0.0)
-                    p = ok
-                num = num + w[:, [j]] * v
-                den = den + w[:, [j]] * p
-                if missing is not None:
-                    missing |= (w[:, [j]] > 0) & ~p
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = _back_transform(method, num / den)
-        ok = den > 0
-        if missing is not None:
-            ok &= ~missing
-        return np.where(ok, mean, np.nan), ok
-
-    return node(ROOT)[0]
 
 
 # ====================================================================== specification
@@ -392,7 +236,7 @@ class _Factor:
 class _Sampler:
     """Turns rows of ``U`` (numbers in [0, 1)) into replicate parameters."""
 
-    def __init__(self, ev: Evaluation, spec: UncertaintySpec, tree: _Tree) -> None:
+    def __init__(self, ev: Evaluation, spec: UncertaintySpec, tree: TreeIndex) -> None:
         self.ev = ev
         self.spec = spec
         self.tree = tree
@@ -509,8 +353,8 @@ def _resolve_choices(ev: Evaluation, choices: Mapping[str, Sequence[Any] | None]
 
 
 def _drop_options(ev: Evaluation, drop: bool | Sequence[str], stated: Mapping[str, float]) -> tuple[str, ...]:
-    effective = _effective_weights(
-        _Tree.of(ev.framework), np.array([[stated[i.id] for i in ev.framework.walk()]])
+    effective = effective_weights_array(
+        TreeIndex.of(ev.framework), np.array([[stated[i.id] for i in ev.framework.walk()]])
     )
     ids = [i.id for i in ev.framework.indicators()]
     weighted = [i for i, w in zip(ids, effective[0], strict=True) if w > 0] if effective is not None else ids
@@ -529,17 +373,13 @@ def _drop_options(ev: Evaluation, drop: bool | Sequence[str], stated: Mapping[st
 # ====================================================================== engine
 @dataclass
 class _Prepared:
-    """One combination of pipeline choices, evaluated once (arrays only: no reference to the evaluation)."""
+    """One combination of pipeline choices, evaluated once: its normalised values and scoring rules.
+
+    Arrays only, no reference to the evaluation (the cache must not keep re-runs alive).
+    """
 
     X: np.ndarray
-    available: np.ndarray
-    coefficient: np.ndarray
-    bonus: np.ndarray
-    deduction: np.ndarray
-    cap_code: np.ndarray
-    rank_groups: list[np.ndarray]
-    grade_groups: list[np.ndarray]
-    grading: str
+    rules: ScoringRules
 
 
 def _progress(iterable: Iterable, total: int, desc: str, show: bool) -> Iterable:
@@ -569,23 +409,25 @@ def _quiet_pipeline_logs() -> Iterator[None]:
         logger.setLevel(previous)
 
 
-def _group_indices(labels: pd.Series) -> list[np.ndarray]:
-    keys = labels.astype(object).where(labels.notna(), "(none)").to_numpy()
-    return [np.flatnonzero(keys == k) for k in pd.unique(keys)]
-
-
 _PREPARED: weakref.WeakKeyDictionary[Evaluation, dict[tuple, _Prepared]] = weakref.WeakKeyDictionary()
 """Pipeline combinations already evaluated, per analysed evaluation (shared by all analyses of it)."""
 
 
 class _Engine:
-    """Scores, ranks and grades of all replicates of a parameter table."""
+    """Scores, ranks and grades of all replicates of a parameter table.
+
+    Each combination of discrete pipeline choices is evaluated once
+    (:meth:`Evaluation.regen`); its normalised values are aggregated under all
+    the replicates' weights at once (:func:`perfmodel.aggregate.aggregate_draws`)
+    and scored by the evaluation's own engine (:func:`perfmodel.scoring.score_draws`
+    with its :attr:`~perfmodel.evaluation.Evaluation.scoring_rules`).
+    """
 
     def __init__(self, ev: Evaluation, *, chunk_size: int = 250, progress: bool = True) -> None:
         if "scores" not in ev.stages:
             raise SensitivityError("the evaluation has not been run; call run() first")
         self.ev = ev
-        self.tree = _Tree.of(ev.framework)
+        self.tree = TreeIndex.of(ev.framework)
         self.units = pd.Index(ev.stages["normalised"].index)
         self.chunk_size = chunk_size
         self.progress = progress
@@ -607,31 +449,11 @@ class _Engine:
         return self._cache[key]
 
     def _prepare(self, ev: Evaluation) -> _Prepared:
-        fw = ev.framework
+        rules = ev.scoring_rules
+        if rules is None or not rules.units.equals(self.units):
+            raise SensitivityError("the evaluation's scoring rules do not match its units; re-run it")
         normalised = ev.stages["normalised"].reindex(index=self.units, columns=list(self.tree.indicators))
-        aggregated = ev.stages["aggregated"].reindex(self.units)
-        scores = ev.scores.set_index("unit_id").reindex(self.units)
-        units = ev.scored_units.reindex(self.units)
-        caps = pd.Series(-1, index=self.units)
-        breaches = ev.stages["breaches"]
-        hits = ev.stages.get("negative_hits", pd.DataFrame(columns=["consequence"]))
-        for frame in (breaches, hits):
-            capped = frame[frame["consequence"] == "grade_cap"]
-            for unit_id, cap in zip(capped["unit_id"], capped["grade_cap"], strict=True):
-                caps[unit_id] = max(caps[unit_id], GRADES.index(cap))
-        grading = ev.settings.grading or fw.grading.method
-        grade_labels = _grade_group_labels(ev, units, scores)
-        return _Prepared(
-            X=normalised.to_numpy(dtype=float).T.copy(),
-            available=(aggregated["availability"] >= fw.missing.min_availability - 1e-12).to_numpy(),
-            coefficient=scores["difficulty"].to_numpy(dtype=float),
-            bonus=scores["bonus"].to_numpy(dtype=float),
-            deduction=scores["deduction"].to_numpy(dtype=float),
-            cap_code=caps.to_numpy(dtype=int),
-            rank_groups=_group_indices(scores["peer_group"]),
-            grade_groups=_group_indices(grade_labels),
-            grading=grading,
-        )
+        return _Prepared(X=normalised.to_numpy(dtype=float).T.copy(), rules=rules)
 
     def run(self, table: pd.DataFrame, choice_names: Sequence[str]) -> tuple[np.ndarray, ...]:
         """Scores (float64), ranks (float32) and grade codes (int8), replicates × units."""
@@ -652,37 +474,19 @@ class _Engine:
             for key, rows in groups.items()
             for start in range(0, len(rows), self.chunk_size)
         ]
-        fw = self.ev.framework
+        aggregation = self.ev.framework.aggregation
+        respread, floor = aggregation.respread_missing, aggregation.geometric_floor
         for key, rows in _progress(chunks, len(chunks), "replicates", self.progress):
             values = key if isinstance(key, tuple) else (key,)
             combo = dict(zip(keys, values[: len(keys)], strict=True))
             method = values[-1]
             prep = self.prepared(combo)
-            composite = aggregate_draws(
-                prep.X, self.tree, W_all[rows], method,
-                respread=fw.aggregation.respread_missing, floor=fw.aggregation.geometric_floor,
-            )
-            s, r, g = self._finalise(composite, prep)
-            scores[rows], ranks[rows], grades[rows] = s, r, g
+            W = W_all[rows]
+            composite = aggregate_draws(prep.X, self.tree, W, method, respread=respread, floor=floor)
+            tie_keys = tree_tie_keys(prep.rules, prep.X, self.tree, W, method, respread=respread, floor=floor)
+            scored = score_draws(composite, prep.rules, tie_keys)
+            scores[rows], ranks[rows], grades[rows] = scored.score, scored.rank, scored.grade
         return scores, ranks, grades
-
-    def _finalise(self, composite: np.ndarray, prep: _Prepared) -> tuple[np.ndarray, ...]:
-        fw = self.ev.framework
-        adjusted = np.where(prep.available, composite, np.nan) * prep.coefficient
-        if fw.difficulty is not None and fw.difficulty.cap is not None:
-            adjusted = np.minimum(adjusted, fw.difficulty.cap)
-        score = adjusted + prep.bonus - prep.deduction
-        ranks = _ranks(score, prep.rank_groups)
-        if prep.grading == "quota":
-            same = len(prep.grade_groups) == len(prep.rank_groups) and all(
-                np.array_equal(a, b) for a, b in zip(prep.grade_groups, prep.rank_groups, strict=True)
-            )
-            grade_ranks = ranks if same else _ranks(score, prep.grade_groups)
-            codes = _grade_by_quota(score, grade_ranks, prep.grade_groups, fw.grading.quotas)
-        else:
-            codes = _grade_by_cutoffs(score, fw.grading.cutoffs)
-        codes = np.where(codes < len(GRADES), np.maximum(codes, prep.cap_code), codes)
-        return score, ranks, codes.astype(np.int8)
 
 
 def _is_missing(value: Any) -> bool:
@@ -694,51 +498,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
     return None if _is_missing(value) else value
-
-
-def _grade_group_labels(ev: Evaluation, units: pd.DataFrame, scores: pd.DataFrame) -> pd.Series:
-    """The groups quota grades are given within, as :class:`Evaluation` chooses them."""
-    within = ev.framework.grading.within
-    labels = units[within] if within in units.columns else pd.Series(ALL_UNITS, index=units.index)
-    if ev.settings.peer_group is not None:
-        labels = scores["peer_group"] if ev.peer_column else pd.Series(ALL_UNITS, index=units.index)
-    return labels
-
-
-def _ranks(score: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
-    ranks = np.full(score.shape, np.nan, dtype=np.float32)
-    for idx in groups:
-        ranks[:, idx] = stats.rankdata(-score[:, idx], method="min", axis=1, nan_policy="omit")
-    return ranks
-
-
-def _grade_by_cutoffs(score: np.ndarray, cutoffs: Mapping[str, float]) -> np.ndarray:
-    codes = np.full(score.shape, len(GRADES) - 1, dtype=np.int8)
-    for code in reversed(range(len(GRADES) - 1)):
-        grade = GRADES[code]
-        if grade in cutoffs:
-            codes[score >= cutoffs[grade]] = code
-    codes[np.isnan(score)] = len(GRADES)
-    return codes
-
-
-def _grade_by_quota(
-    score: np.ndarray, ranks: np.ndarray, groups: list[np.ndarray], quotas: Mapping[str, float]
-) -> np.ndarray:
-    codes = np.full(score.shape, len(GRADES) - 1, dtype=np.int8)
-    for idx in groups:
-        size = (~np.isnan(score[:, idx])).sum(axis=1, keepdims=True)
-        cumulative = 0.0
-        limits = []
-        for code, grade in enumerate(GRADES[:-1]):
-            cumulative += quotas.get(grade, 0.0)
-            limits.append((code, np.floor(cumulative * size + 0.5)))
-        block = codes[:, idx]
-        for code, boundary in reversed(limits):
-            block[ranks[:, idx] <= boundary] = code
-        codes[:, idx] = block
-    codes[np.isnan(score)] = len(GRADES)
-    return codes
 
 
 # ====================================================================== results
@@ -1034,7 +793,7 @@ def uncertainty(
     spec = spec or UncertaintySpec()
     if draws < 1:
         raise SensitivityError("draws must be at least 1")
-    sampler = _Sampler(ev, spec, _Tree.of(ev.framework))
+    sampler = _Sampler(ev, spec, TreeIndex.of(ev.framework))
     U = np.random.default_rng(seed).random((draws, sampler.n_columns))
     return _run(ev, sampler, sampler.parameters(U), chunk_size=chunk_size, progress=progress)
 
@@ -1057,7 +816,7 @@ def scenarios(
     --------
     >>> res = scenarios(ev, [{"drop": "callback_satisfaction"}, {"aggregation": "geometric"}])  # doctest: +SKIP
     """
-    tree = _Tree.of(ev.framework)
+    tree = TreeIndex.of(ev.framework)
     stated = ev.stated_weights()
     names = sorted({k for row in rows for k in row} - {"weights", "drop", "aggregation"})
     choices = _resolve_choices(ev, {n: tuple({_plain(r.get(n)) for r in rows if n in r}) for n in names})
@@ -1256,7 +1015,7 @@ def sobol(
     >>> res.indices  # doctest: +SKIP
     """
     spec = spec or UncertaintySpec()
-    sampler = _Sampler(ev, spec, _Tree.of(ev.framework))
+    sampler = _Sampler(ev, spec, TreeIndex.of(ev.framework))
     if not sampler.factors:
         raise SensitivityError("nothing varies: give weights, choices or drop in the UncertaintySpec")
     names = [f.name for f in sampler.factors]

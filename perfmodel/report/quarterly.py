@@ -21,6 +21,7 @@ import pandas as pd
 
 from perfmodel.columns import NUMERIC_CONTEXT
 from perfmodel.evaluation import Evaluation
+from perfmodel.flags import with_flag_text
 from perfmodel.framework import GRADES, Framework, Indicator
 from perfmodel.glossary import column_header, grade_label, label
 from perfmodel.grading import NOT_GRADED
@@ -210,7 +211,7 @@ def ranking_table(
     Officers are listed by id unless ``show_names`` (see :mod:`perfmodel.privacy`).
     """
     check_lang(lang)
-    scores = _scores_shown(ev, show_names)
+    scores = with_flag_text(_scores_shown(ev, show_names), ev.stages["flags"], ev.framework, lang)
     if group is not None:
         scores = scores[scores["peer_group"] == group]
     dims = _dimension_names(ev.framework, lang)
@@ -483,8 +484,8 @@ def figure_grade_counts(ev: Evaluation, *, ax: Axes | None = None, lang: str = "
 def write_tables(ev: Evaluation, out_dir: str | Path, lang: str = "zh") -> dict[str, Path]:
     """Write the score tables: ``scores.csv`` and a multi-sheet ``scores.xlsx``.
 
-    The CSV holds the scores as data (codes as headers). The XLSX is for reading
-    (:func:`perfmodel.report.workbook.score_workbook`): headers in ``lang``, an
+    The CSV holds the scores as data (codes as headers, flag codes in ``flags``). The XLSX is for reading
+    (:func:`perfmodel.report.workbook.score_workbook`): headers and flags in ``lang``, an
     all-units sheet and one per peer group, the wide indicator values and
     normalised scores, breaches, negative-list hits, grading notes, the
     quarantine and the weight tree, and a notes sheet saying what each column
@@ -509,7 +510,8 @@ def write_tables(ev: Evaluation, out_dir: str | Path, lang: str = "zh") -> dict[
         "weights": ev.framework.weight_table(),
     }
     paths["scores_xlsx"] = write_score_workbook(
-        ev.scores, ev.framework, out_dir / "scores.xlsx", lang=lang, tables=tables
+        with_flag_text(ev.scores, ev.stages["flags"], ev.framework, lang), ev.framework, out_dir / "scores.xlsx",
+        lang=lang, tables=tables,
     )
     return paths
 
