@@ -220,6 +220,7 @@ def with_flag_text(scores: pd.DataFrame, flags: pd.DataFrame, framework: Framewo
     lang
         ``"zh"`` or ``"en"``.
     """
+    check_lang(lang)
     text = flag_text(flags, framework, lang, units=scores["unit_id"].tolist())
     return scores.assign(flags=text.to_numpy())
 

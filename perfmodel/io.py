@@ -31,7 +31,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
-from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -363,8 +362,10 @@ def _excel_grids(
     if _excel_engine(path, source) == "xlrd":
         return _xls_grids(path, source, sheet)
     # openpyxl reports damaged XML inside the zip with the XML parser's errors, and
-    # with lookup, type and attribute errors on missing or malformed parts.
-    damaged = (ElementTree.ParseError, KeyError, IndexError, TypeError, AttributeError)
+    # with lookup, type and attribute errors on missing or malformed parts. The parser
+    # is the standard library's (ElementTree.ParseError) or, when lxml is installed,
+    # lxml's (lxml.etree.XMLSyntaxError): both are SyntaxError subclasses.
+    damaged = (SyntaxError, KeyError, IndexError, TypeError, AttributeError)
     try:
         with pd.ExcelFile(path, engine="openpyxl") as book:
             names = [str(name) for name in book.sheet_names]

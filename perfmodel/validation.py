@@ -38,7 +38,7 @@ from perfmodel.io import (
     read_table,
 )
 from perfmodel.periods import PeriodError, parse_month, reporting_deadline
-from perfmodel.text import has_message, say
+from perfmodel.text import check_lang, has_message, say
 
 __all__ = [
     "REASONS",
@@ -92,6 +92,7 @@ def reason_text(reason: str, lang: str = "en") -> str:
     >>> reason_text("blank_row"), reason_text("blank_row", "zh")
     ('The row is empty. Delete it.', '空行。请删除。')
     """
+    check_lang(lang)
     key = f"reason.validation.{reason}"
     return say(key, lang) if has_message(key) else ""
 

@@ -39,8 +39,8 @@ def _cjk(texts) -> list[str]:
 @pytest.fixture(scope="module")
 def ev(tmp_path_factory):
     out = tmp_path_factory.mktemp("text_display")
-    sample = generate_sample(out, stations=24, months=6, seed=5, start="2025-01", frameworks=[FRAMEWORK])
-    return evaluate_files(sample["station_observations"], sample["units"], FRAMEWORK, "2025Q2")
+    sample = generate_sample(out, stations=24, months=6, rng=5, start="2025-01", frameworks=[FRAMEWORK])
+    return evaluate_files(FRAMEWORK, sample["station_observations"], sample["units"], "2025Q2")
 
 
 # ------------------------------------------------------------------ Chinese: the old words

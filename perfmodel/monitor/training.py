@@ -66,6 +66,7 @@ def level_name(level: str, lang: str = "zh") -> str:
     >>> level_name("top", "en")
     'top-level dimension'
     """
+    check_lang(lang)
     check_choice("level", level, LEVELS)
     return say(f"monitor.training.level.{level}", lang)
 
