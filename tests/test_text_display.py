@@ -110,12 +110,12 @@ def _figure_words(fig) -> list[str]:
 @pytest.mark.parametrize("figure", ["figure_score_distribution", "figure_dimension_profiles",
                                     "figure_grade_counts"])
 def test_english_quarterly_figures_have_no_chinese_words(ev, figure):
-    fig = getattr(q, figure)(ev, "en")
+    fig = getattr(q, figure)(ev, lang="en").figure
     words = _figure_words(fig)
     assert words, "the figure has no title or labels"
     assert _cjk(words) == []
     plt.close(fig)
-    zh = _figure_words(getattr(q, figure)(ev, "zh"))
+    zh = _figure_words(getattr(q, figure)(ev, lang="zh").figure)
     assert _cjk(zh), "the Chinese figure should be in Chinese"
 
 
