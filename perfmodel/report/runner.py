@@ -24,7 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,9 @@ from perfmodel.outputs import write_bytes
 from perfmodel.report.provenance import build_provenance, jsonable, write_provenance
 
 __all__ = [
+    "DOCX_NAME",
     "HTML_NAME",
+    "PDF_NAME",
     "PROVENANCE_NAME",
     "REPORT_CSS",
     "NotebookParameter",
@@ -55,6 +57,8 @@ __all__ = [
 ]
 
 HTML_NAME = "report.html"
+PDF_NAME = "report.pdf"
+DOCX_NAME = "report.docx"
 PROVENANCE_NAME = "provenance.json"
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
@@ -637,6 +641,8 @@ class NotebookRun:
     provenance: Path
     parameters: dict[str, Any] = field(default_factory=dict)
     cwd: Path | None = None
+    pdf: Path | None = None
+    docx: Path | None = None
 
 
 def _first_line(source: str) -> str:
@@ -745,6 +751,8 @@ def run_notebook(
     inputs: Mapping[str, str | os.PathLike[str]] | None = None,
     html_lang: str = "zh-CN",
     provenance_extra: Mapping[str, Any] | None = None,
+    formats: Sequence[str] = ("html",),
+    running_header: str | None = None,
 ) -> NotebookRun:
     """Execute a parameterised notebook, export ``report.html`` and write provenance.
 
@@ -775,6 +783,13 @@ def run_notebook(
     provenance_extra
         Further facts for the provenance record's ``"extra"`` (e.g. that the
         inputs were pseudonymised, with the key's fingerprint).
+    formats
+        Report formats besides the executed notebook: any of ``html``, ``pdf``
+        (``report.pdf``, A4) and ``docx`` (``report.docx``), all from the same
+        content (:mod:`perfmodel.report.export`); ``pdf`` and ``docx`` need
+        ``export_html``.
+    running_header
+        Header line of the PDF's pages (default: the notebook's name).
 
     Raises
     ------
@@ -786,9 +801,12 @@ def run_notebook(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from perfmodel.report.export import check_formats
+
     nb_path = Path(notebook)
     if not nb_path.is_file():
         raise FileNotFoundError(f"notebook not found: {nb_path}")
+    wanted = check_formats(formats) if export_html else ()
     specs = notebook_parameters(nb_path)
     clean = validate_parameters(specs, dict(parameters or {}), notebook=nb_path.name)
     check_kernel(kernel_name)
@@ -809,8 +827,9 @@ def run_notebook(
     workdir.mkdir(parents=True, exist_ok=True)
     html_path = out / HTML_NAME
     provenance_path = out / PROVENANCE_NAME
+    office = {"pdf": out / PDF_NAME, "docx": out / DOCX_NAME}
     # Never leave a previous run's report beside a new (possibly failing) run.
-    for stale in (html_path, provenance_path):
+    for stale in (html_path, provenance_path, *office.values()):
         stale.unlink(missing_ok=True)
 
     # Hash the inputs before the kernel can touch them; written only after success.
@@ -823,6 +842,7 @@ def run_notebook(
             "outputs": {
                 "executed_notebook": executed.name,
                 "html": HTML_NAME if export_html else None,
+                **{fmt: path.name for fmt, path in office.items() if fmt in wanted},
             },
             "effective_parameters": _effective_parameters(specs, clean),
             "timeout_seconds": cell_timeout,
@@ -858,6 +878,9 @@ def run_notebook(
     html = None
     if export_html:
         html = export_html_report(executed, html_path, lang=html_lang)
+    written = _export_office_formats(
+        executed, office, wanted, header=running_header or nb_path.stem, lang=html_lang.split("-")[0].lower()
+    )
     write_provenance(provenance_path, provenance)
     return NotebookRun(
         notebook=nb_path,
@@ -866,4 +889,20 @@ def run_notebook(
         provenance=provenance_path,
         parameters=clean,
         cwd=workdir,
+        pdf=written.get("pdf"),
+        docx=written.get("docx"),
     )
+
+
+def _export_office_formats(
+    executed: Path, paths: Mapping[str, Path], wanted: Sequence[str], *, header: str, lang: str
+) -> dict[str, Path]:
+    """Write the PDF and Word versions of the executed notebook that are ``wanted``."""
+    from perfmodel.report.export import export_docx, export_pdf
+
+    written = {}
+    if "pdf" in wanted:
+        written["pdf"] = export_pdf(executed, paths["pdf"], title=header, header=header, lang=lang)
+    if "docx" in wanted:
+        written["docx"] = export_docx(executed, paths["docx"])
+    return written
