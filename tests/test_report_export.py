@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from perfmodel.errors import OptionError
 from perfmodel.report import export
+from perfmodel.report.notebook_html import mark_numeric_cells
 from perfmodel.report.render import md, table
-from perfmodel.report.runner import _mark_numeric_cells
 
 pdfium = pytest.importorskip("pypdfium2")
 docx = pytest.importorskip("docx")
@@ -102,7 +102,7 @@ def test_column_widths_fill_at_most_the_page_and_leave_the_long_columns_their_sh
 
 def test_numeric_columns_are_right_aligned_and_text_left(tmp_path):
     html = table(pd.DataFrame({"name": ["a", "b"], "score": [1.5, 2.0], "rank": [1, 2]})).to_html()
-    tree = json.loads(export._tree(_mark_numeric_cells(html)))
+    tree = json.loads(export._tree(mark_numeric_cells(html)))
     (found,) = list(export._tables(tree))
     assert [spec[0]["t"] for spec in found["c"][2]] == ["AlignLeft", "AlignRight", "AlignRight"]
 

@@ -95,20 +95,13 @@ def report_document_html(executed_notebook: str | os.PathLike[str]) -> str:
     """
     import nbformat
     from nbconvert import HTMLExporter
-    from traitlets.config import Config
 
-    from perfmodel.report.runner import HIDDEN_CELL_TAGS, _mark_numeric_cells
+    from perfmodel.report.notebook_html import hide_cells_config, mark_numeric_cells
 
     nb = nbformat.read(Path(executed_notebook), as_version=4)
-    config = Config()
-    config.TagRemovePreprocessor.enabled = True
-    config.TagRemovePreprocessor.remove_cell_tags = set(HIDDEN_CELL_TAGS)
-    config.HTMLExporter.exclude_input = True
-    config.HTMLExporter.exclude_input_prompt = True
-    config.HTMLExporter.exclude_output_prompt = True
-    body, _ = HTMLExporter(config=config, template_name="basic").from_notebook_node(nb)
+    body, _ = HTMLExporter(config=hide_cells_config(), template_name="basic").from_notebook_node(nb)
     body = re.sub(r'<a class="anchor-link"[^>]*>.*?</a>', "", body, flags=re.DOTALL)
-    return _mark_numeric_cells(body)
+    return mark_numeric_cells(body)
 
 
 # ------------------------------------------------------------------ pandoc tree

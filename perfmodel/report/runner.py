@@ -33,6 +33,13 @@ import nbformat
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.outputs import write_bytes
+from perfmodel.report.notebook_html import (
+    INJECTED_TAG,
+    PAPERMILL_ERROR_TAG,
+    PARAMETERS_TAG,
+    hide_cells_config,
+    mark_numeric_cells,
+)
 from perfmodel.report.provenance import build_provenance, jsonable, write_provenance
 
 __all__ = [
@@ -60,11 +67,6 @@ HTML_NAME = "report.html"
 PDF_NAME = "report.pdf"
 DOCX_NAME = "report.docx"
 PROVENANCE_NAME = "provenance.json"
-PARAMETERS_TAG = "parameters"
-INJECTED_TAG = "injected-parameters"
-PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
-#: Cells with these tags are left out of the HTML report.
-HIDDEN_CELL_TAGS = frozenset({PARAMETERS_TAG, INJECTED_TAG, PAPERMILL_ERROR_TAG, "remove-cell"})
 
 
 # ------------------------------------------------------------------------ errors
@@ -463,57 +465,6 @@ _REPORT_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- endblock html_head_css -%}
 """
 
-_NUMBER = re.compile(r"^[+\-\u2212]?(?:[\d,]*\.?\d+(?:[eE][+\-]?\d+)?|inf)\s*%?$")
-#: Texts pandas (and ``Styler.format(na_rep=...)``) use for missing numbers.
-_MISSING_MARKERS = frozenset({"NaN", "nan", "<NA>", "NaT", "None", "-", "\u2013", "\u2014"})
-
-
-def _mark_numeric_cells(html: str) -> str:
-    """Add class ``num`` to numeric table cells, so the report CSS right-aligns them.
-
-    A data cell (``td``) is numeric when its text is a number (optionally signed, with
-    thousands separators, exponent or percent sign) or a missing-value marker (``NaN``,
-    ``<NA>``, a dash). A header cell gets the class when the data cells below it are
-    all numbers or missing markers, at least one a number (only in tables without
-    ``colspan``/``rowspan``, where columns are unambiguous).
-    """
-    from bs4 import BeautifulSoup
-
-    if "<table" not in html:
-        return html
-    soup = BeautifulSoup(html, "html.parser")
-
-    def add_class(cell: Any) -> None:
-        classes = list(cell.get("class") or [])
-        if "num" not in classes:
-            cell["class"] = [*classes, "num"]
-
-    for table in soup.find_all("table"):
-        cells = table.find_all(["td", "th"])
-        simple = not any(c.get("colspan") or c.get("rowspan") for c in cells)
-        body = table.find("tbody")
-        rows = (body or table).find_all("tr")
-        numeric_column: dict[int, bool] = {}
-        for row in rows:
-            if row.find_parent("thead") is not None:
-                continue
-            for pos, cell in enumerate(row.find_all(["td", "th"], recursive=False)):
-                text = cell.get_text(strip=True)
-                missing = not text or text in _MISSING_MARKERS
-                is_number = cell.name == "td" and bool(_NUMBER.match(text))
-                if cell.name == "td" and (is_number or (missing and text)):
-                    add_class(cell)
-                if not missing or cell.name == "th":
-                    numeric_column[pos] = numeric_column.get(pos, True) and is_number
-        head = table.find("thead")
-        if simple and head is not None:
-            for row in head.find_all("tr"):
-                for pos, cell in enumerate(row.find_all(["td", "th"], recursive=False)):
-                    if numeric_column.get(pos) and cell.get_text(strip=True):
-                        add_class(cell)
-    return str(soup)
-
-
 #: Content-Security-Policy of every report: no script runs, no plug-in loads, no form
 #: posts and no ``<base>`` redirects links. A report needs none of these (the export
 #: template drops require.js, MathJax and mermaid, figures are inline PNGs), so this is
@@ -547,17 +498,11 @@ def export_html_report(
     metadata, else the file stem.
     """
     from nbconvert import HTMLExporter
-    from traitlets.config import Config
 
     src = Path(executed_notebook)
     out = Path(html_path)
     nb = nbformat.read(src, as_version=4)
-    config = Config()
-    config.TagRemovePreprocessor.enabled = True
-    config.TagRemovePreprocessor.remove_cell_tags = set(HIDDEN_CELL_TAGS)
-    config.HTMLExporter.exclude_input = True
-    config.HTMLExporter.exclude_input_prompt = True
-    config.HTMLExporter.exclude_output_prompt = True
+    config = hide_cells_config()
     config.HTMLExporter.language_code = lang.split("-")[0].lower()
     exporter = HTMLExporter(config=config, template_name="lab")
     exporter.raw_template = _REPORT_TEMPLATE
@@ -572,7 +517,7 @@ def export_html_report(
     body = re.sub(r"<html\b[^>]*>", f'<html lang="{lang}">', body, count=1)
     if not re.search(r"<meta\s+charset=\"?utf-8", body, flags=re.IGNORECASE):
         body = body.replace("<head>", '<head>\n<meta charset="utf-8" />', 1)
-    body = _add_content_security_policy(_mark_numeric_cells(body))
+    body = _add_content_security_policy(mark_numeric_cells(body))
     return write_bytes(out, body.encode("utf-8"))
 
 
