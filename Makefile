@@ -7,6 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PERIOD ?= 2025Q2
 FRAMEWORK ?= station_four_dimension
+FORMAT ?= html,pdf,docx
 
 .PHONY: venv report test lint bench sample clean
 
@@ -28,7 +29,7 @@ REPORT_INPUTS := --period $(PERIOD) --framework $(FRAMEWORK) \
 
 # The quarterly report links to the fairness audit of the same evaluation, so both are made.
 report: $(STAMP)
-	$(BIN)/perfmodel report $(REPORT_INPUTS)
+	$(BIN)/perfmodel report $(REPORT_INPUTS) --format $(FORMAT)
 	$(BIN)/perfmodel report --notebook fairness_audit $(REPORT_INPUTS)
 
 # mypy first (the core layers, [tool.mypy] in pyproject.toml): a type error stops before the long run

@@ -341,9 +341,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from perfmodel.framework import framework_path, load_framework
     from perfmodel.outputs import atomic_folder
     from perfmodel.periods import period_label
-    from perfmodel.report.runner import HTML_NAME, notebook_parameters, run_notebook
+    from perfmodel.report.export import check_formats
+    from perfmodel.report.runner import notebook_parameters, run_notebook
 
     notebook = _find_notebook(args.notebook)
+    formats = check_formats(args.format)
     framework = load_framework(args.framework)
     observations = Path(args.observations).resolve()
     units = Path(args.units).resolve()
@@ -354,6 +356,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     read_evaluation_inputs(framework, observations, units)  # a wrong framework/data pair stops here
     framework_file = framework_path(args.framework).resolve()
     period = period_label(args.period)
+    name = getattr(framework.name, args.lang)
+    header = f"{name} · {period}" + ("" if notebook.stem == QUARTERLY_NOTEBOOK else f" · {notebook.stem}")
     out_dir = report_folder(Path(args.out), framework.id, period, notebook)
     quarterly = notebook.stem == QUARTERLY_NOTEBOOK
     inputs = {"observations": observations, "units": units, "framework": framework_file}
@@ -378,8 +382,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
             **optional,
         }
         run = run_notebook(notebook, staging, parameters, cwd=staging, inputs=recorded,
-                           html_lang="en" if args.lang == "en" else "zh-CN", provenance_extra=extra)
-    print(f"report written to {out_dir / HTML_NAME if run.html else out_dir}")
+                           html_lang="en" if args.lang == "en" else "zh-CN", provenance_extra=extra,
+                           formats=formats, running_header=header)
+    for written in (run.html, run.pdf, run.docx):
+        if written is not None:
+            print(f"report written to {out_dir / written.name}")
     return EXIT_OK
 
 
@@ -558,6 +565,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebook", default=QUARTERLY_NOTEBOOK,
                    help=f"notebook name in notebooks/ or an .ipynb file (default {QUARTERLY_NOTEBOOK})")
     p.add_argument("--lang", choices=["zh", "en"], default="zh", help="report language (default zh)")
+    p.add_argument("--format", default="html",
+                   help="comma-separated: html (always), pdf (A4, Chinese fonts embedded), docx (Word/WPS); "
+                        "e.g. --format html,pdf,docx (default html)")
     p.add_argument("--peer-group", help="units column for peer groups, or 'none' (if the notebook takes it)")
     _add_calibration(p, notebook=True)
     p.add_argument("--out", default="reports",

@@ -461,8 +461,9 @@ def notebook_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
 
     def fake_run(notebook, out_dir, parameters, **options):
         runner.validate_parameters(runner.notebook_parameters(notebook), parameters)
-        calls.append({"notebook": Path(notebook), "out_dir": Path(out_dir), "parameters": dict(parameters)})
-        return SimpleNamespace(html=Path(out_dir) / runner.HTML_NAME)
+        calls.append({"notebook": Path(notebook), "out_dir": Path(out_dir), "parameters": dict(parameters),
+                      "options": options})
+        return SimpleNamespace(html=Path(out_dir) / runner.HTML_NAME, pdf=None, docx=None)
 
     monkeypatch.setattr(runner, "run_notebook", fake_run)
     return calls
@@ -476,6 +477,20 @@ def staged_in(run_folder: Path, final: Path) -> bool:
 def _report(capsys, sample, out: Path, *options: object) -> tuple[int, str, str]:
     return run(capsys, "report", "--period", PERIOD, "--observations", sample["station_observations"],
                "--units", sample["units"], "--out", out, *options)
+
+
+def test_report_format_option_asks_for_pdf_and_word_with_a_running_header(sample, tmp_path, capsys,
+                                                                          notebook_calls):
+    notebook = make_notebook(tmp_path / "nb" / f"{cli.QUARTERLY_NOTEBOOK}.ipynb", calibration=False)
+    code, _, _ = _report(capsys, sample, tmp_path / "r", "--notebook", notebook, "--format", "docx,pdf",
+                         "--lang", "en")
+    assert code == 0
+    options = notebook_calls.pop()["options"]
+    assert options["formats"] == ("html", "pdf", "docx")
+    assert options["running_header"] == f"Police-station four-dimension assessment · {PERIOD}"
+    code, _, err = _report(capsys, sample, tmp_path / "r2", "--notebook", notebook, "--format", "html,odt")
+    assert code != 0 and "'odt'" in err and "html, pdf, docx" in err
+    assert not notebook_calls, "a wrong format stops before any notebook runs"
 
 
 def test_report_folders_and_calibration_parameter(sample, tmp_path, capsys, notebook_calls):

@@ -416,3 +416,34 @@ def test_chromium_runs_a_planted_script_so_the_check_can_fail(tmp_path):
                     "<img src=x onerror=alert(1)><script>alert(2)</script></body></html>", encoding="utf-8")
     soup = BeautifulSoup(_dump_dom(browser, page), "html.parser")
     assert soup.title.get_text() == "ALERTS 2"
+
+
+# ------------------------------------------------------------------ PDF and Word
+@pytest.mark.notebook
+def test_hostile_report_pdf_and_word_show_every_station_name_as_text(request, hostile, tmp_path):
+    """The print and office formats carry the hostile names as text, like the HTML (issue 11)."""
+    pdfium = pytest.importorskip("pypdfium2")
+    docx = pytest.importorskip("docx")
+    from perfmodel.report.export import export_docx, export_pdf
+
+    run = request.getfixturevalue("hostile_quarterly_report")
+    mapping = pd.read_csv(hostile["mapping"], dtype=str, keep_default_na=False)
+    framework_name = next(label for label in mapping["hostile"] if label.startswith("派出所基础绩效四维度考核"))
+    pdf = export_pdf(run.executed_notebook, tmp_path / "report.pdf", title=framework_name,
+                     header=f"{framework_name} · 2025Q2", lang="zh")
+    document = pdfium.PdfDocument(str(pdf))
+    pages = [document[k].get_textpage().get_text_range() for k in range(len(document))]
+
+    def squeezed(text: str) -> str:  # a wrapped or hyphenated table cell reads back in pieces
+        return re.sub(r"[\s\-\u00ad]+", "", text)
+
+    everything = squeezed("".join(pages))
+    units = pd.read_csv(hostile["units"], dtype=str, keep_default_na=False)
+    stations = units[units["level"] == "station"]
+    missing = [n for n in stations["name"] if squeezed(n) not in everything]
+    assert not missing, f"station names not shown as text in the PDF: {missing[:3]}"
+    assert squeezed(framework_name) in squeezed(pages[1]), "the hostile framework name heads the pages as text"
+
+    word = docx.Document(str(export_docx(run.executed_notebook, tmp_path / "report.docx")))
+    cells = {cell.text for table in word.tables for row in table.rows for cell in row.cells}
+    assert set(stations["name"]) <= cells, "every station name is a table cell's exact text in Word"

@@ -24,7 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,19 @@ import nbformat
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.outputs import write_bytes
+from perfmodel.report.notebook_html import (
+    INJECTED_TAG,
+    PAPERMILL_ERROR_TAG,
+    PARAMETERS_TAG,
+    hide_cells_config,
+    mark_numeric_cells,
+)
 from perfmodel.report.provenance import build_provenance, jsonable, write_provenance
 
 __all__ = [
+    "DOCX_NAME",
     "HTML_NAME",
+    "PDF_NAME",
     "PROVENANCE_NAME",
     "REPORT_CSS",
     "NotebookParameter",
@@ -55,12 +64,9 @@ __all__ = [
 ]
 
 HTML_NAME = "report.html"
+PDF_NAME = "report.pdf"
+DOCX_NAME = "report.docx"
 PROVENANCE_NAME = "provenance.json"
-PARAMETERS_TAG = "parameters"
-INJECTED_TAG = "injected-parameters"
-PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
-#: Cells with these tags are left out of the HTML report.
-HIDDEN_CELL_TAGS = frozenset({PARAMETERS_TAG, INJECTED_TAG, PAPERMILL_ERROR_TAG, "remove-cell"})
 
 
 # ------------------------------------------------------------------------ errors
@@ -459,57 +465,6 @@ _REPORT_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- endblock html_head_css -%}
 """
 
-_NUMBER = re.compile(r"^[+\-\u2212]?(?:[\d,]*\.?\d+(?:[eE][+\-]?\d+)?|inf)\s*%?$")
-#: Texts pandas (and ``Styler.format(na_rep=...)``) use for missing numbers.
-_MISSING_MARKERS = frozenset({"NaN", "nan", "<NA>", "NaT", "None", "-", "\u2013", "\u2014"})
-
-
-def _mark_numeric_cells(html: str) -> str:
-    """Add class ``num`` to numeric table cells, so the report CSS right-aligns them.
-
-    A data cell (``td``) is numeric when its text is a number (optionally signed, with
-    thousands separators, exponent or percent sign) or a missing-value marker (``NaN``,
-    ``<NA>``, a dash). A header cell gets the class when the data cells below it are
-    all numbers or missing markers, at least one a number (only in tables without
-    ``colspan``/``rowspan``, where columns are unambiguous).
-    """
-    from bs4 import BeautifulSoup
-
-    if "<table" not in html:
-        return html
-    soup = BeautifulSoup(html, "html.parser")
-
-    def add_class(cell: Any) -> None:
-        classes = list(cell.get("class") or [])
-        if "num" not in classes:
-            cell["class"] = [*classes, "num"]
-
-    for table in soup.find_all("table"):
-        cells = table.find_all(["td", "th"])
-        simple = not any(c.get("colspan") or c.get("rowspan") for c in cells)
-        body = table.find("tbody")
-        rows = (body or table).find_all("tr")
-        numeric_column: dict[int, bool] = {}
-        for row in rows:
-            if row.find_parent("thead") is not None:
-                continue
-            for pos, cell in enumerate(row.find_all(["td", "th"], recursive=False)):
-                text = cell.get_text(strip=True)
-                missing = not text or text in _MISSING_MARKERS
-                is_number = cell.name == "td" and bool(_NUMBER.match(text))
-                if cell.name == "td" and (is_number or (missing and text)):
-                    add_class(cell)
-                if not missing or cell.name == "th":
-                    numeric_column[pos] = numeric_column.get(pos, True) and is_number
-        head = table.find("thead")
-        if simple and head is not None:
-            for row in head.find_all("tr"):
-                for pos, cell in enumerate(row.find_all(["td", "th"], recursive=False)):
-                    if numeric_column.get(pos) and cell.get_text(strip=True):
-                        add_class(cell)
-    return str(soup)
-
-
 #: Content-Security-Policy of every report: no script runs, no plug-in loads, no form
 #: posts and no ``<base>`` redirects links. A report needs none of these (the export
 #: template drops require.js, MathJax and mermaid, figures are inline PNGs), so this is
@@ -543,17 +498,11 @@ def export_html_report(
     metadata, else the file stem.
     """
     from nbconvert import HTMLExporter
-    from traitlets.config import Config
 
     src = Path(executed_notebook)
     out = Path(html_path)
     nb = nbformat.read(src, as_version=4)
-    config = Config()
-    config.TagRemovePreprocessor.enabled = True
-    config.TagRemovePreprocessor.remove_cell_tags = set(HIDDEN_CELL_TAGS)
-    config.HTMLExporter.exclude_input = True
-    config.HTMLExporter.exclude_input_prompt = True
-    config.HTMLExporter.exclude_output_prompt = True
+    config = hide_cells_config()
     config.HTMLExporter.language_code = lang.split("-")[0].lower()
     exporter = HTMLExporter(config=config, template_name="lab")
     exporter.raw_template = _REPORT_TEMPLATE
@@ -568,7 +517,7 @@ def export_html_report(
     body = re.sub(r"<html\b[^>]*>", f'<html lang="{lang}">', body, count=1)
     if not re.search(r"<meta\s+charset=\"?utf-8", body, flags=re.IGNORECASE):
         body = body.replace("<head>", '<head>\n<meta charset="utf-8" />', 1)
-    body = _add_content_security_policy(_mark_numeric_cells(body))
+    body = _add_content_security_policy(mark_numeric_cells(body))
     return write_bytes(out, body.encode("utf-8"))
 
 
@@ -637,6 +586,8 @@ class NotebookRun:
     provenance: Path
     parameters: dict[str, Any] = field(default_factory=dict)
     cwd: Path | None = None
+    pdf: Path | None = None
+    docx: Path | None = None
 
 
 def _first_line(source: str) -> str:
@@ -745,6 +696,8 @@ def run_notebook(
     inputs: Mapping[str, str | os.PathLike[str]] | None = None,
     html_lang: str = "zh-CN",
     provenance_extra: Mapping[str, Any] | None = None,
+    formats: Sequence[str] = ("html",),
+    running_header: str | None = None,
 ) -> NotebookRun:
     """Execute a parameterised notebook, export ``report.html`` and write provenance.
 
@@ -775,6 +728,13 @@ def run_notebook(
     provenance_extra
         Further facts for the provenance record's ``"extra"`` (e.g. that the
         inputs were pseudonymised, with the key's fingerprint).
+    formats
+        Report formats besides the executed notebook: any of ``html``, ``pdf``
+        (``report.pdf``, A4) and ``docx`` (``report.docx``), all from the same
+        content (:mod:`perfmodel.report.export`); ``pdf`` and ``docx`` need
+        ``export_html``.
+    running_header
+        Header line of the PDF's pages (default: the notebook's name).
 
     Raises
     ------
@@ -786,9 +746,12 @@ def run_notebook(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from perfmodel.report.export import check_formats
+
     nb_path = Path(notebook)
     if not nb_path.is_file():
         raise FileNotFoundError(f"notebook not found: {nb_path}")
+    wanted = check_formats(formats) if export_html else ()
     specs = notebook_parameters(nb_path)
     clean = validate_parameters(specs, dict(parameters or {}), notebook=nb_path.name)
     check_kernel(kernel_name)
@@ -809,8 +772,9 @@ def run_notebook(
     workdir.mkdir(parents=True, exist_ok=True)
     html_path = out / HTML_NAME
     provenance_path = out / PROVENANCE_NAME
+    office = {"pdf": out / PDF_NAME, "docx": out / DOCX_NAME}
     # Never leave a previous run's report beside a new (possibly failing) run.
-    for stale in (html_path, provenance_path):
+    for stale in (html_path, provenance_path, *office.values()):
         stale.unlink(missing_ok=True)
 
     # Hash the inputs before the kernel can touch them; written only after success.
@@ -823,6 +787,7 @@ def run_notebook(
             "outputs": {
                 "executed_notebook": executed.name,
                 "html": HTML_NAME if export_html else None,
+                **{fmt: path.name for fmt, path in office.items() if fmt in wanted},
             },
             "effective_parameters": _effective_parameters(specs, clean),
             "timeout_seconds": cell_timeout,
@@ -858,6 +823,9 @@ def run_notebook(
     html = None
     if export_html:
         html = export_html_report(executed, html_path, lang=html_lang)
+    written = _export_office_formats(
+        executed, office, wanted, header=running_header or nb_path.stem, lang=html_lang.split("-")[0].lower()
+    )
     write_provenance(provenance_path, provenance)
     return NotebookRun(
         notebook=nb_path,
@@ -866,4 +834,20 @@ def run_notebook(
         provenance=provenance_path,
         parameters=clean,
         cwd=workdir,
+        pdf=written.get("pdf"),
+        docx=written.get("docx"),
     )
+
+
+def _export_office_formats(
+    executed: Path, paths: Mapping[str, Path], wanted: Sequence[str], *, header: str, lang: str
+) -> dict[str, Path]:
+    """Write the PDF and Word versions of the executed notebook that are ``wanted``."""
+    from perfmodel.report.export import export_docx, export_pdf
+
+    written = {}
+    if "pdf" in wanted:
+        written["pdf"] = export_pdf(executed, paths["pdf"], title=header, header=header, lang=lang)
+    if "docx" in wanted:
+        written["docx"] = export_docx(executed, paths["docx"])
+    return written
