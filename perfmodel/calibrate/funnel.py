@@ -62,7 +62,7 @@ DerSimonian R, Laird N (1986). Meta-analysis in clinical trials.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -165,7 +165,10 @@ def _check_option(name: str, value: object, allowed: Sequence[str]) -> None:
 
 
 def _validate_confidence(confidence: Sequence[float] | float) -> tuple[float, ...]:
-    values = (confidence,) if np.isscalar(confidence) else tuple(confidence)  # type: ignore[arg-type]
+    # a number (or a numpy scalar, or a string of a number) is one level; any other iterable several
+    values: tuple[Any, ...] = (
+        tuple(confidence) if isinstance(confidence, Iterable) and not np.isscalar(confidence) else (confidence,)
+    )
     try:
         out = tuple(sorted(float(v) for v in values))
     except (TypeError, ValueError):
@@ -222,7 +225,7 @@ def _is_whole(x: np.ndarray) -> bool:
 
 
 # --------------------------------------------------------------------------- exact limits
-def _dist(kind: str) -> Callable[..., Any]:
+def _dist(kind: str) -> stats.rv_discrete:
     return stats.binom if kind == "proportion" else stats.poisson
 
 
@@ -232,7 +235,7 @@ def _dist_args(kind: str, size: np.ndarray, target: float) -> tuple[np.ndarray, 
     return (target * size,)
 
 
-def _lower_count_quantile(a: float, dist: Any, args: tuple[np.ndarray, ...]) -> np.ndarray:
+def _lower_count_quantile(a: float, dist: stats.rv_discrete, args: tuple[np.ndarray, ...]) -> np.ndarray:
     """Spiegelhalter's interpolated ``a``-quantile ``r_p - alpha`` of a discrete law."""
     r = np.asarray(dist.ppf(a, *args), dtype=float)
     r = np.where(np.isfinite(r), r, 0.0)
@@ -248,7 +251,7 @@ def _lower_count_quantile(a: float, dist: Any, args: tuple[np.ndarray, ...]) -> 
     return r - alpha
 
 
-def _upper_count_tail(a: float, dist: Any, args: tuple[np.ndarray, ...]) -> np.ndarray:
+def _upper_count_tail(a: float, dist: stats.rv_discrete, args: tuple[np.ndarray, ...]) -> np.ndarray:
     """Same interpolation applied to the upper tail: ``r_u + beta``.
 
     ``r_u`` is the largest count with ``P(Y >= r_u) >= a`` and

@@ -22,7 +22,7 @@ urban / rural stations), so units are pulled towards their own group's mean.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -88,7 +88,7 @@ _MAX_CONCENTRATION = 1e10
 _MIN_CONCENTRATION = 1e-6
 
 
-def _py(value: object) -> object:
+def _py(value: Any) -> object:
     """Plain Python scalar for messages (``1`` rather than ``np.int64(1)``)."""
     item = getattr(value, "item", None)
     return item() if callable(item) and np.ndim(value) == 0 else value
