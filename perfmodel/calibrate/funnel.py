@@ -209,8 +209,8 @@ def _validate_trim(trim: float) -> float:
     return trim
 
 
-def _resolve_transform(kind: str, transform: str | None) -> str:
-    allowed = ("arcsine",) if kind == "proportion" else ("sqrt", "log")
+def _resolve_transform(kind: str, transform: Transform | None) -> Transform:
+    allowed: tuple[Transform, ...] = ("arcsine",) if kind == "proportion" else ("sqrt", "log")
     if transform is None:
         return allowed[0]
     if transform not in allowed:
@@ -607,13 +607,13 @@ class FunnelResult:
     """
 
     table: pd.DataFrame
-    kind: str
-    method: str
-    transform: str
-    overdispersion: str
-    trim_method: str
+    kind: Kind
+    method: Method
+    transform: Transform
+    overdispersion: Overdispersion
+    trim_method: TrimMethod
     trim: float
-    discrete: str
+    discrete: Discrete
     confidence: tuple[float, ...]
     target: float
     phi: float
@@ -650,12 +650,12 @@ class FunnelResult:
         phi, tau2 = self._applied_dispersion()
         return funnel_limits(
             size,
-            kind=self.kind,  # type: ignore[arg-type]
+            kind=self.kind,
             target=self.target,
             confidence=self.confidence,
-            method=self.method,  # type: ignore[arg-type]
-            transform=self.transform,  # type: ignore[arg-type]
-            discrete=self.discrete,  # type: ignore[arg-type]
+            method=self.method,
+            transform=self.transform,
+            discrete=self.discrete,
             phi=phi,
             tau2=tau2,
         )
@@ -899,7 +899,7 @@ class FunnelPlot:
         self.target = target
 
     # -- validation ---------------------------------------------------------------
-    def _check_params(self) -> tuple[str, str, tuple[float, ...], float]:
+    def _check_params(self) -> tuple[str, Transform, tuple[float, ...], float]:
         _check_option("kind", self.kind, KINDS)
         _check_option("method", self.method, METHODS)
         _check_option("overdispersion", self.overdispersion, OVERDISPERSIONS)
