@@ -15,9 +15,10 @@ import functools
 import sys
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
-_F = TypeVar("_F", bound=Callable[..., Any])
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 __all__ = ["PerfmodelError", "OptionError", "check_choice", "check_confidence", "renamed_keywords"]
 
@@ -95,7 +96,7 @@ def check_confidence(value: object, name: str = "confidence") -> float:
     return float(value)
 
 
-def renamed_keywords(**old_to_new: str) -> Callable[[_F], _F]:
+def renamed_keywords(**old_to_new: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """Accept a keyword's old name for a while, with a :class:`DeprecationWarning`.
 
     SPEC 7's transition for ``seed`` → ``rng``, used for the issue-12 renames (``seed`` →
@@ -116,9 +117,9 @@ def renamed_keywords(**old_to_new: str) -> Callable[[_F], _F]:
     3
     """
 
-    def decorate(function: _F) -> _F:
+    def decorate(function: Callable[_P, _R]) -> Callable[_P, _R]:
         @functools.wraps(function)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             for old, new in old_to_new.items():
                 if old in kwargs:
                     if new in kwargs:
@@ -133,6 +134,6 @@ def renamed_keywords(**old_to_new: str) -> Callable[[_F], _F]:
                     kwargs[new] = kwargs.pop(old)
             return function(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return decorate

@@ -130,9 +130,11 @@ CALIBRATION_MODES: tuple[str, ...] = ("none", "casemix", "full")
 
 def _setting_choices() -> dict[str, tuple[str, ...]]:
     """Allowed values of the text settings, read from the framework schema (one source)."""
+    from pydantic import BaseModel
+
     from perfmodel.framework import Aggregation, Grading, Missing, Normalisation
 
-    def allowed(model: type, field_name: str) -> tuple[str, ...]:
+    def allowed(model: type[BaseModel], field_name: str) -> tuple[str, ...]:
         return get_args(model.model_fields[field_name].annotation)
 
     return {
@@ -378,12 +380,13 @@ class Evaluation:
             if ind.id in natural.columns:
                 return natural[ind.id]
             return pd.Series(np.nan, index=natural.index)
-        cases = [c for c in ind.points if c in natural.columns]
+        case_points = ind.points or {}  # never empty: the framework requires points on kind 'points'
+        cases = [c for c in case_points if c in natural.columns]
         if not cases:
             return pd.Series(np.nan, index=natural.index)
         counts = natural[cases]
         seen = counts.notna().any(axis=1)
-        points = counts.fillna(0.0).mul(pd.Series({c: ind.points[c] for c in cases})).sum(axis=1)
+        points = counts.fillna(0.0).mul(pd.Series({c: case_points[c] for c in cases})).sum(axis=1)
         return points.where(seen)
 
     @staticmethod
@@ -503,7 +506,9 @@ class Evaluation:
                 raise EvaluationError(
                     f"normalisation 'goalposts' needs goalposts on: {', '.join(lacking)}"
                 )
-            goalposts = {i.id: orient_bounds(*i.goalposts, i.direction, i.target) for i in indicators}
+            goalposts = {
+                i.id: orient_bounds(*i.goalposts, i.direction, i.target) for i in indicators if i.goalposts is not None
+            }
             groups = None
         oriented_targets = None
         if method == "target":
@@ -1012,7 +1017,10 @@ def read_evaluation_inputs(
     fw = resolve_input_order(framework, observations, units, caller="read_evaluation_inputs")
     obs_result, units_result = read_inputs(fw, observations, units, sheet=sheet)
     for result in (units_result, obs_result):  # a missing required column rejects every row
-        missing = result.quarantine[result.quarantine["reason"] == "missing_column"] if len(result.quarantine) else []
+        rejected = result.quarantine
+        if not len(rejected):  # an empty quarantine may lack the reason column
+            continue
+        missing = rejected[rejected["reason"] == "missing_column"]
         if len(missing):
             raise EvaluationError(f"{missing['message'].iloc[0]}; no row of the file can be used")
     check_data_fits_framework(fw, obs_result.data["indicator"], obs_result.quarantine, observations)

@@ -22,6 +22,7 @@ No cell outside the data sheet names an observation column, so
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict
 
 import pandas as pd
 
@@ -101,11 +102,21 @@ def _bounds(kind: str, ind: Indicator | None) -> tuple[float, float]:
     return -MAX_MAGNITUDE, MAX_MAGNITUDE
 
 
-def _inputs(framework: Framework, lang: str) -> list[dict[str, object]]:
+class _Input(TypedDict):
+    """One input indicator of the workbook (a row of its indicator sheet)."""
+
+    id: str
+    name: str
+    kind: str
+    ind: Indicator | None  # the tree indicator; None for case types and bonus/negative-list counts
+    role: str
+
+
+def _inputs(framework: Framework, lang: str) -> list[_Input]:
     """One entry per input indicator: id, name, kind, the tree indicator and its role."""
     t = templates("template.words", lang)
     meta = framework.indicator_meta()
-    out: dict[str, dict[str, object]] = {}
+    out: dict[str, _Input] = {}
     for ind in framework.indicators():
         name = ind.name.in_lang(lang)
         if ind.kind == "points":
@@ -122,12 +133,12 @@ def _inputs(framework: Framework, lang: str) -> list[dict[str, object]]:
     return list(out.values())
 
 
-def _indicator_table(entries: list[dict[str, object]], lang: str) -> pd.DataFrame:
+def _indicator_table(entries: list[_Input], lang: str) -> pd.DataFrame:
     t = templates("template.words", lang)
     rows = []
     for e in entries:
-        ind: Indicator | None = e["ind"]  # type: ignore[assignment]
-        kind = str(e["kind"])
+        ind = e["ind"]
+        kind = e["kind"]
         if ind is not None and ind.range is not None:
             shown_range = t["range"].format(low=ind.range[0], high=ind.range[1])
         else:
@@ -267,7 +278,7 @@ def template_sheets(
                                 f"{quoted}!$C$2:$C${len(unit_rows) + 1}",
                                 prompt=say("template.validation.unit_prompt", lang),
                                 error=say("template.validation.unit_error", lang)))
-    kinds = {str(e["id"]): (str(e["kind"]), e["ind"] if isinstance(e["ind"], Indicator) else None) for e in entries}
+    kinds = {e["id"]: (e["kind"], e["ind"]) for e in entries}
     by_bounds: dict[tuple[float, float], list[int]] = {}
     for position, indicator in enumerate(rows):
         bounds = _bounds(*kinds[str(indicator["indicator"])])

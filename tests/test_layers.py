@@ -25,6 +25,7 @@ upward edge, and on a listed edge that no longer exists.
 from __future__ import annotations
 
 import ast
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -398,3 +399,43 @@ def test_cycle_finder_finds_a_cycle() -> None:
     b_a = Edge("m.b", "m.a", "b.py", 1, False, False)
     assert import_cycles([a_b, b_a], ignore=set()) == [["m.a", "m.b"]]
     assert import_cycles([a_b, b_a], ignore={("m.b", "m.a")}) == []
+
+
+# --------------------------------------------------------------------------- type checking
+TYPE_CHECKED_LAYERS = range(1, 6)
+"""The core layers (common … evaluation) that ``[tool.mypy] files`` in pyproject.toml
+lists, so that ``make test`` type-checks them."""
+
+
+def checked_file(module: str, modules: dict[str, Path] = MODULES, package: Path = PACKAGE) -> str:
+    """The file mypy should be given for ``module``: a package with a stub is read through its ``.pyi``."""
+    path = modules[module]
+    stub = path.with_suffix(".pyi")
+    return (stub if stub.exists() else path).relative_to(package.parent).as_posix()
+
+
+def mypy_files(pyproject: Path = PACKAGE.parent / "pyproject.toml") -> list[str]:
+    return tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["mypy"]["files"]
+
+
+def test_checked_file_prefers_a_package_stub(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    for name in ("__init__.py", "a.py", "sub/__init__.py", "sub/__init__.pyi"):
+        (package / name).write_text("", encoding="utf-8")
+    modules = module_files(package)
+    assert {m: checked_file(m, modules, package) for m in modules} == {
+        "pkg": "pkg/__init__.py",
+        "pkg.a": "pkg/a.py",
+        "pkg.sub": "pkg/sub/__init__.pyi",
+    }
+
+
+def test_mypy_checks_every_module_of_the_core_layers() -> None:
+    listed = mypy_files()
+    core = {checked_file(m) for m in MODULES if layer_of(m) in TYPE_CHECKED_LAYERS}
+    missing = sorted(core - set(listed))
+    assert not missing, f"modules of layers 1-5 that [tool.mypy] files in pyproject.toml leaves out: {missing}"
+    absent = [f for f in listed if not (PACKAGE.parent / f).is_file()]
+    assert not absent, f"[tool.mypy] files names files that do not exist: {absent}"
+    assert len(set(listed)) == len(listed), "[tool.mypy] files lists a file twice"

@@ -68,7 +68,7 @@ def test_notebook_runs_and_writes_every_section(tmp_path, sample, lang):
 @pytest.mark.notebook
 def test_notebook_skips_what_the_data_do_not_have(tmp_path, sample):
     out = tmp_path / "report"
-    html, _ = _run(sample, out, "en", officer_frameworks="officer_traffic,officer_diving",
+    html = _run(sample, out, "en", officer_frameworks="officer_traffic,officer_diving",
                    collaborations=str(tmp_path / "none.csv"), calibration="casemix", move_within="")
     assert "No observations file was found for these role frameworks" in html and "officer_diving" in html
     assert "No collaborations file" in html

@@ -62,7 +62,7 @@ DerSimonian R, Laird N (1986). Meta-analysis in clinical trials.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -165,7 +165,10 @@ def _check_option(name: str, value: object, allowed: Sequence[str]) -> None:
 
 
 def _validate_confidence(confidence: Sequence[float] | float) -> tuple[float, ...]:
-    values = (confidence,) if np.isscalar(confidence) else tuple(confidence)  # type: ignore[arg-type]
+    # a number (or a numpy scalar, or a string of a number) is one level; any other iterable several
+    values: tuple[Any, ...] = (
+        tuple(confidence) if isinstance(confidence, Iterable) and not np.isscalar(confidence) else (confidence,)
+    )
     try:
         out = tuple(sorted(float(v) for v in values))
     except (TypeError, ValueError):
@@ -206,8 +209,8 @@ def _validate_trim(trim: float) -> float:
     return trim
 
 
-def _resolve_transform(kind: str, transform: str | None) -> str:
-    allowed = ("arcsine",) if kind == "proportion" else ("sqrt", "log")
+def _resolve_transform(kind: str, transform: Transform | None) -> Transform:
+    allowed: tuple[Transform, ...] = ("arcsine",) if kind == "proportion" else ("sqrt", "log")
     if transform is None:
         return allowed[0]
     if transform not in allowed:
@@ -222,7 +225,7 @@ def _is_whole(x: np.ndarray) -> bool:
 
 
 # --------------------------------------------------------------------------- exact limits
-def _dist(kind: str) -> Callable[..., Any]:
+def _dist(kind: str) -> stats.rv_discrete:
     return stats.binom if kind == "proportion" else stats.poisson
 
 
@@ -232,7 +235,7 @@ def _dist_args(kind: str, size: np.ndarray, target: float) -> tuple[np.ndarray, 
     return (target * size,)
 
 
-def _lower_count_quantile(a: float, dist: Any, args: tuple[np.ndarray, ...]) -> np.ndarray:
+def _lower_count_quantile(a: float, dist: stats.rv_discrete, args: tuple[np.ndarray, ...]) -> np.ndarray:
     """Spiegelhalter's interpolated ``a``-quantile ``r_p - alpha`` of a discrete law."""
     r = np.asarray(dist.ppf(a, *args), dtype=float)
     r = np.where(np.isfinite(r), r, 0.0)
@@ -248,7 +251,7 @@ def _lower_count_quantile(a: float, dist: Any, args: tuple[np.ndarray, ...]) -> 
     return r - alpha
 
 
-def _upper_count_tail(a: float, dist: Any, args: tuple[np.ndarray, ...]) -> np.ndarray:
+def _upper_count_tail(a: float, dist: stats.rv_discrete, args: tuple[np.ndarray, ...]) -> np.ndarray:
     """Same interpolation applied to the upper tail: ``r_u + beta``.
 
     ``r_u`` is the largest count with ``P(Y >= r_u) >= a`` and
@@ -604,13 +607,13 @@ class FunnelResult:
     """
 
     table: pd.DataFrame
-    kind: str
-    method: str
-    transform: str
-    overdispersion: str
-    trim_method: str
+    kind: Kind
+    method: Method
+    transform: Transform
+    overdispersion: Overdispersion
+    trim_method: TrimMethod
     trim: float
-    discrete: str
+    discrete: Discrete
     confidence: tuple[float, ...]
     target: float
     phi: float
@@ -647,12 +650,12 @@ class FunnelResult:
         phi, tau2 = self._applied_dispersion()
         return funnel_limits(
             size,
-            kind=self.kind,  # type: ignore[arg-type]
+            kind=self.kind,
             target=self.target,
             confidence=self.confidence,
-            method=self.method,  # type: ignore[arg-type]
-            transform=self.transform,  # type: ignore[arg-type]
-            discrete=self.discrete,  # type: ignore[arg-type]
+            method=self.method,
+            transform=self.transform,
+            discrete=self.discrete,
             phi=phi,
             tau2=tau2,
         )
@@ -896,7 +899,7 @@ class FunnelPlot:
         self.target = target
 
     # -- validation ---------------------------------------------------------------
-    def _check_params(self) -> tuple[str, str, tuple[float, ...], float]:
+    def _check_params(self) -> tuple[str, Transform, tuple[float, ...], float]:
         _check_option("kind", self.kind, KINDS)
         _check_option("method", self.method, METHODS)
         _check_option("overdispersion", self.overdispersion, OVERDISPERSIONS)

@@ -42,7 +42,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,9 @@ from scipy.sparse.csgraph import connected_components
 
 from perfmodel.errors import check_confidence
 from perfmodel.framework import Framework
+
+if TYPE_CHECKING:  # statsmodels is imported where a mixed model is fitted
+    from statsmodels.regression.mixed_linear_model import MixedLM, MixedLMParams
 
 __all__ = [
     "RATED_SOURCES",
@@ -294,8 +297,8 @@ class RaterModel:
 
     @staticmethod
     def _start_params(
-        y: np.ndarray, r_code: np.ndarray, u_code: np.ndarray, n_r: int, n_u: int, model: object
-    ) -> object:
+        y: np.ndarray, r_code: np.ndarray, u_code: np.ndarray, n_r: int, n_u: int, model: MixedLM
+    ) -> MixedLMParams:
         """Starting values from group means (moment estimates), so REML needs few steps."""
         from statsmodels.regression.mixed_linear_model import MixedLMParams
 
@@ -305,7 +308,7 @@ class RaterModel:
         rater_mean = np.bincount(r_code, rest, n_r) / np.maximum(np.bincount(r_code, minlength=n_r), 1)
         scale = max(float(np.var(rest - rater_mean[r_code])), 1e-6)
         vcomp = {"ratee": float(np.var(ratee_mean)), "rater": float(np.var(rater_mean))}
-        names = list(model.exog_vc.names)  # type: ignore[attr-defined]
+        names = list(model.exog_vc.names)
         ratios = np.array([max(vcomp[n], 1e-3 * scale) / scale for n in names])
         return MixedLMParams.from_components(
             fe_params=np.array([float(y.mean())]), cov_re=np.zeros((0, 0)), vcomp=ratios

@@ -22,7 +22,7 @@ urban / rural stations), so units are pulled towards their own group's mean.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -88,7 +88,7 @@ _MAX_CONCENTRATION = 1e10
 _MIN_CONCENTRATION = 1e-6
 
 
-def _py(value: object) -> object:
+def _py(value: Any) -> object:
     """Plain Python scalar for messages (``1`` rather than ``np.int64(1)``)."""
     item = getattr(value, "item", None)
     return item() if callable(item) and np.ndim(value) == 0 else value
@@ -294,6 +294,15 @@ class _Shrinker:
     """Common plumbing: fitted state, groups, summary."""
 
     _name = "shrinkage"
+    # set by fit(): declared, not assigned, so hasattr(self, "prior_") tells whether it ran
+    prior_: pd.DataFrame
+    table_: pd.DataFrame
+
+    def fit(self, data: pd.DataFrame) -> Self:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def transform(self, data: pd.DataFrame) -> pd.DataFrame:  # pragma: no cover - overridden
+        raise NotImplementedError
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "prior_"):
@@ -301,15 +310,15 @@ class _Shrinker:
 
     def fit_transform(self, data: pd.DataFrame) -> pd.DataFrame:
         """Fit the prior on ``data`` and return its shrunk estimates."""
-        return self.fit(data).transform(data)  # type: ignore[attr-defined]
+        return self.fit(data).transform(data)
 
     def to_frame(self) -> pd.DataFrame:
         """Per-unit estimates of the data the prior was fitted on."""
         self._check_fitted()
-        return self.table_.copy()  # type: ignore[attr-defined]
+        return self.table_.copy()
 
     def _check_known_groups(self, groups: pd.Series, column: str | None) -> None:
-        known = set(self.prior_["group"])  # type: ignore[attr-defined]
+        known = set(self.prior_["group"])
         unknown = sorted({str(g) for g in groups.unique() if g not in known})
         if unknown:
             raise ValueError(UNKNOWN_GROUP.format(groups=unknown, column=column))
@@ -317,9 +326,9 @@ class _Shrinker:
     def summary(self) -> str:
         """Plain-text account of the prior(s) and the amount of shrinkage."""
         self._check_fitted()
-        t = self.table_  # type: ignore[attr-defined]
+        t = self.table_
         lines = [f"{type(self).__name__} ({self._describe()}), {len(t)} units"]
-        for _, row in self.prior_.iterrows():  # type: ignore[attr-defined]
+        for _, row in self.prior_.iterrows():
             label = "all units" if row["group"] == _ALL else f"group {row['group']!r}"
             lines.append(
                 f"  prior for {label} ({int(row['n_units'])} units): {self._describe_prior(row)}"

@@ -86,7 +86,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from perfmodel.calibrate.casemix import CaseMixModel
+from perfmodel.calibrate.casemix import CaseMixModel, Family
 from perfmodel.calibrate.difficulty import model_formula
 from perfmodel.calibrate.peers import DERIVED_CONTEXT, context_frame
 from perfmodel.calibrate.raters import (
@@ -190,7 +190,7 @@ class _Log:
 
 
 # --------------------------------------------------------------------------- families
-def indicator_family(indicator: Indicator, values: pd.Series, has_counts: bool) -> str:
+def indicator_family(indicator: Indicator, values: pd.Series, has_counts: bool) -> Family:
     """GLM family used to case-mix adjust an indicator (see the module docstring).
 
     Parameters
@@ -402,7 +402,7 @@ def _fit_indicator(
         elif family == "poisson":
             model, overdispersion = _fit_poisson(formula, fit_rows, exposure is not None)
         else:
-            model, overdispersion = CaseMixModel(formula, family).fit(fit_rows), np.nan  # type: ignore[arg-type]
+            model, overdispersion = CaseMixModel(formula, family).fit(fit_rows), np.nan
     except Exception as exc:  # any fitting failure leaves the indicator unadjusted, logged
         log.add(ind_id, "casemix", "skipped", f"{family} model failed: {exc}", len(fit_rows))
         return None
@@ -571,7 +571,12 @@ def _shrink(
 
 # --------------------------------------------------------------------------- raters
 def _rater_step(
-    fw: Framework, raw: pd.DataFrame, values: pd.DataFrame, exclude: Sequence[str], method: str, log: _Log
+    fw: Framework,
+    raw: pd.DataFrame,
+    values: pd.DataFrame,
+    exclude: Sequence[str],
+    method: Literal["mixedlm", "fixed", "auto"],
+    log: _Log,
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, RaterModel], list[dict[str, Any]]]:
     stages: dict[str, pd.DataFrame] = {}
     reliability: list[dict[str, Any]] = []
@@ -595,7 +600,7 @@ def _rater_step(
     effects_all, diag_ct, diag_halo = [], [], []
     for ind_id in chosen:
         try:
-            effects, shift, _, fitted = calibrate_ratings(raw, [ind_id], method)  # type: ignore[arg-type]
+            effects, shift, _, fitted = calibrate_ratings(raw, [ind_id], method)
         except ValueError as exc:
             log.add(ind_id, "raters", "skipped", str(exc))
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import matplotlib
 from matplotlib.axes import Axes
@@ -13,10 +13,13 @@ from matplotlib.figure import Figure, SubFigure
 
 from perfmodel.report.fonts import use_cjk_font
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 __all__ = ["REPORT_RC", "apply_report_style", "report_axes", "report_subplots", "save_figure"]
 
 #: rcParams applied by :func:`apply_report_style` (on top of the CJK font settings).
-REPORT_RC: Mapping[str, Any] = {
+REPORT_RC: Mapping[RcKeyType, Any] = {
     "figure.dpi": 110,
     "figure.figsize": (8.0, 4.5),
     "figure.facecolor": "white",
@@ -85,7 +88,10 @@ def report_axes(ax: Axes | None = None, *, figsize: tuple[float, float] | None =
 
 
 def report_subplots(
-    fig: Figure | None, *args: Any, figsize: tuple[float, float] | None = None, layout: str | None = None,
+    fig: Figure | None,
+    *args: Any,
+    figsize: tuple[float, float] | None = None,
+    layout: Literal["constrained", "compressed", "tight", "none"] | None = None,
     **kwargs: Any,
 ) -> tuple[Figure, Any]:
     """:func:`matplotlib.pyplot.subplots` for figure functions that need several axes.
@@ -177,14 +183,13 @@ def save_figure(
     identical bytes. Parent folders are created. Only ``.png`` paths are accepted.
     An ``Axes`` (what the ``figure_*`` functions return) saves the figure it is in.
     """
-    if isinstance(fig, Axes):
-        fig = fig.figure
-    if not isinstance(fig, Figure):
-        raise TypeError(f"save_figure expects a matplotlib Figure, got {type(fig).__name__}")
+    figure = fig.figure if isinstance(fig, Axes) else fig  # an Axes in a SubFigure gives the SubFigure
+    if not isinstance(figure, Figure):
+        raise TypeError(f"save_figure expects a matplotlib Figure, got {type(figure).__name__}")
     out = Path(path)
     if out.suffix.lower() != ".png":
         raise ValueError(f"save_figure writes PNG files; {out} does not end in .png")
-    _check_labels(fig, title_required=title_required)
+    _check_labels(figure, title_required=title_required)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png", metadata=dict(_PNG_METADATA))
+    figure.savefig(out, format="png", metadata=dict(_PNG_METADATA))
     return out
