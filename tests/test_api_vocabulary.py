@@ -110,7 +110,7 @@ def _bootstrap_weights(rng):
     from perfmodel.audit.policy import inflated_weight_example, stated_vs_variance_shares
 
     ev = inflated_weight_example(n_units=20, rng=1)
-    return stated_vs_variance_shares(ev, level="source", n_boot=30, rng=rng)["ci_low"].to_numpy()
+    return stated_vs_variance_shares(ev, level="source", n_boot=30, rng=rng).to_frame()["ci_low"].to_numpy()
 
 
 def _synthetic(rng):
@@ -149,8 +149,8 @@ def test_old_keyword_names_still_work_with_a_deprecation_warning():
 
     ev = inflated_weight_example(n_units=20, rng=1)
     with pytest.warns(DeprecationWarning, match=r"weight_policy\(seed=…\) is deprecated; use rng="):
-        old = weight_policy(ev, n_boot=20, seed=3, lang="en")
-    pd.testing.assert_frame_equal(old, weight_policy(ev, n_boot=20, rng=3, lang="en"))
+        old = weight_policy(ev, n_boot=20, seed=3, lang="en").to_frame()
+    pd.testing.assert_frame_equal(old, weight_policy(ev, n_boot=20, rng=3, lang="en").to_frame())
     with pytest.raises(TypeError, match="both seed="):
         weight_policy(ev, n_boot=20, seed=3, rng=3)
 
