@@ -50,7 +50,8 @@ def two_groups(a, b, name_a="a", name_b="b"):
 # ----------------------------------------------------------------------------- disaggregate
 def test_hedges_g_and_interval_match_hand_computation():
     # a: mean 3, b: mean 5, both sd √2.5; d = -2/√2.5 = -1.26491; J = 1 - 3/(4·10 - 9) = 28/31
-    out = disaggregate(two_groups([1, 2, 3, 4, 5], [3, 4, 5, 6, 7]), by="g", reference="b").to_frame().set_index("group")
+    result = disaggregate(two_groups([1, 2, 3, 4, 5], [3, 4, 5, 6, 7]), by="g", reference="b")
+    out = result.to_frame().set_index("group")
     g = -2 / math.sqrt(2.5) * (28 / 31)
     assert out.loc["a", "effect"] == pytest.approx(g, abs=1e-10)
     assert g == pytest.approx(-1.142500, abs=1e-6)

@@ -84,7 +84,8 @@ def test_no_suppressed_row_carries_a_number_and_totals_reveal_no_small_group(siz
     if len(counts) < 2 or max(counts.values()) < min_n:
         return  # no reference group possible: the audit refuses, nothing to publish
     frame = graded_frame(counts, seed)
-    for table in (disaggregate(frame, by="g", min_n=min_n).to_frame(), adverse_impact(frame, by="g", min_n=min_n).to_frame()):
+    for check in (disaggregate(frame, by="g", min_n=min_n), adverse_impact(frame, by="g", min_n=min_n)):
+        table = check.to_frame()
         hidden = table[table["role"] == "suppressed"]
         for _, row in hidden.iterrows():
             assert numeric_values(row) == {}, row.to_dict()
