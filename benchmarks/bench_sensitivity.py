@@ -91,7 +91,7 @@ def main() -> None:
     spec = UncertaintySpec(weights="dirichlet", concentration=50.0)
     tracemalloc.start()
     t0 = time.perf_counter()
-    result = uncertainty(ev, spec, draws=args.draws, seed=1, progress=False)
+    result = uncertainty(ev, spec, draws=args.draws, rng=1, progress=False)
     analysis = time.perf_counter() - t0
     t0 = time.perf_counter()
     summary = result.by_unit()

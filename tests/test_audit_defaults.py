@@ -91,8 +91,8 @@ def test_the_three_paths_audit_the_default_attributes_with_the_default_bootstrap
     _, quarterly, notebook, _ = three_paths
     audited = [a for a in AUDIT_DEFAULTS.by["station"]]
     for result in (quarterly, notebook):
-        assert list(dict.fromkeys(result.checks["disaggregated"]["attribute"])) == audited
-        assert result.checks["grade_robustness"].attrs["n_boot"] == AUDIT_DEFAULTS.n_boot
+        assert list(dict.fromkeys(result.checks["disaggregated"].to_frame()["attribute"])) == audited
+        assert result.checks["grade_robustness"].parameters["n_boot"] == AUDIT_DEFAULTS.n_boot
 
 
 def test_cli_and_notebook_leave_every_default_to_the_library():
@@ -157,6 +157,6 @@ def test_groups_are_counted_against_the_minimum_at_its_boundary():
 def test_every_group_finding_rests_on_at_least_the_minimum_of_units(three_paths):
     _, quarterly, _, _ = three_paths
     for check in ("disaggregated", "adverse_impact", "conditional_parity"):
-        table = quarterly.checks[check]
+        table = quarterly.checks[check].to_frame()
         flagged = table[table["flagged"].fillna(False).astype(bool)]
         assert (flagged["n"] >= AUDIT_DEFAULTS.min_n).all(), check

@@ -50,7 +50,8 @@ def two_groups(a, b, name_a="a", name_b="b"):
 # ----------------------------------------------------------------------------- disaggregate
 def test_hedges_g_and_interval_match_hand_computation():
     # a: mean 3, b: mean 5, both sd √2.5; d = -2/√2.5 = -1.26491; J = 1 - 3/(4·10 - 9) = 28/31
-    out = disaggregate(two_groups([1, 2, 3, 4, 5], [3, 4, 5, 6, 7]), by="g", reference="b").set_index("group")
+    result = disaggregate(two_groups([1, 2, 3, 4, 5], [3, 4, 5, 6, 7]), by="g", reference="b")
+    out = result.to_frame().set_index("group")
     g = -2 / math.sqrt(2.5) * (28 / 31)
     assert out.loc["a", "effect"] == pytest.approx(g, abs=1e-10)
     assert g == pytest.approx(-1.142500, abs=1e-6)
@@ -64,7 +65,7 @@ def test_hedges_g_and_interval_match_hand_computation():
 
 def test_hedges_g_small_sample_correction_with_unequal_groups():
     a, b = [10.0, 12.0, 14.0, 16.0], [8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0]
-    out = disaggregate(two_groups(a, b), by="g", reference="b", min_n=2).set_index("group")
+    out = disaggregate(two_groups(a, b), by="g", reference="b", min_n=2).to_frame().set_index("group")
     # pooled sd² = (3·(20/3) + 6·(28/6)) / 9 = 48/9; J = 1 - 3/(4·11 - 9) = 32/35
     expected = (13 - 11) / math.sqrt(48 / 9) * (32 / 35)
     assert out.loc["a", "effect"] == pytest.approx(expected, abs=1e-10)
@@ -75,7 +76,7 @@ def test_hedges_g_small_sample_correction_with_unequal_groups():
 def test_small_groups_are_suppressed_not_zero():
     frame = pd.DataFrame({"g": ["big"] * 8 + ["tiny"] * 3 + ["mid"] * 6, "score": np.arange(17.0),
                           "grade": ["优秀"] * 8 + ["合格"] * 9})
-    out = disaggregate(frame, by="g", lang="en").set_index("group")
+    out = disaggregate(frame, by="g", lang="en").to_frame().set_index("group")
     # big − (all 17 − big) would give tiny's n = 3 and its grades, so mid is suppressed as well
     assert out.loc["mid", "suppressed"] == "complementary" and np.isnan(out.loc["mid", "n"])
     tiny = out.loc["tiny"]
@@ -88,9 +89,9 @@ def test_small_groups_are_suppressed_not_zero():
 
 def test_reference_defaults_to_largest_and_can_be_chosen():
     frame = two_groups([1, 2, 3, 4, 5, 6], [3, 4, 5, 6, 7])
-    assert disaggregate(frame, by="g").attrs["reference"] == "a"
+    assert disaggregate(frame, by="g").parameters["reference"] == "a"
     chosen = disaggregate(frame, by="g", reference="b")
-    assert chosen.attrs["reference"] == "b" and chosen.iloc[0]["group"] == "b"
+    assert chosen.parameters["reference"] == "b" and chosen.to_frame().iloc[0]["group"] == "b"
     with pytest.raises(AuditError, match=re.escape(ERR_REFERENCE.format(reference="c", attribute="g",
                                                                           groups="a, b"))):
         disaggregate(frame, by="g", reference="c")
@@ -108,7 +109,7 @@ def test_combined_groups_and_missing_attribute_values():
 def test_ordinal_outcome_uses_cliffs_delta():
     frame = pd.DataFrame({"g": ["a"] * 5 + ["b"] * 5,
                           "grade": ["优秀", "良好", "良好", "合格", "合格", "良好", "合格", "合格", "不合格", "不合格"]})
-    out = disaggregate(frame, by="g", outcome="grade", reference="b").set_index("group")
+    out = disaggregate(frame, by="g", outcome="grade", reference="b").to_frame().set_index("group")
     # points a = [4,3,3,2,2], b = [3,2,2,1,1]: of the 25 pairs a wins 17, ties 6 and loses 2,
     # so δ = (17 − 2) / 25 = 0.6
     assert out.loc["a", "effect"] == pytest.approx(0.6)
@@ -146,7 +147,8 @@ def _fisher_by_hand(a: int, b: int, c: int, d: int) -> float:
 def test_impact_ratio_fisher_shortfall_by_hand():
     frame = pd.DataFrame({"g": ["a"] * 20 + ["b"] * 20,
                           "grade": ["优秀"] * 10 + ["合格"] * 10 + ["优秀"] * 4 + ["合格"] * 16})
-    out = adverse_impact(frame, by="g", cuts=["优秀"], lang="en").set_index("group")
+    result = adverse_impact(frame, by="g", cuts=["优秀"], lang="en")
+    out = result.to_frame().set_index("group")
     b = out.loc["b"]
     assert b["rate"] == 0.2 and b["favoured_group"] == "a" and b["favoured_rate"] == 0.5
     assert b["estimate"] == pytest.approx(0.4)
@@ -158,7 +160,7 @@ def test_impact_ratio_fisher_shortfall_by_hand():
     assert b["to_clear"] == 4  # needs 0.8 · 0.5 · 20 = 8 selections, has 4
     assert b["below_threshold"] and not b["significant"] and not b["flagged"]
     assert out.loc["a", "role"] == "favoured" and np.isnan(out.loc["a", "p_value"])
-    assert out.attrs["note"] == FOUR_FIFTHS_NOTE["en"]
+    assert result.note == FOUR_FIFTHS_NOTE["en"] and result.note in result.summary()
     assert "nor a legal finding" in FOUR_FIFTHS_NOTE["en"] and "不是法律结论" in FOUR_FIFTHS_NOTE["zh"]
 
 
@@ -166,8 +168,8 @@ def test_fisher_compares_with_the_rest_or_the_favoured_group():
     frame = pd.DataFrame({"g": ["a"] * 12 + ["b"] * 10 + ["c"] * 10,
                           "grade": ["良好"] * 9 + ["合格"] * 3 + ["良好"] * 6 + ["合格"] * 4
                           + ["良好"] * 2 + ["合格"] * 8})
-    rest = adverse_impact(frame, by="g", cuts=["良好"]).set_index("group")
-    favoured = adverse_impact(frame, by="g", cuts=["良好"], comparison="favoured").set_index("group")
+    rest = adverse_impact(frame, by="g", cuts=["良好"]).to_frame().set_index("group")
+    favoured = adverse_impact(frame, by="g", cuts=["良好"], comparison="favoured").to_frame().set_index("group")
     # c: 2 of 10 vs the rest 15 of 22; vs the favoured a 9 of 12
     assert rest.loc["c", "p_value"] == pytest.approx(_fisher_by_hand(2, 8, 15, 7), rel=1e-9)
     assert favoured.loc["c", "p_value"] == pytest.approx(_fisher_by_hand(2, 8, 9, 3), rel=1e-9)
@@ -194,10 +196,10 @@ def test_unknown_cut_is_refused():
 
 # ----------------------------------------------------------------------------- planted disadvantage
 def test_planted_rural_disadvantage_is_flagged_with_group_and_direction(planted):
-    groups = disaggregate(planted, by="area_type").set_index("group")
+    groups = disaggregate(planted, by="area_type").to_frame().set_index("group")
     assert groups.loc["农村", "flagged"] and groups.loc["农村", "effect"] < -0.5
     assert not groups.loc["城乡结合部", "flagged"]
-    impact = adverse_impact(planted, by="area_type")
+    impact = adverse_impact(planted, by="area_type").to_frame()
     flagged = impact[impact["flagged"]]
     assert set(flagged["group"]) == {"农村"}
     assert (flagged["estimate"] < 0.8).all() and (flagged["shortfall"] > 0).all()
@@ -205,7 +207,7 @@ def test_planted_rural_disadvantage_is_flagged_with_group_and_direction(planted)
 
 
 def test_planted_gap_is_unexplained_by_workload(planted):
-    parity = conditional_parity(planted, by="area_type", legitimate="incidents_per_officer", n_boot=100)
+    parity = conditional_parity(planted, by="area_type", legitimate="incidents_per_officer", n_boot=100).to_frame()
     rural = parity[parity["group"] == "农村"].set_index("component")
     assert rural.loc["unexplained", "flagged"] and rural.loc["stratified", "flagged"]
     low, high = rural.loc["unexplained", ["ci_low", "ci_high"]]
@@ -216,7 +218,7 @@ def test_planted_gap_is_unexplained_by_workload(planted):
 
 
 def test_planted_area_effect_shows_in_context_neutrality(planted):
-    table = context_neutrality(planted, context=["population", "incident_volume", "area_type"])
+    table = context_neutrality(planted, context=["population", "incident_volume", "area_type"]).to_frame()
     partial = table[table["measure"] == "partial_r2"].set_index("variable")
     assert partial.loc["area_type", "flagged"]
     assert not partial.loc["population", "flagged"] and not partial.loc["incident_volume", "flagged"]
@@ -232,7 +234,7 @@ def test_gap_explained_by_a_legitimate_factor_is_not_flagged():
     workload = np.where(rural, rng.normal(40, 8, n), rng.normal(60, 8, n))
     score = 30 + 0.6 * workload + rng.normal(0, 4, n)  # depends on workload only
     frame = pd.DataFrame({"area": np.where(rural, "农村", "城区"), "score": score, "workload": workload})
-    parity = conditional_parity(frame, by="area", legitimate="workload", n_boot=200, rng=1)
+    parity = conditional_parity(frame, by="area", legitimate="workload", n_boot=200, rng=1).to_frame()
     rows = parity.set_index("component")
     assert rows.loc["raw", "estimate"] < -8 and rows.loc["raw", "p_value"] < 1e-6
     assert rows.loc["explained", "estimate"] == pytest.approx(0.6 * (workload[rural].mean()
@@ -246,8 +248,8 @@ N_SEEDS = 200
 
 
 def _flags(frame: pd.DataFrame) -> dict[str, float | bool]:
-    groups = disaggregate(frame, by="area_type")
-    impact = adverse_impact(frame, by="area_type")
+    groups = disaggregate(frame, by="area_type").to_frame()
+    impact = adverse_impact(frame, by="area_type").to_frame()
     rural = groups.set_index("group").loc["农村"]
     return {
         "means": bool(groups["flagged"].any()),

@@ -54,25 +54,25 @@ def test_variance_shares_of_an_evaluation_match_the_hand_example():
     fw = framework([leaf("a", 0.5), leaf("b", 0.5, source="citizen")])
     obs, units = observations({"a": [0, 0, 1, 1], "b": [0.4, 0.6, 0.4, 0.6]})
     ev = evaluate(fw, obs, units, "2025Q2", compare_previous=False)
-    table = stated_vs_variance_shares(ev, n_boot=0).set_index("item")
+    table = stated_vs_variance_shares(ev, n_boot=0).to_frame().set_index("item")
     assert table["stated"].tolist() == pytest.approx([0.5, 0.5])
     assert table["estimate"].tolist() == pytest.approx([25 / 26, 1 / 26])
     assert table.loc["a", "ratio"] == pytest.approx(50 / 26)
     assert table.loc["a", "flagged"] and table.loc["b", "flagged"]
     assert table.loc["b", "sd"] == pytest.approx(np.std([40, 60, 40, 60], ddof=1))
-    by_source = stated_vs_variance_shares(ev, level="source", n_boot=0).set_index("item")
+    by_source = stated_vs_variance_shares(ev, level="source", n_boot=0).to_frame().set_index("item")
     assert by_source.loc["citizen", "estimate"] == pytest.approx(1 / 26)
 
 
 # ----------------------------------------------------------------------------- stated vs variance share
 def test_inflated_example_shows_a_30_percent_rating_driving_most_of_the_ranking():
     ev = inflated_weight_example(n_units=60, rng=0)
-    sources = stated_vs_variance_shares(ev, level="source", n_boot=100, rng=1).set_index("item")
+    sources = stated_vs_variance_shares(ev, level="source", n_boot=100, rng=1).to_frame().set_index("item")
     assert sources.loc["supervisor", "stated"] == pytest.approx(0.30)
     assert sources.loc["supervisor", "estimate"] > 0.55
     assert sources.loc["supervisor", "ci_low"] > 0.30  # markedly more than stated, not noise
     assert sources["estimate"].sum() == pytest.approx(1.0)
-    policy = weight_policy(ev, n_boot=100, rng=1).set_index("rule")
+    policy = weight_policy(ev, n_boot=100, rng=1).to_frame().set_index("rule")
     subjective = policy.loc["subjective_share"]
     assert subjective["passes"] and not subjective["passes_effective"] and subjective["flagged"]
     assert "30.0%" in subjective["verdict"] and f"{subjective['effective']:.1%}" in subjective["verdict"]
@@ -85,7 +85,7 @@ def test_policy_rules_by_hand():
         leaf("self", 0.10, source="self"), leaf("sup", 0.15, source="supervisor"),
         leaf("cit", 0.05, source="citizen"),
     ])
-    table = weight_policy(fw, limits=PolicyLimits(max_temporary=0.10), lang="en").set_index("rule")
+    table = weight_policy(fw, limits=PolicyLimits(max_temporary=0.10), lang="en").to_frame().set_index("rule")
     assert table.loc["temporary_share", "estimate"] == pytest.approx(0.15)
     assert not table.loc["temporary_share", "passes"]  # 15 % > the 10 % asked for
     assert table.loc["subjective_share", "estimate"] == pytest.approx(0.25)

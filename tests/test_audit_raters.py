@@ -28,7 +28,7 @@ def biased():
 
 @pytest.mark.parametrize("model", ["fixed", "mixed"])
 def test_planted_harsh_rater_is_found_with_group_and_direction(biased, model):
-    table = rater_bias(biased, by="area_type", model=model)
+    table = rater_bias(biased, by="area_type", model=model).to_frame()
     test = table.iloc[0]
     assert test["scope"] == "interaction" and test["flagged"] and test["p_value"] < 1e-6
     flagged = table[(table["scope"] == "rater") & table["flagged"]]
@@ -41,7 +41,7 @@ def test_planted_harsh_rater_is_found_with_group_and_direction(biased, model):
 
 def test_agreeing_raters_are_not_flagged():
     ev = evaluation(0.0)
-    table = rater_bias(ev, by="area_type", lang="en")
+    table = rater_bias(ev, by="area_type", lang="en").to_frame()
     assert not table["flagged"].any()
     assert table.iloc[0]["verdict"].startswith("No rater × group interaction")
     compared = table[table["role"] == "compared"]
@@ -58,7 +58,7 @@ def test_raters_sharing_no_units_cannot_be_compared():
         for _ in range(6):
             rows.append((f"U{u}", rater, 70 + rng.normal(0, 3), "农村" if u % 2 else "城区"))
     frame = pd.DataFrame(rows, columns=["unit_id", "rater_id", "value", "area_type"])
-    table = rater_bias(frame, by="area_type", lang="en")
+    table = rater_bias(frame, by="area_type", lang="en").to_frame()
     assert table.iloc[0]["verdict"] == "Raters share no rated units; the interaction cannot be identified"
     assert set(table.loc[table["scope"] == "rater", "role"]) == {"not_identified"}
     assert not table["flagged"].any()

@@ -89,7 +89,7 @@ def test_resampled_raters_stay_within_their_unit_month_and_indicator(noisy):
 # ----------------------------------------------------------------------------- bootstrap
 def test_identical_months_and_raters_give_certain_ranks_and_grades():
     ev = simple_evaluation({"2025Q2": [10, 30, 55, 70, 90, 95]}, raters=2)
-    table = bootstrap_grades(ev, n_boot=8, rng=1).set_index("unit_id")
+    table = bootstrap_grades(ev, n_boot=8, rng=1).to_frame().set_index("unit_id")
     assert (table["rank_low"] == table["estimate"]).all() and (table["rank_high"] == table["estimate"]).all()
     assert (table["p_grade_change"] == 0).all() and table["robust"].all()
     assert (table["se"] == 0).all() and table["n"].eq(8).all()
@@ -97,14 +97,14 @@ def test_identical_months_and_raters_give_certain_ranks_and_grades():
 
 
 def test_bootstrap_is_seeded_and_noise_widens_intervals(noisy):
-    a = bootstrap_grades(noisy, n_boot=10, rng=7)
-    b = bootstrap_grades(noisy, n_boot=10, rng=7)
+    a = bootstrap_grades(noisy, n_boot=10, rng=7).to_frame()
+    b = bootstrap_grades(noisy, n_boot=10, rng=7).to_frame()
     pd.testing.assert_frame_equal(a, b)
     inside = (a["rank_low"] <= a["estimate"]) & (a["estimate"] <= a["rank_high"])
     assert inside.mean() >= 0.8  # the observed rank lies in its own 90 % interval for most units
     assert (a["rank_high"] - a["rank_low"]).mean() > 0
     fw, obs, units = planted_data(seed=4, n_units=24, noise=4.0)
-    louder = bootstrap_grades(evaluate(fw, obs, units, "2025Q2", compare_previous=False), n_boot=10, rng=7)
+    louder = bootstrap_grades(evaluate(fw, obs, units, "2025Q2", compare_previous=False), n_boot=10, rng=7).to_frame()
     assert (louder["rank_high"] - louder["rank_low"]).mean() > (a["rank_high"] - a["rank_low"]).mean()
     assert louder["p_grade_change"].mean() > a["p_grade_change"].mean()
     fragile = non_robust_units(louder)
@@ -120,7 +120,7 @@ def test_n_boot_must_be_positive(noisy):
 # ----------------------------------------------------------------------------- stability
 def test_rank_stability_by_hand():
     ev = simple_evaluation({"2025Q1": [1, 2, 3, 4, 5], "2025Q2": [2, 1, 3, 5, 4]})
-    table = rank_stability(ev, lang="en").set_index("measure")
+    table = rank_stability(ev, lang="en").to_frame().set_index("measure")
     # d = (1, −1, 0, 1, −1): ρ = 1 − 6·4/(5·24) = 0.8; 2 discordant of 10 pairs: τ = 0.6
     assert table.loc["spearman", "estimate"] == pytest.approx(0.8)
     assert table.loc["kendall", "estimate"] == pytest.approx(0.6)
@@ -133,7 +133,7 @@ def test_rank_stability_by_hand():
 
 def test_identical_quarters_are_perfectly_stable():
     ev = simple_evaluation({"2025Q1": [5, 1, 4, 2, 3, 9], "2025Q2": [5, 1, 4, 2, 3, 9]})
-    table = rank_stability(ev).set_index("measure")
+    table = rank_stability(ev).to_frame().set_index("measure")
     assert table.loc[["spearman", "kendall", "top_k_overlap"], "estimate"].tolist() == pytest.approx([1, 1, 1])
     assert "排名较稳定" in table.loc["spearman", "verdict"]
 

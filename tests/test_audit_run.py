@@ -41,7 +41,7 @@ def test_run_audit_runs_every_applicable_check(audit):
         assert {"n", "estimate", "verdict"} <= set(table.columns), name
         assert {"se", "ci_low"} & set(table.columns), name
     assert set(tables["disaggregated"]["attribute"]) == {"area_type", "station_class", "area_type × station_class"}
-    assert tables["grade_robustness"].attrs["n_boot"] == 4
+    assert result.checks["grade_robustness"].parameters["n_boot"] == 4
     notes = tables["notes"]
     assert "four-fifths" not in notes["note"].iloc[-1] and "五分之四" in notes["note"].iloc[-1]
 
@@ -114,7 +114,7 @@ def test_a_generator_and_its_seed_give_the_same_audit():
     ev = evaluate(fw, obs, units, "2025Q2", compare_previous=False)
     one = run_audit(ev, by=["area_type"], n_boot=3, rng=np.random.default_rng(5))
     two = run_audit(ev, by=["area_type"], n_boot=3, rng=np.random.default_rng(5))
-    pd.testing.assert_frame_equal(one.checks["grade_robustness"], two.checks["grade_robustness"])
+    pd.testing.assert_frame_equal(one.checks["grade_robustness"].to_frame(), two.checks["grade_robustness"].to_frame())
 
 
 def test_reference_argument_is_parsed_and_checked():
@@ -170,7 +170,7 @@ def test_group_figures_draw_one_panel_per_attribute_or_on_the_given_axes(audit):
     from perfmodel.report.audit import figure_group_means, figure_impact_ratios
 
     _, result = audit
-    groups = result.checks["disaggregated"]
+    groups = result.checks["disaggregated"].to_frame()
     attributes = list(dict.fromkeys(groups["attribute"]))
     ax = figure_group_means(groups, lang="en")
     panels = ax.figure.get_axes()
@@ -186,7 +186,7 @@ def test_group_figures_draw_one_panel_per_attribute_or_on_the_given_axes(audit):
     assert figure_group_means(one, ax=own, lang="en") is own and not fig._suptitle
     assert len(own.containers) == len(one[one["role"] != "suppressed"])
 
-    impact = result.checks["adverse_impact"]
+    impact = result.checks["adverse_impact"].to_frame()
     area = impact[(impact["attribute"] == "area_type") & (impact["role"] != "suppressed")]
     fig, own = plt.subplots()
     assert figure_impact_ratios(impact[impact["attribute"] == "area_type"], ax=own, lang="en") is own

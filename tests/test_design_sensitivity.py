@@ -52,7 +52,7 @@ def _slow_reference(result, ev) -> np.ndarray:
 def test_vectorised_scores_equal_a_loop_over_aggregate_tree(weights, missing):
     ev = toy_evaluation(missing=missing)
     spec = UncertaintySpec(weights=weights, choices={"aggregation": None}, drop=True)
-    result = uncertainty(ev, spec, draws=60, seed=3, progress=False)
+    result = uncertainty(ev, spec, draws=60, rng=3, progress=False)
     reference = _slow_reference(result, ev)
     np.testing.assert_allclose(result.scores, reference, rtol=1e-12, atol=1e-10)
     for i in range(len(result)):
@@ -66,7 +66,7 @@ def test_vectorised_scores_equal_a_loop_over_aggregate_tree(weights, missing):
 def test_respread_off_is_reproduced_for_missing_values():
     fw = toy_framework(aggregation={"method": "arithmetic", "respread_missing": False})
     ev = toy_evaluation(fw, missing=[(0, "a"), (4, "d")])
-    result = uncertainty(ev, UncertaintySpec(drop=True), draws=40, seed=2, progress=False)
+    result = uncertainty(ev, UncertaintySpec(drop=True), draws=40, rng=2, progress=False)
     reference = _slow_reference(result, ev)
     np.testing.assert_allclose(result.scores, reference, rtol=1e-12, atol=1e-10)
     assert np.isnan(result.scores[:, 0]).any()  # unit 0 lacks 'a' unless 'a' is dropped
@@ -75,9 +75,9 @@ def test_respread_off_is_reproduced_for_missing_values():
 def test_same_seed_gives_the_same_draws_and_another_seed_does_not():
     ev = toy_evaluation()
     spec = UncertaintySpec(weights="dirichlet", choices={"normalisation": ["minmax", "rank"]})
-    one = uncertainty(ev, spec, draws=20, seed=7, progress=True)  # a progress bar changes nothing
-    two = uncertainty(ev, spec, draws=20, seed=7, progress=False)
-    other = uncertainty(ev, spec, draws=20, seed=8, progress=False)
+    one = uncertainty(ev, spec, draws=20, rng=7, progress=True)  # a progress bar changes nothing
+    two = uncertainty(ev, spec, draws=20, rng=7, progress=False)
+    other = uncertainty(ev, spec, draws=20, rng=8, progress=False)
     pd.testing.assert_frame_equal(one.parameters, two.parameters)
     np.testing.assert_array_equal(one.scores, two.scores)
     assert not np.allclose(one.parameters["w:a"], other.parameters["w:a"])
@@ -95,7 +95,7 @@ def test_every_replicate_can_be_rerun_exactly_through_the_pipeline():
         weights="uniform", weight_range=0.4,
         choices={"normalisation": ["minmax", "rank", "zscore"], "aggregation": None}, drop=True,
     )
-    result = uncertainty(ev, spec, draws=30, seed=11, progress=False)
+    result = uncertainty(ev, spec, draws=30, rng=11, progress=False)
     for i in (0, 7, 19, 29):
         rerun = result.replicate(i).scores.set_index("unit_id").reindex(result.units)
         np.testing.assert_allclose(rerun["score"].to_numpy(), result.scores[i], rtol=1e-12)
@@ -105,7 +105,7 @@ def test_every_replicate_can_be_rerun_exactly_through_the_pipeline():
 
 def test_nothing_varied_reproduces_the_stated_result():
     ev = toy_evaluation(peer_group="station_class")
-    result = uncertainty(ev, UncertaintySpec(weights="none"), draws=5, seed=1, progress=False)
+    result = uncertainty(ev, UncertaintySpec(weights="none"), draws=5, rng=1, progress=False)
     table = result.by_unit()
     assert (table["median_rank"] == table["stated_rank"]).all()
     assert (table["rank_p05"] == table["rank_p95"]).all()
@@ -117,7 +117,7 @@ def test_nothing_varied_reproduces_the_stated_result():
 def test_uniform_weights_stay_within_their_range_and_keep_sibling_totals():
     ev = toy_evaluation()
     r = 0.25
-    table = uncertainty(ev, UncertaintySpec(weight_range=r), draws=400, seed=5, progress=False).parameters
+    table = uncertainty(ev, UncertaintySpec(weight_range=r), draws=400, rng=5, progress=False).parameters
     assert np.allclose(table["w:d1"] + table["w:d2"], 1.0)
     assert np.allclose(table["w:c"] + table["w:d"], 1.0)
     ratio = (table["w:d"] / table["w:c"]) / (0.7 / 0.3)
@@ -129,7 +129,7 @@ def test_uniform_weights_stay_within_their_range_and_keep_sibling_totals():
 def test_dirichlet_weights_have_the_stated_mean_and_dirichlet_variance():
     ev = toy_evaluation()
     c = 20.0
-    table = uncertainty(ev, UncertaintySpec(weights="dirichlet", concentration=c), draws=4000, seed=9,
+    table = uncertainty(ev, UncertaintySpec(weights="dirichlet", concentration=c), draws=4000, rng=9,
                         progress=False).parameters
     w = table["w:d"]
     assert w.mean() == pytest.approx(0.7, abs=0.01)
@@ -184,7 +184,7 @@ def test_replicates_of_the_stated_weights_equal_the_evaluation_exactly_with_quot
     notes = ev.stages["grading_notes"]
     assert sorted(notes.loc[notes["code"] == "quota_tie_broken", "unit_id"]) == ["U02", "U03", "U04", "U05"]
     assert sorted(notes.loc[notes["code"] == "quota_tie_lowered", "unit_id"]) == ["U08", "U09", "U10", "U11"]
-    result = uncertainty(ev, UncertaintySpec(weights="none"), draws=4, seed=1, progress=False)
+    result = uncertainty(ev, UncertaintySpec(weights="none"), draws=4, rng=1, progress=False)
     expected = stated.reindex(result.units)
     for i in range(len(result)):
         np.testing.assert_array_equal(result.scores[i], expected["score"].to_numpy())
@@ -195,7 +195,7 @@ def test_replicates_of_the_stated_weights_equal_the_evaluation_exactly_with_quot
 def test_quota_ties_under_drawn_weights_equal_a_rerun_through_the_pipeline():
     """Identical units stay tied in every draw; the tie-break keys follow each draw's weights."""
     ev = _quota_tie_evaluation()
-    result = uncertainty(ev, UncertaintySpec(weights="uniform", weight_range=0.5), draws=12, seed=4,
+    result = uncertainty(ev, UncertaintySpec(weights="uniform", weight_range=0.5), draws=12, rng=4,
                          progress=False)
     lowered = 0
     for i in range(len(result)):
@@ -212,7 +212,7 @@ def test_pending_choice_is_recorded_without_effect(monkeypatch):
     monkeypatch.setitem(sens.PENDING_CHOICES, "calibration", "perfmodel.no_such_module")
     ev = toy_evaluation()
     spec = UncertaintySpec(weights="none", choices={"calibration": [False, True]})
-    result = uncertainty(ev, spec, draws=20, seed=1, progress=False)
+    result = uncertainty(ev, spec, draws=20, rng=1, progress=False)
     assert set(result.parameters["calibration"]) == {"none", "full"}
     assert result.notes and "calibration" in result.notes[0]
     assert (result.rank_shift() == 0).all()
@@ -255,7 +255,7 @@ def test_ishigami_indices_match_the_analytic_values():
     s1, st_ = ishigami_analytic()
     assert s1 == pytest.approx([0.314, 0.442, 0.0], abs=1e-3)
     assert st_ == pytest.approx([0.558, 0.442, 0.244], abs=1e-3)
-    table = sobol_analysis(ishigami, 3, 2**12, seed=1, bootstrap=300)
+    table = sobol_analysis(ishigami, 3, 2**12, rng=1, bootstrap=300)
     assert table["S1"].tolist() == pytest.approx(s1, abs=0.02)
     assert table["ST"].tolist() == pytest.approx(st_, abs=0.02)
     assert (table["S1_low"] < table["S1_high"]).all()
@@ -264,13 +264,13 @@ def test_ishigami_indices_match_the_analytic_values():
 
 def test_additive_function_has_variance_shares_as_indices():
     # y = u1 + 2 u2 with u uniform: V = 1/12 + 4/12, so S = ST = 1/5 and 4/5
-    table = sobol_analysis(lambda U: U[:, 0] + 2 * U[:, 1], 2, 2**10, bootstrap=0, sampling="random", seed=4)
+    table = sobol_analysis(lambda U: U[:, 0] + 2 * U[:, 1], 2, 2**10, bootstrap=0, sampling="random", rng=4)
     assert table["S1"].tolist() == pytest.approx([0.2, 0.8], abs=0.05)
     assert table["ST"].tolist() == pytest.approx([0.2, 0.8], abs=0.05)
 
 
 def test_saltelli_design_layout():
-    U, blocks = saltelli_design(8, 3, [(0,), (1, 2)], seed=1)
+    U, blocks = saltelli_design(8, 3, [(0,), (1, 2)], rng=1)
     assert U.shape == (8 * 4, 3)
     A, B, AB0, AB1 = U[:8], U[8:16], U[16:24], U[24:]
     np.testing.assert_array_equal(AB0[:, 0], B[:, 0])
@@ -287,7 +287,7 @@ def test_sobol_on_an_evaluation(monkeypatch):
         weights="uniform", weight_range=0.5,
         choices={"normalisation": ["minmax", "rank"], "calibration": [False, True]}, drop=True,
     )
-    res = sobol(ev, spec, n=32, seed=2, bootstrap=50, progress=False)
+    res = sobol(ev, spec, n=32, rng=2, bootstrap=50, progress=False)
     factors = ["weights", "normalisation", "calibration", "drop"]
     assert res.indices["factor"].tolist() == factors
     assert len(res.runs) == 32 * (len(factors) + 2)
@@ -308,3 +308,55 @@ def test_fast_quantiles_equal_numpy(values):
         expected = np.nanpercentile(values, [5, 50, 95], axis=0)
     got = sens._nan_quantiles(values, (0.05, 0.5, 0.95))
     np.testing.assert_allclose(np.array(got), expected, equal_nan=True, rtol=1e-12, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- rng (issue 12)
+# numpy.random.default_rng(42).random(6), written out: the draws the former seed=42 gave
+DRAWS_42 = [0.7739560485559633, 0.4388784397520523, 0.8585979199113825, 0.6973680290593639,
+            0.09417734788764953, 0.9756223516367559]
+
+
+def test_an_int_rng_gives_the_draws_the_former_seed_gave():
+    ev = toy_evaluation()
+    spec = UncertaintySpec(weights="none", choices={"normalisation": ["minmax", "rank"]})
+    picked = uncertainty(ev, spec, draws=6, rng=42, progress=False).parameters["normalisation"]
+    assert picked.tolist() == ["minmax" if u < 0.5 else "rank" for u in DRAWS_42]  # one column: u → option
+    U, _ = saltelli_design(2, 3, rng=42, sampling="random")
+    np.testing.assert_array_equal(U[0], DRAWS_42[:3])  # A's first row, then B's: one row of 2 × 3 draws
+    np.testing.assert_array_equal(U[2], DRAWS_42[3:])
+    from scipy.stats import qmc
+
+    sobol_rows, _ = saltelli_design(8, 3, rng=5)
+    former = qmc.Sobol(d=6, scramble=True, seed=5).random_base2(3)  # what seed=5 scrambled with
+    np.testing.assert_array_equal(sobol_rows[:8], former[:, :3])
+    np.testing.assert_array_equal(sobol_rows[8:16], former[:, 3:])
+
+
+def test_a_generator_rng_is_used_as_it_is():
+    ev = toy_evaluation()
+    spec = UncertaintySpec(weights="none", choices={"normalisation": ["minmax", "rank"]})
+    stream = np.random.default_rng(42)
+    first = uncertainty(ev, spec, draws=6, rng=stream, progress=False).parameters
+    assert first["normalisation"].tolist() == ["minmax" if u < 0.5 else "rank" for u in DRAWS_42]
+    assert stream.random() == np.random.default_rng(42).random(7)[6]  # the caller's stream advanced by 6
+    res = sobol(ev, UncertaintySpec(weight_range=0.5), n=8, bootstrap=20, rng=np.random.default_rng(1),
+                progress=False)
+    assert res.indices["factor"].tolist() == ["weights"] and np.isfinite(res.indices["ST"]).all()
+    table = sobol_analysis(lambda U: U[:, 0] + 2 * U[:, 1], 2, 2**6, bootstrap=10, rng=np.random.default_rng(3))
+    assert (table["S1_low"] <= table["S1_high"]).all()
+
+
+@pytest.mark.parametrize("bad", [1.5, "1", -1, True])
+def test_a_bad_rng_is_refused(bad):
+    from perfmodel.errors import OptionError
+
+    with pytest.raises(OptionError, match="rng="):
+        saltelli_design(4, 2, rng=bad)
+    with pytest.raises(OptionError, match="rng="):
+        uncertainty(toy_evaluation(), UncertaintySpec(), draws=2, rng=bad, progress=False)
+
+
+def test_the_old_seed_keyword_still_works_with_a_warning():
+    with pytest.warns(DeprecationWarning, match=r"saltelli_design\(seed=…\) is deprecated; use rng="):
+        old, _ = saltelli_design(4, 2, seed=3)
+    np.testing.assert_array_equal(old, saltelli_design(4, 2, rng=3)[0])

@@ -54,7 +54,7 @@ def numeric_values(row: pd.Series) -> dict[str, float]:
 def test_adverse_impact_suppressed_group_reveals_no_count():
     """The reported defect: two officers in a group, their count and selections printed."""
     frame = graded_frame({"a": 12, "b": 9, "c": 2})
-    out = adverse_impact(frame, by="g", lang="en")
+    out = adverse_impact(frame, by="g", lang="en").to_frame()
     tiny = out[out["group"] == "c"]
     assert len(tiny) == 3 and (tiny["role"] == "suppressed").all()
     assert (tiny["suppressed"] == SMALL_GROUP).all()
@@ -71,7 +71,7 @@ def test_complementary_suppression_hides_what_the_totals_would_reveal():
     # the reference is suppressed only as a last resort: then nothing is shown
     assert suppression_plan({"a": 12, "c": 2}, 5, keep=["a"]) == {"c": SMALL_GROUP, "a": COMPLEMENTARY}
     assert suppression_plan({"a": 12, "b": 7}, 5) == {}
-    out = adverse_impact(graded_frame({"a": 12, "b": 9, "c": 2}), by="g")
+    out = adverse_impact(graded_frame({"a": 12, "b": 9, "c": 2}), by="g").to_frame()
     b = out[out["group"] == "b"]
     assert (b["suppressed"] == COMPLEMENTARY).all() and b["n"].isna().all() and b["rate"].isna().all()
 
@@ -84,7 +84,8 @@ def test_no_suppressed_row_carries_a_number_and_totals_reveal_no_small_group(siz
     if len(counts) < 2 or max(counts.values()) < min_n:
         return  # no reference group possible: the audit refuses, nothing to publish
     frame = graded_frame(counts, seed)
-    for table in (disaggregate(frame, by="g", min_n=min_n), adverse_impact(frame, by="g", min_n=min_n)):
+    for check in (disaggregate(frame, by="g", min_n=min_n), adverse_impact(frame, by="g", min_n=min_n)):
+        table = check.to_frame()
         hidden = table[table["role"] == "suppressed"]
         for _, row in hidden.iterrows():
             assert numeric_values(row) == {}, row.to_dict()
@@ -98,7 +99,7 @@ def test_no_suppressed_row_carries_a_number_and_totals_reveal_no_small_group(siz
 
 def test_conditional_parity_does_not_compare_complementary_groups():
     frame = graded_frame({"a": 12, "b": 9, "c": 2}).assign(load=lambda f: np.arange(len(f), dtype=float))
-    out = conditional_parity(frame, by="g", legitimate=["load"], n_boot=5)
+    out = conditional_parity(frame, by="g", legitimate=["load"], n_boot=5).to_frame()
     assert out.empty  # b would reveal c through a + b + c = total; c is too small
 
 
@@ -109,7 +110,7 @@ def test_rater_bias_suppressed_cells_have_no_counts():
         group = "big" if unit < 24 else "small"
         for rater in ("r1", "r2", "r3"):
             rows.append({"unit_id": f"u{unit}", "rater_id": rater, "value": rng.normal(80, 5), "g": group})
-    out = rater_bias(pd.DataFrame(rows), by="g", min_n=8)
+    out = rater_bias(pd.DataFrame(rows), by="g", min_n=8).to_frame()
     hidden = out[out["role"] == "suppressed"]
     assert len(hidden) and hidden["n"].isna().all() and hidden["n_reference"].isna().all()
     assert (hidden["suppressed"] == SMALL_GROUP).all()
@@ -337,8 +338,8 @@ def test_grade_robustness_names_officers_only_on_request(officers):
     from perfmodel.audit.robustness import bootstrap_grades
 
     ev, names = officers
-    assert not names_in(bootstrap_grades(ev, n_boot=2, rng=1), names)
-    assert names_in(bootstrap_grades(ev, n_boot=2, rng=1, show_names=True), names)
+    assert not names_in(bootstrap_grades(ev, n_boot=2, rng=1).to_frame(), names)
+    assert names_in(bootstrap_grades(ev, n_boot=2, rng=1, show_names=True).to_frame(), names)
 
 
 # ============================================================================ pseudonymised commands

@@ -132,7 +132,7 @@ def test_calibration_removes_dependence_on_context(raw, calibrated):
     present = [c for c in q.CONTEXT_COLUMNS if c in raw.units.columns and raw.units[c].nunique() > 1]
     for ev in (raw, calibrated):
         ours = r2_on_context(ev.scores.set_index("unit_id")["score"], ev.scored_units, present)["r2"]
-        audit = context_neutrality(ev, context=present)
+        audit = context_neutrality(ev, context=present).to_frame()
         assert ours == pytest.approx(float(audit.loc[audit["measure"] == "r2", "estimate"].iloc[0]), abs=1e-12)
     r2 = {name: q._score_r2_on_context(ev) for name, ev in (("raw", raw), ("calibrated", calibrated))}
     assert r2["calibrated"] < r2["raw"]

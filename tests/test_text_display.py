@@ -205,9 +205,9 @@ def test_every_code_of_a_registry_has_its_words(section, codes):
 def test_robustness_verdicts_name_grades_in_the_reader_language(ev):
     from perfmodel.audit.robustness import bootstrap_grades
 
-    english = bootstrap_grades(ev, n_boot=20, lang="en")
+    english = bootstrap_grades(ev, n_boot=20, lang="en").to_frame()
     scored = english[english["p_grade_change"].notna()]
     assert len(scored) and _cjk(scored["verdict"]) == []
     assert scored["verdict"].str.contains("grade '(?:Excellent|Good|Pass|Fail)'").all()
-    chinese = bootstrap_grades(ev, n_boot=20, lang="zh")
+    chinese = bootstrap_grades(ev, n_boot=20, lang="zh").to_frame()
     assert chinese["verdict"].str.contains("等级“(?:优秀|良好|合格|不合格)”").loc[scored.index].all()

@@ -1,9 +1,10 @@
 """The fairness and policy audit: who the assessment favours, what drives the score, how robust grades are.
 
 Every check takes an :class:`~perfmodel.evaluation.Evaluation` (or a per-unit
-frame) and returns a tidy :class:`pandas.DataFrame` with ``n``, ``estimate``,
-an uncertainty (``se`` and/or ``ci_low``/``ci_high``) and a one-line
-``verdict`` in Chinese (``lang="zh"``) or English (``lang="en"``). Small groups
+frame) and returns a :class:`CheckResult`: a tidy table (``to_frame()``) with
+``n``, ``estimate``, an uncertainty (``se`` and/or ``ci_low``/``ci_high``) and a
+one-line ``verdict`` in Chinese (``lang="zh"``) or English (``lang="en"``), the
+options it ran with (``parameters``), its ``note`` and a ``summary()``. Small groups
 are suppressed (named, without count or estimate; see :mod:`perfmodel.privacy`), p-values come with a
 multiple-testing correction, and the reference group can be chosen.
 
@@ -36,7 +37,7 @@ Examples
 --------
 >>> from perfmodel.audit import inflated_weight_example, stated_vs_variance_shares
 >>> ev = inflated_weight_example(n_units=40, rng=1)
->>> table = stated_vs_variance_shares(ev, level="source", n_boot=0)
+>>> table = stated_vs_variance_shares(ev, level="source", n_boot=0).to_frame()
 >>> table[["item", "stated"]].to_dict("records")
 [{'item': 'system', 'stated': 0.7}, {'item': 'supervisor', 'stated': 0.3}]
 """

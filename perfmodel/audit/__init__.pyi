@@ -1,7 +1,7 @@
 # Public names of the package, declared once (SPEC 1): type checkers read this stub and
 # perfmodel._lazy.attach_stub reads it at run time; a name's module is imported on first use.
 
-from ._frame import AuditError as AuditError, unit_table as unit_table
+from ._frame import AuditError as AuditError, CheckResult as CheckResult, unit_table as unit_table
 from .defaults import AUDIT_DEFAULTS as AUDIT_DEFAULTS, AuditDefaults as AuditDefaults
 from .fairness import (
     FOUR_FIFTHS_NOTE as FOUR_FIFTHS_NOTE,

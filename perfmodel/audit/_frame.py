@@ -1,9 +1,11 @@
-"""Shared pieces of the audit: the audited table, groups, effect sizes, p-values, wording.
+"""Shared pieces of the audit: the results object, the audited table, groups, effect sizes, p-values, wording.
 
-Every audit check returns a tidy :class:`pandas.DataFrame` with at least the
-columns ``n`` (units or ratings behind the row), ``estimate``, an uncertainty
-(``se`` and/or ``ci_low``/``ci_high``) and ``verdict`` (one plain-language line
-in Chinese or English). The helpers here compute the statistics those frames
+Every audit check returns a :class:`CheckResult`: its tidy table
+(:meth:`CheckResult.to_frame`) has at least the columns ``n`` (units or ratings
+behind the row), ``estimate``, an uncertainty (``se`` and/or
+``ci_low``/``ci_high``) and ``verdict`` (one plain-language line in Chinese or
+English); the options the check ran with and its note are fields of the result,
+never ``DataFrame.attrs``. The helpers here compute the statistics those tables
 share, so that each formula exists once:
 
 - :func:`unit_table` turns an :class:`~perfmodel.evaluation.Evaluation` into one
@@ -22,7 +24,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from types import SimpleNamespace
+from dataclasses import dataclass, field
+from types import MappingProxyType, SimpleNamespace
 from typing import Any, Literal
 
 import numpy as np
@@ -39,6 +42,7 @@ __all__ = [
     "Lang",
     "Correction",
     "AuditData",
+    "CheckResult",
     "ERR_LANG",
     "ERR_COLUMN",
     "ERR_NO_BY",
@@ -381,17 +385,85 @@ def text(table: Mapping[str, Mapping[str, str]], lang: Lang, key: str, **values:
     return table[lang][key].format(**values)
 
 
-def finish(frame: pd.DataFrame, check: str, columns: Sequence[str], **attrs: Any) -> pd.DataFrame:
-    """Order a result's columns (known ones first), reset its index and record ``attrs``.
+@dataclass(frozen=True)
+class CheckResult:
+    """The result of one audit check: its table, the options it ran with and its note.
 
-    ``attrs`` always holds ``check`` (the function that made the frame); notes
-    such as the four-fifths rule's limits go in ``attrs["note"]``.
+    Attributes
+    ----------
+    check : str
+        The function that made the result (``"disaggregate"``, ``"adverse_impact"`` …).
+    table : pandas.DataFrame
+        One tidy row per group, cut, rule, item or unit (see the check's docstring);
+        its ``attrs`` are empty.
+    parameters : Mapping
+        The options the check resolved and ran with (reference group, ``min_n``,
+        ``confidence``, ``n_boot`` …). In a table of :func:`~perfmodel.audit.run_audit`
+        that joins several groupings, a parameter that differs between them maps
+        each grouping's attribute to its value.
+    note : str
+        What the reader must know to read the table (the limits of the four-fifths
+        rule), in the check's language; ``""`` when there is nothing to add.
+
+    Examples
+    --------
+    >>> result = CheckResult("demo", pd.DataFrame({"n": [3], "flagged": [True]}), {"min_n": 5})
+    >>> print(result.summary())
+    demo: 1 row, 1 flagged (min_n=5)
+    """
+
+    check: str
+    table: pd.DataFrame
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parameters", MappingProxyType(dict(self.parameters)))
+
+    def __len__(self) -> int:
+        """Rows of the table."""
+        return len(self.table)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The check's table."""
+        return self.table
+
+    def summary(self) -> str:
+        """One line: the check, its rows, how many are flagged and the options; then the note, if any."""
+        rows = len(self.table)
+        counts = f"{rows} row" + ("" if rows == 1 else "s")
+        if "flagged" in self.table.columns:
+            counts += f", {int(self.table['flagged'].fillna(False).astype(bool).sum())} flagged"
+        options = ", ".join(f"{key}={_shown(value)}" for key, value in self.parameters.items())
+        lines = [f"{self.check}: {counts}" + (f" ({options})" if options else "")]
+        if self.note:
+            lines.append(self.note)
+        return "\n".join(lines)
+
+
+def _shown(value: Any) -> str:
+    """A parameter value for :meth:`CheckResult.summary`: lists joined, mappings as ``k: v``."""
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_shown(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value)
+
+
+def finish(
+    frame: pd.DataFrame, check: str, columns: Sequence[str], *, note: str = "", **parameters: Any
+) -> CheckResult:
+    """A check's :class:`CheckResult`: its columns ordered (known ones first), index reset.
+
+    ``check`` names the function that made the table; ``parameters`` are the
+    options it ran with, ``note`` what the reader must know (the four-fifths
+    rule's limits).
     """
     first = [c for c in columns if c in frame.columns]
     rest = [c for c in frame.columns if c not in first]
     out = frame[first + rest].reset_index(drop=True)
-    out.attrs = {"check": check, **attrs}
-    return out
+    out.attrs = {}
+    return CheckResult(check=check, table=out, parameters=parameters, note=note)
 
 
 def records(frame: pd.DataFrame) -> list[SimpleNamespace]:

@@ -42,6 +42,7 @@ from perfmodel.audit._frame import (
     ERR_NOT_NUMERIC,
     AuditData,
     AuditError,
+    CheckResult,
     Correction,
     Lang,
     adjust_pvalues,
@@ -240,7 +241,7 @@ def disaggregate(
     correction: Correction = "holm",
     alpha: float = 0.05,
     lang: Lang = "zh",
-) -> pd.DataFrame:
+) -> CheckResult:
     """Results by group: n, mean with CI, effect size against a reference, grade distribution.
 
     Parameters
@@ -277,8 +278,8 @@ def disaggregate(
 
     Returns
     -------
-    pandas.DataFrame
-        One row per group: ``attribute``, ``group``, ``role`` (reference /
+    CheckResult
+        ``to_frame()``: One row per group: ``attribute``, ``group``, ``role`` (reference /
         compared / suppressed), ``n``, ``estimate`` (mean), ``sd``, ``se``,
         ``ci_low``, ``ci_high``, ``difference`` (group − reference), ``effect``
         (Hedges' g or Cliff's δ, named in ``effect_measure``) with ``effect_se``
@@ -290,7 +291,7 @@ def disaggregate(
     --------
     >>> f = pd.DataFrame({"area": ["a"] * 6 + ["b"] * 6,
     ...                   "score": [80, 82, 84, 86, 88, 90, 70, 72, 74, 76, 78, 80.0]})
-    >>> out = disaggregate(f, by="area", lang="en")
+    >>> out = disaggregate(f, by="area", lang="en").to_frame()
     >>> out[["group", "n", "estimate", "difference"]].to_dict("records")[1]
     {'group': 'b', 'n': 6, 'estimate': 75.0, 'difference': -10.0}
     """
@@ -355,7 +356,7 @@ def disaggregate(
     order = np.lexsort((table["group"].to_numpy(), table["role"].map(_ROLE_ORDER).to_numpy()))
     return finish(
         table.iloc[order], "disaggregate", _DISAGGREGATE_COLUMNS, outcome=outcome, outcome_type=kind,
-        reference=ref, min_n=min_n, level=level, correction=correction,
+        reference=ref, min_n=min_n, confidence=level, correction=correction,
     )
 
 
@@ -455,7 +456,7 @@ def adverse_impact(
     min_n: int = 5,
     confidence: float = 0.95,
     lang: Lang = "zh",
-) -> pd.DataFrame:
+) -> CheckResult:
     """Adverse impact of grades: selection rates, impact ratios, Fisher tests, shortfalls.
 
     For each cumulative cut (≥优秀, ≥良好, ≥合格) a unit is *selected* when its
@@ -498,12 +499,12 @@ def adverse_impact(
         Coverage of the impact ratio's interval (Katz log method, with
         0.5 added to every cell when a count is zero).
     lang
-        Language of ``verdict`` and of ``attrs["note"]``.
+        Language of ``verdict`` and of the result's ``note``.
 
     Returns
     -------
-    pandas.DataFrame
-        One row per cut × group: ``cut``, ``group``, ``role`` (favoured /
+    CheckResult
+        ``to_frame()``: One row per cut × group: ``cut``, ``group``, ``role`` (favoured /
         compared / suppressed), ``n`` (graded units), ``selected``, ``rate``,
         ``favoured_group``, ``favoured_rate``, ``estimate`` (impact ratio),
         ``ci_low``, ``ci_high``, ``p_value`` (Fisher), ``p_adjusted``,
@@ -512,14 +513,14 @@ def adverse_impact(
         would have to reach the cut for the ratio to reach ``threshold``, the
         favoured rate held fixed), ``below_threshold``, ``significant``
         (adjusted p below ``alpha`` *and* a rate below the comparison's),
-        ``flagged`` (both, and not the favoured group) and ``verdict``. ``attrs["note"]`` states the limits
-        of the four-fifths rule (:data:`FOUR_FIFTHS_NOTE`).
+        ``flagged`` (both, and not the favoured group) and ``verdict``. The result's ``note`` states the
+        limits of the four-fifths rule (:data:`FOUR_FIFTHS_NOTE`).
 
     Examples
     --------
     >>> f = pd.DataFrame({"g": ["a"] * 20 + ["b"] * 20,
     ...                   "grade": ["优秀"] * 10 + ["合格"] * 10 + ["优秀"] * 4 + ["合格"] * 16})
-    >>> out = adverse_impact(f, by="g", cuts=["优秀"], lang="en")
+    >>> out = adverse_impact(f, by="g", cuts=["优秀"], lang="en").to_frame()
     >>> b = out[out.group == "b"].iloc[0]
     >>> float(b.rate), round(float(b.estimate), 3), float(b.shortfall), int(b.to_clear)
     (0.2, 0.4, 3.0, 4)
@@ -723,7 +724,7 @@ def conditional_parity(
     correction: Correction = "holm",
     alpha: float = 0.05,
     lang: Lang = "zh",
-) -> pd.DataFrame:
+) -> CheckResult:
     """The gap between each group and the reference after legitimate factors.
 
     Two complementary answers, for every group compared with the reference:
@@ -774,8 +775,8 @@ def conditional_parity(
 
     Returns
     -------
-    pandas.DataFrame
-        Four rows per compared group, ``component`` = ``raw`` (Welch),
+    CheckResult
+        ``to_frame()``: Four rows per compared group, ``component`` = ``raw`` (Welch),
         ``stratified``, ``explained`` and ``unexplained``, with ``n``,
         ``estimate`` (points; group − reference, negative = group lower), ``se``,
         ``ci_low``, ``ci_high``, ``p_value``, ``p_adjusted``, ``share_of_gap``
@@ -912,7 +913,7 @@ def context_neutrality(
     alpha: float = 0.05,
     confidence: float = 0.95,
     lang: Lang = "zh",
-) -> pd.DataFrame:
+) -> CheckResult:
     """How much of the score context the unit does not control predicts.
 
     An OLS regression (statsmodels) of the outcome on the context variables
@@ -949,8 +950,8 @@ def context_neutrality(
 
     Returns
     -------
-    pandas.DataFrame
-        Rows with ``measure`` = ``r2``, ``adj_r2``, ``partial_r2`` (one per
+    CheckResult
+        ``to_frame()``: Rows with ``measure`` = ``r2``, ``adj_r2``, ``partial_r2`` (one per
         variable, named in ``variable``) and ``auc``: ``n``, ``estimate``,
         ``se`` (Olkin–Finn approximation for R², Hanley–McNeil for the AUC),
         ``ci_low``, ``ci_high``, ``p_value`` (F-tests; Mann–Whitney test of the

@@ -31,6 +31,7 @@ import pandas as pd
 
 from perfmodel.audit._frame import (
     AuditError,
+    CheckResult,
     Lang,
     check_lang,
     finish,
@@ -189,7 +190,7 @@ def stated_vs_variance_shares(
     rng: RngLike = None,
     confidence: float = 0.95,
     lang: Lang = "zh",
-) -> pd.DataFrame:
+) -> CheckResult:
     """Stated weight versus variance share of each indicator, source or top-level dimension.
 
     The stated weight is the item's share of the score
@@ -220,8 +221,8 @@ def stated_vs_variance_shares(
 
     Returns
     -------
-    pandas.DataFrame
-        One row per item: ``level``, ``item`` (id), ``name``, ``source``
+    CheckResult
+        ``to_frame()``: One row per item: ``level``, ``item`` (id), ``name``, ``source``
         (indicators), ``n``, ``stated`` (stated share of the score),
         ``estimate`` (variance share: share of the composite's variance),
         ``se``, ``ci_low``, ``ci_high``, ``ratio`` (effective / stated), ``sd``
@@ -300,7 +301,7 @@ def weight_policy(
     rng: RngLike = None,
     confidence: float = 0.95,
     lang: Lang = "zh",
-) -> pd.DataFrame:
+) -> CheckResult:
     """Check stated (and, for an evaluation, effective) weights against policy limits.
 
     Parameters
@@ -318,8 +319,8 @@ def weight_policy(
 
     Returns
     -------
-    pandas.DataFrame
-        One row per rule — ``temporary_share`` (≤, R6), ``subjective_share``
+    CheckResult
+        ``to_frame()``: One row per rule — ``temporary_share`` (≤, R6), ``subjective_share``
         (≤, R8), ``self_superior_share`` (≤, share of self + supervisor among
         the rated sources), ``citizen_share`` (≥) — with ``basis`` (``limit``:
         the framework's own policy; ``guideline``: a figure from the seeds),
@@ -332,7 +333,7 @@ def weight_policy(
     Examples
     --------
     >>> from perfmodel.framework import load_framework
-    >>> table = weight_policy(load_framework("station_four_dimension"), lang="en")
+    >>> table = weight_policy(load_framework("station_four_dimension"), lang="en").to_frame()
     >>> row = table.set_index("rule").loc["subjective_share"]
     >>> round(float(row.estimate), 3), bool(row.passes)
     (0.175, True)
@@ -493,7 +494,7 @@ def inflated_weight_example(*, n_units: int = 60, rng: RngLike = None, period: s
     Examples
     --------
     >>> ev = inflated_weight_example(n_units=40, rng=1)
-    >>> shares = stated_vs_variance_shares(ev, level="source", n_boot=0).set_index("item")
+    >>> shares = stated_vs_variance_shares(ev, level="source", n_boot=0).to_frame().set_index("item")
     >>> float(shares.loc["supervisor", "stated"]), bool(shares.loc["supervisor", "estimate"] > 0.5)
     (0.3, True)
     """

@@ -44,6 +44,7 @@ from scipy import stats
 
 from perfmodel.audit._frame import (
     AuditError,
+    CheckResult,
     Correction,
     Lang,
     adjust_pvalues,
@@ -135,7 +136,7 @@ def rater_bias(
     correction: Correction = "holm",
     alpha: float = 0.05,
     lang: Lang = "zh",
-) -> pd.DataFrame:
+) -> CheckResult:
     """Whether raters score groups of units differently (rater × group interaction).
 
     Parameters
@@ -164,8 +165,8 @@ def rater_bias(
 
     Returns
     -------
-    pandas.DataFrame
-        First row ``scope = "interaction"``: ``n`` (ratings), ``estimate`` (SD
+    CheckResult
+        ``to_frame()``: First row ``scope = "interaction"``: ``n`` (ratings), ``estimate`` (SD
         of the reported gaps, points), ``statistic`` (F or LR χ²), ``df``,
         ``p_value``, ``flagged`` and ``verdict``. Then one row per rater ×
         non-reference group (``scope = "rater"``): ``role`` (compared /

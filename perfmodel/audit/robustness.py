@@ -27,6 +27,7 @@ from scipy import stats
 from perfmodel import groups
 from perfmodel.audit._frame import (
     AuditError,
+    CheckResult,
     Lang,
     check_lang,
     finish,
@@ -178,7 +179,7 @@ def bootstrap_grades(
     max_change: float = 0.2,
     lang: Lang = "zh",
     show_names: bool = False,
-) -> pd.DataFrame:
+) -> CheckResult:
     """Bootstrap rank intervals and grade-change probabilities for every unit.
 
     Each replicate resamples the period's months (per unit) and, for rated
@@ -216,16 +217,17 @@ def bootstrap_grades(
 
     Returns
     -------
-    pandas.DataFrame
-        One row per unit: ``unit_id``, ``name``, ``peer_group``, ``grade``
+    CheckResult
+        ``to_frame()``: One row per unit: ``unit_id``, ``name``, ``peer_group``, ``grade``
         (observed), ``n`` (replicates in which the unit was scored),
         ``estimate`` (observed rank), ``rank_low``/``rank_high`` (interval
         ends: the lower and upper percentiles, rounded outwards),
         ``rank_median``, ``score`` (observed), ``se`` (bootstrap SD of the
         score), ``ci_low``/``ci_high`` (percentile interval of the score),
         ``p_grade_change`` (share of replicates giving another grade),
-        ``likely_other_grade``, ``robust`` and ``verdict``. ``attrs`` records
-        ``n_boot``, ``failed`` replicates, ``resample`` and ``seed`` (the int ``rng``, else None).
+        ``likely_other_grade``, ``robust`` and ``verdict``. ``parameters`` records
+        ``n_boot``, ``failed`` replicates, ``resample``, ``seed`` (the int ``rng``, else None),
+        ``max_change`` and ``rank``.
     """
     from perfmodel.evaluation import Evaluation, EvaluationError
 
@@ -303,7 +305,10 @@ def _boot_verdict(row: Any, confidence: float, lang: Lang) -> str:
 
 
 def non_robust_units(table: pd.DataFrame) -> pd.DataFrame:
-    """The units of a :func:`bootstrap_grades` table whose grade is not robust, least robust first."""
+    """The units of a :func:`bootstrap_grades` table whose grade is not robust, least robust first.
+
+    ``table`` is the result's table (``bootstrap_grades(...).to_frame()``).
+    """
     fragile = table[table["p_grade_change"].notna() & ~table["robust"].astype(bool)]
     return fragile.sort_values(["p_grade_change", "unit_id"], ascending=[False, True]).reset_index(drop=True)
 
@@ -315,7 +320,7 @@ def rank_stability(
     top_k: int = 10,
     confidence: float = 0.95,
     lang: Lang = "zh",
-) -> pd.DataFrame:
+) -> CheckResult:
     """Rank stability between the evaluation and its previous period (``ev.previous``).
 
     Within every peer group and over all units: Spearman's ρ of the two
@@ -340,8 +345,8 @@ def rank_stability(
 
     Returns
     -------
-    pandas.DataFrame
-        Three rows (``measure`` = ``spearman``, ``kendall``, ``top_k_overlap``)
+    CheckResult
+        ``to_frame()``: Three rows (``measure`` = ``spearman``, ``kendall``, ``top_k_overlap``)
         per peer group and for all units (``peer_group`` = 全部 / all), with
         ``n`` (units scored in both periods), ``estimate``, ``se`` (of the
         Fisher-z transform), ``ci_low``, ``ci_high``, ``p_value`` and ``verdict``.

@@ -30,6 +30,7 @@ import pandas as pd
 from perfmodel.audit._frame import (
     GROUP_SEPARATOR,
     AuditError,
+    CheckResult,
     Correction,
     Lang,
     as_list,
@@ -122,12 +123,14 @@ class AuditResult:
 
     Attributes
     ----------
-    checks : Mapping of str to pandas.DataFrame
-        One tidy table per check that ran, in the order run: ``disaggregated``,
+    checks : Mapping of str to CheckResult
+        One result per check that ran, in the order run: ``disaggregated``,
         ``adverse_impact``, ``conditional_parity``, ``context_neutrality``,
         ``weight_policy``, ``effective_weights``, ``effective_weights_by_source``,
         ``grade_robustness``, ``grades_not_robust``, ``rank_stability``,
-        ``rater_bias`` (those that apply).
+        ``rater_bias`` (those that apply); each holds its table
+        (:meth:`~perfmodel.audit._frame.CheckResult.to_frame`) and the options it ran with.
+        A group check run for several groupings is one result with their tables stacked.
     findings : pandas.DataFrame
         Every flagged result as one line: ``check``, ``attribute``, ``group``,
         ``verdict`` (in ``lang``).
@@ -140,7 +143,7 @@ class AuditResult:
         Units audited.
     """
 
-    checks: Mapping[str, pd.DataFrame]
+    checks: Mapping[str, CheckResult]
     findings: pd.DataFrame
     notes: tuple[AuditNote, ...] = ()
     lang: str = "zh"
@@ -169,7 +172,8 @@ class AuditResult:
         """Every table, for writing: ``findings``, each check's table, and ``notes`` in words."""
         lang = self.lang if lang is None else lang
         check_lang(lang)
-        return {"findings": self.findings, **self.checks, "notes": self.notes_frame(lang)}
+        checks = {name: result.to_frame() for name, result in self.checks.items()}
+        return {"findings": self.findings, **checks, "notes": self.notes_frame(lang)}
 
     def summary(self, lang: str | None = None) -> str:
         """What the audit found, as plain text: counts, then one line per finding and per skipped check."""
@@ -292,10 +296,10 @@ def run_audit(
     ctx = _defaults(context, options.context.get(level, ()), frame)
     reference = dict(reference or {})
     common = {"min_n": min_n, "alpha": alpha, "correction": correction, "lang": lang}
-    results: dict[str, pd.DataFrame] = {}
+    results: dict[str, CheckResult] = {}
     notes: list[AuditNote] = []
 
-    def attempt(name: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame | None:
+    def attempt(name: str, compute: Callable[[], CheckResult]) -> CheckResult | None:
         try:
             table = compute()
         except AuditError as exc:
@@ -307,8 +311,8 @@ def run_audit(
     def skip(name: str, code: str, **values: Any) -> None:
         notes.append(AuditNote(name, "skipped", f"audit.note.{code}", values))
 
-    def per_grouping(name: str, function: Callable[..., pd.DataFrame], **kwargs: Any) -> None:
-        tables = []
+    def per_grouping(name: str, function: Callable[..., CheckResult], **kwargs: Any) -> None:
+        tables: dict[str, CheckResult] = {}
         for spec in specs:
             attribute = GROUP_SEPARATOR.join(spec)
             enough = _groups_with_enough_units(frame, spec, min_n, graded=function is adverse_impact)
@@ -319,9 +323,9 @@ def run_audit(
             data = ev if function is rater_bias else frame
             table = attempt(f"{name}: {attribute}", functools.partial(function, data, by=spec, **chosen, **kwargs))
             if table is not None:
-                tables.append(table)
+                tables[attribute] = table
         if tables:
-            results[name] = _concat(tables)
+            results[name] = _stack(tables)
 
     if not specs:
         skip("disaggregate", "no_by")
@@ -357,7 +361,8 @@ def run_audit(
                                                                        show_names=show_names))
         if table is not None:
             results["grade_robustness"] = table
-            results["grades_not_robust"] = non_robust_units(table)
+            results["grades_not_robust"] = CheckResult("non_robust_units", non_robust_units(table.to_frame()),
+                                                       table.parameters)
     else:
         skip("grade_robustness", "no_boot")
     if getattr(ev, "previous", None) is not None:
@@ -395,16 +400,37 @@ def _context_shortfall(frame: pd.DataFrame, context: Sequence[str]) -> dict[str,
     return too_few_units_values(n, terms) if n < context_units_needed(terms) else None
 
 
-def _concat(tables: list[pd.DataFrame]) -> pd.DataFrame:
-    attrs = dict(tables[0].attrs)
-    out = pd.concat([t for t in tables if len(t)] or tables[:1], ignore_index=True)
-    out.attrs = attrs
-    return out
+def _stack(results: Mapping[str, CheckResult]) -> CheckResult:
+    """One result for a group check run once per grouping (keyed by the grouping's attribute).
+
+    The tables are stacked; a parameter that is the same for every grouping keeps
+    its value, one that differs (the reference group) maps each attribute to its value.
+    """
+    first = next(iter(results.values()))
+    tables = [r.to_frame() for r in results.values()]
+    table = pd.concat([t for t in tables if len(t)] or tables[:1], ignore_index=True)
+    table.attrs = {}
+    keys = list(dict.fromkeys(key for r in results.values() for key in r.parameters))
+    parameters: dict[str, Any] = {}
+    for key in keys:
+        values = {attribute: r.parameters.get(key) for attribute, r in results.items()}
+        distinct = list(values.values())
+        same = all(_same(v, distinct[0]) for v in distinct[1:])
+        parameters[key] = distinct[0] if same else values
+    return CheckResult(first.check, table, parameters, first.note)
 
 
-def _findings(results: Mapping[str, pd.DataFrame], lang: Lang) -> pd.DataFrame:
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # arrays or frames: compare by identity
+        return a is b
+
+
+def _findings(results: Mapping[str, CheckResult], lang: Lang) -> pd.DataFrame:
     """Every flagged result as one line: which check, which grouping and group, the verdict."""
     rows: list[dict[str, Any]] = []
+    tables = {name: result.to_frame() for name, result in results.items()}
 
     def add(check: str, table: pd.DataFrame, group_column: str = "group") -> None:
         if "flagged" not in table.columns:
@@ -414,28 +440,28 @@ def _findings(results: Mapping[str, pd.DataFrame], lang: Lang) -> pd.DataFrame:
                          "group": getattr(row, group_column, ""), "verdict": row.verdict})
 
     for check in ("disaggregated", "adverse_impact", "conditional_parity"):
-        if check in results:
-            add(check, results[check])
-    if "context_neutrality" in results:
-        table = results["context_neutrality"]
+        if check in tables:
+            add(check, tables[check])
+    if "context_neutrality" in tables:
+        table = tables["context_neutrality"]
         add("context_neutrality", table[table["measure"].isin(["r2", "partial_r2", "auc"])], "variable")
-    if "rater_bias" in results:
-        table = results["rater_bias"].copy()
+    if "rater_bias" in tables:
+        table = tables["rater_bias"].copy()
         table["group"] = (table["rater_id"].fillna("").astype(str) + " " + table["group"].fillna("").astype(str)).str.strip()
         add("rater_bias", table)
     for check in ("weight_policy", "effective_weights_by_source"):
-        if check in results:
+        if check in tables:
             key = "description" if check == "weight_policy" else "name"
-            add(check, results[check].assign(attribute="", group=results[check][key]))
-    if "grade_robustness" in results:
-        table = results["grade_robustness"]
+            add(check, tables[check].assign(attribute="", group=tables[check][key]))
+    if "grade_robustness" in tables:
+        table = tables["grade_robustness"]
         fragile = int((table["p_grade_change"].notna() & ~table["robust"].astype(bool)).sum())
         if fragile:
             rows.append({"check": "grade_robustness", "attribute": "", "group": "",
                          "verdict": say("audit.finding.grades_not_robust", lang, k=fragile,
-                                        p=fmt_pct(table.attrs.get("max_change", 0.2)))})
-    if "rank_stability" in results:
-        table = results["rank_stability"]
+                                        p=fmt_pct(results["grade_robustness"].parameters.get("max_change", 0.2)))})
+    if "rank_stability" in tables:
+        table = tables["rank_stability"]
         overall = table[(table["measure"] == "spearman")].head(1)
         if len(overall) and overall["estimate"].iloc[0] < 0.4:
             rows.append({"check": "rank_stability", "attribute": "", "group": overall["peer_group"].iloc[0],

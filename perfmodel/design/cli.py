@@ -124,10 +124,10 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
         choices=choices, drop=args.drop,
     )
     progress = not args.no_progress
-    result = uncertainty(ev, spec, draws=args.draws, seed=args.seed, progress=progress)
+    result = uncertainty(ev, spec, draws=args.draws, rng=args.seed, progress=progress)
     tables = result.tables()
     if args.sobol:
-        indices = sobol(ev, spec, n=args.sobol, seed=args.seed, bootstrap=args.bootstrap, progress=progress)
+        indices = sobol(ev, spec, n=args.sobol, rng=args.seed, bootstrap=args.bootstrap, progress=progress)
         tables["sobol_indices"] = indices.indices
         tables["sobol_by_unit"] = indices.by_unit
     # the run's provenance: what repeats it (the seed above all), next to its tables

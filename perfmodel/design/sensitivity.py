@@ -65,11 +65,12 @@ from scipy import special
 from scipy.stats import qmc
 
 from perfmodel.aggregate import TreeIndex, aggregate_draws, effective_weights_array
-from perfmodel.errors import PerfmodelError
+from perfmodel.errors import PerfmodelError, renamed_keywords
 from perfmodel.evaluation import Evaluation, EvaluationError, Settings
 from perfmodel.grading import GRADE_CODES
 from perfmodel.groups import group_order
 from perfmodel.normalise import NORMALISERS
+from perfmodel.randomness import RngLike, as_generator
 from perfmodel.scoring import ScoringRules, score_draws, tree_tie_keys
 from perfmodel.text import check_lang
 
@@ -753,12 +754,13 @@ def _run(
     )
 
 
+@renamed_keywords(seed="rng")
 def uncertainty(
     ev: Evaluation,
     spec: UncertaintySpec | None = None,
     *,
     draws: int = 500,
-    seed: int = 1,
+    rng: RngLike = None,
     chunk_size: int = 250,
     progress: bool = True,
 ) -> UncertaintyResult:
@@ -772,8 +774,11 @@ def uncertainty(
         What varies (default: weights ±25 %).
     draws
         Number of replicates.
-    seed
-        Seed of :func:`numpy.random.default_rng`; the same seed gives the same draws.
+    rng
+        Randomness of the draws: an int (the same draws on every run), a
+        ``numpy.random.Generator``, or ``None`` (fresh entropy), resolved by
+        :func:`perfmodel.randomness.as_generator`. An int gives the draws the former
+        ``seed`` of that value gave.
     chunk_size
         Replicates aggregated per matrix product (bounds memory).
     progress
@@ -786,7 +791,7 @@ def uncertainty(
     Examples
     --------
     >>> spec = UncertaintySpec(weights="dirichlet", choices={"normalisation": None})  # doctest: +SKIP
-    >>> result = uncertainty(ev, spec, draws=500, seed=1)  # doctest: +SKIP
+    >>> result = uncertainty(ev, spec, draws=500, rng=1)  # doctest: +SKIP
     >>> result.by_unit()[["unit_id", "median_rank", "rank_p05", "rank_p95"]]  # doctest: +SKIP
     >>> result.replicate(17).scores  # doctest: +SKIP
     """
@@ -794,7 +799,7 @@ def uncertainty(
     if draws < 1:
         raise SensitivityError("draws must be at least 1")
     sampler = _Sampler(ev, spec, TreeIndex.of(ev.framework))
-    U = np.random.default_rng(seed).random((draws, sampler.n_columns))
+    U = as_generator(rng).random((draws, sampler.n_columns))
     return _run(ev, sampler, sampler.parameters(U), chunk_size=chunk_size, progress=progress)
 
 
@@ -845,12 +850,13 @@ def scenarios(
 
 
 # ---------------------------------------------------------------------- Sobol'
+@renamed_keywords(seed="rng")
 def saltelli_design(
     n: int,
     n_columns: int,
     groups: Sequence[Sequence[int]] | None = None,
     *,
-    seed: int = 1,
+    rng: RngLike = None,
     sampling: Literal["sobol", "random"] = "sobol",
 ) -> tuple[np.ndarray, np.ndarray]:
     """The Saltelli (2010) sample: matrices A, B and A_B^(g) for each factor group g.
@@ -864,8 +870,10 @@ def saltelli_design(
         Number of input columns ``d``.
     groups
         Column indices of each factor (default: one factor per column).
-    seed
-        Seed of the scrambling (``sobol``) or of :func:`numpy.random.default_rng`.
+    rng
+        Randomness of the scrambling (``sobol``) or of the uniform draws (``random``):
+        an int (the same design on every run, the one the former ``seed`` of that
+        value gave), a ``numpy.random.Generator``, or ``None`` (fresh entropy).
     sampling
         ``sobol`` (quasi-random, faster convergence) or ``random``.
 
@@ -876,13 +884,17 @@ def saltelli_design(
         ``blocks`` labels them ``A``, ``B``, ``AB:<g>`` (g the group's position).
     """
     groups = [tuple(g) for g in groups] if groups is not None else [(k,) for k in range(n_columns)]
+    generator = as_generator(rng)
     if n < 2:
         raise SensitivityError("the base sample size must be at least 2")
     if sampling == "sobol":
         m = math.ceil(math.log2(n))
-        base = qmc.Sobol(d=2 * n_columns, scramble=True, seed=seed).random_base2(m)
+        # scipy's legacy ``seed=int`` scrambles differently from ``rng=default_rng(int)``:
+        # an int keeps the former keyword, so an int gives the design it gave before issue 12
+        source = {"seed": rng} if isinstance(rng, (int, np.integer)) else {"rng": generator}
+        base = qmc.Sobol(d=2 * n_columns, scramble=True, **source).random_base2(m)
     elif sampling == "random":
-        base = np.random.default_rng(seed).random((n, 2 * n_columns))
+        base = generator.random((n, 2 * n_columns))
     else:
         raise SensitivityError(f"sampling={sampling!r}: use 'sobol' or 'random'")
     A, B = base[:, :n_columns], base[:, n_columns:]
@@ -904,6 +916,7 @@ def _estimate(fA: np.ndarray, fB: np.ndarray, fAB: np.ndarray) -> tuple[np.ndarr
     return first, total
 
 
+@renamed_keywords(seed="rng")
 def sobol_estimates(
     y: np.ndarray,
     n: int,
@@ -911,7 +924,7 @@ def sobol_estimates(
     *,
     bootstrap: int = 200,
     confidence: float = 0.95,
-    seed: int = 1,
+    rng: RngLike = None,
 ) -> pd.DataFrame:
     """First-order and total Sobol' indices from outputs of a :func:`saltelli_design`.
 
@@ -928,8 +941,8 @@ def sobol_estimates(
         (0 for none).
     confidence
         Level of the percentile intervals.
-    seed
-        Seed of the bootstrap.
+    rng
+        Randomness of the bootstrap: an int, a ``numpy.random.Generator`` or ``None``.
 
     Returns
     -------
@@ -942,7 +955,7 @@ def sobol_estimates(
     first, total = (a[:, 0] for a in _estimate(fA, fB, fAB))
     out = pd.DataFrame({"factor": list(names), "S1": first, "ST": total})
     if bootstrap:
-        idx = np.random.default_rng(seed).integers(0, n, size=(bootstrap, n))
+        idx = as_generator(rng).integers(0, n, size=(bootstrap, n))
         bf, bt = _estimate(y[0][idx][..., None], y[1][idx][..., None], y[2:][:, idx][..., None])
         alpha = (1 - confidence) / 2
         for label, boot in (("S1", bf[..., 0]), ("ST", bt[..., 0])):
@@ -952,6 +965,21 @@ def sobol_estimates(
                             if c in out.columns]]]
 
 
+def _design_and_bootstrap(rng: RngLike) -> tuple[RngLike, RngLike]:
+    """The ``rng`` of a Sobol' design and of its bootstrap.
+
+    An int seeds each of them on its own, as the integer ``seed`` did before issue 12
+    (so an int gives the former indices); a Generator, or ``None`` (fresh entropy), is
+    one stream the design draws from first and the bootstrap after.
+    """
+    if rng is None or isinstance(rng, np.random.Generator):
+        generator = as_generator(rng)
+        return generator, generator
+    as_generator(rng)  # checks the int
+    return rng, rng
+
+
+@renamed_keywords(seed="rng")
 def sobol_analysis(
     func: Callable[[np.ndarray], np.ndarray],
     n_columns: int,
@@ -959,7 +987,7 @@ def sobol_analysis(
     *,
     names: Sequence[str] | None = None,
     groups: Sequence[Sequence[int]] | None = None,
-    seed: int = 1,
+    rng: RngLike = None,
     sampling: Literal["sobol", "random"] = "sobol",
     bootstrap: int = 200,
     confidence: float = 0.95,
@@ -968,29 +996,32 @@ def sobol_analysis(
 
     ``func`` receives the whole design (rows × ``n_columns``) and returns one
     output per row. Map the unit interval to your input ranges inside ``func``.
+    ``rng`` drives the design and the bootstrap (see :func:`sobol`).
 
     Examples
     --------
     >>> def ishigami(U, a=7.0, b=0.1):
     ...     x = -np.pi + 2 * np.pi * U
     ...     return np.sin(x[:, 0]) + a * np.sin(x[:, 1]) ** 2 + b * x[:, 2] ** 4 * np.sin(x[:, 0])
-    >>> table = sobol_analysis(ishigami, 3, 2 ** 12, bootstrap=0)
+    >>> table = sobol_analysis(ishigami, 3, 2 ** 12, bootstrap=0, rng=1)
     >>> table[["S1", "ST"]].abs().round(2).to_numpy().tolist()
     [[0.31, 0.56], [0.44, 0.44], [0.0, 0.24]]
     """
-    U, _ = saltelli_design(n, n_columns, groups, seed=seed, sampling=sampling)
+    design_rng, boot_rng = _design_and_bootstrap(rng)
+    U, _ = saltelli_design(n, n_columns, groups, rng=design_rng, sampling=sampling)
     g = len(groups) if groups is not None else n_columns
     n_used = len(U) // (g + 2)
     names = list(names) if names is not None else [f"x{k + 1}" for k in range(g)]
-    return sobol_estimates(func(U), n_used, names, bootstrap=bootstrap, confidence=confidence, seed=seed)
+    return sobol_estimates(func(U), n_used, names, bootstrap=bootstrap, confidence=confidence, rng=boot_rng)
 
 
+@renamed_keywords(seed="rng")
 def sobol(
     ev: Evaluation,
     spec: UncertaintySpec | None = None,
     *,
     n: int = 256,
-    seed: int = 1,
+    rng: RngLike = None,
     sampling: Literal["sobol", "random"] = "sobol",
     bootstrap: int = 200,
     confidence: float = 0.95,
@@ -1003,6 +1034,11 @@ def sobol(
     for ``sampling="sobol"``) and ``N × (factors + 2)`` replicates. The output is
     the mean absolute rank shift against the stated ranking (see the module
     notes); per-unit indices use each unit's rank.
+
+    ``rng`` is an int, a ``numpy.random.Generator`` or ``None`` (fresh entropy). An
+    int seeds the design and, separately, the bootstrap of the indices, exactly as
+    the former ``seed`` of that value did; a ``Generator`` is one stream the design
+    draws from first, then the bootstrap.
 
     Returns
     -------
@@ -1019,14 +1055,15 @@ def sobol(
     if not sampler.factors:
         raise SensitivityError("nothing varies: give weights, choices or drop in the UncertaintySpec")
     names = [f.name for f in sampler.factors]
+    design_rng, boot_rng = _design_and_bootstrap(rng)
     U, blocks = saltelli_design(
-        n, sampler.n_columns, [f.columns for f in sampler.factors], seed=seed, sampling=sampling
+        n, sampler.n_columns, [f.columns for f in sampler.factors], rng=design_rng, sampling=sampling
     )
     blocks = np.array([b if not b.startswith("AB:") else f"AB:{names[int(b[3:])]}" for b in blocks])
     n_used = len(U) // (len(names) + 2)
     runs = _run(ev, sampler, sampler.parameters(U, blocks), chunk_size=chunk_size, progress=progress)
     y = runs.rank_shift().to_numpy()
-    indices = sobol_estimates(y, n_used, names, bootstrap=bootstrap, confidence=confidence, seed=seed)
+    indices = sobol_estimates(y, n_used, names, bootstrap=bootstrap, confidence=confidence, rng=boot_rng)
     by_unit = _indices_by_unit(runs, n_used, names)
     return SobolResult(indices=indices, by_unit=by_unit, runs=runs, n=n_used,
                        output="mean_abs_rank_shift")

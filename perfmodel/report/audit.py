@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from perfmodel.audit._frame import Lang, check_lang, records
+from perfmodel.audit.defaults import AUDIT_DEFAULTS
 from perfmodel.audit.run import AuditResult, run_audit
 from perfmodel.errors import OptionError
 from perfmodel.groups import group_order
@@ -52,7 +53,9 @@ def _panels(attributes: Sequence[str], ax: Axes | None, heights: Sequence[float]
 
 
 # ============================================================================ figures
-def figure_group_means(table: pd.DataFrame, *, ax: Axes | None = None, lang: Lang = "zh") -> Axes:
+def figure_group_means(
+    table: pd.DataFrame, *, min_n: int = AUDIT_DEFAULTS.min_n, ax: Axes | None = None, lang: Lang = "zh"
+) -> Axes:
     """Group means with confidence intervals, one panel per attribute (from :func:`~perfmodel.audit.disaggregate`).
 
     The reference group is drawn in black with a dashed vertical line at its
@@ -61,7 +64,11 @@ def figure_group_means(table: pd.DataFrame, *, ax: Axes | None = None, lang: Lan
     Parameters
     ----------
     table : pandas.DataFrame
-        From :func:`~perfmodel.audit.disaggregate` (or the ``disaggregated`` check of an audit).
+        The table of :func:`~perfmodel.audit.disaggregate` (``.to_frame()``), or the
+        ``disaggregated`` table of an audit.
+    min_n : int
+        The threshold the table was made with (its result's ``parameters["min_n"]``),
+        quoted in the label of a suppressed group: "n < min_n".
     ax : matplotlib.axes.Axes, optional
         Draw on this Axes; the table must then hold one attribute. Without it a
         new figure gets one panel per attribute.
@@ -95,7 +102,7 @@ def figure_group_means(table: pd.DataFrame, *, ax: Axes | None = None, lang: Lan
         for y in hidden:
             ax.text(0.01, y, "数据过少,不显示" if zh else "too few units, not shown", va="center",
                     fontsize=8.5, color="#888888", transform=ax.get_yaxis_transform())
-        ax.set_yticks(ypos, [f"{g} (n={n:.0f})" if pd.notna(n) else f"{g} (n < {table.attrs.get('min_n', 5)})"
+        ax.set_yticks(ypos, [f"{g} (n={n:.0f})" if pd.notna(n) else f"{g} (n < {min_n})"
                              for g, n in zip(part["group"], part["n"], strict=True)])
         ax.set_ylim(-0.6, len(part) - 0.4)
         ax.set_title(attribute)
@@ -119,7 +126,8 @@ def figure_impact_ratios(
     Parameters
     ----------
     table : pandas.DataFrame
-        From :func:`~perfmodel.audit.adverse_impact` (or the ``adverse_impact`` check of an audit).
+        The table of :func:`~perfmodel.audit.adverse_impact` (``.to_frame()``), or the
+        ``adverse_impact`` table of an audit.
     threshold : float
         The four-fifths line.
     ax : matplotlib.axes.Axes, optional
@@ -260,7 +268,8 @@ def fairness_summary_markdown(
     attributes: list[str] = []
     for key in ("disaggregated", "adverse_impact"):
         if key in audit:
-            attributes.extend(a for a in audit.checks[key]["attribute"].unique() if a not in attributes)
+            table = audit.checks[key].to_frame()
+            attributes.extend(a for a in table["attribute"].unique() if a not in attributes)
     attrs = join("、" if lang == "zh" else ", ", attributes) if attributes else "–"
     extra = md((words["extra_parity"] if "conditional_parity" in audit else "") + (
         words["extra_robust"] if "grade_robustness" in audit else ""))
