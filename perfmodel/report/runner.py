@@ -676,9 +676,7 @@ def _effective_parameters(
             effective[name] = given[name]
             continue
         try:
-            if not spec.is_literal:
-                raise TypeError
-            effective[name] = jsonable(spec.default)
+            effective[name] = jsonable(spec.default) if spec.is_literal else {"expression": spec.default_source}
         except TypeError:
             effective[name] = {"expression": spec.default_source}
     return effective
@@ -759,7 +757,7 @@ def run_notebook(
     out = Path(out_dir)
     executed = out / f"{nb_path.stem}.ipynb"
     if executed.resolve() == nb_path.resolve():
-        raise ValueError(
+        raise ReportParameterError(
             f"out_dir {out} would overwrite the source notebook {nb_path}; choose another folder"
         )
     workdir = Path(cwd) if cwd is not None else out
