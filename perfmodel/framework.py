@@ -507,7 +507,7 @@ class Framework(_Model):
         for info in self.walk():
             if info.id == node_id:
                 return info
-        raise UnknownKeyError(node_id)
+        raise UnknownKeyError(f"framework {self.id!r} has no node {node_id!r}")
 
     def effective_weights(self, overrides: Mapping[str, float] | None = None) -> dict[str, float]:
         """Each indicator's share of the total score (product of the weights on its path).
