@@ -24,6 +24,7 @@ __all__ = [
     "PerfmodelError",
     "OptionError",
     "OptionTypeError",
+    "MissingFileError",
     "UnknownKeyError",
     "check_choice",
     "check_confidence",
@@ -76,6 +77,10 @@ class UnknownKeyError(PerfmodelError, KeyError):
 
     def __str__(self) -> str:
         return Exception.__str__(self)
+
+
+class MissingFileError(PerfmodelError, FileNotFoundError):
+    """A file the user named (an input, a notebook) does not exist; the message names it and its role."""
 
 
 def check_choice(name: str, value: object, allowed: tuple | list | frozenset | set) -> None:

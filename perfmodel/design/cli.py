@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from perfmodel.errors import OptionError
+from perfmodel.errors import MissingFileError, OptionError
 
 __all__ = ["add_parser", "add_gaming_parser", "run", "run_gaming", "write_tables", "parse_changes"]
 
@@ -270,7 +270,7 @@ def run_gaming(args: argparse.Namespace) -> int:
         framework = load_framework(args.framework)
         for label, path in (("observations", args.observations), ("units", args.units)):
             if not Path(path).is_file():
-                raise FileNotFoundError(f"{label} file {path} does not exist; check --{label}")
+                raise MissingFileError(f"{label} file {path} does not exist; check --{label}")
         obs_result, units_result = read_inputs(framework, Path(args.observations), Path(args.units))
         period = None if args.all_periods else args.period
         report = detect_gaming(

@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from perfmodel.errors import OptionTypeError
+from perfmodel.errors import MissingFileError, OptionTypeError
 
 __all__ = [
     "DEFAULT_PACKAGES",
@@ -260,7 +260,7 @@ def build_provenance(
     for name, raw_path in inputs.items():
         path = Path(raw_path)
         if not path.is_file():
-            raise FileNotFoundError(f"provenance input {name!r}: no such file {path}")
+            raise MissingFileError(f"provenance input {name!r}: no such file {path}")
         input_records[str(name)] = {
             "path": relative_path(raw_path),
             "sha256": file_sha256(path),
