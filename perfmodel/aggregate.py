@@ -34,6 +34,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from perfmodel.errors import OptionError, UnknownKeyError
 from perfmodel.framework import Framework
 
 __all__ = [
@@ -132,7 +133,7 @@ def node_weights(framework: Framework, overrides: Mapping[str, float] | None = N
     ids = [info.id for info in framework.walk()]
     unknown = sorted(set(overrides) - set(ids))
     if unknown:
-        raise KeyError(
+        raise UnknownKeyError(
             f"weights given for node(s) not in framework {framework.id!r}: {', '.join(unknown)}; "
             "use the node ids of the framework's tree"
         )
@@ -185,7 +186,7 @@ def effective_weights_array(tree: TreeIndex, W: np.ndarray) -> np.ndarray | None
 # ====================================================================== the rule
 def _check_method(method: str) -> None:
     if method not in METHODS:
-        raise ValueError(f"unknown aggregation {method!r}; use 'arithmetic' or 'geometric'")
+        raise OptionError(f"unknown aggregation {method!r}; use 'arithmetic' or 'geometric'")
 
 
 def node_mean(
@@ -231,9 +232,9 @@ def node_mean(
     _check_method(method)
     weights = np.asarray(weights, dtype=float)
     if (weights < 0).any():
-        raise ValueError("weights must be non-negative")
+        raise OptionError("weights must be non-negative")
     if not len(values) or weights.ndim != 2 or weights.shape[1] != len(values):
-        raise ValueError(f"weights must be (draws × {len(values)} children) for at least one child, "
+        raise OptionError(f"weights must be (draws × {len(values)} children) for at least one child, "
                          f"got shape {weights.shape}")
     total: np.ndarray | float = 0.0
     num: np.ndarray | float = 0.0
@@ -294,7 +295,7 @@ def aggregate_nodes(
     _check_method(method)
     W = np.asarray(W, dtype=float)
     if (W < 0).any():
-        raise ValueError("weights must be non-negative")
+        raise OptionError("weights must be non-negative")
     X = np.asarray(X, dtype=float)
     row = {ind: k for k, ind in enumerate(tree.indicators)}
     out: dict[str, np.ndarray] = {}
@@ -357,7 +358,7 @@ def aggregate_draws(
     tree = tree if isinstance(tree, TreeIndex) else TreeIndex.of(tree)
     W = np.asarray(W, dtype=float)
     if (W < 0).any():
-        raise ValueError("weights must be non-negative")
+        raise OptionError("weights must be non-negative")
     X = np.asarray(X, dtype=float)
     present = ~np.isnan(X)
     relevant = [k for k, ind in enumerate(tree.indicators) if (W[:, tree.column[ind]] > 0).any()]
@@ -423,7 +424,7 @@ def weighted_mean(
     columns = list(weights)
     missing = [c for c in columns if c not in X.columns]
     if missing:
-        raise KeyError(f"no values for: {', '.join(missing)}")
+        raise UnknownKeyError(f"no values for: {', '.join(missing)}")
     _check_method(method)
     if not columns:
         return pd.Series(np.nan, index=X.index)

@@ -618,7 +618,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         if args.debug:
             raise
-        _fail(f"file not found: {exc.filename}", "check the path")
+        _fail(f"file not found: {exc.filename}" if exc.filename else str(exc), "check the path")
         return EXIT_FAILED
 
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from perfmodel.errors import OptionError, OptionTypeError, UnknownKeyError
 from perfmodel.framework import Framework
 
 __all__ = [
@@ -62,28 +63,28 @@ def _check_inputs(
 ) -> None:
     unknown = [ind for ind in denominators if ind not in X.columns]
     if unknown:
-        raise KeyError(
+        raise UnknownKeyError(
             f"denominators name indicator(s) not in the data: {', '.join(map(str, unknown))}; "
             "remove them from the mapping or add the columns"
         )
     absent = sorted({col for col in denominators.values() if col not in units.columns})
     if absent:
-        raise KeyError(
+        raise UnknownKeyError(
             f"denominator column(s) {', '.join(absent)} not in the units table "
             f"(it has: {', '.join(map(str, units.columns))}); fix the indicator metadata or the units file"
         )
     stray = [ind for ind in per if ind not in denominators]
     if stray:
-        raise ValueError(
+        raise OptionError(
             f"'per' is given for indicator(s) without a denominator: {', '.join(map(str, stray))}; "
             "'per' scales a rate, so give those indicators a denominator or drop 'per'"
         )
     bad_per = [ind for ind, scale in per.items() if not (np.isfinite(scale) and scale > 0)]
     if bad_per:
-        raise ValueError(f"'per' must be a positive number; check: {', '.join(map(str, bad_per))}")
+        raise OptionError(f"'per' must be a positive number; check: {', '.join(map(str, bad_per))}")
     for column in sorted(set(denominators.values())):
         if not pd.api.types.is_numeric_dtype(units[column]):
-            raise TypeError(
+            raise OptionTypeError(
                 f"denominator column {column!r} of the units table is not numeric "
                 f"(dtype {units[column].dtype}); clean it before denominating"
             )

@@ -20,7 +20,16 @@ from typing import ParamSpec, TypeVar
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
-__all__ = ["PerfmodelError", "OptionError", "check_choice", "check_confidence", "renamed_keywords"]
+__all__ = [
+    "PerfmodelError",
+    "OptionError",
+    "OptionTypeError",
+    "MissingFileError",
+    "UnknownKeyError",
+    "check_choice",
+    "check_confidence",
+    "renamed_keywords",
+]
 
 
 class PerfmodelError(Exception):
@@ -40,7 +49,38 @@ class PerfmodelError(Exception):
 
 
 class OptionError(PerfmodelError, ValueError):
-    """An option or setting outside its allowed values."""
+    """An option, argument or input table a function cannot accept as given.
+
+    An unknown choice, a negative count, a confidence outside (0, 1), a missing
+    column, too few units to fit a model. The message names the argument and
+    says what to change. The command line exits with :attr:`code` 2 (a usage
+    error, as argparse does).
+    """
+
+    code = 2
+
+
+class OptionTypeError(PerfmodelError, TypeError):
+    """An argument of the wrong type (``except TypeError`` keeps catching it)."""
+
+    code = 2
+
+
+class UnknownKeyError(PerfmodelError, KeyError):
+    """A name, id or key the caller asked for that does not exist (an unknown indicator, node, design).
+
+    Subclasses :class:`KeyError` so ``except KeyError`` keeps working, but shows its
+    message as written rather than quoted the way ``KeyError`` does.
+    """
+
+    code = 2
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)
+
+
+class MissingFileError(PerfmodelError, FileNotFoundError):
+    """A file the user named (an input, a notebook) does not exist; the message names it and its role."""
 
 
 def check_choice(name: str, value: object, allowed: tuple | list | frozenset | set) -> None:
@@ -123,7 +163,7 @@ def renamed_keywords(**old_to_new: str) -> Callable[[Callable[_P, _R]], Callable
             for old, new in old_to_new.items():
                 if old in kwargs:
                     if new in kwargs:
-                        raise TypeError(f"{function.__name__}() got both {old}= (old name) and {new}=")
+                        raise OptionTypeError(f"{function.__name__}() got both {old}= (old name) and {new}=")
                     caller = sys._getframe(1).f_globals.get("__name__", "")
                     if not caller.startswith("perfmodel."):
                         warnings.warn(

@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from perfmodel.errors import PerfmodelError
+from perfmodel.errors import PerfmodelError, UnknownKeyError
 from perfmodel.periods import PeriodError, parse_month
 from perfmodel.text import check_lang
 from perfmodel.weights import effective_weights
@@ -507,7 +507,7 @@ class Framework(_Model):
         for info in self.walk():
             if info.id == node_id:
                 return info
-        raise KeyError(node_id)
+        raise UnknownKeyError(f"framework {self.id!r} has no node {node_id!r}")
 
     def effective_weights(self, overrides: Mapping[str, float] | None = None) -> dict[str, float]:
         """Each indicator's share of the total score (product of the weights on its path).

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from perfmodel.errors import OptionError
 from perfmodel.framework import GRADES, FrameworkError
 
 __all__ = [
@@ -104,7 +105,7 @@ def group_indices(labels: pd.Series | Sequence[object] | None, n: int | None = N
     """
     if labels is None:
         if n is None:
-            raise ValueError("give labels or the number of units n")
+            raise OptionError("give labels or the number of units n")
         return [np.arange(n)]
     series = pd.Series(labels).astype(object)
     keys = series.where(series.notna(), "(none)").to_numpy()

@@ -28,6 +28,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from perfmodel.errors import OptionError
+
 __all__ = ["ImputationResult", "impute", "IMPUTATION_METHODS"]
 
 ImputationMethod = Literal["none", "group_mean", "carry_forward"]
@@ -158,20 +160,20 @@ def impute(
     [1.0, 3.0, 2.0, 10.0]
     """
     if method not in IMPUTATION_METHODS:
-        raise ValueError(
+        raise OptionError(
             f"unknown imputation method {method!r}; choose one of {', '.join(IMPUTATION_METHODS)}"
         )
     if isinstance(max_age, bool) or not isinstance(max_age, int | np.integer) or max_age < 1:
-        raise ValueError(f"max_age must be a whole number of periods ≥ 1, got {max_age!r}")
+        raise OptionError(f"max_age must be a whole number of periods ≥ 1, got {max_age!r}")
     if not X.index.is_unique:
         duplicated = X.index[X.index.duplicated()].unique()
-        raise ValueError(
+        raise OptionError(
             f"unit ids must be unique; duplicated: {', '.join(map(str, duplicated[:5]))}"
         )
     X = X.astype(float)
     if method == "group_mean":
         if groups is None:
-            raise ValueError(
+            raise OptionError(
                 "imputation 'group_mean' needs groups: a Series of group labels by unit"
             )
         filled, imputed, details = _group_mean(X, groups)

@@ -18,6 +18,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from perfmodel.errors import OptionError
+
 __all__ = [
     "orient",
     "orient_bounds",
@@ -58,10 +60,10 @@ def orient(
             out[column] = -out[column]
         elif direction == "target":
             if column not in targets:
-                raise ValueError(f"indicator {column!r} has direction 'target' but no target value")
+                raise OptionError(f"indicator {column!r} has direction 'target' but no target value")
             out[column] = -(out[column] - targets[column]).abs()
         elif direction != "higher":
-            raise ValueError(f"indicator {column!r}: unknown direction {direction!r}")
+            raise OptionError(f"indicator {column!r}: unknown direction {direction!r}")
     return out
 
 
@@ -85,9 +87,9 @@ def orient_bounds(
     if direction == "lower":
         return -float(high), -float(low)
     if direction != "target":
-        raise ValueError(f"unknown direction {direction!r}; use 'higher', 'lower' or 'target'")
+        raise OptionError(f"unknown direction {direction!r}; use 'higher', 'lower' or 'target'")
     if target is None:
-        raise ValueError("direction 'target' needs a target value to orient the bounds")
+        raise OptionError("direction 'target' needs a target value to orient the bounds")
     return -max(abs(low - target), abs(high - target)), 0.0
 
 
@@ -117,7 +119,7 @@ class _Normaliser:
             raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit() first")
         unseen = [c for c in X.columns if c not in getattr(self, attribute).index]
         if unseen:
-            raise ValueError(
+            raise OptionError(
                 f"{type(self).__name__} was not fitted on column(s) {', '.join(map(str, unseen))}; "
                 "fit it on data that has them"
             )
@@ -207,12 +209,12 @@ class Goalposts(_Normaliser):
     def fit(self, X: pd.DataFrame, y: object = None) -> Goalposts:
         missing = [c for c in X.columns if c not in self.bounds]
         if missing:
-            raise ValueError(f"no goalposts for indicator(s): {', '.join(map(str, missing))}")
+            raise OptionError(f"no goalposts for indicator(s): {', '.join(map(str, missing))}")
         self.worst_ = pd.Series({c: self.bounds[c][0] for c in X.columns}, dtype=float)
         self.best_ = pd.Series({c: self.bounds[c][1] for c in X.columns}, dtype=float)
         bad = self.worst_.index[~(self.best_ > self.worst_)]
         if len(bad):
-            raise ValueError(
+            raise OptionError(
                 f"goalposts must be (worst, best) in oriented units with best > worst; check: "
                 f"{', '.join(f'{c}={self.bounds[c]}' for c in bad)} (see orient_bounds)"
             )
@@ -237,7 +239,7 @@ class DistanceToTarget(_Normaliser):
     def fit(self, X: pd.DataFrame, y: object = None) -> DistanceToTarget:
         missing = [c for c in X.columns if c not in self.targets]
         if missing:
-            raise ValueError(f"no target for indicator(s): {', '.join(map(str, missing))}")
+            raise OptionError(f"no target for indicator(s): {', '.join(map(str, missing))}")
         self.data_min_ = X.min()
         self.target_ = pd.Series({c: self.targets[c] for c in X.columns}, dtype=float)
         return self
@@ -261,14 +263,14 @@ NORMALISERS = {
 
 def _make(method: str, lo: float, hi: float, goalposts, targets) -> _Normaliser:
     if method not in NORMALISERS:
-        raise ValueError(f"unknown normalisation {method!r}; choose one of {', '.join(NORMALISERS)}")
+        raise OptionError(f"unknown normalisation {method!r}; choose one of {', '.join(NORMALISERS)}")
     if method == "goalposts":
         if goalposts is None:
-            raise ValueError("normalisation 'goalposts' needs goalposts for every indicator")
+            raise OptionError("normalisation 'goalposts' needs goalposts for every indicator")
         return Goalposts(goalposts, lo, hi)
     if method == "target":
         if targets is None:
-            raise ValueError("normalisation 'target' needs a target for every indicator")
+            raise OptionError("normalisation 'target' needs a target for every indicator")
         return DistanceToTarget(targets, lo, hi)
     if method == "zscore":
         return ZScore()

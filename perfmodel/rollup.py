@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from perfmodel.errors import OptionError
 from perfmodel.periods import months_in, parse_month
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -179,7 +180,7 @@ def monthly_values(observations: pd.DataFrame, framework: Framework | None = Non
     needed = {"period", "unit_id", "indicator", "value"}
     missing = needed - set(observations.columns)
     if missing:
-        raise ValueError(
+        raise OptionError(
             f"observations lack column(s) {', '.join(sorted(missing))}; monthly values need the "
             "clean long table (period, unit_id, indicator, value[, numerator, denominator])"
         )

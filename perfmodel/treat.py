@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from perfmodel.errors import OptionError, UnknownKeyError
+
 __all__ = [
     "TreatmentResult",
     "skewness",
@@ -290,11 +292,11 @@ def treat(
         or not isinstance(max_points, int | np.integer)
         or max_points < 0
     ):
-        raise ValueError(f"max_points must be a whole number ≥ 0, got {max_points!r}")
+        raise OptionError(f"max_points must be a whole number ≥ 0, got {max_points!r}")
     selected = list(X.columns if columns is None else columns)
     unknown = [c for c in selected if c not in X.columns]
     if unknown:
-        raise KeyError(f"cannot treat indicator(s) not in the data: {', '.join(map(str, unknown))}")
+        raise UnknownKeyError(f"cannot treat indicator(s) not in the data: {', '.join(map(str, unknown))}")
     values = X.astype(float).copy()
     changed = pd.DataFrame(False, index=X.index, columns=X.columns)
     rows = []

@@ -102,3 +102,41 @@ def test_gaming_subcommand_is_added_when_available():
     args = parser.parse_args(["lab", "gaming", "--observations", "o.csv", "--units", "u.csv",
                               "--framework", "station_four_dimension", "--period", "2025", "--out", "x"])
     assert args.lab_command == "gaming"
+
+
+def _one_error_line(err: str) -> str:
+    """The error output, checked to be one ``perfmodel: error:`` line and no traceback."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("perfmodel: error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_a_mistyped_option_is_one_error_line_with_the_usage_exit_code(sample, tmp_path, capsys):
+    from perfmodel.cli import EXIT_USAGE, main
+
+    code = main([
+        "lab", "compare", "--units", str(sample["units"]), "--period", "2025Q2", "--out", str(tmp_path),
+        "--design", f"four=station_four_dimension@{sample['station_observations']}",
+        "--flexible", "callback_satisfaction+0.05",  # '=' forgotten
+    ])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == EXIT_USAGE == 2
+    assert "cannot read 'callback_satisfaction+0.05'" in line and "indicator=change pairs" in line
+
+
+def test_gaming_shows_option_errors_as_one_line_and_bugs_as_tracebacks(sample, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("perfmodel.design.gaming")
+    from perfmodel.cli import main
+    from perfmodel.design.gaming import detect
+
+    argv = ["lab", "gaming", "--observations", str(sample["station_observations"]), "--units", str(sample["units"]),
+            "--framework", "station_four_dimension", "--period", "2025Q2", "--out", str(tmp_path / "g")]
+    assert main([*argv, "--history", "0"]) == 2
+    assert "history_months must be at least 1, got 0" in _one_error_line(capsys.readouterr().err)
+
+    def broken(*args, **kwargs):
+        raise ValueError("an internal slip")  # not a PerfmodelError: a bug, so not dressed up as the user's error
+
+    monkeypatch.setattr(detect, "detect_gaming", broken)
+    with pytest.raises(ValueError, match="an internal slip"):
+        main(argv)

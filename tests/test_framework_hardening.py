@@ -536,3 +536,98 @@ def test_copy_of_valid_stays_valid():
     # guards the helpers above: every test starts from a framework that loads
     assert framework_from_dict(copy.deepcopy(_aliased())).id == "tiny"
     assert np.isclose(sum(framework_from_dict(_valid()).effective_weights().values()), 1.0)
+
+
+# ---------------------------------------------------------------- errors (issue 12)
+BUILTIN_RAISES = frozenset({"ValueError", "KeyError", "TypeError"})
+
+ALLOWED_BUILTIN_RAISES = {
+    # pydantic validators must raise ValueError; pydantic wraps it in a ValidationError that
+    # load_framework turns into a FrameworkError naming the file and the field
+    ("perfmodel/framework.py", "_check_id"),
+    ("perfmodel/framework.py", "_check_interval"),
+    ("perfmodel/framework.py", "Threshold._check"),
+    ("perfmodel/framework.py", "Temporary._month"),
+    ("perfmodel/framework.py", "Temporary._order"),
+    ("perfmodel/framework.py", "Indicator._check"),
+    ("perfmodel/framework.py", "NegativeItem._check"),
+    ("perfmodel/framework.py", "Grading._check"),
+    ("perfmodel/framework.py", "Award._check"),
+    ("perfmodel/framework.py", "Framework._check_tree"),
+    # control flow: read_table catches these (_READ_ERRORS) and raises an InputError naming the file
+    ("perfmodel/io.py", "_excel_grids"),
+    ("perfmodel/io.py", "_xls_grids"),
+    # bugs in perfmodel, not the user's to fix: a report template that puts a value where it
+    # cannot be escaped, scoring rules built by Evaluation of the wrong length, a flag code
+    # the package itself mistyped
+    ("perfmodel/report/render.py", "_check_template"),
+    ("perfmodel/report/render.py", "_check_no_field_in_code_span"),
+    ("perfmodel/scoring.py", "ScoringRules.__post_init__"),
+    ("perfmodel/flags.py", "FlagLog.add"),
+}
+"""(file, function) pairs that may raise a bare ValueError/KeyError/TypeError, each with its reason."""
+
+
+def _builtin_raises(source: str, rel: str = "<string>") -> list[tuple[str, str, int]]:
+    """Every ``raise ValueError/KeyError/TypeError`` (called or bare) as (file, qualified function, line)."""
+    found = []
+
+    def visit(node: ast.AST, scope: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = scope
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                inner = f"{scope}.{child.name}" if scope else child.name
+            if isinstance(child, ast.Raise) and child.exc is not None:
+                raised = child.exc.func if isinstance(child.exc, ast.Call) else child.exc
+                if isinstance(raised, ast.Name) and raised.id in BUILTIN_RAISES:
+                    found.append((rel, scope, child.lineno))
+            visit(child, inner)
+
+    visit(ast.parse(source), "")
+    return found
+
+
+def test_the_raise_scanner_finds_called_bare_and_nested_raises():
+    source = (
+        "def f(x):\n    raise ValueError(x)\n"
+        "class C:\n    def g(self):\n        def h():\n            raise KeyError\n"
+        "def ok():\n    raise OptionError('fine')\n"
+    )
+    assert [(scope, line) for _, scope, line in _builtin_raises(source)] == [("f", 2), ("C.g.h", 6)]
+
+
+def test_user_facing_errors_are_perfmodel_errors():
+    """No bare ValueError/KeyError/TypeError outside the allow-list: raise a PerfmodelError subclass
+    (OptionError, OptionTypeError, UnknownKeyError or the module's own error) that says what to change."""
+    found = [
+        hit
+        for path in sorted((REPO / "perfmodel").rglob("*.py"))
+        for hit in _builtin_raises(path.read_text(encoding="utf-8"), path.relative_to(REPO).as_posix())
+    ]
+    bare = [f"{rel}:{line} in {scope or '<module>'}" for rel, scope, line in found
+            if (rel, scope) not in ALLOWED_BUILTIN_RAISES]
+    assert not bare, "raise a PerfmodelError subclass instead of a bare builtin at: " + ", ".join(bare)
+    stale = ALLOWED_BUILTIN_RAISES - {(rel, scope) for rel, scope, _ in found}
+    assert not stale, f"these no longer raise a bare builtin; delete them from the allow-list: {sorted(stale)}"
+
+
+def test_converted_errors_keep_their_builtin_base():
+    from perfmodel.errors import OptionTypeError, UnknownKeyError, renamed_keywords
+    from perfmodel.monitor.warnings import arl_cusum
+
+    fw = framework_from_dict(copy.deepcopy(TOY))
+    with pytest.raises(KeyError, match="has no node 'no_such_node'") as lookup:
+        fw.node("no_such_node")
+    assert isinstance(lookup.value, UnknownKeyError) and isinstance(lookup.value, PerfmodelError)
+    assert str(UnknownKeyError("no target for 'x'")) == "no target for 'x'"  # not quoted as KeyError would be
+
+    @renamed_keywords(seed="rng")
+    def draw(*, rng=None):
+        return rng
+
+    with pytest.raises(TypeError, match="got both seed= .* and rng=") as both:
+        draw(seed=1, rng=2)
+    assert isinstance(both.value, OptionTypeError) and isinstance(both.value, PerfmodelError)
+    with pytest.raises(ValueError, match="h must be positive") as bad:
+        arl_cusum(0.5, -1.0)
+    assert isinstance(bad.value, OptionError)

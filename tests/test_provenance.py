@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from perfmodel.errors import PerfmodelError
 from perfmodel.report import (
     build_provenance,
     file_sha256,
@@ -188,10 +189,12 @@ def test_only_the_timestamp_differs_between_runs(inputs, monkeypatch):
 
 
 def test_build_provenance_rejects_missing_input_and_non_json(tmp_path, inputs):
-    with pytest.raises(FileNotFoundError, match="'rates'"):
+    with pytest.raises(FileNotFoundError, match="'rates'") as missing:
         build_provenance({"rates": tmp_path / "nope.csv"}, {})
-    with pytest.raises(TypeError, match="nan"):
+    with pytest.raises(TypeError, match="nan") as not_json:
         build_provenance(inputs, {"alpha": math.nan})
+    # the user's mistakes, so PerfmodelErrors the CLI shows as one line (issue 12)
+    assert isinstance(missing.value, PerfmodelError) and isinstance(not_json.value, PerfmodelError)
     with pytest.raises(TypeError, match="not JSON-serialisable"):
         build_provenance(inputs, {"f": object()})
 

@@ -33,7 +33,7 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from statsmodels.tools.sm_exceptions import MissingDataError
 
-from perfmodel.errors import check_confidence
+from perfmodel.errors import OptionError, check_confidence
 
 __all__ = ["CaseMixModel", "indirect_standardisation"]
 
@@ -111,17 +111,17 @@ def indirect_standardisation(
     o = np.asarray(observed, dtype=float)
     e = np.asarray(expected, dtype=float)
     if o.shape != e.shape or o.ndim != 1:
-        raise ValueError(SHAPE_MISMATCH.format(n_obs=o.size, n_exp=e.size))
+        raise OptionError(SHAPE_MISMATCH.format(n_obs=o.size, n_exp=e.size))
     if not (np.isfinite(overall_rate) and overall_rate > 0):
-        raise ValueError(BAD_OVERALL.format(overall=overall_rate))
+        raise OptionError(BAD_OVERALL.format(overall=overall_rate))
     if np.any(~np.isfinite(o)) or np.any(o < 0):
-        raise ValueError(
+        raise OptionError(
             NEGATIVE_VALUES.format(
                 column="observed", count=int(np.sum(~(o >= 0))), what="observed totals"
             )
         )
     if np.any(~(e > 0)):
-        raise ValueError(NONPOSITIVE_EXPECTED.format(count=int(np.sum(~(e > 0)))))
+        raise OptionError(NONPOSITIVE_EXPECTED.format(count=int(np.sum(~(e > 0)))))
     index = observed.index if isinstance(observed, pd.Series) else None
     ratio = o / e
     return pd.DataFrame(
@@ -195,30 +195,30 @@ class CaseMixModel:
     # -- validation ------------------------------------------------------------------
     def _parse(self) -> tuple[str, str]:
         if self.family not in FAMILIES:
-            raise ValueError(BAD_FAMILY.format(family=self.family, allowed=list(FAMILIES)))
+            raise OptionError(BAD_FAMILY.format(family=self.family, allowed=list(FAMILIES)))
         if not isinstance(self.formula, str) or self.formula.count("~") != 1:
-            raise ValueError(
+            raise OptionError(
                 BAD_FORMULA.format(formula=self.formula, why="it needs exactly one '~'.")
             )
         lhs, rhs = (part.strip() for part in self.formula.split("~"))
         if not lhs or not rhs:
-            raise ValueError(
+            raise OptionError(
                 BAD_FORMULA.format(
                     formula=self.formula, why="both the outcome and the case-mix terms are needed."
                 )
             )
         if self.exposure is not None and self.family != "poisson":
-            raise ValueError(
+            raise OptionError(
                 OPTION_NOT_FOR_FAMILY.format(option="exposure", family="poisson", given=self.family)
             )
         if self.denominator is not None and self.family != "binomial":
-            raise ValueError(
+            raise OptionError(
                 OPTION_NOT_FOR_FAMILY.format(
                     option="denominator", family="binomial", given=self.family
                 )
             )
         if self.denominator is not None and not lhs.isidentifier():
-            raise ValueError(
+            raise OptionError(
                 BAD_FORMULA.format(
                     formula=self.formula,
                     why="with denominator= the left-hand side must be the name of the successes column.",
@@ -234,9 +234,9 @@ class CaseMixModel:
         self, data: pd.DataFrame, lhs: str, *, need_group: bool, need_outcome: bool
     ) -> None:
         if not isinstance(data, pd.DataFrame):
-            raise ValueError("data must be a pandas DataFrame.")
+            raise OptionError("data must be a pandas DataFrame.")
         if len(data) == 0:
-            raise ValueError(EMPTY_DATA)
+            raise OptionError(EMPTY_DATA)
         required: list[tuple[str, str, str]] = []
         if need_group:
             required.append((self.group, "unit id", "group= argument"))
@@ -248,7 +248,7 @@ class CaseMixModel:
             required.append((lhs, "successes", "formula"))
         for column, role, where in required:
             if column not in data.columns:
-                raise ValueError(
+                raise OptionError(
                     MISSING_COLUMN.format(
                         column=column, role=role, available=list(data.columns), where=where
                     )
@@ -258,17 +258,17 @@ class CaseMixModel:
         for column in [*referenced, *(c for c, _, _ in required)]:
             n_missing = int(data[column].isna().sum())
             if n_missing:
-                raise ValueError(MISSING_VALUES.format(column=column, count=n_missing))
+                raise OptionError(MISSING_VALUES.format(column=column, count=n_missing))
         if self.exposure is not None:
             bad = int((~(data[self.exposure] > 0)).sum())
             if bad:
-                raise ValueError(
+                raise OptionError(
                     NONPOSITIVE_VALUES.format(column=self.exposure, count=bad, what="exposure")
                 )
         if self.denominator is not None:
             bad = int((~(data[self.denominator] > 0)).sum())
             if bad:
-                raise ValueError(
+                raise OptionError(
                     NONPOSITIVE_VALUES.format(
                         column=self.denominator, count=bad, what="the number of trials"
                     )
@@ -280,7 +280,7 @@ class CaseMixModel:
             if pd.api.types.is_bool_dtype(values):
                 values = values.astype(float)
             if not pd.api.types.is_numeric_dtype(values):
-                raise ValueError(
+                raise OptionError(
                     f"column {lhs!r} (outcome) must be numeric, got dtype {values.dtype}; "
                     "convert it with pd.to_numeric or map categories to 0/1."
                 )
@@ -290,7 +290,7 @@ class CaseMixModel:
         except Exception as exc:  # patsy raises many types
             raise self._translate(exc, data) from exc
         if matrix.shape[1] != 1:
-            raise ValueError(
+            raise OptionError(
                 BAD_FORMULA.format(
                     formula=self.formula, why="the outcome must be one numeric column."
                 )
@@ -344,13 +344,13 @@ class CaseMixModel:
             if self.denominator is not None:
                 trials = data[self.denominator].to_numpy(dtype=float)
                 if np.any(y < 0):
-                    raise ValueError(
+                    raise OptionError(
                         NEGATIVE_VALUES.format(
                             column=lhs, count=int((y < 0).sum()), what="successes"
                         )
                     )
                 if np.any(y > trials):
-                    raise ValueError(
+                    raise OptionError(
                         SUCCESSES_EXCEED_TRIALS.format(
                             numerator=lhs,
                             denominator=self.denominator,
@@ -363,11 +363,11 @@ class CaseMixModel:
                 self.overall_ = float(y.sum() / trials.sum())
             else:
                 if np.any((y < 0) | (y > 1)):
-                    raise ValueError(BINARY_OUTCOME.format(column=lhs))
+                    raise OptionError(BINARY_OUTCOME.format(column=lhs))
                 self.overall_ = float(y.mean())
         elif self.family == "poisson":
             if np.any(y < 0):
-                raise ValueError(
+                raise OptionError(
                     NEGATIVE_VALUES.format(column=lhs, count=int((y < 0).sum()), what="counts")
                 )
             if self.exposure is not None:
@@ -378,7 +378,7 @@ class CaseMixModel:
                 self.overall_ = float(y.mean())
         else:
             if self.family == "gamma" and np.any(y <= 0):
-                raise ValueError(
+                raise OptionError(
                     NONPOSITIVE_VALUES.format(
                         column=lhs, count=int((y <= 0).sum()), what="a gamma outcome"
                     )
@@ -387,10 +387,10 @@ class CaseMixModel:
         try:
             self.result_ = smf.glm(formula, data=frame, **kwargs).fit()
         except MissingDataError as exc:
-            raise ValueError(FIT_FAILED.format(error=exc)) from exc
+            raise OptionError(FIT_FAILED.format(error=exc)) from exc
         except Exception as exc:
             if isinstance(exc, ValueError) and not isinstance(exc, patsy.PatsyError):
-                raise ValueError(FIT_FAILED.format(error=exc)) from exc
+                raise OptionError(FIT_FAILED.format(error=exc)) from exc
             raise self._translate(exc, data) from exc
         self.outcome_ = lhs
         self.n_obs_ = int(self.result_.nobs)
@@ -399,7 +399,7 @@ class CaseMixModel:
 
     def _check_fitted(self) -> Any:
         if not hasattr(self, "result_"):
-            raise ValueError(NOT_FITTED)
+            raise OptionError(NOT_FITTED)
         return self.result_
 
     # -- results -----------------------------------------------------------------------

@@ -34,6 +34,7 @@ import pandas as pd
 
 from perfmodel.calibrate.casemix import CaseMixModel
 from perfmodel.calibrate.peers import context_frame
+from perfmodel.errors import OptionError
 from perfmodel.framework import Framework
 
 __all__ = [
@@ -72,7 +73,7 @@ def model_formula(outcome: str, covariates: Sequence[str], data: pd.DataFrame) -
     terms = []
     for column in covariates:
         if column not in data.columns:
-            raise ValueError(MISSING_COVARIATE.format(column=column))
+            raise OptionError(MISSING_COVARIATE.format(column=column))
         values = data[column].dropna()
         if values.nunique() < 2:
             continue
@@ -126,7 +127,7 @@ def declared_difficulty(framework: Framework, units: pd.DataFrame) -> pd.Series:
         return pd.Series(1.0, index=pd.Index(ids, name="unit_id"), name="declared_coefficient")
     by = framework.difficulty.by
     if by not in units.columns:
-        raise ValueError(
+        raise OptionError(
             f"difficulty.by column {by!r} of framework {framework.id!r} is not in the units table; "
             f"available: {list(units.columns)}"
         )
@@ -164,14 +165,14 @@ def expected_scores(
         :class:`CaseMixModel`.
     """
     if not covariates:
-        raise ValueError(NO_COVARIATES)
+        raise OptionError(NO_COVARIATES)
     context = context_frame(units)
     ids = context["unit_id"].astype(object) if "unit_id" in context.columns else context.index
     context.index = pd.Index(ids, name="unit_id")
     data = context.assign(score=scores.reindex(context.index).astype(float))
     for column in covariates:
         if column not in data.columns:
-            raise ValueError(MISSING_COVARIATE.format(column=column))
+            raise OptionError(MISSING_COVARIATE.format(column=column))
     data = data.dropna(subset=["score", *covariates])
     formula = model_formula("score", covariates, data)
     model = CaseMixModel(formula, family=family).fit(data)
@@ -269,7 +270,7 @@ def class_coefficients(table: pd.DataFrame, by: str = "class") -> pd.DataFrame:
         what the declared step function cannot express.
     """
     if by not in table.columns:
-        raise ValueError(
+        raise OptionError(
             f"column {by!r} is not in the table; the framework declares no difficulty classes, "
             "so there is nothing to compare per class."
         )

@@ -70,6 +70,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from perfmodel.errors import OptionError
 from perfmodel.multiple_testing import bh_qvalues
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -161,7 +162,7 @@ _KIND_LABELS = {
 # --------------------------------------------------------------------------- helpers
 def _check_option(name: str, value: object, allowed: Sequence[str]) -> None:
     if value not in allowed:
-        raise ValueError(BAD_OPTION.format(name=name, value=value, allowed=list(allowed)))
+        raise OptionError(BAD_OPTION.format(name=name, value=value, allowed=list(allowed)))
 
 
 def _validate_confidence(confidence: Sequence[float] | float) -> tuple[float, ...]:
@@ -172,9 +173,9 @@ def _validate_confidence(confidence: Sequence[float] | float) -> tuple[float, ..
     try:
         out = tuple(sorted(float(v) for v in values))
     except (TypeError, ValueError):
-        raise ValueError(BAD_CONFIDENCE.format(confidence=confidence)) from None
+        raise OptionError(BAD_CONFIDENCE.format(confidence=confidence)) from None
     if not out or any(not 0.0 < v < 1.0 for v in out) or len(set(out)) != len(out):
-        raise ValueError(BAD_CONFIDENCE.format(confidence=confidence))
+        raise OptionError(BAD_CONFIDENCE.format(confidence=confidence))
     return out
 
 
@@ -203,9 +204,9 @@ def _validate_trim(trim: float) -> float:
     try:
         trim = float(trim)
     except (TypeError, ValueError):
-        raise ValueError(BAD_TRIM.format(trim=trim)) from None
+        raise OptionError(BAD_TRIM.format(trim=trim)) from None
     if not 0.0 <= trim < 0.5:
-        raise ValueError(BAD_TRIM.format(trim=trim))
+        raise OptionError(BAD_TRIM.format(trim=trim))
     return trim
 
 
@@ -214,7 +215,7 @@ def _resolve_transform(kind: str, transform: Transform | None) -> Transform:
     if transform is None:
         return allowed[0]
     if transform not in allowed:
-        raise ValueError(
+        raise OptionError(
             BAD_TRANSFORM.format(transform=transform, kind=kind, allowed=list(allowed))
         )
     return transform
@@ -443,17 +444,17 @@ def funnel_limits(
     transform_ = _resolve_transform(kind, transform)
     confidence_ = _validate_confidence(confidence)
     if method == "chisq" and kind == "proportion":
-        raise ValueError(CHISQ_NOT_FOR_PROPORTION)
+        raise OptionError(CHISQ_NOT_FOR_PROPORTION)
     target_ = _validate_target(kind, target)
     if not (phi > 0 and tau2 >= 0) or (phi != 1.0 and tau2 != 0.0):
-        raise ValueError(BAD_PHI_TAU.format(phi=phi, tau2=tau2))
+        raise OptionError(BAD_PHI_TAU.format(phi=phi, tau2=tau2))
     x = np.atleast_1d(np.asarray(size, dtype=float))
     if np.any(~np.isfinite(x)) or np.any(x <= 0):
-        raise ValueError(
+        raise OptionError(
             NONPOSITIVE_SIZE.format(column="size", what="size", count=int(np.sum(~(x > 0))))
         )
     if kind == "proportion" and method == "exact" and not _is_whole(x):
-        raise ValueError(NOT_WHOLE.format(column="size", extra=" (denominators)", alt=""))
+        raise OptionError(NOT_WHOLE.format(column="size", extra=" (denominators)", alt=""))
     out = pd.DataFrame({"size": x})
     for level in confidence_:
         lo, hi = _limits_on_value_scale(
@@ -471,16 +472,16 @@ def _validate_target(kind: str, target: float | None) -> float:
     if target is None:
         if kind == "ratio":
             return 1.0
-        raise ValueError(
+        raise OptionError(
             BAD_TARGET.format(target=target, kind=kind, why="give the funnel's centre.")
         )
     t = float(target)
     if kind == "proportion" and not 0.0 < t < 1.0:
-        raise ValueError(
+        raise OptionError(
             BAD_TARGET.format(target=target, kind=kind, why="it must be strictly between 0 and 1.")
         )
     if kind != "proportion" and not (np.isfinite(t) and t > 0.0):
-        raise ValueError(
+        raise OptionError(
             BAD_TARGET.format(target=target, kind=kind, why="it must be a positive number.")
         )
     return t
@@ -548,7 +549,7 @@ def estimate_overdispersion(
     z = np.asarray(z, dtype=float)
     se = np.asarray(se, dtype=float)
     if z.shape != se.shape or z.ndim != 1:
-        raise ValueError("z and se must be one-dimensional arrays of the same length.")
+        raise OptionError("z and se must be one-dimensional arrays of the same length.")
     n_all = z.size
     used = np.ones(n_all, dtype=bool)
     trimmed = np.zeros(n_all, dtype=bool)
@@ -565,7 +566,7 @@ def estimate_overdispersion(
         trimmed = ~used
     n = int(used.sum())
     if n < 2:
-        raise ValueError(TOO_FEW_UNITS.format(n=n))
+        raise OptionError(TOO_FEW_UNITS.format(n=n))
     phi = float(np.mean(zz[used] ** 2))
     w = 1.0 / se[used] ** 2
     denom = w.sum() - (w**2).sum() / w.sum()
@@ -636,7 +637,7 @@ class FunnelResult:
         level = max(self.confidence) if confidence is None else confidence
         col = f"outside_{confidence_label(level)}"
         if col not in self.table:
-            raise ValueError(
+            raise OptionError(
                 f"limits of coverage {level!r} were not computed; available: {list(self.confidence)}."
             )
         return self.table.loc[self.table[col]].copy()
@@ -909,10 +910,10 @@ class FunnelPlot:
         confidence = _validate_confidence(self.confidence)
         trim = _validate_trim(self.trim)
         if self.method == "chisq" and self.kind == "proportion":
-            raise ValueError(CHISQ_NOT_FOR_PROPORTION)
+            raise OptionError(CHISQ_NOT_FOR_PROPORTION)
         if self.kind == "ratio":
             if self.expected is None or self.denominator is not None:
-                raise ValueError(
+                raise OptionError(
                     NEED_SIZE_COLUMN.format(
                         kind=self.kind,
                         needed="expected",
@@ -923,7 +924,7 @@ class FunnelPlot:
             size_col = self.expected
         else:
             if self.denominator is None or self.expected is not None:
-                raise ValueError(
+                raise OptionError(
                     NEED_SIZE_COLUMN.format(
                         kind=self.kind,
                         needed="denominator",
@@ -939,26 +940,26 @@ class FunnelPlot:
     ) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
         """Validate the columns and total them per unit: ``(unit name, ids, O, size)``."""
         if not isinstance(data, pd.DataFrame):
-            raise ValueError("data must be a pandas DataFrame with one row per unit or per record.")
+            raise OptionError("data must be a pandas DataFrame with one row per unit or per record.")
         if len(data) == 0:
-            raise ValueError(EMPTY_DATA)
+            raise OptionError(EMPTY_DATA)
         size_param = "expected" if self.kind == "ratio" else "denominator"
         columns = [(self.observed, "observed"), (size_col, size_param)]
         if self.unit is not None:
             columns.append((self.unit, "unit"))
         for col, param in columns:
             if col not in data.columns:
-                raise ValueError(
+                raise OptionError(
                     MISSING_COLUMN.format(column=col, param=param, available=list(data.columns))
                 )
             n_missing = int(data[col].isna().sum())
             if n_missing:
-                raise ValueError(MISSING_VALUES.format(column=col, count=n_missing))
+                raise OptionError(MISSING_VALUES.format(column=col, count=n_missing))
         for col in (self.observed, size_col):
             if not pd.api.types.is_numeric_dtype(data[col]) or pd.api.types.is_bool_dtype(
                 data[col]
             ):
-                raise ValueError(NOT_NUMERIC.format(column=col, dtype=data[col].dtype))
+                raise OptionError(NOT_NUMERIC.format(column=col, dtype=data[col].dtype))
         o = data[self.observed].to_numpy(dtype=float)
         n = data[size_col].to_numpy(dtype=float)
         if self.unit is None:
@@ -968,7 +969,7 @@ class FunnelPlot:
             unit_name = self.unit
             ids = data[self.unit].to_numpy()
         if (o < 0).any():
-            raise ValueError(
+            raise OptionError(
                 NEGATIVE_OBSERVED.format(column=self.observed, count=int((o < 0).sum()))
             )
         if self.unit is not None:
@@ -980,11 +981,11 @@ class FunnelPlot:
         what = "expected count" if self.kind == "ratio" else "denominator"
         bad = ~(n > 0) | ~np.isfinite(n)
         if bad.any():
-            raise ValueError(
+            raise OptionError(
                 NONPOSITIVE_SIZE.format(column=size_col, what=what, count=int(bad.sum()))
             )
         if self.kind == "proportion" and (o > n).any():
-            raise ValueError(
+            raise OptionError(
                 OBSERVED_EXCEEDS_DENOMINATOR.format(
                     observed=self.observed, denominator=size_col, count=int((o > n).sum())
                 )
@@ -992,9 +993,9 @@ class FunnelPlot:
         if self.method == "exact":
             if not _is_whole(o):
                 alt = " or method='chisq'" if self.kind != "proportion" else ""
-                raise ValueError(NOT_WHOLE.format(column=self.observed, extra="", alt=alt))
+                raise OptionError(NOT_WHOLE.format(column=self.observed, extra="", alt=alt))
             if self.kind == "proportion" and not _is_whole(n):
-                raise ValueError(NOT_WHOLE.format(column=size_col, extra=" (denominators)", alt=""))
+                raise OptionError(NOT_WHOLE.format(column=size_col, extra=" (denominators)", alt=""))
         return unit_name, ids, o, n
 
     # -- fitting ------------------------------------------------------------------
@@ -1023,13 +1024,13 @@ class FunnelPlot:
             if target <= 0 or (self.kind == "proportion" and target >= 1):
                 what = "proportion" if self.kind == "proportion" else "rate"
                 edge = "0" if target <= 0 else "n"
-                raise ValueError(
+                raise OptionError(
                     DEGENERATE_TARGET.format(
                         what=what, target=target, edge=edge, column=self.observed
                     )
                 )
         if transform == "log" and (o == 0).any():
-            raise ValueError(LOG_ZERO.format(column=self.observed, count=int((o == 0).sum())))
+            raise OptionError(LOG_ZERO.format(column=self.observed, count=int((o == 0).sum())))
 
         y, s, centre = _transformed(self.kind, transform, o, n, target)
         z = (y - centre) / s
@@ -1118,7 +1119,7 @@ class FunnelPlot:
 
     def _check_fitted(self) -> FunnelResult:
         if not hasattr(self, "result_"):
-            raise ValueError(NOT_FITTED)
+            raise OptionError(NOT_FITTED)
         return self.result_
 
     def to_frame(self) -> pd.DataFrame:

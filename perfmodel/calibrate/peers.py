@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from perfmodel.columns import NUMERIC_CONTEXT
+from perfmodel.errors import OptionError
 
 __all__ = [
     "CONTEXT_COLUMNS",
@@ -161,7 +162,7 @@ def _unit_index(units: pd.DataFrame) -> pd.Index:
         ids = units["unit_id"].astype(object)
         dup = ids.duplicated()
         if dup.any():
-            raise ValueError(DUPLICATE_UNITS.format(example=ids[dup].iloc[0]))
+            raise OptionError(DUPLICATE_UNITS.format(example=ids[dup].iloc[0]))
         return pd.Index(ids.to_numpy(), name="unit_id")
     return pd.Index(units.index, name="unit_id")
 
@@ -193,7 +194,7 @@ def standardise_context(
     frame = context_frame(units)
     for column in variables:
         if column not in frame.columns:
-            raise ValueError(
+            raise OptionError(
                 MISSING_VARIABLE.format(
                     column=column,
                     available=[c for c in units.columns],
@@ -206,7 +207,7 @@ def standardise_context(
     sd = data.std(ddof=0)
     for column in variables:
         if not sd[column] > 0:
-            raise ValueError(CONSTANT_VARIABLE.format(column=column))
+            raise OptionError(CONSTANT_VARIABLE.format(column=column))
     z = (data - data.mean()) / sd
     if weights:
         z = z * pd.Series({c: float(weights.get(c, 1.0)) for c in variables})
@@ -237,7 +238,7 @@ def declared_peer_groups(
     columns = [columns] if isinstance(columns, str) else list(columns)
     for column in columns:
         if column not in units.columns:
-            raise ValueError(NO_PEER_COLUMN.format(column=column, available=list(units.columns)))
+            raise OptionError(NO_PEER_COLUMN.format(column=column, available=list(units.columns)))
     parts = units[columns].astype(object)
     labels = [
         sep.join(str(v) for v in row) if all(pd.notna(v) for v in row) else None
@@ -325,13 +326,13 @@ class KMeansPeerGroups:
         if self.n_clusters is not None:
             k = self.n_clusters
             if not isinstance(k, (int, np.integer)) or not 2 <= k <= n_units - 1:
-                raise ValueError(BAD_K.format(k=k))
+                raise OptionError(BAD_K.format(k=k))
             return [int(k)]
         low, high = self.k_range
         if not (isinstance(low, (int, np.integer)) and isinstance(high, (int, np.integer))) or not (
             2 <= low <= high
         ):
-            raise ValueError(BAD_RANGE.format(k_range=self.k_range))
+            raise OptionError(BAD_RANGE.format(k_range=self.k_range))
         return list(range(int(low), int(min(high, n_units - 1)) + 1))
 
     def fit(self, units: pd.DataFrame) -> KMeansPeerGroups:
@@ -341,7 +342,7 @@ class KMeansPeerGroups:
 
         z = standardise_context(units, self.variables, self.weights)
         if len(z) < 3:
-            raise ValueError(
+            raise OptionError(
                 TOO_FEW_UNITS.format(
                     what="k-means peer groups", need=3, n=len(z), columns=list(self.variables)
                 )
@@ -391,7 +392,7 @@ class KMeansPeerGroups:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "labels_"):
-            raise ValueError(NOT_FITTED)
+            raise OptionError(NOT_FITTED)
 
     def predict(self, units: pd.DataFrame) -> pd.Series:
         """Peer group of (new) units: the nearest fitted cluster centre."""
@@ -447,15 +448,15 @@ def most_similar_units(
         ``neighbour_id``, ``distance``.
     """
     if not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k={k!r} is not valid: give the number of neighbours, an integer >= 1.")
+        raise OptionError(f"k={k!r} is not valid: give the number of neighbours, an integer >= 1.")
     z = standardise_context(units, variables, weights)
     if len(z) < 2:
-        raise ValueError(
+        raise OptionError(
             TOO_FEW_UNITS.format(what="most similar units", need=2, n=len(z), columns=list(variables))
         )
     if within is not None:
         if within not in units.columns:
-            raise ValueError(NO_PEER_COLUMN.format(column=within, available=list(units.columns)))
+            raise OptionError(NO_PEER_COLUMN.format(column=within, available=list(units.columns)))
         blocks = pd.Series(units[within].astype(object).to_numpy(), index=_unit_index(units))
         blocks = blocks.reindex(z.index)
     else:
@@ -513,7 +514,7 @@ def compare_with_neighbours(
         and its neighbours; ties share the best rank) and ``set_size``.
     """
     if direction not in ("higher", "lower"):
-        raise ValueError(f"direction={direction!r} is not valid; use 'higher' or 'lower'.")
+        raise OptionError(f"direction={direction!r} is not valid; use 'higher' or 'lower'.")
     sign = 1.0 if direction == "higher" else -1.0
     v = values.dropna().astype(float)
     pairs = neighbours.assign(neighbour_value=neighbours["neighbour_id"].map(v))

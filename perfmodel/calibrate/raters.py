@@ -49,7 +49,7 @@ import pandas as pd
 from scipy import sparse, stats
 from scipy.sparse.csgraph import connected_components
 
-from perfmodel.errors import check_confidence
+from perfmodel.errors import OptionError, check_confidence
 from perfmodel.framework import Framework
 
 if TYPE_CHECKING:  # statsmodels is imported where a mixed model is fitted
@@ -99,7 +99,7 @@ def _single_thread() -> Iterator[None]:
 def _check_columns(data: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> None:
     for column, role in columns:
         if column not in data.columns:
-            raise ValueError(
+            raise OptionError(
                 MISSING_COLUMN.format(column=column, role=role, available=list(data.columns))
             )
 
@@ -170,7 +170,7 @@ class RaterModel:
         )
         values = ratings[self.rating]
         if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            raise ValueError(NOT_NUMERIC.format(column=self.rating, dtype=values.dtype))
+            raise OptionError(NOT_NUMERIC.format(column=self.rating, dtype=values.dtype))
         frame = pd.DataFrame(
             {
                 "y": values.astype(float).to_numpy(),
@@ -181,14 +181,14 @@ class RaterModel:
         frame = frame.dropna()
         n_raters, n_ratees = frame["rater"].nunique(), frame["ratee"].nunique()
         if n_raters < 2 or n_ratees < 2:
-            raise ValueError(TOO_FEW.format(raters=n_raters, ratees=n_ratees, where=""))
+            raise OptionError(TOO_FEW.format(raters=n_raters, ratees=n_ratees, where=""))
         return frame
 
     # ------------------------------------------------------------------ fit
     def fit(self, ratings: pd.DataFrame) -> RaterModel:
         """Estimate rater and ratee effects; returns ``self``."""
         if self.method not in ("mixedlm", "fixed", "auto"):
-            raise ValueError(
+            raise OptionError(
                 f"method={self.method!r} is not valid; use 'mixedlm', 'fixed' or 'auto'."
             )
         check_confidence(self.confidence)
@@ -270,7 +270,7 @@ class RaterModel:
                 if result.converged:
                     break
         if result is None:
-            raise ValueError(
+            raise OptionError(
                 "the crossed random-effects model could not be fitted; use method='fixed'."
             )
         self.converged_ = bool(result.converged)
@@ -381,7 +381,7 @@ class RaterModel:
     # ------------------------------------------------------------------ use
     def _check_fitted(self) -> None:
         if not hasattr(self, "effects_"):
-            raise ValueError(NOT_FITTED)
+            raise OptionError(NOT_FITTED)
 
     def transform(self, ratings: pd.DataFrame) -> pd.DataFrame:
         """A copy of ``ratings`` with ``rater_effect`` and ``calibrated`` (rating − effect).

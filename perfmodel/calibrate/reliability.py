@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from perfmodel.errors import check_confidence
+from perfmodel.errors import OptionError, check_confidence
 
 __all__ = [
     "ICC_FORMS",
@@ -106,7 +106,7 @@ def ratings_matrix(
     targets = [target] if isinstance(target, str) else list(target)
     for column, role in [*((t, "target") for t in targets), (rater, "rater"), (rating, "rating")]:
         if column not in data.columns:
-            raise ValueError(
+            raise OptionError(
                 MISSING_COLUMN.format(column=column, role=role, available=list(data.columns))
             )
     values = pd.to_numeric(data[rating], errors="coerce").astype(float)
@@ -120,7 +120,7 @@ def ratings_matrix(
 def _as_table(table: pd.DataFrame | np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
     x = table.to_numpy(dtype=float) if isinstance(table, pd.DataFrame) else np.asarray(table, float)
     if x.ndim != 2:
-        raise ValueError("the ratings table must be two-dimensional: targets in rows, raters in columns.")
+        raise OptionError("the ratings table must be two-dimensional: targets in rows, raters in columns.")
     return x
 
 
@@ -181,17 +181,17 @@ def icc(
     confidence = check_confidence(confidence)
     x = _as_table(table)
     if missing not in ("omit", "raise"):
-        raise ValueError(f"missing={missing!r} is not valid; use 'omit' or 'raise'.")
+        raise OptionError(f"missing={missing!r} is not valid; use 'omit' or 'raise'.")
     complete = ~np.isnan(x).any(axis=1)
     if missing == "raise" and not complete.all():
-        raise ValueError(
+        raise OptionError(
             f"{int((~complete).sum())} target(s) lack a rating from some rater; pass missing='omit' "
             "to drop them, or use icc_from_components / krippendorff_alpha for incomplete designs."
         )
     x = x[complete]
     n, k = x.shape
     if n < 2 or k < 2:
-        raise ValueError(
+        raise OptionError(
             TOO_SMALL.format(
                 n=n,
                 k=k,
@@ -292,9 +292,9 @@ def icc_from_components(
     for name, value in (("var_target", var_target), ("var_rater", var_rater),
                         ("var_residual", var_residual)):
         if not (np.isfinite(value) and value >= 0):
-            raise ValueError(f"{name}={value!r} must be a finite variance >= 0.")
+            raise OptionError(f"{name}={value!r} must be a finite variance >= 0.")
     if not k > 0:
-        raise ValueError(f"k={k!r} must be > 0.")
+        raise OptionError(f"k={k!r} must be > 0.")
     total = var_target + var_rater + var_residual
     consistency_total = var_target + var_residual
 
@@ -359,14 +359,14 @@ def krippendorff_alpha(
     (0.743, 0.849)
     """
     if metric not in _METRICS:
-        raise ValueError(BAD_METRIC.format(metric=metric, allowed=list(_METRICS)))
+        raise OptionError(BAD_METRIC.format(metric=metric, allowed=list(_METRICS)))
     if isinstance(table, pd.DataFrame):
         bad = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
         if bad:
-            raise ValueError(NOT_NUMERIC.format(dtype=table[bad[0]].dtype))
+            raise OptionError(NOT_NUMERIC.format(dtype=table[bad[0]].dtype))
     x = _as_table(table)
     if metric == "ratio" and np.any(x[~np.isnan(x)] < 0):
-        raise ValueError(RATIO_NEGATIVE.format(count=int(np.sum(x[~np.isnan(x)] < 0))))
+        raise OptionError(RATIO_NEGATIVE.format(count=int(np.sum(x[~np.isnan(x)] < 0))))
     delta = _METRICS[metric]
     m = (~np.isnan(x)).sum(axis=1)
     pairable = x[m >= 2]

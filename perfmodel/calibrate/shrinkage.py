@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from perfmodel.errors import check_confidence
+from perfmodel.errors import OptionError, check_confidence
 
 __all__ = [
     "BetaBinomialShrinkage",
@@ -101,11 +101,11 @@ def _as_meta_arrays(
     y = np.asarray(estimates, dtype=float)
     v = np.asarray(variances, dtype=float)
     if y.ndim != 1 or y.shape != v.shape:
-        raise ValueError(SHAPE_MISMATCH)
+        raise OptionError(SHAPE_MISMATCH)
     if y.size < 2:
-        raise ValueError(TOO_FEW_UNITS.format(group=_ALL, n=y.size))
+        raise OptionError(TOO_FEW_UNITS.format(group=_ALL, n=y.size))
     if np.any(~np.isfinite(v)) or np.any(v <= 0) or np.any(~np.isfinite(y)):
-        raise ValueError(BAD_VARIANCES)
+        raise OptionError(BAD_VARIANCES)
     return y, v
 
 
@@ -219,7 +219,7 @@ def beta_binomial_mom(
     s = np.sum(n * (x / n - mu) ** 2)
     denom = big_n - np.sum(n**2) / big_n - (k - 1)
     if denom <= 0:
-        raise ValueError(ALL_TRIALS_ONE.format(group=_ALL))
+        raise OptionError(ALL_TRIALS_ONE.format(group=_ALL))
     rho = (s / (mu * (1.0 - mu)) - (k - 1)) / denom
     if rho <= 0:
         return mu, np.inf
@@ -256,28 +256,28 @@ def _beta_binomial_ml(
 # --------------------------------------------------------------------------- shared checks
 def _check_option(name: str, value: object, allowed: Sequence[str]) -> None:
     if value not in allowed:
-        raise ValueError(BAD_OPTION.format(name=name, value=value, allowed=list(allowed)))
+        raise OptionError(BAD_OPTION.format(name=name, value=value, allowed=list(allowed)))
 
 
 def _require(
     data: pd.DataFrame, columns: Sequence[tuple[str, str]], numeric: Sequence[str]
 ) -> None:
     if not isinstance(data, pd.DataFrame):
-        raise ValueError("data must be a pandas DataFrame.")
+        raise OptionError("data must be a pandas DataFrame.")
     if len(data) == 0:
-        raise ValueError(EMPTY_DATA)
+        raise OptionError(EMPTY_DATA)
     for column, param in columns:
         if column not in data.columns:
-            raise ValueError(
+            raise OptionError(
                 MISSING_COLUMN.format(column=column, param=param, available=list(data.columns))
             )
         count = int(data[column].isna().sum())
         if count:
-            raise ValueError(MISSING_VALUES.format(column=column, count=count))
+            raise OptionError(MISSING_VALUES.format(column=column, count=count))
     for column in numeric:
         col = data[column]
         if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            raise ValueError(NOT_NUMERIC.format(column=column, dtype=col.dtype))
+            raise OptionError(NOT_NUMERIC.format(column=column, dtype=col.dtype))
 
 
 def _group_of_units(data: pd.DataFrame, unit: str, groups: str | None) -> pd.Series:
@@ -286,7 +286,7 @@ def _group_of_units(data: pd.DataFrame, unit: str, groups: str | None) -> pd.Ser
     per_unit = data.groupby(unit, sort=False)[groups].nunique()
     bad = per_unit[per_unit > 1]
     if len(bad):
-        raise ValueError(GROUP_NOT_CONSTANT.format(unit=_py(bad.index[0]), column=groups))
+        raise OptionError(GROUP_NOT_CONSTANT.format(unit=_py(bad.index[0]), column=groups))
     return data.groupby(unit, sort=False)[groups].first()
 
 
@@ -306,7 +306,7 @@ class _Shrinker:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "prior_"):
-            raise ValueError(NOT_FITTED.format(name=type(self).__name__))
+            raise OptionError(NOT_FITTED.format(name=type(self).__name__))
 
     def fit_transform(self, data: pd.DataFrame) -> pd.DataFrame:
         """Fit the prior on ``data`` and return its shrunk estimates."""
@@ -321,7 +321,7 @@ class _Shrinker:
         known = set(self.prior_["group"])
         unknown = sorted({str(g) for g in groups.unique() if g not in known})
         if unknown:
-            raise ValueError(UNKNOWN_GROUP.format(groups=unknown, column=column))
+            raise OptionError(UNKNOWN_GROUP.format(groups=unknown, column=column))
 
     def summary(self) -> str:
         """Plain-text account of the prior(s) and the amount of shrinkage."""
@@ -419,15 +419,15 @@ class BetaBinomialShrinkage(_Shrinker):
         _require(data, cols, [self.numerator, self.denominator])
         neg = int((data[self.numerator] < 0).sum())
         if neg:
-            raise ValueError(NEGATIVE_NUMERATOR.format(column=self.numerator, count=neg))
+            raise OptionError(NEGATIVE_NUMERATOR.format(column=self.numerator, count=neg))
         group_of = _group_of_units(data, self.unit, self.groups)
         agg = data.groupby(self.unit, sort=False)[[self.numerator, self.denominator]].sum()
         bad = int((~(agg[self.denominator] > 0)).sum())
         if bad:
-            raise ValueError(NONPOSITIVE_DENOMINATOR.format(column=self.denominator, count=bad))
+            raise OptionError(NONPOSITIVE_DENOMINATOR.format(column=self.denominator, count=bad))
         over = int((agg[self.numerator] > agg[self.denominator]).sum())
         if over:
-            raise ValueError(
+            raise OptionError(
                 NUMERATOR_EXCEEDS_DENOMINATOR.format(
                     numerator=self.numerator, denominator=self.denominator, count=over
                 )
@@ -462,12 +462,12 @@ class BetaBinomialShrinkage(_Shrinker):
         rows = []
         for group, sub in units.groupby("group", sort=False):
             if len(sub) < 2:
-                raise ValueError(TOO_FEW_UNITS.format(group=_py(group), n=len(sub)))
+                raise OptionError(TOO_FEW_UNITS.format(group=_py(group), n=len(sub)))
             x, n = sub["numerator"].to_numpy(), sub["denominator"].to_numpy()
             try:
                 mean, conc = beta_binomial_mom(x, n)
             except ValueError:
-                raise ValueError(ALL_TRIALS_ONE.format(group=_py(group))) from None
+                raise OptionError(ALL_TRIALS_ONE.format(group=_py(group))) from None
             if self.method == "ml" and 0.0 < mean < 1.0:
                 mean, conc = _beta_binomial_ml(x, n, (mean, conc))
             alpha = mean * conc if np.isfinite(conc) else np.inf
@@ -595,7 +595,7 @@ class NormalNormalShrinkage(_Shrinker):
         _require(data, cols, [self.estimate, self.se])
         dup = data[self.unit].duplicated()
         if dup.any():
-            raise ValueError(
+            raise OptionError(
                 DUPLICATE_UNITS.format(
                     column=self.unit,
                     count=int(dup.sum()),
@@ -604,7 +604,7 @@ class NormalNormalShrinkage(_Shrinker):
             )
         bad = int((~(data[self.se] > 0)).sum())
         if bad:
-            raise ValueError(NONPOSITIVE_SE.format(column=self.se, count=bad))
+            raise OptionError(NONPOSITIVE_SE.format(column=self.se, count=bad))
         return pd.DataFrame(
             {
                 self.unit: data[self.unit].to_numpy(),
@@ -628,7 +628,7 @@ class NormalNormalShrinkage(_Shrinker):
         rows = []
         for group, sub in units.groupby("group", sort=False):
             if len(sub) < 2:
-                raise ValueError(TOO_FEW_UNITS.format(group=_py(group), n=len(sub)))
+                raise OptionError(TOO_FEW_UNITS.format(group=_py(group), n=len(sub)))
             y, v = sub["estimate"].to_numpy(), sub["se"].to_numpy() ** 2
             tau2 = reml_tau2(y, v) if self.method == "reml" else dersimonian_laird(y, v)
             w = 1.0 / (v + tau2)

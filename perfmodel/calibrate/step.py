@@ -100,6 +100,7 @@ from perfmodel.calibrate.raters import (
 from perfmodel.calibrate.reliability import icc_from_components, krippendorff_alpha, ratings_matrix
 from perfmodel.calibrate.shrinkage import BetaBinomialShrinkage
 from perfmodel.columns import CONTEXT_COLUMNS
+from perfmodel.errors import OptionError
 from perfmodel.framework import Framework, Indicator
 from perfmodel.groups import ALL_UNITS
 
@@ -497,7 +498,7 @@ def _covariates(framework: Framework, context: pd.DataFrame, override: Sequence[
     absent = [c for c in chosen if c not in context.columns or context[c].isna().all()]
     unknown = [c for c in absent if c not in DERIVED_CONTEXT and c not in UNITS_CONTEXT]
     if unknown:
-        raise ValueError(
+        raise OptionError(
             f"calibration covariate(s) {unknown} are neither units-table columns nor derived context "
             f"columns; available: {sorted(map(str, context.columns))}; derived: {list(DERIVED_CONTEXT)}. "
             f"Fix calibration.covariates in framework {framework.id!r} or add the column(s) to the "
@@ -686,10 +687,10 @@ def calibrate_values(
     CalibrationResult
     """
     if rate_scale not in ("logit", "ratio"):
-        raise ValueError(f"rate_scale={rate_scale!r} is not valid; use 'logit' or 'ratio'.")
+        raise OptionError(f"rate_scale={rate_scale!r} is not valid; use 'logit' or 'ratio'.")
     nonpreventable = nonpreventable or framework.calibration.nonpreventable
     if nonpreventable not in ("adjust", "exclude"):
-        raise ValueError(f"nonpreventable={nonpreventable!r} is not valid; use 'adjust' or 'exclude'.")
+        raise OptionError(f"nonpreventable={nonpreventable!r} is not valid; use 'adjust' or 'exclude'.")
     log = _Log()
     return _casemix(framework, values, units, rolled, covariates, rate_scale, nonpreventable,
                     min_units, log, shrink_groups=None, shrink=False)
@@ -831,13 +832,13 @@ def calibrate(
         tidy tables listed in :class:`CalibrationResult`.
     """
     if mode not in MODES:
-        raise ValueError(BAD_MODE.format(mode=mode, allowed=list(MODES)))
+        raise OptionError(BAD_MODE.format(mode=mode, allowed=list(MODES)))
     if rate_scale not in ("logit", "ratio"):
-        raise ValueError(f"rate_scale={rate_scale!r} is not valid; use 'logit' or 'ratio'.")
+        raise OptionError(f"rate_scale={rate_scale!r} is not valid; use 'logit' or 'ratio'.")
     fw = framework
     nonpreventable = nonpreventable or fw.calibration.nonpreventable
     if nonpreventable not in ("adjust", "exclude"):
-        raise ValueError(f"nonpreventable={nonpreventable!r} is not valid; use 'adjust' or 'exclude'.")
+        raise OptionError(f"nonpreventable={nonpreventable!r} is not valid; use 'adjust' or 'exclude'.")
     log = _Log()
     work = values.astype(float).copy()
     rater_stages: dict[str, pd.DataFrame] = {}

@@ -29,6 +29,8 @@ from typing import Any
 
 import pandas as pd
 
+from perfmodel.errors import MissingFileError, OptionError
+
 __all__ = ["add_parser", "add_gaming_parser", "run", "run_gaming", "write_tables", "parse_changes"]
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -77,14 +79,15 @@ def parse_changes(text: str) -> dict[str, float]:
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = part.partition("=")
         try:
-            if not sep:
-                raise ValueError
-            out[key.strip()] = float(value)
+            change = float(value) if sep else None
         except ValueError:
-            raise ValueError(
+            change = None
+        if change is None:
+            raise OptionError(
                 f"cannot read {part!r}: write indicator=change pairs separated by commas, "
                 "e.g. callback_satisfaction=+0.05,housekeeping_score=-0.05"
-            ) from None
+            )
+        out[key.strip()] = change
     return out
 
 
@@ -174,7 +177,7 @@ def _parse_design(text: str, default_observations: str | None) -> tuple[str, str
     framework, at, observations = rest.partition("@")
     if not at:
         if default_observations is None:
-            raise ValueError(
+            raise OptionError(
                 f"design {text!r} has no observations: write NAME=FRAMEWORK@OBSERVATIONS "
                 "or give --observations for all designs"
             )
@@ -200,7 +203,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             if method != "stated":
                 evaluations[f"{base_name}:{method}"] = ev
     if len(evaluations) < 2:
-        raise ValueError("compare needs at least two designs: repeat --design, or add --flexible or --weightings")
+        raise OptionError("compare needs at least two designs: repeat --design, or add --flexible or --weightings")
     comparison = compare_designs(evaluations, k=args.k, lang=args.lang)
     paths = write_tables(comparison.tables(), args.out, inputs=_given_inputs(args))
     print(comparison.agreement.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
@@ -267,14 +270,14 @@ def run_gaming(args: argparse.Namespace) -> int:
         framework = load_framework(args.framework)
         for label, path in (("observations", args.observations), ("units", args.units)):
             if not Path(path).is_file():
-                raise FileNotFoundError(f"{label} file {path} does not exist; check --{label}")
+                raise MissingFileError(f"{label} file {path} does not exist; check --{label}")
         obs_result, units_result = read_inputs(framework, Path(args.observations), Path(args.units))
         period = None if args.all_periods else args.period
         report = detect_gaming(
             obs_result.data, framework, units=units_result.data, period=period,
             history_months=args.history, alpha=args.alpha, rng=args.seed, lang=args.lang,
         )
-    except (ValueError, FileNotFoundError) as exc:
+    except FileNotFoundError as exc:  # a PerfmodelError goes up to perfmodel.cli.main, anything else is a bug
         if getattr(args, "debug", False):
             raise
         print(f"perfmodel: error: {exc}", file=sys.stderr)

@@ -36,7 +36,7 @@ from scipy import stats
 
 from perfmodel.design.sensitivity import GRADE_LABELS
 from perfmodel.design.weights import alternative_weights
-from perfmodel.errors import PerfmodelError
+from perfmodel.errors import OptionError, PerfmodelError, UnknownKeyError
 from perfmodel.evaluation import Evaluation, evaluate
 from perfmodel.framework import Framework, FrameworkError, framework_from_dict, load_framework
 from perfmodel.text import check_lang, say
@@ -101,7 +101,7 @@ def run_designs(
         if isinstance(observations, Mapping):
             key = label if label in observations else fw.id
             if key not in observations:
-                raise KeyError(
+                raise UnknownKeyError(
                     f"no observations for design {label!r} (framework {fw.id!r}); "
                     f"give observations under one of those names (have: {', '.join(observations)})"
                 )
@@ -487,10 +487,10 @@ def compare_designs(
     check_lang(lang)
     evaluations = dict(evaluations)
     if len(evaluations) < 2:
-        raise ValueError("compare_designs needs at least two designs")
+        raise OptionError("compare_designs needs at least two designs")
     baseline = baseline or next(iter(evaluations))
     if baseline not in evaluations:
-        raise KeyError(f"baseline {baseline!r} is not one of the designs: {', '.join(evaluations)}")
+        raise UnknownKeyError(f"baseline {baseline!r} is not one of the designs: {', '.join(evaluations)}")
     wide = None
     for design, ev in evaluations.items():
         part = _overall(ev).rename(columns={"score": f"score:{design}", "rank_overall": f"rank:{design}",

@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from perfmodel.errors import OptionError
 from perfmodel.randomness import RngLike, as_generator, seed_from
 from perfmodel.text import check_lang
 
@@ -113,11 +114,11 @@ class CaseType:
 
     def __post_init__(self) -> None:
         if self.arrivals < 0 or self.hours <= 0 or self.harm < 0 or self.points < 0:
-            raise ValueError(
+            raise OptionError(
                 f"case type {self.id!r}: arrivals, harm and points must be >= 0 and hours > 0"
             )
         if not 0 < self.clearance < 1:
-            raise ValueError(f"case type {self.id!r}: clearance must be strictly between 0 and 1")
+            raise OptionError(f"case type {self.id!r}: clearance must be strictly between 0 and 1")
 
 
 DEFAULT_CASE_TYPES: tuple[CaseType, ...] = (
@@ -268,7 +269,7 @@ def gini(values: Sequence[float] | np.ndarray) -> float:
     if len(x) == 0 or x.sum() <= 0:
         return 0.0
     if x[0] < 0:
-        raise ValueError("gini needs non-negative values; shift scores first")
+        raise OptionError("gini needs non-negative values; shift scores first")
     n = len(x)
     return float(np.sum((2 * np.arange(1, n + 1) - n - 1) * x) / (n * x.sum()))
 
@@ -419,10 +420,10 @@ def simulate_gaming(
         ids = list(SCORING_DESIGNS) if designs is None else list(designs)
         unknown = [d for d in ids if d not in SCORING_DESIGNS]
         if unknown:
-            raise ValueError(f"unknown design(s) {', '.join(unknown)}; choose from {', '.join(SCORING_DESIGNS)}")
+            raise OptionError(f"unknown design(s) {', '.join(unknown)}; choose from {', '.join(SCORING_DESIGNS)}")
         chosen = {d: SCORING_DESIGNS[d] for d in ids}
     if n_officers < 2 or n_months <= burn_in:
-        raise ValueError("need at least 2 officers and more months than burn_in")
+        raise OptionError("need at least 2 officers and more months than burn_in")
     table = CaseTable(tuple(case_types))
     seed = seed_from(rng)
     rng = np.random.default_rng(seed)
@@ -609,12 +610,12 @@ def plant_threshold_gaming(
         index labels of the moved rows.
     """
     if not 0 <= share <= 1 or window <= 0 or landing < 0:
-        raise ValueError("share must be in [0, 1], window positive and landing non-negative")
+        raise OptionError("share must be in [0, 1], window positive and landing non-negative")
     out = observations.copy()
     indicators = out["indicator"].astype(str).unique()
     if indicator is None:
         if len(indicators) != 1:
-            raise ValueError(
+            raise OptionError(
                 f"the observations hold {len(indicators)} indicators ({', '.join(sorted(indicators)[:5])}…); "
                 "pass indicator= to say which one to manipulate"
             )
@@ -690,7 +691,7 @@ def simulate_rate_panel(
         concentration = 300.0
         p = rng.beta(mean[:, None] * concentration, (1 - mean[:, None]) * concentration, size=den.shape)
     else:
-        raise ValueError(f"process must be 'binomial' or 'beta', got {process!r}")
+        raise OptionError(f"process must be 'binomial' or 'beta', got {process!r}")
     num = rng.binomial(den, p)
     periods = [str(m) for m in pd.period_range(start, periods=n_months, freq="M")]
     units = [f"U{i + 1:03d}" for i in range(n_units)]

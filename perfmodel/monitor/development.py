@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.axes import Axes
 
+from perfmodel.errors import OptionError
 from perfmodel.evaluation import Evaluation, evaluate_files
 from perfmodel.monitor.cockpit import Cockpit
 from perfmodel.monitor.team import (
@@ -259,7 +260,7 @@ def officer_truth(folder: str | Path, scores: pd.DataFrame) -> pd.DataFrame:
     truth = pd.read_csv(path)
     missing = [c for c in _TRUTH_COLUMNS if c not in truth.columns]
     if missing:
-        raise ValueError(f"{path} lacks column(s) {', '.join(missing)}; it should be the truth_units.csv "
+        raise OptionError(f"{path} lacks column(s) {', '.join(missing)}; it should be the truth_units.csv "
                          "written by perfmodel sample (or remove it for real data)")
     truth = truth[(truth["node"] == "overall") & truth["unit_id"].isin(scores["unit_id"])]
     return truth.merge(scores[["unit_id", "station", "peer_group"]], on="unit_id")

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from perfmodel.errors import OptionError
 from perfmodel.evaluation import Evaluation, EvaluationError, Settings
 from perfmodel.framework import GRADES, Framework, load_framework
 from perfmodel.grading import NOT_GRADED
@@ -299,12 +300,12 @@ def monthly_scores(
         first = parse_month(start)
     elif n_months is not None:
         if n_months < 1:
-            raise ValueError(f"n_months must be at least 1, got {n_months}")
+            raise OptionError(f"n_months must be at least 1, got {n_months}")
         first = last - (n_months - 1)
     else:
         first = parse_month(available[0])
     if first > last:
-        raise ValueError(f"start {first} is after end {last}; give an earlier start month")
+        raise OptionError(f"start {first} is after end {last}; give an earlier start month")
     return evaluate_periods(framework, observations, units, _month_range(first, last),
                             quarantine=quarantine, **settings)
 
@@ -322,7 +323,7 @@ def add_changes(scores: pd.DataFrame) -> pd.DataFrame:
     """
     missing = [c for c in ("period", "unit_id", "score", "rank", "grade") if c not in scores.columns]
     if missing:
-        raise ValueError(f"the score table lacks column(s) {', '.join(missing)}; pass PeriodSeries.scores")
+        raise OptionError(f"the score table lacks column(s) {', '.join(missing)}; pass PeriodSeries.scores")
     out = scores.drop(columns=["previous_score", "score_change", "previous_rank", "rank_change",
                                "previous_grade"], errors="ignore")
     prev_label = {p: str(parse_period(p) - 1) for p in out["period"].unique()}
@@ -338,7 +339,7 @@ def add_changes(scores: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- deadline compliance
 def _timestamps(observations: pd.DataFrame) -> pd.Series:
     if "submitted_at" not in observations.columns:
-        raise ValueError(
+        raise OptionError(
             "the observations have no 'submitted_at' column; deadline compliance needs the time each "
             "row was submitted (data contract: submitted_at as YYYY-MM-DD HH:MM:SS)"
         )
@@ -350,7 +351,7 @@ def _timestamps(observations: pd.DataFrame) -> pd.Series:
     if bad.any():
         row = bad.idxmax()
         where = f"row {observations.loc[row, 'source_row']}" if "source_row" in observations.columns else f"index {row}"
-        raise ValueError(
+        raise OptionError(
             f"submitted_at {raw[row]!r} ({where}) is not a date and time; write it as YYYY-MM-DD HH:MM:SS "
             "or validate the file with perfmodel.validation first"
         )
@@ -538,7 +539,7 @@ def rollup_reconciliation(
     obs = observations if units is None else observations[observations["unit_id"].isin(list(units))]
     year_label = period_label(str(year))
     if parse_period(year_label).freqstr[0] != "Y":
-        raise ValueError(f"{year!r} is not a year; pass a year such as 2025")
+        raise OptionError(f"{year!r} is not a year; pass a year such as 2025")
     direct = roll_up(obs, kinds, year_label)
     quarters = {f"{year_label}Q{q}": roll_up(obs, kinds, f"{year_label}Q{q}") for q in range(1, 5)}
     months = {str(m): roll_up(obs, kinds, m) for m in months_in(year_label)}
@@ -647,7 +648,7 @@ def annual_summary(
     """
     label_ = period_label(str(year))
     if parse_period(label_).freqstr[0] != "Y":
-        raise ValueError(f"{year!r} is not a year; the annual summary needs a year such as 2025")
+        raise OptionError(f"{year!r} is not a year; the annual summary needs a year such as 2025")
     fw = framework if isinstance(framework, Framework) else load_framework(framework)
     if not _has_data(observations, label_):
         raise EvaluationError(f"no observations in {label_}; the annual summary needs the year's months")
@@ -672,7 +673,7 @@ def bulletin_table(
     month = period_label(month)
     s = series.scores[series.scores["period"] == month]
     if s.empty:
-        raise ValueError(f"the series has no scores for {month}; its months are {', '.join(series.periods)}")
+        raise OptionError(f"the series has no scores for {month}; its months are {', '.join(series.periods)}")
     if group is not None:
         s = s[s["peer_group"] == group]
     s = s.sort_values(["peer_group", "rank", "unit_id"], na_position="last")

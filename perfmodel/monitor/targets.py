@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from perfmodel.errors import PerfmodelError, check_confidence
+from perfmodel.errors import PerfmodelError, UnknownKeyError, check_confidence
 from perfmodel.periods import PeriodError, parse_period
 from perfmodel.randomness import RngLike, as_generator
 from perfmodel.text import check_lang, has_message, say
@@ -164,7 +164,7 @@ class TargetSet:
         for target in self.targets:
             if target.indicator == indicator:
                 return target
-        raise KeyError(f"no target for indicator {indicator!r}; known: {', '.join(self.indicators)}")
+        raise UnknownKeyError(f"no target for indicator {indicator!r}; known: {', '.join(self.indicators)}")
 
     @property
     def indicators(self) -> list[str]:
@@ -555,7 +555,7 @@ def forecast(
     alpha = 1.0 - confidence
     if method == "ols":
         if len(t) < 3:
-            raise ValueError(f"an OLS trend forecast needs at least 3 observations, got {len(t)}")
+            raise TargetError(f"an OLS trend forecast needs at least 3 observations, got {len(t)}")
         fit = sm.OLS(y, sm.add_constant(t)).fit()
         exog = np.column_stack([np.ones_like(targets), targets])
         frame = fit.get_prediction(exog).summary_frame(alpha=alpha)
@@ -567,10 +567,10 @@ def forecast(
         from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
         if len(t) < 6:
-            raise ValueError(f"a Holt forecast needs at least 6 equally spaced observations, got {len(t)}")
+            raise TargetError(f"a Holt forecast needs at least 6 equally spaced observations, got {len(t)}")
         steps = np.diff(t)
         if not np.allclose(steps, steps.mean(), rtol=0.02, atol=0.01):
-            raise ValueError("Holt's method needs equally spaced observations (e.g. every quarter); use method='ols'")
+            raise TargetError("Holt's method needs equally spaced observations (e.g. every quarter); use method='ols'")
         spacing = float(steps.mean())
         horizon = np.maximum(np.round((targets - t[-1]) / spacing).astype(int), 1)
         fit = ETSModel(pd.Series(y, index=pd.RangeIndex(len(y))), error="add", trend="add").fit(disp=False)
@@ -582,7 +582,7 @@ def forecast(
             out.append(Forecast(float(x), float(row["mean"]), float(row["pi_lower"]), float(row["pi_upper"]), confidence,
                                 "holt", float((row["pi_upper"] - row["pi_lower"]) / (2 * z))))
         return out
-    raise ValueError(f"method must be 'ols' or 'holt', got {method!r}")
+    raise TargetError(f"method must be 'ols' or 'holt', got {method!r}")
 
 
 # ----------------------------------------------------------------------------- progress

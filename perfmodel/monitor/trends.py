@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from perfmodel.errors import OptionError
 from perfmodel.framework import Framework
 from perfmodel.monitor.series import indicator_names
 from perfmodel.multiple_testing import bh_qvalues
@@ -96,18 +97,18 @@ def indicator_series(
         column, how = "value", "mean"
     elif measure == "volume":
         if rolled is None:
-            raise ValueError("measure='volume' needs the roll-ups: pass rolled=series.rolled")
+            raise OptionError("measure='volume' needs the roll-ups: pass rolled=series.rolled")
         frame = rolled.copy()
         counts = frame["method"].isin(["sum", "sum_prorated"])
         frame["volume"] = frame["denominator"].where(~counts, frame["value"])
         frame = frame.dropna(subset=["volume"])
         column, how = "volume", "sum"
     else:
-        raise ValueError(f"measure must be 'value' or 'volume', got {measure!r}")
+        raise OptionError(f"measure must be 'value' or 'volume', got {measure!r}")
     keys = ["period"]
     if by is not None:
         if units is None or by not in units.columns:
-            raise ValueError(f"grouping by {by!r} needs the units table with a {by!r} column")
+            raise OptionError(f"grouping by {by!r} needs the units table with a {by!r} column")
         frame = frame.merge(units[["unit_id", by]].rename(columns={by: "group"}), on="unit_id", how="left")
         keys = ["group", "period"]
     wide = frame.pivot_table(index=keys, columns="indicator", values=column, aggfunc=how)
@@ -176,12 +177,12 @@ def decompose(
 
     s = series.dropna()
     if len(s) == 0:
-        raise ValueError(f"series {series.name!r} has no values")
+        raise OptionError(f"series {series.name!r} has no values")
     index = pd.PeriodIndex([parse_month(p) for p in s.index], freq="M")
     full = pd.period_range(index.min(), index.max(), freq="M")
     s = pd.Series(s.to_numpy(dtype=float), index=index).reindex(full).interpolate(limit_area="inside")
     if len(s) < 2 * period:
-        raise ValueError(
+        raise OptionError(
             f"series {series.name!r} covers {len(s)} months; seasonal decomposition needs at least "
             f"{2 * period} (two full years)"
         )
@@ -418,11 +419,11 @@ def district_gaps(
         autocorrelation, n_effective, t, p, q, persistent``, then ``gap_<dim>``.
     """
     if by not in units.columns:
-        raise ValueError(f"the units table has no {by!r} column; choose a column that groups units into areas")
+        raise OptionError(f"the units table has no {by!r} column; choose a column that groups units into areas")
     s = scores.dropna(subset=[score]).merge(units[["unit_id", by]], on="unit_id", how="left")
     if s[by].isna().any():
         unknown = s.loc[s[by].isna(), "unit_id"].iloc[0]
-        raise ValueError(f"unit {unknown!r} has no {by!r} in the units table; fill it or drop the unit")
+        raise OptionError(f"unit {unknown!r} has no {by!r} in the units table; fill it or drop the unit")
     columns = [score, *dimensions]
     bureau = s.groupby("period")[columns].mean()
     district = s.groupby([by, "period"])[columns].mean()

@@ -48,6 +48,7 @@ import pandas as pd
 from scipy import integrate, optimize, stats
 
 from perfmodel.calibrate.shrinkage import NormalNormalShrinkage
+from perfmodel.errors import OptionError
 from perfmodel.periods import parse_month
 from perfmodel.randomness import RngLike, as_generator
 from perfmodel.text import check_lang
@@ -144,20 +145,20 @@ DEFAULT_RULES = WarningRules()
 def _check_scores(scores: pd.DataFrame, score: str, group: str) -> None:
     missing = [c for c in ("unit_id", "period", score, group) if c not in scores.columns]
     if missing:
-        raise ValueError(
+        raise OptionError(
             f"the score table lacks column(s) {', '.join(missing)}; pass a long table of monthly scores "
             "such as perfmodel.monitor.series.monthly_scores(...).scores"
         )
     bad = [p for p in scores["period"].unique() if not _is_month(p)]
     if bad:
-        raise ValueError(
+        raise OptionError(
             f"warnings need monthly periods, got {bad[0]!r}; use monthly scores (YYYY-MM), "
             "not quarters or years"
         )
     dup = scores.duplicated(["unit_id", "period"])
     if dup.any():
         row = scores[dup].iloc[0]
-        raise ValueError(f"unit {row['unit_id']!r} has more than one score in {row['period']}; give one per month")
+        raise OptionError(f"unit {row['unit_id']!r} has more than one score in {row['period']}; give one per month")
 
 
 def _is_month(value: object) -> bool:
@@ -243,7 +244,7 @@ def _moderated_noise(s: pd.DataFrame, rules: WarningRules) -> pd.Series:
     fallback = float(var.median()) if var.notna().any() else np.nan
     prior = groups.map(pooled).fillna(fallback)
     if not np.isfinite(fallback):
-        raise ValueError("no unit has two consecutive months of scores; the noise of the scores cannot be estimated")
+        raise OptionError("no unit has two consecutive months of scores; the noise of the scores cannot be estimated")
     d0 = rules.prior_df
     moderated = (d0 * prior + df * var.fillna(0.0)) / (d0 + df)
     return s["unit_id"].map(np.sqrt(moderated.clip(lower=_MIN_SD**2)))
@@ -287,7 +288,7 @@ def decline_probability(c: float, months: int = 3) -> float:
     1 / (m + 1)! (1/24 for three declines).
     """
     if months < 1:
-        raise ValueError(f"months must be at least 1, got {months}")
+        raise OptionError(f"months must be at least 1, got {months}")
     c = max(float(c), 0.0)
 
     def integrand(b: float) -> float:
@@ -312,7 +313,7 @@ def decline_threshold(alpha: float, months: int = 3) -> float:
     1.87
     """
     if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be a probability between 0 and 1, got {alpha}")
+        raise OptionError(f"alpha must be a probability between 0 and 1, got {alpha}")
     if alpha >= decline_probability(0.0, months):
         return 0.0
     return float(optimize.brentq(lambda c: decline_probability(c, months) - alpha, 0.0, 12.0, xtol=1e-8))
@@ -446,7 +447,7 @@ def last_place_flags(
     check_lang(lang)
     missing = [c for c in ("unit_id", "period", score, group) if c not in annual.columns]
     if missing:
-        raise ValueError(f"the annual table lacks column(s) {', '.join(missing)}")
+        raise OptionError(f"the annual table lacks column(s) {', '.join(missing)}")
     a = annual.dropna(subset=[score]).copy()
     a["_year"] = a["period"].astype(str).str[:4].astype(int)
     a["_value"] = a[score].astype(float)
@@ -478,7 +479,7 @@ def arl_cusum(k: float, h: float, shift: float = 0.0, n_states: int = 200) -> fl
     335
     """
     if h <= 0:
-        raise ValueError(f"h must be positive, got {h}")
+        raise OptionError(f"h must be positive, got {h}")
     w = 2.0 * h / (2 * n_states - 1)
     centres = np.arange(n_states) * w
     upper_edges = centres[None, :] + w / 2.0 - centres[:, None] + k - shift
@@ -506,9 +507,9 @@ def arl_ewma(lam: float, lower: float, upper: float, shift: float = 0.0, *, refl
     500
     """
     if not 0.0 < lam <= 1.0:
-        raise ValueError(f"lambda must be in (0, 1], got {lam}")
+        raise OptionError(f"lambda must be in (0, 1], got {lam}")
     if not lower < 0.0 < upper:
-        raise ValueError("the EWMA limits must enclose the starting value 0")
+        raise OptionError("the EWMA limits must enclose the starting value 0")
     delta = (upper - lower) / (2.0 * n_states)
     centres = lower + delta * (2 * np.arange(n_states) + 1)
     start = (1.0 - lam) * centres[:, None]
@@ -529,7 +530,7 @@ def _ewma_sd(lam: float) -> float:
 def cusum_limit(arl0: float, k: float = 0.5) -> float:
     """The decision limit h giving a one-sided CUSUM the in-control ARL ``arl0``."""
     if arl0 <= 1:
-        raise ValueError(f"arl0 must exceed 1 month, got {arl0}")
+        raise OptionError(f"arl0 must exceed 1 month, got {arl0}")
     return float(optimize.brentq(lambda h: arl_cusum(k, h) - arl0, 1e-3, 30.0, xtol=1e-6))
 
 
@@ -540,7 +541,7 @@ def ewma_limit(arl0: float, lam: float = 0.2, *, one_sided: bool = True) -> floa
     One-sided (lower) by default: the chart signals when E_t < −L·√(λ/(2−λ)).
     """
     if arl0 <= 1:
-        raise ValueError(f"arl0 must exceed 1 month, got {arl0}")
+        raise OptionError(f"arl0 must exceed 1 month, got {arl0}")
     sd = _ewma_sd(lam)
 
     def gap(limit: float) -> float:
@@ -574,7 +575,7 @@ def control_chart(
         ``z``, ``statistic`` (CUSUM ≥ 0 or EWMA), ``limit``, ``signal``, ``baseline``.
     """
     if method not in ("cusum", "ewma"):
-        raise ValueError(f"method must be 'cusum' or 'ewma', got {method!r}")
+        raise OptionError(f"method must be 'cusum' or 'ewma', got {method!r}")
     p = prepared.sort_values(["unit_id", "month"]).copy()
     order = p.groupby("unit_id").cumcount()
     in_base = order < rules.baseline_months
@@ -632,7 +633,7 @@ def early_warnings(
     elif method in ("cusum", "ewma"):
         declines = _chart_warnings(control_chart(prepared, method, rules), prepared, lang)
     else:
-        raise ValueError(f"method must be 'rules', 'cusum' or 'ewma', got {method!r}")
+        raise OptionError(f"method must be 'rules', 'cusum' or 'ewma', got {method!r}")
     leaders = leader_flags(prepared, rules, lang=lang)
     frames = [f for f in (declines, leaders) if len(f)]
     if not frames:
@@ -931,7 +932,7 @@ def figure_control_chart(chart: pd.DataFrame, unit: str, lang: str = "zh", name:
     zh = lang != "en"
     sub = chart[chart["unit_id"] == unit]
     if sub.empty:
-        raise ValueError(f"unit {unit!r} is not in the control chart (too few months after the baseline?)")
+        raise OptionError(f"unit {unit!r} is not in the control chart (too few months after the baseline?)")
     fig, ax = plt.subplots(figsize=(8, 3.8))
     ax.plot(sub["period"], sub["statistic"], marker="o", ms=3, lw=1.4)
     ax.axhline(float(sub["limit"].iloc[0]), color="#b2182b", ls="--", lw=1,

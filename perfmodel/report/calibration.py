@@ -35,6 +35,7 @@ from scipy import stats
 from perfmodel.calibrate.difficulty import class_coefficients, difficulty_table
 from perfmodel.calibrate.funnel import FunnelResult, funnel_analysis
 from perfmodel.calibrate.peers import context_frame
+from perfmodel.errors import OptionError
 from perfmodel.evaluation import Evaluation
 from perfmodel.simulate import EFFECTS, Effects
 from perfmodel.text import check_lang, templates
@@ -83,7 +84,7 @@ def _indicator_name(ev: Evaluation, indicator: str, lang: str) -> str:
 
 def _stage(ev: Evaluation, stage: str) -> pd.DataFrame:
     if stage not in ev.stages:
-        raise ValueError(NEEDS_CALIBRATION.format(stage=stage))
+        raise OptionError(NEEDS_CALIBRATION.format(stage=stage))
     return ev.stages[stage]
 
 
@@ -245,7 +246,7 @@ def figure_expected_observed(ev: Evaluation, indicator: str, *, ax: Axes | None 
     casemix = _stage(ev, "casemix")
     sub = casemix[casemix["indicator"] == indicator]
     if sub.empty:
-        raise ValueError(
+        raise OptionError(
             f"indicator {indicator!r} was not case-mix adjusted; see ev.stages['calibration_log'] "
             "for the reason."
         )
@@ -302,7 +303,7 @@ def figure_rater_leniency(ev: Evaluation, indicator: str | None = None, *, ax: A
     t = _t(lang)
     effects = _stage(ev, "rater_effects")
     if effects.empty:
-        raise ValueError("no rater effects were estimated; see ev.stages['calibration_log'].")
+        raise OptionError("no rater effects were estimated; see ev.stages['calibration_log'].")
     indicator = indicator or str(effects["indicator"].iloc[0])
     sub = effects[effects["indicator"] == indicator].sort_values("effect")
     if len(sub) > max_raters:  # the most extreme raters at both ends

@@ -19,6 +19,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from perfmodel.errors import MissingFileError, OptionTypeError
+
 __all__ = [
     "DEFAULT_PACKAGES",
     "PROVENANCE_SCHEMA",
@@ -181,7 +183,7 @@ def jsonable(value: Any, *, _where: str = "value") -> Any:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise TypeError(f"{_where} is {value!r}, which JSON cannot represent")
+            raise OptionTypeError(f"{_where} is {value!r}, which JSON cannot represent")
         return value
     if isinstance(value, os.PathLike):
         return os.fspath(value)
@@ -189,7 +191,7 @@ def jsonable(value: Any, *, _where: str = "value") -> Any:
         out = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise TypeError(f"{_where} has a non-string key {key!r}")
+                raise OptionTypeError(f"{_where} has a non-string key {key!r}")
             out[key] = jsonable(item, _where=f"{_where}[{key!r}]")
         return out
     if isinstance(value, list | tuple):
@@ -198,7 +200,7 @@ def jsonable(value: Any, *, _where: str = "value") -> Any:
         return sorted(jsonable(item, _where=f"{_where} item") for item in value)
     if type(value).__module__ == "numpy" and hasattr(value, "item"):
         return jsonable(value.item(), _where=_where)
-    raise TypeError(f"{_where} of type {type(value).__name__} is not JSON-serialisable")
+    raise OptionTypeError(f"{_where} of type {type(value).__name__} is not JSON-serialisable")
 
 
 def _package_repo_dir() -> Path:
@@ -258,7 +260,7 @@ def build_provenance(
     for name, raw_path in inputs.items():
         path = Path(raw_path)
         if not path.is_file():
-            raise FileNotFoundError(f"provenance input {name!r}: no such file {path}")
+            raise MissingFileError(f"provenance input {name!r}: no such file {path}")
         input_records[str(name)] = {
             "path": relative_path(raw_path),
             "sha256": file_sha256(path),

@@ -40,6 +40,7 @@ from typing import Any
 
 import pandas as pd
 
+from perfmodel.errors import OptionError
 from perfmodel.text import template
 
 __all__ = ["SafeMarkdown", "SafeURL", "escape_markdown", "md", "say_md", "join", "url", "table", "reset_table_ids"]
@@ -101,7 +102,7 @@ def url(value: object) -> SafeURL:
     text = "".join(str(value).split())  # browsers drop whitespace inside a scheme ("java\tscript:")
     scheme = urlsplit(text).scheme
     if scheme and scheme.lower() not in _URL_SCHEMES:
-        raise ValueError(f"link target {str(value)!r} has the scheme {scheme!r}; only relative links and "
+        raise OptionError(f"link target {str(value)!r} has the scheme {scheme!r}; only relative links and "
                          f"{', '.join(_URL_SCHEMES)} are allowed in a report")
     return SafeURL(quote(str(value).strip(), safe="/#?=&%.~-_:"))
 

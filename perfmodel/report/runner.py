@@ -31,7 +31,7 @@ from typing import Any
 
 import nbformat
 
-from perfmodel.errors import PerfmodelError
+from perfmodel.errors import MissingFileError, PerfmodelError
 from perfmodel.outputs import write_bytes
 from perfmodel.report.notebook_html import (
     INJECTED_TAG,
@@ -676,9 +676,7 @@ def _effective_parameters(
             effective[name] = given[name]
             continue
         try:
-            if not spec.is_literal:
-                raise TypeError
-            effective[name] = jsonable(spec.default)
+            effective[name] = jsonable(spec.default) if spec.is_literal else {"expression": spec.default_source}
         except TypeError:
             effective[name] = {"expression": spec.default_source}
     return effective
@@ -750,7 +748,7 @@ def run_notebook(
 
     nb_path = Path(notebook)
     if not nb_path.is_file():
-        raise FileNotFoundError(f"notebook not found: {nb_path}")
+        raise MissingFileError(f"notebook not found: {nb_path}")
     wanted = check_formats(formats) if export_html else ()
     specs = notebook_parameters(nb_path)
     clean = validate_parameters(specs, dict(parameters or {}), notebook=nb_path.name)
@@ -759,7 +757,7 @@ def run_notebook(
     out = Path(out_dir)
     executed = out / f"{nb_path.stem}.ipynb"
     if executed.resolve() == nb_path.resolve():
-        raise ValueError(
+        raise ReportParameterError(
             f"out_dir {out} would overwrite the source notebook {nb_path}; choose another folder"
         )
     workdir = Path(cwd) if cwd is not None else out
@@ -767,7 +765,7 @@ def run_notebook(
     all_inputs = {"notebook": nb_path, **dict(inputs or {})}
     for name, path in all_inputs.items():  # fail before running, not after
         if not Path(path).is_file():
-            raise FileNotFoundError(f"input {name!r}: no such file {path}")
+            raise MissingFileError(f"input {name!r}: no such file {path}")
     out.mkdir(parents=True, exist_ok=True)
     workdir.mkdir(parents=True, exist_ok=True)
     html_path = out / HTML_NAME

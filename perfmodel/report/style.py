@@ -11,6 +11,7 @@ import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
+from perfmodel.errors import OptionError, OptionTypeError
 from perfmodel.report.fonts import use_cjk_font
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ def _shows_scale(ax: Axes, axis: Any) -> bool:
 def _check_labels(fig: Figure, *, title_required: bool) -> None:
     axes = _data_axes(fig)
     if not axes:
-        raise ValueError("save_figure: the figure has no visible axes; nothing to save.")
+        raise OptionError("save_figure: the figure has no visible axes; nothing to save.")
     suptitle = _figure_text(fig, "_suptitle")
     supxlabel = _figure_text(fig, "_supxlabel")
     supylabel = _figure_text(fig, "_supylabel")
@@ -159,7 +160,7 @@ def _check_labels(fig: Figure, *, title_required: bool) -> None:
         if missing:
             problems.append(f"{name} lacks " + " and ".join(missing))
     if problems:
-        raise ValueError(
+        raise OptionError(
             "save_figure refuses an unlabelled report figure: "
             + "; ".join(problems)
             + ". Every figure in a report must say what it shows and in which units."
@@ -185,10 +186,10 @@ def save_figure(
     """
     figure = fig.figure if isinstance(fig, Axes) else fig  # an Axes in a SubFigure gives the SubFigure
     if not isinstance(figure, Figure):
-        raise TypeError(f"save_figure expects a matplotlib Figure, got {type(figure).__name__}")
+        raise OptionTypeError(f"save_figure expects a matplotlib Figure, got {type(figure).__name__}")
     out = Path(path)
     if out.suffix.lower() != ".png":
-        raise ValueError(f"save_figure writes PNG files; {out} does not end in .png")
+        raise OptionError(f"save_figure writes PNG files; {out} does not end in .png")
     _check_labels(figure, title_required=title_required)
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, format="png", metadata=dict(_PNG_METADATA))

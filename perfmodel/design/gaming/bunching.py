@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from perfmodel.design.gaming.data import _RATE_WINDOW
+from perfmodel.errors import OptionError
 from perfmodel.randomness import seed_from
 from perfmodel.text import check_lang
 
@@ -233,11 +234,11 @@ def bunching(
     den = None if den is None else den[keep]
     grp = None if groups is None else np.asarray(groups, dtype=object)[keep]
     if len(vals) == 0:
-        raise ValueError("bunching needs at least one finite value")
+        raise OptionError("bunching needs at least one finite value")
     width = window / 4 if bin_width is None else float(bin_width)
     below, above = (window, window) if exclude is None else (float(exclude[0]), float(exclude[1]))
     if width <= 0 or below <= 0 or above <= 0:
-        raise ValueError("bin_width and the excluded window must be positive")
+        raise OptionError("bin_width and the excluded window must be positive")
 
     # Work in the passing-is-higher orientation (x' = -x for side="max").
     lo, hi = _cells(vals, num, den, side)
@@ -258,7 +259,7 @@ def bunching(
     n_left = int(np.floor((t - f_lo) / width + 1e-9))
     n_right = int(np.floor((f_hi - t) / width + 1e-9))
     if n_left < 2 or n_right < 1:
-        raise ValueError(
+        raise OptionError(
             f"the fit range ({f_lo:g}, {f_hi:g}) leaves too few bins of width {width:g} around the "
             f"threshold {t:g}; widen fit_range or narrow bin_width"
         )
@@ -271,7 +272,7 @@ def bunching(
     )
     fit = region == "fit"
     if fit.sum() <= degree + 1:
-        raise ValueError(
+        raise OptionError(
             f"only {int(fit.sum())} bins outside the excluded window for a degree-{degree} "
             "polynomial; widen fit_range, narrow bin_width or lower degree"
         )

@@ -20,6 +20,7 @@ from scipy.special import i0e
 
 from perfmodel.design.gaming.data import _EPS, _fmt, _fmt_p, _frame, _row, _series
 from perfmodel.design.gaming.heaping import _pooled_rho
+from perfmodel.errors import OptionError
 from perfmodel.multiple_testing import bh_qvalues
 from perfmodel.randomness import seed_from
 
@@ -333,7 +334,7 @@ def last_digit_test(
     x = np.asarray(counts, dtype=float)
     x = x[np.isfinite(x)]
     if np.any(np.abs(x - np.round(x)) > _EPS) or np.any(x < 0):
-        raise ValueError("last_digit_test needs non-negative whole numbers")
+        raise OptionError("last_digit_test needs non-negative whole numbers")
     digits = np.round(x).astype(np.int64) % 10
     n = len(digits)
     freq = np.bincount(digits, minlength=10)

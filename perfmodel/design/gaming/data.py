@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from perfmodel.errors import OptionError
 from perfmodel.periods import months_in, parse_period
 from perfmodel.rollup import month_labels, monthly_values
 
@@ -101,7 +102,7 @@ def select_months(
     months = months_in(parse_period(period))
     if history_months is not None:
         if history_months < 1:
-            raise ValueError(f"history_months must be at least 1, got {history_months}")
+            raise OptionError(f"history_months must be at least 1, got {history_months}")
         last = months[-1]
         months = [last - i for i in range(history_months - 1, -1, -1)]
     wanted = {str(m) for m in months}

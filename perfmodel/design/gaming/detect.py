@@ -243,11 +243,11 @@ def detect_gaming(
     chosen = set(CHECKS) if checks is None else set(checks)
     unknown = chosen - set(CHECKS)
     if unknown:
-        raise ValueError(f"unknown check(s) {', '.join(sorted(unknown))}; choose from {', '.join(CHECKS)}")
+        raise OptionError(f"unknown check(s) {', '.join(sorted(unknown))}; choose from {', '.join(CHECKS)}")
     obs = select_months(observations, period, history_months=history_months)
     if obs.empty:
         where = f" in {period_label(period)}" if period is not None else ""
-        raise ValueError(f"no observations{where}; check the period and the observations file")
+        raise OptionError(f"no observations{where}; check the period and the observations file")
     monthly = monthly_values(obs, fw)
     specs = threshold_specs(fw, thresholds=thresholds, window=window)
     specs = [s for s in specs if s.indicator in set(monthly["indicator"])]

@@ -20,6 +20,7 @@ from scipy import stats
 from scipy.special import betaln, gammaln
 
 from perfmodel.design.gaming.data import _EPS, _MIN_RHO_N, _RATE_WINDOW, _fmt, _fmt_p, _frame, _row
+from perfmodel.errors import OptionError
 from perfmodel.framework import Framework
 from perfmodel.text import check_lang
 
@@ -128,7 +129,7 @@ def threshold_specs(
             h = window
         h = default_window(kind, value, value_range) if h is None else float(h)
         if h <= 0:
-            raise ValueError(f"window for {indicator!r} must be positive, got {h}")
+            raise OptionError(f"window for {indicator!r} must be positive, got {h}")
         specs.append(ThresholdSpec(indicator, float(value), side, h, kind))  # type: ignore[arg-type]
     return specs
 
