@@ -401,7 +401,7 @@ def test_quarterly_rerun_keeps_the_fairness_report_in_its_subfolder(tmp_path, mo
 
     def fake_run(notebook, out_dir, parameters, **options):
         (Path(out_dir) / "report.html").write_text(f"{Path(notebook).stem} {parameters['lang']}", encoding="utf-8")
-        return SimpleNamespace(html=Path(out_dir) / "report.html")
+        return SimpleNamespace(html=Path(out_dir) / "report.html", pdf=None, docx=None)
 
     monkeypatch.setattr(runner, "run_notebook", fake_run)
     report = ("report", "--period", PERIOD, "--observations", obs, "--units", units, "--out", tmp_path / "r")
@@ -423,7 +423,7 @@ def test_ctrl_c_is_one_line_exit_130_and_the_previous_report_stays(tmp_path, mon
         (Path(out_dir) / "report.html").write_text("half", encoding="utf-8")
         if interrupt:
             raise KeyboardInterrupt
-        return SimpleNamespace(html=Path(out_dir) / "report.html")
+        return SimpleNamespace(html=Path(out_dir) / "report.html", pdf=None, docx=None)
 
     monkeypatch.setattr(runner, "run_notebook", fake_run)
     report = ("report", "--period", PERIOD, "--observations", obs, "--units", units, "--out", tmp_path / "r")
@@ -551,7 +551,7 @@ def test_report_provenance_hashes_a_custom_framework_with_relative_paths(tmp_pat
 
     def fake_run(notebook, out_dir, parameters, *, inputs, **options):
         seen.update(parameters=parameters, record=build_provenance(inputs, parameters))
-        return SimpleNamespace(html=None)
+        return SimpleNamespace(html=None, pdf=None, docx=None)
 
     monkeypatch.setattr(runner, "run_notebook", fake_run)
     monkeypatch.chdir(tmp_path)

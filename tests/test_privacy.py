@@ -368,7 +368,7 @@ def test_report_notebook_reads_pseudonymised_copies_deleted_afterwards(
         for name in ("observations", "units"):  # relative to the report folder the kernel runs in
             path = (Path(out_dir) / parameters[name]).resolve()
             seen[name] = (path, path.read_text(encoding="utf-8"))
-        return type("Run", (), {"html": Path(out_dir) / "report.html"})()
+        return type("Run", (), {"html": Path(out_dir) / "report.html", "pdf": None, "docx": None})()
 
     monkeypatch.setattr(runner, "run_notebook", fake_run)
     out = tmp_path / "reports"
