@@ -32,13 +32,15 @@ report: $(STAMP)
 	$(BIN)/perfmodel report $(REPORT_INPUTS) --format $(FORMAT)
 	$(BIN)/perfmodel report --notebook fairness_audit $(REPORT_INPUTS)
 
-# mypy first (the core layers, [tool.mypy] in pyproject.toml): a type error stops before the long run
-test: $(STAMP)
+# The house style and types first (seconds), so a lint or type error stops before the long run:
+# ruff lint and format (line length 120), then mypy on the core layers ([tool.mypy] in pyproject.toml).
+test: lint
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

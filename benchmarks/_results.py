@@ -22,8 +22,10 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
-            f"numpy {np.__version__}, pandas {pd.__version__}, {platform.system()} {platform.release()}")
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+        f"numpy {np.__version__}, pandas {pd.__version__}, {platform.system()} {platform.release()}"
+    )
 
 
 def load_average() -> float:

@@ -46,15 +46,20 @@ def write_inputs(folder: Path, seed: int = 3) -> tuple[Path, Path]:
     fw = load_framework("station_four_dimension")
     rng = np.random.default_rng(seed)
     ids = np.array([f"S{i:05d}" for i in range(N_STATIONS)])
-    units = pd.DataFrame({
-        "unit_id": ids, "name": ids, "level": "station", "parent_id": "",
-        "station_class": rng.choice(["一类", "二类", "三类"], N_STATIONS),
-        "station_type": rng.choice(["地区派出所", "治安派出所"], N_STATIONS, p=[0.9, 0.1]),
-        "area_type": rng.choice(["城区核心", "城乡结合部", "农村"], N_STATIONS),
-        "population": rng.integers(5_000, 120_000, N_STATIONS),
-        "incident_volume": rng.integers(20, 900, N_STATIONS),
-        "officers": rng.integers(6, 60, N_STATIONS),
-    })
+    units = pd.DataFrame(
+        {
+            "unit_id": ids,
+            "name": ids,
+            "level": "station",
+            "parent_id": "",
+            "station_class": rng.choice(["一类", "二类", "三类"], N_STATIONS),
+            "station_type": rng.choice(["地区派出所", "治安派出所"], N_STATIONS, p=[0.9, 0.1]),
+            "area_type": rng.choice(["城区核心", "城乡结合部", "农村"], N_STATIONS),
+            "population": rng.integers(5_000, 120_000, N_STATIONS),
+            "incident_volume": rng.integers(20, 900, N_STATIONS),
+            "officers": rng.integers(6, 60, N_STATIONS),
+        }
+    )
     kinds = fw.input_indicators()
     months = pd.period_range("2024-01", periods=N_MONTHS, freq="M").astype(str)
     grid = pd.MultiIndex.from_product([months, ids, list(kinds)], names=["period", "unit_id", "indicator"])

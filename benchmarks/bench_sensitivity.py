@@ -50,29 +50,45 @@ def framework():
         }
         for d in range(N_DIMENSIONS)
     ]
-    return framework_from_dict({
-        "id": "bench", "name": _name("基准"), "level": "station", "peer_group": "station_class",
-        "normalisation": {"method": "minmax"},
-        "grading": {"method": "quota", "within": "station_class"},
-        "tree": tree,
-    })
+    return framework_from_dict(
+        {
+            "id": "bench",
+            "name": _name("基准"),
+            "level": "station",
+            "peer_group": "station_class",
+            "normalisation": {"method": "minmax"},
+            "grading": {"method": "quota", "within": "station_class"},
+            "tree": tree,
+        }
+    )
 
 
 def data(fw, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     ids = [f"U{i:05d}" for i in range(N_UNITS)]
-    units = pd.DataFrame({"unit_id": ids, "name": ids, "level": "station",
-                          "station_class": rng.choice(["一类", "二类", "三类"], N_UNITS)})
+    units = pd.DataFrame(
+        {
+            "unit_id": ids,
+            "name": ids,
+            "level": "station",
+            "station_class": rng.choice(["一类", "二类", "三类"], N_UNITS),
+        }
+    )
     indicators = [i.id for i in fw.indicators()]
     quality = rng.normal(size=N_UNITS)
     values = 70 + 8 * quality[:, None] + 6 * rng.normal(size=(N_UNITS, len(indicators)))
-    obs = pd.DataFrame({
-        "period": "2025-06",
-        "unit_id": np.repeat(ids, len(indicators)),
-        "indicator": np.tile(indicators, N_UNITS),
-        "value": values.ravel(),
-        "numerator": np.nan, "denominator": np.nan, "rater_id": None, "late": False,
-    })
+    obs = pd.DataFrame(
+        {
+            "period": "2025-06",
+            "unit_id": np.repeat(ids, len(indicators)),
+            "indicator": np.tile(indicators, N_UNITS),
+            "value": values.ravel(),
+            "numerator": np.nan,
+            "denominator": np.nan,
+            "rater_id": None,
+            "late": False,
+        }
+    )
     return units, obs
 
 

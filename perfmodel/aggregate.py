@@ -234,8 +234,9 @@ def node_mean(
     if (weights < 0).any():
         raise OptionError("weights must be non-negative")
     if not len(values) or weights.ndim != 2 or weights.shape[1] != len(values):
-        raise OptionError(f"weights must be (draws × {len(values)} children) for at least one child, "
-                         f"got shape {weights.shape}")
+        raise OptionError(
+            f"weights must be (draws × {len(values)} children) for at least one child, got shape {weights.shape}"
+        )
     total: np.ndarray | float = 0.0
     num: np.ndarray | float = 0.0
     missing: np.ndarray | bool = False
@@ -305,16 +306,16 @@ def aggregate_nodes(
             return X[row[node]]
         kids = tree.children[node]
         values = [value_of(c) for c in kids]
-        out[node] = node_mean(values, W[:, [tree.column[c] for c in kids]], method,
-                              respread=respread, floor=floor)
+        out[node] = node_mean(values, W[:, [tree.column[c] for c in kids]], method, respread=respread, floor=floor)
         return out[node]
 
     top_values = [value_of(n) for n in tree.top]
     draws = (W.shape[0], X.shape[1])
     for node, value in zip(tree.top, top_values, strict=True):
         out.setdefault(node, np.broadcast_to(value, draws))
-    out["score"] = node_mean(top_values, W[:, [tree.column[c] for c in tree.top]], method,
-                             respread=respread, floor=floor)
+    out["score"] = node_mean(
+        top_values, W[:, [tree.column[c] for c in tree.top]], method, respread=respread, floor=floor
+    )
     return out
 
 
@@ -476,9 +477,7 @@ def aggregate_tree(
     return pd.DataFrame({node: nodes[node][0] for node in order}, index=normalised.index)
 
 
-def availability(
-    present: pd.DataFrame, framework: Framework, weights: Mapping[str, float] | None = None
-) -> pd.Series:
+def availability(present: pd.DataFrame, framework: Framework, weights: Mapping[str, float] | None = None) -> pd.Series:
     """Share of each unit's total (effective) weight whose indicator is observed.
 
     ``present`` is a boolean wide frame (units × indicators); ``weights`` are the

@@ -312,14 +312,36 @@ def allocate_awards(
             slots = apportion(weight.to_numpy(), award.slots, method, order=order)
         except AwardError as exc:
             raise AwardError(f"award {award.id!r}: {exc}", exc.hint) from None
-        tables.append(pd.DataFrame({
-            "award": award.id, "award_zh": award.name.zh, "level": award.level,
-            "unit_id": units, "peer_group": frame["peer_group"], "grade": frame["grade"].fillna(NOT_GRADED),
-            "multiplier": multiplier, "base": base, "weight": weight, "slots": slots,
-            "flag": np.where(flag, LEADERSHIP_REVIEW, ""),
-        }))
-    columns = ["award", "award_zh", "level", "unit_id", "peer_group", "grade", "multiplier", "base",
-               "weight", "slots", "flag"]
+        tables.append(
+            pd.DataFrame(
+                {
+                    "award": award.id,
+                    "award_zh": award.name.zh,
+                    "level": award.level,
+                    "unit_id": units,
+                    "peer_group": frame["peer_group"],
+                    "grade": frame["grade"].fillna(NOT_GRADED),
+                    "multiplier": multiplier,
+                    "base": base,
+                    "weight": weight,
+                    "slots": slots,
+                    "flag": np.where(flag, LEADERSHIP_REVIEW, ""),
+                }
+            )
+        )
+    columns = [
+        "award",
+        "award_zh",
+        "level",
+        "unit_id",
+        "peer_group",
+        "grade",
+        "multiplier",
+        "base",
+        "weight",
+        "slots",
+        "flag",
+    ]
     if not tables:
         return pd.DataFrame(columns=columns)
     return pd.concat(tables, ignore_index=True)[columns]
@@ -352,12 +374,16 @@ def award_table(allocation: pd.DataFrame, names: Mapping[str, str] | None = None
     label = dict(zip(allocation["award"], allocation["award_zh"] if zh else allocation["award"], strict=False))
     wide = allocation.pivot_table(index="unit_id", columns="award", values="slots", aggfunc="sum", sort=False)
     first = allocation.drop_duplicates("unit_id").set_index("unit_id")
-    out = pd.DataFrame({
-        say("awards.unit", lang): first.index,
-        say("awards.name", lang): [(names or {}).get(u, "") for u in first.index],
-        say("awards.peer_group", lang): first["peer_group"].to_numpy(),
-        say("awards.grade", lang): first["grade"].map(lambda g: grade_label(g, lang), na_action="ignore").to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            say("awards.unit", lang): first.index,
+            say("awards.name", lang): [(names or {}).get(u, "") for u in first.index],
+            say("awards.peer_group", lang): first["peer_group"].to_numpy(),
+            say("awards.grade", lang): first["grade"]
+            .map(lambda g: grade_label(g, lang), na_action="ignore")
+            .to_numpy(),
+        }
+    )
     for award in dict.fromkeys(allocation["award"]):
         out[label[award]] = wide.loc[first.index, award].astype(int).to_numpy()
     review = say("awards.leadership_review", lang)

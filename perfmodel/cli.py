@@ -61,9 +61,7 @@ class CliError(PerfmodelError):
 def _cmd_sample(args: argparse.Namespace) -> int:
     from perfmodel.simulate import generate_sample
 
-    paths = generate_sample(
-        Path(args.out), stations=args.stations, months=args.months, rng=args.seed, start=args.start
-    )
+    paths = generate_sample(Path(args.out), stations=args.stations, months=args.months, rng=args.seed, start=args.start)
     print(f"wrote {len(paths)} files to {args.out}:")
     for name, path in paths.items():
         print(f"  {name}: {path}")
@@ -75,7 +73,9 @@ def _cmd_frameworks(args: argparse.Namespace) -> int:
 
     if args.action == "show":
         if not args.id:
-            raise CliError("'frameworks show' needs a framework id", "run 'perfmodel frameworks' to list them", EXIT_USAGE)
+            raise CliError(
+                "'frameworks show' needs a framework id", "run 'perfmodel frameworks' to list them", EXIT_USAGE
+            )
         fw = load_framework(args.id)
         print(f"{fw.id}: {fw.name.zh} / {fw.name.en}")
         print(f"level: {fw.level}" + (f", role: {fw.role}" if fw.role else ""))
@@ -95,15 +95,16 @@ def _cmd_frameworks(args: argparse.Namespace) -> int:
                 if row.temporary:
                     extra.append(f"temporary {row.temporary}")
             detail = f"  [{'; '.join(extra)}]" if extra else ""
-            print(
-                f"{indent}{row.id}  {row.name_zh}  weight {row.weight:g} "
-                f"(total {row.effective_weight:.1%}){detail}"
-            )
+            print(f"{indent}{row.id}  {row.name_zh}  weight {row.weight:g} (total {row.effective_weight:.1%}){detail}")
         print()
-        print(f"peer group: {fw.peer_group or 'none'}; normalisation: {fw.normalisation.method}; "
-              f"aggregation: {fw.aggregation.method}; grading: {fw.grading.method}")
-        print(f"subjective weight {fw.subjective_weight():.1%} (limit {fw.policy.max_subjective_weight:.0%}); "
-              f"temporary weight {fw.temporary_weight():.1%} (limit {fw.policy.max_temporary_weight:.0%})")
+        print(
+            f"peer group: {fw.peer_group or 'none'}; normalisation: {fw.normalisation.method}; "
+            f"aggregation: {fw.aggregation.method}; grading: {fw.grading.method}"
+        )
+        print(
+            f"subjective weight {fw.subjective_weight():.1%} (limit {fw.policy.max_subjective_weight:.0%}); "
+            f"temporary weight {fw.temporary_weight():.1%} (limit {fw.policy.max_temporary_weight:.0%})"
+        )
         print()
         print("input ids the observations' indicator column may carry (names and aliases are accepted too):")
         for ind in fw.indicators():
@@ -178,9 +179,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from perfmodel.validation import read_inputs
 
     framework = load_framework(args.framework)
-    obs_result, units_result = read_inputs(
-        framework, Path(args.observations), Path(args.units), sheet=args.sheet
-    )
+    obs_result, units_result = read_inputs(framework, Path(args.observations), Path(args.units), sheet=args.sheet)
     originals = args.input_paths
     written = []  # files first, printing after: `validate … | head` still writes them
     if not (units_result.ok and obs_result.ok):
@@ -188,8 +187,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             combined = pd.concat([units_result.quarantine, obs_result.quarantine], ignore_index=True)
             written.append(_write_output(combined, Path(args.quarantine), _run_inputs(args)))
         else:
-            for result, source in ((units_result, originals["units"]),
-                                   (obs_result, originals["observations"])):
+            for result, source in ((units_result, originals["units"]), (obs_result, originals["observations"])):
                 if not result.ok:
                     target = _quarantine_path(Path(source))
                     written.append(_write_output(result.quarantine, target, _run_inputs(args)))
@@ -230,9 +228,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     target = out.with_name(out.stem + ".quarantine.csv")
     for path in (out, target):  # refuse before the work, not after
         claim_file(path, inputs=inputs)
-    ev = evaluate_files(
-        args.framework, args.observations, args.units, args.period, sheet=args.sheet, **_settings(args)
-    )
+    ev = evaluate_files(args.framework, args.observations, args.units, args.period, sheet=args.sheet, **_settings(args))
     shown = officer_names_shown(ev.scores, args.show_names or ev.framework.level != "officer")
     workbook = None
     if out.name.lower().endswith(".xlsx"):  # for reading: headers in --lang, formats, notes sheet
@@ -241,6 +237,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         def workbook(target: Path) -> None:  # flags in words; the CSV keeps their codes
             readable = with_flag_text(shown, ev.stages["flags"], ev.framework, args.lang)
             write_score_workbook(readable, ev.framework, target, lang=args.lang)
+
     _write_output(shown, out, inputs, workbook)
     if len(ev.quarantine):
         _write_output(ev.quarantine, target, inputs)
@@ -254,8 +251,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
         print(_calibration_summary(ev))
     if len(ev.quarantine):
         first = ev.quarantine["message"].iloc[0]
-        print(f"warning: {len(ev.quarantine)} input rows were quarantined and not used "
-              f"(first: {first}); see {target}", file=sys.stderr)
+        print(
+            f"warning: {len(ev.quarantine)} input rows were quarantined and not used (first: {first}); see {target}",
+            file=sys.stderr,
+        )
         if args.strict:
             return EXIT_FAILED
     return EXIT_OK
@@ -276,12 +275,15 @@ def _cmd_awards(args: argparse.Namespace) -> int:
     from perfmodel.periods import parse_period
 
     if not parse_period(args.period).freqstr.startswith("Y"):
-        raise CliError(f"--period {args.period}: award quotas are annual", "give a year, e.g. --period 2025",
-                       EXIT_USAGE)
+        raise CliError(
+            f"--period {args.period}: award quotas are annual", "give a year, e.g. --period 2025", EXIT_USAGE
+        )
     framework = load_framework(args.framework)
     if not framework.awards:
-        raise CliError(f"framework {framework.id!r} declares no awards",
-                       "add an 'awards:' block to the framework (docs/framework.md, 'awards')")
+        raise CliError(
+            f"framework {framework.id!r} declares no awards",
+            "add an 'awards:' block to the framework (docs/framework.md, 'awards')",
+        )
     inputs, out = _run_inputs(args), Path(args.out)
     claim_file(out, inputs=inputs)  # refuse before the work, not after
     ev = evaluate_files(framework, args.observations, args.units, args.period)
@@ -289,13 +291,16 @@ def _cmd_awards(args: argparse.Namespace) -> int:
     headcount = units[HEADCOUNT_COLUMN] if framework.level == "station" and HEADCOUNT_COLUMN in units else None
     previous = ev.previous.scores if ev.previous is not None else None
     review = leadership_review(ev.scores, previous)
-    table = allocate_awards(ev.scores, framework.awards, headcount=headcount, method=args.method,
-                            review=review.index[review])
+    table = allocate_awards(
+        ev.scores, framework.awards, headcount=headcount, method=args.method, review=review.index[review]
+    )
     _write_output(table, out, inputs)
     by_grade = slots_by_grade(table)
     for award in framework.awards:
-        print(f"{award.id} ({award.name.zh}, {award.level}): {award.slots} slots ({args.method}); "
-              + ", ".join(f"{grade} {n}" for grade, n in by_grade.loc[award.id].items()))
+        print(
+            f"{award.id} ({award.name.zh}, {award.level}): {award.slots} slots ({args.method}); "
+            + ", ".join(f"{grade} {n}" for grade, n in by_grade.loc[award.id].items())
+        )
     flagged = sorted(review.index[review])
     print(f"{LEADERSHIP_REVIEW}: {', '.join(flagged) if flagged else 'none'}; written to {out}")
     return EXIT_OK
@@ -316,8 +321,11 @@ def _cmd_template(args: argparse.Namespace) -> int:
         result = validate_units(read_table(args.units, aliases=UNIT_ALIASES), source=str(args.units))
         units = result.data
         if not result.ok:
-            print(f"warning: {len(result.quarantine)} rows of {args.units} were rejected and left out "
-                  "(run 'perfmodel validate' to see why)", file=sys.stderr)
+            print(
+                f"warning: {len(result.quarantine)} rows of {args.units} were rejected and left out "
+                "(run 'perfmodel validate' to see why)",
+                file=sys.stderr,
+            )
     sheets, formats = template_sheets(framework, units=units, period=args.period, lang=args.lang)
     _write_output(pd.DataFrame(), out, _run_inputs(args), lambda target: write_workbook(sheets, target, formats))
     filled = sum(len(frame) for name, frame in sheets.items() if formats[name].validations)
@@ -351,8 +359,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     units = Path(args.units).resolve()
     for label, path in (("observations", observations), ("units", units)):
         if not path.exists():
-            raise CliError(f"{label} file {path} does not exist",
-                           "run 'make sample' or pass --observations/--units")
+            raise CliError(f"{label} file {path} does not exist", "run 'make sample' or pass --observations/--units")
     read_evaluation_inputs(framework, observations, units)  # a wrong framework/data pair stops here
     framework_file = framework_path(args.framework).resolve()
     period = period_label(args.period)
@@ -366,9 +373,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     extra = {"privacy": args.privacy} if args.privacy else None
     chosen = {"peer_group": args.peer_group, "calibration": args.calibration}
     optional = _optional_parameters(notebook, notebook_parameters(notebook), chosen)
-    with atomic_folder(out_dir, inputs=[notebook, *inputs.values(), *recorded.values()],
-                       lock=out_dir if quarterly else out_dir.parent,
-                       keep_subruns=quarterly, keep_failed=True) as staging:
+    with atomic_folder(
+        out_dir,
+        inputs=[notebook, *inputs.values(), *recorded.values()],
+        lock=out_dir if quarterly else out_dir.parent,
+        keep_subruns=quarterly,
+        keep_failed=True,
+    ) as staging:
         # Paths relative to the report folder: valid from the staging folder and the final one
         # (siblings), and no absolute path (user names, machine layout) lands in the outputs.
         relative = {name: os.path.relpath(path, staging) for name, path in inputs.items()}
@@ -381,9 +392,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
             "output_dir": ".",
             **optional,
         }
-        run = run_notebook(notebook, staging, parameters, cwd=staging, inputs=recorded,
-                           html_lang="en" if args.lang == "en" else "zh-CN", provenance_extra=extra,
-                           formats=formats, running_header=header)
+        run = run_notebook(
+            notebook,
+            staging,
+            parameters,
+            cwd=staging,
+            inputs=recorded,
+            html_lang="en" if args.lang == "en" else "zh-CN",
+            provenance_extra=extra,
+            formats=formats,
+            running_header=header,
+        )
     for written in (run.html, run.pdf, run.docx):
         if written is not None:
             print(f"report written to {out_dir / written.name}")
@@ -425,8 +444,10 @@ def report_folder(out: Path, framework_id: str, period: str, notebook: Path) -> 
         folder = folder / notebook.stem
     check_inside(folder, root, what="report")
     if len(Path(os.path.abspath(folder)).relative_to(root).parts) < 2:
-        raise CliError(f"report folder {folder} is not <out>/<framework>/<period>/",
-                       "framework ids and periods must be plain names without '.', '..' or '/'")
+        raise CliError(
+            f"report folder {folder} is not <out>/<framework>/<period>/",
+            "framework ids and periods must be plain names without '.', '..' or '/'",
+        )
     return Path(os.path.abspath(folder))
 
 
@@ -477,31 +498,49 @@ def _find_notebook(name: str) -> Path:
 
 # ---------------------------------------------------------------- parser
 def _add_inputs(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    parser.add_argument("--observations", required=required, default=None if required else str(DEFAULT_OBSERVATIONS),
-                        help="observations file (.csv, .csv.gz, .xlsx, .xls, .parquet)")
-    parser.add_argument("--units", required=required, default=None if required else str(DEFAULT_UNITS),
-                        help="units file (.csv, .xlsx, .xls, .parquet)")
+    parser.add_argument(
+        "--observations",
+        required=required,
+        default=None if required else str(DEFAULT_OBSERVATIONS),
+        help="observations file (.csv, .csv.gz, .xlsx, .xls, .parquet)",
+    )
+    parser.add_argument(
+        "--units",
+        required=required,
+        default=None if required else str(DEFAULT_UNITS),
+        help="units file (.csv, .xlsx, .xls, .parquet)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="perfmodel", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
-                        help="print the version of perfmodel and exit")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help="print the version of perfmodel and exit"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("sample", help="generate synthetic stations and officers with known truth")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--stations", type=int, default=120, help="number of stations (default 120)")
     p.add_argument("--months", type=int, default=24, help="number of months from --start (default 24)")
-    p.add_argument("--seed", type=int, default=20250101,
-                   help="random seed; the same arguments give byte-identical files (default 20250101)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=20250101,
+        help="random seed; the same arguments give byte-identical files (default 20250101)",
+    )
     p.add_argument("--start", default="2024-01", help="first month (YYYY-MM)")
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("frameworks", help="list shipped frameworks, or show one")
-    p.add_argument("action", nargs="?", choices=["list", "show"], default="list",
-                   help="list the shipped frameworks (default), or show one")
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=["list", "show"],
+        default="list",
+        help="list the shipped frameworks (default), or show one",
+    )
     p.add_argument("id", nargs="?", help="with 'show': a shipped framework id or YAML file")
     p.set_defaults(func=_cmd_frameworks)
 
@@ -518,61 +557,98 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--framework", required=True, help="shipped framework id or YAML file")
     p.add_argument("--period", required=True, help="2025Q2, 2025-04 or 2025")
     p.add_argument("--out", required=True, help="output file: .csv, .xlsx or .parquet")
-    p.add_argument("--lang", choices=["zh", "en"], default="zh",
-                   help="language of an .xlsx output's headers, grades and notes sheet (default zh); "
-                        ".csv and .parquet keep the column codes")
+    p.add_argument(
+        "--lang",
+        choices=["zh", "en"],
+        default="zh",
+        help="language of an .xlsx output's headers, grades and notes sheet (default zh); "
+        ".csv and .parquet keep the column codes",
+    )
     p.add_argument("--sheet", help=SHEET_HELP)
     p.add_argument("--peer-group", help="units column for peer groups, or 'none'")
-    p.add_argument("--normalisation", choices=["minmax", "zscore", "rank", "goalposts", "target"],
-                   help="override the framework's normalisation of indicator values")
-    p.add_argument("--aggregation", choices=["arithmetic", "geometric"],
-                   help="override the framework's aggregation of scores")
-    p.add_argument("--imputation", choices=["none", "group_mean", "carry_forward"],
-                   help="override the framework's treatment of missing values")
-    p.add_argument("--grading", choices=["cutoffs", "quota"],
-                   help="override the framework's grading: fixed score cut-offs or grade quotas")
+    p.add_argument(
+        "--normalisation",
+        choices=["minmax", "zscore", "rank", "goalposts", "target"],
+        help="override the framework's normalisation of indicator values",
+    )
+    p.add_argument(
+        "--aggregation", choices=["arithmetic", "geometric"], help="override the framework's aggregation of scores"
+    )
+    p.add_argument(
+        "--imputation",
+        choices=["none", "group_mean", "carry_forward"],
+        help="override the framework's treatment of missing values",
+    )
+    p.add_argument(
+        "--grading",
+        choices=["cutoffs", "quota"],
+        help="override the framework's grading: fixed score cut-offs or grade quotas",
+    )
     _add_calibration(p)
     p.add_argument("--strict", action="store_true", help="exit 1 when any input row was quarantined")
-    p.add_argument("--show-names", action="store_true",
-                   help="officer frameworks: write the officers' names too (default: ids only)")
+    p.add_argument(
+        "--show-names",
+        action="store_true",
+        help="officer frameworks: write the officers' names too (default: ids only)",
+    )
     add_pseudonymise_option(p)
     p.set_defaults(func=_cmd_score)
 
     p = sub.add_parser("awards", help="apportion the framework's award slots to units by grade (R12)")
     _add_inputs(p)
-    p.add_argument("--framework", required=True,
-                   help="shipped framework id or YAML file with an 'awards:' block")
-    p.add_argument("--period", required=True, help="a year, e.g. 2025 (the year before is used for the "
-                                                   "leadership-review flag)")
+    p.add_argument("--framework", required=True, help="shipped framework id or YAML file with an 'awards:' block")
+    p.add_argument(
+        "--period", required=True, help="a year, e.g. 2025 (the year before is used for the leadership-review flag)"
+    )
     p.add_argument("--out", required=True, help="output table: .csv, .xlsx or .parquet")
-    p.add_argument("--method", choices=AWARD_METHODS, default=AWARD_METHODS[0],
-                   help="apportionment: largest_remainder (Hamilton, default) or dhondt (highest averages)")
+    p.add_argument(
+        "--method",
+        choices=AWARD_METHODS,
+        default=AWARD_METHODS[0],
+        help="apportionment: largest_remainder (Hamilton, default) or dhondt (highest averages)",
+    )
     p.set_defaults(func=_cmd_awards)
     p = sub.add_parser("template", help="write an Excel data-entry workbook for a framework")
     p.add_argument("--framework", required=True, help="shipped framework id or YAML file")
     p.add_argument("--out", required=True, help="the workbook to write (.xlsx); an input file is never overwritten")
     p.add_argument("--units", help="units file: with --period, one row per unit × month × indicator to fill")
     p.add_argument("--period", help="2025Q2, 2025-04 or 2025: the months offered in the drop-down and pre-filled")
-    p.add_argument("--lang", choices=["zh", "en"], default="zh",
-                   help="language of headers, sheet names and instructions (default zh)")
+    p.add_argument(
+        "--lang",
+        choices=["zh", "en"],
+        default="zh",
+        help="language of headers, sheet names and instructions (default zh)",
+    )
     p.set_defaults(func=_cmd_template)
 
     p = sub.add_parser("report", help="run a report notebook with papermill and export HTML")
     p.add_argument("--period", required=True, help="2025Q2, 2025-04 or 2025")
-    p.add_argument("--framework", default="station_four_dimension",
-                   help="shipped framework id or YAML file (default station_four_dimension)")
+    p.add_argument(
+        "--framework",
+        default="station_four_dimension",
+        help="shipped framework id or YAML file (default station_four_dimension)",
+    )
     _add_inputs(p, required=False)
-    p.add_argument("--notebook", default=QUARTERLY_NOTEBOOK,
-                   help=f"notebook name in notebooks/ or an .ipynb file (default {QUARTERLY_NOTEBOOK})")
+    p.add_argument(
+        "--notebook",
+        default=QUARTERLY_NOTEBOOK,
+        help=f"notebook name in notebooks/ or an .ipynb file (default {QUARTERLY_NOTEBOOK})",
+    )
     p.add_argument("--lang", choices=["zh", "en"], default="zh", help="report language (default zh)")
-    p.add_argument("--format", default="html",
-                   help="comma-separated: html (always), pdf (A4, Chinese fonts embedded), docx (Word/WPS); "
-                        "e.g. --format html,pdf,docx (default html)")
+    p.add_argument(
+        "--format",
+        default="html",
+        help="comma-separated: html (always), pdf (A4, Chinese fonts embedded), docx (Word/WPS); "
+        "e.g. --format html,pdf,docx (default html)",
+    )
     p.add_argument("--peer-group", help="units column for peer groups, or 'none' (if the notebook takes it)")
     _add_calibration(p, notebook=True)
-    p.add_argument("--out", default="reports",
-                   help="output folder; the report goes to <out>/<framework>/<period>/, "
-                        "a notebook other than quarterly_evaluation to a subfolder named after it")
+    p.add_argument(
+        "--out",
+        default="reports",
+        help="output folder; the report goes to <out>/<framework>/<period>/, "
+        "a notebook other than quarterly_evaluation to a subfolder named after it",
+    )
     add_pseudonymise_option(p)
     p.set_defaults(func=_cmd_report)
 
@@ -587,9 +663,10 @@ def _add_calibration(parser: argparse.ArgumentParser, *, notebook: bool = False)
 
     extra = "; passed to the notebook as parameter 'calibration'" if notebook else ""
     parser.add_argument(
-        "--calibration", choices=CALIBRATION_MODES,
+        "--calibration",
+        choices=CALIBRATION_MODES,
         help="none: raw values; casemix: observed vs expected given the unit's context; "
-             f"full: case-mix, small-numbers shrinkage and rater calibration{extra}",
+        f"full: case-mix, small-numbers shrinkage and rater calibration{extra}",
     )
 
 

@@ -34,6 +34,9 @@ OFFICER_CONTEXT: tuple[str, ...] = ("role", "gender", "age_band", "tenure_band")
 """Attributes of an officer that are not performance."""
 
 CONTEXT_COLUMNS: tuple[str, ...] = (
-    *NUMERIC_CONTEXT, *STATION_CONTEXT, *HIERARCHY_CONTEXT, *OFFICER_CONTEXT,
+    *NUMERIC_CONTEXT,
+    *STATION_CONTEXT,
+    *HIERARCHY_CONTEXT,
+    *OFFICER_CONTEXT,
 )
 """Every context column of the units-table contract, in the order above."""

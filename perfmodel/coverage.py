@@ -11,9 +11,10 @@ The framework may declare ``missing.min_months``: the fewest such months a unit
 needs to be graded. Without it every month of the period is needed (3 for a
 quarter, 12 for a year, 1 for a month); a declared value above the number of
 months in the period is read as "every month". A unit below it is flagged
-``incomplete_data`` (数据不完整, :mod:`perfmodel.flags`) with how many months it has, is not scored, ranked nor graded, and its
-values take no part in imputation, treatment, normalisation or calibration of
-the others (see :class:`perfmodel.evaluation.Evaluation`).
+``incomplete_data`` (数据不完整, :mod:`perfmodel.flags`) with how many months it
+has, is not scored, ranked nor graded, and its values take no part in
+imputation, treatment, normalisation or calibration of the others (see
+:class:`perfmodel.evaluation.Evaluation`).
 """
 
 from __future__ import annotations

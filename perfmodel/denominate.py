@@ -95,9 +95,7 @@ def _denominator_values(X: pd.DataFrame, units: pd.DataFrame, column: str) -> pd
     return units[column].astype(float).reindex(X.index)
 
 
-def denominator_problems(
-    X: pd.DataFrame, denominators: Mapping[str, str], units: pd.DataFrame
-) -> pd.DataFrame:
+def denominator_problems(X: pd.DataFrame, denominators: Mapping[str, str], units: pd.DataFrame) -> pd.DataFrame:
     """Cells that lose their value because the denominator is zero or missing.
 
     Only cells whose numerator is present are listed (a missing numerator is
@@ -176,14 +174,9 @@ def denominate(
     problems = denominator_problems(X, denominators, units)
     if len(problems):
         shown = "; ".join(
-            f"{r.unit} × {r.indicator} ({r.reason})"
-            for r in problems.head(_SHOWN_IN_WARNING).itertuples()
+            f"{r.unit} × {r.indicator} ({r.reason})" for r in problems.head(_SHOWN_IN_WARNING).itertuples()
         )
-        more = (
-            f" and {len(problems) - _SHOWN_IN_WARNING} more"
-            if len(problems) > _SHOWN_IN_WARNING
-            else ""
-        )
+        more = f" and {len(problems) - _SHOWN_IN_WARNING} more" if len(problems) > _SHOWN_IN_WARNING else ""
         warnings.warn(
             f"{len(problems)} cell(s) set to NaN because the denominator is zero or missing: "
             f"{shown}{more}. List them all with denominator_problems(); fix the units table "

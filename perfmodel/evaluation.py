@@ -44,10 +44,14 @@ from perfmodel.scoring import ScoredDraws, ScoringRules, score_draws
 from perfmodel.weights import stated_weights
 
 __all__ = [
-    "Settings", "Evaluation", "evaluate", "evaluate_files", "read_evaluation_inputs",
-    "check_data_fits_framework", "EvaluationError",
+    "Settings",
+    "Evaluation",
+    "evaluate",
+    "evaluate_files",
+    "read_evaluation_inputs",
+    "check_data_fits_framework",
+    "EvaluationError",
 ]
-
 
 
 class EvaluationError(PerfmodelError, ValueError):
@@ -113,8 +117,10 @@ class Settings:
         if not isinstance(self.weights, Mapping):
             raise OptionError(f"weights={self.weights!r} must map node ids to weights")
         for node_id, weight in self.weights.items():
-            if isinstance(weight, bool) or not isinstance(weight, int | float | np.number) or not (
-                np.isfinite(weight) and weight >= 0
+            if (
+                isinstance(weight, bool)
+                or not isinstance(weight, int | float | np.number)
+                or not (np.isfinite(weight) and weight >= 0)
             ):
                 raise OptionError(
                     f"weights[{node_id!r}]={weight!r} is not allowed; a weight must be a finite number >= 0"
@@ -196,9 +202,7 @@ class Evaluation:
         quarantine: pd.DataFrame | None = None,
         inputs: Mapping[str, Path] | None = None,
     ) -> None:
-        self.framework = (
-            framework if isinstance(framework, Framework) else load_framework(framework)
-        )
+        self.framework = framework if isinstance(framework, Framework) else load_framework(framework)
         self.observations = observations
         self.units = units
         self.period = parse_period(period)
@@ -287,7 +291,6 @@ class Evaluation:
         self._record("raw", in_period.reset_index(drop=True), months=months)
         incomplete = self._check_coverage(in_period, units, months)
 
-
         kinds = fw.rollup_kinds()
         rolled = roll_up(obs, kinds, self.period)
         self._record("rolled", rolled, rule="rates from summed numerators and denominators")
@@ -320,10 +323,20 @@ class Evaluation:
             scored = self.scored_units
             groups = None
             if self.peer_column is not None:
-                groups = pd.Series(scored[self.peer_column].to_numpy(), name=self.peer_column,
-                                   index=pd.Index(scored["unit_id"].astype(object), name="unit_id"))
-            result = calibrate(fw, self.stages.get("raw"), scored, treated, rolled=self.stages.get("rolled"),
-                               peer_groups=groups, mode=self.settings.calibration)
+                groups = pd.Series(
+                    scored[self.peer_column].to_numpy(),
+                    name=self.peer_column,
+                    index=pd.Index(scored["unit_id"].astype(object), name="unit_id"),
+                )
+            result = calibrate(
+                fw,
+                self.stages.get("raw"),
+                scored,
+                treated,
+                rolled=self.stages.get("rolled"),
+                peer_groups=groups,
+                mode=self.settings.calibration,
+            )
             self.stages.update(result.stages)
             treated = self._record("calibrated", result.values, mode=self.settings.calibration)
 
@@ -400,8 +413,7 @@ class Evaluation:
         absent = sorted({c for c in denominators.values() if c not in units.columns})
         if absent:
             raise EvaluationError(
-                f"indicators are divided by units column(s) {', '.join(absent)}, "
-                "which the units table does not have"
+                f"indicators are divided by units column(s) {', '.join(absent)}, which the units table does not have"
             )
         numeric = units.assign(**{c: pd.to_numeric(units[c], errors="coerce") for c in set(denominators.values())})
         problems = denominator_problems(values, denominators, numeric)
@@ -424,16 +436,17 @@ class Evaluation:
             history = []
             for age in range(1, fw.missing.max_age + 1):
                 earlier = Evaluation(
-                    fw, self.observations, self.units, previous(self.period, age),
+                    fw,
+                    self.observations,
+                    self.units,
+                    previous(self.period, age),
                     replace(self.settings, imputation="none", compare_previous=False),
                 )
                 try:
                     history.append(earlier._history_values())
                 except EvaluationError:
                     history.append(pd.DataFrame(index=values.index, columns=values.columns, dtype=float))
-        result = impute(
-            values, method, groups=groups, history=history or (), max_age=fw.missing.max_age
-        )
+        result = impute(values, method, groups=groups, history=history or (), max_age=fw.missing.max_age)
         self.stages["imputation_log"] = result.log
         return result.values, result.imputed
 
@@ -456,11 +469,21 @@ class Evaluation:
             return values
         if fw.treatment.log:
             columns = list(values.columns)
-            result = treat(values, skew_threshold=fw.treatment.skew, kurtosis_threshold=fw.treatment.kurtosis,
-                           max_points=fw.treatment.max_points, log_fallback=True, columns=columns)
+            result = treat(
+                values,
+                skew_threshold=fw.treatment.skew,
+                kurtosis_threshold=fw.treatment.kurtosis,
+                max_points=fw.treatment.max_points,
+                log_fallback=True,
+                columns=columns,
+            )
         else:
-            result = treat(values, skew_threshold=fw.treatment.skew, kurtosis_threshold=fw.treatment.kurtosis,
-                           max_points=fw.treatment.max_points)
+            result = treat(
+                values,
+                skew_threshold=fw.treatment.skew,
+                kurtosis_threshold=fw.treatment.kurtosis,
+                max_points=fw.treatment.max_points,
+            )
         self.stages["treatment_log"] = result.log
         return result.values
 
@@ -503,21 +526,19 @@ class Evaluation:
         if method == "goalposts":
             lacking = [i.id for i in indicators if i.goalposts is None]
             if lacking:
-                raise EvaluationError(
-                    f"normalisation 'goalposts' needs goalposts on: {', '.join(lacking)}"
-                )
+                raise EvaluationError(f"normalisation 'goalposts' needs goalposts on: {', '.join(lacking)}")
             goalposts = {
                 i.id: orient_bounds(*i.goalposts, i.direction, i.target) for i in indicators if i.goalposts is not None
             }
             groups = None
         oriented_targets = None
         if method == "target":
-            oriented_targets = {i.id: (0.0 if i.direction == "target" else
-                                       (-i.target if i.direction == "lower" else i.target))
-                                for i in indicators if i.target is not None}
-        return normalise(
-            oriented, method, lo=lo, hi=hi, groups=groups, goalposts=goalposts, targets=oriented_targets
-        )
+            oriented_targets = {
+                i.id: (0.0 if i.direction == "target" else (-i.target if i.direction == "lower" else i.target))
+                for i in indicators
+                if i.target is not None
+            }
+        return normalise(oriented, method, lo=lo, hi=hi, groups=groups, goalposts=goalposts, targets=oriented_targets)
 
     def stated_weights(self) -> dict[str, float]:
         """Node weights as this evaluation applies them (:func:`perfmodel.weights.stated_weights`).
@@ -713,8 +734,17 @@ class Evaluation:
                 n = count[unit_id]
                 with np.errstate(over="ignore"):
                     points = item.points * n if item.consequence == "deduct" else 0.0
-                rows.append({"unit_id": unit_id, "item": item.id, "name": item.name.zh, "count": n,
-                             "consequence": item.consequence, "points": points, "grade_cap": item.grade_cap})
+                rows.append(
+                    {
+                        "unit_id": unit_id,
+                        "item": item.id,
+                        "name": item.name.zh,
+                        "count": n,
+                        "consequence": item.consequence,
+                        "points": points,
+                        "grade_cap": item.grade_cap,
+                    }
+                )
                 flags.add(unit_id, "negative_list", item=item.id, count=n)
             if item.consequence == "deduct":
                 deduction += count * item.points
@@ -765,8 +795,10 @@ class Evaluation:
         FrameworkError
             When ``dimension:<id>`` names no node of the tree.
         """
-        top = {node.id: np.array([self.settings.weights.get(node.id, node.weight)], dtype=float)
-               for node in self.framework.tree}
+        top = {
+            node.id: np.array([self.settings.weights.get(node.id, node.weight)], dtype=float)
+            for node in self.framework.tree
+        }
         nodes = {c: aggregated[c].to_numpy(dtype=float)[None, :] for c in aggregated.columns}
         return tie_break_key_draws(rules.tie_break, nodes, top, rules.negative_hits)
 
@@ -839,7 +871,10 @@ class Evaluation:
 
     def _compare_previous(self) -> None:
         before = Evaluation(
-            self.framework, self.observations, self.units, previous(self.period),
+            self.framework,
+            self.observations,
+            self.units,
+            previous(self.period),
             replace(self.settings, compare_previous=False),
         )
         scores = self.stages["scores"]
@@ -905,8 +940,9 @@ class Evaluation:
             "  grades: " + (", ".join(f"{g} {n}" for g, n in k["grades"].items()) or "none"),
         ]
         if k["grading_notes"]:
-            lines.append("  not graded or decided by note: "
-                         + ", ".join(f"{code} {n}" for code, n in k["grading_notes"].items()))
+            lines.append(
+                "  not graded or decided by note: " + ", ".join(f"{code} {n}" for code, n in k["grading_notes"].items())
+            )
         settings = {name: value for name, value in self.settings.to_dict().items() if value not in (None, {}, False)}
         lines.append("  settings: " + (", ".join(f"{n}={v}" for n, v in settings.items()) or "framework defaults"))
         return "\n".join(lines)
@@ -1035,9 +1071,7 @@ MISFIT_SHARE = 0.5
 framework does not use *and* it holds less than this share of the framework's input ids."""
 
 
-def check_data_fits_framework(
-    fw: Framework, accepted: pd.Series, quarantine: pd.DataFrame, source: str | Path
-) -> None:
+def check_data_fits_framework(fw: Framework, accepted: pd.Series, quarantine: pd.DataFrame, source: str | Path) -> None:
     """Stop when an observations file was collected for another framework.
 
     Such a file scores no unit, or a few on a handful of indicators, and fails later with
@@ -1070,8 +1104,11 @@ def check_data_fits_framework(
     if len(foreign) <= MISFIT_SHARE * rows or len(held) >= MISFIT_SHARE * len(expected):
         return
     ids = held | set(pd.Series(foreign).astype(str))
-    fitting = [fid for fid, path in shipped_frameworks().items()
-               if fid != fw.id and ids <= set(load_framework(path).input_indicators())]
+    fitting = [
+        fid
+        for fid, path in shipped_frameworks().items()
+        if fid != fw.id and ids <= set(load_framework(path).input_indicators())
+    ]
     raise EvaluationError(
         f"observations file {source} does not fit framework {fw.id!r}: {len(foreign)} of its {rows} rows "
         f"name indicators the framework does not use, and it holds {len(held)} of the framework's "

@@ -202,8 +202,9 @@ def flag_text(
     for row in flags.to_dict("records"):
         phrases.setdefault(row["unit_id"], []).append(flag_phrase(row, framework, lang))
     order = list(dict.fromkeys(flags["unit_id"])) if units is None else list(units)
-    return pd.Series([SEPARATOR.join(phrases.get(u, [])) for u in order], index=pd.Index(order, name="unit_id"),
-                     dtype=object)
+    return pd.Series(
+        [SEPARATOR.join(phrases.get(u, [])) for u in order], index=pd.Index(order, name="unit_id"), dtype=object
+    )
 
 
 def with_flag_text(scores: pd.DataFrame, flags: pd.DataFrame, framework: Framework, lang: str = "zh") -> pd.DataFrame:
@@ -223,4 +224,3 @@ def with_flag_text(scores: pd.DataFrame, flags: pd.DataFrame, framework: Framewo
     check_lang(lang)
     text = flag_text(flags, framework, lang, units=scores["unit_id"].tolist())
     return scores.assign(flags=text.to_numpy())
-

@@ -161,9 +161,7 @@ class Threshold(_Model):
         """Whether ``value`` breaks the threshold (missing values do not)."""
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return False
-        return (self.min is not None and value < self.min) or (
-            self.max is not None and value > self.max
-        )
+        return (self.min is not None and value < self.min) or (self.max is not None and value > self.max)
 
 
 class Temporary(_Model):
@@ -185,8 +183,7 @@ class Temporary(_Model):
     def _order(self) -> Temporary:
         if parse_month(self.valid_from) > parse_month(self.valid_to):
             raise ValueError(
-                f"valid_from {self.valid_from} is after valid_to {self.valid_to}; "
-                "the window would never be active"
+                f"valid_from {self.valid_from} is after valid_to {self.valid_to}; the window would never be active"
             )
         return self
 
@@ -353,8 +350,7 @@ class Grading(_Model):
                 key.startswith("dimension:") and len(key) > len("dimension:")
             ):
                 raise ValueError(
-                    f"tie_break: unknown key {key!r}; use heaviest_dimension, fewer_negative_hits "
-                    "or dimension:<id>"
+                    f"tie_break: unknown key {key!r}; use heaviest_dimension, fewer_negative_hits or dimension:<id>"
                 )
         if len(set(self.tie_break)) < len(self.tie_break):
             raise ValueError("tie_break: a key is listed twice; list each key once")
@@ -573,9 +569,7 @@ class Framework(_Model):
         )
 
     def subjective_weight(self) -> float:
-        return sum(
-            w for source, w in self.source_weights().items() if source in self.policy.subjective_sources
-        )
+        return sum(w for source, w in self.source_weights().items() if source in self.policy.subjective_sources)
 
     def weight_table(self):
         """The weight tree as a tidy DataFrame (one row per node) for reports."""
@@ -726,9 +720,7 @@ class Framework(_Model):
         tree_ids = set(seen)
         for case_type in (c for ind in self.indicators() if ind.points for c in ind.points):
             if case_type in tree_ids:
-                problems.append(
-                    f"points case type {case_type!r} is also a node id; give the case type its own id"
-                )
+                problems.append(f"points case type {case_type!r} is also a node id; give the case type its own id")
         for item in self.count_items():
             if item.indicator in tree_ids:
                 problems.append(
@@ -742,15 +734,13 @@ class Framework(_Model):
             lacking = [i.id for i in self.indicators() if i.goalposts is None]
             if lacking:
                 problems.append(
-                    f"normalisation 'goalposts' needs goalposts on every indicator; missing on: "
-                    f"{', '.join(lacking)}"
+                    f"normalisation 'goalposts' needs goalposts on every indicator; missing on: {', '.join(lacking)}"
                 )
         if self.normalisation.method == "target":
             lacking = [i.id for i in self.indicators() if i.target is None]
             if lacking:
                 problems.append(
-                    f"normalisation 'target' needs a target on every indicator; missing on: "
-                    f"{', '.join(lacking)}"
+                    f"normalisation 'target' needs a target on every indicator; missing on: {', '.join(lacking)}"
                 )
         temporary = self.temporary_weight()
         if temporary > self.policy.max_temporary_weight + WEIGHT_TOLERANCE:
@@ -889,8 +879,7 @@ def read_framework_yaml(path: str | Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise FrameworkError(
-            f"framework {str(path)!r} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
-            "save it as UTF-8"
+            f"framework {str(path)!r} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"
         ) from None
     try:
         return yaml.load(text, Loader=_StrictLoader)  # _StrictLoader is a SafeLoader
@@ -906,9 +895,7 @@ _NODE_KEYS_INDICATOR = set(Indicator.model_fields)
 
 def _build_node(raw: Any, path: tuple[str, ...], source: str) -> Dimension | Indicator:
     if not isinstance(raw, Mapping):
-        raise FrameworkError(
-            f"framework {source!r}, node {' › '.join(path)}: expected a mapping with id, name, weight"
-        )
+        raise FrameworkError(f"framework {source!r}, node {' › '.join(path)}: expected a mapping with id, name, weight")
     node_id = str(raw.get("id", f"#{path[-1]}"))
     here = (*path[:-1], node_id)
     if "children" in raw:

@@ -643,8 +643,9 @@ def cap_grades(grades: pd.Series, caps: pd.Series) -> pd.Series:
     ['合格', '不合格', '良好']
     """
     caps = caps.reindex(grades.index)
-    codes = np.array([_ORDER.get(g, _NOT_GRADED_CODE) if isinstance(g, str) else _NOT_GRADED_CODE
-                      for g in grades], dtype=np.int8)
+    codes = np.array(
+        [_ORDER.get(g, _NOT_GRADED_CODE) if isinstance(g, str) else _NOT_GRADED_CODE for g in grades], dtype=np.int8
+    )
     limits = np.array([_ORDER.get(c, NO_CAP) if isinstance(c, str) else NO_CAP for c in caps], dtype=np.int8)
     capped = _labels(cap_grade_codes(codes[None, :], limits)[0], grades.index)
     return capped.where(codes < _NOT_GRADED_CODE, grades).astype(object)

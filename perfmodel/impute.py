@@ -160,31 +160,22 @@ def impute(
     [1.0, 3.0, 2.0, 10.0]
     """
     if method not in IMPUTATION_METHODS:
-        raise OptionError(
-            f"unknown imputation method {method!r}; choose one of {', '.join(IMPUTATION_METHODS)}"
-        )
+        raise OptionError(f"unknown imputation method {method!r}; choose one of {', '.join(IMPUTATION_METHODS)}")
     if isinstance(max_age, bool) or not isinstance(max_age, int | np.integer) or max_age < 1:
         raise OptionError(f"max_age must be a whole number of periods ≥ 1, got {max_age!r}")
     if not X.index.is_unique:
         duplicated = X.index[X.index.duplicated()].unique()
-        raise OptionError(
-            f"unit ids must be unique; duplicated: {', '.join(map(str, duplicated[:5]))}"
-        )
+        raise OptionError(f"unit ids must be unique; duplicated: {', '.join(map(str, duplicated[:5]))}")
     X = X.astype(float)
     if method == "group_mean":
         if groups is None:
-            raise OptionError(
-                "imputation 'group_mean' needs groups: a Series of group labels by unit"
-            )
+            raise OptionError("imputation 'group_mean' needs groups: a Series of group labels by unit")
         filled, imputed, details = _group_mean(X, groups)
     elif method == "carry_forward":
         filled, imputed, details = _carry_forward(X, history, max_age)
     else:
         filled, imputed = X.copy(), pd.DataFrame(False, index=X.index, columns=X.columns)
-        details = {
-            cell: "imputation is off (method 'none')"
-            for cell in zip(*_cells(X.isna()), strict=True)
-        }
+        details = {cell: "imputation is off (method 'none')" for cell in zip(*_cells(X.isna()), strict=True)}
 
     method_used = pd.DataFrame(OBSERVED, index=X.index, columns=X.columns, dtype=object)
     method_used = method_used.mask(imputed, method).mask(filled.isna(), MISSING)

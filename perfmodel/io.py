@@ -148,9 +148,7 @@ def aliases_of(canonical: str, aliases: Mapping[str, str]) -> list[str]:
     return sorted(found, key=lambda alias: alias != canonical)
 
 
-def canonical_columns(
-    headers: Iterable[object], aliases: Mapping[str, str], *, source: str = "<table>"
-) -> list[str]:
+def canonical_columns(headers: Iterable[object], aliases: Mapping[str, str], *, source: str = "<table>") -> list[str]:
     """Canonical names for ``headers``; unknown headers are kept (trimmed).
 
     Raises
@@ -189,8 +187,7 @@ def _format(path: Path, allowed: tuple[str, ...] = SUPPORTED_EXTENSIONS) -> str:
             return ext
     hint = " (save it as .xlsx)" if name.endswith((".xls", ".xlsm", ".ods")) else ""
     raise InputError(
-        f"{path}: unsupported file type {path.suffix or '(no extension)'!r}{hint}; "
-        f"supported: {', '.join(allowed)}"
+        f"{path}: unsupported file type {path.suffix or '(no extension)'!r}{hint}; supported: {', '.join(allowed)}"
     )
 
 
@@ -277,10 +274,7 @@ def _sniff_separator(text: str, default: str, aliases: Mapping[str, str]) -> str
         rows = rows[:200]
         if not rows:
             continue
-        known = max(
-            sum(normalise_header(cell) in aliases for cell in row)
-            for row in rows[:_HEADER_SCAN_ROWS]
-        )
+        known = max(sum(normalise_header(cell) in aliases for cell in row) for row in rows[:_HEADER_SCAN_ROWS])
         widths = Counter(len(row) for row in rows)
         width, count = widths.most_common(1)[0]
         score = (known, count, width) if width > 1 else (known, 0, 0)
@@ -352,9 +346,7 @@ def _excel_engine(path: Path, source: str) -> str:
     )
 
 
-def _excel_grids(
-    path: Path, source: str, sheet: int | str | None
-) -> tuple[dict[str, pd.DataFrame], bool]:
+def _excel_grids(path: Path, source: str, sheet: int | str | None) -> tuple[dict[str, pd.DataFrame], bool]:
     """Each sheet of a workbook as a grid of text cells, in workbook order.
 
     Returns the grids and whether the workbook has more than one sheet.
@@ -393,9 +385,7 @@ def _chosen_sheets(names: list[str], sheet: int | str | None, source: str) -> li
     )
 
 
-def _xls_grids(
-    path: Path, source: str, sheet: int | str | None
-) -> tuple[dict[str, pd.DataFrame], bool]:
+def _xls_grids(path: Path, source: str, sheet: int | str | None) -> tuple[dict[str, pd.DataFrame], bool]:
     """The sheets of a legacy ``.xls`` workbook (BIFF, Excel 97-2003) as grids of text cells.
 
     Read with xlrd directly (pandas deprecates its xlrd engine). Cells become
@@ -443,9 +433,7 @@ def _xls_text(cell: XlrdCell, datemode: int) -> str | None:
     return str(value) or None
 
 
-def _header_position(
-    grid: pd.DataFrame, aliases: Mapping[str, str], *, strict: bool = False
-) -> int:
+def _header_position(grid: pd.DataFrame, aliases: Mapping[str, str], *, strict: bool = False) -> int:
     """Position of the header row: the first non-blank row naming a known column.
 
     Title lines above the header (common in exported spreadsheets) are skipped.
@@ -551,9 +539,7 @@ def _workbook_table(
     return table, skipped, sheets
 
 
-def read_table(
-    path: str | Path, *, aliases: Mapping[str, str], sheet: int | str | None = None
-) -> pd.DataFrame:
+def read_table(path: str | Path, *, aliases: Mapping[str, str], sheet: int | str | None = None) -> pd.DataFrame:
     """Read a CSV (``.csv``, ``.csv.gz``), TSV, Excel (``.xlsx``, ``.xls``) or Parquet file.
 
     Parameters
@@ -613,9 +599,7 @@ def read_table(
             grid = _csv_grid(path, fmt, source, aliases)
             table, skipped = _table_from_grid(grid, aliases, source)
     except pd.errors.EmptyDataError:
-        raise InputError(
-            f"{source}: the file is empty; it needs a header row and data rows"
-        ) from None
+        raise InputError(f"{source}: the file is empty; it needs a header row and data rows") from None
     except InputError:
         raise
     except _READ_ERRORS as exc:
@@ -626,8 +610,7 @@ def read_table(
         }.get(fmt, "a comma-, semicolon- or tab-separated text file")
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
-            f"{source}: cannot be read ({detail[:200]}); check that it is {kind} and not "
-            "damaged, or export it again"
+            f"{source}: cannot be read ({detail[:200]}); check that it is {kind} and not damaged, or export it again"
         ) from exc
     letters = table.attrs.get("letters", {})
     table.attrs = {"source": source, "skipped_rows": skipped, "sheets": sheets, "letters": letters}
@@ -704,9 +687,10 @@ def _parquet_ready(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for column in out.columns:
         series = out[column]
-        if pd.api.types.is_object_dtype(series) and pd.api.types.infer_dtype(
-            series, skipna=True
-        ) not in {"string", "empty"}:
+        if pd.api.types.is_object_dtype(series) and pd.api.types.infer_dtype(series, skipna=True) not in {
+            "string",
+            "empty",
+        }:
             out[column] = series.map(str, na_action="ignore").astype("string")
     return out
 
@@ -866,19 +850,22 @@ def _apply_format(sheet, frame: pd.DataFrame, spec: SheetFormat) -> None:
         sheet.sheet_state = "hidden"
     for rule in spec.validations:
         check = DataValidation(
-            type=rule.kind, formula1=rule.formula1, formula2=rule.formula2,
-            operator="between" if rule.kind == "decimal" else None, allow_blank=True,
-            showInputMessage=bool(rule.prompt), showErrorMessage=True,
-            prompt=rule.prompt or None, error=rule.error or None,
+            type=rule.kind,
+            formula1=rule.formula1,
+            formula2=rule.formula2,
+            operator="between" if rule.kind == "decimal" else None,
+            allow_blank=True,
+            showInputMessage=bool(rule.prompt),
+            showErrorMessage=True,
+            prompt=rule.prompt or None,
+            error=rule.error or None,
         )
         for cell_range in rule.cells.split():
             check.add(cell_range)
         sheet.add_data_validation(check)
 
 
-def _workbook_bytes(
-    sheets: Mapping[str, pd.DataFrame], formats: Mapping[str, SheetFormat] | None = None
-) -> bytes:
+def _workbook_bytes(sheets: Mapping[str, pd.DataFrame], formats: Mapping[str, SheetFormat] | None = None) -> bytes:
     formats = formats or {}
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
@@ -889,11 +876,13 @@ def _workbook_bytes(
                 spec = formats[key]
                 guarded_spec = SheetFormat(
                     number_formats={guard_text(str(k)): v for k, v in spec.number_formats.items()},
-                    fills={guard_text(str(k)): {guard_text(t): c for t, c in v.items()}
-                           for k, v in spec.fills.items()},
+                    fills={guard_text(str(k)): {guard_text(t): c for t, c in v.items()} for k, v in spec.fills.items()},
                     text_columns=tuple(guard_text(str(c)) for c in spec.text_columns),
-                    freeze=spec.freeze, autofilter=spec.autofilter, fit_widths=spec.fit_widths,
-                    hidden=spec.hidden, validations=spec.validations,
+                    freeze=spec.freeze,
+                    autofilter=spec.autofilter,
+                    fit_widths=spec.fit_widths,
+                    hidden=spec.hidden,
+                    validations=spec.validations,
                 )
                 _apply_format(writer.sheets[sheet], guarded, guarded_spec)
         writer.book.properties.created = _FIXED_TIME

@@ -67,9 +67,7 @@ def orient(
     return out
 
 
-def orient_bounds(
-    low: float, high: float, direction: Direction, target: float | None = None
-) -> tuple[float, float]:
+def orient_bounds(low: float, high: float, direction: Direction, target: float | None = None) -> tuple[float, float]:
     """Map natural-unit bounds ``[low, high]`` to oriented ``(worst, best)``.
 
     For a ``target`` indicator the best is 0 (on target) and the worst is the
@@ -200,9 +198,7 @@ class Goalposts(_Normaliser):
     ``fit`` only checks the bounds cover the columns.
     """
 
-    def __init__(
-        self, bounds: Mapping[str, tuple[float, float]], lo: float = 0.0, hi: float = 100.0
-    ) -> None:
+    def __init__(self, bounds: Mapping[str, tuple[float, float]], lo: float = 0.0, hi: float = 100.0) -> None:
         super().__init__(lo, hi)
         self.bounds = dict(bounds)
 

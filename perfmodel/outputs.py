@@ -94,8 +94,7 @@ def check_inside(path: str | os.PathLike[str], root: str | os.PathLike[str], *, 
     if not _inside(resolved, base):
         raise OutputError(
             f"{what} path {os.fspath(path)!r} resolves to {resolved}, outside the output folder {base}",
-            "framework ids, periods and notebook names must not contain '..' or '/'; "
-            "check the framework's 'id'",
+            "framework ids, periods and notebook names must not contain '..' or '/'; check the framework's 'id'",
         )
     return Path(os.path.abspath(path))
 
@@ -161,8 +160,7 @@ def claim_file(path: str | os.PathLike[str], *, inputs: Iterable[str | os.PathLi
         raise OutputError(f"output {os.fspath(path)!r} is a folder; give a file name", "")
     if target.exists() and not target.is_symlink() and not _owned(target):
         raise OutputError(
-            f"output {os.fspath(path)!r} already exists and was not written by perfmodel; "
-            "it is left untouched",
+            f"output {os.fspath(path)!r} already exists and was not written by perfmodel; it is left untouched",
             "delete or rename it yourself, or choose another output path",
         )
     return target
@@ -215,7 +213,7 @@ def write_bytes(path: str | os.PathLike[str], data: bytes | Callable[[int], None
             else:
                 view = memoryview(data)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -381,8 +379,7 @@ def atomic_folder(
             if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise OutputError(
-                    f"the disk is full while writing {final} ({exc.strerror}); "
-                    "the previous output is kept as it was",
+                    f"the disk is full while writing {final} ({exc.strerror}); the previous output is kept as it was",
                     "free some space and run again",
                 ) from exc
             if keep_failed and isinstance(exc, PerfmodelError):

@@ -161,8 +161,11 @@ def blank_suppressed(
     """
     out = table.copy()
     hidden = out[group_column].astype(str).isin(set(plan)).to_numpy()
-    out["suppressed"] = pd.Series([plan.get(str(g)) if h else None for g, h in
-                                   zip(out[group_column], hidden, strict=True)], index=out.index, dtype=object)
+    out["suppressed"] = pd.Series(
+        [plan.get(str(g)) if h else None for g, h in zip(out[group_column], hidden, strict=True)],
+        index=out.index,
+        dtype=object,
+    )
     if not hidden.any():
         return out
     labels = {group_column, "role", "suppressed", *keep}
@@ -174,8 +177,9 @@ def blank_suppressed(
             out.loc[hidden, column] = False
         elif pd.api.types.is_numeric_dtype(values):
             if pd.api.types.is_integer_dtype(values):
-                out[column] = values.astype("Float64" if isinstance(values.dtype, pd.api.extensions.ExtensionDtype)
-                                            else float)
+                out[column] = values.astype(
+                    "Float64" if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) else float
+                )
             out.loc[hidden, column] = np.nan
         else:
             out.loc[hidden, column] = None
@@ -212,8 +216,10 @@ def read_key(path: str | Path) -> bytes:
         :data:`MIN_KEY_BYTES` bytes.
     """
     path = Path(path)
-    hint = (f"make a key once with: head -c 32 /dev/urandom > {path.name or 'perfmodel.key'} "
-            "(keep it secret, outside the output folder, and reuse it so that tokens stay stable)")
+    hint = (
+        f"make a key once with: head -c 32 /dev/urandom > {path.name or 'perfmodel.key'} "
+        "(keep it secret, outside the output folder, and reuse it so that tokens stay stable)"
+    )
     if not path.exists():
         raise PseudonymisationError(f"--pseudonymise: key file {path} does not exist", hint)
     if not path.is_file():
@@ -222,7 +228,9 @@ def read_key(path: str | Path) -> bytes:
     if len(key) < MIN_KEY_BYTES:
         raise PseudonymisationError(
             f"--pseudonymise: key file {path} holds {len(key)} bytes; at least {MIN_KEY_BYTES} "
-            "random bytes are needed, or the pseudonyms could be reversed by guessing the key", hint)
+            "random bytes are needed, or the pseudonyms could be reversed by guessing the key",
+            hint,
+        )
     return key
 
 
@@ -271,7 +279,9 @@ class Pseudonymiser:
         if earlier != text:
             raise PseudonymisationError(
                 f"two different {kind}s map to the same pseudonym {token}; this is astronomically unlikely, "
-                "so check the key file", "use another key file (for example 32 random bytes)")
+                "so check the key file",
+                "use another key file (for example 32 random bytes)",
+            )
         self._cache[(kind, text)] = token
         return token
 
@@ -389,8 +399,11 @@ def _write_copy(table: pd.DataFrame, path: Path) -> None:
     (title lines above the header, which may name a station) are written blank.
     """
     columns = [c for c in table.columns if c != "source_row"]
-    rows = table["source_row"].to_numpy(dtype=np.int64) if "source_row" in table.columns else \
-        np.arange(2, len(table) + 2, dtype=np.int64)
+    rows = (
+        table["source_row"].to_numpy(dtype=np.int64)
+        if "source_row" in table.columns
+        else np.arange(2, len(table) + 2, dtype=np.int64)
+    )
     header_line = int(rows.min()) - 1 if len(rows) else 1
     data = table[columns].astype(object).where(table[columns].notna(), None)
     body = data.to_csv(index=False, header=False, lineterminator="\n").splitlines() if len(data) else []
@@ -443,10 +456,12 @@ def pseudonymised_files(
 def add_pseudonymise_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--pseudonymise KEYFILE`` to a command's parser."""
     parser.add_argument(
-        "--pseudonymise", metavar="KEYFILE", default=None,
+        "--pseudonymise",
+        metavar="KEYFILE",
+        default=None,
         help="replace unit ids, names and every reference to a unit by keyed pseudonyms "
-             f"(HMAC-SHA-256 with the bytes of KEYFILE, at least {MIN_KEY_BYTES} bytes) in every output; "
-             "the same key gives the same pseudonyms",
+        f"(HMAC-SHA-256 with the bytes of KEYFILE, at least {MIN_KEY_BYTES} bytes) in every output; "
+        "the same key gives the same pseudonyms",
     )
 
 
@@ -467,8 +482,12 @@ def with_pseudonymised_inputs(command: Callable[[argparse.Namespace], int]) -> C
         if not key_file:
             return command(argparse.Namespace(**{**vars(args), "input_paths": originals, "privacy": None}))
         with pseudonymised_files(args.observations, args.units, key_file) as (observations, units, record):
-            changed = {"observations": str(observations), "units": str(units), "input_paths": originals,
-                       "privacy": record}
+            changed = {
+                "observations": str(observations),
+                "units": str(units),
+                "input_paths": originals,
+                "privacy": record,
+            }
             return command(argparse.Namespace(**{**vars(args), **changed}))
 
     return run

@@ -23,9 +23,7 @@ __all__ = ["RNG_HELP", "RngLike", "as_generator", "seed_from"]
 RngLike = int | np.random.Generator | None
 """What an ``rng`` parameter accepts."""
 
-RNG_HELP = (
-    "an int (the same draws on every run), a numpy.random.Generator, or None (fresh entropy)"
-)
+RNG_HELP = "an int (the same draws on every run), a numpy.random.Generator, or None (fresh entropy)"
 
 
 def _check(rng: object, name: str) -> None:

@@ -54,9 +54,7 @@ ROLLUP_COLUMNS = [
 
 def _monthly(obs: pd.DataFrame) -> pd.DataFrame:
     """One row per unit × indicator × month: raters averaged, volumes summed."""
-    flagged = obs.assign(
-        _no_num=obs["numerator"].isna(), _no_den=obs["denominator"].isna()
-    )
+    flagged = obs.assign(_no_num=obs["numerator"].isna(), _no_den=obs["denominator"].isna())
     grouped = flagged.groupby(["unit_id", "indicator", "period"], sort=True, observed=True)
     monthly = grouped.agg(
         value=("value", "mean"),
@@ -70,9 +68,7 @@ def _monthly(obs: pd.DataFrame) -> pd.DataFrame:
     return monthly.drop(columns=["no_num", "no_den"])
 
 
-def roll_up(
-    observations: pd.DataFrame, kinds: Mapping[str, str], period: pd.Period | str
-) -> pd.DataFrame:
+def roll_up(observations: pd.DataFrame, kinds: Mapping[str, str], period: pd.Period | str) -> pd.DataFrame:
     """Roll clean monthly observations up to ``period``.
 
     Parameters
@@ -194,7 +190,9 @@ def monthly_values(observations: pd.DataFrame, framework: Framework | None = Non
     )
     for column in ("numerator", "denominator"):
         source = observations[column] if column in observations.columns else np.nan
-        frame[column] = pd.to_numeric(pd.Series(source, index=observations.index), errors="coerce").to_numpy(dtype=float)
+        frame[column] = pd.to_numeric(pd.Series(source, index=observations.index), errors="coerce").to_numpy(
+            dtype=float
+        )
     frame["_no_counts"] = frame["numerator"].isna() | frame["denominator"].isna()
     grouped = frame.groupby(["unit_id", "indicator", "period"], sort=True)
     monthly = grouped.agg(

@@ -183,8 +183,7 @@ def score_draws(composite: np.ndarray, rules: ScoringRules, tie_keys: TieKeys = 
     rank = rank_draws(score, rules.rank_groups)
     if rules.method == "quota":
         same = _same_groups(rules.grade_groups, rules.rank_groups)
-        quota = quota_grade_draws(score, rules.quotas, rules.grade_groups, tie_keys,
-                                  ranks=rank if same else None)
+        quota = quota_grade_draws(score, rules.quotas, rules.grade_groups, tie_keys, ranks=rank if same else None)
     else:
         no_ties = np.zeros(score.shape, dtype=bool)
         quota = QuotaDraws(cutoff_grade_draws(score, rules.cutoffs), no_ties, no_ties)
@@ -221,6 +220,7 @@ def tree_tie_keys(
     callable
         Draw indices → (keys × draws × units) keys, for :func:`score_draws`.
     """
+
     def keys(rows: np.ndarray) -> np.ndarray:
         weights = W[rows]
         nodes = aggregate_nodes(X, tree, weights, method, respread=respread, floor=floor)

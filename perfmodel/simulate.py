@@ -113,21 +113,47 @@ __all__ = [
 
 # ----------------------------------------------------------------------------- contract
 UNIT_COLUMNS: list[str] = [
-    "unit_id", "name", "level", "parent_id", "district", "station_class", "station_type",
-    "area_type", "population", "incident_volume", "officers", "role", "gender", "age_band",
+    "unit_id",
+    "name",
+    "level",
+    "parent_id",
+    "district",
+    "station_class",
+    "station_type",
+    "area_type",
+    "population",
+    "incident_volume",
+    "officers",
+    "role",
+    "gender",
+    "age_band",
     "tenure_band",
 ]
 """Columns of the units table (stations and officers in one table)."""
 
 OBSERVATION_COLUMNS: list[str] = [
-    "period", "unit_id", "indicator", "value", "numerator", "denominator", "rater_id", "submitted_at",
+    "period",
+    "unit_id",
+    "indicator",
+    "value",
+    "numerator",
+    "denominator",
+    "rater_id",
+    "submitted_at",
 ]
 """Columns of an observations table (long: period × unit × indicator × rater)."""
 
 TRUTH_UNIT_COLUMNS: list[str] = ["framework", "unit_id", "level", "node", "true_latent", "true_trend"]
 TRUTH_VALUE_COLUMNS: list[str] = ["framework", "period", "unit_id", "indicator", "true_value"]
 DEFECT_COLUMNS: list[str] = [
-    "framework", "row", "period", "unit_id", "indicator", "rater_id", "defect", "original",
+    "framework",
+    "row",
+    "period",
+    "unit_id",
+    "indicator",
+    "rater_id",
+    "defect",
+    "original",
 ]
 COLLABORATION_COLUMNS: list[str] = ["case_id", "period", "station", "officer_id", "contribution_share"]
 """Columns of the collaborations table (R17): one row per case × participating officer."""
@@ -147,8 +173,12 @@ ROLES: tuple[str, ...] = ("community_policing", "criminal_investigation", "traff
 """Officer roles; officer frameworks select their officers by ``role``."""
 
 _ROLE_PATTERN = (
-    "community_policing", "criminal_investigation", "traffic",
-    "emergency", "community_policing", "criminal_investigation",
+    "community_policing",
+    "criminal_investigation",
+    "traffic",
+    "emergency",
+    "community_policing",
+    "criminal_investigation",
 )
 """Role of the officer in position 1, 2, … of a station (repeats after six)."""
 
@@ -359,9 +389,7 @@ _RURAL_NAMES = (
     "梨园 官庄 新集 大王庄 小河 金沟 银山 铁炉 沙河 清水 长岭 平安 古城 南坪 北坡 石门 东岗 西岭 "
     "马家 赵集 孙庄 周口 蒋店 韩庄 唐河 尚村 刘集 郭庄"
 ).split()
-_SECURITY_NAMES = (
-    "火车站 汽车站 高铁站 机场 港区 商业街 步行街 景区 物流园 大学城 会展中心 客运站".split()
-)
+_SECURITY_NAMES = "火车站 汽车站 高铁站 机场 港区 商业街 步行街 景区 物流园 大学城 会展中心 客运站".split()
 _SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁"
     "任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴孔汤"
@@ -398,10 +426,12 @@ def _person_names(female: np.ndarray, rng: np.random.Generator) -> list[str]:
     surname = rng.integers(0, len(_SURNAMES), n)
     two = rng.random(n) < 0.6
     male_pool, female_pool = np.array(list(_GIVEN_MALE)), np.array(list(_GIVEN_FEMALE))
-    first = np.where(female, female_pool[rng.integers(0, len(female_pool), n)],
-                     male_pool[rng.integers(0, len(male_pool), n)])
-    second = np.where(female, female_pool[rng.integers(0, len(female_pool), n)],
-                      male_pool[rng.integers(0, len(male_pool), n)])
+    first = np.where(
+        female, female_pool[rng.integers(0, len(female_pool), n)], male_pool[rng.integers(0, len(male_pool), n)]
+    )
+    second = np.where(
+        female, female_pool[rng.integers(0, len(female_pool), n)], male_pool[rng.integers(0, len(male_pool), n)]
+    )
     sur = np.array(list(_SURNAMES))[surname]
     return [s + f + (g if t else "") for s, f, g, t in zip(sur, first, second, two, strict=True)]
 
@@ -411,16 +441,16 @@ def _person_names(female: np.ndarray, rng: np.random.Generator) -> list[str]:
 class _Level:
     """Units of one level with their context and latent truth, arrays over units (× months)."""
 
-    ids: np.ndarray                 # (U,) unit ids
-    station: np.ndarray             # (U,) index of the unit's station
-    district: np.ndarray            # (U,) district index
-    area: np.ndarray                # (U,) area type index 0/1/2
-    exposure: np.ndarray            # (U, T) workload relative to the mean (mean 1)
-    z_load: np.ndarray              # (U, T) standardised log load per officer
-    theta: np.ndarray               # (U,) time-invariant latent
-    trend: np.ndarray               # (U,) latent units per year
-    wobble: np.ndarray              # (U, T) AR(1) fluctuation
-    late_prob: np.ndarray           # (U,)
+    ids: np.ndarray  # (U,) unit ids
+    station: np.ndarray  # (U,) index of the unit's station
+    district: np.ndarray  # (U,) district index
+    area: np.ndarray  # (U,) area type index 0/1/2
+    exposure: np.ndarray  # (U, T) workload relative to the mean (mean 1)
+    z_load: np.ndarray  # (U, T) standardised log load per officer
+    theta: np.ndarray  # (U,) time-invariant latent
+    trend: np.ndarray  # (U,) latent units per year
+    wobble: np.ndarray  # (U, T) AR(1) fluctuation
+    late_prob: np.ndarray  # (U,)
     role: np.ndarray | None = None  # (U,) officers only
 
     @property
@@ -441,8 +471,8 @@ class _World:
     units: pd.DataFrame
     stations: _Level
     officers: _Level
-    hardness: np.ndarray            # (U_station,) standardised district difficulty per station
-    month_numbers: np.ndarray       # (T,)
+    hardness: np.ndarray  # (U_station,) standardised district difficulty per station
+    month_numbers: np.ndarray  # (T,)
     confounding: bool
     effects: Effects
     officers_per_station: int
@@ -457,7 +487,7 @@ class _Jurisdiction:
 
     ids: np.ndarray
     district: np.ndarray
-    hardness: np.ndarray            # per district, standardised
+    hardness: np.ndarray  # per district, standardised
     area: np.ndarray
     station_type: np.ndarray
     population: np.ndarray
@@ -514,9 +544,16 @@ def _jurisdiction(rng: np.random.Generator, n_stations: int, officers_per_statio
     for label, min_pop, min_incidents in reversed(CLASS_RULES):
         station_class[(population >= min_pop) | (incident_volume >= min_incidents)] = label
     return _Jurisdiction(
-        ids=ids, district=district, hardness=hardness, area=area,
-        station_type=np.where(security, STATION_TYPES[1], STATION_TYPES[0]), population=population,
-        incident_volume=incident_volume, staffing=staffing, headcount=headcount, station_class=station_class,
+        ids=ids,
+        district=district,
+        hardness=hardness,
+        area=area,
+        station_type=np.where(security, STATION_TYPES[1], STATION_TYPES[0]),
+        population=population,
+        incident_volume=incident_volume,
+        staffing=staffing,
+        headcount=headcount,
+        station_class=station_class,
     )
 
 
@@ -555,16 +592,15 @@ def _officer_level(
     o_station = np.repeat(np.arange(stations.n), per_station)
     position = np.tile(np.arange(per_station), stations.n)
     n, n_t = len(o_station), station_load.shape[1]
-    ids = np.array([f"{stations.ids[s]}-M{p + 1:02d}" for s, p in zip(o_station, position, strict=True)],
-                   dtype=object)
+    ids = np.array([f"{stations.ids[s]}-M{p + 1:02d}" for s, p in zip(o_station, position, strict=True)], dtype=object)
     role = np.array([_ROLE_PATTERN[p % len(_ROLE_PATTERN)] for p in position], dtype=object)
     female = rng.random(n) < np.where(role == "community_policing", 0.22, 0.12)
     age = rng.uniform(23, 59, n)
     tenure = np.clip(age - 22 - rng.exponential(2.0, n), 0, None)
     load = station_load[o_station] * np.exp(rng.normal(0, 0.3, n))[:, None]
-    individual = fx.officer_tenure * _standardise(np.log1p(tenure)) + np.sqrt(
-        1 - fx.officer_tenure**2
-    ) * rng.normal(0, 1, n)
+    individual = fx.officer_tenure * _standardise(np.log1p(tenure)) + np.sqrt(1 - fx.officer_tenure**2) * rng.normal(
+        0, 1, n
+    )
     level = _Level(
         ids=ids,
         station=o_station,
@@ -587,9 +623,7 @@ def _officer_level(
     return level, profile
 
 
-def _units_table(
-    j: _Jurisdiction, names: list[str], officers: _Level, profile: dict[str, np.ndarray]
-) -> pd.DataFrame:
+def _units_table(j: _Jurisdiction, names: list[str], officers: _Level, profile: dict[str, np.ndarray]) -> pd.DataFrame:
     """The units table: stations, then officers with their station's context columns."""
     district_ids = np.array([f"D{d + 1:02d}" for d in j.district], dtype=object)
     stations = pd.DataFrame(
@@ -607,9 +641,16 @@ def _units_table(
             "officers": j.headcount,
         }
     )
-    people = stations.iloc[officers.station].reset_index(drop=True).assign(
-        unit_id=officers.ids, level="officer", parent_id=j.ids[officers.station], role=officers.role,
-        **profile,
+    people = (
+        stations.iloc[officers.station]
+        .reset_index(drop=True)
+        .assign(
+            unit_id=officers.ids,
+            level="officer",
+            parent_id=j.ids[officers.station],
+            role=officers.role,
+            **profile,
+        )
     )
     units = pd.concat([stations, people], ignore_index=True).reindex(columns=UNIT_COLUMNS)
     for column in UNIT_COLUMNS:
@@ -618,8 +659,13 @@ def _units_table(
 
 
 def _build_world(
-    *, seed: int, n_stations: int, months: list[pd.Period], officers_per_station: int,
-    confounding: bool, effects: Effects,
+    *,
+    seed: int,
+    n_stations: int,
+    months: list[pd.Period],
+    officers_per_station: int,
+    confounding: bool,
+    effects: Effects,
 ) -> _World:
     """Stations and officers with context and truth (random streams ``units`` and ``officers``)."""
     month_numbers = np.array([m.month for m in months])
@@ -627,8 +673,7 @@ def _build_world(
     j = _jurisdiction(rng, n_stations, officers_per_station)
     stations, station_load = _station_level(rng, j, month_numbers, confounding, effects)
     names = _station_names(np.asarray(AREA_TYPES, dtype=object)[j.area], j.station_type, rng)
-    officers, profile = _officer_level(_rng(seed, "officers"), stations, station_load, officers_per_station,
-                                       effects)
+    officers, profile = _officer_level(_rng(seed, "officers"), stations, station_load, officers_per_station, effects)
     return _World(
         seed=seed,
         months=months,
@@ -648,10 +693,10 @@ def _build_world(
 class _Spec:
     """What is observed under one indicator id, with the attributes the simulation needs."""
 
-    key: str                         # indicator id in the observations
-    latent: str                      # id whose latent deviation it uses
-    purpose: str                     # indicator | case_type | bonus | negative
-    kind: str                        # rate | count | duration | score
+    key: str  # indicator id in the observations
+    latent: str  # id whose latent deviation it uses
+    purpose: str  # indicator | case_type | bonus | negative
+    kind: str  # rate | count | duration | score
     direction: str
     source: str
     goalposts: tuple[float, float] | None
@@ -672,12 +717,21 @@ class _Spec:
 
 def _spec_from_indicator(ind: Indicator) -> _Spec:
     return _Spec(
-        key=ind.id, latent=ind.id, purpose="indicator", kind=ind.kind,
-        direction=ind.direction, source=ind.source, goalposts=ind.goalposts, range=ind.range,
+        key=ind.id,
+        latent=ind.id,
+        purpose="indicator",
+        kind=ind.kind,
+        direction=ind.direction,
+        source=ind.source,
+        goalposts=ind.goalposts,
+        range=ind.range,
         target=ind.target,
         threshold_min=ind.threshold.min if ind.threshold else None,
         threshold_max=ind.threshold.max if ind.threshold else None,
-        denominator=ind.denominator, per=ind.per, points=None, temporary=ind.temporary,
+        denominator=ind.denominator,
+        per=ind.per,
+        points=None,
+        temporary=ind.temporary,
         text=f"{ind.id} {ind.name.en} {ind.name.zh}".lower(),
     )
 
@@ -694,10 +748,20 @@ def _specs(fw: Framework) -> list[_Spec]:
             for case_type, points in node.points.items():
                 specs.append(
                     _Spec(
-                        **{**base.__dict__, "key": case_type, "purpose": "case_type", "kind": "count",
-                           "direction": "higher", "goalposts": None, "range": None, "target": None,
-                           "threshold_min": None, "threshold_max": None, "points": float(points),
-                           "text": f"{case_type} {base.text}"}
+                        **{
+                            **base.__dict__,
+                            "key": case_type,
+                            "purpose": "case_type",
+                            "kind": "count",
+                            "direction": "higher",
+                            "goalposts": None,
+                            "range": None,
+                            "target": None,
+                            "threshold_min": None,
+                            "threshold_max": None,
+                            "points": float(points),
+                            "text": f"{case_type} {base.text}",
+                        }
                     )
                 )
         else:
@@ -710,10 +774,21 @@ def _specs(fw: Framework) -> list[_Spec]:
             seen.add(item.indicator)
             specs.append(
                 _Spec(
-                    key=item.indicator, latent=item.indicator, purpose=purpose,
-                    kind="count", direction="higher" if purpose == "bonus" else "lower", source="system",
-                    goalposts=None, range=None, target=None, threshold_min=None, threshold_max=None,
-                    denominator=None, per=1.0, points=None, temporary=None,
+                    key=item.indicator,
+                    latent=item.indicator,
+                    purpose=purpose,
+                    kind="count",
+                    direction="higher" if purpose == "bonus" else "lower",
+                    source="system",
+                    goalposts=None,
+                    range=None,
+                    target=None,
+                    threshold_min=None,
+                    threshold_max=None,
+                    denominator=None,
+                    per=1.0,
+                    points=None,
+                    temporary=None,
                     text=f"{item.indicator} {item.name.en} {item.name.zh}".lower(),
                 )
             )
@@ -741,8 +816,10 @@ def _shape(spec: _Spec, level: str) -> _Shape:
     if direction == "target":
         if kind in ("count", "duration"):  # relative distance from the target
             return _Shape(spec.target / (COUNT_GOALPOST_MONTHS if kind == "count" else 1), 0.0, 0.3)
-        width = spec.goalposts[1] - spec.goalposts[0] if spec.goalposts else (
-            0.3 if kind == "rate" else 0.6 * max(abs(spec.target), 1.0)
+        width = (
+            spec.goalposts[1] - spec.goalposts[0]
+            if spec.goalposts
+            else (0.3 if kind == "rate" else 0.6 * max(abs(spec.target), 1.0))
         )
         return _Shape(spec.target, 0.0, width / 6)
     if kind == "rate" and _continuous_rate(spec):
@@ -761,9 +838,7 @@ def _shape(spec: _Spec, level: str) -> _Shape:
         return _Shape(centre, slope, (hi - lo) / 6)
     if kind == "score":
         width = hi_r - lo_r
-        lo, hi = spec.goalposts or (
-            (lo_r + 0.6 * width, hi_r) if direction != "lower" else (lo_r, lo_r + 0.4 * width)
-        )
+        lo, hi = spec.goalposts or ((lo_r + 0.6 * width, hi_r) if direction != "lower" else (lo_r, lo_r + 0.4 * width))
         return _Shape(_typical(lo, hi, direction), (hi - lo) / 5, (hi - lo) / 6)
     if kind == "duration":
         top = hi_r if np.isfinite(hi_r) else 60.0
@@ -831,9 +906,9 @@ def _expected(spec: _Spec, shape: _Shape, goodness: np.ndarray, side: np.ndarray
 class _Ratings:
     """Who rates whom in each month, for one level and source: (U, T, R) arrays."""
 
-    rater_ids: np.ndarray   # (U, T, R) object
-    valid: np.ndarray       # (U, T, R) bool
-    leniency: np.ndarray    # (U, T, R) points on a 0–100 scale
+    rater_ids: np.ndarray  # (U, T, R) object
+    valid: np.ndarray  # (U, T, R) bool
+    leniency: np.ndarray  # (U, T, R) points on a 0–100 scale
     noise: float
     slope: float
 
@@ -869,8 +944,9 @@ def _self_ratings(world: _World, level_name: str, rng: np.random.Generator, leni
     lv, fx = world.level(level_name), world.effects
     ids = np.broadcast_to(lv.ids[:, None, None], (lv.n, len(world.months), 1))
     own = rng.normal(fx.self_leniency, 3.0, lv.n) * lenient
-    return _Ratings(ids, np.ones(ids.shape, bool), np.broadcast_to(own[:, None, None], ids.shape),
-                    fx.self_noise, fx.self_slope)
+    return _Ratings(
+        ids, np.ones(ids.shape, bool), np.broadcast_to(own[:, None, None], ids.shape), fx.self_noise, fx.self_slope
+    )
 
 
 def _supervisor_ratings(world: _World, level_name: str, rng: np.random.Generator, lenient: float) -> _Ratings:
@@ -1045,8 +1121,14 @@ def _rated_block(spec: _Spec, mean: np.ndarray, ratings: _Ratings, rng: np.rando
 
 
 def _measured_block(
-    world: _World, lv: _Level, spec: _Spec, shape: _Shape, goodness: np.ndarray, side: np.ndarray,
-    volume: np.ndarray, rng: np.random.Generator,
+    world: _World,
+    lv: _Level,
+    spec: _Spec,
+    shape: _Shape,
+    goodness: np.ndarray,
+    side: np.ndarray,
+    volume: np.ndarray,
+    rng: np.random.Generator,
 ) -> _Block:
     """One row per unit-month (none where there were no cases): rates, counts, durations, scores."""
     fx, size = world.effects, goodness.shape
@@ -1140,7 +1222,11 @@ def _unit_months_missing(world: _World, level_name: str, rate: float) -> np.ndar
 
 
 def _observations(
-    world: _World, fw: Framework, specs: list[_Spec], volumes: Mapping[str, float], missing_rate: float,
+    world: _World,
+    fw: Framework,
+    specs: list[_Spec],
+    volumes: Mapping[str, float],
+    missing_rate: float,
     caches: dict,
 ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """A framework's observations (sorted), the kind of each row, and its true values."""
@@ -1172,7 +1258,8 @@ def _observations(
     deadlines = np.array(
         [
             reporting_deadline(m, fw.reporting.deadline_day, fw.reporting.deadline_month_offset)
-            .to_datetime64().astype("datetime64[s]")
+            .to_datetime64()
+            .astype("datetime64[s]")
             for m in world.months
         ]
     )
@@ -1224,13 +1311,17 @@ def _truth_units(world: _World, fw: Framework) -> pd.DataFrame:
         if not parts:
             continue
         total = sum(w for w, _ in parts)
-        value = (
-            sum(w * m for w, m in parts) / total if total > 0 else sum(m for _, m in parts) / len(parts)
-        )
+        value = sum(w * m for w, m in parts) / total if total > 0 else sum(m for _, m in parts) / len(parts)
         frames.append(
             pd.DataFrame(
-                {"framework": fw.id, "unit_id": lv.ids[chosen], "level": level_name, "node": node,
-                 "true_latent": np.round(value, 6), "true_trend": np.round(lv.trend[chosen], 6)}
+                {
+                    "framework": fw.id,
+                    "unit_id": lv.ids[chosen],
+                    "level": level_name,
+                    "node": node,
+                    "true_latent": np.round(value, 6),
+                    "true_trend": np.round(lv.trend[chosen], 6),
+                }
             )
         )
     return pd.concat(frames, ignore_index=True)
@@ -1292,7 +1383,8 @@ def _inject_defects(
             original[j] = unit_ids[row]
             extra = int(rng.integers(1, 10))
             unit_ids[row] = (
-                f"PS{n_stations + extra:0{width}d}" if "-" not in unit_ids[row]
+                f"PS{n_stations + extra:0{width}d}"
+                if "-" not in unit_ids[row]
                 else f"{unit_ids[row].split('-M')[0]}-M{world.officers_per_station + extra:02d}"
             )
         elif kind == "unparseable_period":
@@ -1362,9 +1454,7 @@ def simulate_collaborations(
     rng = _rng(seed_from(rng), "collaborations")
     team = fx.team_sd * _standardise(rng.normal(0, 1, len(stations)))
     individual = fx.individual_sd * _standardise(rng.normal(0, 1, len(officer_ids)))
-    credit = np.maximum(
-        fx.mean_credit + team[[index[s] for s in station_of]] + individual, fx.min_credit
-    )
+    credit = np.maximum(fx.mean_credit + team[[index[s] for s in station_of]] + individual, fx.min_credit)
     frames = []
     for station in stations:
         members = np.flatnonzero(station_of == station)
@@ -1407,8 +1497,12 @@ def _version() -> str:
 
 
 def _check_arguments(
-    frameworks: Sequence[Framework], stations: int, months: int, officers_per_station: int,
-    defect_rate: float, missing_rate: float,
+    frameworks: Sequence[Framework],
+    stations: int,
+    months: int,
+    officers_per_station: int,
+    defect_rate: float,
+    missing_rate: float,
 ) -> None:
     if not frameworks:
         raise SimulationError("no frameworks given; pass at least one Framework (see load_framework)")
@@ -1416,8 +1510,11 @@ def _check_arguments(
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
         raise SimulationError(f"framework id(s) given twice: {', '.join(repeated)}; pass each framework once")
-    for name, value, low in (("stations", stations, 1), ("months", months, 1),
-                             ("officers_per_station", officers_per_station, 0)):
+    for name, value, low in (
+        ("stations", stations, 1),
+        ("months", months, 1),
+        ("officers_per_station", officers_per_station, 0),
+    ):
         if not isinstance(value, (int, np.integer)) or value < low:
             raise SimulationError(f"{name} must be an integer >= {low}, got {value!r}")
     for name, value in (("defect_rate", defect_rate), ("missing_rate", missing_rate)):
@@ -1497,8 +1594,12 @@ def simulate(
     fx = effects or EFFECTS
     volumes = dict(volumes or {})
     world = _build_world(
-        seed=int(seed), n_stations=n_stations, months=months, officers_per_station=officers_per_station,
-        confounding=confounding, effects=fx,
+        seed=int(seed),
+        n_stations=n_stations,
+        months=months,
+        officers_per_station=officers_per_station,
+        confounding=confounding,
+        effects=fx,
     )
     observations, truth_values, truth_units, defects = {}, [], [], []
     caches: dict = {}
@@ -1509,7 +1610,6 @@ def simulate(
         truth_values.append(values)
         truth_units.append(_truth_units(world, fw))
         defects.append(found)
-
 
     parameters = {
         "generator": "perfmodel.simulate.simulate",
@@ -1541,8 +1641,7 @@ def _csv_bytes(frame: pd.DataFrame) -> bytes:
     out = frame.copy()
     if "value" in out.columns and out["value"].dtype == object:
         out["value"] = [
-            v if isinstance(v, str) else ("" if v is None or np.isnan(v) else f"{v:.10g}")
-            for v in out["value"]
+            v if isinstance(v, str) else ("" if v is None or np.isnan(v) else f"{v:.10g}") for v in out["value"]
         ]
     return out.to_csv(index=False, float_format="%.10g", lineterminator="\n").encode("utf-8")
 

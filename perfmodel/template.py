@@ -45,8 +45,6 @@ _LAST_ROW = 1_048_576
 """Last row of an Excel sheet: drop-downs cover every row a user may add."""
 
 
-
-
 def template_columns(framework: Framework) -> list[str]:
     """Observation columns (codes) the template for ``framework`` has, in order.
 
@@ -121,15 +119,25 @@ def _inputs(framework: Framework, lang: str) -> list[_Input]:
         name = ind.name.in_lang(lang)
         if ind.kind == "points":
             for case in ind.inputs:
-                out.setdefault(case, {"id": case, "name": f"{name}: {case}", "kind": "count", "ind": None,
-                                      "role": t["role_case"].format(parent=name)})
+                out.setdefault(
+                    case,
+                    {
+                        "id": case,
+                        "name": f"{name}: {case}",
+                        "kind": "count",
+                        "ind": None,
+                        "role": t["role_case"].format(parent=name),
+                    },
+                )
         else:
             out[ind.id] = {"id": ind.id, "name": name, "kind": ind.kind, "ind": meta[ind.id], "role": t["role_tree"]}
     for key, items in (("role_bonus", framework.bonus), ("role_negative", framework.negative_list)):
         for item in items:
             name = item.name.in_lang(lang)
-            out.setdefault(item.indicator, {"id": item.indicator, "name": name, "kind": "count", "ind": None,
-                                            "role": t[key].format(name=name)})
+            out.setdefault(
+                item.indicator,
+                {"id": item.indicator, "name": name, "kind": "count", "ind": None, "role": t[key].format(name=name)},
+            )
     return list(out.values())
 
 
@@ -143,15 +151,21 @@ def _indicator_table(entries: list[_Input], lang: str) -> pd.DataFrame:
             shown_range = t["range"].format(low=ind.range[0], high=ind.range[1])
         else:
             shown_range = {"rate": t["rate_range"], "count": t["count_range"]}.get(kind, t["no_range"])
-        rows.append({
-            t["ind_id"]: e["id"], t["ind_name"]: e["name"], t["ind_kind"]: label("kind", kind, lang),
-            t["ind_unit"]: (ind.unit if ind is not None and ind.unit else ""),
-            t["ind_dir"]: label("direction", ind.direction, lang) if ind is not None else "",
-            t["ind_range"]: shown_range,
-            t["ind_ratio"]: t["ratio_yes"] if kind == "rate" else t["ratio_no"],
-            t["ind_source"]: label("source", ind.source, lang) if ind is not None else label("source", "system", lang),
-            t["ind_role"]: e["role"],
-        })
+        rows.append(
+            {
+                t["ind_id"]: e["id"],
+                t["ind_name"]: e["name"],
+                t["ind_kind"]: label("kind", kind, lang),
+                t["ind_unit"]: (ind.unit if ind is not None and ind.unit else ""),
+                t["ind_dir"]: label("direction", ind.direction, lang) if ind is not None else "",
+                t["ind_range"]: shown_range,
+                t["ind_ratio"]: t["ratio_yes"] if kind == "rate" else t["ratio_no"],
+                t["ind_source"]: label("source", ind.source, lang)
+                if ind is not None
+                else label("source", "system", lang),
+                t["ind_role"]: e["role"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -164,16 +178,19 @@ def _instructions(framework: Framework, columns: list[str], months: list[str], l
     data, indicators = t["data"], t["indicators"]
 
     def line(key: str, **values: object) -> tuple[str, str]:
-        return say(f"template.instructions.{key}_item", lang, **values), say(f"template.instructions.{key}", lang,
-                                                                             **values)
+        return say(f"template.instructions.{key}_item", lang, **values), say(
+            f"template.instructions.{key}", lang, **values
+        )
 
     lines = [line("purpose", name=name, id=framework.id), line("how", data=data)]
     for code in columns:
-        lines.append((say("template.instructions.column_item", lang, header=_header(code, lang)),
-                      _meaning(code, lang)))
+        lines.append((say("template.instructions.column_item", lang, header=_header(code, lang)), _meaning(code, lang)))
     lines += [
         line("reference", unit_name=t["unit_name"], indicator_name=t["indicator_name"]),
-        line("rates"), line("counts"), line("raters"), line("indicators", indicators=indicators),
+        line("rates"),
+        line("counts"),
+        line("raters"),
+        line("indicators", indicators=indicators),
         line("deadline", day=day, offset=offset, example=example, due=due),
         line("after", id=framework.id),
     ]
@@ -236,10 +253,12 @@ def template_sheets(
         chosen = units[units["level"] == framework.level] if "level" in units.columns else units
         if framework.role is not None and "role" in chosen.columns:  # the units the framework scores
             chosen = chosen[chosen["role"] == framework.role]
-        unit_rows = pd.DataFrame({
-            "unit_id": chosen["unit_id"].astype(str).to_numpy(),
-            "name": (chosen["name"] if "name" in chosen.columns else chosen["unit_id"]).astype(object).to_numpy(),
-        })
+        unit_rows = pd.DataFrame(
+            {
+                "unit_id": chosen["unit_id"].astype(str).to_numpy(),
+                "name": (chosen["name"] if "name" in chosen.columns else chosen["unit_id"]).astype(object).to_numpy(),
+            }
+        )
     # data sheet: input columns plus two reference columns after unit and indicator
     order = ["period", "unit_id", "unit_name", "indicator", "indicator_name", *columns[3:]]
     rows = []
@@ -249,8 +268,15 @@ def template_sheets(
         for month in months:
             for e in entries:
                 for unit, unit_name in unit_rows.itertuples(index=False):
-                    rows.append({"period": month, "unit_id": unit, "unit_name": unit_name,
-                                 "indicator": e["id"], "indicator_name": e["name"]})
+                    rows.append(
+                        {
+                            "period": month,
+                            "unit_id": unit,
+                            "unit_name": unit_name,
+                            "indicator": e["id"],
+                            "indicator_name": e["name"],
+                        }
+                    )
     data = pd.DataFrame(rows, columns=order).astype(object)
     headers = {code: _header(code, lang) for code in columns}
     headers.update(unit_name=t["unit_name"], indicator_name=t["indicator_name"])
@@ -258,26 +284,44 @@ def template_sheets(
     letter = {code: chr(ord("A") + i) for i, code in enumerate(order)}
     # drop-down lists, on a hidden sheet
     lists_sheet = t["lists"]
-    lists = {t["list_ind"]: [e["id"] for e in entries], t["list_month"]: months,
-             t["list_unit"]: unit_rows["unit_id"].tolist()}
+    lists = {
+        t["list_ind"]: [e["id"] for e in entries],
+        t["list_month"]: months,
+        t["list_unit"]: unit_rows["unit_id"].tolist(),
+    }
     longest = max(len(v) for v in lists.values())
     lists_frame = pd.DataFrame({_safe(k): v + [None] * (longest - len(v)) for k, v in lists.items()}).map(_safe)
     quoted = f"'{lists_sheet}'"
     last = len(data) + 1
-    rules = [Validation(f"{letter['indicator']}2:{letter['indicator']}{_LAST_ROW}", "list",
-                        f"{quoted}!$A$2:$A${len(entries) + 1}",
-                        prompt=say("template.validation.indicator_prompt", lang),
-                        error=say("template.validation.indicator_error", lang))]
+    rules = [
+        Validation(
+            f"{letter['indicator']}2:{letter['indicator']}{_LAST_ROW}",
+            "list",
+            f"{quoted}!$A$2:$A${len(entries) + 1}",
+            prompt=say("template.validation.indicator_prompt", lang),
+            error=say("template.validation.indicator_error", lang),
+        )
+    ]
     if months:
-        rules.append(Validation(f"{letter['period']}2:{letter['period']}{_LAST_ROW}", "list",
-                                f"{quoted}!$B$2:$B${len(months) + 1}",
-                                prompt=say("template.validation.month_prompt", lang),
-                                error=say("template.validation.month_error", lang)))
+        rules.append(
+            Validation(
+                f"{letter['period']}2:{letter['period']}{_LAST_ROW}",
+                "list",
+                f"{quoted}!$B$2:$B${len(months) + 1}",
+                prompt=say("template.validation.month_prompt", lang),
+                error=say("template.validation.month_error", lang),
+            )
+        )
     if len(unit_rows):
-        rules.append(Validation(f"{letter['unit_id']}2:{letter['unit_id']}{_LAST_ROW}", "list",
-                                f"{quoted}!$C$2:$C${len(unit_rows) + 1}",
-                                prompt=say("template.validation.unit_prompt", lang),
-                                error=say("template.validation.unit_error", lang)))
+        rules.append(
+            Validation(
+                f"{letter['unit_id']}2:{letter['unit_id']}{_LAST_ROW}",
+                "list",
+                f"{quoted}!$C$2:$C${len(unit_rows) + 1}",
+                prompt=say("template.validation.unit_prompt", lang),
+                error=say("template.validation.unit_error", lang),
+            )
+        )
     kinds = {e["id"]: (e["kind"], e["ind"]) for e in entries}
     by_bounds: dict[tuple[float, float], list[int]] = {}
     for position, indicator in enumerate(rows):
@@ -285,8 +329,9 @@ def template_sheets(
         by_bounds.setdefault(bounds, []).append(position + 2)
     for (low, high), at in sorted(by_bounds.items()):
         rules.append(_number_rule(_runs(at, letter["value"]), low, high, lang))
-    rules.append(_number_rule(f"{letter['value']}{last + 1}:{letter['value']}{_LAST_ROW}",
-                              -MAX_MAGNITUDE, MAX_MAGNITUDE, lang))
+    rules.append(
+        _number_rule(f"{letter['value']}{last + 1}:{letter['value']}{_LAST_ROW}", -MAX_MAGNITUDE, MAX_MAGNITUDE, lang)
+    )
     for code in ("numerator", "denominator"):
         if code in letter:
             rules.append(_number_rule(f"{letter[code]}2:{letter[code]}{_LAST_ROW}", 0.0, MAX_MAGNITUDE, lang))

@@ -59,9 +59,7 @@ class Message(NamedTuple):
         """Names of the ``{fields}`` of the template in ``lang``."""
         template = getattr(self, lang)
         return frozenset(
-            field.split(".")[0].split("[")[0]
-            for _, field, _, _ in string.Formatter().parse(template)
-            if field
+            field.split(".")[0].split("[")[0] for _, field, _, _ in string.Formatter().parse(template) if field
         )
 
 
@@ -186,8 +184,7 @@ def templates(section: str, lang: str = "zh", /) -> dict[str, str]:
     """
     check_lang(lang)
     prefix = f"{section}."
-    out = {key[len(prefix):]: getattr(message, lang) for key, message in catalogue().items()
-           if key.startswith(prefix)}
+    out = {key[len(prefix) :]: getattr(message, lang) for key, message in catalogue().items() if key.startswith(prefix)}
     if not out:
         raise MessageError(f"no messages under {section!r} in {CATALOGUE_FILE}")
     return out

@@ -107,9 +107,7 @@ def kurtosis(x: Iterable[float]) -> float:
     return float(((n + 1) * (r - 3) + 6) * (n - 1) / ((n - 2) * (n - 3)))
 
 
-def is_outlying(
-    x: Iterable[float], skew_threshold: float = 2.0, kurtosis_threshold: float = 3.5
-) -> bool:
+def is_outlying(x: Iterable[float], skew_threshold: float = 2.0, kurtosis_threshold: float = 3.5) -> bool:
     """Whether ``|skewness| ≥ skew_threshold`` and ``kurtosis ≥ kurtosis_threshold``.
 
     An indicator whose skewness or kurtosis cannot be computed (too few values,
@@ -149,9 +147,7 @@ class _Winsorised:
     stopped_early: bool  # a further step would leave fewer than two distinct values
 
 
-def _winsorise_array(
-    x: np.ndarray, skew_threshold: float, kurtosis_threshold: float, max_points: int
-) -> _Winsorised:
+def _winsorise_array(x: np.ndarray, skew_threshold: float, kurtosis_threshold: float, max_points: int) -> _Winsorised:
     values = x.astype(float).copy()
     changed = np.zeros(values.size, dtype=bool)
     steps = 0
@@ -193,9 +189,7 @@ def winsorise(
     >>> values.tolist()[-2:], int(changed.sum()), steps
     ([30.0, 30.0], 1, 1)
     """
-    result = _winsorise_array(
-        x.to_numpy(dtype=float), skew_threshold, kurtosis_threshold, max_points
-    )
+    result = _winsorise_array(x.to_numpy(dtype=float), skew_threshold, kurtosis_threshold, max_points)
     return (
         pd.Series(result.values, index=x.index, name=x.name),
         pd.Series(result.changed, index=x.index, name=x.name),
@@ -287,11 +281,7 @@ def treat(
     ``too few values`` (fewer than 4 observed values: skewness/kurtosis
     undefined), ``no spread`` and ``not treated``.
     """
-    if (
-        isinstance(max_points, bool)
-        or not isinstance(max_points, int | np.integer)
-        or max_points < 0
-    ):
+    if isinstance(max_points, bool) or not isinstance(max_points, int | np.integer) or max_points < 0:
         raise OptionError(f"max_points must be a whole number ≥ 0, got {max_points!r}")
     selected = list(X.columns if columns is None else columns)
     unknown = [c for c in selected if c not in X.columns]
@@ -311,7 +301,6 @@ def treat(
         values[column] = new
         changed[column] = moved
         rows.append(
-            (column, steps, int(moved.sum()), side, skewness(x), kurtosis(x))
-            + (skewness(new), kurtosis(new), status)
+            (column, steps, int(moved.sum()), side, skewness(x), kurtosis(x)) + (skewness(new), kurtosis(new), status)
         )
     return TreatmentResult(values, changed, pd.DataFrame(rows, columns=LOG_COLUMNS))

@@ -208,8 +208,7 @@ class ValidationResult:
     def summary(self) -> str:
         """Rows read, accepted and quarantined, then one line per reason (most frequent first)."""
         name = self.source or "input"
-        lines = [f"{name}: {self.n_input} rows read, {len(self.data)} accepted, "
-                 f"{len(self.quarantine)} quarantined"]
+        lines = [f"{name}: {self.n_input} rows read, {len(self.data)} accepted, {len(self.quarantine)} quarantined"]
         lines += [f"  {note}" for note in self.notes]
         lines += [f"  {row.reason}: {row.n} — {row.explanation}" for row in self.to_frame().itertuples(index=False)]
         return "\n".join(lines)
@@ -221,9 +220,7 @@ class ValidationResult:
     def to_frame(self) -> pd.DataFrame:
         """Quarantined rows per reason: ``reason``, ``n``, ``explanation``; most frequent first."""
         counts = self.quarantine["reason"].value_counts()
-        table = pd.DataFrame(
-            {"reason": counts.index.astype(str), "n": counts.to_numpy(dtype=np.int64)}
-        )
+        table = pd.DataFrame({"reason": counts.index.astype(str), "n": counts.to_numpy(dtype=np.int64)})
         table = table.sort_values(["n", "reason"], ascending=[False, True], kind="stable")
         table["explanation"] = table["reason"].map(reason_text)
         return table.reset_index(drop=True)
@@ -258,9 +255,10 @@ def _as_text(series: pd.Series, *, strip: bool = True) -> pd.Series:
         whole = np.isfinite(values) & (np.floor(values) == values) & (np.abs(values) < 1e15)
         if whole.any():
             text[whole] = values[whole].astype(np.int64).astype(str)
-    elif pd.api.types.is_object_dtype(series) and pd.api.types.infer_dtype(
-        series, skipna=True
-    ) not in {"string", "empty"}:
+    elif pd.api.types.is_object_dtype(series) and pd.api.types.infer_dtype(series, skipna=True) not in {
+        "string",
+        "empty",
+    }:
         text = series.map(_scalar_text, na_action="ignore").astype(TEXT_DTYPE)
     else:
         text = series.astype(TEXT_DTYPE)
@@ -347,9 +345,7 @@ def _numbers(text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return values, blank, bad, infinite
 
 
-def _check_extremes(
-    checks: _Checks, name: str, text: pd.Series, values: np.ndarray, infinite: np.ndarray
-) -> None:
+def _check_extremes(checks: _Checks, name: str, text: pd.Series, values: np.ndarray, infinite: np.ndarray) -> None:
     """Quarantine infinite numbers and numbers beyond :data:`MAX_MAGNITUDE` in ``name``."""
     checks.add(
         "non_finite",
@@ -369,10 +365,7 @@ def _check_extremes(
         name,
         absurd,
         lambda at: (
-            name
-            + " "
-            + _quoted(text, at)
-            + f" is beyond any real figure (magnitude above {MAX_MAGNITUDE:.0e}) — "
+            name + " " + _quoted(text, at) + f" is beyond any real figure (magnitude above {MAX_MAGNITUDE:.0e}) — "
             "it is a typing or export error; enter the real figure"
         ),
     )
@@ -492,16 +485,12 @@ class _Checks:
         if mask.any():
             self.issues.append(_Issue(reason, column, mask, detail))
 
-    def flagged(
-        self, reason: str | None = None, columns: Iterable[str] | None = None
-    ) -> np.ndarray:
+    def flagged(self, reason: str | None = None, columns: Iterable[str] | None = None) -> np.ndarray:
         """Rows with an issue so far (optionally only ``reason`` and/or in ``columns``)."""
         columns = None if columns is None else set(columns)
         out = np.zeros(self.n, dtype=bool)
         for issue in self.issues:
-            if (reason is None or issue.reason == reason) and (
-                columns is None or issue.column in columns
-            ):
+            if (reason is None or issue.reason == reason) and (columns is None or issue.column in columns):
                 out |= issue.mask
         return out
 
@@ -544,9 +533,7 @@ class _Checks:
                 reason[slot[first]] = issue.reason
                 column[slot[first]] = issue.column
                 text = issue.detail
-                detail[slot[first]] = (
-                    text if isinstance(text, str) else np.asarray(text(first), dtype=object)
-                )
+                detail[slot[first]] = text if isinstance(text, str) else np.asarray(text(first), dtype=object)
             other = np.flatnonzero(issue.mask & (primary != k) & (primary >= 0))
             if len(other):
                 also[slot[other]] += f"; {issue.reason} in column '{issue.column}'"
@@ -574,9 +561,7 @@ class _Checks:
         return out
 
 
-def _prepare(
-    raw: pd.DataFrame, aliases: Mapping[str, str], source: str
-) -> tuple[pd.DataFrame, _Origin]:
+def _prepare(raw: pd.DataFrame, aliases: Mapping[str, str], source: str) -> tuple[pd.DataFrame, _Origin]:
     """Canonical columns, rows sorted in file order, and where each row comes from.
 
     Rows without ``source_row`` are numbered as if written to a spreadsheet with
@@ -630,9 +615,7 @@ def _reject_all(
     columns: Mapping[str, object],
 ) -> ValidationResult:
     """Quarantine every row for ``missing_column``; the message lists the accepted headers."""
-    parts = [
-        f"'{name}' (accepted headers: {', '.join(aliases_of(name, aliases))})" for name in missing
-    ]
+    parts = [f"'{name}' (accepted headers: {', '.join(aliases_of(name, aliases))})" for name in missing]
     noun = "column" if len(missing) == 1 else "columns"
     headers = "header" if len(missing) == 1 else "headers"
     detail = f"the {kind} file has no {noun} {' and '.join(parts)} — add the {noun} or rename the {headers}"
@@ -644,9 +627,7 @@ def _reject_all(
 
 
 # ----------------------------------------------------------------------------- units
-def validate_units(
-    raw: pd.DataFrame, *, source: str, numeric_columns: Iterable[str] = ()
-) -> ValidationResult:
+def validate_units(raw: pd.DataFrame, *, source: str, numeric_columns: Iterable[str] = ()) -> ValidationResult:
     """Validate the units table (stations and officers).
 
     Parameters
@@ -671,9 +652,7 @@ def validate_units(
     checks = _Checks(frame, origin, source)
     missing = [name for name in ("unit_id", "level") if name not in frame.columns]
     if missing:
-        return _finish_units(
-            checks, _reject_all(checks, missing, UNIT_ALIASES, "units", UNIT_COLUMNS)
-        )
+        return _finish_units(checks, _reject_all(checks, missing, UNIT_ALIASES, "units", UNIT_COLUMNS))
 
     blank_row = _blank_rows(frame)
     checks.add("blank_row", "unit_id", blank_row, "the row is empty — delete it")
@@ -749,18 +728,14 @@ def _check_level(checks: _Checks, text: pd.Series, blank_row: np.ndarray) -> np.
 
     def detail(at: np.ndarray) -> np.ndarray:
         cells = _cells(text, at)
-        head = np.where(cells == "", "the level is blank", "'" + cells + "' is not a level").astype(
-            object
-        )
+        head = np.where(cells == "", "the level is blank", "'" + cells + "' is not a level").astype(object)
         return head + " — write 'station' (派出所) or 'officer' (民警)"
 
     checks.add("bad_level", "level", bad, detail)
     return level
 
 
-def _check_context_numbers(
-    checks: _Checks, frame: pd.DataFrame, extra: Iterable[str]
-) -> dict[str, np.ndarray]:
+def _check_context_numbers(checks: _Checks, frame: pd.DataFrame, extra: Iterable[str]) -> dict[str, np.ndarray]:
     """Numeric context columns present in ``frame``, parsed; non-numbers and negatives flagged."""
     numeric: dict[str, np.ndarray] = {}
     for name in dict.fromkeys((*UNIT_NUMERIC_COLUMNS, *extra)):
@@ -805,9 +780,7 @@ def _check_parents(checks: _Checks, unit: pd.Series, level: np.ndarray, parent: 
             row, reason = rejected[p]
             return f"parent station '{_short(p)}' was itself rejected (row {row}: {reason}) — fix that row first"
         if p in listed:
-            return (
-                f"parent '{_short(p)}' is not a station — give the unit_id of the officer's station"
-            )
+            return f"parent '{_short(p)}' is not a station — give the unit_id of the officer's station"
         return f"parent '{_short(p)}' is not a station in this file — add the station or correct the parent_id"
 
     def detail(at: np.ndarray) -> np.ndarray:
@@ -853,17 +826,13 @@ def validate_observations(
     frame, origin = _prepare(raw, OBSERVATION_ALIASES, source)
     lookup = indicator_lookup(framework)
     notes: list[str] = []
-    frame, origin = _long_from_wide(
-        frame, origin, lookup, framework, source, raw.attrs.get("letters", {}), notes
-    )
+    frame, origin = _long_from_wide(frame, origin, lookup, framework, source, raw.attrs.get("letters", {}), notes)
     checks = _Checks(frame, origin, source)
     missing = [name for name in ("period", "unit_id", "indicator") if name not in frame.columns]
     if "value" not in frame.columns and not {"numerator", "denominator"} <= set(frame.columns):
         missing.append("value")
     if missing:
-        result = _reject_all(
-            checks, missing, OBSERVATION_ALIASES, "observations", OBSERVATION_COLUMNS
-        )
+        result = _reject_all(checks, missing, OBSERVATION_ALIASES, "observations", OBSERVATION_COLUMNS)
         return _with_notes(result, raw, notes)
 
     text = {name: _text_column(frame, name) for name in _OBSERVATION_INPUTS}
@@ -877,12 +846,8 @@ def validate_observations(
     _check_unit(checks, text["unit_id"], units, framework)
     value, numerator, denominator, given = _check_numbers(checks, text, framework, blank_row)
     submitted = _check_timestamp(checks, frame, text["submitted_at"])
-    key_ok = ~blank_row & _bool(
-        text["unit_id"].notna() & text["indicator"].notna() & period.notna()
-    )
-    _check_duplicates(
-        checks, frame, text, period, (given, numerator, denominator), submitted, key_ok
-    )
+    key_ok = ~blank_row & _bool(text["unit_id"].notna() & text["indicator"].notna() & period.notna())
+    _check_duplicates(checks, frame, text, period, (given, numerator, denominator), submitted, key_ok)
 
     deadline = pd.to_datetime(
         pd.Series(
@@ -974,9 +939,7 @@ def _resolve_indicators(
     if renamed.any():
         pairs = pd.unique(pd.Series(list(zip(text[renamed], resolved[renamed], strict=True))))
         shown = ", ".join(f"'{a}' → {b}" for a, b in pairs[:3]) + (", …" if len(pairs) > 3 else "")
-        notes.append(
-            f"{int(renamed.sum())} rows name their indicator by name or alias; read as ids ({shown})"
-        )
+        notes.append(f"{int(renamed.sum())} rows name their indicator by name or alias; read as ids ({shown})")
     return resolved
 
 
@@ -1003,40 +966,22 @@ def _indicator_hint(framework: Framework, lookup: Mapping[str, str]) -> Callable
     return hint
 
 
-def _check_indicator(
-    checks: _Checks, text: pd.Series, framework: Framework, lookup: Mapping[str, str]
-) -> None:
+def _check_indicator(checks: _Checks, text: pd.Series, framework: Framework, lookup: Mapping[str, str]) -> None:
     unknown = _bool(text.notna()) & ~_bool(text.isin(list(framework.input_indicators())))
     if unknown.any():
         hints = _per_unique(text.where(unknown), _indicator_hint(framework, lookup))
         checks.add("unknown_indicator", "indicator", unknown, lambda at: hints[at])
 
 
-def _check_unit(
-    checks: _Checks, text: pd.Series, units: pd.DataFrame | ValidationResult, framework: Framework
-) -> None:
+def _check_unit(checks: _Checks, text: pd.Series, units: pd.DataFrame | ValidationResult, framework: Framework) -> None:
     if isinstance(units, ValidationResult):
         rejected, units = units.rejected_units, units.data
     else:
         rejected = units.attrs.get("rejected_units", {})
-    units_file = (
-        _file_label(str(units.attrs.get("source", "")))
-        if units.attrs.get("source")
-        else "the units file"
-    )
-    ids = (
-        _as_text(units["unit_id"])
-        if "unit_id" in units.columns
-        else pd.Series([], dtype=TEXT_DTYPE)
-    )
-    levels = (
-        units["level"]
-        if "level" in units.columns
-        else pd.Series(None, index=units.index, dtype=object)
-    )
-    level_of = dict(
-        zip(ids.to_numpy(dtype=object, na_value=None), levels.to_numpy(dtype=object), strict=True)
-    )
+    units_file = _file_label(str(units.attrs.get("source", ""))) if units.attrs.get("source") else "the units file"
+    ids = _as_text(units["unit_id"]) if "unit_id" in units.columns else pd.Series([], dtype=TEXT_DTYPE)
+    levels = units["level"] if "level" in units.columns else pd.Series(None, index=units.index, dtype=object)
+    level_of = dict(zip(ids.to_numpy(dtype=object, na_value=None), levels.to_numpy(dtype=object), strict=True))
 
     unknown = _bool(text.notna()) & ~_bool(text.isin(set(ids.dropna())))
     if unknown.any():
@@ -1045,9 +990,7 @@ def _check_unit(
             if u in rejected:
                 row, reason = rejected[u]
                 return f"unit '{_short(u)}' was rejected from {units_file} (row {row}: {reason}) — fix it there first"
-            return (
-                f"unit '{_short(u)}' is not in {units_file} — add it there or correct the unit_id"
-            )
+            return f"unit '{_short(u)}' is not in {units_file} — add it there or correct the unit_id"
 
         hints = _per_unique(text.where(unknown), explain)
         checks.add("unknown_unit", "unit_id", unknown, lambda at: hints[at])
@@ -1061,9 +1004,7 @@ def _check_unit(
 
     def detail(at: np.ndarray) -> np.ndarray:
         levels = [level_of[u] for u in text.iloc[at]]
-        article = np.array(
-            [f"an {v}" if v[0] in "aeiou" else f"a {v}" for v in levels], dtype=object
-        )
+        article = np.array([f"an {v}" if v[0] in "aeiou" else f"a {v}" for v in levels], dtype=object)
         return (
             "unit "
             + _quoted(text, at)
@@ -1110,18 +1051,11 @@ def _check_numbers(
         cells = _cells(text["value"], at)
         return np.where(np.isfinite(given[at]), cells, _g(value[at])).astype(object)
 
-    missing = (
-        value_blank
-        & ~has_ratio
-        & ~blank_row
-        & ~checks.flagged("non_numeric", ("numerator", "denominator"))
-    )
+    missing = value_blank & ~has_ratio & ~blank_row & ~checks.flagged("non_numeric", ("numerator", "denominator"))
 
     def missing_detail(at: np.ndarray) -> np.ndarray:
         cells = _cells(text["value"], at)
-        head = np.where(
-            cells == "", "the value is blank", "'" + cells + "' marks the value as missing"
-        )
+        head = np.where(cells == "", "the value is blank", "'" + cells + "' marks the value as missing")
         return head.astype(object) + " — enter the figure, or give both numerator and denominator"
 
     checks.add("missing_value", "value", missing, missing_detail)
@@ -1157,9 +1091,7 @@ def _check_numbers(
         ),
     )
     with np.errstate(invalid="ignore"):
-        inconsistent = (
-            np.isfinite(given) & np.isfinite(ratio) & (np.abs(given - ratio) > RATE_TOLERANCE)
-        )
+        inconsistent = np.isfinite(given) & np.isfinite(ratio) & (np.abs(given - ratio) > RATE_TOLERANCE)
     checks.add(
         "inconsistent_rate",
         "value",
@@ -1178,12 +1110,8 @@ def _check_numbers(
     )
     ranges = {ind.id: ind.range for ind in framework.indicators() if ind.range is not None}
     no_range = (np.nan, np.nan)
-    low = _per_unique(
-        text["indicator"], lambda i: ranges.get(i, no_range)[0], dtype=float, missing=np.nan
-    )
-    high = _per_unique(
-        text["indicator"], lambda i: ranges.get(i, no_range)[1], dtype=float, missing=np.nan
-    )
+    low = _per_unique(text["indicator"], lambda i: ranges.get(i, no_range)[0], dtype=float, missing=np.nan)
+    high = _per_unique(text["indicator"], lambda i: ranges.get(i, no_range)[1], dtype=float, missing=np.nan)
     # A rate lies in [0, 1] unless the framework declares another range (a
     # reduction rate, for instance, may be negative: [-1, 1]).
     rate_low = np.where(np.isnan(low), 0.0, low)
@@ -1200,11 +1128,7 @@ def _check_numbers(
             + np.where(
                 percent[at],
                 " is a rate above 1 and looks like a percentage — divide it by 100 (93 → 0.93)",
-                " is a rate outside "
-                + _g(rate_low[at])
-                + "–"
-                + _g(rate_high[at])
-                + " — check the figure",
+                " is a rate outside " + _g(rate_low[at]) + "–" + _g(rate_high[at]) + " — check the figure",
             ).astype(object)
         ),
     )
@@ -1290,8 +1214,7 @@ def _check_timestamp(checks: _Checks, frame: pd.DataFrame, text: pd.Series) -> p
         "submitted_at",
         bad,
         lambda at: (
-            _quoted(text, at)
-            + " is not a date and time — write it as YYYY-MM-DD HH:MM:SS, e.g. 2025-05-27 17:30:00"
+            _quoted(text, at) + " is not a date and time — write it as YYYY-MM-DD HH:MM:SS, e.g. 2025-05-27 17:30:00"
         ),
     )
     return submitted
@@ -1348,11 +1271,7 @@ def _check_duplicates(
             "duplicate_row",
             "value",
             copy,
-            lambda rows: (
-                "the row is an exact copy of "
-                + checks.origin.places(first[rows])
-                + " — delete this copy"
-            ),
+            lambda rows: "the row is an exact copy of " + checks.origin.places(first[rows]) + " — delete this copy",
         )
 
     distinct = np.flatnonzero(shared & ~copy)
@@ -1362,9 +1281,7 @@ def _check_duplicates(
         checks.add("duplicate_key", "value", clash, _clash_detail(checks, key, text, clash))
 
 
-def _clash_detail(
-    checks: _Checks, key: pd.DataFrame, text: dict[str, pd.Series], clash: np.ndarray
-) -> Detail:
+def _clash_detail(checks: _Checks, key: pd.DataFrame, text: dict[str, pd.Series], clash: np.ndarray) -> Detail:
     at_clash = np.flatnonzero(clash)
     sub = key.iloc[at_clash]
     group = sub.groupby(list(key.columns), dropna=False, sort=False).ngroup().to_numpy()
@@ -1393,9 +1310,7 @@ def _clash_detail(
         + sub["indicator"].astype(str).map(_short)
     )
     rater = sub["rater_id"]
-    label = label.where(rater.isna(), label + " × rater " + rater.astype(str)).to_numpy(
-        dtype=object
-    )
+    label = label.where(rater.isna(), label + " × rater " + rater.astype(str)).to_numpy(dtype=object)
     slot = np.full(checks.n, -1, dtype=np.int64)
     slot[at_clash] = np.arange(len(at_clash))
 
@@ -1423,11 +1338,7 @@ def _with_notes(result: ValidationResult, raw: pd.DataFrame, notes: list[str]) -
     result.sheets = list(raw.attrs.get("sheets", []))
     lines = []
     if len(result.sheets) > 1 or not all(sheet["read"] for sheet in result.sheets):
-        held = (
-            result.quarantine["sheet"].value_counts().to_dict()
-            if "sheet" in result.quarantine.columns
-            else {}
-        )
+        held = result.quarantine["sheet"].value_counts().to_dict() if "sheet" in result.quarantine.columns else {}
         for sheet in result.sheets:
             name = sheet["sheet"]
             if not sheet["read"]:
@@ -1469,9 +1380,7 @@ def _long_from_wide(
     if "indicator" in frame.columns:
         return frame, origin
     wide = {
-        column: lookup.get(normalise_header(column))
-        for column in frame.columns
-        if column not in _OBSERVATION_INPUTS
+        column: lookup.get(normalise_header(column)) for column in frame.columns if column not in _OBSERVATION_INPUTS
     }
     wide = {column: ind for column, ind in wide.items() if ind in inputs}
     if not wide:
@@ -1654,14 +1563,10 @@ def read_inputs(
     """
     framework = resolve_input_order(framework, observations, units, caller="read_inputs")
     units_raw, units_source = _load(units, UNIT_ALIASES, "units")
-    observations_raw, observations_source = _load(
-        observations, OBSERVATION_ALIASES, "observations", sheet
-    )
+    observations_raw, observations_source = _load(observations, OBSERVATION_ALIASES, "observations", sheet)
     denominators = [ind.denominator for ind in framework.indicators() if ind.denominator]
     units_result = validate_units(units_raw, source=units_source, numeric_columns=denominators)
-    observations_result = validate_observations(
-        observations_raw, units_result, framework, source=observations_source
-    )
+    observations_result = validate_observations(observations_raw, units_result, framework, source=observations_source)
     return observations_result, units_result
 
 

@@ -41,7 +41,8 @@ def set_fonts(style, latin: str, east_asian: str, size: float | None = None) -> 
 def main() -> None:
     default = subprocess.run(
         [pypandoc.get_pandoc_path(), "--print-default-data-file", "reference.docx"],
-        capture_output=True, check=True,
+        capture_output=True,
+        check=True,
     ).stdout
     with tempfile.TemporaryDirectory() as work:
         source = Path(work) / "default.docx"

@@ -36,20 +36,56 @@ FRAMEWORK = {
     "normalisation": {"method": "goalposts", "range": [0, 100]},
     "grading": {"method": "cutoffs", "cutoffs": CUTOFFS},
     "tree": [
-        {"id": "service", "name": {"zh": "业务", "en": "Service"}, "weight": 0.6, "children": [
-            {"id": "response_minutes", "name": {"zh": "出警时长", "en": "Response time"}, "weight": 0.5,
-             "kind": "duration", "direction": "lower", "unit": "分钟", "range": [0, 120],
-             "goalposts": [5, 30]},
-            {"id": "case_compliance_rate", "name": {"zh": "案件规范率", "en": "Case compliance"},
-             "weight": 0.5, "kind": "rate", "range": [0, 1], "goalposts": [0.6, 1.0]},
-        ]},
-        {"id": "ratings", "name": {"zh": "评价", "en": "Ratings"}, "weight": 0.4, "children": [
-            {"id": "citizen_score", "name": {"zh": "群众评分", "en": "Citizen rating"}, "weight": 0.5,
-             "kind": "score", "source": "citizen", "range": [0, 100], "goalposts": [50, 100]},
-            {"id": "supervisor_score", "name": {"zh": "上级评分", "en": "Supervisor rating"},
-             "weight": 0.5, "kind": "score", "source": "supervisor", "range": [0, 100],
-             "goalposts": [50, 100]},
-        ]},
+        {
+            "id": "service",
+            "name": {"zh": "业务", "en": "Service"},
+            "weight": 0.6,
+            "children": [
+                {
+                    "id": "response_minutes",
+                    "name": {"zh": "出警时长", "en": "Response time"},
+                    "weight": 0.5,
+                    "kind": "duration",
+                    "direction": "lower",
+                    "unit": "分钟",
+                    "range": [0, 120],
+                    "goalposts": [5, 30],
+                },
+                {
+                    "id": "case_compliance_rate",
+                    "name": {"zh": "案件规范率", "en": "Case compliance"},
+                    "weight": 0.5,
+                    "kind": "rate",
+                    "range": [0, 1],
+                    "goalposts": [0.6, 1.0],
+                },
+            ],
+        },
+        {
+            "id": "ratings",
+            "name": {"zh": "评价", "en": "Ratings"},
+            "weight": 0.4,
+            "children": [
+                {
+                    "id": "citizen_score",
+                    "name": {"zh": "群众评分", "en": "Citizen rating"},
+                    "weight": 0.5,
+                    "kind": "score",
+                    "source": "citizen",
+                    "range": [0, 100],
+                    "goalposts": [50, 100],
+                },
+                {
+                    "id": "supervisor_score",
+                    "name": {"zh": "上级评分", "en": "Supervisor rating"},
+                    "weight": 0.5,
+                    "kind": "score",
+                    "source": "supervisor",
+                    "range": [0, 100],
+                    "goalposts": [50, 100],
+                },
+            ],
+        },
     ],
 }
 
@@ -77,9 +113,15 @@ def station_frames(n_seeds: int, *, n_units: int = 60, penalty: float = 0.0, see
     score = 65 + 10 * theta - penalty * (area == "农村")
     frames = []
     for s in range(n_seeds):
-        frame = pd.DataFrame({"unit_id": [f"S{i:03d}" for i in range(n_units)], "area_type": area,
-                              "score": score[s], "incidents_per_officer": workload[s],
-                              "population": population[s]})
+        frame = pd.DataFrame(
+            {
+                "unit_id": [f"S{i:03d}" for i in range(n_units)],
+                "area_type": area,
+                "score": score[s],
+                "incidents_per_officer": workload[s],
+                "population": population[s],
+            }
+        )
         frame["grade"] = grade_by_cutoffs(frame["score"], CUTOFFS)
         frames.append(frame)
     return frames
@@ -112,13 +154,21 @@ def planted_data(
     officers = rng.integers(10, 41, n_units)
     population = np.round(rng.lognormal(10.5, 0.5, n_units)).astype(int)
     incident_volume = np.round(officers * rng.gamma(6.0, 10.0, n_units)).astype(int)
-    units = pd.DataFrame({
-        "unit_id": ids, "name": [f"测试派出所{i}" for i in range(n_units)], "level": "station",
-        "parent_id": None, "district": district,
-        "station_class": pd.qcut(population, 3, labels=["三类", "二类", "一类"]).astype(str),
-        "station_type": "地区派出所", "area_type": area, "population": population,
-        "incident_volume": incident_volume, "officers": officers,
-    })
+    units = pd.DataFrame(
+        {
+            "unit_id": ids,
+            "name": [f"测试派出所{i}" for i in range(n_units)],
+            "level": "station",
+            "parent_id": None,
+            "district": district,
+            "station_class": pd.qcut(population, 3, labels=["三类", "二类", "一类"]).astype(str),
+            "station_type": "地区派出所",
+            "area_type": area,
+            "population": population,
+            "incident_volume": incident_volume,
+            "officers": officers,
+        }
+    )
     theta = rng.standard_normal(n_units)
     rows = []
     citizen_raters = [f"C{d}-{k}" for d in range(1, 4) for k in range(4)]
@@ -141,10 +191,12 @@ def planted_data(
                     value -= biased_rater_points
                 rows.append((month, unit, "citizen_score", float(np.clip(value, 0, 100)), np.nan, np.nan, rater))
             value = 75 + 6 * theta[u] + 3 * shock[u, 3]
-            rows.append((month, unit, "supervisor_score", float(np.clip(value, 0, 100)), np.nan, np.nan,
-                         f"L{district[u]}"))
-    obs = pd.DataFrame(rows, columns=["period", "unit_id", "indicator", "value", "numerator", "denominator",
-                                      "rater_id"])
+            rows.append(
+                (month, unit, "supervisor_score", float(np.clip(value, 0, 100)), np.nan, np.nan, f"L{district[u]}")
+            )
+    obs = pd.DataFrame(
+        rows, columns=["period", "unit_id", "indicator", "value", "numerator", "denominator", "rater_id"]
+    )
     obs["late"] = False
     return framework(), obs, units
 
@@ -153,8 +205,11 @@ def write_files(folder: Path, **options) -> dict[str, Path]:
     """Write :func:`planted_data` as input files (units.csv, observations.csv, framework.yaml)."""
     _, obs, units = planted_data(**options)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {"units": folder / "units.csv", "observations": folder / "observations.csv",
-             "framework": folder / "audit_test.yaml"}
+    paths = {
+        "units": folder / "units.csv",
+        "observations": folder / "observations.csv",
+        "framework": folder / "audit_test.yaml",
+    }
     units.to_csv(paths["units"], index=False)
     obs.drop(columns="late").to_csv(paths["observations"], index=False)
     paths["framework"].write_text(yaml.safe_dump(FRAMEWORK, allow_unicode=True), encoding="utf-8")

@@ -36,10 +36,13 @@ def toy_framework(**overrides: Any) -> Framework:
         "grading": {"method": "cutoffs", "cutoffs": {"优秀": 80, "良好": 60, "合格": 40}},
         "missing": {"min_availability": 0.3},
         "tree": [
-            {"id": "d1", "name": name("d1"), "weight": 0.6,
-             "children": [indicator("a", 0.5), indicator("b", 0.5, direction="lower")]},
-            {"id": "d2", "name": name("d2"), "weight": 0.4,
-             "children": [indicator("c", 0.3), indicator("d", 0.7)]},
+            {
+                "id": "d1",
+                "name": name("d1"),
+                "weight": 0.6,
+                "children": [indicator("a", 0.5), indicator("b", 0.5, direction="lower")],
+            },
+            {"id": "d2", "name": name("d2"), "weight": 0.4, "children": [indicator("c", 0.3), indicator("d", 0.7)]},
         ],
     }
     raw.update(overrides)
@@ -60,15 +63,20 @@ def toy_frames(
     """
     rng = np.random.default_rng(seed)
     ids = [f"U{i:02d}" for i in range(n)]
-    units = pd.DataFrame({
-        "unit_id": ids, "name": [f"单位{i}" for i in range(n)], "level": "station",
-        "station_class": ["一类" if i % 2 else "二类" for i in range(n)],
-    })
+    units = pd.DataFrame(
+        {
+            "unit_id": ids,
+            "name": [f"单位{i}" for i in range(n)],
+            "level": "station",
+            "station_class": ["一类" if i % 2 else "二类" for i in range(n)],
+        }
+    )
     indicators = [i.id for i in fw.indicators()]
     if values is None:
         common = rng.normal(size=(n, 1))
-        values = pd.DataFrame(50 + 10 * common + 8 * rng.normal(size=(n, len(indicators))),
-                              index=ids, columns=indicators)
+        values = pd.DataFrame(
+            50 + 10 * common + 8 * rng.normal(size=(n, len(indicators))), index=ids, columns=indicators
+        )
     rows = []
     drop = {(ids[k], ind) for k, ind in missing}
     for unit_id in ids:

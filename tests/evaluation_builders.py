@@ -13,15 +13,35 @@ TOY = {
     "grading": {"method": "cutoffs", "cutoffs": {"优秀": 85, "良好": 75, "合格": 60}},
     "missing": {"min_availability": 0.5},
     "tree": [
-        {"id": "d1", "name": {"zh": "一", "en": "one"}, "weight": 0.6, "children": [
-            {"id": "r", "name": {"zh": "率", "en": "rate"}, "weight": 0.5, "kind": "rate"},
-            {"id": "d", "name": {"zh": "时长", "en": "days"}, "weight": 0.5, "kind": "duration",
-             "direction": "lower"},
-        ]},
-        {"id": "d2", "name": {"zh": "二", "en": "two"}, "weight": 0.4, "children": [
-            {"id": "s", "name": {"zh": "评分", "en": "rating"}, "weight": 1.0, "kind": "score",
-             "source": "citizen"},
-        ]},
+        {
+            "id": "d1",
+            "name": {"zh": "一", "en": "one"},
+            "weight": 0.6,
+            "children": [
+                {"id": "r", "name": {"zh": "率", "en": "rate"}, "weight": 0.5, "kind": "rate"},
+                {
+                    "id": "d",
+                    "name": {"zh": "时长", "en": "days"},
+                    "weight": 0.5,
+                    "kind": "duration",
+                    "direction": "lower",
+                },
+            ],
+        },
+        {
+            "id": "d2",
+            "name": {"zh": "二", "en": "two"},
+            "weight": 0.4,
+            "children": [
+                {
+                    "id": "s",
+                    "name": {"zh": "评分", "en": "rating"},
+                    "weight": 1.0,
+                    "kind": "score",
+                    "source": "citizen",
+                },
+            ],
+        },
     ],
 }
 MONTHS = ["2025-04", "2025-05", "2025-06"]
@@ -39,7 +59,8 @@ def toy_data():
             rows.append((m, u, "d", days[u], np.nan, np.nan, None))
             for k, rating in enumerate(ratings[u]):
                 rows.append((m, u, "s", rating, np.nan, np.nan, f"R{k}"))
-    obs = pd.DataFrame(rows, columns=["period", "unit_id", "indicator", "value", "numerator", "denominator",
-                                      "rater_id"])
+    obs = pd.DataFrame(
+        rows, columns=["period", "unit_id", "indicator", "value", "numerator", "denominator", "rater_id"]
+    )
     obs["late"] = False
     return units, obs

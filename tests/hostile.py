@@ -128,7 +128,7 @@ def build_hostile_sample(out: Path, stations: int = 24) -> dict[str, Path]:
         text = str(value)
         for old, new in new_station.items():
             if text == old or text.startswith(old + "-"):
-                return new + text[len(old):]
+                return new + text[len(old) :]
         return value
 
     label = Hostile()
@@ -154,8 +154,9 @@ def build_hostile_sample(out: Path, stations: int = 24) -> dict[str, Path]:
     _write(collab[collab["station"].isin(kept)], paths["collaborations"])
 
     framework_source = REPO / "perfmodel" / "frameworks" / "station_four_dimension.yaml"
-    paths["framework"] = hostile_framework(framework_source, out / "hostile_station_four_dimension.yaml",
-                                           label, station_class)
+    paths["framework"] = hostile_framework(
+        framework_source, out / "hostile_station_four_dimension.yaml", label, station_class
+    )
     targets = yaml.safe_load((REPO / "perfmodel" / "data" / "reform_targets.yaml").read_text(encoding="utf-8"))
     targets["name"] = {k: label(v) for k, v in targets["name"].items()}
     for target in targets["targets"]:

@@ -113,9 +113,7 @@ def test_geometric_by_hand() -> None:
 
 def test_geometric_floor_handles_zeros() -> None:
     X = pd.DataFrame({"a": [0.0], "b": [100.0]})
-    assert weighted_mean(X, {"a": 1, "b": 1}, "geometric").iloc[0] == pytest.approx(
-        10.0
-    )  # √(1·100)
+    assert weighted_mean(X, {"a": 1, "b": 1}, "geometric").iloc[0] == pytest.approx(10.0)  # √(1·100)
     assert weighted_mean(X, {"a": 1, "b": 1}, "geometric", floor=4.0).iloc[0] == pytest.approx(20.0)
     assert weighted_mean(X, {"a": 1, "b": 1}, "arithmetic").iloc[0] == pytest.approx(50.0)
 
@@ -127,9 +125,7 @@ def test_missing_values_with_and_without_respread() -> None:
     assert spread.iloc[0] == pytest.approx((40 + 8) / 0.7)  # b's weight spread over a and c
     assert np.isnan(spread.iloc[1])  # nothing observed
     assert weighted_mean(X, w, respread=False).isna().all()
-    geo = weighted_mean(
-        pd.DataFrame({"a": [NAN], "b": [16.0], "c": [4.0]}), {"a": 2, "b": 1, "c": 1}, "geometric"
-    )
+    geo = weighted_mean(pd.DataFrame({"a": [NAN], "b": [16.0], "c": [4.0]}), {"a": 2, "b": 1, "c": 1}, "geometric")
     assert geo.iloc[0] == pytest.approx(8.0)  # √(16·4)
 
 
@@ -172,9 +168,7 @@ def test_aggregate_tree_geometric_by_hand(scores) -> None:
     # S2: A = √(100·25) = 50; B = 16^¼ · 81^¾ = 2 · 27 = 54; score = 50^0.6 · 54^0.4
     assert out.loc["S2", "a"] == pytest.approx(50.0)
     assert out.loc["S2", "b"] == pytest.approx(54.0)
-    assert out.loc["S2", "score"] == pytest.approx(
-        math.exp(0.6 * math.log(50) + 0.4 * math.log(54))
-    )
+    assert out.loc["S2", "score"] == pytest.approx(math.exp(0.6 * math.log(50) + 0.4 * math.log(54)))
 
 
 def test_aggregate_tree_overrides(scores) -> None:
@@ -204,19 +198,29 @@ def test_aggregate_tree_missing_values(scores) -> None:
 # ---------------------------------------------------------------- the array form, many draws
 def deep_framework() -> Framework:
     """t (0.7): s (0.4): a (0.5), b (0.5) · c (0.6); u (0.3): d (1.0) — walk order t, s, a, b, c, u, d."""
+
     def ind(i: str, w: float) -> dict:
         return {"id": i, "name": _name(i), "weight": w, "kind": "score"}
 
-    return framework_from_dict({
-        "id": "deep", "name": _name("deep"), "level": "station",
-        "tree": [
-            {"id": "t", "name": _name("t"), "weight": 0.7, "children": [
-                {"id": "s", "name": _name("s"), "weight": 0.4, "children": [ind("a", 0.5), ind("b", 0.5)]},
-                ind("c", 0.6),
-            ]},
-            {"id": "u", "name": _name("u"), "weight": 0.3, "children": [ind("d", 1.0)]},
-        ],
-    })
+    return framework_from_dict(
+        {
+            "id": "deep",
+            "name": _name("deep"),
+            "level": "station",
+            "tree": [
+                {
+                    "id": "t",
+                    "name": _name("t"),
+                    "weight": 0.7,
+                    "children": [
+                        {"id": "s", "name": _name("s"), "weight": 0.4, "children": [ind("a", 0.5), ind("b", 0.5)]},
+                        ind("c", 0.6),
+                    ],
+                },
+                {"id": "u", "name": _name("u"), "weight": 0.3, "children": [ind("d", 1.0)]},
+            ],
+        }
+    )
 
 
 # rows a, b, c, d; unit 0 complete, unit 1 lacks a, unit 2 lacks a and b
@@ -246,9 +250,9 @@ def test_aggregate_nodes_by_hand_for_two_draws() -> None:
 def test_aggregate_nodes_geometric_by_hand() -> None:
     out = aggregate_nodes(DEEP_X[:, :1], TreeIndex.of(deep_framework()), np.array([STATED]), "geometric")
     s = math.sqrt(80 * 40)
-    t = s ** 0.4 * 50 ** 0.6
+    t = s**0.4 * 50**0.6
     assert out["s"][0, 0] == pytest.approx(s, rel=1e-12)
-    assert out["score"][0, 0] == pytest.approx(t ** 0.7 * 20 ** 0.3, rel=1e-12)
+    assert out["score"][0, 0] == pytest.approx(t**0.7 * 20**0.3, rel=1e-12)
 
 
 def test_one_draw_of_the_array_form_is_aggregate_tree_to_the_last_bit() -> None:
@@ -311,9 +315,9 @@ def raw_frames(min_units: int = 1, max_units: int = 6):
         return st.floats(low - 0.2 * span, high + 0.2 * span)
 
     return st.integers(min_units, max_units).flatmap(
-        lambda n: st.fixed_dictionaries(
-            {i: st.lists(column(i), min_size=n, max_size=n) for i in IND}
-        ).map(lambda d: pd.DataFrame(d, index=[f"S{k}" for k in range(n)]))
+        lambda n: st.fixed_dictionaries({i: st.lists(column(i), min_size=n, max_size=n) for i in IND}).map(
+            lambda d: pd.DataFrame(d, index=[f"S{k}" for k in range(n)])
+        )
     )
 
 
@@ -321,9 +325,7 @@ def improve(raw: pd.DataFrame, unit: str, ind_id: str, step: float) -> pd.DataFr
     """Move one value ``step`` ∈ [0, 1] of the way towards its best (for its direction)."""
     ind = IND[ind_id]
     low, high = ind.goalposts
-    best = {"higher": high + (high - low), "lower": low - (high - low), "target": ind.target}[
-        ind.direction
-    ]
+    best = {"higher": high + (high - low), "lower": low - (high - low), "target": ind.target}[ind.direction]
     out = raw.copy()
     x = out.loc[unit, ind_id]
     out.loc[unit, ind_id] = x + step * (best - x)
@@ -338,9 +340,7 @@ def improve(raw: pd.DataFrame, unit: str, ind_id: str, step: float) -> pd.DataFr
     st.sampled_from(["arithmetic", "geometric"]),
     st.data(),
 )
-def test_improving_an_indicator_never_lowers_the_units_score(
-    raw, ind_id, step, method, data
-) -> None:
+def test_improving_an_indicator_never_lowers_the_units_score(raw, ind_id, step, method, data) -> None:
     unit = data.draw(st.sampled_from(list(raw.index)))
     fw = FW[method]
     before = goalpost_scores(raw, fw)

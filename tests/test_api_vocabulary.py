@@ -90,17 +90,25 @@ def test_pseudonymise_inputs_is_keyword_only_and_returns_observations_first():
 def _simulated(rng):
     from perfmodel.simulate import simulate
 
-    return simulate([load_framework(FRAMEWORK)], stations=3, months=1, officers_per_station=0, rng=rng,
-                    defect_rate=0.0).observations[FRAMEWORK].to_csv(index=False).splitlines()
+    return (
+        simulate([load_framework(FRAMEWORK)], stations=3, months=1, officers_per_station=0, rng=rng, defect_rate=0.0)
+        .observations[FRAMEWORK]
+        .to_csv(index=False)
+        .splitlines()
+    )
 
 
 def _team_interval(rng):
     from perfmodel.monitor.team import team_share_interval
 
     gen = np.random.default_rng(0)
-    panel = pd.DataFrame({"station": np.repeat(["a", "b", "c", "d"], 6),
-                          "officer_id": np.tile(np.repeat(["1", "2", "3"], 2), 4),
-                          "period": np.tile(["m1", "m2"], 12)})
+    panel = pd.DataFrame(
+        {
+            "station": np.repeat(["a", "b", "c", "d"], 6),
+            "officer_id": np.tile(np.repeat(["1", "2", "3"], 2), 4),
+            "period": np.tile(["m1", "m2"], 12),
+        }
+    )
     panel["officer_id"] = panel["station"] + panel["officer_id"]
     panel["credit"] = np.repeat(gen.normal(0, 1, 4), 6) + gen.normal(0, 0.5, 24)
     return team_share_interval(panel, "credit", "station", "officer_id", period="period", n_boot=50, rng=rng)
@@ -195,8 +203,15 @@ def test_no_public_signature_uses_level_ci_or_q_level_for_a_probability():
 
 
 # ----------------------------------------------------------------------------- results objects
-SPLIT_MODULES = ("design/gaming.py", "design/simulate_gaming.py", "audit/fairness.py", "calibrate/pipeline.py",
-                 "calibrate/difficulty.py", "monitor/series.py", "monitor/warnings.py")
+SPLIT_MODULES = (
+    "design/gaming.py",
+    "design/simulate_gaming.py",
+    "audit/fairness.py",
+    "calibrate/pipeline.py",
+    "calibrate/difficulty.py",
+    "monitor/series.py",
+    "monitor/warnings.py",
+)
 
 
 def test_every_results_class_has_summary_str_and_to_frame():
@@ -248,8 +263,9 @@ def test_evaluation_summary_is_text_and_key_figures_the_dict(small_evaluation):
 
 def test_validation_result_summary_counts_every_row(files):
     obs, units = files
-    obs.write_text(OBSERVATIONS + "2025-13,S01,enforcement_errors,1\n2025-04,S09,enforcement_errors,1\n",
-                   encoding="utf-8")
+    obs.write_text(
+        OBSERVATIONS + "2025-13,S01,enforcement_errors,1\n2025-04,S09,enforcement_errors,1\n", encoding="utf-8"
+    )
     obs_result, _ = read_inputs(FRAMEWORK, obs, units)
     text = obs_result.summary()
     assert "3 rows read, 1 accepted, 2 quarantined" in text
@@ -260,11 +276,21 @@ def test_validation_result_summary_counts_every_row(files):
 
 
 # ----------------------------------------------------------------------------- figure functions
-FIGURE_MODULES = ["perfmodel.report.quarterly", "perfmodel.report.calibration", "perfmodel.audit.robustness",
-                  "perfmodel.audit.policy", "perfmodel.design.compare", "perfmodel.design.redundancy",
-                  "perfmodel.design.sensitivity", "perfmodel.monitor.cockpit", "perfmodel.monitor.targets",
-                  "perfmodel.monitor.training", "perfmodel.monitor.deployment", "perfmodel.monitor.trends",
-                  "perfmodel.monitor.team"]
+FIGURE_MODULES = [
+    "perfmodel.report.quarterly",
+    "perfmodel.report.calibration",
+    "perfmodel.audit.robustness",
+    "perfmodel.audit.policy",
+    "perfmodel.design.compare",
+    "perfmodel.design.redundancy",
+    "perfmodel.design.sensitivity",
+    "perfmodel.monitor.cockpit",
+    "perfmodel.monitor.targets",
+    "perfmodel.monitor.training",
+    "perfmodel.monitor.deployment",
+    "perfmodel.monitor.trends",
+    "perfmodel.monitor.team",
+]
 
 
 def _figure_functions():
@@ -323,8 +349,9 @@ def test_a_figure_function_in_a_fresh_process_draws_chinese_with_the_bundled_fon
     from perfmodel.report.fonts import CJK_FONT_FAMILY
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    run = subprocess.run([sys.executable, "-c", FRESH_PROCESS], capture_output=True, text=True, env=env,
-                         check=False, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS], capture_output=True, text=True, env=env, check=False, timeout=120
+    )
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["fonts"] == [CJK_FONT_FAMILY]
@@ -336,8 +363,17 @@ def test_a_figure_function_draws_on_the_given_axes_and_makes_no_figure():
 
     from perfmodel.audit.policy import figure_weights
 
-    table = pd.DataFrame({"name": ["a", "b"], "stated": [0.5, 0.5], "estimate": [0.4, 0.6], "ci_low": [np.nan] * 2,
-                          "ci_high": [np.nan] * 2, "flagged": [False, False], "level": ["indicator"] * 2})
+    table = pd.DataFrame(
+        {
+            "name": ["a", "b"],
+            "stated": [0.5, 0.5],
+            "estimate": [0.4, 0.6],
+            "ci_low": [np.nan] * 2,
+            "ci_high": [np.nan] * 2,
+            "flagged": [False, False],
+            "level": ["indicator"] * 2,
+        }
+    )
     fig, (left, right) = plt.subplots(1, 2)
     before = plt.get_fignums()
     returned = figure_weights(table, ax=right, lang="en")
@@ -388,8 +424,24 @@ def test_calibration_modes_have_one_home_and_the_cli_offers_them():
 def test_gaming_lab_takes_alpha_and_still_the_old_q_level(flag):
     from perfmodel import cli
 
-    args = cli.build_parser().parse_args(["lab", "gaming", "--observations", "o.csv", "--units", "u.csv",
-                                          "--framework", FRAMEWORK, "--period", "2025", "--out", "x", flag, "0.05"])
+    args = cli.build_parser().parse_args(
+        [
+            "lab",
+            "gaming",
+            "--observations",
+            "o.csv",
+            "--units",
+            "u.csv",
+            "--framework",
+            FRAMEWORK,
+            "--period",
+            "2025",
+            "--out",
+            "x",
+            flag,
+            "0.05",
+        ]
+    )
     assert args.alpha == 0.05
 
 

@@ -26,8 +26,14 @@ def test_disaggregate_returns_the_table_and_the_options_it_ran_with():
     result = disaggregate(_two_groups(), by="g", lang="en")
     assert isinstance(result, CheckResult) and result.check == "disaggregate" and result.note == ""
     # what attrs held before issue 12 (level is now called confidence), without the check's name
-    assert dict(result.parameters) == {"outcome": "score", "outcome_type": "continuous", "reference": "a",
-                                       "min_n": 5, "confidence": 0.95, "correction": "holm"}
+    assert dict(result.parameters) == {
+        "outcome": "score",
+        "outcome_type": "continuous",
+        "reference": "a",
+        "min_n": 5,
+        "confidence": 0.95,
+        "correction": "holm",
+    }
     table = result.to_frame()
     assert table.attrs == {}
     assert list(table.columns[:6]) == ["attribute", "group", "role", "n", "estimate", "sd"]
@@ -45,8 +51,9 @@ def test_disaggregate_returns_the_table_and_the_options_it_ran_with():
 
 
 def test_adverse_impact_keeps_the_four_fifths_note_as_a_field():
-    frame = pd.DataFrame({"g": ["a"] * 20 + ["b"] * 20,
-                          "grade": ["优秀"] * 10 + ["合格"] * 10 + ["优秀"] * 4 + ["合格"] * 16})
+    frame = pd.DataFrame(
+        {"g": ["a"] * 20 + ["b"] * 20, "grade": ["优秀"] * 10 + ["合格"] * 10 + ["优秀"] * 4 + ["合格"] * 16}
+    )
     result = adverse_impact(frame, by="g", cuts=["优秀"], lang="zh")
     assert result.note == FOUR_FIFTHS_NOTE["zh"]
     assert dict(result.parameters) == {"threshold": 0.8, "comparison": "rest", "correction": "holm", "min_n": 5}
@@ -96,8 +103,12 @@ def test_no_module_of_the_audit_reads_or_writes_dataframe_attrs():
     emptied, other = 0, []
     for path in sorted(AUDIT.glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        allowed = {id(t) for node in ast.walk(tree) if isinstance(node, ast.Assign)
-                   and isinstance(node.value, ast.Dict) and not node.value.keys for t in node.targets}
+        allowed = {
+            id(t)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict) and not node.value.keys
+            for t in node.targets
+        }
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr == "attrs":
                 if id(node) in allowed:

@@ -46,8 +46,13 @@ def three_paths(tmp_path_factory):
     """Findings of the quarterly paragraph, the fairness notebook and the CLI on the shipped sample."""
     quarterly, report = _defaults("quarterly_evaluation.ipynb"), _defaults("fairness_audit.ipynb")
     assert (quarterly["framework"], quarterly["period"]) == (report["framework"], report["period"])
-    ev = evaluate_files(quarterly["framework"], SAMPLE_OBSERVATIONS, SAMPLE_UNITS, quarterly["period"],
-                        calibration=quarterly["calibration"])
+    ev = evaluate_files(
+        quarterly["framework"],
+        SAMPLE_OBSERVATIONS,
+        SAMPLE_UNITS,
+        quarterly["period"],
+        calibration=quarterly["calibration"],
+    )
 
     # 1. the quarterly notebook: fairness_summary_markdown(ev, lang, link=…), which runs the audit itself
     seen = {}
@@ -66,13 +71,33 @@ def three_paths(tmp_path_factory):
 
     # 2. the fairness notebook's call, with its parameters cell's defaults
     options = AUDIT_DEFAULTS.resolve(n_boot=report["n_boot"], seed=report["seed"])
-    notebook = run_audit(ev, by=report["by"], legitimate=report["legitimate"], context=report["context"],
-                         lang=report["lang"], n_boot=options.n_boot, rng=options.seed)
+    notebook = run_audit(
+        ev,
+        by=report["by"],
+        legitimate=report["legitimate"],
+        context=report["context"],
+        lang=report["lang"],
+        n_boot=options.n_boot,
+        rng=options.seed,
+    )
 
     # 3. perfmodel audit with no option beyond the inputs
     out = tmp_path_factory.mktemp("audit")
-    code = main(["audit", "--observations", str(SAMPLE_OBSERVATIONS), "--units", str(SAMPLE_UNITS),
-                 "--framework", quarterly["framework"], "--period", quarterly["period"], "--out", str(out)])
+    code = main(
+        [
+            "audit",
+            "--observations",
+            str(SAMPLE_OBSERVATIONS),
+            "--units",
+            str(SAMPLE_UNITS),
+            "--framework",
+            quarterly["framework"],
+            "--period",
+            quarterly["period"],
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     (findings_csv,) = out.rglob("findings.csv")
     cli = pd.read_csv(findings_csv, encoding="utf-8-sig", dtype=str)

@@ -74,8 +74,9 @@ def test_hedges_g_small_sample_correction_with_unequal_groups():
 
 
 def test_small_groups_are_suppressed_not_zero():
-    frame = pd.DataFrame({"g": ["big"] * 8 + ["tiny"] * 3 + ["mid"] * 6, "score": np.arange(17.0),
-                          "grade": ["优秀"] * 8 + ["合格"] * 9})
+    frame = pd.DataFrame(
+        {"g": ["big"] * 8 + ["tiny"] * 3 + ["mid"] * 6, "score": np.arange(17.0), "grade": ["优秀"] * 8 + ["合格"] * 9}
+    )
     out = disaggregate(frame, by="g", lang="en").to_frame().set_index("group")
     # big − (all 17 − big) would give tiny's n = 3 and its grades, so mid is suppressed as well
     assert out.loc["mid", "suppressed"] == "complementary" and np.isnan(out.loc["mid", "n"])
@@ -92,11 +93,19 @@ def test_reference_defaults_to_largest_and_can_be_chosen():
     assert disaggregate(frame, by="g").parameters["reference"] == "a"
     chosen = disaggregate(frame, by="g", reference="b")
     assert chosen.parameters["reference"] == "b" and chosen.to_frame().iloc[0]["group"] == "b"
-    with pytest.raises(AuditError, match=re.escape(ERR_REFERENCE.format(reference="c", attribute="g",
-                                                                          groups="a, b"))):
+    with pytest.raises(AuditError, match=re.escape(ERR_REFERENCE.format(reference="c", attribute="g", groups="a, b"))):
         disaggregate(frame, by="g", reference="c")
-    with pytest.raises(AuditError, match=re.escape(ERR_REFERENCE_SMALL.format(
-            reference="b", attribute="g", n=5, min_n=6, ))):
+    with pytest.raises(
+        AuditError,
+        match=re.escape(
+            ERR_REFERENCE_SMALL.format(
+                reference="b",
+                attribute="g",
+                n=5,
+                min_n=6,
+            )
+        ),
+    ):
         disaggregate(frame, by="g", reference="b", min_n=6)
 
 
@@ -107,8 +116,12 @@ def test_combined_groups_and_missing_attribute_values():
 
 
 def test_ordinal_outcome_uses_cliffs_delta():
-    frame = pd.DataFrame({"g": ["a"] * 5 + ["b"] * 5,
-                          "grade": ["优秀", "良好", "良好", "合格", "合格", "良好", "合格", "合格", "不合格", "不合格"]})
+    frame = pd.DataFrame(
+        {
+            "g": ["a"] * 5 + ["b"] * 5,
+            "grade": ["优秀", "良好", "良好", "合格", "合格", "良好", "合格", "合格", "不合格", "不合格"],
+        }
+    )
     out = disaggregate(frame, by="g", outcome="grade", reference="b").to_frame().set_index("group")
     # points a = [4,3,3,2,2], b = [3,2,2,1,1]: of the 25 pairs a wins 17, ties 6 and loses 2,
     # so δ = (17 − 2) / 25 = 0.6
@@ -145,8 +158,9 @@ def _fisher_by_hand(a: int, b: int, c: int, d: int) -> float:
 
 
 def test_impact_ratio_fisher_shortfall_by_hand():
-    frame = pd.DataFrame({"g": ["a"] * 20 + ["b"] * 20,
-                          "grade": ["优秀"] * 10 + ["合格"] * 10 + ["优秀"] * 4 + ["合格"] * 16})
+    frame = pd.DataFrame(
+        {"g": ["a"] * 20 + ["b"] * 20, "grade": ["优秀"] * 10 + ["合格"] * 10 + ["优秀"] * 4 + ["合格"] * 16}
+    )
     result = adverse_impact(frame, by="g", cuts=["优秀"], lang="en")
     out = result.to_frame().set_index("group")
     b = out.loc["b"]
@@ -165,9 +179,12 @@ def test_impact_ratio_fisher_shortfall_by_hand():
 
 
 def test_fisher_compares_with_the_rest_or_the_favoured_group():
-    frame = pd.DataFrame({"g": ["a"] * 12 + ["b"] * 10 + ["c"] * 10,
-                          "grade": ["良好"] * 9 + ["合格"] * 3 + ["良好"] * 6 + ["合格"] * 4
-                          + ["良好"] * 2 + ["合格"] * 8})
+    frame = pd.DataFrame(
+        {
+            "g": ["a"] * 12 + ["b"] * 10 + ["c"] * 10,
+            "grade": ["良好"] * 9 + ["合格"] * 3 + ["良好"] * 6 + ["合格"] * 4 + ["良好"] * 2 + ["合格"] * 8,
+        }
+    )
     rest = adverse_impact(frame, by="g", cuts=["良好"]).to_frame().set_index("group")
     favoured = adverse_impact(frame, by="g", cuts=["良好"], comparison="favoured").to_frame().set_index("group")
     # c: 2 of 10 vs the rest 15 of 22; vs the favoured a 9 of 12
@@ -176,8 +193,7 @@ def test_fisher_compares_with_the_rest_or_the_favoured_group():
     assert rest.loc["c", "estimate"] == pytest.approx(0.2 / 0.75)
     # Holm over the two tests of the table
     p = rest["p_value"].dropna()
-    assert rest["p_adjusted"].dropna().tolist() == pytest.approx(
-        multipletests(p, method="holm")[1].tolist())
+    assert rest["p_adjusted"].dropna().tolist() == pytest.approx(multipletests(p, method="holm")[1].tolist())
 
 
 def test_holm_matches_statsmodels_and_nan_are_left_out():
@@ -214,7 +230,8 @@ def test_planted_gap_is_unexplained_by_workload(planted):
     assert low < -PLANTED_POINTS < high
     # the two parts add up to the raw gap exactly (pooled two-fold decomposition)
     assert rural.loc["explained", "estimate"] + rural.loc["unexplained", "estimate"] == pytest.approx(
-        rural.loc["raw", "estimate"])
+        rural.loc["raw", "estimate"]
+    )
 
 
 def test_planted_area_effect_shows_in_context_neutrality(planted):
@@ -237,8 +254,9 @@ def test_gap_explained_by_a_legitimate_factor_is_not_flagged():
     parity = conditional_parity(frame, by="area", legitimate="workload", n_boot=200, rng=1).to_frame()
     rows = parity.set_index("component")
     assert rows.loc["raw", "estimate"] < -8 and rows.loc["raw", "p_value"] < 1e-6
-    assert rows.loc["explained", "estimate"] == pytest.approx(0.6 * (workload[rural].mean()
-                                                                     - workload[~rural].mean()), abs=3)
+    assert rows.loc["explained", "estimate"] == pytest.approx(
+        0.6 * (workload[rural].mean() - workload[~rural].mean()), abs=3
+    )
     assert rows.loc["unexplained", "ci_low"] < 0 < rows.loc["unexplained", "ci_high"]
     assert not rows["flagged"].any()
 

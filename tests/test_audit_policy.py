@@ -21,17 +21,29 @@ from perfmodel.framework import framework_from_dict
 
 
 def leaf(id_, weight, source="system", **extra):
-    return {"id": id_, "name": {"zh": id_, "en": id_}, "weight": weight, "kind": "rate", "source": source,
-            "range": [0, 1], "goalposts": [0.0, 1.0], **extra}
+    return {
+        "id": id_,
+        "name": {"zh": id_, "en": id_},
+        "weight": weight,
+        "kind": "rate",
+        "source": source,
+        "range": [0, 1],
+        "goalposts": [0.0, 1.0],
+        **extra,
+    }
 
 
 def framework(children, **extra):
-    return framework_from_dict({
-        "id": "policy_test", "name": {"zh": "测试", "en": "test"}, "level": "station",
-        "normalisation": {"method": "goalposts", "range": [0, 100]},
-        "tree": [{"id": "all", "name": {"zh": "全部", "en": "all"}, "weight": 1.0, "children": children}],
-        **extra,
-    })
+    return framework_from_dict(
+        {
+            "id": "policy_test",
+            "name": {"zh": "测试", "en": "test"},
+            "level": "station",
+            "normalisation": {"method": "goalposts", "range": [0, 100]},
+            "tree": [{"id": "all", "name": {"zh": "全部", "en": "all"}, "weight": 1.0, "children": children}],
+            **extra,
+        }
+    )
 
 
 def observations(values: dict[str, list[float]], months=("2025-04", "2025-05", "2025-06")):
@@ -40,11 +52,11 @@ def observations(values: dict[str, list[float]], months=("2025-04", "2025-05", "
         for u, value in enumerate(per_unit):
             for month in months:
                 rows.append((month, f"U{u}", indicator, value, np.nan, np.nan, None))
-    obs = pd.DataFrame(rows, columns=["period", "unit_id", "indicator", "value", "numerator", "denominator",
-                                      "rater_id"])
+    obs = pd.DataFrame(
+        rows, columns=["period", "unit_id", "indicator", "value", "numerator", "denominator", "rater_id"]
+    )
     obs["late"] = False
-    units = pd.DataFrame({"unit_id": [f"U{u}" for u in range(len(next(iter(values.values()))))],
-                          "level": "station"})
+    units = pd.DataFrame({"unit_id": [f"U{u}" for u in range(len(next(iter(values.values()))))], "level": "station"})
     units["name"] = units["unit_id"]
     return obs, units
 
@@ -80,11 +92,15 @@ def test_inflated_example_shows_a_30_percent_rating_driving_most_of_the_ranking(
 
 # ----------------------------------------------------------------------------- policy rules
 def test_policy_rules_by_hand():
-    fw = framework([
-        leaf("sys", 0.55), leaf("tmp", 0.15, temporary={"valid_from": "2025-01", "valid_to": "2025-12"}),
-        leaf("self", 0.10, source="self"), leaf("sup", 0.15, source="supervisor"),
-        leaf("cit", 0.05, source="citizen"),
-    ])
+    fw = framework(
+        [
+            leaf("sys", 0.55),
+            leaf("tmp", 0.15, temporary={"valid_from": "2025-01", "valid_to": "2025-12"}),
+            leaf("self", 0.10, source="self"),
+            leaf("sup", 0.15, source="supervisor"),
+            leaf("cit", 0.05, source="citizen"),
+        ]
+    )
     table = weight_policy(fw, limits=PolicyLimits(max_temporary=0.10), lang="en").to_frame().set_index("rule")
     assert table.loc["temporary_share", "estimate"] == pytest.approx(0.15)
     assert not table.loc["temporary_share", "passes"]  # 15 % > the 10 % asked for

@@ -21,13 +21,28 @@ from perfmodel.evaluation import evaluate
 from perfmodel.framework import framework_from_dict
 
 SIMPLE = {
-    "id": "simple", "name": {"zh": "简单", "en": "simple"}, "level": "station",
+    "id": "simple",
+    "name": {"zh": "简单", "en": "simple"},
+    "level": "station",
     "normalisation": {"method": "minmax", "range": [0, 100]},
     "grading": {"method": "cutoffs", "cutoffs": {"优秀": 80, "良好": 50, "合格": 20}},
-    "tree": [{"id": "d", "name": {"zh": "维度", "en": "dim"}, "weight": 1.0, "children": [
-        {"id": "s", "name": {"zh": "评分", "en": "rating"}, "weight": 1.0, "kind": "score",
-         "source": "citizen", "range": [0, 100]},
-    ]}],
+    "tree": [
+        {
+            "id": "d",
+            "name": {"zh": "维度", "en": "dim"},
+            "weight": 1.0,
+            "children": [
+                {
+                    "id": "s",
+                    "name": {"zh": "评分", "en": "rating"},
+                    "weight": 1.0,
+                    "kind": "score",
+                    "source": "citizen",
+                    "range": [0, 100],
+                },
+            ],
+        }
+    ],
 }
 
 
@@ -40,12 +55,14 @@ def simple_evaluation(quarters: dict[str, list[float]], raters: int = 1, **setti
             for u, value in enumerate(values):
                 for r in range(raters):
                     rows.append((month, f"U{u}", "s", float(value), np.nan, np.nan, f"R{r}"))
-    obs = pd.DataFrame(rows, columns=["period", "unit_id", "indicator", "value", "numerator", "denominator",
-                                      "rater_id"])
+    obs = pd.DataFrame(
+        rows, columns=["period", "unit_id", "indicator", "value", "numerator", "denominator", "rater_id"]
+    )
     obs["late"] = False
     n = len(next(iter(quarters.values())))
-    units = pd.DataFrame({"unit_id": [f"U{u}" for u in range(n)], "name": [f"单位{u}" for u in range(n)],
-                          "level": "station"})
+    units = pd.DataFrame(
+        {"unit_id": [f"U{u}" for u in range(n)], "name": [f"单位{u}" for u in range(n)], "level": "station"}
+    )
     return evaluate(framework_from_dict(SIMPLE), obs, units, "2025Q2", **settings)
 
 
@@ -83,7 +100,8 @@ def test_resampled_raters_stay_within_their_unit_month_and_indicator(noisy):
     system = new[new["rater_id"].isna() & new["period"].isin(original["period"])]
     pd.testing.assert_series_equal(
         system.sort_values(key)["value"].reset_index(drop=True),
-        original[original["rater_id"].isna()].sort_values(key)["value"].reset_index(drop=True))
+        original[original["rater_id"].isna()].sort_values(key)["value"].reset_index(drop=True),
+    )
 
 
 # ----------------------------------------------------------------------------- bootstrap

@@ -29,9 +29,21 @@ def audit():
 def test_run_audit_runs_every_applicable_check(audit):
     _, result = audit
     tables = result.tables()
-    expected = {"findings", "disaggregated", "adverse_impact", "conditional_parity", "context_neutrality",
-                "weight_policy", "effective_weights", "effective_weights_by_source", "grade_robustness",
-                "grades_not_robust", "rank_stability", "rater_bias", "notes"}
+    expected = {
+        "findings",
+        "disaggregated",
+        "adverse_impact",
+        "conditional_parity",
+        "context_neutrality",
+        "weight_policy",
+        "effective_weights",
+        "effective_weights_by_source",
+        "grade_robustness",
+        "grades_not_robust",
+        "rank_stability",
+        "rater_bias",
+        "notes",
+    }
     assert expected <= set(tables)
     assert set(result.checks) == expected - {"findings", "notes"}
     assert result.to_frame() is result.findings and "adverse_impact" in result and "nothing" not in result
@@ -100,8 +112,10 @@ def test_a_skipped_check_is_a_code_with_values():
     assert "grade_robustness" not in result and "conditional_parity" not in result
     text = result.summary()
     first = text.splitlines()[0]
-    assert first == (f"Fairness audit: {len(ev.scores)} units, {len(result.findings)} finding(s); "
-                     f"{sum(n.status == 'ran' for n in result.notes)} checks ran, {len(result.skipped())} skipped.")
+    assert first == (
+        f"Fairness audit: {len(ev.scores)} units, {len(result.findings)} finding(s); "
+        f"{sum(n.status == 'ran' for n in result.notes)} checks ran, {len(result.skipped())} skipped."
+    )
     assert "- not run [grade_robustness]: n_boot = 0; grade robustness not run" in text
     assert result.summary("zh").startswith(f"公平性审计:{len(ev.scores)} 个单位")
 
@@ -119,9 +133,12 @@ def test_a_generator_and_its_seed_give_the_same_audit():
 
 def test_reference_argument_is_parsed_and_checked():
     assert parse_reference(["area_type=城区核心", " station_class = 一类 "]) == {
-        "area_type": "城区核心", "station_class": "一类"}
-    with pytest.raises(AuditError, match=ERR_REFERENCE_ARG.format(value="area_type").replace("(", r"\(")
-                       .replace(")", r"\)")):
+        "area_type": "城区核心",
+        "station_class": "一类",
+    }
+    with pytest.raises(
+        AuditError, match=ERR_REFERENCE_ARG.format(value="area_type").replace("(", r"\(").replace(")", r"\)")
+    ):
         parse_reference(["area_type"])
 
 
@@ -133,9 +150,27 @@ def _parse(argv):
 
 def test_cli_writes_csv_and_xlsx(tmp_path, capsys):
     paths = write_files(tmp_path / "in", seed=0, n_units=60, rural_minutes=MINUTES)
-    args = _parse(["audit", "--observations", str(paths["observations"]), "--units", str(paths["units"]),
-                   "--framework", str(paths["framework"]), "--period", "2025Q2", "--by", "area_type",
-                   "--n-boot", "3", "--out", str(tmp_path / "out"), "--lang", "en"])
+    args = _parse(
+        [
+            "audit",
+            "--observations",
+            str(paths["observations"]),
+            "--units",
+            str(paths["units"]),
+            "--framework",
+            str(paths["framework"]),
+            "--period",
+            "2025Q2",
+            "--by",
+            "area_type",
+            "--n-boot",
+            "3",
+            "--out",
+            str(tmp_path / "out"),
+            "--lang",
+            "en",
+        ]
+    )
     assert args.func is audit_cli.run
     assert args.func(args) == 0
     out = tmp_path / "out" / "audit_test" / "2025Q2"
@@ -152,9 +187,25 @@ def test_cli_writes_csv_and_xlsx(tmp_path, capsys):
 
 def test_cli_reports_audit_errors_in_one_line(tmp_path, capsys):
     paths = write_files(tmp_path / "in", seed=0, n_units=30)
-    args = _parse(["audit", "--observations", str(paths["observations"]), "--units", str(paths["units"]),
-                   "--framework", str(paths["framework"]), "--period", "2025Q2", "--by", "area_type",
-                   "--reference", "oops", "--out", str(tmp_path / "out")])
+    args = _parse(
+        [
+            "audit",
+            "--observations",
+            str(paths["observations"]),
+            "--units",
+            str(paths["units"]),
+            "--framework",
+            str(paths["framework"]),
+            "--period",
+            "2025Q2",
+            "--by",
+            "area_type",
+            "--reference",
+            "oops",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert args.func(args) == 1
     assert capsys.readouterr().err.strip() == "perfmodel: error: " + ERR_REFERENCE_ARG.format(value="oops")
 

@@ -29,7 +29,8 @@ MULTIPLIERS = {"优秀": 1.5, "良好": 1.2, "合格": 1.0, "不合格": 0.0}
 
 weights_st = st.lists(
     st.one_of(st.integers(0, 50).map(float), st.floats(0, 1e4, allow_nan=False, allow_infinity=False)),
-    min_size=1, max_size=25,
+    min_size=1,
+    max_size=25,
 ).filter(lambda w: sum(w) > 0)
 
 
@@ -120,18 +121,25 @@ grades_st = st.lists(st.sampled_from(GRADES), min_size=2, max_size=30)
 
 def _scores(grades, scores=None) -> pd.DataFrame:
     n = len(grades)
-    return pd.DataFrame({
-        "unit_id": [f"u{i:02d}" for i in range(n)],
-        "grade": grades,
-        "score": scores if scores is not None else np.linspace(90, 50, n),
-        "peer_group": "g",
-        "period": "2025",
-    })
+    return pd.DataFrame(
+        {
+            "unit_id": [f"u{i:02d}" for i in range(n)],
+            "grade": grades,
+            "score": scores if scores is not None else np.linspace(90, 50, n),
+            "peer_group": "g",
+            "period": "2025",
+        }
+    )
 
 
 @settings(max_examples=150, deadline=None)
-@given(grades=grades_st, slots=st.integers(0, 40), method=st.sampled_from(tuple(METHODS)),
-       level=st.sampled_from(["collective", "individual"]), seed=st.integers(0, 10_000))
+@given(
+    grades=grades_st,
+    slots=st.integers(0, 40),
+    method=st.sampled_from(tuple(METHODS)),
+    level=st.sampled_from(["collective", "individual"]),
+    seed=st.integers(0, 10_000),
+)
 def test_allocation_properties(grades, slots, method, level, seed) -> None:
     if slots and all(g == "不合格" for g in grades):
         return  # every multiplier 0: nothing to give (tested as an error below)
@@ -148,8 +156,10 @@ def test_allocation_properties(grades, slots, method, level, seed) -> None:
     assert not (better_same_base & (got[:, None] < got[None, :])).any()
     # row order of the input does not matter: ties are broken by weight, score, unit id
     shuffled = allocate_awards(frame.sample(frac=1, random_state=seed), [award], headcount=heads, method=method)
-    assert shuffled.set_index("unit_id")["slots"].sort_index().tolist() == \
-        out.set_index("unit_id")["slots"].sort_index().tolist()
+    assert (
+        shuffled.set_index("unit_id")["slots"].sort_index().tolist()
+        == out.set_index("unit_id")["slots"].sort_index().tolist()
+    )
 
 
 def test_allocation_by_hand() -> None:
@@ -189,10 +199,22 @@ def test_leadership_review_two_year_toy() -> None:
     # E: k last in 2024, unscored in 2025 → not flagged.
     units = ["a", "b2", "c2", "x", "b", "c", "z", "d", "e", "y", "f", "g", "k", "m", "n"]
     groups = ["A"] * 4 + ["D"] * 3 + ["B"] * 3 + ["C"] * 2 + ["E"] * 3
-    y2024 = pd.DataFrame({"unit_id": units, "peer_group": groups, "period": "2024",
-                          "score": [50, 90, 55, 70, 80, 40, 70, 50, 50, 90, 10, 90, 20, 60, 70.0]})
-    y2025 = pd.DataFrame({"unit_id": units, "peer_group": groups, "period": "2025",
-                          "score": [45, 60, 80, 70, 30, 90, 70, 50, 50, 90, 10, 90, np.nan, 60, 70.0]})
+    y2024 = pd.DataFrame(
+        {
+            "unit_id": units,
+            "peer_group": groups,
+            "period": "2024",
+            "score": [50, 90, 55, 70, 80, 40, 70, 50, 50, 90, 10, 90, 20, 60, 70.0],
+        }
+    )
+    y2025 = pd.DataFrame(
+        {
+            "unit_id": units,
+            "peer_group": groups,
+            "period": "2025",
+            "score": [45, 60, 80, 70, 30, 90, 70, 50, 50, 90, 10, 90, np.nan, 60, 70.0],
+        }
+    )
     flags = leadership_review(y2025, y2024)
     assert flags.index.tolist() == units
     assert flags[flags].index.tolist() == ["a"]
@@ -231,10 +253,19 @@ def test_framework_awards_block_loads_and_checks() -> None:
 
 # ---------------------------------------------------------------- command line
 AWARDS_BLOCK = [
-    {"id": "unit_commendation", "name": {"zh": "集体嘉奖", "en": "unit commendation"},
-     "level": "collective", "slots": 3},
-    {"id": "merit_third_class", "name": {"zh": "个人三等功", "en": "third-class merit"},
-     "level": "individual", "slots": 25, "multipliers": {"优秀": 2.0, "良好": 1.5, "合格": 1.0, "不合格": 0}},
+    {
+        "id": "unit_commendation",
+        "name": {"zh": "集体嘉奖", "en": "unit commendation"},
+        "level": "collective",
+        "slots": 3,
+    },
+    {
+        "id": "merit_third_class",
+        "name": {"zh": "个人三等功", "en": "third-class merit"},
+        "level": "individual",
+        "slots": 25,
+        "multipliers": {"优秀": 2.0, "良好": 1.5, "合格": 1.0, "不合格": 0},
+    },
 ]
 
 
@@ -245,16 +276,23 @@ def award_sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     framework = folder / "with_awards.yaml"
     raw = load_framework("station_four_dimension").model_dump(mode="json", exclude_none=True)
     framework.write_text(yaml.safe_dump({**raw, "awards": AWARDS_BLOCK}, allow_unicode=True), encoding="utf-8")
-    paths = generate_sample(folder / "data", stations=12, months=24, rng=7, start="2024-01",
-                            frameworks=[framework])
+    paths = generate_sample(folder / "data", stations=12, months=24, rng=7, start="2024-01", frameworks=[framework])
     return {**paths, "framework": framework}
 
 
 def test_cli_awards_end_to_end(award_sample, tmp_path, capsys) -> None:
     out = tmp_path / "awards.csv"
-    args = ["awards", "--observations", str(award_sample["station_observations"]),
-            "--units", str(award_sample["units"]), "--framework", str(award_sample["framework"]),
-            "--period", "2025"]
+    args = [
+        "awards",
+        "--observations",
+        str(award_sample["station_observations"]),
+        "--units",
+        str(award_sample["units"]),
+        "--framework",
+        str(award_sample["framework"]),
+        "--period",
+        "2025",
+    ]
     assert main([*args, "--out", str(out)]) == 0
     table = pd.read_csv(out, keep_default_na=False)
     totals = table.groupby("award")["slots"].sum().to_dict()
@@ -283,8 +321,15 @@ def test_cli_awards_end_to_end(award_sample, tmp_path, capsys) -> None:
 
 
 def test_cli_awards_refuses_framework_without_awards_and_quarters(award_sample, tmp_path, capsys) -> None:
-    base = ["awards", "--observations", str(award_sample["station_observations"]),
-            "--units", str(award_sample["units"]), "--out", str(tmp_path / "a.csv")]
+    base = [
+        "awards",
+        "--observations",
+        str(award_sample["station_observations"]),
+        "--units",
+        str(award_sample["units"]),
+        "--out",
+        str(tmp_path / "a.csv"),
+    ]
     assert main([*base, "--framework", "station_balanced_scorecard", "--period", "2025"]) == 1
     assert "declares no awards" in capsys.readouterr().err
     assert main([*base, "--framework", str(award_sample["framework"]), "--period", "2025Q2"]) == 2

@@ -51,8 +51,9 @@ def test_case_covers_the_period_with_clean_confounded_data(case):
 def test_case_truth_is_the_simulators_overall_latent():
     """The same arguments of simulate itself give the truth the case carries."""
     fw = load_framework(FRAMEWORK)
-    sample = simulate([fw], stations=25, months=3, start="2025-04", rng=5, officers_per_station=0,
-                      defect_rate=0.0, confounding=True)
+    sample = simulate(
+        [fw], stations=25, months=3, start="2025-04", rng=5, officers_per_station=0, defect_rate=0.0, confounding=True
+    )
     expected = sample.truth_units[sample.truth_units["node"] == "overall"].set_index("unit_id")["true_latent"]
     got = simulate_calibration_case(fw, PERIOD, stations=25, rng=5)
     pd.testing.assert_series_equal(got.truth.sort_index(), expected.sort_index(), check_names=False)
@@ -94,8 +95,7 @@ def test_raw_scores_are_the_weighted_scores_before_difficulty(evaluations):
 def test_truth_recovery_table_adds_the_r2_on_the_calibration_covariates(case, evaluations):
     scores = {mode: raw_scores(ev) for mode, ev in evaluations.items()}
     table = truth_recovery_table(scores, case.truth, case.scored_units)
-    direct = truth_recovery(scores, case.truth, case.scored_units, [*TRUTH_CONTEXT, "district"],
-                            ceiling=TRUTH_CONTEXT)
+    direct = truth_recovery(scores, case.truth, case.scored_units, [*TRUTH_CONTEXT, "district"], ceiling=TRUTH_CONTEXT)
     pd.testing.assert_frame_equal(table.drop(columns="r2_calibration_covariates"), direct)
     columns = list(table.columns)
     assert columns.index("r2_calibration_covariates") == columns.index("r2_context") + 1
@@ -111,16 +111,28 @@ def test_seed_table_has_a_row_per_seed_equal_to_truth_recovery_run_directly():
     assert table["seed"].tolist() == [11, 12]
     for seed in (11, 12):
         fw = load_framework(FRAMEWORK)
-        sample = simulate([fw], stations=30, months=3, start="2025-04", rng=seed, officers_per_station=0,
-                          defect_rate=0.0, confounding=True)
+        sample = simulate(
+            [fw],
+            stations=30,
+            months=3,
+            start="2025-04",
+            rng=seed,
+            officers_per_station=0,
+            defect_rate=0.0,
+            confounding=True,
+        )
         case = simulate_calibration_case(fw, PERIOD, stations=30, rng=seed)
         truth = sample.truth_units.query("node == 'overall'").set_index("unit_id")["true_latent"]
-        scores = {mode: evaluate(fw, case.observations, case.units, PERIOD, compare_previous=False,
-                                 calibration=mode).scores.set_index("unit_id")["raw_score"]
-                  for mode in ("none", "full")}
+        scores = {
+            mode: evaluate(
+                fw, case.observations, case.units, PERIOD, compare_previous=False, calibration=mode
+            ).scores.set_index("unit_id")["raw_score"]
+            for mode in ("none", "full")
+        }
         units = case.units[case.units["unit_id"].isin(truth.index)]
-        direct = truth_recovery(scores, truth, units, [*TRUTH_CONTEXT, "district"],
-                                ceiling=TRUTH_CONTEXT).set_index("score")
+        direct = truth_recovery(scores, truth, units, [*TRUTH_CONTEXT, "district"], ceiling=TRUTH_CONTEXT).set_index(
+            "score"
+        )
         row = table.set_index("seed").loc[seed]
         assert row["spearman_none"] == pytest.approx(direct.loc["none", "spearman"])
         assert row["spearman_full"] == pytest.approx(direct.loc["full", "spearman"])
@@ -147,8 +159,13 @@ def test_robustness_summary_by_hand():
 # ---------------------------------------------------------------- report helpers
 def test_effects_table_lists_the_simulator_effect_sizes():
     table = rc.effects_table()
-    assert table["size"].tolist() == [EFFECTS.load, EFFECTS.fringe, EFFECTS.district, EFFECTS.supervisor_leniency,
-                                      EFFECTS.theta_resource_corr]
+    assert table["size"].tolist() == [
+        EFFECTS.load,
+        EFFECTS.fringe,
+        EFFECTS.district,
+        EFFECTS.supervisor_leniency,
+        EFFECTS.theta_resource_corr,
+    ]
     assert rc.effects_table(Effects(load=0.9))["size"].iloc[0] == 0.9
 
 

@@ -23,21 +23,59 @@ MONTHS = ("2025-04", "2025-05", "2025-06")
 
 def make_framework(difficulty=None, **calibration):
     spec = {
-        "id": "calib_test", "name": {"zh": "校准", "en": "Calibration"}, "level": "station",
+        "id": "calib_test",
+        "name": {"zh": "校准", "en": "Calibration"},
+        "level": "station",
         "normalisation": {"method": "minmax"},
         "calibration": {"covariates": ["log_workload", "area_type"], **calibration},
-        "tree": [{"id": "all", "name": {"zh": "全部", "en": "All"}, "weight": 1.0, "children": [
-            {"id": "clear", "name": {"zh": "破案率", "en": "Clearance"}, "weight": 0.3, "kind": "rate",
-             "range": [0, 1]},
-            {"id": "cases", "name": {"zh": "发案", "en": "Cases"}, "weight": 0.2, "kind": "count",
-             "direction": "lower", "denominator": "population", "per": 10000},
-            {"id": "minutes", "name": {"zh": "时长", "en": "Minutes"}, "weight": 0.2, "kind": "duration",
-             "direction": "lower"},
-            {"id": "leader", "name": {"zh": "上级", "en": "Leader"}, "weight": 0.2, "kind": "score",
-             "source": "supervisor", "range": [0, 100]},
-            {"id": "roving", "name": {"zh": "流窜", "en": "Roving"}, "weight": 0.1, "kind": "rate",
-             "range": [0, 1], "preventable": False},
-        ]}],
+        "tree": [
+            {
+                "id": "all",
+                "name": {"zh": "全部", "en": "All"},
+                "weight": 1.0,
+                "children": [
+                    {
+                        "id": "clear",
+                        "name": {"zh": "破案率", "en": "Clearance"},
+                        "weight": 0.3,
+                        "kind": "rate",
+                        "range": [0, 1],
+                    },
+                    {
+                        "id": "cases",
+                        "name": {"zh": "发案", "en": "Cases"},
+                        "weight": 0.2,
+                        "kind": "count",
+                        "direction": "lower",
+                        "denominator": "population",
+                        "per": 10000,
+                    },
+                    {
+                        "id": "minutes",
+                        "name": {"zh": "时长", "en": "Minutes"},
+                        "weight": 0.2,
+                        "kind": "duration",
+                        "direction": "lower",
+                    },
+                    {
+                        "id": "leader",
+                        "name": {"zh": "上级", "en": "Leader"},
+                        "weight": 0.2,
+                        "kind": "score",
+                        "source": "supervisor",
+                        "range": [0, 100],
+                    },
+                    {
+                        "id": "roving",
+                        "name": {"zh": "流窜", "en": "Roving"},
+                        "weight": 0.1,
+                        "kind": "rate",
+                        "range": [0, 1],
+                        "preventable": False,
+                    },
+                ],
+            }
+        ],
     }
     if difficulty is not None:
         spec["difficulty"] = difficulty
@@ -56,11 +94,18 @@ def make_data(seed: int = 0, n: int = 48, context: float = 1.0, performance: flo
     fringe = (area == "城乡结合部").astype(float)
     perf = rng.normal(0, 1, n) * performance
     ctx = context * (-0.8 * z - 0.6 * fringe)
-    units = pd.DataFrame({
-        "unit_id": [f"S{i:02d}" for i in range(n)], "name": [f"站{i}" for i in range(n)],
-        "level": "station", "station_class": np.where(population > 30_000, "一类", "二类"),
-        "area_type": area, "population": population, "incident_volume": incidents, "officers": officers,
-    })
+    units = pd.DataFrame(
+        {
+            "unit_id": [f"S{i:02d}" for i in range(n)],
+            "name": [f"站{i}" for i in range(n)],
+            "level": "station",
+            "station_class": np.where(population > 30_000, "一类", "二类"),
+            "area_type": area,
+            "population": population,
+            "incident_volume": incidents,
+            "officers": officers,
+        }
+    )
     rows = []
     raters = [f"L{j}" for j in range(8)]
     leniency = np.linspace(-8, 8, 8)
@@ -81,10 +126,20 @@ def make_data(seed: int = 0, n: int = 48, context: float = 1.0, performance: flo
                 (month, uid, "minutes", float(minutes[i]), np.nan, np.nan, None),
             ]
             for j in rng.choice(8, 2, replace=False):
-                rows.append((month, uid, "leader", float(70 + 6 * perf[i] + 3 * ctx[i] + leniency[j]
-                                                         + rng.normal(0, 2)), np.nan, np.nan, raters[j]))
-    obs = pd.DataFrame(rows, columns=["period", "unit_id", "indicator", "value", "numerator",
-                                      "denominator", "rater_id"])
+                rows.append(
+                    (
+                        month,
+                        uid,
+                        "leader",
+                        float(70 + 6 * perf[i] + 3 * ctx[i] + leniency[j] + rng.normal(0, 2)),
+                        np.nan,
+                        np.nan,
+                        raters[j],
+                    )
+                )
+    obs = pd.DataFrame(
+        rows, columns=["period", "unit_id", "indicator", "value", "numerator", "denominator", "rater_id"]
+    )
     obs[["numerator", "denominator"]] = obs[["numerator", "denominator"]].astype(float)
     return units, obs, pd.Series(perf, index=units["unit_id"]), pd.Series(leniency, index=raters)
 
@@ -103,7 +158,10 @@ def full_ev(data):
 def test_families_follow_the_indicator_kind(full_ev):
     models = full_ev.stages["casemix_models"].set_index("indicator")
     assert models["family"].to_dict() == {
-        "clear": "binomial", "cases": "poisson", "minutes": "gamma", "leader": "gaussian",
+        "clear": "binomial",
+        "cases": "poisson",
+        "minutes": "gamma",
+        "leader": "gaussian",
         "roving": "binomial",
     }
     assert models.loc["cases", "exposure"] == "population"
@@ -144,10 +202,14 @@ def test_gaussian_adjustment_by_hand(data):
     values["leader"] = values["leader"] * 3  # any numbers: a gaussian model on a score column
     result = calibrate_values(fw, values, units, covariates=["log_workload", "area_type"])
     u = units.set_index("unit_id").loc[values.index]
-    x = np.column_stack([
-        np.ones(len(u)), (u["area_type"] == "城区核心").astype(float),
-        (u["area_type"] == "城乡结合部").astype(float), np.log(u["incident_volume"] / u["officers"]),
-    ])
+    x = np.column_stack(
+        [
+            np.ones(len(u)),
+            (u["area_type"] == "城区核心").astype(float),
+            (u["area_type"] == "城乡结合部").astype(float),
+            np.log(u["incident_volume"] / u["officers"]),
+        ]
+    )
     x = x[:, x.any(axis=0)]
     y = values["leader"].to_numpy()
     fitted = x @ np.linalg.lstsq(x, y, rcond=None)[0]
@@ -159,13 +221,18 @@ def test_exact_multiplicative_context_is_removed_completely():
     # counts exactly proportional to exposure x workload^1.5: nothing left after adjustment
     rng = np.random.default_rng(4)
     n = 30
-    units = pd.DataFrame({"unit_id": [f"S{i}" for i in range(n)], "population": rng.uniform(1e4, 9e4, n),
-                          "incident_volume": rng.uniform(100, 900, n), "officers": rng.integers(5, 30, n),
-                          "area_type": "农村"})
+    units = pd.DataFrame(
+        {
+            "unit_id": [f"S{i}" for i in range(n)],
+            "population": rng.uniform(1e4, 9e4, n),
+            "incident_volume": rng.uniform(100, 900, n),
+            "officers": rng.integers(5, 30, n),
+            "area_type": "农村",
+        }
+    )
     wl = units["incident_volume"] / units["officers"]
     jitter = np.exp(rng.normal(0, 1e-4, (n, 2)))  # a perfect fit would be flagged by statsmodels
-    values = pd.DataFrame({"cases": (5.0 * wl**1.5).to_numpy() * 1e-2 * jitter[:, 0]},
-                          index=units["unit_id"])
+    values = pd.DataFrame({"cases": (5.0 * wl**1.5).to_numpy() * 1e-2 * jitter[:, 0]}, index=units["unit_id"])
     values["minutes"] = (20 * wl**0.5).to_numpy() * jitter[:, 1]
     fw = make_framework()
     result = calibrate_values(fw, values, units, covariates=["log_workload"])
@@ -240,16 +307,25 @@ def test_modes_and_errors(data):
 def test_the_step_is_a_function_of_values_and_gives_the_evaluations_numbers(data):
     """Called with the evaluation's inputs (no Evaluation), the step reproduces the calibrated stage."""
     units, obs, _, _ = data
-    ev = evaluate(make_framework(), obs, units, "2025Q2", compare_previous=False, calibration="full",
-                  peer_group="area_type")
+    ev = evaluate(
+        make_framework(), obs, units, "2025Q2", compare_previous=False, calibration="full", peer_group="area_type"
+    )
     scored = ev.scored_units
     groups = pd.Series(scored["area_type"].to_numpy(), index=pd.Index(scored["unit_id"].astype(object)))
-    result = calibrate(ev.framework, ev.stages["raw"], scored, ev.stages["treated"], rolled=ev.stages["rolled"],
-                       peer_groups=groups, mode="full")
+    result = calibrate(
+        ev.framework,
+        ev.stages["raw"],
+        scored,
+        ev.stages["treated"],
+        rolled=ev.stages["rolled"],
+        peer_groups=groups,
+        mode="full",
+    )
     pd.testing.assert_frame_equal(result.values, ev.stages["calibrated"], check_names=False, check_freq=False)
     # without peer groups the shrinkage uses one prior over all units: other numbers, same shape
-    pooled = calibrate(ev.framework, ev.stages["raw"], scored, ev.stages["treated"], rolled=ev.stages["rolled"],
-                       mode="full")
+    pooled = calibrate(
+        ev.framework, ev.stages["raw"], scored, ev.stages["treated"], rolled=ev.stages["rolled"], mode="full"
+    )
     assert set(pooled.stages["shrinkage"]["group"]) <= {"全部"}
     # without observations rater calibration is skipped, and says so
     no_raters = calibrate(ev.framework, None, scored, ev.stages["treated"], rolled=ev.stages["rolled"], mode="full")
@@ -302,13 +378,29 @@ def test_notebook_runs_on_small_synthetic_data(tmp_path):
     from perfmodel.report.runner import run_notebook
 
     out = tmp_path / "report"
-    run = run_notebook(NOTEBOOK, out, {
-        "observations": str(tmp_path / "none.csv"), "units": str(tmp_path / "none.csv"),
-        "period": "2025Q2", "lang": "en", "output_dir": str(out), "stations": 40, "check_seeds": 1,
-    }, timeout=180, html_lang="en")
+    run = run_notebook(
+        NOTEBOOK,
+        out,
+        {
+            "observations": str(tmp_path / "none.csv"),
+            "units": str(tmp_path / "none.csv"),
+            "period": "2025Q2",
+            "lang": "en",
+            "output_dir": str(out),
+            "stations": 40,
+            "check_seeds": 1,
+        },
+        timeout=180,
+        html_lang="en",
+    )
     executed = nbformat.read(run.executed_notebook, as_version=4)
-    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
+    errors = [
+        o
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert not errors
     for figure in ("truth_comparison", "context_dependence", "difficulty"):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
@@ -333,12 +425,9 @@ def test_missing_context_columns_are_dropped_with_a_log_entry(data):
 def test_declared_difficulty_is_not_applied_on_top_of_calibration(data):
     """Case-mix already compares a unit with its context; a class coefficient would count it twice."""
     units, obs, _, _ = data
-    framework = make_framework(
-        difficulty={"by": "station_class", "coefficients": {"一类": 1.2, "二类": 1.0}}
-    )
+    framework = make_framework(difficulty={"by": "station_class", "coefficients": {"一类": 1.2, "二类": 1.0}})
     raw = evaluate(framework, obs, units, "2025Q2", compare_previous=False).scores
-    calibrated = evaluate(framework, obs, units, "2025Q2", compare_previous=False,
-                          calibration="casemix").scores
+    calibrated = evaluate(framework, obs, units, "2025Q2", compare_previous=False, calibration="casemix").scores
     first_class = raw["unit_id"].map(units.set_index("unit_id")["station_class"]) == "一类"
     assert (raw.loc[first_class, "difficulty"] == 1.2).all()
     assert (calibrated["difficulty"] == 1.0).all()
@@ -347,8 +436,9 @@ def test_declared_difficulty_is_not_applied_on_top_of_calibration(data):
 def test_the_framework_declares_how_non_preventable_cases_enter(data):
     """R5: ``calibration.nonpreventable: exclude`` in the framework drops roving-offender cases."""
     units, obs, _, _ = data
-    declared = evaluate(make_framework(nonpreventable="exclude"), obs, units, "2025Q2",
-                        compare_previous=False, calibration="casemix")
+    declared = evaluate(
+        make_framework(nonpreventable="exclude"), obs, units, "2025Q2", compare_previous=False, calibration="casemix"
+    )
     default = evaluate(make_framework(), obs, units, "2025Q2", compare_previous=False, calibration="casemix")
     assert declared.stages["calibrated"]["roving"].isna().all()
     assert default.stages["calibrated"]["roving"].notna().all()

@@ -32,8 +32,9 @@ CONTEXT = ["log_workload", "log_population", "area_type", "station_type"]
 def _recovery(framework, observations, units, truth, period, covariates):
     scores = {}
     for mode in ("none", "full"):
-        ev = evaluate(framework, observations, units, period, compare_previous=False,
-                      peer_group="none", calibration=mode)
+        ev = evaluate(
+            framework, observations, units, period, compare_previous=False, peer_group="none", calibration=mode
+        )
         scores[mode] = ev.scores.set_index("unit_id")["raw_score"]
     table = truth_recovery(scores, truth, units, covariates).set_index("score")
     return table
@@ -46,8 +47,16 @@ def test_simulator_calibrated_composite_is_closer_to_truth(seed):
     from perfmodel.validation import validate_observations, validate_units
 
     fw = load_framework("station_four_dimension")
-    sample = simulate([fw], stations=100, months=3, start="2025-04", rng=seed,
-                      officers_per_station=0, defect_rate=0.0, confounding=True)
+    sample = simulate(
+        [fw],
+        stations=100,
+        months=3,
+        start="2025-04",
+        rng=seed,
+        officers_per_station=0,
+        defect_rate=0.0,
+        confounding=True,
+    )
     units = validate_units(sample.units, source="units").data
     obs = validate_observations(sample.observations[fw.id], units, fw, source="obs").data
     truth = sample.truth_units.query("node == 'overall'").set_index("unit_id")["true_latent"]
@@ -69,23 +78,62 @@ FRAMEWORK_B = {
     "normalisation": {"method": "minmax"},
     "calibration": {"covariates": ["log_workload", "log_population", "area_type"]},
     "tree": [
-        {"id": "outcomes", "name": {"zh": "结果", "en": "Outcomes"}, "weight": 0.6, "children": [
-            {"id": "clearance_rate", "name": {"zh": "破案率", "en": "Clearance rate"},
-             "weight": 0.35, "kind": "rate", "direction": "higher", "range": [0, 1]},
-            {"id": "incidence", "name": {"zh": "发案数(每万人)", "en": "Cases per 10,000"},
-             "weight": 0.35, "kind": "count", "direction": "lower", "denominator": "population",
-             "per": 10000},
-            {"id": "response_minutes", "name": {"zh": "到场时长", "en": "Response time"},
-             "weight": 0.30, "kind": "duration", "direction": "lower"},
-        ]},
-        {"id": "views", "name": {"zh": "评价", "en": "Views"}, "weight": 0.4, "children": [
-            {"id": "satisfaction", "name": {"zh": "满意率", "en": "Satisfaction"},
-             "weight": 0.5, "kind": "rate", "direction": "higher", "source": "citizen",
-             "range": [0, 1]},
-            {"id": "leader_score", "name": {"zh": "上级评分", "en": "Leader score"},
-             "weight": 0.5, "kind": "score", "direction": "higher", "source": "supervisor",
-             "range": [0, 100]},
-        ]},
+        {
+            "id": "outcomes",
+            "name": {"zh": "结果", "en": "Outcomes"},
+            "weight": 0.6,
+            "children": [
+                {
+                    "id": "clearance_rate",
+                    "name": {"zh": "破案率", "en": "Clearance rate"},
+                    "weight": 0.35,
+                    "kind": "rate",
+                    "direction": "higher",
+                    "range": [0, 1],
+                },
+                {
+                    "id": "incidence",
+                    "name": {"zh": "发案数(每万人)", "en": "Cases per 10,000"},
+                    "weight": 0.35,
+                    "kind": "count",
+                    "direction": "lower",
+                    "denominator": "population",
+                    "per": 10000,
+                },
+                {
+                    "id": "response_minutes",
+                    "name": {"zh": "到场时长", "en": "Response time"},
+                    "weight": 0.30,
+                    "kind": "duration",
+                    "direction": "lower",
+                },
+            ],
+        },
+        {
+            "id": "views",
+            "name": {"zh": "评价", "en": "Views"},
+            "weight": 0.4,
+            "children": [
+                {
+                    "id": "satisfaction",
+                    "name": {"zh": "满意率", "en": "Satisfaction"},
+                    "weight": 0.5,
+                    "kind": "rate",
+                    "direction": "higher",
+                    "source": "citizen",
+                    "range": [0, 1],
+                },
+                {
+                    "id": "leader_score",
+                    "name": {"zh": "上级评分", "en": "Leader score"},
+                    "weight": 0.5,
+                    "kind": "score",
+                    "direction": "higher",
+                    "source": "supervisor",
+                    "range": [0, 100],
+                },
+            ],
+        },
     ],
 }
 
@@ -96,8 +144,7 @@ def second_process(seed: int, n: int = 90):
     areas = np.array(["城区核心", "城乡结合部", "农村"], dtype=object)
     area = rng.choice(3, n, p=[0.3, 0.3, 0.4])
     population = np.round(np.array([40_000, 30_000, 9_000])[area] * rng.lognormal(0, 0.6, n), -2)
-    incidents = np.maximum(np.round(population / 1000 * np.array([5.0, 8.0, 2.5])[area]
-                                    * rng.lognormal(0, 0.35, n)), 4)
+    incidents = np.maximum(np.round(population / 1000 * np.array([5.0, 8.0, 2.5])[area] * rng.lognormal(0, 0.35, n)), 4)
     officers = np.maximum(np.round(incidents / rng.gamma(6.0, 2.0, n)), 2)
     workload = incidents / officers
     theta = rng.standard_t(5, n) / np.sqrt(5 / 3)  # unit variance, heavy tails, independent of context
@@ -105,12 +152,21 @@ def second_process(seed: int, n: int = 90):
     rel_rate = (incidents / population) / np.median(incidents / population)
     fringe, core = area == 1, area == 0
 
-    units = pd.DataFrame({
-        "unit_id": [f"S{i:03d}" for i in range(n)], "name": [f"站{i}" for i in range(n)],
-        "level": "station", "parent_id": "D1", "district": "D1", "station_class": "一类",
-        "station_type": "地区派出所", "area_type": areas[area], "population": population.astype(int),
-        "incident_volume": incidents.astype(int), "officers": officers.astype(int),
-    })
+    units = pd.DataFrame(
+        {
+            "unit_id": [f"S{i:03d}" for i in range(n)],
+            "name": [f"站{i}" for i in range(n)],
+            "level": "station",
+            "parent_id": "D1",
+            "district": "D1",
+            "station_class": "一类",
+            "station_type": "地区派出所",
+            "area_type": areas[area],
+            "population": population.astype(int),
+            "incident_volume": incidents.astype(int),
+            "officers": officers.astype(int),
+        }
+    )
     raters = np.array([f"L{j:02d}" for j in range(12)], dtype=object)
     leniency = rng.choice([-9.0, -2.0, 0.0, 1.0, 10.0], 12, p=[0.2, 0.2, 0.2, 0.2, 0.2])
     rows = []
@@ -131,16 +187,15 @@ def second_process(seed: int, n: int = 90):
             if cases[i] > 0:
                 rows.append((month, uid, "clearance_rate", cleared[i] / cases[i], cleared[i], cases[i], None))
             if surveys[i] > 0:
-                rows.append((month, uid, "satisfaction", satisfied[i] / surveys[i], satisfied[i],
-                             surveys[i], None))
+                rows.append((month, uid, "satisfaction", satisfied[i] / surveys[i], satisfied[i], surveys[i], None))
             rows.append((month, uid, "incidence", float(counts[i]), np.nan, np.nan, None))
             rows.append((month, uid, "response_minutes", float(minutes[i]), np.nan, np.nan, None))
             for j in rng.choice(12, 2, replace=False):
                 rating = 72 + 7 * theta[i] - 4 * np.log(rel_load[i]) + leniency[j] + rng.normal(0, 4)
-                rows.append((month, uid, "leader_score", float(np.clip(rating, 0, 100)), np.nan,
-                             np.nan, raters[j]))
-    obs = pd.DataFrame(rows, columns=["period", "unit_id", "indicator", "value", "numerator",
-                                      "denominator", "rater_id"])
+                rows.append((month, uid, "leader_score", float(np.clip(rating, 0, 100)), np.nan, np.nan, raters[j]))
+    obs = pd.DataFrame(
+        rows, columns=["period", "unit_id", "indicator", "value", "numerator", "denominator", "rater_id"]
+    )
     obs["numerator"] = obs["numerator"].astype(float)
     obs["denominator"] = obs["denominator"].astype(float)
     truth = pd.Series(theta, index=units["unit_id"], name="truth")

@@ -27,9 +27,7 @@ def records() -> pd.DataFrame:
             "trials": rng.integers(1, 30, n),
         }
     )
-    effect = (
-        data["severity"].map({"low": 0.0, "mid": 0.4, "high": 0.9}).to_numpy() + 0.2 * data["night"]
-    )
+    effect = data["severity"].map({"low": 0.0, "mid": 0.4, "high": 0.9}).to_numpy() + 0.2 * data["night"]
     data["count"] = rng.poisson(data["exposure"] * np.exp(-0.5 + effect))
     p = 1 / (1 + np.exp(-(-1.0 + effect)))
     data["cleared"] = rng.binomial(data["trials"], p)
@@ -41,9 +39,7 @@ def records() -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- indirect standardisation
 def test_indirect_standardisation_by_hand() -> None:
-    out = indirect_standardisation(
-        pd.Series([12, 5, 0], index=["a", "b", "c"]), [10.0, 10.0, 4.0], 0.2
-    )
+    out = indirect_standardisation(pd.Series([12, 5, 0], index=["a", "b", "c"]), [10.0, 10.0, 4.0], 0.2)
     assert list(out.index) == ["a", "b", "c"]
     np.testing.assert_allclose(out["ratio"], [1.2, 0.5, 0.0])
     np.testing.assert_allclose(out["standardised"], [0.24, 0.1, 0.0])
@@ -64,9 +60,7 @@ def test_poisson_with_exposure_equals_glm_with_log_offset(records: pd.DataFrame)
     model = CaseMixModel("count ~ C(severity) + night", "poisson", exposure="exposure").fit(records)
     design = pd.get_dummies(records["severity"], drop_first=True, dtype=float)[["low", "mid"]]
     x = sm.add_constant(pd.concat([design, records[["night"]]], axis=1))
-    direct = sm.GLM(
-        records["count"], x, family=sm.families.Poisson(), offset=np.log(records["exposure"])
-    ).fit()
+    direct = sm.GLM(records["count"], x, family=sm.families.Poisson(), offset=np.log(records["exposure"])).fit()
     assert model.result_.llf == pytest.approx(direct.llf, rel=1e-10)
     assert model.result_.params["night"] == pytest.approx(direct.params["night"], rel=1e-8)
     assert model.dispersion_ == pytest.approx(direct.pearson_chi2 / direct.df_resid, rel=1e-10)
@@ -90,9 +84,7 @@ def test_poisson_expected_per_unit_by_hand(records: pd.DataFrame) -> None:
     np.testing.assert_allclose(got["denominator"], by_hand["X"])
     assert (got["n_records"] == by_hand["k"]).all()
     np.testing.assert_allclose(got["standardised"], by_hand["O"] / by_hand["E"] * model.overall_)
-    np.testing.assert_allclose(
-        got["pearson_residual"], (by_hand["O"] - by_hand["E"]) / np.sqrt(by_hand["E"])
-    )
+    np.testing.assert_allclose(got["pearson_residual"], (by_hand["O"] - by_hand["E"]) / np.sqrt(by_hand["E"]))
     assert out["observed"].sum() == pytest.approx(out["expected"].sum())
     assert list(out.columns) == [
         "unit_id",
@@ -115,27 +107,19 @@ def test_predict_on_new_records_uses_their_exposure(records: pd.DataFrame) -> No
 
 # --------------------------------------------------------------------------- binomial
 def test_binomial_with_denominator_equals_two_column_glm(records: pd.DataFrame) -> None:
-    model = CaseMixModel("cleared ~ C(severity) + night", "binomial", denominator="trials").fit(
-        records
-    )
+    model = CaseMixModel("cleared ~ C(severity) + night", "binomial", denominator="trials").fit(records)
     design = pd.get_dummies(records["severity"], drop_first=True, dtype=float)[["low", "mid"]]
     x = sm.add_constant(pd.concat([design, records[["night"]]], axis=1))
     endog = np.column_stack([records["cleared"], records["trials"] - records["cleared"]])
     direct = sm.GLM(endog, x, family=sm.families.Binomial()).fit()
-    np.testing.assert_allclose(
-        np.sort(model.result_.params.to_numpy()), np.sort(direct.params.to_numpy()), rtol=1e-8
-    )
+    np.testing.assert_allclose(np.sort(model.result_.params.to_numpy()), np.sort(direct.params.to_numpy()), rtol=1e-8)
     assert model.dispersion_ == pytest.approx(direct.pearson_chi2 / direct.df_resid, rel=1e-8)
     out = model.expected(records)
     # canonical link with intercept: expected successes add up to observed ones
     assert out["observed"].sum() == pytest.approx(out["expected"].sum(), rel=1e-8)
     p = direct.fittedvalues.to_numpy()
     var = records["trials"] * p * (1 - p)
-    by_hand = (
-        records.assign(E=records["trials"] * p, V=var)
-        .groupby("unit_id", sort=False)[["cleared", "E", "V"]]
-        .sum()
-    )
+    by_hand = records.assign(E=records["trials"] * p, V=var).groupby("unit_id", sort=False)[["cleared", "E", "V"]].sum()
     got = out.set_index("unit_id").loc[by_hand.index]
     np.testing.assert_allclose(got["expected"], by_hand["E"], rtol=1e-7)
     np.testing.assert_allclose(
@@ -168,9 +152,7 @@ def test_gamma_uses_log_link_and_standardises_means(records: pd.DataFrame) -> No
     var = model.result_.scale * mu**2
     by_hand = records.assign(mu=mu, v=var).groupby("unit_id", sort=False)[["days", "mu", "v"]].sum()
     got = out.set_index("unit_id").loc[by_hand.index]
-    np.testing.assert_allclose(
-        got["pearson_residual"], (by_hand["days"] - by_hand["mu"]) / np.sqrt(by_hand["v"])
-    )
+    np.testing.assert_allclose(got["pearson_residual"], (by_hand["days"] - by_hand["mu"]) / np.sqrt(by_hand["v"]))
 
 
 def test_gaussian_ratings(records: pd.DataFrame) -> None:
@@ -198,9 +180,7 @@ def test_summary_and_tidy_table(records: pd.DataFrame) -> None:
         "conf_high",
     ]
     assert list(tidy["term"]) == ["Intercept", "night"]
-    assert (tidy["conf_low"] < tidy["estimate"]).all() and (
-        tidy["estimate"] < tidy["conf_high"]
-    ).all()
+    assert (tidy["conf_low"] < tidy["estimate"]).all() and (tidy["estimate"] < tidy["conf_high"]).all()
     assert model.n_obs_ == len(records) and model.outcome_ == "count"
 
 
@@ -225,9 +205,7 @@ def test_missing_group_column_in_expected(records: pd.DataFrame) -> None:
 def test_missing_values_are_reported(records: pd.DataFrame) -> None:
     broken = records.assign(night=records["night"].astype(float))
     broken.loc[broken.index[:3], "night"] = np.nan
-    with pytest.raises(
-        ValueError, match=re.escape(cm.MISSING_VALUES.format(column="night", count=3))
-    ):
+    with pytest.raises(ValueError, match=re.escape(cm.MISSING_VALUES.format(column="night", count=3))):
         CaseMixModel("count ~ night", "poisson").fit(broken)
 
 
@@ -235,9 +213,7 @@ def test_family_specific_options_are_checked(records: pd.DataFrame) -> None:
     msg = cm.OPTION_NOT_FOR_FAMILY.format(option="exposure", family="poisson", given="binomial")
     with pytest.raises(ValueError, match=re.escape(msg)):
         CaseMixModel("solved ~ night", "binomial", exposure="exposure").fit(records)
-    with pytest.raises(
-        ValueError, match=re.escape(cm.BAD_FAMILY.format(family="logit", allowed=list(cm.FAMILIES)))
-    ):
+    with pytest.raises(ValueError, match=re.escape(cm.BAD_FAMILY.format(family="logit", allowed=list(cm.FAMILIES)))):
         CaseMixModel("solved ~ night", "logit").fit(records)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=re.escape(cm.BINARY_OUTCOME.format(column="count"))):
         CaseMixModel("count ~ night", "binomial").fit(records)
@@ -245,9 +221,7 @@ def test_family_specific_options_are_checked(records: pd.DataFrame) -> None:
 
 def test_successes_above_trials_and_bad_exposure(records: pd.DataFrame) -> None:
     bad = records.assign(cleared=records["trials"] + 1)
-    msg = cm.SUCCESSES_EXCEED_TRIALS.format(
-        numerator="cleared", denominator="trials", count=len(bad)
-    )
+    msg = cm.SUCCESSES_EXCEED_TRIALS.format(numerator="cleared", denominator="trials", count=len(bad))
     with pytest.raises(ValueError, match=re.escape(msg)):
         CaseMixModel("cleared ~ night", "binomial", denominator="trials").fit(bad)
     zero = records.assign(exposure=0.0)

@@ -84,8 +84,7 @@ def planted_row(clean: Path, folder: Path, column: str, value: str) -> tuple[Pat
 
 # ----------------------------------------------------------------------------- validate
 def test_validate_clean_input_exits_0_and_writes_no_quarantine(sample, clean_observations, capsys):
-    code, out, _ = run(capsys, "validate", *inputs(clean_observations, sample["units"])[:4],
-                       "--framework", FRAMEWORK)
+    code, out, _ = run(capsys, "validate", *inputs(clean_observations, sample["units"])[:4], "--framework", FRAMEWORK)
     assert code == 0
     assert "no problems found" in out
     assert not list(clean_observations.parent.glob("*.quarantine.csv"))
@@ -94,8 +93,9 @@ def test_validate_clean_input_exits_0_and_writes_no_quarantine(sample, clean_obs
 def test_validate_bad_rows_exit_1_and_every_row_is_used_or_quarantined(sample, tmp_path, capsys):
     observations = tmp_path / "station_observations.csv.gz"
     observations.write_bytes(sample["station_observations"].read_bytes())
-    code, out, _ = run(capsys, "validate", "--observations", observations, "--units", sample["units"],
-                       "--framework", FRAMEWORK)
+    code, out, _ = run(
+        capsys, "validate", "--observations", observations, "--units", sample["units"], "--framework", FRAMEWORK
+    )
     assert code == 1
     quarantine_file = tmp_path / "station_observations.quarantine.csv"
     assert quarantine_file.exists()
@@ -117,8 +117,18 @@ def test_validate_quarantine_option_collects_units_and_observations(sample, tmp_
     units_path = tmp_path / "units.csv"
     units.to_csv(units_path, index=False)
     target = tmp_path / "all.quarantine.csv"
-    code, out, _ = run(capsys, "validate", "--observations", sample["station_observations"], "--units", units_path,
-                       "--framework", FRAMEWORK, "--quarantine", target)
+    code, out, _ = run(
+        capsys,
+        "validate",
+        "--observations",
+        sample["station_observations"],
+        "--units",
+        units_path,
+        "--framework",
+        FRAMEWORK,
+        "--quarantine",
+        target,
+    )
     assert code == 1
     quarantine = pd.read_csv(target, encoding="utf-8-sig")
     assert set(quarantine["file"]) == {str(units_path), str(sample["station_observations"])}
@@ -152,7 +162,7 @@ def test_bad_cell_is_named_by_file_row_and_column(sample, clean_observations, tm
     scores = tmp_path / "scores.csv"
     code, out, err = run(capsys, "score", *inputs(bad, sample["units"]), "--out", scores, "--strict")
     assert code == 1 and scores.exists()
-    warning, = error_lines(err)
+    (warning,) = error_lines(err)
     assert warning.startswith("warning: 1 input rows were quarantined") and where in warning
     quarantine = pd.read_csv(tmp_path / "scores.quarantine.csv", encoding="utf-8-sig")
     assert quarantine[["row", "column", "reason"]].values.tolist() == [[row, column, reason]]
@@ -163,8 +173,7 @@ def test_bad_cell_is_named_by_file_row_and_column(sample, clean_observations, tm
 
 @pytest.mark.parametrize(
     ("kind", "drop", "named"),
-    [("observations", ["value", "numerator", "denominator"], "column 'value'"),
-     ("units", ["level"], "column 'level'")],
+    [("observations", ["value", "numerator", "denominator"], "column 'value'"), ("units", ["level"], "column 'level'")],
 )
 def test_missing_column_is_one_error_line_naming_file_and_column(
     sample, clean_observations, tmp_path, capsys, kind, drop, named
@@ -173,10 +182,11 @@ def test_missing_column_is_one_error_line_naming_file_and_column(
     broken = tmp_path / f"{kind}_broken.csv"
     read_text_table(source).drop(columns=drop).to_csv(broken, index=False)
     files = {"observations": clean_observations, "units": sample["units"], kind: broken}
-    code, _, err = run(capsys, "score", *inputs(files["observations"], files["units"]),
-                       "--out", tmp_path / "scores.csv")
+    code, _, err = run(
+        capsys, "score", *inputs(files["observations"], files["units"]), "--out", tmp_path / "scores.csv"
+    )
     assert code == 1 and "Traceback" not in err
-    line, = error_lines(err)
+    (line,) = error_lines(err)
     assert line.startswith("perfmodel: error:")
     assert f"{kind}_broken.csv row 2, {named}" in line and "accepted headers" in line
     assert not (tmp_path / "scores.csv").exists()
@@ -184,14 +194,26 @@ def test_missing_column_is_one_error_line_naming_file_and_column(
 
 def test_unreadable_inputs_and_debug(sample, tmp_path, capsys):
     code, _, err = run(capsys, "score", *inputs(tmp_path / "nope.csv", sample["units"]), "--out", tmp_path / "s.csv")
-    line, = error_lines(err)
+    (line,) = error_lines(err)
     assert code == 1 and "nope.csv: file not found" in line
-    code, _, err = run(capsys, "score", *inputs(sample["station_observations"], sample["units"], "no_such_fw"),
-                       "--out", tmp_path / "s.csv")
+    code, _, err = run(
+        capsys,
+        "score",
+        *inputs(sample["station_observations"], sample["units"], "no_such_fw"),
+        "--out",
+        tmp_path / "s.csv",
+    )
     assert code == 1 and len(error_lines(err)) == 1 and "no_such_fw" in err
     with pytest.raises(ValueError, match="nope.csv"):
-        cli.main(["--debug", "score", *map(str, inputs(tmp_path / "nope.csv", sample["units"])),
-                  "--out", str(tmp_path / "s.csv")])
+        cli.main(
+            [
+                "--debug",
+                "score",
+                *map(str, inputs(tmp_path / "nope.csv", sample["units"])),
+                "--out",
+                str(tmp_path / "s.csv"),
+            ]
+        )
 
 
 # ----------------------------------------------------------------------------- score
@@ -226,10 +248,14 @@ def test_score_toy_framework_matches_hand_computation(tmp_path, capsys):
     assert "优秀 1" in printed and "不合格 2" in printed
 
     geometric = tmp_path / "geo.csv"
-    assert run(capsys, "score", *inputs(observations, units, framework), "--out", geometric,
-               "--aggregation", "geometric")[0] == 0
+    assert (
+        run(capsys, "score", *inputs(observations, units, framework), "--out", geometric, "--aggregation", "geometric")[
+            0
+        ]
+        == 0
+    )
     # geometric mean with a floor of 1 for zeros: B's d1 = sqrt(50 * 1)
-    assert pd.read_csv(geometric).set_index("unit_id").loc["B", "d1"] == pytest.approx(50.0 ** 0.5)
+    assert pd.read_csv(geometric).set_index("unit_id").loc["B", "d1"] == pytest.approx(50.0**0.5)
 
 
 CONTEXT_TOY = {
@@ -239,9 +265,16 @@ CONTEXT_TOY = {
     "normalisation": {"method": "minmax", "range": [0, 100]},
     "grading": {"method": "cutoffs", "cutoffs": {"优秀": 85, "良好": 75, "合格": 60}},
     "calibration": {"covariates": ["area_type"]},
-    "tree": [{"id": "dim", "name": {"zh": "维度", "en": "Dimension"}, "weight": 1.0, "children": [
-        {"id": "s", "name": {"zh": "评分", "en": "Rating"}, "weight": 1.0, "kind": "score", "range": [0, 200]},
-    ]}],
+    "tree": [
+        {
+            "id": "dim",
+            "name": {"zh": "维度", "en": "Dimension"},
+            "weight": 1.0,
+            "children": [
+                {"id": "s", "name": {"zh": "评分", "en": "Rating"}, "weight": 1.0, "kind": "score", "range": [0, 200]},
+            ],
+        }
+    ],
 }
 PERFORMANCE = [0, 4, 8, 12, 16, 20]
 CONTEXT_EFFECT = {"城区核心": 62, "农村": 50}  # same performance spread; urban stations get +12
@@ -255,10 +288,19 @@ def context_toy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, P
     for area, base in CONTEXT_EFFECT.items():
         for k, perf in enumerate(PERFORMANCE):
             unit = f"{'U' if area == '城区核心' else 'R'}{k}"
-            units.append({"unit_id": unit, "name": unit, "level": "station", "area_type": area,
-                          "station_class": "一类" if k % 2 else "二类"})
-            rows += [{"period": m, "unit_id": unit, "indicator": "s", "value": base + perf}
-                     for m in ("2025-04", "2025-05", "2025-06")]
+            units.append(
+                {
+                    "unit_id": unit,
+                    "name": unit,
+                    "level": "station",
+                    "area_type": area,
+                    "station_class": "一类" if k % 2 else "二类",
+                }
+            )
+            rows += [
+                {"period": m, "unit_id": unit, "indicator": "s", "value": base + perf}
+                for m in ("2025-04", "2025-05", "2025-06")
+            ]
     paths = folder / "context_toy.yaml", folder / "obs.csv", folder / "units.csv"
     paths[0].write_text(yaml.safe_dump(CONTEXT_TOY, allow_unicode=True), encoding="utf-8")
     pd.DataFrame(rows).to_csv(paths[1], index=False)
@@ -351,8 +393,17 @@ def test_frameworks_show_errors(capsys):
 # ----------------------------------------------------------------------------- audit and lab
 def test_audit_writes_its_tables(sample, tmp_path, capsys):
     out = tmp_path / "audit"
-    code, printed, _ = run(capsys, "audit", *inputs(sample["station_observations"], sample["units"]),
-                           "--by", "area_type", "--n-boot", "0", "--out", out)
+    code, printed, _ = run(
+        capsys,
+        "audit",
+        *inputs(sample["station_observations"], sample["units"]),
+        "--by",
+        "area_type",
+        "--n-boot",
+        "0",
+        "--out",
+        out,
+    )
     assert code == 0
     folder = out / FRAMEWORK / PERIOD
     for name in ("findings", "disaggregated", "adverse_impact", "weight_policy", "effective_weights"):
@@ -379,20 +430,20 @@ def test_audit_errors_are_one_line(sample, clean_observations, tmp_path, capsys)
     files = inputs(sample["station_observations"], sample["units"])
     code, _, err = run(capsys, "audit", *files, "--reference", "area_type", "--out", tmp_path)
     assert code == 1 and "Traceback" not in err
-    line, = error_lines(err)
+    (line,) = error_lines(err)
     assert line.startswith("perfmodel: error: --reference must look like attribute=group")
 
     broken = tmp_path / "no_value.csv"
     read_text_table(clean_observations).drop(columns=["value", "numerator"]).to_csv(broken, index=False)
     code, _, err = run(capsys, "audit", *inputs(broken, sample["units"]), "--n-boot", "0", "--out", tmp_path)
     assert code == 1 and "Traceback" not in err
-    line, = error_lines(err)
+    (line,) = error_lines(err)
     assert "no_value.csv row 2, column 'value'" in line
     assert not (tmp_path / FRAMEWORK).exists()
 
     code, _, err = run(capsys, "audit", *files, "--by", "area_type+stationclass", "--out", tmp_path)
     assert code == 1
-    line, = error_lines(err)
+    (line,) = error_lines(err)
     assert "--by names 'stationclass', not a column of the units table" in line
     assert not (tmp_path / FRAMEWORK).exists()
 
@@ -406,8 +457,9 @@ def test_audit_says_which_checks_did_not_run(sample, tmp_path, capsys):
 
 def test_lab_sensitivity_and_redundancy_write_tables(sample, tmp_path, capsys):
     files = inputs(sample["station_observations"], sample["units"])
-    code, printed, _ = run(capsys, "lab", "sensitivity", *files, "--out", tmp_path / "s", "--draws", "12",
-                           "--seed", "3", "--no-progress")
+    code, printed, _ = run(
+        capsys, "lab", "sensitivity", *files, "--out", tmp_path / "s", "--draws", "12", "--seed", "3", "--no-progress"
+    )
     assert code == 0 and "12 replicates, 20 units" in printed
     by_unit = pd.read_csv(tmp_path / "s" / "by_unit.csv", encoding="utf-8-sig").set_index("unit_id")
     assert (tmp_path / "s" / "replicates.csv").exists() and (tmp_path / "s" / "tables.xlsx").exists()
@@ -430,25 +482,39 @@ def test_lab_sensitivity_and_redundancy_write_tables(sample, tmp_path, capsys):
 
 
 def test_lab_error_is_one_line(sample, tmp_path, capsys):
-    code, _, err = run(capsys, "lab", "redundancy",
-                       *inputs(sample["station_observations"], sample["units"], "no_such_framework"),
-                       "--out", tmp_path)
+    code, _, err = run(
+        capsys,
+        "lab",
+        "redundancy",
+        *inputs(sample["station_observations"], sample["units"], "no_such_framework"),
+        "--out",
+        tmp_path,
+    )
     assert code == 1 and "Traceback" not in err
-    line, = error_lines(err)
+    (line,) = error_lines(err)
     assert line.startswith("perfmodel: error:") and "no_such_framework" in line
 
 
 # ----------------------------------------------------------------------------- report
 def make_notebook(path: Path, *, calibration: bool) -> Path:
     """A notebook with the parameters cell of the shipped reports (optionally ``calibration``)."""
-    source = "\n".join([
-        'observations = "obs.csv"', 'units = "units.csv"', f'framework = "{FRAMEWORK}"',
-        f'period = "{PERIOD}"', 'lang = "zh"', 'output_dir = "."', "peer_group = None",
-        *(['calibration = "none"'] if calibration else []),
-    ])
+    source = "\n".join(
+        [
+            'observations = "obs.csv"',
+            'units = "units.csv"',
+            f'framework = "{FRAMEWORK}"',
+            f'period = "{PERIOD}"',
+            'lang = "zh"',
+            'output_dir = "."',
+            "peer_group = None",
+            *(['calibration = "none"'] if calibration else []),
+        ]
+    )
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("print(period)")]
+    nb.cells = [
+        nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print(period)"),
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path
@@ -461,8 +527,9 @@ def notebook_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
 
     def fake_run(notebook, out_dir, parameters, **options):
         runner.validate_parameters(runner.notebook_parameters(notebook), parameters)
-        calls.append({"notebook": Path(notebook), "out_dir": Path(out_dir), "parameters": dict(parameters),
-                      "options": options})
+        calls.append(
+            {"notebook": Path(notebook), "out_dir": Path(out_dir), "parameters": dict(parameters), "options": options}
+        )
         return SimpleNamespace(html=Path(out_dir) / runner.HTML_NAME, pdf=None, docx=None)
 
     monkeypatch.setattr(runner, "run_notebook", fake_run)
@@ -475,15 +542,24 @@ def staged_in(run_folder: Path, final: Path) -> bool:
 
 
 def _report(capsys, sample, out: Path, *options: object) -> tuple[int, str, str]:
-    return run(capsys, "report", "--period", PERIOD, "--observations", sample["station_observations"],
-               "--units", sample["units"], "--out", out, *options)
+    return run(
+        capsys,
+        "report",
+        "--period",
+        PERIOD,
+        "--observations",
+        sample["station_observations"],
+        "--units",
+        sample["units"],
+        "--out",
+        out,
+        *options,
+    )
 
 
-def test_report_format_option_asks_for_pdf_and_word_with_a_running_header(sample, tmp_path, capsys,
-                                                                          notebook_calls):
+def test_report_format_option_asks_for_pdf_and_word_with_a_running_header(sample, tmp_path, capsys, notebook_calls):
     notebook = make_notebook(tmp_path / "nb" / f"{cli.QUARTERLY_NOTEBOOK}.ipynb", calibration=False)
-    code, _, _ = _report(capsys, sample, tmp_path / "r", "--notebook", notebook, "--format", "docx,pdf",
-                         "--lang", "en")
+    code, _, _ = _report(capsys, sample, tmp_path / "r", "--notebook", notebook, "--format", "docx,pdf", "--lang", "en")
     assert code == 0
     options = notebook_calls.pop()["options"]
     assert options["formats"] == ("html", "pdf", "docx")
@@ -508,8 +584,9 @@ def test_report_folders_and_calibration_parameter(sample, tmp_path, capsys, note
     assert f"report written to {final / 'report.html'}" in printed
     assert final.is_dir() and not call["out_dir"].exists()  # swapped into place
 
-    code, _, _ = _report(capsys, sample, out, "--notebook", extra, "--calibration", "casemix",
-                         "--peer-group", "station_type")
+    code, _, _ = _report(
+        capsys, sample, out, "--notebook", extra, "--calibration", "casemix", "--peer-group", "station_type"
+    )
     assert code == 0
     call = notebook_calls.pop()
     assert staged_in(call["out_dir"], (out / FRAMEWORK / PERIOD / "station_extra").resolve())
@@ -518,7 +595,7 @@ def test_report_folders_and_calibration_parameter(sample, tmp_path, capsys, note
     # a notebook without the parameter: not run, the user is told what it accepts
     code, _, err = _report(capsys, sample, out, "--notebook", quarterly, "--calibration", "full")
     assert code == cli.EXIT_USAGE and notebook_calls == []
-    line, = error_lines(err)
+    (line,) = error_lines(err)
     assert "has no parameter 'calibration'" in line and "accepts: observations, units" in line
 
 
@@ -532,7 +609,7 @@ def test_other_shipped_notebooks_go_to_a_subfolder(sample, tmp_path, capsys, not
 def test_unknown_notebook_lists_available_names(sample, tmp_path, capsys, notebook_calls, repo_root):
     code, _, err = _report(capsys, sample, tmp_path, "--notebook", "no_such_report")
     assert code == 1 and notebook_calls == []
-    line, = error_lines(err)
+    (line,) = error_lines(err)
     shipped = sorted(p.stem for p in (repo_root / "notebooks").glob("*.ipynb"))
     assert shipped and f"available: {', '.join(shipped)}" in line
 
@@ -561,8 +638,11 @@ def test_every_option_of_every_command_has_help_text():
     seen = list(_actions(cli.build_parser(), "perfmodel"))
     commands = {path for path, _ in seen}
     assert {"perfmodel report", "perfmodel audit", "perfmodel lab sensitivity", "perfmodel lab gaming"} <= commands
-    lacking = [f"{path} {'/'.join(action.option_strings) or action.dest}"
-               for path, action in seen if not (action.help or "").strip()]
+    lacking = [
+        f"{path} {'/'.join(action.option_strings) or action.dest}"
+        for path, action in seen
+        if not (action.help or "").strip()
+    ]
     assert lacking == []
 
 
@@ -572,14 +652,26 @@ def test_report_accepts_a_relative_framework_file(sample, tmp_path, capsys, note
     work.mkdir()
     (work / "my.yaml").write_bytes(shipped_frameworks()[FRAMEWORK].read_bytes())
     monkeypatch.chdir(work)
-    code, _, err = run(capsys, "score", *inputs(sample["station_observations"], sample["units"], "my.yaml"),
-                       "--out", "scores.csv")
+    code, _, err = run(
+        capsys, "score", *inputs(sample["station_observations"], sample["units"], "my.yaml"), "--out", "scores.csv"
+    )
     assert code == 0, err
-    code, printed, err = run(capsys, "report", "--period", PERIOD, "--framework", "my.yaml",
-                             "--observations", sample["station_observations"], "--units", sample["units"],
-                             "--out", "reports")
+    code, printed, err = run(
+        capsys,
+        "report",
+        "--period",
+        PERIOD,
+        "--framework",
+        "my.yaml",
+        "--observations",
+        sample["station_observations"],
+        "--units",
+        sample["units"],
+        "--out",
+        "reports",
+    )
     assert code == 0, err
-    call, = notebook_calls
+    (call,) = notebook_calls
     given = call["parameters"]["framework"]
     assert not Path(given).is_absolute()  # no machine layout in the outputs
     # the kernel runs in the staging folder: the path must lead from there to the user's file
@@ -590,10 +682,20 @@ def test_report_accepts_a_relative_framework_file(sample, tmp_path, capsys, note
 def test_observations_of_another_framework_stop_with_one_line(sample, tmp_path, capsys, notebook_calls):
     """A wrong framework/data combination stops before any work, naming file and frameworks."""
     for command in (["score", "--out", tmp_path / "s.csv"], ["report", "--out", tmp_path / "r"]):
-        code, _, err = run(capsys, *command, "--period", PERIOD, "--framework", "station_quadrant",
-                           "--observations", sample["station_observations"], "--units", sample["units"])
+        code, _, err = run(
+            capsys,
+            *command,
+            "--period",
+            PERIOD,
+            "--framework",
+            "station_quadrant",
+            "--observations",
+            sample["station_observations"],
+            "--units",
+            sample["units"],
+        )
         assert code == 1
-        line, = error_lines(err)
+        (line,) = error_lines(err)
         assert f"observations file {sample['station_observations']} does not fit framework 'station_quadrant'" in line
         assert "holds 3 of the framework's 15 indicators" in line  # three ids are shared by both
         assert f"its indicators are those of framework '{FRAMEWORK}'" in line
@@ -603,17 +705,35 @@ def test_observations_of_another_framework_stop_with_one_line(sample, tmp_path, 
 def test_readme_example_with_another_framework_scores_its_own_sample(repo_root, tmp_path, capsys):
     """``make report PERIOD=2025Q3 FRAMEWORK=station_quadrant`` feeds the quadrant's sample file."""
     observations = Path("data_samples") / "observations" / "station_quadrant.csv.gz"
-    for framework, fed in (("station_quadrant", observations),  # else the default sample:
-                           ("my_framework.yaml", Path("data_samples") / "station_observations.csv.gz")):
-        planned = subprocess.run(["make", "-n", "report", "PERIOD=2025Q3", f"FRAMEWORK={framework}"],
-                                 cwd=repo_root, capture_output=True, text=True, check=True).stdout
+    for framework, fed in (
+        ("station_quadrant", observations),  # else the default sample:
+        ("my_framework.yaml", Path("data_samples") / "station_observations.csv.gz"),
+    ):
+        planned = subprocess.run(
+            ["make", "-n", "report", "PERIOD=2025Q3", f"FRAMEWORK={framework}"],
+            cwd=repo_root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert f"--framework {framework} --observations {fed} " in planned  # both report commands
         assert planned.count(f"--observations {fed} ") == 2
     observations = repo_root / observations
     out = tmp_path / "scores.csv"
-    code, printed, err = run(capsys, "score", "--period", "2025Q3", "--framework", "station_quadrant",
-                             "--observations", observations, "--units", repo_root / "data_samples" / "units.csv",
-                             "--out", out)
+    code, printed, err = run(
+        capsys,
+        "score",
+        "--period",
+        "2025Q3",
+        "--framework",
+        "station_quadrant",
+        "--observations",
+        observations,
+        "--units",
+        repo_root / "data_samples" / "units.csv",
+        "--out",
+        out,
+    )
     assert code == 0, err
     assert "station_quadrant 2025Q3: 120 of 120 units scored" in printed
     scores = pd.read_csv(out)

@@ -22,8 +22,18 @@ ALLOWED = {
 def test_contract_by_hand() -> None:
     assert columns.NUMERIC_CONTEXT == ("population", "incident_volume", "officers")
     assert set(columns.CONTEXT_COLUMNS) == {
-        "population", "incident_volume", "officers", "area_type", "station_type", "station_class",
-        "district", "parent_id", "role", "gender", "age_band", "tenure_band",
+        "population",
+        "incident_volume",
+        "officers",
+        "area_type",
+        "station_type",
+        "station_class",
+        "district",
+        "parent_id",
+        "role",
+        "gender",
+        "age_band",
+        "tenure_band",
     }
     assert len(columns.CONTEXT_COLUMNS) == len(set(columns.CONTEXT_COLUMNS)) == 12
 

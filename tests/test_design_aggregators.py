@@ -94,11 +94,14 @@ def test_power_mean_tends_to_the_geometric_mean():
 
 
 def test_composite_for_clearance_time_and_satisfaction_is_traceable():
-    wide = pd.DataFrame({"clearance_days": [10.0, 20, 30], "satisfaction": [0.9, 0.95, 0.8]},
-                        index=["A", "B", "C"])
-    out = add_composite(wide, "clearance_effectiveness", {"clearance_days": 0.5, "satisfaction": 0.5},
-                        directions={"clearance_days": "lower"},
-                        name={"zh": "破案综合效能", "en": "Clearance effectiveness"})
+    wide = pd.DataFrame({"clearance_days": [10.0, 20, 30], "satisfaction": [0.9, 0.95, 0.8]}, index=["A", "B", "C"])
+    out = add_composite(
+        wide,
+        "clearance_effectiveness",
+        {"clearance_days": 0.5, "satisfaction": 0.5},
+        directions={"clearance_days": "lower"},
+        name={"zh": "破案综合效能", "en": "Clearance effectiveness"},
+    )
     # days (lower better) -> 100, 50, 0 ; satisfaction -> 66.7, 100, 0 ; means 83.3, 75, 0
     assert out["clearance_effectiveness"].tolist() == pytest.approx([250 / 3, 75.0, 0.0])
     assert list(wide.columns) == ["clearance_days", "satisfaction"]  # input untouched

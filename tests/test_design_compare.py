@@ -29,11 +29,15 @@ from perfmodel.weights import effective_weights
 def _fake(scores: list[float], grades: list[str] | None = None) -> SimpleNamespace:
     """Just the ``scores`` table the agreement functions read."""
     s = pd.Series(scores)
-    table = pd.DataFrame({
-        "unit_id": [f"U{i}" for i in range(len(scores))], "name": [f"单位{i}" for i in range(len(scores))],
-        "score": s, "rank_overall": s.rank(ascending=False, method="min"),
-        "grade": grades or ["合格"] * len(scores),
-    })
+    table = pd.DataFrame(
+        {
+            "unit_id": [f"U{i}" for i in range(len(scores))],
+            "name": [f"单位{i}" for i in range(len(scores))],
+            "score": s,
+            "rank_overall": s.rank(ascending=False, method="min"),
+            "grade": grades or ["合格"] * len(scores),
+        }
+    )
     return SimpleNamespace(scores=table)
 
 
@@ -80,15 +84,17 @@ def test_flexible_pool_variant_moves_exactly_the_requested_weight():
 def test_flexible_pool_refuses_more_than_20_percent_and_policy_breaches():
     fw = load_framework("station_four_dimension")
     with pytest.raises(FlexiblePoolError, match=r"move 25\.0% of the total weight.*at most 20%"):
-        flexible_pool_variant(fw, {"callback_satisfaction": 0.25, "case_compliance_rate": -0.18,
-                                   "mediation_success_rate": -0.07})
+        flexible_pool_variant(
+            fw, {"callback_satisfaction": 0.25, "case_compliance_rate": -0.18, "mediation_success_rate": -0.07}
+        )
     with pytest.raises(FlexiblePoolError, match="must balance"):
         flexible_pool_variant(fw, {"callback_satisfaction": 0.05})
     # supervisor-rated indicators already carry 17.5 %; +0.15 takes them past the 30 % limit
     with pytest.raises(FlexiblePoolError, match="breaks the framework's policy.*subjective"):
         flexible_pool_variant(fw, {"discipline_score": 0.15, "case_compliance_rate": -0.15})
-    big = flexible_pool_variant(fw, {"mediation_success_rate": 0.2, "case_compliance_rate": -0.1,
-                                     "window_processing_days": -0.1}, pool=0.3)
+    big = flexible_pool_variant(
+        fw, {"mediation_success_rate": 0.2, "case_compliance_rate": -0.1, "window_processing_days": -0.1}, pool=0.3
+    )
     with pytest.raises(FlexiblePoolError, match="moves 20.0%"):
         check_flexible_pool(fw, big, pool=0.15)
 
@@ -111,8 +117,12 @@ def test_dimension_contributions_sum_to_the_distance_from_the_average_score():
 def test_movers_are_explained_by_the_dimension_that_changed():
     n = 10
     values = pd.DataFrame(
-        {"a": np.linspace(40, 60, n)[::-1], "b": np.linspace(30, 70, n)[::-1],
-         "c": np.linspace(90, 10, n), "d": np.linspace(10, 90, n)},
+        {
+            "a": np.linspace(40, 60, n)[::-1],
+            "b": np.linspace(30, 70, n)[::-1],
+            "c": np.linspace(90, 10, n),
+            "d": np.linspace(10, 90, n),
+        },
         index=[f"U{i:02d}" for i in range(n)],
     )  # D1 is the same for every unit; c and d disagree, so dropping d lifts the units good on c
     a = toy_evaluation(n=n, values=values)

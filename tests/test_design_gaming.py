@@ -55,12 +55,22 @@ def _framework(threshold: dict | None = None):
                     "name": {"zh": "全部", "en": "all"},
                     "weight": 1.0,
                     "children": [
-                        {**leaf, "id": "info_rate", "name": {"zh": "采集率", "en": "collection rate"},
-                         "kind": "rate", "range": [0, 1],
-                         "threshold": threshold or {"min": 0.95, "consequence": "flag"}},
+                        {
+                            **leaf,
+                            "id": "info_rate",
+                            "name": {"zh": "采集率", "en": "collection rate"},
+                            "kind": "rate",
+                            "range": [0, 1],
+                            "threshold": threshold or {"min": 0.95, "consequence": "flag"},
+                        },
                         {**leaf, "id": "patrols", "name": {"zh": "巡逻次数", "en": "patrols"}, "kind": "count"},
-                        {**leaf, "id": "score", "name": {"zh": "内务", "en": "housekeeping"}, "kind": "score",
-                         "range": [0, 100]},
+                        {
+                            **leaf,
+                            "id": "score",
+                            "name": {"zh": "内务", "en": "housekeeping"},
+                            "kind": "score",
+                            "range": [0, 100],
+                        },
                     ],
                 }
             ],
@@ -134,9 +144,7 @@ def test_threshold_test_is_symmetric_for_maximum_thresholds():
     """A ceiling (rate ≤ T) on k/n is the floor (rate ≥ 1 − T) on (n − k)/n."""
     obs = simulate_rate_panel(30, 18, rng=5)
     gamed = plant_threshold_gaming(obs, ["U001", "U002", "U003"], 0.95, 0.03, 1.0, rng=1)
-    mirrored = gamed.assign(
-        numerator=gamed["denominator"] - gamed["numerator"], value=1 - gamed["value"]
-    )
+    mirrored = gamed.assign(numerator=gamed["denominator"] - gamed["numerator"], value=1 - gamed["value"])
     up = threshold_checks(monthly_values(gamed), [ThresholdSpec(RATE, 0.95, "min", 0.02)])
     down = threshold_checks(monthly_values(mirrored), [ThresholdSpec(RATE, 0.05, "max", 0.02)])
     np.testing.assert_allclose(up["p_value"], down["p_value"], rtol=1e-6)
@@ -336,8 +344,10 @@ def test_under_dispersion_flags_series_smoother_than_their_volume():
     smooth = np.round(0.8 * n)  # every month exactly on the mean: no binomial noise
     honest = rng.binomial(n.astype(int), 0.8).astype(float)
     obs = pd.concat(
-        [_series_frame("A", "info_rate", numerators=smooth, denominators=n),
-         _series_frame("B", "info_rate", numerators=honest, denominators=n)],
+        [
+            _series_frame("A", "info_rate", numerators=smooth, denominators=n),
+            _series_frame("B", "info_rate", numerators=honest, denominators=n),
+        ],
         ignore_index=True,
     )
     tests = gm.dispersion_checks(monthly_values(obs, _framework())).set_index("unit_id")
@@ -352,8 +362,10 @@ def test_level_shift_is_found_at_the_break():
     shifted = rng.binomial(200, np.where(np.arange(24) < 12, 0.85, 0.95)).astype(float)
     steady = rng.binomial(200, 0.9, 24).astype(float)
     obs = pd.concat(
-        [_series_frame("A", "info_rate", numerators=shifted, denominators=n),
-         _series_frame("B", "info_rate", numerators=steady, denominators=n)],
+        [
+            _series_frame("A", "info_rate", numerators=shifted, denominators=n),
+            _series_frame("B", "info_rate", numerators=steady, denominators=n),
+        ],
         ignore_index=True,
     )
     tests = gm.level_shift_checks(monthly_values(obs, _framework())).set_index("unit_id")
@@ -374,9 +386,11 @@ def test_repeated_figures():
     scores = np.round(rng.normal(90, 4, 12), 1)
     scores[5:9] = 100.0  # at the ceiling of the score's range
     obs = pd.concat(
-        [_series_frame("A", "info_rate", numerators=k, denominators=n),
-         _series_frame("B", "info_rate", numerators=full, denominators=tiny_n),
-         _series_frame("C", "score", values=scores)],
+        [
+            _series_frame("A", "info_rate", numerators=k, denominators=n),
+            _series_frame("B", "info_rate", numerators=full, denominators=tiny_n),
+            _series_frame("C", "score", values=scores),
+        ],
         ignore_index=True,
     )
     fw = _framework()
@@ -395,9 +409,7 @@ def test_repeated_figures():
 
 def test_round_percentages_against_other_units():
     rng = np.random.default_rng(9)
-    frames = [
-        _series_frame(f"R{i}", "info_rate", values=np.round(rng.uniform(0.85, 0.99, 12), 4)) for i in range(20)
-    ]
+    frames = [_series_frame(f"R{i}", "info_rate", values=np.round(rng.uniform(0.85, 0.99, 12), 4)) for i in range(20)]
     frames.append(_series_frame("TYPED", "info_rate", values=[0.95, 0.9, 0.95, 0.96, 0.95, 0.85] * 2))
     tests = gm.round_percent_checks(monthly_values(pd.concat(frames), _framework())).set_index("unit_id")
     assert tests.loc["TYPED", "observed"] == 10
@@ -521,16 +533,39 @@ def test_cli_gaming_command(tmp_path, capsys):
     obs_path, units_path = _write_inputs(tmp_path)
     out = tmp_path / "out"
     args = parser.parse_args(
-        ["gaming", "--observations", str(obs_path), "--units", str(units_path), "--framework",
-         "station_four_dimension", "--all-periods", "--out", str(out), "--lang", "en"]
+        [
+            "gaming",
+            "--observations",
+            str(obs_path),
+            "--units",
+            str(units_path),
+            "--framework",
+            "station_four_dimension",
+            "--all-periods",
+            "--out",
+            str(out),
+            "--lang",
+            "en",
+        ]
     )
     assert args.func(args) == 0
     printed = capsys.readouterr().out
     assert "not verdicts" in printed
     assert (out / "gaming_units.csv").is_file() and (out / "gaming_summary.txt").is_file()
     args = parser.parse_args(
-        ["gaming", "--observations", str(tmp_path / "missing.csv"), "--units", str(units_path),
-         "--framework", "station_four_dimension", "--period", "2024", "--out", str(out)]
+        [
+            "gaming",
+            "--observations",
+            str(tmp_path / "missing.csv"),
+            "--units",
+            str(units_path),
+            "--framework",
+            "station_four_dimension",
+            "--period",
+            "2024",
+            "--out",
+            str(out),
+        ]
     )
     assert design_cli.run_gaming(args) == 1
     assert "missing.csv" in capsys.readouterr().err
@@ -558,9 +593,16 @@ def test_gaming_lab_notebook_runs(tmp_path, repo_root):
         repo_root / "notebooks" / "gaming_lab.ipynb",
         out,
         {
-            "observations": str(tmp_path / "obs.csv"), "units": str(tmp_path / "units.csv"),
-            "framework": STATION.id, "period": "2025Q2", "lang": "en", "output_dir": str(out),
-            "peer_group": "station_class", "seed": 2, "history_months": 18, "n_officers": 60,
+            "observations": str(tmp_path / "obs.csv"),
+            "units": str(tmp_path / "units.csv"),
+            "framework": STATION.id,
+            "period": "2025Q2",
+            "lang": "en",
+            "output_dir": str(out),
+            "peer_group": "station_class",
+            "seed": 2,
+            "history_months": 18,
+            "n_officers": 60,
         },
         timeout=120,
     )

@@ -33,14 +33,31 @@ def test_gaming_section_is_reserved_and_hidden_from_the_report():
 @pytest.mark.notebook
 def test_notebook_runs_on_a_small_sample(tmp_path, monkeypatch):
     monkeypatch.setattr(prov, "_git_dirty", lambda work_tree: None)  # never run git on the shared checkout
-    paths = generate_sample(tmp_path / "data", stations=20, months=6, rng=11, start="2025-01",
-                            frameworks=["station_four_dimension", "station_three_layer"])
+    paths = generate_sample(
+        tmp_path / "data",
+        stations=20,
+        months=6,
+        rng=11,
+        start="2025-01",
+        frameworks=["station_four_dimension", "station_three_layer"],
+    )
     out = tmp_path / "report"
-    run = run_notebook(NOTEBOOK, out, {
-        "observations": str(paths["station_observations"]), "units": str(paths["units"]),
-        "framework": "station_four_dimension", "period": "2025Q2", "lang": "en",
-        "output_dir": str(out), "draws": 32, "seed": 2,
-    }, cwd=out, timeout=120)
+    run = run_notebook(
+        NOTEBOOK,
+        out,
+        {
+            "observations": str(paths["station_observations"]),
+            "units": str(paths["units"]),
+            "framework": "station_four_dimension",
+            "period": "2025Q2",
+            "lang": "en",
+            "output_dir": str(out),
+            "draws": 32,
+            "seed": 2,
+        },
+        cwd=out,
+        timeout=120,
+    )
     assert run.html is not None and run.html.exists()
     for figure in ("rank_intervals", "sobol_indices", "correlation_heatmap", "design_bump_chart"):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 10_000

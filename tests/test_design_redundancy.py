@@ -37,8 +37,7 @@ def _values(n: int = 30, seed: int = 1, **columns) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     base = {k: rng.normal(size=n) for k in "abcd"}
     base.update({k: v(base, rng) if callable(v) else v for k, v in columns.items()})
-    return pd.DataFrame({k: 50 + 10 * np.asarray(v) for k, v in base.items()},
-                        index=[f"U{i:02d}" for i in range(n)])
+    return pd.DataFrame({k: 50 + 10 * np.asarray(v) for k, v in base.items()}, index=[f"U{i:02d}" for i in range(n)])
 
 
 def test_vif_of_two_indicators_is_one_over_one_minus_r_squared():
@@ -72,22 +71,42 @@ def test_discrimination_flags_an_indicator_without_spread():
 
 
 def test_merge_suggestion_names_the_seed_merge_of_patrol_indicators():
-    fw = toy_framework(tree=[
-        {"id": "patrol", "name": name("巡防"), "weight": 0.5, "children": [
-            {**indicator("patrol_mileage", 0.5), "name": {"zh": "巡逻里程", "en": "Patrol mileage"}},
-            {**indicator("street_visibility_rate", 0.5), "name": {"zh": "街面见警率", "en": "Street visibility"}},
-        ]},
-        {"id": "other", "name": name("其他"), "weight": 0.5, "children": [
-            indicator("x", 0.5), indicator("y", 0.5, direction="lower"),
-        ]},
-    ])
+    fw = toy_framework(
+        tree=[
+            {
+                "id": "patrol",
+                "name": name("巡防"),
+                "weight": 0.5,
+                "children": [
+                    {**indicator("patrol_mileage", 0.5), "name": {"zh": "巡逻里程", "en": "Patrol mileage"}},
+                    {
+                        **indicator("street_visibility_rate", 0.5),
+                        "name": {"zh": "街面见警率", "en": "Street visibility"},
+                    },
+                ],
+            },
+            {
+                "id": "other",
+                "name": name("其他"),
+                "weight": 0.5,
+                "children": [
+                    indicator("x", 0.5),
+                    indicator("y", 0.5, direction="lower"),
+                ],
+            },
+        ]
+    )
     rng = np.random.default_rng(3)
     z = rng.normal(size=25)
-    values = pd.DataFrame({
-        "patrol_mileage": 100 + 20 * z + rng.normal(size=25),
-        "street_visibility_rate": 0.5 + 0.1 * z + 0.005 * rng.normal(size=25),
-        "x": rng.normal(size=25), "y": rng.normal(size=25),
-    }, index=[f"U{i:02d}" for i in range(25)])
+    values = pd.DataFrame(
+        {
+            "patrol_mileage": 100 + 20 * z + rng.normal(size=25),
+            "street_visibility_rate": 0.5 + 0.1 * z + 0.005 * rng.normal(size=25),
+            "x": rng.normal(size=25),
+            "y": rng.normal(size=25),
+        },
+        index=[f"U{i:02d}" for i in range(25)],
+    )
     values["y"] = values["x"] + 0.01 * rng.normal(size=25)  # x high ⇒ y high, but y is "lower is better"
     ev = toy_evaluation(fw, n=25, values=values)
     merges = merge_suggestions(ev, threshold=0.8).set_index("indicator_a")
@@ -101,12 +120,22 @@ def test_merge_suggestion_names_the_seed_merge_of_patrol_indicators():
 
 
 def test_reporting_burden_counts_rows_per_unit_and_month_by_source():
-    fw = toy_framework(tree=[
-        {"id": "d1", "name": name("d1"), "weight": 0.7,
-         "children": [indicator("a", 0.5), indicator("b", 0.5, source="citizen")]},
-        {"id": "d2", "name": name("d2"), "weight": 0.3,
-         "children": [indicator("c", 0.5, source="supervisor"), indicator("d", 0.5)]},
-    ])
+    fw = toy_framework(
+        tree=[
+            {
+                "id": "d1",
+                "name": name("d1"),
+                "weight": 0.7,
+                "children": [indicator("a", 0.5), indicator("b", 0.5, source="citizen")],
+            },
+            {
+                "id": "d2",
+                "name": name("d2"),
+                "weight": 0.3,
+                "children": [indicator("c", 0.5, source="supervisor"), indicator("d", 0.5)],
+            },
+        ]
+    )
     ev = toy_evaluation(fw, n=10, missing=[(0, "a"), (1, "a")])
     table = reporting_burden(ev).set_index("source")
     # one month, ten units: system rows = 8 (a) + 10 (d), citizen 10, supervisor 10
@@ -133,8 +162,19 @@ def test_removal_effect_matches_a_rerun_without_the_indicator():
 def test_redundancy_report_bundles_every_table():
     report = redundancy_report(toy_evaluation(n=15))
     tables = report.tables()
-    assert set(tables) == {"correlations", "parent_correlations", "alpha", "alpha_if_deleted", "pca",
-                           "pca_loadings", "vif", "discrimination", "removal", "merges", "burden"}
+    assert set(tables) == {
+        "correlations",
+        "parent_correlations",
+        "alpha",
+        "alpha_if_deleted",
+        "pca",
+        "pca_loadings",
+        "vif",
+        "discrimination",
+        "removal",
+        "merges",
+        "burden",
+    }
     assert len(tables["correlations"]) == 2  # one pair in each two-indicator dimension
     parent = tables["parent_correlations"].set_index("indicator")
     assert parent.loc["a", "dimension"] == "d1"

@@ -87,13 +87,14 @@ def test_every_replicate_can_be_rerun_exactly_through_the_pipeline():
     fw = toy_framework(
         peer_group="station_class",
         difficulty={"by": "station_class", "coefficients": {"一类": 1.05, "二类": 1.0}},
-        grading={"method": "quota", "quotas": {"优秀": 0.2, "良好": 0.3, "合格": 0.3},
-                 "within": "station_class"},
+        grading={"method": "quota", "quotas": {"优秀": 0.2, "良好": 0.3, "合格": 0.3}, "within": "station_class"},
     )
     ev = toy_evaluation(fw, n=16)
     spec = UncertaintySpec(
-        weights="uniform", weight_range=0.4,
-        choices={"normalisation": ["minmax", "rank", "zscore"], "aggregation": None}, drop=True,
+        weights="uniform",
+        weight_range=0.4,
+        choices={"normalisation": ["minmax", "rank", "zscore"], "aggregation": None},
+        drop=True,
     )
     result = uncertainty(ev, spec, draws=30, rng=11, progress=False)
     for i in (0, 7, 19, 29):
@@ -129,8 +130,9 @@ def test_uniform_weights_stay_within_their_range_and_keep_sibling_totals():
 def test_dirichlet_weights_have_the_stated_mean_and_dirichlet_variance():
     ev = toy_evaluation()
     c = 20.0
-    table = uncertainty(ev, UncertaintySpec(weights="dirichlet", concentration=c), draws=4000, rng=9,
-                        progress=False).parameters
+    table = uncertainty(
+        ev, UncertaintySpec(weights="dirichlet", concentration=c), draws=4000, rng=9, progress=False
+    ).parameters
     w = table["w:d"]
     assert w.mean() == pytest.approx(0.7, abs=0.01)
     assert w.var() == pytest.approx(0.7 * 0.3 / (c + 1), rel=0.1)
@@ -157,17 +159,29 @@ def _quota_tie_evaluation():
     """
     fw = toy_framework(
         peer_group="station_class",
-        grading={"method": "quota", "quotas": {"优秀": 0.2, "良好": 0.3, "合格": 0.3},
-                 "within": "station_class"},
+        grading={"method": "quota", "quotas": {"优秀": 0.2, "良好": 0.3, "合格": 0.3}, "within": "station_class"},
         tree=[
-            {"id": "d1", "name": name("d1"), "weight": 0.5,
-             "children": [indicator("a", 0.5), indicator("b", 0.5, direction="lower")]},
-            {"id": "d2", "name": name("d2"), "weight": 0.5,
-             "children": [indicator("c", 0.5), indicator("d", 0.5)]},
+            {
+                "id": "d1",
+                "name": name("d1"),
+                "weight": 0.5,
+                "children": [indicator("a", 0.5), indicator("b", 0.5, direction="lower")],
+            },
+            {"id": "d2", "name": name("d2"), "weight": 0.5, "children": [indicator("c", 0.5), indicator("d", 0.5)]},
         ],
     )
-    d1_d2 = [(100, 100), (100, 50), (50, 100), (62.5, 62.5), (50, 50), (50, 50), (37.5, 37.5),
-             (25, 25), (12.5, 12.5), (0, 0)]
+    d1_d2 = [
+        (100, 100),
+        (100, 50),
+        (50, 100),
+        (62.5, 62.5),
+        (50, 50),
+        (50, 50),
+        (37.5, 37.5),
+        (25, 25),
+        (12.5, 12.5),
+        (0, 0),
+    ]
     rows = [(d1, 100 - d1, d2, d2) for d1, d2 in d1_d2 for _ in range(2)]  # b: lower is better
     values = pd.DataFrame(rows, index=[f"U{i:02d}" for i in range(20)], columns=["a", "b", "c", "d"])
     return toy_evaluation(fw, n=20, values=values)
@@ -195,8 +209,7 @@ def test_replicates_of_the_stated_weights_equal_the_evaluation_exactly_with_quot
 def test_quota_ties_under_drawn_weights_equal_a_rerun_through_the_pipeline():
     """Identical units stay tied in every draw; the tie-break keys follow each draw's weights."""
     ev = _quota_tie_evaluation()
-    result = uncertainty(ev, UncertaintySpec(weights="uniform", weight_range=0.5), draws=12, rng=4,
-                         progress=False)
+    result = uncertainty(ev, UncertaintySpec(weights="uniform", weight_range=0.5), draws=12, rng=4, progress=False)
     lowered = 0
     for i in range(len(result)):
         rerun = result.replicate(i)
@@ -284,8 +297,10 @@ def test_sobol_on_an_evaluation(monkeypatch):
     monkeypatch.setitem(sens.PENDING_CHOICES, "calibration", "perfmodel.no_such_module")
     ev = toy_evaluation(n=20)
     spec = UncertaintySpec(
-        weights="uniform", weight_range=0.5,
-        choices={"normalisation": ["minmax", "rank"], "calibration": [False, True]}, drop=True,
+        weights="uniform",
+        weight_range=0.5,
+        choices={"normalisation": ["minmax", "rank"], "calibration": [False, True]},
+        drop=True,
     )
     res = sobol(ev, spec, n=32, rng=2, bootstrap=50, progress=False)
     factors = ["weights", "normalisation", "calibration", "drop"]
@@ -312,8 +327,14 @@ def test_fast_quantiles_equal_numpy(values):
 
 # ----------------------------------------------------------------------------- rng (issue 12)
 # numpy.random.default_rng(42).random(6), written out: the draws the former seed=42 gave
-DRAWS_42 = [0.7739560485559633, 0.4388784397520523, 0.8585979199113825, 0.6973680290593639,
-            0.09417734788764953, 0.9756223516367559]
+DRAWS_42 = [
+    0.7739560485559633,
+    0.4388784397520523,
+    0.8585979199113825,
+    0.6973680290593639,
+    0.09417734788764953,
+    0.9756223516367559,
+]
 
 
 def test_an_int_rng_gives_the_draws_the_former_seed_gave():
@@ -339,8 +360,7 @@ def test_a_generator_rng_is_used_as_it_is():
     first = uncertainty(ev, spec, draws=6, rng=stream, progress=False).parameters
     assert first["normalisation"].tolist() == ["minmax" if u < 0.5 else "rank" for u in DRAWS_42]
     assert stream.random() == np.random.default_rng(42).random(7)[6]  # the caller's stream advanced by 6
-    res = sobol(ev, UncertaintySpec(weight_range=0.5), n=8, bootstrap=20, rng=np.random.default_rng(1),
-                progress=False)
+    res = sobol(ev, UncertaintySpec(weight_range=0.5), n=8, bootstrap=20, rng=np.random.default_rng(1), progress=False)
     assert res.indices["factor"].tolist() == ["weights"] and np.isfinite(res.indices["ST"]).all()
     table = sobol_analysis(lambda U: U[:, 0] + 2 * U[:, 1], 2, 2**6, bootstrap=10, rng=np.random.default_rng(3))
     assert (table["S1_low"] <= table["S1_high"]).all()

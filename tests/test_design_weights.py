@@ -97,8 +97,9 @@ def test_critic_weights_for_two_indicators_are_proportional_to_their_spread():
 def test_pca_weights_with_one_factor_are_normalised_squared_loadings():
     rng = np.random.default_rng(0)
     f = rng.normal(size=400)
-    X = pd.DataFrame({"a": f + 0.3 * rng.normal(size=400), "b": f + 0.6 * rng.normal(size=400),
-                      "c": f + 0.9 * rng.normal(size=400)})
+    X = pd.DataFrame(
+        {"a": f + 0.3 * rng.normal(size=400), "b": f + 0.6 * rng.normal(size=400), "c": f + 0.9 * rng.normal(size=400)}
+    )
     Z = ((X - X.mean()) / X.std()).to_numpy()
     _, s, vt = np.linalg.svd(Z, full_matrices=False)
     loading = vt[0] * s[0] / np.sqrt(len(Z) - 1)
@@ -109,9 +110,15 @@ def test_pca_weights_with_one_factor_are_normalised_squared_loadings():
 def test_pca_weights_split_between_independent_blocks_by_explained_variance():
     rng = np.random.default_rng(1)
     f, g = rng.normal(size=(2, 500))
-    X = pd.DataFrame({"a1": f + 0.2 * rng.normal(size=500), "a2": f + 0.2 * rng.normal(size=500),
-                      "a3": f + 0.2 * rng.normal(size=500),
-                      "b1": g + 0.2 * rng.normal(size=500), "b2": g + 0.2 * rng.normal(size=500)})
+    X = pd.DataFrame(
+        {
+            "a1": f + 0.2 * rng.normal(size=500),
+            "a2": f + 0.2 * rng.normal(size=500),
+            "a3": f + 0.2 * rng.normal(size=500),
+            "b1": g + 0.2 * rng.normal(size=500),
+            "b2": g + 0.2 * rng.normal(size=500),
+        }
+    )
     w = pca_weights(X)
     assert w.sum() == pytest.approx(1.0)
     # two rotated factors explaining about 3 and 2 units of variance: 60 % / 40 %

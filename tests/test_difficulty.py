@@ -22,13 +22,18 @@ def units_frame(n: int = 30, seed: int = 0) -> pd.DataFrame:
     population = np.round(rng.uniform(10_000, 90_000, n), -2)
     officers = rng.integers(10, 40, n)
     incidents = np.round(officers * rng.uniform(5, 25, n))
-    return pd.DataFrame({
-        "unit_id": [f"S{i:02d}" for i in range(n)], "name": [f"站{i}" for i in range(n)],
-        "level": "station", "population": population, "incident_volume": incidents,
-        "officers": officers,
-        "station_class": np.where(population >= 60_000, "一类", np.where(population >= 30_000, "二类", "三类")),
-        "area_type": rng.choice(["城区核心", "农村"], n),
-    })
+    return pd.DataFrame(
+        {
+            "unit_id": [f"S{i:02d}" for i in range(n)],
+            "name": [f"站{i}" for i in range(n)],
+            "level": "station",
+            "population": population,
+            "incident_volume": incidents,
+            "officers": officers,
+            "station_class": np.where(population >= 60_000, "一类", np.where(population >= 30_000, "二类", "三类")),
+            "area_type": rng.choice(["城区核心", "农村"], n),
+        }
+    )
 
 
 def test_declared_difficulty_maps_classes():
@@ -51,19 +56,22 @@ def test_expected_scores_reproduce_an_exact_context_effect():
     table = table.set_index("unit_id")
     assert table["expected"].to_numpy() == pytest.approx(score[table.index].to_numpy(), abs=0.005)
     overall = score.mean()
-    assert table["implied_coefficient"].to_numpy() == pytest.approx(
-        overall / table["expected"].to_numpy()
-    )
+    assert table["implied_coefficient"].to_numpy() == pytest.approx(overall / table["expected"].to_numpy())
     # the standardised score is the same for everyone: context explained everything
     assert table["standardised"].to_numpy() == pytest.approx(np.full(len(table), overall), abs=0.01)
     assert model.family == "gaussian"
 
 
 def test_no_cliff_edge_at_class_boundaries():
-    units = pd.DataFrame({
-        "unit_id": ["below", "above"], "population": [59_900, 60_100],
-        "incident_volume": [200, 200], "officers": [20, 20], "station_class": ["二类", "一类"],
-    })
+    units = pd.DataFrame(
+        {
+            "unit_id": ["below", "above"],
+            "population": [59_900, 60_100],
+            "incident_volume": [200, 200],
+            "officers": [20, 20],
+            "station_class": ["二类", "一类"],
+        }
+    )
     rng = np.random.default_rng(1)
     train = units_frame(40, seed=2)
     workload = train["incident_volume"] / train["officers"]
@@ -87,19 +95,40 @@ def test_model_formula_marks_categories_and_drops_constants():
 
 
 def test_difficulty_table_on_an_evaluation():
-    fw = framework_from_dict({
-        "id": "d", "name": {"zh": "d", "en": "d"}, "level": "station",
-        "difficulty": {"by": "station_class", "coefficients": {"一类": 1.1, "二类": 1.05, "三类": 1.0}},
-        "calibration": {"covariates": ["log_workload", "station_class"]},
-        "tree": [{"id": "g", "name": {"zh": "g", "en": "g"}, "weight": 1.0, "children": [
-            {"id": "x", "name": {"zh": "x", "en": "x"}, "weight": 1.0, "kind": "score", "range": [0, 100]}]}],
-    }, source="test")
+    fw = framework_from_dict(
+        {
+            "id": "d",
+            "name": {"zh": "d", "en": "d"},
+            "level": "station",
+            "difficulty": {"by": "station_class", "coefficients": {"一类": 1.1, "二类": 1.05, "三类": 1.0}},
+            "calibration": {"covariates": ["log_workload", "station_class"]},
+            "tree": [
+                {
+                    "id": "g",
+                    "name": {"zh": "g", "en": "g"},
+                    "weight": 1.0,
+                    "children": [
+                        {"id": "x", "name": {"zh": "x", "en": "x"}, "weight": 1.0, "kind": "score", "range": [0, 100]}
+                    ],
+                }
+            ],
+        },
+        source="test",
+    )
     units = units_frame(30, seed=3)
     workload = units["incident_volume"] / units["officers"]
     rng = np.random.default_rng(3)
-    obs = pd.DataFrame({"period": "2025-04", "unit_id": units["unit_id"], "indicator": "x",
-                        "value": 95 - 12 * np.log(workload) + rng.normal(0, 3, 30),
-                        "numerator": np.nan, "denominator": np.nan, "rater_id": None})
+    obs = pd.DataFrame(
+        {
+            "period": "2025-04",
+            "unit_id": units["unit_id"],
+            "indicator": "x",
+            "value": 95 - 12 * np.log(workload) + rng.normal(0, 3, 30),
+            "numerator": np.nan,
+            "denominator": np.nan,
+            "rater_id": None,
+        }
+    )
     ev = evaluate(fw, obs, units, "2025-04", compare_previous=False)
     table = difficulty_table(fw, ev.scored_units, ev.scores.set_index("unit_id")["raw_score"])
     assert list(table.columns[:4]) == ["unit_id", "name", "class", "declared_coefficient"]

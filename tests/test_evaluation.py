@@ -86,16 +86,27 @@ def test_thresholds_bonus_negative_list_and_difficulty():
         TOY["tree"][0]["children"][1],
     ]
     fw["difficulty"] = {"by": "station_class", "coefficients": {"一类": 1.1, "二类": 1.0}}
-    fw["bonus"] = [{"id": "hard", "name": {"zh": "攻坚", "en": "hard"}, "indicator": "hard_cases",
-                    "points_per_unit": 2, "cap": 5}]
-    fw["negative_list"] = [{"id": "err", "name": {"zh": "执法过错", "en": "error"}, "indicator": "errors",
-                            "consequence": "deduct", "points": 3}]
+    fw["bonus"] = [
+        {"id": "hard", "name": {"zh": "攻坚", "en": "hard"}, "indicator": "hard_cases", "points_per_unit": 2, "cap": 5}
+    ]
+    fw["negative_list"] = [
+        {
+            "id": "err",
+            "name": {"zh": "执法过错", "en": "error"},
+            "indicator": "errors",
+            "consequence": "deduct",
+            "points": 3,
+        }
+    ]
     units, obs = toy_data()
     units["station_class"] = ["二类", "一类", "二类"]
-    extra = pd.DataFrame([
-        ("2025-04", "B", "hard_cases", 4.0, np.nan, np.nan, None),  # 8 points, capped at 5
-        ("2025-05", "C", "errors", 1.0, np.nan, np.nan, None),
-    ], columns=obs.columns[:-1]).assign(late=False)
+    extra = pd.DataFrame(
+        [
+            ("2025-04", "B", "hard_cases", 4.0, np.nan, np.nan, None),  # 8 points, capped at 5
+            ("2025-05", "C", "errors", 1.0, np.nan, np.nan, None),
+        ],
+        columns=obs.columns[:-1],
+    ).assign(late=False)
     ev = evaluate(framework_from_dict(fw), pd.concat([obs, extra]), units, "2025Q2", compare_previous=False)
     s = ev.scores.set_index("unit_id")
     assert s.loc["B", "score"] == pytest.approx(31.0 * 1.1 + 5)
@@ -109,9 +120,12 @@ def test_thresholds_bonus_negative_list_and_difficulty():
     rows = ev.stages["flags"].set_index("code")
     assert rows.loc["negative_list", ["unit_id", "item", "count"]].tolist() == ["C", "err", 1.0]
     assert rows.loc["hard_threshold", ["unit_id", "item", "value"]].tolist() == ["C", "r", 0.5]
-    assert flag_text(ev.stages["flags"], ev.framework, "zh")["C"] == "负面清单:执法过错×1(每次扣3分); 未达硬性指标:率(0.5)"
+    assert (
+        flag_text(ev.stages["flags"], ev.framework, "zh")["C"] == "负面清单:执法过错×1(每次扣3分); 未达硬性指标:率(0.5)"
+    )
     assert flag_text(ev.stages["flags"], ev.framework, "en")["C"] == (
-        "negative list: error ×1 (3 points deducted each); hard threshold not met: rate (0.5)")
+        "negative list: error ×1 (3 points deducted each); hard threshold not met: rate (0.5)"
+    )
 
 
 def test_grade_cap_from_threshold_limits_best_unit():
@@ -130,10 +144,12 @@ def test_permuting_rows_leaves_scores_unchanged():
     units, obs = toy_data()
     fw = framework_from_dict(TOY)
     a = evaluate(fw, obs, units, "2025Q2", compare_previous=False).scores
-    b = evaluate(fw, obs.sample(frac=1, random_state=7), units.sample(frac=1, random_state=3), "2025Q2",
-                 compare_previous=False).scores
-    pd.testing.assert_frame_equal(a.sort_values("unit_id").reset_index(drop=True),
-                                  b.sort_values("unit_id").reset_index(drop=True))
+    b = evaluate(
+        fw, obs.sample(frac=1, random_state=7), units.sample(frac=1, random_state=3), "2025Q2", compare_previous=False
+    ).scores
+    pd.testing.assert_frame_equal(
+        a.sort_values("unit_id").reset_index(drop=True), b.sort_values("unit_id").reset_index(drop=True)
+    )
 
 
 def test_unknown_peer_group_column_is_a_clear_error():
@@ -153,8 +169,9 @@ def test_group_mean_and_carry_forward_imputation_in_the_pipeline():
     fw = framework_from_dict({**TOY, "peer_group": "station_class"})
     by_group = evaluate(fw, gap, units, "2025Q2", imputation="group_mean", compare_previous=False)
     assert by_group.stages["imputed"].loc["C", "d"] == pytest.approx(3.0)  # mean of A 2 and B 4
-    carried = evaluate(fw, pd.concat([earlier, gap]), units, "2025Q2", imputation="carry_forward",
-                       compare_previous=False)
+    carried = evaluate(
+        fw, pd.concat([earlier, gap]), units, "2025Q2", imputation="carry_forward", compare_previous=False
+    )
     assert carried.stages["imputed"].loc["C", "d"] == pytest.approx(5.0)
     log = carried.stages["imputation_log"]
     assert len(log) == 1 and log.iloc[0]["method"] == "carry_forward"
@@ -169,28 +186,37 @@ def test_a_temporary_indicator_outside_its_window_does_not_count_as_missing():
     fw["tree"][0]["children"] = [
         {**TOY["tree"][0]["children"][0], "weight": 0.4},
         {**TOY["tree"][0]["children"][1], "weight": 0.4},
-        {"id": "fraud", "name": {"zh": "电诈", "en": "fraud"}, "weight": 0.2, "kind": "rate",
-         "temporary": {"valid_from": "2025-01", "valid_to": "2025-02"}},
+        {
+            "id": "fraud",
+            "name": {"zh": "电诈", "en": "fraud"},
+            "weight": 0.2,
+            "kind": "rate",
+            "temporary": {"valid_from": "2025-01", "valid_to": "2025-02"},
+        },
     ]
     units, obs = toy_data()
     ev = evaluate(framework_from_dict(fw), obs, units, "2025Q2", compare_previous=False)
     assert ev.scores["availability"].tolist() == pytest.approx([1.0, 1.0, 1.0])
     # with the same weights inside the window the missing indicator is missing: 1 - 0.6 * 0.2
     to_q1 = {"2025-04": "2025-01", "2025-05": "2025-02", "2025-06": "2025-03"}
-    ev_q1 = evaluate(framework_from_dict(fw), obs.assign(period=obs["period"].map(to_q1)), units, "2025Q1",
-                     compare_previous=False)
+    ev_q1 = evaluate(
+        framework_from_dict(fw), obs.assign(period=obs["period"].map(to_q1)), units, "2025Q1", compare_previous=False
+    )
     assert ev_q1.scores["availability"].tolist() == pytest.approx([0.88, 0.88, 0.88])
 
 
 def test_indicators_may_sit_at_the_top_of_the_tree():
     """A flat framework (no dimensions): each indicator is its own top-level column."""
-    flat = {"id": "flat", "name": {"zh": "平", "en": "flat"}, "level": "station",
-            "normalisation": {"method": "minmax", "range": [0, 100]},
-            "tree": [TOY["tree"][0]["children"][0], {**TOY["tree"][1]["children"][0], "weight": 0.5}]}
+    flat = {
+        "id": "flat",
+        "name": {"zh": "平", "en": "flat"},
+        "level": "station",
+        "normalisation": {"method": "minmax", "range": [0, 100]},
+        "tree": [TOY["tree"][0]["children"][0], {**TOY["tree"][1]["children"][0], "weight": 0.5}],
+    }
     flat["tree"][0] = {**flat["tree"][0], "weight": 0.5}
     units, obs = toy_data()
-    ev = evaluate(framework_from_dict(flat), obs[obs["indicator"] != "d"], units, "2025Q2",
-                  compare_previous=False)
+    ev = evaluate(framework_from_dict(flat), obs[obs["indicator"] != "d"], units, "2025Q2", compare_previous=False)
     s = ev.scores.set_index("unit_id")
     # r: 100, 50, 0 (as in the toy); s: 100, 40, 0 -> mean 100, 45, 0
     assert s.loc[["A", "B", "C"], "r"].tolist() == pytest.approx([100.0, 50.0, 0.0])
@@ -225,31 +251,49 @@ def test_tied_units_at_a_quota_boundary_take_the_lower_grade_and_it_is_recorded(
 
 def test_tie_break_chain_of_the_framework_separates_tied_scores():
     # A and D tie on score only if the chain is not consulted; a negative-list hit for D breaks it
-    fw = {**QUOTA_TOY, "negative_list": [{"id": "w", "name": {"zh": "警示", "en": "warn"},
-                                          "indicator": "warned", "consequence": "warning"}]}
+    fw = {
+        **QUOTA_TOY,
+        "negative_list": [
+            {"id": "w", "name": {"zh": "警示", "en": "warn"}, "indicator": "warned", "consequence": "warning"}
+        ],
+    }
     units, obs = _with_copy_of(*toy_data(), "A", "D")
     hit = pd.DataFrame([("2025-05", "D", "warned", 1.0, np.nan, np.nan, None)], columns=obs.columns[:-1])
-    ev = evaluate(framework_from_dict(fw), pd.concat([obs, hit.assign(late=False)]), units, "2025Q2",
-                  compare_previous=False)
+    ev = evaluate(
+        framework_from_dict(fw), pd.concat([obs, hit.assign(late=False)]), units, "2025Q2", compare_previous=False
+    )
     s = ev.scores.set_index("unit_id")
     assert s.loc[["A", "D"], "grade"].tolist() == ["优秀", "良好"]
     assert set(ev.stages["grading_notes"].query("code == 'quota_tie_broken'")["unit_id"]) == {"A", "D"}
     with pytest.raises(FrameworkError, match="dimension:nope"):
-        evaluate(framework_from_dict({**fw, "grading": {**fw["grading"], "tie_break": ["dimension:nope"]}}),
-                 obs, units, "2025Q2", compare_previous=False)
+        evaluate(
+            framework_from_dict({**fw, "grading": {**fw["grading"], "tie_break": ["dimension:nope"]}}),
+            obs,
+            units,
+            "2025Q2",
+            compare_previous=False,
+        )
 
 
-@pytest.mark.parametrize("item", [
-    {"id": "e", "name": {"zh": "过错", "en": "e"}, "indicator": "errors", "consequence": "deduct", "points": 3},
-    {"id": "b", "name": {"zh": "加分", "en": "b"}, "indicator": "errors", "points_per_unit": 3},
-])
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"id": "e", "name": {"zh": "过错", "en": "e"}, "indicator": "errors", "consequence": "deduct", "points": 3},
+        {"id": "b", "name": {"zh": "加分", "en": "b"}, "indicator": "errors", "points_per_unit": 3},
+    ],
+)
 def test_a_count_of_1e308_gives_no_grade_and_no_rank(item):
     """Issue 10: a count of 1e308 gave a -inf (or inf) score that was still graded and ranked last (first)."""
     key = "negative_list" if "consequence" in item else "bonus"
     units, obs = toy_data()
     extreme = pd.DataFrame([("2025-05", "B", "errors", 1e308, np.nan, np.nan, None)], columns=obs.columns[:-1])
-    ev = evaluate(framework_from_dict({**TOY, key: [item]}), pd.concat([obs, extreme.assign(late=False)]),
-                  units, "2025Q2", compare_previous=False)
+    ev = evaluate(
+        framework_from_dict({**TOY, key: [item]}),
+        pd.concat([obs, extreme.assign(late=False)]),
+        units,
+        "2025Q2",
+        compare_previous=False,
+    )
     s = ev.scores.set_index("unit_id")
     assert np.isnan(s.loc["B", "score"]) and np.isnan(s.loc["B", "rank"]) and np.isnan(s.loc["B", "rank_overall"])
     assert s.loc["B", "grade"] == "未评定" and s.loc["B", "flags"].endswith("non_finite_score")
@@ -270,14 +314,20 @@ def test_a_unit_with_one_month_of_three_is_flagged_and_not_graded_others_unaffec
     assert s.loc["C", "flags"] == "incomplete_data"  # not also low_availability
     assert flag_text(ev.stages["flags"], ev.framework, "zh")["C"] == "数据不完整(1/3个月有数据,需3个月)"
     assert flag_text(ev.stages["flags"], ev.framework, "en")["C"] == (
-        "incomplete data (1 of 3 months with data, 3 required)")
+        "incomplete data (1 of 3 months with data, 3 required)"
+    )
     assert ev.stages["unit_months"]["months"].to_dict() == {"A": 3, "B": 3, "C": 1}
     notes = ev.stages["grading_notes"]
     assert notes.query("code == 'incomplete_data'")["unit_id"].tolist() == ["C"]
     assert ev.key_figures()["grading_notes"] == {"incomplete_data": 1}
     # the others are scored as if C were not there (minmax over A and B only) ...
-    alone = evaluate(framework_from_dict(quota), obs[obs["unit_id"] != "C"], units[units["unit_id"] != "C"],
-                     "2025Q2", compare_previous=False).scores.set_index("unit_id")
+    alone = evaluate(
+        framework_from_dict(quota),
+        obs[obs["unit_id"] != "C"],
+        units[units["unit_id"] != "C"],
+        "2025Q2",
+        compare_previous=False,
+    ).scores.set_index("unit_id")
     assert s.loc[["A", "B"], "score"].tolist() == pytest.approx(alone.loc[["A", "B"], "score"].tolist())
     # ... and quotas count graded units only: of 2, one 优秀 and one 良好 (of 3 it would be 2 优秀)
     assert s.loc[["A", "B"], "grade"].tolist() == ["优秀", "良好"]

@@ -16,23 +16,40 @@ def _name(text: str, en: str | None = None) -> dict[str, str]:
     return {"zh": text, "en": en or text}
 
 
-FRAMEWORK = framework_from_dict({
-    "id": "flagged", "name": _name("提示", "flags"), "level": "station",
-    "peer_group": "station_class",
-    "difficulty": {"by": "station_class", "coefficients": {"一类": 1.0}},
-    "grading": {"method": "quota", "quotas": {"优秀": 0.25, "良好": 0.75}, "tie_break": ["dimension:d1"]},
-    "negative_list": [
-        {"id": "err", "name": _name("执法过错", "enforcement error"), "indicator": "errors",
-         "consequence": "grade_cap", "grade_cap": "合格"},
-        {"id": "warn", "name": _name("警示", "caution"), "indicator": "warned", "consequence": "warning"},
-    ],
-    "tree": [
-        {"id": "d1", "name": _name("一", "one"), "weight": 0.5,
-         "children": [{"id": "a", "name": _name("甲指标", "indicator a"), "weight": 1.0, "kind": "score"}]},
-        {"id": "d2", "name": _name("二", "two"), "weight": 0.5,
-         "children": [{"id": "b", "name": _name("乙指标", "indicator b"), "weight": 1.0, "kind": "score"}]},
-    ],
-})
+FRAMEWORK = framework_from_dict(
+    {
+        "id": "flagged",
+        "name": _name("提示", "flags"),
+        "level": "station",
+        "peer_group": "station_class",
+        "difficulty": {"by": "station_class", "coefficients": {"一类": 1.0}},
+        "grading": {"method": "quota", "quotas": {"优秀": 0.25, "良好": 0.75}, "tie_break": ["dimension:d1"]},
+        "negative_list": [
+            {
+                "id": "err",
+                "name": _name("执法过错", "enforcement error"),
+                "indicator": "errors",
+                "consequence": "grade_cap",
+                "grade_cap": "合格",
+            },
+            {"id": "warn", "name": _name("警示", "caution"), "indicator": "warned", "consequence": "warning"},
+        ],
+        "tree": [
+            {
+                "id": "d1",
+                "name": _name("一", "one"),
+                "weight": 0.5,
+                "children": [{"id": "a", "name": _name("甲指标", "indicator a"), "weight": 1.0, "kind": "score"}],
+            },
+            {
+                "id": "d2",
+                "name": _name("二", "two"),
+                "weight": 0.5,
+                "children": [{"id": "b", "name": _name("乙指标", "indicator b"), "weight": 1.0, "kind": "score"}],
+            },
+        ],
+    }
+)
 
 
 def test_every_code_has_words_in_both_languages():
@@ -54,7 +71,10 @@ def test_each_flag_in_words_by_hand():
     assert list(frame.columns) == ["unit_id", "code", "item", "count", "of", "value", "limit"]
     assert flag_codes(frame, ["u1", "u2", "u3", "u4"]) == [
         "negative_list:err; negative_list:warn; no_difficulty_coefficient:二类",
-        "quota_tie_broken; late_reports", "low_availability", ""]
+        "quota_tie_broken; late_reports",
+        "low_availability",
+        "",
+    ]
     zh = flag_text(frame, FRAMEWORK, "zh", units=["u1", "u2", "u3", "u4"])
     assert zh.tolist() == [
         "负面清单:执法过错×2(等级最高合格); 负面清单:警示×1(一票警示); 无难度系数(二类)",
@@ -63,20 +83,32 @@ def test_each_flag_in_words_by_hand():
         "",
     ]
     en = flag_text(frame, FRAMEWORK, "en")
-    assert en["u1"] == ("negative list: enforcement error ×2 (grade at most Pass); "
-                        "negative list: caution ×1 (warning); no difficulty coefficient for class 二类 (1 used)")
+    assert en["u1"] == (
+        "negative list: enforcement error ×2 (grade at most Pass); "
+        "negative list: caution ×1 (warning); no difficulty coefficient for class 二类 (1 used)"
+    )
     assert en["u2"] == "tied score, decided by the tie-break rules (dimension:d1); 4 rows reported late"
 
 
 def test_an_evaluation_records_codes_and_reports_show_words():
-    units = pd.DataFrame({"unit_id": ["A", "B", "C", "D"], "name": ["甲", "乙", "丙", "丁"], "level": "station",
-                          "station_class": ["一类", "一类", "一类", "二类"]})
+    units = pd.DataFrame(
+        {
+            "unit_id": ["A", "B", "C", "D"],
+            "name": ["甲", "乙", "丙", "丁"],
+            "level": "station",
+            "station_class": ["一类", "一类", "一类", "二类"],
+        }
+    )
     values = {"A": (80.0, 60.0), "B": (60.0, 80.0), "C": (10.0, 10.0), "D": (50.0, 50.0)}
-    rows = [("2025-06", u, ind, v, np.nan, np.nan, None, u == "C" and ind == "a")
-            for u, (a, b) in values.items() for ind, v in (("a", a), ("b", b))]
+    rows = [
+        ("2025-06", u, ind, v, np.nan, np.nan, None, u == "C" and ind == "a")
+        for u, (a, b) in values.items()
+        for ind, v in (("a", a), ("b", b))
+    ]
     rows.append(("2025-06", "B", "errors", 1.0, np.nan, np.nan, None, False))
-    obs = pd.DataFrame(rows, columns=["period", "unit_id", "indicator", "value", "numerator", "denominator",
-                                      "rater_id", "late"])
+    obs = pd.DataFrame(
+        rows, columns=["period", "unit_id", "indicator", "value", "numerator", "denominator", "rater_id", "late"]
+    )
     ev = evaluate(FRAMEWORK, obs, units, "2025-06", compare_previous=False)
     s = ev.scores.set_index("unit_id")
     # class 一类 (one place of 优秀): A and B tie on score and d1 (100 against 71.4) decides for A;

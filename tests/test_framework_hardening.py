@@ -36,7 +36,6 @@ from perfmodel.text import LANGS, check_lang
 REPO = Path(__file__).resolve().parents[1]
 
 
-
 def _valid() -> dict:
     return {
         "id": "tiny",
@@ -204,8 +203,15 @@ def test_inverted_range_used_to_invert_the_ranking():
     fw = framework_from_dict(raw)
     units = pd.DataFrame({"unit_id": ["A", "B"], "name": ["甲", "乙"], "level": "station"})
     obs = pd.DataFrame(
-        {"period": "2025-04", "unit_id": ["A", "B"], "indicator": "case_rate", "value": [0.9, 0.6],
-         "numerator": [9.0, 6.0], "denominator": [10.0, 10.0], "late": False}
+        {
+            "period": "2025-04",
+            "unit_id": ["A", "B"],
+            "indicator": "case_rate",
+            "value": [0.9, 0.6],
+            "numerator": [9.0, 6.0],
+            "denominator": [10.0, 10.0],
+            "late": False,
+        }
     )
     scores = evaluate(fw, obs, units, "2025-04", compare_previous=False).scores.set_index("unit_id")
     assert scores.loc[["A", "B"], "score"].tolist() == pytest.approx([80.0, 20.0])
@@ -227,10 +233,10 @@ def test_framework_id_must_be_lowercase_ascii(bad):
     [
         lambda raw: raw["tree"][0].update(id="Quality"),
         lambda raw: raw["tree"][0]["children"][0].update(id="../case"),
-        lambda raw: raw.update(bonus=[{"id": "b/x", "name": {"zh": "加", "en": "b"}, "indicator": "n",
-                                       "points_per_unit": 1}]),
-        lambda raw: raw.update(negative_list=[{"id": "neg", "name": {"zh": "负", "en": "n"},
-                                               "indicator": "Errors"}]),
+        lambda raw: raw.update(
+            bonus=[{"id": "b/x", "name": {"zh": "加", "en": "b"}, "indicator": "n", "points_per_unit": 1}]
+        ),
+        lambda raw: raw.update(negative_list=[{"id": "neg", "name": {"zh": "负", "en": "n"}, "indicator": "Errors"}]),
         lambda raw: raw["tree"][1]["children"][0].update(kind="points", points={"Homicide": 100}),
     ],
     ids=["dimension", "indicator", "bonus item", "negative-list input", "points case type"],
@@ -337,8 +343,15 @@ def test_every_text_option_is_checked(option, value, allowed):
 
 @pytest.mark.parametrize(
     "given",
-    [{"winsorise": "yes"}, {"compare_previous": 1}, {"weights": {"d1": math.nan}}, {"weights": {"d1": -1}},
-     {"weights": {"d1": "0.5"}}, {"weights": [("d1", 1.0)]}, {"peer_group": 3}],
+    [
+        {"winsorise": "yes"},
+        {"compare_previous": 1},
+        {"weights": {"d1": math.nan}},
+        {"weights": {"d1": -1}},
+        {"weights": {"d1": "0.5"}},
+        {"weights": [("d1", 1.0)]},
+        {"peer_group": 3},
+    ],
 )
 def test_other_options_are_checked(given):
     with pytest.raises(OptionError):
@@ -346,9 +359,17 @@ def test_other_options_are_checked(given):
 
 
 def test_valid_settings_are_accepted_and_regen_checks_its_changes():
-    chosen = Settings(normalisation="rank", aggregation="geometric", imputation="group_mean",
-                      winsorise=True, grading="quota", calibration="full", weights={"d1": 0.5},
-                      peer_group="none", compare_previous=False)
+    chosen = Settings(
+        normalisation="rank",
+        aggregation="geometric",
+        imputation="group_mean",
+        winsorise=True,
+        grading="quota",
+        calibration="full",
+        weights={"d1": 0.5},
+        peer_group="none",
+        compare_previous=False,
+    )
     assert chosen.grading == "quota" and Settings().grading is None
     units, obs = toy_data()
     ev = evaluate(framework_from_dict(TOY), obs, units, "2025Q2", compare_previous=False)
@@ -386,7 +407,8 @@ def test_every_public_function_taking_lang_checks_it():
         f"{rel}:{node.lineno} {node.name}"
         for rel, node in found
         if not any(
-            isinstance(call, ast.Call) and getattr(call.func, "id", None) == "check_lang"
+            isinstance(call, ast.Call)
+            and getattr(call.func, "id", None) == "check_lang"
             and [ast.unparse(a) for a in call.args] == ["lang"]
             for call in ast.walk(node)
         )
@@ -443,15 +465,23 @@ def _aliased() -> dict:
     raw["tree"][0]["children"][0].update(
         name={"zh": "案件规范率", "en": "Case compliance rate"}, aliases=["执法规范率", "Case OK %"]
     )
-    raw["negative_list"] = [{"id": "error_item", "name": {"zh": "执法过错", "en": "Enforcement error"},
-                             "indicator": "enforcement_errors"}]
+    raw["negative_list"] = [
+        {"id": "error_item", "name": {"zh": "执法过错", "en": "Enforcement error"}, "indicator": "enforcement_errors"}
+    ]
     return raw
 
 
 def test_indicator_lookup_maps_every_spelling_to_the_id():
     lookup = framework_from_dict(_aliased()).indicator_lookup()
-    for spelling in ("case_rate", "案件规范率", "Case compliance rate", "  CASE compliance RATE ",
-                     "执法规范率", "case ok %", "Case-OK-%"):
+    for spelling in (
+        "case_rate",
+        "案件规范率",
+        "Case compliance rate",
+        "  CASE compliance RATE ",
+        "执法规范率",
+        "case ok %",
+        "Case-OK-%",
+    ):
         assert lookup[normalise_header(spelling)] == "case_rate", spelling
     assert lookup[normalise_header("执法过错")] == "enforcement_errors"
     assert lookup["enforcement_errors"] == "enforcement_errors"
@@ -527,8 +557,17 @@ def test_frameworks_show_prints_aliases(tmp_path, capsys):
 
 def test_docs_describe_every_new_rule():
     text = (REPO / "docs" / "framework.md").read_text(encoding="utf-8")
-    for phrase in ("aliases", "min_months", "indicator_lookup", "suggest_indicator", "anchors",
-                   "duplicate key", "[a-z0-9_]", "1 MB", "finite"):
+    for phrase in (
+        "aliases",
+        "min_months",
+        "indicator_lookup",
+        "suggest_indicator",
+        "anchors",
+        "duplicate key",
+        "[a-z0-9_]",
+        "1 MB",
+        "finite",
+    ):
         assert phrase in text, phrase
 
 
@@ -604,8 +643,11 @@ def test_user_facing_errors_are_perfmodel_errors():
         for path in sorted((REPO / "perfmodel").rglob("*.py"))
         for hit in _builtin_raises(path.read_text(encoding="utf-8"), path.relative_to(REPO).as_posix())
     ]
-    bare = [f"{rel}:{line} in {scope or '<module>'}" for rel, scope, line in found
-            if (rel, scope) not in ALLOWED_BUILTIN_RAISES]
+    bare = [
+        f"{rel}:{line} in {scope or '<module>'}"
+        for rel, scope, line in found
+        if (rel, scope) not in ALLOWED_BUILTIN_RAISES
+    ]
     assert not bare, "raise a PerfmodelError subclass instead of a bare builtin at: " + ", ".join(bare)
     stale = ALLOWED_BUILTIN_RAISES - {(rel, scope) for rel, scope, _ in found}
     assert not stale, f"these no longer raise a bare builtin; delete them from the allow-list: {sorted(stale)}"

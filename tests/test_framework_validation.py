@@ -103,9 +103,7 @@ def test_misspelt_key_is_named_with_a_suggestion():
     leaf = _leaf(raw, 0, 1)
     leaf["wieght"] = leaf.pop("weight")
     message = _error(raw)
-    assert (
-        "node tree › quality › callback: unknown key 'wieght' (did you mean 'weight'?)" in message
-    )
+    assert "node tree › quality › callback: unknown key 'wieght' (did you mean 'weight'?)" in message
     assert "docs/framework.md" in message
     assert "node tree › quality › callback: missing required key 'weight'" in message
 
@@ -321,17 +319,13 @@ def test_yaml_file_with_bad_weights_names_file_and_node(tmp_path):
 
 def test_yaml_file_with_typo(tmp_path):
     text = yaml.safe_dump(_valid(), allow_unicode=True).replace("goalposts:", "goalpost:", 1)
-    with pytest.raises(
-        FrameworkError, match=r"unknown key 'goalpost' \(did you mean 'goalposts'\?\)"
-    ):
+    with pytest.raises(FrameworkError, match=r"unknown key 'goalpost' \(did you mean 'goalposts'\?\)"):
         load_framework(_write(tmp_path, text))
 
 
 def test_invalid_yaml(tmp_path):
     path = _write(tmp_path, "id: broken\ntree:\n  - id: a\n    weight: [0.5\n")
-    with pytest.raises(
-        FrameworkError, match=re.escape(f"framework {str(path)!r} is not valid YAML")
-    ):
+    with pytest.raises(FrameworkError, match=re.escape(f"framework {str(path)!r} is not valid YAML")):
         load_framework(path)
 
 
@@ -343,9 +337,7 @@ def test_yaml_without_a_mapping(tmp_path, text):
 
 def test_missing_yaml_file(tmp_path):
     path = tmp_path / "absent.yaml"
-    with pytest.raises(
-        FrameworkError, match=re.escape(f"framework file {str(path)!r} does not exist")
-    ):
+    with pytest.raises(FrameworkError, match=re.escape(f"framework file {str(path)!r} does not exist")):
         load_framework(path)
 
 
@@ -382,9 +374,7 @@ def _tree_from_raw_weights(raw_weights: list[list[int]], top: list[int]) -> list
     factor=st.floats(min_value=0.05, max_value=20, allow_nan=False, allow_infinity=False),
 )
 def test_scaling_a_node_and_renormalising_keeps_effective_weights(raw_weights, data, factor):
-    top = data.draw(
-        st.lists(st.integers(1, 50), min_size=len(raw_weights), max_size=len(raw_weights))
-    )
+    top = data.draw(st.lists(st.integers(1, 50), min_size=len(raw_weights), max_size=len(raw_weights)))
     base = _valid()
     original = framework_from_dict({**base, "tree": _tree_from_raw_weights(raw_weights, top)})
 

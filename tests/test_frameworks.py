@@ -44,9 +44,7 @@ def _raw_sibling_groups(nodes: list[dict], path: str = "tree"):
 
 def _by_zh(fw: Framework, name_zh: str) -> Indicator:
     matches = [ind for ind in fw.indicators() if ind.name.zh == name_zh]
-    assert len(matches) == 1, (
-        f"{fw.id}: expected one indicator named {name_zh}, found {len(matches)}"
-    )
+    assert len(matches) == 1, f"{fw.id}: expected one indicator named {name_zh}, found {len(matches)}"
     return matches[0]
 
 
@@ -349,12 +347,8 @@ def test_officer_case_points_indicator(framework_id):
 
 
 def test_case_points_from_seed_003():
-    criminal = next(
-        i for i in load_framework("officer_criminal_investigation").indicators() if i.points
-    )
-    community = next(
-        i for i in load_framework("officer_community_policing").indicators() if i.points
-    )
+    criminal = next(i for i in load_framework("officer_criminal_investigation").indicators() if i.points)
+    community = next(i for i in load_framework("officer_community_policing").indicators() if i.points)
     assert criminal.points["homicide_solved"] == 100
     assert max(criminal.points.values()) == 100  # homicide is the top of the scale
     assert community.points["neighbour_dispute_mediated"] == 10
@@ -386,6 +380,4 @@ def test_docs_minimal_example_loads(repo_root: Path):
     text = (repo_root / "docs" / "framework.md").read_text(encoding="utf-8")
     first_yaml = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)
     fw = framework_from_dict(yaml.safe_load(first_yaml), source="docs/framework.md")
-    assert fw.effective_weights() == pytest.approx(
-        {"case_compliance_rate": 0.6, "window_processing_days": 0.4}
-    )
+    assert fw.effective_weights() == pytest.approx({"case_compliance_rate": 0.6, "window_processing_days": 0.4})

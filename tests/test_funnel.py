@@ -68,9 +68,7 @@ def test_chisq_rate_limits_scale_with_target() -> None:
     got = funnel_limits([500.0], kind="rate", target=rate, method="chisq", confidence=[0.95])
     e = rate * 500.0
     assert got["lower_95"].iloc[0] == pytest.approx(rate * stats.chi2.ppf(0.025, 2 * e) / (2 * e))
-    assert got["upper_95"].iloc[0] == pytest.approx(
-        rate * stats.chi2.ppf(0.975, 2 * e + 2) / (2 * e)
-    )
+    assert got["upper_95"].iloc[0] == pytest.approx(rate * stats.chi2.ppf(0.975, 2 * e + 2) / (2 * e))
 
 
 def test_exact_rate_limits_are_ratio_limits_times_target() -> None:
@@ -87,20 +85,12 @@ def test_exact_binomial_limits_match_brute_force(n: int, theta: float) -> None:
     for level in (0.95, 0.998):
         lab = confidence_label(level)
         expected = brute_force_binomial_limits(n, theta, level)
-        quant = funnel_limits(
-            [n], kind="proportion", target=theta, confidence=[level], discrete="quantile"
-        )
-        sym = funnel_limits(
-            [n], kind="proportion", target=theta, confidence=[level], discrete="symmetric"
-        )
-        assert quant[f"lower_{lab}"].iloc[0] == pytest.approx(
-            max(expected["lower"], 0.0), abs=1e-10
-        )
+        quant = funnel_limits([n], kind="proportion", target=theta, confidence=[level], discrete="quantile")
+        sym = funnel_limits([n], kind="proportion", target=theta, confidence=[level], discrete="symmetric")
+        assert quant[f"lower_{lab}"].iloc[0] == pytest.approx(max(expected["lower"], 0.0), abs=1e-10)
         assert sym[f"lower_{lab}"].iloc[0] == pytest.approx(max(expected["lower"], 0.0), abs=1e-10)
         assert quant[f"upper_{lab}"].iloc[0] == pytest.approx(expected["upper_quantile"], abs=1e-10)
-        assert sym[f"upper_{lab}"].iloc[0] == pytest.approx(
-            min(expected["upper_symmetric"], 1.0), abs=1e-10
-        )
+        assert sym[f"upper_{lab}"].iloc[0] == pytest.approx(min(expected["upper_symmetric"], 1.0), abs=1e-10)
 
 
 @pytest.mark.parametrize("n", [1, 4, 15, 60])
@@ -141,9 +131,7 @@ def test_chisq_form_flags_zero_counts_even_when_expected_is_small() -> None:
 def test_quantile_rule_flags_full_count_at_high_target_symmetric_does_not() -> None:
     # 10 of 10 when the target is 90 %: P = 0.9^10 = 0.35, plainly noise
     data = pd.DataFrame({"unit_id": ["a"], "x": [10], "n": [10]})
-    quant = funnel_analysis(
-        data, observed="x", denominator="n", kind="proportion", target=0.9, discrete="quantile"
-    )
+    quant = funnel_analysis(data, observed="x", denominator="n", kind="proportion", target=0.9, discrete="quantile")
     sym = funnel_analysis(data, observed="x", denominator="n", kind="proportion", target=0.9)
     assert bool(quant.table["outside_998"].iloc[0])
     assert not bool(sym.table["outside_998"].iloc[0])
@@ -167,9 +155,7 @@ def test_normal_limits_for_proportions_use_arcsine_scale() -> None:
     z = stats.norm.ppf(0.999)
     got = funnel_limits(n, kind="proportion", target=theta, method="normal", confidence=[0.998])
     centre = np.arcsin(np.sqrt(theta))
-    np.testing.assert_allclose(
-        got["lower_998"], np.sin(np.clip(centre - z / (2 * np.sqrt(n)), 0, None)) ** 2
-    )
+    np.testing.assert_allclose(got["lower_998"], np.sin(np.clip(centre - z / (2 * np.sqrt(n)), 0, None)) ** 2)
     np.testing.assert_allclose(got["upper_998"], np.sin(centre + z / (2 * np.sqrt(n))) ** 2)
 
 
@@ -300,9 +286,7 @@ def test_false_alarm_rate_near_nominal_for_small_proportions() -> None:
         x = rng.binomial(n, 0.15)
         data = pd.DataFrame({"unit_id": range(50), "x": x, "n": n})
         for rule in flagged:
-            t = funnel_analysis(
-                data, observed="x", denominator="n", kind="proportion", discrete=rule
-            ).table
+            t = funnel_analysis(data, observed="x", denominator="n", kind="proportion", discrete=rule).table
             flagged[rule] += int(t["outside_998"].sum())
         total += 50
     # nominal 0.2 %; the symmetric rule is conservative by construction
@@ -326,9 +310,7 @@ def test_unit_with_few_cases_is_not_flagged_by_noise() -> None:
     n = np.r_[rng.integers(80, 200, 49), 3]
     x = np.r_[rng.binomial(n[:49], 0.2), 3]  # 3 of 3 against a 20 % rate: P = 0.008
     data = pd.DataFrame({"unit_id": [f"u{i}" for i in range(50)], "x": x, "n": n})
-    t = funnel_analysis(data, observed="x", denominator="n", kind="proportion").table.set_index(
-        "unit_id"
-    )
+    t = funnel_analysis(data, observed="x", denominator="n", kind="proportion").table.set_index("unit_id")
     assert t.loc["u49", "value"] == 1.0
     assert not t.loc["u49", "outside_998"]
     assert t.loc["u49", "p_value"] > 0.002
@@ -349,12 +331,8 @@ def test_large_real_effect_with_many_cases_is_flagged() -> None:
 
 # --------------------------------------------------------------------------- tables and API
 def test_record_level_data_are_totalled_per_unit() -> None:
-    records = pd.DataFrame(
-        {"station": ["a", "a", "b", "b", "b"], "x": [1, 2, 0, 1, 1], "n": [5, 5, 3, 3, 4]}
-    )
-    t = funnel_analysis(
-        records, observed="x", denominator="n", kind="proportion", unit="station"
-    ).table
+    records = pd.DataFrame({"station": ["a", "a", "b", "b", "b"], "x": [1, 2, 0, 1, 1], "n": [5, 5, 3, 3, 4]})
+    t = funnel_analysis(records, observed="x", denominator="n", kind="proportion", unit="station").table
     assert list(t["station"]) == ["a", "b"]
     assert list(t["observed"]) == [3, 2] and list(t["denominator"]) == [10, 10]
     assert t["target"].iloc[0] == pytest.approx(5 / 20)
@@ -391,9 +369,7 @@ def test_output_columns_are_documented() -> None:
 
 
 def test_rate_kind_uses_pooled_target() -> None:
-    data = pd.DataFrame(
-        {"unit_id": range(3), "events": [2, 10, 30], "years": [100.0, 400.0, 1000.0]}
-    )
+    data = pd.DataFrame({"unit_id": range(3), "events": [2, 10, 30], "years": [100.0, 400.0, 1000.0]})
     res = funnel_analysis(data, observed="events", denominator="years", kind="rate")
     assert res.target == pytest.approx(42 / 1500)
     np.testing.assert_allclose(res.table["value"], data["events"] / data["years"])
@@ -463,15 +439,11 @@ def test_plot_draws_labelled_limits_and_highlights_outliers() -> None:
     o[0] = int(e[0] * 3) + 10
     data = pd.DataFrame({"unit_id": [f"s{i}" for i in range(30)], "o": o, "e": e})
     res = funnel_analysis(data, observed="o", expected="e")
-    ax = res.plot(
-        title="LOS funnel", xlabel="E", ylabel="O/E", confidence_labels={0.95: "inner", 0.998: "outer"}
-    )
+    ax = res.plot(title="LOS funnel", xlabel="E", ylabel="O/E", confidence_labels={0.95: "inner", 0.998: "outer"})
     try:
         labels = [line.get_label() for line in ax.get_lines()]
         assert "inner" in labels and "outer" in labels
-        assert (
-            ax.get_title() == "LOS funnel" and ax.get_xlabel() == "E" and ax.get_ylabel() == "O/E"
-        )
+        assert ax.get_title() == "LOS funnel" and ax.get_xlabel() == "E" and ax.get_ylabel() == "O/E"
         assert len(ax.collections) == 2  # in-control points and highlighted outliers
         assert any(text.get_text() == "s0" for text in ax.texts)
     finally:

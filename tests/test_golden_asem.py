@@ -60,26 +60,15 @@ class Asem:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             self.denominated = denominate(self.raw, denominators.to_dict(), self.units)
-        self.denominator_warnings = [
-            w for w in caught if issubclass(w.category, DenominatorWarning)
-        ]
-        self.denominator_problems = denominator_problems(
-            self.raw, denominators.to_dict(), self.units
-        )
+        self.denominator_warnings = [w for w in caught if issubclass(w.category, DenominatorWarning)]
+        self.denominator_problems = denominator_problems(self.raw, denominators.to_dict(), self.units)
         self.imputation = impute(self.denominated, "group_mean", groups=self.units["Group_EurAsia"])
         self.treatment = treat(self.imputation.values, max_points=6)
-        directions = {
-            row.IndCode: "higher" if row.Direction > 0 else "lower"
-            for row in self.meta.itertuples()
-        }
-        self.normalised = normalise(
-            orient(self.treatment.values, directions), "minmax", lo=0, hi=100
-        )
+        directions = {row.IndCode: "higher" if row.Direction > 0 else "lower" for row in self.meta.itertuples()}
+        self.normalised = normalise(orient(self.treatment.values, directions), "minmax", lo=0, hi=100)
         # framework ids are lowercase ([a-z0-9_]); COINr's codes are mixed case, so map there and back
         published_code = {code.lower(): code for code in [*self.codes, *self.agg_meta["Code"]]}
-        aggregates = aggregate_tree(
-            self.normalised.rename(columns=str.lower), self.framework, "arithmetic"
-        )
+        aggregates = aggregate_tree(self.normalised.rename(columns=str.lower), self.framework, "arithmetic")
         self.aggregates = aggregates.rename(columns=published_code)
 
 
@@ -105,10 +94,7 @@ def asem_framework(meta: pd.DataFrame, agg_meta: pd.DataFrame) -> Framework:
             ]
             return _normalised_weights(leaves)
         level = LEVELS[depth]
-        groups = [
-            node(code, build(frame[frame[level] == code], depth - 1))
-            for code in dict.fromkeys(frame[level])
-        ]
+        groups = [node(code, build(frame[frame[level] == code], depth - 1)) for code in dict.fromkeys(frame[level])]
         return _normalised_weights(groups)
 
     (index,) = build(meta, len(LEVELS) - 1)
@@ -140,9 +126,7 @@ def _deviation(ours: pd.DataFrame, published: pd.DataFrame) -> tuple[float, str]
     nan_mismatch = ours.isna() != published.isna()
     if nan_mismatch.to_numpy().any():
         rows, cols = np.nonzero(nan_mismatch.to_numpy())
-        cells = [
-            f"{published.index[r]}×{published.columns[c]}" for r, c in zip(rows, cols, strict=True)
-        ]
+        cells = [f"{published.index[r]}×{published.columns[c]}" for r, c in zip(rows, cols, strict=True)]
         return float("inf"), f"missing values differ at {', '.join(cells[:5])}"
     diff = (ours - published).abs()
     if not diff.notna().to_numpy().any():

@@ -47,9 +47,7 @@ def medpar(golden_dir: Path) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def model(medpar: pd.DataFrame) -> CaseMixModel:
-    return CaseMixModel("los ~ hmo + died + age80 + C(type)", "poisson", group="provnum").fit(
-        medpar
-    )
+    return CaseMixModel("los ~ hmo + died + age80 + C(type)", "poisson", group="provnum").fit(medpar)
 
 
 @pytest.fixture(scope="module")
@@ -139,12 +137,8 @@ def test_shmi_overdispersion_flags_9_hospitals(per_hospital: pd.DataFrame) -> No
     assert result.adjusted
     assert result.tau2 > 0
     z998 = stats.norm.ppf(0.999)
-    np.testing.assert_allclose(
-        table["upper_998"], np.exp(z998 * np.sqrt(1 / e + result.tau2)), rtol=1e-12
-    )
-    np.testing.assert_allclose(
-        table["lower_998"], np.exp(-z998 * np.sqrt(1 / e + result.tau2)), rtol=1e-12
-    )
+    np.testing.assert_allclose(table["upper_998"], np.exp(z998 * np.sqrt(1 / e + result.tau2)), rtol=1e-12)
+    np.testing.assert_allclose(table["lower_998"], np.exp(-z998 * np.sqrt(1 / e + result.tau2)), rtol=1e-12)
     assert int(table["outside_998"].sum()) == 9
 
 

@@ -82,8 +82,12 @@ def test_ten_tied_of_twelve_do_not_all_get_excellent():
 def test_tie_break_chain_decides_before_the_lower_grade():
     # three tied for two 优秀 places; the first key separates one, the second key the other two
     s = pd.Series([9.0, 9.0, 9.0, 5.0, 4.0, 3.0, 2.0, 1.0, 0.5, 0.1])
-    keys = pd.DataFrame({"heaviest_dimension": [70.0, 80.0, 80.0, 0, 0, 0, 0, 0, 0, 0],
-                         "fewer_negative_hits": [0.0, -1.0, 0.0, 0, 0, 0, 0, 0, 0, 0]})
+    keys = pd.DataFrame(
+        {
+            "heaviest_dimension": [70.0, 80.0, 80.0, 0, 0, 0, 0, 0, 0, 0],
+            "fewer_negative_hits": [0.0, -1.0, 0.0, 0, 0, 0, 0, 0, 0, 0],
+        }
+    )
     result = quota_grading(s, {"优秀": 0.2, "良好": 0.3, "合格": 0.3}, tie_keys=keys)
     # capacities 2, 3, 3: unit 2 (best key 1 and key 2), then unit 1 (key 1 80, one hit) are 优秀
     assert result.grades.tolist()[:4] == ["良好", "优秀", "优秀", "良好"]
@@ -102,16 +106,30 @@ def test_non_finite_scores_are_not_ranked_or_graded():
     assert rank_scores(s).tolist()[:1] == [1.0] and rank_scores(s)[4] == 2.0
     assert rank_scores(s)[[1, 2, 3]].isna().all()
     assert grade_by_cutoffs(s, {"优秀": 85, "良好": 75, "合格": 60}).tolist() == [
-        "优秀", NOT_GRADED, NOT_GRADED, NOT_GRADED, "不合格"]
+        "优秀",
+        NOT_GRADED,
+        NOT_GRADED,
+        NOT_GRADED,
+        "不合格",
+    ]
     # quotas counted over the two finite scores only: 优秀 round(0.5 * 2) = 1
     assert grade_by_quota(s, {"优秀": 0.5, "良好": 0.5}).tolist() == [
-        "优秀", NOT_GRADED, NOT_GRADED, NOT_GRADED, "良好"]
+        "优秀",
+        NOT_GRADED,
+        NOT_GRADED,
+        NOT_GRADED,
+        "良好",
+    ]
 
 
 def test_tie_break_keys_from_a_framework_tree():
     aggregated = pd.DataFrame({"D1": [10.0, 20.0], "D2": [5.0, 1.0], "score": [1.0, 1.0]}, index=["a", "b"])
-    keys = tie_break_keys(["heaviest_dimension", "fewer_negative_hits", "dimension:D2"], aggregated,
-                          {"D1": 0.4, "D2": 0.6}, pd.Series({"a": 2.0}))
+    keys = tie_break_keys(
+        ["heaviest_dimension", "fewer_negative_hits", "dimension:D2"],
+        aggregated,
+        {"D1": 0.4, "D2": 0.6},
+        pd.Series({"a": 2.0}),
+    )
     assert keys["heaviest_dimension"].tolist() == [5.0, 1.0]  # D2 weighs more
     assert keys["fewer_negative_hits"].tolist() == [-2.0, 0.0]
     assert keys["dimension:D2"].tolist() == [5.0, 1.0]
@@ -237,13 +255,19 @@ def _quota_by_the_rule(scores: list[float], keys: list[list[float]], quotas: dic
         if len({grades[i] for i in same}) > 1:
             broken |= set(same)
     n = len(scores)
-    return ([grades.get(i, NOT_GRADED) for i in range(n)], [i in broken - lowered for i in range(n)],
-            [i in lowered for i in range(n)])
+    return (
+        [grades.get(i, NOT_GRADED) for i in range(n)],
+        [i in broken - lowered for i in range(n)],
+        [i in lowered for i in range(n)],
+    )
 
 
 @given(
-    st.lists(st.lists(st.sampled_from([0.0, 10.0, 10.0, 55.5, 70.0, 100.0, np.nan, -np.inf]),
-                      min_size=12, max_size=12), min_size=1, max_size=5),
+    st.lists(
+        st.lists(st.sampled_from([0.0, 10.0, 10.0, 55.5, 70.0, 100.0, np.nan, -np.inf]), min_size=12, max_size=12),
+        min_size=1,
+        max_size=5,
+    ),
     st.lists(st.lists(st.sampled_from([0.0, 1.0, 2.0, np.nan]), min_size=12, max_size=12), min_size=0, max_size=2),
     quota_sets,
     st.lists(st.sampled_from("xyz"), min_size=12, max_size=12),
@@ -258,7 +282,8 @@ def test_quota_grade_draws_follow_the_rule_in_every_draw_and_group(draws, keys, 
     for d in range(len(score)):
         for idx in groups:
             grades, broken, lowered = _quota_by_the_rule(
-                score[d, idx].tolist(), [k[idx].tolist() for k in np.array(keys).reshape(len(keys), 12)], quotas)
+                score[d, idx].tolist(), [k[idx].tolist() for k in np.array(keys).reshape(len(keys), 12)], quotas
+            )
             assert [GRADE_CODES[c] for c in out.codes[d, idx]] == grades
             assert out.tie_broken[d, idx].tolist() == broken
             assert out.tie_lowered[d, idx].tolist() == lowered

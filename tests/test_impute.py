@@ -48,9 +48,7 @@ def counts() -> pd.DataFrame:
 
 def test_denominate_by_hand(counts, units) -> None:
     with pytest.warns(DenominatorWarning):
-        out = denominate(
-            counts, {"thefts": "residents", "cases": "officers"}, units, per={"thefts": 10000}
-        )
+        out = denominate(counts, {"thefts": "residents", "cases": "officers"}, units, per={"thefts": 10000})
     # thefts per 10,000 residents: 30/6 = 5, 12/2 = 6; cases per officer: 3, 4, 3
     assert out.loc[["S1", "S2"], "thefts"].tolist() == [5.0, 6.0]
     assert out["cases"].iloc[:3].tolist() == [3.0, 4.0, 3.0]
@@ -58,9 +56,7 @@ def test_denominate_by_hand(counts, units) -> None:
 
 
 def test_zero_or_missing_denominator_gives_nan_never_inf(counts, units) -> None:
-    with pytest.warns(
-        DenominatorWarning, match=r"2 cell\(s\).*S3 × thefts \(denominator is zero\)"
-    ):
+    with pytest.warns(DenominatorWarning, match=r"2 cell\(s\).*S3 × thefts \(denominator is zero\)"):
         out = denominate(counts, {"thefts": "residents"}, units)
     assert np.isnan(out.loc["S3", "thefts"]) and np.isnan(out.loc["S4", "thefts"])
     assert np.isfinite(out.to_numpy()[~np.isnan(out.to_numpy())]).all()
@@ -95,9 +91,7 @@ def test_no_warning_when_every_denominator_is_usable(counts, units) -> None:
         ({"thefts": "residents"}, {"thefts": 0}, ValueError, "positive"),
     ],
 )
-def test_denominate_errors_name_the_problem(
-    counts, units, denominators, per, error, message
-) -> None:
+def test_denominate_errors_name_the_problem(counts, units, denominators, per, error, message) -> None:
     with pytest.raises(error, match=message):
         denominate(counts, denominators, units, per=per)
 
@@ -183,9 +177,7 @@ def test_group_mean_uses_observed_values_only(X) -> None:
 
 
 def test_carry_forward_respects_max_age(X) -> None:
-    previous = pd.DataFrame({"a": [2.5, 100.0, NAN]}, index=["r", "q", "s"]).assign(
-        b=[NAN, NAN, NAN]
-    )
+    previous = pd.DataFrame({"a": [2.5, 100.0, NAN]}, index=["r", "q", "s"]).assign(b=[NAN, NAN, NAN])
     two_back = pd.DataFrame({"a": [7.0, NAN], "b": [NAN, 11.0]}, index=["t", "s"])
     history = [previous, two_back]
 
@@ -216,9 +208,7 @@ def test_carry_forward_prefers_the_most_recent_period(X) -> None:
     result = impute(X, "carry_forward", history=history, max_age=3)
     assert result.values.loc["r", "a"] == 5.0
     unresolved = result.unresolved.set_index(["unit", "indicator"])
-    assert unresolved.loc[("t", "a"), "detail"] == (
-        "no value in the 2 earlier period(s) searched (max_age=3)"
-    )
+    assert unresolved.loc[("t", "a"), "detail"] == ("no value in the 2 earlier period(s) searched (max_age=3)")
 
 
 def test_carry_forward_without_history_reports_every_cell(X) -> None:

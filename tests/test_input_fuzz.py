@@ -47,9 +47,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     derandomize=True,
 )
-UNITS = pd.DataFrame(
-    {"unit_id": ["S01", "S02", "12"], "level": ["station"] * 3, "source_row": [2, 3, 4]}
-)
+UNITS = pd.DataFrame({"unit_id": ["S01", "S02", "12"], "level": ["station"] * 3, "source_row": [2, 3, 4]})
 UNITS.attrs["source"] = "units.csv"
 
 
@@ -218,9 +216,7 @@ def corpus(prefix: str) -> list[Path]:
 @pytest.mark.parametrize("path", corpus("obs") + corpus("units"), ids=lambda p: p.name)
 def test_adversarial_corpus_file_is_read_or_refused_and_accounted_for(tmp_path, path):
     observations = tmp_path / "observations.csv"
-    observations.write_text(
-        "period,unit_id,indicator,value\n2025-04,S01,case_compliance_rate,0.9\n", encoding="utf-8"
-    )
+    observations.write_text("period,unit_id,indicator,value\n2025-04,S01,case_compliance_rate,0.9\n", encoding="utf-8")
     units = tmp_path / "units.csv"
     units.write_text("unit_id,level\nS01,station\nS02,station\nS03,station\n", encoding="utf-8")
     obs_file, units_file = (path, units) if path.name.startswith("obs_") else (observations, path)

@@ -96,9 +96,7 @@ def test_the_same_row_in_two_sheets_names_both_sheets(tmp_path):
 def monthly(tmp_path_factory):
     """A simulated quarter saved as a workbook with one sheet per month, plus a notes sheet."""
     out = tmp_path_factory.mktemp("monthly")
-    paths = generate_sample(
-        out, stations=8, months=3, rng=3, start="2025-04", frameworks=["station_four_dimension"]
-    )
+    paths = generate_sample(out, stations=8, months=3, rng=3, start="2025-04", frameworks=["station_four_dimension"])
     observations = pd.read_csv(paths["station_observations"], dtype=str, keep_default_na=False)
     observations = observations[observations["period"].isin(["2025-04", "2025-05", "2025-06"])]
     book = out / "monthly.xlsx"
@@ -147,9 +145,7 @@ def test_cli_sheet_option_reads_one_sheet_for_validate_and_score(monthly, capsys
     ]
     cli.main(["validate", *inputs, "--quarantine", str(tmp_path / "q.csv")])
     assert f"{n} rows read" in capsys.readouterr().out
-    assert (
-        cli.main(["score", *inputs, "--period", "2025-05", "--out", str(tmp_path / "s.csv")]) == 0
-    )
+    assert cli.main(["score", *inputs, "--period", "2025-05", "--out", str(tmp_path / "s.csv")]) == 0
     assert "2025-05" in capsys.readouterr().out
     assert len(pd.read_csv(tmp_path / "s.csv")) > 0
     code = cli.main(["validate", *inputs[:-1], "2025-07"])
@@ -200,9 +196,7 @@ def test_wide_export_is_reshaped_with_rows_and_cells_kept(tmp_path):
     assert data["备注"].tolist()[:3] == ["ok"] * 3
     held = result.quarantine.set_index("row")
     assert held.loc[3, "reason"] == "blank_row"
-    reasons = result.quarantine.loc[
-        result.quarantine["row"] == 4, ["cell", "reason"]
-    ].values.tolist()
+    reasons = result.quarantine.loc[result.quarantine["row"] == 4, ["cell", "reason"]].values.tolist()
     assert reasons == [
         ["D4 '案件规范率'", "non_numeric"],
         ["E4 'callback_satisfaction'", "missing_value"],
@@ -212,9 +206,7 @@ def test_wide_export_is_reshaped_with_rows_and_cells_kept(tmp_path):
         .iloc[1]
         .startswith("wide.csv row 4, column 'value' (cell D4 '案件规范率'): '93%' is not a number")
     )
-    assert any(
-        note.startswith("wide export: 3 rows × 3 indicator columns") for note in result.notes
-    )
+    assert any(note.startswith("wide export: 3 rows × 3 indicator columns") for note in result.notes)
 
 
 @pytest.mark.parametrize(
@@ -287,9 +279,7 @@ def test_framework_aliases_are_accepted(tmp_path):
     framework = framework_from_dict(raw)
     assert indicator_lookup(framework)[normalise_header("办案规范率")] == "case_compliance_rate"
     path = tmp_path / "obs.csv"
-    path.write_text(
-        "period,unit_id,indicator,value\n2025-04,S01,办案规范率,0.9\n", encoding="utf-8"
-    )
+    path.write_text("period,unit_id,indicator,value\n2025-04,S01,办案规范率,0.9\n", encoding="utf-8")
     result, _ = read_inputs(framework, path, units_file(tmp_path))
     assert result.data["indicator"].tolist() == ["case_compliance_rate"]
     plain, _ = read_inputs(FRAMEWORK, path, units_file(tmp_path))  # without the alias: refused
@@ -308,9 +298,7 @@ def test_count_of_1e308_is_quarantined_and_every_score_stays_finite(tmp_path):
         frameworks=["station_four_dimension"],
     )
     observations = pd.read_csv(paths["station_observations"], dtype=str, keep_default_na=False)
-    target = (observations["indicator"] == "enforcement_errors") & (
-        observations["period"] == "2025-04"
-    )
+    target = (observations["indicator"] == "enforcement_errors") & (observations["period"] == "2025-04")
     first = observations.index[target][0]
     observations.loc[first, "value"] = "1e308"
     path = tmp_path / "obs.csv"

@@ -81,9 +81,7 @@ def test_multiline_cell_is_one_spreadsheet_row(tmp_path):
 
 
 def test_gbk_encoded_csv_is_read(tmp_path):
-    path = write_text(
-        tmp_path / "obs.csv", "期间,单位编号,指标,数值\n2025-04,S01,案件规范率,0.9\n", "gbk"
-    )
+    path = write_text(tmp_path / "obs.csv", "期间,单位编号,指标,数值\n2025-04,S01,案件规范率,0.9\n", "gbk")
     table = read_table(path, aliases=OBS)
     assert table.loc[0, "indicator"] == "案件规范率"
 
@@ -211,9 +209,7 @@ def test_corrupt_file(tmp_path, name):
 
 
 def test_ragged_csv_is_a_file_error(tmp_path):
-    path = write_text(
-        tmp_path / "obs.csv", "period,unit_id\n2025-04,S01\n2025-05,S02,extra,cells\n"
-    )
+    path = write_text(tmp_path / "obs.csv", "period,unit_id\n2025-04,S01\n2025-05,S02,extra,cells\n")
     with pytest.raises(InputError, match="cannot be read"):
         read_table(path, aliases=OBS)
 
@@ -391,9 +387,7 @@ def test_sheet_option_picks_one_sheet_and_names_the_sheets_when_wrong(tmp_path):
     path = _month_workbook(tmp_path / "obs.xlsx", ["2025-04", "2025-05"])
     assert read_table(path, aliases=OBS, sheet="2025-05")["period"].tolist() == ["2025-05"] * 2
     assert read_table(path, aliases=OBS, sheet=1)["period"].tolist() == ["2025-05"] * 2
-    with pytest.raises(
-        InputError, match=r"has no sheet '2025-07'; its sheets are '2025-04', '2025-05'"
-    ):
+    with pytest.raises(InputError, match=r"has no sheet '2025-07'; its sheets are '2025-04', '2025-05'"):
         read_table(path, aliases=OBS, sheet="2025-07")
 
 
@@ -415,9 +409,7 @@ def test_legacy_xls_workbook_is_read_every_sheet():
 
 @pytest.mark.parametrize("name", ["obs_html_as_xls.refused.xls"])
 def test_web_page_saved_as_xls_is_refused_with_the_fix(name):
-    with pytest.raises(
-        InputError, match="web page \\(HTML\\) with an Excel file name; open it in Excel"
-    ):
+    with pytest.raises(InputError, match="web page \\(HTML\\) with an Excel file name; open it in Excel"):
         read_table(ADVERSARIAL / name, aliases=OBS)
 
 
@@ -469,9 +461,7 @@ def test_separator_inside_quotes_does_not_fool_the_detection(tmp_path):
 def test_undecodable_text_is_an_input_error_naming_the_fix(tmp_path):
     path = tmp_path / "obs.csv"
     path.write_bytes(b"\xff\xfe" + b"p\x00,\x00\x00")  # UTF-16 with an odd byte out
-    with pytest.raises(
-        InputError, match="cannot be decoded as UTF-16; save it again as 'CSV UTF-8'"
-    ):
+    with pytest.raises(InputError, match="cannot be decoded as UTF-16; save it again as 'CSV UTF-8'"):
         read_table(path, aliases=OBS)
 
 

@@ -326,9 +326,7 @@ def test_relative_imports_are_resolved(tmp_path: Path) -> None:
     (pkg / "__init__.py").write_text("", encoding="utf-8")
     (pkg / "errors.py").write_text("", encoding="utf-8")
     (pkg / "sub" / "__init__.py").write_text("from . import b\n", encoding="utf-8")
-    (pkg / "sub" / "b.py").write_text(
-        "def f():\n    from ..errors import X\n    from .c import y\n", encoding="utf-8"
-    )
+    (pkg / "sub" / "b.py").write_text("def f():\n    from ..errors import X\n    from .c import y\n", encoding="utf-8")
     (pkg / "sub" / "c.py").write_text("", encoding="utf-8")
     edges = import_edges(module_files(pkg), pkg)
     found = {(e.importer, e.imported) for e in edges}

@@ -87,21 +87,47 @@ def test_default_axes_follow_sources_and_kinds(fid):
 
 def _three_indicator_framework():
     leaf = {"kind": "rate", "range": [0, 1]}
-    return framework_from_dict({
-        "id": "tiny", "name": {"zh": "小", "en": "tiny"}, "level": "officer", "role": "community_policing",
-        "policy": {"max_subjective_weight": 1.0},
-        "tree": [
-            {"id": "work", "name": {"zh": "工作", "en": "work"}, "weight": 0.6, "children": [
-                {"id": "cases", "name": {"zh": "案件", "en": "cases"}, "weight": 0.5, "kind": "count"},
-                {"id": "solved", "name": {"zh": "破案", "en": "solved"}, "weight": 0.5, **leaf},
-            ]},
-            {"id": "people", "name": {"zh": "群众", "en": "people"}, "weight": 0.4, "children": [
-                {"id": "survey", "name": {"zh": "测评", "en": "survey"}, "weight": 0.25, "source": "citizen", **leaf},
-                {"id": "callback", "name": {"zh": "回访", "en": "callback"}, "weight": 0.75, "source": "citizen",
-                 **leaf},
-            ]},
-        ],
-    })
+    return framework_from_dict(
+        {
+            "id": "tiny",
+            "name": {"zh": "小", "en": "tiny"},
+            "level": "officer",
+            "role": "community_policing",
+            "policy": {"max_subjective_weight": 1.0},
+            "tree": [
+                {
+                    "id": "work",
+                    "name": {"zh": "工作", "en": "work"},
+                    "weight": 0.6,
+                    "children": [
+                        {"id": "cases", "name": {"zh": "案件", "en": "cases"}, "weight": 0.5, "kind": "count"},
+                        {"id": "solved", "name": {"zh": "破案", "en": "solved"}, "weight": 0.5, **leaf},
+                    ],
+                },
+                {
+                    "id": "people",
+                    "name": {"zh": "群众", "en": "people"},
+                    "weight": 0.4,
+                    "children": [
+                        {
+                            "id": "survey",
+                            "name": {"zh": "测评", "en": "survey"},
+                            "weight": 0.25,
+                            "source": "citizen",
+                            **leaf,
+                        },
+                        {
+                            "id": "callback",
+                            "name": {"zh": "回访", "en": "callback"},
+                            "weight": 0.75,
+                            "source": "citizen",
+                            **leaf,
+                        },
+                    ],
+                },
+            ],
+        }
+    )
 
 
 def test_axis_scores_are_effective_weight_means_computed_by_hand():
@@ -222,18 +248,29 @@ def _hand_cockpit(fw_id: str, profiles: pd.DataFrame, ledger: pd.DataFrame) -> C
     return Cockpit(fw, "2025Q2", cockpit_axes(fw), profiles, ledger)
 
 
-PROFILES = pd.DataFrame({
-    "unit_id": ["A", "B", "C", "D"], "name": ["甲", "乙", "丙", "丁"], "station": ["S1", "S1", "S2", "S2"],
-    "workload_pct": [10.0, 20.0, np.nan, 60.0], "quality_pct": [12.5, 30.0, 5.0, 10.0],
-    "satisfaction_pct": [24.9, 10.0, 5.0, 10.0], "negative_hits": [0.0, 2.0, 0.0, 1.0],
-})
-LEDGER = pd.DataFrame({
-    "unit_id": ["A", "B", "B", "D"], "kind": ["case", "negative", "negative", "negative"],
-    "indicator": ["case_points", "enforcement_error", "petition_complaint", "enforcement_error"],
-    "item": ["x", "y", "z", "y"], "name": ["办案", "执法过错", "信访投诉", "执法过错"],
-    "count": [3.0, 1.0, 1.0, 1.0], "points": [30.0, 0.0, 0.0, 0.0],
-    "consequence": [None, "warning", "warning", "warning"],
-})
+PROFILES = pd.DataFrame(
+    {
+        "unit_id": ["A", "B", "C", "D"],
+        "name": ["甲", "乙", "丙", "丁"],
+        "station": ["S1", "S1", "S2", "S2"],
+        "workload_pct": [10.0, 20.0, np.nan, 60.0],
+        "quality_pct": [12.5, 30.0, 5.0, 10.0],
+        "satisfaction_pct": [24.9, 10.0, 5.0, 10.0],
+        "negative_hits": [0.0, 2.0, 0.0, 1.0],
+    }
+)
+LEDGER = pd.DataFrame(
+    {
+        "unit_id": ["A", "B", "B", "D"],
+        "kind": ["case", "negative", "negative", "negative"],
+        "indicator": ["case_points", "enforcement_error", "petition_complaint", "enforcement_error"],
+        "item": ["x", "y", "z", "y"],
+        "name": ["办案", "执法过错", "信访投诉", "执法过错"],
+        "count": [3.0, 1.0, 1.0, 1.0],
+        "points": [30.0, 0.0, 0.0, 0.0],
+        "consequence": [None, "warning", "warning", "warning"],
+    }
+)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -263,8 +300,11 @@ def test_axes_description_names_every_axis_and_its_indicators(lang):
 
 def test_negative_records_of_several_cockpits_by_hand():
     first = _hand_cockpit(COMMUNITY, PROFILES, LEDGER)
-    other = _hand_cockpit("officer_traffic", PROFILES.assign(unit_id=["E", "F", "G", "H"]),
-                          LEDGER.assign(unit_id=["E", "E", "F", "H"], kind=["negative", "case", "case", "case"]))
+    other = _hand_cockpit(
+        "officer_traffic",
+        PROFILES.assign(unit_id=["E", "F", "G", "H"]),
+        LEDGER.assign(unit_id=["E", "E", "F", "H"], kind=["negative", "case", "case", "case"]),
+    )
     records = negative_records({"a": first, "b": other})
     assert records["unit_id"].tolist() == ["B", "B", "D", "E"]
     assert records["framework"].tolist() == ["a", "a", "a", "b"]

@@ -30,24 +30,27 @@ from perfmodel.simulate import simulate
 
 def _units(officers, incidents, population=None, district=None, area=None) -> pd.DataFrame:
     n = len(officers)
-    return pd.DataFrame({
-        "unit_id": [f"S{i + 1}" for i in range(n)],
-        "name": [f"{i + 1}所" for i in range(n)],
-        "level": "station",
-        "officers": officers,
-        "incident_volume": incidents,
-        "population": population if population is not None else [10_000] * n,
-        "district": district if district is not None else ["D1"] * n,
-        "area_type": area if area is not None else ["农村"] * n,
-    })
+    return pd.DataFrame(
+        {
+            "unit_id": [f"S{i + 1}" for i in range(n)],
+            "name": [f"{i + 1}所" for i in range(n)],
+            "level": "station",
+            "officers": officers,
+            "incident_volume": incidents,
+            "population": population if population is not None else [10_000] * n,
+            "district": district if district is not None else ["D1"] * n,
+            "area_type": area if area is not None else ["农村"] * n,
+        }
+    )
 
 
 INCIDENTS_ONLY = {"incident_volume": 1.0}
 
 
 def test_staffing_table_by_hand():
-    table = staffing_table(_units([10, 10], [100, 300], [20_000, 60_000]),
-                           demand_weights={"incident_volume": 0.5, "population": 0.5}).set_index("unit_id")
+    table = staffing_table(
+        _units([10, 10], [100, 300], [20_000, 60_000]), demand_weights={"incident_volume": 0.5, "population": 0.5}
+    ).set_index("unit_id")
     # shares: incidents 0.25 / 0.75, population 0.25 / 0.75 → demand 5 and 15 of 20 officers
     assert table["demand"].tolist() == pytest.approx([5.0, 15.0])
     assert table["load"].tolist() == pytest.approx([0.5, 1.5])
@@ -60,9 +63,21 @@ def test_staffing_table_by_hand():
 
 
 def test_officers_elsewhere_in_the_units_table_are_ignored():
-    units = pd.concat([_units([4, 6], [10, 30]),
-                       pd.DataFrame({"unit_id": ["S1-M1"], "level": ["officer"], "officers": [4],
-                                     "incident_volume": [10], "population": [10_000]})], ignore_index=True)
+    units = pd.concat(
+        [
+            _units([4, 6], [10, 30]),
+            pd.DataFrame(
+                {
+                    "unit_id": ["S1-M1"],
+                    "level": ["officer"],
+                    "officers": [4],
+                    "incident_volume": [10],
+                    "population": [10_000],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     assert staffing_table(units)["unit_id"].tolist() == ["S1", "S2"]
 
 
@@ -96,8 +111,9 @@ def test_reallocation_by_hand():
 
 
 def test_moves_stay_within_the_district_when_asked():
-    table = staffing_table(_units([10, 10, 10, 10], [100, 300, 200, 200], district=["A", "B", "A", "B"]),
-                           demand_weights=INCIDENTS_ONLY)
+    table = staffing_table(
+        _units([10, 10, 10, 10], [100, 300, 200, 200], district=["A", "B", "A", "B"]), demand_weights=INCIDENTS_ONLY
+    )
     result = reallocate(table, max_moves=50, within="district")
     district = table.set_index("unit_id")["district"]
     assert (result.moves["from_station"].map(district) == result.moves["to_station"].map(district)).all()
@@ -140,7 +156,8 @@ def test_constraints_hold_and_dispersion_never_rises(officers, incidents, min_st
     unlimited = reallocate(table, min_staff=min_staff, max_moves=10_000)
     demand = table["demand"].to_numpy()
     assert _variance(demand, unlimited.table["officers_after"]) == pytest.approx(
-        _brute_force(demand, before, floor), rel=1e-9)
+        _brute_force(demand, before, floor), rel=1e-9
+    )
 
 
 def test_dispersion_by_hand():
@@ -152,8 +169,9 @@ def test_dispersion_by_hand():
 
 
 def test_area_summary_is_ratios_of_totals():
-    table = staffing_table(_units([10, 20, 5], [100, 300, 20], [30_000, 50_000, 10_000],
-                                  area=["城区核心", "城区核心", "农村"]))
+    table = staffing_table(
+        _units([10, 20, 5], [100, 300, 20], [30_000, 50_000, 10_000], area=["城区核心", "城区核心", "农村"])
+    )
     summary = area_summary(table).set_index("area_type")
     assert summary.loc["城区核心", "officers"] == 30 and summary.loc["城区核心", "stations"] == 2
     assert summary.loc["城区核心", "incidents_per_officer"] == pytest.approx(400 / 30)
@@ -165,8 +183,7 @@ def test_area_summary_is_ratios_of_totals():
 
 @pytest.fixture(scope="module")
 def simulated():
-    sample = simulate([load_framework("station_four_dimension")], stations=60, months=1, rng=8,
-                      officers_per_station=0)
+    sample = simulate([load_framework("station_four_dimension")], stations=60, months=1, rng=8, officers_per_station=0)
     return staffing_table(sample.units)
 
 
@@ -183,8 +200,10 @@ def test_figures_and_effect_table(tmp_path, simulated, lang):
     apply_report_style()
     result = reallocate(simulated, max_moves=15, within="district")
     assert save_figure(figure_load_before_after(result, lang=lang), tmp_path / "load.png").stat().st_size > 5_000
-    assert save_figure(figure_police_density(area_summary(simulated), lang=lang),
-                       tmp_path / "density.png").stat().st_size > 5_000
+    assert (
+        save_figure(figure_police_density(area_summary(simulated), lang=lang), tmp_path / "density.png").stat().st_size
+        > 5_000
+    )
     effect = result.effect(lang)
     assert len(effect) == 4 and effect.iloc[0, 2] <= effect.iloc[0, 1]
 

@@ -44,8 +44,7 @@ ROLES = ["officer_traffic", "officer_emergency"]
 def sample(tmp_path_factory) -> Path:
     """A simulated sample in the layout ``perfmodel sample`` writes: 20 stations, 2 roles, 12 months."""
     frameworks = [load_framework(f) for f in ("station_four_dimension", *ROLES)]
-    data = simulate(frameworks, stations=20, months=12, start="2024-01", rng=4, defect_rate=0.0,
-                    collaborations=True)
+    data = simulate(frameworks, stations=20, months=12, start="2024-01", rng=4, defect_rate=0.0, collaborations=True)
     folder = tmp_path_factory.mktemp("sample")
     write_sample(data, folder)
     return folder
@@ -54,8 +53,9 @@ def sample(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def evaluated(sample):
     evs, absent = officer_evaluations(ROLES, sample / "station_observations.csv.gz", sample / "units.csv", PERIOD)
-    station = evaluate_files("station_four_dimension", sample / "station_observations.csv.gz",
-                             sample / "units.csv", PERIOD)
+    station = evaluate_files(
+        "station_four_dimension", sample / "station_observations.csv.gz", sample / "units.csv", PERIOD
+    )
     return station, evs, absent
 
 
@@ -109,12 +109,21 @@ def test_flat_layout_and_absent_frameworks(tmp_path, sample, evaluated):
     for name in ("units.csv", "station_observations.csv.gz"):
         shutil.copy(sample / name, tmp_path / name)
     shutil.copy(sample / "observations" / "officer_traffic.csv.gz", tmp_path / "officer_traffic.csv.gz")
-    evs, absent = officer_evaluations("officer_diving, officer_traffic,officer_emergency,officer_traffic",
-                                      tmp_path / "station_observations.csv.gz", tmp_path / "units.csv", PERIOD)
+    evs, absent = officer_evaluations(
+        "officer_diving, officer_traffic,officer_emergency,officer_traffic",
+        tmp_path / "station_observations.csv.gz",
+        tmp_path / "units.csv",
+        PERIOD,
+    )
     assert list(evs) == ["officer_traffic"] and absent == ["officer_diving", "officer_emergency"]
     pd.testing.assert_frame_equal(evs["officer_traffic"].scores, evaluated[1]["officer_traffic"].scores)
-    none, missing = officer_evaluations(ROLES, tmp_path / "station_observations.csv.gz", tmp_path / "units.csv",
-                                        PERIOD, folders=[tmp_path / "elsewhere"])
+    none, missing = officer_evaluations(
+        ROLES,
+        tmp_path / "station_observations.csv.gz",
+        tmp_path / "units.csv",
+        PERIOD,
+        folders=[tmp_path / "elsewhere"],
+    )
     assert none == {} and missing == ROLES
     with pytest.raises(OptionError, match=r"officer_evaluations: the framework argument is .*station_observations"):
         officer_evaluations(tmp_path / "station_observations.csv.gz", tmp_path / "units.csv", ROLES, PERIOD)
@@ -150,13 +159,19 @@ def test_officer_scores_pool_the_scored_officers_of_every_role(cockpits):
 
 
 def test_officer_truth_keeps_overall_truth_of_scored_officers(tmp_path):
-    scores = pd.DataFrame({"unit_id": ["S1-M1", "S2-M1"], "station": ["S1", "S2"], "peer_group": ["t", "t"],
-                           "score": [70.0, 60.0]})
-    pd.DataFrame({
-        "framework": ["f"] * 5, "unit_id": ["S1-M1", "S2-M1", "S3-M1", "S1-M1", "S1"],
-        "level": ["officer"] * 4 + ["station"], "node": ["overall", "overall", "overall", "quality", "overall"],
-        "true_latent": [0.5, -0.2, 1.0, 0.3, 0.0], "true_trend": [0.0] * 5,
-    }).to_csv(tmp_path / "truth_units.csv", index=False)
+    scores = pd.DataFrame(
+        {"unit_id": ["S1-M1", "S2-M1"], "station": ["S1", "S2"], "peer_group": ["t", "t"], "score": [70.0, 60.0]}
+    )
+    pd.DataFrame(
+        {
+            "framework": ["f"] * 5,
+            "unit_id": ["S1-M1", "S2-M1", "S3-M1", "S1-M1", "S1"],
+            "level": ["officer"] * 4 + ["station"],
+            "node": ["overall", "overall", "overall", "quality", "overall"],
+            "true_latent": [0.5, -0.2, 1.0, 0.3, 0.0],
+            "true_trend": [0.0] * 5,
+        }
+    ).to_csv(tmp_path / "truth_units.csv", index=False)
     truth = officer_truth(tmp_path, scores).sort_values("unit_id")
     assert truth["unit_id"].tolist() == ["S1-M1", "S2-M1"]
     assert truth["true_latent"].tolist() == [0.5, -0.2] and truth["station"].tolist() == ["S1", "S2"]

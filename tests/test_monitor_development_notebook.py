@@ -13,10 +13,25 @@ from perfmodel.simulate import generate_sample
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "development.ipynb"
 REQUIRED = ["observations", "units", "framework", "period", "lang", "output_dir", "peer_group"]
-FIGURES = ["cockpit_overview_officer_community_policing", "cockpit_profiles_officer_traffic", "team_credit",
-           "team_variance", "training_plan", "police_density", "reallocation"]
-TABLES = ["cockpit_officer_emergency", "team_credit_officers", "team_variance", "training_needs", "training_plan",
-          "staffing", "reallocation", "reallocation_moves"]
+FIGURES = [
+    "cockpit_overview_officer_community_policing",
+    "cockpit_profiles_officer_traffic",
+    "team_credit",
+    "team_variance",
+    "training_plan",
+    "police_density",
+    "reallocation",
+]
+TABLES = [
+    "cockpit_officer_emergency",
+    "team_credit_officers",
+    "team_variance",
+    "training_needs",
+    "training_plan",
+    "staffing",
+    "reallocation",
+    "reallocation_moves",
+]
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +40,24 @@ def sample(tmp_path_factory) -> dict[str, Path]:
 
 
 def _run(sample, out, lang, **extra):
-    parameters = {"observations": str(sample["station_observations"]), "units": str(sample["units"]),
-                  "framework": "station_four_dimension", "period": "2024Q4", "lang": lang,
-                  "output_dir": str(out), **extra}
+    parameters = {
+        "observations": str(sample["station_observations"]),
+        "units": str(sample["units"]),
+        "framework": "station_four_dimension",
+        "period": "2024Q4",
+        "lang": lang,
+        "output_dir": str(out),
+        **extra,
+    }
     run = run_notebook(NOTEBOOK, out, parameters, timeout=120, html_lang="zh-CN" if lang == "zh" else "en")
     executed = nbformat.read(run.executed_notebook, as_version=4)
-    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
+    errors = [
+        o
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert not errors
     return run.html.read_text(encoding="utf-8")
 
@@ -57,19 +83,38 @@ def test_notebook_runs_and_writes_every_section(tmp_path, sample, lang):
     moves = pd.read_csv(out / "tables" / "reallocation_moves.csv", encoding="utf-8-sig")
     assert 0 < moves.iloc[:, 2].sum() <= 20
     if lang == "zh":
-        for phrase in ("民警效能驾驶舱", "团队份额", "模拟数据的设定值为 40%", "培训需求清单", "警力配置", "每万人警力"):
+        for phrase in (
+            "民警效能驾驶舱",
+            "团队份额",
+            "模拟数据的设定值为 40%",
+            "培训需求清单",
+            "警力配置",
+            "每万人警力",
+        ):
             assert phrase in html, phrase
     else:
-        for phrase in ("Officer cockpit", "team share", "planted in the simulated data: 40%", "Training-needs list",
-                       "police per 10,000 residents"):
+        for phrase in (
+            "Officer cockpit",
+            "team share",
+            "planted in the simulated data: 40%",
+            "Training-needs list",
+            "police per 10,000 residents",
+        ):
             assert phrase in html, phrase
 
 
 @pytest.mark.notebook
 def test_notebook_skips_what_the_data_do_not_have(tmp_path, sample):
     out = tmp_path / "report"
-    html = _run(sample, out, "en", officer_frameworks="officer_traffic,officer_diving",
-                   collaborations=str(tmp_path / "none.csv"), calibration="casemix", move_within="")
+    html = _run(
+        sample,
+        out,
+        "en",
+        officer_frameworks="officer_traffic,officer_diving",
+        collaborations=str(tmp_path / "none.csv"),
+        calibration="casemix",
+        move_within="",
+    )
     assert "No observations file was found for these role frameworks" in html and "officer_diving" in html
     assert "No collaborations file" in html
     assert "calibrated for context first (calibration = casemix)" in html

@@ -26,15 +26,23 @@ def sample(tmp_path_factory) -> dict[str, Path]:
 
 def _errors(notebook: Path) -> list:
     executed = nbformat.read(notebook, as_version=4)
-    return [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
-            if o.get("output_type") == "error"]
+    return [
+        o
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
 
 
-@pytest.mark.parametrize("name, extra", [
-    ("monthly_bulletin", {"calibration": str, "warning_method": str, "history_months": int}),
-    ("annual_summary", {"calibration": str, "district_column": str}),
-    ("reform_targets", {"forecast_method": str, "confidence": float}),
-])
+@pytest.mark.parametrize(
+    "name, extra",
+    [
+        ("monthly_bulletin", {"calibration": str, "warning_method": str, "history_months": int}),
+        ("annual_summary", {"calibration": str, "district_column": str}),
+        ("reform_targets", {"forecast_method": str, "confidence": float}),
+    ],
+)
 def test_parameters_cells_take_the_report_parameters(name, extra):
     specs = notebook_parameters(NOTEBOOKS / f"{name}.ipynb")
     assert list(specs)[: len(REQUIRED)] == REQUIRED
@@ -45,9 +53,21 @@ def test_parameters_cells_take_the_report_parameters(name, extra):
 
 @pytest.mark.notebook
 def test_monthly_bulletin_through_the_cli(sample, tmp_path):
-    code = main(["report", "--notebook", "monthly_bulletin", "--period", "2025-06",
-                 "--observations", str(sample["station_observations"]), "--units", str(sample["units"]),
-                 "--out", str(tmp_path)])
+    code = main(
+        [
+            "report",
+            "--notebook",
+            "monthly_bulletin",
+            "--period",
+            "2025-06",
+            "--observations",
+            str(sample["station_observations"]),
+            "--units",
+            str(sample["units"]),
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     out = report_folder(tmp_path, "station_four_dimension", "2025-06", NOTEBOOKS / "monthly_bulletin.ipynb")
     for figure in ("compliance", "month_changes", "score_trends"):
@@ -62,11 +82,21 @@ def test_monthly_bulletin_through_the_cli(sample, tmp_path):
 
 @pytest.mark.notebook
 def test_monthly_bulletin_in_english_with_a_control_chart(sample, tmp_path):
-    run = run_notebook(NOTEBOOKS / "monthly_bulletin.ipynb", tmp_path, {
-        "observations": str(sample["station_observations"]), "units": str(sample["units"]),
-        "framework": "station_four_dimension", "period": "2025-12", "lang": "en", "output_dir": str(tmp_path),
-        "warning_method": "cusum",
-    }, timeout=120, html_lang="en")
+    run = run_notebook(
+        NOTEBOOKS / "monthly_bulletin.ipynb",
+        tmp_path,
+        {
+            "observations": str(sample["station_observations"]),
+            "units": str(sample["units"]),
+            "framework": "station_four_dimension",
+            "period": "2025-12",
+            "lang": "en",
+            "output_dir": str(tmp_path),
+            "warning_method": "cusum",
+        },
+        timeout=120,
+        html_lang="en",
+    )
     assert not _errors(run.executed_notebook)
     html = run.html.read_text(encoding="utf-8")
     assert "Monthly performance bulletin" in html and "CUSUM" in html and "Stated false-alarm rate" in html
@@ -74,10 +104,19 @@ def test_monthly_bulletin_in_english_with_a_control_chart(sample, tmp_path):
 
 @pytest.mark.notebook
 def test_annual_summary(sample, tmp_path):
-    run = run_notebook(NOTEBOOKS / "annual_summary.ipynb", tmp_path, {
-        "observations": str(sample["station_observations"]), "units": str(sample["units"]),
-        "framework": "station_four_dimension", "period": "2025", "lang": "zh", "output_dir": str(tmp_path),
-    }, timeout=120)
+    run = run_notebook(
+        NOTEBOOKS / "annual_summary.ipynb",
+        tmp_path,
+        {
+            "observations": str(sample["station_observations"]),
+            "units": str(sample["units"]),
+            "framework": "station_four_dimension",
+            "period": "2025",
+            "lang": "zh",
+            "output_dir": str(tmp_path),
+        },
+        timeout=120,
+    )
     assert not _errors(run.executed_notebook)
     for figure in ("grade_history", "compliance", "seasonal_profiles", "stl_top_indicator", "district_gaps"):
         assert (tmp_path / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
@@ -94,9 +133,21 @@ def test_annual_summary(sample, tmp_path):
 
 @pytest.mark.notebook
 def test_reform_targets_through_the_cli(sample, tmp_path):
-    code = main(["report", "--notebook", "reform_targets", "--period", "2025",
-                 "--observations", str(sample["station_observations"]), "--units", str(sample["units"]),
-                 "--out", str(tmp_path)])
+    code = main(
+        [
+            "report",
+            "--notebook",
+            "reform_targets",
+            "--period",
+            "2025",
+            "--observations",
+            str(sample["station_observations"]),
+            "--units",
+            str(sample["units"]),
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     out = report_folder(tmp_path, "station_four_dimension", "2025", NOTEBOOKS / "reform_targets.ipynb")
     for figure in ("progress_overview", "targets"):

@@ -45,13 +45,15 @@ def test_monthly_series_equals_one_evaluation_per_month(sample):
 
 
 def test_add_changes_by_hand():
-    scores = pd.DataFrame({
-        "period": ["2025-01", "2025-02", "2025-04", "2025-01", "2025-02", "2025-04"],
-        "unit_id": ["A", "A", "A", "B", "B", "B"],
-        "score": [70.0, 75.0, 80.0, 60.0, 58.0, 90.0],
-        "rank": [1.0, 1.0, 2.0, 2.0, 2.0, 1.0],
-        "grade": ["良好", "良好", "优秀", "合格", "合格", "优秀"],
-    })
+    scores = pd.DataFrame(
+        {
+            "period": ["2025-01", "2025-02", "2025-04", "2025-01", "2025-02", "2025-04"],
+            "unit_id": ["A", "A", "A", "B", "B", "B"],
+            "score": [70.0, 75.0, 80.0, 60.0, 58.0, 90.0],
+            "rank": [1.0, 1.0, 2.0, 2.0, 2.0, 1.0],
+            "grade": ["良好", "良好", "优秀", "合格", "合格", "优秀"],
+        }
+    )
     out = ms.add_changes(scores).set_index(["unit_id", "period"])
     assert out.loc[("A", "2025-02"), "score_change"] == pytest.approx(5.0)
     assert out.loc[("B", "2025-02"), "score_change"] == pytest.approx(-2.0)
@@ -82,7 +84,7 @@ def _submissions() -> pd.DataFrame:
         ("2025-04", "A", "2025-05-10 08:00:00"),
         ("2025-04", "B", "2025-05-20 08:00:00"),
         ("2025-04", "B", "2025-05-28 12:00:00"),  # B's last row is late by half a day and a second
-        ("2025-04", "C", None),                  # no timestamp at all
+        ("2025-04", "C", None),  # no timestamp at all
         ("2025-05", "A", "2025-06-01 09:00:00"),
     ]
     frame = pd.DataFrame(rows, columns=["period", "unit_id", "submitted_at"])
@@ -108,9 +110,13 @@ def test_deadline_compliance_by_hand():
 
 
 def test_deadline_follows_the_framework():
-    raw = {"id": "d", "name": {"zh": "d", "en": "d"}, "level": "station",
-           "reporting": {"deadline_day": 10, "deadline_month_offset": 0},
-           "tree": [{"id": "x", "name": {"zh": "x", "en": "x"}, "weight": 1.0, "kind": "rate"}]}
+    raw = {
+        "id": "d",
+        "name": {"zh": "d", "en": "d"},
+        "level": "station",
+        "reporting": {"deadline_day": 10, "deadline_month_offset": 0},
+        "tree": [{"id": "x", "name": {"zh": "x", "en": "x"}, "weight": 1.0, "kind": "rate"}],
+    }
     c = ms.deadline_compliance(_submissions(), framework_from_dict(raw))
     status = c.set_index(["period", "unit_id"])["status"]
     assert status[("2025-04", "A")] == "late"  # due 2025-04-10 now
@@ -127,8 +133,15 @@ def test_deadline_compliance_explains_bad_input():
 
 
 # ----------------------------------------------------------------------------- roll-ups agree
-KINDS = {"r_vol": "rate", "r_novol": "rate", "cnt": "count", "ev": "event", "dur": "duration",
-         "dur_plain": "duration", "sc": "score"}
+KINDS = {
+    "r_vol": "rate",
+    "r_novol": "rate",
+    "cnt": "count",
+    "ev": "event",
+    "dur": "duration",
+    "dur_plain": "duration",
+    "sc": "score",
+}
 
 
 @st.composite
@@ -182,8 +195,16 @@ def test_monthly_quarterly_annual_rollups_agree(obs):
 
 
 def test_combining_three_quarters_is_not_the_year():
-    obs = pd.DataFrame({"period": [f"2025-{m:02d}" for m in range(1, 13)], "unit_id": "U", "indicator": "cnt",
-                        "value": 1.0, "numerator": np.nan, "denominator": np.nan})
+    obs = pd.DataFrame(
+        {
+            "period": [f"2025-{m:02d}" for m in range(1, 13)],
+            "unit_id": "U",
+            "indicator": "cnt",
+            "value": 1.0,
+            "numerator": np.nan,
+            "denominator": np.nan,
+        }
+    )
     three = {f"2025Q{q}": roll_up(obs, {"cnt": "count"}, f"2025Q{q}") for q in range(1, 4)}
     # 9 months of counts, prorated over the 9 months they span: 9, not the year's 12
     assert ms.combine_rollups(three, {"cnt": "count"})["value"].iloc[0] == pytest.approx(9.0)
@@ -200,13 +221,22 @@ def test_reconciliation_of_a_generated_year(sample):
 
 
 LINEAR = {
-    "id": "linear", "name": {"zh": "线性", "en": "Linear"}, "level": "station",
+    "id": "linear",
+    "name": {"zh": "线性", "en": "Linear"},
+    "level": "station",
     "normalisation": {"method": "goalposts", "range": [0, 100]},
     "grading": {"method": "cutoffs", "cutoffs": {"优秀": 80, "良好": 60, "合格": 40}},
-    "tree": [{"id": "all", "name": {"zh": "全部", "en": "all"}, "weight": 1.0, "children": [
-        {"id": "a", "name": {"zh": "甲", "en": "a"}, "weight": 0.6, "kind": "rate", "goalposts": [0.0, 1.0]},
-        {"id": "b", "name": {"zh": "乙", "en": "b"}, "weight": 0.4, "kind": "rate", "goalposts": [0.0, 1.0]},
-    ]}],
+    "tree": [
+        {
+            "id": "all",
+            "name": {"zh": "全部", "en": "all"},
+            "weight": 1.0,
+            "children": [
+                {"id": "a", "name": {"zh": "甲", "en": "a"}, "weight": 0.6, "kind": "rate", "goalposts": [0.0, 1.0]},
+                {"id": "b", "name": {"zh": "乙", "en": "b"}, "weight": 0.4, "kind": "rate", "goalposts": [0.0, 1.0]},
+            ],
+        }
+    ],
 }
 
 

@@ -13,11 +13,18 @@ import yaml
 from perfmodel.monitor import targets as mtg
 
 BASE = {
-    "targets": [{
-        "indicator": "share_x", "name": {"zh": "某占比", "en": "Some share"}, "unit": "share",
-        "direction": "higher", "baseline": {"year": 2022, "value": 0.45}, "target": 0.60, "deadline": 2026,
-        "milestones": [{"year": 2023, "value": 0.55}],
-    }]
+    "targets": [
+        {
+            "indicator": "share_x",
+            "name": {"zh": "某占比", "en": "Some share"},
+            "unit": "share",
+            "direction": "higher",
+            "baseline": {"year": 2022, "value": 0.45},
+            "target": 0.60,
+            "deadline": 2026,
+            "milestones": [{"year": 2023, "value": 0.55}],
+        }
+    ]
 }
 
 
@@ -67,21 +74,24 @@ def test_shipped_sample_is_labelled_synthetic_and_reproducible():
 
 
 # ----------------------------------------------------------------------------- validation
-@pytest.mark.parametrize("path, value, message", [
-    ("direction", "up", "direction must be 'higher' or 'lower'"),
-    ("target", 0.40, "wrong side of the baseline"),
-    ("milestones", [{"year": 2027, "value": 0.58}], "strictly between"),
-    ("milestones", [{"year": 2024, "value": 0.5}, {"year": 2023, "value": 0.48}], "increasing"),
-    ("milestones", [{"year": 2024, "value": 0.62}], "go backwards"),
-    ("target_change", 0.2, "exactly one of 'target'"),
-    ("deadline", 2021, "must come after the baseline year"),
-    ("target", 60, "outside 0–1"),
-    ("baseline", {"year": "2022", "value": 0.45}, "baseline.year must be a year"),
-    ("deadine", 2026, "did you mean 'deadline'"),
-    ("path", "milestones", None),
-    ("name", KeyError, "missing required key 'name'"),
-    ("name", {"zh": "农村每万人警力", "en": "Rural police per 10", "000 residents": None}, "quote a name"),
-])
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        ("direction", "up", "direction must be 'higher' or 'lower'"),
+        ("target", 0.40, "wrong side of the baseline"),
+        ("milestones", [{"year": 2027, "value": 0.58}], "strictly between"),
+        ("milestones", [{"year": 2024, "value": 0.5}, {"year": 2023, "value": 0.48}], "increasing"),
+        ("milestones", [{"year": 2024, "value": 0.62}], "go backwards"),
+        ("target_change", 0.2, "exactly one of 'target'"),
+        ("deadline", 2021, "must come after the baseline year"),
+        ("target", 60, "outside 0–1"),
+        ("baseline", {"year": "2022", "value": 0.45}, "baseline.year must be a year"),
+        ("deadine", 2026, "did you mean 'deadline'"),
+        ("path", "milestones", None),
+        ("name", KeyError, "missing required key 'name'"),
+        ("name", {"zh": "农村每万人警力", "en": "Rural police per 10", "000 residents": None}, "quote a name"),
+    ],
+)
 def test_targets_file_errors_name_the_target_and_the_fix(path, value, message):
     raw = _set(path, value)
     if message is None:  # a valid variation
@@ -119,12 +129,15 @@ def test_load_targets_reports_missing_file_and_bad_yaml(tmp_path):
     assert mtg.load_targets(good).indicators == ["share_x"]
 
 
-@pytest.mark.parametrize("row, message", [
-    ({"indicator": "share_y", "period": "2024", "value": "0.5"}, "did you mean 'share_x'"),
-    ({"indicator": "share_x", "period": "2024Q5", "value": "0.5"}, "not a year, quarter or month"),
-    ({"indicator": "share_x", "period": "2024", "value": "约0.5"}, "not a number"),
-    ({"indicator": "share_x", "period": "2024", "value": "50"}, "within 0–1"),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ({"indicator": "share_y", "period": "2024", "value": "0.5"}, "did you mean 'share_x'"),
+        ({"indicator": "share_x", "period": "2024Q5", "value": "0.5"}, "not a year, quarter or month"),
+        ({"indicator": "share_x", "period": "2024", "value": "约0.5"}, "not a number"),
+        ({"indicator": "share_x", "period": "2024", "value": "50"}, "within 0–1"),
+    ],
+)
 def test_observed_series_errors_name_the_row(row, message):
     ts = mtg.targets_from_dict(BASE)
     frame = pd.DataFrame([{"indicator": "share_x", "period": "2023", "value": "0.5"}, row])
@@ -233,8 +246,7 @@ def test_status_on_known_trends():
 
 
 def test_baseline_from_data_relative_target_and_as_of():
-    ts = _targets(baseline={"year": 2023, "value": None}, target=None, target_change=0.2, milestones=[],
-                  path="linear")
+    ts = _targets(baseline={"year": 2023, "value": None}, target=None, target_change=0.2, milestones=[], path="linear")
     observed = mtg.read_progress(_observed(0.03, start=0.50, noise=0.0), ts)
     row = mtg.progress_table(ts, observed).iloc[0]
     assert row["baseline"] == pytest.approx(0.50 + 0.03 * 1.0)  # value at the end of 2023 (2023Q4)
@@ -256,6 +268,8 @@ def test_report_tables_and_figures(tmp_path):
     report = mtg.progress_report_table(table, lang="en")
     assert "Status" in report.columns and len(report) == len(ts.targets)
     assert len(mtg.targets_table(ts)) == len(ts.targets)
-    for name, fig in (("overview", mtg.figure_progress_overview(table)),
-                      ("targets", mtg.figure_targets(ts, observed, table, lang="en"))):
+    for name, fig in (
+        ("overview", mtg.figure_progress_overview(table)),
+        ("targets", mtg.figure_targets(ts, observed, table, lang="en")),
+    ):
         assert save_figure(fig, tmp_path / f"{name}.png").stat().st_size > 10_000

@@ -35,19 +35,23 @@ from perfmodel.simulate import (
     simulate_collaborations,
 )
 
-UNITS = pd.DataFrame({
-    "unit_id": ["S1", "S2", "S1-M1", "S1-M2", "S1-M3", "S2-M1", "S2-M2"],
-    "name": ["一所", "二所", "甲", "乙", "丙", "丁", "戊"],
-    "level": ["station", "station", "officer", "officer", "officer", "officer", "officer"],
-    "parent_id": ["D1", "D1", "S1", "S1", "S1", "S2", "S2"],
-})
-GOOD = pd.DataFrame({
-    "case_id": ["A", "A", "B", "B", "C"],
-    "period": ["2025-04", "2025-04", "2025-05", "2025-05", "2025-07"],
-    "station": ["S1", "S1", "S1", "S1", "S2"],
-    "officer_id": ["S1-M1", "S1-M2", "S1-M1", "S1-M3", "S2-M1"],
-    "contribution_share": [0.5, 0.5, 0.25, 0.75, 1.0],
-})
+UNITS = pd.DataFrame(
+    {
+        "unit_id": ["S1", "S2", "S1-M1", "S1-M2", "S1-M3", "S2-M1", "S2-M2"],
+        "name": ["一所", "二所", "甲", "乙", "丙", "丁", "戊"],
+        "level": ["station", "station", "officer", "officer", "officer", "officer", "officer"],
+        "parent_id": ["D1", "D1", "S1", "S1", "S1", "S2", "S2"],
+    }
+)
+GOOD = pd.DataFrame(
+    {
+        "case_id": ["A", "A", "B", "B", "C"],
+        "period": ["2025-04", "2025-04", "2025-05", "2025-05", "2025-07"],
+        "station": ["S1", "S1", "S1", "S1", "S2"],
+        "officer_id": ["S1-M1", "S1-M2", "S1-M1", "S1-M3", "S2-M1"],
+        "contribution_share": [0.5, 0.5, 0.25, 0.75, 1.0],
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +72,15 @@ def test_shares_that_do_not_add_up_name_the_case_and_rows():
     bad = GOOD.assign(contribution_share=[0.5, 0.4, 0.25, 0.75, 1.0])
     with pytest.raises(CollaborationError, match=r"case 'A': contribution shares add up to 0\.9, not 1 \(rows 2, 3\)"):
         validate_collaborations(bad, UNITS)
-    thirds = pd.DataFrame({"case_id": ["T"] * 3, "period": ["2025-04"] * 3, "station": ["S1"] * 3,
-                           "officer_id": ["S1-M1", "S1-M2", "S1-M3"], "contribution_share": [0.3333] * 3})
+    thirds = pd.DataFrame(
+        {
+            "case_id": ["T"] * 3,
+            "period": ["2025-04"] * 3,
+            "station": ["S1"] * 3,
+            "officer_id": ["S1-M1", "S1-M2", "S1-M3"],
+            "contribution_share": [0.3333] * 3,
+        }
+    )
     assert len(validate_collaborations(thirds, UNITS)) == 3  # within the default tolerance
     with pytest.raises(CollaborationError, match="add up to 0.9999"):
         validate_collaborations(thirds, UNITS, tolerance=1e-6)
@@ -114,8 +125,15 @@ def test_missing_column_and_a_case_in_two_stations():
 
 def test_file_with_chinese_headers_reports_spreadsheet_rows(tmp_path):
     path = tmp_path / "协作.csv"
-    frame = GOOD.rename(columns={"case_id": "案件编号", "period": "月份", "station": "派出所",
-                                 "officer_id": "民警编号", "contribution_share": "贡献比例"})
+    frame = GOOD.rename(
+        columns={
+            "case_id": "案件编号",
+            "period": "月份",
+            "station": "派出所",
+            "officer_id": "民警编号",
+            "contribution_share": "贡献比例",
+        }
+    )
     frame.to_csv(path, index=False)
     assert len(read_collaborations(path, UNITS)) == 5
     frame.loc[2, "贡献比例"] = 0.5
@@ -143,9 +161,21 @@ def test_credit_split_by_hand():
 
 def test_a_case_worked_with_another_station_credits_each_officers_own_team():
     """R17: cross-unit collaboration — S2-M2 helps on S1's case A; each home team's shares add up to 1."""
-    cross = pd.concat([GOOD, pd.DataFrame({
-        "case_id": ["D", "D"], "period": ["2025-05", "2025-05"], "station": ["S1", "S1"],
-        "officer_id": ["S1-M2", "S2-M2"], "contribution_share": [0.6, 0.4]})], ignore_index=True)
+    cross = pd.concat(
+        [
+            GOOD,
+            pd.DataFrame(
+                {
+                    "case_id": ["D", "D"],
+                    "period": ["2025-05", "2025-05"],
+                    "station": ["S1", "S1"],
+                    "officer_id": ["S1-M2", "S2-M2"],
+                    "contribution_share": [0.6, 0.4],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     credits = credit_split(validate_collaborations(cross, UNITS), UNITS).set_index("officer_id")
     # S2: S2-M1 1.0 (case C) + S2-M2 0.4 (case D) = 1.4; S1: 0.75 + 1.1 + 0.75 = 2.6
     assert credits.loc["S2-M2", "credit"] == pytest.approx(0.4)
@@ -164,8 +194,9 @@ def test_credit_table_lists_the_officers_of_the_stations_with_most_team_credit(l
     assert top.iloc[:, -1].tolist() == [1.0, 0.0]  # share of S2's team credit: 4 of 4, 0 of 4
     assert top.columns[-1] == ("占团队积分" if lang == "zh" else "Share of team credit")
     assert len(top.columns) == 6 and top.columns[0] == ("民警编号" if lang == "zh" else "Officer")  # ids only
-    named = credit_table(credit_split(clean, UNITS, case_credit={"A": 1.0, "B": 2.0, "C": 4.0}, show_names=True),
-                         teams, lang, top=1)
+    named = credit_table(
+        credit_split(clean, UNITS, case_credit={"A": 1.0, "B": 2.0, "C": 4.0}, show_names=True), teams, lang, top=1
+    )
     assert len(named.columns) == 7 and named.columns[1] == ("姓名" if lang == "zh" else "Name")
     both = credit_table(credits, teams, lang, top=3)
     assert sorted(both.iloc[:, 0]) == sorted(UNITS.loc[UNITS["level"] == "officer", "unit_id"])
@@ -205,12 +236,17 @@ def test_anova_one_way_by_hand():
 
 def test_anova_nested_by_hand():
     # 2 teams × 2 officers × 2 months
-    data = pd.DataFrame({"team": ["A"] * 4 + ["B"] * 4, "officer": ["a1", "a1", "a2", "a2", "b1", "b1", "b2", "b2"],
-                         "y": [1.0, 3.0, 4.0, 6.0, 9.0, 11.0, 8.0, 8.0]})
+    data = pd.DataFrame(
+        {
+            "team": ["A"] * 4 + ["B"] * 4,
+            "officer": ["a1", "a1", "a2", "a2", "b1", "b1", "b2", "b2"],
+            "y": [1.0, 3.0, 4.0, 6.0, 9.0, 11.0, 8.0, 8.0],
+        }
+    )
     # officer means 2, 5, 10, 8; team means 3.5, 9; grand 6.25
-    ms_team = 4 * ((3.5 - 6.25) ** 2 + (9 - 6.25) ** 2) / 1               # 60.5
+    ms_team = 4 * ((3.5 - 6.25) ** 2 + (9 - 6.25) ** 2) / 1  # 60.5
     ms_officer = 2 * ((2 - 3.5) ** 2 + (5 - 3.5) ** 2 + (10 - 9) ** 2 + (8 - 9) ** 2) / 2  # 6.5
-    mse = (1 + 1 + 1 + 1 + 1 + 1 + 0 + 0) / 4                              # 1.5
+    mse = (1 + 1 + 1 + 1 + 1 + 1 + 0 + 0) / 4  # 1.5
     result = anova_components(data, "y", "team", "officer")
     assert result.residual == pytest.approx(mse)
     assert result.individual == pytest.approx((ms_officer - mse) / 2)
@@ -222,8 +258,12 @@ def _balanced(seed: int, teams: int = 40, officers: int = 5, months: int = 8) ->
     team = np.repeat(np.arange(teams), officers * months)
     officer = np.repeat(np.arange(teams * officers), months)
     month = np.tile(np.arange(months), teams * officers)
-    y = (rng.normal(0, 1.0, teams)[team] + rng.normal(0, 0.8, teams * officers)[officer]
-         + rng.normal(0, 0.6, (teams, months))[team, month] + rng.normal(0, 1.0, len(team)))
+    y = (
+        rng.normal(0, 1.0, teams)[team]
+        + rng.normal(0, 0.8, teams * officers)[officer]
+        + rng.normal(0, 0.6, (teams, months))[team, month]
+        + rng.normal(0, 1.0, len(team))
+    )
     return pd.DataFrame({"team": team, "officer": officer, "month": month, "y": y})
 
 
@@ -255,8 +295,9 @@ def test_planted_team_share_is_recovered_from_simulated_collaborations(world_uni
     collab = simulate_collaborations(world_units, months, rng=9)
     panel = monthly_credit(validate_collaborations(collab, world_units), world_units)
     result = variance_decomposition(panel, "credit", "station", "officer_id", period="period")
-    low, high = team_share_interval(panel, "credit", "station", "officer_id", period="period", n_boot=300,
-                                    confidence=0.90, rng=0)
+    low, high = team_share_interval(
+        panel, "credit", "station", "officer_id", period="period", n_boot=300, confidence=0.90, rng=0
+    )
     planted = COLLABORATION_EFFECTS.team_share
     assert result.converged
     assert abs(result.team_share - planted) < 0.12
@@ -279,19 +320,30 @@ def test_team_month_shocks_are_not_taken_for_a_team_effect(world_units):
     for seed in range(6):
         panel = monthly_credit(simulate_collaborations(world_units, months, rng=seed), world_units)
         for with_period in shares:
-            result = anova_components(panel, "credit", "station", "officer_id",
-                                      period="period" if with_period else None)
+            result = anova_components(
+                panel, "credit", "station", "officer_id", period="period" if with_period else None
+            )
             shares[with_period].append(result.team_share)
     assert np.mean(shares[False]) > np.mean(shares[True]) + 0.04
     assert abs(np.mean(shares[True]) - COLLABORATION_EFFECTS.team_share) < 0.06
 
 
 def test_shares_and_table():
-    share = VarianceShare("y", "anova", team=1.0, individual=3.0, residual=4.0, n_teams=2, n_individuals=4,
-                          n_observations=8, team_period=2.0)
+    share = VarianceShare(
+        "y",
+        "anova",
+        team=1.0,
+        individual=3.0,
+        residual=4.0,
+        n_teams=2,
+        n_individuals=4,
+        n_observations=8,
+        team_period=2.0,
+    )
     assert share.team_share == 0.25 and share.team_share_total == 0.1
-    negative = VarianceShare("y", "anova", team=-0.5, individual=2.0, residual=float("nan"), n_teams=2,
-                             n_individuals=4, n_observations=4)
+    negative = VarianceShare(
+        "y", "anova", team=-0.5, individual=2.0, residual=float("nan"), n_teams=2, n_individuals=4, n_observations=4
+    )
     assert negative.team_share == 0.0
     table = variance_table([share, negative], "en")
     assert table["Team share"].tolist() == [0.25, 0.0]
@@ -322,7 +374,9 @@ def test_figures_are_labelled_and_saved(tmp_path, world_units, lang):
     credits = credit_split(collab, world_units)
     assert save_figure(figure_team_credit(credits, lang=lang), tmp_path / "credit.png").stat().st_size > 5_000
     panel = monthly_credit(collab, world_units)
-    results = [anova_components(panel, "credit", "station", "officer_id"),
-               VarianceShare("score", "mixedlm", 1.0, 2.0, float("nan"), 10, 60, 60)]
+    results = [
+        anova_components(panel, "credit", "station", "officer_id"),
+        VarianceShare("score", "mixedlm", 1.0, 2.0, float("nan"), 10, 60, 60),
+    ]
     fig = figure_variance_shares(results, lang=lang, labels=["a", "b"], planted={0: 0.4}, intervals={0: (0.2, 0.6)})
     assert save_figure(fig, tmp_path / "shares.png").stat().st_size > 5_000

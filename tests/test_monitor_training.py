@@ -34,20 +34,39 @@ STATION = "station_four_dimension"
 
 def _framework():
     leaf = {"kind": "rate", "range": [0, 1]}
-    return framework_from_dict({
-        "id": "topics", "name": {"zh": "主题", "en": "topics"}, "level": "station",
-        "tree": [
-            {"id": "service", "name": {"zh": "服务", "en": "service"}, "weight": 0.5, "training_topic": "群众工作",
-             "children": [
-                 {"id": "mediation", "name": {"zh": "调解", "en": "mediation"}, "weight": 0.5,
-                  "training_topic": "矛盾纠纷调解", **leaf},
-                 {"id": "window", "name": {"zh": "窗口", "en": "window"}, "weight": 0.5, **leaf},
-             ]},
-            {"id": "evidence", "name": {"zh": "取证", "en": "evidence"}, "weight": 0.5, "children": [
-                {"id": "e_evidence", "name": {"zh": "电子取证", "en": "e-evidence"}, "weight": 1.0, **leaf},
-            ]},
-        ],
-    })
+    return framework_from_dict(
+        {
+            "id": "topics",
+            "name": {"zh": "主题", "en": "topics"},
+            "level": "station",
+            "tree": [
+                {
+                    "id": "service",
+                    "name": {"zh": "服务", "en": "service"},
+                    "weight": 0.5,
+                    "training_topic": "群众工作",
+                    "children": [
+                        {
+                            "id": "mediation",
+                            "name": {"zh": "调解", "en": "mediation"},
+                            "weight": 0.5,
+                            "training_topic": "矛盾纠纷调解",
+                            **leaf,
+                        },
+                        {"id": "window", "name": {"zh": "窗口", "en": "window"}, "weight": 0.5, **leaf},
+                    ],
+                },
+                {
+                    "id": "evidence",
+                    "name": {"zh": "取证", "en": "evidence"},
+                    "weight": 0.5,
+                    "children": [
+                        {"id": "e_evidence", "name": {"zh": "电子取证", "en": "e-evidence"}, "weight": 1.0, **leaf},
+                    ],
+                },
+            ],
+        }
+    )
 
 
 def test_topics_come_from_the_node_or_its_nearest_ancestor():
@@ -72,7 +91,9 @@ def test_weakest_nodes_by_hand():
     # percentiles of four: 12.5, 37.5, 62.5, 87.5
     weak = weakest_nodes(scores, threshold=30)
     assert weak[["unit_id", "node", "percentile", "order"]].values.tolist() == [
-        ["u1", "a", 12.5, 1], ["u1", "c", 12.5, 2], ["u4", "b", 12.5, 1],
+        ["u1", "a", 12.5, 1],
+        ["u1", "c", 12.5, 2],
+        ["u4", "b", 12.5, 1],
     ]
     assert weak.loc[0, "peer_median"] == 25.0
     top1 = weakest_nodes(scores, threshold=30, top=1)
@@ -81,7 +102,13 @@ def test_weakest_nodes_by_hand():
     by_group = weakest_nodes(scores, groups, threshold=30)
     assert set(by_group["percentile"]) == {25.0}  # two per group: 25 and 75
     assert sorted(map(tuple, by_group[["unit_id", "node"]].values)) == [
-        ("u1", "a"), ("u1", "c"), ("u2", "b"), ("u3", "a"), ("u3", "c"), ("u4", "b")]
+        ("u1", "a"),
+        ("u1", "c"),
+        ("u2", "b"),
+        ("u3", "a"),
+        ("u3", "c"),
+        ("u4", "b"),
+    ]
 
 
 @settings(max_examples=40, deadline=None)
@@ -112,8 +139,7 @@ def test_bad_arguments_are_explained():
 @pytest.fixture(scope="module")
 def stations():
     fw = load_framework(STATION)
-    sample = simulate([fw], stations=80, months=12, rng=6, confounding=False, defect_rate=0.0,
-                      officers_per_station=0)
+    sample = simulate([fw], stations=80, months=12, rng=6, confounding=False, defect_rate=0.0, officers_per_station=0)
     return Evaluation(fw, sample.observations[fw.id], sample.units, "2024").run(), sample
 
 
@@ -154,21 +180,24 @@ def test_flagged_dimensions_are_truly_weak(stations):
 
 
 def _needs(rows):
-    return pd.DataFrame(rows, columns=["framework", "level", "unit_id", "name", "node_name", "node_name_en",
-                                       "topic"])
+    return pd.DataFrame(rows, columns=["framework", "level", "unit_id", "name", "node_name", "node_name_en", "topic"])
 
 
 def test_plan_counts_distinct_stations_and_officers_per_topic():
-    stations = _needs([
-        ["s", "station", "S1", "一所", "调解率", "Mediation", "矛盾纠纷调解"],
-        ["s", "station", "S2", "二所", "调解率", "Mediation", "矛盾纠纷调解"],
-        ["s", "station", "S2", "二所", "取证率", "Evidence", None],
-    ])
-    officers = _needs([
-        ["o", "officer", "S1-M1", "甲", "化解率", "Resolution", "矛盾纠纷调解"],
-        ["o", "officer", "S1-M1", "甲", "时效", "Speed", "矛盾纠纷调解"],
-        ["o", "officer", "S1-M2", "乙", "时效", "Speed", "矛盾纠纷调解"],
-    ])
+    stations = _needs(
+        [
+            ["s", "station", "S1", "一所", "调解率", "Mediation", "矛盾纠纷调解"],
+            ["s", "station", "S2", "二所", "调解率", "Mediation", "矛盾纠纷调解"],
+            ["s", "station", "S2", "二所", "取证率", "Evidence", None],
+        ]
+    )
+    officers = _needs(
+        [
+            ["o", "officer", "S1-M1", "甲", "化解率", "Resolution", "矛盾纠纷调解"],
+            ["o", "officer", "S1-M1", "甲", "时效", "Speed", "矛盾纠纷调解"],
+            ["o", "officer", "S1-M2", "乙", "时效", "Speed", "矛盾纠纷调解"],
+        ]
+    )
     plan = training_plan([stations, officers, officers.iloc[:0]], max_listed=3)
     first = plan.iloc[0]
     assert (first["topic"], first["n_stations"], first["n_officers"], first["n_total"]) == ("矛盾纠纷调解", 2, 2, 4)
@@ -176,7 +205,10 @@ def test_plan_counts_distinct_stations_and_officers_per_topic():
     assert first["indicators"] == "调解率、化解率、时效"
     assert plan.iloc[1]["topic"] == say("monitor.training.no_topic", "zh") and plan.iloc[1]["n_total"] == 1
     english = training_plan([stations, officers], lang="en", max_listed=10)
-    assert english.iloc[1]["topic"] == say("monitor.training.no_topic", "en") and english.iloc[0]["indicators"] == "Mediation, Resolution, Speed"
+    assert (
+        english.iloc[1]["topic"] == say("monitor.training.no_topic", "en")
+        and english.iloc[0]["indicators"] == "Mediation, Resolution, Speed"
+    )
     assert training_plan([]).empty
 
 
@@ -211,12 +243,21 @@ def test_bureau_needs_can_compare_calibrated_scores(stations):
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_excerpt_and_plan_table_for_the_report(lang):
-    needs = pd.DataFrame({
-        "framework": ["s", "s", "o"], "level": ["station", "station", "officer"],
-        "unit_id": ["S1", "S2", "S1-M1"], "name": ["一所", "二所", "甲"],
-        "peer_group": ["g"] * 3, "node_name": ["调解", "取证", "时效"], "node_name_en": ["Mediation", "Evidence", "Speed"],
-        "score": [10.0, 20.0, 30.0], "peer_median": [50.0] * 3, "percentile": [5.0, 10.0, 15.0], "topic": ["t"] * 3,
-    })
+    needs = pd.DataFrame(
+        {
+            "framework": ["s", "s", "o"],
+            "level": ["station", "station", "officer"],
+            "unit_id": ["S1", "S2", "S1-M1"],
+            "name": ["一所", "二所", "甲"],
+            "peer_group": ["g"] * 3,
+            "node_name": ["调解", "取证", "时效"],
+            "node_name_en": ["Mediation", "Evidence", "Speed"],
+            "score": [10.0, 20.0, 30.0],
+            "peer_median": [50.0] * 3,
+            "percentile": [5.0, 10.0, 15.0],
+            "topic": ["t"] * 3,
+        }
+    )
     excerpt = needs_excerpt(needs, lang, rows=5, framework="s")
     assert excerpt["unit_id"].tolist() == ["S1", "S2"]
     assert excerpt.columns[3] == ("node_name" if lang == "zh" else "node_name_en") and len(excerpt.columns) == 8

@@ -17,8 +17,9 @@ def _series(values: np.ndarray, start: str = "2023-01", name: str = "x") -> pd.S
     return pd.Series(values, index=index, name=name)
 
 
-def _seasonal_frame(seed: int, months: int = 36, dip: float = 5.0, dip_months=FRAUD_MONTHS,
-                    direction_sign: float = -1.0) -> pd.DataFrame:
+def _seasonal_frame(
+    seed: int, months: int = 36, dip: float = 5.0, dip_months=FRAUD_MONTHS, direction_sign: float = -1.0
+) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     index = pd.period_range("2023-01", periods=months, freq="M")
     trend = 60 + 0.1 * np.arange(months)
@@ -67,11 +68,29 @@ def test_pure_noise_is_seasonal_about_five_percent_of_the_time():
 
 
 def test_direction_decides_which_months_are_pressure_months():
-    fw = framework_from_dict({
-        "id": "t", "name": {"zh": "t", "en": "t"}, "level": "station",
-        "tree": [{"id": "d", "name": {"zh": "d", "en": "d"}, "weight": 1.0, "children": [
-            {"id": "x", "name": {"zh": "办结时长", "en": "days"}, "weight": 1.0, "kind": "duration",
-             "direction": "lower"}]}]})
+    fw = framework_from_dict(
+        {
+            "id": "t",
+            "name": {"zh": "t", "en": "t"},
+            "level": "station",
+            "tree": [
+                {
+                    "id": "d",
+                    "name": {"zh": "d", "en": "d"},
+                    "weight": 1.0,
+                    "children": [
+                        {
+                            "id": "x",
+                            "name": {"zh": "办结时长", "en": "days"},
+                            "weight": 1.0,
+                            "kind": "duration",
+                            "direction": "lower",
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     frame = _seasonal_frame(1, dip_months=[7, 8], direction_sign=+1.0)  # summer spike
     lower = mt.seasonality_table(frame, fw)
     higher = mt.seasonality_table(frame)
@@ -84,8 +103,7 @@ def test_direction_decides_which_months_are_pressure_months():
 
 def test_candidates_respect_the_temporary_weight_cap():
     fw = load_framework("station_quadrant")
-    temporary = sum(info.effective_weight for info in fw.walk()
-                    if getattr(info.node, "temporary", None) is not None)
+    temporary = sum(info.effective_weight for info in fw.walk() if getattr(info.node, "temporary", None) is not None)
     table = mt.seasonality_table(_seasonal_frame(2, dip=8.0))
     cands = mt.special_indicator_candidates(table, fw)
     assert len(cands) == 1
@@ -102,20 +120,46 @@ def test_generated_telecom_fraud_peak_is_found():
     from perfmodel.monitor.series import monthly_scores
     from perfmodel.simulate import simulate
 
-    fw = framework_from_dict({
-        "id": "fraud_test", "name": {"zh": "反诈测试", "en": "Fraud test"}, "level": "station",
-        "normalisation": {"method": "goalposts", "range": [0, 100]},
-        "grading": {"method": "cutoffs", "cutoffs": {"优秀": 85, "良好": 70, "合格": 55}},
-        "tree": [{"id": "main", "name": {"zh": "主", "en": "main"}, "weight": 1.0, "children": [
-            {"id": "telecom_fraud_clearance_rate", "name": {"zh": "电信诈骗破案率", "en": "Telecom fraud clearance"},
-             "weight": 0.5, "kind": "rate", "range": [0, 1], "goalposts": [0.3, 0.9]},
-            {"id": "case_compliance_rate", "name": {"zh": "案件规范率", "en": "Case compliance"},
-             "weight": 0.5, "kind": "rate", "range": [0, 1], "goalposts": [0.7, 1.0]}]}]})
+    fw = framework_from_dict(
+        {
+            "id": "fraud_test",
+            "name": {"zh": "反诈测试", "en": "Fraud test"},
+            "level": "station",
+            "normalisation": {"method": "goalposts", "range": [0, 100]},
+            "grading": {"method": "cutoffs", "cutoffs": {"优秀": 85, "良好": 70, "合格": 55}},
+            "tree": [
+                {
+                    "id": "main",
+                    "name": {"zh": "主", "en": "main"},
+                    "weight": 1.0,
+                    "children": [
+                        {
+                            "id": "telecom_fraud_clearance_rate",
+                            "name": {"zh": "电信诈骗破案率", "en": "Telecom fraud clearance"},
+                            "weight": 0.5,
+                            "kind": "rate",
+                            "range": [0, 1],
+                            "goalposts": [0.3, 0.9],
+                        },
+                        {
+                            "id": "case_compliance_rate",
+                            "name": {"zh": "案件规范率", "en": "Case compliance"},
+                            "weight": 0.5,
+                            "kind": "rate",
+                            "range": [0, 1],
+                            "goalposts": [0.7, 1.0],
+                        },
+                    ],
+                }
+            ],
+        }
+    )
     for seed in (0, 1):
         sample = simulate([fw], stations=40, months=36, rng=seed, defect_rate=0.0, officers_per_station=0)
         series = monthly_scores(fw, sample.observations[fw.id], sample.units)
-        volume = mt.seasonality_table(mt.indicator_series(series.values, series.rolled, measure="volume"), fw,
-                                      measure="volume").set_index("indicator")
+        volume = mt.seasonality_table(
+            mt.indicator_series(series.values, series.rolled, measure="volume"), fw, measure="volume"
+        ).set_index("indicator")
         assert volume.loc["telecom_fraud_clearance_rate", "pressure_months"] == FRAUD_MONTHS
         assert not set(volume.loc["case_compliance_rate", "pressure_months"]) & set(FRAUD_MONTHS)
         value = mt.seasonality_table(mt.indicator_series(series.values), fw).set_index("indicator")
@@ -126,7 +170,9 @@ def test_generated_telecom_fraud_peak_is_found():
 
 def _district_scores(seed: int, gap: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)
-    units = pd.DataFrame({"unit_id": [f"S{i:02d}" for i in range(48)], "district": [f"D{i // 8 + 1}" for i in range(48)]})
+    units = pd.DataFrame(
+        {"unit_id": [f"S{i:02d}" for i in range(48)], "district": [f"D{i // 8 + 1}" for i in range(48)]}
+    )
     level = rng.normal(0, 8, 48).reshape(6, 8)
     level = (65 + level - level.mean(axis=1, keepdims=True)).ravel()  # districts equal on average ...
     level -= gap * (units["district"] == "D1").to_numpy()  # ... except the planted one

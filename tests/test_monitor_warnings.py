@@ -53,8 +53,9 @@ def test_cusum_arl_matches_montgomery_table_9_3():
             assert mw.arl_cusum(0.5, h, shift=shift) == pytest.approx(arl, rel=0.02)
 
 
-@pytest.mark.parametrize("lam, limit, shifted", [(0.05, 2.615, 11.4), (0.10, 2.814, 10.3), (0.25, 2.998, 11.1),
-                                                 (0.40, 3.054, 14.3)])
+@pytest.mark.parametrize(
+    "lam, limit, shifted", [(0.05, 2.615, 11.4), (0.10, 2.814, 10.3), (0.25, 2.998, 11.1), (0.40, 3.054, 14.3)]
+)
 def test_ewma_arl_matches_lucas_saccucci(lam, limit, shifted):
     """Two-sided EWMA with asymptotic limits (Lucas & Saccucci 1990): ARL0 = 500, ARL at a 1-sd shift."""
     sd = np.sqrt(lam / (2 - lam))
@@ -156,8 +157,12 @@ def test_leader_flags_by_hand():
 def test_last_place_two_years_running_and_shrinkage_protects_a_noisy_unit():
     rows = []
     for year in ("2023", "2024", "2025"):
-        rows += [("P", year, "G", 55.0, 1.0), ("Q", year, "G", 70.0, 1.0), ("R", year, "G", 75.0, 1.0),
-                 ("N", year, "G", 50.0 if year != "2024" else 60.0, 30.0)]
+        rows += [
+            ("P", year, "G", 55.0, 1.0),
+            ("Q", year, "G", 70.0, 1.0),
+            ("R", year, "G", 75.0, 1.0),
+            ("N", year, "G", 50.0 if year != "2024" else 60.0, 30.0),
+        ]
     annual = pd.DataFrame(rows, columns=["unit_id", "period", "peer_group", "score", "se"])
     raw = mw.last_place_flags(annual)
     # raw scores: N last in 2023 and 2025 only (a gap), P last in 2024 only -> nobody two years running
@@ -205,8 +210,7 @@ def test_stable_generated_stations_raise_few_warnings():
 
     fw = load_framework("station_four_dimension")
     effects = dataclasses.replace(EFFECTS, station_trend_sd=0.0, ar_sd=0.0)
-    sample = simulate([fw], stations=60, months=30, rng=11, defect_rate=0.0, effects=effects,
-                      officers_per_station=0)
+    sample = simulate([fw], stations=60, months=30, rng=11, defect_rate=0.0, effects=effects, officers_per_station=0)
     prepared = mw.prepare_scores(monthly_scores(fw, sample.observations[fw.id], sample.units).scores)
     rate = len(mw.decline_warnings(prepared)) / (60 * (30 - RULES.decline_months))
     assert rate <= 2.5 * RULES.alpha

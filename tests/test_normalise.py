@@ -203,9 +203,7 @@ def test_normalise_by_name_and_errors() -> None:
 
 
 # ---------------------------------------------------------------- properties
-frames = st.integers(2, 12).flatmap(
-    lambda n: st.lists(st.floats(-1e3, 1e3), min_size=n, max_size=n)
-)
+frames = st.integers(2, 12).flatmap(lambda n: st.lists(st.floats(-1e3, 1e3), min_size=n, max_size=n))
 
 
 @settings(max_examples=50, deadline=None)

@@ -70,11 +70,13 @@ def run(capsys, *argv: object) -> tuple[int, str, str]:
 # ============================================================ 1. spreadsheet-safe cells
 def test_carriage_return_cannot_start_a_row_in_the_quarantine_file(tmp_path):
     """Issue 10 #2: perfmodel read 3 quarantine rows back as 4."""
-    quarantine = pd.DataFrame({
-        "row": [2, 3, 4],
-        "value": [HOSTILE, "=1+1", "-5"],
-        "message": ["not a number", "line one\nline two", "ok"],
-    })
+    quarantine = pd.DataFrame(
+        {
+            "row": [2, 3, 4],
+            "value": [HOSTILE, "=1+1", "-5"],
+            "message": ["not a number", "line one\nline two", "ok"],
+        }
+    )
     path = write_table(quarantine, tmp_path / "q.quarantine.csv")
     back = pd.read_csv(path, encoding="utf-8-sig", dtype=str)
     assert len(back) == 3
@@ -108,8 +110,9 @@ def test_every_hostile_text_round_trips_one_row_per_row(tmp_path, texts, numbers
     frame = pd.DataFrame({"text": texts[:n], "number": numbers[:n], "=header": texts[:n]})
     for ext in (".csv", ".tsv"):
         path = write_table(frame, tmp_path / f"t{ext}")
-        back = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False,
-                           sep="\t" if ext == ".tsv" else ",")
+        back = pd.read_csv(
+            path, encoding="utf-8-sig", dtype=str, keep_default_na=False, sep="\t" if ext == ".tsv" else ","
+        )
         assert len(back) == n
         assert list(back.columns) == ["text", "number", "'=header"]
         assert back["text"].tolist() == [guard_text(t) for t in texts[:n]]
@@ -143,12 +146,16 @@ def test_cli_quarantine_and_scores_read_back_row_for_row(tmp_path, capsys):
     obs = tmp_path / "obs.csv"
     rows = ["period,unit_id,indicator,value"]
     rows += [f"2025-0{m},{u},clearance_rate,0.{m}" for m in (4, 5, 6) for u in "AB"]
-    rows += ['2025-04,A,clearance_rate,"0.5\r=cmd|\' /C calc\'!A0"', "2025-05,A,clearance_rate,=1+1",
-             "2025-06,B,clearance_rate,@x"]
+    rows += [
+        "2025-04,A,clearance_rate,\"0.5\r=cmd|' /C calc'!A0\"",
+        "2025-05,A,clearance_rate,=1+1",
+        "2025-06,B,clearance_rate,@x",
+    ]
     obs.write_text("\n".join(rows) + "\n", encoding="utf-8")
     target = tmp_path / "q.csv"
-    code, out, _ = run(capsys, "validate", "--observations", obs, "--units", units, "--framework", FRAMEWORK,
-                       "--quarantine", target)
+    code, out, _ = run(
+        capsys, "validate", "--observations", obs, "--units", units, "--framework", FRAMEWORK, "--quarantine", target
+    )
     assert code == 1
     held = int(next(line for line in out.splitlines() if line.startswith("observations")).split()[-2])
     back = read_table(target, aliases=OBSERVATION_ALIASES)
@@ -177,14 +184,38 @@ def test_score_refuses_to_write_over_its_observations(sample_pair, capsys):
     """Issue 10 #3: `score --out <the observations file>` replaced the input and exited 0."""
     obs, units = sample_pair
     before = obs.read_bytes()
-    code, _, err = run(capsys, "score", "--observations", obs, "--units", units, "--framework", FRAMEWORK,
-                       "--period", PERIOD, "--out", obs)
+    code, _, err = run(
+        capsys,
+        "score",
+        "--observations",
+        obs,
+        "--units",
+        units,
+        "--framework",
+        FRAMEWORK,
+        "--period",
+        PERIOD,
+        "--out",
+        obs,
+    )
     assert code == 1 and "never overwrites its inputs" in err and str(obs) in err
     assert obs.read_bytes() == before
     link = obs.parent / "link.csv"
     link.symlink_to(obs)
-    code, _, err = run(capsys, "score", "--observations", obs, "--units", units, "--framework", FRAMEWORK,
-                       "--period", PERIOD, "--out", link)
+    code, _, err = run(
+        capsys,
+        "score",
+        "--observations",
+        obs,
+        "--units",
+        units,
+        "--framework",
+        FRAMEWORK,
+        "--period",
+        PERIOD,
+        "--out",
+        link,
+    )
     assert code == 1 and "never overwrites its inputs" in err and obs.read_bytes() == before
 
 
@@ -202,8 +233,18 @@ def sample_pair(tmp_path_factory):
 def test_validate_refuses_quarantine_onto_the_units_file(toy, capsys):
     """Issue 10 #3: `validate --quarantine <the units file>` replaced the input and exited 0."""
     before = toy.units.read_bytes()
-    code, _, err = run(capsys, "validate", "--observations", toy.obs, "--units", toy.units,
-                       "--framework", FRAMEWORK, "--quarantine", toy.units)
+    code, _, err = run(
+        capsys,
+        "validate",
+        "--observations",
+        toy.obs,
+        "--units",
+        toy.units,
+        "--framework",
+        FRAMEWORK,
+        "--quarantine",
+        toy.units,
+    )
     assert code == 1 and "never overwrites its inputs" in err
     assert toy.units.read_bytes() == before
 
@@ -283,8 +324,9 @@ TABLES = 40
 def _start_writer(out: Path) -> subprocess.Popen:
     """Start a run that writes 40 tables into ``out``, each only when the test sends a line."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-c", WRITER, str(out)], env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(out)], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
 
 
 def _let_write(process: subprocess.Popen, files: int) -> None:
@@ -347,8 +389,10 @@ def _can_mount() -> bool:
 def test_a_real_full_disk_keeps_the_previous_output(tmp_path):
     disk = tmp_path / "disk"
     disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(disk)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(disk)], capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("mounting a tmpfs is not allowed here")
     try:
         out = disk / "lab"
@@ -447,17 +491,42 @@ def test_validate_into_a_closed_pipe_still_writes_the_quarantine(toy, tmp_path, 
     """Issue 10 #12: `validate … | head` wrote no quarantine file."""
     monkeypatch.setattr(sys, "stdout", _ClosedPipe())
     target = tmp_path / "q.csv"
-    code = cli.main(["validate", "--observations", str(toy.obs), "--units", str(toy.units),
-                     "--framework", FRAMEWORK, "--quarantine", str(target)])
+    code = cli.main(
+        [
+            "validate",
+            "--observations",
+            str(toy.obs),
+            "--units",
+            str(toy.units),
+            "--framework",
+            FRAMEWORK,
+            "--quarantine",
+            str(target),
+        ]
+    )
     assert code == 1 and target.is_file()
 
 
 def test_validate_piped_into_a_closed_reader_has_no_traceback(toy, tmp_path):
     target = tmp_path / "q.csv"
     process = subprocess.Popen(
-        [sys.executable, "-m", "perfmodel.cli", "validate", "--observations", toy.obs, "--units", toy.units,
-         "--framework", FRAMEWORK, "--quarantine", target],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)},
+        [
+            sys.executable,
+            "-m",
+            "perfmodel.cli",
+            "validate",
+            "--observations",
+            toy.obs,
+            "--units",
+            toy.units,
+            "--framework",
+            FRAMEWORK,
+            "--quarantine",
+            target,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     process.stdout.close()  # like `| head` exiting before perfmodel prints
     err = process.stderr.read().decode()
@@ -483,8 +552,20 @@ def test_a_framework_id_cannot_move_the_report_out_of_out(tmp_path, monkeypatch,
     custom.write_text(text.replace(f"id: {FRAMEWORK}", "id: ../../../escape", 1), encoding="utf-8")
     calls = []
     monkeypatch.setattr(runner, "run_notebook", lambda *a, **k: calls.append(a))
-    code, _, err = run(capsys, "report", "--period", PERIOD, "--framework", custom, "--observations", obs,
-                       "--units", units, "--out", tmp_path / "deep" / "r")
+    code, _, err = run(
+        capsys,
+        "report",
+        "--period",
+        PERIOD,
+        "--framework",
+        custom,
+        "--observations",
+        obs,
+        "--units",
+        units,
+        "--out",
+        tmp_path / "deep" / "r",
+    )
     assert code != 0 and calls == [] and "Traceback" not in err
     assert not (tmp_path / "escape").exists() and not (tmp_path / "deep" / "escape").exists()
 
@@ -522,27 +603,38 @@ def test_styled_tables_have_ids_derived_from_their_content():
 
 
 def test_executed_notebook_loses_run_times_addresses_and_random_ids():
-    nb = nbformat.v4.new_notebook(metadata={"papermill": {
-        "start_time": "2026-12-06T12:00:00", "end_time": "x", "duration": 3.2,
-        "input_path": "/home/someone/nb.ipynb", "output_path": "/tmp/.2025Q2.tmp-77/nb.ipynb"}})
-    cell = nbformat.v4.new_code_cell("x", metadata={"papermill": {"start_time": "t", "status": "completed"},
-                                                    "execution": {"iopub.execute_input": "t"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={
+            "papermill": {
+                "start_time": "2026-12-06T12:00:00",
+                "end_time": "x",
+                "duration": 3.2,
+                "input_path": "/home/someone/nb.ipynb",
+                "output_path": "/tmp/.2025Q2.tmp-77/nb.ipynb",
+            }
+        }
+    )
+    cell = nbformat.v4.new_code_cell(
+        "x",
+        metadata={"papermill": {"start_time": "t", "status": "completed"}, "execution": {"iopub.execute_input": "t"}},
+    )
     html = '<style>#T_ab12c_row0_col0 {}</style><table id="T_ab12c"><td id="T_ab12c_row0_col0">'
-    cell.outputs = [nbformat.v4.new_output("display_data", data={
-        "text/html": html, "text/plain": "<pandas.io.formats.style.Styler at 0x7f3a12>"})]
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data", data={"text/html": html, "text/plain": "<pandas.io.formats.style.Styler at 0x7f3a12>"}
+        )
+    ]
     nb.cells = [cell]
     runner.normalise_executed(nb, notebook_name="nb.ipynb", executed_name="nb.ipynb")
     text = nbformat.writes(nb)
-    for gone in ("2026-12-06", "duration", "end_time", "/home/someone", "tmp-77", "ab12c", "0x7f3a12",
-                 "iopub"):
+    for gone in ("2026-12-06", "duration", "end_time", "/home/someone", "tmp-77", "ab12c", "0x7f3a12", "iopub"):
         assert gone not in text
     assert cell.outputs[0].data["text/html"].count("T_s1") == 3
     assert cell.metadata["papermill"] == {"status": "completed"}
 
 
 # ============================================================ 6. provenance
-def test_report_provenance_hashes_a_custom_framework_with_relative_paths(tmp_path, monkeypatch, capsys,
-                                                                          sample_pair):
+def test_report_provenance_hashes_a_custom_framework_with_relative_paths(tmp_path, monkeypatch, capsys, sample_pair):
     """Issue 10 #10: provenance recorded absolute paths and did not hash a custom framework file."""
     obs, units = sample_pair
     custom = tmp_path / "my_framework.yaml"
@@ -555,8 +647,23 @@ def test_report_provenance_hashes_a_custom_framework_with_relative_paths(tmp_pat
 
     monkeypatch.setattr(runner, "run_notebook", fake_run)
     monkeypatch.chdir(tmp_path)
-    assert run(capsys, "report", "--period", PERIOD, "--framework", custom, "--observations", obs,
-               "--units", units, "--out", "r")[0] == 0
+    assert (
+        run(
+            capsys,
+            "report",
+            "--period",
+            PERIOD,
+            "--framework",
+            custom,
+            "--observations",
+            obs,
+            "--units",
+            units,
+            "--out",
+            "r",
+        )[0]
+        == 0
+    )
     record = seen["record"]
     assert record["inputs"]["framework"]["sha256"] == hashlib.sha256(custom.read_bytes()).hexdigest()
     assert record["inputs"]["framework"]["path"] == "my_framework.yaml"
@@ -597,18 +704,25 @@ def test_a_failed_report_is_kept_aside_and_named_in_the_error(tmp_path, monkeypa
 def test_the_same_notebook_run_twice_gives_identical_html_and_executed_notebook(tmp_path):
     """Issue 10 #11: report.html differed between identical runs (random Styler ids, run times)."""
     notebook = tmp_path / "styled.ipynb"
-    nb = nbformat.v4.new_notebook(metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+        }
+    )
     nb.cells = [
         nbformat.v4.new_code_cell('title = "季度"', metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("import pandas as pd\nframe = pd.DataFrame({'派出所': ['甲', '乙'], 'x': [1.5, -2]})\n"
-                                  "display(frame.style.highlight_max())\nframe"),
+        nbformat.v4.new_code_cell(
+            "import pandas as pd\nframe = pd.DataFrame({'派出所': ['甲', '乙'], 'x': [1.5, -2]})\n"
+            "display(frame.style.highlight_max())\nframe"
+        ),
         nbformat.v4.new_code_cell("print(title)"),
     ]
     nbformat.write(nb, notebook)
-    runs = [runner.run_notebook(notebook, tmp_path / name, {"title": "二季度"}, cwd=tmp_path, timeout=120)
-            for name in ("a", "b")]
+    runs = [
+        runner.run_notebook(notebook, tmp_path / name, {"title": "二季度"}, cwd=tmp_path, timeout=120)
+        for name in ("a", "b")
+    ]
     assert runs[0].html.read_bytes() == runs[1].html.read_bytes()
     assert runs[0].executed_notebook.read_bytes() == runs[1].executed_notebook.read_bytes()
     assert "T_s1" in runs[0].html.read_text(encoding="utf-8")

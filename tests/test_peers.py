@@ -26,19 +26,30 @@ def three_kinds_of_station(seed: int = 0, per_group: int = 12) -> pd.DataFrame:
             population = pop * np.exp(rng.normal(0, 0.05))
             officers = 20
             incidents = load * officers * np.exp(rng.normal(0, 0.05))
-            rows.append({"unit_id": f"{kind}{i:02d}", "kind": kind, "population": round(population),
-                         "incident_volume": round(incidents), "officers": officers,
-                         "station_class": "一类" if kind == "urban" else "二类",
-                         "station_type": "地区派出所"})
+            rows.append(
+                {
+                    "unit_id": f"{kind}{i:02d}",
+                    "kind": kind,
+                    "population": round(population),
+                    "incident_volume": round(incidents),
+                    "officers": officers,
+                    "station_class": "一类" if kind == "urban" else "二类",
+                    "station_type": "地区派出所",
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def test_context_frame_derived_columns_by_hand():
-    units = pd.DataFrame({
-        "unit_id": ["A", "B", "C"], "population": [20000, "0", None],
-        "incident_volume": [100, 50, 30], "officers": [10, 5, 0],
-        "area_type": pd.array(["农村", "城区核心", None], dtype="string"),
-    })
+    units = pd.DataFrame(
+        {
+            "unit_id": ["A", "B", "C"],
+            "population": [20000, "0", None],
+            "incident_volume": [100, 50, 30],
+            "officers": [10, 5, 0],
+            "area_type": pd.array(["农村", "城区核心", None], dtype="string"),
+        }
+    )
     out = context_frame(units)
     assert out.loc[0, "workload_per_officer"] == pytest.approx(10.0)
     assert out.loc[0, "log_workload"] == pytest.approx(np.log(10.0))
@@ -53,8 +64,13 @@ def test_context_frame_derived_columns_by_hand():
 
 
 def test_declared_groups_combine_columns():
-    units = pd.DataFrame({"unit_id": ["A", "B", "C"], "station_class": ["一类", "二类", None],
-                          "station_type": ["地区派出所", "治安派出所", "地区派出所"]})
+    units = pd.DataFrame(
+        {
+            "unit_id": ["A", "B", "C"],
+            "station_class": ["一类", "二类", None],
+            "station_type": ["地区派出所", "治安派出所", "地区派出所"],
+        }
+    )
     groups = declared_peer_groups(units, ["station_class", "station_type"])
     assert groups["A"] == "一类·地区派出所" and groups["B"] == "二类·治安派出所"
     assert groups["C"] is None
@@ -109,8 +125,7 @@ def test_standardise_context_errors_name_the_variable():
 
 def test_most_similar_units_by_hand():
     # one variable: z-scores keep the order, so neighbours are the nearest values
-    units = pd.DataFrame({"unit_id": ["A", "B", "C", "D", "E"],
-                          "population": [1000, 2000, 3000, 10000, 2000]})
+    units = pd.DataFrame({"unit_id": ["A", "B", "C", "D", "E"], "population": [1000, 2000, 3000, 10000, 2000]})
     units["x"] = np.log(units["population"])
     near = most_similar_units(units, ["x"], k=2)
     a = near[near.unit_id == "A"].sort_values("neighbour_rank")
@@ -122,8 +137,14 @@ def test_most_similar_units_by_hand():
 
 
 def test_compare_with_neighbours_by_hand():
-    neighbours = pd.DataFrame({"unit_id": ["A", "A", "B", "B"], "neighbour_rank": [1, 2, 1, 2],
-                               "neighbour_id": ["B", "C", "A", "C"], "distance": [1, 2, 1, 1]})
+    neighbours = pd.DataFrame(
+        {
+            "unit_id": ["A", "A", "B", "B"],
+            "neighbour_rank": [1, 2, 1, 2],
+            "neighbour_id": ["B", "C", "A", "C"],
+            "distance": [1, 2, 1, 1],
+        }
+    )
     values = pd.Series({"A": 80.0, "B": 70.0, "C": 90.0})
     out = compare_with_neighbours(values, neighbours).set_index("unit_id")
     assert out.loc["A", "neighbour_mean"] == 80.0 and out.loc["A", "difference"] == 0.0
@@ -141,13 +162,32 @@ def test_add_peer_column_is_usable_as_a_peer_group():
     units = three_kinds_of_station(4).assign(level="station", name=lambda d: d["unit_id"])
     groups = KMeansPeerGroups(3, variables=("log_population", "log_workload")).fit(units).labels_
     units = add_peer_column(units, groups, "peer_cluster")
-    fw = framework_from_dict({
-        "id": "p", "name": {"zh": "p", "en": "p"}, "level": "station",
-        "tree": [{"id": "d", "name": {"zh": "d", "en": "d"}, "weight": 1.0, "children": [
-            {"id": "x", "name": {"zh": "x", "en": "x"}, "weight": 1.0, "kind": "score"}]}],
-    }, source="test")
-    obs = pd.DataFrame({"period": "2025-04", "unit_id": units["unit_id"], "indicator": "x",
-                        "value": np.arange(len(units), dtype=float), "numerator": np.nan,
-                        "denominator": np.nan, "rater_id": None})
+    fw = framework_from_dict(
+        {
+            "id": "p",
+            "name": {"zh": "p", "en": "p"},
+            "level": "station",
+            "tree": [
+                {
+                    "id": "d",
+                    "name": {"zh": "d", "en": "d"},
+                    "weight": 1.0,
+                    "children": [{"id": "x", "name": {"zh": "x", "en": "x"}, "weight": 1.0, "kind": "score"}],
+                }
+            ],
+        },
+        source="test",
+    )
+    obs = pd.DataFrame(
+        {
+            "period": "2025-04",
+            "unit_id": units["unit_id"],
+            "indicator": "x",
+            "value": np.arange(len(units), dtype=float),
+            "numerator": np.nan,
+            "denominator": np.nan,
+            "rater_id": None,
+        }
+    )
     ev = evaluate(fw, obs, units, "2025-04", peer_group="peer_cluster", compare_previous=False)
     assert set(ev.scores["peer_group"]) == {"P1", "P2", "P3"}

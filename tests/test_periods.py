@@ -11,9 +11,7 @@ from perfmodel.periods import (
 )
 
 
-@pytest.mark.parametrize(
-    "text", ["2025-04", "2025/4", "2025.04", "202504", "2025年4月", "2025-04-30", " 2025-4 "]
-)
+@pytest.mark.parametrize("text", ["2025-04", "2025/4", "2025.04", "202504", "2025年4月", "2025-04-30", " 2025-4 "])
 def test_month_variants(text):
     assert str(parse_month(text)) == "2025-04"
 
@@ -31,7 +29,13 @@ def test_month_error_says_how_to_write_it():
 
 @pytest.mark.parametrize(
     ("text", "label"),
-    [("2025Q2", "2025Q2"), ("2025 q2", "2025Q2"), ("2025年第二季度", "2025Q2"), ("2025", "2025"), ("2025-04", "2025-04")],
+    [
+        ("2025Q2", "2025Q2"),
+        ("2025 q2", "2025Q2"),
+        ("2025年第二季度", "2025Q2"),
+        ("2025", "2025"),
+        ("2025-04", "2025-04"),
+    ],
 )
 def test_periods(text, label):
     assert period_label(text) == label

@@ -41,14 +41,18 @@ LABELS = {"attribute", "cut", "cut_grade", "group", "role", "suppressed", "verdi
 def graded_frame(sizes: dict[str, int], seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     groups = [g for g, n in sizes.items() for _ in range(n)]
-    return pd.DataFrame({"g": groups, "score": rng.normal(70, 10, len(groups)),
-                         "grade": rng.choice(GRADES, len(groups))})
+    return pd.DataFrame(
+        {"g": groups, "score": rng.normal(70, 10, len(groups)), "grade": rng.choice(GRADES, len(groups))}
+    )
 
 
 def numeric_values(row: pd.Series) -> dict[str, float]:
     """The non-missing numbers of a row, booleans and labels left out."""
-    return {c: v for c, v in row.items()
-            if c not in LABELS and not isinstance(v, (bool, np.bool_, str)) and v is not None and not pd.isna(v)}
+    return {
+        c: v
+        for c, v in row.items()
+        if c not in LABELS and not isinstance(v, (bool, np.bool_, str)) and v is not None and not pd.isna(v)
+    }
 
 
 def test_adverse_impact_suppressed_group_reveals_no_count():
@@ -77,8 +81,7 @@ def test_complementary_suppression_hides_what_the_totals_would_reveal():
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(sizes=st.lists(st.integers(0, 12), min_size=2, max_size=6), min_n=st.integers(2, 6),
-       seed=st.integers(0, 1000))
+@given(sizes=st.lists(st.integers(0, 12), min_size=2, max_size=6), min_n=st.integers(2, 6), seed=st.integers(0, 1000))
 def test_no_suppressed_row_carries_a_number_and_totals_reveal_no_small_group(sizes, min_n, seed):
     counts = {f"g{i}": n for i, n in enumerate(sizes) if n}
     if len(counts) < 2 or max(counts.values()) < min_n:
@@ -150,10 +153,17 @@ def output_texts(folder: Path) -> dict[str, str]:
 
 
 def test_tokens_are_keyed_stable_and_join_consistent():
-    units = pd.DataFrame({"unit_id": ["PS1", "PS1-M1", "PS2"], "name": ["桥东派出所", "张三", "河西派出所"],
-                          "parent_id": ["D1", "PS1", "D1"], "district": ["D1", "D1", "D1"]})
-    obs = pd.DataFrame({"unit_id": [" PS1-M1", "PS2"], "rater_id": ["PS1-M1", None], "value": ["1", "2"],
-                        "station_id": ["PS1", "PS2"]})
+    units = pd.DataFrame(
+        {
+            "unit_id": ["PS1", "PS1-M1", "PS2"],
+            "name": ["桥东派出所", "张三", "河西派出所"],
+            "parent_id": ["D1", "PS1", "D1"],
+            "district": ["D1", "D1", "D1"],
+        }
+    )
+    obs = pd.DataFrame(
+        {"unit_id": [" PS1-M1", "PS2"], "rater_id": ["PS1-M1", None], "value": ["1", "2"], "station_id": ["PS1", "PS2"]}
+    )
     key = b"k" * MIN_KEY_BYTES
     o1, u1 = pseudonymise_inputs(observations=obs, units=units, key=key)
     o2, u2 = pseudonymise_inputs(observations=obs, units=units, key=key)
@@ -217,17 +227,39 @@ def test_pseudonymised_copies_keep_rows_and_are_deleted(sample: dict[str, Path],
 def test_weak_key_is_refused_by_the_cli(sample: dict[str, Path], tmp_path: Path, capsys):
     weak = tmp_path / "weak.key"
     weak.write_bytes(b"short")
-    code = cli.main(["score", "--observations", str(sample["station_observations"]), "--units",
-                     str(sample["units"]), "--framework", FRAMEWORK, "--period", PERIOD,
-                     "--out", str(tmp_path / "out" / "scores.csv"), "--pseudonymise", str(weak)])
+    code = cli.main(
+        [
+            "score",
+            "--observations",
+            str(sample["station_observations"]),
+            "--units",
+            str(sample["units"]),
+            "--framework",
+            FRAMEWORK,
+            "--period",
+            PERIOD,
+            "--out",
+            str(tmp_path / "out" / "scores.csv"),
+            "--pseudonymise",
+            str(weak),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "at least 16" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
 
 
 def run_score_and_audit(sample: dict[str, Path], out: Path, key_file: Path | None) -> None:
-    common = ["--observations", str(sample["station_observations"]), "--units", str(sample["units"]),
-              "--framework", FRAMEWORK, "--period", PERIOD]
+    common = [
+        "--observations",
+        str(sample["station_observations"]),
+        "--units",
+        str(sample["units"]),
+        "--framework",
+        FRAMEWORK,
+        "--period",
+        PERIOD,
+    ]
     private = ["--pseudonymise", str(key_file)] if key_file else []
     assert cli.main(["score", *common, "--out", str(out / "scores.csv"), *private]) == 0
     assert cli.main(["audit", *common, "--out", str(out / "audit"), "--n-boot", "5", *private]) == 0
@@ -254,9 +286,26 @@ def test_no_original_id_or_name_in_any_output(sample: dict[str, Path], key_file:
 
 def test_same_key_same_tokens_across_runs(sample: dict[str, Path], key_file: Path, tmp_path: Path):
     for name in ("one", "two"):
-        assert cli.main(["score", "--observations", str(sample["station_observations"]), "--units",
-                         str(sample["units"]), "--framework", FRAMEWORK, "--period", PERIOD,
-                         "--out", str(tmp_path / name / "scores.csv"), "--pseudonymise", str(key_file)]) == 0
+        assert (
+            cli.main(
+                [
+                    "score",
+                    "--observations",
+                    str(sample["station_observations"]),
+                    "--units",
+                    str(sample["units"]),
+                    "--framework",
+                    FRAMEWORK,
+                    "--period",
+                    PERIOD,
+                    "--out",
+                    str(tmp_path / name / "scores.csv"),
+                    "--pseudonymise",
+                    str(key_file),
+                ]
+            )
+            == 0
+        )
     assert (tmp_path / "one" / "scores.csv").read_bytes() == (tmp_path / "two" / "scores.csv").read_bytes()
     assert math.isfinite(pd.read_csv(tmp_path / "one" / "scores.csv")["score"].iloc[0])
 
@@ -283,8 +332,12 @@ def officer_tables(ev, show_names: bool) -> dict[str, pd.DataFrame]:
     c = cockpit.officer_cockpit(ev, show_names=show_names)
     records = cockpit.negative_records({"x": c})
     needs = training.bureau_training_needs([ev], show_names=show_names)
-    tables = {"profiles": c.profiles, "profile_table": cockpit.profile_table(c, "en"),
-              "needs": needs, "plan": training.training_plan([needs], "en")}
+    tables = {
+        "profiles": c.profiles,
+        "profile_table": cockpit.profile_table(c, "en"),
+        "needs": needs,
+        "plan": training.training_plan([needs], "en"),
+    }
     if len(records):
         tables["negative_table"] = cockpit.negative_table(records, "en")
     return tables
@@ -326,10 +379,23 @@ def test_officer_profile_figure_titles_name_no_one_by_default(officers):
 def test_credit_split_names_only_on_request():
     from perfmodel.monitor.team import credit_split
 
-    units = pd.DataFrame({"unit_id": ["S1", "S1-M1"], "name": ["桥东派出所", "张三"], "level": ["station", "officer"],
-                          "parent_id": [None, "S1"]})
-    collab = pd.DataFrame({"case_id": ["A"], "period": ["2025-01"], "station": ["S1"], "officer_id": ["S1-M1"],
-                           "contribution_share": [1.0]})
+    units = pd.DataFrame(
+        {
+            "unit_id": ["S1", "S1-M1"],
+            "name": ["桥东派出所", "张三"],
+            "level": ["station", "officer"],
+            "parent_id": [None, "S1"],
+        }
+    )
+    collab = pd.DataFrame(
+        {
+            "case_id": ["A"],
+            "period": ["2025-01"],
+            "station": ["S1"],
+            "officer_id": ["S1-M1"],
+            "contribution_share": [1.0],
+        }
+    )
     assert credit_split(collab, units)["name"].isna().all()
     assert credit_split(collab, units, show_names=True)["name"].tolist() == ["张三"]
 
@@ -343,12 +409,23 @@ def test_grade_robustness_names_officers_only_on_request(officers):
 
 
 # ============================================================================ pseudonymised commands
-def test_validate_quarantine_quotes_pseudonyms_only(sample: dict[str, Path], key_file: Path, tmp_path: Path,
-                                                    capsys):
+def test_validate_quarantine_quotes_pseudonyms_only(sample: dict[str, Path], key_file: Path, tmp_path: Path, capsys):
     target = tmp_path / "rejected.csv"
-    code = cli.main(["validate", "--observations", str(sample["station_observations"]), "--units",
-                     str(sample["units"]), "--framework", FRAMEWORK, "--quarantine", str(target),
-                     "--pseudonymise", str(key_file)])
+    code = cli.main(
+        [
+            "validate",
+            "--observations",
+            str(sample["station_observations"]),
+            "--units",
+            str(sample["units"]),
+            "--framework",
+            FRAMEWORK,
+            "--quarantine",
+            str(target),
+            "--pseudonymise",
+            str(key_file),
+        ]
+    )
     printed = capsys.readouterr()
     assert code == 1 and target.exists()  # the sample has planted defects
     assert str(sample["units"]) in printed.out  # the summary names the user's files, not the copies
@@ -359,7 +436,8 @@ def test_validate_quarantine_quotes_pseudonyms_only(sample: dict[str, Path], key
 
 
 def test_report_notebook_reads_pseudonymised_copies_deleted_afterwards(
-        sample: dict[str, Path], key_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    sample: dict[str, Path], key_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     from perfmodel.report import runner
 
     seen = {}
@@ -372,8 +450,24 @@ def test_report_notebook_reads_pseudonymised_copies_deleted_afterwards(
 
     monkeypatch.setattr(runner, "run_notebook", fake_run)
     out = tmp_path / "reports"
-    assert cli.main(["report", "--period", PERIOD, "--observations", str(sample["station_observations"]),
-                     "--units", str(sample["units"]), "--out", str(out), "--pseudonymise", str(key_file)]) == 0
+    assert (
+        cli.main(
+            [
+                "report",
+                "--period",
+                PERIOD,
+                "--observations",
+                str(sample["station_observations"]),
+                "--units",
+                str(sample["units"]),
+                "--out",
+                str(out),
+                "--pseudonymise",
+                str(key_file),
+            ]
+        )
+        == 0
+    )
     secrets = secrets_of(sample["units"])
     for name, (path, text) in seen.items():
         assert not path.exists(), name  # the private copies are gone
@@ -394,8 +488,17 @@ def test_officer_scores_file_has_ids_only_unless_asked(tmp_path: Path):
     units, observations = tmp_path / "units.csv", tmp_path / "obs.csv"
     sample.units.to_csv(units, index=False)
     sample.observations[fw.id].to_csv(observations, index=False)
-    common = ["score", "--observations", str(observations), "--units", str(units), "--framework", fw.id,
-              "--period", "2025Q2"]
+    common = [
+        "score",
+        "--observations",
+        str(observations),
+        "--units",
+        str(units),
+        "--framework",
+        fw.id,
+        "--period",
+        "2025Q2",
+    ]
     assert cli.main([*common, "--out", str(tmp_path / "ids.csv")]) == 0
     assert cli.main([*common, "--out", str(tmp_path / "named.csv"), "--show-names"]) == 0
     assert "name" not in pd.read_csv(tmp_path / "ids.csv").columns

@@ -114,9 +114,7 @@ def test_git_dirty_runs_read_only_status(monkeypatch, tmp_path):
     assert seen["env"]["GIT_OPTIONAL_LOCKS"] == "0"
     assert seen["cwd"] == tmp_path
 
-    monkeypatch.setattr(
-        prov.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 0, "", "")
-    )
+    monkeypatch.setattr(prov.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 0, "", ""))
     assert prov._git_dirty(tmp_path) is False
 
     def no_git(cmd, **kwargs):
@@ -132,9 +130,7 @@ def test_package_versions():
     assert versions["perfmodel"] == metadata.version("perfmodel")
     assert versions["matplotlib"] == metadata.version("matplotlib")
     assert versions["scikit-learn"] is None or re.match(r"\d", versions["scikit-learn"])
-    assert package_versions(["surely-not-installed-pkg-xyz"]) == {
-        "surely-not-installed-pkg-xyz": None
-    }
+    assert package_versions(["surely-not-installed-pkg-xyz"]) == {"surely-not-installed-pkg-xyz": None}
 
 
 @pytest.fixture

@@ -20,9 +20,7 @@ HEAVY = ("matplotlib", "statsmodels", "sklearn", "papermill", "nbformat")
 
 def _run(code: str) -> dict:
     """Run ``code`` in a fresh interpreter and return the JSON it prints last."""
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -37,8 +35,14 @@ print(json.dumps({{"loaded": loaded, "pandas": "pandas" in sys.modules}}))
 EXPORTS = stub_exports(perfmodel.__file__)
 """Public name → defining module, as declared (once) in ``perfmodel/__init__.pyi``."""
 
-PACKAGES = ["perfmodel", "perfmodel.audit", "perfmodel.calibrate", "perfmodel.design", "perfmodel.monitor",
-            "perfmodel.report"]
+PACKAGES = [
+    "perfmodel",
+    "perfmodel.audit",
+    "perfmodel.calibrate",
+    "perfmodel.design",
+    "perfmodel.monitor",
+    "perfmodel.report",
+]
 
 
 def test_all_lists_exactly_the_lazily_exported_names():

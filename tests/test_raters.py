@@ -17,8 +17,7 @@ from perfmodel.calibrate.raters import (
 from perfmodel.framework import framework_from_dict
 
 
-def crossed_ratings(seed: int, n_ratees: int = 50, n_raters: int = 12, per_ratee: int = 3,
-                    months: int = 2):
+def crossed_ratings(seed: int, n_ratees: int = 50, n_raters: int = 12, per_ratee: int = 3, months: int = 2):
     """Ratings with planted ratee performance and rater leniency (sd 4 points)."""
     rng = np.random.default_rng(seed)
     ratee = rng.normal(0, 6, n_ratees)
@@ -27,11 +26,15 @@ def crossed_ratings(seed: int, n_ratees: int = 50, n_raters: int = 12, per_ratee
     for m in range(months):
         for i in range(n_ratees):
             for j in rng.choice(n_raters, per_ratee, replace=False):
-                rows.append((f"2025-0{m + 4}", f"U{i:02d}", f"R{j:02d}",
-                             75 + ratee[i] + leniency[j] + rng.normal(0, 3)))
+                rows.append(
+                    (f"2025-0{m + 4}", f"U{i:02d}", f"R{j:02d}", 75 + ratee[i] + leniency[j] + rng.normal(0, 3))
+                )
     data = pd.DataFrame(rows, columns=["period", "unit_id", "rater_id", "value"])
-    return (data, pd.Series(ratee, index=[f"U{i:02d}" for i in range(n_ratees)]),
-            pd.Series(leniency, index=[f"R{j:02d}" for j in range(n_raters)]))
+    return (
+        data,
+        pd.Series(ratee, index=[f"U{i:02d}" for i in range(n_ratees)]),
+        pd.Series(leniency, index=[f"R{j:02d}" for j in range(n_raters)]),
+    )
 
 
 @pytest.mark.parametrize("method", ["mixedlm", "fixed"])
@@ -60,11 +63,13 @@ def test_mixedlm_variance_components_are_plausible():
 
 def test_fixed_effects_balanced_design_by_hand():
     # complete 3 x 2 design: OLS rater effects are rater means minus the grand mean
-    data = pd.DataFrame({
-        "unit_id": ["A", "A", "B", "B", "C", "C"],
-        "rater_id": ["r1", "r2"] * 3,
-        "value": [70.0, 80.0, 60.0, 64.0, 90.0, 96.0],
-    })
+    data = pd.DataFrame(
+        {
+            "unit_id": ["A", "A", "B", "B", "C", "C"],
+            "rater_id": ["r1", "r2"] * 3,
+            "value": [70.0, 80.0, 60.0, 64.0, 90.0, 96.0],
+        }
+    )
     model = RaterModel("fixed").fit(data)
     effects = model.effects_.set_index("rater_id")["effect"]
     grand = data["value"].mean()
@@ -99,26 +104,50 @@ def test_unknown_raters_get_no_correction_and_errors_are_clear():
         RaterModel().transform(data)
 
 
-FRAMEWORK = framework_from_dict({
-    "id": "raters_fw", "name": {"zh": "评", "en": "Rated"}, "level": "officer",
-    "tree": [{"id": "d", "name": {"zh": "维", "en": "D"}, "weight": 1.0, "children": [
-        {"id": "cases", "name": {"zh": "案", "en": "Cases"}, "weight": 0.7, "kind": "count"},
-        {"id": "leader", "name": {"zh": "上级", "en": "Leader"}, "weight": 0.2, "kind": "score",
-         "source": "supervisor"},
-        {"id": "own", "name": {"zh": "自评", "en": "Self"}, "weight": 0.1, "kind": "score",
-         "source": "self"},
-    ]}],
-}, source="test")
+FRAMEWORK = framework_from_dict(
+    {
+        "id": "raters_fw",
+        "name": {"zh": "评", "en": "Rated"},
+        "level": "officer",
+        "tree": [
+            {
+                "id": "d",
+                "name": {"zh": "维", "en": "D"},
+                "weight": 1.0,
+                "children": [
+                    {"id": "cases", "name": {"zh": "案", "en": "Cases"}, "weight": 0.7, "kind": "count"},
+                    {
+                        "id": "leader",
+                        "name": {"zh": "上级", "en": "Leader"},
+                        "weight": 0.2,
+                        "kind": "score",
+                        "source": "supervisor",
+                    },
+                    {
+                        "id": "own",
+                        "name": {"zh": "自评", "en": "Self"},
+                        "weight": 0.1,
+                        "kind": "score",
+                        "source": "self",
+                    },
+                ],
+            }
+        ],
+    },
+    source="test",
+)
 
 
 def test_calibrate_ratings_rolls_up_like_the_evaluation():
-    data = pd.DataFrame({
-        "period": ["2025-04"] * 3 + ["2025-05"],
-        "unit_id": ["A", "A", "B", "A"],
-        "indicator": "leader",
-        "rater_id": ["r1", "r2", "r1", "r1"],
-        "value": [80.0, 70.0, 60.0, 82.0],
-    })
+    data = pd.DataFrame(
+        {
+            "period": ["2025-04"] * 3 + ["2025-05"],
+            "unit_id": ["A", "A", "B", "A"],
+            "indicator": "leader",
+            "rater_id": ["r1", "r2", "r1", "r1"],
+            "value": [80.0, 70.0, 60.0, 82.0],
+        }
+    )
     effects, shift, calibrated, models = calibrate_ratings(data, ["leader"], "fixed")
     e = effects.set_index("rater_id")["effect"]
     # A: April raters r1, r2 averaged, May r1 only -> mean over months
@@ -129,20 +158,26 @@ def test_calibrate_ratings_rolls_up_like_the_evaluation():
 
 
 def test_rated_indicators_skip_self_ratings():
-    data = pd.DataFrame({
-        "unit_id": ["A", "B", "A", "B"], "indicator": ["leader", "leader", "own", "own"],
-        "rater_id": ["r1", "r2", "A", "B"], "value": [1.0, 2.0, 3.0, 4.0],
-    })
+    data = pd.DataFrame(
+        {
+            "unit_id": ["A", "B", "A", "B"],
+            "indicator": ["leader", "leader", "own", "own"],
+            "rater_id": ["r1", "r2", "A", "B"],
+            "value": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
     assert rated_indicators(FRAMEWORK, data) == ["leader"]
 
 
 def test_self_enhancement_by_hand():
-    data = pd.DataFrame({
-        "unit_id": ["A", "A", "A", "B", "B", "C"],
-        "indicator": ["own", "leader", "leader", "own", "leader", "leader"],
-        "rater_id": ["A", "r1", "r2", "B", "r1", "r2"],
-        "value": [90.0, 70.0, 80.0, 70.0, 72.0, 60.0],
-    })
+    data = pd.DataFrame(
+        {
+            "unit_id": ["A", "A", "A", "B", "B", "C"],
+            "indicator": ["own", "leader", "leader", "own", "leader", "leader"],
+            "rater_id": ["A", "r1", "r2", "B", "r1", "r2"],
+            "value": [90.0, 70.0, 80.0, 70.0, 72.0, 60.0],
+        }
+    )
     out = self_enhancement(data, FRAMEWORK).set_index("unit_id")
     assert list(out.index) == ["A", "B"]
     assert out.loc["A", "difference"] == pytest.approx(90 - 75)
@@ -152,16 +187,24 @@ def test_self_enhancement_by_hand():
 
 
 def test_central_tendency_and_halo_by_hand():
-    data = pd.DataFrame({
-        "unit_id": list("ABCDABCD"), "period": "2025-04",
-        "indicator": ["x"] * 4 + ["y"] * 4,
-        "rater_id": ["flat"] * 4 + ["flat"] * 4,
-        "value": [70.0, 70.0, 70.0, 70.0, 60.0, 62.0, 64.0, 66.0],
-    })
-    extra = pd.DataFrame({
-        "unit_id": list("ABCDABCD"), "period": "2025-04", "indicator": ["x"] * 4 + ["y"] * 4,
-        "rater_id": "wide", "value": [50.0, 60.0, 80.0, 90.0, 51.0, 61.0, 79.0, 92.0],
-    })
+    data = pd.DataFrame(
+        {
+            "unit_id": list("ABCDABCD"),
+            "period": "2025-04",
+            "indicator": ["x"] * 4 + ["y"] * 4,
+            "rater_id": ["flat"] * 4 + ["flat"] * 4,
+            "value": [70.0, 70.0, 70.0, 70.0, 60.0, 62.0, 64.0, 66.0],
+        }
+    )
+    extra = pd.DataFrame(
+        {
+            "unit_id": list("ABCDABCD"),
+            "period": "2025-04",
+            "indicator": ["x"] * 4 + ["y"] * 4,
+            "rater_id": "wide",
+            "value": [50.0, 60.0, 80.0, 90.0, 51.0, 61.0, 79.0, 92.0],
+        }
+    )
     both = pd.concat([data, extra], ignore_index=True)
     ct = central_tendency(both).set_index(["indicator", "rater_id"])
     assert ct.loc[("x", "flat"), "sd_ratio"] == 0.0
@@ -169,9 +212,7 @@ def test_central_tendency_and_halo_by_hand():
     assert ct.loc[("x", "wide"), "sd_ratio"] == pytest.approx(extra.value[:4].std(ddof=1) / pooled)
     h = halo(both).set_index("rater_id")
     assert "flat" not in h.index  # a constant indicator has no correlation
-    assert h.loc["wide", "mean_correlation"] == pytest.approx(
-        np.corrcoef(extra.value[:4], extra.value[4:])[0, 1]
-    )
+    assert h.loc["wide", "mean_correlation"] == pytest.approx(np.corrcoef(extra.value[:4], extra.value[4:])[0, 1])
 
 
 def test_fixed_variance_components_are_corrected_for_noise():

@@ -17,15 +17,25 @@ from perfmodel.calibrate.reliability import (
 )
 
 # Shrout & Fleiss (1979), Table 2: 6 targets rated by 4 judges
-SF = np.array(
-    [[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]], dtype=float
-)
+SF = np.array([[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]], dtype=float)
 # Krippendorff (2011), "Computing Krippendorff's alpha-reliability": 4 observers x 12 units,
 # here units in rows and observers in columns
 NAN = np.nan
 KA = np.array(
-    [[1, 1, NAN, 1], [2, 2, 3, 2], [3, 3, 3, 3], [3, 3, 3, 3], [2, 2, 2, 2], [1, 2, 3, 4],
-     [4, 4, 4, 4], [1, 1, 2, 1], [2, 2, 2, 2], [NAN, 5, 5, 5], [NAN, NAN, 1, 1], [NAN, 3, NAN, NAN]]
+    [
+        [1, 1, NAN, 1],
+        [2, 2, 3, 2],
+        [3, 3, 3, 3],
+        [3, 3, 3, 3],
+        [2, 2, 2, 2],
+        [1, 2, 3, 4],
+        [4, 4, 4, 4],
+        [1, 1, 2, 1],
+        [2, 2, 2, 2],
+        [NAN, 5, 5, 5],
+        [NAN, NAN, 1, 1],
+        [NAN, 3, NAN, NAN],
+    ]
 )
 
 
@@ -68,8 +78,7 @@ def test_interval_coverage_by_simulation(form):
     }[form]
     covered = 0
     for _ in range(reps):
-        x = (rng.normal(0, sd_target, (n, 1)) + rng.normal(0, sd_rater, (1, k))
-             + rng.normal(0, sd_error, (n, k)))
+        x = rng.normal(0, sd_target, (n, 1)) + rng.normal(0, sd_rater, (1, k)) + rng.normal(0, sd_error, (n, k))
         row = icc(x).set_index("form").loc[form]
         covered += row["ci_low"] <= truth <= row["ci_high"]
     assert 0.90 <= covered / reps <= 0.99
@@ -130,10 +139,14 @@ def test_icc_from_components_by_hand():
 
 
 def test_ratings_matrix_pivots_and_averages_repeats():
-    long = pd.DataFrame({
-        "unit_id": ["A", "A", "A", "B", "B"], "period": ["m1"] * 5,
-        "rater_id": ["r1", "r2", "r1", "r1", "r2"], "value": [1.0, 2.0, 3.0, 4.0, 5.0],
-    })
+    long = pd.DataFrame(
+        {
+            "unit_id": ["A", "A", "A", "B", "B"],
+            "period": ["m1"] * 5,
+            "rater_id": ["r1", "r2", "r1", "r1", "r2"],
+            "value": [1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    )
     wide = ratings_matrix(long, target=["unit_id", "period"])
     assert wide.loc[("A", "m1"), "r1"] == 2.0 and wide.loc[("B", "m1"), "r2"] == 5.0
     with pytest.raises(ValueError, match="rater"):
@@ -142,14 +155,18 @@ def test_ratings_matrix_pivots_and_averages_repeats():
 
 def test_against_pingouin_when_installed():
     pg = pytest.importorskip("pingouin")
-    long = pd.DataFrame(
-        [(i, j, SF[i, j]) for i in range(6) for j in range(4)], columns=["target", "rater", "y"]
-    )
+    long = pd.DataFrame([(i, j, SF[i, j]) for i in range(6) for j in range(4)], columns=["target", "rater", "y"])
     theirs = pg.intraclass_corr(long, targets="target", raters="rater", ratings="y").set_index("Type")
     ours = icc(SF).set_index("form")
     # pingouin >= 0.7 names the forms after McGraw & Wong and the interval column "CI95"
-    names = {"ICC1": "ICC(1,1)", "ICC2": "ICC(A,1)", "ICC3": "ICC(C,1)", "ICC1k": "ICC(1,k)",
-             "ICC2k": "ICC(A,k)", "ICC3k": "ICC(C,k)"}
+    names = {
+        "ICC1": "ICC(1,1)",
+        "ICC2": "ICC(A,1)",
+        "ICC3": "ICC(C,1)",
+        "ICC1k": "ICC(1,k)",
+        "ICC2k": "ICC(A,k)",
+        "ICC3k": "ICC(C,k)",
+    }
     ci = "CI95" if "CI95" in theirs.columns else "CI95%"
     for form in ("ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k"):
         their_form = form if form in theirs.index else names[form]

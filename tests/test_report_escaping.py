@@ -59,13 +59,17 @@ def injected(html: str) -> list[str]:
             if attribute.lower().startswith("on"):
                 found.append(f"<{element.name} {attribute}={text[:40]}>")
             if attribute.lower() in {"href", "src", "action", "formaction", "xlink:href"} and re.match(
-                    r"\s*(javascript|vbscript):", text, flags=re.IGNORECASE):
+                r"\s*(javascript|vbscript):", text, flags=re.IGNORECASE
+            ):
                 found.append(f"<{element.name} {attribute}={text[:40]}>")
     found += [f"<img src={img.get('src')}>" for img in soup.find_all("img") if img.get("src") == "x"]
     found += ["<svg>" for _ in soup.find_all("svg")]
     found += [f"<{tag.name}>b" for tag in soup.find_all(["strong", "b"]) if tag.get_text(strip=True) == "b"]
-    found += [f"<{tag.name}>h" for tag in soup.find_all(re.compile(r"^h[1-6]$"))
-              if tag.get_text(strip=True).rstrip("¶") == "h"]  # nbconvert adds an anchor link "¶"
+    found += [
+        f"<{tag.name}>h"
+        for tag in soup.find_all(re.compile(r"^h[1-6]$"))
+        if tag.get_text(strip=True).rstrip("¶") == "h"
+    ]  # nbconvert adds an anchor link "¶"
     return found
 
 
@@ -89,8 +93,9 @@ def test_md_shows_every_attack_as_text_and_never_as_markup(attack):
 
 
 _MARKUP = "<>&\"'`*_[]()!#|\\~-+.=:/{}$^"
-_NAMES = st.text(alphabet=st.one_of(st.sampled_from(_MARKUP), st.characters(blacklist_categories=("Cs", "Cc"))),
-                 max_size=40)
+_NAMES = st.text(
+    alphabet=st.one_of(st.sampled_from(_MARKUP), st.characters(blacklist_categories=("Cs", "Cc"))), max_size=40
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -149,8 +154,10 @@ def test_escape_markdown_turns_line_breaks_into_spaces():
 # ------------------------------------------------------------------ table()
 def test_table_escapes_cells_column_labels_and_index_labels():
     attack = "<img src=x onerror=alert(1)>"
-    frame = pd.DataFrame({f"名称{attack}": [f"所{attack}", "<script>alert(1)</script>"], "得分": [1.5, float("nan")]},
-                         index=[attack, "b"])
+    frame = pd.DataFrame(
+        {f"名称{attack}": [f"所{attack}", "<script>alert(1)</script>"], "得分": [1.5, float("nan")]},
+        index=[attack, "b"],
+    )
     for html in (table(frame).to_html(), table(frame, index=True).to_html()):
         assert injected(html) == []
         text = visible_text(html)
@@ -159,8 +166,9 @@ def test_table_escapes_cells_column_labels_and_index_labels():
 
 def test_table_keeps_the_report_formats():
     frame = pd.DataFrame({"rank": [1.0, 2.0], "score": [67.25, float("nan")], "share": [0.25, 0.5]})
-    cells = [td.get_text() for td in BeautifulSoup(table(frame, percent=["share"]).to_html(),
-                                                   "html.parser").find_all("td")]
+    cells = [
+        td.get_text() for td in BeautifulSoup(table(frame, percent=["share"]).to_html(), "html.parser").find_all("td")
+    ]
     assert cells == ["1", "67.2", "25%", "2", "–", "50%"]
 
 
@@ -210,8 +218,9 @@ def test_quarterly_texts_escape_framework_and_group_names(hostile_ev, lang):
 def test_fairness_summary_escapes_groups_and_checks_the_link(hostile_ev):
     from perfmodel.report.audit import fairness_summary_markdown
 
-    text = fairness_summary_markdown(hostile_ev, "en", link="fairness_audit/report.html",
-                                     by=["station_class", "area_type"])
+    text = fairness_summary_markdown(
+        hostile_ev, "en", link="fairness_audit/report.html", by=["station_class", "area_type"]
+    )
     html = render_markdown(text)
     assert injected(html) == []
     assert BeautifulSoup(html, "html.parser").a["href"] == "fairness_audit/report.html"
@@ -223,8 +232,9 @@ def test_fairness_summary_escapes_groups_and_checks_the_link(hostile_ev):
 def _code_cells(notebook: Path):
     for index, cell in enumerate(nbformat.read(notebook, as_version=4).cells):
         if cell.cell_type == "code":
-            source = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                               for line in cell.source.splitlines())
+            source = "\n".join(
+                "" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines()
+            )
             yield index, source
 
 
@@ -278,17 +288,26 @@ def test_the_package_renders_html_only_in_the_render_module():
     """No module but render.py builds HTML tables or IPython display objects (grep-level check)."""
     package = Path(__file__).resolve().parents[1] / "perfmodel"
     pattern = re.compile(r"\.style\.|\.to_html\(|from IPython\.display import|\bStyler\(")
-    offenders = [f"{path.relative_to(package)}:{number}: {line.strip()}"
-                 for path in sorted(package.rglob("*.py")) if path.name != "render.py"
-                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
-                 if pattern.search(line)]
+    offenders = [
+        f"{path.relative_to(package)}:{number}: {line.strip()}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "render.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if pattern.search(line)
+    ]
     assert offenders == []
 
 
 # ------------------------------------------------------------------ every notebook on the hostile sample
 def _parameters(name: str, hostile: dict[str, Path], out: Path, lang: str) -> dict[str, object]:
-    base = {"observations": str(hostile["station_observations"]), "units": str(hostile["units"]),
-            "framework": str(hostile["framework"]), "period": "2025Q2", "lang": lang, "output_dir": str(out)}
+    base = {
+        "observations": str(hostile["station_observations"]),
+        "units": str(hostile["units"]),
+        "framework": str(hostile["framework"]),
+        "period": "2025Q2",
+        "lang": lang,
+        "output_dir": str(out),
+    }
     extra: dict[str, dict[str, object]] = {
         "quarterly_evaluation": {"calibration": "casemix"},
         "fairness_audit": {"n_boot": 5, "by": "station_type,area_type,station_class,district"},
@@ -304,8 +323,14 @@ def _parameters(name: str, hostile: dict[str, Path], out: Path, lang: str) -> di
 
 
 def _run_hostile(name: str, lang: str, hostile: dict[str, Path], out: Path):
-    return run_notebook(NOTEBOOKS / f"{name}.ipynb", out, _parameters(name, hostile, out, lang), cwd=out,
-                        timeout=600, html_lang="zh-CN" if lang == "zh" else "en")
+    return run_notebook(
+        NOTEBOOKS / f"{name}.ipynb",
+        out,
+        _parameters(name, hostile, out, lang),
+        cwd=out,
+        timeout=600,
+        html_lang="zh-CN" if lang == "zh" else "en",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -315,10 +340,18 @@ def hostile_quarterly_report(hostile, tmp_path_factory):
     return _run_hostile("quarterly_evaluation", "zh", hostile, out)
 
 
-NOTEBOOK_LANGS = [("quarterly_evaluation", "zh"), ("quarterly_evaluation", "en"), ("fairness_audit", "zh"),
-                  ("annual_summary", "zh"), ("monthly_bulletin", "en"), ("reform_targets", "zh"),
-                  ("development", "zh"), ("gaming_lab", "en"), ("indicator_design_lab", "zh"),
-                  ("calibration", "zh")]
+NOTEBOOK_LANGS = [
+    ("quarterly_evaluation", "zh"),
+    ("quarterly_evaluation", "en"),
+    ("fairness_audit", "zh"),
+    ("annual_summary", "zh"),
+    ("monthly_bulletin", "en"),
+    ("reform_targets", "zh"),
+    ("development", "zh"),
+    ("gaming_lab", "en"),
+    ("indicator_design_lab", "zh"),
+    ("calibration", "zh"),
+]
 
 
 @pytest.mark.notebook
@@ -329,8 +362,13 @@ def test_every_report_shows_hostile_names_as_text(request, hostile, tmp_path, na
     else:
         run = _run_hostile(name, lang, hostile, tmp_path / name)
     executed = nbformat.read(run.executed_notebook, as_version=4)
-    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
+    errors = [
+        o
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert not errors
     html = run.html.read_text(encoding="utf-8")
     assert injected(html) == []
@@ -355,8 +393,10 @@ def test_every_report_shows_hostile_names_as_text(request, hostile, tmp_path, na
 # ------------------------------------------------------------------ headless Chromium
 #: Put first in a page without its CSP: every ``alert()`` then counts into the title instead of
 #: opening a dialog (which would block headless Chromium).
-_COUNT_ALERTS = ('<script>window.alerts = 0; window.alert = function () '
-                 '{ document.title = "ALERTS " + (++window.alerts); };</script>')
+_COUNT_ALERTS = (
+    "<script>window.alerts = 0; window.alert = function () "
+    '{ document.title = "ALERTS " + (++window.alerts); };</script>'
+)
 
 
 def _chromium() -> str | None:
@@ -367,10 +407,25 @@ def _dump_dom(browser: str, page: Path) -> str:
     """The DOM of *page* after loading it (and running any script that is allowed to run)."""
     with tempfile.TemporaryDirectory() as profile:
         result = subprocess.run(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
-             "--disable-background-networking", "--disable-component-update", f"--user-data-dir={profile}",
-             "--virtual-time-budget=3000", "--dump-dom", page.as_uri()],
-            capture_output=True, text=True, timeout=180, check=False)
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-sync",
+                "--disable-background-networking",
+                "--disable-component-update",
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=3000",
+                "--dump-dom",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
@@ -390,8 +445,9 @@ def test_hostile_report_runs_no_script_in_chromium(request, tmp_path):
     report = request.getfixturevalue("hostile_quarterly_report").html
     html = report.read_text(encoding="utf-8")
     bare = tmp_path / "report_without_csp.html"
-    bare.write_text(re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', _COUNT_ALERTS, html, count=1),
-                    encoding="utf-8")
+    bare.write_text(
+        re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', _COUNT_ALERTS, html, count=1), encoding="utf-8"
+    )
     assert "Content-Security-Policy" not in bare.read_text(encoding="utf-8")
     for page in (report, bare):
         dom = _dump_dom(browser, page)
@@ -408,12 +464,17 @@ def test_chromium_runs_a_planted_script_so_the_check_can_fail(tmp_path):
     if browser is None:
         pytest.skip("chromium is not installed (Debian package 'chromium')")
     page = tmp_path / "control.html"
-    page.write_text("<html><head><title>t</title></head><body>"
-                    "<script>document.title='PWNED'</script></body></html>", encoding="utf-8")
+    page.write_text(
+        "<html><head><title>t</title></head><body><script>document.title='PWNED'</script></body></html>",
+        encoding="utf-8",
+    )
     soup = BeautifulSoup(_dump_dom(browser, page), "html.parser")
     assert soup.title.get_text() == "PWNED"
-    page.write_text(f"<html><head>{_COUNT_ALERTS}<title>t</title></head><body>"
-                    "<img src=x onerror=alert(1)><script>alert(2)</script></body></html>", encoding="utf-8")
+    page.write_text(
+        f"<html><head>{_COUNT_ALERTS}<title>t</title></head><body>"
+        "<img src=x onerror=alert(1)><script>alert(2)</script></body></html>",
+        encoding="utf-8",
+    )
     soup = BeautifulSoup(_dump_dom(browser, page), "html.parser")
     assert soup.title.get_text() == "ALERTS 2"
 
@@ -429,8 +490,13 @@ def test_hostile_report_pdf_and_word_show_every_station_name_as_text(request, ho
     run = request.getfixturevalue("hostile_quarterly_report")
     mapping = pd.read_csv(hostile["mapping"], dtype=str, keep_default_na=False)
     framework_name = next(label for label in mapping["hostile"] if label.startswith("派出所基础绩效四维度考核"))
-    pdf = export_pdf(run.executed_notebook, tmp_path / "report.pdf", title=framework_name,
-                     header=f"{framework_name} · 2025Q2", lang="zh")
+    pdf = export_pdf(
+        run.executed_notebook,
+        tmp_path / "report.pdf",
+        title=framework_name,
+        header=f"{framework_name} · 2025Q2",
+        lang="zh",
+    )
     document = pdfium.PdfDocument(str(pdf))
     pages = [document[k].get_textpage().get_text_range() for k in range(len(document))]
 

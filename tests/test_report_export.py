@@ -23,8 +23,15 @@ pdfium = pytest.importorskip("pypdfium2")
 docx = pytest.importorskip("docx")
 
 #: Text that would be markup in Typst, Markdown, HTML or a Word field if it were not escaped.
-ATTACKS = ['#import "evil.typ": *', "$x^2$", "[link](http://x)", "<script>alert(1)</script>",
-           "*bold* _it_", "@ref \\ ` ] }", "= heading"]
+ATTACKS = [
+    '#import "evil.typ": *',
+    "$x^2$",
+    "[link](http://x)",
+    "<script>alert(1)</script>",
+    "*bold* _it_",
+    "@ref \\ ` ] }",
+    "= heading",
+]
 A4_POINTS = (595.3, 841.9)
 
 
@@ -40,12 +47,14 @@ def _png() -> bytes:
 
 def _notebook(path, rows: int = 160):
     """An executed report notebook: a heading, a hidden code input, a long ranking table, a figure."""
-    units = pd.DataFrame({
-        "单位编号": [f"PS{k:03d}" for k in range(rows)],
-        "单位名称": [ATTACKS[k % len(ATTACKS)] + f" 派出所{k}" for k in range(rows)],
-        "综合得分": [100 - k * 0.5 for k in range(rows)],
-        "提示": ["负面清单:执法过错×1(等级最高合格); 迟报16条" if k % 3 == 0 else "" for k in range(rows)],
-    })
+    units = pd.DataFrame(
+        {
+            "单位编号": [f"PS{k:03d}" for k in range(rows)],
+            "单位名称": [ATTACKS[k % len(ATTACKS)] + f" 派出所{k}" for k in range(rows)],
+            "综合得分": [100 - k * 0.5 for k in range(rows)],
+            "提示": ["负面清单:执法过错×1(等级最高合格); 迟报16条" if k % 3 == 0 else "" for k in range(rows)],
+        }
+    )
     nb = nbformat.v4.new_notebook()
     heading = nbformat.v4.new_markdown_cell("# 季度绩效考核报告\n\n说明文字。")
     code = nbformat.v4.new_code_cell("secret_code_line = 1")

@@ -84,16 +84,19 @@ def test_incomplete_units_are_listed_with_their_months_and_ties_said_in_a_senten
     """Issue 10: a unit with one month of the quarter is listed in the data-quality section, not graded."""
     from perfmodel.evaluation import Evaluation, read_evaluation_inputs
 
-    fw, obs, units, quarantine, _ = read_evaluation_inputs(FRAMEWORK, sample["station_observations"],
-                                                           sample["units"])
+    fw, obs, units, quarantine, _ = read_evaluation_inputs(FRAMEWORK, sample["station_observations"], sample["units"])
     station = sorted(obs["unit_id"].unique())[0]
     obs = obs[(obs["unit_id"] != station) | (obs["period"] == "2025-04")]
     ev = Evaluation(fw, obs, units, PERIOD, quarantine=quarantine).run()
     table = q.quality_tables(ev, "zh")["incomplete"]
     assert table["单位编号"].tolist() == [station]
     assert table[["有数据月数", "至少需要月数"]].iloc[0].tolist() == [1, 3]
-    assert q.quality_tables(ev, "en")["incomplete"].columns.tolist() == ["Unit", "Name", "Months with data",
-                                                                        "Months required"]
+    assert q.quality_tables(ev, "en")["incomplete"].columns.tolist() == [
+        "Unit",
+        "Name",
+        "Months with data",
+        "Months required",
+    ]
     assert ev.scores.set_index("unit_id").loc[station, "grade"] == "未评定"
     shown = {lang: re.sub(r"\\(.)", r"\1", q.grading_notes_markdown(ev, lang)) for lang in ("zh", "en")}
     assert shown["zh"].startswith("1 个单位数据月数不足(数据不完整)")  # Markdown escapes removed
@@ -116,8 +119,7 @@ def test_calibration_comparison_puts_changed_grades_first(raw, calibrated):
     assert changed.iloc[:n_changed].all() and not changed.iloc[n_changed:].any()
     merged = raw.scores.merge(calibrated.scores, on="unit_id")
     assert n_changed == int((merged["grade_x"] != merged["grade_y"]).sum())
-    assert f"**{n_changed}** of {len(raw.scores)} units change grade" in q.calibration_markdown(
-        raw, calibrated, "en")
+    assert f"**{n_changed}** of {len(raw.scores)} units change grade" in q.calibration_markdown(raw, calibrated, "en")
 
 
 def test_calibration_removes_dependence_on_context(raw, calibrated):
@@ -171,8 +173,17 @@ def test_score_tables_are_reproducible(raw, tmp_path):
 # ------------------------------------------------------------------ the notebook
 def test_notebook_declares_the_report_parameters():
     specs = notebook_parameters(NOTEBOOK)
-    expected = ["observations", "units", "framework", "period", "lang", "output_dir", "peer_group",
-                "calibration", "fairness_report"]
+    expected = [
+        "observations",
+        "units",
+        "framework",
+        "period",
+        "lang",
+        "output_dir",
+        "peer_group",
+        "calibration",
+        "fairness_report",
+    ]
     assert list(specs) == expected
     assert specs["calibration"].default == "none"
 
@@ -181,28 +192,46 @@ def test_notebook_declares_the_report_parameters():
 @pytest.mark.parametrize(("lang", "calibration"), [("zh", "none"), ("en", "casemix")])
 def test_notebook_writes_a_complete_report(sample, tmp_path, lang, calibration):
     out = tmp_path / "report"
-    run = run_notebook(NOTEBOOK, out, {
-        "observations": str(sample["station_observations"]), "units": str(sample["units"]),
-        "framework": FRAMEWORK, "period": PERIOD, "lang": lang, "output_dir": str(out),
-        "calibration": calibration,
-    }, timeout=300, html_lang="zh-CN" if lang == "zh" else "en")
+    run = run_notebook(
+        NOTEBOOK,
+        out,
+        {
+            "observations": str(sample["station_observations"]),
+            "units": str(sample["units"]),
+            "framework": FRAMEWORK,
+            "period": PERIOD,
+            "lang": lang,
+            "output_dir": str(out),
+            "calibration": calibration,
+        },
+        timeout=300,
+        html_lang="zh-CN" if lang == "zh" else "en",
+    )
     executed = nbformat.read(run.executed_notebook, as_version=4)
-    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
+    errors = [
+        o
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert not errors
     html = run.html.read_text(encoding="utf-8")
     assert "PosixPath" not in html and "Traceback" not in html
-    sections = (["数据质量", "等级与排名", "情境校准", "公平性", "方法说明", "数据来源与可复现性"] if lang == "zh"
-                else ["Data quality", "Grades and ranking", "Calibration", "Fairness", "Methodology",
-                      "Provenance"])
+    sections = (
+        ["数据质量", "等级与排名", "情境校准", "公平性", "方法说明", "数据来源与可复现性"]
+        if lang == "zh"
+        else ["Data quality", "Grades and ranking", "Calibration", "Fairness", "Methodology", "Provenance"]
+    )
     for heading in sections:
         assert heading in html, heading
     for figure in ("grade_counts", "score_distribution", "dimension_profiles", "rank_changes"):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
     assert list((out / "figures").glob("funnel_*.png")), "one funnel plot per rate indicator"
     # the notebook only displays what the library computes: its scores are the API's scores
-    api = evaluate_files(FRAMEWORK, sample["station_observations"], sample["units"], PERIOD,
-                         calibration=calibration).scores
+    api = evaluate_files(
+        FRAMEWORK, sample["station_observations"], sample["units"], PERIOD, calibration=calibration
+    ).scores
     written = pd.read_csv(out / "scores.csv", encoding="utf-8-sig")
     assert written["unit_id"].tolist() == api["unit_id"].tolist()
     assert written["score"].to_numpy() == pytest.approx(api["score"].to_numpy(), nan_ok=True)

@@ -136,9 +136,7 @@ def test_type_mismatch_rejected(no_kernel, tmp_path, params, message):
 
 def test_compatible_values_accepted_and_normalised():
     specs = notebook_parameters(STATION)
-    clean = validate_parameters(
-        specs, {"threshold": 1, "title": Path("a/b"), "note": {"区县": [1, 2.5, None]}}
-    )
+    clean = validate_parameters(specs, {"threshold": 1, "title": Path("a/b"), "note": {"区县": [1, 2.5, None]}})
     assert clean == {"threshold": 1.0, "title": "a/b", "note": {"区县": [1, 2.5, None]}}
     assert isinstance(clean["threshold"], float)
 

@@ -11,11 +11,13 @@ def _obs(rows):
 
 
 def test_rates_use_summed_numerators_and_denominators():
-    obs = _obs([
-        ("2025-04", "A", "r", 0.5, 1, 2),
-        ("2025-05", "A", "r", 0.5, 1, 2),
-        ("2025-06", "A", "r", 5 / 6, 5, 6),
-    ])
+    obs = _obs(
+        [
+            ("2025-04", "A", "r", 0.5, 1, 2),
+            ("2025-05", "A", "r", 0.5, 1, 2),
+            ("2025-06", "A", "r", 5 / 6, 5, 6),
+        ]
+    )
     out = roll_up(obs, {"r": "rate"}, "2025Q2").iloc[0]
     assert out["value"] == pytest.approx(0.7)  # 7/10, where the monthly mean is 0.611
     assert out["numerator"] == 7 and out["denominator"] == 10
@@ -40,11 +42,13 @@ def test_counts_are_summed_and_prorated_for_missing_months():
 
 
 def test_raters_are_averaged_within_month_then_months_averaged():
-    obs = _obs([
-        ("2025-04", "A", "s", 80, np.nan, np.nan),
-        ("2025-04", "A", "s", 90, np.nan, np.nan),
-        ("2025-05", "A", "s", 70, np.nan, np.nan),
-    ])
+    obs = _obs(
+        [
+            ("2025-04", "A", "s", 80, np.nan, np.nan),
+            ("2025-04", "A", "s", 90, np.nan, np.nan),
+            ("2025-05", "A", "s", 70, np.nan, np.nan),
+        ]
+    )
     out = roll_up(obs, {"s": "score"}, "2025Q2").iloc[0]
     assert out["value"] == pytest.approx((85 + 70) / 2)
 
@@ -65,10 +69,12 @@ def test_quarters_add_up_to_the_year():
     months = [f"2025-{m:02d}" for m in range(1, 13)]
     den = rng.integers(1, 30, 12)
     num = rng.binomial(den, 0.7)
-    obs = pd.concat([
-        _obs([(m, "A", "r", n / d, n, d) for m, n, d in zip(months, num, den, strict=True)]),
-        _obs([(m, "A", "c", float(k), np.nan, np.nan) for m, k in zip(months, rng.poisson(3, 12), strict=True)]),
-    ])
+    obs = pd.concat(
+        [
+            _obs([(m, "A", "r", n / d, n, d) for m, n, d in zip(months, num, den, strict=True)]),
+            _obs([(m, "A", "c", float(k), np.nan, np.nan) for m, k in zip(months, rng.poisson(3, 12), strict=True)]),
+        ]
+    )
     kinds = {"r": "rate", "c": "count"}
     year = roll_up(obs, kinds, "2025").set_index("indicator")
     quarters = pd.concat([roll_up(obs, kinds, f"2025Q{q}") for q in range(1, 5)])

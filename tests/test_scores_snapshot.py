@@ -63,7 +63,10 @@ def write_snapshot(path: Path = SNAPSHOT) -> pd.DataFrame:
     table = pd.concat([current_scores(fid) for fid in sorted(shipped_frameworks())], ignore_index=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(
-        path, index=False, encoding="utf-8", float_format=f"%.{SCORE_DECIMALS}f",
+        path,
+        index=False,
+        encoding="utf-8",
+        float_format=f"%.{SCORE_DECIMALS}f",
         compression={"method": "gzip", "mtime": 0},
     )
     return table
@@ -71,8 +74,9 @@ def write_snapshot(path: Path = SNAPSHOT) -> pd.DataFrame:
 
 def read_snapshot() -> pd.DataFrame:
     """The stored snapshot, typed like :func:`current_scores`."""
-    return pd.read_csv(SNAPSHOT, dtype={"framework": str, "period": str, "unit_id": str,
-                                         "peer_group": str, "grade": str})
+    return pd.read_csv(
+        SNAPSHOT, dtype={"framework": str, "period": str, "unit_id": str, "peer_group": str, "grade": str}
+    )
 
 
 @pytest.fixture(scope="module")

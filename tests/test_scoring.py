@@ -84,8 +84,14 @@ def test_tie_keys_are_asked_for_only_in_draws_with_tied_scores():
 
 def test_quota_ties_without_keys_take_the_lower_grade_in_every_group():
     groups = (np.array([0, 1, 2, 3]), np.array([4, 5, 6, 7]))
-    r = rules(8, method="quota", rank_groups=groups, grade_groups=groups, tie_break=(),
-              quotas={"优秀": 0.25, "良好": 0.5, "合格": 0.25})  # of 4: places 1, 2, 1
+    r = rules(
+        8,
+        method="quota",
+        rank_groups=groups,
+        grade_groups=groups,
+        tie_break=(),
+        quotas={"优秀": 0.25, "良好": 0.5, "合格": 0.25},
+    )  # of 4: places 1, 2, 1
     out = score_draws(np.array([[9.0, 9.0, 5.0, 1.0, 4.0, 3.0, 3.0, 3.0]]), r)
     # group 1: the pair at 9 does not fit 优秀 (one place) and takes 良好 (two places); 5 finds
     # 良好 full and takes 合格. Group 2: 4 is 优秀; the three at 3 fit neither 良好 (two places) nor
@@ -100,10 +106,12 @@ tied_values = st.sampled_from([0.0, 40.0, 40.0, 61.5, 80.0, 95.0, np.nan, np.inf
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.integers(1, 6).flatmap(lambda d: st.tuples(
-        st.lists(st.lists(tied_values, min_size=9, max_size=9), min_size=d, max_size=d),
-        st.lists(st.lists(st.sampled_from([0.0, 1.0, np.nan]), min_size=9, max_size=9), min_size=d, max_size=d),
-    )),
+    st.integers(1, 6).flatmap(
+        lambda d: st.tuples(
+            st.lists(st.lists(tied_values, min_size=9, max_size=9), min_size=d, max_size=d),
+            st.lists(st.lists(st.sampled_from([0.0, 1.0, np.nan]), min_size=9, max_size=9), min_size=d, max_size=d),
+        )
+    ),
     st.sampled_from(["quota", "cutoffs"]),
     st.lists(st.sampled_from("xy"), min_size=9, max_size=9),
 )
@@ -111,9 +119,16 @@ def test_many_draws_at_once_equal_one_draw_at_a_time(draws, method, group_labels
     composite, key = (np.array(a, dtype=float) for a in draws)
     labels_ = np.array(group_labels)
     groups = tuple(np.flatnonzero(labels_ == g) for g in ("x", "y") if (labels_ == g).any())
-    r = rules(9, method=method, rank_groups=groups, grade_groups=(np.arange(9),),
-              quotas={"优秀": 0.2, "良好": 0.3, "合格": 0.3},
-              coefficient=np.linspace(0.9, 1.1, 9), difficulty_cap=100.0, bonus=np.full(9, 1.5))
+    r = rules(
+        9,
+        method=method,
+        rank_groups=groups,
+        grade_groups=(np.arange(9),),
+        quotas={"优秀": 0.2, "良好": 0.3, "合格": 0.3},
+        coefficient=np.linspace(0.9, 1.1, 9),
+        difficulty_cap=100.0,
+        bonus=np.full(9, 1.5),
+    )
     together = score_draws(composite, r, key[None])
     for i in range(len(composite)):
         alone = score_draws(composite[[i]], r, key[None, [i]])

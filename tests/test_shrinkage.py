@@ -28,9 +28,7 @@ def test_dersimonian_laird_three_studies_by_hand() -> None:
     # sum w^2 / sum w = 13125 / 175 = 75, so the denominator is 175 - 75 = 100
     # tau^2 = (Q - 2) / 100 = 3 / 5600
     assert dersimonian_laird(y, v) == pytest.approx(3 / 5600, rel=1e-12)
-    assert dersimonian_laird(y, v) == pytest.approx(
-        combine_effects(y, v, method_re="chi2").tau2, rel=1e-10
-    )
+    assert dersimonian_laird(y, v) == pytest.approx(combine_effects(y, v, method_re="chi2").tau2, rel=1e-10)
 
 
 def test_dersimonian_laird_truncates_at_zero() -> None:
@@ -72,9 +70,7 @@ def test_beta_binomial_moments_by_hand() -> None:
 
 
 def test_beta_binomial_posterior_mean_by_hand() -> None:
-    data = pd.DataFrame(
-        {"unit_id": ["a", "b", "c"], "numerator": [2, 8, 5], "denominator": [10, 20, 10]}
-    )
+    data = pd.DataFrame({"unit_id": ["a", "b", "c"], "numerator": [2, 8, 5], "denominator": [10, 20, 10]})
     out = BetaBinomialShrinkage().fit(data).table_.set_index("unit_id")
     alpha, beta = 0.375 * 861.5, 0.625 * 861.5
     assert out.loc["a", "shrunk"] == pytest.approx((2 + alpha) / (10 + alpha + beta))
@@ -88,15 +84,11 @@ def simulated_units() -> pd.DataFrame:
     k = 400
     n = rng.integers(3, 300, k)
     p = rng.beta(8, 32, k)  # prior mean 0.2, concentration 40
-    return pd.DataFrame(
-        {"unit_id": np.arange(k), "numerator": rng.binomial(n, p), "denominator": n}
-    )
+    return pd.DataFrame({"unit_id": np.arange(k), "numerator": rng.binomial(n, p), "denominator": n})
 
 
 @pytest.mark.parametrize("method", ["mom", "ml"])
-def test_beta_prior_recovers_simulated_parameters(
-    simulated_units: pd.DataFrame, method: str
-) -> None:
+def test_beta_prior_recovers_simulated_parameters(simulated_units: pd.DataFrame, method: str) -> None:
     model = BetaBinomialShrinkage(method).fit(simulated_units)  # type: ignore[arg-type]
     prior = model.prior_.iloc[0]
     assert prior["mean"] == pytest.approx(0.2, abs=0.01)
@@ -160,9 +152,7 @@ def test_small_unit_is_pulled_more_than_large_unit_with_same_rate() -> None:
 
 
 def test_no_between_unit_variation_means_full_shrinkage() -> None:
-    data = pd.DataFrame(
-        {"unit_id": range(4), "numerator": [2, 4, 6, 20], "denominator": [10, 20, 30, 100]}
-    )
+    data = pd.DataFrame({"unit_id": range(4), "numerator": [2, 4, 6, 20], "denominator": [10, 20, 30, 100]})
     model = BetaBinomialShrinkage().fit(data)
     assert np.isinf(model.prior_["concentration"].iloc[0])
     np.testing.assert_allclose(model.table_["shrunk"], 0.2)
@@ -170,9 +160,7 @@ def test_no_between_unit_variation_means_full_shrinkage() -> None:
 
 
 def test_records_are_totalled_per_unit() -> None:
-    records = pd.DataFrame(
-        {"unit_id": ["a", "a", "b", "c"], "numerator": [1, 2, 5, 0], "denominator": [5, 5, 10, 4]}
-    )
+    records = pd.DataFrame({"unit_id": ["a", "a", "b", "c"], "numerator": [1, 2, 5, 0], "denominator": [5, 5, 10, 4]})
     out = BetaBinomialShrinkage().fit(records).table_
     assert list(out["unit_id"]) == ["a", "b", "c"]
     assert list(out["numerator"]) == [3, 5, 0] and list(out["denominator"]) == [10, 10, 4]
@@ -183,9 +171,7 @@ def test_peer_groups_get_their_own_prior() -> None:
     n = rng.integers(10, 100, 60)
     group = np.where(np.arange(60) < 30, "urban", "rural")
     p = np.where(group == "urban", rng.beta(20, 80, 60), rng.beta(60, 40, 60))
-    data = pd.DataFrame(
-        {"unit_id": range(60), "numerator": rng.binomial(n, p), "denominator": n, "area": group}
-    )
+    data = pd.DataFrame({"unit_id": range(60), "numerator": rng.binomial(n, p), "denominator": n, "area": group})
     model = BetaBinomialShrinkage(groups="area").fit(data)
     prior = model.prior_.set_index("group")
     assert prior.loc["urban", "mean"] == pytest.approx(0.2, abs=0.05)
@@ -208,27 +194,19 @@ def test_group_errors() -> None:
     with pytest.raises(ValueError, match=re.escape(sh.TOO_FEW_UNITS.format(group="y", n=1))):
         BetaBinomialShrinkage(groups="area").fit(data)
     fitted = BetaBinomialShrinkage(groups="area").fit(data.assign(area="x"))
-    with pytest.raises(
-        ValueError, match=re.escape(sh.UNKNOWN_GROUP.format(groups=["y"], column="area"))
-    ):
+    with pytest.raises(ValueError, match=re.escape(sh.UNKNOWN_GROUP.format(groups=["y"], column="area"))):
         fitted.transform(data)
     mixed = pd.concat([data, data.assign(area="y")])
-    with pytest.raises(
-        ValueError, match=re.escape(sh.GROUP_NOT_CONSTANT.format(unit=1, column="area"))
-    ):
+    with pytest.raises(ValueError, match=re.escape(sh.GROUP_NOT_CONSTANT.format(unit=1, column="area"))):
         BetaBinomialShrinkage(groups="area").fit(mixed)
 
 
 def test_beta_binomial_input_errors() -> None:
     data = pd.DataFrame({"unit_id": [1, 2], "numerator": [3, 12], "denominator": [10, 10]})
-    msg = sh.NUMERATOR_EXCEEDS_DENOMINATOR.format(
-        numerator="numerator", denominator="denominator", count=1
-    )
+    msg = sh.NUMERATOR_EXCEEDS_DENOMINATOR.format(numerator="numerator", denominator="denominator", count=1)
     with pytest.raises(ValueError, match=re.escape(msg)):
         BetaBinomialShrinkage().fit(data)
-    msg = sh.MISSING_COLUMN.format(
-        column="cases", param="denominator", available=list(data.columns)
-    )
+    msg = sh.MISSING_COLUMN.format(column="cases", param="denominator", available=list(data.columns))
     with pytest.raises(ValueError, match=re.escape(msg)):
         BetaBinomialShrinkage(denominator="cases").fit(data)
     with pytest.raises(
@@ -236,9 +214,7 @@ def test_beta_binomial_input_errors() -> None:
         match=re.escape(sh.NONPOSITIVE_DENOMINATOR.format(column="denominator", count=1)),
     ):
         BetaBinomialShrinkage().fit(data.assign(denominator=[10, 0], numerator=[3, 0]))
-    with pytest.raises(
-        ValueError, match=re.escape(sh.NOT_FITTED.format(name="BetaBinomialShrinkage"))
-    ):
+    with pytest.raises(ValueError, match=re.escape(sh.NOT_FITTED.format(name="BetaBinomialShrinkage"))):
         BetaBinomialShrinkage().transform(data)
 
 
@@ -271,9 +247,7 @@ def test_normal_normal_invariants_and_groups() -> None:
     group = np.where(np.arange(k) % 2 == 0, "A", "B")
     theta = np.where(group == "A", 0.0, 1.0) + rng.normal(0, 0.3, k)
     se = rng.uniform(0.05, 0.8, k)
-    data = pd.DataFrame(
-        {"unit_id": range(k), "estimate": rng.normal(theta, se), "se": se, "peer": group}
-    )
+    data = pd.DataFrame({"unit_id": range(k), "estimate": rng.normal(theta, se), "se": se, "peer": group})
     out = NormalNormalShrinkage(groups="peer").fit_transform(data)
     lo = np.minimum(out["raw"], out["prior_mean"])
     hi = np.maximum(out["raw"], out["prior_mean"])
@@ -288,9 +262,7 @@ def test_normal_normal_invariants_and_groups() -> None:
 
 def test_normal_normal_input_errors() -> None:
     data = pd.DataFrame({"unit_id": [1, 1, 2], "estimate": [0.1, 0.2, 0.3], "se": [0.1, 0.1, 0.1]})
-    with pytest.raises(
-        ValueError, match=re.escape(sh.DUPLICATE_UNITS.format(column="unit_id", count=1, example=1))
-    ):
+    with pytest.raises(ValueError, match=re.escape(sh.DUPLICATE_UNITS.format(column="unit_id", count=1, example=1))):
         NormalNormalShrinkage().fit(data)
     msg = sh.NONPOSITIVE_SE.format(column="se", count=1)
     with pytest.raises(ValueError, match=re.escape(msg)):

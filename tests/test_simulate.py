@@ -54,9 +54,7 @@ def clean(station_fw, investigators_fw):
 def realism(station_fw):
     """120 stations × 12 months, with and without confounding (same seed)."""
     kwargs = {"stations": 120, "months": 12, "officers_per_station": 0, "rng": 5, "defect_rate": 0}
-    return {
-        flag: simulate([station_fw], confounding=flag, **kwargs) for flag in (True, False)
-    }
+    return {flag: simulate([station_fw], confounding=flag, **kwargs) for flag in (True, False)}
 
 
 def _kinds(fw):
@@ -103,13 +101,16 @@ def test_an_indicator_shared_by_two_frameworks_has_the_same_data(station_fw):
 def test_written_files_are_byte_identical_and_complete(tmp_path, station_fw, investigators_fw):
     sample = simulate([station_fw, investigators_fw], rng=3, defect_rate=0.01, **SMALL)
     first = write_sample(sample, tmp_path / "a")
-    second = write_sample(
-        simulate([station_fw, investigators_fw], rng=3, defect_rate=0.01, **SMALL), tmp_path / "b"
-    )
+    second = write_sample(simulate([station_fw, investigators_fw], rng=3, defect_rate=0.01, **SMALL), tmp_path / "b")
     assert {p.relative_to(tmp_path / "a").as_posix() for p in first.values()} == {
-        "units.csv", "observations/station_four_dimension.csv.gz",
-        "observations/officer_criminal_investigation.csv.gz", "station_observations.csv.gz",
-        "truth_units.csv", "truth_values.csv.gz", "defects.csv", "parameters.json",
+        "units.csv",
+        "observations/station_four_dimension.csv.gz",
+        "observations/officer_criminal_investigation.csv.gz",
+        "station_observations.csv.gz",
+        "truth_units.csv",
+        "truth_values.csv.gz",
+        "defects.csv",
+        "parameters.json",
     }
     for key, path in first.items():
         assert path.read_bytes() == second[key].read_bytes(), key
@@ -151,8 +152,15 @@ def test_units_table_follows_the_contract(clean):
     assert officers["parent_id"].isin(stations.index).all()
     assert set(officers["role"]) <= set(ROLES) and stations["role"].isna().all()
     assert set(officers["gender"]) <= {"男", "女"}
-    for column in ("district", "station_class", "station_type", "area_type", "population",
-                   "incident_volume", "officers"):
+    for column in (
+        "district",
+        "station_class",
+        "station_type",
+        "area_type",
+        "population",
+        "incident_volume",
+        "officers",
+    ):
         inherited = stations.loc[officers["parent_id"], column].to_numpy()
         assert (officers[column].to_numpy() == inherited).all(), column
     assert (stations["officers"] >= 6).all()
@@ -163,7 +171,8 @@ def test_station_classes_follow_population_and_incident_thresholds(realism):
     stations = realism[True].units.query("level == 'station'")
     (first, pop1, inc1), (second, pop2, inc2) = CLASS_RULES
     expected = np.where(
-        (stations["population"] >= pop1) | (stations["incident_volume"] >= inc1), first,
+        (stations["population"] >= pop1) | (stations["incident_volume"] >= inc1),
+        first,
         np.where((stations["population"] >= pop2) | (stations["incident_volume"] >= inc2), second, "三类"),
     )
     assert (stations["station_class"].to_numpy() == expected).all()
@@ -237,8 +246,7 @@ def test_bonus_and_negative_items_are_rare_counts(realism):
 
 def test_temporary_indicator_is_observed_only_in_its_window():
     quadrant = load_framework("station_quadrant")
-    sample = simulate([quadrant], stations=6, months=8, start="2025-09", officers_per_station=0,
-                      rng=2, defect_rate=0)
+    sample = simulate([quadrant], stations=6, months=8, start="2025-09", officers_per_station=0, rng=2, defect_rate=0)
     obs = sample.observations[quadrant.id]
     months = set(obs.loc[obs["indicator"] == "telecom_fraud_prevention_coverage", "period"])
     assert months == {"2025-12", "2026-01", "2026-02"}
@@ -310,8 +318,13 @@ def test_truth_drives_observations_without_confounding(realism, station_fw):
     assert r_confounded < r_plain - 0.03  # context blurs the picture
 
 
-SYSTEM_RATES = ("case_compliance_rate", "key_person_control_rate", "hazard_rectification_rate",
-                "mediation_success_rate", "three_real_info_rate")
+SYSTEM_RATES = (
+    "case_compliance_rate",
+    "key_person_control_rate",
+    "hazard_rectification_rate",
+    "mediation_success_rate",
+    "three_real_info_rate",
+)
 
 
 def _load_coefficient(sample):
@@ -355,8 +368,10 @@ def test_citizen_satisfaction_depends_on_area_type(realism):
         obs = sample.observations[STATION]
         sums = obs[obs["indicator"] == "callback_satisfaction"].groupby("unit_id")[["numerator", "denominator"]].sum()
         rate = (sums["numerator"] / sums["denominator"]).astype(float)
-        gap = rate - sample.truth_values.query("indicator == 'callback_satisfaction'").groupby("unit_id")[
-            "true_value"].mean()
+        gap = (
+            rate
+            - sample.truth_values.query("indicator == 'callback_satisfaction'").groupby("unit_id")["true_value"].mean()
+        )
         return gap.groupby(stations.loc[gap.index, "area_type"]).mean()
 
     confounded, plain = by_area(realism[True]), by_area(realism[False])
@@ -440,21 +455,67 @@ def _user_framework():
             "name": {"zh": "实验", "en": "Lab"},
             "level": "station",
             "tree": [
-                {"id": "all", "name": {"zh": "全部", "en": "All"}, "weight": 1.0, "children": [
-                    {**leaf, "id": "complaint_rate", "name": {"zh": "投诉率", "en": "Complaint rate"},
-                     "kind": "rate", "direction": "lower", "range": [0, 1], "goalposts": [0.0, 0.2]},
-                    {**leaf, "id": "target_ratio", "name": {"zh": "目标比", "en": "Ratio on target"},
-                     "kind": "rate", "direction": "target", "target": 0.5, "range": [0, 1]},
-                    {**leaf, "id": "growth", "name": {"zh": "增长率", "en": "Growth"}, "kind": "rate",
-                     "range": [-1, 1], "goalposts": [0.0, 0.2]},
-                    {**leaf, "id": "thefts", "name": {"zh": "盗窃发案(每万人)", "en": "Thefts per 10,000"},
-                     "kind": "count", "direction": "lower", "denominator": "population", "per": 10000,
-                     "goalposts": [5, 60]},
-                    {**leaf, "id": "citizen_score", "name": {"zh": "群众评分", "en": "Citizen score"},
-                     "kind": "score", "source": "citizen", "range": [0, 5], "weight": 0.1},
-                    {**leaf, "id": "visit_days", "name": {"zh": "回访间隔", "en": "Days between visits"},
-                     "kind": "duration", "direction": "target", "target": 14, "weight": 0.1},
-                ]},
+                {
+                    "id": "all",
+                    "name": {"zh": "全部", "en": "All"},
+                    "weight": 1.0,
+                    "children": [
+                        {
+                            **leaf,
+                            "id": "complaint_rate",
+                            "name": {"zh": "投诉率", "en": "Complaint rate"},
+                            "kind": "rate",
+                            "direction": "lower",
+                            "range": [0, 1],
+                            "goalposts": [0.0, 0.2],
+                        },
+                        {
+                            **leaf,
+                            "id": "target_ratio",
+                            "name": {"zh": "目标比", "en": "Ratio on target"},
+                            "kind": "rate",
+                            "direction": "target",
+                            "target": 0.5,
+                            "range": [0, 1],
+                        },
+                        {
+                            **leaf,
+                            "id": "growth",
+                            "name": {"zh": "增长率", "en": "Growth"},
+                            "kind": "rate",
+                            "range": [-1, 1],
+                            "goalposts": [0.0, 0.2],
+                        },
+                        {
+                            **leaf,
+                            "id": "thefts",
+                            "name": {"zh": "盗窃发案(每万人)", "en": "Thefts per 10,000"},
+                            "kind": "count",
+                            "direction": "lower",
+                            "denominator": "population",
+                            "per": 10000,
+                            "goalposts": [5, 60],
+                        },
+                        {
+                            **leaf,
+                            "id": "citizen_score",
+                            "name": {"zh": "群众评分", "en": "Citizen score"},
+                            "kind": "score",
+                            "source": "citizen",
+                            "range": [0, 5],
+                            "weight": 0.1,
+                        },
+                        {
+                            **leaf,
+                            "id": "visit_days",
+                            "name": {"zh": "回访间隔", "en": "Days between visits"},
+                            "kind": "duration",
+                            "direction": "target",
+                            "target": 14,
+                            "weight": 0.1,
+                        },
+                    ],
+                },
             ],
         },
         source="user_lab.yaml",
@@ -482,8 +543,7 @@ def test_user_framework_is_simulated_from_attributes_alone():
 @given(seed=st.integers(0, 2**32 - 1), stations=st.integers(1, 8), months=st.integers(1, 5))
 def test_rates_are_valid_fractions_for_any_seed_and_size(seed, stations, months):
     fw = _user_framework()
-    sample = simulate([fw], stations=stations, months=months, officers_per_station=0, rng=seed,
-                      defect_rate=0)
+    sample = simulate([fw], stations=stations, months=months, officers_per_station=0, rng=seed, defect_rate=0)
     rates = sample.observations[fw.id].query("indicator in ['complaint_rate', 'target_ratio']")
     assert (rates["numerator"] <= rates["denominator"]).all()
     assert rates["value"].between(0, 1).all()
@@ -513,8 +573,9 @@ def test_generate_sample_writes_the_sample_files(tmp_path):
 
 
 def test_missing_unit_months_report_nothing_but_keep_their_truth(station_fw):
-    sample = simulate([station_fw], stations=20, months=6, officers_per_station=0, rng=8,
-                      defect_rate=0, missing_rate=0.2)
+    sample = simulate(
+        [station_fw], stations=20, months=6, officers_per_station=0, rng=8, defect_rate=0, missing_rate=0.2
+    )
     obs = sample.observations[STATION]
     reported = set(zip(obs["unit_id"], obs["period"], strict=True))
     assert 0.1 < 1 - len(reported) / (20 * 6) < 0.3
@@ -527,10 +588,12 @@ def test_the_shipped_sample_is_what_its_command_generates(repo_root, tmp_path):
     """data_samples/ is regenerated byte for byte by the command in its README."""
     shipped = repo_root / "data_samples"
     params = json.loads((shipped / "parameters.json").read_text(encoding="utf-8"))
-    paths = generate_sample(tmp_path, stations=params["n_stations"], months=params["n_months"],
-                            rng=params["seed"], start=params["start"])
+    paths = generate_sample(
+        tmp_path, stations=params["n_stations"], months=params["n_months"], rng=params["seed"], start=params["start"]
+    )
     assert paths, "nothing generated"
     for path in paths.values():
         relative = Path(path).relative_to(tmp_path)
         assert (shipped / relative).read_bytes() == Path(path).read_bytes(), (
-            f"data_samples/{relative} differs from what 'make sample' generates; regenerate it")
+            f"data_samples/{relative} differs from what 'make sample' generates; regenerate it"
+        )

@@ -21,8 +21,9 @@ PERIOD = "2025Q2"
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("template_sample")
-    return generate_sample(out, stations=8, months=6, rng=3, start="2025-01",
-                           frameworks=["station_four_dimension", "officer_traffic"])
+    return generate_sample(
+        out, stations=8, months=6, rng=3, start="2025-01", frameworks=["station_four_dimension", "officer_traffic"]
+    )
 
 
 def _fill(path: Path, framework_id: str, seed: int = 1) -> int:
@@ -58,8 +59,22 @@ def _fill(path: Path, framework_id: str, seed: int = 1) -> int:
 @pytest.mark.parametrize("framework_id", ["station_four_dimension", "officer_traffic"])
 def test_filled_template_validates_clean_and_scores(sample, tmp_path, capsys, framework_id):
     out = tmp_path / "模板.xlsx"
-    assert main(["template", "--framework", framework_id, "--out", str(out),
-                 "--units", str(sample["units"]), "--period", PERIOD]) == 0
+    assert (
+        main(
+            [
+                "template",
+                "--framework",
+                framework_id,
+                "--out",
+                str(out),
+                "--units",
+                str(sample["units"]),
+                "--period",
+                PERIOD,
+            ]
+        )
+        == 0
+    )
     units = pd.read_csv(sample["units"])
     fw = load_framework(framework_id)
     scored = (units["level"] == fw.level) & ((units["role"] == fw.role) if fw.role else True)
@@ -67,24 +82,70 @@ def test_filled_template_validates_clean_and_scores(sample, tmp_path, capsys, fr
     n_inputs = len(load_framework(framework_id).input_indicators())
     assert _fill(out, framework_id) == n_units * 3 * n_inputs  # unit × month × input indicator
     capsys.readouterr()
-    assert main(["validate", "--framework", framework_id, "--observations", str(out),
-                 "--units", str(sample["units"])]) == 0
+    assert (
+        main(["validate", "--framework", framework_id, "--observations", str(out), "--units", str(sample["units"])])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "0 quarantined" in printed.split("observations")[1] and "no problems found" in printed
     scores = tmp_path / "scores.csv"
-    assert main(["score", "--framework", framework_id, "--observations", str(out),
-                 "--units", str(sample["units"]), "--period", PERIOD, "--out", str(scores)]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--framework",
+                framework_id,
+                "--observations",
+                str(out),
+                "--units",
+                str(sample["units"]),
+                "--period",
+                PERIOD,
+                "--out",
+                str(scores),
+            ]
+        )
+        == 0
+    )
     table = pd.read_csv(scores)
     assert len(table) == n_units and table["score"].notna().all()
 
 
 def test_unfilled_template_reports_every_blank_value_as_missing(sample, tmp_path, capsys):
     out = tmp_path / "blank.xlsx"
-    assert main(["template", "--framework", "station_four_dimension", "--out", str(out),
-                 "--units", str(sample["units"]), "--period", "2025-05", "--lang", "en"]) == 0
+    assert (
+        main(
+            [
+                "template",
+                "--framework",
+                "station_four_dimension",
+                "--out",
+                str(out),
+                "--units",
+                str(sample["units"]),
+                "--period",
+                "2025-05",
+                "--lang",
+                "en",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    assert main(["validate", "--framework", "station_four_dimension", "--observations", str(out),
-                 "--units", str(sample["units"])]) == 1
+    assert (
+        main(
+            [
+                "validate",
+                "--framework",
+                "station_four_dimension",
+                "--observations",
+                str(out),
+                "--units",
+                str(sample["units"]),
+            ]
+        )
+        == 1
+    )
     quarantine = pd.read_csv(tmp_path / "blank.quarantine.csv")
     expected = 8 * len(load_framework("station_four_dimension").input_indicators())
     assert len(quarantine) == expected and set(quarantine["reason"]) == {"missing_value"}
@@ -94,16 +155,25 @@ def test_only_the_data_sheet_is_read_back(tmp_path):
     """Instructions, indicator list and drop-down lists never look like observation tables."""
     for framework_id in ("station_four_dimension", "officer_traffic", "station_quadrant"):
         for lang in ("zh", "en"):
-            path = write_template(load_framework(framework_id), tmp_path / f"{framework_id}.{lang}.xlsx",
-                                  lang=lang, period="2025Q1")
+            path = write_template(
+                load_framework(framework_id), tmp_path / f"{framework_id}.{lang}.xlsx", lang=lang, period="2025Q1"
+            )
             sheets = read_table(path, aliases=OBSERVATION_ALIASES).attrs["sheets"]
             assert [s["read"] for s in sheets] == [False, False, True, False], sheets
 
 
 def test_template_headers_read_back_as_the_observation_columns():
     fw = load_framework("officer_traffic")
-    assert template_columns(fw) == ["period", "unit_id", "indicator", "value", "numerator", "denominator",
-                                    "rater_id", "submitted_at"]  # raters: supervisor, peer, citizen ratings
+    assert template_columns(fw) == [
+        "period",
+        "unit_id",
+        "indicator",
+        "value",
+        "numerator",
+        "denominator",
+        "rater_id",
+        "submitted_at",
+    ]  # raters: supervisor, peer, citizen ratings
     for lang in ("zh", "en"):
         sheets, _ = template_sheets(fw, lang=lang)
         data = list(sheets.values())[2]
@@ -148,7 +218,19 @@ def test_template_is_byte_identical_across_runs(sample, tmp_path):
 
 
 def test_template_refuses_to_overwrite_an_input_and_a_non_xlsx_name(sample, tmp_path, capsys):
-    assert main(["template", "--framework", "station_four_dimension", "--out", str(sample["units"]),
-                 "--units", str(sample["units"])]) != 0
+    assert (
+        main(
+            [
+                "template",
+                "--framework",
+                "station_four_dimension",
+                "--out",
+                str(sample["units"]),
+                "--units",
+                str(sample["units"]),
+            ]
+        )
+        != 0
+    )
     assert "units" in capsys.readouterr().err
     assert main(["template", "--framework", "station_four_dimension", "--out", str(tmp_path / "t.csv")]) == 2

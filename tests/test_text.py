@@ -23,7 +23,9 @@ def test_every_message_has_both_languages_with_the_same_placeholders():
         assert message.placeholders("zh") == message.placeholders("en"), key
 
 
-def _literal_keys(functions: frozenset[str] = frozenset({"say", "say_md", "has_message", "template"})) -> dict[str, str]:
+def _literal_keys(
+    functions: frozenset[str] = frozenset({"say", "say_md", "has_message", "template"}),
+) -> dict[str, str]:
     """Every ``say("literal", …)`` / ``has_message("literal")`` … key in the package → where it is."""
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):

@@ -107,8 +107,7 @@ def _figure_words(fig) -> list[str]:
     return [w for w in words if w]
 
 
-@pytest.mark.parametrize("figure", ["figure_score_distribution", "figure_dimension_profiles",
-                                    "figure_grade_counts"])
+@pytest.mark.parametrize("figure", ["figure_score_distribution", "figure_dimension_profiles", "figure_grade_counts"])
 def test_english_quarterly_figures_have_no_chinese_words(ev, figure):
     fig = getattr(q, figure)(ev, lang="en").figure
     words = _figure_words(fig)
@@ -144,9 +143,12 @@ def test_award_table_names_grades_and_review_flag_in_the_reader_language():
     from perfmodel.awards import allocate_awards, award_table
     from perfmodel.framework import Award
 
-    frame = pd.DataFrame({"unit_id": ["a", "b"], "peer_group": "一类", "score": [90.0, 70.0], "grade": ["优秀", "合格"]})
-    allocation = allocate_awards(frame, [Award(id="merit", name={"zh": "嘉奖", "en": "merit"}, level="collective",
-                                               slots=3)])
+    frame = pd.DataFrame(
+        {"unit_id": ["a", "b"], "peer_group": "一类", "score": [90.0, 70.0], "grade": ["优秀", "合格"]}
+    )
+    allocation = allocate_awards(
+        frame, [Award(id="merit", name={"zh": "嘉奖", "en": "merit"}, level="collective", slots=3)]
+    )
     english = award_table(allocation, {"a": "甲所", "b": "乙所"}, "en")
     assert list(english["grade"]) == ["Excellent", "Pass"]
     assert _cjk(english.columns) == []
@@ -161,7 +163,10 @@ def _literal_values(model, field: str) -> tuple[str, ...]:
 
 
 def _code_registries() -> dict[str, tuple[str, ...]]:
-    """Section → the codes whose words it must hold (keys built at run time, so the literal-key test cannot see them)."""
+    """Section → the codes whose words it must hold.
+
+    Keys built at run time, so the literal-key test cannot see them.
+    """
     from perfmodel.audit.policy import SOURCES
     from perfmodel.framework import Indicator, NegativeItem, Threshold
     from perfmodel.glossary import COLUMNS, LABEL_FIELDS
@@ -176,8 +181,9 @@ def _code_registries() -> dict[str, tuple[str, ...]]:
         "grade": (*GRADES, NOT_GRADED),
         "column": tuple(COLUMNS),
         "column_meaning": tuple(COLUMNS),
-        "consequence": tuple(dict.fromkeys((*_literal_values(Threshold, "consequence"),
-                                            *_literal_values(NegativeItem, "consequence")))),
+        "consequence": tuple(
+            dict.fromkeys((*_literal_values(Threshold, "consequence"), *_literal_values(NegativeItem, "consequence")))
+        ),
         "workbook.sheet": SHEETS,
         "reason.validation": REASONS,
         "audit.policy.source": SOURCES,

@@ -309,9 +309,7 @@ def test_observation_reason(tmp_path, row, reason, column, fragments):
     for fragment in fragments:
         assert fragment in problem["message"]
     assert result.data["source_row"].tolist() == [2]
-    assert result.to_frame().to_dict("records") == [
-        {"reason": reason, "n": 1, "explanation": reason_text(reason)}
-    ]
+    assert result.to_frame().to_dict("records") == [{"reason": reason, "n": 1, "explanation": reason_text(reason)}]
 
 
 def test_every_reason_code_is_tested_and_explained():
@@ -356,10 +354,7 @@ def test_unknown_unit_rejected_in_the_units_file_says_so(tmp_path):
     result = run(tmp_path, "2025-04,S02,case_compliance_rate,0.9,,,,\n", units=units)
     problem = only_problem(result, row=2)
     assert problem["reason"] == "unknown_unit"
-    assert (
-        "unit 'S02' was rejected from units.csv (row 3: duplicate_unit) — fix it there first"
-        in problem["message"]
-    )
+    assert "unit 'S02' was rejected from units.csv (row 3: duplicate_unit) — fix it there first" in problem["message"]
 
 
 def test_units_frame_instead_of_result_still_names_rejected_units(tmp_path):
@@ -376,10 +371,7 @@ def test_units_frame_instead_of_result_still_names_rejected_units(tmp_path):
         }
     )
     result = validate_observations(raw, units.data, FRAMEWORK, source="obs.csv")
-    assert (
-        "unit 'S02' was rejected from units.xlsx (row 3: bad_level)"
-        in result.quarantine["message"].iloc[0]
-    )
+    assert "unit 'S02' was rejected from units.xlsx (row 3: bad_level)" in result.quarantine["message"].iloc[0]
 
 
 def test_missing_column_quarantines_every_row_and_lists_aliases(tmp_path):
@@ -393,9 +385,7 @@ def test_missing_column_quarantines_every_row_and_lists_aliases(tmp_path):
     assert result.quarantine["reason"].tolist() == ["missing_column"] * 2
     assert result.quarantine["row"].tolist() == [2, 3]
     message = result.quarantine["message"].iloc[1]
-    assert message.startswith(
-        "obs.csv row 3, column 'value': the observations file has no column 'value'"
-    )
+    assert message.startswith("obs.csv row 3, column 'value': the observations file has no column 'value'")
     assert "accepted headers: value, 数值, 指标值" in message
     assert "numerator" in message
 
@@ -416,16 +406,12 @@ def test_several_missing_columns_are_all_named(tmp_path):
 def test_exact_duplicate_keeps_the_first_copy(tmp_path):
     result = run(
         tmp_path,
-        GOOD_ROW
-        + "2025-04,S02,discipline_score,80,,,,\n"
-        + "2025/04,S01,case_compliance_rate,0.930,,,,\n",
+        GOOD_ROW + "2025-04,S02,discipline_score,80,,,,\n" + "2025/04,S01,case_compliance_rate,0.930,,,,\n",
     )
     assert result.data["source_row"].tolist() == [2, 3]
     problem = only_problem(result, row=4)
     assert problem["reason"] == "duplicate_row"
-    assert problem["message"] == (
-        "obs.csv row 4, column 'value': the row is an exact copy of row 2 — delete this copy"
-    )
+    assert problem["message"] == ("obs.csv row 4, column 'value': the row is an exact copy of row 2 — delete this copy")
 
 
 def test_conflicting_rows_are_all_held_back(tmp_path):
@@ -549,9 +535,7 @@ UNIT_CASES = [
     ids=[f"{case[1]}-{i}" for i, case in enumerate(UNIT_CASES)],
 )
 def test_unit_reason(tmp_path, row, reason, column, fragments):
-    table = read_table(
-        write(tmp_path / "units.csv", UNIT_HEADER + UNIT_GOOD + row + "\n"), aliases={}
-    )
+    table = read_table(write(tmp_path / "units.csv", UNIT_HEADER + UNIT_GOOD + row + "\n"), aliases={})
     result = validate_units(table, source=table.attrs["source"])
     problem = only_problem(result, row=3)
     assert (problem["reason"], problem["column"]) == (reason, column)
@@ -566,10 +550,7 @@ def test_duplicate_units_are_all_held_back():
     result = validate_units(raw, source="units.csv")
     assert result.data["unit_id"].tolist() == ["S02"]
     assert result.quarantine["reason"].tolist() == ["duplicate_unit"] * 2
-    assert (
-        "unit_id 'S01' appears in rows 2, 4 — keep one row per unit"
-        in result.quarantine["message"].iloc[1]
-    )
+    assert "unit_id 'S01' appears in rows 2, 4 — keep one row per unit" in result.quarantine["message"].iloc[1]
     assert result.rejected_units == {"S01": (2, "duplicate_unit")}
 
 
@@ -592,16 +573,11 @@ def test_officer_parents():
 def test_officers_without_a_parent_column():
     result = validate_units(pd.DataFrame({"unit_id": ["O1"], "level": ["officer"]}), source="u.csv")
     assert result.quarantine["reason"].tolist() == ["unknown_parent"]
-    assert (
-        "no parent_id column (accepted headers: parent_id, parent, 上级单位"
-        in result.quarantine["message"].iloc[0]
-    )
+    assert "no parent_id column (accepted headers: parent_id, parent, 上级单位" in result.quarantine["message"].iloc[0]
 
 
 def test_framework_denominator_columns_must_be_numbers():
-    raw = pd.DataFrame(
-        {"unit_id": ["S1", "S2"], "level": ["station"] * 2, "households": ["1200", "many"]}
-    )
+    raw = pd.DataFrame({"unit_id": ["S1", "S2"], "level": ["station"] * 2, "households": ["1200", "many"]})
     result = validate_units(raw, source="units.csv", numeric_columns=["households"])
     assert result.data["households"].tolist() == [1200.0]
     assert result.quarantine["column"].tolist() == ["households"]
@@ -631,9 +607,7 @@ def test_typed_parquet_columns(tmp_path):
             "unit_id": ["S01", "S02"],
             "indicator": ["discipline_score"] * 2,
             "value": [80.0, 90.5],
-            "submitted_at": pd.to_datetime(
-                ["2025-05-27 15:59:59", "2025-05-27 16:00:00"]
-            ).tz_localize("UTC"),
+            "submitted_at": pd.to_datetime(["2025-05-27 15:59:59", "2025-05-27 16:00:00"]).tz_localize("UTC"),
         }
     )
     table = read_table(write_table(raw, tmp_path / "obs.parquet"), aliases=OBSERVATION_ALIASES)
@@ -649,13 +623,9 @@ def test_typed_parquet_columns(tmp_path):
 
 
 def test_units_missing_column_lists_aliases():
-    result = validate_units(
-        pd.DataFrame({"单位编号": ["S1", "S2"], "name": ["a", "b"]}), source="units.csv"
-    )
+    result = validate_units(pd.DataFrame({"单位编号": ["S1", "S2"], "name": ["a", "b"]}), source="units.csv")
     assert result.data.empty and result.quarantine["reason"].tolist() == ["missing_column"] * 2
-    assert (
-        "no column 'level' (accepted headers: level, 层级)" in result.quarantine["message"].iloc[0]
-    )
+    assert "no column 'level' (accepted headers: level, 层级)" in result.quarantine["message"].iloc[0]
 
 
 def test_units_chinese_headers_and_context(tmp_path):
@@ -859,9 +829,7 @@ def test_observations_conservation_invariants_and_order(raw, seed):
     assert set(data["unit_id"]) <= {"S01", "S02", "0012"}
     assert not data.duplicated(["period", "unit_id", "indicator", "rater_id"]).any()
     assert (data["late"] == (data["submitted_at"] > data["deadline"])).all()
-    assert (data["days_late"][~data["late"]] == 0).all() and (
-        data["days_late"][data["late"]] > 0
-    ).all()
+    assert (data["days_late"][~data["late"]] == 0).all() and (data["days_late"][data["late"]] > 0).all()
 
     shuffled = raw.sample(frac=1, random_state=seed)
     again = validate_observations(shuffled, UNITS, FRAMEWORK, source="obs.csv")
@@ -922,11 +890,7 @@ def test_frame_without_source_row_is_numbered_like_a_spreadsheet():
     )
     result = validate_observations(raw, UNITS, FRAMEWORK, source="obs.parquet")
     assert result.data["source_row"].tolist() == [2]
-    assert (
-        result.quarantine["message"]
-        .iloc[0]
-        .startswith("obs.parquet row 3, column 'period': 'x' is not a month")
-    )
+    assert result.quarantine["message"].iloc[0].startswith("obs.parquet row 3, column 'period': 'x' is not a month")
 
 
 def test_empty_input():
@@ -954,16 +918,11 @@ def test_summary_is_sorted_by_count():
 
 def test_a_rate_with_a_declared_range_is_checked_against_that_range(tmp_path):
     """A reduction rate declared [-1, 1] may be negative; outside it, it is still rejected."""
-    spec = yaml.safe_load(
-        framework_path("officer_traffic").read_text(encoding="utf-8")
-    )
+    spec = yaml.safe_load(framework_path("officer_traffic").read_text(encoding="utf-8"))
     framework = framework_from_dict(spec)
     assert framework.indicator_meta()["accident_reduction_rate"].range == (-1.0, 1.0)
     units = "unit_id,name,level,parent_id\nS01,东城所,station,\nO01,张三,officer,S01\n"
-    body = (
-        "2025-04,O01,accident_reduction_rate,-0.25,,,,\n"
-        "2025-05,O01,accident_reduction_rate,-1.5,,,,\n"
-    )
+    body = "2025-04,O01,accident_reduction_rate,-0.25,,,,\n2025-05,O01,accident_reduction_rate,-1.5,,,,\n"
     result = run(tmp_path, body, units=units, framework=framework)
     assert result.data["value"].tolist() == [-0.25]
     problem = only_problem(result, 3)

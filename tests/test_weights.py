@@ -27,15 +27,17 @@ TEMPORARY = {"valid_from": "2025-10", "valid_to": "2026-01"}
 
 
 def small_tree() -> Framework:
-    return framework_from_dict({
-        "id": "weights_test",
-        "name": {"zh": "权重", "en": "weights"},
-        "level": "station",
-        "tree": [
-            dimension_node("d1", 0.6, [indicator_node("a", 0.5), indicator_node("b", 0.5)]),
-            dimension_node("d2", 0.4, [indicator_node("c", 0.75), indicator_node("t", 0.25, temporary=TEMPORARY)]),
-        ],
-    })
+    return framework_from_dict(
+        {
+            "id": "weights_test",
+            "name": {"zh": "权重", "en": "weights"},
+            "level": "station",
+            "tree": [
+                dimension_node("d1", 0.6, [indicator_node("a", 0.5), indicator_node("b", 0.5)]),
+                dimension_node("d2", 0.4, [indicator_node("c", 0.75), indicator_node("t", 0.25, temporary=TEMPORARY)]),
+            ],
+        }
+    )
 
 
 # ------------------------------------------------------------------------------------ stated

@@ -43,14 +43,17 @@ def test_scores_sheet_has_translated_headers_formats_and_keeps_full_precision(ev
     header = [c.value for c in sheet[1]]
     assert header[:8] == ["单位编号", "单位名称", "考核期", "同类组", "综合得分", "组内排名", "全局排名", "等级"]
     dims = [d.name.zh for d in ev.framework.tree]
-    assert header[8:8 + len(dims)] == dims
+    assert header[8 : 8 + len(dims)] == dims
     fmt = {h: sheet.cell(2, i + 1).number_format for i, h in enumerate(header)}
     assert fmt["综合得分"] == "0.0" and fmt["组内排名"] == "0" and fmt["数据覆盖"] == "0.0%"
     assert fmt[dims[0]] == "0.0"
     # values are stored unrounded: rounding is display only
     first = ev.scores.iloc[0]
     assert sheet.cell(2, 5).value == pytest.approx(first["score"], abs=1e-12)
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(header)).column_letter}{len(ev.scores) + 1}"
+    assert (
+        sheet.freeze_panes == "A2"
+        and sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(header)).column_letter}{len(ev.scores) + 1}"
+    )
     # widths fitted: a Chinese header of 4 characters needs 8 columns, plus a margin
     assert sheet.column_dimensions["E"].width == display_width("综合得分") + 2
 
@@ -106,8 +109,11 @@ def test_quarterly_workbook_is_byte_identical_and_in_the_report_language(ev, tmp
 
 def test_formats_go_through_the_formula_guard(tmp_path):
     frame = pd.DataFrame({"=cmd": ["=HYPERLINK(1)", "ok"], "n": [1.23456, 2.0]})
-    path = write_workbook({"t": frame}, tmp_path / "t.xlsx",
-                          {"t": SheetFormat(number_formats={"n": "0.0"}, fills={"=cmd": {"ok": "C6EFCE"}})})
+    path = write_workbook(
+        {"t": frame},
+        tmp_path / "t.xlsx",
+        {"t": SheetFormat(number_formats={"n": "0.0"}, fills={"=cmd": {"ok": "C6EFCE"}})},
+    )
     sheet = openpyxl.load_workbook(path)["t"]
     assert sheet["A1"].value == "'=cmd" and sheet["A2"].value == "'=HYPERLINK(1)"
     assert sheet["A3"].fill.start_color.rgb.endswith("C6EFCE")
@@ -116,8 +122,19 @@ def test_formats_go_through_the_formula_guard(tmp_path):
 
 def test_score_cli_writes_a_readable_workbook_and_checks_lang(sample, tmp_path, capsys):
     out = tmp_path / "scores.xlsx"
-    args = ["score", "--observations", str(sample["station_observations"]), "--units", str(sample["units"]),
-            "--framework", FRAMEWORK, "--period", PERIOD, "--out", str(out)]
+    args = [
+        "score",
+        "--observations",
+        str(sample["station_observations"]),
+        "--units",
+        str(sample["units"]),
+        "--framework",
+        FRAMEWORK,
+        "--period",
+        PERIOD,
+        "--out",
+        str(out),
+    ]
     assert main([*args, "--lang", "en"]) == 0
     book = openpyxl.load_workbook(out)
     assert book.sheetnames[0] == "All units" and book.sheetnames[-1] == "notes"

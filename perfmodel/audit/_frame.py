@@ -94,9 +94,7 @@ ERR_COLUMN = (
     "Check the spelling, or add the column to the units file"
 )
 ERR_NO_BY = "name at least one column to group by (for example by='area_type')"
-ERR_REFERENCE = (
-    "reference group {reference!r} is not a group of {attribute}; the groups are: {groups}"
-)
+ERR_REFERENCE = "reference group {reference!r} is not a group of {attribute}; the groups are: {groups}"
 ERR_REFERENCE_SMALL = (
     "reference group {reference!r} of {attribute} has only {n} units (fewer than min_n={min_n}); "
     "choose a larger reference group or lower min_n"
@@ -104,8 +102,7 @@ ERR_REFERENCE_SMALL = (
 ERR_MIN_N = "min_n must be an integer of at least 2, got {min_n!r}"
 ERR_CORRECTION = "correction must be 'holm', 'fdr_bh' or 'none', got {correction!r}"
 ERR_NOT_NUMERIC = (
-    "column {column!r} must hold numbers for this check, but it holds {dtype} values; "
-    "pass a numeric column"
+    "column {column!r} must hold numbers for this check, but it holds {dtype} values; pass a numeric column"
 )
 ERR_DATA = (
     "expected an Evaluation or a DataFrame with one row per unit, got {kind}; "
@@ -134,8 +131,6 @@ def check_lang(lang: str) -> Lang:
     if lang not in ("zh", "en"):
         raise AuditError(ERR_LANG.format(lang=lang))
     return lang  # type: ignore[return-value]
-
-
 
 
 def check_min_n(min_n: int) -> int:
@@ -251,9 +246,7 @@ def group_labels(frame: pd.DataFrame, by: str | Sequence[str]) -> tuple[str, pd.
     return attribute, pd.Series(np.asarray(names, dtype=object)[codes], index=frame.index, name="group")
 
 
-def choose_reference(
-    counts: pd.Series, reference: str | None, min_n: int, attribute: str
-) -> str:
+def choose_reference(counts: pd.Series, reference: str | None, min_n: int, attribute: str) -> str:
     """The reference group: ``reference`` if given (checked), else the largest group.
 
     Ties between equally large groups go to the label that sorts first, so the

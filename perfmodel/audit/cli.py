@@ -34,9 +34,7 @@ __all__ = ["add_parser", "run", "write_audit", "parse_reference", "ERR_REFERENCE
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
-ERR_REFERENCE_ARG = (
-    "--reference must look like attribute=group (for example area_type=城区核心), got {value!r}"
-)
+ERR_REFERENCE_ARG = "--reference must look like attribute=group (for example area_type=城区核心), got {value!r}"
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -54,27 +52,49 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--framework", required=True, help="shipped framework id or YAML file")
     p.add_argument("--period", required=True, help="2025Q2, 2025-04 or 2025")
     d = AUDIT_DEFAULTS  # the one set of defaults, shared with the reports; None below means "use it"
-    p.add_argument("--by", default=None,
-                   help="unit attributes to audit, comma-separated; join a combination with '+' "
-                        "(e.g. station_type,area_type+station_class); default for stations: "
-                        f"{','.join(d.by['station'])} (those with two or more groups)")
-    p.add_argument("--legitimate", default=None,
-                   help="legitimate factors for conditional parity, comma-separated "
-                        f"(default for stations: {','.join(d.legitimate['station'])}); '' to skip")
-    p.add_argument("--context", default=None,
-                   help="context variables for context neutrality, comma-separated "
-                        f"(default for stations: {','.join(d.context['station'])}); '' to skip")
-    p.add_argument("--reference", action="append", default=[], metavar="ATTRIBUTE=GROUP",
-                   help="reference group of an attribute (repeatable); default: the largest group")
+    p.add_argument(
+        "--by",
+        default=None,
+        help="unit attributes to audit, comma-separated; join a combination with '+' "
+        "(e.g. station_type,area_type+station_class); default for stations: "
+        f"{','.join(d.by['station'])} (those with two or more groups)",
+    )
+    p.add_argument(
+        "--legitimate",
+        default=None,
+        help="legitimate factors for conditional parity, comma-separated "
+        f"(default for stations: {','.join(d.legitimate['station'])}); '' to skip",
+    )
+    p.add_argument(
+        "--context",
+        default=None,
+        help="context variables for context neutrality, comma-separated "
+        f"(default for stations: {','.join(d.context['station'])}); '' to skip",
+    )
+    p.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="ATTRIBUTE=GROUP",
+        help="reference group of an attribute (repeatable); default: the largest group",
+    )
     p.add_argument("--peer-group", help="units column for peer groups, or 'none'")
-    p.add_argument("--lang", choices=["zh", "en"], default="zh",
-                   help="language of the written tables' labels (default zh)")
-    p.add_argument("--min-n", type=int, default=None,
-                   help=f"suppress groups with fewer units (default {d.min_n})")
-    p.add_argument("--n-boot", type=int, default=None,
-                   help=f"bootstrap replicates for grade robustness (default {d.n_boot}; 0 to skip)")
-    p.add_argument("--seed", type=int, default=None,
-                   help=f"random seed of the bootstrap, for repeatable results (default {d.seed})")
+    p.add_argument(
+        "--lang", choices=["zh", "en"], default="zh", help="language of the written tables' labels (default zh)"
+    )
+    p.add_argument("--min-n", type=int, default=None, help=f"suppress groups with fewer units (default {d.min_n})")
+    p.add_argument(
+        "--n-boot",
+        type=int,
+        default=None,
+        help=f"bootstrap replicates for grade robustness (default {d.n_boot}; 0 to skip)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help=f"random seed of the bootstrap, for repeatable results (default {d.seed})",
+    )
     p.add_argument("--out", default="reports/audit", help="output folder (default reports/audit)")
     add_pseudonymise_option(p)
     p.set_defaults(func=run)
@@ -132,8 +152,15 @@ def run(args: argparse.Namespace) -> int:
         ev = evaluate_files(args.framework, args.observations, args.units, args.period, **settings)
         _check_columns(args.by, ev.units.columns)
         result = run_audit(
-            ev, by=args.by, legitimate=_optional_list(args.legitimate), context=_optional_list(args.context),
-            lang=args.lang, reference=reference, min_n=args.min_n, n_boot=args.n_boot, rng=args.seed,
+            ev,
+            by=args.by,
+            legitimate=_optional_list(args.legitimate),
+            context=_optional_list(args.context),
+            lang=args.lang,
+            reference=reference,
+            min_n=args.min_n,
+            n_boot=args.n_boot,
+            rng=args.seed,
         )
     except AuditError as exc:
         print(f"perfmodel: error: {exc}", file=sys.stderr)
@@ -145,8 +172,10 @@ def run(args: argparse.Namespace) -> int:
     given = [Path(p) for p in (args.observations, args.units, args.framework) if Path(p).is_file()]
     paths = write_audit(result.tables(), out_dir, inputs=given)
     findings = result.findings
-    print(f"audit of {ev.framework.id} {period_label(ev.period)}: {len(ev.scores)} units, "
-          f"{len(findings)} finding(s); {len(paths) - 1} tables written to {out_dir} (and audit.xlsx)")
+    print(
+        f"audit of {ev.framework.id} {period_label(ev.period)}: {len(ev.scores)} units, "
+        f"{len(findings)} finding(s); {len(paths) - 1} tables written to {out_dir} (and audit.xlsx)"
+    )
     for row in findings.itertuples():
         where = " ".join(str(x) for x in (row.attribute, row.group) if x)
         print(f"  [{row.check}] {where + ': ' if where else ''}{row.verdict}")

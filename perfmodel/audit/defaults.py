@@ -89,19 +89,31 @@ class AuditDefaults:
         Seed of every resampling.
     """
 
-    by: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _frozen({
-        "station": (*STATION_CONTEXT, "district"),
-        "officer": OFFICER_CONTEXT,
-    }))
-    legitimate: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _frozen({
-        "station": ("incidents_per_officer",),
-        "officer": (),
-    }))
-    context: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _frozen({
-        # ``officers`` is left out: staffing is controlled for through ``incidents_per_officer``
-        "station": (*(c for c in NUMERIC_CONTEXT if c != "officers"), "area_type"),
-        "officer": (),
-    }))
+    by: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: _frozen(
+            {
+                "station": (*STATION_CONTEXT, "district"),
+                "officer": OFFICER_CONTEXT,
+            }
+        )
+    )
+    legitimate: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: _frozen(
+            {
+                "station": ("incidents_per_officer",),
+                "officer": (),
+            }
+        )
+    )
+    context: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: _frozen(
+            {
+                # ``officers`` is left out: staffing is controlled for through ``incidents_per_officer``
+                "station": (*(c for c in NUMERIC_CONTEXT if c != "officers"), "area_type"),
+                "officer": (),
+            }
+        )
+    )
     min_n: int = 5
     alpha: float = 0.05
     correction: str = "holm"
@@ -129,6 +141,7 @@ MIN_CONTEXT_UNITS = 20
 CONTEXT_UNITS_PER_TERM = 10
 """… and at least this many per term of the regression (a text variable has one term per level but one)."""
 
+
 def context_units_needed(terms: int) -> int:
     """Units context neutrality needs for a regression with ``terms`` terms.
 
@@ -145,8 +158,13 @@ def too_few_groups_values(attribute: str, enough: int, min_n: int) -> dict[str, 
 
 def too_few_units_values(n: int, terms: int) -> dict[str, Any]:
     """The values of the note ``audit.note.too_few_units`` (see :func:`too_few_units_note`)."""
-    return {"needed": context_units_needed(terms), "floor": MIN_CONTEXT_UNITS, "per_term": CONTEXT_UNITS_PER_TERM,
-            "terms": terms, "n": n}
+    return {
+        "needed": context_units_needed(terms),
+        "floor": MIN_CONTEXT_UNITS,
+        "per_term": CONTEXT_UNITS_PER_TERM,
+        "terms": terms,
+        "n": n,
+    }
 
 
 def too_few_groups_note(attribute: str, enough: int, min_n: int, lang: str) -> str:

@@ -99,9 +99,7 @@ ERR_ORDINAL = (
     "column {column!r} is treated as an ordinal outcome but holds values that are neither numbers "
     "nor grades ({values}); use the grades {grades} or numeric codes"
 )
-ERR_NO_GRADES = (
-    "column {column!r} holds no grades ({grades}); adverse impact needs graded units"
-)
+ERR_NO_GRADES = "column {column!r} holds no grades ({grades}); adverse impact needs graded units"
 ERR_NO_LEGITIMATE = (
     "name at least one legitimate factor to control for (for example legitimate=['incidents_per_officer'])"
 )
@@ -118,31 +116,31 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "reference": "参照组:均值 {mean}({lvl} CI {ci})",
         "diff_sig": "均值比参照组“{ref}”{dir} {diff}({measure} = {g},{size}),校正后 {p}:差异显著",
         "diff_ns": "均值比参照组“{ref}”{dir} {diff}({measure} = {g}),校正后 {p}:未发现显著差异",
-        "lower": "低", "higher": "高",
+        "lower": "低",
+        "higher": "高",
         "favoured": "{cut}比例最高({rate},{k}/{n}),作为比较基准",
         "no_selection": "没有单位达到{cut},无法计算比值",
         "ai_flag": "不利影响:{cut}比例 {rate} 仅为最高组的 {ratio}(< {threshold}),校正后 {p};"
-                   "比按总体比例预期少 {shortfall} 个,需再有 {clear} 个单位达到{cut}才能解除警示",
+        "比按总体比例预期少 {shortfall} 个,需再有 {clear} 个单位达到{cut}才能解除警示",
         "ai_ratio_only": "比值 {ratio} 低于 {threshold},但校正后 {p}:可能是小样本的偶然波动,继续观察",
         "ai_sig_only": "比值 {ratio} 未低于 {threshold},但比例显著偏低(校正后 {p}):值得关注",
         "ai_ok": "未见不利影响(比值 {ratio},校正后 {p})",
         "small": "(组小:一两个单位即可改变结论)",
         "raw": "原始差距 {gap}({lvl} CI {ci}),{p}",
         "stratified_sig": "在 {k} 个可比分层内比较(按{legit}),差距 {gap}({lvl} CI {ci}),"
-                          "校正后 {p}:控制合理因素后差距仍然显著",
+        "校正后 {p}:控制合理因素后差距仍然显著",
         "stratified_ns": "在 {k} 个可比分层内比较(按{legit}),差距 {gap}({lvl} CI {ci}),"
-                         "校正后 {p}:控制合理因素后差距不显著",
+        "校正后 {p}:控制合理因素后差距不显著",
         "stratified_none": "没有同时包含两组的分层,无法做分层比较",
         "explained": "{legit}的差异解释了 {part}(占原始差距的 {share})",
-        "unexplained_sig": "不能由{legit}解释的差距 {part}({lvl} CI {ci}),校正后 {p}:"
-                           "需要说明原因(如指标未校准)",
+        "unexplained_sig": "不能由{legit}解释的差距 {part}({lvl} CI {ci}),校正后 {p}:需要说明原因(如指标未校准)",
         "unexplained_ns": "不能由{legit}解释的差距 {part}({lvl} CI {ci}),校正后 {p}:不显著",
         "r2_sig": "背景变量解释了得分方差的 {r2}(调整后 {adj}),{p}:得分并非与背景无关",
         "r2_ns": "背景变量解释得分方差的 {r2}(调整后 {adj}),{p}:未发现背景影响得分的证据",
         "partial_sig": "在其他背景变量之外,“{var}”单独解释 {pr2} 的剩余方差,{p}",
         "partial_ns": "“{var}”在其他背景变量之外解释 {pr2} 的剩余方差,{p}:不显著",
         "auc": "仅凭背景变量预测能否获评“{grade}”的交叉验证 AUC = {auc}({lvl} CI {ci};"
-               "0.5 = 无法预测,越接近 1 越说明等级由背景决定)",
+        "0.5 = 无法预测,越接近 1 越说明等级由背景决定)",
         "auc_none": "获评“{grade}”的单位只有 {k} 个,无法做 {cv} 折交叉验证",
     },
     "en": {
@@ -150,61 +148,117 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "complementary": "Suppressed as well, so that a smaller suppressed group cannot be worked out from the totals",
         "reference": "Reference group: mean {mean} ({lvl} CI {ci})",
         "diff_sig": "Mean {diff} {dir} reference '{ref}' ({measure} = {g}, {size}), adjusted {p}: "
-                    "significant difference",
-        "diff_ns": "Mean {diff} {dir} reference '{ref}' ({measure} = {g}), adjusted {p}: "
-                   "no significant difference",
-        "lower": "below", "higher": "above",
+        "significant difference",
+        "diff_ns": "Mean {diff} {dir} reference '{ref}' ({measure} = {g}), adjusted {p}: no significant difference",
+        "lower": "below",
+        "higher": "above",
         "favoured": "Highest rate at {cut} ({rate}, {k}/{n}): the benchmark",
         "no_selection": "No unit reached {cut}; no ratio can be computed",
         "ai_flag": "Adverse impact: rate at {cut} {rate} is {ratio} of the most favoured group's "
-                   "(< {threshold}), adjusted {p}; {shortfall} fewer than expected at the overall rate, "
-                   "{clear} more units would need to reach {cut} to clear the flag",
+        "(< {threshold}), adjusted {p}; {shortfall} fewer than expected at the overall rate, "
+        "{clear} more units would need to reach {cut} to clear the flag",
         "ai_ratio_only": "Ratio {ratio} below {threshold} but adjusted {p}: may be chance in a small "
-                         "group; keep watching",
+        "group; keep watching",
         "ai_sig_only": "Ratio {ratio} not below {threshold}, but the rate is significantly lower "
-                       "(adjusted {p}): worth attention",
+        "(adjusted {p}): worth attention",
         "ai_ok": "No adverse impact (ratio {ratio}, adjusted {p})",
         "small": " (small group: one or two units can change the conclusion)",
         "raw": "Raw gap {gap} ({lvl} CI {ci}), {p}",
         "stratified_sig": "Within {k} comparable strata (by {legit}) the gap is {gap} "
-                          "({lvl} CI {ci}), adjusted {p}: still significant after legitimate factors",
+        "({lvl} CI {ci}), adjusted {p}: still significant after legitimate factors",
         "stratified_ns": "Within {k} comparable strata (by {legit}) the gap is {gap} "
-                         "({lvl} CI {ci}), adjusted {p}: not significant after legitimate factors",
+        "({lvl} CI {ci}), adjusted {p}: not significant after legitimate factors",
         "stratified_none": "No stratum holds both groups; no stratified comparison possible",
         "explained": "Differences in {legit} explain {part} ({share} of the raw gap)",
         "unexplained_sig": "Gap not explained by {legit}: {part} ({lvl} CI {ci}), adjusted {p}: "
-                           "needs a reason (e.g. an uncalibrated indicator)",
-        "unexplained_ns": "Gap not explained by {legit}: {part} ({lvl} CI {ci}), adjusted {p}: "
-                          "not significant",
+        "needs a reason (e.g. an uncalibrated indicator)",
+        "unexplained_ns": "Gap not explained by {legit}: {part} ({lvl} CI {ci}), adjusted {p}: not significant",
         "r2_sig": "Context explains {r2} of the score variance (adjusted {adj}), {p}: scores are not "
-                  "neutral to context",
+        "neutral to context",
         "r2_ns": "Context explains {r2} of the score variance (adjusted {adj}), {p}: no evidence that "
-                 "context drives the score",
+        "context drives the score",
         "partial_sig": "'{var}' explains {pr2} of the variance left by the other context variables, {p}",
         "partial_ns": "'{var}' explains {pr2} of the variance left by the other context variables, "
-                      "{p}: not significant",
+        "{p}: not significant",
         "auc": "Cross-validated AUC of predicting '{grade}' from context alone = {auc} "
-               "({lvl} CI {ci}; 0.5 = unpredictable, near 1 = grade decided by context)",
+        "({lvl} CI {ci}; 0.5 = unpredictable, near 1 = grade decided by context)",
         "auc_none": "Only {k} units reached '{grade}': too few for {cv}-fold cross-validation",
     },
 }
 
 _DISAGGREGATE_COLUMNS = [
-    "attribute", "group", "role", "n", "estimate", "sd", "se", "ci_low", "ci_high", "difference",
-    "effect", "effect_se", "effect_ci_low", "effect_ci_high", "effect_measure", "p_value",
-    "p_adjusted", "flagged",
+    "attribute",
+    "group",
+    "role",
+    "n",
+    "estimate",
+    "sd",
+    "se",
+    "ci_low",
+    "ci_high",
+    "difference",
+    "effect",
+    "effect_se",
+    "effect_ci_low",
+    "effect_ci_high",
+    "effect_measure",
+    "p_value",
+    "p_adjusted",
+    "flagged",
 ]
 _IMPACT_COLUMNS = [
-    "attribute", "cut", "cut_grade", "group", "role", "n", "selected", "rate", "favoured_group",
-    "favoured_rate", "comparison_rate", "estimate", "ci_low", "ci_high", "p_value", "p_adjusted", "expected", "shortfall", "to_clear",
-    "below_threshold", "significant", "flagged", "verdict",
+    "attribute",
+    "cut",
+    "cut_grade",
+    "group",
+    "role",
+    "n",
+    "selected",
+    "rate",
+    "favoured_group",
+    "favoured_rate",
+    "comparison_rate",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_adjusted",
+    "expected",
+    "shortfall",
+    "to_clear",
+    "below_threshold",
+    "significant",
+    "flagged",
+    "verdict",
 ]
 _PARITY_COLUMNS = [
-    "attribute", "group", "reference", "component", "n", "estimate", "se", "ci_low", "ci_high",
-    "p_value", "p_adjusted", "share_of_gap", "n_strata", "flagged", "verdict",
+    "attribute",
+    "group",
+    "reference",
+    "component",
+    "n",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_adjusted",
+    "share_of_gap",
+    "n_strata",
+    "flagged",
+    "verdict",
 ]
 _CONTEXT_COLUMNS = [
-    "measure", "variable", "n", "estimate", "se", "ci_low", "ci_high", "p_value", "flagged", "verdict",
+    "measure",
+    "variable",
+    "n",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "flagged",
+    "verdict",
 ]
 
 
@@ -223,9 +277,7 @@ def _outcome(frame: pd.DataFrame, column: str, outcome_type: OutcomeType) -> tup
     present = values.dropna().astype(str)
     unknown = sorted(set(present) - set(GRADE_POINTS) - {NOT_GRADED})
     if unknown:
-        raise AuditError(
-            ERR_ORDINAL.format(column=column, values=", ".join(unknown[:5]), grades="/".join(GRADES))
-        )
+        raise AuditError(ERR_ORDINAL.format(column=column, values=", ".join(unknown[:5]), grades="/".join(GRADES)))
     return "ordinal", values.astype(object).map(GRADE_POINTS).astype(float)
 
 
@@ -334,14 +386,23 @@ def disaggregate(
     p_adjusted = adjust_pvalues(p, correction)
     ci_low, ci_high = t_interval(mean, sd, n, level)
     columns: dict[str, Any] = {
-        "attribute": attribute, "group": names, "role": role, "n": n,
-        "estimate": np.where(shown, mean, np.nan), "sd": np.where(shown, sd, np.nan),
+        "attribute": attribute,
+        "group": names,
+        "role": role,
+        "n": n,
+        "estimate": np.where(shown, mean, np.nan),
+        "sd": np.where(shown, sd, np.nan),
         "se": np.where(shown, sd / np.sqrt(n.clip(min=1)), np.nan),
-        "ci_low": np.where(shown, ci_low, np.nan), "ci_high": np.where(shown, ci_high, np.nan),
+        "ci_low": np.where(shown, ci_low, np.nan),
+        "ci_high": np.where(shown, ci_high, np.nan),
         "difference": np.where(hide, np.nan, mean - mean[r]),
-        "effect": effect, "effect_se": effect_se,
-        "effect_ci_low": effect - z * effect_se, "effect_ci_high": effect + z * effect_se,
-        "effect_measure": measure, "p_value": p, "p_adjusted": p_adjusted,
+        "effect": effect,
+        "effect_se": effect_se,
+        "effect_ci_low": effect - z * effect_se,
+        "effect_ci_high": effect + z * effect_se,
+        "effect_measure": measure,
+        "p_value": p,
+        "p_adjusted": p_adjusted,
         "flagged": compared & (p_adjusted < alpha),
     }
     if "grade" in frame.columns:
@@ -350,13 +411,18 @@ def disaggregate(
         columns.update(_grade_shares(frame["grade"], codes, k, shown & ~np.isin(names, list(share_plan))))
     table = blank_suppressed(pd.DataFrame(columns), plan, keep=("attribute", "effect_measure"))
     digits = 1 if kind == "continuous" else 2
-    table["verdict"] = [
-        _disaggregate_verdict(row, ref, min_n, measure, lang, level, digits) for row in records(table)
-    ]
+    table["verdict"] = [_disaggregate_verdict(row, ref, min_n, measure, lang, level, digits) for row in records(table)]
     order = np.lexsort((table["group"].to_numpy(), table["role"].map(_ROLE_ORDER).to_numpy()))
     return finish(
-        table.iloc[order], "disaggregate", _DISAGGREGATE_COLUMNS, outcome=outcome, outcome_type=kind,
-        reference=ref, min_n=min_n, confidence=level, correction=correction,
+        table.iloc[order],
+        "disaggregate",
+        _DISAGGREGATE_COLUMNS,
+        outcome=outcome,
+        outcome_type=kind,
+        reference=ref,
+        min_n=min_n,
+        confidence=level,
+        correction=correction,
     )
 
 
@@ -402,9 +468,7 @@ def _cliffs_delta(y: np.ndarray, codes: np.ndarray, k: int, ref: int):
     return delta, se, p
 
 
-def _disaggregate_verdict(
-    row: Any, ref: str, min_n: int, measure: str, lang: Lang, level: float, digits: int
-) -> str:
+def _disaggregate_verdict(row: Any, ref: str, min_n: int, measure: str, lang: Lang, level: float, digits: int) -> str:
     if row.role == "suppressed":
         return _suppressed_verdict(row, min_n, lang)
     if row.role == "reference":
@@ -415,8 +479,12 @@ def _disaggregate_verdict(
     direction = _TEXT[lang]["lower" if row.difference < 0 else "higher"]
     label = "g" if measure == "hedges_g" else "δ"
     return _TEXT[lang][key].format(
-        ref=ref, dir=direction, diff=fmt(abs(row.difference), digits), measure=label,
-        g=fmt(row.effect, 2), size=effect_size_word(row.effect, lang, measure),
+        ref=ref,
+        dir=direction,
+        diff=fmt(abs(row.difference), digits),
+        measure=label,
+        g=fmt(row.effect, 2),
+        size=effect_size_word(row.effect, lang, measure),
         p=fmt_p(row.p_adjusted),
     )
 
@@ -533,8 +601,9 @@ def adverse_impact(
     require_columns(frame, [grade])
     attribute, codes, names = group_codes(frame, by)
     index = {g: i for i, g in enumerate(GRADES)}
-    position = np.array([index.get(g, -1) if isinstance(g, str) else -1
-                         for g in frame[grade].to_numpy(dtype=object)], dtype=int)
+    position = np.array(
+        [index.get(g, -1) if isinstance(g, str) else -1 for g in frame[grade].to_numpy(dtype=object)], dtype=int
+    )
     graded = position >= 0
     if not graded.any():
         raise AuditError(ERR_NO_GRADES.format(column=grade, grades="/".join(GRADES)))
@@ -548,9 +617,28 @@ def adverse_impact(
     plan = suppression_plan(pd.Series(n, index=names), min_n)
     eligible = ~np.isin(np.asarray(names, dtype=object), list(plan))
     total_n = int(n.sum())
-    rows: dict[str, list[Any]] = {c: [] for c in (
-        "cut", "cut_grade", "group", "role", "n", "selected", "rate", "favoured_group", "favoured_rate",
-        "estimate", "ci_low", "ci_high", "p_value", "comparison_rate", "expected", "shortfall", "to_clear")}
+    rows: dict[str, list[Any]] = {
+        c: []
+        for c in (
+            "cut",
+            "cut_grade",
+            "group",
+            "role",
+            "n",
+            "selected",
+            "rate",
+            "favoured_group",
+            "favoured_rate",
+            "estimate",
+            "ci_low",
+            "ci_high",
+            "p_value",
+            "comparison_rate",
+            "expected",
+            "shortfall",
+            "to_clear",
+        )
+    }
     for cut in cuts:
         selected = np.bincount(codes[graded & (position <= GRADES.index(cut))], minlength=k)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -578,12 +666,23 @@ def adverse_impact(
             comparison_rate = ((total_sel - a) / others if others else np.nan) if comparison == "rest" else fav_rate
             shown = role != "suppressed"
             for column, value in (
-                ("cut", _cut_label(cut, lang)), ("cut_grade", cut), ("group", names[g]), ("role", role),
-                ("n", m), ("selected", a), ("rate", rate[g] if shown else np.nan),
-                ("favoured_group", names[fav] if fav is not None else None), ("favoured_rate", fav_rate),
-                ("estimate", ratio), ("ci_low", lo), ("ci_high", hi), ("p_value", p),
-                ("comparison_rate", comparison_rate), ("expected", m * pooled if shown else np.nan),
-                ("shortfall", m * pooled - a if shown else np.nan), ("to_clear", clear),
+                ("cut", _cut_label(cut, lang)),
+                ("cut_grade", cut),
+                ("group", names[g]),
+                ("role", role),
+                ("n", m),
+                ("selected", a),
+                ("rate", rate[g] if shown else np.nan),
+                ("favoured_group", names[fav] if fav is not None else None),
+                ("favoured_rate", fav_rate),
+                ("estimate", ratio),
+                ("ci_low", lo),
+                ("ci_high", hi),
+                ("p_value", p),
+                ("comparison_rate", comparison_rate),
+                ("expected", m * pooled if shown else np.nan),
+                ("shortfall", m * pooled - a if shown else np.nan),
+                ("to_clear", clear),
             ):
                 rows[column].append(value)
     out = blank_suppressed(pd.DataFrame(rows), plan, keep=("cut", "cut_grade"))
@@ -594,11 +693,18 @@ def adverse_impact(
     out["flagged"] = out["below_threshold"] & out["significant"] & (out["role"] == "compared")
     out["to_clear"] = out["to_clear"].astype("Int64")
     out["verdict"] = [_impact_verdict(row, threshold, min_n, lang) for row in records(out)]
-    order = np.lexsort((out["group"].to_numpy(), out["role"].map(_ROLE_ORDER).to_numpy(),
-                        out["cut_grade"].map(index).to_numpy()))
+    order = np.lexsort(
+        (out["group"].to_numpy(), out["role"].map(_ROLE_ORDER).to_numpy(), out["cut_grade"].map(index).to_numpy())
+    )
     return finish(
-        out.iloc[order], "adverse_impact", _IMPACT_COLUMNS, note=FOUR_FIFTHS_NOTE[lang], threshold=threshold,
-        comparison=comparison, correction=correction, min_n=min_n,
+        out.iloc[order],
+        "adverse_impact",
+        _IMPACT_COLUMNS,
+        note=FOUR_FIFTHS_NOTE[lang],
+        threshold=threshold,
+        comparison=comparison,
+        correction=correction,
+        min_n=min_n,
     )
 
 
@@ -611,8 +717,13 @@ def _impact_verdict(row: Any, threshold: float, min_n: int, lang: Lang) -> str:
     if row.role == "favoured":
         return words["favoured"].format(cut=row.cut, rate=fmt_pct(row.rate), k=row.selected, n=row.n)
     values = dict(
-        cut=row.cut, rate=fmt_pct(row.rate), ratio=fmt(row.estimate, 2), threshold=fmt(threshold, 2),
-        p=fmt_p(row.p_adjusted), shortfall=fmt(max(row.shortfall, 0.0), 1), clear=row.to_clear,
+        cut=row.cut,
+        rate=fmt_pct(row.rate),
+        ratio=fmt(row.estimate, 2),
+        threshold=fmt(threshold, 2),
+        p=fmt_p(row.p_adjusted),
+        shortfall=fmt(max(row.shortfall, 0.0), 1),
+        clear=row.to_clear,
     )
     if row.flagged:
         verdict = words["ai_flag"].format(**values)
@@ -688,11 +799,21 @@ def _stratified_gap(y: np.ndarray, focal: np.ndarray, stratum: np.ndarray) -> di
     n_total = float(n_f.sum() + n_r.sum())
     df = n_total - 2 * len(used)
     if df < 1:
-        return {"estimate": float((w * d).sum() / w.sum()), "se": np.nan, "n": int(n_total),
-                "n_strata": len(used), "df": np.nan}
+        return {
+            "estimate": float((w * d).sum() / w.sum()),
+            "se": np.nan,
+            "n": int(n_total),
+            "n_strata": len(used),
+            "df": np.nan,
+        }
     sigma2 = ss / df
-    return {"estimate": float((w * d).sum() / w.sum()), "se": float(np.sqrt(sigma2 / w.sum())),
-            "n": int(n_total), "n_strata": len(used), "df": df}
+    return {
+        "estimate": float((w * d).sum() / w.sum()),
+        "se": float(np.sqrt(sigma2 / w.sum())),
+        "n": int(n_total),
+        "n_strata": len(used),
+        "df": df,
+    }
 
 
 def _oaxaca(y: np.ndarray, X: np.ndarray, focal: np.ndarray) -> tuple[float, float]:
@@ -825,13 +946,21 @@ def conditional_parity(
         out.loc[index, "p_adjusted"] = adjust_pvalues(out.loc[index, "p_value"].to_numpy(), correction)
     out["flagged"] = out["component"].isin(["stratified", "unexplained"]) & (out["p_adjusted"] < alpha)
     out["verdict"] = [_parity_verdict(row, legit_text, level, lang) for row in records(out)]
-    return finish(out, "conditional_parity", _PARITY_COLUMNS, reference=ref, legitimate=legit,
-                  bins=bins, n_boot=n_boot, seed=seed)
+    return finish(
+        out, "conditional_parity", _PARITY_COLUMNS, reference=ref, legitimate=legit, bins=bins, n_boot=n_boot, seed=seed
+    )
 
 
 def _parity_rows(
-    group: str, ref: str, attribute: str, labels: pd.Series, y_all: pd.Series, design: pd.DataFrame,
-    stratum: pd.Series, n_boot: int, rng: np.random.Generator,
+    group: str,
+    ref: str,
+    attribute: str,
+    labels: pd.Series,
+    y_all: pd.Series,
+    design: pd.DataFrame,
+    stratum: pd.Series,
+    n_boot: int,
+    rng: np.random.Generator,
 ) -> list[dict[str, Any]]:
     """Raw, stratified, explained and unexplained gaps of ``group`` against ``ref``."""
     import statsmodels.api as sm
@@ -846,14 +975,32 @@ def _parity_rows(
 
     yf, yr = y[focal], y[~focal]
     gap, gap_se, gap_p = welch(yf.mean(), yf.std(ddof=1), len(yf), yr.mean(), yr.std(ddof=1), len(yr))
-    rows.append({**base, "component": "raw", "n": len(y), "estimate": float(gap), "se": float(gap_se),
-                 "p_value": float(gap_p), "n_strata": np.nan})
+    rows.append(
+        {
+            **base,
+            "component": "raw",
+            "n": len(y),
+            "estimate": float(gap),
+            "se": float(gap_se),
+            "p_value": float(gap_p),
+            "n_strata": np.nan,
+        }
+    )
 
     strat = _stratified_gap(y, focal, stratum.to_numpy()[pair])
     usable = np.isfinite(strat["se"]) and strat["se"] > 0
     p_strat = 2 * stats.t.sf(abs(strat["estimate"] / strat["se"]), strat["df"]) if usable else np.nan
-    rows.append({**base, "component": "stratified", "n": strat["n"], "estimate": strat["estimate"],
-                 "se": strat["se"], "p_value": p_strat, "n_strata": strat["n_strata"]})
+    rows.append(
+        {
+            **base,
+            "component": "stratified",
+            "n": strat["n"],
+            "estimate": strat["estimate"],
+            "se": strat["se"],
+            "p_value": p_strat,
+            "n_strata": strat["n_strata"],
+        }
+    )
 
     fit = sm.OLS(y, np.column_stack([np.ones(len(y)), X, focal.astype(float)])).fit()
     slopes = np.asarray(fit.params)[1:-1]
@@ -863,14 +1010,24 @@ def _parity_rows(
     for component, value, column in (("explained", explained, 0), ("unexplained", unexplained, 1)):
         se = float(np.std(boot[:, column], ddof=1)) if len(boot) > 1 else np.nan
         p = 2 * stats.norm.sf(abs(value / se)) if se > 0 else np.nan
-        rows.append({**base, "component": component, "n": len(y), "estimate": value, "se": se,
-                     "p_value": p, "n_strata": np.nan,
-                     "share_of_gap": value / gap if abs(gap) > 1e-12 else np.nan})
+        rows.append(
+            {
+                **base,
+                "component": component,
+                "n": len(y),
+                "estimate": value,
+                "se": se,
+                "p_value": p,
+                "n_strata": np.nan,
+                "share_of_gap": value / gap if abs(gap) > 1e-12 else np.nan,
+            }
+        )
     return rows
 
 
-def _bootstrap_oaxaca(y: np.ndarray, X: np.ndarray, focal: np.ndarray, n_boot: int,
-                      rng: np.random.Generator) -> np.ndarray:
+def _bootstrap_oaxaca(
+    y: np.ndarray, X: np.ndarray, focal: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
     """Explained and unexplained parts on ``n_boot`` resamples (units resampled within group)."""
     f_idx, r_idx = np.flatnonzero(focal), np.flatnonzero(~focal)
     out = np.empty((n_boot, 2))
@@ -882,9 +1039,16 @@ def _bootstrap_oaxaca(y: np.ndarray, X: np.ndarray, focal: np.ndarray, n_boot: i
 
 def _parity_verdict(row: Any, legit: str, level: float, lang: Lang) -> str:
     words = _TEXT[lang]
-    values = dict(gap=fmt(row.estimate), ci=fmt_ci(row.ci_low, row.ci_high), legit=legit, lvl=fmt_pct(level),
-                  part=fmt(row.estimate), share=fmt_pct(row.share_of_gap), k=_int(row.n_strata),
-                  p=fmt_p(row.p_adjusted if row.component != "raw" else row.p_value))
+    values = dict(
+        gap=fmt(row.estimate),
+        ci=fmt_ci(row.ci_low, row.ci_high),
+        legit=legit,
+        lvl=fmt_pct(level),
+        part=fmt(row.estimate),
+        share=fmt_pct(row.share_of_gap),
+        k=_int(row.n_strata),
+        p=fmt_p(row.p_adjusted if row.component != "raw" else row.p_value),
+    )
     if row.component == "raw":
         return words["raw"].format(**values)
     if row.component == "stratified":
@@ -982,10 +1146,20 @@ def context_neutrality(
     r2_se = _r2_se(r2, n, k)
     p_all = float(full.f_pvalue) if k else np.nan
     for measure, value in (("r2", r2), ("adj_r2", adj)):
-        rows.append({"measure": measure, "variable": ", ".join(variables), "n": n, "estimate": value,
-                     "se": r2_se, "p_value": p_all, "flagged": bool(p_all < alpha)})
+        rows.append(
+            {
+                "measure": measure,
+                "variable": ", ".join(variables),
+                "n": n,
+                "estimate": value,
+                "se": r2_se,
+                "p_value": p_all,
+                "flagged": bool(p_all < alpha),
+            }
+        )
     rows[0]["verdict"] = rows[1]["verdict"] = words["r2_sig" if p_all < alpha else "r2_ns"].format(
-        r2=fmt_pct(r2), adj=fmt_pct(adj), p=fmt_p(p_all))
+        r2=fmt_pct(r2), adj=fmt_pct(adj), p=fmt_p(p_all)
+    )
 
     for variable in variables:
         keep = [c for v in variables if v != variable for c in columns[v]]
@@ -995,15 +1169,33 @@ def context_neutrality(
         else:
             partial = float((reduced.ssr - full.ssr) / reduced.ssr) if reduced.ssr > 0 else np.nan
             p_value = float(full.compare_f_test(reduced)[1])
-        rows.append({"measure": "partial_r2", "variable": variable, "n": n, "estimate": partial,
-                     "se": _r2_se(partial, n, len(columns[variable])), "p_value": p_value,
-                     "flagged": bool(p_value < alpha),
-                     "verdict": words["partial_sig" if p_value < alpha else "partial_ns"].format(
-                         var=variable, pr2=fmt_pct(partial), p=fmt_p(p_value))})
+        rows.append(
+            {
+                "measure": "partial_r2",
+                "variable": variable,
+                "n": n,
+                "estimate": partial,
+                "se": _r2_se(partial, n, len(columns[variable])),
+                "p_value": p_value,
+                "flagged": bool(p_value < alpha),
+                "verdict": words["partial_sig" if p_value < alpha else "partial_ns"].format(
+                    var=variable, pr2=fmt_pct(partial), p=fmt_p(p_value)
+                ),
+            }
+        )
 
     if grade in frame.columns:
-        rows.append(_context_auc(frame[grade].astype(object).eq(top_grade).to_numpy(), design.to_numpy(),
-                                 top_grade, cv, seed, alpha, lang))
+        rows.append(
+            _context_auc(
+                frame[grade].astype(object).eq(top_grade).to_numpy(),
+                design.to_numpy(),
+                top_grade,
+                cv,
+                seed,
+                alpha,
+                lang,
+            )
+        )
     out = pd.DataFrame(rows)
     out["ci_low"] = (out["estimate"] - z * out["se"]).clip(lower=0)
     out["ci_high"] = out["estimate"] + z * out["se"]
@@ -1011,13 +1203,23 @@ def context_neutrality(
     auc_rows = out["measure"] == "auc"
     out.loc[auc_rows, "ci_high"] = out.loc[auc_rows, "ci_high"].clip(upper=1)
     out["verdict"] = [
-        v if m != "auc" or not np.isfinite(e) else words["auc"].format(
-            grade=top_grade, auc=fmt(e, 2), ci=fmt_ci(lo, hi, 2), lvl=fmt_pct(level))
-        for m, v, e, lo, hi in zip(out["measure"], out["verdict"], out["estimate"], out["ci_low"],
-                                   out["ci_high"], strict=True)
+        v
+        if m != "auc" or not np.isfinite(e)
+        else words["auc"].format(grade=top_grade, auc=fmt(e, 2), ci=fmt_ci(lo, hi, 2), lvl=fmt_pct(level))
+        for m, v, e, lo, hi in zip(
+            out["measure"], out["verdict"], out["estimate"], out["ci_low"], out["ci_high"], strict=True
+        )
     ]
-    return finish(out, "context_neutrality", _CONTEXT_COLUMNS, outcome=outcome, context=variables,
-                  top_grade=top_grade, cv=cv, seed=seed)
+    return finish(
+        out,
+        "context_neutrality",
+        _CONTEXT_COLUMNS,
+        outcome=outcome,
+        context=variables,
+        top_grade=top_grade,
+        cv=cv,
+        seed=seed,
+    )
 
 
 def _r2_se(r2: float, n: int, k: int) -> float:
@@ -1027,8 +1229,9 @@ def _r2_se(r2: float, n: int, k: int) -> float:
     return float(np.sqrt(4 * r2 * (1 - r2) ** 2 * (n - k - 1) ** 2 / ((n**2 - 1) * (n + 3))))
 
 
-def _context_auc(top: np.ndarray, X: np.ndarray, top_grade: str, cv: int, seed: int, alpha: float,
-                 lang: Lang) -> dict[str, Any]:
+def _context_auc(
+    top: np.ndarray, X: np.ndarray, top_grade: str, cv: int, seed: int, alpha: float, lang: Lang
+) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -1039,12 +1242,24 @@ def _context_auc(top: np.ndarray, X: np.ndarray, top_grade: str, cv: int, seed: 
     folds = min(cv, k_pos, k_neg)
     row = {"measure": "auc", "variable": top_grade, "n": len(top)}
     if folds < 2 or X.shape[1] == 0:
-        return {**row, "estimate": np.nan, "se": np.nan, "p_value": np.nan, "flagged": False,
-                "verdict": _TEXT[lang]["auc_none"].format(grade=top_grade, k=k_pos, cv=cv)}
+        return {
+            **row,
+            "estimate": np.nan,
+            "se": np.nan,
+            "p_value": np.nan,
+            "flagged": False,
+            "verdict": _TEXT[lang]["auc_none"].format(grade=top_grade, k=k_pos, cv=cv),
+        }
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     predicted = cross_val_predict(model, X, top, cv=splitter, method="predict_proba")[:, 1]
     auc = float(roc_auc_score(top, predicted))
     p_value = float(stats.mannwhitneyu(predicted[top], predicted[~top], alternative="greater").pvalue)
-    return {**row, "estimate": auc, "se": float(auc_se(auc, k_pos, k_neg)), "p_value": p_value,
-            "flagged": bool(p_value < alpha and auc > 0.5), "verdict": ""}
+    return {
+        **row,
+        "estimate": auc,
+        "se": float(auc_se(auc, k_pos, k_neg)),
+        "p_value": p_value,
+        "flagged": bool(p_value < alpha and auc > 0.5),
+        "verdict": "",
+    }

@@ -74,11 +74,40 @@ ERR_NO_VARIANCE = (
 )
 
 
-
-_WEIGHT_COLUMNS = ["level", "item", "name", "source", "n", "stated", "estimate", "se", "ci_low", "ci_high",
-                   "ratio", "sd", "corr", "flagged", "verdict"]
-_POLICY_COLUMNS = ["rule", "description", "basis", "kind", "limit", "n", "estimate", "passes", "effective",
-                   "se", "ci_low", "ci_high", "passes_effective", "flagged", "verdict"]
+_WEIGHT_COLUMNS = [
+    "level",
+    "item",
+    "name",
+    "source",
+    "n",
+    "stated",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "ratio",
+    "sd",
+    "corr",
+    "flagged",
+    "verdict",
+]
+_POLICY_COLUMNS = [
+    "rule",
+    "description",
+    "basis",
+    "kind",
+    "limit",
+    "n",
+    "estimate",
+    "passes",
+    "effective",
+    "se",
+    "ci_low",
+    "ci_high",
+    "passes_effective",
+    "flagged",
+    "verdict",
+]
 
 
 @dataclass(frozen=True)
@@ -124,7 +153,8 @@ class PolicyLimits:
             max_temporary=policy.max_temporary_weight if self.max_temporary is None else self.max_temporary,
             max_subjective=policy.max_subjective_weight if self.max_subjective is None else self.max_subjective,
             subjective_sources=tuple(policy.subjective_sources)
-            if self.subjective_sources is None else tuple(self.subjective_sources),
+            if self.subjective_sources is None
+            else tuple(self.subjective_sources),
         )
 
 
@@ -258,22 +288,36 @@ def stated_vs_variance_shares(
             name = say(f"audit.policy.source.{item}", lang)
         else:
             name = names[item].in_lang(lang)
-        row = {"level": level, "item": item, "name": name, "n": draws.n, "stated": stated[k],
-               "estimate": estimate[k], "se": se[k], "ci_low": low[k], "ci_high": high[k],
-               "ratio": estimate[k] / stated[k] if stated[k] > 0 else np.nan}
+        row = {
+            "level": level,
+            "item": item,
+            "name": name,
+            "n": draws.n,
+            "stated": stated[k],
+            "estimate": estimate[k],
+            "se": se[k],
+            "ci_low": low[k],
+            "ci_high": high[k],
+            "ratio": estimate[k] / stated[k] if stated[k] > 0 else np.nan,
+        }
         if level == "indicator":
             j = draws.ids.index(item)
             row["source"] = meta[item].source
             row["sd"] = float(np.std(draws.X[:, j], ddof=1))
             column = draws.X[:, j]
-            row["corr"] = (float(np.corrcoef(column, draws.composite)[0, 1])
-                           if np.std(column) > 0 else np.nan)
+            row["corr"] = float(np.corrcoef(column, draws.composite)[0, 1]) if np.std(column) > 0 else np.nan
         rows.append(row)
     out = pd.DataFrame(rows)
     out["flagged"] = _far_apart(out["stated"], out["estimate"])
     out["verdict"] = [_weight_verdict(r.stated, r.estimate, r.flagged, lang) for r in records(out)]
-    return finish(out, "stated_vs_variance_shares", _WEIGHT_COLUMNS, level=level, n_boot=n_boot,
-                  seed=rng if isinstance(rng, int) else None)
+    return finish(
+        out,
+        "stated_vs_variance_shares",
+        _WEIGHT_COLUMNS,
+        level=level,
+        n_boot=n_boot,
+        seed=rng if isinstance(rng, int) else None,
+    )
 
 
 def _far_apart(stated: pd.Series, effective: pd.Series) -> pd.Series:
@@ -354,8 +398,10 @@ def weight_policy(
     masks = {
         "temporary_share": (temporary.to_numpy(), None),
         "subjective_share": (source.isin(limits.subjective_sources).to_numpy(), None),
-        "self_superior_share": (source.isin(limits.self_superior_sources).to_numpy(),
-                                source.isin(limits.rated_sources).to_numpy()),
+        "self_superior_share": (
+            source.isin(limits.self_superior_sources).to_numpy(),
+            source.isin(limits.rated_sources).to_numpy(),
+        ),
         "citizen_share": ((source == "citizen").to_numpy(), None),
     }
     rules = {
@@ -372,8 +418,13 @@ def weight_policy(
         w = stated.to_numpy()
         value = _ratio(w, numerator, denominator)
         row: dict[str, Any] = {
-            "rule": rule, "description": say(f"audit.policy.rule.{rule}", lang), "basis": basis,
-            "kind": kind, "limit": limit, "n": int(numerator.sum()), "estimate": value,
+            "rule": rule,
+            "description": say(f"audit.policy.rule.{rule}", lang),
+            "basis": basis,
+            "kind": kind,
+            "limit": limit,
+            "n": int(numerator.sum()),
+            "estimate": value,
             "passes": _passes(value, kind, limit),
         }
         if draws is not None:
@@ -418,8 +469,12 @@ def _passes(value: float, kind: str, limit: float) -> bool:
 def _policy_verdict(row: Any, confidence: float, lang: Lang) -> str:
     words = templates("audit.policy.verdict", lang)
     if row.n == 0:
-        return words["none"] if row.kind == "max" or row.passes else words["none_min"].format(
-            limit=fmt_pct(row.limit)) + (words["guideline"] if row.basis == "guideline" else "")
+        return (
+            words["none"]
+            if row.kind == "max" or row.passes
+            else words["none_min"].format(limit=fmt_pct(row.limit))
+            + (words["guideline"] if row.basis == "guideline" else "")
+        )
     key = ("ok_" if row.passes else "bad_") + row.kind
     verdict = words[key].format(stated=fmt_pct(row.estimate, 1), limit=fmt_pct(row.limit))
     if row.basis == "guideline":
@@ -445,24 +500,61 @@ _EXAMPLE_FRAMEWORK: dict[str, Any] = {
     "name": {"zh": "示例:名义权重与实际权重不一致", "en": "Example: stated and effective weights differ"},
     "level": "station",
     "description": "Three system indicators (70 %) on which stations hardly differ and a supervisor "
-                   "rating (30 %) that spreads them widely.",
+    "rating (30 %) that spreads them widely.",
     "normalisation": {"method": "goalposts", "range": [0, 100]},
     "grading": {"method": "cutoffs", "cutoffs": {"优秀": 85, "良好": 75, "合格": 60}},
     "policy": {"max_temporary_weight": 0.2, "max_subjective_weight": 0.3},
     "tree": [
-        {"id": "work", "name": {"zh": "业务工作", "en": "Casework"}, "weight": 0.7, "children": [
-            {"id": "case_compliance_rate", "name": {"zh": "案件规范率", "en": "Case compliance rate"},
-             "weight": 0.4, "kind": "rate", "source": "system", "range": [0, 1], "goalposts": [0.6, 1.0]},
-            {"id": "key_person_control_rate", "name": {"zh": "重点人员管控率", "en": "Key-person control rate"},
-             "weight": 0.3, "kind": "rate", "source": "system", "range": [0, 1], "goalposts": [0.6, 1.0]},
-            {"id": "mediation_success_rate", "name": {"zh": "纠纷调解成功率", "en": "Mediation success rate"},
-             "weight": 0.3, "kind": "rate", "source": "system", "range": [0, 1], "goalposts": [0.6, 1.0]},
-        ]},
-        {"id": "rating", "name": {"zh": "上级评价", "en": "Supervisor rating"}, "weight": 0.3, "children": [
-            {"id": "supervisor_score", "name": {"zh": "上级综合评分", "en": "Supervisor overall rating"},
-             "weight": 1.0, "kind": "score", "source": "supervisor", "range": [0, 100],
-             "goalposts": [60, 100]},
-        ]},
+        {
+            "id": "work",
+            "name": {"zh": "业务工作", "en": "Casework"},
+            "weight": 0.7,
+            "children": [
+                {
+                    "id": "case_compliance_rate",
+                    "name": {"zh": "案件规范率", "en": "Case compliance rate"},
+                    "weight": 0.4,
+                    "kind": "rate",
+                    "source": "system",
+                    "range": [0, 1],
+                    "goalposts": [0.6, 1.0],
+                },
+                {
+                    "id": "key_person_control_rate",
+                    "name": {"zh": "重点人员管控率", "en": "Key-person control rate"},
+                    "weight": 0.3,
+                    "kind": "rate",
+                    "source": "system",
+                    "range": [0, 1],
+                    "goalposts": [0.6, 1.0],
+                },
+                {
+                    "id": "mediation_success_rate",
+                    "name": {"zh": "纠纷调解成功率", "en": "Mediation success rate"},
+                    "weight": 0.3,
+                    "kind": "rate",
+                    "source": "system",
+                    "range": [0, 1],
+                    "goalposts": [0.6, 1.0],
+                },
+            ],
+        },
+        {
+            "id": "rating",
+            "name": {"zh": "上级评价", "en": "Supervisor rating"},
+            "weight": 0.3,
+            "children": [
+                {
+                    "id": "supervisor_score",
+                    "name": {"zh": "上级综合评分", "en": "Supervisor overall rating"},
+                    "weight": 1.0,
+                    "kind": "score",
+                    "source": "supervisor",
+                    "range": [0, 100],
+                    "goalposts": [60, 100],
+                },
+            ],
+        },
     ],
 }
 
@@ -508,8 +600,9 @@ def inflated_weight_example(*, n_units: int = 60, rng: RngLike = None, period: s
     months = [str(m) for m in (*months_in(previous(current)), *months_in(current))]
     ids = [f"S{i + 1:03d}" for i in range(n_units)]
     area = rng.choice(["城区核心", "城乡结合部", "农村"], size=n_units, p=[0.4, 0.3, 0.3])
-    units = pd.DataFrame({"unit_id": ids, "name": [f"示例派出所{i + 1}" for i in range(n_units)],
-                          "level": "station", "area_type": area})
+    units = pd.DataFrame(
+        {"unit_id": ids, "name": [f"示例派出所{i + 1}" for i in range(n_units)], "level": "station", "area_type": area}
+    )
     theta = rng.standard_normal(n_units)
     impression = rng.standard_normal(n_units)  # what the supervisor sees beyond performance
     rows = []
@@ -523,10 +616,20 @@ def inflated_weight_example(*, n_units: int = 60, rng: RngLike = None, period: s
                 rows.append((month, unit, indicator, k / cases, float(k), float(cases), None))
             for r in range(3):
                 rating = 80 + 3 * theta[u] + 6 * impression[u] + 3 * rng.standard_normal()
-                rows.append((month, unit, "supervisor_score", float(np.clip(rating, 0, 100)), np.nan, np.nan,
-                             f"R{(u + r) % 6 + 1:02d}"))
-    obs = pd.DataFrame(rows, columns=["period", "unit_id", "indicator", "value", "numerator", "denominator",
-                                      "rater_id"])
+                rows.append(
+                    (
+                        month,
+                        unit,
+                        "supervisor_score",
+                        float(np.clip(rating, 0, 100)),
+                        np.nan,
+                        np.nan,
+                        f"R{(u + r) % 6 + 1:02d}",
+                    )
+                )
+    obs = pd.DataFrame(
+        rows, columns=["period", "unit_id", "indicator", "value", "numerator", "denominator", "rater_id"]
+    )
     obs["late"] = False
     return evaluate(fw, obs, units, period)
 
@@ -552,9 +655,16 @@ def figure_weights(table: pd.DataFrame, *, ax: Axes | None = None, lang: Lang = 
     if part["ci_low"].notna().all():
         err = [(part["estimate"] - part["ci_low"]).clip(lower=0), (part["ci_high"] - part["estimate"]).clip(lower=0)]
     colours = ["#b2182b" if f else "#2166ac" for f in part["flagged"]]
-    ax.barh(y - 0.2, part["estimate"], 0.4, xerr=err, color=colours, capsize=2,
-            error_kw={"ecolor": "#444444", "elinewidth": 1},
-            label=say("audit.policy.effective_weight_variance_share_with", lang))
+    ax.barh(
+        y - 0.2,
+        part["estimate"],
+        0.4,
+        xerr=err,
+        color=colours,
+        capsize=2,
+        error_kw={"ecolor": "#444444", "elinewidth": 1},
+        label=say("audit.policy.effective_weight_variance_share_with", lang),
+    )
     ax.set_yticks(y, part["name"])
     ax.axvline(0, color="#444444", linewidth=0.8)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))

@@ -75,16 +75,32 @@ ERR_NO_RATINGS = (
     "no ratings with a rater_id in the period; rater fairness needs rated indicators "
     "(supervisor, peer, self or citizen scores) recorded with the rater's id"
 )
-ERR_RATINGS_COLUMNS = (
-    "a ratings table needs the columns unit_id, rater_id and value; {column!r} is missing"
-)
+ERR_RATINGS_COLUMNS = "a ratings table needs the columns unit_id, rater_id and value; {column!r} is missing"
 
 _RATED_SOURCES = ("supervisor", "peer", "citizen")
 """Sources whose raters judge other units; self-ratings cannot be compared across raters."""
 
 
-_COLUMNS = ["scope", "attribute", "rater_id", "group", "reference", "role", "n", "n_reference", "estimate",
-            "se", "ci_low", "ci_high", "statistic", "df", "p_value", "p_adjusted", "flagged", "verdict"]
+_COLUMNS = [
+    "scope",
+    "attribute",
+    "rater_id",
+    "group",
+    "reference",
+    "role",
+    "n",
+    "n_reference",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "statistic",
+    "df",
+    "p_value",
+    "p_adjusted",
+    "flagged",
+    "verdict",
+]
 
 
 def ratings_table(ev: Any) -> pd.DataFrame:
@@ -220,8 +236,16 @@ def rater_bias(
     excluded: set[tuple[str, str]] = set()
     for _ in range(_MAX_ROUNDS):
         contrasts, meta = _contrasts(cells, counts, ref, min_n, component, excluded)
-        table = _gap_table(meta, [estimate(c) if c is not None else (np.nan,) * 3 for c in contrasts],
-                           counts, attribute, ref, z, correction, alpha)
+        table = _gap_table(
+            meta,
+            [estimate(c) if c is not None else (np.nan,) * 3 for c in contrasts],
+            counts,
+            attribute,
+            ref,
+            z,
+            correction,
+            alpha,
+        )
         flagged = {(r.rater_id, r.group) for r in records(table) if r.flagged}
         if flagged == excluded:
             break
@@ -229,11 +253,20 @@ def rater_bias(
     table["verdict"] = [_gap_verdict(r, min_n, confidence, lang) for r in records(table)]
     reported = table.loc[table["role"] == "compared", "estimate"]
     head = {
-        "scope": "interaction", "attribute": attribute, "rater_id": None, "group": None, "reference": ref,
-        "role": "test", "n": len(y), "n_reference": np.nan,
+        "scope": "interaction",
+        "attribute": attribute,
+        "rater_id": None,
+        "group": None,
+        "reference": ref,
+        "role": "test",
+        "n": len(y),
+        "n_reference": np.nan,
         "estimate": float(reported.std(ddof=1)) if len(reported) > 1 else np.nan,
-        "statistic": test["statistic"], "df": test["df"], "p_value": test["p_value"],
-        "p_adjusted": test["p_value"], "flagged": bool(test["p_value"] < alpha),
+        "statistic": test["statistic"],
+        "df": test["df"],
+        "p_value": test["p_value"],
+        "p_adjusted": test["p_value"],
+        "flagged": bool(test["p_value"] < alpha),
     }
     head["verdict"] = _test_verdict(head, test, attribute, model, lang)
     out = pd.concat([pd.DataFrame([head]), table], ignore_index=True)
@@ -248,20 +281,35 @@ _MAX_ROUNDS = 5
 def _gap_table(meta, estimates, counts, attribute, ref, z, correction, alpha) -> pd.DataFrame:
     rows = []
     for (rater, group, role), (estimate, se, df) in zip(meta, estimates, strict=True):
-        row = {"scope": "rater", "attribute": attribute, "rater_id": rater, "group": group, "reference": ref,
-               "role": role, "n": int(counts.loc[rater, group]), "n_reference": int(counts.loc[rater, ref]),
-               "estimate": estimate, "se": se, "df": df}
+        row = {
+            "scope": "rater",
+            "attribute": attribute,
+            "rater_id": rater,
+            "group": group,
+            "reference": ref,
+            "role": role,
+            "n": int(counts.loc[rater, group]),
+            "n_reference": int(counts.loc[rater, ref]),
+            "estimate": estimate,
+            "se": se,
+            "df": df,
+        }
         if role == "suppressed":  # no counts for a suppressed cell (perfmodel.privacy)
             row.update(n=np.nan, n_reference=np.nan, suppressed=SMALL_GROUP)
         if role == "compared" and np.isfinite(se) and se > 0:
             t = estimate / se
-            row.update(statistic=t, p_value=float(2 * stats.t.sf(abs(t), df)),
-                       ci_low=estimate - z * se, ci_high=estimate + z * se)
+            row.update(
+                statistic=t,
+                p_value=float(2 * stats.t.sf(abs(t), df)),
+                ci_low=estimate - z * se,
+                ci_high=estimate + z * se,
+            )
         elif role == "compared":
             row["role"] = "not_identified"
         rows.append(row)
-    table = pd.DataFrame(rows, columns=[*(c for c in _COLUMNS if c not in ("p_adjusted", "flagged", "verdict")),
-                                        "suppressed"])
+    table = pd.DataFrame(
+        rows, columns=[*(c for c in _COLUMNS if c not in ("p_adjusted", "flagged", "verdict")), "suppressed"]
+    )
     table["p_adjusted"] = adjust_pvalues(table["p_value"].to_numpy(dtype=float), correction)
     table["flagged"] = table["p_adjusted"] < alpha
     return table
@@ -286,8 +334,14 @@ def _components(ratings: pd.DataFrame) -> dict[str, int]:
     return {r: code[find("r\x1f" + r)] for r in ratings["rater_id"].astype(str).unique()}
 
 
-def _contrasts(cells: pd.Index, counts: pd.DataFrame, ref: str, min_n: int, component: dict[str, int],
-               excluded: set[tuple[str, str]]):
+def _contrasts(
+    cells: pd.Index,
+    counts: pd.DataFrame,
+    ref: str,
+    min_n: int,
+    component: dict[str, int],
+    excluded: set[tuple[str, str]],
+):
     """Contrast vectors over the cell effects: each rater's gap minus the mean gap of the raters
     connected to it (who share units with it, directly or through other raters), leaving out of
     that mean the raters in ``excluded`` (flagged in an earlier round) while two others remain."""
@@ -337,12 +391,16 @@ def _fit_fixed(y, unit_code, n_units, indicators, cell_x, rater_x):
     df_full = len(y) - n_units - rank_full
     df_num = rank_full - rank_reduced
     if df_full <= 0 or df_num <= 0:
-        test = {"statistic": np.nan, "df": float(df_num), "df_resid": float(df_full), "p_value": np.nan,
-                "kind": "F"}
+        test = {"statistic": np.nan, "df": float(df_num), "df_resid": float(df_full), "p_value": np.nan, "kind": "F"}
     else:
         F = ((ssr_reduced - ssr_full) / df_num) / (ssr_full / df_full)
-        test = {"statistic": float(F), "df": float(df_num), "df_resid": float(df_full),
-                "p_value": float(stats.f.sf(F, df_num, df_full)), "kind": "F"}
+        test = {
+            "statistic": float(F),
+            "df": float(df_num),
+            "df_resid": float(df_full),
+            "p_value": float(stats.f.sf(F, df_num, df_full)),
+            "kind": "F",
+        }
     sigma2 = ssr_full / df_full if df_full > 0 else np.nan
     pinv = np.linalg.pinv(full_x)
     xtx_pinv = pinv @ pinv.T
@@ -385,8 +443,13 @@ def _fit_mixed(y, unit_code, labels, ref, indicators, cell_x, rater_x):
         reduced = sm.MixedLM(y, reduced_x, groups=unit_code).fit(reml=False)
     df = keep_full.size - reduced_x.shape[1]
     lr = max(0.0, 2 * (full.llf - reduced.llf))
-    test = {"statistic": float(lr), "df": float(df), "df_resid": np.nan,
-            "p_value": float(stats.chi2.sf(lr, df)) if df > 0 else np.nan, "kind": "LR"}
+    test = {
+        "statistic": float(lr),
+        "df": float(df),
+        "df_resid": np.nan,
+        "p_value": float(stats.chi2.sf(lr, df)) if df > 0 else np.nan,
+        "kind": "LR",
+    }
     k_fe = keep_full.size
     beta = np.zeros(full_x.shape[1])
     beta[keep_full] = np.asarray(full.fe_params)
@@ -420,9 +483,16 @@ def _gap_verdict(row: Any, min_n: int, confidence: float, lang: Lang) -> str:
         return words["small"].format(rater=row.rater_id, group=row.group, min_n=min_n)
     if row.role == "not_identified":
         return words["gap_none"].format(rater=row.rater_id)
-    values = dict(rater=row.rater_id, group=row.group, ref=row.reference, gap=fmt(abs(row.estimate)),
-                  dir=words["lower" if row.estimate < 0 else "higher"], ci=fmt_ci(row.ci_low, row.ci_high),
-                  p=fmt_p(row.p_adjusted), lvl=fmt_pct(confidence))
+    values = dict(
+        rater=row.rater_id,
+        group=row.group,
+        ref=row.reference,
+        gap=fmt(abs(row.estimate)),
+        dir=words["lower" if row.estimate < 0 else "higher"],
+        ci=fmt_ci(row.ci_low, row.ci_high),
+        p=fmt_p(row.p_adjusted),
+        lvl=fmt_pct(confidence),
+    )
     if not row.flagged:
         values["gap"] = fmt(row.estimate)
     return words["gap_sig" if row.flagged else "gap_ns"].format(**values)
@@ -437,8 +507,7 @@ def _test_verdict(head: dict[str, Any], test: dict[str, Any], attribute: str, mo
     else:
         stat = f"χ²({test['df']:.0f}) = {test['statistic']:.2f}"
     key = "test_sig" if head["flagged"] else "test_ns"
-    verdict = words[key].format(stat=stat, p=fmt_p(test["p_value"]), attribute=attribute,
-                                spread=fmt(head["estimate"]))
+    verdict = words[key].format(stat=stat, p=fmt_p(test["p_value"]), attribute=attribute, spread=fmt(head["estimate"]))
     if head["flagged"] and not np.isfinite(head["estimate"]):
         verdict = verdict.split(words["spread_cut"])[0]
     return verdict

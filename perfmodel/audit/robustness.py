@@ -72,9 +72,25 @@ ERR_ALL_FAILED = (
 ALL_UNITS = {"zh": groups.ALL_UNITS, "en": "all"}
 
 
-_BOOT_COLUMNS = ["unit_id", "name", "peer_group", "grade", "n", "estimate", "rank_low", "rank_high",
-                 "rank_median", "score", "se", "ci_low", "ci_high", "p_grade_change", "likely_other_grade",
-                 "robust", "verdict"]
+_BOOT_COLUMNS = [
+    "unit_id",
+    "name",
+    "peer_group",
+    "grade",
+    "n",
+    "estimate",
+    "rank_low",
+    "rank_high",
+    "rank_median",
+    "score",
+    "se",
+    "ci_low",
+    "ci_high",
+    "p_grade_change",
+    "likely_other_grade",
+    "robust",
+    "verdict",
+]
 _STABILITY_COLUMNS = ["peer_group", "measure", "n", "estimate", "se", "ci_low", "ci_high", "p_value", "verdict"]
 
 
@@ -123,8 +139,9 @@ def _resample_raters(rows: pd.DataFrame, rng: np.random.Generator) -> pd.DataFra
     """Within each unit × month × rated indicator, draw its ratings again with replacement."""
     rows = rows.reset_index(drop=True)
     rated = np.flatnonzero(rows["_rated"].to_numpy())
-    keys = (rows["unit_id"].astype(str) + "\x1f" + rows["period"].astype(str) + "\x1f"
-            + rows["indicator"].astype(str)).to_numpy()[rated]
+    keys = (
+        rows["unit_id"].astype(str) + "\x1f" + rows["period"].astype(str) + "\x1f" + rows["indicator"].astype(str)
+    ).to_numpy()[rated]
     change = np.r_[True, keys[1:] != keys[:-1]]
     group = np.cumsum(change) - 1
     first = np.flatnonzero(change)
@@ -268,8 +285,13 @@ def bootstrap_grades(
         grade = observed.loc[unit, "grade"]
         score = observed.loc[unit, "score"]
         row: dict[str, Any] = {
-            "unit_id": unit, "name": observed.loc[unit, "name"] if named else None, "peer_group": observed.loc[unit, "peer_group"],
-            "grade": grade, "n": int(ok[:, j].sum()), "estimate": observed.loc[unit, rank], "score": score,
+            "unit_id": unit,
+            "name": observed.loc[unit, "name"] if named else None,
+            "peer_group": observed.loc[unit, "peer_group"],
+            "grade": grade,
+            "n": int(ok[:, j].sum()),
+            "estimate": observed.loc[unit, rank],
+            "score": score,
         }
         if len(r) and np.isfinite(score):
             changed = g != grade
@@ -279,7 +301,8 @@ def bootstrap_grades(
                 rank_high=float(np.quantile(r, 1 - tail, method="higher")),
                 rank_median=float(np.median(r)),
                 se=float(np.std(s, ddof=1)) if len(s) > 1 else np.nan,
-                ci_low=float(np.quantile(s, tail)), ci_high=float(np.quantile(s, 1 - tail)),
+                ci_low=float(np.quantile(s, tail)),
+                ci_high=float(np.quantile(s, 1 - tail)),
                 p_grade_change=float(changed.mean()),
                 likely_other_grade=others.index[0] if len(others) else None,
             )
@@ -290,17 +313,32 @@ def bootstrap_grades(
             out[column] = np.nan
     out["robust"] = out["p_grade_change"] <= max_change
     out["verdict"] = [_boot_verdict(row, confidence, lang) for row in records(out)]
-    return finish(out, "bootstrap_grades", _BOOT_COLUMNS, n_boot=n_boot, failed=failed, resample=resample,
-                  seed=rng if isinstance(rng, int) else None, max_change=max_change, rank=rank)
+    return finish(
+        out,
+        "bootstrap_grades",
+        _BOOT_COLUMNS,
+        n_boot=n_boot,
+        failed=failed,
+        resample=resample,
+        seed=rng if isinstance(rng, int) else None,
+        max_change=max_change,
+        rank=rank,
+    )
 
 
 def _boot_verdict(row: Any, confidence: float, lang: Lang) -> str:
     words = templates("audit.robustness.verdict", lang)
     if not np.isfinite(row.p_grade_change):
         return words["not_scored"]
-    values = dict(rank=fmt(row.estimate, 0), lo=fmt(row.rank_low, 0), hi=fmt(row.rank_high, 0),
-                  lvl=fmt_pct(confidence), grade=grade_label(row.grade, lang), p=fmt_pct(row.p_grade_change),
-                  other=grade_label(row.likely_other_grade, lang))
+    values = dict(
+        rank=fmt(row.estimate, 0),
+        lo=fmt(row.rank_low, 0),
+        hi=fmt(row.rank_high, 0),
+        lvl=fmt_pct(confidence),
+        grade=grade_label(row.grade, lang),
+        p=fmt_pct(row.p_grade_change),
+        other=grade_label(row.likely_other_grade, lang),
+    )
     return words["robust" if row.robust else "fragile"].format(**values)
 
 
@@ -374,35 +412,72 @@ def _stability_rows(scope: str, part: pd.DataFrame, top_k: int, z: float, confid
     n = len(part)
     base = {"peer_group": scope, "n": n}
     if n < 5:
-        return [{**base, "measure": m, "estimate": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan,
-                 "p_value": np.nan, "verdict": words["too_few"].format(n=n)}
-                for m in ("spearman", "kendall", "top_k_overlap")]
+        return [
+            {
+                **base,
+                "measure": m,
+                "estimate": np.nan,
+                "se": np.nan,
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+                "p_value": np.nan,
+                "verdict": words["too_few"].format(n=n),
+            }
+            for m in ("spearman", "kendall", "top_k_overlap")
+        ]
     rows = []
-    for measure, test, variance in (("spearman", stats.spearmanr, 1.06 / (n - 3)),
-                                     ("kendall", stats.kendalltau, 0.437 / (n - 4))):
+    for measure, test, variance in (
+        ("spearman", stats.spearmanr, 1.06 / (n - 3)),
+        ("kendall", stats.kendalltau, 0.437 / (n - 4)),
+    ):
         result = test(part["score"], part["previous"])
         r, p = float(result.statistic), float(result.pvalue)
         se = float(np.sqrt(variance))
         zr = np.arctanh(np.clip(r, -0.999999, 0.999999))
         lo, hi = float(np.tanh(zr - z * se)), float(np.tanh(zr + z * se))
         word = words["strong" if r >= 0.7 else "moderate" if r >= 0.4 else "weak"]
-        rows.append({**base, "measure": measure, "estimate": r, "se": se, "ci_low": lo, "ci_high": hi,
-                     "p_value": p, "verdict": words[measure].format(
-                         r=fmt(r, 2), lo=fmt(lo, 2), hi=fmt(hi, 2), p=fmt_p(p), n=n, word=word,
-                         lvl=fmt_pct(confidence))})
+        rows.append(
+            {
+                **base,
+                "measure": measure,
+                "estimate": r,
+                "se": se,
+                "ci_low": lo,
+                "ci_high": hi,
+                "p_value": p,
+                "verdict": words[measure].format(
+                    r=fmt(r, 2), lo=fmt(lo, 2), hi=fmt(hi, 2), p=fmt_p(p), n=n, word=word, lvl=fmt_pct(confidence)
+                ),
+            }
+        )
     k = max(1, min(top_k, int(np.ceil(n / 4))))
     current = set(part["score"].rank(ascending=False, method="first").nsmallest(k).index)
     earlier = set(part["previous"].rank(ascending=False, method="first").nsmallest(k).index)
     overlap = len(current & earlier)
-    rows.append({**base, "measure": "top_k_overlap", "estimate": overlap / k, "se": np.nan, "ci_low": np.nan,
-                 "ci_high": np.nan, "p_value": float(stats.hypergeom.sf(overlap - 1, n, k, k)),
-                 "verdict": words["top_k"].format(k=k, m=overlap, share=fmt_pct(overlap / k),
-                                                  chance=fmt_pct(k / n))})
+    rows.append(
+        {
+            **base,
+            "measure": "top_k_overlap",
+            "estimate": overlap / k,
+            "se": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "p_value": float(stats.hypergeom.sf(overlap - 1, n, k, k)),
+            "verdict": words["top_k"].format(k=k, m=overlap, share=fmt_pct(overlap / k), chance=fmt_pct(k / n)),
+        }
+    )
     return rows
 
 
 # ============================================================================ figure
-def figure_rank_intervals(table: pd.DataFrame, *, ax: Axes | None = None, lang: Lang = "zh", peer_group: str | None = None, max_units: int = 60) -> Axes:
+def figure_rank_intervals(
+    table: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    lang: Lang = "zh",
+    peer_group: str | None = None,
+    max_units: int = 60,
+) -> Axes:
     """Observed rank and bootstrap interval per unit (from :func:`bootstrap_grades`).
 
     Units are listed by peer group and rank, groups separated by a line and
@@ -414,7 +489,6 @@ def figure_rank_intervals(table: pd.DataFrame, *, ax: Axes | None = None, lang: 
     from perfmodel.report.style import report_axes
 
     check_lang(lang)
-
 
     part = table.dropna(subset=["rank_low"])
     if peer_group is not None:
@@ -432,8 +506,9 @@ def figure_rank_intervals(table: pd.DataFrame, *, ax: Axes | None = None, lang: 
         top, bottom = y[rows.index].max(), y[rows.index].min()
         if bottom > 0:
             ax.axhline(bottom - 0.5, color="#999999", linewidth=0.6)
-        ax.text(1.01, (top + bottom) / 2, str(group), transform=ax.get_yaxis_transform(), va="center",
-                ha="left", fontsize=9)
+        ax.text(
+            1.01, (top + bottom) / 2, str(group), transform=ax.get_yaxis_transform(), va="center", ha="left", fontsize=9
+        )
     who = [n if isinstance(n, str) and n else u for n, u in zip(part["name"], part["unit_id"], strict=True)]
     ax.set_yticks(y, [f"{n} ({grade_label(g, lang)})" for n, g in zip(who, part["grade"], strict=True)], fontsize=8)
     ax.set_ylim(-0.6, len(part) - 0.4)

@@ -180,12 +180,27 @@ class AuditResult:
         lang = self.lang if lang is None else lang
         check_lang(lang)
         ran = sum(note.status == "ran" for note in self.notes)
-        lines = [say("audit.summary.head", lang, units=self.n_units, findings=len(self.findings), ran=ran,
-                     skipped=len(self.skipped()))]
+        lines = [
+            say(
+                "audit.summary.head",
+                lang,
+                units=self.n_units,
+                findings=len(self.findings),
+                ran=ran,
+                skipped=len(self.skipped()),
+            )
+        ]
         for row in self.findings.itertuples():
             where = " ".join(str(x) for x in (row.attribute, row.group) if x)
-            lines.append(say("audit.summary.finding", lang, check=row.check, where=f"{where}: " if where else "",
-                             verdict=row.verdict))
+            lines.append(
+                say(
+                    "audit.summary.finding",
+                    lang,
+                    check=row.check,
+                    where=f"{where}: " if where else "",
+                    verdict=row.verdict,
+                )
+            )
         lines += [say("audit.summary.skipped", lang, check=n.check, note=n.text(lang)) for n in self.skipped()]
         return "\n".join(lines)
 
@@ -332,16 +347,23 @@ def run_audit(
     per_grouping("disaggregated", disaggregate, **common)
     per_grouping("adverse_impact", adverse_impact, **common)
     if legit:
-        per_grouping("conditional_parity", conditional_parity, legitimate=legit, rng=seed,
-                     n_boot=max(n_boot, options.min_parity_boot), **common)
+        per_grouping(
+            "conditional_parity",
+            conditional_parity,
+            legitimate=legit,
+            rng=seed,
+            n_boot=max(n_boot, options.min_parity_boot),
+            **common,
+        )
     else:
         skip("conditional_parity", "no_legitimate")
     shortfall = _context_shortfall(frame, ctx) if ctx else None
     if shortfall:
         skip("context_neutrality", "too_few_units", **shortfall)
     elif ctx:
-        table = attempt("context_neutrality", lambda: context_neutrality(frame, context=ctx, rng=seed,
-                                                                        alpha=alpha, lang=lang))
+        table = attempt(
+            "context_neutrality", lambda: context_neutrality(frame, context=ctx, rng=seed, alpha=alpha, lang=lang)
+        )
         if table is not None:
             results["context_neutrality"] = table
     else:
@@ -350,19 +372,23 @@ def run_audit(
     for key, compute in (
         ("weight_policy", lambda: weight_policy(ev, limits=limits, n_boot=boot, rng=seed, lang=lang)),
         ("effective_weights", lambda: stated_vs_variance_shares(ev, n_boot=boot, rng=seed, lang=lang)),
-        ("effective_weights_by_source", lambda: stated_vs_variance_shares(ev, level="source", n_boot=boot, rng=seed,
-                                                                  lang=lang)),
+        (
+            "effective_weights_by_source",
+            lambda: stated_vs_variance_shares(ev, level="source", n_boot=boot, rng=seed, lang=lang),
+        ),
     ):
         table = attempt(key, compute)
         if table is not None:
             results[key] = table
     if n_boot > 0:
-        table = attempt("grade_robustness", lambda: bootstrap_grades(ev, n_boot=n_boot, rng=seed, lang=lang,
-                                                                       show_names=show_names))
+        table = attempt(
+            "grade_robustness", lambda: bootstrap_grades(ev, n_boot=n_boot, rng=seed, lang=lang, show_names=show_names)
+        )
         if table is not None:
             results["grade_robustness"] = table
-            results["grades_not_robust"] = CheckResult("non_robust_units", non_robust_units(table.to_frame()),
-                                                       table.parameters)
+            results["grades_not_robust"] = CheckResult(
+                "non_robust_units", non_robust_units(table.to_frame()), table.parameters
+            )
     else:
         skip("grade_robustness", "no_boot")
     if getattr(ev, "previous", None) is not None:
@@ -373,8 +399,13 @@ def run_audit(
         skip("rank_stability", "no_previous")
     per_grouping("rater_bias", rater_bias, **common)
     notes.append(AuditNote("adverse_impact", "note", "audit.note.four_fifths"))
-    return AuditResult(checks=MappingProxyType(results), findings=_findings(results, lang), notes=tuple(notes),
-                       lang=lang, n_units=len(frame))
+    return AuditResult(
+        checks=MappingProxyType(results),
+        findings=_findings(results, lang),
+        notes=tuple(notes),
+        lang=lang,
+        n_units=len(frame),
+    )
 
 
 def _groups_with_enough_units(frame: pd.DataFrame, spec: Sequence[str], min_n: int, *, graded: bool) -> int | None:
@@ -436,8 +467,14 @@ def _findings(results: Mapping[str, CheckResult], lang: Lang) -> pd.DataFrame:
         if "flagged" not in table.columns:
             return
         for row in table[table["flagged"].fillna(False).astype(bool)].itertuples():
-            rows.append({"check": check, "attribute": getattr(row, "attribute", ""),
-                         "group": getattr(row, group_column, ""), "verdict": row.verdict})
+            rows.append(
+                {
+                    "check": check,
+                    "attribute": getattr(row, "attribute", ""),
+                    "group": getattr(row, group_column, ""),
+                    "verdict": row.verdict,
+                }
+            )
 
     for check in ("disaggregated", "adverse_impact", "conditional_parity"):
         if check in tables:
@@ -447,7 +484,9 @@ def _findings(results: Mapping[str, CheckResult], lang: Lang) -> pd.DataFrame:
         add("context_neutrality", table[table["measure"].isin(["r2", "partial_r2", "auc"])], "variable")
     if "rater_bias" in tables:
         table = tables["rater_bias"].copy()
-        table["group"] = (table["rater_id"].fillna("").astype(str) + " " + table["group"].fillna("").astype(str)).str.strip()
+        table["group"] = (
+            table["rater_id"].fillna("").astype(str) + " " + table["group"].fillna("").astype(str)
+        ).str.strip()
         add("rater_bias", table)
     for check in ("weight_policy", "effective_weights_by_source"):
         if check in tables:
@@ -457,14 +496,29 @@ def _findings(results: Mapping[str, CheckResult], lang: Lang) -> pd.DataFrame:
         table = tables["grade_robustness"]
         fragile = int((table["p_grade_change"].notna() & ~table["robust"].astype(bool)).sum())
         if fragile:
-            rows.append({"check": "grade_robustness", "attribute": "", "group": "",
-                         "verdict": say("audit.finding.grades_not_robust", lang, k=fragile,
-                                        p=fmt_pct(results["grade_robustness"].parameters.get("max_change", 0.2)))})
+            rows.append(
+                {
+                    "check": "grade_robustness",
+                    "attribute": "",
+                    "group": "",
+                    "verdict": say(
+                        "audit.finding.grades_not_robust",
+                        lang,
+                        k=fragile,
+                        p=fmt_pct(results["grade_robustness"].parameters.get("max_change", 0.2)),
+                    ),
+                }
+            )
     if "rank_stability" in tables:
         table = tables["rank_stability"]
         overall = table[(table["measure"] == "spearman")].head(1)
         if len(overall) and overall["estimate"].iloc[0] < 0.4:
-            rows.append({"check": "rank_stability", "attribute": "", "group": overall["peer_group"].iloc[0],
-                         "verdict": say("audit.finding.ranks_unstable", lang, r=fmt(overall["estimate"].iloc[0], 2))})
+            rows.append(
+                {
+                    "check": "rank_stability",
+                    "attribute": "",
+                    "group": overall["peer_group"].iloc[0],
+                    "verdict": say("audit.finding.ranks_unstable", lang, r=fmt(overall["estimate"].iloc[0], 2)),
+                }
+            )
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)
-

@@ -27,6 +27,7 @@ from .peers import (
     most_similar_units as most_similar_units,
 )
 from .step import CalibrationResult as CalibrationResult, calibrate as calibrate, calibrate_values as calibrate_values
+
 # truth-recovery studies (an analysis on simulated cases; imported on first use like every name)
 from .truth import (
     TRUTH_CONTEXT as TRUTH_CONTEXT,

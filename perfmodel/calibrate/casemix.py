@@ -42,9 +42,7 @@ FAMILIES: tuple[str, ...] = ("binomial", "poisson", "gaussian", "gamma")
 
 # --------------------------------------------------------------------------- messages
 BAD_FAMILY = "family={family!r} is not valid; use one of {allowed}."
-BAD_FORMULA = (
-    "formula={formula!r} is not valid: {why} Write it as 'outcome ~ factor1 + C(factor2)'."
-)
+BAD_FORMULA = "formula={formula!r} is not valid: {why} Write it as 'outcome ~ factor1 + C(factor2)'."
 MISSING_COLUMN = (
     "column {column!r} ({role}) is not in the data; available columns: {available}. "
     "Add the column or fix the name in the {where}."
@@ -60,20 +58,15 @@ BINARY_OUTCOME = (
     "outside [0, 1]. For successes out of trials pass denominator='<trials column>'."
 )
 SUCCESSES_EXCEED_TRIALS = (
-    "column {numerator!r} exceeds column {denominator!r} in {count} row(s); successes must "
-    "be <= trials."
+    "column {numerator!r} exceeds column {denominator!r} in {count} row(s); successes must be <= trials."
 )
-OPTION_NOT_FOR_FAMILY = (
-    "{option}= applies only to family={family!r}; remove it for family={given!r}."
-)
+OPTION_NOT_FOR_FAMILY = "{option}= applies only to family={family!r}; remove it for family={given!r}."
 NOT_FITTED = "this CaseMixModel is not fitted yet; call .fit(data) first."
 FIT_FAILED = "the GLM could not be fitted: {error}"
 EMPTY_DATA = "the data have no rows; the case-mix model needs records to fit."
 SHAPE_MISMATCH = "observed and expected must have the same length (got {n_obs} and {n_exp})."
 BAD_OVERALL = "overall_rate={overall!r} must be a finite number > 0."
-NONPOSITIVE_EXPECTED = (
-    "expected has {count} value(s) <= 0; every unit needs a positive expected value."
-)
+NONPOSITIVE_EXPECTED = "expected has {count} value(s) <= 0; every unit needs a positive expected value."
 
 _IDENTIFIER = re.compile(r"[^\W\d]\w*", re.UNICODE)
 
@@ -116,9 +109,7 @@ def indirect_standardisation(
         raise OptionError(BAD_OVERALL.format(overall=overall_rate))
     if np.any(~np.isfinite(o)) or np.any(o < 0):
         raise OptionError(
-            NEGATIVE_VALUES.format(
-                column="observed", count=int(np.sum(~(o >= 0))), what="observed totals"
-            )
+            NEGATIVE_VALUES.format(column="observed", count=int(np.sum(~(o >= 0))), what="observed totals")
         )
     if np.any(~(e > 0)):
         raise OptionError(NONPOSITIVE_EXPECTED.format(count=int(np.sum(~(e > 0)))))
@@ -197,26 +188,16 @@ class CaseMixModel:
         if self.family not in FAMILIES:
             raise OptionError(BAD_FAMILY.format(family=self.family, allowed=list(FAMILIES)))
         if not isinstance(self.formula, str) or self.formula.count("~") != 1:
-            raise OptionError(
-                BAD_FORMULA.format(formula=self.formula, why="it needs exactly one '~'.")
-            )
+            raise OptionError(BAD_FORMULA.format(formula=self.formula, why="it needs exactly one '~'."))
         lhs, rhs = (part.strip() for part in self.formula.split("~"))
         if not lhs or not rhs:
             raise OptionError(
-                BAD_FORMULA.format(
-                    formula=self.formula, why="both the outcome and the case-mix terms are needed."
-                )
+                BAD_FORMULA.format(formula=self.formula, why="both the outcome and the case-mix terms are needed.")
             )
         if self.exposure is not None and self.family != "poisson":
-            raise OptionError(
-                OPTION_NOT_FOR_FAMILY.format(option="exposure", family="poisson", given=self.family)
-            )
+            raise OptionError(OPTION_NOT_FOR_FAMILY.format(option="exposure", family="poisson", given=self.family))
         if self.denominator is not None and self.family != "binomial":
-            raise OptionError(
-                OPTION_NOT_FOR_FAMILY.format(
-                    option="denominator", family="binomial", given=self.family
-                )
-            )
+            raise OptionError(OPTION_NOT_FOR_FAMILY.format(option="denominator", family="binomial", given=self.family))
         if self.denominator is not None and not lhs.isidentifier():
             raise OptionError(
                 BAD_FORMULA.format(
@@ -230,9 +211,7 @@ class CaseMixModel:
     def _names_in(text: str) -> set[str]:
         return set(_IDENTIFIER.findall(text))
 
-    def _check_data(
-        self, data: pd.DataFrame, lhs: str, *, need_group: bool, need_outcome: bool
-    ) -> None:
+    def _check_data(self, data: pd.DataFrame, lhs: str, *, need_group: bool, need_outcome: bool) -> None:
         if not isinstance(data, pd.DataFrame):
             raise OptionError("data must be a pandas DataFrame.")
         if len(data) == 0:
@@ -249,9 +228,7 @@ class CaseMixModel:
         for column, role, where in required:
             if column not in data.columns:
                 raise OptionError(
-                    MISSING_COLUMN.format(
-                        column=column, role=role, available=list(data.columns), where=where
-                    )
+                    MISSING_COLUMN.format(column=column, role=role, available=list(data.columns), where=where)
                 )
         text = self.formula if need_outcome else self.formula.split("~", 1)[1]
         referenced = [c for c in data.columns if isinstance(c, str) and c in self._names_in(text)]
@@ -262,16 +239,12 @@ class CaseMixModel:
         if self.exposure is not None:
             bad = int((~(data[self.exposure] > 0)).sum())
             if bad:
-                raise OptionError(
-                    NONPOSITIVE_VALUES.format(column=self.exposure, count=bad, what="exposure")
-                )
+                raise OptionError(NONPOSITIVE_VALUES.format(column=self.exposure, count=bad, what="exposure"))
         if self.denominator is not None:
             bad = int((~(data[self.denominator] > 0)).sum())
             if bad:
                 raise OptionError(
-                    NONPOSITIVE_VALUES.format(
-                        column=self.denominator, count=bad, what="the number of trials"
-                    )
+                    NONPOSITIVE_VALUES.format(column=self.denominator, count=bad, what="the number of trials")
                 )
 
     def _outcome(self, data: pd.DataFrame, lhs: str) -> np.ndarray:
@@ -290,11 +263,7 @@ class CaseMixModel:
         except Exception as exc:  # patsy raises many types
             raise self._translate(exc, data) from exc
         if matrix.shape[1] != 1:
-            raise OptionError(
-                BAD_FORMULA.format(
-                    formula=self.formula, why="the outcome must be one numeric column."
-                )
-            )
+            raise OptionError(BAD_FORMULA.format(formula=self.formula, why="the outcome must be one numeric column."))
         return matrix.iloc[:, 0].to_numpy(dtype=float)
 
     def _translate(self, exc: Exception, data: pd.DataFrame) -> ValueError:
@@ -344,11 +313,7 @@ class CaseMixModel:
             if self.denominator is not None:
                 trials = data[self.denominator].to_numpy(dtype=float)
                 if np.any(y < 0):
-                    raise OptionError(
-                        NEGATIVE_VALUES.format(
-                            column=lhs, count=int((y < 0).sum()), what="successes"
-                        )
-                    )
+                    raise OptionError(NEGATIVE_VALUES.format(column=lhs, count=int((y < 0).sum()), what="successes"))
                 if np.any(y > trials):
                     raise OptionError(
                         SUCCESSES_EXCEED_TRIALS.format(
@@ -367,9 +332,7 @@ class CaseMixModel:
                 self.overall_ = float(y.mean())
         elif self.family == "poisson":
             if np.any(y < 0):
-                raise OptionError(
-                    NEGATIVE_VALUES.format(column=lhs, count=int((y < 0).sum()), what="counts")
-                )
+                raise OptionError(NEGATIVE_VALUES.format(column=lhs, count=int((y < 0).sum()), what="counts"))
             if self.exposure is not None:
                 exposure = data[self.exposure].to_numpy(dtype=float)
                 kwargs["exposure"] = exposure
@@ -379,9 +342,7 @@ class CaseMixModel:
         else:
             if self.family == "gamma" and np.any(y <= 0):
                 raise OptionError(
-                    NONPOSITIVE_VALUES.format(
-                        column=lhs, count=int((y <= 0).sum()), what="a gamma outcome"
-                    )
+                    NONPOSITIVE_VALUES.format(column=lhs, count=int((y <= 0).sum()), what="a gamma outcome")
                 )
             self.overall_ = float(y.mean())
         try:

@@ -112,8 +112,12 @@ def r2_on_context(scores: pd.Series, units: pd.DataFrame, covariates: Sequence[s
     data = context.assign(_score=scores.reindex(context.index).astype(float))
     data = data.dropna(subset=["_score", *covariates])
     fit = smf.ols(model_formula("_score", covariates, data), data=data).fit()
-    return {"r2": float(fit.rsquared), "adj_r2": float(fit.rsquared_adj), "n": int(fit.nobs),
-            "n_params": len(fit.params)}
+    return {
+        "r2": float(fit.rsquared),
+        "adj_r2": float(fit.rsquared_adj),
+        "n": int(fit.nobs),
+        "n_params": len(fit.params),
+    }
 
 
 def declared_difficulty(framework: Framework, units: pd.DataFrame) -> pd.Series:

@@ -106,14 +106,9 @@ MISSING_COLUMN = (
     "{available}. Pass the name of an existing column."
 )
 NEED_SIZE_COLUMN = "kind={kind!r} needs the {needed}= column (and not {other}=): {why}"
-MISSING_VALUES = (
-    "column {column!r} has {count} missing value(s); drop or impute those rows before "
-    "the funnel analysis."
-)
+MISSING_VALUES = "column {column!r} has {count} missing value(s); drop or impute those rows before the funnel analysis."
 NOT_NUMERIC = "column {column!r} must be numeric, got dtype {dtype}; convert it with pd.to_numeric."
-NEGATIVE_OBSERVED = (
-    "column {column!r} (observed) has {count} negative value(s); observed counts must be >= 0."
-)
+NEGATIVE_OBSERVED = "column {column!r} (observed) has {count} negative value(s); observed counts must be >= 0."
 NONPOSITIVE_SIZE = (
     "column {column!r} ({what}) has {count} value(s) <= 0; every unit needs a positive "
     "{what}. Drop units with no cases before the funnel analysis."
@@ -140,9 +135,7 @@ DEGENERATE_TARGET = (
     "the target {what} is {target!r}, so every unit's expected count is {edge}; a funnel "
     "plot cannot separate units. Check the {column!r} column."
 )
-BAD_CONFIDENCE = (
-    "confidence={confidence!r} is not valid: give one or more distinct values strictly between 0 and 1."
-)
+BAD_CONFIDENCE = "confidence={confidence!r} is not valid: give one or more distinct values strictly between 0 and 1."
 BAD_TRIM = "trim={trim!r} is not valid: it must be >= 0 and < 0.5 (0.10 means 10% at each end)."
 TOO_FEW_UNITS = (
     "over-dispersion needs at least 2 units with usable z-scores after trimming, found {n}; "
@@ -215,9 +208,7 @@ def _resolve_transform(kind: str, transform: Transform | None) -> Transform:
     if transform is None:
         return allowed[0]
     if transform not in allowed:
-        raise OptionError(
-            BAD_TRANSFORM.format(transform=transform, kind=kind, allowed=list(allowed))
-        )
+        raise OptionError(BAD_TRANSFORM.format(transform=transform, kind=kind, allowed=list(allowed)))
     return transform
 
 
@@ -287,9 +278,7 @@ def _exact_count_limits(
     return lower, upper
 
 
-def _exact_p_value(
-    kind: str, observed: np.ndarray, size: np.ndarray, target: float, discrete: str
-) -> np.ndarray:
+def _exact_p_value(kind: str, observed: np.ndarray, size: np.ndarray, target: float, discrete: str) -> np.ndarray:
     dist = _dist(kind)
     args = _dist_args(kind, size, target)
     lower_tail = dist.cdf(observed, *args)
@@ -450,16 +439,12 @@ def funnel_limits(
         raise OptionError(BAD_PHI_TAU.format(phi=phi, tau2=tau2))
     x = np.atleast_1d(np.asarray(size, dtype=float))
     if np.any(~np.isfinite(x)) or np.any(x <= 0):
-        raise OptionError(
-            NONPOSITIVE_SIZE.format(column="size", what="size", count=int(np.sum(~(x > 0))))
-        )
+        raise OptionError(NONPOSITIVE_SIZE.format(column="size", what="size", count=int(np.sum(~(x > 0)))))
     if kind == "proportion" and method == "exact" and not _is_whole(x):
         raise OptionError(NOT_WHOLE.format(column="size", extra=" (denominators)", alt=""))
     out = pd.DataFrame({"size": x})
     for level in confidence_:
-        lo, hi = _limits_on_value_scale(
-            kind, transform_, method, discrete, x, target_, level, phi=phi, tau2=tau2
-        )
+        lo, hi = _limits_on_value_scale(kind, transform_, method, discrete, x, target_, level, phi=phi, tau2=tau2)
         lab = confidence_label(level)
         out[f"lower_{lab}"] = lo
         out[f"upper_{lab}"] = hi
@@ -472,18 +457,12 @@ def _validate_target(kind: str, target: float | None) -> float:
     if target is None:
         if kind == "ratio":
             return 1.0
-        raise OptionError(
-            BAD_TARGET.format(target=target, kind=kind, why="give the funnel's centre.")
-        )
+        raise OptionError(BAD_TARGET.format(target=target, kind=kind, why="give the funnel's centre."))
     t = float(target)
     if kind == "proportion" and not 0.0 < t < 1.0:
-        raise OptionError(
-            BAD_TARGET.format(target=target, kind=kind, why="it must be strictly between 0 and 1.")
-        )
+        raise OptionError(BAD_TARGET.format(target=target, kind=kind, why="it must be strictly between 0 and 1."))
     if kind != "proportion" and not (np.isfinite(t) and t > 0.0):
-        raise OptionError(
-            BAD_TARGET.format(target=target, kind=kind, why="it must be a positive number.")
-        )
+        raise OptionError(BAD_TARGET.format(target=target, kind=kind, why="it must be a positive number."))
     return t
 
 
@@ -637,14 +616,10 @@ class FunnelResult:
         level = max(self.confidence) if confidence is None else confidence
         col = f"outside_{confidence_label(level)}"
         if col not in self.table:
-            raise OptionError(
-                f"limits of coverage {level!r} were not computed; available: {list(self.confidence)}."
-            )
+            raise OptionError(f"limits of coverage {level!r} were not computed; available: {list(self.confidence)}.")
         return self.table.loc[self.table[col]].copy()
 
-    def limits(
-        self, size: Sequence[float] | np.ndarray | float | None = None, *, n_points: int = 200
-    ) -> pd.DataFrame:
+    def limits(self, size: Sequence[float] | np.ndarray | float | None = None, *, n_points: int = 200) -> pd.DataFrame:
         """Limits used by this analysis, at ``size`` (default: a grid for drawing)."""
         if size is None:
             size = self._grid(n_points)
@@ -712,17 +687,14 @@ class FunnelResult:
             lines.append(f"  over-dispersion adjustment: {how}")
         else:
             lines.append(
-                f"  over-dispersion adjustment: {self.overdispersion} requested, none detected; "
-                "unadjusted limits used"
+                f"  over-dispersion adjustment: {self.overdispersion} requested, none detected; unadjusted limits used"
             )
         for level in self.confidence:
             lab = confidence_label(level)
             out = t[f"outside_{lab}"]
             above = int((out & (t["value"] > t[f"upper_{lab}"])).sum())
             below = int((out & (t["value"] < t[f"lower_{lab}"])).sum())
-            lines.append(
-                f"  outside {_pct(level)} limits: {int(out.sum())} ({above} above, {below} below)"
-            )
+            lines.append(f"  outside {_pct(level)} limits: {int(out.sum())} ({above} above, {below} below)")
         flagged = self.outliers()
         if len(flagged):
             lab = confidence_label(max(self.confidence))
@@ -935,9 +907,7 @@ class FunnelPlot:
             size_col = self.denominator
         return size_col, transform, confidence, trim
 
-    def _aggregate(
-        self, data: pd.DataFrame, size_col: str
-    ) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    def _aggregate(self, data: pd.DataFrame, size_col: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
         """Validate the columns and total them per unit: ``(unit name, ids, O, size)``."""
         if not isinstance(data, pd.DataFrame):
             raise OptionError("data must be a pandas DataFrame with one row per unit or per record.")
@@ -949,16 +919,12 @@ class FunnelPlot:
             columns.append((self.unit, "unit"))
         for col, param in columns:
             if col not in data.columns:
-                raise OptionError(
-                    MISSING_COLUMN.format(column=col, param=param, available=list(data.columns))
-                )
+                raise OptionError(MISSING_COLUMN.format(column=col, param=param, available=list(data.columns)))
             n_missing = int(data[col].isna().sum())
             if n_missing:
                 raise OptionError(MISSING_VALUES.format(column=col, count=n_missing))
         for col in (self.observed, size_col):
-            if not pd.api.types.is_numeric_dtype(data[col]) or pd.api.types.is_bool_dtype(
-                data[col]
-            ):
+            if not pd.api.types.is_numeric_dtype(data[col]) or pd.api.types.is_bool_dtype(data[col]):
                 raise OptionError(NOT_NUMERIC.format(column=col, dtype=data[col].dtype))
         o = data[self.observed].to_numpy(dtype=float)
         n = data[size_col].to_numpy(dtype=float)
@@ -969,9 +935,7 @@ class FunnelPlot:
             unit_name = self.unit
             ids = data[self.unit].to_numpy()
         if (o < 0).any():
-            raise OptionError(
-                NEGATIVE_OBSERVED.format(column=self.observed, count=int((o < 0).sum()))
-            )
+            raise OptionError(NEGATIVE_OBSERVED.format(column=self.observed, count=int((o < 0).sum())))
         if self.unit is not None:
             codes, uniques = pd.factorize(data[self.unit], sort=False)
             if len(uniques) < len(codes):
@@ -981,9 +945,7 @@ class FunnelPlot:
         what = "expected count" if self.kind == "ratio" else "denominator"
         bad = ~(n > 0) | ~np.isfinite(n)
         if bad.any():
-            raise OptionError(
-                NONPOSITIVE_SIZE.format(column=size_col, what=what, count=int(bad.sum()))
-            )
+            raise OptionError(NONPOSITIVE_SIZE.format(column=size_col, what=what, count=int(bad.sum())))
         if self.kind == "proportion" and (o > n).any():
             raise OptionError(
                 OBSERVED_EXCEEDS_DENOMINATOR.format(
@@ -1024,11 +986,7 @@ class FunnelPlot:
             if target <= 0 or (self.kind == "proportion" and target >= 1):
                 what = "proportion" if self.kind == "proportion" else "rate"
                 edge = "0" if target <= 0 else "n"
-                raise OptionError(
-                    DEGENERATE_TARGET.format(
-                        what=what, target=target, edge=edge, column=self.observed
-                    )
-                )
+                raise OptionError(DEGENERATE_TARGET.format(what=what, target=target, edge=edge, column=self.observed))
         if transform == "log" and (o == 0).any():
             raise OptionError(LOG_ZERO.format(column=self.observed, count=int((o == 0).sum())))
 

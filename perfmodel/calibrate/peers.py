@@ -247,9 +247,7 @@ def declared_peer_groups(
     return pd.Series(labels, index=_unit_index(units), dtype=object, name="peer_group")
 
 
-def add_peer_column(
-    units: pd.DataFrame, groups: pd.Series, column: str = "peer_cluster"
-) -> pd.DataFrame:
+def add_peer_column(units: pd.DataFrame, groups: pd.Series, column: str = "peer_cluster") -> pd.DataFrame:
     """A copy of ``units`` with ``groups`` (indexed by unit id) as column ``column``.
 
     The result can be passed to an evaluation with ``Settings(peer_group=column)``.
@@ -329,9 +327,7 @@ class KMeansPeerGroups:
                 raise OptionError(BAD_K.format(k=k))
             return [int(k)]
         low, high = self.k_range
-        if not (isinstance(low, (int, np.integer)) and isinstance(high, (int, np.integer))) or not (
-            2 <= low <= high
-        ):
+        if not (isinstance(low, (int, np.integer)) and isinstance(high, (int, np.integer))) or not (2 <= low <= high):
             raise OptionError(BAD_RANGE.format(k_range=self.k_range))
         return list(range(int(low), int(min(high, n_units - 1)) + 1))
 
@@ -343,9 +339,7 @@ class KMeansPeerGroups:
         z = standardise_context(units, self.variables, self.weights)
         if len(z) < 3:
             raise OptionError(
-                TOO_FEW_UNITS.format(
-                    what="k-means peer groups", need=3, n=len(z), columns=list(self.variables)
-                )
+                TOO_FEW_UNITS.format(what="k-means peer groups", need=3, n=len(z), columns=list(self.variables))
             )
         scores: dict[int, float] = {}
         fitted = {}
@@ -353,18 +347,18 @@ class KMeansPeerGroups:
             model = KMeans(n_clusters=k, n_init=self.n_init, random_state=self.random_state)
             labels = model.fit_predict(z.to_numpy())
             fitted[k] = (model, labels)
-            scores[k] = (
-                float(silhouette_score(z.to_numpy(), labels)) if len(set(labels)) > 1 else -1.0
-            )
+            scores[k] = float(silhouette_score(z.to_numpy(), labels)) if len(set(labels)) > 1 else -1.0
         best = max(scores.values())
         self.k_ = min(k for k, s in scores.items() if s >= best - 1e-12)
         self.silhouette_ = pd.Series(scores, name="silhouette").rename_axis("k")
         model, labels = fitted[self.k_]
         context = context_frame(units)
         context.index = _unit_index(context)
-        order_values = _numeric(context.loc[z.index, self.order_by]) if (
-            self.order_by in context.columns
-        ) else pd.Series(0.0, index=z.index)
+        order_values = (
+            _numeric(context.loc[z.index, self.order_by])
+            if (self.order_by in context.columns)
+            else pd.Series(0.0, index=z.index)
+        )
         raw = pd.Series(labels, index=z.index)
         means = order_values.groupby(raw).mean()
         # ties in the ordering variable are broken by the smallest member id (deterministic)
@@ -451,9 +445,7 @@ def most_similar_units(
         raise OptionError(f"k={k!r} is not valid: give the number of neighbours, an integer >= 1.")
     z = standardise_context(units, variables, weights)
     if len(z) < 2:
-        raise OptionError(
-            TOO_FEW_UNITS.format(what="most similar units", need=2, n=len(z), columns=list(variables))
-        )
+        raise OptionError(TOO_FEW_UNITS.format(what="most similar units", need=2, n=len(z), columns=list(variables)))
     if within is not None:
         if within not in units.columns:
             raise OptionError(NO_PEER_COLUMN.format(column=within, available=list(units.columns)))
@@ -490,9 +482,7 @@ def most_similar_units(
     return pd.concat(frames, ignore_index=True)
 
 
-def compare_with_neighbours(
-    values: pd.Series, neighbours: pd.DataFrame, direction: str = "higher"
-) -> pd.DataFrame:
+def compare_with_neighbours(values: pd.Series, neighbours: pd.DataFrame, direction: str = "higher") -> pd.DataFrame:
     """Score and rank every unit against its own most-similar set.
 
     Parameters
@@ -541,7 +531,14 @@ def compare_with_neighbours(
             }
         )
     columns = [
-        "unit_id", "value", "n_neighbours", "neighbour_mean", "neighbour_sd", "difference", "z",
-        "rank_in_set", "set_size",
+        "unit_id",
+        "value",
+        "n_neighbours",
+        "neighbour_mean",
+        "neighbour_sd",
+        "difference",
+        "z",
+        "rank_in_set",
+        "set_size",
     ]
     return pd.DataFrame(rows, columns=columns)

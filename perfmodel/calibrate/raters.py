@@ -99,9 +99,7 @@ def _single_thread() -> Iterator[None]:
 def _check_columns(data: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> None:
     for column, role in columns:
         if column not in data.columns:
-            raise OptionError(
-                MISSING_COLUMN.format(column=column, role=role, available=list(data.columns))
-            )
+            raise OptionError(MISSING_COLUMN.format(column=column, role=role, available=list(data.columns)))
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -165,9 +163,7 @@ class RaterModel:
 
     # ------------------------------------------------------------------ data
     def _prepare(self, ratings: pd.DataFrame) -> pd.DataFrame:
-        _check_columns(
-            ratings, [(self.rating, "rating"), (self.rater, "rater"), (self.ratee, "ratee")]
-        )
+        _check_columns(ratings, [(self.rating, "rating"), (self.rater, "rater"), (self.ratee, "ratee")])
         values = ratings[self.rating]
         if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             raise OptionError(NOT_NUMERIC.format(column=self.rating, dtype=values.dtype))
@@ -188,9 +184,7 @@ class RaterModel:
     def fit(self, ratings: pd.DataFrame) -> RaterModel:
         """Estimate rater and ratee effects; returns ``self``."""
         if self.method not in ("mixedlm", "fixed", "auto"):
-            raise OptionError(
-                f"method={self.method!r} is not valid; use 'mixedlm', 'fixed' or 'auto'."
-            )
+            raise OptionError(f"method={self.method!r} is not valid; use 'mixedlm', 'fixed' or 'auto'.")
         check_confidence(self.confidence)
         frame = self._prepare(ratings)
         r_code, r_labels = _codes(frame["rater"])
@@ -211,7 +205,9 @@ class RaterModel:
             small = len(r_labels) + len(u_labels) <= AUTO_MIXEDLM_LIMIT
             self.method_ = "mixedlm" if small else "fixed"
         if self.method_ == "mixedlm":
-            rater_eff, rater_se, ratee_eff, ratee_se = self._fit_mixedlm(y, r_code, u_code, len(r_labels), len(u_labels))
+            rater_eff, rater_se, ratee_eff, ratee_se = self._fit_mixedlm(
+                y, r_code, u_code, len(r_labels), len(u_labels)
+            )
         else:
             rater_eff, rater_se, ratee_eff, ratee_se = self._fit_fixed(
                 y, r_code, u_code, len(r_labels), len(u_labels), rater_component
@@ -247,9 +243,7 @@ class RaterModel:
     ) -> tuple[np.ndarray, ...]:
         from statsmodels.regression.mixed_linear_model import MixedLM
 
-        data = pd.DataFrame(
-            {"y": y, "r": [f"r{c}" for c in r_code], "u": [f"u{c}" for c in u_code], "g": 0}
-        )
+        data = pd.DataFrame({"y": y, "r": [f"r{c}" for c in r_code], "u": [f"u{c}" for c in u_code], "g": 0})
         model = MixedLM.from_formula(
             "y ~ 1",
             data=data,
@@ -270,9 +264,7 @@ class RaterModel:
                 if result.converged:
                     break
         if result is None:
-            raise OptionError(
-                "the crossed random-effects model could not be fitted; use method='fixed'."
-            )
+            raise OptionError("the crossed random-effects model could not be fitted; use method='fixed'.")
         self.converged_ = bool(result.converged)
         names = list(model.exog_vc.names)
         vcomp = dict(zip(names, np.asarray(result.vcomp, dtype=float), strict=True))
@@ -405,9 +397,7 @@ class RaterModel:
 
 
 # --------------------------------------------------------------------------- per framework
-def rated_indicators(
-    framework: Framework, ratings: pd.DataFrame, sources: Iterable[str] = RATED_SOURCES
-) -> list[str]:
+def rated_indicators(framework: Framework, ratings: pd.DataFrame, sources: Iterable[str] = RATED_SOURCES) -> list[str]:
     """Indicators of ``framework`` with rater ids, from a multi-rater source, in tree order.
 
     An indicator qualifies when its source is in ``sources`` and its rows in
@@ -461,8 +451,13 @@ def calibrate_ratings(
     """
     _check_columns(
         ratings,
-        [("unit_id", "ratee"), ("indicator", "indicator"), ("value", "rating"),
-         ("rater_id", "rater"), ("period", "period")],
+        [
+            ("unit_id", "ratee"),
+            ("indicator", "indicator"),
+            ("value", "rating"),
+            ("rater_id", "rater"),
+            ("period", "period"),
+        ],
     )
     effects, shifts, rows = [], [], []
     models: dict[str, RaterModel] = {}
@@ -481,17 +476,21 @@ def calibrate_ratings(
             rater_effect=("rater_effect", "mean"), n_ratings=("n_ratings", "sum")
         )
         shifts.append(per_unit.reset_index().assign(indicator=indicator))
-    effect_cols = ["indicator", "rater_id", "effect", "se", "ci_low", "ci_high", "n_ratings",
-                   "n_ratees", "component", "method"]
+    effect_cols = [
+        "indicator",
+        "rater_id",
+        "effect",
+        "se",
+        "ci_low",
+        "ci_high",
+        "n_ratings",
+        "n_ratees",
+        "component",
+        "method",
+    ]
     shift_cols = ["unit_id", "indicator", "rater_effect", "n_ratings"]
-    effects_frame = (
-        pd.concat(effects, ignore_index=True)[effect_cols] if effects
-        else pd.DataFrame(columns=effect_cols)
-    )
-    shift_frame = (
-        pd.concat(shifts, ignore_index=True)[shift_cols] if shifts
-        else pd.DataFrame(columns=shift_cols)
-    )
+    effects_frame = pd.concat(effects, ignore_index=True)[effect_cols] if effects else pd.DataFrame(columns=effect_cols)
+    shift_frame = pd.concat(shifts, ignore_index=True)[shift_cols] if shifts else pd.DataFrame(columns=shift_cols)
     calibrated = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     return effects_frame, shift_frame, calibrated, models
 
@@ -535,8 +534,12 @@ def self_enhancement(ratings: pd.DataFrame, framework: Framework) -> pd.DataFram
 
 
 def central_tendency(
-    ratings: pd.DataFrame, *, rater: str = "rater_id", rating: str = "value",
-    by: str = "indicator", min_ratings: int = 3,
+    ratings: pd.DataFrame,
+    *,
+    rater: str = "rater_id",
+    rating: str = "value",
+    by: str = "indicator",
+    min_ratings: int = 3,
 ) -> pd.DataFrame:
     """Rater SD relative to the pooled SD of all ratings (of the same indicator).
 
@@ -550,9 +553,7 @@ def central_tendency(
         ``sd_ratio``; raters with fewer than ``min_ratings`` ratings are left out.
     """
     _check_columns(ratings, [(rater, "rater"), (rating, "rating"), (by, "group")])
-    data = ratings.dropna(subset=[rater, rating]).assign(
-        _y=lambda d: pd.to_numeric(d[rating], errors="coerce")
-    )
+    data = ratings.dropna(subset=[rater, rating]).assign(_y=lambda d: pd.to_numeric(d[rating], errors="coerce"))
     rows = []
     for key, sub in data.groupby(by, sort=True):
         pooled = float(sub["_y"].std(ddof=1))
@@ -570,9 +571,7 @@ def central_tendency(
                     "sd_ratio": float(row["std"] / pooled) if pooled > 0 else np.nan,
                 }
             )
-    return pd.DataFrame(
-        rows, columns=[by, "rater_id", "n_ratings", "mean", "sd", "pooled_sd", "sd_ratio"]
-    )
+    return pd.DataFrame(rows, columns=[by, "rater_id", "n_ratings", "mean", "sd", "pooled_sd", "sd_ratio"])
 
 
 def halo(
@@ -602,8 +601,7 @@ def halo(
     target = list(target)
     _check_columns(
         ratings,
-        [(rater, "rater"), (indicator, "indicator"), (rating, "rating"),
-         *((t, "target") for t in target)],
+        [(rater, "rater"), (indicator, "indicator"), (rating, "rating"), *((t, "target") for t in target)],
     )
     data = ratings.dropna(subset=[rater, rating])
     rows = []
@@ -627,6 +625,4 @@ def halo(
                 "mean_correlation": float(np.tanh(mean_z)),
             }
         )
-    return pd.DataFrame(
-        rows, columns=["rater_id", "n_indicators", "n_targets", "n_pairs", "mean_correlation"]
-    )
+    return pd.DataFrame(rows, columns=["rater_id", "n_indicators", "n_targets", "n_pairs", "mean_correlation"])

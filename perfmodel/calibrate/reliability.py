@@ -106,15 +106,11 @@ def ratings_matrix(
     targets = [target] if isinstance(target, str) else list(target)
     for column, role in [*((t, "target") for t in targets), (rater, "rater"), (rating, "rating")]:
         if column not in data.columns:
-            raise OptionError(
-                MISSING_COLUMN.format(column=column, role=role, available=list(data.columns))
-            )
+            raise OptionError(MISSING_COLUMN.format(column=column, role=role, available=list(data.columns)))
     values = pd.to_numeric(data[rating], errors="coerce").astype(float)
     frame = data[targets].astype(object).assign(_rater=data[rater].astype(object), _y=values)
     frame = frame.dropna(subset=["_rater", "_y"])
-    return frame.pivot_table(index=targets, columns="_rater", values="_y", aggfunc="mean").rename_axis(
-        columns=rater
-    )
+    return frame.pivot_table(index=targets, columns="_rater", values="_y", aggfunc="mean").rename_axis(columns=rater)
 
 
 def _as_table(table: pd.DataFrame | np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
@@ -270,9 +266,7 @@ def icc(
     )
 
 
-def icc_from_components(
-    var_target: float, var_rater: float, var_residual: float, k: float = 1.0
-) -> dict[str, float]:
+def icc_from_components(var_target: float, var_rater: float, var_residual: float, k: float = 1.0) -> dict[str, float]:
     """ICCs from variance components of a crossed targets × raters model.
 
     Parameters
@@ -289,8 +283,7 @@ def icc_from_components(
         ``consistency`` (ICC3-type: leniency ignored), and their ``k``-rater
         versions ``agreement_k`` and ``consistency_k``.
     """
-    for name, value in (("var_target", var_target), ("var_rater", var_rater),
-                        ("var_residual", var_residual)):
+    for name, value in (("var_target", var_target), ("var_rater", var_rater), ("var_residual", var_residual)):
         if not (np.isfinite(value) and value >= 0):
             raise OptionError(f"{name}={value!r} must be a finite variance >= 0.")
     if not k > 0:

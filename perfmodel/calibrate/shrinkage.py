@@ -44,9 +44,7 @@ MISSING_COLUMN = (
     "column {column!r} (given as {param}=) is not in the data; available columns: "
     "{available}. Pass the name of an existing column."
 )
-MISSING_VALUES = (
-    "column {column!r} has {count} missing value(s); drop or impute those rows before shrinkage."
-)
+MISSING_VALUES = "column {column!r} has {count} missing value(s); drop or impute those rows before shrinkage."
 NOT_NUMERIC = "column {column!r} must be numeric, got dtype {dtype}; convert it with pd.to_numeric."
 NEGATIVE_NUMERATOR = "column {column!r} has {count} negative value(s); numerators must be >= 0."
 NONPOSITIVE_DENOMINATOR = (
@@ -54,8 +52,7 @@ NONPOSITIVE_DENOMINATOR = (
     "Drop units with no cases (they have no raw rate) and report them separately."
 )
 NUMERATOR_EXCEEDS_DENOMINATOR = (
-    "column {numerator!r} exceeds column {denominator!r} for {count} unit(s); successes must be "
-    "<= trials."
+    "column {numerator!r} exceeds column {denominator!r} for {count} unit(s); successes must be <= trials."
 )
 NONPOSITIVE_SE = "column {column!r} has {count} value(s) <= 0; standard errors must be > 0."
 DUPLICATE_UNITS = (
@@ -63,12 +60,10 @@ DUPLICATE_UNITS = (
     "unit with its estimate and standard error."
 )
 GROUP_NOT_CONSTANT = (
-    "unit {unit!r} belongs to more than one group in column {column!r}; each unit needs a "
-    "single peer group."
+    "unit {unit!r} belongs to more than one group in column {column!r}; each unit needs a single peer group."
 )
 TOO_FEW_UNITS = (
-    "group {group!r} has {n} unit(s); estimating a prior needs at least 2. Merge small peer "
-    "groups or drop groups=."
+    "group {group!r} has {n} unit(s); estimating a prior needs at least 2. Merge small peer groups or drop groups=."
 )
 UNKNOWN_GROUP = (
     "group(s) {groups} in column {column!r} were not in the data the prior was fitted on; "
@@ -109,9 +104,7 @@ def _as_meta_arrays(
     return y, v
 
 
-def dersimonian_laird(
-    estimates: Sequence[float] | np.ndarray, variances: Sequence[float] | np.ndarray
-) -> float:
+def dersimonian_laird(estimates: Sequence[float] | np.ndarray, variances: Sequence[float] | np.ndarray) -> float:
     """DerSimonian–Laird moment estimate of the between-unit variance ``tau^2``.
 
     Parameters
@@ -141,9 +134,7 @@ def _reml_negloglik(tau2: float, y: np.ndarray, v: np.ndarray) -> float:
     return 0.5 * (np.sum(np.log(v + tau2)) + np.log(np.sum(w)) + np.sum(w * (y - mean) ** 2))
 
 
-def reml_tau2(
-    estimates: Sequence[float] | np.ndarray, variances: Sequence[float] | np.ndarray
-) -> float:
+def reml_tau2(estimates: Sequence[float] | np.ndarray, variances: Sequence[float] | np.ndarray) -> float:
     """Restricted maximum-likelihood estimate of the between-unit variance ``tau^2``.
 
     Maximises the restricted log-likelihood of ``y_i ~ N(mu, v_i + tau^2)``
@@ -227,9 +218,7 @@ def beta_binomial_mom(
     return mu, float(concentration)
 
 
-def _beta_binomial_ml(
-    x: np.ndarray, n: np.ndarray, start: tuple[float, float]
-) -> tuple[float, float]:
+def _beta_binomial_ml(x: np.ndarray, n: np.ndarray, start: tuple[float, float]) -> tuple[float, float]:
     mu0, m0 = start
     mu0 = float(np.clip(mu0, 1e-6, 1 - 1e-6))
     m0 = float(np.clip(m0 if np.isfinite(m0) else 1e6, 1e-3, 1e8))
@@ -259,18 +248,14 @@ def _check_option(name: str, value: object, allowed: Sequence[str]) -> None:
         raise OptionError(BAD_OPTION.format(name=name, value=value, allowed=list(allowed)))
 
 
-def _require(
-    data: pd.DataFrame, columns: Sequence[tuple[str, str]], numeric: Sequence[str]
-) -> None:
+def _require(data: pd.DataFrame, columns: Sequence[tuple[str, str]], numeric: Sequence[str]) -> None:
     if not isinstance(data, pd.DataFrame):
         raise OptionError("data must be a pandas DataFrame.")
     if len(data) == 0:
         raise OptionError(EMPTY_DATA)
     for column, param in columns:
         if column not in data.columns:
-            raise OptionError(
-                MISSING_COLUMN.format(column=column, param=param, available=list(data.columns))
-            )
+            raise OptionError(MISSING_COLUMN.format(column=column, param=param, available=list(data.columns)))
         count = int(data[column].isna().sum())
         if count:
             raise OptionError(MISSING_VALUES.format(column=column, count=count))
@@ -330,13 +315,10 @@ class _Shrinker:
         lines = [f"{type(self).__name__} ({self._describe()}), {len(t)} units"]
         for _, row in self.prior_.iterrows():
             label = "all units" if row["group"] == _ALL else f"group {row['group']!r}"
-            lines.append(
-                f"  prior for {label} ({int(row['n_units'])} units): {self._describe_prior(row)}"
-            )
+            lines.append(f"  prior for {label} ({int(row['n_units'])} units): {self._describe_prior(row)}")
         rel = t["reliability"]
         lines.append(
-            f"  reliability (weight on own data): min {rel.min():.3f}, median {rel.median():.3f}, "
-            f"max {rel.max():.3f}"
+            f"  reliability (weight on own data): min {rel.min():.3f}, median {rel.median():.3f}, max {rel.max():.3f}"
         )
         moved = (t["shrunk"] - t["raw"]).abs()
         lines.append(f"  |shrunk - raw|: median {moved.median():.4g}, max {moved.max():.4g}")
@@ -428,9 +410,7 @@ class BetaBinomialShrinkage(_Shrinker):
         over = int((agg[self.numerator] > agg[self.denominator]).sum())
         if over:
             raise OptionError(
-                NUMERATOR_EXCEEDS_DENOMINATOR.format(
-                    numerator=self.numerator, denominator=self.denominator, count=over
-                )
+                NUMERATOR_EXCEEDS_DENOMINATOR.format(numerator=self.numerator, denominator=self.denominator, count=over)
             )
         out = pd.DataFrame(
             {
@@ -472,9 +452,7 @@ class BetaBinomialShrinkage(_Shrinker):
                 mean, conc = _beta_binomial_ml(x, n, (mean, conc))
             alpha = mean * conc if np.isfinite(conc) else np.inf
             beta = (1.0 - mean) * conc if np.isfinite(conc) else np.inf
-            between_sd = (
-                float(np.sqrt(mean * (1.0 - mean) / (conc + 1.0))) if np.isfinite(conc) else 0.0
-            )
+            between_sd = float(np.sqrt(mean * (1.0 - mean) / (conc + 1.0))) if np.isfinite(conc) else 0.0
             rows.append(
                 {
                     "group": group,

@@ -125,18 +125,47 @@ DEFAULT_COVARIATES: tuple[str, ...] = ("log_workload", "log_population", "area_t
 """Used, with a logged note, when the framework declares no ``calibration.covariates``."""
 
 CASEMIX_COLUMNS = [
-    "unit_id", "indicator", "family", "observed", "expected", "ratio", "standardised",
-    "adjusted", "difference", "std_residual", "denominator", "in_fit",
+    "unit_id",
+    "indicator",
+    "family",
+    "observed",
+    "expected",
+    "ratio",
+    "standardised",
+    "adjusted",
+    "difference",
+    "std_residual",
+    "denominator",
+    "in_fit",
 ]
 MODEL_COLUMNS = [
-    "indicator", "family", "formula", "exposure", "n", "n_params", "dispersion", "overdispersion",
+    "indicator",
+    "family",
+    "formula",
+    "exposure",
+    "n",
+    "n_params",
+    "dispersion",
+    "overdispersion",
     "deviance",
-    "overall", "adjusted_scale", "preventable", "summary",
+    "overall",
+    "adjusted_scale",
+    "preventable",
+    "summary",
 ]
 LOG_COLUMNS = ["indicator", "step", "action", "n_units", "reason"]
 SHRINK_COLUMNS = [
-    "unit_id", "indicator", "group", "numerator", "denominator", "raw", "shrunk", "prior_mean",
-    "reliability", "lower", "upper",
+    "unit_id",
+    "indicator",
+    "group",
+    "numerator",
+    "denominator",
+    "raw",
+    "shrunk",
+    "prior_mean",
+    "reliability",
+    "lower",
+    "upper",
 ]
 RELIABILITY_COLUMNS = ["indicator", "measure", "estimate", "n_targets", "n_raters", "note"]
 
@@ -180,9 +209,7 @@ class _Log:
         self.rows: list[dict[str, Any]] = []
 
     def add(self, indicator: str | None, step: str, action: str, reason: str, n_units: int | None = None) -> None:
-        self.rows.append(
-            {"indicator": indicator, "step": step, "action": action, "n_units": n_units, "reason": reason}
-        )
+        self.rows.append({"indicator": indicator, "step": step, "action": action, "n_units": n_units, "reason": reason})
         level = logging.WARNING if action in ("skipped", "partial", "dropped", "fallback") else logging.INFO
         logger.log(level, "%s %s %s: %s", step, indicator or "", action, reason)
 
@@ -214,7 +241,7 @@ def indicator_family(indicator: Indicator, values: pd.Series, has_counts: bool) 
         declared = indicator.range is None or (indicator.range[0] >= 0 and indicator.range[1] <= 1)
         return "binomial" if (has_counts or (declared and in_unit_interval)) else "gaussian"
     if indicator.kind in ("count", "points"):
-        return "poisson" if bool(((v >= 0)).all()) else "gaussian"
+        return "poisson" if bool((v >= 0).all()) else "gaussian"
     if indicator.kind == "duration":
         return "gamma" if bool((v > 0).all()) else "gaussian"
     return "gaussian"
@@ -247,9 +274,7 @@ def _adjust_binomial(
     # continuity at 0 % and 100 %: (x + 1/2) / (n + 1), or a small margin without counts
     n = np.where(np.isfinite(trials) & (trials > 0), trials, np.nan)
     at_edge = (observed <= 0) | (observed >= 1)
-    corrected = np.where(
-        at_edge & np.isfinite(n), (observed * n + 0.5) / (n + 1.0), np.clip(observed, 1e-3, 1 - 1e-3)
-    )
+    corrected = np.where(at_edge & np.isfinite(n), (observed * n + 0.5) / (n + 1.0), np.clip(observed, 1e-3, 1 - 1e-3))
     obs = np.where(at_edge, corrected, observed)
     exp_ = np.clip(expected, _EPS, 1 - _EPS)
     ref = float(np.clip(overall, _EPS, 1 - _EPS))
@@ -351,9 +376,13 @@ def _fit_indicator(
     family = indicator_family(indicator, y, has_counts)
     natural = {"rate": "binomial", "count": "poisson", "points": "poisson", "duration": "gamma"}
     if natural.get(indicator.kind, family) != family:
-        log.add(ind_id, "casemix", "fallback",
-                f"{indicator.kind} values outside the {natural[indicator.kind]} family's range "
-                f"(e.g. zero durations, negative counts, rates outside [0, 1]); {family} model used")
+        log.add(
+            ind_id,
+            "casemix",
+            "fallback",
+            f"{indicator.kind} values outside the {natural[indicator.kind]} family's range "
+            f"(e.g. zero durations, negative counts, rates outside [0, 1]); {family} model used",
+        )
     data = context.assign(_y=y.astype(float))
     covariates = list(rhs) if not isinstance(rhs, str) else []
     needed = ["_y", *covariates]
@@ -363,8 +392,9 @@ def _fit_indicator(
     exposure = None
     if family == "poisson" and indicator.denominator is not None:
         if indicator.denominator not in context.columns:
-            log.add(ind_id, "casemix", "skipped",
-                    f"denominator column {indicator.denominator!r} is not in the units table")
+            log.add(
+                ind_id, "casemix", "skipped", f"denominator column {indicator.denominator!r} is not in the units table"
+            )
             return None
         exposure = "_exposure"
         data["_exposure"] = pd.to_numeric(context[indicator.denominator], errors="coerce")
@@ -375,9 +405,13 @@ def _fit_indicator(
         usable = usable[usable["_exposure"] > 0]
     missing_context = int(y.notna().sum() - len(usable))
     if missing_context > 0:
-        log.add(ind_id, "casemix", "partial",
-                f"{missing_context} unit(s) with a value lack a covariate; they keep their raw value",
-                missing_context)
+        log.add(
+            ind_id,
+            "casemix",
+            "partial",
+            f"{missing_context} unit(s) with a value lack a covariate; they keep their raw value",
+            missing_context,
+        )
     if family == "binomial" and has_counts:
         usable = usable.assign(_n=den.reindex(usable.index))
         fit_rows = usable[usable["_n"] > 0].copy()
@@ -385,13 +419,16 @@ def _fit_indicator(
     else:
         fit_rows = usable.copy()
     if len(fit_rows) < min_units:
-        log.add(ind_id, "casemix", "skipped",
-                f"only {len(fit_rows)} unit(s) with a value and complete context; at least "
-                f"{min_units} are needed", len(fit_rows))
+        log.add(
+            ind_id,
+            "casemix",
+            "skipped",
+            f"only {len(fit_rows)} unit(s) with a value and complete context; at least {min_units} are needed",
+            len(fit_rows),
+        )
         return None
     if fit_rows["_y"].nunique() < 2:
-        log.add(ind_id, "casemix", "skipped", "every unit has the same value; nothing to adjust",
-                len(fit_rows))
+        log.add(ind_id, "casemix", "skipped", "every unit has the same value; nothing to adjust", len(fit_rows))
         return None
     if isinstance(rhs, str):
         formula = f"_y ~ {rhs}"
@@ -409,9 +446,14 @@ def _fit_indicator(
         return None
     n_params = len(model.result_.params)
     if len(fit_rows) < 3 * n_params:
-        log.add(ind_id, "casemix", "skipped",
-                f"{len(fit_rows)} unit(s) for {n_params} parameters; at least 3 units per "
-                "parameter are needed for a stable expected value", len(fit_rows))
+        log.add(
+            ind_id,
+            "casemix",
+            "skipped",
+            f"{len(fit_rows)} unit(s) for {n_params} parameters; at least 3 units per "
+            "parameter are needed for a stable expected value",
+            len(fit_rows),
+        )
         return None
 
     # expected values on the indicator's scale for every usable unit
@@ -480,9 +522,13 @@ def _fit_indicator(
         "summary": model.summary(),
     }
     weights = {"binomial": " with extra-binomial weights", "poisson": " with NB2 weights"}
-    log.add(ind_id, "casemix", "adjusted",
-            f"{family} model{weights.get(family, '') if has_counts or family == 'poisson' else ''}: "
-            f"{shown}", len(fit_rows))
+    log.add(
+        ind_id,
+        "casemix",
+        "adjusted",
+        f"{family} model{weights.get(family, '') if has_counts or family == 'poisson' else ''}: {shown}",
+        len(fit_rows),
+    )
     return _Fit(table, model, row)
 
 
@@ -493,8 +539,9 @@ def _covariates(framework: Framework, context: pd.DataFrame, override: Sequence[
         chosen = list(framework.calibration.covariates)
     else:
         chosen = [c for c in DEFAULT_COVARIATES if c in context.columns]
-        log.add(None, "casemix", "default",
-                f"framework {framework.id!r} declares no calibration.covariates; using {chosen}")
+        log.add(
+            None, "casemix", "default", f"framework {framework.id!r} declares no calibration.covariates; using {chosen}"
+        )
     absent = [c for c in chosen if c not in context.columns or context[c].isna().all()]
     unknown = [c for c in absent if c not in DERIVED_CONTEXT and c not in UNITS_CONTEXT]
     if unknown:
@@ -506,9 +553,13 @@ def _covariates(framework: Framework, context: pd.DataFrame, override: Sequence[
         )
     if absent:
         chosen = [c for c in chosen if c not in absent]
-        log.add(None, "casemix", "dropped",
-                f"covariate(s) {absent} cannot be computed from this units table (column absent or "
-                f"empty); the models use {chosen or 'no covariates'}")
+        log.add(
+            None,
+            "casemix",
+            "dropped",
+            f"covariate(s) {absent} cannot be computed from this units table (column absent or "
+            f"empty); the models use {chosen or 'no covariates'}",
+        )
     return chosen
 
 
@@ -525,17 +576,20 @@ def _shrink(
         return None
     n = rows["denominator"].to_numpy(dtype=float)
     rate = values.reindex(rows["unit_id"]).to_numpy(dtype=float)
-    data = pd.DataFrame(
-        {"unit_id": rows["unit_id"].to_numpy(), "numerator": np.clip(rate, 0, 1) * n, "denominator": n}
-    )
+    data = pd.DataFrame({"unit_id": rows["unit_id"].to_numpy(), "numerator": np.clip(rate, 0, 1) * n, "denominator": n})
     column = None
     if groups is not None:
         g = groups.reindex(data["unit_id"]).astype(object).to_numpy()
         sizes = pd.Series(g).value_counts()
         if pd.isna(g).any() or (sizes < min_group).any():
-            log.add(ind_id, "shrinkage", "pooled",
-                    f"some peer groups have fewer than {min_group} units with data (or none); "
-                    "one prior for all units is used", len(data))
+            log.add(
+                ind_id,
+                "shrinkage",
+                "pooled",
+                f"some peer groups have fewer than {min_group} units with data (or none); "
+                "one prior for all units is used",
+                len(data),
+            )
         else:
             data["group"] = g
             column = "group"
@@ -544,13 +598,16 @@ def _shrink(
         if column is not None and not np.isfinite(shrinker.prior_["concentration"]).all():
             pooled = BetaBinomialShrinkage().fit(data.drop(columns=[column]))
             if np.isfinite(pooled.prior_["concentration"]).all():
-                degenerate = shrinker.prior_.loc[
-                    ~np.isfinite(shrinker.prior_["concentration"]), "group"
-                ].tolist()
-                log.add(ind_id, "shrinkage", "pooled",
-                        f"in peer group(s) {degenerate} the rates vary no more than binomial "
-                        "noise (a prior of no between-unit variation); one prior for all units "
-                        "is used instead", len(data))
+                degenerate = shrinker.prior_.loc[~np.isfinite(shrinker.prior_["concentration"]), "group"].tolist()
+                log.add(
+                    ind_id,
+                    "shrinkage",
+                    "pooled",
+                    f"in peer group(s) {degenerate} the rates vary no more than binomial "
+                    "noise (a prior of no between-unit variation); one prior for all units "
+                    "is used instead",
+                    len(data),
+                )
                 shrinker, column = pooled, None
     except ValueError as exc:
         log.add(ind_id, "shrinkage", "skipped", str(exc), len(data))
@@ -560,12 +617,22 @@ def _shrink(
         out["group"] = ALL_UNITS
     out["indicator"] = ind_id
     if not np.isfinite(shrinker.prior_["concentration"]).all():
-        log.add(ind_id, "shrinkage", "note",
-                "rates vary no more than binomial noise: every unit is set to the (group) mean, "
-                "so this indicator no longer separates units", len(data))
-    log.add(ind_id, "shrinkage", "shrunk",
-            f"beta-binomial prior per {'peer group' if column else 'all units'}; median reliability "
-            f"{out['reliability'].median():.2f}", len(data))
+        log.add(
+            ind_id,
+            "shrinkage",
+            "note",
+            "rates vary no more than binomial noise: every unit is set to the (group) mean, "
+            "so this indicator no longer separates units",
+            len(data),
+        )
+    log.add(
+        ind_id,
+        "shrinkage",
+        "shrunk",
+        f"beta-binomial prior per {'peer group' if column else 'all units'}; median reliability "
+        f"{out['reliability'].median():.2f}",
+        len(data),
+    )
     shrunk = pd.Series(out["shrunk"].to_numpy(), index=out["unit_id"].to_numpy())
     return shrunk, out[SHRINK_COLUMNS]
 
@@ -590,7 +657,8 @@ def _rater_step(
         if ind.kind == "score" and ind.is_subjective and ind.id not in candidates:
             reason = (
                 "self-ratings: rater = ratee, leniency cannot be separated from performance "
-                "(see the self_enhancement stage)" if ind.source == "self"
+                "(see the self_enhancement stage)"
+                if ind.source == "self"
                 else "fewer than 2 distinct raters in the observations"
             )
             log.add(ind.id, "raters", "skipped", reason)
@@ -611,17 +679,20 @@ def _rater_step(
         shift_by_unit = shift.set_index("unit_id")["rater_effect"]
         delta = shift_by_unit.reindex(out.index).fillna(0.0)
         out[ind_id] = out[ind_id] - delta.where(out[ind_id].notna())
-        log.add(ind_id, "raters", "calibrated",
-                f"{model.method_} crossed rater × ratee model: {len(model.effects_)} raters, "
-                f"{model.n_components_} connected part(s); rater SD "
-                f"{np.sqrt(model.variance_['rater']):.2f} points"
-                + ("" if model.converged_ else "; REML did not fully converge"), len(shift))
+        log.add(
+            ind_id,
+            "raters",
+            "calibrated",
+            f"{model.method_} crossed rater × ratee model: {len(model.effects_)} raters, "
+            f"{model.n_components_} connected part(s); rater SD "
+            f"{np.sqrt(model.variance_['rater']):.2f} points"
+            + ("" if model.converged_ else "; REML did not fully converge"),
+            len(shift),
+        )
         ratings = raw[(raw["indicator"] == ind_id) & raw["rater_id"].notna()]
         ratings = ratings[ratings["rater_id"].astype(object) != ratings["unit_id"].astype(object)]
         k = float(ratings.groupby(["unit_id", "period"]).size().mean())
-        comps = icc_from_components(
-            model.variance_["ratee"], model.variance_["rater"], model.variance_["residual"], k
-        )
+        comps = icc_from_components(model.variance_["ratee"], model.variance_["rater"], model.variance_["residual"], k)
         n_targets = int(ratings["unit_id"].nunique())
         n_raters = int(ratings["rater_id"].nunique())
         for key, note in (
@@ -629,13 +700,27 @@ def _rater_step(
             ("consistency", "ICC(3,1)-type: one rater, leniency removed"),
             ("agreement_k", f"ICC(2,k)-type: mean of k = {k:.2f} raters per unit-month"),
         ):
-            reliability.append({"indicator": ind_id, "measure": f"icc_{key}", "estimate": comps[key],
-                                "n_targets": n_targets, "n_raters": n_raters, "note": note})
+            reliability.append(
+                {
+                    "indicator": ind_id,
+                    "measure": f"icc_{key}",
+                    "estimate": comps[key],
+                    "n_targets": n_targets,
+                    "n_raters": n_raters,
+                    "note": note,
+                }
+            )
         matrix = ratings_matrix(ratings, target=["unit_id", "period"])
-        reliability.append({
-            "indicator": ind_id, "measure": "krippendorff_alpha", "estimate": krippendorff_alpha(matrix),
-            "n_targets": len(matrix), "n_raters": n_raters,
-            "note": "interval metric; unit-months rated by 2+ raters"})
+        reliability.append(
+            {
+                "indicator": ind_id,
+                "measure": "krippendorff_alpha",
+                "estimate": krippendorff_alpha(matrix),
+                "n_targets": len(matrix),
+                "n_raters": n_raters,
+                "note": "interval metric; unit-months rated by 2+ raters",
+            }
+        )
         diag_ct.append(central_tendency(ratings))
         diag_halo.append(ratings)
     if effects_all:
@@ -692,8 +777,19 @@ def calibrate_values(
     if nonpreventable not in ("adjust", "exclude"):
         raise OptionError(f"nonpreventable={nonpreventable!r} is not valid; use 'adjust' or 'exclude'.")
     log = _Log()
-    return _casemix(framework, values, units, rolled, covariates, rate_scale, nonpreventable,
-                    min_units, log, shrink_groups=None, shrink=False)
+    return _casemix(
+        framework,
+        values,
+        units,
+        rolled,
+        covariates,
+        rate_scale,
+        nonpreventable,
+        min_units,
+        log,
+        shrink_groups=None,
+        shrink=False,
+    )
 
 
 def _casemix(
@@ -725,9 +821,13 @@ def _casemix(
             continue
         if ind.preventable is False and nonpreventable == "exclude":
             out[ind.id] = np.nan
-            log.add(ind.id, "casemix", "excluded",
-                    "non-preventable indicator (preventable: false) removed from the score; its "
-                    "weight is re-spread over the other indicators")
+            log.add(
+                ind.id,
+                "casemix",
+                "excluded",
+                "non-preventable indicator (preventable: false) removed from the score; its "
+                "weight is re-spread over the other indicators",
+            )
             continue
         if ind.id in cal.exclude:
             log.add(ind.id, "casemix", "excluded", "listed in calibration.exclude; raw value kept")
@@ -740,8 +840,7 @@ def _casemix(
         if not rhs:
             log.add(ind.id, "casemix", "skipped", "no context covariates are available")
             continue
-        fit = _fit_indicator(ind, y, context, rolled, rhs, rate_scale=rate_scale,
-                             min_units=min_units, log=log)
+        fit = _fit_indicator(ind, y, context, rolled, rhs, rate_scale=rate_scale, min_units=min_units, log=log)
         if fit is None:
             continue
         models[ind.id] = fit.model
@@ -757,14 +856,14 @@ def _casemix(
                 out.loc[shrunk.index, ind.id] = shrunk.to_numpy()
                 shrink_tables.append(frame)
     stages = {
-        "casemix": (pd.concat(tables, ignore_index=True)[CASEMIX_COLUMNS] if tables
-                    else pd.DataFrame(columns=CASEMIX_COLUMNS)),
-        "casemix_models": pd.DataFrame(rows, columns=MODEL_COLUMNS),
-        "casemix_coefficients": (
-            pd.concat(coefficients, ignore_index=True) if coefficients else pd.DataFrame()
+        "casemix": (
+            pd.concat(tables, ignore_index=True)[CASEMIX_COLUMNS] if tables else pd.DataFrame(columns=CASEMIX_COLUMNS)
         ),
-        "shrinkage": (pd.concat(shrink_tables, ignore_index=True) if shrink_tables
-                      else pd.DataFrame(columns=SHRINK_COLUMNS)),
+        "casemix_models": pd.DataFrame(rows, columns=MODEL_COLUMNS),
+        "casemix_coefficients": (pd.concat(coefficients, ignore_index=True) if coefficients else pd.DataFrame()),
+        "shrinkage": (
+            pd.concat(shrink_tables, ignore_index=True) if shrink_tables else pd.DataFrame(columns=SHRINK_COLUMNS)
+        ),
         "calibration_log": log.frame(),
     }
     if len(stages["casemix_coefficients"]):
@@ -857,17 +956,32 @@ def calibrate(
     shrink = mode == "full" and fw.calibration.shrinkage
     groups = peer_groups if shrink else None
     result = _casemix(
-        fw, work, units, rolled, covariates, rate_scale, nonpreventable,
-        min_units, log, shrink_groups=groups, shrink=shrink,
+        fw,
+        work,
+        units,
+        rolled,
+        covariates,
+        rate_scale,
+        nonpreventable,
+        min_units,
+        log,
+        shrink_groups=groups,
+        shrink=shrink,
     )
     stages = dict(result.stages)
     stages.update(rater_stages)
     shrink_table = stages["shrinkage"]
     for ind_id, sub in shrink_table.groupby("indicator", sort=False):
-        reliability.append({
-            "indicator": ind_id, "measure": "shrinkage_reliability_median",
-            "estimate": float(sub["reliability"].median()), "n_targets": len(sub), "n_raters": np.nan,
-            "note": f"n / (n + prior concentration); min {sub['reliability'].min():.2f}"})
+        reliability.append(
+            {
+                "indicator": ind_id,
+                "measure": "shrinkage_reliability_median",
+                "estimate": float(sub["reliability"].median()),
+                "n_targets": len(sub),
+                "n_raters": np.nan,
+                "note": f"n / (n + prior concentration); min {sub['reliability'].min():.2f}",
+            }
+        )
     stages["reliability"] = pd.DataFrame(reliability, columns=RELIABILITY_COLUMNS)
     stages["calibration_log"] = log.frame()
     for key in ("rater_effects", "rater_central_tendency", "rater_halo", "self_enhancement"):

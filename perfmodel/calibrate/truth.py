@@ -191,9 +191,16 @@ def simulate_calibration_case(
     seed = seed_from(rng)
     fw = framework if isinstance(framework, Framework) else load_framework(framework)
     months = months_in(parse_period(period))
-    sample = simulate([fw], stations=stations, months=len(months), start=str(months[0]), rng=seed,
-                      officers_per_station=0 if fw.level == "station" else 6, defect_rate=0.0,
-                      confounding=True)
+    sample = simulate(
+        [fw],
+        stations=stations,
+        months=len(months),
+        start=str(months[0]),
+        rng=seed,
+        officers_per_station=0 if fw.level == "station" else 6,
+        defect_rate=0.0,
+        confounding=True,
+    )
     units = validate_units(sample.units, source="simulated units").data
     observations = validate_observations(sample.observations[fw.id], units, fw, source="simulated").data
     truth = sample.truth_units.query("node == 'overall'").set_index("unit_id")["true_latent"]
@@ -229,8 +236,9 @@ def evaluate_case(
     """
     from perfmodel.evaluation import evaluate
 
-    base = evaluate(case.framework, case.observations, case.units, case.period, compare_previous=False,
-                    peer_group=peer_group)
+    base = evaluate(
+        case.framework, case.observations, case.units, case.period, compare_previous=False, peer_group=peer_group
+    )
     return {mode: base if mode == "none" else base.regen(calibration=mode) for mode in modes}
 
 
@@ -263,8 +271,7 @@ def truth_recovery_table(
     covariates = list(covariates)
     recovery = truth_recovery(scores, truth, units, [*covariates, *also], ceiling=covariates)
     own = truth_recovery(scores, truth, units, covariates, ceiling=covariates).set_index("score")["r2_context"]
-    recovery.insert(recovery.columns.get_loc("r2_context") + 1, "r2_calibration_covariates",
-                    recovery["score"].map(own))
+    recovery.insert(recovery.columns.get_loc("r2_context") + 1, "r2_calibration_covariates", recovery["score"].map(own))
     return recovery
 
 
@@ -303,17 +310,30 @@ def seed_robustness(
     rows = []
     for seed in seeds:
         case = simulate_calibration_case(framework, period, stations=stations, rng=seed)
-        scores = {mode: raw_scores(ev) for mode, ev in evaluate_case(case, ("none", "full"),
-                                                                     peer_group=peer_group).items()}
-        table = truth_recovery(scores, case.truth, case.scored_units, [*covariates, *also],
-                               ceiling=list(covariates)).set_index("score")
-        rows.append({
-            "seed": int(seed),
-            **{f"spearman_{name}": table.loc[name, "spearman"] for name in ("none", "full", "truth_net_of_context")},
-            **{f"r2_{name}": table.loc[name, "r2_context"] for name in ("none", "full", "truth")},
-        })
-    columns = ["seed", "spearman_none", "spearman_full", "spearman_truth_net_of_context", "r2_none", "r2_full",
-               "r2_truth"]
+        scores = {
+            mode: raw_scores(ev) for mode, ev in evaluate_case(case, ("none", "full"), peer_group=peer_group).items()
+        }
+        table = truth_recovery(
+            scores, case.truth, case.scored_units, [*covariates, *also], ceiling=list(covariates)
+        ).set_index("score")
+        rows.append(
+            {
+                "seed": int(seed),
+                **{
+                    f"spearman_{name}": table.loc[name, "spearman"] for name in ("none", "full", "truth_net_of_context")
+                },
+                **{f"r2_{name}": table.loc[name, "r2_context"] for name in ("none", "full", "truth")},
+            }
+        )
+    columns = [
+        "seed",
+        "spearman_none",
+        "spearman_full",
+        "spearman_truth_net_of_context",
+        "r2_none",
+        "r2_full",
+        "r2_truth",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -328,5 +348,8 @@ def robustness_summary(table: pd.DataFrame) -> dict[str, float]:
         closer to the truth).
     """
     change = table["spearman_full"] - table["spearman_none"]
-    return {"n_seeds": len(table), "mean_change": float(change.mean()) if len(table) else float("nan"),
-            "n_better": int((change > 0).sum())}
+    return {
+        "n_seeds": len(table),
+        "mean_change": float(change.mean()) if len(table) else float("nan"),
+        "n_better": int((change > 0).sum()),
+    }

@@ -212,7 +212,7 @@ def copeland(
     n = len(values)
     score = np.zeros(n)
     for start in range(0, n, chunk):
-        block = values[start:start + chunk]
+        block = values[start : start + chunk]
         better = np.zeros((len(block), n))
         worse = np.zeros((len(block), n))
         for k in range(values.shape[1]):
@@ -222,7 +222,7 @@ def copeland(
         tied = np.isclose(better, worse, rtol=1e-9, atol=1e-12 * max(w.sum(), 1.0))
         wins = ((better > worse) & ~tied).sum(axis=1)
         losses = ((better < worse) & ~tied).sum(axis=1)
-        score[start:start + chunk] = wins - losses
+        score[start : start + chunk] = wins - losses
     return pd.Series(score, index=X.index)
 
 
@@ -243,9 +243,7 @@ def aggregate_flat(
     if method.startswith("power:"):
         return power_mean(X, weights, float(method.split(":", 1)[1]), **options)
     if method not in AGGREGATIONS:
-        raise AggregationError(
-            f"unknown aggregation {method!r}; use {', '.join(AGGREGATIONS)} or power:<p>"
-        )
+        raise AggregationError(f"unknown aggregation {method!r}; use {', '.join(AGGREGATIONS)} or power:<p>")
     return AGGREGATIONS[method](X, weights, **options)
 
 
@@ -351,10 +349,13 @@ def add_composite(
     values = aggregate_flat(scaled, dict(components), method)
     label = name if isinstance(name, Name) or name is None else Name(**name)
     record = Composite(
-        id=id, components=dict(components),
+        id=id,
+        components=dict(components),
         directions={c: directions.get(c, "higher") for c in components},
         targets={c: targets[c] for c in components if c in targets},
-        normalisation=normalisation, method=method, name=label,
+        normalisation=normalisation,
+        method=method,
+        name=label,
     )
     out = wide.copy()
     out[id] = values
@@ -373,15 +374,17 @@ def composite_table(frame: pd.DataFrame) -> pd.DataFrame:
     for record in composites(frame).values():
         total = sum(record.components.values())
         for component, weight in record.components.items():
-            rows.append({
-                "composite": record.id,
-                "name_zh": record.name.zh if record.name else None,
-                "name_en": record.name.en if record.name else None,
-                "component": component,
-                "weight": weight / total,
-                "direction": record.directions.get(component, "higher"),
-                "normalisation": record.normalisation,
-                "method": record.method,
-            })
+            rows.append(
+                {
+                    "composite": record.id,
+                    "name_zh": record.name.zh if record.name else None,
+                    "name_en": record.name.en if record.name else None,
+                    "component": component,
+                    "weight": weight / total,
+                    "direction": record.directions.get(component, "higher"),
+                    "normalisation": record.normalisation,
+                    "method": record.method,
+                }
+            )
     columns = ["composite", "name_zh", "name_en", "component", "weight", "direction", "normalisation", "method"]
     return pd.DataFrame(rows, columns=columns)

@@ -38,7 +38,10 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 # ---------------------------------------------------------------- output
 def write_tables(
-    tables: Mapping[str, pd.DataFrame], out_dir: str | Path, *, xlsx: bool = True,
+    tables: Mapping[str, pd.DataFrame],
+    out_dir: str | Path,
+    *,
+    xlsx: bool = True,
     inputs: Iterable[str | Path] = (),
 ) -> dict[str, Path]:
     """Write each table as ``<name>.csv`` and all of them as sheets of ``tables.xlsx``.
@@ -123,8 +126,11 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     if args.calibration:
         choices["calibration"] = [False, True]
     spec = UncertaintySpec(
-        weights=args.weights, weight_range=args.weight_range, concentration=args.concentration,
-        choices=choices, drop=args.drop,
+        weights=args.weights,
+        weight_range=args.weight_range,
+        concentration=args.concentration,
+        choices=choices,
+        drop=args.drop,
     )
     progress = not args.no_progress
     result = uncertainty(ev, spec, draws=args.draws, rng=args.seed, progress=progress)
@@ -134,15 +140,19 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
         tables["sobol_indices"] = indices.indices
         tables["sobol_by_unit"] = indices.by_unit
     # the run's provenance: what repeats it (the seed above all), next to its tables
-    tables["run_parameters"] = pd.DataFrame({
-        "parameter": ["framework", "period", "seed", "draws", "sobol", "bootstrap"],
-        "value": [ev.framework.id, args.period, args.seed, args.draws, args.sobol, args.bootstrap],
-    }).astype({"value": str})
+    tables["run_parameters"] = pd.DataFrame(
+        {
+            "parameter": ["framework", "period", "seed", "draws", "sobol", "bootstrap"],
+            "value": [ev.framework.id, args.period, args.seed, args.draws, args.sobol, args.bootstrap],
+        }
+    ).astype({"value": str})
     paths = write_tables(tables, args.out, inputs=_given_inputs(args))
     summary = tables["by_unit"]
     width = (summary["rank_p95"] - summary["rank_p05"]).median()
-    print(f"{ev.framework.id} {args.period}: {len(result)} replicates, {len(summary)} units; "
-          f"median width of the 5–95 % rank interval {width:.1f} ranks")
+    print(
+        f"{ev.framework.id} {args.period}: {len(result)} replicates, {len(summary)} units; "
+        f"median width of the 5–95 % rank interval {width:.1f} ranks"
+    )
     for note in result.notes:
         print(f"note: {note}")
     if args.sobol:
@@ -162,8 +172,10 @@ def _cmd_redundancy(args: argparse.Namespace) -> int:
     tables["weights"] = weight_table(ev).reset_index()
     paths = write_tables(tables, args.out, inputs=_given_inputs(args))
     merges = report.merges[report.merges["action"] == "merge"]
-    print(f"{ev.framework.id} {args.period}: {len(ev.framework.indicators())} indicators; "
-          f"{len(merges)} merge suggestion(s) at |r| ≥ {args.threshold:g}")
+    print(
+        f"{ev.framework.id} {args.period}: {len(ev.framework.indicators())} indicators; "
+        f"{len(merges)} merge suggestion(s) at |r| ≥ {args.threshold:g}"
+    )
     for row in merges.itertuples():
         print(f"  {row.indicator_a} + {row.indicator_b} (r = {row.r:.2f}) → {row.merged_id} {row.merged_name_zh}")
     _report(paths)
@@ -237,20 +249,38 @@ def add_gaming_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--units", required=True, help="units file (.csv, .xlsx, .parquet)")
     p.add_argument("--framework", required=True, help="shipped framework id or YAML file")
     when = p.add_mutually_exclusive_group(required=True)
-    when.add_argument("--period", help="month, quarter or year to examine, e.g. 2025 (a year gives the series checks enough months)")
+    when.add_argument(
+        "--period", help="month, quarter or year to examine, e.g. 2025 (a year gives the series checks enough months)"
+    )
     when.add_argument("--all-periods", action="store_true", help="examine every month in the file")
-    p.add_argument("--history", type=int, default=None, metavar="MONTHS",
-                   help="with --period: examine the MONTHS months ending with the period instead")
+    p.add_argument(
+        "--history",
+        type=int,
+        default=None,
+        metavar="MONTHS",
+        help="with --period: examine the MONTHS months ending with the period instead",
+    )
     p.add_argument("--out", required=True, help="output folder")
     # --alpha is the house name of a significance/FDR level; --q-level is its old name, kept as a
     # deprecated alias.
-    p.add_argument("--alpha", "--q-level", dest="alpha", type=float, default=0.1,
-                   help="Benjamini-Hochberg false discovery rate for leads: a test is a lead when its "
-                        "q-value is at most this (default 0.1; --q-level is the deprecated old name)")
-    p.add_argument("--lang", choices=["zh", "en"], default="zh",
-                   help="language of the written tables' labels (default zh)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="random seed of the bootstrap and tie-breaking, for repeatable results (default 0)")
+    p.add_argument(
+        "--alpha",
+        "--q-level",
+        dest="alpha",
+        type=float,
+        default=0.1,
+        help="Benjamini-Hochberg false discovery rate for leads: a test is a lead when its "
+        "q-value is at most this (default 0.1; --q-level is the deprecated old name)",
+    )
+    p.add_argument(
+        "--lang", choices=["zh", "en"], default="zh", help="language of the written tables' labels (default zh)"
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed of the bootstrap and tie-breaking, for repeatable results (default 0)",
+    )
     p.set_defaults(func=run_gaming)
     return p
 
@@ -274,8 +304,14 @@ def run_gaming(args: argparse.Namespace) -> int:
         obs_result, units_result = read_inputs(framework, Path(args.observations), Path(args.units))
         period = None if args.all_periods else args.period
         report = detect_gaming(
-            obs_result.data, framework, units=units_result.data, period=period,
-            history_months=args.history, alpha=args.alpha, rng=args.seed, lang=args.lang,
+            obs_result.data,
+            framework,
+            units=units_result.data,
+            period=period,
+            history_months=args.history,
+            alpha=args.alpha,
+            rng=args.seed,
+            lang=args.lang,
         )
     except FileNotFoundError as exc:  # a PerfmodelError goes up to perfmodel.cli.main, anything else is a bug
         if getattr(args, "debug", False):
@@ -308,17 +344,28 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     _inputs(p)
     p.add_argument("--draws", type=int, default=500, help="Monte Carlo replicates (default 500)")
     p.add_argument("--seed", type=int, default=1, help="random seed of the draws (default 1)")
-    p.add_argument("--weights", choices=["uniform", "dirichlet", "none"], default="uniform",
-                   help="how weights vary: uniform ±--weight-range, dirichlet around the framework's "
-                        "weights, or none (default uniform)")
+    p.add_argument(
+        "--weights",
+        choices=["uniform", "dirichlet", "none"],
+        default="uniform",
+        help="how weights vary: uniform ±--weight-range, dirichlet around the framework's "
+        "weights, or none (default uniform)",
+    )
     p.add_argument("--weight-range", type=float, default=0.25, help="uniform: ±fraction (default 0.25)")
     p.add_argument("--concentration", type=float, default=50.0, help="dirichlet concentration (default 50)")
-    p.add_argument("--normalisation", nargs="+", choices=["minmax", "zscore", "rank", "goalposts", "target"],
-                   help="normalisations to vary over")
-    p.add_argument("--aggregation", nargs="+", choices=["arithmetic", "geometric"],
-                   help="aggregations to vary over")
-    p.add_argument("--imputation", nargs="+", choices=["none", "group_mean", "carry_forward"],
-                   help="imputations of missing values to vary over")
+    p.add_argument(
+        "--normalisation",
+        nargs="+",
+        choices=["minmax", "zscore", "rank", "goalposts", "target"],
+        help="normalisations to vary over",
+    )
+    p.add_argument("--aggregation", nargs="+", choices=["arithmetic", "geometric"], help="aggregations to vary over")
+    p.add_argument(
+        "--imputation",
+        nargs="+",
+        choices=["none", "group_mean", "carry_forward"],
+        help="imputations of missing values to vary over",
+    )
     p.add_argument("--calibration", action="store_true", help="vary calibration on/off")
     p.add_argument("--drop", action="store_true", help="leave out one indicator at a time (or none)")
     p.add_argument("--sobol", type=int, metavar="N", help="also compute Sobol' indices with base sample N")
@@ -333,16 +380,29 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="compare designs on the same units")
     _inputs(p, framework=False)
-    p.add_argument("--design", action="append", required=True, metavar="NAME=FRAMEWORK[@OBSERVATIONS]",
-                   help="a design to compare (repeat); the first is the baseline")
-    p.add_argument("--flexible", metavar="IND=CHANGE,...",
-                   help="add a flexible-pool variant of the baseline (R19), e.g. a=+0.05,b=-0.05")
+    p.add_argument(
+        "--design",
+        action="append",
+        required=True,
+        metavar="NAME=FRAMEWORK[@OBSERVATIONS]",
+        help="a design to compare (repeat); the first is the baseline",
+    )
+    p.add_argument(
+        "--flexible",
+        metavar="IND=CHANGE,...",
+        help="add a flexible-pool variant of the baseline (R19), e.g. a=+0.05,b=-0.05",
+    )
     p.add_argument("--pool", type=float, default=0.20, help="largest share of weight moved (default 0.20)")
-    p.add_argument("--weightings", nargs="+", choices=["equal", "equal_flat", "pca", "entropy", "critic", "balanced"],
-                   help="add the baseline under alternative weightings")
+    p.add_argument(
+        "--weightings",
+        nargs="+",
+        choices=["equal", "equal_flat", "pca", "entropy", "critic", "balanced"],
+        help="add the baseline under alternative weightings",
+    )
     p.add_argument("--k", type=int, default=10, help="top-k for the overlap (default 10)")
-    p.add_argument("--lang", choices=["zh", "en"], default="zh",
-                   help="language of the written tables' labels (default zh)")
+    p.add_argument(
+        "--lang", choices=["zh", "en"], default="zh", help="language of the written tables' labels (default zh)"
+    )
     p.set_defaults(func=run)
 
     add_gaming_parser(sub)

@@ -119,10 +119,7 @@ def weighting_variants(
     scope: str = "flat",
 ) -> dict[str, Evaluation]:
     """The same evaluation re-run under alternative weightings (see :mod:`perfmodel.design.weights`)."""
-    return {
-        m: ev.regen(weights=alternative_weights(ev, m, scope=scope), compare_previous=False)
-        for m in methods
-    }
+    return {m: ev.regen(weights=alternative_weights(ev, m, scope=scope), compare_previous=False) for m in methods}
 
 
 def sibling_observations(observations: str | Path) -> dict[str, Path]:
@@ -147,8 +144,9 @@ def _effective(design: Framework | Evaluation | Mapping[str, float]) -> pd.Serie
     return pd.Series(design, dtype=float)
 
 
-def weight_shift(a: Framework | Evaluation | Mapping[str, float],
-                 b: Framework | Evaluation | Mapping[str, float]) -> float:
+def weight_shift(
+    a: Framework | Evaluation | Mapping[str, float], b: Framework | Evaluation | Mapping[str, float]
+) -> float:
     """Share of the total weight placed differently: ``½ Σ |w_a − w_b|`` over indicators.
 
     Indicators present in only one design count with weight 0 in the other.
@@ -163,8 +161,9 @@ def weight_shift(a: Framework | Evaluation | Mapping[str, float],
     return round(float(0.5 * (ea.reindex(ids, fill_value=0) - eb.reindex(ids, fill_value=0)).abs().sum()), 12)
 
 
-def check_flexible_pool(base: Framework | Evaluation, variant: Framework | Evaluation,
-                        pool: float = FLEXIBLE_POOL) -> float:
+def check_flexible_pool(
+    base: Framework | Evaluation, variant: Framework | Evaluation, pool: float = FLEXIBLE_POOL
+) -> float:
     """Return the weight ``variant`` moves relative to ``base``; raise if above ``pool``."""
     moved = weight_shift(base, variant)
     if moved > pool + 1e-9:
@@ -191,8 +190,11 @@ def flexible_pool_example(framework: Framework, amount: float = 0.10) -> dict[st
     effective = pd.Series(effective_weights(framework), dtype=float)
     meta = framework.indicator_meta()
     donor = effective.idxmax()
-    candidates = [i for i in effective.index if i != donor and meta[i].temporary is None
-                  and meta[i].source not in framework.policy.subjective_sources]
+    candidates = [
+        i
+        for i in effective.index
+        if i != donor and meta[i].temporary is None and meta[i].source not in framework.policy.subjective_sources
+    ]
     if not candidates:
         raise FlexiblePoolError(f"framework {framework.id!r} has no indicator to receive weight")
     recipient = effective[candidates].idxmin()
@@ -246,9 +248,7 @@ def flexible_pool_variant(
     effective = pd.Series(effective_weights(framework), dtype=float)
     unknown = sorted(set(changes) - set(effective.index))
     if unknown:
-        raise FlexiblePoolError(
-            f"changes name unknown indicator(s) {', '.join(unknown)} of framework {framework.id!r}"
-        )
+        raise FlexiblePoolError(f"changes name unknown indicator(s) {', '.join(unknown)} of framework {framework.id!r}")
     total = sum(changes.values())
     if abs(total) > 1e-9:
         raise FlexiblePoolError(
@@ -281,8 +281,9 @@ def flexible_pool_variant(
 
     reweigh(raw["tree"])
     raw["id"] = id or f"{framework.id}_flex"
-    raw["name"] = dict(name) if name else {"zh": f"{framework.name.zh}(弹性调整)",
-                                           "en": f"{framework.name.en} (flexible pool)"}
+    raw["name"] = (
+        dict(name) if name else {"zh": f"{framework.name.zh}(弹性调整)", "en": f"{framework.name.en} (flexible pool)"}
+    )
     try:
         return framework_from_dict(raw, source=f"flexible-pool variant of {framework.id}")
     except FrameworkError as exc:
@@ -299,6 +300,7 @@ def top_k_overlap(a: pd.Series, b: pd.Series, k: int) -> float:
 
     Ties at the boundary are broken by unit id, so the sets have exactly ``k`` units.
     """
+
     def best(s: pd.Series) -> set:
         frame = s.dropna().rename("s").to_frame().assign(unit=lambda f: f.index.astype(str))
         return set(frame.sort_values(["s", "unit"], ascending=[False, True]).index[:k])
@@ -318,16 +320,23 @@ def rank_agreement(evaluations: Mapping[str, Evaluation], *, k: int = 10) -> pd.
         both = pd.concat([frames[a].rename("a"), frames[b].rename("b")], axis=1, join="inner").dropna()
         tau = stats.kendalltau(both["a"], both["b"]).statistic if len(both) > 1 else np.nan
         rho = stats.spearmanr(both["a"], both["b"]).statistic if len(both) > 1 else np.nan
-        rows.append({"design_a": a, "design_b": b, "n": len(both), "kendall_tau": tau, "spearman": rho,
-                     "top_k_overlap": top_k_overlap(both["a"], both["b"], k), "k": min(k, len(both))})
-    return pd.DataFrame(rows, columns=["design_a", "design_b", "n", "kendall_tau", "spearman",
-                                       "top_k_overlap", "k"])
+        rows.append(
+            {
+                "design_a": a,
+                "design_b": b,
+                "n": len(both),
+                "kendall_tau": tau,
+                "spearman": rho,
+                "top_k_overlap": top_k_overlap(both["a"], both["b"], k),
+                "k": min(k, len(both)),
+            }
+        )
+    return pd.DataFrame(rows, columns=["design_a", "design_b", "n", "kendall_tau", "spearman", "top_k_overlap", "k"])
 
 
 def transition_matrix(a: Evaluation, b: Evaluation) -> pd.DataFrame:
     """Units by grade under design ``a`` (rows) and design ``b`` (columns), common units."""
-    both = pd.concat([_overall(a)["grade"].rename("a"), _overall(b)["grade"].rename("b")],
-                     axis=1, join="inner")
+    both = pd.concat([_overall(a)["grade"].rename("a"), _overall(b)["grade"].rename("b")], axis=1, join="inner")
     table = pd.crosstab(both["a"], both["b"])
     table = table.reindex(index=list(GRADE_LABELS), columns=list(GRADE_LABELS), fill_value=0)
     table.index.name, table.columns.name = "grade_a", "grade_b"
@@ -376,8 +385,9 @@ def movers(a: Evaluation, b: Evaluation, *, n: int = 10, lang: str = "zh") -> pd
     both = both.dropna(subset=["rank_overall_a", "rank_overall_b"])
     both["change"] = both["rank_overall_a"] - both["rank_overall_b"]
     ordered = both.sort_values(["change"], ascending=False, kind="stable")
-    chosen = pd.concat([ordered.head(n)[lambda f: f["change"] > 0],
-                        ordered.tail(n)[lambda f: f["change"] < 0].iloc[::-1]])
+    chosen = pd.concat(
+        [ordered.head(n)[lambda f: f["change"] > 0], ordered.tail(n)[lambda f: f["change"] < 0].iloc[::-1]]
+    )
     ca, cb = dimension_contributions(a), dimension_contributions(b)
     shared = [d for d in cb.columns if d in ca.columns]
     names = {**_dimension_names(a, lang), **_dimension_names(b, lang)}
@@ -394,16 +404,40 @@ def movers(a: Evaluation, b: Evaluation, *, n: int = 10, lang: str = "zh") -> pd
             driver = contrib.idxmax() if gain else contrib.idxmin()
             amount = float(contrib[driver])
             basis = "own_dimension"
-        rows.append({
-            "unit_id": unit_id, "name": row["name"],
-            "rank_a": row["rank_overall_a"], "rank_b": row["rank_overall_b"], "change": row["change"],
-            "score_a": row["score_a"], "score_b": row["score_b"],
-            "grade_a": row["grade_a"], "grade_b": row["grade_b"],
-            "driver": driver, "driver_name": names.get(driver, driver), "driver_change": amount,
-            "basis": basis, "note": say(f"design.compare.{basis}", lang),
-        })
-    columns = ["unit_id", "name", "rank_a", "rank_b", "change", "score_a", "score_b", "grade_a",
-               "grade_b", "driver", "driver_name", "driver_change", "basis", "note"]
+        rows.append(
+            {
+                "unit_id": unit_id,
+                "name": row["name"],
+                "rank_a": row["rank_overall_a"],
+                "rank_b": row["rank_overall_b"],
+                "change": row["change"],
+                "score_a": row["score_a"],
+                "score_b": row["score_b"],
+                "grade_a": row["grade_a"],
+                "grade_b": row["grade_b"],
+                "driver": driver,
+                "driver_name": names.get(driver, driver),
+                "driver_change": amount,
+                "basis": basis,
+                "note": say(f"design.compare.{basis}", lang),
+            }
+        )
+    columns = [
+        "unit_id",
+        "name",
+        "rank_a",
+        "rank_b",
+        "change",
+        "score_a",
+        "score_b",
+        "grade_a",
+        "grade_b",
+        "driver",
+        "driver_name",
+        "driver_change",
+        "basis",
+        "note",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -453,8 +487,10 @@ class DesignComparison:
         """The designs compared and their rank agreement with the baseline, as text."""
         lines = [f"{len(self.evaluations)} designs on {len(self.scores)} units; baseline {self.baseline!r}"]
         for row in self.agreement.itertuples(index=False):
-            lines.append(f"  {row.design_a} vs {row.design_b}: n {row.n}, Kendall tau-b {row.kendall_tau:.3f}, "
-                         f"Spearman {row.spearman:.3f}, top-{row.k} overlap {row.top_k_overlap:.0%}")
+            lines.append(
+                f"  {row.design_a} vs {row.design_b}: n {row.n}, Kendall tau-b {row.kendall_tau:.3f}, "
+                f"Spearman {row.spearman:.3f}, top-{row.k} overlap {row.top_k_overlap:.0%}"
+            )
         return "\n".join(lines)
 
     def to_frame(self) -> pd.DataFrame:
@@ -463,8 +499,12 @@ class DesignComparison:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Name → table, for export."""
-        return {"design_scores": self.scores, "rank_agreement": self.agreement,
-                "grade_transitions": self.transitions, "movers": self.movers}
+        return {
+            "design_scores": self.scores,
+            "rank_agreement": self.agreement,
+            "grade_transitions": self.transitions,
+            "movers": self.movers,
+        }
 
 
 def compare_designs(
@@ -493,8 +533,9 @@ def compare_designs(
         raise UnknownKeyError(f"baseline {baseline!r} is not one of the designs: {', '.join(evaluations)}")
     wide = None
     for design, ev in evaluations.items():
-        part = _overall(ev).rename(columns={"score": f"score:{design}", "rank_overall": f"rank:{design}",
-                                            "grade": f"grade:{design}"})
+        part = _overall(ev).rename(
+            columns={"score": f"score:{design}", "rank_overall": f"rank:{design}", "grade": f"grade:{design}"}
+        )
         wide = part if wide is None else wide.join(part.drop(columns="name"), how="outer")
     transitions, moves = [], []
     for design, ev in evaluations.items():
@@ -514,7 +555,9 @@ def compare_designs(
 
 
 # ---------------------------------------------------------------- figures
-def figure_bump(comparison: DesignComparison, *, ax: Axes | None = None, lang: str = "zh", highlight: int = 6, max_units: int = 60) -> Axes:
+def figure_bump(
+    comparison: DesignComparison, *, ax: Axes | None = None, lang: str = "zh", highlight: int = 6, max_units: int = 60
+) -> Axes:
     """Bump chart: each unit's overall rank under each design, one line per unit.
 
     The ``highlight`` units whose rank varies most across designs are coloured
@@ -548,8 +591,15 @@ def figure_bump(comparison: DesignComparison, *, ax: Axes | None = None, lang: s
         ranks = wide.loc[unit_id].to_numpy()
         colour = colours(k % 10)
         ax.plot(x, ranks, color=colour, lw=2.0, marker="o", ms=4, zorder=3)
-        ax.annotate(str(names.get(unit_id, unit_id)), (x[-1], ranks[-1]), xytext=(6, 0),
-                    textcoords="offset points", va="center", fontsize=8, color=colour)
+        ax.annotate(
+            str(names.get(unit_id, unit_id)),
+            (x[-1], ranks[-1]),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+            color=colour,
+        )
     ax.set_ylim(float(np.nanmax(wide.to_numpy())) + 1, 0)
     ax.set_xticks(x, list(wide.columns), rotation=20, ha="right")
     ax.set_xlim(-0.3, x[-1] + 0.9)

@@ -73,9 +73,7 @@ class MergeRule:
             text = f"{ind.id} {ind.name.zh} {ind.name.en}".lower()
             return any(w.lower() in text for w in words)
 
-        return (has(a, self.words_a) and has(b, self.words_b)) or (
-            has(a, self.words_b) and has(b, self.words_a)
-        )
+        return (has(a, self.words_a) and has(b, self.words_b)) or (has(a, self.words_b) and has(b, self.words_a))
 
 
 KNOWN_MERGES: tuple[MergeRule, ...] = (
@@ -170,12 +168,14 @@ def parent_correlations(ev: Evaluation, method: str = "pearson") -> pd.DataFrame
         if not isinstance(info.node, Indicator):
             continue
         parent = info.parent or "score"
-        rows.append({
-            "indicator": info.id,
-            "dimension": parent,
-            "r_dimension": X[info.id].corr(agg[parent], method=method),
-            "r_score": X[info.id].corr(agg["score"], method=method),
-        })
+        rows.append(
+            {
+                "indicator": info.id,
+                "dimension": parent,
+                "r_dimension": X[info.id].corr(agg[parent], method=method),
+                "r_score": X[info.id].corr(agg["score"], method=method),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -202,14 +202,11 @@ def reliability(ev: Evaluation) -> tuple[pd.DataFrame, pd.DataFrame]:
     for dim, members in dimension_members(ev.framework).items():
         block = X[members]
         alpha = cronbach_alpha(block)
-        dims.append({"dimension": dim, "n_indicators": len(members),
-                     "n_units": len(block.dropna()), "alpha": alpha})
+        dims.append({"dimension": dim, "n_indicators": len(members), "n_units": len(block.dropna()), "alpha": alpha})
         if len(members) > 2:
             for ind, value in alpha_if_deleted(block).items():
-                items.append({"dimension": dim, "indicator": ind, "alpha_if_deleted": value,
-                              "change": value - alpha})
-    return (pd.DataFrame(dims),
-            pd.DataFrame(items, columns=["dimension", "indicator", "alpha_if_deleted", "change"]))
+                items.append({"dimension": dim, "indicator": ind, "alpha_if_deleted": value, "change": value - alpha})
+    return (pd.DataFrame(dims), pd.DataFrame(items, columns=["dimension", "indicator", "alpha_if_deleted", "change"]))
 
 
 def _standardised_complete(block: pd.DataFrame) -> pd.DataFrame:
@@ -236,16 +233,30 @@ def pca_by_dimension(ev: Evaluation) -> tuple[pd.DataFrame, pd.DataFrame]:
     for dim, members in dimension_members(ev.framework).items():
         Z = _standardised_complete(X[members])
         if Z.shape[1] < 2 or len(Z) < 3:
-            summary.append({"dimension": dim, "n_indicators": len(members), "n_units": len(Z),
-                            "pc1_share": np.nan, "n_eigen_gt_1": np.nan})
+            summary.append(
+                {
+                    "dimension": dim,
+                    "n_indicators": len(members),
+                    "n_units": len(Z),
+                    "pc1_share": np.nan,
+                    "n_eigen_gt_1": np.nan,
+                }
+            )
             continue
         values, vectors = np.linalg.eigh(np.corrcoef(Z.to_numpy(), rowvar=False))
         order = np.argsort(values)[::-1]
         values, vectors = values[order], vectors[:, order]
         first = vectors[:, 0] * np.sqrt(values[0])
         first = first if first.sum() >= 0 else -first
-        summary.append({"dimension": dim, "n_indicators": len(members), "n_units": len(Z),
-                        "pc1_share": values[0] / values.sum(), "n_eigen_gt_1": int((values > 1).sum())})
+        summary.append(
+            {
+                "dimension": dim,
+                "n_indicators": len(members),
+                "n_units": len(Z),
+                "pc1_share": values[0] / values.sum(),
+                "n_eigen_gt_1": int((values > 1).sum()),
+            }
+        )
         loads += [{"dimension": dim, "indicator": c, "loading": v} for c, v in zip(Z.columns, first, strict=True)]
     return pd.DataFrame(summary), pd.DataFrame(loads, columns=["dimension", "indicator", "loading"])
 
@@ -279,8 +290,7 @@ def vif(ev: Evaluation) -> pd.DataFrame:
     rows = []
     for dim, members in dimension_members(ev.framework).items():
         within = _vif_block(X[members])
-        rows += [{"indicator": c, "dimension": dim, "vif_dimension": within[c], "vif_all": across[c]}
-                 for c in members]
+        rows += [{"indicator": c, "dimension": dim, "vif_dimension": within[c], "vif_all": across[c]} for c in members]
     return pd.DataFrame(rows)
 
 
@@ -312,8 +322,18 @@ def discrimination(ev: Evaluation, *, mode_share: float = 0.5) -> pd.DataFrame:
             verdict = f"weak: {share:.0%} of units share one value"
         else:
             verdict = "separates units"
-        rows.append({"indicator": ind.id, "name": ind.name.zh, "n": n, "n_distinct": distinct,
-                     "cv": cv, "share_at_mode": share, "separates": distinct > 1, "verdict": verdict})
+        rows.append(
+            {
+                "indicator": ind.id,
+                "name": ind.name.zh,
+                "n": n,
+                "n_distinct": distinct,
+                "cv": cv,
+                "share_at_mode": share,
+                "separates": distinct > 1,
+                "verdict": verdict,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -340,10 +360,15 @@ def removal_effect(ev: Evaluation) -> pd.DataFrame:
         rho = pd.Series(full_score[both]).corr(score[both].reset_index(drop=True), method="spearman")
         shift = np.abs(res.ranks[k].astype(float) - full_rank)
         grades = np.array(GRADE_LABELS, dtype=object)[res.grades[k]]
-        rows.append({"indicator": ind, "spearman": rho,
-                     "mean_abs_rank_shift": np.nanmean(shift) if both.any() else np.nan,
-                     "max_abs_rank_shift": np.nanmax(shift) if both.any() else np.nan,
-                     "grade_changes": float(np.mean(grades != full_grade))})
+        rows.append(
+            {
+                "indicator": ind,
+                "spearman": rho,
+                "mean_abs_rank_shift": np.nanmean(shift) if both.any() else np.nan,
+                "max_abs_rank_shift": np.nanmax(shift) if both.any() else np.nan,
+                "grade_changes": float(np.mean(grades != full_grade)),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -376,16 +401,33 @@ def merge_suggestions(ev: Evaluation, threshold: float = 0.8) -> pd.DataFrame:
             merged_id = f"{a.id}__{b.id}"
             name = Name(zh=f"{a.name.zh}与{b.name.zh}综合", en=f"{a.name.en} and {b.name.en} (combined)")
             basis = f"|r| = {abs(pair.r):.2f} ≥ {threshold:g}"
-        rows.append({
-            "dimension": pair.dimension, "indicator_a": a.id, "indicator_b": b.id, "r": pair.r,
-            "action": "merge" if pair.r > 0 else "review",
-            "merged_id": merged_id, "merged_name_zh": name.zh, "merged_name_en": name.en,
-            "merged_weight": weights[a.id] + weights[b.id], "basis": basis,
-        })
-    columns = ["dimension", "indicator_a", "indicator_b", "r", "action", "merged_id",
-               "merged_name_zh", "merged_name_en", "merged_weight", "basis"]
-    return pd.DataFrame(rows, columns=columns).sort_values("r", key=np.abs, ascending=False,
-                                                           ignore_index=True)
+        rows.append(
+            {
+                "dimension": pair.dimension,
+                "indicator_a": a.id,
+                "indicator_b": b.id,
+                "r": pair.r,
+                "action": "merge" if pair.r > 0 else "review",
+                "merged_id": merged_id,
+                "merged_name_zh": name.zh,
+                "merged_name_en": name.en,
+                "merged_weight": weights[a.id] + weights[b.id],
+                "basis": basis,
+            }
+        )
+    columns = [
+        "dimension",
+        "indicator_a",
+        "indicator_b",
+        "r",
+        "action",
+        "merged_id",
+        "merged_name_zh",
+        "merged_name_en",
+        "merged_weight",
+        "basis",
+    ]
+    return pd.DataFrame(rows, columns=columns).sort_values("r", key=np.abs, ascending=False, ignore_index=True)
 
 
 # ---------------------------------------------------------------- burden
@@ -411,9 +453,17 @@ def reporting_burden(ev: Evaluation) -> pd.DataFrame:
     indicators = pd.Series([i.source for i in fw.indicators()]).value_counts()
     inputs = pd.Series(source_of).value_counts()
     rows = raw.groupby(sources).size()
-    table = pd.DataFrame({
-        "indicators": indicators, "input_items": inputs, "rows": rows,
-    }).fillna(0).astype(int)
+    table = (
+        pd.DataFrame(
+            {
+                "indicators": indicators,
+                "input_items": inputs,
+                "rows": rows,
+            }
+        )
+        .fillna(0)
+        .astype(int)
+    )
     table.loc["total"] = table.sum()
     table["rows_per_unit_month"] = table["rows"] / (n_units * n_months)
     table["units"] = n_units
@@ -440,13 +490,16 @@ class RedundancyReport:
 
     def summary(self) -> str:
         """How many pairs, blocks and indicators each check points at, as text."""
-        return "\n".join([
-            "Redundancy and coherence",
-            f"  {len(self.merges)} same-dimension pair(s) correlated enough to consider merging",
-            f"  {len(self.correlations)} indicator pair(s) correlated, {len(self.alpha)} block(s) with Cronbach's alpha",
-            f"  {len(self.vif)} indicator(s) with a variance inflation factor, "
-            f"{len(self.removal)} leave-one-out removal(s) analysed",
-        ])
+        return "\n".join(
+            [
+                "Redundancy and coherence",
+                f"  {len(self.merges)} same-dimension pair(s) correlated enough to consider merging",
+                f"  {len(self.correlations)} indicator pair(s) correlated, "
+                f"{len(self.alpha)} block(s) with Cronbach's alpha",
+                f"  {len(self.vif)} indicator(s) with a variance inflation factor, "
+                f"{len(self.removal)} leave-one-out removal(s) analysed",
+            ]
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """The main table: pairs within a dimension that could be merged (:attr:`merges`)."""
@@ -487,7 +540,9 @@ def redundancy_report(ev: Evaluation, *, threshold: float = 0.8, mode_share: flo
 
 
 # ---------------------------------------------------------------- figures
-def figure_correlation_heatmap(ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh", method: str = "pearson") -> Axes:
+def figure_correlation_heatmap(
+    ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh", method: str = "pearson"
+) -> Axes:
     """Heat map of correlations between indicators and dimensions, grouped by dimension.
 
     Indicators are ordered as in the tree with each dimension's block outlined,
@@ -516,12 +571,18 @@ def figure_correlation_heatmap(ev: Evaluation, *, ax: Axes | None = None, lang: 
     if size <= 24:
         for (i, j), value in np.ndenumerate(matrix.to_numpy(float)):
             if np.isfinite(value):
-                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6.5,
-                        color="white" if abs(value) > 0.6 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{value:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6.5,
+                    color="white" if abs(value) > 0.6 else "black",
+                )
     start = 0
     for group in members.values():
-        ax.add_patch(Rectangle((start - 0.5, start - 0.5), len(group), len(group), fill=False, lw=1.6,
-                               ec="black"))
+        ax.add_patch(Rectangle((start - 0.5, start - 0.5), len(group), len(group), fill=False, lw=1.6, ec="black"))
         start += len(group)
     ax.axhline(len(order) - 0.5, color="black", lw=0.8)
     ax.axvline(len(order) - 0.5, color="black", lw=0.8)

@@ -163,8 +163,6 @@ class SensitivityError(PerfmodelError, ValueError):
     """An analysis that cannot be run as asked; the message says what to change."""
 
 
-
-
 # ====================================================================== specification
 @dataclass(frozen=True)
 class UncertaintySpec:
@@ -212,13 +210,10 @@ class UncertaintySpec:
 
     def __post_init__(self) -> None:
         if self.weights not in ("uniform", "dirichlet", "none"):
-            raise SensitivityError(
-                f"weights={self.weights!r}: use 'uniform', 'dirichlet' or 'none'"
-            )
+            raise SensitivityError(f"weights={self.weights!r}: use 'uniform', 'dirichlet' or 'none'")
         if not 0 <= self.weight_range < 1:
             raise SensitivityError(
-                f"weight_range={self.weight_range}: give the half-width as a fraction in [0, 1), "
-                "e.g. 0.25 for ±25 %"
+                f"weight_range={self.weight_range}: give the half-width as a fraction in [0, 1), e.g. 0.25 for ±25 %"
             )
         if self.concentration <= 0:
             raise SensitivityError(f"concentration={self.concentration} must be positive")
@@ -365,9 +360,7 @@ def _drop_options(ev: Evaluation, drop: bool | Sequence[str], stated: Mapping[st
         return ()
     unknown = [i for i in drop if i not in ids]
     if unknown:
-        raise SensitivityError(
-            f"drop: {', '.join(unknown)} not indicators of framework {ev.framework.id!r}"
-        )
+        raise SensitivityError(f"drop: {', '.join(unknown)} not indicators of framework {ev.framework.id!r}")
     return tuple(drop)
 
 
@@ -471,7 +464,7 @@ class _Engine:
         grouping = [*keys, "aggregation"]
         groups = table.groupby(grouping, sort=False, dropna=False).indices if grouping else {(): np.arange(n)}
         chunks = [
-            (key, rows[start:start + self.chunk_size])
+            (key, rows[start : start + self.chunk_size])
             for key, rows in groups.items()
             for start in range(0, len(rows), self.chunk_size)
         ]
@@ -554,8 +547,11 @@ class UncertaintyResult:
 
     def rank_shift(self) -> pd.Series:
         """Mean absolute rank shift of each replicate against the stated ranks."""
-        return pd.Series(_mean_abs_shift(self.ranks, self.stated["rank"].to_numpy(float)),
-                         index=self.parameters.index, name="mean_abs_rank_shift")
+        return pd.Series(
+            _mean_abs_shift(self.ranks, self.stated["rank"].to_numpy(float)),
+            index=self.parameters.index,
+            name="mean_abs_rank_shift",
+        )
 
     def by_unit(self, rows: np.ndarray | None = None) -> pd.DataFrame:
         """Per unit: stated result, median rank with 5–95 % interval, grade probabilities.
@@ -570,8 +566,7 @@ class UncertaintyResult:
         ranks = self.ranks[sel].astype(float)
         scores = self.scores[sel]
         grades = self.grades[sel]
-        out = self.stated.rename(columns={"score": "stated_score", "rank": "stated_rank",
-                                          "grade": "stated_grade"})
+        out = self.stated.rename(columns={"score": "stated_score", "rank": "stated_rank", "grade": "stated_grade"})
         out["median_rank"], out["rank_p05"], out["rank_p95"] = _nan_quantiles(ranks, (0.5, 0.05, 0.95))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -587,9 +582,7 @@ class UncertaintyResult:
     def replicate(self, i: int) -> Evaluation:
         """Re-run replicate ``i`` through the ordinary pipeline (``ev.regen``)."""
         row = self.parameters.iloc[i]
-        changes: dict[str, Any] = {
-            name: _plain(row[name]) for name in self.choice_names if choice_available(name)
-        }
+        changes: dict[str, Any] = {name: _plain(row[name]) for name in self.choice_names if choice_available(name)}
         changes["aggregation"] = row["aggregation"]
         if self.weights_varied:
             weights = {c.removeprefix("w:"): float(row[c]) for c in self.parameters.columns if c.startswith("w:")}
@@ -603,12 +596,14 @@ class UncertaintyResult:
         by_unit = self.by_unit()
         shift = self.rank_shift()
         modal = by_unit[[c for c in by_unit.columns if c.startswith("P(")]].max(axis=1)
-        lines = [f"Uncertainty analysis of {self.evaluation.framework.id}: {len(self)} replicates, "
-                 f"{len(self.units)} units",
-                 "  choices varied: " + (", ".join(self.choice_names) or "none")
-                 + ("; weights" if self.weights_varied else ""),
-                 f"  mean absolute rank shift per replicate: median {shift.median():.2f}, max {shift.max():.2f}",
-                 f"  units whose most likely grade has probability below 0.8: {int((modal < 0.8).sum())}"]
+        lines = [
+            f"Uncertainty analysis of {self.evaluation.framework.id}: {len(self)} replicates, {len(self.units)} units",
+            "  choices varied: "
+            + (", ".join(self.choice_names) or "none")
+            + ("; weights" if self.weights_varied else ""),
+            f"  mean absolute rank shift per replicate: median {shift.median():.2f}, max {shift.max():.2f}",
+            f"  units whose most likely grade has probability below 0.8: {int((modal < 0.8).sum())}",
+        ]
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
@@ -693,8 +688,12 @@ class SobolResult:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Name → table, for export."""
-        return {"sobol_indices": self.indices, "sobol_by_unit": self.by_unit,
-                "by_unit": self.uncertainty(), "replicates": self.runs.tables()["replicates"]}
+        return {
+            "sobol_indices": self.indices,
+            "sobol_by_unit": self.by_unit,
+            "by_unit": self.uncertainty(),
+            "replicates": self.runs.tables()["replicates"],
+        }
 
 
 def default_choices(ev: Evaluation) -> tuple[dict[str, tuple], list[str]]:
@@ -747,10 +746,18 @@ def _run(
     scores, ranks, grades = engine.run(table, pipeline_names)
     notes = [
         f"choice {name!r} is not yet supported by the pipeline: recorded but without effect"
-        for name in names if not choice_available(name)
+        for name in names
+        if not choice_available(name)
     ]
     return UncertaintyResult(
-        ev, table, scores, ranks, grades, names, weights_varied=sampler.varies_weights, notes=notes,
+        ev,
+        table,
+        scores,
+        ranks,
+        grades,
+        names,
+        weights_varied=sampler.varies_weights,
+        notes=notes,
     )
 
 
@@ -961,8 +968,7 @@ def sobol_estimates(
         for label, boot in (("S1", bf[..., 0]), ("ST", bt[..., 0])):
             out[f"{label}_low"] = np.nanquantile(boot, alpha, axis=1)
             out[f"{label}_high"] = np.nanquantile(boot, 1 - alpha, axis=1)
-    return out[["factor", *[c for c in ("S1", "S1_low", "S1_high", "ST", "ST_low", "ST_high")
-                            if c in out.columns]]]
+    return out[["factor", *[c for c in ("S1", "S1_low", "S1_high", "ST", "ST_low", "ST_high") if c in out.columns]]]
 
 
 def _design_and_bootstrap(rng: RngLike) -> tuple[RngLike, RngLike]:
@@ -1065,8 +1071,7 @@ def sobol(
     y = runs.rank_shift().to_numpy()
     indices = sobol_estimates(y, n_used, names, bootstrap=bootstrap, confidence=confidence, rng=boot_rng)
     by_unit = _indices_by_unit(runs, n_used, names)
-    return SobolResult(indices=indices, by_unit=by_unit, runs=runs, n=n_used,
-                       output="mean_abs_rank_shift")
+    return SobolResult(indices=indices, by_unit=by_unit, runs=runs, n=n_used, output="mean_abs_rank_shift")
 
 
 def _indices_by_unit(runs: UncertaintyResult, n: int, names: Sequence[str]) -> pd.DataFrame:
@@ -1075,12 +1080,14 @@ def _indices_by_unit(runs: UncertaintyResult, n: int, names: Sequence[str]) -> p
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         first, total = _estimate(y[0], y[1], y[2:])
-    frame = pd.DataFrame({
-        "unit_id": np.tile(runs.units.to_numpy(), len(names)),
-        "factor": np.repeat(list(names), len(runs.units)),
-        "S1": first.ravel(),
-        "ST": total.ravel(),
-    })
+    frame = pd.DataFrame(
+        {
+            "unit_id": np.tile(runs.units.to_numpy(), len(names)),
+            "factor": np.repeat(list(names), len(runs.units)),
+            "S1": first.ravel(),
+            "ST": total.ravel(),
+        }
+    )
     return frame
 
 
@@ -1088,29 +1095,55 @@ def _indices_by_unit(runs: UncertaintyResult, n: int, names: Sequence[str]) -> p
 _FIG_TEXT = {
     "zh": {
         "intervals_title": "排名不确定性:中位排名及5–95%区间(组内)",
-        "intervals_x": "组内排名(1 = 最好)", "intervals_y": "单位",
-        "median": "中位排名", "interval": "5–95%区间", "stated": "公布排名",
+        "intervals_x": "组内排名(1 = 最好)",
+        "intervals_y": "单位",
+        "median": "中位排名",
+        "interval": "5–95%区间",
+        "stated": "公布排名",
         "sobol_title": "各项设计选择对排名的影响(Sobol'指数,95%置信区间)",
-        "sobol_x": "不确定的设计选择", "sobol_y": "指数(平均排名变动的方差占比)",
-        "S1": "一阶指数 S1", "ST": "总效应指数 ST",
+        "sobol_x": "不确定的设计选择",
+        "sobol_y": "指数(平均排名变动的方差占比)",
+        "S1": "一阶指数 S1",
+        "ST": "总效应指数 ST",
     },
     "en": {
         "intervals_title": "Rank uncertainty: median rank and 5–95 % interval (within peer group)",
-        "intervals_x": "Rank in peer group (1 = best)", "intervals_y": "Unit",
-        "median": "Median rank", "interval": "5–95 % interval", "stated": "Stated rank",
+        "intervals_x": "Rank in peer group (1 = best)",
+        "intervals_y": "Unit",
+        "median": "Median rank",
+        "interval": "5–95 % interval",
+        "stated": "Stated rank",
         "sobol_title": "Which design choice moves the ranking (Sobol' indices, 95 % CI)",
-        "sobol_x": "Uncertain design choice", "sobol_y": "Index (share of variance of mean rank shift)",
-        "S1": "First order S1", "ST": "Total effect ST",
+        "sobol_x": "Uncertain design choice",
+        "sobol_y": "Index (share of variance of mean rank shift)",
+        "S1": "First order S1",
+        "ST": "Total effect ST",
     },
 }
 
 FACTOR_NAMES = {
-    "zh": {"weights": "权重", "normalisation": "标准化方法", "aggregation": "合成方法",
-           "imputation": "缺失值插补", "winsorise": "极端值处理", "calibration": "校准",
-           "drop": "删除单个指标", "grading": "定级方法", "peer_group": "同类组"},
-    "en": {"weights": "Weights", "normalisation": "Normalisation", "aggregation": "Aggregation",
-           "imputation": "Imputation", "winsorise": "Outlier treatment", "calibration": "Calibration",
-           "drop": "Dropping one indicator", "grading": "Grading", "peer_group": "Peer groups"},
+    "zh": {
+        "weights": "权重",
+        "normalisation": "标准化方法",
+        "aggregation": "合成方法",
+        "imputation": "缺失值插补",
+        "winsorise": "极端值处理",
+        "calibration": "校准",
+        "drop": "删除单个指标",
+        "grading": "定级方法",
+        "peer_group": "同类组",
+    },
+    "en": {
+        "weights": "Weights",
+        "normalisation": "Normalisation",
+        "aggregation": "Aggregation",
+        "imputation": "Imputation",
+        "winsorise": "Outlier treatment",
+        "calibration": "Calibration",
+        "drop": "Dropping one indicator",
+        "grading": "Grading",
+        "peer_group": "Peer groups",
+    },
 }
 """Display names of the uncertainty factors."""
 
@@ -1123,7 +1156,9 @@ def factor_label(factor: str, lang: str = "zh") -> str:
     return f"{names.get(head, head)}:{rest}" if rest else names.get(head, head)
 
 
-def figure_rank_intervals(result: UncertaintyResult, *, fig: Figure | None = None, lang: str = "zh", max_units: int = 40) -> Figure:
+def figure_rank_intervals(
+    result: UncertaintyResult, *, fig: Figure | None = None, lang: str = "zh", max_units: int = 40
+) -> Figure:
     """Median rank and 5–95 % interval of every unit, one panel per peer group.
 
     Units are sorted by stated rank; the stated rank is drawn as a hollow marker.
@@ -1137,7 +1172,6 @@ def figure_rank_intervals(result: UncertaintyResult, *, fig: Figure | None = Non
 
     check_lang(lang)
 
-
     t = _FIG_TEXT["en" if lang == "en" else "zh"]
     table = result.by_unit().dropna(subset=["median_rank"])
     groups = group_order(table["peer_group"].unique())
@@ -1150,8 +1184,9 @@ def figure_rank_intervals(result: UncertaintyResult, *, fig: Figure | None = Non
             sub = pd.concat([sub.head(keep // 2), sub.tail(keep - keep // 2)])
         panels.append((g, sub))
     rows = max(len(sub) for _, sub in panels)
-    fig, axes = report_subplots(fig, 1, len(panels), figsize=(4.2 * len(panels) + 1.5, 0.26 * rows + 1.8),
-                             squeeze=False, sharey=False)
+    fig, axes = report_subplots(
+        fig, 1, len(panels), figsize=(4.2 * len(panels) + 1.5, 0.26 * rows + 1.8), squeeze=False, sharey=False
+    )
     from matplotlib.ticker import MaxNLocator
 
     for ax, (g, sub) in zip(axes[0], panels, strict=True):
@@ -1190,8 +1225,9 @@ def figure_sobol(indices: pd.DataFrame, *, ax: Axes | None = None, lang: str = "
         values = table[key].to_numpy(float)
         err = None
         if f"{key}_low" in table.columns:
-            err = np.vstack([np.clip(values - table[f"{key}_low"], 0, None),
-                             np.clip(table[f"{key}_high"] - values, 0, None)])
+            err = np.vstack(
+                [np.clip(values - table[f"{key}_low"], 0, None), np.clip(table[f"{key}_high"] - values, 0, None)]
+            )
         ax.bar(x + offset, values, width=0.4, color=colour, label=t[key], yerr=err, capsize=3)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(x, [factor_label(f, lang) for f in table["factor"]])

@@ -114,24 +114,73 @@ class CaseType:
 
     def __post_init__(self) -> None:
         if self.arrivals < 0 or self.hours <= 0 or self.harm < 0 or self.points < 0:
-            raise OptionError(
-                f"case type {self.id!r}: arrivals, harm and points must be >= 0 and hours > 0"
-            )
+            raise OptionError(f"case type {self.id!r}: arrivals, harm and points must be >= 0 and hours > 0")
         if not 0 < self.clearance < 1:
             raise OptionError(f"case type {self.id!r}: clearance must be strictly between 0 and 1")
 
 
 DEFAULT_CASE_TYPES: tuple[CaseType, ...] = (
-    CaseType("minor_easy", "轻微易破案件", "easy minor case", arrivals=20, hours=3, clearance=0.85,
-             harm=1, points=10, skill_effect=0.3, group="easy"),
-    CaseType("minor_livelihood", "民生小案", "minor livelihood case", arrivals=10, hours=8,
-             clearance=0.2, harm=20, points=10, skill_effect=0.9, group="minor"),
-    CaseType("serious", "严重刑事案件", "serious case", arrivals=2, hours=40, clearance=0.45,
-             harm=365, points=30, skill_effect=0.9, group="serious"),
-    CaseType("homicide", "命案", "homicide", arrivals=0.05, hours=60, clearance=0.9, harm=5475,
-             points=100, skill_effect=0.5, group="serious"),
-    CaseType("dispute", "矛盾纠纷调解", "dispute mediation", arrivals=15, hours=3, clearance=0.7,
-             harm=10, points=10, skill_effect=0.6, crime=False, group="service"),
+    CaseType(
+        "minor_easy",
+        "轻微易破案件",
+        "easy minor case",
+        arrivals=20,
+        hours=3,
+        clearance=0.85,
+        harm=1,
+        points=10,
+        skill_effect=0.3,
+        group="easy",
+    ),
+    CaseType(
+        "minor_livelihood",
+        "民生小案",
+        "minor livelihood case",
+        arrivals=10,
+        hours=8,
+        clearance=0.2,
+        harm=20,
+        points=10,
+        skill_effect=0.9,
+        group="minor",
+    ),
+    CaseType(
+        "serious",
+        "严重刑事案件",
+        "serious case",
+        arrivals=2,
+        hours=40,
+        clearance=0.45,
+        harm=365,
+        points=30,
+        skill_effect=0.9,
+        group="serious",
+    ),
+    CaseType(
+        "homicide",
+        "命案",
+        "homicide",
+        arrivals=0.05,
+        hours=60,
+        clearance=0.9,
+        harm=5475,
+        points=100,
+        skill_effect=0.5,
+        group="serious",
+    ),
+    CaseType(
+        "dispute",
+        "矛盾纠纷调解",
+        "dispute mediation",
+        arrivals=15,
+        hours=3,
+        clearance=0.7,
+        harm=10,
+        points=10,
+        skill_effect=0.6,
+        crime=False,
+        group="service",
+    ),
 )
 """Illustrative case mix of a community officer's month. Arrivals need about 250
 hours against 140 available, so officers must choose. Points follow the flat
@@ -210,16 +259,37 @@ class ScoringDesign:
 SCORING_DESIGNS: dict[str, ScoringDesign] = {
     d.id: d
     for d in (
-        ScoringDesign("clearance_rate", "纯破案率目标", "pure clearance-rate target", _clearance_rate,
-               "cleared / handled crimes"),
-        ScoringDesign("flat_points", "办案积分制(固定分值)", "flat case points", _flat_points,
-               "points per cleared case: homicide 100, serious 30, minor 10, dispute 10 (R13)"),
-        ScoringDesign("harm_weighted", "危害加权积分", "harm-weighted points", _harm_weighted,
-               "points ∝ harm (Cambridge Crime Harm Index style)"),
-        ScoringDesign("difficulty_adjusted", "难度调整破案积分", "difficulty-adjusted clearance",
-               _difficulty_adjusted, "credit per cleared case ∝ standard hours / expected clearance probability"),
-        ScoringDesign("composite", "复合指标(破案率+满意度+及时率)", "composite (clearance + satisfaction + timeliness)",
-               _composite, "0.40 clearance rate + 0.35 call-back satisfaction + 0.25 share of cases handled"),
+        ScoringDesign(
+            "clearance_rate", "纯破案率目标", "pure clearance-rate target", _clearance_rate, "cleared / handled crimes"
+        ),
+        ScoringDesign(
+            "flat_points",
+            "办案积分制(固定分值)",
+            "flat case points",
+            _flat_points,
+            "points per cleared case: homicide 100, serious 30, minor 10, dispute 10 (R13)",
+        ),
+        ScoringDesign(
+            "harm_weighted",
+            "危害加权积分",
+            "harm-weighted points",
+            _harm_weighted,
+            "points ∝ harm (Cambridge Crime Harm Index style)",
+        ),
+        ScoringDesign(
+            "difficulty_adjusted",
+            "难度调整破案积分",
+            "difficulty-adjusted clearance",
+            _difficulty_adjusted,
+            "credit per cleared case ∝ standard hours / expected clearance probability",
+        ),
+        ScoringDesign(
+            "composite",
+            "复合指标(破案率+满意度+及时率)",
+            "composite (clearance + satisfaction + timeliness)",
+            _composite,
+            "0.40 clearance rate + 0.35 call-back satisfaction + 0.25 share of cases handled",
+        ),
     )
 }
 """The designs compared by default."""
@@ -301,8 +371,9 @@ def _allocate(hours: np.ndarray, demand: np.ndarray, weights: np.ndarray) -> np.
     return np.minimum(alloc, demand)
 
 
-def _marginal_per_hour(design: ScoringDesign, table: CaseTable, state: State, p: np.ndarray,
-                       sat: np.ndarray, hours: np.ndarray) -> np.ndarray:
+def _marginal_per_hour(
+    design: ScoringDesign, table: CaseTable, state: State, p: np.ndarray, sat: np.ndarray, hours: np.ndarray
+) -> np.ndarray:
     """Score gained by one more handled case of each type, per hour (officers × types)."""
     j = len(table.types)
     eye = np.eye(j)[None, :, :]  # 1 × perturbed type × type
@@ -433,16 +504,23 @@ def simulate_gaming(
     summary_rows, effort_rows, officer_frames = [], [], []
     for index, (design_id, design) in enumerate(chosen.items()):
         totals = _run_design(
-            design, table, skill, arrivals,
-            hours_available=hours, rationality=rationality, speed_effect=speed_effect,
-            burn_in=burn_in, rng=np.random.default_rng([seed, index]),
+            design,
+            table,
+            skill,
+            arrivals,
+            hours_available=hours,
+            rationality=rationality,
+            speed_effect=speed_effect,
+            burn_in=burn_in,
+            rng=np.random.default_rng([seed, index]),
         )
         score = design.score(totals, table)
         summary_rows.append(_summary_row(design_id, design, table, totals, score, skill, n_months - burn_in))
         share = totals["hours"].sum(axis=0) / totals["hours"].sum()
         for case, value in zip(table.types, share, strict=True):
-            effort_rows.append({"design": design_id, "case_type": case.id, "zh": case.zh, "en": case.en,
-                                "effort_share": float(value)})
+            effort_rows.append(
+                {"design": design_id, "case_type": case.id, "zh": case.zh, "en": case.en, "effort_share": float(value)}
+            )
         officer = pd.DataFrame({"design": design_id, "officer": np.arange(n_officers), "skill": skill, "score": score})
         for key in ("hours", "handled", "cleared"):
             for c, case in enumerate(table.types):
@@ -454,14 +532,27 @@ def simulate_gaming(
         officers=pd.concat(officer_frames, ignore_index=True),
         case_types=tuple(case_types),
         parameters={
-            "designs": list(chosen), "n_officers": n_officers, "n_months": n_months, "hours": hours,
-            "rationality": rationality, "speed_effect": speed_effect, "burn_in": burn_in, "seed": seed,
+            "designs": list(chosen),
+            "n_officers": n_officers,
+            "n_months": n_months,
+            "hours": hours,
+            "rationality": rationality,
+            "speed_effect": speed_effect,
+            "burn_in": burn_in,
+            "seed": seed,
         },
     )
 
 
-def _summary_row(design_id: str, design: ScoringDesign, table: CaseTable, totals: dict[str, np.ndarray],
-                 score: np.ndarray, skill: np.ndarray, months: int) -> dict[str, object]:
+def _summary_row(
+    design_id: str,
+    design: ScoringDesign,
+    table: CaseTable,
+    totals: dict[str, np.ndarray],
+    score: np.ndarray,
+    skill: np.ndarray,
+    months: int,
+) -> dict[str, object]:
     easy, minor, serious = table.group("easy"), table.group("minor"), table.group("serious")
     arrived, handled, cleared = (totals[k].sum(axis=0) for k in ("arrived", "handled", "cleared"))
     crime = table.crime.astype(bool)
@@ -499,7 +590,9 @@ def outcome_table(result: GamingSimulation, lang: str = "zh") -> pd.DataFrame:
     check_lang(lang)
     zh = lang == "zh"
     table = result.summary[["zh" if zh else "en", *_OUTCOMES]].copy()
-    return table.rename(columns={"zh": "考核设计", "en": "design", **{k: v[0 if zh else 1] for k, v in _OUTCOMES.items()}})
+    return table.rename(
+        columns={"zh": "考核设计", "en": "design", **{k: v[0 if zh else 1] for k, v in _OUTCOMES.items()}}
+    )
 
 
 def figure_design_outcomes(result: GamingSimulation, lang: str = "zh") -> object:
@@ -528,7 +621,9 @@ def figure_design_outcomes(result: GamingSimulation, lang: str = "zh") -> object
         ax.set_xlabel("比例" if zh else "share")
     axes[0].invert_yaxis()  # shared y axis: the first design on top
     fig.supylabel("考核设计" if zh else "scoring design")
-    fig.suptitle("不同考核设计下民警的工作选择与群众结果" if zh else "What officers do, and what citizens get, under each design")
+    fig.suptitle(
+        "不同考核设计下民警的工作选择与群众结果" if zh else "What officers do, and what citizens get, under each design"
+    )
     fig.tight_layout()
     return fig
 
@@ -705,4 +800,3 @@ def simulate_rate_panel(
             "denominator": den.ravel().astype(float),
         }
     )
-

@@ -105,9 +105,7 @@ def varimax(loadings: np.ndarray, *, gamma: float = 1.0, max_iter: int = 500, to
     criterion = 0.0
     for _ in range(max_iter):
         L = loadings @ rotation
-        u, s, vt = np.linalg.svd(
-            loadings.T @ (L**3 - (gamma / p) * L @ np.diag(np.sum(L**2, axis=0)))
-        )
+        u, s, vt = np.linalg.svd(loadings.T @ (L**3 - (gamma / p) * L @ np.diag(np.sum(L**2, axis=0))))
         rotation = u @ vt
         new = s.sum()
         if new < criterion * (1 + tol):
@@ -177,9 +175,7 @@ def entropy_weights(X: pd.DataFrame) -> pd.Series:
     """
     data = _complete(X, "entropy")
     if (data < 0).to_numpy().any():
-        raise WeightingError(
-            "entropy weights need non-negative values; use min-max normalised indicators (0–100)"
-        )
+        raise WeightingError("entropy weights need non-negative values; use min-max normalised indicators (0–100)")
     totals = data.sum()
     zero = totals[totals == 0].index
     p = data / totals.replace(0, np.nan)
@@ -253,7 +249,10 @@ def balanced_weights(
         return float(np.sum((r - r.mean()) ** 2))
 
     result = minimize(
-        spread, np.full(k, 1 / k), method="SLSQP", bounds=[(0.0, 1.0)] * k,
+        spread,
+        np.full(k, 1 / k),
+        method="SLSQP",
+        bounds=[(0.0, 1.0)] * k,
         constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}],
         options={"ftol": tol, "maxiter": max_iter},
     )
@@ -444,9 +443,7 @@ def alternative_weights(ev: Evaluation, method: str, *, scope: str = "flat") -> 
     if method == "equal_flat":
         return equal_weights(fw, "flat")
     if method not in WEIGHTINGS:
-        raise WeightingError(
-            f"unknown weighting {method!r}; use stated, equal, equal_flat or {', '.join(WEIGHTINGS)}"
-        )
+        raise WeightingError(f"unknown weighting {method!r}; use stated, equal, equal_flat or {', '.join(WEIGHTINGS)}")
     X = weighting_data(ev)
     func = WEIGHTINGS[method]
     if scope == "flat":
@@ -462,8 +459,12 @@ def alternative_weights(ev: Evaluation, method: str, *, scope: str = "flat") -> 
     return out
 
 
-def weight_table(ev: Evaluation, methods: Sequence[str] = ("stated", "equal", "pca", "entropy", "critic", "balanced"),
-                 *, scope: str = "flat") -> pd.DataFrame:
+def weight_table(
+    ev: Evaluation,
+    methods: Sequence[str] = ("stated", "equal", "pca", "entropy", "critic", "balanced"),
+    *,
+    scope: str = "flat",
+) -> pd.DataFrame:
     """Effective indicator weights under each method (rows: indicators, columns: methods)."""
     table = {}
     for method in methods:

@@ -16,6 +16,7 @@ from .series import (
     read_monitoring_inputs as read_monitoring_inputs,
     rollup_reconciliation as rollup_reconciliation,
 )
+
 # warnings: early warnings and control charts (R14, R12)
 from .warnings import (
     WarningRules as WarningRules,
@@ -33,6 +34,7 @@ from .warnings import (
     prepare_scores as prepare_scores,
     simulate_monitoring as simulate_monitoring,
 )
+
 # trends: seasonality and weak districts (R20, R6)
 from .trends import (
     decompose as decompose,
@@ -41,6 +43,7 @@ from .trends import (
     seasonality_table as seasonality_table,
     special_indicator_candidates as special_indicator_candidates,
 )
+
 # targets: reform-target tracking (R21)
 from .targets import (
     TargetError as TargetError,
@@ -50,6 +53,7 @@ from .targets import (
     progress_table as progress_table,
     read_progress as read_progress,
 )
+
 # cockpit: per-officer workload / quality / satisfaction profile and case points (R14, R13)
 from .cockpit import (
     Cockpit as Cockpit,
@@ -70,6 +74,7 @@ from .cockpit import (
     profile_table as profile_table,
     select_officers as select_officers,
 )
+
 # team: collaborative cases, credit split, team-vs-individual variance (R17)
 from .team import (
     CollaborationError as CollaborationError,
@@ -90,6 +95,7 @@ from .team import (
     variance_decomposition as variance_decomposition,
     variance_table as variance_table,
 )
+
 # training: weakest areas relative to peers → training topics, bureau plan (R15)
 from .training import (
     TrainingError as TrainingError,
@@ -103,6 +109,7 @@ from .training import (
     training_topic as training_topic,
     weakest_nodes as weakest_nodes,
 )
+
 # deployment: officers vs workload-based demand, constrained reallocation (R15)
 from .deployment import (
     DeploymentError as DeploymentError,
@@ -118,6 +125,7 @@ from .deployment import (
     shortfall_table as shortfall_table,
     staffing_table as staffing_table,
 )
+
 # development: the development report's inputs and team-share comparison (R14, R15, R17)
 from .development import (
     TeamShares as TeamShares,

@@ -70,7 +70,6 @@ AXES: tuple[str, ...] = ("workload", "quality", "satisfaction")
 """The three cockpit axes (R14)."""
 
 
-
 _SUBJECTIVE = ("supervisor", "peer", "self")
 
 
@@ -122,16 +121,12 @@ def cockpit_axes(framework: Framework) -> dict[str, tuple[str, ...]]:
     return {axis: tuple(ids) for axis, ids in axes.items()}
 
 
-def _checked_axes(
-    axes: Mapping[str, Sequence[str]] | None, framework: Framework
-) -> dict[str, tuple[str, ...]]:
+def _checked_axes(axes: Mapping[str, Sequence[str]] | None, framework: Framework) -> dict[str, tuple[str, ...]]:
     if axes is None:
         return cockpit_axes(framework)
     unknown_axes = sorted(set(axes) - set(AXES))
     if unknown_axes:
-        raise CockpitError(
-            f"unknown cockpit axis {', '.join(map(repr, unknown_axes))}; use {', '.join(AXES)}"
-        )
+        raise CockpitError(f"unknown cockpit axis {', '.join(map(repr, unknown_axes))}; use {', '.join(AXES)}")
     known = set(framework.indicator_meta())
     seen: dict[str, str] = {}
     for axis, ids in axes.items():
@@ -144,9 +139,7 @@ def _checked_axes(
                     f"choose from {', '.join(sorted(known))}"
                 )
             if ind in seen:
-                raise CockpitError(
-                    f"indicator {ind!r} is on two axes ({seen[ind]!r} and {axis!r}); put it on one"
-                )
+                raise CockpitError(f"indicator {ind!r} is on two axes ({seen[ind]!r} and {axis!r}); put it on one")
             seen[ind] = axis
     return {axis: tuple(axes.get(axis, ())) for axis in AXES}
 
@@ -220,16 +213,23 @@ def case_ledger(ev: Evaluation) -> pd.DataFrame:
     """
     fw = ev.framework
     rolled = ev.stages["rolled"]
-    counts = rolled.pivot(index="unit_id", columns="indicator", values="value").reindex(
-        ev.scored_units.index
-    )
+    counts = rolled.pivot(index="unit_id", columns="indicator", values="value").reindex(ev.scored_units.index)
     rows: list[dict] = []
 
     def add(kind: str, indicator: str, item: str, name: str, count: pd.Series, points: pd.Series) -> None:
         for unit_id in count.index[count.fillna(0) > 0]:
-            rows.append({"unit_id": unit_id, "kind": kind, "indicator": indicator, "item": item,
-                         "name": name, "count": float(count[unit_id]), "points": float(points[unit_id]),
-                         "consequence": None})
+            rows.append(
+                {
+                    "unit_id": unit_id,
+                    "kind": kind,
+                    "indicator": indicator,
+                    "item": item,
+                    "name": name,
+                    "count": float(count[unit_id]),
+                    "points": float(points[unit_id]),
+                    "consequence": None,
+                }
+            )
 
     for ind in fw.indicators():
         for case_type, value in (ind.points or {}).items():
@@ -245,10 +245,18 @@ def case_ledger(ev: Evaluation) -> pd.DataFrame:
             add("bonus", item.id, item.indicator, item.name.zh, count, points)
     hits = ev.stages.get("negative_hits", pd.DataFrame())
     for hit in hits.itertuples(index=False):
-        rows.append({"unit_id": hit.unit_id, "kind": "negative", "indicator": hit.item,
-                     "item": next(i.indicator for i in fw.negative_list if i.id == hit.item),
-                     "name": hit.name, "count": float(hit.count), "points": float(hit.points),
-                     "consequence": hit.consequence})
+        rows.append(
+            {
+                "unit_id": hit.unit_id,
+                "kind": "negative",
+                "indicator": hit.item,
+                "item": next(i.indicator for i in fw.negative_list if i.id == hit.item),
+                "name": hit.name,
+                "count": float(hit.count),
+                "points": float(hit.points),
+                "consequence": hit.consequence,
+            }
+        )
     columns = ["unit_id", "kind", "indicator", "item", "name", "count", "points", "consequence"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -349,8 +357,11 @@ def officer_cockpit(
     ledger = case_ledger(ev)
     totals = ledger.pivot_table(index="unit_id", columns="kind", values="points", aggfunc="sum")
     hits = ledger[ledger["kind"] == "negative"]
-    described = (hits.assign(text=hits["name"].astype(str) + "×" + hits["count"].map("{:g}".format).astype(str))
-                 .groupby("unit_id")["text"].agg("; ".join))
+    described = (
+        hits.assign(text=hits["name"].astype(str) + "×" + hits["count"].map("{:g}".format).astype(str))
+        .groupby("unit_id")["text"]
+        .agg("; ".join)
+    )
     final = ev.scores.set_index("unit_id")
     profiles = pd.DataFrame(
         {
@@ -381,8 +392,7 @@ def select_officers(cockpit: Cockpit, n: int = 6) -> list[str]:
 
     Officers without a score are skipped; ties are broken by ``unit_id``.
     """
-    scored = cockpit.profiles.dropna(subset=["score"]).sort_values(["score", "unit_id"],
-                                                                    ascending=[False, True])
+    scored = cockpit.profiles.dropna(subset=["score"]).sort_values(["score", "unit_id"], ascending=[False, True])
     if n <= 0 or scored.empty:
         return []
     top = scored.head(n - n // 2)["unit_id"].tolist()
@@ -397,8 +407,23 @@ def profile_table(cockpit: Cockpit, lang: str = "zh", unit_ids: Sequence[str] | 
     frame = cockpit.profiles
     if unit_ids is not None:
         frame = frame.set_index("unit_id").loc[list(unit_ids)].reset_index()
-    columns = [c for c in ["unit_id", "name", "station", "peer_group", *[f"{a}_pct" for a in AXES], "score", "rank",
-                           "grade", "case_points", "bonus_points", "negative_items"] if c in frame.columns]
+    columns = [
+        c
+        for c in [
+            "unit_id",
+            "name",
+            "station",
+            "peer_group",
+            *[f"{a}_pct" for a in AXES],
+            "score",
+            "rank",
+            "grade",
+            "case_points",
+            "bonus_points",
+            "negative_items",
+        ]
+        if c in frame.columns
+    ]
     labels = {c: t.get(c, c) for c in columns} | {f"{a}_pct": f"{names[a]} {t['pct']}" for a in AXES}
     frame = frame[columns].copy()
     if "grade" in columns:
@@ -470,8 +495,11 @@ def negative_records(cockpits: Mapping[str, Cockpit]) -> pd.DataFrame:
         hits = cockpit.ledger[cockpit.ledger["kind"] == "negative"]
         people = cockpit.profiles.set_index("unit_id")
         names = hits["unit_id"].map(people["name"]) if "name" in people.columns else None
-        frames.append(hits.assign(framework=fid, officer_name=names,
-                                  station=hits["unit_id"].map(people["station"]))[_NEGATIVE_COLUMNS])
+        frames.append(
+            hits.assign(framework=fid, officer_name=names, station=hits["unit_id"].map(people["station"]))[
+                _NEGATIVE_COLUMNS
+            ]
+        )
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_NEGATIVE_COLUMNS)
 
@@ -483,8 +511,14 @@ def negative_table(records: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """
     check_lang(lang)
     t = _t(lang)
-    labels = {"unit_id": t["officer"], "officer_name": t["officer_name"], "station": t["station_short"],
-              "name": t["item"], "count": t["count"], "consequence": t["consequence"]}
+    labels = {
+        "unit_id": t["officer"],
+        "officer_name": t["officer_name"],
+        "station": t["station_short"],
+        "name": t["item"],
+        "count": t["count"],
+        "consequence": t["consequence"],
+    }
     if records["officer_name"].isna().all():
         del labels["officer_name"]
     return records[list(labels)].rename(columns=labels)
@@ -504,16 +538,21 @@ def _draw_profile(ax: plt.Axes, row: pd.Series, lang: str) -> None:
     ax.barh(y, np.nan_to_num(values, nan=0.0), color=colours, height=0.6)
     for yi, v in zip(y, values, strict=True):
         inside = not np.isnan(v) and v > 85
-        ax.text(v - 2 if inside else np.nan_to_num(v, nan=0.0) + 2, yi, "–" if np.isnan(v) else f"{v:.0f}",
-                va="center", ha="right" if inside else "left", color="white" if inside else "black",
-                fontsize=9)
+        ax.text(
+            v - 2 if inside else np.nan_to_num(v, nan=0.0) + 2,
+            yi,
+            "–" if np.isnan(v) else f"{v:.0f}",
+            va="center",
+            ha="right" if inside else "left",
+            color="white" if inside else "black",
+            fontsize=9,
+        )
     ax.axvline(50, color="grey", ls="--", lw=1, label=t["median"])
     ax.set_xlim(0, 100)
     ax.set_yticks(y, [names[a] for a in AXES])
     negative = f" · {t['negative']} {row['negative_hits']:g}" if row["negative_hits"] else ""
     ax.set_title(
-        f"{_who(row)}\n{t['points']} {row['case_points']:g} · "
-        f"{t['bonus']} {row['bonus_points']:g}{negative}",
+        f"{_who(row)}\n{t['points']} {row['case_points']:g} · {t['bonus']} {row['bonus_points']:g}{negative}",
         fontsize=10,
     )
 
@@ -535,7 +574,9 @@ def figure_officer_profile(cockpit: Cockpit, unit_id: str, *, ax: Axes | None = 
     return ax
 
 
-def figure_officer_profiles(cockpit: Cockpit, unit_ids: Sequence[str], *, fig: Figure | None = None, lang: str = "zh", ncols: int = 3) -> Figure:
+def figure_officer_profiles(
+    cockpit: Cockpit, unit_ids: Sequence[str], *, fig: Figure | None = None, lang: str = "zh", ncols: int = 3
+) -> Figure:
     """Small multiples of :func:`figure_officer_profile` for several officers.
 
     Several axes: drawn on ``fig`` (an empty figure; default: a new one) after applying the
@@ -548,14 +589,17 @@ def figure_officer_profiles(cockpit: Cockpit, unit_ids: Sequence[str], *, fig: F
         raise CockpitError("no officers to draw; pass at least one unit_id")
     t = _t(lang)
     nrows = -(-len(unit_ids) // ncols)
-    fig, axes = report_subplots(fig, nrows, ncols, figsize=(4.2 * ncols, 2.5 * nrows), squeeze=False,
-                             sharex=True, layout="constrained")
+    fig, axes = report_subplots(
+        fig, nrows, ncols, figsize=(4.2 * ncols, 2.5 * nrows), squeeze=False, sharex=True, layout="constrained"
+    )
     for ax, unit_id in zip(axes.flat, unit_ids, strict=False):
         _draw_profile(ax, cockpit.profile(unit_id), lang)
-    for ax in list(axes.flat)[len(unit_ids):]:
+    for ax in list(axes.flat)[len(unit_ids) :]:
         ax.set_visible(False)
-    fig.suptitle(f"{t['profiles_title']} · {cockpit.framework.name.en if lang == 'en' else cockpit.framework.name.zh}"
-                 f" · {cockpit.period}")
+    fig.suptitle(
+        f"{t['profiles_title']} · {cockpit.framework.name.en if lang == 'en' else cockpit.framework.name.zh}"
+        f" · {cockpit.period}"
+    )
     fig.supxlabel(t["profile_x"])
     fig.supylabel(t["profile_y"])
     return fig
@@ -577,11 +621,26 @@ def figure_cockpit_overview(cockpit: Cockpit, *, ax: Axes | None = None, lang: s
     p = cockpit.profiles.dropna(subset=["workload_pct", "quality_pct"])
     ax = report_axes(ax, figsize=(6.5, 5.5))
     fig = ax.figure
-    points = ax.scatter(p["workload_pct"], p["quality_pct"], c=p["satisfaction_pct"], cmap="RdYlGn",
-                        vmin=0, vmax=100, s=28, edgecolor="none")
+    points = ax.scatter(
+        p["workload_pct"],
+        p["quality_pct"],
+        c=p["satisfaction_pct"],
+        cmap="RdYlGn",
+        vmin=0,
+        vmax=100,
+        s=28,
+        edgecolor="none",
+    )
     flagged = p[p["negative_hits"] > 0]
-    ax.scatter(flagged["workload_pct"], flagged["quality_pct"], s=90, facecolor="none",
-               edgecolor="#b2182b", lw=1.4, label=t["negative_marker"])
+    ax.scatter(
+        flagged["workload_pct"],
+        flagged["quality_pct"],
+        s=90,
+        facecolor="none",
+        edgecolor="#b2182b",
+        lw=1.4,
+        label=t["negative_marker"],
+    )
     ax.axvline(50, color="grey", ls="--", lw=1)
     ax.axhline(50, color="grey", ls="--", lw=1)
     ax.set_xlim(0, 100)

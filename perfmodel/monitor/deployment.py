@@ -80,8 +80,9 @@ def demand_weights(incident_weight: float) -> dict[str, float]:
     {'incident_volume': 0.75, 'population': 0.25}
     """
     if not 0 <= incident_weight <= 1:
-        raise DeploymentError(f"incident_weight must be between 0 and 1 (the incidents' part of the demand), "
-                              f"got {incident_weight!r}")
+        raise DeploymentError(
+            f"incident_weight must be between 0 and 1 (the incidents' part of the demand), got {incident_weight!r}"
+        )
     return {"incident_volume": incident_weight, "population": 1 - incident_weight}
 
 
@@ -126,8 +127,10 @@ def staffing_table(
     if stations.empty:
         raise DeploymentError("the units table has no stations (level 'station')")
     numeric = {c: pd.to_numeric(stations[c], errors="coerce") for c in {*_STATION_COLUMNS[2:], *weights.index}}
-    rules = {"officers": (lambda v: v > 0, "a whole number above 0"),
-             "population": (lambda v: v > 0, "a number above 0")}
+    rules = {
+        "officers": (lambda v: v > 0, "a whole number above 0"),
+        "population": (lambda v: v > 0, "a number above 0"),
+    }
     for column, values in numeric.items():
         test, wanted = rules.get(column, (lambda v: v >= 0, "a number of at least 0"))
         bad = values.isna() | ~test(values)
@@ -136,7 +139,8 @@ def staffing_table(
             raise DeploymentError(
                 f"column {column!r} must be {wanted} for every station; {_row_label(stations, first)} "
                 f"(station {stations.loc[first, 'unit_id']}) has {stations.loc[first, column]!r}"
-                + (f" and {int(bad.sum()) - 1} more" if bad.sum() > 1 else "") + ": correct the units table"
+                + (f" and {int(bad.sum()) - 1} more" if bad.sum() > 1 else "")
+                + ": correct the units table"
             )
     officers = numeric["officers"]
     share = sum(w * numeric[c] / numeric[c].sum() for c, w in (weights / weights.sum()).items())
@@ -185,11 +189,14 @@ def area_summary(table: pd.DataFrame, by: str = "area_type") -> pd.DataFrame:
     totals; ``load`` is the group's demand ÷ officers.
     """
     if by not in table.columns:
-        raise DeploymentError(f"column {by!r} is not in the staffing table; choose one of "
-                              f"{', '.join(table.columns)}")
-    sums = table.groupby(by).agg(stations=("unit_id", "size"), officers=("officers", "sum"),
-                                 population=("population", "sum"), incidents=("incident_volume", "sum"),
-                                 demand=("demand", "sum"))
+        raise DeploymentError(f"column {by!r} is not in the staffing table; choose one of {', '.join(table.columns)}")
+    sums = table.groupby(by).agg(
+        stations=("unit_id", "size"),
+        officers=("officers", "sum"),
+        population=("population", "sum"),
+        incidents=("incident_volume", "sum"),
+        demand=("demand", "sum"),
+    )
     sums["incidents_per_officer"] = sums["incidents"] / sums["officers"]
     sums["police_per_10k"] = sums["officers"] / sums["population"] * 10_000
     sums["load"] = sums["demand"] / sums["officers"]
@@ -233,11 +240,15 @@ class Reallocation:
     def effect(self, lang: str = "zh") -> pd.DataFrame:
         """Before/after dispersion measures as a report table."""
         check_lang(lang)
-        return pd.DataFrame({
-            say("monitor.deployment.measure", lang): [say(f"monitor.deployment.effect.{k}", lang) for k in self.before],
-            say("monitor.deployment.before_header", lang): list(self.before.values()),
-            say("monitor.deployment.after_header", lang): [self.after[k] for k in self.before],
-        })
+        return pd.DataFrame(
+            {
+                say("monitor.deployment.measure", lang): [
+                    say(f"monitor.deployment.effect.{k}", lang) for k in self.before
+                ],
+                say("monitor.deployment.before_header", lang): list(self.before.values()),
+                say("monitor.deployment.after_header", lang): [self.after[k] for k in self.before],
+            }
+        )
 
 
 def _floors(table: pd.DataFrame, min_staff: int | Mapping[str, int]) -> np.ndarray:
@@ -266,8 +277,10 @@ def _best_pairs(members: np.ndarray, gain: np.ndarray, cost: np.ndarray) -> list
     others_r, others_d = members[members != receiver], members[members != donor]
     best_donor = others_r[np.argmin(cost[others_r])]
     best_receiver = others_d[np.argmax(gain[others_d])]
-    return [(float(cost[best_donor] - gain[receiver]), int(best_donor), int(receiver)),
-            (float(cost[donor] - gain[best_receiver]), int(donor), int(best_receiver))]
+    return [
+        (float(cost[best_donor] - gain[receiver]), int(best_donor), int(receiver)),
+        (float(cost[donor] - gain[best_receiver]), int(donor), int(best_receiver)),
+    ]
 
 
 def reallocate(
@@ -304,11 +317,11 @@ def reallocate(
     before_staff = table["officers"].to_numpy(dtype=float)
     floor = _floors(table, min_staff)
     staff = before_staff.copy()
-    groups = (table[within].astype(str).to_numpy() if within is not None else np.zeros(len(table), dtype=object))
+    groups = table[within].astype(str).to_numpy() if within is not None else np.zeros(len(table), dtype=object)
     d2 = demand**2
     moves: list[tuple[int, int]] = []
     while len(moves) < max_moves:
-        gain = d2 / (staff * (staff + 1))                       # variance saved by one more officer
+        gain = d2 / (staff * (staff + 1))  # variance saved by one more officer
         with np.errstate(divide="ignore", invalid="ignore"):
             cost = np.where(staff - 1 >= floor, d2 / (staff * (staff - 1)), np.inf)  # added by one fewer
         best: tuple[float, int, int] | None = None
@@ -327,8 +340,11 @@ def reallocate(
         moves.append((donor, receiver))
     ids = table["unit_id"].to_numpy()
     moved = pd.DataFrame([(ids[d], ids[r]) for d, r in moves], columns=["from_station", "to_station"])
-    moved = (moved.value_counts(sort=False).rename("officers").reset_index()
-             if len(moved) else moved.assign(officers=pd.Series(dtype=int)))
+    moved = (
+        moved.value_counts(sort=False).rename("officers").reset_index()
+        if len(moved)
+        else moved.assign(officers=pd.Series(dtype=int))
+    )
     out = table.copy()
     out["officers_after"] = staff
     out["change"] = staff - before_staff
@@ -346,19 +362,35 @@ def reallocate(
 def area_table(summary: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`area_summary` with localised column names, for a report."""
     check_lang(lang)
-    return summary.rename(columns={
-        "area_type": say("monitor.deployment.area_type", lang), "stations": say("common.stations", lang),
-        "officers": say("common.officers", lang), "population": say("monitor.deployment.population", lang),
-        "incidents": say("monitor.deployment.monthly_incidents", lang), "demand": say("monitor.deployment.demand", lang),
-        "incidents_per_officer": say("monitor.deployment.incidents_per_officer", lang),
-        "police_per_10k": say("monitor.deployment.police_per_10k", lang), "load": say("monitor.deployment.load", lang),
-        "gap": say("monitor.deployment.surplus_gap", lang)})
+    return summary.rename(
+        columns={
+            "area_type": say("monitor.deployment.area_type", lang),
+            "stations": say("common.stations", lang),
+            "officers": say("common.officers", lang),
+            "population": say("monitor.deployment.population", lang),
+            "incidents": say("monitor.deployment.monthly_incidents", lang),
+            "demand": say("monitor.deployment.demand", lang),
+            "incidents_per_officer": say("monitor.deployment.incidents_per_officer", lang),
+            "police_per_10k": say("monitor.deployment.police_per_10k", lang),
+            "load": say("monitor.deployment.load", lang),
+            "gap": say("monitor.deployment.surplus_gap", lang),
+        }
+    )
 
 
 def shortfall_table(table: pd.DataFrame, top: int = 8) -> pd.DataFrame:
     """The ``top`` stations of :func:`staffing_table` with the largest shortfall (lowest ``gap``)."""
-    columns = ["unit_id", "name", "area_type", "officers", "demand", "gap", "incidents_per_officer",
-               "police_per_10k", "load"]
+    columns = [
+        "unit_id",
+        "name",
+        "area_type",
+        "officers",
+        "demand",
+        "gap",
+        "incidents_per_officer",
+        "police_per_10k",
+        "load",
+    ]
     return table.sort_values("gap").head(top)[[c for c in columns if c in table.columns]]
 
 
@@ -366,8 +398,13 @@ def moves_table(result: Reallocation, lang: str = "zh", top: int = 15) -> pd.Dat
     """The ``top`` largest moves of a reallocation (most officers first), with localised column names."""
     check_lang(lang)
     moves = result.moves.sort_values("officers", ascending=False).head(top)
-    return moves.rename(columns={"from_station": say("monitor.deployment.from", lang), "to_station": say("monitor.deployment.to", lang),
-                                 "officers": say("monitor.deployment.officers", lang)})
+    return moves.rename(
+        columns={
+            "from_station": say("monitor.deployment.from", lang),
+            "to_station": say("monitor.deployment.to", lang),
+            "officers": say("monitor.deployment.officers", lang),
+        }
+    )
 
 
 # ---------------------------------------------------------------- figures
@@ -395,7 +432,9 @@ def figure_load_before_after(result: Reallocation, *, ax: Axes | None = None, la
     return ax
 
 
-def figure_police_density(summary: pd.DataFrame, *, fig: Figure | None = None, lang: str = "zh", by: str = "area_type") -> Figure:
+def figure_police_density(
+    summary: pd.DataFrame, *, fig: Figure | None = None, lang: str = "zh", by: str = "area_type"
+) -> Figure:
     """Police per 10,000 residents and incidents per officer by area type, side by side.
 
     Several axes: drawn on ``fig`` (an empty figure; default: a new one) after applying the

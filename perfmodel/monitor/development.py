@@ -260,8 +260,10 @@ def officer_truth(folder: str | Path, scores: pd.DataFrame) -> pd.DataFrame:
     truth = pd.read_csv(path)
     missing = [c for c in _TRUTH_COLUMNS if c not in truth.columns]
     if missing:
-        raise OptionError(f"{path} lacks column(s) {', '.join(missing)}; it should be the truth_units.csv "
-                         "written by perfmodel sample (or remove it for real data)")
+        raise OptionError(
+            f"{path} lacks column(s) {', '.join(missing)}; it should be the truth_units.csv "
+            "written by perfmodel sample (or remove it for real data)"
+        )
     truth = truth[(truth["node"] == "overall") & truth["unit_id"].isin(scores["unit_id"])]
     return truth.merge(scores[["unit_id", "station", "peer_group"]], on="unit_id")
 
@@ -345,8 +347,14 @@ class TeamShares:
         """:func:`~perfmodel.monitor.team.figure_variance_shares` with planted values and the interval."""
         check_lang(lang)
         intervals = {0: self.interval} if self.interval is not None else None
-        return figure_variance_shares(self.results, lang=lang, labels=self.labels(lang), planted=self.planted,
-                                      intervals=intervals, confidence=self.confidence)
+        return figure_variance_shares(
+            self.results,
+            lang=lang,
+            labels=self.labels(lang),
+            planted=self.planted,
+            intervals=intervals,
+            confidence=self.confidence,
+        )
 
 
 def team_shares(
@@ -407,5 +415,6 @@ def team_shares(
             outcomes.append(key)
     planted_values = planted_team_shares(folder) if folder is not None else {}
     planted = {i: planted_values[key] for i, key in enumerate(outcomes) if key in planted_values}
-    return TeamShares(tuple(results), tuple(outcomes), planted, interval, check, int(panel["period"].nunique()),
-                      confidence)
+    return TeamShares(
+        tuple(results), tuple(outcomes), planted, interval, check, int(panel["period"].nunique()), confidence
+    )

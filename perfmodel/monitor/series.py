@@ -72,44 +72,101 @@ __all__ = [
 COMPLIANCE_STATUSES: tuple[str, ...] = ("on_time", "late", "missing", "unknown")
 """Deadline status of a unit-month: data in by the deadline, after it, never, or without timestamps."""
 
-GRADE_COLOURS = {"优秀": "#1b7837", "良好": "#7fbf7b", "合格": "#f4a582", "不合格": "#b2182b",
-                 NOT_GRADED: "#bbbbbb"}
+GRADE_COLOURS = {"优秀": "#1b7837", "良好": "#7fbf7b", "合格": "#f4a582", "不合格": "#b2182b", NOT_GRADED: "#bbbbbb"}
 
 LABELS: dict[str, dict[str, str]] = {
     "zh": {
-        "unit_id": "单位编号", "name": "单位名称", "peer_group": "同类组", "period": "期间",
-        "score": "综合得分", "rank": "组内排名", "grade": "等级", "score_change": "环比变化(分)",
-        "rank_change": "名次变化", "previous_score": "上月得分", "status": "报送情况",
-        "days_late": "迟报天数", "submitted_at": "最后提交时间", "deadline": "截止时间",
-        "on_time": "按时", "late": "迟报", "missing": "未报送", "unknown": "无时间记录",
-        "on_time_rate": "按时率", "max_days_late": "最长迟报天数", "months": "月数", "annual_score": "年度得分", "annual_rank": "年度组内排名",
-        "annual_grade": "年度等级", "quarter_mean": "四季度平均分", "excellent_quarters": "优秀季度数",
-        "indicator": "指标", "kind": "类型", "units": "单位数", "via_quarters": "由季度汇总的最大差异",
-        "via_months": "由月度汇总的最大差异", "agrees": "一致",
-        "trend_title": "各同类组月度综合得分(中位数及四分位区间)", "trend_x": "月份", "trend_y": "综合得分",
-        "change_title": "本月综合得分环比变化", "change_x": "环比变化(分)", "change_y": "单位",
-        "compliance_title": "各月数据报送情况(截止:次月27日)", "compliance_x": "数据月份",
+        "unit_id": "单位编号",
+        "name": "单位名称",
+        "peer_group": "同类组",
+        "period": "期间",
+        "score": "综合得分",
+        "rank": "组内排名",
+        "grade": "等级",
+        "score_change": "环比变化(分)",
+        "rank_change": "名次变化",
+        "previous_score": "上月得分",
+        "status": "报送情况",
+        "days_late": "迟报天数",
+        "submitted_at": "最后提交时间",
+        "deadline": "截止时间",
+        "on_time": "按时",
+        "late": "迟报",
+        "missing": "未报送",
+        "unknown": "无时间记录",
+        "on_time_rate": "按时率",
+        "max_days_late": "最长迟报天数",
+        "months": "月数",
+        "annual_score": "年度得分",
+        "annual_rank": "年度组内排名",
+        "annual_grade": "年度等级",
+        "quarter_mean": "四季度平均分",
+        "excellent_quarters": "优秀季度数",
+        "indicator": "指标",
+        "kind": "类型",
+        "units": "单位数",
+        "via_quarters": "由季度汇总的最大差异",
+        "via_months": "由月度汇总的最大差异",
+        "agrees": "一致",
+        "trend_title": "各同类组月度综合得分(中位数及四分位区间)",
+        "trend_x": "月份",
+        "trend_y": "综合得分",
+        "change_title": "本月综合得分环比变化",
+        "change_x": "环比变化(分)",
+        "change_y": "单位",
+        "compliance_title": "各月数据报送情况(截止:次月27日)",
+        "compliance_x": "数据月份",
         "compliance_y": "单位数",
-        "history_title": "等级历史:各季度与全年", "history_x": "期间", "history_y": "单位",
+        "history_title": "等级历史:各季度与全年",
+        "history_x": "期间",
+        "history_y": "单位",
         "year": "全年",
     },
     "en": {
-        "unit_id": "Unit", "name": "Name", "peer_group": "Peer group", "period": "Period",
-        "score": "Score", "rank": "Rank in group", "grade": "Grade", "score_change": "Change (points)",
-        "rank_change": "Rank change", "previous_score": "Previous month", "status": "Data submission",
-        "days_late": "Days late", "submitted_at": "Last submitted", "deadline": "Deadline",
-        "on_time": "on time", "late": "late", "missing": "missing", "unknown": "no timestamp",
-        "on_time_rate": "On-time rate", "max_days_late": "Max days late", "months": "Months", "annual_score": "Annual score",
-        "annual_rank": "Annual rank in group", "annual_grade": "Annual grade", "quarter_mean": "Mean of quarters",
-        "excellent_quarters": "Quarters 优秀", "indicator": "Indicator", "kind": "Kind", "units": "Units",
-        "via_quarters": "Max difference via quarters", "via_months": "Max difference via months",
+        "unit_id": "Unit",
+        "name": "Name",
+        "peer_group": "Peer group",
+        "period": "Period",
+        "score": "Score",
+        "rank": "Rank in group",
+        "grade": "Grade",
+        "score_change": "Change (points)",
+        "rank_change": "Rank change",
+        "previous_score": "Previous month",
+        "status": "Data submission",
+        "days_late": "Days late",
+        "submitted_at": "Last submitted",
+        "deadline": "Deadline",
+        "on_time": "on time",
+        "late": "late",
+        "missing": "missing",
+        "unknown": "no timestamp",
+        "on_time_rate": "On-time rate",
+        "max_days_late": "Max days late",
+        "months": "Months",
+        "annual_score": "Annual score",
+        "annual_rank": "Annual rank in group",
+        "annual_grade": "Annual grade",
+        "quarter_mean": "Mean of quarters",
+        "excellent_quarters": "Quarters 优秀",
+        "indicator": "Indicator",
+        "kind": "Kind",
+        "units": "Units",
+        "via_quarters": "Max difference via quarters",
+        "via_months": "Max difference via months",
         "agrees": "Agrees",
-        "trend_title": "Monthly scores by peer group (median and interquartile range)", "trend_x": "Month",
+        "trend_title": "Monthly scores by peer group (median and interquartile range)",
+        "trend_x": "Month",
         "trend_y": "Score",
-        "change_title": "Month-on-month score change", "change_x": "Change (points)", "change_y": "Unit",
+        "change_title": "Month-on-month score change",
+        "change_x": "Change (points)",
+        "change_y": "Unit",
         "compliance_title": "Data submission per month (due by the 27th of the next month)",
-        "compliance_x": "Data month", "compliance_y": "Units",
-        "history_title": "Grade history: quarters and year", "history_x": "Period", "history_y": "Unit",
+        "compliance_x": "Data month",
+        "compliance_y": "Units",
+        "history_title": "Grade history: quarters and year",
+        "history_x": "Period",
+        "history_y": "Unit",
         "year": "Year",
     },
 }
@@ -306,8 +363,9 @@ def monthly_scores(
         first = parse_month(available[0])
     if first > last:
         raise OptionError(f"start {first} is after end {last}; give an earlier start month")
-    return evaluate_periods(framework, observations, units, _month_range(first, last),
-                            quarantine=quarantine, **settings)
+    return evaluate_periods(
+        framework, observations, units, _month_range(first, last), quarantine=quarantine, **settings
+    )
 
 
 def add_changes(scores: pd.DataFrame) -> pd.DataFrame:
@@ -324,12 +382,13 @@ def add_changes(scores: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in ("period", "unit_id", "score", "rank", "grade") if c not in scores.columns]
     if missing:
         raise OptionError(f"the score table lacks column(s) {', '.join(missing)}; pass PeriodSeries.scores")
-    out = scores.drop(columns=["previous_score", "score_change", "previous_rank", "rank_change",
-                               "previous_grade"], errors="ignore")
+    out = scores.drop(
+        columns=["previous_score", "score_change", "previous_rank", "rank_change", "previous_grade"], errors="ignore"
+    )
     prev_label = {p: str(parse_period(p) - 1) for p in out["period"].unique()}
     previous = out[["period", "unit_id", "score", "rank", "grade"]].rename(
-        columns={"period": "_prev", "score": "previous_score", "rank": "previous_rank",
-                 "grade": "previous_grade"})
+        columns={"period": "_prev", "score": "previous_score", "rank": "previous_rank", "grade": "previous_grade"}
+    )
     out = out.assign(_prev=out["period"].map(prev_label)).merge(previous, on=["_prev", "unit_id"], how="left")
     out["score_change"] = out["score"] - out["previous_score"]
     out["rank_change"] = out["previous_rank"] - out["rank"]
@@ -400,8 +459,7 @@ def deadline_compliance(
     """
     reporting = framework.reporting if framework is not None else None
     day = day if day is not None else (reporting.deadline_day if reporting else 27)
-    month_offset = month_offset if month_offset is not None else (
-        reporting.deadline_month_offset if reporting else 1)
+    month_offset = month_offset if month_offset is not None else (reporting.deadline_month_offset if reporting else 1)
     frame = observations.assign(_stamp=_timestamps(observations))
     frame = frame.assign(period=frame["period"].map(lambda p: str(parse_month(p))))
     if months is not None:
@@ -410,8 +468,11 @@ def deadline_compliance(
     if units is not None:
         unit_list = list(units)
         frame = frame[frame["unit_id"].isin(unit_list)]
-    grouped = frame.groupby(["period", "unit_id"], sort=True).agg(
-        rows=("unit_id", "size"), submitted_at=("_stamp", "max")).reset_index()
+    grouped = (
+        frame.groupby(["period", "unit_id"], sort=True)
+        .agg(rows=("unit_id", "size"), submitted_at=("_stamp", "max"))
+        .reset_index()
+    )
     if units is not None and months is not None:
         grid = pd.MultiIndex.from_product([wanted, unit_list], names=["period", "unit_id"]).to_frame(index=False)
         grouped = grid.merge(grouped, on=["period", "unit_id"], how="left")
@@ -419,8 +480,11 @@ def deadline_compliance(
     deadlines = {p: reporting_deadline(p, day, month_offset) for p in grouped["period"].unique()}
     grouped["deadline"] = pd.to_datetime(grouped["period"].map(deadlines))
     late = grouped["submitted_at"] > grouped["deadline"]
-    status = np.where(grouped["rows"] == 0, "missing",
-                      np.where(grouped["submitted_at"].isna(), "unknown", np.where(late, "late", "on_time")))
+    status = np.where(
+        grouped["rows"] == 0,
+        "missing",
+        np.where(grouped["submitted_at"].isna(), "unknown", np.where(late, "late", "on_time")),
+    )
     grouped["status"] = status
     days = (grouped["submitted_at"] - grouped["deadline"]) / pd.Timedelta(days=1)
     grouped["days_late"] = np.where(late, days, 0.0)
@@ -494,9 +558,15 @@ def combine_rollups(
     f["_has_den"] = f["denominator"].notna()
     g = f.groupby(["unit_id", "indicator"], sort=True)
     out = g.agg(
-        kind=("kind", "first"), months_present=("_m", "sum"), total=("_sum", "sum"), wv=("_wv", "sum"),
-        dv=("_dv", "sum"), numerator=("numerator", "sum"), denominator=("denominator", "sum"),
-        all_num=("_has_num", "all"), all_den=("_has_den", "all"),
+        kind=("kind", "first"),
+        months_present=("_m", "sum"),
+        total=("_sum", "sum"),
+        wv=("_wv", "sum"),
+        dv=("_dv", "sum"),
+        numerator=("numerator", "sum"),
+        denominator=("denominator", "sum"),
+        all_num=("_has_num", "all"),
+        all_den=("_has_den", "all"),
     ).reset_index()
     kind = out["kind"]
     by_volume = (kind == "rate") & out["all_num"] & out["all_den"] & (out["denominator"] > 0)
@@ -552,9 +622,15 @@ def rollup_reconciliation(
         scale = np.maximum(1.0, base.abs())
         diffs[name] = ((combined - base).abs() / scale).fillna(np.inf).groupby(level="indicator").max()
     for indicator, n in direct.groupby("indicator").size().items():
-        rows.append({"indicator": indicator, "kind": kinds.get(indicator, "score"), "units": int(n),
-                     "via_quarters": float(diffs["via_quarters"][indicator]),
-                     "via_months": float(diffs["via_months"][indicator])})
+        rows.append(
+            {
+                "indicator": indicator,
+                "kind": kinds.get(indicator, "score"),
+                "units": int(n),
+                "via_quarters": float(diffs["via_quarters"][indicator]),
+                "via_months": float(diffs["via_months"][indicator]),
+            }
+        )
     out = pd.DataFrame(rows, columns=["indicator", "kind", "units", "via_quarters", "via_months"])
     out["agrees"] = (out["via_quarters"] < 1e-9) & (out["via_months"] < 1e-9)
     return out
@@ -652,10 +728,10 @@ def annual_summary(
     fw = framework if isinstance(framework, Framework) else load_framework(framework)
     if not _has_data(observations, label_):
         raise EvaluationError(f"no observations in {label_}; the annual summary needs the year's months")
-    quarters = evaluate_periods(fw, observations, units, [f"{label_}Q{q}" for q in range(1, 5)],
-                                quarantine=quarantine, **settings)
-    years = evaluate_periods(fw, observations, units, [str(int(label_) - 1), label_],
-                             quarantine=quarantine, **settings)
+    quarters = evaluate_periods(
+        fw, observations, units, [f"{label_}Q{q}" for q in range(1, 5)], quarantine=quarantine, **settings
+    )
+    years = evaluate_periods(fw, observations, units, [str(int(label_) - 1), label_], quarantine=quarantine, **settings)
     table = annual_table(quarters, years.evaluations[label_])
     both = pd.concat([quarters.scores, years.scores[years.scores["period"] == label_]], ignore_index=True)
     history = grade_history(both, [*quarters.periods, label_])
@@ -665,7 +741,10 @@ def annual_summary(
 
 # ----------------------------------------------------------------------------- report tables
 def bulletin_table(
-    series: PeriodSeries, month: str, compliance: pd.DataFrame | None = None, lang: str = "zh",
+    series: PeriodSeries,
+    month: str,
+    compliance: pd.DataFrame | None = None,
+    lang: str = "zh",
     group: str | None = None,
 ) -> pd.DataFrame:
     """The month's ranking with month-on-month changes (and data-submission status), labelled."""
@@ -694,7 +773,6 @@ def figure_score_trends(
     check_lang(lang)
     import matplotlib.pyplot as plt
 
-
     t = _labels(lang)
     s = series.scores.dropna(subset=["score"])
     periods = series.periods
@@ -712,8 +790,9 @@ def figure_score_trends(
         ax.plot(x, unit_scores, color="black", lw=1.1, ls="--", marker="o", ms=3)
         last = unit_scores.last_valid_index()
         if last is not None:
-            ax.annotate(text, (periods.index(last), unit_scores[last]), fontsize=8, xytext=(3, 0),
-                        textcoords="offset points")
+            ax.annotate(
+                text, (periods.index(last), unit_scores[last]), fontsize=8, xytext=(3, 0), textcoords="offset points"
+            )
     ax.set_xticks(x, periods, rotation=45, ha="right")
     ax.legend(title=t["peer_group"], fontsize=8)
     ax.set_title(t["trend_title"])
@@ -734,8 +813,7 @@ def figure_month_changes(series: PeriodSeries, month: str, lang: str = "zh", top
     s = s.drop_duplicates("unit_id").sort_values("score_change")
     fig, ax = plt.subplots(figsize=(7.5, max(3.0, 0.24 * len(s) + 1.2)))
     colours = np.where(s["score_change"] >= 0, "#1b7837", "#b2182b")
-    ax.barh([f"{n}({g})" for n, g in zip(s["name"], s["peer_group"], strict=True)], s["score_change"],
-            color=colours)
+    ax.barh([f"{n}({g})" for n, g in zip(s["name"], s["peer_group"], strict=True)], s["score_change"], color=colours)
     ax.axvline(0, color="grey", lw=0.8)
     ax.tick_params(axis="y", labelsize=7.5)
     ax.set_title(f"{t['change_title']} · {period_label(month)}")
@@ -751,7 +829,8 @@ def figure_compliance(compliance: pd.DataFrame, lang: str = "zh"):
 
     t = _labels(lang)
     table = pd.crosstab(compliance["period"], compliance["status"]).reindex(
-        columns=list(COMPLIANCE_STATUSES), fill_value=0)
+        columns=list(COMPLIANCE_STATUSES), fill_value=0
+    )
     colours = {"on_time": "#7fbf7b", "late": "#f4a582", "missing": "#b2182b", "unknown": "#bbbbbb"}
     fig, ax = plt.subplots(figsize=(8.5, 4.0))
     bottom = np.zeros(len(table))
@@ -768,8 +847,9 @@ def figure_compliance(compliance: pd.DataFrame, lang: str = "zh"):
     return fig
 
 
-def figure_grade_history(history: pd.DataFrame, names: Mapping[str, str] | None = None, lang: str = "zh",
-                         max_units: int = 60):
+def figure_grade_history(
+    history: pd.DataFrame, names: Mapping[str, str] | None = None, lang: str = "zh", max_units: int = 60
+):
     """Grade of every unit in every period as coloured cells (rows: units, columns: periods)."""
     check_lang(lang)
     import matplotlib.pyplot as plt
@@ -787,8 +867,12 @@ def figure_grade_history(history: pd.DataFrame, names: Mapping[str, str] | None 
     ax.set_xticks(range(len(periods)), [t["year"] if "Q" not in p else p for p in periods])
     ax.set_yticks(range(len(h)), [(names or {}).get(u, u) for u in h["unit_id"]], fontsize=7)
     ax.grid(False)
-    ax.legend(handles=[Patch(color=GRADE_COLOURS[g], label=g) for g in order], fontsize=8,
-              loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(
+        handles=[Patch(color=GRADE_COLOURS[g], label=g) for g in order],
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+    )
     ax.set_title(t["history_title"])
     ax.set_xlabel(t["history_x"])
     ax.set_ylabel(t["history_y"])
@@ -796,20 +880,25 @@ def figure_grade_history(history: pd.DataFrame, names: Mapping[str, str] | None 
 
 
 # ----------------------------------------------------------------------------- report tables
-def compliance_table(compliance: pd.DataFrame, month: str | None = None, lang: str = "zh",
-                     names: Mapping[str, str] | None = None) -> pd.DataFrame:
+def compliance_table(
+    compliance: pd.DataFrame, month: str | None = None, lang: str = "zh", names: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """Unit-months that were not on time (optionally one month), with readable headers."""
     check_lang(lang)
     c = compliance if month is None else compliance[compliance["period"] == period_label(month)]
     c = c[c["status"] != "on_time"].sort_values(["period", "status", "days_late"], ascending=[True, True, False])
     t = _labels(lang)
-    table = pd.DataFrame({
-        t["period"]: c["period"], t["unit_id"]: c["unit_id"],
-        t["name"]: c["unit_id"].map(names or {}).fillna(c["unit_id"]),
-        t["status"]: c["status"].map(lambda v: t.get(v, v)),
-        t["submitted_at"]: c["submitted_at"].dt.strftime("%Y-%m-%d %H:%M"),
-        t["deadline"]: c["deadline"].dt.strftime("%Y-%m-%d"), t["days_late"]: c["days_late"],
-    })
+    table = pd.DataFrame(
+        {
+            t["period"]: c["period"],
+            t["unit_id"]: c["unit_id"],
+            t["name"]: c["unit_id"].map(names or {}).fillna(c["unit_id"]),
+            t["status"]: c["status"].map(lambda v: t.get(v, v)),
+            t["submitted_at"]: c["submitted_at"].dt.strftime("%Y-%m-%d %H:%M"),
+            t["deadline"]: c["deadline"].dt.strftime("%Y-%m-%d"),
+            t["days_late"]: c["days_late"],
+        }
+    )
     return table.reset_index(drop=True)
 
 
@@ -818,16 +907,38 @@ def annual_report_table(summary: AnnualSummary, lang: str = "zh", group: str | N
     check_lang(lang)
     table = summary.table if group is None else summary.table[summary.table["peer_group"] == group]
     t = _labels(lang)
-    rename = {c: t[c] for c in ("unit_id", "name", "peer_group", "quarter_mean", "excellent_quarters",
-                                "annual_score", "annual_rank", "annual_grade")}
+    rename = {
+        c: t[c]
+        for c in (
+            "unit_id",
+            "name",
+            "peer_group",
+            "quarter_mean",
+            "excellent_quarters",
+            "annual_score",
+            "annual_rank",
+            "annual_grade",
+        )
+    }
     quarter_names = {}
     for period in summary.quarters.periods:
         quarter_names[f"{period} score"] = f"{period} {'得分' if lang != 'en' else 'score'}"
         quarter_names[f"{period} grade"] = f"{period} {'等级' if lang != 'en' else 'grade'}"
-    columns = ["annual_rank", "unit_id", "name", *quarter_names, "quarter_mean", "annual_score", "annual_grade",
-               "excellent_quarters"]
-    return table[[c for c in columns if c in table.columns]].rename(columns={**rename, **quarter_names}).reset_index(
-        drop=True)
+    columns = [
+        "annual_rank",
+        "unit_id",
+        "name",
+        *quarter_names,
+        "quarter_mean",
+        "annual_score",
+        "annual_grade",
+        "excellent_quarters",
+    ]
+    return (
+        table[[c for c in columns if c in table.columns]]
+        .rename(columns={**rename, **quarter_names})
+        .reset_index(drop=True)
+    )
 
 
 def indicator_names(framework: Framework, lang: str = "zh") -> dict[str, str]:
@@ -852,7 +963,10 @@ def reconciliation_table(reconciliation: pd.DataFrame, framework: Framework, lan
     check_lang(lang)
     t = _labels(lang)
     names = indicator_names(framework, lang)
-    table = reconciliation.assign(indicator=reconciliation["indicator"].map(lambda i: names.get(i, i)),
-                                  agrees=reconciliation["agrees"].map(
-                                      {True: "是" if lang != "en" else "yes", False: "否" if lang != "en" else "no"}))
+    table = reconciliation.assign(
+        indicator=reconciliation["indicator"].map(lambda i: names.get(i, i)),
+        agrees=reconciliation["agrees"].map(
+            {True: "是" if lang != "en" else "yes", False: "否" if lang != "en" else "no"}
+        ),
+    )
     return table.rename(columns={c: t[c] for c in table.columns if c in t})

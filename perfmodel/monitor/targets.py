@@ -96,8 +96,19 @@ DEFAULT_PROGRESS = _DATA / "reform_progress_sample.csv"
 
 STATUSES: tuple[str, ...] = ("achieved", "on_track", "at_risk", "off_track", "no_data")
 _TOP_KEYS = {"id", "name", "source", "description", "targets"}
-_TARGET_KEYS = {"indicator", "name", "unit", "direction", "baseline", "target", "target_change", "deadline",
-                "path", "milestones", "note"}
+_TARGET_KEYS = {
+    "indicator",
+    "name",
+    "unit",
+    "direction",
+    "baseline",
+    "target",
+    "target_change",
+    "deadline",
+    "path",
+    "milestones",
+    "note",
+}
 
 
 class TargetError(PerfmodelError, ValueError):
@@ -256,9 +267,19 @@ def _target_from_dict(raw: Any, index: int, source: str) -> Target:
         raise TargetError(f"{where}: path 'milestones' needs a milestones list; use path: linear otherwise")
     unit = str(raw.get("unit") or "")
     out = Target(
-        indicator=indicator, name_zh=str(name["zh"]), name_en=str(name.get("en") or name["zh"]), unit=unit,
-        direction=direction, baseline_year=baseline_year, baseline_value=baseline_value, deadline=deadline,
-        target=target, target_change=change, path=path, milestones=milestones, note=str(raw.get("note") or ""),
+        indicator=indicator,
+        name_zh=str(name["zh"]),
+        name_en=str(name.get("en") or name["zh"]),
+        unit=unit,
+        direction=direction,
+        baseline_year=baseline_year,
+        baseline_value=baseline_value,
+        deadline=deadline,
+        target=target,
+        target_change=change,
+        path=path,
+        milestones=milestones,
+        note=str(raw.get("note") or ""),
     )
     _check_values(out, where)
     return out
@@ -285,14 +306,15 @@ def _milestones(raw: Any, where: str, first: int, last: int) -> tuple[Milestone,
 
 
 def _check_values(t: Target, where: str) -> None:
-    values = {"baseline.value": t.baseline_value, "target": t.target,
-              **{f"milestone {m.year}": m.value for m in t.milestones}}
+    values = {
+        "baseline.value": t.baseline_value,
+        "target": t.target,
+        **{f"milestone {m.year}": m.value for m in t.milestones},
+    }
     if t.unit == "share":
         for key, value in values.items():
             if value is not None and not 0.0 <= value <= 1.0:
-                raise TargetError(
-                    f"{where}: {key} {value:g} is outside 0–1 for unit 'share'; write 95 % as 0.95"
-                )
+                raise TargetError(f"{where}: {key} {value:g} is outside 0–1 for unit 'share'; write 95 % as 0.95")
     if t.baseline_value is not None and t.target is not None and not t.meets(t.target, t.baseline_value):
         raise TargetError(
             f"{where}: target {t.target:g} is on the wrong side of the baseline {t.baseline_value:g} for "
@@ -326,9 +348,13 @@ def targets_from_dict(raw: Mapping[str, Any], source: str = "<targets>") -> Targ
     name = raw.get("name") or {}
     if isinstance(name, str):
         name = {"zh": name, "en": name}
-    return TargetSet(id=str(raw.get("id") or Path(source).stem), name_zh=str(name.get("zh", "")),
-                     name_en=str(name.get("en", name.get("zh", ""))), source=str(raw.get("source") or ""),
-                     targets=targets)
+    return TargetSet(
+        id=str(raw.get("id") or Path(source).stem),
+        name_zh=str(name.get("zh", "")),
+        name_en=str(name.get("en", name.get("zh", ""))),
+        source=str(raw.get("source") or ""),
+        targets=targets,
+    )
 
 
 def load_targets(path: str | Path | None = None) -> TargetSet:
@@ -423,13 +449,16 @@ def read_progress(data: str | Path | pd.DataFrame | None, targets: TargetSet) ->
         where = f"{source}, row {i} ({indicator}, {row.period})"
         if indicator not in known:
             close = difflib.get_close_matches(indicator, sorted(known), n=1)
-            raise TargetError(f"{where}: indicator {indicator!r} has no target"
-                              + (f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}"))
+            raise TargetError(
+                f"{where}: indicator {indicator!r} has no target"
+                + (f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}")
+            )
         try:
             time = to_time(str(row.period).strip())
         except PeriodError:
-            raise TargetError(f"{where}: period {row.period!r} is not a year, quarter or month "
-                              "(write 2024, 2024Q2 or 2024-06)") from None
+            raise TargetError(
+                f"{where}: period {row.period!r} is not a year, quarter or month (write 2024, 2024Q2 or 2024-06)"
+            ) from None
         try:
             value = float(row.value)
         except (TypeError, ValueError):
@@ -443,8 +472,10 @@ def read_progress(data: str | Path | pd.DataFrame | None, targets: TargetSet) ->
     dup = out.duplicated(["indicator", "time"], keep=False)
     if dup.any():
         first = out[dup].iloc[0]
-        raise TargetError(f"{source}: indicator {first['indicator']!r} has two values for the period ending "
-                          f"with {first['period']}; keep one")
+        raise TargetError(
+            f"{source}: indicator {first['indicator']!r} has two values for the period ending "
+            f"with {first['period']}; keep one"
+        )
     return out.sort_values(["indicator", "time"]).reset_index(drop=True)
 
 
@@ -560,9 +591,12 @@ def forecast(
         exog = np.column_stack([np.ones_like(targets), targets])
         frame = fit.get_prediction(exog).summary_frame(alpha=alpha)
         sd = np.sqrt(fit.scale + frame["mean_se"].to_numpy() ** 2)
-        return [Forecast(float(x), float(m), float(lo), float(hi), confidence, "ols", float(s), float(fit.df_resid))
-                for x, m, lo, hi, s in zip(targets, frame["mean"], frame["obs_ci_lower"], frame["obs_ci_upper"],
-                                           sd, strict=True)]
+        return [
+            Forecast(float(x), float(m), float(lo), float(hi), confidence, "ols", float(s), float(fit.df_resid))
+            for x, m, lo, hi, s in zip(
+                targets, frame["mean"], frame["obs_ci_lower"], frame["obs_ci_upper"], sd, strict=True
+            )
+        ]
     if method == "holt":
         from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
@@ -579,8 +613,17 @@ def forecast(
         out = []
         for x, h in zip(targets, horizon, strict=True):
             row = frame.iloc[h - 1]
-            out.append(Forecast(float(x), float(row["mean"]), float(row["pi_lower"]), float(row["pi_upper"]), confidence,
-                                "holt", float((row["pi_upper"] - row["pi_lower"]) / (2 * z))))
+            out.append(
+                Forecast(
+                    float(x),
+                    float(row["mean"]),
+                    float(row["pi_lower"]),
+                    float(row["pi_upper"]),
+                    confidence,
+                    "holt",
+                    float((row["pi_upper"] - row["pi_lower"]) / (2 * z)),
+                )
+            )
         return out
     raise TargetError(f"method must be 'ols' or 'holt', got {method!r}")
 
@@ -630,9 +673,17 @@ def progress_table(
     rows = []
     for t in targets.targets:
         own = obs[obs["indicator"] == t.indicator].sort_values("time")
-        row: dict[str, Any] = {"indicator": t.indicator, "name": t.name_zh, "name_en": t.name_en, "unit": t.unit,
-                               "direction": t.direction, "baseline_year": t.baseline_year, "deadline": t.deadline,
-                               "n": len(own), "note": t.note}
+        row: dict[str, Any] = {
+            "indicator": t.indicator,
+            "name": t.name_zh,
+            "name_en": t.name_en,
+            "unit": t.unit,
+            "direction": t.direction,
+            "baseline_year": t.baseline_year,
+            "deadline": t.deadline,
+            "n": len(own),
+            "note": t.note,
+        }
         try:
             baseline = _baseline(t, obs)
         except TargetError:
@@ -664,15 +715,46 @@ def progress_table(
         if fc is not None:
             p_high = fc.probability_at_least(goal)
             probability = p_high if t.direction == "higher" else 1.0 - p_high
-        rows.append({**row, "baseline": baseline, "target": goal, "latest": float(latest["value"]),
-                     "latest_period": latest["period"], "progress": progress, "planned": planned,
-                     "planned_progress": planned_progress, "status": status,
-                     "forecast": float(_clip(t, fc.mean)) if fc else np.nan,
-                     "forecast_lower": float(_clip(t, fc.lower)) if fc else np.nan,
-                     "forecast_upper": float(_clip(t, fc.upper)) if fc else np.nan, "probability": probability})
-    columns = ["indicator", "name", "name_en", "unit", "direction", "baseline", "baseline_year", "target", "deadline",
-               "latest", "latest_period", "progress", "planned", "planned_progress", "status", "forecast",
-               "forecast_lower", "forecast_upper", "probability", "n", "note"]
+        rows.append(
+            {
+                **row,
+                "baseline": baseline,
+                "target": goal,
+                "latest": float(latest["value"]),
+                "latest_period": latest["period"],
+                "progress": progress,
+                "planned": planned,
+                "planned_progress": planned_progress,
+                "status": status,
+                "forecast": float(_clip(t, fc.mean)) if fc else np.nan,
+                "forecast_lower": float(_clip(t, fc.lower)) if fc else np.nan,
+                "forecast_upper": float(_clip(t, fc.upper)) if fc else np.nan,
+                "probability": probability,
+            }
+        )
+    columns = [
+        "indicator",
+        "name",
+        "name_en",
+        "unit",
+        "direction",
+        "baseline",
+        "baseline_year",
+        "target",
+        "deadline",
+        "latest",
+        "latest_period",
+        "progress",
+        "planned",
+        "planned_progress",
+        "status",
+        "forecast",
+        "forecast_lower",
+        "forecast_upper",
+        "probability",
+        "n",
+        "note",
+    ]
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
@@ -739,8 +821,9 @@ def synthetic_progress(
             if t.unit == "share":
                 value = float(np.clip(value, 0.0, 1.0))
             digits = 3 if abs(goal) < 2 else 1
-            rows.append({"indicator": t.indicator, "period": str(q), "value": round(value, digits),
-                         "source": "synthetic"})
+            rows.append(
+                {"indicator": t.indicator, "period": str(q), "value": round(value, digits), "source": "synthetic"}
+            )
     return pd.DataFrame(rows)
 
 
@@ -750,7 +833,17 @@ def _unit_text(unit: str, lang: str) -> str:
     return say(key, lang) if has_message(key) else unit
 
 
-def figure_targets(targets: TargetSet, observed: pd.DataFrame, table: pd.DataFrame, *, fig: Figure | None = None, method: Literal["ols", "holt"] = "ols", confidence: float = 0.95, lang: str = "zh", columns: int = 2) -> Figure:
+def figure_targets(
+    targets: TargetSet,
+    observed: pd.DataFrame,
+    table: pd.DataFrame,
+    *,
+    fig: Figure | None = None,
+    method: Literal["ols", "holt"] = "ols",
+    confidence: float = 0.95,
+    lang: str = "zh",
+    columns: int = 2,
+) -> Figure:
     """Small multiples, one per target: observations, staged path, milestones, forecast band, target.
 
     Several axes: drawn on ``fig`` (an empty figure; default: a new one) after applying the
@@ -770,16 +863,28 @@ def figure_targets(targets: TargetSet, observed: pd.DataFrame, table: pd.DataFra
         xs, ys = _path_points(t, base)
         ax.plot(_date(xs), ys, color="grey", ls="--", lw=1.2, label=say("monitor.targets.staged_path", lang))
         ax.scatter(_date(xs[1:-1]), ys[1:-1], marker="D", color="grey", s=22, zorder=3)
-        ax.scatter(_date(own["time"]), own["value"], color="#2166ac", s=14, zorder=4,
-                   label=say("common.observed", lang))
+        ax.scatter(
+            _date(own["time"]), own["value"], color="#2166ac", s=14, zorder=4, label=say("common.observed", lang)
+        )
         grid = np.linspace(own["time"].iloc[-1], t.deadline + 1.0, 30)
         try:
             fcs = forecast(own["time"], own["value"], grid, method=method, confidence=confidence)
             lower, upper = _clip(t, [f.lower for f in fcs]), _clip(t, [f.upper for f in fcs])
-            ax.plot(_date(grid), _clip(t, [f.mean for f in fcs]), color="#d6604d", lw=1.4,
-                    label=say("monitor.targets.forecast", lang))
-            ax.fill_between(_date(grid), lower, upper, color="#d6604d", alpha=0.18,
-                            label=say("monitor.targets.prediction_interval", lang, level=confidence))
+            ax.plot(
+                _date(grid),
+                _clip(t, [f.mean for f in fcs]),
+                color="#d6604d",
+                lw=1.4,
+                label=say("monitor.targets.forecast", lang),
+            )
+            ax.fill_between(
+                _date(grid),
+                lower,
+                upper,
+                color="#d6604d",
+                alpha=0.18,
+                label=say("monitor.targets.prediction_interval", lang, level=confidence),
+            )
         except ValueError:
             pass
         _year_axis(ax)
@@ -788,7 +893,7 @@ def figure_targets(targets: TargetSet, observed: pd.DataFrame, table: pd.DataFra
         ax.set_title(say("monitor.targets.panel_title", lang, name=t.name(lang), status=status), fontsize=10)
         ax.set_xlabel(say("monitor.targets.year", lang))
         ax.set_ylabel(_unit_text(t.unit, lang))
-    for ax in axes.ravel()[len(shown):]:
+    for ax in axes.ravel()[len(shown) :]:
         ax.set_visible(False)
     handles, labels = axes.ravel()[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8, bbox_to_anchor=(0.5, -0.01))
@@ -813,8 +918,14 @@ def figure_progress_overview(table: pd.DataFrame, *, ax: Axes | None = None, lan
     ax = report_axes(ax, figsize=(8, max(3.0, 0.45 * len(t) + 1.2)))
     names = t["name"] if zh else t["name_en"]
     ax.barh(names, t["progress"] * 100, color=t["status"].map(colours))
-    ax.scatter(t["planned_progress"] * 100, names, marker="|", s=300, color="black",
-               label=say("monitor.targets.where_the_staged_path_is", lang))
+    ax.scatter(
+        t["planned_progress"] * 100,
+        names,
+        marker="|",
+        s=300,
+        color="black",
+        label=say("monitor.targets.where_the_staged_path_is", lang),
+    )
     ax.axvline(100, color="#1b7837", lw=1)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
     ax.set_title(say("monitor.targets.progress_of_the_baseline_to", lang))
@@ -837,19 +948,28 @@ def targets_table(targets: TargetSet, lang: str = "zh") -> pd.DataFrame:
     check_lang(lang)
     rows = []
     for t in targets.targets:
-        goal = (_format_value(t.target, t.unit, lang) if t.target is not None
-                else f"{t.target_change:+.0%}" + say("monitor.targets.vs_baseline", lang))
+        goal = (
+            _format_value(t.target, t.unit, lang)
+            if t.target is not None
+            else f"{t.target_change:+.0%}" + say("monitor.targets.vs_baseline", lang)
+        )
         stages = "; ".join(f"{m.year}: {_format_value(m.value, t.unit, lang)}" for m in t.milestones)
-        rows.append({
-            say("monitor.targets.target", lang): t.name(lang),
-            say("monitor.targets.unit_header", lang): _unit_text(t.unit, lang),
-            say("monitor.targets.better", lang): say(f"monitor.targets.direction.{'higher' if t.direction == 'higher' else 'lower'}", lang),
-            say("monitor.targets.baseline", lang): f"{_format_value(t.baseline_value, t.unit, lang)} ({t.baseline_year})",
-            say("monitor.targets.milestones", lang): stages or say("monitor.targets.linear_path", lang),
-            say("monitor.targets.goal", lang): goal,
-            say("monitor.targets.deadline", lang): t.deadline,
-            say("monitor.targets.source", lang): t.note,
-        })
+        rows.append(
+            {
+                say("monitor.targets.target", lang): t.name(lang),
+                say("monitor.targets.unit_header", lang): _unit_text(t.unit, lang),
+                say("monitor.targets.better", lang): say(
+                    f"monitor.targets.direction.{'higher' if t.direction == 'higher' else 'lower'}", lang
+                ),
+                say(
+                    "monitor.targets.baseline", lang
+                ): f"{_format_value(t.baseline_value, t.unit, lang)} ({t.baseline_year})",
+                say("monitor.targets.milestones", lang): stages or say("monitor.targets.linear_path", lang),
+                say("monitor.targets.goal", lang): goal,
+                say("monitor.targets.deadline", lang): t.deadline,
+                say("monitor.targets.source", lang): t.note,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -860,17 +980,22 @@ def progress_report_table(table: pd.DataFrame, confidence: float = 0.95, lang: s
     rows = []
     for r in table.itertuples(index=False):
         fmt = lambda v, u=r.unit: _format_value(v, u, lang)  # noqa: E731
-        interval = (f"{fmt(r.forecast)} [{fmt(r.forecast_lower)}, {fmt(r.forecast_upper)}]"
-                    if np.isfinite(r.forecast) else "–")
-        rows.append({
-            say("monitor.targets.target", lang): r.name if zh else r.name_en,
-            say("monitor.targets.baseline", lang): fmt(r.baseline),
-            say("monitor.targets.latest", lang): f"{fmt(r.latest)} ({r.latest_period})" if np.isfinite(r.latest) else "–",
-            say("monitor.targets.goal", lang): f"{fmt(r.target)} ({r.deadline})",
-            say("monitor.targets.progress_header", lang): r.progress,
-            say("monitor.targets.planned_progress", lang): r.planned_progress,
-            say("monitor.targets.status_header", lang): status_label(r.status, lang),
-            say("monitor.targets.forecast_at_deadline", lang, level=confidence): interval,
-            say("monitor.targets.probability_of_meeting_it", lang): r.probability,
-        })
+        interval = (
+            f"{fmt(r.forecast)} [{fmt(r.forecast_lower)}, {fmt(r.forecast_upper)}]" if np.isfinite(r.forecast) else "–"
+        )
+        rows.append(
+            {
+                say("monitor.targets.target", lang): r.name if zh else r.name_en,
+                say("monitor.targets.baseline", lang): fmt(r.baseline),
+                say("monitor.targets.latest", lang): f"{fmt(r.latest)} ({r.latest_period})"
+                if np.isfinite(r.latest)
+                else "–",
+                say("monitor.targets.goal", lang): f"{fmt(r.target)} ({r.deadline})",
+                say("monitor.targets.progress_header", lang): r.progress,
+                say("monitor.targets.planned_progress", lang): r.planned_progress,
+                say("monitor.targets.status_header", lang): status_label(r.status, lang),
+                say("monitor.targets.forecast_at_deadline", lang, level=confidence): interval,
+                say("monitor.targets.probability_of_meeting_it", lang): r.probability,
+            }
+        )
     return pd.DataFrame(rows)

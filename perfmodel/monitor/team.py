@@ -86,7 +86,6 @@ COLLABORATION_ALIASES: dict[str, str] = {
 _MAX_LISTED = 5
 
 
-
 class CollaborationError(PerfmodelError, ValueError):
     """A collaborations table or analysis request that cannot be used; the message says why."""
 
@@ -100,8 +99,9 @@ def _t(lang: str) -> dict[str, str]:
 def _rows_text(rows: Sequence[int]) -> str:
     rows = [int(r) for r in rows]
     shown = ", ".join(map(str, rows[:_MAX_LISTED]))
-    return f"row{'s' if len(rows) > 1 else ''} {shown}" + (f" and {len(rows) - _MAX_LISTED} more"
-                                                            if len(rows) > _MAX_LISTED else "")
+    return f"row{'s' if len(rows) > 1 else ''} {shown}" + (
+        f" and {len(rows) - _MAX_LISTED} more" if len(rows) > _MAX_LISTED else ""
+    )
 
 
 def _listed(values: Sequence[object]) -> str:
@@ -159,8 +159,7 @@ def validate_collaborations(
             f"{source}: missing column(s) {', '.join(missing)}; a collaborations table needs "
             f"{', '.join(COLLABORATION_COLUMNS)} (one row per case and participating officer)"
         )
-    rows = (data["source_row"].to_numpy() if "source_row" in data.columns
-            else np.arange(2, len(data) + 2))
+    rows = data["source_row"].to_numpy() if "source_row" in data.columns else np.arange(2, len(data) + 2)
     text = {c: data[c].astype("string").str.strip() for c in COLLABORATION_COLUMNS}
     problems: list[str] = []
 
@@ -178,8 +177,11 @@ def validate_collaborations(
         )
     outside = ~np.isnan(share) & ((share <= 0) | (share > 1))
     if outside.any():
-        hint = (" — these look like percentages: divide by 100"
-                if np.all((share[outside] > 1) & (share[outside] <= 100)) else "")
+        hint = (
+            " — these look like percentages: divide by 100"
+            if np.all((share[outside] > 1) & (share[outside] <= 100))
+            else ""
+        )
         problems.append(
             f"column 'contribution_share' must be a fraction in (0, 1] but is "
             f"{_listed(text['contribution_share'][outside])} in {_rows_text(rows[outside])}{hint}"
@@ -201,14 +203,14 @@ def validate_collaborations(
 
     if units is not None:
         home, stations = _officers_and_stations(units)
-        unknown = (~text["officer_id"].isin(home.index) & ~pd.Series(blank["officer_id"], index=data.index))
+        unknown = ~text["officer_id"].isin(home.index) & ~pd.Series(blank["officer_id"], index=data.index)
         if unknown.any():
             problems.append(
                 f"column 'officer_id': unknown officer(s) {_listed(text['officer_id'][unknown])} in "
                 f"{_rows_text(rows[unknown.to_numpy()])}; add them to the units table (level officer) "
                 "or correct the id"
             )
-        strange = (~text["station"].isin(stations) & ~pd.Series(blank["station"], index=data.index))
+        strange = ~text["station"].isin(stations) & ~pd.Series(blank["station"], index=data.index)
         if strange.any():
             problems.append(
                 f"column 'station': unknown station(s) {_listed(text['station'][strange])} in "
@@ -223,8 +225,9 @@ def validate_collaborations(
             "merge the rows into one and add up the shares"
         )
 
-    cases = pd.DataFrame({"case_id": text["case_id"], "period": period, "station": text["station"],
-                          "share": share, "row": rows}).dropna(subset=["case_id"])
+    cases = pd.DataFrame(
+        {"case_id": text["case_id"], "period": period, "station": text["station"], "share": share, "row": rows}
+    ).dropna(subset=["case_id"])
     for column in ("period", "station"):
         spread = cases.groupby("case_id")[column].nunique()
         for case_id in spread.index[spread > 1][:_MAX_LISTED]:
@@ -364,14 +367,17 @@ def team_credit(
     """
     rows = _in_period(collab, period)
     credit = _case_credit(rows, case_credit)
-    cases = rows.assign(credit=credit).groupby("case_id").agg(
-        station=("station", "first"), credit=("credit", "first"), participants=("officer_id", "size"))
-    out = cases.groupby("station").agg(n_cases=("credit", "size"), team_credit=("credit", "sum"),
-                                       mean_participants=("participants", "mean"))
+    cases = (
+        rows.assign(credit=credit)
+        .groupby("case_id")
+        .agg(station=("station", "first"), credit=("credit", "first"), participants=("officer_id", "size"))
+    )
+    out = cases.groupby("station").agg(
+        n_cases=("credit", "size"), team_credit=("credit", "sum"), mean_participants=("participants", "mean")
+    )
     out.insert(1, "n_officers", rows.groupby("station")["officer_id"].nunique())
     out = out.reset_index().sort_values(["team_credit", "station"], ascending=[False, True])
-    return out.reset_index(drop=True)[["station", "n_cases", "n_officers", "team_credit",
-                                        "mean_participants"]]
+    return out.reset_index(drop=True)[["station", "n_cases", "n_officers", "team_credit", "mean_participants"]]
 
 
 def trailing_months(period: str | pd.Period, n: int = 12) -> list[str]:
@@ -437,8 +443,11 @@ def monthly_credit(
     if not months:
         raise CollaborationError("no collaborative cases to analyse; check the period and the file")
     home, _ = _officers_and_stations(units)
-    credit = (rows.assign(credit=rows["contribution_share"] * _case_credit(rows, case_credit))
-              .groupby(["officer_id", "period"])["credit"].sum())
+    credit = (
+        rows.assign(credit=rows["contribution_share"] * _case_credit(rows, case_credit))
+        .groupby(["officer_id", "period"])["credit"]
+        .sum()
+    )
     grid = pd.MultiIndex.from_product([home.index, months], names=["officer_id", "period"])
     out = credit.reindex(grid, fill_value=0.0).reset_index()
     out.insert(1, "station", out["officer_id"].map(home))
@@ -525,22 +534,27 @@ class VarianceShare:
     @property
     def team_share_total(self) -> float:
         """The team's part of all variance, shocks and noise included."""
-        parts = [max(v, 0.0) for v in (self.team, self.individual, self.team_period, self.residual)
-                 if not np.isnan(v)]
+        parts = [max(v, 0.0) for v in (self.team, self.individual, self.team_period, self.residual) if not np.isnan(v)]
         return max(self.team, 0.0) / sum(parts) if sum(parts) > 0 else float("nan")
 
 
-def _prepared(frame: pd.DataFrame, outcome: str, team: str, individual: str | None,
-              period: str | None = None, adjust_for: Sequence[str] = ()) -> pd.DataFrame:
+def _prepared(
+    frame: pd.DataFrame,
+    outcome: str,
+    team: str,
+    individual: str | None,
+    period: str | None = None,
+    adjust_for: Sequence[str] = (),
+) -> pd.DataFrame:
     if period is not None and individual is None:
-        raise CollaborationError("a period column needs an individual column too (repeated observations "
-                                 "of each officer)")
+        raise CollaborationError(
+            "a period column needs an individual column too (repeated observations of each officer)"
+        )
     needed = [outcome, team, *(c for c in (individual, period) if c), *adjust_for]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise CollaborationError(
-            f"column(s) {', '.join(map(repr, missing))} not in the data; it has "
-            f"{', '.join(map(str, frame.columns))}"
+            f"column(s) {', '.join(map(repr, missing))} not in the data; it has {', '.join(map(str, frame.columns))}"
         )
     y = pd.to_numeric(frame[outcome], errors="coerce")
     bad = y.isna() & frame[outcome].notna()
@@ -559,8 +573,9 @@ def _prepared(frame: pd.DataFrame, outcome: str, team: str, individual: str | No
         data[f"x{i}"] = frame[column].astype(str)
     data = data[data["y"].notna() & frame[team].notna()]
     if data["team"].nunique() < 2:
-        raise CollaborationError(f"need at least two teams (values of {team!r}) to separate team from "
-                                 "individual variance")
+        raise CollaborationError(
+            f"need at least two teams (values of {team!r}) to separate team from individual variance"
+        )
     return data.reset_index(drop=True)
 
 
@@ -621,8 +636,7 @@ def variance_decomposition(
         components["period"] = "0 + C(period)"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = smf.mixedlm(f"y ~ {rhs}", data, groups=data["team"], re_formula="1",
-                            vc_formula=components or None)
+        model = smf.mixedlm(f"y ~ {rhs}", data, groups=data["team"], re_formula="1", vc_formula=components or None)
         fit = model.fit(reml=True)
     trouble = any(issubclass(w.category, ConvergenceWarning) for w in caught)
     vc = dict(zip(model.exog_vc.names, np.asarray(fit.vcomp, dtype=float), strict=True)) if components else {}
@@ -631,11 +645,16 @@ def variance_decomposition(
     else:
         individual_var, residual = float(fit.scale), float("nan")
     return VarianceShare(
-        outcome=outcome, method="mixedlm", team=float(np.asarray(fit.cov_re)[0, 0]),
-        individual=individual_var, residual=residual, team_period=vc.get("period", float("nan")),
+        outcome=outcome,
+        method="mixedlm",
+        team=float(np.asarray(fit.cov_re)[0, 0]),
+        individual=individual_var,
+        residual=residual,
+        team_period=vc.get("period", float("nan")),
         n_teams=int(data["team"].nunique()),
         n_individuals=int(data["individual"].nunique()) if individual else len(data),
-        n_observations=len(data), converged=bool(fit.converged) and not trouble,
+        n_observations=len(data),
+        converged=bool(fit.converged) and not trouble,
     )
 
 
@@ -650,11 +669,11 @@ class _TeamStatistics:
     """Per-team sufficient statistics of a balanced design (arrays over teams)."""
 
     mean: np.ndarray
-    ss_individual: np.ndarray     # one-way: the within-team sum of squares
+    ss_individual: np.ndarray  # one-way: the within-team sum of squares
     ss_period: np.ndarray | None
     ss_residual: np.ndarray | None
-    b: int                        # officers per team (1 for one-way)
-    n: int                        # rows per officer (one-way: rows per team)
+    b: int  # officers per team (1 for one-way)
+    n: int  # rows per officer (one-way: rows per team)
 
 
 def _team_statistics(data: pd.DataFrame, individual: bool, period: bool) -> _TeamStatistics:
@@ -673,20 +692,32 @@ def _team_statistics(data: pd.DataFrame, individual: bool, period: bool) -> _Tea
     per_team = data.groupby("team")["individual"].nunique()
     per_individual = data.groupby("individual").size()
     if per_team.nunique() != 1 or per_individual.nunique() != 1:
-        raise _balanced_error("every team needs the same number of officers and every officer the same "
-                              "number of rows")
+        raise _balanced_error("every team needs the same number of officers and every officer the same number of rows")
     cell = data.groupby("individual")["y"].transform("mean")
     ss_individual = by_team((cell - team_mean) ** 2)
     if not period:
-        return _TeamStatistics(mean, ss_individual, None, by_team((data["y"] - cell) ** 2),
-                               int(per_team.iloc[0]), int(per_individual.iloc[0]))
-    if (data.groupby(["team", "period"]).size().nunique() != 1
-            or data.groupby(["individual", "period"]).size().max() != 1):
+        return _TeamStatistics(
+            mean,
+            ss_individual,
+            None,
+            by_team((data["y"] - cell) ** 2),
+            int(per_team.iloc[0]),
+            int(per_individual.iloc[0]),
+        )
+    if (
+        data.groupby(["team", "period"]).size().nunique() != 1
+        or data.groupby(["individual", "period"]).size().max() != 1
+    ):
         raise _balanced_error("every officer needs exactly one row in every period")
     shock = data.groupby(["team", "period"])["y"].transform("mean")
-    return _TeamStatistics(mean, ss_individual, by_team((shock - team_mean) ** 2),
-                           by_team((data["y"] - cell - shock + team_mean) ** 2),
-                           int(per_team.iloc[0]), int(per_individual.iloc[0]))
+    return _TeamStatistics(
+        mean,
+        ss_individual,
+        by_team((shock - team_mean) ** 2),
+        by_team((data["y"] - cell - shock + team_mean) ** 2),
+        int(per_team.iloc[0]),
+        int(per_individual.iloc[0]),
+    )
 
 
 def _components(stats: _TeamStatistics, teams: np.ndarray | None = None) -> dict[str, float]:
@@ -700,12 +731,15 @@ def _components(stats: _TeamStatistics, teams: np.ndarray | None = None) -> dict
     ms_individual = stats.ss_individual[pick].sum() / (a * (b - 1))
     if stats.ss_period is None:
         mse = stats.ss_residual[pick].sum() / (a * b * (n - 1))
-        return {"team": (ms_team - ms_individual) / (b * n), "individual": (ms_individual - mse) / n,
-                "residual": mse}
+        return {"team": (ms_team - ms_individual) / (b * n), "individual": (ms_individual - mse) / n, "residual": mse}
     ms_period = stats.ss_period[pick].sum() / (a * (n - 1))
     mse = stats.ss_residual[pick].sum() / (a * (b - 1) * (n - 1))
-    return {"team": (ms_team - ms_individual - ms_period + mse) / (b * n),
-            "individual": (ms_individual - mse) / n, "team_period": (ms_period - mse) / b, "residual": mse}
+    return {
+        "team": (ms_team - ms_individual - ms_period + mse) / (b * n),
+        "individual": (ms_individual - mse) / n,
+        "team_period": (ms_period - mse) / b,
+        "residual": mse,
+    }
 
 
 def anova_components(
@@ -736,9 +770,14 @@ def anova_components(
     stats = _team_statistics(data, individual is not None, period is not None)
     parts = {k: float(v) for k, v in _components(stats).items()}
     return VarianceShare(
-        outcome, "anova", team=parts["team"], individual=parts["individual"],
-        residual=parts.get("residual", float("nan")), team_period=parts.get("team_period", float("nan")),
-        n_teams=len(stats.mean), n_individuals=len(stats.mean) * stats.b if individual else len(data),
+        outcome,
+        "anova",
+        team=parts["team"],
+        individual=parts["individual"],
+        residual=parts.get("residual", float("nan")),
+        team_period=parts.get("team_period", float("nan")),
+        n_teams=len(stats.mean),
+        n_individuals=len(stats.mean) * stats.b if individual else len(data),
         n_observations=len(data),
     )
 
@@ -781,20 +820,22 @@ def variance_table(results: Sequence[VarianceShare], lang: str = "zh") -> pd.Dat
     check_lang(lang)
     rows = []
     for r in results:
-        rows.append({
-            say("monitor.team.outcome", lang): r.outcome,
-            say("monitor.team.method", lang): r.method,
-            say("monitor.team.team_variance", lang): r.team,
-            say("monitor.team.individual_variance", lang): r.individual,
-            say("monitor.team.team_month_variance", lang): r.team_period,
-            say("monitor.team.noise_variance", lang): r.residual,
-            say("monitor.team.team_share", lang): r.team_share,
-            say("monitor.team.team_share_of_total", lang): r.team_share_total,
-            say("monitor.team.teams", lang): r.n_teams,
-            say("monitor.team.officers", lang): r.n_individuals,
-            say("monitor.team.observations", lang): r.n_observations,
-            say("monitor.team.converged", lang): r.converged,
-        })
+        rows.append(
+            {
+                say("monitor.team.outcome", lang): r.outcome,
+                say("monitor.team.method", lang): r.method,
+                say("monitor.team.team_variance", lang): r.team,
+                say("monitor.team.individual_variance", lang): r.individual,
+                say("monitor.team.team_month_variance", lang): r.team_period,
+                say("monitor.team.noise_variance", lang): r.residual,
+                say("monitor.team.team_share", lang): r.team_share,
+                say("monitor.team.team_share_of_total", lang): r.team_share_total,
+                say("monitor.team.teams", lang): r.n_teams,
+                say("monitor.team.officers", lang): r.n_individuals,
+                say("monitor.team.observations", lang): r.n_observations,
+                say("monitor.team.converged", lang): r.converged,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -820,9 +861,12 @@ def credit_table(credits: pd.DataFrame, teams: pd.DataFrame, lang: str = "zh", t
     """
     check_lang(lang)
     labels = {
-        "officer_id": say("monitor.team.officer", lang), "name": say("monitor.team.name", lang),
-        "station": say("monitor.team.station", lang), "n_cases": say("monitor.team.cases", lang),
-        "credit": say("monitor.team.individual_credit", lang), "team_credit": say("monitor.team.team_credit", lang),
+        "officer_id": say("monitor.team.officer", lang),
+        "name": say("monitor.team.name", lang),
+        "station": say("monitor.team.station", lang),
+        "n_cases": say("monitor.team.cases", lang),
+        "credit": say("monitor.team.individual_credit", lang),
+        "team_credit": say("monitor.team.team_credit", lang),
         "team_share": say("monitor.team.share_of_team_credit", lang),
     }
     shown = credits[credits["station"].isin(teams["station"].head(top))]
@@ -845,7 +889,7 @@ def figure_team_credit(credits: pd.DataFrame, *, ax: Axes | None = None, lang: s
 
     check_lang(lang)
     t = _t(lang)
-    teams = (credits.groupby("station")["credit"].sum().sort_values(ascending=False).head(top))
+    teams = credits.groupby("station")["credit"].sum().sort_values(ascending=False).head(top)
     ax = report_axes(ax, figsize=(9, 4.5))
     cmap = plt.get_cmap("tab20")
     for x, station in enumerate(teams.index):
@@ -861,7 +905,16 @@ def figure_team_credit(credits: pd.DataFrame, *, ax: Axes | None = None, lang: s
     return ax
 
 
-def figure_variance_shares(results: Sequence[VarianceShare], *, ax: Axes | None = None, lang: str = "zh", labels: Sequence[str] | None = None, planted: Mapping[int, float] | None = None, intervals: Mapping[int, tuple[float, float]] | None = None, confidence: float = 0.95) -> Axes:
+def figure_variance_shares(
+    results: Sequence[VarianceShare],
+    *,
+    ax: Axes | None = None,
+    lang: str = "zh",
+    labels: Sequence[str] | None = None,
+    planted: Mapping[int, float] | None = None,
+    intervals: Mapping[int, tuple[float, float]] | None = None,
+    confidence: float = 0.95,
+) -> Axes:
     """Team versus individual share of the persistent differences, one bar per outcome.
 
     Period shocks and noise are left out (they are in :func:`variance_table`).
@@ -886,13 +939,23 @@ def figure_variance_shares(results: Sequence[VarianceShare], *, ax: Axes | None 
         ax.text(0.01, y, f"{r.team_share:.0%}", va="center", fontsize=9, color="white")
         if y in intervals:
             low, high = intervals[y]
-            ax.plot([low, high], [y, y], color="#333333", lw=1.2,
-                    label=t["interval"].format(pct=f"{confidence:.0%}") if y == min(intervals) else None)
+            ax.plot(
+                [low, high],
+                [y, y],
+                color="#333333",
+                lw=1.2,
+                label=t["interval"].format(pct=f"{confidence:.0%}") if y == min(intervals) else None,
+            )
             for end in (low, high):
                 ax.plot([end, end], [y - 0.12, y + 0.12], color="#333333", lw=1.2)
         if y in planted:
-            ax.plot([planted[y]] * 2, [y - 0.4, y + 0.4], color="black", lw=2.2,
-                    label=t["planted"] if y == min(planted) else None)
+            ax.plot(
+                [planted[y]] * 2,
+                [y - 0.4, y + 0.4],
+                color="black",
+                lw=2.2,
+                label=t["planted"] if y == min(planted) else None,
+            )
     ax.set_yticks(range(len(results)), labels)
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))

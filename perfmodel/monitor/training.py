@@ -70,9 +70,22 @@ def level_name(level: str, lang: str = "zh") -> str:
     check_choice("level", level, LEVELS)
     return say(f"monitor.training.level.{level}", lang)
 
+
 NEEDS_COLUMNS: list[str] = [
-    "framework", "level", "unit_id", "name", "station", "peer_group", "node", "node_name",
-    "node_name_en", "score", "peer_median", "percentile", "topic", "topic_from",
+    "framework",
+    "level",
+    "unit_id",
+    "name",
+    "station",
+    "peer_group",
+    "node",
+    "node_name",
+    "node_name_en",
+    "score",
+    "peer_median",
+    "percentile",
+    "topic",
+    "topic_from",
 ]
 """Columns of :func:`training_needs`."""
 
@@ -163,13 +176,15 @@ def weakest_nodes(
     pct = peer_percentiles(scores, keys)
     medians = scores.groupby(keys).transform("median")
     position = {node: i for i, node in enumerate(scores.columns)}
-    long = pd.DataFrame({
-        "unit_id": np.repeat(scores.index.to_numpy(), scores.shape[1]),
-        "node": np.tile(scores.columns.to_numpy(), len(scores)),
-        "score": scores.to_numpy().ravel(),
-        "peer_median": medians.to_numpy().ravel(),
-        "percentile": pct.to_numpy().ravel(),
-    })
+    long = pd.DataFrame(
+        {
+            "unit_id": np.repeat(scores.index.to_numpy(), scores.shape[1]),
+            "node": np.tile(scores.columns.to_numpy(), len(scores)),
+            "score": scores.to_numpy().ravel(),
+            "peer_median": medians.to_numpy().ravel(),
+            "percentile": pct.to_numpy().ravel(),
+        }
+    )
     long = long[long["percentile"] < threshold].assign(_pos=lambda d: d["node"].map(position))
     long = long.sort_values(["unit_id", "percentile", "_pos"])
     long["order"] = long.groupby("unit_id").cumcount() + 1
@@ -215,14 +230,16 @@ def training_needs(
     fw = ev.framework
     units = ev.scored_units
     groups = peer_groups(ev, peer_group)
-    weak = weakest_nodes(node_scores(ev, level, exclude_sources=exclude_sources), groups,
-                         threshold=threshold, top=top)
+    weak = weakest_nodes(node_scores(ev, level, exclude_sources=exclude_sources), groups, threshold=threshold, top=top)
     topics = {node: training_topic(fw, node) for node in weak["node"].unique()}
     out = weak.assign(
         framework=fw.id,
         level=fw.level,
-        name=(weak["unit_id"].map(units["name"]) if "name" in units.columns and (show_names or fw.level != "officer")
-              else None),
+        name=(
+            weak["unit_id"].map(units["name"])
+            if "name" in units.columns and (show_names or fw.level != "officer")
+            else None
+        ),
         station=(weak["unit_id"].map(units["parent_id"]) if fw.level == "officer" else weak["unit_id"]),
         peer_group=weak["unit_id"].map(groups),
         node_name=weak["node"].map(lambda n: fw.node(n).node.name.zh),
@@ -290,28 +307,35 @@ def training_plan(needs: Sequence[pd.DataFrame], lang: str = "zh", max_listed: i
     check_lang(lang)
     frames = [n for n in needs if len(n)]
     if not frames:
-        return pd.DataFrame(columns=["topic", "n_stations", "n_officers", "n_total", "units", "indicators",
-                                     "frameworks"])
+        return pd.DataFrame(
+            columns=["topic", "n_stations", "n_officers", "n_total", "units", "indicators", "frameworks"]
+        )
     data = pd.concat(frames, ignore_index=True)
     data["topic"] = data["topic"].fillna(say("monitor.training.no_topic", lang))
     rows = []
     for topic, part in data.groupby("topic", sort=False):
         people = part.drop_duplicates("unit_id")
-        listed = [f"{n}({u})" if isinstance(n, str) and n else str(u)
-                  for n, u in zip(people["name"], people["unit_id"], strict=True)]
+        listed = [
+            f"{n}({u})" if isinstance(n, str) and n else str(u)
+            for n, u in zip(people["name"], people["unit_id"], strict=True)
+        ]
         more = len(listed) - max_listed
         who = say("common.list_sep", lang).join(listed[:max_listed])
         if more > 0:
             who += say("monitor.training.and_more", lang, total=len(listed))
-        rows.append({
-            "topic": topic,
-            "n_stations": int((people["level"] == "station").sum()),
-            "n_officers": int((people["level"] == "officer").sum()),
-            "n_total": len(people),
-            "units": who,
-            "indicators": say("common.list_sep", lang).join(dict.fromkeys(part["node_name_en" if lang == "en" else "node_name"])),
-            "frameworks": ", ".join(dict.fromkeys(part["framework"])),
-        })
+        rows.append(
+            {
+                "topic": topic,
+                "n_stations": int((people["level"] == "station").sum()),
+                "n_officers": int((people["level"] == "officer").sum()),
+                "n_total": len(people),
+                "units": who,
+                "indicators": say("common.list_sep", lang).join(
+                    dict.fromkeys(part["node_name_en" if lang == "en" else "node_name"])
+                ),
+                "frameworks": ", ".join(dict.fromkeys(part["framework"])),
+            }
+        )
     plan = pd.DataFrame(rows).sort_values(["n_total", "topic"], ascending=[False, True])
     return plan.reset_index(drop=True)
 
@@ -320,17 +344,18 @@ def plan_table(plan: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`training_plan` with localised column names, for a report."""
     check_lang(lang)
     labels = {
-        "topic": say("monitor.training.topic", lang), "n_stations": say("common.stations", lang),
-        "n_officers": say("common.officers", lang), "n_total": say("monitor.training.total", lang),
-        "units": say("monitor.training.who", lang), "indicators": say("monitor.training.weak_indicators", lang),
+        "topic": say("monitor.training.topic", lang),
+        "n_stations": say("common.stations", lang),
+        "n_officers": say("common.officers", lang),
+        "n_total": say("monitor.training.total", lang),
+        "units": say("monitor.training.who", lang),
+        "indicators": say("monitor.training.weak_indicators", lang),
         "frameworks": say("monitor.training.frameworks", lang),
     }
     return plan.rename(columns=labels)
 
 
-def needs_excerpt(
-    needs: pd.DataFrame, lang: str = "zh", rows: int = 12, framework: str | None = None
-) -> pd.DataFrame:
+def needs_excerpt(needs: pd.DataFrame, lang: str = "zh", rows: int = 12, framework: str | None = None) -> pd.DataFrame:
     """The first ``rows`` training needs (of one framework, if given), in the columns a reader needs.
 
     ``unit_id``, ``name``, ``peer_group``, the node's name (``node_name`` in
@@ -340,8 +365,16 @@ def needs_excerpt(
     check_lang(lang)
     if framework is not None:
         needs = needs[needs["framework"] == framework]
-    columns = ["unit_id", "name", "peer_group", "node_name_en" if lang == "en" else "node_name", "score",
-               "peer_median", "percentile", "topic"]
+    columns = [
+        "unit_id",
+        "name",
+        "peer_group",
+        "node_name_en" if lang == "en" else "node_name",
+        "score",
+        "peer_median",
+        "percentile",
+        "topic",
+    ]
     return needs.head(rows)[columns]
 
 
@@ -358,8 +391,9 @@ def figure_training_plan(plan: pd.DataFrame, *, ax: Axes | None = None, lang: st
     ax = report_axes(ax, figsize=(8.5, 0.38 * len(shown) + 1.8))
     y = np.arange(len(shown))
     ax.barh(y, shown["n_stations"], color="#4d7ea8", label=say("monitor.training.stations", lang))
-    ax.barh(y, shown["n_officers"], left=shown["n_stations"], color="#f4a582",
-            label=say("monitor.training.officers", lang))
+    ax.barh(
+        y, shown["n_officers"], left=shown["n_stations"], color="#f4a582", label=say("monitor.training.officers", lang)
+    )
     ax.set_yticks(y, shown["topic"])
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="lower right")

@@ -60,7 +60,6 @@ __all__ = [
 ]
 
 
-
 # ----------------------------------------------------------------------------- series
 def indicator_series(
     values: pd.DataFrame,
@@ -187,14 +186,20 @@ def decompose(
             f"{2 * period} (two full years)"
         )
     fit = STL(s.to_numpy(), period=period, robust=robust, seasonal=seasonal, seasonal_deg=seasonal_deg).fit()
-    frame = pd.DataFrame({"observed": s.to_numpy(), "trend": fit.trend, "seasonal": fit.seasonal,
-                          "remainder": fit.resid}, index=full)
+    frame = pd.DataFrame(
+        {"observed": s.to_numpy(), "trend": fit.trend, "seasonal": fit.seasonal, "remainder": fit.resid}, index=full
+    )
     r = frame["remainder"]
     seasonal_strength = max(0.0, 1.0 - r.var() / (frame["seasonal"] + r).var())
     trend_strength = max(0.0, 1.0 - r.var() / (frame["trend"] + r).var())
     profile = frame["seasonal"].groupby(full.month).mean().reindex(range(1, 13))
-    return Decomposition(name=str(series.name), frame=frame, seasonal_strength=float(seasonal_strength),
-                         trend_strength=float(trend_strength), profile=profile)
+    return Decomposition(
+        name=str(series.name),
+        frame=frame,
+        seasonal_strength=float(seasonal_strength),
+        trend_strength=float(trend_strength),
+        profile=profile,
+    )
 
 
 def _month_name(month: int, lang: str) -> str:
@@ -282,21 +287,34 @@ def seasonality_table(
         effect = sign * effects / level
         critical = stats.t.ppf(1 - alpha, df) if df > 0 else np.inf
         pressure = [int(m) for m in t_values.index[sign * t_values <= -critical]] if p < alpha else []
-        rows.append({
-            "indicator": column,
-            "name": names_zh.get(column, column),
-            "name_en": names_en.get(column, column),
-            "seasonal_strength": dec.seasonal_strength,
-            "trend_strength": dec.trend_strength,
-            "p": p,
-            "effect": effect.to_numpy(),
-            "amplitude": float(effect.max() - effect.min()),
-            "pressure_months": _circular_order(pressure),
-            "worst_month": int(effect.idxmin()),
-            "measure": measure,
-        })
-    columns = ["indicator", "name", "name_en", "seasonal_strength", "trend_strength", "p", "effect", "amplitude",
-               "pressure_months", "worst_month", "measure"]
+        rows.append(
+            {
+                "indicator": column,
+                "name": names_zh.get(column, column),
+                "name_en": names_en.get(column, column),
+                "seasonal_strength": dec.seasonal_strength,
+                "trend_strength": dec.trend_strength,
+                "p": p,
+                "effect": effect.to_numpy(),
+                "amplitude": float(effect.max() - effect.min()),
+                "pressure_months": _circular_order(pressure),
+                "worst_month": int(effect.idxmin()),
+                "measure": measure,
+            }
+        )
+    columns = [
+        "indicator",
+        "name",
+        "name_en",
+        "seasonal_strength",
+        "trend_strength",
+        "p",
+        "effect",
+        "amplitude",
+        "pressure_months",
+        "worst_month",
+        "measure",
+    ]
     out = pd.DataFrame(rows, columns=columns)
     return out.sort_values("p").reset_index(drop=True)
 
@@ -373,12 +391,32 @@ def special_indicator_candidates(
             continue
         if not _is_contiguous(months):
             continue
-        rows.append({"indicator": row.indicator, "name": row.name_en if lang == "en" else row.name,
-                     "measure": row.measure, "p": row.p, "amplitude": row.amplitude, "window": month_window(months, lang),
-                     "months": months, "valid_from_month": months[0], "valid_to_month": months[-1],
-                     "weight_room": room})
-    columns = ["indicator", "name", "measure", "p", "amplitude", "window", "months", "valid_from_month",
-               "valid_to_month", "weight_room"]
+        rows.append(
+            {
+                "indicator": row.indicator,
+                "name": row.name_en if lang == "en" else row.name,
+                "measure": row.measure,
+                "p": row.p,
+                "amplitude": row.amplitude,
+                "window": month_window(months, lang),
+                "months": months,
+                "valid_from_month": months[0],
+                "valid_to_month": months[-1],
+                "weight_room": room,
+            }
+        )
+    columns = [
+        "indicator",
+        "name",
+        "measure",
+        "p",
+        "amplitude",
+        "window",
+        "months",
+        "valid_from_month",
+        "valid_to_month",
+        "weight_room",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -438,9 +476,17 @@ def district_gaps(
         sd = float(np.std(x, ddof=1)) if n > 1 else np.nan
         t = float(np.mean(x) / (sd / np.sqrt(n_eff))) if sd and sd > 0 else np.nan
         p = float(stats.t.cdf(t, df=n_eff - 1)) if np.isfinite(t) else np.nan
-        row = {"district": name, "units": int(s.loc[s[by] == name, "unit_id"].nunique()), "months": n,
-               "mean_gap": float(np.mean(x)), "share_below": float(np.mean(x < 0)), "autocorrelation": rho,
-               "n_effective": n_eff, "t": t, "p": p}
+        row = {
+            "district": name,
+            "units": int(s.loc[s[by] == name, "unit_id"].nunique()),
+            "months": n,
+            "mean_gap": float(np.mean(x)),
+            "share_below": float(np.mean(x < 0)),
+            "autocorrelation": rho,
+            "n_effective": n_eff,
+            "t": t,
+            "p": p,
+        }
         for dim in dimensions:
             row[f"gap_{dim}"] = float(g[dim].mean())
         rows.append(row)
@@ -453,7 +499,9 @@ def district_gaps(
 
 
 # ----------------------------------------------------------------------------- figures
-def figure_decomposition(dec: Decomposition, title: str, *, fig: Figure | None = None, lang: str = "zh", unit_label: str = "") -> Figure:
+def figure_decomposition(
+    dec: Decomposition, title: str, *, fig: Figure | None = None, lang: str = "zh", unit_label: str = ""
+) -> Figure:
     """The four STL panels of one series: observed, trend, seasonal, remainder.
 
     Several axes: drawn on ``fig`` (an empty figure; default: a new one) after applying the
@@ -463,8 +511,12 @@ def figure_decomposition(dec: Decomposition, title: str, *, fig: Figure | None =
 
     check_lang(lang)
 
-    names = (say("common.observed", lang), say("monitor.trends.trend", lang), say("monitor.trends.seasonal", lang),
-             say("monitor.trends.remainder", lang))
+    names = (
+        say("common.observed", lang),
+        say("monitor.trends.trend", lang),
+        say("monitor.trends.seasonal", lang),
+        say("monitor.trends.remainder", lang),
+    )
     fig, axes = report_subplots(fig, 4, 1, figsize=(8.5, 7.0), sharex=True)
     x = dec.frame.index.to_timestamp()
     for ax, column, name in zip(axes, ("observed", "trend", "seasonal", "remainder"), names, strict=True):
@@ -477,7 +529,9 @@ def figure_decomposition(dec: Decomposition, title: str, *, fig: Figure | None =
     return fig
 
 
-def figure_seasonal_profiles(seasonality: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh", max_rows: int = 15) -> Axes:
+def figure_seasonal_profiles(
+    seasonality: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh", max_rows: int = 15
+) -> Axes:
     """Heat map: each indicator's seasonal effect by calendar month, in % of its level.
 
     The sign is oriented so that red always marks a month the season makes
@@ -494,8 +548,10 @@ def figure_seasonal_profiles(seasonality: pd.DataFrame, *, ax: Axes | None = Non
     zh = lang != "en"
     rows = seasonality.head(max_rows)
     matrix = np.vstack(rows["effect"].to_list()) * 100 if len(rows) else np.zeros((0, 12))
-    labels = [(n if zh else e) + (" *" if p < 0.05 else "")
-              for n, e, p in zip(rows["name"], rows["name_en"], rows["p"], strict=True)]
+    labels = [
+        (n if zh else e) + (" *" if p < 0.05 else "")
+        for n, e, p in zip(rows["name"], rows["name_en"], rows["p"], strict=True)
+    ]
     ax = report_axes(ax, figsize=(8.5, max(2.5, 0.35 * len(rows) + 1.5)))
     fig = ax.figure
     limit = float(np.nanmax(np.abs(matrix))) if matrix.size else 1.0
@@ -537,46 +593,60 @@ def seasonality_report_table(seasonality: pd.DataFrame, lang: str = "zh") -> pd.
     """:func:`seasonality_table` with readable headers (strength, p-value, swing, pressure months)."""
     check_lang(lang)
     zh = lang != "en"
-    return pd.DataFrame({
-        say("monitor.trends.indicator", lang): seasonality["name"] if zh else seasonality["name_en"],
-        say("monitor.trends.seasonal_strength", lang): seasonality["seasonal_strength"],
-        say("monitor.trends.seasonality_p_value", lang): seasonality["p"],
-        say("monitor.trends.seasonal_swing_share_of_level", lang): seasonality["amplitude"],
-        say("monitor.trends.pressure_months", lang): seasonality["pressure_months"].map(lambda m: month_window(m, lang)),
-        say("monitor.trends.worst_month", lang): seasonality["worst_month"].map(
-            lambda m: _month_name(m, lang), na_action="ignore"),
-    })
+    return pd.DataFrame(
+        {
+            say("monitor.trends.indicator", lang): seasonality["name"] if zh else seasonality["name_en"],
+            say("monitor.trends.seasonal_strength", lang): seasonality["seasonal_strength"],
+            say("monitor.trends.seasonality_p_value", lang): seasonality["p"],
+            say("monitor.trends.seasonal_swing_share_of_level", lang): seasonality["amplitude"],
+            say("monitor.trends.pressure_months", lang): seasonality["pressure_months"].map(
+                lambda m: month_window(m, lang)
+            ),
+            say("monitor.trends.worst_month", lang): seasonality["worst_month"].map(
+                lambda m: _month_name(m, lang), na_action="ignore"
+            ),
+        }
+    )
 
 
 def candidates_table(candidates: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`special_indicator_candidates` with readable headers."""
     check_lang(lang)
-    return pd.DataFrame({
-        say("monitor.trends.indicator", lang): candidates["name"],
-        say("monitor.trends.basis", lang): candidates["measure"].map(
-            {"value": say("monitor.trends.seasonal_dip_of_the_value", lang),
-             "volume": say("monitor.trends.seasonal_peak_of_case_volume", lang)}),
-        say("monitor.trends.suggested_window", lang): candidates["window"],
-        say("monitor.trends.seasonality_p_value", lang): candidates["p"],
-        say("monitor.trends.seasonal_swing_share_of_level", lang): candidates["amplitude"],
-        say("monitor.trends.temporary_weight_still_available", lang): candidates["weight_room"],
-    })
+    return pd.DataFrame(
+        {
+            say("monitor.trends.indicator", lang): candidates["name"],
+            say("monitor.trends.basis", lang): candidates["measure"].map(
+                {
+                    "value": say("monitor.trends.seasonal_dip_of_the_value", lang),
+                    "volume": say("monitor.trends.seasonal_peak_of_case_volume", lang),
+                }
+            ),
+            say("monitor.trends.suggested_window", lang): candidates["window"],
+            say("monitor.trends.seasonality_p_value", lang): candidates["p"],
+            say("monitor.trends.seasonal_swing_share_of_level", lang): candidates["amplitude"],
+            say("monitor.trends.temporary_weight_still_available", lang): candidates["weight_room"],
+        }
+    )
 
 
-def district_table(gaps: pd.DataFrame, lang: str = "zh", dimension_names: Mapping[str, str] | None = None
-                   ) -> pd.DataFrame:
+def district_table(
+    gaps: pd.DataFrame, lang: str = "zh", dimension_names: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """:func:`district_gaps` with readable headers."""
     check_lang(lang)
-    table = pd.DataFrame({
-        say("monitor.trends.district", lang): gaps["district"],
-        say("monitor.trends.units", lang): gaps["units"],
-        say("monitor.trends.months", lang): gaps["months"],
-        say("monitor.trends.mean_gap_points", lang): gaps["mean_gap"],
-        say("monitor.trends.share_of_months_below", lang): gaps["share_below"],
-        say("monitor.trends.q_value", lang): gaps["q"],
-        say("monitor.trends.persistently_behind", lang): gaps["persistent"].map(
-            {True: say("common.yes", lang), False: say("monitor.trends.no", lang)}),
-    })
+    table = pd.DataFrame(
+        {
+            say("monitor.trends.district", lang): gaps["district"],
+            say("monitor.trends.units", lang): gaps["units"],
+            say("monitor.trends.months", lang): gaps["months"],
+            say("monitor.trends.mean_gap_points", lang): gaps["mean_gap"],
+            say("monitor.trends.share_of_months_below", lang): gaps["share_below"],
+            say("monitor.trends.q_value", lang): gaps["q"],
+            say("monitor.trends.persistently_behind", lang): gaps["persistent"].map(
+                {True: say("common.yes", lang), False: say("monitor.trends.no", lang)}
+            ),
+        }
+    )
     for column in gaps.columns:
         if column.startswith("gap_"):
             dim = column[4:]

@@ -152,8 +152,7 @@ def _check_scores(scores: pd.DataFrame, score: str, group: str) -> None:
     bad = [p for p in scores["period"].unique() if not _is_month(p)]
     if bad:
         raise OptionError(
-            f"warnings need monthly periods, got {bad[0]!r}; use monthly scores (YYYY-MM), "
-            "not quarters or years"
+            f"warnings need monthly periods, got {bad[0]!r}; use monthly scores (YYYY-MM), not quarters or years"
         )
     dup = scores.duplicated(["unit_id", "period"])
     if dup.any():
@@ -227,8 +226,19 @@ def prepare_scores(
         s["shrunk_relative"] = s["relative"]
         s["reliability"] = 1.0
     s["shrunk"] = s["expected"] + s["shrunk_relative"]
-    columns = ["unit_id", "period", "month", "peer_group", "score", "expected", "relative", "noise_sd",
-               "shrunk", "shrunk_relative", "reliability"] + (["name"] if "name" in s.columns else [])
+    columns = [
+        "unit_id",
+        "period",
+        "month",
+        "peer_group",
+        "score",
+        "expected",
+        "relative",
+        "noise_sd",
+        "shrunk",
+        "shrunk_relative",
+        "reliability",
+    ] + (["name"] if "name" in s.columns else [])
     return s[columns]
 
 
@@ -268,9 +278,14 @@ def _eb(frame: pd.DataFrame, by: list[str], estimate: str, se: str, min_group: i
     shrunk = frame[estimate].astype(float).copy()
     reliability = pd.Series(1.0, index=frame.index)
     if ok.any():
-        cells = pd.DataFrame({"row": np.flatnonzero(ok), "cell": key[ok].to_numpy(),
-                              "estimate": frame[estimate].to_numpy(dtype=float)[ok],
-                              "se": frame[se].to_numpy(dtype=float)[ok]})
+        cells = pd.DataFrame(
+            {
+                "row": np.flatnonzero(ok),
+                "cell": key[ok].to_numpy(),
+                "estimate": frame[estimate].to_numpy(dtype=float)[ok],
+                "se": frame[se].to_numpy(dtype=float)[ok],
+            }
+        )
         model = NormalNormalShrinkage("reml", estimate="estimate", se="se", unit="row", groups="cell")
         fitted = model.fit_transform(cells)
         shrunk.iloc[fitted["row"].to_numpy()] = fitted["shrunk"].to_numpy()
@@ -330,8 +345,7 @@ def _runs(prepared: pd.DataFrame, months: int, column: str) -> pd.DataFrame:
     return p.assign(**out)
 
 
-def decline_warnings(prepared: pd.DataFrame, rules: WarningRules = DEFAULT_RULES,
-                     lang: str = "zh") -> pd.DataFrame:
+def decline_warnings(prepared: pd.DataFrame, rules: WarningRules = DEFAULT_RULES, lang: str = "zh") -> pd.DataFrame:
     """Units whose risk-adjusted score fell in each of the last ``decline_months`` months
     by a total larger than noise explains.
 
@@ -359,8 +373,16 @@ def decline_warnings(prepared: pd.DataFrame, rules: WarningRules = DEFAULT_RULES
     needed = c * p["noise_sd"] * np.sqrt(2.0)
     alarm = p["consecutive"] & falling & (drop >= needed)
     hits = p[alarm.to_numpy()]
-    return _warning_frame(hits["unit_id"], hits["peer_group"], "decline", hits[f"p{m}"].map(_next_month),
-                          hits["period"], drop[alarm], needed[alarm], lang)
+    return _warning_frame(
+        hits["unit_id"],
+        hits["peer_group"],
+        "decline",
+        hits[f"p{m}"].map(_next_month),
+        hits["period"],
+        drop[alarm],
+        needed[alarm],
+        lang,
+    )
 
 
 def _next_month(period: str) -> str:
@@ -369,12 +391,18 @@ def _next_month(period: str) -> str:
 
 def _warning_frame(unit, group, rule, start, period, size, threshold, lang) -> pd.DataFrame:
     text = SUGGESTIONS[rule]["en" if lang == "en" else "zh"]
-    frame = pd.DataFrame({
-        "unit_id": np.asarray(unit), "peer_group": np.asarray(group), "rule": rule,
-        "start": np.asarray(start), "period": np.asarray(period),
-        "size": np.asarray(size, dtype=float), "threshold": np.asarray(threshold, dtype=float),
-        "suggestion": text,
-    })
+    frame = pd.DataFrame(
+        {
+            "unit_id": np.asarray(unit),
+            "peer_group": np.asarray(group),
+            "rule": rule,
+            "start": np.asarray(start),
+            "period": np.asarray(period),
+            "size": np.asarray(size, dtype=float),
+            "threshold": np.asarray(threshold, dtype=float),
+            "suggestion": text,
+        }
+    )
     return frame[WARNING_COLUMNS].reset_index(drop=True)
 
 
@@ -387,8 +415,9 @@ def _streaks(flag: pd.Series, unit: pd.Series, step: pd.Series) -> pd.Series:
     return streak.where(flag, 0)
 
 
-def leader_flags(prepared: pd.DataFrame, rules: WarningRules = DEFAULT_RULES, *, column: str = "shrunk",
-                 lang: str = "zh") -> pd.DataFrame:
+def leader_flags(
+    prepared: pd.DataFrame, rules: WarningRules = DEFAULT_RULES, *, column: str = "shrunk", lang: str = "zh"
+) -> pd.DataFrame:
     """Units ranked first in their peer group for ``lead_months`` consecutive months (R14).
 
     Ranks use ``column`` (the empirical-Bayes score by default, so a small unit's
@@ -406,8 +435,9 @@ def leader_flags(prepared: pd.DataFrame, rules: WarningRules = DEFAULT_RULES, *,
     hits = p[p["streak"] >= rules.lead_months]
     start = [_shift_month(per, -(int(k) - 1)) for per, k in zip(hits["period"], hits["streak"], strict=True)]
     lead = hits[column] - _second_best(p, column).reindex(hits.index)
-    return _warning_frame(hits["unit_id"], hits["peer_group"], "leader", start, hits["period"],
-                          lead, np.zeros(len(hits)), lang)
+    return _warning_frame(
+        hits["unit_id"], hits["peer_group"], "leader", start, hits["period"], lead, np.zeros(len(hits)), lang
+    )
 
 
 def _second_best(p: pd.DataFrame, column: str) -> pd.Series:
@@ -462,8 +492,16 @@ def last_place_flags(
     a["_streak"] = _streaks(a["_last"], a["unit_id"], step).to_numpy()
     hits = a[a["_streak"] >= rules.last_years]
     start = (hits["_year"] - hits["_streak"] + 1).astype(str)
-    return _warning_frame(hits["unit_id"], hits[group], "last_place", start, hits["_year"].astype(str),
-                          hits["_value"], np.full(len(hits), np.nan), lang)
+    return _warning_frame(
+        hits["unit_id"],
+        hits[group],
+        "last_place",
+        start,
+        hits["_year"].astype(str),
+        hits["_value"],
+        np.full(len(hits), np.nan),
+        lang,
+    )
 
 
 # ----------------------------------------------------------------------------- control charts
@@ -491,8 +529,9 @@ def arl_cusum(k: float, h: float, shift: float = 0.0, n_states: int = 200) -> fl
     return float(arl[0])
 
 
-def arl_ewma(lam: float, lower: float, upper: float, shift: float = 0.0, *, reflect_upper: bool = False,
-             n_states: int = 301) -> float:
+def arl_ewma(
+    lam: float, lower: float, upper: float, shift: float = 0.0, *, reflect_upper: bool = False, n_states: int = 301
+) -> float:
     """Average run length of an EWMA chart on N(shift, 1) data (Brook–Evans Markov chain).
 
     E_t = (1 − λ) E_{t-1} + λ z_t, started at 0, signals when E_t leaves
@@ -609,15 +648,17 @@ def control_chart(
     charted["limit"] = limit
     charted["signal"] = signal
     return charted[["unit_id", "period", "peer_group", "z", "statistic", "limit", "signal", "baseline"]].reset_index(
-        drop=True)
+        drop=True
+    )
 
 
 def _chart_warnings(chart: pd.DataFrame, prepared: pd.DataFrame, lang: str) -> pd.DataFrame:
     hits = chart[chart["signal"]]
     rel = prepared.set_index(["unit_id", "period"])["relative"]
     size = hits["baseline"].to_numpy() - rel.reindex(list(zip(hits["unit_id"], hits["period"], strict=True))).to_numpy()
-    return _warning_frame(hits["unit_id"], hits["peer_group"], "control_chart", hits["period"], hits["period"],
-                          size, hits["limit"], lang)
+    return _warning_frame(
+        hits["unit_id"], hits["peer_group"], "control_chart", hits["period"], hits["period"], size, hits["limit"], lang
+    )
 
 
 def early_warnings(
@@ -656,9 +697,15 @@ def merge_episodes(warnings: pd.DataFrame) -> pd.DataFrame:
     gap = w.groupby(["unit_id", "rule"])["_step"].diff()
     w["_episode"] = (gap != 1).cumsum()
     out = w.groupby("_episode").agg(
-        unit_id=("unit_id", "first"), peer_group=("peer_group", "first"), rule=("rule", "first"),
-        start=("start", "first"), period=("period", "last"), size=("size", "last"),
-        threshold=("threshold", "last"), suggestion=("suggestion", "first"))
+        unit_id=("unit_id", "first"),
+        peer_group=("peer_group", "first"),
+        rule=("rule", "first"),
+        start=("start", "first"),
+        period=("period", "last"),
+        size=("size", "last"),
+        threshold=("threshold", "last"),
+        suggestion=("suggestion", "first"),
+    )
     return out[WARNING_COLUMNS].sort_values(["rule", "period", "unit_id"]).reset_index(drop=True)
 
 
@@ -670,15 +717,16 @@ def _period_number(period: object) -> int:
     return month.year * 12 + month.month
 
 
-def warning_counts(warnings: pd.DataFrame, names: Mapping[str, str] | None = None, lang: str = "zh"
-                   ) -> pd.DataFrame:
+def warning_counts(warnings: pd.DataFrame, names: Mapping[str, str] | None = None, lang: str = "zh") -> pd.DataFrame:
     """Episodes (:func:`merge_episodes`) per unit and rule, with readable headers."""
     check_lang(lang)
     zh = lang != "en"
-    rule_names = {"decline": "连续下滑" if zh else "Three-month decline",
-                  "control_chart": "控制图信号" if zh else "Control-chart signal",
-                  "leader": "连续领先" if zh else "Leading three months",
-                  "last_place": "连续末位" if zh else "Last two years"}
+    rule_names = {
+        "decline": "连续下滑" if zh else "Three-month decline",
+        "control_chart": "控制图信号" if zh else "Control-chart signal",
+        "leader": "连续领先" if zh else "Leading three months",
+        "last_place": "连续末位" if zh else "Last two years",
+    }
     episodes = merge_episodes(warnings)
     if episodes.empty:
         return pd.DataFrame(columns=["单位编号" if zh else "Unit", "单位名称" if zh else "Name"])
@@ -689,8 +737,9 @@ def warning_counts(warnings: pd.DataFrame, names: Mapping[str, str] | None = Non
     return table.rename(columns={"unit_id": "单位编号" if zh else "Unit", "name": "单位名称" if zh else "Name"})
 
 
-def warning_table(warnings: pd.DataFrame, names: Mapping[str, str] | None = None, lang: str = "zh",
-                  period: str | None = None) -> pd.DataFrame:
+def warning_table(
+    warnings: pd.DataFrame, names: Mapping[str, str] | None = None, lang: str = "zh", period: str | None = None
+) -> pd.DataFrame:
     """Warnings as a report table, one row per episode (:func:`merge_episodes`), with translated headers.
 
     With ``period``, only the episodes still signalling in that period.
@@ -700,20 +749,24 @@ def warning_table(warnings: pd.DataFrame, names: Mapping[str, str] | None = None
     if period is not None:
         w = w[w["period"] == period]
     zh = lang != "en"
-    rule_names = {"decline": "连续下滑" if zh else "Three-month decline",
-                  "control_chart": "控制图信号" if zh else "Control-chart signal",
-                  "leader": "连续领先" if zh else "Leading three months",
-                  "last_place": "连续末位" if zh else "Last two years"}
-    table = pd.DataFrame({
-        ("单位编号" if zh else "Unit"): w["unit_id"],
-        ("单位名称" if zh else "Name"): w["unit_id"].map(names or {}).fillna(w["unit_id"]),
-        ("同类组" if zh else "Peer group"): w["peer_group"],
-        ("规则" if zh else "Rule"): w["rule"].map(rule_names),
-        ("起始" if zh else "From"): w["start"],
-        ("预警期" if zh else "Signalled"): w["period"],
-        ("幅度(分)" if zh else "Size (points)"): w["size"],
-        ("建议" if zh else "Suggestion"): w["suggestion"],
-    })
+    rule_names = {
+        "decline": "连续下滑" if zh else "Three-month decline",
+        "control_chart": "控制图信号" if zh else "Control-chart signal",
+        "leader": "连续领先" if zh else "Leading three months",
+        "last_place": "连续末位" if zh else "Last two years",
+    }
+    table = pd.DataFrame(
+        {
+            ("单位编号" if zh else "Unit"): w["unit_id"],
+            ("单位名称" if zh else "Name"): w["unit_id"].map(names or {}).fillna(w["unit_id"]),
+            ("同类组" if zh else "Peer group"): w["peer_group"],
+            ("规则" if zh else "Rule"): w["rule"].map(rule_names),
+            ("起始" if zh else "From"): w["start"],
+            ("预警期" if zh else "Signalled"): w["period"],
+            ("幅度(分)" if zh else "Size (points)"): w["size"],
+            ("建议" if zh else "Suggestion"): w["suggestion"],
+        }
+    )
     return table.reset_index(drop=True)
 
 
@@ -763,7 +816,7 @@ def simulate_monitoring(
     noisy = np.zeros(n, dtype=bool)
     n_noisy = int(round(noisy_share * group_size))
     for g in range(n_groups):
-        noisy[g * group_size + group_size - n_noisy: (g + 1) * group_size] = True
+        noisy[g * group_size + group_size - n_noisy : (g + 1) * group_size] = True
     sd = np.where(noisy, noise_sd * noisy_factor, noise_sd)
     decl = np.zeros(n, dtype=bool)
     lead = np.zeros(n, dtype=bool)
@@ -773,22 +826,39 @@ def simulate_monitoring(
         if leaders:
             lead[regular[0]] = True
             level[regular[0]] = level[members[members != regular[0]]].max() + leader_lead
-        decl[regular[1: 1 + declining] if leaders else regular[:declining]] = True
+        decl[regular[1 : 1 + declining] if leaders else regular[:declining]] = True
     months = np.arange(n_months)
     phase = rng.uniform(0, 12, n_groups)
     season = season_sd * np.cos(2 * np.pi * (months[None, :] - phase[:, None]) / 12)
     season = season + rng.normal(0, season_sd / 2, (n_groups, n_months))
     path = np.clip(months - decline_start + 1, 0, decline_length)[None, :] * decline_slope * decl[:, None]
-    values = level[:, None] - path + season[np.repeat(np.arange(n_groups), group_size)] + rng.normal(
-        0, 1, (n, n_months)) * sd[:, None]
+    values = (
+        level[:, None]
+        - path
+        + season[np.repeat(np.arange(n_groups), group_size)]
+        + rng.normal(0, 1, (n, n_months)) * sd[:, None]
+    )
     periods = [str(p) for p in pd.period_range(start, periods=n_months, freq="M")]
     ids = [f"U{i + 1:03d}" for i in range(n)]
-    scores = pd.DataFrame({
-        "unit_id": np.repeat(ids, n_months), "period": np.tile(periods, n),
-        "peer_group": np.repeat(group, n_months), "score": values.ravel(),
-    })
-    truth = pd.DataFrame({"unit_id": ids, "peer_group": group, "noisy": noisy, "declining": decl,
-                          "leader": lead, "level": level, "noise_sd": sd})
+    scores = pd.DataFrame(
+        {
+            "unit_id": np.repeat(ids, n_months),
+            "period": np.tile(periods, n),
+            "peer_group": np.repeat(group, n_months),
+            "score": values.ravel(),
+        }
+    )
+    truth = pd.DataFrame(
+        {
+            "unit_id": ids,
+            "peer_group": group,
+            "noisy": noisy,
+            "declining": decl,
+            "leader": lead,
+            "level": level,
+            "noise_sd": sd,
+        }
+    )
     return scores, truth
 
 
@@ -829,7 +899,7 @@ def operating_characteristics(
             warnings_ = _chart_warnings(control_chart(prepared, method, rules), prepared, "zh")
             first_month = rules.baseline_months
         months = _month_index(pd.concat([prepared["period"], warnings_["period"]]))
-        alarm_month = months.iloc[len(prepared):].to_numpy()
+        alarm_month = months.iloc[len(prepared) :].to_numpy()
         n_months = int(prepared["month"].max()) + 1
         charted = max(n_months - first_month, 0)
         info = truth.set_index("unit_id")
@@ -850,13 +920,29 @@ def operating_characteristics(
         stated = 1.0 / rules.arl0
     out = []
     for kind, (n, k) in rows.items():
-        out.append({"units": kind, "unit_months": n, "alarms": k, "rate": k / n if n else np.nan,
-                    "stated": stated if kind != "declining" else np.nan,
-                    "median_delay": float(np.median(delays)) if kind == "declining" and delays else np.nan})
+        out.append(
+            {
+                "units": kind,
+                "unit_months": n,
+                "alarms": k,
+                "rate": k / n if n else np.nan,
+                "stated": stated if kind != "declining" else np.nan,
+                "median_delay": float(np.median(delays)) if kind == "declining" and delays else np.nan,
+            }
+        )
     stable_n = rows["regular"][0] + rows["noisy"][0]
     stable_k = rows["regular"][1] + rows["noisy"][1]
-    out.insert(2, {"units": "all stable", "unit_months": stable_n, "alarms": stable_k,
-                   "rate": stable_k / stable_n if stable_n else np.nan, "stated": stated, "median_delay": np.nan})
+    out.insert(
+        2,
+        {
+            "units": "all stable",
+            "unit_months": stable_n,
+            "alarms": stable_k,
+            "rate": stable_k / stable_n if stable_n else np.nan,
+            "stated": stated,
+            "median_delay": np.nan,
+        },
+    )
     return pd.DataFrame(out)
 
 
@@ -884,22 +970,29 @@ def leader_characteristics(
         info = truth.set_index("unit_id")
         for column in counts:
             flagged = set(leader_flags(prepared, rules, column=column)["unit_id"])
-            for j, mask in enumerate((info["leader"], info["noisy"] & ~info["leader"],
-                                      ~info["noisy"] & ~info["leader"])):
+            for j, mask in enumerate(
+                (info["leader"], info["noisy"] & ~info["leader"], ~info["noisy"] & ~info["leader"])
+            ):
                 ids = info.index[mask]
                 counts[column][2 * j] += len(ids)
                 counts[column][2 * j + 1] += sum(u in flagged for u in ids)
     rows = []
     for column, c in counts.items():
-        rows.append({"score": "raw" if column == "score" else "shrunk",
-                     "leaders_flagged": c[1] / c[0], "noisy_flagged": c[3] / c[2],
-                     "regular_flagged": c[5] / c[4]})
+        rows.append(
+            {
+                "score": "raw" if column == "score" else "shrunk",
+                "leaders_flagged": c[1] / c[0],
+                "noisy_flagged": c[3] / c[2],
+                "regular_flagged": c[5] / c[4],
+            }
+        )
     return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------- figures
-def figure_warning_trajectories(prepared: pd.DataFrame, units: Sequence[str], lang: str = "zh",
-                                names: Mapping[str, str] | None = None):
+def figure_warning_trajectories(
+    prepared: pd.DataFrame, units: Sequence[str], lang: str = "zh", names: Mapping[str, str] | None = None
+):
     """Relative scores (score − peer-group mean) of the warned units, raw and shrunk."""
     check_lang(lang)
     import matplotlib.pyplot as plt
@@ -917,8 +1010,11 @@ def figure_warning_trajectories(prepared: pd.DataFrame, units: Sequence[str], la
     ax.tick_params(axis="x", rotation=45)
     if len(units):
         ax.legend(fontsize=8, ncol=2)
-    ax.set_title("预警单位:与同类组均值之差(细线原始,粗线收缩后)" if zh
-                 else "Warned units: score minus peer-group mean (thin raw, thick shrunk)")
+    ax.set_title(
+        "预警单位:与同类组均值之差(细线原始,粗线收缩后)"
+        if zh
+        else "Warned units: score minus peer-group mean (thin raw, thick shrunk)"
+    )
     ax.set_xlabel("月份" if zh else "Month")
     ax.set_ylabel("与同类组均值之差(分)" if zh else "Difference from group mean (points)")
     return fig
@@ -935,8 +1031,7 @@ def figure_control_chart(chart: pd.DataFrame, unit: str, lang: str = "zh", name:
         raise OptionError(f"unit {unit!r} is not in the control chart (too few months after the baseline?)")
     fig, ax = plt.subplots(figsize=(8, 3.8))
     ax.plot(sub["period"], sub["statistic"], marker="o", ms=3, lw=1.4)
-    ax.axhline(float(sub["limit"].iloc[0]), color="#b2182b", ls="--", lw=1,
-               label="控制限" if zh else "Decision limit")
+    ax.axhline(float(sub["limit"].iloc[0]), color="#b2182b", ls="--", lw=1, label="控制限" if zh else "Decision limit")
     sig = sub[sub["signal"]]
     ax.scatter(sig["period"], sig["statistic"], color="#b2182b", zorder=3, label="信号" if zh else "Signal")
     ax.tick_params(axis="x", rotation=45)
@@ -952,15 +1047,19 @@ def characteristics_table(oc: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`operating_characteristics` with readable row names and headers."""
     check_lang(lang)
     zh = lang != "en"
-    kinds = {"regular": "稳定单位(普通噪声)" if zh else "Stable units, regular noise",
-             "noisy": "稳定单位(小单位,噪声×2.5)" if zh else "Stable small units (noise ×2.5)",
-             "all stable": "全部稳定单位" if zh else "All stable units",
-             "declining": "真实下滑单位" if zh else "Units with a planted decline"}
-    return pd.DataFrame({
-        ("单位类型" if zh else "Units"): oc["units"].map(kinds),
-        ("单位-月数" if zh else "Unit-months"): oc["unit_months"],
-        ("预警次数" if zh else "Warnings"): oc["alarms"],
-        ("实测误报率 / 检出率" if zh else "Measured false-alarm / detection rate"): oc["rate"],
-        ("声明的误报率" if zh else "Stated false-alarm rate"): oc["stated"],
-        ("检出延迟中位数(月)" if zh else "Median delay (months)"): oc["median_delay"],
-    })
+    kinds = {
+        "regular": "稳定单位(普通噪声)" if zh else "Stable units, regular noise",
+        "noisy": "稳定单位(小单位,噪声×2.5)" if zh else "Stable small units (noise ×2.5)",
+        "all stable": "全部稳定单位" if zh else "All stable units",
+        "declining": "真实下滑单位" if zh else "Units with a planted decline",
+    }
+    return pd.DataFrame(
+        {
+            ("单位类型" if zh else "Units"): oc["units"].map(kinds),
+            ("单位-月数" if zh else "Unit-months"): oc["unit_months"],
+            ("预警次数" if zh else "Warnings"): oc["alarms"],
+            ("实测误报率 / 检出率" if zh else "Measured false-alarm / detection rate"): oc["rate"],
+            ("声明的误报率" if zh else "Stated false-alarm rate"): oc["stated"],
+            ("检出延迟中位数(月)" if zh else "Median delay (months)"): oc["median_delay"],
+        }
+    )

@@ -28,6 +28,7 @@ from .runner import (
     run_notebook as run_notebook,
     validate_parameters as validate_parameters,
 )
+
 # the analyses' figures and text (the analyses themselves return data only)
 from .audit import (
     fairness_summary_markdown as fairness_summary_markdown,

@@ -31,8 +31,9 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = ["figure_group_means", "figure_impact_ratios", "fairness_summary_markdown"]
 
 
-def _panels(attributes: Sequence[str], ax: Axes | None, heights: Sequence[float] | None, *,
-            height: float | None = None) -> list[Axes]:
+def _panels(
+    attributes: Sequence[str], ax: Axes | None, heights: Sequence[float] | None, *, height: float | None = None
+) -> list[Axes]:
     """The Axes to draw one attribute each on: ``[ax]`` (one attribute only), or a new column of panels."""
     if ax is not None:
         if len(attributes) > 1:
@@ -45,8 +46,9 @@ def _panels(attributes: Sequence[str], ax: Axes | None, heights: Sequence[float]
 
     n = max(1, len(attributes))
     if heights is not None:
-        _, grid = plt.subplots(n, 1, figsize=(8, sum(heights) + 0.6), squeeze=False,
-                               gridspec_kw={"height_ratios": heights})
+        _, grid = plt.subplots(
+            n, 1, figsize=(8, sum(heights) + 0.6), squeeze=False, gridspec_kw={"height_ratios": heights}
+        )
     else:
         _, grid = plt.subplots(n, 1, figsize=(8, height), squeeze=False)
     return list(grid[:, 0])
@@ -95,22 +97,43 @@ def figure_group_means(
                 hidden.append(y)
                 continue
             colour = "#222222" if row.role == "reference" else "#b2182b" if row.flagged else "#2166ac"
-            ax.errorbar(row.estimate, y, xerr=[[row.estimate - row.ci_low], [row.ci_high - row.estimate]],
-                        fmt="o", color=colour, capsize=3)
+            ax.errorbar(
+                row.estimate,
+                y,
+                xerr=[[row.estimate - row.ci_low], [row.ci_high - row.estimate]],
+                fmt="o",
+                color=colour,
+                capsize=3,
+            )
             if row.role == "reference":
                 ax.axvline(row.estimate, color="#222222", linestyle="--", linewidth=0.8)
         for y in hidden:
-            ax.text(0.01, y, "数据过少,不显示" if zh else "too few units, not shown", va="center",
-                    fontsize=8.5, color="#888888", transform=ax.get_yaxis_transform())
-        ax.set_yticks(ypos, [f"{g} (n={n:.0f})" if pd.notna(n) else f"{g} (n < {min_n})"
-                             for g, n in zip(part["group"], part["n"], strict=True)])
+            ax.text(
+                0.01,
+                y,
+                "数据过少,不显示" if zh else "too few units, not shown",
+                va="center",
+                fontsize=8.5,
+                color="#888888",
+                transform=ax.get_yaxis_transform(),
+            )
+        ax.set_yticks(
+            ypos,
+            [
+                f"{g} (n={n:.0f})" if pd.notna(n) else f"{g} (n < {min_n})"
+                for g, n in zip(part["group"], part["n"], strict=True)
+            ],
+        )
         ax.set_ylim(-0.6, len(part) - 0.4)
         ax.set_title(attribute)
         ax.set_xlabel("均值及 95% 置信区间" if zh else "Mean and 95% confidence interval")
         ax.set_ylabel("组" if zh else "Group")
     if own_figure:  # on a caller's Axes, the caller's figure keeps its own title and layout
-        fig.suptitle("各组得分均值(黑色为参照组,红色为显著差异)" if zh
-                     else "Group means (black: reference; red: significant difference)")
+        fig.suptitle(
+            "各组得分均值(黑色为参照组,红色为显著差异)"
+            if zh
+            else "Group means (black: reference; red: significant difference)"
+        )
         fig.tight_layout()
     return axes[0]
 
@@ -145,9 +168,11 @@ def figure_impact_ratios(
     from matplotlib.patches import Patch
 
     shown = table[table["role"] != "suppressed"]
-    attributes = [a for a in dict.fromkeys(shown["attribute"])
-                  if shown.loc[shown["attribute"] == a, "group"].nunique() >= 2] or list(
-        dict.fromkeys(shown["attribute"]))[:1] or list(dict.fromkeys(table["attribute"]))[:1]
+    attributes = (
+        [a for a in dict.fromkeys(shown["attribute"]) if shown.loc[shown["attribute"] == a, "group"].nunique() >= 2]
+        or list(dict.fromkeys(shown["attribute"]))[:1]
+        or list(dict.fromkeys(table["attribute"]))[:1]
+    )
     zh = lang == "zh"
     height = 2.5 * max(1, len(attributes)) + 1.4
     own_figure = ax is None
@@ -162,12 +187,24 @@ def figure_impact_ratios(
         x = np.arange(len(groups))
         for i, cut in enumerate(cuts):
             rows = part[part["cut"] == cut].set_index("group").reindex(groups)
-            ax.bar(x + (i - (len(cuts) - 1) / 2) * width, rows["estimate"].fillna(0), width,
-                   color=palette[i % len(palette)],
-                   edgecolor=["#b2182b" if f is True else "none" for f in rows["flagged"]], linewidth=2)
+            ax.bar(
+                x + (i - (len(cuts) - 1) / 2) * width,
+                rows["estimate"].fillna(0),
+                width,
+                color=palette[i % len(palette)],
+                edgecolor=["#b2182b" if f is True else "none" for f in rows["flagged"]],
+                linewidth=2,
+            )
         ax.axhline(threshold, color="#b2182b", linestyle="--", linewidth=1)
-        ax.text(1.005, threshold, f"{threshold:g}", color="#b2182b", va="center", ha="left",
-                transform=ax.get_yaxis_transform())
+        ax.text(
+            1.005,
+            threshold,
+            f"{threshold:g}",
+            color="#b2182b",
+            va="center",
+            ha="left",
+            transform=ax.get_yaxis_transform(),
+        )
         ax.set_xticks(x, groups)
         top = part["estimate"].max(skipna=True)
         ax.set_ylim(0, max(1.1, (top if np.isfinite(top) else 1.0) + 0.1))
@@ -178,17 +215,22 @@ def figure_impact_ratios(
     if not own_figure:  # on a caller's Axes: the legend goes on it, the figure is the caller's
         axes[0].legend(handles=handles, title="等级线" if zh else "Grade cut", ncols=len(cuts), fontsize=8)
         return axes[0]
-    fig.suptitle("各组达到各等级的比例 ÷ 最高组的比例(虚线:五分之四警示线;红框:显著的不利影响)" if zh
-                 else "Rate of reaching each grade ÷ the most favoured group's rate\n"
-                      "(dashed: four-fifths line; red edge: significant adverse impact)")
+    fig.suptitle(
+        "各组达到各等级的比例 ÷ 最高组的比例(虚线:五分之四警示线;红框:显著的不利影响)"
+        if zh
+        else "Rate of reaching each grade ÷ the most favoured group's rate\n"
+        "(dashed: four-fifths line; red edge: significant adverse impact)"
+    )
     fig.tight_layout(rect=(0, 0.65 / height, 1, 1))
     fig.legend(handles=handles, title="等级线" if zh else "Grade cut", ncols=len(cuts), loc="lower center")
     return axes[0]
 
+
 _SUMMARY = {
     "zh": {
-        "intro": "**公平性审计。** 按{attrs}分组检查了得分与等级分布、等级的不利影响(五分之四规则,辅以 Fisher 精确检验和多重比较校正)"
-                 "{extra},以及权重政策与实际权重。",
+        "intro": "**公平性审计。** 按{attrs}分组检查了得分与等级分布、"
+        "等级的不利影响(五分之四规则,辅以 Fisher 精确检验和多重比较校正)"
+        "{extra},以及权重政策与实际权重。",
         "extra_parity": "、控制工作量等合理因素后的差距",
         "extra_robust": "、等级的稳健性",
         "none": "未发现需要关注的问题。",
@@ -201,8 +243,8 @@ _SUMMARY = {
     },
     "en": {
         "intro": "**Fairness audit.** Scores and grade distributions by {attrs}, adverse impact of grades "
-                 "(four-fifths rule with Fisher's exact test and a multiple-testing correction){extra}, "
-                 "and the weight policy with effective weights were checked.",
+        "(four-fifths rule with Fisher's exact test and a multiple-testing correction){extra}, "
+        "and the weight policy with effective weights were checked.",
         "extra_parity": ", gaps after legitimate factors such as workload",
         "extra_robust": ", robustness of grades",
         "none": "Nothing needing attention was found.",
@@ -271,16 +313,21 @@ def fairness_summary_markdown(
             table = audit.checks[key].to_frame()
             attributes.extend(a for a in table["attribute"].unique() if a not in attributes)
     attrs = join("、" if lang == "zh" else ", ", attributes) if attributes else "–"
-    extra = md((words["extra_parity"] if "conditional_parity" in audit else "") + (
-        words["extra_robust"] if "grade_robustness" in audit else ""))
+    extra = md(
+        (words["extra_parity"] if "conditional_parity" in audit else "")
+        + (words["extra_robust"] if "grade_robustness" in audit else "")
+    )
     parts = [md(words["intro"], attrs=attrs, extra=extra)]
     findings = audit.findings
     if findings.empty:
         parts.append(md(words["none"]))
     else:
         items = [_finding_text(row, words) for row in records(findings.head(max_items))]
-        listing = md("{items}{more}", items=join(words["sep"], items),
-                     more=md(words["more"] if len(findings) > max_items else ""))
+        listing = md(
+            "{items}{more}",
+            items=join(words["sep"], items),
+            more=md(words["more"] if len(findings) > max_items else ""),
+        )
         parts.append(md(words["some"], k=len(findings), items=listing))
     parts.append(md(words["link"], link=url(link)))
     return join(" " if lang == "en" else "", parts)

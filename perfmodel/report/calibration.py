@@ -127,8 +127,9 @@ def funnel_results(
                         "E": (sub["expected"] * sub["denominator"]).to_numpy(),
                     }
                 )
-                out[ind] = funnel_analysis(data, observed="O", expected="E", kind="ratio",
-                                           confidence=confidence, overdispersion=overdispersion)
+                out[ind] = funnel_analysis(
+                    data, observed="O", expected="E", kind="ratio", confidence=confidence, overdispersion=overdispersion
+                )
                 continue
         rolled = ev.stages.get("rolled")
         if rolled is None:
@@ -145,12 +146,21 @@ def funnel_results(
             )
             # normal (arcsine) limits: exact binomial limits cannot be drawn on a continuous
             # grid of denominators
-            out[ind] = funnel_analysis(data, observed="x", denominator="n", kind="proportion",
-                                       confidence=confidence, overdispersion=overdispersion, method="normal")
+            out[ind] = funnel_analysis(
+                data,
+                observed="x",
+                denominator="n",
+                kind="proportion",
+                confidence=confidence,
+                overdispersion=overdispersion,
+                method="normal",
+            )
     return out
 
 
-def figure_funnel(ev: Evaluation, indicator: str, result: FunnelResult, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+def figure_funnel(
+    ev: Evaluation, indicator: str, result: FunnelResult, *, ax: Axes | None = None, lang: str = "zh"
+) -> Axes:
     """The funnel plot of one indicator (from :func:`funnel_results`).
 
     Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
@@ -201,7 +211,9 @@ def difficulty_tables(
     return {"units": _rename(table, lang), "classes": _rename(classes, lang)}
 
 
-def figure_difficulty(ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh", covariates: Sequence[str] | None = None) -> Axes:
+def figure_difficulty(
+    ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh", covariates: Sequence[str] | None = None
+) -> Axes:
     """Implied coefficient against load per officer, with the declared step function.
 
     Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
@@ -218,12 +230,25 @@ def figure_difficulty(ev: Evaluation, *, ax: Axes | None = None, lang: str = "zh
     palette = plt.get_cmap("tab10")
     for i, (label, sub) in enumerate(table.groupby(classes, sort=True)):
         colour = palette(i % 10)
-        ax.scatter(x[sub.index], sub["implied_coefficient"], s=20, color=colour, alpha=0.8,
-                   label=f"{t['implied']} · {label}" if label else t["implied"])
+        ax.scatter(
+            x[sub.index],
+            sub["implied_coefficient"],
+            s=20,
+            color=colour,
+            alpha=0.8,
+            label=f"{t['implied']} · {label}" if label else t["implied"],
+        )
         declared = sub["declared_coefficient"].dropna()
         if len(declared):
-            ax.hlines(declared.iloc[0], x[sub.index].min(), x[sub.index].max(), colors=[colour],
-                      linestyles="--", lw=1.6, label=f"{t['declared']} · {label}")
+            ax.hlines(
+                declared.iloc[0],
+                x[sub.index].min(),
+                x[sub.index].max(),
+                colors=[colour],
+                linestyles="--",
+                lw=1.6,
+                label=f"{t['declared']} · {label}",
+            )
     ax.axhline(1.0, color="0.5", lw=0.8)
     ax.set_title(t["diff_title"])
     ax.set_xlabel(t["diff_x"])
@@ -247,8 +272,7 @@ def figure_expected_observed(ev: Evaluation, indicator: str, *, ax: Axes | None 
     sub = casemix[casemix["indicator"] == indicator]
     if sub.empty:
         raise OptionError(
-            f"indicator {indicator!r} was not case-mix adjusted; see ev.stages['calibration_log'] "
-            "for the reason."
+            f"indicator {indicator!r} was not case-mix adjusted; see ev.stages['calibration_log'] for the reason."
         )
     ax = report_axes(ax, figsize=(5.5, 5))
     size = sub["denominator"].fillna(sub["denominator"].median() if sub["denominator"].notna().any() else 30)
@@ -291,7 +315,9 @@ def calibration_log_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- raters
-def figure_rater_leniency(ev: Evaluation, indicator: str | None = None, *, ax: Axes | None = None, lang: str = "zh", max_raters: int = 40) -> Axes:
+def figure_rater_leniency(
+    ev: Evaluation, indicator: str | None = None, *, ax: Axes | None = None, lang: str = "zh", max_raters: int = 40
+) -> Axes:
     """Rater effects with their confidence intervals, most lenient at the top.
 
     Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
@@ -315,8 +341,15 @@ def figure_rater_leniency(ev: Evaluation, indicator: str | None = None, *, ax: A
     colours = np.where(sub["effect"] > 0, "#1b7837", "#b2182b")
     colours = np.where(clear, colours, "#999999")
     ax.barh(y, sub["effect"], color=colours, height=0.6)
-    ax.errorbar(sub["effect"], y, xerr=[sub["effect"] - sub["ci_low"], sub["ci_high"] - sub["effect"]],
-                fmt="none", ecolor="0.2", elinewidth=0.8, capsize=2)
+    ax.errorbar(
+        sub["effect"],
+        y,
+        xerr=[sub["effect"] - sub["ci_low"], sub["ci_high"] - sub["effect"]],
+        fmt="none",
+        ecolor="0.2",
+        elinewidth=0.8,
+        capsize=2,
+    )
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set_yticks(y)
     ax.set_yticklabels(sub["rater_id"].astype(str), fontsize=7.5)
@@ -365,16 +398,29 @@ def effects_table(effects: Effects = EFFECTS) -> pd.DataFrame:
     Load per officer, urban-rural fringe, district difficulty, supervisor leniency
     (rating points) and the correlation of true performance with resources.
     """
-    return pd.DataFrame({
-        "effect": ["load per officer (per sd of log load)", "urban-rural fringe", "district difficulty (per sd)",
-                   "supervisor leniency (points, lenient/harsh raters)",
-                   "true performance vs resources (correlation)"],
-        "size": [effects.load, effects.fringe, effects.district, effects.supervisor_leniency,
-                 effects.theta_resource_corr],
-    })
+    return pd.DataFrame(
+        {
+            "effect": [
+                "load per officer (per sd of log load)",
+                "urban-rural fringe",
+                "district difficulty (per sd)",
+                "supervisor leniency (points, lenient/harsh raters)",
+                "true performance vs resources (correlation)",
+            ],
+            "size": [
+                effects.load,
+                effects.fringe,
+                effects.district,
+                effects.supervisor_leniency,
+                effects.theta_resource_corr,
+            ],
+        }
+    )
 
 
-def figure_truth_comparison(scores: Mapping[str, pd.Series], truth: pd.Series, *, fig: Figure | None = None, lang: str = "zh") -> Figure:
+def figure_truth_comparison(
+    scores: Mapping[str, pd.Series], truth: pd.Series, *, fig: Figure | None = None, lang: str = "zh"
+) -> Figure:
     """One panel per score: the score against the true performance, with Spearman's rho.
 
     Several axes: drawn on ``fig`` (an empty figure; default: a new one) after applying the
@@ -397,7 +443,9 @@ def figure_truth_comparison(scores: Mapping[str, pd.Series], truth: pd.Series, *
     return fig
 
 
-def figure_context_dependence(scores: Mapping[str, pd.Series], units: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
+def figure_context_dependence(
+    scores: Mapping[str, pd.Series], units: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh"
+) -> Axes:
     """Standardised scores against log load per officer, one colour per score, with trend lines.
 
     Drawn on ``ax`` (default: a new figure) after applying the report style (CJK font);
@@ -419,8 +467,9 @@ def figure_context_dependence(scores: Mapping[str, pd.Series], units: pd.DataFra
         slope, intercept = np.polyfit(both["x"], z, 1)
         ax.scatter(both["x"], z, s=12, alpha=0.5, color=colour)
         grid = np.linspace(both["x"].min(), both["x"].max(), 50)
-        ax.plot(grid, intercept + slope * grid, color=colour, lw=2,
-                label=f"{t.get(label, label)}: {slope:+.2f} sd / log")
+        ax.plot(
+            grid, intercept + slope * grid, color=colour, lw=2, label=f"{t.get(label, label)}: {slope:+.2f} sd / log"
+        )
     ax.set_title(t["ctx_title"])
     ax.set_xlabel(t["ctx_x"])
     ax.set_ylabel(t["ctx_y"])

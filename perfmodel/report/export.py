@@ -171,8 +171,7 @@ BOLD_WIDTH = 1.15
 def _display_width(text: str) -> float:
     """Width of ``text`` in half-ems: Chinese (wide) characters 2, digits and capitals 1.2, others 1."""
     return sum(
-        2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.2 if ch.isdigit() or ch.isupper() else 1.0
-        for ch in text
+        2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.2 if ch.isdigit() or ch.isupper() else 1.0 for ch in text
     )
 
 
@@ -353,15 +352,23 @@ def export_pdf(
     with tempfile.TemporaryDirectory(prefix="perfmodel-pdf-") as work:
         source = Path(work) / "report.typ"
         _pandoc(
-            tree, "typst", source="json", outputfile=str(source), workdir=work,
+            tree,
+            "typst",
+            source="json",
+            outputfile=str(source),
+            workdir=work,
             extra_args=[
                 f"--template={_template(TYPST_TEMPLATE)}",
                 "--extract-media=media",  # figures as files beside report.typ
                 # metadata (not variables): pandoc escapes metadata for Typst
-                "--metadata", f"title={title}",
-                "--metadata", f"running-header={header}",
-                "--metadata", f"language-name={say('lang.name', lang)}",
-                "--variable", f"text-lang={lang}",
+                "--metadata",
+                f"title={title}",
+                "--metadata",
+                f"running-header={header}",
+                "--metadata",
+                f"language-name={say('lang.name', lang)}",
+                "--variable",
+                f"text-lang={lang}",
             ],
         )
         try:
@@ -388,7 +395,10 @@ def export_docx(
     with tempfile.TemporaryDirectory(prefix="perfmodel-docx-") as work:
         target = Path(work) / "report.docx"
         _pandoc(
-            tree, "docx", source="json", outputfile=str(target),
+            tree,
+            "docx",
+            source="json",
+            outputfile=str(target),
             extra_args=[f"--reference-doc={_template(DOCX_REFERENCE)}"],
         )
         return write_bytes(docx_path, target.read_bytes())

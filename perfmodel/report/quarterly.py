@@ -85,8 +85,7 @@ def _dimension_names(fw: Framework, lang: str) -> dict[str, str]:
     return {node.id: _name(node, lang) for node in fw.tree}
 
 
-def consequence_label(consequence: str, grade_cap: object = None, points: float | None = None,
-                      lang: str = "zh") -> str:
+def consequence_label(consequence: str, grade_cap: object = None, points: float | None = None, lang: str = "zh") -> str:
     """A threshold's or negative-list item's consequence in words.
 
     Examples
@@ -123,8 +122,12 @@ def headline(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     counts = scores["grade"].value_counts()
     grades = [f"{grade_label(g, lang)} {int(counts.get(g, 0))}" for g in (*GRADES, NOT_GRADED) if counts.get(g, 0)]
     values = {
-        "name": _name(fw, lang), "period": s["period"], "scored": s["scored"], "units": s["units"],
-        "used": s["observations_used"], "quarantined": s["quarantined_rows"],
+        "name": _name(fw, lang),
+        "period": s["period"],
+        "scored": s["scored"],
+        "units": s["units"],
+        "used": s["observations_used"],
+        "quarantined": s["quarantined_rows"],
         "groups": scores["peer_group"].nunique(),
         "peer_group": fw.peer_group or say("report.quarterly.text.all_units", lang),
         "grades": say("common.list_sep", lang).join(grades),
@@ -140,9 +143,7 @@ def quality_tables(ev: Evaluation, lang: str = "zh") -> dict[str, pd.DataFrame]:
 
     q = ev.quarantine
     if len(q):
-        by_reason = (
-            q.groupby(["file", "reason"]).size().rename("n").reset_index().sort_values("n", ascending=False)
-        )
+        by_reason = q.groupby(["file", "reason"]).size().rename("n").reset_index().sort_values("n", ascending=False)
         by_reason["explanation"] = by_reason["reason"].map(lambda code: reason_text(code, lang))
         by_reason["file"] = by_reason["file"].map(lambda p: Path(str(p)).name)
     else:
@@ -165,8 +166,24 @@ def quality_tables(ev: Evaluation, lang: str = "zh") -> dict[str, pd.DataFrame]:
     short = months[~months["complete"]].rename_axis("unit_id").reset_index()
     short["name"] = short["unit_id"].map(ev.scores.set_index("unit_id")["name"])
     incomplete = short[["unit_id", "name", "months", "required"]].sort_values(["months", "unit_id"])
-    rename = _headers(("file", "reason", "n", "explanation", "unit_id", "late_rows", "max_days_late",
-                       "indicator", "coverage", "mean_months", "name", "months", "required"), lang)
+    rename = _headers(
+        (
+            "file",
+            "reason",
+            "n",
+            "explanation",
+            "unit_id",
+            "late_rows",
+            "max_days_late",
+            "indicator",
+            "coverage",
+            "mean_months",
+            "name",
+            "months",
+            "required",
+        ),
+        lang,
+    )
     return {
         "quarantine": by_reason.rename(columns=rename),
         "late": late.rename(columns=rename),
@@ -184,13 +201,21 @@ def grading_notes_markdown(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     """
     check_lang(lang)
     notes = ev.stages.get("grading_notes", pd.DataFrame(columns=["unit_id", "code"]))
-    n = {code: int(notes.loc[notes["code"] == code, "unit_id"].nunique())
-         for code in ("incomplete_data", "non_finite_score", "quota_tie_broken", "quota_tie_lowered")}
+    n = {
+        code: int(notes.loc[notes["code"] == code, "unit_id"].nunique())
+        for code in ("incomplete_data", "non_finite_score", "quota_tie_broken", "quota_tie_lowered")
+    }
     chain = ", ".join(ev.framework.grading.tie_break)
-    parts = [say(f"report.grading_notes.{code}", lang, n=n[code])
-             for code in ("incomplete_data", "non_finite_score") if n[code]]
-    text = say("report.grading_notes.not_graded", lang, units=say("report.grading_notes.and", lang).join(parts)) \
-        if parts else ""
+    parts = [
+        say(f"report.grading_notes.{code}", lang, n=n[code])
+        for code in ("incomplete_data", "non_finite_score")
+        if n[code]
+    ]
+    text = (
+        say("report.grading_notes.not_graded", lang, units=say("report.grading_notes.and", lang).join(parts))
+        if parts
+        else ""
+    )
     for code in ("quota_tie_broken", "quota_tie_lowered"):
         if n[code]:
             text += say(f"report.grading_notes.{code}", lang, n=n[code], chain=chain)
@@ -242,8 +267,9 @@ def breach_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     meta = ev.framework.indicator_meta()
     b["indicator"] = b["indicator"].map(lambda i: _name(meta[i], lang))
     b["threshold"] = [f"≥ {lo:g}" if pd.notna(lo) else f"≤ {hi:g}" for lo, hi in zip(b["min"], b["max"], strict=True)]
-    b["consequence"] = [consequence_label(c, cap, lang=lang) for c, cap in zip(b["consequence"], b["grade_cap"],
-                                                                               strict=True)]
+    b["consequence"] = [
+        consequence_label(c, cap, lang=lang) for c, cap in zip(b["consequence"], b["grade_cap"], strict=True)
+    ]
     b["value"] = b["value"].map(lambda v: f"{v:.3f}")
     return b[["unit_id", "indicator", "value", "threshold", "consequence"]].rename(columns=t)
 
@@ -260,8 +286,14 @@ def negative_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
         for i, c in zip(hits["item"], hits["consequence"], strict=True)
     ]
     table = hits[["unit_id", "name", "count", "consequence", "points"]].rename(
-        columns={"unit_id": t["unit_id"], "name": t["item"], "count": t["count"],
-                 "consequence": t["consequence"], "points": t["points"]})
+        columns={
+            "unit_id": t["unit_id"],
+            "name": t["item"],
+            "count": t["count"],
+            "consequence": t["consequence"],
+            "points": t["points"],
+        }
+    )
     return table
 
 
@@ -273,8 +305,11 @@ def rank_change_table(ev: Evaluation, lang: str = "zh", top: int = 10, *, show_n
     check_lang(lang)
     s = _scores_shown(ev, show_names).dropna(subset=["rank_change"])
     if s.empty:
-        return pd.DataFrame(columns=list(_headers(
-            ("unit_id", "name", "peer_group", "previous_rank", "rank", "rank_change"), lang).values()))
+        return pd.DataFrame(
+            columns=list(
+                _headers(("unit_id", "name", "peer_group", "previous_rank", "rank", "rank_change"), lang).values()
+            )
+        )
     movers = pd.concat([s.nlargest(top, "rank_change"), s.nsmallest(top, "rank_change")]).drop_duplicates("unit_id")
     movers = movers.sort_values("rank_change", ascending=False)
     columns = ["unit_id", "name", "peer_group", "previous_rank", "rank", "rank_change", "previous_grade", "grade"]
@@ -298,12 +333,15 @@ def weight_tree_table(fw: Framework, lang: str = "zh") -> pd.DataFrame:
             say("report.weight_tree.node", lang): indent + name,
             say("report.weight_tree.weight", lang): table["weight"],
             say("report.weight_tree.share", lang): table["effective_weight"],
-            say("report.weight_tree.direction", lang): table["direction"].map(
-                lambda code: label("direction", code, lang), na_action="ignore").fillna(""),
-            say("report.weight_tree.source", lang): table["source"].map(
-                lambda code: label("source", code, lang), na_action="ignore").fillna(""),
+            say("report.weight_tree.direction", lang): table["direction"]
+            .map(lambda code: label("direction", code, lang), na_action="ignore")
+            .fillna(""),
+            say("report.weight_tree.source", lang): table["source"]
+            .map(lambda code: label("source", code, lang), na_action="ignore")
+            .fillna(""),
             say("report.weight_tree.threshold", lang): table["id"].map(
-                lambda i: _threshold_text(meta[i], lang) if i in meta else ""),
+                lambda i: _threshold_text(meta[i], lang) if i in meta else ""
+            ),
         }
     )
     return out
@@ -327,36 +365,67 @@ def methodology_markdown(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     grading = fw.grading
     sep = say("common.list_sep", lang)
     if grading.method == "quota":
-        quotas = [say_md("report.methodology.quota_item", lang, g=grade_label(g, lang), q=q)
-                  for g, q in grading.quotas.items()]
+        quotas = [
+            say_md("report.methodology.quota_item", lang, g=grade_label(g, lang), q=q)
+            for g, q in grading.quotas.items()
+        ]
         rule = say_md("report.methodology.quota_rule", lang, q=join(sep, quotas), rest=grade_label("不合格", lang))
     else:
         cutoffs = [md("{g} ≥ {c:g}", g=grade_label(g, lang), c=c) for g, c in grading.cutoffs.items()]
         rule = say_md("report.methodology.cutoff_rule", lang, c=join(sep, cutoffs))
     diff = fw.difficulty
-    bonus = join("; ", [say_md("report.methodology.bonus_item", lang, name=_name(b, lang), points=b.points_per_unit)
-                        if not b.cap else
-                        say_md("report.methodology.bonus_item_cap", lang, name=_name(b, lang),
-                               points=b.points_per_unit, cap=b.cap)
-                        for b in fw.bonus])
-    negative = join("; ", [md("{name}: {consequence}", name=_name(n, lang),
-                              consequence=consequence_label(n.consequence, n.grade_cap, n.points, lang))
-                           for n in fw.negative_list])
+    bonus = join(
+        "; ",
+        [
+            say_md("report.methodology.bonus_item", lang, name=_name(b, lang), points=b.points_per_unit)
+            if not b.cap
+            else say_md(
+                "report.methodology.bonus_item_cap", lang, name=_name(b, lang), points=b.points_per_unit, cap=b.cap
+            )
+            for b in fw.bonus
+        ],
+    )
+    negative = join(
+        "; ",
+        [
+            md(
+                "{name}: {consequence}",
+                name=_name(n, lang),
+                consequence=consequence_label(n.consequence, n.grade_cap, n.points, lang),
+            )
+            for n in fw.negative_list
+        ],
+    )
     coefficients = join(sep, [md("{k} ×{v:g}", k=k, v=v) for k, v in diff.coefficients.items()] if diff else [])
     agg = next((s["method"] for s in settings if s["step"] == "aggregated"), fw.aggregation.method)
     none = say("report.quarterly.text.none", lang)
     lines = [
         say_md("report.methodology.rollup", lang, period=ev.key_figures()["period"]),
-        say_md("report.methodology.normalisation", lang, lo=lo, hi=hi,
-               norm=next((s["method"] for s in settings if s["step"] == "normalised"), fw.normalisation.method)),
-        say_md("report.methodology.aggregation", lang, min_availability=fw.missing.min_availability,
-               agg_word=say_md(f"report.methodology.agg_method.{'arithmetic' if agg == 'arithmetic' else 'geometric'}",
-                               lang)),
-        say_md("report.methodology.difficulty", lang, by=diff.by, coefficients=coefficients) if diff
+        say_md(
+            "report.methodology.normalisation",
+            lang,
+            lo=lo,
+            hi=hi,
+            norm=next((s["method"] for s in settings if s["step"] == "normalised"), fw.normalisation.method),
+        ),
+        say_md(
+            "report.methodology.aggregation",
+            lang,
+            min_availability=fw.missing.min_availability,
+            agg_word=say_md(
+                f"report.methodology.agg_method.{'arithmetic' if agg == 'arithmetic' else 'geometric'}", lang
+            ),
+        ),
+        say_md("report.methodology.difficulty", lang, by=diff.by, coefficients=coefficients)
+        if diff
         else say_md("report.methodology.no_difficulty", lang),
         say_md("report.methodology.items", lang, bonus=bonus or none, negative=negative or none),
-        say_md("report.methodology.grades", lang, within=grading.within or say("report.quarterly.text.all_units", lang),
-               rule=rule),
+        say_md(
+            "report.methodology.grades",
+            lang,
+            within=grading.within or say("report.quarterly.text.all_units", lang),
+            rule=rule,
+        ),
         say_md("report.methodology.ranks", lang, peer_group=fw.peer_group or say("report.quarterly.text.all", lang)),
     ]
     return join("\n", lines)
@@ -386,8 +455,9 @@ def figure_score_distribution(ev: Evaluation, *, ax: Axes | None = None, lang: s
         sub = scores[scores["peer_group"] == g]
         x = i + rng.uniform(-0.15, 0.15, len(sub))
         ax.scatter(x, sub["score"], c=sub["grade"].map(GRADE_COLOURS), s=18, alpha=0.85, zorder=3)
-    handles = [plt.Line2D([], [], marker="o", ls="", color=GRADE_COLOURS[g], label=grade_label(g, lang))
-               for g in GRADES]
+    handles = [
+        plt.Line2D([], [], marker="o", ls="", color=GRADE_COLOURS[g], label=grade_label(g, lang)) for g in GRADES
+    ]
     ax.legend(handles=handles, title=_header("grade", lang), loc="best", fontsize=8)
     ax.set_title(say("figure.score_distribution.title", lang))
     ax.set_xlabel(say("figure.score_distribution.x", lang))
@@ -510,8 +580,11 @@ def write_tables(ev: Evaluation, out_dir: str | Path, lang: str = "zh") -> dict[
         "weights": ev.framework.weight_table(),
     }
     paths["scores_xlsx"] = write_score_workbook(
-        with_flag_text(ev.scores, ev.stages["flags"], ev.framework, lang), ev.framework, out_dir / "scores.xlsx",
-        lang=lang, tables=tables,
+        with_flag_text(ev.scores, ev.stages["flags"], ev.framework, lang),
+        ev.framework,
+        out_dir / "scores.xlsx",
+        lang=lang,
+        tables=tables,
     )
     return paths
 
@@ -546,8 +619,17 @@ def calibration_comparison(raw: Evaluation, calibrated: Evaluation, lang: str = 
     both["_changed"] = both["grade_raw"] != both["grade_calibrated"]
     both["_shift"] = (both["score_calibrated"] - both["score_raw"]).abs()
     both = both.sort_values(["_changed", "_shift"], ascending=False).drop(columns=["_changed", "_shift"])
-    columns = ["unit_id", "name", "peer_group", "score_raw", "score_calibrated", "rank_raw", "rank_calibrated",
-               "grade_raw", "grade_calibrated"]
+    columns = [
+        "unit_id",
+        "name",
+        "peer_group",
+        "score_raw",
+        "score_calibrated",
+        "rank_raw",
+        "rank_calibrated",
+        "grade_raw",
+        "grade_calibrated",
+    ]
     both = both[columns].copy()
     for column in ("grade_raw", "grade_calibrated"):
         both[column] = _grade_words(both[column], lang)
@@ -569,20 +651,26 @@ def calibration_markdown(raw: Evaluation, calibrated: Evaluation, lang: str = "z
     check_lang(lang)
     from scipy.stats import spearmanr
 
-    both = raw.scores[["unit_id", "score", "grade"]].merge(
-        calibrated.scores[["unit_id", "score", "grade"]], on="unit_id", suffixes=("_raw", "_cal")
-    ).dropna(subset=["score_raw", "score_cal"])
+    both = (
+        raw.scores[["unit_id", "score", "grade"]]
+        .merge(calibrated.scores[["unit_id", "score", "grade"]], on="unit_id", suffixes=("_raw", "_cal"))
+        .dropna(subset=["score_raw", "score_cal"])
+    )
     changed = int((both["grade_raw"] != both["grade_cal"]).sum())
     rho = float(spearmanr(both["score_raw"], both["score_cal"]).statistic) if len(both) > 2 else float("nan")
     r2_raw, r2_cal = _score_r2_on_context(raw), _score_r2_on_context(calibrated)
-    values = {"mode": calibrated.settings.calibration, "changed": changed, "n": len(both), "rho": rho,
-              "r2_raw": r2_raw, "r2_cal": r2_cal}
+    values = {
+        "mode": calibrated.settings.calibration,
+        "changed": changed,
+        "n": len(both),
+        "rho": rho,
+        "r2_raw": r2_raw,
+        "r2_cal": r2_cal,
+    }
     return say_md("report.quarterly.text.calibration", lang, **values)
 
 
-def provenance_table(
-    inputs: dict[str, str | Path], parameters: dict[str, object], lang: str = "zh"
-) -> pd.DataFrame:
+def provenance_table(inputs: dict[str, str | Path], parameters: dict[str, object], lang: str = "zh") -> pd.DataFrame:
     """Where the numbers come from: input hashes, parameters, package versions, git commit.
 
     The same facts are written to ``provenance.json`` beside the report by
@@ -592,8 +680,10 @@ def provenance_table(
     from perfmodel.report.provenance import build_provenance
 
     record = build_provenance(inputs, parameters)
-    rows = [(f"{name}: {Path(str(info['path'])).name}", f"SHA-256 {info['sha256']} ({info['size_bytes']:,} B)")
-            for name, info in record["inputs"].items()]
+    rows = [
+        (f"{name}: {Path(str(info['path'])).name}", f"SHA-256 {info['sha256']} ({info['size_bytes']:,} B)")
+        for name, info in record["inputs"].items()
+    ]
     rows += [(str(k), str(v)) for k, v in record["parameters"].items() if v is not None]
     git = record["git"] or {}
     rows.append(("git", f"{git.get('commit', '–')}" + (" (+ uncommitted changes)" if git.get("dirty") else "")))

@@ -102,8 +102,10 @@ def url(value: object) -> SafeURL:
     text = "".join(str(value).split())  # browsers drop whitespace inside a scheme ("java\tscript:")
     scheme = urlsplit(text).scheme
     if scheme and scheme.lower() not in _URL_SCHEMES:
-        raise OptionError(f"link target {str(value)!r} has the scheme {scheme!r}; only relative links and "
-                         f"{', '.join(_URL_SCHEMES)} are allowed in a report")
+        raise OptionError(
+            f"link target {str(value)!r} has the scheme {scheme!r}; only relative links and "
+            f"{', '.join(_URL_SCHEMES)} are allowed in a report"
+        )
     return SafeURL(quote(str(value).strip(), safe="/#?=&%.~-_:"))
 
 
@@ -151,8 +153,10 @@ def _check_template(template: str, values: Mapping[str, Any]) -> None:
     _check_no_field_in_code_span(template, links)
     for field in links:
         if not isinstance(values.get(field), SafeURL):
-            raise ValueError(f"md(): the value {{{field}}} is a link target in the template {template[:60]!r}; "
-                             f"pass it through url() ({field}=url(...)) so that its scheme is checked")
+            raise ValueError(
+                f"md(): the value {{{field}}} is a link target in the template {template[:60]!r}; "
+                f"pass it through url() ({field}=url(...)) so that its scheme is checked"
+            )
 
 
 def _check_no_field_in_code_span(template: str, links: list[str]) -> None:

@@ -153,17 +153,13 @@ def _find_parameters_cell(nb: nbformat.NotebookNode, notebook: Path) -> nbformat
             "Cell Tags), so that parameters can be checked and injected."
         )
     if len(cells) > 1:
-        raise ReportParameterError(
-            f"{notebook} has {len(cells)} cells tagged {PARAMETERS_TAG!r}; keep exactly one."
-        )
+        raise ReportParameterError(f"{notebook} has {len(cells)} cells tagged {PARAMETERS_TAG!r}; keep exactly one.")
     return cells[0]
 
 
 def _strip_magics(source: str) -> str:
     # IPython magics / shell escapes are not Python; blank them (keeping line numbers).
-    return "\n".join(
-        "" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()
-    )
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
 
 def notebook_parameters(notebook: str | os.PathLike[str]) -> dict[str, NotebookParameter]:
@@ -181,9 +177,7 @@ def notebook_parameters(notebook: str | os.PathLike[str]) -> dict[str, NotebookP
     try:
         tree = ast.parse(source, filename=f"{path}:parameters")
     except SyntaxError as exc:
-        raise ReportParameterError(
-            f"the parameters cell of {path} is not valid Python: {exc}"
-        ) from exc
+        raise ReportParameterError(f"the parameters cell of {path} is not valid Python: {exc}") from exc
     params: dict[str, NotebookParameter] = {}
     for node in tree.body:
         if isinstance(node, ast.Assign):
@@ -258,8 +252,7 @@ def validate_parameters(
     if unknown:
         accepted = ", ".join(specs) or "(none)"
         raise ReportParameterError(
-            f"unknown parameter(s){where}: {', '.join(map(repr, unknown))}. "
-            f"Accepted parameters: {accepted}."
+            f"unknown parameter(s){where}: {', '.join(map(repr, unknown))}. Accepted parameters: {accepted}."
         )
     clean: dict[str, Any] = {}
     for name, value in parameters.items():
@@ -270,8 +263,7 @@ def validate_parameters(
             value = jsonable(value, _where=f"parameter {name!r}")
         except TypeError as exc:
             raise ReportParameterError(
-                f"{exc}{where}; parameters must be JSON-like (str, int, float, bool, None, "
-                "lists and dicts of these)."
+                f"{exc}{where}; parameters must be JSON-like (str, int, float, bool, None, lists and dicts of these)."
             ) from exc
         if not _compatible(spec.type, value):
             raise ReportParameterError(
@@ -332,9 +324,7 @@ def check_kernel(kernel_name: str = "python3") -> Path:
     except NoSuchKernel as exc:
         raise ReportKernelError(f"Jupyter kernel {kernel_name!r} not found. {fix}.") from exc
     if (spec.language or "").lower() != "python" or not spec.argv:
-        raise ReportKernelError(
-            f"Jupyter kernel {kernel_name!r} ({spec.resource_dir}) is not a Python kernel. {fix}."
-        )
+        raise ReportKernelError(f"Jupyter kernel {kernel_name!r} ({spec.resource_dir}) is not a Python kernel. {fix}.")
     same, prefix = _same_environment(spec.argv[0])
     if not same:
         raise ReportKernelError(
@@ -663,9 +653,7 @@ def _execution_error(exc: Exception, output: Path, notebook: Path) -> ReportExec
     )
 
 
-def _effective_parameters(
-    specs: Mapping[str, NotebookParameter], given: Mapping[str, Any]
-) -> dict[str, Any]:
+def _effective_parameters(specs: Mapping[str, NotebookParameter], given: Mapping[str, Any]) -> dict[str, Any]:
     """Value of every parameter in the run: given values, else the notebook's defaults.
 
     A default that is not a JSON-like literal is recorded as its source expression.

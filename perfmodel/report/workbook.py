@@ -38,7 +38,14 @@ GRADE_FILLS: dict[str, str] = {
 """Grade → cell colour (light tints of the report's grade colours, so black text stays legible)."""
 
 SHEETS: tuple[str, ...] = (
-    "all", "notes", "indicator_values", "normalised", "breaches", "negative_list", "grading_notes", "quarantine",
+    "all",
+    "notes",
+    "indicator_values",
+    "normalised",
+    "breaches",
+    "negative_list",
+    "grading_notes",
+    "quarantine",
     "weights",
 )
 """Tables with a sheet name of their own (``workbook.sheet.<code>`` in the catalogue); others are named by code."""

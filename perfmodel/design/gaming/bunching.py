@@ -150,9 +150,7 @@ def _orient_axis(x: np.ndarray, side: str) -> np.ndarray:
     return x if side == "min" else -x
 
 
-def _bootstrap_weights(
-    rng: np.random.Generator, n_items: int, n_boot: int
-) -> Iterable[np.ndarray]:
+def _bootstrap_weights(rng: np.random.Generator, n_items: int, n_boot: int) -> Iterable[np.ndarray]:
     chunk = max(1, min(n_boot, 2_000_000 // max(n_items, 1)))
     done = 0
     while done < n_boot:

@@ -76,8 +76,13 @@ def dispersion_checks(
                 continue
             x2 = float(np.sum((k - n * mu) ** 2 / var))
             scale = f"月均分母{n.mean():.0f}", f"on average {n.mean():.0f} cases a month"
-            model = ("二项分布", "binomial") if rho == 0 else (
-                f"同类单位共同的离散度ρ = {rho:.3f}", f"beta-binomial with the dispersion ρ = {rho:.3f} shared by the units"
+            model = (
+                ("二项分布", "binomial")
+                if rho == 0
+                else (
+                    f"同类单位共同的离散度ρ = {rho:.3f}",
+                    f"beta-binomial with the dispersion ρ = {rho:.3f} shared by the units",
+                )
             )
         elif kind in {"count", "points"}:
             x = g.value
@@ -154,7 +159,10 @@ def _best_break(ranks: np.ndarray, min_segment: int) -> tuple[float, int, int, f
 
 
 def level_shift_checks(
-    monthly: pd.DataFrame, *, min_months: int = 8, min_segment: int = 3,
+    monthly: pd.DataFrame,
+    *,
+    min_months: int = 8,
+    min_segment: int = 3,
     rng: int | np.random.Generator | None = 0,
 ) -> pd.DataFrame:
     """Sudden level shifts (check ``level_shift``).
@@ -219,9 +227,7 @@ def _value_match(values: np.ndarray, pooled: pd.Series, prior: float = 5.0) -> f
     """P(two draws are equal) from a unit's value frequencies smoothed towards the pooled ones."""
     own = pd.Series(values[np.isfinite(values)]).round(10).value_counts()
     support = pooled.index.union(own.index)
-    freq = (own.reindex(support, fill_value=0) + prior * pooled.reindex(support, fill_value=0)) / (
-        own.sum() + prior
-    )
+    freq = (own.reindex(support, fill_value=0) + prior * pooled.reindex(support, fill_value=0)) / (own.sum() + prior)
     return float(np.sum(freq.to_numpy() ** 2))
 
 
@@ -249,8 +255,7 @@ def repeat_checks(
     """
     bounds = dict(bounds or {})
     pooled = {
-        ind: g["value"].round(10).value_counts(normalize=True)
-        for ind, g in monthly.groupby("indicator", sort=False)
+        ind: g["value"].round(10).value_counts(normalize=True) for ind, g in monthly.groupby("indicator", sort=False)
     }
     rows = []
     for g in _series(monthly):
@@ -374,13 +379,18 @@ def _count_columns(monthly: pd.DataFrame, min_spread: float) -> pd.DataFrame:
         spread = data.groupby(["unit_id", "indicator"])["count"].transform("std")
         data = data[spread >= min_spread]
         parts.append(data.assign(column=column))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["unit_id", "indicator", "count", "column"]
+    return (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=["unit_id", "indicator", "count", "column"])
     )
 
 
 def digit_checks(
-    monthly: pd.DataFrame, *, min_spread: float = 5.0, min_digits: int = 40,
+    monthly: pd.DataFrame,
+    *,
+    min_spread: float = 5.0,
+    min_digits: int = 40,
     rng: int | np.random.Generator | None = 0,
 ) -> pd.DataFrame:
     """Per-unit last-digit checks on reported counts (checks ``last_digit`` and ``round_numbers``).
@@ -420,8 +430,9 @@ def digit_checks(
             f"{test.share_round:.0%} of {test.n} reported counts end in 0 or 5 (about 20% expected; "
             f"p = {_fmt_p(test.p_round)}): possible rounding."
         )
-        rows.append(_row(unit, "*", "round_numbers", test.share_round, test.p_round, test.n,
-                         test.share_round, 0.2, zh, en))
+        rows.append(
+            _row(unit, "*", "round_numbers", test.share_round, test.p_round, test.n, test.share_round, 0.2, zh, en)
+        )
     return _frame(rows)
 
 
@@ -450,10 +461,7 @@ def round_percent_checks(monthly: pd.DataFrame, *, step: float = 0.05, min_month
             x = int(g["_round"].sum())
             p0 = (totals[0] - x + 1) / (totals[1] - m + 2)
             p = float(stats.binom.sf(x - 1, m, p0)) if x > 0 else 1.0
-            zh = (
-                f"{m}个月中{x}个月上报的是整数百分比({step:.0%}的整数倍),其他单位仅{p0:.1%}"
-                f"(p = {_fmt_p(p)})。"
-            )
+            zh = f"{m}个月中{x}个月上报的是整数百分比({step:.0%}的整数倍),其他单位仅{p0:.1%}(p = {_fmt_p(p)})。"
             en = (
                 f"{x} of {m} monthly values are round percentages (multiples of {step:.0%}); "
                 f"{p0:.1%} among the other units (p = {_fmt_p(p)})."

@@ -139,9 +139,14 @@ def _series(monthly: pd.DataFrame) -> Iterable[_Series]:
     ends = np.concatenate([change, [len(unit)]])
     for a, b in zip(starts, ends, strict=True):
         yield _Series(
-            str(unit[a]), str(indicator[a]), str(arrays["kind"][a]), arrays["period"][a:b].astype(str),
-            arrays["value"][a:b].astype(float), arrays["numerator"][a:b].astype(float),
-            arrays["denominator"][a:b].astype(float), bool(arrays["has_counts"][a:b].all()),
+            str(unit[a]),
+            str(indicator[a]),
+            str(arrays["kind"][a]),
+            arrays["period"][a:b].astype(str),
+            arrays["value"][a:b].astype(float),
+            arrays["numerator"][a:b].astype(float),
+            arrays["denominator"][a:b].astype(float),
+            bool(arrays["has_counts"][a:b].all()),
         )
 
 
@@ -160,8 +165,18 @@ def _row(
     return dict(
         zip(
             TEST_COLUMNS,
-            (unit, indicator, check, float(statistic), float(min(max(p_value, 0.0), 1.0)), int(n),
-             float(observed), float(expected), zh, en),
+            (
+                unit,
+                indicator,
+                check,
+                float(statistic),
+                float(min(max(p_value, 0.0), 1.0)),
+                int(n),
+                float(observed),
+                float(expected),
+                zh,
+                en,
+            ),
             strict=True,
         )
     )

@@ -275,8 +275,22 @@ def detect_gaming(
     ranking = _unit_table(tests, lang)
     tests = tests.merge(ranking[["unit_id", "score"]], on="unit_id", how="left")
     tests = tests.sort_values(["score", "p_value", "unit_id"], ascending=[False, True, True], kind="stable")
-    order = ["unit_id", "indicator", "check", "statistic", "p_value", "q_value", "flagged", "score",
-             "evidence", "n", "observed", "expected", "evidence_zh", "evidence_en"]
+    order = [
+        "unit_id",
+        "indicator",
+        "check",
+        "statistic",
+        "p_value",
+        "q_value",
+        "flagged",
+        "score",
+        "evidence",
+        "n",
+        "observed",
+        "expected",
+        "evidence_zh",
+        "evidence_en",
+    ]
     tests = tests[order].reset_index(drop=True)
     if units is not None and {"unit_id", "name"} <= set(units.columns):
         names = units.assign(unit_id=units["unit_id"].astype(str)).drop_duplicates("unit_id")
@@ -295,9 +309,16 @@ def detect_gaming(
         upper = _upper_bound(fw, spec)
         try:
             pooled_bunching[spec.indicator] = bunching(
-                data["value"].to_numpy(), spec.threshold, side=spec.side, window=spec.window,
+                data["value"].to_numpy(),
+                spec.threshold,
+                side=spec.side,
+                window=spec.window,
                 exclude=(spec.window, spec.heap_width),
-                groups=data["unit_id"].to_numpy(), upper=upper, n_boot=n_boot, rng=seed, **kwargs,
+                groups=data["unit_id"].to_numpy(),
+                upper=upper,
+                n_boot=n_boot,
+                rng=seed,
+                **kwargs,
             )
         except ValueError:
             pass  # too little room around the threshold for a counterfactual
@@ -320,9 +341,15 @@ def detect_gaming(
         lang=lang,
         indicator_names={i.id: (i.name.zh, i.name.en) for i in fw.indicators()} if fw is not None else {},
         parameters={
-            "period": period, "history_months": history_months, "alpha": alpha,
-            "min_months": min_months, "min_run": min_run, "n_boot": n_boot, "seed": seed,
-            "checks": sorted(chosen), "months": sorted(set(monthly["period"])),
+            "period": period,
+            "history_months": history_months,
+            "alpha": alpha,
+            "min_months": min_months,
+            "min_run": min_run,
+            "n_boot": n_boot,
+            "seed": seed,
+            "checks": sorted(chosen),
+            "months": sorted(set(monthly["period"])),
         },
     )
 
@@ -340,16 +367,36 @@ def _upper_bound(framework: Framework | None, spec: ThresholdSpec) -> float | No
 # ============================================================================ display
 _HEADERS = {
     "zh": {
-        "unit_id": "单位编号", "name": "单位名称", "indicator": "指标", "check": "检查项",
-        "statistic": "统计量", "p_value": "p值", "q_value": "q值(BH)", "score": "综合得分",
-        "evidence": "证据", "rank": "排序", "n_flags": "线索数", "n_tests": "检验数",
-        "checks": "被标记的检查项", "combined_p": "综合p值",
+        "unit_id": "单位编号",
+        "name": "单位名称",
+        "indicator": "指标",
+        "check": "检查项",
+        "statistic": "统计量",
+        "p_value": "p值",
+        "q_value": "q值(BH)",
+        "score": "综合得分",
+        "evidence": "证据",
+        "rank": "排序",
+        "n_flags": "线索数",
+        "n_tests": "检验数",
+        "checks": "被标记的检查项",
+        "combined_p": "综合p值",
     },
     "en": {
-        "unit_id": "unit", "name": "name", "indicator": "indicator", "check": "check",
-        "statistic": "statistic", "p_value": "p", "q_value": "q (BH)", "score": "score",
-        "evidence": "evidence", "rank": "rank", "n_flags": "leads", "n_tests": "tests",
-        "checks": "flagged checks", "combined_p": "combined p",
+        "unit_id": "unit",
+        "name": "name",
+        "indicator": "indicator",
+        "check": "check",
+        "statistic": "statistic",
+        "p_value": "p",
+        "q_value": "q (BH)",
+        "score": "score",
+        "evidence": "evidence",
+        "rank": "rank",
+        "n_flags": "leads",
+        "n_tests": "tests",
+        "checks": "flagged checks",
+        "combined_p": "combined p",
     },
 }
 
@@ -357,8 +404,11 @@ _HEADERS = {
 def leads_table(report: GamingReport, *, top: int | None = 20) -> pd.DataFrame:
     """The leads (``q ≤ alpha``) for display: check names spelled out, headers in the report's language."""
     lang = "zh" if report.lang == "zh" else "en"
-    columns = [c for c in ("unit_id", "name", "indicator", "check", "p_value", "q_value", "score", "evidence")
-               if c in report.tests.columns]
+    columns = [
+        c
+        for c in ("unit_id", "name", "indicator", "check", "p_value", "q_value", "score", "evidence")
+        if c in report.tests.columns
+    ]
     table = report.leads()[columns].copy()
     table["check"] = table["check"].map(lambda c: CHECKS[c][lang])
     table["indicator"] = table["indicator"].map(report.indicator_name)
@@ -370,12 +420,18 @@ def leads_table(report: GamingReport, *, top: int | None = 20) -> pd.DataFrame:
 def units_table(report: GamingReport, *, top: int | None = 15) -> pd.DataFrame:
     """Units ranked by combined evidence, for display (headers in the report's language)."""
     lang = "zh" if report.lang == "zh" else "en"
-    columns = [c for c in ("rank", "unit_id", "name", "score", "n_tests", "n_flags", "checks", "evidence")
-               if c in report.units.columns]
+    columns = [
+        c
+        for c in ("rank", "unit_id", "name", "score", "n_tests", "n_flags", "checks", "evidence")
+        if c in report.units.columns
+    ]
     table = report.units[columns].copy()
     table["checks"] = table["checks"].map(
-        lambda text: "、".join(CHECKS[c.strip()][lang] for c in text.split(",") if c.strip())
-        if lang == "zh" else ", ".join(CHECKS[c.strip()][lang] for c in text.split(",") if c.strip())
+        lambda text: (
+            "、".join(CHECKS[c.strip()][lang] for c in text.split(",") if c.strip())
+            if lang == "zh"
+            else ", ".join(CHECKS[c.strip()][lang] for c in text.split(",") if c.strip())
+        )
     )
     if top is not None:
         table = table.head(top)
@@ -392,6 +448,7 @@ def checks_table(report: GamingReport) -> pd.DataFrame:
     table["share"] = table["leads"] / table["tests"]
     headers = (
         {"name": "检查项", "tests": "检验数", "leads": "线索数", "share": "线索占比"}
-        if lang == "zh" else {"name": "check", "tests": "tests", "leads": "leads", "share": "share of tests"}
+        if lang == "zh"
+        else {"name": "check", "tests": "tests", "leads": "leads", "share": "share of tests"}
     )
     return table.reset_index(drop=True).rename(columns=headers)

@@ -176,9 +176,7 @@ def _window_grid(lo: np.ndarray, hi: np.ndarray, n: np.ndarray) -> tuple[np.ndar
     return np.where(valid, grid, lo[:, None]), valid
 
 
-def _window_mass(
-    lo: np.ndarray, hi: np.ndarray, n: np.ndarray, mu: np.ndarray, rho: float
-) -> np.ndarray:
+def _window_mass(lo: np.ndarray, hi: np.ndarray, n: np.ndarray, mu: np.ndarray, rho: float) -> np.ndarray:
     """P(lo ≤ K < hi) for K ~ BetaBinomial(n, μ, ρ) (binomial when ρ is 0), row by row."""
     grid, valid = _window_grid(lo, hi, n)
     nn = n[:, None]
@@ -311,9 +309,7 @@ def _heaping_values(data: pd.DataFrame, spec: ThresholdSpec) -> pd.DataFrame:
     )
 
 
-def threshold_checks(
-    monthly: pd.DataFrame, specs: Sequence[ThresholdSpec], *, min_months: int = 6
-) -> pd.DataFrame:
+def threshold_checks(monthly: pd.DataFrame, specs: Sequence[ThresholdSpec], *, min_months: int = 6) -> pd.DataFrame:
     """Per-unit heaping test at each threshold (check ``threshold_heaping``).
 
     For each unit, the months near the threshold are classified as just
@@ -385,11 +381,22 @@ class PooledHeaping:
 
     def to_frame(self) -> pd.DataFrame:
         """The test as one row: the counts, the excess, ``z`` and the p-value."""
-        return pd.DataFrame([{
-            "indicator": self.indicator, "threshold": self.threshold, "units": self.units,
-            "months": self.months, "observed": self.observed, "expected": self.expected,
-            "excess": self.excess, "variance": self.variance, "z": self.z, "p_value": self.p_value,
-        }])
+        return pd.DataFrame(
+            [
+                {
+                    "indicator": self.indicator,
+                    "threshold": self.threshold,
+                    "units": self.units,
+                    "months": self.months,
+                    "observed": self.observed,
+                    "expected": self.expected,
+                    "excess": self.excess,
+                    "variance": self.variance,
+                    "z": self.z,
+                    "p_value": self.p_value,
+                }
+            ]
+        )
 
     def summary(self, lang: str = "en") -> str:
         """One plain-language sentence with the numbers."""
@@ -420,8 +427,14 @@ def pooled_heaping_test(monthly: pd.DataFrame, spec: ThresholdSpec, *, min_month
     else:
         p = float(stats.norm.sf((x - 0.5 - pi.sum()) / math.sqrt(variance))) if variance > 0 else float(x > pi.sum())
     return PooledHeaping(
-        spec.indicator, spec.threshold, int(parts["unit_id"].nunique()), int(inside.sum()), x,
-        float(pi.sum()), variance, p,
+        spec.indicator,
+        spec.threshold,
+        int(parts["unit_id"].nunique()),
+        int(inside.sum()),
+        x,
+        float(pi.sum()),
+        variance,
+        p,
     )
 
 

@@ -106,9 +106,7 @@ def text_files() -> None:
     # Issue 10: a count of 1e308 gave a -inf score that was still graded.
     write(
         "obs_count_1e308.csv",
-        csv_text(
-            [HEADER, *rows("2025-04"), ["2025-04", "S01", "enforcement_errors", "1e308"]]
-        ).encode(),
+        csv_text([HEADER, *rows("2025-04"), ["2025-04", "S01", "enforcement_errors", "1e308"]]).encode(),
     )
     infinite = [HEADER] + [
         ["2025-04", f"S0{k}", "enforcement_errors", text]
@@ -121,13 +119,13 @@ def text_files() -> None:
         (
             b"period,unit_id,indicator,value,remark\r\n"
             b'2025-04,S01,case_compliance_rate,0.9,"line one\rline two"\r\n'
-            b'2025-04,S02,case_compliance_rate,"0.5\r=cmd|\' /C calc\'!A0",x\r\n'
+            b"2025-04,S02,case_compliance_rate,\"0.5\r=cmd|' /C calc'!A0\",x\r\n"
             b'2025-04,S03,case_compliance_rate,0.8,"a\r\nb\nc"\r\n'
         ),
     )
     formulas = [
         [*HEADER, "remark"],
-        ["2025-04", "=HYPERLINK(\"http://x\",\"S01\")", "case_compliance_rate", "0.9", "=1+1"],
+        ["2025-04", '=HYPERLINK("http://x","S01")', "case_compliance_rate", "0.9", "=1+1"],
         ["2025-04", "S02", "@SUM(A1:A2)", "0.9", "+cmd|' /C calc'!A0"],
         ["2025-04", "S03", "case_compliance_rate", "=0.5", "-2+3"],
         ["2025-04", "S01", "callback_satisfaction", "0.9", "\t=1"],
