@@ -133,11 +133,50 @@ def test_calibration_removes_dependence_on_context(raw, calibrated):
 
     present = [c for c in q.CONTEXT_COLUMNS if c in raw.units.columns and raw.units[c].nunique() > 1]
     for ev in (raw, calibrated):
-        ours = r2_on_context(ev.scores.set_index("unit_id")["score"], ev.scored_units, present)["r2"]
+        # the test sample has fewer units than a reported R² needs: compare the numbers without the minimum
+        ours = r2_on_context(ev.scores.set_index("unit_id")["score"], ev.scored_units, present, minimum=False)["r2"]
         audit = context_neutrality(ev, context=present).to_frame()
         assert ours == pytest.approx(float(audit.loc[audit["measure"] == "r2", "estimate"].iloc[0]), abs=1e-12)
-    r2 = {name: q._score_r2_on_context(ev) for name, ev in (("raw", raw), ("calibrated", calibrated))}
+    r2 = {
+        name: r2_on_context(ev.scores.set_index("unit_id")["score"], ev.scored_units, present, minimum=False)["r2"]
+        for name, ev in (("raw", raw), ("calibrated", calibrated))
+    }
     assert r2["calibrated"] < r2["raw"]
+
+
+def test_r2_on_context_needs_enough_units_for_its_terms():
+    """Below 20 units, or 10 per term, no R² (with few units it mostly measures how few they are)."""
+    import numpy as np
+    import pandas as pd
+
+    from perfmodel.calibrate.difficulty import context_units_needed, r2_on_context
+
+    rng = np.random.default_rng(0)
+
+    def units(n):
+        return pd.DataFrame({"unit_id": [f"u{k}" for k in range(n)], "workload": rng.uniform(1, 100, n)})
+
+    for n, expect_r2 in ((19, False), (20, True)):
+        table = units(n)
+        scores = pd.Series(rng.normal(size=n), index=table["unit_id"])
+        result = r2_on_context(scores, table, ["workload"])
+        assert (result["n"], result["n_params"], result["needed"]) == (n, 2, context_units_needed(1)) == (n, 2, 20)
+        assert bool(np.isfinite(result["r2"])) is expect_r2
+        assert np.isfinite(r2_on_context(scores, table, ["workload"], minimum=False)["r2"])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_calibration_paragraph_says_when_units_are_too_few_for_an_r2(sample, tmp_path, lang):
+    """Six stations: the paragraph says how many units an R² would need instead of a meaningless one (100 %)."""
+    units = pd.read_csv(sample["units"], dtype=str)
+    six = units[units["level"] == "station"].head(6)
+    observations = pd.read_csv(sample["station_observations"], dtype=str)
+    six.to_csv(tmp_path / "units.csv", index=False)
+    observations[observations["unit_id"].isin(six["unit_id"])].to_csv(tmp_path / "obs.csv", index=False)
+    few = evaluate_files(FRAMEWORK, tmp_path / "obs.csv", tmp_path / "units.csv", PERIOD, compare_previous=False)
+    text = str(q.calibration_markdown(few, few.regen(calibration="casemix"), lang))
+    assert re.search(r"\*\*\d+%\*\*", text) is None, "no R² percentage with six units"
+    assert ("至少需要" in text and "6 个" in text) if lang == "zh" else ("are needed" in text and "6 units" in text)
 
 
 def test_provenance_table_hashes_the_inputs(sample):

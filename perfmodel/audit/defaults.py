@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from perfmodel.calibrate.difficulty import CONTEXT_UNITS_PER_TERM, MIN_CONTEXT_UNITS, context_units_needed
 from perfmodel.columns import NUMERIC_CONTEXT, OFFICER_CONTEXT, STATION_CONTEXT
 from perfmodel.text import check_lang, say
 
@@ -135,20 +136,8 @@ AUDIT_DEFAULTS = AuditDefaults()
 MIN_GROUPS = 2
 """A group comparison needs at least this many groups with :attr:`AuditDefaults.min_n` units each."""
 
-MIN_CONTEXT_UNITS = 20
-"""Context neutrality needs at least this many units with complete context data …"""
-
-CONTEXT_UNITS_PER_TERM = 10
-"""… and at least this many per term of the regression (a text variable has one term per level but one)."""
-
-
-def context_units_needed(terms: int) -> int:
-    """Units context neutrality needs for a regression with ``terms`` terms.
-
-    >>> context_units_needed(1), context_units_needed(4)
-    (20, 40)
-    """
-    return max(MIN_CONTEXT_UNITS, CONTEXT_UNITS_PER_TERM * terms)
+# The minimum of a regression on context has one home (calibrate.difficulty, next to r2_on_context);
+# context neutrality and the quarterly report's calibration paragraph both apply it.
 
 
 def too_few_groups_values(attribute: str, enough: int, min_n: int) -> dict[str, Any]:

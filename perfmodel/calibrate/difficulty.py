@@ -81,7 +81,28 @@ def model_formula(outcome: str, covariates: Sequence[str], data: pd.DataFrame) -
     return f"{outcome} ~ " + (" + ".join(terms) if terms else "1")
 
 
-def r2_on_context(scores: pd.Series, units: pd.DataFrame, covariates: Sequence[str]) -> dict[str, float]:
+MIN_CONTEXT_UNITS = 20
+"""A regression of a score on context needs at least this many units with complete context data …"""
+
+CONTEXT_UNITS_PER_TERM = 10
+"""… and at least this many per term of the regression (a text variable has one term per level but one)."""
+
+
+def context_units_needed(terms: int) -> int:
+    """Units a regression of a score on context with ``terms`` terms needs.
+
+    Below it an R² mostly measures how few the units are (with as many terms as
+    units less one it is 100 % whatever the scores), so perfmodel does not report one.
+
+    >>> context_units_needed(1), context_units_needed(4)
+    (20, 40)
+    """
+    return max(MIN_CONTEXT_UNITS, CONTEXT_UNITS_PER_TERM * terms)
+
+
+def r2_on_context(
+    scores: pd.Series, units: pd.DataFrame, covariates: Sequence[str], *, minimum: bool = True
+) -> dict[str, float]:
     """How much of a score its context explains: R² of the score regressed on context by least squares.
 
     The one home of "R² on context": the quarterly report's calibration
@@ -97,12 +118,18 @@ def r2_on_context(scores: pd.Series, units: pd.DataFrame, covariates: Sequence[s
     covariates : sequence of str
         Context columns; text and boolean columns enter as categories, columns
         constant over the units with a score are left out.
+    minimum : bool
+        Apply :func:`context_units_needed` (default). A study that compares the
+        R² of several scores of the same units with each other (the
+        truth-recovery studies, which also report the adjusted R²) may turn it off.
 
     Returns
     -------
     dict
-        ``r2``, ``adj_r2``, ``n`` (units with a score and every covariate) and
-        ``n_params`` (coefficients, intercept included).
+        ``r2``, ``adj_r2``, ``n`` (units with a score and every covariate),
+        ``n_params`` (coefficients, intercept included) and ``needed``
+        (:func:`context_units_needed` for its terms). With fewer than ``needed``
+        units the model is not fitted and ``r2``/``adj_r2`` are NaN.
     """
     import statsmodels.formula.api as smf
 
@@ -111,13 +138,19 @@ def r2_on_context(scores: pd.Series, units: pd.DataFrame, covariates: Sequence[s
         context.index = pd.Index(context["unit_id"].astype(object), name="unit_id")
     data = context.assign(_score=scores.reindex(context.index).astype(float))
     data = data.dropna(subset=["_score", *covariates])
-    fit = smf.ols(model_formula("_score", covariates, data), data=data).fit()
-    return {
-        "r2": float(fit.rsquared),
-        "adj_r2": float(fit.rsquared_adj),
-        "n": int(fit.nobs),
-        "n_params": len(fit.params),
+    model = smf.ols(model_formula("_score", covariates, data), data=data)
+    n_params = int(model.exog.shape[1])
+    out: dict[str, float] = {
+        "r2": float("nan"),
+        "adj_r2": float("nan"),
+        "n": int(model.nobs),
+        "n_params": n_params,
+        "needed": context_units_needed(n_params - 1),
     }
+    if out["n"] >= out["needed"] or not minimum:
+        fit = model.fit()
+        out.update(r2=float(fit.rsquared), adj_r2=float(fit.rsquared_adj))
+    return out
 
 
 def declared_difficulty(framework: Framework, units: pd.DataFrame) -> pd.Series:

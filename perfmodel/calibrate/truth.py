@@ -97,7 +97,7 @@ def truth_recovery(
         candidates["truth_net_of_context"] = _residual(truth, units, ceiling)
     for label, score in candidates.items():
         both = pd.concat({"s": score.astype(float), "t": truth.astype(float)}, axis=1).dropna()
-        r2 = r2_on_context(score, units, covariates)
+        r2 = r2_on_context(score, units, covariates, minimum=False)  # compared across scores of the same units
         rows.append(
             {
                 "score": label,

@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from perfmodel.calibrate.difficulty import CONTEXT_UNITS_PER_TERM, MIN_CONTEXT_UNITS
 from perfmodel.columns import NUMERIC_CONTEXT
 from perfmodel.evaluation import Evaluation
 from perfmodel.flags import with_flag_text
@@ -636,14 +637,15 @@ def calibration_comparison(raw: Evaluation, calibrated: Evaluation, lang: str = 
     return both.rename(columns=_headers(columns, lang)).reset_index(drop=True)
 
 
-def _score_r2_on_context(ev: Evaluation, context: Iterable[str] = CONTEXT_COLUMNS) -> float:
-    """R² of the composite score on the context columns that vary in the units table (NaN when none does)."""
+def _score_r2_on_context(ev: Evaluation, context: Iterable[str] = CONTEXT_COLUMNS) -> dict[str, float] | None:
+    """:func:`~perfmodel.calibrate.difficulty.r2_on_context` of the composite score on the context
+    columns that vary in the units table (``None`` when none does)."""
     from perfmodel.calibrate.difficulty import r2_on_context
 
     present = [c for c in context if c in ev.units.columns and ev.units[c].nunique() > 1]
     if not present:
-        return float("nan")
-    return r2_on_context(ev.scores.set_index("unit_id")["score"], ev.scored_units, present)["r2"]
+        return None
+    return r2_on_context(ev.scores.set_index("unit_id")["score"], ev.scored_units, present)
 
 
 def calibration_markdown(raw: Evaluation, calibrated: Evaluation, lang: str = "zh") -> SafeMarkdown:
@@ -658,16 +660,25 @@ def calibration_markdown(raw: Evaluation, calibrated: Evaluation, lang: str = "z
     )
     changed = int((both["grade_raw"] != both["grade_cal"]).sum())
     rho = float(spearmanr(both["score_raw"], both["score_cal"]).statistic) if len(both) > 2 else float("nan")
+    values = {"mode": calibrated.settings.calibration, "changed": changed, "n": len(both), "rho": rho}
+    parts = [say_md("report.quarterly.text.calibration", lang, **values)]
     r2_raw, r2_cal = _score_r2_on_context(raw), _score_r2_on_context(calibrated)
-    values = {
-        "mode": calibrated.settings.calibration,
-        "changed": changed,
-        "n": len(both),
-        "rho": rho,
-        "r2_raw": r2_raw,
-        "r2_cal": r2_cal,
-    }
-    return say_md("report.quarterly.text.calibration", lang, **values)
+    if r2_raw is not None and r2_cal is not None:
+        if np.isfinite(r2_raw["r2"]) and np.isfinite(r2_cal["r2"]):
+            parts.append(say_md("report.quarterly.text.calibration_r2", lang, r2_raw=r2_raw["r2"], r2_cal=r2_cal["r2"]))
+        else:  # too few units: an R² would mostly measure how few they are
+            parts.append(
+                say_md(
+                    "report.quarterly.text.calibration_r2_too_few",
+                    lang,
+                    n=int(r2_raw["n"]),
+                    terms=int(r2_raw["n_params"]) - 1,
+                    needed=int(r2_raw["needed"]),
+                    floor=MIN_CONTEXT_UNITS,
+                    per_term=CONTEXT_UNITS_PER_TERM,
+                )
+            )
+    return join(" " if lang == "en" else "", parts)
 
 
 def provenance_table(inputs: dict[str, str | Path], parameters: dict[str, object], lang: str = "zh") -> pd.DataFrame:
