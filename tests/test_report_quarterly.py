@@ -278,3 +278,28 @@ def test_notebook_writes_a_complete_report(sample, tmp_path, lang, calibration):
     used = len(evaluate_files(FRAMEWORK, sample["station_observations"], sample["units"], PERIOD).observations)
     n_input = len(pd.read_csv(sample["station_observations"], dtype=str))
     assert used + len(quarantine) == n_input
+
+
+@pytest.mark.notebook
+def test_six_station_report_has_no_warnings_and_explains_what_it_skipped(tmp_path):
+    """An analyst's six stations (issue 11): no raw Python warning, no R² or model coefficients that
+    mean nothing with so few units, and the skipped analyses say why, with the units they would need."""
+    shipped = Path(__file__).resolve().parents[1] / "data_samples"
+    units = pd.read_csv(shipped / "units.csv", dtype=str)
+    six = units[units["level"] == "station"].head(6)
+    observations = pd.read_csv(shipped / "observations" / f"{FRAMEWORK}.csv.gz", dtype=str)
+    six.to_csv(tmp_path / "units.csv", index=False)
+    observations[observations["unit_id"].isin(six["unit_id"])].to_csv(tmp_path / "obs.csv", index=False)
+    out = tmp_path / "report"
+    parameters = {"observations": str(tmp_path / "obs.csv"), "units": str(tmp_path / "units.csv")}
+    parameters |= {"framework": FRAMEWORK, "period": PERIOD, "lang": "zh", "output_dir": str(out)}
+    run = run_notebook(NOTEBOOK, out, parameters, timeout=300, html_lang="zh-CN")
+    executed = nbformat.read(run.executed_notebook, as_version=4)
+    outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    stderr = [o["text"] for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stderr"]
+    assert not stderr, f"raw warnings in the report: {stderr[:2]}"
+    html = run.html.read_text(encoding="utf-8")
+    assert "Warning" not in html
+    assert "未计算情境因素对得分的解释比例" in html and "至少需要 60 个单位" in html
+    assert "未估计模型难度系数" in html

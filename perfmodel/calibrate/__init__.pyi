@@ -7,6 +7,8 @@ from .difficulty import (
     declared_difficulty as declared_difficulty,
     difficulty_table as difficulty_table,
     expected_scores as expected_scores,
+    TooFewUnitsError as TooFewUnitsError,
+    context_units_needed as context_units_needed,
     r2_on_context as r2_on_context,
 )
 from .funnel import (

@@ -100,6 +100,30 @@ def context_units_needed(terms: int) -> int:
     return max(MIN_CONTEXT_UNITS, CONTEXT_UNITS_PER_TERM * terms)
 
 
+class TooFewUnitsError(OptionError):
+    """Too few units with complete context data for a model of the score on context.
+
+    Attributes ``n`` (units), ``terms`` (regression terms) and ``needed``
+    (:func:`context_units_needed`) say what the data have and what it would take.
+    """
+
+    def __init__(self, n: int, terms: int) -> None:
+        self.n, self.terms, self.needed = n, terms, context_units_needed(terms)
+        super().__init__(
+            f"{n} units with complete context data for {terms} context term(s); a model of the score on "
+            f"context needs at least {self.needed} (at least {MIN_CONTEXT_UNITS}, and {CONTEXT_UNITS_PER_TERM} "
+            "per term)",
+            hint="add units (a larger area or period) or use fewer context columns",
+        )
+
+
+def _design_terms(formula: str, data: pd.DataFrame) -> int:
+    """Terms of a least-squares design (columns of the model matrix but the intercept), without fitting it."""
+    import statsmodels.formula.api as smf
+
+    return int(smf.ols(formula, data=data).exog.shape[1]) - 1
+
+
 def r2_on_context(
     scores: pd.Series, units: pd.DataFrame, covariates: Sequence[str], *, minimum: bool = True
 ) -> dict[str, float]:
@@ -200,6 +224,12 @@ def expected_scores(
         (overall mean / expected), ``standardised`` (observed x implied); units
         with a missing score or covariate are left out. ``model``: the fitted
         :class:`CaseMixModel`.
+
+    Raises
+    ------
+    TooFewUnitsError
+        Fewer units with a score and every covariate than
+        :func:`context_units_needed` asks for the model's terms.
     """
     if not covariates:
         raise OptionError(NO_COVARIATES)
@@ -212,6 +242,9 @@ def expected_scores(
             raise OptionError(MISSING_COVARIATE.format(column=column))
     data = data.dropna(subset=["score", *covariates])
     formula = model_formula("score", covariates, data)
+    terms = _design_terms(formula, data)
+    if len(data) < context_units_needed(terms):
+        raise TooFewUnitsError(len(data), terms)
     model = CaseMixModel(formula, family=family).fit(data)
     expected = model.predict(data)
     overall = float(data["score"].mean())

@@ -32,11 +32,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from perfmodel.calibrate.difficulty import class_coefficients, difficulty_table
+from perfmodel.calibrate.difficulty import (
+    CONTEXT_UNITS_PER_TERM,
+    MIN_CONTEXT_UNITS,
+    TooFewUnitsError,
+    class_coefficients,
+    difficulty_table,
+)
 from perfmodel.calibrate.funnel import FunnelResult, funnel_analysis
 from perfmodel.calibrate.peers import context_frame
 from perfmodel.errors import OptionError
 from perfmodel.evaluation import Evaluation
+from perfmodel.report.render import say_md
 from perfmodel.simulate import EFFECTS, Effects
 from perfmodel.text import check_lang, templates
 
@@ -203,12 +210,26 @@ def difficulty_tables(
     dict
         ``units`` (one row per unit, hardest context first) and ``classes``
         (declared coefficient against the range of implied ones; empty when the
-        framework declares no classes), with translated headers.
+        framework declares no classes), with translated headers; ``note``: why
+        both are empty when the units are too few for a model of the score on
+        context (:class:`~perfmodel.calibrate.difficulty.TooFewUnitsError`), else ``None``.
     """
     check_lang(lang)
-    table = _difficulty_table(ev, covariates)
+    try:
+        table = _difficulty_table(ev, covariates)
+    except TooFewUnitsError as too_few:
+        note = say_md(
+            "report.calibration.difficulty_too_few",
+            lang,
+            n=too_few.n,
+            terms=too_few.terms,
+            needed=too_few.needed,
+            floor=MIN_CONTEXT_UNITS,
+            per_term=CONTEXT_UNITS_PER_TERM,
+        )
+        return {"units": pd.DataFrame(), "classes": pd.DataFrame(), "note": note}
     classes = class_coefficients(table) if "class" in table.columns else pd.DataFrame()
-    return {"units": _rename(table, lang), "classes": _rename(classes, lang)}
+    return {"units": _rename(table, lang), "classes": _rename(classes, lang), "note": None}
 
 
 def figure_difficulty(
