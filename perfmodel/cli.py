@@ -90,9 +90,10 @@ def _cmd_frameworks(args: argparse.Namespace) -> int:
             extra = []
             if row.type == "indicator":
                 extra.append(f"{row.kind}, {row.direction}, {row.source}")
-                if row.threshold:
+                # the weight table leaves these cells empty (NaN) when an indicator has none
+                if isinstance(row.threshold, str) and row.threshold:
                     extra.append(f"threshold {row.threshold}")
-                if row.temporary:
+                if isinstance(row.temporary, str) and row.temporary:
                     extra.append(f"temporary {row.temporary}")
             detail = f"  [{'; '.join(extra)}]" if extra else ""
             print(f"{indent}{row.id}  {row.name_zh}  weight {row.weight:g} (total {row.effective_weight:.1%}){detail}")

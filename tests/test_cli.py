@@ -381,6 +381,10 @@ def test_frameworks_list_and_show(capsys):
         assert match, ind.id
         shares[ind.id] = float(match.group(1))
     assert sum(shares.values()) == pytest.approx(100.0, abs=0.05 * len(shares))
+    # a threshold only where the framework has one; no "nan" for indicators without
+    assert "nan" not in out
+    with_threshold = [i.id for i in fw.indicators() if i.threshold is not None]
+    assert [line.split()[0] for line in out.splitlines() if "threshold" in line] == with_threshold
 
 
 def test_frameworks_show_errors(capsys):
