@@ -28,6 +28,7 @@ __all__ = [
     "TUTORIAL_STEPS",
     "figure_shrinkage",
     "grades_by_group",
+    "headed",
     "outlier_effect",
     "shrinkage_table",
     "smallest_rate_indicator",
@@ -62,10 +63,11 @@ def step_title(step: str, lang: str = "zh") -> str:
     return f"{TUTORIAL_STEPS.index(step) + 1}. {say(_step_key(step, 'title'), lang)}"
 
 
-def step_intro(step: str, lang: str = "zh") -> SafeMarkdown:
-    """A step's heading (``##``) and its explanation, from the catalogue."""
+def step_intro(step: str, lang: str = "zh", /, **values: object) -> SafeMarkdown:
+    """A step's heading (``##``) and its explanation, from the catalogue (*values* fill its fields)."""
     check_lang(lang)
-    return md("## {title}\n\n{text}", title=step_title(step, lang), text=say_md(_step_key(step, "text"), lang))
+    text = say_md(_step_key(step, "text"), lang, **values)
+    return md("## {title}\n\n{text}", title=step_title(step, lang), text=text)
 
 
 def step_questions(step: str, lang: str = "zh") -> SafeMarkdown:
@@ -78,6 +80,23 @@ def step_questions(step: str, lang: str = "zh") -> SafeMarkdown:
         raise ValueError(f"tutorial step {step!r} has no questions in the catalogue")
     items = join("\n", [md("{n}. {q}", n=n, q=q) for n, q in enumerate(questions, start=1)])
     return md("**{label}**\n\n{items}", label=say("tutorial.questions", lang), items=items)
+
+
+def headed(frame: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """*frame* with column headers in ``lang`` and grades in words, for display.
+
+    Headers come from ``tutorial.col.<code>`` when the tutorial has one, else from
+    :func:`perfmodel.glossary.column_header` (the code itself when neither knows it).
+    """
+    from perfmodel.glossary import column_header, grade_label
+
+    check_lang(lang)
+    out = frame.copy()
+    if "grade" in out.columns:
+        out["grade"] = out["grade"].map(lambda g: grade_label(g, lang))
+    return out.rename(
+        columns=lambda c: say(f"tutorial.col.{c}", lang) if has_message(f"tutorial.col.{c}") else column_header(str(c), lang)
+    )
 
 
 # ---------------------------------------------------------------- stages
