@@ -79,7 +79,9 @@ def test_every_step_has_a_title_a_text_and_one_to_three_questions_in_both_langua
             assert isinstance(questions, SafeMarkdown)
             numbered = re.findall(r"^\d+\. ", questions, flags=re.MULTILINE)
             assert 1 <= len(numbered) <= 3, (step, lang)
-        assert not CJK.search(tu.step_title(step, "en") + say(f"tutorial.step.{step}.text", "en", column="", indicator=""))
+        assert not CJK.search(
+            tu.step_title(step, "en") + say(f"tutorial.step.{step}.text", "en", column="", indicator="")
+        )
 
 
 def test_step_intro_is_a_numbered_heading_and_refuses_an_unknown_step():

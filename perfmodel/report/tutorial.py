@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from perfmodel.errors import OptionError
 from perfmodel.report.render import SafeMarkdown, join, md, say_md
-from perfmodel.text import check_lang, has_message, say
+from perfmodel.text import MessageError, check_lang, has_message, say
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
@@ -54,13 +55,14 @@ TUTORIAL_STEPS: tuple[str, ...] = (
 
 def _step_key(step: str, part: str) -> str:
     if step not in TUTORIAL_STEPS:
-        raise ValueError(f"unknown tutorial step {step!r}; the steps are {', '.join(TUTORIAL_STEPS)}")
+        raise OptionError(f"unknown tutorial step {step!r}; the steps are {', '.join(TUTORIAL_STEPS)}")
     return f"tutorial.step.{step}.{part}"
 
 
 def step_title(step: str, lang: str = "zh") -> str:
     """The numbered title of a step, e.g. ``"3. Goalposts or min-max?"`` (plain text)."""
-    return f"{TUTORIAL_STEPS.index(step) + 1}. {say(_step_key(step, 'title'), lang)}"
+    key = _step_key(step, "title")
+    return f"{TUTORIAL_STEPS.index(step) + 1}. {say(key, lang)}"
 
 
 def step_intro(step: str, lang: str = "zh", /, **values: object) -> SafeMarkdown:
@@ -77,7 +79,7 @@ def step_questions(step: str, lang: str = "zh") -> SafeMarkdown:
     while has_message(_step_key(step, f"q{len(questions) + 1}")):
         questions.append(say_md(_step_key(step, f"q{len(questions) + 1}"), lang))
     if not questions:
-        raise ValueError(f"tutorial step {step!r} has no questions in the catalogue")
+        raise MessageError(f"tutorial step {step!r} has no questions in the catalogue")
     items = join("\n", [md("{n}. {q}", n=n, q=q) for n, q in enumerate(questions, start=1)])
     return md("**{label}**\n\n{items}", label=say("tutorial.questions", lang), items=items)
 
@@ -95,7 +97,9 @@ def headed(frame: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     if "grade" in out.columns:
         out["grade"] = out["grade"].map(lambda g: grade_label(g, lang))
     return out.rename(
-        columns=lambda c: say(f"tutorial.col.{c}", lang) if has_message(f"tutorial.col.{c}") else column_header(str(c), lang)
+        columns=lambda c: (
+            say(f"tutorial.col.{c}", lang) if has_message(f"tutorial.col.{c}") else column_header(str(c), lang)
+        )
     )
 
 
@@ -130,7 +134,7 @@ def with_outlier(observations: pd.DataFrame, unit_id: str, indicator: str, value
     out = observations.copy()
     rows = (out["unit_id"] == unit_id) & (out["indicator"] == indicator)
     if not rows.any():
-        raise ValueError(f"no observations of {indicator!r} for unit {unit_id!r}")
+        raise OptionError(f"no observations of {indicator!r} for unit {unit_id!r}")
     out.loc[rows, "value"] = value
     has_denominator = rows & out["denominator"].notna()
     out.loc[has_denominator, "numerator"] = value * out.loc[has_denominator, "denominator"]
@@ -169,7 +173,9 @@ def outlier_effect(
         before = ev.regen(normalisation=method, compare_previous=False)
         after = Evaluation(ev.framework, changed_obs, ev.units, ev.period, before.settings).run()
         others = before.stages["normalised"].index.drop(unit_id)
-        moved = (after.stages["normalised"].loc[others, indicator] - before.stages["normalised"].loc[others, indicator]).abs()
+        moved = (
+            after.stages["normalised"].loc[others, indicator] - before.stages["normalised"].loc[others, indicator]
+        ).abs()
         s0 = before.scores.set_index("unit_id").loc[others]
         s1 = after.scores.set_index("unit_id").loc[others]
         rows.append(
@@ -220,7 +226,7 @@ def smallest_rate_indicator(ev: Evaluation) -> str:
     rolled = ev.stages["rolled"]
     rates = rolled[rolled["denominator"].notna() & (rolled["denominator"] > 0)]
     if rates.empty:
-        raise ValueError("the framework has no rate indicator with denominators")
+        raise OptionError("the framework has no rate indicator with denominators")
     return str(rates.groupby("indicator")["denominator"].median().idxmin())
 
 
@@ -239,7 +245,7 @@ def shrinkage_table(ev: Evaluation, indicator: str) -> pd.DataFrame:
     data = rolled[(rolled["indicator"] == indicator) & (rolled["denominator"] > 0)]
     data = data[data["unit_id"].isin(ev.scored_units.index)]
     if data.empty:
-        raise ValueError(f"indicator {indicator!r} has no numerators and denominators to shrink")
+        raise OptionError(f"indicator {indicator!r} has no numerators and denominators to shrink")
     table = BetaBinomialShrinkage().fit(data[["unit_id", "numerator", "denominator"]]).to_frame()
     table.insert(1, "name", ev.scored_units["name"].reindex(table["unit_id"]).to_numpy())
     return table.sort_values("denominator", kind="stable").reset_index(drop=True)
