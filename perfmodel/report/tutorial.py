@@ -75,7 +75,7 @@ def step_intro(step: str, lang: str = "zh", /, **values: object) -> SafeMarkdown
 def step_questions(step: str, lang: str = "zh") -> SafeMarkdown:
     """The step's questions for trainees (``q1``, ``q2``, … in the catalogue) as a numbered list."""
     check_lang(lang)
-    questions = []
+    questions: list[SafeMarkdown] = []
     while has_message(_step_key(step, f"q{len(questions) + 1}")):
         questions.append(say_md(_step_key(step, f"q{len(questions) + 1}"), lang))
     if not questions:
