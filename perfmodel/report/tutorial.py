@@ -5,7 +5,7 @@ grades. Its words come from the catalogue (``[tutorial.*]`` in
 ``perfmodel/data/messages.toml``), so the same notebook reads in Chinese and in
 English; the few computations a step needs beyond the library's own calls (the
 outlier experiment of the normalisation step, the shrinkage table, grades by
-peer group) are here, tested in ``tests/test_tutorial.py``.
+peer group) are here, tested in ``tests/test_tutorial_notebook.py``.
 """
 
 from __future__ import annotations
