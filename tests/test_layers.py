@@ -76,6 +76,7 @@ LAYERS: dict[str, int] = {
     "simulate.py": 6,
     # 7 report layer: figures, text, rendering, notebook runs
     "report/": 7,
+    "report/tutorial.py": 7,  # the methodology tutorial's text, tables and figure (issue 11)
     # ... except the figure style, which every figure_* function applies itself (issue 12):
     # matplotlib and perfmodel.errors only, so analyses may import it
     "report/style.py": 2,
