@@ -19,9 +19,9 @@ from perfmodel.audit.defaults import AUDIT_DEFAULTS
 from perfmodel.audit.run import AuditResult, run_audit
 from perfmodel.errors import OptionError
 from perfmodel.groups import group_order
-from perfmodel.text import say
 from perfmodel.report.render import SafeMarkdown, join, md, url
 from perfmodel.report.style import apply_report_style
+from perfmodel.text import say
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
