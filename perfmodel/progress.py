@@ -27,6 +27,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from perfmodel.text import check_lang, say
+
 __all__ = ["PLAIN_INTERVAL", "PREFIX", "advance", "shown", "step"]
 
 PREFIX = "[perfmodel] "
@@ -67,8 +69,6 @@ _display: ContextVar[_Display | None] = ContextVar("perfmodel_progress", default
 
 
 def _words(key: str, lang: str, values: dict[str, Any]) -> str:
-    from perfmodel.text import say
-
     return say(f"progress.{key}", lang, **values)
 
 
@@ -112,6 +112,7 @@ def shown(*, enabled: bool = True, lang: str = "en", stream: TextIO | None = Non
         Where to write (default: ``sys.stderr`` at the time of the call). A
         terminal gets one updating line, anything else plain lines.
     """
+    lang = check_lang(lang)
     if not enabled:
         token = _display.set(None)
         try:
