@@ -871,6 +871,8 @@ def test_report_links_to_the_fairness_report_only_when_it_is_written(sample, tmp
     assert code == 0, err
     alone = (final / "report.html").read_text(encoding="utf-8")
     assert "fairness_audit/report" not in alone and "--with fairness_audit" in alone
+    local = [href for href in re.findall(r'href="([^"]+)"', alone) if not re.match(r"(#|[a-z]+:)", href)]
+    assert all((final / href.split("#")[0]).is_file() for href in local), local  # no link to a missing file
     code, _, err = _report(capsys, sample, out, "--with", "fairness_audit")
     assert code == 0, err
     html = (final / "report.html").read_text(encoding="utf-8")
