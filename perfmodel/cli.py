@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from perfmodel import __version__
+from perfmodel import __version__, progress
 from perfmodel.audit import cli as audit_cli
 from perfmodel.design import cli as lab_cli
 from perfmodel.errors import PerfmodelError
@@ -45,6 +45,7 @@ QUARTERLY_NOTEBOOK = "quarterly_evaluation"
 AWARD_METHODS = ("largest_remainder", "dhondt")
 """Keys of :data:`perfmodel.awards.METHODS` (not imported here to keep start-up fast)."""
 SHEET_HELP = "observations workbook: read only this sheet (default: every sheet with a header)"
+QUIET_HELP = "show no progress (progress goes to stderr: an updating line on a terminal, plain lines otherwise)"
 EXAMPLES_SHOWN = 1
 """Quarantine messages printed per reason (each names the file, row and column)."""
 
@@ -344,6 +345,27 @@ def _calibration_summary(ev: Evaluation) -> str:
     return line + (f"; left unadjusted: {', '.join(left)}" if left else "")
 
 
+CLI_PARAMETERS = {
+    "observations": "--observations",
+    "units": "--units",
+    "framework": "--framework",
+    "period": "--period",
+    "lang": "--lang",
+    "output_dir": "--out",
+    "peer_group": "--peer-group",
+    "calibration": "--calibration",
+    "fairness_report": "--with fairness_audit",
+}
+"""Notebook parameters the ``report`` command sets from its own options; ``-p`` may not set them."""
+
+LINK_PARAMETERS = {"fairness_audit": "fairness_report"}
+"""Linked notebook -> the quarterly notebook's parameter holding the link to its report.
+
+The CLI sets the parameter to the report's relative path when ``--with`` writes it in
+the same run, and to ``""`` otherwise, so the quarterly report never links to a
+report that was not written."""
+
+
 @with_pseudonymised_inputs
 def _cmd_report(args: argparse.Namespace) -> int:
     from perfmodel.evaluation import read_evaluation_inputs
@@ -351,10 +373,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from perfmodel.outputs import atomic_folder
     from perfmodel.periods import period_label
     from perfmodel.report.export import check_formats
-    from perfmodel.report.runner import notebook_parameters, run_notebook
+    from perfmodel.report.runner import notebook_parameters
 
     notebook = _find_notebook(args.notebook)
     formats = check_formats(args.format)
+    declared = notebook_parameters(notebook)
+    given = _given_parameters(notebook, declared, args.parameter)
+    linked = _linked_notebooks(args.linked, notebook)
     framework = load_framework(args.framework)
     observations = Path(args.observations).resolve()
     units = Path(args.units).resolve()
@@ -362,18 +387,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
         if not path.exists():
             raise CliError(f"{label} file {path} does not exist", "run 'make sample' or pass --observations/--units")
     read_evaluation_inputs(framework, observations, units)  # a wrong framework/data pair stops here
-    framework_file = framework_path(args.framework).resolve()
     period = period_label(args.period)
-    name = getattr(framework.name, args.lang)
-    header = f"{name} · {period}" + ("" if notebook.stem == QUARTERLY_NOTEBOOK else f" · {notebook.stem}")
     out_dir = report_folder(Path(args.out), framework.id, period, notebook)
     quarterly = notebook.stem == QUARTERLY_NOTEBOOK
-    inputs = {"observations": observations, "units": units, "framework": framework_file}
+    inputs = {"observations": observations, "units": units, "framework": framework_path(args.framework).resolve()}
     # provenance hashes the files the user gave (not pseudonymised copies) and says what was done
     recorded = {**inputs, **{name: Path(path).resolve() for name, path in args.input_paths.items()}}
-    extra = {"privacy": args.privacy} if args.privacy else None
     chosen = {"peer_group": args.peer_group, "calibration": args.calibration}
-    optional = _optional_parameters(notebook, notebook_parameters(notebook), chosen)
+    run_one = _ReportRun(args, framework.name, period, inputs, recorded, formats, chosen)
+    optional = _optional_parameters(notebook, declared, chosen)
+    written = []
     with atomic_folder(
         out_dir,
         inputs=[notebook, *inputs.values(), *recorded.values()],
@@ -381,33 +404,129 @@ def _cmd_report(args: argparse.Namespace) -> int:
         keep_subruns=quarterly,
         keep_failed=True,
     ) as staging:
+        links = {name: "" for name in LINK_PARAMETERS.values() if name in declared}
+        for other in linked:  # first, so that the links of the quarterly report are true
+            final = staging / other.stem
+            with atomic_folder(final, inputs=recorded.values(), keep_failed=False) as sub_staging:
+                run = run_one(other, sub_staging)
+            written += [out_dir / other.stem / path.name for path in (run.html, run.pdf, run.docx) if path]
+            if LINK_PARAMETERS.get(other.stem) in declared and run.html is not None:
+                links[LINK_PARAMETERS[other.stem]] = (Path(other.stem) / run.html.name).as_posix()
+        run = run_one(notebook, staging, {**optional, **links, **given})
+        written = [out_dir / path.name for path in (run.html, run.pdf, run.docx) if path] + written
+    for path in written:
+        print(f"report written to {path}")
+    return EXIT_OK
+
+
+class _ReportRun:
+    """Runs one report notebook of a ``report`` command into a (staging) folder."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        name: object,
+        period: str,
+        inputs: Mapping[str, Path],
+        recorded: Mapping[str, Path],
+        formats: Sequence[str],
+        chosen: Mapping[str, str | None],
+    ) -> None:
+        self.args, self.period, self.inputs, self.recorded = args, period, inputs, recorded
+        self.formats, self.chosen = formats, chosen
+        self.title = getattr(name, args.lang)
+
+    def __call__(self, notebook: Path, folder: Path, extra: Mapping[str, object] | None = None):
+        """Run ``notebook`` in ``folder``; ``extra``: the parameters beyond the shared ones.
+
+        Without ``extra`` (a linked notebook), the CLI's options go to the notebook
+        only where it declares them.
+        """
+        from perfmodel.report.runner import notebook_parameters, run_notebook
+
+        args = self.args
+        if extra is None:
+            extra = _optional_parameters(notebook, notebook_parameters(notebook), self.chosen, strict=False)
         # Paths relative to the report folder: valid from the staging folder and the final one
         # (siblings), and no absolute path (user names, machine layout) lands in the outputs.
-        relative = {name: os.path.relpath(path, staging) for name, path in inputs.items()}
+        relative = {name: os.path.relpath(path, folder) for name, path in self.inputs.items()}
         parameters = {
             "observations": relative["observations"],
             "units": relative["units"],
             "framework": relative["framework"] if Path(args.framework).is_file() else args.framework,
-            "period": period,
+            "period": self.period,
             "lang": args.lang,
             "output_dir": ".",
-            **optional,
+            **extra,
         }
-        run = run_notebook(
+        header = f"{self.title} · {self.period}"
+        return run_notebook(
             notebook,
-            staging,
+            folder,
             parameters,
-            cwd=staging,
-            inputs=recorded,
+            cwd=folder,
+            inputs=self.recorded,
             html_lang="en" if args.lang == "en" else "zh-CN",
-            provenance_extra=extra,
-            formats=formats,
-            running_header=header,
+            provenance_extra={"privacy": args.privacy} if args.privacy else None,
+            formats=self.formats,
+            running_header=header if notebook.stem == QUARTERLY_NOTEBOOK else f"{header} · {notebook.stem}",
         )
-    for written in (run.html, run.pdf, run.docx):
-        if written is not None:
-            print(f"report written to {out_dir / written.name}")
-    return EXIT_OK
+
+
+def _given_parameters(
+    notebook: Path, declared: Mapping[str, NotebookParameter], pairs: Sequence[Sequence[str]] | None
+) -> dict[str, object]:
+    """The ``-p NAME VALUE`` pairs as parameters of ``notebook``, each parsed to its declared type.
+
+    Checked before any kernel starts: an unknown name lists the notebook's
+    parameters; a name the command sets from its own option (:data:`CLI_PARAMETERS`)
+    is refused, naming that option, so ``-p period 2025Q3 --period 2025Q2`` cannot
+    mean two things; a value that does not fit names the expected type.
+    """
+    from perfmodel.report.runner import parse_parameter_value
+
+    given: dict[str, object] = {}
+    for name, text in pairs or ():
+        if name in CLI_PARAMETERS:
+            raise CliError(
+                f"-p {name}: parameter {name!r} is set by {CLI_PARAMETERS[name]}",
+                f"use {CLI_PARAMETERS[name]} instead of -p {name}",
+                EXIT_USAGE,
+            )
+        if name not in declared:
+            settable = [p for p in declared if p not in CLI_PARAMETERS]
+            raise CliError(
+                f"-p {name}: notebook {notebook.name} has no parameter {name!r}; "
+                f"its parameters: {', '.join(settable) or '(none)'}",
+                "'-p NAME VALUE' sets one of the notebook's parameters (its 'parameters' cell)",
+                EXIT_USAGE,
+            )
+        if name in given:
+            raise CliError(f"-p {name} is given twice", "give each parameter once", EXIT_USAGE)
+        given[name] = parse_parameter_value(declared[name], text)
+    return given
+
+
+def _linked_notebooks(names: str | None, notebook: Path) -> list[Path]:
+    """The notebooks ``--with`` asks for, written into subfolders of the quarterly report's folder."""
+    wanted = [name.strip() for name in (names or "").split(",") if name.strip()]
+    if not wanted:
+        return []
+    if notebook.stem != QUARTERLY_NOTEBOOK:
+        raise CliError(
+            f"--with {names}: linked reports go into the folder of the {QUARTERLY_NOTEBOOK} report, "
+            f"not of {notebook.stem}",
+            f"run --with with the default --notebook {QUARTERLY_NOTEBOOK}",
+            EXIT_USAGE,
+        )
+    found: list[Path] = []
+    for name in wanted:
+        path = _find_notebook(name)
+        if path.stem == QUARTERLY_NOTEBOOK:
+            raise CliError(f"--with {name}: that is the main report", "name other notebooks", EXIT_USAGE)
+        if path.stem not in {p.stem for p in found}:
+            found.append(path)
+    return found
 
 
 def report_folder(out: Path, framework_id: str, period: str, notebook: Path) -> Path:
@@ -453,14 +572,17 @@ def report_folder(out: Path, framework_id: str, period: str, notebook: Path) -> 
 
 
 def _optional_parameters(
-    notebook: Path, declared: Mapping[str, NotebookParameter], chosen: Mapping[str, str | None]
+    notebook: Path, declared: Mapping[str, NotebookParameter], chosen: Mapping[str, str | None], strict: bool = True
 ) -> dict[str, str]:
     """The options the user set, as notebook parameters; an option the notebook lacks is an error.
 
-    Options left unset are not passed, so the notebook's own defaults apply.
+    Options left unset are not passed, so the notebook's own defaults apply. With
+    ``strict=False`` (a ``--with`` notebook), an option the notebook lacks is left out.
     """
     given = {name: value for name, value in chosen.items() if value is not None}
     lacking = [name for name in given if name not in declared]
+    if not strict:
+        return {name: value for name, value in given.items() if name in declared}
     if lacking:
         options = ", ".join("--" + name.replace("_", "-") for name in lacking)
         raise CliError(
@@ -516,6 +638,12 @@ def _add_inputs(parser: argparse.ArgumentParser, required: bool = True) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="perfmodel", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help=QUIET_HELP,
+    )
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {__version__}", help="print the version of perfmodel and exit"
     )
@@ -645,6 +773,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--peer-group", help="units column for peer groups, or 'none' (if the notebook takes it)")
     _add_calibration(p, notebook=True)
     p.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="set the notebook parameter NAME (repeatable, as papermill's -p); VALUE is read as the "
+        "parameter's declared type (int, float, true/false, text, or a list/dict literal) and checked "
+        "before the notebook runs; parameters set by options (--period, --lang, --peer-group, "
+        "--calibration, inputs, --out) are refused here",
+    )
+    p.add_argument(
+        "--with",
+        dest="linked",
+        metavar="NOTEBOOKS",
+        help="comma-separated notebooks (e.g. fairness_audit) also run in the same command, each "
+        "into <out>/<framework>/<period>/<notebook>/; the quarterly report links to the fairness "
+        "audit report only when it is written this way",
+    )
+    p.add_argument(
         "--out",
         default="reports",
         help="output folder; the report goes to <out>/<framework>/<period>/, "
@@ -655,6 +802,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_cli.add_parser(sub)
     lab_cli.add_parser(sub)
+    for command in sub.choices.values():  # `perfmodel report … --quiet` works too
+        command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP)
     return parser
 
 
@@ -676,7 +825,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with progress.shown(enabled=not args.quiet, lang=getattr(args, "lang", None) or "en"):
+            return args.func(args)
     except KeyboardInterrupt:
         if args.debug:
             raise

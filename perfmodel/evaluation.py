@@ -23,6 +23,7 @@ from typing import Any, get_args
 import numpy as np
 import pandas as pd
 
+from perfmodel import progress
 from perfmodel.aggregate import aggregate_tree, availability
 from perfmodel.coverage import INCOMPLETE, required_months, unit_months
 from perfmodel.errors import OptionError, PerfmodelError, check_choice
@@ -1151,4 +1152,5 @@ def evaluate_files(
         inputs={"observations": Path(observations), "units": Path(units)},
     )
     ev.n_input = n_input
+    progress.step("scoring", framework=fw.id, period=period)
     return ev.run()

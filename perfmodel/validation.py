@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import DTypeLike
 
+from perfmodel import progress
 from perfmodel.columns import NUMERIC_CONTEXT
 from perfmodel.errors import OptionError
 from perfmodel.framework import Framework, load_framework
@@ -1562,10 +1563,14 @@ def read_inputs(
         (see :func:`resolve_input_order`).
     """
     framework = resolve_input_order(framework, observations, units, caller="read_inputs")
+    progress.step("reading_units", path=units)
     units_raw, units_source = _load(units, UNIT_ALIASES, "units")
+    progress.step("reading_observations", path=observations)
     observations_raw, observations_source = _load(observations, OBSERVATION_ALIASES, "observations", sheet)
     denominators = [ind.denominator for ind in framework.indicators() if ind.denominator]
+    progress.step("validating_units")
     units_result = validate_units(units_raw, source=units_source, numeric_columns=denominators)
+    progress.step("validating_observations")
     observations_result = validate_observations(observations_raw, units_result, framework, source=observations_source)
     return observations_result, units_result
 

@@ -75,7 +75,8 @@ def test_summary_paragraph_links_to_the_report(audit):
     assert text.startswith("**公平性审计。**") and "(fairness/report.html)" in text
     assert f"发现 {len(result.findings)} 项需要关注" in text and "农村" in text
     english = fairness_summary_markdown(ev, "en", audit=result, max_items=1)
-    assert "findings need attention" in english and english.endswith("(fairness_audit/report.html).")
+    assert "findings need attention" in english and "](" not in english  # no report written: no link
+    assert english.endswith("--with fairness_audit`.")
 
 
 def test_summary_without_findings_says_so():

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from evaluation_builders import TOY, toy_data
 
-from perfmodel import cli
+from perfmodel import cli, progress
 from perfmodel.framework import load_framework, shipped_frameworks
 from perfmodel.report import runner
 from perfmodel.simulate import generate_sample
@@ -46,8 +46,8 @@ def read_text_table(path: Path) -> pd.DataFrame:
 
 
 def error_lines(err: str) -> list[str]:
-    """stderr lines that are not the optional ``hint:`` line."""
-    return [line for line in err.strip().splitlines() if not line.startswith("hint:")]
+    """stderr lines that are not the optional ``hint:`` line nor progress (``[perfmodel] …``)."""
+    return [line for line in err.strip().splitlines() if not line.startswith(("hint:", progress.PREFIX))]
 
 
 @pytest.fixture(scope="session")
@@ -231,8 +231,8 @@ def write_toy(folder: Path) -> tuple[Path, Path, Path]:
 def test_score_toy_framework_matches_hand_computation(tmp_path, capsys):
     framework, observations, units = write_toy(tmp_path / "in")
     out = tmp_path / "scores.csv"
-    code, printed, err = run(capsys, "score", *inputs(observations, units, framework), "--out", out)
-    assert code == 0 and err == ""
+    code, printed, err = run(capsys, "--quiet", "score", *inputs(observations, units, framework), "--out", out)
+    assert code == 0 and err == ""  # --quiet: no progress, and nothing else either
     # rate r (rolled from numerators/denominators): A 27/30 = .9, B 7/10 = .7, C 15/30 = .5
     #   -> min-max 100, 50, 0
     # duration d (lower is better): A 2, B 4, C 3 -> 100, 0, 50;  d1 = (r + d) / 2: 100, 25, 25
@@ -742,3 +742,144 @@ def test_readme_example_with_another_framework_scores_its_own_sample(repo_root, 
     assert "station_quadrant 2025Q3: 120 of 120 units scored" in printed
     scores = pd.read_csv(out)
     assert len(scores) == 120 and scores["score"].notna().all()
+
+
+# ---------------------------------------------------------------- -p, --with and progress (issue 11)
+def test_score_shows_its_steps_on_stderr_and_keeps_stdout_clean(tmp_path, capsys):
+    framework, observations, units = write_toy(tmp_path / "in")
+    code, printed, err = run(
+        capsys, "score", *inputs(observations, units, framework), "--out", tmp_path / "s.csv", "--lang", "en"
+    )
+    assert code == 0
+    steps = [line for line in err.splitlines() if line.startswith(progress.PREFIX)]
+    expected = ["reading units", "reading observations", "validating units", "validating observations", "scoring"]
+    assert [next(s for s in expected if line[len(progress.PREFIX) :].startswith(s)) for line in steps] == expected
+    assert progress.PREFIX not in printed  # stdout stays machine-readable
+
+
+def test_report_p_sets_notebook_parameters_parsed_to_their_declared_type(sample, tmp_path, capsys, notebook_calls):
+    code, _, err = _report(
+        capsys, sample, tmp_path / "r", "--notebook", "fairness_audit", "-p", "n_boot", "7", "-p", "by", "['district']"
+    )
+    assert code == 0, err
+    parameters = notebook_calls.pop()["parameters"]
+    assert parameters["n_boot"] == 7 and parameters["by"] == ["district"]  # None defaults take literals
+    assert "seed" not in parameters  # not given: the notebook's default applies
+
+
+@pytest.mark.parametrize(
+    ("declared", "text", "expected"),
+    [
+        ("x = 1", "-3", -3),
+        ("x = 0.5", "2", 2.0),
+        ("x = 0.5", "1e-3", 0.001),
+        ("x = True", "no", False),
+        ("x = False", "TRUE", True),
+        ("x = 'a'", "[1, 2]", "[1, 2]"),  # a str parameter takes the text as it is
+        ("x = []", "['a', 'b']", ["a", "b"]),
+        ("x = {}", "{'k': 1}", {"k": 1}),
+        ("x = None", "station", "station"),
+        ("x = None", "None", None),
+    ],
+)
+def test_parameter_text_becomes_a_value_of_the_declared_type(tmp_path, declared, text, expected):
+    specs = _specs(tmp_path, declared)
+    value = runner.parse_parameter_value(specs["x"], text)
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("declared", "text", "expected"),
+    [("x = 1", "2.5", "an int"), ("x = 0.5", "nan", "a float"), ("x = True", "maybe", "true or false")],
+)
+def test_parameter_text_of_the_wrong_type_is_refused_naming_it(tmp_path, declared, text, expected):
+    specs = _specs(tmp_path, declared)
+    with pytest.raises(runner.ReportParameterError) as caught:
+        runner.parse_parameter_value(specs["x"], text)
+    message = str(caught.value)
+    assert f"-p x {text!r}" in message and expected in message and "\n" not in message
+
+
+def _specs(tmp_path: Path, source: str) -> dict:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]})]
+    path = tmp_path / "p.ipynb"
+    nbformat.write(nb, path)
+    return runner.notebook_parameters(path)
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (("-p", "colour", "red"), "has no parameter 'colour'; its parameters: by, legitimate, context, n_boot, seed"),
+        (("-p", "period", "2025Q3"), "parameter 'period' is set by --period"),
+        (("-p", "output_dir", "/tmp"), "parameter 'output_dir' is set by --out"),
+        (("-p", "seed", "1", "-p", "seed", "2"), "-p seed is given twice"),
+    ],
+)
+def test_report_p_mistakes_stop_before_any_kernel_with_one_line(
+    sample, tmp_path, capsys, notebook_calls, options, expected
+):
+    code, _, err = _report(capsys, sample, tmp_path / "r", "--notebook", "fairness_audit", *options)
+    assert code == cli.EXIT_USAGE and notebook_calls == []
+    (line,) = error_lines(err)
+    assert line.startswith("perfmodel: error: ") and expected in line
+
+
+def test_report_with_fairness_audit_writes_it_first_and_links_only_to_what_was_written(
+    sample, tmp_path, capsys, monkeypatch
+):
+    calls: list[tuple[str, Path, dict]] = []
+
+    def fake_run(notebook, out_dir, parameters, **options):
+        runner.validate_parameters(runner.notebook_parameters(notebook), parameters)
+        calls.append((Path(notebook).stem, Path(out_dir), dict(parameters)))
+        html = Path(out_dir) / runner.HTML_NAME
+        html.write_text(Path(notebook).stem, encoding="utf-8")
+        return SimpleNamespace(html=html, pdf=None, docx=None)
+
+    monkeypatch.setattr(runner, "run_notebook", fake_run)
+    out = tmp_path / "r"
+    final = (out / FRAMEWORK / PERIOD).resolve()
+    code, printed, err = _report(capsys, sample, out, "--with", "fairness_audit", "--peer-group", "none")
+    assert code == 0, err
+    (audit, audit_dir, audit_parameters), (quarterly, quarterly_dir, parameters) = calls
+    assert (audit, quarterly) == ("fairness_audit", cli.QUARTERLY_NOTEBOOK)
+    # the linked report runs inside the quarterly report's staging folder: both appear together
+    assert audit_dir.parent == quarterly_dir and staged_in(quarterly_dir, final)
+    assert audit_parameters["peer_group"] == "none" and "fairness_report" not in audit_parameters
+    link = parameters["fairness_report"]
+    assert (final / link).read_text(encoding="utf-8") == "fairness_audit"  # the link resolves
+    assert f"report written to {final / 'fairness_audit' / 'report.html'}" in printed
+    assert f"report written to {final / 'report.html'}" in printed
+
+    calls.clear()  # without --with: no link, although the earlier fairness report is kept
+    assert _report(capsys, sample, out)[0] == 0
+    ((_, _, parameters),) = calls
+    assert parameters["fairness_report"] == "" and (final / "fairness_audit" / "report.html").exists()
+
+
+def test_report_with_is_refused_for_another_main_notebook_or_a_missing_one(sample, tmp_path, capsys, notebook_calls):
+    code, _, err = _report(capsys, sample, tmp_path / "r", "--notebook", "fairness_audit", "--with", "calibration")
+    assert code == cli.EXIT_USAGE and "linked reports go into the folder" in err
+    code, _, err = _report(capsys, sample, tmp_path / "r", "--with", "no_such_notebook")
+    assert code != 0 and "notebook 'no_such_notebook' not found" in err
+    assert notebook_calls == []
+
+
+@pytest.mark.notebook
+def test_report_links_to_the_fairness_report_only_when_it_is_written(sample, tmp_path, capsys):
+    out = tmp_path / "r"
+    final = out / FRAMEWORK / PERIOD
+    code, _, err = _report(capsys, sample, out, "--quiet")
+    assert code == 0, err
+    alone = (final / "report.html").read_text(encoding="utf-8")
+    assert "fairness_audit/report" not in alone and "--with fairness_audit" in alone
+    local = [href for href in re.findall(r'href="([^"]+)"', alone) if not re.match(r"(#|[a-z]+:)", href)]
+    assert all((final / href.split("#")[0]).is_file() for href in local), local  # no link to a missing file
+    code, _, err = _report(capsys, sample, out, "--with", "fairness_audit")
+    assert code == 0, err
+    html = (final / "report.html").read_text(encoding="utf-8")
+    (link,) = set(re.findall(r'href="(fairness_audit/[^"#]+)"', html))
+    assert (final / link).is_file() and (final / link).stat().st_size > 1000
+    assert "running notebook fairness_audit (cell" in err or "正在运行笔记本 fairness_audit" in err

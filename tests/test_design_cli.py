@@ -7,6 +7,7 @@ import argparse
 import pandas as pd
 import pytest
 
+from perfmodel import progress
 from perfmodel.design import cli
 from perfmodel.simulate import generate_sample
 
@@ -129,6 +130,7 @@ def test_errors_are_one_line_with_exit_code_1(sample, tmp_path, capsys):
 
     code = main(
         [
+            "--quiet",  # no progress lines: stderr is the error alone
             "lab",
             "compare",
             "--units",
@@ -179,8 +181,8 @@ def test_gaming_subcommand_is_added_when_available():
 
 
 def _one_error_line(err: str) -> str:
-    """The error output, checked to be one ``perfmodel: error:`` line and no traceback."""
-    lines = err.strip().splitlines()
+    """The error output, checked to be one ``perfmodel: error:`` line (after any progress) and no traceback."""
+    lines = [line for line in err.strip().splitlines() if not line.startswith(progress.PREFIX)]
     assert len(lines) == 1 and lines[0].startswith("perfmodel: error: ") and "Traceback" not in err, err
     return lines[0]
 
@@ -190,6 +192,7 @@ def test_a_mistyped_option_is_one_error_line_with_the_usage_exit_code(sample, tm
 
     code = main(
         [
+            "--quiet",  # no progress lines: stderr is the error alone
             "lab",
             "compare",
             "--units",

@@ -43,6 +43,7 @@ LAYERS: dict[str, int] = {
     "multiple_testing.py": 1,
     "randomness.py": 1,  # the rng convention (numpy only)
     "glossary.py": 1,  # column headers and meanings, zh/en
+    "progress.py": 1,  # progress lines of long steps (shown only when the CLI switches them on)
     # 2 framework, periods and io
     "framework.py": 2,
     "periods.py": 2,

@@ -476,7 +476,7 @@ def test_ctrl_c_is_one_line_exit_130_and_the_previous_report_stays(tmp_path, mon
     folder = tmp_path / "r" / FRAMEWORK / PERIOD
     previous = snapshot(folder)
     interrupt = True
-    code, _, err = run(capsys, *report)
+    code, _, err = run(capsys, "--quiet", *report)
     assert code == 130
     assert err.strip().count("\n") == 0 and "interrupted" in err
     assert snapshot(folder) == previous and siblings(folder) == []

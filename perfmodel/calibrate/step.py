@@ -86,6 +86,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from perfmodel import progress
 from perfmodel.calibrate.casemix import CaseMixModel, Family
 from perfmodel.calibrate.difficulty import model_formula
 from perfmodel.calibrate.peers import DERIVED_CONTEXT, context_frame
@@ -816,7 +817,9 @@ def _casemix(
     out = values.astype(float).copy()
     tables, rows, coefficients, shrink_tables = [], [], [], []
     models: dict[str, CaseMixModel] = {}
-    for ind in framework.indicators():
+    indicators = framework.indicators()
+    for position, ind in enumerate(indicators, start=1):
+        progress.advance("calibrating", position, len(indicators), indicator=ind.id)
         if ind.id not in out.columns:
             continue
         if ind.preventable is False and nonpreventable == "exclude":

@@ -21,6 +21,7 @@ from perfmodel.errors import OptionError
 from perfmodel.groups import group_order
 from perfmodel.report.render import SafeMarkdown, join, md, url
 from perfmodel.report.style import apply_report_style
+from perfmodel.text import say
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
@@ -271,7 +272,7 @@ def fairness_summary_markdown(
     lang: Lang = "zh",
     *,
     audit: AuditResult | None = None,
-    link: str = "fairness_audit/report.html",
+    link: str | None = None,
     max_items: int = 3,
     **options: Any,
 ) -> SafeMarkdown:
@@ -292,7 +293,9 @@ def fairness_summary_markdown(
         grade bootstrap included), so the paragraph counts the same findings as
         the fairness report and ``perfmodel audit``.
     link
-        Relative link to the fairness audit report.
+        Relative link to the fairness audit report, given only when that report
+        was written (``perfmodel report --with fairness_audit``). ``None`` or
+        ``""``: no link; a sentence says how to make the report instead.
     max_items
         How many findings to name.
     **options
@@ -301,7 +304,8 @@ def fairness_summary_markdown(
     Returns
     -------
     SafeMarkdown
-        Markdown: what was checked, how many findings and the main ones, the link.
+        Markdown: what was checked, how many findings and the main ones, the link
+        (or how to make the fairness report).
     """
     lang = check_lang(lang)
     words = _SUMMARY[lang]
@@ -329,5 +333,5 @@ def fairness_summary_markdown(
             more=md(words["more"] if len(findings) > max_items else ""),
         )
         parts.append(md(words["some"], k=len(findings), items=listing))
-    parts.append(md(words["link"], link=url(link)))
+    parts.append(md(words["link"], link=url(link)) if link else md(say("report.fairness_not_written", lang)))
     return join(" " if lang == "en" else "", parts)

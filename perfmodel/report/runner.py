@@ -24,13 +24,14 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
+from perfmodel import progress
 from perfmodel.errors import MissingFileError, PerfmodelError
 from perfmodel.outputs import write_bytes
 from perfmodel.report.notebook_html import (
@@ -59,6 +60,7 @@ __all__ = [
     "kernel_manager_config",
     "normalise_executed",
     "notebook_parameters",
+    "parse_parameter_value",
     "run_notebook",
     "validate_parameters",
 ]
@@ -274,6 +276,60 @@ def validate_parameters(
             value = float(value)
         clean[name] = value
     return clean
+
+
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off"}
+
+
+def parse_parameter_value(spec: NotebookParameter, text: str) -> Any:
+    """The command-line text ``text`` as a value of the parameter ``spec`` (``-p NAME VALUE``).
+
+    ``int`` and ``float`` parameters take numbers, ``bool`` ones ``true/false``
+    (also ``yes/no``, ``1/0``, ``on/off``, any case), ``str`` ones the text as
+    given, ``list`` and ``dict`` ones a Python literal (``"[1, 2]"``,
+    ``"{'a': 1}"``). A parameter whose default is ``None`` takes a literal when
+    the text is one (``3``, ``None``, ``['a']``), else the text.
+
+    Raises
+    ------
+    ReportParameterError
+        The text is not a value of the parameter's type: the message names the
+        parameter, the value and the expected type.
+    """
+    expected = spec.type
+    stripped = text.strip()
+    if expected is str:
+        return text
+    if expected is bool:
+        if stripped.lower() in _TRUE:
+            return True
+        if stripped.lower() in _FALSE:
+            return False
+    elif expected is None:
+        try:
+            return ast.literal_eval(stripped)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return text
+    else:
+        try:
+            value = int(stripped) if expected is int else float(stripped) if expected is float else None
+            if value is None:
+                value = ast.literal_eval(stripped)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            value = None
+        if value is not None and _compatible(expected, value) and not (expected is float and not math.isfinite(value)):
+            return value
+    raise ReportParameterError(
+        f"-p {spec.name} {text!r}: parameter {spec.name!r} expects {_example_of(expected)} "
+        f"(default {spec.default_source})"
+    )
+
+
+def _example_of(expected: type | None) -> str:
+    examples = {bool: "true or false", int: "an int, e.g. 3", float: "a float, e.g. 0.5"}
+    examples |= {list: "a list literal, e.g. \"['a', 'b']\"", dict: "a dict literal, e.g. \"{'a': 1}\""}
+    return examples.get(expected, _type_name(expected)) if expected is not None else "any value"
 
 
 # ------------------------------------------------------------------------ kernel
@@ -670,6 +726,24 @@ def _effective_parameters(specs: Mapping[str, NotebookParameter], given: Mapping
     return effective
 
 
+def _cell_progress(notebook: Path, *, injected: bool) -> Callable[..., None]:
+    """An nbclient ``on_cell_start`` hook that reports ``cell i/n`` (:mod:`perfmodel.progress`).
+
+    nbclient calls it for the code cells that have source; papermill adds one
+    injected-parameters cell when parameters are given.
+    """
+    nb = nbformat.read(notebook, as_version=4)
+    total = sum(1 for cell in nb.cells if cell.cell_type == "code" and cell.source.strip()) + int(injected)
+    started = 0
+
+    def on_cell_start(**_: Any) -> None:
+        nonlocal started
+        started += 1
+        progress.advance("notebook_cell", min(started, total), total, notebook=notebook.stem)
+
+    return on_cell_start
+
+
 def run_notebook(
     notebook: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -781,6 +855,7 @@ def run_notebook(
         },
     )
 
+    progress.step("notebook_start", notebook=nb_path.stem)
     try:
         with _inline_matplotlib_env():
             papermill.execute_notebook(
@@ -793,6 +868,7 @@ def run_notebook(
                 log_output=False,
                 execution_timeout=cell_timeout,
                 config=kernel_manager_config(kernel_name),
+                on_cell_start=_cell_progress(nb_path, injected=bool(clean)),
             )
     except PapermillExecutionError as exc:
         raise _execution_error(exc, executed, nb_path) from exc
@@ -808,6 +884,7 @@ def run_notebook(
     write_bytes(executed, (text if text.endswith("\n") else text + "\n").encode("utf-8"))
     html = None
     if export_html:
+        progress.step("exporting", format="HTML")
         html = export_html_report(executed, html_path, lang=html_lang)
     written = _export_office_formats(
         executed, office, wanted, header=running_header or nb_path.stem, lang=html_lang.split("-")[0].lower()
@@ -833,7 +910,9 @@ def _export_office_formats(
 
     written = {}
     if "pdf" in wanted:
+        progress.step("exporting", format="PDF")
         written["pdf"] = export_pdf(executed, paths["pdf"], title=header, header=header, lang=lang)
     if "docx" in wanted:
+        progress.step("exporting", format="Word")
         written["docx"] = export_docx(executed, paths["docx"])
     return written
