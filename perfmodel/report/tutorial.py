@@ -61,6 +61,7 @@ def _step_key(step: str, part: str) -> str:
 
 def step_title(step: str, lang: str = "zh") -> str:
     """The numbered title of a step, e.g. ``"3. Goalposts or min-max?"`` (plain text)."""
+    check_lang(lang)
     key = _step_key(step, "title")
     return f"{TUTORIAL_STEPS.index(step) + 1}. {say(key, lang)}"
 
