@@ -165,15 +165,21 @@ def test_r2_on_context_needs_enough_units_for_its_terms():
         assert np.isfinite(r2_on_context(scores, table, ["workload"], minimum=False)["r2"])
 
 
+def _first_six_stations(observations: Path, units: Path, folder: Path) -> tuple[Path, Path]:
+    """An analyst's small bureau: the first six stations of a sample, written to ``folder``."""
+    table = pd.read_csv(units, dtype=str)
+    six = table[table["level"] == "station"].head(6)
+    rows = pd.read_csv(observations, dtype=str)
+    six.to_csv(folder / "units.csv", index=False)
+    rows[rows["unit_id"].isin(six["unit_id"])].to_csv(folder / "obs.csv", index=False)
+    return folder / "obs.csv", folder / "units.csv"
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_calibration_paragraph_says_when_units_are_too_few_for_an_r2(sample, tmp_path, lang):
     """Six stations: the paragraph says how many units an R² would need instead of a meaningless one (100 %)."""
-    units = pd.read_csv(sample["units"], dtype=str)
-    six = units[units["level"] == "station"].head(6)
-    observations = pd.read_csv(sample["station_observations"], dtype=str)
-    six.to_csv(tmp_path / "units.csv", index=False)
-    observations[observations["unit_id"].isin(six["unit_id"])].to_csv(tmp_path / "obs.csv", index=False)
-    few = evaluate_files(FRAMEWORK, tmp_path / "obs.csv", tmp_path / "units.csv", PERIOD, compare_previous=False)
+    obs, units = _first_six_stations(sample["station_observations"], sample["units"], tmp_path)
+    few = evaluate_files(FRAMEWORK, obs, units, PERIOD, compare_previous=False)
     text = str(q.calibration_markdown(few, few.regen(calibration="casemix"), lang))
     assert re.search(r"\*\*\d+%\*\*", text) is None, "no R² percentage with six units"
     assert ("至少需要" in text and "6 个" in text) if lang == "zh" else ("are needed" in text and "6 units" in text)
@@ -285,13 +291,9 @@ def test_six_station_report_has_no_warnings_and_explains_what_it_skipped(tmp_pat
     """An analyst's six stations (issue 11): no raw Python warning, no R² or model coefficients that
     mean nothing with so few units, and the skipped analyses say why, with the units they would need."""
     shipped = Path(__file__).resolve().parents[1] / "data_samples"
-    units = pd.read_csv(shipped / "units.csv", dtype=str)
-    six = units[units["level"] == "station"].head(6)
-    observations = pd.read_csv(shipped / "observations" / f"{FRAMEWORK}.csv.gz", dtype=str)
-    six.to_csv(tmp_path / "units.csv", index=False)
-    observations[observations["unit_id"].isin(six["unit_id"])].to_csv(tmp_path / "obs.csv", index=False)
+    obs, units = _first_six_stations(shipped / "observations" / f"{FRAMEWORK}.csv.gz", shipped / "units.csv", tmp_path)
     out = tmp_path / "report"
-    parameters = {"observations": str(tmp_path / "obs.csv"), "units": str(tmp_path / "units.csv")}
+    parameters = {"observations": str(obs), "units": str(units)}
     parameters |= {"framework": FRAMEWORK, "period": PERIOD, "lang": "zh", "output_dir": str(out)}
     run = run_notebook(NOTEBOOK, out, parameters, timeout=300, html_lang="zh-CN")
     executed = nbformat.read(run.executed_notebook, as_version=4)
