@@ -22,6 +22,7 @@ from perfmodel import __version__, progress
 from perfmodel.audit import cli as audit_cli
 from perfmodel.design import cli as lab_cli
 from perfmodel.errors import PerfmodelError
+from perfmodel.federated import cli as federated_cli
 from perfmodel.privacy import (
     add_pseudonymise_option,
     officer_names_shown,
@@ -802,6 +803,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_cli.add_parser(sub)
     lab_cli.add_parser(sub)
+    federated_cli.add_parser(sub)
     for command in sub.choices.values():  # `perfmodel report … --quiet` works too
         command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP)
     return parser

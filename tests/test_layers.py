@@ -73,6 +73,7 @@ LAYERS: dict[str, int] = {
     "audit/": 6,
     "audit/defaults.py": 6,
     "design/": 6,
+    "federated/": 6,  # cross-region comparison from regions' aggregates (R22)
     "monitor/": 6,
     "simulate.py": 6,
     # 7 report layer: figures, text, rendering, notebook runs
@@ -86,6 +87,7 @@ LAYERS: dict[str, int] = {
     "cli.py": 8,
     "audit/cli.py": 8,
     "design/cli.py": 8,
+    "federated/cli.py": 8,
 }
 """Path under ``perfmodel/`` → layer. A key ending in ``/`` is a folder; the
 longest key that matches a module decides its layer."""
