@@ -184,8 +184,9 @@ def fit_federated(
             break
         if iteration >= max_iter:
             raise RegionError(
-                f"the case-mix model of {spec.indicator!r} did not converge in {max_iter} iterations",
-                hint="simplify the case-mix terms",
+                f"the case-mix model of {spec.indicator!r} did not converge in {max_iter} iterations "
+                "(a level of a term with no events or all successes makes its coefficient infinite)",
+                hint="merge rare levels or drop the term",
             )
     final = [log.record(r.glm_contribution(spec, design, beta, iteration)) for r in regions]
     n_rows = int(sum(p.n_rows for p in final))
@@ -559,16 +560,8 @@ def figure_league(
     y = np.arange(len(league))
     for i, (region, part) in enumerate(league.groupby("region", sort=True)):
         pos = y[league["region"].to_numpy() == region]
-        ax.errorbar(
-            part["rank"],
-            pos,
-            xerr=[part["rank"] - part["rank_low"], part["rank_high"] - part["rank"]],
-            fmt="o",
-            ms=3,
-            lw=0.8,
-            color=f"C{i}",
-            label=str(region),
-        )
+        ax.hlines(pos, part["rank_low"], part["rank_high"], color=f"C{i}", lw=0.8)
+        ax.plot(part["rank"], pos, "o", ms=3, color=f"C{i}", label=str(region))
     ax.invert_yaxis()
     ax.set_yticks([])
     ax.set_xlabel(say("federated.fig.rank", lang))
