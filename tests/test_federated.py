@@ -144,7 +144,9 @@ def test_naive_pooled_score_from_statistics_equals_the_framework_on_pooled_rows(
             frame[column] = name + "/" + frame[column].astype(str)
         observations.append(o)
         units.append(u)
-    ev = evaluate(fw, pd.concat(observations), pd.concat(units), small.period, compare_previous=False, peer_group="none")
+    ev = evaluate(
+        fw, pd.concat(observations), pd.concat(units), small.period, compare_previous=False, peer_group="none"
+    )
     league = small_comparison.to_frame()
     expected = ev.stages["aggregated"]["score"].reindex(league["region"] + "/" + league["unit_id"]).to_numpy()
     assert np.allclose(league["naive_score"].to_numpy(), expected, rtol=0, atol=1e-9)

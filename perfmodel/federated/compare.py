@@ -115,7 +115,9 @@ class FederatedFit:
 def _design_layout(spec: CaseMixSpec, levels: Mapping[str, Sequence[str]], numeric: Sequence[str]) -> Any:
     """patsy design info built from the union of the regions' levels (no rows needed)."""
     n = max([1, *(len(v) for v in levels.values())])
-    template = {column: [values[i % len(values)] for i in range(n)] for column, values in levels.items()}
+    template: dict[str, list[object]] = {
+        column: [values[i % len(values)] for i in range(n)] for column, values in levels.items()
+    }
     template.update({column: [1.0] * n for column in numeric if column not in template})
     frame = pd.DataFrame(template)
     return patsy.dmatrix(spec.rhs, frame, NA_action="raise", return_type="dataframe").design_info

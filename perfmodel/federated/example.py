@@ -49,6 +49,8 @@ class RegionsExample:
         Name of the region with the harder context.
     period
         The evaluation period.
+    samples
+        Region name → its :class:`~perfmodel.simulate.Sample` (rows and truth, for checks).
     """
 
     regions: list[Region]

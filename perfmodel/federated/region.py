@@ -8,6 +8,7 @@ calls the region's methods, each of which returns one of the message objects of
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,7 +88,6 @@ class CaseMixSpec:
 
 
 def glm_rows(
-    framework: Framework,
     observations: pd.DataFrame,
     units: pd.DataFrame,
     period: str,
@@ -199,7 +199,6 @@ class Region:
 
     def _glm_rows(self, spec: CaseMixSpec) -> pd.DataFrame:
         return glm_rows(
-            self.framework,
             self._observations,
             self._units,
             self.period,
@@ -332,8 +331,6 @@ class Region:
 
 def categorical_columns(rhs: str, frame: pd.DataFrame) -> list[str]:
     """Columns of ``frame`` named in ``rhs`` inside ``C(…)`` or holding text."""
-    import re
-
     names = set(re.findall(r"[^\W\d]\w*", rhs, re.UNICODE))
     wrapped = set(re.findall(r"C\(\s*([^\W\d]\w*)", rhs, re.UNICODE))
     out = []
