@@ -68,6 +68,7 @@ def simulate_regions(
     stations: int = 40,
     months: int = 3,
     start: str = "2025-01",
+    officers_per_station: int = 1,
     effects: Effects = HARDER,
     rng: RngLike = None,
 ) -> RegionsExample:
@@ -83,6 +84,9 @@ def simulate_regions(
         The region in the harder context.
     stations, months, start
         Size of each region and the months simulated (the period is those months).
+    officers_per_station
+        Officers per station (roles repeat as in :func:`perfmodel.simulate.simulate`;
+        an officer framework of another role than community policing needs 2 or more).
     effects
         Effect sizes of the harder region.
     rng
@@ -101,7 +105,7 @@ def simulate_regions(
             stations=stations,
             months=months,
             start=start,
-            officers_per_station=1,
+            officers_per_station=officers_per_station,
             rng=int(seed) + k,
             defect_rate=0.0,
             effects=effects if name == harder else EFFECTS,

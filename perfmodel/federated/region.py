@@ -162,8 +162,15 @@ class Region:
         units["unit_id"] = units["unit_id"].astype(str)
         if "level" in units.columns:
             units = units[units["level"].astype(str) == level]
+        role = self.framework.role
+        if role is not None and "role" in units.columns:  # as Evaluation.scored_units
+            units = units[units["role"].astype(str) == role]
         if units.empty:
-            raise RegionError(f"region {self.name!r} has no units of level {level!r} for {self.framework.id!r}")
+            raise RegionError(
+                f"region {self.name!r} has no units of level {level!r}"
+                + (f" and role {role!r}" if role else "")
+                + f" for {self.framework.id!r}"
+            )
         self._units = units.reset_index(drop=True)
         obs = observations.copy()
         obs["unit_id"] = obs["unit_id"].astype(str)
