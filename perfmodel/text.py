@@ -20,6 +20,7 @@ back to one of the languages.
 
 from __future__ import annotations
 
+import os
 import string
 import tomllib
 from collections.abc import Mapping
@@ -29,10 +30,25 @@ from typing import Any, NamedTuple
 
 from perfmodel.errors import check_choice
 
-__all__ = ["LANGS", "Message", "MessageError", "catalogue", "check_lang", "has_message", "say", "template", "templates"]
+__all__ = [
+    "LANGS",
+    "LOCALE_VARIABLES",
+    "Message",
+    "MessageError",
+    "catalogue",
+    "check_lang",
+    "environment_lang",
+    "has_message",
+    "say",
+    "template",
+    "templates",
+]
 
 LANGS: tuple[str, ...] = ("zh", "en")
 """The languages of perfmodel's text: Chinese (the default) and English."""
+
+LOCALE_VARIABLES: tuple[str, ...] = ("LC_ALL", "LC_MESSAGES", "LANG")
+"""The environment variables :func:`environment_lang` reads, in POSIX order of precedence."""
 
 CATALOGUE_FILE = "messages.toml"
 """The catalogue's file name inside the package's ``data`` folder."""
@@ -188,3 +204,34 @@ def templates(section: str, lang: str = "zh", /) -> dict[str, str]:
     if not out:
         raise MessageError(f"no messages under {section!r} in {CATALOGUE_FILE}")
     return out
+
+
+def environment_lang(environ: Mapping[str, str] | None = None) -> str:
+    """The language of the environment's locale: ``"zh"`` if it is Chinese, else ``"en"``.
+
+    The first of ``LC_ALL``, ``LC_MESSAGES`` and ``LANG`` that is set and not
+    empty decides (the order in which POSIX looks them up): a value starting with
+    ``zh`` (``zh_CN.UTF-8``, ``zh_TW``) gives ``"zh"``, any other value or none
+    gives ``"en"``. The command line shows its messages in this language unless
+    ``--lang`` is given.
+
+    Parameters
+    ----------
+    environ
+        The environment to read (default :data:`os.environ`).
+
+    Examples
+    --------
+    >>> environment_lang({"LANG": "zh_CN.UTF-8"})
+    'zh'
+    >>> environment_lang({"LC_ALL": "C.UTF-8", "LANG": "zh_CN.UTF-8"})
+    'en'
+    >>> environment_lang({})
+    'en'
+    """
+    environ = os.environ if environ is None else environ
+    for name in LOCALE_VARIABLES:
+        value = environ.get(name, "")
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
