@@ -17,6 +17,8 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import ParamSpec, TypeVar
 
+from perfmodel._catalogue import fill
+
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -91,9 +93,7 @@ class PerfmodelError(Exception):
 
 
 def _say(key: str, lang: str, values: Mapping[str, object]) -> str:
-    from perfmodel.text import say  # text imports this module (check_choice)
-
-    return say(key, lang, **values)
+    return fill(key, lang, values)
 
 
 class OptionError(PerfmodelError, ValueError):

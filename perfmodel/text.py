@@ -21,16 +21,14 @@ back to one of the languages.
 from __future__ import annotations
 
 import os
-import string
-import tomllib
 from collections.abc import Mapping
-from functools import cache
-from importlib import resources
-from typing import Any, NamedTuple
+from typing import Any
 
+from perfmodel._catalogue import CATALOGUE_FILE, LANGS, Message, MessageError, catalogue, fill
 from perfmodel.errors import check_choice
 
 __all__ = [
+    "CATALOGUE_FILE",
     "LANGS",
     "LOCALE_VARIABLES",
     "Message",
@@ -44,39 +42,8 @@ __all__ = [
     "templates",
 ]
 
-LANGS: tuple[str, ...] = ("zh", "en")
-"""The languages of perfmodel's text: Chinese (the default) and English."""
-
 LOCALE_VARIABLES: tuple[str, ...] = ("LC_ALL", "LC_MESSAGES", "LANG")
 """The environment variables :func:`environment_lang` reads, in POSIX order of precedence."""
-
-CATALOGUE_FILE = "messages.toml"
-"""The catalogue's file name inside the package's ``data`` folder."""
-
-
-class MessageError(KeyError):
-    """A message key that is not in the catalogue, or values that do not fill its template.
-
-    Not a :class:`~perfmodel.errors.PerfmodelError`: the catalogue ships with the
-    package, so a missing message is a bug in perfmodel, not something the user can fix.
-    """
-
-    def __str__(self) -> str:  # KeyError would quote the whole message
-        return str(self.args[0]) if self.args else ""
-
-
-class Message(NamedTuple):
-    """One catalogue entry: the same message in each language."""
-
-    zh: str
-    en: str
-
-    def placeholders(self, lang: str) -> frozenset[str]:
-        """Names of the ``{fields}`` of the template in ``lang``."""
-        template = getattr(self, lang)
-        return frozenset(
-            field.split(".")[0].split("[")[0] for _, field, _, _ in string.Formatter().parse(template) if field
-        )
 
 
 def check_lang(lang: object) -> str:
@@ -93,31 +60,6 @@ def check_lang(lang: object) -> str:
     """
     check_choice("lang", lang, LANGS)
     return str(lang)  # a str: it equals one of LANGS
-
-
-def _flatten(table: Mapping[str, Any], prefix: str, out: dict[str, Message]) -> None:
-    for name, value in table.items():
-        key = f"{prefix}{name}"
-        if not isinstance(value, Mapping):
-            raise MessageError(f"{CATALOGUE_FILE}: {key!r} is a bare value; a message is a table with zh and en")
-        if set(LANGS) <= set(value):
-            extra = sorted(set(value) - set(LANGS))
-            if extra:
-                raise MessageError(f"{CATALOGUE_FILE}: message {key!r} has unknown fields {extra}; only zh and en")
-            out[key] = Message(**{lang: str(value[lang]) for lang in LANGS})
-        elif set(LANGS) & set(value):
-            raise MessageError(f"{CATALOGUE_FILE}: message {key!r} lacks a language; give both zh and en")
-        else:
-            _flatten(value, f"{key}.", out)
-
-
-@cache
-def catalogue() -> Mapping[str, Message]:
-    """Every message of the catalogue, by dotted key (read once)."""
-    text = resources.files("perfmodel").joinpath("data", CATALOGUE_FILE).read_text(encoding="utf-8")
-    out: dict[str, Message] = {}
-    _flatten(tomllib.loads(text), "", out)
-    return out
 
 
 def has_message(key: str) -> bool:
@@ -147,12 +89,8 @@ def say(key: str, lang: str = "zh", /, **values: Any) -> str:
     >>> say("lang.name", "en")
     'English'
     """
-    template(key, lang)  # checks lang and key
-    message = catalogue()[key]
-    missing = message.placeholders(lang) - set(values)
-    if missing:
-        raise MessageError(f"message {key!r} needs {sorted(missing)}; got {sorted(values)}")
-    return getattr(message, lang).format(**values)
+    check_lang(lang)
+    return fill(key, lang, values)
 
 
 def template(key: str, lang: str = "zh", /) -> str:

@@ -409,7 +409,7 @@ def test_audit_writes_its_tables(sample, tmp_path, capsys):
         out,
     )
     assert code == 0
-    folder = out / FRAMEWORK / PERIOD
+    folder = out / FRAMEWORK / PERIOD / "zh"
     for name in ("findings", "disaggregated", "adverse_impact", "weight_policy", "effective_weights"):
         assert (folder / f"{name}.csv").exists(), name
     assert (folder / "audit.xlsx").exists()

@@ -100,9 +100,10 @@ def other_language(text: str, lang: str) -> Counter[str]:
 
 
 def data_words() -> set[str]:
-    """Every text value of the units table (names, peer-group labels, area types): data, not words."""
+    """The units table's values in Chinese (names, peer-group labels, area types): data, not words."""
     units = pd.read_csv(UNITS, dtype=str)
-    return {value for column in units.columns if column != "unit_id" for value in units[column].dropna()}
+    values = {value for column in units.columns for value in units[column].dropna()}
+    return {value for value in values if CJK.search(value)}
 
 
 def folder_hash(folder: Path) -> str:

@@ -409,9 +409,7 @@ def reliability_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
         words[f"note.{measure}"].format(value=value) if f"note.{measure}" in words else note
         for measure, value, note in zip(table["measure"], table.get("parameter", np.nan), table["note"], strict=True)
     ]
-    table["measure"] = [
-        f"{words[f'measure.{m}']} ({m})" if f"measure.{m}" in words else m for m in table["measure"]
-    ]
+    table["measure"] = [f"{words[f'measure.{m}']} ({m})" if f"measure.{m}" in words else m for m in table["measure"]]
     return _rename(table.drop(columns="parameter", errors="ignore"), lang)
 
 
