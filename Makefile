@@ -25,8 +25,8 @@ venv: $(STAMP)
 # one, else the default sample: `make report PERIOD=2025Q3 FRAMEWORK=station_quadrant` works.
 OBSERVATIONS ?= $(firstword $(wildcard data_samples/observations/$(FRAMEWORK).csv.gz) \
 	data_samples/station_observations.csv.gz)
-REPORT_INPUTS := --period $(PERIOD) --framework $(FRAMEWORK) --lang $(REPORT_LANG) \
-	--observations $(OBSERVATIONS) --units data_samples/units.csv --out reports
+REPORT_INPUTS := --period $(PERIOD) --framework $(FRAMEWORK) \
+	--observations $(OBSERVATIONS) --units data_samples/units.csv --lang $(REPORT_LANG) --out reports
 
 # The quarterly report links to the fairness audit of the same evaluation: one command writes
 # both (the fairness report into reports/<framework>/<period>/<lang>/fairness_audit/), or neither.

@@ -68,6 +68,18 @@ class CliError(PerfmodelError):
         self.code = code
 
 
+class _UnsetLang(str):
+    """``--lang`` not given: the outputs' default language, ``"zh"``, marked so that :func:`main` can tell.
+
+    A ``str`` equal to ``"zh"``, so a command run without :func:`main` (a test calling
+    ``args.func(args)``) writes Chinese as before.
+    """
+
+
+DEFAULT_LANG = _UnsetLang("zh")
+"""The value of ``args.lang`` when no ``--lang`` was given (outputs: zh; messages: the locale's)."""
+
+
 def _ui(args: argparse.Namespace) -> str:
     """The language of the command's messages: ``--lang`` if given, else the locale's (:func:`main` sets it)."""
     return getattr(args, "message_lang", None) or environment_lang()
@@ -664,7 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=QUIET_HELP,
     )
-    parser.add_argument("--lang", choices=LANGS, default=None, help=LANG_HELP)
+    parser.add_argument("--lang", choices=LANGS, default=DEFAULT_LANG, help=LANG_HELP)
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {__version__}", help="print the version of perfmodel and exit"
     )
@@ -865,8 +877,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # messages: --lang, else the locale's language; outputs with words: --lang, else zh
-    lang = args.message_lang = args.lang or environment_lang()
-    args.lang = args.lang or "zh"
+    given = not isinstance(args.lang, _UnsetLang)
+    lang = args.message_lang = str(args.lang) if given else environment_lang()
+    args.lang = str(args.lang)
     try:
         with progress.shown(enabled=not args.quiet, lang=lang):
             return args.func(args)
