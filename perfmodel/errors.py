@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import ParamSpec, TypeVar
 
-from perfmodel._catalogue import fill
+from perfmodel._catalogue import LANGS, fill
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -29,6 +29,7 @@ __all__ = [
     "MissingFileError",
     "UnknownKeyError",
     "check_choice",
+    "check_lang",
     "check_confidence",
     "renamed_keywords",
 ]
@@ -87,6 +88,7 @@ class PerfmodelError(Exception):
 
         From the catalogue where the error has keys; as written otherwise.
         """
+        check_lang(lang)
         message = _say(self.key, lang, self.values) if self.key is not None else str(self)
         hint = _say(self.hint_key, lang, self.values) if self.hint_key is not None else self.hint
         return message, hint
@@ -159,6 +161,22 @@ def check_choice(name: str, value: object, allowed: tuple | list | frozenset | s
     if value not in allowed:
         choices = ", ".join(repr(a) for a in allowed)
         raise OptionError(key="error.choice", values={"name": name, "value": repr(value), "choices": choices})
+
+
+def check_lang(lang: object) -> str:
+    """Return ``lang`` if it is one of :data:`LANGS`; otherwise raise :class:`~perfmodel.errors.OptionError`.
+
+    Examples
+    --------
+    >>> check_lang("en")
+    'en'
+    >>> check_lang("fr")
+    Traceback (most recent call last):
+    ...
+    perfmodel.errors.OptionError: lang='fr' is not allowed; choose one of: 'zh', 'en'
+    """
+    check_choice("lang", lang, LANGS)
+    return str(lang)  # a str: it equals one of LANGS
 
 
 def check_confidence(value: object, name: str = "confidence") -> float:

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from perfmodel._catalogue import CATALOGUE_FILE, LANGS, Message, MessageError, catalogue, fill
-from perfmodel.errors import check_choice
+from perfmodel.errors import check_lang
 
 __all__ = [
     "CATALOGUE_FILE",
@@ -44,22 +44,6 @@ __all__ = [
 
 LOCALE_VARIABLES: tuple[str, ...] = ("LC_ALL", "LC_MESSAGES", "LANG")
 """The environment variables :func:`environment_lang` reads, in POSIX order of precedence."""
-
-
-def check_lang(lang: object) -> str:
-    """Return ``lang`` if it is one of :data:`LANGS`; otherwise raise :class:`~perfmodel.errors.OptionError`.
-
-    Examples
-    --------
-    >>> check_lang("en")
-    'en'
-    >>> check_lang("fr")
-    Traceback (most recent call last):
-    ...
-    perfmodel.errors.OptionError: lang='fr' is not allowed; choose one of: 'zh', 'en'
-    """
-    check_choice("lang", lang, LANGS)
-    return str(lang)  # a str: it equals one of LANGS
 
 
 def has_message(key: str) -> bool:
