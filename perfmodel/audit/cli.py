@@ -166,7 +166,8 @@ def run(args: argparse.Namespace) -> int:
             rng=args.seed,
         )
     except AuditError as exc:
-        print(f"perfmodel: error: {exc}", file=sys.stderr)
+        lang = getattr(args, "message_lang", None) or environment_lang()
+        print(say("cli.error_line", lang, message=exc.text(lang)[0]), file=sys.stderr)
         return EXIT_FAILED
     from perfmodel.outputs import check_inside
 
@@ -174,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     check_inside(out_dir, args.out, what="audit")
     given = [Path(p) for p in (args.observations, args.units, args.framework) if Path(p).is_file()]
     paths = write_audit(result.tables(), out_dir, inputs=given)
-    findings, lang = result.findings, getattr(args, "message_lang", None) or environment_lang()
+    findings, lang = result.findings, getattr(args, "message_lang", None) or environment_lang()  # see cli.main
     counts = {"units": len(ev.scores), "findings": len(findings), "tables": len(paths) - 1}
     print(
         say("cli.audit.summary", lang, framework=ev.framework.id, period=period_label(ev.period), **counts, out=out_dir)
