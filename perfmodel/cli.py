@@ -902,13 +902,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         if args.debug:
             raise
-        if exc.filename:
-            missing = PerfmodelError(
-                key="error.missing_file", hint_key="error.missing_file_hint", values={"path": exc.filename}
-            )
-            _fail(*missing.text(lang), lang)
-        else:
-            _fail(str(exc), say("error.missing_file_hint", lang), lang)
+        message = say("error.missing_file", lang, path=exc.filename) if exc.filename else str(exc)
+        _fail(message, say("error.missing_file_hint", lang), lang)
         return EXIT_FAILED
 
 
