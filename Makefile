@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.installed
 PERIOD ?= 2025Q2
 FRAMEWORK ?= station_four_dimension
 FORMAT ?= html,pdf,docx
+REPORT_LANG ?= zh
 
 .PHONY: venv report test lint bench sample clean
 
@@ -25,10 +26,11 @@ venv: $(STAMP)
 OBSERVATIONS ?= $(firstword $(wildcard data_samples/observations/$(FRAMEWORK).csv.gz) \
 	data_samples/station_observations.csv.gz)
 REPORT_INPUTS := --period $(PERIOD) --framework $(FRAMEWORK) \
-	--observations $(OBSERVATIONS) --units data_samples/units.csv --out reports
+	--observations $(OBSERVATIONS) --units data_samples/units.csv --lang $(REPORT_LANG) --out reports
 
 # The quarterly report links to the fairness audit of the same evaluation: one command writes
-# both (the fairness report into reports/<framework>/<period>/fairness_audit/), or neither.
+# both (the fairness report into reports/<framework>/<period>/<lang>/fairness_audit/), or neither.
+# REPORT_LANG=en writes the English report into reports/<framework>/<period>/en/, beside the Chinese one.
 report: $(STAMP)
 	$(BIN)/perfmodel report $(REPORT_INPUTS) --format $(FORMAT) --with fairness_audit
 

@@ -28,6 +28,7 @@ from perfmodel.privacy import (
     officer_names_shown,
     with_pseudonymised_inputs,
 )
+from perfmodel.text import LANGS, environment_lang, say
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from perfmodel.evaluation import Evaluation
@@ -46,17 +47,43 @@ QUARTERLY_NOTEBOOK = "quarterly_evaluation"
 AWARD_METHODS = ("largest_remainder", "dhondt")
 """Keys of :data:`perfmodel.awards.METHODS` (not imported here to keep start-up fast)."""
 SHEET_HELP = "observations workbook: read only this sheet (default: every sheet with a header)"
+LANG_HELP = (
+    "language of the messages (default: the locale's, zh when LC_ALL, LC_MESSAGES or LANG starts with "
+    "zh, else en) and of the outputs that have words (default zh); accepted before or after the command"
+)
 QUIET_HELP = "show no progress (progress goes to stderr: an updating line on a terminal, plain lines otherwise)"
 EXAMPLES_SHOWN = 1
 """Quarantine messages printed per reason (each names the file, row and column)."""
 
 
 class CliError(PerfmodelError):
-    """An error to show the user as one line plus a hint, with its exit code."""
+    """An error to show the user as one line plus a hint, with its exit code.
 
-    def __init__(self, message: str, hint: str = "", code: int = EXIT_FAILED) -> None:
-        super().__init__(message, hint)
+    Give the message and hint as catalogue keys (``key=``, ``hint_key=``, ``values=``;
+    see :class:`~perfmodel.errors.PerfmodelError`), so they are shown in the
+    command's message language.
+    """
+
+    def __init__(self, message: str = "", hint: str = "", code: int = EXIT_FAILED, **keys) -> None:
+        super().__init__(message, hint, **keys)
         self.code = code
+
+
+class _UnsetLang(str):
+    """``--lang`` not given: the outputs' default language, ``"zh"``, marked so that :func:`main` can tell.
+
+    A ``str`` equal to ``"zh"``, so a command run without :func:`main` (a test calling
+    ``args.func(args)``) writes Chinese as before.
+    """
+
+
+DEFAULT_LANG = _UnsetLang("zh")
+"""The value of ``args.lang`` when no ``--lang`` was given (outputs: zh; messages: the locale's)."""
+
+
+def _ui(args: argparse.Namespace) -> str:
+    """The language of the command's messages: ``--lang`` if given, else the locale's (:func:`main` sets it)."""
+    return getattr(args, "message_lang", None) or environment_lang()
 
 
 # ---------------------------------------------------------------- commands
@@ -64,7 +91,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from perfmodel.simulate import generate_sample
 
     paths = generate_sample(Path(args.out), stations=args.stations, months=args.months, rng=args.seed, start=args.start)
-    print(f"wrote {len(paths)} files to {args.out}:")
+    print(say("cli.sample_written", _ui(args), n=len(paths), out=args.out))
     for name, path in paths.items():
         print(f"  {name}: {path}")
     return EXIT_OK
@@ -75,14 +102,15 @@ def _cmd_frameworks(args: argparse.Namespace) -> int:
 
     if args.action == "show":
         if not args.id:
-            raise CliError(
-                "'frameworks show' needs a framework id", "run 'perfmodel frameworks' to list them", EXIT_USAGE
-            )
+            raise CliError(code=EXIT_USAGE, key="error.cli.show_needs_id", hint_key="error.cli.show_needs_id_hint")
+        lang = _ui(args)
         fw = load_framework(args.id)
         print(f"{fw.id}: {fw.name.zh} / {fw.name.en}")
-        print(f"level: {fw.level}" + (f", role: {fw.role}" if fw.role else ""))
+        print(
+            say("cli.show.level", lang, level=fw.level) + (say("cli.show.role", lang, role=fw.role) if fw.role else "")
+        )
         if fw.requirements:
-            print(f"requirements: {', '.join(fw.requirements)}")
+            print(say("cli.show.requirements", lang, requirements=", ".join(fw.requirements)))
         if fw.description:
             print(fw.description.strip())
         print()
@@ -91,35 +119,44 @@ def _cmd_frameworks(args: argparse.Namespace) -> int:
             indent = "  " * (row.level - 1)
             extra = []
             if row.type == "indicator":
-                extra.append(f"{row.kind}, {row.direction}, {row.source}")
+                extra.append(
+                    say("cli.show.indicator_detail", lang, kind=row.kind, direction=row.direction, source=row.source)
+                )
                 # the weight table leaves these cells empty (NaN) when an indicator has none
                 if isinstance(row.threshold, str) and row.threshold:
-                    extra.append(f"threshold {row.threshold}")
+                    extra.append(say("cli.show.threshold", lang, threshold=row.threshold))
                 if isinstance(row.temporary, str) and row.temporary:
-                    extra.append(f"temporary {row.temporary}")
+                    extra.append(say("cli.show.temporary", lang, temporary=row.temporary))
             detail = f"  [{'; '.join(extra)}]" if extra else ""
-            print(f"{indent}{row.id}  {row.name_zh}  weight {row.weight:g} (total {row.effective_weight:.1%}){detail}")
+            name = row.name_zh if lang == "zh" else row.name_en
+            share = f"{row.effective_weight:.1%}"
+            line = say(
+                "cli.show.node", lang, node=row.id, name=name, weight=f"{row.weight:g}", share=share, detail=detail
+            )
+            print(indent + line)
         print()
-        print(
-            f"peer group: {fw.peer_group or 'none'}; normalisation: {fw.normalisation.method}; "
-            f"aggregation: {fw.aggregation.method}; grading: {fw.grading.method}"
-        )
-        print(
-            f"subjective weight {fw.subjective_weight():.1%} (limit {fw.policy.max_subjective_weight:.0%}); "
-            f"temporary weight {fw.temporary_weight():.1%} (limit {fw.policy.max_temporary_weight:.0%})"
-        )
+        peer_group = fw.peer_group or say("cli.show.no_peer_group", lang)
+        methods = {"normalisation": fw.normalisation.method, "aggregation": fw.aggregation.method}
+        print(say("cli.show.methods", lang, peer_group=peer_group, grading=fw.grading.method, **methods))
+        limits = {
+            "subjective_limit": f"{fw.policy.max_subjective_weight:.0%}",
+            "temporary_limit": f"{fw.policy.max_temporary_weight:.0%}",
+        }
+        weights = {"subjective": f"{fw.subjective_weight():.1%}", "temporary": f"{fw.temporary_weight():.1%}"}
+        print(say("cli.show.policy", lang, **weights, **limits))
         print()
-        print("input ids the observations' indicator column may carry (names and aliases are accepted too):")
+        print(say("cli.show.input_ids", lang))
         for ind in fw.indicators():
             if ind.points:
                 for case_type, points in ind.points.items():
-                    print(f"  {case_type}  [count; case type of {ind.id}, {points:g} points]")
+                    print(f"  {case_type}  [{say('cli.show.case_type', lang, indicator=ind.id, points=f'{points:g}')}]")
             else:
-                aliases = f"; aliases: {', '.join(ind.aliases)}" if ind.aliases else ""
+                aliases = say("cli.show.aliases", lang, aliases=", ".join(ind.aliases)) if ind.aliases else ""
                 print(f"  {ind.id}  {ind.name.zh} / {ind.name.en}  [{ind.kind}{aliases}]")
-        for label, items in (("bonus item", fw.bonus), ("negative list", fw.negative_list)):
+        for key, items in (("cli.show.bonus_item", fw.bonus), ("cli.show.negative_item", fw.negative_list)):
             for item in items:
-                print(f"  {item.indicator}  [count; {label} {item.id}: {item.name.zh} / {item.name.en}]")
+                described = say(key, lang, item=item.id, name=f"{item.name.zh} / {item.name.en}")
+                print(f"  {item.indicator}  [{described}]")
         return EXIT_OK
     for fid, path in shipped_frameworks().items():
         fw = load_framework(path)
@@ -160,15 +197,17 @@ def _write_output(
     return path
 
 
-def _print_summary(label: str, result) -> None:
-    used = len(result.data)
-    print(f"{label}: {result.n_input} rows read, {used} accepted, {len(result.quarantine)} quarantined")
+def _print_summary(label: str, result, lang: str) -> None:
+    from perfmodel.validation import reason_text
+
+    counts = {"read": result.n_input, "accepted": len(result.data), "quarantined": len(result.quarantine)}
+    print(say("cli.validate.summary", lang, label=label, **counts))
     for note in result.notes:  # rows per sheet, sheets not read, wide export reshaped …
         print(f"  {note}")
     for row in result.to_frame().itertuples(index=False):
-        print(f"  {row.reason:26s} {row.n:6d}  {row.explanation}")
+        print(f"  {row.reason:26s} {row.n:6d}  {reason_text(row.reason, lang)}")
         for message in _examples(result.quarantine, row.reason):
-            print(f"      e.g. {message}")
+            print("      " + say("cli.validate.example", lang, message=message))
 
 
 def _examples(quarantine: pd.DataFrame, reason: str, n: int = EXAMPLES_SHOWN) -> list[str]:
@@ -181,6 +220,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from perfmodel.framework import load_framework
     from perfmodel.validation import read_inputs
 
+    lang = _ui(args)
     framework = load_framework(args.framework)
     obs_result, units_result = read_inputs(framework, Path(args.observations), Path(args.units), sheet=args.sheet)
     originals = args.input_paths
@@ -194,15 +234,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                 if not result.ok:
                     target = _quarantine_path(Path(source))
                     written.append(_write_output(result.quarantine, target, _run_inputs(args)))
-    _print_summary(f"units ({originals['units']})", units_result)
-    _print_summary(f"observations ({originals['observations']})", obs_result)
+    _print_summary(say("cli.validate.units_label", lang, path=originals["units"]), units_result, lang)
+    _print_summary(say("cli.validate.observations_label", lang, path=originals["observations"]), obs_result, lang)
     late = int(obs_result.data["late"].sum()) if "late" in obs_result.data.columns else 0
     if late:
-        print(f"  late submissions (kept, flagged): {late}")
+        print(say("cli.validate.late", lang, late=late))
     if not written:
-        print("no problems found")
+        print(say("cli.validate.clean", lang))
         return EXIT_OK
-    print("quarantine written to " + ", ".join(str(p) for p in written))
+    print(say("cli.validate.quarantine_written", lang, paths=", ".join(str(p) for p in written)))
     return EXIT_FAILED
 
 
@@ -244,20 +284,17 @@ def _cmd_score(args: argparse.Namespace) -> int:
     _write_output(shown, out, inputs, workbook)
     if len(ev.quarantine):
         _write_output(ev.quarantine, target, inputs)
-    summary = ev.key_figures()
-    print(
-        f"{summary['framework']} {summary['period']}: {summary['scored']} of {summary['units']} units scored "
-        f"from {summary['observations_used']} observations; scores written to {out}"
-    )
-    print("grades: " + ", ".join(f"{g} {n}" for g, n in summary["grades"].items()))
+    lang, summary = _ui(args), ev.key_figures()
+    figures = {name: summary[name] for name in ("framework", "period", "scored", "units")}
+    print(say("cli.score.summary", lang, **figures, observations=summary["observations_used"], out=out))
+    grades = ", ".join(f"{say(f'grade.{g}', lang)} {n}" for g, n in summary["grades"].items())
+    print(say("cli.score.grades", lang, grades=grades))
     if ev.settings.calibration != "none":
-        print(_calibration_summary(ev))
+        print(_calibration_summary(ev, lang))
     if len(ev.quarantine):
         first = ev.quarantine["message"].iloc[0]
-        print(
-            f"warning: {len(ev.quarantine)} input rows were quarantined and not used (first: {first}); see {target}",
-            file=sys.stderr,
-        )
+        warning = say("cli.score.quarantined", lang, n=len(ev.quarantine), first=first, path=target)
+        print(say("cli.warning_line", lang, message=warning), file=sys.stderr)
         if args.strict:
             return EXIT_FAILED
     return EXIT_OK
@@ -278,15 +315,12 @@ def _cmd_awards(args: argparse.Namespace) -> int:
     from perfmodel.periods import parse_period
 
     if not parse_period(args.period).freqstr.startswith("Y"):
-        raise CliError(
-            f"--period {args.period}: award quotas are annual", "give a year, e.g. --period 2025", EXIT_USAGE
-        )
+        annual = {"key": "error.cli.awards_annual", "hint_key": "error.cli.awards_annual_hint"}
+        raise CliError(code=EXIT_USAGE, values={"period": args.period}, **annual)
     framework = load_framework(args.framework)
     if not framework.awards:
-        raise CliError(
-            f"framework {framework.id!r} declares no awards",
-            "add an 'awards:' block to the framework (docs/framework.md, 'awards')",
-        )
+        values = {"framework": repr(framework.id)}
+        raise CliError(key="error.cli.no_awards", hint_key="error.cli.no_awards_hint", values=values)
     inputs, out = _run_inputs(args), Path(args.out)
     claim_file(out, inputs=inputs)  # refuse before the work, not after
     ev = evaluate_files(framework, args.observations, args.units, args.period)
@@ -298,14 +332,24 @@ def _cmd_awards(args: argparse.Namespace) -> int:
         ev.scores, framework.awards, headcount=headcount, method=args.method, review=review.index[review]
     )
     _write_output(table, out, inputs)
-    by_grade = slots_by_grade(table)
+    by_grade, lang = slots_by_grade(table), _ui(args)
     for award in framework.awards:
+        grades = ", ".join(f"{say(f'grade.{grade}', lang)} {n}" for grade, n in by_grade.loc[award.id].items())
+        name = getattr(award.name, lang)
         print(
-            f"{award.id} ({award.name.zh}, {award.level}): {award.slots} slots ({args.method}); "
-            + ", ".join(f"{grade} {n}" for grade, n in by_grade.loc[award.id].items())
+            say(
+                "cli.awards.award",
+                lang,
+                award=award.id,
+                name=name,
+                level=award.level,
+                slots=award.slots,
+                method=args.method,
+                grades=grades,
+            )
         )
-    flagged = sorted(review.index[review])
-    print(f"{LEADERSHIP_REVIEW}: {', '.join(flagged) if flagged else 'none'}; written to {out}")
+    flagged = ", ".join(sorted(review.index[review])) or say("cli.awards.nobody", lang)
+    print(say("cli.awards.review", lang, flag=LEADERSHIP_REVIEW, units=flagged, out=out))
     return EXIT_OK
 
 
@@ -315,35 +359,34 @@ def _cmd_template(args: argparse.Namespace) -> int:
     from perfmodel.template import template_sheets
     from perfmodel.validation import validate_units
 
-    out = Path(args.out)
+    out, lang = Path(args.out), _ui(args)
     if not out.name.lower().endswith(".xlsx"):
-        raise CliError(f"--out {out}: a template is an Excel workbook", "give a file name ending in .xlsx", EXIT_USAGE)
+        xlsx = {"key": "error.cli.template_xlsx", "hint_key": "error.cli.template_xlsx_hint"}
+        raise CliError(code=EXIT_USAGE, values={"out": out}, **xlsx)
     framework = load_framework(args.framework)
     units = None
     if args.units:
         result = validate_units(read_table(args.units, aliases=UNIT_ALIASES), source=str(args.units))
         units = result.data
         if not result.ok:
-            print(
-                f"warning: {len(result.quarantine)} rows of {args.units} were rejected and left out "
-                "(run 'perfmodel validate' to see why)",
-                file=sys.stderr,
-            )
+            warning = say("cli.template.units_rejected", lang, n=len(result.quarantine), path=args.units)
+            print(say("cli.warning_line", lang, message=warning), file=sys.stderr)
     sheets, formats = template_sheets(framework, units=units, period=args.period, lang=args.lang)
     _write_output(pd.DataFrame(), out, _run_inputs(args), lambda target: write_workbook(sheets, target, formats))
     filled = sum(len(frame) for name, frame in sheets.items() if formats[name].validations)
-    print(f"template for {framework.id} written to {out}" + (f" ({filled} rows to fill)" if filled else ""))
+    rows = say("cli.template.rows", lang, n=filled) if filled else ""
+    print(say("cli.template.written", lang, framework=framework.id, out=out) + rows)
     return EXIT_OK
 
 
-def _calibration_summary(ev: Evaluation) -> str:
-    """One line: how many indicators the calibration step adjusted and which it left raw."""
+def _calibration_summary(ev: Evaluation, lang: str) -> str:
+    """One line in ``lang``: how many indicators the calibration step adjusted and which it left raw."""
     log = ev.stages["calibration_log"]
     casemix = log[log["step"] == "casemix"]
     adjusted = casemix.loc[casemix["action"] == "adjusted", "indicator"].nunique()
     left = sorted(casemix.loc[casemix["action"].isin(["skipped", "excluded"]), "indicator"].dropna().unique())
-    line = f"calibration {ev.settings.calibration}: {adjusted} indicator(s) case-mix adjusted"
-    return line + (f"; left unadjusted: {', '.join(left)}" if left else "")
+    line = say("cli.score.calibration", lang, mode=ev.settings.calibration, adjusted=adjusted)
+    return line + (say("cli.score.left_raw", lang, indicators=", ".join(left)) if left else "")
 
 
 CLI_PARAMETERS = {
@@ -384,12 +427,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     framework = load_framework(args.framework)
     observations = Path(args.observations).resolve()
     units = Path(args.units).resolve()
-    for label, path in (("observations", observations), ("units", units)):
+    for key, path in (("error.missing_observations", observations), ("error.missing_units", units)):
         if not path.exists():
-            raise CliError(f"{label} file {path} does not exist", "run 'make sample' or pass --observations/--units")
+            raise CliError(key=key, hint_key="error.missing_input_hint", values={"path": path})
     read_evaluation_inputs(framework, observations, units)  # a wrong framework/data pair stops here
     period = period_label(args.period)
-    out_dir = report_folder(Path(args.out), framework.id, period, notebook)
+    out_dir = report_folder(Path(args.out), framework.id, period, notebook, args.lang)
     quarterly = notebook.stem == QUARTERLY_NOTEBOOK
     inputs = {"observations": observations, "units": units, "framework": framework_path(args.framework).resolve()}
     # provenance hashes the files the user gave (not pseudonymised copies) and says what was done
@@ -416,7 +459,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         run = run_one(notebook, staging, {**optional, **links, **given})
         written = [out_dir / path.name for path in (run.html, run.pdf, run.docx) if path] + written
     for path in written:
-        print(f"report written to {path}")
+        print(say("cli.report.written", _ui(args), path=path))
     return EXIT_OK
 
 
@@ -489,21 +532,16 @@ def _given_parameters(
     given: dict[str, object] = {}
     for name, text in pairs or ():
         if name in CLI_PARAMETERS:
-            raise CliError(
-                f"-p {name}: parameter {name!r} is set by {CLI_PARAMETERS[name]}",
-                f"use {CLI_PARAMETERS[name]} instead of -p {name}",
-                EXIT_USAGE,
-            )
+            keys = {"key": "error.cli.parameter_by_option", "hint_key": "error.cli.parameter_by_option_hint"}
+            raise CliError(code=EXIT_USAGE, values={"name": name, "option": CLI_PARAMETERS[name]}, **keys)
         if name not in declared:
-            settable = [p for p in declared if p not in CLI_PARAMETERS]
-            raise CliError(
-                f"-p {name}: notebook {notebook.name} has no parameter {name!r}; "
-                f"its parameters: {', '.join(settable) or '(none)'}",
-                "'-p NAME VALUE' sets one of the notebook's parameters (its 'parameters' cell)",
-                EXIT_USAGE,
-            )
+            settable = ", ".join(p for p in declared if p not in CLI_PARAMETERS) or "-"
+            keys = {"key": "error.cli.no_such_parameter", "hint_key": "error.cli.no_such_parameter_hint"}
+            values = {"name": name, "notebook": notebook.name, "parameters": settable}
+            raise CliError(code=EXIT_USAGE, values=values, **keys)
         if name in given:
-            raise CliError(f"-p {name} is given twice", "give each parameter once", EXIT_USAGE)
+            keys = {"key": "error.cli.parameter_twice", "hint_key": "error.cli.parameter_twice_hint"}
+            raise CliError(code=EXIT_USAGE, values={"name": name}, **keys)
         given[name] = parse_parameter_value(declared[name], text)
     return given
 
@@ -514,28 +552,27 @@ def _linked_notebooks(names: str | None, notebook: Path) -> list[Path]:
     if not wanted:
         return []
     if notebook.stem != QUARTERLY_NOTEBOOK:
-        raise CliError(
-            f"--with {names}: linked reports go into the folder of the {QUARTERLY_NOTEBOOK} report, "
-            f"not of {notebook.stem}",
-            f"run --with with the default --notebook {QUARTERLY_NOTEBOOK}",
-            EXIT_USAGE,
-        )
+        keys = {"key": "error.cli.with_main_only", "hint_key": "error.cli.with_main_only_hint"}
+        values = {"names": names, "main": QUARTERLY_NOTEBOOK, "notebook": notebook.stem}
+        raise CliError(code=EXIT_USAGE, values=values, **keys)
     found: list[Path] = []
     for name in wanted:
         path = _find_notebook(name)
         if path.stem == QUARTERLY_NOTEBOOK:
-            raise CliError(f"--with {name}: that is the main report", "name other notebooks", EXIT_USAGE)
+            keys = {"key": "error.cli.with_itself", "hint_key": "error.cli.with_itself_hint"}
+            raise CliError(code=EXIT_USAGE, values={"name": name}, **keys)
         if path.stem not in {p.stem for p in found}:
             found.append(path)
     return found
 
 
-def report_folder(out: Path, framework_id: str, period: str, notebook: Path) -> Path:
-    """Where a report goes: ``<out>/<framework>/<period>/``, other notebooks one level down.
+def report_folder(out: Path, framework_id: str, period: str, notebook: Path, lang: str = "zh") -> Path:
+    """Where a report goes: ``<out>/<framework>/<period>/<lang>/``, other notebooks one level down.
 
-    The quarterly report owns ``<out>/<framework>/<period>/report.html``; any other
-    notebook writes into ``<out>/<framework>/<period>/<notebook name>/`` so that it
-    never overwrites it (the quarterly report links to these subfolders).
+    One folder per language, so a report in one language never replaces the other.
+    The quarterly report owns ``<out>/<framework>/<period>/<lang>/report.html``; any
+    other notebook writes into ``<out>/<framework>/<period>/<lang>/<notebook name>/``
+    so that it never overwrites it (the quarterly report links to these subfolders).
 
     Parameters
     ----------
@@ -545,6 +582,8 @@ def report_folder(out: Path, framework_id: str, period: str, notebook: Path) -> 
         Framework id and period label (``2025Q2``).
     notebook
         The notebook to run; its file name without ``.ipynb`` names the subfolder.
+    lang
+        The report's language, ``"zh"`` or ``"en"``: it names the language folder.
 
     Returns
     -------
@@ -558,17 +597,16 @@ def report_folder(out: Path, framework_id: str, period: str, notebook: Path) -> 
         or an absolute path), whatever checks the framework loader made.
     """
     from perfmodel.outputs import check_inside
+    from perfmodel.text import check_lang
 
     root = out.resolve()
-    folder = root / framework_id / period
+    folder = root / framework_id / period / check_lang(lang)
     if notebook.stem != QUARTERLY_NOTEBOOK:
         folder = folder / notebook.stem
     check_inside(folder, root, what="report")
-    if len(Path(os.path.abspath(folder)).relative_to(root).parts) < 2:
-        raise CliError(
-            f"report folder {folder} is not <out>/<framework>/<period>/",
-            "framework ids and periods must be plain names without '.', '..' or '/'",
-        )
+    if len(Path(os.path.abspath(folder)).relative_to(root).parts) < 3:
+        keys = {"key": "error.cli.report_folder", "hint_key": "error.cli.report_folder_hint"}
+        raise CliError(values={"folder": folder}, **keys)
     return Path(os.path.abspath(folder))
 
 
@@ -586,12 +624,9 @@ def _optional_parameters(
         return {name: value for name, value in given.items() if name in declared}
     if lacking:
         options = ", ".join("--" + name.replace("_", "-") for name in lacking)
-        raise CliError(
-            f"notebook {notebook.name} has no parameter {', '.join(map(repr, lacking))}, so {options} "
-            f"cannot be applied; it accepts: {', '.join(declared) or '(none)'}",
-            f"run without {options}, or add the parameter to the notebook's 'parameters' cell",
-            EXIT_USAGE,
-        )
+        keys = {"key": "error.cli.option_not_in_notebook", "hint_key": "error.cli.option_not_in_notebook_hint"}
+        values = {"notebook": notebook.name, "lacking": ", ".join(map(repr, lacking)), "options": options}
+        raise CliError(code=EXIT_USAGE, values={**values, "declared": ", ".join(declared) or "-"}, **keys)
     return given
 
 
@@ -613,11 +648,8 @@ def _find_notebook(name: str) -> Path:
         path = folder / f"{candidate.stem}.ipynb"
         if path.exists():
             return path
-    names = available_notebooks()
-    raise CliError(
-        f"notebook {name!r} not found; available: {', '.join(names) or '(none)'}",
-        "give one of these names or a path to an .ipynb file",
-    )
+    values = {"name": name, "available": ", ".join(available_notebooks()) or "-"}
+    raise CliError(key="error.cli.notebook_not_found", hint_key="error.cli.notebook_not_found_hint", values=values)
 
 
 # ---------------------------------------------------------------- parser
@@ -645,6 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=QUIET_HELP,
     )
+    parser.add_argument("--lang", choices=LANGS, default=DEFAULT_LANG, help=LANG_HELP)
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {__version__}", help="print the version of perfmodel and exit"
     )
@@ -806,7 +839,26 @@ def build_parser() -> argparse.ArgumentParser:
     federated_cli.add_parser(sub)
     for command in sub.choices.values():  # `perfmodel report … --quiet` works too
         command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP)
+        _lang_everywhere(command)
     return parser
+
+
+def _lang_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Give ``parser`` and its sub-commands ``--lang``, unset unless given (so ``perfmodel --lang en CMD`` holds).
+
+    A command that declares ``--lang`` itself keeps its help text; its default
+    becomes "not given", so that :func:`main` can tell the message language
+    (``--lang``, else the locale) from the output language (``--lang``, else zh).
+    """
+    actions = [action for action in parser._actions if action.dest == "lang"]
+    for action in actions:
+        action.default = argparse.SUPPRESS
+    if not actions:
+        parser.add_argument("--lang", choices=LANGS, default=argparse.SUPPRESS, help=LANG_HELP)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                _lang_everywhere(command)
 
 
 def _add_calibration(parser: argparse.ArgumentParser, *, notebook: bool = False) -> None:
@@ -826,13 +878,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``perfmodel`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # messages: --lang, else the locale's language; outputs with words: --lang, else zh
+    given = not isinstance(args.lang, _UnsetLang)
+    lang = args.message_lang = str(args.lang) if given else environment_lang()
+    args.lang = str(args.lang)
     try:
-        with progress.shown(enabled=not args.quiet, lang=getattr(args, "lang", None) or "en"):
+        with progress.shown(enabled=not args.quiet, lang=lang):
             return args.func(args)
     except KeyboardInterrupt:
         if args.debug:
             raise
-        print("perfmodel: interrupted; the previous output, if any, is left as it was", file=sys.stderr)
+        print(say("cli.interrupted", lang), file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`perfmodel validate … | head`); the files are already written.
@@ -843,19 +899,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PerfmodelError as exc:
         if args.debug:
             raise
-        _fail(str(exc), exc.hint)
+        _fail(*exc.text(lang), lang)
         return getattr(exc, "code", EXIT_FAILED)
     except FileNotFoundError as exc:
         if args.debug:
             raise
-        _fail(f"file not found: {exc.filename}" if exc.filename else str(exc), "check the path")
+        message = say("error.missing_file", lang, path=exc.filename) if exc.filename else str(exc)
+        _fail(message, say("error.missing_file_hint", lang), lang)
         return EXIT_FAILED
 
 
-def _fail(message: str, hint: str) -> None:
-    print(f"perfmodel: error: {message}", file=sys.stderr)
+def _fail(message: str, hint: str, lang: str) -> None:
+    print(say("cli.error_line", lang, message=message), file=sys.stderr)
     if hint:
-        print(f"hint: {hint}", file=sys.stderr)
+        print(say("cli.hint_line", lang, hint=hint), file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,8 +14,10 @@ from __future__ import annotations
 import functools
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import ParamSpec, TypeVar
+
+from perfmodel._catalogue import LANGS, fill
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -27,6 +29,7 @@ __all__ = [
     "MissingFileError",
     "UnknownKeyError",
     "check_choice",
+    "check_lang",
     "check_confidence",
     "renamed_keywords",
 ]
@@ -35,17 +38,64 @@ __all__ = [
 class PerfmodelError(Exception):
     """An error the user can fix: the message says what is wrong and how to fix it.
 
+    An error may name its message and hint by catalogue keys (``error.*`` in
+    ``perfmodel/data/messages.toml``) with the values that fill them: ``str(error)``
+    is then the English text (for logs, scripts and ``except`` clauses), and
+    :meth:`text` gives it in any language. The command line shows every error in
+    its message language this way; an error without a key is shown as written
+    (in English).
+
     Parameters
     ----------
     message
-        What is wrong, naming the file, row, column or option at fault.
+        What is wrong, naming the file, row, column or option at fault. Leave it
+        empty when ``key`` is given.
     hint
         Optional: what to do about it, shown on a second line by the CLI.
+    key, hint_key
+        Optional catalogue keys of the message and of the hint.
+    values
+        The placeholders of ``key`` and ``hint_key``.
+
+    Examples
+    --------
+    >>> error = PerfmodelError(key="error.missing_file", hint_key="error.missing_file_hint", values={"path": "a.csv"})
+    >>> str(error)
+    'file not found: a.csv'
+    >>> error.text("zh")
+    ('找不到文件:a.csv', '请检查路径和文件名')
     """
 
-    def __init__(self, message: str = "", hint: str = "") -> None:
+    def __init__(
+        self,
+        message: str = "",
+        hint: str = "",
+        *,
+        key: str | None = None,
+        hint_key: str | None = None,
+        values: Mapping[str, object] | None = None,
+    ) -> None:
+        self.key, self.hint_key, self.values = key, hint_key, dict(values or {})
+        if key is not None and not message:
+            message = _say(key, "en", self.values)
+        if hint_key is not None and not hint:
+            hint = _say(hint_key, "en", self.values)
         super().__init__(message)
         self.hint = hint
+
+    def text(self, lang: str) -> tuple[str, str]:
+        """The message and the hint in ``lang`` (``"zh"`` or ``"en"``).
+
+        From the catalogue where the error has keys; as written otherwise.
+        """
+        check_lang(lang)
+        message = _say(self.key, lang, self.values) if self.key is not None else str(self)
+        hint = _say(self.hint_key, lang, self.values) if self.hint_key is not None else self.hint
+        return message, hint
+
+
+def _say(key: str, lang: str, values: Mapping[str, object]) -> str:
+    return fill(key, lang, values)
 
 
 class OptionError(PerfmodelError, ValueError):
@@ -110,7 +160,23 @@ def check_choice(name: str, value: object, allowed: tuple | list | frozenset | s
     """
     if value not in allowed:
         choices = ", ".join(repr(a) for a in allowed)
-        raise OptionError(f"{name}={value!r} is not allowed; choose one of: {choices}")
+        raise OptionError(key="error.choice", values={"name": name, "value": repr(value), "choices": choices})
+
+
+def check_lang(lang: object) -> str:
+    """Return ``lang`` if it is one of :data:`LANGS`; otherwise raise :class:`~perfmodel.errors.OptionError`.
+
+    Examples
+    --------
+    >>> check_lang("en")
+    'en'
+    >>> check_lang("fr")
+    Traceback (most recent call last):
+    ...
+    perfmodel.errors.OptionError: lang='fr' is not allowed; choose one of: 'zh', 'en'
+    """
+    check_choice("lang", lang, LANGS)
+    return str(lang)  # a str: it equals one of LANGS
 
 
 def check_confidence(value: object, name: str = "confidence") -> float:

@@ -966,14 +966,13 @@ def framework_path(id_or_path: str | Path) -> Path:
     path = Path(id_or_path)
     if path.suffix in {".yaml", ".yml"} or path.exists():
         if not path.exists():
-            raise FrameworkError(f"framework file {str(path)!r} does not exist")
+            raise FrameworkError(key="error.framework_file_missing", values={"path": repr(str(path))})
         return path
     shipped = shipped_frameworks()
     if str(id_or_path) in shipped:
         return shipped[str(id_or_path)]
-    raise FrameworkError(
-        f"unknown framework {str(id_or_path)!r}: give a YAML file path or one of: {', '.join(shipped)}"
-    )
+    values = {"framework": repr(str(id_or_path)), "shipped": ", ".join(shipped)}
+    raise FrameworkError(key="error.unknown_framework", values=values)
 
 
 def load_framework(id_or_path: str | Path) -> Framework:

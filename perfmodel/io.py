@@ -576,12 +576,12 @@ def read_table(path: str | Path, *, aliases: Mapping[str, str], sheet: int | str
     path = Path(path)
     source = str(path)
     if not path.exists():
-        raise InputError(f"{source}: file not found; check the path and the file name")
+        raise InputError(key="error.input_not_found", values={"path": source})
     if path.is_dir():
-        raise InputError(f"{source}: is a folder, not a file")
+        raise InputError(key="error.input_is_folder", values={"path": source})
     fmt = _format(path, READABLE_EXTENSIONS)
     if path.stat().st_size == 0:
-        raise InputError(f"{source}: the file is empty (0 bytes)")
+        raise InputError(key="error.input_empty", values={"path": source})
     sheets: list[dict[str, object]] = []
     skipped: list[int]  # title rows above the header (attrs["skipped_rows"])
     try:

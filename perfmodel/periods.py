@@ -62,15 +62,15 @@ def parse_month(value: object) -> pd.Period:
         return pd.Period(year=value.year, month=value.month, freq="M")
     text = "" if value is None else str(value)
     if text.strip() == "" or text.lower() == "nan":
-        raise PeriodError("the period is blank")
+        raise PeriodError(key="error.period_blank")
     for pattern in _MONTH_PATTERNS:
         match = pattern.match(text)
         if match:
             year, month = int(match.group(1)), int(match.group(2))
             if 1 <= month <= 12:
                 return pd.Period(year=year, month=month, freq="M")
-            raise PeriodError(f"{text!r} has month {month}, which is not between 1 and 12")
-    raise PeriodError(f"{text!r} is not a month; write it as YYYY-MM, for example 2025-04")
+            raise PeriodError(key="error.bad_month", values={"text": repr(text), "month": month})
+    raise PeriodError(key="error.not_a_month", values={"text": repr(text)})
 
 
 def parse_period(value: object) -> pd.Period:
@@ -95,9 +95,7 @@ def parse_period(value: object) -> pd.Period:
     try:
         return parse_month(text)
     except PeriodError:
-        raise PeriodError(
-            f"{text!r} is not a period; use a month (2025-04), a quarter (2025Q2) or a year (2025)"
-        ) from None
+        raise PeriodError(key="error.not_a_period", values={"text": repr(text)}) from None
 
 
 def months_in(period: pd.Period | str) -> list[pd.Period]:

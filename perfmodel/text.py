@@ -20,88 +20,30 @@ back to one of the languages.
 
 from __future__ import annotations
 
-import string
-import tomllib
+import os
 from collections.abc import Mapping
-from functools import cache
-from importlib import resources
-from typing import Any, NamedTuple
+from typing import Any
 
-from perfmodel.errors import check_choice
+from perfmodel._catalogue import CATALOGUE_FILE, LANGS, Message, MessageError, catalogue, fill
+from perfmodel.errors import check_lang
 
-__all__ = ["LANGS", "Message", "MessageError", "catalogue", "check_lang", "has_message", "say", "template", "templates"]
+__all__ = [
+    "CATALOGUE_FILE",
+    "LANGS",
+    "LOCALE_VARIABLES",
+    "Message",
+    "MessageError",
+    "catalogue",
+    "check_lang",
+    "environment_lang",
+    "has_message",
+    "say",
+    "template",
+    "templates",
+]
 
-LANGS: tuple[str, ...] = ("zh", "en")
-"""The languages of perfmodel's text: Chinese (the default) and English."""
-
-CATALOGUE_FILE = "messages.toml"
-"""The catalogue's file name inside the package's ``data`` folder."""
-
-
-class MessageError(KeyError):
-    """A message key that is not in the catalogue, or values that do not fill its template.
-
-    Not a :class:`~perfmodel.errors.PerfmodelError`: the catalogue ships with the
-    package, so a missing message is a bug in perfmodel, not something the user can fix.
-    """
-
-    def __str__(self) -> str:  # KeyError would quote the whole message
-        return str(self.args[0]) if self.args else ""
-
-
-class Message(NamedTuple):
-    """One catalogue entry: the same message in each language."""
-
-    zh: str
-    en: str
-
-    def placeholders(self, lang: str) -> frozenset[str]:
-        """Names of the ``{fields}`` of the template in ``lang``."""
-        template = getattr(self, lang)
-        return frozenset(
-            field.split(".")[0].split("[")[0] for _, field, _, _ in string.Formatter().parse(template) if field
-        )
-
-
-def check_lang(lang: object) -> str:
-    """Return ``lang`` if it is one of :data:`LANGS`; otherwise raise :class:`~perfmodel.errors.OptionError`.
-
-    Examples
-    --------
-    >>> check_lang("en")
-    'en'
-    >>> check_lang("fr")
-    Traceback (most recent call last):
-    ...
-    perfmodel.errors.OptionError: lang='fr' is not allowed; choose one of: 'zh', 'en'
-    """
-    check_choice("lang", lang, LANGS)
-    return str(lang)  # a str: it equals one of LANGS
-
-
-def _flatten(table: Mapping[str, Any], prefix: str, out: dict[str, Message]) -> None:
-    for name, value in table.items():
-        key = f"{prefix}{name}"
-        if not isinstance(value, Mapping):
-            raise MessageError(f"{CATALOGUE_FILE}: {key!r} is a bare value; a message is a table with zh and en")
-        if set(LANGS) <= set(value):
-            extra = sorted(set(value) - set(LANGS))
-            if extra:
-                raise MessageError(f"{CATALOGUE_FILE}: message {key!r} has unknown fields {extra}; only zh and en")
-            out[key] = Message(**{lang: str(value[lang]) for lang in LANGS})
-        elif set(LANGS) & set(value):
-            raise MessageError(f"{CATALOGUE_FILE}: message {key!r} lacks a language; give both zh and en")
-        else:
-            _flatten(value, f"{key}.", out)
-
-
-@cache
-def catalogue() -> Mapping[str, Message]:
-    """Every message of the catalogue, by dotted key (read once)."""
-    text = resources.files("perfmodel").joinpath("data", CATALOGUE_FILE).read_text(encoding="utf-8")
-    out: dict[str, Message] = {}
-    _flatten(tomllib.loads(text), "", out)
-    return out
+LOCALE_VARIABLES: tuple[str, ...] = ("LC_ALL", "LC_MESSAGES", "LANG")
+"""The environment variables :func:`environment_lang` reads, in POSIX order of precedence."""
 
 
 def has_message(key: str) -> bool:
@@ -131,12 +73,8 @@ def say(key: str, lang: str = "zh", /, **values: Any) -> str:
     >>> say("lang.name", "en")
     'English'
     """
-    template(key, lang)  # checks lang and key
-    message = catalogue()[key]
-    missing = message.placeholders(lang) - set(values)
-    if missing:
-        raise MessageError(f"message {key!r} needs {sorted(missing)}; got {sorted(values)}")
-    return getattr(message, lang).format(**values)
+    check_lang(lang)
+    return fill(key, lang, values)
 
 
 def template(key: str, lang: str = "zh", /) -> str:
@@ -188,3 +126,34 @@ def templates(section: str, lang: str = "zh", /) -> dict[str, str]:
     if not out:
         raise MessageError(f"no messages under {section!r} in {CATALOGUE_FILE}")
     return out
+
+
+def environment_lang(environ: Mapping[str, str] | None = None) -> str:
+    """The language of the environment's locale: ``"zh"`` if it is Chinese, else ``"en"``.
+
+    The first of ``LC_ALL``, ``LC_MESSAGES`` and ``LANG`` that is set and not
+    empty decides (the order in which POSIX looks them up): a value starting with
+    ``zh`` (``zh_CN.UTF-8``, ``zh_TW``) gives ``"zh"``, any other value or none
+    gives ``"en"``. The command line shows its messages in this language unless
+    ``--lang`` is given.
+
+    Parameters
+    ----------
+    environ
+        The environment to read (default :data:`os.environ`).
+
+    Examples
+    --------
+    >>> environment_lang({"LANG": "zh_CN.UTF-8"})
+    'zh'
+    >>> environment_lang({"LC_ALL": "C.UTF-8", "LANG": "zh_CN.UTF-8"})
+    'en'
+    >>> environment_lang({})
+    'en'
+    """
+    environ = os.environ if environ is None else environ
+    for name in LOCALE_VARIABLES:
+        value = environ.get(name, "")
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"

@@ -25,6 +25,15 @@ def golden_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _english_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see an English locale, whatever the machine's: the CLI's messages follow it.
+
+    A test of the locale rule sets its own (``monkeypatch.setenv("LANG", "zh_CN.UTF-8")``
+    after deleting ``LC_ALL``)."""
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+
+
+@pytest.fixture(autouse=True)
 def _close_figures():
     """Close the figures a test leaves open, so later tests start without them."""
     yield

@@ -174,7 +174,7 @@ def test_cli_writes_csv_and_xlsx(tmp_path, capsys):
     )
     assert args.func is audit_cli.run
     assert args.func(args) == 0
-    out = tmp_path / "out" / "audit_test" / "2025Q2"
+    out = tmp_path / "out" / "audit_test" / "2025Q2" / "en"  # --lang en: the English folder
     assert (out / "disaggregated.csv").exists() and (out / "adverse_impact.csv").exists()
     sheets = pd.read_excel(out / "audit.xlsx", sheet_name=None)
     assert {"findings", "disaggregated", "adverse_impact", "weight_policy", "notes"} <= set(sheets)

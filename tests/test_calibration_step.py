@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -291,6 +292,26 @@ def test_rater_leniency_is_removed_in_full_mode(data, full_ev):
     measures = set(reliability[reliability.indicator == "leader"]["measure"])
     assert {"icc_agreement", "icc_consistency", "icc_agreement_k", "krippendorff_alpha"} <= measures
     assert "shrinkage_reliability_median" in set(reliability["measure"])
+
+
+def test_reliability_table_says_each_measure_in_the_report_language(full_ev):
+    """Issue 11: the table showed the stage's English notes in the Chinese report."""
+    from perfmodel.report import calibration as rc
+
+    stage = full_ev.stages["reliability"]
+    k_row = stage[stage["measure"] == "icc_agreement_k"].iloc[0]
+    k = re.search(r"k = ([0-9.]+)", k_row["note"]).group(1)  # the stage's own English gloss
+    zh, en = rc.reliability_table(full_ev, "zh"), rc.reliability_table(full_ev, "en")
+    assert list(zh.columns) == ["指标", "指标项", "估计值", "被评对象数", "评分人数", "说明"]
+    assert len(zh) == len(en) == len(stage)
+    row = zh[zh["指标项"].str.endswith("(icc_agreement_k)")].iloc[0]
+    assert row["说明"] == f"ICC(2,k):每个单位每月平均 k = {k} 名评分人"
+    assert not zh["说明"].str.contains("rater|leniency|interval|prior").any()
+    assert (
+        en.loc[en["Measure"] == "Agreement, one rater (icc_agreement)", "Note"]
+        .eq("ICC(2,1): one rater, leniency counts as error")
+        .all()
+    )
 
 
 def test_modes_and_errors(data):

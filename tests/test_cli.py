@@ -245,7 +245,7 @@ def test_score_toy_framework_matches_hand_computation(tmp_path, capsys):
     assert scores["rank"].tolist() == [1, 2, 3]
     assert scores["grade"].tolist() == ["优秀", "不合格", "不合格"]  # cut-offs 85 / 75 / 60
     assert "toy 2025Q2: 3 of 3 units scored from 36 observations" in printed
-    assert "优秀 1" in printed and "不合格 2" in printed
+    assert "Excellent 1" in printed and "Fail 2" in printed  # grades in the message language (en here)
 
     geometric = tmp_path / "geo.csv"
     assert (
@@ -409,7 +409,7 @@ def test_audit_writes_its_tables(sample, tmp_path, capsys):
         out,
     )
     assert code == 0
-    folder = out / FRAMEWORK / PERIOD
+    folder = out / FRAMEWORK / PERIOD / "zh"
     for name in ("findings", "disaggregated", "adverse_impact", "weight_policy", "effective_weights"):
         assert (folder / f"{name}.csv").exists(), name
     assert (folder / "audit.xlsx").exists()
@@ -581,7 +581,7 @@ def test_report_folders_and_calibration_parameter(sample, tmp_path, capsys, note
     code, printed, _ = _report(capsys, sample, out, "--notebook", quarterly, "--peer-group", "none")
     assert code == 0
     call = notebook_calls.pop()
-    final = (out / FRAMEWORK / PERIOD).resolve()
+    final = (out / FRAMEWORK / PERIOD / "zh").resolve()
     assert staged_in(call["out_dir"], final)
     assert call["parameters"]["peer_group"] == "none" and "calibration" not in call["parameters"]
     assert call["parameters"]["output_dir"] == "."  # the kernel runs in the (staging) folder
@@ -593,7 +593,7 @@ def test_report_folders_and_calibration_parameter(sample, tmp_path, capsys, note
     )
     assert code == 0
     call = notebook_calls.pop()
-    assert staged_in(call["out_dir"], (out / FRAMEWORK / PERIOD / "station_extra").resolve())
+    assert staged_in(call["out_dir"], (out / FRAMEWORK / PERIOD / "zh" / "station_extra").resolve())
     assert call["parameters"]["calibration"] == "casemix" and call["parameters"]["peer_group"] == "station_type"
 
     # a notebook without the parameter: not run, the user is told what it accepts
@@ -607,7 +607,7 @@ def test_other_shipped_notebooks_go_to_a_subfolder(sample, tmp_path, capsys, not
     names = cli.available_notebooks()
     other = next(n for n in names if n != cli.QUARTERLY_NOTEBOOK)
     assert _report(capsys, sample, tmp_path, "--notebook", other)[0] == 0
-    assert staged_in(notebook_calls[-1]["out_dir"], (tmp_path / FRAMEWORK / PERIOD / other).resolve())
+    assert staged_in(notebook_calls[-1]["out_dir"], (tmp_path / FRAMEWORK / PERIOD / "zh" / other).resolve())
 
 
 def test_unknown_notebook_lists_available_names(sample, tmp_path, capsys, notebook_calls, repo_root):
@@ -680,7 +680,7 @@ def test_report_accepts_a_relative_framework_file(sample, tmp_path, capsys, note
     assert not Path(given).is_absolute()  # no machine layout in the outputs
     # the kernel runs in the staging folder: the path must lead from there to the user's file
     assert Path(os.path.normpath(call["out_dir"] / given)) == (work / "my.yaml").resolve()
-    assert f"report written to {(work / 'reports' / FRAMEWORK / PERIOD).resolve()}" in printed
+    assert f"report written to {(work / 'reports' / FRAMEWORK / PERIOD / 'zh').resolve()}" in printed
 
 
 def test_observations_of_another_framework_stop_with_one_line(sample, tmp_path, capsys, notebook_calls):
@@ -841,7 +841,7 @@ def test_report_with_fairness_audit_writes_it_first_and_links_only_to_what_was_w
 
     monkeypatch.setattr(runner, "run_notebook", fake_run)
     out = tmp_path / "r"
-    final = (out / FRAMEWORK / PERIOD).resolve()
+    final = (out / FRAMEWORK / PERIOD / "zh").resolve()
     code, printed, err = _report(capsys, sample, out, "--with", "fairness_audit", "--peer-group", "none")
     assert code == 0, err
     (audit, audit_dir, audit_parameters), (quarterly, quarterly_dir, parameters) = calls
@@ -871,7 +871,7 @@ def test_report_with_is_refused_for_another_main_notebook_or_a_missing_one(sampl
 @pytest.mark.notebook
 def test_report_links_to_the_fairness_report_only_when_it_is_written(sample, tmp_path, capsys):
     out = tmp_path / "r"
-    final = out / FRAMEWORK / PERIOD
+    final = out / FRAMEWORK / PERIOD / "zh"
     code, _, err = _report(capsys, sample, out, "--quiet")
     assert code == 0, err
     alone = (final / "report.html").read_text(encoding="utf-8")

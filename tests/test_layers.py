@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "weights.py": 1,  # stated weights, effective weights, variance shares
     "errors.py": 1,
     "text.py": 1,
+    "_catalogue.py": 1,  # the message catalogue file, read once (errors and text use it)
     "groups.py": 1,
     "columns.py": 1,
     "multiple_testing.py": 1,

@@ -451,12 +451,17 @@ def test_quarterly_rerun_keeps_the_fairness_report_in_its_subfolder(tmp_path, mo
     report = ("report", "--period", PERIOD, "--observations", obs, "--units", units, "--out", tmp_path / "r")
     assert run(capsys, *report)[0] == 0
     assert run(capsys, *report, "--notebook", "fairness_audit")[0] == 0
-    period = tmp_path / "r" / FRAMEWORK / PERIOD
+    period = tmp_path / "r" / FRAMEWORK / PERIOD / "zh"
     (period / "stale.png").write_text("from an earlier run", encoding="utf-8")
-    assert run(capsys, *report, "--lang", "en")[0] == 0
-    assert (period / "report.html").read_text(encoding="utf-8") == "quarterly_evaluation en"
+    assert run(capsys, *report, "--lang", "zh")[0] == 0
+    assert (period / "report.html").read_text(encoding="utf-8") == "quarterly_evaluation zh"
     assert (period / "fairness_audit" / "report.html").read_text(encoding="utf-8") == "fairness_audit zh"
     assert not (period / "stale.png").exists()
+    # the English report goes beside it, into its own language folder
+    assert run(capsys, *report, "--lang", "en")[0] == 0
+    english = tmp_path / "r" / FRAMEWORK / PERIOD / "en" / "report.html"
+    assert english.read_text(encoding="utf-8") == "quarterly_evaluation en"
+    assert (period / "report.html").read_text(encoding="utf-8") == "quarterly_evaluation zh"
 
 
 def test_ctrl_c_is_one_line_exit_130_and_the_previous_report_stays(tmp_path, monkeypatch, capsys, sample_pair):
@@ -473,7 +478,7 @@ def test_ctrl_c_is_one_line_exit_130_and_the_previous_report_stays(tmp_path, mon
     report = ("report", "--period", PERIOD, "--observations", obs, "--units", units, "--out", tmp_path / "r")
     interrupt = False
     assert run(capsys, *report)[0] == 0
-    folder = tmp_path / "r" / FRAMEWORK / PERIOD
+    folder = tmp_path / "r" / FRAMEWORK / PERIOD / "zh"
     previous = snapshot(folder)
     interrupt = True
     code, _, err = run(capsys, "--quiet", *report)
@@ -541,8 +546,8 @@ def test_report_folder_stays_inside_out(tmp_path, framework_id):
     notebook = Path("quarterly_evaluation.ipynb")
     with pytest.raises(PerfmodelError):
         cli.report_folder(tmp_path / "reports", framework_id, PERIOD, notebook)
-    inside = cli.report_folder(tmp_path / "reports", FRAMEWORK, PERIOD, Path("fairness_audit.ipynb"))
-    assert inside == (tmp_path / "reports").resolve() / FRAMEWORK / PERIOD / "fairness_audit"
+    inside = cli.report_folder(tmp_path / "reports", FRAMEWORK, PERIOD, Path("fairness_audit.ipynb"), "en")
+    assert inside == (tmp_path / "reports").resolve() / FRAMEWORK / PERIOD / "en" / "fairness_audit"
 
 
 def test_a_framework_id_cannot_move_the_report_out_of_out(tmp_path, monkeypatch, capsys, sample_pair):
@@ -695,9 +700,9 @@ def test_a_failed_report_is_kept_aside_and_named_in_the_error(tmp_path, monkeypa
     report = ("report", "--period", PERIOD, "--observations", obs, "--units", units, "--out", tmp_path / "r")
     monkeypatch.setattr(runner, "run_notebook", fake_run)
     code, _, err = run(capsys, *report)
-    failed = tmp_path / "r" / FRAMEWORK / f".{PERIOD}.failed" / "quarterly_evaluation.ipynb"
+    failed = tmp_path / "r" / FRAMEWORK / PERIOD / ".zh.failed" / "quarterly_evaluation.ipynb"
     assert code == 1 and str(failed) in err and failed.is_file()
-    assert not (tmp_path / "r" / FRAMEWORK / PERIOD).exists()  # no report folder from a failed run
+    assert not (tmp_path / "r" / FRAMEWORK / PERIOD / "zh").exists()  # no report folder from a failed run
 
 
 @pytest.mark.notebook

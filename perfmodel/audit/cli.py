@@ -13,8 +13,10 @@ Usage::
         [--context population,incident_volume,area_type] [--out reports/audit]
 
 Every table of :func:`~perfmodel.audit.run_audit` is written as
-``<out>/<framework>/<period>/<table>.csv`` (UTF-8 with BOM, formula-safe) and
-all of them as sheets of one ``audit.xlsx``; the findings are printed.
+``<out>/<framework>/<period>/<lang>/<table>.csv`` (UTF-8 with BOM, formula-safe) and
+all of them as sheets of one ``audit.xlsx``; the findings are printed (in the
+message language: ``--lang``, else the locale's). One folder per language, as for
+reports, so an audit in one language never replaces the other.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import pandas as pd
 
 from perfmodel.audit.defaults import AUDIT_DEFAULTS
 from perfmodel.privacy import add_pseudonymise_option, with_pseudonymised_inputs
+from perfmodel.text import environment_lang, say
 
 __all__ = ["add_parser", "run", "write_audit", "parse_reference", "ERR_REFERENCE_ARG"]
 
@@ -163,24 +166,25 @@ def run(args: argparse.Namespace) -> int:
             rng=args.seed,
         )
     except AuditError as exc:
-        print(f"perfmodel: error: {exc}", file=sys.stderr)
+        lang = getattr(args, "message_lang", None) or environment_lang()
+        print(say("cli.error_line", lang, message=exc.text(lang)[0]), file=sys.stderr)
         return EXIT_FAILED
     from perfmodel.outputs import check_inside
 
-    out_dir = Path(args.out) / ev.framework.id / period_label(ev.period)
+    out_dir = Path(args.out) / ev.framework.id / period_label(ev.period) / args.lang
     check_inside(out_dir, args.out, what="audit")
     given = [Path(p) for p in (args.observations, args.units, args.framework) if Path(p).is_file()]
     paths = write_audit(result.tables(), out_dir, inputs=given)
-    findings = result.findings
+    findings, lang = result.findings, getattr(args, "message_lang", None) or environment_lang()  # see cli.main
+    counts = {"units": len(ev.scores), "findings": len(findings), "tables": len(paths) - 1}
     print(
-        f"audit of {ev.framework.id} {period_label(ev.period)}: {len(ev.scores)} units, "
-        f"{len(findings)} finding(s); {len(paths) - 1} tables written to {out_dir} (and audit.xlsx)"
+        say("cli.audit.summary", lang, framework=ev.framework.id, period=period_label(ev.period), **counts, out=out_dir)
     )
     for row in findings.itertuples():
         where = " ".join(str(x) for x in (row.attribute, row.group) if x)
         print(f"  [{row.check}] {where + ': ' if where else ''}{row.verdict}")
     for note in result.skipped():
-        print(f"  not run: [{note.check}] {note.text(args.lang)}", file=sys.stderr)
+        print("  " + say("cli.audit.not_run", lang, check=note.check, text=note.text(lang)), file=sys.stderr)
     return EXIT_OK
 
 

@@ -168,7 +168,11 @@ SHRINK_COLUMNS = [
     "lower",
     "upper",
 ]
-RELIABILITY_COLUMNS = ["indicator", "measure", "estimate", "n_targets", "n_raters", "note"]
+RELIABILITY_COLUMNS = ["indicator", "measure", "estimate", "n_targets", "n_raters", "parameter", "note"]
+"""Columns of the ``reliability`` stage. ``parameter`` is the number the measure's note names (k raters
+per unit-month of ``icc_agreement_k``, the smallest reliability of ``shrinkage_reliability_median``);
+``note`` is an English gloss of ``measure`` (reports take the words from the catalogue,
+``report.reliability.*``)."""
 
 BAD_MODE = "calibration mode {mode!r} is not valid; use one of {allowed} (or 'none' in Settings)."
 _EPS = 1e-6
@@ -696,10 +700,10 @@ def _rater_step(
         comps = icc_from_components(model.variance_["ratee"], model.variance_["rater"], model.variance_["residual"], k)
         n_targets = int(ratings["unit_id"].nunique())
         n_raters = int(ratings["rater_id"].nunique())
-        for key, note in (
-            ("agreement", "ICC(2,1)-type: one rater, leniency counts as error"),
-            ("consistency", "ICC(3,1)-type: one rater, leniency removed"),
-            ("agreement_k", f"ICC(2,k)-type: mean of k = {k:.2f} raters per unit-month"),
+        for key, parameter, note in (
+            ("agreement", np.nan, "ICC(2,1)-type: one rater, leniency counts as error"),
+            ("consistency", np.nan, "ICC(3,1)-type: one rater, leniency removed"),
+            ("agreement_k", k, f"ICC(2,k)-type: mean of k = {k:.2f} raters per unit-month"),
         ):
             reliability.append(
                 {
@@ -708,6 +712,7 @@ def _rater_step(
                     "estimate": comps[key],
                     "n_targets": n_targets,
                     "n_raters": n_raters,
+                    "parameter": parameter,
                     "note": note,
                 }
             )
@@ -719,6 +724,7 @@ def _rater_step(
                 "estimate": krippendorff_alpha(matrix),
                 "n_targets": len(matrix),
                 "n_raters": n_raters,
+                "parameter": np.nan,
                 "note": "interval metric; unit-months rated by 2+ raters",
             }
         )
@@ -982,6 +988,7 @@ def calibrate(
                 "estimate": float(sub["reliability"].median()),
                 "n_targets": len(sub),
                 "n_raters": np.nan,
+                "parameter": float(sub["reliability"].min()),
                 "note": f"n / (n + prior concentration); min {sub['reliability'].min():.2f}",
             }
         )

@@ -396,11 +396,21 @@ def self_enhancement_summary(ev: Evaluation) -> pd.DataFrame:
 
 
 def reliability_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
-    """Inter-rater reliability and shrinkage reliability per indicator."""
+    """Inter-rater reliability and shrinkage reliability per indicator, in words of ``lang``.
+
+    The measure's name and note come from the catalogue (``report.reliability.*``),
+    the measure's code beside its name.
+    """
     check_lang(lang)
     table = _stage(ev, "reliability").copy()
+    words = templates("report.reliability", lang)
     table["indicator"] = [_indicator_name(ev, i, lang) for i in table["indicator"]]
-    return _rename(table, lang)
+    table["note"] = [
+        words[f"note.{measure}"].format(value=value) if f"note.{measure}" in words else note
+        for measure, value, note in zip(table["measure"], table.get("parameter", np.nan), table["note"], strict=True)
+    ]
+    table["measure"] = [f"{words[f'measure.{m}']} ({m})" if f"measure.{m}" in words else m for m in table["measure"]]
+    return _rename(table.drop(columns="parameter", errors="ignore"), lang)
 
 
 # --------------------------------------------------------------------------- truth (teaching)
