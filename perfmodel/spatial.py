@@ -375,7 +375,7 @@ def spatial_weights(
     SpatialWeights
     """
     weights_module, _ = _pysal()
-    KNN, DistanceBand, W = weights_module.KNN, weights_module.DistanceBand, weights_module.W  # noqa: N806
+    KNN, DistanceBand, W = weights_module.KNN, weights_module.DistanceBand, weights_module.W
 
     table = _wanted(units, unit_ids)
     ids = table["unit_id"].astype(str).tolist()
@@ -538,7 +538,7 @@ def local_association(
     LocalAssociation
     """
     _, esda = _pysal()
-    G_Local, Moran_Local = esda.getisord.G_Local, esda.moran.Moran_Local  # noqa: N806
+    G_Local, Moran_Local = esda.getisord.G_Local, esda.moran.Moran_Local
 
     alpha = check_confidence(alpha, "alpha")
     if isinstance(permutations, bool) or not isinstance(permutations, (int, np.integer)) or permutations < 99:
@@ -555,7 +555,7 @@ def local_association(
     if len(y) < 5 or np.ptp(y) == 0:
         raise OptionError(f"local association needs at least 5 units with differing values, got {len(y)}")
     seed = seed_from(rng)
-    state = np.random.get_state()
+    state = np.random.get_state()  # noqa: NPY002 -- esda seeds numpy's global generator; restore it after
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -579,7 +579,7 @@ def local_association(
                 keep_simulations=True,
             )
     finally:
-        np.random.set_state(state)
+        np.random.set_state(state)  # noqa: NPY002
     cardinality = np.array([len(weights.w.neighbors[u]) for u in weights.unit_ids])
     island = cardinality == 0
     moran_p = np.where(island, np.nan, _permutation_p(moran.Is, moran.rlisas))
@@ -951,4 +951,3 @@ def figure_hotspot_map(
     ax.set_aspect(1.0 / np.cos(np.radians(float(frame["lat"].mean()))))
     ax.legend(loc="best", fontsize=8, frameon=True)
     return ax
-

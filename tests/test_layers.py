@@ -75,6 +75,7 @@ LAYERS: dict[str, int] = {
     "design/": 6,
     "monitor/": 6,
     "simulate.py": 6,
+    "spatial.py": 6,  # hot-spots in space and time (R20): PySAL statistics on evaluations' scores
     # 7 report layer: figures, text, rendering, notebook runs
     "report/": 7,
     "report/tutorial.py": 7,  # the methodology tutorial's text, tables and figure (issue 11)

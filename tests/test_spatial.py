@@ -9,9 +9,12 @@ find; unplanted worlds on which the rate of significant units must match alpha.
 from __future__ import annotations
 
 import itertools
+import json
 import math
+from pathlib import Path
 
 import matplotlib
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -106,10 +109,10 @@ def test_tied_values_do_not_make_the_lower_tail_look_extreme(line_weights):
 
 def test_same_rng_same_p_values_and_numpy_global_state_is_left_alone(line_weights):
     values = pd.Series([1.2, 0.7, 2.5, 5.1, 4.4, 6.3], index=IDS)
-    np.random.seed(11)
-    before = np.random.get_state()[1].copy()
+    np.random.seed(11)  # noqa: NPY002 -- the legacy global state esda uses
+    before = np.random.get_state()[1].copy()  # noqa: NPY002
     a = sp.local_association(values, line_weights, rng=5).to_frame()
-    assert np.array_equal(np.random.get_state()[1], before)
+    assert np.array_equal(np.random.get_state()[1], before)  # noqa: NPY002
     b = sp.local_association(values, line_weights, rng=5).to_frame()
     pd.testing.assert_frame_equal(a, b)
     c = sp.local_association(values, line_weights, rng=6).to_frame()
@@ -283,7 +286,10 @@ def test_map_has_title_axis_labels_and_a_legend_of_cluster_types(line_weights, l
     fig, ax = plt.subplots()
     out = sp.figure_hotspot_map(result, persistent=["U1"], peaks=peaks, ax=ax, lang=lang)
     assert out is ax
-    words = {"zh": ("经度", "纬度", "不显著", "持续落后"), "en": ("Longitude", "Latitude", "not significant", "persistent")}
+    words = {
+        "zh": ("经度", "纬度", "不显著", "持续落后"),
+        "en": ("Longitude", "Latitude", "not significant", "persistent"),
+    }
     lon, lat, ns, ring = words[lang]
     assert ax.get_xlabel().startswith(lon) and ax.get_ylabel().startswith(lat) and ax.get_title()
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -370,7 +376,11 @@ def test_false_positive_rate_matches_alpha_on_unplanted_worlds(station_fw):
     gi, moran, discoveries = [], [], 0
     for seed in (100, 101, 102):
         frame, _ = _hotspots_of(
-            station_fw, seed, permutations=999, coordinates=True, confounding=False,
+            station_fw,
+            seed,
+            permutations=999,
+            coordinates=True,
+            confounding=False,
             effects=Effects(theta_resource_corr=0.0),
         )
         gi.append((frame["gi_p"] <= 0.05).mean())
@@ -380,3 +390,55 @@ def test_false_positive_rate_matches_alpha_on_unplanted_worlds(station_fw):
     assert abs(np.mean(gi) - 0.05) <= tolerance
     assert abs(np.mean(moran) - 0.05) <= tolerance
     assert discoveries <= 1  # BH at 0.05 under the complete null: a world with any discovery is rare
+
+
+# ----------------------------------------------------------------------------- the report
+@pytest.mark.notebook
+def test_hotspots_report_runs_through_the_cli_and_shows_the_planted_area(tmp_path):
+    from perfmodel.cli import main, report_folder
+    from perfmodel.simulate import generate_sample
+
+    data = generate_sample(
+        tmp_path / "data",
+        stations=40,
+        months=24,
+        rng=5,
+        frameworks=["station_four_dimension"],
+        hotspot=HotSpot(8, 2.5),
+    )
+    planted = set(json.loads(data["parameters"].read_text(encoding="utf-8"))["hotspot"]["units"])
+    out_root = tmp_path / "reports"
+    code = main(
+        [
+            "report",
+            "--notebook",
+            "hotspots",
+            "--period",
+            "2025Q4",
+            "--lang",
+            "en",
+            "--observations",
+            str(data["station_observations"]),
+            "--units",
+            str(data["units"]),
+            "--out",
+            str(out_root),
+            "-p",
+            "permutations",
+            "1999",
+        ]
+    )
+    assert code == 0
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "hotspots.ipynb"
+    out = report_folder(out_root, "station_four_dimension", "2025Q4", notebook)
+    executed = nbformat.read(out / "hotspots.ipynb", as_version=4)
+    assert not [o for c in executed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    for figure in ("hotspot_map_gi", "hotspot_map_moran"):
+        assert (out / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
+    frame = pd.read_csv(out / "hotspots.csv")
+    assert len(frame) == 40
+    mine = frame["unit_id"].isin(planted)
+    assert frame.loc[mine, "gi_z"].mean() < -1 < frame.loc[~mine, "gi_z"].mean()
+    assert len(pd.read_csv(out / "persistence.csv")) == 40
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Hot-spots of performance in space and time" in html and "made up for the demonstration" not in html
