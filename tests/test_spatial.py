@@ -341,30 +341,33 @@ def test_planted_hotspot_lowers_the_truth_of_neighbouring_stations_only(station_
 
 
 # ----------------------------------------------------------------------------- planted truth
-def _hotspots_of(fw, seed: int, *, permutations: int, **options) -> tuple[pd.DataFrame, set[str]]:
+def _hotspots_of(fw, seed: int, *, permutations: int, **options) -> tuple[sp.LocalAssociation, set[str]]:
     """Gi*/Moran of the 2024Q1 scores of a simulated world of 100 stations (validated like files)."""
     sample = simulate([fw], stations=100, months=3, officers_per_station=0, rng=seed, **options)
     observations, units = read_inputs(fw, sample.observations[fw.id], sample.units)
     result = sp.hotspots(
         fw, observations.data, units.data, "2024Q1", permutations=permutations, rng=seed, compare_previous=False
     )
-    return result.frame, set(sample.parameters.get("hotspot", {}).get("units", []))
+    return result, set(sample.parameters.get("hotspot", {}).get("units", []))
 
 
 def test_the_planted_hotspot_is_found(station_fw):
-    """Ten neighbouring stations of 100 lowered by 2.5 latent sd: most are Gi* cold spots, few others are.
+    """Ten neighbouring stations of 100 lowered by 2.5 latent sd: most are Gi* cold spots.
 
-    Two worlds here; benchmarks/bench_hotspots.py measures recall and precision over
-    more worlds and effect sizes (docs/methodology.md, hot-spots).
+    Gi* measures a unit's neighbourhood, so a station bordering the planted area may be
+    in the cold spot too; cold spots away from it are false alarms. Two worlds here;
+    benchmarks/bench_hotspots.py measures recall and precision over more worlds and
+    effect sizes (docs/methodology.md, hot-spots).
     """
-    found, right, recall = 0, 0, []
+    found, near, recall = 0, 0, []
     for seed in (1, 2):
-        frame, planted = _hotspots_of(station_fw, seed, permutations=4999, hotspot=HotSpot(10, 2.5))
-        cold = set(frame.loc[frame["gi_cluster"] == "cold", "unit_id"])
+        result, planted = _hotspots_of(station_fw, seed, permutations=4999, hotspot=HotSpot(10, 2.5))
+        cold = set(result.frame.loc[result.frame["gi_cluster"] == "cold", "unit_id"])
         recall.append(len(cold & planted) / len(planted))
-        found, right = found + len(cold), right + len(cold & planted)
+        around = planted | {u for u in result.weights.unit_ids if planted & set(result.weights.w.neighbors[u])}
+        found, near = found + len(cold), near + len(cold & around)
     assert np.mean(recall) >= 0.5
-    assert right / max(found, 1) >= 0.7
+    assert near / max(found, 1) >= 0.8
 
 
 def test_false_positive_rate_matches_alpha_on_unplanted_worlds(station_fw):
@@ -375,7 +378,7 @@ def test_false_positive_rate_matches_alpha_on_unplanted_worlds(station_fw):
     """
     gi, moran, discoveries = [], [], 0
     for seed in (100, 101, 102):
-        frame, _ = _hotspots_of(
+        result, _ = _hotspots_of(
             station_fw,
             seed,
             permutations=999,
@@ -383,6 +386,7 @@ def test_false_positive_rate_matches_alpha_on_unplanted_worlds(station_fw):
             confounding=False,
             effects=Effects(theta_resource_corr=0.0),
         )
+        frame = result.frame
         gi.append((frame["gi_p"] <= 0.05).mean())
         moran.append((frame["moran_p"] <= 0.05).mean())
         discoveries += int(((frame["gi_cluster"] != "ns") | (frame["moran_cluster"] != "ns")).any())
