@@ -446,3 +446,19 @@ def test_hotspots_report_runs_through_the_cli_and_shows_the_planted_area(tmp_pat
     assert len(pd.read_csv(out / "persistence.csv")) == 40
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Hot-spots of performance in space and time" in html and "made up for the demonstration" not in html
+
+
+def test_sample_command_writes_places_and_the_planted_stations(tmp_path, capsys):
+    from perfmodel.cli import main
+
+    out = tmp_path / "sample"
+    args = ["sample", "--out", str(out), "--stations", "12", "--months", "1", "--seed", "3"]
+    assert main([*args, "--hotspot", "3", "--hotspot-depression", "1.5"]) == 0
+    units = pd.read_csv(out / "units.csv")
+    assert units.columns[-2:].tolist() == LOCATION_COLUMNS and units[LOCATION_COLUMNS].notna().all().all()
+    parameters = json.loads((out / "parameters.json").read_text(encoding="utf-8"))
+    assert len(parameters["hotspot"]["units"]) == 3 and parameters["hotspot"]["depression"] == 1.5
+    assert parameters["command"].endswith("--hotspot 3 --hotspot-depression 1.5")
+    capsys.readouterr()
+    assert main([*args, "--hotspot", "13"]) != 0
+    assert "hotspot.stations must be between 1 and the number of stations (12)" in capsys.readouterr().err
