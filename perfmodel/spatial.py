@@ -643,7 +643,9 @@ def hotspots(
 
     Runs the :class:`~perfmodel.evaluation.Evaluation` of ``period`` (with
     ``settings``), builds :func:`spatial_weights` on the scored units that have a
-    score, and calls :func:`local_association`.
+    score, and calls :func:`local_association`. ``observations`` and ``units`` are
+    clean frames, as :func:`perfmodel.validation.read_inputs` returns them (``.data``);
+    its ``source_row`` column lets coordinate errors name file rows.
 
     Examples
     --------
@@ -793,9 +795,9 @@ def _subset(weights: SpatialWeights, ids: list[str]) -> SpatialWeights:
 
 # ----------------------------------------------------------------------------- seasonal peaks
 def seasonal_peaks(
+    framework: Framework | str | Path,
     values: pd.DataFrame,
     units: pd.DataFrame,
-    framework: Framework | str | Path,
     *,
     indicator: str,
     by: str = "district",
@@ -811,13 +813,13 @@ def seasonal_peaks(
 
     Parameters
     ----------
+    framework
+        Gives the indicator's direction and names.
     values
         ``period, unit_id, indicator, value`` of monthly evaluations
         (:attr:`PeriodSeries.values`, at least 24 months).
     units
         The units table with coordinates and the ``by`` column.
-    framework
-        Gives the indicator's direction and names.
     indicator
         The indicator id.
 

@@ -266,7 +266,7 @@ def test_seasonal_peaks_place_a_planted_winter_dip_at_its_district(station_fw):
             dip = 0.2 if district == "D01" and m.month in (12, 1) else 0.0
             rows.append((str(m), unit, indicator, 0.8 - dip + rng.normal(0, 0.01)))
     values = pd.DataFrame(rows, columns=["period", "unit_id", "indicator", "value"])
-    peaks = sp.seasonal_peaks(values, units, station_fw, indicator=indicator).set_index("group")
+    peaks = sp.seasonal_peaks(station_fw, values, units, indicator=indicator).set_index("group")
     assert peaks.loc["D01", "significant"] and peaks.loc["D01", "pressure_months"] == [12, 1]
     assert not peaks.loc["D02", "significant"]
     assert peaks.loc["D01", ["lon", "lat"]].tolist() == pytest.approx([113.1, 34.1])
