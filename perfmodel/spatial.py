@@ -508,7 +508,10 @@ def local_association(
     """Local Moran's I and Gi* of ``values`` over ``weights``, with permutation inference and FDR.
 
     Both statistics come from ``esda`` (``Moran_Local`` on row-standardised weights;
-    ``G_Local(star=True)`` on binary weights with the unit itself included). Their
+    ``G_Local(star=True)`` on binary weights with the unit itself included). G is a
+    ratio to the total, defined for positive values (esda's z-score carries the sign
+    of the mean), so Gi* is computed on the values shifted to be positive, which
+    changes neither its z-score nor its permutation p-value. Their
     p-values come from esda's conditional permutations (the unit's value held
     fixed, its neighbours drawn at random from the other units, ``permutations``
     times): the share of permuted statistics at least as extreme, on the observed
@@ -569,7 +572,7 @@ def local_association(
                 keep_simulations=True,
             )
             gi = G_Local(
-                y,
+                y - y.min() + np.ptp(y),  # positive values: see the docstring
                 copy.deepcopy(weights.w),
                 transform="B",
                 star=True,

@@ -18,6 +18,8 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from perfmodel import spatial as sp
 from perfmodel.errors import OptionError, PerfmodelError
@@ -462,3 +464,48 @@ def test_sample_command_writes_places_and_the_planted_stations(tmp_path, capsys)
     capsys.readouterr()
     assert main([*args, "--hotspot", "13"]) != 0
     assert "hotspot.stations must be between 1 and the number of stations (12)" in capsys.readouterr().err
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    values=st.lists(st.floats(-50, 50, allow_nan=False), min_size=6, max_size=6, unique=True),
+    scale=st.floats(0.1, 10),
+    shift=st.floats(-100, 100),
+)
+def test_statistics_and_p_values_do_not_depend_on_units_of_measurement(line_weights, values, scale, shift):
+    """I and Gi* z are unchanged by y -> a y + b (a > 0), and so are the permutation p-values (same seed);
+    a < 0 turns high into low: I unchanged, z negated, HH <-> LL."""
+    y = pd.Series(values, index=IDS)
+    if y.std() < 1e-3:
+        return
+    base = sp.local_association(y, line_weights, permutations=99, rng=4).frame
+    moved = sp.local_association(scale * y + shift, line_weights, permutations=99, rng=4).frame
+    flipped = sp.local_association(-y, line_weights, permutations=99, rng=4).frame
+    np.testing.assert_allclose(moved["moran_i"], base["moran_i"], atol=1e-9)
+    np.testing.assert_allclose(moved["gi_z"], base["gi_z"], atol=1e-9)
+    np.testing.assert_allclose(moved[["moran_p", "gi_p"]], base[["moran_p", "gi_p"]])
+    np.testing.assert_allclose(flipped["moran_i"], base["moran_i"], atol=1e-9)
+    np.testing.assert_allclose(flipped["gi_z"], -base["gi_z"], atol=1e-9)
+    swap = {"HH": "LL", "LL": "HH", "HL": "LH", "LH": "HL"}
+    untied = (base["value"] - base["value"].mean()).abs() > 1e-9
+    assert (flipped.loc[untied, "quadrant"] == base.loc[untied, "quadrant"].map(swap)).all()
+
+
+def test_hotspots_of_one_indicator_use_its_normalised_score(station_fw):
+    sample = simulate([station_fw], stations=30, months=3, officers_per_station=0, rng=8, coordinates=True)
+    observations, units = read_inputs(station_fw, sample.observations[station_fw.id], sample.units)
+    indicator = station_fw.indicators()[0].id
+    result = sp.hotspots(
+        station_fw,
+        observations.data,
+        units.data,
+        "2024Q1",
+        indicator=indicator,
+        permutations=99,
+        rng=1,
+        compare_previous=False,
+    )
+    assert result.label == indicator and len(result.frame) == 30
+    assert result.frame["value"].between(0, 100).all()
+    with pytest.raises(OptionError, match="no scores in this period"):
+        sp.hotspots(station_fw, observations.data, units.data, "2024Q1", indicator="nope", compare_previous=False)
