@@ -134,6 +134,15 @@ def _wanted(units: pd.DataFrame, unit_ids: Sequence[str] | None) -> pd.DataFrame
     if "unit_id" not in units.columns:
         raise SpatialInputError("the units table has no unit_id column", "add the column of unit ids")
     table = units.reset_index(drop=True)
+    if "source_row" not in table.columns:  # a table as read: row 2 of the file is the first data row
+        table = table.assign(source_row=np.arange(len(table)) + 2)
+    repeated = table["unit_id"].astype(str).duplicated(keep=False).to_numpy()
+    if repeated.any():
+        listed = ", ".join(
+            f"'{u}' (row {r})"
+            for u, r in zip(table["unit_id"][repeated], _rows(table, np.flatnonzero(repeated)), strict=True)
+        )
+        raise SpatialInputError(f"unit ids appear more than once: {listed}", "keep one row per unit")
     if unit_ids is None:
         return table
     ids = [str(u) for u in unit_ids]
@@ -216,7 +225,7 @@ def neighbour_pairs(
     neighbours: pd.DataFrame | str | Path,
     unit_ids: Sequence[str],
     *,
-    units: pd.DataFrame | None = None,
+    known: Sequence[str] | None = None,
     source: str | None = None,
 ) -> pd.DataFrame:
     """A neighbour list as ``unit_id, neighbour_id`` pairs, checked and made symmetric.
@@ -229,10 +238,11 @@ def neighbour_pairs(
         ``neighbours`` column listing each unit's neighbours separated by ``;`` ``,``
         ``、`` or spaces.
     unit_ids
-        The units analysed; pairs naming other units are an error, units without
-        any neighbour are allowed (they get no test).
-    units
-        Unused unless ``neighbours`` is the units table (then pass it twice).
+        The units analysed; units without any neighbour are allowed (they get no test).
+    known
+        Every unit id of the units table (default ``unit_ids``): pairs naming a known
+        unit that is not analysed (no score this period, an officer) are left out;
+        an id that is not known is an error.
     source
         The file, named in messages.
 
@@ -248,7 +258,6 @@ def neighbour_pairs(
         A missing column, an unknown unit id or a unit listed as its own neighbour,
         naming file, row and column.
     """
-    del units  # accepted for symmetry with spatial_weights; the table itself is ``neighbours``
     if isinstance(neighbours, (str, Path)):
         from perfmodel.io import read_table
 
@@ -278,16 +287,18 @@ def neighbour_pairs(
             f"{source}: no neighbour column (accepted headers: {accepted})",
             "give one row per pair (unit_id, neighbour_id) or a neighbours column listing ids",
         )
-    known = {str(u) for u in unit_ids}
+    analysed = {str(u) for u in unit_ids}
+    allowed = analysed | {str(u) for u in (known or ())}
     problems = []
     for unit, other, row, column in pairs:
         if unit == other:
             problems.append(f"row {row}, column '{column}': unit '{unit}' is listed as its own neighbour")
         for which, name in (("unit_id", unit), (column, other)):
-            if name not in known:
+            if name not in allowed:
                 problems.append(f"row {row}, column '{which}': '{name}' is not one of the units analysed")
     _raise(problems, source, "use the unit_id of the units table and list each neighbour once")
-    frame = pd.DataFrame([(u, o) for u, o, *_ in pairs], columns=["unit_id", "neighbour_id"])
+    kept = [(u, o) for u, o, *_ in pairs if u in analysed and o in analysed]
+    frame = pd.DataFrame(kept, columns=["unit_id", "neighbour_id"])
     both = pd.concat([frame, frame.rename(columns={"unit_id": "neighbour_id", "neighbour_id": "unit_id"})])
     return both.drop_duplicates().sort_values(["unit_id", "neighbour_id"]).reset_index(drop=True)
 
@@ -386,7 +397,8 @@ def spatial_weights(
     else:
         source_list = None if not isinstance(neighbours, (str, Path)) else str(neighbours)
     if neighbours is not None:
-        pairs = neighbour_pairs(neighbours, ids, source=source_list)
+        every = units["unit_id"].astype(str).tolist()
+        pairs = neighbour_pairs(neighbours, ids, known=every, source=source_list)
         listed = pairs.groupby("unit_id")["neighbour_id"].apply(list).to_dict()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # islands: reported by SpatialWeights.islands

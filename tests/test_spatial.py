@@ -174,6 +174,16 @@ def test_neighbour_list_errors_name_row_and_column():
     assert "row 4, column 'neighbour_id': 'X9' is not one of the units analysed" in message
 
 
+def test_neighbours_outside_the_analysis_are_left_out_and_repeated_ids_refused():
+    units = pd.DataFrame({"unit_id": [*IDS, "U6"]})
+    pairs = pd.concat([LINE, pd.DataFrame({"unit_id": ["U5"], "neighbour_id": ["U6"]})])
+    weights = sp.spatial_weights(units, IDS, neighbours=pairs)  # U6 has no score: its pair is dropped
+    assert sorted(weights.w.neighbors["U5"]) == ["U4"] and "U6" not in weights.w.neighbors
+    twice = pd.DataFrame({"unit_id": ["U0", "U1", "U0"], "lon": [1.0, 2, 3], "lat": 0.0})
+    with pytest.raises(sp.SpatialInputError, match=r"'U0' \(row 2\), 'U0' \(row 4\)"):
+        sp.spatial_weights(twice, k=1)
+
+
 def test_neighbours_column_of_the_units_table_is_read_and_made_symmetric():
     units = pd.DataFrame({"unit_id": IDS, "相邻单位": ["U1", "U2;U0", "", "U4、U2", None, "U4"]})
     weights = sp.spatial_weights(units)
