@@ -259,10 +259,13 @@ def neighbour_pairs(
         naming file, row and column.
     """
     if isinstance(neighbours, (str, Path)):
-        from perfmodel.io import read_table
+        from perfmodel.io import UNIT_ALIASES, normalise_header, read_table
 
         source = source or str(neighbours)
-        neighbours = read_table(neighbours)
+        aliases = {k: v for k, v in UNIT_ALIASES.items() if v == "unit_id"}
+        for name in ("neighbour_id", "neighbours"):
+            aliases.update({normalise_header(a): name for a in LOCATION_ALIASES[name]})
+        neighbours = read_table(neighbours, aliases=aliases)
     source = source or "neighbours"
     table = neighbours.reset_index(drop=True)
     if "unit_id" not in table.columns:

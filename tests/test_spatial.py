@@ -174,6 +174,16 @@ def test_neighbour_list_errors_name_row_and_column():
     assert "row 4, column 'neighbour_id': 'X9' is not one of the units analysed" in message
 
 
+def test_neighbour_file_with_chinese_headers_is_read(line_weights, tmp_path):
+    path = tmp_path / "相邻.csv"
+    LINE.rename(columns={"unit_id": "单位编号", "neighbour_id": "相邻单位编号"}).to_csv(path, index=False)
+    weights = sp.spatial_weights(pd.DataFrame({"unit_id": IDS}), neighbours=path)
+    assert weights.w.neighbors == line_weights.w.neighbors
+    path.write_text("单位编号,相邻单位编号\nU0,U9\n", encoding="utf-8")
+    with pytest.raises(sp.SpatialInputError, match=r"相邻.csv: row 2, column 'neighbour_id': 'U9' is not"):
+        sp.spatial_weights(pd.DataFrame({"unit_id": IDS}), neighbours=path)
+
+
 def test_neighbours_outside_the_analysis_are_left_out_and_repeated_ids_refused():
     units = pd.DataFrame({"unit_id": [*IDS, "U6"]})
     pairs = pd.concat([LINE, pd.DataFrame({"unit_id": ["U5"], "neighbour_id": ["U6"]})])
