@@ -88,9 +88,18 @@ def _ui(args: argparse.Namespace) -> str:
 
 # ---------------------------------------------------------------- commands
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from perfmodel.simulate import generate_sample
+    from perfmodel.simulate import HotSpot, generate_sample
 
-    paths = generate_sample(Path(args.out), stations=args.stations, months=args.months, rng=args.seed, start=args.start)
+    hotspot = HotSpot(args.hotspot, args.hotspot_depression) if args.hotspot else None
+    paths = generate_sample(
+        Path(args.out),
+        stations=args.stations,
+        months=args.months,
+        rng=args.seed,
+        start=args.start,
+        coordinates=args.coordinates,
+        hotspot=hotspot,
+    )
     print(say("cli.sample_written", _ui(args), n=len(paths), out=args.out))
     for name, path in paths.items():
         print(f"  {name}: {path}")
@@ -694,6 +703,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="random seed; the same arguments give byte-identical files (default 20250101)",
     )
     p.add_argument("--start", default="2024-01", help="first month (YYYY-MM)")
+    p.add_argument("--coordinates", action="store_true", help="add lon/lat columns to units.csv (R20)")
+    p.add_argument(
+        "--hotspot",
+        type=int,
+        default=0,
+        metavar="N",
+        help="plant a hot-spot: N neighbouring stations with depressed performance (implies --coordinates)",
+    )
+    p.add_argument(
+        "--hotspot-depression",
+        type=float,
+        default=1.0,
+        help="how far the planted stations' true performance is lowered, in latent sd (default 1.0)",
+    )
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("frameworks", help="list shipped frameworks, or show one")

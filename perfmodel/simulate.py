@@ -97,6 +97,8 @@ __all__ = [
     "DEFECT_TYPES",
     "DEFAULT_REPORT_FRAMEWORK",
     "Effects",
+    "HotSpot",
+    "LOCATION_COLUMNS",
     "OBSERVATION_COLUMNS",
     "ROLES",
     "STATION_TYPES",
@@ -106,6 +108,7 @@ __all__ = [
     "TRUTH_VALUE_COLUMNS",
     "UNIT_COLUMNS",
     "generate_sample",
+    "place_stations",
     "simulate",
     "simulate_collaborations",
     "write_sample",
@@ -130,6 +133,10 @@ UNIT_COLUMNS: list[str] = [
     "tenure_band",
 ]
 """Columns of the units table (stations and officers in one table)."""
+
+LOCATION_COLUMNS: list[str] = ["lon", "lat"]
+"""Columns added at the end of the units table by ``simulate(..., coordinates=True)``:
+longitude and latitude (WGS84 degrees) of the station (an officer carries their station's)."""
 
 OBSERVATION_COLUMNS: list[str] = [
     "period",
@@ -311,6 +318,30 @@ class CollaborationEffects:
 
 
 COLLABORATION_EFFECTS = CollaborationEffects()
+
+
+@dataclass(frozen=True)
+class HotSpot:
+    """A planted hot-spot (R20): a cluster of neighbouring stations with depressed performance.
+
+    A centre station is drawn at random (stream ``hotspot``); it and its
+    ``stations - 1`` nearest stations (by :data:`LOCATION_COLUMNS`) have their
+    true performance θ lowered by ``depression`` latent sd, and their officers by
+    ``√officer_icc · depression`` (officer θ = √ICC · station θ + individual part).
+    The truth tables show the lowered θ; ``Sample.parameters["hotspot"]["units"]``
+    lists the planted stations.
+    """
+
+    stations: int = 8
+    depression: float = 1.0
+
+
+CITY_CENTRE: tuple[float, float] = (113.65, 34.75)
+"""(lon, lat) around which simulated stations are placed: a made-up prefecture-level
+city on the central Chinese plain, about 90 km × 80 km including its rural counties."""
+
+_KM_PER_DEGREE = 111.2
+"""Kilometres per degree of latitude (and of longitude at the equator)."""
 
 
 @dataclass
@@ -1482,6 +1513,92 @@ def simulate_collaborations(
     return out.sort_values(["period", "case_id", "officer_id"], kind="stable").reset_index(drop=True)
 
 
+# ----------------------------------------------------------------------------- places (R20)
+def _place(seed: int, district: np.ndarray, area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude and latitude of stations (stream ``coordinates``; no other stream changes).
+
+    ``district`` holds district indices 0…D-1 and ``area`` area-type indices into
+    :data:`AREA_TYPES`. Districts sit around :data:`CITY_CENTRE`, the more urban
+    ones (more 城区核心 stations) nearer to it; stations scatter around their
+    district's centre, urban core stations within a few kilometres, rural ones over
+    a county (sd 2 / 4 / 8 km for 城区核心 / 城乡结合部 / 农村).
+    """
+    rng = _rng(seed, "coordinates")
+    n, n_districts = len(district), int(district.max()) + 1 if len(district) else 0
+    core_share = np.array([np.mean(area[district == d] == 0) for d in range(n_districts)])
+    radius = 4.0 + 30.0 * (1.0 - core_share) * rng.uniform(0.6, 1.2, n_districts)
+    angle = (np.arange(n_districts) + rng.uniform(0, 0.6, n_districts)) * 2 * np.pi / max(n_districts, 1)
+    centre_x, centre_y = radius * np.cos(angle), radius * np.sin(angle)
+    spread = np.array([2.0, 4.0, 8.0])[area]
+    x = centre_x[district] + rng.normal(0, 1, n) * spread
+    y = centre_y[district] + rng.normal(0, 1, n) * spread
+    lon0, lat0 = CITY_CENTRE
+    lat = lat0 + y / _KM_PER_DEGREE
+    lon = lon0 + x / (_KM_PER_DEGREE * np.cos(np.radians(lat0)))
+    return np.round(lon, 5), np.round(lat, 5)
+
+
+def place_stations(units: pd.DataFrame, *, rng: RngLike = None) -> pd.DataFrame:
+    """Plausible made-up coordinates for the stations of a units table (R20 examples).
+
+    The placement of :func:`simulate` with ``coordinates=True``, from a table's own
+    ``district`` and ``area_type`` columns: for the shipped sample (or any
+    simulated units table) and the seed it was made with, the same coordinates
+    as ``simulate(..., coordinates=True)`` gives. For trying the spatial analyses
+    (:mod:`perfmodel.spatial`) on data without coordinates; the places are not real.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit_id`` of every station row, ``lon``, ``lat``.
+
+    Raises
+    ------
+    SimulationError
+        When the table lacks ``unit_id``, ``level``, ``district`` or ``area_type``.
+    """
+    missing = [c for c in ("unit_id", "level", "district", "area_type") if c not in units.columns]
+    if missing:
+        raise SimulationError(f"the units table has no column {', '.join(missing)}; place_stations needs them")
+    stations = units[units["level"] == "station"]
+    district = pd.factorize(stations["district"].astype(str), sort=True)[0]
+    area = np.array([AREA_TYPES.index(a) if a in AREA_TYPES else 1 for a in stations["area_type"]], dtype=int)
+    lon, lat = _place(seed_from(rng), district, area)
+    return pd.DataFrame({"unit_id": stations["unit_id"].astype(str).to_numpy(), "lon": lon, "lat": lat})
+
+
+def _plant_hotspot(world: _World, lon: np.ndarray, lat: np.ndarray, hotspot: HotSpot) -> list[str]:
+    """Lower θ of a cluster of neighbouring stations and of their officers; return the station ids."""
+    if not 1 <= hotspot.stations <= world.stations.n:
+        raise SimulationError(
+            f"hotspot.stations must be between 1 and the number of stations ({world.stations.n}), "
+            f"got {hotspot.stations}"
+        )
+    rng = _rng(world.seed, "hotspot")
+    centre = int(rng.integers(world.stations.n))
+    lat0 = np.radians(CITY_CENTRE[1])
+    distance = np.hypot((lon - lon[centre]) * np.cos(lat0), lat - lat[centre])
+    cluster = np.sort(np.argsort(distance, kind="stable")[: hotspot.stations])
+    world.stations.theta = world.stations.theta.copy()
+    world.stations.theta[cluster] -= hotspot.depression
+    planted_officers = np.isin(world.officers.station, cluster)
+    world.officers.theta = world.officers.theta - planted_officers * np.sqrt(world.effects.officer_icc) * (
+        hotspot.depression
+    )
+    return [str(u) for u in world.stations.ids[cluster]]
+
+
+def _locate(world: _World, hotspot: HotSpot | None) -> dict:
+    """Add :data:`LOCATION_COLUMNS` to the units table and plant ``hotspot``; return the parameters entry."""
+    lon, lat = _place(world.seed, world.stations.district, world.stations.area)
+    station_of = np.concatenate([np.arange(world.stations.n), world.officers.station])
+    world.units = world.units.assign(lon=lon[station_of], lat=lat[station_of])
+    entry: dict = {"coordinates": True}
+    if hotspot is not None:
+        entry["hotspot"] = {**asdict(hotspot), "units": _plant_hotspot(world, lon, lat, hotspot)}
+    return entry
+
+
 # ----------------------------------------------------------------------------- public API
 def _framework_hash(fw: Framework) -> str:
     return hashlib.sha256(fw.model_dump_json().encode("utf-8")).hexdigest()
@@ -1537,6 +1654,8 @@ def simulate(
     volumes: Mapping[str, float] | None = None,
     effects: Effects | None = None,
     collaborations: bool = False,
+    coordinates: bool = False,
+    hotspot: HotSpot | None = None,
 ) -> Sample:
     """Simulate stations and officers with known truth, observed through ``frameworks``.
 
@@ -1572,6 +1691,14 @@ def simulate(
     collaborations
         Also simulate collaborative cases (:func:`simulate_collaborations`, with
         :data:`COLLABORATION_EFFECTS`) into ``Sample.collaborations``.
+    coordinates
+        Add :data:`LOCATION_COLUMNS` (``lon``, ``lat``) to the units table: stations
+        placed around :data:`CITY_CENTRE`, drawn from their own random stream, so
+        every other table is the same as without them.
+    hotspot
+        Plant a cluster of neighbouring stations with depressed true performance
+        (:class:`HotSpot`; implies ``coordinates``). Recorded, with the planted
+        stations, in ``Sample.parameters["hotspot"]``.
 
     Returns
     -------
@@ -1601,6 +1728,7 @@ def simulate(
         confounding=confounding,
         effects=fx,
     )
+    located = _locate(world, hotspot) if coordinates or hotspot is not None else {}
     observations, truth_values, truth_units, defects = {}, [], [], []
     caches: dict = {}
     for fw in frameworks:
@@ -1625,6 +1753,7 @@ def simulate(
         "volumes": volumes,
         "effects": asdict(fx),
         "frameworks": [{"id": fw.id, "version": fw.version, "sha256": _framework_hash(fw)} for fw in frameworks],
+        **located,
     }
     return Sample(
         units=world.units,
@@ -1693,6 +1822,8 @@ def generate_sample(
     rng: RngLike = None,
     start: str = "2024-01",
     frameworks: Sequence[str | Path | Framework] | None = None,
+    coordinates: bool = False,
+    hotspot: HotSpot | None = None,
 ) -> dict[str, Path]:
     """Simulate the sample dataset and write it to ``out_dir`` (``perfmodel sample``).
 
@@ -1706,6 +1837,8 @@ def generate_sample(
     frameworks
         Framework ids, YAML paths or :class:`Framework` objects; by default every
         framework shipped in ``perfmodel/frameworks``.
+    coordinates, hotspot
+        As for :func:`simulate` (``perfmodel sample --coordinates``, ``--hotspot N``).
 
     Returns
     -------
@@ -1724,10 +1857,23 @@ def generate_sample(
         path = Path(shipped_frameworks().get(str(item), item))
         files[fw.id] = {"file": path.name, "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     seed = seed_from(rng)
-    sample = simulate(loaded, stations=stations, months=months, rng=seed, start=start, collaborations=True)
+    sample = simulate(
+        loaded,
+        stations=stations,
+        months=months,
+        rng=seed,
+        start=start,
+        collaborations=True,
+        coordinates=coordinates,
+        hotspot=hotspot,
+    )
     for entry in sample.parameters["frameworks"]:
         entry.update(files.get(entry["id"], {}))
     sample.parameters["command"] = (
         f"perfmodel sample --out <folder> --stations {stations} --months {months} --seed {seed} --start {start}"
     )
+    if hotspot is not None:
+        sample.parameters["command"] += f" --hotspot {hotspot.stations} --hotspot-depression {hotspot.depression:g}"
+    elif coordinates:
+        sample.parameters["command"] += " --coordinates"
     return write_sample(sample, out_dir)

@@ -77,6 +77,7 @@ LAYERS: dict[str, int] = {
     "federated/": 6,  # cross-region comparison from regions' aggregates (R22)
     "monitor/": 6,
     "simulate.py": 6,
+    "spatial.py": 6,  # hot-spots in space and time (R20): PySAL statistics on evaluations' scores
     # 7 report layer: figures, text, rendering, notebook runs
     "report/": 7,
     "report/tutorial.py": 7,  # the methodology tutorial's text, tables and figure (issue 11)

@@ -318,6 +318,7 @@ def _parameters(name: str, hostile: dict[str, Path], out: Path, lang: str) -> di
         "gaming_lab": {"n_officers": 40},
         "indicator_design_lab": {"draws": 32},
         "calibration": {"stations": 40, "check_seeds": 1},
+        "hotspots": {"permutations": 999},
     }
     return {**base, **extra[name]}
 
@@ -351,6 +352,7 @@ NOTEBOOK_LANGS = [
     ("gaming_lab", "en"),
     ("indicator_design_lab", "zh"),
     ("calibration", "zh"),
+    ("hotspots", "zh"),
 ]
 
 
