@@ -456,7 +456,7 @@ def test_hotspots_report_runs_through_the_cli_and_shows_the_planted_area(tmp_pat
     )
     assert code == 0
     notebook = Path(__file__).resolve().parents[1] / "notebooks" / "hotspots.ipynb"
-    out = report_folder(out_root, "station_four_dimension", "2025Q4", notebook)
+    out = report_folder(out_root, "station_four_dimension", "2025Q4", notebook, lang="en")
     executed = nbformat.read(out / "hotspots.ipynb", as_version=4)
     assert not [o for c in executed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     for figure in ("hotspot_map_gi", "hotspot_map_moran"):
