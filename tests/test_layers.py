@@ -73,6 +73,7 @@ LAYERS: dict[str, int] = {
     "audit/": 6,
     "audit/defaults.py": 6,
     "design/": 6,
+    "design/optimise.py": 6,  # the design optimiser (issue 14): evaluates, simulates, searches
     "monitor/": 6,
     "simulate.py": 6,
     # 7 report layer: figures, text, rendering, notebook runs
