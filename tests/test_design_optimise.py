@@ -258,3 +258,20 @@ def test_cli_writes_tables_yaml_and_figure(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["lab", "optimise", "--framework", FW, "--out", str(out), "--trials", "x"])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.notebook
+def test_design_optimiser_notebook_runs(tmp_path, repo_root):
+    from perfmodel.report.runner import run_notebook
+
+    out = tmp_path / "report"
+    run = run_notebook(
+        repo_root / "notebooks" / "design_optimiser.ipynb",
+        out,
+        {"lang": "en", "output_dir": str(out)},  # the default (small) budget
+        timeout=120,
+    )
+    html = run.html.read_text(encoding="utf-8")
+    assert "Pareto front" in html and "recommended design" in html
+    assert (out / "figures" / "design_front.png").is_file()
+    assert load_framework(out / f"{FW}_optimised.yaml").id == f"{FW}_optimised"

@@ -249,9 +249,10 @@ def _cmd_optimise(args: argparse.Namespace) -> int:
     paths["recommended"] = recommended
     import matplotlib.pyplot as plt
 
+    from perfmodel.report.style import save_figure
+
     ax = figure_front(result, lang=args.lang)
-    figure = Path(args.out) / "front.png"
-    ax.figure.savefig(figure)
+    figure = save_figure(ax, Path(args.out) / "front.png")
     plt.close(ax.figure)
     paths["figure"] = figure
     print(result.summary(args.lang))
