@@ -57,7 +57,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -93,7 +93,7 @@ __all__ = [
     "simulated_world",
 ]
 
-OBJECTIVES: dict[str, str] = {
+OBJECTIVES: dict[str, Literal["maximize", "minimize"]] = {
     "truth": "maximize",
     "context_r2": "minimize",
     "easy_effort": "minimize",
