@@ -37,7 +37,8 @@ Objectives (:data:`OBJECTIVES`)
 The search is Optuna's NSGA-II sampler (Deb et al. 2002), a genetic algorithm
 for several objectives with constraint handling, seeded and run with one
 worker so that the same seed gives the same trials. The shipped design is
-evaluated first, so it is one of the designs compared. The Pareto front is
+evaluated first, then its one-change neighbours (each other option of one
+discrete choice), so the search starts from what each choice alone does. The Pareto front is
 computed from all evaluated designs that pass the policy limits
 (:func:`pareto_front`), and the recommended design is the member of the front
 that loses to the base design on none of truth recovery and the two gaming
@@ -411,6 +412,21 @@ class DesignSpace:
             points=trial.suggest_categorical("points", list(self.points)),
         )
 
+    def neighbours(self, design: Design) -> list[Design]:
+        """``design`` with one discrete choice changed, for every other option of every choice."""
+        out = []
+        for name, options in (
+            ("normalisation", self.normalisations),
+            ("aggregation", self.aggregations),
+            ("peer_group", self.peer_groups),
+            ("within", self.within),
+            ("calibration", self.calibrations),
+            ("thresholds", self.thresholds),
+            ("points", self.points),
+        ):
+            out += [replace(design, **{name: option}) for option in options if option != getattr(design, name)]
+        return out
+
     def params(self, design: Design) -> dict[str, Any]:
         """Optuna parameters of ``design`` (to enqueue it as a trial)."""
         out: dict[str, Any] = {f"w:{k}": v for k, v in design.factors.items()}
@@ -728,10 +744,12 @@ class OptimisationResult:
     def recommended_trial(self) -> int:
         """Trial number of the recommended design.
 
-        Among the front, designs at least as good as the base on truth recovery,
-        effort on easy cases and manipulation gain (and better on one) are
-        preferred; among those, the one with the largest mean of its objectives
-        scaled to 0–1 over the front (1 = best on the front).
+        Among the front, the designs that beat the base on truth recovery and are
+        at least as good on effort on easy cases and manipulation gain (better on
+        one of them) come first; failing those, designs at least as good on all
+        three and better on one; failing those, the whole front. Within that
+        pool, the one with the largest mean of its objectives scaled to 0–1 over
+        the front (1 = best on the front).
         """
         front = self.front
         base = self.base
@@ -743,13 +761,18 @@ class OptimisationResult:
             good = (col - col.min()) / span if span > 0 else pd.Series(1.0, index=col.index)
             scaled[name] = good if direction == "maximize" else 1 - good
         balance = scaled[names].mean(axis=1)
-        beats = (
-            (front["truth"] >= base["truth"])
-            & (front["easy_effort"] <= base["easy_effort"])
-            & (front["manipulation_gain"] <= base["manipulation_gain"])
-            & ~front["is_base"]
+        truth_up, truth_kept = front["truth"] > base["truth"], front["truth"] >= base["truth"]
+        gaming_kept = (front["easy_effort"] <= base["easy_effort"]) & (
+            front["manipulation_gain"] <= base["manipulation_gain"]
         )
-        pool = balance[beats] if beats.any() else balance
+        gaming_up = gaming_kept & (
+            (front["easy_effort"] < base["easy_effort"]) | (front["manipulation_gain"] < base["manipulation_gain"])
+        )
+        pool = balance
+        for tier in (truth_up & gaming_up, truth_up & gaming_kept | truth_kept & gaming_up):
+            if (tier & ~front["is_base"]).any():
+                pool = balance[tier & ~front["is_base"]]
+                break
         return int(front.loc[pool.idxmax(), "trial"])
 
     @property
@@ -843,6 +866,7 @@ def optimise(
     rng: RngLike = None,
     population: int | None = None,
     draws: int = 40,
+    neighbours: bool = True,
 ) -> OptimisationResult:
     """Search ``space`` on ``world`` with Optuna's NSGA-II sampler; see the module notes.
 
@@ -865,6 +889,10 @@ def optimise(
         NSGA-II population size (default ``min(20, trials // 2)``, at least 4).
     draws
         Weight replicates for rank instability.
+    neighbours
+        Start with the current design's one-change neighbours (:meth:`DesignSpace.neighbours`)
+        after the current design itself, so that the search sees what each
+        choice alone does before NSGA-II recombines them.
 
     Returns
     -------
@@ -907,7 +935,9 @@ def optimise(
     size = population or max(4, min(20, trials // 2))
     sampler = optuna.samplers.NSGAIISampler(population_size=size, seed=seed)
     study = optuna.create_study(directions=list(OBJECTIVES.values()), sampler=sampler)
-    study.enqueue_trial(space.params(Design.of(space.framework)))
+    base = Design.of(space.framework)
+    for design in [base, *(space.neighbours(base) if neighbours else [])]:
+        study.enqueue_trial(space.params(design))
     start = time.perf_counter()
     study.optimize(objective, n_trials=trials, timeout=timeout, n_jobs=1, gc_after_trial=False)
     table = pd.DataFrame(rows)
