@@ -110,11 +110,12 @@ def test_timeout_bounds_the_search(world, space):
 
 # ---------------------------------------------------------------------------- the recommended design
 def test_recommended_design_beats_the_shipped_one_within_policy_limits(result):
+    # a small world of the shipped sample's generator and seed; the bigger run is benchmarks/bench_optimise.py
     table = result.comparison().set_index("objective")
-    assert table.loc["truth", "recommended"] >= table.loc["truth", "base"]
+    assert table.loc["truth", "recommended"] > table.loc["truth", "base"]
     assert table.loc["easy_effort", "recommended"] <= table.loc["easy_effort", "base"]
     assert table.loc["manipulation_gain", "recommended"] <= table.loc["manipulation_gain", "base"]
-    assert table.loc[["truth", "easy_effort", "manipulation_gain"], "better"].any()
+    assert table.loc[["easy_effort", "manipulation_gain"], "better"].any()
     checks = weight_policy(result.recommended_framework(), lang="en").to_frame()
     assert checks[checks["basis"] == "limit"]["passes"].all()
     assert result.base["design"] == Design.of(result.world.framework).describe()
