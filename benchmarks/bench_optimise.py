@@ -22,6 +22,7 @@ from pathlib import Path
 from _results import load_average, machine, record
 
 from perfmodel.audit.policy import weight_policy
+from perfmodel.design.cli import write_tables
 from perfmodel.design.optimise import DesignSpace, figure_front, optimise, sample_world
 
 SECTION = "## Design optimiser (`bench_optimise.py`)"
@@ -34,6 +35,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=120, help="designs evaluated (default 120)")
     parser.add_argument("--seed", type=int, default=20250101, help="seed of the search (default 20250101)")
     parser.add_argument("--figure", help="also save the front figure here (PNG)")
+    parser.add_argument("--out", help="also write the trials, front and comparison tables to this folder")
     parser.add_argument("--record", action="store_true", help="write the result into benchmarks/RESULTS.md")
     args = parser.parse_args()
 
@@ -47,6 +49,8 @@ def main() -> None:
     print(result.front.drop(columns=["problem"]).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     policy = weight_policy(result.recommended_framework(), lang="en").to_frame()
     print(policy[["rule", "basis", "limit", "estimate", "passes"]].to_string(index=False))
+    if args.out:
+        write_tables(result.tables(), args.out)
     if args.figure:
         ax = figure_front(result, lang="en")
         ax.figure.savefig(args.figure)

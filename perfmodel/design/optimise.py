@@ -415,7 +415,7 @@ class DesignSpace:
     def neighbours(self, design: Design) -> list[Design]:
         """``design`` with one discrete choice changed, for every other option of every choice."""
         out = []
-        for name, options in (
+        choices: tuple[tuple[str, tuple[Any, ...]], ...] = (
             ("normalisation", self.normalisations),
             ("aggregation", self.aggregations),
             ("peer_group", self.peer_groups),
@@ -423,7 +423,8 @@ class DesignSpace:
             ("calibration", self.calibrations),
             ("thresholds", self.thresholds),
             ("points", self.points),
-        ):
+        )
+        for name, options in choices:
             out += [replace(design, **{name: option}) for option in options if option != getattr(design, name)]
         return out
 
@@ -936,15 +937,60 @@ def optimise(
     sampler = optuna.samplers.NSGAIISampler(population_size=size, seed=seed)
     study = optuna.create_study(directions=list(OBJECTIVES.values()), sampler=sampler)
     base = Design.of(space.framework)
-    for design in [base, *(space.neighbours(base) if neighbours else [])]:
+    opening = [base, *(space.neighbours(base) if neighbours else [])][:trials]
+    for design in opening:
         study.enqueue_trial(space.params(design))
     start = time.perf_counter()
-    study.optimize(objective, n_trials=trials, timeout=timeout, n_jobs=1, gc_after_trial=False)
+    study.optimize(objective, n_trials=len(opening), timeout=timeout, n_jobs=1, gc_after_trial=False)
+    left = None if timeout is None else timeout - (time.perf_counter() - start)
+    if len(rows) < trials and (left is None or left > 0):
+        combined = _combined_changes(base, designs, rows)
+        if combined is not None:
+            study.enqueue_trial(space.params(combined))
+        study.optimize(objective, n_trials=trials - len(rows), timeout=left, n_jobs=1, gc_after_trial=False)
     table = pd.DataFrame(rows)
     if "problem" not in table.columns:
         table["problem"] = ""
     table["problem"] = table["problem"].fillna("")
     return OptimisationResult(space, world, table, designs, time.perf_counter() - start)
+
+
+def _combined_changes(base: Design, designs: Mapping[int, Design], rows: Sequence[Mapping[str, Any]]) -> Design | None:
+    """The current design with every one-change improvement that keeps truth recovery, combined.
+
+    A neighbour's change is kept when the neighbour is better than the current
+    design on some objective, not worse on truth recovery, and not dominated by
+    it; of several kept options of one choice, the one with the best truth
+    recovery, then the smaller manipulation gain, then the less easy-case effort.
+    ``None`` when fewer than two changes are kept (the neighbours already hold it).
+    """
+    by_trial = {int(r["trial"]): r for r in rows if r.get("feasible")}
+    if 0 not in by_trial:
+        return None
+    names = list(OBJECTIVES)
+    sign = np.array([1.0 if d == "maximize" else -1.0 for d in OBJECTIVES.values()])
+    reference = np.array([by_trial[0][n] for n in names], dtype=float) * sign
+    best: dict[str, tuple[tuple[float, float, float], Any]] = {}
+    for number, row in by_trial.items():
+        changed = [
+            k
+            for k in ("normalisation", "aggregation", "peer_group", "within", "calibration", "thresholds", "points")
+            if getattr(designs[number], k) != getattr(base, k)
+        ]
+        if number == 0 or len(changed) != 1 or designs[number].factors or designs[number].dropped:
+            continue
+        values = np.array([row[n] for n in names], dtype=float) * sign
+        better, worse_truth = bool(np.any(values > reference)), values[0] < reference[0]
+        dominated = bool(np.all(reference >= values) and np.any(reference > values))
+        if not better or worse_truth or dominated:
+            continue
+        key = (-row["truth"], row["manipulation_gain"], row["easy_effort"])
+        name = changed[0]
+        if name not in best or key < best[name][0]:
+            best[name] = (key, getattr(designs[number], name))
+    if len(best) < 2:
+        return None
+    return replace(base, **{name: option for name, (_, option) in best.items()})
 
 
 # ============================================================================ figure
