@@ -163,6 +163,20 @@ def test_every_built_design_keeps_the_policy_limits(factors, dropped):
 
 
 # ---------------------------------------------------------------------------- the parts
+def test_neighbours_change_one_choice_each():
+    fw = load_framework(FW)
+    space = DesignSpace.of(
+        fw
+    )  # 3 normalisations, 2 aggregations, 2 peer groups, 2 within, 2 calibrations, 2 thresholds, 3 points
+    base = Design.of(fw)
+    neighbours = space.neighbours(base)
+    assert len(neighbours) == 2 + 1 + 1 + 1 + 1 + 1 + 2
+    fields = ("normalisation", "aggregation", "peer_group", "within", "calibration", "thresholds", "points")
+    for design in neighbours:
+        assert sum(getattr(design, f) != getattr(base, f) for f in fields) == 1
+    assert len({d.describe() for d in neighbours}) == len(neighbours)
+
+
 def test_manipulation_closes_the_gap_for_manipulators_only():
     fw = load_framework(FW)
     obs = pd.DataFrame(
