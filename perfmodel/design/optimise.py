@@ -977,7 +977,12 @@ def _combined_changes(base: Design, designs: Mapping[int, Design], rows: Sequenc
             for k in ("normalisation", "aggregation", "peer_group", "within", "calibration", "thresholds", "points")
             if getattr(designs[number], k) != getattr(base, k)
         ]
-        if number == 0 or len(changed) != 1 or designs[number].factors or designs[number].dropped:
+        if (
+            number == 0
+            or len(changed) != 1
+            or designs[number].dropped
+            or any(f != 1 for f in designs[number].factors.values())
+        ):
             continue
         values = np.array([row[n] for n in names], dtype=float) * sign
         better, worse_truth = bool(np.any(values > reference)), values[0] < reference[0]
