@@ -38,11 +38,12 @@ The search is Optuna's NSGA-II sampler (Deb et al. 2002), a genetic algorithm
 for several objectives with constraint handling, seeded and run with one
 worker so that the same seed gives the same trials. The shipped design is
 evaluated first, then its one-change neighbours (each other option of one
-discrete choice), so the search starts from what each choice alone does. The Pareto front is
-computed from all evaluated designs that pass the policy limits
-(:func:`pareto_front`), and the recommended design is the member of the front
-that loses to the base design on none of truth recovery and the two gaming
-measures, with the best balance over all objectives (:meth:`OptimisationResult.recommended`).
+discrete choice) and their improving changes combined, so the search starts
+from what each choice alone does. The Pareto front is computed from all
+evaluated designs that pass the policy limits (:func:`pareto_front`), and the
+recommended design is chosen from it in tiers: better than the base on truth
+recovery and no worse on the two gaming measures first, with the best balance
+over all objectives (:meth:`OptimisationResult.recommended_trial`).
 
 Examples
 --------
