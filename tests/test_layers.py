@@ -75,6 +75,7 @@ LAYERS: dict[str, int] = {
     "audit/defaults.py": 6,
     "design/": 6,
     "federated/": 6,  # cross-region comparison from regions' aggregates (R22)
+    "design/optimise.py": 6,  # the design optimiser (issue 14): evaluates, simulates, searches
     "monitor/": 6,
     "simulate.py": 6,
     "spatial.py": 6,  # hot-spots in space and time (R20): PySAL statistics on evaluations' scores

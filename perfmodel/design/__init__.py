@@ -12,6 +12,8 @@
   flexible indicator pool (R19);
 * :mod:`~perfmodel.design.gaming`, :mod:`~perfmodel.design.simulate_gaming` —
   gaming detection and simulation (re-exported here when installed);
+* :mod:`~perfmodel.design.optimise` — the design optimiser: Pareto front of a
+  framework family on a world with known truth;
 * :mod:`~perfmodel.design.cli` — ``perfmodel lab …``.
 """
 

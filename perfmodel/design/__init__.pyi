@@ -140,3 +140,22 @@ from .simulate_gaming import (
     plant_threshold_gaming as plant_threshold_gaming,
     simulate_rate_panel as simulate_rate_panel,
 )
+from .optimise import (
+    OBJECTIVES as OBJECTIVES,
+    POINTS_SCHEMES as POINTS_SCHEMES,
+    Design as Design,
+    DesignSpace as DesignSpace,
+    OptimisationResult as OptimisationResult,
+    OptimiserError as OptimiserError,
+    World as World,
+    build_framework as build_framework,
+    casework_design as casework_design,
+    evaluate_design as evaluate_design,
+    figure_front as figure_front,
+    framework_yaml as framework_yaml,
+    manipulate as manipulate,
+    optimise as optimise,
+    pareto_front as pareto_front,
+    sample_world as sample_world,
+    simulated_world as simulated_world,
+)

@@ -13,6 +13,9 @@ Sub-commands:
     biggest movers; optionally alternative weightings and a flexible-pool variant.
 ``gaming``
     Added by :func:`add_gaming_parser`; runs :func:`run_gaming`.
+``optimise``
+    The design optimiser (:mod:`perfmodel.design.optimise`): the Pareto front of
+    a framework family on a world with known truth, and the recommended design as YAML.
 
 Every command writes CSV tables (UTF-8 with BOM) and one ``tables.xlsx`` workbook
 to ``--out`` and never prompts. The main ``perfmodel`` parser attaches these with
@@ -223,6 +226,40 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_optimise(args: argparse.Namespace) -> int:
+    from perfmodel.design.optimise import DesignSpace, figure_front, optimise, sample_world, simulated_world
+    from perfmodel.framework import load_framework
+
+    framework = load_framework(args.framework)
+    if args.sample:
+        world = sample_world(args.sample, framework, args.period or "2025", rng=args.seed)
+    else:
+        world = simulated_world(framework, args.period or "2025Q4", stations=args.stations, rng=args.seed)
+    changes: dict[str, Any] = {"calibrations": tuple(args.calibration), "drop": not args.no_drop}
+    if args.normalisation:
+        changes["normalisations"] = tuple(args.normalisation)
+    if args.peer_groups:
+        changes["peer_groups"] = tuple(args.peer_groups)
+    result = optimise(
+        DesignSpace.of(framework, **changes), world, trials=args.trials, timeout=args.timeout, rng=args.seed
+    )
+    paths = write_tables(result.tables(), args.out, inputs=_given_inputs(args))
+    recommended = Path(args.out) / f"{framework.id}_optimised.yaml"
+    recommended.write_text(result.yaml(), encoding="utf-8")
+    paths["recommended"] = recommended
+    import matplotlib.pyplot as plt
+
+    from perfmodel.report.style import save_figure
+
+    ax = figure_front(result, lang=args.lang)
+    figure = save_figure(ax, Path(args.out) / "front.png")
+    plt.close(ax.figure)
+    paths["figure"] = figure
+    print(result.summary(args.lang))
+    _report(paths)
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- parser
 def _inputs(p: argparse.ArgumentParser, *, framework: bool = True) -> None:
     p.add_argument("--observations", required=framework, help="observations file (.csv, .csv.gz, .xlsx, .parquet)")
@@ -406,6 +443,43 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.set_defaults(func=run)
 
     add_gaming_parser(sub)
+
+    p = sub.add_parser(
+        "optimise",
+        help="design optimiser: Pareto front of a framework family, the recommended design as YAML",
+        description=(
+            "Search weights within the policy limits, normalisation, aggregation, peer groups, calibration, "
+            "hard thresholds, case-work points and the indicators kept, on a world with known truth; score "
+            "each design on truth recovery, context neutrality, gaming resistance, rank stability and data burden."
+        ),
+    )
+    p.add_argument("--framework", required=True, help="base framework: shipped id or YAML file")
+    p.add_argument("--out", required=True, help="output folder: tables, the recommended YAML and front.png")
+    p.add_argument("--sample", help="folder written by 'perfmodel sample' to use as the world (default: simulate one)")
+    p.add_argument("--stations", type=int, default=120, help="stations of the simulated world (default 120)")
+    p.add_argument("--period", help="period evaluated (default 2025 with --sample, else 2025Q4)")
+    p.add_argument(
+        "--trials", type=int, default=60, help="designs evaluated at most, the current one first (default 60)"
+    )
+    p.add_argument("--timeout", type=float, help="seconds after which no new design is started")
+    p.add_argument("--seed", type=int, default=20250101, help="seed of the world and the search (default 20250101)")
+    p.add_argument(
+        "--calibration",
+        nargs="+",
+        choices=["none", "casemix", "full"],
+        default=["none", "casemix"],
+        help="calibration modes searched (default none casemix; full is slower)",
+    )
+    p.add_argument(
+        "--normalisation",
+        nargs="+",
+        choices=["goalposts", "minmax", "zscore", "rank"],
+        help="normalisations searched (default goalposts minmax rank)",
+    )
+    p.add_argument("--peer-groups", nargs="+", help="units columns searched as peer groups, or none")
+    p.add_argument("--no-drop", action="store_true", help="keep every indicator")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the summary and figure")
+    p.set_defaults(func=run)
     return lab
 
 
@@ -413,6 +487,7 @@ _COMMANDS = {
     "sensitivity": _cmd_sensitivity,
     "redundancy": _cmd_redundancy,
     "compare": _cmd_compare,
+    "optimise": _cmd_optimise,
 }
 
 
