@@ -98,7 +98,7 @@ def figure_group_means(
     own_figure = ax is None
     axes = _panels(attributes, ax, [max(1.2, 0.45 * (table["attribute"] == a).sum() + 0.8) for a in attributes])
     fig = cast("Figure", axes[0].figure)
-    zh = lang == "zh"
+    words = templates("report.fairness_figure", lang)
     for ax, attribute in zip(axes, attributes, strict=True):
         part = table[table["attribute"] == attribute].reset_index(drop=True)
         ypos = np.arange(len(part))[::-1]
@@ -122,7 +122,7 @@ def figure_group_means(
             ax.text(
                 0.01,
                 y,
-                "数据过少,不显示" if zh else "too few units, not shown",
+                words["too_few"],
                 va="center",
                 fontsize=8.5,
                 color="#888888",
@@ -137,14 +137,10 @@ def figure_group_means(
         )
         ax.set_ylim(-0.6, len(part) - 0.4)
         ax.set_title(attribute)
-        ax.set_xlabel("均值及 95% 置信区间" if zh else "Mean and 95% confidence interval")
-        ax.set_ylabel("组" if zh else "Group")
+        ax.set_xlabel(words["means_x"])
+        ax.set_ylabel(words["group"])
     if own_figure:  # on a caller's Axes, the caller's figure keeps its own title and layout
-        fig.suptitle(
-            "各组得分均值(黑色为参照组,红色为显著差异)"
-            if zh
-            else "Group means (black: reference; red: significant difference)"
-        )
+        fig.suptitle(words["means_title"])
         fig.tight_layout()
     return axes[0]
 
@@ -184,7 +180,7 @@ def figure_impact_ratios(
         or list(dict.fromkeys(shown["attribute"]))[:1]
         or list(dict.fromkeys(table["attribute"]))[:1]
     )
-    zh = lang == "zh"
+    words = templates("report.fairness_figure", lang)
     height = 2.5 * max(1, len(attributes)) + 1.4
     own_figure = ax is None
     axes = _panels(attributes, ax, None, height=height)
@@ -220,20 +216,15 @@ def figure_impact_ratios(
         top = part["estimate"].max(skipna=True)
         ax.set_ylim(0, max(1.1, (top if np.isfinite(top) else 1.0) + 0.1))
         ax.set_title(attribute)
-        ax.set_xlabel("组" if zh else "Group")
-        ax.set_ylabel("影响比" if zh else "Impact ratio")
+        ax.set_xlabel(words["group"])
+        ax.set_ylabel(words["impact_y"])
     handles = [Patch(color=palette[i % len(palette)], label=cut) for i, cut in enumerate(cuts)]
     if not own_figure:  # on a caller's Axes: the legend goes on it, the figure is the caller's
-        axes[0].legend(handles=handles, title="等级线" if zh else "Grade cut", ncols=len(cuts), fontsize=8)
+        axes[0].legend(handles=handles, title=words["cut"], ncols=len(cuts), fontsize=8)
         return axes[0]
-    fig.suptitle(
-        "各组达到各等级的比例 ÷ 最高组的比例(虚线:五分之四警示线;红框:显著的不利影响)"
-        if zh
-        else "Rate of reaching each grade ÷ the most favoured group's rate\n"
-        "(dashed: four-fifths line; red edge: significant adverse impact)"
-    )
+    fig.suptitle(words["impact_title"])
     fig.tight_layout(rect=(0, 0.65 / height, 1, 1))
-    fig.legend(handles=handles, title="等级线" if zh else "Grade cut", ncols=len(cuts), loc="lower center")
+    fig.legend(handles=handles, title=words["cut"], ncols=len(cuts), loc="lower center")
     return axes[0]
 
 
