@@ -451,7 +451,7 @@ def _legitimate_factors(audit: AuditResult, lang: Lang) -> SafeMarkdown:
     if not factors:
         return say_md("notebook.fairness_audit.no_factors", lang)
     names = [factors] if isinstance(factors, str) else list(factors)
-    return join(say("report.fairness_summary.attr_sep", lang), [md("`{f}`", f=f) for f in names])
+    return join(say("report.fairness_summary.attr_sep", lang), [md("<code>{f}</code>", f=f) for f in names])
 
 
 def check_label(check: str, lang: Lang = "zh") -> str:
