@@ -80,3 +80,19 @@ def test_pending_notebooks_are_the_ones_left_with_inline_literals():
         )
     }
     assert still - {"quarterly_evaluation"} == set(PENDING)
+
+
+@pytest.mark.parametrize("method", ["rules", "cusum"])
+def test_warning_method_text_is_in_one_language_with_the_rules_numbers(method):
+    from perfmodel.monitor.warnings import DEFAULT_RULES, decline_threshold
+    from perfmodel.report.monitor import warnings_methodology_markdown
+
+    english = str(warnings_methodology_markdown(DEFAULT_RULES, method, "en"))
+    chinese = str(warnings_methodology_markdown(DEFAULT_RULES, method, "zh"))
+    assert not CJK.search(english)
+    assert not re.search(r"[A-Za-z]{4,}", chinese.replace("Brook", "").replace("Evans", "").replace("CUSUM", ""))
+    c = f"{decline_threshold(DEFAULT_RULES.alpha, DEFAULT_RULES.decline_months):.2f}".replace(".", "\\.")
+    for text in (english, chinese):
+        assert c in text and str(DEFAULT_RULES.decline_months) in text
+        assert (f"{DEFAULT_RULES.arl0:g}" in text) is (method == "cusum")
+    assert len(english.splitlines()) == len(chinese.splitlines()) == 6 + (method == "cusum")
