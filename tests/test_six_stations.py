@@ -199,3 +199,26 @@ def test_calibration_report_on_six_stations(six_station_files, tmp_path):
     assert f"at least {MIN_CASEMIX_UNITS} units" in text and "your data have 6 units" in text
     assert "Too few units to estimate model-based coefficients" in text  # 40 simulated stations
     assert not CJK.search(text.replace(str(files["observations"]), "")), "an English report has no Chinese words"
+
+
+def test_calibration_log_steps_and_actions_are_words_in_the_report_language(six):
+    ev, _ = six
+    full = ev.regen(calibration="full")
+    codes = full.stages["calibration_log"]
+    shown = rc.calibration_log_table(full, "zh")
+    assert len(shown) == len(codes) and set(codes["action"]) >= {"skipped"}
+    for column in shown.columns[1:3]:  # step and action
+        assert all(CJK.search(str(v)) for v in shown[column]), column
+    english = rc.calibration_log_table(full, "en")
+    assert set(english.iloc[:, 2]) <= {
+        "adjusted",
+        "calibrated",
+        "shrunk",
+        "pooled",
+        "skipped",
+        "partly done",
+        "excluded",
+        "dropped",
+        "fallback",
+        "note",
+    }

@@ -384,6 +384,9 @@ def calibration_log_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     check_lang(lang)
     log = _stage(ev, "calibration_log").copy()
     log["indicator"] = [_indicator_name(ev, i, lang) if isinstance(i, str) else "" for i in log["indicator"]]
+    for column in ("step", "action"):  # codes in the data, words in the report
+        words = templates(f"report.calibration_log.{column}", lang)
+        log[column] = [words.get(code, code) for code in log[column]]
     return _rename(log, lang)
 
 
