@@ -305,9 +305,9 @@ class Evaluation:
         values.loc[incomplete] = np.nan  # a unit with too few months takes no part in the others' scoring
         self._record("values", values)
 
-        denominated = self._denominate(values, indicators, units)
+        denominated, problems = self._denominate(values, indicators, units)
         self._record("denominated", denominated)
-        self.stages["denominator_problems"] = denominated.attrs.get("denominator_problems", pd.DataFrame())
+        self.stages["denominator_problems"] = problems
 
         imputed, imputed_mask = self._impute(denominated, units)
         imputed.loc[incomplete], imputed_mask.loc[incomplete] = np.nan, False
@@ -404,12 +404,15 @@ class Evaluation:
         return points.where(seen)
 
     @staticmethod
-    def _denominate(values: pd.DataFrame, indicators: list[Indicator], units: pd.DataFrame) -> pd.DataFrame:
+    def _denominate(
+        values: pd.DataFrame, indicators: list[Indicator], units: pd.DataFrame
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Values per denominator (``per`` units of a units column), and the cells that could not be divided."""
         from perfmodel.denominate import denominate, denominator_problems
 
         denominators = {i.id: i.denominator for i in indicators if i.denominator is not None}
         if not denominators:
-            return values
+            return values, pd.DataFrame()
         per = {i.id: i.per for i in indicators if i.denominator is not None}
         absent = sorted({c for c in denominators.values() if c not in units.columns})
         if absent:
@@ -421,8 +424,7 @@ class Evaluation:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = denominate(values, denominators, numeric, per)
-        out.attrs["denominator_problems"] = problems
-        return out
+        return out, problems
 
     def _impute(self, values: pd.DataFrame, units: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         from perfmodel.impute import impute
@@ -460,7 +462,7 @@ class Evaluation:
         rolled = roll_up(obs, self.framework.rollup_kinds(), self.period)
         natural = rolled.pivot(index="unit_id", columns="indicator", values="value").reindex(units.index)
         values = pd.DataFrame({i.id: self._indicator_values(i, natural) for i in self.framework.indicators()})
-        return self._denominate(values, self.framework.indicators(), units)
+        return self._denominate(values, self.framework.indicators(), units)[0]
 
     def _treat(self, values: pd.DataFrame) -> pd.DataFrame:
         from perfmodel.treat import treat

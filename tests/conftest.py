@@ -41,3 +41,30 @@ def _close_figures():
 
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close("all")
+
+
+@pytest.fixture(scope="session")
+def six_station_files(tmp_path_factory) -> dict[str, Path]:
+    """An analyst's own small bureau: the first six stations of the shipped sample (issue 11).
+
+    Returns the paths ``observations`` and ``units`` (CSV) and the ``framework``
+    id and ``period`` they are evaluated with. Six units are below the minimum of
+    every group comparison, of context neutrality, of case-mix models and of
+    funnel plots, so reports on them must say what they skipped and why.
+    """
+    import pandas as pd
+
+    framework, period = "station_four_dimension", "2025Q2"
+    shipped = REPO_ROOT / "data_samples"
+    folder = tmp_path_factory.mktemp("six_stations")
+    table = pd.read_csv(shipped / "units.csv", dtype=str)
+    six = table[table["level"] == "station"].head(6)
+    rows = pd.read_csv(shipped / "observations" / f"{framework}.csv.gz", dtype=str)
+    six.to_csv(folder / "units.csv", index=False)
+    rows[rows["unit_id"].isin(six["unit_id"])].to_csv(folder / "observations.csv", index=False)
+    return {
+        "observations": folder / "observations.csv",
+        "units": folder / "units.csv",
+        "framework": framework,
+        "period": period,
+    }

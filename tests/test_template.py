@@ -234,3 +234,28 @@ def test_template_refuses_to_overwrite_an_input_and_a_non_xlsx_name(sample, tmp_
     )
     assert "units" in capsys.readouterr().err
     assert main(["template", "--framework", "station_four_dimension", "--out", str(tmp_path / "t.csv")]) == 2
+
+
+@pytest.mark.notebook
+def test_filled_template_goes_through_validate_score_and_report(sample, tmp_path, capsys):
+    """The whole path of a new user (issue 11): template → filled by a script → validate clean → score → report."""
+    framework_id = "station_four_dimension"
+    book, units = tmp_path / "模板.xlsx", str(sample["units"])
+    inputs = ["--framework", framework_id, "--units", units]
+    assert main(["template", *inputs, "--out", str(book), "--period", PERIOD]) == 0
+    assert _fill(book, framework_id, seed=2) > 0
+    capsys.readouterr()
+    assert main(["validate", *inputs, "--observations", str(book)]) == 0
+    printed = capsys.readouterr().out
+    assert "0 quarantined" in printed.split("observations")[1] and "no problems found" in printed
+    scores = tmp_path / "scores.csv"
+    assert main(["score", *inputs, "--observations", str(book), "--period", PERIOD, "--out", str(scores)]) == 0
+    scored = pd.read_csv(scores)
+    assert scored["score"].notna().all() and scored["grade"].notna().all()
+    out = tmp_path / "reports"
+    assert main(["report", *inputs, "--observations", str(book), "--period", PERIOD, "--out", str(out), "-q"]) == 0
+    (html,) = [p for p in out.rglob("report*.html") if p.parent.name != "fairness_audit"]
+    text = html.read_text(encoding="utf-8")
+    assert "Traceback" not in text and "Warning" not in text
+    for unit in scored["name"]:
+        assert unit in text  # every unit of the filled template is in the report

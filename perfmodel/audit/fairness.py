@@ -73,7 +73,7 @@ from perfmodel.errors import check_confidence
 from perfmodel.framework import GRADES
 from perfmodel.privacy import COMPLEMENTARY, blank_suppressed, suppression_plan
 from perfmodel.randomness import seed_from
-from perfmodel.text import LANGS, say
+from perfmodel.text import LANGS, say, templates
 
 __all__ = [
     "GRADE_POINTS",
@@ -106,85 +106,15 @@ ERR_NO_LEGITIMATE = (
 ERR_NO_CONTEXT = "name at least one context variable (for example context=['population', 'area_type'])"
 ERR_CUT = "unknown grade cut {cut!r}; use grades above the lowest: {grades}"
 
+
+def _words(lang: Lang) -> dict[str, str]:
+    """The verdict templates of the fairness checks in ``lang`` (``audit.fairness.verdict.*`` in the catalogue)."""
+    return templates("audit.fairness.verdict", lang)
+
+
 FOUR_FIFTHS_NOTE: Mapping[str, str] = MappingProxyType({lang: say("audit.note.four_fifths", lang) for lang in LANGS})
 """What the four-fifths rule can and cannot say (attached to :func:`adverse_impact` results)."""
 
-_TEXT: Mapping[str, Mapping[str, str]] = {
-    "zh": {
-        "suppressed": "少于 {min_n} 个单位,不报告人数和估计值",
-        "complementary": "为防止由合计反推出更小组的结果,本组一并不报告",
-        "reference": "参照组:均值 {mean}({lvl} CI {ci})",
-        "diff_sig": "均值比参照组“{ref}”{dir} {diff}({measure} = {g},{size}),校正后 {p}:差异显著",
-        "diff_ns": "均值比参照组“{ref}”{dir} {diff}({measure} = {g}),校正后 {p}:未发现显著差异",
-        "lower": "低",
-        "higher": "高",
-        "favoured": "{cut}比例最高({rate},{k}/{n}),作为比较基准",
-        "no_selection": "没有单位达到{cut},无法计算比值",
-        "ai_flag": "不利影响:{cut}比例 {rate} 仅为最高组的 {ratio}(< {threshold}),校正后 {p};"
-        "比按总体比例预期少 {shortfall} 个,需再有 {clear} 个单位达到{cut}才能解除警示",
-        "ai_ratio_only": "比值 {ratio} 低于 {threshold},但校正后 {p}:可能是小样本的偶然波动,继续观察",
-        "ai_sig_only": "比值 {ratio} 未低于 {threshold},但比例显著偏低(校正后 {p}):值得关注",
-        "ai_ok": "未见不利影响(比值 {ratio},校正后 {p})",
-        "small": "(组小:一两个单位即可改变结论)",
-        "raw": "原始差距 {gap}({lvl} CI {ci}),{p}",
-        "stratified_sig": "在 {k} 个可比分层内比较(按{legit}),差距 {gap}({lvl} CI {ci}),"
-        "校正后 {p}:控制合理因素后差距仍然显著",
-        "stratified_ns": "在 {k} 个可比分层内比较(按{legit}),差距 {gap}({lvl} CI {ci}),"
-        "校正后 {p}:控制合理因素后差距不显著",
-        "stratified_none": "没有同时包含两组的分层,无法做分层比较",
-        "explained": "{legit}的差异解释了 {part}(占原始差距的 {share})",
-        "unexplained_sig": "不能由{legit}解释的差距 {part}({lvl} CI {ci}),校正后 {p}:需要说明原因(如指标未校准)",
-        "unexplained_ns": "不能由{legit}解释的差距 {part}({lvl} CI {ci}),校正后 {p}:不显著",
-        "r2_sig": "背景变量解释了得分方差的 {r2}(调整后 {adj}),{p}:得分并非与背景无关",
-        "r2_ns": "背景变量解释得分方差的 {r2}(调整后 {adj}),{p}:未发现背景影响得分的证据",
-        "partial_sig": "在其他背景变量之外,“{var}”单独解释 {pr2} 的剩余方差,{p}",
-        "partial_ns": "“{var}”在其他背景变量之外解释 {pr2} 的剩余方差,{p}:不显著",
-        "auc": "仅凭背景变量预测能否获评“{grade}”的交叉验证 AUC = {auc}({lvl} CI {ci};"
-        "0.5 = 无法预测,越接近 1 越说明等级由背景决定)",
-        "auc_none": "获评“{grade}”的单位只有 {k} 个,无法做 {cv} 折交叉验证",
-    },
-    "en": {
-        "suppressed": "Fewer than {min_n} units: count and estimates suppressed",
-        "complementary": "Suppressed as well, so that a smaller suppressed group cannot be worked out from the totals",
-        "reference": "Reference group: mean {mean} ({lvl} CI {ci})",
-        "diff_sig": "Mean {diff} {dir} reference '{ref}' ({measure} = {g}, {size}), adjusted {p}: "
-        "significant difference",
-        "diff_ns": "Mean {diff} {dir} reference '{ref}' ({measure} = {g}), adjusted {p}: no significant difference",
-        "lower": "below",
-        "higher": "above",
-        "favoured": "Highest rate at {cut} ({rate}, {k}/{n}): the benchmark",
-        "no_selection": "No unit reached {cut}; no ratio can be computed",
-        "ai_flag": "Adverse impact: rate at {cut} {rate} is {ratio} of the most favoured group's "
-        "(< {threshold}), adjusted {p}; {shortfall} fewer than expected at the overall rate, "
-        "{clear} more units would need to reach {cut} to clear the flag",
-        "ai_ratio_only": "Ratio {ratio} below {threshold} but adjusted {p}: may be chance in a small "
-        "group; keep watching",
-        "ai_sig_only": "Ratio {ratio} not below {threshold}, but the rate is significantly lower "
-        "(adjusted {p}): worth attention",
-        "ai_ok": "No adverse impact (ratio {ratio}, adjusted {p})",
-        "small": " (small group: one or two units can change the conclusion)",
-        "raw": "Raw gap {gap} ({lvl} CI {ci}), {p}",
-        "stratified_sig": "Within {k} comparable strata (by {legit}) the gap is {gap} "
-        "({lvl} CI {ci}), adjusted {p}: still significant after legitimate factors",
-        "stratified_ns": "Within {k} comparable strata (by {legit}) the gap is {gap} "
-        "({lvl} CI {ci}), adjusted {p}: not significant after legitimate factors",
-        "stratified_none": "No stratum holds both groups; no stratified comparison possible",
-        "explained": "Differences in {legit} explain {part} ({share} of the raw gap)",
-        "unexplained_sig": "Gap not explained by {legit}: {part} ({lvl} CI {ci}), adjusted {p}: "
-        "needs a reason (e.g. an uncalibrated indicator)",
-        "unexplained_ns": "Gap not explained by {legit}: {part} ({lvl} CI {ci}), adjusted {p}: not significant",
-        "r2_sig": "Context explains {r2} of the score variance (adjusted {adj}), {p}: scores are not "
-        "neutral to context",
-        "r2_ns": "Context explains {r2} of the score variance (adjusted {adj}), {p}: no evidence that "
-        "context drives the score",
-        "partial_sig": "'{var}' explains {pr2} of the variance left by the other context variables, {p}",
-        "partial_ns": "'{var}' explains {pr2} of the variance left by the other context variables, "
-        "{p}: not significant",
-        "auc": "Cross-validated AUC of predicting '{grade}' from context alone = {auc} "
-        "({lvl} CI {ci}; 0.5 = unpredictable, near 1 = grade decided by context)",
-        "auc_none": "Only {k} units reached '{grade}': too few for {cv}-fold cross-validation",
-    },
-}
 
 _DISAGGREGATE_COLUMNS = [
     "attribute",
@@ -432,7 +362,7 @@ _ROLE_ORDER = {"reference": 0, "favoured": 0, "compared": 1, "suppressed": 2}
 def _suppressed_verdict(row: Any, min_n: int, lang: Lang) -> str:
     """Why a row shows nothing; never its count (see :func:`perfmodel.privacy.suppression_plan`)."""
     key = "complementary" if getattr(row, "suppressed", None) == COMPLEMENTARY else "suppressed"
-    return _TEXT[lang][key].format(min_n=min_n)
+    return _words(lang)[key].format(min_n=min_n)
 
 
 def _grade_shares(grades: pd.Series, codes: np.ndarray, k: int, shown: np.ndarray) -> dict[str, np.ndarray]:
@@ -472,13 +402,13 @@ def _disaggregate_verdict(row: Any, ref: str, min_n: int, measure: str, lang: La
     if row.role == "suppressed":
         return _suppressed_verdict(row, min_n, lang)
     if row.role == "reference":
-        return _TEXT[lang]["reference"].format(
+        return _words(lang)["reference"].format(
             mean=fmt(row.estimate, digits), ci=fmt_ci(row.ci_low, row.ci_high, digits), lvl=fmt_pct(level)
         )
     key = "diff_sig" if row.flagged else "diff_ns"
-    direction = _TEXT[lang]["lower" if row.difference < 0 else "higher"]
+    direction = _words(lang)["lower" if row.difference < 0 else "higher"]
     label = "g" if measure == "hedges_g" else "δ"
-    return _TEXT[lang][key].format(
+    return _words(lang)[key].format(
         ref=ref,
         dir=direction,
         diff=fmt(abs(row.difference), digits),
@@ -709,7 +639,7 @@ def adverse_impact(
 
 
 def _impact_verdict(row: Any, threshold: float, min_n: int, lang: Lang) -> str:
-    words = _TEXT[lang]
+    words = _words(lang)
     if row.role == "suppressed":
         return _suppressed_verdict(row, min_n, lang)
     if not np.isfinite(row.favoured_rate) or row.favoured_rate == 0:
@@ -1038,7 +968,7 @@ def _bootstrap_oaxaca(
 
 
 def _parity_verdict(row: Any, legit: str, level: float, lang: Lang) -> str:
-    words = _TEXT[lang]
+    words = _words(lang)
     values = dict(
         gap=fmt(row.estimate),
         ci=fmt_ci(row.ci_low, row.ci_high),
@@ -1137,7 +1067,7 @@ def context_neutrality(
     design, columns = _design(frame, variables)
     n = len(y)
     z = stats.norm.ppf(0.5 + level / 2)
-    words = _TEXT[lang]
+    words = _words(lang)
     rows: list[dict[str, Any]] = []
 
     full = sm.OLS(y, sm.add_constant(design.to_numpy(), has_constant="add")).fit()
@@ -1248,7 +1178,7 @@ def _context_auc(
             "se": np.nan,
             "p_value": np.nan,
             "flagged": False,
-            "verdict": _TEXT[lang]["auc_none"].format(grade=top_grade, k=k_pos, cv=cv),
+            "verdict": _words(lang)["auc_none"].format(grade=top_grade, k=k_pos, cv=cv),
         }
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)

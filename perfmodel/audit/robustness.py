@@ -50,6 +50,7 @@ __all__ = [
     "ERR_NO_PREVIOUS",
     "ERR_N_BOOT",
     "ERR_ALL_FAILED",
+    "MIN_STABILITY_UNITS",
     "resample_observations",
     "bootstrap_grades",
     "non_robust_units",
@@ -70,6 +71,9 @@ ERR_ALL_FAILED = (
     "check that the evaluation runs on its own data"
 )
 ALL_UNITS = {"zh": groups.ALL_UNITS, "en": "all"}
+
+MIN_STABILITY_UNITS = 5
+"""Rank stability in a scope needs this many units scored in both periods; below it the row says so."""
 
 
 _BOOT_COLUMNS = [
@@ -411,7 +415,7 @@ def _stability_rows(scope: str, part: pd.DataFrame, top_k: int, z: float, confid
     words = templates("audit.robustness.verdict", lang)
     n = len(part)
     base = {"peer_group": scope, "n": n}
-    if n < 5:
+    if n < MIN_STABILITY_UNITS:
         return [
             {
                 **base,

@@ -108,6 +108,7 @@ from perfmodel.groups import ALL_UNITS
 __all__ = [
     "CASEMIX_COLUMNS",
     "DEFAULT_COVARIATES",
+    "MIN_CASEMIX_UNITS",
     "MODES",
     "UNITS_CONTEXT",
     "CalibrationResult",
@@ -123,6 +124,9 @@ UNITS_CONTEXT: tuple[str, ...] = CONTEXT_COLUMNS
 """Context columns of the units-table contract: a covariate among them (or derived from them)
 that a units file lacks is dropped with a log entry; any other unknown name is an error."""
 DEFAULT_COVARIATES: tuple[str, ...] = ("log_workload", "log_population", "area_type")
+MIN_CASEMIX_UNITS = 10
+"""A case-mix model of an indicator needs this many units with a value and complete context
+(and three per model parameter); below it the indicator keeps its raw values, logged."""
 """Used, with a logged note, when the framework declares no ``calibration.covariates``."""
 
 CASEMIX_COLUMNS = [
@@ -748,7 +752,7 @@ def calibrate_values(
     covariates: Sequence[str] | None = None,
     rate_scale: Literal["logit", "ratio"] = "logit",
     nonpreventable: Literal["adjust", "exclude"] | None = None,
-    min_units: int = 10,
+    min_units: int = MIN_CASEMIX_UNITS,
 ) -> CalibrationResult:
     """Case-mix adjust a wide table of indicator values (the ``casemix`` mode, without an Evaluation).
 
@@ -894,7 +898,7 @@ def calibrate(
     rater_method: Literal["mixedlm", "fixed", "auto"] = "auto",
     rate_scale: Literal["logit", "ratio"] = "logit",
     nonpreventable: Literal["adjust", "exclude"] | None = None,
-    min_units: int = 10,
+    min_units: int = MIN_CASEMIX_UNITS,
 ) -> CalibrationResult:
     """Calibrate treated indicator values (the calibration step of ``Evaluation.run``).
 

@@ -51,7 +51,7 @@ from scipy import stats
 
 from perfmodel.errors import OptionError
 from perfmodel.randomness import RngLike, as_generator, seed_from
-from perfmodel.text import check_lang
+from perfmodel.text import check_lang, templates
 
 __all__ = [
     "DEFAULT_CASE_TYPES",
@@ -573,26 +573,25 @@ def _summary_row(
 
 
 # ============================================================================ display
-_OUTCOMES = {
-    "easy_effort": ("易办案件工时占比", "effort on easy cases"),
-    "neglected_minor": ("民生小案未处理比例", "livelihood cases neglected"),
-    "serious_cleared": ("严重案件破案比例", "serious cases cleared"),
-    "harm_weighted_clearance": ("危害加权破案率", "harm-weighted clearance"),
-    "clearance_rate": ("破案率(已办案件)", "clearance rate (handled)"),
-    "cases_handled": ("人均每月办理件数", "cases per officer-month"),
-    "score_gini": ("得分基尼系数", "score Gini"),
-    "skill_correlation": ("得分与真实能力的相关", "score-skill correlation"),
-}
+_OUTCOMES: tuple[str, ...] = (
+    "easy_effort",
+    "neglected_minor",
+    "serious_cleared",
+    "harm_weighted_clearance",
+    "clearance_rate",
+    "cases_handled",
+    "score_gini",
+    "skill_correlation",
+)
+"""Outcome columns of a simulation's summary, in display order (words: ``design.simulate_gaming.outcome.*``)."""
 
 
 def outcome_table(result: GamingSimulation, lang: str = "zh") -> pd.DataFrame:
     """The per-design outcomes with readable headers (one row per design)."""
     check_lang(lang)
-    zh = lang == "zh"
-    table = result.summary[["zh" if zh else "en", *_OUTCOMES]].copy()
-    return table.rename(
-        columns={"zh": "考核设计", "en": "design", **{k: v[0 if zh else 1] for k, v in _OUTCOMES.items()}}
-    )
+    words = templates("design.simulate_gaming.outcome", lang)
+    table = result.summary[[lang, *_OUTCOMES]].copy()
+    return table.rename(columns={lang: words["design"], **{k: words[k] for k in _OUTCOMES}})
 
 
 def figure_design_outcomes(result: GamingSimulation, lang: str = "zh") -> object:
@@ -600,13 +599,13 @@ def figure_design_outcomes(result: GamingSimulation, lang: str = "zh") -> object
     check_lang(lang)
     import matplotlib.pyplot as plt
 
-    zh = lang == "zh"
+    words = templates("design.simulate_gaming.fig", lang)
     summary = result.summary
-    labels = summary["zh" if zh else "en"].tolist()
+    labels = summary[lang].tolist()
     fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.2), sharey=True)
     panels = (
-        ("easy_effort", "#c23030", "易办案件工时占比" if zh else "Share of hours on easy cases"),
-        ("harm_weighted_clearance", "#1f4e79", "危害加权破案率" if zh else "Harm-weighted clearance"),
+        ("easy_effort", "#c23030", words["easy_effort"]),
+        ("harm_weighted_clearance", "#1f4e79", words["harm_weighted_clearance"]),
     )
     y = np.arange(len(labels))
     for ax, (column, colour, title) in zip(axes, panels, strict=True):
@@ -618,12 +617,10 @@ def figure_design_outcomes(result: GamingSimulation, lang: str = "zh") -> object
         ax.set_xlim(0, max(0.6, float(values.max()) * 1.25))
         ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
         ax.set_title(title)
-        ax.set_xlabel("比例" if zh else "share")
+        ax.set_xlabel(words["share"])
     axes[0].invert_yaxis()  # shared y axis: the first design on top
-    fig.supylabel("考核设计" if zh else "scoring design")
-    fig.suptitle(
-        "不同考核设计下民警的工作选择与群众结果" if zh else "What officers do, and what citizens get, under each design"
-    )
+    fig.supylabel(words["design"])
+    fig.suptitle(words["outcomes_title"])
     fig.tight_layout()
     return fig
 
@@ -633,23 +630,23 @@ def figure_effort(result: GamingSimulation, lang: str = "zh") -> object:
     check_lang(lang)
     import matplotlib.pyplot as plt
 
-    zh = lang == "zh"
+    words = templates("design.simulate_gaming.fig", lang)
     shares = result.effort.pivot(index="design", columns="case_type", values="effort_share")
     order = result.summary["design"].tolist()
     shares = shares.loc[order, [c.id for c in result.case_types]]
-    labels = result.summary.set_index("design").loc[order, "zh" if zh else "en"].tolist()
+    labels = result.summary.set_index("design").loc[order, lang].tolist()
     fig, ax = plt.subplots(figsize=(9.0, 4.2))
     left = np.zeros(len(order))
     palette = ["#c23030", "#d9822b", "#1f4e79", "#5c2d91", "#2d8a4e", "#9aa5b1"]
     for i, case in enumerate(result.case_types):
         values = shares[case.id].to_numpy()
-        ax.barh(labels, values, left=left, color=palette[i % len(palette)], label=case.zh if zh else case.en)
+        ax.barh(labels, values, left=left, color=palette[i % len(palette)], label=getattr(case, lang))
         left += values
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    ax.set_xlabel("工时占比" if zh else "share of hours")
-    ax.set_ylabel("考核设计" if zh else "scoring design")
-    ax.set_title("各考核设计下的工时分配" if zh else "How officers split their hours under each design")
+    ax.set_xlabel(words["share_of_hours"])
+    ax.set_ylabel(words["design"])
+    ax.set_title(words["effort_title"])
     ax.invert_yaxis()
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, -0.38), ncol=len(result.case_types), fontsize=8.5)
     fig.tight_layout()

@@ -39,7 +39,7 @@ from perfmodel.grading import NOT_GRADED
 from perfmodel.groups import group_order
 from perfmodel.periods import months_in, parse_month, parse_period, period_label, reporting_deadline
 from perfmodel.rollup import ROLLUP_COLUMNS, roll_up
-from perfmodel.text import check_lang
+from perfmodel.text import LANGS, check_lang, templates
 
 __all__ = [
     "COMPLIANCE_STATUSES",
@@ -74,112 +74,17 @@ COMPLIANCE_STATUSES: tuple[str, ...] = ("on_time", "late", "missing", "unknown")
 
 GRADE_COLOURS = {"优秀": "#1b7837", "良好": "#7fbf7b", "合格": "#f4a582", "不合格": "#b2182b", NOT_GRADED: "#bbbbbb"}
 
-LABELS: dict[str, dict[str, str]] = {
-    "zh": {
-        "unit_id": "单位编号",
-        "name": "单位名称",
-        "peer_group": "同类组",
-        "period": "期间",
-        "score": "综合得分",
-        "rank": "组内排名",
-        "grade": "等级",
-        "score_change": "环比变化(分)",
-        "rank_change": "名次变化",
-        "previous_score": "上月得分",
-        "status": "报送情况",
-        "days_late": "迟报天数",
-        "submitted_at": "最后提交时间",
-        "deadline": "截止时间",
-        "on_time": "按时",
-        "late": "迟报",
-        "missing": "未报送",
-        "unknown": "无时间记录",
-        "on_time_rate": "按时率",
-        "max_days_late": "最长迟报天数",
-        "months": "月数",
-        "annual_score": "年度得分",
-        "annual_rank": "年度组内排名",
-        "annual_grade": "年度等级",
-        "quarter_mean": "四季度平均分",
-        "excellent_quarters": "优秀季度数",
-        "indicator": "指标",
-        "kind": "类型",
-        "units": "单位数",
-        "via_quarters": "由季度汇总的最大差异",
-        "via_months": "由月度汇总的最大差异",
-        "agrees": "一致",
-        "trend_title": "各同类组月度综合得分(中位数及四分位区间)",
-        "trend_x": "月份",
-        "trend_y": "综合得分",
-        "change_title": "本月综合得分环比变化",
-        "change_x": "环比变化(分)",
-        "change_y": "单位",
-        "compliance_title": "各月数据报送情况(截止:次月27日)",
-        "compliance_x": "数据月份",
-        "compliance_y": "单位数",
-        "history_title": "等级历史:各季度与全年",
-        "history_x": "期间",
-        "history_y": "单位",
-        "year": "全年",
-    },
-    "en": {
-        "unit_id": "Unit",
-        "name": "Name",
-        "peer_group": "Peer group",
-        "period": "Period",
-        "score": "Score",
-        "rank": "Rank in group",
-        "grade": "Grade",
-        "score_change": "Change (points)",
-        "rank_change": "Rank change",
-        "previous_score": "Previous month",
-        "status": "Data submission",
-        "days_late": "Days late",
-        "submitted_at": "Last submitted",
-        "deadline": "Deadline",
-        "on_time": "on time",
-        "late": "late",
-        "missing": "missing",
-        "unknown": "no timestamp",
-        "on_time_rate": "On-time rate",
-        "max_days_late": "Max days late",
-        "months": "Months",
-        "annual_score": "Annual score",
-        "annual_rank": "Annual rank in group",
-        "annual_grade": "Annual grade",
-        "quarter_mean": "Mean of quarters",
-        "excellent_quarters": "Quarters 优秀",
-        "indicator": "Indicator",
-        "kind": "Kind",
-        "units": "Units",
-        "via_quarters": "Max difference via quarters",
-        "via_months": "Max difference via months",
-        "agrees": "Agrees",
-        "trend_title": "Monthly scores by peer group (median and interquartile range)",
-        "trend_x": "Month",
-        "trend_y": "Score",
-        "change_title": "Month-on-month score change",
-        "change_x": "Change (points)",
-        "change_y": "Unit",
-        "compliance_title": "Data submission per month (due by the 27th of the next month)",
-        "compliance_x": "Data month",
-        "compliance_y": "Units",
-        "history_title": "Grade history: quarters and year",
-        "history_x": "Period",
-        "history_y": "Unit",
-        "year": "Year",
-    },
-}
+LABELS: dict[str, dict[str, str]] = {lang: templates("monitor.series.label", lang) for lang in LANGS}
 
 
 def label(key: str, lang: str = "zh") -> str:
     """The report label of ``key`` in ``lang`` (``zh`` or ``en``); the key itself if unknown."""
     check_lang(lang)
-    return LABELS["en" if lang == "en" else "zh"].get(key, key)
+    return LABELS[lang].get(key, key)
 
 
 def _labels(lang: str) -> dict[str, str]:
-    return LABELS["en" if lang == "en" else "zh"]
+    return LABELS[lang]
 
 
 # ----------------------------------------------------------------------------- evaluating periods

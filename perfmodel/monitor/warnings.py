@@ -51,7 +51,7 @@ from perfmodel.calibrate.shrinkage import NormalNormalShrinkage
 from perfmodel.errors import OptionError
 from perfmodel.periods import parse_month
 from perfmodel.randomness import RngLike, as_generator
-from perfmodel.text import check_lang
+from perfmodel.text import LANGS, check_lang, say, templates
 
 __all__ = [
     "SUGGESTIONS",
@@ -81,12 +81,10 @@ __all__ = [
 ]
 
 SUGGESTIONS: dict[str, dict[str, str]] = {
-    "decline": {"zh": "早期预警:建议师徒结对帮带", "en": "Early warning: pair with a mentor (师徒结对)"},
-    "control_chart": {"zh": "控制图预警:建议师徒结对帮带", "en": "Control-chart signal: pair with a mentor (师徒结对)"},
-    "leader": {"zh": "连续领先:建议优先培训或轮岗交流", "en": "Leading: priority training or rotation"},
-    "last_place": {"zh": "连续两年末位:领导班子约谈或岗位调整", "en": "Last two years running: leadership review"},
+    rule: {lang: say(f"monitor.warnings.suggestion.{rule}", lang) for lang in LANGS}
+    for rule in ("decline", "control_chart", "leader", "last_place")
 }
-"""What each rule suggests (R14, R12), in Chinese and English."""
+"""What each rule suggests (R14, R12), in Chinese and English (``monitor.warnings.suggestion.*`` in the catalogue)."""
 
 WARNING_COLUMNS = ["unit_id", "peer_group", "rule", "start", "period", "size", "threshold", "suggestion"]
 """Columns of every warning table: the run's first and last (alarm) period, its size and the bar it crossed."""
@@ -390,7 +388,7 @@ def _next_month(period: str) -> str:
 
 
 def _warning_frame(unit, group, rule, start, period, size, threshold, lang) -> pd.DataFrame:
-    text = SUGGESTIONS[rule]["en" if lang == "en" else "zh"]
+    text = SUGGESTIONS[rule][lang]
     frame = pd.DataFrame(
         {
             "unit_id": np.asarray(unit),
@@ -720,21 +718,16 @@ def _period_number(period: object) -> int:
 def warning_counts(warnings: pd.DataFrame, names: Mapping[str, str] | None = None, lang: str = "zh") -> pd.DataFrame:
     """Episodes (:func:`merge_episodes`) per unit and rule, with readable headers."""
     check_lang(lang)
-    zh = lang != "en"
-    rule_names = {
-        "decline": "连续下滑" if zh else "Three-month decline",
-        "control_chart": "控制图信号" if zh else "Control-chart signal",
-        "leader": "连续领先" if zh else "Leading three months",
-        "last_place": "连续末位" if zh else "Last two years",
-    }
+    rule_names = templates("monitor.warnings.rule", lang)
+    col = templates("monitor.warnings.col", lang)
     episodes = merge_episodes(warnings)
     if episodes.empty:
-        return pd.DataFrame(columns=["单位编号" if zh else "Unit", "单位名称" if zh else "Name"])
+        return pd.DataFrame(columns=[col["unit_id"], col["name"]])
     table = episodes.groupby(["unit_id", "rule"]).size().unstack(fill_value=0)
     table = table.rename(columns=rule_names).reset_index()
     table.insert(1, "name", table["unit_id"].map(names or {}).fillna(table["unit_id"]))
     table.columns.name = None
-    return table.rename(columns={"unit_id": "单位编号" if zh else "Unit", "name": "单位名称" if zh else "Name"})
+    return table.rename(columns={"unit_id": col["unit_id"], "name": col["name"]})
 
 
 def warning_table(
@@ -748,23 +741,19 @@ def warning_table(
     w = merge_episodes(warnings)
     if period is not None:
         w = w[w["period"] == period]
-    zh = lang != "en"
-    rule_names = {
-        "decline": "连续下滑" if zh else "Three-month decline",
-        "control_chart": "控制图信号" if zh else "Control-chart signal",
-        "leader": "连续领先" if zh else "Leading three months",
-        "last_place": "连续末位" if zh else "Last two years",
-    }
+    rule_names = templates("monitor.warnings.rule", lang)
+    suggestions = templates("monitor.warnings.suggestion", lang)
+    col = templates("monitor.warnings.col", lang)
     table = pd.DataFrame(
         {
-            ("单位编号" if zh else "Unit"): w["unit_id"],
-            ("单位名称" if zh else "Name"): w["unit_id"].map(names or {}).fillna(w["unit_id"]),
-            ("同类组" if zh else "Peer group"): w["peer_group"],
-            ("规则" if zh else "Rule"): w["rule"].map(rule_names),
-            ("起始" if zh else "From"): w["start"],
-            ("预警期" if zh else "Signalled"): w["period"],
-            ("幅度(分)" if zh else "Size (points)"): w["size"],
-            ("建议" if zh else "Suggestion"): w["suggestion"],
+            col["unit_id"]: w["unit_id"],
+            col["name"]: w["unit_id"].map(names or {}).fillna(w["unit_id"]),
+            col["peer_group"]: w["peer_group"],
+            col["rule"]: w["rule"].map(rule_names),
+            col["start"]: w["start"],
+            col["period"]: w["period"],
+            col["size"]: w["size"],
+            col["suggestion"]: w["rule"].map(suggestions),  # in the table's language, whatever the frame's
         }
     )
     return table.reset_index(drop=True)
@@ -997,7 +986,7 @@ def figure_warning_trajectories(
     check_lang(lang)
     import matplotlib.pyplot as plt
 
-    zh = lang != "en"
+    words = templates("monitor.warnings.fig", lang)
     periods = sorted(prepared["period"].unique())
     fig, ax = plt.subplots(figsize=(8.5, 4.5))
     colours = plt.get_cmap("tab10")
@@ -1010,13 +999,9 @@ def figure_warning_trajectories(
     ax.tick_params(axis="x", rotation=45)
     if len(units):
         ax.legend(fontsize=8, ncol=2)
-    ax.set_title(
-        "预警单位:与同类组均值之差(细线原始,粗线收缩后)"
-        if zh
-        else "Warned units: score minus peer-group mean (thin raw, thick shrunk)"
-    )
-    ax.set_xlabel("月份" if zh else "Month")
-    ax.set_ylabel("与同类组均值之差(分)" if zh else "Difference from group mean (points)")
+    ax.set_title(words["trajectories_title"])
+    ax.set_xlabel(words["month"])
+    ax.set_ylabel(words["difference"])
     return fig
 
 
@@ -1025,20 +1010,20 @@ def figure_control_chart(chart: pd.DataFrame, unit: str, lang: str = "zh", name:
     check_lang(lang)
     import matplotlib.pyplot as plt
 
-    zh = lang != "en"
+    words = templates("monitor.warnings.fig", lang)
     sub = chart[chart["unit_id"] == unit]
     if sub.empty:
         raise OptionError(f"unit {unit!r} is not in the control chart (too few months after the baseline?)")
     fig, ax = plt.subplots(figsize=(8, 3.8))
     ax.plot(sub["period"], sub["statistic"], marker="o", ms=3, lw=1.4)
-    ax.axhline(float(sub["limit"].iloc[0]), color="#b2182b", ls="--", lw=1, label="控制限" if zh else "Decision limit")
+    ax.axhline(float(sub["limit"].iloc[0]), color="#b2182b", ls="--", lw=1, label=words["limit"])
     sig = sub[sub["signal"]]
-    ax.scatter(sig["period"], sig["statistic"], color="#b2182b", zorder=3, label="信号" if zh else "Signal")
+    ax.scatter(sig["period"], sig["statistic"], color="#b2182b", zorder=3, label=words["signal"])
     ax.tick_params(axis="x", rotation=45)
     ax.legend(fontsize=8)
-    ax.set_title(("控制图:" if zh else "Control chart: ") + (name or unit))
-    ax.set_xlabel("月份" if zh else "Month")
-    ax.set_ylabel("统计量(噪声标准差单位)" if zh else "Statistic (noise sd units)")
+    ax.set_title(words["chart_title"].format(name=name or unit))
+    ax.set_xlabel(words["month"])
+    ax.set_ylabel(words["statistic"])
     return fig
 
 
@@ -1046,20 +1031,15 @@ def figure_control_chart(chart: pd.DataFrame, unit: str, lang: str = "zh", name:
 def characteristics_table(oc: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """:func:`operating_characteristics` with readable row names and headers."""
     check_lang(lang)
-    zh = lang != "en"
-    kinds = {
-        "regular": "稳定单位(普通噪声)" if zh else "Stable units, regular noise",
-        "noisy": "稳定单位(小单位,噪声×2.5)" if zh else "Stable small units (noise ×2.5)",
-        "all stable": "全部稳定单位" if zh else "All stable units",
-        "declining": "真实下滑单位" if zh else "Units with a planted decline",
-    }
+    kinds = templates("monitor.warnings.kind", lang)
+    col = templates("monitor.warnings.col", lang)
     return pd.DataFrame(
         {
-            ("单位类型" if zh else "Units"): oc["units"].map(kinds),
-            ("单位-月数" if zh else "Unit-months"): oc["unit_months"],
-            ("预警次数" if zh else "Warnings"): oc["alarms"],
-            ("实测误报率 / 检出率" if zh else "Measured false-alarm / detection rate"): oc["rate"],
-            ("声明的误报率" if zh else "Stated false-alarm rate"): oc["stated"],
-            ("检出延迟中位数(月)" if zh else "Median delay (months)"): oc["median_delay"],
+            col["units"]: oc["units"].map(lambda kind: kinds.get(str(kind).replace(" ", "_"), kind)),
+            col["unit_months"]: oc["unit_months"],
+            col["alarms"]: oc["alarms"],
+            col["rate"]: oc["rate"],
+            col["stated"]: oc["stated"],
+            col["median_delay"]: oc["median_delay"],
         }
     )

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import pandas as pd
 
-from perfmodel.audit._frame import Lang, check_lang, records
-from perfmodel.audit.defaults import AUDIT_DEFAULTS
+from perfmodel.audit._frame import GROUP_SEPARATOR, Lang, check_lang, records
+from perfmodel.audit.defaults import AUDIT_DEFAULTS, MIN_GROUPS
 from perfmodel.audit.run import AuditResult, run_audit
 from perfmodel.errors import OptionError
 from perfmodel.groups import group_order
-from perfmodel.report.render import SafeMarkdown, join, md, url
+from perfmodel.report.render import SafeMarkdown, join, md, say_md, url
 from perfmodel.report.style import apply_report_style
-from perfmodel.text import say
+from perfmodel.text import has_message, say, templates
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
@@ -29,7 +29,17 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
     from perfmodel.evaluation import Evaluation
 
-__all__ = ["figure_group_means", "figure_impact_ratios", "fairness_summary_markdown"]
+__all__ = [
+    "FAIRNESS_SECTIONS",
+    "attribute_label",
+    "check_label",
+    "fairness_headed",
+    "fairness_section",
+    "fairness_summary_markdown",
+    "figure_group_means",
+    "figure_impact_ratios",
+    "rank_stability_shown",
+]
 
 
 def _panels(
@@ -88,7 +98,7 @@ def figure_group_means(
     own_figure = ax is None
     axes = _panels(attributes, ax, [max(1.2, 0.45 * (table["attribute"] == a).sum() + 0.8) for a in attributes])
     fig = cast("Figure", axes[0].figure)
-    zh = lang == "zh"
+    words = templates("report.fairness_figure", lang)
     for ax, attribute in zip(axes, attributes, strict=True):
         part = table[table["attribute"] == attribute].reset_index(drop=True)
         ypos = np.arange(len(part))[::-1]
@@ -112,7 +122,7 @@ def figure_group_means(
             ax.text(
                 0.01,
                 y,
-                "数据过少,不显示" if zh else "too few units, not shown",
+                words["too_few"],
                 va="center",
                 fontsize=8.5,
                 color="#888888",
@@ -127,14 +137,10 @@ def figure_group_means(
         )
         ax.set_ylim(-0.6, len(part) - 0.4)
         ax.set_title(attribute)
-        ax.set_xlabel("均值及 95% 置信区间" if zh else "Mean and 95% confidence interval")
-        ax.set_ylabel("组" if zh else "Group")
+        ax.set_xlabel(words["means_x"])
+        ax.set_ylabel(words["group"])
     if own_figure:  # on a caller's Axes, the caller's figure keeps its own title and layout
-        fig.suptitle(
-            "各组得分均值(黑色为参照组,红色为显著差异)"
-            if zh
-            else "Group means (black: reference; red: significant difference)"
-        )
+        fig.suptitle(words["means_title"])
         fig.tight_layout()
     return axes[0]
 
@@ -174,7 +180,7 @@ def figure_impact_ratios(
         or list(dict.fromkeys(shown["attribute"]))[:1]
         or list(dict.fromkeys(table["attribute"]))[:1]
     )
-    zh = lang == "zh"
+    words = templates("report.fairness_figure", lang)
     height = 2.5 * max(1, len(attributes)) + 1.4
     own_figure = ax is None
     axes = _panels(attributes, ax, None, height=height)
@@ -210,60 +216,45 @@ def figure_impact_ratios(
         top = part["estimate"].max(skipna=True)
         ax.set_ylim(0, max(1.1, (top if np.isfinite(top) else 1.0) + 0.1))
         ax.set_title(attribute)
-        ax.set_xlabel("组" if zh else "Group")
-        ax.set_ylabel("影响比" if zh else "Impact ratio")
+        ax.set_xlabel(words["group"])
+        ax.set_ylabel(words["impact_y"])
     handles = [Patch(color=palette[i % len(palette)], label=cut) for i, cut in enumerate(cuts)]
     if not own_figure:  # on a caller's Axes: the legend goes on it, the figure is the caller's
-        axes[0].legend(handles=handles, title="等级线" if zh else "Grade cut", ncols=len(cuts), fontsize=8)
+        axes[0].legend(handles=handles, title=words["cut"], ncols=len(cuts), fontsize=8)
         return axes[0]
-    fig.suptitle(
-        "各组达到各等级的比例 ÷ 最高组的比例(虚线:五分之四警示线;红框:显著的不利影响)"
-        if zh
-        else "Rate of reaching each grade ÷ the most favoured group's rate\n"
-        "(dashed: four-fifths line; red edge: significant adverse impact)"
-    )
+    fig.suptitle(words["impact_title"])
     fig.tight_layout(rect=(0, 0.65 / height, 1, 1))
-    fig.legend(handles=handles, title="等级线" if zh else "Grade cut", ncols=len(cuts), loc="lower center")
+    fig.legend(handles=handles, title=words["cut"], ncols=len(cuts), loc="lower center")
     return axes[0]
 
 
-_SUMMARY = {
-    "zh": {
-        "intro": "**公平性审计。** 按{attrs}分组检查了得分与等级分布、"
-        "等级的不利影响(五分之四规则,辅以 Fisher 精确检验和多重比较校正)"
-        "{extra},以及权重政策与实际权重。",
-        "extra_parity": "、控制工作量等合理因素后的差距",
-        "extra_robust": "、等级的稳健性",
-        "none": "未发现需要关注的问题。",
-        "some": "发现 {k} 项需要关注,主要是:{items}。",
-        "more": "等",
-        "link": "详见[公平性审计报告]({link})。",
-        "sep": ";",
-        "item": "{group}({attribute}):{verdict}",
-        "item_attribute": "{attribute}:{verdict}",
-    },
-    "en": {
-        "intro": "**Fairness audit.** Scores and grade distributions by {attrs}, adverse impact of grades "
-        "(four-fifths rule with Fisher's exact test and a multiple-testing correction){extra}, "
-        "and the weight policy with effective weights were checked.",
-        "extra_parity": ", gaps after legitimate factors such as workload",
-        "extra_robust": ", robustness of grades",
-        "none": "Nothing needing attention was found.",
-        "some": "{k} findings need attention, chiefly: {items}.",
-        "more": " and more",
-        "link": "See the [fairness audit report]({link}).",
-        "sep": "; ",
-        "item": "{group} ({attribute}): {verdict}",
-        "item_attribute": "{attribute}: {verdict}",
-    },
-}
+def attribute_label(attribute: str, lang: Lang = "zh") -> str:
+    """A unit attribute the audit groups by, in words (``report.fairness_summary.attribute.<code>``).
+
+    A combination (``"area_type × station_class"``) is named part by part; codes
+    the catalogue does not know are shown as they are.
+
+    Examples
+    --------
+    >>> attribute_label("area_type"), attribute_label("area_type × district", "en")
+    ('城乡类型', 'area type × district')
+    """
+    check_lang(lang)
+    parts = str(attribute).split(GROUP_SEPARATOR)
+    return GROUP_SEPARATOR.join(
+        say(f"report.fairness_summary.attribute.{p}", lang)
+        if has_message(f"report.fairness_summary.attribute.{p}")
+        else p
+        for p in parts
+    )
 
 
-def _finding_text(row: Any, words: Mapping[str, str]) -> SafeMarkdown:
+def _finding_text(row: Any, words: Mapping[str, str], lang: Lang) -> SafeMarkdown:
+    attribute = attribute_label(row.attribute, lang) if row.attribute else row.attribute
     if row.attribute and row.group:
-        return md(words["item"], group=row.group, attribute=row.attribute, verdict=row.verdict)
+        return md(words["item"], group=row.group, attribute=attribute, verdict=row.verdict)
     if row.attribute or row.group:
-        return md(words["item_attribute"], attribute=row.attribute or row.group, verdict=row.verdict)
+        return md(words["item_attribute"], attribute=attribute or row.group, verdict=row.verdict)
     return md("{verdict}", verdict=row.verdict)
 
 
@@ -308,7 +299,7 @@ def fairness_summary_markdown(
         (or how to make the fairness report).
     """
     lang = check_lang(lang)
-    words = _SUMMARY[lang]
+    words = templates("report.fairness_summary", lang)
     if audit is None:
         audit = run_audit(ev, lang=lang, **options)
     attributes: list[str] = []
@@ -316,17 +307,26 @@ def fairness_summary_markdown(
         if key in audit:
             table = audit.checks[key].to_frame()
             attributes.extend(a for a in table["attribute"].unique() if a not in attributes)
-    attrs = join("、" if lang == "zh" else ", ", attributes) if attributes else "–"
-    extra = md(
-        (words["extra_parity"] if "conditional_parity" in audit else "")
-        + (words["extra_robust"] if "grade_robustness" in audit else "")
-    )
-    parts = [md(words["intro"], attrs=attrs, extra=extra)]
+    checks: list[SafeMarkdown] = []
+    if attributes:
+        named = join(words["attr_sep"], [attribute_label(a, lang) for a in attributes])
+        checks.append(md(words["by_groups"], attrs=named))
+    if "adverse_impact" in audit:
+        checks.append(md(words["impact"]))
+    checks += [
+        md(words[k])
+        for k, check in (("parity", "conditional_parity"), ("robust", "grade_robustness"))
+        if check in audit
+    ]
+    checks.append(md(words["weights"]))
+    parts = [md(words["intro"], checks=join(words["check_sep"], checks))]
+    if not attributes:
+        parts.append(md(words["no_groups"], groups=MIN_GROUPS, min_n=_min_n(audit)))
     findings = audit.findings
     if findings.empty:
         parts.append(md(words["none"]))
     else:
-        items = [_finding_text(row, words) for row in records(findings.head(max_items))]
+        items = [_finding_text(row, words, lang) for row in records(findings.head(max_items))]
         listing = md(
             "{items}{more}",
             items=join(words["sep"], items),
@@ -335,3 +335,203 @@ def fairness_summary_markdown(
         parts.append(md(words["some"], k=len(findings), items=listing))
     parts.append(md(words["link"], link=url(link)) if link else md(say("report.fairness_not_written", lang)))
     return join(" " if lang == "en" else "", parts)
+
+
+def _min_n(audit: AuditResult) -> int:
+    """The units per group the audit's group checks asked for (from its notes; the default otherwise)."""
+    for note in audit.notes:
+        if "min_n" in note.values:
+            return int(note.values["min_n"])
+    for result in audit.checks.values():
+        if "min_n" in result.parameters:
+            return int(result.parameters["min_n"])
+    return AUDIT_DEFAULTS.min_n
+
+
+# ============================================================================ the fairness audit report
+FAIRNESS_SECTIONS: Mapping[str, tuple[str, ...]] = {
+    "groups": ("disaggregate", "disaggregated"),
+    "impact": ("adverse_impact",),
+    "parity": ("conditional_parity",),
+    "context": ("context_neutrality",),
+    "weights": ("weight_policy", "effective_weights", "effective_weights_by_source"),
+    "robustness": ("grade_robustness", "rank_stability"),
+    "raters": ("rater_bias",),
+}
+"""The numbered sections of the fairness audit report and the checks of :func:`~perfmodel.audit.run_audit` each shows.
+
+Each section has ``notebook.fairness_audit.section.<id>.title`` and ``.text`` in the catalogue."""
+
+_SECTION = "notebook.fairness_audit.section"
+
+
+def _section_notes(audit: AuditResult, checks: Sequence[str]) -> list[Any]:
+    """The skipped notes of ``checks`` (a group check's note is ``"<check>: <attribute>"``)."""
+    return [n for n in audit.skipped() if n.check in checks or n.check.split(":")[0] in checks]
+
+
+def fairness_section(section: str, audit: AuditResult, lang: Lang = "zh", /, **values: Any) -> SafeMarkdown:
+    """A section of the fairness audit report: heading, what it shows and the data it needs, and what was not run.
+
+    The words are ``notebook.fairness_audit.section.<section>.*`` of the catalogue.
+    The data minimums (units per group, groups, units with context) are filled in
+    here, so the text and the checks quote the same numbers; *values* fill any
+    other field (``factors``, ``n_boot``). When a check of the section did not
+    run, the section says so with the audit's own reason and what it would need;
+    the tables and figures of a check that did not run are then simply absent.
+
+    Parameters
+    ----------
+    section
+        ``findings``, ``example``, ``notes`` or one of :data:`FAIRNESS_SECTIONS` (numbered in that order).
+    audit
+        The audit the report shows.
+    lang
+        ``zh`` or ``en``.
+    **values
+        Further fields of the section's text.
+
+    Examples
+    --------
+    >>> from perfmodel.audit.run import AuditNote
+    >>> audit = AuditResult(checks={}, findings=pd.DataFrame(), notes=(AuditNote("rank_stability", "skipped",
+    ...     "audit.note.no_previous"),))
+    >>> print(fairness_section("robustness", audit, "en", n_boot=0).splitlines()[0])
+    ## 6. Robustness of grades and ranks
+    """
+    from perfmodel.audit.robustness import MIN_STABILITY_UNITS
+    from perfmodel.calibrate.difficulty import CONTEXT_UNITS_PER_TERM, MIN_CONTEXT_UNITS
+
+    lang = check_lang(lang)
+    numbered = list(FAIRNESS_SECTIONS)
+    if section not in (*numbered, "findings", "example", "notes"):
+        raise OptionError(
+            f"unknown section {section!r}; the sections are findings, {', '.join(numbered)}, example, notes"
+        )
+    title = say(f"{_SECTION}.{section}.title", lang)
+    heading = (
+        md("## {n}. {title}", n=numbered.index(section) + 1, title=title)
+        if section in numbered
+        else md("### {title}", title=title)
+        if section == "example"
+        else md("## {title}", title=title)
+    )
+    minimums = {
+        "groups": MIN_GROUPS,
+        "min_n": _min_n(audit),
+        "floor": MIN_CONTEXT_UNITS,
+        "per_term": CONTEXT_UNITS_PER_TERM,
+        "min_stability": MIN_STABILITY_UNITS,
+    }
+    if section == "parity" and "factors" not in values:
+        minimums["factors"] = _legitimate_factors(audit, lang)
+    parts = [heading, say_md(f"{_SECTION}.{section}.text", lang, **(minimums | values))]
+    checks = FAIRNESS_SECTIONS.get(section, ())
+    skipped = _section_notes(audit, checks)
+    if skipped:
+        ran = any(check in audit for check in checks)
+        lead = say("notebook.fairness_audit.partly_skipped" if ran else "notebook.fairness_audit.skipped", lang)
+        reasons = [
+            md("- {what}:{note}" if lang == "zh" else "- {what}: {note}", what=_what(n.check, lang), note=n.text(lang))
+            for n in skipped
+        ]
+        parts.append(md("{lead}\n\n{reasons}", lead=md(lead), reasons=join("\n", reasons)))
+    return join("\n\n", parts)
+
+
+def _what(check: str, lang: Lang) -> str:
+    """What a skipped note is about, inside its section: the grouping of a group check, else the check."""
+    _, _, attribute = check.partition(": ")
+    return attribute_label(attribute, lang) if attribute else check_label(check, lang)
+
+
+def _legitimate_factors(audit: AuditResult, lang: Lang) -> SafeMarkdown:
+    """The legitimate factors conditional parity ran with, as code; "(none)" when it did not run."""
+    factors = audit.checks["conditional_parity"].parameters.get("legitimate") if "conditional_parity" in audit else None
+    if not factors:
+        return say_md("notebook.fairness_audit.no_factors", lang)
+    names = [factors] if isinstance(factors, str) else list(factors)
+    return join(say("report.fairness_summary.attr_sep", lang), [md("<code>{f}</code>", f=f) for f in names])
+
+
+def check_label(check: str, lang: Lang = "zh") -> str:
+    """A check of the audit in words, with its grouping (``"adverse_impact: area_type"``).
+
+    The grouping attribute is named too: ``"等级的不利影响:城乡类型"``.
+
+    Examples
+    --------
+    >>> check_label("adverse_impact: area_type"), check_label("rank_stability", "en")
+    ('等级的不利影响:城乡类型', 'rank stability')
+    """
+    check_lang(lang)
+    name, _, attribute = str(check).partition(": ")
+    key = f"notebook.fairness_audit.check.{name}"
+    words = say(key, lang) if has_message(key) else name
+    if not attribute:
+        return words
+    return (
+        f"{words}:{attribute_label(attribute, lang)}"
+        if lang == "zh"
+        else f"{words}: {attribute_label(attribute, lang)}"
+    )
+
+
+def fairness_headed(frame: pd.DataFrame, lang: Lang = "zh") -> pd.DataFrame:
+    """An audit table for display in ``lang``: headers, check names and grouping attributes in words.
+
+    Headers come from ``notebook.fairness_audit.col.<code>`` (else
+    :func:`perfmodel.glossary.column_header`); ``share_<grade>`` columns become
+    the grade's share. The data keep their codes; this is only how they are shown.
+    """
+    from perfmodel.glossary import column_header, grade_label
+
+    lang = check_lang(lang)
+    out = frame.copy()
+    if "check" in out.columns:
+        out["check"] = [check_label(c, lang) for c in out["check"]]
+    if "attribute" in out.columns:
+        out["attribute"] = [attribute_label(a, lang) if isinstance(a, str) and a else a for a in out["attribute"]]
+    if "grade" in out.columns:
+        out["grade"] = out["grade"].map(lambda g: grade_label(g, lang))
+    for column in ("role", "component", "measure", "basis", "scope"):
+        if column in out.columns:
+            words = templates(f"notebook.fairness_audit.value.{column}", lang)
+            out[column] = [words.get(v, v) if isinstance(v, str) else v for v in out[column]]
+
+    def header(code: object) -> str:
+        code = str(code)
+        key = f"notebook.fairness_audit.col.{code}"
+        if has_message(key):
+            return say(key, lang)
+        if code.startswith("share_"):
+            return say("notebook.fairness_audit.share", lang, grade=grade_label(code[len("share_") :], lang))
+        return column_header(code, lang)
+
+    return out.rename(columns=header)
+
+
+def rank_stability_shown(table: pd.DataFrame, lang: Lang = "zh") -> tuple[pd.DataFrame, SafeMarkdown | None]:
+    """The rows of a rank-stability table that have an estimate, and one sentence naming the scopes with too few units.
+
+    Scopes (peer groups) with fewer than
+    :data:`~perfmodel.audit.robustness.MIN_STABILITY_UNITS` units scored in both
+    periods have no estimate; instead of three empty rows each, the report names
+    them once with the minimum. The sentence is ``None`` when every scope has an estimate.
+    """
+    from perfmodel.audit.robustness import MIN_STABILITY_UNITS
+
+    lang = check_lang(lang)
+    has_estimate = table["estimate"].notna() | (table["n"] >= MIN_STABILITY_UNITS)
+    too_few = list(dict.fromkeys(table.loc[~has_estimate, "peer_group"].astype(str)))
+    note = (
+        say_md(
+            "notebook.fairness_audit.stability_too_few",
+            lang,
+            min_n=MIN_STABILITY_UNITS,
+            groups=join(say("report.fairness_summary.attr_sep", lang), too_few),
+        )
+        if too_few
+        else None
+    )
+    return table[has_estimate], note

@@ -43,16 +43,19 @@ from perfmodel.calibrate.funnel import FunnelResult, funnel_analysis
 from perfmodel.calibrate.peers import context_frame
 from perfmodel.errors import OptionError
 from perfmodel.evaluation import Evaluation
-from perfmodel.report.render import say_md
+from perfmodel.report.render import SafeMarkdown, join, md, say_md
 from perfmodel.simulate import EFFECTS, Effects
-from perfmodel.text import check_lang, templates
+from perfmodel.text import check_lang, has_message, say, templates
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = [
+    "CALIBRATION_SECTIONS",
+    "MIN_FUNNEL_UNITS",
     "calibration_log_table",
+    "calibration_section",
     "casemix_model_table",
     "difficulty_tables",
     "effects_table",
@@ -64,12 +67,18 @@ __all__ = [
     "figure_rater_leniency",
     "figure_truth_comparison",
     "funnel_results",
+    "funnel_too_few",
+    "no_casemix_note",
     "rater_indicators",
     "reliability_table",
     "self_enhancement_summary",
     "truth_table",
 ]
 
+
+MIN_FUNNEL_UNITS = 10
+"""A funnel plot needs this many units with a denominator: fewer cannot estimate the
+spread between units (DerSimonian–Laird) nor show where the limits narrow."""
 
 NEEDS_CALIBRATION = (
     "the evaluation has no {stage!r} stage; run it with calibration='casemix' or 'full' "
@@ -102,9 +111,16 @@ def _rename(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- funnel plots
 def funnel_results(
-    ev: Evaluation, confidence: Sequence[float] = (0.95, 0.998), overdispersion: str = "additive"
+    ev: Evaluation,
+    confidence: Sequence[float] = (0.95, 0.998),
+    overdispersion: str = "additive",
+    min_units: int = MIN_FUNNEL_UNITS,
 ) -> dict[str, FunnelResult]:
-    """Funnel analysis of every rate indicator with numerators and denominators.
+    """Funnel analysis of every rate indicator with numerators and denominators in at least *min_units* units.
+
+    Indicators with fewer units are left out (:func:`funnel_too_few` says which,
+    in words): with so few points neither the limits nor the over-dispersion
+    between units can be estimated.
 
     With a ``casemix`` stage the funnel compares observed with case-mix expected
     successes (``kind="ratio"``: O = rate x n, E = expected rate x n);
@@ -126,7 +142,7 @@ def funnel_results(
         if casemix is not None and len(casemix):
             sub = casemix[(casemix["indicator"] == ind) & (casemix["family"] == "binomial")]
             sub = sub[np.isfinite(sub["denominator"]) & (sub["denominator"] > 0)]
-            if len(sub) >= 3:
+            if len(sub) >= min_units:
                 data = pd.DataFrame(
                     {
                         "unit_id": sub["unit_id"].to_numpy(),
@@ -143,7 +159,7 @@ def funnel_results(
             continue
         sub = rolled[(rolled["indicator"] == ind) & rolled["denominator"].notna()]
         sub = sub[sub["denominator"] > 0]
-        if len(sub) >= 3:
+        if len(sub) >= min_units:
             data = pd.DataFrame(
                 {
                     "unit_id": sub["unit_id"].to_numpy(),
@@ -163,6 +179,42 @@ def funnel_results(
                 method="normal",
             )
     return out
+
+
+def _units_with_denominator(ev: Evaluation, indicator: str) -> int:
+    rolled = ev.stages.get("rolled")
+    if rolled is None or "denominator" not in rolled.columns:
+        return 0
+    sub = rolled[rolled["indicator"] == indicator]
+    return int((pd.to_numeric(sub["denominator"], errors="coerce") > 0).sum())
+
+
+def funnel_too_few(
+    ev: Evaluation, results: Mapping[str, FunnelResult], lang: str = "zh", min_units: int = MIN_FUNNEL_UNITS
+) -> SafeMarkdown | None:
+    """Why some rate indicators have no funnel plot: each with its units, against the minimum.
+
+    ``None`` when every rate indicator of the framework is in *results* (from :func:`funnel_results`).
+    """
+    check_lang(lang)
+    missing = [i.id for i in ev.framework.indicators() if i.kind == "rate" and i.id not in results]
+    if not missing:
+        return None
+    items = [
+        say_md(
+            "notebook.calibration.funnel_item",
+            lang,
+            indicator=_indicator_name(ev, i, lang),
+            n=_units_with_denominator(ev, i),
+        )
+        for i in missing
+    ]
+    return say_md(
+        "notebook.calibration.funnel_too_few",
+        lang,
+        min_units=min_units,
+        items=join("、" if lang == "zh" else ", ", items),
+    )
 
 
 def figure_funnel(
@@ -332,6 +384,9 @@ def calibration_log_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
     check_lang(lang)
     log = _stage(ev, "calibration_log").copy()
     log["indicator"] = [_indicator_name(ev, i, lang) if isinstance(i, str) else "" for i in log["indicator"]]
+    for column in ("step", "action"):  # codes in the data, words in the report
+        words = templates(f"report.calibration_log.{column}", lang)
+        log[column] = [words.get(code, code) for code in log[column]]
     return _rename(log, lang)
 
 
@@ -506,3 +561,57 @@ def figure_context_dependence(
     ax.set_ylabel(t["ctx_y"])
     ax.legend()
     return ax
+
+
+# --------------------------------------------------------------------------- the calibration report's text
+CALIBRATION_SECTIONS: tuple[str, ...] = (
+    "problem",
+    "truth",
+    "difficulty",
+    "casemix",
+    "funnel",
+    "raters",
+    "seeds",
+    "yours",
+)
+"""The numbered sections of the calibration report (``notebooks/calibration.ipynb``), in order.
+
+Each has ``notebook.calibration.section.<id>.title`` and ``.text`` in the catalogue; so has
+the unnumbered ``method``."""
+
+
+def calibration_section(section: str, lang: str = "zh", /, **values: object) -> SafeMarkdown:
+    """A section of the calibration report: its numbered ``##`` heading and what it shows.
+
+    The funnel section quotes :data:`MIN_FUNNEL_UNITS`; *values* fill any other field.
+
+    Examples
+    --------
+    >>> print(calibration_section("funnel", "en").splitlines()[0])
+    ## 5. Funnel plots
+    """
+    check_lang(lang)
+    if section not in (*CALIBRATION_SECTIONS, "method"):
+        raise OptionError(f"unknown section {section!r}; the sections are {', '.join(CALIBRATION_SECTIONS)}, method")
+    key = f"notebook.calibration.section.{section}"
+    title = say(f"{key}.title", lang)
+    heading = (
+        md("## {n}. {title}", n=CALIBRATION_SECTIONS.index(section) + 1, title=title)
+        if section in CALIBRATION_SECTIONS
+        else md("## {title}", title=title)
+    )
+    if not has_message(f"{key}.text"):
+        return heading
+    return md(
+        "{heading}\n\n{text}", heading=heading, text=say_md(f"{key}.text", lang, min_units=MIN_FUNNEL_UNITS, **values)
+    )
+
+
+def no_casemix_note(ev: Evaluation, lang: str = "zh") -> SafeMarkdown | None:
+    """Why a calibrated evaluation has no case-mix model (too few units), or ``None`` when it has one."""
+    from perfmodel.calibrate.step import MIN_CASEMIX_UNITS
+
+    check_lang(lang)
+    if len(_stage(ev, "casemix_models")):
+        return None
+    return say_md("notebook.calibration.yours_no_models", lang, min_units=MIN_CASEMIX_UNITS, n=len(ev.scores))
