@@ -157,3 +157,75 @@ def naive_score(observations: pd.DataFrame) -> pd.Series:
     below = (v >= THRESHOLD - HOLE - 1e-9) & (v < THRESHOLD - 1e-9)
     score = pd.Series(above - 0.5 * below, index=observations.index)
     return score.groupby(observations["unit_id"]).sum()
+
+
+# ============================================================================ the power study
+def study(
+    process: str,
+    seeds: range | list[int],
+    *,
+    n_units: int = 80,
+    n_months: int = 24,
+    alpha: float = 0.1,
+    rates: bool = False,
+    checks: list[str] | None = None,
+    honest_only: bool = False,
+) -> dict[str, float]:
+    """Power of :func:`~perfmodel.design.gaming.detect_gaming` on ``process``, averaged over ``seeds``.
+
+    For each seed: a world with manipulators and an all-honest world of the same
+    process. Returns the ROC AUC of the threshold test's unit score
+    (``−log10 p``; ``auc``) and of the combined unit score over all checks run
+    (``auc_combined``), the naive baseline's AUC (``auc_naive``), recall and
+    precision of the units with a lead at ``alpha``, the recall among
+    manipulators with four or more months in the band below the threshold
+    (``recall_busy``), and on the honest worlds the share of worlds with any lead
+    (``false_lead_rate``, which Benjamini–Hochberg keeps at most ``alpha``).
+    ``honest_only``: only the honest worlds (only ``false_lead_rate``).
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from perfmodel.design.gaming import GamingReport, detect_gaming
+
+    def run(world: World, seed: int) -> tuple[pd.DataFrame, GamingReport]:
+        obs = rates_only(world.observations) if rates else world.observations
+        report = detect_gaming(
+            obs,
+            "station_four_dimension",
+            units=world.units,
+            peer_group="peer_group",
+            alpha=alpha,
+            checks=checks,
+            n_boot=20,
+            rng=seed,
+        )
+        return obs, report
+
+    rows = []
+    for seed in seeds:
+        honest = make_world(process, n_units=n_units, n_months=n_months, gamer_share=0.0, rng=10_000 + seed)
+        clean = run(honest, seed)[1]
+        if honest_only:
+            rows.append({"false_lead_rate": float(bool(clean.flagged_units()))})
+            continue
+        world = make_world(process, n_units=n_units, n_months=n_months, rng=seed)
+        obs, report = run(world, seed)
+        ids = sorted(obs["unit_id"].unique())
+        truth = world.truth(ids)
+        tests = report.tests[report.tests["check"] == "threshold_heaping"].set_index("unit_id")
+        score = -np.log10(tests["p_value"].reindex(ids).fillna(1.0).to_numpy())
+        combined = report.units.set_index("unit_id")["score"].reindex(ids).fillna(0.0).to_numpy()
+        flagged = set(report.flagged_units())
+        busy = {u for u in world.gamers if world.band_months[u] >= 4}
+        rows.append(
+            {
+                "auc": roc_auc_score(truth, score),
+                "auc_combined": roc_auc_score(truth, combined),
+                "auc_naive": roc_auc_score(truth, naive_score(obs).reindex(ids).to_numpy()),
+                "recall": len(flagged & world.gamers) / max(len(world.gamers), 1),
+                "precision": len(flagged & world.gamers) / len(flagged) if flagged else float("nan"),
+                "recall_busy": len(flagged & busy) / len(busy) if busy else float("nan"),
+                "false_lead_rate": float(bool(clean.flagged_units())),
+            }
+        )
+    return pd.DataFrame(rows).mean().to_dict()

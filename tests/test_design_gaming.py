@@ -16,13 +16,13 @@ from statsmodels.stats.multitest import multipletests
 
 from perfmodel.design import cli as design_cli
 from perfmodel.design import gaming as gm
-from perfmodel.design.gaming import counterfactual
 from perfmodel.design.gaming import (
     DISCLAIMER,
     ThresholdSpec,
     benjamini_hochberg,
     bunching,
     checks,
+    counterfactual,
     detect_gaming,
     harmonic_mean_p,
     heaping,

@@ -2,8 +2,9 @@
 
 :func:`threshold_specs` finds the hard thresholds of a framework,
 :func:`threshold_checks` tests each unit's months near its threshold against
-the exact Poisson-binomial distribution of meeting months under its own level
-and denominators (see :mod:`perfmodel.design.gaming`), and
+the exact distribution of meeting months under the counterfactual of
+:mod:`~perfmodel.design.gaming.counterfactual` (peers in the same months, the
+unit's own months away from the threshold), and
 :func:`pooled_heaping_test` sums those comparisons over units.
 """
 
@@ -323,11 +324,12 @@ class PooledHeaping:
         if lang == "zh":
             return (
                 f"{self.units}个单位阈值附近的{self.months}个单位月中,{self.observed}个落在刚好达标一侧,"
-                f"按各单位自身水平预期{self.expected:.1f}个(多出{self.excess:.1f}个,p = {_fmt_p(self.p_value)})。"
+                f"按各单位的反事实(同类单位同月情况与本单位阈值附近以外的月份)预期{self.expected:.1f}个"
+                f"(多出{self.excess:.1f}个,p = {_fmt_p(self.p_value)})。"
             )
         return (
             f"Of {self.months} unit-months near the threshold in {self.units} units, {self.observed} just "
-            f"meet it where {self.expected:.1f} are expected from each unit's own level "
+            f"meet it where {self.expected:.1f} are expected from each unit's counterfactual "
             f"({self.excess:+.1f}, p = {_fmt_p(self.p_value)})."
         )
 
