@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-__all__ = ["BandFit", "fit_band"]
+__all__ = ["BandFit", "fit_band", "mixture_sf"]
 
 _LEVEL_POINTS = 121
 _SPREAD_FACTORS_COUNTS = np.array([0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0])
