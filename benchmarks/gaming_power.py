@@ -40,10 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         "test's unit score (−log10 p); combined: the unit score over all checks; naive: months in "
         "[95 %, 96 %) minus half the months in [93 %, 95 %). Recall (busy): manipulators with four or "
         "more months in [93 %, 95 %) before manipulating. False-lead rate: share of all-honest worlds "
-        "of the same process with any lead.",
+        "of the same process with any lead (of any check; of the threshold test alone).",
         "",
-        "| process | data | AUC | AUC combined | AUC naive | recall | precision | recall (busy) | false-lead rate |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| process | data | AUC | AUC combined | AUC naive | recall | precision | recall (busy) | false-lead rate | (threshold) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     started = time.perf_counter()
     for process in PROCESSES + EXTRA_PROCESSES:
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             lines.append(
                 f"| {process} | {'rates only' if rates else 'counts'} | {r['auc']:.3f} | {r['auc_combined']:.3f} | "
                 f"{r['auc_naive']:.3f} | {r['recall']:.2f} | {r['precision']:.2f} | {r['recall_busy']:.2f} | "
-                f"{r['false_lead_rate']:.2f} |"
+                f"{r['false_lead_rate']:.2f} | {r['false_lead_rate_threshold']:.2f} |"
             )
             print(lines[-1], flush=True)
     lines += ["", f"Run time {time.perf_counter() - started:.0f} s."]

@@ -180,7 +180,8 @@ def study(
     precision of the units with a lead at ``alpha``, the recall among
     manipulators with four or more months in the band below the threshold
     (``recall_busy``), and on the honest worlds the share of worlds with any lead
-    (``false_lead_rate``, which Benjamini–Hochberg keeps at most ``alpha``).
+    (``false_lead_rate``, which Benjamini–Hochberg keeps at most ``alpha``; and
+    ``false_lead_rate_threshold``, worlds with a lead of the threshold test).
     ``honest_only``: only the honest worlds (only ``false_lead_rate``).
     """
     from sklearn.metrics import roc_auc_score
@@ -205,8 +206,12 @@ def study(
     for seed in seeds:
         honest = make_world(process, n_units=n_units, n_months=n_months, gamer_share=0.0, rng=10_000 + seed)
         clean = run(honest, seed)[1]
+        false_leads = {
+            "false_lead_rate": float(bool(clean.flagged_units())),
+            "false_lead_rate_threshold": float(clean.leads()["check"].eq("threshold_heaping").any()),
+        }
         if honest_only:
-            rows.append({"false_lead_rate": float(bool(clean.flagged_units()))})
+            rows.append(false_leads)
             continue
         world = make_world(process, n_units=n_units, n_months=n_months, rng=seed)
         obs, report = run(world, seed)
@@ -225,7 +230,7 @@ def study(
                 "recall": len(flagged & world.gamers) / max(len(world.gamers), 1),
                 "precision": len(flagged & world.gamers) / len(flagged) if flagged else float("nan"),
                 "recall_busy": len(flagged & busy) / len(busy) if busy else float("nan"),
-                "false_lead_rate": float(bool(clean.flagged_units())),
+                **false_leads,
             }
         )
     return pd.DataFrame(rows).mean().to_dict()
