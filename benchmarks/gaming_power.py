@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         "more months in [93 %, 95 %) before manipulating. False-lead rate: share of all-honest worlds "
         "of the same process with any lead (of any check; of the threshold test alone).",
         "",
-        "| process | data | AUC | AUC combined | AUC naive | recall | precision | recall (busy) | false-lead rate | (threshold) |",
+        "| process | data | AUC | AUC combined | AUC naive | recall | precision | recall (busy) "
+        "| false-lead rate | (threshold) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     started = time.perf_counter()
