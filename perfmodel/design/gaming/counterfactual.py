@@ -11,7 +11,9 @@ the cross-section
     effect ``b_gm`` (median over the group's units of each unit's deviation
     from its own median: seasons and campaigns move all units together), the
     distribution of unit levels (a kernel density, the prior of a unit's level)
-    and the typical month-to-month spread ``τ`` beyond sampling noise;
+    and the typical month-to-month spread ``τ`` beyond sampling noise; it reads
+    every month in the band as the band's centre, so that moves within the
+    band change none of these;
 the unit's own history
     only the months *outside* the band ``[t − h, t + h/2)`` enter with their
     values; a month inside the band counts only as "somewhere in the band"
@@ -24,13 +26,15 @@ than plugged in: a unit whose months all sit in the band has an undetermined
 level, and the cross-sectional prior then spreads its level smoothly over the
 band instead of guessing.
 
-Month *m* of a unit has mean ``μ + b_gm`` and variance ``μ(1 − μ)/n_m + τ²``
+Month *m* of a unit has mean ``μ + λ b_gm`` (``λ``: how strongly the unit
+follows its group's months, least squares shrunk towards 1) and variance ``μ(1 − μ)/n_m + τ²``
 (rates with numerator and denominator: sampling variance from the month's
 denominator, and the band's edges put between the possible counts — a
 continuity correction — so that a denominator whose possible rates skip the
 hole gives the hole no mass)
 or ``τ²`` (values alone). The months outside the band enter with the normal
-density of their value. Given the grid point, the month falls in the
+density of their value, with 5 % of "odd" months at four times the spread so
+that one odd month does not decide the unit's spread. Given the grid point, the month falls in the
 heap rather than the hole with probability ``π_m = P(heap) / (P(heap) + P(hole))``.
 """
 
