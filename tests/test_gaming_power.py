@@ -19,17 +19,13 @@ def power(request) -> tuple[str, dict[str, float]]:
     return request.param, study(request.param, range(2), n_units=60, checks=["threshold_heaping"], alpha=ALPHA)
 
 
-def test_detector_beats_the_naive_baseline(power, request):
-    """AUC of the unit score above the naive "months above minus half the months below" on every process."""
+def test_detector_beats_the_naive_baseline(power):
+    """AUC of the unit score above the naive "months above minus half the months below" on every process.
+
+    With counts. On *far* the margin is small (0.904 against 0.894 over 8
+    worlds of 120 units; see benchmarks/results/gaming_power.md).
+    """
     process, result = power
-    if process == "far":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="open: with manipulators far below the threshold the test only ties the naive "
-                "count (AUC 0.85 vs 0.86 on 5 worlds of 80 units, 0.90 vs 0.89 on 8 of 120)",
-                strict=False,
-            )
-        )
     assert result["auc"] > result["auc_naive"], (process, result)
 
 
