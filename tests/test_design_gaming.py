@@ -22,6 +22,7 @@ from perfmodel.design.gaming import (
     benjamini_hochberg,
     bunching,
     checks,
+    counterfactual,
     detect_gaming,
     harmonic_mean_p,
     heaping,
@@ -122,22 +123,40 @@ def test_poisson_binomial_tail_against_enumeration_and_binomial():
 
 
 # ====================================================================== threshold heaping
-def test_censored_mean_is_the_pooled_rate_without_censoring_and_ignores_moves_inside():
-    rng = np.random.default_rng(3)
-    n = rng.integers(50, 150, 30).astype(float)
-    k = rng.binomial(n.astype(int), 0.9).astype(float)
-    codes = np.repeat([0, 1, 2], 10)
-    none = np.full(30, -1.0)
-    mu = heaping._censored_mean(k, n, none, none, codes, 0.0)
-    for c in range(3):
-        assert mu[codes == c][0] == pytest.approx(k[codes == c].sum() / n[codes == c].sum(), abs=1e-6)
-    # Censor [0.88, 0.93): moving counts within that window leaves the estimate unchanged.
-    lo, hi = np.ceil(0.88 * n - 1e-7), np.ceil(0.93 * n - 1e-7)
-    inside = (k >= lo) & (k < hi)
-    moved = np.where(inside, hi - 1, k)
-    np.testing.assert_allclose(
-        heaping._censored_mean(k, n, lo, hi, codes, 0.02), heaping._censored_mean(moved, n, lo, hi, codes, 0.02)
-    )
+def test_counterfactual_ignores_moves_inside_the_band():
+    """Moving counts within the band changes heap and hole months, not the counterfactual.
+
+    The unit's own likelihood sees band months only as "in the band", and the
+    cross-section (month effects, level prior, spread) reads them as the band's centre.
+    """
+    obs = simulate_rate_panel(40, 18, rng=3)
+    k, n = obs["numerator"].to_numpy(), obs["denominator"].to_numpy()
+    lo, top = np.ceil(0.93 * n - 1e-7), np.ceil(0.96 * n - 1e-7)
+    movers = obs["unit_id"].isin(["U001", "U002", "U003"]).to_numpy()
+    inside = (k >= lo) & (k < top) & movers
+    moved = np.where(inside, np.maximum(top - 1, lo), k)  # the movers' band months to the top of the band
+    unit, period = obs["unit_id"].to_numpy(), obs["period"].to_numpy()
+    before = counterfactual.fit_band(k / n, n, unit, period, 0.95, 0.02, 0.01)
+    after = counterfactual.fit_band(moved / n, n, unit, period, 0.95, 0.02, 0.01)
+    np.testing.assert_array_equal(before.miss | before.meet, after.miss | after.meet)
+    assert after.miss[movers].sum() < before.miss[movers].sum()
+    np.testing.assert_allclose(before.posterior, after.posterior, atol=1e-12)
+    np.testing.assert_allclose(before.pi, after.pi)
+    np.testing.assert_allclose(before.month_effect, after.month_effect)
+
+
+def test_mixture_tail_against_enumeration():
+    """Σ_g w_g P(X_g ≥ x) and the mid-p-value, by brute force over all heap/hole patterns."""
+    pi = np.array([[0.2, 0.6], [0.5, 0.3], [0.7, 0.9]])
+    w = np.array([0.25, 0.75])
+    for x in range(4):
+        tail = mid = 0.0
+        for bits in itertools.product([0, 1], repeat=3):
+            prob = w @ np.prod(np.where(np.array(bits)[:, None] == 1, pi, 1 - pi), axis=0)
+            tail += prob * (sum(bits) >= x)
+            mid += prob * ((sum(bits) > x) + 0.5 * (sum(bits) == x))
+        assert counterfactual.mixture_sf(x, pi, w) == pytest.approx(tail)
+        assert counterfactual.mixture_sf(x, pi, w, mid=True) == pytest.approx(mid)
 
 
 def test_threshold_test_is_symmetric_for_maximum_thresholds():

@@ -8,14 +8,17 @@ below) and ranks units by the combined evidence:
     Values pile up just above a hard threshold (e.g. 三实信息采集率 ≥ 95 %, R9)
     and are missing just below it — the "hole and heap" left when months at
     93–95 % are reported as 95 %. For each unit, the months near the threshold
-    are split into "just meeting" and "just missing"; under the unit's own level
-    and monthly denominators (beta-binomial with the dispersion shared by all
-    units; the level estimated with those months censored, so the manipulation
-    cannot hide itself) each month has an exact probability of landing on the
-    meeting side. The number of meeting months is compared with that
-    Poisson-binomial distribution (exact one-sided p-value). Conditioning on the
-    months near the threshold makes the test insensitive to how far the unit's
-    level is from the threshold.
+    are split into "just meeting" and "just missing"; the statistic is the
+    number of meeting months, which a manipulated month raises by one whatever
+    the unit's level. Its null comes from a counterfactual that the
+    manipulation cannot move (:mod:`~perfmodel.design.gaming.counterfactual`):
+    the peer group's month effects and distribution of unit levels (the
+    cross-section) and the unit's own months *outside* the band (months in the
+    band count only as "in the band"); the unit's level and spread are
+    integrated over a grid. The p-value is the exact mid-p tail of the
+    resulting Poisson-binomial mixture, for rates with numerator and
+    denominator (the band's edges between possible counts) and for rates
+    given alone alike.
 ``under_dispersion``
     A rate varies less from month to month than its volume allows: the Pearson
     dispersion index ``Σ (k − nμ)² / (nμ(1 − μ)) / (M − 1)`` against the binomial
@@ -63,6 +66,8 @@ Modules
 -------
 :mod:`~perfmodel.design.gaming.data`
     the monthly series the checks read, check names, the disclaimer;
+:mod:`~perfmodel.design.gaming.counterfactual`
+    where a unit's months would fall near a threshold without manipulation;
 :mod:`~perfmodel.design.gaming.heaping`
     threshold heaping per unit and pooled;
 :mod:`~perfmodel.design.gaming.bunching`

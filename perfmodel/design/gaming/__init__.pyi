@@ -8,6 +8,11 @@ from .data import (
     monthly_values as monthly_values,
     select_months as select_months,
 )
+from .counterfactual import (
+    BandFit as BandFit,
+    fit_band as fit_band,
+    mixture_sf as mixture_sf,
+)
 from .heaping import (
     default_window as default_window,
     pooled_heaping_test as pooled_heaping_test,

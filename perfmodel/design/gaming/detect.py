@@ -31,8 +31,9 @@ from perfmodel.design.gaming.data import CHECKS, DISCLAIMER, _frame, select_mont
 from perfmodel.design.gaming.heaping import (
     PooledHeaping,
     ThresholdSpec,
-    pooled_heaping_test,
-    threshold_checks,
+    _band_fit,
+    _pooled_test,
+    _threshold_rows,
     threshold_specs,
 )
 from perfmodel.errors import OptionError
@@ -189,6 +190,7 @@ def detect_gaming(
     *,
     units: pd.DataFrame | None = None,
     period: str | None = None,
+    peer_group: str | None = None,
     history_months: int | None = None,
     thresholds: Mapping[str, float] | None = None,
     window: float | Mapping[str, float] | None = None,
@@ -214,6 +216,10 @@ def detect_gaming(
         Optional units table; its ``name`` column is added to the outputs.
     period, history_months
         Restrict to the months of ``period`` (see :func:`select_months`); default: all rows.
+    peer_group
+        Column of ``units`` naming comparable units (e.g. ``station_class``): the
+        threshold test takes each month's cross-sectional effect from the unit's
+        peer group. None: all units are compared with all.
     thresholds, window
         Extra thresholds and window half-widths (see :func:`threshold_specs`).
     checks
@@ -252,9 +258,11 @@ def detect_gaming(
     specs = threshold_specs(fw, thresholds=thresholds, window=window)
     specs = [s for s in specs if s.indicator in set(monthly["indicator"])]
 
+    groups = _peer_groups(units, peer_group)
+    fits = [_band_fit(monthly, spec, min_months, groups) for spec in specs]  # one counterfactual per threshold
     parts = []
     if "threshold_heaping" in chosen:
-        parts.append(threshold_checks(monthly, specs, min_months=min_months))
+        parts.append(_frame([row for spec, fit in zip(specs, fits, strict=True) for row in _threshold_rows(spec, fit)]))
     if "under_dispersion" in chosen:
         parts.append(dispersion_checks(monthly, min_months=min_months))
     if "level_shift" in chosen:
@@ -299,8 +307,8 @@ def detect_gaming(
         ranking.insert(1, "name", ranking["unit_id"].map(names))
 
     pooled_bunching, pooled_windows, pooled_tests = {}, {}, {}
-    for spec in specs:
-        pooled_tests[spec.indicator] = pooled_heaping_test(monthly, spec, min_months=min_months)
+    for spec, fit in zip(specs, fits, strict=True):
+        pooled_tests[spec.indicator] = _pooled_test(spec, fit)
         data = monthly[monthly["indicator"] == spec.indicator]
         counts = spec.kind == "rate" and bool(data["has_counts"].all())
         kwargs: dict[str, Any] = {}
@@ -342,6 +350,7 @@ def detect_gaming(
         indicator_names={i.id: (i.name.zh, i.name.en) for i in fw.indicators()} if fw is not None else {},
         parameters={
             "period": period,
+            "peer_group": peer_group,
             "history_months": history_months,
             "alpha": alpha,
             "min_months": min_months,
@@ -352,6 +361,18 @@ def detect_gaming(
             "months": sorted(set(monthly["period"])),
         },
     )
+
+
+def _peer_groups(units: pd.DataFrame | None, peer_group: str | None) -> dict[str, str] | None:
+    """``{unit_id: group}`` from the units table's ``peer_group`` column (None when not asked for)."""
+    if peer_group is None:
+        return None
+    if units is None or peer_group not in units.columns:
+        raise OptionError(
+            f"peer_group={peer_group!r} needs a units table with a {peer_group!r} column",
+            hint="pass units= with that column, or leave peer_group out to compare all units with all",
+        )
+    return dict(zip(units["unit_id"].astype(str), units[peer_group].astype(str), strict=True))
 
 
 def _upper_bound(framework: Framework | None, spec: ThresholdSpec) -> float | None:
