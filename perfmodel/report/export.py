@@ -338,10 +338,36 @@ def page_break_blocks(node: Any, raw_format: str) -> Any:
     return node
 
 
-def _tree(html: str, raw_format: str) -> str:
-    """The document's pandoc tree (JSON) with column alignments, widths of wide tables and page breaks."""
+def _unwrap_divs(blocks: list[Any]) -> list[Any]:
+    """``blocks`` with every ``Div`` replaced by its content (recursively).
+
+    The notebook's cell and output wrappers carry nothing for print, and pandoc
+    writes a ``Div`` as a Typst ``#block[…]``, inside which ``#pagebreak()`` is
+    not allowed.
+    """
+    out: list[Any] = []
+    for block in blocks:
+        if isinstance(block, dict) and block.get("t") == "Div":
+            out.extend(_unwrap_divs(block["c"][1]))
+        else:
+            out.append(block)
+    return out
+
+
+def _tree(html: str, raw_format: str | None = None) -> str:
+    """The document's pandoc tree (JSON) with column alignments, widths of wide tables and page breaks.
+
+    ``raw_format`` (``"typst"`` or ``"openxml"``) is the output format the page
+    breaks are written for (:func:`page_break_blocks`; ``None`` leaves them as
+    ``Div``). For Typst the wrapping ``Div`` of the notebook's cells are removed, so
+    that a page break stands at the top level of the document.
+    """
     tree = json.loads(_pandoc(html, "json", source="html"))
-    tree = page_break_blocks(_fit_columns(_align_columns(tree)), raw_format)
+    tree = _fit_columns(_align_columns(tree))
+    if raw_format is not None:
+        tree = page_break_blocks(tree, raw_format)
+    if raw_format == "typst":
+        tree["blocks"] = _unwrap_divs(tree["blocks"])
     return json.dumps(tree, ensure_ascii=False)
 
 

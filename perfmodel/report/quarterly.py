@@ -229,8 +229,9 @@ def rank_movers(ev: Evaluation, top: int = 10, *, show_names: bool = False) -> p
     Rises first, largest change first; a unit appears once. Empty when there is
     no previous period. Officers are listed by id unless ``show_names``.
     """
-    s = _scores_shown(ev, show_names).dropna(subset=["rank_change"])
     columns = ["unit_id", "name", "peer_group", "previous_rank", "rank", "rank_change", "previous_grade", "grade"]
+    s = _scores_shown(ev, show_names)
+    s = s.dropna(subset=["rank_change"]) if "rank_change" in s.columns else s.iloc[:0]
     if s.empty:
         return pd.DataFrame(columns=columns)
     movers = pd.concat([s.nlargest(top, "rank_change"), s.nsmallest(top, "rank_change")]).drop_duplicates("unit_id")

@@ -388,6 +388,7 @@ def build_summary(
     if not show_names and ev.framework.level == "officer":
         flagged["name"] = None
     quarantine = _quarantine(ev)
+    moves = rank_movers(ev, top_moves, show_names=show_names)
     return QuarterlySummary(
         framework=ev.framework,
         period=period_label(ev.period),
@@ -396,7 +397,7 @@ def build_summary(
         deadline_given=deadline is not None,
         grades=_grades(ev),
         flagged=flagged,
-        moves=rank_movers(ev, top_moves, show_names=show_names),
+        moves=moves[moves["rank_change"] != 0].reset_index(drop=True),
         quarantine=quarantine,
         data=_data_problems(ev),
         changes=_changes(ev, flagged, warnings),
@@ -448,7 +449,7 @@ def _unit_list(ids: Sequence[str], lang: str, shown: int = UNITS_SHOWN) -> str:
     ids = list(ids)
     text = say("common.list_sep", lang).join(ids[:shown])
     if len(ids) > shown:
-        text += say("report.summary.more_units", lang, n=len(ids) - shown)
+        text += say("report.summary.more_units", lang, n=len(ids) - shown, total=len(ids))
     return text
 
 
@@ -479,7 +480,7 @@ def _action_text(result: QuarterlySummary, row: Any, lang: str) -> str:
     if row.who == DATA_OFFICE:
         who = say("report.summary.who.data_office", lang)
     else:
-        who = say("report.summary.who.units", lang, n=row.units, units=_unit_list(row.unit_ids, lang))
+        who = _unit_list(row.unit_ids, lang)
     sep = say("common.list_sep", lang)
     if row.action == "fix_quarantine":
         rows = int(result.quarantine["rows"].sum())
@@ -580,10 +581,10 @@ def _needs_action_frame(result: QuarterlySummary, lang: str) -> pd.DataFrame:
 
 def _moves_frame(result: QuarterlySummary, lang: str) -> pd.DataFrame:
     m = result.moves
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             say("report.summary.column.unit", lang): [
-                f"{n}({u})" if isinstance(n, str) and n else u for u, n in zip(m["unit_id"], m["name"])
+                with_code(n, u, lang) if isinstance(n, str) and n else u for u, n in zip(m["unit_id"], m["name"])
             ],
             say("report.summary.column.peer_group", lang): m["peer_group"],
             say("report.summary.column.rank_move", lang): [
@@ -596,6 +597,14 @@ def _moves_frame(result: QuarterlySummary, lang: str) -> pd.DataFrame:
             ],
         }
     )
+    return _without_single_group(frame, m["peer_group"], lang)
+
+
+def _without_single_group(frame: pd.DataFrame, groups: pd.Series, lang: str) -> pd.DataFrame:
+    """``frame`` without its peer-group column when every unit is in one group (it says nothing then)."""
+    if groups.nunique() > 1:
+        return frame
+    return frame.drop(columns=say("report.summary.column.peer_group", lang))
 
 
 def flagged_table(result: QuarterlySummary, lang: str = "zh") -> pd.DataFrame:
@@ -608,7 +617,7 @@ def flagged_table(result: QuarterlySummary, lang: str = "zh") -> pd.DataFrame:
             reasons.append(_group_reason(result.framework, row["code"], None, lang))
         else:
             reasons.append(with_code(flag_phrase(row, result.framework, lang), row["code"], lang))
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             say("report.summary.column.unit", lang): f["unit_id"],
             say("report.summary.column.name", lang): f["name"],
@@ -618,6 +627,7 @@ def flagged_table(result: QuarterlySummary, lang: str = "zh") -> pd.DataFrame:
             say("report.summary.column.reason", lang): reasons,
         }
     )
+    return _without_single_group(frame, f["peer_group"], lang)
 
 
 def summary_page(result: QuarterlySummary, lang: str | None = None) -> list[Any]:
