@@ -449,7 +449,7 @@ def _unit_list(ids: Sequence[str], lang: str, shown: int = UNITS_SHOWN) -> str:
     ids = list(ids)
     text = say("common.list_sep", lang).join(ids[:shown])
     if len(ids) > shown:
-        text += say("report.summary.more_units", lang, n=len(ids) - shown, total=len(ids))
+        text += say("report.summary.more_units", lang, total=len(ids))
     return text
 
 
