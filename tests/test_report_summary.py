@@ -31,7 +31,13 @@ def _framework() -> dict:
         TOY["tree"][0]["children"][1],
     ]
     fw["negative_list"] = [
-        {"id": "err", "name": {"zh": "执法过错", "en": "error"}, "indicator": "errors", "consequence": "deduct", "points": 3},
+        {
+            "id": "err",
+            "name": {"zh": "执法过错", "en": "error"},
+            "indicator": "errors",
+            "consequence": "deduct",
+            "points": 3,
+        },
         {"id": "warn", "name": {"zh": "警示事项", "en": "caution"}, "indicator": "cautions", "consequence": "warning"},
     ]
     fw["reporting"] = {"deadline_day": 27, "deadline_month_offset": 1}
@@ -55,7 +61,10 @@ def bureau() -> Evaluation:
     units["name"] = ["Alpha", "Bravo", "Charlie", "Delta"]  # ASCII names: the English page has no CJK at all
     d_april = obs[(obs["unit_id"] == "A") & (obs["period"] == "2025-04")].assign(unit_id="D")
     extra = pd.DataFrame(
-        [("2025-05", "C", "errors", 1.0, np.nan, np.nan, None), ("2025-06", "B", "cautions", 1.0, np.nan, np.nan, None)],
+        [
+            ("2025-05", "C", "errors", 1.0, np.nan, np.nan, None),
+            ("2025-06", "B", "cautions", 1.0, np.nan, np.nan, None),
+        ],
         columns=obs.columns[:-1],
     ).assign(late=False)
     q2 = pd.concat([obs, d_april, extra], ignore_index=True)
@@ -89,7 +98,9 @@ def _page_text(result: rs.QuarterlySummary, lang: str) -> str:
 
 # ------------------------------------------------------------------ content
 def test_each_reason_for_action_is_found_with_its_kind_and_flag_code(result):
-    found = {(r.unit_id, r.kind, r.code, r.item if isinstance(r.item, str) else None) for r in result.flagged.itertuples()}
+    found = {
+        (r.unit_id, r.kind, r.code, r.item if isinstance(r.item, str) else None) for r in result.flagged.itertuples()
+    }
     assert found == {
         ("C", "grade_cap", "hard_threshold", "r"),
         ("C", "negative_list", "negative_list", "err"),
@@ -166,7 +177,9 @@ def test_action_list_says_who_what_and_by_when(result):
     ],
 )
 def test_next_data_deadline_is_that_of_the_first_month_after_the_period(period, reporting, due):
-    fw = framework_from_dict({**_framework(), "reporting": {"deadline_day": 27, "deadline_month_offset": 1, **reporting}})
+    fw = framework_from_dict(
+        {**_framework(), "reporting": {"deadline_day": 27, "deadline_month_offset": 1, **reporting}}
+    )
     assert rs.next_data_deadline(fw, period).strftime("%Y-%m-%d") == due
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -42,7 +42,7 @@ from perfmodel.grading import NOT_GRADED
 from perfmodel.periods import months_in, period_label, reporting_deadline
 from perfmodel.report.quarterly import indicator_coverage, rank_movers
 from perfmodel.report.render import SafeMarkdown, join, md, page_break, say_md, table
-from perfmodel.text import check_lang, has_message, say
+from perfmodel.text import check_lang, say
 
 __all__ = [
     "ACTION_KINDS",
@@ -155,6 +155,8 @@ class QuarterlySummary:
         ``items`` (indicator / item ids or reasons the action is about), ``due``.
     lang
         The default language of :meth:`summary`.
+    units
+        How many units were evaluated.
     """
 
     framework: Framework
@@ -170,7 +172,7 @@ class QuarterlySummary:
     changes: pd.DataFrame
     actions: pd.DataFrame
     lang: str = "zh"
-    units: int = field(default=0)
+    units: int = 0
 
     def needs_action(self) -> pd.DataFrame:
         """Units needing action grouped by reason: ``kind``, ``code``, ``item``, ``units`` (n) and ``unit_ids``."""
@@ -455,11 +457,14 @@ def _unit_list(ids: Sequence[str], lang: str, shown: int = UNITS_SHOWN) -> str:
 
 def _grades_sentence(result: QuarterlySummary, lang: str) -> str:
     sep = say("common.list_sep", lang)
-    now = sep.join(f"{grade_label(g, lang)} {n}" for g, n in zip(result.grades["grade"], result.grades["units"]))
+    now = sep.join(
+        f"{grade_label(g, lang)} {n}" for g, n in zip(result.grades["grade"], result.grades["units"], strict=True)
+    )
     if result.previous_period is None:
         return say("report.summary.grades", lang, units=result.units, grades=now)
     before = sep.join(
-        f"{grade_label(g, lang)} {int(n)}" for g, n in zip(result.grades["grade"], result.grades["previous"])
+        f"{grade_label(g, lang)} {int(n)}"
+        for g, n in zip(result.grades["grade"], result.grades["previous"], strict=True)
     )
     return say(
         "report.summary.grades_previous",
@@ -511,16 +516,22 @@ def _data_sentences(result: QuarterlySummary, lang: str) -> list[SafeMarkdown]:
         sep = say("common.list_sep", lang)
         reasons = sep.join(
             with_code(_first_sentence(reason_text(r, lang)) or r, r, lang) + f" {n}"
-            for r, n in zip(result.quarantine["reason"], result.quarantine["rows"])
+            for r, n in zip(result.quarantine["reason"], result.quarantine["rows"], strict=True)
         )
-        parts.append(say_md("report.summary.data.quarantined_rows", lang, n=int(data.loc["quarantined_rows", "n"]), reasons=reasons))
+        parts.append(
+            say_md(
+                "report.summary.data.quarantined_rows", lang, n=int(data.loc["quarantined_rows", "n"]), reasons=reasons
+            )
+        )
     if data.loc["not_graded", "n"]:
         parts.append(say_md("report.summary.data.not_graded", lang, n=int(data.loc["not_graded", "n"])))
     if data.loc["low_coverage", "n"]:
         names = say("common.list_sep", lang).join(
             _item_name(result.framework, i, lang) for i in data.loc["low_coverage", "items"]
         )
-        parts.append(say_md("report.summary.data.low_coverage", lang, n=int(data.loc["low_coverage", "n"]), names=names))
+        parts.append(
+            say_md("report.summary.data.low_coverage", lang, n=int(data.loc["low_coverage", "n"]), names=names)
+        )
     if data.loc["late_units", "n"]:
         parts.append(say_md("report.summary.data.late_units", lang, n=int(data.loc["late_units", "n"])))
     if data.loc["imputed_values", "n"]:
@@ -571,7 +582,7 @@ def _needs_action_frame(result: QuarterlySummary, lang: str) -> pd.DataFrame:
         {
             say("report.summary.column.kind", lang): [say(f"report.summary.kind.{k}", lang) for k in groups["kind"]],
             say("report.summary.column.reason", lang): [
-                _group_reason(result.framework, c, i, lang) for c, i in zip(groups["code"], groups["item"])
+                _group_reason(result.framework, c, i, lang) for c, i in zip(groups["code"], groups["item"], strict=True)
             ],
             say("report.summary.column.units", lang): groups["units"].astype(int),
             say("report.summary.column.unit_ids", lang): [_unit_list(ids, lang) for ids in groups["unit_ids"]],
@@ -584,16 +595,17 @@ def _moves_frame(result: QuarterlySummary, lang: str) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             say("report.summary.column.unit", lang): [
-                with_code(n, u, lang) if isinstance(n, str) and n else u for u, n in zip(m["unit_id"], m["name"])
+                with_code(n, u, lang) if isinstance(n, str) and n else u
+                for u, n in zip(m["unit_id"], m["name"], strict=True)
             ],
             say("report.summary.column.peer_group", lang): m["peer_group"],
             say("report.summary.column.rank_move", lang): [
-                f"{int(p)} → {int(r)}" for p, r in zip(m["previous_rank"], m["rank"])
+                f"{int(p)} → {int(r)}" for p, r in zip(m["previous_rank"], m["rank"], strict=True)
             ],
             say("report.summary.column.rank_change", lang): [f"{int(c):+d}" for c in m["rank_change"]],
             say("report.summary.column.grade", lang): [
                 f"{grade_label(p, lang)} → {grade_label(g, lang)}" if p != g else str(grade_label(g, lang))
-                for p, g in zip(m.get("previous_grade", m["grade"]), m["grade"])
+                for p, g in zip(m.get("previous_grade", m["grade"]), m["grade"], strict=True)
             ],
         }
     )
@@ -648,6 +660,7 @@ def summary_page(result: QuarterlySummary, lang: str | None = None) -> list[Any]
     """
     lang = result.lang if lang is None else lang
     check_lang(lang)
+
     def heading(key: str, level: int = 3) -> SafeMarkdown:
         return md("#" * level + " {title}", title=say(f"report.summary.heading.{key}", lang))
 
@@ -656,9 +669,7 @@ def summary_page(result: QuarterlySummary, lang: str | None = None) -> list[Any]
     if result.flagged.empty:
         parts.append(say_md("report.summary.no_action", lang))
     else:
-        parts.append(
-            say_md("report.summary.needs_action_intro", lang, n=int(result.flagged["unit_id"].nunique()))
-        )
+        parts.append(say_md("report.summary.needs_action_intro", lang, n=int(result.flagged["unit_id"].nunique())))
         parts.append(table(_needs_action_frame(result, lang)))
     parts.append(heading("moves"))
     if result.moves.empty:
@@ -673,12 +684,13 @@ def summary_page(result: QuarterlySummary, lang: str | None = None) -> list[Any]
     if result.actions.empty:
         parts.append(say_md("report.summary.no_action", lang))
     else:
-        items = [md("{k}. {text}", k=k, text=_action_text(result, row, lang)) for k, row in enumerate(result.actions.itertuples(), start=1)]
+        items = [
+            md("{k}. {text}", k=k, text=_action_text(result, row, lang))
+            for k, row in enumerate(result.actions.itertuples(), start=1)
+        ]
         parts.append(join("\n", items))
     rule = "report.summary.deadline_given" if result.deadline_given else "report.summary.deadline_rule"
     rules = result.framework.reporting
-    parts.append(
-        say_md(rule, lang, due=_due(result), day=rules.deadline_day, offset=rules.deadline_month_offset)
-    )
+    parts.append(say_md(rule, lang, due=_due(result), day=rules.deadline_day, offset=rules.deadline_month_offset))
     parts.append(page_break())
     return parts
