@@ -290,7 +290,14 @@ def test_notebook_writes_a_complete_report(sample, tmp_path, lang, calibration):
     for heading in sections:
         assert heading in html, heading
     summary, appendix = ("首页摘要", "附录") if lang == "zh" else ("Summary", "Appendix")
-    assert html.index(summary) < html.index('class="page-break"') < html.index(sections[0]) < html.index(appendix)
+
+    def heading(text: str) -> int:
+        found = re.search(r"<h[1-3][^>]*>\s*(?:\d\. )?" + re.escape(text), html)
+        assert found, text
+        return found.start()
+
+    page_break = html.index('class="page-break"')
+    assert heading(summary) < page_break < heading(sections[0]) < heading(appendix)  # summary, page break, body
     for figure in ("grade_counts", "score_distribution", "dimension_profiles", "rank_changes"):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
     assert list((out / "figures").glob("funnel_*.png")), "one funnel plot per rate indicator"
