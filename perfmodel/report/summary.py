@@ -513,9 +513,13 @@ def _data_sentences(result: QuarterlySummary, lang: str) -> list[SafeMarkdown]:
     parts: list[SafeMarkdown] = []
     data = result.data.set_index("problem")
     if len(result.quarantine):
-        sep = say("common.list_sep", lang)
-        reasons = sep.join(
-            with_code(_first_sentence(reason_text(r, lang)) or r, r, lang) + f" {n}"
+        reasons = say("report.summary.data.reason_sep", lang).join(
+            say(
+                "report.summary.data.reason",
+                lang,
+                reason=with_code(_first_sentence(reason_text(r, lang)) or r, r, lang),
+                n=n,
+            )
             for r, n in zip(result.quarantine["reason"], result.quarantine["rows"], strict=True)
         )
         parts.append(
