@@ -646,6 +646,13 @@ def flagged_table(result: QuarterlySummary, lang: str = "zh") -> pd.DataFrame:
     return _without_single_group(frame, f["peer_group"], lang)
 
 
+def _bullets(items: Sequence[SafeMarkdown]) -> SafeMarkdown:
+    """A Markdown bullet list of ``items`` (one item stays a paragraph)."""
+    if len(items) == 1:
+        return items[0]
+    return join("\n", [md("- {item}", item=item) for item in items])
+
+
 def summary_page(result: QuarterlySummary, lang: str | None = None) -> list[Any]:
     """The summary page to display in order: headings and text (:class:`SafeMarkdown`), tables, a page break.
 
@@ -681,9 +688,9 @@ def summary_page(result: QuarterlySummary, lang: str | None = None) -> list[Any]
     else:
         parts.append(table(_moves_frame(result, lang)))
     parts.append(heading("data"))
-    parts.append(join(" ", _data_sentences(result, lang)))
+    parts.append(_bullets(_data_sentences(result, lang)))
     parts.append(heading("changes"))
-    parts.append(join(" ", _change_sentences(result, lang)))
+    parts.append(_bullets(_change_sentences(result, lang)))
     parts.append(heading("actions"))
     if result.actions.empty:
         parts.append(say_md("report.summary.no_action", lang))
