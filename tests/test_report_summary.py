@@ -289,3 +289,22 @@ def test_rank_moves_are_the_units_that_moved_rises_first(bureau, result):
     assert moves["rank_change"].is_monotonic_decreasing and (moves["rank_change"] != 0).all()
     for row in moves.itertuples():
         assert row.rank_change == scores.loc[row.unit_id, "previous_rank"] - scores.loc[row.unit_id, "rank"]
+
+
+def test_officers_are_listed_by_id_only(tmp_path):
+    """Privacy: an officer framework's summary shows no officer's name, on the page or in the appendix."""
+    from pathlib import Path
+
+    from perfmodel.evaluation import evaluate_files
+
+    samples = Path(__file__).resolve().parents[1] / "data_samples"
+    ev = evaluate_files(
+        "officer_traffic", samples / "observations" / "officer_traffic.csv.gz", samples / "units.csv", "2025Q2"
+    )
+    result = rs.build_summary(ev, top_moves=2)
+    names = set(ev.units.loc[ev.units["level"] == "officer", "name"].dropna())
+    shown = _page_text(result, "zh") + " ".join(
+        rs.flagged_table(result, "zh").fillna("").astype(str).to_numpy().ravel()
+    )
+    assert names and not any(name in shown for name in names)
+    assert len(result.moves) and result.flagged["kind"].eq("early_warning").any()  # warning items of the sample

@@ -596,11 +596,12 @@ def _needs_action_frame(result: QuarterlySummary, lang: str) -> pd.DataFrame:
 
 def _moves_frame(result: QuarterlySummary, lang: str) -> pd.DataFrame:
     m = result.moves
+    names = m["name"] if "name" in m.columns else pd.Series(None, index=m.index, dtype=object)  # officers: ids only
     frame = pd.DataFrame(
         {
             say("report.summary.column.unit", lang): [
                 with_code(n, u, lang) if isinstance(n, str) and n else u
-                for u, n in zip(m["unit_id"], m["name"], strict=True)
+                for u, n in zip(m["unit_id"], names, strict=True)
             ],
             say("report.summary.column.peer_group", lang): m["peer_group"],
             say("report.summary.column.rank_move", lang): [
