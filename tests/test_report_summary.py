@@ -308,3 +308,19 @@ def test_officers_are_listed_by_id_only(tmp_path):
     )
     assert names and not any(name in shown for name in names)
     assert len(result.moves) and result.flagged["kind"].eq("early_warning").any()  # warning items of the sample
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_bureau_with_nothing_to_do_gets_no_action_and_no_data_problem(lang):
+    units, obs = toy_data()
+    earlier = obs.assign(period=obs["period"].map({"2025-04": "2025-01", "2025-05": "2025-02", "2025-06": "2025-03"}))
+    ev = evaluate(framework_from_dict(TOY), pd.concat([earlier, obs]), units, "2025Q2")
+    result = rs.build_summary(ev, lang=lang)
+    assert result.flagged.empty and result.actions.empty and result.quarantine.empty
+    assert result.changes["kind"].tolist() == ["grade_up", "grade_down"]
+    text = _page_text(result, lang)
+    assert (
+        ("无。" in text and "没有影响结果的数据问题" in text)
+        if lang == "zh"
+        else ("None." in text and "No data problem" in text)
+    )

@@ -301,11 +301,14 @@ def _data_problems(ev: Evaluation) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["problem", "n", "items"])
 
 
-def _changes(ev: Evaluation, flagged: pd.DataFrame, warnings: pd.DataFrame | None) -> pd.DataFrame:
+def _changes(ev: Evaluation, flagged: pd.DataFrame) -> pd.DataFrame:
+    """Units per action kind then and now (from the flags of both periods: monitor warnings are not
+    counted, the previous period has none), and units whose grade went up or down."""
     if ev.previous is None:
         return pd.DataFrame(columns=["kind", "previous", "current"])
     before = _flagged(ev.previous, None)
-    rows = []
+    flagged = flagged[~flagged["code"].str.startswith("warning:")]
+    rows: list[tuple[str, float, int]] = []
     for kind in ACTION_KINDS:
         now_units = flagged.loc[flagged["kind"] == kind, "unit_id"].nunique()
         before_units = before.loc[before["kind"] == kind, "unit_id"].nunique()
@@ -402,7 +405,7 @@ def build_summary(
         moves=moves[moves["rank_change"] != 0].reset_index(drop=True),
         quarantine=quarantine,
         data=_data_problems(ev),
-        changes=_changes(ev, flagged, warnings),
+        changes=_changes(ev, flagged),
         actions=_actions(ev, flagged, quarantine, due),
         lang=lang,
         units=len(ev.scores),
