@@ -82,6 +82,7 @@ LAYERS: dict[str, int] = {
     # 7 report layer: figures, text, rendering, notebook runs
     "report/": 7,
     "report/tutorial.py": 7,  # the methodology tutorial's text, tables and figure (issue 11)
+    "report/summary.py": 7,  # the quarterly report's one-page summary and action list (issue 11)
     # ... except the figure style, which every figure_* function applies itself (issue 12):
     # matplotlib and perfmodel.errors only, so analyses may import it
     "report/style.py": 2,

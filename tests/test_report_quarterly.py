@@ -228,9 +228,28 @@ def test_notebook_declares_the_report_parameters():
         "peer_group",
         "calibration",
         "fairness_report",
+        "deadline",
     ]
     assert list(specs) == expected
     assert specs["calibration"].default == "none"
+
+
+def test_notebook_reads_as_a_document_and_its_code_holds_no_prose():
+    """Markdown cells explain the notebook in JupyterLab and are left out of the report (``remove-cell``);
+    the report's own words come from library functions, not from literals in code cells."""
+    from perfmodel.report.notebook_html import HIDDEN_CELL_TAGS
+
+    cells = nbformat.read(NOTEBOOK, as_version=4).cells
+    markdown = [c for c in cells if c.cell_type == "markdown"]
+    code = [c for c in cells if c.cell_type == "code"]
+    assert len(markdown) >= 10 and all(c.source.startswith("#") for c in markdown)
+    assert all(HIDDEN_CELL_TAGS & set(c.metadata.get("tags", [])) for c in markdown)
+    for cell in code:
+        assert not re.search(r"[\u4e00-\u9fff]", cell.source), cell.source[:80]
+        assert not re.search(r"\bif zh\b|if lang|lang (?:!=|==)", cell.source), cell.source[:80]
+    summary = next(k for k, c in enumerate(code) if "summary_page" in c.source)
+    assert summary == 2, "the summary comes right after the title"
+    assert "appendix" in code[-1].source and "ranking_table" in code[-1].source  # long tables at the end
 
 
 @pytest.mark.notebook
@@ -270,6 +289,15 @@ def test_notebook_writes_a_complete_report(sample, tmp_path, lang, calibration):
     )
     for heading in sections:
         assert heading in html, heading
+    summary, appendix = ("首页摘要", "附录") if lang == "zh" else ("Summary", "Appendix")
+
+    def heading(text: str) -> int:
+        found = re.search(r"<h[1-3][^>]*>\s*(?:\d\. )?" + re.escape(text), html)
+        assert found, text
+        return found.start()
+
+    page_break = html.index('class="page-break"')
+    assert heading(summary) < page_break < heading(sections[0]) < heading(appendix)  # summary, page break, body
     for figure in ("grade_counts", "score_distribution", "dimension_profiles", "rank_changes"):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
     assert list((out / "figures").glob("funnel_*.png")), "one funnel plot per rate indicator"

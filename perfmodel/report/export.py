@@ -16,6 +16,12 @@ executed notebook into PDF and Word from the same content as the HTML report:
 4. the Typst compiler (the ``typst`` wheel, which bundles it) makes the PDF with
    the Noto Sans SC font of ``pylopdf-fonts-zh-cn`` embedded.
 
+A page break is the element ``<div class="page-break"></div>``
+(:func:`perfmodel.report.render.page_break`, :data:`PAGE_BREAK_CLASS`) anywhere in
+the content: it becomes ``#pagebreak()`` in Typst and a page break
+(``<w:br w:type="page"/>``) in Word, and the HTML report's CSS breaks the page
+there when printed.
+
 Nothing needs a system browser, LaTeX or the network: pandoc comes from the
 ``pypandoc-binary`` wheel. Names from the data stay text: pandoc's Typst and
 Word writers escape every character of the tree's text.
@@ -43,6 +49,7 @@ __all__ = [
     "check_formats",
     "export_docx",
     "export_pdf",
+    "page_break_blocks",
     "report_document_html",
 ]
 
@@ -300,10 +307,68 @@ def _guard_inlines(inlines: list[Any]) -> list[Any]:
     return out
 
 
-def _tree(html: str) -> str:
-    """The document's pandoc tree (JSON) with column alignments and, for wide tables, widths."""
+PAGE_BREAKS: dict[str, dict[str, Any]] = {
+    "typst": {"t": "RawBlock", "c": ["typst", "#pagebreak(weak: true)"]},
+    "openxml": {"t": "RawBlock", "c": ["openxml", '<w:p><w:r><w:br w:type="page"/></w:r></w:p>']},
+}
+"""The raw block that breaks the page, per pandoc output format."""
+
+
+def page_break_blocks(node: Any, raw_format: str) -> Any:
+    """Replace every ``Div`` of class :data:`~perfmodel.report.render.PAGE_BREAK_CLASS` by a page break.
+
+    Parameters
+    ----------
+    node
+        A pandoc tree (or part of one), changed in place.
+    raw_format
+        ``"typst"`` or ``"openxml"`` (Word): the key of :data:`PAGE_BREAKS`.
+    """
+    from perfmodel.report.render import PAGE_BREAK_CLASS
+
+    if isinstance(node, dict):
+        for value in node.values():
+            page_break_blocks(value, raw_format)
+    elif isinstance(node, list):
+        for k, value in enumerate(node):
+            if isinstance(value, dict) and value.get("t") == "Div" and PAGE_BREAK_CLASS in value["c"][0][1]:
+                node[k] = dict(PAGE_BREAKS[raw_format])
+            else:
+                page_break_blocks(value, raw_format)
+    return node
+
+
+def _unwrap_divs(blocks: list[Any]) -> list[Any]:
+    """``blocks`` with every ``Div`` replaced by its content (recursively).
+
+    The notebook's cell and output wrappers carry nothing for print, and pandoc
+    writes a ``Div`` as a Typst ``#block[…]``, inside which ``#pagebreak()`` is
+    not allowed.
+    """
+    out: list[Any] = []
+    for block in blocks:
+        if isinstance(block, dict) and block.get("t") == "Div":
+            out.extend(_unwrap_divs(block["c"][1]))
+        else:
+            out.append(block)
+    return out
+
+
+def _tree(html: str, raw_format: str | None = None) -> str:
+    """The document's pandoc tree (JSON) with column alignments, widths of wide tables and page breaks.
+
+    ``raw_format`` (``"typst"`` or ``"openxml"``) is the output format the page
+    breaks are written for (:func:`page_break_blocks`; ``None`` leaves them as
+    ``Div``). For Typst the wrapping ``Div`` of the notebook's cells are removed, so
+    that a page break stands at the top level of the document.
+    """
     tree = json.loads(_pandoc(html, "json", source="html"))
-    return json.dumps(_fit_columns(_align_columns(tree)), ensure_ascii=False)
+    tree = _fit_columns(_align_columns(tree))
+    if raw_format is not None:
+        tree = page_break_blocks(tree, raw_format)
+    if raw_format == "typst":
+        tree["blocks"] = _unwrap_divs(tree["blocks"])
+    return json.dumps(tree, ensure_ascii=False)
 
 
 def _template(name: str) -> Path:
@@ -348,7 +413,7 @@ def export_pdf(
     from perfmodel.text import check_lang, say
 
     check_lang(lang)
-    tree = json.dumps(_guard_line_starts(json.loads(_tree(report_document_html(executed_notebook)))))
+    tree = json.dumps(_guard_line_starts(json.loads(_tree(report_document_html(executed_notebook), "typst"))))
     with tempfile.TemporaryDirectory(prefix="perfmodel-pdf-") as work:
         source = Path(work) / "report.typ"
         _pandoc(
@@ -391,7 +456,7 @@ def export_docx(
     docx_path
         The ``.docx`` to write.
     """
-    tree = _tree(report_document_html(executed_notebook))
+    tree = _tree(report_document_html(executed_notebook), "openxml")
     with tempfile.TemporaryDirectory(prefix="perfmodel-docx-") as work:
         target = Path(work) / "report.docx"
         _pandoc(

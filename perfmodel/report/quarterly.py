@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = [
     "group_order",
     "headline",
+    "section",
+    "prose",
     "quality_tables",
     "grading_notes_markdown",
     "ranking_table",
@@ -44,6 +46,8 @@ __all__ = [
     "breach_table",
     "negative_table",
     "rank_change_table",
+    "rank_movers",
+    "indicator_coverage",
     "weight_tree_table",
     "methodology_markdown",
     "figure_score_distribution",
@@ -115,6 +119,24 @@ def _threshold_text(ind: Indicator, lang: str) -> str:
     return f"{' & '.join(parts)}({consequence_label(th.consequence, th.grade_cap, lang=lang)})"
 
 
+def section(key: str, lang: str = "zh", /, level: int = 2, **values: object) -> SafeMarkdown:
+    r"""A heading of the quarterly report (``report.quarterly.section.<key>``) at ``level`` (``##`` by default).
+
+    Examples
+    --------
+    >>> section("fairness", "en")
+    '## 7\\. Fairness'
+    """
+    check_lang(lang)
+    return md("#" * level + " {title}", title=say(f"report.quarterly.section.{key}", lang, **values))
+
+
+def prose(key: str, lang: str = "zh", /, **values: object) -> SafeMarkdown:
+    """An explanation of the quarterly report (``report.quarterly.prose.<key>``, Markdown; values escaped)."""
+    check_lang(lang)
+    return say_md(f"report.quarterly.prose.{key}", lang, **values)
+
+
 def headline(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
     """A short Markdown paragraph: what was evaluated and the key numbers (names escaped)."""
     check_lang(lang)
@@ -156,13 +178,7 @@ def quality_tables(ev: Evaluation, lang: str = "zh") -> dict[str, pd.DataFrame]:
         late = late.reset_index().sort_values(["late_rows", "max_days_late"], ascending=False)
     else:
         late = pd.DataFrame(columns=["unit_id", "late_rows", "max_days_late"])
-    rolled = ev.stages["rolled"]
-    n_units = len(ev.scores)
-    coverage = rolled.groupby("indicator").agg(units=("unit_id", "nunique"), mean_months=("months_present", "mean"))
-    inputs = ev.framework.input_indicators()
-    coverage = coverage.reindex(list(inputs)).fillna({"units": 0})
-    coverage["coverage"] = coverage["units"] / n_units
-    coverage = coverage.reset_index().rename(columns={"index": "indicator"})[["indicator", "coverage", "mean_months"]]
+    coverage = indicator_coverage(ev)
     months = ev.stages["unit_months"]
     short = months[~months["complete"]].rename_axis("unit_id").reset_index()
     short["name"] = short["unit_id"].map(ev.scores.set_index("unit_id")["name"])
@@ -191,6 +207,36 @@ def quality_tables(ev: Evaluation, lang: str = "zh") -> dict[str, pd.DataFrame]:
         "coverage": coverage.rename(columns=rename),
         "incomplete": incomplete.rename(columns=rename).reset_index(drop=True),
     }
+
+
+def indicator_coverage(ev: Evaluation) -> pd.DataFrame:
+    """Each input indicator's share of units with data and mean months with data (columns as codes).
+
+    Columns ``indicator``, ``coverage`` (0–1, units with any data ÷ units) and
+    ``mean_months`` (among the units with data), one row per input indicator in
+    framework order.
+    """
+    rolled = ev.stages["rolled"]
+    coverage = rolled.groupby("indicator").agg(units=("unit_id", "nunique"), mean_months=("months_present", "mean"))
+    coverage = coverage.reindex(list(ev.framework.input_indicators())).fillna({"units": 0})
+    coverage["coverage"] = coverage["units"] / len(ev.scores)
+    return coverage.rename_axis("indicator").reset_index()[["indicator", "coverage", "mean_months"]]
+
+
+def rank_movers(ev: Evaluation, top: int = 10, *, show_names: bool = False) -> pd.DataFrame:
+    """The ``top`` largest rises and falls in group rank against the previous period (columns as codes).
+
+    Rises first, largest change first; a unit appears once. Empty when there is
+    no previous period. Officers are listed by id unless ``show_names``.
+    """
+    columns = ["unit_id", "name", "peer_group", "previous_rank", "rank", "rank_change", "previous_grade", "grade"]
+    s = _scores_shown(ev, show_names)
+    s = s.dropna(subset=["rank_change"]) if "rank_change" in s.columns else s.iloc[:0]
+    if s.empty:
+        return pd.DataFrame(columns=columns)
+    movers = pd.concat([s.nlargest(top, "rank_change"), s.nsmallest(top, "rank_change")]).drop_duplicates("unit_id")
+    movers = movers.sort_values("rank_change", ascending=False, kind="stable")
+    return movers[[c for c in columns if c in movers.columns]].reset_index(drop=True)
 
 
 def grading_notes_markdown(ev: Evaluation, lang: str = "zh") -> SafeMarkdown:
@@ -304,18 +350,11 @@ def rank_change_table(ev: Evaluation, lang: str = "zh", top: int = 10, *, show_n
     Officers are listed by id unless ``show_names`` (see :mod:`perfmodel.privacy`).
     """
     check_lang(lang)
-    s = _scores_shown(ev, show_names).dropna(subset=["rank_change"])
-    if s.empty:
-        return pd.DataFrame(
-            columns=list(
-                _headers(("unit_id", "name", "peer_group", "previous_rank", "rank", "rank_change"), lang).values()
-            )
-        )
-    movers = pd.concat([s.nlargest(top, "rank_change"), s.nsmallest(top, "rank_change")]).drop_duplicates("unit_id")
-    movers = movers.sort_values("rank_change", ascending=False)
-    columns = ["unit_id", "name", "peer_group", "previous_rank", "rank", "rank_change", "previous_grade", "grade"]
-    columns = [c for c in columns if c in movers.columns]
-    movers = movers[columns].copy()
+    movers = rank_movers(ev, top, show_names=show_names)
+    if movers.empty:
+        columns = ("unit_id", "name", "peer_group", "previous_rank", "rank", "rank_change")
+        return pd.DataFrame(columns=list(_headers(columns, lang).values()))
+    columns = movers.columns.tolist()
     for column in ("previous_grade", "grade"):
         if column in columns:
             movers[column] = _grade_words(movers[column], lang)

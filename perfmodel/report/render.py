@@ -43,7 +43,19 @@ import pandas as pd
 from perfmodel.errors import OptionError
 from perfmodel.text import template
 
-__all__ = ["SafeMarkdown", "SafeURL", "escape_markdown", "md", "say_md", "join", "url", "table", "reset_table_ids"]
+__all__ = [
+    "PAGE_BREAK_CLASS",
+    "SafeMarkdown",
+    "SafeURL",
+    "escape_markdown",
+    "md",
+    "say_md",
+    "join",
+    "page_break",
+    "url",
+    "table",
+    "reset_table_ids",
+]
 
 #: HTML metacharacters and the entities that replace them (a Markdown renderer keeps
 #: entities as they are, and the browser shows the character).
@@ -238,6 +250,21 @@ def join(separator: str, parts: Iterable[object]) -> SafeMarkdown:
     'a\\*b, **c**'
     """
     return SafeMarkdown(separator.join(escape_markdown(p) for p in parts))
+
+
+PAGE_BREAK_CLASS = "page-break"
+"""Class of the empty ``div`` that breaks the page in the PDF, Word and printed HTML report."""
+
+
+def page_break() -> SafeMarkdown:
+    """A page break: ``display(page_break())`` ends the page in PDF, Word and the printed HTML.
+
+    It is an empty ``<div class="page-break">`` (invisible on screen);
+    :func:`perfmodel.report.export.page_break_blocks` turns it into ``#pagebreak()``
+    in Typst and a Word page break, and the HTML report's print CSS breaks the page
+    after it.
+    """
+    return SafeMarkdown(f'<div class="{PAGE_BREAK_CLASS}"></div>')
 
 
 # ---------------------------------------------------------------------- tables

@@ -496,6 +496,7 @@ body.jp-Notebook .jp-RenderedHTMLCommon tbody tr:hover { background: #e4ecf7; }
 @media print {
   body.jp-Notebook { max-width: none; padding: 0; }
   .jp-RenderedHTMLCommon tr { break-inside: avoid; }
+  .page-break { break-after: page; }
 }
 """
 
