@@ -65,17 +65,7 @@ ALLOWED_EN = frozenset(
 """English words the Chinese report may show: abbreviations, proper names, software."""
 
 KNOWN_LEAKS: dict[str, dict[str, str]] = {
-    "zh": {
-        # perfmodel.report.quarterly.provenance_table: input roles and parameter names as keys
-        "observations": "report/quarterly.py provenance_table",
-        "units": "report/quarterly.py provenance_table",
-        "framework": "report/quarterly.py provenance_table",
-        "period": "report/quarterly.py provenance_table",
-        "calibration": "report/quarterly.py provenance_table",
-        "lang": "report/quarterly.py provenance_table",
-        "none": "report/quarterly.py provenance_table (the value of calibration)",
-        "zh": "report/quarterly.py provenance_table (the value of lang)",
-    },
+    "zh": {},
     "en": {},
 }
 """Words of the other language that still reach a report, with the code that writes them."""

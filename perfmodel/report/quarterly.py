@@ -720,6 +720,18 @@ def calibration_markdown(raw: Evaluation, calibrated: Evaluation, lang: str = "z
     return join(" " if lang == "en" else "", parts)
 
 
+def _provenance_label(name: str, lang: str) -> str:
+    """An input role or parameter name in words, with the name itself beside it: ``观测数据 (observations)``."""
+    key = f"report.provenance.item.{name}"
+    return f"{say(key, lang)} ({name})" if has_message(key) else name
+
+
+def _provenance_value(name: str, value: object, lang: str) -> str:
+    """A parameter's value; a code with words in the catalogue (a calibration mode, a language) in words."""
+    key = f"report.provenance.value.{name}.value_{value}"
+    return f"{say(key, lang)} ({value})" if isinstance(value, str) and has_message(key) else str(value)
+
+
 def provenance_table(inputs: dict[str, str | Path], parameters: dict[str, object], lang: str = "zh") -> pd.DataFrame:
     """Where the numbers come from: input hashes, parameters, package versions, git commit.
 
@@ -731,12 +743,25 @@ def provenance_table(inputs: dict[str, str | Path], parameters: dict[str, object
 
     record = build_provenance(inputs, parameters)
     rows = [
-        (f"{name}: {Path(str(info['path'])).name}", f"SHA-256 {info['sha256']} ({info['size_bytes']:,} B)")
+        (
+            f"{_provenance_label(name, lang)}: {Path(str(info['path'])).name}",
+            f"SHA-256 {info['sha256']} ({info['size_bytes']:,} B)",
+        )
         for name, info in record["inputs"].items()
     ]
-    rows += [(str(k), str(v)) for k, v in record["parameters"].items() if v is not None]
+    rows += [
+        (_provenance_label(str(k), lang), _provenance_value(str(k), v, lang))
+        for k, v in record["parameters"].items()
+        if v is not None
+    ]
     git = record["git"] or {}
-    rows.append(("git", f"{git.get('commit', '–')}" + (" (+ uncommitted changes)" if git.get("dirty") else "")))
+    rows.append(
+        (
+            "git",
+            f"{git.get('commit', '–')}"
+            + (" " + say("report.provenance.uncommitted", lang) if git.get("dirty") else ""),
+        )
+    )
     rows.append(("Python", record["python"]["version"]))
     rows += [(name, version) for name, version in record["packages"].items() if version]
     return pd.DataFrame(rows, columns=[_header("item_name", lang), _header("detail", lang)])
