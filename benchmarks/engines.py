@@ -370,12 +370,12 @@ def run_polars(observations: Path, units: Path) -> dict[str, object]:
     }
 
 
-def run_perfmodel(observations: Path, units: Path) -> dict[str, object]:
-    """Today's ``perfmodel score`` on the file, in a child process."""
+def run_perfmodel(observations: Path, units: Path, engine: str = "pandas") -> dict[str, object]:
+    """``perfmodel score --engine ENGINE`` on the file, in a child process (pandas: the path before the engine)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "scores.csv"
         command = [sys.executable, "-c", "import sys; from perfmodel.cli import main; sys.exit(main())"]
-        command += ["score", "--observations", str(observations)]
+        command += ["score", "--observations", str(observations), "--engine", engine, "--memory-limit", MEMORY_LIMIT]
         command += ["--units", str(units), "--framework", FRAMEWORK, "--period", PERIOD, "--out", str(out)]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode:
@@ -386,7 +386,17 @@ def run_perfmodel(observations: Path, units: Path) -> dict[str, object]:
     return {"units": len(scored), "child_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
-CORES = {"duckdb": run_duckdb, "polars": run_polars, "perfmodel score": run_perfmodel}
+def run_perfmodel_duckdb(observations: Path, units: Path) -> dict[str, object]:
+    """``perfmodel score --engine duckdb``: reading and validation in the columnar core."""
+    return run_perfmodel(observations, units, engine="duckdb")
+
+
+CORES = {
+    "duckdb": run_duckdb,
+    "polars": run_polars,
+    "perfmodel score": run_perfmodel,
+    "perfmodel score --engine duckdb": run_perfmodel_duckdb,
+}
 
 
 def child(core: str, observations: Path, units: Path) -> None:
@@ -414,6 +424,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000], help="rows per file")
     parser.add_argument("--cores", nargs="+", default=list(CORES), help="which cores to time")
     parser.add_argument("--record", action="store_true", help="write the table into benchmarks/results/engines.md")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the file --record writes")
     parser.add_argument("--child", nargs=3, metavar=("CORE", "OBSERVATIONS", "UNITS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -440,7 +451,7 @@ def main() -> None:
                     print(line, flush=True)
                     lines.append(line)
     if args.record:
-        RESULTS.parent.mkdir(exist_ok=True)
+        args.results.parent.mkdir(exist_ok=True)
         import duckdb
         import polars
 
@@ -451,7 +462,7 @@ def main() -> None:
             f"- engines: DuckDB {duckdb.__version__}, Polars {polars.__version__}; memory limit {MEMORY_LIMIT}, "
             "2 threads\n\n"
         )
-        RESULTS.write_text(head + "\n".join(lines) + "\n", encoding="utf-8")
+        args.results.write_text(head + "\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -139,3 +139,31 @@ def test_memory_limit_defaults_to_a_share_of_ram_and_refuses_nonsense():
     with pytest.raises(OptionError, match="memory-limit"):
         connect("lots")
     assert issubclass(OptionError, PerfmodelError)
+
+
+def test_evaluate_files_with_the_engine_gives_the_same_evaluation():
+    from perfmodel.evaluation import evaluate_files
+
+    observations, units = SAMPLES / "station_observations.csv.gz", SAMPLES / "units.csv"
+    before = evaluate_files("station_four_dimension", observations, units, "2025Q2", engine="pandas")
+    after = evaluate_files("station_four_dimension", observations, units, "2025Q2", engine="duckdb", memory_limit="1GB")
+    pd.testing.assert_frame_equal(after.scores, before.scores)
+    pd.testing.assert_frame_equal(after.quarantine, before.quarantine)
+    assert after.n_input == before.n_input
+    assert list(after.stages) == list(before.stages)
+    for name, stage in before.stages.items():
+        if isinstance(stage, pd.DataFrame):
+            pd.testing.assert_frame_equal(after.stages[name], stage, obj=name)
+
+
+def test_score_command_takes_a_memory_limit_and_refuses_nonsense(tmp_path, capsys):
+    from perfmodel.cli import main
+
+    args = ["score", "--framework", "station_four_dimension", "--period", "2025Q2"]
+    args += ["--observations", str(SAMPLES / "station_observations.csv.gz"), "--units", str(SAMPLES / "units.csv")]
+    assert main([*args, "--out", str(tmp_path / "a.csv"), "--engine", "duckdb", "--memory-limit", "1GB"]) == 0
+    assert main([*args, "--out", str(tmp_path / "b.csv"), "--engine", "pandas"]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv"))
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "c.csv"), "--engine", "duckdb", "--memory-limit", "lots"]) == 2
+    assert "memory-limit" in capsys.readouterr().err

@@ -41,7 +41,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from perfmodel.errors import OptionError
+from perfmodel import progress
+from perfmodel.errors import OptionError, check_choice
 from perfmodel.framework import Framework
 from perfmodel.io import (
     OBSERVATION_ALIASES,
@@ -70,7 +71,25 @@ from perfmodel.validation import (
     validate_units,
 )
 
-__all__ = ["MEMORY_SHARE", "default_memory_limit", "connect", "read_inputs_engine", "validate_observations_engine"]
+__all__ = [
+    "ENGINES",
+    "ENGINE_MIN_BYTES",
+    "MEMORY_SHARE",
+    "default_memory_limit",
+    "connect",
+    "use_engine",
+    "read_inputs_engine",
+    "validate_observations_engine",
+]
+
+ENGINES: tuple[str, ...] = ("auto", "duckdb", "pandas")
+"""Who reads and validates observations: ``duckdb`` (this module), ``pandas``
+(:func:`perfmodel.validation.read_inputs`), or ``auto`` (DuckDB for files of at
+least :data:`ENGINE_MIN_BYTES`). Both give the same accepted rows and quarantine."""
+
+ENGINE_MIN_BYTES = 8 * 2**20
+"""Files from this size on are read by DuckDB under ``engine="auto"``; below it the
+engine's fixed cost (about a second) outweighs what it saves."""
 
 MEMORY_SHARE = 0.5
 """Share of the machine's memory the engine may use by default (past it, DuckDB spills to disk)."""
@@ -116,6 +135,32 @@ def connect(memory_limit: str | None = None) -> Any:
             f"--memory-limit {limit!r} is not a size DuckDB understands", "give a size such as 4GB or 512MB"
         ) from exc
     return con
+
+
+def use_engine(observations: object, engine: str = "auto") -> bool:
+    """Whether ``engine`` (one of :data:`ENGINES`) means DuckDB for ``observations``.
+
+    Raises
+    ------
+    OptionError
+        When ``engine`` is not one of :data:`ENGINES`, or is 'duckdb' and DuckDB is
+        not installed.
+    """
+    check_choice("engine", engine, ENGINES)
+    if engine == "pandas":
+        return False
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        if engine == "duckdb":
+            raise OptionError("engine 'duckdb' needs the duckdb package", "pip install duckdb") from None
+        return False
+    if engine == "duckdb":
+        return True
+    if not isinstance(observations, (str, Path)):
+        return False
+    path = Path(observations)
+    return path.is_file() and path.stat().st_size >= ENGINE_MIN_BYTES
 
 
 # ----------------------------------------------------------------------------- reading
@@ -336,7 +381,7 @@ def _setup_mappings(con: Any, framework: Framework, units: ValidationResult, col
 
 
 def _screen_sql(columns: list[str], types: dict[str, str]) -> str:
-    """SQL of the screened table: typed columns, ``clean`` and the duplicate-key count."""
+    """SQL of the screened table: typed columns, ``screened`` (clean) and ``shared`` (key on several rows)."""
     v, v_plain = _number_sql("value", types.get("value"))
     n, n_plain = _number_sql("numerator", types.get("numerator"))
     d, d_plain = _number_sql("denominator", types.get("denominator"))
@@ -364,9 +409,11 @@ def _screen_sql(columns: list[str], types: dict[str, str]) -> str:
             SELECT *, coalesce(v_, CASE WHEN d_ <> 0 THEN n_ / d_ END) AS figure,
                    month IS NOT NULL AND unit_text IS NOT NULL AND resolved IS NOT NULL AS key_ok
             FROM typed
+        ), keys AS (
+            SELECT month, unit_text, resolved, rater_text FROM figured WHERE key_ok
+            GROUP BY month, unit_text, resolved, rater_text HAVING count(*) > 1
         )
-        SELECT *,
-               count(*) OVER (PARTITION BY month, unit_text, resolved, rater_text) AS copies,
+        SELECT f.*, k.month IS NOT NULL AS shared,
                key_ok AND unit_ok AND kind IS NOT NULL AND plain_numbers AND stamp_ok
                AND abs(coalesce(v_, 0)) <= {MAX_MAGNITUDE!r} AND abs(coalesce(n_, 0)) <= {MAX_MAGNITUDE!r}
                AND abs(coalesce(d_, 0)) <= {MAX_MAGNITUDE!r}
@@ -377,7 +424,8 @@ def _screen_sql(columns: list[str], types: dict[str, str]) -> str:
                AND NOT coalesce(v_ IS NOT NULL AND n_ IS NOT NULL AND d_ IS NOT NULL
                                 AND abs(v_ - n_ / d_) > {tolerance!r}, false)
                AND figure >= low AND figure <= high AS screened
-        FROM figured
+        FROM figured f LEFT JOIN keys k ON f.month = k.month AND f.unit_text = k.unit_text
+             AND f.resolved = k.resolved AND f.rater_text IS NOT DISTINCT FROM k.rater_text
     """
 
 
@@ -444,7 +492,7 @@ def validate_observations_engine(
     n_input = con.execute("SELECT count(*) FROM screened").fetchone()[0]
     raw_columns = ", ".join(_quote(c) for c in columns)
     suspects = con.execute(
-        f"SELECT {raw_columns} FROM screened WHERE NOT screened OR (key_ok AND copies > 1) ORDER BY source_row"
+        f"SELECT {raw_columns} FROM screened WHERE NOT screened OR shared ORDER BY source_row"
     ).df()
     suspects = _as_read(suspects, frame, types)
     checked = validate_observations(suspects, units, framework, source=source)
@@ -488,11 +536,13 @@ def _clean_rows(con: Any, columns: list[str], framework: Framework, frame: pd.Da
     def text_dtype(name: str) -> object:
         return frame[name].dtype if len(frame) else TEXT_DTYPE
 
-    rows = con.execute(
+    relation = con.sql(
         "SELECT month AS period, unit_text AS unit_id, resolved AS indicator, figure AS value, n_ AS numerator, "
         "d_ AS denominator, rater_text AS rater_id, stamp AS submitted_at, source_row"
-        f"{extra_sql} FROM screened WHERE screened AND NOT (key_ok AND copies > 1) ORDER BY source_row"
-    ).df()
+        f"{extra_sql} FROM screened WHERE screened AND NOT shared ORDER BY source_row"
+    )
+    # through Arrow: text stays Arrow-backed, no Python strings (DuckDB 2 renamed arrow() to_arrow_table())
+    rows = (getattr(relation, "to_arrow_table", None) or relation.arrow)().to_pandas()
     period = rows["period"].astype(TEXT_DTYPE)
     submitted = pd.to_datetime(rows["submitted_at"]).astype("datetime64[ns]")
     deadline, late, days_late = lateness(period, submitted, framework)
@@ -548,11 +598,14 @@ def read_inputs_engine(
     ``months`` and ``memory_limit``: see :func:`validate_observations_engine`.
     """
     fw = resolve_input_order(framework, observations, units, caller="read_inputs_engine")
+    progress.step("reading_units", path=units)
     units_raw = units if isinstance(units, pd.DataFrame) else read_table(units, aliases=UNIT_ALIASES)
     units_source = str(units_raw.attrs.get("source", "<units>"))
     denominators = [ind.denominator for ind in fw.indicators() if ind.denominator]
+    progress.step("validating_units")
     units_result = validate_units(units_raw, source=units_source, numeric_columns=denominators)
     con = connect(memory_limit)
+    progress.step("reading_observations", path=observations)
     try:
         observations_result = validate_observations_engine(
             fw, observations, units_result, sheet=sheet, months=months, con=con
