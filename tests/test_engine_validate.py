@@ -167,3 +167,17 @@ def test_score_command_takes_a_memory_limit_and_refuses_nonsense(tmp_path, capsy
     capsys.readouterr()
     assert main([*args, "--out", str(tmp_path / "c.csv"), "--engine", "duckdb", "--memory-limit", "lots"]) == 2
     assert "memory-limit" in capsys.readouterr().err
+
+
+def test_auto_engine_takes_duckdb_for_large_files_only(tmp_path):
+    from perfmodel.engine.validate import ENGINE_MIN_BYTES, use_engine
+
+    small = SAMPLES / "station_observations.csv.gz"
+    assert small.stat().st_size < ENGINE_MIN_BYTES
+    assert not use_engine(small, "auto") and not use_engine(small, "pandas") and use_engine(small, "duckdb")
+    large = tmp_path / "large.csv"
+    large.write_bytes(b"period,unit_id,indicator,value\n" + b"2025-04,S01,x,1\n" * (ENGINE_MIN_BYTES // 16 + 1))
+    assert use_engine(large, "auto")
+    assert not use_engine(pd.DataFrame(), "auto")
+    with pytest.raises(OptionError, match="engine"):
+        use_engine(small, "spark")

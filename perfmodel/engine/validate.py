@@ -491,9 +491,7 @@ def validate_observations_engine(
     con.execute(f"CREATE OR REPLACE TEMP TABLE screened AS {_screen_sql(columns, types)}")
     n_input = con.execute("SELECT count(*) FROM screened").fetchone()[0]
     raw_columns = ", ".join(_quote(c) for c in columns)
-    suspects = con.execute(
-        f"SELECT {raw_columns} FROM screened WHERE NOT screened OR shared ORDER BY source_row"
-    ).df()
+    suspects = con.execute(f"SELECT {raw_columns} FROM screened WHERE NOT screened OR shared ORDER BY source_row").df()
     suspects = _as_read(suspects, frame, types)
     checked = validate_observations(suspects, units, framework, source=source)
     clean = _clean_rows(con, columns, framework, frame)
