@@ -494,12 +494,14 @@ def validate_observations_engine(
     suspects = con.execute(f"SELECT {raw_columns} FROM screened WHERE NOT screened OR shared ORDER BY source_row").df()
     suspects = _as_read(suspects, frame, types)
     checked = validate_observations(suspects, units, framework, source=source)
-    clean = _clean_rows(con, columns, framework, frame)
-    data = pd.concat([clean, checked.data[clean.columns]], ignore_index=True) if len(checked.data) else clean
-    data = data.sort_values("source_row", kind="stable").reset_index(drop=True)
+    notes = _rename_notes(con)
+    data = _clean_rows(con, columns, framework, frame)  # in file order
+    if len(checked.data):
+        data = pd.concat([data, checked.data[data.columns]], ignore_index=True)
+        data = data.sort_values("source_row", kind="stable").reset_index(drop=True)
     data.attrs["source"] = source
     result = ValidationResult(data, checked.quarantine, n_input, source)
-    return _with_notes(result, frame, _rename_notes(con))
+    return _with_notes(result, frame, notes)
 
 
 def _as_read(suspects: pd.DataFrame, frame: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
@@ -540,7 +542,10 @@ def _clean_rows(con: Any, columns: list[str], framework: Framework, frame: pd.Da
         f"{extra_sql} FROM screened WHERE screened AND NOT shared ORDER BY source_row"
     )
     # through Arrow: text stays Arrow-backed, no Python strings (DuckDB 2 renamed arrow() to_arrow_table())
-    rows = (getattr(relation, "to_arrow_table", None) or relation.arrow)().to_pandas()
+    table = (getattr(relation, "to_arrow_table", None) or relation.arrow)()
+    con.execute("DROP TABLE IF EXISTS screened; DROP TABLE IF EXISTS raw_text")  # memory back before pandas
+    rows = table.to_pandas(self_destruct=True, split_blocks=True)
+    del table
     period = rows["period"].astype(TEXT_DTYPE)
     submitted = pd.to_datetime(rows["submitted_at"]).astype("datetime64[ns]")
     deadline, late, days_late = lateness(period, submitted, framework)
