@@ -170,14 +170,18 @@ def test_score_command_takes_a_memory_limit_and_refuses_nonsense(tmp_path, capsy
 
 
 def test_auto_engine_takes_duckdb_for_large_files_only(tmp_path):
-    from perfmodel.engine.validate import ENGINE_MIN_BYTES, use_engine
+    from perfmodel.engine.validate import ENGINE_MIN_BYTES, ENGINE_MIN_TEXT_BYTES, use_engine
 
     small = SAMPLES / "station_observations.csv.gz"
-    assert small.stat().st_size < ENGINE_MIN_BYTES
+    assert small.stat().st_size < ENGINE_MIN_BYTES < ENGINE_MIN_TEXT_BYTES
     assert not use_engine(small, "auto") and not use_engine(small, "pandas") and use_engine(small, "duckdb")
-    large = tmp_path / "large.csv"
-    large.write_bytes(b"period,unit_id,indicator,value\n" + b"2025-04,S01,x,1\n" * (ENGINE_MIN_BYTES // 16 + 1))
-    assert use_engine(large, "auto")
+    line = b"2025-04,S01,x,1\n"
+    text, parquet = tmp_path / "large.csv", tmp_path / "large.parquet"
+    text.write_bytes(line * (ENGINE_MIN_BYTES // len(line) + 1))
+    parquet.write_bytes(line * (ENGINE_MIN_BYTES // len(line) + 1))  # only its size is looked at
+    assert use_engine(parquet, "auto") and not use_engine(text, "auto")
+    text.write_bytes(line * (ENGINE_MIN_TEXT_BYTES // len(line) + 1))
+    assert use_engine(text, "auto")
     assert not use_engine(pd.DataFrame(), "auto")
     with pytest.raises(OptionError, match="engine"):
         use_engine(small, "spark")
