@@ -171,19 +171,17 @@ def test_score_command_takes_a_memory_limit_and_refuses_nonsense(tmp_path, capsy
     assert "memory-limit" in capsys.readouterr().err
 
 
-def test_auto_engine_takes_duckdb_for_large_files_only(tmp_path):
-    from perfmodel.engine.validate import ENGINE_MIN_BYTES, ENGINE_MIN_TEXT_BYTES, use_engine
+def test_auto_engine_takes_duckdb_for_large_parquet_files_only(tmp_path):
+    from perfmodel.engine.validate import ENGINE_MIN_BYTES, use_engine
 
     small = SAMPLES / "station_observations.csv.gz"
-    assert small.stat().st_size < ENGINE_MIN_BYTES < ENGINE_MIN_TEXT_BYTES
+    assert small.stat().st_size < ENGINE_MIN_BYTES
     assert not use_engine(small, "auto") and not use_engine(small, "pandas") and use_engine(small, "duckdb")
     line = b"2025-04,S01,x,1\n"
     text, parquet = tmp_path / "large.csv", tmp_path / "large.parquet"
-    text.write_bytes(line * (ENGINE_MIN_BYTES // len(line) + 1))
-    parquet.write_bytes(line * (ENGINE_MIN_BYTES // len(line) + 1))  # only its size is looked at
+    for path in (text, parquet):  # only the size and the name are looked at
+        path.write_bytes(line * (ENGINE_MIN_BYTES // len(line) + 1))
     assert use_engine(parquet, "auto") and not use_engine(text, "auto")
-    text.write_bytes(line * (ENGINE_MIN_TEXT_BYTES // len(line) + 1))
-    assert use_engine(text, "auto")
     assert not use_engine(pd.DataFrame(), "auto")
     with pytest.raises(OptionError, match="engine"):
         use_engine(small, "spark")
