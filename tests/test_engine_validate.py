@@ -103,6 +103,17 @@ EDGES = """period,unit_id,indicator,value,numerator,denominator,rater_id,submitt
 """
 
 
+def test_blank_lines_cr_and_nul_far_into_a_csv_file_keep_their_row_numbers(tmp_path):
+    units = tmp_path / "units.csv"
+    units.write_text("unit_id,level\nS01,station\nS02,station\n", encoding="utf-8")
+    head = "period,unit_id,indicator,value\n" + "2025-04,S01,discipline_score,90\n" * 40_000  # past the 1 MiB head
+    for tail in ("\n2025-04,S02,discipline_score,80\n", "2025-04,S02,discipline_score,8\r0\n", "2025-04,S02,x\x00,1\n"):
+        path = tmp_path / "late.csv"
+        path.write_text(head + tail + "2025-05,S02,discipline_score,70\n", encoding="utf-8")
+        expected, _ = assert_same(FRAMEWORK, path, units)
+        assert expected.data["source_row"].iloc[-1] == expected.n_input + 1
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_engine_equals_pandas_on_edge_cases_of_the_screen(tmp_path, fmt):
     units = tmp_path / "units.csv"

@@ -192,6 +192,8 @@ def _plain_csv(path: Path) -> list[str] | None:
         return None
     if _sniff_separator(text, ",", OBSERVATION_ALIASES) != ",":
         return None
+    if not _plain_lines(path):
+        return None
     first = text.split("\n", 1)[0]
     cells = first.split(",")
     if any(cell.strip() == "" for cell in cells):
@@ -200,6 +202,23 @@ def _plain_csv(path: Path) -> list[str] | None:
     if _header_position(grid, OBSERVATION_ALIASES, strict=True) != 0:
         return None
     return cells
+
+
+def _plain_lines(path: Path) -> bool:
+    """Whether the whole file is free of blank lines, CR and NUL bytes (one pass, in chunks).
+
+    DuckDB skips blank lines, which pandas keeps as blank rows (they count in row
+    numbers); pandas ends a line at CR and a cell at NUL. Such files go to pandas.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    previous = b""
+    with opener(path, "rb") as handle:
+        while chunk := handle.read(_HEAD_BYTES * 16):
+            joined = previous + chunk
+            if b"\n\n" in joined or b"\r" in chunk or b"\x00" in chunk:
+                return False
+            previous = chunk[-1:]
+    return True
 
 
 def _register_raw(
