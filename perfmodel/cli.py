@@ -280,7 +280,16 @@ def _cmd_score(args: argparse.Namespace) -> int:
     target = out.with_name(out.stem + ".quarantine.csv")
     for path in (out, target):  # refuse before the work, not after
         claim_file(path, inputs=inputs)
-    ev = evaluate_files(args.framework, args.observations, args.units, args.period, sheet=args.sheet, **_settings(args))
+    ev = evaluate_files(
+        args.framework,
+        args.observations,
+        args.units,
+        args.period,
+        sheet=args.sheet,
+        engine=args.engine,
+        memory_limit=args.memory_limit,
+        **_settings(args),
+    )
     shown = officer_names_shown(ev.scores, args.show_names or ev.framework.level != "officer")
     workbook = None
     if out.name.lower().endswith(".xlsx"):  # for reading: headers in --lang, formats, notes sheet
@@ -751,6 +760,13 @@ def build_parser() -> argparse.ArgumentParser:
         ".csv and .parquet keep the column codes",
     )
     p.add_argument("--sheet", help=SHEET_HELP)
+    p.add_argument(
+        "--engine",
+        choices=["auto", "duckdb", "pandas"],
+        default="auto",
+        help="who reads and validates the observations (same rows): duckdb, pandas, or auto (duckdb for Parquet)",
+    )
+    p.add_argument("--memory-limit", help="memory the duckdb engine may use, e.g. 4GB (default: half the RAM)")
     p.add_argument("--peer-group", help="units column for peer groups, or 'none'")
     p.add_argument(
         "--normalisation",

@@ -1035,8 +1035,14 @@ def read_evaluation_inputs(
     units: str | Path,
     *,
     sheet: int | str | None = None,
+    engine: str = "auto",
+    memory_limit: str | None = None,
 ) -> tuple[Framework, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """Read and validate the input files once, for one or several evaluations.
+
+    ``engine`` reads and validates the observations: 'duckdb' (the columnar core,
+    :mod:`perfmodel.engine.validate`, within ``memory_limit`` such as '4GB'; default a
+    share of RAM), 'pandas', or 'auto' (DuckDB for large files). Both give the same rows.
 
     Returns
     -------
@@ -1051,10 +1057,14 @@ def read_evaluation_inputs(
     OptionError
         When the arguments come in the old order ``(observations, units, framework)``.
     """
+    from perfmodel.engine.validate import read_inputs_engine, use_engine
     from perfmodel.validation import read_inputs, resolve_input_order
 
     fw = resolve_input_order(framework, observations, units, caller="read_evaluation_inputs")
-    obs_result, units_result = read_inputs(fw, observations, units, sheet=sheet)
+    if use_engine(observations, engine):
+        obs_result, units_result = read_inputs_engine(fw, observations, units, sheet=sheet, memory_limit=memory_limit)
+    else:
+        obs_result, units_result = read_inputs(fw, observations, units, sheet=sheet)
     for result in (units_result, obs_result):  # a missing required column rejects every row
         rejected = result.quarantine
         if not len(rejected):  # an empty quarantine may lack the reason column
@@ -1129,11 +1139,14 @@ def evaluate_files(
     period: str,
     *,
     sheet: int | str | None = None,
+    engine: str = "auto",
+    memory_limit: str | None = None,
     **settings: Any,
 ) -> Evaluation:
     """Read and validate the input files, then run the evaluation.
 
-    Rows rejected by validation are kept in :attr:`Evaluation.quarantine`.
+    Rows rejected by validation are kept in :attr:`Evaluation.quarantine`. ``engine`` and
+    ``memory_limit``: see :func:`read_evaluation_inputs` (the scores are the same).
     ``sheet`` picks one sheet of an observations workbook (default: all). The arguments
     come in the house order ``(framework, observations, units, period)``; the old order
     ``(observations, units, framework, period)`` raises :class:`~perfmodel.errors.OptionError`.
@@ -1142,7 +1155,7 @@ def evaluate_files(
 
     fw = resolve_input_order(framework, observations, units, caller="evaluate_files")
     fw, clean_observations, clean_units, quarantine, n_input = read_evaluation_inputs(
-        fw, observations, units, sheet=sheet
+        fw, observations, units, sheet=sheet, engine=engine, memory_limit=memory_limit
     )
     ev = Evaluation(
         fw,

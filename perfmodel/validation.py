@@ -55,6 +55,7 @@ __all__ = [
     "resolve_input_order",
     "check_input_order",
     "indicator_lookup",
+    "lateness",
 ]
 
 REASONS: tuple[str, ...] = (
@@ -850,20 +851,7 @@ def validate_observations(
     key_ok = ~blank_row & _bool(text["unit_id"].notna() & text["indicator"].notna() & period.notna())
     _check_duplicates(checks, frame, text, period, (given, numerator, denominator), submitted, key_ok)
 
-    deadline = pd.to_datetime(
-        pd.Series(
-            _per_unique(
-                period,
-                lambda month: reporting_deadline(
-                    month,
-                    framework.reporting.deadline_day,
-                    framework.reporting.deadline_month_offset,
-                ),
-            )
-        )
-    ).astype("datetime64[ns]")
-    late = _bool(submitted > deadline)
-    days = ((submitted - deadline) / pd.Timedelta(days=1)).to_numpy(dtype=float, na_value=np.nan)
+    deadline, late, days_late = lateness(period, submitted, framework)
     data = pd.DataFrame(
         {
             "period": _plain(period),
@@ -876,7 +864,7 @@ def validate_observations(
             "submitted_at": submitted,
             "deadline": deadline,
             "late": late,
-            "days_late": np.where(late, days, 0.0),
+            "days_late": days_late,
             "source_row": origin.rows,
         }
     )
@@ -886,6 +874,42 @@ def validate_observations(
     for name, values in origin.columns().items():
         data[name] = values
     return _with_notes(checks.result(data), raw, notes)
+
+
+def lateness(period: pd.Series, submitted: pd.Series, framework: Framework) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Each row's reporting deadline, whether it was submitted late, and how many days late.
+
+    Parameters
+    ----------
+    period
+        Months as 'YYYY-MM' (missing where unknown).
+    submitted
+        Submission times (``datetime64[ns]``, NaT where unknown), aligned on position.
+    framework
+        Gives the deadline day and month offset (``framework.reporting``).
+
+    Returns
+    -------
+    (deadline, late, days_late)
+        ``datetime64[ns]`` deadlines, booleans, and days late as floats (0 when on
+        time or unknown).
+    """
+    deadline = pd.to_datetime(
+        pd.Series(
+            _per_unique(
+                period,
+                lambda month: reporting_deadline(
+                    month,
+                    framework.reporting.deadline_day,
+                    framework.reporting.deadline_month_offset,
+                ),
+            )
+        )
+    ).astype("datetime64[ns]")
+    submitted = submitted.reset_index(drop=True)
+    late = _bool(submitted > deadline)
+    days = ((submitted - deadline) / pd.Timedelta(days=1)).to_numpy(dtype=float, na_value=np.nan)
+    return deadline, late, np.where(late, days, 0.0)
 
 
 _KEY_HINTS = {

@@ -64,6 +64,7 @@ LAYERS: dict[str, int] = {
     "flags.py": 3,  # flag codes of the scores and their words (text catalogue)
     "coverage.py": 3,
     "template.py": 3,  # data-entry workbook (framework, io, validation limits)
+    "engine/": 3,  # the columnar core (DuckDB): reading and validation with the quarantine of validation.py
     # 4 calibration step
     "calibrate/": 4,
     "calibrate/truth.py": 6,  # truth-recovery studies: simulate and evaluate whole cases (an analysis)

@@ -1,0 +1,1 @@
+"""The columnar core: reading and validating observations in DuckDB (see :mod:`perfmodel.engine.validate`)."""

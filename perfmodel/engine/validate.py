@@ -1,0 +1,641 @@
+"""Observations read and validated in DuckDB, with the quarantine of :mod:`perfmodel.validation`.
+
+The engine screens every row with vectorised SQL and hands only the rows that
+may fail a check to the row-level checks of :mod:`perfmodel.validation`:
+
+1. **Read.** Parquet is read by DuckDB column by column (with ``months``, only the
+   row groups of those months: the filter on ``period`` is pushed into the scan).
+   A UTF-8, comma-separated CSV (or .csv.gz) whose header is its first line is
+   read by DuckDB as text. Every other file (workbooks, other encodings or
+   separators, title lines, wide exports …) is read by
+   :func:`perfmodel.io.read_table` and then handed to DuckDB, so that every input
+   the pandas path reads is read here too.
+2. **Screen.** Values with few distinct entries (period, unit, indicator, rater,
+   submission time) are interpreted once per distinct value by the very functions
+   of :mod:`perfmodel.validation`, and joined back. Numbers are parsed in SQL only
+   when they are plain decimal numbers. A row is *clean* when every check
+   certainly passes: key present, month valid, unit accepted at the framework's
+   level, indicator known, numbers plain, finite and within the declared or rate
+   range, numerator ≤ denominator, value = numerator / denominator, timestamp
+   valid, and no other row with the same period × unit × indicator × rater. The
+   screen is conservative: a row near a limit is not clean.
+3. **Explain.** The rows that are not clean (with every row sharing their key) are
+   materialised, and only they, and validated by
+   :func:`perfmodel.validation.validate_observations`: the same reason codes in
+   the same precedence, the same messages (file, row, column) and the same
+   quarantine table. Clean rows are typed in SQL.
+
+So ``used + quarantined == input`` holds as in pandas, and the accepted rows and
+the quarantine are those of the pandas path (``tests/test_engine_validate.py``
+compares them on the shipped samples and the adversarial corpus).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from perfmodel import progress
+from perfmodel.errors import OptionError, check_choice
+from perfmodel.framework import Framework
+from perfmodel.io import (
+    OBSERVATION_ALIASES,
+    UNIT_ALIASES,
+    _header_position,
+    _sniff_separator,
+    canonical_columns,
+    normalise_header,
+    read_table,
+)
+from perfmodel.periods import parse_month
+from perfmodel.validation import (
+    _OBSERVATION_INPUTS,
+    MAX_MAGNITUDE,
+    RATE_TOLERANCE,
+    TEXT_DTYPE,
+    ValidationResult,
+    _as_text,
+    _parse_period,
+    _parse_timestamps,
+    _with_notes,
+    indicator_lookup,
+    lateness,
+    resolve_input_order,
+    validate_observations,
+    validate_units,
+)
+
+__all__ = [
+    "ENGINES",
+    "ENGINE_MIN_BYTES",
+    "MEMORY_SHARE",
+    "default_memory_limit",
+    "connect",
+    "use_engine",
+    "read_inputs_engine",
+    "validate_observations_engine",
+]
+
+ENGINES: tuple[str, ...] = ("auto", "duckdb", "pandas")
+"""Who reads and validates observations: ``duckdb`` (this module), ``pandas``
+(:func:`perfmodel.validation.read_inputs`), or ``auto`` (DuckDB for Parquet files of
+at least :data:`ENGINE_MIN_BYTES`, pandas otherwise). Both give the same accepted rows
+and quarantine."""
+
+ENGINE_MIN_BYTES = 1 * 2**20
+"""Parquet files from this size on are read by DuckDB under ``engine="auto"``: reading
+and validating 1 M rows (3 MiB) took 2.2 s instead of 5.1 s, 5 M rows 13 s instead of
+29 s (``benchmarks/results/engines_validation.md``). CSV files stay with pandas under
+``auto``: at 5 M rows the engine was no faster (23 s against 22 s), since decompressing
+and parsing the text dominates; that changes when the roll-up moves into the engine."""
+
+MEMORY_SHARE = 0.5
+"""Share of the machine's memory the engine may use by default (past it, DuckDB spills to disk)."""
+
+_HEAD_BYTES = 1 << 20
+"""Bytes of a CSV file checked before DuckDB reads it."""
+
+_NUMBER = r"[ \t\n\r]*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?[ \t\n\r]*"
+"""Numbers the screen parses in SQL; other texts go to the row-level checks."""
+
+_BLANK = r"[\s\x{0b}\x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]*"
+"""Text that Python's ``str.strip`` turns empty (``str.isspace`` characters)."""
+
+_MARGIN = 0.5
+"""Share of :data:`RATE_TOLERANCE` within which a value counts as numerator / denominator on the screen."""
+
+
+def default_memory_limit() -> str:
+    """:data:`MEMORY_SHARE` of the machine's memory, as a DuckDB size ('11GB')."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return "4GB"
+    return f"{max(1, int(total * MEMORY_SHARE / 2**30))}GB"
+
+
+def connect(memory_limit: str | None = None) -> Any:
+    """A DuckDB connection limited to ``memory_limit`` (default :func:`default_memory_limit`).
+
+    Raises
+    ------
+    OptionError
+        When DuckDB refuses the limit (it takes sizes such as '4GB' or '512MB').
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    limit = memory_limit or default_memory_limit()
+    try:
+        con.execute(f"SET memory_limit = '{limit}'")
+    except duckdb.Error as exc:
+        raise OptionError(
+            f"--memory-limit {limit!r} is not a size DuckDB understands", "give a size such as 4GB or 512MB"
+        ) from exc
+    return con
+
+
+def use_engine(observations: object, engine: str = "auto") -> bool:
+    """Whether ``engine`` (one of :data:`ENGINES`) means DuckDB for ``observations``.
+
+    Raises
+    ------
+    OptionError
+        When ``engine`` is not one of :data:`ENGINES`, or is 'duckdb' and DuckDB is
+        not installed.
+    """
+    check_choice("engine", engine, ENGINES)
+    if engine == "pandas":
+        return False
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        if engine == "duckdb":
+            raise OptionError("engine 'duckdb' needs the duckdb package", "pip install duckdb") from None
+        return False
+    if engine == "duckdb":
+        return True
+    if not isinstance(observations, (str, Path)):
+        return False
+    path = Path(observations)
+    return path.suffix.lower() == ".parquet" and path.is_file() and path.stat().st_size >= ENGINE_MIN_BYTES
+
+
+# ----------------------------------------------------------------------------- reading
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _plain_csv(path: Path) -> list[str] | None:
+    """The header of a CSV file DuckDB reads exactly as :func:`perfmodel.io.read_table`, else None.
+
+    That is: UTF-8 without BOM, NUL or CR, comma-separated, with the header on the
+    first line and every header cell filled.
+    """
+    name = path.name.lower()
+    if not (name.endswith(".csv") or name.endswith(".csv.gz")):
+        return None
+    try:
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(path, "rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+        text = head.decode("utf-8") if len(head) < _HEAD_BYTES else head.decode("utf-8", errors="ignore")
+    except (OSError, UnicodeDecodeError, EOFError):
+        return None
+    if not text or text.startswith("\ufeff") or "\x00" in text or "\r" in text or '"' in text.split("\n", 1)[0]:
+        return None
+    if _sniff_separator(text, ",", OBSERVATION_ALIASES) != ",":
+        return None
+    if not _plain_lines(path):
+        return None
+    first = text.split("\n", 1)[0]
+    cells = first.split(",")
+    if any(cell.strip() == "" for cell in cells):
+        return None
+    grid = pd.DataFrame([cells])
+    if _header_position(grid, OBSERVATION_ALIASES, strict=True) != 0:
+        return None
+    return cells
+
+
+def _plain_lines(path: Path) -> bool:
+    """Whether the whole file is free of blank lines, CR and NUL bytes (one pass, in chunks).
+
+    DuckDB skips blank lines, which pandas keeps as blank rows (they count in row
+    numbers); pandas ends a line at CR and a cell at NUL. Such files go to pandas.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    previous = b""
+    with opener(path, "rb") as handle:
+        while chunk := handle.read(_HEAD_BYTES * 16):
+            joined = previous + chunk
+            if b"\n\n" in joined or b"\r" in chunk or b"\x00" in chunk:
+                return False
+            previous = chunk[-1:]
+    return True
+
+
+def _register_raw(
+    con: Any, observations: str | Path | pd.DataFrame, sheet: int | str | None
+) -> tuple[pd.DataFrame, str]:
+    """Create the table ``raw`` (canonical columns, then ``source_row``); the attrs frame and source.
+
+    The returned frame is empty (with the attrs of the file: sheets, letters)
+    when DuckDB read the file itself, else the whole table as read by pandas.
+    """
+    if isinstance(observations, pd.DataFrame):
+        frame = observations
+        source = str(frame.attrs.get("source", "<observations>"))
+        return _register_frame(con, frame), source
+    path = Path(observations)
+    source = str(path)
+    if path.suffix.lower() == ".parquet" and path.is_file():
+        columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{_literal(path)}')").fetchall()]
+        names = canonical_columns(columns, OBSERVATION_ALIASES, source=source)
+        names = ["source_row_in_file" if n == "source_row" else n for n in names]
+        select = ", ".join(f"{_quote(c)} AS {_quote(n)}" for c, n in zip(columns, names, strict=True))
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW raw_all AS SELECT {select}, "
+            "CAST(file_row_number + 2 AS BIGINT) AS source_row "
+            f"FROM read_parquet('{_literal(path)}', file_row_number = true)"
+        )
+        return _empty_with_attrs(names, source), source
+    header = _plain_csv(path) if path.is_file() else None
+    if header is not None:
+        names = canonical_columns(header, OBSERVATION_ALIASES, source=source)
+        names = ["source_row_in_file" if n == "source_row" else n for n in names]
+        spec = "{" + ", ".join(f"'c{k}': 'VARCHAR'" for k in range(len(names))) + "}"
+        select = ", ".join(f"nullif(c{k}, '') AS {_quote(n)}" for k, n in enumerate(names))
+        import duckdb
+
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE raw_text AS SELECT * FROM read_csv('{_literal(path)}', "
+                f"columns = {spec}, header = true, delim = ',', quote = '\"', escape = '\"', auto_detect = false, "
+                "null_padding = true, strict_mode = true, new_line = '\\n')"
+            )
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW raw_all AS SELECT {select}, CAST(rowid + 2 AS BIGINT) AS source_row "
+                "FROM raw_text"
+            )
+            return _empty_with_attrs(names, source), source
+        except duckdb.Error:
+            con.execute("DROP TABLE IF EXISTS raw_text")
+    frame = read_table(path, aliases=OBSERVATION_ALIASES, sheet=sheet)
+    return _register_frame(con, frame), str(frame.attrs["source"])
+
+
+def _literal(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _empty_with_attrs(names: list[str], source: str) -> pd.DataFrame:
+    frame = pd.DataFrame(columns=[*names, "source_row"])
+    frame.attrs = {"source": source, "skipped_rows": [], "sheets": [], "letters": {}}
+    return frame
+
+
+def _register_frame(con: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as the DuckDB view ``raw`` (object columns as text)."""
+    con.register("raw_frame", frame)
+    con.execute("CREATE OR REPLACE TEMP VIEW raw_all AS SELECT * FROM raw_frame")
+    return frame
+
+
+# ----------------------------------------------------------------------------- screening
+def _column_type(con: Any, name: str) -> str:
+    rows = con.execute("DESCRIBE raw").fetchall()
+    return next(str(row[1]) for row in rows if row[0] == name)
+
+
+def _distinct(con: Any, name: str) -> pd.Series:
+    """The distinct non-missing values of column ``name`` of ``raw``, as pandas reads them."""
+    values = con.execute(f"SELECT DISTINCT {_quote(name)} AS v FROM raw WHERE {_quote(name)} IS NOT NULL").df()["v"]
+    return values.astype(object) if values.dtype == object else values
+
+
+def _mapping(con: Any, name: str, table: str, columns: dict[str, pd.Series | np.ndarray], raw: pd.Series) -> None:
+    """Register ``table``: the raw value ``raw_value`` of column ``name`` → ``columns``."""
+    frame = pd.DataFrame({"raw_value": raw.reset_index(drop=True), **{k: pd.Series(v) for k, v in columns.items()}})
+    con.register(table, frame)
+
+
+_TEXT_TYPES = ("VARCHAR",)
+_NUMBER_TYPES = ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER")
+
+
+def _screenable(con: Any, frame_columns: list[str]) -> bool:
+    """Whether the screen handles ``raw``: a long table, key and number columns of plain types."""
+    if "source_sheet" in frame_columns or "source_row" not in frame_columns:
+        return False
+    if not {"period", "unit_id", "indicator"} <= set(frame_columns):
+        return False
+    if "value" not in frame_columns and not {"numerator", "denominator"} <= set(frame_columns):
+        return False
+    types = {row[0]: str(row[1]) for row in con.execute("DESCRIBE raw").fetchall()}
+    for name in ("period", "unit_id", "indicator", "rater_id", "submitted_at"):
+        if name in types and types[name] not in _TEXT_TYPES:
+            return False
+    for name in ("value", "numerator", "denominator"):
+        if name in types and types[name] not in _TEXT_TYPES + _NUMBER_TYPES:
+            return False
+    return True
+
+
+def _number_sql(name: str, kind: str | None) -> tuple[str, str]:
+    """SQL for column ``name``: (its value as DOUBLE or NULL, whether it is plain: missing or a plain number)."""
+    if kind is None:
+        return "CAST(NULL AS DOUBLE)", "true"
+    column = _quote(name)
+    if kind in _TEXT_TYPES:
+        plain = f"({column} IS NULL OR regexp_full_match({column}, '{_NUMBER}'))"
+        value = f"CASE WHEN regexp_full_match({column}, '{_NUMBER}') THEN CAST(trim({column}, ' \t\n\r') AS DOUBLE) END"
+        return value, plain
+    value = f"CASE WHEN isnan(CAST({column} AS DOUBLE)) THEN NULL ELSE CAST({column} AS DOUBLE) END"
+    return value, f"({column} IS NULL OR isnan(CAST({column} AS DOUBLE)) OR isfinite(CAST({column} AS DOUBLE)))"
+
+
+def _setup_mappings(con: Any, framework: Framework, units: ValidationResult, columns: list[str]) -> None:
+    """Register the per-distinct-value tables: periods, units, indicators, raters, timestamps."""
+    periods = _distinct(con, "period")
+    period_text = _as_text(periods)
+    parsed = [None if pd.isna(t) else _parse_period(t)[0] for t in period_text]
+    _mapping(con, "period", "map_period", {"month": pd.Series(parsed, dtype=object)}, periods)
+
+    unit_values = _distinct(con, "unit_id")
+    unit_text = _as_text(unit_values)
+    data = units.data
+    ok_ids = set(data.loc[data["level"] == framework.level, "unit_id"].dropna()) if len(data) else set()
+    _mapping(
+        con,
+        "unit_id",
+        "map_unit",
+        {"unit_text": unit_text.astype(object), "unit_ok": unit_text.isin(ok_ids).to_numpy(dtype=bool)},
+        unit_values,
+    )
+
+    inputs = framework.input_indicators()
+    lookup = indicator_lookup(framework)
+    indicator_values = _distinct(con, "indicator")
+    indicator_text = _as_text(indicator_values)
+    resolved = [
+        None if pd.isna(t) else (lookup.get(normalise_header(t)) if lookup.get(normalise_header(t)) in inputs else t)
+        for t in indicator_text
+    ]
+    ranges = {ind.id: ind.range for ind in framework.indicators() if ind.range is not None}
+    low, high, kinds = [], [], []
+    for ind in resolved:
+        kind = inputs.get(ind) if ind is not None else None
+        declared = ranges.get(ind) if ind is not None else None
+        if kind == "rate":
+            low.append(declared[0] if declared else 0.0)
+            high.append(declared[1] if declared else 1.0)
+        else:
+            low.append(declared[0] if declared else -np.inf)
+            high.append(declared[1] if declared else np.inf)
+        kinds.append(kind)
+    _mapping(
+        con,
+        "indicator",
+        "map_indicator",
+        {
+            "indicator_text": indicator_text.astype(object),
+            "resolved": pd.Series(resolved, dtype=object),
+            "kind": pd.Series(kinds, dtype=object),
+            "low": np.array(low, dtype=float),
+            "high": np.array(high, dtype=float),
+        },
+        indicator_values,
+    )
+
+    if "rater_id" in columns:
+        raters = _distinct(con, "rater_id")
+        _mapping(con, "rater_id", "map_rater", {"rater_text": _as_text(raters).astype(object)}, raters)
+    if "submitted_at" in columns:
+        stamps = _distinct(con, "submitted_at")
+        parsed_stamps = _parse_timestamps(None, _as_text(stamps))
+        _mapping(con, "submitted_at", "map_stamp", {"stamp": parsed_stamps.astype("datetime64[ns]")}, stamps)
+
+
+def _screen_sql(columns: list[str], types: dict[str, str]) -> str:
+    """SQL of the screened table: typed columns, ``screened`` (clean) and ``shared`` (key on several rows)."""
+    v, v_plain = _number_sql("value", types.get("value"))
+    n, n_plain = _number_sql("numerator", types.get("numerator"))
+    d, d_plain = _number_sql("denominator", types.get("denominator"))
+    rater = "m_r.rater_text" if "rater_id" in columns else "CAST(NULL AS VARCHAR)"
+    stamp_ok = "(r.submitted_at IS NULL OR m_s.stamp IS NOT NULL)" if "submitted_at" in columns else "true"
+    stamp = "m_s.stamp" if "submitted_at" in columns else "CAST(NULL AS TIMESTAMP)"
+    joins = [
+        "LEFT JOIN map_period m_p ON r.period = m_p.raw_value",
+        "LEFT JOIN map_unit m_u ON r.unit_id = m_u.raw_value",
+        "LEFT JOIN map_indicator m_i ON r.indicator = m_i.raw_value",
+    ]
+    if "rater_id" in columns:
+        joins.append("LEFT JOIN map_rater m_r ON r.rater_id = m_r.raw_value")
+    if "submitted_at" in columns:
+        joins.append("LEFT JOIN map_stamp m_s ON r.submitted_at = m_s.raw_value")
+    tolerance = RATE_TOLERANCE * _MARGIN
+    return f"""
+        WITH typed AS (
+            SELECT r.*, m_p.month, m_u.unit_text, coalesce(m_u.unit_ok, false) AS unit_ok,
+                   m_i.resolved, m_i.kind, m_i.low, m_i.high, {rater} AS rater_text, {stamp} AS stamp,
+                   {v} AS v_, {n} AS n_, {d} AS d_,
+                   {v_plain} AND {n_plain} AND {d_plain} AS plain_numbers, {stamp_ok} AS stamp_ok
+            FROM raw r {" ".join(joins)}
+        ), figured AS (
+            SELECT *, coalesce(v_, CASE WHEN d_ <> 0 THEN n_ / d_ END) AS figure,
+                   month IS NOT NULL AND unit_text IS NOT NULL AND resolved IS NOT NULL AS key_ok
+            FROM typed
+        ), keys AS (
+            SELECT month, unit_text, resolved, rater_text FROM figured WHERE key_ok
+            GROUP BY month, unit_text, resolved, rater_text HAVING count(*) > 1
+        )
+        SELECT f.*, k.month IS NOT NULL AS shared,
+               key_ok AND unit_ok AND kind IS NOT NULL AND plain_numbers AND stamp_ok
+               AND abs(coalesce(v_, 0)) <= {MAX_MAGNITUDE!r} AND abs(coalesce(n_, 0)) <= {MAX_MAGNITUDE!r}
+               AND abs(coalesce(d_, 0)) <= {MAX_MAGNITUDE!r}
+               AND figure IS NOT NULL
+               AND coalesce(n_ >= 0, true) AND coalesce(d_ > 0, true)
+               AND NOT (kind = 'count' AND figure < 0)
+               AND NOT (kind = 'rate' AND coalesce(n_ > d_, false))
+               AND NOT coalesce(v_ IS NOT NULL AND n_ IS NOT NULL AND d_ IS NOT NULL
+                                AND abs(v_ - n_ / d_) > {tolerance!r}, false)
+               AND figure >= low AND figure <= high AS screened
+        FROM figured f LEFT JOIN keys k ON f.month = k.month AND f.unit_text = k.unit_text
+             AND f.resolved = k.resolved AND f.rater_text IS NOT DISTINCT FROM k.rater_text
+    """
+
+
+def validate_observations_engine(
+    framework: Framework,
+    observations: str | Path | pd.DataFrame,
+    units: ValidationResult,
+    *,
+    sheet: int | str | None = None,
+    months: Iterable[str] | None = None,
+    con: Any = None,
+    memory_limit: str | None = None,
+) -> ValidationResult:
+    """Read and validate observations in DuckDB; the result of :func:`perfmodel.validation.validate_observations`.
+
+    Parameters
+    ----------
+    framework
+        The framework the observations are validated against.
+    observations
+        A file (CSV, .csv.gz, TSV, .xlsx, .xls, Parquet) or a frame as read by
+        :func:`perfmodel.io.read_table`.
+    units
+        The validated units (:func:`perfmodel.validation.validate_units`).
+    sheet
+        A workbook: read only this sheet.
+    months
+        Read only the rows of these months ('YYYY-MM'); in a Parquet file the
+        filter is pushed into the scan, so other months are not read. Rows whose
+        period is not a month are then not read either. Default: every row.
+    con
+        A DuckDB connection (default: a new one, see :func:`connect`).
+    memory_limit
+        The engine's memory limit for a new connection ('4GB'); default
+        :func:`default_memory_limit`.
+
+    Returns
+    -------
+    ValidationResult
+        The accepted rows (typed, in file order) and the quarantine, equal to the
+        pandas validation of the same rows.
+    """
+    con = con if con is not None else connect(memory_limit)
+    frame, source = _register_raw(con, observations, sheet)
+    con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM raw_all")
+    columns = [row[0] for row in con.execute("DESCRIBE raw").fetchall()]
+    if not _screenable(con, columns):
+        if len(frame) or not len(frame.columns):
+            whole = frame
+        else:
+            types = {row[0]: str(row[1]) for row in con.execute("DESCRIBE raw").fetchall()}
+            whole = _as_read(con.execute("SELECT * FROM raw ORDER BY source_row").df(), frame, types)
+        return validate_observations(whole, units, framework, source=source)
+    _setup_mappings(con, framework, units, columns)
+    if months is not None:
+        wanted = {str(parse_month(m)) for m in months}
+        texts = con.execute(
+            "SELECT raw_value FROM map_period WHERE list_contains(?, month)", [sorted(wanted)]
+        ).fetchall()
+        listed = ", ".join("'" + str(row[0]).replace("'", "''") + "'" for row in texts) or "NULL"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM raw_all WHERE period IN ({listed})")
+    types = {row[0]: str(row[1]) for row in con.execute("DESCRIBE raw").fetchall()}
+    con.execute(f"CREATE OR REPLACE TEMP TABLE screened AS {_screen_sql(columns, types)}")
+    n_input = con.execute("SELECT count(*) FROM screened").fetchone()[0]
+    raw_columns = ", ".join(_quote(c) for c in columns)
+    suspects = con.execute(f"SELECT {raw_columns} FROM screened WHERE NOT screened OR shared ORDER BY source_row").df()
+    suspects = _as_read(suspects, frame, types)
+    checked = validate_observations(suspects, units, framework, source=source)
+    notes = _rename_notes(con)
+    data = _clean_rows(con, columns, framework, frame)  # in file order
+    if len(checked.data):
+        data = pd.concat([data, checked.data[data.columns]], ignore_index=True)
+        data = data.sort_values("source_row", kind="stable").reset_index(drop=True)
+    data.attrs["source"] = source
+    result = ValidationResult(data, checked.quarantine, n_input, source)
+    return _with_notes(result, frame, notes)
+
+
+def _as_read(suspects: pd.DataFrame, frame: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
+    """Rows fetched from DuckDB as :func:`perfmodel.io.read_table` gives them.
+
+    From a frame handed to DuckDB, its own rows (same dtypes); from a file DuckDB
+    read, text columns as :data:`~perfmodel.validation.TEXT_DTYPE`.
+    """
+    if len(frame):
+        rows = frame[frame["source_row"].isin(suspects["source_row"])]
+    else:
+        rows = suspects
+        for name in rows.columns:
+            if types.get(name) in _TEXT_TYPES:
+                rows[name] = rows[name].astype(TEXT_DTYPE)
+    rows.attrs = dict(frame.attrs)
+    return rows
+
+
+def _clean_rows(con: Any, columns: list[str], framework: Framework, frame: pd.DataFrame) -> pd.DataFrame:
+    """The screened rows typed as :func:`perfmodel.validation.validate_observations` types accepted rows."""
+    extras = [c for c in columns if c not in _OBSERVATION_INPUTS and c != "source_row"]
+    types = {row[0]: str(row[1]) for row in con.execute("DESCRIBE screened").fetchall()}
+    extra_sql = "".join(
+        f", CASE WHEN regexp_full_match(CAST({_quote(c)} AS VARCHAR), '{_BLANK}') THEN NULL ELSE {_quote(c)} END "
+        f"AS {_quote(c)}"
+        if types.get(c) in _TEXT_TYPES
+        else f", {_quote(c)}"
+        for c in extras
+    )
+
+    def text_dtype(name: str) -> object:
+        return frame[name].dtype if len(frame) else TEXT_DTYPE
+
+    relation = con.sql(
+        "SELECT month AS period, unit_text AS unit_id, resolved AS indicator, figure AS value, n_ AS numerator, "
+        "d_ AS denominator, rater_text AS rater_id, stamp AS submitted_at, source_row"
+        f"{extra_sql} FROM screened WHERE screened AND NOT shared ORDER BY source_row"
+    )
+    # through Arrow: text stays Arrow-backed, no Python strings (DuckDB 2 renamed arrow() to_arrow_table())
+    table = (getattr(relation, "to_arrow_table", None) or relation.arrow)()
+    con.execute("DROP TABLE IF EXISTS screened; DROP TABLE IF EXISTS raw_text")  # memory back before pandas
+    rows = table.to_pandas(self_destruct=True, split_blocks=True)
+    del table
+    period = rows["period"].astype(TEXT_DTYPE)
+    submitted = pd.to_datetime(rows["submitted_at"]).astype("datetime64[ns]")
+    deadline, late, days_late = lateness(period, submitted, framework)
+    data = pd.DataFrame(
+        {
+            "period": period,
+            "unit_id": rows["unit_id"].astype(TEXT_DTYPE),
+            "indicator": rows["indicator"].astype(TEXT_DTYPE),
+            "value": rows["value"].to_numpy(dtype=float) + 0.0,
+            "numerator": rows["numerator"].to_numpy(dtype=float, na_value=np.nan),
+            "denominator": rows["denominator"].to_numpy(dtype=float, na_value=np.nan),
+            "rater_id": rows["rater_id"].astype(TEXT_DTYPE),
+            "submitted_at": submitted,
+            "deadline": deadline,
+            "late": late,
+            "days_late": days_late,
+            "source_row": rows["source_row"].to_numpy(dtype=np.int64),
+        }
+    )
+    for name in extras:
+        data[name] = rows[name].astype(text_dtype(name)) if types.get(name) in _TEXT_TYPES else rows[name]
+    return data
+
+
+def _rename_notes(con: Any) -> list[str]:
+    """The note on indicators named by name or alias, over every row (as the pandas path writes it)."""
+    renamed = con.execute(
+        "SELECT m.indicator_text, m.resolved, count(*) AS n, min(source_row) AS first FROM screened "
+        "JOIN map_indicator m ON screened.indicator = m.raw_value "
+        "WHERE m.resolved IS NOT NULL AND m.resolved <> m.indicator_text "
+        "GROUP BY m.indicator_text, m.resolved ORDER BY first"
+    ).fetchall()
+    if not renamed:
+        return []
+    total = sum(int(row[2]) for row in renamed)
+    pairs = [(row[0], row[1]) for row in renamed]
+    shown = ", ".join(f"'{a}' → {b}" for a, b in pairs[:3]) + (", …" if len(pairs) > 3 else "")
+    return [f"{total} rows name their indicator by name or alias; read as ids ({shown})"]
+
+
+def read_inputs_engine(
+    framework: Framework | str | Path,
+    observations: str | Path | pd.DataFrame,
+    units: str | Path | pd.DataFrame,
+    *,
+    sheet: int | str | None = None,
+    months: Iterable[str] | None = None,
+    memory_limit: str | None = None,
+) -> tuple[ValidationResult, ValidationResult]:
+    """:func:`perfmodel.validation.read_inputs` with the observations read and validated in DuckDB.
+
+    The units table (one row per unit, small) is validated by pandas as before.
+    ``months`` and ``memory_limit``: see :func:`validate_observations_engine`.
+    """
+    fw = resolve_input_order(framework, observations, units, caller="read_inputs_engine")
+    progress.step("reading_units", path=units)
+    units_raw = units if isinstance(units, pd.DataFrame) else read_table(units, aliases=UNIT_ALIASES)
+    units_source = str(units_raw.attrs.get("source", "<units>"))
+    denominators = [ind.denominator for ind in fw.indicators() if ind.denominator]
+    progress.step("validating_units")
+    units_result = validate_units(units_raw, source=units_source, numeric_columns=denominators)
+    con = connect(memory_limit)
+    progress.step("reading_observations", path=observations)
+    try:
+        observations_result = validate_observations_engine(
+            fw, observations, units_result, sheet=sheet, months=months, con=con
+        )
+    finally:
+        con.close()
+    return observations_result, units_result
