@@ -68,3 +68,72 @@ def six_station_files(tmp_path_factory) -> dict[str, Path]:
         "framework": framework,
         "period": period,
     }
+
+
+QUARTERLY_FRAMEWORK, QUARTERLY_PERIOD = "station_four_dimension", "2025Q2"
+QUARTERLY_GROUP = "quarterly_reports"
+"""The xdist group of the tests that read :func:`quarterly_reports` (``--dist loadgroup``: one worker
+runs them all, so the reports are written once per test run)."""
+
+
+def folder_hash(folder: Path) -> str:
+    """SHA-256 over every file's relative path and bytes below ``folder``."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="session")
+def quarterly_sample(tmp_path_factory) -> dict[str, Path]:
+    """30 stations, 2025-01 … 2025-06, with planted defects (so a quarantine exists)."""
+    from perfmodel.simulate import generate_sample
+
+    out = tmp_path_factory.mktemp("quarterly_sample")
+    return generate_sample(out, stations=30, months=6, rng=5, start="2025-01", frameworks=[QUARTERLY_FRAMEWORK])
+
+
+@pytest.fixture(scope="session")
+def quarterly_reports(quarterly_sample, tmp_path_factory) -> dict[str, object]:
+    """The quarterly report written by ``perfmodel report`` twice into one ``--out``, shared by the report tests.
+
+    First in English with case-mix calibration and no linked report, then in Chinese
+    without calibration and ``--with fairness_audit`` (its progress lines on stderr kept).
+    Returns the ``sample``, the report ``folders`` and ``calibration`` per language, the
+    Chinese run's ``stderr``, and the English folder's hash before and after the Chinese
+    run (``en_hash``). Every run of a report notebook costs seconds, so the tests of the
+    quarterly notebook, of whole-language output and of ``--with`` read these two runs.
+    """
+    import contextlib
+    import io
+
+    from perfmodel import cli
+
+    out = tmp_path_factory.mktemp("quarterly_reports") / "reports"
+    common = [
+        "report",
+        "--period",
+        QUARTERLY_PERIOD,
+        "--observations",
+        str(quarterly_sample["station_observations"]),
+        "--units",
+        str(quarterly_sample["units"]),
+        "--out",
+        str(out),
+    ]
+    folders = {lang: out / QUARTERLY_FRAMEWORK / QUARTERLY_PERIOD / lang for lang in ("en", "zh")}
+    assert cli.main(["--quiet", *common, "--lang", "en", "--calibration", "casemix"]) == 0
+    en_before = folder_hash(folders["en"])
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = cli.main([*common, "--lang", "zh", "--with", "fairness_audit"])
+    assert code == 0, stderr.getvalue()[-2000:]
+    return {
+        "sample": quarterly_sample,
+        "folders": folders,
+        "calibration": {"en": "casemix", "zh": "none"},
+        "stderr": stderr.getvalue(),
+        "en_hash": (en_before, folder_hash(folders["en"])),
+    }

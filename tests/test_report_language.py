@@ -1,9 +1,9 @@
 """Whole-language output (issue 11): one report per language, none overwriting the other.
 
-The quarterly report of the shipped sample (2025Q2) is written with ``perfmodel report``
-in Chinese and then in English into the same ``--out`` folder (one run per language,
-shared by the tests of this module). The visible text of each is searched for words
-of the other language:
+The quarterly report of a 30-station sample (2025Q2) is written with ``perfmodel report``
+in English and then in Chinese into the same ``--out`` folder (the session's
+``quarterly_reports``, shared with the other report tests). The visible text of each
+is searched for words of the other language:
 
 * the English report may show Chinese only where it is data: the units table's own
   values (station names, peer-group labels such as 一类) and ids in parentheses;
@@ -16,7 +16,6 @@ source, in :data:`KNOWN_LEAKS`; the list may only shrink.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from pathlib import Path
@@ -24,14 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
-
-from perfmodel import cli
-
-REPO = Path(__file__).resolve().parents[1]
-OBSERVATIONS = REPO / "data_samples" / "station_observations.csv.gz"
-UNITS = REPO / "data_samples" / "units.csv"
-FRAMEWORK = "station_four_dimension"
-PERIOD = "2025Q2"
+from conftest import QUARTERLY_GROUP
 
 CJK = re.compile(r"[\u3001-\u303f\u3400-\u9fff\uff01-\uffef]+")
 """Chinese characters and Chinese punctuation (the ideographic space U+3000 is whitespace)."""
@@ -89,48 +81,30 @@ def other_language(text: str, lang: str) -> Counter[str]:
     return Counter(word for word in ENGLISH_WORD.findall(text) if word not in ALLOWED_EN)
 
 
-def data_words() -> set[str]:
+def data_words(units: Path) -> set[str]:
     """The units table's values in Chinese (names, peer-group labels, area types): data, not words."""
-    units = pd.read_csv(UNITS, dtype=str)
-    values = {value for column in units.columns for value in units[column].dropna()}
+    table = pd.read_csv(units, dtype=str)
+    values = {value for column in table.columns for value in table[column].dropna()}
     return {value for value in values if CJK.search(value)}
 
 
-def folder_hash(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
-@pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """The quarterly report in zh, then in en, into the same --out; the zh folder's hash between."""
-    out = tmp_path_factory.mktemp("language") / "reports"
-    folders, hashes = {}, {}
-    for lang in ("zh", "en"):
-        options = ["--observations", str(OBSERVATIONS), "--units", str(UNITS), "--out", str(out)]
-        code = cli.main(["--quiet", "report", "--period", PERIOD, "--lang", lang, *options])
-        assert code == 0
-        folders[lang] = out / FRAMEWORK / PERIOD / lang
-        hashes[lang] = {name: folder_hash(folder) for name, folder in folders.items()}
-    return {"folders": folders, "hashes": hashes}
-
-
 @pytest.mark.notebook
-def test_reports_in_two_languages_go_side_by_side(reports):
-    folders, hashes = reports["folders"], reports["hashes"]
+@pytest.mark.xdist_group(QUARTERLY_GROUP)
+def test_reports_in_two_languages_go_side_by_side(quarterly_reports):
+    folders = quarterly_reports["folders"]
     for lang, folder in folders.items():
         html = (folder / "report.html").read_text(encoding="utf-8")
         assert f'lang="{"en" if lang == "en" else "zh-CN"}"' in html
-    assert hashes["en"]["zh"] == hashes["zh"]["zh"], "the English run changed the Chinese report"
+    before, after = quarterly_reports["en_hash"]
+    assert before == after, "the Chinese run changed the English report"
 
 
 @pytest.mark.notebook
+@pytest.mark.xdist_group(QUARTERLY_GROUP)
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_report_shows_no_word_of_the_other_language(reports, lang):
-    html = (reports["folders"][lang] / "report.html").read_text(encoding="utf-8")
-    found = other_language(visible_text(html, data_words()), lang)
+def test_report_shows_no_word_of_the_other_language(quarterly_reports, lang):
+    html = (quarterly_reports["folders"][lang] / "report.html").read_text(encoding="utf-8")
+    found = other_language(visible_text(html, data_words(quarterly_reports["sample"]["units"])), lang)
     known = KNOWN_LEAKS[lang]
     assert not set(found) - set(known), f"{lang} report shows: {dict(found)}"
     gone = set(known) - set(found)

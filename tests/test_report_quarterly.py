@@ -9,12 +9,12 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from conftest import QUARTERLY_GROUP
 
 from perfmodel.evaluation import evaluate_files
 from perfmodel.framework import framework_path
 from perfmodel.report import quarterly as q
 from perfmodel.report.runner import notebook_parameters, run_notebook
-from perfmodel.simulate import generate_sample
 
 FRAMEWORK = "station_four_dimension"
 PERIOD = "2025Q2"
@@ -22,10 +22,9 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "quarterly_evalua
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """30 stations, 2025-01 … 2025-06, with planted defects (so a quarantine exists)."""
-    out = tmp_path_factory.mktemp("quarterly_sample")
-    return generate_sample(out, stations=30, months=6, rng=5, start="2025-01", frameworks=[FRAMEWORK])
+def sample(quarterly_sample: dict[str, Path]) -> dict[str, Path]:
+    """30 stations, 2025-01 … 2025-06, with planted defects (so a quarantine exists): the session's sample."""
+    return quarterly_sample
 
 
 @pytest.fixture(scope="module")
@@ -253,25 +252,14 @@ def test_notebook_reads_as_a_document_and_its_code_holds_no_prose():
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize(("lang", "calibration"), [("zh", "none"), ("en", "casemix")])
-def test_notebook_writes_a_complete_report(sample, tmp_path, lang, calibration):
-    out = tmp_path / "report"
-    run = run_notebook(
-        NOTEBOOK,
-        out,
-        {
-            "observations": str(sample["station_observations"]),
-            "units": str(sample["units"]),
-            "framework": FRAMEWORK,
-            "period": PERIOD,
-            "lang": lang,
-            "output_dir": str(out),
-            "calibration": calibration,
-        },
-        timeout=300,
-        html_lang="zh-CN" if lang == "zh" else "en",
-    )
-    executed = nbformat.read(run.executed_notebook, as_version=4)
+@pytest.mark.xdist_group(QUARTERLY_GROUP)
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_notebook_writes_a_complete_report(quarterly_reports, lang):
+    """The report ``perfmodel report`` wrote (zh without calibration, en with case-mix): every section,
+    the summary first, the figures, and the scores and quarantine of the library."""
+    sample, out = quarterly_reports["sample"], quarterly_reports["folders"][lang]
+    calibration = quarterly_reports["calibration"][lang]
+    executed = nbformat.read(out / NOTEBOOK.name, as_version=4)
     errors = [
         o
         for c in executed.cells
@@ -280,7 +268,7 @@ def test_notebook_writes_a_complete_report(sample, tmp_path, lang, calibration):
         if o.get("output_type") == "error"
     ]
     assert not errors
-    html = run.html.read_text(encoding="utf-8")
+    html = (out / "report.html").read_text(encoding="utf-8")
     assert "PosixPath" not in html and "Traceback" not in html
     sections = (
         ["数据质量", "等级与排名", "情境校准", "公平性", "方法说明", "数据来源与可复现性"]
