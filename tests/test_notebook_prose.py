@@ -20,7 +20,7 @@ from perfmodel.text import has_message, templates
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 REPORT_NOTEBOOKS = tuple(sorted(path.stem for path in NOTEBOOKS.glob("*.ipynb")))
-"""Every notebook under ``notebooks/``: each is a report (or the training tutorial) whose words come from the catalogue."""
+"""Every notebook under ``notebooks/``: the reports and the training tutorial, all worded from the catalogue."""
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 INLINE_CHOICE = re.compile(r"\bif zh\b|\bzh = lang\b")
