@@ -15,24 +15,12 @@ import nbformat
 import pytest
 
 from perfmodel.report.notebook_html import HIDDEN_CELL_TAGS
-from perfmodel.text import has_message
+from perfmodel.text import has_message, templates
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
-CONVERTED = (
-    "annual_summary",
-    "calibration",
-    "development",
-    "fairness_audit",
-    "methodology_tutorial",
-    "monthly_bulletin",
-    "reform_targets",
-)
-"""Report notebooks whose words all come from the catalogue."""
-
-PENDING = ("gaming_lab", "indicator_design_lab")
-"""Report notebooks that still choose between inline Chinese and English literals (``… if zh else …``).
-This tuple may only shrink: the test fails when one of them no longer does."""
+REPORT_NOTEBOOKS = tuple(sorted(path.stem for path in NOTEBOOKS.glob("*.ipynb")))
+"""Every notebook under ``notebooks/``: the reports and the training tutorial, all worded from the catalogue."""
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 INLINE_CHOICE = re.compile(r"\bif zh\b|\bzh = lang\b")
@@ -47,7 +35,7 @@ def _code_without_comments(cell) -> str:
     return "\n".join(line.split("#", 1)[0] for line in cell.source.splitlines())
 
 
-@pytest.mark.parametrize("name", CONVERTED)
+@pytest.mark.parametrize("name", REPORT_NOTEBOOKS)
 def test_code_cells_hold_no_prose_and_use_existing_messages(name):
     for index, cell in enumerate(_cells(name)):
         if cell.cell_type != "code":
@@ -59,7 +47,7 @@ def test_code_cells_hold_no_prose_and_use_existing_messages(name):
             assert has_message(key), f"{name} cell {index}: no message {key!r}"
 
 
-@pytest.mark.parametrize("name", CONVERTED)
+@pytest.mark.parametrize("name", REPORT_NOTEBOOKS)
 def test_markdown_cells_are_for_notebook_readers_and_left_out_of_reports(name):
     cells = _cells(name)
     markdown = [c for c in cells if c.cell_type == "markdown"]
@@ -71,16 +59,22 @@ def test_markdown_cells_are_for_notebook_readers_and_left_out_of_reports(name):
     assert kinds.count("markdown") >= len(kinds) // 3
 
 
-def test_pending_notebooks_are_the_ones_left_with_inline_literals():
-    still = {
-        path.stem
-        for path in NOTEBOOKS.glob("*.ipynb")
-        if any(
-            c.cell_type == "code" and INLINE_CHOICE.search(_code_without_comments(c))
-            for c in nbformat.read(path, as_version=4).cells
-        )
-    }
-    assert still - {"quarterly_evaluation"} == set(PENDING)
+def test_the_checks_catch_inline_prose_and_read_catalogue_keys():
+    old = 'zh = lang != "en"\ndisplay(md("## 1. 数据质量" if zh else "## 1. Data quality"))'
+    new = 'display(say_md("notebook.gaming_lab.title", lang, name=name, period=period))  # 标题'
+    assert CJK.search(old) and len(INLINE_CHOICE.findall(old)) == 2
+    code = _code_without_comments(nbformat.v4.new_code_cell(new))
+    assert not CJK.search(code) and not INLINE_CHOICE.search(code)
+    assert KEY.findall(code) == ["notebook.gaming_lab.title"]
+    assert {"gaming_lab", "indicator_design_lab", "design_optimiser", "quarterly_evaluation"} <= set(REPORT_NOTEBOOKS)
+
+
+@pytest.mark.parametrize("name", [n for n in REPORT_NOTEBOOKS if has_message(f"notebook.{n}.title")])
+def test_a_notebooks_english_words_hold_no_chinese(name):
+    english = templates(f"notebook.{name}", "en")
+    chinese = templates(f"notebook.{name}", "zh")
+    assert english.keys() == chinese.keys()
+    assert not [key for key, text in english.items() if CJK.search(text)]
 
 
 @pytest.mark.parametrize("method", ["rules", "cusum"])
