@@ -38,7 +38,7 @@ report: $(STAMP)
 # ruff lint and format (line length 120), then mypy on the core layers ([tool.mypy] in pyproject.toml).
 test: lint
 	$(BIN)/python -m mypy
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

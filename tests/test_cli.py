@@ -20,6 +20,7 @@ import openpyxl
 import pandas as pd
 import pytest
 import yaml
+from conftest import QUARTERLY_GROUP
 from evaluation_builders import TOY, toy_data
 
 from perfmodel import cli, progress
@@ -869,18 +870,17 @@ def test_report_with_is_refused_for_another_main_notebook_or_a_missing_one(sampl
 
 
 @pytest.mark.notebook
-def test_report_links_to_the_fairness_report_only_when_it_is_written(sample, tmp_path, capsys):
-    out = tmp_path / "r"
-    final = out / FRAMEWORK / PERIOD / "zh"
-    code, _, err = _report(capsys, sample, out, "--quiet")
-    assert code == 0, err
-    alone = (final / "report.html").read_text(encoding="utf-8")
+@pytest.mark.xdist_group(QUARTERLY_GROUP)
+def test_report_links_to_the_fairness_report_only_when_it_is_written(quarterly_reports):
+    """The English run had no --with: no link, a sentence on how to write it and no dangling link;
+    the Chinese run had --with fairness_audit: a link to the written report, with its progress."""
+    alone_folder, linked_folder = quarterly_reports["folders"]["en"], quarterly_reports["folders"]["zh"]
+    alone = (alone_folder / "report.html").read_text(encoding="utf-8")
     assert "fairness_audit/report" not in alone and "--with fairness_audit" in alone
+    assert not (alone_folder / "fairness_audit").exists()
     local = [href for href in re.findall(r'href="([^"]+)"', alone) if not re.match(r"(#|[a-z]+:)", href)]
-    assert all((final / href.split("#")[0]).is_file() for href in local), local  # no link to a missing file
-    code, _, err = _report(capsys, sample, out, "--with", "fairness_audit")
-    assert code == 0, err
-    html = (final / "report.html").read_text(encoding="utf-8")
+    assert all((alone_folder / href.split("#")[0]).is_file() for href in local), local  # no link to a missing file
+    html = (linked_folder / "report.html").read_text(encoding="utf-8")
     (link,) = set(re.findall(r'href="(fairness_audit/[^"#]+)"', html))
-    assert (final / link).is_file() and (final / link).stat().st_size > 1000
-    assert "running notebook fairness_audit (cell" in err or "正在运行笔记本 fairness_audit" in err
+    assert (linked_folder / link).is_file() and (linked_folder / link).stat().st_size > 1000
+    assert "正在运行笔记本 fairness_audit" in quarterly_reports["stderr"]
