@@ -338,6 +338,7 @@ class SpatialWeights:
 
     def describe(self, lang: str = "zh") -> str:
         """How neighbours were defined, in words."""
+        check_lang(lang)
         if self.method == "knn":
             return say("spatial.weights_knn", lang, k=self.k)
         if self.method == "distance":

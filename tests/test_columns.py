@@ -16,6 +16,8 @@ ALLOWED = {
     # the deployment view's required columns and display columns (order is the table's)
     ("monitor/deployment.py", "_STATION_COLUMNS"),
     ("monitor/deployment.py", "context"),
+    # the optimiser's neutrality covariates: two derived ones and a chosen subset of the contract
+    ("design/optimise.py", "CONTEXT"),
 }
 
 

@@ -39,7 +39,7 @@ from perfmodel.federated.region import REGION_COLUMN, CaseMixSpec, Region, Regio
 from perfmodel.framework import Framework
 from perfmodel.normalise import normalise, orient, orient_bounds
 from perfmodel.randomness import RngLike, as_generator
-from perfmodel.text import say
+from perfmodel.text import check_lang, say
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -339,6 +339,7 @@ class CrossRegionComparison:
 
     def summary(self, lang: str = "zh") -> str:
         """A few lines: units, regions, models, bytes exchanged, the widest rank intervals."""
+        check_lang(lang)
         league = self.league
         width = (league["rank_high"] - league["rank_low"]).median()
         return say(
@@ -553,6 +554,7 @@ def figure_league(
     comparison: CrossRegionComparison, *, top: int | None = None, ax: Axes | None = None, lang: str = "zh"
 ) -> Axes:
     """Every unit's calibrated rank with its interval, coloured by region (rank 1 at the top)."""
+    check_lang(lang)
     from perfmodel.report.style import report_axes
 
     league = comparison.to_frame()
@@ -575,6 +577,7 @@ def figure_league(
 
 def figure_rank_gap(gaps: pd.DataFrame, *, ax: Axes | None = None, lang: str = "zh") -> Axes:
     """Mean rank − true rank by region, naive against calibrated (:func:`rank_gap`)."""
+    check_lang(lang)
     from perfmodel.report.style import report_axes
 
     ax = report_axes(ax, figsize=(6, 3.5))

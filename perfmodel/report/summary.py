@@ -417,6 +417,7 @@ def build_summary(
 
 def with_code(text: str, code: str, lang: str = "zh") -> str:
     """``text`` with its code beside it: ``未达硬性指标(hard_threshold)``."""
+    check_lang(lang)
     return say("report.summary.with_code", lang, text=text, code=code)
 
 
