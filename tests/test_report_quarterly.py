@@ -189,9 +189,12 @@ def test_provenance_table_hashes_the_inputs(sample):
     table = q.provenance_table(inputs, {"period": PERIOD, "peer_group": None}, "en")
     digest = hashlib.sha256(Path(sample["station_observations"]).read_bytes()).hexdigest()
     details = dict(zip(table["Item"], table["Detail"], strict=True))
-    assert digest in details["observations: station_observations.csv.gz"]
-    assert details["period"] == PERIOD and "peer_group" not in details
+    assert digest in details["Observations (observations): station_observations.csv.gz"]
+    assert details["Period (period)"] == PERIOD and not [item for item in details if "peer_group" in item]
     assert {"pandas", "statsmodels", "git"} <= set(details)
+    chinese = q.provenance_table(inputs, {"period": PERIOD, "calibration": "casemix", "lang": "en"}, "zh")
+    rows = dict(zip(chinese["项目"], chinese["内容"], strict=True))
+    assert rows["情境校准 (calibration)"] == "情境校准 (casemix)" and rows["报告语言 (lang)"] == "英文 (en)"
 
 
 def test_long_text_columns_wrap_and_others_do_not():
