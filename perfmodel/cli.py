@@ -46,6 +46,12 @@ DEFAULT_UNITS = Path("data_samples/units.csv")
 QUARTERLY_NOTEBOOK = "quarterly_evaluation"
 AWARD_METHODS = ("largest_remainder", "dhondt")
 """Keys of :data:`perfmodel.awards.METHODS` (not imported here to keep start-up fast)."""
+SAMPLE_FORMAT_HELP = (
+    "csv: the sample of one city (default); parquet: a nation of --provinces provinces and --officers officers, "
+    "streamed into observations/province=P01/month=YYYY-MM/part-0.parquet and units.parquet"
+)
+NATIONAL_OFFICERS = 6000
+"""Officers of ``perfmodel sample --format parquet`` without ``--officers``."""
 SHEET_HELP = "observations workbook: read only this sheet (default: every sheet with a header)"
 LANG_HELP = (
     "language of the messages (default: the locale's, zh when LC_ALL, LC_MESSAGES or LANG starts with "
@@ -90,6 +96,17 @@ def _ui(args: argparse.Namespace) -> str:
 def _cmd_sample(args: argparse.Namespace) -> int:
     from perfmodel.simulate import HotSpot, generate_sample
 
+    if args.format == "parquet":
+        from perfmodel.simulate_national import generate_national
+
+        officers, provinces = args.officers or NATIONAL_OFFICERS, args.provinces or 1
+        written = generate_national(
+            args.out, officers=officers, provinces=provinces, months=args.months, start=args.start, rng=args.seed
+        )
+        print(say("cli.sample_written", _ui(args), n=len(written["observations"]) + 3, out=args.out))
+        return EXIT_OK
+    if args.officers is not None or args.provinces is not None:
+        raise CliError(key="error.cli.sample_national_csv", code=EXIT_USAGE)
     hotspot = HotSpot(args.hotspot, args.hotspot_depression) if args.hotspot else None
     paths = generate_sample(
         Path(args.out),
@@ -726,6 +743,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="how far the planted stations' true performance is lowered, in latent sd (default 1.0)",
     )
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv", help=SAMPLE_FORMAT_HELP)
+    p.add_argument(
+        "--officers", type=int, help=f"with --format parquet: officers in the nation (default {NATIONAL_OFFICERS})"
+    )
+    p.add_argument("--provinces", type=int, help="with --format parquet: number of provinces (default 1)")
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("frameworks", help="list shipped frameworks, or show one")

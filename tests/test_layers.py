@@ -79,6 +79,7 @@ LAYERS: dict[str, int] = {
     "design/optimise.py": 6,  # the design optimiser (issue 14): evaluates, simulates, searches
     "monitor/": 6,
     "simulate.py": 6,
+    "simulate_national.py": 6,  # the national world, streamed city by city into partitioned Parquet
     "spatial.py": 6,  # hot-spots in space and time (R20): PySAL statistics on evaluations' scores
     # 7 report layer: figures, text, rendering, notebook runs
     "report/": 7,

@@ -236,14 +236,16 @@ def _register_raw(
     path = Path(observations)
     source = str(path)
     if path.suffix.lower() == ".parquet" and path.is_file():
-        columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{_literal(path)}')").fetchall()]
+        # the file's own columns: a hive path (province=P01/month=2025-01/) adds none
+        scan = f"read_parquet('{_literal(path)}', hive_partitioning = false"
+        columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan})").fetchall()]
         names = canonical_columns(columns, OBSERVATION_ALIASES, source=source)
         names = ["source_row_in_file" if n == "source_row" else n for n in names]
         select = ", ".join(f"{_quote(c)} AS {_quote(n)}" for c, n in zip(columns, names, strict=True))
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW raw_all AS SELECT {select}, "
             "CAST(file_row_number + 2 AS BIGINT) AS source_row "
-            f"FROM read_parquet('{_literal(path)}', file_row_number = true)"
+            f"FROM {scan}, file_row_number = true)"
         )
         return _empty_with_attrs(names, source), source
     header = _plain_csv(path) if path.is_file() else None
