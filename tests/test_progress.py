@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -69,3 +70,28 @@ def test_every_progress_message_has_both_languages(key):
 
     message = catalogue()[f"progress.{key}"]
     assert message.placeholders("zh") == message.placeholders("en")
+
+
+def test_notebook_progress_counts_only_the_cells_that_run(tmp_path, capsys):
+    """nbclient calls the hook for markdown cells too: they are not counted, so the count ends at n/n once."""
+    import nbformat
+
+    from perfmodel.report.runner import _cell_progress
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# title"),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_markdown_cell("text"),
+        nbformat.v4.new_code_cell("   "),
+        nbformat.v4.new_code_cell("y = 2"),
+    ]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    hook = _cell_progress(path, injected=True)
+    with progress.shown(enabled=True, lang="en"):
+        for cell in [nbformat.v4.new_code_cell("x = 0"), *nb.cells]:  # the injected cell first
+            hook(cell=cell, cell_index=0)
+    counts = re.findall(r"cell (\d+)/(\d+)", capsys.readouterr().err)
+    assert counts and counts[-1] == ("3", "3") and counts.count(("3", "3")) == 1
+    assert all(total == "3" and int(done) <= 3 for done, total in counts)

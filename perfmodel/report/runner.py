@@ -727,18 +727,26 @@ def _effective_parameters(specs: Mapping[str, NotebookParameter], given: Mapping
     return effective
 
 
+def _runs(cell: nbformat.NotebookNode) -> bool:
+    """Whether the kernel runs ``cell``: a code cell with source."""
+    return cell.cell_type == "code" and bool(cell.source.strip())
+
+
 def _cell_progress(notebook: Path, *, injected: bool) -> Callable[..., None]:
     """An nbclient ``on_cell_start`` hook that reports ``cell i/n`` (:mod:`perfmodel.progress`).
 
-    nbclient calls it for the code cells that have source; papermill adds one
+    nbclient calls it for every cell, markdown ones too; only code cells that have
+    source are counted (they are the ones that run). Papermill adds one
     injected-parameters cell when parameters are given.
     """
     nb = nbformat.read(notebook, as_version=4)
-    total = sum(1 for cell in nb.cells if cell.cell_type == "code" and cell.source.strip()) + int(injected)
+    total = sum(1 for cell in nb.cells if _runs(cell)) + int(injected)
     started = 0
 
-    def on_cell_start(**_: Any) -> None:
+    def on_cell_start(*, cell: nbformat.NotebookNode | None = None, **_: Any) -> None:
         nonlocal started
+        if cell is not None and not _runs(cell):
+            return
         started += 1
         progress.advance("notebook_cell", min(started, total), total, notebook=notebook.stem)
 
