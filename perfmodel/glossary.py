@@ -15,9 +15,19 @@ wherever it appears.
 from __future__ import annotations
 
 from perfmodel.errors import check_choice
+from perfmodel.groups import GROUP_SEPARATOR
 from perfmodel.text import check_lang, has_message, say
 
-__all__ = ["COLUMNS", "FORMATS", "LABEL_FIELDS", "column_header", "column_info", "grade_label", "label"]
+__all__ = [
+    "COLUMNS",
+    "FORMATS",
+    "LABEL_FIELDS",
+    "attribute_label",
+    "column_header",
+    "column_info",
+    "grade_label",
+    "label",
+]
 
 FORMATS: dict[str, str] = {
     "score": "0.0",
@@ -152,3 +162,25 @@ def grade_label(grade: object, lang: str = "zh") -> object:
     check_lang(lang)
     key = f"grade.{grade}"
     return say(key, lang) if isinstance(grade, str) and has_message(key) else grade
+
+
+def attribute_label(attribute: str, lang: str = "zh") -> str:
+    """A unit attribute (a context column, or a combination the audit groups by) in words.
+
+    The words are ``report.fairness_summary.attribute.<code>``; a combination
+    (``"area_type × station_class"``) is named part by part; codes the catalogue
+    does not know are shown as they are.
+
+    Examples
+    --------
+    >>> attribute_label("area_type"), attribute_label("area_type × district", "en")
+    ('城乡类型', 'area type × district')
+    """
+    check_lang(lang)
+    parts = str(attribute).split(GROUP_SEPARATOR)
+    return GROUP_SEPARATOR.join(
+        say(f"report.fairness_summary.attribute.{p}", lang)
+        if has_message(f"report.fairness_summary.attribute.{p}")
+        else p
+        for p in parts
+    )

@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["ALL_UNITS", "group_order"]
+__all__ = ["ALL_UNITS", "GROUP_SEPARATOR", "group_order"]
+
+GROUP_SEPARATOR = " × "
+"""Joins attribute names and values of a combined grouping, e.g. ``农村 × 一类``."""
 
 ALL_UNITS = "全部"
 """Peer-group label of every unit when a framework or step has no peer groups."""

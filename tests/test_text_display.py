@@ -217,3 +217,23 @@ def test_robustness_verdicts_name_grades_in_the_reader_language(ev):
     assert scored["verdict"].str.contains("grade '(?:Excellent|Good|Pass|Fail)'").all()
     chinese = bootstrap_grades(ev, n_boot=20, lang="zh").to_frame()
     assert chinese["verdict"].str.contains("等级“(?:优秀|良好|合格|不合格)”").loc[scored.index].all()
+
+
+def test_context_neutrality_rows_name_their_variables_and_grade_in_the_reader_language():
+    """The neutrality table keeps codes; shown, its context columns and its top grade are words."""
+    import pandas as pd
+
+    from perfmodel.report.audit import fairness_headed
+
+    frame = pd.DataFrame(
+        {
+            "measure": ["r2", "partial_r2", "auc"],
+            "variable": ["population, incident_volume, area_type", "population", "优秀"],
+            "n": [120, 120, 120],
+        }
+    )
+    zh = fairness_headed(frame, "zh").iloc[:, 1].tolist()
+    en = fairness_headed(frame, "en").iloc[:, 1].tolist()
+    assert zh == ["辖区人口、警情量、城乡类型", "辖区人口", "优秀"]
+    assert en == ["population, incident volume, area type", "population", "Excellent"]
+    assert frame["variable"].tolist()[2] == "优秀"  # the data keep their codes

@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import stats
 
 from perfmodel.errors import PerfmodelError
-from perfmodel.groups import group_order
+from perfmodel.groups import GROUP_SEPARATOR, group_order
 from perfmodel.multiple_testing import Correction, adjust_pvalues, holm
 from perfmodel.text import say
 
@@ -112,8 +112,6 @@ ERR_DATA = (
 MISSING_GROUP = "(missing)"
 """Group label of units whose grouping attribute is blank (they are kept, not dropped)."""
 
-GROUP_SEPARATOR = " × "
-"""Joins attribute names and values of a combined grouping, e.g. ``农村 × 一类``."""
 
 DERIVED_COLUMNS: Mapping[str, tuple[str, str]] = {
     "incidents_per_officer": ("incident_volume", "officers"),

@@ -71,6 +71,7 @@ from perfmodel.audit._frame import (
 )
 from perfmodel.errors import check_confidence
 from perfmodel.framework import GRADES
+from perfmodel.glossary import attribute_label, grade_label
 from perfmodel.privacy import COMPLEMENTARY, blank_suppressed, suppression_plan
 from perfmodel.randomness import seed_from
 from perfmodel.text import LANGS, say, templates
@@ -1109,7 +1110,7 @@ def context_neutrality(
                 "p_value": p_value,
                 "flagged": bool(p_value < alpha),
                 "verdict": words["partial_sig" if p_value < alpha else "partial_ns"].format(
-                    var=variable, pr2=fmt_pct(partial), p=fmt_p(p_value)
+                    var=attribute_label(variable, lang), pr2=fmt_pct(partial), p=fmt_p(p_value)
                 ),
             }
         )
@@ -1135,7 +1136,9 @@ def context_neutrality(
     out["verdict"] = [
         v
         if m != "auc" or not np.isfinite(e)
-        else words["auc"].format(grade=top_grade, auc=fmt(e, 2), ci=fmt_ci(lo, hi, 2), lvl=fmt_pct(level))
+        else words["auc"].format(
+            grade=grade_label(top_grade, lang), auc=fmt(e, 2), ci=fmt_ci(lo, hi, 2), lvl=fmt_pct(level)
+        )
         for m, v, e, lo, hi in zip(
             out["measure"], out["verdict"], out["estimate"], out["ci_low"], out["ci_high"], strict=True
         )
@@ -1178,7 +1181,7 @@ def _context_auc(
             "se": np.nan,
             "p_value": np.nan,
             "flagged": False,
-            "verdict": _words(lang)["auc_none"].format(grade=top_grade, k=k_pos, cv=cv),
+            "verdict": _words(lang)["auc_none"].format(grade=grade_label(top_grade, lang), k=k_pos, cv=cv),
         }
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)

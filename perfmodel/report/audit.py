@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import pandas as pd
 
-from perfmodel.audit._frame import GROUP_SEPARATOR, Lang, check_lang, records
+from perfmodel.audit._frame import Lang, check_lang, records
 from perfmodel.audit.defaults import AUDIT_DEFAULTS, MIN_GROUPS
 from perfmodel.audit.run import AuditResult, run_audit
 from perfmodel.errors import OptionError
+from perfmodel.glossary import attribute_label
 from perfmodel.groups import group_order
 from perfmodel.report.render import SafeMarkdown, join, md, say_md, url
 from perfmodel.report.style import apply_report_style
@@ -226,27 +227,6 @@ def figure_impact_ratios(
     fig.tight_layout(rect=(0, 0.65 / height, 1, 1))
     fig.legend(handles=handles, title=words["cut"], ncols=len(cuts), loc="lower center")
     return axes[0]
-
-
-def attribute_label(attribute: str, lang: Lang = "zh") -> str:
-    """A unit attribute the audit groups by, in words (``report.fairness_summary.attribute.<code>``).
-
-    A combination (``"area_type × station_class"``) is named part by part; codes
-    the catalogue does not know are shown as they are.
-
-    Examples
-    --------
-    >>> attribute_label("area_type"), attribute_label("area_type × district", "en")
-    ('城乡类型', 'area type × district')
-    """
-    check_lang(lang)
-    parts = str(attribute).split(GROUP_SEPARATOR)
-    return GROUP_SEPARATOR.join(
-        say(f"report.fairness_summary.attribute.{p}", lang)
-        if has_message(f"report.fairness_summary.attribute.{p}")
-        else p
-        for p in parts
-    )
 
 
 def _finding_text(row: Any, words: Mapping[str, str], lang: Lang) -> SafeMarkdown:
@@ -477,6 +457,11 @@ def check_label(check: str, lang: Lang = "zh") -> str:
     )
 
 
+def _variables_label(variables: str, lang: Lang) -> str:
+    """Context columns listed as ``"population, area_type"`` in words."""
+    return say("common.list_sep", lang).join(attribute_label(v.strip(), lang) for v in variables.split(","))
+
+
 def fairness_headed(frame: pd.DataFrame, lang: Lang = "zh") -> pd.DataFrame:
     """An audit table for display in ``lang``: headers, check names and grouping attributes in words.
 
@@ -494,6 +479,11 @@ def fairness_headed(frame: pd.DataFrame, lang: Lang = "zh") -> pd.DataFrame:
         out["attribute"] = [attribute_label(a, lang) if isinstance(a, str) and a else a for a in out["attribute"]]
     if "grade" in out.columns:
         out["grade"] = out["grade"].map(lambda g: grade_label(g, lang))
+    if {"measure", "variable"} <= set(out.columns):  # context neutrality: context columns, or the top grade (auc)
+        out["variable"] = [
+            v if not isinstance(v, str) else grade_label(v, lang) if m == "auc" else _variables_label(v, lang)
+            for m, v in zip(out["measure"], out["variable"], strict=True)
+        ]
     for column in ("role", "component", "measure", "basis", "scope"):
         if column in out.columns:
             words = templates(f"notebook.fairness_audit.value.{column}", lang)
