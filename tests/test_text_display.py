@@ -237,3 +237,20 @@ def test_context_neutrality_rows_name_their_variables_and_grade_in_the_reader_la
     assert zh == ["辖区人口、警情量、城乡类型", "辖区人口", "优秀"]
     assert en == ["population, incident volume, area type", "population", "Excellent"]
     assert frame["variable"].tolist()[2] == "优秀"  # the data keep their codes
+
+
+def test_a_neutrality_finding_names_its_variables_in_words():
+    import pandas as pd
+
+    from perfmodel.report.audit import fairness_headed
+
+    findings = pd.DataFrame(
+        {
+            "check": ["context_neutrality", "disaggregated"],
+            "attribute": ["", "area_type"],
+            "group": ["population, area_type", "农村"],
+            "verdict": ["…", "…"],
+        }
+    )
+    assert fairness_headed(findings, "zh").iloc[:, 2].tolist() == ["辖区人口、城乡类型", "农村"]
+    assert fairness_headed(findings, "en").iloc[:, 2].tolist() == ["population, area type", "农村"]

@@ -457,8 +457,16 @@ def check_label(check: str, lang: Lang = "zh") -> str:
     )
 
 
-def _variables_label(variables: str, lang: Lang) -> str:
-    """Context columns listed as ``"population, area_type"`` in words."""
+def _context_label(variables: object, lang: Lang) -> object:
+    """What a context-neutrality row is about in words: its context columns (``"population, area_type"``)
+    or, for the AUC row, the top grade."""
+    from perfmodel.framework import GRADES
+    from perfmodel.glossary import grade_label
+
+    if not isinstance(variables, str) or not variables:
+        return variables
+    if variables in GRADES:
+        return grade_label(variables, lang)
     return say("common.list_sep", lang).join(attribute_label(v.strip(), lang) for v in variables.split(","))
 
 
@@ -479,11 +487,11 @@ def fairness_headed(frame: pd.DataFrame, lang: Lang = "zh") -> pd.DataFrame:
         out["attribute"] = [attribute_label(a, lang) if isinstance(a, str) and a else a for a in out["attribute"]]
     if "grade" in out.columns:
         out["grade"] = out["grade"].map(lambda g: grade_label(g, lang))
-    if {"measure", "variable"} <= set(out.columns):  # context neutrality: context columns, or the top grade (auc)
-        out["variable"] = [
-            v if not isinstance(v, str) else grade_label(v, lang) if m == "auc" else _variables_label(v, lang)
-            for m, v in zip(out["measure"], out["variable"], strict=True)
-        ]
+    if "variable" in out.columns:  # context neutrality: context columns, or the top grade (auc)
+        out["variable"] = [_context_label(v, lang) for v in out["variable"]]
+    if {"check", "group"} <= set(frame.columns):  # the findings: a neutrality finding's group is its variables
+        neutrality = frame["check"].eq("context_neutrality").to_numpy()
+        out.loc[neutrality, "group"] = [_context_label(v, lang) for v in frame.loc[neutrality, "group"]]
     for column in ("role", "component", "measure", "basis", "scope"):
         if column in out.columns:
             words = templates(f"notebook.fairness_audit.value.{column}", lang)
