@@ -1026,6 +1026,6 @@ def figure_front(
     ax.scatter([rec[x]], [rec[y]], s=140, marker="*", color="#2ca02c", label=label("recommended"))
     ax.set_xlabel(say(f"design.optimise.objective.{x}", lang))
     ax.set_ylabel(say(f"design.optimise.objective.{y}", lang))
-    ax.set_title(say("design.optimise.figure.title", lang, framework=result.world.framework.id))
+    ax.set_title(say("design.optimise.figure.title", lang, framework=result.world.framework.name.in_lang(lang)))
     ax.legend(loc="best", fontsize="small")
     return ax
