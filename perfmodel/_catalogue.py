@@ -72,6 +72,22 @@ def catalogue() -> Mapping[str, Message]:
     return out
 
 
+def lookup(key: str) -> Message:
+    """The message ``key`` of the catalogue.
+
+    Raises
+    ------
+    MessageError
+        If the key is not in the catalogue; the error lists messages of the same section.
+    """
+    try:
+        return catalogue()[key]
+    except KeyError:
+        near = sorted(k for k in catalogue() if k.split(".")[0] == key.split(".")[0])[:8]
+        nearby = f"; messages in that section: {', '.join(near)}" if near else ""
+        raise MessageError(f"no message {key!r} in {CATALOGUE_FILE}{nearby}") from None
+
+
 def fill(key: str, lang: str, values: Mapping[str, Any]) -> str:
     """The message ``key`` in ``lang`` (one of :data:`LANGS`, not checked here) with ``values`` filled in.
 
@@ -80,12 +96,7 @@ def fill(key: str, lang: str, values: Mapping[str, Any]) -> str:
     MessageError
         If the key is not in the catalogue or a placeholder has no value.
     """
-    try:
-        message = catalogue()[key]
-    except KeyError:
-        near = sorted(k for k in catalogue() if k.split(".")[0] == key.split(".")[0])[:8]
-        nearby = f"; messages in that section: {', '.join(near)}" if near else ""
-        raise MessageError(f"no message {key!r} in {CATALOGUE_FILE}{nearby}") from None
+    message = lookup(key)
     missing = message.placeholders(lang) - set(values)
     if missing:
         raise MessageError(f"message {key!r} needs {sorted(missing)}; got {sorted(values)}")

@@ -24,7 +24,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from perfmodel._catalogue import CATALOGUE_FILE, LANGS, Message, MessageError, catalogue, fill
+from perfmodel._catalogue import CATALOGUE_FILE, LANGS, Message, MessageError, catalogue, fill, lookup
 from perfmodel.errors import check_lang
 
 __all__ = [
@@ -94,13 +94,7 @@ def template(key: str, lang: str = "zh", /) -> str:
     '{n} units'
     """
     check_lang(lang)
-    try:
-        message = catalogue()[key]
-    except KeyError:
-        near = sorted(k for k in catalogue() if k.split(".")[0] == key.split(".")[0])[:8]
-        nearby = f"; messages in that section: {', '.join(near)}" if near else ""
-        raise MessageError(f"no message {key!r} in {CATALOGUE_FILE}{nearby}") from None
-    return getattr(message, lang)
+    return str(getattr(lookup(key), lang))
 
 
 def templates(section: str, lang: str = "zh", /) -> dict[str, str]:

@@ -25,6 +25,8 @@ import pytest
 from bs4 import BeautifulSoup
 from conftest import QUARTERLY_GROUP
 
+from perfmodel.report.provenance import DEFAULT_PACKAGES
+
 CJK = re.compile(r"[\u3001-\u303f\u3400-\u9fff\uff01-\uffef]+")
 """Chinese characters and Chinese punctuation (the ideographic space U+3000 is whitespace)."""
 ENGLISH_WORD = re.compile(r"(?<![\w.\-/])[A-Za-z][A-Za-z'’-]+(?![\w.\-/])")
@@ -42,16 +44,8 @@ ALLOWED_EN = frozenset(
         "YYYY-MM",
         # software named in the provenance table
         "Python",
-        "perfmodel",
-        "numpy",
-        "pandas",
-        "scipy",
-        "statsmodels",
-        "scikit-learn",
-        "matplotlib",
-        "papermill",
-        "nbconvert",
         "git",
+        *DEFAULT_PACKAGES,
     }
 )
 """English words the Chinese report may show: abbreviations, proper names, software."""
