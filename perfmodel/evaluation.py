@@ -1037,12 +1037,17 @@ def read_evaluation_inputs(
     sheet: int | str | None = None,
     engine: str = "auto",
     memory_limit: str | None = None,
+    period: str | None = None,
 ) -> tuple[Framework, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """Read and validate the input files once, for one or several evaluations.
 
     ``engine`` reads and validates the observations: 'duckdb' (the columnar core,
     :mod:`perfmodel.engine.validate`, within ``memory_limit`` such as '4GB'; default a
-    share of RAM), 'pandas', or 'auto' (DuckDB for large files). Both give the same rows.
+    share of RAM), 'pandas', or 'auto' (DuckDB for large files and for folders). Both
+    give the same rows. ``observations`` may be a folder of Parquet files partitioned
+    by ``month=YYYY-MM`` (as ``perfmodel sample --format parquet`` writes) or a pattern
+    (DuckDB only): with ``period``, only the files and rows of its months are read, and
+    only they count as input (:func:`perfmodel.engine.validate.partition_files`).
 
     Returns
     -------
@@ -1057,12 +1062,18 @@ def read_evaluation_inputs(
     OptionError
         When the arguments come in the old order ``(observations, units, framework)``.
     """
-    from perfmodel.engine.validate import read_inputs_engine, use_engine
+    from perfmodel.engine.validate import is_partitioned, read_inputs_engine, use_engine
+    from perfmodel.periods import months_in
     from perfmodel.validation import read_inputs, resolve_input_order
 
     fw = resolve_input_order(framework, observations, units, caller="read_evaluation_inputs")
     if use_engine(observations, engine):
-        obs_result, units_result = read_inputs_engine(fw, observations, units, sheet=sheet, memory_limit=memory_limit)
+        months = None  # a single file is read whole: rows of other periods count as input, as with pandas
+        if period is not None and is_partitioned(observations):
+            months = [str(m) for m in months_in(period)]
+        obs_result, units_result = read_inputs_engine(
+            fw, observations, units, sheet=sheet, months=months, memory_limit=memory_limit
+        )
     else:
         obs_result, units_result = read_inputs(fw, observations, units, sheet=sheet)
     for result in (units_result, obs_result):  # a missing required column rejects every row
@@ -1155,7 +1166,7 @@ def evaluate_files(
 
     fw = resolve_input_order(framework, observations, units, caller="evaluate_files")
     fw, clean_observations, clean_units, quarantine, n_input = read_evaluation_inputs(
-        fw, observations, units, sheet=sheet, engine=engine, memory_limit=memory_limit
+        fw, observations, units, sheet=sheet, engine=engine, memory_limit=memory_limit, period=period
     )
     ev = Evaluation(
         fw,

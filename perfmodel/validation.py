@@ -443,14 +443,19 @@ class _Origin:
     rows: np.ndarray
     sheets: np.ndarray | None = None
     cells: np.ndarray | None = None
+    parts: np.ndarray | None = None
+    """In a folder of files: each row's file (relative path); ``part_rows`` is its row in that file."""
+    part_rows: np.ndarray | None = None
 
     def take(self, positions: np.ndarray) -> _Origin:
         """The origin of the rows at ``positions``."""
-        pick = [None if a is None else a[positions] for a in (self.sheets, self.cells)]
+        pick = [None if a is None else a[positions] for a in (self.sheets, self.cells, self.parts, self.part_rows)]
         return _Origin(self.rows[positions], *pick)
 
     def places(self, at: np.ndarray) -> np.ndarray:
-        """'row 5', or "sheet '2025-04' row 5" in a workbook of several sheets."""
+        """'row 5', "sheet '2025-04' row 5" in a workbook of several sheets, "part 'p/f.parquet' row 5" in a folder."""
+        if self.parts is not None and self.part_rows is not None:
+            return "part '" + self.parts[at].astype(str).astype(object) + "' row " + self.part_rows[at].astype(str)
         rows = "row " + self.rows[at].astype(str).astype(object)
         if self.sheets is None:
             return rows
@@ -550,7 +555,11 @@ class _Checks:
         out = pd.DataFrame({"file": pd.Series([self.source] * len(held), dtype=object)})
         if self.origin.sheets is not None:
             out["sheet"] = self.origin.sheets[held].astype(object)
-        out["row"] = self.rows[held].astype(np.int64)
+        if self.origin.parts is not None and self.origin.part_rows is not None:
+            out["part"] = self.origin.parts[held].astype(object)
+            out["row"] = self.origin.part_rows[held].astype(np.int64)
+        else:
+            out["row"] = self.rows[held].astype(np.int64)
         if self.origin.cells is not None:
             out["cell"] = self.origin.cells[held].astype(object)
         out["column"] = column
@@ -579,13 +588,16 @@ def _prepare(raw: pd.DataFrame, aliases: Mapping[str, str], source: str) -> tupl
         if np.isfinite(given).all() and (np.abs(given) < 2**62).all():
             rows = given.astype(np.int64)
         frame = frame.drop(columns="source_row")
-    sheets = None
+    sheets = parts = part_rows = None
+    if "source_part" in frame.columns and "source_part_row" in frame.columns:  # a folder read by the engine
+        parts = frame.pop("source_part").astype(str).to_numpy(dtype=object)
+        part_rows = pd.to_numeric(frame.pop("source_part_row")).to_numpy(dtype=np.int64)
     if "source_sheet" in frame.columns:
         sheets = frame.pop("source_sheet").astype(str).to_numpy(dtype=object)
         order = np.lexsort((rows, pd.factorize(sheets)[0]))
     else:
         order = np.argsort(rows, kind="stable")
-    origin = _Origin(rows, sheets).take(order)
+    origin = _Origin(rows, sheets, None, parts, part_rows).take(order)
     return frame.iloc[order].reset_index(drop=True), origin
 
 

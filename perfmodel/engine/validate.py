@@ -32,6 +32,7 @@ compares them on the shipped samples and the adversarial corpus).
 
 from __future__ import annotations
 
+import glob
 import gzip
 import os
 from collections.abc import Iterable
@@ -78,6 +79,8 @@ __all__ = [
     "default_memory_limit",
     "connect",
     "use_engine",
+    "is_partitioned",
+    "partition_files",
     "read_inputs_engine",
     "validate_observations_engine",
 ]
@@ -151,23 +154,123 @@ def use_engine(observations: object, engine: str = "auto") -> bool:
         not installed.
     """
     check_choice("engine", engine, ENGINES)
+    folder = is_partitioned(observations)
     if engine == "pandas":
+        if folder:
+            raise OptionError(
+                key="error.folder_needs_duckdb",
+                hint_key="error.folder_needs_duckdb_hint",
+                values={"path": observations},
+            )
         return False
     try:
         import duckdb  # noqa: F401
     except ImportError:
-        if engine == "duckdb":
+        if engine == "duckdb" or folder:
             raise OptionError("engine 'duckdb' needs the duckdb package", "pip install duckdb") from None
         return False
     if engine == "duckdb":
         return True
     if not isinstance(observations, (str, Path)):
         return False
+    if folder:
+        return True
     path = Path(observations)
     return path.suffix.lower() == ".parquet" and path.is_file() and path.stat().st_size >= ENGINE_MIN_BYTES
 
 
 # ----------------------------------------------------------------------------- reading
+def is_partitioned(observations: object) -> bool:
+    """Whether ``observations`` names several files: a folder, or a pattern such as ``DIR/**/*.parquet``."""
+    if not isinstance(observations, (str, Path)):
+        return False
+    return Path(observations).is_dir() or glob.has_magic(str(observations))
+
+
+def partition_files(observations: str | Path, months: Iterable[str] | None = None) -> tuple[Path, list[Path]]:
+    """The folder and the Parquet files of a partitioned input, pruned to ``months``.
+
+    ``observations`` is a folder (every ``*.parquet`` below it, as ``perfmodel sample
+    --format parquet`` writes ``observations/province=P01/month=2025-01/part-0.parquet``)
+    or a pattern (``**`` matches folders). With ``months``, a file under a
+    ``month=YYYY-MM`` folder of another month is left out unread; a file outside
+    any ``month=`` folder is kept.
+
+    Returns
+    -------
+    (base, files)
+        The folder the files are named relative to (the pattern's fixed part), and
+        the files in path order.
+
+    Raises
+    ------
+    OptionError
+        When no Parquet file is found.
+    """
+    text = str(observations)
+    if Path(text).is_dir():
+        base = Path(text)
+        found = sorted(p for p in base.rglob("*.parquet") if p.is_file())
+    else:
+        fixed = []
+        for part in Path(text).parts:
+            if glob.has_magic(part):
+                break
+            fixed.append(part)
+        base = Path(*fixed) if fixed else Path(".")
+        found = sorted(Path(p) for p in glob.glob(text, recursive=True) if p.lower().endswith(".parquet"))
+    if not found:
+        raise OptionError(
+            key="error.no_parquet_in_folder", hint_key="error.no_parquet_in_folder_hint", values={"path": observations}
+        )
+    if months is None:
+        return base, found
+    wanted = {str(parse_month(m)) for m in months}
+
+    def month_of(path: Path) -> str | None:
+        named = [p.split("=", 1)[1] for p in path.relative_to(base).parts[:-1] if p.startswith("month=")]
+        return named[-1] if named else None
+
+    return base, [p for p in found if month_of(p) is None or month_of(p) in wanted]
+
+
+def _register_parts(con: Any, observations: str | Path, months: Iterable[str] | None) -> tuple[pd.DataFrame, str]:
+    """Create the view ``raw_all`` over the partition files of ``months`` (see :func:`partition_files`).
+
+    ``source_row`` numbers the rows as in the files' concatenation (in path order),
+    ``source_part`` / ``source_part_row`` name each row's file and its row in it.
+    """
+    import pyarrow.parquet as pq
+
+    base, files = partition_files(observations, months)
+    counts = [pq.ParquetFile(f).metadata.num_rows for f in files]
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    parts = pd.DataFrame(
+        {
+            "filename": [str(f) for f in files],
+            "part": [f.relative_to(base).as_posix() for f in files],
+            "row_offset": offsets,
+        }
+    )
+    con.register("parts", parts)
+    listed = "[" + ", ".join(f"'{_literal(f)}'" for f in files) + "]"
+    scan = f"read_parquet({listed}, hive_partitioning = false"
+    columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan})").fetchall()]
+    source = str(observations)
+    names = canonical_columns(columns, OBSERVATION_ALIASES, source=source)
+    names = ["source_row_in_file" if n == "source_row" else n for n in names]
+    select = ", ".join(f"s.{_quote(c)} AS {_quote(n)}" for c, n in zip(columns, names, strict=True))
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW raw_all AS SELECT {select}, p.part AS source_part, "
+        "CAST(s.file_row_number + 2 AS BIGINT) AS source_part_row, "
+        "CAST(p.row_offset + s.file_row_number + 2 AS BIGINT) AS source_row "
+        f"FROM {scan}, filename = true, file_row_number = true) s JOIN parts p ON s.filename = p.filename"
+    )
+    frame = _empty_with_attrs([*names, "source_part", "source_part_row"], source)
+    frame.attrs["parts"] = {"read": len(files), "rows": int(sum(counts))}
+    return frame, source
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -222,17 +325,20 @@ def _plain_lines(path: Path) -> bool:
 
 
 def _register_raw(
-    con: Any, observations: str | Path | pd.DataFrame, sheet: int | str | None
+    con: Any, observations: str | Path | pd.DataFrame, sheet: int | str | None, months: Iterable[str] | None = None
 ) -> tuple[pd.DataFrame, str]:
     """Create the table ``raw`` (canonical columns, then ``source_row``); the attrs frame and source.
 
     The returned frame is empty (with the attrs of the file: sheets, letters)
     when DuckDB read the file itself, else the whole table as read by pandas.
+    A folder or pattern (:func:`is_partitioned`) is read by :func:`_register_parts`.
     """
     if isinstance(observations, pd.DataFrame):
         frame = observations
         source = str(frame.attrs.get("source", "<observations>"))
         return _register_frame(con, frame), source
+    if is_partitioned(observations):
+        return _register_parts(con, observations, months)
     path = Path(observations)
     source = str(path)
     if path.suffix.lower() == ".parquet" and path.is_file():
@@ -494,7 +600,8 @@ def validate_observations_engine(
         pandas validation of the same rows.
     """
     con = con if con is not None else connect(memory_limit)
-    frame, source = _register_raw(con, observations, sheet)
+    months = None if months is None else list(months)
+    frame, source = _register_raw(con, observations, sheet, months)
     con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM raw_all")
     columns = [row[0] for row in con.execute("DESCRIBE raw").fetchall()]
     if not _screenable(con, columns):
@@ -519,8 +626,9 @@ def validate_observations_engine(
     suspects = con.execute(f"SELECT {raw_columns} FROM screened WHERE NOT screened OR shared ORDER BY source_row").df()
     suspects = _as_read(suspects, frame, types)
     checked = validate_observations(suspects, units, framework, source=source)
-    notes = _rename_notes(con)
+    notes = _rename_notes(con) + _parts_note(frame, months, n_input)
     data = _clean_rows(con, columns, framework, frame)  # in file order
+    data = data.drop(columns=["source_part", "source_part_row"], errors="ignore")  # source_row is unique
     if len(checked.data):
         data = pd.concat([data, checked.data[data.columns]], ignore_index=True)
         data = data.sort_values("source_row", kind="stable").reset_index(drop=True)
@@ -593,6 +701,19 @@ def _clean_rows(con: Any, columns: list[str], framework: Framework, frame: pd.Da
     for name in extras:
         data[name] = rows[name].astype(text_dtype(name)) if types.get(name) in _TEXT_TYPES else rows[name]
     return data
+
+
+def _parts_note(frame: pd.DataFrame, months: list[str] | None, n_input: int) -> list[str]:
+    """The note on a folder: partition files read, and which rows count as input."""
+    parts = frame.attrs.get("parts")
+    if not parts:
+        return []
+    within = f" of the months {', '.join(sorted(str(parse_month(m)) for m in months))}" if months else ""
+    return [
+        f"{parts['read']} partition files{within} read ({parts['rows']} rows); the {n_input} rows of those months "
+        "are the input (used + quarantined), files of other months are not read. Rows naming a unit absent "
+        "from the units table are quarantined as unknown_unit: give the national units table"
+    ]
 
 
 def _rename_notes(con: Any) -> list[str]:
