@@ -786,7 +786,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine",
         choices=["auto", "duckdb", "pandas"],
         default="auto",
-        help="who reads and validates the observations (same rows): duckdb, pandas, or auto (duckdb for Parquet)",
+        help="who reads and validates the observations (same rows): duckdb, pandas, or auto (duckdb for Parquet "
+        "and folders; pandas reads one file only)",
     )
     p.add_argument("--memory-limit", help="memory the duckdb engine may use, e.g. 4GB (default: half the RAM)")
     p.add_argument("--peer-group", help="units column for peer groups, or 'none'")

@@ -100,6 +100,9 @@ def test_bad_rows_are_quarantined_with_their_partition_and_row(world: Path, tmp_
     assert len(observations.data) + len(observations.quarantine) == observations.n_input == rows
     assert observations.data["source_row"].is_unique
     assert any("6 partition files of the months 2025-01, 2025-02, 2025-03" in note for note in observations.notes)
+    pattern, _ = read_inputs_engine(FRAMEWORK, copy / "**" / "*.parquet", world / "units.parquet", months=QUARTER)
+    assert set(pattern.quarantine["file"]) == {str(copy)}  # the pattern's folder, to which the part is relative
+    assert pattern.quarantine["part"].tolist() == [part, part]
 
 
 def test_pandas_engine_refuses_a_folder(world: Path) -> None:

@@ -256,7 +256,7 @@ def _register_parts(con: Any, observations: str | Path, months: Iterable[str] | 
     listed = "[" + ", ".join(f"'{_literal(f)}'" for f in files) + "]"
     scan = f"read_parquet({listed}, hive_partitioning = false"
     columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan})").fetchall()]
-    source = str(observations)
+    source = str(base)  # a pattern's fixed folder: the quarantine's file, to which each part is relative
     names = canonical_columns(columns, OBSERVATION_ALIASES, source=source)
     names = ["source_row_in_file" if n == "source_row" else n for n in names]
     select = ", ".join(f"s.{_quote(c)} AS {_quote(n)}" for c, n in zip(columns, names, strict=True))
