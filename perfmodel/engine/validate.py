@@ -9,7 +9,9 @@ may fail a check to the row-level checks of :mod:`perfmodel.validation`:
    read by DuckDB as text. Every other file (workbooks, other encodings or
    separators, title lines, wide exports …) is read by
    :func:`perfmodel.io.read_table` and then handed to DuckDB, so that every input
-   the pandas path reads is read here too.
+   the pandas path reads is read here too. A folder of Parquet files partitioned
+   by ``month=YYYY-MM`` (or a pattern) is read as one table, only the files of
+   ``months`` (:func:`partition_files`).
 2. **Screen.** Values with few distinct entries (period, unit, indicator, rater,
    submission time) are interpreted once per distinct value by the very functions
    of :mod:`perfmodel.validation`, and joined back. Numbers are parsed in SQL only
@@ -577,8 +579,10 @@ def validate_observations_engine(
     framework
         The framework the observations are validated against.
     observations
-        A file (CSV, .csv.gz, TSV, .xlsx, .xls, Parquet) or a frame as read by
-        :func:`perfmodel.io.read_table`.
+        A file (CSV, .csv.gz, TSV, .xlsx, .xls, Parquet), a frame as read by
+        :func:`perfmodel.io.read_table`, or a folder or pattern of Parquet files
+        (:func:`partition_files`; with ``months``, only the files of those
+        months are opened; the quarantine names each row's file in ``part``).
     units
         The validated units (:func:`perfmodel.validation.validate_units`).
     sheet
