@@ -63,6 +63,24 @@ def _finite(x: Iterable[float]) -> np.ndarray:
     return values[~np.isnan(values)]
 
 
+def _deviations(v: np.ndarray) -> np.ndarray | None:
+    """Deviations from the mean, scaled so the largest is 1 (skewness and kurtosis do not change).
+
+    The values are divided by their largest magnitude first, so that no mean or power
+    overflows or underflows, whatever their size. ``None`` without spread: all values
+    equal, up to the rounding of their mean (a spread below 16 ulp of the largest value).
+    """
+    size = float(np.max(np.abs(v)))
+    if size == 0 or not np.isfinite(size):
+        return None
+    w = v / size
+    d = w - w.mean()
+    spread = float(np.max(np.abs(d)))
+    if spread <= 16 * np.finfo(float).eps:
+        return None
+    return d / spread
+
+
 def skewness(x: Iterable[float]) -> float:
     """Sample-adjusted skewness (e1071 type 2, Excel ``SKEW``), missing values ignored.
 
@@ -77,10 +95,10 @@ def skewness(x: Iterable[float]) -> float:
     n = v.size
     if n < 3:
         return float("nan")
-    d = v - v.mean()
-    m2 = np.sum(d**2)
-    if m2 == 0:
+    d = _deviations(v)
+    if d is None:
         return float("nan")
+    m2 = np.sum(d**2)
     g1 = np.sqrt(n) * np.sum(d**3) / m2**1.5
     return float(g1 * np.sqrt(n * (n - 1)) / (n - 2))
 
@@ -99,10 +117,10 @@ def kurtosis(x: Iterable[float]) -> float:
     n = v.size
     if n < 4:
         return float("nan")
-    d = v - v.mean()
-    m2 = np.sum(d**2)
-    if m2 == 0:
+    d = _deviations(v)
+    if d is None:
         return float("nan")
+    m2 = np.sum(d**2)
     r = n * np.sum(d**4) / m2**2
     return float(((n + 1) * (r - 3) + 6) * (n - 1) / ((n - 2) * (n - 3)))
 

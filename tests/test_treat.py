@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -181,3 +183,14 @@ def test_treatment_properties(values: list[float], max_points: int) -> None:
         assert not is_outlying(treated)
     if row["status"] == "limit reached":
         assert row["steps"] == max_points and is_outlying(treated)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1.0, 1e200, 1e300])
+def test_skewness_and_kurtosis_do_not_depend_on_the_size_of_the_values(scale):
+    """No power of tiny or huge values under- or overflows (a warning would be an error here)."""
+    values = np.array([1.0, 2.0, 3.0, 10.0, 4.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert skewness(values * scale) == pytest.approx(skewness(values), rel=1e-12)
+        assert kurtosis(values * scale) == pytest.approx(kurtosis(values), rel=1e-12)
+        assert np.isnan(skewness(np.full(5, 0.1) * scale)) and np.isnan(kurtosis(np.full(5, 0.1) * scale))
