@@ -243,12 +243,16 @@ def _examples(quarantine: pd.DataFrame, reason: str, n: int = EXAMPLES_SHOWN) ->
 
 @with_pseudonymised_inputs
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from perfmodel.engine.validate import is_partitioned, read_inputs_engine
     from perfmodel.framework import load_framework
     from perfmodel.validation import read_inputs
 
     lang = _ui(args)
     framework = load_framework(args.framework)
-    obs_result, units_result = read_inputs(framework, Path(args.observations), Path(args.units), sheet=args.sheet)
+    if is_partitioned(args.observations):  # a folder of Parquet partitions: the columnar core reads it
+        obs_result, units_result = read_inputs_engine(framework, args.observations, Path(args.units), sheet=args.sheet)
+    else:
+        obs_result, units_result = read_inputs(framework, Path(args.observations), Path(args.units), sheet=args.sheet)
     originals = args.input_paths
     written = []  # files first, printing after: `validate … | head` still writes them
     if not (units_result.ok and obs_result.ok):

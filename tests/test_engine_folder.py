@@ -123,3 +123,34 @@ def test_a_folder_without_parquet_files_is_refused(tmp_path: Path) -> None:
     with pytest.raises(OptionError, match="no Parquet file in") as caught:
         partition_files(tmp_path / "empty")
     assert "DIR/observations" in caught.value.hint
+
+
+def test_validate_reads_a_folder_and_writes_its_quarantine_beside_it(
+    world: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """`perfmodel validate` takes the folder `score` takes: clean, then with one planted bad row."""
+    folder = tmp_path / "observations"
+    for path in _quarter_files(world):
+        target = folder / path.relative_to(world / "observations")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    args = [
+        "validate",
+        "--framework",
+        FRAMEWORK,
+        "--observations",
+        str(folder),
+        "--units",
+        str(world / "units.parquet"),
+    ]
+    assert main(args) == 0
+    assert not (tmp_path / "observations.quarantine.csv").exists()
+    part = "province=P01/month=2025-03/part-0.parquet"
+    frame = pq.read_table(folder / part).to_pandas()
+    frame.loc[2, "unit_id"] = "NO-SUCH-UNIT"  # row 4 of the file, counting the header as row 1
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / part)
+    capsys.readouterr()
+    assert main(args) == 1
+    quarantine = pd.read_csv(tmp_path / "observations.quarantine.csv")
+    assert quarantine[["part", "row", "reason"]].values.tolist() == [[part, 4, "unknown_unit"]]
+    assert "observations.quarantine.csv" in capsys.readouterr().out
