@@ -301,6 +301,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
     target = out.with_name(out.stem + ".quarantine.csv")
     for path in (out, target):  # refuse before the work, not after
         claim_file(path, inputs=inputs)
+    if args.partition_by:
+        return _score_partitioned(args, out, target, inputs)
     ev = evaluate_files(
         args.framework,
         args.observations,
@@ -337,6 +339,34 @@ def _cmd_score(args: argparse.Namespace) -> int:
         if args.strict:
             return EXIT_FAILED
     return EXIT_OK
+
+
+def _score_partitioned(args: argparse.Namespace, out: Path, target: Path, inputs: Sequence[Path]) -> int:
+    """``score --partition-by``: one evaluation per value of the column, on Dask (perfmodel.partitioned)."""
+    from perfmodel.partitioned import evaluate_partitioned
+
+    run = evaluate_partitioned(
+        args.framework,
+        args.observations,
+        args.units,
+        args.period,
+        partition_by=args.partition_by,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        sheet=args.sheet,
+        engine=args.engine,
+        memory_limit=args.memory_limit,
+        **_settings(args),
+    )
+    _write_output(run.scores, out, inputs)
+    if len(run.quarantine):
+        _write_output(run.quarantine, target, inputs)
+    parts = run.scores[args.partition_by].nunique() if len(run.scores) else 0
+    lang = _ui(args)
+    print(
+        say("cli.score.partitioned", lang, scored=len(run.scores), partitions=parts, column=args.partition_by, out=out)
+    )
+    return EXIT_FAILED if args.strict and len(run.quarantine) else EXIT_OK
 
 
 def _cmd_awards(args: argparse.Namespace) -> int:
@@ -795,6 +825,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--memory-limit", help="memory the duckdb engine may use, e.g. 4GB (default: half the RAM)")
     p.add_argument("--peer-group", help="units column for peer groups, or 'none'")
+    p.add_argument(
+        "--partition-by",
+        help="units column (e.g. province): score each of its values alone, in parallel on Dask; "
+        "peer groups, ranks and grades are within each value",
+    )
+    p.add_argument(
+        "--workers", type=int, default=2, help="--partition-by: worker processes on this machine (default 2)"
+    )
+    p.add_argument("--scheduler", help="--partition-by: address of a running Dask scheduler, e.g. tcp://host:8786")
     p.add_argument(
         "--normalisation",
         choices=["minmax", "zscore", "rank", "goalposts", "target"],

@@ -81,6 +81,7 @@ LAYERS: dict[str, int] = {
     "simulate.py": 6,
     "simulate_national.py": 6,  # the national world, streamed city by city into partitioned Parquet
     "spatial.py": 6,  # hot-spots in space and time (R20): PySAL statistics on evaluations' scores
+    "partitioned.py": 6,  # one evaluation per assessment unit, in parallel on Dask (issue 13)
     # 7 report layer: figures, text, rendering, notebook runs
     "report/": 7,
     "report/tutorial.py": 7,  # the methodology tutorial's text, tables and figure (issue 11)
