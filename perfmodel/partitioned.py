@@ -105,6 +105,8 @@ def _client(scheduler: str | None, workers: int) -> Any:
     from distributed import Client, LocalCluster
 
     if scheduler is None:
+        if workers < 1:
+            raise OptionError(key="error.workers_at_least_one", values={"workers": workers})
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         return Client(cluster)
     try:

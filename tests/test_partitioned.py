@@ -86,14 +86,15 @@ def test_partitioned_ranks_differ_from_the_pooled_run(sample: dict[str, Path], c
     assert (split["rank"] != pooled.loc[split.index, "rank"]).any()
 
 
+# the scheduler's HTTP routes (no dashboard) default to port 8787, held by the module's cluster
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
 def test_cli_writes_the_table_and_refuses_an_unknown_column(
     sample: dict[str, Path], client: distributed.Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     common = ["score", "--framework", FRAMEWORK, "--period", PERIOD, "--quiet", "--lang", "en"]
     common += ["--observations", str(_observations(sample)), "--units", str(sample["units"])]
     out = tmp_path / "scores.csv"
-    scheduler = client.scheduler.address
-    assert main([*common, "--out", str(out), "--partition-by", "district", "--scheduler", scheduler]) == 0
+    assert main([*common, "--out", str(out), "--partition-by", "district", "--workers", "2"]) == 0  # own LocalCluster
     written = pd.read_csv(out)
     expected, _ = _single_process(sample, "district")
     assert list(written.columns[:2]) == ["unit_id", "district"]
@@ -102,11 +103,16 @@ def test_cli_writes_the_table_and_refuses_an_unknown_column(
     assert written["grade"].tolist() == expected["grade"].tolist()
     capsys.readouterr()
 
+    scheduler = client.scheduler.address
     bad = [*common, "--out", str(tmp_path / "bad.csv"), "--partition-by", "no_such_column", "--scheduler", scheduler]
     assert main(bad) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no_such_column" in err[0]
     assert not (tmp_path / "bad.csv").exists()
+
+    no_workers = [*common, "--out", str(tmp_path / "none.csv"), "--partition-by", "district", "--workers", "0"]
+    assert main(no_workers) == 2
+    assert "--workers" in capsys.readouterr().err
 
 
 def test_unreachable_scheduler_exits_2(
