@@ -41,7 +41,9 @@ class PartitionedEvaluation:
         The scores tables of the partitions, one after the other in the order of the
         partition values, each with the column ``partition_by`` after ``unit_id``.
     quarantine
-        The rows rejected by validation, read once for all partitions.
+        The rows rejected by validation, read once for all partitions, with the
+        column ``partition_by``: the partition of the row's unit, empty for a row
+        of no known unit (an unknown ``unit_id``, a rejected units row).
     """
 
     partition_by: str
@@ -152,7 +154,8 @@ def evaluate_partitioned(
     -------
     PartitionedEvaluation
         Equal to the concatenation of :func:`perfmodel.evaluation.evaluate` on each
-        partition's validated frames, and the quarantine of reading the inputs once.
+        partition's validated frames, and the quarantine of reading the inputs once
+        (with each row's partition).
 
     Raises
     ------
@@ -180,4 +183,13 @@ def evaluate_partitioned(
             if cluster is not None:
                 cluster.close()
     scores = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
-    return PartitionedEvaluation(partition_by, scores, quarantine)
+    return PartitionedEvaluation(partition_by, scores, _with_partition(quarantine, clean_units, partition_by))
+
+
+def _with_partition(quarantine: pd.DataFrame, units: pd.DataFrame, partition_by: str) -> pd.DataFrame:
+    """The quarantine with the ``partition_by`` value of each row's unit, empty for rows of no known unit."""
+    out = quarantine.copy()
+    owner = units.drop_duplicates("unit_id").set_index("unit_id")[partition_by]
+    ids = out["unit_id"] if "unit_id" in out.columns else pd.Series(pd.NA, index=out.index)
+    out[partition_by] = ids.map(owner)
+    return out
