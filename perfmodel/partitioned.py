@@ -171,10 +171,12 @@ def evaluate_partitioned(
         client = _client(scheduler, workers)
     try:
         progress.step("scoring", framework=fw.id, period=period)
-        futures = [
-            client.submit(evaluate_partition, fw, obs, unit_frame, period, partition_by, value, settings, pure=False)
-            for value, obs, unit_frame in parts
-        ]
+        futures = []
+        for value, obs, unit_frame in parts:  # scattered first: large frames do not belong in the task graph
+            obs_f, units_f = client.scatter([obs, unit_frame])
+            futures.append(
+                client.submit(evaluate_partition, fw, obs_f, units_f, period, partition_by, value, settings, pure=False)
+            )
         tables = client.gather(futures)
     finally:
         if own:
