@@ -27,7 +27,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from perfmodel.framework import Framework
 
-__all__ = ["INCOMPLETE", "required_months", "unit_months"]
+__all__ = ["INCOMPLETE", "coverage_table", "required_months", "unit_months"]
 
 INCOMPLETE = "incomplete_data"
 """Code of the flag given to a unit with fewer months of data than required."""
@@ -93,7 +93,28 @@ def unit_months(
     index = pd.Index(list(units))
     used = observations[observations["period"].isin(list(months)) & observations["indicator"].isin(set(inputs))]
     counts = used.groupby("unit_id")["period"].nunique().reindex(index, fill_value=0).astype(int)
+    return coverage_table(counts, len(months), required)
+
+
+def coverage_table(counts: pd.Series, n_months: int, required: int) -> pd.DataFrame:
+    """The coverage table of :func:`unit_months` from months-with-data counts per unit.
+
+    Parameters
+    ----------
+    counts
+        Months with data per unit (index: unit ids, in the table's order).
+    n_months
+        Months in the period.
+    required
+        Months needed (:func:`required_months`).
+
+    Examples
+    --------
+    >>> coverage_table(pd.Series([3, 1], index=["A", "B"]), 3, 2)["complete"].tolist()
+    [True, False]
+    """
+    counts = counts.astype(int)
     return pd.DataFrame(
-        {"months": counts, "of": len(months), "required": required, "complete": counts >= required},
-        index=index,
+        {"months": counts, "of": n_months, "required": required, "complete": counts >= required},
+        index=counts.index,
     )

@@ -25,7 +25,7 @@ import pandas as pd
 
 from perfmodel import progress
 from perfmodel.aggregate import aggregate_tree, availability
-from perfmodel.coverage import INCOMPLETE, required_months, unit_months
+from perfmodel.coverage import INCOMPLETE, coverage_table, required_months
 from perfmodel.errors import OptionError, PerfmodelError, check_choice
 from perfmodel.flags import FlagLog, flag_codes
 from perfmodel.framework import GRADES, Framework, Indicator, load_framework
@@ -40,8 +40,8 @@ from perfmodel.grading import (
 from perfmodel.groups import ALL_UNITS
 from perfmodel.normalise import normalise, orient, orient_bounds
 from perfmodel.periods import months_in, parse_period, period_label, previous
-from perfmodel.rollup import roll_up
 from perfmodel.scoring import ScoredDraws, ScoringRules, score_draws
+from perfmodel.source import ObservationSource, as_source
 from perfmodel.weights import stated_weights
 
 __all__ = [
@@ -162,9 +162,10 @@ class Evaluation:
         The indicator system (a :class:`~perfmodel.framework.Framework`, a shipped
         id or a YAML path).
     observations
-        Clean observations (as produced by :func:`perfmodel.validation.validate_observations`);
-        months outside the period are used only for carry-forward imputation and the
-        previous period.
+        Clean observations (as produced by :func:`perfmodel.validation.validate_observations`),
+        or an :class:`~perfmodel.source.ObservationSource` that answers for them (the
+        columnar core's, which keeps the rows out of pandas); months outside the period
+        are used only for carry-forward imputation and the previous period.
     units
         Clean units table.
     period
@@ -178,6 +179,8 @@ class Evaluation:
 
     Attributes
     ----------
+    source
+        The observations as an :class:`~perfmodel.source.ObservationSource`.
     stages
         Every stage's output by name (``raw`` … ``aggregated``, ``flags``, ``scores``).
     scoring_rules
@@ -195,7 +198,7 @@ class Evaluation:
     def __init__(
         self,
         framework: Framework | str | Path,
-        observations: pd.DataFrame,
+        observations: pd.DataFrame | ObservationSource,
         units: pd.DataFrame,
         period: str | pd.Period,
         settings: Settings | None = None,
@@ -204,7 +207,7 @@ class Evaluation:
         inputs: Mapping[str, Path] | None = None,
     ) -> None:
         self.framework = framework if isinstance(framework, Framework) else load_framework(framework)
-        self.observations = observations
+        self.source = as_source(observations)
         self.units = units
         self.period = parse_period(period)
         self.settings = settings or Settings()
@@ -215,6 +218,11 @@ class Evaluation:
         self.previous: Evaluation | None = None
         self.n_input: dict[str, int] = {}
         self.scoring_rules: ScoringRules | None = None
+
+    @property
+    def observations(self) -> pd.DataFrame:
+        """Every clean observation row as one frame (from :attr:`source`; large for big data)."""
+        return self.source.frame()
 
     # ------------------------------------------------------------ settings
     @property
@@ -244,7 +252,7 @@ class Evaluation:
         """
         new = Evaluation(
             self.framework,
-            self.observations,
+            self.source,
             self.units,
             self.period,
             replace(self.settings, **changes),
@@ -280,20 +288,18 @@ class Evaluation:
         if self.settings.calibration != "none":
             _check_covariates(fw, self.units)
         months = [str(m) for m in months_in(self.period)]
-        obs = self.observations[self.observations["unit_id"].isin(units.index)]
-        in_period = obs[obs["period"].isin(months)]
-        if in_period.empty:
-            available = sorted(self.observations["period"].unique())
+        source = self.source
+        if not source.count_rows(units.index, months):
+            available = source.months()
             span = f"{available[0]} to {available[-1]}" if available else "none"
             raise EvaluationError(
                 f"no usable observations for period {period_label(self.period)} "
                 f"(months {months[0]} to {months[-1]}); the data cover {span}"
             )
-        self._record("raw", in_period.reset_index(drop=True), months=months)
-        incomplete = self._check_coverage(in_period, units, months)
+        self._record("raw", source.rows(units.index, months), months=months)
+        incomplete = self._check_coverage(units, months)
 
-        kinds = fw.rollup_kinds()
-        rolled = roll_up(obs, kinds, self.period)
+        rolled = source.roll_up(units.index, fw.rollup_kinds(), self.period)
         self._record("rolled", rolled, rule="rates from summed numerators and denominators")
         natural = rolled.pivot(index="unit_id", columns="indicator", values="value")
         natural = natural.reindex(index=units.index)
@@ -363,14 +369,14 @@ class Evaluation:
         self._record("aggregated", aggregated, method=self._choice("aggregation", fw.aggregation.method))
 
         self.stages["imputed_cells"] = _mask_to_long(imputed_mask, "imputed")
-        scores = self._finalise(aggregated, natural, breaches, units, in_period)
+        scores = self._finalise(aggregated, natural, breaches, units, months)
         self._record("scores", scores)
         if self.settings.compare_previous:
             self._compare_previous()
         return self
 
     # ------------------------------------------------------------ steps
-    def _check_coverage(self, in_period: pd.DataFrame, units: pd.DataFrame, months: list[str]) -> pd.Index:
+    def _check_coverage(self, units: pd.DataFrame, months: list[str]) -> pd.Index:
         """Units with fewer months of data than required (:mod:`perfmodel.coverage`).
 
         Records ``stages["unit_months"]``; such units are flagged 数据不完整 and not
@@ -378,7 +384,8 @@ class Evaluation:
         """
         fw = self.framework
         required = required_months(fw, len(months))
-        coverage = unit_months(in_period, units.index, months, fw.input_indicators(), required)
+        counts = self.source.months_with_data(units.index, months, fw.input_indicators())
+        coverage = coverage_table(counts, len(months), required)
         self.stages["unit_months"] = coverage
         if not coverage["complete"].any():
             raise EvaluationError(
@@ -440,7 +447,7 @@ class Evaluation:
             for age in range(1, fw.missing.max_age + 1):
                 earlier = Evaluation(
                     fw,
-                    self.observations,
+                    self.source,
                     self.units,
                     previous(self.period, age),
                     replace(self.settings, imputation="none", compare_previous=False),
@@ -455,11 +462,10 @@ class Evaluation:
 
     def _history_values(self) -> pd.DataFrame:
         units = self.scored_units
-        obs = self.observations[self.observations["unit_id"].isin(units.index)]
         months = [str(m) for m in months_in(self.period)]
-        if not obs["period"].isin(months).any():
+        if not self.source.count_rows(units.index, months):
             raise EvaluationError("no data")
-        rolled = roll_up(obs, self.framework.rollup_kinds(), self.period)
+        rolled = self.source.roll_up(units.index, self.framework.rollup_kinds(), self.period)
         natural = rolled.pivot(index="unit_id", columns="indicator", values="value").reindex(units.index)
         values = pd.DataFrame({i.id: self._indicator_values(i, natural) for i in self.framework.indicators()})
         return self._denominate(values, self.framework.indicators(), units)[0]
@@ -559,7 +565,7 @@ class Evaluation:
         natural: pd.DataFrame,
         breaches: pd.DataFrame,
         units: pd.DataFrame,
-        in_period: pd.DataFrame,
+        months: list[str],
     ) -> pd.DataFrame:
         """Turn the aggregated scores into the scores table: every rule after aggregation.
 
@@ -596,8 +602,8 @@ class Evaluation:
             ``stages["breaches"]``: hard thresholds breached.
         units
             The scored units, indexed by unit id.
-        in_period
-            The period's observations (for late reports).
+        months
+            The months of the period (for late reports).
 
         Returns
         -------
@@ -634,7 +640,7 @@ class Evaluation:
         scored = score_draws(aggregated["score"].to_numpy(dtype=float)[None, :], rules, keys)
         self._record_scoring_flags(scored, rules, flags, notes)
         self.stages["grading_notes"] = pd.DataFrame(notes, columns=["unit_id", "code", "detail"])
-        self._late_reports(in_period, units, flags)
+        self._late_reports(units, months, flags)
         self.stages["flags"] = flags.frame()
         return self._scores_table(scored, aggregated, units, rank_labels, usable, coefficient, bonus, deduction)
 
@@ -822,11 +828,11 @@ class Evaluation:
             flags.add(units[k], "quota_tie_lowered")
             notes.append((units[k], "quota_tie_lowered", GRADE_CODES[scored.grade[0, k]]))
 
-    def _late_reports(self, in_period: pd.DataFrame, units: pd.DataFrame, flags: FlagLog) -> None:
+    def _late_reports(self, units: pd.DataFrame, months: list[str], flags: FlagLog) -> None:
         """Flag ``late_reports`` (with the count) for units with rows marked late in the period."""
-        if "late" not in in_period.columns:
+        late = self.source.late_counts(units.index, months)
+        if late is None:
             return
-        late = in_period.groupby("unit_id")["late"].sum()
         for unit_id, n in late[late > 0].items():
             if unit_id in units.index:
                 flags.add(unit_id, "late_reports", count=int(n))
@@ -875,7 +881,7 @@ class Evaluation:
     def _compare_previous(self) -> None:
         before = Evaluation(
             self.framework,
-            self.observations,
+            self.source,
             self.units,
             previous(self.period),
             replace(self.settings, compare_previous=False),

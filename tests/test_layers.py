@@ -63,6 +63,7 @@ LAYERS: dict[str, int] = {
     "scoring.py": 3,  # the engine: difficulty, bonus, deductions, ranks, grades, caps over draws
     "flags.py": 3,  # flag codes of the scores and their words (text catalogue)
     "coverage.py": 3,
+    "source.py": 3,  # where an evaluation reads its observations: a frame, the columnar core, partitions
     "template.py": 3,  # data-entry workbook (framework, io, validation limits)
     "engine/": 3,  # the columnar core (DuckDB): reading and validation with the quarantine of validation.py
     # 4 calibration step
