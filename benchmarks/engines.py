@@ -67,12 +67,19 @@ def _framework() -> tuple[dict[str, str], dict[str, float], dict[str, str], dict
 
 
 # ----------------------------------------------------------------------------- data
-def write_files(folder: Path, rows: int, seed: float = 0.25) -> dict[str, Path]:
-    """Units table, observations as .csv.gz and .parquet, with about ``rows`` observation rows."""
+def write_files(
+    folder: Path,
+    rows: int,
+    seed: float = 0.25,
+    *,
+    months: list[str] = MONTHS,
+    formats: tuple[str, ...] = ("csv.gz", "parquet"),
+) -> dict[str, Path]:
+    """Units table, observations as .csv.gz and/or .parquet, with about ``rows`` rows over ``months``."""
     import duckdb
 
     kinds, *_ = _framework()
-    n_stations = -(-rows // (len(MONTHS) * len(kinds)))
+    n_stations = -(-rows // (len(months) * len(kinds)))
     con = duckdb.connect()
     con.execute(f"SET memory_limit='{MEMORY_LIMIT}'; SET threads=2; SELECT setseed({seed})")
     con.execute(
@@ -84,7 +91,7 @@ def write_files(folder: Path, rows: int, seed: float = 0.25) -> dict[str, Path]:
         f"(20 + (i * 31) % 880) AS incident_volume, (6 + i % 54) AS officers FROM range({n_stations}) t(i)"
     )
     kind_rows = ", ".join(f"('{k}', '{v}')" for k, v in kinds.items())
-    month_rows = ", ".join(f"('{m}')" for m in MONTHS)
+    month_rows = ", ".join(f"('{m}')" for m in months)
     con.execute(
         f"""
         CREATE VIEW obs AS
@@ -123,9 +130,10 @@ def write_files(folder: Path, rows: int, seed: float = 0.25) -> dict[str, Path]:
     }
     con.execute(f"COPY units TO '{out['units']}' (HEADER)")
     con.execute(f"COPY (SELECT * FROM obs_all) TO '{out['parquet']}' (FORMAT parquet, ROW_GROUP_SIZE 250000)")
-    con.execute(
-        f"COPY (SELECT * FROM read_parquet('{out['parquet']}')) TO '{out['csv.gz']}' (HEADER, COMPRESSION gzip)"
-    )
+    if "csv.gz" in formats:
+        con.execute(
+            f"COPY (SELECT * FROM read_parquet('{out['parquet']}')) TO '{out['csv.gz']}' (HEADER, COMPRESSION gzip)"
+        )
     con.close()
     return out
 
