@@ -33,7 +33,7 @@ from __future__ import annotations
 import glob
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -236,6 +236,17 @@ def folder_partitions(
     return out
 
 
+def units_for_validation(units: ValidationResult) -> ValidationResult:
+    """The validated units as validating observations reads them: ids and levels, not the other columns.
+
+    What a worker needs to validate its partition's rows (unknown units, units of
+    another level, units the units file rejected), a few bytes per unit.
+    """
+    data = units.data[[c for c in ("unit_id", "level") if c in units.data.columns]].copy()
+    data.attrs = dict(units.data.attrs)
+    return replace(units, data=data, quarantine=units.quarantine.iloc[:0])
+
+
 def read_partition(
     framework: Framework,
     pattern: str,
@@ -292,15 +303,16 @@ def evaluate_partition_files(
     period: str,
     partition_by: str,
     value: str,
+    part_units: pd.DataFrame,
     settings: dict[str, Any],
 ) -> tuple[pd.DataFrame | None, PartitionRows, list[str]]:
     """Read one partition's files and score its units alone (runs on a worker).
 
-    Returns the scores table (``None`` when no unit has the value ``value``), what
-    was read, and the units whose rows are here though they belong to another
-    partition (the caller refuses those).
+    ``units`` validates the rows (:func:`units_for_validation`), ``part_units`` are
+    the partition's units, every column. Returns the scores table (``None`` when no
+    unit has the value ``value``), what was read, and the units whose rows are here
+    though they belong to another partition (the caller refuses those).
     """
-    part_units = units.data[units.data[partition_by].astype(str) == value] if len(units.data) else units.data
     if pattern is None:  # a partition without files: scored on no rows, as the whole input would score it
         data = pd.DataFrame(columns=["period", "unit_id", "indicator", "value", "numerator", "denominator"])
         quarantine, n_input = pd.DataFrame(), 0
@@ -366,13 +378,15 @@ def evaluate_partitioned(
         progress.step("scoring", framework=fw.id, period=period)
         futures = []
         if plan.folders is not None:
-            units_f = session.scatter(plan.units, broadcast=True)
+            units_f = session.scatter(units_for_validation(plan.units), broadcast=True)
+            data = plan.units.data
             for value, pattern in plan.work_items(partition_by):
+                part_units = session.scatter(data[data[partition_by].astype(str) == value] if len(data) else data)
                 futures.append(
                     session.submit(
                         evaluate_partition_files,
                         *(fw, pattern, units_f, plan.months, memory_limit, plan.label),
-                        *(period, partition_by, value, settings),
+                        *(period, partition_by, value, part_units, settings),
                         pure=False,
                     )
                 )
@@ -456,7 +470,7 @@ def evaluate_national(
         progress.step("reducing", framework=fw.id, period=period)
         futures = []
         if plan.folders is not None:
-            units_f = session.scatter(plan.units, broadcast=True)
+            units_f = session.scatter(units_for_validation(plan.units), broadcast=True)
             for value, pattern in plan.folders:
                 args = (fw, pattern, units_f, plan.months, memory_limit, plan.label, value, periods)
                 futures.append(session.submit(reduce_partition, *args, pure=False))

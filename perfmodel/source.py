@@ -233,7 +233,7 @@ class RowsNotHeld(pd.DataFrame):
     def _constructor(self) -> type[pd.DataFrame]:
         return pd.DataFrame
 
-    def __getitem__(self, key: Any) -> NoReturn:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> NoReturn:
         raise _rows_not_held(f"the column {key!r} of the observation rows")
 
 

@@ -175,9 +175,7 @@ def test_folder_partitions_pin_each_province_folder(nation: dict[str, Path]) -> 
     assert folder_partitions(nation["units"], "province", months) is None  # one file: scattered
 
 
-def test_a_unit_in_two_folders_is_refused(
-    nation: dict[str, Path], client: distributed.Client, tmp_path: Path
-) -> None:
+def test_a_unit_in_two_folders_is_refused(nation: dict[str, Path], client: distributed.Client, tmp_path: Path) -> None:
     """A unit's rows in two folders would split its aggregates (national) or miss its partition: both refuse."""
     copy = tmp_path / "observations"
     shutil.copytree(nation["observations"], copy)
