@@ -56,9 +56,10 @@ def exchanged(observations: Path, units: Path, period: str, partition_by: str = 
     plan = partitioned._plan(fw, observations, units, period, partition_by, None, "auto", None)
     assert plan.folders is not None, "not a folder of province= partitions"
     periods = partitioned.periods_asked(fw, period, Settings())
+    slim = partitioned.units_for_validation(plan.units)
     out = [
-        f"to each worker once: the units' ids and levels, {size(partitioned.units_for_validation(plan.units)) / 2**10:,.0f} "
-        f"KiB ({len(plan.units.data):,} units; every column: {size(plan.units) / 2**10:,.0f} KiB)",
+        f"to each worker once: the units' ids and levels, {size(slim) / 2**10:,.0f} KiB "
+        f"({len(plan.units.data):,} units; every column: {size(plan.units) / 2**10:,.0f} KiB)",
         f"to each worker per task: framework {size(fw) / 2**10:,.0f} KiB, its folder's pattern, the months, "
         f"the periods ({', '.join(map(str, periods))})",
     ]

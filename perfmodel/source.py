@@ -169,6 +169,8 @@ class Aggregates:
     counts
         One row per unit × month with rows, in the months of those periods:
         ``unit_id``, ``period``, ``rows`` and ``late`` (rows marked late).
+    counted
+        The months of those periods (the months ``counts`` covers).
     months
         Every month with at least one row (sorted), whether counted or not.
     indicators
@@ -180,6 +182,7 @@ class Aggregates:
     kinds: dict[str, str]
     rolled: dict[str, pd.DataFrame]
     counts: pd.DataFrame
+    counted: list[str]
     months: list[str]
     indicators: list[str]
     has_late: bool
@@ -215,6 +218,7 @@ def aggregate_observations(
         kinds=dict(kinds),
         rolled={label: roll_up(observations, kinds, label) for label in labels},
         counts=counts,
+        counted=counted,
         months=sorted(map(str, observations["period"].unique())),
         indicators=sorted(map(str, observations["indicator"].unique())),
         has_late=has_late,
@@ -274,17 +278,24 @@ class AggregateSource:
             raise PerfmodelError("an AggregateSource needs the aggregates of at least one part")
         first = parts[0]
         for part in parts[1:]:
-            if part.kinds != first.kinds or set(part.rolled) != set(first.rolled):
+            if part.kinds != first.kinds or set(part.rolled) != set(first.rolled) or part.counted != first.counted:
                 raise PerfmodelError("the parts' aggregates were made with different roll-up rules or periods")
         self.kinds = first.kinds
         self.rolled = {label: _concat_rolled([p.rolled[label] for p in parts]) for label in first.rolled}
         counts = [p.counts for p in parts if len(p.counts)]
         self.counts = pd.concat(counts, ignore_index=True) if counts else first.counts
+        self.counted = first.counted
         self._months = sorted(set().union(*(p.months for p in parts)))
         self.indicators = sorted(set().union(*(p.indicators for p in parts)))
         self.has_late = any(p.has_late for p in parts)
 
     def _counts(self, units: pd.Index, months: Sequence[str]) -> pd.DataFrame:
+        outside = sorted(set(map(str, months)) - set(self.counted))
+        if outside:
+            raise PerfmodelError(
+                f"the aggregates count the rows of {', '.join(self.counted)}; {', '.join(outside)} was asked",
+                "reduce the observations for every period the evaluation asks (perfmodel.partitioned.periods_asked)",
+            )
         counts = self.counts
         return counts[counts["unit_id"].isin(units) & counts["period"].isin(list(months))]
 

@@ -278,5 +278,7 @@ def test_aggregate_source_holds_no_rows(one_file: dict[str, Path]) -> None:
         source.frame()
     with pytest.raises(PerfmodelError, match="2023Q4 was asked"):  # a period not reduced is not answered
         source.roll_up(pd.Index(units["unit_id"]), fw.rollup_kinds(), pd.Period("2023Q4"))
+    with pytest.raises(PerfmodelError, match="2024-01 was asked"):  # nor a month not counted: never 0 rows
+        source.count_rows(pd.Index(units["unit_id"]), ["2024-01"])
     with pytest.raises(PerfmodelError, match="months with data of only some"):
         source.months_with_data(pd.Index(units["unit_id"]), ["2024-04"], ["housekeeping_score"])
