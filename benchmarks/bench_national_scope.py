@@ -112,9 +112,10 @@ def main() -> None:
         made = generate_national(
             tmp, officers=args.officers, provinces=args.provinces, months=3, start="2025-01", rng=1
         )
-        observations, units = Path(tmp) / "observations", made["units"]
+        observations, units = Path(tmp) / "observations", Path(tmp) / "units.parquet"
         files = (FRAMEWORK, observations, units, PERIOD)
-        rows = sum(sum(r.values()) for r in made["rows"].values())
+        written: dict[str, dict[str, int]] = made["rows"]  # type: ignore[assignment]
+        rows = sum(sum(months.values()) for months in written.values())
         single_s, single = timed(lambda: evaluate_files(*files))
         fresh_s, national = timed(lambda: evaluate_national(*files, partition_by="province", workers=2))
         pd.testing.assert_frame_equal(national.scores, single.scores)
