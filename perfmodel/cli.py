@@ -21,7 +21,7 @@ import pandas as pd
 from perfmodel import __version__, progress
 from perfmodel.audit import cli as audit_cli
 from perfmodel.design import cli as lab_cli
-from perfmodel.errors import PerfmodelError
+from perfmodel.errors import OptionError, PerfmodelError
 from perfmodel.federated import cli as federated_cli
 from perfmodel.privacy import (
     add_pseudonymise_option,
@@ -296,23 +296,23 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from perfmodel.flags import with_flag_text
     from perfmodel.outputs import claim_file
 
+    if args.scope != "partition" and not args.partition_by:
+        raise OptionError(key="error.scope_needs_partition_by", values={"scope": args.scope})
     inputs = _run_inputs(args)
     out = Path(args.out)
     target = out.with_name(out.stem + ".quarantine.csv")
     for path in (out, target):  # refuse before the work, not after
         claim_file(path, inputs=inputs)
-    if args.partition_by:
+    if args.partition_by and args.scope == "partition":
         return _score_partitioned(args, out, target, inputs)
-    ev = evaluate_files(
-        args.framework,
-        args.observations,
-        args.units,
-        args.period,
-        sheet=args.sheet,
-        engine=args.engine,
-        memory_limit=args.memory_limit,
-        **_settings(args),
-    )
+    reading = {"sheet": args.sheet, "engine": args.engine, "memory_limit": args.memory_limit, **_settings(args)}
+    if args.partition_by:  # --scope national: the same evaluation, its reading spread over Dask workers
+        from perfmodel.partitioned import evaluate_national
+
+        cluster = {"partition_by": args.partition_by, "scheduler": args.scheduler, "workers": args.workers}
+        ev = evaluate_national(args.framework, args.observations, args.units, args.period, **cluster, **reading)
+    else:
+        ev = evaluate_files(args.framework, args.observations, args.units, args.period, **reading)
     shown = officer_names_shown(ev.scores, args.show_names or ev.framework.level != "officer")
     workbook = None
     if out.name.lower().endswith(".xlsx"):  # for reading: headers in --lang, formats, notes sheet
@@ -829,6 +829,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--partition-by",
         help="units column (e.g. province): score each of its values alone, in parallel on Dask; "
         "peer groups, ranks and grades are within each value",
+    )
+    p.add_argument(
+        "--scope",
+        choices=["partition", "national"],
+        default="partition",
+        help="with --partition-by: 'partition' (default) ranks each value's units alone; 'national' ranks all units "
+        "together, exactly as without --partition-by, the workers reading and reducing one value each",
     )
     p.add_argument(
         "--workers", type=int, default=2, help="--partition-by: worker processes on this machine (default 2)"

@@ -26,13 +26,24 @@ rows — tests compare them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, NoReturn, Protocol, runtime_checkable
 
 import pandas as pd
 
-from perfmodel.rollup import roll_up
+from perfmodel.errors import PerfmodelError
+from perfmodel.periods import months_in, period_label
+from perfmodel.rollup import ROLLUP_COLUMNS, roll_up
 
-__all__ = ["ObservationSource", "FrameSource", "as_source"]
+__all__ = [
+    "ObservationSource",
+    "FrameSource",
+    "as_source",
+    "Aggregates",
+    "aggregate_observations",
+    "AggregateSource",
+    "RowsNotHeld",
+]
 
 
 @runtime_checkable
@@ -136,3 +147,205 @@ def as_source(observations: pd.DataFrame | ObservationSource) -> ObservationSour
     if isinstance(observations, pd.DataFrame):
         return FrameSource(observations)
     return observations
+
+
+# ----------------------------------------------------------------------------- per-unit aggregates
+@dataclass
+class Aggregates:
+    """What an evaluation asks of a set of clean observations, reduced to its units.
+
+    Pass 1 of a national evaluation (:func:`perfmodel.partitioned.evaluate_national`):
+    each partition's rows are reduced to this, on the worker that read them, and
+    :class:`AggregateSource` answers from the partitions' aggregates put together.
+    Every answer is a per-unit quantity, so it is exact as long as each unit's rows
+    are all in one partition.
+
+    Attributes
+    ----------
+    kinds
+        The roll-up rule per indicator the roll-ups were made with.
+    rolled
+        Period label → :func:`perfmodel.rollup.roll_up` of the rows for that period.
+    counts
+        One row per unit × month with rows, in the months of those periods:
+        ``unit_id``, ``period``, ``rows`` and ``late`` (rows marked late).
+    counted
+        The months of those periods (the months ``counts`` covers).
+    months
+        Every month with at least one row (sorted), whether counted or not.
+    indicators
+        The indicators with at least one row.
+    has_late
+        Whether the observations carry the ``late`` column.
+    """
+
+    kinds: dict[str, str]
+    rolled: dict[str, pd.DataFrame]
+    counts: pd.DataFrame
+    counted: list[str]
+    months: list[str]
+    indicators: list[str]
+    has_late: bool
+
+
+def aggregate_observations(
+    observations: pd.DataFrame, kinds: Mapping[str, str], periods: Iterable[pd.Period | str]
+) -> Aggregates:
+    """Reduce clean observations to the :class:`Aggregates` of ``periods`` (runs where the rows are).
+
+    Parameters
+    ----------
+    observations
+        Clean long observations (:func:`perfmodel.validation.validate_observations`).
+    kinds
+        Indicator id → roll-up rule (:meth:`perfmodel.framework.Framework.rollup_kinds`).
+    periods
+        Every period the evaluation will ask about (its own, the previous one,
+        those carried forward from).
+    """
+    labels = list(dict.fromkeys(period_label(p) for p in periods))
+    counted = sorted({str(m) for label in labels for m in months_in(label)})
+    has_late = "late" in observations.columns
+    rows = observations[observations["period"].isin(counted)]
+    late = rows["late"].astype("int64") if has_late else pd.Series(0, index=rows.index, dtype="int64")
+    counts = (
+        rows.assign(late=late)
+        .groupby(["unit_id", "period"], sort=True)
+        .agg(rows=("late", "size"), late=("late", "sum"))
+        .reset_index()
+    )
+    return Aggregates(
+        kinds=dict(kinds),
+        rolled={label: roll_up(observations, kinds, label) for label in labels},
+        counts=counts,
+        counted=counted,
+        months=sorted(map(str, observations["period"].unique())),
+        indicators=sorted(map(str, observations["indicator"].unique())),
+        has_late=has_late,
+    )
+
+
+class RowsNotHeld(pd.DataFrame):
+    """Stands for observation rows an :class:`AggregateSource` does not hold: their number, no columns.
+
+    ``len()`` is the exact number of rows asked for (what an evaluation reports as
+    observations used); selecting a column raises :class:`~perfmodel.errors.PerfmodelError`
+    naming what needs the rows and how to get them.
+    """
+
+    @property
+    def _constructor(self) -> type[pd.DataFrame]:
+        return pd.DataFrame
+
+    def __getitem__(self, key: Any) -> NoReturn:
+        raise _rows_not_held(f"the column {key!r} of the observation rows")
+
+
+def _rows_not_held(what: str) -> PerfmodelError:
+    return PerfmodelError(
+        key="error.aggregates_hold_no_rows", hint_key="error.aggregates_hold_no_rows_hint", values={"what": what}
+    )
+
+
+class AggregateSource:
+    """An :class:`ObservationSource` over per-unit :class:`Aggregates`, e.g. of several partitions.
+
+    The answers are those a :class:`FrameSource` over the same rows gives, for the
+    periods the aggregates were made for, provided each unit's rows are in one part.
+    The rows themselves are not held: :meth:`rows` gives only their number
+    (:class:`RowsNotHeld`) and :meth:`frame` raises, so analyses that need rows (rater
+    calibration, the data-quality section of a report) run on one partition or in
+    one process.
+
+    Parameters
+    ----------
+    parts
+        The aggregates of each part, made with the same roll-up rules and periods.
+
+    Examples
+    --------
+    >>> obs = pd.DataFrame({"period": ["2025-04", "2025-05", "2025-04"], "unit_id": ["A", "A", "B"],
+    ...     "indicator": ["r", "r", "r"], "value": [0.5, 1.0, 0.2],
+    ...     "numerator": [1.0, 9.0, 1.0], "denominator": [2.0, 9.0, 5.0]})
+    >>> parts = [aggregate_observations(obs[obs["unit_id"] == u], {"r": "rate"}, ["2025Q2"]) for u in "AB"]
+    >>> AggregateSource(parts).months_with_data(pd.Index(["A", "B", "C"]), ["2025-04", "2025-05"], ["r"]).tolist()
+    [2, 1, 0]
+    """
+
+    def __init__(self, parts: Iterable[Aggregates]) -> None:
+        parts = list(parts)
+        if not parts:
+            raise PerfmodelError("an AggregateSource needs the aggregates of at least one part")
+        first = parts[0]
+        for part in parts[1:]:
+            if part.kinds != first.kinds or set(part.rolled) != set(first.rolled) or part.counted != first.counted:
+                raise PerfmodelError("the parts' aggregates were made with different roll-up rules or periods")
+        self.kinds = first.kinds
+        self.rolled = {label: _concat_rolled([p.rolled[label] for p in parts]) for label in first.rolled}
+        counts = [p.counts for p in parts if len(p.counts)]
+        self.counts = pd.concat(counts, ignore_index=True) if counts else first.counts
+        self.counted = first.counted
+        self._months = sorted(set().union(*(p.months for p in parts)))
+        self.indicators = sorted(set().union(*(p.indicators for p in parts)))
+        self.has_late = any(p.has_late for p in parts)
+
+    def _counts(self, units: pd.Index, months: Sequence[str]) -> pd.DataFrame:
+        outside = sorted(set(map(str, months)) - set(self.counted))
+        if outside:
+            raise PerfmodelError(
+                f"the aggregates count the rows of {', '.join(self.counted)}; {', '.join(outside)} was asked",
+                "reduce the observations for every period the evaluation asks (perfmodel.partitioned.periods_asked)",
+            )
+        counts = self.counts
+        return counts[counts["unit_id"].isin(units) & counts["period"].isin(list(months))]
+
+    def months(self) -> list[str]:
+        return list(self._months)
+
+    def count_rows(self, units: pd.Index, months: Sequence[str]) -> int:
+        return int(self._counts(units, months)["rows"].sum())
+
+    def rows(self, units: pd.Index, months: Sequence[str]) -> pd.DataFrame:
+        return RowsNotHeld(index=pd.RangeIndex(self.count_rows(units, months)))
+
+    def roll_up(self, units: pd.Index, kinds: Mapping[str, str], period: pd.Period) -> pd.DataFrame:
+        label = period_label(period)
+        if dict(kinds) != self.kinds or label not in self.rolled:
+            held = ", ".join(self.rolled)
+            raise PerfmodelError(
+                f"the aggregates hold roll-ups of {held} by the framework's rules; {label} was asked"
+                + ("" if dict(kinds) == self.kinds else " with other rules"),
+                "reduce the observations for every period the evaluation asks (perfmodel.partitioned.periods_asked)",
+            )
+        table = self.rolled[label]
+        table = table[table["unit_id"].isin(units)]
+        if table.empty:
+            return pd.DataFrame(columns=ROLLUP_COLUMNS)
+        return table.reset_index(drop=True)
+
+    def months_with_data(self, units: pd.Index, months: Sequence[str], inputs: Iterable[str]) -> pd.Series:
+        if not set(self.indicators) <= set(inputs):
+            raise PerfmodelError(
+                "the aggregates count months over every indicator; months with data of only some "
+                f"({', '.join(sorted(set(inputs)))}) need the rows"
+            )
+        used = self._counts(units, months)
+        return used.groupby("unit_id")["period"].nunique().reindex(units, fill_value=0).astype(int)
+
+    def late_counts(self, units: pd.Index, months: Sequence[str]) -> pd.Series | None:
+        if not self.has_late:
+            return None
+        late = self._counts(units, months).groupby("unit_id")["late"].sum()
+        return late[late > 0]
+
+    def frame(self) -> pd.DataFrame:
+        raise _rows_not_held("the observation rows (Evaluation.observations)")
+
+
+def _concat_rolled(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Roll-ups of disjoint units as one, in :func:`~perfmodel.rollup.roll_up`'s order (unit, indicator)."""
+    held = [t for t in tables if len(t)]
+    if not held:
+        return pd.DataFrame(columns=ROLLUP_COLUMNS)
+    out = pd.concat(held, ignore_index=True)
+    return out.sort_values(["unit_id", "indicator"], kind="stable").reset_index(drop=True)
