@@ -76,9 +76,10 @@ are recorded in the ``calibration_log`` stage and logged with :mod:`logging`.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -104,6 +105,7 @@ from perfmodel.columns import CONTEXT_COLUMNS
 from perfmodel.errors import OptionError
 from perfmodel.framework import Framework, Indicator
 from perfmodel.groups import ALL_UNITS
+from perfmodel.text import has_message, say
 
 __all__ = [
     "CASEMIX_COLUMNS",
@@ -114,6 +116,7 @@ __all__ = [
     "CalibrationResult",
     "calibrate",
     "calibrate_values",
+    "calibration_reason",
     "indicator_family",
 ]
 
@@ -158,7 +161,11 @@ MODEL_COLUMNS = [
     "preventable",
     "summary",
 ]
-LOG_COLUMNS = ["indicator", "step", "action", "n_units", "reason"]
+LOG_COLUMNS = ["indicator", "step", "action", "n_units", "reason", "code", "detail"]
+"""Columns of the ``calibration_log`` stage. ``reason`` is the sentence in English; ``code``
+(a key of ``reason.calibration`` in the catalogue) and ``detail`` (its placeholder values as a
+JSON object) say it in any language: :func:`calibration_reason`."""
+REASON_SECTION = "reason.calibration"
 SHRINK_COLUMNS = [
     "unit_id",
     "indicator",
@@ -213,12 +220,57 @@ class CalibrationResult:
         return self.stages["calibration_log"]
 
 
+def calibration_reason(code: str, detail: str | Mapping[str, Any] | None, lang: str = "zh") -> str:
+    """The sentence of a ``calibration_log`` row in ``lang``, from its ``code`` and ``detail``.
+
+    Parameters
+    ----------
+    code
+        The row's ``code``: a key of the ``reason.calibration`` block of the catalogue.
+    detail
+        The row's ``detail``: the placeholder values, as the JSON object the stage
+        holds or as a mapping; ``None`` or empty when the message has none.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        The filled message. Model names, formulas and the text of a fitting error are
+        data and stay as recorded; an indicator kind is said in ``lang``.
+
+    Examples
+    --------
+    >>> calibration_reason("too_few_units", '{"n": 6, "min_units": 10}', "en")
+    'only 6 unit(s) with a value and complete context; at least 10 are needed'
+    """
+    values = dict(json.loads(detail) if isinstance(detail, str) else detail or {})
+    if "kind" in values and has_message(f"label.kind.{values['kind']}"):
+        values["kind"] = say(f"label.kind.{values['kind']}", lang)
+    return say(f"{REASON_SECTION}.{code}", lang, **values)
+
+
+def _error_text(exc: Exception) -> str:
+    """An exception raised while fitting, as data for a log row: its class and message."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python number JSON can hold."""
+    return value.item() if isinstance(value, np.generic) else str(value)
+
+
 class _Log:
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
 
-    def add(self, indicator: str | None, step: str, action: str, reason: str, n_units: int | None = None) -> None:
-        self.rows.append({"indicator": indicator, "step": step, "action": action, "n_units": n_units, "reason": reason})
+    def add(
+        self, indicator: str | None, step: str, action: str, code: str, n_units: int | None = None, **detail: Any
+    ) -> None:
+        """Record one row: ``code`` names the reason (``reason.calibration.<code>``), ``detail`` its values."""
+        reason = calibration_reason(code, detail, "en")
+        row = {"indicator": indicator, "step": step, "action": action, "n_units": n_units, "reason": reason}
+        self.rows.append(row | {"code": code, "detail": json.dumps(detail, ensure_ascii=False, default=_plain)})
         level = logging.WARNING if action in ("skipped", "partial", "dropped", "fallback") else logging.INFO
         logger.log(level, "%s %s %s: %s", step, indicator or "", action, reason)
 
@@ -389,8 +441,10 @@ def _fit_indicator(
             ind_id,
             "casemix",
             "fallback",
-            f"{indicator.kind} values outside the {natural[indicator.kind]} family's range "
-            f"(e.g. zero durations, negative counts, rates outside [0, 1]); {family} model used",
+            "kind_fallback",
+            kind=indicator.kind,
+            natural=natural[indicator.kind],
+            family=family,
         )
     data = context.assign(_y=y.astype(float))
     covariates = list(rhs) if not isinstance(rhs, str) else []
@@ -401,9 +455,7 @@ def _fit_indicator(
     exposure = None
     if family == "poisson" and indicator.denominator is not None:
         if indicator.denominator not in context.columns:
-            log.add(
-                ind_id, "casemix", "skipped", f"denominator column {indicator.denominator!r} is not in the units table"
-            )
+            log.add(ind_id, "casemix", "skipped", "denominator_not_in_units", column=indicator.denominator)
             return None
         exposure = "_exposure"
         data["_exposure"] = pd.to_numeric(context[indicator.denominator], errors="coerce")
@@ -418,8 +470,9 @@ def _fit_indicator(
             ind_id,
             "casemix",
             "partial",
-            f"{missing_context} unit(s) with a value lack a covariate; they keep their raw value",
+            "covariate_missing",
             missing_context,
+            n=missing_context,
         )
     if family == "binomial" and has_counts:
         usable = usable.assign(_n=den.reindex(usable.index))
@@ -432,12 +485,14 @@ def _fit_indicator(
             ind_id,
             "casemix",
             "skipped",
-            f"only {len(fit_rows)} unit(s) with a value and complete context; at least {min_units} are needed",
+            "too_few_units",
             len(fit_rows),
+            n=len(fit_rows),
+            min_units=min_units,
         )
         return None
     if fit_rows["_y"].nunique() < 2:
-        log.add(ind_id, "casemix", "skipped", "every unit has the same value; nothing to adjust", len(fit_rows))
+        log.add(ind_id, "casemix", "skipped", "constant_values", len(fit_rows))
         return None
     if isinstance(rhs, str):
         formula = f"_y ~ {rhs}"
@@ -451,7 +506,7 @@ def _fit_indicator(
         else:
             model, overdispersion = CaseMixModel(formula, family).fit(fit_rows), np.nan
     except Exception as exc:  # any fitting failure leaves the indicator unadjusted, logged
-        log.add(ind_id, "casemix", "skipped", f"{family} model failed: {exc}", len(fit_rows))
+        log.add(ind_id, "casemix", "skipped", "model_failed", len(fit_rows), family=family, error=_error_text(exc))
         return None
     n_params = len(model.result_.params)
     if len(fit_rows) < 3 * n_params:
@@ -459,9 +514,10 @@ def _fit_indicator(
             ind_id,
             "casemix",
             "skipped",
-            f"{len(fit_rows)} unit(s) for {n_params} parameters; at least 3 units per "
-            "parameter are needed for a stable expected value",
+            "too_many_parameters",
             len(fit_rows),
+            n=len(fit_rows),
+            n_params=n_params,
         )
         return None
 
@@ -530,13 +586,20 @@ def _fit_indicator(
         "preventable": indicator.preventable,
         "summary": model.summary(),
     }
-    weights = {"binomial": " with extra-binomial weights", "poisson": " with NB2 weights"}
     log.add(
         ind_id,
         "casemix",
         "adjusted",
-        f"{family} model{weights.get(family, '') if has_counts or family == 'poisson' else ''}: {shown}",
+        (
+            "adjusted_extra_binomial"
+            if family == "binomial" and has_counts
+            else "adjusted_nb2"
+            if family == "poisson"
+            else "adjusted"
+        ),
         len(fit_rows),
+        family=family,
+        formula=shown,
     )
     return _Fit(table, model, row)
 
@@ -548,9 +611,7 @@ def _covariates(framework: Framework, context: pd.DataFrame, override: Sequence[
         chosen = list(framework.calibration.covariates)
     else:
         chosen = [c for c in DEFAULT_COVARIATES if c in context.columns]
-        log.add(
-            None, "casemix", "default", f"framework {framework.id!r} declares no calibration.covariates; using {chosen}"
-        )
+        log.add(None, "casemix", "default", "default_covariates", framework=framework.id, covariates=", ".join(chosen))
     absent = [c for c in chosen if c not in context.columns or context[c].isna().all()]
     unknown = [c for c in absent if c not in DERIVED_CONTEXT and c not in UNITS_CONTEXT]
     if unknown:
@@ -562,13 +623,12 @@ def _covariates(framework: Framework, context: pd.DataFrame, override: Sequence[
         )
     if absent:
         chosen = [c for c in chosen if c not in absent]
-        log.add(
-            None,
-            "casemix",
-            "dropped",
-            f"covariate(s) {absent} cannot be computed from this units table (column absent or "
-            f"empty); the models use {chosen or 'no covariates'}",
-        )
+        if chosen:
+            log.add(
+                None, "casemix", "dropped", "covariates_dropped", absent=", ".join(absent), chosen=", ".join(chosen)
+            )
+        else:
+            log.add(None, "casemix", "dropped", "covariates_dropped_all", absent=", ".join(absent))
     return chosen
 
 
@@ -581,7 +641,7 @@ def _shrink(
     rows = table[np.isfinite(table["denominator"]) & (table["denominator"] > 0)]
     rows = rows[rows["unit_id"].map(values).notna()]
     if len(rows) < 2:
-        log.add(ind_id, "shrinkage", "skipped", "fewer than 2 units with a denominator", len(rows))
+        log.add(ind_id, "shrinkage", "skipped", "shrink_too_few", len(rows))
         return None
     n = rows["denominator"].to_numpy(dtype=float)
     rate = values.reindex(rows["unit_id"]).to_numpy(dtype=float)
@@ -595,9 +655,9 @@ def _shrink(
                 ind_id,
                 "shrinkage",
                 "pooled",
-                f"some peer groups have fewer than {min_group} units with data (or none); "
-                "one prior for all units is used",
+                "shrink_pooled_small_groups",
                 len(data),
+                min_group=min_group,
             )
         else:
             data["group"] = g
@@ -612,14 +672,13 @@ def _shrink(
                     ind_id,
                     "shrinkage",
                     "pooled",
-                    f"in peer group(s) {degenerate} the rates vary no more than binomial "
-                    "noise (a prior of no between-unit variation); one prior for all units "
-                    "is used instead",
+                    "shrink_pooled_degenerate",
                     len(data),
+                    groups=", ".join(map(str, degenerate)),
                 )
                 shrinker, column = pooled, None
     except ValueError as exc:
-        log.add(ind_id, "shrinkage", "skipped", str(exc), len(data))
+        log.add(ind_id, "shrinkage", "skipped", "shrink_failed", len(data), error=_error_text(exc))
         return None
     out = shrinker.table_.copy()
     if column is None:
@@ -630,17 +689,16 @@ def _shrink(
             ind_id,
             "shrinkage",
             "note",
-            "rates vary no more than binomial noise: every unit is set to the (group) mean, "
-            "so this indicator no longer separates units",
+            "shrink_no_variation",
             len(data),
         )
     log.add(
         ind_id,
         "shrinkage",
         "shrunk",
-        f"beta-binomial prior per {'peer group' if column else 'all units'}; median reliability "
-        f"{out['reliability'].median():.2f}",
+        "shrunk_by_group" if column else "shrunk_pooled",
         len(data),
+        reliability=float(out["reliability"].median()),
     )
     shrunk = pd.Series(out["shrunk"].to_numpy(), index=out["unit_id"].to_numpy())
     return shrunk, out[SHRINK_COLUMNS]
@@ -659,28 +717,22 @@ def _rater_step(
     reliability: list[dict[str, Any]] = []
     out = values.copy()
     if raw.empty or "rater_id" not in raw.columns:
-        log.add(None, "raters", "skipped", "the observations have no rater_id column")
+        log.add(None, "raters", "skipped", "no_rater_column")
         return out, stages, {}, reliability
     candidates = [i for i in rated_indicators(fw, raw) if i in values.columns]
     for ind in fw.indicators():
         if ind.kind == "score" and ind.is_subjective and ind.id not in candidates:
-            reason = (
-                "self-ratings: rater = ratee, leniency cannot be separated from performance "
-                "(see the self_enhancement stage)"
-                if ind.source == "self"
-                else "fewer than 2 distinct raters in the observations"
-            )
-            log.add(ind.id, "raters", "skipped", reason)
+            log.add(ind.id, "raters", "skipped", "self_ratings" if ind.source == "self" else "too_few_raters")
     chosen = [i for i in candidates if i not in exclude]
     for ind_id in sorted(set(candidates) - set(chosen)):
-        log.add(ind_id, "raters", "excluded", "listed in calibration.exclude")
+        log.add(ind_id, "raters", "excluded", "listed_in_exclude")
     models: dict[str, RaterModel] = {}
     effects_all, diag_ct, diag_halo = [], [], []
     for ind_id in chosen:
         try:
             effects, shift, _, fitted = calibrate_ratings(raw, [ind_id], method)
         except ValueError as exc:
-            log.add(ind_id, "raters", "skipped", str(exc))
+            log.add(ind_id, "raters", "skipped", "raters_failed", error=_error_text(exc))
             continue
         model = fitted[ind_id]
         models[ind_id] = model
@@ -692,11 +744,12 @@ def _rater_step(
             ind_id,
             "raters",
             "calibrated",
-            f"{model.method_} crossed rater × ratee model: {len(model.effects_)} raters, "
-            f"{model.n_components_} connected part(s); rater SD "
-            f"{np.sqrt(model.variance_['rater']):.2f} points"
-            + ("" if model.converged_ else "; REML did not fully converge"),
+            "raters_calibrated" if model.converged_ else "raters_calibrated_unconverged",
             len(shift),
+            method=model.method_,
+            raters=len(model.effects_),
+            parts=int(model.n_components_),
+            sd=float(np.sqrt(model.variance_["rater"])),
         )
         ratings = raw[(raw["indicator"] == ind_id) & raw["rater_id"].notna()]
         ratings = ratings[ratings["rater_id"].astype(object) != ratings["unit_id"].astype(object)]
@@ -838,20 +891,19 @@ def _casemix(
                 ind.id,
                 "casemix",
                 "excluded",
-                "non-preventable indicator (preventable: false) removed from the score; its "
-                "weight is re-spread over the other indicators",
+                "nonpreventable_excluded",
             )
             continue
         if ind.id in cal.exclude:
-            log.add(ind.id, "casemix", "excluded", "listed in calibration.exclude; raw value kept")
+            log.add(ind.id, "casemix", "excluded", "casemix_excluded")
             continue
         y = out[ind.id]
         if y.notna().sum() == 0:
-            log.add(ind.id, "casemix", "skipped", "no unit has a value", 0)
+            log.add(ind.id, "casemix", "skipped", "no_values", 0)
             continue
         rhs: str | Sequence[str] = cal.formulas.get(ind.id, chosen)
         if not rhs:
-            log.add(ind.id, "casemix", "skipped", "no context covariates are available")
+            log.add(ind.id, "casemix", "skipped", "no_covariates")
             continue
         fit = _fit_indicator(ind, y, context, rolled, rhs, rate_scale=rate_scale, min_units=min_units, log=log)
         if fit is None:
@@ -963,9 +1015,9 @@ def calibrate(
                 fw, raw, work, fw.calibration.exclude, rater_method, log
             )
         else:
-            log.add(None, "raters", "skipped", "calibration.raters is false in the framework")
+            log.add(None, "raters", "skipped", "raters_off")
         if not fw.calibration.shrinkage:
-            log.add(None, "shrinkage", "skipped", "calibration.shrinkage is false in the framework")
+            log.add(None, "shrinkage", "skipped", "shrinkage_off")
     shrink = mode == "full" and fw.calibration.shrinkage
     groups = peer_groups if shrink else None
     result = _casemix(

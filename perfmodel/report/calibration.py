@@ -41,6 +41,7 @@ from perfmodel.calibrate.difficulty import (
 )
 from perfmodel.calibrate.funnel import FunnelResult, funnel_analysis
 from perfmodel.calibrate.peers import context_frame
+from perfmodel.calibrate.step import calibration_reason
 from perfmodel.errors import OptionError
 from perfmodel.evaluation import Evaluation
 from perfmodel.report.render import SafeMarkdown, join, md, say_md
@@ -380,13 +381,24 @@ def casemix_model_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
 
 
 def calibration_log_table(ev: Evaluation, lang: str = "zh") -> pd.DataFrame:
-    """What calibration did to each indicator, and why anything was left unadjusted."""
+    """What calibration did to each indicator, and why anything was left unadjusted, in ``lang``.
+
+    Steps, actions and reasons are said in ``lang`` from the codes of the
+    ``calibration_log`` stage (:func:`~perfmodel.calibrate.step.calibration_reason`);
+    model names, formulas and the text of a fitting error stay as recorded.
+    """
     check_lang(lang)
     log = _stage(ev, "calibration_log").copy()
     log["indicator"] = [_indicator_name(ev, i, lang) if isinstance(i, str) else "" for i in log["indicator"]]
     for column in ("step", "action"):  # codes in the data, words in the report
         words = templates(f"report.calibration_log.{column}", lang)
         log[column] = [words.get(code, code) for code in log[column]]
+    if "code" in log.columns:  # the reason from its code; a log written before codes keeps its sentence
+        log["reason"] = [
+            calibration_reason(code, detail, lang) if isinstance(code, str) else reason
+            for code, detail, reason in zip(log["code"], log["detail"], log["reason"], strict=True)
+        ]
+        log = log.drop(columns=["code", "detail"])
     return _rename(log, lang)
 
 
