@@ -154,3 +154,12 @@ def _with_log(ev, log: pd.DataFrame):
     other = copy.copy(ev)
     other.stages = {**ev.stages, "calibration_log": log}
     return other
+
+
+def test_the_chinese_casemix_model_table_has_chinese_headers(full):
+    from perfmodel.report.calibration import casemix_model_table
+
+    zh = casemix_model_table(full, "zh")
+    english = [c for c in zh.columns if not re.search(r"[\u4e00-\u9fff]", str(c))]
+    assert english == []
+    assert list(casemix_model_table(full, "en").columns)[:2] == ["Indicator", "Family"]
