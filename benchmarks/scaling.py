@@ -1,6 +1,6 @@
 """Benchmark: ``perfmodel score`` from 1 M to 150 M rows — time and peak memory, beside the direct DuckDB core.
 
-Run with ``python benchmarks/scaling.py`` (``--rows 1000000 5000000 20000000
+Run with ``python benchmarks/scaling.py`` (``--rows 1000000 5000000 20000000 30000000
 50000000 150000000`` by default); ``--record`` writes the tables into
 ``benchmarks/results/scaling.md``. Not part of the test suite; ``make bench`` runs
 it with the default sizes (about an hour on 2 cores, and ~10 GB of scratch disk
@@ -46,7 +46,8 @@ RESULTS = HERE / "results" / "scaling.md"
 FRAMEWORK = "station_four_dimension"
 PERIOD = "2025Q2"
 QUARTER = ["2025-04", "2025-05", "2025-06"]
-SIZES = [1_000_000, 5_000_000, 20_000_000, 50_000_000, 150_000_000]
+SIZES = [1_000_000, 5_000_000, 20_000_000, 30_000_000, 50_000_000, 150_000_000]
+"""The scaling curve; 30 M rows is a province's year (100,000 officers × 25 indicators × 12 months)."""
 
 
 def run_score(observations: Path, units: Path, memory_limit: str) -> dict[str, object]:
