@@ -1,4 +1,4 @@
-"""Run every benchmark (``benchmarks/bench_*.py``, then ``engines.py``) and record their results.
+"""Run every benchmark (``benchmarks/bench_*.py``, then ``engines.py`` and ``scaling.py``) and record their results.
 
 ``make bench`` calls this. Each benchmark runs in its own process, one after the
 other, so their timings and memory do not disturb each other.
@@ -15,7 +15,7 @@ HERE = Path(__file__).resolve().parent
 
 def main() -> int:
     failed = []
-    for script in [*sorted(HERE.glob("bench_*.py")), HERE / "engines.py"]:
+    for script in [*sorted(HERE.glob("bench_*.py")), HERE / "engines.py", HERE / "scaling.py"]:
         print(f"== {script.name}", flush=True)
         if subprocess.run([sys.executable, str(script), "--record"], cwd=HERE.parent).returncode:
             failed.append(script.name)
