@@ -38,8 +38,9 @@ import glob
 import gzip
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -74,6 +75,9 @@ from perfmodel.validation import (
     validate_units,
 )
 
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from perfmodel.engine.source import EngineSource
+
 __all__ = [
     "ENGINES",
     "ENGINE_MIN_BYTES",
@@ -84,7 +88,9 @@ __all__ = [
     "is_partitioned",
     "partition_files",
     "read_inputs_engine",
+    "read_inputs_source",
     "validate_observations_engine",
+    "validate_to_source",
 ]
 
 ENGINES: tuple[str, ...] = ("auto", "duckdb", "pandas")
@@ -125,8 +131,13 @@ def default_memory_limit() -> str:
     return f"{max(1, int(total * MEMORY_SHARE / 2**30))}GB"
 
 
-def connect(memory_limit: str | None = None) -> Any:
+def connect(memory_limit: str | None = None, folder: Path | None = None) -> Any:
     """A DuckDB connection limited to ``memory_limit`` (default :func:`default_memory_limit`).
+
+    In memory, or with ``folder`` on the database ``folder/observations.duckdb``;
+    either way DuckDB spills past the limit into a folder of its own under the
+    system's temporary directory (``folder/spill``), never beside the inputs or
+    in the working directory.
 
     Raises
     ------
@@ -135,7 +146,11 @@ def connect(memory_limit: str | None = None) -> Any:
     """
     import duckdb
 
-    con = duckdb.connect()
+    import tempfile
+
+    con = duckdb.connect(str(folder / "observations.duckdb") if folder is not None else ":memory:")
+    spill = folder / "spill" if folder is not None else Path(tempfile.gettempdir()) / f"perfmodel-duckdb-spill-{os.getpid()}"
+    con.execute(f"SET temp_directory = '{_literal(spill)}'")
     limit = memory_limit or default_memory_limit()
     try:
         con.execute(f"SET memory_limit = '{limit}'")
@@ -604,6 +619,41 @@ def validate_observations_engine(
         pandas validation of the same rows.
     """
     con = con if con is not None else connect(memory_limit)
+    checked = _screen_and_check(con, framework, observations, units, sheet, months)
+    if isinstance(checked, ValidationResult):
+        return checked
+    data = _clean_rows(con, checked, framework)  # in file order
+    if len(checked.result.data):
+        data = pd.concat([data, checked.result.data[data.columns]], ignore_index=True)
+        data = data.sort_values("source_row", kind="stable").reset_index(drop=True)
+    data.attrs["source"] = checked.source
+    result = ValidationResult(data, checked.result.quarantine, checked.n_input, checked.source)
+    return _with_notes(result, checked.frame, checked.notes)
+
+
+@dataclass
+class _Checked:
+    """The screened table ``screened`` in DuckDB, and the row-level checks of its suspect rows."""
+
+    result: ValidationResult
+    """:func:`perfmodel.validation.validate_observations` of the suspect rows."""
+    frame: pd.DataFrame
+    """The attrs frame of :func:`_register_raw` (the whole table when pandas read it)."""
+    source: str
+    columns: list[str]
+    n_input: int
+    notes: list[str]
+
+
+def _screen_and_check(
+    con: Any,
+    framework: Framework,
+    observations: str | Path | pd.DataFrame,
+    units: ValidationResult,
+    sheet: int | str | None,
+    months: Iterable[str] | None,
+) -> _Checked | ValidationResult:
+    """Read, screen in SQL and check the suspect rows; the whole pandas result when the screen cannot apply."""
     months = None if months is None else list(months)
     frame, source = _register_raw(con, observations, sheet, months)
     con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM raw_all")
@@ -631,14 +681,95 @@ def validate_observations_engine(
     suspects = _as_read(suspects, frame, types)
     checked = validate_observations(suspects, units, framework, source=source)
     notes = _rename_notes(con) + _parts_note(frame, months, n_input)
-    data = _clean_rows(con, columns, framework, frame)  # in file order
-    data = data.drop(columns=["source_part", "source_part_row"], errors="ignore")  # source_row is unique
-    if len(checked.data):
-        data = pd.concat([data, checked.data[data.columns]], ignore_index=True)
-        data = data.sort_values("source_row", kind="stable").reset_index(drop=True)
-    data.attrs["source"] = source
-    result = ValidationResult(data, checked.quarantine, n_input, source)
-    return _with_notes(result, frame, notes)
+    return _Checked(checked, frame, source, columns, int(n_input), notes)
+
+
+def validate_to_source(
+    framework: Framework,
+    observations: str | Path | pd.DataFrame,
+    units: ValidationResult,
+    *,
+    sheet: int | str | None = None,
+    months: Iterable[str] | None = None,
+    memory_limit: str | None = None,
+) -> tuple[EngineSource, ValidationResult]:
+    """:func:`validate_observations_engine` that leaves the accepted rows in DuckDB.
+
+    Parameters are those of :func:`validate_observations_engine`.
+
+    Returns
+    -------
+    (source, result)
+        The accepted rows as an :class:`~perfmodel.engine.source.EngineSource`
+        (the table ``obs`` of a database in a temporary folder, removed when the
+        source is closed or collected), and the validation result: its quarantine,
+        ``n_input`` and notes as :func:`validate_observations_engine` gives them,
+        its ``data`` empty (``n_input == len(source) + len(result.quarantine)``).
+    """
+    from perfmodel.engine.source import CLEAN_COLUMNS, EngineSource, open_store
+
+    con, folder = open_store(memory_limit)
+    try:
+        checked = _screen_and_check(con, framework, observations, units, sheet, months)
+        if isinstance(checked, ValidationResult):  # read and validated by pandas: its rows go into the table
+            data = checked.data
+            extras = {
+                c: data[c].dtype
+                for c in data.columns
+                if c not in CLEAN_COLUMNS and c not in _LATENESS and c not in _PART_COLUMNS
+            }
+            _store(con, data[[*CLEAN_COLUMNS, *extras]])
+            result = checked
+            source_name = checked.source
+        else:
+            select, extras = _clean_select(con, checked)
+            con.execute(f"CREATE TABLE obs AS {select}")
+            if len(checked.result.data):
+                _store(con, checked.result.data[[*CLEAN_COLUMNS, *extras]], append=True)
+            con.execute("DROP TABLE IF EXISTS screened; DROP TABLE IF EXISTS raw_text")
+            result = _with_notes(
+                ValidationResult(checked.result.data, checked.result.quarantine, checked.n_input, checked.source),
+                checked.frame,
+                checked.notes,
+            )
+            source_name = checked.source
+        con.execute("CHECKPOINT")
+    except BaseException:
+        from perfmodel.engine.source import _close
+
+        _close(con, folder)
+        raise
+    empty = result.data.iloc[:0].copy()
+    result = ValidationResult(
+        empty,
+        result.quarantine,
+        result.n_input,
+        result.source,
+        result.rejected_units,
+        result.sheets,
+        result.notes,
+    )
+    return EngineSource(con, framework, source_name, extras, folder), result
+
+
+_LATENESS = ("deadline", "late", "days_late")
+"""Columns validation derives from the period and submission time (never stored)."""
+
+
+def _store(con: Any, rows: pd.DataFrame, append: bool = False) -> None:
+    """Put typed clean ``rows`` into the table ``obs`` (missing numbers as NULL)."""
+    con.register("rows_in", rows)
+    select = ", ".join(
+        f"CASE WHEN isnan({_quote(c)}) THEN NULL ELSE {_quote(c)} END AS {_quote(c)}"
+        if c in ("value", "numerator", "denominator")
+        else _quote(c)
+        for c in rows.columns
+    )
+    if append:
+        con.execute(f"INSERT INTO obs BY NAME SELECT {select} FROM rows_in")
+    else:
+        con.execute(f"CREATE TABLE obs AS SELECT {select} FROM rows_in")
+    con.unregister("rows_in")
 
 
 def _as_read(suspects: pd.DataFrame, frame: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
@@ -658,9 +789,17 @@ def _as_read(suspects: pd.DataFrame, frame: pd.DataFrame, types: dict[str, str])
     return rows
 
 
-def _clean_rows(con: Any, columns: list[str], framework: Framework, frame: pd.DataFrame) -> pd.DataFrame:
-    """The screened rows typed as :func:`perfmodel.validation.validate_observations` types accepted rows."""
-    extras = [c for c in columns if c not in _OBSERVATION_INPUTS and c != "source_row"]
+_PART_COLUMNS = ("source_part", "source_part_row")
+"""Columns naming a row's partition file: for the quarantine only (``source_row`` is unique)."""
+
+
+def _clean_select(con: Any, checked: _Checked) -> tuple[str, dict[str, object]]:
+    """SQL of the screened clean rows (:data:`~perfmodel.engine.source.CLEAN_COLUMNS`, then the extra
+    columns, in file order), and each extra column's text dtype (``None``: as DuckDB gives it)."""
+    frame = checked.frame
+    extras = [
+        c for c in checked.columns if c not in _OBSERVATION_INPUTS and c != "source_row" and c not in _PART_COLUMNS
+    ]
     types = {row[0]: str(row[1]) for row in con.execute("DESCRIBE screened").fetchall()}
     extra_sql = "".join(
         f", CASE WHEN regexp_full_match(CAST({_quote(c)} AS VARCHAR), '{_BLANK}') THEN NULL ELSE {_quote(c)} END "
@@ -669,42 +808,29 @@ def _clean_rows(con: Any, columns: list[str], framework: Framework, frame: pd.Da
         else f", {_quote(c)}"
         for c in extras
     )
-
-    def text_dtype(name: str) -> object:
-        return frame[name].dtype if len(frame) else TEXT_DTYPE
-
-    relation = con.sql(
-        "SELECT month AS period, unit_text AS unit_id, resolved AS indicator, figure AS value, n_ AS numerator, "
-        "d_ AS denominator, rater_text AS rater_id, stamp AS submitted_at, source_row"
+    dtypes = {
+        c: ((frame[c].dtype if len(frame) else TEXT_DTYPE) if types.get(c) in _TEXT_TYPES else None) for c in extras
+    }
+    select = (
+        "SELECT month AS period, unit_text AS unit_id, resolved AS indicator, figure + 0.0 AS value, "
+        "n_ AS numerator, d_ AS denominator, rater_text AS rater_id, stamp AS submitted_at, source_row"
         f"{extra_sql} FROM screened WHERE screened AND NOT shared ORDER BY source_row"
     )
+    return select, dtypes
+
+
+def _clean_rows(con: Any, checked: _Checked, framework: Framework) -> pd.DataFrame:
+    """The screened rows typed as :func:`perfmodel.validation.validate_observations` types accepted rows."""
+    from perfmodel.engine.source import typed_rows
+
+    select, extras = _clean_select(con, checked)
+    relation = con.sql(select)
     # through Arrow: text stays Arrow-backed, no Python strings (DuckDB 2 renamed arrow() to_arrow_table())
     table = (getattr(relation, "to_arrow_table", None) or relation.arrow)()
     con.execute("DROP TABLE IF EXISTS screened; DROP TABLE IF EXISTS raw_text")  # memory back before pandas
     rows = table.to_pandas(self_destruct=True, split_blocks=True)
     del table
-    period = rows["period"].astype(TEXT_DTYPE)
-    submitted = pd.to_datetime(rows["submitted_at"]).astype("datetime64[ns]")
-    deadline, late, days_late = lateness(period, submitted, framework)
-    data = pd.DataFrame(
-        {
-            "period": period,
-            "unit_id": rows["unit_id"].astype(TEXT_DTYPE),
-            "indicator": rows["indicator"].astype(TEXT_DTYPE),
-            "value": rows["value"].to_numpy(dtype=float) + 0.0,
-            "numerator": rows["numerator"].to_numpy(dtype=float, na_value=np.nan),
-            "denominator": rows["denominator"].to_numpy(dtype=float, na_value=np.nan),
-            "rater_id": rows["rater_id"].astype(TEXT_DTYPE),
-            "submitted_at": submitted,
-            "deadline": deadline,
-            "late": late,
-            "days_late": days_late,
-            "source_row": rows["source_row"].to_numpy(dtype=np.int64),
-        }
-    )
-    for name in extras:
-        data[name] = rows[name].astype(text_dtype(name)) if types.get(name) in _TEXT_TYPES else rows[name]
-    return data
+    return typed_rows(rows, framework, extras)
 
 
 def _parts_note(frame: pd.DataFrame, months: list[str] | None, n_input: int) -> list[str]:
@@ -751,12 +877,7 @@ def read_inputs_engine(
     ``months`` and ``memory_limit``: see :func:`validate_observations_engine`.
     """
     fw = resolve_input_order(framework, observations, units, caller="read_inputs_engine")
-    progress.step("reading_units", path=units)
-    units_raw = units if isinstance(units, pd.DataFrame) else read_table(units, aliases=UNIT_ALIASES)
-    units_source = str(units_raw.attrs.get("source", "<units>"))
-    denominators = [ind.denominator for ind in fw.indicators() if ind.denominator]
-    progress.step("validating_units")
-    units_result = validate_units(units_raw, source=units_source, numeric_columns=denominators)
+    units_result = _read_units(fw, units)
     con = connect(memory_limit)
     progress.step("reading_observations", path=observations)
     try:
@@ -766,3 +887,40 @@ def read_inputs_engine(
     finally:
         con.close()
     return observations_result, units_result
+
+
+def read_inputs_source(
+    framework: Framework | str | Path,
+    observations: str | Path | pd.DataFrame,
+    units: str | Path | pd.DataFrame,
+    *,
+    sheet: int | str | None = None,
+    months: Iterable[str] | None = None,
+    memory_limit: str | None = None,
+) -> tuple[EngineSource, ValidationResult, ValidationResult]:
+    """:func:`read_inputs_engine` that leaves the accepted observations in DuckDB.
+
+    Returns
+    -------
+    (source, observations, units)
+        The accepted observations as an :class:`~perfmodel.engine.source.EngineSource`,
+        the observations' validation result (quarantine, ``n_input`` and notes; its
+        ``data`` empty, see :func:`validate_to_source`) and the units' result.
+    """
+    fw = resolve_input_order(framework, observations, units, caller="read_inputs_source")
+    units_result = _read_units(fw, units)
+    progress.step("reading_observations", path=observations)
+    source, observations_result = validate_to_source(
+        fw, observations, units_result, sheet=sheet, months=months, memory_limit=memory_limit
+    )
+    return source, observations_result, units_result
+
+
+def _read_units(framework: Framework, units: str | Path | pd.DataFrame) -> ValidationResult:
+    """The units table read and validated by pandas (one row per unit: small)."""
+    progress.step("reading_units", path=units)
+    units_raw = units if isinstance(units, pd.DataFrame) else read_table(units, aliases=UNIT_ALIASES)
+    units_source = str(units_raw.attrs.get("source", "<units>"))
+    denominators = [ind.denominator for ind in framework.indicators() if ind.denominator]
+    progress.step("validating_units")
+    return validate_units(units_raw, source=units_source, numeric_columns=denominators)
