@@ -816,8 +816,8 @@ class Evaluation:
         for item in self.framework.negative_list:
             count = _counts(natural, item.indicator)
             hits += count
-            for unit_id in count.index[count > 0]:
-                n = count[unit_id]
+            hit = count[count > 0]
+            for unit_id, n in zip(hit.index, hit.to_numpy(), strict=True):
                 with np.errstate(over="ignore"):
                     points = item.points * n if item.consequence == "deduct" else 0.0
                 rows.append(
@@ -850,8 +850,9 @@ class Evaluation:
         """
         for row in breaches.itertuples():
             flags.add(row.unit_id, "hard_threshold", item=row.indicator, value=row.value)
-            if row.consequence == "grade_cap":
-                caps = _tighter_cap(caps, [row.unit_id], row.grade_cap)
+        capping = breaches[breaches["consequence"] == "grade_cap"]
+        for grade, rows in capping.groupby("grade_cap", sort=False):  # the worse of two caps holds: order is free
+            caps = _tighter_cap(caps, list(rows["unit_id"]), str(grade))
         return caps
 
     def _grading_groups(self, units: pd.DataFrame) -> tuple[pd.Series, pd.Series | None]:
@@ -1088,11 +1089,14 @@ def _tighter_cap(caps: pd.Series, unit_ids: Sequence[str] | pd.Index, grade: str
     """``caps`` with the cap ``grade`` added for ``unit_ids`` (the worse of two caps holds)."""
     if grade is None or not len(unit_ids):
         return caps
-    out = caps.copy()
+    out = caps
     code = GRADES.index(grade)
-    for unit_id in unit_ids:
-        out[unit_id] = max(int(out[unit_id]), code)
-    return out
+    at = out.index.get_indexer(pd.Index(unit_ids).unique())
+    if (at < 0).any():
+        raise KeyError(f"units not among the scored units: {list(pd.Index(unit_ids)[at < 0])}")
+    values = out.to_numpy().copy()
+    values[at] = np.maximum(values[at], code)
+    return pd.Series(values, index=out.index, dtype=out.dtype, name=out.name)
 
 
 def _mask_to_long(mask: pd.DataFrame, name: str) -> pd.DataFrame:

@@ -69,7 +69,6 @@ from perfmodel.validation import (
     _parse_timestamps,
     _with_notes,
     indicator_lookup,
-    lateness,
     resolve_input_order,
     validate_observations,
     validate_units,
@@ -144,12 +143,16 @@ def connect(memory_limit: str | None = None, folder: Path | None = None) -> Any:
     OptionError
         When DuckDB refuses the limit (it takes sizes such as '4GB' or '512MB').
     """
-    import duckdb
-
     import tempfile
 
+    import duckdb
+
     con = duckdb.connect(str(folder / "observations.duckdb") if folder is not None else ":memory:")
-    spill = folder / "spill" if folder is not None else Path(tempfile.gettempdir()) / f"perfmodel-duckdb-spill-{os.getpid()}"
+    spill = (
+        folder / "spill"
+        if folder is not None
+        else Path(tempfile.gettempdir()) / f"perfmodel-duckdb-spill-{os.getpid()}"
+    )
     con.execute(f"SET temp_directory = '{_literal(spill)}'")
     limit = memory_limit or default_memory_limit()
     try:
