@@ -37,7 +37,7 @@ from perfmodel.periods import months_in
 from perfmodel.rollup import ROLLUP_COLUMNS
 from perfmodel.validation import TEXT_DTYPE, lateness
 
-__all__ = ["EngineSource", "CLEAN_COLUMNS", "open_store"]
+__all__ = ["EngineSource", "CLEAN_COLUMNS", "open_store", "store_rows", "typed_rows"]
 
 CLEAN_COLUMNS = (
     "period",
@@ -69,6 +69,29 @@ def open_store(memory_limit: str | None = None) -> tuple[Any, Path]:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return con, folder
+
+
+def store_rows(con: Any, rows: pd.DataFrame, append: bool = False) -> None:
+    """Put typed clean ``rows`` (:data:`CLEAN_COLUMNS`, then extra columns) into the table ``obs``.
+
+    Missing numbers become NULL; with ``append`` the rows are added to the table.
+    """
+    con.register("rows_in", rows)
+    select = ", ".join(
+        f"CASE WHEN isnan({_quote(c)}) THEN NULL ELSE {_quote(c)} END AS {_quote(c)}"
+        if c in ("value", "numerator", "denominator")
+        else _quote(c)
+        for c in rows.columns
+    )
+    if append:
+        con.execute(f"INSERT INTO obs BY NAME SELECT {select} FROM rows_in")
+    else:
+        con.execute(f"CREATE TABLE obs AS SELECT {select} FROM rows_in")
+    con.unregister("rows_in")
+
+
+def _quote(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
 
 
 def _close(con: Any, folder: Path | None) -> None:
@@ -147,6 +170,28 @@ class EngineSource:
         self._cache: dict[tuple[Any, ...], Any] = {}
         self._closer = weakref.finalize(self, _close, con, folder)
 
+    @classmethod
+    def from_frame(
+        cls, observations: pd.DataFrame, framework: Framework, memory_limit: str | None = None
+    ) -> EngineSource:
+        """A source over clean observations already in pandas (validated, as validation types them).
+
+        For tests and small inputs; files are read by
+        :func:`perfmodel.engine.validate.validate_to_source`.
+        """
+        con, folder = open_store(memory_limit)
+        try:
+            extras = {
+                c: observations[c].dtype
+                for c in observations.columns
+                if c not in CLEAN_COLUMNS and c not in ("deadline", "late", "days_late")
+            }
+            store_rows(con, observations[[*CLEAN_COLUMNS, *extras]])
+        except BaseException:
+            _close(con, folder)
+            raise
+        return cls(con, framework, str(observations.attrs.get("source", "<observations>")), extras, folder)
+
     # ------------------------------------------------------------------ plumbing
     def close(self) -> None:
         """Close the connection and remove the database folder (also done when collected)."""
@@ -158,8 +203,10 @@ class EngineSource:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _sql(self, query: str, params: Sequence[object] | None = None) -> pd.DataFrame:
-        return self._con.execute(query, params or []).df()
+    def _sql(self, query: str) -> pd.DataFrame:
+        """The result of ``query`` as a frame, through Arrow (text as :data:`~perfmodel.validation.TEXT_DTYPE`)."""
+        relation = self._con.sql(query)
+        return (getattr(relation, "to_arrow_table", None) or relation.arrow)().to_pandas()
 
     def _select(self, units: pd.Index) -> str:
         """Register ``units`` as the table ``chosen`` (once per set of units); the SQL filter on it."""
@@ -243,6 +290,14 @@ class EngineSource:
         return rolled.copy()
 
     # ------------------------------------------------------------------ beyond the protocol
+    def _has_raters(self) -> bool:
+        """Whether any row names a rater (else no two rows share unit, indicator and month: duplicates are
+        quarantined)."""
+        if "raters" not in self._cache:
+            found = self._con.execute("SELECT 1 FROM obs WHERE rater_id IS NOT NULL LIMIT 1").fetchall()
+            self._cache["raters"] = bool(found)
+        return bool(self._cache["raters"])
+
     def indicator_counts(self) -> dict[str, int]:
         """Rows per indicator (for :func:`perfmodel.evaluation.check_data_fits_framework`)."""
         found = self._con.execute("SELECT indicator, count(*) FROM obs GROUP BY indicator ORDER BY indicator")
@@ -255,9 +310,11 @@ class EngineSource:
     # ------------------------------------------------------------------ SQL
     def _roll_up_sql(self, where: str, months: list[str], kinds: Mapping[str, str]) -> str:
         """SQL of :func:`perfmodel.rollup.roll_up` over the rows ``where`` selects, in its row order."""
-        largest = self._con.execute(
-            f"SELECT max(n) FROM (SELECT count(*) AS n FROM obs WHERE {where} GROUP BY unit_id, indicator, period)"
-        ).fetchall()[0][0]
+        largest = 1  # without raters, validation leaves one row per unit × indicator × month
+        if self._has_raters():
+            largest = self._con.execute(
+                f"SELECT max(n) FROM (SELECT count(*) AS n FROM obs WHERE {where} GROUP BY unit_id, indicator, period)"
+            ).fetchall()[0][0]
         if largest is not None and largest > 2:  # raters: each month's rows summed as pandas sums them
             monthly = self._monthly_sql(where, int(largest))
         else:  # one or two rows per month: every summation order gives the same sums

@@ -38,6 +38,7 @@ import glob
 import gzip
 import os
 from collections.abc import Iterable
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -709,70 +710,35 @@ def validate_to_source(
         ``n_input`` and notes as :func:`validate_observations_engine` gives them,
         its ``data`` empty (``n_input == len(source) + len(result.quarantine)``).
     """
-    from perfmodel.engine.source import CLEAN_COLUMNS, EngineSource, open_store
+    from perfmodel.engine.source import CLEAN_COLUMNS, EngineSource, _close, open_store, store_rows
 
     con, folder = open_store(memory_limit)
     try:
         checked = _screen_and_check(con, framework, observations, units, sheet, months)
-        if isinstance(checked, ValidationResult):  # read and validated by pandas: its rows go into the table
-            data = checked.data
-            extras = {
-                c: data[c].dtype
-                for c in data.columns
-                if c not in CLEAN_COLUMNS and c not in _LATENESS and c not in _PART_COLUMNS
-            }
-            _store(con, data[[*CLEAN_COLUMNS, *extras]])
-            result = checked
-            source_name = checked.source
-        else:
-            select, extras = _clean_select(con, checked)
-            con.execute(f"CREATE TABLE obs AS {select}")
-            if len(checked.result.data):
-                _store(con, checked.result.data[[*CLEAN_COLUMNS, *extras]], append=True)
-            con.execute("DROP TABLE IF EXISTS screened; DROP TABLE IF EXISTS raw_text")
-            result = _with_notes(
-                ValidationResult(checked.result.data, checked.result.quarantine, checked.n_input, checked.source),
-                checked.frame,
-                checked.notes,
-            )
-            source_name = checked.source
+        if isinstance(checked, ValidationResult):  # read and validated by pandas: its rows go into a table
+            _close(con, folder)
+            return EngineSource.from_frame(checked.data, framework, memory_limit), _without_rows(checked)
+        select, extras = _clean_select(con, checked)
+        con.execute(f"CREATE TABLE obs AS {select}")
+        if len(checked.result.data):  # suspect rows the row-level checks accepted
+            store_rows(con, checked.result.data[[*CLEAN_COLUMNS, *extras]], append=True)
+        con.execute("DROP TABLE IF EXISTS screened; DROP TABLE IF EXISTS raw_text")
         con.execute("CHECKPOINT")
     except BaseException:
-        from perfmodel.engine.source import _close
-
         _close(con, folder)
         raise
-    empty = result.data.iloc[:0].copy()
-    result = ValidationResult(
-        empty,
-        result.quarantine,
-        result.n_input,
-        result.source,
-        result.rejected_units,
-        result.sheets,
-        result.notes,
-    )
-    return EngineSource(con, framework, source_name, extras, folder), result
+    result = ValidationResult(checked.result.data, checked.result.quarantine, checked.n_input, checked.source)
+    result = _with_notes(result, checked.frame, checked.notes)
+    return EngineSource(con, framework, checked.source, extras, folder), _without_rows(result)
+
+
+def _without_rows(result: ValidationResult) -> ValidationResult:
+    """``result`` with its accepted rows left out (they are in the source)."""
+    return dataclasses.replace(result, data=result.data.iloc[:0].copy())
 
 
 _LATENESS = ("deadline", "late", "days_late")
 """Columns validation derives from the period and submission time (never stored)."""
-
-
-def _store(con: Any, rows: pd.DataFrame, append: bool = False) -> None:
-    """Put typed clean ``rows`` into the table ``obs`` (missing numbers as NULL)."""
-    con.register("rows_in", rows)
-    select = ", ".join(
-        f"CASE WHEN isnan({_quote(c)}) THEN NULL ELSE {_quote(c)} END AS {_quote(c)}"
-        if c in ("value", "numerator", "denominator")
-        else _quote(c)
-        for c in rows.columns
-    )
-    if append:
-        con.execute(f"INSERT INTO obs BY NAME SELECT {select} FROM rows_in")
-    else:
-        con.execute(f"CREATE TABLE obs AS SELECT {select} FROM rows_in")
-    con.unregister("rows_in")
 
 
 def _as_read(suspects: pd.DataFrame, frame: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
