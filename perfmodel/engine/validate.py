@@ -34,11 +34,11 @@ compares them on the shipped samples and the adversarial corpus).
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import gzip
 import os
 from collections.abc import Iterable
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
