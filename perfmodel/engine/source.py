@@ -54,6 +54,10 @@ CLEAN_COLUMNS = (
 and ``days_late`` are added when rows are materialised, as validation adds them)."""
 
 
+ROW_ORDER = "row_order_"
+"""Column of ``obs`` giving the rows' order where it is not ``source_row``'s (a reshaped wide export)."""
+
+
 def open_store(memory_limit: str | None = None) -> tuple[Any, Path]:
     """A DuckDB connection on a new database in a temporary folder, and the folder.
 
@@ -168,6 +172,10 @@ class EngineSource:
         self._extras = dict(extras or {})
         self._units: pd.Index | None = None
         self._cache: dict[tuple[Any, ...], Any] = {}
+        self.folder = folder
+        columns = {row[0] for row in con.execute("DESCRIBE obs").fetchall()}
+        self._order = ROW_ORDER if ROW_ORDER in columns else "source_row"
+        """The database's temporary folder (``None`` for a connection of the caller's)."""
         self._closer = weakref.finalize(self, _close, con, folder)
 
     @classmethod
@@ -186,7 +194,10 @@ class EngineSource:
                 for c in observations.columns
                 if c not in CLEAN_COLUMNS and c not in ("deadline", "late", "days_late")
             }
-            store_rows(con, observations[[*CLEAN_COLUMNS, *extras]])
+            rows = observations[[*CLEAN_COLUMNS, *extras]]
+            if not rows["source_row"].is_monotonic_increasing:  # pandas' order is the frame's
+                rows = rows.assign(**{ROW_ORDER: np.arange(len(rows), dtype=np.int64)})
+            store_rows(con, rows)
         except BaseException:
             _close(con, folder)
             raise
@@ -395,15 +406,16 @@ class EngineSource:
         flags = self._con.execute(
             "SELECT coalesce(bool_and(key >= previous OR previous IS NULL), true), bool_or(numerator IS NULL), "
             "bool_or(denominator IS NULL) FROM (SELECT [unit_id, indicator, period] AS key, "
-            "lag([unit_id, indicator, period]) OVER (ORDER BY source_row) AS previous, numerator, denominator "
+            f"lag([unit_id, indicator, period]) OVER (ORDER BY {self._order}) AS previous, numerator, denominator "
             f"FROM obs WHERE {where})"
         ).fetchall()[0]
         monotonic, no_num, no_den = (bool(f) for f in flags)
+        order = self._order
         lists = (
             "SELECT unit_id, indicator, period, count(*) AS n_rows, bool_or(numerator IS NULL) AS no_num, "
-            "bool_or(denominator IS NULL) AS no_den, list(value ORDER BY source_row) AS l_value, "
-            "list(numerator ORDER BY source_row) AS l_numerator, "
-            f"list(denominator ORDER BY source_row) AS l_denominator FROM obs WHERE {where} "
+            f"bool_or(denominator IS NULL) AS no_den, list(value ORDER BY {order}) AS l_value, "
+            f"list(numerator ORDER BY {order}) AS l_numerator, "
+            f"list(denominator ORDER BY {order}) AS l_denominator FROM obs WHERE {where} "
             "GROUP BY unit_id, indicator, period"
         )
         reduceat = {"value": monotonic, "numerator": monotonic and not no_num, "denominator": monotonic and not no_den}
@@ -420,7 +432,7 @@ class EngineSource:
 
     def _materialise(self, where: str) -> pd.DataFrame:
         """Rows of ``obs`` (in file order) typed as validation types accepted rows."""
-        relation = self._con.sql(f"SELECT * FROM obs {where} ORDER BY source_row")
+        relation = self._con.sql(f"SELECT * FROM obs {where} ORDER BY {self._order}")
         table = (getattr(relation, "to_arrow_table", None) or relation.arrow)()
         rows = table.to_pandas(split_blocks=True)
         del table

@@ -737,10 +737,6 @@ def _without_rows(result: ValidationResult) -> ValidationResult:
     return dataclasses.replace(result, data=result.data.iloc[:0].copy())
 
 
-_LATENESS = ("deadline", "late", "days_late")
-"""Columns validation derives from the period and submission time (never stored)."""
-
-
 def _as_read(suspects: pd.DataFrame, frame: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
     """Rows fetched from DuckDB as :func:`perfmodel.io.read_table` gives them.
 
