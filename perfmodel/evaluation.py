@@ -153,7 +153,7 @@ def _setting_choices() -> dict[str, tuple[str, ...]]:
     }
 
 
-class Stages(dict):  # type: ignore[type-arg]
+class Stages(dict[str, Any]):
     """The stages of an evaluation: a dict whose entries may be loaded on first access.
 
     :meth:`later` records a stage by the function that loads it; the stage is
@@ -287,7 +287,7 @@ class Evaluation:
         self.settings = settings or Settings()
         self.quarantine = quarantine if quarantine is not None else pd.DataFrame()
         self.inputs = dict(inputs or {})
-        self.stages: dict[str, pd.DataFrame] = Stages()
+        self.stages: Stages = Stages()
         self.log: list[dict[str, Any]] = []
         self.previous: Evaluation | None = None
         self.n_input: dict[str, int] = {}

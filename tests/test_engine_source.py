@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perfmodel.engine.source import EngineSource
-from perfmodel.engine.validate import read_inputs_source
+from perfmodel.engine.validate import read_inputs_source, source_from_frame
 from perfmodel.evaluation import Evaluation, Settings, Stages, evaluate_files, read_evaluation_inputs
 from perfmodel.framework import load_framework, shipped_frameworks
 from perfmodel.periods import parse_period
@@ -196,7 +196,7 @@ def test_sql_roll_up_equals_pandas_roll_up(rows, sort):
         }
     )
     units = pd.Index(["A", "B", "b", "Ä", "单位"], dtype=object)
-    with EngineSource.from_frame(observations, STATION) as source:
+    with source_from_frame(observations, STATION) as source:
         for period in ("2025Q1", "2025-04", "2025Q2"):
             p = parse_period(period)
             pd.testing.assert_frame_equal(

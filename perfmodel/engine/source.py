@@ -23,7 +23,6 @@ period stage over the months in calendar order (one column per month).
 from __future__ import annotations
 
 import shutil
-import tempfile
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -37,7 +36,7 @@ from perfmodel.periods import months_in
 from perfmodel.rollup import ROLLUP_COLUMNS
 from perfmodel.validation import TEXT_DTYPE, lateness
 
-__all__ = ["EngineSource", "CLEAN_COLUMNS", "open_store", "store_rows", "typed_rows"]
+__all__ = ["EngineSource", "CLEAN_COLUMNS", "ROW_ORDER", "close_store", "store_rows", "typed_rows"]
 
 CLEAN_COLUMNS = (
     "period",
@@ -56,23 +55,6 @@ and ``days_late`` are added when rows are materialised, as validation adds them)
 
 ROW_ORDER = "row_order_"
 """Column of ``obs`` giving the rows' order where it is not ``source_row``'s (a reshaped wide export)."""
-
-
-def open_store(memory_limit: str | None = None) -> tuple[Any, Path]:
-    """A DuckDB connection on a new database in a temporary folder, and the folder.
-
-    DuckDB spills to ``FOLDER/spill`` past ``memory_limit``
-    (:func:`perfmodel.engine.validate.connect`).
-    """
-    from perfmodel.engine.validate import connect
-
-    folder = Path(tempfile.mkdtemp(prefix="perfmodel-engine-"))
-    try:
-        con = connect(memory_limit, folder=folder)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return con, folder
 
 
 def store_rows(con: Any, rows: pd.DataFrame, append: bool = False) -> None:
@@ -98,7 +80,8 @@ def _quote(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
-def _close(con: Any, folder: Path | None) -> None:
+def close_store(con: Any, folder: Path | None) -> None:
+    """Close ``con`` and remove its database folder."""
     try:
         con.close()
     finally:
@@ -140,7 +123,8 @@ def _kahan_steps(table: str, sums: Mapping[str, tuple[str, str]], n_steps: int) 
 class EngineSource:
     """An :class:`~perfmodel.source.ObservationSource` over clean observations in a DuckDB table.
 
-    Made by :func:`perfmodel.engine.validate.validate_to_source`; not built by hand.
+    Made by :func:`perfmodel.engine.validate.validate_to_source` (files) or
+    :func:`perfmodel.engine.validate.source_from_frame` (a clean frame).
 
     Parameters
     ----------
@@ -171,37 +155,12 @@ class EngineSource:
         self._source = source
         self._extras = dict(extras or {})
         self._units: pd.Index | None = None
-        self._cache: dict[tuple[Any, ...], Any] = {}
+        self._cache: dict[object, Any] = {}
         self.folder = folder
         columns = {row[0] for row in con.execute("DESCRIBE obs").fetchall()}
         self._order = ROW_ORDER if ROW_ORDER in columns else "source_row"
         """The database's temporary folder (``None`` for a connection of the caller's)."""
-        self._closer = weakref.finalize(self, _close, con, folder)
-
-    @classmethod
-    def from_frame(
-        cls, observations: pd.DataFrame, framework: Framework, memory_limit: str | None = None
-    ) -> EngineSource:
-        """A source over clean observations already in pandas (validated, as validation types them).
-
-        For tests and small inputs; files are read by
-        :func:`perfmodel.engine.validate.validate_to_source`.
-        """
-        con, folder = open_store(memory_limit)
-        try:
-            extras = {
-                c: observations[c].dtype
-                for c in observations.columns
-                if c not in CLEAN_COLUMNS and c not in ("deadline", "late", "days_late")
-            }
-            rows = observations[[*CLEAN_COLUMNS, *extras]]
-            if not rows["source_row"].is_monotonic_increasing:  # pandas' order is the frame's
-                rows = rows.assign(**{ROW_ORDER: np.arange(len(rows), dtype=np.int64)})
-            store_rows(con, rows)
-        except BaseException:
-            _close(con, folder)
-            raise
-        return cls(con, framework, str(observations.attrs.get("source", "<observations>")), extras, folder)
+        self._closer = weakref.finalize(self, close_store, con, folder)
 
     # ------------------------------------------------------------------ plumbing
     def close(self) -> None:

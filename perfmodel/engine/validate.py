@@ -38,15 +38,18 @@ import dataclasses
 import glob
 import gzip
 import os
+import shutil
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from perfmodel import progress
+from perfmodel.engine.source import CLEAN_COLUMNS, ROW_ORDER, EngineSource, close_store, store_rows
 from perfmodel.errors import OptionError, check_choice
 from perfmodel.framework import Framework
 from perfmodel.io import (
@@ -75,9 +78,6 @@ from perfmodel.validation import (
     validate_units,
 )
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from perfmodel.engine.source import EngineSource
-
 __all__ = [
     "ENGINES",
     "ENGINE_MIN_BYTES",
@@ -89,6 +89,8 @@ __all__ = [
     "partition_files",
     "read_inputs_engine",
     "read_inputs_source",
+    "source_from_frame",
+    "open_store",
     "validate_observations_engine",
     "validate_to_source",
 ]
@@ -144,7 +146,6 @@ def connect(memory_limit: str | None = None, folder: Path | None = None) -> Any:
     OptionError
         When DuckDB refuses the limit (it takes sizes such as '4GB' or '512MB').
     """
-    import tempfile
 
     import duckdb
 
@@ -710,14 +711,12 @@ def validate_to_source(
         ``n_input`` and notes as :func:`validate_observations_engine` gives them,
         its ``data`` empty (``n_input == len(source) + len(result.quarantine)``).
     """
-    from perfmodel.engine.source import CLEAN_COLUMNS, EngineSource, _close, open_store, store_rows
-
     con, folder = open_store(memory_limit)
     try:
         checked = _screen_and_check(con, framework, observations, units, sheet, months)
         if isinstance(checked, ValidationResult):  # read and validated by pandas: its rows go into a table
-            _close(con, folder)
-            return EngineSource.from_frame(checked.data, framework, memory_limit), _without_rows(checked)
+            close_store(con, folder)
+            return source_from_frame(checked.data, framework, memory_limit), _without_rows(checked)
         select, extras = _clean_select(con, checked)
         con.execute(f"CREATE TABLE obs AS {select}")
         if len(checked.result.data):  # suspect rows the row-level checks accepted
@@ -725,11 +724,51 @@ def validate_to_source(
         con.execute("DROP TABLE IF EXISTS screened; DROP TABLE IF EXISTS raw_text")
         con.execute("CHECKPOINT")
     except BaseException:
-        _close(con, folder)
+        close_store(con, folder)
         raise
     result = ValidationResult(checked.result.data, checked.result.quarantine, checked.n_input, checked.source)
     result = _with_notes(result, checked.frame, checked.notes)
     return EngineSource(con, framework, checked.source, extras, folder), _without_rows(result)
+
+
+def open_store(memory_limit: str | None = None) -> tuple[Any, Path]:
+    """A DuckDB connection on a new database in a temporary folder, and the folder.
+
+    DuckDB spills to ``FOLDER/spill`` past ``memory_limit``
+    (:func:`perfmodel.engine.validate.connect`).
+    """
+    folder = Path(tempfile.mkdtemp(prefix="perfmodel-engine-"))
+    try:
+        con = connect(memory_limit, folder=folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return con, folder
+
+
+def source_from_frame(
+    observations: pd.DataFrame, framework: Framework, memory_limit: str | None = None
+) -> EngineSource:
+    """An :class:`~perfmodel.engine.source.EngineSource` over clean observations already in pandas.
+
+    ``observations`` as validation gives them (typed, accepted rows). For tests and
+    small inputs; files are read by :func:`validate_to_source`.
+    """
+    con, folder = open_store(memory_limit)
+    try:
+        extras = {
+            c: observations[c].dtype
+            for c in observations.columns
+            if c not in CLEAN_COLUMNS and c not in ("deadline", "late", "days_late")
+        }
+        rows = observations[[*CLEAN_COLUMNS, *extras]]
+        if not rows["source_row"].is_monotonic_increasing:  # pandas' order is the frame's
+            rows = rows.assign(**{ROW_ORDER: np.arange(len(rows), dtype=np.int64)})
+        store_rows(con, rows)
+    except BaseException:
+        close_store(con, folder)
+        raise
+    return EngineSource(con, framework, str(observations.attrs.get("source", "<observations>")), extras, folder)
 
 
 def _without_rows(result: ValidationResult) -> ValidationResult:
