@@ -57,10 +57,10 @@ ROW_ORDER = "row_order_"
 """Column of ``obs`` giving the rows' order where it is not ``source_row``'s (a reshaped wide export)."""
 
 
-def store_rows(con: Any, rows: pd.DataFrame, append: bool = False) -> None:
-    """Put typed clean ``rows`` (:data:`CLEAN_COLUMNS`, then extra columns) into the table ``obs``.
+def store_rows(con: Any, rows: pd.DataFrame, table: str = "obs") -> None:
+    """Put typed clean ``rows`` (:data:`CLEAN_COLUMNS`, then extra columns) into a new table ``table``.
 
-    Missing numbers become NULL; with ``append`` the rows are added to the table.
+    Missing numbers become NULL.
     """
     con.register("rows_in", rows)
     select = ", ".join(
@@ -69,10 +69,7 @@ def store_rows(con: Any, rows: pd.DataFrame, append: bool = False) -> None:
         else _quote(c)
         for c in rows.columns
     )
-    if append:
-        con.execute(f"INSERT INTO obs BY NAME SELECT {select} FROM rows_in")
-    else:
-        con.execute(f"CREATE TABLE obs AS SELECT {select} FROM rows_in")
+    con.execute(f"CREATE TABLE {table} AS SELECT {select} FROM rows_in")
     con.unregister("rows_in")
 
 

@@ -471,12 +471,18 @@ def _number_sql(name: str, kind: str | None) -> tuple[str, str]:
     return value, f"({column} IS NULL OR isnan(CAST({column} AS DOUBLE)) OR isfinite(CAST({column} AS DOUBLE)))"
 
 
+def _codes(mapped: pd.Series) -> np.ndarray:
+    """An integer per distinct mapped value (-1 for missing), so that keys are compared as integers."""
+    return pd.factorize(mapped.reset_index(drop=True), use_na_sentinel=True)[0].astype(np.int64)
+
+
 def _setup_mappings(con: Any, framework: Framework, units: ValidationResult, columns: list[str]) -> None:
     """Register the per-distinct-value tables: periods, units, indicators, raters, timestamps."""
     periods = _distinct(con, "period")
     period_text = _as_text(periods)
     parsed = [None if pd.isna(t) else _parse_period(t)[0] for t in period_text]
-    _mapping(con, "period", "map_period", {"month": pd.Series(parsed, dtype=object)}, periods)
+    months = pd.Series(parsed, dtype=object)
+    _mapping(con, "period", "map_period", {"month": months, "m_code": _codes(months)}, periods)
 
     unit_values = _distinct(con, "unit_id")
     unit_text = _as_text(unit_values)
@@ -486,7 +492,11 @@ def _setup_mappings(con: Any, framework: Framework, units: ValidationResult, col
         con,
         "unit_id",
         "map_unit",
-        {"unit_text": unit_text.astype(object), "unit_ok": unit_text.isin(ok_ids).to_numpy(dtype=bool)},
+        {
+            "unit_text": unit_text.astype(object),
+            "unit_ok": unit_text.isin(ok_ids).to_numpy(dtype=bool),
+            "u_code": _codes(unit_text),
+        },
         unit_values,
     )
 
@@ -517,6 +527,7 @@ def _setup_mappings(con: Any, framework: Framework, units: ValidationResult, col
         {
             "indicator_text": indicator_text.astype(object),
             "resolved": pd.Series(resolved, dtype=object),
+            "i_code": _codes(pd.Series(resolved, dtype=object)),
             "kind": pd.Series(kinds, dtype=object),
             "low": np.array(low, dtype=float),
             "high": np.array(high, dtype=float),
@@ -526,7 +537,14 @@ def _setup_mappings(con: Any, framework: Framework, units: ValidationResult, col
 
     if "rater_id" in columns:
         raters = _distinct(con, "rater_id")
-        _mapping(con, "rater_id", "map_rater", {"rater_text": _as_text(raters).astype(object)}, raters)
+        rater_text = _as_text(raters)
+        _mapping(
+            con,
+            "rater_id",
+            "map_rater",
+            {"rater_text": rater_text.astype(object), "r_code": _codes(rater_text)},
+            raters,
+        )
     if "submitted_at" in columns:
         stamps = _distinct(con, "submitted_at")
         parsed_stamps = _parse_timestamps(None, _as_text(stamps))
@@ -539,22 +557,28 @@ def _screen_sql(columns: list[str], types: dict[str, str]) -> str:
     n, n_plain = _number_sql("numerator", types.get("numerator"))
     d, d_plain = _number_sql("denominator", types.get("denominator"))
     rater = "m_r.rater_text" if "rater_id" in columns else "CAST(NULL AS VARCHAR)"
+    rater_code = "coalesce(m_r.r_code, -1)" if "rater_id" in columns else "-1"
     stamp_ok = "(r.submitted_at IS NULL OR m_s.stamp IS NOT NULL)" if "submitted_at" in columns else "true"
     stamp = "m_s.stamp" if "submitted_at" in columns else "CAST(NULL AS TIMESTAMP)"
-    joins = [
-        "LEFT JOIN map_period m_p ON r.period = m_p.raw_value",
-        "LEFT JOIN map_unit m_u ON r.unit_id = m_u.raw_value",
-        "LEFT JOIN map_indicator m_i ON r.indicator = m_i.raw_value",
+    key_joins = [
+        "JOIN map_period m_p ON r.period = m_p.raw_value",
+        "JOIN map_unit m_u ON r.unit_id = m_u.raw_value",
+        "JOIN map_indicator m_i ON r.indicator = m_i.raw_value",
     ]
+    joins = ["LEFT " + j for j in key_joins]
     if "rater_id" in columns:
+        key_joins.append("LEFT JOIN map_rater m_r ON r.rater_id = m_r.raw_value")
         joins.append("LEFT JOIN map_rater m_r ON r.rater_id = m_r.raw_value")
     if "submitted_at" in columns:
         joins.append("LEFT JOIN map_stamp m_s ON r.submitted_at = m_s.raw_value")
     tolerance = RATE_TOLERANCE * _MARGIN
+    extras = [c for c in columns if c not in _OBSERVATION_INPUTS and c != "source_row"]
+    kept, kept_f = "".join(f", r.{_quote(c)}" for c in extras), "".join(f", f.{_quote(c)}" for c in extras)
     return f"""
         WITH typed AS (
-            SELECT r.*, m_p.month, m_u.unit_text, coalesce(m_u.unit_ok, false) AS unit_ok,
+            SELECT r.source_row{kept}, m_p.month, m_u.unit_text, coalesce(m_u.unit_ok, false) AS unit_ok,
                    m_i.resolved, m_i.kind, m_i.low, m_i.high, {rater} AS rater_text, {stamp} AS stamp,
+                   m_p.m_code, m_u.u_code, m_i.i_code, {rater_code} AS r_code,
                    {v} AS v_, {n} AS n_, {d} AS d_,
                    {v_plain} AND {n_plain} AND {d_plain} AS plain_numbers, {stamp_ok} AS stamp_ok
             FROM raw r {" ".join(joins)}
@@ -562,11 +586,14 @@ def _screen_sql(columns: list[str], types: dict[str, str]) -> str:
             SELECT *, coalesce(v_, CASE WHEN d_ <> 0 THEN n_ / d_ END) AS figure,
                    month IS NOT NULL AND unit_text IS NOT NULL AND resolved IS NOT NULL AS key_ok
             FROM typed
-        ), keys AS (
-            SELECT month, unit_text, resolved, rater_text FROM figured WHERE key_ok
-            GROUP BY month, unit_text, resolved, rater_text HAVING count(*) > 1
+        ), keys AS (  -- from the raw rows again, as integers: the typed rows are read once
+            SELECT m_p.m_code, m_u.u_code, m_i.i_code, {rater_code} AS r_code
+            FROM raw r {" ".join(key_joins)}
+            WHERE m_p.month IS NOT NULL AND m_u.unit_text IS NOT NULL AND m_i.resolved IS NOT NULL
+            GROUP BY ALL HAVING count(*) > 1
         )
-        SELECT f.*, k.month IS NOT NULL AS shared,
+        SELECT f.source_row{kept_f}, month, unit_text, resolved, figure, n_, d_, rater_text, stamp,
+               k.m_code IS NOT NULL AS shared,
                key_ok AND unit_ok AND kind IS NOT NULL AND plain_numbers AND stamp_ok
                AND abs(coalesce(v_, 0)) <= {MAX_MAGNITUDE!r} AND abs(coalesce(n_, 0)) <= {MAX_MAGNITUDE!r}
                AND abs(coalesce(d_, 0)) <= {MAX_MAGNITUDE!r}
@@ -577,8 +604,8 @@ def _screen_sql(columns: list[str], types: dict[str, str]) -> str:
                AND NOT coalesce(v_ IS NOT NULL AND n_ IS NOT NULL AND d_ IS NOT NULL
                                 AND abs(v_ - n_ / d_) > {tolerance!r}, false)
                AND figure >= low AND figure <= high AS screened
-        FROM figured f LEFT JOIN keys k ON f.month = k.month AND f.unit_text = k.unit_text
-             AND f.resolved = k.resolved AND f.rater_text IS NOT DISTINCT FROM k.rater_text
+        FROM figured f LEFT JOIN keys k ON f.m_code = k.m_code AND f.u_code = k.u_code
+             AND f.i_code = k.i_code AND f.r_code = k.r_code
     """
 
 
@@ -658,7 +685,12 @@ def _screen_and_check(
     sheet: int | str | None,
     months: Iterable[str] | None,
 ) -> _Checked | ValidationResult:
-    """Read, screen in SQL and check the suspect rows; the whole pandas result when the screen cannot apply."""
+    """Read, screen in SQL and check the suspect rows; the whole pandas result when the screen cannot apply.
+
+    The temporary table ``screened`` holds every row typed (period, unit and
+    indicator as their ids, numbers as DOUBLE), ``screened`` (certainly clean) and
+    ``shared`` (its key on several rows); past the memory limit DuckDB spills it.
+    """
     months = None if months is None else list(months)
     frame, source = _register_raw(con, observations, sheet, months)
     con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM raw_all")
@@ -682,7 +714,10 @@ def _screen_and_check(
     con.execute(f"CREATE OR REPLACE TEMP TABLE screened AS {_screen_sql(columns, types)}")
     n_input = con.execute("SELECT count(*) FROM screened").fetchone()[0]
     raw_columns = ", ".join(_quote(c) for c in columns)
-    suspects = con.execute(f"SELECT {raw_columns} FROM screened WHERE NOT screened OR shared ORDER BY source_row").df()
+    suspects = con.execute(
+        f"SELECT {raw_columns} FROM raw WHERE source_row IN "
+        "(SELECT source_row FROM screened WHERE NOT screened OR shared) ORDER BY source_row"
+    ).df()
     suspects = _as_read(suspects, frame, types)
     checked = validate_observations(suspects, units, framework, source=source)
     notes = _rename_notes(con) + _parts_note(frame, months, n_input)
@@ -706,8 +741,9 @@ def validate_to_source(
     -------
     (source, result)
         The accepted rows as an :class:`~perfmodel.engine.source.EngineSource`
-        (the table ``obs`` of a database in a temporary folder, removed when the
-        source is closed or collected), and the validation result: its quarantine,
+        (the view ``obs`` over the screened rows, in a database in a temporary
+        folder where DuckDB spills past the memory limit, removed when the source
+        is closed or collected), and the validation result: its quarantine,
         ``n_input`` and notes as :func:`validate_observations_engine` gives them,
         its ``data`` empty (``n_input == len(source) + len(result.quarantine)``).
     """
@@ -717,12 +753,11 @@ def validate_to_source(
         if isinstance(checked, ValidationResult):  # read and validated by pandas: its rows go into a table
             close_store(con, folder)
             return source_from_frame(checked.data, framework, memory_limit), _without_rows(checked)
-        select, extras = _clean_select(con, checked)
-        con.execute(f"CREATE TABLE obs AS {select}")
-        if len(checked.result.data):  # suspect rows the row-level checks accepted
-            store_rows(con, checked.result.data[[*CLEAN_COLUMNS, *extras]], append=True)
-        con.execute("DROP TABLE IF EXISTS screened; DROP TABLE IF EXISTS raw_text")
-        con.execute("CHECKPOINT")
+        select, extras = _clean_select(con, checked, ordered=False)
+        con.execute("DROP TABLE IF EXISTS raw_text")
+        store_rows(con, checked.result.data[[*CLEAN_COLUMNS, *extras]], table="checked")
+        # the screened rows are not copied: obs reads them where the screen left them (typed, narrow)
+        con.execute(f"CREATE TEMP VIEW obs AS {select} UNION ALL BY NAME SELECT * FROM checked")
     except BaseException:
         close_store(con, folder)
         raise
@@ -797,7 +832,7 @@ _PART_COLUMNS = ("source_part", "source_part_row")
 """Columns naming a row's partition file: for the quarantine only (``source_row`` is unique)."""
 
 
-def _clean_select(con: Any, checked: _Checked) -> tuple[str, dict[str, object]]:
+def _clean_select(con: Any, checked: _Checked, ordered: bool = True) -> tuple[str, dict[str, object]]:
     """SQL of the screened clean rows (:data:`~perfmodel.engine.source.CLEAN_COLUMNS`, then the extra
     columns, in file order), and each extra column's text dtype (``None``: as DuckDB gives it)."""
     frame = checked.frame
@@ -818,7 +853,7 @@ def _clean_select(con: Any, checked: _Checked) -> tuple[str, dict[str, object]]:
     select = (
         "SELECT month AS period, unit_text AS unit_id, resolved AS indicator, figure + 0.0 AS value, "
         "n_ AS numerator, d_ AS denominator, rater_text AS rater_id, stamp AS submitted_at, source_row"
-        f"{extra_sql} FROM screened WHERE screened AND NOT shared ORDER BY source_row"
+        f"{extra_sql} FROM screened WHERE screened AND NOT shared" + (" ORDER BY source_row" if ordered else "")
     )
     return select, dtypes
 
@@ -853,8 +888,8 @@ def _parts_note(frame: pd.DataFrame, months: list[str] | None, n_input: int) -> 
 def _rename_notes(con: Any) -> list[str]:
     """The note on indicators named by name or alias, over every row (as the pandas path writes it)."""
     renamed = con.execute(
-        "SELECT m.indicator_text, m.resolved, count(*) AS n, min(source_row) AS first FROM screened "
-        "JOIN map_indicator m ON screened.indicator = m.raw_value "
+        "SELECT m.indicator_text, m.resolved, count(*) AS n, min(source_row) AS first FROM raw "
+        "JOIN map_indicator m ON raw.indicator = m.raw_value "
         "WHERE m.resolved IS NOT NULL AND m.resolved <> m.indicator_text "
         "GROUP BY m.indicator_text, m.resolved ORDER BY first"
     ).fetchall()
