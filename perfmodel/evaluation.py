@@ -817,9 +817,9 @@ class Evaluation:
             count = _counts(natural, item.indicator)
             hits += count
             hit = count[count > 0]
-            for unit_id, n in zip(hit.index, hit.to_numpy(), strict=True):
-                with np.errstate(over="ignore"):
-                    points = item.points * n if item.consequence == "deduct" else 0.0
+            with np.errstate(over="ignore"):
+                deducted = hit.to_numpy() * item.points if item.consequence == "deduct" else np.zeros(len(hit))
+            for unit_id, n, points in zip(hit.index.tolist(), hit.to_numpy(), deducted, strict=True):
                 rows.append(
                     {
                         "unit_id": unit_id,
