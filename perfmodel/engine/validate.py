@@ -81,6 +81,7 @@ from perfmodel.validation import (
 __all__ = [
     "ENGINES",
     "ENGINE_MIN_BYTES",
+    "ENGINE_MIN_CSV_BYTES",
     "MEMORY_SHARE",
     "default_memory_limit",
     "connect",
@@ -98,15 +99,22 @@ __all__ = [
 ENGINES: tuple[str, ...] = ("auto", "duckdb", "pandas")
 """Who reads and validates observations: ``duckdb`` (this module), ``pandas``
 (:func:`perfmodel.validation.read_inputs`), or ``auto`` (DuckDB for Parquet files of
-at least :data:`ENGINE_MIN_BYTES`, pandas otherwise). Both give the same accepted rows
-and quarantine."""
+at least :data:`ENGINE_MIN_BYTES`, CSV files of at least :data:`ENGINE_MIN_CSV_BYTES`
+and folders, pandas otherwise). Both give the same accepted rows and quarantine."""
 
 ENGINE_MIN_BYTES = 1 * 2**20
 """Parquet files from this size on are read by DuckDB under ``engine="auto"``: reading
 and validating 1 M rows (3 MiB) took 2.2 s instead of 5.1 s, 5 M rows 13 s instead of
 29 s (``benchmarks/results/engines_validation.md``). CSV files stay with pandas under
 ``auto``: at 5 M rows the engine was no faster (23 s against 22 s), since decompressing
-and parsing the text dominates; that changes when the roll-up moves into the engine."""
+and parsing the text dominates; that changed when the roll-up moved into the engine
+(:data:`ENGINE_MIN_CSV_BYTES`)."""
+
+ENGINE_MIN_CSV_BYTES = 4 * 2**20
+"""CSV files (.csv, .csv.gz, .tsv) from this size on are read by DuckDB under
+``engine="auto"``. With the clean rows kept in DuckDB (:mod:`perfmodel.engine.source`),
+``perfmodel score`` on 5 M rows in CSV.gz took 20 s against 69 s with pandas
+(``benchmarks/results/engines_score.md``); 4 MiB of CSV.gz is about 400,000 rows."""
 
 MEMORY_SHARE = 0.5
 """Share of the machine's memory the engine may use by default (past it, DuckDB spills to disk)."""
@@ -198,7 +206,12 @@ def use_engine(observations: object, engine: str = "auto") -> bool:
     if folder:
         return True
     path = Path(observations)
-    return path.suffix.lower() == ".parquet" and path.is_file() and path.stat().st_size >= ENGINE_MIN_BYTES
+    if not path.is_file():
+        return False
+    name, size = path.name.lower(), path.stat().st_size
+    if name.endswith(".parquet"):
+        return size >= ENGINE_MIN_BYTES
+    return name.endswith((".csv", ".csv.gz", ".tsv")) and size >= ENGINE_MIN_CSV_BYTES
 
 
 # ----------------------------------------------------------------------------- reading
