@@ -848,8 +848,9 @@ class Evaluation:
         ``zero`` breach already set the indicator to the bottom of the range
         before aggregation; a ``grade_cap`` breach caps the grade here.
         """
-        for row in breaches.itertuples():
-            flags.add(row.unit_id, "hard_threshold", item=row.indicator, value=row.value)
+        columns = (breaches[name].tolist() for name in ("unit_id", "indicator", "value"))
+        for unit_id, indicator, value in zip(*columns, strict=True):
+            flags.add(unit_id, "hard_threshold", item=indicator, value=value)
         capping = breaches[breaches["consequence"] == "grade_cap"]
         for grade, rows in capping.groupby("grade_cap", sort=False):  # the worse of two caps holds: order is free
             caps = _tighter_cap(caps, list(rows["unit_id"]), str(grade))
@@ -911,9 +912,9 @@ class Evaluation:
         late = self.source.late_counts(units.index, months)
         if late is None:
             return
-        for unit_id, n in late[late > 0].items():
-            if unit_id in units.index:
-                flags.add(unit_id, "late_reports", count=int(n))
+        late = late[(late > 0).to_numpy() & late.index.isin(units.index)]
+        for unit_id, n in zip(late.index.tolist(), late.tolist(), strict=True):
+            flags.add(unit_id, "late_reports", count=int(n))
 
     def _scores_table(
         self,
