@@ -208,3 +208,34 @@ def test_sql_roll_up_equals_pandas_roll_up(rows, sort):
             FrameSource(observations).months_with_data(units, half, ["r", "s"]),
         )
         assert source.count_rows(units[:2], MONTHS) == FrameSource(observations).count_rows(units[:2], MONTHS)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.lists(numbers, min_size=12, max_size=12),
+    absent=st.sets(st.integers(min_value=0, max_value=11), max_size=3),
+)
+def test_sql_roll_up_of_a_year_equals_pandas(values, absent):
+    """Nine or more months: numpy's pairwise sum takes its eight-accumulator path."""
+    months = [f"2025-{m:02d}" for m in range(1, 13)]
+    present = [k not in absent for k in range(12)]
+    rows = [(m, i, v) for m, v, p in zip(months, values, present, strict=True) if p for i in KINDS]
+    frame = pd.DataFrame(rows, columns=["period", "indicator", "value"])
+    observations = pd.DataFrame(
+        {
+            "period": frame["period"].astype(TEXT_DTYPE),
+            "unit_id": pd.Series("A", index=frame.index).astype(TEXT_DTYPE),
+            "indicator": frame["indicator"].astype(TEXT_DTYPE),
+            "value": frame["value"] / 1e3,
+            "numerator": frame["value"],
+            "denominator": frame["value"] + 1.0,
+            "rater_id": pd.Series(None, index=frame.index, dtype=object).astype(TEXT_DTYPE),
+            "submitted_at": pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"),
+            "source_row": np.arange(2, len(frame) + 2, dtype=np.int64),
+        }
+    )
+    with source_from_frame(observations, STATION) as source:
+        year = parse_period("2025")
+        pd.testing.assert_frame_equal(
+            source.roll_up(pd.Index(["A"]), KINDS, year), roll_up(observations, KINDS, year), check_exact=True
+        )

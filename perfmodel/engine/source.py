@@ -307,13 +307,17 @@ class EngineSource:
             "den": "coalesce(d{j}, 0.0)",
             "w": "v{j} * coalesce(d{j}, 0.0)",
         }
-        lists = ", ".join(
-            "list_filter(["
-            + ", ".join(f"CASE WHEN p{j} THEN {term.format(j=j)} END" for j in range(1, n + 1))
-            + f"], lambda x: x IS NOT NULL) AS l_{name}"
-            for name, term in terms.items()
-        )
-        sums = ", ".join(f"{_reduceat_sql(f'l_{name}', n)} AS s_{name}" for name in terms)
+        if n <= 8:  # the rest has fewer than 8 months: numpy adds it in order, from 0.0
+            lists = "true AS sequential_"
+            sums = ", ".join(f"{_sequential_reduceat_sql(term, n)} AS s_{name}" for name, term in terms.items())
+        else:  # a year: the months present as lists, summed as numpy's pairwise sum does
+            lists = ", ".join(
+                "list_filter(["
+                + ", ".join(f"CASE WHEN p{j} THEN {term.format(j=j)} END" for j in range(1, n + 1))
+                + f"], lambda x: x IS NOT NULL) AS l_{name}"
+                for name, term in terms.items()
+            )
+            sums = ", ".join(f"{_reduceat_sql(f'l_{name}', n)} AS s_{name}" for name in terms)
         present = " + ".join(f"p{j}::INT" for j in range(1, n + 1))
         all_volume = " AND ".join(f"(NOT p{j} OR (n{j} IS NOT NULL AND d{j} IS NOT NULL))" for j in range(1, n + 1))
         all_cases = " AND ".join(f"(NOT p{j} OR d{j} IS NOT NULL)" for j in range(1, n + 1))
@@ -323,8 +327,7 @@ class EngineSource:
                 FROM ({monthly}) m LEFT JOIN (VALUES {kind_rows}) k(indicator, kind) ON m.indicator = k.indicator
                 GROUP BY m.unit_id, m.indicator
             ), listed AS (
-                SELECT unit_id, indicator, kind, {present} AS months_present, {all_volume} AS all_volume,
-                       {all_cases} AS all_cases, {lists}
+                SELECT *, {present} AS months_present, {all_volume} AS all_volume, {all_cases} AS all_cases, {lists}
                 FROM wide
             ), summed AS (
                 SELECT unit_id, indicator, kind, months_present, all_volume, all_cases, {sums} FROM listed
@@ -419,6 +422,21 @@ def _pairwise(terms: list[str]) -> str:
     half = n // 2
     half -= half % 8
     return f"({_pairwise(terms[:half])} + {_pairwise(terms[half:])})"
+
+
+def _sequential_reduceat_sql(term: str, n: int) -> str:
+    """``numpy.add.reduceat`` over the present months of ``term`` (``{j}`` the month, ``p{j}`` present), n ≤ 8.
+
+    The first month present plus, added from 0.0 in order, the others (adding 0.0 for
+    a month absent or already taken as the first changes nothing: the sum never is -0.0).
+    """
+    first = "coalesce(" + ", ".join(f"CASE WHEN p{j} THEN {term.format(j=j)} END" for j in range(1, n + 1)) + ")"
+    rest = "0.0::DOUBLE"
+    for j in range(2, n + 1):
+        before = " OR ".join(f"p{k}" for k in range(1, j))
+        rest = f"({rest} + CASE WHEN p{j} AND ({before}) THEN {term.format(j=j)} ELSE 0.0 END)"
+    several = " + ".join(f"p{j}::INT" for j in range(1, n + 1))
+    return f"(CASE WHEN {several} > 1 THEN {first} + {rest} ELSE {first} END)"
 
 
 def _reduceat_sql(listed: str, largest: int) -> str:
