@@ -118,7 +118,7 @@ def _kahan_steps(table: str, sums: Mapping[str, tuple[str, str]], n_steps: int) 
 
 
 class EngineSource:
-    """An :class:`~perfmodel.source.ObservationSource` over clean observations in a DuckDB table.
+    """An :class:`~perfmodel.source.ObservationSource` over clean observations in DuckDB.
 
     Made by :func:`perfmodel.engine.validate.validate_to_source` (files) or
     :func:`perfmodel.engine.validate.source_from_frame` (a clean frame).
@@ -126,8 +126,9 @@ class EngineSource:
     Parameters
     ----------
     con
-        The connection holding the table ``obs`` (columns :data:`CLEAN_COLUMNS`,
-        then the file's extra columns).
+        The connection holding the table or view ``obs`` (columns :data:`CLEAN_COLUMNS`,
+        then the file's extra columns, and :data:`ROW_ORDER` where the rows' order is
+        not ``source_row``'s).
     framework
         The framework the rows were validated against (reporting deadlines).
     source
@@ -154,9 +155,9 @@ class EngineSource:
         self._units: pd.Index | None = None
         self._cache: dict[object, Any] = {}
         self.folder = folder
-        columns = {row[0] for row in con.execute("DESCRIBE obs").fetchall()}
-        self._order = ROW_ORDER if ROW_ORDER in columns else "source_row"
         """The database's temporary folder (``None`` for a connection of the caller's)."""
+        columns = {row[0] for row in con.execute("DESCRIBE obs").fetchall()}
+        self._order = ROW_ORDER if ROW_ORDER in columns else "source_row"  # the rows' order, as pandas has them
         self._closer = weakref.finalize(self, close_store, con, folder)
 
     # ------------------------------------------------------------------ plumbing
