@@ -310,7 +310,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _plain_csv(path: Path) -> list[str] | None:
+def _plain_csv(path: Path, *, lines: bool = True) -> list[str] | None:
     """The header of a CSV file DuckDB reads exactly as :func:`perfmodel.io.read_table`, else None.
 
     That is: UTF-8 without BOM, NUL or CR, comma-separated, with the header on the
@@ -330,7 +330,7 @@ def _plain_csv(path: Path) -> list[str] | None:
         return None
     if _sniff_separator(text, ",", OBSERVATION_ALIASES) != ",":
         return None
-    if not _plain_lines(path):
+    if lines and not _plain_lines(path):
         return None
     first = text.split("\n", 1)[0]
     cells = first.split(",")
@@ -389,27 +389,34 @@ def _register_raw(
             f"FROM {scan}, file_row_number = true)"
         )
         return _empty_with_attrs(names, source), source
-    header = _plain_csv(path) if path.is_file() else None
+    header = _plain_csv(path, lines=False) if path.is_file() else None
     if header is not None:
         names = canonical_columns(header, OBSERVATION_ALIASES, source=source)
         names = ["source_row_in_file" if n == "source_row" else n for n in names]
         spec = "{" + ", ".join(f"'c{k}': 'VARCHAR'" for k in range(len(names))) + "}"
         select = ", ".join(f"nullif(c{k}, '') AS {_quote(n)}" for k, n in enumerate(names))
+        from concurrent.futures import ThreadPoolExecutor
+
         import duckdb
 
-        try:
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE raw_text AS SELECT * FROM read_csv('{_literal(path)}', "
-                f"columns = {spec}, header = true, delim = ',', quote = '\"', escape = '\"', auto_detect = false, "
-                "null_padding = true, strict_mode = true, new_line = '\\n')"
-            )
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW raw_all AS SELECT {select}, CAST(rowid + 2 AS BIGINT) AS source_row "
-                "FROM raw_text"
-            )
-            return _empty_with_attrs(names, source), source
-        except duckdb.Error:
-            con.execute("DROP TABLE IF EXISTS raw_text")
+        with ThreadPoolExecutor(max_workers=1) as pool:  # the line check decompresses while DuckDB reads
+            plain = pool.submit(_plain_lines, path)
+            try:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE raw_text AS SELECT * FROM read_csv('{_literal(path)}', "
+                    f"columns = {spec}, header = true, delim = ',', quote = '\"', escape = '\"', "
+                    "auto_detect = false, null_padding = true, strict_mode = true, new_line = '\\n')"
+                )
+                read = True
+            except duckdb.Error:
+                read = False
+            if read and plain.result():
+                con.execute(
+                    f"CREATE OR REPLACE TEMP VIEW raw_all AS SELECT {select}, CAST(rowid + 2 AS BIGINT) AS source_row "
+                    "FROM raw_text"
+                )
+                return _empty_with_attrs(names, source), source
+        con.execute("DROP TABLE IF EXISTS raw_text")
     frame = read_table(path, aliases=OBSERVATION_ALIASES, sheet=sheet)
     return _register_frame(con, frame), str(frame.attrs["source"])
 
