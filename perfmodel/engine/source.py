@@ -7,9 +7,9 @@ roll-up of a period, months with data, late rows and counts. Those are SQL
 queries returning small frames; the rows themselves reach pandas only when an
 analysis asks for them (:meth:`EngineSource.rows`, :meth:`EngineSource.frame`).
 
-The database lives in a folder of its own under the system's temporary
-directory (never beside the inputs), where DuckDB also spills past its memory
-limit; the folder is removed when the source is closed or collected.
+The database is in memory; past its memory limit DuckDB spills into a folder
+of its own under the system's temporary directory (never beside the inputs),
+removed when the source is closed or collected.
 
 The roll-up is :func:`perfmodel.rollup.roll_up` to the bit. pandas sums groups
 with Kahan's compensated summation, in row order; DuckDB's ``fsum`` compensates
@@ -137,7 +137,7 @@ class EngineSource:
         Extra column → the pandas dtype its text takes when materialised
         (``None``: as DuckDB gives it).
     folder
-        The temporary folder of the database, removed by :meth:`close`.
+        The temporary folder DuckDB spills into, removed by :meth:`close`.
     """
 
     def __init__(
@@ -155,7 +155,7 @@ class EngineSource:
         self._units: pd.Index | None = None
         self._cache: dict[object, Any] = {}
         self.folder = folder
-        """The database's temporary folder (``None`` for a connection of the caller's)."""
+        """The temporary folder DuckDB spills into (``None`` for a connection of the caller's)."""
         columns = {row[0] for row in con.execute("DESCRIBE obs").fetchall()}
         self._order = ROW_ORDER if ROW_ORDER in columns else "source_row"  # the rows' order, as pandas has them
         self._closer = weakref.finalize(self, close_store, con, folder)

@@ -144,20 +144,18 @@ def default_memory_limit() -> str:
 def connect(memory_limit: str | None = None, folder: Path | None = None) -> Any:
     """A DuckDB connection limited to ``memory_limit`` (default :func:`default_memory_limit`).
 
-    In memory, or with ``folder`` on the database ``folder/observations.duckdb``;
-    either way DuckDB spills past the limit into a folder of its own under the
-    system's temporary directory (``folder/spill``), never beside the inputs or
-    in the working directory.
+    An in-memory database that spills past the limit into ``folder/spill``
+    (default: a folder of its own under the system's temporary directory), never
+    beside the inputs or in the working directory.
 
     Raises
     ------
     OptionError
         When DuckDB refuses the limit (it takes sizes such as '4GB' or '512MB').
     """
-
     import duckdb
 
-    con = duckdb.connect(str(folder / "observations.duckdb") if folder is not None else ":memory:")
+    con = duckdb.connect(":memory:")
     spill = (
         folder / "spill"
         if folder is not None
@@ -761,9 +759,9 @@ def validate_to_source(
     -------
     (source, result)
         The accepted rows as an :class:`~perfmodel.engine.source.EngineSource`
-        (the view ``obs`` over the screened rows, in a database in a temporary
-        folder where DuckDB spills past the memory limit, removed when the source
-        is closed or collected), and the validation result: its quarantine,
+        (the view ``obs`` over the screened rows, in a database in memory that
+        spills past the memory limit into a temporary folder, removed when the
+        source is closed or collected), and the validation result: its quarantine,
         ``n_input`` and notes as :func:`validate_observations_engine` gives them,
         its ``data`` empty (``n_input == len(source) + len(result.quarantine)``).
     """
@@ -787,7 +785,7 @@ def validate_to_source(
 
 
 def open_store(memory_limit: str | None = None) -> tuple[Any, Path]:
-    """A DuckDB connection on a new database in a temporary folder, and the folder.
+    """A DuckDB connection that spills into a new temporary folder, and the folder.
 
     DuckDB spills to ``FOLDER/spill`` past ``memory_limit``
     (:func:`perfmodel.engine.validate.connect`).
