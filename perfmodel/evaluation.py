@@ -1227,11 +1227,13 @@ def check_data_fits_framework(
     from perfmodel.framework import shipped_frameworks
 
     foreign = quarantine.loc[quarantine["reason"] == "unknown_indicator", "indicator"] if len(quarantine) else []
-    if isinstance(accepted, pd.Series):
-        accepted = accepted.astype(str).value_counts().to_dict()
-    rows = sum(int(n) for n in accepted.values()) + len(quarantine)
     expected = set(fw.input_indicators())
-    held = expected & {str(i) for i, n in accepted.items() if n}
+    if isinstance(accepted, Mapping):  # rows per indicator, as a columnar source counts them
+        rows = sum(int(n) for n in accepted.values()) + len(quarantine)
+        held = expected & {str(i) for i, n in accepted.items() if n}
+    else:
+        rows = len(accepted) + len(quarantine)
+        held = expected & set(accepted.astype(str))
     if len(foreign) <= MISFIT_SHARE * rows or len(held) >= MISFIT_SHARE * len(expected):
         return
     ids = held | set(pd.Series(foreign).astype(str))
