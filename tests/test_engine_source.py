@@ -241,3 +241,16 @@ def test_sql_roll_up_of_a_year_equals_pandas(values, absent):
         pd.testing.assert_frame_equal(
             source.roll_up(pd.Index(["A"]), KINDS, year), roll_up(observations, KINDS, year), check_exact=True
         )
+
+
+def test_a_file_of_another_framework_is_refused_from_sql_counts():
+    """check_data_fits_framework reads the source's rows per indicator: the same refusal as with pandas."""
+    from perfmodel.evaluation import EvaluationError
+
+    observations = SAMPLES / "observations" / "officer_traffic.csv.gz"
+    messages = []
+    for engine in ("duckdb", "pandas"):
+        with pytest.raises(EvaluationError, match="does not fit framework") as caught:
+            read_evaluation_inputs(STATION, observations, SAMPLES / "units.csv", engine=engine, as_source=True)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
