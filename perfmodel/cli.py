@@ -821,7 +821,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "duckdb", "pandas"],
         default="auto",
         help="who reads and validates the observations (same rows): duckdb, pandas, or auto (duckdb for Parquet "
-        "and folders; pandas reads one file only)",
+        "from 1 MiB, CSV from 4 MiB and folders; the rows then stay in duckdb; pandas reads one file only)",
     )
     p.add_argument("--memory-limit", help="memory the duckdb engine may use, e.g. 4GB (default: half the RAM)")
     p.add_argument("--peer-group", help="units column for peer groups, or 'none'")

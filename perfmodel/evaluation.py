@@ -153,6 +153,80 @@ def _setting_choices() -> dict[str, tuple[str, ...]]:
     }
 
 
+class Stages(dict[str, Any]):
+    """The stages of an evaluation: a dict whose entries may be loaded on first access.
+
+    :meth:`later` records a stage by the function that loads it; the stage is
+    loaded (once) when it is first read — by ``[]``, :meth:`get`, iteration over
+    values or items, or a copy — so the row-level ``raw`` stage reaches pandas only
+    when an analysis reads it. ``in``, ``len`` and the keys never load.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._later: dict[str, Any] = {}
+
+    def later(self, key: str, load: Any) -> None:
+        """Record stage ``key`` as ``load()``, called on first access."""
+        self._later[key] = load
+        super().__setitem__(key, None)
+
+    def _load(self, key: str) -> Any:
+        load = self._later.pop(key, None)
+        if load is not None:
+            super().__setitem__(key, load())
+        return super().__getitem__(key)
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._later:
+            return self._load(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._later.pop(key, None)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._later.pop(key, None)
+        super().__delitem__(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key in self:
+            value = self[key]
+            del self[key]
+            return value
+        if default:
+            return default[0]
+        raise KeyError(key)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __iter__(self) -> Any:  # also makes dict(stages) and {**stages} read through __getitem__
+        return super().__iter__()
+
+    def values(self) -> Any:
+        return [self[key] for key in self]
+
+    def items(self) -> Any:
+        return [(key, self[key]) for key in self]
+
+    def copy(self) -> dict[str, Any]:
+        return {key: self[key] for key in self}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Stages, (self.copy(),))
+
+
 class Evaluation:
     """Run and record the scoring pipeline for one framework, period and dataset.
 
@@ -213,11 +287,12 @@ class Evaluation:
         self.settings = settings or Settings()
         self.quarantine = quarantine if quarantine is not None else pd.DataFrame()
         self.inputs = dict(inputs or {})
-        self.stages: dict[str, pd.DataFrame] = {}
+        self.stages: Stages = Stages()
         self.log: list[dict[str, Any]] = []
         self.previous: Evaluation | None = None
         self.n_input: dict[str, int] = {}
         self.scoring_rules: ScoringRules | None = None
+        self._n_used = 0
 
     @property
     def observations(self) -> pd.DataFrame:
@@ -296,7 +371,9 @@ class Evaluation:
                 f"no usable observations for period {period_label(self.period)} "
                 f"(months {months[0]} to {months[-1]}); the data cover {span}"
             )
-        self._record("raw", source.rows(units.index, months), months=months)
+        self.stages.later("raw", lambda: source.rows(units.index, months))  # rows reach pandas only when read
+        self.log.append({"step": "raw", "months": months})
+        self._n_used = source.count_rows(units.index, months)
         incomplete = self._check_coverage(units, months)
 
         rolled = source.roll_up(units.index, fw.rollup_kinds(), self.period)
@@ -739,10 +816,10 @@ class Evaluation:
         for item in self.framework.negative_list:
             count = _counts(natural, item.indicator)
             hits += count
-            for unit_id in count.index[count > 0]:
-                n = count[unit_id]
-                with np.errstate(over="ignore"):
-                    points = item.points * n if item.consequence == "deduct" else 0.0
+            hit = count[count > 0]
+            with np.errstate(over="ignore"):
+                deducted = hit.to_numpy() * item.points if item.consequence == "deduct" else np.zeros(len(hit))
+            for unit_id, n, points in zip(hit.index.tolist(), hit.to_numpy(), deducted, strict=True):
                 rows.append(
                     {
                         "unit_id": unit_id,
@@ -771,10 +848,12 @@ class Evaluation:
         ``zero`` breach already set the indicator to the bottom of the range
         before aggregation; a ``grade_cap`` breach caps the grade here.
         """
-        for row in breaches.itertuples():
-            flags.add(row.unit_id, "hard_threshold", item=row.indicator, value=row.value)
-            if row.consequence == "grade_cap":
-                caps = _tighter_cap(caps, [row.unit_id], row.grade_cap)
+        columns = (breaches[name].tolist() for name in ("unit_id", "indicator", "value"))
+        for unit_id, indicator, value in zip(*columns, strict=True):
+            flags.add(unit_id, "hard_threshold", item=indicator, value=value)
+        capping = breaches[breaches["consequence"] == "grade_cap"]
+        for grade, rows in capping.groupby("grade_cap", sort=False):  # the worse of two caps holds: order is free
+            caps = _tighter_cap(caps, list(rows["unit_id"]), str(grade))
         return caps
 
     def _grading_groups(self, units: pd.DataFrame) -> tuple[pd.Series, pd.Series | None]:
@@ -833,9 +912,9 @@ class Evaluation:
         late = self.source.late_counts(units.index, months)
         if late is None:
             return
-        for unit_id, n in late[late > 0].items():
-            if unit_id in units.index:
-                flags.add(unit_id, "late_reports", count=int(n))
+        late = late[(late > 0).to_numpy() & late.index.isin(units.index)]
+        for unit_id, n in zip(late.index.tolist(), late.tolist(), strict=True):
+            flags.add(unit_id, "late_reports", count=int(n))
 
     def _scores_table(
         self,
@@ -932,7 +1011,7 @@ class Evaluation:
             "period": period_label(self.period),
             "units": len(scores),
             "scored": int(scores["score"].notna().sum()),
-            "observations_used": len(self.stages["raw"]),
+            "observations_used": self._n_used,
             "quarantined_rows": len(self.quarantine),
             "grades": scores["grade"].value_counts().to_dict(),
             # units not graded (incomplete_data, low_availability, non_finite_score) and quota-tie decisions
@@ -1011,11 +1090,14 @@ def _tighter_cap(caps: pd.Series, unit_ids: Sequence[str] | pd.Index, grade: str
     """``caps`` with the cap ``grade`` added for ``unit_ids`` (the worse of two caps holds)."""
     if grade is None or not len(unit_ids):
         return caps
-    out = caps.copy()
+    out = caps
     code = GRADES.index(grade)
-    for unit_id in unit_ids:
-        out[unit_id] = max(int(out[unit_id]), code)
-    return out
+    at = out.index.get_indexer(pd.Index(unit_ids).unique())
+    if (at < 0).any():
+        raise KeyError(f"units not among the scored units: {list(pd.Index(unit_ids)[at < 0])}")
+    values = out.to_numpy().copy()
+    values[at] = np.maximum(values[at], code)
+    return pd.Series(values, index=out.index, dtype=out.dtype, name=out.name)
 
 
 def _mask_to_long(mask: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -1044,7 +1126,8 @@ def read_evaluation_inputs(
     engine: str = "auto",
     memory_limit: str | None = None,
     period: str | None = None,
-) -> tuple[Framework, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    as_source: bool = False,
+) -> tuple[Framework, Any, pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """Read and validate the input files once, for one or several evaluations.
 
     ``engine`` reads and validates the observations: 'duckdb' (the columnar core,
@@ -1054,11 +1137,15 @@ def read_evaluation_inputs(
     by ``month=YYYY-MM`` (as ``perfmodel sample --format parquet`` writes) or a pattern
     (DuckDB only): with ``period``, only the files and rows of its months are read, and
     only they count as input (:func:`perfmodel.engine.validate.partition_files`).
+    With ``as_source`` and the engine, the clean observations stay in DuckDB and come
+    back as an :class:`~perfmodel.engine.source.EngineSource` (for :class:`Evaluation`;
+    only unit-level tables reach pandas); otherwise as a frame.
 
     Returns
     -------
     (framework, observations, units, quarantine, n_input)
-        The loaded framework, the clean observations and units, the rows rejected
+        The loaded framework, the clean observations (a frame, or with ``as_source`` an
+        :class:`~perfmodel.source.ObservationSource`) and units, the rows rejected
         by validation (both files, one table) and the number of input rows per file.
 
     Raises
@@ -1068,18 +1155,24 @@ def read_evaluation_inputs(
     OptionError
         When the arguments come in the old order ``(observations, units, framework)``.
     """
-    from perfmodel.engine.validate import is_partitioned, read_inputs_engine, use_engine
+    from perfmodel.engine.validate import is_partitioned, read_inputs_engine, read_inputs_source, use_engine
     from perfmodel.periods import months_in
     from perfmodel.validation import read_inputs, resolve_input_order
 
     fw = resolve_input_order(framework, observations, units, caller="read_evaluation_inputs")
+    clean: Any = None
     if use_engine(observations, engine):
         months = None  # a single file is read whole: rows of other periods count as input, as with pandas
         if period is not None and is_partitioned(observations):
             months = [str(m) for m in months_in(period)]
-        obs_result, units_result = read_inputs_engine(
-            fw, observations, units, sheet=sheet, months=months, memory_limit=memory_limit
-        )
+        if as_source:
+            clean, obs_result, units_result = read_inputs_source(
+                fw, observations, units, sheet=sheet, months=months, memory_limit=memory_limit
+            )
+        else:
+            obs_result, units_result = read_inputs_engine(
+                fw, observations, units, sheet=sheet, months=months, memory_limit=memory_limit
+            )
     else:
         obs_result, units_result = read_inputs(fw, observations, units, sheet=sheet)
     for result in (units_result, obs_result):  # a missing required column rejects every row
@@ -1089,11 +1182,14 @@ def read_evaluation_inputs(
         missing = rejected[rejected["reason"] == "missing_column"]
         if len(missing):
             raise EvaluationError(f"{missing['message'].iloc[0]}; no row of the file can be used")
-    check_data_fits_framework(fw, obs_result.data["indicator"], obs_result.quarantine, observations)
+    accepted = clean.indicator_counts() if clean is not None else obs_result.data["indicator"]
+    check_data_fits_framework(fw, accepted, obs_result.quarantine, observations)
+    if clean is None:
+        clean = obs_result.data
     parts = [q for q in (units_result.quarantine, obs_result.quarantine) if len(q)]
     quarantine = pd.concat(parts, ignore_index=True) if parts else obs_result.quarantine
     n_input = {"observations": obs_result.n_input, "units": units_result.n_input}
-    return fw, obs_result.data, units_result.data, quarantine, n_input
+    return fw, clean, units_result.data, quarantine, n_input
 
 
 MISFIT_SHARE = 0.5
@@ -1101,7 +1197,9 @@ MISFIT_SHARE = 0.5
 framework does not use *and* it holds less than this share of the framework's input ids."""
 
 
-def check_data_fits_framework(fw: Framework, accepted: pd.Series, quarantine: pd.DataFrame, source: str | Path) -> None:
+def check_data_fits_framework(
+    fw: Framework, accepted: pd.Series | Mapping[str, int], quarantine: pd.DataFrame, source: str | Path
+) -> None:
     """Stop when an observations file was collected for another framework.
 
     Such a file scores no unit, or a few on a handful of indicators, and fails later with
@@ -1113,7 +1211,8 @@ def check_data_fits_framework(fw: Framework, accepted: pd.Series, quarantine: pd
     fw
         The framework asked for.
     accepted
-        The ``indicator`` column of the rows validation accepted.
+        The ``indicator`` column of the rows validation accepted, or their number per
+        indicator (a mapping, as a columnar source counts them).
     quarantine
         The rows validation rejected (reason ``unknown_indicator`` for foreign indicators).
     source
@@ -1128,9 +1227,13 @@ def check_data_fits_framework(fw: Framework, accepted: pd.Series, quarantine: pd
     from perfmodel.framework import shipped_frameworks
 
     foreign = quarantine.loc[quarantine["reason"] == "unknown_indicator", "indicator"] if len(quarantine) else []
-    rows = len(accepted) + len(quarantine)
     expected = set(fw.input_indicators())
-    held = expected & set(accepted.astype(str))
+    if isinstance(accepted, Mapping):  # rows per indicator, as a columnar source counts them
+        rows = sum(int(n) for n in accepted.values()) + len(quarantine)
+        held = expected & {str(i) for i, n in accepted.items() if n}
+    else:
+        rows = len(accepted) + len(quarantine)
+        held = expected & set(accepted.astype(str))
     if len(foreign) <= MISFIT_SHARE * rows or len(held) >= MISFIT_SHARE * len(expected):
         return
     ids = held | set(pd.Series(foreign).astype(str))
@@ -1172,7 +1275,7 @@ def evaluate_files(
 
     fw = resolve_input_order(framework, observations, units, caller="evaluate_files")
     fw, clean_observations, clean_units, quarantine, n_input = read_evaluation_inputs(
-        fw, observations, units, sheet=sheet, engine=engine, memory_limit=memory_limit, period=period
+        fw, observations, units, sheet=sheet, engine=engine, memory_limit=memory_limit, period=period, as_source=True
     )
     ev = Evaluation(
         fw,

@@ -105,7 +105,8 @@ def flag_codes(flags: pd.DataFrame, units: Iterable[str]) -> list[str]:
     ['negative_list:complaint_upheld; late_reports', '']
     """
     texts: dict[str, list[str]] = {}
-    for unit_id, code, item in zip(flags["unit_id"], flags["code"], flags["item"], strict=True):
+    columns = (flags[name].tolist() for name in ("unit_id", "code", "item"))  # lists: no per-item Arrow access
+    for unit_id, code, item in zip(*columns, strict=True):
         texts.setdefault(unit_id, []).append(code if _empty(item) else f"{code}:{item}")
     return [SEPARATOR.join(texts.get(u, [])) for u in units]
 

@@ -182,8 +182,8 @@ def test_score_command_takes_a_memory_limit_and_refuses_nonsense(tmp_path, capsy
     assert "memory-limit" in capsys.readouterr().err
 
 
-def test_auto_engine_takes_duckdb_for_large_parquet_files_only(tmp_path):
-    from perfmodel.engine.validate import ENGINE_MIN_BYTES, use_engine
+def test_auto_engine_takes_duckdb_for_large_files_only(tmp_path):
+    from perfmodel.engine.validate import ENGINE_MIN_BYTES, ENGINE_MIN_CSV_BYTES, use_engine
 
     small = SAMPLES / "station_observations.csv.gz"
     assert small.stat().st_size < ENGINE_MIN_BYTES
@@ -193,6 +193,8 @@ def test_auto_engine_takes_duckdb_for_large_parquet_files_only(tmp_path):
     for path in (text, parquet):  # only the size and the name are looked at
         path.write_bytes(line * (ENGINE_MIN_BYTES // len(line) + 1))
     assert use_engine(parquet, "auto") and not use_engine(text, "auto")
+    text.write_bytes(line * (ENGINE_MIN_CSV_BYTES // len(line) + 1))
+    assert use_engine(text, "auto")
     assert not use_engine(pd.DataFrame(), "auto")
     with pytest.raises(OptionError, match="engine"):
         use_engine(small, "spark")

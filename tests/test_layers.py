@@ -66,6 +66,7 @@ LAYERS: dict[str, int] = {
     "source.py": 3,  # where an evaluation reads its observations: a frame, the columnar core, partitions
     "template.py": 3,  # data-entry workbook (framework, io, validation limits)
     "engine/": 3,  # the columnar core (DuckDB): reading and validation with the quarantine of validation.py
+    "engine/source.py": 3,  # clean rows kept in DuckDB: roll-up, coverage and counts in SQL for an evaluation
     # 4 calibration step
     "calibrate/": 4,
     "calibrate/truth.py": 6,  # truth-recovery studies: simulate and evaluate whole cases (an analysis)

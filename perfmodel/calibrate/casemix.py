@@ -28,10 +28,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import patsy
-import statsmodels.api as sm
-import statsmodels.formula.api as smf
-from statsmodels.tools.sm_exceptions import MissingDataError
 
 from perfmodel.errors import OptionError, check_confidence
 
@@ -258,6 +254,8 @@ class CaseMixModel:
                     "convert it with pd.to_numeric or map categories to 0/1."
                 )
             return values.to_numpy(dtype=float)
+        import patsy  # statsmodels and patsy load on first fit: `perfmodel score` starts without them
+
         try:
             matrix = patsy.dmatrix(f"{lhs} - 1", data, NA_action="raise", return_type="dataframe")
         except Exception as exc:  # patsy raises many types
@@ -281,6 +279,8 @@ class CaseMixModel:
 
     # -- fitting -----------------------------------------------------------------------
     def _family(self) -> Any:
+        import statsmodels.api as sm
+
         fams = sm.families
         return {
             "binomial": lambda: fams.Binomial(),
@@ -345,6 +345,10 @@ class CaseMixModel:
                     NONPOSITIVE_VALUES.format(column=lhs, count=int((y <= 0).sum()), what="a gamma outcome")
                 )
             self.overall_ = float(y.mean())
+        import patsy
+        import statsmodels.formula.api as smf
+        from statsmodels.tools.sm_exceptions import MissingDataError
+
         try:
             self.result_ = smf.glm(formula, data=frame, **kwargs).fit()
         except MissingDataError as exc:

@@ -1,1 +1,2 @@
-"""The columnar core: reading and validating observations in DuckDB (see :mod:`perfmodel.engine.validate`)."""
+"""The columnar core: reading and validating observations in DuckDB (:mod:`perfmodel.engine.validate`), and the
+clean rows kept there for an evaluation, which asks its questions in SQL (:mod:`perfmodel.engine.source`)."""

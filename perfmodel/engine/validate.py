@@ -34,10 +34,14 @@ compares them on the shipped samples and the adversarial corpus).
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import gzip
 import os
+import shutil
+import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from perfmodel import progress
+from perfmodel.engine.source import CLEAN_COLUMNS, ROW_ORDER, EngineSource, close_store, store_rows
 from perfmodel.errors import OptionError, check_choice
 from perfmodel.framework import Framework
 from perfmodel.io import (
@@ -68,7 +73,6 @@ from perfmodel.validation import (
     _parse_timestamps,
     _with_notes,
     indicator_lookup,
-    lateness,
     resolve_input_order,
     validate_observations,
     validate_units,
@@ -77,6 +81,7 @@ from perfmodel.validation import (
 __all__ = [
     "ENGINES",
     "ENGINE_MIN_BYTES",
+    "ENGINE_MIN_CSV_BYTES",
     "MEMORY_SHARE",
     "default_memory_limit",
     "connect",
@@ -84,21 +89,32 @@ __all__ = [
     "is_partitioned",
     "partition_files",
     "read_inputs_engine",
+    "read_inputs_source",
+    "source_from_frame",
+    "open_store",
     "validate_observations_engine",
+    "validate_to_source",
 ]
 
 ENGINES: tuple[str, ...] = ("auto", "duckdb", "pandas")
 """Who reads and validates observations: ``duckdb`` (this module), ``pandas``
 (:func:`perfmodel.validation.read_inputs`), or ``auto`` (DuckDB for Parquet files of
-at least :data:`ENGINE_MIN_BYTES`, pandas otherwise). Both give the same accepted rows
-and quarantine."""
+at least :data:`ENGINE_MIN_BYTES`, CSV files of at least :data:`ENGINE_MIN_CSV_BYTES`
+and folders, pandas otherwise). Both give the same accepted rows and quarantine."""
 
 ENGINE_MIN_BYTES = 1 * 2**20
 """Parquet files from this size on are read by DuckDB under ``engine="auto"``: reading
 and validating 1 M rows (3 MiB) took 2.2 s instead of 5.1 s, 5 M rows 13 s instead of
 29 s (``benchmarks/results/engines_validation.md``). CSV files stay with pandas under
 ``auto``: at 5 M rows the engine was no faster (23 s against 22 s), since decompressing
-and parsing the text dominates; that changes when the roll-up moves into the engine."""
+and parsing the text dominates; that changed when the roll-up moved into the engine
+(:data:`ENGINE_MIN_CSV_BYTES`)."""
+
+ENGINE_MIN_CSV_BYTES = 4 * 2**20
+"""CSV files (.csv, .csv.gz, .tsv) from this size on are read by DuckDB under
+``engine="auto"``. With the clean rows kept in DuckDB (:mod:`perfmodel.engine.source`),
+``perfmodel score`` on 5 M rows in CSV.gz took 20 s against 69 s with pandas
+(``benchmarks/results/engines_score.md``); 4 MiB of CSV.gz is about 400,000 rows."""
 
 MEMORY_SHARE = 0.5
 """Share of the machine's memory the engine may use by default (past it, DuckDB spills to disk)."""
@@ -125,8 +141,12 @@ def default_memory_limit() -> str:
     return f"{max(1, int(total * MEMORY_SHARE / 2**30))}GB"
 
 
-def connect(memory_limit: str | None = None) -> Any:
+def connect(memory_limit: str | None = None, folder: Path | None = None) -> Any:
     """A DuckDB connection limited to ``memory_limit`` (default :func:`default_memory_limit`).
+
+    An in-memory database that spills past the limit into ``folder/spill``
+    (default: a folder of its own under the system's temporary directory), never
+    beside the inputs or in the working directory.
 
     Raises
     ------
@@ -135,7 +155,13 @@ def connect(memory_limit: str | None = None) -> Any:
     """
     import duckdb
 
-    con = duckdb.connect()
+    con = duckdb.connect(":memory:")
+    spill = (
+        folder / "spill"
+        if folder is not None
+        else Path(tempfile.gettempdir()) / f"perfmodel-duckdb-spill-{os.getpid()}"
+    )
+    con.execute(f"SET temp_directory = '{_literal(spill)}'")
     limit = memory_limit or default_memory_limit()
     try:
         con.execute(f"SET memory_limit = '{limit}'")
@@ -178,7 +204,12 @@ def use_engine(observations: object, engine: str = "auto") -> bool:
     if folder:
         return True
     path = Path(observations)
-    return path.suffix.lower() == ".parquet" and path.is_file() and path.stat().st_size >= ENGINE_MIN_BYTES
+    if not path.is_file():
+        return False
+    name, size = path.name.lower(), path.stat().st_size
+    if name.endswith(".parquet"):
+        return size >= ENGINE_MIN_BYTES
+    return name.endswith((".csv", ".csv.gz", ".tsv")) and size >= ENGINE_MIN_CSV_BYTES
 
 
 # ----------------------------------------------------------------------------- reading
@@ -277,7 +308,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _plain_csv(path: Path) -> list[str] | None:
+def _plain_csv(path: Path, *, lines: bool = True) -> list[str] | None:
     """The header of a CSV file DuckDB reads exactly as :func:`perfmodel.io.read_table`, else None.
 
     That is: UTF-8 without BOM, NUL or CR, comma-separated, with the header on the
@@ -297,7 +328,7 @@ def _plain_csv(path: Path) -> list[str] | None:
         return None
     if _sniff_separator(text, ",", OBSERVATION_ALIASES) != ",":
         return None
-    if not _plain_lines(path):
+    if lines and not _plain_lines(path):
         return None
     first = text.split("\n", 1)[0]
     cells = first.split(",")
@@ -356,27 +387,34 @@ def _register_raw(
             f"FROM {scan}, file_row_number = true)"
         )
         return _empty_with_attrs(names, source), source
-    header = _plain_csv(path) if path.is_file() else None
+    header = _plain_csv(path, lines=False) if path.is_file() else None
     if header is not None:
         names = canonical_columns(header, OBSERVATION_ALIASES, source=source)
         names = ["source_row_in_file" if n == "source_row" else n for n in names]
         spec = "{" + ", ".join(f"'c{k}': 'VARCHAR'" for k in range(len(names))) + "}"
         select = ", ".join(f"nullif(c{k}, '') AS {_quote(n)}" for k, n in enumerate(names))
+        from concurrent.futures import ThreadPoolExecutor
+
         import duckdb
 
-        try:
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE raw_text AS SELECT * FROM read_csv('{_literal(path)}', "
-                f"columns = {spec}, header = true, delim = ',', quote = '\"', escape = '\"', auto_detect = false, "
-                "null_padding = true, strict_mode = true, new_line = '\\n')"
-            )
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW raw_all AS SELECT {select}, CAST(rowid + 2 AS BIGINT) AS source_row "
-                "FROM raw_text"
-            )
-            return _empty_with_attrs(names, source), source
-        except duckdb.Error:
-            con.execute("DROP TABLE IF EXISTS raw_text")
+        with ThreadPoolExecutor(max_workers=1) as pool:  # the line check decompresses while DuckDB reads
+            plain = pool.submit(_plain_lines, path)
+            try:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE raw_text AS SELECT * FROM read_csv('{_literal(path)}', "
+                    f"columns = {spec}, header = true, delim = ',', quote = '\"', escape = '\"', "
+                    "auto_detect = false, null_padding = true, strict_mode = true, new_line = '\\n')"
+                )
+                read = True
+            except duckdb.Error:
+                read = False
+            if read and plain.result():
+                con.execute(
+                    f"CREATE OR REPLACE TEMP VIEW raw_all AS SELECT {select}, CAST(rowid + 2 AS BIGINT) AS source_row "
+                    "FROM raw_text"
+                )
+                return _empty_with_attrs(names, source), source
+        con.execute("DROP TABLE IF EXISTS raw_text")
     frame = read_table(path, aliases=OBSERVATION_ALIASES, sheet=sheet)
     return _register_frame(con, frame), str(frame.attrs["source"])
 
@@ -451,12 +489,18 @@ def _number_sql(name: str, kind: str | None) -> tuple[str, str]:
     return value, f"({column} IS NULL OR isnan(CAST({column} AS DOUBLE)) OR isfinite(CAST({column} AS DOUBLE)))"
 
 
+def _codes(mapped: pd.Series) -> np.ndarray:
+    """An integer per distinct mapped value (-1 for missing), so that keys are compared as integers."""
+    return pd.factorize(mapped.reset_index(drop=True), use_na_sentinel=True)[0].astype(np.int64)
+
+
 def _setup_mappings(con: Any, framework: Framework, units: ValidationResult, columns: list[str]) -> None:
     """Register the per-distinct-value tables: periods, units, indicators, raters, timestamps."""
     periods = _distinct(con, "period")
     period_text = _as_text(periods)
     parsed = [None if pd.isna(t) else _parse_period(t)[0] for t in period_text]
-    _mapping(con, "period", "map_period", {"month": pd.Series(parsed, dtype=object)}, periods)
+    months = pd.Series(parsed, dtype=object)
+    _mapping(con, "period", "map_period", {"month": months, "m_code": _codes(months)}, periods)
 
     unit_values = _distinct(con, "unit_id")
     unit_text = _as_text(unit_values)
@@ -466,7 +510,11 @@ def _setup_mappings(con: Any, framework: Framework, units: ValidationResult, col
         con,
         "unit_id",
         "map_unit",
-        {"unit_text": unit_text.astype(object), "unit_ok": unit_text.isin(ok_ids).to_numpy(dtype=bool)},
+        {
+            "unit_text": unit_text.astype(object),
+            "unit_ok": unit_text.isin(ok_ids).to_numpy(dtype=bool),
+            "u_code": _codes(unit_text),
+        },
         unit_values,
     )
 
@@ -497,6 +545,7 @@ def _setup_mappings(con: Any, framework: Framework, units: ValidationResult, col
         {
             "indicator_text": indicator_text.astype(object),
             "resolved": pd.Series(resolved, dtype=object),
+            "i_code": _codes(pd.Series(resolved, dtype=object)),
             "kind": pd.Series(kinds, dtype=object),
             "low": np.array(low, dtype=float),
             "high": np.array(high, dtype=float),
@@ -506,7 +555,14 @@ def _setup_mappings(con: Any, framework: Framework, units: ValidationResult, col
 
     if "rater_id" in columns:
         raters = _distinct(con, "rater_id")
-        _mapping(con, "rater_id", "map_rater", {"rater_text": _as_text(raters).astype(object)}, raters)
+        rater_text = _as_text(raters)
+        _mapping(
+            con,
+            "rater_id",
+            "map_rater",
+            {"rater_text": rater_text.astype(object), "r_code": _codes(rater_text)},
+            raters,
+        )
     if "submitted_at" in columns:
         stamps = _distinct(con, "submitted_at")
         parsed_stamps = _parse_timestamps(None, _as_text(stamps))
@@ -519,22 +575,28 @@ def _screen_sql(columns: list[str], types: dict[str, str]) -> str:
     n, n_plain = _number_sql("numerator", types.get("numerator"))
     d, d_plain = _number_sql("denominator", types.get("denominator"))
     rater = "m_r.rater_text" if "rater_id" in columns else "CAST(NULL AS VARCHAR)"
+    rater_code = "coalesce(m_r.r_code, -1)" if "rater_id" in columns else "-1"
     stamp_ok = "(r.submitted_at IS NULL OR m_s.stamp IS NOT NULL)" if "submitted_at" in columns else "true"
     stamp = "m_s.stamp" if "submitted_at" in columns else "CAST(NULL AS TIMESTAMP)"
-    joins = [
-        "LEFT JOIN map_period m_p ON r.period = m_p.raw_value",
-        "LEFT JOIN map_unit m_u ON r.unit_id = m_u.raw_value",
-        "LEFT JOIN map_indicator m_i ON r.indicator = m_i.raw_value",
+    key_joins = [
+        "JOIN map_period m_p ON r.period = m_p.raw_value",
+        "JOIN map_unit m_u ON r.unit_id = m_u.raw_value",
+        "JOIN map_indicator m_i ON r.indicator = m_i.raw_value",
     ]
+    joins = ["LEFT " + j for j in key_joins]
     if "rater_id" in columns:
+        key_joins.append("LEFT JOIN map_rater m_r ON r.rater_id = m_r.raw_value")
         joins.append("LEFT JOIN map_rater m_r ON r.rater_id = m_r.raw_value")
     if "submitted_at" in columns:
         joins.append("LEFT JOIN map_stamp m_s ON r.submitted_at = m_s.raw_value")
     tolerance = RATE_TOLERANCE * _MARGIN
+    extras = [c for c in columns if c not in _OBSERVATION_INPUTS and c != "source_row"]
+    kept, kept_f = "".join(f", r.{_quote(c)}" for c in extras), "".join(f", f.{_quote(c)}" for c in extras)
     return f"""
         WITH typed AS (
-            SELECT r.*, m_p.month, m_u.unit_text, coalesce(m_u.unit_ok, false) AS unit_ok,
+            SELECT r.source_row{kept}, m_p.month, m_u.unit_text, coalesce(m_u.unit_ok, false) AS unit_ok,
                    m_i.resolved, m_i.kind, m_i.low, m_i.high, {rater} AS rater_text, {stamp} AS stamp,
+                   m_p.m_code, m_u.u_code, m_i.i_code, {rater_code} AS r_code,
                    {v} AS v_, {n} AS n_, {d} AS d_,
                    {v_plain} AND {n_plain} AND {d_plain} AS plain_numbers, {stamp_ok} AS stamp_ok
             FROM raw r {" ".join(joins)}
@@ -542,11 +604,14 @@ def _screen_sql(columns: list[str], types: dict[str, str]) -> str:
             SELECT *, coalesce(v_, CASE WHEN d_ <> 0 THEN n_ / d_ END) AS figure,
                    month IS NOT NULL AND unit_text IS NOT NULL AND resolved IS NOT NULL AS key_ok
             FROM typed
-        ), keys AS (
-            SELECT month, unit_text, resolved, rater_text FROM figured WHERE key_ok
-            GROUP BY month, unit_text, resolved, rater_text HAVING count(*) > 1
+        ), keys AS (  -- from the raw rows again, as integers: the typed rows are read once
+            SELECT m_p.m_code, m_u.u_code, m_i.i_code, {rater_code} AS r_code
+            FROM raw r {" ".join(key_joins)}
+            WHERE m_p.month IS NOT NULL AND m_u.unit_text IS NOT NULL AND m_i.resolved IS NOT NULL
+            GROUP BY ALL HAVING count(*) > 1
         )
-        SELECT f.*, k.month IS NOT NULL AS shared,
+        SELECT f.source_row{kept_f}, month, unit_text, resolved, figure, n_, d_, rater_text, stamp,
+               k.m_code IS NOT NULL AS shared,
                key_ok AND unit_ok AND kind IS NOT NULL AND plain_numbers AND stamp_ok
                AND abs(coalesce(v_, 0)) <= {MAX_MAGNITUDE!r} AND abs(coalesce(n_, 0)) <= {MAX_MAGNITUDE!r}
                AND abs(coalesce(d_, 0)) <= {MAX_MAGNITUDE!r}
@@ -557,8 +622,8 @@ def _screen_sql(columns: list[str], types: dict[str, str]) -> str:
                AND NOT coalesce(v_ IS NOT NULL AND n_ IS NOT NULL AND d_ IS NOT NULL
                                 AND abs(v_ - n_ / d_) > {tolerance!r}, false)
                AND figure >= low AND figure <= high AS screened
-        FROM figured f LEFT JOIN keys k ON f.month = k.month AND f.unit_text = k.unit_text
-             AND f.resolved = k.resolved AND f.rater_text IS NOT DISTINCT FROM k.rater_text
+        FROM figured f LEFT JOIN keys k ON f.m_code = k.m_code AND f.u_code = k.u_code
+             AND f.i_code = k.i_code AND f.r_code = k.r_code
     """
 
 
@@ -604,6 +669,46 @@ def validate_observations_engine(
         pandas validation of the same rows.
     """
     con = con if con is not None else connect(memory_limit)
+    checked = _screen_and_check(con, framework, observations, units, sheet, months)
+    if isinstance(checked, ValidationResult):
+        return checked
+    data = _clean_rows(con, checked, framework)  # in file order
+    if len(checked.result.data):
+        data = pd.concat([data, checked.result.data[data.columns]], ignore_index=True)
+        data = data.sort_values("source_row", kind="stable").reset_index(drop=True)
+    data.attrs["source"] = checked.source
+    result = ValidationResult(data, checked.result.quarantine, checked.n_input, checked.source)
+    return _with_notes(result, checked.frame, checked.notes)
+
+
+@dataclass
+class _Checked:
+    """The screened table ``screened`` in DuckDB, and the row-level checks of its suspect rows."""
+
+    result: ValidationResult
+    """:func:`perfmodel.validation.validate_observations` of the suspect rows."""
+    frame: pd.DataFrame
+    """The attrs frame of :func:`_register_raw` (the whole table when pandas read it)."""
+    source: str
+    columns: list[str]
+    n_input: int
+    notes: list[str]
+
+
+def _screen_and_check(
+    con: Any,
+    framework: Framework,
+    observations: str | Path | pd.DataFrame,
+    units: ValidationResult,
+    sheet: int | str | None,
+    months: Iterable[str] | None,
+) -> _Checked | ValidationResult:
+    """Read, screen in SQL and check the suspect rows; the whole pandas result when the screen cannot apply.
+
+    The temporary table ``screened`` holds every row typed (period, unit and
+    indicator as their ids, numbers as DOUBLE), ``screened`` (certainly clean) and
+    ``shared`` (its key on several rows); past the memory limit DuckDB spills it.
+    """
     months = None if months is None else list(months)
     frame, source = _register_raw(con, observations, sheet, months)
     con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM raw_all")
@@ -627,18 +732,101 @@ def validate_observations_engine(
     con.execute(f"CREATE OR REPLACE TEMP TABLE screened AS {_screen_sql(columns, types)}")
     n_input = con.execute("SELECT count(*) FROM screened").fetchone()[0]
     raw_columns = ", ".join(_quote(c) for c in columns)
-    suspects = con.execute(f"SELECT {raw_columns} FROM screened WHERE NOT screened OR shared ORDER BY source_row").df()
+    suspects = con.execute(
+        f"SELECT {raw_columns} FROM raw WHERE source_row IN "
+        "(SELECT source_row FROM screened WHERE NOT screened OR shared) ORDER BY source_row"
+    ).df()
     suspects = _as_read(suspects, frame, types)
     checked = validate_observations(suspects, units, framework, source=source)
     notes = _rename_notes(con) + _parts_note(frame, months, n_input)
-    data = _clean_rows(con, columns, framework, frame)  # in file order
-    data = data.drop(columns=["source_part", "source_part_row"], errors="ignore")  # source_row is unique
-    if len(checked.data):
-        data = pd.concat([data, checked.data[data.columns]], ignore_index=True)
-        data = data.sort_values("source_row", kind="stable").reset_index(drop=True)
-    data.attrs["source"] = source
-    result = ValidationResult(data, checked.quarantine, n_input, source)
-    return _with_notes(result, frame, notes)
+    return _Checked(checked, frame, source, columns, int(n_input), notes)
+
+
+def validate_to_source(
+    framework: Framework,
+    observations: str | Path | pd.DataFrame,
+    units: ValidationResult,
+    *,
+    sheet: int | str | None = None,
+    months: Iterable[str] | None = None,
+    memory_limit: str | None = None,
+) -> tuple[EngineSource, ValidationResult]:
+    """:func:`validate_observations_engine` that leaves the accepted rows in DuckDB.
+
+    Parameters are those of :func:`validate_observations_engine`.
+
+    Returns
+    -------
+    (source, result)
+        The accepted rows as an :class:`~perfmodel.engine.source.EngineSource`
+        (the view ``obs`` over the screened rows, in a database in memory that
+        spills past the memory limit into a temporary folder, removed when the
+        source is closed or collected), and the validation result: its quarantine,
+        ``n_input`` and notes as :func:`validate_observations_engine` gives them,
+        its ``data`` empty (``n_input == len(source) + len(result.quarantine)``).
+    """
+    con, folder = open_store(memory_limit)
+    try:
+        checked = _screen_and_check(con, framework, observations, units, sheet, months)
+        if isinstance(checked, ValidationResult):  # read and validated by pandas: its rows go into a table
+            close_store(con, folder)
+            return source_from_frame(checked.data, framework, memory_limit), _without_rows(checked)
+        select, extras = _clean_select(con, checked, ordered=False)
+        con.execute("DROP TABLE IF EXISTS raw_text")
+        store_rows(con, checked.result.data[[*CLEAN_COLUMNS, *extras]], table="checked")
+        # the screened rows are not copied: obs reads them where the screen left them (typed, narrow)
+        con.execute(f"CREATE TEMP VIEW obs AS {select} UNION ALL BY NAME SELECT * FROM checked")
+    except BaseException:
+        close_store(con, folder)
+        raise
+    result = ValidationResult(checked.result.data, checked.result.quarantine, checked.n_input, checked.source)
+    result = _with_notes(result, checked.frame, checked.notes)
+    return EngineSource(con, framework, checked.source, extras, folder), _without_rows(result)
+
+
+def open_store(memory_limit: str | None = None) -> tuple[Any, Path]:
+    """A DuckDB connection that spills into a new temporary folder, and the folder.
+
+    DuckDB spills to ``FOLDER/spill`` past ``memory_limit``
+    (:func:`perfmodel.engine.validate.connect`).
+    """
+    folder = Path(tempfile.mkdtemp(prefix="perfmodel-engine-"))
+    try:
+        con = connect(memory_limit, folder=folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return con, folder
+
+
+def source_from_frame(
+    observations: pd.DataFrame, framework: Framework, memory_limit: str | None = None
+) -> EngineSource:
+    """An :class:`~perfmodel.engine.source.EngineSource` over clean observations already in pandas.
+
+    ``observations`` as validation gives them (typed, accepted rows). For tests and
+    small inputs; files are read by :func:`validate_to_source`.
+    """
+    con, folder = open_store(memory_limit)
+    try:
+        extras = {
+            c: observations[c].dtype
+            for c in observations.columns
+            if c not in CLEAN_COLUMNS and c not in ("deadline", "late", "days_late")
+        }
+        rows = observations[[*CLEAN_COLUMNS, *extras]]
+        if not rows["source_row"].is_monotonic_increasing:  # pandas' order is the frame's
+            rows = rows.assign(**{ROW_ORDER: np.arange(len(rows), dtype=np.int64)})
+        store_rows(con, rows)
+    except BaseException:
+        close_store(con, folder)
+        raise
+    return EngineSource(con, framework, str(observations.attrs.get("source", "<observations>")), extras, folder)
+
+
+def _without_rows(result: ValidationResult) -> ValidationResult:
+    """``result`` with its accepted rows left out (they are in the source)."""
+    return dataclasses.replace(result, data=result.data.iloc[:0].copy())
 
 
 def _as_read(suspects: pd.DataFrame, frame: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
@@ -658,9 +846,17 @@ def _as_read(suspects: pd.DataFrame, frame: pd.DataFrame, types: dict[str, str])
     return rows
 
 
-def _clean_rows(con: Any, columns: list[str], framework: Framework, frame: pd.DataFrame) -> pd.DataFrame:
-    """The screened rows typed as :func:`perfmodel.validation.validate_observations` types accepted rows."""
-    extras = [c for c in columns if c not in _OBSERVATION_INPUTS and c != "source_row"]
+_PART_COLUMNS = ("source_part", "source_part_row")
+"""Columns naming a row's partition file: for the quarantine only (``source_row`` is unique)."""
+
+
+def _clean_select(con: Any, checked: _Checked, ordered: bool = True) -> tuple[str, dict[str, object]]:
+    """SQL of the screened clean rows (:data:`~perfmodel.engine.source.CLEAN_COLUMNS`, then the extra
+    columns, in file order), and each extra column's text dtype (``None``: as DuckDB gives it)."""
+    frame = checked.frame
+    extras = [
+        c for c in checked.columns if c not in _OBSERVATION_INPUTS and c != "source_row" and c not in _PART_COLUMNS
+    ]
     types = {row[0]: str(row[1]) for row in con.execute("DESCRIBE screened").fetchall()}
     extra_sql = "".join(
         f", CASE WHEN regexp_full_match(CAST({_quote(c)} AS VARCHAR), '{_BLANK}') THEN NULL ELSE {_quote(c)} END "
@@ -669,42 +865,29 @@ def _clean_rows(con: Any, columns: list[str], framework: Framework, frame: pd.Da
         else f", {_quote(c)}"
         for c in extras
     )
-
-    def text_dtype(name: str) -> object:
-        return frame[name].dtype if len(frame) else TEXT_DTYPE
-
-    relation = con.sql(
-        "SELECT month AS period, unit_text AS unit_id, resolved AS indicator, figure AS value, n_ AS numerator, "
-        "d_ AS denominator, rater_text AS rater_id, stamp AS submitted_at, source_row"
-        f"{extra_sql} FROM screened WHERE screened AND NOT shared ORDER BY source_row"
+    dtypes = {
+        c: ((frame[c].dtype if len(frame) else TEXT_DTYPE) if types.get(c) in _TEXT_TYPES else None) for c in extras
+    }
+    select = (
+        "SELECT month AS period, unit_text AS unit_id, resolved AS indicator, figure + 0.0 AS value, "
+        "n_ AS numerator, d_ AS denominator, rater_text AS rater_id, stamp AS submitted_at, source_row"
+        f"{extra_sql} FROM screened WHERE screened AND NOT shared" + (" ORDER BY source_row" if ordered else "")
     )
+    return select, dtypes
+
+
+def _clean_rows(con: Any, checked: _Checked, framework: Framework) -> pd.DataFrame:
+    """The screened rows typed as :func:`perfmodel.validation.validate_observations` types accepted rows."""
+    from perfmodel.engine.source import typed_rows
+
+    select, extras = _clean_select(con, checked)
+    relation = con.sql(select)
     # through Arrow: text stays Arrow-backed, no Python strings (DuckDB 2 renamed arrow() to_arrow_table())
     table = (getattr(relation, "to_arrow_table", None) or relation.arrow)()
     con.execute("DROP TABLE IF EXISTS screened; DROP TABLE IF EXISTS raw_text")  # memory back before pandas
     rows = table.to_pandas(self_destruct=True, split_blocks=True)
     del table
-    period = rows["period"].astype(TEXT_DTYPE)
-    submitted = pd.to_datetime(rows["submitted_at"]).astype("datetime64[ns]")
-    deadline, late, days_late = lateness(period, submitted, framework)
-    data = pd.DataFrame(
-        {
-            "period": period,
-            "unit_id": rows["unit_id"].astype(TEXT_DTYPE),
-            "indicator": rows["indicator"].astype(TEXT_DTYPE),
-            "value": rows["value"].to_numpy(dtype=float) + 0.0,
-            "numerator": rows["numerator"].to_numpy(dtype=float, na_value=np.nan),
-            "denominator": rows["denominator"].to_numpy(dtype=float, na_value=np.nan),
-            "rater_id": rows["rater_id"].astype(TEXT_DTYPE),
-            "submitted_at": submitted,
-            "deadline": deadline,
-            "late": late,
-            "days_late": days_late,
-            "source_row": rows["source_row"].to_numpy(dtype=np.int64),
-        }
-    )
-    for name in extras:
-        data[name] = rows[name].astype(text_dtype(name)) if types.get(name) in _TEXT_TYPES else rows[name]
-    return data
+    return typed_rows(rows, framework, extras)
 
 
 def _parts_note(frame: pd.DataFrame, months: list[str] | None, n_input: int) -> list[str]:
@@ -723,8 +906,8 @@ def _parts_note(frame: pd.DataFrame, months: list[str] | None, n_input: int) -> 
 def _rename_notes(con: Any) -> list[str]:
     """The note on indicators named by name or alias, over every row (as the pandas path writes it)."""
     renamed = con.execute(
-        "SELECT m.indicator_text, m.resolved, count(*) AS n, min(source_row) AS first FROM screened "
-        "JOIN map_indicator m ON screened.indicator = m.raw_value "
+        "SELECT m.indicator_text, m.resolved, count(*) AS n, min(source_row) AS first FROM raw "
+        "JOIN map_indicator m ON raw.indicator = m.raw_value "
         "WHERE m.resolved IS NOT NULL AND m.resolved <> m.indicator_text "
         "GROUP BY m.indicator_text, m.resolved ORDER BY first"
     ).fetchall()
@@ -751,12 +934,7 @@ def read_inputs_engine(
     ``months`` and ``memory_limit``: see :func:`validate_observations_engine`.
     """
     fw = resolve_input_order(framework, observations, units, caller="read_inputs_engine")
-    progress.step("reading_units", path=units)
-    units_raw = units if isinstance(units, pd.DataFrame) else read_table(units, aliases=UNIT_ALIASES)
-    units_source = str(units_raw.attrs.get("source", "<units>"))
-    denominators = [ind.denominator for ind in fw.indicators() if ind.denominator]
-    progress.step("validating_units")
-    units_result = validate_units(units_raw, source=units_source, numeric_columns=denominators)
+    units_result = _read_units(fw, units)
     con = connect(memory_limit)
     progress.step("reading_observations", path=observations)
     try:
@@ -766,3 +944,40 @@ def read_inputs_engine(
     finally:
         con.close()
     return observations_result, units_result
+
+
+def read_inputs_source(
+    framework: Framework | str | Path,
+    observations: str | Path | pd.DataFrame,
+    units: str | Path | pd.DataFrame,
+    *,
+    sheet: int | str | None = None,
+    months: Iterable[str] | None = None,
+    memory_limit: str | None = None,
+) -> tuple[EngineSource, ValidationResult, ValidationResult]:
+    """:func:`read_inputs_engine` that leaves the accepted observations in DuckDB.
+
+    Returns
+    -------
+    (source, observations, units)
+        The accepted observations as an :class:`~perfmodel.engine.source.EngineSource`,
+        the observations' validation result (quarantine, ``n_input`` and notes; its
+        ``data`` empty, see :func:`validate_to_source`) and the units' result.
+    """
+    fw = resolve_input_order(framework, observations, units, caller="read_inputs_source")
+    units_result = _read_units(fw, units)
+    progress.step("reading_observations", path=observations)
+    source, observations_result = validate_to_source(
+        fw, observations, units_result, sheet=sheet, months=months, memory_limit=memory_limit
+    )
+    return source, observations_result, units_result
+
+
+def _read_units(framework: Framework, units: str | Path | pd.DataFrame) -> ValidationResult:
+    """The units table read and validated by pandas (one row per unit: small)."""
+    progress.step("reading_units", path=units)
+    units_raw = units if isinstance(units, pd.DataFrame) else read_table(units, aliases=UNIT_ALIASES)
+    units_source = str(units_raw.attrs.get("source", "<units>"))
+    denominators = [ind.denominator for ind in framework.indicators() if ind.denominator]
+    progress.step("validating_units")
+    return validate_units(units_raw, source=units_source, numeric_columns=denominators)
