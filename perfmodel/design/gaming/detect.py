@@ -28,12 +28,13 @@ from perfmodel.design.gaming.checks import (
     round_percent_checks,
 )
 from perfmodel.design.gaming.data import CHECKS, DISCLAIMER, _frame, select_months
+from perfmodel.design.gaming.evidence import calibrated_log10_bf
 from perfmodel.design.gaming.heaping import (
     PooledHeaping,
     ThresholdSpec,
     _band_fit,
     _pooled_test,
-    _threshold_rows,
+    _threshold_frame,
     threshold_specs,
 )
 from perfmodel.errors import OptionError
@@ -51,6 +52,10 @@ __all__ = [
     "leads_table",
     "units_table",
 ]
+
+
+THRESHOLD_SHARE = 0.5
+"""Share of the false-discovery budget given to the threshold tests (weighted Benjamini–Hochberg)."""
 
 
 # ============================================================================ the report
@@ -166,15 +171,29 @@ class GamingReport:
 
 
 def _unit_table(tests: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """One row per unit, ranked by ``score``: the largest ``log10_bf`` among its tests that count.
+
+    Where the threshold test applies, the unit's score is its Bayes factor
+    (:mod:`~perfmodel.design.gaming.evidence`), and another check counts only
+    when it is a lead, with its p-value calibrated to a Bayes factor
+    (:func:`~perfmodel.design.gaming.evidence.calibrated_log10_bf`): the many
+    checks without evidence neither dilute nor, by chance, outrank it. A unit
+    without a threshold test is ranked by the largest calibrated evidence of its
+    checks. ``combined_p`` (harmonic mean of all the unit's p-values) is shown beside it.
+    """
     columns = ["unit_id", "score", "combined_p", "rank", "n_tests", "n_flags", "checks", "evidence"]
     if tests.empty:
         return pd.DataFrame(columns=columns)
     inverse = 1.0 / np.clip(tests["p_value"].to_numpy(dtype=float), 1e-300, 1.0)
-    grouped = tests.assign(_inverse=inverse).groupby("unit_id", sort=True)
-    units = grouped.agg(n_tests=("p_value", "size"), n_flags=("flagged", "sum"), _sum=("_inverse", "sum"))
+    threshold = tests["check"].eq("threshold_heaping")
+    counts = threshold | tests["flagged"] | ~threshold.groupby(tests["unit_id"]).transform("any")
+    counted = tests["log10_bf"].where(counts, -np.inf)
+    grouped = tests.assign(_inverse=inverse, _counted=counted).groupby("unit_id", sort=True)
+    units = grouped.agg(
+        n_tests=("p_value", "size"), n_flags=("flagged", "sum"), _sum=("_inverse", "sum"), score=("_counted", "max")
+    )
     units["combined_p"] = np.minimum(1.0, units["n_tests"] / units["_sum"])
-    units["score"] = -np.log10(np.maximum(units["combined_p"], 1e-300))
-    strongest = tests.loc[grouped["p_value"].idxmin().to_numpy()].set_index("unit_id")
+    strongest = tests.loc[grouped["_counted"].idxmax().to_numpy()].set_index("unit_id")
     units["evidence"] = strongest["evidence_zh" if lang == "zh" else "evidence_en"]
     flagged = tests[tests["flagged"]]
     checks = flagged.groupby("unit_id")["check"].agg(lambda c: ", ".join(sorted(set(c))))
@@ -262,7 +281,7 @@ def detect_gaming(
     fits = [_band_fit(monthly, spec, min_months, groups) for spec in specs]  # one counterfactual per threshold
     parts = []
     if "threshold_heaping" in chosen:
-        parts.append(_frame([row for spec, fit in zip(specs, fits, strict=True) for row in _threshold_rows(spec, fit)]))
+        parts.extend(_threshold_frame(spec, fit) for spec, fit in zip(specs, fits, strict=True))
     if "under_dispersion" in chosen:
         parts.append(dispersion_checks(monthly, min_months=min_months))
     if "level_shift" in chosen:
@@ -277,7 +296,10 @@ def detect_gaming(
         parts.append(round_percent_checks(monthly, min_months=min_months))
     parts = [p for p in parts if not p.empty]
     tests = pd.concat(parts, ignore_index=True) if parts else _frame([])
-    tests["q_value"] = bh_qvalues(tests["p_value"].to_numpy())
+    # The threshold test's own Bayes factor; the other checks' p-values calibrated to one.
+    calibrated = pd.Series(calibrated_log10_bf(tests["p_value"].to_numpy()), index=tests.index, dtype=float)
+    tests["log10_bf"] = tests.get("log10_bf", calibrated).fillna(calibrated).astype(float)
+    tests["q_value"] = bh_qvalues(tests["p_value"].to_numpy() / _bh_weights(tests["check"]))
     tests["flagged"] = tests["q_value"] <= alpha
     tests["evidence"] = tests["evidence_zh" if lang == "zh" else "evidence_en"]
     ranking = _unit_table(tests, lang)
@@ -291,6 +313,7 @@ def detect_gaming(
         "p_value",
         "q_value",
         "flagged",
+        "log10_bf",
         "score",
         "evidence",
         "n",
@@ -361,6 +384,21 @@ def detect_gaming(
             "months": sorted(set(monthly["period"])),
         },
     )
+
+
+def _bh_weights(check: pd.Series) -> np.ndarray:
+    """Weights of the weighted Benjamini–Hochberg procedure (Genovese, Roeder & Wasserman 2006).
+
+    The threshold tests share :data:`THRESHOLD_SHARE` of the error budget and the
+    other checks the rest, declared before the data are seen; the weights
+    average 1, which keeps the false discovery rate at ``alpha``. A family of
+    one kind of check gets weight 1 throughout (plain Benjamini–Hochberg).
+    """
+    threshold = check.eq("threshold_heaping").to_numpy()
+    m, m_threshold = len(threshold), int(threshold.sum())
+    if m_threshold in (0, m):
+        return np.ones(m)
+    return np.where(threshold, THRESHOLD_SHARE * m / m_threshold, (1 - THRESHOLD_SHARE) * m / (m - m_threshold))
 
 
 def _peer_groups(units: pd.DataFrame | None, peer_group: str | None) -> dict[str, str] | None:
