@@ -691,7 +691,9 @@ def test_heap_evidence_by_hand():
     ev = heap_evidence(_tiny_fit(pi, meet, unit, post))
 
     def lik_a(s):  # A: month 1 in the heap, month 2 in the hole
-        return sum(w * (p1 + (1 - p1) * s) * (1 - p2) * (1 - s) for w, p1, p2 in zip(post[0], pi[0], pi[1]))
+        return sum(
+            w * (p1 + (1 - p1) * s) * (1 - p2) * (1 - s) for w, p1, p2 in zip(post[0], pi[0], pi[1], strict=True)
+        )
 
     def lik_b(s):
         return 0.25 + 0.75 * s
@@ -700,7 +702,7 @@ def test_heap_evidence_by_hand():
     assert alt.sum() == pytest.approx(1.0) and ev.weights.sum() == pytest.approx(1.0)
     assert (alt >= 0.05 / (len(SHARES) - 1) - 1e-12).all()  # 5 % uniform floor
     for i, lik in enumerate((lik_a, lik_b)):
-        expected = np.log(sum(a * lik(s) for a, s in zip(alt, SHARES[1:])) / lik(0.0))
+        expected = np.log(sum(a * lik(s) for a, s in zip(alt, SHARES[1:], strict=True)) / lik(0.0))
         assert ev.log_bf[i] == pytest.approx(expected, rel=1e-9)
     # A heap month raises the evidence, a hole month lowers it: B (all heap) beats A.
     assert ev.log_bf[1] > 0 and ev.log_bf[1] > ev.log_bf[0]

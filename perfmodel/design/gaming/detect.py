@@ -67,13 +67,18 @@ class GamingReport:
     ----------
     tests
         Every test run: one row per unit × indicator × check with ``statistic``,
-        ``p_value``, ``q_value`` (BH over all rows), ``flagged`` (``q ≤ alpha``),
-        ``evidence`` (in ``lang``), ``evidence_zh``/``evidence_en``, and the unit's
+        ``p_value``, ``q_value`` (weighted Benjamini–Hochberg over all rows, half
+        the budget to the threshold tests), ``flagged`` (``q ≤ alpha``),
+        ``log10_bf`` (the threshold test's Bayes factor of manipulation against
+        none; for the other checks the p-value calibrated to one), ``evidence``
+        (in ``lang``), ``evidence_zh``/``evidence_en``, and the unit's
         ``score``; sorted by score, then p-value.
     units
-        One row per unit: ``unit_id``, ``score`` (−log10 of the harmonic-mean
-        p-value of its tests), ``combined_p``, ``rank``, ``n_tests``, ``n_flags``,
-        ``checks`` (flagged checks), ``evidence`` (the strongest test's sentence).
+        One row per unit: ``unit_id``, ``score`` (``log10`` Bayes factor: the
+        threshold test's where it applies, another check's only when it is a
+        lead; see :func:`_unit_table`), ``combined_p`` (harmonic-mean p-value of
+        its tests), ``rank``, ``n_tests``, ``n_flags``, ``checks`` (flagged
+        checks), ``evidence`` (the sentence of the test that gives the score).
     pooled
         Model-based :class:`PooledHeaping` test per threshold indicator: is there
         heaping at all?
@@ -110,7 +115,7 @@ class GamingReport:
         return DISCLAIMER["zh" if self.lang == "zh" else "en"]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per unit, ranked by combined evidence (a copy of :attr:`units`)."""
+        """One row per unit, ranked by evidence (a copy of :attr:`units`)."""
         return self.units.copy()
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -135,12 +140,12 @@ class GamingReport:
         if zh:
             lines.append(
                 f"共检验{n_units}个单位的{len(self.tests)}项统计检验;在q ≤ {self.alpha:g}"
-                f"(Benjamini–Hochberg)下有{n_leads}条线索,涉及{len(flagged)}个单位。"
+                f"(加权Benjamini–Hochberg)下有{n_leads}条线索,涉及{len(flagged)}个单位。"
             )
         else:
             lines.append(
                 f"{len(self.tests)} tests on {n_units} units; {n_leads} leads at q ≤ {self.alpha:g} "
-                f"(Benjamini–Hochberg) in {len(flagged)} units."
+                f"(weighted Benjamini–Hochberg) in {len(flagged)} units."
             )
         for indicator, pooled in self.pooled.items():
             text = pooled.summary(self.lang)
@@ -279,7 +284,7 @@ def detect_gaming(
 
     groups = _peer_groups(units, peer_group)
     fits = [_band_fit(monthly, spec, min_months, groups) for spec in specs]  # one counterfactual per threshold
-    parts = []
+    parts: list[pd.DataFrame] = []
     if "threshold_heaping" in chosen:
         parts.extend(_threshold_frame(spec, fit) for spec, fit in zip(specs, fits, strict=True))
     if "under_dispersion" in chosen:
@@ -433,7 +438,8 @@ _HEADERS = {
         "statistic": "统计量",
         "p_value": "p值",
         "q_value": "q值(BH)",
-        "score": "综合得分",
+        "score": "证据得分(log10贝叶斯因子)",
+        "log10_bf": "log10贝叶斯因子",
         "evidence": "证据",
         "rank": "排序",
         "n_flags": "线索数",
@@ -449,7 +455,8 @@ _HEADERS = {
         "statistic": "statistic",
         "p_value": "p",
         "q_value": "q (BH)",
-        "score": "score",
+        "score": "evidence (log10 Bayes factor)",
+        "log10_bf": "log10 Bayes factor",
         "evidence": "evidence",
         "rank": "rank",
         "n_flags": "leads",
@@ -477,7 +484,7 @@ def leads_table(report: GamingReport, *, top: int | None = 20) -> pd.DataFrame:
 
 
 def units_table(report: GamingReport, *, top: int | None = 15) -> pd.DataFrame:
-    """Units ranked by combined evidence, for display (headers in the report's language)."""
+    """Units ranked by evidence (``score``), for display (headers in the report's language)."""
     lang = "zh" if report.lang == "zh" else "en"
     columns = [
         c
