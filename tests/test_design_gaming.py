@@ -740,3 +740,15 @@ def test_calibrated_bayes_factor_is_an_e_value():
     values = 10 ** calibrated_log10_bf(grid)
     assert np.all(np.diff(values) <= 1e-12)
     assert values.mean() <= 1.0
+
+
+def test_weighted_bh_gives_the_threshold_tests_half_the_budget():
+    """2 threshold tests and 6 others: weights 0.5·8/2 = 2 and 0.5·8/6 = 2/3 (mean 1); one kind: all 1."""
+    checks = pd.Series(["threshold_heaping"] * 2 + ["level_shift"] * 6)
+    np.testing.assert_allclose(detect_mod._bh_weights(checks), [2, 2] + [2 / 3] * 6)
+    np.testing.assert_array_equal(detect_mod._bh_weights(checks[2:]), np.ones(6))
+    # BH on p / w by hand: p = 0.01 for the threshold tests → 0.005 → q = 0.005 · 8 / 2 = 0.02.
+    p = np.array([0.01, 0.01, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    q = benjamini_hochberg(p / detect_mod._bh_weights(checks))
+    np.testing.assert_allclose(q[:2], [0.02, 0.02])
+    assert (q[2:] == 1.0).all()
