@@ -683,14 +683,14 @@ def _tiny_fit(pi: np.ndarray, meet: np.ndarray, unit: np.ndarray, posterior: np.
 
 
 def test_heap_evidence_by_hand():
-    """Two grid points, hand-computed L_i(s) and the Bayes factor against the fitted alternative."""
-    pi = np.array([[0.2, 0.4], [0.3, 0.5], [0.25, 0.25]])
-    meet = np.array([True, False, True])
-    unit = np.array(["A", "A", "B"])
-    post = np.array([[0.7, 0.3], [0.5, 0.5]])
+    """Two grid points, hand-computed L_i(s); the fitted (w, s) maximise the mixture likelihood (brute force)."""
+    pi = np.array([[0.2, 0.4], [0.3, 0.5], [0.25, 0.25], [0.3, 0.3], [0.3, 0.3]])
+    meet = np.array([True, False, True, True, True])
+    unit = np.array(["A", "A", "B", "C", "C"])
+    post = np.array([[0.7, 0.3], [0.5, 0.5], [0.5, 0.5]])
     ev = heap_evidence(_tiny_fit(pi, meet, unit, post))
 
-    def lik_a(s):  # A: month 1 in the heap, month 2 in the hole
+    def lik_a(s):  # A: month 1 in the heap, month 2 in the hole; two grid points
         return sum(
             w * (p1 + (1 - p1) * s) * (1 - p2) * (1 - s) for w, p1, p2 in zip(post[0], pi[0], pi[1], strict=True)
         )
@@ -698,23 +698,27 @@ def test_heap_evidence_by_hand():
     def lik_b(s):
         return 0.25 + 0.75 * s
 
-    alt = ev.alternative
-    assert alt.sum() == pytest.approx(1.0) and ev.weights.sum() == pytest.approx(1.0)
-    assert (alt >= 0.05 / (len(SHARES) - 1) - 1e-12).all()  # 5 % uniform floor
-    for i, lik in enumerate((lik_a, lik_b)):
-        expected = np.log(sum(a * lik(s) for a, s in zip(alt, SHARES[1:], strict=True)) / lik(0.0))
-        assert ev.log_bf[i] == pytest.approx(expected, rel=1e-9)
-    # A heap month raises the evidence, a hole month lowers it: B (all heap) beats A.
-    assert ev.log_bf[1] > 0 and ev.log_bf[1] > ev.log_bf[0]
+    def lik_c(s):
+        return (0.3 + 0.7 * s) ** 2
+
+    liks = (lik_a, lik_b, lik_c)
+    for i, lik in enumerate(liks):
+        assert ev.log_bf[i] == pytest.approx(np.log(lik(ev.share) / lik(0.0)), rel=1e-9)
+    # (w, s) by brute force over the share grid and a fine grid of w.
+    ws = np.linspace(0.001, 0.999, 999)
+    best = max((sum(np.log((1 - w) * lik(0.0) + w * lik(s)) for lik in liks), s, w) for s in SHARES[1:] for w in ws)
+    assert ev.share == best[1]
+    assert ev.manipulating == pytest.approx(best[2], abs=2e-3)
+    # A heap month raises the evidence, a hole month lowers it: B and C (all heap) beat A.
+    assert ev.log_bf[2] > ev.log_bf[1] > 0 > ev.log_bf[0]
 
 
 def test_heap_evidence_finds_the_manipulated_share():
     """Units with π = 0.3: 80 honest, 20 reporting 90 % of their hole months in the heap.
 
-    The EM mixture puts about 20 % of the units at shares of 0.5 or more, with
-    mean share near 0.9 (small shares cannot be told from 0 with 10 months, so
-    the honest mass spreads over s ≤ 0.3), and the Bayes factor ranks the
-    manipulators first (AUC ≈ 1 with 10 band months each).
+    The two-component mixture finds about 20 % manipulating units with a share
+    near 0.9, and the Bayes factor ranks the manipulators first (AUC ≈ 1 with
+    10 band months each).
     """
     rng = np.random.default_rng(5)
     n_units, months = 100, 10
@@ -722,11 +726,9 @@ def test_heap_evidence_finds_the_manipulated_share():
     p_heap = np.where(gamer, 0.3 + 0.7 * 0.9, 0.3)
     meet = (rng.random((n_units, months)) < p_heap[:, None]).ravel()
     unit = np.repeat([f"U{i:03d}" for i in range(n_units)], months)
-    fit = _tiny_fit(np.full((meet.size, 1), 0.3), meet, unit, np.ones((n_units, 1)))
-    ev = heap_evidence(fit)
-    high = SHARES >= 0.5
-    assert ev.weights[high].sum() == pytest.approx(0.2, abs=0.05)
-    assert float(ev.weights[high] @ SHARES[high]) / ev.weights[high].sum() == pytest.approx(0.9, abs=0.06)
+    ev = heap_evidence(_tiny_fit(np.full((meet.size, 1), 0.3), meet, unit, np.ones((n_units, 1))))
+    assert ev.manipulating == pytest.approx(0.2, abs=0.05)
+    assert ev.share == pytest.approx(0.9, abs=0.051)
     assert roc_auc_score(gamer, ev.log_bf) > 0.99
 
 

@@ -15,14 +15,18 @@ threshold, so the month is in the heap with probability ``π + (1 − π) s``:
 
 ``L_i(s) = Σ_g w_ig Π_m [π_mg + (1 − π_mg) s]^{h_m} [(1 − π_mg)(1 − s)]^{1 − h_m}``
 
-(``h_m = 1`` for a heap month). ``s = 0`` is the null. The distribution of
-``s`` across units is estimated from all units at once — the nonparametric
-maximum-likelihood mixture on a grid of shares (Kiefer & Wolfowitz 1956),
-fitted by EM (deterministic, no random start) — and the alternative is that
-distribution without its mass at 0, mixed with 5 % of a uniform distribution
-so that it exists in a world without manipulation. A unit's evidence is
+(``h_m = 1`` for a heap month). ``s = 0`` is the null. Across units the
+evidence is a two-component mixture: a share ``1 − w`` of units do not
+manipulate, a share ``w`` manipulate with a common share ``s``. ``(w, s)`` are
+estimated by maximum likelihood from all units at once (EM for ``w`` at each
+``s`` of a grid; deterministic, no random start), and a unit's evidence is
 
-``log BF_i = log Σ_{s > 0} f̃_s L_i(s) − log L_i(0)``.
+``log BF_i = log L_i(ŝ) − log L_i(0)``.
+
+A mixture over many shares (the nonparametric maximum-likelihood mixture)
+ranked units worse: honest units whose heap is a little fuller than their
+counterfactual put mass at small shares, and an alternative that includes
+them rewards that noise.
 
 Naive counting (heap months minus half the hole months) is a linear score in
 the numbers of heap and hole months with fixed weights; the Bayes factor
@@ -46,7 +50,6 @@ __all__ = ["HeapEvidence", "calibrated_log10_bf", "heap_evidence"]
 
 SHARES = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99])
 """Grid of manipulated shares ``s`` (0: no manipulation)."""
-_UNIFORM = 0.05
 _EM_STEPS = 500
 _CLIP = 1e-9
 
@@ -60,21 +63,18 @@ class HeapEvidence:
     unit_id
         The units of the fit, in its order.
     log_bf
-        Natural log of each unit's Bayes factor, manipulation against none
-        (0 for a unit without band months).
-    shares, weights
-        The grid of manipulated shares ``s`` and the estimated distribution of
-        ``s`` across units (``weights[0]``: the share of units that do not manipulate).
-    alternative
-        The distribution of ``s`` under manipulation used in ``log_bf``
-        (``weights`` without ``s = 0``, mixed with 5 % uniform).
+        Natural log of each unit's Bayes factor, manipulation (share ``share``)
+        against none (0 for a unit without band months).
+    share
+        The estimated share ``ŝ`` of hole months a manipulating unit reports as just meeting.
+    manipulating
+        The estimated share ``ŵ`` of units that manipulate.
     """
 
     unit_id: np.ndarray
     log_bf: np.ndarray
-    shares: np.ndarray
-    weights: np.ndarray
-    alternative: np.ndarray
+    share: float
+    manipulating: float
 
     def to_frame(self) -> pd.DataFrame:
         """One row per unit: ``unit_id``, ``log_bf``."""
@@ -97,18 +97,20 @@ def _unit_loglik(fit: BandFit, shares: np.ndarray) -> np.ndarray:
     return out
 
 
-def _npmle(loglik: np.ndarray) -> np.ndarray:
-    """Mixing weights over the columns of ``loglik`` maximising ``Σ_i log Σ_s f_s L_i(s)`` (EM)."""
-    weights = np.full(loglik.shape[1], 1 / loglik.shape[1])
-    shifted = np.exp(loglik - loglik.max(axis=1, keepdims=True))
+def _two_component(loglik: np.ndarray) -> tuple[int, float]:
+    """Column ``j ≥ 1`` and share ``w`` maximising ``Σ_i log[(1 − w) L_i(0) + w L_i(s_j)]`` (EM for ``w``)."""
+    ratio = np.exp(np.clip(loglik[:, 1:] - loglik[:, :1], -700, 700))  # L_i(s_j) / L_i(0)
+    w = np.full(ratio.shape[1], 0.1)
     for _ in range(_EM_STEPS):
-        joint = shifted * weights
-        resp = joint / joint.sum(axis=1, keepdims=True)
-        new = resp.mean(axis=0)
-        if np.max(np.abs(new - weights)) < 1e-9:
-            return new
-        weights = new
-    return weights
+        new = np.mean(w * ratio / (1 - w + w * ratio), axis=0)
+        if np.max(np.abs(new - w)) < 1e-10:
+            w = new
+            break
+        w = new
+    w = np.clip(w, 1e-12, 1 - 1e-12)
+    total = np.sum(np.log1p(-w + w * ratio), axis=0)
+    j = int(np.argmax(total))
+    return j + 1, float(w[j])
 
 
 def heap_evidence(fit: BandFit) -> HeapEvidence:
@@ -116,13 +118,9 @@ def heap_evidence(fit: BandFit) -> HeapEvidence:
     units = np.asarray(pd.unique(pd.Series(fit.unit_id)))
     loglik = _unit_loglik(fit, SHARES)
     in_band = np.bincount(fit.unit_code[fit.band_rows], minlength=len(units)) > 0
-    weights = _npmle(loglik[in_band]) if in_band.any() else np.r_[1.0, np.zeros(len(SHARES) - 1)]
-    rest = weights[1:]
-    alternative = rest / rest.sum() if rest.sum() > 0 else np.full(len(rest), 1 / len(rest))
-    alternative = (1 - _UNIFORM) * alternative + _UNIFORM / len(rest)
-    log_bf = logsumexp(loglik[:, 1:] + np.log(alternative), axis=1) - loglik[:, 0]
-    log_bf = np.where(in_band, log_bf, 0.0)
-    return HeapEvidence(units, log_bf, SHARES.copy(), weights, alternative)
+    j, w = _two_component(loglik[in_band]) if in_band.any() else (len(SHARES) - 1, 0.0)
+    log_bf = np.where(in_band, loglik[:, j] - loglik[:, 0], 0.0)
+    return HeapEvidence(units, log_bf, float(SHARES[j]), w)
 
 
 def calibrated_log10_bf(p_values: np.ndarray) -> np.ndarray:
