@@ -68,7 +68,7 @@ class HeapEvidence:
     share
         The estimated share ``ŝ`` of hole months a manipulating unit reports as just meeting.
     manipulating
-        The estimated share ``ŵ`` of units that manipulate.
+        The estimated share ``ŵ`` of units that manipulate, among the units with band months.
     """
 
     unit_id: np.ndarray
