@@ -87,7 +87,7 @@ def test_false_leads_on_honest_worlds_stay_at_alpha():
 @pytest.mark.parametrize("process", ALL)
 @pytest.mark.parametrize("rates", [False, True], ids=["counts", "rates only"])
 def test_power_larger_worlds(process, rates):
-    """As above on 6 worlds of 120 units with all checks, 20 honest worlds (about 2 minutes a cell)."""
+    """As above on 6 worlds of 120 units with all checks, 20 honest worlds (about half a minute a cell)."""
     result = study(process, range(6), honest_seeds=range(20), n_units=120, alpha=ALPHA, rates=rates)
     assert result["auc"] > result["auc_naive"], result
     assert result["recall_busy_pooled"] >= (1 / 3 if process in EXTRA_PROCESSES else 0.5), result
