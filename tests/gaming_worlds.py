@@ -164,25 +164,29 @@ def study(
     process: str,
     seeds: range | list[int],
     *,
+    honest_seeds: range | list[int] | None = None,
     n_units: int = 80,
     n_months: int = 24,
     alpha: float = 0.1,
     rates: bool = False,
     checks: list[str] | None = None,
-    honest_only: bool = False,
 ) -> dict[str, float]:
-    """Power of :func:`~perfmodel.design.gaming.detect_gaming` on ``process``, averaged over ``seeds``.
+    """Power of :func:`~perfmodel.design.gaming.detect_gaming` on ``process``.
 
-    For each seed: a world with manipulators and an all-honest world of the same
-    process. Returns the ROC AUC of the threshold test's unit score
-    (``−log10 p``; ``auc``) and of the combined unit score over all checks run
-    (``auc_combined``), the naive baseline's AUC (``auc_naive``), recall and
-    precision of the units with a lead at ``alpha``, the recall among
-    manipulators with four or more months in the band below the threshold
-    (``recall_busy``), and on the honest worlds the share of worlds with any lead
-    (``false_lead_rate``, which Benjamini–Hochberg keeps at most ``alpha``; and
-    ``false_lead_rate_threshold``, worlds with a lead of the threshold test).
-    ``honest_only``: only the honest worlds (only ``false_lead_rate``).
+    ``seeds``: one world with manipulators per seed; ``honest_seeds`` (default
+    ``seeds``): one all-honest world of the same process per seed (seed
+    ``10 000 + s``). Returns, averaged over the worlds with manipulators, the ROC
+    AUC of the shipped unit score (``report.units["score"]``; ``auc``), of the
+    threshold test's ``−log10 p`` (``auc_p``) and of the naive baseline
+    (``auc_naive``), recall and precision of the units with a lead at
+    ``alpha``, and the recall among manipulators with four or more months in
+    the band below the threshold (``recall_busy``; pooled over the worlds:
+    ``recall_busy_pooled``, of ``busy_total``); over the honest worlds the
+    number of worlds (``honest_worlds``), of worlds with any lead
+    (``honest_with_leads``) and with a lead of the threshold test
+    (``honest_with_threshold_leads``), and their shares (``false_lead_rate``,
+    which the false discovery rate keeps at most ``alpha``, and
+    ``false_lead_rate_threshold``). Empty ``seeds``: only the honest worlds.
     """
     from sklearn.metrics import roc_auc_score
 
@@ -202,35 +206,45 @@ def study(
         )
         return obs, report
 
-    rows = []
-    for seed in seeds:
+    honest_runs = []
+    for seed in seeds if honest_seeds is None else honest_seeds:
         honest = make_world(process, n_units=n_units, n_months=n_months, gamer_share=0.0, rng=10_000 + seed)
         clean = run(honest, seed)[1]
-        false_leads = {
-            "false_lead_rate": float(bool(clean.flagged_units())),
-            "false_lead_rate_threshold": float(clean.leads()["check"].eq("threshold_heaping").any()),
-        }
-        if honest_only:
-            rows.append(false_leads)
-            continue
+        honest_runs.append((bool(clean.flagged_units()), bool(clean.leads()["check"].eq("threshold_heaping").any())))
+    rows = []
+    for seed in seeds:
         world = make_world(process, n_units=n_units, n_months=n_months, rng=seed)
         obs, report = run(world, seed)
         ids = sorted(obs["unit_id"].unique())
         truth = world.truth(ids)
         tests = report.tests[report.tests["check"] == "threshold_heaping"].set_index("unit_id")
-        score = -np.log10(tests["p_value"].reindex(ids).fillna(1.0).to_numpy())
-        combined = report.units.set_index("unit_id")["score"].reindex(ids).fillna(0.0).to_numpy()
+        p_score = -np.log10(tests["p_value"].reindex(ids).fillna(1.0).to_numpy())
+        score = report.units.set_index("unit_id")["score"].reindex(ids).fillna(-np.inf).to_numpy()
         flagged = set(report.flagged_units())
         busy = {u for u in world.gamers if world.band_months[u] >= 4}
         rows.append(
             {
                 "auc": roc_auc_score(truth, score),
-                "auc_combined": roc_auc_score(truth, combined),
+                "auc_p": roc_auc_score(truth, p_score),
                 "auc_naive": roc_auc_score(truth, naive_score(obs).reindex(ids).to_numpy()),
                 "recall": len(flagged & world.gamers) / max(len(world.gamers), 1),
                 "precision": len(flagged & world.gamers) / len(flagged) if flagged else float("nan"),
                 "recall_busy": len(flagged & busy) / len(busy) if busy else float("nan"),
-                **false_leads,
+                "busy": len(busy),
+                "busy_named": len(flagged & busy),
             }
         )
-    return pd.DataFrame(rows).mean().to_dict()
+    result = pd.DataFrame(rows).mean().to_dict() if rows else {}
+    if rows:  # recall among all busy manipulators of all worlds (not a mean of small shares)
+        result["busy_total"] = sum(r["busy"] for r in rows)
+        result["busy_named_total"] = sum(r["busy_named"] for r in rows)
+        result["recall_busy_pooled"] = result["busy_named_total"] / max(result["busy_total"], 1)
+    any_lead, threshold_lead = np.array(honest_runs, dtype=bool).reshape(-1, 2).T
+    result |= {
+        "honest_worlds": len(honest_runs),
+        "honest_with_leads": int(any_lead.sum()),
+        "honest_with_threshold_leads": int(threshold_lead.sum()),
+        "false_lead_rate": float(any_lead.mean()) if len(honest_runs) else float("nan"),
+        "false_lead_rate_threshold": float(threshold_lead.mean()) if len(honest_runs) else float("nan"),
+    }
+    return result

@@ -34,6 +34,9 @@ from perfmodel.design.gaming import (
     threshold_specs,
     window_test,
 )
+from perfmodel.design.gaming import detect as detect_mod
+from perfmodel.design.gaming.counterfactual import BandFit
+from perfmodel.design.gaming.evidence import SHARES, calibrated_log10_bf, heap_evidence
 from perfmodel.design.simulate_gaming import plant_threshold_gaming, simulate_rate_panel
 from perfmodel.framework import framework_from_dict, load_framework
 from perfmodel.report.gaming import figure_bunching
@@ -450,7 +453,10 @@ def test_report_tables(report):
     tests = report.tests
     assert set(gm.TEST_COLUMNS) - {"evidence_zh", "evidence_en"} < set(tests.columns)
     assert {"q_value", "flagged", "score", "evidence", "name"} <= set(tests.columns)
-    assert (tests["q_value"] >= tests["p_value"] - 1e-12).all()
+    # Weighted BH: half the budget to the threshold tests, the weights average 1.
+    weights = detect_mod._bh_weights(tests["check"])
+    assert weights.mean() == pytest.approx(1.0)
+    assert (tests["q_value"] >= np.minimum(tests["p_value"] / weights, 1.0) - 1e-12).all()
     assert (tests["flagged"] == (tests["q_value"] <= report.alpha)).all()
     assert (tests["evidence"] == tests["evidence_en"]).all()
     assert tests["evidence_zh"].str.len().gt(10).all() and tests["evidence_en"].str.len().gt(10).all()
@@ -458,8 +464,15 @@ def test_report_tables(report):
     units = report.units
     assert units["rank"].tolist() == list(range(1, len(units) + 1))
     assert units["score"].is_monotonic_decreasing
-    expected = -np.log10(tests.groupby("unit_id")["p_value"].apply(harmonic_mean_p))
+    # The score: the threshold test's Bayes factor, or another check's calibrated evidence when it is a lead.
+    threshold = tests[tests["check"] == "threshold_heaping"].set_index("unit_id")["log10_bf"]
+    others = tests[(tests["check"] != "threshold_heaping") & tests["flagged"]].groupby("unit_id")["log10_bf"].max()
+    expected = np.fmax(threshold, others.reindex(threshold.index))
     np.testing.assert_allclose(units.set_index("unit_id")["score"], expected.reindex(units["unit_id"]))
+    hmp = tests.groupby("unit_id")["p_value"].apply(harmonic_mean_p)
+    np.testing.assert_allclose(units.set_index("unit_id")["combined_p"], hmp.reindex(units["unit_id"]))
+    other = tests["check"] != "threshold_heaping"
+    np.testing.assert_allclose(tests.loc[other, "log10_bf"], calibrated_log10_bf(tests.loc[other, "p_value"]))
     assert units["name"].str.startswith("派出所").all()
     assert set(report.leads()["unit_id"]) == set(report.flagged_units())
 
@@ -646,3 +659,98 @@ def test_gaming_results_give_their_main_table():
         assert row["p_value"] == pooled.p_value
     for result in report.bunching.values():
         assert result.to_frame().equals(result.bins)
+
+
+# ============================================================================ evidence (Bayes factor)
+def _tiny_fit(pi: np.ndarray, meet: np.ndarray, unit: np.ndarray, posterior: np.ndarray) -> BandFit:
+    """A hand-made BandFit: every month in the band, ``pi`` per month × grid point."""
+    rows = len(meet)
+    codes = pd.factorize(pd.Series(unit))[0]
+    return BandFit(
+        unit_id=unit,
+        meet=meet,
+        miss=~meet,
+        band_rows=np.arange(rows),
+        pi=pi,
+        posterior=posterior,
+        unit_code=codes,
+        p_meet=np.zeros(rows),
+        p_miss=np.zeros(rows),
+        month_effect=np.zeros(rows),
+        level=np.zeros(pi.shape[1]),
+        spread=np.zeros(pi.shape[1]),
+    )
+
+
+def test_heap_evidence_by_hand():
+    """Two grid points, hand-computed L_i(s); the fitted (w, s) maximise the mixture likelihood (brute force)."""
+    pi = np.array([[0.2, 0.4], [0.3, 0.5], [0.25, 0.25], [0.3, 0.3], [0.3, 0.3]])
+    meet = np.array([True, False, True, True, True])
+    unit = np.array(["A", "A", "B", "C", "C"])
+    post = np.array([[0.7, 0.3], [0.5, 0.5], [0.5, 0.5]])
+    ev = heap_evidence(_tiny_fit(pi, meet, unit, post))
+
+    def lik_a(s):  # A: month 1 in the heap, month 2 in the hole; two grid points
+        return sum(
+            w * (p1 + (1 - p1) * s) * (1 - p2) * (1 - s) for w, p1, p2 in zip(post[0], pi[0], pi[1], strict=True)
+        )
+
+    def lik_b(s):
+        return 0.25 + 0.75 * s
+
+    def lik_c(s):
+        return (0.3 + 0.7 * s) ** 2
+
+    liks = (lik_a, lik_b, lik_c)
+    for i, lik in enumerate(liks):
+        assert ev.log_bf[i] == pytest.approx(np.log(lik(ev.share) / lik(0.0)), rel=1e-9)
+    # (w, s) by brute force over the share grid and a fine grid of w.
+    ws = np.linspace(0.001, 0.999, 999)
+    best = max((sum(np.log((1 - w) * lik(0.0) + w * lik(s)) for lik in liks), s, w) for s in SHARES[1:] for w in ws)
+    assert ev.share == best[1]
+    assert ev.manipulating == pytest.approx(best[2], abs=2e-3)
+    # A heap month raises the evidence, a hole month lowers it: B and C (all heap) beat A.
+    assert ev.log_bf[2] > ev.log_bf[1] > 0 > ev.log_bf[0]
+
+
+def test_heap_evidence_finds_the_manipulated_share():
+    """Units with π = 0.3: 80 honest, 20 reporting 90 % of their hole months in the heap.
+
+    The two-component mixture finds about 20 % manipulating units with a share
+    near 0.9, and the Bayes factor ranks the manipulators first (AUC ≈ 1 with
+    10 band months each).
+    """
+    rng = np.random.default_rng(5)
+    n_units, months = 100, 10
+    gamer = np.arange(n_units) < 20
+    p_heap = np.where(gamer, 0.3 + 0.7 * 0.9, 0.3)
+    meet = (rng.random((n_units, months)) < p_heap[:, None]).ravel()
+    unit = np.repeat([f"U{i:03d}" for i in range(n_units)], months)
+    ev = heap_evidence(_tiny_fit(np.full((meet.size, 1), 0.3), meet, unit, np.ones((n_units, 1))))
+    assert ev.manipulating == pytest.approx(0.2, abs=0.05)
+    assert ev.share == pytest.approx(0.9, abs=0.051)
+    assert roc_auc_score(gamer, ev.log_bf) > 0.99
+
+
+def test_calibrated_bayes_factor_is_an_e_value():
+    """The mixture calibrator: hand values, 1/2 at p = 1, decreasing in p, mean ≤ 1 under uniform p."""
+    p = np.array([1e-3, 0.05])
+    e = (1 - p + p * np.log(p)) / (p * np.log(p) ** 2)  # ∫ κ p^(κ−1) dκ by hand
+    np.testing.assert_allclose(10 ** calibrated_log10_bf(p), e, rtol=1e-12)
+    assert 10 ** calibrated_log10_bf(np.array([1.0]))[0] == pytest.approx(0.5)
+    grid = np.linspace(1e-6, 1, 200_001)
+    values = 10 ** calibrated_log10_bf(grid)
+    assert np.all(np.diff(values) <= 1e-12)
+    assert values.mean() <= 1.0
+
+
+def test_weighted_bh_gives_the_threshold_tests_half_the_budget():
+    """2 threshold tests and 6 others: weights 0.5·8/2 = 2 and 0.5·8/6 = 2/3 (mean 1); one kind: all 1."""
+    checks = pd.Series(["threshold_heaping"] * 2 + ["level_shift"] * 6)
+    np.testing.assert_allclose(detect_mod._bh_weights(checks), [2, 2] + [2 / 3] * 6)
+    np.testing.assert_array_equal(detect_mod._bh_weights(checks[2:]), np.ones(6))
+    # BH on p / w by hand: p = 0.01 for the threshold tests → 0.005 → q = 0.005 · 8 / 2 = 0.02.
+    p = np.array([0.01, 0.01, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    q = benjamini_hochberg(p / detect_mod._bh_weights(checks))
+    np.testing.assert_allclose(q[:2], [0.02, 0.02])
+    assert (q[2:] == 1.0).all()

@@ -2,7 +2,7 @@
 
 Score chasing and careless or doctored statistics leave traces in the figures
 units report. This package looks for them unit by unit (one check per trace
-below) and ranks units by the combined evidence:
+below) and ranks units by the evidence:
 
 ``threshold_heaping``
     Values pile up just above a hard threshold (e.g. 三实信息采集率 ≥ 95 %, R9)
@@ -52,10 +52,17 @@ misleads when the threshold sits at the mode of the distribution, as targets
 often do).
 
 All p-values of all units, indicators and checks form one family for the
-Benjamini–Hochberg q-values; a row is a *lead* when ``q ≤ alpha``. A unit's
-``score`` is ``−log10`` of the harmonic mean of its p-values (Wilson 2019), which
-ranks units by combined evidence whether it comes from one strong check or from
-several moderate ones.
+weighted Benjamini–Hochberg q-values (the threshold tests share half the
+budget, the other checks the other half; Genovese, Roeder & Wasserman 2006); a
+row is a *lead* when ``q ≤ alpha``. Units are ranked by evidence, not by
+p-values: a unit's ``score`` is the ``log10`` Bayes factor of manipulation
+against none at its threshold (:mod:`~perfmodel.design.gaming.evidence`: the
+counterfactual's per-month heap probabilities against a manipulated share
+estimated across units by an empirical-Bayes mixture), and another check
+enters it only when it is a lead, its p-value calibrated to a Bayes factor
+(Shafer et al. 2011). A unit without a threshold test is ranked by the largest
+calibrated evidence of its checks; ``combined_p`` (the harmonic mean of its
+p-values, Wilson 2019) is shown beside the score.
 
 Every output says it plainly: flags are leads for verification — a third-party
 check of the underlying records (第三方校验, R16) — never proof of manipulation.
@@ -68,6 +75,8 @@ Modules
     the monthly series the checks read, check names, the disclaimer;
 :mod:`~perfmodel.design.gaming.counterfactual`
     where a unit's months would fall near a threshold without manipulation;
+:mod:`~perfmodel.design.gaming.evidence`
+    the Bayes factor that ranks units at a threshold;
 :mod:`~perfmodel.design.gaming.heaping`
     threshold heaping per unit and pooled;
 :mod:`~perfmodel.design.gaming.bunching`
@@ -86,7 +95,11 @@ References
 ----------
 Chetty, R., Friedman, J., Olsen, T., Pistaferri, L. (2011). Adjustment costs, firm
 responses, and micro vs. macro labor supply elasticities. QJE 126(2), 749–804.
+Genovese, C. R., Roeder, K., Wasserman, L. (2006). False discovery control with
+p-value weighting. Biometrika 93(3), 509–524.
 Kleven, H. J. (2016). Bunching. Annual Review of Economics 8, 435–464.
+Shafer, G., Shen, A., Vereshchagin, N., Vovk, V. (2011). Test martingales, Bayes
+factors and p-values. Statistical Science 26(1), 84–101.
 Wilson, D. J. (2019). The harmonic mean p-value for combining dependent tests.
 PNAS 116(4), 1195–1200.
 """

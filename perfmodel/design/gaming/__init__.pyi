@@ -13,6 +13,11 @@ from .counterfactual import (
     fit_band as fit_band,
     mixture_sf as mixture_sf,
 )
+from .evidence import (
+    calibrated_log10_bf as calibrated_log10_bf,
+    heap_evidence as heap_evidence,
+    HeapEvidence as HeapEvidence,
+)
 from .heaping import (
     default_window as default_window,
     pooled_heaping_test as pooled_heaping_test,

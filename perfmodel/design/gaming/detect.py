@@ -28,12 +28,13 @@ from perfmodel.design.gaming.checks import (
     round_percent_checks,
 )
 from perfmodel.design.gaming.data import CHECKS, DISCLAIMER, _frame, select_months
+from perfmodel.design.gaming.evidence import calibrated_log10_bf
 from perfmodel.design.gaming.heaping import (
     PooledHeaping,
     ThresholdSpec,
     _band_fit,
     _pooled_test,
-    _threshold_rows,
+    _threshold_frame,
     threshold_specs,
 )
 from perfmodel.errors import OptionError
@@ -53,6 +54,10 @@ __all__ = [
 ]
 
 
+THRESHOLD_SHARE = 0.5
+"""Share of the false-discovery budget given to the threshold tests (weighted Benjamini–Hochberg)."""
+
+
 # ============================================================================ the report
 @dataclass
 class GamingReport:
@@ -62,13 +67,18 @@ class GamingReport:
     ----------
     tests
         Every test run: one row per unit × indicator × check with ``statistic``,
-        ``p_value``, ``q_value`` (BH over all rows), ``flagged`` (``q ≤ alpha``),
-        ``evidence`` (in ``lang``), ``evidence_zh``/``evidence_en``, and the unit's
+        ``p_value``, ``q_value`` (weighted Benjamini–Hochberg over all rows, half
+        the budget to the threshold tests), ``flagged`` (``q ≤ alpha``),
+        ``log10_bf`` (the threshold test's Bayes factor of manipulation against
+        none; for the other checks the p-value calibrated to one), ``evidence``
+        (in ``lang``), ``evidence_zh``/``evidence_en``, and the unit's
         ``score``; sorted by score, then p-value.
     units
-        One row per unit: ``unit_id``, ``score`` (−log10 of the harmonic-mean
-        p-value of its tests), ``combined_p``, ``rank``, ``n_tests``, ``n_flags``,
-        ``checks`` (flagged checks), ``evidence`` (the strongest test's sentence).
+        One row per unit: ``unit_id``, ``score`` (``log10`` Bayes factor: the
+        threshold test's where it applies, another check's only when it is a
+        lead; see :func:`_unit_table`), ``combined_p`` (harmonic-mean p-value of
+        its tests), ``rank``, ``n_tests``, ``n_flags``, ``checks`` (flagged
+        checks), ``evidence`` (the sentence of the test that gives the score).
     pooled
         Model-based :class:`PooledHeaping` test per threshold indicator: is there
         heaping at all?
@@ -105,7 +115,7 @@ class GamingReport:
         return DISCLAIMER["zh" if self.lang == "zh" else "en"]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per unit, ranked by combined evidence (a copy of :attr:`units`)."""
+        """One row per unit, ranked by evidence (a copy of :attr:`units`)."""
         return self.units.copy()
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -130,12 +140,12 @@ class GamingReport:
         if zh:
             lines.append(
                 f"共检验{n_units}个单位的{len(self.tests)}项统计检验;在q ≤ {self.alpha:g}"
-                f"(Benjamini–Hochberg)下有{n_leads}条线索,涉及{len(flagged)}个单位。"
+                f"(加权Benjamini–Hochberg)下有{n_leads}条线索,涉及{len(flagged)}个单位。"
             )
         else:
             lines.append(
                 f"{len(self.tests)} tests on {n_units} units; {n_leads} leads at q ≤ {self.alpha:g} "
-                f"(Benjamini–Hochberg) in {len(flagged)} units."
+                f"(weighted Benjamini–Hochberg) in {len(flagged)} units."
             )
         for indicator, pooled in self.pooled.items():
             text = pooled.summary(self.lang)
@@ -166,15 +176,29 @@ class GamingReport:
 
 
 def _unit_table(tests: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """One row per unit, ranked by ``score``: the largest ``log10_bf`` among its tests that count.
+
+    Where the threshold test applies, the unit's score is its Bayes factor
+    (:mod:`~perfmodel.design.gaming.evidence`), and another check counts only
+    when it is a lead, with its p-value calibrated to a Bayes factor
+    (:func:`~perfmodel.design.gaming.evidence.calibrated_log10_bf`): the many
+    checks without evidence neither dilute nor, by chance, outrank it. A unit
+    without a threshold test is ranked by the largest calibrated evidence of its
+    checks. ``combined_p`` (harmonic mean of all the unit's p-values) is shown beside it.
+    """
     columns = ["unit_id", "score", "combined_p", "rank", "n_tests", "n_flags", "checks", "evidence"]
     if tests.empty:
         return pd.DataFrame(columns=columns)
     inverse = 1.0 / np.clip(tests["p_value"].to_numpy(dtype=float), 1e-300, 1.0)
-    grouped = tests.assign(_inverse=inverse).groupby("unit_id", sort=True)
-    units = grouped.agg(n_tests=("p_value", "size"), n_flags=("flagged", "sum"), _sum=("_inverse", "sum"))
+    threshold = tests["check"].eq("threshold_heaping")
+    counts = threshold | tests["flagged"] | ~threshold.groupby(tests["unit_id"]).transform("any")
+    counted = tests["log10_bf"].where(counts, -np.inf)
+    grouped = tests.assign(_inverse=inverse, _counted=counted).groupby("unit_id", sort=True)
+    units = grouped.agg(
+        n_tests=("p_value", "size"), n_flags=("flagged", "sum"), _sum=("_inverse", "sum"), score=("_counted", "max")
+    )
     units["combined_p"] = np.minimum(1.0, units["n_tests"] / units["_sum"])
-    units["score"] = -np.log10(np.maximum(units["combined_p"], 1e-300))
-    strongest = tests.loc[grouped["p_value"].idxmin().to_numpy()].set_index("unit_id")
+    strongest = tests.loc[grouped["_counted"].idxmax().to_numpy()].set_index("unit_id")
     units["evidence"] = strongest["evidence_zh" if lang == "zh" else "evidence_en"]
     flagged = tests[tests["flagged"]]
     checks = flagged.groupby("unit_id")["check"].agg(lambda c: ", ".join(sorted(set(c))))
@@ -260,9 +284,9 @@ def detect_gaming(
 
     groups = _peer_groups(units, peer_group)
     fits = [_band_fit(monthly, spec, min_months, groups) for spec in specs]  # one counterfactual per threshold
-    parts = []
+    parts: list[pd.DataFrame] = []
     if "threshold_heaping" in chosen:
-        parts.append(_frame([row for spec, fit in zip(specs, fits, strict=True) for row in _threshold_rows(spec, fit)]))
+        parts.extend(_threshold_frame(spec, fit) for spec, fit in zip(specs, fits, strict=True))
     if "under_dispersion" in chosen:
         parts.append(dispersion_checks(monthly, min_months=min_months))
     if "level_shift" in chosen:
@@ -277,7 +301,10 @@ def detect_gaming(
         parts.append(round_percent_checks(monthly, min_months=min_months))
     parts = [p for p in parts if not p.empty]
     tests = pd.concat(parts, ignore_index=True) if parts else _frame([])
-    tests["q_value"] = bh_qvalues(tests["p_value"].to_numpy())
+    # The threshold test's own Bayes factor; the other checks' p-values calibrated to one.
+    calibrated = pd.Series(calibrated_log10_bf(tests["p_value"].to_numpy()), index=tests.index, dtype=float)
+    tests["log10_bf"] = tests.get("log10_bf", calibrated).fillna(calibrated).astype(float)
+    tests["q_value"] = bh_qvalues(tests["p_value"].to_numpy() / _bh_weights(tests["check"]))
     tests["flagged"] = tests["q_value"] <= alpha
     tests["evidence"] = tests["evidence_zh" if lang == "zh" else "evidence_en"]
     ranking = _unit_table(tests, lang)
@@ -291,6 +318,7 @@ def detect_gaming(
         "p_value",
         "q_value",
         "flagged",
+        "log10_bf",
         "score",
         "evidence",
         "n",
@@ -363,6 +391,21 @@ def detect_gaming(
     )
 
 
+def _bh_weights(check: pd.Series) -> np.ndarray:
+    """Weights of the weighted Benjamini–Hochberg procedure (Genovese, Roeder & Wasserman 2006).
+
+    The threshold tests share :data:`THRESHOLD_SHARE` of the error budget and the
+    other checks the rest, declared before the data are seen; the weights
+    average 1, which keeps the false discovery rate at ``alpha``. A family of
+    one kind of check gets weight 1 throughout (plain Benjamini–Hochberg).
+    """
+    threshold = check.eq("threshold_heaping").to_numpy()
+    m, m_threshold = len(threshold), int(threshold.sum())
+    if m_threshold in (0, m):
+        return np.ones(m)
+    return np.where(threshold, THRESHOLD_SHARE * m / m_threshold, (1 - THRESHOLD_SHARE) * m / (m - m_threshold))
+
+
 def _peer_groups(units: pd.DataFrame | None, peer_group: str | None) -> dict[str, str] | None:
     """``{unit_id: group}`` from the units table's ``peer_group`` column (None when not asked for)."""
     if peer_group is None:
@@ -395,7 +438,8 @@ _HEADERS = {
         "statistic": "统计量",
         "p_value": "p值",
         "q_value": "q值(BH)",
-        "score": "综合得分",
+        "score": "证据得分(log10贝叶斯因子)",
+        "log10_bf": "log10贝叶斯因子",
         "evidence": "证据",
         "rank": "排序",
         "n_flags": "线索数",
@@ -411,7 +455,8 @@ _HEADERS = {
         "statistic": "statistic",
         "p_value": "p",
         "q_value": "q (BH)",
-        "score": "score",
+        "score": "evidence (log10 Bayes factor)",
+        "log10_bf": "log10 Bayes factor",
         "evidence": "evidence",
         "rank": "rank",
         "n_flags": "leads",
@@ -439,7 +484,7 @@ def leads_table(report: GamingReport, *, top: int | None = 20) -> pd.DataFrame:
 
 
 def units_table(report: GamingReport, *, top: int | None = 15) -> pd.DataFrame:
-    """Units ranked by combined evidence, for display (headers in the report's language)."""
+    """Units ranked by evidence (``score``), for display (headers in the report's language)."""
     lang = "zh" if report.lang == "zh" else "en"
     columns = [
         c

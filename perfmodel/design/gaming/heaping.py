@@ -21,6 +21,7 @@ from scipy import stats
 
 from perfmodel.design.gaming.counterfactual import BandFit, fit_band, mixture_sf
 from perfmodel.design.gaming.data import _MIN_RHO_N, _RATE_WINDOW, _fmt, _fmt_p, _frame, _row
+from perfmodel.design.gaming.evidence import heap_evidence
 from perfmodel.errors import OptionError
 from perfmodel.framework import Framework
 from perfmodel.text import check_lang
@@ -232,6 +233,12 @@ def threshold_checks(
     ``expected`` is ``E X``. A unit whose possible rates skip the hole (19/20 =
     95 %, 18/20 = 90 %) carries no evidence and gets p = 1.
 
+    The p-value decides the leads (error control); the column ``log10_bf``
+    ranks units: the empirical-Bayes Bayes factor of manipulation against none
+    (:mod:`~perfmodel.design.gaming.evidence`), which weighs each band month by
+    its own counterfactual and does not depend on how many band months a unit
+    has the way a p-value's attainable size does.
+
     Parameters
     ----------
     monthly
@@ -244,22 +251,20 @@ def threshold_checks(
         ``{unit_id: peer group}``: month effects come from the unit's peer
         group. None: the whole cross-section is one group.
     """
-    rows: list[dict[str, Any]] = []
-    for spec in specs:
-        rows.extend(_threshold_rows(spec, _band_fit(monthly, spec, min_months, groups)))
-    return _frame(rows)
+    parts = [_threshold_frame(spec, _band_fit(monthly, spec, min_months, groups)) for spec in specs]
+    return pd.concat(parts, ignore_index=True) if parts else _threshold_frame(None, None)
 
 
-def _threshold_rows(spec: ThresholdSpec, fit: BandFit | None) -> list[dict[str, Any]]:
-    """One test row per unit of a fitted counterfactual."""
-    if fit is None:
-        return []
+def _threshold_frame(spec: ThresholdSpec | None, fit: BandFit | None) -> pd.DataFrame:
+    """One test row per unit of a fitted counterfactual, with the unit's ``log10_bf``."""
+    if spec is None or fit is None:
+        return _frame([]).assign(log10_bf=pd.Series(dtype=float))
     band_unit = fit.unit_code[fit.band_rows]
     rows = []
     for code, unit in enumerate(pd.unique(pd.Series(fit.unit_id))):
         mine = fit.unit_code == code
         rows.append(_heaping_row(str(unit), spec, fit, mine, band_unit == code, int(mine.sum())))
-    return rows
+    return _frame(rows).assign(log10_bf=heap_evidence(fit).log_bf / np.log(10))
 
 
 def _heaping_frame(fit: BandFit) -> pd.DataFrame:
