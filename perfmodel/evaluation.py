@@ -15,7 +15,7 @@ choice changed, and a report can show any stage.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, get_args
@@ -153,6 +153,11 @@ def _setting_choices() -> dict[str, tuple[str, ...]]:
     }
 
 
+PREVIOUS_KEPT_STAGES = ("scores", "flags", "grading_notes", "unit_months")
+"""Stages of the previous period's evaluation (:attr:`Evaluation.previous`) kept in memory;
+the others are computed again when first read (:meth:`Evaluation.release_stages`)."""
+
+
 class Stages(dict[str, Any]):
     """The stages of an evaluation: a dict whose entries may be loaded on first access.
 
@@ -165,6 +170,10 @@ class Stages(dict[str, Any]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._later: dict[str, Any] = {}
+
+    def is_later(self, key: str) -> bool:
+        """Whether stage ``key`` is recorded but not loaded yet."""
+        return key in self._later
 
     def later(self, key: str, load: Any) -> None:
         """Record stage ``key`` as ``load()``, called on first access."""
@@ -375,6 +384,8 @@ class Evaluation:
         self.log.append({"step": "raw", "months": months})
         self._n_used = source.count_rows(units.index, months)
         incomplete = self._check_coverage(units, months)
+        # The previous period first, kept slim, so that its stages and this period's are never all held at once.
+        before = self._previous_evaluation() if self.settings.compare_previous else None
 
         rolled = source.roll_up(units.index, fw.rollup_kinds(), self.period)
         self._record("rolled", rolled, rule="rates from summed numerators and denominators")
@@ -449,7 +460,7 @@ class Evaluation:
         scores = self._finalise(aggregated, natural, breaches, units, months)
         self._record("scores", scores)
         if self.settings.compare_previous:
-            self._compare_previous()
+            self._compare_previous(before)
         return self
 
     # ------------------------------------------------------------ steps
@@ -957,7 +968,8 @@ class Evaluation:
         out = out.sort_values(["peer_group", "rank", "unit_id"], na_position="last")
         return out.reset_index(drop=True)
 
-    def _compare_previous(self) -> None:
+    def _previous_evaluation(self) -> Evaluation | None:
+        """The previous period's evaluation, run and slimmed (:meth:`release_stages`); ``None`` without its data."""
         before = Evaluation(
             self.framework,
             self.source,
@@ -965,10 +977,53 @@ class Evaluation:
             previous(self.period),
             replace(self.settings, compare_previous=False),
         )
-        scores = self.stages["scores"]
         try:
             before.run()
         except EvaluationError:
+            return None
+        before.release_stages(keep=PREVIOUS_KEPT_STAGES)
+        return before
+
+    def release_stages(self, keep: Iterable[str]) -> None:
+        """Free the memory of every stage but ``keep``; a released stage is computed again when first read.
+
+        The first read of a released stage runs the same evaluation again (same
+        framework, source, units, period and settings, so the same values) and
+        takes its stages from that run. The previous period's evaluation
+        (:attr:`previous`) is kept this way: its scores and flags at hand, the
+        rest — most of its memory at national scale — only when an analysis asks.
+
+        Parameters
+        ----------
+        keep
+            Names of the stages to keep in memory.
+        """
+        kept = set(keep)
+        again: list[Evaluation] = []
+
+        def loader(key: str) -> Callable[[], Any]:
+            def load() -> Any:
+                if not again:
+                    rerun = Evaluation(
+                        self.framework,
+                        self.source,
+                        self.units,
+                        self.period,
+                        self.settings,
+                        quarantine=self.quarantine,
+                        inputs=self.inputs,
+                    )
+                    again.append(rerun.run())
+                return again[0].stages[key]
+
+            return load
+
+        for key in [k for k in dict.keys(self.stages) if k not in kept and not self.stages.is_later(k)]:
+            self.stages.later(key, loader(key))
+
+    def _compare_previous(self, before: Evaluation | None) -> None:
+        scores = self.stages["scores"]
+        if before is None:
             scores["previous_rank"] = np.nan
             scores["rank_change"] = np.nan
             scores["previous_grade"] = None
