@@ -102,7 +102,7 @@ from perfmodel.calibrate.raters import (
 from perfmodel.calibrate.reliability import icc_from_components, krippendorff_alpha, ratings_matrix
 from perfmodel.calibrate.shrinkage import BetaBinomialShrinkage
 from perfmodel.columns import CONTEXT_COLUMNS
-from perfmodel.errors import OptionError
+from perfmodel.errors import OptionError, check_lang
 from perfmodel.framework import Framework, Indicator
 from perfmodel.groups import ALL_UNITS
 from perfmodel.text import has_message, say
@@ -244,6 +244,7 @@ def calibration_reason(code: str, detail: str | Mapping[str, Any] | None, lang: 
     >>> calibration_reason("too_few_units", '{"n": 6, "min_units": 10}', "en")
     'only 6 unit(s) with a value and complete context; at least 10 are needed'
     """
+    check_lang(lang)
     values = dict(json.loads(detail) if isinstance(detail, str) else detail or {})
     if "kind" in values and has_message(f"label.kind.{values['kind']}"):
         values["kind"] = say(f"label.kind.{values['kind']}", lang)
