@@ -150,7 +150,7 @@ OBSERVATION_COLUMNS: dict[str, object] = {
     "source_row": np.int64,
 }
 """Columns of clean observations and their dtypes (other input columns follow)."""
-_OBSERVATION_INPUTS = (
+OBSERVATION_INPUTS = (
     "period",
     "unit_id",
     "indicator",
@@ -160,6 +160,7 @@ _OBSERVATION_INPUTS = (
     "rater_id",
     "submitted_at",
 )
+"""The observation columns a file supplies (before the lateness columns validation adds)."""
 UNIT_COLUMNS: dict[str, object] = {
     "unit_id": TEXT_DTYPE,
     "name": TEXT_DTYPE,
@@ -849,7 +850,7 @@ def validate_observations(
         result = _reject_all(checks, missing, OBSERVATION_ALIASES, "observations", OBSERVATION_COLUMNS)
         return _with_notes(result, raw, notes)
 
-    text = {name: _text_column(frame, name) for name in _OBSERVATION_INPUTS}
+    text = {name: _text_column(frame, name) for name in OBSERVATION_INPUTS}
     text["indicator"] = _resolve_indicators(text["indicator"], lookup, framework, notes)
     blank_row = _blank_rows(frame)
     checks.add("blank_row", "period", blank_row, "the row is empty — delete it")
@@ -1295,7 +1296,7 @@ def _check_duplicates(
     content["submitted_at"] = stamps.to_numpy()
     content["submitted_at text"] = text["submitted_at"].iloc[at].where(stamps.isna()).to_numpy()
     for name in frame.columns:
-        if name not in _OBSERVATION_INPUTS:
+        if name not in OBSERVATION_INPUTS:
             content[f"extra {name}"] = _as_text(frame[name].iloc[at]).to_numpy()
 
     copy = np.zeros(checks.n, dtype=bool)
@@ -1417,7 +1418,7 @@ def _long_from_wide(
     if "indicator" in frame.columns:
         return frame, origin
     wide = {
-        column: lookup.get(normalise_header(column)) for column in frame.columns if column not in _OBSERVATION_INPUTS
+        column: lookup.get(normalise_header(column)) for column in frame.columns if column not in OBSERVATION_INPUTS
     }
     wide = {column: ind for column, ind in wide.items() if ind in inputs}
     if not wide:

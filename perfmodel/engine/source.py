@@ -34,21 +34,11 @@ import pandas as pd
 from perfmodel.framework import Framework
 from perfmodel.periods import months_in
 from perfmodel.rollup import ROLLUP_COLUMNS
-from perfmodel.validation import TEXT_DTYPE, lateness
+from perfmodel.validation import OBSERVATION_INPUTS, TEXT_DTYPE, lateness
 
 __all__ = ["EngineSource", "CLEAN_COLUMNS", "ROW_ORDER", "close_store", "store_rows", "typed_rows"]
 
-CLEAN_COLUMNS = (
-    "period",
-    "unit_id",
-    "indicator",
-    "value",
-    "numerator",
-    "denominator",
-    "rater_id",
-    "submitted_at",
-    "source_row",
-)
+CLEAN_COLUMNS = (*OBSERVATION_INPUTS, "source_row")
 """Columns of the table ``obs`` before the file's extra columns (``deadline``, ``late``
 and ``days_late`` are added when rows are materialised, as validation adds them)."""
 

@@ -63,8 +63,8 @@ from perfmodel.io import (
 )
 from perfmodel.periods import parse_month
 from perfmodel.validation import (
-    _OBSERVATION_INPUTS,
     MAX_MAGNITUDE,
+    OBSERVATION_INPUTS,
     RATE_TOLERANCE,
     TEXT_DTYPE,
     ValidationResult,
@@ -590,7 +590,7 @@ def _screen_sql(columns: list[str], types: dict[str, str]) -> str:
     if "submitted_at" in columns:
         joins.append("LEFT JOIN map_stamp m_s ON r.submitted_at = m_s.raw_value")
     tolerance = RATE_TOLERANCE * _MARGIN
-    extras = [c for c in columns if c not in _OBSERVATION_INPUTS and c != "source_row"]
+    extras = [c for c in columns if c not in OBSERVATION_INPUTS and c != "source_row"]
     kept, kept_f = "".join(f", r.{_quote(c)}" for c in extras), "".join(f", f.{_quote(c)}" for c in extras)
     return f"""
         WITH typed AS (
@@ -855,7 +855,7 @@ def _clean_select(con: Any, checked: _Checked, ordered: bool = True) -> tuple[st
     columns, in file order), and each extra column's text dtype (``None``: as DuckDB gives it)."""
     frame = checked.frame
     extras = [
-        c for c in checked.columns if c not in _OBSERVATION_INPUTS and c != "source_row" and c not in _PART_COLUMNS
+        c for c in checked.columns if c not in OBSERVATION_INPUTS and c != "source_row" and c not in _PART_COLUMNS
     ]
     types = {row[0]: str(row[1]) for row in con.execute("DESCRIBE screened").fetchall()}
     extra_sql = "".join(
