@@ -373,7 +373,8 @@ class Evaluation:
             _check_covariates(fw, self.units)
         months = [str(m) for m in months_in(self.period)]
         source = self.source
-        if not source.count_rows(units.index, months):
+        self._n_used = source.count_rows(units.index, months)
+        if not self._n_used:
             available = source.months()
             span = f"{available[0]} to {available[-1]}" if available else "none"
             raise EvaluationError(
@@ -382,7 +383,6 @@ class Evaluation:
             )
         self.stages.later("raw", lambda: source.rows(units.index, months))  # rows reach pandas only when read
         self.log.append({"step": "raw", "months": months})
-        self._n_used = source.count_rows(units.index, months)
         incomplete = self._check_coverage(units, months)
         # The previous period first, kept slim, so that its stages and this period's are never all held at once.
         before = self._previous_evaluation() if self.settings.compare_previous else None
