@@ -36,7 +36,7 @@ from perfmodel.periods import months_in
 from perfmodel.rollup import ROLLUP_COLUMNS
 from perfmodel.validation import OBSERVATION_INPUTS, TEXT_DTYPE, lateness
 
-__all__ = ["EngineSource", "CLEAN_COLUMNS", "ROW_ORDER", "close_store", "store_rows", "typed_rows"]
+__all__ = ["EngineSource", "CLEAN_COLUMNS", "ROW_ORDER", "close_store", "quote_identifier", "store_rows", "typed_rows"]
 
 CLEAN_COLUMNS = (*OBSERVATION_INPUTS, "source_row")
 """Columns of the table ``obs`` before the file's extra columns (``deadline``, ``late``
@@ -54,16 +54,17 @@ def store_rows(con: Any, rows: pd.DataFrame, table: str = "obs") -> None:
     """
     con.register("rows_in", rows)
     select = ", ".join(
-        f"CASE WHEN isnan({_quote(c)}) THEN NULL ELSE {_quote(c)} END AS {_quote(c)}"
+        f"CASE WHEN isnan({quote_identifier(c)}) THEN NULL ELSE {quote_identifier(c)} END AS {quote_identifier(c)}"
         if c in ("value", "numerator", "denominator")
-        else _quote(c)
+        else quote_identifier(c)
         for c in rows.columns
     )
     con.execute(f"CREATE TABLE {table} AS SELECT {select} FROM rows_in")
     con.unregister("rows_in")
 
 
-def _quote(name: str) -> str:
+def quote_identifier(name: str) -> str:
+    """``name`` as a quoted SQL identifier (a column or table name from the data, never trusted)."""
     return '"' + str(name).replace('"', '""') + '"'
 
 
@@ -78,7 +79,7 @@ def close_store(con: Any, folder: Path | None) -> None:
 
 def _in_list(values: Iterable[str]) -> str:
     """``values`` as an SQL list of text literals (``NULL`` when empty, which matches nothing)."""
-    quoted = ["'" + str(v).replace("'", "''") + "'" for v in values]
+    quoted = [f"'{_esc(v)}'" for v in values]
     return ", ".join(quoted) or "NULL"
 
 

@@ -50,6 +50,7 @@ import pandas as pd
 
 from perfmodel import progress
 from perfmodel.engine.source import CLEAN_COLUMNS, ROW_ORDER, EngineSource, close_store, store_rows
+from perfmodel.engine.source import quote_identifier as _quote
 from perfmodel.errors import OptionError, check_choice
 from perfmodel.framework import Framework
 from perfmodel.io import (
@@ -302,10 +303,6 @@ def _register_parts(con: Any, observations: str | Path, months: Iterable[str] | 
     frame = _empty_with_attrs([*names, "source_part", "source_part_row"], source)
     frame.attrs["parts"] = {"read": len(files), "rows": int(sum(counts))}
     return frame, source
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _plain_csv(path: Path, *, lines: bool = True) -> list[str] | None:
