@@ -387,10 +387,11 @@ class Evaluation:
         # The previous period first, kept slim, so that its stages and this period's are never all held at once.
         before = self._previous_evaluation() if self.settings.compare_previous else None
 
-        rolled = source.roll_up(units.index, fw.rollup_kinds(), self.period)
-        self._record("rolled", rolled, rule="rates from summed numerators and denominators")
-        natural = rolled.pivot(index="unit_id", columns="indicator", values="value")
-        natural = natural.reindex(index=units.index)
+        kinds = fw.rollup_kinds()
+        natural = source.rolled_values(units.index, kinds, self.period)
+        # the long roll-up (numerators, denominators, methods) reaches pandas only when an analysis reads it
+        self.stages.later("rolled", lambda: source.roll_up(units.index, kinds, self.period))
+        self.log.append({"step": "rolled", "rule": "rates from summed numerators and denominators"})
 
         indicators = fw.indicators()
         values = pd.DataFrame(index=units.index)
@@ -553,8 +554,7 @@ class Evaluation:
         months = [str(m) for m in months_in(self.period)]
         if not self.source.count_rows(units.index, months):
             raise EvaluationError("no data")
-        rolled = self.source.roll_up(units.index, self.framework.rollup_kinds(), self.period)
-        natural = rolled.pivot(index="unit_id", columns="indicator", values="value").reindex(units.index)
+        natural = self.source.rolled_values(units.index, self.framework.rollup_kinds(), self.period)
         values = pd.DataFrame({i.id: self._indicator_values(i, natural) for i in self.framework.indicators()})
         return self._denominate(values, self.framework.indicators(), units)[0]
 
@@ -823,32 +823,36 @@ class Evaluation:
         deduction = pd.Series(0.0, index=units.index)
         caps = pd.Series(NO_CAP, index=units.index, dtype=np.int8)
         hits = pd.Series(0.0, index=units.index)
-        rows = []
+        parts: list[dict[str, np.ndarray]] = []
         for item in self.framework.negative_list:
             count = _counts(natural, item.indicator)
             hits += count
             hit = count[count > 0]
+            n = hit.to_numpy(dtype=float)
             with np.errstate(over="ignore"):
-                deducted = hit.to_numpy() * item.points if item.consequence == "deduct" else np.zeros(len(hit))
-            for unit_id, n, points in zip(hit.index.tolist(), hit.to_numpy(), deducted, strict=True):
-                rows.append(
+                deducted = n * item.points if item.consequence == "deduct" else np.zeros(len(hit))
+            if len(hit):
+                parts.append(
                     {
-                        "unit_id": unit_id,
-                        "item": item.id,
-                        "name": item.name.zh,
+                        "unit_id": np.asarray(hit.index, dtype=object),
+                        "item": np.full(len(hit), item.id, dtype=object),
+                        "name": np.full(len(hit), item.name.zh, dtype=object),
                         "count": n,
-                        "consequence": item.consequence,
-                        "points": points,
-                        "grade_cap": item.grade_cap,
+                        "consequence": np.full(len(hit), item.consequence, dtype=object),
+                        "points": deducted.astype(float),
+                        "grade_cap": np.full(len(hit), item.grade_cap, dtype=object),
                     }
                 )
-                flags.add(unit_id, "negative_list", item=item.id, count=n)
+                flags.extend(hit.index, "negative_list", item=item.id, count=n)
             if item.consequence == "deduct":
                 deduction += count * item.points
             if item.consequence == "grade_cap":
                 caps = _tighter_cap(caps, count.index[count > 0], item.grade_cap)
-        self.stages["negative_hits"] = pd.DataFrame(
-            rows, columns=["unit_id", "item", "name", "count", "consequence", "points", "grade_cap"]
+        columns = ["unit_id", "item", "name", "count", "consequence", "points", "grade_cap"]
+        self.stages["negative_hits"] = (
+            pd.DataFrame({c: np.concatenate([part[c] for part in parts]) for c in columns})
+            if parts
+            else pd.DataFrame([], columns=columns)
         )
         return deduction, caps, hits
 
@@ -859,9 +863,12 @@ class Evaluation:
         ``zero`` breach already set the indicator to the bottom of the range
         before aggregation; a ``grade_cap`` breach caps the grade here.
         """
-        columns = (breaches[name].tolist() for name in ("unit_id", "indicator", "value"))
-        for unit_id, indicator, value in zip(*columns, strict=True):
-            flags.add(unit_id, "hard_threshold", item=indicator, value=value)
+        flags.extend(
+            breaches["unit_id"].to_numpy(dtype=object),
+            "hard_threshold",
+            item=breaches["indicator"].to_numpy(dtype=object),
+            value=breaches["value"].to_numpy(dtype=float),
+        )
         capping = breaches[breaches["consequence"] == "grade_cap"]
         for grade, rows in capping.groupby("grade_cap", sort=False):  # the worse of two caps holds: order is free
             caps = _tighter_cap(caps, list(rows["unit_id"]), str(grade))
@@ -924,8 +931,7 @@ class Evaluation:
         if late is None:
             return
         late = late[(late > 0).to_numpy() & late.index.isin(units.index)]
-        for unit_id, n in zip(late.index.tolist(), late.tolist(), strict=True):
-            flags.add(unit_id, "late_reports", count=int(n))
+        flags.extend(late.index, "late_reports", count=late.to_numpy(dtype=float))
 
     def _scores_table(
         self,

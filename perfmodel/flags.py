@@ -37,6 +37,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from perfmodel.framework import Framework
@@ -65,10 +66,14 @@ SEPARATOR = "; "
 
 
 class FlagLog:
-    """Collects the flags of an evaluation in the order they are raised."""
+    """Collects the flags of an evaluation in the order they are raised.
+
+    :meth:`extend` records one code for many units at once (as columns, not one
+    Python tuple per flag: an evaluation of millions of units raises millions of flags).
+    """
 
     def __init__(self) -> None:
-        self._rows: list[tuple[Any, ...]] = []
+        self._chunks: list[dict[str, np.ndarray]] = []
 
     def add(
         self,
@@ -82,14 +87,46 @@ class FlagLog:
         limit: float = math.nan,
     ) -> None:
         """Record one flag of ``unit_id`` (``code`` from :data:`FLAG_CODES`)."""
+        self.extend([unit_id], code, item=item, count=count, of=of, value=value, limit=limit)
+
+    def extend(
+        self,
+        unit_ids: Sequence[str] | np.ndarray | pd.Index,
+        code: str,
+        *,
+        item: str | None | Sequence[str | None] | np.ndarray = None,
+        count: float | Sequence[float] | np.ndarray = math.nan,
+        of: float | Sequence[float] | np.ndarray = math.nan,
+        value: float | Sequence[float] | np.ndarray = math.nan,
+        limit: float | Sequence[float] | np.ndarray = math.nan,
+    ) -> None:
+        """Record flag ``code`` for each of ``unit_ids``, in that order.
+
+        ``item``, ``count``, ``of``, ``value`` and ``limit`` are either one value for
+        every unit or one per unit; the same as :meth:`add` called once per unit.
+        """
         if code not in FLAG_CODES:
             raise ValueError(f"unknown flag code {code!r}; use one of {', '.join(FLAG_CODES)}")
-        self._rows.append((unit_id, code, item, float(count), float(of), float(value), float(limit)))
+        ids = np.asarray(unit_ids, dtype=object)
+        n = len(ids)
+        if not n:
+            return
+        items = (
+            np.full(n, item, dtype=object) if item is None or isinstance(item, str) else np.asarray(item, dtype=object)
+        )
+        chunk = {"unit_id": ids, "code": np.full(n, code, dtype=object), "item": items}
+        for name, given in (("count", count), ("of", of), ("value", value), ("limit", limit)):
+            chunk[name] = np.broadcast_to(np.asarray(given, dtype=float), (n,))
+        if any(len(column) != n for column in chunk.values()):
+            raise ValueError(f"flag {code!r}: every column needs one value per unit ({n})")
+        self._chunks.append(chunk)
 
     def frame(self) -> pd.DataFrame:
         """The long table ``stages["flags"]`` (:data:`FLAG_COLUMNS`)."""
-        out = pd.DataFrame(self._rows, columns=list(FLAG_COLUMNS))
-        out["item"] = out["item"].astype(object)
+        if not self._chunks:
+            return pd.DataFrame([], columns=list(FLAG_COLUMNS)).astype({"item": object})
+        out = pd.DataFrame({name: np.concatenate([chunk[name] for chunk in self._chunks]) for name in FLAG_COLUMNS})
+        out["item"] = out["item"].astype(object)  # as a frame of tuples infers it: None, or NaN beside text
         return out
 
 
@@ -104,15 +141,15 @@ def flag_codes(flags: pd.DataFrame, units: Iterable[str]) -> list[str]:
     >>> flag_codes(log.frame(), ["a", "b"])
     ['negative_list:complaint_upheld; late_reports', '']
     """
-    texts: dict[str, list[str]] = {}
-    columns = (flags[name].tolist() for name in ("unit_id", "code", "item"))  # lists: no per-item Arrow access
-    for unit_id, code, item in zip(*columns, strict=True):
-        texts.setdefault(unit_id, []).append(code if _empty(item) else f"{code}:{item}")
-    return [SEPARATOR.join(texts.get(u, [])) for u in units]
-
-
-def _empty(item: object) -> bool:
-    return item is None or (isinstance(item, float) and math.isnan(item))
+    units = list(units)
+    if flags.empty:
+        return [""] * len(units)
+    code = flags["code"].to_numpy(dtype=object)
+    named = flags["item"].notna().to_numpy()
+    text = code.copy()
+    text[named] = code[named] + ":" + flags["item"].to_numpy(dtype=object)[named]
+    joined = pd.Series(text).groupby(flags["unit_id"].to_numpy(dtype=object), sort=False).agg(SEPARATOR.join)
+    return [str(t) for t in joined.reindex(pd.Index(units, dtype=object)).fillna("").tolist()]
 
 
 def _name(framework: Framework, node_id: str, lang: str) -> str:

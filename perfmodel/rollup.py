@@ -35,7 +35,7 @@ from perfmodel.periods import months_in, parse_month
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from perfmodel.framework import Framework
 
-__all__ = ["roll_up", "ROLLUP_COLUMNS", "month_labels", "monthly_values"]
+__all__ = ["roll_up", "ROLLUP_COLUMNS", "rolled_values", "month_labels", "monthly_values"]
 
 _INTEGER_TOL = 1e-9
 """How close a numerator or denominator must be to an integer to count as a count."""
@@ -149,6 +149,21 @@ def roll_up(observations: pd.DataFrame, kinds: Mapping[str, str], period: pd.Per
 
 
 # ----------------------------------------------------------------------------- monthly values
+def rolled_values(rolled: pd.DataFrame, units: pd.Index) -> pd.DataFrame:
+    """The roll-up's values as a unit × indicator table: one row per unit of ``units`` (in that order).
+
+    Columns are the indicators of ``rolled``, sorted; a unit without a row for an
+    indicator has NaN there.
+
+    Examples
+    --------
+    >>> rolled = pd.DataFrame({"unit_id": ["A", "A", "B"], "indicator": ["y", "x", "x"], "value": [1.0, 2.0, 3.0]})
+    >>> rolled_values(rolled, pd.Index(["B", "A", "C"])).to_dict("list")
+    {'x': [3.0, 2.0, nan], 'y': [nan, 1.0, nan]}
+    """
+    return rolled.pivot(index="unit_id", columns="indicator", values="value").reindex(index=units)
+
+
 def month_labels(periods: pd.Series) -> np.ndarray:
     """``YYYY-MM`` text of every period (each distinct value parsed once)."""
     codes, uniques = pd.factorize(periods.astype(str))

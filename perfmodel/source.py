@@ -4,9 +4,11 @@
 observations directly. It asks an :class:`ObservationSource` for the few
 things it needs from them, each already reduced to the units it scores:
 
-- :meth:`~ObservationSource.roll_up` — the period's value of every unit ×
-  indicator (:func:`perfmodel.rollup.roll_up`), the table everything after the
-  roll-up works on;
+- :meth:`~ObservationSource.rolled_values` — the period's value of every unit ×
+  indicator as one unit × indicator table, what everything after the roll-up
+  works on; :meth:`~ObservationSource.roll_up` — the long roll-up with its
+  numerators, denominators and methods (:func:`perfmodel.rollup.roll_up`), read
+  only when an analysis asks for ``stages["rolled"]``;
 - :meth:`~ObservationSource.months_with_data` — months with data per unit (the
   coverage rule of :mod:`perfmodel.coverage`);
 - :meth:`~ObservationSource.late_counts` — rows reported late per unit;
@@ -33,7 +35,7 @@ import pandas as pd
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.periods import months_in, period_label
-from perfmodel.rollup import ROLLUP_COLUMNS, roll_up
+from perfmodel.rollup import ROLLUP_COLUMNS, roll_up, rolled_values
 
 __all__ = [
     "ObservationSource",
@@ -64,6 +66,10 @@ class ObservationSource(Protocol):
 
     def roll_up(self, units: pd.Index, kinds: Mapping[str, str], period: pd.Period) -> pd.DataFrame:
         """:func:`perfmodel.rollup.roll_up` of the rows of ``units``, in its row order."""
+        ...
+
+    def rolled_values(self, units: pd.Index, kinds: Mapping[str, str], period: pd.Period) -> pd.DataFrame:
+        """The ``value`` of :meth:`roll_up` as a unit × indicator table (:func:`perfmodel.rollup.rolled_values`)."""
         ...
 
     def months_with_data(self, units: pd.Index, months: Sequence[str], inputs: Iterable[str]) -> pd.Series:
@@ -103,6 +109,7 @@ class FrameSource:
     def __init__(self, observations: pd.DataFrame) -> None:
         self._frame = observations
         self._last: tuple[pd.Index, pd.DataFrame] | None = None  # the rows of the units asked last
+        self._rolled: tuple[pd.Index, tuple[object, ...], pd.DataFrame] | None = None  # the roll-up asked last
 
     def _of(self, units: pd.Index, months: Sequence[str] | None = None) -> pd.DataFrame:
         if self._last is not None and self._last[0].equals(units):
@@ -125,7 +132,13 @@ class FrameSource:
         return self._of(units, months).reset_index(drop=True)
 
     def roll_up(self, units: pd.Index, kinds: Mapping[str, str], period: pd.Period) -> pd.DataFrame:
-        return roll_up(self._of(units), kinds, period)
+        key = (period_label(period), tuple(sorted(kinds.items())))
+        if self._rolled is None or self._rolled[1] != key or not self._rolled[0].equals(units):
+            self._rolled = (units, key, roll_up(self._of(units), kinds, period))
+        return self._rolled[2].copy(deep=False)  # copy-on-write: the caller's changes never reach the one kept
+
+    def rolled_values(self, units: pd.Index, kinds: Mapping[str, str], period: pd.Period) -> pd.DataFrame:
+        return rolled_values(self.roll_up(units, kinds, period), units)
 
     def months_with_data(self, units: pd.Index, months: Sequence[str], inputs: Iterable[str]) -> pd.Series:
         used = self._of(units, months)
@@ -322,6 +335,9 @@ class AggregateSource:
         if table.empty:
             return pd.DataFrame(columns=ROLLUP_COLUMNS)
         return table.reset_index(drop=True)
+
+    def rolled_values(self, units: pd.Index, kinds: Mapping[str, str], period: pd.Period) -> pd.DataFrame:
+        return rolled_values(self.roll_up(units, kinds, period), units)
 
     def months_with_data(self, units: pd.Index, months: Sequence[str], inputs: Iterable[str]) -> pd.Series:
         if not set(self.indicators) <= set(inputs):

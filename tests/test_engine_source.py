@@ -29,7 +29,7 @@ from perfmodel.engine.validate import read_inputs_source, source_from_frame
 from perfmodel.evaluation import Evaluation, Settings, Stages, evaluate_files, read_evaluation_inputs
 from perfmodel.framework import load_framework, shipped_frameworks
 from perfmodel.periods import parse_period
-from perfmodel.rollup import roll_up
+from perfmodel.rollup import roll_up, rolled_values
 from perfmodel.source import FrameSource
 from perfmodel.validation import TEXT_DTYPE, read_inputs
 
@@ -79,6 +79,7 @@ def test_evaluate_files_keeps_the_rows_in_duckdb_until_raw_is_read():
     expected = evaluate_files(STATION, observations, SAMPLES / "units.csv", "2025Q2", engine="pandas")
     assert isinstance(got.source, EngineSource)
     assert "raw" in got.stages and dict.__getitem__(got.stages, "raw") is None  # not loaded by the run
+    assert got.stages.is_later("rolled")  # the long roll-up neither: the run pivots the values in SQL
     assert got.key_figures()["observations_used"] == len(expected.stages["raw"]) > 1000
     pd.testing.assert_frame_equal(got.stages.get("raw"), expected.stages["raw"], check_exact=True)
     assert dict.__getitem__(got.stages, "raw") is not None  # loaded once, then kept
@@ -142,6 +143,11 @@ def assert_same_rows(framework, observations, units) -> None:
                 frames.roll_up(units_index, framework.rollup_kinds(), p),
                 check_exact=True,
             )
+            pd.testing.assert_frame_equal(
+                source.rolled_values(units_index, framework.rollup_kinds(), p),
+                frames.rolled_values(units_index, framework.rollup_kinds(), p),
+                check_exact=True,
+            )
 
 
 @pytest.mark.parametrize(
@@ -165,7 +171,7 @@ rows = st.lists(
     st.tuples(
         st.sampled_from(MONTHS),
         st.sampled_from(["A", "B", "b", "Ä", "单位"]),
-        st.sampled_from([*KINDS, "x"]),  # 'x': an indicator the kinds do not name (rolled up as a score)
+        st.sampled_from([*KINDS, "x", "o'q"]),  # indicators the kinds do not name (rolled up as scores)
         numbers,
         st.one_of(st.none(), numbers),
         st.one_of(st.none(), numbers),
@@ -197,13 +203,15 @@ def test_sql_roll_up_equals_pandas_roll_up(rows, sort):
             "source_row": np.arange(2, len(frame) + 2, dtype=np.int64),
         }
     )
-    units = pd.Index(["A", "B", "b", "Ä", "单位"], dtype=object)
+    units = pd.Index(["A", "B", "b", "Ä", "单位", "none"], dtype=object)
     with source_from_frame(observations, STATION) as source:
         for period in ("2025Q1", "2025-04", "2025Q2"):
             p = parse_period(period)
-            pd.testing.assert_frame_equal(
-                source.roll_up(units, KINDS, p), roll_up(observations, KINDS, p), check_exact=True
-            )
+            expected = roll_up(observations, KINDS, p)
+            pd.testing.assert_frame_equal(source.roll_up(units, KINDS, p), expected, check_exact=True)
+            wide = source.rolled_values(units, KINDS, p)  # pivoted in SQL
+            pd.testing.assert_frame_equal(wide, rolled_values(expected, units), check_exact=True)
+            assert list(wide.index) == list(units)
         half = ["2025-01", "2025-02"]
         pd.testing.assert_series_equal(
             source.months_with_data(units, half, ["r", "s"]),

@@ -33,7 +33,7 @@ import pandas as pd
 
 from perfmodel.framework import Framework
 from perfmodel.periods import months_in
-from perfmodel.rollup import ROLLUP_COLUMNS
+from perfmodel.rollup import ROLLUP_COLUMNS, rolled_values
 from perfmodel.validation import OBSERVATION_INPUTS, TEXT_DTYPE, lateness
 
 __all__ = ["EngineSource", "CLEAN_COLUMNS", "ROW_ORDER", "close_store", "quote_identifier", "store_rows", "typed_rows"]
@@ -227,7 +227,7 @@ class EngineSource:
         months = [str(m) for m in months_in(period)]
         key = ("roll_up", tuple(months), tuple(sorted(kinds.items())))
         if key in self._cache:
-            return self._cache[key].copy()
+            return self._cache[key].copy(deep=False)  # copy-on-write: the caller's changes never reach the one kept
         where = self._where(units, months)
         out = self._sql(self._roll_up_sql(where, months, kinds))
         if out.empty:
@@ -245,8 +245,36 @@ class EngineSource:
                     "method": out["method"].astype(TEXT_DTYPE),
                 }
             )
+        for held in [k for k in self._cache if isinstance(k, tuple) and k[0] == "roll_up"]:
+            del self._cache[held]  # keep one roll-up, the last: an evaluation asks for each once
         self._cache[key] = rolled
-        return rolled.copy()
+        return rolled.copy(deep=False)
+
+    def rolled_values(self, units: pd.Index, kinds: Mapping[str, str], period: pd.Period) -> pd.DataFrame:
+        """The roll-up's values as a unit × indicator table, pivoted in SQL: the long roll-up never reaches pandas.
+
+        Equal, bit for bit, to :func:`perfmodel.rollup.rolled_values` of :meth:`roll_up`
+        (the same SQL gives the values; the pivot only moves them).
+        """
+        months = [str(m) for m in months_in(period)]
+        where = self._where(units, months)
+        found = self._con.execute(f"SELECT DISTINCT indicator FROM obs WHERE {where}").fetchall()
+        indicators = sorted(str(row[0]) for row in found)  # pandas' pivot sorts its columns
+        if not indicators:
+            return rolled_values(pd.DataFrame(columns=ROLLUP_COLUMNS), units)
+        picked = ", ".join(
+            f"max(value) FILTER (WHERE indicator = '{_esc(indicator)}') AS c{j}"
+            for j, indicator in enumerate(indicators)
+        )
+        wide = self._sql(
+            f"SELECT unit_id, {picked} FROM ({self._roll_up_sql(where, months, kinds, ordered=False)}) GROUP BY unit_id"
+        )
+        values = {
+            indicator: wide[f"c{j}"].to_numpy(dtype=float, na_value=np.nan) for j, indicator in enumerate(indicators)
+        }
+        table = pd.DataFrame(values, index=pd.Index(wide["unit_id"].astype(TEXT_DTYPE), name="unit_id"))
+        table.columns = pd.Index(indicators, dtype=TEXT_DTYPE, name="indicator")
+        return table.reindex(index=units)
 
     # ------------------------------------------------------------------ beyond the protocol
     def _has_raters(self) -> bool:
@@ -267,8 +295,8 @@ class EngineSource:
         return int(self._con.execute("SELECT count(*) FROM obs").fetchall()[0][0])
 
     # ------------------------------------------------------------------ SQL
-    def _roll_up_sql(self, where: str, months: list[str], kinds: Mapping[str, str]) -> str:
-        """SQL of :func:`perfmodel.rollup.roll_up` over the rows ``where`` selects, in its row order."""
+    def _roll_up_sql(self, where: str, months: list[str], kinds: Mapping[str, str], ordered: bool = True) -> str:
+        """SQL of :func:`perfmodel.rollup.roll_up` over the rows ``where`` selects, in its row order if ``ordered``."""
         largest = 1  # without raters, validation leaves one row per unit × indicator × month
         if self._has_raters():
             largest = self._con.execute(
@@ -343,7 +371,7 @@ class EngineSource:
                         WHEN by_volume THEN 'sum_numerator_over_sum_denominator'
                         WHEN kind = 'rate' THEN 'mean_of_monthly_rates'
                         ELSE 'mean' END AS method
-            FROM judged ORDER BY unit_id, indicator
+            FROM judged{" ORDER BY unit_id, indicator" if ordered else ""}
         """
 
     def _monthly_sql(self, where: str, largest: int) -> str:
