@@ -41,7 +41,7 @@ from perfmodel.groups import ALL_UNITS
 from perfmodel.normalise import normalise, orient, orient_bounds
 from perfmodel.periods import months_in, parse_period, period_label, previous
 from perfmodel.scoring import ScoredDraws, ScoringRules, score_draws
-from perfmodel.source import ObservationSource, as_source
+from perfmodel.source import ObservationSource, among, as_source
 from perfmodel.weights import stated_weights
 
 __all__ = [
@@ -930,7 +930,7 @@ class Evaluation:
         late = self.source.late_counts(units.index, months)
         if late is None:
             return
-        late = late[(late > 0).to_numpy() & late.index.isin(units.index)]
+        late = late[(late > 0).to_numpy() & among(late.index, units.index)]
         flags.extend(late.index, "late_reports", count=late.to_numpy(dtype=float))
 
     def _scores_table(

@@ -116,7 +116,8 @@ class FlagLog:
         )
         chunk = {"unit_id": ids, "code": np.full(n, code, dtype=object), "item": items}
         for name, given in (("count", count), ("of", of), ("value", value), ("limit", limit)):
-            chunk[name] = np.broadcast_to(np.asarray(given, dtype=float), (n,))
+            numbers = np.asarray(given, dtype=float)
+            chunk[name] = np.full(n, float(numbers)) if numbers.ndim == 0 else numbers
         if any(len(column) != n for column in chunk.values()):
             raise ValueError(f"flag {code!r}: every column needs one value per unit ({n})")
         self._chunks.append(chunk)
@@ -141,15 +142,26 @@ def flag_codes(flags: pd.DataFrame, units: Iterable[str]) -> list[str]:
     >>> flag_codes(log.frame(), ["a", "b"])
     ['negative_list:complaint_upheld; late_reports', '']
     """
-    units = list(units)
-    if flags.empty:
-        return [""] * len(units)
-    code = flags["code"].to_numpy(dtype=object)
-    named = flags["item"].notna().to_numpy()
-    text = code.copy()
-    text[named] = code[named] + ":" + flags["item"].to_numpy(dtype=object)[named]
-    joined = pd.Series(text).groupby(flags["unit_id"].to_numpy(dtype=object), sort=False).agg(SEPARATOR.join)
-    return [str(t) for t in joined.reindex(pd.Index(units, dtype=object)).fillna("").tolist()]
+    order = pd.Index(list(units), dtype=object)
+    listed = order.unique()
+    joined = np.full(len(listed), "", dtype=object)
+    position = listed.get_indexer(flags["unit_id"].to_numpy(dtype=object))
+    kept = np.flatnonzero(position >= 0)
+    if len(kept):
+        code = flags["code"].to_numpy(dtype=object)[kept]
+        item = flags["item"].to_numpy(dtype=object)[kept]
+        named = flags["item"].notna().to_numpy()[kept]
+        text = code.copy()
+        text[named] = code[named] + ":" + item[named]
+        by_unit = np.argsort(position[kept], kind="stable")  # each unit's flags together, in the order raised
+        unit, text = position[kept][by_unit], text[by_unit]
+        first = np.r_[True, unit[1:] != unit[:-1]]
+        nth = np.arange(len(unit)) - np.maximum.accumulate(np.where(first, np.arange(len(unit)), 0))
+        joined[unit[first]] = text[first]
+        for k in range(1, int(nth.max()) + 1):  # the k-th flag of every unit that has one, appended at once
+            at = nth == k
+            joined[unit[at]] = joined[unit[at]] + SEPARATOR + text[at]
+    return [str(t) for t in joined[listed.get_indexer(order)]]
 
 
 def _name(framework: Framework, node_id: str, lang: str) -> str:

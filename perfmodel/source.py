@@ -45,7 +45,23 @@ __all__ = [
     "aggregate_observations",
     "AggregateSource",
     "RowsNotHeld",
+    "among",
 ]
+
+
+def among(values: pd.Series | pd.Index, units: pd.Index | pd.Series) -> Any:
+    """Whether each of ``values`` is one of ``units``: ``values.isin(units)`` as a boolean array.
+
+    Looked up in a hash index of the units: ``isin`` against hundreds of thousands of
+    unit ids in Arrow text takes seconds, this a tenth of that.
+
+    Examples
+    --------
+    >>> among(pd.Series(["a", "c", "b"]), pd.Index(["b", "a", "b"])).tolist()
+    [True, False, True]
+    """
+    index = pd.Index(units).unique()
+    return index.get_indexer(values) >= 0
 
 
 @runtime_checkable
@@ -115,7 +131,7 @@ class FrameSource:
         if self._last is not None and self._last[0].equals(units):
             obs = self._last[1]
         else:
-            obs = self._frame[self._frame["unit_id"].isin(units)]
+            obs = self._frame[among(self._frame["unit_id"], units)]
             self._last = (units, obs)
         if months is not None:
             keep = obs["period"].isin(list(months))
@@ -310,7 +326,7 @@ class AggregateSource:
                 "reduce the observations for every period the evaluation asks (perfmodel.partitioned.periods_asked)",
             )
         counts = self.counts
-        return counts[counts["unit_id"].isin(units) & counts["period"].isin(list(months))]
+        return counts[among(counts["unit_id"], units) & counts["period"].isin(list(months)).to_numpy()]
 
     def months(self) -> list[str]:
         return list(self._months)
@@ -331,7 +347,7 @@ class AggregateSource:
                 "reduce the observations for every period the evaluation asks (perfmodel.partitioned.periods_asked)",
             )
         table = self.rolled[label]
-        table = table[table["unit_id"].isin(units)]
+        table = table[among(table["unit_id"], units)]
         if table.empty:
             return pd.DataFrame(columns=ROLLUP_COLUMNS)
         return table.reset_index(drop=True)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from perfmodel.evaluation import evaluate
-from perfmodel.flags import FLAG_CODES, FlagLog, flag_codes, flag_text, with_flag_text
+from perfmodel.flags import FLAG_CODES, FLAG_COLUMNS, FlagLog, flag_codes, flag_text, with_flag_text
 from perfmodel.framework import framework_from_dict
 from perfmodel.text import has_message
 
@@ -123,3 +127,53 @@ def test_an_evaluation_records_codes_and_reports_show_words():
     assert shown.loc["C", "flags"] == "迟报1条"
     english = with_flag_text(ev.scores, ev.stages["flags"], ev.framework, "en").set_index("unit_id")
     assert english.loc["D", "flags"] == "no difficulty coefficient for class 二类 (1 used)"
+
+
+# ----------------------------------------------------------------------------- flags as columns
+flag_rows = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b", "单位", "c'd"]),
+        st.sampled_from(["late_reports", "negative_list", "hard_threshold", "incomplete_data"]),
+        st.sampled_from([None, "x", "complaint_upheld"]),
+        st.sampled_from([math.nan, 0.0, 1.0, 2.5]),
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=flag_rows, units=st.lists(st.sampled_from(["a", "b", "单位", "c'd", "none"]), max_size=6))
+def test_flags_recorded_as_columns_equal_one_tuple_per_flag(rows, units):
+    """extend() equals add() per unit, and the frame is the one a list of tuples makes (the former log)."""
+    one_by_one, at_once = FlagLog(), FlagLog()
+    for unit_id, code, item, count in rows:
+        one_by_one.add(unit_id, code, item=item, count=count)
+    for code in dict.fromkeys(r[1] for r in rows):  # each code's flags in one call (per code, order kept)
+        mine = [r for r in rows if r[1] == code]
+        at_once.extend([r[0] for r in mine], code, item=[r[2] for r in mine], count=[r[3] for r in mine])
+    tuples = pd.DataFrame(
+        [(u, c, i, float(n), math.nan, math.nan, math.nan) for u, c, i, n in rows], columns=list(FLAG_COLUMNS)
+    )
+    tuples["item"] = tuples["item"].astype(object)
+    pd.testing.assert_frame_equal(one_by_one.frame(), tuples, check_exact=True)
+    assert repr(one_by_one.frame()["item"].tolist()) == repr(tuples["item"].tolist())  # None stays None
+    by_code = sorted(range(len(rows)), key=lambda k: list(dict.fromkeys(r[1] for r in rows)).index(rows[k][1]))
+    expected = tuples.iloc[by_code].reset_index(drop=True)
+    pd.testing.assert_frame_equal(at_once.frame(), expected, check_exact=True)
+    # the scores' flags column: each unit's codes in the order raised, joined; "" without flags
+    texts: dict[str, list[str]] = {}
+    for unit_id, code, item, _ in rows:
+        texts.setdefault(unit_id, []).append(code if item is None else f"{code}:{item}")
+    assert flag_codes(one_by_one.frame(), units) == ["; ".join(texts.get(u, [])) for u in units]
+
+
+def test_extend_refuses_unknown_codes_and_misaligned_columns():
+    log = FlagLog()
+    with pytest.raises(ValueError, match="unknown flag code"):
+        log.extend(["a"], "no_such_code")
+    with pytest.raises(ValueError, match="one value per unit"):
+        log.extend(["a", "b"], "late_reports", item=["x"])
+    with pytest.raises(ValueError, match="one value per unit"):
+        log.extend(["a", "b"], "late_reports", count=[1.0])  # one value is given as a scalar, never as a list
+    log.extend([], "late_reports")  # nothing to record
+    assert log.frame().empty
