@@ -50,9 +50,8 @@ class ImputationResult:
         The data with imputed cells filled; cells that could not be imputed are ``NaN``.
     imputed
         Boolean mask, ``True`` where a value was imputed.
-    method_used
-        Per cell: ``observed``, ``group_mean``, ``carry_forward`` or ``missing``
-        (still missing after imputation).
+    method
+        The method asked for (:meth:`method_used` gives it per cell).
     log
         One row per originally missing cell: ``unit``, ``indicator``,
         ``method``, ``status`` (``imputed`` / ``unresolved``), ``value`` and a
@@ -61,8 +60,17 @@ class ImputationResult:
 
     values: pd.DataFrame
     imputed: pd.DataFrame
-    method_used: pd.DataFrame
+    method: str
     log: pd.DataFrame
+
+    @property
+    def method_used(self) -> pd.DataFrame:
+        """Per cell: ``observed``, ``group_mean``, ``carry_forward`` or ``missing`` (still missing after imputation).
+
+        Computed when asked: a frame of text per cell is large for millions of units.
+        """
+        used = pd.DataFrame(OBSERVED, index=self.values.index, columns=self.values.columns, dtype=object)
+        return used.mask(self.imputed, self.method).mask(self.values.isna(), MISSING)
 
     @property
     def unresolved(self) -> pd.DataFrame:
@@ -174,25 +182,30 @@ def impute(
     elif method == "carry_forward":
         filled, imputed, details = _carry_forward(X, history, max_age)
     else:
-        filled, imputed = X.copy(), pd.DataFrame(False, index=X.index, columns=X.columns)
+        filled = X.copy(deep=False)  # copy-on-write: nothing to fill, nothing copied
+        imputed = pd.DataFrame(False, index=X.index, columns=X.columns)
         details = {cell: "imputation is off (method 'none')" for cell in zip(*_cells(X.isna()), strict=True)}
-
-    method_used = pd.DataFrame(OBSERVED, index=X.index, columns=X.columns, dtype=object)
-    method_used = method_used.mask(imputed, method).mask(filled.isna(), MISSING)
-    rows = [
-        (
-            unit,
-            indicator,
-            method,
-            "imputed" if imputed.loc[unit, indicator] else "unresolved",
-            filled.loc[unit, indicator],
-            details[(unit, indicator)],
-        )
-        for unit, indicator in zip(*_cells(X.isna()), strict=True)
-    ]
     return ImputationResult(
-        values=filled,
-        imputed=imputed,
-        method_used=method_used,
-        log=pd.DataFrame(rows, columns=LOG_COLUMNS),
+        values=filled, imputed=imputed, method=method, log=_log(X, filled, imputed, method, details)
+    )
+
+
+def _log(
+    X: pd.DataFrame, filled: pd.DataFrame, imputed: pd.DataFrame, method: str, details: dict[tuple[object, object], str]
+) -> pd.DataFrame:
+    """One row per cell missing in ``X`` (:data:`LOG_COLUMNS`), in row-major order."""
+    rows, cols = np.nonzero(X.isna().to_numpy())
+    if not len(rows):
+        return pd.DataFrame([], columns=LOG_COLUMNS)
+    units, indicators = list(X.index[rows]), list(X.columns[cols])
+    return pd.DataFrame(
+        {
+            "unit": units,
+            "indicator": indicators,
+            "method": [method] * len(rows),
+            "status": np.where(imputed.to_numpy()[rows, cols], "imputed", "unresolved").astype(object),
+            "value": filled.to_numpy(dtype=float)[rows, cols],
+            "detail": [details[cell] for cell in zip(units, indicators, strict=True)],
+        },
+        columns=LOG_COLUMNS,
     )
