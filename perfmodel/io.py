@@ -21,13 +21,14 @@ import csv
 import datetime
 import gzip
 import io
+import os
 import re
 import struct
 import unicodedata
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -897,10 +898,30 @@ def _table_bytes(df: pd.DataFrame, fmt: str) -> bytes:
         return buffer.getvalue()
     if fmt == ".xlsx":
         return _workbook_bytes({"Sheet1": df})
+    chunks = list(_text_table_chunks(df, fmt))
+    return b"".join(chunks)
+
+
+TEXT_TABLE_ROWS = 100_000
+"""Rows guarded and formatted at a time when a CSV or TSV file is written (memory stays flat in its length)."""
+
+
+def _text_table_chunks(df: pd.DataFrame, fmt: str) -> Iterator[bytes]:
+    """The bytes of ``df`` as CSV/TSV (``fmt``), :data:`TEXT_TABLE_ROWS` rows at a time.
+
+    UTF-8 with a byte-order mark; gzipped (fixed time stamp) for ``.gz``. The
+    concatenation equals formatting the whole frame at once: the header once, then
+    each block of rows; deflate's output does not depend on how its input is cut.
+    """
     sep = "\t" if fmt.startswith(".tsv") else ","
-    text = guard_formulas(df).to_csv(index=False, sep=sep, lineterminator="\n")
-    data = text.encode("utf-8-sig")
-    return gzip.compress(data, mtime=0) if fmt.endswith(".gz") else data
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31) if fmt.endswith(".gz") else None  # as gzip.compress(mtime=0)
+    for start in range(0, max(len(df), 1), TEXT_TABLE_ROWS):
+        part = guard_formulas(df.iloc[start : start + TEXT_TABLE_ROWS])
+        data = part.to_csv(index=False, header=start == 0, sep=sep, lineterminator="\n").encode("utf-8")
+        data = (b"\xef\xbb\xbf" + data) if start == 0 else data
+        yield packer.compress(data) if packer is not None else data
+    if packer is not None:
+        yield packer.flush()
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
@@ -922,7 +943,17 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     from perfmodel.outputs import write_bytes
 
     path = Path(path)
-    return write_bytes(path, _table_bytes(df, _format(path)))
+    fmt = _format(path)
+    if fmt in (".parquet", ".xlsx"):
+        return write_bytes(path, _table_bytes(df, fmt))
+
+    def write(fd: int) -> None:
+        for chunk in _text_table_chunks(df, fmt):
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view) :]
+
+    return write_bytes(path, write)
 
 
 def _sheet_names(names: Iterable[str]) -> list[str]:

@@ -469,3 +469,26 @@ def test_nul_bytes_are_kept_visible_not_cut(tmp_path):
     path = tmp_path / "obs.csv"
     path.write_bytes(b"period,unit_id\n2025-04,S0\x001\n")
     assert read_table(path, aliases=OBS)["unit_id"].tolist() == ["S0\u24001"]
+
+
+@pytest.mark.parametrize("name", ["t.csv", "t.tsv", "t.csv.gz", "t.tsv.gz"])
+@pytest.mark.parametrize("rows", [0, 1, 7, 23])
+def test_text_tables_are_written_in_blocks_equal_to_the_whole(tmp_path, monkeypatch, name, rows):
+    """A large table is guarded and formatted a block of rows at a time; the bytes equal the one-shot format."""
+    import perfmodel.io as pio
+
+    monkeypatch.setattr(pio, "TEXT_TABLE_ROWS", 5)  # several blocks, and a last one shorter
+    frame = pd.DataFrame(
+        {
+            "unit_id": [f"=S{k}" if k % 4 == 0 else f"单位{k}" for k in range(rows)],
+            "score": [k / 3 if k % 5 else np.nan for k in range(rows)],
+            "flags": ["a\nb" if k % 3 == 0 else "" for k in range(rows)],
+        }
+    )
+    written = write_table(frame, tmp_path / name).read_bytes()
+    sep = "\t" if ".tsv" in name else ","
+    whole = guard_formulas(frame).to_csv(index=False, sep=sep, lineterminator="\n").encode("utf-8-sig")
+    if name.endswith(".gz"):
+        assert written == gzip.compress(whole, mtime=0)
+    else:
+        assert written == whole

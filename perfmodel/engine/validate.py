@@ -157,6 +157,7 @@ def connect(memory_limit: str | None = None, folder: Path | None = None) -> Any:
     import duckdb
 
     con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")  # perfmodel reports its own steps; DuckDB's bar went to stdout
     spill = (
         folder / "spill"
         if folder is not None
