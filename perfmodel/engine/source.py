@@ -171,7 +171,9 @@ class EngineSource:
         """Register ``units`` as the table ``chosen`` (once per set of units); the SQL filter on it."""
         if self._units is None or not self._units.equals(units):
             chosen = pd.DataFrame({"unit_id": np.asarray(units.astype(str), dtype=object)})
-            self._con.register("chosen", chosen)
+            self._con.register("chosen_frame", chosen)  # copied once into DuckDB: every query reads it
+            self._con.execute("CREATE OR REPLACE TEMP TABLE chosen AS SELECT unit_id FROM chosen_frame")
+            self._con.unregister("chosen_frame")
             self._units = units.copy()
             self._cache.clear()
         return "unit_id IN (SELECT unit_id FROM chosen)"
