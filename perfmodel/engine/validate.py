@@ -400,16 +400,17 @@ def _read_plain_csv(con: Any, path: Path, header: list[str]) -> bool:
                             WHEN contains(line, chr(0)) OR contains(line, chr(13)) THEN NULL
                             WHEN NOT contains(line, '"') THEN string_split(line, ',')
                             WHEN {whole} THEN {unquote} END AS cells,
-                       coalesce(strlen(line), 0) AS n_bytes
+                       CAST(coalesce(strlen(line), 0) AS INTEGER) AS n_bytes
                 FROM lines
             )
-            SELECT {cells}, coalesce(len(cells), -1) AS n_cells, n_bytes FROM split
+            SELECT {cells}, CASE WHEN coalesce(len(cells) <= {width}, false) THEN n_bytes ELSE -1 END AS n_bytes
+            FROM split
             """
         )
         odd, lines, size = con.execute(
-            f"SELECT count(*) FILTER (WHERE n_cells < 0 OR n_cells > {width}), count(*), "
-            "coalesce(sum(n_bytes), 0) FROM raw_text"
+            "SELECT count(*) FILTER (WHERE n_bytes < 0), count(*), coalesce(sum(n_bytes), 0) FROM raw_text"
         ).fetchone()
+        con.execute("ALTER TABLE raw_text DROP COLUMN n_bytes")  # the memory back before the screen
     except duckdb.Error:
         return False
     if odd:
