@@ -2,7 +2,9 @@
 
 Run with ``python benchmarks/engines.py`` (``--rows 1000000 5000000`` by default);
 ``--record`` writes the table into ``benchmarks/results/engines.md`` (``make bench``
-passes it). Not part of the test suite.
+passes it). ``--formats csv.gz`` times one format only; ``--data DIR`` keeps the
+generated files in ``DIR/ROWS/`` and reuses them on the next run, so that a before /
+after comparison reads the same files. Not part of the test suite.
 
 The data: synthetic stations × 12 months (2024-07 … 2025-06) × the 12 input
 indicators of ``station_four_dimension``, generated inside DuckDB (no frame of the
@@ -32,6 +34,7 @@ machine are recorded with the table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -40,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from _results import load_average, machine
@@ -446,6 +450,32 @@ def measure(core: str, observations: Path, units: Path) -> dict[str, object]:
     return {**json.loads(done.stdout.strip().splitlines()[-1]), "load": load}
 
 
+@contextlib.contextmanager
+def _data_folder(data: Path | None, rows: int) -> Iterator[Path]:
+    """``DATA/ROWS`` (kept), or a temporary folder removed afterwards."""
+    if data is not None:
+        folder = data / str(rows)
+        folder.mkdir(parents=True, exist_ok=True)
+        yield folder
+        return
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        yield Path(tmp)
+
+
+def _files(folder: Path, rows: int) -> dict[str, Path]:
+    """The files of ``rows`` rows in ``folder``: written there unless a complete set is there already."""
+    done = folder / "complete"
+    if done.exists():
+        return {
+            "units": folder / "units.csv",
+            "csv.gz": folder / "observations.csv.gz",
+            "parquet": folder / "observations.parquet",
+        }
+    files = write_files(folder, rows)
+    done.write_text("written by benchmarks/engines.py\n", encoding="utf-8")
+    return files
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000], help="rows per file")
@@ -454,6 +484,10 @@ def main() -> None:
     )
     parser.add_argument("--record", action="store_true", help="write the table into benchmarks/results/engines.md")
     parser.add_argument("--results", type=Path, default=RESULTS, help="the file --record writes")
+    parser.add_argument(
+        "--formats", nargs="+", default=["csv.gz", "parquet"], choices=["csv.gz", "parquet"], help="file formats"
+    )
+    parser.add_argument("--data", type=Path, help="keep the generated files in DATA/ROWS/ and reuse them")
     parser.add_argument("--child", nargs=3, metavar=("CORE", "OBSERVATIONS", "UNITS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -465,9 +499,9 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     for rows in args.rows:
-        with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
-            files = write_files(Path(tmp), rows)
-            for fmt in ("csv.gz", "parquet"):
+        with _data_folder(args.data, rows) as folder:
+            files = _files(folder, rows)
+            for fmt in args.formats:
                 for core in args.cores:
                     got = measure(core, files[fmt], files["units"])
                     counts = f"{got['input']:,} / {got['used']:,} / {got['quarantined']:,}" if "input" in got else "–"

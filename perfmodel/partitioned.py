@@ -247,6 +247,34 @@ def units_for_validation(units: ValidationResult) -> ValidationResult:
     return replace(units, data=data, quarantine=units.quarantine.iloc[:0])
 
 
+def worker_threads() -> int | None:
+    """The threads of the Dask worker running this task (``--nthreads``), or None outside a worker.
+
+    A partition read on a worker gives DuckDB that many threads: DuckDB would
+    otherwise take every core of the machine in each worker process.
+    """
+    try:
+        from distributed import get_worker
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        return None
+    try:
+        worker = get_worker()
+    except ValueError:  # not on a worker
+        return None
+    state = getattr(worker, "state", None)
+    return int(getattr(state, "nthreads", None) or worker.nthreads)
+
+
+def partition_connection(memory_limit: str | None) -> Any:
+    """The DuckDB connection a partition is read with: ``memory_limit``, and the worker's threads.
+
+    See :func:`perfmodel.engine.validate.connect` and :func:`worker_threads`.
+    """
+    from perfmodel.engine.validate import connect
+
+    return connect(memory_limit, threads=worker_threads())
+
+
 def read_partition(
     framework: Framework,
     pattern: str,
@@ -261,7 +289,11 @@ def read_partition(
     """
     from perfmodel.engine.validate import validate_observations_engine
 
-    result = validate_observations_engine(framework, pattern, units, months=months, memory_limit=memory_limit)
+    con = partition_connection(memory_limit)
+    try:
+        result = validate_observations_engine(framework, pattern, units, months=months, con=con)
+    finally:
+        con.close()
     if len(result.quarantine) and "file" in result.quarantine.columns:
         column = result.quarantine["file"]
         result.quarantine["file"] = pd.Series(label, index=column.index, dtype=column.dtype)

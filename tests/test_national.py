@@ -225,6 +225,27 @@ def test_cli_national_scope_writes_the_single_process_outputs(
     assert not (tmp_path / "bad.csv").exists()
 
 
+def test_a_worker_reads_with_duckdb_threads_of_its_own(client: distributed.Client) -> None:
+    """A partition's DuckDB runs the worker's threads (1 in this cluster), not one per core of the machine."""
+
+    def threads_on_worker() -> tuple[int | None, int]:
+        con = partitioned.partition_connection("512MB")
+        try:
+            return partitioned.worker_threads(), int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+        finally:
+            con.close()
+
+    workers = list(client.scheduler_info()["workers"])
+    assert len(workers) == 2
+    tasks = [client.submit(threads_on_worker, workers=[w], allow_other_workers=False, pure=False) for w in workers]
+    assert client.gather(tasks) == [(1, 1), (1, 1)]
+    import duckdb
+
+    # outside a worker: DuckDB's own default (one thread per core)
+    default = int(duckdb.connect().execute("SELECT current_setting('threads')").fetchone()[0])
+    assert threads_on_worker() == (None, default)
+
+
 # ----------------------------------------------------------------------------- the source, without a cluster
 def test_periods_asked_follow_the_settings() -> None:
     fw = load_framework(FRAMEWORK)

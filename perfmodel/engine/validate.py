@@ -6,7 +6,9 @@ may fail a check to the row-level checks of :mod:`perfmodel.validation`:
 1. **Read.** Parquet is read by DuckDB column by column (with ``months``, only the
    row groups of those months: the filter on ``period`` is pushed into the scan).
    A UTF-8, comma-separated CSV (or .csv.gz) whose header is its first line is
-   read by DuckDB as text. Every other file (workbooks, other encodings or
+   read by DuckDB once, as lines split into cells in SQL (:func:`_read_plain_csv`),
+   unless a line holds text that pandas reads otherwise (CR, NUL, a quote across
+   lines). Every other file (workbooks, other encodings or
    separators, title lines, wide exports …) is read by
    :func:`perfmodel.io.read_table` and then handed to DuckDB, so that every input
    the pandas path reads is read here too. A folder of Parquet files partitioned
@@ -124,7 +126,15 @@ _HEAD_BYTES = 1 << 20
 """Bytes of a CSV file checked before DuckDB reads it."""
 
 _NUMBER = r"[ \t\n\r]*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?[ \t\n\r]*"
-"""Numbers the screen parses in SQL; other texts go to the row-level checks."""
+"""Numbers the screen parses in SQL (the texts this pattern matches); other texts go to the row-level checks.
+
+The screen checks it in a cheaper way (:func:`_number_sql`, half the time): no
+character outside those of the pattern (:data:`_NOT_NUMBER_CHAR`), no ``+-``, and DuckDB
+casts the text to DOUBLE. Those are the same texts (``tests/test_engine_csv_read.py``
+compares both on every text of up to six characters of that alphabet)."""
+
+_NOT_NUMBER_CHAR = "[^0-9.eE+ \t\n\r-]"
+"""A character that no text :data:`_NUMBER` matches holds."""
 
 _BLANK = r"[\s\x{0b}\x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]*"
 """Text that Python's ``str.strip`` turns empty (``str.isspace`` characters)."""
@@ -142,12 +152,14 @@ def default_memory_limit() -> str:
     return f"{max(1, int(total * MEMORY_SHARE / 2**30))}GB"
 
 
-def connect(memory_limit: str | None = None, folder: Path | None = None) -> Any:
+def connect(memory_limit: str | None = None, folder: Path | None = None, threads: int | None = None) -> Any:
     """A DuckDB connection limited to ``memory_limit`` (default :func:`default_memory_limit`).
 
     An in-memory database that spills past the limit into ``folder/spill``
     (default: a folder of its own under the system's temporary directory), never
-    beside the inputs or in the working directory.
+    beside the inputs or in the working directory. ``threads``: how many threads
+    DuckDB may run (default DuckDB's, one per core); a Dask worker gives its own
+    thread count, so that the workers of one machine do not each take every core.
 
     Raises
     ------
@@ -158,6 +170,8 @@ def connect(memory_limit: str | None = None, folder: Path | None = None) -> Any:
 
     con = duckdb.connect(":memory:")
     con.execute("SET enable_progress_bar = false")  # perfmodel reports its own steps; DuckDB's bar went to stdout
+    if threads is not None:
+        con.execute(f"SET threads = {max(1, int(threads))}")
     spill = (
         folder / "spill"
         if folder is not None
@@ -306,11 +320,13 @@ def _register_parts(con: Any, observations: str | Path, months: Iterable[str] | 
     return frame, source
 
 
-def _plain_csv(path: Path, *, lines: bool = True) -> list[str] | None:
-    """The header of a CSV file DuckDB reads exactly as :func:`perfmodel.io.read_table`, else None.
+def _plain_csv(path: Path) -> list[str] | None:
+    """The header of a CSV file whose first line DuckDB reads exactly as :func:`perfmodel.io.read_table`, else None.
 
-    That is: UTF-8 without BOM, NUL or CR, comma-separated, with the header on the
-    first line and every header cell filled.
+    That is: a .csv or .csv.gz file whose first :data:`_HEAD_BYTES` are UTF-8
+    without BOM, NUL or CR, comma-separated, with the header on the first line
+    and every header cell filled. The rest of the file is checked as DuckDB reads
+    it (:func:`_read_plain_csv`).
     """
     name = path.name.lower()
     if not (name.endswith(".csv") or name.endswith(".csv.gz")):
@@ -326,8 +342,6 @@ def _plain_csv(path: Path, *, lines: bool = True) -> list[str] | None:
         return None
     if _sniff_separator(text, ",", OBSERVATION_ALIASES) != ",":
         return None
-    if lines and not _plain_lines(path):
-        return None
     first = text.split("\n", 1)[0]
     cells = first.split(",")
     if any(cell.strip() == "" for cell in cells):
@@ -338,21 +352,90 @@ def _plain_csv(path: Path, *, lines: bool = True) -> list[str] | None:
     return cells
 
 
-def _plain_lines(path: Path) -> bool:
-    """Whether the whole file is free of blank lines, CR and NUL bytes (one pass, in chunks).
+_QUOTED = '"(?:[^"]|"")*"'
+_FIELD = f'(?:{_QUOTED}|[^,"]*)'
+"""A CSV cell on one line: quoted (a doubled quote inside is one quote) or without quotes."""
 
-    DuckDB skips blank lines, which pandas keeps as blank rows (they count in row
-    numbers); pandas ends a line at CR and a cell at NUL. Such files go to pandas.
+
+def _read_plain_csv(con: Any, path: Path, header: list[str]) -> bool:
+    """Read the lines after the header of a CSV file, once, into the table ``raw_text`` (cells ``c0`` …).
+
+    DuckDB reads the file as lines (one column, CR as the delimiter, no quoting),
+    so that nothing of the text is skipped: a blank line is a missing line (a row
+    of missing cells, as pandas keeps it, where DuckDB's CSV reader would skip
+    it), a CR makes the read fail. Each line is split into its cells in SQL, as
+    pandas' C parser (and DuckDB's CSV reader) splits it: at commas, a quoted
+    cell kept whole (``""`` inside it is ``"``), cells missing at the end missing.
+
+    Returns
+    -------
+    bool
+        Whether every line was read as pandas reads it. Not so (and
+        :func:`perfmodel.io.read_table` reads the file instead: only files holding
+        such text pay a second read) when DuckDB refuses the text (a CR, bytes
+        that are not UTF-8, a line longer than DuckDB's limit), or a line holds a
+        NUL byte (pandas ends a cell there) or a CR, has more cells than the header,
+        or has a quote that does not open and close a whole cell on the line (a
+        quoted line break, a quote inside a cell); and when the lines' bytes do
+        not add up to the file's size (:func:`_text_size`), should DuckDB ever
+        pass over a byte silently.
     """
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    previous = b""
-    with opener(path, "rb") as handle:
-        while chunk := handle.read(_HEAD_BYTES * 16):
-            joined = previous + chunk
-            if b"\n\n" in joined or b"\r" in chunk or b"\x00" in chunk:
-                return False
-            previous = chunk[-1:]
-    return True
+    import duckdb
+
+    width = len(header)
+    unquote = (
+        f"list_transform(regexp_extract_all(',' || line, ',({_FIELD})', 1), "
+        """lambda x: CASE WHEN starts_with(x, '"') THEN replace(x[2:-2], '""', '"') ELSE x END)"""
+    )
+    whole = f"regexp_full_match(line, '{_FIELD}(?:,{_FIELD})*')"
+    cells = ", ".join(f"cells[{k + 1}] AS c{k}" for k in range(width))
+    try:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE raw_text AS
+            WITH lines AS (
+                SELECT line FROM read_csv('{_literal(path)}', columns = {{'line': 'VARCHAR'}}, header = false,
+                    skip = 1, delim = chr(13), quote = '', escape = '', auto_detect = false, strict_mode = true,
+                    null_padding = false, new_line = '\\n')
+            ), split AS (
+                SELECT CASE WHEN line IS NULL THEN CAST([] AS VARCHAR[])
+                            WHEN contains(line, chr(0)) OR contains(line, chr(13)) THEN NULL
+                            WHEN NOT contains(line, '"') THEN string_split(line, ',')
+                            WHEN {whole} THEN {unquote} END AS cells,
+                       CAST(coalesce(strlen(line), 0) AS INTEGER) AS n_bytes
+                FROM lines
+            )
+            SELECT {cells}, CASE WHEN coalesce(len(cells) <= {width}, false) THEN n_bytes ELSE -1 END AS n_bytes
+            FROM split
+            """
+        )
+        odd, lines, size = con.execute(
+            "SELECT count(*) FILTER (WHERE n_bytes < 0), count(*), coalesce(sum(n_bytes), 0) FROM raw_text"
+        ).fetchone()
+        con.execute("ALTER TABLE raw_text DROP COLUMN n_bytes")  # the memory back before the screen
+    except duckdb.Error:
+        return False
+    if odd:
+        return False
+    size += len(",".join(header).encode("utf-8")) + 1 + lines  # the header and every line's LF
+    expected, modulus = _text_size(path)
+    return expected is not None and (expected - size) % modulus in (0, modulus - 1)  # the last LF may be absent
+
+
+def _text_size(path: Path) -> tuple[int | None, int]:
+    """The size of the text of ``path`` and the modulus it is known to: (file size, 2**64) for a plain file;
+    for a .gz file the size its (last) gzip member records, modulo 2**32 (None when it is not a gzip file).
+
+    A gzip file of several members records only its last member's size: the sizes then do not add up
+    and the file is read by pandas (slower, never wrong).
+    """
+    if not path.name.lower().endswith(".gz"):
+        return path.stat().st_size, 2**64
+    with path.open("rb") as handle:
+        if handle.read(2) != b"\x1f\x8b" or path.stat().st_size < 18:  # 18: the smallest gzip file
+            return None, 2**32
+        handle.seek(-4, os.SEEK_END)
+        return int.from_bytes(handle.read(4), "little"), 2**32
 
 
 def _register_raw(
@@ -385,33 +468,17 @@ def _register_raw(
             f"FROM {scan}, file_row_number = true)"
         )
         return _empty_with_attrs(names, source), source
-    header = _plain_csv(path, lines=False) if path.is_file() else None
+    header = _plain_csv(path) if path.is_file() else None
     if header is not None:
         names = canonical_columns(header, OBSERVATION_ALIASES, source=source)
         names = ["source_row_in_file" if n == "source_row" else n for n in names]
-        spec = "{" + ", ".join(f"'c{k}': 'VARCHAR'" for k in range(len(names))) + "}"
-        select = ", ".join(f"nullif(c{k}, '') AS {_quote(n)}" for k, n in enumerate(names))
-        from concurrent.futures import ThreadPoolExecutor
-
-        import duckdb
-
-        with ThreadPoolExecutor(max_workers=1) as pool:  # the line check decompresses while DuckDB reads
-            plain = pool.submit(_plain_lines, path)
-            try:
-                con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE raw_text AS SELECT * FROM read_csv('{_literal(path)}', "
-                    f"columns = {spec}, header = true, delim = ',', quote = '\"', escape = '\"', "
-                    "auto_detect = false, null_padding = true, strict_mode = true, new_line = '\\n')"
-                )
-                read = True
-            except duckdb.Error:
-                read = False
-            if read and plain.result():
-                con.execute(
-                    f"CREATE OR REPLACE TEMP VIEW raw_all AS SELECT {select}, CAST(rowid + 2 AS BIGINT) AS source_row "
-                    "FROM raw_text"
-                )
-                return _empty_with_attrs(names, source), source
+        if _read_plain_csv(con, path, header):
+            select = ", ".join(f"nullif(c{k}, '') AS {_quote(n)}" for k, n in enumerate(names))
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW raw_all AS SELECT {select}, CAST(rowid + 2 AS BIGINT) AS source_row "
+                "FROM raw_text"
+            )
+            return _empty_with_attrs(names, source), source
         con.execute("DROP TABLE IF EXISTS raw_text")
     frame = read_table(path, aliases=OBSERVATION_ALIASES, sheet=sheet)
     return _register_frame(con, frame), str(frame.attrs["source"])
@@ -480,9 +547,12 @@ def _number_sql(name: str, kind: str | None) -> tuple[str, str]:
         return "CAST(NULL AS DOUBLE)", "true"
     column = _quote(name)
     if kind in _TEXT_TYPES:
-        plain = f"({column} IS NULL OR regexp_full_match({column}, '{_NUMBER}'))"
-        value = f"CASE WHEN regexp_full_match({column}, '{_NUMBER}') THEN CAST(trim({column}, ' \t\n\r') AS DOUBLE) END"
-        return value, plain
+        # DuckDB also casts 'inf', 'nan', '1_000', '+-1' and other blanks: the characters and '+-' keep them out
+        value = (
+            f"CASE WHEN NOT regexp_matches({column}, '{_NOT_NUMBER_CHAR}') AND NOT contains({column}, '+-') "
+            f"THEN TRY_CAST({column} AS DOUBLE) END"
+        )
+        return value, f"({column} IS NULL OR {value} IS NOT NULL)"
     value = f"CASE WHEN isnan(CAST({column} AS DOUBLE)) THEN NULL ELSE CAST({column} AS DOUBLE) END"
     return value, f"({column} IS NULL OR isnan(CAST({column} AS DOUBLE)) OR isfinite(CAST({column} AS DOUBLE)))"
 
