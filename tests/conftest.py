@@ -19,9 +19,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     suffix is lost, so each test became a unit of its own and both workers built the
     group's session and module fixtures (the quarterly reports, the LocalCluster).
     This hook (run after xdist's) appends the suffix where it is missing.
+
+    It also puts the notebook tests (the longest single tests) first: the workers take
+    the groups, largest first, then the single tests in this order, so the run ends on
+    short tests and neither worker idles long while the other finishes a notebook.
     """
     if not getattr(config.option, "loadgroup", False):
         return
+    items.sort(key=lambda item: item.get_closest_marker("notebook") is None)  # stable: otherwise as collected
     for item in items:
         names = {
             str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")
