@@ -10,6 +10,39 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 GOLDEN_DIR = REPO_ROOT.parent / "shared" / "golden"
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``--dist loadgroup``, send every test of one ``xdist_group`` to one worker.
+
+    pytest-xdist (3.8) groups a test by appending ``@<group>`` to its node id through
+    ``item._nodeid``; from pytest 9.2 the node id is read from ``item._id`` and that
+    suffix is lost, so each test became a unit of its own and both workers built the
+    group's session and module fixtures (the quarterly reports, the LocalCluster).
+    This hook (run after xdist's) appends the suffix where it is missing.
+
+    It also puts the notebook tests (the longest single tests) first: the workers take
+    the groups, largest first, then the single tests in this order, so the run ends on
+    short tests and neither worker idles long while the other finishes a notebook.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    items.sort(key=lambda item: item.get_closest_marker("notebook") is None)  # stable: otherwise as collected
+    for item in items:
+        names = {
+            str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")
+        }
+        if not names:
+            continue
+        suffixed = f"{item.nodeid}@{'_'.join(sorted(names))}"
+        if item.nodeid.endswith(suffixed[len(item.nodeid) :]):
+            continue  # xdist's own suffix held
+        node_id = getattr(item, "_id", None)
+        if node_id is None:
+            item._nodeid = suffixed
+        else:
+            item._id = type(node_id).parse(suffixed)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     """The project's root folder."""

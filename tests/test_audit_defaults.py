@@ -30,6 +30,8 @@ NOTEBOOKS = ROOT / "notebooks"
 SAMPLE_OBSERVATIONS = ROOT / "data_samples" / "station_observations.csv.gz"
 SAMPLE_UNITS = ROOT / "data_samples" / "units.csv"
 GROUP_CHECKS = ("disaggregated", "adverse_impact", "conditional_parity", "rater_bias")
+THREE_PATHS_GROUP = pytest.mark.xdist_group("audit_three_paths")
+"""The tests reading :func:`three_paths` run on one worker (make test: ``--dist loadgroup``): it is built once."""
 
 
 def _defaults(notebook: str) -> dict:
@@ -104,6 +106,7 @@ def three_paths(tmp_path_factory):
     return paragraph, seen["tables"], notebook, cli
 
 
+@THREE_PATHS_GROUP
 def test_quarterly_report_fairness_report_and_cli_count_the_same_findings(three_paths):
     paragraph, quarterly, notebook, cli = three_paths
     assert len(quarterly.findings) == len(notebook.findings) == len(cli) > 0
@@ -112,6 +115,7 @@ def test_quarterly_report_fairness_report_and_cli_count_the_same_findings(three_
     assert stated and int(stated.group(1)) == len(cli)
 
 
+@THREE_PATHS_GROUP
 def test_the_three_paths_audit_the_default_attributes_with_the_default_bootstrap(three_paths):
     _, quarterly, notebook, _ = three_paths
     audited = [a for a in AUDIT_DEFAULTS.by["station"]]
@@ -179,6 +183,7 @@ def test_groups_are_counted_against_the_minimum_at_its_boundary():
     assert audit_run._groups_with_enough_units(frame, ["missing"], 4, graded=False) is None
 
 
+@THREE_PATHS_GROUP
 def test_every_group_finding_rests_on_at_least_the_minimum_of_units(three_paths):
     _, quarterly, _, _ = three_paths
     for check in ("disaggregated", "adverse_impact", "conditional_parity"):

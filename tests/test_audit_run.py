@@ -17,6 +17,8 @@ from perfmodel.evaluation import evaluate
 from perfmodel.report.audit import fairness_summary_markdown
 
 MINUTES = 12.0
+# the module's tests share its module-scoped fixtures: one worker runs them all (make test: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("audit_run")
 
 
 @pytest.fixture(scope="module")

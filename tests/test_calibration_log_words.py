@@ -102,6 +102,10 @@ def test_reason_fills_values_in_either_language_and_says_a_kind_in_words():
     )
 
 
+FULL_GROUP = pytest.mark.xdist_group("calibration_log_full")
+"""The tests reading :func:`full` run on one worker (make test: ``--dist loadgroup``): it is evaluated once."""
+
+
 @pytest.fixture(scope="module")
 def full():
     """The shipped sample (120 stations, 2025Q2) with rater calibration, case-mix and shrinkage."""
@@ -114,6 +118,7 @@ def full():
     )
 
 
+@FULL_GROUP
 def test_the_log_keeps_its_columns_and_an_english_reason_made_from_its_code(full):
     log = full.stages["calibration_log"]
     assert list(log.columns) == LOG_COLUMNS
@@ -130,6 +135,7 @@ def test_the_log_keeps_its_columns_and_an_english_reason_made_from_its_code(full
     )
 
 
+@FULL_GROUP
 def test_a_chinese_log_table_has_no_english_sentence(full):
     log = full.stages["calibration_log"]
     zh = calibration_log_table(full, "zh")
@@ -141,6 +147,7 @@ def test_a_chinese_log_table_has_no_english_sentence(full):
     assert en["Reason"].tolist() == log["reason"].tolist()
 
 
+@FULL_GROUP
 def test_a_log_without_codes_is_shown_as_recorded(full):
     old = full.stages["calibration_log"][LOG_COLUMNS[:5]]
     shown = calibration_log_table(_with_log(full, old), "zh")
@@ -156,6 +163,7 @@ def _with_log(ev, log: pd.DataFrame):
     return other
 
 
+@FULL_GROUP
 def test_the_chinese_casemix_model_table_has_chinese_headers(full):
     from perfmodel.report.calibration import casemix_model_table
 

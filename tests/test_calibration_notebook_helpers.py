@@ -28,6 +28,10 @@ FRAMEWORK = "station_four_dimension"
 PERIOD = "2025Q2"
 
 
+CALIBRATION_CASE_GROUP = pytest.mark.xdist_group("calibration_case")
+"""The tests reading this module's module-scoped fixtures run on one worker (make test: ``--dist loadgroup``)."""
+
+
 @pytest.fixture(scope="module")
 def case() -> CalibrationCase:
     return simulate_calibration_case(FRAMEWORK, PERIOD, stations=40, rng=3)
@@ -39,6 +43,7 @@ def evaluations(case):
 
 
 # ---------------------------------------------------------------- the simulated case
+@CALIBRATION_CASE_GROUP
 def test_case_covers_the_period_with_clean_confounded_data(case):
     assert case.framework.id == FRAMEWORK and case.period == PERIOD and case.seed == 3
     stations = case.units[case.units["level"] == "station"]
@@ -60,6 +65,7 @@ def test_case_truth_is_the_simulators_overall_latent():
     assert len(got.observations) == len(sample.observations[fw.id])  # clean data: no row rejected
 
 
+@CALIBRATION_CASE_GROUP
 def test_same_seed_same_case_and_another_seed_another(case):
     again = simulate_calibration_case(FRAMEWORK, PERIOD, stations=40, rng=3)
     pd.testing.assert_frame_equal(again.observations, case.observations)
@@ -76,6 +82,7 @@ def test_officer_framework_case_scores_the_role_officers_only():
 
 
 # ---------------------------------------------------------------- evaluations and scores
+@CALIBRATION_CASE_GROUP
 def test_evaluate_case_runs_each_mode_on_the_same_data(case, evaluations):
     assert list(evaluations) == ["none", "casemix", "full"]
     assert [ev.settings.calibration for ev in evaluations.values()] == ["none", "casemix", "full"]
@@ -83,6 +90,7 @@ def test_evaluate_case_runs_each_mode_on_the_same_data(case, evaluations):
     pd.testing.assert_frame_equal(evaluations["none"].scores, direct.scores)
 
 
+@CALIBRATION_CASE_GROUP
 def test_raw_scores_are_the_weighted_scores_before_difficulty(evaluations):
     ev = evaluations["full"]
     scores = raw_scores(ev)
@@ -92,6 +100,7 @@ def test_raw_scores_are_the_weighted_scores_before_difficulty(evaluations):
 
 
 # ---------------------------------------------------------------- truth tables
+@CALIBRATION_CASE_GROUP
 def test_truth_recovery_table_adds_the_r2_on_the_calibration_covariates(case, evaluations):
     scores = {mode: raw_scores(ev) for mode, ev in evaluations.items()}
     table = truth_recovery_table(scores, case.truth, case.scored_units)
@@ -171,6 +180,7 @@ def test_effects_table_lists_the_simulator_effect_sizes():
     assert rc.effects_table(Effects(load=0.9))["size"].iloc[0] == 0.9
 
 
+@CALIBRATION_CASE_GROUP
 def test_calibrated_evaluation_names_what_to_plot(evaluations):
     full = evaluations["full"]
     models = full.stages["casemix_models"]["indicator"].tolist()
@@ -183,6 +193,7 @@ def test_calibrated_evaluation_names_what_to_plot(evaluations):
     assert len(enhancement) == (8 if len(stage) else 0)  # count, mean, std, min, quartiles, max
 
 
+@CALIBRATION_CASE_GROUP
 def test_uncalibrated_evaluation_has_nothing_calibrated_to_show(evaluations):
     raw = evaluations["none"]
     assert rc.rater_indicators(raw) == []

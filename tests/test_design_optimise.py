@@ -31,6 +31,10 @@ SEED = 20250101  # the seed of the shipped sample (perfmodel sample)
 STATIONS, TRIALS = 40, 12
 
 
+DESIGN_OPTIMISE_WORLD_GROUP = pytest.mark.xdist_group("design_optimise_world")
+"""The tests reading this module's module-scoped fixtures run on one worker (make test: ``--dist loadgroup``)."""
+
+
 @pytest.fixture(scope="module")
 def world():
     return simulated_world(FW, "2025Q4", stations=STATIONS, rng=SEED)
@@ -75,6 +79,7 @@ def test_pareto_front_is_the_set_of_undominated_rows(rows):
         assert mask[i] == (not dominated)
 
 
+@DESIGN_OPTIMISE_WORLD_GROUP
 def test_no_returned_design_is_dominated_by_another_evaluated_one(result):
     feasible = result.trials[result.trials["feasible"]]
     front = result.front
@@ -88,6 +93,7 @@ def test_no_returned_design_is_dominated_by_another_evaluated_one(result):
 
 
 # ---------------------------------------------------------------------------- reproducibility, time
+@DESIGN_OPTIMISE_WORLD_GROUP
 def test_same_seed_same_trials_and_front(result, world, space):
     again = optimise(space, world, trials=TRIALS, rng=SEED)
     columns = ["trial", "design", "feasible", "on_front", *OBJECTIVES]
@@ -96,6 +102,7 @@ def test_same_seed_same_trials_and_front(result, world, space):
     assert again.yaml() == result.yaml()
 
 
+@DESIGN_OPTIMISE_WORLD_GROUP
 def test_timeout_bounds_the_search(world, space):
     one = time.perf_counter()
     evaluate_design(world, Design.of(world.framework))
@@ -109,6 +116,7 @@ def test_timeout_bounds_the_search(world, space):
 
 
 # ---------------------------------------------------------------------------- the recommended design
+@DESIGN_OPTIMISE_WORLD_GROUP
 def test_recommended_design_beats_the_shipped_one_within_policy_limits(result):
     # a small world of the shipped sample's generator and seed; the bigger run is benchmarks/bench_optimise.py
     table = result.comparison().set_index("objective")
@@ -121,6 +129,7 @@ def test_recommended_design_beats_the_shipped_one_within_policy_limits(result):
     assert result.base["design"] == Design.of(result.world.framework).describe()
 
 
+@DESIGN_OPTIMISE_WORLD_GROUP
 def test_recommended_yaml_round_trips_through_the_loader(result, world, tmp_path):
     path = tmp_path / "recommended.yaml"
     path.write_text(result.yaml(), encoding="utf-8")
@@ -235,6 +244,7 @@ def test_casework_score_is_one_for_the_average_officer_and_rewards_easy_cases():
     assert float(flat.score(easy, None)) > float(flat.score(hard, None))
 
 
+@DESIGN_OPTIMISE_WORLD_GROUP
 def test_figure_front_has_title_and_labels(result):
     import matplotlib.pyplot as plt
 
@@ -246,6 +256,7 @@ def test_figure_front_has_title_and_labels(result):
     plt.close("all")
 
 
+@DESIGN_OPTIMISE_WORLD_GROUP
 def test_summary_speaks_both_languages(result):
     zh, en = result.summary("zh"), result.summary("en")
     assert "推荐设计" in zh and "recommended design" in en

@@ -32,6 +32,10 @@ from perfmodel.simulate import write_sample
 FRAMEWORK = "station_four_dimension"
 
 
+FEDERATED_SMALL_GROUP = pytest.mark.xdist_group("federated_small")
+"""The tests reading this module's module-scoped fixtures run on one worker (make test: ``--dist loadgroup``)."""
+
+
 @pytest.fixture(scope="module")
 def fw():
     return load_framework(FRAMEWORK)
@@ -63,6 +67,7 @@ def _indicator(fw, indicator_id):
         ("enforcement_errors", "poisson", "np.log(incident_volume / officers)"),
     ],
 )
+@FEDERATED_SMALL_GROUP
 def test_federated_fit_equals_the_pooled_statsmodels_fit(fw, small, indicator, family, terms):
     spec = CaseMixSpec(indicator, terms, family)
     fit = fit_federated(small.regions, spec)
@@ -106,6 +111,7 @@ def test_federated_logit_matches_the_hand_computed_saturated_fit():
 
 
 # ----------------------------------------------------------------------------- what crosses the boundary
+@FEDERATED_SMALL_GROUP
 def test_only_aggregates_cross_the_boundary_and_are_listed_with_sizes(small, small_comparison):
     log = small_comparison.log
     listing = log.to_frame()
@@ -135,6 +141,7 @@ def test_only_aggregates_cross_the_boundary_and_are_listed_with_sizes(small, sma
 
 
 # ----------------------------------------------------------------------------- sufficient statistics
+@FEDERATED_SMALL_GROUP
 def test_naive_pooled_score_from_statistics_equals_the_framework_on_pooled_rows(fw, small, small_comparison):
     """The sums each region sends reproduce the framework's composite on all regions' rows put together."""
     observations, units = [], []
@@ -152,6 +159,7 @@ def test_naive_pooled_score_from_statistics_equals_the_framework_on_pooled_rows(
     assert np.allclose(league["naive_score"].to_numpy(), expected, rtol=0, atol=1e-9)
 
 
+@FEDERATED_SMALL_GROUP
 def test_statistics_are_the_sums_of_the_rows(small):
     region = small.regions[0]
     table = region.statistics().table
@@ -165,6 +173,7 @@ def test_statistics_are_the_sums_of_the_rows(small):
 
 
 # ----------------------------------------------------------------------------- league table and ranks
+@FEDERATED_SMALL_GROUP
 def test_league_table_ranks_and_intervals(small_comparison, fw, small):
     league = small_comparison.to_frame()
     n = len(league)
@@ -184,12 +193,14 @@ def test_league_table_ranks_and_intervals(small_comparison, fw, small):
     assert len(funnel.table) == n
 
 
+@FEDERATED_SMALL_GROUP
 def test_region_effects_can_be_left_out(fw, small):
     comparison = compare_regions(fw, small.regions, region_effects="none", indicators=["case_compliance_rate"], draws=2)
     assert comparison.region_effects().empty
     assert list(comparison.fits) == ["case_compliance_rate"]
 
 
+@FEDERATED_SMALL_GROUP
 def test_bad_options_are_refused(fw, small):
     with pytest.raises(OptionError, match="region_effects"):
         compare_regions(fw, small.regions, region_effects="random")  # type: ignore[arg-type]
@@ -232,6 +243,7 @@ def test_family_follows_the_indicator_kind(fw):
 
 
 # ----------------------------------------------------------------------------- command line
+@FEDERATED_SMALL_GROUP
 def test_compare_regions_command_on_region_folders(tmp_path, capsys, small):
     folders = []
     for name, sample in small.samples.items():

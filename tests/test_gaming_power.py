@@ -20,7 +20,15 @@ ALL = PROCESSES + EXTRA_PROCESSES
 MODES = {"counts": False, "rates only": True}
 
 
-@pytest.fixture(scope="module", params=[(p, m) for p in ALL for m in MODES], ids=lambda x: f"{x[0]}-{x[1]}")
+@pytest.fixture(
+    scope="module",
+    params=[
+        # the two tests of one cell run on one worker (make test: --dist loadgroup), so its worlds are studied once
+        pytest.param((p, m), id=f"{p}-{m}", marks=pytest.mark.xdist_group(f"gaming_power-{p}-{m.replace(' ', '_')}"))
+        for p in ALL
+        for m in MODES
+    ],
+)
 def power(request) -> tuple[str, dict[str, float]]:
     process, mode = request.param
     result = study(

@@ -37,6 +37,8 @@ from perfmodel.simulate import COLLABORATION_EFFECTS, EFFECTS, simulate, write_s
 from perfmodel.text import say
 
 PERIOD = "2024Q4"
+# the module's tests share its module-scoped fixtures: one worker runs them all (make test: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("monitor_development")
 ROLES = ["officer_traffic", "officer_emergency"]
 
 

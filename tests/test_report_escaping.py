@@ -334,11 +334,17 @@ def _run_hostile(name: str, lang: str, hostile: dict[str, Path], out: Path):
     )
 
 
+HOSTILE_QUARTERLY = ("quarterly_evaluation", "zh")
+"""The notebook and language of :func:`hostile_quarterly_report`."""
+HOSTILE_QUARTERLY_GROUP = pytest.mark.xdist_group("hostile_quarterly_report")
+"""The tests reading :func:`hostile_quarterly_report` run on one worker (make test: ``--dist loadgroup``)."""
+
+
 @pytest.fixture(scope="module")
 def hostile_quarterly_report(hostile, tmp_path_factory):
-    """The quarterly report (zh) of the hostile sample, run once for the parser and the Chromium tests."""
-    out = tmp_path_factory.mktemp("hostile_quarterly") / "quarterly_evaluation"
-    return _run_hostile("quarterly_evaluation", "zh", hostile, out)
+    """The quarterly report (zh) of the hostile sample, run once for the parser, Chromium and PDF/Word tests."""
+    name, lang = HOSTILE_QUARTERLY
+    return _run_hostile(name, lang, hostile, tmp_path_factory.mktemp("hostile_quarterly") / name)
 
 
 NOTEBOOK_LANGS = [
@@ -357,9 +363,17 @@ NOTEBOOK_LANGS = [
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize(("name", "lang"), NOTEBOOK_LANGS, ids=[f"{n}-{lang}" for n, lang in NOTEBOOK_LANGS])
+@pytest.mark.parametrize(
+    ("name", "lang"),
+    [
+        pytest.param(
+            n, lang, id=f"{n}-{lang}", marks=[HOSTILE_QUARTERLY_GROUP] if (n, lang) == HOSTILE_QUARTERLY else []
+        )
+        for n, lang in NOTEBOOK_LANGS
+    ],
+)
 def test_every_report_shows_hostile_names_as_text(request, hostile, tmp_path, name, lang):
-    if (name, lang) == ("quarterly_evaluation", "zh"):
+    if (name, lang) == HOSTILE_QUARTERLY:
         run = request.getfixturevalue("hostile_quarterly_report")  # shared with the Chromium test
     else:
         run = _run_hostile(name, lang, hostile, tmp_path / name)
@@ -433,6 +447,7 @@ def _dump_dom(browser: str, page: Path) -> str:
 
 
 @pytest.mark.notebook
+@HOSTILE_QUARTERLY_GROUP
 def test_hostile_report_runs_no_script_in_chromium(request, tmp_path):
     """Open the hostile quarterly report in headless Chromium, with and without its CSP: nothing runs.
 
@@ -483,6 +498,7 @@ def test_chromium_runs_a_planted_script_so_the_check_can_fail(tmp_path):
 
 # ------------------------------------------------------------------ PDF and Word
 @pytest.mark.notebook
+@HOSTILE_QUARTERLY_GROUP
 def test_hostile_report_pdf_and_word_show_every_station_name_as_text(request, hostile, tmp_path):
     """The print and office formats carry the hostile names as text, like the HTML (issue 11)."""
     pdfium = pytest.importorskip("pypdfium2")
