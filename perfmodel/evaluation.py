@@ -384,6 +384,8 @@ class Evaluation:
         self.stages.later("raw", lambda: source.rows(units.index, months))  # rows reach pandas only when read
         self.log.append({"step": "raw", "months": months})
         incomplete = self._check_coverage(units, months)
+        # late rows counted now, while DuckDB's working memory is not yet beside the unit-level tables
+        late = source.late_counts(units.index, months)
         # The previous period first, kept slim, so that its stages and this period's are never all held at once.
         before = self._previous_evaluation() if self.settings.compare_previous else None
 
@@ -458,7 +460,7 @@ class Evaluation:
         self._record("aggregated", aggregated, method=self._choice("aggregation", fw.aggregation.method))
 
         self.stages["imputed_cells"] = _mask_to_long(imputed_mask, "imputed")
-        scores = self._finalise(aggregated, natural, breaches, units, months)
+        scores = self._finalise(aggregated, natural, breaches, units, late)
         self._record("scores", scores)
         if self.settings.compare_previous:
             self._compare_previous(before)
@@ -653,7 +655,7 @@ class Evaluation:
         natural: pd.DataFrame,
         breaches: pd.DataFrame,
         units: pd.DataFrame,
-        months: list[str],
+        late: pd.Series | None,
     ) -> pd.DataFrame:
         """Turn the aggregated scores into the scores table: every rule after aggregation.
 
@@ -690,8 +692,8 @@ class Evaluation:
             ``stages["breaches"]``: hard thresholds breached.
         units
             The scored units, indexed by unit id.
-        months
-            The months of the period (for late reports).
+        late
+            Rows marked late per unit in the period (``None``: the data do not say).
 
         Returns
         -------
@@ -728,7 +730,7 @@ class Evaluation:
         scored = score_draws(aggregated["score"].to_numpy(dtype=float)[None, :], rules, keys)
         self._record_scoring_flags(scored, rules, flags, notes)
         self.stages["grading_notes"] = pd.DataFrame(notes, columns=["unit_id", "code", "detail"])
-        self._late_reports(units, months, flags)
+        self._late_reports(late, units, flags)
         self.stages["flags"] = flags.frame()
         return self._scores_table(scored, aggregated, units, rank_labels, usable, coefficient, bonus, deduction)
 
@@ -863,10 +865,11 @@ class Evaluation:
         ``zero`` breach already set the indicator to the bottom of the range
         before aggregation; a ``grade_cap`` breach caps the grade here.
         """
+        indicator, names = pd.factorize(breaches["indicator"])  # one text object per indicator, not per breach
         flags.extend(
-            breaches["unit_id"].to_numpy(dtype=object),
+            pd.Index(breaches["unit_id"]),
             "hard_threshold",
-            item=breaches["indicator"].to_numpy(dtype=object),
+            item=np.asarray(names, dtype=object)[indicator],
             value=breaches["value"].to_numpy(dtype=float),
         )
         capping = breaches[breaches["consequence"] == "grade_cap"]
@@ -925,9 +928,12 @@ class Evaluation:
             flags.add(units[k], "quota_tie_lowered")
             notes.append((units[k], "quota_tie_lowered", GRADE_CODES[scored.grade[0, k]]))
 
-    def _late_reports(self, units: pd.DataFrame, months: list[str], flags: FlagLog) -> None:
-        """Flag ``late_reports`` (with the count) for units with rows marked late in the period."""
-        late = self.source.late_counts(units.index, months)
+    @staticmethod
+    def _late_reports(late: pd.Series | None, units: pd.DataFrame, flags: FlagLog) -> None:
+        """Flag ``late_reports`` (with the count) for units with rows marked late in the period.
+
+        ``late``: rows marked late per unit (:meth:`~perfmodel.source.ObservationSource.late_counts`).
+        """
         if late is None:
             return
         late = late[(late > 0).to_numpy() & among(late.index, units.index)]

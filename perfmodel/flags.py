@@ -107,7 +107,7 @@ class FlagLog:
         """
         if code not in FLAG_CODES:
             raise ValueError(f"unknown flag code {code!r}; use one of {', '.join(FLAG_CODES)}")
-        ids = np.asarray(unit_ids, dtype=object)
+        ids = unit_ids if isinstance(unit_ids, pd.Index | pd.Series) else pd.Index(np.asarray(unit_ids, dtype=object))
         n = len(ids)
         if not n:
             return
@@ -126,7 +126,11 @@ class FlagLog:
         """The long table ``stages["flags"]`` (:data:`FLAG_COLUMNS`)."""
         if not self._chunks:
             return pd.DataFrame([], columns=list(FLAG_COLUMNS)).astype({"item": object})
-        out = pd.DataFrame({name: np.concatenate([chunk[name] for chunk in self._chunks]) for name in FLAG_COLUMNS})
+        # unit ids stay text arrays (no Python string per flag); the other columns are concatenated as arrays
+        units = pd.concat([pd.Series(chunk["unit_id"], copy=False) for chunk in self._chunks], ignore_index=True)
+        out = pd.DataFrame({"unit_id": units.to_numpy() if units.dtype == object else units})
+        for name in FLAG_COLUMNS[1:]:
+            out[name] = np.concatenate([chunk[name] for chunk in self._chunks])
         out["item"] = out["item"].astype(object)  # as a frame of tuples infers it: None, or NaN beside text
         return out
 
@@ -142,26 +146,32 @@ def flag_codes(flags: pd.DataFrame, units: Iterable[str]) -> list[str]:
     >>> flag_codes(log.frame(), ["a", "b"])
     ['negative_list:complaint_upheld; late_reports', '']
     """
-    order = pd.Index(list(units), dtype=object)
+    order = units if isinstance(units, pd.Index) else pd.Index(list(units))
     listed = order.unique()
-    joined = np.full(len(listed), "", dtype=object)
-    position = listed.get_indexer(flags["unit_id"].to_numpy(dtype=object))
+    if flags.empty or not len(listed):
+        return [""] * len(order)
+    # each flag as (unit position, label id), from factorised columns: no Python string per flag
+    unit_code, flagged = pd.factorize(flags["unit_id"])
+    position = listed.get_indexer(flagged)[unit_code]
+    code_id, codes = pd.factorize(flags["code"])
+    item_id, items = pd.factorize(flags["item"])  # -1: no item
+    pair_values, pair_of_flag = np.unique(code_id * (len(items) + 1) + item_id + 1, return_inverse=True)
+    labels = [
+        str(codes[p // (len(items) + 1)]) + ("" if p % (len(items) + 1) == 0 else f":{items[p % (len(items) + 1) - 1]}")
+        for p in pair_values.tolist()
+    ]
     kept = np.flatnonzero(position >= 0)
-    if len(kept):
-        code = flags["code"].to_numpy(dtype=object)[kept]
-        item = flags["item"].to_numpy(dtype=object)[kept]
-        named = flags["item"].notna().to_numpy()[kept]
-        text = code.copy()
-        text[named] = code[named] + ":" + item[named]
-        by_unit = np.argsort(position[kept], kind="stable")  # each unit's flags together, in the order raised
-        unit, text = position[kept][by_unit], text[by_unit]
-        first = np.r_[True, unit[1:] != unit[:-1]]
-        nth = np.arange(len(unit)) - np.maximum.accumulate(np.where(first, np.arange(len(unit)), 0))
-        joined[unit[first]] = text[first]
-        for k in range(1, int(nth.max()) + 1):  # the k-th flag of every unit that has one, appended at once
-            at = nth == k
-            joined[unit[at]] = joined[unit[at]] + SEPARATOR + text[at]
-    return [str(t) for t in joined[listed.get_indexer(order)]]
+    by_unit = kept[np.argsort(position[kept], kind="stable")]  # each unit's flags together, in the order raised
+    unit = position[by_unit]
+    first = np.r_[True, unit[1:] != unit[:-1]]
+    nth = np.arange(len(unit)) - np.maximum.accumulate(np.where(first, np.arange(len(unit)), 0))
+    # one row per unit: its label ids in order (0: none); units with the same flags share one text
+    sequence = np.zeros((len(listed), int(nth.max(initial=0)) + 1), dtype=np.int32)
+    sequence[unit, nth] = pair_of_flag.reshape(-1)[by_unit] + 1
+    rows, which = np.unique(sequence, axis=0, return_inverse=True)
+    texts = np.array([SEPARATOR.join(labels[k - 1] for k in row if k) for row in rows.tolist()], dtype=object)
+    joined = texts[which.reshape(-1)]
+    return joined[listed.get_indexer(order)].tolist() if len(listed) != len(order) else joined.tolist()
 
 
 def _name(framework: Framework, node_id: str, lang: str) -> str:
