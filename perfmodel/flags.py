@@ -155,11 +155,12 @@ def flag_codes(flags: pd.DataFrame, units: Iterable[str]) -> list[str]:
     position = listed.get_indexer(flagged)[unit_code]
     code_id, codes = pd.factorize(flags["code"])
     item_id, items = pd.factorize(flags["item"])  # -1: no item
-    pair_values, pair_of_flag = np.unique(code_id * (len(items) + 1) + item_id + 1, return_inverse=True)
-    labels = [
-        str(codes[p // (len(items) + 1)]) + ("" if p % (len(items) + 1) == 0 else f":{items[p % (len(items) + 1) - 1]}")
-        for p in pair_values.tolist()
-    ]
+    width = len(items) + 1  # a (code, item) pair as one number: code × width + item + 1
+    pair_values, pair_of_flag = np.unique(code_id * width + item_id + 1, return_inverse=True)
+    labels = []
+    for pair in pair_values.tolist():
+        code, item = divmod(pair, width)
+        labels.append(str(codes[code]) if item == 0 else f"{codes[code]}:{items[item - 1]}")
     kept = np.flatnonzero(position >= 0)
     by_unit = kept[np.argsort(position[kept], kind="stable")]  # each unit's flags together, in the order raised
     unit = position[by_unit]
