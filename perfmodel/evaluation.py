@@ -825,7 +825,7 @@ class Evaluation:
         deduction = pd.Series(0.0, index=units.index)
         caps = pd.Series(NO_CAP, index=units.index, dtype=np.int8)
         hits = pd.Series(0.0, index=units.index)
-        parts: list[dict[str, np.ndarray]] = []
+        parts: list[dict[str, Any]] = []
         for item in self.framework.negative_list:
             count = _counts(natural, item.indicator)
             hits += count
@@ -836,7 +836,7 @@ class Evaluation:
             if len(hit):
                 parts.append(
                     {
-                        "unit_id": np.asarray(hit.index, dtype=object),
+                        "unit_id": hit.index,  # text array: no Python string per hit
                         "item": np.full(len(hit), item.id, dtype=object),
                         "name": np.full(len(hit), item.name.zh, dtype=object),
                         "count": n,
@@ -852,7 +852,10 @@ class Evaluation:
                 caps = _tighter_cap(caps, count.index[count > 0], item.grade_cap)
         columns = ["unit_id", "item", "name", "count", "consequence", "points", "grade_cap"]
         self.stages["negative_hits"] = (
-            pd.DataFrame({c: np.concatenate([part[c] for part in parts]) for c in columns})
+            pd.DataFrame(
+                {"unit_id": pd.concat([pd.Series(part["unit_id"], copy=False) for part in parts], ignore_index=True)}
+                | {c: np.concatenate([part[c] for part in parts]) for c in columns[1:]}
+            )
             if parts
             else pd.DataFrame([], columns=columns)
         )
