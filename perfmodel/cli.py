@@ -292,7 +292,7 @@ def _settings(args: argparse.Namespace) -> dict:
 
 @with_pseudonymised_inputs
 def _cmd_score(args: argparse.Namespace) -> int:
-    from perfmodel.evaluation import evaluate_files
+    from perfmodel.evaluation import SCORE_KEPT_STAGES, evaluate_files
     from perfmodel.flags import with_flag_text
     from perfmodel.outputs import claim_file
 
@@ -306,6 +306,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if args.partition_by and args.scope == "partition":
         return _score_partitioned(args, out, target, inputs)
     reading = {"sheet": args.sheet, "engine": args.engine, "memory_limit": args.memory_limit, **_settings(args)}
+    reading["keep"] = SCORE_KEPT_STAGES  # what is written; the other stages are let go as the run passes them
     if args.partition_by:  # --scope national: the same evaluation, its reading spread over Dask workers
         from perfmodel.partitioned import evaluate_national
 

@@ -157,6 +157,10 @@ PREVIOUS_KEPT_STAGES = ("scores", "flags", "grading_notes", "unit_months")
 """Stages of the previous period's evaluation (:attr:`Evaluation.previous`) kept in memory;
 the others are computed again when first read (:meth:`Evaluation.release_stages`)."""
 
+SCORE_KEPT_STAGES = ("scores", "flags", "grading_notes", "unit_months", "calibration_log")
+"""Stages ``perfmodel score`` keeps in memory (:meth:`Evaluation.run` ``keep``): what it writes and
+prints; the others are let go as the run passes them."""
+
 
 class Stages(dict[str, Any]):
     """The stages of an evaluation: a dict whose entries may be loaded on first access.
@@ -359,8 +363,19 @@ class Evaluation:
             units = units[units["role"] == self.framework.role]
         return units.set_index("unit_id", drop=False).rename_axis(None)
 
-    def run(self) -> Evaluation:
-        """Run every stage; returns ``self``."""
+    def run(self, keep: Iterable[str] | None = None) -> Evaluation:
+        """Run every stage; returns ``self``.
+
+        Parameters
+        ----------
+        keep
+            The stages to hold in memory (default: all). Every other stage is let go
+            as soon as the steps after it no longer need it, and computed again when
+            first read (:meth:`release_stages`): the same values, at the cost of a
+            second run. ``perfmodel score`` keeps :data:`SCORE_KEPT_STAGES`, so that the
+            unit × indicator tables of the early steps are not all held at the peak.
+        """
+        let_go = self._stage_releaser(keep)
         fw = self.framework
         units = self.scored_units
         if units.empty:
@@ -405,15 +420,21 @@ class Evaluation:
         denominated, problems = self._denominate(values, indicators, units)
         self._record("denominated", denominated)
         self.stages["denominator_problems"] = problems
+        del values
+        let_go("values")
 
         imputed, imputed_mask = self._impute(denominated, units)
         imputed.loc[incomplete], imputed_mask.loc[incomplete] = np.nan, False
         log = self.stages["imputation_log"]
         self.stages["imputation_log"] = log[~log["unit"].isin(incomplete)].reset_index(drop=True)
         self._record("imputed", imputed, method=self._choice("imputation", fw.missing.imputation))
+        del denominated
+        let_go("denominated")
 
         treated = self._treat(imputed)
         self._record("treated", treated, winsorise=self._choice("winsorise", fw.treatment.winsorise))
+        del imputed
+        let_go("imputed")
 
         if self.settings.calibration != "none":
             from perfmodel.calibrate.step import calibrate
@@ -440,8 +461,11 @@ class Evaluation:
 
         breaches = self._thresholds(self.stages["treated"], indicators)
         self.stages["breaches"] = breaches
+        let_go("treated")
 
         normalised = self._normalise(treated, indicators, units)
+        del treated
+        let_go("calibrated", "oriented")
         zeroed = breaches[breaches["consequence"] == "zero"]
         lo = fw.normalisation.range[0]
         for row in zeroed.itertuples():
@@ -458,12 +482,15 @@ class Evaluation:
         coverage = availability(normalised.notna(), fw, weights)
         aggregated["availability"] = coverage
         self._record("aggregated", aggregated, method=self._choice("aggregation", fw.aggregation.method))
+        del normalised
+        let_go("normalised")
 
         self.stages["imputed_cells"] = _mask_to_long(imputed_mask, "imputed")
         scores = self._finalise(aggregated, natural, breaches, units, late)
         self._record("scores", scores)
         if self.settings.compare_previous:
             self._compare_previous(before)
+        let_go(*dict.keys(self.stages))
         return self
 
     # ------------------------------------------------------------ steps
@@ -1013,6 +1040,17 @@ class Evaluation:
         keep
             Names of the stages to keep in memory.
         """
+        self._stage_releaser(keep)(*dict.keys(self.stages))
+
+    def _stage_releaser(self, keep: Iterable[str] | None) -> Callable[..., None]:
+        """A function that lets go of the named stages, but those in ``keep`` (all, when ``keep`` is None).
+
+        A stage let go is computed again when first read; the first such read runs
+        the evaluation again (:meth:`regen`, no change) and every later one takes
+        its stage from that same run.
+        """
+        if keep is None:
+            return lambda *keys: None
         kept = set(keep)
         again: list[Evaluation] = []
 
@@ -1024,8 +1062,12 @@ class Evaluation:
 
             return load
 
-        for key in [k for k in dict.keys(self.stages) if k not in kept and not self.stages.is_later(k)]:
-            self.stages.later(key, loader(key))
+        def let_go(*keys: str) -> None:
+            for key in keys:
+                if key not in kept and key in self.stages and not self.stages.is_later(key):
+                    self.stages.later(key, loader(key))
+
+        return let_go
 
     def _compare_previous(self, before: Evaluation | None) -> None:
         scores = self.stages["scores"]
@@ -1322,12 +1364,14 @@ def evaluate_files(
     sheet: int | str | None = None,
     engine: str = "auto",
     memory_limit: str | None = None,
+    keep: Iterable[str] | None = None,
     **settings: Any,
 ) -> Evaluation:
     """Read and validate the input files, then run the evaluation.
 
     Rows rejected by validation are kept in :attr:`Evaluation.quarantine`. ``engine`` and
     ``memory_limit``: see :func:`read_evaluation_inputs` (the scores are the same).
+    ``keep``: the stages held in memory, see :meth:`Evaluation.run` (default: all).
     ``sheet`` picks one sheet of an observations workbook (default: all). The arguments
     come in the house order ``(framework, observations, units, period)``; the old order
     ``(observations, units, framework, period)`` raises :class:`~perfmodel.errors.OptionError`.
@@ -1349,4 +1393,4 @@ def evaluate_files(
     )
     ev.n_input = n_input
     progress.step("scoring", framework=fw.id, period=period)
-    return ev.run()
+    return ev.run(keep)

@@ -31,7 +31,7 @@ by its scheduler's address (``docs/scale.md``).
 from __future__ import annotations
 
 import glob
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -458,6 +458,7 @@ def evaluate_national(
     sheet: int | str | None = None,
     engine: str = "auto",
     memory_limit: str | None = None,
+    keep: Iterable[str] | None = None,
     **settings: Any,
 ) -> Evaluation:
     """One evaluation of all units, its observations reduced partition by partition on Dask.
@@ -477,7 +478,7 @@ def evaluate_national(
         ``partition_by=VALUE`` folders, each worker reads its own.
     client, scheduler, workers
         As for :func:`evaluate_partitioned`.
-    sheet, engine, memory_limit, settings
+    sheet, engine, memory_limit, keep, settings
         As for :func:`perfmodel.evaluation.evaluate_files`.
 
     Returns
@@ -530,7 +531,7 @@ def evaluate_national(
     )
     ev.n_input = {"observations": plan.n_observations(reads), "units": plan.units.n_input}
     progress.step("scoring", framework=fw.id, period=period)
-    return ev.run()
+    return ev.run(keep)
 
 
 def _check_disjoint(reads: list[PartitionRows], partition_by: str) -> None:

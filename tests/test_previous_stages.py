@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -55,3 +56,63 @@ def test_release_keeps_the_asked_stages_and_reloads_the_rest_once(inputs):
     pd.testing.assert_frame_equal(ev.stages["normalised"], normalised)
     assert not ev.stages.is_later("normalised")
     assert ev.stages["values"] is not None
+
+
+@pytest.mark.parametrize("calibration", ["none", "casemix"])
+def test_a_run_that_keeps_some_stages_lets_the_others_go_before_scoring(inputs, monkeypatch, calibration):
+    """``run(keep=...)``: the early unit x indicator tables are not held while the scores are made, and every
+    stage read afterwards equals a full run's."""
+    fw, observations, units, _, _ = inputs
+    settings = Settings(calibration=calibration)
+    full = Evaluation(fw, observations, units, "2025Q2", settings).run()
+
+    held_at_scoring: list[str] = []
+    finalise = Evaluation._finalise
+
+    def spy(self, *args, **kwargs):
+        if self.period == full.period:
+            held_at_scoring.extend(k for k in self.stages if not self.stages.is_later(k))
+        return finalise(self, *args, **kwargs)
+
+    monkeypatch.setattr(Evaluation, "_finalise", spy)
+    lean = Evaluation(fw, observations, units, "2025Q2", settings).run(keep=["scores", "flags"])
+    monkeypatch.undo()
+
+    early = {"values", "denominated", "imputed", "treated", "oriented", "normalised", "calibrated"}
+    assert held_at_scoring and not early & set(held_at_scoring)
+    assert "aggregated" in held_at_scoring  # what the scores are made of is still there
+    assert [k for k in lean.stages if not lean.stages.is_later(k)] == ["flags", "scores"]
+    pd.testing.assert_frame_equal(lean.scores, full.scores)
+    assert list(lean.stages) == list(full.stages)
+    for key in full.stages:
+        if isinstance(full.stages[key], pd.DataFrame):
+            pd.testing.assert_frame_equal(_timeless(lean.stages[key]), _timeless(full.stages[key]), obj=key)
+
+
+def _timeless(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the date and time lines of statsmodels' model summaries (the time of the fit) left out."""
+    if "summary" not in frame.columns:
+        return frame
+    drop = re.compile(r"^(Date|Time):.*$", re.MULTILINE)
+    return frame.assign(summary=[drop.sub("", text) if isinstance(text, str) else text for text in frame["summary"]])
+
+
+def test_hand_back_memory_keeps_the_limit_and_the_data():
+    import duckdb
+
+    from perfmodel.engine.source import hand_back_memory
+    from perfmodel.engine.validate import connect
+
+    con = connect("300MB")
+    con.execute("CREATE TEMP TABLE t AS SELECT range AS x, range::VARCHAR AS y FROM range(2000000)")
+    before = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    hand_back_memory(con)
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == before
+    assert con.execute("SELECT count(*), sum(x), max(y) FROM t").fetchone() == (2000000, 1999999000000, "999999")
+    con.close()
+
+    other = duckdb.connect()  # not made by connect(): left exactly as its owner set it
+    other.execute("SET memory_limit = '123MB'")
+    setting = other.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    hand_back_memory(other)
+    assert other.execute("SELECT current_setting('memory_limit')").fetchone()[0] == setting

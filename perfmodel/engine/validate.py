@@ -51,7 +51,14 @@ import numpy as np
 import pandas as pd
 
 from perfmodel import progress
-from perfmodel.engine.source import CLEAN_COLUMNS, ROW_ORDER, EngineSource, close_store, store_rows
+from perfmodel.engine.source import (
+    CLEAN_COLUMNS,
+    MEMORY_LIMIT_VARIABLE,
+    ROW_ORDER,
+    EngineSource,
+    close_store,
+    store_rows,
+)
 from perfmodel.engine.source import quote_identifier as _quote
 from perfmodel.errors import OptionError, check_choice
 from perfmodel.framework import Framework
@@ -185,6 +192,7 @@ def connect(memory_limit: str | None = None, folder: Path | None = None, threads
         raise OptionError(
             f"--memory-limit {limit!r} is not a size DuckDB understands", "give a size such as 4GB or 512MB"
         ) from exc
+    con.execute(f"SET VARIABLE {MEMORY_LIMIT_VARIABLE} = '{limit}'")  # for hand_back_memory
     return con
 
 
