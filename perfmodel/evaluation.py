@@ -468,8 +468,8 @@ class Evaluation:
         let_go("calibrated", "oriented")
         zeroed = breaches[breaches["consequence"] == "zero"]
         lo = fw.normalisation.range[0]
-        for row in zeroed.itertuples():
-            normalised.loc[row.unit_id, row.indicator] = lo
+        for indicator, breached in zeroed.groupby("indicator", sort=False)["unit_id"]:
+            normalised.loc[breached.to_numpy(), indicator] = lo
         self._record("normalised", normalised, method=self._choice("normalisation", fw.normalisation.method))
 
         weights = self.stated_weights()
@@ -619,20 +619,21 @@ class Evaluation:
         for ind in indicators:
             if ind.threshold is None:
                 continue
-            for unit_id, value in values[ind.id].items():
-                if ind.threshold.breached(value):
-                    rows.append(
-                        {
-                            "unit_id": unit_id,
-                            "indicator": ind.id,
-                            "name": ind.name.zh,
-                            "value": value,
-                            "min": ind.threshold.min,
-                            "max": ind.threshold.max,
-                            "consequence": ind.threshold.consequence,
-                            "grade_cap": ind.threshold.grade_cap,
-                        }
-                    )
+            column = values[ind.id]
+            hits = ind.threshold.breached_where(column.to_numpy(dtype=float, na_value=np.nan))
+            for unit_id, value in column[hits].items():
+                rows.append(
+                    {
+                        "unit_id": unit_id,
+                        "indicator": ind.id,
+                        "name": ind.name.zh,
+                        "value": value,
+                        "min": ind.threshold.min,
+                        "max": ind.threshold.max,
+                        "consequence": ind.threshold.consequence,
+                        "grade_cap": ind.threshold.grade_cap,
+                    }
+                )
         columns = ["unit_id", "indicator", "name", "value", "min", "max", "consequence", "grade_cap"]
         return pd.DataFrame(rows, columns=columns)
 

@@ -18,6 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 import yaml
 from pydantic import (
     AfterValidator,
@@ -162,6 +164,16 @@ class Threshold(_Model):
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return False
         return (self.min is not None and value < self.min) or (self.max is not None and value > self.max)
+
+    def breached_where(self, values: npt.ArrayLike) -> np.ndarray:
+        """Whether each of ``values`` breaks the threshold, as :meth:`breached` says of one (missing: no)."""
+        numbers = np.asarray(values, dtype=float)
+        out = np.zeros(numbers.shape, dtype=bool)
+        if self.min is not None:
+            out |= numbers < self.min  # NaN compares false
+        if self.max is not None:
+            out |= numbers > self.max
+        return out
 
 
 class Temporary(_Model):

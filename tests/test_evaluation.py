@@ -140,6 +140,26 @@ def test_grade_cap_from_threshold_limits_best_unit():
     assert ev.scores.set_index("unit_id").loc["A", "grade"] == "合格"  # score 100 but rate 0.9 < 0.95
 
 
+def test_zero_consequence_sets_the_breaching_units_indicator_to_the_bottom_of_the_scale():
+    # r: A 0.9, B 0.7, C 0.5; min 0.8 -> B and C breach. r normalised A 100, B 50 -> 0, C 0 -> 0;
+    # D1 = (r + d) / 2: B (0 + 0) / 2 = 0, C (0 + 50) / 2 = 25; score = .6 D1 + .4 D2: B 0 + 16 = 16, C 15
+    fw = dict(TOY)
+    fw["tree"] = [dict(TOY["tree"][0]), TOY["tree"][1]]
+    fw["tree"][0]["children"] = [
+        {**TOY["tree"][0]["children"][0], "threshold": {"min": 0.8, "consequence": "zero"}},
+        TOY["tree"][0]["children"][1],
+    ]
+    units, obs = toy_data()
+    ev = evaluate(framework_from_dict(fw), obs, units, "2025Q2", compare_previous=False)
+    assert ev.stages["normalised"].loc[["A", "B", "C"], "r"].tolist() == pytest.approx([100.0, 0.0, 0.0])
+    assert ev.stages["breaches"][["unit_id", "indicator", "consequence"]].values.tolist() == [
+        ["B", "r", "zero"],
+        ["C", "r", "zero"],
+    ]
+    scores = ev.scores.set_index("unit_id")
+    assert scores.loc[["A", "B", "C"], "score"].tolist() == pytest.approx([100.0, 16.0, 15.0])
+
+
 def test_permuting_rows_leaves_scores_unchanged():
     units, obs = toy_data()
     fw = framework_from_dict(TOY)

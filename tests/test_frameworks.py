@@ -14,11 +14,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from perfmodel.framework import (
     Dimension,
     Framework,
     Indicator,
+    Threshold,
     framework_from_dict,
     load_framework,
     shipped_frameworks,
@@ -381,3 +384,16 @@ def test_docs_minimal_example_loads(repo_root: Path):
     first_yaml = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)
     fw = framework_from_dict(yaml.safe_load(first_yaml), source="docs/framework.md")
     assert fw.effective_weights() == pytest.approx({"case_compliance_rate": 0.6, "window_processing_days": 0.4})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    bounds=st.tuples(
+        st.none() | st.floats(-1e6, 1e6, allow_nan=False), st.none() | st.floats(-1e6, 1e6, allow_nan=False)
+    ).filter(lambda b: b != (None, None)),
+    values=st.lists(st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**6), 10**6) | st.none()),
+)
+def test_breached_where_says_of_each_value_what_breached_says_of_one(bounds, values):
+    threshold = Threshold(min=bounds[0], max=bounds[1])
+    expected = [bool(threshold.breached(v)) for v in values]
+    assert threshold.breached_where(values).tolist() == expected
