@@ -392,11 +392,11 @@ def _read_plain_csv(con: Any, path: Path, header: list[str], line_end: str = "\n
     The lines end in ``line_end`` (the header line's, :func:`_plain_csv`). With
     LF, a CR is DuckDB's delimiter, so that a line holding one has two cells and
     the read fails (pandas' C parser ends a line at a lone CR). With CRLF,
-    DuckDB is given no line end: its strict reader then takes the CRLF of the
-    first line as every line's and fails at a line ending in LF or CR alone, or
-    at a CR inside a line (pandas ends a line at either, and a CR inside quotes
-    stays in the cell). DuckDB 2.0 skips no line of such a file silently, and the
-    byte count below would see it if it did.
+    DuckDB is given no line end: its strict reader then ends lines at CRLF and
+    fails at a line ending in LF or CR alone, or at a CR inside a line (pandas
+    ends a line at a lone LF or CR too, and keeps a CR inside quotes in its
+    cell), wherever it is in the file (``tests/test_engine_csv_read.py``). Should
+    DuckDB ever skip such a line silently, the byte count below sees it.
 
     Parameters
     ----------
@@ -421,9 +421,9 @@ def _read_plain_csv(con: Any, path: Path, header: list[str], line_end: str = "\n
         DuckDB's limit), or a line holds a NUL byte (pandas ends a cell there) or
         a CR, has more cells than the header, or has a quote that does not open
         and close a whole cell on the line (a quoted line break, a quote inside a
-        cell); and when the lines' bytes and their ends (1 byte each with LF,
-        2 with CRLF) and the byte-order mark do not add up to the file's size (:func:`_text_size`),
-        should DuckDB ever pass over a byte silently.
+        cell); and when the lines' bytes, their ends (1 byte each with LF, 2 with
+        CRLF) and the byte-order mark do not add up to the file's size
+        (:func:`_text_size`), should DuckDB ever pass over a byte silently.
     """
     import duckdb
 
