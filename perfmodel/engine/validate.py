@@ -5,11 +5,12 @@ may fail a check to the row-level checks of :mod:`perfmodel.validation`:
 
 1. **Read.** Parquet is read by DuckDB column by column (with ``months``, only the
    row groups of those months: the filter on ``period`` is pushed into the scan).
-   A UTF-8, comma-separated CSV (or .csv.gz) whose header is its first line is
-   read by DuckDB once, as lines split into cells in SQL (:func:`_read_plain_csv`),
-   unless a line holds text that pandas reads otherwise (CR, NUL, a quote across
-   lines). Every other file (workbooks, other encodings or
-   separators, title lines, wide exports …) is read by
+   A UTF-8 (with or without byte-order mark), comma-separated CSV (or .csv.gz)
+   whose header is its first line is read by DuckDB once, as lines split into
+   cells in SQL (:func:`_read_plain_csv`), its lines ending in LF, or all in CRLF
+   (as Windows programs write them), unless a line holds text that pandas reads
+   otherwise (another CR, NUL, a quote across lines). Every other file
+   (workbooks, other encodings or separators, title lines, wide exports …) is read by
    :func:`perfmodel.io.read_table` and then handed to DuckDB, so that every input
    the pandas path reads is read here too. A folder of Parquet files partitioned
    by ``month=YYYY-MM`` (or a pattern) is read as one table, only the files of
@@ -45,7 +46,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -65,6 +66,7 @@ from perfmodel.framework import Framework
 from perfmodel.io import (
     OBSERVATION_ALIASES,
     UNIT_ALIASES,
+    _column_letter,
     _header_position,
     _sniff_separator,
     canonical_columns,
@@ -328,13 +330,27 @@ def _register_parts(con: Any, observations: str | Path, months: Iterable[str] | 
     return frame, source
 
 
-def _plain_csv(path: Path) -> list[str] | None:
-    """The header of a CSV file whose first line DuckDB reads exactly as :func:`perfmodel.io.read_table`, else None.
+class _PlainCsv(NamedTuple):
+    """What :func:`_read_plain_csv` needs to know of a CSV file's first line (:func:`_plain_csv`)."""
+
+    header: list[str]
+    """The header's cells."""
+    line_end: str
+    """``"\\n"`` (LF), or ``"\\r\\n"`` (CRLF) when the header line ends so."""
+    bom: bool
+    """Whether the file begins with a UTF-8 byte-order mark (as Excel's "CSV UTF-8" writes it)."""
+
+
+def _plain_csv(path: Path) -> _PlainCsv | None:
+    """The header, line end and byte-order mark of a CSV file whose first line DuckDB reads exactly as
+    :func:`perfmodel.io.read_table`; else None.
 
     That is: a .csv or .csv.gz file whose first :data:`_HEAD_BYTES` are UTF-8
-    without BOM, NUL or CR, comma-separated, with the header on the first line
-    and every header cell filled. The rest of the file is checked as DuckDB reads
-    it (:func:`_read_plain_csv`).
+    (after a byte-order mark, if any) without NUL, comma-separated, with the
+    header on the first line and every header cell filled, and without a CR
+    other than those of the line ends when the header line ends in CRLF
+    (without any CR when it ends in LF). The rest of the file is checked as
+    DuckDB reads it (:func:`_read_plain_csv`).
     """
     name = path.name.lower()
     if not (name.endswith(".csv") or name.endswith(".csv.gz")):
@@ -346,18 +362,24 @@ def _plain_csv(path: Path) -> list[str] | None:
         text = head.decode("utf-8") if len(head) < _HEAD_BYTES else head.decode("utf-8", errors="ignore")
     except (OSError, UnicodeDecodeError, EOFError):
         return None
-    if not text or text.startswith("\ufeff") or "\x00" in text or "\r" in text or '"' in text.split("\n", 1)[0]:
+    bom = text.startswith("\ufeff")  # pandas reads such a file as "utf-8-sig": the mark is no text
+    text = text.removeprefix("\ufeff")
+    first = text.split("\n", 1)[0]
+    line_end = "\r\n" if first.endswith("\r") else "\n"
+    if line_end == "\r\n":
+        first = first[:-1]
+        text = text.replace("\r\n", "\n").removesuffix("\r")  # the head may end between a CR and its LF
+    if not text or "\x00" in text or "\r" in text or '"' in first:
         return None
     if _sniff_separator(text, ",", OBSERVATION_ALIASES) != ",":
         return None
-    first = text.split("\n", 1)[0]
     cells = first.split(",")
     if any(cell.strip() == "" for cell in cells):
         return None
     grid = pd.DataFrame([cells])
     if _header_position(grid, OBSERVATION_ALIASES, strict=True) != 0:
         return None
-    return cells
+    return _PlainCsv(cells, line_end, bom)
 
 
 _QUOTED = '"(?:[^"]|"")*"'
@@ -365,28 +387,51 @@ _FIELD = f'(?:{_QUOTED}|[^,"]*)'
 """A CSV cell on one line: quoted (a doubled quote inside is one quote) or without quotes."""
 
 
-def _read_plain_csv(con: Any, path: Path, header: list[str]) -> bool:
+def _read_plain_csv(con: Any, path: Path, header: list[str], line_end: str = "\n", bom: bool = False) -> bool:
     """Read the lines after the header of a CSV file, once, into the table ``raw_text`` (cells ``c0`` …).
 
-    DuckDB reads the file as lines (one column, CR as the delimiter, no quoting),
-    so that nothing of the text is skipped: a blank line is a missing line (a row
-    of missing cells, as pandas keeps it, where DuckDB's CSV reader would skip
-    it), a CR makes the read fail. Each line is split into its cells in SQL, as
-    pandas' C parser (and DuckDB's CSV reader) splits it: at commas, a quoted
-    cell kept whole (``""`` inside it is ``"``), cells missing at the end missing.
+    DuckDB reads the file as lines (one column, no quoting), so that nothing of
+    the text is skipped: a blank line is a missing line (a row of missing cells,
+    as pandas keeps it, where DuckDB's CSV reader would skip it). Each line is
+    split into its cells in SQL, as pandas' C parser (and DuckDB's CSV reader)
+    splits it: at commas, a quoted cell kept whole (``""`` inside it is ``"``),
+    cells missing at the end missing.
+
+    The lines end in ``line_end`` (the header line's, :func:`_plain_csv`). With
+    LF, a CR is DuckDB's delimiter, so that a line holding one has two cells and
+    the read fails (pandas' C parser ends a line at a lone CR). With CRLF,
+    DuckDB is given no line end: its strict reader then ends lines at CRLF and
+    fails at a line ending in LF or CR alone, or at a CR inside a line (pandas
+    ends a line at a lone LF or CR too, and keeps a CR inside quotes in its
+    cell), wherever it is in the file (``tests/test_engine_csv_read.py``). Should
+    DuckDB ever skip such a line silently, the byte count below sees it.
+
+    Parameters
+    ----------
+    con
+        The DuckDB connection.
+    path
+        The .csv or .csv.gz file.
+    header
+        The cells of its first line.
+    line_end
+        ``"\\n"`` (LF) or ``"\\r\\n"`` (CRLF): every line's end (the last line may have none).
+    bom
+        Whether the file begins with a UTF-8 byte-order mark (3 bytes, skipped with the header line).
 
     Returns
     -------
     bool
         Whether every line was read as pandas reads it. Not so (and
         :func:`perfmodel.io.read_table` reads the file instead: only files holding
-        such text pay a second read) when DuckDB refuses the text (a CR, bytes
-        that are not UTF-8, a line longer than DuckDB's limit), or a line holds a
-        NUL byte (pandas ends a cell there) or a CR, has more cells than the header,
-        or has a quote that does not open and close a whole cell on the line (a
-        quoted line break, a quote inside a cell); and when the lines' bytes do
-        not add up to the file's size (:func:`_text_size`), should DuckDB ever
-        pass over a byte silently.
+        such text pay a second read) when DuckDB refuses the text (a CR or LF
+        other than the line ends, bytes that are not UTF-8, a line longer than
+        DuckDB's limit), or a line holds a NUL byte (pandas ends a cell there) or
+        a CR, has more cells than the header, or has a quote that does not open
+        and close a whole cell on the line (a quoted line break, a quote inside a
+        cell); and when the lines' bytes, their ends (1 byte each with LF, 2 with
+        CRLF) and the byte-order mark do not add up to the file's size
+        (:func:`_text_size`), should DuckDB ever pass over a byte silently.
     """
     import duckdb
 
@@ -397,6 +442,9 @@ def _read_plain_csv(con: Any, path: Path, header: list[str]) -> bool:
     )
     whole = f"regexp_full_match(line, '{_FIELD}(?:,{_FIELD})*')"
     cells = ", ".join(f"cells[{k + 1}] AS c{k}" for k in range(width))
+    # DuckDB 2.0 misreads a CRLF file given new_line = '\r\n' (as one line, or none) or, with skip = 1,
+    # new_line = '\n' (as no line): only with no line end given does it read the file's lines
+    ends = ", new_line = '\\n'" if line_end == "\n" else ""
     try:
         con.execute(
             f"""
@@ -404,10 +452,11 @@ def _read_plain_csv(con: Any, path: Path, header: list[str]) -> bool:
             WITH lines AS (
                 SELECT line FROM read_csv('{_literal(path)}', columns = {{'line': 'VARCHAR'}}, header = false,
                     skip = 1, delim = chr(13), quote = '', escape = '', auto_detect = false, strict_mode = true,
-                    null_padding = false, new_line = '\\n')
+                    null_padding = false{ends})
             ), split AS (
                 SELECT CASE WHEN line IS NULL THEN CAST([] AS VARCHAR[])
-                            WHEN contains(line, chr(0)) OR contains(line, chr(13)) THEN NULL
+                            WHEN contains(line, chr(0)) OR contains(line, chr(13)) OR contains(line, chr(10))
+                                THEN NULL
                             WHEN NOT contains(line, '"') THEN string_split(line, ',')
                             WHEN {whole} THEN {unquote} END AS cells,
                        CAST(coalesce(strlen(line), 0) AS INTEGER) AS n_bytes
@@ -425,9 +474,10 @@ def _read_plain_csv(con: Any, path: Path, header: list[str]) -> bool:
         return False
     if odd:
         return False
-    size += len(",".join(header).encode("utf-8")) + 1 + lines  # the header and every line's LF
+    end = len(line_end)
+    size += 3 * bom + len(",".join(header).encode("utf-8")) + end * (1 + lines)  # the header and every line's end
     expected, modulus = _text_size(path)
-    return expected is not None and (expected - size) % modulus in (0, modulus - 1)  # the last LF may be absent
+    return expected is not None and (expected - size) % modulus in (0, modulus - end)  # the last end may be absent
 
 
 def _text_size(path: Path) -> tuple[int | None, int]:
@@ -476,17 +526,20 @@ def _register_raw(
             f"FROM {scan}, file_row_number = true)"
         )
         return _empty_with_attrs(names, source), source
-    header = _plain_csv(path) if path.is_file() else None
-    if header is not None:
-        names = canonical_columns(header, OBSERVATION_ALIASES, source=source)
-        names = ["source_row_in_file" if n == "source_row" else n for n in names]
-        if _read_plain_csv(con, path, header):
+    plain = _plain_csv(path) if path.is_file() else None
+    if plain is not None:
+        canonical = canonical_columns(plain.header, OBSERVATION_ALIASES, source=source)
+        names = ["source_row_in_file" if n == "source_row" else n for n in canonical]
+        if _read_plain_csv(con, path, *plain):
             select = ", ".join(f"nullif(c{k}, '') AS {_quote(n)}" for k, n in enumerate(names))
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW raw_all AS SELECT {select}, CAST(rowid + 2 AS BIGINT) AS source_row "
                 "FROM raw_text"
             )
-            return _empty_with_attrs(names, source), source
+            frame = _empty_with_attrs(names, source)
+            # each column's spreadsheet letter, as read_table gives them (a wide export's messages name cells)
+            frame.attrs["letters"] = {n: _column_letter(k) for k, n in enumerate(canonical)}
+            return frame, source
         con.execute("DROP TABLE IF EXISTS raw_text")
     frame = read_table(path, aliases=OBSERVATION_ALIASES, sheet=sheet)
     return _register_frame(con, frame), str(frame.attrs["source"])
