@@ -38,6 +38,7 @@ from perfmodel.grading import (
     tie_break_key_draws,
 )
 from perfmodel.groups import ALL_UNITS
+from perfmodel.memory import trim_heap
 from perfmodel.normalise import normalise, orient, orient_bounds
 from perfmodel.periods import months_in, parse_period, period_label, previous
 from perfmodel.scoring import ScoredDraws, ScoringRules, score_draws
@@ -403,6 +404,7 @@ class Evaluation:
         late = source.late_counts(units.index, months)
         # The previous period first, kept slim, so that its stages and this period's are never all held at once.
         before = self._previous_evaluation() if self.settings.compare_previous else None
+        trim_heap()  # what the previous period's steps freed, handed back before this period's roll-up
 
         kinds = fw.rollup_kinds()
         natural = source.rolled_values(units.index, kinds, self.period)

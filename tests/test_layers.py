@@ -45,6 +45,7 @@ LAYERS: dict[str, int] = {
     "randomness.py": 1,  # the rng convention (numpy only)
     "glossary.py": 1,  # column headers and meanings, zh/en
     "progress.py": 1,  # progress lines of long steps (shown only when the CLI switches them on)
+    "memory.py": 1,  # freed heap memory handed back to the system (glibc malloc_trim)
     # 2 framework, periods and io
     "framework.py": 2,
     "periods.py": 2,

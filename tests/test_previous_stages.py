@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -116,3 +117,33 @@ def test_hand_back_memory_keeps_the_limit_and_the_data():
     setting = other.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     hand_back_memory(other)
     assert other.execute("SELECT current_setting('memory_limit')").fetchone()[0] == setting
+
+
+def test_trim_heap_hands_freed_memory_back_and_keeps_what_is_held():
+    import ctypes
+    import platform
+
+    from perfmodel.memory import trim_heap
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        assert trim_heap() is False  # no malloc_trim in this C library: nothing done
+        pytest.skip("malloc_trim is glibc's")
+
+    def resident_mib() -> float:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 2**20
+
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    held = np.arange(1_000_000, dtype=float)
+    blocks = [libc.malloc(4096) for _ in range(50_000)]  # 200 MB in small blocks: on the heap, never mmap'ed
+    for block in blocks:
+        ctypes.memset(block, 1, 4096)  # touched, so resident
+    keep = blocks[-1]  # the heap's top stays in use: only trimming returns the pages below it
+    for block in blocks[:-1]:
+        libc.free(block)
+    before = resident_mib()
+    assert trim_heap() is True
+    assert resident_mib() < before - 100
+    assert held.sum() == 499999500000.0
+    libc.free(keep)

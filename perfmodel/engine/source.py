@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from perfmodel.framework import Framework
+from perfmodel.memory import trim_heap
 from perfmodel.periods import months_in
 from perfmodel.rollup import ROLLUP_COLUMNS, rolled_values
 from perfmodel.validation import OBSERVATION_INPUTS, TEXT_DTYPE, lateness
@@ -89,6 +90,7 @@ def hand_back_memory(con: Any) -> None:
         pass
     finally:
         con.execute(f"SET memory_limit = '{given}'")
+    trim_heap()
 
 
 def store_rows(con: Any, rows: pd.DataFrame, table: str = "obs") -> None:
