@@ -101,15 +101,23 @@ def _timeless(frame: pd.DataFrame) -> pd.DataFrame:
 def test_hand_back_memory_keeps_the_limit_and_the_data():
     import duckdb
 
-    from perfmodel.engine.source import hand_back_memory
+    from perfmodel.engine.source import HAND_BACK_FROM, hand_back_memory
     from perfmodel.engine.validate import connect
 
-    con = connect("300MB")
-    con.execute("CREATE TEMP TABLE t AS SELECT range AS x, range::VARCHAR AS y FROM range(2000000)")
-    before = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    hand_back_memory(con)
+    def held(con) -> int:
+        return con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0]
+
+    con = connect("1GB")
+    con.execute("CREATE TEMP TABLE small AS SELECT range AS x FROM range(1000)")
+    assert hand_back_memory(con) is False  # too little to be worth evicting
+    con.execute("CREATE TEMP TABLE t AS SELECT range AS x, 'unit-' || range::VARCHAR AS y FROM range(8000000)")
+    before, holding = con.execute("SELECT current_setting('memory_limit')").fetchone()[0], held(con)
+    assert holding >= HAND_BACK_FROM
+    assert hand_back_memory(con) is True
+    assert held(con) < holding / 2
     assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == before
-    assert con.execute("SELECT count(*), sum(x), max(y) FROM t").fetchone() == (2000000, 1999999000000, "999999")
+    expected = (8000000, 7999999 * 8000000 // 2, "unit-999999")  # max(y) in text order
+    assert con.execute("SELECT count(*), sum(x), max(y) FROM t").fetchone() == expected
     con.close()
 
     other = duckdb.connect()  # not made by connect(): left exactly as its owner set it

@@ -65,8 +65,11 @@ MEMORY_LIMIT_VARIABLE = "perfmodel_memory_limit"
 HAND_BACK_LIMIT = "64MB"
 """The memory limit :func:`hand_back_memory` sets for a moment, making DuckDB evict and free its memory."""
 
+HAND_BACK_FROM = 128 * 2**20
+"""Bytes DuckDB must hold for :func:`hand_back_memory` to act: below, evicting would cost more than it frees."""
 
-def hand_back_memory(con: Any) -> None:
+
+def hand_back_memory(con: Any) -> bool:
     """Make DuckDB give its cached memory back to the system, then set its memory limit back as it was.
 
     DuckDB keeps the blocks of its tables and its allocator's free memory resident
@@ -76,14 +79,25 @@ def hand_back_memory(con: Any) -> None:
     moment makes DuckDB write its blocks to its spill folder (read back when a
     later query needs them) and flush its allocator.
 
-    Only for connections made by :func:`perfmodel.engine.validate.connect`; any
-    other connection is left as it is.
+    Only for connections made by :func:`perfmodel.engine.validate.connect`, and
+    only when DuckDB holds at least :data:`HAND_BACK_FROM` bytes (small data stay
+    in memory, where the next query finds them); any other connection is left as
+    it is. The freed heap memory of the process goes back too
+    (:func:`perfmodel.memory.trim_heap`).
+
+    Returns
+    -------
+    bool
+        Whether memory was handed back.
     """
     import duckdb
 
     given = con.execute(f"SELECT getvariable('{MEMORY_LIMIT_VARIABLE}')").fetchone()[0]
     if given is None:  # a connection made elsewhere: its settings are its owner's
-        return
+        return False
+    held = con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()").fetchone()[0]
+    if held < HAND_BACK_FROM:
+        return False
     try:
         con.execute(f"SET memory_limit = '{HAND_BACK_LIMIT}'")
     except duckdb.Error:  # DuckDB could not evict that much (no spill folder): it keeps what it holds
@@ -91,6 +105,7 @@ def hand_back_memory(con: Any) -> None:
     finally:
         con.execute(f"SET memory_limit = '{given}'")
     trim_heap()
+    return True
 
 
 def store_rows(con: Any, rows: pd.DataFrame, table: str = "obs") -> None:
