@@ -402,12 +402,14 @@ class Evaluation:
         incomplete = self._check_coverage(units, months)
         # late rows counted now, while DuckDB's working memory is not yet beside the unit-level tables
         late = source.late_counts(units.index, months)
-        # The previous period first, kept slim, so that its stages and this period's are never all held at once.
-        before = self._previous_evaluation() if self.settings.compare_previous else None
-        trim_heap()  # what the previous period's steps freed, handed back before this period's roll-up
-
+        # This period's roll-up before the previous period's evaluation: while DuckDB fills its memory limit,
+        # pandas holds neither period's unit-level stages (the previous period's scores and flags are kept).
         kinds = fw.rollup_kinds()
         natural = source.rolled_values(units.index, kinds, self.period)
+        # The previous period first, kept slim, so that its stages and this period's are never all held at once.
+        before = self._previous_evaluation() if self.settings.compare_previous else None
+        trim_heap()  # what the previous period's steps freed, handed back before this period's own
+
         # the long roll-up (numerators, denominators, methods) reaches pandas only when an analysis reads it
         self.stages.later("rolled", lambda: source.roll_up(units.index, kinds, self.period))
         self.log.append({"step": "rolled", "rule": "rates from summed numerators and denominators"})
