@@ -110,6 +110,7 @@ def test_hand_back_memory_keeps_the_limit_and_the_data():
     con = connect("1GB")
     con.execute("CREATE TEMP TABLE small AS SELECT range AS x FROM range(1000)")
     assert hand_back_memory(con) is False  # too little to be worth evicting
+    assert con.sql("SELECT count(*) FROM small").fetchall() == [(1000,)]  # no result left unfinished
     con.execute("CREATE TEMP TABLE t AS SELECT range AS x, 'unit-' || range::VARCHAR AS y FROM range(8000000)")
     before, holding = con.execute("SELECT current_setting('memory_limit')").fetchone()[0], held(con)
     assert holding >= HAND_BACK_FROM

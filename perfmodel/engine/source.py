@@ -92,10 +92,11 @@ def hand_back_memory(con: Any) -> bool:
     """
     import duckdb
 
-    given = con.execute(f"SELECT getvariable('{MEMORY_LIMIT_VARIABLE}')").fetchone()[0]
+    # each result fetched to its end: DuckDB refuses the next query while one is unfinished
+    given = con.execute(f"SELECT getvariable('{MEMORY_LIMIT_VARIABLE}')").fetchall()[0][0]
     if given is None:  # a connection made elsewhere: its settings are its owner's
         return False
-    held = con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()").fetchone()[0]
+    held = con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()").fetchall()[0][0]
     if held < HAND_BACK_FROM:
         return False
     try:
