@@ -362,6 +362,32 @@ class CaseMixModel:
         self.dispersion_ = float(self.result_.pearson_chi2 / self.result_.df_resid)
         return self
 
+    def refit(
+        self, endog: np.ndarray, *, var_weights: np.ndarray | None = None, exposure: np.ndarray | None = None
+    ) -> Any:
+        """The GLM fitted again on the design matrix of the last :meth:`fit`, with another outcome or weights.
+
+        No formula is read: the rows and terms are those of the last fit, so an
+        iterative reweighting (extra-binomial or negative-binomial weights) costs one
+        IRLS fit per step. ``endog`` is on the scale the GLM fits (proportions for a
+        binomial model with ``denominator=``); ``var_weights`` and ``exposure`` as
+        statsmodels takes them. The model itself is left unchanged.
+
+        Returns
+        -------
+        statsmodels GLMResults
+            The same numbers as :meth:`fit` on the same rows with that outcome and those weights.
+        """
+        import statsmodels.api as sm
+
+        design = self._check_fitted().model.exog
+        kwargs: dict[str, Any] = {"family": self._family(), "missing": "raise"}
+        if var_weights is not None:
+            kwargs["var_weights"] = var_weights
+        if exposure is not None:
+            kwargs["exposure"] = exposure
+        return sm.GLM(np.asarray(endog, dtype=float), design, **kwargs).fit()
+
     def _check_fitted(self) -> Any:
         if not hasattr(self, "result_"):
             raise OptionError(NOT_FITTED)
