@@ -227,7 +227,8 @@ class CaseMixModel:
                     MISSING_COLUMN.format(column=column, role=role, available=list(data.columns), where=where)
                 )
         text = self.formula if need_outcome else self.formula.split("~", 1)[1]
-        referenced = [c for c in data.columns if isinstance(c, str) and c in self._names_in(text)]
+        names = self._names_in(text)
+        referenced = [c for c in data.columns if isinstance(c, str) and c in names]
         for column in [*referenced, *(c for c, _, _ in required)]:
             n_missing = int(data[column].isna().sum())
             if n_missing:
@@ -358,6 +359,7 @@ class CaseMixModel:
                 raise OptionError(FIT_FAILED.format(error=exc)) from exc
             raise self._translate(exc, data) from exc
         self.outcome_ = lhs
+        self._fitted_terms = self._terms(data, rhs)
         self.n_obs_ = int(self.result_.nobs)
         self.dispersion_ = float(self.result_.pearson_chi2 / self.result_.df_resid)
         return self
@@ -387,6 +389,15 @@ class CaseMixModel:
         if exposure is not None:
             kwargs["exposure"] = exposure
         return sm.GLM(np.asarray(endog, dtype=float), design, **kwargs).fit()
+
+    @staticmethod
+    def _terms(data: pd.DataFrame, rhs: str) -> pd.DataFrame:
+        """What the design matrix is built from: the rows' index and every column whose name occurs in ``rhs``.
+
+        A name occurring anywhere in the text counts (also inside ``Q("…")`` or another
+        name): more columns than the formula reads, never fewer.
+        """
+        return data[[c for c in data.columns if str(c) in rhs]]
 
     def _check_fitted(self) -> Any:
         if not hasattr(self, "result_"):
@@ -439,10 +450,16 @@ class CaseMixModel:
         kwargs: dict[str, Any] = {}
         if self.exposure is not None:
             kwargs["exposure"] = data[self.exposure].to_numpy(dtype=float)
-        try:
-            mu = np.asarray(res.predict(data, **kwargs), dtype=float)
-        except Exception as exc:
-            raise self._translate(exc, data) from exc
+        fitted = getattr(self, "_fitted_terms", None)
+        if fitted is not None and fitted.equals(self._terms(data, self.formula.split("~", 1)[1])):
+            # the rows and terms of the fit: its design matrix, as the formula would build it again
+            exog = np.asarray(res.model.data.orig_exog)
+            mu = np.asarray(res.predict(exog, transform=False, **kwargs), dtype=float)
+        else:
+            try:
+                mu = np.asarray(res.predict(data, **kwargs), dtype=float)
+            except Exception as exc:
+                raise self._translate(exc, data) from exc
         if self.denominator is not None:
             mu = mu * data[self.denominator].to_numpy(dtype=float)
         return pd.Series(mu, index=data.index, name="expected")
