@@ -553,17 +553,29 @@ def test_reweighted_fits_equal_a_formula_fit_at_every_step(seed):
         )
 
 
-def test_refit_is_the_formula_fit_with_the_new_outcome_and_weights():
+def _without_clock(summary: str) -> str:
+    return re.sub(r"(Date|Time):\s+\S+", "", summary)
+
+
+def test_a_fit_on_anothers_design_is_the_formula_fit():
+    """``design_of``: same rows and terms, other outcome and weights; the formula fit's numbers and summary."""
     from perfmodel.calibrate.casemix import CaseMixModel
 
-    rows = _overdispersed_rows(5).assign(_p=lambda f: f["_x"] / f["_n"])
-    model = CaseMixModel("_x ~ load + C(kind)", "binomial", denominator="_n").fit(rows)
-    half = rows["_n"].to_numpy() / 2
-    again = model.refit(rows["_p"].to_numpy(), var_weights=half)
-    by_formula = CaseMixModel("_h ~ load + C(kind)", "binomial", denominator="_m").fit(
-        rows.assign(_m=half, _h=rows["_p"] * half)
-    )
-    np.testing.assert_allclose(np.asarray(again.params), by_formula.result_.params.to_numpy(), rtol=1e-12)
-    assert model.result_.params.equals(
-        CaseMixModel("_x ~ load + C(kind)", "binomial", denominator="_n").fit(rows).result_.params
-    )
+    rows = _overdispersed_rows(5)
+    first = CaseMixModel("_x ~ load + C(kind)", "binomial", denominator="_n").fit(rows)
+    half = rows.assign(_h=rows["_x"] / 2, _m=rows["_n"] / 2)
+    reused = CaseMixModel("_h ~ load + C(kind)", "binomial", denominator="_m").fit(half, design_of=first)
+    plain = CaseMixModel("_h ~ load + C(kind)", "binomial", denominator="_m").fit(half)
+    pd.testing.assert_series_equal(reused.result_.params, plain.result_.params, check_exact=True)
+    pd.testing.assert_series_equal(reused.result_.bse, plain.result_.bse, check_exact=True)
+    assert reused.dispersion_ == plain.dispersion_ and reused.overall_ == plain.overall_
+    assert _without_clock(reused.summary()) == _without_clock(plain.summary())
+    pd.testing.assert_frame_equal(reused.to_frame(), plain.to_frame(), check_exact=True)
+    other = rows.assign(load=rows["load"] + 1.0, _h=rows["_x"] / 2, _m=rows["_n"] / 2)
+    moved = CaseMixModel("_h ~ load + C(kind)", "binomial", denominator="_m").fit(other, design_of=first)
+    pd.testing.assert_series_equal(
+        moved.result_.params,
+        CaseMixModel("_h ~ load + C(kind)", "binomial", denominator="_m").fit(other).result_.params,
+        check_exact=True,
+    )  # other covariate values: the formula is read again (the intercept absorbs the shift)
+    assert not moved.result_.params.equals(plain.result_.params)

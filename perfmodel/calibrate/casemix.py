@@ -290,7 +290,7 @@ class CaseMixModel:
             "gamma": lambda: fams.Gamma(link=fams.links.Log()),
         }[self.family]()
 
-    def fit(self, data: pd.DataFrame) -> CaseMixModel:
+    def fit(self, data: pd.DataFrame, *, design_of: CaseMixModel | None = None) -> CaseMixModel:
         """Fit the GLM to record- or unit-level data.
 
         Parameters
@@ -298,6 +298,13 @@ class CaseMixModel:
         data : pandas.DataFrame
             Records with the outcome, the case-mix factors and, if given, the
             exposure or trials column.  The group column is not needed to fit.
+        design_of : CaseMixModel, optional
+            A model fitted with the same right-hand side: when ``data`` has the
+            rows (index) and the values of the columns it names that ``design_of``
+            was fitted to, its design matrix is used and the formula is not read
+            again (an iterative reweighting refits with other outcomes or weights
+            only). The fit is the formula fit's, number for number. Otherwise the
+            formula is read as usual.
 
         Returns
         -------
@@ -351,7 +358,16 @@ class CaseMixModel:
         from statsmodels.tools.sm_exceptions import MissingDataError
 
         try:
-            self.result_ = smf.glm(formula, data=frame, **kwargs).fit()
+            outcome = formula.split("~", 1)[0].strip()  # a column of ``frame`` when the fit can reuse a design
+            if (
+                design_of is not None
+                and outcome in frame.columns
+                and pd.api.types.is_float_dtype(frame[outcome])
+                and design_of._same_design(data, rhs)
+            ):
+                self.result_ = design_of._glm_on_design(frame, formula, outcome, kwargs).fit()
+            else:
+                self.result_ = smf.glm(formula, data=frame, **kwargs).fit()
         except MissingDataError as exc:
             raise OptionError(FIT_FAILED.format(error=exc)) from exc
         except Exception as exc:
@@ -364,31 +380,31 @@ class CaseMixModel:
         self.dispersion_ = float(self.result_.pearson_chi2 / self.result_.df_resid)
         return self
 
-    def refit(
-        self, endog: np.ndarray, *, var_weights: np.ndarray | None = None, exposure: np.ndarray | None = None
-    ) -> Any:
-        """The GLM fitted again on the design matrix of the last :meth:`fit`, with another outcome or weights.
+    def _same_design(self, data: pd.DataFrame, rhs: str) -> bool:
+        """Whether ``data`` builds this fit's design matrix: same right-hand side, rows and named columns."""
+        fitted = getattr(self, "_fitted_terms", None)
+        return (
+            fitted is not None
+            and self.formula.split("~", 1)[1].strip() == rhs
+            and fitted.equals(self._terms(data, rhs))
+        )
 
-        No formula is read: the rows and terms are those of the last fit, so an
-        iterative reweighting (extra-binomial or negative-binomial weights) costs one
-        IRLS fit per step. ``endog`` is on the scale the GLM fits (proportions for a
-        binomial model with ``denominator=``); ``var_weights`` and ``exposure`` as
-        statsmodels takes them. The model itself is left unchanged.
+    def _glm_on_design(self, frame: pd.DataFrame, formula: str, outcome: str, kwargs: dict[str, Any]) -> Any:
+        """The GLM ``smf.glm(formula, frame, **kwargs)`` would build, on this fit's design matrix.
 
-        Returns
-        -------
-        statsmodels GLMResults
-            The same numbers as :meth:`fit` on the same rows with that outcome and those weights.
+        As statsmodels' ``from_formula`` builds it: the outcome column as a one-column
+        frame and the design as the frame the formula gave, with the formula and its
+        specification attached (so that prediction from new data and the summary work).
         """
         import statsmodels.api as sm
 
-        design = self._check_fitted().model.exog
-        kwargs: dict[str, Any] = {"family": self._family(), "missing": "raise"}
-        if var_weights is not None:
-            kwargs["var_weights"] = var_weights
-        if exposure is not None:
-            kwargs["exposure"] = exposure
-        return sm.GLM(np.asarray(endog, dtype=float), design, **kwargs).fit()
+        fitted = self._check_fitted().model
+        endog = pd.DataFrame({outcome: frame[outcome].to_numpy(dtype=float)}, index=frame.index)
+        spec = {key: getattr(fitted.data, key) for key in ("model_spec", "design_info") if hasattr(fitted.data, key)}
+        model = sm.GLM(endog, fitted.data.orig_exog, missing_idx=None, formula=formula, **spec, **kwargs)
+        model.formula = formula
+        model.data.frame = frame
+        return model
 
     @staticmethod
     def _terms(data: pd.DataFrame, rhs: str) -> pd.DataFrame:
