@@ -382,12 +382,7 @@ class CaseMixModel:
 
     def _same_design(self, data: pd.DataFrame, rhs: str) -> bool:
         """Whether ``data`` builds this fit's design matrix: same right-hand side, rows and named columns."""
-        fitted = getattr(self, "_fitted_terms", None)
-        return (
-            fitted is not None
-            and self.formula.split("~", 1)[1].strip() == rhs
-            and fitted.equals(self._terms(data, rhs))
-        )
+        return self.formula.split("~", 1)[1].strip() == rhs and self._same_terms(data, rhs)
 
     def _glm_on_design(self, frame: pd.DataFrame, formula: str, outcome: str, kwargs: dict[str, Any]) -> Any:
         """The GLM ``smf.glm(formula, frame, **kwargs)`` would build, on this fit's design matrix.
@@ -407,13 +402,29 @@ class CaseMixModel:
         return model
 
     @staticmethod
-    def _terms(data: pd.DataFrame, rhs: str) -> pd.DataFrame:
+    def _terms(data: pd.DataFrame, rhs: str) -> tuple[pd.Index, dict[Any, pd.Series]]:
         """What the design matrix is built from: the rows' index and every column whose name occurs in ``rhs``.
 
         A name occurring anywhere in the text counts (also inside ``Q("…")`` or another
         name): more columns than the formula reads, never fewer.
         """
-        return data[[c for c in data.columns if str(c) in rhs]]
+        return data.index, {c: data[c] for c in data.columns if str(c) in rhs}
+
+    def _same_terms(self, data: pd.DataFrame, rhs: str) -> bool:
+        """Whether ``data`` has the rows and the values of the named columns of the data of the last fit."""
+        fitted = getattr(self, "_fitted_terms", None)
+        if fitted is None:
+            return False
+        (index, columns), (new_index, new_columns) = fitted, self._terms(data, rhs)
+        return (
+            index.equals(new_index)
+            and list(columns) == list(new_columns)
+            and all(
+                columns[c].dtype == new_columns[c].dtype
+                and np.array_equal(columns[c].to_numpy(), new_columns[c].to_numpy())
+                for c in columns
+            )
+        )
 
     def _check_fitted(self) -> Any:
         if not hasattr(self, "result_"):
@@ -466,8 +477,7 @@ class CaseMixModel:
         kwargs: dict[str, Any] = {}
         if self.exposure is not None:
             kwargs["exposure"] = data[self.exposure].to_numpy(dtype=float)
-        fitted = getattr(self, "_fitted_terms", None)
-        if fitted is not None and fitted.equals(self._terms(data, self.formula.split("~", 1)[1])):
+        if self._same_terms(data, self.formula.split("~", 1)[1]):
             # the rows and terms of the fit: its design matrix, as the formula would build it again
             exog = np.asarray(res.model.data.orig_exog)
             mu = np.asarray(res.predict(exog, transform=False, **kwargs), dtype=float)
