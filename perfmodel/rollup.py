@@ -52,20 +52,60 @@ ROLLUP_COLUMNS = [
 ]
 
 
+def _group_codes(keys: list[pd.Series]) -> tuple[np.ndarray, list[np.ndarray | pd.api.extensions.ExtensionArray]]:
+    """Each row's group among ``keys`` as one integer, in the sorted order of ``groupby(keys, sort=True)``.
+
+    Returns the codes (``-1`` where a key is missing: ``groupby`` drops those rows)
+    and each key's sorted distinct values. A code orders as the tuple of keys does.
+    """
+    codes = np.zeros(len(keys[0]), dtype=np.int64)
+    missing = np.zeros(len(keys[0]), dtype=bool)
+    uniques = []
+    for key in keys:
+        part, distinct = pd.factorize(key, sort=True)
+        codes = codes * max(len(distinct), 1) + part
+        missing |= part < 0
+        uniques.append(distinct)
+    codes[missing] = -1
+    return codes, uniques
+
+
+def _sums(values: dict[str, np.ndarray], groups: np.ndarray, how: str) -> pd.DataFrame:
+    """Group sums or means of float columns with pandas' kernels (Kahan's summation, in row order).
+
+    ``groups`` are dense codes ``0 … g − 1``; the result has one row per code, in code order.
+    """
+    frame = pd.DataFrame(values, copy=False)
+    grouped = frame.groupby(groups, sort=True)
+    return grouped.sum() if how == "sum" else grouped.mean()
+
+
 def _monthly(obs: pd.DataFrame) -> pd.DataFrame:
     """One row per unit × indicator × month: raters averaged, volumes summed."""
-    flagged = obs.assign(_no_num=obs["numerator"].isna(), _no_den=obs["denominator"].isna())
-    grouped = flagged.groupby(["unit_id", "indicator", "period"], sort=True, observed=True)
-    monthly = grouped.agg(
-        value=("value", "mean"),
-        numerator=("numerator", "sum"),
-        denominator=("denominator", "sum"),
-        no_num=("_no_num", "any"),
-        no_den=("_no_den", "any"),
-    ).reset_index()
-    monthly.loc[monthly["no_num"], "numerator"] = np.nan
-    monthly.loc[monthly["no_den"], "denominator"] = np.nan
-    return monthly.drop(columns=["no_num", "no_den"])
+    codes, (units, indicators, months) = _group_codes([obs["unit_id"], obs["indicator"], obs["period"]])
+    keep = codes >= 0
+    distinct, groups = np.unique(codes[keep], return_inverse=True)
+    value = obs["value"].to_numpy(dtype=float)[keep]
+    numerator = obs["numerator"].to_numpy(dtype=float)[keep]
+    denominator = obs["denominator"].to_numpy(dtype=float)[keep]
+    mean = _sums({"value": value}, groups, "mean")["value"].to_numpy()
+    sums = _sums({"numerator": numerator, "denominator": denominator}, groups, "sum")
+    no_num = np.bincount(groups, weights=np.isnan(numerator), minlength=len(distinct)) > 0
+    no_den = np.bincount(groups, weights=np.isnan(denominator), minlength=len(distinct)) > 0
+    n_months, n_indicators = max(len(months), 1), max(len(indicators), 1)
+    month_code = distinct % n_months
+    indicator_code = (distinct // n_months) % n_indicators
+    unit_code = distinct // (n_months * n_indicators)
+    return pd.DataFrame(
+        {
+            "unit_id": units[unit_code],
+            "indicator": indicators[indicator_code],
+            "period": months[month_code],
+            "value": mean,
+            "numerator": np.where(no_num, np.nan, sums["numerator"].to_numpy()),
+            "denominator": np.where(no_den, np.nan, sums["denominator"].to_numpy()),
+        }
+    )
 
 
 def roll_up(observations: pd.DataFrame, kinds: Mapping[str, str], period: pd.Period | str) -> pd.DataFrame:
@@ -89,6 +129,13 @@ def roll_up(observations: pd.DataFrame, kinds: Mapping[str, str], period: pd.Per
         Long table with :data:`ROLLUP_COLUMNS`, one row per unit × indicator
         observed in the period.
 
+    Notes
+    -----
+    The groups are formed on integer codes and summed with pandas' group kernels
+    (Kahan's compensated summation in row order), so the values are those of a
+    ``groupby(["unit_id", "indicator", "period"])`` then ``groupby(["unit_id",
+    "indicator"])`` aggregation, bit for bit (``tests/test_rollup.py`` compares with one).
+
     Examples
     --------
     >>> obs = pd.DataFrame({"period": ["2025-04", "2025-05"], "unit_id": ["A", "A"],
@@ -103,49 +150,57 @@ def roll_up(observations: pd.DataFrame, kinds: Mapping[str, str], period: pd.Per
     if in_period.empty:
         return pd.DataFrame(columns=ROLLUP_COLUMNS)
     monthly = _monthly(in_period)
-    monthly["kind"] = monthly["indicator"].map(kinds).fillna("score")
-    has_volume = monthly["numerator"].notna() & monthly["denominator"].notna()
-    monthly["_num"] = monthly["numerator"].fillna(0.0)
-    monthly["_den"] = monthly["denominator"].fillna(0.0)
-    monthly["_wvalue"] = monthly["value"] * monthly["_den"]
-    monthly["_all_volume"] = has_volume
-    monthly["_all_cases"] = monthly["denominator"].notna()
-    groups = monthly.groupby(["unit_id", "indicator"], sort=True)
-    out = groups.agg(
-        kind=("kind", "first"),
-        mean_value=("value", "mean"),
-        sum_value=("value", "sum"),
-        numerator=("_num", "sum"),
-        denominator=("_den", "sum"),
-        weighted_value=("_wvalue", "sum"),
-        all_volume=("_all_volume", "all"),
-        all_cases=("_all_cases", "all"),
-        months_present=("period", "nunique"),
-    ).reset_index()
-    out["n_months"] = n_months
-    kind = out["kind"]
+    if monthly.empty:  # every row lacked a unit, indicator or month
+        return pd.DataFrame(columns=ROLLUP_COLUMNS)
+    value = monthly["value"].to_numpy()
+    numerator, denominator = monthly["numerator"].to_numpy(), monthly["denominator"].to_numpy()
+    has_volume = ~np.isnan(numerator) & ~np.isnan(denominator)
+    num, den = np.nan_to_num(numerator, nan=0.0), np.nan_to_num(denominator, nan=0.0)
+    # The monthly rows are sorted by unit, indicator and month: a pair's months are consecutive.
+    unit_id, indicator = monthly["unit_id"], monthly["indicator"]
+    pair_start = np.r_[True, (unit_id.to_numpy()[1:] != unit_id.to_numpy()[:-1])]
+    pair_start |= np.r_[True, (indicator.to_numpy()[1:] != indicator.to_numpy()[:-1])]
+    first = np.flatnonzero(pair_start)
+    pair = np.cumsum(pair_start) - 1
+    n_pairs = len(first)
+    means = _sums({"mean_value": value}, pair, "mean")["mean_value"].to_numpy()
+    sums = _sums({"sum_value": value, "numerator": num, "denominator": den, "weighted": value * den}, pair, "sum")
+    months_present = np.bincount(pair, minlength=n_pairs)
+    all_volume = np.bincount(pair, weights=~has_volume, minlength=n_pairs) == 0
+    all_cases = np.bincount(pair, weights=np.isnan(denominator), minlength=n_pairs) == 0
+    out = pd.DataFrame({"unit_id": unit_id.iloc[first].to_numpy(), "indicator": indicator.iloc[first].to_numpy()})
+    kind = out["indicator"].map(kinds).fillna("score").to_numpy()
+    num_sum, den_sum = sums["numerator"].to_numpy(), sums["denominator"].to_numpy()
+    sum_value = sums["sum_value"].to_numpy()
     is_rate = kind == "rate"
-    rate_by_volume = is_rate & out["all_volume"] & (out["denominator"] > 0)
+    rate_by_volume = is_rate & all_volume & (den_sum > 0)
     is_count = kind == "count"
     is_event = kind == "event"
-    weighted_duration = (kind == "duration") & out["all_cases"] & (out["denominator"] > 0)
-    prorate = n_months / out["months_present"]
+    weighted_duration = (kind == "duration") & all_cases & (den_sum > 0)
+    prorate = n_months / months_present
 
-    out["value"] = out["mean_value"]
-    out.loc[rate_by_volume, "value"] = out["numerator"] / out["denominator"]
-    out.loc[is_count, "value"] = out["sum_value"] * prorate
-    out.loc[is_event, "value"] = out["sum_value"]
-    out.loc[weighted_duration, "value"] = out["weighted_value"] / out["denominator"]
-
-    out["method"] = "mean"
-    out.loc[is_rate, "method"] = "mean_of_monthly_rates"
-    out.loc[rate_by_volume, "method"] = "sum_numerator_over_sum_denominator"
-    out.loc[is_count | is_event, "method"] = "sum"
-    out.loc[is_count & (out["months_present"] < n_months), "method"] = "sum_prorated"
-    out.loc[weighted_duration, "method"] = "case_weighted_mean"
-    out.loc[~out["all_volume"], "numerator"] = np.nan
-    out.loc[~(out["all_volume"] | weighted_duration), "denominator"] = np.nan
-    return out[ROLLUP_COLUMNS].reset_index(drop=True)
+    with np.errstate(all="ignore"):  # the branches not taken may divide by zero or overflow
+        out["value"] = np.select(
+            [weighted_duration, is_event, is_count, rate_by_volume],
+            [sums["weighted"].to_numpy() / den_sum, sum_value, sum_value * prorate, num_sum / den_sum],
+            means,
+        )
+    out["numerator"] = np.where(all_volume, num_sum, np.nan)
+    out["denominator"] = np.where(all_volume | weighted_duration, den_sum, np.nan)
+    out["months_present"] = months_present
+    out["n_months"] = n_months
+    out["method"] = np.select(
+        [
+            weighted_duration,
+            is_count & (months_present < n_months),
+            is_count | is_event,
+            rate_by_volume,
+            is_rate,
+        ],
+        ["case_weighted_mean", "sum_prorated", "sum", "sum_numerator_over_sum_denominator", "mean_of_monthly_rates"],
+        "mean",
+    )
+    return out[ROLLUP_COLUMNS]
 
 
 # ----------------------------------------------------------------------------- monthly values

@@ -104,6 +104,55 @@ def test_resampled_raters_stay_within_their_unit_month_and_indicator(noisy):
     )
 
 
+def _reference_resample(ev, rng: np.random.Generator, resample: str) -> pd.DataFrame:
+    """The resampling written plainly: a loop over units and months, ratings drawn per text key.
+
+    Draws the same random numbers in the same order as :func:`resample_observations`:
+    one per unit × month (its source month), then one per rated row (its source rating).
+    """
+    months = ["2025-04", "2025-05", "2025-06"]
+    obs = ev.observations[ev.observations["unit_id"].isin(ev.scored_units.index)]
+    inside = obs["period"].astype(str).isin(months)
+    rows = obs[inside].sort_values(["unit_id", "period", "indicator"], kind="stable").reset_index(drop=True)
+    slots = list(rows.groupby(["unit_id", "period"], sort=False).groups.items())
+    by_unit: dict[str, list[int]] = {}
+    for i, ((unit, _), _) in enumerate(slots):
+        by_unit.setdefault(unit, []).append(i)
+    u = rng.random(len(slots)) if resample in ("months", "both") else None
+    parts = []
+    for i, ((unit, period), _) in enumerate(slots):
+        source = i
+        if u is not None:
+            own = by_unit[unit]
+            source = own[0] + int(np.floor(u[i] * len(own)))
+        part = rows.loc[slots[source][1]].copy()
+        part["period"] = period
+        parts.append(part)
+    new = pd.concat(parts, ignore_index=True)
+    rated = np.flatnonzero(new["rater_id"].notna().to_numpy())
+    if resample in ("raters", "both") and len(rated):
+        keys = [f"{r.unit_id}|{r.period}|{r.indicator}" for r in new.iloc[rated].itertuples()]
+        draws = rng.random(len(rated))
+        members: dict[str, list[int]] = {}
+        for position, key in zip(rated, keys, strict=True):
+            members.setdefault(key, []).append(position)
+        before = new.copy()
+        for draw, position, key in zip(draws, rated, keys, strict=True):
+            group = members[key]
+            pick = group[int(np.floor(draw * len(group)))]
+            for column in ("value", "rater_id", "numerator", "denominator"):
+                new.loc[position, column] = before.loc[pick, column]
+    return pd.concat([new, obs[~inside]], ignore_index=True)
+
+
+@pytest.mark.parametrize("resample", ["months", "raters", "both"])
+def test_resampling_equals_a_plain_loop_over_units_months_and_raters(noisy, resample):
+    for seed in (0, 11):
+        got = resample_observations(noisy, rng=seed, resample=resample)
+        expected = _reference_resample(noisy, np.random.default_rng(seed), resample)
+        pd.testing.assert_frame_equal(got, expected, check_exact=True, check_dtype=False)
+
+
 # ----------------------------------------------------------------------------- bootstrap
 def test_identical_months_and_raters_give_certain_ranks_and_grades():
     ev = simple_evaluation({"2025Q2": [10, 30, 55, 70, 90, 95]}, raters=2)

@@ -470,3 +470,112 @@ def test_the_framework_declares_how_non_preventable_cases_enter(data):
     assert default.stages["calibrated"]["roving"].notna().all()
     log = declared.stages["calibration_log"]
     assert ((log["indicator"] == "roving") & (log["action"] == "excluded")).sum() == 1
+
+
+# ----------------------------------------------------------------------------- reweighted fits against formula refits
+def _overdispersed_rows(seed: int, n_units: int = 40) -> pd.DataFrame:
+    """Units with a workload covariate, a type, Beta-binomial successes and over-dispersed counts."""
+    rng = np.random.default_rng(seed)
+    load = rng.gamma(4.0, 1.0, n_units)
+    kind = rng.choice(["urban", "rural", "mixed"], n_units)
+    trials = rng.integers(5, 400, n_units).astype(float)
+    p = rng.beta(8 * (1 + 0.1 * load), 8, n_units)
+    successes = rng.binomial(trials.astype(int), p).astype(float)
+    exposure = rng.uniform(0.5, 3.0, n_units)
+    counts = rng.poisson(exposure * rng.gamma(2.0, 2.0 + load, n_units)).astype(float)
+    return pd.DataFrame(
+        {"load": load, "kind": kind, "_n": trials, "_x": successes, "_y": counts, "_exposure": exposure},
+        index=pd.Index([f"U{i}" for i in range(n_units)], name="unit_id"),
+    )
+
+
+def _binomial_by_formula_refits(formula: str, rows: pd.DataFrame):
+    """Williams' iteration with a new formula fit at every step (the slow, plain reading)."""
+    from perfmodel.calibrate.casemix import CaseMixModel
+
+    n, x = rows["_n"].to_numpy(dtype=float), rows["_x"].to_numpy(dtype=float)
+    lhs = "_xeff ~ " + formula.split("~", 1)[1].strip()
+    rho, model = 0.0, None
+    for _ in range(25):
+        n_eff = n / (1.0 + (n - 1.0) * rho)
+        model = CaseMixModel(lhs, "binomial", denominator="_neff").fit(rows.assign(_neff=n_eff, _xeff=x / n * n_eff))
+        p_hat = np.clip(np.asarray(model.result_.fittedvalues, dtype=float), 1e-9, 1 - 1e-9)
+        pearson = np.sum((x - n * p_hat) ** 2 / (n * p_hat * (1 - p_hat)))
+        new = max(0.0, (pearson - (len(n) - len(model.result_.params))) / max(float(np.sum(n - 1.0)), 1e-9))
+        converged = abs(new - rho) <= 1e-4 * max(rho, 1e-4)
+        rho = new
+        if converged:
+            break
+    return model, rho
+
+
+def _poisson_by_formula_refits(formula: str, rows: pd.DataFrame):
+    """The NB2 reweighting with a new formula fit and a formula prediction at every step."""
+    from perfmodel.calibrate.casemix import CaseMixModel
+
+    y, exposure = rows["_y"].to_numpy(dtype=float), rows["_exposure"].to_numpy(dtype=float)
+    lhs = "_yw ~ " + formula.split("~", 1)[1].strip()
+    alpha, weight, model = 0.0, np.ones(len(rows)), None
+    for _ in range(25):
+        model = CaseMixModel(lhs, "poisson", exposure="_ew").fit(rows.assign(_yw=y * weight, _ew=exposure * weight))
+        mu = np.clip(model.predict(rows.assign(_ew=exposure)).to_numpy(dtype=float), 1e-9, None)
+        new = max(
+            0.0, (np.sum((y - mu) ** 2 / mu) - (len(y) - len(model.result_.params))) / max(float(np.sum(mu)), 1e-9)
+        )
+        weight = 1.0 / (1.0 + new * mu)
+        converged = abs(new - alpha) <= 1e-4 * max(alpha, 1e-4)
+        alpha = new
+        if converged:
+            break
+    return model, alpha
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_reweighted_fits_equal_a_formula_fit_at_every_step(seed):
+    """Refitting on the kept design matrix gives the formula refits' numbers exactly: weights, model, residuals."""
+    from perfmodel.calibrate.step import _fit_binomial, _fit_poisson
+
+    rows = _overdispersed_rows(seed)
+    formula = "_y ~ load + C(kind)"
+    for fast, slow in (
+        (_fit_binomial(formula, rows), _binomial_by_formula_refits(formula, rows)),
+        (_fit_poisson(formula, rows, True), _poisson_by_formula_refits(formula, rows)),
+    ):
+        (model, weight), (reference, reference_weight) = fast, slow
+        assert weight == reference_weight and weight > 0  # over-dispersed by construction: several steps
+        pd.testing.assert_series_equal(model.result_.params, reference.result_.params, check_exact=True)
+        pd.testing.assert_series_equal(model.result_.resid_pearson, reference.result_.resid_pearson, check_exact=True)
+        assert model.dispersion_ == reference.dispersion_ and model.result_.deviance == reference.result_.deviance
+        pd.testing.assert_series_equal(
+            model.predict(rows.assign(_neff=1.0, _ew=1.0)),
+            reference.predict(rows.assign(_neff=1.0, _ew=1.0)),
+            check_exact=True,
+        )
+
+
+def _without_clock(summary: str) -> str:
+    return re.sub(r"(Date|Time):\s+\S+", "", summary)
+
+
+def test_a_fit_on_anothers_design_is_the_formula_fit():
+    """``design_of``: same rows and terms, other outcome and weights; the formula fit's numbers and summary."""
+    from perfmodel.calibrate.casemix import CaseMixModel
+
+    rows = _overdispersed_rows(5)
+    first = CaseMixModel("_x ~ load + C(kind)", "binomial", denominator="_n").fit(rows)
+    half = rows.assign(_h=rows["_x"] / 2, _m=rows["_n"] / 2)
+    reused = CaseMixModel("_h ~ load + C(kind)", "binomial", denominator="_m").fit(half, design_of=first)
+    plain = CaseMixModel("_h ~ load + C(kind)", "binomial", denominator="_m").fit(half)
+    pd.testing.assert_series_equal(reused.result_.params, plain.result_.params, check_exact=True)
+    pd.testing.assert_series_equal(reused.result_.bse, plain.result_.bse, check_exact=True)
+    assert reused.dispersion_ == plain.dispersion_ and reused.overall_ == plain.overall_
+    assert _without_clock(reused.summary()) == _without_clock(plain.summary())
+    pd.testing.assert_frame_equal(reused.to_frame(), plain.to_frame(), check_exact=True)
+    other = rows.assign(load=rows["load"] + 1.0, _h=rows["_x"] / 2, _m=rows["_n"] / 2)
+    moved = CaseMixModel("_h ~ load + C(kind)", "binomial", denominator="_m").fit(other, design_of=first)
+    pd.testing.assert_series_equal(
+        moved.result_.params,
+        CaseMixModel("_h ~ load + C(kind)", "binomial", denominator="_m").fit(other).result_.params,
+        check_exact=True,
+    )  # other covariate values: the formula is read again (the intercept absorbs the shift)
+    assert not moved.result_.params.equals(plain.result_.params)

@@ -233,3 +233,33 @@ def test_successes_above_trials_and_bad_exposure(records: pd.DataFrame) -> None:
 def test_unfitted_model(records: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match=re.escape(cm.NOT_FITTED)):
         CaseMixModel("count ~ night", "poisson").expected(records)
+
+
+# --------------------------------------------------------------------------- prediction on the fitted rows
+@pytest.mark.parametrize(
+    ("formula", "family", "options"),
+    [
+        ("count ~ C(severity) + night", "poisson", {"exposure": "exposure"}),
+        ("cleared ~ C(severity) + np.log(exposure)", "binomial", {"denominator": "trials"}),
+        ("rating ~ C(severity) * night", "gaussian", {}),
+    ],
+)
+def test_prediction_on_the_fitted_rows_equals_the_formula_prediction(records, formula, family, options) -> None:
+    """The fit's own rows reuse its design matrix: the numbers of statsmodels' formula prediction, exactly."""
+    model = CaseMixModel(formula, family, **options).fit(records)
+    res = model.result_
+    kwargs = {"exposure": records["exposure"].to_numpy()} if "exposure" in options else {}
+    by_formula = np.asarray(res.predict(records, **kwargs), dtype=float)
+    if "denominator" in options:
+        by_formula = by_formula * records["trials"].to_numpy(dtype=float)
+    np.testing.assert_array_equal(model.predict(records).to_numpy(), by_formula)
+    # other values on the same rows, or other rows: the formula is read again
+    changed = records.assign(night=1 - records["night"], exposure=records["exposure"] * 2)
+    kwargs = {"exposure": changed["exposure"].to_numpy()} if "exposure" in options else {}
+    again = np.asarray(res.predict(changed, **kwargs), dtype=float)
+    if "denominator" in options:
+        again = again * changed["trials"].to_numpy(dtype=float)
+    np.testing.assert_array_equal(model.predict(changed).to_numpy(), again)
+    assert not np.array_equal(again, by_formula)
+    head = records.head(50)
+    np.testing.assert_allclose(model.predict(head).to_numpy(), model.predict(records).to_numpy()[:50], rtol=1e-12)

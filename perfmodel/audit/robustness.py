@@ -100,17 +100,24 @@ _STABILITY_COLUMNS = ["peer_group", "measure", "n", "estimate", "se", "ci_low", 
 
 # ============================================================================ resampling
 class _Layout:
-    """In-period observation rows grouped by unit × month, ready for fast resampling."""
+    """In-period observation rows grouped by unit × month, ready for fast resampling.
+
+    A draw picks, for every output row, the input row it copies (months) and, for
+    rated rows, the input row whose rating it takes (raters): one ``take`` per draw.
+    """
+
+    _RATING_COLUMNS = ("value", "rater_id", "numerator", "denominator")
 
     def __init__(self, ev: Any) -> None:
         months = [str(m) for m in months_in(ev.period)]
         obs = ev.observations[ev.observations["unit_id"].isin(ev.scored_units.index)]
         inside = obs["period"].astype(str).isin(months)
         self.outside = obs[~inside]
-        rows = obs[inside].copy()
-        rows["_rated"] = rows["rater_id"].notna() if "rater_id" in rows.columns else False
-        rows = rows.sort_values(["unit_id", "period", "indicator"], kind="stable").reset_index(drop=True)
+        rows = obs[inside].sort_values(["unit_id", "period", "indicator"], kind="stable").reset_index(drop=True)
         self.rows = rows
+        self.rated = rows["rater_id"].notna().to_numpy() if "rater_id" in rows.columns else np.zeros(len(rows), bool)
+        self.indicator_code = pd.factorize(rows["indicator"].astype(str))[0]
+        self.rating_columns = [c for c in self._RATING_COLUMNS if c in rows.columns]
         pair = rows["unit_id"].astype(str) + "\x1f" + rows["period"].astype(str)
         starts = np.flatnonzero(np.r_[True, pair.to_numpy()[1:] != pair.to_numpy()[:-1]])
         self.pair_start = starts
@@ -132,38 +139,28 @@ class _Layout:
         lengths = self.pair_len[source]
         offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
         index = np.repeat(self.pair_start[source], lengths) + (np.arange(lengths.sum()) - offsets)
-        new = self.rows.iloc[index].copy()
+        new = self.rows.iloc[index].reset_index(drop=True)
         new["period"] = np.repeat(self.pair_period, lengths)
-        if resample in ("raters", "both") and new["_rated"].any():
-            new = _resample_raters(new, rng)
-        return pd.concat([new.drop(columns="_rated"), self.outside], ignore_index=True)
+        rated = np.flatnonzero(self.rated[index])
+        if resample in ("raters", "both") and len(rated):
+            slot = np.repeat(np.arange(n_pairs), lengths)
+            ratings = index.copy()
+            ratings[rated] = index[rated[_rater_picks(slot[rated], self.indicator_code[index[rated]], rng)]]
+            columns = self.rating_columns
+            new[columns] = self.rows[columns].iloc[ratings].reset_index(drop=True)
+        return pd.concat([new, self.outside], ignore_index=True)
 
 
-def _resample_raters(rows: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Within each unit × month × rated indicator, draw its ratings again with replacement."""
-    rows = rows.reset_index(drop=True)
-    rated = np.flatnonzero(rows["_rated"].to_numpy())
-    keys = (
-        rows["unit_id"].astype(str) + "\x1f" + rows["period"].astype(str) + "\x1f" + rows["indicator"].astype(str)
-    ).to_numpy()[rated]
-    change = np.r_[True, keys[1:] != keys[:-1]]
+def _rater_picks(slot: np.ndarray, indicator: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Within every run of rated rows of one slot (unit × month) and indicator, a draw with replacement.
+
+    Returns, for each rated row, the position (among the rated rows) whose rating it takes.
+    """
+    change = np.r_[True, (slot[1:] != slot[:-1]) | (indicator[1:] != indicator[:-1])]
     group = np.cumsum(change) - 1
     first = np.flatnonzero(change)
-    size = np.diff(np.r_[first, len(keys)])
-    pick = first[group] + np.floor(rng.random(len(rated)) * size[group]).astype(int)
-    for column in ("value", "rater_id", "numerator", "denominator"):
-        if column in rows.columns:
-            values = rows[column].to_numpy()
-            rows[column] = pd.Series(values, index=rows.index).where(
-                ~rows["_rated"], pd.Series(_scatter(values, rated, rated[pick]), index=rows.index)
-            )
-    return rows
-
-
-def _scatter(values: np.ndarray, target: np.ndarray, source: np.ndarray) -> np.ndarray:
-    out = values.copy()
-    out[target] = values[source]
-    return out
+    size = np.diff(np.r_[first, len(slot)])
+    return first[group] + np.floor(rng.random(len(slot)) * size[group]).astype(int)
 
 
 def resample_observations(ev: Any, *, rng: RngLike = None, resample: Resample = "both") -> pd.DataFrame:

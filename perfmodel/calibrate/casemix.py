@@ -227,7 +227,8 @@ class CaseMixModel:
                     MISSING_COLUMN.format(column=column, role=role, available=list(data.columns), where=where)
                 )
         text = self.formula if need_outcome else self.formula.split("~", 1)[1]
-        referenced = [c for c in data.columns if isinstance(c, str) and c in self._names_in(text)]
+        names = self._names_in(text)
+        referenced = [c for c in data.columns if isinstance(c, str) and c in names]
         for column in [*referenced, *(c for c, _, _ in required)]:
             n_missing = int(data[column].isna().sum())
             if n_missing:
@@ -289,7 +290,7 @@ class CaseMixModel:
             "gamma": lambda: fams.Gamma(link=fams.links.Log()),
         }[self.family]()
 
-    def fit(self, data: pd.DataFrame) -> CaseMixModel:
+    def fit(self, data: pd.DataFrame, *, design_of: CaseMixModel | None = None) -> CaseMixModel:
         """Fit the GLM to record- or unit-level data.
 
         Parameters
@@ -297,6 +298,13 @@ class CaseMixModel:
         data : pandas.DataFrame
             Records with the outcome, the case-mix factors and, if given, the
             exposure or trials column.  The group column is not needed to fit.
+        design_of : CaseMixModel, optional
+            A model fitted with the same right-hand side: when ``data`` has the
+            rows (index) and the values of the columns it names that ``design_of``
+            was fitted to, its design matrix is used and the formula is not read
+            again (an iterative reweighting refits with other outcomes or weights
+            only). The fit is the formula fit's, number for number. Otherwise the
+            formula is read as usual.
 
         Returns
         -------
@@ -350,7 +358,16 @@ class CaseMixModel:
         from statsmodels.tools.sm_exceptions import MissingDataError
 
         try:
-            self.result_ = smf.glm(formula, data=frame, **kwargs).fit()
+            outcome = formula.split("~", 1)[0].strip()  # a column of ``frame`` when the fit can reuse a design
+            if (
+                design_of is not None
+                and outcome in frame.columns
+                and pd.api.types.is_float_dtype(frame[outcome])
+                and design_of._same_design(data, rhs)
+            ):
+                self.result_ = design_of._glm_on_design(frame, formula, outcome, kwargs).fit()
+            else:
+                self.result_ = smf.glm(formula, data=frame, **kwargs).fit()
         except MissingDataError as exc:
             raise OptionError(FIT_FAILED.format(error=exc)) from exc
         except Exception as exc:
@@ -358,9 +375,56 @@ class CaseMixModel:
                 raise OptionError(FIT_FAILED.format(error=exc)) from exc
             raise self._translate(exc, data) from exc
         self.outcome_ = lhs
+        self._fitted_terms = self._terms(data, rhs)
         self.n_obs_ = int(self.result_.nobs)
         self.dispersion_ = float(self.result_.pearson_chi2 / self.result_.df_resid)
         return self
+
+    def _same_design(self, data: pd.DataFrame, rhs: str) -> bool:
+        """Whether ``data`` builds this fit's design matrix: same right-hand side, rows and named columns."""
+        return self.formula.split("~", 1)[1].strip() == rhs and self._same_terms(data, rhs)
+
+    def _glm_on_design(self, frame: pd.DataFrame, formula: str, outcome: str, kwargs: dict[str, Any]) -> Any:
+        """The GLM ``smf.glm(formula, frame, **kwargs)`` would build, on this fit's design matrix.
+
+        As statsmodels' ``from_formula`` builds it: the outcome column as a one-column
+        frame and the design as the frame the formula gave, with the formula and its
+        specification attached (so that prediction from new data and the summary work).
+        """
+        import statsmodels.api as sm
+
+        fitted = self._check_fitted().model
+        endog = pd.DataFrame({outcome: frame[outcome].to_numpy(dtype=float)}, index=frame.index)
+        spec = {key: getattr(fitted.data, key) for key in ("model_spec", "design_info") if hasattr(fitted.data, key)}
+        model = sm.GLM(endog, fitted.data.orig_exog, missing_idx=None, formula=formula, **spec, **kwargs)
+        model.formula = formula
+        model.data.frame = frame
+        return model
+
+    @staticmethod
+    def _terms(data: pd.DataFrame, rhs: str) -> tuple[pd.Index, dict[Any, pd.Series]]:
+        """What the design matrix is built from: the rows' index and every column whose name occurs in ``rhs``.
+
+        A name occurring anywhere in the text counts (also inside ``Q("…")`` or another
+        name): more columns than the formula reads, never fewer.
+        """
+        return data.index, {c: data[c] for c in data.columns if str(c) in rhs}
+
+    def _same_terms(self, data: pd.DataFrame, rhs: str) -> bool:
+        """Whether ``data`` has the rows and the values of the named columns of the data of the last fit."""
+        fitted = getattr(self, "_fitted_terms", None)
+        if fitted is None:
+            return False
+        (index, columns), (new_index, new_columns) = fitted, self._terms(data, rhs)
+        return (
+            index.equals(new_index)
+            and list(columns) == list(new_columns)
+            and all(
+                columns[c].dtype == new_columns[c].dtype
+                and np.array_equal(columns[c].to_numpy(), new_columns[c].to_numpy())
+                for c in columns
+            )
+        )
 
     def _check_fitted(self) -> Any:
         if not hasattr(self, "result_"):
@@ -413,10 +477,15 @@ class CaseMixModel:
         kwargs: dict[str, Any] = {}
         if self.exposure is not None:
             kwargs["exposure"] = data[self.exposure].to_numpy(dtype=float)
-        try:
-            mu = np.asarray(res.predict(data, **kwargs), dtype=float)
-        except Exception as exc:
-            raise self._translate(exc, data) from exc
+        if self._same_terms(data, self.formula.split("~", 1)[1]):
+            # the rows and terms of the fit: its design matrix, as the formula would build it again
+            exog = np.asarray(res.model.data.orig_exog)
+            mu = np.asarray(res.predict(exog, transform=False, **kwargs), dtype=float)
+        else:
+            try:
+                mu = np.asarray(res.predict(data, **kwargs), dtype=float)
+            except Exception as exc:
+                raise self._translate(exc, data) from exc
         if self.denominator is not None:
             mu = mu * data[self.denominator].to_numpy(dtype=float)
         return pd.Series(mu, index=data.index, name="expected")

@@ -354,19 +354,21 @@ def _fit_binomial(formula: str, rows: pd.DataFrame) -> tuple[CaseMixModel, float
     fit. Williams (1982): the variance of a unit's count is
     ``n p (1 − p) (1 + (n − 1) rho)``; ``rho`` is estimated by moments from the
     Pearson residuals and the model refitted with effective trials until
-    ``rho`` settles. ``rho = 0`` gives the ordinary binomial fit.
+    ``rho`` settles. ``rho = 0`` gives the ordinary binomial fit. The formula is
+    read once: the refits use the first fit's design matrix (``design_of``).
     """
     n = rows["_n"].to_numpy(dtype=float)
     x = rows["_x"].to_numpy(dtype=float)
     p_obs = x / n
     lhs_formula = "_xeff ~ " + formula.split("~", 1)[1].strip()
     rho = 0.0
-    model = None
+    model = first = None
     for _ in range(_MAX_ITER):
         n_eff = n / (1.0 + (n - 1.0) * rho)
         model = CaseMixModel(lhs_formula, "binomial", denominator="_neff").fit(
-            rows.assign(_neff=n_eff, _xeff=p_obs * n_eff)
+            rows.assign(_neff=n_eff, _xeff=p_obs * n_eff), design_of=first
         )
+        first = first or model
         p_hat = np.clip(np.asarray(model.result_.fittedvalues, dtype=float), _EPS, 1 - _EPS)
         pearson = np.sum((x - n * p_hat) ** 2 / (n * p_hat * (1 - p_hat)))
         df = len(n) - len(model.result_.params)
@@ -386,18 +388,20 @@ def _fit_poisson(formula: str, rows: pd.DataFrame, has_exposure: bool) -> tuple[
     which leaves its expected rate unchanged and scales its contribution to
     the estimating equations; ``alpha`` is estimated by moments from the
     Pearson residuals (``Var = mu (1 + alpha mu)``) and the fit repeated until
-    it settles. ``alpha = 0`` is the ordinary Poisson fit.
+    it settles. ``alpha = 0`` is the ordinary Poisson fit. The formula is read
+    once: the refits use the first fit's design matrix (``design_of``).
     """
     y = rows["_y"].to_numpy(dtype=float)
     exposure = rows["_exposure"].to_numpy(dtype=float) if has_exposure else np.ones(len(rows))
     lhs_formula = "_yw ~ " + formula.split("~", 1)[1].strip()
     alpha = 0.0
     weight = np.ones(len(rows))
-    model = None
+    model = first = None
     for _ in range(_MAX_ITER):
         model = CaseMixModel(lhs_formula, "poisson", exposure="_ew").fit(
-            rows.assign(_yw=y * weight, _ew=exposure * weight)
+            rows.assign(_yw=y * weight, _ew=exposure * weight), design_of=first
         )
+        first = first or model
         mu = np.clip(model.predict(rows.assign(_ew=exposure)).to_numpy(dtype=float), _EPS, None)
         pearson = np.sum((y - mu) ** 2 / mu)
         df = len(y) - len(model.result_.params)

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-__all__ = ["BandFit", "fit_band", "mixture_sf"]
+__all__ = ["BandFit", "add_rows", "fit_band", "mixture_sf", "row_steps"]
 
 _LEVEL_POINTS = 121
 _SPREAD_FACTORS_COUNTS = np.array([0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0])
@@ -124,6 +124,28 @@ def _loadings(y: np.ndarray, effect: np.ndarray, unit: np.ndarray, prior_months:
         return np.ones(len(unit))
     loading = ((sums["db"] + typical) / (sums["bb"] + typical)).clip(0.0, 1.5)
     return loading.reindex(unit).to_numpy(dtype=float)
+
+
+def row_steps(index: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The rows of ``index`` by their position among the rows of the same target: ``[(targets, rows), …]``.
+
+    Step ``k`` holds the ``k``-th row of every target that has one, so the targets of
+    a step are distinct. Adding the steps in order (:func:`add_rows`) adds each
+    target's rows in their order, as ``np.add.at`` does, without its per-element loop.
+    """
+    if not len(index):
+        return []
+    order = np.argsort(index, kind="stable")
+    targets = index[order]
+    start = np.flatnonzero(np.r_[True, targets[1:] != targets[:-1]])
+    position = np.arange(len(index)) - np.repeat(start, np.diff(np.r_[start, len(index)]))
+    return [(targets[position == k], order[position == k]) for k in range(int(position.max()) + 1)]
+
+
+def add_rows(total: np.ndarray, steps: list[tuple[np.ndarray, np.ndarray]], values: np.ndarray) -> None:
+    """``np.add.at(total, index, values)`` over the steps of :func:`row_steps` (``index``): the same sums, exactly."""
+    for targets, rows in steps:
+        total[targets] += values[rows]
 
 
 def _kde(points: np.ndarray, grid: np.ndarray, bandwidth: float) -> np.ndarray:
@@ -245,13 +267,16 @@ def fit_band(
         if counts:
             var = var + mean * (1 - mean) / nn[sl, None]
         sd = np.sqrt(np.maximum(np.broadcast_to(var, mean.shape), 1e-12))
-        cdf = [ndtr((edges[sl, j, None] - mean) / sd) for j in range(5)]
+        cdf = {j: ndtr((edges[sl, j, None] - mean) / sd) for j in (1, 2, 3)}
         p_miss = np.maximum(cdf[2] - cdf[1], 0.0)
         p_meet = np.maximum(cdf[3] - cdf[2], 0.0)
         p_miss_all[sl], p_meet_all[sl] = p_miss, p_meet
         inside = censored[sl]
         loglik = np.empty_like(mean)
-        loglik[inside] = np.log(np.maximum(cdf[4][inside] - cdf[0][inside], _TINY))
+        # the censoring band's edges matter only for the censored months: their rows alone
+        m_in, sd_in = mean[inside], sd[inside]
+        low, high = (ndtr((edges[sl][inside, j, None] - m_in) / sd_in) for j in (0, 4))
+        loglik[inside] = np.log(np.maximum(high - low, _TINY))
         out = ~inside
         m_out, sd_out = mean[out], sd[out]
         z = (y[sl][out, None] - m_out) / sd_out
@@ -260,7 +285,7 @@ def fit_band(
         core = np.log1p(-_ODD) - 0.5 * z**2 - np.log(sd_out)
         odd = np.log(_ODD) - 0.5 * (z / 4) ** 2 - np.log(4 * sd_out)
         loglik[out] = np.logaddexp(core, odd)
-        np.add.at(log_post, codes[sl], loglik)
+        add_rows(log_post, row_steps(codes[sl]), loglik)
     log_post -= log_post.max(axis=1, keepdims=True)
     post = np.exp(log_post)
     post /= post.sum(axis=1, keepdims=True)

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from perfmodel.design.gaming.counterfactual import BandFit
+from perfmodel.design.gaming.counterfactual import BandFit, add_rows, row_steps
 
 __all__ = ["HeapEvidence", "calibrated_log10_bf", "heap_evidence"]
 
@@ -89,10 +89,11 @@ def _unit_loglik(fit: BandFit, shares: np.ndarray) -> np.ndarray:
     pi = np.clip(fit.pi, _CLIP, 1 - _CLIP)
     log_w = np.log(np.maximum(fit.posterior, 1e-300))
     out = np.empty((n_units, len(shares)))
+    steps = row_steps(band_unit)
     for j, s in enumerate(shares):
         month = np.where(heap, np.log(pi + (1 - pi) * s), np.log1p(-pi) + np.log1p(-min(s, 1 - _CLIP)))
         total = np.zeros_like(log_w)
-        np.add.at(total, band_unit, month)
+        add_rows(total, steps, month)
         out[:, j] = logsumexp(total + log_w, axis=1)
     return out
 
