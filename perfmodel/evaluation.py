@@ -408,7 +408,9 @@ class Evaluation:
         natural = source.rolled_values(units.index, kinds, self.period)
         # The previous period first, kept slim, so that its stages and this period's are never all held at once.
         before = self._previous_evaluation() if self.settings.compare_previous else None
-        trim_heap()  # what the previous period's steps freed, handed back before this period's own
+        # the queries are over: DuckDB's cache, and what the previous period's steps freed, go back to the system
+        source.hand_back_memory()
+        trim_heap()
 
         # the long roll-up (numerators, denominators, methods) reaches pandas only when an analysis reads it
         self.stages.later("rolled", lambda: source.roll_up(units.index, kinds, self.period))

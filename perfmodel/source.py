@@ -103,6 +103,11 @@ class ObservationSource(Protocol):
         """Every clean observation row as one frame (may be large: for analyses of small data)."""
         ...
 
+    def hand_back_memory(self) -> None:
+        """Give back the memory the source keeps between its queries (a database's cache), before the
+        unit-level steps; nothing to do for a source in pandas."""
+        ...
+
 
 class FrameSource:
     """An :class:`ObservationSource` over clean observations held in a pandas frame.
@@ -169,6 +174,9 @@ class FrameSource:
 
     def frame(self) -> pd.DataFrame:
         return self._frame
+
+    def hand_back_memory(self) -> None:
+        return None  # the frame is the caller's; nothing is kept between questions
 
 
 def as_source(observations: pd.DataFrame | ObservationSource) -> ObservationSource:
@@ -372,6 +380,9 @@ class AggregateSource:
 
     def frame(self) -> pd.DataFrame:
         raise _rows_not_held("the observation rows (Evaluation.observations)")
+
+    def hand_back_memory(self) -> None:
+        return None  # the aggregates are all it holds, and each evaluation needs them
 
 
 def _concat_rolled(tables: list[pd.DataFrame]) -> pd.DataFrame:

@@ -156,3 +156,40 @@ def test_trim_heap_hands_freed_memory_back_and_keeps_what_is_held():
     assert resident_mib() < before - 100
     assert held.sum() == 499999500000.0
     libc.free(keep)
+
+
+@pytest.mark.parametrize("period", ["2025Q2", "2024Q1"])  # 2024Q1: no previous quarter in the data
+def test_duckdb_hands_its_memory_back_after_the_last_query_before_the_unit_level_steps(monkeypatch, period):
+    from perfmodel.engine import source as engine_source
+    from perfmodel.engine.source import EngineSource
+
+    events: list[str] = []
+
+    def logged(method, event):
+        def call(*args, **kwargs):
+            events.append(event)
+            return method(*args, **kwargs)
+
+        return call
+
+    for name in ("months", "count_rows", "months_with_data", "late_counts", "rolled_values", "roll_up", "rows"):
+        monkeypatch.setattr(EngineSource, name, logged(getattr(EngineSource, name), "query"))
+    monkeypatch.setattr(engine_source, "HAND_BACK_FROM", 0)  # the sample is small: hand back whatever is held
+    monkeypatch.setattr(engine_source, "hand_back_memory", logged(engine_source.hand_back_memory, "hand back"))
+    step = staticmethod(logged(Evaluation._indicator_values, "unit-level steps"))  # the first unit-level step
+    monkeypatch.setattr(Evaluation, "_indicator_values", step)
+
+    fw, observations, units, _, _ = read_evaluation_inputs(
+        "station_four_dimension",
+        SAMPLE / "station_observations.csv.gz",
+        SAMPLE / "units.csv",
+        engine="duckdb",
+        memory_limit="1GB",
+        as_source=True,
+    )
+    events.clear()
+    Evaluation(fw, observations, units, period).run()
+    starts = [i for i, event in enumerate(events) if event == "unit-level steps" and events[i - 1] != event]
+    assert len(starts) == (2 if period == "2025Q2" else 1)  # this quarter, and the previous one where it has data
+    for start in starts:
+        assert events[start - 1] == "hand back", events

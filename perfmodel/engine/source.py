@@ -338,8 +338,11 @@ class EngineSource:
         }
         table = pd.DataFrame(values, index=pd.Index(wide["unit_id"].astype(TEXT_DTYPE), name="unit_id"))
         table.columns = pd.Index(indicators, dtype=TEXT_DTYPE, name="indicator")
-        hand_back_memory(self._con)  # an evaluation's last query: the unit-level steps that follow are pandas
         return table.reindex(index=units)
+
+    def hand_back_memory(self) -> None:
+        """DuckDB's cached blocks and free memory back to the system (:func:`hand_back_memory`)."""
+        hand_back_memory(self._con)
 
     # ------------------------------------------------------------------ beyond the protocol
     def _has_raters(self) -> bool:
