@@ -402,13 +402,12 @@ class Evaluation:
         incomplete = self._check_coverage(units, months)
         # late rows counted now, while DuckDB's working memory is not yet beside the unit-level tables
         late = source.late_counts(units.index, months)
-        # This period's roll-up before the previous period's evaluation: while DuckDB fills its memory limit,
-        # pandas holds neither period's unit-level stages (the previous period's scores and flags are kept).
+        # This period's roll-up first: while DuckDB fills its memory limit, pandas holds no unit-level stages.
         kinds = fw.rollup_kinds()
         natural = source.rolled_values(units.index, kinds, self.period)
-        # The previous period first, kept slim, so that its stages and this period's are never all held at once.
+        # Then the previous period, kept slim, so that its stages and this period's are never all held at once.
         before = self._previous_evaluation() if self.settings.compare_previous else None
-        # the queries are over: DuckDB's cache, and what the previous period's steps freed, go back to the system
+        # The queries are over: DuckDB's cache, and what the previous period's steps freed, go back to the system.
         source.hand_back_memory()
         trim_heap()
 

@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 
 from perfmodel.framework import Framework
-from perfmodel.memory import trim_heap
 from perfmodel.periods import months_in
 from perfmodel.rollup import ROLLUP_COLUMNS, rolled_values
 from perfmodel.validation import OBSERVATION_INPUTS, TEXT_DTYPE, lateness
@@ -82,8 +81,9 @@ def hand_back_memory(con: Any) -> bool:
     Only for connections made by :func:`perfmodel.engine.validate.connect`, and
     only when DuckDB holds at least :data:`HAND_BACK_FROM` bytes (small data stay
     in memory, where the next query finds them); any other connection is left as
-    it is. The freed heap memory of the process goes back too
-    (:func:`perfmodel.memory.trim_heap`).
+    it is. :meth:`Evaluation.run <perfmodel.evaluation.Evaluation.run>` calls it
+    (through :meth:`EngineSource.hand_back_memory`) once its queries are over, then
+    hands back the process's freed heap too (:func:`perfmodel.memory.trim_heap`).
 
     Returns
     -------
@@ -105,7 +105,6 @@ def hand_back_memory(con: Any) -> bool:
         pass
     finally:
         con.execute(f"SET memory_limit = '{given}'")
-    trim_heap()
     return True
 
 
