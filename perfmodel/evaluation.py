@@ -158,6 +158,10 @@ PREVIOUS_KEPT_STAGES = ("scores", "flags", "grading_notes", "unit_months")
 """Stages of the previous period's evaluation (:attr:`Evaluation.previous`) kept in memory;
 the others are computed again when first read (:meth:`Evaluation.release_stages`)."""
 
+PREVIOUS_SLIM_STAGES = ("scores",)
+"""Stages of the previous period's evaluation kept in memory when the run itself keeps only some
+(:meth:`Evaluation.run` ``keep``): the scores its comparison reads (``previous_rank``, ``previous_grade``)."""
+
 SCORE_KEPT_STAGES = ("scores", "flags", "grading_notes", "unit_months", "calibration_log")
 """Stages ``perfmodel score`` keeps in memory (:meth:`Evaluation.run` ``keep``): what it writes and
 prints; the others are let go as the run passes them."""
@@ -406,7 +410,7 @@ class Evaluation:
         kinds = fw.rollup_kinds()
         natural = source.rolled_values(units.index, kinds, self.period)
         # Then the previous period, kept slim, so that its stages and this period's are never all held at once.
-        before = self._previous_evaluation() if self.settings.compare_previous else None
+        before = self._previous_evaluation(keep is not None) if self.settings.compare_previous else None
         # The queries are over: DuckDB's cache, and what the previous period's steps freed, go back to the system.
         source.hand_back_memory()
         trim_heap()
@@ -765,6 +769,7 @@ class Evaluation:
         self.stages["grading_notes"] = pd.DataFrame(notes, columns=["unit_id", "code", "detail"])
         self._late_reports(late, units, flags)
         self.stages["flags"] = flags.frame()
+        del flags  # the log's columns: as large as the flags table, not needed beside the scores table
         return self._scores_table(scored, aggregated, units, rank_labels, usable, coefficient, bonus, deduction)
 
     def _usable_units(
@@ -1016,8 +1021,13 @@ class Evaluation:
         out = out.sort_values(["peer_group", "rank", "unit_id"], na_position="last")
         return out.reset_index(drop=True)
 
-    def _previous_evaluation(self) -> Evaluation | None:
-        """The previous period's evaluation, run and slimmed (:meth:`release_stages`); ``None`` without its data."""
+    def _previous_evaluation(self, slim: bool = False) -> Evaluation | None:
+        """The previous period's evaluation, run and slimmed (:meth:`release_stages`); ``None`` without its data.
+
+        It keeps :data:`PREVIOUS_KEPT_STAGES`, or only :data:`PREVIOUS_SLIM_STAGES` when
+        ``slim`` (this run keeps only some stages); the others are let go as its run
+        passes them and computed again when first read.
+        """
         before = Evaluation(
             self.framework,
             self.source,
@@ -1026,10 +1036,9 @@ class Evaluation:
             replace(self.settings, compare_previous=False),
         )
         try:
-            before.run()
+            before.run(keep=PREVIOUS_SLIM_STAGES if slim else PREVIOUS_KEPT_STAGES)
         except EvaluationError:
             return None
-        before.release_stages(keep=PREVIOUS_KEPT_STAGES)
         return before
 
     def release_stages(self, keep: Iterable[str]) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from perfmodel.evaluation import PREVIOUS_KEPT_STAGES, Evaluation, Settings, read_evaluation_inputs
+from perfmodel.evaluation import PREVIOUS_KEPT_STAGES, PREVIOUS_SLIM_STAGES, Evaluation, Settings, read_evaluation_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data_samples"
@@ -68,11 +68,12 @@ def test_a_run_that_keeps_some_stages_lets_the_others_go_before_scoring(inputs, 
     full = Evaluation(fw, observations, units, "2025Q2", settings).run()
 
     held_at_scoring: list[str] = []
+    previous_held_at_scoring: list[str] = []
     finalise = Evaluation._finalise
 
     def spy(self, *args, **kwargs):
-        if self.period == full.period:
-            held_at_scoring.extend(k for k in self.stages if not self.stages.is_later(k))
+        held = held_at_scoring if self.period == full.period else previous_held_at_scoring
+        held.extend(k for k in self.stages if not self.stages.is_later(k))
         return finalise(self, *args, **kwargs)
 
     monkeypatch.setattr(Evaluation, "_finalise", spy)
@@ -82,8 +83,13 @@ def test_a_run_that_keeps_some_stages_lets_the_others_go_before_scoring(inputs, 
     early = {"values", "denominated", "imputed", "treated", "oriented", "normalised", "calibrated"}
     assert held_at_scoring and not early & set(held_at_scoring)
     assert "aggregated" in held_at_scoring  # what the scores are made of is still there
+    # the previous period's run, inside this one, lets its early stages go too and keeps only its scores
+    assert previous_held_at_scoring and not early & set(previous_held_at_scoring)
     assert [k for k in lean.stages if not lean.stages.is_later(k)] == ["flags", "scores"]
+    assert [k for k in lean.previous.stages if not lean.previous.stages.is_later(k)] == list(PREVIOUS_SLIM_STAGES)
     pd.testing.assert_frame_equal(lean.scores, full.scores)
+    pd.testing.assert_frame_equal(lean.previous.scores, full.previous.scores)
+    pd.testing.assert_frame_equal(lean.previous.stages["flags"], full.previous.stages["flags"])  # computed again
     assert list(lean.stages) == list(full.stages)
     for key in full.stages:
         if isinstance(full.stages[key], pd.DataFrame):
