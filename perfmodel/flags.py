@@ -150,26 +150,40 @@ def flag_codes(flags: pd.DataFrame, units: Iterable[str]) -> list[str]:
     listed = order.unique()
     if flags.empty or not len(listed):
         return [""] * len(order)
-    # each flag as (unit position, label id), from factorised columns: no Python string per flag
+    # Each flag as (unit position, label id) from factorised columns: no Python string per flag. A unit's
+    # flags are few, the flags of millions of units are not: each array of one number per flag is let go
+    # as soon as the next is made, and the numbers are 32-bit where they fit.
+    small = np.int32 if max(len(flags), len(listed)) < 2**31 - 1 else np.int64
     unit_code, flagged = pd.factorize(flags["unit_id"])
-    position = listed.get_indexer(flagged)[unit_code]
+    position = listed.get_indexer(flagged).astype(small)[unit_code]
+    del unit_code, flagged
     code_id, codes = pd.factorize(flags["code"])
     item_id, items = pd.factorize(flags["item"])  # -1: no item
     width = len(items) + 1  # a (code, item) pair as one number: code × width + item + 1
-    pair_values, pair_of_flag = np.unique(code_id * width + item_id + 1, return_inverse=True)
+    code_id *= width
+    code_id += item_id + 1
+    del item_id
+    pair_of_flag, pair_values = pd.factorize(code_id)  # label ids in the order first raised
+    del code_id
     labels = []
     for pair in pair_values.tolist():
         code, item = divmod(pair, width)
         labels.append(str(codes[code]) if item == 0 else f"{codes[code]}:{items[item - 1]}")
-    kept = np.flatnonzero(position >= 0)
-    by_unit = kept[np.argsort(position[kept], kind="stable")]  # each unit's flags together, in the order raised
+    by_unit = np.flatnonzero(position >= 0)
+    by_unit = by_unit[np.argsort(position[by_unit], kind="stable")]  # each unit's flags together, in order raised
     unit = position[by_unit]
-    first = np.r_[True, unit[1:] != unit[:-1]]
-    nth = np.arange(len(unit)) - np.maximum.accumulate(np.where(first, np.arange(len(unit)), 0))
+    del position
+    label = (pair_of_flag[by_unit] + 1).astype(np.int32)  # 0: no flag
+    del pair_of_flag, by_unit
+    first = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]])  # where each unit's flags start
+    nth = np.arange(len(unit), dtype=small)
+    nth -= np.repeat(first, np.diff(np.r_[first, len(unit)])).astype(small)
     # one row per unit: its label ids in order (0: none); units with the same flags share one text
     sequence = np.zeros((len(listed), int(nth.max(initial=0)) + 1), dtype=np.int32)
-    sequence[unit, nth] = pair_of_flag.reshape(-1)[by_unit] + 1
+    sequence[unit, nth] = label
+    del unit, nth, label
     rows, which = np.unique(sequence, axis=0, return_inverse=True)
+    del sequence
     texts = np.array([SEPARATOR.join(labels[k - 1] for k in row if k) for row in rows.tolist()], dtype=object)
     joined = texts[which.reshape(-1)]
     return joined[listed.get_indexer(order)].tolist() if len(listed) != len(order) else joined.tolist()

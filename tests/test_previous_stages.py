@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from perfmodel.evaluation import PREVIOUS_KEPT_STAGES, PREVIOUS_SLIM_STAGES, Evaluation, Settings, read_evaluation_inputs
+from perfmodel.evaluation import (
+    PREVIOUS_KEPT_STAGES,
+    PREVIOUS_SLIM_STAGES,
+    Evaluation,
+    Settings,
+    read_evaluation_inputs,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data_samples"
