@@ -1019,9 +1019,16 @@ def _check_unit(checks: _Checks, text: pd.Series, units: pd.DataFrame | Validati
     units_file = _file_label(str(units.attrs.get("source", ""))) if units.attrs.get("source") else "the units file"
     ids = _as_text(units["unit_id"]) if "unit_id" in units.columns else pd.Series([], dtype=TEXT_DTYPE)
     levels = units["level"] if "level" in units.columns else pd.Series(None, index=units.index, dtype=object)
-    level_of = dict(zip(ids.to_numpy(dtype=object, na_value=None), levels.to_numpy(dtype=object), strict=True))
+    # Each row's unit found by one hash lookup (the last row of an id that repeats), its level as a code:
+    # no Python object per unit, which matters at a nation's millions of units.
+    listed = _bool(ids.notna()) & ~ids.duplicated(keep="last").to_numpy()
+    level_code, level_names = pd.factorize(levels[listed].to_numpy() if len(ids) else levels.iloc[:0].to_numpy())
+    at_unit = pd.Index(ids[listed]).get_indexer(text)  # -1: not a unit of the units table
+    known = (at_unit >= 0) & _bool(text.notna())
+    unit_level = np.where(known, np.append(level_code, -1)[at_unit], -1)  # -1: unknown unit or no level
+    level_of_code = np.append(np.asarray(level_names, dtype=object), None)
 
-    unknown = _bool(text.notna()) & ~_bool(text.isin(set(ids.dropna())))
+    unknown = _bool(text.notna()) & ~known
     if unknown.any():
 
         def explain(u: str) -> str:
@@ -1033,15 +1040,11 @@ def _check_unit(checks: _Checks, text: pd.Series, units: pd.DataFrame | Validati
         hints = _per_unique(text.where(unknown), explain)
         checks.add("unknown_unit", "unit_id", unknown, lambda at: hints[at])
 
-    mismatch = _per_unique(
-        text,
-        lambda u: isinstance(level_of.get(u), str) and level_of[u] != framework.level,
-        dtype=bool,
-        missing=False,
-    )
+    other_level = np.array([isinstance(name, str) and name != framework.level for name in level_of_code])
+    mismatch = other_level[unit_level]
 
     def detail(at: np.ndarray) -> np.ndarray:
-        levels = [level_of[u] for u in text.iloc[at]]
+        levels = level_of_code[unit_level[at]]
         article = np.array([f"an {v}" if v[0] in "aeiou" else f"a {v}" for v in levels], dtype=object)
         return (
             "unit "

@@ -928,3 +928,49 @@ def test_a_rate_with_a_declared_range_is_checked_against_that_range(tmp_path):
     problem = only_problem(result, 3)
     assert problem["reason"] == "rate_out_of_range"
     assert "rate outside -1–1" in problem["message"]
+
+
+class _Recorder:
+    """Stands in for the checks of a table: keeps each reason's rows and their messages."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, tuple[list[int], list[str]]] = {}
+
+    def add(self, reason, column, mask, detail) -> None:
+        at = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if len(at):
+            self.found[reason] = (at.tolist(), [str(d) for d in detail(at)])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    units=st.lists(
+        st.tuples(st.sampled_from(["A", "B", "C", "单位", None]), st.sampled_from(["station", "officer", None])),
+        max_size=8,
+    ),
+    rows=st.lists(st.sampled_from(["A", "B", "C", "D", "单位", None]), max_size=12),
+)
+def test_unit_check_by_lookup_equals_one_dict_per_unit(units, rows):
+    """The unit check's hash lookup gives the rows and messages the former dict of every unit gave.
+
+    The dict: the last row of a repeated id wins; a unit with no level is never a mismatch.
+    """
+    from perfmodel.validation import TEXT_DTYPE, _check_unit
+
+    fw = load_framework("station_four_dimension")
+    table = pd.DataFrame(
+        {"unit_id": pd.Series([u for u, _ in units], dtype=TEXT_DTYPE), "level": [v for _, v in units]}
+    )
+    text = pd.Series(rows, dtype=TEXT_DTYPE)
+    got = _Recorder()
+    _check_unit(got, text, table, fw)
+
+    level_of = {u: v for u, v in units if u is not None}
+    unknown = [k for k, u in enumerate(rows) if u is not None and u not in level_of]
+    mismatch = [k for k, u in enumerate(rows) if isinstance(level_of.get(u), str) and level_of[u] != fw.level]
+    assert got.found.get("unknown_unit", ([], []))[0] == unknown
+    assert got.found.get("level_mismatch", ([], []))[0] == mismatch
+    for k, message in zip(mismatch, got.found.get("level_mismatch", ([], []))[1], strict=True):
+        assert f"'{rows[k]}'" in message and f" is an {level_of[rows[k]]} but" in message
+    for k, message in zip(unknown, got.found.get("unknown_unit", ([], []))[1], strict=True):
+        assert f"unit '{rows[k]}' is not in the units file" in message
