@@ -198,3 +198,20 @@ def test_auto_engine_takes_duckdb_for_large_files_only(tmp_path):
     assert not use_engine(pd.DataFrame(), "auto")
     with pytest.raises(OptionError, match="engine"):
         use_engine(small, "spark")
+
+
+def test_the_mapping_tables_are_let_go_once_the_rows_are_screened():
+    """The per-distinct-value tables (the units' holds a text per unit) are not kept for the whole run."""
+    import duckdb
+
+    from perfmodel.engine.validate import _MAPPINGS, validate_to_source
+
+    units = validate_units(pd.read_csv(SAMPLES / "units.csv"), source="units.csv")
+    source, result = validate_to_source(FRAMEWORK, SAMPLES / "station_observations.csv.gz", units)
+    try:
+        assert len(source) + len(result.quarantine) == result.n_input > 0
+        for table in _MAPPINGS:
+            with pytest.raises(duckdb.CatalogException):
+                source._con.execute(f"SELECT count(*) FROM {table}")
+    finally:
+        source.close()

@@ -580,6 +580,16 @@ def _mapping(con: Any, name: str, table: str, columns: dict[str, pd.Series | np.
     con.register(table, frame)
 
 
+_MAPPINGS = ("map_period", "map_unit", "map_indicator", "map_rater", "map_stamp")
+"""The per-distinct-value tables of :func:`_setup_mappings`."""
+
+
+def _drop_mappings(con: Any) -> None:
+    """Let go of the mapping tables once the screen is made: the units' one holds a text per unit."""
+    for table in _MAPPINGS:
+        con.unregister(table)
+
+
 _TEXT_TYPES = ("VARCHAR",)
 _NUMBER_TYPES = ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER")
 
@@ -634,14 +644,15 @@ def _setup_mappings(con: Any, framework: Framework, units: ValidationResult, col
     unit_values = _distinct(con, "unit_id")
     unit_text = _as_text(unit_values)
     data = units.data
-    ok_ids = set(data.loc[data["level"] == framework.level, "unit_id"].dropna()) if len(data) else set()
+    ok_ids = data.loc[data["level"] == framework.level, "unit_id"].dropna() if len(data) else pd.Series([])
+    unit_ok = pd.Index(ok_ids.drop_duplicates()).get_indexer(unit_text) >= 0  # a hash lookup, no set of every unit
     _mapping(
         con,
         "unit_id",
         "map_unit",
         {
             "unit_text": unit_text.astype(object),
-            "unit_ok": unit_text.isin(ok_ids).to_numpy(dtype=bool),
+            "unit_ok": unit_ok & unit_text.notna().to_numpy(dtype=bool),
             "u_code": _codes(unit_text),
         },
         unit_values,
@@ -868,6 +879,7 @@ def _screen_and_check(
     suspects = _as_read(suspects, frame, types)
     checked = validate_observations(suspects, units, framework, source=source)
     notes = _rename_notes(con) + _parts_note(frame, months, n_input)
+    _drop_mappings(con)
     return _Checked(checked, frame, source, columns, int(n_input), notes)
 
 
