@@ -701,8 +701,11 @@ def validate_units(raw: pd.DataFrame, *, source: str, numeric_columns: Iterable[
 def _finish_units(checks: _Checks, result: ValidationResult) -> ValidationResult:
     if "unit_id" in checks.frame.columns:
         rejected = checks.rejected(_as_text(checks.frame["unit_id"]))
-        accepted = set(result.data["unit_id"].dropna())
-        result.rejected_units = {u: why for u, why in rejected.items() if u not in accepted}
+        accepted = pd.Index(result.data["unit_id"].dropna().unique())  # looked up by hash: no set of every unit
+        also_accepted = accepted.get_indexer(pd.Index(list(rejected), dtype=object)) >= 0
+        result.rejected_units = {
+            u: why for (u, why), dropped in zip(rejected.items(), also_accepted, strict=True) if not dropped
+        }
     result.data.attrs["rejected_units"] = result.rejected_units
     return result
 
@@ -774,8 +777,8 @@ def _check_context_numbers(checks: _Checks, frame: pd.DataFrame, extra: Iterable
 
 def _check_parents(checks: _Checks, unit: pd.Series, level: np.ndarray, parent: pd.Series) -> None:
     officer = level == "officer"
-    stations = set(unit[(level == "station") & ~checks.flagged()].dropna())
-    orphan = officer & ~_bool(parent.isin(stations))
+    stations = pd.Index(unit[(level == "station") & ~checks.flagged()].dropna().unique())
+    orphan = officer & ~(_bool(parent.notna()) & (stations.get_indexer(parent) >= 0))  # no set of every station
     if not orphan.any():
         return
     rejected = checks.rejected(unit)
