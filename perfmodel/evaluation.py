@@ -768,8 +768,7 @@ class Evaluation:
         self._record_scoring_flags(scored, rules, flags, notes)
         self.stages["grading_notes"] = pd.DataFrame(notes, columns=["unit_id", "code", "detail"])
         self._late_reports(late, units, flags)
-        self.stages["flags"] = flags.frame()
-        del flags  # the log's columns: as large as the flags table, not needed beside the scores table
+        self.stages["flags"] = flags.frame(release=True)  # the log is emptied: not held beside the table
         return self._scores_table(scored, aggregated, units, rank_labels, usable, coefficient, bonus, deduction)
 
     def _usable_units(
@@ -996,30 +995,26 @@ class Evaluation:
         ``flags`` holds each unit's flag codes (:func:`perfmodel.flags.flag_codes`);
         :func:`perfmodel.flags.flag_text` gives them in words.
         """
-        score = pd.Series(scored.score[0], index=units.index)
-        out = pd.DataFrame(
-            {
-                "unit_id": units.index,
-                "name": units["name"] if "name" in units.columns else units.index,
-                "period": period_label(self.period),
-                "peer_group": peer.astype(str),
-                "score": score,
-                "rank": scored.rank[0],
-                "rank_overall": rank_draws(scored.score, None)[0],
-                "grade": np.asarray(GRADE_CODES, dtype=object)[scored.grade[0]],
-            },
-            index=units.index,
-        )
+        index = units.index
+        columns: dict[str, Any] = {
+            "unit_id": pd.Series(index, index=index),
+            "name": units["name"] if "name" in units.columns else pd.Series(index, index=index),
+            "period": pd.Series(period_label(self.period), index=index),
+            "peer_group": peer.astype(str),
+            "score": pd.Series(scored.score[0], index=index),
+            "rank": pd.Series(scored.rank[0], index=index),
+            "rank_overall": pd.Series(rank_draws(scored.score, None)[0], index=index),
+            "grade": pd.Series(np.asarray(GRADE_CODES, dtype=object)[scored.grade[0]], index=index),
+        }
         for dim in [n.id for n in self.framework.tree]:
-            out[dim] = aggregated[dim]
-        out["raw_score"] = aggregated["score"].where(usable)
-        out["difficulty"] = coefficient
-        out["bonus"] = bonus
-        out["deduction"] = deduction
-        out["availability"] = aggregated["availability"]
-        out["flags"] = flag_codes(self.stages["flags"], units.index)
-        out = out.sort_values(["peer_group", "rank", "unit_id"], na_position="last")
-        return out.reset_index(drop=True)
+            columns[dim] = aggregated[dim]
+        columns["raw_score"] = aggregated["score"].where(usable)
+        columns["difficulty"] = coefficient
+        columns["bonus"] = bonus
+        columns["deduction"] = deduction
+        columns["availability"] = aggregated["availability"]
+        columns["flags"] = pd.Series(flag_codes(self.stages["flags"], index), index=index)
+        return _sorted_table(columns, index, by=["peer_group", "rank", "unit_id"])
 
     def _previous_evaluation(self, slim: bool = False) -> Evaluation | None:
         """The previous period's evaluation, run and slimmed (:meth:`release_stages`); ``None`` without its data.
@@ -1216,6 +1211,21 @@ def _tighter_cap(caps: pd.Series, unit_ids: Sequence[str] | pd.Index, grade: str
     values = out.to_numpy().copy()
     values[at] = np.maximum(values[at], code)
     return pd.Series(values, index=out.index, dtype=out.dtype, name=out.name)
+
+
+def _sorted_table(columns: dict[str, Any], index: pd.Index, by: list[str]) -> pd.DataFrame:
+    """The frame of ``columns`` (each aligned on ``index``) sorted by ``by`` (missing last), indexed 0 … n−1.
+
+    The same table as building the frame and calling ``sort_values(by, na_position="last")``
+    and ``reset_index(drop=True)``, without holding the unsorted frame beside the sorted one:
+    each column is put in order and let go of in turn (``columns`` is emptied).
+    """
+    aligned = {name: column.reindex(index) for name, column in columns.items()}  # as a frame on index aligns
+    columns.clear()
+    keys = pd.DataFrame({key: aligned[key] for key in by}).reset_index(drop=True)
+    order = keys.sort_values(by, na_position="last").index.to_numpy()
+    del keys
+    return pd.DataFrame({name: aligned.pop(name).take(order).reset_index(drop=True) for name in list(aligned)})
 
 
 def _mask_to_long(mask: pd.DataFrame, name: str) -> pd.DataFrame:

@@ -122,15 +122,27 @@ class FlagLog:
             raise ValueError(f"flag {code!r}: every column needs one value per unit ({n})")
         self._chunks.append(chunk)
 
-    def frame(self) -> pd.DataFrame:
-        """The long table ``stages["flags"]`` (:data:`FLAG_COLUMNS`)."""
+    def frame(self, *, release: bool = False) -> pd.DataFrame:
+        """The long table ``stages["flags"]`` (:data:`FLAG_COLUMNS`).
+
+        With ``release`` the log is emptied as the table is made, column by column,
+        so that the log and the table are never both held whole.
+        """
         if not self._chunks:
             return pd.DataFrame([], columns=list(FLAG_COLUMNS)).astype({"item": object})
+        chunks = self._chunks
+        if release:
+            self._chunks = []
+
+        def parts(name: str) -> list:
+            return [chunk.pop(name) if release else chunk[name] for chunk in chunks]
+
         # unit ids stay text arrays (no Python string per flag); the other columns are concatenated as arrays
-        units = pd.concat([pd.Series(chunk["unit_id"], copy=False) for chunk in self._chunks], ignore_index=True)
+        units = pd.concat([pd.Series(ids, copy=False) for ids in parts("unit_id")], ignore_index=True)
         out = pd.DataFrame({"unit_id": units.to_numpy() if units.dtype == object else units})
+        del units
         for name in FLAG_COLUMNS[1:]:
-            out[name] = np.concatenate([chunk[name] for chunk in self._chunks])
+            out[name] = np.concatenate(parts(name))
         out["item"] = out["item"].astype(object)  # as a frame of tuples infers it: None, or NaN beside text
         return out
 

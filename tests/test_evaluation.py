@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from evaluation_builders import TOY, toy_data
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from perfmodel.evaluation import Evaluation, EvaluationError, Settings, evaluate
 from perfmodel.flags import flag_text
@@ -368,3 +370,37 @@ def test_no_unit_with_enough_months_is_a_clear_error():
     units, obs = toy_data()
     with pytest.raises(EvaluationError, match="no unit has data in 3 of the 3 months of 2025Q2"):
         evaluate(framework_from_dict(TOY), obs[obs["period"] == "2025-04"], units, "2025Q2")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["一类", "二类", "b", ""]),
+            st.one_of(st.none(), st.integers(1, 4).map(float)),
+            st.one_of(st.just(np.nan), st.floats(-5, 5)),
+        ),
+        min_size=0,
+        max_size=12,
+    ),
+    data=st.data(),
+)
+def test_the_scores_table_sorted_column_by_column_equals_a_sorted_frame(rows, data):
+    """``_sorted_table`` gives what building the frame, ``sort_values`` and ``reset_index`` give."""
+    from perfmodel.evaluation import _sorted_table
+
+    index = pd.Index([f"U{k:02d}" for k in range(len(rows))], dtype="str")
+    shuffled = data.draw(st.permutations(list(index)))  # a column whose index is in another order aligns
+    columns = {
+        "unit_id": pd.Series(index, index=index),
+        "peer_group": pd.Series([r[0] for r in rows], index=index, dtype="str"),
+        "rank": pd.Series([np.nan if r[1] is None else r[1] for r in rows], index=index, dtype=float),
+        "score": pd.Series([r[2] for r in rows], index=index, dtype=float),
+        "late": pd.Series([r[2] for r in rows], index=index, dtype=float).reindex(pd.Index(shuffled, dtype="str")),
+        "grade": pd.Series(np.asarray(["A", "B"] * len(rows), dtype=object)[: len(rows)], index=index),
+    }
+    expected = pd.DataFrame(dict(columns), index=index)
+    expected = expected.sort_values(["peer_group", "rank", "unit_id"], na_position="last").reset_index(drop=True)
+    got = _sorted_table(columns, index, by=["peer_group", "rank", "unit_id"])
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert not columns  # handed over

@@ -160,6 +160,8 @@ def test_flags_recorded_as_columns_equal_one_tuple_per_flag(rows, units):
     by_code = sorted(range(len(rows)), key=lambda k: list(dict.fromkeys(r[1] for r in rows)).index(rows[k][1]))
     expected = tuples.iloc[by_code].reset_index(drop=True)
     pd.testing.assert_frame_equal(at_once.frame(), expected, check_exact=True)
+    pd.testing.assert_frame_equal(at_once.frame(release=True), expected, check_exact=True)  # the same table …
+    assert at_once.frame().empty  # … and the log let go of
     # the scores' flags column: each unit's codes in the order raised, joined; "" without flags
     texts: dict[str, list[str]] = {}
     for unit_id, code, item, _ in rows:
