@@ -189,7 +189,7 @@ def flag_codes(flags: pd.DataFrame, units: Iterable[str]) -> list[str]:
     del pair_of_flag, by_unit
     first = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]])  # where each unit's flags start
     nth = np.arange(len(unit), dtype=small)
-    nth -= np.repeat(first, np.diff(np.r_[first, len(unit)])).astype(small)
+    np.subtract(nth, np.repeat(first, np.diff(np.r_[first, len(unit)])).astype(small), out=nth)
     # one row per unit: its label ids in order (0: none); units with the same flags share one text
     sequence = np.zeros((len(listed), int(nth.max(initial=0)) + 1), dtype=np.int32)
     sequence[unit, nth] = label

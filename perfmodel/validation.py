@@ -1029,7 +1029,7 @@ def _check_unit(checks: _Checks, text: pd.Series, units: pd.DataFrame | Validati
     at_unit = pd.Index(ids[listed]).get_indexer(text)  # -1: not a unit of the units table
     known = (at_unit >= 0) & _bool(text.notna())
     unit_level = np.where(known, np.append(level_code, -1)[at_unit], -1)  # -1: unknown unit or no level
-    level_of_code = np.append(np.asarray(level_names, dtype=object), None)
+    level_of_code = np.array([*level_names, None], dtype=object)
 
     unknown = _bool(text.notna()) & ~known
     if unknown.any():
