@@ -39,6 +39,7 @@ from perfmodel.io import (
     read_table,
 )
 from perfmodel.periods import PeriodError, parse_month, reporting_deadline
+from perfmodel.source import among
 from perfmodel.text import check_lang, has_message, say
 
 __all__ = [
@@ -701,8 +702,7 @@ def validate_units(raw: pd.DataFrame, *, source: str, numeric_columns: Iterable[
 def _finish_units(checks: _Checks, result: ValidationResult) -> ValidationResult:
     if "unit_id" in checks.frame.columns:
         rejected = checks.rejected(_as_text(checks.frame["unit_id"]))
-        accepted = pd.Index(result.data["unit_id"].dropna().unique())  # looked up by hash: no set of every unit
-        also_accepted = accepted.get_indexer(pd.Index(list(rejected), dtype=object)) >= 0
+        also_accepted = among(pd.Index(list(rejected), dtype=object), result.data["unit_id"].dropna())
         result.rejected_units = {
             u: why for (u, why), dropped in zip(rejected.items(), also_accepted, strict=True) if not dropped
         }
@@ -777,8 +777,8 @@ def _check_context_numbers(checks: _Checks, frame: pd.DataFrame, extra: Iterable
 
 def _check_parents(checks: _Checks, unit: pd.Series, level: np.ndarray, parent: pd.Series) -> None:
     officer = level == "officer"
-    stations = pd.Index(unit[(level == "station") & ~checks.flagged()].dropna().unique())
-    orphan = officer & ~(_bool(parent.notna()) & (stations.get_indexer(parent) >= 0))  # no set of every station
+    stations = unit[(level == "station") & ~checks.flagged()].dropna()
+    orphan = officer & ~(_bool(parent.notna()) & among(parent, stations))
     if not orphan.any():
         return
     rejected = checks.rejected(unit)

@@ -74,6 +74,7 @@ from perfmodel.io import (
     read_table,
 )
 from perfmodel.periods import parse_month
+from perfmodel.source import among
 from perfmodel.validation import (
     MAX_MAGNITUDE,
     OBSERVATION_INPUTS,
@@ -645,14 +646,13 @@ def _setup_mappings(con: Any, framework: Framework, units: ValidationResult, col
     unit_text = _as_text(unit_values)
     data = units.data
     ok_ids = data.loc[data["level"] == framework.level, "unit_id"].dropna() if len(data) else pd.Series([])
-    unit_ok = pd.Index(ok_ids.drop_duplicates()).get_indexer(unit_text) >= 0  # a hash lookup, no set of every unit
     _mapping(
         con,
         "unit_id",
         "map_unit",
         {
             "unit_text": unit_text.astype(object),
-            "unit_ok": unit_ok & unit_text.notna().to_numpy(dtype=bool),
+            "unit_ok": among(unit_text, ok_ids) & unit_text.notna().to_numpy(dtype=bool),
             "u_code": _codes(unit_text),
         },
         unit_values,
